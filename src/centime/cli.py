@@ -1,0 +1,62 @@
+"""The ``centime`` command: thin entry points that parse, call a service and print."""
+
+from __future__ import annotations
+
+import typer
+
+from centime.store import DEFAULT_DATABASE_URL
+
+app = typer.Typer(help="centime: micropayments on an exact, fast double-entry ledger.",
+                  no_args_is_help=True)
+db_app = typer.Typer(help="The database: schema migrations.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The ledger: invariants and inspection.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that print their figures.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(bench_app, name="bench")
+
+DatabaseUrl = typer.Option(
+    DEFAULT_DATABASE_URL, "--database-url", envvar="CENTIME_DATABASE_URL",
+    help="sqlite:///path.db (default) or postgresql://user@host:port/db",
+)
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: str = DatabaseUrl) -> None:
+    """Migrate the database to the newest schema (idempotent)."""
+    from centime.store.migrate import sqlalchemy_url, upgrade
+
+    url = database_url if "://" in database_url else f"sqlite:///{database_url}"
+    upgrade(url)
+    typer.echo(f"schema is current: {sqlalchemy_url(url).split('@')[-1]}")
+
+
+@ledger_app.command("check")
+def ledger_check(
+    database_url: str = DatabaseUrl,
+    show_all: bool = typer.Option(False, "--all", help="List every violation, not the first."),
+) -> None:
+    """Verify every ledger invariant over the whole store; exit 1 at a violation."""
+    from centime.store import open_store
+
+    store = open_store(database_url)
+    try:
+        totals = store.totals()
+        found = 0
+        for violation in store.check():
+            found += 1
+            typer.echo(f"VIOLATION {violation}", err=True)
+            if not show_all:
+                break
+    finally:
+        store.close()
+    if found:
+        raise typer.Exit(1)
+    typer.echo(
+        f"ledger ok: {totals.accounts} accounts, {totals.transfers} transfers, "
+        "debits equal credits per asset, every balance equals its transfers"
+    )
+
+
+def main() -> None:
+    app()

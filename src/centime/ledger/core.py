@@ -1,0 +1,653 @@
+"""The ledger's pure core: apply batches of events to account states.
+
+No I/O, no clock, no randomness: a :class:`BatchApplier` starts from a :class:`LedgerView` (the
+stored state of everything the batches name, loaded by the shell) and the timestamps the shell
+chose, and produces a status for every event plus the :class:`Changes` to commit. The same
+inputs give the same outputs, which is what lets the reference-model tests, the crash tests
+and both stores agree to the last unit.
+
+Several requests may be applied by one applier (the shell's group commit); each request is a
+batch of its own for linked chains, and each sees the effects of the requests before it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, Final, TypeVar
+
+from centime.limits import (
+    AMOUNT_MAX,
+    ASSET_CODE_LEN_MAX,
+    CODE_MAX,
+    ID_MAX,
+    TIMEOUT_MAX_S,
+    USER_DATA_MAX,
+)
+from centime.money import ASSETS
+
+from .model import (
+    ACCOUNT_FLAGS_ALL,
+    AMOUNT_POST_FULL,
+    TRANSFER_FLAGS_ALL,
+    TRANSIENT_TRANSFER_FAILURES,
+    Account,
+    AccountBalance,
+    AccountFlags,
+    CreateAccountStatus,
+    CreateTransferStatus,
+    PendingState,
+    PendingStatus,
+    Transfer,
+    TransferFlags,
+)
+
+__all__ = ["BatchApplier", "Changes", "LedgerView", "LedgerInvariantError"]
+
+TIMESTAMP_MAX: Final = 2**63 - 1
+NS_PER_S: Final = 1_000_000_000
+
+_LINKED: Final = 1
+_PENDING: Final = int(TransferFlags.PENDING)
+_POST: Final = int(TransferFlags.POST_PENDING)
+_VOID: Final = int(TransferFlags.VOID_PENDING)
+_BAL_DR: Final = int(TransferFlags.BALANCING_DEBIT)
+_BAL_CR: Final = int(TransferFlags.BALANCING_CREDIT)
+_CLOSE_DR: Final = int(TransferFlags.CLOSING_DEBIT)
+_CLOSE_CR: Final = int(TransferFlags.CLOSING_CREDIT)
+_DMNEC: Final = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
+_CMNED: Final = int(AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
+_HISTORY: Final = int(AccountFlags.HISTORY)
+_CLOSED: Final = int(AccountFlags.CLOSED)
+
+S = CreateTransferStatus
+A = CreateAccountStatus
+_MISSING: Final = object()
+_StatusT = TypeVar("_StatusT", bound=Enum)
+
+
+class LedgerInvariantError(RuntimeError):
+    """The stored state contradicts itself (a bug or tampering): the batch must be aborted."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerView:
+    """The stored state the batches may read: every account, transfer, pending state and
+    failed transfer id they name. Anything absent here does not exist in the store."""
+
+    accounts: Mapping[int, Account] = field(default_factory=dict)
+    transfers: Mapping[int, Transfer] = field(default_factory=dict)
+    pending: Mapping[int, PendingState] = field(default_factory=dict)
+    failed: Mapping[int, CreateTransferStatus] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Changes:
+    """What one group of batches changed, ready for the store to write in one transaction."""
+
+    accounts_created: list[Account] = field(default_factory=list)
+    accounts: dict[int, Account] = field(default_factory=dict)  # final state of every changed one
+    transfers: list[Transfer] = field(default_factory=list)  # in timestamp order
+    pending: dict[int, PendingState] = field(default_factory=dict)  # new or changed
+    failed: dict[int, tuple[CreateTransferStatus, int]] = field(default_factory=dict)
+    balances: list[AccountBalance] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.accounts_created or self.accounts or self.transfers or self.failed)
+
+
+def _well_formed_transfer(t: object) -> bool:
+    """Every field has its type and lies in its range (0 is allowed; it is checked later)."""
+    return (
+        type(t) is Transfer
+        and type(t.id) is int
+        and 0 <= t.id <= ID_MAX
+        and type(t.debit_account_id) is int
+        and 0 <= t.debit_account_id <= ID_MAX
+        and type(t.credit_account_id) is int
+        and 0 <= t.credit_account_id <= ID_MAX
+        and type(t.amount) is int
+        and 0 <= t.amount <= AMOUNT_MAX
+        and type(t.asset) is str
+        and len(t.asset) <= ASSET_CODE_LEN_MAX
+        and type(t.code) is int
+        and 0 <= t.code <= CODE_MAX
+        and (type(t.flags) is int or type(t.flags) is TransferFlags)
+        and t.flags >= 0
+        and type(t.pending_id) is int
+        and 0 <= t.pending_id <= ID_MAX
+        and type(t.timeout_s) is int
+        and 0 <= t.timeout_s <= TIMEOUT_MAX_S
+        and type(t.user_data) is int
+        and 0 <= t.user_data <= USER_DATA_MAX
+        and type(t.timestamp) is int
+    )
+
+
+def _well_formed_account(a: object) -> bool:
+    return (
+        type(a) is Account
+        and type(a.id) is int
+        and 0 <= a.id <= ID_MAX
+        and type(a.asset) is str
+        and len(a.asset) <= ASSET_CODE_LEN_MAX
+        and type(a.code) is int
+        and 0 <= a.code <= CODE_MAX
+        and (type(a.flags) is int or type(a.flags) is AccountFlags)
+        and a.flags >= 0
+        and type(a.user_data) is int
+        and 0 <= a.user_data <= USER_DATA_MAX
+        and all(
+            type(v) is int
+            for v in (
+                a.debits_pending,
+                a.debits_posted,
+                a.credits_pending,
+                a.credits_posted,
+                a.timestamp,
+            )
+        )
+    )
+
+
+def _is_linked(event: object) -> bool:
+    flags = getattr(event, "flags", 0)
+    return type(flags) is int and bool(flags & _LINKED)
+
+
+def _transfer_flags_exclusive(flags: int) -> bool:
+    """True when the flags ask for two things that cannot both happen."""
+    resolving = flags & (_POST | _VOID)
+    if resolving == (_POST | _VOID):
+        return True
+    if resolving and flags & (_PENDING | _BAL_DR | _BAL_CR | _CLOSE_DR | _CLOSE_CR):
+        return True
+    return False
+
+
+def _with_balances(a: Account, dp: int, dpo: int, cp: int, cpo: int, flags: int) -> Account:
+    return Account(a.id, a.asset, a.code, flags, a.user_data, dp, dpo, cp, cpo, a.timestamp)
+
+
+class BatchApplier:
+    """Applies requests in order against a :class:`LedgerView`, accumulating :class:`Changes`.
+
+    Pure: it reads nothing but the view and its arguments. Linked chains are applied with an
+    undo log, so a failing chain leaves no trace but the failing event's status.
+    """
+
+    def __init__(self, view: LedgerView) -> None:
+        self._view = view
+        # Working state: the view overlaid with what earlier events changed.
+        self._accounts: dict[int, Account] = dict(view.accounts)
+        self._transfers: dict[int, Transfer] = dict(view.transfers)
+        self._pending: dict[int, PendingState] = dict(view.pending)
+        self._failed: dict[int, CreateTransferStatus] = dict(view.failed)
+        self._changes = Changes()
+        # (dict, key, previous value or _MISSING), replayed backwards when a chain fails.
+        self._undo: list[tuple[dict[int, Any], int, object]] | None = None
+        self._chain_marks = (0, 0, 0)
+
+    # ----------------------------------------------------------------- public
+
+    def changes(self) -> Changes:
+        """Everything applied so far; the changed accounts with their final state."""
+        changes = self._changes
+        stored = self._view.accounts
+        # Every change replaces the account object, and a rolled-back chain restores the
+        # old one, so identity tells what changed.
+        changes.accounts = {
+            account_id: account
+            for account_id, account in self._accounts.items()
+            if account_id in stored and account is not stored[account_id]
+        }
+        # An account created and changed in the same group is written once, final.
+        changes.accounts_created = [self._accounts[a.id] for a in changes.accounts_created]
+        return changes
+
+    def create_accounts(
+        self, events: Sequence[Account], timestamp_first: int
+    ) -> list[CreateAccountStatus]:
+        return self._apply_chains(events, timestamp_first, self._create_account, A)
+
+    def create_transfers(
+        self, events: Sequence[Transfer], timestamp_first: int
+    ) -> list[CreateTransferStatus]:
+        return self._apply_chains(events, timestamp_first, self._create_transfer, S)
+
+    def expire(self, due: Sequence[PendingState], timestamp_first: int) -> int:
+        """Expire each pending transfer in ``due`` that is still pending, releasing its reserve.
+
+        Each expiry takes one timestamp from ``timestamp_first`` on, in the order given (the
+        shell gives them by expiry time, then id, which makes expiry deterministic). Returns
+        how many timestamps were used.
+        """
+        timestamp = timestamp_first
+        for state in due:
+            current = self._pending.get(state.transfer_id)
+            if current is None or current.status is not PendingStatus.PENDING:
+                continue
+            pending = self._transfers.get(state.transfer_id)
+            if pending is None:
+                raise LedgerInvariantError(f"pending state without transfer {state.transfer_id}")
+            self._release(pending, posted=0, timestamp=timestamp, void_closing=True)
+            self._set_pending(
+                PendingState(pending.id, PendingStatus.EXPIRED, current.expires_at, timestamp)
+            )
+            timestamp += 1
+        return timestamp - timestamp_first
+
+    # ----------------------------------------------------------------- chains
+
+    def _apply_chains(
+        self,
+        events: Sequence[Any],
+        timestamp_first: int,
+        apply_one: Callable[[Any, int], _StatusT],
+        statuses: type[_StatusT],
+    ) -> list[_StatusT]:
+        """Split ``events`` into linked chains and apply each atomically.
+
+        ``exists`` counts as success inside a chain: resubmitting a whole chain that was
+        applied answers ``exists`` for each event and changes nothing.
+        """
+        count = len(events)
+        created, exists = statuses["CREATED"], statuses["EXISTS"]
+        failed_link, open_chain = statuses["LINKED_EVENT_FAILED"], statuses["LINKED_EVENT_CHAIN_OPEN"]
+        results: list[_StatusT] = [failed_link] * count
+        start = 0
+        while start < count:
+            end = start
+            while end < count and _is_linked(events[end]):
+                end += 1
+            if end == count:  # the last event of the batch leaves its chain open
+                results[count - 1] = open_chain
+                break
+            if start == end:
+                results[start] = apply_one(events[start], timestamp_first + start)
+                start += 1
+                continue
+            self._begin_chain()
+            failed_at = -1
+            for index in range(start, end + 1):
+                status = apply_one(events[index], timestamp_first + index)
+                results[index] = status
+                if status is not created and status is not exists:
+                    failed_at = index
+                    break
+            if failed_at < 0:
+                self._commit_chain()
+            else:
+                self._rollback_chain()
+                for index in range(start, end + 1):
+                    if index != failed_at:
+                        results[index] = failed_link
+                self._remember_failure(
+                    events[failed_at], results[failed_at], timestamp_first + failed_at
+                )
+            start = end + 1
+        return results
+
+    def _begin_chain(self) -> None:
+        changes = self._changes
+        self._undo = []
+        self._chain_marks = (
+            len(changes.accounts_created),
+            len(changes.transfers),
+            len(changes.balances),
+        )
+
+    def _commit_chain(self) -> None:
+        self._undo = None
+
+    def _rollback_chain(self) -> None:
+        undo = self._undo
+        if undo is None:
+            raise LedgerInvariantError("rollback outside a chain")
+        for table, key, previous in reversed(undo):
+            if previous is _MISSING:
+                del table[key]
+            else:
+                table[key] = previous
+        created, transfers, balances = self._chain_marks
+        changes = self._changes
+        del changes.accounts_created[created:]
+        del changes.transfers[transfers:]
+        del changes.balances[balances:]
+        self._undo = None
+
+    def _write(self, table: dict[int, Any], key: int, value: object) -> None:
+        if self._undo is not None:
+            self._undo.append((table, key, table.get(key, _MISSING)))
+        table[key] = value
+
+    def _remember_failure(self, event: object, status: Enum, timestamp: int) -> None:
+        """Record a transient failure so that its id stays failed (see the model's note)."""
+        if isinstance(status, CreateTransferStatus) and status in TRANSIENT_TRANSFER_FAILURES:
+            if type(event) is Transfer:
+                self._failed[event.id] = status
+                self._changes.failed[event.id] = (status, timestamp)
+
+    # ----------------------------------------------------------------- accounts
+
+    def _create_account(self, a: Account, timestamp: int) -> CreateAccountStatus:
+        if not _well_formed_account(a):
+            return A.MALFORMED
+        if a.flags & ~ACCOUNT_FLAGS_ALL or a.flags & _CLOSED:
+            return A.RESERVED_FLAG
+        if a.id == 0:
+            return A.ID_MUST_NOT_BE_ZERO
+        if a.flags & _DMNEC and a.flags & _CMNED:
+            return A.FLAGS_ARE_MUTUALLY_EXCLUSIVE
+        if a.debits_pending or a.debits_posted or a.credits_pending or a.credits_posted:
+            return A.BALANCES_MUST_BE_ZERO
+        if a.timestamp != 0:
+            return A.TIMESTAMP_MUST_BE_ZERO
+        if a.asset not in ASSETS:
+            return A.ASSET_NOT_FOUND
+        if a.code == 0:
+            return A.CODE_MUST_NOT_BE_ZERO
+        existing = self._accounts.get(a.id)
+        if existing is not None:
+            if a.flags != existing.flags & ~_CLOSED:
+                return A.EXISTS_WITH_DIFFERENT_FLAGS
+            if a.user_data != existing.user_data:
+                return A.EXISTS_WITH_DIFFERENT_USER_DATA
+            if a.asset != existing.asset:
+                return A.EXISTS_WITH_DIFFERENT_ASSET
+            if a.code != existing.code:
+                return A.EXISTS_WITH_DIFFERENT_CODE
+            return A.EXISTS
+        account = Account(a.id, a.asset, a.code, int(a.flags), a.user_data, 0, 0, 0, 0, timestamp)
+        self._write(self._accounts, a.id, account)
+        self._changes.accounts_created.append(account)
+        return A.CREATED
+
+    # ----------------------------------------------------------------- transfers
+
+    def _create_transfer(self, t: Transfer, timestamp: int) -> CreateTransferStatus:
+        if not _well_formed_transfer(t):
+            return S.MALFORMED
+        flags = int(t.flags)
+        if flags & ~TRANSFER_FLAGS_ALL:
+            return S.RESERVED_FLAG
+        if t.timestamp != 0:
+            return S.TIMESTAMP_MUST_BE_ZERO
+        if t.id == 0:
+            return S.ID_MUST_NOT_BE_ZERO
+        if _transfer_flags_exclusive(flags):
+            return S.FLAGS_ARE_MUTUALLY_EXCLUSIVE
+        if t.id in self._failed:
+            return S.ID_ALREADY_FAILED
+        existing = self._transfers.get(t.id)
+        if existing is not None:
+            return _compare_existing(t, existing)
+        if flags & (_POST | _VOID):
+            status = self._post_or_void(t, timestamp)
+        else:
+            status = self._create_new(t, timestamp)
+        if self._undo is None and status is not S.CREATED:
+            self._remember_failure(t, status, timestamp)
+        return status
+
+    def _create_new(self, t: Transfer, timestamp: int) -> CreateTransferStatus:
+        flags = int(t.flags)
+        if t.debit_account_id == 0:
+            return S.DEBIT_ACCOUNT_ID_MUST_NOT_BE_ZERO
+        if t.credit_account_id == 0:
+            return S.CREDIT_ACCOUNT_ID_MUST_NOT_BE_ZERO
+        if t.debit_account_id == t.credit_account_id:
+            return S.ACCOUNTS_MUST_BE_DIFFERENT
+        if t.pending_id != 0:
+            return S.PENDING_ID_MUST_BE_ZERO
+        pending = flags & _PENDING
+        if not pending and t.timeout_s != 0:
+            return S.TIMEOUT_RESERVED_FOR_PENDING_TRANSFER
+        if not pending and flags & (_CLOSE_DR | _CLOSE_CR):
+            return S.CLOSING_TRANSFER_MUST_BE_PENDING
+        if not t.asset:
+            return S.ASSET_MUST_NOT_BE_EMPTY
+        if t.code == 0:
+            return S.CODE_MUST_NOT_BE_ZERO
+        if t.amount == 0 and not flags & (_BAL_DR | _BAL_CR):
+            return S.AMOUNT_MUST_NOT_BE_ZERO
+        dr = self._accounts.get(t.debit_account_id)
+        if dr is None:
+            return S.DEBIT_ACCOUNT_NOT_FOUND
+        cr = self._accounts.get(t.credit_account_id)
+        if cr is None:
+            return S.CREDIT_ACCOUNT_NOT_FOUND
+        if dr.asset != cr.asset:
+            return S.ACCOUNTS_MUST_HAVE_THE_SAME_ASSET
+        if t.asset != dr.asset:
+            return S.TRANSFER_MUST_HAVE_THE_SAME_ASSET_AS_ACCOUNTS
+        if dr.flags & _CLOSED:
+            return S.DEBIT_ACCOUNT_ALREADY_CLOSED
+        if cr.flags & _CLOSED:
+            return S.CREDIT_ACCOUNT_ALREADY_CLOSED
+        amount = t.amount
+        if flags & _BAL_DR:
+            amount = min(amount, max(0, dr.credits_posted - dr.debits_posted - dr.debits_pending))
+        if flags & _BAL_CR:
+            amount = min(amount, max(0, cr.debits_posted - cr.credits_posted - cr.credits_pending))
+        status = _overflow_or_limit(dr, cr, amount, pending, t.timeout_s, timestamp)
+        if status is not None:
+            return status
+        self._apply_new(t, dr, cr, amount, timestamp)
+        return S.CREATED
+
+    def _apply_new(
+        self, t: Transfer, dr: Account, cr: Account, amount: int, timestamp: int
+    ) -> None:
+        flags = int(t.flags)
+        dr_flags = dr.flags | _CLOSED if flags & _CLOSE_DR else dr.flags
+        cr_flags = cr.flags | _CLOSED if flags & _CLOSE_CR else cr.flags
+        if flags & _PENDING:
+            dr = _with_balances(
+                dr, dr.debits_pending + amount, dr.debits_posted,
+                dr.credits_pending, dr.credits_posted, dr_flags,
+            )  # fmt: skip
+            cr = _with_balances(
+                cr, cr.debits_pending, cr.debits_posted,
+                cr.credits_pending + amount, cr.credits_posted, cr_flags,
+            )  # fmt: skip
+            expires_at = timestamp + t.timeout_s * NS_PER_S if t.timeout_s else 0
+            self._set_pending(PendingState(t.id, PendingStatus.PENDING, expires_at, 0))
+        else:
+            dr = _with_balances(
+                dr, dr.debits_pending, dr.debits_posted + amount,
+                dr.credits_pending, dr.credits_posted, dr_flags,
+            )  # fmt: skip
+            cr = _with_balances(
+                cr, cr.debits_pending, cr.debits_posted,
+                cr.credits_pending, cr.credits_posted + amount, cr_flags,
+            )  # fmt: skip
+        record = Transfer(
+            t.id, t.debit_account_id, t.credit_account_id, amount, t.asset, t.code,
+            flags, 0, t.timeout_s, t.user_data, timestamp,
+        )  # fmt: skip
+        self._store_transfer(record, dr, cr)
+
+    def _post_or_void(self, t: Transfer, timestamp: int) -> CreateTransferStatus:
+        if t.pending_id == 0:
+            return S.PENDING_ID_MUST_NOT_BE_ZERO
+        if t.pending_id == t.id:
+            return S.PENDING_ID_MUST_BE_DIFFERENT
+        if t.timeout_s != 0:
+            return S.TIMEOUT_RESERVED_FOR_PENDING_TRANSFER
+        p = self._transfers.get(t.pending_id)
+        if p is None:
+            return S.PENDING_TRANSFER_NOT_FOUND
+        if not p.flags & _PENDING:
+            return S.PENDING_TRANSFER_NOT_PENDING
+        if t.debit_account_id and t.debit_account_id != p.debit_account_id:
+            return S.PENDING_TRANSFER_HAS_DIFFERENT_DEBIT_ACCOUNT_ID
+        if t.credit_account_id and t.credit_account_id != p.credit_account_id:
+            return S.PENDING_TRANSFER_HAS_DIFFERENT_CREDIT_ACCOUNT_ID
+        if t.asset and t.asset != p.asset:
+            return S.PENDING_TRANSFER_HAS_DIFFERENT_ASSET
+        if t.code and t.code != p.code:
+            return S.PENDING_TRANSFER_HAS_DIFFERENT_CODE
+        post = bool(t.flags & _POST)
+        if post:
+            amount = p.amount if t.amount == AMOUNT_POST_FULL else t.amount
+            if amount > p.amount:
+                return S.EXCEEDS_PENDING_TRANSFER_AMOUNT
+        else:
+            if t.amount not in (0, AMOUNT_POST_FULL, p.amount):
+                return S.PENDING_TRANSFER_HAS_DIFFERENT_AMOUNT
+            amount = p.amount
+        state = self._pending.get(p.id)
+        if state is None:
+            raise LedgerInvariantError(f"pending transfer {p.id} has no pending state")
+        if state.status is PendingStatus.POSTED:
+            return S.PENDING_TRANSFER_ALREADY_POSTED
+        if state.status is PendingStatus.VOIDED:
+            return S.PENDING_TRANSFER_ALREADY_VOIDED
+        if state.status is PendingStatus.EXPIRED or 0 < state.expires_at <= timestamp:
+            return S.PENDING_TRANSFER_EXPIRED
+        dr, cr = self._accounts_of(p)
+        if post:
+            if dr.flags & _CLOSED and not p.flags & _CLOSE_DR:
+                return S.DEBIT_ACCOUNT_ALREADY_CLOSED
+            if cr.flags & _CLOSED and not p.flags & _CLOSE_CR:
+                return S.CREDIT_ACCOUNT_ALREADY_CLOSED
+            # The reserve is released whole and at most that much posted, so the totals
+            # cannot grow; only the posted fields can overflow.
+            if dr.debits_posted + amount > AMOUNT_MAX:
+                return S.OVERFLOWS_DEBITS_POSTED
+            if cr.credits_posted + amount > AMOUNT_MAX:
+                return S.OVERFLOWS_CREDITS_POSTED
+        dr, cr = self._release(p, posted=amount if post else 0, timestamp=timestamp,
+                               void_closing=not post, write=False)  # fmt: skip
+        record = Transfer(
+            t.id, p.debit_account_id, p.credit_account_id, amount, p.asset, p.code,
+            int(t.flags), p.id, 0, t.user_data or p.user_data, timestamp,
+        )  # fmt: skip
+        self._store_transfer(record, dr, cr)
+        status = PendingStatus.POSTED if post else PendingStatus.VOIDED
+        self._set_pending(PendingState(p.id, status, state.expires_at, timestamp))
+        return S.CREATED
+
+    # ----------------------------------------------------------------- state helpers
+
+    def _accounts_of(self, p: Transfer) -> tuple[Account, Account]:
+        dr = self._accounts.get(p.debit_account_id)
+        cr = self._accounts.get(p.credit_account_id)
+        if dr is None or cr is None:
+            raise LedgerInvariantError(f"pending transfer {p.id} names a missing account")
+        return dr, cr
+
+    def _release(
+        self, p: Transfer, *, posted: int, timestamp: int, void_closing: bool, write: bool = True
+    ) -> tuple[Account, Account]:
+        """Release the whole reserve of pending transfer ``p`` and post ``posted`` of it."""
+        dr, cr = self._accounts_of(p)
+        if dr.debits_pending < p.amount or cr.credits_pending < p.amount:
+            raise LedgerInvariantError(f"reserve of pending transfer {p.id} is not held")
+        dr_flags = dr.flags & ~_CLOSED if void_closing and p.flags & _CLOSE_DR else dr.flags
+        cr_flags = cr.flags & ~_CLOSED if void_closing and p.flags & _CLOSE_CR else cr.flags
+        dr = _with_balances(
+            dr, dr.debits_pending - p.amount, dr.debits_posted + posted,
+            dr.credits_pending, dr.credits_posted, dr_flags,
+        )  # fmt: skip
+        cr = _with_balances(
+            cr, cr.debits_pending, cr.debits_posted,
+            cr.credits_pending - p.amount, cr.credits_posted + posted, cr_flags,
+        )  # fmt: skip
+        if write:
+            self._set_accounts(dr, cr, timestamp)
+        return dr, cr
+
+    def _store_transfer(self, record: Transfer, dr: Account, cr: Account) -> None:
+        self._write(self._transfers, record.id, record)
+        self._changes.transfers.append(record)
+        self._set_accounts(dr, cr, record.timestamp)
+
+    def _set_accounts(self, dr: Account, cr: Account, timestamp: int) -> None:
+        self._write(self._accounts, dr.id, dr)
+        self._write(self._accounts, cr.id, cr)
+        for account in (dr, cr):
+            if account.flags & _HISTORY:
+                self._changes.balances.append(
+                    AccountBalance(
+                        account.id, timestamp, account.debits_pending, account.debits_posted,
+                        account.credits_pending, account.credits_posted,
+                    )  # fmt: skip
+                )
+
+    def _set_pending(self, state: PendingState) -> None:
+        self._write(self._pending, state.transfer_id, state)
+        if self._undo is not None:
+            self._undo.append(
+                (self._changes.pending, state.transfer_id,
+                 self._changes.pending.get(state.transfer_id, _MISSING))
+            )  # fmt: skip
+        self._changes.pending[state.transfer_id] = state
+
+
+def _overflow_or_limit(
+    dr: Account, cr: Account, amount: int, pending: int, timeout_s: int, timestamp: int
+) -> CreateTransferStatus | None:
+    """The first overflow or balance-limit status a new transfer of ``amount`` would hit."""
+    if pending:
+        if dr.debits_pending + amount > AMOUNT_MAX:
+            return S.OVERFLOWS_DEBITS_PENDING
+        if cr.credits_pending + amount > AMOUNT_MAX:
+            return S.OVERFLOWS_CREDITS_PENDING
+    else:
+        if dr.debits_posted + amount > AMOUNT_MAX:
+            return S.OVERFLOWS_DEBITS_POSTED
+        if cr.credits_posted + amount > AMOUNT_MAX:
+            return S.OVERFLOWS_CREDITS_POSTED
+    dr_debits = dr.debits_pending + dr.debits_posted + amount
+    cr_credits = cr.credits_pending + cr.credits_posted + amount
+    if dr_debits > AMOUNT_MAX:
+        return S.OVERFLOWS_DEBITS
+    if cr_credits > AMOUNT_MAX:
+        return S.OVERFLOWS_CREDITS
+    if timeout_s and timestamp + timeout_s * NS_PER_S > TIMESTAMP_MAX:
+        return S.OVERFLOWS_TIMEOUT
+    if dr.flags & _DMNEC and dr_debits > dr.credits_posted:
+        return S.EXCEEDS_CREDITS
+    if cr.flags & _CMNED and cr_credits > cr.debits_posted:
+        return S.EXCEEDS_DEBITS
+    return None
+
+
+def _compare_existing(t: Transfer, e: Transfer) -> CreateTransferStatus:
+    """``exists`` when ``t`` is the same event as the stored ``e``, else the first difference.
+
+    For a post or void, fields left empty in ``t`` were filled from the pending transfer and
+    match whatever was stored; a balancing transfer matches if its bound covers what moved.
+    """
+    resolving = t.flags & (_POST | _VOID)
+    if t.flags != e.flags:
+        return S.EXISTS_WITH_DIFFERENT_FLAGS
+    if t.pending_id != e.pending_id:
+        return S.EXISTS_WITH_DIFFERENT_PENDING_ID
+    if t.timeout_s != e.timeout_s:
+        return S.EXISTS_WITH_DIFFERENT_TIMEOUT
+    if t.debit_account_id != e.debit_account_id and not (resolving and t.debit_account_id == 0):
+        return S.EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID
+    if t.credit_account_id != e.credit_account_id and not (
+        resolving and t.credit_account_id == 0
+    ):
+        return S.EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID
+    if t.flags & (_BAL_DR | _BAL_CR):
+        if t.amount < e.amount:
+            return S.EXISTS_WITH_DIFFERENT_AMOUNT
+    elif t.flags & _VOID:
+        if t.amount not in (0, AMOUNT_POST_FULL, e.amount):
+            return S.EXISTS_WITH_DIFFERENT_AMOUNT
+    elif t.amount != e.amount and not (t.flags & _POST and t.amount == AMOUNT_POST_FULL):
+        return S.EXISTS_WITH_DIFFERENT_AMOUNT
+    if t.user_data != e.user_data and not (resolving and t.user_data == 0):
+        return S.EXISTS_WITH_DIFFERENT_USER_DATA
+    if t.asset != e.asset and not (resolving and t.asset == ""):
+        return S.EXISTS_WITH_DIFFERENT_ASSET
+    if t.code != e.code and not (resolving and t.code == 0):
+        return S.EXISTS_WITH_DIFFERENT_CODE
+    return S.EXISTS

@@ -1,0 +1,292 @@
+"""The ledger's shell: group commit, timestamps, pending expiry and queries.
+
+Callers on any thread submit batches; one writer thread drains a bounded queue, merges the
+requests that arrived together (up to ``GROUP_EVENTS_MAX`` events, waiting at most
+``GROUP_WAIT_MAX_S`` for more), loads what they name, applies them with the pure core and
+commits them in one database transaction. Only then does each caller get its own statuses:
+an answer means durable. The cost of a commit (an fsync) is paid once per group, not once
+per payment, and a hot account is read and written once per group.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from centime.clock import Clock, SystemClock
+from centime.limits import (
+    BATCH_EVENTS_MAX,
+    COMMIT_WAIT_MAX_S,
+    EXPIRY_INTERVAL_S,
+    EXPIRY_SWEEP_MAX,
+    GROUP_EVENTS_MAX,
+    GROUP_WAIT_MAX_S,
+    ID_MAX,
+    QUERY_LIMIT_MAX,
+    WRITER_QUEUE_REQUESTS_MAX,
+)
+from centime.store.port import LedgerStore, WriteTransaction
+
+from .core import BatchApplier, Changes, LedgerView
+from .model import (
+    Account,
+    AccountBalance,
+    AccountFilter,
+    CreateAccountStatus,
+    CreateTransferStatus,
+    PendingState,
+    Transfer,
+)
+
+__all__ = ["BatchTooLargeError", "Ledger", "LedgerClosedError"]
+
+log = logging.getLogger("centime.ledger")
+
+
+class BatchTooLargeError(ValueError):
+    """A batch above ``BATCH_EVENTS_MAX`` events; refused whole, nothing applied."""
+
+
+class LedgerClosedError(RuntimeError):
+    """The ledger was closed; nothing more is accepted."""
+
+
+@dataclass(slots=True)
+class _Request:
+    kind: str  # "accounts", "transfers", or "sweep" (only an expiry sweep)
+    events: Sequence[Any]
+    future: Future[list[Any]] = field(default_factory=Future)
+
+
+_STOP: Final = object()
+
+
+def _valid_id(value: object) -> bool:
+    return type(value) is int and 0 < value <= ID_MAX
+
+
+class Ledger:
+    """The ledger engine over a store. Thread-safe; start it, submit batches, close it.
+
+    >>> ledger = Ledger(SqliteStore.open("ledger.db"))   # doctest: +SKIP
+    >>> ledger.create_accounts([Account(1, "USD", code=1)])  # doctest: +SKIP
+    [<CreateAccountStatus.CREATED: 'created'>]
+    """
+
+    def __init__(
+        self,
+        store: LedgerStore,
+        clock: Clock | None = None,
+        *,
+        group_events_max: int = GROUP_EVENTS_MAX,
+        group_wait_s: float = GROUP_WAIT_MAX_S,
+        queue_requests_max: int = WRITER_QUEUE_REQUESTS_MAX,
+        expiry_interval_s: float = EXPIRY_INTERVAL_S,
+    ) -> None:
+        self.store = store
+        self.clock = clock or SystemClock()
+        self._group_events_max = group_events_max
+        self._group_wait_s = group_wait_s
+        self._expiry_interval_s = expiry_interval_s
+        self._queue: queue.Queue[_Request | object] = queue.Queue(queue_requests_max)
+        self._carry: _Request | None = None
+        self._closed = threading.Event()
+        self._writer = threading.Thread(target=self._run, name="centime-ledger-writer")
+        self._writer.daemon = True
+        self._writer.start()
+
+    # ----------------------------------------------------------------- writes
+
+    def create_accounts(self, batch: Sequence[Account]) -> list[CreateAccountStatus]:
+        """Create accounts; one status per event, in order, once the batch is durable."""
+        return self.submit("accounts", batch).result(COMMIT_WAIT_MAX_S)
+
+    def create_transfers(self, batch: Sequence[Transfer]) -> list[CreateTransferStatus]:
+        """Create transfers; one status per event, in order, once the batch is durable."""
+        return self.submit("transfers", batch).result(COMMIT_WAIT_MAX_S)
+
+    def submit(self, kind: str, batch: Sequence[Any]) -> Future[list[Any]]:
+        """Queue a batch for the writer and return the future of its statuses (for async
+        callers: ``await asyncio.wrap_future(ledger.submit(...))``)."""
+        if kind not in ("accounts", "transfers"):
+            raise ValueError(f"unknown batch kind {kind!r}")
+        if len(batch) > BATCH_EVENTS_MAX:
+            raise BatchTooLargeError(
+                f"a batch holds at most {BATCH_EVENTS_MAX} events, got {len(batch)}"
+            )
+        request = _Request(kind, list(batch))
+        if not request.events:
+            request.future.set_result([])
+            return request.future
+        if self._closed.is_set():
+            raise LedgerClosedError("the ledger is closed")
+        self._queue.put(request, timeout=COMMIT_WAIT_MAX_S)
+        return request.future
+
+    def expire_due(self) -> None:
+        """Run an expiry sweep now and wait for it (the writer also runs one every second)."""
+        if self._closed.is_set():
+            raise LedgerClosedError("the ledger is closed")
+        request = _Request("sweep", [])
+        self._queue.put(request, timeout=COMMIT_WAIT_MAX_S)
+        request.future.result(COMMIT_WAIT_MAX_S)
+
+    def close(self) -> None:
+        """Finish what was queued, stop the writer and close the store."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._queue.put(_STOP)
+        self._writer.join()
+        self.store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- reads
+
+    def lookup_accounts(self, ids: Sequence[int]) -> list[Account]:
+        return self.store.lookup_accounts(_bounded_ids(ids))
+
+    def lookup_transfers(self, ids: Sequence[int]) -> list[Transfer]:
+        return self.store.lookup_transfers(_bounded_ids(ids))
+
+    def pending_states(self, ids: Sequence[int]) -> list[PendingState]:
+        return self.store.pending_states(_bounded_ids(ids))
+
+    def get_account_transfers(self, query: AccountFilter) -> list[Transfer]:
+        return self.store.get_account_transfers(query)
+
+    def get_account_balances(self, query: AccountFilter) -> list[AccountBalance]:
+        return self.store.get_account_balances(query)
+
+    def balance_at(self, account_id: int, timestamp: int) -> AccountBalance | None:
+        return self.store.balance_at(account_id, timestamp)
+
+    # ----------------------------------------------------------------- the writer
+
+    def _run(self) -> None:
+        while True:
+            group = self._collect_group()
+            if group is None:
+                return
+            self._commit_group(group)
+
+    def _collect_group(self) -> list[_Request] | None:
+        """Wait for a request (or the expiry interval), then take whatever else arrives
+        within the group wait, up to the group's event limit."""
+        first = self._carry
+        self._carry = None
+        if first is None:
+            try:
+                item = self._queue.get(timeout=self._expiry_interval_s)
+            except queue.Empty:
+                return []  # an idle tick: the group is just an expiry sweep
+            if item is _STOP:
+                return None
+            first = item  # type: ignore[assignment]
+        group = [first]
+        size = len(first.events)
+        deadline = time.monotonic() + self._group_wait_s
+        while size < self._group_events_max:
+            remaining = deadline - time.monotonic()
+            try:
+                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is _STOP:
+                self._queue.put(_STOP)  # finish this group, stop at the next collect
+                break
+            request: _Request = item  # type: ignore[assignment]
+            if size + len(request.events) > self._group_events_max:
+                self._carry = request
+                break
+            group.append(request)
+            size += len(request.events)
+        return group
+
+    def _commit_group(self, group: list[_Request]) -> None:
+        try:
+            results, changes = self._apply_group(group)
+        except BaseException as error:  # the whole group failed: nothing was committed
+            log.exception("ledger group of %d requests failed", len(group))
+            for request in group:
+                if not request.future.done():
+                    request.future.set_exception(error)
+            return
+        self.store.commit_changes(changes)
+        for request, result in zip(group, results, strict=True):
+            request.future.set_result(result)
+
+    def _apply_group(self, group: list[_Request]) -> tuple[list[list[Any]], Changes]:
+        """One transaction: expire what is due, then apply each request in arrival order."""
+        with self.store.write_transaction() as txn:
+            now_ns = self.clock.now_ns()
+            due = txn.due_pending(now_ns, EXPIRY_SWEEP_MAX)
+            applier = BatchApplier(_load_view(txn, group, due))
+            count = len(due) + sum(len(r.events) for r in group)
+            if count == 0:
+                return [[] for _ in group], applier.changes()
+            timestamp = txn.reserve_timestamps(count, now_ns)
+            timestamp += applier.expire(due, timestamp)
+            results: list[list[Any]] = []
+            for request in group:
+                if request.kind == "accounts":
+                    results.append(applier.create_accounts(request.events, timestamp))
+                elif request.kind == "transfers":
+                    results.append(applier.create_transfers(request.events, timestamp))
+                else:
+                    results.append([])
+                timestamp += len(request.events)
+            changes = applier.changes()
+            txn.write(changes)
+        return results, changes
+
+
+def _load_view(
+    txn: WriteTransaction, requests: list[_Request], due: list[PendingState]
+) -> LedgerView:
+    """Read (and lock) everything the group names, in the lock order pending -> accounts."""
+    transfer_ids: set[int] = set()
+    pending_ids: set[int] = {state.transfer_id for state in due}
+    account_ids: set[int] = set()
+    for request in requests:
+        if request.kind == "sweep":
+            continue
+        if request.kind == "accounts":
+            account_ids.update(a.id for a in request.events if _valid_id(getattr(a, "id", 0)))
+            continue
+        for t in request.events:
+            for name, into in (
+                ("id", transfer_ids),
+                ("pending_id", pending_ids),
+                ("debit_account_id", account_ids),
+                ("credit_account_id", account_ids),
+            ):
+                value = getattr(t, name, 0)
+                if _valid_id(value):
+                    into.add(value)
+    pending = txn.lock_pending(sorted(pending_ids))
+    transfers = txn.transfers(transfer_ids | pending_ids)
+    failed = txn.failed(transfer_ids)
+    for p in transfers.values():
+        if p.id in pending_ids:
+            account_ids.add(p.debit_account_id)
+            account_ids.add(p.credit_account_id)
+    accounts = txn.lock_accounts(sorted(account_ids))
+    return LedgerView(accounts, transfers, pending, failed)
+
+
+def _bounded_ids(ids: Sequence[int]) -> list[int]:
+    if len(ids) > QUERY_LIMIT_MAX:
+        raise BatchTooLargeError(f"look up at most {QUERY_LIMIT_MAX} ids at once")
+    return [i for i in ids if _valid_id(i)]

@@ -1,0 +1,59 @@
+"""Every bound of the system in one place.
+
+A limit that is not written down is infinite, and nothing in a payments system may be
+infinite: batches, queues, pages, timeouts and amounts all stop somewhere, and the place
+they stop is here, so that it can be read, tested and changed in one edit.
+"""
+
+from typing import Final
+
+# Amounts and balances are stored as signed 64-bit integers in both stores (SQLite INTEGER,
+# PostgreSQL BIGINT). No single amount and no balance field, nor the sum of a pending and a
+# posted field, may exceed this: the engine refuses the event with an `overflows_*` status
+# before it could happen, so overflow is impossible in either store.
+AMOUNT_MAX: Final = 2**63 - 1
+
+# Ids are client-chosen positive integers that fit a signed 64-bit column.
+ID_MAX: Final = 2**63 - 1
+
+# `code` and `user_data` fields: small enough for a signed 64-bit column.
+CODE_MAX: Final = 2**31 - 1
+USER_DATA_MAX: Final = 2**63 - 1
+
+# A pending transfer may reserve funds for at most this long (about 68 years would overflow
+# nothing, but nothing legitimate holds money longer than a year and a day).
+TIMEOUT_MAX_S: Final = 366 * 24 * 3600
+
+# One batch (a call to create_accounts or create_transfers) holds at most this many events:
+# TigerBeetle's limit for 128-byte events in a 1 MiB message.
+BATCH_EVENTS_MAX: Final = 8189
+
+# Group commit: the writer merges requests that arrive together into one database
+# transaction of at most this many events, waiting at most this long for more to arrive.
+GROUP_EVENTS_MAX: Final = 8189
+GROUP_WAIT_MAX_S: Final = 0.002
+
+# Requests waiting for the writer; a full queue makes callers wait (back-pressure), it never
+# grows without bound.
+WRITER_QUEUE_REQUESTS_MAX: Final = 1024
+
+# How long a caller waits for its batch to become durable before it gets an error.
+COMMIT_WAIT_MAX_S: Final = 60.0
+
+# Pending transfers expired per sweep, so that one sweep cannot stall the writer.
+EXPIRY_SWEEP_MAX: Final = 8189
+# How often the writer looks for expired pending transfers when there is no traffic.
+EXPIRY_INTERVAL_S: Final = 1.0
+
+# Query pages.
+QUERY_LIMIT_MAX: Final = 8189
+
+# Rows per SQL statement parameter list (SQLite allows 32766 host parameters).
+SQL_IN_CHUNK: Final = 4000
+
+# Longest decimal string accepted as an amount.
+AMOUNT_TEXT_MAX: Final = 64
+
+# Asset codes.
+ASSET_CODE_LEN_MAX: Final = 12
+ASSET_SCALE_MAX: Final = 18

@@ -1,0 +1,103 @@
+"""Rows <-> model values, shared by both stores. Column orders match store/schema.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Final
+
+from centime.ledger.core import Changes
+from centime.ledger.model import (
+    Account,
+    AccountBalance,
+    CreateTransferStatus,
+    PendingState,
+    PendingStatus,
+    Transfer,
+)
+
+ACCOUNT_COLUMNS: Final = (
+    "id, asset, code, flags, user_data, debits_pending, debits_posted, credits_pending,"
+    " credits_posted, timestamp"
+)
+TRANSFER_COLUMNS: Final = (
+    "id, debit_account_id, credit_account_id, amount, asset, code, flags, pending_id,"
+    " timeout_s, user_data, timestamp"
+)
+PENDING_COLUMNS: Final = "transfer_id, status, expires_at, timestamp"
+BALANCE_COLUMNS: Final = (
+    "account_id, timestamp, debits_pending, debits_posted, credits_pending, credits_posted"
+)
+
+_PENDING_STATUS: Final = {status.value: status for status in PendingStatus}
+_TRANSFER_STATUS: Final = {status.value: status for status in CreateTransferStatus}
+
+
+def account(row: Any) -> Account:
+    return Account(*row)
+
+
+def transfer(row: Any) -> Transfer:
+    return Transfer(*row)
+
+
+def pending(row: Any) -> PendingState:
+    return PendingState(row[0], _PENDING_STATUS[row[1]], row[2], row[3])
+
+
+def balance(row: Any) -> AccountBalance:
+    return AccountBalance(*row)
+
+
+def transfer_status(text: str) -> CreateTransferStatus:
+    return _TRANSFER_STATUS[text]
+
+
+def account_rows(accounts: Iterable[Account]) -> list[tuple[Any, ...]]:
+    return [
+        (a.id, a.asset, a.code, a.flags, a.user_data, a.debits_pending, a.debits_posted,
+         a.credits_pending, a.credits_posted, a.timestamp)
+        for a in accounts
+    ]  # fmt: skip
+
+
+def account_balance_rows(accounts: Iterable[Account]) -> list[tuple[int, ...]]:
+    """(balances..., flags, id): the parameters of the balance UPDATE statement."""
+    return [
+        (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted, a.flags, a.id)
+        for a in accounts
+    ]
+
+
+def transfer_rows(transfers: Iterable[Transfer]) -> list[tuple[Any, ...]]:
+    return [
+        (t.id, t.debit_account_id, t.credit_account_id, t.amount, t.asset, t.code, t.flags,
+         t.pending_id, t.timeout_s, t.user_data, t.timestamp)
+        for t in transfers
+    ]  # fmt: skip
+
+
+def pending_rows(states: Iterable[PendingState]) -> list[tuple[Any, ...]]:
+    return [(s.transfer_id, s.status.value, s.expires_at, s.timestamp) for s in states]
+
+
+def failed_rows(changes: Changes) -> list[tuple[Any, ...]]:
+    return [(tid, status.value, ts) for tid, (status, ts) in changes.failed.items()]
+
+
+def balance_rows(balances: Iterable[AccountBalance]) -> list[tuple[int, ...]]:
+    return [
+        (b.account_id, b.timestamp, b.debits_pending, b.debits_posted, b.credits_pending,
+         b.credits_posted)
+        for b in balances
+    ]  # fmt: skip
+
+
+def last_timestamp(changes: Changes) -> int:
+    """The newest timestamp ``changes`` writes (0 when it writes none)."""
+    candidates = [0]
+    if changes.transfers:
+        candidates.append(changes.transfers[-1].timestamp)
+    candidates.extend(a.timestamp for a in changes.accounts_created[-1:])
+    candidates.extend(s.timestamp for s in changes.pending.values())
+    candidates.extend(ts for _, ts in changes.failed.values())
+    return max(candidates)

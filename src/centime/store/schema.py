@@ -1,0 +1,119 @@
+"""The ledger's tables, one definition for both stores (SQLAlchemy Core).
+
+Alembic migrations (``store/migrations``) create and evolve them; this module is what the
+migrations and ``centime db`` compare against. The hot path does not go through SQLAlchemy:
+the stores talk to sqlite3 and psycopg directly, with the column order defined here.
+
+Every amount and balance is a signed 64-bit integer column; the engine keeps every value
+within ``limits.AMOUNT_MAX`` so nothing can overflow. There are no floats anywhere.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    text,
+)
+
+metadata = MetaData()
+
+# SQLite makes an INTEGER PRIMARY KEY the table's rowid (an append-only B-tree when keys only
+# grow, as engine timestamps do); BIGINT would not be.
+RowKey = BigInteger().with_variant(Integer(), "sqlite")
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", RowKey, primary_key=True, autoincrement=False),
+    Column("asset", String(12), nullable=False),
+    Column("code", Integer, nullable=False),
+    Column("flags", Integer, nullable=False),
+    Column("user_data", BigInteger, nullable=False),
+    Column("debits_pending", BigInteger, nullable=False),
+    Column("debits_posted", BigInteger, nullable=False),
+    Column("credits_pending", BigInteger, nullable=False),
+    Column("credits_posted", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False, unique=True),
+    CheckConstraint(
+        "debits_pending >= 0 AND debits_posted >= 0 AND credits_pending >= 0"
+        " AND credits_posted >= 0",
+        name="accounts_balances_not_negative",
+    ),
+)
+
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("timestamp", RowKey, primary_key=True, autoincrement=False),
+    Column("id", BigInteger, nullable=False, unique=True),
+    Column("debit_account_id", BigInteger, nullable=False),
+    Column("credit_account_id", BigInteger, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+    Column("asset", String(12), nullable=False),
+    Column("code", Integer, nullable=False),
+    Column("flags", Integer, nullable=False),
+    Column("pending_id", BigInteger, nullable=False),
+    Column("timeout_s", Integer, nullable=False),
+    Column("user_data", BigInteger, nullable=False),
+    CheckConstraint("amount >= 0", name="transfers_amount_not_negative"),
+)
+Index("transfers_by_debit_account", transfers.c.debit_account_id, transfers.c.timestamp)
+Index("transfers_by_credit_account", transfers.c.credit_account_id, transfers.c.timestamp)
+
+# The state of every pending transfer: pending, posted, voided or expired, and when.
+pending_transfers = Table(
+    "pending_transfers",
+    metadata,
+    Column("transfer_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("status", String(8), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+)
+Index(
+    "pending_transfers_due",
+    pending_transfers.c.expires_at,
+    pending_transfers.c.transfer_id,
+    sqlite_where=text("status = 'pending' AND expires_at > 0"),
+    postgresql_where=text("status = 'pending' AND expires_at > 0"),
+)
+
+# Ids of transfers that failed for a reason that depends on the ledger's state: they stay
+# failed (status id_already_failed), so a retried payment can never succeed later.
+failed_transfers = Table(
+    "failed_transfers",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("status", String(64), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+)
+
+# Balances of HISTORY accounts after every event that changed them.
+account_balances = Table(
+    "account_balances",
+    metadata,
+    Column("account_id", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("debits_pending", BigInteger, nullable=False),
+    Column("debits_posted", BigInteger, nullable=False),
+    Column("credits_pending", BigInteger, nullable=False),
+    Column("credits_posted", BigInteger, nullable=False),
+    PrimaryKeyConstraint("account_id", "timestamp"),
+)
+
+# The last engine timestamp handed out. Every writer transaction locks and advances this one
+# row, which keeps timestamps unique and in commit order across writer processes.
+ledger_clock = Table(
+    "ledger_clock",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("timestamp", BigInteger, nullable=False),
+    CheckConstraint("id = 1", name="ledger_clock_single_row"),
+)

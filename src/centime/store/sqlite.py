@@ -1,0 +1,324 @@
+"""The embedded store: one SQLite file in WAL mode with ``synchronous=FULL``.
+
+An acknowledged batch has been fsynced to the write-ahead log, so it survives a crash and a
+power cut. There is one writer (the engine's writer thread owns the write connection, as in
+Datasette); readers use connections of their own, one per thread, and see the last committed
+state without blocking the writer.
+
+Because only the writer changes accounts, it keeps the accounts it has seen in a bounded
+cache and skips reading them back on the hot path; the cache is updated only after a
+commit succeeded, so a failed transaction cannot leave it ahead of the file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+from centime.ledger.core import Changes
+from centime.ledger.model import (
+    Account,
+    AccountBalance,
+    AccountFilter,
+    CreateTransferStatus,
+    PendingState,
+    Transfer,
+)
+from centime.limits import QUERY_LIMIT_MAX
+
+from . import rows
+from .checks import check_ledger
+from .migrate import upgrade
+from .port import StoreTotals, Violation
+
+__all__ = ["SqliteStore"]
+
+ACCOUNT_CACHE_MAX: Final = 1_048_576
+
+_PRAGMAS: Final = (
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA foreign_keys = OFF",
+    "PRAGMA temp_store = MEMORY",
+    "PRAGMA cache_size = -262144",  # 256 MiB of page cache
+    "PRAGMA busy_timeout = 10000",
+)
+
+# One JSON array parameter instead of thousands of '?': json_each unpacks it inside SQLite.
+_IDS = "(SELECT value FROM json_each(?))"
+
+
+def _connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    for pragma in _PRAGMAS:
+        connection.execute(pragma)
+    if readonly:
+        connection.execute("PRAGMA query_only = ON")
+    return connection
+
+
+def _json_ids(ids: Iterable[int]) -> str:
+    return json.dumps(list(ids))
+
+
+class _SqliteWrite:
+    """The writer's transaction (see :class:`centime.store.port.WriteTransaction`)."""
+
+    def __init__(self, store: SqliteStore, cursor: sqlite3.Cursor) -> None:
+        self._store = store
+        self._cursor = cursor
+
+    def lock_pending(self, transfer_ids: Collection[int]) -> dict[int, PendingState]:
+        # The single writer holds the database's write lock for the whole transaction.
+        if not transfer_ids:
+            return {}
+        self._cursor.execute(
+            f"SELECT {rows.PENDING_COLUMNS} FROM pending_transfers WHERE transfer_id IN {_IDS}",
+            (_json_ids(transfer_ids),),
+        )
+        return {row[0]: rows.pending(row) for row in self._cursor.fetchall()}
+
+    def due_pending(self, now_ns: int, limit: int) -> list[PendingState]:
+        self._cursor.execute(
+            f"SELECT {rows.PENDING_COLUMNS} FROM pending_transfers"
+            " WHERE status = 'pending' AND expires_at > 0 AND expires_at <= ?"
+            " ORDER BY expires_at, transfer_id LIMIT ?",
+            (now_ns, limit),
+        )
+        return [rows.pending(row) for row in self._cursor.fetchall()]
+
+    def transfers(self, transfer_ids: Collection[int]) -> dict[int, Transfer]:
+        if not transfer_ids:
+            return {}
+        self._cursor.execute(
+            f"SELECT {rows.TRANSFER_COLUMNS} FROM transfers WHERE id IN {_IDS}",
+            (_json_ids(transfer_ids),),
+        )
+        return {row[0]: rows.transfer(row) for row in self._cursor.fetchall()}
+
+    def failed(self, transfer_ids: Collection[int]) -> dict[int, CreateTransferStatus]:
+        if not transfer_ids:
+            return {}
+        self._cursor.execute(
+            f"SELECT id, status FROM failed_transfers WHERE id IN {_IDS}",
+            (_json_ids(transfer_ids),),
+        )
+        return {tid: rows.transfer_status(status) for tid, status in self._cursor.fetchall()}
+
+    def lock_accounts(self, account_ids: Collection[int]) -> dict[int, Account]:
+        cache = self._store._account_cache
+        found = {aid: cache[aid] for aid in account_ids if aid in cache}
+        missing = [aid for aid in account_ids if aid not in found]
+        if missing:
+            self._cursor.execute(
+                f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts WHERE id IN {_IDS}",
+                (_json_ids(missing),),
+            )
+            for row in self._cursor.fetchall():
+                found[row[0]] = rows.account(row)
+        return found
+
+    def reserve_timestamps(self, count: int, now_ns: int) -> int:
+        first = max(now_ns, self._store._last_timestamp + 1)
+        last = first + count - 1
+        self._cursor.execute("UPDATE ledger_clock SET timestamp = ? WHERE id = 1", (last,))
+        self._reserved_last = last
+        return first
+
+    def write(self, changes: Changes) -> None:
+        cursor = self._cursor
+        if changes.accounts_created:
+            cursor.executemany(
+                f"INSERT INTO accounts ({rows.ACCOUNT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                rows.account_rows(changes.accounts_created),
+            )
+        if changes.accounts:
+            cursor.executemany(
+                "UPDATE accounts SET debits_pending = ?, debits_posted = ?,"
+                " credits_pending = ?, credits_posted = ?, flags = ? WHERE id = ?",
+                rows.account_balance_rows(changes.accounts.values()),
+            )
+        if changes.transfers:
+            cursor.executemany(
+                f"INSERT INTO transfers ({rows.TRANSFER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                rows.transfer_rows(changes.transfers),
+            )
+        if changes.pending:
+            cursor.executemany(
+                f"INSERT OR REPLACE INTO pending_transfers ({rows.PENDING_COLUMNS})"
+                " VALUES (?,?,?,?)",
+                rows.pending_rows(changes.pending.values()),
+            )
+        if changes.failed:
+            cursor.executemany(
+                "INSERT INTO failed_transfers (id, status, timestamp) VALUES (?,?,?)",
+                rows.failed_rows(changes),
+            )
+        if changes.balances:
+            cursor.executemany(
+                f"INSERT INTO account_balances ({rows.BALANCE_COLUMNS}) VALUES (?,?,?,?,?,?)",
+                rows.balance_rows(changes.balances),
+            )
+
+
+class SqliteStore:
+    """The ledger in one SQLite file. ``SqliteStore.open(path)`` migrates it to the newest
+    schema first."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._writer = _connect(path)
+        self._writer_lock = threading.Lock()
+        self._readers = threading.local()
+        self._reader_connections: list[sqlite3.Connection] = []
+        self._account_cache: dict[int, Account] = {}
+        row = self._writer.execute("SELECT timestamp FROM ledger_clock WHERE id = 1").fetchone()
+        self._last_timestamp: int = row[0]
+
+    @classmethod
+    def open(cls, path: str | Path) -> SqliteStore:
+        path = str(path)
+        upgrade(f"sqlite:///{path}")
+        return cls(path)
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.path}"
+
+    # ----------------------------------------------------------------- writer
+
+    @contextmanager
+    def write_transaction(self) -> Iterator[_SqliteWrite]:
+        with self._writer_lock:
+            cursor = self._writer.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            transaction = _SqliteWrite(self, cursor)
+            try:
+                yield transaction
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+            reserved = getattr(transaction, "_reserved_last", None)
+            if reserved is not None:
+                self._last_timestamp = reserved
+
+    def commit_changes(self, changes: Changes) -> None:
+        cache = self._account_cache
+        for account in changes.accounts_created:
+            cache[account.id] = account
+        cache.update(changes.accounts)
+        if len(cache) > ACCOUNT_CACHE_MAX:
+            # Evict the oldest half; a miss costs only a read.
+            for account_id in list(cache)[: len(cache) // 2]:
+                del cache[account_id]
+
+    # ----------------------------------------------------------------- readers
+
+    def _reader(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._readers, "connection", None)
+        if connection is None:
+            connection = _connect(self.path, readonly=True)
+            self._readers.connection = connection
+            self._reader_connections.append(connection)
+        return connection
+
+    def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        return self._reader().execute(sql, params).fetchall()
+
+    def lookup_accounts(self, account_ids: Collection[int]) -> list[Account]:
+        found = self._fetch(
+            f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts WHERE id IN {_IDS}",
+            (_json_ids(account_ids),),
+        )
+        by_id = {row[0]: rows.account(row) for row in found}
+        return [by_id[aid] for aid in account_ids if aid in by_id]
+
+    def lookup_transfers(self, transfer_ids: Collection[int]) -> list[Transfer]:
+        found = self._fetch(
+            f"SELECT {rows.TRANSFER_COLUMNS} FROM transfers WHERE id IN {_IDS}",
+            (_json_ids(transfer_ids),),
+        )
+        by_id = {row[0]: rows.transfer(row) for row in found}
+        return [by_id[tid] for tid in transfer_ids if tid in by_id]
+
+    def pending_states(self, transfer_ids: Collection[int]) -> list[PendingState]:
+        found = self._fetch(
+            f"SELECT {rows.PENDING_COLUMNS} FROM pending_transfers WHERE transfer_id IN {_IDS}",
+            (_json_ids(transfer_ids),),
+        )
+        by_id = {row[0]: rows.pending(row) for row in found}
+        return [by_id[tid] for tid in transfer_ids if tid in by_id]
+
+    def get_account_transfers(self, query: AccountFilter) -> list[Transfer]:
+        sides = []
+        if query.debits:
+            sides.append("debit_account_id = :account")
+        if query.credits:
+            sides.append("credit_account_id = :account")
+        if not sides or query.limit <= 0:
+            return []
+        sql = (
+            f"SELECT {rows.TRANSFER_COLUMNS} FROM transfers WHERE ({' OR '.join(sides)})"
+            f" AND timestamp >= :low AND timestamp <= :high"
+            f" ORDER BY timestamp {'DESC' if query.reversed else 'ASC'} LIMIT :limit"
+        )
+        return [rows.transfer(row) for row in self._reader().execute(sql, _range(query))]
+
+    def get_account_balances(self, query: AccountFilter) -> list[AccountBalance]:
+        if query.limit <= 0:
+            return []
+        sql = (
+            f"SELECT {rows.BALANCE_COLUMNS} FROM account_balances WHERE account_id = :account"
+            f" AND timestamp >= :low AND timestamp <= :high"
+            f" ORDER BY timestamp {'DESC' if query.reversed else 'ASC'} LIMIT :limit"
+        )
+        return [rows.balance(row) for row in self._reader().execute(sql, _range(query))]
+
+    def balance_at(self, account_id: int, timestamp: int) -> AccountBalance | None:
+        found = self._fetch(
+            f"SELECT {rows.BALANCE_COLUMNS} FROM account_balances"
+            " WHERE account_id = ? AND timestamp <= ? ORDER BY timestamp DESC LIMIT 1",
+            (account_id, timestamp),
+        )
+        return rows.balance(found[0]) if found else None
+
+    def totals(self) -> StoreTotals:
+        (accounts,), (transfers,), (clock,) = (
+            self._fetch("SELECT COUNT(*) FROM accounts"),
+            self._fetch("SELECT COUNT(*) FROM transfers"),
+            self._fetch("SELECT timestamp FROM ledger_clock WHERE id = 1"),
+        )
+        return StoreTotals(accounts, transfers, clock)
+
+    def check(self) -> Iterator[Violation]:
+        def fetch(sql: str) -> list[tuple[Any, ...]]:
+            try:
+                return self._fetch(sql)
+            except sqlite3.OperationalError as error:
+                if "overflow" in str(error):
+                    raise OverflowError(str(error)) from error
+                raise
+
+        return check_ledger(fetch)
+
+    def close(self) -> None:
+        with self._writer_lock:
+            self._writer.close()
+        for connection in self._reader_connections:
+            connection.close()
+        self._reader_connections.clear()
+
+
+def _range(query: AccountFilter) -> dict[str, int]:
+    return {
+        "account": query.account_id,
+        "low": query.timestamp_min,
+        "high": query.timestamp_max or 2**63 - 1,
+        "limit": min(query.limit, QUERY_LIMIT_MAX),
+    }

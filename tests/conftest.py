@@ -1,0 +1,83 @@
+"""Fixtures shared by the whole suite: a store of each kind, fresh for every test.
+
+PostgreSQL tests use the server at CENTIME_TEST_POSTGRES_URL (default: the local one with
+trust auth). Each test gets a schema of its own, dropped afterwards. Where no server answers,
+those tests are skipped with the reason shown, never passed silently.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from centime.store import LedgerStore, open_store
+
+POSTGRES_URL = os.environ.get(
+    "CENTIME_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_reason() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URL, connect_timeout=3):
+            return None
+    except Exception as error:  # any failure to connect means: skip, and say why
+        return f"PostgreSQL not reachable at {POSTGRES_URL}: {error}"
+
+
+_POSTGRES_SKIP = _postgres_reason()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """The URL of a fresh, empty PostgreSQL schema, dropped after the test."""
+    if _POSTGRES_SKIP:
+        pytest.skip(_POSTGRES_SKIP)
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'ledger.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """The URL of a fresh database of each kind: the contract suites run against both."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    url: str = request.getfixturevalue(fixture)
+    return url
+
+
+@pytest.fixture
+def store_factory(store_url: str) -> Iterator[Callable[[], LedgerStore]]:
+    """Opens the test's database (again, to simulate restarts); closes what it opened."""
+    opened: list[LedgerStore] = []
+
+    def factory() -> LedgerStore:
+        store = open_store(store_url)
+        opened.append(store)
+        return store
+
+    yield factory
+    for store in opened:
+        try:
+            store.close()
+        except Exception:  # already closed by the test (a Ledger closes its store)
+            pass
