@@ -33,6 +33,10 @@ BATCH_EVENTS_MAX: Final = 8189
 GROUP_EVENTS_MAX: Final = 8189
 GROUP_WAIT_MAX_S: Final = 0.002
 
+# A group that lost a race with another writer process (PostgreSQL) is applied again from
+# scratch, at most this many times, before its callers get the error.
+GROUP_RETRIES_MAX: Final = 16
+
 # Requests waiting for the writer; a full queue makes callers wait (back-pressure), it never
 # grows without bound.
 WRITER_QUEUE_REQUESTS_MAX: Final = 1024

@@ -26,12 +26,13 @@ from centime.limits import (
     EXPIRY_INTERVAL_S,
     EXPIRY_SWEEP_MAX,
     GROUP_EVENTS_MAX,
+    GROUP_RETRIES_MAX,
     GROUP_WAIT_MAX_S,
     ID_MAX,
     QUERY_LIMIT_MAX,
     WRITER_QUEUE_REQUESTS_MAX,
 )
-from centime.store.port import LedgerStore, WriteTransaction
+from centime.store.port import LedgerStore, TransientStoreError, WriteTransaction
 
 from .core import BatchApplier, Changes, LedgerView
 from .model import (
@@ -216,7 +217,7 @@ class Ledger:
 
     def _commit_group(self, group: list[_Request]) -> None:
         try:
-            results, changes = self._apply_group(group)
+            results, changes = self._apply_group_with_retries(group)
         except BaseException as error:  # the whole group failed: nothing was committed
             log.exception("ledger group of %d requests failed", len(group))
             for request in group:
@@ -226,6 +227,21 @@ class Ledger:
         self.store.commit_changes(changes)
         for request, result in zip(group, results, strict=True):
             request.future.set_result(result)
+
+    def _apply_group_with_retries(
+        self, group: list[_Request]
+    ) -> tuple[list[list[Any]], Changes]:
+        """Apply the group; when another writer won a race, start again from a fresh read
+        (the core is pure, so a retry is simply a new run on the new state)."""
+        for attempt in range(GROUP_RETRIES_MAX):
+            try:
+                return self._apply_group(group)
+            except TransientStoreError:
+                if attempt == GROUP_RETRIES_MAX - 1:
+                    raise
+                log.info("ledger group lost a race with another writer; retrying")
+                time.sleep(0.001 * (attempt + 1))
+        raise RuntimeError("unreachable")  # pragma: no cover
 
     def _apply_group(self, group: list[_Request]) -> tuple[list[list[Any]], Changes]:
         """One transaction: expire what is due, then apply each request in arrival order."""

@@ -8,9 +8,17 @@ Both migrate the database to the newest schema when opened.
 
 from __future__ import annotations
 
-from .port import LedgerStore, StoreTotals, Violation, WriteTransaction
+from .port import LedgerStore, StoreTotals, TransientStoreError, Violation, WriteTransaction
 
-__all__ = ["LedgerStore", "StoreTotals", "Violation", "WriteTransaction", "open_store"]
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "LedgerStore",
+    "StoreTotals",
+    "TransientStoreError",
+    "Violation",
+    "WriteTransaction",
+    "open_store",
+]
 
 DEFAULT_DATABASE_URL = "sqlite:///centime.db"
 

@@ -24,7 +24,12 @@ from centime.ledger.model import (
     Transfer,
 )
 
-__all__ = ["LedgerStore", "StoreTotals", "Violation", "WriteTransaction"]
+__all__ = ["LedgerStore", "StoreTotals", "TransientStoreError", "Violation", "WriteTransaction"]
+
+
+class TransientStoreError(RuntimeError):
+    """The transaction lost a race with another writer (a unique-key collision, a deadlock, a
+    serialization failure) and was rolled back whole; running the group again is safe."""
 
 
 class WriteTransaction(Protocol):

@@ -289,11 +289,9 @@ class SqliteStore:
         return rows.balance(found[0]) if found else None
 
     def totals(self) -> StoreTotals:
-        (accounts,), (transfers,), (clock,) = (
-            self._fetch("SELECT COUNT(*) FROM accounts"),
-            self._fetch("SELECT COUNT(*) FROM transfers"),
-            self._fetch("SELECT timestamp FROM ledger_clock WHERE id = 1"),
-        )
+        accounts = self._fetch("SELECT COUNT(*) FROM accounts")[0][0]
+        transfers = self._fetch("SELECT COUNT(*) FROM transfers")[0][0]
+        clock = self._fetch("SELECT timestamp FROM ledger_clock WHERE id = 1")[0][0]
         return StoreTotals(accounts, transfers, clock)
 
     def check(self) -> Iterator[Violation]:
