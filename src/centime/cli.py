@@ -58,5 +58,18 @@ def ledger_check(
     )
 
 
+@app.command("demo")
+def demo(
+    database: str = typer.Option("demo.db", "--database", help="The SQLite file (recreated)."),
+) -> None:
+    """A short tour of the ledger: top-up, micropayments, a metered hold, a refused overdraft."""
+    from pathlib import Path
+
+    from centime.demo import run_demo
+
+    if not run_demo(Path(database)):
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()

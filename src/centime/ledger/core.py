@@ -154,7 +154,7 @@ def _well_formed_account(a: object) -> bool:
 
 def _is_linked(event: object) -> bool:
     flags = getattr(event, "flags", 0)
-    return type(flags) is int and bool(flags & _LINKED)
+    return isinstance(flags, int) and not isinstance(flags, bool) and bool(flags & _LINKED)
 
 
 def _transfer_flags_exclusive(flags: int) -> bool:

@@ -1,0 +1,35 @@
+# The two commands of the quick start: `make demo` and `make test`. Both create the virtual
+# environment when it is missing and install what they need; nothing is installed by hand.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck bench install clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+demo: $(INSTALLED)
+	$(BIN)/centime demo
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check src tests
+
+typecheck: $(INSTALLED)
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/pytest
+
+bench: $(INSTALLED)
+	$(BIN)/centime bench ledger
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis demo.db demo.db-wal demo.db-shm

@@ -1,0 +1,148 @@
+"""``centime demo``: a short, readable tour of the ledger on a SQLite file.
+
+A wallet is topped up, pays a creator per article and per API call with the platform fee
+split off in the same linked chain, authorizes a metered hold that is partly captured, and a
+wallet without funds is refused. Every amount is an integer of micro-dollars on the way in and
+is only formatted on the way out.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from centime.ledger.engine import Ledger
+from centime.ledger.model import (
+    AMOUNT_POST_FULL,
+    Account,
+    AccountFlags,
+    CreateTransferStatus,
+    Transfer,
+    TransferFlags,
+)
+from centime.money import asset_by_code
+from centime.store.sqlite import SqliteStore
+
+USD = asset_by_code("USD")
+WALLET = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS | AccountFlags.HISTORY
+
+# Account ids and names of the demo's small chart of accounts.
+FUNDING, ALICE, BOB, CREATOR, FEES = 1, 2, 3, 4, 5
+NAMES = {
+    FUNDING: "funding clearing (card network)",
+    ALICE: "Alice's wallet",
+    BOB: "Bob's wallet",
+    CREATOR: "The Daily Byte (creator earnings)",
+    FEES: "platform fee revenue",
+}
+CODE_TOPUP, CODE_PAYMENT, CODE_FEE, CODE_HOLD = 1, 2, 3, 4
+FEE_BP = 200  # 2% platform fee, in basis points
+
+
+def _fee(amount: int) -> int:
+    """2% of ``amount``, rounded down: the remainder of the division stays with the creator."""
+    return amount * FEE_BP // 10_000
+
+
+class _Ids:
+    """Transfer ids for the demo, one after another."""
+
+    def __init__(self) -> None:
+        self._next: Iterator[int] = itertools.count(1)
+
+    def __call__(self) -> int:
+        return next(self._next)
+
+
+def _payment(ids: _Ids, payer: int, amount: int) -> list[Transfer]:
+    """A payment to the creator with the fee split off: one linked chain of two transfers."""
+    return [
+        Transfer(ids(), payer, CREATOR, amount, "USD", CODE_PAYMENT, flags=TransferFlags.LINKED),
+        Transfer(ids(), CREATOR, FEES, _fee(amount), "USD", CODE_FEE),
+    ]
+
+
+def run_demo(path: Path, console: Console | None = None) -> bool:
+    """Run the tour on a fresh SQLite file at ``path``; True when the ledger checks clean."""
+    console = console or Console(soft_wrap=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    ids = _Ids()
+    with Ledger(SqliteStore.open(path)) as ledger:
+        say = console.print
+        say(f"[bold]centime ledger demo[/] on {path} (USD at scale {USD.scale}: micro-dollars)\n")
+        ledger.create_accounts([
+            Account(FUNDING, "USD", code=10),
+            Account(ALICE, "USD", code=20, flags=WALLET),
+            Account(BOB, "USD", code=20, flags=WALLET),
+            Account(CREATOR, "USD", code=30, flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS),
+            Account(FEES, "USD", code=40),
+        ])  # fmt: skip
+
+        topup = USD.parse("5.00")
+        _show(say, "Alice tops up 5.00 by card",
+              ledger.create_transfers([Transfer(ids(), FUNDING, ALICE, topup, "USD", CODE_TOPUP)]))  # fmt: skip
+
+        article = USD.parse("0.05")
+        _show(say, "Alice pays 0.05 for an article (payment + 2% fee, one linked chain)",
+              ledger.create_transfers(_payment(ids, ALICE, article)))  # fmt: skip
+
+        call = USD.parse("0.000125")
+        calls = [event for _ in range(1000) for event in _payment(ids, ALICE, call)]
+        results = ledger.create_transfers(calls)
+        say(f"Alice makes 1,000 API calls at {USD.format(call)} each (2,000 transfers, one batch): "
+            f"{results.count(CreateTransferStatus.CREATED)} created")  # fmt: skip
+
+        hold_id = ids()
+        hold = Transfer(hold_id, ALICE, CREATOR, USD.parse("1.00"), "USD", CODE_HOLD,
+                        flags=TransferFlags.PENDING, timeout_s=600)  # fmt: skip
+        _show(say, "Alice authorizes a metered hold of 1.00 for a video stream (10 min)",
+              ledger.create_transfers([hold]))  # fmt: skip
+        capture = USD.parse("0.37")
+        _show(say, "The stream ends: capture 0.37, the other 0.63 goes back to Alice",
+              ledger.create_transfers([
+                  Transfer(ids(), 0, 0, capture, "", 0, flags=TransferFlags.POST_PENDING,
+                           pending_id=hold_id),
+              ]))  # fmt: skip
+        _show(say, "Capturing the same hold again is refused",
+              ledger.create_transfers([
+                  Transfer(ids(), 0, 0, AMOUNT_POST_FULL, "", 0,
+                           flags=TransferFlags.POST_PENDING, pending_id=hold_id),
+              ]))  # fmt: skip
+        _show(say, "Bob (empty wallet) tries to pay 0.10: refused, and the chain leaves no trace",
+              ledger.create_transfers(_payment(ids, BOB, USD.parse("0.10"))))  # fmt: skip
+
+        _balances(console, ledger)
+        violations = list(ledger.store.check())
+    if violations:
+        console.print(f"[red]ledger check failed: {violations[0]}[/]")
+        return False
+    console.print("\n[green]ledger check: debits equal credits, every balance equals its "
+                  "transfers, no wallet below zero[/]")  # fmt: skip
+    return True
+
+
+def _show(say: object, what: str, statuses: Sequence[CreateTransferStatus]) -> None:
+    words = ", ".join(status.value for status in statuses)
+    print_ = say if callable(say) else print
+    print_(f"{what}: [bold]{words}[/]")
+
+
+def _balances(console: Console, ledger: Ledger) -> None:
+    table = Table(title="\nBalances (credits - debits, posted; pending shown apart)")
+    table.add_column("account")
+    table.add_column("balance", justify="right")
+    table.add_column("pending in", justify="right")
+    table.add_column("pending out", justify="right")
+    for account in ledger.lookup_accounts(list(NAMES)):
+        table.add_row(
+            NAMES[account.id],
+            USD.format(account.credits_posted - account.debits_posted),
+            USD.format(account.credits_pending),
+            USD.format(account.debits_pending),
+        )
+    console.print(table)
