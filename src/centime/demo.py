@@ -83,9 +83,8 @@ def run_demo(path: Path, console: Console | None = None) -> bool:
             Account(FEES, "USD", code=40),
         ])  # fmt: skip
 
-        topup = USD.parse("5.00")
-        _show(say, "Alice tops up 5.00 by card",
-              ledger.create_transfers([Transfer(ids(), FUNDING, ALICE, topup, "USD", CODE_TOPUP)]))  # fmt: skip
+        topup = Transfer(ids(), FUNDING, ALICE, USD.parse("5.00"), "USD", CODE_TOPUP)
+        _show(say, "Alice tops up 5.00 by card", ledger.create_transfers([topup]))
 
         article = USD.parse("0.05")
         _show(say, "Alice pays 0.05 for an article (payment + 2% fee, one linked chain)",

@@ -52,7 +52,7 @@ class Asset:
     @property
     def units_per_whole(self) -> int:
         """How many of the smallest units make one whole unit (10**scale)."""
-        return 10**self.scale
+        return int(10**self.scale)
 
     def parse(self, text: str, *, allow_zero: bool = True) -> int:
         return parse_amount(text, self.scale, allow_zero=allow_zero)
@@ -106,7 +106,7 @@ def parse_amount(
     fraction = match["fraction"] or ""
     if len(fraction) > scale:
         raise AmountError(f"{text!r} has {len(fraction)} decimals; this asset allows {scale}")
-    magnitude = int(match["whole"]) * 10**scale + int(fraction.ljust(scale, "0") or "0")
+    magnitude: int = int(match["whole"]) * int(10**scale) + int(fraction.ljust(scale, "0") or "0")
     if magnitude > AMOUNT_MAX:
         raise AmountError(f"{text!r} is above the largest amount")
     if match["sign"] and magnitude != 0 and not allow_negative:
@@ -124,7 +124,7 @@ def format_amount(amount: int, scale: int) -> str:
     if type(amount) is not int:
         raise AmountError(f"an amount must be an int, not {type(amount).__name__}")
     sign = "-" if amount < 0 else ""
-    whole, fraction = divmod(abs(amount), 10**scale)
+    whole, fraction = divmod(abs(amount), int(10**scale))
     if scale == 0:
         return f"{sign}{whole}"
     return f"{sign}{whole}.{fraction:0{scale}d}"

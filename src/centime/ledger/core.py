@@ -43,7 +43,7 @@ from .model import (
     TransferFlags,
 )
 
-__all__ = ["BatchApplier", "Changes", "LedgerView", "LedgerInvariantError"]
+__all__ = ["BatchApplier", "Changes", "LedgerInvariantError", "LedgerView"]
 
 TIMESTAMP_MAX: Final = 2**63 - 1
 NS_PER_S: Final = 1_000_000_000
@@ -100,29 +100,31 @@ class Changes:
 
 def _well_formed_transfer(t: object) -> bool:
     """Every field has its type and lies in its range (0 is allowed; it is checked later)."""
+    if type(t) is not Transfer:
+        return False
+    tid, dr_id, cr_id, amount, asset, code, flags, pending_id, timeout_s, user_data, ts = t
     return (
-        type(t) is Transfer
-        and type(t.id) is int
-        and 0 <= t.id <= ID_MAX
-        and type(t.debit_account_id) is int
-        and 0 <= t.debit_account_id <= ID_MAX
-        and type(t.credit_account_id) is int
-        and 0 <= t.credit_account_id <= ID_MAX
-        and type(t.amount) is int
-        and 0 <= t.amount <= AMOUNT_MAX
-        and type(t.asset) is str
-        and len(t.asset) <= ASSET_CODE_LEN_MAX
-        and type(t.code) is int
-        and 0 <= t.code <= CODE_MAX
-        and (type(t.flags) is int or type(t.flags) is TransferFlags)
-        and t.flags >= 0
-        and type(t.pending_id) is int
-        and 0 <= t.pending_id <= ID_MAX
-        and type(t.timeout_s) is int
-        and 0 <= t.timeout_s <= TIMEOUT_MAX_S
-        and type(t.user_data) is int
-        and 0 <= t.user_data <= USER_DATA_MAX
-        and type(t.timestamp) is int
+        type(tid) is int
+        and 0 <= tid <= ID_MAX
+        and type(dr_id) is int
+        and 0 <= dr_id <= ID_MAX
+        and type(cr_id) is int
+        and 0 <= cr_id <= ID_MAX
+        and type(amount) is int
+        and 0 <= amount <= AMOUNT_MAX
+        and type(asset) is str
+        and len(asset) <= ASSET_CODE_LEN_MAX
+        and type(code) is int
+        and 0 <= code <= CODE_MAX
+        and (type(flags) is int or type(flags) is TransferFlags)
+        and flags >= 0
+        and type(pending_id) is int
+        and 0 <= pending_id <= ID_MAX
+        and type(timeout_s) is int
+        and 0 <= timeout_s <= TIMEOUT_MAX_S
+        and type(user_data) is int
+        and 0 <= user_data <= USER_DATA_MAX
+        and type(ts) is int
     )
 
 
@@ -162,9 +164,7 @@ def _transfer_flags_exclusive(flags: int) -> bool:
     resolving = flags & (_POST | _VOID)
     if resolving == (_POST | _VOID):
         return True
-    if resolving and flags & (_PENDING | _BAL_DR | _BAL_CR | _CLOSE_DR | _CLOSE_CR):
-        return True
-    return False
+    return bool(resolving and flags & (_PENDING | _BAL_DR | _BAL_CR | _CLOSE_DR | _CLOSE_CR))
 
 
 def _with_balances(a: Account, dp: int, dpo: int, cp: int, cpo: int, flags: int) -> Account:
@@ -255,7 +255,8 @@ class BatchApplier:
         """
         count = len(events)
         created, exists = statuses["CREATED"], statuses["EXISTS"]
-        failed_link, open_chain = statuses["LINKED_EVENT_FAILED"], statuses["LINKED_EVENT_CHAIN_OPEN"]
+        failed_link = statuses["LINKED_EVENT_FAILED"]
+        open_chain = statuses["LINKED_EVENT_CHAIN_OPEN"]
         results: list[_StatusT] = [failed_link] * count
         start = 0
         while start < count:
@@ -325,10 +326,12 @@ class BatchApplier:
 
     def _remember_failure(self, event: object, status: Enum, timestamp: int) -> None:
         """Record a transient failure so that its id stays failed (see the model's note)."""
-        if isinstance(status, CreateTransferStatus) and status in TRANSIENT_TRANSFER_FAILURES:
-            if type(event) is Transfer:
-                self._failed[event.id] = status
-                self._changes.failed[event.id] = (status, timestamp)
+        transient = isinstance(status, CreateTransferStatus) and (
+            status in TRANSIENT_TRANSFER_FAILURES
+        )
+        if transient and type(event) is Transfer:
+            self._failed[event.id] = status  # type: ignore[assignment]
+            self._changes.failed[event.id] = (status, timestamp)  # type: ignore[assignment]
 
     # ----------------------------------------------------------------- accounts
 
@@ -387,88 +390,97 @@ class BatchApplier:
         if flags & (_POST | _VOID):
             status = self._post_or_void(t, timestamp)
         else:
-            status = self._create_new(t, timestamp)
-        if self._undo is None and status is not S.CREATED:
+            status = self._create_new(t, flags, timestamp)
+        if status is not S.CREATED and self._undo is None:
             self._remember_failure(t, status, timestamp)
         return status
 
-    def _create_new(self, t: Transfer, timestamp: int) -> CreateTransferStatus:
-        flags = int(t.flags)
-        if t.debit_account_id == 0:
+    def _create_new(self, t: Transfer, flags: int, timestamp: int) -> CreateTransferStatus:
+        # The hot path: fields are unpacked once (attribute access on a NamedTuple is a
+        # property call each time).
+        tid, dr_id, cr_id, amount, asset, code, _, pending_id, timeout_s, user_data, _ = t
+        if dr_id == 0:
             return S.DEBIT_ACCOUNT_ID_MUST_NOT_BE_ZERO
-        if t.credit_account_id == 0:
+        if cr_id == 0:
             return S.CREDIT_ACCOUNT_ID_MUST_NOT_BE_ZERO
-        if t.debit_account_id == t.credit_account_id:
+        if dr_id == cr_id:
             return S.ACCOUNTS_MUST_BE_DIFFERENT
-        if t.pending_id != 0:
+        if pending_id != 0:
             return S.PENDING_ID_MUST_BE_ZERO
         pending = flags & _PENDING
-        if not pending and t.timeout_s != 0:
+        if not pending and timeout_s != 0:
             return S.TIMEOUT_RESERVED_FOR_PENDING_TRANSFER
         if not pending and flags & (_CLOSE_DR | _CLOSE_CR):
             return S.CLOSING_TRANSFER_MUST_BE_PENDING
-        if not t.asset:
+        if not asset:
             return S.ASSET_MUST_NOT_BE_EMPTY
-        if t.code == 0:
+        if code == 0:
             return S.CODE_MUST_NOT_BE_ZERO
-        if t.amount == 0 and not flags & (_BAL_DR | _BAL_CR):
+        if amount == 0 and not flags & (_BAL_DR | _BAL_CR):
             return S.AMOUNT_MUST_NOT_BE_ZERO
-        dr = self._accounts.get(t.debit_account_id)
+        accounts = self._accounts
+        dr = accounts.get(dr_id)
         if dr is None:
             return S.DEBIT_ACCOUNT_NOT_FOUND
-        cr = self._accounts.get(t.credit_account_id)
+        cr = accounts.get(cr_id)
         if cr is None:
             return S.CREDIT_ACCOUNT_NOT_FOUND
-        if dr.asset != cr.asset:
+        _, dr_asset, dr_code, dr_flags, dr_data, dr_dp, dr_dpo, dr_cp, dr_cpo, dr_ts = dr
+        _, cr_asset, cr_code, cr_flags, cr_data, cr_dp, cr_dpo, cr_cp, cr_cpo, cr_ts = cr
+        if dr_asset != cr_asset:
             return S.ACCOUNTS_MUST_HAVE_THE_SAME_ASSET
-        if t.asset != dr.asset:
+        if asset != dr_asset:
             return S.TRANSFER_MUST_HAVE_THE_SAME_ASSET_AS_ACCOUNTS
-        if dr.flags & _CLOSED:
+        if dr_flags & _CLOSED:
             return S.DEBIT_ACCOUNT_ALREADY_CLOSED
-        if cr.flags & _CLOSED:
+        if cr_flags & _CLOSED:
             return S.CREDIT_ACCOUNT_ALREADY_CLOSED
-        amount = t.amount
         if flags & _BAL_DR:
-            amount = min(amount, max(0, dr.credits_posted - dr.debits_posted - dr.debits_pending))
+            amount = min(amount, max(0, dr_cpo - dr_dpo - dr_dp))
         if flags & _BAL_CR:
-            amount = min(amount, max(0, cr.debits_posted - cr.credits_posted - cr.credits_pending))
-        status = _overflow_or_limit(dr, cr, amount, pending, t.timeout_s, timestamp)
-        if status is not None:
-            return status
-        self._apply_new(t, dr, cr, amount, timestamp)
-        return S.CREATED
-
-    def _apply_new(
-        self, t: Transfer, dr: Account, cr: Account, amount: int, timestamp: int
-    ) -> None:
-        flags = int(t.flags)
-        dr_flags = dr.flags | _CLOSED if flags & _CLOSE_DR else dr.flags
-        cr_flags = cr.flags | _CLOSED if flags & _CLOSE_CR else cr.flags
-        if flags & _PENDING:
-            dr = _with_balances(
-                dr, dr.debits_pending + amount, dr.debits_posted,
-                dr.credits_pending, dr.credits_posted, dr_flags,
-            )  # fmt: skip
-            cr = _with_balances(
-                cr, cr.debits_pending, cr.debits_posted,
-                cr.credits_pending + amount, cr.credits_posted, cr_flags,
-            )  # fmt: skip
-            expires_at = timestamp + t.timeout_s * NS_PER_S if t.timeout_s else 0
-            self._set_pending(PendingState(t.id, PendingStatus.PENDING, expires_at, 0))
+            amount = min(amount, max(0, cr_dpo - cr_cpo - cr_cp))
+        # Overflow, then the balance limits (TigerBeetle's order).
+        if pending:
+            if dr_dp + amount > AMOUNT_MAX:
+                return S.OVERFLOWS_DEBITS_PENDING
+            if cr_cp + amount > AMOUNT_MAX:
+                return S.OVERFLOWS_CREDITS_PENDING
         else:
-            dr = _with_balances(
-                dr, dr.debits_pending, dr.debits_posted + amount,
-                dr.credits_pending, dr.credits_posted, dr_flags,
-            )  # fmt: skip
-            cr = _with_balances(
-                cr, cr.debits_pending, cr.debits_posted,
-                cr.credits_pending, cr.credits_posted + amount, cr_flags,
-            )  # fmt: skip
-        record = Transfer(
-            t.id, t.debit_account_id, t.credit_account_id, amount, t.asset, t.code,
-            flags, 0, t.timeout_s, t.user_data, timestamp,
-        )  # fmt: skip
+            if dr_dpo + amount > AMOUNT_MAX:
+                return S.OVERFLOWS_DEBITS_POSTED
+            if cr_cpo + amount > AMOUNT_MAX:
+                return S.OVERFLOWS_CREDITS_POSTED
+        dr_debits = dr_dp + dr_dpo + amount
+        cr_credits = cr_cp + cr_cpo + amount
+        if dr_debits > AMOUNT_MAX:
+            return S.OVERFLOWS_DEBITS
+        if cr_credits > AMOUNT_MAX:
+            return S.OVERFLOWS_CREDITS
+        if timeout_s and timestamp + timeout_s * NS_PER_S > TIMESTAMP_MAX:
+            return S.OVERFLOWS_TIMEOUT
+        if dr_flags & _DMNEC and dr_debits > dr_cpo:
+            return S.EXCEEDS_CREDITS
+        if cr_flags & _CMNED and cr_credits > cr_dpo:
+            return S.EXCEEDS_DEBITS
+        if flags & (_CLOSE_DR | _CLOSE_CR):
+            dr_flags |= _CLOSED if flags & _CLOSE_DR else 0
+            cr_flags |= _CLOSED if flags & _CLOSE_CR else 0
+        if pending:
+            dr = Account(dr_id, dr_asset, dr_code, dr_flags, dr_data,
+                         dr_dp + amount, dr_dpo, dr_cp, dr_cpo, dr_ts)  # fmt: skip
+            cr = Account(cr_id, cr_asset, cr_code, cr_flags, cr_data,
+                         cr_dp, cr_dpo, cr_cp + amount, cr_cpo, cr_ts)  # fmt: skip
+            expires_at = timestamp + timeout_s * NS_PER_S if timeout_s else 0
+            self._set_pending(PendingState(tid, PendingStatus.PENDING, expires_at, 0))
+        else:
+            dr = Account(dr_id, dr_asset, dr_code, dr_flags, dr_data,
+                         dr_dp, dr_dpo + amount, dr_cp, dr_cpo, dr_ts)  # fmt: skip
+            cr = Account(cr_id, cr_asset, cr_code, cr_flags, cr_data,
+                         cr_dp, cr_dpo, cr_cp, cr_cpo + amount, cr_ts)  # fmt: skip
+        record = Transfer(tid, dr_id, cr_id, amount, asset, code, flags, 0, timeout_s,
+                          user_data, timestamp)  # fmt: skip
         self._store_transfer(record, dr, cr)
+        return S.CREATED
 
     def _post_or_void(self, t: Transfer, timestamp: int) -> CreateTransferStatus:
         if t.pending_id == 0:
@@ -562,20 +574,36 @@ class BatchApplier:
         return dr, cr
 
     def _store_transfer(self, record: Transfer, dr: Account, cr: Account) -> None:
-        self._write(self._transfers, record.id, record)
+        if self._undo is None:  # outside a chain nothing needs undoing: write directly
+            self._transfers[record.id] = record
+            self._accounts[dr.id] = dr
+            self._accounts[cr.id] = cr
+        else:
+            self._write(self._transfers, record.id, record)
+            self._write(self._accounts, dr.id, dr)
+            self._write(self._accounts, cr.id, cr)
         self._changes.transfers.append(record)
-        self._set_accounts(dr, cr, record.timestamp)
+        if (dr.flags | cr.flags) & _HISTORY:
+            self._record_history(dr, cr, record.timestamp)
 
     def _set_accounts(self, dr: Account, cr: Account, timestamp: int) -> None:
         self._write(self._accounts, dr.id, dr)
         self._write(self._accounts, cr.id, cr)
+        if (dr.flags | cr.flags) & _HISTORY:
+            self._record_history(dr, cr, timestamp)
+
+    def _record_history(self, dr: Account, cr: Account, timestamp: int) -> None:
         for account in (dr, cr):
             if account.flags & _HISTORY:
                 self._changes.balances.append(
                     AccountBalance(
-                        account.id, timestamp, account.debits_pending, account.debits_posted,
-                        account.credits_pending, account.credits_posted,
-                    )  # fmt: skip
+                        account.id,
+                        timestamp,
+                        account.debits_pending,
+                        account.debits_posted,
+                        account.credits_pending,
+                        account.credits_posted,
+                    )
                 )
 
     def _set_pending(self, state: PendingState) -> None:
@@ -586,35 +614,6 @@ class BatchApplier:
                  self._changes.pending.get(state.transfer_id, _MISSING))
             )  # fmt: skip
         self._changes.pending[state.transfer_id] = state
-
-
-def _overflow_or_limit(
-    dr: Account, cr: Account, amount: int, pending: int, timeout_s: int, timestamp: int
-) -> CreateTransferStatus | None:
-    """The first overflow or balance-limit status a new transfer of ``amount`` would hit."""
-    if pending:
-        if dr.debits_pending + amount > AMOUNT_MAX:
-            return S.OVERFLOWS_DEBITS_PENDING
-        if cr.credits_pending + amount > AMOUNT_MAX:
-            return S.OVERFLOWS_CREDITS_PENDING
-    else:
-        if dr.debits_posted + amount > AMOUNT_MAX:
-            return S.OVERFLOWS_DEBITS_POSTED
-        if cr.credits_posted + amount > AMOUNT_MAX:
-            return S.OVERFLOWS_CREDITS_POSTED
-    dr_debits = dr.debits_pending + dr.debits_posted + amount
-    cr_credits = cr.credits_pending + cr.credits_posted + amount
-    if dr_debits > AMOUNT_MAX:
-        return S.OVERFLOWS_DEBITS
-    if cr_credits > AMOUNT_MAX:
-        return S.OVERFLOWS_CREDITS
-    if timeout_s and timestamp + timeout_s * NS_PER_S > TIMESTAMP_MAX:
-        return S.OVERFLOWS_TIMEOUT
-    if dr.flags & _DMNEC and dr_debits > dr.credits_posted:
-        return S.EXCEEDS_CREDITS
-    if cr.flags & _CMNED and cr_credits > cr.debits_posted:
-        return S.EXCEEDS_DEBITS
-    return None
 
 
 def _compare_existing(t: Transfer, e: Transfer) -> CreateTransferStatus:

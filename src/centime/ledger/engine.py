@@ -10,14 +10,16 @@ per payment, and a hot account is read and written once per group.
 
 from __future__ import annotations
 
+import gc
 import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from centime.clock import Clock, SystemClock
 from centime.limits import (
@@ -32,7 +34,7 @@ from centime.limits import (
     QUERY_LIMIT_MAX,
     WRITER_QUEUE_REQUESTS_MAX,
 )
-from centime.store.port import LedgerStore, TransientStoreError, WriteTransaction
+from centime.store.errors import TransientStoreError
 
 from .core import BatchApplier, Changes, LedgerView
 from .model import (
@@ -44,6 +46,9 @@ from .model import (
     PendingState,
     Transfer,
 )
+
+if TYPE_CHECKING:  # the store port imports the core; at run time the engine needs neither
+    from centime.store.port import LedgerStore, WriteTransaction
 
 __all__ = ["BatchTooLargeError", "Ledger", "LedgerClosedError"]
 
@@ -192,16 +197,19 @@ class Ledger:
                 item = self._queue.get(timeout=self._expiry_interval_s)
             except queue.Empty:
                 return []  # an idle tick: the group is just an expiry sweep
-            if item is _STOP:
-                return None
-            first = item  # type: ignore[assignment]
-        group = [first]
+            if not isinstance(item, _Request):
+                return None  # _STOP
+            first = item
+        group: list[_Request] = [first]
         size = len(first.events)
         deadline = time.monotonic() + self._group_wait_s
         while size < self._group_events_max:
             remaining = deadline - time.monotonic()
             try:
-                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                if remaining > 0:
+                    item = self._queue.get(timeout=remaining)
+                else:
+                    item = self._queue.get_nowait()
             except queue.Empty:
                 break
             if item is _STOP:
@@ -253,19 +261,46 @@ class Ledger:
             if count == 0:
                 return [[] for _ in group], applier.changes()
             timestamp = txn.reserve_timestamps(count, now_ns)
-            timestamp += applier.expire(due, timestamp)
-            results: list[list[Any]] = []
-            for request in group:
-                if request.kind == "accounts":
-                    results.append(applier.create_accounts(request.events, timestamp))
-                elif request.kind == "transfers":
-                    results.append(applier.create_transfers(request.events, timestamp))
-                else:
-                    results.append([])
-                timestamp += len(request.events)
-            changes = applier.changes()
+            with _gc_paused():
+                results = _apply_requests(applier, group, due, timestamp)
+                changes = applier.changes()
             txn.write(changes)
         return results, changes
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while the core allocates a group's records.
+
+    The core creates three small tuples per transfer and none of them forms a cycle; left on,
+    the collector would scan the growing heap dozens of times per 8189-event group (a fifth
+    of the core's time, measured). Reference counting still frees everything as usual.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _apply_requests(
+    applier: BatchApplier, group: list[_Request], due: list[PendingState], timestamp: int
+) -> list[list[Any]]:
+    """Expire what is due, then apply each request in arrival order, each with its own
+    consecutive timestamps."""
+    timestamp += applier.expire(due, timestamp)
+    results: list[list[Any]] = []
+    for request in group:
+        if request.kind == "accounts":
+            results.append(applier.create_accounts(request.events, timestamp))
+        elif request.kind == "transfers":
+            results.append(applier.create_transfers(request.events, timestamp))
+        else:
+            results.append([])
+        timestamp += len(request.events)
+    return results
 
 
 def _load_view(

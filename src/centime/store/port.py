@@ -24,12 +24,9 @@ from centime.ledger.model import (
     Transfer,
 )
 
+from .errors import TransientStoreError
+
 __all__ = ["LedgerStore", "StoreTotals", "TransientStoreError", "Violation", "WriteTransaction"]
-
-
-class TransientStoreError(RuntimeError):
-    """The transaction lost a race with another writer (a unique-key collision, a deadlock, a
-    serialization failure) and was rolled back whole; running the group again is safe."""
 
 
 class WriteTransaction(Protocol):

@@ -52,12 +52,12 @@ def transfer_status(text: str) -> CreateTransferStatus:
     return _TRANSFER_STATUS[text]
 
 
-def account_rows(accounts: Iterable[Account]) -> list[tuple[Any, ...]]:
-    return [
-        (a.id, a.asset, a.code, a.flags, a.user_data, a.debits_pending, a.debits_posted,
-         a.credits_pending, a.credits_posted, a.timestamp)
-        for a in accounts
-    ]  # fmt: skip
+# Accounts, transfers and balance rows are NamedTuples whose field order is their column
+# order, so they are bound to INSERT statements as they are, without copying.
+
+
+def account_rows(accounts: list[Account]) -> list[Account]:
+    return accounts
 
 
 def account_balance_rows(accounts: Iterable[Account]) -> list[tuple[int, ...]]:
@@ -68,12 +68,8 @@ def account_balance_rows(accounts: Iterable[Account]) -> list[tuple[int, ...]]:
     ]
 
 
-def transfer_rows(transfers: Iterable[Transfer]) -> list[tuple[Any, ...]]:
-    return [
-        (t.id, t.debit_account_id, t.credit_account_id, t.amount, t.asset, t.code, t.flags,
-         t.pending_id, t.timeout_s, t.user_data, t.timestamp)
-        for t in transfers
-    ]  # fmt: skip
+def transfer_rows(transfers: list[Transfer]) -> list[Transfer]:
+    return transfers
 
 
 def pending_rows(states: Iterable[PendingState]) -> list[tuple[Any, ...]]:
@@ -84,12 +80,8 @@ def failed_rows(changes: Changes) -> list[tuple[Any, ...]]:
     return [(tid, status.value, ts) for tid, (status, ts) in changes.failed.items()]
 
 
-def balance_rows(balances: Iterable[AccountBalance]) -> list[tuple[int, ...]]:
-    return [
-        (b.account_id, b.timestamp, b.debits_pending, b.debits_posted, b.credits_pending,
-         b.credits_posted)
-        for b in balances
-    ]  # fmt: skip
+def balance_rows(balances: list[AccountBalance]) -> list[AccountBalance]:
+    return balances
 
 
 def last_timestamp(changes: Changes) -> int:
