@@ -317,15 +317,21 @@ def _load_view(
             account_ids.update(a.id for a in request.events if _valid_id(getattr(a, "id", 0)))
             continue
         for t in request.events:
-            for name, into in (
-                ("id", transfer_ids),
-                ("pending_id", pending_ids),
-                ("debit_account_id", account_ids),
-                ("credit_account_id", account_ids),
-            ):
-                value = getattr(t, name, 0)
-                if _valid_id(value):
-                    into.add(value)
+            if type(t) is not Transfer:  # malformed events name nothing worth reading
+                continue
+            # type() first: a malformed field may be unhashable.
+            if type(t.id) is int:
+                transfer_ids.add(t.id)
+            if type(t.pending_id) is int:
+                pending_ids.add(t.pending_id)
+            if type(t.debit_account_id) is int:
+                account_ids.add(t.debit_account_id)
+            if type(t.credit_account_id) is int:
+                account_ids.add(t.credit_account_id)
+    # Keep only ids that can exist (an event may carry any garbage; the core reports it).
+    transfer_ids = {i for i in transfer_ids if _valid_id(i)}
+    pending_ids = {i for i in pending_ids if _valid_id(i)}
+    account_ids = {i for i in account_ids if _valid_id(i)}
     pending = txn.lock_pending(sorted(pending_ids))
     transfers = txn.transfers(transfer_ids | pending_ids)
     failed = txn.failed(transfer_ids)
