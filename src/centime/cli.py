@@ -71,5 +71,58 @@ def demo(
         raise typer.Exit(1)
 
 
+BenchBatchSizes = typer.Option(
+    ["1,100,8189"], "--batch-size", help="Events per request; repeat or comma-separate.")
+
+
+@bench_app.command("ledger")
+def bench_ledger(
+    accounts: int = typer.Option(10_000, help="Funded wallets the transfers move between."),
+    transfers: int | None = typer.Option(
+        None, help="Transfers per run for every batch size [default: 100,000 for batch 8189,"
+        " 20,000 for smaller batches]."),
+    batch_size: list[str] = BenchBatchSizes,
+    naive_transfers: int = typer.Option(2_000, help="Transfers per run of the naive ledger."),
+    clients: int = typer.Option(64, help="Concurrent callers for batches that share a group."),
+    runs: int = typer.Option(3, help="Runs per measurement; the median is reported."),
+    seed: int = typer.Option(1, help="Seed of the random workload."),
+    stores: str = typer.Option("sqlite,postgres", help="Comma-separated: sqlite, postgres."),
+    postgres_url: str = typer.Option(
+        "postgresql://postgres@127.0.0.1:5432/test", envvar="CENTIME_BENCH_POSTGRES_URL",
+        help="Server for the PostgreSQL runs (a fresh schema per run, dropped after)."),
+    check: bool = typer.Option(True, help="Run the ledger check after every run (not timed)."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object, no table."),
+) -> None:
+    """Transfers per second through the engine (group commit) and a naive ledger."""
+    import json
+
+    from rich.console import Console
+
+    from centime.bench.ledger import BenchConfig, run_ledger_bench
+    from centime.bench.report import as_json as result_json
+    from centime.bench.report import notes, table
+
+    try:
+        config = BenchConfig(
+            accounts=accounts, transfers=transfers, naive_transfers=naive_transfers,
+            batch_sizes=tuple(int(b) for item in batch_size for b in item.split(",") if b),
+            clients=clients, runs=runs, seed=seed, postgres_url=postgres_url, check=check,
+            stores=tuple(s.strip() for s in stores.split(",") if s.strip()),
+        )
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+    result = run_ledger_bench(config, progress=lambda line: typer.echo(line, err=True))
+    if as_json:
+        typer.echo(json.dumps(result_json(result), indent=2))
+    else:
+        console = Console()
+        console.width = max(console.width, 120)  # the whole table, even when piped
+        console.print(table(result))
+        for line in notes(result):
+            console.print(line, highlight=False)
+    if not result.measurements or not all(m.ok for m in result.measurements):
+        raise typer.Exit(1)  # nothing ran, a transfer was refused or the ledger check failed
+
+
 def main() -> None:
     app()
