@@ -1,0 +1,498 @@
+"""The production store: PostgreSQL through psycopg 3, with several writer processes.
+
+Every engine group is one database transaction. Writers in different processes coordinate
+through row locks taken in one fixed order, so they can wait for each other but never
+deadlock:
+
+1. ``pending_transfers`` rows the group resolves or expires, ids ascending (``lock_pending``);
+2. ``accounts`` rows the group touches, ids ascending (``lock_accounts``);
+3. the single ``ledger_clock`` row (``reserve_timestamps``), held until commit.
+
+The clock row makes the part of each transaction that writes run alone, in timestamp
+order: engine timestamps are unique across processes and commit in the order they were
+handed out. It also makes the group's reads sound. Accounts and pending states are locked
+when read, so they stay current. What the group read as *absent* (a transfer id, a failed
+id, an account id) is not locked; another process may have created it since. Such a row
+only ever goes from absent to present, and every process that writes advances the clock,
+so when the clock has moved since the transaction began, ``reserve_timestamps`` checks
+that everything read as absent is still absent and raises
+:class:`~centime.store.port.TransientStoreError` otherwise; the engine then runs the group
+again on fresh state. The engine therefore always answers as if the groups had run one
+after the other in timestamp order. A unique violation, a deadlock or a serialization
+failure that gets through anyway becomes a ``TransientStoreError`` too.
+
+There is no account cache: other processes change accounts. Queries run on a small,
+bounded pool of autocommit connections, from any thread, without blocking the writer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from operator import attrgetter
+from typing import Any, Final
+
+import psycopg
+from psycopg import errors
+from psycopg.rows import TupleRow
+from psycopg_pool import ConnectionPool
+
+from centime.ledger.core import Changes
+from centime.ledger.model import (
+    Account,
+    AccountBalance,
+    AccountFilter,
+    CreateTransferStatus,
+    PendingState,
+    Transfer,
+)
+from centime.limits import QUERY_LIMIT_MAX
+
+from . import rows
+from .checks import check_ledger
+from .migrate import upgrade
+from .port import StoreTotals, TransientStoreError, Violation
+
+__all__ = ["PostgresStore"]
+
+# Query connections per store (per process). Each is a PostgreSQL backend; a handful serve
+# many threads, since a query holds its connection only while it runs.
+READER_CONNECTIONS_MAX: Final = 4
+# How long a query waits for a free reader connection before it fails.
+READER_WAIT_MAX_S: Final = 30.0
+CONNECT_TIMEOUT_S: Final = 10
+
+TIMESTAMP_MAX: Final = 2**63 - 1
+
+# Unique constraints whose violation means that another writer created the same id first
+# (PostgreSQL's default names for the constraints of store/schema.py). Any other unique
+# violation (a timestamp, a balance row) would be a bug, and stays an error.
+_RACE_CONSTRAINTS: Final = frozenset({"transfers_id_key", "accounts_pkey", "failed_transfers_pkey"})
+
+# The PostgreSQL types of rows.*_COLUMNS, in their order, for binary COPY.
+_COPY_TYPES: Final = {
+    "accounts": ["int8", "text", "int4", "int4", "int8", "int8", "int8", "int8", "int8", "int8"],
+    "transfers": ["int8"] * 4 + ["text", "int4", "int4", "int8", "int4", "int8", "int8"],
+    "account_balances": ["int8", "int8", "int8", "int8", "int8", "int8"],
+}
+
+Cursor = psycopg.Cursor[TupleRow]
+Connection = psycopg.Connection[TupleRow]
+
+
+def _connect(url: str) -> Connection:
+    return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+
+
+def _lost_race(error: BaseException) -> bool:
+    """True when ``error`` means the transaction lost a race and running it again is safe."""
+    if isinstance(error, errors.DeadlockDetected | errors.SerializationFailure):
+        return True
+    if isinstance(error, errors.UniqueViolation):
+        return error.diag.constraint_name in _RACE_CONSTRAINTS
+    return False
+
+
+class _PostgresWrite:
+    """The writer's transaction (see :class:`centime.store.port.WriteTransaction`)."""
+
+    def __init__(self, cursor: Cursor, clock_at_begin: int) -> None:
+        self._cursor = cursor
+        self._clock_at_begin = clock_at_begin
+        # Ids this transaction read as absent, without a lock (see the module's docstring).
+        self._absent_transfers: set[int] = set()
+        self._absent_failed: set[int] = set()
+        self._absent_accounts: set[int] = set()
+
+    def lock_pending(self, transfer_ids: Collection[int]) -> dict[int, PendingState]:
+        if not transfer_ids:
+            return {}
+        self._cursor.execute(
+            f"SELECT {rows.PENDING_COLUMNS} FROM pending_transfers"
+            " WHERE transfer_id = ANY(%s::int8[]) ORDER BY transfer_id FOR UPDATE",
+            (_array(sorted(transfer_ids)),),
+        )
+        return {row[0]: rows.pending(row) for row in self._cursor.fetchall()}
+
+    def due_pending(self, now_ns: int, limit: int) -> list[PendingState]:
+        """Pending transfers due at ``now_ns``, by expiry time then id; locked by
+        :meth:`lock_pending`, not here.
+
+        Locking them here, in expiry order and before ``lock_pending``, would break the lock
+        order: a writer could hold a due row while it waits for a lower id that another
+        writer holds while that one waits for the due row. (``SKIP LOCKED`` does not prevent
+        that cycle; a ``SKIP LOCKED`` probe in a savepoint rolled back would, but every
+        ``ROLLBACK TO`` makes psycopg drop its prepared statements.) The engine passes these
+        ids to :meth:`lock_pending`, which locks them in id order and re-reads their status;
+        the core expires only what is still pending then. When two writers sweep the same
+        rows, the second waits for the first and then skips them.
+        """
+        if limit <= 0:
+            return []
+        self._cursor.execute(
+            f"SELECT {rows.PENDING_COLUMNS} FROM pending_transfers"
+            " WHERE status = 'pending' AND expires_at > 0 AND expires_at <= %s"
+            " ORDER BY expires_at, transfer_id LIMIT %s",
+            (now_ns, limit),
+        )
+        return [rows.pending(row) for row in self._cursor.fetchall()]
+
+    def transfers(self, transfer_ids: Collection[int]) -> dict[int, Transfer]:
+        if not transfer_ids:
+            return {}
+        self._cursor.execute(
+            f"SELECT {rows.TRANSFER_COLUMNS} FROM transfers WHERE id = ANY(%s::int8[])",
+            (_array(transfer_ids),),
+        )
+        found = {row[0]: rows.transfer(row) for row in self._cursor.fetchall()}
+        self._absent_transfers.update(tid for tid in transfer_ids if tid not in found)
+        return found
+
+    def failed(self, transfer_ids: Collection[int]) -> dict[int, CreateTransferStatus]:
+        if not transfer_ids:
+            return {}
+        self._cursor.execute(
+            "SELECT id, status FROM failed_transfers WHERE id = ANY(%s::int8[])",
+            (_array(transfer_ids),),
+        )
+        found = {tid: rows.transfer_status(status) for tid, status in self._cursor.fetchall()}
+        self._absent_failed.update(tid for tid in transfer_ids if tid not in found)
+        return found
+
+    def lock_accounts(self, account_ids: Collection[int]) -> dict[int, Account]:
+        if not account_ids:
+            return {}
+        self._cursor.execute(
+            f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts"
+            " WHERE id = ANY(%s::int8[]) ORDER BY id FOR UPDATE",
+            (_array(sorted(account_ids)),),
+        )
+        found = {row[0]: rows.account(row) for row in self._cursor.fetchall()}
+        self._absent_accounts.update(aid for aid in account_ids if aid not in found)
+        return found
+
+    def reserve_timestamps(self, count: int, now_ns: int) -> int:
+        if count <= 0:
+            raise ValueError(f"reserve at least one timestamp, not {count}")
+        # Fast path: nobody committed since this transaction began, so what it read as
+        # absent is still absent. Locks the clock row either way (until commit).
+        last = self._advance_clock(count, now_ns, expected=self._clock_at_begin)
+        if last is None:
+            last = self._advance_clock(count, now_ns, expected=None)
+            if last is None:
+                raise RuntimeError("the ledger_clock row is missing: the schema is damaged")
+            self._check_still_absent()
+        return last - count + 1
+
+    def _advance_clock(self, count: int, now_ns: int, expected: int | None) -> int | None:
+        sql = (
+            "UPDATE ledger_clock SET timestamp = GREATEST(%(now)s::int8, timestamp + 1)"
+            " + %(count)s::int8 - 1 WHERE id = 1"
+        )
+        if expected is not None:
+            sql += " AND timestamp = %(expected)s::int8"
+        self._cursor.execute(
+            sql + " RETURNING timestamp", {"now": now_ns, "count": count, "expected": expected}
+        )
+        row = self._cursor.fetchone()
+        return None if row is None else int(row[0])
+
+    def _check_still_absent(self) -> None:
+        """Under the clock lock every earlier writer has committed: if one of them created a
+        row this transaction read as absent, the group must run again on fresh state."""
+        if not (self._absent_transfers or self._absent_failed or self._absent_accounts):
+            return
+        self._cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM transfers WHERE id = ANY(%s::int8[]))"
+            " OR EXISTS (SELECT 1 FROM failed_transfers WHERE id = ANY(%s::int8[]))"
+            " OR EXISTS (SELECT 1 FROM accounts WHERE id = ANY(%s::int8[]))",
+            (
+                _array(self._absent_transfers),
+                _array(self._absent_failed),
+                _array(self._absent_accounts),
+            ),
+        )
+        row = self._cursor.fetchone()
+        if row is None or row[0]:
+            raise TransientStoreError("another writer created a row this group read as absent")
+
+    def write(self, changes: Changes) -> None:
+        cursor = self._cursor
+        if changes.accounts_created:
+            _copy(
+                cursor, "accounts", rows.ACCOUNT_COLUMNS,
+                rows.account_rows(sorted(changes.accounts_created, key=attrgetter("id"))),
+            )  # fmt: skip
+        if changes.accounts:
+            _update_accounts(cursor, changes.accounts.values())
+        if changes.transfers:
+            # Sorted by id: writers insert into the unique id index in one order.
+            _copy(
+                cursor, "transfers", rows.TRANSFER_COLUMNS,
+                rows.transfer_rows(sorted(changes.transfers, key=attrgetter("id"))),
+            )  # fmt: skip
+        if changes.pending:
+            _upsert_pending(cursor, [changes.pending[tid] for tid in sorted(changes.pending)])
+        if changes.failed:
+            _insert_failed(cursor, changes)
+        if changes.balances:
+            _copy(
+                cursor, "account_balances", rows.BALANCE_COLUMNS,
+                rows.balance_rows(
+                    sorted(changes.balances, key=attrgetter("account_id", "timestamp"))
+                ),
+            )  # fmt: skip
+
+
+def _copy(cursor: Cursor, table: str, columns: str, records: Iterable[Sequence[Any]]) -> None:
+    """Bulk insert with binary COPY (the column types are those of store/schema.py)."""
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(_COPY_TYPES[table])
+        for record in records:
+            copy.write_row(record)
+
+
+def _array(values: Iterable[int]) -> str:
+    """An integer array parameter as PostgreSQL's array text (``{1,2,3}``), cast to int8[] or
+    int4[] in the statement: three times faster than adapting a list element by element.
+    ``int.__repr__`` raises on anything but an int, so nothing else can slip in."""
+    return "{" + ",".join(map(int.__repr__, values)) + "}"
+
+
+def _columns(records: Sequence[Sequence[Any]], kinds: str) -> list[Any]:
+    """Rows to one parameter per column for an ``unnest`` statement: ``kinds`` has an ``i``
+    for an integer column (sent as array text) and a ``t`` for a text column (a list)."""
+    columns: list[Sequence[Any]] = (
+        list(zip(*records, strict=True)) if records else [() for _ in kinds]
+    )
+    return [
+        _array(column) if kind == "i" else list(column)
+        for column, kind in zip(columns, kinds, strict=True)
+    ]
+
+
+def _update_accounts(cursor: Cursor, accounts: Iterable[Account]) -> None:
+    """Every changed account's final state in one statement (a hot account once per group)."""
+    records = sorted(rows.account_balance_rows(accounts), key=lambda record: record[5])
+    cursor.execute(
+        "UPDATE accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo,"
+        " credits_pending = v.cp, credits_posted = v.cpo, flags = v.flags"
+        " FROM unnest(%s::int8[], %s::int8[], %s::int8[], %s::int8[], %s::int4[], %s::int8[])"
+        " AS v(dp, dpo, cp, cpo, flags, id) WHERE a.id = v.id",
+        _columns(records, "iiiiii"),
+    )
+    if cursor.rowcount != len(records):
+        raise RuntimeError(
+            f"updated {cursor.rowcount} accounts of {len(records)}: an account vanished"
+        )
+
+
+def _upsert_pending(cursor: Cursor, states: Sequence[PendingState]) -> None:
+    cursor.execute(
+        f"INSERT INTO pending_transfers ({rows.PENDING_COLUMNS})"
+        " SELECT * FROM unnest(%s::int8[], %s::text[], %s::int8[], %s::int8[])"
+        " ON CONFLICT (transfer_id) DO UPDATE SET status = EXCLUDED.status,"
+        " expires_at = EXCLUDED.expires_at, timestamp = EXCLUDED.timestamp",
+        _columns(rows.pending_rows(states), "itii"),
+    )
+
+
+def _insert_failed(cursor: Cursor, changes: Changes) -> None:
+    records = sorted(rows.failed_rows(changes), key=lambda record: record[0])
+    cursor.execute(
+        "INSERT INTO failed_transfers (id, status, timestamp)"
+        " SELECT * FROM unnest(%s::int8[], %s::text[], %s::int8[])",
+        _columns(records, "iti"),
+    )
+
+
+class PostgresStore:
+    """The ledger in a PostgreSQL database (the schema named by the URL's search_path, if
+    any). ``PostgresStore.open(url)`` migrates it to the newest schema first."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._writer_lock = threading.Lock()
+        self._writer: Connection | None = _connect(url)
+        self._readers: ConnectionPool[Connection] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=READER_CONNECTIONS_MAX,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+            timeout=READER_WAIT_MAX_S,
+            name="centime-readers",
+            open=True,
+        )
+
+    @classmethod
+    def open(cls, url: str) -> PostgresStore:
+        """Migrate the database to the newest schema, then connect. Processes that start
+        together migrate one at a time (an advisory lock per schema)."""
+        with _connect(url) as connection:
+            connection.execute(
+                "SELECT pg_advisory_lock(hashtext('centime.migrate:'"
+                " || coalesce(current_schema(), '')))"
+            )
+            upgrade(url)
+        return cls(url)
+
+    # ----------------------------------------------------------------- writer
+
+    @contextmanager
+    def write_transaction(self) -> Iterator[_PostgresWrite]:
+        with self._writer_lock:
+            connection = self._writer_connection()
+            try:
+                cursor = connection.cursor()
+                # One round trip: BEGIN, then the clock as this transaction first sees it.
+                cursor.execute("BEGIN; SELECT timestamp FROM ledger_clock WHERE id = 1")
+                cursor.nextset()
+                clock = cursor.fetchone()
+                if clock is None:
+                    raise RuntimeError("the ledger_clock row is missing: the schema is damaged")
+                yield _PostgresWrite(cursor, int(clock[0]))
+                cursor.execute("COMMIT")
+            except BaseException as error:
+                self._rollback(connection)
+                if _lost_race(error):
+                    message = f"lost a race with another writer: {error}"
+                    raise TransientStoreError(message) from error
+                raise
+
+    def _writer_connection(self) -> Connection:
+        connection = self._writer
+        if connection is None or connection.closed or connection.broken:
+            if connection is not None:
+                connection.close()
+            connection = self._writer = _connect(self.url)
+        return connection
+
+    def _rollback(self, connection: Connection) -> None:
+        try:
+            connection.execute("ROLLBACK")
+        except psycopg.Error:
+            # The connection is gone; the server rolls the transaction back by itself. The
+            # next transaction connects anew.
+            connection.close()
+
+    def commit_changes(self, changes: Changes) -> None:
+        """Nothing to do: there is no cache, since other processes write too."""
+
+    # ----------------------------------------------------------------- readers
+
+    def _fetch(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None
+    ) -> list[TupleRow]:
+        with self._readers.connection() as connection:
+            return connection.execute(sql, params).fetchall()
+
+    def lookup_accounts(self, account_ids: Collection[int]) -> list[Account]:
+        if not account_ids:
+            return []
+        found = self._fetch(
+            f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY(%s::int8[])",
+            (_array(account_ids),),
+        )
+        by_id = {row[0]: rows.account(row) for row in found}
+        return [by_id[aid] for aid in account_ids if aid in by_id]
+
+    def lookup_transfers(self, transfer_ids: Collection[int]) -> list[Transfer]:
+        if not transfer_ids:
+            return []
+        found = self._fetch(
+            f"SELECT {rows.TRANSFER_COLUMNS} FROM transfers WHERE id = ANY(%s::int8[])",
+            (_array(transfer_ids),),
+        )
+        by_id = {row[0]: rows.transfer(row) for row in found}
+        return [by_id[tid] for tid in transfer_ids if tid in by_id]
+
+    def pending_states(self, transfer_ids: Collection[int]) -> list[PendingState]:
+        if not transfer_ids:
+            return []
+        found = self._fetch(
+            f"SELECT {rows.PENDING_COLUMNS} FROM pending_transfers"
+            " WHERE transfer_id = ANY(%s::int8[])",
+            (_array(transfer_ids),),
+        )
+        by_id = {row[0]: rows.pending(row) for row in found}
+        return [by_id[tid] for tid in transfer_ids if tid in by_id]
+
+    def get_account_transfers(self, query: AccountFilter) -> list[Transfer]:
+        sides = []
+        if query.debits:
+            sides.append("debit_account_id")
+        if query.credits:
+            sides.append("credit_account_id")
+        if not sides or query.limit <= 0:
+            return []
+        order = "DESC" if query.reversed else "ASC"
+        # One index-ordered scan per side (an OR would scan by timestamp and filter), each
+        # cut at the limit, then merged; UNION drops a transfer that both sides found.
+        selects = [
+            f"(SELECT {rows.TRANSFER_COLUMNS} FROM transfers WHERE {side} = %(account)s"
+            f" AND timestamp >= %(low)s AND timestamp <= %(high)s"
+            f" ORDER BY timestamp {order} LIMIT %(limit)s)"
+            for side in sides
+        ]
+        sql = (
+            f"SELECT {rows.TRANSFER_COLUMNS} FROM ({' UNION '.join(selects)}) AS t"
+            f" ORDER BY timestamp {order} LIMIT %(limit)s"
+        )
+        return [rows.transfer(row) for row in self._fetch(sql, _range(query))]
+
+    def get_account_balances(self, query: AccountFilter) -> list[AccountBalance]:
+        if query.limit <= 0:
+            return []
+        sql = (
+            f"SELECT {rows.BALANCE_COLUMNS} FROM account_balances WHERE account_id = %(account)s"
+            f" AND timestamp >= %(low)s AND timestamp <= %(high)s"
+            f" ORDER BY timestamp {'DESC' if query.reversed else 'ASC'} LIMIT %(limit)s"
+        )
+        return [rows.balance(row) for row in self._fetch(sql, _range(query))]
+
+    def balance_at(self, account_id: int, timestamp: int) -> AccountBalance | None:
+        found = self._fetch(
+            f"SELECT {rows.BALANCE_COLUMNS} FROM account_balances"
+            " WHERE account_id = %s AND timestamp <= %s ORDER BY timestamp DESC LIMIT 1",
+            (account_id, timestamp),
+        )
+        return rows.balance(found[0]) if found else None
+
+    def totals(self) -> StoreTotals:
+        found = self._fetch(
+            "SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM transfers),"
+            " (SELECT timestamp FROM ledger_clock WHERE id = 1)"
+        )
+        accounts, transfers, clock = found[0]
+        return StoreTotals(int(accounts), int(transfers), int(clock))
+
+    def check(self) -> Iterator[Violation]:
+        """Every broken invariant, read from one snapshot (REPEATABLE READ), so that writers
+        running meanwhile cannot make the totals and the transfers disagree."""
+        with self._readers.connection() as connection:
+            connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            try:
+
+                def fetch(sql: str) -> list[TupleRow]:
+                    return connection.execute(sql).fetchall()
+
+                yield from check_ledger(fetch)
+            finally:
+                connection.execute("ROLLBACK")
+
+    def close(self) -> None:
+        with self._writer_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+        self._readers.close()
+
+
+def _range(query: AccountFilter) -> dict[str, int]:
+    return {
+        "account": query.account_id,
+        "low": query.timestamp_min,
+        "high": query.timestamp_max or TIMESTAMP_MAX,
+        "limit": min(query.limit, QUERY_LIMIT_MAX),
+    }
