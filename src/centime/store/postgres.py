@@ -313,6 +313,7 @@ class PostgresStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        self._closed = False
         self._writer_lock = threading.Lock()
         self._writer: Connection | None = _connect(url)
         self._readers: ConnectionPool[Connection] = ConnectionPool(
@@ -353,6 +354,8 @@ class PostgresStore:
                     raise RuntimeError("the ledger_clock row is missing: the schema is damaged")
                 yield _PostgresWrite(cursor, int(clock[0]))
                 cursor.execute("COMMIT")
+                if cursor.statusmessage != "COMMIT":  # the server ends a failed one with ROLLBACK
+                    raise RuntimeError(f"the transaction did not commit: {cursor.statusmessage}")
             except BaseException as error:
                 self._rollback(connection)
                 if _lost_race(error):
@@ -361,6 +364,8 @@ class PostgresStore:
                 raise
 
     def _writer_connection(self) -> Connection:
+        if self._closed:
+            raise RuntimeError("the store is closed")
         connection = self._writer
         if connection is None or connection.closed or connection.broken:
             if connection is not None:
@@ -483,6 +488,7 @@ class PostgresStore:
 
     def close(self) -> None:
         with self._writer_lock:
+            self._closed = True
             if self._writer is not None:
                 self._writer.close()
                 self._writer = None
