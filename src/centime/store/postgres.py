@@ -85,6 +85,16 @@ def _connect(url: str) -> Connection:
     return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
 
 
+def _connect_writer(url: str) -> Connection:
+    """A connection whose commits are durable when acknowledged, whatever the server's
+    default: ``synchronous_commit = off`` would acknowledge before the WAL is flushed."""
+    connection = _connect(url)
+    row = connection.execute("SHOW synchronous_commit").fetchone()
+    if row is None or row[0] == "off":
+        connection.execute("SET synchronous_commit = on")
+    return connection
+
+
 def _lost_race(error: BaseException) -> bool:
     """True when ``error`` means the transaction lost a race and running it again is safe."""
     if isinstance(error, errors.DeadlockDetected | errors.SerializationFailure):
@@ -315,7 +325,7 @@ class PostgresStore:
         self.url = url
         self._closed = False
         self._writer_lock = threading.Lock()
-        self._writer: Connection | None = _connect(url)
+        self._writer: Connection | None = _connect_writer(url)
         self._readers: ConnectionPool[Connection] = ConnectionPool(
             url,
             min_size=1,
@@ -370,7 +380,7 @@ class PostgresStore:
         if connection is None or connection.closed or connection.broken:
             if connection is not None:
                 connection.close()
-            connection = self._writer = _connect(self.url)
+            connection = self._writer = _connect_writer(self.url)
         return connection
 
     def _rollback(self, connection: Connection) -> None:
