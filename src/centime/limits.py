@@ -55,6 +55,13 @@ QUERY_LIMIT_MAX: Final = 8189
 # Rows per SQL statement parameter list (SQLite allows 32766 host parameters).
 SQL_IN_CHUNK: Final = 4000
 
+# PostgreSQL: query connections per store (per process). Each is a server backend; a handful
+# serve many threads, since a query holds its connection only while it runs.
+POSTGRES_READER_CONNECTIONS_MAX: Final = 4
+# How long a query waits for a free reader connection, and for a new connection.
+POSTGRES_READER_WAIT_MAX_S: Final = 30.0
+POSTGRES_CONNECT_TIMEOUT_S: Final = 10
+
 # Longest decimal string accepted as an amount.
 AMOUNT_TEXT_MAX: Final = 64
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, pool, text
 
 __all__ = ["alembic_config", "sqlalchemy_url", "upgrade"]
 
@@ -35,6 +35,15 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     engine = create_engine(sqlalchemy_url(database_url), poolclass=pool.NullPool)
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Processes starting together (several API workers, `centime db upgrade`
+                # beside them) migrate one at a time: a lock per schema, held until commit.
+                connection.execute(
+                    text(
+                        "SELECT pg_advisory_xact_lock(hashtext('centime.migrate:'"
+                        " || coalesce(current_schema(), '')))"
+                    )
+                )
             config = alembic_config(database_url)
             config.attributes["connection"] = connection
             command.upgrade(config, revision)

@@ -37,7 +37,9 @@ class WriteTransaction(Protocol):
 
     def due_pending(self, now_ns: int, limit: int) -> list[PendingState]:
         """Pending transfers still pending whose ``expires_at`` is at or before ``now_ns``,
-        by expiry time then id, at most ``limit``, locked."""
+        by expiry time then id, at most ``limit``. Not locked: the engine passes their ids
+        to :meth:`lock_pending` (locking in id order keeps writers deadlock-free), and the
+        core expires only what is still pending then."""
         ...
 
     def transfers(self, transfer_ids: Collection[int]) -> dict[int, Transfer]: ...

@@ -47,7 +47,12 @@ from centime.ledger.model import (
     PendingState,
     Transfer,
 )
-from centime.limits import QUERY_LIMIT_MAX
+from centime.limits import (
+    POSTGRES_CONNECT_TIMEOUT_S,
+    POSTGRES_READER_CONNECTIONS_MAX,
+    POSTGRES_READER_WAIT_MAX_S,
+    QUERY_LIMIT_MAX,
+)
 
 from . import rows
 from .checks import check_ledger
@@ -56,12 +61,6 @@ from .port import StoreTotals, TransientStoreError, Violation
 
 __all__ = ["PostgresStore"]
 
-# Query connections per store (per process). Each is a PostgreSQL backend; a handful serve
-# many threads, since a query holds its connection only while it runs.
-READER_CONNECTIONS_MAX: Final = 4
-# How long a query waits for a free reader connection before it fails.
-READER_WAIT_MAX_S: Final = 30.0
-CONNECT_TIMEOUT_S: Final = 10
 
 TIMESTAMP_MAX: Final = 2**63 - 1
 
@@ -82,7 +81,7 @@ Connection = psycopg.Connection[TupleRow]
 
 
 def _connect(url: str) -> Connection:
-    return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+    return psycopg.connect(url, autocommit=True, connect_timeout=POSTGRES_CONNECT_TIMEOUT_S)
 
 
 def _connect_writer(url: str) -> Connection:
@@ -329,23 +328,18 @@ class PostgresStore:
         self._readers: ConnectionPool[Connection] = ConnectionPool(
             url,
             min_size=1,
-            max_size=READER_CONNECTIONS_MAX,
-            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
-            timeout=READER_WAIT_MAX_S,
+            max_size=POSTGRES_READER_CONNECTIONS_MAX,
+            kwargs={"autocommit": True, "connect_timeout": POSTGRES_CONNECT_TIMEOUT_S},
+            timeout=POSTGRES_READER_WAIT_MAX_S,
             name="centime-readers",
             open=True,
         )
 
     @classmethod
     def open(cls, url: str) -> PostgresStore:
-        """Migrate the database to the newest schema, then connect. Processes that start
-        together migrate one at a time (an advisory lock per schema)."""
-        with _connect(url) as connection:
-            connection.execute(
-                "SELECT pg_advisory_lock(hashtext('centime.migrate:'"
-                " || coalesce(current_schema(), '')))"
-            )
-            upgrade(url)
+        """Migrate the database to the newest schema (processes that start together migrate
+        one at a time: see ``migrate.upgrade``), then connect."""
+        upgrade(url)
         return cls(url)
 
     # ----------------------------------------------------------------- writer
