@@ -155,8 +155,12 @@ def _well_formed_account(a: object) -> bool:
 
 
 def _is_linked(event: object) -> bool:
+    """Whether the event continues a chain. Only a well-typed, non-negative flags field can
+    link: a malformed event (flags=-1 has every bit set) must not swallow its neighbours."""
     flags = getattr(event, "flags", 0)
-    return isinstance(flags, int) and not isinstance(flags, bool) and bool(flags & _LINKED)
+    return isinstance(flags, int) and not isinstance(flags, bool) and flags > 0 and bool(
+        flags & _LINKED
+    )
 
 
 def _transfer_flags_exclusive(flags: int) -> bool:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Final
 
 from centime.clock import Clock, SystemClock
@@ -36,7 +36,7 @@ from centime.limits import (
 )
 from centime.store.errors import TransientStoreError
 
-from .core import BatchApplier, Changes, LedgerView
+from .core import TIMESTAMP_MAX, BatchApplier, Changes, LedgerView
 from .model import (
     Account,
     AccountBalance,
@@ -170,13 +170,17 @@ class Ledger:
         return self.store.pending_states(_bounded_ids(ids))
 
     def get_account_transfers(self, query: AccountFilter) -> list[Transfer]:
-        return self.store.get_account_transfers(query)
+        bounded = _bounded_filter(query)
+        return self.store.get_account_transfers(bounded) if bounded else []
 
     def get_account_balances(self, query: AccountFilter) -> list[AccountBalance]:
-        return self.store.get_account_balances(query)
+        bounded = _bounded_filter(query)
+        return self.store.get_account_balances(bounded) if bounded else []
 
     def balance_at(self, account_id: int, timestamp: int) -> AccountBalance | None:
-        return self.store.balance_at(account_id, timestamp)
+        if not _valid_id(account_id) or type(timestamp) is not int or timestamp < 0:
+            return None
+        return self.store.balance_at(account_id, min(timestamp, TIMESTAMP_MAX))
 
     # ----------------------------------------------------------------- the writer
 
@@ -341,6 +345,22 @@ def _load_view(
             account_ids.add(p.credit_account_id)
     accounts = txn.lock_accounts(sorted(account_ids))
     return LedgerView(accounts, transfers, pending, failed)
+
+
+def _bounded_filter(query: AccountFilter) -> AccountFilter | None:
+    """The query with every value within what a store column holds, or None when no record
+    can match it (an impossible id, an empty range): such a query finds nothing."""
+    values = (query.account_id, query.limit, query.timestamp_min, query.timestamp_max)
+    if any(type(v) is not int for v in values) or not _valid_id(query.account_id):
+        return None
+    if query.limit <= 0 or query.timestamp_min > TIMESTAMP_MAX or query.timestamp_max < 0:
+        return None
+    return replace(
+        query,
+        limit=min(query.limit, QUERY_LIMIT_MAX),
+        timestamp_min=max(query.timestamp_min, 0),
+        timestamp_max=min(query.timestamp_max, TIMESTAMP_MAX),
+    )
 
 
 def _bounded_ids(ids: Sequence[int]) -> list[int]:

@@ -67,6 +67,12 @@ transfers = Table(
 )
 Index("transfers_by_debit_account", transfers.c.debit_account_id, transfers.c.timestamp)
 Index("transfers_by_credit_account", transfers.c.credit_account_id, transfers.c.timestamp)
+Index(
+    "transfers_by_pending_id",
+    transfers.c.pending_id,
+    sqlite_where=text("pending_id != 0"),
+    postgresql_where=text("pending_id != 0"),
+)
 
 # The state of every pending transfer: pending, posted, voided or expired, and when.
 pending_transfers = Table(
