@@ -60,6 +60,7 @@ LARGE_BATCH_MIN: Final = GROUP_EVENTS_MAX // 2 + 1
 CLIENTS_MAX: Final = 1024
 RUNS_MAX: Final = 100
 VIOLATIONS_SHOWN_MAX: Final = 5
+PROGRESS_INTERVAL_S: Final = 15.0
 OK: Final = CreateTransferStatus.CREATED
 
 Progress = Callable[[str], None]
@@ -117,6 +118,8 @@ class Run:
     failures: dict[str, int]  # status -> count, for every status but `created`
     violations: tuple[str, ...]  # the first few ledger-check violations (none: ok)
     checked: bool
+    check_s: float  # how long the ledger check took (not part of elapsed_s)
+    peak_rss_mib: float  # the process's peak RSS so far, taken before the ledger check
 
     @property
     def transfers_per_s(self) -> float:
@@ -215,21 +218,26 @@ def _measure_engine(store: str, batch_size: int, config: BenchConfig, say: Progr
     runs = []
     for number in range(1, config.runs + 1):
         with fresh_database(store, config.postgres_url) as url:
-            run = _engine_run(url, workload, clients, config.check)
-        say(_run_line(store, f"engine batch {batch_size} x{clients}", number, config.runs, run))
+            label = f"{store}: engine batch {batch_size} x{clients}: run {number}/{config.runs}"
+            run = _engine_run(url, workload, clients, config.check, _every_interval(say, label))
+        say(_run_line(label, run))
         runs.append(run)
     return Measurement(store, "engine", batch_size, clients, tuple(runs))
 
 
-def _engine_run(url: str, workload: Workload, clients: int, check: bool) -> Run:
+def _engine_run(url: str, workload: Workload, clients: int, check: bool, say: Progress) -> Run:
     ledger = Ledger(open_store(url))
     try:
         set_up_wallets(ledger, workload)
-        elapsed_s, latency, statuses = _drive(ledger, workload, clients)
+        batches = _reporting(workload.batches(), workload.transfers, say)
+        elapsed_s, latency, statuses = _drive(ledger, batches, clients)
+        rss_mib = peak_rss_mib()
+        checked = time.perf_counter()
         violations = _violations(ledger.store, workload, statuses[OK]) if check else ()
+        check_s = time.perf_counter() - checked
     finally:
         ledger.close()
-    return _run(workload, elapsed_s, latency, statuses, violations, check)
+    return _run(workload, elapsed_s, latency, statuses, violations, check, check_s, rss_mib)
 
 
 def set_up_wallets(ledger: Ledger, workload: Workload) -> None:
@@ -245,11 +253,10 @@ def set_up_wallets(ledger: Ledger, workload: Workload) -> None:
 
 
 def _drive(
-    ledger: Ledger, workload: Workload, clients: int
+    ledger: Ledger, batches: Iterator[list[Transfer]], clients: int
 ) -> tuple[float, LatencyHistogram, Counter[CreateTransferStatus]]:
-    """Submit the workload from ``clients`` threads, each waiting for its batch to be durable
+    """Submit the batches from ``clients`` threads, each waiting for its batch to be durable
     before it takes the next; the batches are generated lazily, under a lock."""
-    batches = workload.batches()
     lock = threading.Lock()
     start = threading.Barrier(clients + 1)
     with ThreadPoolExecutor(clients, thread_name_prefix="bench-client") as pool:
@@ -297,27 +304,31 @@ def _measure_naive(store: str, config: BenchConfig, say: Progress) -> Measuremen
     runs = []
     for number in range(1, config.runs + 1):
         with fresh_database(store, config.postgres_url) as url:
-            run = _naive_run(url, workload, config.check)
-        say(_run_line(store, "naive, 1 transaction per transfer", number, config.runs, run))
+            label = f"{store}: naive, 1 transaction per transfer: run {number}/{config.runs}"
+            run = _naive_run(url, workload, config.check, _every_interval(say, label))
+        say(_run_line(label, run))
         runs.append(run)
     return Measurement(store, "naive", 1, 1, tuple(runs))
 
 
-def _naive_run(url: str, workload: Workload, check: bool) -> Run:
+def _naive_run(url: str, workload: Workload, check: bool, say: Progress) -> Run:
     with Ledger(open_store(url)) as ledger:  # the same setup, through the engine
         set_up_wallets(ledger, workload)
     naive = open_naive(url)
     latency = LatencyHistogram()
     statuses: Counter[CreateTransferStatus] = Counter()
+    batches = _reporting(workload.batches(), workload.transfers, say)
     try:
         began = time.perf_counter()
-        for transfer in itertools.chain.from_iterable(workload.batches()):
+        for transfer in itertools.chain.from_iterable(batches):
             submitted = time.perf_counter()
             statuses[naive.create_transfer(transfer)] += 1
             latency.record(time.perf_counter() - submitted)
         elapsed_s = time.perf_counter() - began
     finally:
         naive.close()
+    rss_mib = peak_rss_mib()
+    checked = time.perf_counter()
     violations: tuple[str, ...] = ()
     if check:
         store = open_store(url)
@@ -325,7 +336,8 @@ def _naive_run(url: str, workload: Workload, check: bool) -> Run:
             violations = _violations(store, workload, statuses[OK])
         finally:
             store.close()
-    return _run(workload, elapsed_s, latency, statuses, violations, check)
+    check_s = time.perf_counter() - checked
+    return _run(workload, elapsed_s, latency, statuses, violations, check, check_s, rss_mib)
 
 
 # --------------------------------------------------------------------- shared
@@ -338,6 +350,8 @@ def _run(
     statuses: Counter[CreateTransferStatus],
     violations: tuple[str, ...],
     checked: bool,
+    check_s: float,
+    rss_mib: float,
 ) -> Run:
     return Run(
         transfers=workload.transfers,
@@ -348,6 +362,8 @@ def _run(
         failures={s.value: n for s, n in sorted(statuses.items(), key=str) if s is not OK},
         violations=violations,
         checked=checked,
+        check_s=check_s,
+        peak_rss_mib=rss_mib,
     )
 
 
@@ -361,11 +377,32 @@ def _violations(store: LedgerStore, workload: Workload, created: int) -> tuple[s
     return tuple(found)
 
 
-def _run_line(store: str, what: str, number: int, runs: int, run: Run) -> str:
+def _every_interval(say: Progress, label: str) -> Progress:
+    return lambda line: say(f"{label}: {line}")
+
+
+def _reporting(
+    batches: Iterator[list[Transfer]], total: int, say: Progress
+) -> Iterator[list[Transfer]]:
+    """``batches`` as they are, saying every ``PROGRESS_INTERVAL_S`` how far the run got and
+    at what rate (a long run on a growing database slows down; this shows how)."""
+    last_s = time.perf_counter()
+    done = last_done = 0
+    for batch in batches:
+        now_s = time.perf_counter()
+        if now_s - last_s >= PROGRESS_INTERVAL_S:
+            rate = (done - last_done) / (now_s - last_s)
+            say(f"{done:,}/{total:,} submitted, {rate:,.0f}/s over the last {now_s - last_s:.0f} s")
+            last_s, last_done = now_s, done
+        yield batch
+        done += len(batch)
+
+
+def _run_line(label: str, run: Run) -> str:
     check = "skipped" if not run.checked else ("ok" if not run.violations else "FAILED")
     return (
-        f"{store}: {what}: run {number}/{runs}: {run.transfers:,} transfers in"
-        f" {run.elapsed_s:.2f} s = {run.transfers_per_s:,.0f}/s,"
-        f" p50 {run.latency_ms_p50:.2f} ms, p99 {run.latency_ms_p99:.2f} ms,"
-        f" created {run.created:,}, check {check}"
+        f"{label}: {run.transfers:,} transfers in {run.elapsed_s:.2f} s"
+        f" = {run.transfers_per_s:,.0f}/s, p50 {run.latency_ms_p50:.2f} ms,"
+        f" p99 {run.latency_ms_p99:.2f} ms, created {run.created:,},"
+        f" peak RSS {run.peak_rss_mib:,.0f} MiB, check {check} ({run.check_s:.1f} s)"
     )

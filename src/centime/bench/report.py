@@ -104,7 +104,11 @@ def notes(result: BenchResult) -> list[str]:
         )
     for store, reason in result.skipped.items():
         lines.append(f"{store}: SKIPPED: {reason}")
-    lines.append(f"Peak RSS of the process: {result.peak_rss_mib:,.1f} MiB.")
+    rss = f"Peak RSS of the process: {result.peak_rss_mib:,.1f} MiB"
+    if result.config.check and result.measurements:
+        first = result.measurements[0].runs[0].peak_rss_mib
+        rss += f", including the ledger checks ({first:,.1f} MiB before the first check)"
+    lines.append(rss + ".")
     return lines
 
 
@@ -164,5 +168,7 @@ def _run_json(r: Run) -> dict[str, Any]:
         "latency_ms_p50": round(r.latency_ms_p50, 3),
         "latency_ms_p99": round(r.latency_ms_p99, 3),
         "checked": r.checked,
+        "check_s": round(r.check_s, 3),
         "violations": list(r.violations),
+        "peak_rss_mib_before_check": round(r.peak_rss_mib, 1),
     }
