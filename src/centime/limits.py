@@ -68,3 +68,11 @@ AMOUNT_TEXT_MAX: Final = 64
 # Asset codes.
 ASSET_CODE_LEN_MAX: Final = 12
 ASSET_SCALE_MAX: Final = 18
+
+# The audit log signs a tree head when its last one is older than this, while batches commit,
+# and covers the newest batch at the writer's next idle tick (EXPIRY_INTERVAL_S) otherwise:
+# a head at least every second while there is traffic.
+AUDIT_HEAD_INTERVAL_S: Final = 0.5
+# Inputs of the audit API and CLI: a proof asks for at most this many tree levels' worth of
+# work; listings return at most this many items.
+AUDIT_LIST_MAX: Final = 1000

@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from centime.clock import Clock, SystemClock
 from centime.limits import (
@@ -50,7 +50,7 @@ from .model import (
 if TYPE_CHECKING:  # the store port imports the core; at run time the engine needs neither
     from centime.store.port import LedgerStore, WriteTransaction
 
-__all__ = ["BatchTooLargeError", "Ledger", "LedgerClosedError"]
+__all__ = ["AuditHook", "BatchTooLargeError", "Ledger", "LedgerClosedError"]
 
 log = logging.getLogger("centime.ledger")
 
@@ -71,6 +71,22 @@ class _Request:
 
 
 _STOP: Final = object()
+
+
+class AuditHook(Protocol):
+    """The tamper-evident log (``centime.audit.AuditLog``), called inside each group's
+    transaction so that the log and the ledger commit together or not at all."""
+
+    def append(
+        self,
+        txn: WriteTransaction,
+        changes: Changes,
+        timestamp_first: int,
+        count: int,
+        now_ns: int,
+    ) -> None: ...
+
+    def idle(self, txn: WriteTransaction, now_ns: int) -> None: ...
 
 
 def _valid_id(value: object) -> bool:
@@ -94,9 +110,13 @@ class Ledger:
         group_wait_s: float = GROUP_WAIT_MAX_S,
         queue_requests_max: int = WRITER_QUEUE_REQUESTS_MAX,
         expiry_interval_s: float = EXPIRY_INTERVAL_S,
+        audit: AuditHook | None = None,
     ) -> None:
         self.store = store
         self.clock = clock or SystemClock()
+        # None: no audit log. The composition root decides (centime.audit.audit_from_env):
+        # the engine does not depend on the audit package.
+        self.audit = audit
         self._group_events_max = group_events_max
         self._group_wait_s = group_wait_s
         self._expiry_interval_s = expiry_interval_s
@@ -263,12 +283,16 @@ class Ledger:
             applier = BatchApplier(_load_view(txn, group, due))
             count = len(due) + sum(len(r.events) for r in group)
             if count == 0:
+                if self.audit is not None:
+                    self.audit.idle(txn, now_ns)
                 return [[] for _ in group], applier.changes()
             timestamp = txn.reserve_timestamps(count, now_ns)
             with _gc_paused():
                 results = _apply_requests(applier, group, due, timestamp)
                 changes = applier.changes()
             txn.write(changes)
+            if self.audit is not None:  # after reserve_timestamps: under the clock lock
+                self.audit.append(txn, changes, timestamp, count, now_ns)
         return results, changes
 
 

@@ -9,10 +9,10 @@ commits, all or nothing.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, NamedTuple, Protocol
 
 from centime.ledger.core import Changes
 from centime.ledger.model import (
@@ -26,7 +26,76 @@ from centime.ledger.model import (
 
 from .errors import TransientStoreError
 
-__all__ = ["LedgerStore", "StoreTotals", "TransientStoreError", "Violation", "WriteTransaction"]
+__all__ = [
+    "AuditBatchRow",
+    "AuditFetch",
+    "AuditHeadRow",
+    "AuditKeyRow",
+    "AuditNodeRow",
+    "AuditTip",
+    "LedgerStore",
+    "StoreTotals",
+    "TransientStoreError",
+    "Violation",
+    "WriteTransaction",
+]
+
+
+# ------------------------------------------------------------------ the audit log's rows
+# Plain rows of the audit tables (store/schema.py); what they mean is centime.audit's business.
+
+
+class AuditTip(NamedTuple):
+    """The newest batch of the audit log: what appending the next batch starts from."""
+
+    seq: int
+    tree_size: int
+    timestamp_last: int
+    batch_hash: bytes
+    peaks: bytes
+
+
+class AuditBatchRow(NamedTuple):
+    seq: int
+    tree_size: int
+    leaf_count: int
+    timestamp_first: int
+    timestamp_last: int
+    root_hash: bytes
+    prev_hash: bytes
+    state_hash: bytes
+    state: bytes
+    peaks: bytes
+    batch_hash: bytes
+
+
+class AuditNodeRow(NamedTuple):
+    """Consecutive complete-subtree hashes of one tree level, from ``first_index`` on."""
+
+    level: int
+    first_index: int
+    hashes: bytes
+
+
+class AuditHeadRow(NamedTuple):
+    timestamp: int
+    tree_size: int
+    root_hash: bytes
+    batch_seq: int
+    batch_hash: bytes
+    key_id: bytes
+    signature: bytes
+
+
+class AuditKeyRow(NamedTuple):
+    key_id: bytes
+    public_key: bytes
+    created_ns: int
+    endorsement: bytes  # the previous key's signature over this one (empty for the first)
+
+
+# A read-only query that both stores run: ``?`` placeholders, rows as tuples.
+AuditFetch = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
 
 class WriteTransaction(Protocol):
@@ -56,6 +125,28 @@ class WriteTransaction(Protocol):
         ...
 
     def write(self, changes: Changes) -> None: ...
+
+    # The audit log (centime.audit) appends to its tables in the group's transaction. On
+    # PostgreSQL these run after ``reserve_timestamps``, under the clock row's lock, so the
+    # tip read here is the newest and writers append one after another in timestamp order.
+
+    def audit_tip(self) -> AuditTip | None:
+        """The newest audit batch, or None when the log is empty."""
+        ...
+
+    def transfers_between(self, low: int, high: int) -> bool:
+        """Whether any transfer has a timestamp strictly between ``low`` and ``high``."""
+        ...
+
+    def write_audit(self, batch: AuditBatchRow, nodes: Sequence[AuditNodeRow]) -> None: ...
+
+    def write_audit_head(self, head: AuditHeadRow) -> None:
+        """Store a signed tree head; one already stored at that timestamp and key is kept."""
+        ...
+
+    def write_audit_key(self, key: AuditKeyRow) -> None:
+        """Publish a public key; one already published under that id is kept."""
+        ...
 
 
 class LedgerStore(Protocol):
@@ -88,6 +179,11 @@ class LedgerStore(Protocol):
 
     def check(self) -> Iterator[Violation]:
         """Every broken invariant of the whole store, the first found first."""
+        ...
+
+    def audit_reader(self) -> AbstractContextManager[AuditFetch]:
+        """Read-only queries over one consistent snapshot of the store, for the audit log's
+        proofs and verification (any thread)."""
         ...
 
     def close(self) -> None: ...

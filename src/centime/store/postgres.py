@@ -57,7 +57,17 @@ from centime.limits import (
 from . import rows
 from .checks import check_ledger
 from .migrate import upgrade
-from .port import StoreTotals, TransientStoreError, Violation
+from .port import (
+    AuditBatchRow,
+    AuditFetch,
+    AuditHeadRow,
+    AuditKeyRow,
+    AuditNodeRow,
+    AuditTip,
+    StoreTotals,
+    TransientStoreError,
+    Violation,
+)
 
 __all__ = ["PostgresStore"]
 
@@ -252,6 +262,54 @@ class _PostgresWrite:
                     sorted(changes.balances, key=attrgetter("account_id", "timestamp"))
                 ),
             )  # fmt: skip
+
+    # ----------------------------------------------------------------- audit log
+
+    def audit_tip(self) -> AuditTip | None:
+        self._cursor.execute(
+            f"SELECT {rows.AUDIT_TIP_COLUMNS} FROM audit_batches ORDER BY seq DESC LIMIT 1"
+        )
+        row = self._cursor.fetchone()
+        return None if row is None else AuditTip(*row)
+
+    def transfers_between(self, low: int, high: int) -> bool:
+        self._cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM transfers WHERE timestamp > %s AND timestamp < %s)",
+            (low, high),
+        )
+        row = self._cursor.fetchone()
+        return bool(row and row[0])
+
+    def write_audit(self, batch: AuditBatchRow, nodes: Sequence[AuditNodeRow]) -> None:
+        self._cursor.execute(
+            f"INSERT INTO audit_batches ({rows.AUDIT_BATCH_COLUMNS})"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            batch,
+        )
+        if nodes:
+            self._cursor.execute(
+                "INSERT INTO audit_nodes (level, first_index, hashes)"
+                " SELECT * FROM unnest(%s::int4[], %s::int8[], %s::bytea[])",
+                (
+                    _array(n.level for n in nodes),
+                    _array(n.first_index for n in nodes),
+                    [n.hashes for n in nodes],
+                ),
+            )
+
+    def write_audit_head(self, head: AuditHeadRow) -> None:
+        self._cursor.execute(
+            f"INSERT INTO audit_heads ({rows.AUDIT_HEAD_COLUMNS})"
+            " VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
+            head,
+        )
+
+    def write_audit_key(self, key: AuditKeyRow) -> None:
+        self._cursor.execute(
+            f"INSERT INTO audit_keys ({rows.AUDIT_KEY_COLUMNS}) VALUES (%s,%s,%s,%s)"
+            " ON CONFLICT DO NOTHING",
+            key,
+        )
 
 
 def _copy(cursor: Cursor, table: str, columns: str, records: Iterable[Sequence[Any]]) -> None:
@@ -487,6 +545,20 @@ class PostgresStore:
                     return connection.execute(sql).fetchall()
 
                 yield from check_ledger(fetch)
+            finally:
+                connection.execute("ROLLBACK")
+
+    @contextmanager
+    def audit_reader(self) -> Iterator[AuditFetch]:
+        """Queries over one snapshot (REPEATABLE READ, read only); ``?`` becomes ``%s``."""
+        with self._readers.connection() as connection:
+            connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            try:
+
+                def fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+                    return connection.execute(sql.replace("?", "%s"), tuple(params)).fetchall()
+
+                yield fetch
             finally:
                 connection.execute("ROLLBACK")
 

@@ -28,6 +28,16 @@ BALANCE_COLUMNS: Final = (
     "account_id, timestamp, debits_pending, debits_posted, credits_pending, credits_posted"
 )
 
+AUDIT_BATCH_COLUMNS: Final = (
+    "seq, tree_size, leaf_count, timestamp_first, timestamp_last, root_hash, prev_hash,"
+    " state_hash, state, peaks, batch_hash"
+)
+AUDIT_TIP_COLUMNS: Final = "seq, tree_size, timestamp_last, batch_hash, peaks"
+AUDIT_HEAD_COLUMNS: Final = (
+    "timestamp, tree_size, root_hash, batch_seq, batch_hash, key_id, signature"
+)
+AUDIT_KEY_COLUMNS: Final = "key_id, public_key, created_ns, endorsement"
+
 _PENDING_STATUS: Final = {status.value: status for status in PendingStatus}
 _TRANSFER_STATUS: Final = {status.value: status for status in CreateTransferStatus}
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -122,4 +123,60 @@ ledger_clock = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("timestamp", BigInteger, nullable=False),
     CheckConstraint("id = 1", name="ledger_clock_single_row"),
+)
+
+
+# ------------------------------------------------------------------ the audit log (docs/audit.md)
+
+# One row per committed group that changed anything: the Merkle tree after it, the hash of its
+# state changes (the state blob itself), and the hash chain (prev_hash -> batch_hash).
+audit_batches = Table(
+    "audit_batches",
+    metadata,
+    Column("seq", RowKey, primary_key=True, autoincrement=False),
+    Column("tree_size", BigInteger, nullable=False),
+    Column("leaf_count", BigInteger, nullable=False),
+    Column("timestamp_first", BigInteger, nullable=False),
+    Column("timestamp_last", BigInteger, nullable=False, unique=True),
+    Column("root_hash", LargeBinary, nullable=False),
+    Column("prev_hash", LargeBinary, nullable=False),
+    Column("state_hash", LargeBinary, nullable=False),
+    Column("state", LargeBinary, nullable=False),
+    Column("peaks", LargeBinary, nullable=False),
+    Column("batch_hash", LargeBinary, nullable=False),
+)
+
+# Complete-subtree hashes of the Merkle tree, every level, in segments of consecutive nodes
+# that never cross a 256-node tile boundary and are never rewritten.
+audit_nodes = Table(
+    "audit_nodes",
+    metadata,
+    Column("level", Integer, nullable=False),
+    Column("first_index", BigInteger, nullable=False),
+    Column("hashes", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("level", "first_index"),
+)
+
+# Signed tree heads.
+audit_heads = Table(
+    "audit_heads",
+    metadata,
+    Column("timestamp", BigInteger, nullable=False),
+    Column("key_id", LargeBinary, nullable=False),
+    Column("tree_size", BigInteger, nullable=False),
+    Column("root_hash", LargeBinary, nullable=False),
+    Column("batch_seq", BigInteger, nullable=False),
+    Column("batch_hash", LargeBinary, nullable=False),
+    Column("signature", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("timestamp", "key_id"),
+)
+
+# Every public key that ever signed heads (published at /.well-known/centime-audit-keys.json).
+audit_keys = Table(
+    "audit_keys",
+    metadata,
+    Column("key_id", LargeBinary, primary_key=True),
+    Column("public_key", LargeBinary, nullable=False),
+    Column("created_ns", BigInteger, nullable=False),
+    Column("endorsement", LargeBinary, nullable=False),
 )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
@@ -34,7 +34,16 @@ from centime.limits import QUERY_LIMIT_MAX
 from . import rows
 from .checks import check_ledger
 from .migrate import upgrade
-from .port import StoreTotals, Violation
+from .port import (
+    AuditBatchRow,
+    AuditFetch,
+    AuditHeadRow,
+    AuditKeyRow,
+    AuditNodeRow,
+    AuditTip,
+    StoreTotals,
+    Violation,
+)
 
 __all__ = ["SqliteStore"]
 
@@ -164,6 +173,43 @@ class _SqliteWrite:
                 f"INSERT INTO account_balances ({rows.BALANCE_COLUMNS}) VALUES (?,?,?,?,?,?)",
                 rows.balance_rows(changes.balances),
             )
+
+    # ----------------------------------------------------------------- audit log
+
+    def audit_tip(self) -> AuditTip | None:
+        self._cursor.execute(
+            f"SELECT {rows.AUDIT_TIP_COLUMNS} FROM audit_batches ORDER BY seq DESC LIMIT 1"
+        )
+        row = self._cursor.fetchone()
+        return None if row is None else AuditTip(*row)
+
+    def transfers_between(self, low: int, high: int) -> bool:
+        self._cursor.execute(
+            "SELECT EXISTS (SELECT 1 FROM transfers WHERE timestamp > ? AND timestamp < ?)",
+            (low, high),
+        )
+        return bool(self._cursor.fetchone()[0])
+
+    def write_audit(self, batch: AuditBatchRow, nodes: Sequence[AuditNodeRow]) -> None:
+        self._cursor.execute(
+            f"INSERT INTO audit_batches ({rows.AUDIT_BATCH_COLUMNS})"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            batch,
+        )
+        self._cursor.executemany(
+            "INSERT INTO audit_nodes (level, first_index, hashes) VALUES (?,?,?)", nodes
+        )
+
+    def write_audit_head(self, head: AuditHeadRow) -> None:
+        self._cursor.execute(
+            f"INSERT OR IGNORE INTO audit_heads ({rows.AUDIT_HEAD_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
+            head,
+        )
+
+    def write_audit_key(self, key: AuditKeyRow) -> None:
+        self._cursor.execute(
+            f"INSERT OR IGNORE INTO audit_keys ({rows.AUDIT_KEY_COLUMNS}) VALUES (?,?,?,?)", key
+        )
 
 
 class SqliteStore:
@@ -304,6 +350,20 @@ class SqliteStore:
                 raise
 
         return check_ledger(fetch)
+
+    @contextmanager
+    def audit_reader(self) -> Iterator[AuditFetch]:
+        """Queries in one read transaction of this thread's reader: one WAL snapshot."""
+        connection = self._reader()
+        connection.execute("BEGIN")
+        try:
+
+            def fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+                return connection.execute(sql, tuple(params)).fetchall()
+
+            yield fetch
+        finally:
+            connection.execute("ROLLBACK")
 
     def close(self) -> None:
         with self._writer_lock:

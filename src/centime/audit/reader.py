@@ -1,0 +1,174 @@
+"""Proofs and heads read from a store (``store.audit_reader()``): what the API and the CLI serve.
+
+Every hash a proof needs is a complete subtree stored in ``audit_nodes`` (or a fold of a few
+on the right edge); one query fetches them all, one small row per node, whatever the size of
+the tree. A leaf's index is found from its transfer: the batch whose timestamp range holds
+the transfer, plus the number of transfers before it in that batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from centime.ledger import Transfer
+from centime.store.port import AuditFetch, AuditHeadRow
+
+from .encoding import encode_transfer
+from .merkle import HASH_SIZE, CompactRange, consistency_proof, inclusion_proof, leaf_hash
+from .sth import Keyring, PublicKey, SignedTreeHead, b64
+
+__all__ = ["AuditReader", "InclusionProof", "NotFoundError"]
+
+TRANSFER_COLUMNS: Final = (
+    "id, debit_account_id, credit_account_id, amount, asset, code, flags, pending_id,"
+    " timeout_s, user_data, timestamp"
+)
+HEAD_COLUMNS: Final = "timestamp, tree_size, root_hash, batch_seq, batch_hash, key_id, signature"
+_NODES_PER_QUERY: Final = 100  # SQLite allows 500 terms in a compound SELECT
+
+
+class NotFoundError(LookupError):
+    """No such transfer, head or tree size; the message says which."""
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionProof:
+    transfer: Transfer
+    leaf_index: int
+    tree_size: int
+    leaf_data: bytes
+    audit_path: list[bytes]
+
+    @property
+    def leaf_hash(self) -> bytes:
+        return leaf_hash(self.leaf_data)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "transfer_id": self.transfer.id,
+            "leaf_index": self.leaf_index,
+            "tree_size": self.tree_size,
+            "leaf_data": b64(self.leaf_data),
+            "leaf_hash": b64(self.leaf_hash),
+            "audit_path": [b64(h) for h in self.audit_path],
+        }
+
+
+class AuditReader:
+    """Queries of the audit tables over one snapshot (``fetch`` from ``audit_reader()``)."""
+
+    def __init__(self, fetch: AuditFetch) -> None:
+        self._fetch = fetch
+
+    # ------------------------------------------------------------------ heads and keys
+
+    def latest_head(self) -> SignedTreeHead | None:
+        rows = self._fetch(
+            f"SELECT {HEAD_COLUMNS} FROM audit_heads ORDER BY timestamp DESC LIMIT 1", ()
+        )
+        return SignedTreeHead.from_row(AuditHeadRow(*rows[0])) if rows else None
+
+    def heads(self, after_timestamp: int, limit: int) -> list[SignedTreeHead]:
+        rows = self._fetch(
+            f"SELECT {HEAD_COLUMNS} FROM audit_heads WHERE timestamp > ?"
+            " ORDER BY timestamp, key_id LIMIT ?",
+            (after_timestamp, limit),
+        )
+        return [SignedTreeHead.from_row(AuditHeadRow(*row)) for row in rows]
+
+    def keyring(self) -> Keyring:
+        rows = self._fetch(
+            "SELECT key_id, public_key, created_ns, endorsement FROM audit_keys", ()
+        )
+        return Keyring(
+            PublicKey(bytes(kid), bytes(public), created, bytes(endorsement))
+            for kid, public, created, endorsement in rows
+        )
+
+    def tip(self) -> tuple[int, int, bytes] | None:
+        """(batch seq, tree size, root) of the newest batch."""
+        rows = self._fetch(
+            "SELECT seq, tree_size, peaks FROM audit_batches ORDER BY seq DESC LIMIT 1", ()
+        )
+        if not rows:
+            return None
+        seq, size, peaks = rows[0]
+        return seq, size, CompactRange.decode(size, bytes(peaks)).root()
+
+    # ------------------------------------------------------------------ nodes and proofs
+
+    def nodes(self, wanted: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+        """The stored hashes of complete subtrees ``(level, index)``; absent ones omitted."""
+        found: dict[tuple[int, int], bytes] = {}
+        for start in range(0, len(wanted), _NODES_PER_QUERY):
+            chunk = wanted[start : start + _NODES_PER_QUERY]
+            sql = " UNION ALL ".join(
+                f"SELECT * FROM (SELECT level, first_index, hashes FROM audit_nodes"
+                f" WHERE level = ? AND first_index <= ? ORDER BY first_index DESC LIMIT 1)"
+                f" AS q{i}"
+                for i in range(len(chunk))
+            )
+            params = [value for node in chunk for value in node]
+            segments: dict[tuple[int, int], bytes] = {
+                (level, first): bytes(hashes) for level, first, hashes in self._fetch(sql, params)
+            }
+            by_level: dict[int, list[int]] = {}
+            for level, first in segments:
+                by_level.setdefault(level, []).append(first)
+            for level, index in chunk:
+                starts = [f for f in by_level.get(level, ()) if f <= index]
+                if not starts:
+                    continue
+                first = max(starts)
+                blob = segments[(level, first)]
+                offset = (index - first) * HASH_SIZE
+                if offset + HASH_SIZE <= len(blob):
+                    found[(level, index)] = blob[offset : offset + HASH_SIZE]
+        return found
+
+    def tree_size(self) -> int:
+        tip = self.tip()
+        return 0 if tip is None else tip[1]
+
+    def leaf(self, transfer_id: int) -> tuple[int, Transfer]:
+        """(leaf index, transfer) of a transfer id."""
+        rows = self._fetch(f"SELECT {TRANSFER_COLUMNS} FROM transfers WHERE id = ?", (transfer_id,))
+        if not rows:
+            raise NotFoundError(f"no transfer {transfer_id}")
+        transfer = Transfer(*rows[0])
+        batch = self._fetch(
+            "SELECT tree_size - leaf_count, timestamp_first FROM audit_batches"
+            " WHERE timestamp_last >= ? ORDER BY timestamp_last LIMIT 1",
+            (transfer.timestamp,),
+        )
+        if not batch or batch[0][1] > transfer.timestamp:
+            raise NotFoundError(f"transfer {transfer_id} is not in the audit log")
+        size_before, timestamp_first = batch[0]
+        before = self._fetch(
+            "SELECT COUNT(*) FROM transfers WHERE timestamp >= ? AND timestamp < ?",
+            (timestamp_first, transfer.timestamp),
+        )[0][0]
+        return size_before + int(before), transfer
+
+    def inclusion(self, transfer_id: int, tree_size: int | None = None) -> InclusionProof:
+        """The proof that a transfer is in the tree of ``tree_size`` leaves (by default the
+        latest signed head's, or the newest tree when none is signed)."""
+        if tree_size is None:
+            head = self.latest_head()
+            tree_size = head.head.tree_size if head is not None else self.tree_size()
+        index, transfer = self.leaf(transfer_id)
+        if tree_size > self.tree_size():
+            raise NotFoundError(f"the log has fewer than {tree_size} leaves")
+        if index >= tree_size:
+            raise NotFoundError(
+                f"transfer {transfer_id} is leaf {index}, not in a tree of {tree_size}"
+            )
+        path = inclusion_proof(index, tree_size, self.nodes)
+        return InclusionProof(transfer, index, tree_size, encode_transfer(transfer), path)
+
+    def consistency(self, first: int, second: int) -> list[bytes]:
+        if second > self.tree_size():
+            raise NotFoundError(f"the log has fewer than {second} leaves")
+        return consistency_proof(first, second, self.nodes)
