@@ -32,6 +32,7 @@ from .sth import HeadSigner, SignedTreeHead, TreeHead
 
 __all__ = [
     "BATCH_CONTEXT",
+    "TILE_HEIGHT",
     "TILE_WIDTH",
     "ZERO_HASH",
     "AuditGapError",
@@ -43,9 +44,12 @@ __all__ = [
 BATCH_CONTEXT: Final = b"centime-audit-batch-v1\x00"
 _BATCH_NUMBERS: Final = struct.Struct(">QQQQQ")  # seq, tree_size, leaf_count, ts_first, ts_last
 ZERO_HASH: Final = bytes(32)
-# Node segments never cross a boundary of this many nodes, so a stored blob stays small
-# (8 KiB) however large the batch, and a proof reads a few small rows.
-TILE_WIDTH: Final = 256
+# Nodes are stored as in Go's sumdb tlog: only levels 0, 8, 16, ... (a tile of height 8 is
+# stored as its bottom row; the 7 levels above are recomputed, at most 255 hashes), in
+# segments that never cross a boundary of 256 nodes, so a blob stays small (8 KiB) however
+# large the batch, and a proof reads a few small rows per 8 levels of the tree.
+TILE_HEIGHT: Final = 8
+TILE_WIDTH: Final = 1 << TILE_HEIGHT
 
 
 class AuditGapError(RuntimeError):
@@ -76,9 +80,12 @@ def batch_hash(
 
 
 def node_segments(created: Sequence[tuple[int, int, list[bytes]]]) -> list[AuditNodeRow]:
-    """New nodes per level, cut at every multiple of ``TILE_WIDTH``."""
+    """New nodes of the stored levels (multiples of ``TILE_HEIGHT``), cut at every multiple
+    of ``TILE_WIDTH``."""
     rows: list[AuditNodeRow] = []
     for level, first, row in created:
+        if level % TILE_HEIGHT:
+            continue
         offset = 0
         while offset < len(row):
             index = first + offset

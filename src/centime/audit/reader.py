@@ -16,7 +16,15 @@ from centime.ledger import Transfer
 from centime.store.port import AuditFetch, AuditHeadRow
 
 from .encoding import encode_transfer
-from .merkle import HASH_SIZE, CompactRange, consistency_proof, inclusion_proof, leaf_hash
+from .log import TILE_HEIGHT, TILE_WIDTH
+from .merkle import (
+    HASH_SIZE,
+    CompactRange,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+)
 from .sth import Keyring, PublicKey, SignedTreeHead, b64
 
 __all__ = ["AuditReader", "InclusionProof", "NotFoundError"]
@@ -78,6 +86,15 @@ class AuditReader:
         )
         return [SignedTreeHead.from_row(AuditHeadRow(*row)) for row in rows]
 
+    def head_of_size(self, tree_size: int) -> SignedTreeHead | None:
+        """The newest signed head of exactly ``tree_size`` leaves."""
+        rows = self._fetch(
+            f"SELECT {HEAD_COLUMNS} FROM audit_heads WHERE tree_size = ?"
+            " ORDER BY timestamp DESC LIMIT 1",
+            (tree_size,),
+        )
+        return SignedTreeHead.from_row(AuditHeadRow(*rows[0])) if rows else None
+
     def keyring(self) -> Keyring:
         rows = self._fetch(
             "SELECT key_id, public_key, created_ns, endorsement FROM audit_keys", ()
@@ -100,32 +117,37 @@ class AuditReader:
     # ------------------------------------------------------------------ nodes and proofs
 
     def nodes(self, wanted: Sequence[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-        """The stored hashes of complete subtrees ``(level, index)``; absent ones omitted."""
-        found: dict[tuple[int, int], bytes] = {}
-        for start in range(0, len(wanted), _NODES_PER_QUERY):
-            chunk = wanted[start : start + _NODES_PER_QUERY]
+        """The hashes of complete subtrees ``(level, index)``; absent ones omitted.
+
+        Node (l, i) with l = 8t + k is the fold, k levels up, of nodes [i * 2^k, (i+1) * 2^k)
+        of stored level 8t; their segments start less than a tile before the range.
+        """
+        spans = []
+        for level, index in wanted:
+            k = level % TILE_HEIGHT
+            spans.append((level, index, level - k, k, index << k, (index + 1) << k))
+        segments: dict[int, dict[int, bytes]] = {}
+        for start in range(0, len(spans), _NODES_PER_QUERY):
+            chunk = spans[start : start + _NODES_PER_QUERY]
             sql = " UNION ALL ".join(
-                f"SELECT * FROM (SELECT level, first_index, hashes FROM audit_nodes"
-                f" WHERE level = ? AND first_index <= ? ORDER BY first_index DESC LIMIT 1)"
-                f" AS q{i}"
-                for i in range(len(chunk))
+                "SELECT level, first_index, hashes FROM audit_nodes"
+                " WHERE level = ? AND first_index > ? AND first_index < ?"
+                for _ in chunk
             )
-            params = [value for node in chunk for value in node]
-            segments: dict[tuple[int, int], bytes] = {
-                (level, first): bytes(hashes) for level, first, hashes in self._fetch(sql, params)
-            }
-            by_level: dict[int, list[int]] = {}
-            for level, first in segments:
-                by_level.setdefault(level, []).append(first)
-            for level, index in chunk:
-                starts = [f for f in by_level.get(level, ()) if f <= index]
-                if not starts:
-                    continue
-                first = max(starts)
-                blob = segments[(level, first)]
-                offset = (index - first) * HASH_SIZE
-                if offset + HASH_SIZE <= len(blob):
-                    found[(level, index)] = blob[offset : offset + HASH_SIZE]
+            params = [
+                v for _, _, base, _, low, high in chunk for v in (base, low - TILE_WIDTH, high)
+            ]
+            for level, first, hashes in self._fetch(sql, params):
+                segments.setdefault(level, {})[first] = bytes(hashes)
+        found: dict[tuple[int, int], bytes] = {}
+        for level, index, base, k, low, high in spans:
+            row = _row(segments.get(base, {}), low, high)
+            if row is None:
+                continue
+            for _ in range(k):
+                pairs = iter(row)
+                row = [node_hash(left, right) for left, right in zip(pairs, pairs, strict=False)]
+            found[(level, index)] = row[0]
         return found
 
     def tree_size(self) -> int:
@@ -172,3 +194,15 @@ class AuditReader:
         if second > self.tree_size():
             raise NotFoundError(f"the log has fewer than {second} leaves")
         return consistency_proof(first, second, self.nodes)
+
+
+def _row(segments: dict[int, bytes], low: int, high: int) -> list[bytes] | None:
+    """Hashes [low, high) of one level from its stored segments, or None if any is missing."""
+    row: list[bytes | None] = [None] * (high - low)
+    for first, blob in segments.items():
+        for i in range(max(first, low), min(first + len(blob) // HASH_SIZE, high)):
+            offset = (i - first) * HASH_SIZE
+            row[i - low] = blob[offset : offset + HASH_SIZE]
+    if any(h is None for h in row):
+        return None
+    return [h for h in row if h is not None]

@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Final
 
+from centime.audit import AuditLog, HeadSigner, verify_log
 from centime.ledger import CreateAccountStatus, CreateTransferStatus, Ledger, Transfer
 from centime.limits import BATCH_EVENTS_MAX, GROUP_EVENTS_MAX
 from centime.store import LedgerStore, open_store
@@ -89,6 +90,9 @@ class BenchConfig:
     stores: tuple[str, ...] = STORES
     postgres_url: str = DEFAULT_POSTGRES_URL
     check: bool = True
+    # Also measure every engine row with the audit log on (method "engine+audit"), run for
+    # run alternately with the plain engine, so that both see the same machine state.
+    audit: bool = False
 
     def __post_init__(self) -> None:
         if not self.batch_sizes or any(not 1 <= b <= BATCH_EVENTS_MAX for b in self.batch_sizes):
@@ -131,7 +135,7 @@ class Measurement:
     """One store, method and batch size, over ``len(runs)`` runs; figures are medians."""
 
     store: str
-    method: str  # "engine" or "naive"
+    method: str  # "engine", "engine+audit" or "naive"
     batch_size: int
     clients: int
     runs: tuple[Run, ...]
@@ -184,6 +188,18 @@ class BenchResult:
                 return measurement.transfers_per_s / rate if rate > 0 else None
         return None
 
+    def audit_ratio(self, measurement: Measurement) -> float | None:
+        """engine+audit transfers/s over engine transfers/s, same store and batch size."""
+        if measurement.method != "engine+audit":
+            return None
+        for plain in self.measurements:
+            if (plain.store, plain.method, plain.batch_size) == (
+                measurement.store, "engine", measurement.batch_size,
+            ):  # fmt: skip
+                rate = plain.transfers_per_s
+                return measurement.transfers_per_s / rate if rate > 0 else None
+        return None
+
 
 def run_ledger_bench(config: BenchConfig, progress: Progress | None = None) -> BenchResult:
     """Every measurement the config asks for, store by store; unreachable stores skipped."""
@@ -196,7 +212,7 @@ def run_ledger_bench(config: BenchConfig, progress: Progress | None = None) -> B
             result.skipped[store] = reason
             continue
         for batch_size in config.batch_sizes:
-            result.measurements.append(_measure_engine(store, batch_size, config, say))
+            result.measurements.extend(_measure_engine(store, batch_size, config, say))
         if config.naive_transfers > 0:
             result.measurements.append(_measure_naive(store, config, say))
     result.peak_rss_mib = peak_rss_mib()
@@ -212,21 +228,38 @@ def peak_rss_mib() -> float:
 # --------------------------------------------------------------------- the engine
 
 
-def _measure_engine(store: str, batch_size: int, config: BenchConfig, say: Progress) -> Measurement:
+def _measure_engine(
+    store: str, batch_size: int, config: BenchConfig, say: Progress
+) -> list[Measurement]:
+    """The engine at one batch size; with ``config.audit`` also with the audit log on, the
+    two alternating run by run."""
     clients = clients_for(batch_size, config.clients)
     workload = Workload(config.accounts, config.transfers_for(batch_size), batch_size, config.seed)
-    runs = []
+    methods = ("engine", "engine+audit") if config.audit else ("engine",)
+    runs: dict[str, list[Run]] = {method: [] for method in methods}
     for number in range(1, config.runs + 1):
-        with fresh_database(store, config.postgres_url) as url:
-            label = f"{store}: engine batch {batch_size} x{clients}: run {number}/{config.runs}"
-            run = _engine_run(url, workload, clients, config.check, _every_interval(say, label))
-        say(_run_line(label, run))
-        runs.append(run)
-    return Measurement(store, "engine", batch_size, clients, tuple(runs))
+        for method in methods:
+            with fresh_database(store, config.postgres_url) as url:
+                label = (
+                    f"{store}: {method} batch {batch_size} x{clients}: run {number}/{config.runs}"
+                )
+                run = _engine_run(
+                    url, workload, clients, config.check, _every_interval(say, label),
+                    audit=method == "engine+audit",
+                )  # fmt: skip
+            say(_run_line(label, run))
+            runs[method].append(run)
+    return [
+        Measurement(store, method, batch_size, clients, tuple(runs[method])) for method in methods
+    ]
 
 
-def _engine_run(url: str, workload: Workload, clients: int, check: bool, say: Progress) -> Run:
-    ledger = Ledger(open_store(url))
+def _engine_run(
+    url: str, workload: Workload, clients: int, check: bool, say: Progress, *, audit: bool = False
+) -> Run:
+    # The audit log as production runs it: tree, chain and heads signed with an Ed25519 key
+    # (generated in memory for the run).
+    ledger = Ledger(open_store(url), audit=AuditLog(HeadSigner.generate()) if audit else None)
     try:
         set_up_wallets(ledger, workload)
         batches = _reporting(workload.batches(), workload.transfers, say)
@@ -234,6 +267,8 @@ def _engine_run(url: str, workload: Workload, clients: int, check: bool, say: Pr
         rss_mib = peak_rss_mib()
         checked = time.perf_counter()
         violations = _violations(ledger.store, workload, statuses[OK]) if check else ()
+        if check and audit:
+            violations += _audit_violations(ledger.store)
         check_s = time.perf_counter() - checked
     finally:
         ledger.close()
@@ -375,6 +410,13 @@ def _violations(store: LedgerStore, workload: Workload, created: int) -> tuple[s
     if stored != expected:
         found.append(f"transfer_count: store holds {stored}, expected {expected}")
     return tuple(found)
+
+
+def _audit_violations(store: LedgerStore) -> tuple[str, ...]:
+    """The first few problems `centime audit verify` finds (none: the log is intact)."""
+    with store.audit_reader() as fetch:
+        report = verify_log(fetch, problems_max=VIOLATIONS_SHOWN_MAX)
+    return tuple(f"audit {problem}" for problem in report.problems)
 
 
 def _every_interval(say: Progress, label: str) -> Progress:

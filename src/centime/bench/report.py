@@ -28,9 +28,8 @@ __all__ = ["as_json", "notes", "table"]
 def _method(m: Measurement) -> str:
     if m.method == "naive":
         return "naive, 1 txn each"
-    if m.clients > 1:
-        return f"engine, {m.clients} clients"
-    return "engine, 1 client"
+    clients = f"{m.clients} clients" if m.clients > 1 else "1 client"
+    return f"{m.method}, {clients}"
 
 
 def _spread(m: Measurement) -> str:
@@ -80,6 +79,7 @@ def notes(result: BenchResult) -> list[str]:
     """What the table's figures mean, and what did not run."""
     config = result.config
     lines = [
+        *_audit_notes(result),
         f"{config.accounts:,} funded wallets, random transfers between them (seed {config.seed});"
         " every commit durable (SQLite: WAL, synchronous=FULL; PostgreSQL:"
         " synchronous_commit=on); a fresh database per run.",
@@ -112,6 +112,27 @@ def notes(result: BenchResult) -> list[str]:
     return lines
 
 
+def _audit_notes(result: BenchResult) -> list[str]:
+    """The audit log's cost per store and batch size: median rates, same run."""
+    lines = []
+    for m in result.measurements:
+        ratio = result.audit_ratio(m)
+        if ratio is None:
+            continue
+        lines.append(
+            f"{m.store}, batch {m.batch_size:,}: with the audit log {ratio:.1%} of the engine's"
+            f" transfers/s (cost {1 - ratio:.1%}; medians of {len(m.runs)} runs each,"
+            " alternating)."
+        )
+    if lines:
+        lines.append(
+            "engine+audit: the same engine with the audit log on (Merkle leaf per transfer,"
+            " batch record with state changes, nodes, an Ed25519 head at least every second),"
+            " in the same transactions."
+        )
+    return lines
+
+
 def as_json(result: BenchResult) -> dict[str, Any]:
     config = result.config
     return {
@@ -128,6 +149,7 @@ def as_json(result: BenchResult) -> dict[str, Any]:
             "stores": list(config.stores),
             "postgres_url": redacted(config.postgres_url),
             "check": config.check,
+            "audit": config.audit,
         },
         "environment": {
             "python": platform.python_version(),
@@ -152,6 +174,9 @@ def _measurement_json(result: BenchResult, m: Measurement) -> dict[str, Any]:
         "latency_ms_p50": round(m.latency_ms_p50, 3),
         "latency_ms_p99": round(m.latency_ms_p99, 3),
         "engine_over_naive": None if ratio is None else round(ratio, 2),
+        "audit_over_engine": (
+            None if (audit := result.audit_ratio(m)) is None else round(audit, 4)
+        ),
         "all_created": m.all_created,
         "check_passed": m.check_passed,
         "runs": [_run_json(r) for r in m.runs],

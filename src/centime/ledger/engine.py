@@ -290,9 +290,9 @@ class Ledger:
             with _gc_paused():
                 results = _apply_requests(applier, group, due, timestamp)
                 changes = applier.changes()
+                if self.audit is not None:  # after reserve_timestamps: under the clock lock
+                    self.audit.append(txn, changes, timestamp, count, now_ns)
             txn.write(changes)
-            if self.audit is not None:  # after reserve_timestamps: under the clock lock
-                self.audit.append(txn, changes, timestamp, count, now_ns)
         return results, changes
 
 

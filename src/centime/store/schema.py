@@ -170,6 +170,7 @@ audit_heads = Table(
     Column("signature", LargeBinary, nullable=False),
     PrimaryKeyConstraint("timestamp", "key_id"),
 )
+Index("audit_heads_by_tree_size", audit_heads.c.tree_size, audit_heads.c.timestamp)
 
 # Every public key that ever signed heads (published at /.well-known/centime-audit-keys.json).
 audit_keys = Table(

@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("signature", sa.LargeBinary, nullable=False),
         sa.PrimaryKeyConstraint("timestamp", "key_id"),
     )
+    op.create_index("audit_heads_by_tree_size", "audit_heads", ["tree_size", "timestamp"])
     op.create_table(
         "audit_keys",
         sa.Column("key_id", sa.LargeBinary, primary_key=True),
