@@ -84,6 +84,7 @@ _COPY_TYPES: Final = {
     "accounts": ["int8", "text", "int4", "int4", "int8", "int8", "int8", "int8", "int8", "int8"],
     "transfers": ["int8"] * 4 + ["text", "int4", "int4", "int8", "int4", "int8", "int8"],
     "account_balances": ["int8", "int8", "int8", "int8", "int8", "int8"],
+    "audit_nodes": ["int4", "int8", "bytea"],
 }
 
 Cursor = psycopg.Cursor[TupleRow]
@@ -281,21 +282,15 @@ class _PostgresWrite:
         return bool(row and row[0])
 
     def write_audit(self, batch: AuditBatchRow, nodes: Sequence[AuditNodeRow]) -> None:
+        # Binary parameters and binary COPY: the hashes and the state record go as they are
+        # (as text they would travel hex-escaped, twice their size, and be parsed).
         self._cursor.execute(
             f"INSERT INTO audit_batches ({rows.AUDIT_BATCH_COLUMNS})"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            " VALUES (%b,%b,%b,%b,%b,%b,%b,%b,%b,%b,%b)",
             batch,
         )
         if nodes:
-            self._cursor.execute(
-                "INSERT INTO audit_nodes (level, first_index, hashes)"
-                " SELECT * FROM unnest(%s::int4[], %s::int8[], %s::bytea[])",
-                (
-                    _array(n.level for n in nodes),
-                    _array(n.first_index for n in nodes),
-                    [n.hashes for n in nodes],
-                ),
-            )
+            _copy(self._cursor, "audit_nodes", "level, first_index, hashes", nodes)
 
     def write_audit_head(self, head: AuditHeadRow) -> None:
         self._cursor.execute(
