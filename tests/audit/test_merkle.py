@@ -76,7 +76,7 @@ def _tree(leaf_inputs: list[bytes]) -> MemoryTree:
 
 
 def test_rfc6962_roots_for_every_size() -> None:
-    assert EMPTY_ROOT == ROOTS[0]
+    assert ROOTS[0] == EMPTY_ROOT
     for size in range(len(LEAVES) + 1):
         hashes = [leaf_hash(d) for d in LEAVES[:size]]
         assert root_of(hashes) == ROOTS[size]
