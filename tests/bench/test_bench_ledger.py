@@ -62,6 +62,7 @@ def test_tiny_sqlite_bench_creates_every_transfer_and_passes_the_check() -> None
     document = json.loads(json.dumps(as_json(result)))
     assert document["runs"] == 1 and document["statistic"] == "median"
     assert document["skipped"] == []
+    assert document["environment"]["fsync_ms_p50_before"] > 0
     assert len(document["results"]) == 4
     for row in document["results"]:
         assert row["all_created"] and row["check_passed"]

@@ -6,7 +6,10 @@ other's rows, and nothing is left behind: the temp directory is removed and the 
 
 from __future__ import annotations
 
+import os
+import statistics
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +20,7 @@ __all__ = [
     "DEFAULT_POSTGRES_URL",
     "STORES",
     "fresh_database",
+    "fsync_ms_p50",
     "postgres_unavailable",
     "redacted",
 ]
@@ -24,6 +28,8 @@ __all__ = [
 DEFAULT_POSTGRES_URL: Final = "postgresql://postgres@127.0.0.1:5432/test"
 STORES: Final = ("sqlite", "postgres")
 CONNECT_TIMEOUT_S: Final = 3
+FSYNC_PROBES: Final = 50
+FSYNC_PROBE_BYTES: Final = 4096
 
 
 def redacted(url: str) -> str:
@@ -47,6 +53,25 @@ def postgres_unavailable(url: str) -> str | None:
             return None
     except Exception as error:  # any failure to connect means: skip, and say why
         return f"PostgreSQL not reachable at {redacted(url)}: {error}".strip()
+
+
+def fsync_ms_p50() -> float:
+    """The median time of a 4 KiB write + fsync in the temp directory, in ms: what one
+    durable commit costs at least on this disk, and so what bounds the naive ledger's rate
+    (about 1000 / this, per writer). It varies with what else on the machine is syncing."""
+    with tempfile.TemporaryDirectory(prefix="centime-bench-") as directory:
+        path = os.path.join(directory, "probe")
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            samples = []
+            for _ in range(FSYNC_PROBES):
+                os.write(descriptor, b"\0" * FSYNC_PROBE_BYTES)
+                began = time.perf_counter()
+                os.fsync(descriptor)
+                samples.append(time.perf_counter() - began)
+        finally:
+            os.close(descriptor)
+    return statistics.median(samples) * 1000.0
 
 
 @contextmanager

@@ -35,7 +35,13 @@ from centime.ledger import CreateAccountStatus, CreateTransferStatus, Ledger, Tr
 from centime.limits import BATCH_EVENTS_MAX, GROUP_EVENTS_MAX
 from centime.store import LedgerStore, open_store
 
-from .databases import DEFAULT_POSTGRES_URL, STORES, fresh_database, postgres_unavailable
+from .databases import (
+    DEFAULT_POSTGRES_URL,
+    STORES,
+    fresh_database,
+    fsync_ms_p50,
+    postgres_unavailable,
+)
 from .latency import LatencyHistogram
 from .naive import open_naive
 from .workload import Workload, funding_accounts, funding_transfers
@@ -177,6 +183,9 @@ class BenchResult:
     measurements: list[Measurement] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # store -> why it did not run
     peak_rss_mib: float = 0.0
+    # A durable commit's floor on this disk, before and after the run (see fsync_ms_p50).
+    fsync_ms_p50_before: float = 0.0
+    fsync_ms_p50_after: float = 0.0
 
     def ratio(self, measurement: Measurement) -> float | None:
         """Engine transfers/s over naive transfers/s on the same store (None without both)."""
@@ -204,7 +213,7 @@ class BenchResult:
 def run_ledger_bench(config: BenchConfig, progress: Progress | None = None) -> BenchResult:
     """Every measurement the config asks for, store by store; unreachable stores skipped."""
     say = progress or (lambda _: None)
-    result = BenchResult(config)
+    result = BenchResult(config, fsync_ms_p50_before=fsync_ms_p50())
     for store in config.stores:
         reason = postgres_unavailable(config.postgres_url) if store == "postgres" else None
         if reason is not None:
@@ -216,6 +225,7 @@ def run_ledger_bench(config: BenchConfig, progress: Progress | None = None) -> B
         if config.naive_transfers > 0:
             result.measurements.append(_measure_naive(store, config, say))
     result.peak_rss_mib = peak_rss_mib()
+    result.fsync_ms_p50_after = fsync_ms_p50()
     return result
 
 

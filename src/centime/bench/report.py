@@ -5,6 +5,7 @@ There is no money in the output, only counts (integers), rates and latencies (fl
 
 from __future__ import annotations
 
+import os
 import platform
 import sqlite3
 from typing import Any
@@ -102,6 +103,12 @@ def notes(result: BenchResult) -> list[str]:
             f" or more, {TRANSFERS_SMALL_BATCH:,} for smaller ones (slower), naive"
             f" {config.naive_transfers:,} (--transfers, --naive-transfers)."
         )
+    lines.append(
+        f"fsync of a 4 KiB write in the temp directory: p50 {result.fsync_ms_p50_before:.2f} ms"
+        f" before the run, {result.fsync_ms_p50_after:.2f} ms after; a durable commit costs at"
+        " least that, so the naive rate is bounded by about 1000 / it (other processes"
+        " syncing on the same disk raise it)."
+    )
     for store, reason in result.skipped.items():
         lines.append(f"{store}: SKIPPED: {reason}")
     rss = f"Peak RSS of the process: {result.peak_rss_mib:,.1f} MiB"
@@ -155,6 +162,9 @@ def as_json(result: BenchResult) -> dict[str, Any]:
             "python": platform.python_version(),
             "sqlite": sqlite3.sqlite_version,
             "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+            "fsync_ms_p50_before": round(result.fsync_ms_p50_before, 3),
+            "fsync_ms_p50_after": round(result.fsync_ms_p50_after, 3),
         },
         "results": [_measurement_json(result, m) for m in result.measurements],
         "skipped": [{"store": s, "reason": r} for s, r in result.skipped.items()],
