@@ -9,12 +9,16 @@ is only formatted on the way out.
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from centime.audit import AuditLog, verify_log
+from centime.audit.service import check_proof, export_document, inclusion_document, keyring_of
+from centime.audit.sth import generate_key_file
 from centime.ledger.engine import Ledger
 from centime.ledger.model import (
     AMOUNT_POST_FULL,
@@ -25,6 +29,7 @@ from centime.ledger.model import (
     TransferFlags,
 )
 from centime.money import asset_by_code
+from centime.store import LedgerStore
 from centime.store.sqlite import SqliteStore
 
 USD = asset_by_code("USD")
@@ -67,12 +72,19 @@ def _payment(ids: _Ids, payer: int, amount: int) -> list[Transfer]:
 
 
 def run_demo(path: Path, console: Console | None = None) -> bool:
-    """Run the tour on a fresh SQLite file at ``path``; True when the ledger checks clean."""
+    """Run the tour on a fresh SQLite file at ``path``; True when the ledger checks clean
+    and the audit log verifies."""
     console = console or Console(soft_wrap=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    key_file = Path(f"{path}.audit-key.pem")
+    for old in (Path(f"{path}{suffix}") for suffix in ("", "-wal", "-shm")):
+        old.unlink(missing_ok=True)
+    key_file.unlink(missing_ok=True)
+    # The demo operator's signing key, created for this run (mode 0600, never printed); a
+    # head is signed after every group so that the tour's last transfer is covered.
+    signer = generate_key_file(key_file, time.time_ns())
+    audit = AuditLog(signer, head_interval_s=0)
     ids = _Ids()
-    with Ledger(SqliteStore.open(path)) as ledger:
+    with Ledger(SqliteStore.open(path), audit=audit) as ledger:
         say = console.print
         say(f"[bold]centime ledger demo[/] on {path} (USD at scale {USD.scale}: micro-dollars)\n")
         ledger.create_accounts([
@@ -86,9 +98,9 @@ def run_demo(path: Path, console: Console | None = None) -> bool:
         topup = Transfer(ids(), FUNDING, ALICE, USD.parse("5.00"), "USD", CODE_TOPUP)
         _show(say, "Alice tops up 5.00 by card", ledger.create_transfers([topup]))
 
-        article = USD.parse("0.05")
+        article = _payment(ids, ALICE, USD.parse("0.05"))
         _show(say, "Alice pays 0.05 for an article (payment + 2% fee, one linked chain)",
-              ledger.create_transfers(_payment(ids, ALICE, article)))  # fmt: skip
+              ledger.create_transfers(article))  # fmt: skip
 
         call = USD.parse("0.000125")
         calls = [event for _ in range(1000) for event in _payment(ids, ALICE, call)]
@@ -116,13 +128,34 @@ def run_demo(path: Path, console: Console | None = None) -> bool:
               ledger.create_transfers(_payment(ids, BOB, USD.parse("0.10"))))  # fmt: skip
 
         _balances(console, ledger)
+        ledger.expire_due()  # one more group: the writer signs the head of the final tree
         violations = list(ledger.store.check())
+        audited = _show_audit(console, ledger.store, article_payment_id=article[0].id)
     if violations:
         console.print(f"[red]ledger check failed: {violations[0]}[/]")
         return False
     console.print("\n[green]ledger check: debits equal credits, every balance equals its "
                   "transfers, no wallet below zero[/]")  # fmt: skip
-    return True
+    return audited
+
+
+def _show_audit(console: Console, store: LedgerStore, article_payment_id: int) -> bool:
+    """Verify the whole audit log, then check one payment's inclusion proof offline, from the
+    signed tree head and the published public key alone, as a customer would."""
+    with store.audit_reader() as fetch:
+        report = verify_log(fetch)
+    if not report.ok:
+        console.print(f"[red]audit verify failed: {report.problems[0]}[/]")
+        return False
+    console.print(
+        f"\n[bold]Audit log[/]: {report.transfers} transfers in {report.batches} hash-chained "
+        f"batches, Merkle root {report.root_hash.hex()[:16]}..., {report.heads} signed tree "
+        "heads, all verified"
+    )
+    document = inclusion_document(store, article_payment_id, None)
+    result = check_proof(document, keyring_of([export_document(store)]))
+    console.print(f"Inclusion proof of Alice's article payment, checked offline: {result.message}")
+    return result.ok
 
 
 def _show(say: object, what: str, statuses: Sequence[CreateTransferStatus]) -> None:

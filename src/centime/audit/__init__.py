@@ -68,9 +68,9 @@ def audit_from_env(environ: Mapping[str, str] | None = None) -> AuditLog | None:
     """The audit log an entry point should run with.
 
     - ``CENTIME_AUDIT_KEY_FILE=path``: on, heads signed with that key (the production set-up);
-    - else ``CENTIME_AUDIT=on``: on, tree and chain kept, no heads signed;
-    - else off (``None``).
-    ``CENTIME_AUDIT=off`` turns it off even with a key file.
+    - else on, tree and chain kept, no heads signed: every committed batch is in the log by
+      default, because a log that starts late cannot prove the history before it;
+    - ``CENTIME_AUDIT=off`` turns it off (``None``), even with a key file.
     """
     env = os.environ if environ is None else environ
     switch = env.get(AUDIT_ENV, "").strip().lower()
@@ -79,6 +79,4 @@ def audit_from_env(environ: Mapping[str, str] | None = None) -> AuditLog | None:
     key_file = env.get(KEY_FILE_ENV, "").strip()
     if key_file:
         return AuditLog(HeadSigner.load(Path(key_file)))
-    if switch in ("on", "1", "true", "yes"):
-        return AuditLog(None)
-    return None
+    return AuditLog(None)
