@@ -67,6 +67,26 @@ def ledger_check(
     )
 
 
+@app.command("serve")
+def serve(
+    database_url: str = DatabaseUrl,
+    host: str = typer.Option("127.0.0.1", help="The address to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="The port to listen on."),
+) -> None:
+    """Serve the HTTP API (today: the audit log's tree heads, proofs and public keys) over
+    the ledger, with the audit log as CENTIME_AUDIT_KEY_FILE / CENTIME_AUDIT say."""
+    import uvicorn
+
+    from centime.api import create_app
+    from centime.audit import audit_from_env
+    from centime.ledger import Ledger
+    from centime.store import open_store
+
+    audit = audit_from_env()
+    with Ledger(open_store(database_url), audit=audit) as ledger:
+        uvicorn.run(create_app(ledger, audit), host=host, port=port, log_level="info")
+
+
 @app.command("demo")
 def demo(
     database: str = typer.Option("demo.db", "--database", help="The SQLite file (recreated)."),
@@ -373,3 +393,7 @@ def audit_keys_export(database_url: str = DatabaseUrl) -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()
