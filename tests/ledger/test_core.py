@@ -8,7 +8,7 @@
   every balance equals the sum of its transfers, and no field is negative or above
   ``AMOUNT_MAX``;
 - garbage in any field, or in place of an event, is ``malformed`` and never raises;
-- the engine's known divergences from TigerBeetle's semantics, as strict xfails.
+- cases where the engine once departed from TigerBeetle's semantics, fixed and pinned.
 """
 
 from __future__ import annotations
@@ -948,20 +948,12 @@ def test_malformed_accounts_are_refused_never_raised(events: list[Account]) -> N
     assert created == ([99] if statuses[-1] is A.CREATED else [])
 
 
-# ----------------------------------------------------------------------------- divergences
+# ----------------------------------------------------------------------------- TigerBeetle
 #
-# The engine against TigerBeetle's semantics (state_machine.zig), which DESIGN.md adopts and
-# tests/ledger/reference.py models. The stateful test steers around these; when one is fixed
-# its test here passes, strict xfail fails, and the entry in test_stateful.KNOWN_DIVERGENCES
-# goes too.
+# Cases where an earlier engine departed from TigerBeetle's semantics (state_machine.zig),
+# which DESIGN.md adopts and tests/ledger/reference.py models; fixed, and pinned here.
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a post of AMOUNT_POST_FULL resubmitted under the id of a partial post of the "
-    "same pending transfer answers `exists` (TigerBeetle: exists_with_different_amount); the "
-    "client is told the whole reserve was posted when only part was",
-)
 def test_post_full_resubmitted_after_a_partial_post_is_a_different_event() -> None:
     applier = BatchApplier(base_view())
     assert applier.create_transfers([post(300, 100, 4)], TS) == [S.CREATED]
@@ -969,12 +961,6 @@ def test_post_full_resubmitted_after_a_partial_post_is_a_different_event() -> No
     assert statuses == [S.EXISTS_WITH_DIFFERENT_AMOUNT]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a post/void resubmitted with user_data 0 answers `exists` although the stored "
-    "record carries another user_data than the pending transfer's (TigerBeetle fills 0 from the "
-    "pending transfer, then compares: exists_with_different_user_data)",
-)
 def test_resolution_resubmitted_without_user_data_is_a_different_event() -> None:
     applier = BatchApplier(base_view())
     assert applier.create_transfers([post(300, 100, user_data=7)], TS) == [S.CREATED]
@@ -982,33 +968,15 @@ def test_resolution_resubmitted_without_user_data_is_a_different_event() -> None
     assert statuses == [S.EXISTS_WITH_DIFFERENT_USER_DATA]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the pending transfer that closed an account can be posted, moving money on "
-    "the closed account (model.py: no transfer may touch a closed account except voiding the "
-    "pending transfer that closed it; TigerBeetle refuses: debit_account_already_closed)",
-)
 def test_the_closing_transfer_cannot_be_posted() -> None:
     statuses, changes = apply([post(300, 108)])
     assert statuses == [S.DEBIT_ACCOUNT_ALREADY_CLOSED]
     assert changes.transfers == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug (status only): a void naming more than the reserve answers "
-    "pending_transfer_has_different_amount; exceeds_pending_transfer_amount applies and comes "
-    "first in the documented order (TigerBeetle returns it)",
-)
 def test_void_above_the_reserve_exceeds_the_pending_amount() -> None:
     assert apply([void(300, 100, 11)])[0] == [S.EXCEEDS_PENDING_TRANSFER_AMOUNT]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug (status only): a pending transfer whose amount would overflow debits_posted "
-    "when posted answers overflows_debits; TigerBeetle checks the posted fields for pending "
-    "transfers too and answers overflows_debits_posted, which comes first in the order",
-)
 def test_pending_transfer_that_could_not_be_posted_overflows_posted() -> None:
     assert apply([tr(300, 12, 2, 10, flags=PENDING)])[0] == [S.OVERFLOWS_DEBITS_POSTED]

@@ -390,7 +390,8 @@ class BatchApplier:
             return S.ID_ALREADY_FAILED
         existing = self._transfers.get(t.id)
         if existing is not None:
-            return _compare_existing(t, existing)
+            pending = self._transfers.get(existing.pending_id) if existing.pending_id else None
+            return _compare_existing(t, existing, pending)
         if flags & (_POST | _VOID):
             status = self._post_or_void(t, timestamp)
         else:
@@ -443,17 +444,17 @@ class BatchApplier:
             amount = min(amount, max(0, dr_cpo - dr_dpo - dr_dp))
         if flags & _BAL_CR:
             amount = min(amount, max(0, cr_dpo - cr_cpo - cr_cp))
-        # Overflow, then the balance limits (TigerBeetle's order).
+        # Overflow, then the balance limits (TigerBeetle's order). A pending amount is checked
+        # against the posted fields too: posting it later must not overflow them.
         if pending:
             if dr_dp + amount > AMOUNT_MAX:
                 return S.OVERFLOWS_DEBITS_PENDING
             if cr_cp + amount > AMOUNT_MAX:
                 return S.OVERFLOWS_CREDITS_PENDING
-        else:
-            if dr_dpo + amount > AMOUNT_MAX:
-                return S.OVERFLOWS_DEBITS_POSTED
-            if cr_cpo + amount > AMOUNT_MAX:
-                return S.OVERFLOWS_CREDITS_POSTED
+        if dr_dpo + amount > AMOUNT_MAX:
+            return S.OVERFLOWS_DEBITS_POSTED
+        if cr_cpo + amount > AMOUNT_MAX:
+            return S.OVERFLOWS_CREDITS_POSTED
         dr_debits = dr_dp + dr_dpo + amount
         cr_credits = cr_cp + cr_cpo + amount
         if dr_debits > AMOUNT_MAX:
@@ -507,11 +508,12 @@ class BatchApplier:
         if t.code and t.code != p.code:
             return S.PENDING_TRANSFER_HAS_DIFFERENT_CODE
         post = bool(t.flags & _POST)
+        if t.amount != AMOUNT_POST_FULL and t.amount > p.amount:
+            return S.EXCEEDS_PENDING_TRANSFER_AMOUNT
         if post:
             amount = p.amount if t.amount == AMOUNT_POST_FULL else t.amount
-            if amount > p.amount:
-                return S.EXCEEDS_PENDING_TRANSFER_AMOUNT
         else:
+            # A void releases the whole reserve: it may say so (the amount, or FULL) or not (0).
             if t.amount not in (0, AMOUNT_POST_FULL, p.amount):
                 return S.PENDING_TRANSFER_HAS_DIFFERENT_AMOUNT
             amount = p.amount
@@ -526,9 +528,11 @@ class BatchApplier:
             return S.PENDING_TRANSFER_EXPIRED
         dr, cr = self._accounts_of(p)
         if post:
-            if dr.flags & _CLOSED and not p.flags & _CLOSE_DR:
+            # Even the transfer that closed the account cannot be posted: a closed account
+            # moves no money; voiding (or the expiry of) the closing transfer reopens it.
+            if dr.flags & _CLOSED:
                 return S.DEBIT_ACCOUNT_ALREADY_CLOSED
-            if cr.flags & _CLOSED and not p.flags & _CLOSE_CR:
+            if cr.flags & _CLOSED:
                 return S.CREDIT_ACCOUNT_ALREADY_CLOSED
             # The reserve is released whole and at most that much posted, so the totals
             # cannot grow; only the posted fields can overflow.
@@ -620,37 +624,58 @@ class BatchApplier:
         self._changes.pending[state.transfer_id] = state
 
 
-def _compare_existing(t: Transfer, e: Transfer) -> CreateTransferStatus:
+def _compare_existing(t: Transfer, e: Transfer, pending: Transfer | None) -> CreateTransferStatus:
     """``exists`` when ``t`` is the same event as the stored ``e``, else the first difference.
 
-    For a post or void, fields left empty in ``t`` were filled from the pending transfer and
-    match whatever was stored; a balancing transfer matches if its bound covers what moved.
+    For a post or void (``pending`` is the transfer it resolved), the fields ``t`` leaves
+    empty are first filled from ``pending``, as they were when ``e`` was created, and then
+    compared: a post of ``AMOUNT_POST_FULL`` is the same event only if the whole reserve was
+    posted. A balancing transfer matches if its bound covers what moved.
     """
     resolving = t.flags & (_POST | _VOID)
+    if resolving and pending is not None:
+        t = _filled_from_pending(t, pending)
     if t.flags != e.flags:
         return S.EXISTS_WITH_DIFFERENT_FLAGS
     if t.pending_id != e.pending_id:
         return S.EXISTS_WITH_DIFFERENT_PENDING_ID
     if t.timeout_s != e.timeout_s:
         return S.EXISTS_WITH_DIFFERENT_TIMEOUT
-    if t.debit_account_id != e.debit_account_id and not (resolving and t.debit_account_id == 0):
+    if t.debit_account_id != e.debit_account_id:
         return S.EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID
-    if t.credit_account_id != e.credit_account_id and not (
-        resolving and t.credit_account_id == 0
-    ):
+    if t.credit_account_id != e.credit_account_id:
         return S.EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID
     if t.flags & (_BAL_DR | _BAL_CR):
         if t.amount < e.amount:
             return S.EXISTS_WITH_DIFFERENT_AMOUNT
-    elif t.flags & _VOID:
-        if t.amount not in (0, AMOUNT_POST_FULL, e.amount):
-            return S.EXISTS_WITH_DIFFERENT_AMOUNT
-    elif t.amount != e.amount and not (t.flags & _POST and t.amount == AMOUNT_POST_FULL):
+    elif t.amount != e.amount:
         return S.EXISTS_WITH_DIFFERENT_AMOUNT
-    if t.user_data != e.user_data and not (resolving and t.user_data == 0):
+    if t.user_data != e.user_data:
         return S.EXISTS_WITH_DIFFERENT_USER_DATA
-    if t.asset != e.asset and not (resolving and t.asset == ""):
+    if t.asset != e.asset:
         return S.EXISTS_WITH_DIFFERENT_ASSET
-    if t.code != e.code and not (resolving and t.code == 0):
+    if t.code != e.code:
         return S.EXISTS_WITH_DIFFERENT_CODE
     return S.EXISTS
+
+
+def _filled_from_pending(t: Transfer, p: Transfer) -> Transfer:
+    """The post or void ``t`` as it was recorded: empty fields taken from the pending
+    transfer ``p``, and the amount resolved (a void always releases all of ``p``)."""
+    if t.flags & _VOID:
+        amount = p.amount if t.amount in (0, AMOUNT_POST_FULL) else t.amount
+    else:
+        amount = p.amount if t.amount == AMOUNT_POST_FULL else t.amount
+    return Transfer(
+        t.id,
+        t.debit_account_id or p.debit_account_id,
+        t.credit_account_id or p.credit_account_id,
+        amount,
+        t.asset or p.asset,
+        t.code or p.code,
+        t.flags,
+        t.pending_id,
+        t.timeout_s,
+        t.user_data or p.user_data,
+        t.timestamp,
+    )

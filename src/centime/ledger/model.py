@@ -38,8 +38,10 @@ class AccountFlags(enum.IntFlag):
     CREDITS_MUST_NOT_EXCEED_DEBITS = 1 << 2
     # Keep a row of the account's balances after every transfer that touches it.
     HISTORY = 1 << 3
-    # No transfer may touch the account, except voiding the pending transfer that closed it.
-    # Set and cleared only by closing transfers, never on creation.
+    # No transfer may move money on the account: new transfers and posts are refused; a
+    # pending transfer may still be voided (or expire), which only releases its reserve, and
+    # voiding the closing transfer reopens the account. Set and cleared only by closing
+    # transfers, never on creation.
     CLOSED = 1 << 4
 
 
