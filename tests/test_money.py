@@ -245,3 +245,14 @@ def test_known_assets() -> None:
     assert ASSETS["JPY"].format(10_000) == "1.0000"
     with pytest.raises(KeyError, match="XXX"):
         asset_by_code("XXX")
+
+
+def test_bad_scales_and_codes_are_value_errors() -> None:
+    for scale in (-1, 19, 1.5, None, True):
+        with pytest.raises(ValueError):
+            format_amount(5, scale)  # type: ignore[arg-type]
+        with pytest.raises(ValueError):
+            parse_amount("5", scale)  # type: ignore[arg-type]
+    for code in (None, 5, b"USD"):
+        with pytest.raises(ValueError):
+            Asset(code, 2)  # type: ignore[arg-type]

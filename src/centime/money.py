@@ -44,7 +44,9 @@ class Asset:
     scale: int
 
     def __post_init__(self) -> None:
-        if not (_ASSET_CODE.fullmatch(self.code) and len(self.code) <= ASSET_CODE_LEN_MAX):
+        if not isinstance(self.code, str) or not (
+            _ASSET_CODE.fullmatch(self.code) and len(self.code) <= ASSET_CODE_LEN_MAX
+        ):
             raise ValueError(f"asset code must be 2-12 capitals or digits, got {self.code!r}")
         if type(self.scale) is not int or not 0 <= self.scale <= ASSET_SCALE_MAX:
             raise ValueError(f"asset scale must be an int in 0..{ASSET_SCALE_MAX}")
@@ -96,6 +98,7 @@ def parse_amount(
     more decimals than the scale holds (rather than rounding them away), a sign unless
     ``allow_negative``, zero unless ``allow_zero``, and magnitudes above ``AMOUNT_MAX``.
     """
+    _check_scale(scale)
     if not isinstance(text, str):
         raise AmountError(f"an amount must be a decimal string, not {type(text).__name__}")
     if len(text) > AMOUNT_TEXT_MAX:
@@ -121,6 +124,7 @@ def format_amount(amount: int, scale: int) -> str:
 
     ``format_amount(125, 6) == "0.000125"``; the inverse of :func:`parse_amount`.
     """
+    _check_scale(scale)
     if type(amount) is not int:
         raise AmountError(f"an amount must be an int, not {type(amount).__name__}")
     sign = "-" if amount < 0 else ""
@@ -128,3 +132,8 @@ def format_amount(amount: int, scale: int) -> str:
     if scale == 0:
         return f"{sign}{whole}"
     return f"{sign}{whole}.{fraction:0{scale}d}"
+
+
+def _check_scale(scale: int) -> None:
+    if type(scale) is not int or not 0 <= scale <= ASSET_SCALE_MAX:
+        raise ValueError(f"a scale is an int in 0..{ASSET_SCALE_MAX}, got {scale!r}")
