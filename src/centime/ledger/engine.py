@@ -209,7 +209,12 @@ class Ledger:
             group = self._collect_group()
             if group is None:
                 return
-            self._commit_group(group)
+            # Paused for the whole group, write and answers included, not only the core: by
+            # the time the collector may run again the group's records are freed, so the
+            # allocation count it runs on is back near zero. Pausing only the core left ~113
+            # collections (130-160 ms) per 100,000 transfers at batch 8189; this leaves none.
+            with _gc_paused():
+                self._commit_group(group)
 
     def _collect_group(self) -> list[_Request] | None:
         """Wait for a request (or the expiry interval), then take whatever else arrives
@@ -287,18 +292,17 @@ class Ledger:
                     self.audit.idle(txn, now_ns)
                 return [[] for _ in group], applier.changes()
             timestamp = txn.reserve_timestamps(count, now_ns)
-            with _gc_paused():
-                results = _apply_requests(applier, group, due, timestamp)
-                changes = applier.changes()
-                if self.audit is not None:  # after reserve_timestamps: under the clock lock
-                    self.audit.append(txn, changes, timestamp, count, now_ns)
+            results = _apply_requests(applier, group, due, timestamp)
+            changes = applier.changes()
+            if self.audit is not None:  # after reserve_timestamps: under the clock lock
+                self.audit.append(txn, changes, timestamp, count, now_ns)
             txn.write(changes)
         return results, changes
 
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while the core allocates a group's records.
+    """Pause the cyclic garbage collector while the writer handles a group.
 
     The core creates three small tuples per transfer and none of them forms a cycle; left on,
     the collector would scan the growing heap dozens of times per 8189-event group (a fifth

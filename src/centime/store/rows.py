@@ -63,7 +63,8 @@ def transfer_status(text: str) -> CreateTransferStatus:
 
 
 # Accounts, transfers and balance rows are NamedTuples whose field order is their column
-# order, so they are bound to INSERT statements as they are, without copying.
+# order, so they are bound to INSERT statements as they are (SQLite's hot path copies them to
+# exact tuples first, which sqlite3 binds faster: see store/sqlite.py).
 
 
 def account_rows(accounts: list[Account]) -> list[Account]:

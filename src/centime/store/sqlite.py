@@ -62,6 +62,21 @@ _PRAGMAS: Final = (
 _IDS = "(SELECT value FROM json_each(?))"
 
 
+# Hot-path rows are bound as exact tuples, copied from the NamedTuples with map(tuple, ...):
+# sqlite3 (CPython 3.11) binds a tuple subclass through the generic sequence protocol, which
+# measured 10% slower for the transfers INSERT (51 vs 46 ms per 8189 rows) and 45% slower for
+# the accounts UPDATE (16.4 vs 11.4 ms per 8000 accounts) than the copy plus exact binding.
+#
+# An account's balances and flags, from the whole Account tuple (field n is ?n, see
+# rows.ACCOUNT_COLUMNS; ?2, ?3 and ?5 go unused): no parameter tuple is built in Python per
+# account. The timestamp is fixed at creation, so matching it too costs nothing measurable and
+# catches an account row that is not the one the writer read (the row count is checked).
+_UPDATE_ACCOUNT: Final = (
+    "UPDATE accounts SET flags = ?4, debits_pending = ?6, debits_posted = ?7,"
+    " credits_pending = ?8, credits_posted = ?9 WHERE id = ?1 AND timestamp = ?10"
+)
+
+
 def _connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     for pragma in _PRAGMAS:
@@ -147,15 +162,16 @@ class _SqliteWrite:
                 rows.account_rows(changes.accounts_created),
             )
         if changes.accounts:
-            cursor.executemany(
-                "UPDATE accounts SET debits_pending = ?, debits_posted = ?,"
-                " credits_pending = ?, credits_posted = ?, flags = ? WHERE id = ?",
-                rows.account_balance_rows(changes.accounts.values()),
-            )
+            cursor.executemany(_UPDATE_ACCOUNT, map(tuple, changes.accounts.values()))
+            if cursor.rowcount != len(changes.accounts):
+                raise RuntimeError(
+                    f"updated {cursor.rowcount} accounts of {len(changes.accounts)}:"
+                    " an account vanished or its timestamp changed"
+                )
         if changes.transfers:
             cursor.executemany(
                 f"INSERT INTO transfers ({rows.TRANSFER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                rows.transfer_rows(changes.transfers),
+                map(tuple, rows.transfer_rows(changes.transfers)),
             )
         if changes.pending:
             cursor.executemany(
