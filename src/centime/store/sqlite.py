@@ -53,9 +53,19 @@ _PRAGMAS: Final = (
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = FULL",
     "PRAGMA foreign_keys = OFF",
+    "PRAGMA busy_timeout = 10000",
+)
+# The writer keeps its working set in memory. Readers get a smaller cache and sort on disk:
+# `ledger check` groups every transfer by account, and an in-memory sorter took 1.5 GiB at
+# 10 million transfers.
+_WRITER_PRAGMAS: Final = (
     "PRAGMA temp_store = MEMORY",
     "PRAGMA cache_size = -262144",  # 256 MiB of page cache
-    "PRAGMA busy_timeout = 10000",
+)
+_READER_PRAGMAS: Final = (
+    "PRAGMA temp_store = FILE",
+    "PRAGMA cache_size = -65536",  # 64 MiB
+    "PRAGMA query_only = ON",
 )
 
 # One JSON array parameter instead of thousands of '?': json_each unpacks it inside SQLite.
@@ -79,10 +89,8 @@ _UPDATE_ACCOUNT: Final = (
 
 def _connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    for pragma in _PRAGMAS:
+    for pragma in (*_PRAGMAS, *(_READER_PRAGMAS if readonly else _WRITER_PRAGMAS)):
         connection.execute(pragma)
-    if readonly:
-        connection.execute("PRAGMA query_only = ON")
     return connection
 
 
@@ -357,15 +365,23 @@ class SqliteStore:
         return StoreTotals(accounts, transfers, clock)
 
     def check(self) -> Iterator[Violation]:
+        """Every broken invariant, read from one WAL snapshot (a read transaction), so that
+        the writer committing meanwhile cannot make totals and transfers disagree."""
+        connection = self._reader()
+
         def fetch(sql: str) -> list[tuple[Any, ...]]:
             try:
-                return self._fetch(sql)
+                return connection.execute(sql).fetchall()
             except sqlite3.OperationalError as error:
                 if "overflow" in str(error):
                     raise OverflowError(str(error)) from error
                 raise
 
-        return check_ledger(fetch)
+        connection.execute("BEGIN")
+        try:
+            yield from check_ledger(fetch)
+        finally:
+            connection.execute("COMMIT")
 
     @contextmanager
     def audit_reader(self) -> Iterator[AuditFetch]:
