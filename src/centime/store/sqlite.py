@@ -47,6 +47,7 @@ from .port import (
 
 __all__ = ["SqliteStore"]
 
+WAL_CHECKPOINT_PAGES: Final = 100_000
 ACCOUNT_CACHE_MAX: Final = 1_048_576
 
 _PRAGMAS: Final = (
@@ -61,6 +62,12 @@ _PRAGMAS: Final = (
 _WRITER_PRAGMAS: Final = (
     "PRAGMA temp_store = MEMORY",
     "PRAGMA cache_size = -262144",  # 256 MiB of page cache
+    # Checkpoint the WAL into the database every 100,000 pages (400 MiB) instead of 1,000. A
+    # group of 8189 transfers between random accounts dirties thousands of index pages, so
+    # at 1,000 every commit checkpointed, and a page updated by ten groups was written back
+    # ten times. Measured over 1M transfers: 46,082/s against 35,272/s, the last ten groups
+    # 45,492/s against 28,646/s. Readers find recent pages through the WAL index either way.
+    f"PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}",
 )
 _READER_PRAGMAS: Final = (
     "PRAGMA temp_store = FILE",
