@@ -377,18 +377,21 @@ class BatchApplier:
     def _create_transfer(self, t: Transfer, timestamp: int) -> CreateTransferStatus:
         if not _well_formed_transfer(t):
             return S.MALFORMED
-        flags = int(t.flags)
+        # Indexing a NamedTuple is a plain tuple access; its attributes are property calls.
+        tid, flags = t[0], t[6]
+        if type(flags) is not int:  # a TransferFlags value
+            flags = int(flags)
         if flags & ~TRANSFER_FLAGS_ALL:
             return S.RESERVED_FLAG
-        if t.timestamp != 0:
+        if t[10] != 0:
             return S.TIMESTAMP_MUST_BE_ZERO
-        if t.id == 0:
+        if tid == 0:
             return S.ID_MUST_NOT_BE_ZERO
-        if _transfer_flags_exclusive(flags):
+        if flags & (_POST | _VOID) and _transfer_flags_exclusive(flags):
             return S.FLAGS_ARE_MUTUALLY_EXCLUSIVE
-        if t.id in self._failed:
+        if tid in self._failed:
             return S.ID_ALREADY_FAILED
-        existing = self._transfers.get(t.id)
+        existing = self._transfers.get(tid)
         if existing is not None:
             pending = self._transfers.get(existing.pending_id) if existing.pending_id else None
             return _compare_existing(t, existing, pending)
