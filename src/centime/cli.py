@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import typer
 
-from centime.store import DEFAULT_DATABASE_URL
+from centime.store import DEFAULT_DATABASE_URL, LedgerStore
 
 app = typer.Typer(help="centime: micropayments on an exact, fast double-entry ledger.",
                   no_args_is_help=True)
@@ -203,6 +204,24 @@ def _emit(document: object, out: str = "-") -> None:
         Path(out).write_text(text + "\n", encoding="utf-8")
 
 
+def _audit_document(
+    database_url: str, produce: Callable[[LedgerStore], dict[str, Any]]
+) -> dict[str, Any]:
+    """``produce(store)``, with the store closed after; a missing head, transfer or an
+    impossible proof is a clear error and exit 1."""
+    from centime.audit import NotFoundError, ProofError
+    from centime.store import open_store
+
+    store = open_store(database_url)
+    try:
+        return produce(store)
+    except (NotFoundError, ProofError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+
+
 @audit_app.command("verify")
 def audit_verify(
     database_url: str = DatabaseUrl,
@@ -248,19 +267,9 @@ def audit_prove(
     database_url: str = DatabaseUrl,
 ) -> None:
     """Print the inclusion proof of a transfer with the signed head it verifies against."""
-    from centime.audit import NotFoundError, ProofError
     from centime.audit.service import inclusion_document
-    from centime.store import open_store
 
-    store = open_store(database_url)
-    try:
-        document = inclusion_document(store, transfer_id, tree_size)
-    except (NotFoundError, ProofError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        store.close()
-    _emit(document)
+    _emit(_audit_document(database_url, lambda s: inclusion_document(s, transfer_id, tree_size)))
 
 
 @audit_app.command("prove-consistency")
@@ -272,19 +281,9 @@ def audit_prove_consistency(
     database_url: str = DatabaseUrl,
 ) -> None:
     """Print the consistency proof from tree size FIRST to the newer tree."""
-    from centime.audit import NotFoundError, ProofError
     from centime.audit.service import consistency_document
-    from centime.store import open_store
 
-    store = open_store(database_url)
-    try:
-        document = consistency_document(store, first, second)
-    except (NotFoundError, ProofError) as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        store.close()
-    _emit(document)
+    _emit(_audit_document(database_url, lambda s: consistency_document(s, first, second)))
 
 
 @audit_app.command("check-proof")
@@ -331,18 +330,9 @@ def audit_export_head(
 ) -> None:
     """Export the latest signed head and the public keys, for others to keep a copy of: a
     later head not consistent with it is a detected fork."""
-    from centime.audit import NotFoundError
     from centime.audit.service import export_document
-    from centime.store import open_store
 
-    store = open_store(database_url)
-    try:
-        document = export_document(store)
-    except NotFoundError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        store.close()
+    document = _audit_document(database_url, export_document)
     _emit(document, out)
     if webhook:
         import httpx
