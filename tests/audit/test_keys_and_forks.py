@@ -98,3 +98,42 @@ def test_export_head_then_a_rewritten_history_is_a_detected_fork(
                                   "--old-head", str(tmp_path / "head.json")])  # fmt: skip
     assert checked.exit_code == 2, checked.output
     assert "FORK" in checked.output
+
+
+def test_export_head_posts_the_document_to_a_webhook(filled: Audited, tmp_path: Path) -> None:
+    """Anchoring by webhook: the exported head and keys arrive, as JSON, at a loopback server;
+    a webhook that answers an error makes the command fail."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received: list[dict[str, object]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            body = json.loads(self.rfile.read(length))
+            received.append(body)
+            self.send_response(204 if self.path == "/anchor" else 500)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:  # keep the test output clean
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        sent = runner.invoke(app, ["audit", "export-head", "--database-url", filled.url,
+                                   "--out", str(tmp_path / "head.json"),
+                                   "--webhook", f"{base}/anchor"])  # fmt: skip
+        assert sent.exit_code == 0, sent.output
+        assert received == [json.loads((tmp_path / "head.json").read_text())]
+        failed = runner.invoke(app, ["audit", "export-head", "--database-url", filled.url,
+                                     "--out", str(tmp_path / "again.json"),
+                                     "--webhook", f"{base}/broken"])  # fmt: skip
+        assert failed.exit_code == 1
+        assert "webhook failed" in failed.output
+    finally:
+        server.shutdown()
+        server.server_close()
