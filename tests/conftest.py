@@ -14,8 +14,14 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from centime.store import LedgerStore, open_store
+
+# Tests never assert on time (speed is the benchmarks' business): no per-example deadline,
+# which on a loaded 2-core CI machine would only turn a slow example into a false failure.
+settings.register_profile("centime", deadline=None)
+settings.load_profile("centime")
 
 POSTGRES_URL = os.environ.get(
     "CENTIME_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
