@@ -12,7 +12,9 @@ commit succeeded, so a failed transaction cannot leave it ahead of the file.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -45,7 +47,11 @@ from .port import (
     Violation,
 )
 
-__all__ = ["SqliteStore"]
+__all__ = ["SqliteStore", "SqliteWriterBusyError"]
+
+
+class SqliteWriterBusyError(RuntimeError):
+    """Another store holds this SQLite file's writer lock."""
 
 WAL_CHECKPOINT_PAGES: Final = 100_000
 ACCOUNT_CACHE_MAX: Final = 1_048_576
@@ -251,6 +257,7 @@ class SqliteStore:
         self.path = path
         self._writer = _connect(path)
         self._writer_lock = threading.Lock()
+        self._writer_claim: int | None = None  # the lock file's descriptor, once claimed
         self._readers = threading.local()
         self._reader_connections: list[sqlite3.Connection] = []
         self._account_cache: dict[int, Account] = {}
@@ -272,6 +279,7 @@ class SqliteStore:
     @contextmanager
     def write_transaction(self) -> Iterator[_SqliteWrite]:
         with self._writer_lock:
+            self._claim_writer()
             cursor = self._writer.cursor()
             cursor.execute("BEGIN IMMEDIATE")
             transaction = _SqliteWrite(self, cursor)
@@ -284,6 +292,33 @@ class SqliteStore:
             reserved = getattr(transaction, "_reserved_last", None)
             if reserved is not None:
                 self._last_timestamp = reserved
+
+    def _claim_writer(self) -> None:
+        """Become the one writer of this file, or fail loudly.
+
+        The account cache and the clock are only right while nothing else writes the file:
+        a second writer (another process, or another store on the same file) would have its
+        balance updates silently overwritten. So the first write takes an exclusive lock on
+        ``<file>.writer-lock`` for the life of the store; stores that only read (``ledger
+        check``, ``audit verify`` beside a running server) never take it. The OS releases
+        it when the process dies, so a crash never leaves the ledger locked.
+        """
+        if self._writer_claim is not None:
+            return
+        descriptor = os.open(f"{self.path}.writer-lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            raise SqliteWriterBusyError(
+                f"another store is writing {self.path}: SQLite has one writer; use "
+                "PostgreSQL for several writer processes"
+            ) from None
+        self._writer_claim = descriptor
+        # Whatever was read before the claim may be stale.
+        self._account_cache.clear()
+        row = self._writer.execute("SELECT timestamp FROM ledger_clock WHERE id = 1").fetchone()
+        self._last_timestamp = row[0]
 
     def commit_changes(self, changes: Changes) -> None:
         cache = self._account_cache
@@ -407,6 +442,9 @@ class SqliteStore:
     def close(self) -> None:
         with self._writer_lock:
             self._writer.close()
+            if self._writer_claim is not None:
+                os.close(self._writer_claim)  # releases the lock
+                self._writer_claim = None
         for connection in self._reader_connections:
             connection.close()
         self._reader_connections.clear()
