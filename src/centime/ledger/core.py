@@ -236,7 +236,8 @@ class BatchApplier:
             pending = self._transfers.get(state.transfer_id)
             if pending is None:
                 raise LedgerInvariantError(f"pending state without transfer {state.transfer_id}")
-            self._release(pending, posted=0, timestamp=timestamp, void_closing=True)
+            dr, cr = self._released(pending, posted=0)
+            self._set_accounts(dr, cr, timestamp)
             self._set_pending(
                 PendingState(pending.id, PendingStatus.EXPIRED, current.expires_at, timestamp)
             )
@@ -543,8 +544,7 @@ class BatchApplier:
                 return S.OVERFLOWS_DEBITS_POSTED
             if cr.credits_posted + amount > AMOUNT_MAX:
                 return S.OVERFLOWS_CREDITS_POSTED
-        dr, cr = self._release(p, posted=amount if post else 0, timestamp=timestamp,
-                               void_closing=not post, write=False)  # fmt: skip
+        dr, cr = self._released(p, posted=amount if post else 0)
         record = Transfer(
             t.id, p.debit_account_id, p.credit_account_id, amount, p.asset, p.code,
             int(t.flags), p.id, 0, t.user_data or p.user_data, timestamp,
@@ -563,15 +563,15 @@ class BatchApplier:
             raise LedgerInvariantError(f"pending transfer {p.id} names a missing account")
         return dr, cr
 
-    def _release(
-        self, p: Transfer, *, posted: int, timestamp: int, void_closing: bool, write: bool = True
-    ) -> tuple[Account, Account]:
-        """Release the whole reserve of pending transfer ``p`` and post ``posted`` of it."""
+    def _released(self, p: Transfer, *, posted: int) -> tuple[Account, Account]:
+        """The accounts of pending transfer ``p`` with its whole reserve released and
+        ``posted`` of it posted. A closing transfer reopens its account: it can only be
+        voided or expire, never posted (a closed account moves no money)."""
         dr, cr = self._accounts_of(p)
         if dr.debits_pending < p.amount or cr.credits_pending < p.amount:
             raise LedgerInvariantError(f"reserve of pending transfer {p.id} is not held")
-        dr_flags = dr.flags & ~_CLOSED if void_closing and p.flags & _CLOSE_DR else dr.flags
-        cr_flags = cr.flags & ~_CLOSED if void_closing and p.flags & _CLOSE_CR else cr.flags
+        dr_flags = dr.flags & ~_CLOSED if p.flags & _CLOSE_DR else dr.flags
+        cr_flags = cr.flags & ~_CLOSED if p.flags & _CLOSE_CR else cr.flags
         dr = _with_balances(
             dr, dr.debits_pending - p.amount, dr.debits_posted + posted,
             dr.credits_pending, dr.credits_posted, dr_flags,
@@ -580,8 +580,6 @@ class BatchApplier:
             cr, cr.debits_pending, cr.debits_posted,
             cr.credits_pending - p.amount, cr.credits_posted + posted, cr_flags,
         )  # fmt: skip
-        if write:
-            self._set_accounts(dr, cr, timestamp)
         return dr, cr
 
     def _store_transfer(self, record: Transfer, dr: Account, cr: Account) -> None:

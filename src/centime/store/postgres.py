@@ -242,7 +242,7 @@ class _PostgresWrite:
         if changes.accounts_created:
             _copy(
                 cursor, "accounts", rows.ACCOUNT_COLUMNS,
-                rows.account_rows(sorted(changes.accounts_created, key=attrgetter("id"))),
+                sorted(changes.accounts_created, key=attrgetter("id")),
             )  # fmt: skip
         if changes.accounts:
             _update_accounts(cursor, changes.accounts.values())
@@ -250,7 +250,7 @@ class _PostgresWrite:
             # Sorted by id: writers insert into the unique id index in one order.
             _copy(
                 cursor, "transfers", rows.TRANSFER_COLUMNS,
-                rows.transfer_rows(sorted(changes.transfers, key=attrgetter("id"))),
+                sorted(changes.transfers, key=attrgetter("id")),
             )  # fmt: skip
         if changes.pending:
             _upsert_pending(cursor, [changes.pending[tid] for tid in sorted(changes.pending)])
@@ -259,9 +259,7 @@ class _PostgresWrite:
         if changes.balances:
             _copy(
                 cursor, "account_balances", rows.BALANCE_COLUMNS,
-                rows.balance_rows(
-                    sorted(changes.balances, key=attrgetter("account_id", "timestamp"))
-                ),
+                sorted(changes.balances, key=attrgetter("account_id", "timestamp")),
             )  # fmt: skip
 
     # ----------------------------------------------------------------- audit log

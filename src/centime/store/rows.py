@@ -62,13 +62,10 @@ def transfer_status(text: str) -> CreateTransferStatus:
     return _TRANSFER_STATUS[text]
 
 
-# Accounts, transfers and balance rows are NamedTuples whose field order is their column
-# order, so they are bound to INSERT statements as they are (SQLite's hot path copies them to
-# exact tuples first, which sqlite3 binds faster: see store/sqlite.py).
+# Accounts, transfers and balance rows need no conversion: they are NamedTuples whose field
+# order is their column order, bound to INSERT statements as they are (SQLite's hot path
+# copies them to exact tuples first, which sqlite3 binds faster: see store/sqlite.py).
 
-
-def account_rows(accounts: list[Account]) -> list[Account]:
-    return accounts
 
 
 def account_balance_rows(accounts: Iterable[Account]) -> list[tuple[int, ...]]:
@@ -79,9 +76,6 @@ def account_balance_rows(accounts: Iterable[Account]) -> list[tuple[int, ...]]:
     ]
 
 
-def transfer_rows(transfers: list[Transfer]) -> list[Transfer]:
-    return transfers
-
 
 def pending_rows(states: Iterable[PendingState]) -> list[tuple[Any, ...]]:
     return [(s.transfer_id, s.status.value, s.expires_at, s.timestamp) for s in states]
@@ -89,18 +83,3 @@ def pending_rows(states: Iterable[PendingState]) -> list[tuple[Any, ...]]:
 
 def failed_rows(changes: Changes) -> list[tuple[Any, ...]]:
     return [(tid, status.value, ts) for tid, (status, ts) in changes.failed.items()]
-
-
-def balance_rows(balances: list[AccountBalance]) -> list[AccountBalance]:
-    return balances
-
-
-def last_timestamp(changes: Changes) -> int:
-    """The newest timestamp ``changes`` writes (0 when it writes none)."""
-    candidates = [0]
-    if changes.transfers:
-        candidates.append(changes.transfers[-1].timestamp)
-    candidates.extend(a.timestamp for a in changes.accounts_created[-1:])
-    candidates.extend(s.timestamp for s in changes.pending.values())
-    candidates.extend(ts for _, ts in changes.failed.values())
-    return max(candidates)

@@ -180,7 +180,7 @@ class _SqliteWrite:
         if changes.accounts_created:
             cursor.executemany(
                 f"INSERT INTO accounts ({rows.ACCOUNT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                rows.account_rows(changes.accounts_created),
+                changes.accounts_created,
             )
         if changes.accounts:
             cursor.executemany(_UPDATE_ACCOUNT, map(tuple, changes.accounts.values()))
@@ -192,7 +192,7 @@ class _SqliteWrite:
         if changes.transfers:
             cursor.executemany(
                 f"INSERT INTO transfers ({rows.TRANSFER_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                map(tuple, rows.transfer_rows(changes.transfers)),
+                map(tuple, changes.transfers),
             )
         if changes.pending:
             cursor.executemany(
@@ -208,7 +208,7 @@ class _SqliteWrite:
         if changes.balances:
             cursor.executemany(
                 f"INSERT INTO account_balances ({rows.BALANCE_COLUMNS}) VALUES (?,?,?,?,?,?)",
-                rows.balance_rows(changes.balances),
+                changes.balances,
             )
 
     # ----------------------------------------------------------------- audit log
