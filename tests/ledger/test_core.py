@@ -40,25 +40,27 @@ from centime.ledger.model import (
 )
 from centime.limits import AMOUNT_MAX, CODE_MAX, ID_MAX, TIMEOUT_MAX_S, USER_DATA_MAX
 
-S = CreateTransferStatus
-A = CreateAccountStatus
+from ..flags import (
+    BAL_CR,
+    BAL_DR,
+    CLOSE_CR,
+    CLOSE_DR,
+    CMNED,
+    DMNEC,
+    HISTORY,
+    LINKED,
+    PENDING,
+    POST,
+    VOID,
+    A,
+    S,
+)
 
 T0 = 1_700_000_000_000_000_000
 TS = T0 + 1_000  # the timestamp of the first event of a batch in these tests
 TIMESTAMP_MAX = 2**63 - 1
 NEAR_MAX_TS = TIMESTAMP_MAX - 1_000_000  # a timeout of a year overflows from here
 
-LINKED = int(TransferFlags.LINKED)
-PENDING = int(TransferFlags.PENDING)
-POST = int(TransferFlags.POST_PENDING)
-VOID = int(TransferFlags.VOID_PENDING)
-BAL_DR = int(TransferFlags.BALANCING_DEBIT)
-BAL_CR = int(TransferFlags.BALANCING_CREDIT)
-CLOSE_DR = int(TransferFlags.CLOSING_DEBIT)
-CLOSE_CR = int(TransferFlags.CLOSING_CREDIT)
-DMNEC = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
-CMNED = int(AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
-HISTORY = int(AccountFlags.HISTORY)
 CLOSED = int(AccountFlags.CLOSED)
 HALF = AMOUNT_MAX // 2
 
@@ -817,25 +819,29 @@ junk_values = st.one_of(
 not_strings = junk_values.filter(lambda v: type(v) is not str)
 
 
+def _bad_value(draw: Any, name: str, above: dict[str, int]) -> Any:
+    """A value field ``name`` must not hold: junk, negative or above its maximum for an
+    integer field, not text or too long for the asset, junk or negative for the flags."""
+    if name in above:
+        return draw(
+            st.one_of(
+                junk_values,
+                st.integers(max_value=-1),
+                st.integers(min_value=above[name] + 1, max_value=2**80),
+            )
+        )
+    if name == "asset":
+        return draw(st.one_of(not_strings, st.text(min_size=13)))
+    if name == "flags":
+        return draw(st.one_of(junk_values, st.integers(max_value=-1)))
+    return draw(junk_values)
+
+
 @st.composite
 def malformed_transfers(draw: Any) -> Transfer:
     event = tr(300, 1, 2, 5, flags=draw(st.sampled_from([0, LINKED])))
     name = draw(st.sampled_from([*ABOVE, "asset", "flags", "timestamp"]))
-    if name in ABOVE:
-        value = draw(
-            st.one_of(
-                junk_values,
-                st.integers(max_value=-1),
-                st.integers(min_value=ABOVE[name] + 1, max_value=2**80),
-            )
-        )
-    elif name == "asset":
-        value = draw(st.one_of(not_strings, st.text(min_size=13)))
-    elif name == "flags":
-        value = draw(st.one_of(junk_values, st.integers(max_value=-1)))
-    else:
-        value = draw(junk_values)
-    return event._replace(**{name: value})
+    return event._replace(**{name: _bad_value(draw, name, ABOVE)})
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -919,21 +925,8 @@ ACCOUNT_ABOVE = {"id": ID_MAX, "code": CODE_MAX, "user_data": USER_DATA_MAX}
 def malformed_accounts(draw: Any) -> Account:
     event = Account(50, "USD", 1, flags=draw(st.sampled_from([0, LINKED])))
     name = draw(st.sampled_from([*ACCOUNT_ABOVE, "asset", "flags", "balance", "timestamp"]))
-    if name in ACCOUNT_ABOVE:
-        value = draw(
-            st.one_of(
-                junk_values,
-                st.integers(max_value=-1),
-                st.integers(min_value=ACCOUNT_ABOVE[name] + 1, max_value=2**80),
-            )
-        )
-    elif name == "asset":
-        value = draw(st.one_of(not_strings, st.text(min_size=13)))
-    elif name == "flags":
-        value = draw(st.one_of(junk_values, st.integers(max_value=-1)))
-    else:
-        value = draw(junk_values)
-        name = "credits_posted" if name == "balance" else name
+    value = _bad_value(draw, name, ACCOUNT_ABOVE)
+    name = "credits_posted" if name == "balance" else name
     return event._replace(**{name: value})
 
 

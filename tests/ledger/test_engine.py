@@ -23,26 +23,13 @@ from centime.ledger.model import (
     AMOUNT_POST_FULL,
     Account,
     AccountFilter,
-    AccountFlags,
-    CreateAccountStatus,
-    CreateTransferStatus,
     PendingStatus,
     Transfer,
-    TransferFlags,
 )
 from centime.limits import BATCH_EVENTS_MAX, QUERY_LIMIT_MAX
 from centime.store import LedgerStore, open_store
 
-S = CreateTransferStatus
-A = CreateAccountStatus
-DMNEC = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
-HISTORY = int(AccountFlags.HISTORY)
-LINKED = int(TransferFlags.LINKED)
-PENDING = int(TransferFlags.PENDING)
-POST = int(TransferFlags.POST_PENDING)
-VOID = int(TransferFlags.VOID_PENDING)
-START_NS = 1_700_000_000_000_000_000
-NS = 1_000_000_000
+from ..flags import DMNEC, HISTORY, LINKED, NS, PENDING, POST, START_NS, VOID, A, S
 
 SOURCE = 1  # no limits: funds everything
 MERCHANT = 2  # no limits

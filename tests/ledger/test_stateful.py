@@ -48,7 +48,6 @@ from centime.ledger.model import (
     AMOUNT_POST_FULL,
     Account,
     AccountFlags,
-    CreateAccountStatus,
     CreateTransferStatus,
     PendingState,
     PendingStatus,
@@ -58,26 +57,25 @@ from centime.ledger.model import (
 from centime.limits import AMOUNT_MAX, COMMIT_WAIT_MAX_S, EXPIRY_SWEEP_MAX, ID_MAX, TIMEOUT_MAX_S
 from centime.store import open_store
 
+from ..flags import (
+    BAL_CR,
+    BAL_DR,
+    CLOSE_CR,
+    CLOSE_DR,
+    CMNED,
+    DMNEC,
+    HISTORY,
+    LINKED,
+    NS,
+    PENDING,
+    POST,
+    VOID,
+)
 from .reference import ReferenceLedger
 
-S = CreateTransferStatus
-A = CreateAccountStatus
-
-NS = 1_000_000_000
 TIMESTAMP_MAX = 2**63 - 1
 CLOCK_STARTS = (1_700_000_000_000_000_000, TIMESTAMP_MAX - 10**16)
 
-LINKED = int(TransferFlags.LINKED)
-PENDING = int(TransferFlags.PENDING)
-POST = int(TransferFlags.POST_PENDING)
-VOID = int(TransferFlags.VOID_PENDING)
-BAL_DR = int(TransferFlags.BALANCING_DEBIT)
-BAL_CR = int(TransferFlags.BALANCING_CREDIT)
-CLOSE_DR = int(TransferFlags.CLOSING_DEBIT)
-CLOSE_CR = int(TransferFlags.CLOSING_CREDIT)
-DMNEC = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
-CMNED = int(AccountFlags.CREDITS_MUST_NOT_EXCEED_DEBITS)
-HISTORY = int(AccountFlags.HISTORY)
 CLOSED = int(AccountFlags.CLOSED)
 
 # Accounts 1-5 are created first (5 in USD or EUR), 7 may be created later, 6 never is.

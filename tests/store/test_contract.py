@@ -18,25 +18,13 @@ from centime.ledger.model import (
     Account,
     AccountBalance,
     AccountFilter,
-    AccountFlags,
-    CreateAccountStatus,
-    CreateTransferStatus,
     PendingStatus,
     Transfer,
-    TransferFlags,
 )
 from centime.limits import QUERY_LIMIT_MAX
 from centime.store import LedgerStore, StoreTotals
 
-S = CreateTransferStatus
-A = CreateAccountStatus
-DMNEC = int(AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS)
-HISTORY = int(AccountFlags.HISTORY)
-LINKED = int(TransferFlags.LINKED)
-PENDING = int(TransferFlags.PENDING)
-POST = int(TransferFlags.POST_PENDING)
-VOID = int(TransferFlags.VOID_PENDING)
-START_NS = 1_700_000_000_000_000_000
+from ..flags import DMNEC, HISTORY, LINKED, PENDING, POST, START_NS, VOID, A, S
 
 SOURCE = 1  # funds everything, no limits, no history
 WALLET = 2  # DMNEC | HISTORY: the account the queries look at
