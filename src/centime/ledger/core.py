@@ -183,7 +183,8 @@ class BatchApplier:
     """
 
     def __init__(self, view: LedgerView) -> None:
-        self._view = view
+        # The stored state, grown by load(); identity against it tells what changed.
+        self._stored_accounts: dict[int, Account] = dict(view.accounts)
         # Working state: the view overlaid with what earlier events changed.
         self._accounts: dict[int, Account] = dict(view.accounts)
         self._transfers: dict[int, Transfer] = dict(view.transfers)
@@ -199,7 +200,7 @@ class BatchApplier:
     def changes(self) -> Changes:
         """Everything applied so far; the changed accounts with their final state."""
         changes = self._changes
-        stored = self._view.accounts
+        stored = self._stored_accounts
         # Every change replaces the account object, and a rolled-back chain restores the
         # old one, so identity tells what changed.
         changes.accounts = {
@@ -210,6 +211,31 @@ class BatchApplier:
         # An account created and changed in the same group is written once, final.
         changes.accounts_created = [self._accounts[a.id] for a in changes.accounts_created]
         return changes
+
+    def load(self, view: LedgerView) -> None:
+        """Add stored state for names the applier has not seen yet (a write unit that names
+        more accounts or transfers once it has read some). A name already known keeps its
+        working state: what earlier events did to it is newer than the store."""
+        for account_id, account in view.accounts.items():
+            if account_id not in self._accounts:
+                self._stored_accounts[account_id] = account
+                self._accounts[account_id] = account
+        for transfer_id, transfer in view.transfers.items():
+            self._transfers.setdefault(transfer_id, transfer)
+        for transfer_id, state in view.pending.items():
+            self._pending.setdefault(transfer_id, state)
+        for transfer_id, status in view.failed.items():
+            self._failed.setdefault(transfer_id, status)
+
+    def account(self, account_id: int) -> Account | None:
+        """The account's working state (stored state plus what this group did to it)."""
+        return self._accounts.get(account_id)
+
+    def transfer(self, transfer_id: int) -> Transfer | None:
+        return self._transfers.get(transfer_id)
+
+    def pending_state(self, transfer_id: int) -> PendingState | None:
+        return self._pending.get(transfer_id)
 
     def create_accounts(
         self, events: Sequence[Account], timestamp_first: int

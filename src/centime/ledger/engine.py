@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Protocol, TypeVar
 
 from centime.clock import Clock, SystemClock
 from centime.limits import (
@@ -46,11 +46,14 @@ from .model import (
     PendingState,
     Transfer,
 )
+from .units import GroupLoader, UnitContext, WriteUnit, event_names
 
 if TYPE_CHECKING:  # the store port imports the core; at run time the engine needs neither
     from centime.store.port import LedgerStore, WriteTransaction
 
 __all__ = ["AuditHook", "BatchTooLargeError", "Ledger", "LedgerClosedError"]
+
+T = TypeVar("T")
 
 log = logging.getLogger("centime.ledger")
 
@@ -65,9 +68,25 @@ class LedgerClosedError(RuntimeError):
 
 @dataclass(slots=True)
 class _Request:
-    kind: str  # "accounts", "transfers", or "sweep" (only an expiry sweep)
+    kind: str  # "accounts", "transfers", "unit", or "sweep" (only an expiry sweep)
     events: Sequence[Any]
-    future: Future[list[Any]] = field(default_factory=Future)
+    future: Future[Any] = field(default_factory=Future)
+    unit: WriteUnit[Any] | None = None
+    events_max: int = 0  # a unit's declared bound on the ledger events it submits
+
+    @property
+    def size(self) -> int:
+        """The timestamps (and group room) the request takes."""
+        return self.events_max if self.kind == "unit" else len(self.events)
+
+
+class _UnitFailedError(Exception):
+    """A unit raised: the group rolls back and runs again without it."""
+
+    def __init__(self, request: _Request, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.request = request
+        self.error = error
 
 
 _STOP: Final = object()
@@ -155,6 +174,25 @@ class Ledger:
         self._queue.put(request, timeout=COMMIT_WAIT_MAX_S)
         return request.future
 
+    def run(self, unit: WriteUnit[T], events_max: int) -> T:
+        """Run ``unit`` in the writer, inside a group's transaction, and return its result
+        once that transaction committed (see :mod:`centime.ledger.units`). ``events_max``
+        bounds the ledger events it may submit. An exception in the unit rolls back its
+        work only and is raised here."""
+        return self.submit_unit(unit, events_max).result(COMMIT_WAIT_MAX_S)  # type: ignore[no-any-return]
+
+    def submit_unit(self, unit: WriteUnit[Any], events_max: int) -> Future[Any]:
+        """Queue a unit and return the future of its result (for async callers)."""
+        if type(events_max) is not int or not 0 <= events_max <= BATCH_EVENTS_MAX:
+            raise BatchTooLargeError(
+                f"a unit submits at most {BATCH_EVENTS_MAX} events, declared {events_max}"
+            )
+        if self._closed.is_set():
+            raise LedgerClosedError("the ledger is closed")
+        request = _Request("unit", [], unit=unit, events_max=events_max)
+        self._queue.put(request, timeout=COMMIT_WAIT_MAX_S)
+        return request.future
+
     def expire_due(self) -> None:
         """Run an expiry sweep now and wait for it (the writer also runs one every second)."""
         if self._closed.is_set():
@@ -230,7 +268,7 @@ class Ledger:
                 return None  # _STOP
             first = item
         group: list[_Request] = [first]
-        size = len(first.events)
+        size = first.size
         deadline = time.monotonic() + self._group_wait_s
         while size < self._group_events_max:
             remaining = deadline - time.monotonic()
@@ -245,11 +283,11 @@ class Ledger:
                 self._queue.put(_STOP)  # finish this group, stop at the next collect
                 break
             request: _Request = item  # type: ignore[assignment]
-            if size + len(request.events) > self._group_events_max:
+            if size + request.size > self._group_events_max:
                 self._carry = request
                 break
             group.append(request)
-            size += len(request.events)
+            size += request.size
         return group
 
     def _commit_group(self, group: list[_Request]) -> None:
@@ -269,30 +307,40 @@ class Ledger:
         self, group: list[_Request]
     ) -> tuple[list[list[Any]], Changes]:
         """Apply the group; when another writer won a race, start again from a fresh read
-        (the core is pure, so a retry is simply a new run on the new state)."""
-        for attempt in range(GROUP_RETRIES_MAX):
+        (the core is pure, so a retry is simply a new run on the new state). A unit that
+        raised is answered with its error and the group runs again without it."""
+        attempt = 0
+        while True:
             try:
                 return self._apply_group(group)
+            except _UnitFailedError as failed:
+                failed.request.future.set_exception(failed.error)
+                index = group.index(failed.request)
+                group[index] = _Request("sweep", [])  # keeps the answers aligned
+                continue
             except TransientStoreError:
-                if attempt == GROUP_RETRIES_MAX - 1:
+                attempt += 1
+                if attempt == GROUP_RETRIES_MAX:
                     raise
                 log.info("ledger group lost a race with another writer; retrying")
-                time.sleep(0.001 * (attempt + 1))
-        raise RuntimeError("unreachable")  # pragma: no cover
+                time.sleep(0.001 * attempt)
 
     def _apply_group(self, group: list[_Request]) -> tuple[list[list[Any]], Changes]:
         """One transaction: expire what is due, then apply each request in arrival order."""
         with self.store.write_transaction() as txn:
             now_ns = self.clock.now_ns()
             due = txn.due_pending(now_ns, EXPIRY_SWEEP_MAX)
-            applier = BatchApplier(_load_view(txn, group, due))
-            count = len(due) + sum(len(r.events) for r in group)
-            if count == 0:
+            loader = GroupLoader(txn)
+            applier = BatchApplier(_load_view(loader, group, due))
+            count = len(due) + sum(r.size for r in group)
+            units = any(r.kind == "unit" for r in group)
+            if count == 0 and not units:
                 if self.audit is not None:
                     self.audit.idle(txn, now_ns)
                 return [[] for _ in group], applier.changes()
-            timestamp = txn.reserve_timestamps(count, now_ns)
-            results = _apply_requests(applier, group, due, timestamp)
+            # Units that submit no event take no timestamp (and lock no clock row).
+            timestamp = txn.reserve_timestamps(count, now_ns) if count else 0
+            results = _apply_requests(loader, applier, group, due, timestamp, now_ns)
             changes = applier.changes()
             if self.audit is not None:  # after reserve_timestamps: under the clock lock
                 self.audit.append(txn, changes, timestamp, count, now_ns)
@@ -318,61 +366,53 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _apply_requests(
-    applier: BatchApplier, group: list[_Request], due: list[PendingState], timestamp: int
-) -> list[list[Any]]:
+    loader: GroupLoader,
+    applier: BatchApplier,
+    group: list[_Request],
+    due: list[PendingState],
+    timestamp: int,
+    now_ns: int,
+) -> list[Any]:
     """Expire what is due, then apply each request in arrival order, each with its own
-    consecutive timestamps."""
+    consecutive timestamps (a unit's unused ones are left as a gap)."""
     timestamp += applier.expire(due, timestamp)
-    results: list[list[Any]] = []
+    results: list[Any] = []
     for request in group:
         if request.kind == "accounts":
             results.append(applier.create_accounts(request.events, timestamp))
         elif request.kind == "transfers":
             results.append(applier.create_transfers(request.events, timestamp))
+        elif request.kind == "unit" and request.unit is not None:
+            context = UnitContext(loader, applier, timestamp, request.events_max, now_ns)
+            try:
+                results.append(request.unit(context))
+            except TransientStoreError:
+                raise
+            except Exception as error:
+                log.warning("a write unit raised; its group runs again without it")
+                raise _UnitFailedError(request, error) from error
         else:
             results.append([])
-        timestamp += len(request.events)
+        timestamp += request.size
     return results
 
 
 def _load_view(
-    txn: WriteTransaction, requests: list[_Request], due: list[PendingState]
+    loader: GroupLoader, requests: list[_Request], due: list[PendingState]
 ) -> LedgerView:
-    """Read (and lock) everything the group names, in the lock order pending -> accounts."""
+    """Read (and lock) everything the group's plain batches name, in the lock order
+    pending -> accounts. Units load what they name as they go."""
     transfer_ids: set[int] = set()
     pending_ids: set[int] = {state.transfer_id for state in due}
     account_ids: set[int] = set()
     for request in requests:
-        if request.kind == "sweep":
+        if request.kind not in ("accounts", "transfers"):
             continue
-        if request.kind == "accounts":
-            account_ids.update(a.id for a in request.events if _valid_id(getattr(a, "id", 0)))
-            continue
-        for t in request.events:
-            if type(t) is not Transfer:  # malformed events name nothing worth reading
-                continue
-            # type() first: a malformed field may be unhashable.
-            if type(t.id) is int:
-                transfer_ids.add(t.id)
-            if type(t.pending_id) is int:
-                pending_ids.add(t.pending_id)
-            if type(t.debit_account_id) is int:
-                account_ids.add(t.debit_account_id)
-            if type(t.credit_account_id) is int:
-                account_ids.add(t.credit_account_id)
-    # Keep only ids that can exist (an event may carry any garbage; the core reports it).
-    transfer_ids = {i for i in transfer_ids if _valid_id(i)}
-    pending_ids = {i for i in pending_ids if _valid_id(i)}
-    account_ids = {i for i in account_ids if _valid_id(i)}
-    pending = txn.lock_pending(sorted(pending_ids))
-    transfers = txn.transfers(transfer_ids | pending_ids)
-    failed = txn.failed(transfer_ids)
-    for p in transfers.values():
-        if p.id in pending_ids:
-            account_ids.add(p.debit_account_id)
-            account_ids.add(p.credit_account_id)
-    accounts = txn.lock_accounts(sorted(account_ids))
-    return LedgerView(accounts, transfers, pending, failed)
+        transfers, pending, accounts = event_names(request.kind, request.events)
+        transfer_ids.update(transfers)
+        pending_ids.update(pending)
+        account_ids.update(accounts)
+    return loader.view(transfer_ids, pending_ids, account_ids)
 
 
 def _bounded_filter(query: AccountFilter) -> AccountFilter | None:

@@ -9,7 +9,7 @@ commits, all or nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
@@ -126,6 +126,16 @@ class WriteTransaction(Protocol):
 
     def write(self, changes: Changes) -> None: ...
 
+    # The platform's own tables, for write units (centime.ledger.units): ``?`` placeholders.
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement; the number of rows it changed."""
+        ...
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
     # The audit log (centime.audit) appends to its tables in the group's transaction. On
     # PostgreSQL these run after ``reserve_timestamps``, under the clock row's lock, so the
     # tip read here is the newest and writers append one after another in timestamp order.
@@ -181,9 +191,13 @@ class LedgerStore(Protocol):
         """Every broken invariant of the whole store, the first found first."""
         ...
 
+    def reader(self) -> AbstractContextManager[AuditFetch]:
+        """Read-only queries (``?`` placeholders) over one consistent snapshot of the store,
+        on any thread: the audit log's proofs and the platform's reads."""
+        ...
+
     def audit_reader(self) -> AbstractContextManager[AuditFetch]:
-        """Read-only queries over one consistent snapshot of the store, for the audit log's
-        proofs and verification (any thread)."""
+        """The same as :meth:`reader` (the audit log's name for it)."""
         ...
 
     def close(self) -> None: ...

@@ -305,6 +305,35 @@ class _PostgresWrite:
         )
 
 
+    # The platform's own tables (centime.ledger.units), in the same transaction. A lost
+    # race there (a deadlock between writers that lock in different orders) is a lost race
+    # of the group, retried by the engine.
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        with _races_transient():
+            self._cursor.execute(sql.replace("?", "%s"), tuple(params))
+        return self._cursor.rowcount
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        with _races_transient():
+            self._cursor.executemany(sql.replace("?", "%s"), list(rows))
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with _races_transient():
+            self._cursor.execute(sql.replace("?", "%s"), tuple(params))
+            return self._cursor.fetchall()
+
+
+@contextmanager
+def _races_transient() -> Iterator[None]:
+    try:
+        yield
+    except errors.Error as error:
+        if _lost_race(error):
+            raise TransientStoreError(f"lost a race with another writer: {error}") from error
+        raise
+
+
 def _copy(cursor: Cursor, table: str, columns: str, records: Iterable[Sequence[Any]]) -> None:
     """Bulk insert with binary COPY (the column types are those of store/schema.py)."""
     with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
@@ -542,7 +571,7 @@ class PostgresStore:
                 connection.execute("ROLLBACK")
 
     @contextmanager
-    def audit_reader(self) -> Iterator[AuditFetch]:
+    def reader(self) -> Iterator[AuditFetch]:
         """Queries over one snapshot (REPEATABLE READ, read only); ``?`` becomes ``%s``."""
         with self._readers.connection() as connection:
             connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -554,6 +583,8 @@ class PostgresStore:
                 yield fetch
             finally:
                 connection.execute("ROLLBACK")
+
+    audit_reader = reader
 
     def close(self) -> None:
         with self._writer_lock:

@@ -249,6 +249,19 @@ class _SqliteWrite:
         )
 
 
+    # The platform's own tables (centime.ledger.units), in the same transaction.
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        self._cursor.execute(sql, tuple(params))
+        return self._cursor.rowcount
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._cursor.executemany(sql, rows)
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._cursor.execute(sql, tuple(params)).fetchall()
+
+
 class SqliteStore:
     """The ledger in one SQLite file. ``SqliteStore.open(path)`` migrates it to the newest
     schema first."""
@@ -426,7 +439,7 @@ class SqliteStore:
             connection.execute("COMMIT")
 
     @contextmanager
-    def audit_reader(self) -> Iterator[AuditFetch]:
+    def reader(self) -> Iterator[AuditFetch]:
         """Queries in one read transaction of this thread's reader: one WAL snapshot."""
         connection = self._reader()
         connection.execute("BEGIN")
@@ -438,6 +451,8 @@ class SqliteStore:
             yield fetch
         finally:
             connection.execute("ROLLBACK")
+
+    audit_reader = reader
 
     def close(self) -> None:
         with self._writer_lock:

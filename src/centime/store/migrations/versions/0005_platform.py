@@ -1,0 +1,190 @@
+"""The platform's tables: parties, their operations, API keys and idempotent responses.
+
+Money lives in the ledger; these rows say what the money movements were for (a payment of
+customer C to merchant M, its fee, what was refunded of it) and are written by write units
+in the same transaction as the ledger chain they describe (centime.ledger.units). Amounts
+are integers in the asset's scale, like the ledger's.
+
+Revision ID: 0005_platform
+Revises: 0004_audit
+Create Date: 2026-11-29
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005_platform"
+down_revision = "0004_audit"
+branch_labels = None
+depends_on = None
+
+_ID = sa.BigInteger
+
+
+def _id() -> sa.Column[int]:
+    return sa.Column("id", _ID, primary_key=True, autoincrement=False)
+
+
+def _ns(name: str, nullable: bool = False) -> sa.Column[int]:
+    return sa.Column(name, sa.BigInteger, nullable=nullable)
+
+
+def _amount(name: str) -> sa.Column[int]:
+    return sa.Column(name, sa.BigInteger, nullable=False, server_default="0")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "customers",
+        _id(),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("email", sa.String(320), nullable=True, unique=True),
+        sa.Column("status", sa.String(16), nullable=False),  # active, frozen, closed
+        sa.Column("kyc_tier", sa.Integer, nullable=False),
+        _ns("created_ns"),
+    )
+    op.create_table(
+        "merchants",
+        _id(),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("email", sa.String(320), nullable=True, unique=True),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("kyc_tier", sa.Integer, nullable=False),
+        sa.Column("fee_bp", sa.Integer, nullable=False),  # basis points of each payment
+        _ns("created_ns"),
+    )
+    # The fixed part of a merchant's fee, per asset (in that asset's scale).
+    op.create_table(
+        "merchant_fixed_fees",
+        sa.Column("merchant_id", _ID, nullable=False),
+        sa.Column("asset", sa.String(12), nullable=False),
+        sa.Column("fee_fixed", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("merchant_id", "asset"),
+    )
+    op.create_table(
+        "topups",
+        _id(),
+        sa.Column("customer_id", _ID, nullable=False),
+        sa.Column("asset", sa.String(12), nullable=False),
+        sa.Column("amount", sa.BigInteger, nullable=False),
+        sa.Column("method", sa.String(16), nullable=False),  # card, bank_transfer, carrier
+        # pending, succeeded, declined, failed, charged_back
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("provider_ref", sa.String(64), nullable=True, unique=True),
+        sa.Column("failure_code", sa.String(64), nullable=True),
+        sa.Column("restricted", sa.Integer, nullable=False),  # 1: carrier-billed
+        _ns("settles_at_ns", nullable=True),
+        _ns("settled_ns", nullable=True),
+        _amount("charged_back"),
+        _ns("created_ns"),
+        _ns("updated_ns"),
+    )
+    op.create_index("topups_by_customer", "topups", ["customer_id", "created_ns"])
+    op.create_index("topups_by_status", "topups", ["status", "settles_at_ns"])
+    op.create_table(
+        "payments",
+        _id(),
+        sa.Column("customer_id", _ID, nullable=False),
+        sa.Column("merchant_id", _ID, nullable=False),
+        sa.Column("asset", sa.String(12), nullable=False),
+        sa.Column("amount", sa.BigInteger, nullable=False),
+        sa.Column("fee", sa.BigInteger, nullable=False),
+        _amount("restricted_amount"),  # the part paid from restricted money
+        _amount("refunded"),
+        _amount("fee_refunded"),
+        _amount("restricted_refunded"),
+        sa.Column("description", sa.String(500), nullable=True),
+        sa.Column("reference", sa.String(200), nullable=True),
+        sa.Column("hold_id", _ID, nullable=True),
+        _ns("created_ns"),
+    )
+    op.create_index("payments_by_merchant", "payments", ["merchant_id", "created_ns"])
+    op.create_index("payments_by_customer", "payments", ["customer_id", "created_ns"])
+    op.create_table(
+        "refunds",
+        _id(),
+        sa.Column("payment_id", _ID, nullable=False),
+        sa.Column("customer_id", _ID, nullable=False),
+        sa.Column("merchant_id", _ID, nullable=False),
+        sa.Column("asset", sa.String(12), nullable=False),
+        sa.Column("amount", sa.BigInteger, nullable=False),
+        sa.Column("fee_returned", sa.BigInteger, nullable=False),
+        _amount("restricted_amount"),
+        sa.Column("reason", sa.String(500), nullable=True),
+        _ns("created_ns"),
+    )
+    op.create_index("refunds_by_payment", "refunds", ["payment_id", "created_ns"])
+    op.create_index("refunds_by_merchant", "refunds", ["merchant_id", "created_ns"])
+    op.create_table(
+        "holds",
+        _id(),
+        sa.Column("customer_id", _ID, nullable=False),
+        sa.Column("merchant_id", _ID, nullable=False),
+        sa.Column("asset", sa.String(12), nullable=False),
+        sa.Column("amount", sa.BigInteger, nullable=False),
+        _amount("restricted_amount"),
+        _amount("captured"),
+        # authorized, captured, released, expired
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("description", sa.String(500), nullable=True),
+        _ns("expires_at_ns"),
+        _ns("resolved_ns", nullable=True),
+        sa.Column("payment_id", _ID, nullable=True),
+        _ns("created_ns"),
+    )
+    op.create_index("holds_by_merchant", "holds", ["merchant_id", "created_ns"])
+    op.create_index("holds_by_customer", "holds", ["customer_id", "created_ns"])
+    op.create_table(
+        "p2p_transfers",
+        _id(),
+        sa.Column("sender_id", _ID, nullable=False),
+        sa.Column("recipient_id", _ID, nullable=False),
+        sa.Column("asset", sa.String(12), nullable=False),
+        sa.Column("amount", sa.BigInteger, nullable=False),
+        sa.Column("note", sa.String(500), nullable=True),
+        _ns("created_ns"),
+    )
+    op.create_index("p2p_by_sender", "p2p_transfers", ["sender_id", "created_ns"])
+    op.create_index("p2p_by_recipient", "p2p_transfers", ["recipient_id", "created_ns"])
+    op.create_table(
+        "api_keys",
+        _id(),
+        sa.Column("owner_kind", sa.String(16), nullable=False),  # merchant, operator
+        sa.Column("owner_id", _ID, nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("secret_hash", sa.LargeBinary, nullable=False),  # never the secret itself
+        sa.Column("scopes", sa.String(200), nullable=False),  # space-separated
+        _ns("created_ns"),
+        _ns("revoked_ns", nullable=True),
+    )
+    op.create_index("api_keys_by_owner", "api_keys", ["owner_kind", "owner_id"])
+    # The first response to each (principal, Idempotency-Key), replayed for a retry.
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("principal", sa.String(64), nullable=False),
+        sa.Column("key", sa.String(255), nullable=False),
+        sa.Column("request_hash", sa.LargeBinary, nullable=False),
+        sa.Column("status_code", sa.Integer, nullable=False),
+        sa.Column("body", sa.LargeBinary, nullable=False),
+        _ns("created_ns"),
+        sa.PrimaryKeyConstraint("principal", "key"),
+    )
+    op.create_index("idempotency_keys_by_age", "idempotency_keys", ["created_ns"])
+
+
+def downgrade() -> None:
+    for table in (
+        "idempotency_keys",
+        "api_keys",
+        "p2p_transfers",
+        "holds",
+        "refunds",
+        "payments",
+        "topups",
+        "merchant_fixed_fees",
+        "merchants",
+        "customers",
+    ):
+        op.drop_table(table)
