@@ -1,0 +1,61 @@
+"""The platform's composition: what every service needs, and how an operation runs.
+
+A service operation is built as an :class:`Operation`: a write unit plus the most ledger
+events it may submit. Running it (``platform.execute(op)``) hands it to the ledger's writer,
+so the operation's reads, its ledger chain and its own rows commit in one transaction. The
+API wraps operations (idempotency, for one) before running them; services never run SQL
+outside a unit, except reads through :meth:`Platform.read`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Generic, NamedTuple, TypeVar
+
+from centime.clock import Clock
+from centime.ledger import Ledger
+from centime.ledger.units import UnitContext
+from centime.store.port import AuditFetch
+
+from .config import PlatformConfig
+
+__all__ = ["Operation", "Platform"]
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+class Operation(NamedTuple, Generic[T]):
+    """A write unit and the bound on the ledger events it submits."""
+
+    unit: Callable[[UnitContext], T]
+    events_max: int
+
+    def then(self, wrap: Callable[[UnitContext, Callable[[UnitContext], T]], U]) -> Operation[U]:
+        """The operation with ``wrap`` around its unit (same event bound): ``wrap`` gets the
+        context and the inner unit, and decides whether and how to call it."""
+        unit = self.unit
+        return Operation(lambda ctx: wrap(ctx, unit), self.events_max)
+
+
+@dataclass
+class Platform:
+    """The services' dependencies: the ledger (and through it the store), the clock, the
+    configuration, and the providers (set by the composition root)."""
+
+    ledger: Ledger
+    clock: Clock
+    config: PlatformConfig = field(default_factory=PlatformConfig)
+    providers: dict[str, Any] = field(default_factory=dict)
+
+    def execute(self, operation: Operation[T]) -> T:
+        """Run an operation in the ledger's writer; its result once it is durable."""
+        return self.ledger.run(operation.unit, operation.events_max)
+
+    @contextmanager
+    def read(self) -> Iterator[AuditFetch]:
+        """Read-only queries (``?`` placeholders) over one snapshot, on any thread."""
+        with self.ledger.store.reader() as fetch:
+            yield fetch

@@ -1,0 +1,62 @@
+"""Expected failures of the services, as values.
+
+A service returns a :class:`Refusal` instead of its result when the request cannot be done
+(not enough money, a frozen account, a limit reached). Nothing changed when one is returned.
+Its ``code`` is stable and machine-readable: the API sends it as the problem type and maps
+it to an HTTP status (``centime.api.errors``), and the docs list every code.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+__all__ = ["Code", "Refusal"]
+
+
+class Code(enum.Enum):
+    """Every refusal code. Add new ones here; the value is the wire code."""
+
+    # Input the service cannot act on.
+    INVALID_AMOUNT = "invalid_amount"  # zero, negative, too large, finer than the scale
+    UNKNOWN_ASSET = "unknown_asset"
+    INVALID_REQUEST = "invalid_request"  # anything else about the request's fields
+    # What the request names.
+    CUSTOMER_NOT_FOUND = "customer_not_found"
+    MERCHANT_NOT_FOUND = "merchant_not_found"
+    TOPUP_NOT_FOUND = "topup_not_found"
+    PAYMENT_NOT_FOUND = "payment_not_found"
+    HOLD_NOT_FOUND = "hold_not_found"
+    TRANSFER_NOT_FOUND = "transfer_not_found"
+    REFUND_NOT_FOUND = "refund_not_found"
+    # The state of the parties.
+    CUSTOMER_FROZEN = "customer_frozen"
+    CUSTOMER_CLOSED = "customer_closed"
+    MERCHANT_FROZEN = "merchant_frozen"
+    MERCHANT_CLOSED = "merchant_closed"
+    RECIPIENT_UNAVAILABLE = "recipient_unavailable"  # frozen or closed recipient
+    SAME_CUSTOMER = "same_customer"
+    EMAIL_TAKEN = "email_taken"
+    BALANCE_NOT_ZERO = "balance_not_zero"  # closing a party that still holds money
+    INVALID_STATUS_CHANGE = "invalid_status_change"  # a closed party stays closed
+    # Money and limits.
+    INSUFFICIENT_FUNDS = "insufficient_funds"
+    RESTRICTED_FUNDS = "restricted_funds"  # only carrier-billed money, not yet settled
+    TIER_LIMIT_EXCEEDED = "tier_limit_exceeded"
+    TIER_FORBIDS = "tier_forbids"  # the KYC tier does not allow the operation at all
+    REFUND_EXCEEDS_PAYMENT = "refund_exceeds_payment"
+    CAPTURE_EXCEEDS_HOLD = "capture_exceeds_hold"
+    HOLD_NOT_AUTHORIZED = "hold_not_authorized"  # already captured, released or expired
+    TOPUP_NOT_PENDING = "topup_not_pending"
+    TOPUP_NOT_SUCCEEDED = "topup_not_succeeded"
+    # Providers.
+    PROVIDER_DECLINED = "provider_declined"
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a request was not done; nothing changed."""
+
+    code: Code
+    detail: str
