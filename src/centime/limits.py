@@ -76,3 +76,21 @@ AUDIT_HEAD_INTERVAL_S: Final = 0.5
 # Inputs of the audit API and CLI: a proof asks for at most this many tree levels' worth of
 # work; listings return at most this many items.
 AUDIT_LIST_MAX: Final = 1000
+
+# Payments in one batch write unit (centime.platform.payments.create_payments_batch). Each
+# payment is at most 3 ledger events (restricted leg, wallet leg, fee leg), and the unit may
+# have to create, per asset (4 known), the merchant's available earnings and the fee revenue
+# account: 3 x 2727 + 2 x 4 = 8189 = BATCH_EVENTS_MAX, one unit's most. (3 x 2730 = 8190
+# would not fit.) The API's batch endpoint splits larger batches into units of this size;
+# payments.py checks at import that the sum still fits should an asset be added.
+BATCH_PAYMENTS_MAX: Final = 2727
+
+# Free text on payments, holds, refunds and transfers between customers (the column sizes).
+DESCRIPTION_LEN_MAX: Final = 500
+REFERENCE_LEN_MAX: Final = 200
+
+# Rows one service listing returns (the API's own page bound is smaller).
+LIST_LIMIT_MAX: Final = 1000
+
+# Lapsed metered holds whose rows one expire_holds call updates.
+HOLD_EXPIRE_MAX: Final = 1000

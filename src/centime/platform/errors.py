@@ -29,6 +29,7 @@ class Code(enum.Enum):
     HOLD_NOT_FOUND = "hold_not_found"
     TRANSFER_NOT_FOUND = "transfer_not_found"
     REFUND_NOT_FOUND = "refund_not_found"
+    MANDATE_NOT_FOUND = "mandate_not_found"  # none of this customer to this merchant, asset
     # The state of the parties.
     CUSTOMER_FROZEN = "customer_frozen"
     CUSTOMER_CLOSED = "customer_closed"
@@ -47,6 +48,8 @@ class Code(enum.Enum):
     REFUND_EXCEEDS_PAYMENT = "refund_exceeds_payment"
     CAPTURE_EXCEEDS_HOLD = "capture_exceeds_hold"
     HOLD_NOT_AUTHORIZED = "hold_not_authorized"  # already captured, released or expired
+    MANDATE_REVOKED = "mandate_revoked"  # the customer withdrew the consent
+    MANDATE_LIMIT_EXCEEDED = "mandate_limit_exceeded"  # the day's charges would pass its bound
     TOPUP_NOT_PENDING = "topup_not_pending"
     TOPUP_NOT_SUCCEEDED = "topup_not_succeeded"
     # Providers.
