@@ -326,20 +326,28 @@ class Ledger:
                 time.sleep(0.001 * attempt)
 
     def _apply_group(self, group: list[_Request]) -> tuple[list[list[Any]], Changes]:
-        """One transaction: expire what is due, then apply each request in arrival order."""
+        """One transaction: expire what is due, then apply each request in arrival order.
+
+        The clock row is reserved before anything is locked or read: every writer takes its
+        locks in the order clock -> pending -> accounts, so writers in several processes
+        (PostgreSQL) wait for each other but never deadlock, even when a unit locks accounts
+        it only learns about from what it read; and everything read under the clock's lock
+        is current (no other writer can commit meanwhile).
+        """
         with self.store.write_transaction() as txn:
             now_ns = self.clock.now_ns()
             due = txn.due_pending(now_ns, EXPIRY_SWEEP_MAX)
-            loader = GroupLoader(txn)
-            applier = BatchApplier(_load_view(loader, group, due))
             count = len(due) + sum(r.size for r in group)
-            units = any(r.kind == "unit" for r in group)
-            if count == 0 and not units:
+            if count == 0 and not any(r.kind == "unit" for r in group):
                 if self.audit is not None:
                     self.audit.idle(txn, now_ns)
-                return [[] for _ in group], applier.changes()
-            # Units that submit no event take no timestamp (and lock no clock row).
-            timestamp = txn.reserve_timestamps(count, now_ns) if count else 0
+                return [[] for _ in group], Changes()
+            # At least one timestamp even for units that submit no event: that locks the
+            # clock, so a unit's read-check-write of its own rows runs alone.
+            count = max(count, 1)
+            timestamp = txn.reserve_timestamps(count, now_ns)
+            loader = GroupLoader(txn)
+            applier = BatchApplier(_load_view(loader, group, due))
             results = _apply_requests(loader, applier, group, due, timestamp, now_ns)
             changes = applier.changes()
             if self.audit is not None:  # after reserve_timestamps: under the clock lock

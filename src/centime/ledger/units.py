@@ -75,9 +75,9 @@ def event_names(kind: str, events: Sequence[Any]) -> tuple[list[int], list[int],
 class GroupLoader:
     """Reads (and locks) stored state into the group's applier, each name once.
 
-    Lock order within one call is pending -> accounts, each in id order; a unit that loads
-    in several calls may lock out of order, and PostgreSQL then reports a deadlock, which
-    the engine handles as a lost race (the group is retried).
+    Within one call, pending before accounts, each in id order. A unit may load in several
+    calls, out of that order: harmless, since the group holds the clock row's lock before it
+    locks anything, so no other writer holds any of these rows meanwhile.
     """
 
     def __init__(self, txn: WriteTransaction) -> None:

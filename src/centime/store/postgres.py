@@ -4,22 +4,22 @@ Every engine group is one database transaction. Writers in different processes c
 through row locks taken in one fixed order, so they can wait for each other but never
 deadlock:
 
-1. ``pending_transfers`` rows the group resolves or expires, ids ascending (``lock_pending``);
-2. ``accounts`` rows the group touches, ids ascending (``lock_accounts``);
-3. the single ``ledger_clock`` row (``reserve_timestamps``), held until commit.
+1. the single ``ledger_clock`` row (``reserve_timestamps``), held until commit;
+2. ``pending_transfers`` rows the group resolves or expires, ids ascending (``lock_pending``);
+3. ``accounts`` rows the group touches, ids ascending (``lock_accounts``); a write unit that
+   learns of more accounts from what it read locks those later, still under the clock.
 
-The clock row makes the part of each transaction that writes run alone, in timestamp
-order: engine timestamps are unique across processes and commit in the order they were
-handed out. It also makes the group's reads sound. Accounts and pending states are locked
-when read, so they stay current. What the group read as *absent* (a transfer id, a failed
-id, an account id) is not locked; another process may have created it since. Such a row
-only ever goes from absent to present, and every process that writes advances the clock,
-so when the clock has moved since the transaction began, ``reserve_timestamps`` checks
-that everything read as absent is still absent and raises
+The clock row makes each writing transaction run alone, in timestamp order: engine
+timestamps are unique across processes and commit in the order they were handed out, and
+everything a group reads once it holds the clock is current, because no other writer can
+commit before it does. (Only the expiry sweep's list of due transfers is read before; the
+core expires only what is still pending when locked.) Reads made before the clock was
+taken are re-validated: what the transaction read as *absent* (a transfer id, a failed id,
+an account id) is not locked, so when the clock has moved since the transaction began,
+``reserve_timestamps`` checks that it is still absent and raises
 :class:`~centime.store.port.TransientStoreError` otherwise; the engine then runs the group
-again on fresh state. The engine therefore always answers as if the groups had run one
-after the other in timestamp order. A unique violation, a deadlock or a serialization
-failure that gets through anyway becomes a ``TransientStoreError`` too.
+again on fresh state. A unique violation, a deadlock or a serialization failure that gets
+through anyway becomes a ``TransientStoreError`` too.
 
 There is no account cache: other processes change accounts. Queries run on a small,
 bounded pool of autocommit connections, from any thread, without blocking the writer.
