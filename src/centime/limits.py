@@ -77,6 +77,29 @@ AUDIT_HEAD_INTERVAL_S: Final = 0.5
 # work; listings return at most this many items.
 AUDIT_LIST_MAX: Final = 1000
 
+# Top-ups and funding providers (centime.platform.topups, centime.providers).
+# An instrument (a card token, a bank account reference, a phone number) as a request names
+# it; a provider's reference, decline code and message as it answers them.
+INSTRUMENT_LEN_MAX: Final = 64
+PROVIDER_REF_LEN_MAX: Final = 64
+PROVIDER_CODE_LEN_MAX: Final = 64
+PROVIDER_MESSAGE_LEN_MAX: Final = 200
+# A top-up the provider could not be reached for is charged again at most this many times in
+# all (each retry is a request of the customer; past this the top-up waits for the provider's
+# own events, which name it, and is never charged again by the platform).
+TOPUP_CHARGE_ATTEMPTS_MAX: Final = 8
+# Top-ups per page of a listing.
+TOPUPS_PAGE_MAX: Final = 100
+# Provider events handled per tick of the event loop, and how often it ticks.
+PROVIDER_EVENTS_PER_TICK_MAX: Final = 1000
+PROVIDER_EVENTS_INTERVAL_S: Final = 1.0
+# The sandbox provider: the charges it remembers for idempotency (the oldest is forgotten
+# first, as a real provider forgets keys after a day), and events queued or handed out but
+# not yet acknowledged (when full, it answers as an overloaded provider does, unavailable,
+# rather than dropping an event).
+SANDBOX_CHARGES_MAX: Final = 100_000
+SANDBOX_EVENTS_MAX: Final = 100_000
+
 # Payments in one batch write unit (centime.platform.payments.create_payments_batch). Each
 # payment is at most 3 ledger events (restricted leg, wallet leg, fee leg), and the unit may
 # have to create, per asset (4 known), the merchant's available earnings and the fee revenue

@@ -1,0 +1,1 @@
+"""Tests of the funding provider port and the sandbox provider."""
