@@ -97,7 +97,8 @@ def upgrade() -> None:
         _amount("restricted_refunded"),
         sa.Column("description", sa.String(500), nullable=True),
         sa.Column("reference", sa.String(200), nullable=True),
-        sa.Column("hold_id", _ID, nullable=True),
+        sa.Column("hold_id", _ID, nullable=True),  # set when a hold's capture made it
+        sa.Column("mandate_id", _ID, nullable=True),  # the consent a merchant charged under
         _ns("created_ns"),
     )
     op.create_index("payments_by_merchant", "payments", ["merchant_id", "created_ns"])
@@ -132,10 +133,12 @@ def upgrade() -> None:
         _ns("expires_at_ns"),
         _ns("resolved_ns", nullable=True),
         sa.Column("payment_id", _ID, nullable=True),
+        sa.Column("mandate_id", _ID, nullable=True),
         _ns("created_ns"),
     )
     op.create_index("holds_by_merchant", "holds", ["merchant_id", "created_ns"])
     op.create_index("holds_by_customer", "holds", ["customer_id", "created_ns"])
+    op.create_index("holds_by_status", "holds", ["status", "expires_at_ns"])  # expire_holds
     op.create_table(
         "p2p_transfers",
         _id(),
@@ -172,9 +175,27 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("principal", "key"),
     )
     op.create_index("idempotency_keys_by_age", "idempotency_keys", ["created_ns"])
+    # A customer's consent that a merchant may charge it up to amount_max_daily a day
+    # (centime.platform.mandates); spent_today is what was charged on ``day`` (UTC day number).
+    op.create_table(
+        "mandates",
+        _id(),
+        sa.Column("customer_id", _ID, nullable=False),
+        sa.Column("merchant_id", _ID, nullable=False),
+        sa.Column("asset", sa.String(12), nullable=False),
+        sa.Column("amount_max_daily", sa.BigInteger, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),  # active, revoked
+        _amount("spent_today"),
+        sa.Column("day", sa.BigInteger, nullable=False),
+        _ns("created_ns"),
+        _ns("revoked_ns", nullable=True),
+    )
+    op.create_index("mandates_by_customer", "mandates", ["customer_id", "created_ns"])
+    op.create_index("mandates_by_merchant", "mandates", ["merchant_id", "created_ns"])
 
 
 def downgrade() -> None:
+    op.drop_table("mandates")
     for table in (
         "idempotency_keys",
         "api_keys",

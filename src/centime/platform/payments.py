@@ -1,0 +1,555 @@
+"""Payments: a customer pays a merchant, the platform's fee split off in the same chain.
+
+A payment of ``amount`` (any amount down to one unit of the asset's scale) is one linked
+chain of ledger transfers, applied whole or not at all:
+
+1. customer restricted -> merchant available: the carrier-billed part (if any),
+2. customer wallet -> merchant available: the rest (if any),
+3. merchant available -> fee revenue: the fee (if any; :func:`fees.payment_fee`).
+
+Restricted money is spent first: carrier-billed money may pay merchants but never be sent
+or paid out, so spending it first keeps the sendable wallet for what only it can do. The
+part paid from restricted money is recorded on the payment (``restricted_amount``), so that
+a refund gives it back as restricted money (centime.platform.refunds).
+
+The unit reads the balances it decides on; units run one after another under the ledger's
+clock lock, so what it reads cannot change before its chain applies, and the chain never
+fails for lack of money: a shortfall is refused before anything is written (a ledger
+failure would also mark the transfer ids failed for good). Transfer ids are derived from
+the payment id, so a retried unit meets ``exists`` instead of paying twice; a payment id the
+caller gives makes the whole request idempotent (the stored payment is answered).
+
+A batch (:func:`create_payments_batch`) is one unit of up to ``BATCH_PAYMENTS_MAX``
+payments to one merchant, each its own chain: one payment's refusal does not stop the
+others. It reads the customers, the merchant, the mandates and the accounts of the whole
+batch with one query each, submits every chain in one ledger call and writes every row
+with one statement.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from centime.ledger import CreateTransferStatus, Transfer
+from centime.ledger.units import UnitContext
+from centime.limits import (
+    AMOUNT_MAX,
+    BATCH_EVENTS_MAX,
+    BATCH_PAYMENTS_MAX,
+    DESCRIPTION_LEN_MAX,
+    ID_MAX,
+    REFERENCE_LEN_MAX,
+    SQL_IN_CHUNK,
+)
+from centime.money import ASSETS
+
+from .chart import AccountKind, account_for, account_id, ensure_accounts
+from .context import Operation, Platform
+from .errors import Code, Refusal
+from .fees import payment_fee
+from .ids import derive_id, new_id
+from .mandates import Mandate, charge_under_mandate, load_mandates, save_mandate_charges, utc_day
+from .pages import Cursor, Page, fetch_page
+from .parties import Merchant, Status, active_merchant, merchant_fee
+
+__all__ = [
+    "PAYMENT_EVENTS_MAX",
+    "LedgerChainError",
+    "Leg",
+    "Payment",
+    "PaymentItem",
+    "check_amount",
+    "check_text",
+    "create_payment",
+    "create_payments_batch",
+    "customer_refusal",
+    "get_payment",
+    "list_payments",
+    "load_payment",
+    "record_payments",
+    "require_created",
+    "split_restricted_first",
+]
+
+
+class Leg(enum.IntEnum):
+    """The ledger ``code`` of the transfers of payments, holds, refunds and transfers
+    between customers (100-199; a post or void keeps its pending transfer's code)."""
+
+    PAYMENT = 100  # customer (restricted or wallet) -> merchant available
+    PAYMENT_FEE = 101  # merchant available -> fee revenue
+    HOLD = 110  # pending: customer -> merchant available
+    REFUND = 120  # merchant available -> customer (restricted or wallet)
+    REFUND_FEE = 121  # fee revenue -> merchant available: the fee a refund returns
+    P2P = 130  # customer wallet -> customer wallet
+
+
+LINKED: Final = 1
+
+# Ledger events of one payment: three legs, plus the two accounts it may create (the
+# merchant's available earnings and the fee revenue, on their first use in the asset).
+PAYMENT_EVENTS_MAX: Final = 3 + 2
+_BATCH_ACCOUNTS_MAX: Final = 2 * len(ASSETS)
+if 3 * BATCH_PAYMENTS_MAX + _BATCH_ACCOUNTS_MAX > BATCH_EVENTS_MAX:  # an asset was added
+    raise RuntimeError("limits.BATCH_PAYMENTS_MAX no longer fits one unit: lower it")
+
+
+class LedgerChainError(RuntimeError):
+    """The ledger refused a chain the unit had checked would apply: a bug. The unit's work
+    is rolled back (the engine answers it with this error) and nothing is written."""
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    id: int
+    customer_id: int
+    merchant_id: int
+    asset: str
+    amount: int
+    fee: int
+    restricted_amount: int  # the part paid from carrier-billed money
+    refunded: int
+    fee_refunded: int
+    restricted_refunded: int
+    description: str | None
+    reference: str | None
+    hold_id: int | None  # the hold whose capture made it
+    mandate_id: int | None  # the consent a merchant charged under
+    created_ns: int
+
+    @property
+    def refundable(self) -> int:
+        return self.amount - self.refunded
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentItem:
+    """One payment of a batch (the batch names the merchant)."""
+
+    customer_id: int
+    asset: str
+    amount: int
+    description: str | None = None
+    reference: str | None = None
+    payment_id: int | None = None  # given: the request is idempotent under this id
+    mandate_id: int | None = None
+
+
+_COLUMNS: Final = (
+    "id, customer_id, merchant_id, asset, amount, fee, restricted_amount, refunded,"
+    " fee_refunded, restricted_refunded, description, reference, hold_id, mandate_id,"
+    " created_ns"
+)
+_INSERT: Final = f"INSERT INTO payments ({_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+
+
+def _payment(row: Sequence[Any]) -> Payment:
+    return Payment(*row)
+
+
+# ------------------------------------------------------------------ pure decisions
+
+
+def check_amount(asset: object, amount: object) -> Refusal | None:
+    """Why ``amount`` of ``asset`` cannot move, or None: a known asset, an int 1..AMOUNT_MAX."""
+    if type(asset) is not str or asset not in ASSETS:
+        return Refusal(Code.UNKNOWN_ASSET, f"unknown asset {asset!r}")
+    if type(amount) is not int or not 1 <= amount <= AMOUNT_MAX:
+        return Refusal(Code.INVALID_AMOUNT, f"the amount must be an integer in 1..{AMOUNT_MAX}")
+    return None
+
+
+def check_text(name: str, value: object, length_max: int) -> Refusal | None:
+    if value is not None and (type(value) is not str or len(value) > length_max):
+        return Refusal(Code.INVALID_REQUEST, f"{name} is text of at most {length_max} characters")
+    return None
+
+
+def _check_item(item: PaymentItem) -> Refusal | None:
+    return (
+        check_amount(item.asset, item.amount)
+        or check_text("description", item.description, DESCRIPTION_LEN_MAX)
+        or check_text("reference", item.reference, REFERENCE_LEN_MAX)
+    )
+
+
+def split_restricted_first(
+    amount: int, restricted_available: int, wallet_available: int
+) -> tuple[int, int] | None:
+    """(from restricted, from wallet) paying ``amount`` restricted money first, or None
+    when both together are short."""
+    restricted = min(amount, max(restricted_available, 0))
+    wallet = amount - restricted
+    return None if wallet > wallet_available else (restricted, wallet)
+
+
+def customer_refusal(status: Status | None) -> Refusal | None:
+    """Why a customer in ``status`` (None: there is none) cannot pay."""
+    if status is None:
+        return Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
+    if status is Status.FROZEN:
+        return Refusal(Code.CUSTOMER_FROZEN, "the customer's account is frozen")
+    if status is Status.CLOSED:
+        return Refusal(Code.CUSTOMER_CLOSED, "the customer's account is closed")
+    return None
+
+
+# ------------------------------------------------------------------ inside units
+
+
+def require_created(statuses: Sequence[CreateTransferStatus], what: str) -> None:
+    """Raise when the ledger did not apply every transfer the unit checked it would."""
+    bad = [s for s in statuses if s is not CreateTransferStatus.CREATED]
+    if bad:
+        raise LedgerChainError(f"{what}: the ledger answered {bad[0].value}")
+
+
+def load_payment(ctx: UnitContext, payment_id: int) -> Payment | None:
+    rows = ctx.fetch(f"SELECT {_COLUMNS} FROM payments WHERE id = ?", (payment_id,))
+    return _payment(rows[0]) if rows else None
+
+
+def record_payments(ctx: UnitContext, payments: Sequence[Payment]) -> None:
+    """Insert the payments' rows (one statement)."""
+    if payments:
+        ctx.executemany(_INSERT, [tuple(_values(p)) for p in payments])
+
+
+def _values(p: Payment) -> tuple[Any, ...]:
+    return (
+        p.id,
+        p.customer_id,
+        p.merchant_id,
+        p.asset,
+        p.amount,
+        p.fee,
+        p.restricted_amount,
+        p.refunded,
+        p.fee_refunded,
+        p.restricted_refunded,
+        p.description,
+        p.reference,
+        p.hold_id,
+        p.mandate_id,
+        p.created_ns,
+    )
+
+
+def _in_chunks(ctx: UnitContext, sql: str, ids: Collection[int]) -> list[tuple[Any, ...]]:
+    """``sql`` with ``{marks}`` for an IN list, run over ``ids`` in SQL_IN_CHUNK pieces."""
+    ordered = sorted(ids)
+    rows: list[tuple[Any, ...]] = []
+    for start in range(0, len(ordered), SQL_IN_CHUNK):
+        chunk = ordered[start : start + SQL_IN_CHUNK]
+        rows.extend(ctx.fetch(sql.format(marks=",".join("?" * len(chunk))), chunk))
+    return rows
+
+
+def _customer_statuses(ctx: UnitContext, customer_ids: Collection[int]) -> dict[int, Status]:
+    sql = "SELECT id, status FROM customers WHERE id IN ({marks})"
+    return {row[0]: Status(row[1]) for row in _in_chunks(ctx, sql, customer_ids)}
+
+
+def _stored_payments(ctx: UnitContext, payment_ids: Collection[int]) -> dict[int, Payment]:
+    if not payment_ids:
+        return {}
+    sql = f"SELECT {_COLUMNS} FROM payments WHERE id IN ({{marks}})"
+    return {row[0]: _payment(row) for row in _in_chunks(ctx, sql, payment_ids)}
+
+
+class _Batch:
+    """The working state of one batch unit: balances as the batch's earlier payments left
+    them, the mandates' day totals, and the chains and rows to write."""
+
+    def __init__(self, ctx: UnitContext, platform: Platform, merchant: Merchant) -> None:
+        self.ctx = ctx
+        self.platform = platform
+        self.merchant = merchant
+        self.day = utc_day(ctx.now_ns)
+        self.available: dict[int, int] = {}
+        self.fees: dict[str, tuple[int, int]] = {}
+        self.spent: dict[int, int] = {}  # mandate id -> its new day total
+        self.transfers: list[Transfer] = []
+        self.payments: list[Payment] = []
+
+    def pay(
+        self,
+        item: PaymentItem,
+        payment_id: int,
+        charged_by_merchant: bool,
+        mandates: dict[int, Mandate],
+    ) -> Payment | Refusal:
+        merchant_id = self.merchant.id
+        mandate_id = item.mandate_id
+        if charged_by_merchant and mandate_id is None:
+            return Refusal(Code.MANDATE_NOT_FOUND, "a merchant charges only under a mandate")
+        spent: int | Refusal | None = None  # the mandate's new day total
+        if mandate_id is not None:
+            mandate = mandates.get(mandate_id)
+            spent_before = self.spent.get(mandate_id)
+            if spent_before is None:
+                spent_before = mandate.spent_on(self.day) if mandate is not None else 0
+            spent = charge_under_mandate(
+                mandate, item.customer_id, merchant_id, item.asset, item.amount, spent_before
+            )
+            if isinstance(spent, Refusal):
+                return spent
+        asset = item.asset
+        customer_id = item.customer_id
+        restricted_id = account_id(AccountKind.CUSTOMER_RESTRICTED, customer_id, asset)
+        wallet_id = account_id(AccountKind.CUSTOMER_WALLET, customer_id, asset)
+        available = self.available
+        split = split_restricted_first(
+            item.amount, available.get(restricted_id, 0), available.get(wallet_id, 0)
+        )
+        if split is None:
+            return Refusal(Code.INSUFFICIENT_FUNDS, "the customer's balance is short")
+        if mandate_id is not None and isinstance(spent, int):
+            self.spent[mandate_id] = spent
+        restricted, wallet = split
+        fee_bp, fee_fixed = self.fees[asset]
+        fee = payment_fee(item.amount, fee_bp, fee_fixed)
+        merchant_account = account_id(AccountKind.MERCHANT_AVAILABLE, merchant_id, asset)
+        legs: list[tuple[str, int, int, int, int]] = []
+        if restricted:
+            available[restricted_id] -= restricted
+            legs.append(("restricted", restricted_id, merchant_account, restricted, Leg.PAYMENT))
+        if wallet:
+            available[wallet_id] -= wallet
+            legs.append(("wallet", wallet_id, merchant_account, wallet, Leg.PAYMENT))
+        if fee:
+            fee_account = account_id(AccountKind.FEE_REVENUE, 0, asset)
+            legs.append(("fee", merchant_account, fee_account, fee, Leg.PAYMENT_FEE))
+        last = len(legs) - 1
+        for index, (name, debit, credit, amount, code) in enumerate(legs):
+            leg_id = derive_id("pay", payment_id, name)
+            flags = 0 if index == last else LINKED
+            self.transfers.append(Transfer(leg_id, debit, credit, amount, asset, int(code), flags))
+        payment = Payment(
+            payment_id,
+            customer_id,
+            merchant_id,
+            asset,
+            item.amount,
+            fee,
+            restricted,
+            0,
+            0,
+            0,
+            item.description,
+            item.reference,
+            None,
+            mandate_id,
+            self.ctx.now_ns,
+        )
+        self.payments.append(payment)
+        return payment
+
+
+def _replayed(stored: Payment, item: PaymentItem, merchant_id: int) -> Payment | Refusal:
+    """The stored payment when ``item`` asks for it again under its id (a retry)."""
+    same = (stored.customer_id, stored.merchant_id, stored.asset, stored.amount) == (
+        item.customer_id,
+        merchant_id,
+        item.asset,
+        item.amount,
+    )
+    return stored if same else Refusal(Code.INVALID_REQUEST, "payment_id names another payment")
+
+
+def _pay_all(
+    ctx: UnitContext,
+    platform: Platform,
+    merchant_id: int,
+    items: list[PaymentItem],
+    payment_ids: list[int],
+    refusals_in: list[Refusal | None],
+    charged_by_merchant: bool,
+) -> list[Payment | Refusal] | Refusal:
+    merchant = active_merchant(ctx, merchant_id)
+    if isinstance(merchant, Refusal):
+        return merchant
+    valid = [item for item, refusal in zip(items, refusals_in, strict=True) if refusal is None]
+    customers = _customer_statuses(ctx, {item.customer_id for item in valid})
+    mandates = load_mandates(ctx, {i.mandate_id for i in valid if i.mandate_id is not None})
+    stored = _stored_payments(ctx, {i.payment_id for i in valid if i.payment_id is not None})
+    batch = _Batch(ctx, platform, merchant)
+    # Every customer account of the batch in one locking read.
+    wanted = {
+        account_id(kind, item.customer_id, item.asset)
+        for item in valid
+        for kind in (AccountKind.CUSTOMER_RESTRICTED, AccountKind.CUSTOMER_WALLET)
+    }
+    batch.available = {i: a.available for i, a in ctx.accounts(wanted).items()}
+    batch.fees = {a: merchant_fee(platform, merchant, a) for a in {i.asset for i in valid}}
+    results: list[Payment | Refusal] = []
+    seen: set[int] = set()
+    for item, payment_id, refusal_in in zip(items, payment_ids, refusals_in, strict=True):
+        result: Payment | Refusal
+        if refusal_in is not None:
+            result = refusal_in
+        elif payment_id in seen:
+            result = Refusal(Code.INVALID_REQUEST, "payment_id repeated in the batch")
+        elif payment_id in stored:
+            result = _replayed(stored[payment_id], item, merchant_id)
+        else:
+            refusal = customer_refusal(customers.get(item.customer_id))
+            result = refusal or batch.pay(item, payment_id, charged_by_merchant, mandates)
+        seen.add(payment_id)
+        results.append(result)
+    if batch.payments:
+        # Only now: a batch refused whole creates no account either.
+        paid_assets = sorted({p.asset for p in batch.payments})
+        ensure_accounts(
+            ctx,
+            [account_for(AccountKind.MERCHANT_AVAILABLE, merchant_id, a) for a in paid_assets]
+            + [account_for(AccountKind.FEE_REVENUE, 0, a) for a in paid_assets],
+        )
+        require_created(ctx.create_transfers(batch.transfers), "payments")
+        record_payments(ctx, batch.payments)
+        save_mandate_charges(ctx, batch.spent, batch.day)
+    return results
+
+
+def _valid_id(value: object) -> bool:
+    return type(value) is int and 0 < value <= ID_MAX
+
+
+def _check_ids(item: PaymentItem) -> Refusal | None:
+    if not _valid_id(item.customer_id):
+        return Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
+    if item.payment_id is not None and not _valid_id(item.payment_id):
+        return Refusal(Code.INVALID_REQUEST, "payment_id is a positive 63-bit integer")
+    if item.mandate_id is not None and not _valid_id(item.mandate_id):
+        return Refusal(Code.MANDATE_NOT_FOUND, "no such mandate")
+    return None
+
+
+def _batch_operation(
+    merchant_id: int,
+    items: Sequence[PaymentItem],
+    charged_by_merchant: bool,
+    platform: Platform,
+) -> Operation[list[Payment | Refusal] | Refusal]:
+    items = list(items)
+    if not 1 <= len(items) <= BATCH_PAYMENTS_MAX:
+        refusal = Refusal(Code.INVALID_REQUEST, f"a batch holds 1..{BATCH_PAYMENTS_MAX} payments")
+        return Operation(lambda ctx: refusal, 0)
+    if not _valid_id(merchant_id):
+        return Operation(lambda ctx: Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant"), 0)
+    refusals_in: list[Refusal | None] = []
+    for item in items:
+        if type(item) is not PaymentItem:
+            refusals_in.append(Refusal(Code.INVALID_REQUEST, "not a payment"))
+        else:
+            refusals_in.append(_check_ids(item) or _check_item(item))
+    payment_ids = [
+        item.payment_id if type(item) is PaymentItem and item.payment_id is not None else new_id()
+        for item in items
+    ]
+    assets = {i.asset for i, r in zip(items, refusals_in, strict=True) if r is None}
+    events_max = 3 * len(items) + 2 * len(assets)
+
+    def unit(ctx: UnitContext) -> list[Payment | Refusal] | Refusal:
+        return _pay_all(
+            ctx, platform, merchant_id, items, payment_ids, refusals_in, charged_by_merchant
+        )
+
+    return Operation(unit, events_max)
+
+
+# ------------------------------------------------------------------ operations
+
+
+def create_payment(
+    platform: Platform,
+    customer_id: int,
+    merchant_id: int,
+    asset: str,
+    amount: int,
+    description: str | None = None,
+    reference: str | None = None,
+    payment_id: int | None = None,
+    mandate_id: int | None = None,
+    *,
+    charged_by_merchant: bool = False,
+) -> Operation[Payment | Refusal]:
+    """The customer pays the merchant ``amount`` (restricted money first).
+
+    ``charged_by_merchant``: the request comes from the merchant (its API key), not from the
+    customer; it must then name an active mandate of the customer to the merchant in the
+    asset with room for the amount today. A mandate named by a customer's own payment is
+    checked and counted as well. ``payment_id`` given: a second request with it answers the
+    stored payment (or INVALID_REQUEST when it names a different one).
+    """
+    item = PaymentItem(customer_id, asset, amount, description, reference, payment_id, mandate_id)
+
+    def one(
+        ctx: UnitContext, unit: Callable[[UnitContext], list[Payment | Refusal] | Refusal]
+    ) -> Payment | Refusal:
+        result = unit(ctx)
+        return result if isinstance(result, Refusal) else result[0]
+
+    return _batch_operation(merchant_id, [item], charged_by_merchant, platform).then(one)
+
+
+def create_payments_batch(
+    platform: Platform,
+    merchant_id: int,
+    items: Sequence[PaymentItem],
+    *,
+    charged_by_merchant: bool = True,
+) -> Operation[list[Payment | Refusal] | Refusal]:
+    """Up to ``BATCH_PAYMENTS_MAX`` payments to one merchant in one unit, with one result
+    per item, in order: its Payment or its Refusal (each payment is its own chain, so one
+    refusal does not stop the others). The whole batch is refused when the merchant cannot
+    be paid or the batch is empty or too large.
+
+    Batches are a merchant's tool (metered usage), so by default each payment must name a
+    mandate (``charged_by_merchant``); the operator acting for customers may pass False.
+    """
+    return _batch_operation(merchant_id, items, charged_by_merchant, platform)
+
+
+# ------------------------------------------------------------------ reads
+
+
+def get_payment(
+    platform: Platform,
+    payment_id: int,
+    merchant_id: int | None = None,
+    customer_id: int | None = None,
+) -> Payment | None:
+    """The payment, or None (also when it is not the given merchant's or customer's)."""
+    if not _valid_id(payment_id):
+        return None
+    with platform.read() as fetch:
+        rows = fetch(f"SELECT {_COLUMNS} FROM payments WHERE id = ?", (payment_id,))
+    if not rows:
+        return None
+    payment = _payment(rows[0])
+    if merchant_id is not None and payment.merchant_id != merchant_id:
+        return None
+    if customer_id is not None and payment.customer_id != customer_id:
+        return None
+    return payment
+
+
+def list_payments(
+    platform: Platform,
+    merchant_id: int | None = None,
+    customer_id: int | None = None,
+    cursor: Cursor | None = None,
+    limit: int = 100,
+) -> Page[Payment]:
+    """Payments newest first, to a merchant and/or of a customer (neither: all of them,
+    the operator's view; that one has no index of its own and sorts the table)."""
+    filters: list[tuple[str, Any]] = []
+    if merchant_id is not None:
+        filters.append(("merchant_id", merchant_id))
+    if customer_id is not None:
+        filters.append(("customer_id", customer_id))
+    return fetch_page(platform, "payments", _COLUMNS, filters, cursor, limit, _payment)
