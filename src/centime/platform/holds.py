@@ -1,0 +1,614 @@
+"""Metered holds: authorize up to an amount, capture the final amount, release the rest.
+
+For pay-per-use: a merchant reserves up to ``amount`` of a customer's money, meters the
+use, then captures what was used (any amount from one unit to the whole authorization) or
+releases all of it. The reserve is a pair of pending ledger transfers, customer ->
+merchant available, restricted money first (as a payment spends it), each with the hold's
+timeout; the ledger expires them when it lapses, and the money is the customer's again.
+
+- Authorize: one chain of up to two pending transfers (restricted part, wallet part).
+- Capture of ``c``: one chain that posts ``min(c, restricted part)`` of the restricted
+  reserve and the rest of ``c`` from the wallet reserve (posting part of a pending transfer
+  releases the remainder; a leg that gets nothing is voided), plus the fee on ``c``
+  (merchant available -> fee revenue). The capture creates a Payment (``hold_id`` set), so
+  captured money is refunded like any payment, restricted part included.
+- Release: one chain voiding both reserves.
+- Expiry: derived from the ledger's pending state when a hold is read (a hold whose
+  reserves lapsed is ``expired``, whatever its row says yet); :func:`expire_holds` brings
+  the rows of lapsed holds up to date, a bounded number per call.
+
+Holds a merchant starts on its own (its API key) need a mandate, as payments do; the
+authorized amount counts against the mandate's day (centime.platform.mandates).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from centime.ledger import (
+    CreateTransferStatus,
+    PendingState,
+    PendingStatus,
+    Transfer,
+    TransferFlags,
+)
+from centime.ledger.units import UnitContext
+from centime.limits import DESCRIPTION_LEN_MAX, HOLD_EXPIRE_MAX, ID_MAX, QUERY_LIMIT_MAX
+
+from .chart import AccountKind, account_for, account_id, ensure_accounts
+from .context import Operation, Platform
+from .errors import Code, Refusal
+from .fees import payment_fee
+from .ids import derive_id, new_id
+from .mandates import charge_under_mandate, load_mandates, save_mandate_charges, utc_day
+from .pages import Cursor, Page, bounded_limit, fetch_page
+from .parties import active_customer, active_merchant, merchant_fee
+from .payments import (
+    LINKED,
+    Leg,
+    Payment,
+    check_amount,
+    check_text,
+    record_payments,
+    require_created,
+    split_restricted_first,
+)
+
+__all__ = [
+    "Capture",
+    "Hold",
+    "HoldStatus",
+    "authorize_hold",
+    "capture_hold",
+    "expire_holds",
+    "get_hold",
+    "list_holds",
+    "release_hold",
+]
+
+_PENDING: Final = int(TransferFlags.PENDING)
+_POST: Final = int(TransferFlags.POST_PENDING)
+_VOID: Final = int(TransferFlags.VOID_PENDING)
+
+# Ledger events: authorize (two reserves, the merchant's account), capture (two resolutions,
+# the fee, the fee revenue account), release (two voids).
+AUTHORIZE_EVENTS_MAX: Final = 2 + 1
+CAPTURE_EVENTS_MAX: Final = 3 + 1
+RELEASE_EVENTS_MAX: Final = 2
+
+
+class HoldStatus(enum.Enum):
+    AUTHORIZED = "authorized"
+    CAPTURED = "captured"
+    RELEASED = "released"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Hold:
+    id: int
+    customer_id: int
+    merchant_id: int
+    asset: str
+    amount: int  # authorized
+    restricted_amount: int  # the part reserved from carrier-billed money
+    captured: int
+    status: HoldStatus
+    description: str | None
+    expires_at_ns: int  # engine time at which the reserve lapses
+    resolved_ns: int | None  # captured, released or (as far as the row knows) expired
+    payment_id: int | None  # the payment its capture made
+    mandate_id: int | None
+    created_ns: int
+
+    def legs(self) -> list[tuple[str, int]]:
+        """(name, reserved amount) of each pending transfer the hold made."""
+        wallet = self.amount - self.restricted_amount
+        named = (("restricted", self.restricted_amount), ("wallet", wallet))
+        return [(name, amount) for name, amount in named if amount > 0]
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    """A captured hold and the payment its capture made."""
+
+    hold: Hold
+    payment: Payment
+
+
+_COLUMNS: Final = (
+    "id, customer_id, merchant_id, asset, amount, restricted_amount, captured, status,"
+    " description, expires_at_ns, resolved_ns, payment_id, mandate_id, created_ns"
+)
+
+
+def _hold(row: Sequence[Any]) -> Hold:
+    values = list(row)
+    values[7] = HoldStatus(values[7])
+    return Hold(*values)
+
+
+def _reserve_id(hold_id: int, leg: str) -> int:
+    return derive_id("hold", hold_id, leg)
+
+
+def _resolve_id(hold_id: int, leg: str) -> int:
+    """The one post or void that ever resolves the leg."""
+    return derive_id("hold", hold_id, "resolve", leg)
+
+
+def _valid_id(value: object) -> bool:
+    return type(value) is int and 0 < value <= ID_MAX
+
+
+def _load(ctx: UnitContext, hold_id: int) -> Hold | None:
+    rows = ctx.fetch(f"SELECT {_COLUMNS} FROM holds WHERE id = ?", (hold_id,))
+    return _hold(rows[0]) if rows else None
+
+
+# ------------------------------------------------------------------ authorize
+
+
+def _check_authorize(
+    platform: Platform,
+    asset: object,
+    amount: object,
+    timeout_s: object,
+    description: object,
+    optional_ids: Sequence[object],
+) -> Refusal | None:
+    refusal = check_amount(asset, amount) or check_text(
+        "description", description, DESCRIPTION_LEN_MAX
+    )
+    if refusal is not None:
+        return refusal
+    timeout_max_s = platform.config.hold_timeout_max_s
+    if type(timeout_s) is not int or not 1 <= timeout_s <= timeout_max_s:
+        return Refusal(Code.INVALID_REQUEST, f"timeout_s is an integer in 1..{timeout_max_s}")
+    if not all(i is None or _valid_id(i) for i in optional_ids):
+        return Refusal(Code.INVALID_REQUEST, "ids are positive 63-bit integers")
+    return None
+
+
+def authorize_hold(
+    platform: Platform,
+    customer_id: int,
+    merchant_id: int,
+    asset: str,
+    amount: int,
+    timeout_s: int | None = None,
+    description: str | None = None,
+    mandate_id: int | None = None,
+    hold_id: int | None = None,
+    *,
+    charged_by_merchant: bool = False,
+) -> Operation[Hold | Refusal]:
+    """Reserve up to ``amount`` of the customer's money for the merchant, for ``timeout_s``
+    (the configured default when None, at most ``hold_timeout_max_s``). Restricted money is
+    reserved first. ``charged_by_merchant``: as for payments, a mandate is required, and the
+    authorized amount counts against its day. ``hold_id`` given: a retry answers the
+    stored hold."""
+    timeout = platform.config.hold_timeout_default_s if timeout_s is None else timeout_s
+    refusal_in = _check_authorize(
+        platform, asset, amount, timeout, description, (mandate_id, hold_id)
+    )
+    if not _valid_id(customer_id):
+        refusal_in = Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
+    elif not _valid_id(merchant_id):
+        refusal_in = Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
+    new = new_id() if hold_id is None else hold_id
+
+    def unit(ctx: UnitContext) -> Hold | Refusal:
+        if refusal_in is not None:
+            return refusal_in
+        existing = _load(ctx, new)
+        if existing is not None:
+            same = (existing.customer_id, existing.merchant_id, existing.asset) == (
+                customer_id,
+                merchant_id,
+                asset,
+            ) and existing.amount == amount
+            return existing if same else Refusal(Code.INVALID_REQUEST, "hold_id names another")
+        return _authorize(
+            ctx,
+            platform,
+            new,
+            customer_id,
+            merchant_id,
+            asset,
+            amount,
+            timeout,
+            description,
+            mandate_id,
+            charged_by_merchant,
+        )
+
+    return Operation(unit, AUTHORIZE_EVENTS_MAX)
+
+
+def _authorize(
+    ctx: UnitContext,
+    platform: Platform,
+    hold_id: int,
+    customer_id: int,
+    merchant_id: int,
+    asset: str,
+    amount: int,
+    timeout_s: int,
+    description: str | None,
+    mandate_id: int | None,
+    charged_by_merchant: bool,
+) -> Hold | Refusal:
+    customer = active_customer(ctx, customer_id)
+    if isinstance(customer, Refusal):
+        return customer
+    merchant = active_merchant(ctx, merchant_id)
+    if isinstance(merchant, Refusal):
+        return merchant
+    day = utc_day(ctx.now_ns)
+    spent: int | Refusal | None = None
+    if charged_by_merchant and mandate_id is None:
+        return Refusal(Code.MANDATE_NOT_FOUND, "a merchant charges only under a mandate")
+    if mandate_id is not None:
+        mandate = load_mandates(ctx, [mandate_id]).get(mandate_id)
+        spent_before = mandate.spent_on(day) if mandate is not None else 0
+        spent = charge_under_mandate(mandate, customer_id, merchant_id, asset, amount, spent_before)
+        if isinstance(spent, Refusal):
+            return spent
+    restricted_id = account_id(AccountKind.CUSTOMER_RESTRICTED, customer_id, asset)
+    wallet_id = account_id(AccountKind.CUSTOMER_WALLET, customer_id, asset)
+    found = ctx.accounts([restricted_id, wallet_id])
+    split = split_restricted_first(
+        amount,
+        found[restricted_id].available if restricted_id in found else 0,
+        found[wallet_id].available if wallet_id in found else 0,
+    )
+    if split is None:
+        return Refusal(Code.INSUFFICIENT_FUNDS, "the customer's balance is short")
+    merchant_account = account_for(AccountKind.MERCHANT_AVAILABLE, merchant_id, asset)
+    ensure_accounts(ctx, [merchant_account])
+    restricted, wallet = split
+    legs = [
+        (name, debit, part)
+        for name, debit, part in (
+            ("restricted", restricted_id, restricted),
+            ("wallet", wallet_id, wallet),
+        )
+        if part > 0
+    ]
+    transfers = [
+        Transfer(
+            _reserve_id(hold_id, name),
+            debit,
+            merchant_account.id,
+            part,
+            asset,
+            int(Leg.HOLD),
+            _PENDING | (LINKED if index < len(legs) - 1 else 0),
+            0,
+            timeout_s,
+        )
+        for index, (name, debit, part) in enumerate(legs)
+    ]
+    require_created(ctx.create_transfers(transfers), "hold authorization")
+    expires: list[int] = []
+    for transfer in transfers:
+        state = ctx.pending_state(transfer.id)
+        if state is None:
+            raise RuntimeError(f"the hold's reserve {transfer.id} has no pending state")
+        expires.append(state.expires_at)
+    hold = Hold(
+        hold_id,
+        customer_id,
+        merchant_id,
+        asset,
+        amount,
+        restricted,
+        0,
+        HoldStatus.AUTHORIZED,
+        description,
+        min(expires),
+        None,
+        None,
+        mandate_id,
+        ctx.now_ns,
+    )
+    ctx.execute(f"INSERT INTO holds ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", _row(hold))
+    if mandate_id is not None and isinstance(spent, int):
+        save_mandate_charges(ctx, {mandate_id: spent}, day)
+    return hold
+
+
+def _row(hold: Hold) -> tuple[Any, ...]:
+    return (
+        hold.id,
+        hold.customer_id,
+        hold.merchant_id,
+        hold.asset,
+        hold.amount,
+        hold.restricted_amount,
+        hold.captured,
+        hold.status.value,
+        hold.description,
+        hold.expires_at_ns,
+        hold.resolved_ns,
+        hold.payment_id,
+        hold.mandate_id,
+        hold.created_ns,
+    )
+
+
+# ------------------------------------------------------------------ capture and release
+
+
+def _authorized(ctx: UnitContext, hold_id: int, merchant_id: int | None) -> Hold | Refusal:
+    """The hold, when it can still be captured or released."""
+    hold = _load(ctx, hold_id) if _valid_id(hold_id) else None
+    if hold is None or (merchant_id is not None and hold.merchant_id != merchant_id):
+        return Refusal(Code.HOLD_NOT_FOUND, "no such hold")
+    if hold.status is not HoldStatus.AUTHORIZED:
+        return Refusal(Code.HOLD_NOT_AUTHORIZED, f"the hold is {hold.status.value}")
+    for name, _ in hold.legs():
+        state = ctx.pending_state(_reserve_id(hold.id, name))
+        if state is None or state.status in (PendingStatus.POSTED, PendingStatus.VOIDED):
+            raise RuntimeError(f"hold {hold.id} is authorized but its reserve is {state}")
+        if _lapsed(state, ctx.now_ns):
+            return Refusal(Code.HOLD_NOT_AUTHORIZED, "the hold expired")
+    return hold
+
+
+def _lapsed(state: PendingState, now_ns: int) -> bool:
+    """Whether the reserve has expired or is due to (the ledger refuses to post it then)."""
+    if state.status is PendingStatus.EXPIRED:
+        return True
+    return state.status is PendingStatus.PENDING and 0 < state.expires_at <= now_ns
+
+
+def capture_hold(
+    platform: Platform, hold_id: int, amount: int, merchant_id: int | None = None
+) -> Operation[Capture | Refusal]:
+    """Capture ``amount`` (1..authorized) of the hold: the merchant is paid it, less the
+    fee, and the rest of the reserve goes back to the customer. ``merchant_id`` given: the
+    hold must be that merchant's (HOLD_NOT_FOUND otherwise)."""
+    refusal_in = None
+    if type(amount) is not int or amount < 1:
+        refusal_in = Refusal(Code.INVALID_AMOUNT, "the amount must be a positive integer")
+
+    def unit(ctx: UnitContext) -> Capture | Refusal:
+        if refusal_in is not None:
+            return refusal_in
+        hold = _authorized(ctx, hold_id, merchant_id)
+        if isinstance(hold, Refusal):
+            return hold
+        if amount > hold.amount:
+            return Refusal(Code.CAPTURE_EXCEEDS_HOLD, "more than the hold authorized")
+        customer = active_customer(ctx, hold.customer_id)
+        if isinstance(customer, Refusal):
+            return customer
+        merchant = active_merchant(ctx, hold.merchant_id)
+        if isinstance(merchant, Refusal):
+            return merchant
+        fee = payment_fee(amount, *merchant_fee(platform, merchant, hold.asset))
+        restricted = min(amount, hold.restricted_amount)
+        posted = {"restricted": restricted, "wallet": amount - restricted}
+        transfers = [
+            Transfer(
+                _resolve_id(hold.id, name),
+                0,
+                0,
+                posted[name],
+                "",
+                0,
+                _POST if posted[name] else _VOID,
+                _reserve_id(hold.id, name),
+            )
+            for name, _ in hold.legs()
+        ]
+        if fee:
+            fee_account = account_for(AccountKind.FEE_REVENUE, 0, hold.asset)
+            ensure_accounts(ctx, [fee_account])
+            merchant_account = account_id(AccountKind.MERCHANT_AVAILABLE, merchant.id, hold.asset)
+            transfers.append(
+                Transfer(
+                    derive_id("hold", hold.id, "fee"),
+                    merchant_account,
+                    fee_account.id,
+                    fee,
+                    hold.asset,
+                    int(Leg.PAYMENT_FEE),
+                )
+            )
+        transfers = [t._replace(flags=t.flags | LINKED) for t in transfers[:-1]] + transfers[-1:]
+        statuses = ctx.create_transfers(transfers)
+        if CreateTransferStatus.PENDING_TRANSFER_EXPIRED in statuses:
+            # It lapsed between the engine's clock reading and this event's timestamp.
+            return Refusal(Code.HOLD_NOT_AUTHORIZED, "the hold expired")
+        require_created(statuses, "hold capture")
+        payment = Payment(
+            derive_id("hold", hold.id, "payment"),
+            hold.customer_id,
+            hold.merchant_id,
+            hold.asset,
+            amount,
+            fee,
+            restricted,
+            0,
+            0,
+            0,
+            hold.description,
+            None,
+            hold.id,
+            hold.mandate_id,
+            ctx.now_ns,
+        )
+        record_payments(ctx, [payment])
+        captured = replace(
+            hold,
+            captured=amount,
+            status=HoldStatus.CAPTURED,
+            resolved_ns=ctx.now_ns,
+            payment_id=payment.id,
+        )
+        _save_resolution(ctx, captured)
+        return Capture(captured, payment)
+
+    return Operation(unit, CAPTURE_EVENTS_MAX)
+
+
+def release_hold(
+    platform: Platform, hold_id: int, merchant_id: int | None = None
+) -> Operation[Hold | Refusal]:
+    """Release the whole reserve back to the customer (nothing is paid)."""
+
+    def unit(ctx: UnitContext) -> Hold | Refusal:
+        hold = _authorized(ctx, hold_id, merchant_id)
+        if isinstance(hold, Refusal):
+            return hold
+        legs = hold.legs()
+        transfers = [
+            Transfer(
+                _resolve_id(hold.id, name),
+                0,
+                0,
+                0,
+                "",
+                0,
+                _VOID | (LINKED if index < len(legs) - 1 else 0),
+                _reserve_id(hold.id, name),
+            )
+            for index, (name, _) in enumerate(legs)
+        ]
+        statuses = ctx.create_transfers(transfers)
+        if CreateTransferStatus.PENDING_TRANSFER_EXPIRED in statuses:
+            return Refusal(Code.HOLD_NOT_AUTHORIZED, "the hold expired")
+        require_created(statuses, "hold release")
+        released = replace(hold, status=HoldStatus.RELEASED, resolved_ns=ctx.now_ns)
+        _save_resolution(ctx, released)
+        return released
+
+    return Operation(unit, RELEASE_EVENTS_MAX)
+
+
+def _save_resolution(ctx: UnitContext, hold: Hold) -> None:
+    ctx.execute(
+        "UPDATE holds SET status = ?, captured = ?, resolved_ns = ?, payment_id = ? WHERE id = ?",
+        (hold.status.value, hold.captured, hold.resolved_ns, hold.payment_id, hold.id),
+    )
+
+
+# ------------------------------------------------------------------ expiry
+
+
+def expire_holds(platform: Platform, limit: int = HOLD_EXPIRE_MAX) -> int:
+    """Mark lapsed holds ``expired`` (at most ``limit`` of them, oldest expiry first) and
+    return how many. A hold is marked only once the ledger has expired its reserves, which
+    it does in every group for what is due; an expired state never changes again, so it is
+    read before the unit that writes the rows."""
+    size = min(bounded_limit(limit), HOLD_EXPIRE_MAX)
+    now_ns = platform.clock.now_ns()
+    with platform.read() as fetch:
+        rows = fetch(
+            f"SELECT {_COLUMNS} FROM holds WHERE status = ? AND expires_at_ns <= ?"
+            " ORDER BY expires_at_ns, id LIMIT ?",
+            (HoldStatus.AUTHORIZED.value, now_ns, size),
+        )
+    holds = [_hold(row) for row in rows]
+    states = _reserve_states(platform, holds)
+    lapsed = [
+        hold
+        for hold in holds
+        if all(
+            states[_reserve_id(hold.id, name)].status is PendingStatus.EXPIRED
+            for name, _ in hold.legs()
+        )
+    ]
+    if not lapsed:
+        return 0
+
+    def unit(ctx: UnitContext) -> int:
+        # Only rows still authorized: a capture cannot have won (its reserves expired).
+        ctx.executemany(
+            "UPDATE holds SET status = ?, resolved_ns = ? WHERE id = ? AND status = ?",
+            [
+                (HoldStatus.EXPIRED.value, _expired_ns(h, states), h.id, "authorized")
+                for h in lapsed
+            ],
+        )
+        return len(lapsed)
+
+    return platform.execute(Operation(unit, 0))
+
+
+def _expired_ns(hold: Hold, states: dict[int, PendingState]) -> int:
+    """When the ledger expired the hold's last reserve."""
+    return max(states[_reserve_id(hold.id, name)].timestamp for name, _ in hold.legs())
+
+
+def _reserve_states(platform: Platform, holds: Sequence[Hold]) -> dict[int, PendingState]:
+    ids = [_reserve_id(hold.id, name) for hold in holds for name, _ in hold.legs()]
+    found: dict[int, PendingState] = {}
+    for start in range(0, len(ids), QUERY_LIMIT_MAX):
+        chunk = ids[start : start + QUERY_LIMIT_MAX]
+        found.update((state.transfer_id, state) for state in platform.ledger.pending_states(chunk))
+    return found
+
+
+# ------------------------------------------------------------------ reads
+
+
+def _as_seen(holds: list[Hold], platform: Platform) -> list[Hold]:
+    """The holds with ``expired`` derived from the ledger for rows still ``authorized``."""
+    open_holds = [h for h in holds if h.status is HoldStatus.AUTHORIZED]
+    if not open_holds:
+        return holds
+    states = _reserve_states(platform, open_holds)
+    now_ns = platform.clock.now_ns()
+    return [
+        replace(hold, status=HoldStatus.EXPIRED)
+        if hold.status is HoldStatus.AUTHORIZED
+        and any(_lapsed(states[_reserve_id(hold.id, n)], now_ns) for n, _ in hold.legs())
+        else hold
+        for hold in holds
+    ]
+
+
+def get_hold(
+    platform: Platform,
+    hold_id: int,
+    merchant_id: int | None = None,
+    customer_id: int | None = None,
+) -> Hold | None:
+    """The hold (``expired`` once its reserves lapsed), or None (also when it is not the
+    given merchant's or customer's)."""
+    if not _valid_id(hold_id):
+        return None
+    with platform.read() as fetch:
+        rows = fetch(f"SELECT {_COLUMNS} FROM holds WHERE id = ?", (hold_id,))
+    if not rows:
+        return None
+    hold = _hold(rows[0])
+    if merchant_id is not None and hold.merchant_id != merchant_id:
+        return None
+    if customer_id is not None and hold.customer_id != customer_id:
+        return None
+    return _as_seen([hold], platform)[0]
+
+
+def list_holds(
+    platform: Platform,
+    merchant_id: int | None = None,
+    customer_id: int | None = None,
+    cursor: Cursor | None = None,
+    limit: int = 100,
+) -> Page[Hold]:
+    """Holds newest first, of a merchant and/or a customer."""
+    filters: list[tuple[str, Any]] = []
+    if merchant_id is not None:
+        filters.append(("merchant_id", merchant_id))
+    if customer_id is not None:
+        filters.append(("customer_id", customer_id))
+    page = fetch_page(platform, "holds", _COLUMNS, filters, cursor, limit, _hold)
+    return Page(_as_seen(page.items, platform), page.next_cursor)
