@@ -117,3 +117,39 @@ LIST_LIMIT_MAX: Final = 1000
 
 # Lapsed metered holds whose rows one expire_holds call updates.
 HOLD_EXPIRE_MAX: Final = 1000
+
+# ---------------------------------------------------------------- the HTTP API (centime.api)
+# Request bodies: 1 MiB for every endpoint but the batch payments one, which takes up to
+# 8189 payments of at most 1 KiB of JSON each (ids, an amount, a 500-character description
+# and a 200-character reference fit in 1 KiB): 8 MiB.
+API_BODY_MAX_BYTES: Final = 1 << 20
+API_BATCH_BODY_MAX_BYTES: Final = 8 << 20
+# Pages of a listing: the default and the most one page holds; a cursor's longest text.
+API_PAGE_SIZE_DEFAULT: Final = 20
+API_PAGE_SIZE_MAX: Final = 100
+API_CURSOR_LEN_MAX: Final = 64
+# Requests per API key: a token bucket refilled at this rate up to the burst. Buckets live
+# in the process (one per recently seen key, the least recently used forgotten first: a
+# forgotten key starts again with a full bucket). Several processes each allow the rate.
+API_RATE_PER_KEY_PER_S: Final = 1000.0
+API_RATE_BURST: Final = 2000
+API_RATE_BUCKETS_MAX: Final = 10_000
+# Verified API keys kept in a process, and for how long: a key revoked by another process
+# keeps working here for at most this long (revoking through this process: at once).
+API_KEY_CACHE_MAX: Final = 10_000
+API_KEY_CACHE_TTL_S: Final = 5.0
+# Active keys per owner, and the length of a key's name.
+API_KEYS_PER_OWNER_MAX: Final = 100
+API_KEY_NAME_LEN_MAX: Final = 200
+# Idempotency-Key: its length (printable ASCII), how long a stored response is replayed (at
+# least 24 h), rows purged per run of the background loop and how often it runs, and the
+# requests with a key in flight at once in a process.
+IDEMPOTENCY_KEY_LEN_MAX: Final = 255
+IDEMPOTENCY_KEEP_S: Final = 24 * 3600
+IDEMPOTENCY_PURGE_MAX: Final = 1000
+IDEMPOTENCY_PURGE_INTERVAL_S: Final = 60.0
+IDEMPOTENCY_IN_FLIGHT_MAX: Final = 4096
+# A client's X-Request-Id is kept when it is this short (and of safe characters).
+REQUEST_ID_LEN_MAX: Final = 64
+# /readyz: how long the store and the ledger writer have to answer.
+API_READY_TIMEOUT_S: Final = 5.0

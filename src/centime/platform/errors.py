@@ -55,6 +55,9 @@ class Code(enum.Enum):
     # Providers.
     PROVIDER_DECLINED = "provider_declined"
     PROVIDER_UNAVAILABLE = "provider_unavailable"
+    # API keys.
+    API_KEY_NOT_FOUND = "api_key_not_found"
+    API_KEY_LIMIT_REACHED = "api_key_limit_reached"  # too many active keys for one owner
 
 
 @dataclass(frozen=True, slots=True)

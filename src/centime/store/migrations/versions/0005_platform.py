@@ -162,7 +162,8 @@ def upgrade() -> None:
         _ns("created_ns"),
         _ns("revoked_ns", nullable=True),
     )
-    op.create_index("api_keys_by_owner", "api_keys", ["owner_kind", "owner_id"])
+    # An owner's keys, newest first (centime.auth.keys.list_keys).
+    op.create_index("api_keys_by_owner", "api_keys", ["owner_kind", "owner_id", "created_ns"])
     # The first response to each (principal, Idempotency-Key), replayed for a retry.
     op.create_table(
         "idempotency_keys",
@@ -192,6 +193,9 @@ def upgrade() -> None:
     )
     op.create_index("mandates_by_customer", "mandates", ["customer_id", "created_ns"])
     op.create_index("mandates_by_merchant", "mandates", ["merchant_id", "created_ns"])
+    # The operator's listings of customers and merchants, newest first (the API's keyset).
+    op.create_index("customers_by_created", "customers", ["created_ns", "id"])
+    op.create_index("merchants_by_created", "merchants", ["created_ns", "id"])
 
 
 def downgrade() -> None:
