@@ -1,0 +1,294 @@
+"""Money is conserved whatever happens: a random sequence of top-ups, payments, batches,
+holds, captures, releases, expiries, refunds and transfers between customers, with the
+ledger and the rows checked against each other after every step (on both stores).
+
+After each step:
+- per asset, the balances of all accounts sum to zero, posted and pending (double entry);
+- no customer or merchant account is below zero;
+- each payment: refunded <= amount, fee_refunded <= fee, fee <= amount,
+  restricted_refunded <= restricted_amount;
+- the rows agree with the ledger: each merchant's earnings are its payments less their
+  fees less refunds plus returned fees, and what authorized holds reserve is pending; each
+  customer's restricted balance and wallet are its top-ups less what it paid plus what came
+  back, plus what it received less what it sent; the fee revenue is every fee less what was
+  returned.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from hypothesis import HealthCheck, event, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+
+from centime.clock import FakeClock
+from centime.platform.chart import OPERATOR, AccountKind
+from centime.platform.context import Platform
+from centime.platform.errors import Refusal
+from centime.platform.holds import (
+    Capture,
+    Hold,
+    HoldStatus,
+    authorize_hold,
+    capture_hold,
+    expire_holds,
+    list_holds,
+    release_hold,
+)
+from centime.platform.p2p import P2PTransfer, send
+from centime.platform.payments import (
+    Payment,
+    PaymentItem,
+    create_payment,
+    create_payments_batch,
+    list_payments,
+)
+from centime.platform.refunds import Refund, refund_payment
+
+from .world import account, balance, customer, fund, merchant
+
+ASSETS = ("USD", "EUR")
+CUSTOMERS = 3
+MERCHANTS = 2
+
+customers_ = st.integers(0, CUSTOMERS - 1)
+merchants_ = st.integers(0, MERCHANTS - 1)
+assets_ = st.sampled_from(ASSETS)
+amounts = st.integers(1, 1_500)
+
+
+def _outcome(result: object) -> str:
+    """What an operation did, for the statistics (--hypothesis-show-statistics)."""
+    return result.code.value if isinstance(result, Refusal) else "done"
+
+
+def _all(page_fn: Any, **kw: Any) -> list[Any]:
+    items: list[Any] = []
+    cursor = None
+    while True:
+        page = page_fn(cursor=cursor, **kw)
+        items.extend(page.items)
+        if page.next_cursor is None:
+            return items
+        cursor = page.next_cursor
+
+
+def test_money_is_conserved_whatever_happens(platform: Platform, clock: FakeClock) -> None:
+    class Money(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            # Fresh parties per example; the store (and the operator's accounts) carry on.
+            self.customers = [customer(platform, tier=2) for _ in range(CUSTOMERS)]
+            self.merchants = [
+                merchant(platform, fee_bp=250 * i + 100, fee_fixed={"USD": i})
+                for i in range(MERCHANTS)
+            ]
+            # What the test put in (top-ups are the funding helper's): (customer, asset).
+            self.topped: dict[tuple[int, str, bool], int] = defaultdict(int)
+            self.payments: list[int] = []
+            self.holds: list[int] = []
+            # Money to start with, so that most steps move some (and some still run short).
+            for c in self.customers:
+                for asset in ASSETS:
+                    self.top_up_(c.id, asset, 4_000, carrier=False)
+                    self.top_up_(c.id, asset, 1_000, carrier=True)
+
+        def top_up_(self, customer_id: int, asset: str, amount: int, carrier: bool) -> None:
+            fund(platform, customer_id, asset, amount, restricted=carrier)
+            self.topped[customer_id, asset, carrier] += amount
+
+        # ------------------------------------------------------------ steps
+
+        @rule(who=customers_, asset=assets_, amount=st.integers(1, 5_000), carrier=st.booleans())
+        def top_up(self, who: int, asset: str, amount: int, carrier: bool) -> None:
+            self.top_up_(self.customers[who].id, asset, amount, carrier)
+
+        @rule(who=customers_, to=merchants_, asset=assets_, amount=amounts)
+        def pay(self, who: int, to: int, asset: str, amount: int) -> None:
+            result = platform.execute(
+                create_payment(
+                    platform, self.customers[who].id, self.merchants[to].id, asset, amount
+                )
+            )
+            event(f"payment: {_outcome(result)}")
+            if isinstance(result, Payment):
+                self.payments.append(result.id)
+
+        @rule(
+            to=merchants_,
+            items=st.lists(st.tuples(customers_, assets_, amounts), min_size=1, max_size=6),
+        )
+        def pay_batch(self, to: int, items: list[tuple[int, str, int]]) -> None:
+            batch = [PaymentItem(self.customers[c].id, a, n) for c, a, n in items]
+            results = platform.execute(
+                create_payments_batch(
+                    platform, self.merchants[to].id, batch, charged_by_merchant=False
+                )
+            )
+            assert isinstance(results, list)
+            for one in results:
+                event(f"batch payment: {_outcome(one)}")
+            self.payments.extend(r.id for r in results if isinstance(r, Payment))
+
+        @rule(
+            who=customers_,
+            to=merchants_,
+            asset=assets_,
+            amount=amounts,
+            timeout_s=st.integers(1, 120),
+        )
+        def authorize(self, who: int, to: int, asset: str, amount: int, timeout_s: int) -> None:
+            result = platform.execute(
+                authorize_hold(
+                    platform,
+                    self.customers[who].id,
+                    self.merchants[to].id,
+                    asset,
+                    amount,
+                    timeout_s,
+                )
+            )
+            event(f"authorize: {_outcome(result)}")
+            if isinstance(result, Hold):
+                self.holds.append(result.id)
+
+        @rule(data=st.data(), amount=amounts)
+        def capture(self, data: st.DataObject, amount: int) -> None:
+            if not self.holds:
+                return
+            hold_id = data.draw(st.sampled_from(self.holds))
+            result = platform.execute(capture_hold(platform, hold_id, amount))
+            event(f"capture: {_outcome(result)}")
+            if isinstance(result, Capture):
+                self.payments.append(result.payment.id)
+                assert result.payment.amount == amount
+
+        @rule(data=st.data())
+        def release(self, data: st.DataObject) -> None:
+            if self.holds:
+                hold_id = data.draw(st.sampled_from(self.holds))
+                event(f"release: {_outcome(platform.execute(release_hold(platform, hold_id)))}")
+
+        @rule(data=st.data(), amount=st.none() | amounts)
+        def refund(self, data: st.DataObject, amount: int | None) -> None:
+            if self.payments:
+                payment_id = data.draw(st.sampled_from(self.payments))
+                result = platform.execute(refund_payment(platform, payment_id, amount))
+                assert isinstance(result, Refund | Refusal)
+                event(f"refund: {_outcome(result)}")
+
+        @rule(who=customers_, to=customers_, asset=assets_, amount=amounts)
+        def send_money(self, who: int, to: int, asset: str, amount: int) -> None:
+            result = platform.execute(
+                send(platform, self.customers[who].id, self.customers[to].id, asset, amount)
+            )
+            assert isinstance(result, P2PTransfer | Refusal)
+            event(f"send: {_outcome(result)}")
+
+        @rule(seconds=st.integers(1, 90), sweep=st.booleans())
+        def time_passes(self, seconds: int, sweep: bool) -> None:
+            clock.advance(seconds)
+            platform.ledger.expire_due()
+            if sweep:
+                event(f"holds expired by a call: {min(expire_holds(platform), 2)}")
+
+        # ------------------------------------------------------------ checks
+
+        @invariant()
+        def double_entry(self) -> None:
+            with platform.read() as fetch:
+                sums = fetch(
+                    "SELECT asset, SUM(credits_posted) - SUM(debits_posted),"
+                    " SUM(credits_pending) - SUM(debits_pending) FROM accounts GROUP BY asset",
+                    (),
+                )
+                negative = fetch(
+                    "SELECT id FROM accounts WHERE code >= 10"
+                    " AND credits_posted - debits_posted - debits_pending < 0",
+                    (),
+                )
+            assert all(posted == 0 and pending == 0 for _, posted, pending in sums), sums
+            assert negative == []
+
+        @invariant()
+        def rows_agree_with_the_ledger(self) -> None:
+            payments: list[Payment] = []
+            for m in self.merchants:
+                payments += _all(lambda **kw: list_payments(platform, **kw), merchant_id=m.id)
+            for p in payments:
+                assert 0 <= p.fee <= p.amount
+                assert 0 <= p.refunded <= p.amount and 0 <= p.fee_refunded <= p.fee
+                assert 0 <= p.restricted_refunded <= p.restricted_amount <= p.amount
+            holds: list[Hold] = []
+            for m in self.merchants:
+                holds += _all(lambda **kw: list_holds(platform, **kw), merchant_id=m.id)
+            open_holds = [h for h in holds if h.status is HoldStatus.AUTHORIZED]
+            for asset in ASSETS:
+                mine = [p for p in payments if p.asset == asset]
+                held = [h for h in open_holds if h.asset == asset]
+                for m in self.merchants:
+                    earned = sum(
+                        p.amount - p.fee - p.refunded + p.fee_refunded
+                        for p in mine
+                        if p.merchant_id == m.id
+                    )
+                    assert balance(platform, AccountKind.MERCHANT_AVAILABLE, m.id, asset) == earned
+                    shop = account(platform, AccountKind.MERCHANT_AVAILABLE, m.id, asset)
+                    pending = shop.credits_pending if shop else 0
+                    assert pending == sum(h.amount for h in held if h.merchant_id == m.id)
+                for c in self.customers:
+                    self._customer_agrees(c.id, asset, mine, held)
+
+        def _customer_agrees(
+            self, customer_id: int, asset: str, payments: list[Payment], held: list[Hold]
+        ) -> None:
+            own = [p for p in payments if p.customer_id == customer_id]
+            restricted_out = sum(p.restricted_amount - p.restricted_refunded for p in own)
+            wallet_out = sum(
+                p.amount - p.restricted_amount - (p.refunded - p.restricted_refunded) for p in own
+            )
+            with platform.read() as fetch:
+                rows = fetch(
+                    "SELECT sender_id, recipient_id, amount FROM p2p_transfers"
+                    " WHERE asset = ? AND (sender_id = ? OR recipient_id = ?)",
+                    (asset, customer_id, customer_id),
+                )
+            received = sum(int(a) for s, r, a in rows if r == customer_id)
+            sent = sum(int(a) for s, r, a in rows if s == customer_id)
+            restricted = AccountKind.CUSTOMER_RESTRICTED
+            wallet = AccountKind.CUSTOMER_WALLET
+            assert balance(platform, restricted, customer_id, asset) == (
+                self.topped[customer_id, asset, True] - restricted_out
+            )
+            assert balance(platform, wallet, customer_id, asset) == (
+                self.topped[customer_id, asset, False] - wallet_out + received - sent
+            )
+            mine = [h for h in held if h.customer_id == customer_id]
+            for kind, reserved in (
+                (restricted, sum(h.restricted_amount for h in mine)),
+                (wallet, sum(h.amount - h.restricted_amount for h in mine)),
+            ):
+                found = account(platform, kind, customer_id, asset)
+                assert (found.debits_pending if found else 0) == reserved
+
+        @invariant()
+        def fee_revenue_is_every_fee_not_returned(self) -> None:
+            with platform.read() as fetch:
+                rows = fetch(
+                    "SELECT asset, SUM(fee) - SUM(fee_refunded) FROM payments GROUP BY asset", ()
+                )
+            kept = {asset: int(total) for asset, total in rows}
+            for asset in ASSETS:
+                revenue = balance(platform, AccountKind.FEE_REVENUE, OPERATOR, asset)
+                assert revenue == kept.get(asset, 0)
+
+    run_state_machine_as_test(
+        Money,
+        settings=settings(
+            max_examples=20,
+            stateful_step_count=40,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        ),
+    )
