@@ -88,8 +88,6 @@ PROVIDER_MESSAGE_LEN_MAX: Final = 200
 # all (each retry is a request of the customer; past this the top-up waits for the provider's
 # own events, which name it, and is never charged again by the platform).
 TOPUP_CHARGE_ATTEMPTS_MAX: Final = 8
-# Top-ups per page of a listing.
-TOPUPS_PAGE_MAX: Final = 100
 # Provider events handled per tick of the event loop, and how often it ticks.
 PROVIDER_EVENTS_PER_TICK_MAX: Final = 1000
 PROVIDER_EVENTS_INTERVAL_S: Final = 1.0

@@ -260,20 +260,43 @@ def _stored_payments(ctx: UnitContext, payment_ids: Collection[int]) -> dict[int
     return {row[0]: _payment(row) for row in _in_chunks(ctx, sql, payment_ids)}
 
 
+_PAYMENT_CODE: Final = int(Leg.PAYMENT)
+_FEE_CODE: Final = int(Leg.PAYMENT_FEE)
+
+
 class _Batch:
     """The working state of one batch unit: balances as the batch's earlier payments left
-    them, the mandates' day totals, and the chains and rows to write."""
+    them, the mandates' day totals, and the chains and rows to write.
 
-    def __init__(self, ctx: UnitContext, platform: Platform, merchant: Merchant) -> None:
-        self.ctx = ctx
-        self.platform = platform
-        self.merchant = merchant
+    Account ids are derived once per (customer, asset) and per asset, not per payment: a
+    derivation is a hash, and the batch is benchmarked."""
+
+    def __init__(self, ctx: UnitContext, merchant: Merchant) -> None:
+        self.now_ns = ctx.now_ns
+        self.merchant_id = merchant.id
         self.day = utc_day(ctx.now_ns)
-        self.available: dict[int, int] = {}
-        self.fees: dict[str, tuple[int, int]] = {}
+        self.available: dict[int, int] = {}  # account id -> what it can still pay
+        self.customer_accounts: dict[tuple[int, str], tuple[int, int]] = {}  # restricted, wallet
+        self.asset_accounts: dict[str, tuple[int, int]] = {}  # merchant available, fee revenue
+        self.fees: dict[str, tuple[int, int]] = {}  # fee_bp, fee_fixed
         self.spent: dict[int, int] = {}  # mandate id -> its new day total
         self.transfers: list[Transfer] = []
         self.payments: list[Payment] = []
+
+    def mandate_spent(
+        self, item: PaymentItem, mandates: dict[int, Mandate]
+    ) -> int | Refusal | None:
+        """The day total of the mandate the item names once it is paid (None: none named)."""
+        mandate_id = item.mandate_id
+        if mandate_id is None:
+            return None
+        mandate = mandates.get(mandate_id)
+        spent_before = self.spent.get(mandate_id)
+        if spent_before is None:
+            spent_before = mandate.spent_on(self.day) if mandate is not None else 0
+        return charge_under_mandate(
+            mandate, item.customer_id, self.merchant_id, item.asset, item.amount, spent_before
+        )
 
     def pay(
         self,
@@ -282,58 +305,48 @@ class _Batch:
         charged_by_merchant: bool,
         mandates: dict[int, Mandate],
     ) -> Payment | Refusal:
-        merchant_id = self.merchant.id
-        mandate_id = item.mandate_id
-        if charged_by_merchant and mandate_id is None:
+        if charged_by_merchant and item.mandate_id is None:
             return Refusal(Code.MANDATE_NOT_FOUND, "a merchant charges only under a mandate")
-        spent: int | Refusal | None = None  # the mandate's new day total
-        if mandate_id is not None:
-            mandate = mandates.get(mandate_id)
-            spent_before = self.spent.get(mandate_id)
-            if spent_before is None:
-                spent_before = mandate.spent_on(self.day) if mandate is not None else 0
-            spent = charge_under_mandate(
-                mandate, item.customer_id, merchant_id, item.asset, item.amount, spent_before
-            )
-            if isinstance(spent, Refusal):
-                return spent
-        asset = item.asset
-        customer_id = item.customer_id
-        restricted_id = account_id(AccountKind.CUSTOMER_RESTRICTED, customer_id, asset)
-        wallet_id = account_id(AccountKind.CUSTOMER_WALLET, customer_id, asset)
+        spent = self.mandate_spent(item, mandates)
+        if isinstance(spent, Refusal):
+            return spent
+        asset, amount = item.asset, item.amount
+        restricted_id, wallet_id = self.customer_accounts[item.customer_id, asset]
         available = self.available
         split = split_restricted_first(
-            item.amount, available.get(restricted_id, 0), available.get(wallet_id, 0)
+            amount, available.get(restricted_id, 0), available.get(wallet_id, 0)
         )
         if split is None:
             return Refusal(Code.INSUFFICIENT_FUNDS, "the customer's balance is short")
-        if mandate_id is not None and isinstance(spent, int):
-            self.spent[mandate_id] = spent
+        if item.mandate_id is not None and spent is not None:
+            self.spent[item.mandate_id] = spent
         restricted, wallet = split
-        fee_bp, fee_fixed = self.fees[asset]
-        fee = payment_fee(item.amount, fee_bp, fee_fixed)
-        merchant_account = account_id(AccountKind.MERCHANT_AVAILABLE, merchant_id, asset)
+        fee = payment_fee(amount, *self.fees[asset])
+        merchant_account, fee_account = self.asset_accounts[asset]
         legs: list[tuple[str, int, int, int, int]] = []
         if restricted:
             available[restricted_id] -= restricted
-            legs.append(("restricted", restricted_id, merchant_account, restricted, Leg.PAYMENT))
+            legs.append(("restricted", restricted_id, merchant_account, restricted, _PAYMENT_CODE))
         if wallet:
             available[wallet_id] -= wallet
-            legs.append(("wallet", wallet_id, merchant_account, wallet, Leg.PAYMENT))
+            legs.append(("wallet", wallet_id, merchant_account, wallet, _PAYMENT_CODE))
         if fee:
-            fee_account = account_id(AccountKind.FEE_REVENUE, 0, asset)
-            legs.append(("fee", merchant_account, fee_account, fee, Leg.PAYMENT_FEE))
+            legs.append(("fee", merchant_account, fee_account, fee, _FEE_CODE))
         last = len(legs) - 1
-        for index, (name, debit, credit, amount, code) in enumerate(legs):
-            leg_id = derive_id("pay", payment_id, name)
+        append = self.transfers.append
+        for index, (name, debit, credit, part, code) in enumerate(legs):
             flags = 0 if index == last else LINKED
-            self.transfers.append(Transfer(leg_id, debit, credit, amount, asset, int(code), flags))
+            append(
+                Transfer(
+                    derive_id("pay", payment_id, name), debit, credit, part, asset, code, flags
+                )
+            )
         payment = Payment(
             payment_id,
-            customer_id,
-            merchant_id,
+            item.customer_id,
+            self.merchant_id,
             asset,
-            item.amount,
+            amount,
             fee,
             restricted,
             0,
@@ -342,8 +355,8 @@ class _Batch:
             item.description,
             item.reference,
             None,
-            mandate_id,
-            self.ctx.now_ns,
+            item.mandate_id,
+            self.now_ns,
         )
         self.payments.append(payment)
         return payment
@@ -376,15 +389,26 @@ def _pay_all(
     customers = _customer_statuses(ctx, {item.customer_id for item in valid})
     mandates = load_mandates(ctx, {i.mandate_id for i in valid if i.mandate_id is not None})
     stored = _stored_payments(ctx, {i.payment_id for i in valid if i.payment_id is not None})
-    batch = _Batch(ctx, platform, merchant)
-    # Every customer account of the batch in one locking read.
-    wanted = {
-        account_id(kind, item.customer_id, item.asset)
-        for item in valid
-        for kind in (AccountKind.CUSTOMER_RESTRICTED, AccountKind.CUSTOMER_WALLET)
+    batch = _Batch(ctx, merchant)
+    assets = {item.asset for item in valid}
+    batch.customer_accounts = {
+        (c, a): (
+            account_id(AccountKind.CUSTOMER_RESTRICTED, c, a),
+            account_id(AccountKind.CUSTOMER_WALLET, c, a),
+        )
+        for c, a in {(item.customer_id, item.asset) for item in valid}
     }
+    batch.asset_accounts = {
+        a: (
+            account_id(AccountKind.MERCHANT_AVAILABLE, merchant_id, a),
+            account_id(AccountKind.FEE_REVENUE, 0, a),
+        )
+        for a in assets
+    }
+    # Every customer account of the batch in one locking read.
+    wanted = [i for pair in batch.customer_accounts.values() for i in pair]
     batch.available = {i: a.available for i, a in ctx.accounts(wanted).items()}
-    batch.fees = {a: merchant_fee(platform, merchant, a) for a in {i.asset for i in valid}}
+    batch.fees = {a: merchant_fee(platform, merchant, a) for a in assets}
     results: list[Payment | Refusal] = []
     seen: set[int] = set()
     for item, payment_id, refusal_in in zip(items, payment_ids, refusals_in, strict=True):
