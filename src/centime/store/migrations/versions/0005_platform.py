@@ -63,6 +63,11 @@ def upgrade() -> None:
         sa.Column("fee_fixed", sa.BigInteger, nullable=False),
         sa.PrimaryKeyConstraint("merchant_id", "asset"),
     )
+    # A top-up's row says what the ledger did for it (centime.platform.topups): the customer's
+    # wallet got ``amount`` (card, bank transfer) or the restricted balance did (carrier) once
+    # it succeeded; ``released`` moved from restricted to the wallet at settlement; a
+    # chargeback took ``chargeback_restricted`` + ``chargeback_wallet`` from the customer
+    # and booked ``chargeback_loss`` to the operator's losses (their sum: ``charged_back``).
     op.create_table(
         "topups",
         _id(),
@@ -70,16 +75,25 @@ def upgrade() -> None:
         sa.Column("asset", sa.String(12), nullable=False),
         sa.Column("amount", sa.BigInteger, nullable=False),
         sa.Column("method", sa.String(16), nullable=False),  # card, bank_transfer, carrier
+        sa.Column("instrument", sa.String(64), nullable=False),  # token, account, phone
+        sa.Column("provider", sa.String(32), nullable=False),
         # pending, succeeded, declined, failed, charged_back
         sa.Column("status", sa.String(16), nullable=False),
-        sa.Column("provider_ref", sa.String(64), nullable=True, unique=True),
+        sa.Column("provider_ref", sa.String(64), nullable=True),  # null until accepted
         sa.Column("failure_code", sa.String(64), nullable=True),
+        sa.Column("failure_message", sa.String(200), nullable=True),
+        sa.Column("attempts", sa.Integer, nullable=False),  # charge calls made
         sa.Column("restricted", sa.Integer, nullable=False),  # 1: carrier-billed
-        _ns("settles_at_ns", nullable=True),
+        _ns("settles_at_ns", nullable=True),  # expected settlement (carrier, once succeeded)
         _ns("settled_ns", nullable=True),
+        _amount("released"),
         _amount("charged_back"),
+        _amount("chargeback_restricted"),
+        _amount("chargeback_wallet"),
+        _amount("chargeback_loss"),
         _ns("created_ns"),
         _ns("updated_ns"),
+        sa.UniqueConstraint("provider", "provider_ref", name="topups_provider_ref"),
     )
     op.create_index("topups_by_customer", "topups", ["customer_id", "created_ns"])
     op.create_index("topups_by_status", "topups", ["status", "settles_at_ns"])
