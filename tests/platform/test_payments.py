@@ -12,8 +12,10 @@ from centime.money import ASSETS
 from centime.platform.chart import OPERATOR, AccountKind
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
+from centime.platform.ids import derive_id
 from centime.platform.parties import Status, set_customer, set_merchant
 from centime.platform.payments import (
+    Leg,
     Payment,
     PaymentItem,
     create_payment,
@@ -274,3 +276,21 @@ def test_another_merchants_payment_is_not_found(platform: Platform) -> None:
     assert get_payment(platform, payment.id, merchant_id=other.id) is None
     assert get_payment(platform, payment.id, merchant_id=shop.id) == payment
     assert get_payment(platform, payment.id, customer_id=ada.id) == payment
+
+
+def test_the_ledger_legs_are_named_by_the_payment(platform: Platform) -> None:
+    """Leg ids derive from the payment id (a retried unit meets ``exists``), and each leg's
+    user_data names the payment."""
+    ada, shop = customer(platform), merchant(platform, fee_bp=250)
+    fund(platform, ada.id, "USD", 100, restricted=True)
+    fund(platform, ada.id, "USD", 1_000)
+    payment = pay(platform, ada.id, shop.id, "USD", 400)
+    legs = {name: derive_id("pay", payment.id, name) for name in ("restricted", "wallet", "fee")}
+    found = {t.id: t for t in platform.ledger.lookup_transfers(list(legs.values()))}
+    assert [found[legs[n]].amount for n in ("restricted", "wallet", "fee")] == [100, 300, 10]
+    assert {t.user_data for t in found.values()} == {payment.id}
+    assert [found[legs[n]].code for n in ("restricted", "wallet", "fee")] == [
+        Leg.PAYMENT,
+        Leg.PAYMENT,
+        Leg.PAYMENT_FEE,
+    ]

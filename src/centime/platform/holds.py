@@ -290,6 +290,7 @@ def _authorize(
             _PENDING | (LINKED if index < len(legs) - 1 else 0),
             0,
             timeout_s,
+            hold_id,  # user_data: the hold (its posts and voids inherit it)
         )
         for index, (name, debit, part) in enumerate(legs)
     ]
@@ -407,6 +408,7 @@ def capture_hold(
             )
             for name, _ in hold.legs()
         ]
+        payment_id = derive_id("hold", hold.id, "payment")
         if fee:
             fee_account = account_for(AccountKind.FEE_REVENUE, 0, hold.asset)
             ensure_accounts(ctx, [fee_account])
@@ -419,6 +421,10 @@ def capture_hold(
                     fee,
                     hold.asset,
                     int(Leg.PAYMENT_FEE),
+                    0,
+                    0,
+                    0,
+                    payment_id,
                 )
             )
         transfers = [t._replace(flags=t.flags | LINKED) for t in transfers[:-1]] + transfers[-1:]
@@ -428,7 +434,7 @@ def capture_hold(
             return Refusal(Code.HOLD_NOT_AUTHORIZED, "the hold expired")
         require_created(statuses, "hold capture")
         payment = Payment(
-            derive_id("hold", hold.id, "payment"),
+            payment_id,
             hold.customer_id,
             hold.merchant_id,
             hold.asset,

@@ -146,6 +146,10 @@ def _send(
         amount,
         asset,
         int(Leg.P2P),
+        0,
+        0,
+        0,
+        transfer_id,  # user_data: the transfer's row
     )
     require_created(ctx.create_transfers([leg]), "transfer between customers")
     sent = P2PTransfer(transfer_id, sender_id, recipient_id, asset, amount, note, ctx.now_ns)

@@ -336,11 +336,9 @@ class _Batch:
         append = self.transfers.append
         for index, (name, debit, credit, part, code) in enumerate(legs):
             flags = 0 if index == last else LINKED
-            append(
-                Transfer(
-                    derive_id("pay", payment_id, name), debit, credit, part, asset, code, flags
-                )
-            )
+            leg_id = derive_id("pay", payment_id, name)
+            # user_data names the payment: the ledger alone tells what each transfer was for.
+            append(Transfer(leg_id, debit, credit, part, asset, code, flags, 0, 0, payment_id))
         payment = Payment(
             payment_id,
             item.customer_id,

@@ -172,6 +172,9 @@ def _refund_in_unit(
             asset,
             int(code),
             LINKED if index < len(legs) - 1 else 0,
+            0,
+            0,
+            refund_id,  # user_data: the refund
         )
         for index, (name, debit, credit, part, code) in enumerate(legs)
     ]
