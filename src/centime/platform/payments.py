@@ -508,6 +508,9 @@ def create_payment(
     stored payment (or INVALID_REQUEST when it names a different one).
     """
     item = PaymentItem(customer_id, asset, amount, description, reference, payment_id, mandate_id)
+    refusal_in = _check_ids(item) or _check_item(item)
+    if refusal_in is not None:  # bad input: answered without a query
+        return Operation(lambda ctx: refusal_in, 0)
 
     def one(
         ctx: UnitContext, unit: Callable[[UnitContext], list[Payment | Refusal] | Refusal]
