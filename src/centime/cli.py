@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import typer
 
+from centime.limits import API_RATE_BURST, API_RATE_PER_KEY_PER_S
 from centime.store import DEFAULT_DATABASE_URL, LedgerStore
+
+if TYPE_CHECKING:
+    from centime.platform.context import Platform
 
 app = typer.Typer(help="centime: micropayments on an exact, fast double-entry ledger.",
                   no_args_is_help=True)
@@ -19,11 +23,13 @@ audit_app = typer.Typer(
     no_args_is_help=True,
 )
 audit_keys_app = typer.Typer(help="The operator's signing keys.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys of the operator and merchants.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(bench_app, name="bench")
 app.add_typer(audit_app, name="audit")
 audit_app.add_typer(audit_keys_app, name="keys")
+app.add_typer(keys_app, name="keys")
 
 DatabaseUrl = typer.Option(
     DEFAULT_DATABASE_URL, "--database-url", envvar="CENTIME_DATABASE_URL",
@@ -68,24 +74,89 @@ def ledger_check(
     )
 
 
+def install_funding_providers(platform: Platform) -> None:
+    """HOOK for the funding providers brief: register the sandbox funding provider (and
+    its event loop) on ``platform.providers`` here, before the app starts. Nothing yet."""
+    del platform
+
+
 @app.command("serve")
 def serve(
     database_url: str = DatabaseUrl,
     host: str = typer.Option("127.0.0.1", help="The address to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="The port to listen on."),
+    rate_per_key: float = typer.Option(
+        API_RATE_PER_KEY_PER_S, min=0.001, help="Requests per second per API key (sustained)."),
+    rate_burst: int = typer.Option(API_RATE_BURST, min=1, help="Requests per API key in a burst."),
 ) -> None:
-    """Serve the HTTP API (today: the audit log's tree heads, proofs and public keys) over
-    the ledger, with the audit log as CENTIME_AUDIT_KEY_FILE / CENTIME_AUDIT say."""
+    """Serve the HTTP API (the platform's /v1 routes, the audit log's endpoints, health and
+    metrics) over the ledger, with the audit log as CENTIME_AUDIT_KEY_FILE / CENTIME_AUDIT
+    say, and the background loop (idempotency purge)."""
     import uvicorn
 
     from centime.api import create_app
+    from centime.api.background import BackgroundLoop, background_tasks
     from centime.audit import audit_from_env
     from centime.ledger import Ledger
+    from centime.platform.context import Platform
     from centime.store import open_store
 
     audit = audit_from_env()
     with Ledger(open_store(database_url), audit=audit) as ledger:
-        uvicorn.run(create_app(ledger, audit), host=host, port=port, log_level="info")
+        platform = Platform(ledger, ledger.clock)
+        install_funding_providers(platform)
+        loop = BackgroundLoop(platform, background_tasks())
+        loop.start()
+        try:
+            app_ = create_app(platform, audit, rate_per_s=rate_per_key, rate_burst=rate_burst)
+            uvicorn.run(app_, host=host, port=port, log_level="info")
+        finally:
+            loop.stop()
+
+
+@keys_app.command("create")
+def keys_create(
+    operator: bool = typer.Option(False, "--operator", help="A key of the operator."),
+    merchant: str | None = typer.Option(
+        None, "--merchant", help="A key of this merchant (mer_...)."),
+    scopes: str = typer.Option(
+        "admin", "--scopes", help="Comma-separated: read, payments, refunds, payouts, admin."),
+    name: str = typer.Option("created by centime keys create", "--name", help="What it is for."),
+    database_url: str = DatabaseUrl,
+) -> None:
+    """Create an API key and print it, once (the only time it is shown: store it now). The
+    bootstrap of the first operator key; on SQLite, while no server writes the file."""
+    from centime.auth import NewKey, create_key, parse_scopes
+    from centime.ledger import Ledger
+    from centime.platform.chart import OPERATOR
+    from centime.platform.context import Platform
+    from centime.platform.ids import format_id, parse_id
+    from centime.store import open_store
+    from centime.store.sqlite import SqliteWriterBusyError
+
+    if operator == (merchant is not None):
+        raise typer.BadParameter("give exactly one of --operator and --merchant mer_...")
+    wanted = parse_scopes(s.strip() for s in scopes.split(",") if s.strip())
+    if wanted is None:
+        raise typer.BadParameter("scopes are some of read, payments, refunds, payouts, admin")
+    owner_id = OPERATOR if merchant is None else parse_id("mer", merchant)
+    if owner_id is None:
+        raise typer.BadParameter(f"not a merchant id: {merchant!r}")
+    try:
+        with Ledger(open_store(database_url)) as ledger:
+            platform = Platform(ledger, ledger.clock)
+            kind: Literal["operator", "merchant"] = "operator" if operator else "merchant"
+            result = platform.execute(create_key(platform, kind, owner_id, name, wanted))
+    except SqliteWriterBusyError:
+        typer.echo("error: a server is writing this database; create the key through the"
+                   " API (POST /v1/api-keys) or stop the server first", err=True)
+        raise typer.Exit(1) from None
+    if not isinstance(result, NewKey):
+        typer.echo(f"error: {result.code.value}: {result.detail}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"created API key {format_id('key', result.key.id)} with scopes"
+               f" {', '.join(sorted(s.value for s in result.key.scopes))}; shown once:", err=True)
+    typer.echo(result.token)
 
 
 @app.command("demo")

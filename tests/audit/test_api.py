@@ -9,6 +9,7 @@ from litestar.testing import TestClient
 
 from centime.api import create_app
 from centime.audit import Keyring, SignedTreeHead
+from centime.platform.context import Platform
 
 from . import rfc9162
 from .conftest import Audited
@@ -19,7 +20,8 @@ def b(text: str) -> bytes:
 
 
 def test_audit_endpoints(filled: Audited) -> None:
-    with TestClient(app=create_app(filled.ledger, filled.ledger.audit)) as client:
+    platform = Platform(filled.ledger, filled.ledger.clock)
+    with TestClient(app=create_app(platform, filled.ledger.audit)) as client:
         head_json = client.get("/v1/audit/tree-head").json()
         keys_json = client.get("/.well-known/centime-audit-keys.json").json()
         sth = SignedTreeHead.from_json(head_json)
@@ -45,7 +47,7 @@ def test_audit_endpoints(filled: Audited) -> None:
 
 
 def test_errors_are_problem_documents(filled: Audited) -> None:
-    with TestClient(app=create_app(filled.ledger)) as client:
+    with TestClient(app=create_app(Platform(filled.ledger, filled.ledger.clock))) as client:
         for url, params, status in [
             ("/v1/audit/inclusion-proof", {"transfer_id": 0}, 400),
             ("/v1/audit/inclusion-proof", {"transfer_id": 2**63}, 400),

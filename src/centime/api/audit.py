@@ -12,19 +12,19 @@ from centime.audit import AuditReader, NotFoundError, ProofError
 from centime.audit.service import consistency_document, inclusion_document
 from centime.store.port import LedgerStore
 
+from .errors import PROBLEM_JSON, ApiCode, problem_response, problems
+
 __all__ = ["PROBLEM_JSON", "audit_routes", "problem"]
 
-PROBLEM_JSON: Final = "application/problem+json"
 INT_MAX: Final = 2**63 - 1
 
 
-def problem(status: int, title: str, detail: str) -> Response[dict[str, Any]]:
-    """An RFC 9457 problem document."""
-    return Response(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail},
-        status_code=status,
-        media_type=PROBLEM_JSON,
-    )
+def problem(status: int, title: str, detail: str) -> Response[Any]:
+    """An RFC 9457 problem document (centime.api.errors): 400 ``invalid_request`` or 404
+    ``not_found``; ``title`` is kept for callers, the code's title is sent."""
+    del title
+    return problem_response(ApiCode.NOT_FOUND if status == 404 else ApiCode.INVALID_REQUEST,
+                            detail)  # fmt: skip
 
 
 def _store(request: Request[Any, Any, Any]) -> LedgerStore:
@@ -32,7 +32,7 @@ def _store(request: Request[Any, Any, Any]) -> LedgerStore:
     return store
 
 
-@get("/v1/audit/tree-head", sync_to_thread=True)
+@get("/v1/audit/tree-head", sync_to_thread=True, responses=problems(404, public=True))
 def tree_head(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """The latest signed tree head."""
     with _store(request).audit_reader() as fetch:
@@ -42,7 +42,7 @@ def tree_head(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     return Response(head.to_json())
 
 
-@get("/v1/audit/inclusion-proof", sync_to_thread=True)
+@get("/v1/audit/inclusion-proof", sync_to_thread=True, responses=problems(404, public=True))
 def inclusion(
     request: Request[Any, Any, Any],
     transfer_id: Annotated[int, Parameter(ge=1, le=INT_MAX)],
@@ -56,7 +56,7 @@ def inclusion(
         return problem(404, "No such proof", str(error))
 
 
-@get("/v1/audit/consistency-proof", sync_to_thread=True)
+@get("/v1/audit/consistency-proof", sync_to_thread=True, responses=problems(404, public=True))
 def consistency(
     request: Request[Any, Any, Any],
     first: Annotated[int, Parameter(ge=0, le=INT_MAX)],
@@ -71,7 +71,7 @@ def consistency(
         return problem(404, "No such proof", str(error))
 
 
-@get("/.well-known/centime-audit-keys.json", sync_to_thread=True)
+@get("/.well-known/centime-audit-keys.json", sync_to_thread=True, responses=problems(public=True))
 def keys(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
     """Every public key that ever signed a head, oldest first, each endorsed by the one
     before it."""

@@ -1,0 +1,94 @@
+"""Running a service's operation for a request: the one place routes hand work to the
+ledger's writer, with idempotency, and render the outcome.
+
+A route parses its input, builds the service's :class:`Operation`, and returns
+``await execute(request, operation, to_wire, idempotency_key=idempotency_key)``: the
+operation runs in the writer's group commit without blocking the event loop (many requests
+in flight share one commit), a refusal becomes its problem document, a result becomes
+``to_wire(result)`` as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Request, Response
+
+from centime.platform.context import Operation
+from centime.platform.errors import Refusal
+
+from .errors import PROBLEM_JSON, ApiCode, ProblemError, refusal_problem
+from .idempotency import HEADER, KeyReused, check_key, idempotent, request_hash
+from .state import api_state, principal_of
+
+__all__ = ["execute", "submit"]
+
+T = TypeVar("T")
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+async def submit(request: Request[Any, Any, Any], operation: Operation[T]) -> T:
+    """The operation's result once it is durable (the event loop keeps serving meanwhile).
+
+    Shielded: a cancelled request (a client that went away) must not cancel the writer's
+    future, which the writer completes after the commit whatever happens."""
+    ledger = api_state(request).platform.ledger
+    future = ledger.submit_unit(operation.unit, operation.events_max)
+    result: T = await asyncio.shield(asyncio.wrap_future(future))
+    return result
+
+
+def _response(status_code: int, body: bytes, replayed: bool = False) -> Response[Any]:
+    return Response(
+        body,
+        status_code=status_code,
+        media_type=PROBLEM_JSON if status_code >= 400 else "application/json",
+        headers={REPLAYED_HEADER: "true"} if replayed else {},
+    )
+
+
+async def execute(
+    request: Request[Any, Any, Any],
+    operation: Operation[T | Refusal],
+    to_wire: Callable[[T], msgspec.Struct],
+    *,
+    idempotency_key: str | None,
+    status_code: int = 200,
+    stored_to_wire: Callable[[T], msgspec.Struct] | None = None,
+) -> Response[Any]:
+    """Run ``operation`` and answer with its outcome. With an ``idempotency_key`` (the
+    route's ``IdempotencyKey`` parameter; ``IdempotencyKeyRequired`` on every route that
+    moves money), the first outcome is stored with the operation and replayed for a retry;
+    ``stored_to_wire`` renders what is stored when it must differ from the live answer."""
+    key = check_key(idempotency_key, required=False)
+
+    def render(wire: Callable[[T], msgspec.Struct]) -> Callable[[T | Refusal], tuple[int, bytes]]:
+        def rendered(result: T | Refusal) -> tuple[int, bytes]:
+            if isinstance(result, Refusal):
+                return refusal_problem(result)
+            return status_code, msgspec.json.encode(wire(result))
+
+        return rendered
+
+    if key is None:
+        status, body = render(to_wire)(await submit(request, operation))
+        return _response(status, body)
+    owner = principal_of(request).owner
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    fingerprint = request_hash(request.method, path, await request.body())
+    wrapped = idempotent(
+        operation, owner, key, fingerprint, render(to_wire),
+        render(stored_to_wire) if stored_to_wire else None,
+    )  # fmt: skip
+    with api_state(request).in_flight.claim(owner, key):
+        outcome = await submit(request, wrapped)
+    if isinstance(outcome, KeyReused):
+        raise ProblemError(
+            ApiCode.IDEMPOTENCY_KEY_REUSED,
+            f"this {HEADER} was used for a different request; use a new key",
+        )
+    return _response(outcome.status_code, outcome.body, outcome.replayed)

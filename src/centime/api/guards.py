@@ -1,0 +1,73 @@
+"""Authentication and authorisation, as Litestar guards (they run before the body is read).
+
+Every ``/v1`` route is behind :func:`authenticate` (the router's guard): a valid,
+unrevoked API key in ``Authorization: Bearer ck_...`` (401 otherwise), within its rate
+limit (429 otherwise). Each route then says what it needs with :func:`requires`: a scope,
+and whether only the operator's keys may call it (403 otherwise). Whether a *resource* is
+the caller's is the route's business, answered 404 when it is not (another merchant's
+payment does not exist, as far as the caller can tell).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Final
+
+from anyio import to_thread
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+from litestar.types import Guard
+
+from centime.auth import Principal, Scope
+
+from .errors import ApiCode, ProblemError
+from .state import api_state, principal_of, set_principal
+
+__all__ = ["authenticate", "requires"]
+
+_BEARER: Final = "bearer "
+_CHALLENGE: Final = {"WWW-Authenticate": 'Bearer realm="centime"'}
+
+
+async def authenticate(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    header = connection.headers.get("authorization", "")
+    if not header[: len(_BEARER)].lower() == _BEARER:
+        raise ProblemError(
+            ApiCode.UNAUTHORIZED,
+            "an API key is required: Authorization: Bearer ck_...",
+            headers=_CHALLENGE,
+        )
+    token = header[len(_BEARER) :].strip()
+    state = api_state(connection)
+    cached = state.verifier.from_cache(token)
+    principal = cached if isinstance(cached, Principal) else None
+    if cached is None:  # not cached: read the key's row, off the event loop
+        principal = await to_thread.run_sync(state.verifier.verify, token)
+    if principal is None:
+        raise ProblemError(
+            ApiCode.UNAUTHORIZED, "the API key is not valid, or was revoked", headers=_CHALLENGE
+        )
+    wait_s = state.buckets.take(principal.key_id)
+    if wait_s > 0:
+        raise ProblemError(
+            ApiCode.RATE_LIMITED,
+            "too many requests for this API key; retry after the Retry-After seconds",
+            headers={"Retry-After": str(max(1, math.ceil(wait_s)))},
+        )
+    set_principal(connection, principal)
+
+
+def requires(scope: Scope, *, operator: bool = False) -> Guard:
+    """A guard: the key has ``scope`` (``admin`` has every scope), and, with ``operator``,
+    is the operator's."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal = principal_of(connection)
+        if operator and not principal.is_operator:
+            raise ProblemError(ApiCode.FORBIDDEN, "only the operator's keys may do this")
+        if not principal.allows(scope):
+            raise ProblemError(ApiCode.FORBIDDEN, f"this key lacks the {scope.value!r} scope")
+
+    return guard

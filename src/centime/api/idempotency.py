@@ -1,0 +1,216 @@
+"""Idempotency-Key: a retried POST gets the first answer, and nothing happens twice.
+
+The first response to a (principal, key) is stored by the same write unit as the operation
+it answers (:func:`idempotent` wraps the service's Operation): the unit looks the key up,
+and either replays the stored response without running the operation (same request) or
+refuses (422 ``idempotency_key_reused``: the key was used for a different request), or runs
+the operation and stores its response. So a crash can never leave money moved without its
+stored response, and a retry after a timeout is answered with the original outcome. Units
+run one at a time under the ledger's clock lock, in every process, so two retries cannot
+both miss the row. Within a process a duplicate that arrives while the first is still in
+flight is refused at once (409 ``idempotency_key_in_use``) instead of queueing behind it.
+
+What is stored is the first *answer of the operation*: a success, or the service's refusal
+(Stripe's rule). A request refused before any operation ran (bad JSON, a missing scope, a
+rate limit) stores nothing: fixing it and retrying with the same key is fine. Stored rows
+are kept ``IDEMPOTENCY_KEEP_S`` (24 h) and then purged by :func:`purge_expired`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated, Final, TypeVar
+
+from litestar.params import HeaderParameter
+
+from centime.ledger.units import UnitContext
+from centime.limits import (
+    IDEMPOTENCY_IN_FLIGHT_MAX,
+    IDEMPOTENCY_KEEP_S,
+    IDEMPOTENCY_KEY_LEN_MAX,
+    IDEMPOTENCY_PURGE_MAX,
+)
+from centime.platform.context import Operation
+
+from .errors import ApiCode, ProblemError
+from .wire import FieldError
+
+__all__ = [
+    "HEADER",
+    "IdempotencyKey",
+    "IdempotencyKeyRequired",
+    "InFlight",
+    "KeyReused",
+    "Stored",
+    "check_key",
+    "idempotent",
+    "purge_expired",
+    "request_hash",
+]
+
+T = TypeVar("T")
+
+HEADER: Final = "Idempotency-Key"
+NS_PER_S: Final = 1_000_000_000
+KEY_PATTERN: Final = rf"^[\x20-\x7e]{{1,{IDEMPOTENCY_KEY_LEN_MAX}}}$"
+
+# A write route's parameter: ``idempotency_key: IdempotencyKey = None`` where the header is
+# optional, ``idempotency_key: IdempotencyKeyRequired`` on every route that moves money.
+# Declared so the OpenAPI document shows it; execute() takes the value.
+_DESCRIPTION: Final = (
+    "Makes the request safe to retry: the first answer is stored and replayed for the same"
+    " key and request (24 h); a new UUID per logical request will do."
+)
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(name=HEADER, required=False, pattern=KEY_PATTERN, description=_DESCRIPTION),
+]
+IdempotencyKeyRequired = Annotated[
+    str,
+    HeaderParameter(name=HEADER, required=True, pattern=KEY_PATTERN, description=_DESCRIPTION),
+]
+
+
+def check_key(text: str | None, *, required: bool) -> str | None:
+    """The header's key (1-255 printable ASCII characters), None when it may be left out
+    and is; a 400 problem otherwise."""
+    if text is None:
+        if required:
+            raise ProblemError(
+                ApiCode.IDEMPOTENCY_KEY_REQUIRED,
+                f"this request moves money: send an {HEADER} header (a UUID will do)",
+                errors=[FieldError(field=HEADER, detail="required")],
+            )
+        return None
+    if not 1 <= len(text) <= IDEMPOTENCY_KEY_LEN_MAX or not all(
+        " " <= c <= "~" for c in text
+    ):
+        raise ProblemError(
+            ApiCode.INVALID_IDEMPOTENCY_KEY,
+            f"{HEADER} is 1-{IDEMPOTENCY_KEY_LEN_MAX} printable ASCII characters",
+            errors=[FieldError(field=HEADER, detail="not a valid key")],
+        )
+    return text
+
+
+def request_hash(method: str, path: str, body: bytes) -> bytes:
+    """SHA-256 of the request (method, path, body), each part length-prefixed so that no
+    two requests share an encoding."""
+    digest = hashlib.sha256()
+    for part in (method.upper().encode(), path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """The response to send: the first one, stored (``replayed``: this request did not
+    run the operation, an earlier one did)."""
+
+    status_code: int
+    body: bytes
+    replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class KeyReused:
+    """The key was first used for a different request."""
+
+
+def idempotent(
+    operation: Operation[T],
+    principal: str,
+    key: str,
+    fingerprint: bytes,
+    render: Callable[[T], tuple[int, bytes]],
+    stored_render: Callable[[T], tuple[int, bytes]] | None = None,
+) -> Operation[Stored | KeyReused]:
+    """``operation`` answered once per (principal, key): run and stored with its response,
+    or replayed. ``render`` makes the response (status, body) of the result, in the unit,
+    so it must be pure; ``stored_render`` what is kept and replayed when that must differ
+    (a created API key's secret is shown once and never stored)."""
+
+    def wrap(ctx: UnitContext, inner: Callable[[UnitContext], T]) -> Stored | KeyReused:
+        rows = ctx.fetch(
+            "SELECT request_hash, status_code, body FROM idempotency_keys"
+            " WHERE principal = ? AND key = ?",
+            (principal, key),
+        )
+        if rows:
+            stored_hash, status_code, body = rows[0]
+            if bytes(stored_hash) != fingerprint:
+                return KeyReused()
+            return Stored(int(status_code), bytes(body), replayed=True)
+        result = inner(ctx)
+        status_code, body = render(result)
+        kept_status, kept_body = (stored_render or render)(result)
+        ctx.execute(
+            "INSERT INTO idempotency_keys"
+            " (principal, key, request_hash, status_code, body, created_ns)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (principal, key, fingerprint, kept_status, kept_body, ctx.now_ns),
+        )
+        return Stored(status_code, body, replayed=False)
+
+    return operation.then(wrap)
+
+
+class InFlight:
+    """The (principal, key) pairs whose first request is running in this process."""
+
+    def __init__(self, limit: int = IDEMPOTENCY_IN_FLIGHT_MAX) -> None:
+        self._held: set[tuple[str, str]] = set()
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def claim(self, principal: str, key: str) -> Iterator[None]:
+        """Hold the pair while the request runs; 409 if it is already held."""
+        pair = (principal, key)
+        with self._lock:
+            if pair in self._held:
+                raise ProblemError(
+                    ApiCode.IDEMPOTENCY_KEY_IN_USE,
+                    "a request with this Idempotency-Key is still running; retry later",
+                )
+            if len(self._held) >= self._limit:
+                raise ProblemError(
+                    ApiCode.RATE_LIMITED, "too many requests in flight; retry later",
+                    headers={"Retry-After": "1"},
+                )  # fmt: skip
+            self._held.add(pair)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held.discard(pair)
+
+    def __contains__(self, pair: object) -> bool:
+        with self._lock:
+            return pair in self._held
+
+
+def purge_expired(
+    keep_s: int = IDEMPOTENCY_KEEP_S, rows_max: int = IDEMPOTENCY_PURGE_MAX
+) -> Operation[int]:
+    """Delete at most ``rows_max`` stored responses older than ``keep_s``, oldest first;
+    the number deleted (run again while it is ``rows_max``)."""
+
+    def unit(ctx: UnitContext) -> int:
+        cutoff_ns = ctx.now_ns - keep_s * NS_PER_S
+        rows = ctx.fetch(
+            "SELECT principal, key FROM idempotency_keys WHERE created_ns < ?"
+            " ORDER BY created_ns LIMIT ?",
+            (cutoff_ns, rows_max),
+        )
+        ctx.executemany(
+            "DELETE FROM idempotency_keys WHERE principal = ? AND key = ?", rows
+        )
+        return len(rows)
+
+    return Operation(unit, 0)

@@ -1,0 +1,93 @@
+"""Cursor pagination: bounded pages, opaque cursors.
+
+A listing is newest first on ``(created_ns, id)`` (centime.platform.pages); the API hands
+the position after a page's last row to the client as an opaque string: version, the pair,
+and a keyed BLAKE2b tag over the listing's name and the pair. A cursor that was changed,
+cut, or taken from another listing is a 400 ``invalid_cursor``, never a wrong page.
+
+The tag is for integrity, not secrecy or authority: every listing is also filtered by the
+caller's own rows, so even a forged cursor could only move within what the caller may see.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import struct
+from typing import Annotated, Final
+
+from litestar.params import Parameter
+
+from centime.limits import API_CURSOR_LEN_MAX, API_PAGE_SIZE_DEFAULT, API_PAGE_SIZE_MAX
+from centime.platform.pages import Cursor
+
+from .errors import ApiCode, ProblemError
+from .wire import FieldError
+
+__all__ = [
+    "API_PAGE_SIZE_DEFAULT",
+    "CursorParam",
+    "LimitParam",
+    "decode_cursor",
+    "encode_cursor",
+    "next_cursor",
+]
+
+_VERSION: Final = 1
+_PAYLOAD: Final = struct.Struct(">BqQ")  # version, created_ns, id
+_TAG_LEN: Final = 8
+_KEY: Final = b"centime cursor v1"
+
+LimitParam = Annotated[
+    int,
+    Parameter(ge=1, le=API_PAGE_SIZE_MAX, description=f"Items per page, 1-{API_PAGE_SIZE_MAX}."),
+]
+CursorParam = Annotated[
+    str | None,
+    Parameter(
+        min_length=1, max_length=API_CURSOR_LEN_MAX, pattern=r"^[A-Za-z0-9_-]+$",
+        description="The next_cursor of the previous page; left out: the first page.",
+    ),
+]  # fmt: skip
+
+
+def _tag(listing: str, payload: bytes) -> bytes:
+    return hashlib.blake2b(
+        listing.encode() + b"\x00" + payload, key=_KEY, digest_size=_TAG_LEN
+    ).digest()
+
+
+def encode_cursor(listing: str, cursor: Cursor) -> str:
+    """The opaque text of the position ``cursor`` in ``listing``."""
+    payload = _PAYLOAD.pack(_VERSION, cursor[0], cursor[1])
+    raw = payload + _tag(listing, payload)
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def next_cursor(listing: str, cursor: Cursor | None) -> str | None:
+    """A page's ``next_cursor``: None on the last page."""
+    return None if cursor is None else encode_cursor(listing, cursor)
+
+
+def decode_cursor(listing: str, text: str | None) -> Cursor | None:
+    """The position a cursor of ``listing`` names (None: from the start); 400 otherwise."""
+    if text is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raw = b""
+    payload, tag = raw[: _PAYLOAD.size], raw[_PAYLOAD.size :]
+    if len(raw) != _PAYLOAD.size + _TAG_LEN or not hmac.compare_digest(
+        tag, _tag(listing, payload)
+    ):
+        raise ProblemError(
+            ApiCode.INVALID_CURSOR, "the cursor is not one this listing gave",
+            errors=[FieldError(field="cursor", detail="not a cursor of this listing")],
+        )  # fmt: skip
+    version, created_ns, row_id = _PAYLOAD.unpack(payload)
+    if version != _VERSION:
+        raise ProblemError(ApiCode.INVALID_CURSOR, "the cursor is of an older version")
+    return created_ns, row_id

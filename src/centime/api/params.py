@@ -1,0 +1,30 @@
+"""Ids from the wire: a URL's id that does not parse names nothing (404, the code of what
+was looked for); a body's id that does not parse is a bad field (400 naming it)."""
+
+from __future__ import annotations
+
+from centime.platform.errors import Code
+from centime.platform.ids import PREFIXES, parse_id
+
+from .errors import ApiCode, ProblemError
+from .wire import FieldError
+
+__all__ = ["body_id", "path_id"]
+
+
+def path_id(prefix: str, text: str, not_found: Code) -> int:
+    value = parse_id(prefix, text)
+    if value is None:
+        raise ProblemError(not_found, f"no such {PREFIXES[prefix]}")
+    return value
+
+
+def body_id(prefix: str, text: str, field: str) -> int:
+    value = parse_id(prefix, text)
+    if value is None:
+        detail = f"not a {PREFIXES[prefix]} id ({prefix}_ and 13 characters)"
+        raise ProblemError(
+            ApiCode.INVALID_REQUEST, f"{field}: {detail}",
+            errors=[FieldError(field=field, detail=detail)],
+        )  # fmt: skip
+    return value

@@ -1,0 +1,119 @@
+"""API keys over HTTP: create (the secret shown once), list one's own, revoke.
+
+The operator's admin keys make keys for the operator or any merchant and revoke any key; a
+merchant's admin keys make keys for that merchant only, with scopes it holds itself, and
+revoke only its own (another's is 404).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, JSONBody
+
+from centime.auth import ApiKey, NewKey, OwnerKind, Principal, Scope, keys
+from centime.platform.chart import OPERATOR
+from centime.platform.errors import Code
+from centime.platform.ids import format_id
+
+from .. import wire
+from ..errors import ApiCode, ProblemError, problems
+from ..execute import execute
+from ..guards import requires
+from ..idempotency import IdempotencyKey
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..params import body_id, path_id
+from ..state import api_state, principal_of
+
+__all__ = ["key_routes"]
+
+ADMIN: Final = [requires(Scope.ADMIN)]
+
+
+def key_out(key: ApiKey) -> wire.ApiKey:
+    return wire.ApiKey(
+        id=format_id("key", key.id),
+        owner="operator" if key.owner_kind == "operator" else format_id("mer", key.owner_id),
+        name=key.name,
+        scopes=sorted(s.value for s in key.scopes),
+        created_at=wire.rfc3339(key.created_ns),
+        revoked_at=None if key.revoked_ns is None else wire.rfc3339(key.revoked_ns),
+    )
+
+
+def _created(new: NewKey, secret: str | None) -> wire.ApiKeyCreated:
+    out = key_out(new.key)
+    return wire.ApiKeyCreated(
+        id=out.id, owner=out.owner, name=out.name, scopes=out.scopes,
+        created_at=out.created_at, revoked_at=out.revoked_at, secret=secret,
+    )  # fmt: skip
+
+
+def _owner_for(principal: Principal, merchant_id: str | wire.UnsetType) -> tuple[OwnerKind, int]:
+    """Whose key the caller asks for: its own owner's, or (the operator) a merchant's."""
+    if isinstance(merchant_id, wire.UnsetType):
+        return principal.kind, principal.owner_id
+    wanted = body_id("mer", merchant_id, "merchant_id")
+    if not principal.is_operator and wanted != principal.owner_id:
+        raise ProblemError(Code.MERCHANT_NOT_FOUND, "no such merchant")
+    return "merchant", wanted
+
+
+@post("/api-keys", guards=ADMIN, status_code=201, responses=problems(404, 409, 413, 415, 422))
+async def create_api_key(
+    request: Request[Any, Any, Any], data: JSONBody[wire.ApiKeyCreate],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[wire.ApiKeyCreated]:
+    """A new key; its ``secret`` is in this response only. Replayed by an idempotent retry
+    without the secret (it is never stored)."""
+    principal = principal_of(request)
+    owner_kind, owner_id = _owner_for(principal, data.merchant_id)
+    scopes = keys.parse_scopes(data.scopes)
+    if scopes is None:  # the wire type allows only scope names; kept for other callers
+        raise ProblemError(ApiCode.INVALID_REQUEST, "unknown scope")
+    if not all(principal.allows(scope) for scope in scopes):
+        raise ProblemError(ApiCode.FORBIDDEN, "a key can only grant scopes its maker holds")
+    if owner_kind == "operator" and owner_id != OPERATOR:  # a bug, not a request
+        raise RuntimeError("an operator key with a merchant owner")
+    operation = keys.create_key(api_state(request).platform, owner_kind, owner_id,
+                                data.name, scopes)  # fmt: skip
+    return await execute(
+        request, operation, lambda new: _created(new, new.token), status_code=201,
+        stored_to_wire=lambda new: _created(new, None), idempotency_key=idempotency_key,
+    )  # fmt: skip
+
+
+@get("/api-keys", guards=ADMIN, sync_to_thread=True, responses=problems())
+def list_api_keys(
+    request: Request[Any, Any, Any],
+    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
+    cursor: CursorParam = None,
+) -> wire.ApiKeyPage:
+    """The caller's owner's keys, revoked ones too, newest first (never their secrets)."""
+    principal = principal_of(request)
+    page = keys.list_keys(api_state(request).platform, principal.kind, principal.owner_id,
+                          decode_cursor("api-keys", cursor), limit)  # fmt: skip
+    return wire.ApiKeyPage(
+        data=[key_out(k) for k in page.items], next_cursor=next_cursor("api-keys", page.next_cursor)
+    )
+
+
+@post("/api-keys/{key_id:str}/revoke", guards=ADMIN, status_code=200,
+      responses=problems(404, 409, 422))  # fmt: skip
+async def revoke_api_key(
+    request: Request[Any, Any, Any], key_id: FromPath[str], idempotency_key: IdempotencyKey = None
+) -> Response[wire.ApiKey]:
+    """Revoke a key, at once (revoking again answers the key as it is)."""
+    principal = principal_of(request)
+    target = path_id("key", key_id, Code.API_KEY_NOT_FOUND)
+    owner = None if principal.is_operator else (principal.kind, principal.owner_id)
+    state = api_state(request)
+    try:
+        operation = keys.revoke_key(state.platform, target, owner)
+        return await execute(request, operation, key_out, idempotency_key=idempotency_key)
+    finally:
+        state.verifier.forget(target)  # after the commit: nothing can cache it again
+
+
+key_routes: Final = [create_api_key, list_api_keys, revoke_api_key]

@@ -1,0 +1,304 @@
+"""Customers and merchants: the operator manages them; a merchant sees itself.
+
+The pattern of every route (copy it for a new resource):
+
+- the decorator says the path, who may call (``guards=[requires(scope, operator=...)]``),
+  the success status and the problems it may answer (``responses=problems(...)``);
+- a write parses its body (a strict Struct from ``centime.api.wire``), builds the service's
+  Operation and returns ``await execute(request, operation, to_wire)``: group commit,
+  idempotency and refusals are handled there;
+- a read is a plain function run in a thread (``sync_to_thread=True``), returns a wire
+  Struct and raises ``ProblemError`` for what it cannot find, 404 also for what is not
+  the caller's to see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from litestar import Request, Response, get, patch, post
+from litestar.params import FromPath, JSONBody
+
+from centime.auth import Scope
+from centime.platform import parties
+from centime.platform.errors import Code
+from centime.platform.ids import format_id
+from centime.platform.pages import fetch_page
+
+from .. import wire
+from ..errors import ApiCode, ProblemError, problems
+from ..execute import execute
+from ..guards import requires
+from ..idempotency import IdempotencyKey
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..params import path_id
+from ..state import api_state, principal_of
+
+__all__ = ["party_routes"]
+
+OPERATOR_READ: Final = [requires(Scope.READ, operator=True)]
+OPERATOR_ADMIN: Final = [requires(Scope.ADMIN, operator=True)]
+READ: Final = [requires(Scope.READ)]
+
+# ------------------------------------------------------------------ to the wire
+
+
+def customer_out(customer: parties.Customer) -> wire.Customer:
+    return wire.Customer(
+        id=format_id("cus", customer.id), name=customer.name, email=customer.email,
+        status=customer.status.value, kyc_tier=customer.kyc_tier,
+        created_at=wire.rfc3339(customer.created_ns),
+    )  # fmt: skip
+
+
+def merchant_out(merchant: parties.Merchant) -> wire.Merchant:
+    return wire.Merchant(
+        id=format_id("mer", merchant.id), name=merchant.name, email=merchant.email,
+        status=merchant.status.value, kyc_tier=merchant.kyc_tier, fee_bp=merchant.fee_bp,
+        fee_fixed=[wire.money(fee, asset) for asset, fee in sorted(merchant.fee_fixed.items())],
+        created_at=wire.rfc3339(merchant.created_ns),
+    )  # fmt: skip
+
+
+def _fixed_fees(items: Sequence[wire.Money]) -> dict[str, int]:
+    fees: dict[str, int] = {}
+    for index, item in enumerate(items):
+        asset, amount = wire.parse_money(item, f"fee_fixed[{index}]")
+        if asset in fees:
+            raise wire.WireError("invalid_request", f"fee_fixed[{index}].asset",
+                                 f"{asset} is listed twice")  # fmt: skip
+        fees[asset] = amount
+    return fees
+
+
+def _unset_none(value: Any) -> Any:
+    return None if value is wire.UNSET else value
+
+
+# ------------------------------------------------------------------ customers
+
+
+@post("/customers", guards=OPERATOR_ADMIN, status_code=201, responses=problems(409, 413, 415, 422))
+async def create_customer(
+    request: Request[Any, Any, Any], data: JSONBody[wire.CustomerCreate],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[wire.Customer]:
+    """Create a customer (the operator's)."""
+    platform = api_state(request).platform
+    operation = parties.create_customer(platform, data.name, data.email, data.kyc_tier)
+    return await execute(request, operation, customer_out, status_code=201,
+                         idempotency_key=idempotency_key)  # fmt: skip
+
+
+@get("/customers", guards=OPERATOR_READ, sync_to_thread=True, responses=problems())
+def list_customers(
+    request: Request[Any, Any, Any],
+    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
+    cursor: CursorParam = None,
+) -> wire.CustomerPage:
+    """Every customer, newest first."""
+    page = fetch_page(
+        api_state(request).platform, "customers", _CUSTOMER_COLUMNS, [],
+        decode_cursor("customers", cursor), limit, _customer_row,
+    )  # fmt: skip
+    return wire.CustomerPage(
+        data=[customer_out(c) for c in page.items],
+        next_cursor=next_cursor("customers", page.next_cursor),
+    )
+
+
+_CUSTOMER_COLUMNS: Final = "id, name, email, status, kyc_tier, created_ns"
+
+
+def _customer_row(row: Sequence[Any]) -> parties.Customer:
+    return parties.Customer(int(row[0]), row[1], row[2], parties.Status(row[3]), int(row[4]),
+                            int(row[5]))  # fmt: skip
+
+
+def _customer(request: Request[Any, Any, Any], customer_id: FromPath[str]) -> parties.Customer:
+    found = parties.get_customer(
+        api_state(request).platform, path_id("cus", customer_id, Code.CUSTOMER_NOT_FOUND)
+    )
+    if found is None:
+        raise ProblemError(Code.CUSTOMER_NOT_FOUND, "no such customer")
+    return found
+
+
+@get("/customers/{customer_id:str}", guards=OPERATOR_READ, sync_to_thread=True,
+     responses=problems(404))  # fmt: skip
+def get_customer(request: Request[Any, Any, Any], customer_id: FromPath[str]) -> wire.Customer:
+    return customer_out(_customer(request, customer_id))
+
+
+@patch("/customers/{customer_id:str}", guards=OPERATOR_ADMIN,
+       responses=problems(404, 409, 413, 415, 422))  # fmt: skip
+async def update_customer(
+    request: Request[Any, Any, Any],
+    customer_id: FromPath[str],
+    data: JSONBody[wire.CustomerUpdate],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[wire.Customer]:
+    """Freeze, unfreeze or close a customer; change its KYC tier."""
+    platform = api_state(request).platform
+    status = _unset_none(data.status)
+    operation = parties.set_customer(
+        platform, path_id("cus", customer_id, Code.CUSTOMER_NOT_FOUND),
+        status=None if status is None else parties.Status(status),
+        kyc_tier=_unset_none(data.kyc_tier),
+    )  # fmt: skip
+    return await execute(request, operation, customer_out, idempotency_key=idempotency_key)
+
+
+@get("/customers/{customer_id:str}/balances", guards=OPERATOR_READ, sync_to_thread=True,
+     responses=problems(404))  # fmt: skip
+def customer_balances(
+    request: Request[Any, Any, Any], customer_id: FromPath[str]
+) -> wire.CustomerBalances:
+    """The customer's money in every asset it ever held."""
+    customer = _customer(request, customer_id)
+    balances = parties.customer_balances(api_state(request).platform, customer.id)
+    return wire.CustomerBalances(data=[
+        wire.CustomerBalance(
+            asset=b.asset, available=wire.money(b.available, b.asset),
+            restricted=wire.money(b.restricted, b.asset), held=wire.money(b.held, b.asset),
+        )
+        for b in balances
+    ])  # fmt: skip
+
+
+# ------------------------------------------------------------------ merchants
+
+
+@post("/merchants", guards=OPERATOR_ADMIN, status_code=201, responses=problems(409, 413, 415, 422))
+async def create_merchant(
+    request: Request[Any, Any, Any], data: JSONBody[wire.MerchantCreate],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[wire.Merchant]:
+    """Create a merchant (the operator's)."""
+    platform = api_state(request).platform
+    operation = parties.create_merchant(
+        platform, data.name, data.email, data.kyc_tier,
+        fee_bp=_unset_none(data.fee_bp), fee_fixed=_fixed_fees(data.fee_fixed),
+    )  # fmt: skip
+    return await execute(request, operation, merchant_out, status_code=201,
+                         idempotency_key=idempotency_key)  # fmt: skip
+
+
+_MERCHANT_COLUMNS: Final = "id, name, email, status, kyc_tier, fee_bp, created_ns"
+
+
+@get("/merchants", guards=OPERATOR_READ, sync_to_thread=True, responses=problems())
+def list_merchants(
+    request: Request[Any, Any, Any],
+    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
+    cursor: CursorParam = None,
+) -> wire.MerchantPage:
+    """Every merchant, newest first."""
+    platform = api_state(request).platform
+    page = fetch_page(platform, "merchants", _MERCHANT_COLUMNS, [],
+                      decode_cursor("merchants", cursor), limit, tuple)  # fmt: skip
+    fees: dict[int, dict[str, int]] = {int(row[0]): {} for row in page.items}
+    if fees:
+        marks = ", ".join("?" * len(fees))
+        with platform.read() as fetch:
+            for merchant_id, asset, amount in fetch(
+                "SELECT merchant_id, asset, fee_fixed FROM merchant_fixed_fees"
+                f" WHERE merchant_id IN ({marks})", list(fees),
+            ):  # fmt: skip
+                fees[int(merchant_id)][asset] = int(amount)
+    merchants = [
+        parties.Merchant(int(r[0]), r[1], r[2], parties.Status(r[3]), int(r[4]), int(r[5]),
+                         fees[int(r[0])], int(r[6]))
+        for r in page.items
+    ]  # fmt: skip
+    return wire.MerchantPage(
+        data=[merchant_out(m) for m in merchants],
+        next_cursor=next_cursor("merchants", page.next_cursor),
+    )
+
+
+def _merchant(request: Request[Any, Any, Any], merchant_id: int) -> parties.Merchant:
+    """The merchant, if the caller may see it: the operator any, a merchant only itself."""
+    principal = principal_of(request)
+    found = None
+    if principal.is_operator or principal.owner_id == merchant_id:
+        found = parties.get_merchant(api_state(request).platform, merchant_id)
+    if found is None:
+        raise ProblemError(Code.MERCHANT_NOT_FOUND, "no such merchant")
+    return found
+
+
+def _me(request: Request[Any, Any, Any]) -> int:
+    principal = principal_of(request)
+    if principal.is_operator:
+        raise ProblemError(ApiCode.FORBIDDEN, "an operator key has no merchant of its own")
+    return principal.owner_id
+
+
+def _merchant_balances(request: Request[Any, Any, Any], merchant_id: int) -> wire.MerchantBalances:
+    merchant = _merchant(request, merchant_id)
+    balances = parties.merchant_balances(api_state(request).platform, merchant.id)
+    return wire.MerchantBalances(data=[
+        wire.MerchantBalance(
+            asset=b.asset, available=wire.money(b.available, b.asset),
+            reserved=wire.money(b.reserved, b.asset), pending=wire.money(b.pending, b.asset),
+        )
+        for b in balances
+    ])  # fmt: skip
+
+
+@get("/merchants/me", guards=READ, sync_to_thread=True, responses=problems(404))
+def get_me(request: Request[Any, Any, Any]) -> wire.Merchant:
+    """The merchant whose key calls."""
+    return merchant_out(_merchant(request, _me(request)))
+
+
+@get("/merchants/me/balances", guards=READ, sync_to_thread=True, responses=problems(404))
+def my_balances(request: Request[Any, Any, Any]) -> wire.MerchantBalances:
+    """The calling merchant's earnings in every asset it ever held."""
+    return _merchant_balances(request, _me(request))
+
+
+@get("/merchants/{merchant_id:str}", guards=READ, sync_to_thread=True, responses=problems(404))
+def get_merchant(request: Request[Any, Any, Any], merchant_id: FromPath[str]) -> wire.Merchant:
+    """A merchant: the operator's keys see any, a merchant's only itself."""
+    return merchant_out(
+        _merchant(request, path_id("mer", merchant_id, Code.MERCHANT_NOT_FOUND))
+    )
+
+
+@get("/merchants/{merchant_id:str}/balances", guards=READ, sync_to_thread=True,
+     responses=problems(404))  # fmt: skip
+def merchant_balances(
+    request: Request[Any, Any, Any], merchant_id: FromPath[str]
+) -> wire.MerchantBalances:
+    return _merchant_balances(request, path_id("mer", merchant_id, Code.MERCHANT_NOT_FOUND))
+
+
+@patch("/merchants/{merchant_id:str}", guards=OPERATOR_ADMIN,
+       responses=problems(404, 409, 413, 415, 422))  # fmt: skip
+async def update_merchant(
+    request: Request[Any, Any, Any],
+    merchant_id: FromPath[str],
+    data: JSONBody[wire.MerchantUpdate],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[wire.Merchant]:
+    """Freeze, unfreeze or close a merchant; change its tier or fees."""
+    platform = api_state(request).platform
+    status = _unset_none(data.status)
+    fixed = _unset_none(data.fee_fixed)
+    operation = parties.set_merchant(
+        platform, path_id("mer", merchant_id, Code.MERCHANT_NOT_FOUND),
+        status=None if status is None else parties.Status(status),
+        kyc_tier=_unset_none(data.kyc_tier), fee_bp=_unset_none(data.fee_bp),
+        fee_fixed=None if fixed is None else _fixed_fees(fixed),
+    )  # fmt: skip
+    return await execute(request, operation, merchant_out, idempotency_key=idempotency_key)
+
+
+party_routes: Final = [
+    create_customer, list_customers, get_customer, update_customer, customer_balances,
+    create_merchant, list_merchants, get_me, my_balances, get_merchant, merchant_balances,
+    update_merchant,
+]  # fmt: skip

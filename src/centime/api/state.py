@@ -1,0 +1,43 @@
+"""What every request handler reaches: the app's services and the verified caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar.connection import ASGIConnection
+
+from centime.auth import KeyVerifier, Principal
+from centime.platform.context import Platform
+
+from .idempotency import InFlight
+from .metrics import Metrics
+from .ratelimit import TokenBuckets
+
+__all__ = ["ApiState", "api_state", "principal_of"]
+
+_PRINCIPAL = "centime_principal"
+
+
+@dataclass(frozen=True)
+class ApiState:
+    platform: Platform
+    verifier: KeyVerifier
+    buckets: TokenBuckets
+    in_flight: InFlight
+    metrics: Metrics
+
+
+def api_state(connection: ASGIConnection[Any, Any, Any, Any]) -> ApiState:
+    state: ApiState = connection.app.state["api"]
+    return state
+
+
+def set_principal(connection: ASGIConnection[Any, Any, Any, Any], principal: Principal) -> None:
+    connection.state[_PRINCIPAL] = principal
+
+
+def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    """The caller, as the authentication guard verified it (every /v1 route has one)."""
+    principal: Principal = connection.state[_PRINCIPAL]
+    return principal

@@ -1,0 +1,308 @@
+"""What travels on the wire: msgspec Structs for every request and response body, and the
+conversions between wire text and the platform's values.
+
+Rules, the same for every resource:
+
+- Request bodies refuse unknown fields and wrong types, strictly (a number where text is
+  expected is an error, and so is text where a number is expected), naming the field.
+- Money is ``{"value": "125", "asset": "USD", "scale": 6}``: ``value`` is an integer
+  string in the asset's smallest unit (a JSON number is refused: JSON parsers turn large
+  numbers into floats), and ``scale`` must be the asset's own, so that a client that thinks
+  USD has scale 2 is refused instead of paying a million times too much.
+- Ids are prefixed strings (``cus_...``, ``mer_...``, ``key_...``). An id in a URL that
+  does not parse names nothing: 404. An id in a body that does not parse is a bad request:
+  400 naming the field.
+- Times are RFC 3339 UTC strings with nanoseconds (``2027-01-15T08:00:00.123456789Z``),
+  one form everywhere: exact, sortable as text, and safe for JavaScript clients (an integer
+  of nanoseconds is above 2^53 and would lose its last digits there).
+- Response bodies accept unknown fields when the client decodes them, so that a server
+  that adds a field does not break an older client.
+
+This module imports no web framework: the client (``centime.client``) uses it too.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Final, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from centime.limits import (
+    AMOUNT_MAX,
+    API_KEY_NAME_LEN_MAX,
+    ASSET_SCALE_MAX,
+)
+from centime.money import ASSETS
+
+__all__ = [
+    "UNSET",
+    "ApiKey",
+    "ApiKeyCreate",
+    "ApiKeyCreated",
+    "ApiKeyPage",
+    "Customer",
+    "CustomerBalance",
+    "CustomerBalances",
+    "CustomerCreate",
+    "CustomerPage",
+    "CustomerUpdate",
+    "FieldError",
+    "Health",
+    "Input",
+    "Merchant",
+    "MerchantBalance",
+    "MerchantBalances",
+    "MerchantCreate",
+    "MerchantPage",
+    "MerchantUpdate",
+    "Money",
+    "Output",
+    "Problem",
+    "UnsetType",
+    "WireError",
+    "money",
+    "parse_money",
+    "rfc3339",
+]
+
+NS_PER_S: Final = 1_000_000_000
+# The largest amount has 19 digits; no sign, no leading zeros, no decimals, no exponent.
+AMOUNT_PATTERN: Final = r"^(0|[1-9][0-9]{0,18})$"
+ASSET_PATTERN: Final = r"^[A-Z][A-Z0-9]{1,11}$"
+NAME_LEN_MAX: Final = 200  # centime.platform.parties.NAME_LEN_MAX (the column)
+EMAIL_LEN_MAX: Final = 320
+KYC_TIER_MAX: Final = 100  # the configured tiers are checked by the service
+FEE_BP_MAX: Final = 10_000
+
+Status = Literal["active", "frozen", "closed"]
+ScopeName = Literal["read", "payments", "refunds", "payouts", "admin"]
+
+
+class Input(Struct, forbid_unknown_fields=True, kw_only=True):
+    """A request body: unknown fields refused."""
+
+
+class Output(Struct, kw_only=True):
+    """A response body."""
+
+
+class WireError(ValueError):
+    """A field that decoded but is not acceptable: ``code`` is the problem code (a
+    ``centime.platform.errors.Code`` value), ``field`` the path of the field."""
+
+    def __init__(self, code: str, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.field = field
+        self.detail = detail
+
+
+# ------------------------------------------------------------------ money
+
+
+class Money(Struct, forbid_unknown_fields=True, frozen=True):
+    """An exact amount: ``value`` units of the asset's scale (``"125"`` USD at scale 6 is
+    0.000125 dollars)."""
+
+    value: Annotated[str, Meta(pattern=AMOUNT_PATTERN, description="integer string")]
+    asset: Annotated[str, Meta(pattern=ASSET_PATTERN)]
+    scale: Annotated[int, Meta(ge=0, le=ASSET_SCALE_MAX)]
+
+
+def money(amount: int, asset: str) -> Money:
+    return Money(str(amount), asset, ASSETS[asset].scale)
+
+
+def parse_money(value: Money, field: str, *, allow_zero: bool = True) -> tuple[str, int]:
+    """(asset, amount) of a wire amount, or :class:`WireError` saying what is wrong."""
+    asset = ASSETS.get(value.asset)
+    if asset is None:
+        known = ", ".join(sorted(ASSETS))
+        raise WireError("unknown_asset", f"{field}.asset", f"unknown asset; known: {known}")
+    if value.scale != asset.scale:
+        raise WireError(
+            "invalid_amount",
+            f"{field}.scale",
+            f"{asset.code} has scale {asset.scale}, not {value.scale}: value counts units of"
+            f" 10^-{asset.scale} {asset.code}",
+        )
+    text = value.value
+    # The pattern was checked while decoding; checked again because a Money may also be
+    # built in code, and an amount is too important to trust a caller on.
+    if not (text.isascii() and text.isdigit()) or (len(text) > 1 and text[0] == "0"):
+        raise WireError("invalid_amount", f"{field}.value", "an integer string, no sign")
+    amount = int(text)
+    if amount > AMOUNT_MAX:
+        raise WireError("invalid_amount", f"{field}.value", f"at most {AMOUNT_MAX}")
+    if amount == 0 and not allow_zero:
+        raise WireError("invalid_amount", f"{field}.value", "must not be zero")
+    return asset.code, amount
+
+
+# ------------------------------------------------------------------ times
+
+
+def rfc3339(ns: int) -> str:
+    """``2027-01-15T08:00:00.123456789Z`` for nanoseconds since the epoch (UTC)."""
+    seconds, fraction = divmod(ns, NS_PER_S)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:09d}Z"
+
+
+# ------------------------------------------------------------------ problems
+
+
+class FieldError(Output):
+    field: str  # the field's path: "amount.value", "items[3].customer_id", "body"
+    detail: str
+
+
+class Problem(Output, omit_defaults=True):
+    """An RFC 9457 problem document; ``code`` is stable and machine-readable."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    code: str
+    errors: list[FieldError] = msgspec.field(default_factory=list)
+
+
+class Health(Output):
+    status: str
+
+
+# ------------------------------------------------------------------ customers
+
+Name = Annotated[str, Meta(min_length=1, max_length=NAME_LEN_MAX)]
+Email = Annotated[str, Meta(min_length=3, max_length=EMAIL_LEN_MAX)]
+# ``gt=-1`` rather than ``ge=0`` (the same for integers): Litestar drops a bound of 0 from
+# the OpenAPI schema of a field that may be left out (it tests the bound's truth), and the
+# document must say what the server accepts.
+KycTier = Annotated[int, Meta(gt=-1, le=KYC_TIER_MAX)]
+FeeBp = Annotated[int, Meta(gt=-1, le=FEE_BP_MAX)]
+Cursor = str | None
+
+
+class Customer(Output):
+    id: str
+    name: str
+    email: str | None
+    status: Status
+    kyc_tier: int
+    created_at: str
+
+
+class CustomerCreate(Input):
+    name: Name
+    email: Email | None = None
+    kyc_tier: KycTier = 1
+
+
+class CustomerUpdate(Input):
+    """Fields left out stay as they are."""
+
+    status: Status | UnsetType = UNSET
+    kyc_tier: KycTier | UnsetType = UNSET
+
+
+class CustomerPage(Output):
+    data: list[Customer]
+    next_cursor: Cursor  # null on the last page
+
+
+class CustomerBalance(Output):
+    asset: str
+    available: Money  # spendable, sendable, holdable
+    restricted: Money  # carrier-billed, not yet settled: may only pay merchants
+    held: Money  # reserved by metered holds
+
+
+class CustomerBalances(Output):
+    data: list[CustomerBalance]
+
+
+# ------------------------------------------------------------------ merchants
+
+
+class Merchant(Output):
+    id: str
+    name: str
+    email: str | None
+    status: Status
+    kyc_tier: int
+    fee_bp: int
+    fee_fixed: list[Money]  # per asset; an asset not listed takes the platform's default
+    created_at: str
+
+
+FixedFees = Annotated[list[Money], Meta(max_length=len(ASSETS))]
+
+
+class MerchantCreate(Input):
+    name: Name
+    email: Email | None = None
+    kyc_tier: KycTier = 1
+    fee_bp: FeeBp | UnsetType = UNSET  # the platform's default when left out
+    fee_fixed: FixedFees = msgspec.field(default_factory=list)
+
+
+class MerchantUpdate(Input):
+    """Fields left out stay as they are; ``fee_fixed`` sets the assets it lists."""
+
+    status: Status | UnsetType = UNSET
+    kyc_tier: KycTier | UnsetType = UNSET
+    fee_bp: FeeBp | UnsetType = UNSET
+    fee_fixed: FixedFees | UnsetType = UNSET
+
+
+class MerchantPage(Output):
+    data: list[Merchant]
+    next_cursor: Cursor
+
+
+class MerchantBalance(Output):
+    asset: str
+    available: Money  # can be paid out or refunded
+    reserved: Money  # held back for refunds and chargebacks
+    pending: Money  # captured by metered holds not yet resolved
+
+
+class MerchantBalances(Output):
+    data: list[MerchantBalance]
+
+
+# ------------------------------------------------------------------ API keys
+
+Scopes = Annotated[list[ScopeName], Meta(min_length=1, max_length=5)]
+
+
+class ApiKey(Output):
+    id: str  # key_...
+    owner: str  # "operator", or the merchant's id
+    name: str
+    scopes: list[ScopeName]
+    created_at: str
+    revoked_at: str | None
+
+
+class ApiKeyCreated(ApiKey):
+    """The new key's full text, shown this once: ``secret`` is null when an idempotent
+    retry replays the creation (the secret is never stored; revoke the key and make
+    another)."""
+
+    secret: str | None
+
+
+class ApiKeyCreate(Input):
+    name: Annotated[str, Meta(min_length=1, max_length=API_KEY_NAME_LEN_MAX)]
+    scopes: Scopes
+    # For which merchant (the operator's choice; a merchant may name only itself). Left
+    # out: a key for the caller's own owner.
+    merchant_id: str | UnsetType = UNSET
+
+
+class ApiKeyPage(Output):
+    data: list[ApiKey]
+    next_cursor: Cursor

@@ -1,0 +1,59 @@
+"""Liveness, readiness, metrics, and the background loop."""
+
+from __future__ import annotations
+
+import pytest
+
+from centime.api.background import BackgroundLoop, Task, background_tasks
+from centime.clock import FakeClock
+from centime.platform.context import Platform
+
+from .conftest import Api
+
+
+def test_healthz_and_readyz_answer(api: Api) -> None:
+    assert api.operator.health().status == "ok"
+    assert api.operator.ready().status == "ready"
+
+
+def test_readyz_is_503_when_the_ledger_is_gone(api: Api) -> None:
+    assert api.http.get("/healthz").status_code == 200
+    api.platform.ledger.close()
+    response = api.http.get("/readyz")
+    assert response.status_code == 503 and response.json()["code"] == "not_ready"
+    assert api.http.get("/healthz").status_code == 200  # alive, not ready
+
+
+def test_metrics_count_requests_by_route_template(api: Api) -> None:
+    customer = api.operator.create_customer("Ada")
+    api.operator.get_customer(customer.id)
+    api.http.get("/no/such/route/abc123")
+    text = api.http.get("/metrics").text
+    assert (
+        'centime_http_requests_total{method="GET",route="/v1/customers/{customer_id}",'
+        'status="200"} 1.0' in text
+    )
+    assert 'route="unmatched",status="404"} 1.0' in text
+    assert "abc123" not in text and customer.id not in text  # bounded labels
+    assert 'centime_http_request_duration_seconds_bucket{le="0.025",method="POST"' in text
+
+
+def test_the_background_loop_purges_and_survives_a_failing_task(
+    api: Api, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    api.http.post("/v1/customers", json={"name": "A"},
+                  headers=api.headers(**{"Idempotency-Key": "k"}))  # fmt: skip
+    clock.advance(24 * 3600 + 1)
+    ran: list[str] = []
+
+    def failing(_: Platform) -> None:
+        raise RuntimeError("boom")
+
+    after = Task("after", 60, lambda _: ran.append("x"))
+    loop = BackgroundLoop(api.platform, [Task("fails", 60, failing), *background_tasks(), after])
+    loop.run_once()
+    assert ran == ["x"] and "boom" in caplog.text
+    with api.platform.read() as fetch:
+        assert fetch("SELECT count(*) FROM idempotency_keys", ()) == [(0,)]
+    loop.start()
+    loop.stop()
