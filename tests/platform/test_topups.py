@@ -18,13 +18,14 @@ from centime.platform.chart import OPERATOR, AccountKind, account_for, account_i
 from centime.platform.config import NS_PER_DAY
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Code, Refusal
-from centime.platform.ids import new_id
+from centime.platform.ids import derive_id, new_id
 from centime.platform.parties import Customer, Status, create_customer, set_customer
 from centime.platform.topups import (
     EventOutcome,
     ProviderEventLoop,
     TopUp,
     TopUpStatus,
+    TopUpTransferCode,
     chargeback_split,
     create_topup,
     get_topup,
@@ -159,6 +160,13 @@ def test_a_card_top_up_is_credited_when_the_provider_confirms(
     assert _balances(platform, ada.id) == (20 * USD, 0)
     assert _operator(platform, AccountKind.FUNDING_CLEARING) == -20 * USD
     assert sandbox.events_waiting == 0  # acknowledged
+    # The credit's id is derived from the top-up, and the transfer names it.
+    (credit,) = platform.ledger.lookup_transfers([derive_id("topup", topup.id, "succeeded")])
+    assert (credit.amount, credit.code, credit.user_data) == (
+        20 * USD,
+        TopUpTransferCode.CREDIT,
+        topup.id,
+    )
 
 
 def test_a_bank_transfer_is_credited_a_day_later(

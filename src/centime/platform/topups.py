@@ -152,12 +152,13 @@ class TopUpStatus(enum.Enum):
 
 
 class TopUpTransferCode(enum.IntEnum):
-    """The ledger ``code`` of the transfers top-ups make (``user_data``: the top-up id)."""
+    """The ledger ``code`` of the transfers top-ups make (200-299; payments have 100-199),
+    ``user_data``: the top-up id."""
 
-    CREDIT = 101  # FUNDING_CLEARING -> CUSTOMER_WALLET or CUSTOMER_RESTRICTED
-    SETTLE = 102  # CUSTOMER_RESTRICTED -> CUSTOMER_WALLET
-    CHARGEBACK = 103  # CUSTOMER_RESTRICTED or CUSTOMER_WALLET -> FUNDING_CLEARING
-    CHARGEBACK_LOSS = 104  # CHARGEBACK_LOSSES -> FUNDING_CLEARING
+    CREDIT = 200  # FUNDING_CLEARING -> CUSTOMER_WALLET or CUSTOMER_RESTRICTED
+    SETTLE = 210  # CUSTOMER_RESTRICTED -> CUSTOMER_WALLET
+    CHARGEBACK = 220  # CUSTOMER_RESTRICTED or CUSTOMER_WALLET -> FUNDING_CLEARING
+    CHARGEBACK_LOSS = 221  # CHARGEBACK_LOSSES -> FUNDING_CLEARING
 
 
 class UnexpectedLedgerStatusError(RuntimeError):
