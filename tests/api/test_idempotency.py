@@ -7,13 +7,16 @@ import threading
 import time
 from typing import Any
 
+import litestar
 import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from litestar.testing import TestClient
 
-from centime.api.errors import ProblemError
+from centime.api.errors import ProblemError, exception_handlers
 from centime.api.idempotency import (
+    IdempotencyKeyRequired,
     KeyReused,
     Stored,
     check_key,
@@ -225,3 +228,22 @@ def test_the_client_sends_a_new_key_per_post_unless_given_one(api: Api) -> None:
     d = client.create_customer("Eve", idempotency_key="mine")
     assert c == d
 
+
+
+def test_a_route_that_moves_money_requires_the_key() -> None:
+    @litestar.post("/pay")
+    async def pay(idempotency_key: IdempotencyKeyRequired) -> str:
+        return idempotency_key
+
+    app = litestar.Litestar([pay], exception_handlers=exception_handlers())
+    with TestClient(app) as http:
+        missing = http.post("/pay")
+        assert (missing.status_code, missing.json()["code"]) == (400, "idempotency_key_required")
+        assert missing.json()["errors"] == [{"field": "Idempotency-Key", "detail": "required"}]
+        bad = http.post("/pay", headers={"Idempotency-Key": "x" * 256})
+        assert bad.json()["code"] == "invalid_idempotency_key"
+        assert http.post("/pay", headers={"Idempotency-Key": "k"}).text == "k"
+        (parameter,) = http.get("/schema/openapi.json").json()["paths"]["/pay"]["post"][
+            "parameters"
+        ]
+        assert (parameter["name"], parameter["required"]) == ("Idempotency-Key", True)
