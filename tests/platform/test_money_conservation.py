@@ -11,7 +11,8 @@ After each step:
   fees less refunds plus returned fees, and what authorized holds reserve is pending; each
   customer's restricted balance and wallet are its top-ups less what it paid plus what came
   back, plus what it received less what it sent; the fee revenue is every fee less what was
-  returned.
+  returned;
+- each mandate's day total is the day's payments under it, never above its bound.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from centime.clock import FakeClock
+from centime.ledger import PendingStatus
 from centime.platform.chart import OPERATOR, AccountKind
 from centime.platform.context import Platform
 from centime.platform.errors import Refusal
@@ -36,6 +38,14 @@ from centime.platform.holds import (
     expire_holds,
     list_holds,
     release_hold,
+)
+from centime.platform.ids import derive_id
+from centime.platform.mandates import (
+    Mandate,
+    create_mandate,
+    get_mandate,
+    revoke_mandate,
+    utc_day,
 )
 from centime.platform.p2p import P2PTransfer, send
 from centime.platform.payments import (
@@ -64,6 +74,29 @@ def _outcome(result: object) -> str:
     return result.code.value if isinstance(result, Refusal) else "done"
 
 
+def _reserves(platform: Platform, holds: list[Hold]) -> list[tuple[Hold, str, int]]:
+    """(hold, leg, amount) of every hold reserve the ledger still holds: all of an authorized
+    hold's; of a hold seen expired (its first reserve lapsed), a second reserve made one
+    event later may lapse up to a nanosecond later, and is checked to."""
+    names = [(h, name, part) for h in holds for name, part in h.legs()]
+    states = {
+        s.transfer_id: s
+        for s in platform.ledger.pending_states(
+            [derive_id("hold", h.id, name) for h, name, _ in names]
+        )
+    }
+    held = []
+    for hold, name, part in names:
+        state = states[derive_id("hold", hold.id, name)]
+        if hold.status is HoldStatus.AUTHORIZED:
+            assert state.status is PendingStatus.PENDING
+            held.append((hold, name, part))
+        elif hold.status is HoldStatus.EXPIRED and state.status is PendingStatus.PENDING:
+            assert state.expires_at <= hold.expires_at_ns + 1
+            held.append((hold, name, part))
+    return held
+
+
 def _all(page_fn: Any, **kw: Any) -> list[Any]:
     items: list[Any] = []
     cursor = None
@@ -89,6 +122,7 @@ def test_money_is_conserved_whatever_happens(platform: Platform, clock: FakeCloc
             self.topped: dict[tuple[int, str, bool], int] = defaultdict(int)
             self.payments: list[int] = []
             self.holds: list[int] = []
+            self.mandates: list[int] = []
             # Money to start with, so that most steps move some (and some still run short).
             for c in self.customers:
                 for asset in ASSETS:
@@ -179,6 +213,43 @@ def test_money_is_conserved_whatever_happens(platform: Platform, clock: FakeCloc
                 assert isinstance(result, Refund | Refusal)
                 event(f"refund: {_outcome(result)}")
 
+        @rule(who=customers_, to=merchants_, asset=assets_, daily=st.integers(1, 3_000))
+        def grant(self, who: int, to: int, asset: str, daily: int) -> None:
+            made = platform.execute(
+                create_mandate(
+                    platform, self.customers[who].id, self.merchants[to].id, asset, daily
+                )
+            )
+            assert isinstance(made, Mandate)
+            self.mandates.append(made.id)
+
+        @rule(data=st.data(), amount=amounts)
+        def charge_under_mandate(self, data: st.DataObject, amount: int) -> None:
+            if not self.mandates:
+                return
+            granted = get_mandate(platform, data.draw(st.sampled_from(self.mandates)))
+            assert granted is not None
+            result = platform.execute(
+                create_payment(
+                    platform,
+                    granted.customer_id,
+                    granted.merchant_id,
+                    granted.asset,
+                    amount,
+                    mandate_id=granted.id,
+                    charged_by_merchant=True,
+                )
+            )
+            event(f"charge under a mandate: {_outcome(result)}")
+            if isinstance(result, Payment):
+                self.payments.append(result.id)
+
+        @rule(data=st.data())
+        def revoke(self, data: st.DataObject) -> None:
+            if self.mandates:
+                mandate_id = data.draw(st.sampled_from(self.mandates))
+                assert isinstance(platform.execute(revoke_mandate(platform, mandate_id)), Mandate)
+
         @rule(who=customers_, to=customers_, asset=assets_, amount=amounts)
         def send_money(self, who: int, to: int, asset: str, amount: int) -> None:
             result = platform.execute(
@@ -224,10 +295,10 @@ def test_money_is_conserved_whatever_happens(platform: Platform, clock: FakeCloc
             holds: list[Hold] = []
             for m in self.merchants:
                 holds += _all(lambda **kw: list_holds(platform, **kw), merchant_id=m.id)
-            open_holds = [h for h in holds if h.status is HoldStatus.AUTHORIZED]
+            reserves = _reserves(platform, holds)
             for asset in ASSETS:
                 mine = [p for p in payments if p.asset == asset]
-                held = [h for h in open_holds if h.asset == asset]
+                held = [r for r in reserves if r[0].asset == asset]
                 for m in self.merchants:
                     earned = sum(
                         p.amount - p.fee - p.refunded + p.fee_refunded
@@ -237,12 +308,16 @@ def test_money_is_conserved_whatever_happens(platform: Platform, clock: FakeCloc
                     assert balance(platform, AccountKind.MERCHANT_AVAILABLE, m.id, asset) == earned
                     shop = account(platform, AccountKind.MERCHANT_AVAILABLE, m.id, asset)
                     pending = shop.credits_pending if shop else 0
-                    assert pending == sum(h.amount for h in held if h.merchant_id == m.id)
+                    assert pending == sum(part for h, _, part in held if h.merchant_id == m.id)
                 for c in self.customers:
                     self._customer_agrees(c.id, asset, mine, held)
 
         def _customer_agrees(
-            self, customer_id: int, asset: str, payments: list[Payment], held: list[Hold]
+            self,
+            customer_id: int,
+            asset: str,
+            payments: list[Payment],
+            held: list[tuple[Hold, str, int]],
         ) -> None:
             own = [p for p in payments if p.customer_id == customer_id]
             restricted_out = sum(p.restricted_amount - p.restricted_refunded for p in own)
@@ -265,13 +340,27 @@ def test_money_is_conserved_whatever_happens(platform: Platform, clock: FakeCloc
             assert balance(platform, wallet, customer_id, asset) == (
                 self.topped[customer_id, asset, False] - wallet_out + received - sent
             )
-            mine = [h for h in held if h.customer_id == customer_id]
+            mine = [(name, part) for h, name, part in held if h.customer_id == customer_id]
             for kind, reserved in (
-                (restricted, sum(h.restricted_amount for h in mine)),
-                (wallet, sum(h.amount - h.restricted_amount for h in mine)),
+                (restricted, sum(part for name, part in mine if name == "restricted")),
+                (wallet, sum(part for name, part in mine if name == "wallet")),
             ):
                 found = account(platform, kind, customer_id, asset)
                 assert (found.debits_pending if found else 0) == reserved
+
+        @invariant()
+        def mandates_count_todays_payments(self) -> None:
+            today = utc_day(clock.now_ns())
+            for mandate_id in self.mandates:
+                granted = get_mandate(platform, mandate_id)
+                assert granted is not None
+                with platform.read() as fetch:
+                    rows = fetch(
+                        "SELECT amount, created_ns FROM payments WHERE mandate_id = ?",
+                        (mandate_id,),
+                    )
+                charged = sum(int(a) for a, created_ns in rows if utc_day(created_ns) == today)
+                assert granted.spent_on(today) == charged <= granted.amount_max_daily
 
         @invariant()
         def fee_revenue_is_every_fee_not_returned(self) -> None:

@@ -15,7 +15,11 @@ timeout; the ledger expires them when it lapses, and the money is the customer's
 - Release: one chain voiding both reserves.
 - Expiry: derived from the ledger's pending state when a hold is read (a hold whose
   reserves lapsed is ``expired``, whatever its row says yet); :func:`expire_holds` brings
-  the rows of lapsed holds up to date, a bounded number per call.
+  the rows of lapsed holds up to date, a bounded number per call, once the ledger has
+  expired every reserve. The two reserves are two ledger events, one timestamp apart, so
+  the second lapses a nanosecond after the first; the hold is expired (and can no longer be
+  captured or released) from the first (``expires_at_ns``), and the second reserve is
+  released by the ledger's next sweep.
 
 Holds a merchant starts on its own (its API key) need a mandate, as payments do; the
 authorized amount counts against the mandate's day (centime.platform.mandates).
@@ -98,7 +102,7 @@ class Hold:
     captured: int
     status: HoldStatus
     description: str | None
-    expires_at_ns: int  # engine time at which the reserve lapses
+    expires_at_ns: int  # engine time at which the (first) reserve lapses
     resolved_ns: int | None  # captured, released or (as far as the row knows) expired
     payment_id: int | None  # the payment its capture made
     mandate_id: int | None
