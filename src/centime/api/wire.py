@@ -35,6 +35,7 @@ from centime.limits import (
     ASSET_SCALE_MAX,
 )
 from centime.money import ASSETS
+from centime.platform.parties import EMAIL_LEN_MAX, FEE_BP_MAX, NAME_LEN_MAX
 
 __all__ = [
     "UNSET",
@@ -71,10 +72,7 @@ NS_PER_S: Final = 1_000_000_000
 # The largest amount has 19 digits; no sign, no leading zeros, no decimals, no exponent.
 AMOUNT_PATTERN: Final = r"^(0|[1-9][0-9]{0,18})$"
 ASSET_PATTERN: Final = r"^[A-Z][A-Z0-9]{1,11}$"
-NAME_LEN_MAX: Final = 200  # centime.platform.parties.NAME_LEN_MAX (the column)
-EMAIL_LEN_MAX: Final = 320
-KYC_TIER_MAX: Final = 100  # the configured tiers are checked by the service
-FEE_BP_MAX: Final = 10_000
+KYC_TIER_MAX: Final = 100  # a bound for the wire; the configured tiers are the service's
 
 Status = Literal["active", "frozen", "closed"]
 ScopeName = Literal["read", "payments", "refunds", "payouts", "admin"]
