@@ -126,6 +126,7 @@ def keys_create(
 ) -> None:
     """Create an API key and print it, once (the only time it is shown: store it now). The
     bootstrap of the first operator key; on SQLite, while no server writes the file."""
+    from centime.audit import audit_from_env
     from centime.auth import NewKey, create_key, parse_scopes
     from centime.ledger import Ledger
     from centime.platform.chart import OPERATOR
@@ -143,7 +144,8 @@ def keys_create(
     if owner_id is None:
         raise typer.BadParameter(f"not a merchant id: {merchant!r}")
     try:
-        with Ledger(open_store(database_url)) as ledger:
+        # The audit log as serve runs it: every committed group is in the log.
+        with Ledger(open_store(database_url), audit=audit_from_env()) as ledger:
             platform = Platform(ledger, ledger.clock)
             kind: Literal["operator", "merchant"] = "operator" if operator else "merchant"
             result = platform.execute(create_key(platform, kind, owner_id, name, wanted))

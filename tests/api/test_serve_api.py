@@ -24,7 +24,7 @@ def _free_port() -> int:
 
 
 def _centime(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "CENTIME_AUDIT": "off"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CENTIME_AUDIT")}
     return subprocess.run([sys.executable, "-m", "centime.cli", *args], env=env,
                           capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
 
@@ -43,7 +43,7 @@ def test_keys_create_then_serve_then_the_client_on_loopback(tmp_path: Path) -> N
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "centime.cli", "serve", "--database-url", url, "--port", str(port)],
-        env={**os.environ, "CENTIME_AUDIT": "off"},
+        env={k: v for k, v in os.environ.items() if not k.startswith("CENTIME_AUDIT")},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -73,3 +73,5 @@ def test_keys_create_then_serve_then_the_client_on_loopback(tmp_path: Path) -> N
     finally:
         server.terminate()
         server.wait(timeout=20)
+    verified = _centime("audit", "verify", "--database-url", url)  # the log saw every write
+    assert verified.returncode == 0, verified.stderr
