@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from centime.clock import FakeClock
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.parties import (
@@ -12,9 +13,13 @@ from centime.platform.parties import (
     create_merchant,
     get_customer,
     get_merchant,
+    list_customers,
+    list_merchants,
     set_customer,
     set_merchant,
 )
+from centime.platform.topups import create_topup
+from centime.providers import Method, SandboxProvider
 
 
 def test_a_customer_is_created_active_and_read_back(platform: Platform) -> None:
@@ -62,3 +67,36 @@ def test_merchant_fees_default_and_per_asset_fixed_part(platform: Platform) -> N
     assert get_merchant(platform, merchant.id) == changed
     bad = platform.execute(set_merchant(platform, merchant.id, fee_bp=10_001))
     assert isinstance(bad, Refusal) and bad.code is Code.INVALID_REQUEST
+
+
+def test_listings_page_newest_first_without_gaps(platform: Platform, clock: FakeClock) -> None:
+    made = []
+    for index in range(7):
+        customer = platform.execute(create_customer(platform, f"C{index}"))
+        assert isinstance(customer, Customer)
+        made.append(customer.id)
+        clock.advance(ns=1)
+    seen: list[int] = []
+    cursor = None
+    while True:
+        page = list_customers(platform, cursor, limit=3)
+        seen.extend(c.id for c in page.items)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == list(reversed(made))
+    merchant = platform.execute(create_merchant(platform, "Shop", fee_fixed={"EUR": 3}))
+    assert list_merchants(platform).items == [merchant]
+
+
+def test_a_customer_with_a_pending_top_up_cannot_be_closed(platform: Platform) -> None:
+    customer = platform.execute(create_customer(platform, "Ada"))
+    assert isinstance(customer, Customer)
+    sandbox = SandboxProvider(platform.clock)
+    topup = create_topup(
+        platform, sandbox, customer.id, "USD", 5_000_000, Method.CARD, "4242424242424242"
+    )
+    assert not isinstance(topup, Refusal) and topup.status.value == "pending"
+    refused = platform.execute(set_customer(platform, customer.id, Status.CLOSED))
+    assert isinstance(refused, Refusal) and refused.code is Code.BALANCE_NOT_ZERO
+    assert get_customer(platform, customer.id) == customer

@@ -22,6 +22,7 @@ from .chart import AccountKind, account_id
 from .context import Operation, Platform
 from .errors import Code, Refusal
 from .ids import new_id
+from .pages import Cursor, Page, fetch_page
 
 __all__ = [
     "NAME_LEN_MAX",
@@ -37,6 +38,8 @@ __all__ = [
     "customer_balances",
     "get_customer",
     "get_merchant",
+    "list_customers",
+    "list_merchants",
     "load_customer",
     "load_merchant",
     "merchant_balances",
@@ -275,13 +278,26 @@ def _status_change(current: Status, wanted: Status, balances_zero: bool) -> Refu
     if current is Status.CLOSED and wanted is not Status.CLOSED:
         return Refusal(Code.INVALID_STATUS_CHANGE, "a closed account stays closed")
     if wanted is Status.CLOSED and not balances_zero:
-        return Refusal(Code.BALANCE_NOT_ZERO, "only an account with no money can be closed")
+        return Refusal(
+            Code.BALANCE_NOT_ZERO,
+            "only an account with no money, none held and none on its way can be closed",
+        )
     return None
 
 
 def _owned_accounts_zero(ctx: UnitContext, kinds: Sequence[AccountKind], owner: int) -> bool:
     ids = [account_id(kind, owner, asset) for kind in kinds for asset in ASSETS]
     return all(_zero(a) for a in ctx.accounts(ids).values())
+
+
+def _money_on_the_way(ctx: UnitContext, customer_id: int) -> bool:
+    """Whether a top-up of the customer is still pending: its money may yet arrive, and a
+    closed customer could not receive it."""
+    rows = ctx.fetch(
+        "SELECT 1 FROM topups WHERE customer_id = ? AND status = 'pending' LIMIT 1",
+        (customer_id,),
+    )
+    return bool(rows)
 
 
 def _zero(account: Account) -> bool:
@@ -309,7 +325,10 @@ def set_customer(
             return Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
         if status is not None:
             kinds = (AccountKind.CUSTOMER_WALLET, AccountKind.CUSTOMER_RESTRICTED)
-            zero = status is not Status.CLOSED or _owned_accounts_zero(ctx, kinds, customer_id)
+            zero = status is not Status.CLOSED or (
+                _owned_accounts_zero(ctx, kinds, customer_id)
+                and not _money_on_the_way(ctx, customer_id)
+            )
             refusal = _status_change(customer.status, status, zero)
             if refusal is not None:
                 return refusal
@@ -386,6 +405,35 @@ def get_merchant(platform: Platform, merchant_id: int) -> Merchant | None:
             (merchant_id,),
         )
     return _merchant(rows[0], {a: int(f) for a, f in fixed}) if rows else None
+
+
+def list_customers(
+    platform: Platform, cursor: Cursor | None = None, limit: int = 20
+) -> Page[Customer]:
+    """Every customer, newest first."""
+    return fetch_page(
+        platform, "customers", _CUSTOMER_COLUMNS, [], cursor, limit, _customer
+    )
+
+
+def list_merchants(
+    platform: Platform, cursor: Cursor | None = None, limit: int = 20
+) -> Page[Merchant]:
+    """Every merchant, newest first, with its fixed fees (one more query per page)."""
+    page = fetch_page(platform, "merchants", _MERCHANT_COLUMNS, [], cursor, limit, tuple)
+    fees: dict[int, dict[str, int]] = {int(row[0]): {} for row in page.items}
+    if fees:
+        marks = ", ".join("?" * len(fees))
+        with platform.read() as fetch:
+            rows = fetch(
+                "SELECT merchant_id, asset, fee_fixed FROM merchant_fixed_fees"
+                f" WHERE merchant_id IN ({marks})",
+                list(fees),
+            )
+        for merchant_id, asset, amount in rows:
+            fees[int(merchant_id)][asset] = int(amount)
+    merchants = [_merchant(row, fees[int(row[0])]) for row in page.items]
+    return Page(merchants, page.next_cursor)
 
 
 def customer_balances(platform: Platform, customer_id: int) -> list[CustomerBalance]:

@@ -24,7 +24,6 @@ from centime.auth import Scope
 from centime.platform import parties
 from centime.platform.errors import Code
 from centime.platform.ids import format_id
-from centime.platform.pages import fetch_page
 
 from .. import wire
 from ..errors import ApiCode, ProblemError, problems
@@ -98,22 +97,13 @@ def list_customers(
     cursor: CursorParam = None,
 ) -> wire.CustomerPage:
     """Every customer, newest first."""
-    page = fetch_page(
-        api_state(request).platform, "customers", _CUSTOMER_COLUMNS, [],
-        decode_cursor("customers", cursor), limit, _customer_row,
-    )  # fmt: skip
+    page = parties.list_customers(
+        api_state(request).platform, decode_cursor("customers", cursor), limit
+    )
     return wire.CustomerPage(
         data=[customer_out(c) for c in page.items],
         next_cursor=next_cursor("customers", page.next_cursor),
     )
-
-
-_CUSTOMER_COLUMNS: Final = "id, name, email, status, kyc_tier, created_ns"
-
-
-def _customer_row(row: Sequence[Any]) -> parties.Customer:
-    return parties.Customer(int(row[0]), row[1], row[2], parties.Status(row[3]), int(row[4]),
-                            int(row[5]))  # fmt: skip
 
 
 def _customer(request: Request[Any, Any, Any], customer_id: FromPath[str]) -> parties.Customer:
@@ -185,9 +175,6 @@ async def create_merchant(
                          idempotency_key=idempotency_key)  # fmt: skip
 
 
-_MERCHANT_COLUMNS: Final = "id, name, email, status, kyc_tier, fee_bp, created_ns"
-
-
 @get("/merchants", guards=OPERATOR_READ, sync_to_thread=True, responses=problems())
 def list_merchants(
     request: Request[Any, Any, Any],
@@ -195,25 +182,11 @@ def list_merchants(
     cursor: CursorParam = None,
 ) -> wire.MerchantPage:
     """Every merchant, newest first."""
-    platform = api_state(request).platform
-    page = fetch_page(platform, "merchants", _MERCHANT_COLUMNS, [],
-                      decode_cursor("merchants", cursor), limit, tuple)  # fmt: skip
-    fees: dict[int, dict[str, int]] = {int(row[0]): {} for row in page.items}
-    if fees:
-        marks = ", ".join("?" * len(fees))
-        with platform.read() as fetch:
-            for merchant_id, asset, amount in fetch(
-                "SELECT merchant_id, asset, fee_fixed FROM merchant_fixed_fees"
-                f" WHERE merchant_id IN ({marks})", list(fees),
-            ):  # fmt: skip
-                fees[int(merchant_id)][asset] = int(amount)
-    merchants = [
-        parties.Merchant(int(r[0]), r[1], r[2], parties.Status(r[3]), int(r[4]), int(r[5]),
-                         fees[int(r[0])], int(r[6]))
-        for r in page.items
-    ]  # fmt: skip
+    page = parties.list_merchants(
+        api_state(request).platform, decode_cursor("merchants", cursor), limit
+    )
     return wire.MerchantPage(
-        data=[merchant_out(m) for m in merchants],
+        data=[merchant_out(m) for m in page.items],
         next_cursor=next_cursor("merchants", page.next_cursor),
     )
 
