@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from centime.clock import FakeClock
+from centime.ledger import Ledger
+from centime.platform.context import Platform
 from centime.store import LedgerStore, open_store
 
 # Tests never assert on time (speed is the benchmarks' business): no per-example deadline,
@@ -87,3 +90,22 @@ def store_factory(store_url: str) -> Iterator[Callable[[], LedgerStore]]:
         # A Ledger closes its store itself; closing again must not fail the test.
         with contextlib.suppress(Exception):
             store.close()
+
+
+# Where the platform's fake clock starts (2027-01-15): far from the epoch, like real time.
+PLATFORM_START_NS = 1_800_000_000_000_000_000
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(PLATFORM_START_NS)
+
+
+@pytest.fixture
+def platform(store_factory: Callable[[], LedgerStore], clock: FakeClock) -> Iterator[Platform]:
+    """The platform's services on a fresh store of each kind, with a fake clock."""
+    ledger = Ledger(store_factory(), clock, expiry_interval_s=3600)
+    try:
+        yield Platform(ledger, clock)
+    finally:
+        ledger.close()

@@ -6,7 +6,7 @@ Requests go through the real app (Litestar's test transport, in process); one te
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,29 +20,12 @@ from centime.api import create_app, wire
 from centime.api.state import ApiState
 from centime.auth import NewKey, Scope, create_key
 from centime.client import Client
-from centime.clock import FakeClock
-from centime.ledger import Ledger
 from centime.platform.chart import OPERATOR
 from centime.platform.context import Platform
 from centime.platform.ids import parse_id
-from centime.store import LedgerStore
 
 START_NS = 1_800_000_000_000_000_000
 BASE_URL = "http://testserver.local"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(START_NS)
-
-
-@pytest.fixture
-def platform(store_factory: Callable[[], LedgerStore], clock: FakeClock) -> Iterator[Platform]:
-    ledger = Ledger(store_factory(), clock, expiry_interval_s=3600)
-    try:
-        yield Platform(ledger, clock)
-    finally:
-        ledger.close()
 
 
 def new_key(platform: Platform, kind: str, owner_id: int, *scopes: Scope) -> str:
