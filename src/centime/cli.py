@@ -88,6 +88,9 @@ def serve(
     rate_per_key: float = typer.Option(
         API_RATE_PER_KEY_PER_S, min=0.001, help="Requests per second per API key (sustained)."),
     rate_burst: int = typer.Option(API_RATE_BURST, min=1, help="Requests per API key in a burst."),
+    access_log: bool = typer.Option(
+        False, help="Log a line for every request (on the request path: it costs throughput;"
+        " /metrics counts requests by route and status either way)."),
 ) -> None:
     """Serve the HTTP API (the platform's /v1 routes, the audit log's endpoints, health and
     metrics) over the ledger, with the audit log as CENTIME_AUDIT_KEY_FILE / CENTIME_AUDIT
@@ -109,7 +112,7 @@ def serve(
         loop.start()
         try:
             app_ = create_app(platform, audit, rate_per_s=rate_per_key, rate_burst=rate_burst)
-            uvicorn.run(app_, host=host, port=port, log_level="info")
+            uvicorn.run(app_, host=host, port=port, log_level="info", access_log=access_log)
         finally:
             loop.stop()
 

@@ -73,12 +73,16 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
     return status, body
 
 
+OnResponse = Callable[[int, bytes], None]
+
+
 async def _client(
     host: str,
     port: int,
     make_request: Callable[[], bytes],
     deadline: float,
     result: LoadResult,
+    on_response: OnResponse | None,
 ) -> None:
     try:
         reader, writer = await asyncio.open_connection(host, port, limit=HEADER_BYTES_MAX * 2)
@@ -93,6 +97,8 @@ async def _client(
             status, body = await _read_response(reader)
             elapsed = time.perf_counter_ns() - started
             result.statuses[status] += 1
+            if on_response is not None:
+                on_response(status, body)
             if 200 <= status < 300:
                 result.latencies_ns.append(elapsed)
             elif not result.sample_failure:
@@ -104,20 +110,35 @@ async def _client(
 
 
 async def _run(
-    host: str, port: int, make_request: Callable[[], bytes], clients: int, duration_s: float
+    host: str,
+    port: int,
+    make_request: Callable[[], bytes],
+    clients: int,
+    duration_s: float,
+    on_response: OnResponse | None,
 ) -> LoadResult:
     result = LoadResult()
     started = time.perf_counter()
     deadline = started + duration_s
     await asyncio.gather(
-        *(_client(host, port, make_request, deadline, result) for _ in range(clients))
+        *(
+            _client(host, port, make_request, deadline, result, on_response)
+            for _ in range(clients)
+        )
     )
     result.duration_s = time.perf_counter() - started
     return result
 
 
 def run_load(
-    host: str, port: int, make_request: Callable[[], bytes], clients: int, duration_s: float
+    host: str,
+    port: int,
+    make_request: Callable[[], bytes],
+    clients: int,
+    duration_s: float,
+    on_response: OnResponse | None = None,
 ) -> LoadResult:
-    """Drive the server with ``clients`` closed-loop clients for ``duration_s`` seconds."""
-    return asyncio.run(_run(host, port, make_request, clients, duration_s))
+    """Drive the server with ``clients`` closed-loop clients for ``duration_s`` seconds;
+    ``on_response(status, body)`` sees every answer (the requests in flight when the time
+    is up are answered and counted)."""
+    return asyncio.run(_run(host, port, make_request, clients, duration_s, on_response))
