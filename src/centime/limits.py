@@ -122,6 +122,9 @@ HOLD_EXPIRE_MAX: Final = 1000
 # and a 200-character reference fit in 1 KiB): 8 MiB.
 API_BODY_MAX_BYTES: Final = 1 << 20
 API_BATCH_BODY_MAX_BYTES: Final = 8 << 20
+# Payments in one request to the batch endpoint (POST /v1/payments/batch): split into units
+# of BATCH_PAYMENTS_MAX, submitted to the writer together.
+API_BATCH_PAYMENTS_MAX: Final = 8189
 # Pages of a listing: the default and the most one page holds; a cursor's longest text.
 API_PAGE_SIZE_DEFAULT: Final = 20
 API_PAGE_SIZE_MAX: Final = 100

@@ -55,3 +55,5 @@ class PlatformConfig:
     # Metered holds: the longest and the default authorization.
     hold_timeout_max_s: int = 7 * 86_400
     hold_timeout_default_s: int = 3_600
+    # The funding provider (a name in Platform.providers) that top-ups are charged through.
+    funding_provider: str = "sandbox"

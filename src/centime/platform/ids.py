@@ -33,6 +33,7 @@ PREFIXES: Final = {
     "ref": "refund",
     "key": "API key",
     "bat": "payment batch",
+    "man": "mandate",
 }
 
 _DIGITS: Final = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
