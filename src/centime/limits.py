@@ -99,12 +99,13 @@ SANDBOX_CHARGES_MAX: Final = 100_000
 SANDBOX_EVENTS_MAX: Final = 100_000
 
 # Payments in one batch write unit (centime.platform.payments.create_payments_batch). Each
-# payment is at most 3 ledger events (restricted leg, wallet leg, fee leg), and the unit may
-# have to create, per asset (4 known), the merchant's available earnings and the fee revenue
-# account: 3 x 2727 + 2 x 4 = 8189 = BATCH_EVENTS_MAX, one unit's most. (3 x 2730 = 8190
-# would not fit.) The API's batch endpoint splits larger batches into units of this size;
-# payments.py checks at import that the sum still fits should an asset be added.
-BATCH_PAYMENTS_MAX: Final = 2727
+# payment is at most 2 ledger events (a restricted leg and a wallet leg; the batch's fees
+# travel in one transfer per asset), and per asset (4 known) the unit may add that fee
+# transfer and create the merchant's available earnings and the fee revenue account:
+# 2 x 4088 + 3 x 4 = 8188 <= BATCH_EVENTS_MAX, one unit's most. The API's batch endpoint
+# splits larger batches into units of this size; payments.py checks at import that the sum
+# still fits should an asset be added.
+BATCH_PAYMENTS_MAX: Final = 4088
 
 # Free text on payments, holds, refunds and transfers between customers (the column sizes).
 DESCRIPTION_LEN_MAX: Final = 500

@@ -279,18 +279,46 @@ def test_another_merchants_payment_is_not_found(platform: Platform) -> None:
 
 
 def test_the_ledger_legs_are_named_by_the_payment(platform: Platform) -> None:
-    """Leg ids derive from the payment id (a retried unit meets ``exists``), and each leg's
-    user_data names the payment."""
+    """Leg ids derive from the payment id (a retried unit meets ``exists``), each leg's
+    user_data names the payment, and the payment names the transfer that carried its fee."""
     ada, shop = customer(platform), merchant(platform, fee_bp=250)
     fund(platform, ada.id, "USD", 100, restricted=True)
     fund(platform, ada.id, "USD", 1_000)
     payment = pay(platform, ada.id, shop.id, "USD", 400)
-    legs = {name: derive_id("pay", payment.id, name) for name in ("restricted", "wallet", "fee")}
-    found = {t.id: t for t in platform.ledger.lookup_transfers(list(legs.values()))}
-    assert [found[legs[n]].amount for n in ("restricted", "wallet", "fee")] == [100, 300, 10]
-    assert {t.user_data for t in found.values()} == {payment.id}
-    assert [found[legs[n]].code for n in ("restricted", "wallet", "fee")] == [
-        Leg.PAYMENT,
-        Leg.PAYMENT,
-        Leg.PAYMENT_FEE,
+    legs = {name: derive_id("pay", payment.id, name) for name in ("restricted", "wallet")}
+    assert payment.fee_transfer_id == derive_id("pay", payment.id, "fees")
+    found = {
+        t.id: t
+        for t in platform.ledger.lookup_transfers([*legs.values(), payment.fee_transfer_id])
+    }
+    assert [found[legs[n]].amount for n in ("restricted", "wallet")] == [100, 300]
+    assert {found[i].user_data for i in legs.values()} == {payment.id}
+    assert {found[i].code for i in legs.values()} == {Leg.PAYMENT}
+    fee = found[payment.fee_transfer_id]
+    assert (fee.amount, fee.code, fee.user_data) == (10, Leg.PAYMENT_FEE, shop.id)
+
+
+def test_a_batch_carries_its_fees_in_one_transfer_per_asset(platform: Platform) -> None:
+    """The fee account is touched once per batch: one transfer per asset whose amount is
+    the sum of the fees of the payments that name it."""
+    shop = merchant(platform, fee_bp=300, fee_fixed={"USD": 2})
+    payers = [customer(platform) for _ in range(3)]
+    for payer in payers:
+        fund(platform, payer.id, "USD", 10_000)
+        fund(platform, payer.id, "EUR", 10_000)
+    items = [
+        PaymentItem(payers[i % 3].id, "USD" if i % 2 else "EUR", 100 + 37 * i) for i in range(9)
     ]
+    results = platform.execute(
+        create_payments_batch(platform, shop.id, items, charged_by_merchant=False)
+    )
+    assert not isinstance(results, Refusal)
+    paid = [r for r in results if isinstance(r, Payment)]
+    assert len(paid) == 9
+    by_transfer: dict[int, int] = {}
+    for p in paid:
+        assert p.fee_transfer_id is not None
+        by_transfer[p.fee_transfer_id] = by_transfer.get(p.fee_transfer_id, 0) + p.fee
+    assert len(by_transfer) == 2  # one per asset
+    for transfer in platform.ledger.lookup_transfers(list(by_transfer)):
+        assert transfer.amount == by_transfer[transfer.id]

@@ -453,6 +453,7 @@ def capture_hold(
             hold.id,
             hold.mandate_id,
             ctx.now_ns,
+            derive_id("hold", hold.id, "fee") if fee else None,
         )
         record_payments(ctx, [payment])
         captured = replace(

@@ -80,7 +80,9 @@ class Leg(enum.IntEnum):
     between customers (100-199; a post or void keeps its pending transfer's code)."""
 
     PAYMENT = 100  # customer (restricted or wallet) -> merchant available
-    PAYMENT_FEE = 101  # merchant available -> fee revenue
+    # merchant available -> fee revenue: the fees of the payments that name the transfer
+    # (one per asset for a whole batch, one per hold capture)
+    PAYMENT_FEE = 101
     HOLD = 110  # pending: customer -> merchant available
     REFUND = 120  # merchant available -> customer (restricted or wallet)
     REFUND_FEE = 121  # fee revenue -> merchant available: the fee a refund returns
@@ -89,11 +91,16 @@ class Leg(enum.IntEnum):
 
 LINKED: Final = 1
 
-# Ledger events of one payment: three legs, plus the two accounts it may create (the
+# Ledger events of a unit of payments: at most two legs per payment (restricted money, then
+# wallet money), and per asset one fee transfer plus the two accounts it may create (the
 # merchant's available earnings and the fee revenue, on their first use in the asset).
-PAYMENT_EVENTS_MAX: Final = 3 + 2
-_BATCH_ACCOUNTS_MAX: Final = 2 * len(ASSETS)
-if 3 * BATCH_PAYMENTS_MAX + _BATCH_ACCOUNTS_MAX > BATCH_EVENTS_MAX:  # an asset was added
+PAYMENT_LEGS_MAX: Final = 2
+_PER_ASSET_EVENTS_MAX: Final = 1 + 2
+PAYMENT_EVENTS_MAX: Final = PAYMENT_LEGS_MAX + _PER_ASSET_EVENTS_MAX
+if (
+    PAYMENT_LEGS_MAX * BATCH_PAYMENTS_MAX + _PER_ASSET_EVENTS_MAX * len(ASSETS)
+    > BATCH_EVENTS_MAX
+):  # an asset was added
     raise RuntimeError("limits.BATCH_PAYMENTS_MAX no longer fits one unit: lower it")
 
 
@@ -119,6 +126,10 @@ class Payment:
     hold_id: int | None  # the hold whose capture made it
     mandate_id: int | None  # the consent a merchant charged under
     created_ns: int
+    # The ledger transfer that carried the fee to fee revenue (None: no fee). A batch's
+    # fees travel in one transfer per asset: its amount is the sum of the fees of the
+    # payments that name it.
+    fee_transfer_id: int | None = None
 
     @property
     def refundable(self) -> int:
@@ -141,9 +152,9 @@ class PaymentItem:
 _COLUMNS: Final = (
     "id, customer_id, merchant_id, asset, amount, fee, restricted_amount, refunded,"
     " fee_refunded, restricted_refunded, description, reference, hold_id, mandate_id,"
-    " created_ns"
+    " created_ns, fee_transfer_id"
 )
-_INSERT: Final = f"INSERT INTO payments ({_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+_INSERT: Final = f"INSERT INTO payments ({_COLUMNS}) VALUES ({', '.join('?' * 16)})"
 
 
 def _payment(row: Sequence[Any]) -> Payment:
@@ -235,6 +246,7 @@ def _values(p: Payment) -> tuple[Any, ...]:
         p.hold_id,
         p.mandate_id,
         p.created_ns,
+        p.fee_transfer_id,
     )
 
 
@@ -282,6 +294,11 @@ class _Batch:
         self.spent: dict[int, int] = {}  # mandate id -> its new day total
         self.transfers: list[Transfer] = []
         self.payments: list[Payment] = []
+        # Per asset: the id of the transfer carrying the batch's fees, and their sum. The
+        # fee account is touched once per batch, not once per payment (DESIGN.md: hot
+        # accounts are updated once per batch); each payment row names that transfer.
+        self.fee_transfer: dict[str, int] = {}
+        self.fee_total: dict[str, int] = {}
 
     def mandate_spent(
         self, item: PaymentItem, mandates: dict[int, Mandate]
@@ -322,23 +339,33 @@ class _Batch:
             self.spent[item.mandate_id] = spent
         restricted, wallet = split
         fee = payment_fee(amount, *self.fees[asset])
-        merchant_account, fee_account = self.asset_accounts[asset]
-        legs: list[tuple[str, int, int, int, int]] = []
+        merchant_account = self.asset_accounts[asset][0]
+        legs: list[tuple[str, int, int]] = []
         if restricted:
             available[restricted_id] -= restricted
-            legs.append(("restricted", restricted_id, merchant_account, restricted, _PAYMENT_CODE))
+            legs.append(("restricted", restricted_id, restricted))
         if wallet:
             available[wallet_id] -= wallet
-            legs.append(("wallet", wallet_id, merchant_account, wallet, _PAYMENT_CODE))
-        if fee:
-            legs.append(("fee", merchant_account, fee_account, fee, _FEE_CODE))
+            legs.append(("wallet", wallet_id, wallet))
         last = len(legs) - 1
         append = self.transfers.append
-        for index, (name, debit, credit, part, code) in enumerate(legs):
+        for index, (name, debit, part) in enumerate(legs):
             flags = 0 if index == last else LINKED
             leg_id = derive_id("pay", payment_id, name)
             # user_data names the payment: the ledger alone tells what each transfer was for.
-            append(Transfer(leg_id, debit, credit, part, asset, code, flags, 0, 0, payment_id))
+            append(
+                Transfer(
+                    leg_id, debit, merchant_account, part, asset, _PAYMENT_CODE, flags, 0, 0,
+                    payment_id,
+                )
+            )  # fmt: skip
+        fee_transfer_id = None
+        if fee:
+            fee_transfer_id = self.fee_transfer.get(asset)
+            if fee_transfer_id is None:  # named after the batch's first payment with a fee
+                fee_transfer_id = derive_id("pay", payment_id, "fees")
+                self.fee_transfer[asset] = fee_transfer_id
+            self.fee_total[asset] = self.fee_total.get(asset, 0) + fee
         payment = Payment(
             payment_id,
             item.customer_id,
@@ -355,9 +382,24 @@ class _Batch:
             None,
             item.mandate_id,
             self.now_ns,
+            fee_transfer_id,
         )
         self.payments.append(payment)
         return payment
+
+    def fee_transfers(self) -> list[Transfer]:
+        """One transfer per asset: the merchant's earnings pay the batch's fees. The
+        payments credited the merchant with at least that much in this unit (a fee never
+        exceeds its payment), so it cannot fail for lack of funds. Its user_data is the
+        merchant; the payments name it (``fee_transfer_id``)."""
+        return [
+            Transfer(
+                self.fee_transfer[asset], self.asset_accounts[asset][0],
+                self.asset_accounts[asset][1], total, asset, _FEE_CODE, 0, 0, 0,
+                self.merchant_id,
+            )
+            for asset, total in sorted(self.fee_total.items())
+        ]  # fmt: skip
 
 
 def _replayed(stored: Payment, item: PaymentItem, merchant_id: int) -> Payment | Refusal:
@@ -430,7 +472,9 @@ def _pay_all(
             [account_for(AccountKind.MERCHANT_AVAILABLE, merchant_id, a) for a in paid_assets]
             + [account_for(AccountKind.FEE_REVENUE, 0, a) for a in paid_assets],
         )
-        require_created(ctx.create_transfers(batch.transfers), "payments")
+        # The fee transfers are not linked to the payments' chains: were one refused, the
+        # unit raises and nothing of it is written (the whole unit is one transaction).
+        require_created(ctx.create_transfers(batch.transfers + batch.fee_transfers()), "payments")
         record_payments(ctx, batch.payments)
         save_mandate_charges(ctx, batch.spent, batch.day)
     return results
@@ -473,7 +517,7 @@ def _batch_operation(
         for item in items
     ]
     assets = {i.asset for i, r in zip(items, refusals_in, strict=True) if r is None}
-    events_max = 3 * len(items) + 2 * len(assets)
+    events_max = PAYMENT_LEGS_MAX * len(items) + _PER_ASSET_EVENTS_MAX * len(assets)
 
     def unit(ctx: UnitContext) -> list[Payment | Refusal] | Refusal:
         return _pay_all(
