@@ -226,6 +226,177 @@ class Client:
     def ready(self) -> wire.Health:
         return self.request("GET", "/readyz", wire.Health)
 
+    # ----------------------------------------------------------------- payments
+
+    def create_payment(
+        self, customer_id: str, amount: wire.Money, *, merchant_id: str | None = None,
+        mandate_id: str | None = None, description: str | None = None,
+        reference: str | None = None, idempotency_key: str | None = None,
+    ) -> wire.Payment:  # fmt: skip
+        """A merchant's key charges under ``mandate_id`` (and is the merchant); the
+        operator's key names ``merchant_id``."""
+        body = wire.PaymentCreate(
+            customer_id=customer_id, amount=amount, merchant_id=_unset(merchant_id),
+            mandate_id=mandate_id, description=description, reference=reference,
+        )  # fmt: skip
+        return self.request("POST", "/v1/payments", wire.Payment, body=body,
+                            idempotency_key=idempotency_key)  # fmt: skip
+
+    def create_payment_batch(
+        self, payments: Sequence[wire.BatchPayment], *, merchant_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> wire.PaymentBatch:  # fmt: skip
+        """Up to 8189 payments; one result per payment, in order."""
+        body = wire.PaymentBatchCreate(payments=list(payments), merchant_id=_unset(merchant_id))
+        return self.request("POST", "/v1/payments/batch", wire.PaymentBatch, body=body,
+                            idempotency_key=idempotency_key)  # fmt: skip
+
+    def get_payment(self, payment_id: str) -> wire.Payment:
+        return self.request("GET", f"/v1/payments/{payment_id}", wire.Payment)
+
+    def list_payments(
+        self, *, merchant_id: str | None = None, customer_id: str | None = None,
+        limit: int | None = None, cursor: str | None = None,
+    ) -> wire.PaymentPage:  # fmt: skip
+        params = _query(limit, cursor, merchant_id=merchant_id, customer_id=customer_id)
+        return self.request("GET", "/v1/payments", wire.PaymentPage, params=params)
+
+    # ----------------------------------------------------------------- refunds
+
+    def refund_payment(
+        self, payment_id: str, *, amount: wire.Money | None = None, reason: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> wire.Refund:  # fmt: skip
+        """Refund ``amount`` of the payment, or (None) all that is not refunded yet."""
+        body = wire.RefundCreate(amount=_unset(amount), reason=reason)
+        return self.request("POST", f"/v1/payments/{payment_id}/refunds", wire.Refund,
+                            body=body, idempotency_key=idempotency_key)  # fmt: skip
+
+    def get_refund(self, refund_id: str) -> wire.Refund:
+        return self.request("GET", f"/v1/refunds/{refund_id}", wire.Refund)
+
+    def list_refunds(
+        self, *, payment_id: str | None = None, limit: int | None = None,
+        cursor: str | None = None,
+    ) -> wire.RefundPage:  # fmt: skip
+        return self.request("GET", "/v1/refunds", wire.RefundPage,
+                            params=_query(limit, cursor, payment_id=payment_id))  # fmt: skip
+
+    # ----------------------------------------------------------------- mandates
+
+    def create_mandate(
+        self, customer_id: str, merchant_id: str, amount_max_daily: wire.Money, *,
+        idempotency_key: str | None = None,
+    ) -> wire.Mandate:  # fmt: skip
+        body = wire.MandateCreate(customer_id=customer_id, merchant_id=merchant_id,
+                                  amount_max_daily=amount_max_daily)  # fmt: skip
+        return self.request("POST", "/v1/mandates", wire.Mandate, body=body,
+                            idempotency_key=idempotency_key)  # fmt: skip
+
+    def revoke_mandate(
+        self, mandate_id: str, *, idempotency_key: str | None = None
+    ) -> wire.Mandate:
+        return self.request("POST", f"/v1/mandates/{mandate_id}/revoke", wire.Mandate,
+                            idempotency_key=idempotency_key)  # fmt: skip
+
+    def get_mandate(self, mandate_id: str) -> wire.Mandate:
+        return self.request("GET", f"/v1/mandates/{mandate_id}", wire.Mandate)
+
+    def list_mandates(
+        self, *, customer_id: str | None = None, merchant_id: str | None = None,
+        limit: int | None = None, cursor: str | None = None,
+    ) -> wire.MandatePage:  # fmt: skip
+        params = _query(limit, cursor, customer_id=customer_id, merchant_id=merchant_id)
+        return self.request("GET", "/v1/mandates", wire.MandatePage, params=params)
+
+    # ----------------------------------------------------------------- metered holds
+
+    def create_hold(
+        self, customer_id: str, amount: wire.Money, *, merchant_id: str | None = None,
+        mandate_id: str | None = None, timeout_s: int | None = None,
+        description: str | None = None, idempotency_key: str | None = None,
+    ) -> wire.Hold:  # fmt: skip
+        body = wire.HoldCreate(
+            customer_id=customer_id, amount=amount, merchant_id=_unset(merchant_id),
+            mandate_id=mandate_id, timeout_s=_unset(timeout_s), description=description,
+        )  # fmt: skip
+        return self.request("POST", "/v1/holds", wire.Hold, body=body,
+                            idempotency_key=idempotency_key)  # fmt: skip
+
+    def capture_hold(
+        self, hold_id: str, amount: wire.Money, *, idempotency_key: str | None = None
+    ) -> wire.Capture:
+        return self.request("POST", f"/v1/holds/{hold_id}/capture", wire.Capture,
+                            body=wire.HoldCapture(amount=amount),
+                            idempotency_key=idempotency_key)  # fmt: skip
+
+    def release_hold(self, hold_id: str, *, idempotency_key: str | None = None) -> wire.Hold:
+        return self.request("POST", f"/v1/holds/{hold_id}/release", wire.Hold,
+                            idempotency_key=idempotency_key)  # fmt: skip
+
+    def get_hold(self, hold_id: str) -> wire.Hold:
+        return self.request("GET", f"/v1/holds/{hold_id}", wire.Hold)
+
+    def list_holds(
+        self, *, merchant_id: str | None = None, customer_id: str | None = None,
+        limit: int | None = None, cursor: str | None = None,
+    ) -> wire.HoldPage:  # fmt: skip
+        params = _query(limit, cursor, merchant_id=merchant_id, customer_id=customer_id)
+        return self.request("GET", "/v1/holds", wire.HoldPage, params=params)
+
+    # ----------------------------------------------------------------- transfers
+
+    def create_transfer(
+        self, sender_id: str, recipient_id: str, amount: wire.Money, *,
+        note: str | None = None, idempotency_key: str | None = None,
+    ) -> wire.Transfer:  # fmt: skip
+        body = wire.TransferCreate(sender_id=sender_id, recipient_id=recipient_id,
+                                   amount=amount, note=note)  # fmt: skip
+        return self.request("POST", "/v1/transfers", wire.Transfer, body=body,
+                            idempotency_key=idempotency_key)  # fmt: skip
+
+    def get_transfer(self, transfer_id: str) -> wire.Transfer:
+        return self.request("GET", f"/v1/transfers/{transfer_id}", wire.Transfer)
+
+    def list_transfers(
+        self, *, customer_id: str | None = None, limit: int | None = None,
+        cursor: str | None = None,
+    ) -> wire.TransferPage:  # fmt: skip
+        return self.request("GET", "/v1/transfers", wire.TransferPage,
+                            params=_query(limit, cursor, customer_id=customer_id))  # fmt: skip
+
+    # ----------------------------------------------------------------- top-ups
+
+    def create_topup(
+        self, customer_id: str, amount: wire.Money, method: str, instrument: str, *,
+        idempotency_key: str | None = None,
+    ) -> wire.TopUp:  # fmt: skip
+        """Charge the customer's card, bank account or phone bill (``method``: card,
+        bank_transfer or carrier). A decline is a top-up with status ``declined``."""
+        body = wire.TopUpCreate(customer_id=customer_id, amount=amount,
+                                method=method, instrument=instrument)  # type: ignore[arg-type]
+        return self.request("POST", "/v1/topups", wire.TopUp, body=body,
+                            idempotency_key=idempotency_key)  # fmt: skip
+
+    def retry_topup(self, topup_id: str, *, idempotency_key: str | None = None) -> wire.TopUp:
+        return self.request("POST", f"/v1/topups/{topup_id}/retry", wire.TopUp,
+                            idempotency_key=idempotency_key)  # fmt: skip
+
+    def get_topup(self, topup_id: str) -> wire.TopUp:
+        return self.request("GET", f"/v1/topups/{topup_id}", wire.TopUp)
+
+    def list_topups(
+        self, *, customer_id: str | None = None, limit: int | None = None,
+        cursor: str | None = None,
+    ) -> wire.TopUpPage:  # fmt: skip
+        return self.request("GET", "/v1/topups", wire.TopUpPage,
+                            params=_query(limit, cursor, customer_id=customer_id))  # fmt: skip
+
+
+def _query(limit: int | None, cursor: str | None, **filters: str | None) -> dict[str, str | int]:
+    """A listing's query: the page, and the filters that were given."""
+    return {**{k: v for k, v in filters.items() if v is not None}, **_page(limit, cursor)}
+
 
 def _page(limit: int | None, cursor: str | None) -> dict[str, str | int]:
     params: dict[str, str | int] = {}

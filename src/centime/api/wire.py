@@ -31,8 +31,13 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 from centime.limits import (
     AMOUNT_MAX,
+    API_BATCH_PAYMENTS_MAX,
     API_KEY_NAME_LEN_MAX,
     ASSET_SCALE_MAX,
+    DESCRIPTION_LEN_MAX,
+    INSTRUMENT_LEN_MAX,
+    REFERENCE_LEN_MAX,
+    TIMEOUT_MAX_S,
 )
 from centime.money import ASSETS
 from centime.platform.parties import EMAIL_LEN_MAX, FEE_BP_MAX, NAME_LEN_MAX
@@ -303,4 +308,264 @@ class ApiKeyCreate(Input):
 
 class ApiKeyPage(Output):
     data: list[ApiKey]
+    next_cursor: Cursor
+
+
+# ------------------------------------------------------------------ money routes
+# Payments, batches, mandates, metered holds, refunds, transfers between customers and
+# top-ups (centime.api.routes.payments and its neighbours).
+
+__all__ += [
+    "BatchError",
+    "BatchPayment",
+    "BatchResult",
+    "Capture",
+    "Hold",
+    "HoldCapture",
+    "HoldCreate",
+    "HoldPage",
+    "Mandate",
+    "MandateCreate",
+    "MandatePage",
+    "Payment",
+    "PaymentBatch",
+    "PaymentBatchCreate",
+    "PaymentCreate",
+    "PaymentPage",
+    "Refund",
+    "RefundCreate",
+    "RefundPage",
+    "TopUp",
+    "TopUpCreate",
+    "TopUpPage",
+    "Transfer",
+    "TransferCreate",
+    "TransferPage",
+]
+
+# Public ids in request bodies: the prefix and 13 Crockford base32 digits
+# (centime.platform.ids), so that the OpenAPI document shows the form.
+_ID_DIGITS: Final = "[0-9a-hjkmnp-tv-z]{13}$"
+CustomerId = Annotated[str, Meta(pattern=f"^cus_{_ID_DIGITS}")]
+MerchantId = Annotated[str, Meta(pattern=f"^mer_{_ID_DIGITS}")]
+MandateId = Annotated[str, Meta(pattern=f"^man_{_ID_DIGITS}")]
+Description = Annotated[str, Meta(max_length=DESCRIPTION_LEN_MAX)]
+Reference = Annotated[str, Meta(max_length=REFERENCE_LEN_MAX)]
+HoldStatus = Literal["authorized", "captured", "released", "expired"]
+MandateStatus = Literal["active", "revoked"]
+TopUpStatus = Literal["pending", "succeeded", "declined", "failed", "charged_back"]
+TopUpMethod = Literal["card", "bank_transfer", "carrier"]
+
+
+class Payment(Output):
+    id: str  # pay_...
+    customer_id: str
+    merchant_id: str
+    amount: Money
+    fee: Money  # the platform's, split off the merchant's earnings in the same chain
+    restricted: Money  # the part paid from carrier-billed money
+    refunded: Money
+    fee_refunded: Money
+    description: str | None
+    reference: str | None
+    hold_id: str | None  # the metered hold whose capture made it
+    mandate_id: str | None  # the consent the merchant charged under
+    created_at: str
+
+
+class PaymentCreate(Input):
+    """A payment of a customer to a merchant. A merchant's key charges under a mandate
+    (``mandate_id`` required) and is itself the merchant (``merchant_id`` left out, or its
+    own); the operator's key pays for the customer and names the merchant."""
+
+    customer_id: CustomerId
+    amount: Money
+    merchant_id: MerchantId | UnsetType = UNSET
+    mandate_id: MandateId | None = None
+    description: Description | None = None
+    reference: Reference | None = None
+
+
+class PaymentPage(Output):
+    data: list[Payment]
+    next_cursor: Cursor
+
+
+class BatchPayment(Input):
+    """One payment of a batch (the batch names the merchant)."""
+
+    customer_id: CustomerId
+    amount: Money
+    mandate_id: MandateId | None = None
+    description: Description | None = None
+    reference: Reference | None = None
+
+
+class PaymentBatchCreate(Input):
+    payments: Annotated[list[BatchPayment], Meta(min_length=1, max_length=API_BATCH_PAYMENTS_MAX)]
+    merchant_id: MerchantId | UnsetType = UNSET  # as for a single payment
+
+
+class BatchError(Output):
+    code: str  # the refusal's code, as a problem document's
+    detail: str
+
+
+class BatchResult(Output, omit_defaults=True):
+    """One payment's outcome: ``status`` 201 with the ``payment``, or the HTTP status its
+    refusal would have had alone, with the ``error``."""
+
+    status: int
+    payment: Payment | None = None
+    error: BatchError | None = None
+
+
+class PaymentBatch(Output):
+    results: list[BatchResult]  # in the order of the request's payments
+    created: int  # how many were paid
+    refused: int
+
+
+class Refund(Output):
+    id: str  # ref_...
+    payment_id: str
+    customer_id: str
+    merchant_id: str
+    amount: Money
+    fee_returned: Money  # the part of the payment's fee the platform gave back
+    restricted: Money  # returned as restricted (carrier-billed) money
+    reason: str | None
+    created_at: str
+
+
+class RefundCreate(Input):
+    """``amount`` left out: all of the payment not refunded yet."""
+
+    amount: Money | UnsetType = UNSET
+    reason: Description | None = None
+
+
+class RefundPage(Output):
+    data: list[Refund]
+    next_cursor: Cursor
+
+
+class Mandate(Output):
+    id: str  # man_...
+    customer_id: str
+    merchant_id: str
+    amount_max_daily: Money
+    spent_today: Money  # charged under it on the current UTC day
+    status: MandateStatus
+    created_at: str
+    revoked_at: str | None
+
+
+class MandateCreate(Input):
+    customer_id: CustomerId
+    merchant_id: MerchantId
+    amount_max_daily: Money
+
+
+class MandatePage(Output):
+    data: list[Mandate]
+    next_cursor: Cursor
+
+
+class Hold(Output):
+    id: str  # hold_...
+    customer_id: str
+    merchant_id: str
+    amount: Money  # authorized
+    restricted: Money  # the part reserved from carrier-billed money
+    captured: Money
+    status: HoldStatus  # expired as soon as its reserve lapsed
+    description: str | None
+    expires_at: str
+    resolved_at: str | None
+    payment_id: str | None  # the payment its capture made
+    mandate_id: str | None
+    created_at: str
+
+
+TimeoutS = Annotated[int, Meta(gt=0, le=TIMEOUT_MAX_S)]
+
+
+class HoldCreate(Input):
+    """As for a payment: a merchant's key needs a mandate, the operator's names the
+    merchant. ``timeout_s`` left out: the platform's default."""
+
+    customer_id: CustomerId
+    amount: Money
+    merchant_id: MerchantId | UnsetType = UNSET
+    mandate_id: MandateId | None = None
+    timeout_s: TimeoutS | UnsetType = UNSET
+    description: Description | None = None
+
+
+class HoldCapture(Input):
+    amount: Money  # 1..the authorized amount, in the hold's asset
+
+
+class Capture(Output):
+    hold: Hold
+    payment: Payment
+
+
+class HoldPage(Output):
+    data: list[Hold]
+    next_cursor: Cursor
+
+
+class Transfer(Output):
+    id: str  # tr_...
+    sender_id: str
+    recipient_id: str
+    amount: Money
+    note: str | None
+    created_at: str
+
+
+class TransferCreate(Input):
+    sender_id: CustomerId
+    recipient_id: CustomerId
+    amount: Money
+    note: Description | None = None
+
+
+class TransferPage(Output):
+    data: list[Transfer]
+    next_cursor: Cursor
+
+
+class TopUp(Output):
+    id: str  # top_...
+    customer_id: str
+    amount: Money
+    method: TopUpMethod
+    instrument: str  # the provider's token, account reference or phone number
+    provider: str
+    status: TopUpStatus
+    # pending and never answered by the provider: POST .../retry charges it again
+    awaiting_retry: bool
+    failure_code: str | None  # the provider's, when declined or failed
+    failure_message: str | None
+    restricted: bool  # carrier-billed: restricted until the carrier settles
+    settles_at: str | None
+    settled_at: str | None
+    released: Money  # moved from restricted to the wallet at settlement
+    charged_back: Money
+    created_at: str
+    updated_at: str
+
+
+class TopUpCreate(Input):
+    customer_id: CustomerId
+    amount: Money
+    method: TopUpMethod
+    instrument: Annotated[str, Meta(min_length=1, max_length=INSTRUMENT_LEN_MAX)]
+
+
+class TopUpPage(Output):
+    data: list[TopUp]
     next_cursor: Cursor

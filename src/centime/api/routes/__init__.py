@@ -1,9 +1,18 @@
 """The /v1 routes, one module per resource; ``api_routes`` is what the app mounts (behind
 the authentication guard). A new resource: a module here, its list added below."""
 
+from .holds import hold_routes
 from .keys import key_routes
+from .mandates import mandate_routes
 from .parties import party_routes
+from .payments import payment_routes
+from .refunds import refund_routes
+from .topups import topup_routes
+from .transfers import transfer_routes
 
 __all__ = ["api_routes"]
 
-api_routes = [*party_routes, *key_routes]
+api_routes = [
+    *party_routes, *key_routes, *payment_routes, *refund_routes, *mandate_routes, *hold_routes,
+    *transfer_routes, *topup_routes,
+]  # fmt: skip

@@ -1,0 +1,171 @@
+"""Metered holds: authorize up to an amount, capture the final amount, release the rest.
+
+- ``POST /v1/holds`` (``payments``): as for a payment, a merchant's key reserves a
+  customer's money only under the customer's mandate (the authorized amount counts against
+  its day); the operator's key authorizes for the customer and names the merchant.
+- ``POST /v1/holds/{id}/capture`` (``payments``): capture an amount (1..authorized, in
+  the hold's asset): a payment is made of it, the rest goes back to the customer.
+- ``POST /v1/holds/{id}/release`` (``payments``): give the whole reserve back.
+- ``GET /v1/holds``, ``GET /v1/holds/{id}`` (``read``). A hold whose reserve lapsed reads
+  ``expired`` at once.
+
+A merchant's key sees and resolves only its own holds (another's is 404). Every POST
+requires ``Idempotency-Key``; a new hold's id is derived from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from anyio import to_thread
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, JSONBody
+
+from centime.auth import Scope
+from centime.platform import holds
+from centime.platform.errors import Code
+from centime.platform.ids import format_id
+
+from .. import wire
+from ..errors import ProblemError, problems
+from ..execute import execute
+from ..guards import requires
+from ..idempotency import IdempotencyKeyRequired
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..params import body_id, path_id
+from ..state import api_state, principal_of
+from .acting import (
+    CustomerQuery,
+    MerchantQuery,
+    acting_merchant,
+    listing,
+    operation_id,
+    query_id,
+    require_mandate,
+    visible_merchant,
+)
+from .payments import payment_out
+
+__all__ = ["hold_out", "hold_routes"]
+
+PAYMENTS: Final = [requires(Scope.PAYMENTS)]
+READ: Final = [requires(Scope.READ)]
+
+
+def _optional(prefix: str, value: int | None) -> str | None:
+    return None if value is None else format_id(prefix, value)
+
+
+def hold_out(h: holds.Hold) -> wire.Hold:
+    asset = h.asset
+    return wire.Hold(
+        id=format_id("hold", h.id), customer_id=format_id("cus", h.customer_id),
+        merchant_id=format_id("mer", h.merchant_id), amount=wire.money(h.amount, asset),
+        restricted=wire.money(h.restricted_amount, asset),
+        captured=wire.money(h.captured, asset), status=h.status.value,
+        description=h.description, expires_at=wire.rfc3339(h.expires_at_ns),
+        resolved_at=None if h.resolved_ns is None else wire.rfc3339(h.resolved_ns),
+        payment_id=_optional("pay", h.payment_id), mandate_id=_optional("man", h.mandate_id),
+        created_at=wire.rfc3339(h.created_ns),
+    )  # fmt: skip
+
+
+def capture_out(c: holds.Capture) -> wire.Capture:
+    return wire.Capture(hold=hold_out(c.hold), payment=payment_out(c.payment))
+
+
+def _visible_hold(request: Request[Any, Any, Any], text: str) -> holds.Hold:
+    found = holds.get_hold(
+        api_state(request).platform, path_id("hold", text, Code.HOLD_NOT_FOUND),
+        visible_merchant(principal_of(request)),
+    )  # fmt: skip
+    if found is None:
+        raise ProblemError(Code.HOLD_NOT_FOUND, "no such hold")
+    return found
+
+
+@post("/holds", guards=PAYMENTS, status_code=201,
+      responses=problems(402, 404, 409, 413, 415, 422))  # fmt: skip
+async def create_hold(
+    request: Request[Any, Any, Any],
+    data: JSONBody[wire.HoldCreate],
+    idempotency_key: IdempotencyKeyRequired,
+) -> Response[wire.Hold]:
+    """Reserve up to ``amount`` of the customer's money for the merchant (restricted money
+    first) until ``timeout_s`` passes."""
+    principal = principal_of(request)
+    merchant_id = acting_merchant(principal, data.merchant_id, "merchant_id")
+    mandate_id = require_mandate(principal, data.mandate_id, "mandate_id")
+    asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
+    timeout_s = None if isinstance(data.timeout_s, wire.UnsetType) else data.timeout_s
+    operation = holds.authorize_hold(
+        api_state(request).platform, body_id("cus", data.customer_id, "customer_id"),
+        merchant_id, asset, amount, timeout_s, data.description, mandate_id,
+        hold_id=operation_id("hold", principal, idempotency_key),
+        charged_by_merchant=not principal.is_operator,
+    )  # fmt: skip
+    return await execute(request, operation, hold_out, status_code=201,
+                         idempotency_key=idempotency_key)  # fmt: skip
+
+
+@post("/holds/{hold_id:str}/capture", guards=PAYMENTS, status_code=200,
+      responses=problems(402, 404, 409, 413, 415, 422))  # fmt: skip
+async def capture_hold(
+    request: Request[Any, Any, Any],
+    hold_id: FromPath[str],
+    data: JSONBody[wire.HoldCapture],
+    idempotency_key: IdempotencyKeyRequired,
+) -> Response[wire.Capture]:
+    """Capture ``amount`` of the hold: the merchant is paid it (less the fee) as a payment,
+    and the rest of the reserve goes back to the customer."""
+    principal = principal_of(request)
+    hold = await to_thread.run_sync(_visible_hold, request, hold_id)
+    asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
+    if asset != hold.asset:
+        raise wire.WireError("invalid_amount", "amount.asset", f"the hold is in {hold.asset}")
+    operation = holds.capture_hold(
+        api_state(request).platform, hold.id, amount,
+        None if principal.is_operator else principal.owner_id,
+    )  # fmt: skip
+    return await execute(request, operation, capture_out, idempotency_key=idempotency_key)
+
+
+@post("/holds/{hold_id:str}/release", guards=PAYMENTS, status_code=200,
+      responses=problems(404, 409, 422))  # fmt: skip
+async def release_hold(
+    request: Request[Any, Any, Any], hold_id: FromPath[str], idempotency_key: IdempotencyKeyRequired
+) -> Response[wire.Hold]:
+    """Give the whole reserve back to the customer; nothing is paid."""
+    principal = principal_of(request)
+    operation = holds.release_hold(
+        api_state(request).platform, path_id("hold", hold_id, Code.HOLD_NOT_FOUND),
+        None if principal.is_operator else principal.owner_id,
+    )  # fmt: skip
+    return await execute(request, operation, hold_out, idempotency_key=idempotency_key)
+
+
+@get("/holds", guards=READ, sync_to_thread=True, responses=problems(404))
+def list_holds(
+    request: Request[Any, Any, Any],
+    merchant_id: MerchantQuery = None,
+    customer_id: CustomerQuery = None,
+    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
+    cursor: CursorParam = None,
+) -> wire.HoldPage:
+    """Holds newest first: a merchant's own, the operator's every one."""
+    merchant = visible_merchant(principal_of(request), merchant_id)
+    customer = query_id("cus", customer_id, "customer_id")
+    name = listing("holds", merchant, customer)
+    page = holds.list_holds(api_state(request).platform, merchant, customer,
+                            decode_cursor(name, cursor), limit)  # fmt: skip
+    return wire.HoldPage(
+        data=[hold_out(h) for h in page.items], next_cursor=next_cursor(name, page.next_cursor)
+    )
+
+
+@get("/holds/{hold_id:str}", guards=READ, sync_to_thread=True, responses=problems(404))
+def get_hold(request: Request[Any, Any, Any], hold_id: FromPath[str]) -> wire.Hold:
+    return hold_out(_visible_hold(request, hold_id))
+
+
+hold_routes: Final = [create_hold, capture_hold, release_hold, list_holds, get_hold]

@@ -1,0 +1,129 @@
+"""Mandates: a customer's consent that a merchant may charge it, up to a bound per day.
+
+- ``POST /v1/mandates`` and ``POST /v1/mandates/{id}/revoke``: the operator's key
+  (``payments``), acting for the customer (the customer apps are the operator's). An
+  ``Idempotency-Key`` (optional: a mandate moves no money) makes the mandate's id derived
+  from it.
+- ``GET /v1/mandates``, ``GET /v1/mandates/{id}`` (``read``): a merchant's key sees the
+  mandates granted to it (another's is 404), the operator's every one.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, JSONBody
+
+from centime.auth import Scope
+from centime.platform import mandates
+from centime.platform.errors import Code
+from centime.platform.ids import format_id, new_id
+
+from .. import wire
+from ..errors import ProblemError, problems
+from ..execute import execute
+from ..guards import requires
+from ..idempotency import IdempotencyKey
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..params import body_id, path_id
+from ..state import api_state, principal_of
+from .acting import CustomerQuery, MerchantQuery, listing, operation_id, query_id, visible_merchant
+
+__all__ = ["mandate_out", "mandate_routes"]
+
+OPERATOR_PAYMENTS: Final = [requires(Scope.PAYMENTS, operator=True)]
+READ: Final = [requires(Scope.READ)]
+
+
+def mandate_out(m: mandates.Mandate, day: int) -> wire.Mandate:
+    """The mandate as of UTC day ``day`` (what was charged under it that day)."""
+    asset = m.asset
+    return wire.Mandate(
+        id=format_id("man", m.id), customer_id=format_id("cus", m.customer_id),
+        merchant_id=format_id("mer", m.merchant_id),
+        amount_max_daily=wire.money(m.amount_max_daily, asset),
+        spent_today=wire.money(m.spent_on(day), asset), status=m.status.value,
+        created_at=wire.rfc3339(m.created_ns),
+        revoked_at=None if m.revoked_ns is None else wire.rfc3339(m.revoked_ns),
+    )  # fmt: skip
+
+
+def _today(request: Request[Any, Any, Any]) -> int:
+    return mandates.utc_day(api_state(request).platform.clock.now_ns())
+
+
+@post("/mandates", guards=OPERATOR_PAYMENTS, status_code=201,
+      responses=problems(404, 409, 413, 415, 422))  # fmt: skip
+async def create_mandate(
+    request: Request[Any, Any, Any],
+    data: JSONBody[wire.MandateCreate],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[wire.Mandate]:
+    """The customer allows the merchant to charge it up to ``amount_max_daily`` per UTC
+    day (payments and the authorized amounts of holds count)."""
+    principal = principal_of(request)
+    asset, amount = wire.parse_money(data.amount_max_daily, "amount_max_daily", allow_zero=False)
+    mandate_id = (
+        new_id() if idempotency_key is None
+        else operation_id("mandate", principal, idempotency_key)
+    )  # fmt: skip
+    operation = mandates.create_mandate(
+        api_state(request).platform, body_id("cus", data.customer_id, "customer_id"),
+        body_id("mer", data.merchant_id, "merchant_id"), asset, amount, mandate_id,
+    )  # fmt: skip
+    day = _today(request)
+    return await execute(request, operation, lambda m: mandate_out(m, day), status_code=201,
+                         idempotency_key=idempotency_key)  # fmt: skip
+
+
+@post("/mandates/{mandate_id:str}/revoke", guards=OPERATOR_PAYMENTS, status_code=200,
+      responses=problems(404, 409, 422))  # fmt: skip
+async def revoke_mandate(
+    request: Request[Any, Any, Any],
+    mandate_id: FromPath[str],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[wire.Mandate]:
+    """Withdraw the consent, at once and for good (revoking again answers it as it is)."""
+    operation = mandates.revoke_mandate(
+        api_state(request).platform, path_id("man", mandate_id, Code.MANDATE_NOT_FOUND)
+    )
+    day = _today(request)
+    return await execute(request, operation, lambda m: mandate_out(m, day),
+                         idempotency_key=idempotency_key)  # fmt: skip
+
+
+@get("/mandates", guards=READ, sync_to_thread=True, responses=problems(404))
+def list_mandates(
+    request: Request[Any, Any, Any],
+    customer_id: CustomerQuery = None,
+    merchant_id: MerchantQuery = None,
+    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
+    cursor: CursorParam = None,
+) -> wire.MandatePage:
+    """Mandates newest first: those granted to the calling merchant, or (the operator)
+    every one; of a customer and/or to a merchant."""
+    merchant = visible_merchant(principal_of(request), merchant_id)
+    customer = query_id("cus", customer_id, "customer_id")
+    name = listing("mandates", customer, merchant)
+    page = mandates.list_mandates(api_state(request).platform, customer, merchant,
+                                  decode_cursor(name, cursor), limit)  # fmt: skip
+    day = _today(request)
+    return wire.MandatePage(
+        data=[mandate_out(m, day) for m in page.items],
+        next_cursor=next_cursor(name, page.next_cursor),
+    )
+
+
+@get("/mandates/{mandate_id:str}", guards=READ, sync_to_thread=True, responses=problems(404))
+def get_mandate(request: Request[Any, Any, Any], mandate_id: FromPath[str]) -> wire.Mandate:
+    found = mandates.get_mandate(
+        api_state(request).platform, path_id("man", mandate_id, Code.MANDATE_NOT_FOUND),
+        merchant_id=visible_merchant(principal_of(request)),
+    )  # fmt: skip
+    if found is None:
+        raise ProblemError(Code.MANDATE_NOT_FOUND, "no such mandate")
+    return mandate_out(found, _today(request))
+
+
+mandate_routes: Final = [create_mandate, revoke_mandate, list_mandates, get_mandate]

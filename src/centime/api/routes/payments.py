@@ -1,0 +1,421 @@
+"""Payments: a customer pays a merchant; batches of them; reading them.
+
+- ``POST /v1/payments``: a merchant's key (``payments``) charges a customer under the
+  customer's mandate (``mandate_id`` required; the merchant is the key's owner); the
+  operator's key (``payments``) pays for a customer and names the merchant (a mandate is
+  optional: the customer is the one asking). ``Idempotency-Key`` is required; the payment's
+  id is derived from it, so even a retry after the stored answer was purged finds the first
+  payment instead of paying twice.
+- ``POST /v1/payments/batch``: up to ``API_BATCH_PAYMENTS_MAX`` payments to one merchant,
+  one result per payment in order (see :func:`create_payment_batch`).
+- ``GET /v1/payments`` and ``GET /v1/payments/{id}`` (``read``): a merchant sees its own
+  payments, the operator every one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Sequence
+from typing import Any, Final
+
+import msgspec
+from anyio import to_thread
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, JSONBody
+
+from centime.auth import Principal, Scope
+from centime.limits import (
+    AMOUNT_MAX,
+    API_BATCH_BODY_MAX_BYTES,
+    BATCH_PAYMENTS_MAX,
+    SQL_IN_CHUNK,
+)
+from centime.money import ASSETS
+from centime.platform import payments
+from centime.platform.context import Operation, Platform
+from centime.platform.errors import Code, Refusal
+from centime.platform.ids import format_id
+
+from .. import wire
+from ..errors import PROBLEM_JSON, ApiCode, ProblemError, problem_body, problems, status_of
+from ..execute import REPLAYED_HEADER, execute
+from ..guards import requires
+from ..idempotency import IdempotencyKeyRequired, check_key, idempotent, request_hash
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..params import body_id, path_id
+from ..state import api_state, principal_of
+from .acting import (
+    CustomerQuery,
+    MerchantQuery,
+    acting_merchant,
+    listing,
+    operation_id,
+    query_id,
+    require_mandate,
+    visible_merchant,
+)
+
+__all__ = ["payment_out", "payment_routes"]
+
+PAYMENTS: Final = [requires(Scope.PAYMENTS)]
+READ: Final = [requires(Scope.READ)]
+
+
+def _optional_id(prefix: str, value: int | None) -> str | None:
+    return None if value is None else format_id(prefix, value)
+
+
+def payment_out(p: payments.Payment) -> wire.Payment:
+    asset = p.asset
+    return wire.Payment(
+        id=format_id("pay", p.id), customer_id=format_id("cus", p.customer_id),
+        merchant_id=format_id("mer", p.merchant_id), amount=wire.money(p.amount, asset),
+        fee=wire.money(p.fee, asset), restricted=wire.money(p.restricted_amount, asset),
+        refunded=wire.money(p.refunded, asset), fee_refunded=wire.money(p.fee_refunded, asset),
+        description=p.description, reference=p.reference,
+        hold_id=_optional_id("hold", p.hold_id), mandate_id=_optional_id("man", p.mandate_id),
+        created_at=wire.rfc3339(p.created_ns),
+    )  # fmt: skip
+
+
+def _not_found() -> ProblemError:
+    return ProblemError(Code.PAYMENT_NOT_FOUND, "no such payment")
+
+
+def visible_payment(request: Request[Any, Any, Any], text: str) -> payments.Payment:
+    """The payment the path names, if the caller may see it (404 otherwise)."""
+    principal = principal_of(request)
+    merchant = None if principal.is_operator else principal.owner_id
+    found = payments.get_payment(
+        api_state(request).platform, path_id("pay", text, Code.PAYMENT_NOT_FOUND), merchant
+    )
+    if found is None:
+        raise _not_found()
+    return found
+
+
+# ------------------------------------------------------------------ one payment
+
+
+@post("/payments", guards=PAYMENTS, status_code=201,
+      responses=problems(402, 404, 409, 413, 415, 422))  # fmt: skip
+async def create_payment(
+    request: Request[Any, Any, Any],
+    data: JSONBody[wire.PaymentCreate],
+    idempotency_key: IdempotencyKeyRequired,
+) -> Response[wire.Payment]:
+    """A customer pays a merchant; the platform's fee is split off in the same chain, and
+    carrier-billed (restricted) money is spent first."""
+    principal = principal_of(request)
+    merchant_id = acting_merchant(principal, data.merchant_id, "merchant_id")
+    mandate_id = require_mandate(principal, data.mandate_id, "mandate_id")
+    asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
+    operation = payments.create_payment(
+        api_state(request).platform, body_id("cus", data.customer_id, "customer_id"),
+        merchant_id, asset, amount, data.description, data.reference,
+        payment_id=operation_id("payment", principal, idempotency_key),
+        mandate_id=mandate_id, charged_by_merchant=not principal.is_operator,
+    )  # fmt: skip
+    return await execute(request, operation, payment_out, status_code=201,
+                         idempotency_key=idempotency_key)  # fmt: skip
+
+
+@get("/payments", guards=READ, sync_to_thread=True, responses=problems(404))
+def list_payments(
+    request: Request[Any, Any, Any],
+    merchant_id: MerchantQuery = None,
+    customer_id: CustomerQuery = None,
+    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
+    cursor: CursorParam = None,
+) -> wire.PaymentPage:
+    """Payments newest first: a merchant's key sees its own, the operator's every one;
+    filtered by merchant and/or customer."""
+    merchant = visible_merchant(principal_of(request), merchant_id)
+    customer = query_id("cus", customer_id, "customer_id")
+    name = listing("payments", merchant, customer)
+    page = payments.list_payments(api_state(request).platform, merchant, customer,
+                                  decode_cursor(name, cursor), limit)  # fmt: skip
+    return wire.PaymentPage(
+        data=[payment_out(p) for p in page.items], next_cursor=next_cursor(name, page.next_cursor)
+    )
+
+
+@get("/payments/{payment_id:str}", guards=READ, sync_to_thread=True, responses=problems(404))
+def get_payment(request: Request[Any, Any, Any], payment_id: FromPath[str]) -> wire.Payment:
+    return payment_out(visible_payment(request, payment_id))
+
+
+# ------------------------------------------------------------------ batches
+
+
+class _StoredBatch(msgspec.Struct, array_like=True):
+    """What the idempotency row of a batch keeps instead of its (megabytes of) answer:
+    the refusals, by index; every other payment was paid under its derived id and is read
+    again for a replay. ``whole``: the batch was refused as a whole (code, detail)."""
+
+    size: int
+    refused: list[tuple[int, str, str]]
+    whole: tuple[str, str] | None = None
+
+
+_STORED_ENCODER: Final = msgspec.json.Encoder()
+_STORED_DECODER: Final = msgspec.json.Decoder(_StoredBatch)
+_ENCODER: Final = msgspec.json.Encoder()
+_PAYMENT_COLUMNS: Final = ", ".join(f.name for f in dataclasses.fields(payments.Payment))
+
+
+class _Batch:
+    """One batch request turned into the service's items, with what rendering the answer
+    needs; the per-payment work is kept small (the endpoint is benchmarked): ids are parsed
+    once per distinct text, amounts reuse their decoded Money."""
+
+    def __init__(
+        self, principal: Principal, key: str, merchant_id: int, body: wire.PaymentBatchCreate
+    ) -> None:
+        self.merchant_id = merchant_id
+        self.merchant_text = format_id("mer", merchant_id)
+        self.charged_by_merchant = not principal.is_operator
+        self.wanted = body.payments
+        # Id text -> id, per prefix (customers and mandates), and back for the answer.
+        self.ids: dict[str, dict[str, int]] = {"cus": {}, "man": {}}
+        self.items = [self._item(principal, key, i, p) for i, p in enumerate(body.payments)]
+        self.texts = {
+            prefix: {value: text for text, value in ids.items()}
+            for prefix, ids in self.ids.items()
+        }
+
+    def _id(self, prefix: str, text: str, field: str) -> int:
+        ids = self.ids[prefix]
+        found = ids.get(text)
+        if found is None:
+            found = ids[text] = body_id(prefix, text, field)
+        return found
+
+    def _item(
+        self, principal: Principal, key: str, index: int, wanted: wire.BatchPayment
+    ) -> payments.PaymentItem:
+        field = f"payments[{index}]"
+        money = wanted.amount
+        asset = ASSETS.get(money.asset)
+        # The decoder checked the value's pattern; the rest is checked where it can fail.
+        amount = int(money.value)
+        if asset is None or money.scale != asset.scale or not 0 < amount <= AMOUNT_MAX:
+            wire.parse_money(money, f"{field}.amount", allow_zero=False)  # raises, naming it
+        mandate = wanted.mandate_id
+        if mandate is None:
+            if self.charged_by_merchant:
+                require_mandate(principal, None, f"{field}.mandate_id")  # raises
+            mandate_id = None
+        else:
+            mandate_id = self._id("man", mandate, f"{field}.mandate_id")
+        return payments.PaymentItem(
+            self._id("cus", wanted.customer_id, f"{field}.customer_id"), money.asset, amount,
+            wanted.description, wanted.reference,
+            operation_id("batch", principal, key, index), mandate_id,
+        )  # fmt: skip
+
+    def operations(self, platform: Platform) -> list[Operation[list[Any] | Refusal]]:
+        size = BATCH_PAYMENTS_MAX
+        return [
+            payments.create_payments_batch(
+                platform, self.merchant_id, self.items[start : start + size],
+                charged_by_merchant=self.charged_by_merchant,
+            )
+            for start in range(0, len(self.items), size)
+        ]
+
+    def render(self, results: Sequence[payments.Payment | Refusal]) -> tuple[bytes, _StoredBatch]:
+        """The answer (encoded once) and what its idempotency row keeps."""
+        out: list[wire.BatchResult] = []
+        refused: list[tuple[int, str, str]] = []
+        render = _Renderer(self)
+        for index, result in enumerate(results):
+            if isinstance(result, Refusal):
+                code = result.code.value
+                refused.append((index, code, result.detail))
+                error = wire.BatchError(code=code, detail=result.detail)
+                out.append(wire.BatchResult(status=status_of(code), error=error))
+            else:
+                out.append(wire.BatchResult(status=201, payment=render(index, result)))
+        answer = wire.PaymentBatch(
+            results=out, created=len(out) - len(refused), refused=len(refused)
+        )
+        return _ENCODER.encode(answer), _StoredBatch(len(out), refused)
+
+
+class _Renderer:
+    """Payments of one batch to the wire, reusing what repeats: the merchant's id, the
+    customers' and mandates' id texts as they were sent, each asset's zero and each fee
+    amount's Money, each commit time's text."""
+
+    def __init__(self, batch: _Batch) -> None:
+        self.batch = batch
+        self.money: dict[tuple[int, str], wire.Money] = {}
+        self.times: dict[int, str] = {}
+
+    def _money(self, amount: int, asset: str) -> wire.Money:
+        found = self.money.get((amount, asset))
+        if found is None:
+            found = self.money[amount, asset] = wire.money(amount, asset)
+        return found
+
+    def __call__(self, index: int, p: payments.Payment) -> wire.Payment:
+        batch = self.batch
+        customers, mandates = batch.texts["cus"], batch.texts["man"]
+        created_at = self.times.get(p.created_ns)
+        if created_at is None:
+            created_at = self.times[p.created_ns] = wire.rfc3339(p.created_ns)
+        asset = p.asset
+        sent = batch.wanted[index]
+        # A replay of a payment stored earlier answers it as stored: its own amount.
+        amount = sent.amount if p.amount == batch.items[index].amount else None
+        mandate = None if p.mandate_id is None else mandates.get(p.mandate_id)
+        money = self._money
+        return wire.Payment(
+            id=format_id("pay", p.id),
+            customer_id=customers.get(p.customer_id) or format_id("cus", p.customer_id),
+            merchant_id=batch.merchant_text, amount=amount or money(p.amount, asset),
+            fee=money(p.fee, asset), restricted=money(p.restricted_amount, asset),
+            refunded=money(p.refunded, asset), fee_refunded=money(p.fee_refunded, asset),
+            description=p.description, reference=p.reference,
+            hold_id=_optional_id("hold", p.hold_id),
+            mandate_id=mandate or _optional_id("man", p.mandate_id), created_at=created_at,
+        )  # fmt: skip
+
+
+def _stored_row(platform: Platform, owner: str, key: str) -> tuple[bytes, int, bytes] | None:
+    """The idempotency row of (owner, key): request hash, status, body."""
+    with platform.read() as fetch:
+        rows = fetch(
+            "SELECT request_hash, status_code, body FROM idempotency_keys"
+            " WHERE principal = ? AND key = ?",
+            (owner, key),
+        )
+    if not rows:
+        return None
+    request_hash_, status_code, body = rows[0]
+    return bytes(request_hash_), int(status_code), bytes(body)
+
+
+def _read_payments(platform: Platform, ids: Sequence[int]) -> dict[int, payments.Payment]:
+    found: dict[int, payments.Payment] = {}
+    with platform.read() as fetch:
+        for start in range(0, len(ids), SQL_IN_CHUNK):
+            chunk = list(ids[start : start + SQL_IN_CHUNK])
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE id IN ({marks})"
+            for row in fetch(sql, chunk):
+                found[int(row[0])] = payments.Payment(*row)
+    return found
+
+
+def _replay(platform: Platform, batch: _Batch, status: int, body: bytes) -> tuple[int, bytes]:
+    """The answer to a retried batch: its stored refusals, and its payments as stored."""
+    stored = _STORED_DECODER.decode(body)
+    if stored.whole is not None:
+        code, detail = stored.whole
+        return status_of(code), problem_body(code, detail)
+    refused = {index: (code, detail) for index, code, detail in stored.refused}
+    paid = [item.payment_id for i, item in enumerate(batch.items) if i not in refused]
+    found = _read_payments(platform, [i for i in paid if i is not None])
+    results: list[payments.Payment | Refusal] = []
+    for index, item in enumerate(batch.items):
+        if index in refused:
+            code, detail = refused[index]
+            results.append(Refusal(Code(code), detail))
+        else:
+            payment = found.get(item.payment_id or 0)
+            if payment is None:  # the row of a payment answered as paid: it must be there
+                raise LookupError(f"batch payment {item.payment_id} is not stored")
+            results.append(payment)
+    return 200, batch.render(results)[0]
+
+
+def _outcome(
+    batch: _Batch, outcomes: Sequence[list[Any] | Refusal]
+) -> tuple[int, bytes, _StoredBatch]:
+    """The answer to a batch that ran: one result per payment, or the batch's refusal
+    when every unit refused it whole (the merchant cannot be paid)."""
+    whole = [o for o in outcomes if isinstance(o, Refusal)]
+    if len(whole) == len(outcomes):
+        first = whole[0]
+        code = first.code.value
+        kept = _StoredBatch(len(batch.items), [], (code, first.detail))
+        return status_of(code), problem_body(code, first.detail), kept
+    results: list[payments.Payment | Refusal] = []
+    for start, outcome in zip(range(0, len(batch.items), BATCH_PAYMENTS_MAX), outcomes,
+                              strict=True):  # fmt: skip
+        if isinstance(outcome, Refusal):  # a unit refused whole: each of its payments is
+            results.extend([outcome] * len(batch.items[start : start + BATCH_PAYMENTS_MAX]))
+        else:
+            results.extend(outcome)
+    body, stored = batch.render(results)
+    return 200, body, stored
+
+
+@post("/payments/batch", guards=PAYMENTS, status_code=200,
+      request_max_body_size=API_BATCH_BODY_MAX_BYTES,
+      responses=problems(404, 409, 413, 415, 422))  # fmt: skip
+async def create_payment_batch(
+    request: Request[Any, Any, Any],
+    data: JSONBody[wire.PaymentBatchCreate],
+    idempotency_key: IdempotencyKeyRequired,
+) -> Response[wire.PaymentBatch]:
+    """Up to 8189 payments to one merchant (a merchant's key: each under a mandate), with
+    one result per payment, in order: ``status`` 201 and the payment, or the status and
+    the error its refusal would have had alone. One payment's refusal does not stop the
+    others. The whole batch is refused (a problem document) only when the merchant cannot
+    be paid, and is a 400 naming the field when any payment is malformed.
+
+    The payments run in write units of 2727, submitted to the ledger's writer together.
+    ``Idempotency-Key`` is required: each payment's id is derived from it and its index,
+    and the first answer is kept (its refusals; the payments are read again), so a retry
+    is answered as the first request was and never pays twice. Should the server stop
+    between the units' commits and the answer's, a retry pays what was left and answers
+    the payments already made as they are.
+    """
+    principal = principal_of(request)
+    key = check_key(idempotency_key, required=True) or ""
+    platform = api_state(request).platform
+    merchant_id = acting_merchant(principal, data.merchant_id, "merchant_id")
+    batch = _Batch(principal, key, merchant_id, data)
+    fingerprint = request_hash(request.method, request.url.path, await request.body())
+    owner = principal.owner
+    with api_state(request).in_flight.claim(owner, key):
+        stored = await to_thread.run_sync(_stored_row, platform, owner, key)
+        if stored is not None:
+            if stored[0] != fingerprint:
+                raise ProblemError(
+                    ApiCode.IDEMPOTENCY_KEY_REUSED,
+                    "this Idempotency-Key was used for a different request; use a new key",
+                )
+            status, body = await to_thread.run_sync(_replay, platform, batch, *stored[1:])
+            return _answer(status, body, replayed=True)
+        ledger = platform.ledger
+        futures = [ledger.submit_unit(op.unit, op.events_max) for op in batch.operations(platform)]
+        # Shielded: a client that goes away must not cancel what the writer completes.
+        outcomes = await asyncio.gather(
+            *(asyncio.shield(asyncio.wrap_future(f)) for f in futures)
+        )
+        status, body, kept = await to_thread.run_sync(_outcome, batch, outcomes)
+        keep: Operation[tuple[int, bytes]] = Operation(
+            lambda ctx: (status, _STORED_ENCODER.encode(kept)), 0
+        )
+        # Stored only now, in a unit of its own (the units before committed separately).
+        store = idempotent(keep, owner, key, fingerprint, lambda answer: answer)
+        await asyncio.shield(
+            asyncio.wrap_future(ledger.submit_unit(store.unit, store.events_max))
+        )
+    return _answer(status, body)
+
+
+def _answer(status: int, body: bytes, replayed: bool = False) -> Response[Any]:
+    return Response(
+        body, status_code=status,
+        media_type=PROBLEM_JSON if status >= 400 else "application/json",
+        headers={REPLAYED_HEADER: "true"} if replayed else {},
+    )  # fmt: skip
+
+
+payment_routes: Final = [create_payment, list_payments, get_payment, create_payment_batch]

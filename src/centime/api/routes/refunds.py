@@ -1,0 +1,108 @@
+"""Refunds: a merchant gives back all or part of a payment, any number of times.
+
+- ``POST /v1/payments/{id}/refunds`` (``refunds``): a merchant's key refunds its own
+  payments (another's is 404), the operator's any. ``amount`` left out: the remainder.
+  ``Idempotency-Key`` is required; the refund's id is derived from it.
+- ``GET /v1/refunds``, ``GET /v1/refunds/{id}`` (``read``): a merchant's own, or every one
+  for the operator; filtered by payment.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from anyio import to_thread
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, JSONBody
+
+from centime.auth import Scope
+from centime.platform import refunds
+from centime.platform.errors import Code
+from centime.platform.ids import format_id
+
+from .. import wire
+from ..errors import ProblemError, problems
+from ..execute import execute
+from ..guards import requires
+from ..idempotency import IdempotencyKeyRequired
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..params import path_id
+from ..state import api_state, principal_of
+from .acting import PaymentQuery, listing, operation_id, query_id, visible_merchant
+from .payments import visible_payment
+
+__all__ = ["refund_out", "refund_routes"]
+
+REFUNDS: Final = [requires(Scope.REFUNDS)]
+READ: Final = [requires(Scope.READ)]
+
+
+def refund_out(r: refunds.Refund) -> wire.Refund:
+    asset = r.asset
+    return wire.Refund(
+        id=format_id("ref", r.id), payment_id=format_id("pay", r.payment_id),
+        customer_id=format_id("cus", r.customer_id), merchant_id=format_id("mer", r.merchant_id),
+        amount=wire.money(r.amount, asset), fee_returned=wire.money(r.fee_returned, asset),
+        restricted=wire.money(r.restricted_amount, asset), reason=r.reason,
+        created_at=wire.rfc3339(r.created_ns),
+    )  # fmt: skip
+
+
+@post("/payments/{payment_id:str}/refunds", guards=REFUNDS, status_code=201,
+      responses=problems(402, 404, 409, 413, 415, 422))  # fmt: skip
+async def refund_payment(
+    request: Request[Any, Any, Any],
+    payment_id: FromPath[str],
+    data: JSONBody[wire.RefundCreate],
+    idempotency_key: IdempotencyKeyRequired,
+) -> Response[wire.Refund]:
+    """Refund the payment: ``amount`` (in the payment's asset) or all that is not refunded
+    yet. The fee goes back in proportion (rounded down); restricted money goes back as
+    restricted money."""
+    principal = principal_of(request)
+    payment = await to_thread.run_sync(visible_payment, request, payment_id)
+    amount = None
+    if not isinstance(data.amount, wire.UnsetType):
+        asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
+        if asset != payment.asset:
+            raise wire.WireError("invalid_amount", "amount.asset",
+                                 f"the payment is in {payment.asset}")  # fmt: skip
+    operation = refunds.refund_payment(
+        api_state(request).platform, payment.id, amount, data.reason,
+        merchant_id=None if principal.is_operator else principal.owner_id,
+        refund_id=operation_id("refund", principal, idempotency_key),
+    )  # fmt: skip
+    return await execute(request, operation, refund_out, status_code=201,
+                         idempotency_key=idempotency_key)  # fmt: skip
+
+
+@get("/refunds", guards=READ, sync_to_thread=True, responses=problems(404))
+def list_refunds(
+    request: Request[Any, Any, Any],
+    payment_id: PaymentQuery = None,
+    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
+    cursor: CursorParam = None,
+) -> wire.RefundPage:
+    """Refunds newest first: a merchant's own, the operator's every one; of one payment."""
+    merchant = visible_merchant(principal_of(request))
+    payment = query_id("pay", payment_id, "payment_id")
+    name = listing("refunds", merchant, payment)
+    page = refunds.list_refunds(api_state(request).platform, payment, merchant,
+                                decode_cursor(name, cursor), limit)  # fmt: skip
+    return wire.RefundPage(
+        data=[refund_out(r) for r in page.items], next_cursor=next_cursor(name, page.next_cursor)
+    )
+
+
+@get("/refunds/{refund_id:str}", guards=READ, sync_to_thread=True, responses=problems(404))
+def get_refund(request: Request[Any, Any, Any], refund_id: FromPath[str]) -> wire.Refund:
+    found = refunds.get_refund(
+        api_state(request).platform, path_id("ref", refund_id, Code.REFUND_NOT_FOUND),
+        visible_merchant(principal_of(request)),
+    )  # fmt: skip
+    if found is None:
+        raise ProblemError(Code.REFUND_NOT_FOUND, "no such refund")
+    return refund_out(found)
+
+
+refund_routes: Final = [refund_payment, list_refunds, get_refund]

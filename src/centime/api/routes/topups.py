@@ -1,0 +1,194 @@
+"""Top-ups: money into a customer's wallet from a card, a bank account or a phone bill,
+through the configured funding provider (``PlatformConfig.funding_provider``).
+
+The operator's keys only (the customer apps act for their customers):
+
+- ``POST /v1/topups`` (``payments``): records the top-up, charges the provider, records its
+  answer, and answers ``201`` with the top-up as it then is. The charge is asynchronous, as
+  with every real provider: the top-up is ``pending`` until the provider's event says it
+  ``succeeded`` (the money is credited then) or ``failed``. A provider that refuses the
+  charge outright is not an error of the request: the answer is still ``201``, with
+  ``status: "declined"`` and the provider's ``failure_code`` and ``failure_message`` (the
+  top-up exists and can be read; ``provider_declined`` is never answered here). A provider
+  that cannot be reached leaves it ``pending`` with ``awaiting_retry: true``: nothing was
+  charged for sure, and a retry (the same request again, or ``POST .../retry``) charges it
+  again under the same provider idempotency key (the top-up's id), so it is collected at
+  most once. Refusals of the request itself (limits of the customer's tier, a frozen
+  customer) are problem documents and record nothing.
+- ``POST /v1/topups/{id}/retry`` (``payments``): charge again a top-up the provider never
+  answered for (``503 provider_unavailable`` once the attempts are used up).
+- ``GET /v1/topups``, ``GET /v1/topups/{id}`` (``read``).
+
+Idempotency: a top-up calls the provider between two write units, so the stored-response
+wrapper cannot cover it; instead its id is derived from (caller, ``Idempotency-Key``), and
+the service answers an existing top-up under that id (charging it again only if the
+provider never answered) instead of making a second one. The same key with a different
+request is ``422 idempotency_key_reused``. The provider is called in a worker thread, never
+on the event loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import msgspec
+from anyio import to_thread
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, JSONBody
+
+from centime.auth import Scope
+from centime.platform import topups
+from centime.platform.context import Platform
+from centime.platform.errors import Code, Refusal
+from centime.platform.ids import format_id
+from centime.providers import FundingProvider, Method
+
+from .. import wire
+from ..errors import PROBLEM_JSON, ApiCode, ProblemError, problems, refusal_problem
+from ..execute import REPLAYED_HEADER
+from ..guards import requires
+from ..idempotency import IdempotencyKeyRequired
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..params import body_id, path_id
+from ..state import api_state, principal_of
+from .acting import CustomerQuery, listing, operation_id, query_id
+
+__all__ = ["topup_out", "topup_routes"]
+
+OPERATOR_PAYMENTS: Final = [requires(Scope.PAYMENTS, operator=True)]
+OPERATOR_READ: Final = [requires(Scope.READ, operator=True)]
+
+
+def _time(ns: int | None) -> str | None:
+    return None if ns is None else wire.rfc3339(ns)
+
+
+def topup_out(t: topups.TopUp) -> wire.TopUp:
+    asset = t.asset
+    return wire.TopUp(
+        id=format_id("top", t.id), customer_id=format_id("cus", t.customer_id),
+        amount=wire.money(t.amount, asset), method=t.method.value, instrument=t.instrument,
+        provider=t.provider, status=t.status.value, awaiting_retry=t.awaiting_retry,
+        failure_code=t.failure_code, failure_message=t.failure_message,
+        restricted=t.restricted, settles_at=_time(t.settles_at_ns),
+        settled_at=_time(t.settled_ns), released=wire.money(t.released, asset),
+        charged_back=wire.money(t.charged_back, asset), created_at=wire.rfc3339(t.created_ns),
+        updated_at=wire.rfc3339(t.updated_ns),
+    )  # fmt: skip
+
+
+def _provider(platform: Platform, name: str) -> FundingProvider:
+    provider: FundingProvider | None = platform.providers.get(name)
+    if provider is None:
+        raise ProblemError(Code.PROVIDER_UNAVAILABLE, f"no funding provider {name!r} is set up")
+    return provider
+
+
+def _answer(result: topups.TopUp | Refusal, status: int, replayed: bool = False) -> Response[Any]:
+    if isinstance(result, Refusal):
+        status, body = refusal_problem(result)
+        return Response(body, status_code=status, media_type=PROBLEM_JSON)
+    return Response(
+        msgspec.json.encode(topup_out(result)), status_code=status,
+        media_type="application/json", headers={REPLAYED_HEADER: "true"} if replayed else {},
+    )  # fmt: skip
+
+
+def _create(
+    platform: Platform, topup_id: int, customer_id: int, asset: str, amount: int,
+    method: Method, instrument: str,
+) -> tuple[topups.TopUp | Refusal, bool]:  # fmt: skip
+    """The top-up of this request (made now, or the one its key made before), and whether
+    it existed before. Runs in a worker thread: it waits for two units and the provider."""
+    provider = _provider(platform, platform.config.funding_provider)
+    existing = topups.get_topup(platform, topup_id)
+    if existing is not None and (
+        existing.customer_id, existing.asset, existing.amount, existing.method,
+        existing.instrument,
+    ) != (customer_id, asset, amount, method, instrument):  # fmt: skip
+        raise ProblemError(
+            ApiCode.IDEMPOTENCY_KEY_REUSED,
+            "this Idempotency-Key was used for a different request; use a new key",
+        )
+    made = topups.create_topup(
+        platform, provider, customer_id, asset, amount, method, instrument, topup_id
+    )
+    return made, existing is not None
+
+
+@post("/topups", guards=OPERATOR_PAYMENTS, status_code=201,
+      responses=problems(404, 409, 413, 415, 422, 503))  # fmt: skip
+async def create_topup(
+    request: Request[Any, Any, Any],
+    data: JSONBody[wire.TopUpCreate],
+    idempotency_key: IdempotencyKeyRequired,
+) -> Response[wire.TopUp]:
+    """Top up a customer's wallet (carrier-billed money lands in its restricted balance
+    until the carrier settles it). A decline is ``201`` with ``status: "declined"``."""
+    principal = principal_of(request)
+    state = api_state(request)
+    asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
+    customer_id = body_id("cus", data.customer_id, "customer_id")
+    topup_id = operation_id("topup", principal, idempotency_key)
+    with state.in_flight.claim(principal.owner, idempotency_key):
+        result, replayed = await to_thread.run_sync(
+            _create, state.platform, topup_id, customer_id, asset, amount,
+            Method(data.method), data.instrument,
+        )  # fmt: skip
+    return _answer(result, 201, replayed)
+
+
+def _retry(platform: Platform, topup_id: int) -> topups.TopUp | Refusal:
+    found = topups.get_topup(platform, topup_id)
+    if found is None:
+        return Refusal(Code.TOPUP_NOT_FOUND, "no such top-up")
+    return topups.retry_topup(platform, _provider(platform, found.provider), topup_id)
+
+
+@post("/topups/{topup_id:str}/retry", guards=OPERATOR_PAYMENTS, status_code=200,
+      responses=problems(404, 409, 422, 503))  # fmt: skip
+async def retry_topup(
+    request: Request[Any, Any, Any],
+    topup_id: FromPath[str],
+    idempotency_key: IdempotencyKeyRequired,
+) -> Response[wire.TopUp]:
+    """Charge again a pending top-up the provider never answered for; one the provider
+    accepted is answered as it is (its outcome comes as the provider's event). Safe to
+    repeat: the provider collects a top-up at most once."""
+    principal = principal_of(request)
+    state = api_state(request)
+    target = path_id("top", topup_id, Code.TOPUP_NOT_FOUND)
+    with state.in_flight.claim(principal.owner, idempotency_key):
+        result = await to_thread.run_sync(_retry, state.platform, target)
+    return _answer(result, 200)
+
+
+@get("/topups", guards=OPERATOR_READ, sync_to_thread=True, responses=problems())
+def list_topups(
+    request: Request[Any, Any, Any],
+    customer_id: CustomerQuery = None,
+    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
+    cursor: CursorParam = None,
+) -> wire.TopUpPage:
+    """Top-ups newest first: every one, or a customer's."""
+    customer = query_id("cus", customer_id, "customer_id")
+    name = listing("topups", customer)
+    page = topups.list_topups(api_state(request).platform, customer,
+                              decode_cursor(name, cursor), limit)  # fmt: skip
+    return wire.TopUpPage(
+        data=[topup_out(t) for t in page.items], next_cursor=next_cursor(name, page.next_cursor)
+    )
+
+
+@get("/topups/{topup_id:str}", guards=OPERATOR_READ, sync_to_thread=True,
+     responses=problems(404))  # fmt: skip
+def get_topup(request: Request[Any, Any, Any], topup_id: FromPath[str]) -> wire.TopUp:
+    found = topups.get_topup(
+        api_state(request).platform, path_id("top", topup_id, Code.TOPUP_NOT_FOUND)
+    )
+    if found is None:
+        raise ProblemError(Code.TOPUP_NOT_FOUND, "no such top-up")
+    return topup_out(found)
+
+
+topup_routes: Final = [create_topup, retry_topup, list_topups, get_topup]

@@ -1,0 +1,93 @@
+"""Transfers between customers: real time, wallet to wallet, within the sender's tier.
+
+The operator's keys only (the customer apps act for their customers): ``POST
+/v1/transfers`` (``payments``; ``Idempotency-Key`` required, the transfer's id derived
+from it), ``GET /v1/transfers`` and ``GET /v1/transfers/{id}`` (``read``). Only the
+sender's wallet pays: carrier-billed money that is not settled yet is never sent to
+another person (402 ``restricted_funds`` when only it would cover the amount).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, JSONBody
+
+from centime.auth import Scope
+from centime.platform import p2p
+from centime.platform.errors import Code
+from centime.platform.ids import format_id
+
+from .. import wire
+from ..errors import ProblemError, problems
+from ..execute import execute
+from ..guards import requires
+from ..idempotency import IdempotencyKeyRequired
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..params import body_id, path_id
+from ..state import api_state, principal_of
+from .acting import CustomerQuery, listing, operation_id, query_id
+
+__all__ = ["transfer_out", "transfer_routes"]
+
+OPERATOR_PAYMENTS: Final = [requires(Scope.PAYMENTS, operator=True)]
+OPERATOR_READ: Final = [requires(Scope.READ, operator=True)]
+
+
+def transfer_out(t: p2p.P2PTransfer) -> wire.Transfer:
+    return wire.Transfer(
+        id=format_id("tr", t.id), sender_id=format_id("cus", t.sender_id),
+        recipient_id=format_id("cus", t.recipient_id), amount=wire.money(t.amount, t.asset),
+        note=t.note, created_at=wire.rfc3339(t.created_ns),
+    )  # fmt: skip
+
+
+@post("/transfers", guards=OPERATOR_PAYMENTS, status_code=201,
+      responses=problems(402, 404, 409, 413, 415, 422))  # fmt: skip
+async def create_transfer(
+    request: Request[Any, Any, Any],
+    data: JSONBody[wire.TransferCreate],
+    idempotency_key: IdempotencyKeyRequired,
+) -> Response[wire.Transfer]:
+    """Send money from one customer's wallet to another's."""
+    asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
+    operation = p2p.send(
+        api_state(request).platform, body_id("cus", data.sender_id, "sender_id"),
+        body_id("cus", data.recipient_id, "recipient_id"), asset, amount, data.note,
+        transfer_id=operation_id("transfer", principal_of(request), idempotency_key),
+    )  # fmt: skip
+    return await execute(request, operation, transfer_out, status_code=201,
+                         idempotency_key=idempotency_key)  # fmt: skip
+
+
+@get("/transfers", guards=OPERATOR_READ, sync_to_thread=True, responses=problems())
+def list_transfers(
+    request: Request[Any, Any, Any],
+    customer_id: CustomerQuery = None,
+    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
+    cursor: CursorParam = None,
+) -> wire.TransferPage:
+    """Transfers newest first: every one, or those a customer sent or received."""
+    customer = query_id("cus", customer_id, "customer_id")
+    name = listing("transfers", customer)
+    page = p2p.list_p2p_transfers(api_state(request).platform, customer,
+                                  decode_cursor(name, cursor), limit)  # fmt: skip
+    return wire.TransferPage(
+        data=[transfer_out(t) for t in page.items],
+        next_cursor=next_cursor(name, page.next_cursor),
+    )
+
+
+@get("/transfers/{transfer_id:str}", guards=OPERATOR_READ, sync_to_thread=True,
+     responses=problems(404))  # fmt: skip
+def get_transfer(request: Request[Any, Any, Any], transfer_id: FromPath[str]) -> wire.Transfer:
+    found = p2p.get_p2p_transfer(
+        api_state(request).platform, path_id("tr", transfer_id, Code.TRANSFER_NOT_FOUND)
+    )
+    if found is None:
+        raise ProblemError(Code.TRANSFER_NOT_FOUND, "no such transfer")
+    return transfer_out(found)
+
+
+transfer_routes: Final = [create_transfer, list_transfers, get_transfer]
