@@ -1,11 +1,11 @@
-"""The demo is the README's first command: it must run, check clean and verify its audit log."""
+"""The ledger tour (`centime tour`) must run, check clean and verify its audit log."""
 
 from io import StringIO
 from pathlib import Path
 
 from rich.console import Console
 
-from centime.demo import run_demo
+from centime.tour import run_demo
 
 
 def test_demo_runs_checks_and_verifies(tmp_path: Path) -> None:

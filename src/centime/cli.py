@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import typer
@@ -11,6 +12,7 @@ from centime.limits import API_RATE_BURST, API_RATE_PER_KEY_PER_S
 from centime.store import DEFAULT_DATABASE_URL, LedgerStore
 
 if TYPE_CHECKING:
+    from centime.audit import AuditLog
     from centime.platform.context import Platform
 
 app = typer.Typer(help="centime: micropayments on an exact, fast double-entry ledger.",
@@ -95,10 +97,6 @@ def serve(
     """Serve the HTTP API (the platform's /v1 routes, the audit log's endpoints, health and
     metrics) over the ledger, with the audit log as CENTIME_AUDIT_KEY_FILE / CENTIME_AUDIT
     say, and the background loop (idempotency purge)."""
-    import uvicorn
-
-    from centime.api import create_app
-    from centime.api.background import BackgroundLoop, background_tasks
     from centime.audit import audit_from_env
     from centime.ledger import Ledger
     from centime.platform.context import Platform
@@ -107,14 +105,39 @@ def serve(
     audit = audit_from_env()
     with Ledger(open_store(database_url), audit=audit) as ledger:
         platform = Platform(ledger, ledger.clock)
-        install_funding_providers(platform)
-        loop = BackgroundLoop(platform, background_tasks())
-        loop.start()
-        try:
-            app_ = create_app(platform, audit, rate_per_s=rate_per_key, rate_burst=rate_burst)
-            uvicorn.run(app_, host=host, port=port, log_level="info", access_log=access_log)
-        finally:
-            loop.stop()
+        options = ServerOptions(host, port, rate_per_key, rate_burst, access_log)
+        _run_server(platform, audit, options)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    rate_per_key: float = API_RATE_PER_KEY_PER_S
+    rate_burst: int = API_RATE_BURST
+    access_log: bool = False
+
+
+def _run_server(platform: Platform, audit: AuditLog | None, options: ServerOptions) -> None:
+    """The composition root of a running server: providers, background loop, HTTP app."""
+    import uvicorn
+
+    from centime.api import create_app
+    from centime.api.background import BackgroundLoop, background_tasks
+
+    install_funding_providers(platform)
+    loop = BackgroundLoop(platform, background_tasks())
+    loop.start()
+    try:
+        app_ = create_app(
+            platform, audit, rate_per_s=options.rate_per_key, rate_burst=options.rate_burst
+        )
+        uvicorn.run(
+            app_, host=options.host, port=options.port, log_level="info",
+            access_log=options.access_log,
+        )  # fmt: skip
+    finally:
+        loop.stop()
 
 
 @keys_app.command("create")
@@ -167,11 +190,47 @@ def keys_create(
 @app.command("demo")
 def demo(
     database: str = typer.Option("demo.db", "--database", help="The SQLite file (recreated)."),
+    host: str = typer.Option("127.0.0.1", help="The address to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="The port to listen on."),
 ) -> None:
-    """A short tour of the ledger: top-up, micropayments, a metered hold, a refused overdraft."""
+    """The platform on a fresh SQLite file with a small seeded world (merchants, customers,
+    payments, a refund, a hold, a carrier top-up), served until Ctrl-C; prints the URL and
+    the demo's API keys."""
+    import time
     from pathlib import Path
 
-    from centime.demo import run_demo
+    from rich.console import Console
+
+    from centime.audit import AuditLog
+    from centime.audit.sth import generate_key_file
+    from centime.demo import build_demo_world, print_demo
+    from centime.ledger import Ledger
+    from centime.platform.context import Platform
+    from centime.store.sqlite import SqliteStore
+
+    path = Path(database)
+    for leftover in (path, *(Path(f"{path}{s}") for s in ("-wal", "-shm", ".writer-lock"))):
+        leftover.unlink(missing_ok=True)
+    key_file = Path(f"{path}.audit-key.pem")
+    key_file.unlink(missing_ok=True)
+    # The demo operator's head-signing key, made for this run (mode 0600, never printed).
+    audit = AuditLog(generate_key_file(key_file, time.time_ns()))
+    with Ledger(SqliteStore.open(path), audit=audit) as ledger:
+        platform = Platform(ledger, ledger.clock)
+        world = build_demo_world(platform)
+        print_demo(platform, world, f"http://{host}:{port}", Console())
+        _run_server(platform, audit, ServerOptions(host, port))
+
+
+@app.command("tour")
+def tour(
+    database: str = typer.Option("tour.db", "--database", help="The SQLite file (recreated)."),
+) -> None:
+    """A short tour of the ledger itself: top-up, micropayments, a metered hold, a refused
+    overdraft, the audit log verified."""
+    from pathlib import Path
+
+    from centime.tour import run_demo
 
     if not run_demo(Path(database)):
         raise typer.Exit(1)
@@ -179,6 +238,48 @@ def demo(
 
 BenchBatchSizes = typer.Option(
     ["1,100,8189"], "--batch-size", help="Events per request; repeat or comma-separate.")
+
+
+@bench_app.command("api")
+def bench_api(
+    duration_s: float = typer.Option(10.0, min=1.0, max=600.0, help="Seconds per measurement."),
+    clients: int = typer.Option(64, min=1, max=1024, help="Clients posting single payments."),
+    batch_clients: int = typer.Option(2, min=1, max=64, help="Clients posting batches."),
+    batch_size: int = typer.Option(8189, min=1, max=8189, help="Payments per batch request."),
+    customers: int = typer.Option(256, min=1, max=100_000, help="Funded customers who pay."),
+    runs: int = typer.Option(3, min=1, max=100, help="Runs of each; medians are reported."),
+    audit: bool = typer.Option(True, help="Run the server with the audit log (the default)."),
+) -> None:
+    """Payments per second through `centime serve` on SQLite over loopback: single payments
+    (p50/p99 latency) and the batch endpoint. Exits 1 if the database afterwards does not
+    hold exactly the payments answered as created, or the ledger check fails."""
+    from centime.bench.api import ApiBenchConfig, run_api_bench
+
+    config = ApiBenchConfig(duration_s, clients, batch_clients, batch_size, customers, runs, audit)
+    result = run_api_bench(config, progress=lambda line: typer.echo(line, err=True))
+    for run in result.runs:
+        typer.echo(
+            f"{run.kind:>6}: {run.payments_per_s:>10,.0f} payments/s  {run.requests_per_s:>8,.0f}"
+            f" requests/s  p50 {run.latency_ms_p50:7.2f} ms  p99 {run.latency_ms_p99:7.2f} ms"
+            f"  failures {run.failures or 0}"
+            + (f"  errors {run.errors}" if run.errors else "")
+            + (f"\n        first failure: {run.sample_failure}" if run.sample_failure else "")
+        )
+    for kind in ("single", "batch"):
+        typer.echo(
+            f"median of {runs} {kind}: {result.median(kind, 'payments_per_s'):,.0f} payments/s,"
+            f" p50 {result.median(kind, 'latency_ms_p50'):.2f} ms,"
+            f" p99 {result.median(kind, 'latency_ms_p99'):.2f} ms"
+        )
+    ratio = result.median("batch", "payments_per_s") / result.median("single", "payments_per_s")
+    typer.echo(f"batch / single: {ratio:.1f}x")
+    typer.echo(
+        f"payments answered created: {result.payments_created:,}; stored:"
+        f" {result.payments_stored:,}; ledger check: "
+        + ("passed" if not result.ledger_violations else "; ".join(result.ledger_violations[:3]))
+    )
+    if not result.consistent:
+        raise typer.Exit(1)
 
 
 @bench_app.command("audit-proofs")

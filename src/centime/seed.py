@@ -24,7 +24,14 @@ from centime.platform.parties import Customer, Merchant, create_customer, create
 from centime.platform.topups import TopUp, TopUpStatus, create_topup, process_provider_events
 from centime.providers import Method, SandboxProvider
 
-__all__ = ["SeedError", "SeededCustomer", "SeededMerchant", "World", "seed_world"]
+__all__ = [
+    "SeedError",
+    "SeededCustomer",
+    "SeededMerchant",
+    "World",
+    "expect",
+    "seed_world",
+]
 
 MERCHANT_SCOPES: Final = frozenset({Scope.READ, Scope.PAYMENTS, Scope.REFUNDS})
 CARD_OK: Final = "4242424242424242"
@@ -59,7 +66,8 @@ class World:
     customers: list[SeededCustomer] = field(default_factory=list)
 
 
-def _ok(result: T | Refusal, what: str) -> T:
+def expect(result: T | Refusal, what: str) -> T:
+    """The result, or SeedError naming the refusal."""
     if isinstance(result, Refusal):
         raise SeedError(f"{what}: {result.code.value}: {result.detail}")
     return result
@@ -72,7 +80,8 @@ def _run_all(platform: Platform, operations: Sequence[Operation[Any]]) -> list[A
 
 
 def _key(platform: Platform, kind: Any, owner: int, name: str, scopes: frozenset[Scope]) -> str:
-    created: NewKey = _ok(platform.execute(create_key(platform, kind, owner, name, scopes)), name)
+    operation = create_key(platform, kind, owner, name, scopes)
+    created: NewKey = expect(platform.execute(operation), name)
     return created.token
 
 
@@ -97,12 +106,12 @@ def seed_world(
     made_merchants = _run_all(
         platform, [create_merchant(platform, merchant_names(i)) for i in range(merchants)]
     )
-    for merchant in made_merchants:
-        merchant = _ok(merchant, "merchant")
+    for made_merchant in made_merchants:
+        merchant = expect(made_merchant, "merchant")
         token = _key(platform, "merchant", merchant.id, "seed key", MERCHANT_SCOPES)
         world.merchants.append(SeededMerchant(merchant, token))
     made = [
-        _ok(c, "customer")
+        expect(c, "customer")
         for c in _run_all(
             platform, [create_customer(platform, customer_names(i)) for i in range(customers)]
         )
@@ -115,7 +124,7 @@ def seed_world(
     ]
     mandates = iter(_run_all(platform, mandate_ops))
     for customer in made:
-        granted = {m.merchant.id: _ok(next(mandates), "mandate") for m in world.merchants}
+        granted = {m.merchant.id: expect(next(mandates), "mandate") for m in world.merchants}
         world.customers.append(SeededCustomer(customer, granted))
     _fund(platform, provider, made, asset, scale_asset.parse(funding))
     return world
@@ -136,7 +145,7 @@ def _fund(
             )
             for c in customers
         ]
-        topups = [_ok(f.result(), "top-up") for f in futures]
+        topups = [expect(f.result(), "top-up") for f in futures]
     pending = {t.id for t in topups}
     deadline = time.monotonic() + SETTLE_WAIT_MAX_S
     while pending:

@@ -1,4 +1,4 @@
-"""``centime demo``: a short, readable tour of the ledger on a SQLite file.
+"""``centime tour``: a short, readable tour of the ledger on a SQLite file.
 
 A wallet is topped up, pays a creator per article and per API call with the platform fee
 split off in the same linked chain, authorizes a metered hold that is partly captured, and a

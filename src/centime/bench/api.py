@@ -1,0 +1,274 @@
+"""``centime bench api``: payments per second through the HTTP API, over loopback.
+
+A fresh SQLite database is seeded through the services (a merchant with a key, funded
+customers who granted it mandates), then ``centime serve`` starts on it in a subprocess, as
+a user would run it (audit log on, the default), and this process drives it with the
+loopback load generator (:mod:`centime.bench.http_load`):
+
+- single: ``clients`` closed-loop clients, each posting one payment (``POST /v1/payments``,
+  its own ``Idempotency-Key``) and waiting for the answer before the next;
+- batch: ``batch_clients`` clients posting ``POST /v1/payments/batch`` with ``batch_size``
+  payments each.
+
+Each measurement runs for ``duration_s``; the two alternate ``runs`` times on the same
+server and the report gives the median of the runs. Afterwards the server is stopped and
+the database checked: the ledger check must pass and the payments stored must be exactly
+the ones the server answered as created.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+import msgspec
+
+from centime.ledger import Ledger
+from centime.money import ASSETS
+from centime.platform.context import Platform
+from centime.platform.ids import format_id
+from centime.providers import SandboxConfig, SandboxProvider
+from centime.seed import World, seed_world
+from centime.store import open_store
+
+from .http_load import LoadResult, build_request, run_load
+
+__all__ = ["ApiBenchConfig", "ApiBenchResult", "ApiRun", "run_api_bench"]
+
+HOST: Final = "127.0.0.1"
+READY_WAIT_MAX_S: Final = 60.0
+STOP_WAIT_MAX_S: Final = 30.0
+PAYMENT_AMOUNT: Final = "0.001"  # a tenth of a cent per payment
+# Rate limits are per key and the benchmark uses one merchant key: lift them for the run.
+UNLIMITED_RATE: Final = 1_000_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class ApiBenchConfig:
+    duration_s: float = 10.0
+    clients: int = 64
+    batch_clients: int = 2
+    batch_size: int = 8189
+    customers: int = 256
+    runs: int = 3
+    audit: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ApiRun:
+    kind: str  # "single" or "batch"
+    payments_per_s: float
+    requests_per_s: float
+    latency_ms_p50: float
+    latency_ms_p99: float
+    payments_created: int
+    failures: dict[int, int]  # answers that were not 2xx, by status
+    errors: list[str]
+    sample_failure: str
+
+
+@dataclass
+class ApiBenchResult:
+    config: ApiBenchConfig
+    runs: list[ApiRun] = field(default_factory=list)
+    payments_stored: int = 0
+    ledger_violations: list[str] = field(default_factory=list)
+
+    def median(self, kind: str, attribute: str) -> float:
+        values = [getattr(r, attribute) for r in self.runs if r.kind == kind]
+        return statistics.median(values) if values else float("nan")
+
+    @property
+    def payments_created(self) -> int:
+        return sum(r.payments_created for r in self.runs)
+
+    @property
+    def consistent(self) -> bool:
+        """The database holds exactly the payments answered created, and checks."""
+        return not self.ledger_violations and self.payments_stored == self.payments_created
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _seed(database_url: str, customers: int, audit: bool) -> World:
+    """Build the world in this process, then close the store: the server is its writer."""
+    from centime.audit import AuditLog
+
+    with Ledger(open_store(database_url), audit=AuditLog(None) if audit else None) as ledger:
+        platform = Platform(ledger, ledger.clock)
+        sandbox = SandboxProvider(platform.clock, SandboxConfig(card_confirm_s=0))
+        return seed_world(platform, sandbox, customers=customers, merchants=1, funding="1000")
+
+
+@contextmanager
+def _server(database_url: str, port: int, audit: bool) -> Iterator[subprocess.Popen[bytes]]:
+    env = dict(os.environ)
+    env["CENTIME_AUDIT"] = "on" if audit else "off"
+    env.pop("CENTIME_AUDIT_KEY_FILE", None)
+    command = [
+        sys.executable, "-c", "from centime.cli import main; main()", "serve",
+        "--database-url", database_url, "--host", HOST, "--port", str(port),
+        "--rate-per-key", str(UNLIMITED_RATE), "--rate-burst", str(UNLIMITED_RATE),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_ready(process, port)
+        yield process
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(STOP_WAIT_MAX_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_ready(process: subprocess.Popen[bytes], port: int) -> None:
+    deadline = time.monotonic() + READY_WAIT_MAX_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            stderr = process.stderr.read().decode(errors="replace") if process.stderr else ""
+            raise RuntimeError(f"the server exited with {process.returncode}:\n{stderr[-2000:]}")
+        try:
+            if httpx.get(f"http://{HOST}:{port}/readyz", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError("the server did not become ready in time")
+
+
+class _Payments:
+    """Request bodies: payments of PAYMENT_AMOUNT by the seeded customers, round robin."""
+
+    def __init__(self, world: World, port: int) -> None:
+        merchant = world.merchants[0]
+        self._host = f"{HOST}:{port}"
+        self._auth = f"Bearer {merchant.api_key}"
+        asset = ASSETS[world.asset]
+        self._amount = {
+            "value": str(asset.parse(PAYMENT_AMOUNT)), "asset": asset.code, "scale": asset.scale
+        }  # fmt: skip
+        self._payers = [
+            (format_id("cus", c.customer.id), format_id("man", c.mandates[merchant.merchant.id].id))
+            for c in world.customers
+        ]
+        self._next = itertools.count()
+        self._run = uuid.uuid4().hex[:12]
+
+    def _item(self, n: int) -> dict[str, Any]:
+        customer, mandate = self._payers[n % len(self._payers)]
+        return {"customer": customer, "mandate": mandate, "amount": self._amount}
+
+    def _headers(self, n: int) -> dict[str, str]:
+        return {"Authorization": self._auth, "Idempotency-Key": f"bench-{self._run}-{n}"}
+
+    def single(self) -> bytes:
+        n = next(self._next)
+        body = msgspec.json.encode(self._item(n))
+        return build_request("POST", "/v1/payments", self._host, body, self._headers(n))
+
+    def batch(self, size: int) -> Callable[[], bytes]:
+        def make() -> bytes:
+            first = next(self._next)
+            items = [self._item(first * size + i) for i in range(size)]
+            body = msgspec.json.encode({"payments": items})
+            return build_request(
+                "POST", "/v1/payments/batch", self._host, body, self._headers(first)
+            )
+
+        return make
+
+
+class _BatchResults(msgspec.Struct):
+    results: list[dict[str, Any]]
+
+
+def _created_in_batch(body: bytes) -> int:
+    decoded = msgspec.json.decode(body, type=_BatchResults)
+    return sum(1 for r in decoded.results if "error" not in r and r.get("payment") is not None)
+
+
+def _run(kind: str, load: LoadResult, created: int) -> ApiRun:
+    return ApiRun(
+        kind=kind,
+        payments_per_s=created / load.duration_s if load.duration_s else 0.0,
+        requests_per_s=load.per_s(),
+        latency_ms_p50=load.latency_ms(0.50),
+        latency_ms_p99=load.latency_ms(0.99),
+        payments_created=created,
+        failures={s: n for s, n in load.statuses.items() if not 200 <= s < 300},
+        errors=load.errors[:5],
+        sample_failure=load.sample_failure.decode(errors="replace"),
+    )
+
+
+def _measure_single(payments: _Payments, port: int, config: ApiBenchConfig) -> ApiRun:
+    load = run_load(HOST, port, payments.single, config.clients, config.duration_s)
+    return _run("single", load, load.ok)
+
+
+def _measure_batch(payments: _Payments, port: int, config: ApiBenchConfig) -> ApiRun:
+    created = 0
+
+    def count(status: int, body: bytes) -> None:
+        nonlocal created
+        if 200 <= status < 300:
+            created += _created_in_batch(body)
+
+    load = run_load(
+        HOST, port, payments.batch(config.batch_size), config.batch_clients, config.duration_s,
+        on_response=count,
+    )  # fmt: skip
+    return _run("batch", load, created)
+
+
+def _verify(database_url: str, result: ApiBenchResult) -> None:
+    store = open_store(database_url)
+    try:
+        result.ledger_violations = [str(v) for v in store.check()]
+        with store.reader() as fetch:
+            result.payments_stored = int(fetch("SELECT count(*) FROM payments", ())[0][0])
+    finally:
+        store.close()
+
+
+def run_api_bench(
+    config: ApiBenchConfig, progress: Callable[[str], None] = lambda _: None
+) -> ApiBenchResult:
+    result = ApiBenchResult(config)
+    with tempfile.TemporaryDirectory(prefix="centime-bench-api-") as tmp:
+        database_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+        progress(f"seeding {config.customers} funded customers")
+        world = _seed(database_url, config.customers, config.audit)
+        port = _free_port()
+        with _server(database_url, port, config.audit):
+            payments = _Payments(world, port)
+            for index in range(config.runs):
+                run = f"run {index + 1}/{config.runs}"
+                progress(f"{run}: single payments, {config.clients} clients")
+                result.runs.append(_measure_single(payments, port, config))
+                progress(f"{run}: batches of {config.batch_size}")
+                result.runs.append(_measure_batch(payments, port, config))
+        progress("checking the ledger and the payments stored")
+        _verify(database_url, result)
+    return result

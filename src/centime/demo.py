@@ -1,0 +1,131 @@
+"""``centime demo``: the platform on a fresh SQLite file, with a small world to click through.
+
+Three merchants (a news site, a game, a podcaster) and five customers, built through the
+services: card top-ups confirmed by the sandbox provider, a carrier-billed top-up still
+restricted, mandates, micropayments, a partial refund, a metered hold captured in part and a
+transfer between two people. Then ``centime serve`` runs on it and the keys are printed,
+once, so that a person can call the API (``/docs`` lists every route).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Final
+
+from rich.console import Console
+from rich.table import Table
+
+from centime.money import ASSETS
+from centime.platform.context import Platform
+from centime.platform.holds import Hold, authorize_hold, capture_hold
+from centime.platform.ids import format_id
+from centime.platform.p2p import send
+from centime.platform.parties import customer_balances, merchant_balances
+from centime.platform.payments import Payment, create_payment
+from centime.platform.refunds import refund_payment
+from centime.platform.topups import TopUp, create_topup, process_provider_events
+from centime.providers import Method, SandboxConfig, SandboxProvider
+from centime.seed import World, expect, seed_world
+
+__all__ = ["DEMO_CUSTOMERS", "DEMO_MERCHANTS", "DemoWorld", "build_demo_world", "print_demo"]
+
+DEMO_MERCHANTS: Final = ("The Daily Byte", "Pixel Quest", "Ana's Podcast")
+DEMO_CUSTOMERS: Final = ("Ada Lovelace", "Ben Okafor", "Chloe Martin", "Dev Patel", "Zoe Kim")
+CARRIER_PHONE_SETTLES: Final = "+15555550100"  # the sandbox's carrier number that settles
+USD: Final = ASSETS["USD"]
+
+
+@dataclass(frozen=True, slots=True)
+class DemoWorld:
+    world: World
+    payments: list[Payment]
+    hold: Hold
+    carrier_topup: TopUp
+
+
+def build_demo_world(platform: Platform) -> DemoWorld:
+    """Seed the demo's parties and their first activity (everything through the services)."""
+    sandbox = SandboxProvider(platform.clock, SandboxConfig(card_confirm_s=0, carrier_confirm_s=0))
+    world = seed_world(
+        platform, sandbox, customers=len(DEMO_CUSTOMERS), merchants=len(DEMO_MERCHANTS),
+        funding="25", mandate_daily="5",
+        customer_names=lambda i: DEMO_CUSTOMERS[i], merchant_names=lambda i: DEMO_MERCHANTS[i],
+    )  # fmt: skip
+    people = [c.customer for c in world.customers]
+    shops = [m.merchant for m in world.merchants]
+    # Zoe pays by phone bill: the money is restricted until the carrier settles (30 days).
+    carrier = expect(
+        create_topup(
+            platform, sandbox, people[4].id, "USD", USD.parse("10"), Method.CARRIER,
+            CARRIER_PHONE_SETTLES,
+        ),
+        "carrier top-up",
+    )  # fmt: skip
+    _wait_for_events(platform, sandbox)
+    payments: list[Payment] = []
+    prices = ("0.001", "0.0125", "0.05", "0.002", "0.25")  # an article, an API call, a tip...
+    for index, person in enumerate(people):
+        for round_ in range(3):
+            shop = shops[(index + round_) % len(shops)]
+            price = USD.parse(prices[(index + round_) % len(prices)])
+            paid = platform.execute(create_payment(platform, person.id, shop.id, "USD", price))
+            payments.append(expect(paid, "payment"))
+    refund = refund_payment(platform, payments[4].id, USD.parse("0.005"), "article not loaded")
+    expect(platform.execute(refund), "refund")
+    hold = expect(
+        platform.execute(
+            authorize_hold(platform, people[1].id, shops[1].id, "USD", USD.parse("1"),
+                           timeout_s=3600, description="Pixel Quest: one hour of play")
+        ),
+        "hold",
+    )  # fmt: skip
+    capture = capture_hold(platform, hold.id, USD.parse("0.35"))
+    captured = expect(platform.execute(capture), "capture")
+    lunch = send(platform, people[0].id, people[1].id, "USD", USD.parse("2.5"), "lunch")
+    expect(platform.execute(lunch), "transfer")
+    return DemoWorld(world, payments, captured.hold, carrier)
+
+
+def _wait_for_events(platform: Platform, sandbox: SandboxProvider) -> None:
+    for _ in range(100):
+        if not sandbox.events_waiting:
+            return
+        process_provider_events(platform, sandbox)
+        time.sleep(0.01)
+
+
+def print_demo(platform: Platform, demo: DemoWorld, base_url: str, console: Console) -> None:
+    """The URL, the keys (shown this once) and who is who."""
+    world = demo.world
+
+    def say(text: str) -> None:  # keys and commands must not be wrapped or cut
+        console.print(text, soft_wrap=True, highlight=False)
+
+    say(f"\n[bold]centime demo[/bold] at {base_url}  (API docs: {base_url}/docs)\n")
+    say(f"operator key (admin): {world.operator_key}")
+    merchants = Table("merchant", "id", "earnings available")
+    for seeded in world.merchants:
+        earned = merchant_balances(platform, seeded.merchant.id)
+        merchants.add_row(
+            seeded.merchant.name, format_id("mer", seeded.merchant.id),
+            ", ".join(f"{USD.format(b.available)} {b.asset}" for b in earned) or "-",
+        )  # fmt: skip
+        say(f"key of {seeded.merchant.name} (read, payments, refunds): {seeded.api_key}")
+    console.print(merchants)
+    customers = Table("customer", "id", "available", "restricted (carrier-billed)")
+    for person in world.customers:
+        for balance in customer_balances(platform, person.customer.id):
+            customers.add_row(
+                person.customer.name, format_id("cus", person.customer.id),
+                f"{USD.format(balance.available)} {balance.asset}",
+                f"{USD.format(balance.restricted)} {balance.asset}",
+            )  # fmt: skip
+    console.print(customers)
+    say("Try:")
+    say(f"  curl -s -H 'Authorization: Bearer {world.operator_key}' {base_url}/v1/customers")
+    say(
+        f"  curl -s -H 'Authorization: Bearer {world.merchants[0].api_key}'"
+        f" {base_url}/v1/merchants/me/balances"
+    )
+    say("Keys are shown only now; the server stores their hashes. Ctrl-C stops the server.")
