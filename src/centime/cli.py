@@ -12,6 +12,7 @@ from centime.limits import API_RATE_BURST, API_RATE_PER_KEY_PER_S
 from centime.store import DEFAULT_DATABASE_URL, LedgerStore
 
 if TYPE_CHECKING:
+    from centime.api.background import Task
     from centime.audit import AuditLog
     from centime.platform.context import Platform
 
@@ -76,10 +77,29 @@ def ledger_check(
     )
 
 
-def install_funding_providers(platform: Platform) -> None:
-    """HOOK for the funding providers brief: register the sandbox funding provider (and
-    its event loop) on ``platform.providers`` here, before the app starts. Nothing yet."""
-    del platform
+def install_funding_providers(platform: Platform) -> list[Task]:
+    """Register the sandbox funding provider as ``platform.providers["sandbox"]`` (kept when
+    one is registered already), its carrier settling after the platform's configured days,
+    and return the background tasks that serve the money services: the provider's events
+    handled every PROVIDER_EVENTS_INTERVAL_S, lapsed metered holds marked expired every
+    HOLD_EXPIRE_INTERVAL_S (each bounded per run)."""
+    from centime.api.background import Task
+    from centime.limits import HOLD_EXPIRE_INTERVAL_S, PROVIDER_EVENTS_INTERVAL_S
+    from centime.platform.holds import expire_holds
+    from centime.platform.topups import process_provider_events
+    from centime.providers import SandboxConfig, SandboxProvider
+
+    sandbox = platform.providers.get("sandbox")
+    if not isinstance(sandbox, SandboxProvider):
+        days = platform.config.carrier_settlement_days
+        sandbox = SandboxProvider(platform.clock, SandboxConfig(carrier_settlement_days=days))
+        platform.providers[sandbox.name] = sandbox
+    feed: SandboxProvider = sandbox
+    return [
+        Task("provider events", PROVIDER_EVENTS_INTERVAL_S,
+             lambda running: process_provider_events(running, feed)),
+        Task("hold expiry", HOLD_EXPIRE_INTERVAL_S, expire_holds),
+    ]  # fmt: skip
 
 
 @app.command("serve")
@@ -125,8 +145,8 @@ def _run_server(platform: Platform, audit: AuditLog | None, options: ServerOptio
     from centime.api import create_app
     from centime.api.background import BackgroundLoop, background_tasks
 
-    install_funding_providers(platform)
-    loop = BackgroundLoop(platform, background_tasks())
+    tasks = install_funding_providers(platform)
+    loop = BackgroundLoop(platform, [*background_tasks(), *tasks])
     loop.start()
     try:
         app_ = create_app(

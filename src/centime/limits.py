@@ -116,6 +116,8 @@ LIST_LIMIT_MAX: Final = 1000
 
 # Lapsed metered holds whose rows one expire_holds call updates.
 HOLD_EXPIRE_MAX: Final = 1000
+# How often the server's background loop marks lapsed holds expired (centime serve).
+HOLD_EXPIRE_INTERVAL_S: Final = 1.0
 
 # ---------------------------------------------------------------- the HTTP API (centime.api)
 # Request bodies: 1 MiB for every endpoint but the batch payments one, which takes up to
