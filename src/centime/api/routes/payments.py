@@ -368,7 +368,8 @@ async def create_payment_batch(
     others. The whole batch is refused (a problem document) only when the merchant cannot
     be paid, and is a 400 naming the field when any payment is malformed.
 
-    The payments run in write units of 2727, submitted to the ledger's writer together.
+    The payments run in write units of BATCH_PAYMENTS_MAX, submitted to the ledger's
+    writer together.
     ``Idempotency-Key`` is required: each payment's id is derived from it and its index,
     and the first answer is kept (its refusals; the payments are read again), so a retry
     is answered as the first request was and never pays twice. Should the server stop

@@ -1,0 +1,204 @@
+"""POST /v1/payments/batch: per-payment results in order for mixed good and bad payments,
+units split at BATCH_PAYMENTS_MAX, malformed payments refusing the whole batch, the whole
+batch refused when the merchant cannot be paid, idempotent replays, the body limit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+
+from centime.api import wire
+from centime.api.routes import payments as payment_routes
+from centime.auth import Scope
+from centime.limits import API_BATCH_PAYMENTS_MAX
+from tests.platform.world import fund, snapshot
+
+from .conftest import Api
+from .money import (
+    Shop,
+    cents,
+    customer_balance,
+    funded_customer,
+    id_of,
+    merchant_balance,
+    problem,
+    shop,
+)
+
+
+def item(
+    customer: wire.Customer, amount: wire.Money, mandate: wire.Mandate | None, **more: Any
+) -> wire.BatchPayment:
+    mandate_id = None if mandate is None else mandate.id
+    return wire.BatchPayment(customer_id=customer.id, amount=amount, mandate_id=mandate_id,
+                             **more)  # fmt: skip
+
+
+def as_json(items: list[wire.BatchPayment], **more: Any) -> dict[str, Any]:
+    body: dict[str, Any] = msgspec.to_builtins(wire.PaymentBatchCreate(payments=items))
+    return {**body, **more}
+
+
+def post(api: Api, body: dict[str, Any], key: str, token: str) -> Any:
+    return api.http.post("/v1/payments/batch", json=body,
+                         headers=api.headers(token, **{"Idempotency-Key": key}))  # fmt: skip
+
+
+class World:
+    def __init__(self, api: Api) -> None:
+        self.seller: Shop = shop(api, fee_bp=100)
+        self.rich = funded_customer(api, 10_000)
+        self.poor = funded_customer(api, 1)
+        self.rich_mandate = api.operator.create_mandate(self.rich.id, self.seller.id,
+                                                        cents(100_000))  # fmt: skip
+        self.poor_mandate = api.operator.create_mandate(self.poor.id, self.seller.id, cents(100))
+        self.revoked = api.operator.create_mandate(self.rich.id, self.seller.id, cents(100))
+        api.operator.revoke_mandate(self.revoked.id)
+
+
+def test_mixed_good_and_bad_payments_each_get_their_result_in_order(api: Api) -> None:
+    w = World(api)
+    ghost = wire.Customer(id="cus_0000000000001", name="", email=None, status="active",
+                          kyc_tier=1, created_at="")  # fmt: skip
+    items = [
+        item(w.rich, cents(10), w.rich_mandate, description="call 1"),
+        item(w.poor, cents(5), w.poor_mandate),  # insufficient funds
+        item(ghost, cents(1), w.rich_mandate),  # no such customer
+        item(w.rich, cents(1), w.revoked),  # revoked
+        item(w.poor, cents(1), w.rich_mandate),  # another customer's mandate
+        item(w.rich, cents(20), w.rich_mandate, reference="r-2"),
+        item(w.poor, cents(1), w.poor_mandate),  # what it has
+    ]
+    batch = w.seller.client.create_payment_batch(items)
+    statuses = [(r.status, r.error.code if r.error else None) for r in batch.results]
+    assert statuses == [
+        (201, None), (402, "insufficient_funds"), (404, "customer_not_found"),
+        (409, "mandate_revoked"), (404, "mandate_not_found"), (201, None), (201, None),
+    ]  # fmt: skip
+    assert (batch.created, batch.refused) == (3, 4)
+    paid = [r.payment for r in batch.results if r.payment is not None]
+    assert [p.amount for p in paid] == [cents(10), cents(20), cents(1)]
+    assert [p.customer_id for p in paid] == [w.rich.id, w.rich.id, w.poor.id]
+    assert paid[0].description == "call 1" and paid[1].reference == "r-2"
+    assert all(p.merchant_id == w.seller.id for p in paid)
+    assert paid[0].mandate_id == w.rich_mandate.id
+    assert customer_balance(api, w.rich) == (10_000 - 30) * 10_000
+    assert customer_balance(api, w.poor) == 0
+    assert merchant_balance(api, w.seller) == 310_000 - sum(int(p.fee.value) for p in paid)
+    # What the batch answered is what is stored.
+    for payment in paid:
+        assert w.seller.client.get_payment(payment.id) == payment
+
+
+def test_a_batch_larger_than_a_unit_is_split_and_answered_in_order(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(payment_routes, "BATCH_PAYMENTS_MAX", 3)
+    w = World(api)
+    items = [item(w.rich, cents(i + 1), w.rich_mandate) for i in range(8)]
+    items[4] = item(w.poor, cents(50), w.poor_mandate)  # refused, in the second unit
+    batch = w.seller.client.create_payment_batch(items, idempotency_key="split")
+    assert [r.status for r in batch.results] == [201] * 4 + [402] + [201] * 3
+    paid = [r.payment.amount for r in batch.results if r.payment]
+    assert paid == [cents(i) for i in (1, 2, 3, 4, 6, 7, 8)]
+    assert customer_balance(api, w.rich) == (10_000 - 31) * 10_000
+    again = w.seller.client.create_payment_batch(items, idempotency_key="split")
+    assert again == batch
+    assert customer_balance(api, w.rich) == (10_000 - 31) * 10_000
+
+
+def test_a_retry_replays_the_first_answer_and_never_pays_twice(api: Api) -> None:
+    w = World(api)
+    items = [item(w.rich, cents(10), w.rich_mandate), item(w.poor, cents(5), w.poor_mandate)]
+    body = as_json(items)
+    first = post(api, body, "b-1", w.seller.token)
+    assert first.status_code == 200
+    # Money arrives for the poor customer: the replay still answers the first refusal.
+    fund(api.platform, id_of("cus", w.poor.id), "USD", 100 * 10_000)
+    again = post(api, body, "b-1", w.seller.token)
+    assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert customer_balance(api, w.rich) == (10_000 - 10) * 10_000
+    reused = post(api, as_json(items[:1]), "b-1", w.seller.token)
+    assert (reused.status_code, reused.json()["code"]) == (422, "idempotency_key_reused")
+    assert len(w.seller.client.list_payments().data) == 1
+
+
+def test_malformed_payments_refuse_the_whole_batch_naming_the_field(api: Api) -> None:
+    w = World(api)
+    good = msgspec.to_builtins(item(w.rich, cents(1), w.rich_mandate))
+    before = snapshot(api.platform)
+    for bad, field, code in [
+        ({**good, "customer_id": "mer_0000000000001"}, "payments[1].customer_id",
+         "invalid_request"),
+        ({**good, "amount": {**good["amount"], "value": "0"}}, "payments[1].amount.value",
+         "invalid_amount"),
+        ({**good, "amount": {**good["amount"], "scale": 2}}, "payments[1].amount.scale",
+         "invalid_amount"),
+        ({**good, "amount": {**good["amount"], "asset": "ZZZ"}}, "payments[1].amount.asset",
+         "unknown_asset"),
+        ({**good, "mandate_id": None}, "payments[1].mandate_id", "invalid_request"),
+        ({**good, "extra": 1}, "payments[1].extra", "invalid_request"),
+    ]:  # fmt: skip
+        response = post(api, {"payments": [good, bad]}, "bad", w.seller.token)
+        assert response.status_code == 400, response.text
+        document = response.json()
+        assert (document["code"], document["errors"][0]["field"]) == (code, field)
+    bodies: list[dict[str, Any]] = [{"payments": []}, {}, {"payments": [good], "merchant_id": "x"}]
+    for body in bodies:
+        assert post(api, body, "bad", w.seller.token).status_code == 400
+    assert snapshot(api.platform) == before
+
+
+def test_the_whole_batch_is_refused_when_the_merchant_cannot_be_paid(api: Api) -> None:
+    w = World(api)
+    api.operator.update_merchant(w.seller.id, status="frozen")
+    items = [item(w.rich, cents(1), w.rich_mandate)]
+    assert problem(w.seller.client.create_payment_batch, items) == (409, "merchant_frozen")
+    other = shop(api, "Other")
+    response = post(api, as_json(items, merchant_id=other.id), "x", w.seller.token)
+    assert (response.status_code, response.json()["code"]) == (404, "merchant_not_found")
+
+
+def test_the_operator_batches_for_customers_and_names_the_merchant(api: Api) -> None:
+    w = World(api)
+    items = [item(w.rich, cents(3), None), item(w.rich, cents(4), None)]
+    assert problem(api.operator.create_payment_batch, items) == (400, "invalid_request")
+    batch = api.operator.create_payment_batch(items, merchant_id=w.seller.id)
+    assert [r.status for r in batch.results] == [201, 201]
+    assert all(r.payment and r.payment.mandate_id is None for r in batch.results)
+
+
+def test_scopes_and_merchant_isolation(api: Api) -> None:
+    w = World(api)
+    reader = api.client(api.merchant_key(w.seller.merchant, Scope.READ))
+    items = [item(w.rich, cents(1), w.rich_mandate)]
+    assert problem(reader.create_payment_batch, items) == (403, "forbidden")
+    rival = shop(api, "Rival")
+    batch = rival.client.create_payment_batch(items)  # the mandate is not the rival's
+    assert [(r.status, r.error and r.error.code) for r in batch.results] == [
+        (404, "mandate_not_found")]  # fmt: skip
+
+
+def test_the_largest_batch_fits_its_body_limit(api: Api) -> None:
+    w = World(api)
+    one = msgspec.to_builtins(item(w.rich, wire.money(1, "USD"), w.rich_mandate,
+                                   description="x" * 200))  # fmt: skip
+    body = msgspec.json.encode({"payments": [one] * API_BATCH_PAYMENTS_MAX})
+    assert len(body) > (1 << 20)  # more than any other endpoint accepts
+    headers = api.headers(w.seller.token, **{"Idempotency-Key": "big",
+                                              "Content-Type": "application/json"})  # fmt: skip
+    response = api.http.post("/v1/payments/batch", content=body, headers=headers)
+    assert response.status_code == 200, response.text[:300]
+    assert response.json()["created"] == API_BATCH_PAYMENTS_MAX
+    assert customer_balance(api, w.rich) == 10_000 * 10_000 - API_BATCH_PAYMENTS_MAX
+    too_many = msgspec.json.encode({"payments": [one] * (API_BATCH_PAYMENTS_MAX + 1)})
+    response = api.http.post("/v1/payments/batch", content=too_many,
+                             headers={**headers, "Idempotency-Key": "bigger"})  # fmt: skip
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "payments"
+    huge = b'{"payments": [' + b" " * (9 << 20) + b"]}"
+    response = api.http.post("/v1/payments/batch", content=huge,
+                             headers={**headers, "Idempotency-Key": "huge"})  # fmt: skip
+    assert (response.status_code, response.json()["code"]) == (413, "body_too_large")
