@@ -9,11 +9,20 @@ bounded in size, keys are rate limited.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+import msgspec
 from litestar import Litestar, Router
+
+# Litestar 2 keeps its msgspec Struct schema plugin private; it is extended below, not copied.
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.routes import HTTPRoute
+from litestar.types import Message, Scope
+from litestar.typing import FieldDefinition
 
 from centime import __version__
 from centime.audit import AuditLog
@@ -36,6 +45,10 @@ from .metrics import Metrics
 from .ratelimit import TokenBuckets
 from .routes import api_routes
 from .state import ApiState
+
+if TYPE_CHECKING:
+    from litestar._openapi.schema_generation import SchemaCreator
+    from litestar.openapi.spec import Schema
 
 __all__ = ["create_app"]
 
@@ -65,6 +78,50 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
+class StrictStructSchemas(StructSchemaPlugin):
+    """Request bodies refuse unknown fields (``wire.Input``, ``wire.Money``: msgspec's
+    ``forbid_unknown_fields``), and the document says so (``additionalProperties: false``):
+    Litestar's own plugin leaves that out, so the document allowed fields the server refuses
+    with a 400."""
+
+    def to_openapi_schema(
+        self, field_definition: FieldDefinition, schema_creator: SchemaCreator
+    ) -> Schema:
+        schema = super().to_openapi_schema(field_definition, schema_creator)
+        info = msgspec.inspect.type_info(field_definition.type_)
+        if isinstance(info, msgspec.inspect.StructType) and info.forbid_unknown_fields:
+            schema.additional_properties = False
+        return schema
+
+
+class AllowHeaders:
+    """The ``Allow`` header of an OPTIONS answer: every method of the path.
+
+    Litestar 2 builds a path's OPTIONS handler with the first handler registered on it and
+    never updates it, so ``OPTIONS /v1/customers`` answered ``Allow: OPTIONS, POST`` without
+    GET (litestar#4169, fixed in Litestar 3 only). The header is rewritten here from the
+    app's routes, as they are once the app is built."""
+
+    def __init__(self) -> None:
+        self._by_template: dict[str, bytes] = {}
+
+    def learn(self, app: Litestar) -> None:
+        for route in app.routes:
+            if isinstance(route, HTTPRoute):
+                self._by_template[route.path_format] = ", ".join(sorted(route.methods)).encode()
+
+    async def before_send(self, message: Message, scope: Scope) -> None:
+        if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+            return
+        raw: Any = scope
+        allow = self._by_template.get(raw.get("path_template") or "")
+        headers = list(message.get("headers") or [])
+        if allow is None or not any(name.lower() == b"allow" for name, _ in headers):
+            return  # not the OPTIONS handler's answer (a 401, say): nothing to correct
+        headers = [(name, value) for name, value in headers if name.lower() != b"allow"]
+        message["headers"] = [*headers, (b"allow", allow)]
+
+
 def create_app(
     platform: Platform,
     audit: AuditLog | None = None,
@@ -91,14 +148,18 @@ def create_app(
         security=[{SECURITY_SCHEME: []}],
     )
     ledger = platform.ledger
-    return Litestar(
+    allow = AllowHeaders()
+    app = Litestar(
         route_handlers=[audit_routes, v1, *health_routes],
         state=State({"store": ledger.store, "ledger": ledger, "audit": audit, "api": api}),
         exception_handlers=exception_handlers(),
         request_class=ApiRequest,
+        plugins=[StrictStructSchemas()],
         request_max_body_size=API_BODY_MAX_BYTES,
         middleware=[metrics.middleware],
-        before_send=[metrics.before_send],
+        before_send=[metrics.before_send, allow.before_send],
         openapi_config=openapi_config(),
         debug=debug,
     )
+    allow.learn(app)
+    return app
