@@ -345,7 +345,9 @@ __all__ += [
 
 # Public ids in request bodies: the prefix and 13 Crockford base32 digits
 # (centime.platform.ids), so that the OpenAPI document shows the form.
-_ID_DIGITS: Final = "[0-9a-hjkmnp-tv-z]{13}$"
+# 13 digits hold 65 bits and an id is below 2^63, so the first digit is 0-7: the pattern
+# says so, else the document would allow ids the server refuses.
+_ID_DIGITS: Final = "[0-7][0-9a-hjkmnp-tv-z]{12}$"
 CustomerId = Annotated[str, Meta(pattern=f"^cus_{_ID_DIGITS}")]
 MerchantId = Annotated[str, Meta(pattern=f"^mer_{_ID_DIGITS}")]
 MandateId = Annotated[str, Meta(pattern=f"^man_{_ID_DIGITS}")]
@@ -488,7 +490,8 @@ class Hold(Output):
     created_at: str
 
 
-TimeoutS = Annotated[int, Meta(gt=0, le=TIMEOUT_MAX_S)]
+# ``ge=1``, not ``gt=0``: Litestar drops a bound of 0 from the document (see KycTier).
+TimeoutS = Annotated[int, Meta(ge=1, le=TIMEOUT_MAX_S)]
 
 
 class HoldCreate(Input):
