@@ -8,11 +8,15 @@ from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from centime.api import wire
 from centime.api.routes import payments as payment_routes
+from centime.api.routes.payments import indexed_id_text
 from centime.auth import Scope
-from centime.limits import API_BATCH_PAYMENTS_MAX
+from centime.limits import API_BATCH_PAYMENTS_MAX, ID_MAX
+from centime.platform.ids import format_id
 from tests.platform.world import fund, snapshot
 
 from .conftest import Api
@@ -202,3 +206,9 @@ def test_the_largest_batch_fits_its_body_limit(api: Api) -> None:
     response = api.http.post("/v1/payments/batch", content=huge,
                              headers={**headers, "Idempotency-Key": "huge"})  # fmt: skip
     assert (response.status_code, response.json()["code"]) == (413, "body_too_large")
+
+
+@given(st.integers(min_value=0, max_value=ID_MAX), st.integers(min_value=0, max_value=2**15 - 1))
+def test_a_batchs_payment_ids_are_written_as_format_id_would(base: int, index: int) -> None:
+    head, low = format_id("pay", base)[:-3], base & ((1 << 15) - 1)
+    assert indexed_id_text(head, low, index) == format_id("pay", base ^ index)
