@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from centime.api import wire
+from centime.api.background import BackgroundLoop
 from centime.auth import Scope
+from centime.cli import install_funding_providers
 from centime.clock import FakeClock
 from centime.platform.topups import process_provider_events
 from centime.providers import Outage, SandboxProvider
@@ -201,3 +203,27 @@ def test_no_provider_is_503(bare_api: Api) -> None:
     assert problem(bare_api.operator.create_topup, ada.id, cents(1), "card",
                    CARD_SUCCEEDS) == (503, "provider_unavailable")  # fmt: skip
     assert topup_rows(bare_api) == []
+
+
+def test_serve_installs_the_sandbox_and_the_tasks_that_serve_it(
+    api: Api, clock: FakeClock
+) -> None:
+    api.platform.providers.clear()
+    tasks = install_funding_providers(api.platform)
+    sandbox = api.platform.providers["sandbox"]
+    assert isinstance(sandbox, SandboxProvider)
+    assert sandbox.config.carrier_settlement_days == api.platform.config.carrier_settlement_days
+    assert install_funding_providers(api.platform) and api.platform.providers["sandbox"] is sandbox
+    ada = funded_customer(api, 100)
+    seller = shop(api)
+    topup = api.operator.create_topup(ada.id, cents(10), "card", CARD_SUCCEEDS)
+    hold = api.operator.create_hold(ada.id, cents(5), merchant_id=seller.id, timeout_s=60)
+    clock.advance(61)
+    api.platform.ledger.run(lambda ctx: None, 0)  # a group: the ledger expires the reserve
+    BackgroundLoop(api.platform, tasks).run_once()
+    assert api.operator.get_topup(topup.id).status == "succeeded"
+    assert customer_balance(api, ada) == 110 * 10_000
+    with api.platform.read() as fetch:
+        rows = fetch("SELECT status FROM holds", ())
+    assert [row[0] for row in rows] == ["expired"]
+    assert api.operator.get_hold(hold.id).status == "expired"
