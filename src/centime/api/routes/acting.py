@@ -37,7 +37,8 @@ __all__ = [
     "visible_merchant",
 ]
 
-_ID_DIGITS: Final = "[0-9a-hjkmnp-tv-z]{13}$"
+# As in wire.py: 13 base32 digits, the first 0-7 (an id is below 2^63).
+_ID_DIGITS: Final = "[0-7][0-9a-hjkmnp-tv-z]{12}$"
 
 
 def _query(prefix: str, what: str) -> ParameterKwarg:
