@@ -414,11 +414,14 @@ class BatchError(Output):
 
 
 class BatchResult(Output, omit_defaults=True):
-    """One payment's outcome: ``status`` 201 with the ``payment``, or the HTTP status its
-    refusal would have had alone, with the ``error``."""
+    """One payment's outcome, in the order sent: ``status`` 201 with the new payment's
+    ``id`` and ``fee`` (the rest is what was sent; ``GET /v1/payments/{id}`` has all of
+    it), or the HTTP status its refusal would have had alone, with the ``error``. Lean on
+    purpose: a batch answers thousands of payments at once."""
 
     status: int
-    payment: Payment | None = None
+    id: str | None = None  # pay_...
+    fee: Money | None = None
     error: BatchError | None = None
 
 

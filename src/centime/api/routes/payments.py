@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -30,7 +29,6 @@ from centime.limits import (
     API_BATCH_BODY_MAX_BYTES,
     API_BATCH_PAYMENTS_MAX,
     BATCH_PAYMENTS_MAX,
-    SQL_IN_CHUNK,
 )
 from centime.money import ASSETS
 from centime.platform import payments
@@ -151,12 +149,13 @@ def get_payment(request: Request[Any, Any, Any], payment_id: FromPath[str]) -> w
 
 
 class _StoredBatch(msgspec.Struct, array_like=True):
-    """What the idempotency row of a batch keeps instead of its (megabytes of) answer:
-    the refusals, by index; every other payment was paid under its derived id and is read
-    again for a replay. ``whole``: the batch was refused as a whole (code, detail)."""
+    """What the idempotency row of a batch keeps: enough to answer a retry as the first
+    request was answered (the refusals, by index, and the paid payments' fees in order;
+    their ids are derived from the index), without the answer's size. ``whole``: the batch
+    was refused as a whole (code, detail)."""
 
-    size: int
     refused: list[tuple[int, str, str]]
+    fees: list[int]
     whole: tuple[str, str] | None = None
 
 
@@ -173,7 +172,9 @@ _DIGITS: Final = "0123456789abcdefghjkmnpqrstvwxyz"  # centime.platform.ids' bas
 _STORED_ENCODER: Final = msgspec.json.Encoder()
 _STORED_DECODER: Final = msgspec.json.Decoder(_StoredBatch)
 _ENCODER: Final = msgspec.json.Encoder()
-_PAYMENT_COLUMNS: Final = ", ".join(f.name for f in dataclasses.fields(payments.Payment))
+
+# A payment of a batch as its answer needs it: (payment id, fee), or why it was refused.
+_Result = tuple[int, int] | Refusal
 
 
 def indexed_id_text(head: str, low: int, index: int) -> str:
@@ -186,25 +187,18 @@ def indexed_id_text(head: str, low: int, index: int) -> str:
 class _Batch:
     """One batch request turned into the service's items, with what rendering the answer
     needs; the per-payment work is kept small (the endpoint is benchmarked): ids are parsed
-    once per distinct text, amounts reuse their decoded Money."""
+    once per distinct text, a payment's id is the batch's with its index in the low bits."""
 
     def __init__(
         self, principal: Principal, key: str, merchant_id: int, body: wire.PaymentBatchCreate
     ) -> None:
         self.merchant_id = merchant_id
-        self.merchant_text = format_id("mer", merchant_id)
         self.base_id = operation_id("batch", principal, key) | _HIGH_BIT
         self.id_head = format_id("pay", self.base_id)[:-3]  # every payment's id starts so
         self.id_low = self.base_id & ((1 << _INDEX_BITS) - 1)
         self.charged_by_merchant = not principal.is_operator
-        self.wanted = body.payments
-        # Id text -> id, per prefix (customers and mandates), and back for the answer.
-        self.ids: dict[str, dict[str, int]] = {"cus": {}, "man": {}}
+        self.ids: dict[str, dict[str, int]] = {"cus": {}, "man": {}}  # id text -> id
         self.items = [self._item(principal, i, p) for i, p in enumerate(body.payments)]
-        self.texts = {
-            prefix: {value: text for text, value in ids.items()}
-            for prefix, ids in self.ids.items()
-        }
 
     def _id(self, prefix: str, text: str, field: str) -> int:
         ids = self.ids[prefix]
@@ -212,10 +206,6 @@ class _Batch:
         if found is None:
             found = ids[text] = body_id(prefix, text, field)
         return found
-
-    def payment_text(self, index: int) -> str:
-        """The text of the id of payment ``index`` (``format_id`` of its id, cheaper)."""
-        return indexed_id_text(self.id_head, self.id_low, index)
 
     def _item(
         self, principal: Principal, index: int, wanted: wire.BatchPayment
@@ -249,64 +239,35 @@ class _Batch:
             for start in range(0, len(self.items), size)
         ]
 
-    def render(self, results: Sequence[payments.Payment | Refusal]) -> tuple[bytes, _StoredBatch]:
+    def render(self, results: Sequence[_Result]) -> tuple[bytes, _StoredBatch]:
         """The answer (encoded once) and what its idempotency row keeps."""
         out: list[wire.BatchResult] = []
         refused: list[tuple[int, str, str]] = []
-        render = _Renderer(self)
+        fees: list[int] = []
+        fee_money: dict[tuple[int, str], wire.Money] = {}  # fees repeat: one Money each
+        base, head, low, items = self.base_id, self.id_head, self.id_low, self.items
         for index, result in enumerate(results):
             if isinstance(result, Refusal):
                 code = result.code.value
                 refused.append((index, code, result.detail))
                 error = wire.BatchError(code=code, detail=result.detail)
                 out.append(wire.BatchResult(status=status_of(code), error=error))
-            else:
-                out.append(wire.BatchResult(status=201, payment=render(index, result)))
+                continue
+            payment_id, fee = result
+            fees.append(fee)
+            asset = items[index].asset
+            money = fee_money.get((fee, asset))
+            if money is None:
+                money = fee_money[fee, asset] = wire.money(fee, asset)
+            text = (
+                indexed_id_text(head, low, index) if payment_id == base ^ index
+                else format_id("pay", payment_id)
+            )  # fmt: skip
+            out.append(wire.BatchResult(status=201, id=text, fee=money))
         answer = wire.PaymentBatch(
             results=out, created=len(out) - len(refused), refused=len(refused)
         )
-        return _ENCODER.encode(answer), _StoredBatch(len(out), refused)
-
-
-class _Renderer:
-    """Payments of one batch to the wire, reusing what repeats: the merchant's id, the
-    customers' and mandates' id texts as they were sent, each asset's zero and each fee
-    amount's Money, each commit time's text."""
-
-    def __init__(self, batch: _Batch) -> None:
-        self.batch = batch
-        self.money: dict[tuple[int, str], wire.Money] = {}
-        self.times: dict[int, str] = {}
-
-    def _money(self, amount: int, asset: str) -> wire.Money:
-        found = self.money.get((amount, asset))
-        if found is None:
-            found = self.money[amount, asset] = wire.money(amount, asset)
-        return found
-
-    def __call__(self, index: int, p: payments.Payment) -> wire.Payment:
-        batch = self.batch
-        customers, mandates = batch.texts["cus"], batch.texts["man"]
-        created_at = self.times.get(p.created_ns)
-        if created_at is None:
-            created_at = self.times[p.created_ns] = wire.rfc3339(p.created_ns)
-        asset = p.asset
-        sent = batch.wanted[index]
-        # A replay of a payment stored earlier answers it as stored: its own amount.
-        amount = sent.amount if p.amount == batch.items[index].amount else None
-        mandate = None if p.mandate_id is None else mandates.get(p.mandate_id)
-        money = self._money
-        return wire.Payment(
-            id=batch.payment_text(index) if p.id == batch.base_id ^ index
-            else format_id("pay", p.id),
-            customer_id=customers.get(p.customer_id) or format_id("cus", p.customer_id),
-            merchant_id=batch.merchant_text, amount=amount or money(p.amount, asset),
-            fee=money(p.fee, asset), restricted=money(p.restricted_amount, asset),
-            refunded=money(p.refunded, asset), fee_refunded=money(p.fee_refunded, asset),
-            description=p.description, reference=p.reference,
-            hold_id=_optional_id("hold", p.hold_id),
-            mandate_id=mandate or _optional_id("man", p.mandate_id), created_at=created_at,
-        )  # fmt: skip
+        return _ENCODER.encode(answer), _StoredBatch(refused, fees)
 
 
 def _stored_row(platform: Platform, owner: str, key: str) -> tuple[bytes, int, bytes] | None:
@@ -323,37 +284,18 @@ def _stored_row(platform: Platform, owner: str, key: str) -> tuple[bytes, int, b
     return bytes(request_hash_), int(status_code), bytes(body)
 
 
-def _read_payments(platform: Platform, ids: Sequence[int]) -> dict[int, payments.Payment]:
-    found: dict[int, payments.Payment] = {}
-    with platform.read() as fetch:
-        for start in range(0, len(ids), SQL_IN_CHUNK):
-            chunk = list(ids[start : start + SQL_IN_CHUNK])
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT {_PAYMENT_COLUMNS} FROM payments WHERE id IN ({marks})"
-            for row in fetch(sql, chunk):
-                found[int(row[0])] = payments.Payment(*row)
-    return found
-
-
-def _replay(platform: Platform, batch: _Batch, status: int, body: bytes) -> tuple[int, bytes]:
-    """The answer to a retried batch: its stored refusals, and its payments as stored."""
+def _replay(batch: _Batch, body: bytes) -> tuple[int, bytes]:
+    """The answer to a retried batch, from what its first answer kept."""
     stored = _STORED_DECODER.decode(body)
     if stored.whole is not None:
         code, detail = stored.whole
         return status_of(code), problem_body(code, detail)
-    refused = {index: (code, detail) for index, code, detail in stored.refused}
-    paid = [item.payment_id for i, item in enumerate(batch.items) if i not in refused]
-    found = _read_payments(platform, [i for i in paid if i is not None])
-    results: list[payments.Payment | Refusal] = []
-    for index, item in enumerate(batch.items):
-        if index in refused:
-            code, detail = refused[index]
-            results.append(Refusal(Code(code), detail))
-        else:
-            payment = found.get(item.payment_id or 0)
-            if payment is None:  # the row of a payment answered as paid: it must be there
-                raise LookupError(f"batch payment {item.payment_id} is not stored")
-            results.append(payment)
+    refused = {index: Refusal(Code(code), detail) for index, code, detail in stored.refused}
+    fees = iter(stored.fees)
+    results: list[_Result] = [
+        refused[index] if index in refused else (batch.base_id ^ index, next(fees))
+        for index in range(len(batch.items))
+    ]
     return 200, batch.render(results)[0]
 
 
@@ -366,15 +308,16 @@ def _outcome(
     if len(whole) == len(outcomes):
         first = whole[0]
         code = first.code.value
-        kept = _StoredBatch(len(batch.items), [], (code, first.detail))
+        kept = _StoredBatch([], [], (code, first.detail))
         return status_of(code), problem_body(code, first.detail), kept
-    results: list[payments.Payment | Refusal] = []
+    results: list[_Result] = []
     for start, outcome in zip(range(0, len(batch.items), BATCH_PAYMENTS_MAX), outcomes,
                               strict=True):  # fmt: skip
         if isinstance(outcome, Refusal):  # a unit refused whole: each of its payments is
             results.extend([outcome] * len(batch.items[start : start + BATCH_PAYMENTS_MAX]))
-        else:
-            results.extend(outcome)
+            continue
+        for result in outcome:
+            results.append(result if isinstance(result, Refusal) else (result.id, result.fee))
     body, stored = batch.render(results)
     return 200, body, stored
 
@@ -388,16 +331,16 @@ async def create_payment_batch(
     idempotency_key: IdempotencyKeyRequired,
 ) -> Response[wire.PaymentBatch]:
     """Up to 8189 payments to one merchant (a merchant's key: each under a mandate), with
-    one result per payment, in order: ``status`` 201 and the payment, or the status and
-    the error its refusal would have had alone. One payment's refusal does not stop the
-    others. The whole batch is refused (a problem document) only when the merchant cannot
-    be paid, and is a 400 naming the field when any payment is malformed.
+    one result per payment, in order: ``status`` 201 with the payment's ``id`` and ``fee``,
+    or the status and the error its refusal would have had alone. One payment's refusal
+    does not stop the others. The whole batch is refused (a problem document) only when
+    the merchant cannot be paid, and is a 400 naming the field when a payment is malformed.
 
     The payments run in write units of BATCH_PAYMENTS_MAX, submitted to the ledger's
     writer together.
     ``Idempotency-Key`` is required: each payment's id is derived from it and its index,
-    and the first answer is kept (its refusals; the payments are read again), so a retry
-    is answered as the first request was and never pays twice. Should the server stop
+    and the first answer is kept (compactly: the refusals and the fees), so a retry is
+    answered as the first request was and never pays twice. Should the server stop
     between the units' commits and the answer's, a retry pays what was left and answers
     the payments already made as they are.
     """
@@ -418,7 +361,7 @@ async def create_payment_batch(
                     ApiCode.IDEMPOTENCY_KEY_REUSED,
                     "this Idempotency-Key was used for a different request; use a new key",
                 )
-            status, body = await to_thread.run_sync(_replay, platform, batch, *stored[1:])
+            status, body = await to_thread.run_sync(_replay, batch, stored[2])
             return _answer(status, body, replayed=True)
         ledger = platform.ledger
         operations = await to_thread.run_sync(batch.operations, platform)  # checks each
