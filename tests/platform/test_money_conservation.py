@@ -372,16 +372,21 @@ def test_money_is_conserved_whatever_happens(platform: Platform, clock: FakeCloc
             for asset in ASSETS:
                 revenue = balance(platform, AccountKind.FEE_REVENUE, OPERATOR, asset)
                 assert revenue == kept.get(asset, 0)
-            # Each fee transfer carried exactly the fees of the payments that name it.
-            with platform.read() as fetch:
-                carried = fetch(
-                    "SELECT fee_transfer_id, SUM(fee) FROM payments"
-                    " WHERE fee_transfer_id IS NOT NULL GROUP BY fee_transfer_id",
-                    (),
-                )
-            fees = {int(t): int(total) for t, total in carried}
-            transfers = platform.ledger.lookup_transfers(list(fees))
-            assert {t.id: t.amount for t in transfers} == fees
+            # Each transfer carried exactly the parts of the payments that name it.
+            for column, part in (
+                ("fee_transfer_id", "fee"),
+                ("restricted_transfer_id", "restricted_amount"),
+                ("wallet_transfer_id", "amount - restricted_amount"),
+            ):
+                with platform.read() as fetch:
+                    carried = fetch(
+                        f"SELECT {column}, SUM({part}) FROM payments"
+                        f" WHERE {column} IS NOT NULL GROUP BY {column}",
+                        (),
+                    )
+                sums = {int(t): int(total) for t, total in carried}
+                transfers = platform.ledger.lookup_transfers(list(sums))
+                assert {t.id: t.amount for t in transfers} == sums, column
 
     run_state_machine_as_test(
         Money,

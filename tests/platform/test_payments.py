@@ -279,8 +279,8 @@ def test_another_merchants_payment_is_not_found(platform: Platform) -> None:
 
 
 def test_the_ledger_legs_are_named_by_the_payment(platform: Platform) -> None:
-    """Leg ids derive from the payment id (a retried unit meets ``exists``), each leg's
-    user_data names the payment, and the payment names the transfer that carried its fee."""
+    """A lone payment's transfers are named after it (a retried unit meets ``exists``), and
+    the payment names the transfers that carried its parts and its fee."""
     ada, shop = customer(platform), merchant(platform, fee_bp=250)
     fund(platform, ada.id, "USD", 100, restricted=True)
     fund(platform, ada.id, "USD", 1_000)
@@ -292,15 +292,19 @@ def test_the_ledger_legs_are_named_by_the_payment(platform: Platform) -> None:
         for t in platform.ledger.lookup_transfers([*legs.values(), payment.fee_transfer_id])
     }
     assert [found[legs[n]].amount for n in ("restricted", "wallet")] == [100, 300]
-    assert {found[i].user_data for i in legs.values()} == {payment.id}
+    assert (payment.restricted_transfer_id, payment.wallet_transfer_id) == (
+        legs["restricted"],
+        legs["wallet"],
+    )
+    assert {found[i].user_data for i in legs.values()} == {shop.id}
     assert {found[i].code for i in legs.values()} == {Leg.PAYMENT}
     fee = found[payment.fee_transfer_id]
     assert (fee.amount, fee.code, fee.user_data) == (10, Leg.PAYMENT_FEE, shop.id)
 
 
-def test_a_batch_carries_its_fees_in_one_transfer_per_asset(platform: Platform) -> None:
-    """The fee account is touched once per batch: one transfer per asset whose amount is
-    the sum of the fees of the payments that name it."""
+def test_a_batch_moves_money_per_paying_account_and_fees_per_asset(platform: Platform) -> None:
+    """One transfer per paying account and one fee transfer per asset, each the exact sum
+    of the parts of the payments that name it."""
     shop = merchant(platform, fee_bp=300, fee_fixed={"USD": 2})
     payers = [customer(platform) for _ in range(3)]
     for payer in payers:
@@ -322,3 +326,11 @@ def test_a_batch_carries_its_fees_in_one_transfer_per_asset(platform: Platform) 
     assert len(by_transfer) == 2  # one per asset
     for transfer in platform.ledger.lookup_transfers(list(by_transfer)):
         assert transfer.amount == by_transfer[transfer.id]
+    # The payments themselves: one transfer per paying wallet (three payers, two assets),
+    # each the sum of the payments that name it.
+    carried: dict[int, int] = {}
+    for p in paid:
+        assert p.wallet_transfer_id is not None and p.restricted_transfer_id is None
+        carried[p.wallet_transfer_id] = carried.get(p.wallet_transfer_id, 0) + p.amount
+    assert len(carried) == 6
+    assert {t.id: t.amount for t in platform.ledger.lookup_transfers(list(carried))} == carried

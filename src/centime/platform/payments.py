@@ -126,10 +126,13 @@ class Payment:
     hold_id: int | None  # the hold whose capture made it
     mandate_id: int | None  # the consent a merchant charged under
     created_ns: int
-    # The ledger transfer that carried the fee to fee revenue (None: no fee). A batch's
-    # fees travel in one transfer per asset: its amount is the sum of the fees of the
-    # payments that name it.
+    # The ledger transfers that carried the payment: its restricted part, its wallet part,
+    # its fee (None: no such part). A unit's payments travel together: one transfer per
+    # paying account and one fee transfer per asset, each the exact sum of the parts of
+    # the payments that name it.
     fee_transfer_id: int | None = None
+    restricted_transfer_id: int | None = None
+    wallet_transfer_id: int | None = None
 
     @property
     def refundable(self) -> int:
@@ -152,9 +155,9 @@ class PaymentItem:
 _COLUMNS: Final = (
     "id, customer_id, merchant_id, asset, amount, fee, restricted_amount, refunded,"
     " fee_refunded, restricted_refunded, description, reference, hold_id, mandate_id,"
-    " created_ns, fee_transfer_id"
+    " created_ns, fee_transfer_id, restricted_transfer_id, wallet_transfer_id"
 )
-_INSERT: Final = f"INSERT INTO payments ({_COLUMNS}) VALUES ({', '.join('?' * 16)})"
+_INSERT: Final = f"INSERT INTO payments ({_COLUMNS}) VALUES ({', '.join('?' * 18)})"
 
 
 def _payment(row: Sequence[Any]) -> Payment:
@@ -247,6 +250,8 @@ def _values(p: Payment) -> tuple[Any, ...]:
         p.mandate_id,
         p.created_ns,
         p.fee_transfer_id,
+        p.restricted_transfer_id,
+        p.wallet_transfer_id,
     )
 
 
@@ -278,7 +283,19 @@ _FEE_CODE: Final = int(Leg.PAYMENT_FEE)
 
 class _Batch:
     """The working state of one batch unit: balances as the batch's earlier payments left
-    them, the mandates' day totals, and the chains and rows to write.
+    them, the mandates' day totals, and the transfers and rows to write.
+
+    The unit's payments move money together, as one linked chain: one transfer per paying
+    account (a customer's restricted or wallet account) for the sum of what the unit's
+    payments take from it, and one fee transfer per asset. Each transfer is named after the
+    first payment it carries (so a lone payment's transfers are ``derive_id("pay", id,
+    "wallet")`` and so on) and each payment row names the transfers that carried its parts.
+    A merchant metering usage sends many payments per customer in a batch: the ledger then
+    writes a row per customer rather than per payment, which is what makes the batch fast,
+    while every payment keeps its own row, fee and refunds. Every payment is checked against
+    the balances as the payments before it left them, so the chain applies; the ledger's own
+    checks (wallets never negative) still guard it, and should it refuse, the unit raises
+    and nothing of it is written.
 
     Account ids are derived once per (customer, asset) and per asset, not per payment: a
     derivation is a hash, and the batch is benchmarked."""
@@ -292,7 +309,8 @@ class _Batch:
         self.asset_accounts: dict[str, tuple[int, int]] = {}  # merchant available, fee revenue
         self.fees: dict[str, tuple[int, int]] = {}  # fee_bp, fee_fixed
         self.spent: dict[int, int] = {}  # mandate id -> its new day total
-        self.transfers: list[Transfer] = []
+        # Paying account id -> [transfer id, amount, asset] of the transfer carrying it.
+        self.legs: dict[int, list[Any]] = {}
         self.payments: list[Payment] = []
         # Per asset: the id of the transfer carrying the batch's fees, and their sum. The
         # fee account is touched once per batch, not once per payment (DESIGN.md: hot
@@ -339,26 +357,14 @@ class _Batch:
             self.spent[item.mandate_id] = spent
         restricted, wallet = split
         fee = payment_fee(amount, *self.fees[asset])
-        merchant_account = self.asset_accounts[asset][0]
-        legs: list[tuple[str, int, int]] = []
+        restricted_transfer_id = wallet_transfer_id = None
         if restricted:
             available[restricted_id] -= restricted
-            legs.append(("restricted", restricted_id, restricted))
+            restricted_transfer_id = self._carry(restricted_id, restricted, asset, payment_id,
+                                                 "restricted")  # fmt: skip
         if wallet:
             available[wallet_id] -= wallet
-            legs.append(("wallet", wallet_id, wallet))
-        last = len(legs) - 1
-        append = self.transfers.append
-        for index, (name, debit, part) in enumerate(legs):
-            flags = 0 if index == last else LINKED
-            leg_id = derive_id("pay", payment_id, name)
-            # user_data names the payment: the ledger alone tells what each transfer was for.
-            append(
-                Transfer(
-                    leg_id, debit, merchant_account, part, asset, _PAYMENT_CODE, flags, 0, 0,
-                    payment_id,
-                )
-            )  # fmt: skip
+            wallet_transfer_id = self._carry(wallet_id, wallet, asset, payment_id, "wallet")
         fee_transfer_id = None
         if fee:
             fee_transfer_id = self.fee_transfer.get(asset)
@@ -383,19 +389,45 @@ class _Batch:
             item.mandate_id,
             self.now_ns,
             fee_transfer_id,
+            restricted_transfer_id,
+            wallet_transfer_id,
         )
         self.payments.append(payment)
         return payment
 
+    def _carry(self, account: int, part: int, asset: str, payment_id: int, name: str) -> int:
+        """Add ``part`` to the transfer from ``account``; that transfer's id."""
+        leg = self.legs.get(account)
+        if leg is None:
+            leg = self.legs[account] = [derive_id("pay", payment_id, name), 0, asset]
+        leg[1] += part
+        transfer_id: int = leg[0]
+        return transfer_id
+
+    def chain(self) -> list[Transfer]:
+        """The unit's transfers as one linked chain: the payments', then the fees'.
+        ``user_data`` is the merchant on all of them (the payments name the transfers)."""
+        merchant_id = self.merchant_id
+        transfers = [
+            Transfer(
+                transfer_id, account, self.asset_accounts[asset][0], amount, asset,
+                _PAYMENT_CODE, LINKED, 0, 0, merchant_id,
+            )
+            for account, (transfer_id, amount, asset) in self.legs.items()
+        ]  # fmt: skip
+        transfers += self.fee_transfers()
+        if transfers:
+            transfers[-1] = transfers[-1]._replace(flags=0)
+        return transfers
+
     def fee_transfers(self) -> list[Transfer]:
         """One transfer per asset: the merchant's earnings pay the batch's fees. The
-        payments credited the merchant with at least that much in this unit (a fee never
-        exceeds its payment), so it cannot fail for lack of funds. Its user_data is the
-        merchant; the payments name it (``fee_transfer_id``)."""
+        payments credited the merchant with at least that much earlier in the chain (a fee
+        never exceeds its payment), so it cannot fail for lack of funds."""
         return [
             Transfer(
                 self.fee_transfer[asset], self.asset_accounts[asset][0],
-                self.asset_accounts[asset][1], total, asset, _FEE_CODE, 0, 0, 0,
+                self.asset_accounts[asset][1], total, asset, _FEE_CODE, LINKED, 0, 0,
                 self.merchant_id,
             )
             for asset, total in sorted(self.fee_total.items())
@@ -472,9 +504,7 @@ def _pay_all(
             [account_for(AccountKind.MERCHANT_AVAILABLE, merchant_id, a) for a in paid_assets]
             + [account_for(AccountKind.FEE_REVENUE, 0, a) for a in paid_assets],
         )
-        # The fee transfers are not linked to the payments' chains: were one refused, the
-        # unit raises and nothing of it is written (the whole unit is one transaction).
-        require_created(ctx.create_transfers(batch.transfers + batch.fee_transfers()), "payments")
+        require_created(ctx.create_transfers(batch.chain()), "payments")
         record_payments(ctx, batch.payments)
         save_mandate_charges(ctx, batch.spent, batch.day)
     return results
@@ -516,8 +546,12 @@ def _batch_operation(
         item.payment_id if type(item) is PaymentItem and item.payment_id is not None else new_id()
         for item in items
     ]
-    assets = {i.asset for i, r in zip(items, refusals_in, strict=True) if r is None}
-    events_max = PAYMENT_LEGS_MAX * len(items) + _PER_ASSET_EVENTS_MAX * len(assets)
+    # At most two transfers per paying customer and asset (restricted, wallet), however many
+    # payments it makes: a tight bound lets several units share a group commit.
+    valid = [i for i, r in zip(items, refusals_in, strict=True) if r is None]
+    assets = {i.asset for i in valid}
+    payers = {(i.customer_id, i.asset) for i in valid}
+    events_max = PAYMENT_LEGS_MAX * len(payers) + _PER_ASSET_EVENTS_MAX * len(assets)
 
     def unit(ctx: UnitContext) -> list[Payment | Refusal] | Refusal:
         return _pay_all(

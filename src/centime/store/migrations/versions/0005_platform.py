@@ -114,8 +114,11 @@ def upgrade() -> None:
         sa.Column("hold_id", _ID, nullable=True),  # set when a hold's capture made it
         sa.Column("mandate_id", _ID, nullable=True),  # the consent a merchant charged under
         _ns("created_ns"),
-        # The ledger transfer that carried the fee (one per asset for a batch of payments).
+        # The ledger transfers that carried the fee, the restricted part and the wallet part
+        # (a unit's payments travel together: see docs/platform.md).
         sa.Column("fee_transfer_id", _ID, nullable=True),
+        sa.Column("restricted_transfer_id", _ID, nullable=True),
+        sa.Column("wallet_transfer_id", _ID, nullable=True),
     )
     op.create_index("payments_by_merchant", "payments", ["merchant_id", "created_ns"])
     op.create_index("payments_by_customer", "payments", ["customer_id", "created_ns"])
