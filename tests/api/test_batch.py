@@ -160,7 +160,12 @@ def test_the_whole_batch_is_refused_when_the_merchant_cannot_be_paid(api: Api) -
     w = World(api)
     api.operator.update_merchant(w.seller.id, status="frozen")
     items = [item(w.rich, cents(1), w.rich_mandate)]
-    assert problem(w.seller.client.create_payment_batch, items) == (409, "merchant_frozen")
+    first = post(api, as_json(items), "frozen", w.seller.token)
+    assert (first.status_code, first.json()["code"]) == (409, "merchant_frozen")
+    api.operator.update_merchant(w.seller.id, status="active")
+    again = post(api, as_json(items), "frozen", w.seller.token)  # the first answer, kept
+    assert again.status_code == 409 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json() and customer_balance(api, w.rich) == 10**8
     other = shop(api, "Other")
     response = post(api, as_json(items, merchant_id=other.id), "x", w.seller.token)
     assert (response.status_code, response.json()["code"]) == (404, "merchant_not_found")
