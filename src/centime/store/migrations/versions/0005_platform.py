@@ -23,8 +23,16 @@ depends_on = None
 _ID = sa.BigInteger
 
 
-def _id() -> sa.Column[int]:
-    return sa.Column("id", _ID, primary_key=True, autoincrement=False)
+# Payments: on SQLite the id is the table's rowid (INTEGER PRIMARY KEY), one B-tree instead of
+# a table plus a primary-key index. A batch's payments have consecutive ids (the API gives
+# them the batch's id with the index in the low bits), and 8189 such rows went in in 57 ms
+# against 79 ms (medians of 55 batches side by side). Elsewhere ids are random, and random
+# rowids cost more than a random key in an index (158 ms against 118 ms): BIGINT keys.
+_ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def _id(*, rowid: bool = False) -> sa.Column[int]:
+    return sa.Column("id", _ROW_ID if rowid else _ID, primary_key=True, autoincrement=False)
 
 
 def _ns(name: str, nullable: bool = False) -> sa.Column[int]:
@@ -99,7 +107,7 @@ def upgrade() -> None:
     op.create_index("topups_by_status", "topups", ["status", "settles_at_ns"])
     op.create_table(
         "payments",
-        _id(),
+        _id(rowid=True),
         sa.Column("customer_id", _ID, nullable=False),
         sa.Column("merchant_id", _ID, nullable=False),
         sa.Column("asset", sa.String(12), nullable=False),
