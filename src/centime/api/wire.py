@@ -178,8 +178,11 @@ class Health(Output):
 
 # ------------------------------------------------------------------ customers
 
-Name = Annotated[str, Meta(min_length=1, max_length=NAME_LEN_MAX)]
-Email = Annotated[str, Meta(min_length=3, max_length=EMAIL_LEN_MAX)]
+# Free text (names, emails, descriptions, references, notes) may not hold NUL: PostgreSQL
+# text cannot store it (the insert failed with a 500 there, and worked on SQLite).
+TEXT_PATTERN: Final = r"^[^\x00]*$"
+Name = Annotated[str, Meta(min_length=1, max_length=NAME_LEN_MAX, pattern=TEXT_PATTERN)]
+Email = Annotated[str, Meta(min_length=3, max_length=EMAIL_LEN_MAX, pattern=TEXT_PATTERN)]
 # ``gt=-1`` rather than ``ge=0`` (the same for integers): Litestar drops a bound of 0 from
 # the OpenAPI schema of a field that may be left out (it tests the bound's truth), and the
 # document must say what the server accepts.
@@ -299,7 +302,7 @@ class ApiKeyCreated(ApiKey):
 
 
 class ApiKeyCreate(Input):
-    name: Annotated[str, Meta(min_length=1, max_length=API_KEY_NAME_LEN_MAX)]
+    name: Annotated[str, Meta(min_length=1, max_length=API_KEY_NAME_LEN_MAX, pattern=TEXT_PATTERN)]
     scopes: Scopes
     # For which merchant (the operator's choice; a merchant may name only itself). Left
     # out: a key for the caller's own owner.
@@ -351,8 +354,8 @@ _ID_DIGITS: Final = "[0-7][0-9a-hjkmnp-tv-z]{12}$"
 CustomerId = Annotated[str, Meta(pattern=f"^cus_{_ID_DIGITS}")]
 MerchantId = Annotated[str, Meta(pattern=f"^mer_{_ID_DIGITS}")]
 MandateId = Annotated[str, Meta(pattern=f"^man_{_ID_DIGITS}")]
-Description = Annotated[str, Meta(max_length=DESCRIPTION_LEN_MAX)]
-Reference = Annotated[str, Meta(max_length=REFERENCE_LEN_MAX)]
+Description = Annotated[str, Meta(max_length=DESCRIPTION_LEN_MAX, pattern=TEXT_PATTERN)]
+Reference = Annotated[str, Meta(max_length=REFERENCE_LEN_MAX, pattern=TEXT_PATTERN)]
 HoldStatus = Literal["authorized", "captured", "released", "expired"]
 MandateStatus = Literal["active", "revoked"]
 TopUpStatus = Literal["pending", "succeeded", "declined", "failed", "charged_back"]
@@ -569,7 +572,9 @@ class TopUpCreate(Input):
     customer_id: CustomerId
     amount: Money
     method: TopUpMethod
-    instrument: Annotated[str, Meta(min_length=1, max_length=INSTRUMENT_LEN_MAX)]
+    instrument: Annotated[
+        str, Meta(min_length=1, max_length=INSTRUMENT_LEN_MAX, pattern=TEXT_PATTERN)
+    ]
 
 
 class TopUpPage(Output):
