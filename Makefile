@@ -30,6 +30,7 @@ test: lint typecheck
 
 bench: $(INSTALLED)
 	$(BIN)/centime bench ledger
+	$(BIN)/centime bench api
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis demo.db demo.db-wal demo.db-shm
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis demo.db* tour.db*
