@@ -58,8 +58,11 @@ from typing import Any, Final
 
 import pytest
 
-# Skipped, with the reason shown, when schemathesis cannot be imported: never a silent pass.
-pytest.importorskip("schemathesis", reason="schemathesis is a dev dependency (make install)")
+# Skipped, with the reason shown, when schemathesis cannot be imported (missing, or broken:
+# hence ImportError, not only ModuleNotFoundError): never a silent pass.
+pytest.importorskip(
+    "schemathesis", reason="schemathesis cannot be imported (make install)", exc_type=ImportError
+)
 
 import schemathesis
 from hypothesis import Phase, settings
