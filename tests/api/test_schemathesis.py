@@ -134,18 +134,21 @@ class Seeded:
     token: str
     ids: dict[str, list[str]] = field(default_factory=dict)
     answers: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+    # The prefix the document's pattern gives a body field (``sender_id``: ``cus``).
+    declared_prefixes: dict[str, str] = field(default_factory=dict)
 
     def add(self, prefix: str, *values: int) -> None:
         self.ids.setdefault(prefix, []).extend(format_id(prefix, v) for v in values)
 
     def pool(self, name: str) -> list[str]:
-        """Ids that may fit a field called ``name``: ``customer_id`` takes ``cus_`` ids,
-        ``hold_id`` ``hold_`` ids (PREFIXES says what each prefix names); a name that
-        fits no prefix (``sender_id``) takes any id."""
+        """Ids that may fit a field called ``name``: the prefix its pattern in the document
+        says, else the one its name says (``hold_id``: ``hold_`` ids, PREFIXES saying what
+        each prefix names); a name that says none takes any id."""
         stem = _letters(name.removesuffix("_id"))
         exact = [p for p, what in PREFIXES.items() if _letters(what) == stem]
         near = [p for p, what in PREFIXES.items() if stem and stem in _letters(what)]
-        found = [i for p in exact or near for i in self.ids.get(p, [])]
+        declared = [self.declared_prefixes[name]] if name in self.declared_prefixes else []
+        found = [i for p in declared or exact or near for i in self.ids.get(p, [])]
         return found or [i for values in self.ids.values() for i in values]
 
 
@@ -295,9 +298,21 @@ def body_fields(raw: dict[str, Any]) -> dict[tuple[str, str], frozenset[str]]:
     return found
 
 
+def id_prefixes(raw: dict[str, Any]) -> dict[str, str]:
+    """Body fields whose pattern names an id prefix (``"^cus_[0-7]..."``), by field name."""
+    found: dict[str, str] = {}
+    for schema in raw.get("components", {}).get("schemas", {}).values():
+        for name, prop in schema.get("properties", {}).items():
+            match = re.match(r"\^([a-z]+)_", str(prop.get("pattern", "")))
+            if match and match[1] in PREFIXES:
+                found.setdefault(name, match[1])
+    return found
+
+
 def install_hooks(schema: schemathesis.BaseSchema, seeded: Seeded) -> None:
     keys = itertools.count()
     declared = body_fields(schema.raw_schema)
+    seeded.declared_prefixes.update(id_prefixes(schema.raw_schema))
 
     @schema.hook("map_case")
     def fresh_idempotency_key(_: Any, case: Any) -> Any:
