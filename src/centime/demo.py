@@ -46,7 +46,11 @@ class DemoWorld:
 
 def build_demo_world(platform: Platform) -> DemoWorld:
     """Seed the demo's parties and their first activity (everything through the services)."""
+    # Confirms card and carrier charges at once, so that a person trying the demo sees a
+    # top-up land; registered, so the server keeps it (with the carrier top-up's settlement
+    # still to come).
     sandbox = SandboxProvider(platform.clock, SandboxConfig(card_confirm_s=0, carrier_confirm_s=0))
+    platform.providers["sandbox"] = sandbox
     world = seed_world(
         platform, sandbox, customers=len(DEMO_CUSTOMERS), merchants=len(DEMO_MERCHANTS),
         funding="25", mandate_daily="5",
