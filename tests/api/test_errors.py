@@ -141,5 +141,5 @@ def test_a_clients_request_id_is_kept_when_it_is_plain(api: Api) -> None:
 
 def test_problems_declare_every_status_a_route_may_answer() -> None:
     declared = errors.problems(404)
-    assert sorted(declared) == [400, 401, 403, 404, 429, 500]
+    assert sorted(declared) == [400, 401, 403, 404, 429, 500, 503]
     assert sorted(errors.problems(public=True)) == [400, 500]

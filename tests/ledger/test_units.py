@@ -10,7 +10,14 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from centime.clock import FakeClock
-from centime.ledger import Account, AccountFlags, CreateTransferStatus, Ledger, Transfer
+from centime.ledger import (
+    Account,
+    AccountFlags,
+    CreateTransferStatus,
+    Ledger,
+    LedgerBusyError,
+    Transfer,
+)
 from centime.ledger.units import UnitContext, UnitEventsExceededError
 from centime.store import LedgerStore
 
@@ -148,3 +155,28 @@ def test_units_post_pending_transfers_they_did_not_name_at_first(ledger: Ledger)
     assert ledger.run(capture, 1) == ["pending", "created"]
     (wallet,) = ledger.lookup_accounts([WALLET])
     assert wallet.balance == 70 and wallet.debits_pending == 0
+
+
+def test_a_full_queue_refuses_at_once_when_asked_not_to_wait(
+    store_factory: Callable[[], LedgerStore],
+) -> None:
+    engine = Ledger(store_factory(), FakeClock(1), queue_requests_max=1, expiry_interval_s=3600)
+    release = threading.Event()
+    started = threading.Event()
+
+    def blocking(ctx: UnitContext) -> str:
+        started.set()
+        release.wait(30)
+        return "done"
+
+    try:
+        first = engine.submit_unit(blocking, 0)
+        assert started.wait(30)  # the writer holds it: the queue is empty again
+        queued = engine.submit_unit(lambda ctx: "queued", 0)
+        with pytest.raises(LedgerBusyError):
+            engine.submit_unit(lambda ctx: "refused", 0, wait=False)
+        release.set()
+        assert (first.result(30), queued.result(30)) == ("done", "queued")
+    finally:
+        release.set()
+        engine.close()

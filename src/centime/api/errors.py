@@ -68,6 +68,7 @@ class ApiCode(enum.Enum):
     RATE_LIMITED = "rate_limited"
     INTERNAL_ERROR = "internal_error"
     NOT_READY = "not_ready"
+    BUSY = "busy"  # the ledger's writer queue is full: retry after Retry-After
 
 
 API_STATUS: Final[Mapping[ApiCode, int]] = {
@@ -86,6 +87,7 @@ API_STATUS: Final[Mapping[ApiCode, int]] = {
     ApiCode.RATE_LIMITED: 429,
     ApiCode.INTERNAL_ERROR: 500,
     ApiCode.NOT_READY: 503,
+    ApiCode.BUSY: 503,
 }
 
 # The one table from refusal codes to HTTP statuses (tests/api/test_errors.py checks that
@@ -314,8 +316,9 @@ def exception_handlers() -> ExceptionHandlersMap:
 
 def problems(*statuses: int, public: bool = False) -> dict[int, ResponseSpec]:
     """The problem responses a route declares in the OpenAPI document: 400 and 500 always,
-    401, 403 and 429 unless the route is ``public`` (no key), plus ``statuses``."""
-    wanted = sorted({400, 500, *(() if public else (401, 403, 429)), *statuses})
+    401, 403, 429 and 503 (``busy``: the writer's queue is full) unless the route is
+    ``public`` (no key), plus ``statuses``."""
+    wanted = sorted({400, 500, *(() if public else (401, 403, 429, 503)), *statuses})
     return {
         status: ResponseSpec(
             data_container=Problem,

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import msgspec
 from litestar import Request, Response
 
+from centime.ledger import LedgerBusyError
 from centime.platform.context import Operation
 from centime.platform.errors import Refusal
 
@@ -29,6 +30,7 @@ __all__ = ["execute", "submit"]
 T = TypeVar("T")
 
 REPLAYED_HEADER = "Idempotent-Replayed"
+BUSY_HEADERS: Final = {"Retry-After": "1"}
 
 
 async def submit(request: Request[Any, Any, Any], operation: Operation[T]) -> T:
@@ -37,7 +39,13 @@ async def submit(request: Request[Any, Any, Any], operation: Operation[T]) -> T:
     Shielded: a cancelled request (a client that went away) must not cancel the writer's
     future, which the writer completes after the commit whatever happens."""
     ledger = api_state(request).platform.ledger
-    future = ledger.submit_unit(operation.unit, operation.events_max)
+    try:
+        # Never waits for room in the writer's queue: that would block the event loop.
+        future = ledger.submit_unit(operation.unit, operation.events_max, wait=False)
+    except LedgerBusyError:
+        raise ProblemError(
+            ApiCode.BUSY, "the server is at capacity; retry shortly", headers=BUSY_HEADERS
+        ) from None
     result: T = await asyncio.shield(asyncio.wrap_future(future))
     return result
 

@@ -38,7 +38,8 @@ async def readyz(request: Request[Any, Any, Any]) -> Health:
             await to_thread.run_sync(_store_answers, request)
             # Through the writer's queue and a group transaction: proves the writer thread
             # is alive and the store takes writes, not merely that the thread object exists.
-            await asyncio.shield(asyncio.wrap_future(ledger.submit_unit(_noop, 0)))
+            future = ledger.submit_unit(_noop, 0, wait=False)
+            await asyncio.shield(asyncio.wrap_future(future))
     except Exception as error:  # any failure means: not ready, and say which
         raise ProblemError(ApiCode.NOT_READY, f"not ready: {type(error).__name__}") from error
     return Health(status="ready")

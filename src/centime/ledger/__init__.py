@@ -4,7 +4,7 @@ The public API is re-exported here; ``tests/ledger/test_public_api.py`` pins ``_
 """
 
 from .core import BatchApplier, Changes, LedgerInvariantError, LedgerView
-from .engine import BatchTooLargeError, Ledger, LedgerClosedError
+from .engine import BatchTooLargeError, Ledger, LedgerBusyError, LedgerClosedError
 from .model import (
     AMOUNT_POST_FULL,
     Account,
@@ -31,6 +31,7 @@ __all__ = [
     "CreateAccountStatus",
     "CreateTransferStatus",
     "Ledger",
+    "LedgerBusyError",
     "LedgerClosedError",
     "LedgerInvariantError",
     "LedgerView",

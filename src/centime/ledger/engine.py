@@ -51,7 +51,7 @@ from .units import GroupLoader, UnitContext, WriteUnit, event_names
 if TYPE_CHECKING:  # the store port imports the core; at run time the engine needs neither
     from centime.store.port import LedgerStore, WriteTransaction
 
-__all__ = ["AuditHook", "BatchTooLargeError", "Ledger", "LedgerClosedError"]
+__all__ = ["AuditHook", "BatchTooLargeError", "Ledger", "LedgerBusyError", "LedgerClosedError"]
 
 T = TypeVar("T")
 
@@ -64,6 +64,10 @@ class BatchTooLargeError(ValueError):
 
 class LedgerClosedError(RuntimeError):
     """The ledger was closed; nothing more is accepted."""
+
+
+class LedgerBusyError(RuntimeError):
+    """The writer's queue is full: the request was not queued (back-pressure)."""
 
 
 @dataclass(slots=True)
@@ -181,8 +185,12 @@ class Ledger:
         work only and is raised here."""
         return self.submit_unit(unit, events_max).result(COMMIT_WAIT_MAX_S)  # type: ignore[no-any-return]
 
-    def submit_unit(self, unit: WriteUnit[Any], events_max: int) -> Future[Any]:
-        """Queue a unit and return the future of its result (for async callers)."""
+    def submit_unit(
+        self, unit: WriteUnit[Any], events_max: int, *, wait: bool = True
+    ) -> Future[Any]:
+        """Queue a unit and return the future of its result (for async callers). With
+        ``wait=False`` a full queue raises :class:`LedgerBusyError` at once instead of
+        waiting for room (an event loop must never block)."""
         if type(events_max) is not int or not 0 <= events_max <= BATCH_EVENTS_MAX:
             raise BatchTooLargeError(
                 f"a unit submits at most {BATCH_EVENTS_MAX} events, declared {events_max}"
@@ -190,7 +198,12 @@ class Ledger:
         if self._closed.is_set():
             raise LedgerClosedError("the ledger is closed")
         request = _Request("unit", [], unit=unit, events_max=events_max)
-        self._queue.put(request, timeout=COMMIT_WAIT_MAX_S)
+        try:
+            self._queue.put(request, block=wait, timeout=COMMIT_WAIT_MAX_S if wait else None)
+        except queue.Full:
+            raise LedgerBusyError(
+                f"the writer's queue is full ({self._queue.maxsize} requests)"
+            ) from None
         return request.future
 
     def expire_due(self) -> None:

@@ -365,7 +365,11 @@ async def create_payment_batch(
             return _answer(status, body, replayed=True)
         ledger = platform.ledger
         operations = await to_thread.run_sync(batch.operations, platform)  # checks each
-        futures = [ledger.submit_unit(op.unit, op.events_max) for op in operations]
+        # Queued from a worker thread: a full writer queue makes it wait, not the event loop
+        # (and a batch is never half queued).
+        futures = await to_thread.run_sync(
+            lambda: [ledger.submit_unit(op.unit, op.events_max) for op in operations]
+        )
         # Shielded: a client that goes away must not cancel what the writer completes.
         outcomes = await asyncio.gather(
             *(asyncio.shield(asyncio.wrap_future(f)) for f in futures)
@@ -376,9 +380,10 @@ async def create_payment_batch(
         )
         # Stored only now, in a unit of its own (the units before committed separately).
         store = idempotent(keep, owner, key, fingerprint, lambda answer: answer)
-        await asyncio.shield(
-            asyncio.wrap_future(ledger.submit_unit(store.unit, store.events_max))
+        stored_future = await to_thread.run_sync(
+            lambda: ledger.submit_unit(store.unit, store.events_max)
         )
+        await asyncio.shield(asyncio.wrap_future(stored_future))
     return _answer(status, body)
 
 
