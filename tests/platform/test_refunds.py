@@ -8,12 +8,16 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from centime.clock import FakeClock
 from centime.platform.chart import OPERATOR, AccountKind
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.parties import Status, set_customer
 from centime.platform.payments import Payment, create_payment, get_payment
 from centime.platform.refunds import Refund, get_refund, list_refunds, refund_payment
+from centime.platform.topups import TopUp, create_topup, process_provider_events
+from centime.providers import Method, SandboxConfig, SandboxProvider
+from centime.providers.sandbox import PHONE_SUCCEEDS
 
 from .world import balance, customer, drain, fund, merchant, snapshot
 
@@ -179,3 +183,29 @@ def test_any_sequence_of_refunds_returns_the_fee_exactly(
     assert balance(platform, RESTRICTED, ada.id, "USD") == restricted
     assert balance(platform, WALLET, ada.id, "USD") == amount
     assert balance(platform, AVAILABLE, shop.id, "USD") == 0
+
+
+def test_a_refund_after_the_carrier_settled_goes_to_the_wallet(
+    platform: Platform, clock: FakeClock
+) -> None:
+    """Carrier money spent, then settled (nothing left to release), then refunded: the carrier
+    has paid, so the money is the customer's to send; kept restricted it would be stuck, as
+    settlement releases each top-up once."""
+    zoe, shop = customer(platform), merchant(platform, fee_bp=0)
+    sandbox = SandboxProvider(clock, SandboxConfig(carrier_confirm_s=0))
+    topup = create_topup(
+        platform, sandbox, zoe.id, "USD", 10_000_000, Method.CARRIER, PHONE_SUCCEEDS
+    )
+    assert isinstance(topup, TopUp)
+    process_provider_events(platform, sandbox)
+    payment = platform.execute(create_payment(platform, zoe.id, shop.id, "USD", 10_000_000))
+    assert isinstance(payment, Payment) and payment.restricted_amount == 10_000_000
+    before = refund(platform, payment.id, 1_000_000)  # before settlement: back to restricted
+    assert before.restricted_amount == 1_000_000
+    clock.advance(platform.config.carrier_settlement_days * 86_400 + 1)
+    process_provider_events(platform, sandbox)  # settles: releases the 1.00 still restricted
+    assert balance(platform, AccountKind.CUSTOMER_RESTRICTED, zoe.id, "USD") == 0
+    after = refund(platform, payment.id)
+    assert after.restricted_amount == 0
+    assert balance(platform, AccountKind.CUSTOMER_RESTRICTED, zoe.id, "USD") == 0
+    assert balance(platform, AccountKind.CUSTOMER_WALLET, zoe.id, "USD") == 10_000_000

@@ -50,15 +50,26 @@ def merchant(
 def fund(
     platform: Platform, customer_id: int, asset: str, amount: int, restricted: bool = False
 ) -> None:
-    """Credit the customer's wallet (or restricted balance) from funding clearing."""
+    """Credit the customer's wallet (or restricted balance) from funding clearing. Restricted
+    money is recorded as a carrier top-up that succeeded and awaits settlement, as the top-up
+    service leaves it (refunds refill the restricted balance only up to such money)."""
     kind = AccountKind.CUSTOMER_RESTRICTED if restricted else AccountKind.CUSTOMER_WALLET
     credit = account_for(kind, customer_id, asset)
     clearing = account_for(AccountKind.FUNDING_CLEARING, OPERATOR, asset)
 
     def unit(ctx: UnitContext) -> list[CreateTransferStatus]:
         ensure_accounts(ctx, [clearing, credit])
+        topup_id = new_id()
+        if restricted:
+            ctx.execute(
+                "INSERT INTO topups (id, customer_id, asset, amount, method, instrument,"
+                " provider, status, provider_ref, attempts, restricted, created_ns,"
+                " updated_ns) VALUES (?, ?, ?, ?, 'carrier', '+15555550100', 'test',"
+                " 'succeeded', ?, 1, 1, ?, ?)",
+                (topup_id, customer_id, asset, amount, str(topup_id), ctx.now_ns, ctx.now_ns),
+            )
         return ctx.create_transfers(
-            [Transfer(new_id(), clearing.id, credit.id, amount, asset, FUNDING_CODE)]
+            [Transfer(topup_id, clearing.id, credit.id, amount, asset, FUNDING_CODE)]
         )
 
     assert platform.execute(Operation(unit, 3)) == [CreateTransferStatus.CREATED]

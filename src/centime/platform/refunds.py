@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from centime.ledger import Transfer
+from centime.ledger import Account, Transfer
 from centime.ledger.units import UnitContext
 from centime.limits import DESCRIPTION_LEN_MAX, ID_MAX
 
@@ -34,6 +34,7 @@ from .ids import derive_id, new_id
 from .pages import Cursor, Page, fetch_page
 from .parties import active_customer, active_merchant
 from .payments import LINKED, Leg, Payment, check_text, load_payment, require_created
+from .topups import unsettled_carrier_amount
 
 __all__ = [
     "REFUND_EVENTS_MAX",
@@ -136,7 +137,11 @@ def _refund_in_unit(
         return customer
     asset = payment.asset
     fee_back = fee_returned(payment.fee, payment.amount, payment.refunded, wanted)
-    to_restricted, to_wallet = refund_split(
+    # The payment's restricted share comes back first (restricted_refunded counts it), but
+    # into the restricted balance only while the carrier has not settled that much: money
+    # the carrier has paid for is the customer's to send, and kept restricted it would be
+    # stuck there for good (settlement releases each top-up once).
+    restricted_share, _ = refund_split(
         wanted, payment.restricted_amount, payment.restricted_refunded
     )
     merchant_account = account_for(AccountKind.MERCHANT_AVAILABLE, merchant.id, asset)
@@ -144,6 +149,9 @@ def _refund_in_unit(
     restricted = account_for(AccountKind.CUSTOMER_RESTRICTED, customer.id, asset)
     wallet = account_for(AccountKind.CUSTOMER_WALLET, customer.id, asset)
     found = ctx.accounts([merchant_account.id, fee_account.id, restricted.id, wallet.id])
+    to_restricted = _restricted_refill(ctx, customer.id, asset, found.get(restricted.id))
+    to_restricted = min(restricted_share, to_restricted)
+    to_wallet = wanted - to_restricted
     held = found.get(merchant_account.id)
     if held is None or held.available + fee_back < wanted:
         return Refusal(Code.INSUFFICIENT_FUNDS, "the merchant's available earnings are short")
@@ -196,7 +204,7 @@ def _refund_in_unit(
         (
             payment.refunded + wanted,
             payment.fee_refunded + fee_back,
-            payment.restricted_refunded + to_restricted,
+            payment.restricted_refunded + restricted_share,
             payment.id,
         ),
     )
@@ -216,6 +224,15 @@ def _refund_in_unit(
         ),
     )
     return refund
+
+
+def _restricted_refill(
+    ctx: UnitContext, customer_id: int, asset: str, restricted: Account | None
+) -> int:
+    """How much the restricted balance may take back: unsettled carrier money less what the
+    balance holds (pending holds included: they are restricted money still)."""
+    held = 0 if restricted is None else restricted.credits_posted - restricted.debits_posted
+    return max(0, unsettled_carrier_amount(ctx, customer_id, asset) - held)
 
 
 # ------------------------------------------------------------------ reads

@@ -138,6 +138,7 @@ __all__ = [
     "release_amount",
     "retry_topup",
     "tier_refusal",
+    "unsettled_carrier_amount",
 ]
 
 log = logging.getLogger("centime.topups")
@@ -813,6 +814,23 @@ class ProviderEventLoop:
 
 
 # ------------------------------------------------------------------ reads
+
+
+def unsettled_carrier_amount(ctx: UnitContext, customer_id: int, asset: str) -> int:
+    """Carrier-billed money of the customer the carrier has not settled yet (and did not
+    take back): the most the restricted balance may rightly hold. Money that comes back to
+    the customer (a refund) refills the restricted balance only up to it; above it, the
+    carrier has paid, and the money is the customer's to send."""
+    rows = ctx.fetch(
+        "SELECT COALESCE(SUM(amount - charged_back), 0) FROM topups"
+        " WHERE customer_id = ? AND asset = ? AND method = ? AND settled_ns IS NULL"
+        " AND status IN (?, ?)",
+        (
+            customer_id, asset, Method.CARRIER.value, TopUpStatus.SUCCEEDED.value,
+            TopUpStatus.CHARGED_BACK.value,
+        ),
+    )  # fmt: skip
+    return int(rows[0][0])
 
 
 def get_topup(platform: Platform, topup_id: int) -> TopUp | None:
