@@ -130,6 +130,22 @@ def test_a_retry_replays_the_first_answer_and_never_pays_twice(api: Api) -> None
     assert len(w.seller.client.list_payments().data) == 1
 
 
+def test_a_key_taken_meanwhile_by_another_batch_is_422(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two processes: each checks the key before running, so both may run. The one that
+    stores its answer second learns the key was taken for a different batch and says so;
+    its payments' ids are the key's, so they meet the first batch's and nothing moves."""
+    w = World(api)
+    first = post(api, as_json([item(w.rich, cents(10), w.rich_mandate)]), "b-2", w.seller.token)
+    assert first.status_code == 200
+    monkeypatch.setattr(payment_routes, "_stored_row", lambda *args: None)  # the race
+    other = as_json([item(w.rich, cents(7), w.rich_mandate)])
+    second = post(api, other, "b-2", w.seller.token)
+    assert (second.status_code, second.json()["code"]) == (422, "idempotency_key_reused")
+    assert customer_balance(api, w.rich) == (10_000 - 10) * 10_000
+
+
 def test_malformed_payments_refuse_the_whole_batch_naming_the_field(api: Api) -> None:
     w = World(api)
     good = msgspec.to_builtins(item(w.rich, cents(1), w.rich_mandate))
@@ -138,6 +154,9 @@ def test_malformed_payments_refuse_the_whole_batch_naming_the_field(api: Api) ->
         ({**good, "customer_id": "mer_0000000000001"}, "payments[1].customer_id",
          "invalid_request"),
         ({**good, "amount": {**good["amount"], "value": "0"}}, "payments[1].amount.value",
+         "invalid_amount"),
+        # A pattern's $ matches before a final newline: checked again, refused like a single.
+        ({**good, "amount": {**good["amount"], "value": "5\n"}}, "payments[1].amount.value",
          "invalid_amount"),
         ({**good, "amount": {**good["amount"], "scale": 2}}, "payments[1].amount.scale",
          "invalid_amount"),

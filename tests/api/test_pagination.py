@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from centime.api.errors import ProblemError
-from centime.api.pagination import decode_cursor, encode_cursor
+from centime.api.pagination import _PAYLOAD, _tag, decode_cursor, encode_cursor
 from centime.client import ProblemError as ClientProblem
 from centime.clock import FakeClock
 from centime.limits import API_CURSOR_LEN_MAX
@@ -82,3 +82,14 @@ def test_page_sizes_are_bounded(api: Api) -> None:
     with pytest.raises(ClientProblem) as raised:
         api.operator.list_merchants(cursor=encode_cursor("customers", (1, 1)))
     assert raised.value.code == "invalid_cursor"
+
+
+@given(listings, st.integers(min_value=2**63, max_value=2**64 - 1))
+def test_a_forged_cursor_beyond_the_stores_integers_is_refused(listing: str, row_id: int) -> None:
+    """The tag is not a secret; a cursor built with it may carry an id no store can hold,
+    which must be a 400, not an overflow in the driver."""
+    payload = _PAYLOAD.pack(1, 5, row_id)
+    forged = base64.urlsafe_b64encode(payload + _tag(listing, payload)).rstrip(b"=").decode()
+    with pytest.raises(ProblemError) as raised:
+        decode_cursor(listing, forged)
+    assert (raised.value.status, raised.value.code) == (400, "invalid_cursor")

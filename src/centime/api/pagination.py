@@ -38,6 +38,7 @@ __all__ = [
 _VERSION: Final = 1
 _PAYLOAD: Final = struct.Struct(">BqQ")  # version, created_ns, id
 _TAG_LEN: Final = 8
+_INT64_MAX: Final = 2**63 - 1
 _KEY: Final = b"centime cursor v1"
 
 LimitParam = Annotated[
@@ -90,4 +91,8 @@ def decode_cursor(listing: str, text: str | None) -> Cursor | None:
     version, created_ns, row_id = _PAYLOAD.unpack(payload)
     if version != _VERSION:
         raise ProblemError(ApiCode.INVALID_CURSOR, "the cursor is of an older version")
+    if not (0 <= created_ns <= _INT64_MAX and 0 <= row_id <= _INT64_MAX):
+        # The tag is not a secret (every listing is filtered to the caller's rows), so a
+        # forged cursor can carry any 64-bit value; the stores hold signed 64-bit integers.
+        raise ProblemError(ApiCode.INVALID_CURSOR, "the cursor is not one this listing gave")
     return created_ns, row_id

@@ -24,6 +24,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
 from centime.auth import Principal, Scope
+from centime.ledger import LedgerBusyError
 from centime.limits import (
     AMOUNT_MAX,
     API_BATCH_BODY_MAX_BYTES,
@@ -38,9 +39,15 @@ from centime.platform.ids import format_id
 
 from .. import wire
 from ..errors import PROBLEM_JSON, ApiCode, ProblemError, problem_body, problems, status_of
-from ..execute import REPLAYED_HEADER, execute
+from ..execute import BUSY_HEADERS, REPLAYED_HEADER, execute
 from ..guards import requires
-from ..idempotency import IdempotencyKeyRequired, check_key, idempotent, request_hash
+from ..idempotency import (
+    IdempotencyKeyRequired,
+    KeyReused,
+    check_key,
+    idempotent,
+    request_hash,
+)
 from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
 from ..params import body_id, path_id
 from ..state import api_state, principal_of
@@ -213,8 +220,10 @@ class _Batch:
         field = f"payments[{index}]"
         money = wanted.amount
         asset = ASSETS.get(money.asset)
-        # The decoder checked the value's pattern; the rest is checked where it can fail.
-        amount = int(money.value)
+        # The decoder checked the value's pattern, but a regex's $ also matches before a final
+        # newline ("5\n"): the digits are checked again here, cheaply.
+        text = money.value
+        amount = int(text) if text.isascii() and text.isdigit() else 0
         if asset is None or money.scale != asset.scale or not 0 < amount <= AMOUNT_MAX:
             wire.parse_money(money, f"{field}.amount", allow_zero=False)  # raises, naming it
         mandate = wanted.mandate_id
@@ -365,11 +374,18 @@ async def create_payment_batch(
             return _answer(status, body, replayed=True)
         ledger = platform.ledger
         operations = await to_thread.run_sync(batch.operations, platform)  # checks each
-        # Queued from a worker thread: a full writer queue makes it wait, not the event loop
-        # (and a batch is never half queued).
-        futures = await to_thread.run_sync(
-            lambda: [ledger.submit_unit(op.unit, op.events_max) for op in operations]
-        )
+        # Queued from a worker thread: a full writer queue makes it wait, not the event loop.
+        try:
+            futures = await to_thread.run_sync(
+                lambda: [ledger.submit_unit(op.unit, op.events_max) for op in operations]
+            )
+        except LedgerBusyError:
+            # Waited COMMIT_WAIT_MAX_S for room. Units already queued run and commit; a
+            # retry with the same key meets their payments (ids are the batch's) and pays
+            # only the rest.
+            raise ProblemError(
+                ApiCode.BUSY, "the server is at capacity; retry shortly", headers=BUSY_HEADERS
+            ) from None
         # Shielded: a client that goes away must not cancel what the writer completes.
         outcomes = await asyncio.gather(
             *(asyncio.shield(asyncio.wrap_future(f)) for f in futures)
@@ -383,7 +399,15 @@ async def create_payment_batch(
         stored_future = await to_thread.run_sync(
             lambda: ledger.submit_unit(store.unit, store.events_max)
         )
-        await asyncio.shield(asyncio.wrap_future(stored_future))
+        kept_answer = await asyncio.shield(asyncio.wrap_future(stored_future))
+    if isinstance(kept_answer, KeyReused):
+        # Another process took the key first, for a different batch (the in-flight check is
+        # per process). This batch's payment ids derive from the key, so they met that
+        # batch's payments (refused, or replayed when equal): nothing moved twice.
+        raise ProblemError(
+            ApiCode.IDEMPOTENCY_KEY_REUSED,
+            "this Idempotency-Key was used for a different request; use a new key",
+        )
     return _answer(status, body)
 
 
