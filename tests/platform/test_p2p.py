@@ -124,3 +124,15 @@ def test_transfers_are_listed_for_sender_and_recipient(platform: Platform) -> No
     listed = [t for items in pages for t in items]
     assert listed == sorted(made, key=lambda t: (t.created_ns, t.id), reverse=True)
     assert [len(items) for items in pages] == [3, 1]
+
+
+def test_the_recipients_tier_caps_what_it_may_hold(platform: Platform) -> None:
+    """Receiving must not get around the balance cap a top-up would meet (tier 0: 250),
+    restricted money counted too."""
+    ada, zoe = customer(platform, tier=2), customer(platform, tier=0)
+    fund(platform, ada.id, "USD", USD.parse("1000"))
+    fund(platform, zoe.id, "USD", USD.parse("150"))
+    fund(platform, zoe.id, "USD", USD.parse("50"), restricted=True)
+    refused(platform, Code.TIER_LIMIT_EXCEEDED, ada.id, zoe.id, "USD", USD.parse("50") + 1)
+    sent(platform, ada.id, zoe.id, "USD", USD.parse("50"))
+    assert balance(platform, WALLET, zoe.id, "USD") == USD.parse("200")

@@ -138,6 +138,9 @@ def _send(
             return Refusal(Code.RESTRICTED_FUNDS, "carrier-billed money cannot be sent yet")
         return Refusal(Code.INSUFFICIENT_FUNDS, "the sender's wallet is short")
     recipient_wallet = account_for(AccountKind.CUSTOMER_WALLET, recipient_id, asset)
+    refusal = _recipient_room(ctx, platform, recipient.kyc_tier, recipient_id, asset, amount)
+    if refusal is not None:
+        return refusal
     ensure_accounts(ctx, [recipient_wallet])
     leg = Transfer(
         derive_id("tr", transfer_id, "send"),
@@ -158,6 +161,26 @@ def _send(
         (transfer_id, sender_id, recipient_id, asset, amount, note, sent.created_ns),
     )
     return sent
+
+
+def _recipient_room(
+    ctx: UnitContext, platform: Platform, tier: int, recipient_id: int, asset: str, amount: int
+) -> Refusal | None:
+    """The recipient's tier caps what it may hold (wallet and restricted money together):
+    receiving must not get around the cap a top-up would meet."""
+    limits = platform.config.tiers.get(tier)
+    if limits is None:
+        return Refusal(Code.RECIPIENT_UNAVAILABLE, "the recipient cannot receive money now")
+    ids = [account_id(kind, recipient_id, asset) for kind in _HELD]
+    held = sum(a.credits_posted - a.debits_posted for a in ctx.accounts(ids).values())
+    if held + amount > limits.balance_max_amount(asset):
+        return Refusal(
+            Code.TIER_LIMIT_EXCEEDED, "the recipient's verification tier caps its balance"
+        )
+    return None
+
+
+_HELD: Final = (AccountKind.CUSTOMER_WALLET, AccountKind.CUSTOMER_RESTRICTED)
 
 
 # ------------------------------------------------------------------ reads
