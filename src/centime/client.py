@@ -226,6 +226,35 @@ class Client:
     def ready(self) -> wire.Health:
         return self.request("GET", "/readyz", wire.Health)
 
+    # ----------------------------------------------------------------- the audit log
+    # Documents as the server signs and proves them (docs/audit.md); verify them with
+    # centime.audit (or `centime audit check-proof`), not by trusting this client.
+
+    def audit_tree_head(self) -> dict[str, Any]:
+        """The audit log's latest signed tree head."""
+        return self.request("GET", "/v1/audit/tree-head", dict[str, Any])
+
+    def audit_inclusion_proof(
+        self, transfer_id: int, tree_size: int | None = None
+    ) -> dict[str, Any]:
+        """The inclusion proof of a ledger transfer in the tree of ``tree_size`` leaves
+        (default: the latest signed head's)."""
+        params: dict[str, str | int] = {"transfer_id": transfer_id}
+        if tree_size is not None:
+            params["tree_size"] = tree_size
+        return self.request("GET", "/v1/audit/inclusion-proof", dict[str, Any], params=params)
+
+    def audit_consistency_proof(self, first: int, second: int) -> dict[str, Any]:
+        """The proof that the tree of ``first`` leaves is a prefix of that of ``second``."""
+        return self.request(
+            "GET", "/v1/audit/consistency-proof", dict[str, Any],
+            params={"first": first, "second": second},
+        )  # fmt: skip
+
+    def audit_keys(self) -> dict[str, Any]:
+        """Every public key that ever signed a tree head, oldest first."""
+        return self.request("GET", "/.well-known/centime-audit-keys.json", dict[str, Any])
+
     # ----------------------------------------------------------------- payments
 
     def create_payment(

@@ -61,3 +61,28 @@ def test_errors_are_problem_documents(filled: Audited) -> None:
             assert response.status_code == status, (params, response.text)
             assert response.headers["content-type"].startswith("application/problem+json")
             assert response.json()["status"] == status
+
+
+def test_the_client_fetches_what_the_endpoints_serve(filled: Audited) -> None:
+    """centime.Client's audit methods hand back the served documents unchanged; a proof it
+    fetched verifies against the head it fetched, with the keys it fetched."""
+    from centime.client import Client
+    from tests.api.conftest import InProcess
+
+    platform = Platform(filled.ledger, filled.ledger.clock)
+    with (
+        TestClient(app=create_app(platform, filled.ledger.audit)) as http,
+        Client("http://testserver.local", "unused", transport=InProcess(http)) as client,
+    ):
+        head = client.audit_tree_head()
+        assert head == http.get("/v1/audit/tree-head").json()
+        sth = SignedTreeHead.from_json(head)
+        assert Keyring.from_json(client.audit_keys()).verify_head(sth)
+        p = client.audit_inclusion_proof(30)["proof"]
+        assert rfc9162.verify_inclusion(
+            p["leaf_index"], head["tree_size"], rfc9162.sha256(b"\x00" + b(p["leaf_data"])),
+            [b(h) for h in p["audit_path"]], b(head["root_hash"]),
+        )  # fmt: skip
+        consistency = client.audit_consistency_proof(13, head["tree_size"])
+        assert consistency["proof"]["consistency_path"]
+        assert client.audit_inclusion_proof(1, tree_size=13)["proof"]["tree_size"] == 13
