@@ -12,6 +12,7 @@ import re
 from typing import Any, Final
 
 import msgspec
+from anyio import to_thread
 from litestar import Request
 
 from .errors import ApiCode, ProblemError
@@ -31,6 +32,11 @@ def _field(path: str, message: str) -> str:
     if unknown is not None:
         path = f"{path}.{unknown['name']}" if path else unknown["name"]
     return path or "body"
+
+
+# Bodies at least this large are decoded in a worker thread; smaller ones (every request
+# but batches) are not worth the thread hop.
+DECODE_IN_THREAD_MIN_BYTES: Final = 64 * 1024
 
 
 def decode_strict(body: bytes, annotation: Any) -> Any:
@@ -68,4 +74,9 @@ class ApiRequest(Request[Any, Any, Any]):
                 ApiCode.UNSUPPORTED_MEDIA_TYPE,
                 "the body must be JSON, sent as Content-Type: application/json",
             )
-        return decode_strict(await self.body(), parameter.annotation)
+        body = await self.body()
+        if len(body) < DECODE_IN_THREAD_MIN_BYTES:
+            return decode_strict(body, parameter.annotation)
+        # A batch of 8189 payments takes ~22 ms to decode: off the event loop, which would
+        # otherwise hold every other request (and their p99) for that long.
+        return await to_thread.run_sync(decode_strict, body, parameter.annotation)
