@@ -4,6 +4,7 @@ bounded cache whose staleness for other processes is bounded by its TTL."""
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 
 from centime.auth import KeyVerifier, NewKey, Principal, Scope, create_key, keys, list_keys
 from centime.auth import revoke_key as revoke
-from centime.auth.keys import parse_token
+from centime.auth.keys import REJECTED, parse_token
 from centime.clock import FakeClock
 from centime.platform.chart import OPERATOR
 from centime.platform.context import Platform
@@ -185,3 +186,25 @@ def test_an_owners_keys_are_listed_newest_first_in_pages(
         if cursor is None:
             break
     assert seen == made[::-1]
+
+
+def test_an_unknown_key_is_read_once_per_cache_lifetime(
+    platform: Platform, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verifier = KeyVerifier(platform, cache_ttl_s=5)
+    reads: list[int] = []
+    real_read = verifier._read
+
+    def counted(key_id: int) -> Any:
+        reads.append(key_id)
+        return real_read(key_id)
+
+    monkeypatch.setattr(verifier, "_read", counted)
+    made_up = f"ck_{format_id('key', 12345)}_{'A' * 43}"
+    assert verifier.verify(made_up) is None
+    assert verifier.from_cache(made_up) is REJECTED
+    assert verifier.verify(made_up) is None
+    assert len(reads) == 1
+    clock.advance(6)
+    assert verifier.verify(made_up) is None
+    assert len(reads) == 2

@@ -345,7 +345,11 @@ class KeyVerifier:
             epoch = self._epoch
         entry = self._read(key_id)
         if entry is None:
-            return None
+            # Remembered as rejected for the cache's lifetime too: a stream of made-up key
+            # ids then costs one read each, not one per request. (Ids are drawn at random
+            # when a key is created, so none is remembered before its key exists.)
+            now_ns = self._platform.clock.now_ns()
+            entry = _Entry(b"", None, now_ns + self._ttl_ns)
         with self._lock:
             if epoch == self._epoch and self._cache_max:
                 self._cache[key_id] = entry
