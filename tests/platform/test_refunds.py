@@ -12,6 +12,7 @@ from centime.clock import FakeClock
 from centime.platform.chart import OPERATOR, AccountKind
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
+from centime.platform.holds import Hold, authorize_hold, expire_holds, release_hold
 from centime.platform.parties import Status, set_customer
 from centime.platform.payments import Payment, create_payment, get_payment
 from centime.platform.refunds import Refund, get_refund, list_refunds, refund_payment
@@ -207,5 +208,30 @@ def test_a_refund_after_the_carrier_settled_goes_to_the_wallet(
     assert balance(platform, AccountKind.CUSTOMER_RESTRICTED, zoe.id, "USD") == 0
     after = refund(platform, payment.id)
     assert after.restricted_amount == 0
+    assert balance(platform, AccountKind.CUSTOMER_RESTRICTED, zoe.id, "USD") == 0
+    assert balance(platform, AccountKind.CUSTOMER_WALLET, zoe.id, "USD") == 10_000_000
+
+
+def test_carrier_money_held_at_settlement_reaches_the_wallet_when_released(
+    platform: Platform, clock: FakeClock
+) -> None:
+    """Settlement releases what is available; money a hold reserved then comes back to the
+    restricted balance later, and goes on to the wallet, as the carrier has paid for it.
+    Expiry does the same as a release."""
+    zoe, shop = customer(platform), merchant(platform, fee_bp=0)
+    sandbox = SandboxProvider(clock, SandboxConfig(carrier_confirm_s=0, carrier_settlement_days=1))
+    create_topup(platform, sandbox, zoe.id, "USD", 10_000_000, Method.CARRIER, PHONE_SUCCEEDS)
+    process_provider_events(platform, sandbox)
+    held = platform.execute(authorize_hold(platform, zoe.id, shop.id, "USD", 6_000_000,
+                                           timeout_s=2 * 86_400))  # fmt: skip
+    lapsing = platform.execute(authorize_hold(platform, zoe.id, shop.id, "USD", 3_000_000,
+                                              timeout_s=60))  # fmt: skip
+    assert isinstance(held, Hold) and isinstance(lapsing, Hold)
+    clock.advance(86_400 + 1)
+    process_provider_events(platform, sandbox)  # settles: only what no hold reserves
+    platform.ledger.expire_due()
+    assert expire_holds(platform) == 1  # the short one
+    assert balance(platform, AccountKind.CUSTOMER_WALLET, zoe.id, "USD") == 4_000_000
+    platform.execute(release_hold(platform, held.id))
     assert balance(platform, AccountKind.CUSTOMER_RESTRICTED, zoe.id, "USD") == 0
     assert balance(platform, AccountKind.CUSTOMER_WALLET, zoe.id, "USD") == 10_000_000

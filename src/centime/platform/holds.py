@@ -60,6 +60,7 @@ from .payments import (
     require_created,
     split_restricted_first,
 )
+from .topups import RELEASE_SETTLED_EVENTS_MAX, release_settled_restricted
 
 __all__ = [
     "Capture",
@@ -80,8 +81,9 @@ _VOID: Final = int(TransferFlags.VOID_PENDING)
 # Ledger events: authorize (two reserves, the merchant's account), capture (two resolutions,
 # the fee, the fee revenue account), release (two voids).
 AUTHORIZE_EVENTS_MAX: Final = 2 + 1
-CAPTURE_EVENTS_MAX: Final = 3 + 1
-RELEASE_EVENTS_MAX: Final = 2
+# ... plus, after either, releasing restricted money the carrier settled meanwhile.
+CAPTURE_EVENTS_MAX: Final = 3 + 1 + RELEASE_SETTLED_EVENTS_MAX
+RELEASE_EVENTS_MAX: Final = 2 + RELEASE_SETTLED_EVENTS_MAX
 
 
 class HoldStatus(enum.Enum):
@@ -456,6 +458,7 @@ def capture_hold(
             derive_id("hold", hold.id, "fee") if fee else None,
         )
         record_payments(ctx, [payment])
+        _release_settled(ctx, hold)
         captured = replace(
             hold,
             captured=amount,
@@ -496,11 +499,21 @@ def release_hold(
         if CreateTransferStatus.PENDING_TRANSFER_EXPIRED in statuses:
             return Refusal(Code.HOLD_NOT_AUTHORIZED, "the hold expired")
         require_created(statuses, "hold release")
+        _release_settled(ctx, hold)
         released = replace(hold, status=HoldStatus.RELEASED, resolved_ns=ctx.now_ns)
         _save_resolution(ctx, released)
         return released
 
     return Operation(unit, RELEASE_EVENTS_MAX)
+
+
+def _release_settled(ctx: UnitContext, hold: Hold) -> None:
+    """The hold's restricted reserve came back to the restricted balance; if the carrier
+    settled that money meanwhile (its settlement could not release what the hold held),
+    it goes on to the wallet now."""
+    if hold.restricted_amount:
+        transfer_id = derive_id("hold", hold.id, "settled")
+        release_settled_restricted(ctx, hold.customer_id, hold.asset, transfer_id)
 
 
 def _save_resolution(ctx: UnitContext, hold: Hold) -> None:
@@ -548,9 +561,11 @@ def expire_holds(platform: Platform, limit: int = HOLD_EXPIRE_MAX) -> int:
                 for h in lapsed
             ],
         )
+        for hold in lapsed:
+            _release_settled(ctx, hold)
         return len(lapsed)
 
-    return platform.execute(Operation(unit, 0))
+    return platform.execute(Operation(unit, RELEASE_SETTLED_EVENTS_MAX * len(lapsed)))
 
 
 def _expired_ns(hold: Hold, states: dict[int, PendingState]) -> int:

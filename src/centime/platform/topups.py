@@ -136,6 +136,7 @@ __all__ = [
     "list_topups",
     "process_provider_events",
     "release_amount",
+    "release_settled_restricted",
     "retry_topup",
     "tier_refusal",
     "unsettled_carrier_amount",
@@ -831,6 +832,38 @@ def unsettled_carrier_amount(ctx: UnitContext, customer_id: int, asset: str) -> 
         ),
     )  # fmt: skip
     return int(rows[0][0])
+
+
+# Ledger events of release_settled_restricted: the wallet account, the transfer.
+RELEASE_SETTLED_EVENTS_MAX: Final = 2
+
+
+def release_settled_restricted(
+    ctx: UnitContext, customer_id: int, asset: str, transfer_id: int
+) -> int:
+    """Move to the wallet the restricted money the carrier has already paid for: the
+    restricted balance above the unsettled carrier amount, as far as no hold reserves it
+    (one transfer, ``transfer_id``); returns how much. For money that comes back to the
+    restricted balance after its settlement could not release it: a hold released or
+    expired after the carrier settled. At most RELEASE_SETTLED_EVENTS_MAX events."""
+    restricted_id = account_id(AccountKind.CUSTOMER_RESTRICTED, customer_id, asset)
+    restricted = ctx.accounts([restricted_id]).get(restricted_id)
+    if restricted is None:
+        return 0
+    unsettled = unsettled_carrier_amount(ctx, customer_id, asset)
+    excess = min(restricted.balance - unsettled, restricted.available)
+    if excess <= 0:
+        return 0
+    wallet = customer_accounts(customer_id, asset)[0]
+    ensure_accounts(ctx, [wallet])
+    move = Transfer(
+        transfer_id, restricted_id, wallet.id, excess, asset, int(TopUpTransferCode.SETTLE),
+        0, 0, 0, customer_id,
+    )  # fmt: skip
+    (status,) = ctx.create_transfers([move])
+    if status is not CreateTransferStatus.CREATED:
+        raise UnexpectedLedgerStatusError(f"releasing settled money: {status.value}")
+    return excess
 
 
 def get_topup(platform: Platform, topup_id: int) -> TopUp | None:
