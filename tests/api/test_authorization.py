@@ -8,8 +8,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from centime.api import wire
 from centime.auth import Scope
+from centime.platform.context import Platform
 from centime.platform.holds import Hold, authorize_hold
 from centime.platform.ids import format_id
 from centime.platform.mandates import Mandate, create_mandate
@@ -268,3 +271,20 @@ def test_merchant_a_never_sees_or_moves_merchant_bs_money(api: Api) -> None:
     assert problem(a_all.create_hold, world.customer.id, cents(1),
                    mandate_id=world.mandate.id) == (404, "mandate_not_found")  # fmt: skip
     assert snapshot(api.platform) == before
+
+
+def test_an_app_with_an_unguarded_route_refuses_to_start(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fail closed: a /v1 route without a requires() guard would be open to anyone."""
+    from litestar import get
+
+    import centime.api.app as app_module
+
+    @get("/open", sync_to_thread=False)
+    def open_route() -> dict[str, str]:
+        return {}
+
+    monkeypatch.setattr(app_module, "api_routes", [*app_module.api_routes, open_route])
+    with pytest.raises(RuntimeError, match="/v1/open has no requires"):
+        app_module.create_app(platform)

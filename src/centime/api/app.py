@@ -38,7 +38,7 @@ from centime.platform.context import Platform
 from .audit import audit_routes
 from .body import ApiRequest
 from .errors import exception_handlers
-from .guards import authenticate
+from .guards import is_authorizing
 from .health import health_routes
 from .idempotency import InFlight
 from .metrics import Metrics
@@ -141,12 +141,7 @@ def create_app(
         in_flight=InFlight(),
         metrics=metrics,
     )
-    v1 = Router(
-        path="/v1",
-        guards=[authenticate],
-        route_handlers=api_routes,
-        security=[{SECURITY_SCHEME: []}],
-    )
+    v1 = Router(path="/v1", route_handlers=api_routes, security=[{SECURITY_SCHEME: []}])
     ledger = platform.ledger
     allow = AllowHeaders()
     app = Litestar(
@@ -162,4 +157,19 @@ def create_app(
         debug=debug,
     )
     allow.learn(app)
+    _check_every_route_authorizes(app)
     return app
+
+
+def _check_every_route_authorizes(app: Litestar) -> None:
+    """Fail closed: each /v1 route (but the public audit endpoints) must carry a guard from
+    ``requires``, which authenticates and checks the scope; a route without one would be
+    open to anyone, so the app refuses to start."""
+    for route in app.routes:
+        if not route.path.startswith("/v1/") or route.path.startswith("/v1/audit/"):
+            continue
+        for handler in getattr(route, "route_handlers", ()):
+            if "OPTIONS" in handler.http_methods and len(handler.http_methods) == 1:
+                continue
+            if not any(is_authorizing(g) for g in handler.resolve_guards()):
+                raise RuntimeError(f"{route.path} has no requires() guard: it would be open")
