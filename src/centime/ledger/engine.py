@@ -30,7 +30,6 @@ from centime.limits import (
     GROUP_EVENTS_MAX,
     GROUP_RETRIES_MAX,
     GROUP_WAIT_MAX_S,
-    ID_MAX,
     QUERY_LIMIT_MAX,
     WRITER_QUEUE_REQUESTS_MAX,
 )
@@ -46,7 +45,7 @@ from .model import (
     PendingState,
     Transfer,
 )
-from .units import GroupLoader, UnitContext, WriteUnit, event_names
+from .units import GroupLoader, UnitContext, WriteUnit, event_names, valid_id
 
 if TYPE_CHECKING:  # the store port imports the core; at run time the engine needs neither
     from centime.store.port import LedgerStore, WriteTransaction
@@ -110,10 +109,6 @@ class AuditHook(Protocol):
     ) -> None: ...
 
     def idle(self, txn: WriteTransaction, now_ns: int) -> None: ...
-
-
-def _valid_id(value: object) -> bool:
-    return type(value) is int and 0 < value <= ID_MAX
 
 
 class Ledger:
@@ -249,7 +244,7 @@ class Ledger:
         return self.store.get_account_balances(bounded) if bounded else []
 
     def balance_at(self, account_id: int, timestamp: int) -> AccountBalance | None:
-        if not _valid_id(account_id) or type(timestamp) is not int or timestamp < 0:
+        if not valid_id(account_id) or type(timestamp) is not int or timestamp < 0:
             return None
         return self.store.balance_at(account_id, min(timestamp, TIMESTAMP_MAX))
 
@@ -440,7 +435,7 @@ def _bounded_filter(query: AccountFilter) -> AccountFilter | None:
     """The query with every value within what a store column holds, or None when no record
     can match it (an impossible id, an empty range): such a query finds nothing."""
     values = (query.account_id, query.limit, query.timestamp_min, query.timestamp_max)
-    if any(type(v) is not int for v in values) or not _valid_id(query.account_id):
+    if any(type(v) is not int for v in values) or not valid_id(query.account_id):
         return None
     if query.limit <= 0 or query.timestamp_min > TIMESTAMP_MAX or query.timestamp_max < 0:
         return None
@@ -455,4 +450,4 @@ def _bounded_filter(query: AccountFilter) -> AccountFilter | None:
 def _bounded_ids(ids: Sequence[int]) -> list[int]:
     if len(ids) > QUERY_LIMIT_MAX:
         raise BatchTooLargeError(f"look up at most {QUERY_LIMIT_MAX} ids at once")
-    return [i for i in ids if _valid_id(i)]
+    return [i for i in ids if valid_id(i)]

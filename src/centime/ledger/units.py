@@ -35,6 +35,7 @@ __all__ = [
     "UnitEventsExceededError",
     "WriteUnit",
     "event_names",
+    "valid_id",
 ]
 
 T = TypeVar("T")
@@ -45,7 +46,9 @@ class UnitEventsExceededError(RuntimeError):
     """A unit submitted more ledger events than it declared (a bug in the unit)."""
 
 
-def _valid_id(value: object) -> bool:
+def valid_id(value: object) -> bool:
+    """An id a ledger or platform record can have: an int in 1..ID_MAX (no bool, no
+    garbage; such a value names nothing)."""
     return type(value) is int and 0 < value <= ID_MAX
 
 
@@ -93,9 +96,9 @@ class GroupLoader:
         account_ids: Iterable[int],
     ) -> LedgerView:
         """The stored state of the names not loaded before (invalid ids are skipped)."""
-        transfer_new = {i for i in transfer_ids if _valid_id(i)} - self._transfers
-        pending_new = {i for i in pending_ids if _valid_id(i)} - self._pending
-        account_new = {i for i in account_ids if _valid_id(i)}
+        transfer_new = {i for i in transfer_ids if valid_id(i)} - self._transfers
+        pending_new = {i for i in pending_ids if valid_id(i)} - self._pending
+        account_new = {i for i in account_ids if valid_id(i)}
         txn = self.txn
         pending = txn.lock_pending(sorted(pending_new)) if pending_new else {}
         wanted = (transfer_new | pending_new) - self._transfers

@@ -40,13 +40,13 @@ from centime.ledger import (
     TransferFlags,
 )
 from centime.ledger.units import UnitContext
-from centime.limits import DESCRIPTION_LEN_MAX, HOLD_EXPIRE_MAX, ID_MAX, QUERY_LIMIT_MAX
+from centime.limits import DESCRIPTION_LEN_MAX, HOLD_EXPIRE_MAX, QUERY_LIMIT_MAX
 
 from .chart import AccountKind, account_for, account_id, ensure_accounts
 from .context import Operation, Platform
 from .errors import Code, Refusal
 from .fees import payment_fee
-from .ids import derive_id, new_id
+from .ids import derive_id, new_id, valid_id
 from .mandates import charge_under_mandate, load_mandates, save_mandate_charges, utc_day
 from .pages import Cursor, Page, bounded_limit, fetch_page
 from .parties import active_customer, active_merchant, merchant_fee
@@ -146,10 +146,6 @@ def _resolve_id(hold_id: int, leg: str) -> int:
     return derive_id("hold", hold_id, "resolve", leg)
 
 
-def _valid_id(value: object) -> bool:
-    return type(value) is int and 0 < value <= ID_MAX
-
-
 def _load(ctx: UnitContext, hold_id: int) -> Hold | None:
     rows = ctx.fetch(f"SELECT {_COLUMNS} FROM holds WHERE id = ?", (hold_id,))
     return _hold(rows[0]) if rows else None
@@ -174,7 +170,7 @@ def _check_authorize(
     timeout_max_s = platform.config.hold_timeout_max_s
     if type(timeout_s) is not int or not 1 <= timeout_s <= timeout_max_s:
         return Refusal(Code.INVALID_REQUEST, f"timeout_s is an integer in 1..{timeout_max_s}")
-    if not all(i is None or _valid_id(i) for i in optional_ids):
+    if not all(i is None or valid_id(i) for i in optional_ids):
         return Refusal(Code.INVALID_REQUEST, "ids are positive 63-bit integers")
     return None
 
@@ -201,9 +197,9 @@ def authorize_hold(
     refusal_in = _check_authorize(
         platform, asset, amount, timeout, description, (mandate_id, hold_id)
     )
-    if not _valid_id(customer_id):
+    if not valid_id(customer_id):
         refusal_in = Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
-    elif not _valid_id(merchant_id):
+    elif not valid_id(merchant_id):
         refusal_in = Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
     new = new_id() if hold_id is None else hold_id
 
@@ -353,7 +349,7 @@ def _row(hold: Hold) -> tuple[Any, ...]:
 
 def _authorized(ctx: UnitContext, hold_id: int, merchant_id: int | None) -> Hold | Refusal:
     """The hold, when it can still be captured or released."""
-    hold = _load(ctx, hold_id) if _valid_id(hold_id) else None
+    hold = _load(ctx, hold_id) if valid_id(hold_id) else None
     if hold is None or (merchant_id is not None and hold.merchant_id != merchant_id):
         return Refusal(Code.HOLD_NOT_FOUND, "no such hold")
     if hold.status is not HoldStatus.AUTHORIZED:
@@ -375,11 +371,16 @@ def _lapsed(state: PendingState, now_ns: int) -> bool:
 
 
 def capture_hold(
-    platform: Platform, hold_id: int, amount: int, merchant_id: int | None = None
+    platform: Platform,
+    hold_id: int,
+    amount: int,
+    merchant_id: int | None = None,
+    asset: str | None = None,
 ) -> Operation[Capture | Refusal]:
     """Capture ``amount`` (1..authorized) of the hold: the merchant is paid it, less the
     fee, and the rest of the reserve goes back to the customer. ``merchant_id`` given: the
-    hold must be that merchant's (HOLD_NOT_FOUND otherwise)."""
+    hold must be that merchant's (HOLD_NOT_FOUND otherwise); ``asset`` given, the amount
+    must be in the hold's asset (INVALID_AMOUNT otherwise)."""
     refusal_in = None
     if type(amount) is not int or amount < 1:
         refusal_in = Refusal(Code.INVALID_AMOUNT, "the amount must be a positive integer")
@@ -390,6 +391,8 @@ def capture_hold(
         hold = _authorized(ctx, hold_id, merchant_id)
         if isinstance(hold, Refusal):
             return hold
+        if asset is not None and asset != hold.asset:
+            return Refusal(Code.INVALID_AMOUNT, f"the hold is in {hold.asset}")
         if amount > hold.amount:
             return Refusal(Code.CAPTURE_EXCEEDS_HOLD, "more than the hold authorized")
         customer = active_customer(ctx, hold.customer_id)
@@ -609,7 +612,7 @@ def get_hold(
 ) -> Hold | None:
     """The hold (``expired`` once its reserves lapsed), or None (also when it is not the
     given merchant's or customer's)."""
-    if not _valid_id(hold_id):
+    if not valid_id(hold_id):
         return None
     with platform.read() as fetch:
         rows = fetch(f"SELECT {_COLUMNS} FROM holds WHERE id = ?", (hold_id,))

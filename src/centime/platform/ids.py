@@ -16,9 +16,10 @@ import hashlib
 import secrets
 from typing import Final
 
+from centime.ledger.units import valid_id
 from centime.limits import ID_MAX
 
-__all__ = ["PREFIXES", "derive_id", "format_id", "new_id", "parse_id"]
+__all__ = ["PREFIXES", "derive_id", "format_id", "new_id", "parse_id", "valid_id"]
 
 # Every prefix the platform hands out, and what it names.
 PREFIXES: Final = {

@@ -20,13 +20,13 @@ from typing import Any, Final
 
 from centime.ledger import Transfer
 from centime.ledger.units import UnitContext
-from centime.limits import DESCRIPTION_LEN_MAX, ID_MAX
+from centime.limits import DESCRIPTION_LEN_MAX
 
 from .chart import AccountKind, account_for, account_id, ensure_accounts
 from .config import NS_PER_DAY
 from .context import Operation, Platform
 from .errors import Code, Refusal
-from .ids import derive_id, new_id
+from .ids import derive_id, new_id, valid_id
 from .pages import Cursor, Page, fetch_page
 from .parties import Status, active_customer, load_customer
 from .payments import Leg, check_amount, check_text, require_created
@@ -54,10 +54,6 @@ def _transfer(row: Sequence[Any]) -> P2PTransfer:
     return P2PTransfer(*row)
 
 
-def _valid_id(value: object) -> bool:
-    return type(value) is int and 0 < value <= ID_MAX
-
-
 def send(
     platform: Platform,
     sender_id: int,
@@ -70,11 +66,11 @@ def send(
     """Send ``amount`` from the sender's wallet to the recipient's. ``transfer_id`` given:
     a retry answers the stored transfer."""
     refusal_in = check_amount(asset, amount) or check_text("note", note, DESCRIPTION_LEN_MAX)
-    if refusal_in is None and not (_valid_id(sender_id) and _valid_id(recipient_id)):
+    if refusal_in is None and not (valid_id(sender_id) and valid_id(recipient_id)):
         refusal_in = Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
     if refusal_in is None and sender_id == recipient_id:
         refusal_in = Refusal(Code.SAME_CUSTOMER, "a customer cannot send money to itself")
-    if refusal_in is None and transfer_id is not None and not _valid_id(transfer_id):
+    if refusal_in is None and transfer_id is not None and not valid_id(transfer_id):
         refusal_in = Refusal(Code.INVALID_REQUEST, "transfer_id is a positive 63-bit integer")
     new = new_id() if transfer_id is None else transfer_id
 
@@ -190,7 +186,7 @@ def get_p2p_transfer(
     platform: Platform, transfer_id: int, customer_id: int | None = None
 ) -> P2PTransfer | None:
     """The transfer, or None (also when the given customer neither sent nor received it)."""
-    if not _valid_id(transfer_id):
+    if not valid_id(transfer_id):
         return None
     with platform.read() as fetch:
         rows = fetch(f"SELECT {_COLUMNS} FROM p2p_transfers WHERE id = ?", (transfer_id,))

@@ -40,7 +40,6 @@ from centime.limits import (
     BATCH_EVENTS_MAX,
     BATCH_PAYMENTS_MAX,
     DESCRIPTION_LEN_MAX,
-    ID_MAX,
     REFERENCE_LEN_MAX,
     SQL_IN_CHUNK,
 )
@@ -50,7 +49,7 @@ from .chart import AccountKind, account_for, account_id, ensure_accounts
 from .context import Operation, Platform
 from .errors import Code, Refusal
 from .fees import payment_fee
-from .ids import derive_id, new_id
+from .ids import derive_id, new_id, valid_id
 from .mandates import Mandate, charge_under_mandate, load_mandates, save_mandate_charges, utc_day
 from .pages import Cursor, Page, fetch_page
 from .parties import Merchant, Status, active_merchant, merchant_fee
@@ -510,16 +509,12 @@ def _pay_all(
     return results
 
 
-def _valid_id(value: object) -> bool:
-    return type(value) is int and 0 < value <= ID_MAX
-
-
 def _check_ids(item: PaymentItem) -> Refusal | None:
-    if not _valid_id(item.customer_id):
+    if not valid_id(item.customer_id):
         return Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
-    if item.payment_id is not None and not _valid_id(item.payment_id):
+    if item.payment_id is not None and not valid_id(item.payment_id):
         return Refusal(Code.INVALID_REQUEST, "payment_id is a positive 63-bit integer")
-    if item.mandate_id is not None and not _valid_id(item.mandate_id):
+    if item.mandate_id is not None and not valid_id(item.mandate_id):
         return Refusal(Code.MANDATE_NOT_FOUND, "no such mandate")
     return None
 
@@ -534,7 +529,7 @@ def _batch_operation(
     if not 1 <= len(items) <= BATCH_PAYMENTS_MAX:
         refusal = Refusal(Code.INVALID_REQUEST, f"a batch holds 1..{BATCH_PAYMENTS_MAX} payments")
         return Operation(lambda ctx: refusal, 0)
-    if not _valid_id(merchant_id):
+    if not valid_id(merchant_id):
         return Operation(lambda ctx: Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant"), 0)
     refusals_in: list[Refusal | None] = []
     for item in items:
@@ -627,7 +622,7 @@ def get_payment(
     customer_id: int | None = None,
 ) -> Payment | None:
     """The payment, or None (also when it is not the given merchant's or customer's)."""
-    if not _valid_id(payment_id):
+    if not valid_id(payment_id):
         return None
     with platform.read() as fetch:
         rows = fetch(f"SELECT {_COLUMNS} FROM payments WHERE id = ?", (payment_id,))

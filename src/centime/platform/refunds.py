@@ -24,13 +24,13 @@ from typing import Any, Final
 
 from centime.ledger import Account, Transfer
 from centime.ledger.units import UnitContext
-from centime.limits import DESCRIPTION_LEN_MAX, ID_MAX
+from centime.limits import DESCRIPTION_LEN_MAX
 
 from .chart import AccountKind, account_for, ensure_accounts
 from .context import Operation, Platform
 from .errors import Code, Refusal
 from .fees import fee_returned
-from .ids import derive_id, new_id
+from .ids import derive_id, new_id, valid_id
 from .pages import Cursor, Page, fetch_page
 from .parties import active_customer, active_merchant
 from .payments import LINKED, Leg, Payment, check_text, load_payment, require_created
@@ -81,10 +81,6 @@ def refund_split(amount: int, restricted_amount: int, restricted_refunded: int) 
     return restricted, amount - restricted
 
 
-def _valid_id(value: object) -> bool:
-    return type(value) is int and 0 < value <= ID_MAX
-
-
 def refund_payment(
     platform: Platform,
     payment_id: int,
@@ -92,8 +88,10 @@ def refund_payment(
     reason: str | None = None,
     merchant_id: int | None = None,
     refund_id: int | None = None,
+    asset: str | None = None,
 ) -> Operation[Refund | Refusal]:
-    """Refund ``amount`` of the payment (None: all that is not refunded yet).
+    """Refund ``amount`` of the payment (None: all that is not refunded yet); ``asset``
+    given, the amount must be in the payment's asset (INVALID_AMOUNT otherwise).
 
     ``merchant_id`` given (a merchant's request): the payment must be that merchant's,
     otherwise PAYMENT_NOT_FOUND, exactly as for a payment that does not exist.
@@ -102,16 +100,18 @@ def refund_payment(
     refusal_in = check_text("reason", reason, DESCRIPTION_LEN_MAX)
     if amount is not None and (type(amount) is not int or amount < 1):
         refusal_in = Refusal(Code.INVALID_AMOUNT, "the amount must be a positive integer")
-    if refund_id is not None and not _valid_id(refund_id):
+    if refund_id is not None and not valid_id(refund_id):
         refusal_in = Refusal(Code.INVALID_REQUEST, "refund_id is a positive 63-bit integer")
     new = new_id() if refund_id is None else refund_id
 
     def unit(ctx: UnitContext) -> Refund | Refusal:
         if refusal_in is not None:
             return refusal_in
-        payment = load_payment(ctx, payment_id) if _valid_id(payment_id) else None
+        payment = load_payment(ctx, payment_id) if valid_id(payment_id) else None
         if payment is None or (merchant_id is not None and payment.merchant_id != merchant_id):
             return Refusal(Code.PAYMENT_NOT_FOUND, "no such payment")
+        if asset is not None and asset != payment.asset:
+            return Refusal(Code.INVALID_AMOUNT, f"the payment is in {payment.asset}")
         existing = ctx.fetch(f"SELECT {_COLUMNS} FROM refunds WHERE id = ?", (new,))
         if existing:
             stored = _refund(existing[0])
@@ -240,7 +240,7 @@ def _restricted_refill(
 
 def get_refund(platform: Platform, refund_id: int, merchant_id: int | None = None) -> Refund | None:
     """The refund, or None (also when it is not the given merchant's)."""
-    if not _valid_id(refund_id):
+    if not valid_id(refund_id):
         return None
     with platform.read() as fetch:
         rows = fetch(f"SELECT {_COLUMNS} FROM refunds WHERE id = ?", (refund_id,))

@@ -19,7 +19,7 @@ from litestar.params import Parameter, ParameterKwarg
 
 from centime.auth import Principal
 from centime.platform.errors import Code
-from centime.platform.ids import derive_id
+from centime.platform.ids import derive_id, format_id
 
 from ..errors import ApiCode, ProblemError
 from ..params import body_id
@@ -32,6 +32,7 @@ __all__ = [
     "acting_merchant",
     "listing",
     "operation_id",
+    "optional_id",
     "query_id",
     "require_mandate",
     "visible_merchant",
@@ -101,6 +102,11 @@ def require_mandate(principal: Principal, mandate_id: str | None, field: str) ->
 def operation_id(kind: str, principal: Principal, key: str, *more: object) -> int:
     """The id of the operation a request with Idempotency-Key ``key`` makes."""
     return derive_id("api", kind, principal.owner, key, *more)
+
+
+def optional_id(prefix: str, value: int | None) -> str | None:
+    """The public id of an optional reference (a payment's hold, a hold's mandate)."""
+    return None if value is None else format_id(prefix, value)
 
 
 def listing(name: str, *filters: int | None) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from anyio import to_thread
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
@@ -40,6 +39,7 @@ from .acting import (
     acting_merchant,
     listing,
     operation_id,
+    optional_id,
     query_id,
     require_mandate,
     visible_merchant,
@@ -52,10 +52,6 @@ PAYMENTS: Final = [requires(Scope.PAYMENTS)]
 READ: Final = [requires(Scope.READ)]
 
 
-def _optional(prefix: str, value: int | None) -> str | None:
-    return None if value is None else format_id(prefix, value)
-
-
 def hold_out(h: holds.Hold) -> wire.Hold:
     asset = h.asset
     return wire.Hold(
@@ -65,7 +61,7 @@ def hold_out(h: holds.Hold) -> wire.Hold:
         captured=wire.money(h.captured, asset), status=h.status.value,
         description=h.description, expires_at=wire.rfc3339(h.expires_at_ns),
         resolved_at=None if h.resolved_ns is None else wire.rfc3339(h.resolved_ns),
-        payment_id=_optional("pay", h.payment_id), mandate_id=_optional("man", h.mandate_id),
+        payment_id=optional_id("pay", h.payment_id), mandate_id=optional_id("man", h.mandate_id),
         created_at=wire.rfc3339(h.created_ns),
     )  # fmt: skip
 
@@ -119,13 +115,11 @@ async def capture_hold(
     """Capture ``amount`` of the hold: the merchant is paid it (less the fee) as a payment,
     and the rest of the reserve goes back to the customer."""
     principal = principal_of(request)
-    hold = await to_thread.run_sync(_visible_hold, request, hold_id)
     asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
-    if asset != hold.asset:
-        raise wire.WireError("invalid_amount", "amount.asset", f"the hold is in {hold.asset}")
+    # The hold is read (and its merchant and asset checked) in the operation's unit.
     operation = holds.capture_hold(
-        api_state(request).platform, hold.id, amount,
-        None if principal.is_operator else principal.owner_id,
+        api_state(request).platform, path_id("hold", hold_id, Code.HOLD_NOT_FOUND), amount,
+        None if principal.is_operator else principal.owner_id, asset,
     )  # fmt: skip
     return await execute(request, operation, capture_out, idempotency_key=idempotency_key)
 

@@ -57,6 +57,7 @@ from .acting import (
     acting_merchant,
     listing,
     operation_id,
+    optional_id,
     query_id,
     require_mandate,
     visible_merchant,
@@ -68,10 +69,6 @@ PAYMENTS: Final = [requires(Scope.PAYMENTS)]
 READ: Final = [requires(Scope.READ)]
 
 
-def _optional_id(prefix: str, value: int | None) -> str | None:
-    return None if value is None else format_id(prefix, value)
-
-
 def payment_out(p: payments.Payment) -> wire.Payment:
     asset = p.asset
     return wire.Payment(
@@ -80,7 +77,7 @@ def payment_out(p: payments.Payment) -> wire.Payment:
         fee=wire.money(p.fee, asset), restricted=wire.money(p.restricted_amount, asset),
         refunded=wire.money(p.refunded, asset), fee_refunded=wire.money(p.fee_refunded, asset),
         description=p.description, reference=p.reference,
-        hold_id=_optional_id("hold", p.hold_id), mandate_id=_optional_id("man", p.mandate_id),
+        hold_id=optional_id("hold", p.hold_id), mandate_id=optional_id("man", p.mandate_id),
         created_at=wire.rfc3339(p.created_ns),
     )  # fmt: skip
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from anyio import to_thread
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
@@ -29,7 +28,6 @@ from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_
 from ..params import path_id
 from ..state import api_state, principal_of
 from .acting import PaymentQuery, listing, operation_id, query_id, visible_merchant
-from .payments import visible_payment
 
 __all__ = ["refund_out", "refund_routes"]
 
@@ -60,17 +58,15 @@ async def refund_payment(
     yet. The fee goes back in proportion (rounded down); restricted money goes back as
     restricted money."""
     principal = principal_of(request)
-    payment = await to_thread.run_sync(visible_payment, request, payment_id)
-    amount = None
+    asset = amount = None
     if not isinstance(data.amount, wire.UnsetType):
         asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
-        if asset != payment.asset:
-            raise wire.WireError("invalid_amount", "amount.asset",
-                                 f"the payment is in {payment.asset}")  # fmt: skip
+    # The payment is read (and its merchant and asset checked) in the operation's unit.
     operation = refunds.refund_payment(
-        api_state(request).platform, payment.id, amount, data.reason,
+        api_state(request).platform, path_id("pay", payment_id, Code.PAYMENT_NOT_FOUND),
+        amount, data.reason,
         merchant_id=None if principal.is_operator else principal.owner_id,
-        refund_id=operation_id("refund", principal, idempotency_key),
+        refund_id=operation_id("refund", principal, idempotency_key), asset=asset,
     )  # fmt: skip
     return await execute(request, operation, refund_out, status_code=201,
                          idempotency_key=idempotency_key)  # fmt: skip
