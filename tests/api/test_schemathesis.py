@@ -85,11 +85,11 @@ from centime.platform.topups import TopUpStatus, create_topup, process_provider_
 from centime.providers import Method, SandboxConfig, SandboxProvider
 from centime.providers.sandbox import CARD_SUCCEEDS as CARD_OK
 from centime.store import open_store
+from tests.conftest import PLATFORM_START_NS as START_NS
 
 from .conftest import Api
 
 SEED: Final = 20270115
-START_NS: Final = 1_800_000_000_000_000_000  # 2027-01-15, the suite's fake clock
 # The fake clock moves this much before each seeded row and after each call: every row is
 # created at its own instant, so listings (newest first) have one order, run after run.
 TICK_NS: Final = 1_000_000
