@@ -9,7 +9,6 @@ once, so that a person can call the API (``/docs`` lists every route).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Final
 
@@ -24,9 +23,9 @@ from centime.platform.p2p import send
 from centime.platform.parties import customer_balances, merchant_balances
 from centime.platform.payments import Payment, create_payment
 from centime.platform.refunds import refund_payment
-from centime.platform.topups import TopUp, create_topup, process_provider_events
+from centime.platform.topups import TopUp, create_topup
 from centime.providers import Method, SandboxConfig, SandboxProvider
-from centime.seed import World, expect, seed_world
+from centime.seed import World, await_success, expect, seed_world
 
 __all__ = ["DEMO_CUSTOMERS", "DEMO_MERCHANTS", "DemoWorld", "build_demo_world", "print_demo"]
 
@@ -66,7 +65,7 @@ def build_demo_world(platform: Platform) -> DemoWorld:
         ),
         "carrier top-up",
     )  # fmt: skip
-    _wait_for_events(platform, sandbox)
+    await_success(platform, sandbox, [carrier.id])
     payments: list[Payment] = []
     prices = ("0.001", "0.0125", "0.05", "0.002", "0.25")  # an article, an API call, a tip...
     for index, person in enumerate(people):
@@ -89,14 +88,6 @@ def build_demo_world(platform: Platform) -> DemoWorld:
     lunch = send(platform, people[0].id, people[1].id, "USD", USD.parse("2.5"), "lunch")
     expect(platform.execute(lunch), "transfer")
     return DemoWorld(world, payments, captured.hold, carrier)
-
-
-def _wait_for_events(platform: Platform, sandbox: SandboxProvider) -> None:
-    for _ in range(100):
-        if not sandbox.events_waiting:
-            return
-        process_provider_events(platform, sandbox)
-        time.sleep(0.01)
 
 
 def print_demo(platform: Platform, demo: DemoWorld, base_url: str, console: Console) -> None:

@@ -29,6 +29,7 @@ __all__ = [
     "SeededCustomer",
     "SeededMerchant",
     "World",
+    "await_success",
     "expect",
     "seed_world",
 ]
@@ -146,7 +147,13 @@ def _fund(
             for c in customers
         ]
         topups = [expect(f.result(), "top-up") for f in futures]
-    pending = {t.id for t in topups}
+    await_success(platform, provider, [t.id for t in topups])
+
+
+def await_success(platform: Platform, provider: SandboxProvider, topup_ids: list[int]) -> None:
+    """Handle the provider's events until every one of these top-ups succeeded (other
+    events, such as a carrier settlement due in a month, may stay queued)."""
+    pending = set(topup_ids)
     deadline = time.monotonic() + SETTLE_WAIT_MAX_S
     while pending:
         for result in process_provider_events(platform, provider):
