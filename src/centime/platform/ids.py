@@ -35,6 +35,7 @@ PREFIXES: Final = {
     "key": "API key",
     "bat": "payment batch",
     "man": "mandate",
+    "evt": "outbox event",
 }
 
 _DIGITS: Final = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case

@@ -1,0 +1,101 @@
+"""Events for the outside world, written in the same transaction as the change they describe.
+
+Call :func:`emit` inside a write unit, after the change succeeded: the event row commits with
+the change or not at all (the transactional outbox). The webhook worker delivers outbox rows
+to the endpoints that subscribed to their type, at least once.
+
+Event data is JSON built from ``str`` and ``int`` values, money as a :func:`money` object
+(integer strings, as on the API's wire): no float ever enters an event.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Final
+
+from centime.ledger.units import UnitContext
+from centime.money import Asset
+
+from .ids import format_id, new_id
+
+__all__ = ["EVENT_TYPES", "OutboxEvent", "emit", "money"]
+
+# Every event type the platform emits, and when. Add new types here (webhook endpoints can
+# subscribe only to these).
+EVENT_TYPES: Final = {
+    "payment.created": "a customer paid a merchant",
+    "payment.refunded": "a merchant refunded (part of) a payment",
+    "topup.succeeded": "money arrived in a customer's wallet",
+    "topup.failed": "a top-up was declined or failed",
+    "topup.charged_back": "the provider took a top-up's money back",
+    "hold.created": "money was reserved for a merchant",
+    "hold.captured": "a merchant captured (part of) a hold",
+    "hold.released": "a hold's money went back to the customer",
+    "hold.expired": "a hold ran out before it was captured",
+    "transfer.created": "a customer sent money to another customer",
+    "mandate.created": "a customer allowed a merchant to charge it",
+    "mandate.revoked": "a customer withdrew that consent",
+    "payout.requested": "a merchant's payout was requested",
+    "payout.pending": "a payout's money is reserved and sent to the rail",
+    "payout.paid": "a payout arrived at the merchant's bank",
+    "payout.failed": "a payout failed; its money is back in the earnings",
+    "payout.returned": "a paid payout came back; its money is back in the earnings",
+    "referral.rewarded": "a referral qualified and was rewarded",
+}
+
+_JSON_MAX_BYTES: Final = 16 * 1024  # an event is a summary, not a document
+
+
+def money(amount: int, asset: Asset) -> dict[str, object]:
+    """Money as the API writes it: ``{"value": "125", "asset": "USD", "scale": 6}``."""
+    return {"value": str(amount), "asset": asset.code, "scale": asset.scale}
+
+
+class OutboxEvent:
+    """One outbox row as read back."""
+
+    __slots__ = ("created_ns", "data", "id", "owner_id", "type")
+
+    def __init__(self, id: int, type: str, owner_id: int, created_ns: int, data: str) -> None:
+        self.id = id
+        self.type = type
+        self.owner_id = owner_id
+        self.created_ns = created_ns
+        self.data = data
+
+    @property
+    def public_id(self) -> str:
+        return format_id("evt", self.id)
+
+
+def emit(ctx: UnitContext, event_type: str, owner_id: int, data: Mapping[str, object]) -> int:
+    """Write one event for ``owner_id`` (a merchant's or customer's id) in the unit's
+    transaction; its id. Unknown types and oversized or float-bearing data are bugs: raise."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}")
+    text = json.dumps(data, separators=(",", ":"), sort_keys=True, default=_refuse)
+    if len(text) > _JSON_MAX_BYTES:
+        raise ValueError(f"event data of {len(text)} bytes passes {_JSON_MAX_BYTES}")
+    _check_no_float(data)
+    event_id = new_id()
+    ctx.execute(
+        "INSERT INTO outbox_events (id, type, owner_id, created_ns, data) VALUES (?, ?, ?, ?, ?)",
+        (event_id, event_type, owner_id, ctx.now_ns, text),
+    )
+    return event_id
+
+
+def _refuse(value: object) -> object:
+    raise TypeError(f"event data holds a {type(value).__name__}; use str and int")
+
+
+def _check_no_float(value: object) -> None:
+    if isinstance(value, float):
+        raise TypeError("event data holds a float; money is integers in the asset's scale")
+    if isinstance(value, Mapping):
+        for item in value.values():
+            _check_no_float(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _check_no_float(item)

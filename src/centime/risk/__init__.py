@@ -1,0 +1,1 @@
+"""The risk engine: a decision before money moves (see centime.risk.types for the port)."""
