@@ -13,6 +13,7 @@ label. Amounts are integers in the asset's scale.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
 __all__ = ["EVENT_TYPES", "Action", "Decision", "RiskEvent", "Screen"]
@@ -65,6 +66,12 @@ class Screen(Protocol):
         """The decision on ``event``, from what was known before it; the event then counts
         in the features (an attempt counts even when blocked). Never raises: an internal
         failure answers BLOCK with a reason saying so (fail closed)."""
+        ...
+
+    def decide_many(self, events: Sequence[RiskEvent]) -> list[Decision]:
+        """``decide`` for each event in order (a batch of payments: up to 8189), as if one
+        after the other, with the model called once on all rows: a batch must not cost a
+        model call per payment."""
         ...
 
     def observe(self, event: RiskEvent) -> None:
