@@ -98,6 +98,7 @@ class Leg(enum.IntEnum):
     HOLD = 110  # pending: customer -> merchant available
     REFUND = 120  # merchant available -> customer (restricted or wallet)
     REFUND_FEE = 121  # fee revenue -> merchant available: the fee a refund returns
+    REFUND_DISCOUNT = 122  # merchant available -> promotions: a discount's share
     P2P = 130  # customer wallet -> customer wallet
 
 
