@@ -158,7 +158,7 @@ def list_rules(
     """Versions newest first, below ``before`` (None: from the newest); and the ``before``
     of the next page (None: this is the last)."""
     size = bounded_limit(limit)
-    top = AMOUNT_MAX if before is None else before
+    top = AMOUNT_MAX if before is None else min(max(before, 0), AMOUNT_MAX)
     with platform.read() as fetch:
         rows = fetch(
             "SELECT version, rules, note, published_ns FROM pricing_rule_sets"
