@@ -36,6 +36,7 @@ PREFIXES: Final = {
     "bat": "payment batch",
     "man": "mandate",
     "evt": "outbox event",
+    "promo": "promotion code",  # pricing
 }
 
 _DIGITS: Final = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
