@@ -58,6 +58,11 @@ class Code(enum.Enum):
     # API keys.
     API_KEY_NOT_FOUND = "api_key_not_found"
     API_KEY_LIMIT_REACHED = "api_key_limit_reached"  # too many active keys for one owner
+    # Risk (centime.platform.screening, centime.platform.review).
+    RISK_BLOCKED = "risk_blocked"  # the risk screen refused the movement (reasons in detail)
+    STEP_UP_REQUIRED = "step_up_required"  # confirm with a passkey, then ask again
+    CASE_NOT_FOUND = "case_not_found"
+    CASE_NOT_OPEN = "case_not_open"  # the case was decided the other way already
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,8 @@ PREFIXES: Final = {
     "bat": "payment batch",
     "man": "mandate",
     "evt": "outbox event",
+    "case": "risk review case",
+    "rsk": "risk decision",
 }
 
 _DIGITS: Final = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
