@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from centime.api.background import Task
     from centime.audit import AuditLog
     from centime.platform.context import Platform
+    from centime.risk.types import Screen
 
 app = typer.Typer(help="centime: micropayments on an exact, fast double-entry ledger.",
                   no_args_is_help=True)
@@ -77,6 +79,36 @@ def ledger_check(
     )
 
 
+RISK_SCREEN_ENV = "CENTIME_RISK_SCREEN"
+
+
+def risk_screen() -> Screen:
+    """The risk screen the servers decide with (the composition root's choice).
+
+    ``CENTIME_RISK_SCREEN`` unset or ``engine``: the risk engine (centime.risk). Until the
+    engine is wired in (the lead's merge of the risk engine's branch), this is
+    :class:`~centime.platform.decisions.NoScreen`: every screened operation is BLOCKED
+    (``risk_screen_missing``), never allowed unscreened. ``allow-all-unsafe``: every decision
+    ALLOW (benchmarks of the platform's own cost, development), announced on stderr."""
+    import logging
+
+    from centime.platform.decisions import AllowAllScreen, NoScreen
+
+    choice = os.environ.get(RISK_SCREEN_ENV, "engine")
+    if choice == "allow-all-unsafe":
+        logging.getLogger("centime.risk").warning(
+            "%s=allow-all-unsafe: money moves UNSCREENED (benchmarks, development only)",
+            RISK_SCREEN_ENV,
+        )
+        return AllowAllScreen()
+    if choice != "engine":
+        raise typer.BadParameter(f"{RISK_SCREEN_ENV} is engine or allow-all-unsafe")
+    logging.getLogger("centime.risk").error(
+        "no risk engine is wired in: every screened operation is blocked (fail closed)"
+    )
+    return NoScreen()
+
+
 def install_funding_providers(platform: Platform) -> list[Task]:
     """Register the sandbox funding provider as ``platform.providers["sandbox"]`` (kept when
     one is registered already), its carrier settling after the platform's configured days,
@@ -124,7 +156,7 @@ def serve(
 
     audit = audit_from_env()
     with Ledger(open_store(database_url), audit=audit) as ledger:
-        platform = Platform(ledger, ledger.clock)
+        platform = Platform(ledger, ledger.clock, screen=risk_screen())
         options = ServerOptions(host, port, rate_per_key, rate_burst, access_log)
         _run_server(platform, audit, options)
 
@@ -236,7 +268,7 @@ def demo(
     # The demo operator's head-signing key, made for this run (mode 0600, never printed).
     audit = AuditLog(generate_key_file(key_file, time.time_ns()))
     with Ledger(SqliteStore.open(path), audit=audit) as ledger:
-        platform = Platform(ledger, ledger.clock)
+        platform = Platform(ledger, ledger.clock, screen=risk_screen())
         world = build_demo_world(platform)
         print_demo(platform, world, f"http://{host}:{port}", Console())
         _run_server(platform, audit, ServerOptions(host, port))

@@ -14,7 +14,7 @@ from centime.platform.chart import OPERATOR, AccountKind
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.holds import Hold, get_hold
-from centime.platform.p2p import P2PTransfer, get_p2p_transfer
+from centime.platform.p2p import get_p2p_transfer
 from centime.platform.parties import Status, get_customer, set_merchant
 from centime.platform.payments import get_payment
 from centime.platform.review import (
@@ -165,8 +165,9 @@ def test_evidence_freeze_label_and_export(platform: Platform) -> None:
     assert export_labels(platform, out) == 1
     header, row = out.getvalue().splitlines()
     assert header == "timestamp,type,amount,asset,payer,payee,device,ip,instrument,label"
-    assert row.split(",")[1:] == ["payment", "900", "USD", screening._text("cus", ada.id),
-                                  screening._text("mer", shop.id), "shared-phone", "", "", "1"]  # fmt: skip
+    payer, payee = screening._text("cus", ada.id), screening._text("mer", shop.id)
+    expected = ["payment", "900", "USD", payer, payee, "shared-phone", "", "", "1"]
+    assert row.split(",")[1:] == expected
     assert [c.id for c in list_cases(platform).items] == [review.case_id]
     assert list_cases(platform, "approved").items == []
 

@@ -43,6 +43,7 @@ from .errors import Code, Refusal
 from .ids import new_id
 
 __all__ = [
+    "AllowAllScreen",
     "NoScreen",
     "Subject",
     "blocked",
@@ -91,6 +92,23 @@ class NoScreen:
         if events:
             log.error("no risk screen is configured: %d events blocked", len(events))
         return [_MISSING] * len(events)
+
+    def observe(self, event: RiskEvent) -> None:
+        return None
+
+
+class AllowAllScreen:
+    """Every decision ALLOW, recorded with the rules version ``unscreened``. For benchmarks
+    that measure the platform's plumbing and for development without a model, chosen
+    explicitly (``CENTIME_RISK_SCREEN=allow-all-unsafe``); never a default."""
+
+    _ALLOW: Final = Decision(Action.ALLOW, 0, (), None, "unscreened")
+
+    def decide(self, event: RiskEvent) -> Decision:
+        return self._ALLOW
+
+    def decide_many(self, events: Sequence[RiskEvent]) -> list[Decision]:
+        return [self._ALLOW] * len(events)
 
     def observe(self, event: RiskEvent) -> None:
         return None

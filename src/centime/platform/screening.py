@@ -160,6 +160,16 @@ def guarded_batch(
     an item refused before it was screened (malformed)."""
     reviewed = [i for i, d in enumerate(decisions) if d is not None and d.action is Action.REVIEW]
 
+    # The decisions' rows are built here, on the caller's thread (the writer's time is the
+    # scarce one); the unit only stamps them with its time.
+    rows = []
+    for index, (event, decision) in enumerate(zip(events, decisions, strict=True)):
+        if event is None or decision is None or decision.action is Action.REVIEW:
+            continue
+        item = items[index]
+        subject = Subject("payment", payment_ids[index], "customer", item.customer_id)
+        rows.append(decision_row(0, event, decision, subject))
+
     def wrap(
         ctx: UnitContext, inner: Callable[[UnitContext], list[Payment | Refusal] | Refusal]
     ) -> BatchResult:
@@ -168,14 +178,7 @@ def guarded_batch(
             return results
         out: list[Payment | Refusal | InReview] = list(results)
         now_ns = ctx.now_ns
-        rows = []
-        for index, (event, decision) in enumerate(zip(events, decisions, strict=True)):
-            if event is None or decision is None or decision.action is Action.REVIEW:
-                continue
-            item = items[index]
-            subject = Subject("payment", payment_ids[index], "customer", item.customer_id)
-            rows.append(decision_row(now_ns, event, decision, subject))
-        record_decisions(ctx, rows)
+        record_decisions(ctx, [(row[0], now_ns, *row[2:]) for row in rows])
         for index in reviewed:
             out[index] = _hold_one(
                 ctx,

@@ -7,6 +7,7 @@ from .mandates import mandate_routes
 from .parties import party_routes
 from .payments import payment_routes
 from .refunds import refund_routes
+from .risk import risk_routes
 from .topups import topup_routes
 from .transfers import transfer_routes
 
@@ -14,5 +15,5 @@ __all__ = ["api_routes"]
 
 api_routes = [
     *party_routes, *key_routes, *payment_routes, *refund_routes, *mandate_routes, *hold_routes,
-    *transfer_routes, *topup_routes,
+    *transfer_routes, *topup_routes, *risk_routes,
 ]  # fmt: skip
