@@ -54,6 +54,7 @@ __all__ = [
     "fresh_step_up",
     "instrument_fingerprint",
     "ip_text",
+    "observe",
     "record_decision",
     "record_decisions",
     "step_up_required",
@@ -159,6 +160,15 @@ def decide_many(screen: Any, events: Sequence[RiskEvent]) -> list[Decision]:
                   len(decisions), len(events))  # fmt: skip
         return [_FAILED] * len(events)
     return decisions
+
+
+def observe(screen: Any, event: RiskEvent) -> None:
+    """Tell the screen an outcome (a provider's decline); its failure is logged, never
+    raised: the outcome already happened."""
+    try:
+        screen.observe(event)
+    except Exception:
+        log.exception("the risk screen failed to observe a %s event", event.type)
 
 
 # ------------------------------------------------------------------ what an event carries

@@ -42,6 +42,7 @@ from .decisions import (
     fresh_step_up,
     instrument_fingerprint,
     ip_text,
+    observe,
     record_decision,
     record_decisions,
     step_up_required,
@@ -58,7 +59,7 @@ from .review import (
     hold_for_review,
     in_review,
 )
-from .topups import TopUp, create_topup
+from .topups import TopUp, TopUpStatus, create_topup
 
 __all__ = [
     "authorize",
@@ -324,10 +325,12 @@ def pay(
     device: str | None = None,
     ip: str | None = None,
     stepped_up_at_ns: int | None = None,
+    event: RiskEvent | None = None,
 ) -> Payment | Refusal | InReview:
-    """A screened payment (centime.platform.payments.create_payment)."""
+    """A screened payment (centime.platform.payments.create_payment). ``event`` given: the
+    screen is asked about it as it is (the simulator's own devices and instruments)."""
     payment_id = new_id() if payment_id is None else payment_id
-    event = _event(platform, "payment", amount, asset, _text("cus", customer_id),
+    event = event or _event(platform, "payment", amount, asset, _text("cus", customer_id),
                    _text("mer", merchant_id), device, ip)  # fmt: skip
     decision = decide(platform.screen, event)
     item = PaymentItem(customer_id, asset, amount, description, reference, payment_id,
@@ -353,10 +356,11 @@ def send(
     device: str | None = None,
     ip: str | None = None,
     stepped_up_at_ns: int | None = None,
+    event: RiskEvent | None = None,
 ) -> p2p.P2PTransfer | Refusal | InReview:
     """A screened transfer between customers (centime.platform.p2p.send)."""
     transfer_id = new_id() if transfer_id is None else transfer_id
-    event = _event(platform, "transfer", amount, asset, _text("cus", sender_id),
+    event = event or _event(platform, "transfer", amount, asset, _text("cus", sender_id),
                    _text("cus", recipient_id), device, ip)  # fmt: skip
     decision = decide(platform.screen, event)
     operation = p2p.send(platform, sender_id, recipient_id, asset, amount, note, transfer_id)
@@ -449,8 +453,11 @@ def topup(
     if outcome is not _PROCEED:
         answer: Refusal | InReview = outcome
         return answer
-    return create_topup(platform, provider, customer_id, asset, amount, method, instrument,
+    made = create_topup(platform, provider, customer_id, asset, amount, method, instrument,
                         topup_id)  # fmt: skip
+    if isinstance(made, TopUp) and made.status is TopUpStatus.DECLINED:
+        observe(platform.screen, event._replace(type="topup_declined"))
+    return made
 
 
 def signup_customer(
@@ -463,11 +470,16 @@ def signup_customer(
     device: str | None = None,
     ip: str | None = None,
     asset: str = "USD",
+    event: RiskEvent | None = None,
 ) -> parties.Customer | Refusal | InReview:
-    """A screened sign-up of a customer (REVIEW: created frozen, a case opened)."""
+    """A screened sign-up of a customer (REVIEW: created frozen, a case opened). ``event``
+    given: asked as it is, its payer replaced by the new customer's id."""
     customer_id = new_id()
-    event = _event(platform, "signup", 0, asset, _text("cus", customer_id), referrer,
-                   device, ip)  # fmt: skip
+    payer = _text("cus", customer_id)
+    if event is None:
+        event = _event(platform, "signup", 0, asset, payer, referrer, device, ip)
+    else:
+        event = event._replace(payer=payer)
     decision = decide(platform.screen, event)
     operation = parties.create_customer(platform, name, email, kyc_tier, customer_id)
     return platform.execute(guarded(operation, event, decision,
@@ -483,10 +495,15 @@ def signup_merchant(
     device: str | None = None,
     ip: str | None = None,
     asset: str = "USD",
+    event: RiskEvent | None = None,
 ) -> parties.Merchant | Refusal | InReview:
-    """A screened sign-up of a merchant."""
+    """A screened sign-up of a merchant (``event``: as for a customer's)."""
     merchant_id = new_id()
-    event = _event(platform, "signup", 0, asset, _text("mer", merchant_id), "", device, ip)
+    payer = _text("mer", merchant_id)
+    if event is None:
+        event = _event(platform, "signup", 0, asset, payer, "", device, ip)
+    else:
+        event = event._replace(payer=payer)
     decision = decide(platform.screen, event)
     operation = parties.create_merchant(platform, name, email, kyc_tier,
                                         merchant_id=merchant_id)  # fmt: skip
