@@ -200,7 +200,8 @@ def keys_create(
     merchant: str | None = typer.Option(
         None, "--merchant", help="A key of this merchant (mer_...)."),
     scopes: str = typer.Option(
-        "admin", "--scopes", help="Comma-separated: read, payments, refunds, payouts, admin."),
+        "admin", "--scopes",
+        help="Comma-separated: read, payments, refunds, payouts, admin, review."),
     name: str = typer.Option("created by centime keys create", "--name", help="What it is for."),
     database_url: str = DatabaseUrl,
 ) -> None:
@@ -219,7 +220,8 @@ def keys_create(
         raise typer.BadParameter("give exactly one of --operator and --merchant mer_...")
     wanted = parse_scopes(s.strip() for s in scopes.split(",") if s.strip())
     if wanted is None:
-        raise typer.BadParameter("scopes are some of read, payments, refunds, payouts, admin")
+        raise typer.BadParameter(
+            "scopes are some of read, payments, refunds, payouts, admin, review")
     owner_id = OPERATOR if merchant is None else parse_id("mer", merchant)
     if owner_id is None:
         raise typer.BadParameter(f"not a merchant id: {merchant!r}")
