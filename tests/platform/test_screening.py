@@ -8,7 +8,7 @@ from centime.platform.chart import AccountKind
 from centime.platform.context import Platform
 from centime.platform.decisions import NoScreen, decide_many
 from centime.platform.errors import Code, Refusal
-from centime.platform.parties import Customer, Merchant, Status, get_customer
+from centime.platform.parties import Customer, Merchant, Status, get_customer, set_merchant
 from centime.platform.payments import Payment, PaymentItem, create_payments_batch, get_payment
 from centime.platform.review import InReview, approve_case, decline_case
 from centime.risk.types import Action, RiskEvent
@@ -145,3 +145,23 @@ def test_a_signup_under_review_is_frozen_until_approved(platform: Platform) -> N
     assert isinstance(refused, Refusal) and refused.code is Code.RISK_BLOCKED
     with platform.read() as fetch:
         assert fetch("SELECT COUNT(*) FROM merchants", ())[0][0] == 0
+
+
+def test_a_batch_refused_whole_still_records_its_decisions(platform: Platform) -> None:
+    ada, shop = funded(platform)
+    platform.execute(set_merchant(platform, shop.id, Status.FROZEN))
+    platform.screen = ScriptedScreen(lambda e: decision(Action.REVIEW if e.amount == 2 else
+                                                        Action.ALLOW))  # fmt: skip
+    items = [PaymentItem(ada.id, "USD", amount, payment_id=amount) for amount in (1, 2)]
+    events = [RiskEvent(0, "payment", i.amount, "USD", "c", "m") for i in items]
+    answers = decide_many(platform.screen, events)
+    operation = create_payments_batch(
+        platform, shop.id, items, charged_by_merchant=False,
+        risk_refusals=screening.screened_batch_refusals(answers),
+    )  # fmt: skip
+    result = platform.execute(
+        screening.guarded_batch(operation, items, [1, 2], shop.id, False, events, answers)
+    )
+    assert isinstance(result, Refusal) and result.code is Code.MERCHANT_FROZEN
+    assert sorted(row[1] for row in decisions(platform)) == ["allow", "review"]
+    assert balance(platform, WALLET, ada.id, "USD") == 1_000

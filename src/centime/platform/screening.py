@@ -163,22 +163,25 @@ def guarded_batch(
 
     # The decisions' rows are built here, on the caller's thread (the writer's time is the
     # scarce one); the unit only stamps them with its time.
-    rows = []
+    rows: list[tuple[Any, ...]] = []  # recorded here (a held payment's: with its case)
+    held_rows: list[tuple[Any, ...]] = []  # ... those too if the whole batch is refused
     for index, (event, decision) in enumerate(zip(events, decisions, strict=True)):
-        if event is None or decision is None or decision.action is Action.REVIEW:
+        if event is None or decision is None:
             continue
         item = items[index]
         subject = Subject("payment", payment_ids[index], "customer", item.customer_id)
-        rows.append(decision_row(0, event, decision, subject))
+        row = decision_row(0, event, decision, subject)
+        (held_rows if decision.action is Action.REVIEW else rows).append(row)
 
     def wrap(
         ctx: UnitContext, inner: Callable[[UnitContext], list[Payment | Refusal] | Refusal]
     ) -> BatchResult:
         results = inner(ctx)
+        now_ns = ctx.now_ns
         if isinstance(results, Refusal):  # the merchant cannot be paid: nothing held either
+            record_decisions(ctx, [(row[0], now_ns, *row[2:]) for row in rows + held_rows])
             return results
         out: list[Payment | Refusal | InReview] = list(results)
-        now_ns = ctx.now_ns
         record_decisions(ctx, [(row[0], now_ns, *row[2:]) for row in rows])
         for index in reviewed:
             out[index] = _hold_one(
