@@ -28,7 +28,7 @@ from centime.platform.review import (
     list_cases,
 )
 from centime.providers.sandbox import SandboxConfig, SandboxProvider
-from centime.risk.types import Action
+from centime.risk.types import Action, RiskEvent
 
 from ..risk.screens import ScriptedScreen, decision
 from .world import account, balance, customer, fund, merchant, snapshot
@@ -237,3 +237,41 @@ def assert_balanced(platform: Platform) -> None:
             ("USD",),
         )
     assert [int(v or 0) for v in rows[0]] == [0, 0]
+
+
+def test_a_kind_registered_later_is_held_from_earnings(platform: Platform) -> None:
+    """The hook for payouts: a registered kind reserves the merchant's earnings and runs its
+    own operation on approval (here a stand-in that moves earnings to payout clearing)."""
+    from centime.ledger import Transfer
+    from centime.ledger.units import UnitContext
+    from centime.platform.chart import account_for, ensure_accounts
+    from centime.platform.context import Operation
+    from centime.platform.decisions import Subject
+    from centime.platform.review import ReviewPlan, register_kind
+
+    def approve(platform: Platform, request: dict[str, object]) -> Operation[object]:
+        def unit(ctx: UnitContext) -> object:
+            clearing = account_for(AccountKind.PAYOUT_CLEARING, OPERATOR, "USD")
+            ensure_accounts(ctx, [clearing])
+            source = account(platform, AVAILABLE, int(str(request["merchant_id"])), "USD")
+            assert source is not None
+            return ctx.create_transfers([Transfer(int(str(request["id"])), source.id,
+                                                  clearing.id, 300, "USD", 1)])  # fmt: skip
+
+        return Operation(unit, 2)
+
+    register_kind("payout_test", "tr", "p2p_transfers", "earnings", approve)
+    ada, shop = customer(platform), merchant(platform, fee_bp=0)
+    fund(platform, ada.id, "USD", 1_000)
+    screening.pay(platform, ada.id, shop.id, "USD", 500)
+    plan = ReviewPlan(Subject("payout_test", 77, "merchant", shop.id), "USD", 300,
+                      {"merchant_id": shop.id, "id": 77})  # fmt: skip
+    operation = approve(platform, plan.request)
+    event = RiskEvent(0, "payout", 300, "USD", "mer_x", "bank_fp")
+    review = held(platform.execute(screening.guarded(
+        operation, event, decision(Action.REVIEW, "new_payout_account"), plan)))  # fmt: skip
+    earnings = account(platform, AVAILABLE, shop.id, "USD")
+    assert earnings is not None and earnings.available == 200
+    approve_case(platform, review.case_id, "key_analyst")
+    assert balance(platform, AVAILABLE, shop.id, "USD") == 200
+    assert balance(platform, AccountKind.PAYOUT_CLEARING, OPERATOR, "USD") == 300

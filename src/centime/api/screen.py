@@ -25,6 +25,7 @@ from litestar import Request
 from litestar.openapi.datastructures import ResponseSpec
 
 from centime.auth import Principal
+from centime.platform import review
 from centime.platform.decisions import decide, decide_many, device_text, ip_text
 from centime.platform.ids import format_id
 from centime.platform.review import InReview
@@ -45,10 +46,7 @@ __all__ = [
 
 DEVICE_HEADER: Final = "centime-device"
 CLIENT_IP_HEADER: Final = "centime-client-ip"
-_PREFIX: Final = {
-    "payment": "pay", "transfer": "tr", "hold": "hold", "topup": "top", "customer": "cus",
-    "merchant": "mer",
-}  # fmt: skip
+_PREFIX: Final = review.ID_PREFIXES  # kinds registered later included
 
 # The 202 a screened route declares (merged with its problems()).
 IN_REVIEW: Final = {

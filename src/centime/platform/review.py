@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Final
 
@@ -57,7 +57,7 @@ from .ids import derive_id, new_id, valid_id
 from .outbox import emit
 from .outbox import money as event_money
 from .pages import Cursor, Page, fetch_page
-from .parties import Status, active_customer, set_customer, set_merchant
+from .parties import Status, active_customer, active_merchant, set_customer, set_merchant
 from .payments import require_created, split_restricted_first
 
 __all__ = [
@@ -77,6 +77,7 @@ __all__ = [
     "hold_for_review",
     "label_case",
     "list_cases",
+    "register_kind",
 ]
 
 
@@ -105,19 +106,35 @@ _PENDING: Final = int(TransferFlags.PENDING)
 _VOID: Final = int(TransferFlags.VOID_PENDING)
 _LINKED: Final = int(TransferFlags.LINKED)
 
-# How each kind of subject holds its money: restricted first then wallet, wallet only,
-# nothing (a top-up is not charged yet), or a frozen party (a sign-up).
-_RESERVES: Final = {
+# How each kind of subject holds its money: a customer's restricted money first then its
+# wallet, its wallet only, a merchant's available earnings, nothing (a top-up is not charged
+# yet), or a frozen party (a sign-up). Kinds are added with :func:`register_kind`.
+_RESERVES: dict[str, str] = {
     "payment": "spendable", "hold": "spendable", "transfer": "wallet", "topup": "none",
     "customer": "party", "merchant": "party",
 }  # fmt: skip
-_ID_PREFIX: Final = {
+ID_PREFIXES: dict[str, str] = {
     "payment": "pay", "hold": "hold", "transfer": "tr", "topup": "top", "customer": "cus",
     "merchant": "mer",
 }  # fmt: skip
-SUBJECT_TABLES: Final = {
+SUBJECT_TABLES: dict[str, str] = {
     "payment": "payments", "hold": "holds", "transfer": "p2p_transfers", "topup": "topups",
 }  # fmt: skip
+_RESERVE_MODES: Final = ("spendable", "wallet", "earnings", "none")
+Approver = Callable[["Platform", dict[str, Any]], "Operation[Any]"]
+_APPROVERS: dict[str, Approver] = {}
+
+
+def register_kind(kind: str, prefix: str, table: str, reserve: str, approve: Approver) -> None:
+    """A new kind of subject the screen may hold for review (the hook for payouts and
+    payout-method changes): its public id prefix, its table (a row under the subject's id
+    means it was done), how it holds money (``spendable``, ``wallet``: a customer's;
+    ``earnings``: the merchant's available earnings; ``none``), and ``approve(platform,
+    request)``: the Operation an approval runs (its refusal undoes the approval)."""
+    if reserve not in _RESERVE_MODES:
+        raise ValueError(f"reserve is one of {', '.join(_RESERVE_MODES)}")
+    _RESERVES[kind], ID_PREFIXES[kind], SUBJECT_TABLES[kind] = reserve, prefix, table
+    _APPROVERS[kind] = approve
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +180,7 @@ class Case:
     def subject_text(self) -> str:
         from .ids import format_id
 
-        return format_id(_ID_PREFIX[self.subject.kind], self.subject.id)
+        return format_id(ID_PREFIXES[self.subject.kind], self.subject.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +233,8 @@ def _reserve_legs(ctx: UnitContext, plan: ReviewPlan) -> list[tuple[str, int, in
     how = _RESERVES[plan.subject.kind]
     if how in ("none", "party"):
         return []
+    if how == "earnings":
+        return _earnings_legs(ctx, plan)
     customer = active_customer(ctx, plan.subject.party_id)
     if isinstance(customer, Refusal):
         return customer
@@ -237,6 +256,17 @@ def _reserve_legs(ctx: UnitContext, plan: ReviewPlan) -> list[tuple[str, int, in
             return Refusal(Code.INSUFFICIENT_FUNDS, "the customer's balance is short")
         parts = [("restricted", restricted_id, split[0]), ("wallet", wallet_id, split[1])]
     return [part for part in parts if part[2] > 0]
+
+
+def _earnings_legs(ctx: UnitContext, plan: ReviewPlan) -> list[tuple[str, int, int]] | Refusal:
+    merchant = active_merchant(ctx, plan.subject.party_id)
+    if isinstance(merchant, Refusal):
+        return merchant
+    available_id = account_id(AccountKind.MERCHANT_AVAILABLE, merchant.id, plan.asset)
+    found = ctx.accounts([available_id])
+    if (found[available_id].available if available_id in found else 0) < plan.amount:
+        return Refusal(Code.INSUFFICIENT_FUNDS, "the merchant's available earnings are short")
+    return [("earnings", available_id, plan.amount)] if plan.amount > 0 else []
 
 
 def hold_for_review(
@@ -342,6 +372,9 @@ def _approved_operation(platform: Platform, case: Case) -> Operation[Any]:
 
     r = case.request
     kind = case.subject.kind
+    registered = _APPROVERS.get(kind)
+    if registered is not None:
+        return registered(platform, r)
     if kind == "payment":
         return payments.create_payment(
             platform, r["customer_id"], r["merchant_id"], r["asset"], r["amount"],

@@ -557,9 +557,12 @@ def payout_gate(
 ) -> Refusal | None:
     """Inside a payout's (or payout-method change's) unit, first thing: None to go on (the
     decision is recorded in the unit), or the refusal to answer (recorded too). REVIEW is
-    answered RISK_BLOCKED here until payouts hold their money for review themselves: a
-    payout's money can wait in the merchant's earnings, an analyst can then approve it by
-    asking again (the case-less fallback is the safe side)."""
+    answered RISK_BLOCKED here (the safe side). To HOLD a payout for review instead,
+    register the kind once (``review.register_kind("payout", "po", "payouts", "earnings",
+    approve)``, ``approve(platform, request)`` building the payout's Operation) and run the
+    payout as ``guarded(operation, event, decision, ReviewPlan(Subject("payout", payout_id,
+    "merchant", merchant_id), asset, amount, request))``: the merchant's available earnings
+    are then reserved until an analyst decides."""
     action = decision.action
     stepped = action is Action.STEP_UP and fresh_step_up(stepped_up_at_ns, ctx.now_ns)
     record_decision(ctx, event, decision, subject, stepped_up=stepped)

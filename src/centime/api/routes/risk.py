@@ -44,10 +44,7 @@ from ..state import api_state, principal_of
 __all__ = ["case_out", "risk_routes"]
 
 REVIEW: Final = [requires(Scope.REVIEW, operator=True)]
-_PREFIX: Final = {
-    "payment": "pay", "transfer": "tr", "hold": "hold", "topup": "top", "customer": "cus",
-    "merchant": "mer",
-}  # fmt: skip
+_PREFIX: Final = review.ID_PREFIXES  # kinds registered later included
 
 StatusQuery = Annotated[
     Literal["open", "approved", "declined", "all"],
