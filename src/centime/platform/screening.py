@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final, TypeVar
 
 from centime.ledger.units import UnitContext
+from centime.limits import BATCH_PAYMENTS_MAX
 from centime.risk.types import Action, Decision, RiskEvent
 
 from . import holds, p2p, parties, payments
@@ -144,6 +145,9 @@ def screened_batch_refusals(decisions: Sequence[Decision]) -> list[Refusal | Non
 
 
 BatchResult = list[Payment | Refusal | InReview] | Refusal
+_BATCH_INDEX_MASK: Final = (1 << 13) - 1  # a unit's payments: at most BATCH_PAYMENTS_MAX
+if BATCH_PAYMENTS_MAX > _BATCH_INDEX_MASK + 1:
+    raise RuntimeError("limits.BATCH_PAYMENTS_MAX no longer fits a batch's decision ids")
 
 
 def guarded_batch(
@@ -165,12 +169,15 @@ def guarded_batch(
     # scarce one); the unit only stamps them with its time.
     rows: list[tuple[Any, ...]] = []  # recorded here (a held payment's: with its case)
     held_rows: list[tuple[Any, ...]] = []  # ... those too if the whole batch is refused
+    # Consecutive ids from a random base: the rows land together in the table's B-tree
+    # instead of at 8189 random places (the batch endpoint is benchmarked).
+    base_id = (new_id() | _BATCH_INDEX_MASK) ^ _BATCH_INDEX_MASK or _BATCH_INDEX_MASK + 1
     for index, (event, decision) in enumerate(zip(events, decisions, strict=True)):
         if event is None or decision is None:
             continue
         item = items[index]
         subject = Subject("payment", payment_ids[index], "customer", item.customer_id)
-        row = decision_row(0, event, decision, subject)
+        row = decision_row(0, event, decision, subject, decision_id=base_id | index)
         (held_rows if decision.action is Action.REVIEW else rows).append(row)
 
     def wrap(

@@ -21,11 +21,16 @@ down_revision = "0006_outbox"
 branch_labels = None
 depends_on = None
 
+# SQLite: the id is the rowid (no index of its own), as the ledger's tables have it.
+_ROW_KEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
 
 def upgrade() -> None:
     op.create_table(
         "risk_decisions",
-        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        # A batch's decisions have consecutive ids (centime.platform.screening): its rows
+        # are appended together.
+        sa.Column("id", _ROW_KEY, primary_key=True, autoincrement=False),
         sa.Column("created_ns", sa.BigInteger, nullable=False),  # engine time of the record
         # The event as the screen saw it (centime.risk.types.RiskEvent).
         sa.Column("event_ns", sa.BigInteger, nullable=False),
@@ -51,7 +56,6 @@ def upgrade() -> None:
         sa.Column("case_id", sa.BigInteger),  # the case a REVIEW opened
     )
     op.create_index("risk_decisions_by_payer", "risk_decisions", ["payer", "created_ns"])
-    op.create_index("risk_decisions_by_subject", "risk_decisions", ["subject_id"])
     # A case's related accounts: who else was seen on a device, an IP, an instrument. Partial:
     # most payments (a merchant's batches) carry none, and cost no index entry.
     for column in ("device", "ip", "instrument"):
@@ -62,7 +66,7 @@ def upgrade() -> None:
         )  # fmt: skip
     op.create_table(
         "risk_cases",
-        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("id", _ROW_KEY, primary_key=True, autoincrement=False),
         sa.Column("decision_id", sa.BigInteger, nullable=False),
         sa.Column("status", sa.String(16), nullable=False),  # open, approved, declined
         sa.Column("subject_kind", sa.String(16), nullable=False),
