@@ -21,6 +21,7 @@ attribute (a mapping of names to numbers) gets them stored as JSON with the deci
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -255,7 +256,15 @@ def _features_json(decision: Decision) -> str | None:
 
 
 def _reasons_json(decision: Decision) -> str:
-    return json.dumps([r[:_REASON_LEN_MAX] for r in decision.reasons[:_REASONS_MAX]])
+    reasons = decision.reasons
+    if type(reasons) is tuple and all(type(r) is str for r in reasons):
+        return _reasons_text(reasons)  # a batch's decisions mostly share their reasons
+    return json.dumps([str(r)[:_REASON_LEN_MAX] for r in list(reasons)[:_REASONS_MAX]])
+
+
+@functools.lru_cache(maxsize=1024)
+def _reasons_text(reasons: tuple[str, ...]) -> str:
+    return json.dumps([r[:_REASON_LEN_MAX] for r in reasons[:_REASONS_MAX]])
 
 
 @dataclass(frozen=True, slots=True)
