@@ -21,6 +21,8 @@ from centime.ledger import Ledger
 from centime.platform.context import Platform
 from centime.store import LedgerStore, open_store
 
+from .risk.screens import AllowScreen
+
 # Tests never assert on time (speed is the benchmarks' business): no per-example deadline,
 # which on a loaded 2-core CI machine would only turn a slow example into a false failure.
 settings.register_profile("centime", deadline=None)
@@ -103,9 +105,10 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def platform(store_factory: Callable[[], LedgerStore], clock: FakeClock) -> Iterator[Platform]:
-    """The platform's services on a fresh store of each kind, with a fake clock."""
+    """The platform's services on a fresh store of each kind, with a fake clock and a risk
+    screen that allows everything (tests of the screening replace it)."""
     ledger = Ledger(store_factory(), clock, expiry_interval_s=3600)
     try:
-        yield Platform(ledger, clock)
+        yield Platform(ledger, clock, screen=AllowScreen())
     finally:
         ledger.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     from centime.api.background import Task
     from centime.audit import AuditLog
     from centime.platform.context import Platform
+    from centime.risk.types import Screen
 
 app = typer.Typer(help="centime: micropayments on an exact, fast double-entry ledger.",
                   no_args_is_help=True)
@@ -27,12 +29,14 @@ audit_app = typer.Typer(
 )
 audit_keys_app = typer.Typer(help="The operator's signing keys.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys of the operator and merchants.", no_args_is_help=True)
+risk_app = typer.Typer(help="The risk engine: decisions, cases, labels.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(bench_app, name="bench")
 app.add_typer(audit_app, name="audit")
 audit_app.add_typer(audit_keys_app, name="keys")
 app.add_typer(keys_app, name="keys")
+app.add_typer(risk_app, name="risk")
 
 DatabaseUrl = typer.Option(
     DEFAULT_DATABASE_URL, "--database-url", envvar="CENTIME_DATABASE_URL",
@@ -75,6 +79,36 @@ def ledger_check(
         f"ledger ok: {totals.accounts} accounts, {totals.transfers} transfers, "
         "debits equal credits per asset, every balance equals its transfers"
     )
+
+
+RISK_SCREEN_ENV = "CENTIME_RISK_SCREEN"
+
+
+def risk_screen() -> Screen:
+    """The risk screen the servers decide with (the composition root's choice).
+
+    ``CENTIME_RISK_SCREEN`` unset or ``engine``: the risk engine (centime.risk). Until the
+    engine is wired in (the lead's merge of the risk engine's branch), this is
+    :class:`~centime.platform.decisions.NoScreen`: every screened operation is BLOCKED
+    (``risk_screen_missing``), never allowed unscreened. ``allow-all-unsafe``: every decision
+    ALLOW (benchmarks of the platform's own cost, development), announced on stderr."""
+    import logging
+
+    from centime.platform.decisions import AllowAllScreen, NoScreen
+
+    choice = os.environ.get(RISK_SCREEN_ENV, "engine")
+    if choice == "allow-all-unsafe":
+        logging.getLogger("centime.risk").warning(
+            "%s=allow-all-unsafe: money moves UNSCREENED (benchmarks, development only)",
+            RISK_SCREEN_ENV,
+        )
+        return AllowAllScreen()
+    if choice != "engine":
+        raise typer.BadParameter(f"{RISK_SCREEN_ENV} is engine or allow-all-unsafe")
+    logging.getLogger("centime.risk").error(
+        "no risk engine is wired in: every screened operation is blocked (fail closed)"
+    )
+    return NoScreen()
 
 
 def install_funding_providers(platform: Platform) -> list[Task]:
@@ -124,7 +158,7 @@ def serve(
 
     audit = audit_from_env()
     with Ledger(open_store(database_url), audit=audit) as ledger:
-        platform = Platform(ledger, ledger.clock)
+        platform = Platform(ledger, ledger.clock, screen=risk_screen())
         options = ServerOptions(host, port, rate_per_key, rate_burst, access_log)
         _run_server(platform, audit, options)
 
@@ -166,7 +200,8 @@ def keys_create(
     merchant: str | None = typer.Option(
         None, "--merchant", help="A key of this merchant (mer_...)."),
     scopes: str = typer.Option(
-        "admin", "--scopes", help="Comma-separated: read, payments, refunds, payouts, admin."),
+        "admin", "--scopes",
+        help="Comma-separated: read, payments, refunds, payouts, admin, review."),
     name: str = typer.Option("created by centime keys create", "--name", help="What it is for."),
     database_url: str = DatabaseUrl,
 ) -> None:
@@ -185,7 +220,8 @@ def keys_create(
         raise typer.BadParameter("give exactly one of --operator and --merchant mer_...")
     wanted = parse_scopes(s.strip() for s in scopes.split(",") if s.strip())
     if wanted is None:
-        raise typer.BadParameter("scopes are some of read, payments, refunds, payouts, admin")
+        raise typer.BadParameter(
+            "scopes are some of read, payments, refunds, payouts, admin, review")
     owner_id = OPERATOR if merchant is None else parse_id("mer", merchant)
     if owner_id is None:
         raise typer.BadParameter(f"not a merchant id: {merchant!r}")
@@ -236,10 +272,92 @@ def demo(
     # The demo operator's head-signing key, made for this run (mode 0600, never printed).
     audit = AuditLog(generate_key_file(key_file, time.time_ns()))
     with Ledger(SqliteStore.open(path), audit=audit) as ledger:
-        platform = Platform(ledger, ledger.clock)
+        platform = Platform(ledger, ledger.clock, screen=risk_screen())
         world = build_demo_world(platform)
         print_demo(platform, world, f"http://{host}:{port}", Console())
         _run_server(platform, audit, ServerOptions(host, port))
+
+
+@risk_app.command("export-labels")
+def risk_export_labels(
+    out: str = typer.Option("-", "--out", help="The CSV file to write ('-': stdout)."),
+    database_url: str = DatabaseUrl,
+) -> None:
+    """Write every case an analyst labelled, as the labelled-events CSV training and
+    backtests read (timestamp,type,amount,asset,payer,payee,device,ip,instrument,label)."""
+    import sys
+
+    from centime.ledger import Ledger
+    from centime.platform.context import Platform
+    from centime.platform.review import export_labels
+    from centime.store import open_store
+
+    with Ledger(open_store(database_url)) as ledger:
+        platform = Platform(ledger, ledger.clock)
+        if out == "-":
+            count = export_labels(platform, sys.stdout)
+        else:
+            with open(out, "w", encoding="utf-8", newline="") as handle:
+                count = export_labels(platform, handle)
+    typer.echo(f"{count} labelled events written", err=True)
+
+
+@app.command("simulate")
+def simulate(
+    out: str = typer.Option(..., "--out", help="The labelled-events CSV to write."),
+    days: int = typer.Option(30, min=1, max=3650, help="Days of the population's life."),
+    seed: int = typer.Option(0, help="The population's random seed."),
+    events: str | None = typer.Option(
+        None, "--events", help="Apply this labelled CSV instead of the population simulator."),
+    kyc_tier: int = typer.Option(2, help="The KYC tier of parties created on first sight."),
+    database_url: str = DatabaseUrl,
+) -> None:
+    """Drive a population through the platform's services (screened by the risk engine as
+    CENTIME_RISK_SCREEN says), on a clock that follows the events, and write the labelled
+    events applied to --out (docs/risk-operations.md)."""
+    import itertools
+    import time
+
+    from centime.clock import FakeClock
+    from centime.ledger import Ledger
+    from centime.platform.context import Platform
+    from centime.providers import SandboxProvider
+    from centime.simulate import Driver, read_labelled_csv
+    from centime.store import open_store
+
+    if events is not None:
+        source = read_labelled_csv(open(events, encoding="utf-8", newline=""))  # noqa: SIM115
+    else:
+        source = _population(days, seed)
+    first = next(source, None)
+    start_ns = first[0].timestamp_ns if first is not None else time.time_ns()
+    clock = FakeClock(start_ns)
+    with Ledger(open_store(database_url), clock) as ledger:
+        platform = Platform(ledger, clock, screen=risk_screen())
+        install_funding_providers(platform)
+        sandbox = platform.providers["sandbox"]
+        if not isinstance(sandbox, SandboxProvider):
+            raise typer.BadParameter("simulate funds through the sandbox provider")
+        driver = Driver(platform, sandbox, clock, kyc_tier=kyc_tier)
+        with open(out, "w", encoding="utf-8", newline="") as handle:
+            stream = itertools.chain([first] if first is not None else [], source)
+            report = driver.run(stream, handle)
+    typer.echo(report.line())
+
+
+def _population(days: int, seed: int) -> Any:
+    """The risk engine's population simulator (centime.risk.simulator, merged with the
+    engine): labelled events of ``days`` days."""
+    import importlib
+
+    try:
+        simulator = importlib.import_module("centime.risk.simulator")
+    except ImportError:
+        raise typer.BadParameter(
+            "the population simulator (centime.risk.simulator) is not installed here;"
+            " pass --events FILE.csv"
+        ) from None
+    return iter(simulator.labelled_events(days=days, seed=seed))
 
 
 @app.command("tour")

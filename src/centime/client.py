@@ -6,7 +6,9 @@
     ...     page = client.list_customers(limit=50)
 
 Every method returns the wire Struct of :mod:`centime.api.wire` the server answers with,
-and raises :class:`ProblemError` (status, code, detail) for an error answer. Every POST
+and raises :class:`ProblemError` (status, code, detail) for an error answer, and
+:class:`HeldForReview` (with the ``202`` answer: the case) when the risk screen held the
+request for an analyst (docs/api.md). Every POST
 and PATCH carries an ``Idempotency-Key`` (a new UUID unless you pass one): pass your own
 and send the request again after a timeout, and you get the first answer, never a second
 payment. The client does not retry by itself.
@@ -27,7 +29,7 @@ from centime.api import pricing_wire as pw
 from centime.api import wire
 from centime.platform.pricing.rules import RuleSetDocument
 
-__all__ = ["Client", "ProblemError"]
+__all__ = ["Client", "HeldForReview", "ProblemError"]
 
 T = TypeVar("T")
 
@@ -53,6 +55,15 @@ class ProblemError(Exception):
         self.detail = detail
         self.errors = list(errors)
         self.headers = dict(headers or {})
+
+
+class HeldForReview(Exception):  # noqa: N818 (not an error: an answer of its own kind)
+    """The risk screen held the request for review (``202``): nothing was refused, nothing
+    happened yet; ``answer`` names the case and the id the object will have."""
+
+    def __init__(self, answer: wire.InReview) -> None:
+        super().__init__(f"held for review: {answer.case_id} ({', '.join(answer.reasons)})")
+        self.answer = answer
 
 
 def _unset(value: Any) -> Any:
@@ -121,6 +132,8 @@ class Client:
                                       params=query)  # fmt: skip
         if response.status_code >= 400:
             raise _problem(response)
+        if response.status_code == 202 and result is not wire.InReview:
+            raise HeldForReview(msgspec.json.decode(response.content, type=wire.InReview))
         return msgspec.json.decode(response.content, type=result)
 
     # ----------------------------------------------------------------- customers
@@ -504,6 +517,31 @@ class Client:
         """Run one pass of the referral reward job now."""
         return self.request("POST", "/v1/referrals/rewards", pw.ReferralRewardRun,
                             idempotency_key=idempotency_key)  # fmt: skip
+    # ----------------------------------------------------------------- the review queue
+
+    def list_risk_cases(
+        self, *, status: str | None = None, limit: int | None = None, cursor: str | None = None
+    ) -> wire.RiskCasePage:
+        """Cases newest first: the open ones, or ``status`` approved, declined or all."""
+        return self.request("GET", "/v1/risk/cases", wire.RiskCasePage,
+                            params=_query(limit, cursor, status=status))  # fmt: skip
+
+    def get_risk_case(self, case_id: str) -> wire.RiskCaseDetail:
+        return self.request("GET", f"/v1/risk/cases/{case_id}", wire.RiskCaseDetail)
+
+    def approve_risk_case(self, case_id: str) -> wire.RiskCase:
+        return self.request("POST", f"/v1/risk/cases/{case_id}/approve", wire.RiskCase)
+
+    def decline_risk_case(self, case_id: str) -> wire.RiskCase:
+        return self.request("POST", f"/v1/risk/cases/{case_id}/decline", wire.RiskCase)
+
+    def freeze_risk_case_party(self, case_id: str) -> wire.RiskCase:
+        return self.request("POST", f"/v1/risk/cases/{case_id}/freeze", wire.RiskCase)
+
+    def label_risk_case(self, case_id: str, label: str) -> wire.RiskCase:
+        body = wire.RiskCaseLabel(label=label)  # type: ignore[arg-type]
+        return self.request("POST", f"/v1/risk/cases/{case_id}/label", wire.RiskCase,
+                            body=body)  # fmt: skip
 
 
 def _query(limit: int | None, cursor: str | None, **filters: str | None) -> dict[str, str | int]:

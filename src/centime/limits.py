@@ -157,3 +157,20 @@ IDEMPOTENCY_IN_FLIGHT_MAX: Final = 4096
 REQUEST_ID_LEN_MAX: Final = 64
 # /readyz: how long the store and the ledger writer have to answer.
 API_READY_TIMEOUT_S: Final = 5.0
+
+# ------------------------------------------------------------------ risk in the platform
+# A passkey confirmation counts as a step-up for this long after it was made.
+STEP_UP_FRESH_S: Final = 300
+# A device id (Centime-Device header) and a client IP as a decision records them.
+RISK_DEVICE_LEN_MAX: Final = 128
+RISK_IP_LEN_MAX: Final = 64
+# The features a decision stores: at most this many, and this much JSON.
+RISK_FEATURES_MAX: Final = 256
+RISK_FEATURES_JSON_MAX_BYTES: Final = 16 * 1024
+# A case's evidence: the payer's recent decisions and the accounts sharing its devices,
+# IPs and instruments, at most this many of each.
+RISK_EVIDENCE_ROWS_MAX: Final = 50
+# `centime risk export-labels` writes at most this many rows per page read.
+RISK_EXPORT_PAGE_ROWS: Final = 1000
+# `centime simulate`: events applied at most per run.
+SIMULATE_EVENTS_MAX: Final = 10_000_000

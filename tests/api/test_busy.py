@@ -12,6 +12,7 @@ from centime.ledger.units import UnitContext
 from centime.platform.context import Platform
 from centime.store import LedgerStore
 
+from ..risk.screens import AllowScreen
 from .conftest import make_api
 
 
@@ -19,7 +20,7 @@ def test_a_full_writer_queue_is_a_503_that_changes_nothing(
     store_factory: Callable[[], LedgerStore], clock: FakeClock
 ) -> None:
     ledger = Ledger(store_factory(), clock, queue_requests_max=1, expiry_interval_s=3600)
-    platform = Platform(ledger, clock)
+    platform = Platform(ledger, clock, screen=AllowScreen())
     release = threading.Event()
     started = threading.Event()
 

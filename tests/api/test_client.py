@@ -16,7 +16,7 @@ from .conftest import Api
 def test_the_public_names_are_pinned() -> None:
     assert centime.__all__ == ["Client", "ProblemError", "__version__"]
     assert centime.Client is Client and centime.ProblemError is ProblemError
-    assert client_module.__all__ == ["Client", "ProblemError"]
+    assert client_module.__all__ == ["Client", "HeldForReview", "ProblemError"]
     with pytest.raises(AttributeError):
         centime.Nothing  # type: ignore[attr-defined]  # noqa: B018
 

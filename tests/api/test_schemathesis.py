@@ -87,6 +87,7 @@ from centime.providers.sandbox import CARD_SUCCEEDS as CARD_OK
 from centime.store import open_store
 from tests.conftest import PLATFORM_START_NS as START_NS
 
+from ..risk.screens import AllowScreen
 from .conftest import Api
 
 SEED: Final = 20270115
@@ -231,7 +232,7 @@ def seeded(run: Run, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator
     clock = FakeClock(START_NS)
     ledger = Ledger(open_store(url), clock, expiry_interval_s=3600)
     try:
-        yield seed(Platform(ledger, clock), clock, run.principal)
+        yield seed(Platform(ledger, clock, screen=AllowScreen()), clock, run.principal)
     finally:
         ledger.close()
 
@@ -432,7 +433,7 @@ def stateful_schema(tmp_path: Path) -> Iterator[tuple[schemathesis.BaseSchema, S
     ledger = Ledger(open_store(f"sqlite:///{tmp_path / 'ledger.db'}"), clock,
                     expiry_interval_s=3600)  # fmt: skip
     try:
-        seeded = seed(Platform(ledger, clock), clock, "operator")
+        seeded = seed(Platform(ledger, clock, screen=AllowScreen()), clock, "operator")
         yield load_schema(seeded, RUNS["sqlite-operator"]), seeded
     finally:
         ledger.close()

@@ -143,6 +143,12 @@ REFUSAL_STATUS: Final[Mapping[Code, int]] = {
     Code.REFERRAL_OWN_CODE: 422,
     Code.REFERRAL_ALREADY_ATTRIBUTED: 409,
     Code.PROVIDER_UNAVAILABLE: 503,
+    # Risk: a refusal by the screen is a business rule (422); a step-up is a permission the
+    # caller can obtain (403, with code step_up_required); cases as any resource.
+    Code.RISK_BLOCKED: 422,
+    Code.STEP_UP_REQUIRED: 403,
+    Code.CASE_NOT_FOUND: 404,
+    Code.CASE_NOT_OPEN: 409,
 }
 
 _BY_VALUE: Final = {

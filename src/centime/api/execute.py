@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import Any, Final, TypeVar, cast
 
 import msgspec
 from litestar import Request, Response
@@ -20,9 +20,11 @@ from litestar import Request, Response
 from centime.ledger import LedgerBusyError
 from centime.platform.context import Operation
 from centime.platform.errors import Refusal
+from centime.platform.review import InReview
 
 from .errors import PROBLEM_JSON, ApiCode, ProblemError, refusal_problem
 from .idempotency import HEADER, KeyReused, check_key, idempotent, request_hash
+from .screen import in_review_body
 from .state import api_state, principal_of
 
 __all__ = ["execute", "submit"]
@@ -61,7 +63,7 @@ def _response(status_code: int, body: bytes, replayed: bool = False) -> Response
 
 async def execute(
     request: Request[Any, Any, Any],
-    operation: Operation[T | Refusal],
+    operation: Operation[T | Refusal] | Operation[T | Refusal | InReview],
     to_wire: Callable[[T], msgspec.Struct],
     *,
     idempotency_key: str | None,
@@ -71,25 +73,33 @@ async def execute(
     """Run ``operation`` and answer with its outcome. With an ``idempotency_key`` (the
     route's ``IdempotencyKey`` parameter; ``IdempotencyKeyRequired`` on every route that
     moves money), the first outcome is stored with the operation and replayed for a retry;
-    ``stored_to_wire`` renders what is stored when it must differ from the live answer."""
+    ``stored_to_wire`` renders what is stored when it must differ from the live answer.
+    A result the risk screen held (:class:`~centime.platform.review.InReview`) is answered
+    ``202`` with the case (centime.api.screen)."""
     key = check_key(idempotency_key, required=False)
+    # An operation the risk screen guards may also answer InReview (centime.platform.screening).
+    guarded = cast("Operation[T | Refusal | InReview]", operation)
 
-    def render(wire: Callable[[T], msgspec.Struct]) -> Callable[[T | Refusal], tuple[int, bytes]]:
-        def rendered(result: T | Refusal) -> tuple[int, bytes]:
+    def render(
+        wire: Callable[[T], msgspec.Struct],
+    ) -> Callable[[T | Refusal | InReview], tuple[int, bytes]]:
+        def rendered(result: T | Refusal | InReview) -> tuple[int, bytes]:
             if isinstance(result, Refusal):
                 return refusal_problem(result)
+            if isinstance(result, InReview):  # held by the risk screen: 202 in_review
+                return in_review_body(result)
             return status_code, msgspec.json.encode(wire(result))
 
         return rendered
 
     if key is None:
-        status, body = render(to_wire)(await submit(request, operation))
+        status, body = render(to_wire)(await submit(request, guarded))
         return _response(status, body)
     owner = principal_of(request).owner
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     fingerprint = request_hash(request.method, path, await request.body())
     wrapped = idempotent(
-        operation, owner, key, fingerprint, render(to_wire),
+        guarded, owner, key, fingerprint, render(to_wire),
         render(stored_to_wire) if stored_to_wire else None,
     )  # fmt: skip
     with api_state(request).in_flight.claim(owner, key):

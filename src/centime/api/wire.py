@@ -24,7 +24,7 @@ This module imports no web framework: the client (``centime.client``) uses it to
 from __future__ import annotations
 
 import time
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
@@ -80,7 +80,7 @@ ASSET_PATTERN: Final = r"^[A-Z][A-Z0-9]{1,11}$"
 KYC_TIER_MAX: Final = 100  # a bound for the wire; the configured tiers are the service's
 
 Status = Literal["active", "frozen", "closed"]
-ScopeName = Literal["read", "payments", "refunds", "payouts", "admin"]
+ScopeName = Literal["read", "payments", "refunds", "payouts", "admin", "review"]
 
 
 class Input(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -438,9 +438,10 @@ class BatchResult(Output, omit_defaults=True):
     purpose: a batch answers thousands of payments at once."""
 
     status: int
-    id: str | None = None  # pay_...
+    id: str | None = None  # pay_... (201; 202: the id it will have once approved)
     fee: Money | None = None
     error: BatchError | None = None
+    case_id: str | None = None  # 202: held for review (case_...)
 
 
 class PaymentBatch(Output):
@@ -599,3 +600,80 @@ class TopUpCreate(Input):
 class TopUpPage(Output):
     data: list[TopUp]
     next_cursor: Cursor
+
+
+# ------------------------------------------------------------------ risk
+
+__all__ += ["InReview", "RiskCase", "RiskCaseDetail", "RiskCaseLabel", "RiskCasePage",
+            "RiskDecision"]  # fmt: skip
+
+
+class InReview(Output, kw_only=True):
+    """``202``: the risk screen held the request for an analyst. Nothing is refused and
+    nothing happened yet: the money is reserved (a top-up is not charged, a sign-up's party
+    is frozen) until the case is approved (the object is then made, with ``id``) or
+    declined (the money is the payer's again)."""
+
+    status: Literal["in_review"] = "in_review"
+    case_id: str  # case_...
+    object: str  # payment, transfer, hold, topup, customer, merchant
+    id: str  # the id the object has (sign-ups) or will have once approved
+    amount: Money
+    reasons: list[str]  # reason codes a person can read, worst first
+    created_at: str
+
+
+RiskCaseStatus = Literal["open", "approved", "declined"]
+RiskLabel = Literal["fraud", "not_fraud"]
+
+
+class RiskCase(Output):
+    id: str  # case_...
+    status: RiskCaseStatus
+    object: str  # what is held: payment, transfer, hold, topup, customer, merchant
+    object_id: str  # its id (made on approval, for money movements)
+    party_id: str  # the customer or merchant whose money or account it is
+    amount: Money  # held (a top-up: asked for; a sign-up: 0)
+    label: RiskLabel | None
+    created_at: str
+    resolved_at: str | None
+    resolved_by: str | None  # the analyst's key
+
+
+class RiskDecision(Output):
+    """A decision of the risk screen as recorded: the event it was asked about and its
+    answer (reason codes, never the model's internals beyond them)."""
+
+    id: str  # rsk_...
+    type: str  # the event: payment, transfer, topup, topup_carrier, signup...
+    payer: str
+    payee: str
+    amount: Money
+    device: str | None
+    ip: str | None
+    instrument: str | None  # a fingerprint (fp_...)
+    action: str  # allow, review, step_up, block
+    score: int  # 0-99
+    reasons: list[str]
+    model_version: str | None
+    rules_version: str
+    stepped_up: bool
+    features: dict[str, Any] | None  # what the screen computed, when it exposes them
+    at: str
+
+
+class RiskCaseDetail(RiskCase):
+    """A case with its evidence."""
+
+    decision: RiskDecision | None
+    recent: list[RiskDecision]  # the payer's latest decisions, newest first
+    related: list[str]  # other payers seen with the same devices, IPs or instruments
+
+
+class RiskCasePage(Output):
+    data: list[RiskCase]
+    next_cursor: Cursor
+
+
+class RiskCaseLabel(Input):
+    label: RiskLabel

@@ -74,6 +74,9 @@ class Scope(enum.Enum):
     REFUNDS = "refunds"
     PAYOUTS = "payouts"
     ADMIN = "admin"
+    # The risk analyst's: the review queue (read cases, approve, decline, freeze the party,
+    # label); nothing else (not pricing, not parties beyond the freeze of a case's party).
+    REVIEW = "review"
 
 
 @dataclass(frozen=True, slots=True)

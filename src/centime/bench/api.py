@@ -124,6 +124,10 @@ def _server(database_url: str, port: int, audit: bool) -> Iterator[subprocess.Po
     env = dict(os.environ)
     env["CENTIME_AUDIT"] = "on" if audit else "off"
     env.pop("CENTIME_AUDIT_KEY_FILE", None)
+    # The risk screen: allow-all measures the platform's own cost of screening (events, one
+    # decide_many per batch, a decision row per payment); CENTIME_RISK_SCREEN=engine
+    # measures with the risk engine.
+    env.setdefault("CENTIME_RISK_SCREEN", "allow-all-unsafe")
     command = [
         sys.executable, "-c", "from centime.cli import main; main()", "serve",
         "--database-url", database_url, "--host", HOST, "--port", str(port),

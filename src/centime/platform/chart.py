@@ -48,6 +48,9 @@ class AccountKind(enum.IntEnum):
     PROMOTIONS = 3  # the promotions budget: bonuses and referral rewards
     PAYOUT_CLEARING = 4  # earnings on their way to a merchant's bank
     CHARGEBACK_LOSSES = 5  # what a chargeback took that the customer no longer had
+    # Money the risk screen holds for review: pending transfers into it reserve a payer's
+    # money until an analyst decides (centime.platform.review); it never holds posted money.
+    RISK_HELD = 6
     # Per customer.
     CUSTOMER_WALLET = 10  # spendable, sendable
     CUSTOMER_RESTRICTED = 11  # carrier-billed money until the carrier settles it
@@ -80,6 +83,7 @@ _FLAGS: Final = {
     AccountKind.PROMOTIONS: _NEVER_NEGATIVE_WITH_HISTORY,
     AccountKind.PAYOUT_CLEARING: int(AccountFlags.HISTORY),
     AccountKind.CHARGEBACK_LOSSES: int(AccountFlags.HISTORY),
+    AccountKind.RISK_HELD: int(AccountFlags.HISTORY),
     AccountKind.CUSTOMER_WALLET: _NEVER_NEGATIVE,
     AccountKind.CUSTOMER_RESTRICTED: _NEVER_NEGATIVE,
     AccountKind.MERCHANT_AVAILABLE: _NEVER_NEGATIVE,

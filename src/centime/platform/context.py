@@ -17,9 +17,11 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from centime.clock import Clock
 from centime.ledger import Ledger
 from centime.ledger.units import UnitContext
+from centime.risk.types import Screen
 from centime.store.port import AuditFetch
 
 from .config import PlatformConfig
+from .decisions import NoScreen
 
 __all__ = ["Operation", "Platform"]
 
@@ -43,12 +45,18 @@ class Operation(NamedTuple, Generic[T]):
 @dataclass
 class Platform:
     """The services' dependencies: the ledger (and through it the store), the clock, the
-    configuration, and the providers (set by the composition root)."""
+    configuration, the providers and the risk screen (set by the composition root).
+
+    ``screen`` is asked before money moves (centime.platform.screening). Left out, it is
+    :class:`~centime.platform.decisions.NoScreen`, which blocks every screened operation:
+    the composition roots (``centime serve``, ``centime demo``) pass the risk engine, and
+    tests that screen nothing in particular pass an allowing test double explicitly."""
 
     ledger: Ledger
     clock: Clock
     config: PlatformConfig = field(default_factory=PlatformConfig)
     providers: dict[str, Any] = field(default_factory=dict)
+    screen: Screen = field(default_factory=NoScreen)
 
     def execute(self, operation: Operation[T]) -> T:
         """Run an operation in the ledger's writer; its result once it is durable."""

@@ -70,6 +70,11 @@ class Code(enum.Enum):
     REFERRAL_CODE_INVALID = "referral_code_invalid"  # names no customer or merchant
     REFERRAL_OWN_CODE = "referral_own_code"  # a party cannot refer itself
     REFERRAL_ALREADY_ATTRIBUTED = "referral_already_attributed"
+    # Risk (centime.platform.screening, centime.platform.review).
+    RISK_BLOCKED = "risk_blocked"  # the risk screen refused the movement (reasons in detail)
+    STEP_UP_REQUIRED = "step_up_required"  # confirm with a passkey, then ask again
+    CASE_NOT_FOUND = "case_not_found"
+    CASE_NOT_OPEN = "case_not_open"  # the case was decided the other way already
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,8 @@ PREFIXES: Final = {
     "man": "mandate",
     "evt": "outbox event",
     "promo": "promotion code",  # pricing
+    "case": "risk review case",
+    "rsk": "risk decision",
 }
 
 _DIGITS: Final = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case

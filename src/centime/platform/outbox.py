@@ -42,6 +42,9 @@ EVENT_TYPES: Final = {
     "payout.failed": "a payout failed; its money is back in the earnings",
     "payout.returned": "a paid payout came back; its money is back in the earnings",
     "referral.rewarded": "a referral qualified and was rewarded",
+    "review.opened": "the risk screen held a movement (or a sign-up) for an analyst",
+    "review.approved": "an analyst approved a held movement; it went ahead",
+    "review.declined": "an analyst declined a held movement; its money is back",
 }
 
 _JSON_MAX_BYTES: Final = 16 * 1024  # an event is a summary, not a document

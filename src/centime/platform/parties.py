@@ -199,17 +199,23 @@ def _email_taken(ctx: UnitContext, table: str, email: str | None, own_id: int = 
 
 
 def create_customer(
-    platform: Platform, name: str, email: str | None = None, kyc_tier: int = 1
+    platform: Platform,
+    name: str,
+    email: str | None = None,
+    kyc_tier: int = 1,
+    customer_id: int | None = None,
 ) -> Operation[Customer | Refusal]:
+    """A new customer; ``customer_id`` (default: a new id) lets the caller name it first
+    (the risk screen decides on a sign-up before it is created)."""
     refusal = _check_fields(platform, name, email, kyc_tier)
-    customer_id = new_id()
+    new = new_id() if customer_id is None else customer_id
 
     def unit(ctx: UnitContext) -> Customer | Refusal:
         if refusal is not None:
             return refusal
         if _email_taken(ctx, "customers", email):
             return Refusal(Code.EMAIL_TAKEN, "a customer with this email exists")
-        customer = Customer(customer_id, name.strip(), email, Status.ACTIVE, kyc_tier, ctx.now_ns)
+        customer = Customer(new, name.strip(), email, Status.ACTIVE, kyc_tier, ctx.now_ns)
         ctx.execute(
             f"INSERT INTO customers ({_CUSTOMER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
             (customer.id, customer.name, email, customer.status.value, kyc_tier, ctx.now_ns),
@@ -226,9 +232,10 @@ def create_merchant(
     kyc_tier: int = 1,
     fee_bp: int | None = None,
     fee_fixed: dict[str, int] | None = None,
+    merchant_id: int | None = None,
 ) -> Operation[Merchant | Refusal]:
     refusal = _check_fields(platform, name, email, kyc_tier) or _check_fee(fee_bp, fee_fixed)
-    merchant_id = new_id()
+    new = new_id() if merchant_id is None else merchant_id
     bp = platform.config.fee_bp_default if fee_bp is None else fee_bp
     fixed = dict(fee_fixed or {})
 
@@ -238,13 +245,13 @@ def create_merchant(
         if _email_taken(ctx, "merchants", email):
             return Refusal(Code.EMAIL_TAKEN, "a merchant with this email exists")
         merchant = Merchant(
-            merchant_id, name.strip(), email, Status.ACTIVE, kyc_tier, bp, fixed, ctx.now_ns
+            new, name.strip(), email, Status.ACTIVE, kyc_tier, bp, fixed, ctx.now_ns
         )
         ctx.execute(
             f"INSERT INTO merchants ({_MERCHANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (merchant.id, merchant.name, email, "active", kyc_tier, bp, ctx.now_ns),
         )
-        _write_fixed_fees(ctx, merchant_id, fixed)
+        _write_fixed_fees(ctx, new, fixed)
         return merchant
 
     return Operation(unit, 0)

@@ -647,6 +647,7 @@ def _batch_operation(
     items: Sequence[PaymentItem],
     charged_by_merchant: bool,
     platform: Platform,
+    risk_refusals: Sequence[Refusal | None] | None = None,
 ) -> Operation[list[Payment | Refusal] | Refusal]:
     items = list(items)
     if not 1 <= len(items) <= BATCH_PAYMENTS_MAX:
@@ -660,6 +661,10 @@ def _batch_operation(
             refusals_in.append(Refusal(Code.INVALID_REQUEST, "not a payment"))
         else:
             refusals_in.append(_check_ids(item) or _check_item(item))
+    if risk_refusals is not None:  # what the risk screen did not allow (centime.platform.screening)
+        if len(risk_refusals) != len(items):
+            raise ValueError("one risk refusal (or None) per item")
+        refusals_in = [mine or risk for mine, risk in zip(refusals_in, risk_refusals, strict=True)]
     payment_ids = [
         item.payment_id if type(item) is PaymentItem and item.payment_id is not None else new_id()
         for item in items
@@ -734,6 +739,7 @@ def create_payments_batch(
     items: Sequence[PaymentItem],
     *,
     charged_by_merchant: bool = True,
+    risk_refusals: Sequence[Refusal | None] | None = None,
 ) -> Operation[list[Payment | Refusal] | Refusal]:
     """Up to ``BATCH_PAYMENTS_MAX`` payments to one merchant in one unit, with one result
     per item, in order: its Payment or its Refusal (each payment is its own chain, so one
@@ -742,8 +748,10 @@ def create_payments_batch(
 
     Batches are a merchant's tool (metered usage), so by default each payment must name a
     mandate (``charged_by_merchant``); the operator acting for customers may pass False.
+    ``risk_refusals`` (one per item, None where the risk screen allowed it): those items are
+    answered that refusal, unpaid.
     """
-    return _batch_operation(merchant_id, items, charged_by_merchant, platform)
+    return _batch_operation(merchant_id, items, charged_by_merchant, platform, risk_refusals)
 
 
 # ------------------------------------------------------------------ reads

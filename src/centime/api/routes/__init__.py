@@ -8,6 +8,7 @@ from .parties import party_routes
 from .payments import payment_routes
 from .pricing import pricing_routes
 from .refunds import refund_routes
+from .risk import risk_routes
 from .topups import topup_routes
 from .transfers import transfer_routes
 
@@ -15,6 +16,6 @@ __all__ = ["api_routes"]
 
 api_routes = [
     *party_routes, *key_routes, *payment_routes, *refund_routes, *mandate_routes, *hold_routes,
-    *transfer_routes, *topup_routes,
+    *transfer_routes, *topup_routes, *risk_routes,
     *pricing_routes,
 ]  # fmt: skip

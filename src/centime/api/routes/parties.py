@@ -21,9 +21,10 @@ from litestar import Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody
 
 from centime.auth import Scope
-from centime.platform import parties, referrals
+from centime.platform import parties, referrals, screening
 from centime.platform.errors import Code
-from centime.platform.ids import format_id
+from centime.platform.ids import format_id, new_id
+from centime.risk.types import Decision, RiskEvent
 
 from .. import wire
 from ..errors import ApiCode, ProblemError, problems
@@ -32,6 +33,7 @@ from ..guards import requires
 from ..idempotency import IdempotencyKey
 from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
 from ..params import path_id
+from ..screen import IN_REVIEW, origin, screen_one
 from ..state import api_state, principal_of
 
 __all__ = ["party_routes"]
@@ -78,18 +80,39 @@ def _unset_none(value: Any) -> Any:
 # ------------------------------------------------------------------ customers
 
 
-@post("/customers", guards=OPERATOR_ADMIN, status_code=201, responses=problems(409, 413, 415, 422))
+async def _signup(
+    request: Request[Any, Any, Any], kind: str, party_id: int
+) -> tuple[RiskEvent, Decision]:
+    """The risk screen's decision on a sign-up (a REVIEW creates the party frozen)."""
+    device, ip = origin(request, principal_of(request))
+    payer = format_id("cus" if kind == "customer" else "mer", party_id)
+    event = RiskEvent(api_state(request).platform.clock.now_ns(), "signup", 0, _SIGNUP_ASSET,
+                      payer, "", device, ip)  # fmt: skip
+    return event, await screen_one(request, event)
+
+
+_SIGNUP_ASSET: Final = "USD"  # a sign-up moves no money; the event names an asset anyway
+
+
+@post("/customers", guards=OPERATOR_ADMIN, status_code=201,
+      responses={**problems(409, 413, 415, 422), **IN_REVIEW})  # fmt: skip
 async def create_customer(
     request: Request[Any, Any, Any], data: JSONBody[wire.CustomerCreate],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[wire.Customer]:
-    """Create a customer (the operator's); ``referral_code``: who referred it."""
+    """Create a customer (the operator's); ``referral_code``: who referred it. The risk
+    screen decides on the sign-up: a REVIEW creates it frozen and answers ``202`` with the
+    case."""
     platform = api_state(request).platform
+    customer_id = new_id()
     operation = referrals.with_referral(
-        parties.create_customer(platform, data.name, data.email, data.kyc_tier),
+        parties.create_customer(platform, data.name, data.email, data.kyc_tier, customer_id),
         "customer", data.referral_code, data.device_id,
     )  # fmt: skip
-    return await execute(request, operation, customer_out, status_code=201,
+    event, decision = await _signup(request, "customer", customer_id)
+    plan = screening.signup_plan("customer", customer_id, _SIGNUP_ASSET)
+    guarded = screening.guarded(operation, event, decision, plan)
+    return await execute(request, guarded, customer_out, status_code=201,
                          idempotency_key=idempotency_key)  # fmt: skip
 
 
@@ -163,21 +186,28 @@ def customer_balances(
 # ------------------------------------------------------------------ merchants
 
 
-@post("/merchants", guards=OPERATOR_ADMIN, status_code=201, responses=problems(409, 413, 415, 422))
+@post("/merchants", guards=OPERATOR_ADMIN, status_code=201,
+      responses={**problems(409, 413, 415, 422), **IN_REVIEW})  # fmt: skip
 async def create_merchant(
     request: Request[Any, Any, Any], data: JSONBody[wire.MerchantCreate],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[wire.Merchant]:
-    """Create a merchant (the operator's); ``referral_code``: who referred it."""
+    """Create a merchant (the operator's); ``referral_code``: who referred it. Screened as a
+    customer's sign-up is."""
     platform = api_state(request).platform
+    merchant_id = new_id()
     operation = referrals.with_referral(
         parties.create_merchant(
             platform, data.name, data.email, data.kyc_tier,
             fee_bp=_unset_none(data.fee_bp), fee_fixed=_fixed_fees(data.fee_fixed),
+            merchant_id=merchant_id,
         ),
         "merchant", data.referral_code, data.device_id,
     )  # fmt: skip
-    return await execute(request, operation, merchant_out, status_code=201,
+    event, decision = await _signup(request, "merchant", merchant_id)
+    plan = screening.signup_plan("merchant", merchant_id, _SIGNUP_ASSET)
+    guarded = screening.guarded(operation, event, decision, plan)
+    return await execute(request, guarded, merchant_out, status_code=201,
                          idempotency_key=idempotency_key)  # fmt: skip
 
 

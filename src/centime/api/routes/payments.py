@@ -32,10 +32,12 @@ from centime.limits import (
     BATCH_PAYMENTS_MAX,
 )
 from centime.money import ASSETS
-from centime.platform import payments
+from centime.platform import payments, screening
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id
+from centime.platform.review import InReview
+from centime.risk.types import Decision, RiskEvent
 
 from .. import wire
 from ..errors import PROBLEM_JSON, ApiCode, ProblemError, problem_body, problems, status_of
@@ -50,6 +52,7 @@ from ..idempotency import (
 )
 from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
 from ..params import body_id, path_id
+from ..screen import IN_REVIEW, origin, screen_many, screen_one
 from ..state import api_state, principal_of
 from .acting import (
     CustomerQuery,
@@ -104,7 +107,7 @@ def visible_payment(request: Request[Any, Any, Any], text: str) -> payments.Paym
 
 
 @post("/payments", guards=PAYMENTS, status_code=201,
-      responses=problems(402, 404, 409, 413, 415, 422))  # fmt: skip
+      responses={**problems(402, 404, 409, 413, 415, 422), **IN_REVIEW})  # fmt: skip
 async def create_payment(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.PaymentCreate],
@@ -113,18 +116,31 @@ async def create_payment(
     """A customer pays a merchant; the platform's fee is split off in the same chain, and
     carrier-billed (restricted) money is spent first."""
     principal = principal_of(request)
+    platform = api_state(request).platform
     merchant_id = acting_merchant(principal, data.merchant_id, "merchant_id")
     mandate_id = require_mandate(principal, data.mandate_id, "mandate_id")
     asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
+    customer_id = body_id("cus", data.customer_id, "customer_id")
+    payment_id = operation_id("payment", principal, idempotency_key)
+    charged_by_merchant = not principal.is_operator
     operation = payments.create_payment(
-        api_state(request).platform, body_id("cus", data.customer_id, "customer_id"),
-        merchant_id, asset, amount, data.description, data.reference,
-        payment_id=operation_id("payment", principal, idempotency_key),
-        mandate_id=mandate_id, charged_by_merchant=not principal.is_operator,
+        platform, customer_id, merchant_id, asset, amount, data.description, data.reference,
+        payment_id=payment_id, mandate_id=mandate_id, charged_by_merchant=charged_by_merchant,
         promo_code=data.promo_code,
     )  # fmt: skip
-    return await execute(request, operation, payment_out, status_code=201,
-                         idempotency_key=idempotency_key)  # fmt: skip
+    # The risk screen's decision, in a worker thread, before the unit (centime.api.screen).
+    device, ip = origin(request, principal)
+    event = RiskEvent(
+        platform.clock.now_ns(), "payment", amount, asset, format_id("cus", customer_id),
+        format_id("mer", merchant_id), device, ip,
+    )  # fmt: skip
+    decision = await screen_one(request, event)
+    item = payments.PaymentItem(customer_id, asset, amount, data.description, data.reference,
+                                payment_id, mandate_id)  # fmt: skip
+    plan = screening.payment_plan(customer_id, merchant_id, item, payment_id,
+                                  charged_by_merchant)  # fmt: skip
+    return await execute(request, screening.guarded(operation, event, decision, plan),
+                         payment_out, status_code=201, idempotency_key=idempotency_key)  # fmt: skip
 
 
 @get("/payments", guards=READ, sync_to_thread=True, responses=problems(404))
@@ -164,6 +180,7 @@ class _StoredBatch(msgspec.Struct, array_like=True):
     refused: list[tuple[int, str, str]]
     fees: list[int]
     whole: tuple[str, str] | None = None
+    reviewed: list[tuple[int, str]] = []  # (index, case_...): held by the risk screen
 
 
 # A batch's payment ids: the batch's id (derived from the caller and its Idempotency-Key,
@@ -180,8 +197,9 @@ _STORED_ENCODER: Final = msgspec.json.Encoder()
 _STORED_DECODER: Final = msgspec.json.Decoder(_StoredBatch)
 _ENCODER: Final = msgspec.json.Encoder()
 
-# A payment of a batch as its answer needs it: (payment id, fee), or why it was refused.
-_Result = tuple[int, int] | Refusal
+# A payment of a batch as its answer needs it: (payment id, fee), why it was refused, or the
+# case text of its review.
+_Result = tuple[int, int] | Refusal | str
 
 
 def indexed_id_text(head: str, low: int, index: int) -> str:
@@ -238,20 +256,41 @@ class _Batch:
             wanted.description, wanted.reference, self.base_id ^ index, mandate_id,
         )  # fmt: skip
 
-    def operations(self, platform: Platform) -> list[Operation[list[Any] | Refusal]]:
-        size = BATCH_PAYMENTS_MAX
+    def events(
+        self, now_ns: int, customer_ids: list[str], device: str | None, ip: str | None
+    ) -> list[RiskEvent]:
+        """The risk events of the batch's payments (``customer_ids``: their texts)."""
+        payee = format_id("mer", self.merchant_id)
         return [
-            payments.create_payments_batch(
-                platform, self.merchant_id, self.items[start : start + size],
-                charged_by_merchant=self.charged_by_merchant,
-            )
-            for start in range(0, len(self.items), size)
+            RiskEvent(now_ns, "payment", item.amount, item.asset, customer, payee, device, ip)
+            for item, customer in zip(self.items, customer_ids, strict=True)
         ]
+
+    def operations(
+        self, platform: Platform, events: Sequence[RiskEvent], decisions: Sequence[Decision]
+    ) -> list[Operation[list[Any] | Refusal]]:
+        """The batch's units: each answers what the screen did not allow (and holds what it
+        sent for review) and records every decision (centime.platform.screening)."""
+        size = BATCH_PAYMENTS_MAX
+        operations: list[Operation[list[Any] | Refusal]] = []
+        for start in range(0, len(self.items), size):
+            items = self.items[start : start + size]
+            answers = decisions[start : start + size]
+            operation = payments.create_payments_batch(
+                platform, self.merchant_id, items, charged_by_merchant=self.charged_by_merchant,
+                risk_refusals=screening.screened_batch_refusals(answers),
+            )  # fmt: skip
+            operations.append(screening.guarded_batch(
+                operation, items, [item.payment_id or 0 for item in items], self.merchant_id,
+                self.charged_by_merchant, events[start : start + size], answers,
+            ))  # fmt: skip
+        return operations
 
     def render(self, results: Sequence[_Result]) -> tuple[bytes, _StoredBatch]:
         """The answer (encoded once) and what its idempotency row keeps."""
         out: list[wire.BatchResult] = []
         refused: list[tuple[int, str, str]] = []
+        reviewed: list[tuple[int, str]] = []
         fees: list[int] = []
         fee_money: dict[tuple[int, str], wire.Money] = {}  # fees repeat: one Money each
         base, head, low, items = self.base_id, self.id_head, self.id_low, self.items
@@ -261,6 +300,11 @@ class _Batch:
                 refused.append((index, code, result.detail))
                 error = wire.BatchError(code=code, detail=result.detail)
                 out.append(wire.BatchResult(status=status_of(code), error=error))
+                continue
+            if isinstance(result, str):  # held for review: the case
+                reviewed.append((index, result))
+                out.append(wire.BatchResult(status=202, id=format_id("pay", base ^ index),
+                                            case_id=result))  # fmt: skip
                 continue
             payment_id, fee = result
             fees.append(fee)
@@ -274,9 +318,9 @@ class _Batch:
             )  # fmt: skip
             out.append(wire.BatchResult(status=201, id=text, fee=money))
         answer = wire.PaymentBatch(
-            results=out, created=len(out) - len(refused), refused=len(refused)
+            results=out, created=len(out) - len(refused) - len(reviewed), refused=len(refused)
         )
-        return _ENCODER.encode(answer), _StoredBatch(refused, fees)
+        return _ENCODER.encode(answer), _StoredBatch(refused, fees, None, reviewed)
 
 
 def _stored_row(platform: Platform, owner: str, key: str) -> tuple[bytes, int, bytes] | None:
@@ -299,7 +343,10 @@ def _replay(batch: _Batch, body: bytes) -> tuple[int, bytes]:
     if stored.whole is not None:
         code, detail = stored.whole
         return status_of(code), problem_body(code, detail)
-    refused = {index: Refusal(Code(code), detail) for index, code, detail in stored.refused}
+    refused: dict[int, _Result] = {
+        index: Refusal(Code(code), detail) for index, code, detail in stored.refused
+    }
+    refused.update(dict(stored.reviewed))
     fees = iter(stored.fees)
     results: list[_Result] = [
         refused[index] if index in refused else (batch.base_id ^ index, next(fees))
@@ -326,7 +373,12 @@ def _outcome(
             results.extend([outcome] * len(batch.items[start : start + BATCH_PAYMENTS_MAX]))
             continue
         for result in outcome:
-            results.append(result if isinstance(result, Refusal) else (result.id, result.fee))
+            if isinstance(result, Refusal):
+                results.append(result)
+            elif isinstance(result, InReview):
+                results.append(format_id("case", result.case_id))
+            else:
+                results.append((result.id, result.fee))
     body, stored = batch.render(results)
     return 200, body, stored
 
@@ -341,8 +393,10 @@ async def create_payment_batch(
 ) -> Response[wire.PaymentBatch]:
     """Up to 8189 payments to one merchant (a merchant's key: each under a mandate), with
     one result per payment, in order: ``status`` 201 with the payment's ``id`` and ``fee``,
-    or the status and the error its refusal would have had alone. One payment's refusal
-    does not stop the others. The whole batch is refused (a problem document) only when
+    or the status and the error its refusal would have had alone, or ``202`` with the
+    ``id`` it will have and the ``case_id`` when the risk screen held it for review (one
+    call of the screen for the whole batch). One payment's refusal does not stop the
+    others. The whole batch is refused (a problem document) only when
     the merchant cannot be paid, and is a 400 naming the field when a payment is malformed.
 
     The payments run in write units of BATCH_PAYMENTS_MAX, submitted to the ledger's
@@ -373,7 +427,14 @@ async def create_payment_batch(
             status, body = await to_thread.run_sync(_replay, batch, stored[2])
             return _answer(status, body, replayed=True)
         ledger = platform.ledger
-        operations = await to_thread.run_sync(batch.operations, platform)  # checks each
+        # The risk screen: one call for the whole batch, in a worker thread.
+        device, ip = origin(request, principal)
+        customer_texts = [payment.customer_id for payment in data.payments]
+        events = await to_thread.run_sync(
+            batch.events, platform.clock.now_ns(), customer_texts, device, ip
+        )
+        decisions = await screen_many(request, events)
+        operations = await to_thread.run_sync(batch.operations, platform, events, decisions)
         # Queued from a worker thread: a full writer queue makes it wait, not the event loop.
         try:
             futures = await to_thread.run_sync(

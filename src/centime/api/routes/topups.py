@@ -14,7 +14,9 @@ The operator's keys only (the customer apps act for their customers):
   charged for sure, and a retry (the same request again, or ``POST .../retry``) charges it
   again under the same provider idempotency key (the top-up's id), so it is collected at
   most once. Refusals of the request itself (limits of the customer's tier, a frozen
-  customer) are problem documents and record nothing.
+  customer) are problem documents and record nothing. The risk screen decides first: a
+  REVIEW charges nothing until an analyst approves (``202`` with the case; the top-up is
+  created and charged then, under the id it was told), a BLOCK is ``422 risk_blocked``.
 - ``POST /v1/topups/{id}/retry`` (``payments``): charge again a top-up the provider never
   answered for (``503 provider_unavailable`` once the attempts are used up).
 - ``GET /v1/topups``, ``GET /v1/topups/{id}`` (``read``).
@@ -37,10 +39,11 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
 from centime.auth import Scope
-from centime.platform import topups
+from centime.platform import screening, topups
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id
+from centime.platform.review import InReview
 from centime.providers import FundingProvider, Method
 
 from .. import wire
@@ -50,6 +53,7 @@ from ..guards import requires
 from ..idempotency import IdempotencyKeyRequired
 from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
 from ..params import body_id, path_id
+from ..screen import IN_REVIEW, in_review_body, origin
 from ..state import api_state, principal_of
 from .acting import CustomerQuery, listing, operation_id, query_id
 
@@ -85,10 +89,15 @@ def _provider(platform: Platform, name: str) -> FundingProvider:
     return provider
 
 
-def _answer(result: topups.TopUp | Refusal, status: int, replayed: bool = False) -> Response[Any]:
+def _answer(
+    result: topups.TopUp | Refusal | InReview, status: int, replayed: bool = False
+) -> Response[Any]:
     if isinstance(result, Refusal):
         status, body = refusal_problem(result)
         return Response(body, status_code=status, media_type=PROBLEM_JSON)
+    if isinstance(result, InReview):
+        status, body = in_review_body(result)
+        return Response(body, status_code=status, media_type="application/json")
     return Response(
         msgspec.json.encode(topup_out(result)), status_code=status,
         media_type="application/json", headers={REPLAYED_HEADER: "true"} if replayed else {},
@@ -97,10 +106,11 @@ def _answer(result: topups.TopUp | Refusal, status: int, replayed: bool = False)
 
 def _create(
     platform: Platform, topup_id: int, customer_id: int, asset: str, amount: int,
-    method: Method, instrument: str,
-) -> tuple[topups.TopUp | Refusal, bool]:  # fmt: skip
+    method: Method, instrument: str, origin_: tuple[str | None, str | None],
+) -> tuple[topups.TopUp | Refusal | InReview, bool]:  # fmt: skip
     """The top-up of this request (made now, or the one its key made before), and whether
-    it existed before. Runs in a worker thread: it waits for two units and the provider."""
+    it existed before. Runs in a worker thread: it waits for the risk screen, two units and
+    the provider. A new top-up is screened first (centime.platform.screening.topup)."""
     provider = _provider(platform, platform.config.funding_provider)
     existing = topups.get_topup(platform, topup_id)
     if existing is not None and (
@@ -111,14 +121,21 @@ def _create(
             ApiCode.IDEMPOTENCY_KEY_REUSED,
             "this Idempotency-Key was used for a different request; use a new key",
         )
-    made = topups.create_topup(
-        platform, provider, customer_id, asset, amount, method, instrument, topup_id
-    )
-    return made, existing is not None
+    if existing is not None:
+        made = topups.create_topup(
+            platform, provider, customer_id, asset, amount, method, instrument, topup_id
+        )
+        return made, True
+    device, ip = origin_
+    screened = screening.topup(
+        platform, provider, customer_id, asset, amount, method.value, instrument,
+        topup_id=topup_id, device=device, ip=ip,
+    )  # fmt: skip
+    return screened, False
 
 
 @post("/topups", guards=OPERATOR_PAYMENTS, status_code=201,
-      responses=problems(404, 409, 413, 415, 422, 503))  # fmt: skip
+      responses={**problems(403, 404, 409, 413, 415, 422, 503), **IN_REVIEW})  # fmt: skip
 async def create_topup(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.TopUpCreate],
@@ -134,7 +151,7 @@ async def create_topup(
     with state.in_flight.claim(principal.owner, idempotency_key):
         result, replayed = await to_thread.run_sync(
             _create, state.platform, topup_id, customer_id, asset, amount,
-            Method(data.method), data.instrument,
+            Method(data.method), data.instrument, origin(request, principal),
         )  # fmt: skip
     return _answer(result, 201, replayed)
 

@@ -15,9 +15,10 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
 from centime.auth import Scope
-from centime.platform import p2p
+from centime.platform import p2p, screening
 from centime.platform.errors import Code
 from centime.platform.ids import format_id
+from centime.risk.types import RiskEvent
 
 from .. import wire
 from ..errors import ProblemError, problems
@@ -26,6 +27,7 @@ from ..guards import requires
 from ..idempotency import IdempotencyKeyRequired
 from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
 from ..params import body_id, path_id
+from ..screen import IN_REVIEW, origin, screen_one
 from ..state import api_state, principal_of
 from .acting import CustomerQuery, listing, operation_id, query_id
 
@@ -44,7 +46,7 @@ def transfer_out(t: p2p.P2PTransfer) -> wire.Transfer:
 
 
 @post("/transfers", guards=OPERATOR_PAYMENTS, status_code=201,
-      responses=problems(402, 404, 409, 413, 415, 422))  # fmt: skip
+      responses={**problems(402, 404, 409, 413, 415, 422), **IN_REVIEW})  # fmt: skip
 async def create_transfer(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.TransferCreate],
@@ -52,12 +54,23 @@ async def create_transfer(
 ) -> Response[wire.Transfer]:
     """Send money from one customer's wallet to another's."""
     asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
-    operation = p2p.send(
-        api_state(request).platform, body_id("cus", data.sender_id, "sender_id"),
-        body_id("cus", data.recipient_id, "recipient_id"), asset, amount, data.note,
-        transfer_id=operation_id("transfer", principal_of(request), idempotency_key),
+    principal = principal_of(request)
+    platform = api_state(request).platform
+    sender_id = body_id("cus", data.sender_id, "sender_id")
+    recipient_id = body_id("cus", data.recipient_id, "recipient_id")
+    transfer_id = operation_id("transfer", principal, idempotency_key)
+    operation = p2p.send(platform, sender_id, recipient_id, asset, amount, data.note,
+                         transfer_id=transfer_id)  # fmt: skip
+    device, ip = origin(request, principal)
+    event = RiskEvent(
+        platform.clock.now_ns(), "transfer", amount, asset, format_id("cus", sender_id),
+        format_id("cus", recipient_id), device, ip,
     )  # fmt: skip
-    return await execute(request, operation, transfer_out, status_code=201,
+    decision = await screen_one(request, event)
+    plan = screening.transfer_plan(sender_id, recipient_id, asset, amount, data.note,
+                                   transfer_id)  # fmt: skip
+    guarded = screening.guarded(operation, event, decision, plan)
+    return await execute(request, guarded, transfer_out, status_code=201,
                          idempotency_key=idempotency_key)  # fmt: skip
 
 

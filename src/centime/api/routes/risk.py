@@ -1,0 +1,188 @@
+"""The review queue: cases the risk screen opened, for the operator's analysts.
+
+Operator keys with the ``review`` scope (``admin`` has it too). ``review`` reaches these
+routes and nothing else: it cannot change pricing, fees or parties, beyond freezing the
+party of a case (``POST .../freeze``, the parties' own freeze).
+
+- ``GET /v1/risk/cases?status=open|approved|declined|all``: newest first, cursor pages.
+- ``GET /v1/risk/cases/{id}``: a case with its evidence: the decision (event, features,
+  score, reasons, model and rules versions), the payer's recent decisions, the other payers
+  seen on the same devices, IPs and instruments.
+- ``POST /v1/risk/cases/{id}/approve`` | ``/decline``: the held operation goes ahead / the
+  money is the payer's again (one unit each; centime.platform.review). Idempotent by the
+  case's state: approving an approved case answers it as it is; approving a declined one
+  is ``409 case_not_open``. An approval the service refuses now (the money was spent
+  meanwhile, a party was frozen) answers that refusal and leaves the case open.
+- ``POST /v1/risk/cases/{id}/freeze``: freeze the case's customer or merchant.
+- ``POST /v1/risk/cases/{id}/label`` ``{"label": "fraud" | "not_fraud"}``: for training
+  (``centime risk export-labels``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final, Literal
+
+from anyio import to_thread
+from litestar import Request, get, post
+from litestar.params import FromPath, JSONBody, Parameter
+
+from centime.auth import Scope
+from centime.money import ASSETS
+from centime.platform import review
+from centime.platform.decisions import DecisionRecord
+from centime.platform.errors import Code, Refusal
+from centime.platform.ids import format_id
+
+from .. import wire
+from ..errors import ProblemError, problems
+from ..guards import requires
+from ..idempotency import IdempotencyKey, check_key
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..params import path_id
+from ..state import api_state, principal_of
+
+__all__ = ["case_out", "risk_routes"]
+
+REVIEW: Final = [requires(Scope.REVIEW, operator=True)]
+_PREFIX: Final = review.ID_PREFIXES  # kinds registered later included
+
+StatusQuery = Annotated[
+    Literal["open", "approved", "declined", "all"],
+    Parameter(description="Which cases (default: the open ones)."),
+]
+
+
+def _time(ns: int | None) -> str | None:
+    return None if ns is None else wire.rfc3339(ns)
+
+
+def _money(amount: int, asset: str) -> wire.Money:
+    return wire.money(amount, asset if asset in ASSETS else "USD")
+
+
+def case_out(case: review.Case) -> wire.RiskCase:
+    s = case.subject
+    return wire.RiskCase(
+        id=format_id("case", case.id), status=case.status,  # type: ignore[arg-type]
+        object=s.kind, object_id=format_id(_PREFIX[s.kind], s.id),
+        party_id=format_id("cus" if s.party_kind == "customer" else "mer", s.party_id),
+        amount=_money(case.amount, case.asset), label=case.label,  # type: ignore[arg-type]
+        created_at=wire.rfc3339(case.created_ns), resolved_at=_time(case.resolved_ns),
+        resolved_by=case.resolved_by,
+    )  # fmt: skip
+
+
+def decision_out(d: DecisionRecord) -> wire.RiskDecision:
+    e = d.event
+    return wire.RiskDecision(
+        id=format_id("rsk", d.id), type=e.type, payer=e.payer, payee=e.payee,
+        amount=_money(e.amount, e.asset), device=e.device, ip=e.ip, instrument=e.instrument,
+        action=d.action, score=d.score, reasons=list(d.reasons),
+        model_version=d.model_version, rules_version=d.rules_version,
+        stepped_up=d.stepped_up, features=d.features, at=wire.rfc3339(d.created_ns),
+    )  # fmt: skip
+
+
+def detail_out(evidence: review.CaseEvidence) -> wire.RiskCaseDetail:
+    base = case_out(evidence.case)
+    return wire.RiskCaseDetail(
+        id=base.id, status=base.status, object=base.object, object_id=base.object_id,
+        party_id=base.party_id, amount=base.amount, label=base.label,
+        created_at=base.created_at, resolved_at=base.resolved_at,
+        resolved_by=base.resolved_by,
+        decision=None if evidence.decision is None else decision_out(evidence.decision),
+        recent=[decision_out(d) for d in evidence.recent], related=evidence.related,
+    )  # fmt: skip
+
+
+def _case_id(text: str, idempotency_key: str | None = None) -> int:
+    """The case the path names. An ``Idempotency-Key`` is accepted (and checked) as on
+    every POST, but not needed: the actions are idempotent by the case's state."""
+    check_key(idempotency_key, required=False)
+    return path_id("case", text, Code.CASE_NOT_FOUND)
+
+
+def _answer(result: review.Case | Refusal) -> wire.RiskCase:
+    if isinstance(result, Refusal):
+        raise ProblemError(result.code, result.detail)
+    return case_out(result)
+
+
+def _analyst(request: Request[Any, Any, Any]) -> str:
+    return format_id("key", principal_of(request).key_id)
+
+
+@get("/risk/cases", guards=REVIEW, sync_to_thread=True, responses=problems())
+def list_cases(
+    request: Request[Any, Any, Any],
+    status: StatusQuery = "open",
+    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
+    cursor: CursorParam = None,
+) -> wire.RiskCasePage:
+    """The review queue, newest first: the open cases (or those of another status)."""
+    name = f"risk_cases:{status}"
+    page = review.list_cases(api_state(request).platform, None if status == "all" else status,
+                             decode_cursor(name, cursor), limit)  # fmt: skip
+    return wire.RiskCasePage(
+        data=[case_out(c) for c in page.items], next_cursor=next_cursor(name, page.next_cursor)
+    )
+
+
+@get("/risk/cases/{case_id:str}", guards=REVIEW, sync_to_thread=True, responses=problems(404))
+def get_case(request: Request[Any, Any, Any], case_id: FromPath[str]) -> wire.RiskCaseDetail:
+    """A case with its evidence."""
+    found = review.get_case(api_state(request).platform, _case_id(case_id))
+    if found is None:
+        raise ProblemError(Code.CASE_NOT_FOUND, "no such case")
+    return detail_out(found)
+
+
+@post("/risk/cases/{case_id:str}/approve", guards=REVIEW, status_code=200,
+      responses=problems(402, 404, 409, 422, 503))  # fmt: skip
+async def approve_case(
+    request: Request[Any, Any, Any], case_id: FromPath[str], idempotency_key: IdempotencyKey = None
+) -> wire.RiskCase:
+    """The held operation goes ahead (the service checks it again)."""
+    platform = api_state(request).platform
+    target, analyst = _case_id(case_id, idempotency_key), _analyst(request)
+    return _answer(await to_thread.run_sync(review.approve_case, platform, target, analyst))
+
+
+@post("/risk/cases/{case_id:str}/decline", guards=REVIEW, status_code=200,
+      responses=problems(404, 409))  # fmt: skip
+async def decline_case(
+    request: Request[Any, Any, Any], case_id: FromPath[str], idempotency_key: IdempotencyKey = None
+) -> wire.RiskCase:
+    """The held money is the payer's again (a held sign-up's party is closed)."""
+    platform = api_state(request).platform
+    target, analyst = _case_id(case_id, idempotency_key), _analyst(request)
+    return _answer(await to_thread.run_sync(review.decline_case, platform, target, analyst))
+
+
+@post("/risk/cases/{case_id:str}/freeze", guards=REVIEW, status_code=200,
+      responses=problems(404, 409))  # fmt: skip
+async def freeze_party(
+    request: Request[Any, Any, Any], case_id: FromPath[str], idempotency_key: IdempotencyKey = None
+) -> wire.RiskCase:
+    """Freeze the case's customer or merchant (nothing moves its money until unfrozen)."""
+    platform = api_state(request).platform
+    target = _case_id(case_id, idempotency_key)
+    result = await to_thread.run_sync(review.freeze_case_party, platform, target)
+    return _answer(result)
+
+
+@post("/risk/cases/{case_id:str}/label", guards=REVIEW, status_code=200,
+      responses=problems(404, 413, 415))  # fmt: skip
+async def label_case(
+    request: Request[Any, Any, Any],
+    case_id: FromPath[str],
+    data: JSONBody[wire.RiskCaseLabel],
+    idempotency_key: IdempotencyKey = None,
+) -> wire.RiskCase:
+    """Label the case fraud or not_fraud (kept for training)."""
+    platform = api_state(request).platform
+    target = _case_id(case_id, idempotency_key)
+    return _answer(await to_thread.run_sync(review.label_case, platform, target, data.label))
+
+
+risk_routes: Final = [list_cases, get_case, approve_case, decline_case, freeze_party, label_case]

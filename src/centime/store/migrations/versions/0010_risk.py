@@ -1,0 +1,95 @@
+"""The risk engine in the platform: every decision taken before money moved, and the cases
+an analyst reviews (centime.platform.screening, centime.platform.review).
+
+``risk_decisions`` keeps one row per decision: the event the screen was asked about, the
+answer (action, score, reasons, model and rules versions) and, when the screen exposes
+them, its features as JSON. ``risk_cases`` keeps one row per REVIEW decision: what is held
+(the request to run again at approval), its status, and the analyst's label.
+
+Revision ID: 0010_risk
+Revises: 0008_pricing
+Create Date: 2026-11-29
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010_risk"
+down_revision = "0008_pricing"
+branch_labels = None
+depends_on = None
+
+# SQLite: the id is the rowid (no index of its own), as the ledger's tables have it.
+_ROW_KEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "risk_decisions",
+        # A batch's decisions have consecutive ids (centime.platform.screening): its rows
+        # are appended together.
+        sa.Column("id", _ROW_KEY, primary_key=True, autoincrement=False),
+        sa.Column("created_ns", sa.BigInteger, nullable=False),  # engine time of the record
+        # The event as the screen saw it (centime.risk.types.RiskEvent).
+        sa.Column("event_ns", sa.BigInteger, nullable=False),
+        sa.Column("event_type", sa.String(32), nullable=False),
+        sa.Column("amount", sa.BigInteger, nullable=False),  # in the asset's scale
+        sa.Column("asset", sa.String(16), nullable=False),
+        sa.Column("payer", sa.String(64), nullable=False),
+        sa.Column("payee", sa.String(64), nullable=False),
+        sa.Column("device", sa.String(128)),
+        sa.Column("ip", sa.String(64)),
+        sa.Column("instrument", sa.String(64)),  # a fingerprint, never the number itself
+        # What it was about: payment, transfer, hold, topup, customer, merchant; its id.
+        sa.Column("subject_kind", sa.String(16), nullable=False),
+        sa.Column("subject_id", sa.BigInteger, nullable=False),
+        # The answer.
+        sa.Column("action", sa.String(16), nullable=False),
+        sa.Column("score", sa.Integer, nullable=False),  # 0-99
+        sa.Column("reasons", sa.Text, nullable=False),  # JSON list of reason codes
+        sa.Column("model_version", sa.String(64)),
+        sa.Column("rules_version", sa.String(64), nullable=False),
+        sa.Column("features", sa.Text),  # JSON object, when the screen exposes them
+        sa.Column("stepped_up", sa.Integer, nullable=False),  # a fresh passkey met STEP_UP
+        sa.Column("case_id", sa.BigInteger),  # the case a REVIEW opened
+    )
+    op.create_index("risk_decisions_by_payer", "risk_decisions", ["payer", "created_ns"])
+    # A case's related accounts: who else was seen on a device, an IP, an instrument. Partial:
+    # most payments (a merchant's batches) carry none, and cost no index entry.
+    for column in ("device", "ip", "instrument"):
+        present = sa.text(f"{column} IS NOT NULL")
+        op.create_index(
+            f"risk_decisions_by_{column}", "risk_decisions", [column, "payer"],
+            sqlite_where=present, postgresql_where=present,
+        )  # fmt: skip
+    op.create_table(
+        "risk_cases",
+        sa.Column("id", _ROW_KEY, primary_key=True, autoincrement=False),
+        sa.Column("decision_id", sa.BigInteger, nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),  # open, approved, declined
+        sa.Column("subject_kind", sa.String(16), nullable=False),
+        sa.Column("subject_id", sa.BigInteger, nullable=False),
+        sa.Column("party_kind", sa.String(16), nullable=False),  # customer or merchant
+        sa.Column("party_id", sa.BigInteger, nullable=False),
+        sa.Column("asset", sa.String(16), nullable=False),
+        sa.Column("amount", sa.BigInteger, nullable=False),  # held (or asked for), in scale
+        sa.Column("reserved", sa.Text, nullable=False),  # JSON [[leg, transfer id, amount]]
+        sa.Column("request", sa.Text, nullable=False),  # JSON: the operation to run at approval
+        sa.Column("label", sa.String(16)),  # fraud, not_fraud (for training)
+        sa.Column("created_ns", sa.BigInteger, nullable=False),
+        sa.Column("resolved_ns", sa.BigInteger),
+        sa.Column("resolved_by", sa.String(64)),  # the analyst's key (key_...), or a command
+        sa.Column("labelled_ns", sa.BigInteger),
+    )
+    op.create_index("risk_cases_by_status", "risk_cases", ["status", "created_ns", "id"])
+    op.create_index("risk_cases_by_time", "risk_cases", ["created_ns", "id"])
+    op.create_index(
+        "risk_cases_by_subject", "risk_cases", ["subject_kind", "subject_id"], unique=True
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("risk_cases")
+    op.drop_table("risk_decisions")
