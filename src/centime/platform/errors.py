@@ -58,6 +58,13 @@ class Code(enum.Enum):
     # API keys.
     API_KEY_NOT_FOUND = "api_key_not_found"
     API_KEY_LIMIT_REACHED = "api_key_limit_reached"  # too many active keys for one owner
+    # Webhooks (centime.platform.webhooks) and reports.
+    INVALID_WEBHOOK_URL = "invalid_webhook_url"  # scheme, host, credentials, length
+    WEBHOOK_ENDPOINT_NOT_FOUND = "webhook_endpoint_not_found"
+    WEBHOOK_DELIVERY_NOT_FOUND = "webhook_delivery_not_found"
+    WEBHOOK_ENDPOINT_LIMIT_REACHED = "webhook_endpoint_limit_reached"
+    WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint_disabled"  # re-deliver or test: enable it
+    INVALID_PERIOD = "invalid_period"  # an export's from/to: order, bounds, length
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,10 @@ PREFIXES: Final = {
     "bat": "payment batch",
     "man": "mandate",
     "evt": "outbox event",
+    # webhooks
+    "we": "webhook endpoint",
+    "wd": "webhook delivery",
+    "wa": "webhook delivery attempt",
 }
 
 _DIGITS: Final = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case

@@ -11,7 +11,7 @@ Event data is JSON built from ``str`` and ``int`` values, money as a :func:`mone
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from centime.ledger.units import UnitContext
@@ -19,7 +19,7 @@ from centime.money import Asset
 
 from .ids import format_id, new_id
 
-__all__ = ["EVENT_TYPES", "OutboxEvent", "emit", "money"]
+__all__ = ["EVENT_TYPES", "SUBSCRIBABLE_TYPES", "OutboxEvent", "emit", "emit_many", "money"]
 
 # Every event type the platform emits, and when. Add new types here (webhook endpoints can
 # subscribe only to these).
@@ -42,7 +42,13 @@ EVENT_TYPES: Final = {
     "payout.failed": "a payout failed; its money is back in the earnings",
     "payout.returned": "a paid payout came back; its money is back in the earnings",
     "referral.rewarded": "a referral qualified and was rewarded",
+    # webhooks: a test event an endpoint's owner asked for; sent to that endpoint only.
+    "webhook.test": "a test event sent to one endpoint on request",
 }
+
+# The types a webhook endpoint may subscribe to: every type but the test event (which goes
+# only to the endpoint it was asked for).
+SUBSCRIBABLE_TYPES: Final = frozenset(EVENT_TYPES) - {"webhook.test"}
 
 _JSON_MAX_BYTES: Final = 16 * 1024  # an event is a summary, not a document
 
@@ -69,21 +75,40 @@ class OutboxEvent:
         return format_id("evt", self.id)
 
 
+_INSERT: Final = (
+    "INSERT INTO outbox_events (id, type, owner_id, created_ns, data) VALUES (?, ?, ?, ?, ?)"
+)
+
+
 def emit(ctx: UnitContext, event_type: str, owner_id: int, data: Mapping[str, object]) -> int:
     """Write one event for ``owner_id`` (a merchant's or customer's id) in the unit's
-    transaction; its id. Unknown types and oversized or float-bearing data are bugs: raise."""
+    transaction; its id. Unknown types and oversized or float-bearing data are bugs: raise.
+
+    ``created_ns`` is the unit's group timestamp (``UnitContext.group_timestamp``): the
+    engine's clock in nanoseconds, made unique per group and increasing in commit order, so
+    a reader walking the outbox in ``(created_ns, id)`` order never finds a row committed
+    later behind its cursor (the clock's own reading is shared by groups when it stands
+    still, and PostgreSQL writers may read it before they queue for the clock's lock)."""
+    return emit_many(ctx, event_type, owner_id, [data])[0]
+
+
+def emit_many(
+    ctx: UnitContext, event_type: str, owner_id: int, datas: Sequence[Mapping[str, object]]
+) -> list[int]:
+    """:func:`emit` for several events of one type and owner, in one statement; their ids."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
-    text = json.dumps(data, separators=(",", ":"), sort_keys=True, default=_refuse)
-    if len(text) > _JSON_MAX_BYTES:
-        raise ValueError(f"event data of {len(text)} bytes passes {_JSON_MAX_BYTES}")
-    _check_no_float(data)
-    event_id = new_id()
-    ctx.execute(
-        "INSERT INTO outbox_events (id, type, owner_id, created_ns, data) VALUES (?, ?, ?, ?, ?)",
-        (event_id, event_type, owner_id, ctx.now_ns, text),
-    )
-    return event_id
+    rows = []
+    created_ns = ctx.group_timestamp
+    for data in datas:
+        text = json.dumps(data, separators=(",", ":"), sort_keys=True, default=_refuse)
+        if len(text) > _JSON_MAX_BYTES:
+            raise ValueError(f"event data of {len(text)} bytes passes {_JSON_MAX_BYTES}")
+        _check_no_float(data)
+        rows.append((new_id(), event_type, owner_id, created_ns, text))
+    if rows:
+        ctx.executemany(_INSERT, rows)
+    return [row[0] for row in rows]
 
 
 def _refuse(value: object) -> object:

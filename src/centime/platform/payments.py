@@ -49,10 +49,12 @@ from .chart import AccountKind, account_for, account_id, ensure_accounts
 from .context import Operation, Platform
 from .errors import Code, Refusal
 from .fees import payment_fee
-from .ids import derive_id, new_id, valid_id
+from .ids import derive_id, format_id, new_id, valid_id
 from .mandates import Mandate, charge_under_mandate, load_mandates, save_mandate_charges, utc_day
+from .outbox import emit_many, money
 from .pages import Cursor, Page, fetch_page
 from .parties import Merchant, Status, active_merchant, merchant_fee
+from .webhooks import subscribed
 
 __all__ = [
     "PAYMENT_EVENTS_MAX",
@@ -226,9 +228,32 @@ def load_payment(ctx: UnitContext, payment_id: int) -> Payment | None:
 
 
 def record_payments(ctx: UnitContext, payments: Sequence[Payment]) -> None:
-    """Insert the payments' rows (one statement)."""
+    """Insert the payments' rows (one statement), and their ``payment.created`` events
+    when their merchant listens (one more statement)."""
     if payments:
         ctx.executemany(_INSERT, [tuple(_values(p)) for p in payments])
+        by_merchant: dict[int, list[Payment]] = {}
+        for p in payments:
+            by_merchant.setdefault(p.merchant_id, []).append(p)
+        for merchant_id, paid in by_merchant.items():
+            if subscribed(ctx, merchant_id, "payment.created"):
+                emit_many(ctx, "payment.created", merchant_id, [payment_event(p) for p in paid])
+
+
+def payment_event(p: Payment) -> dict[str, object]:
+    """What a payment's events say of it: ids as public strings, money as integer strings."""
+    asset = ASSETS[p.asset]
+    return {
+        "id": format_id("pay", p.id),
+        "customer_id": format_id("cus", p.customer_id),
+        "merchant_id": format_id("mer", p.merchant_id),
+        "amount": money(p.amount, asset),
+        "fee": money(p.fee, asset),
+        "refunded": money(p.refunded, asset),
+        "reference": p.reference,
+        "mandate_id": None if p.mandate_id is None else format_id("man", p.mandate_id),
+        "hold_id": None if p.hold_id is None else format_id("hold", p.hold_id),
+    }
 
 
 def _values(p: Payment) -> tuple[Any, ...]:
