@@ -24,6 +24,9 @@ from centime.platform.webhooks import NewSecret, SecretBox
 from ..platform.world import customer, fund, merchant
 from .receiver import Receiver, receiver
 
+# The store-specific parts run on both stores; the rest on SQLite only (the suite's time).
+SQLITE_ONLY = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+
 
 @pytest.fixture
 def hook() -> Iterator[Receiver]:
@@ -102,6 +105,7 @@ def test_a_failing_receiver_gets_retries_on_the_schedule_with_the_same_id(
     assert (sent.status, sent.attempts) == ("succeeded", 3)
 
 
+@SQLITE_ONLY
 def test_a_delivery_fails_after_the_last_attempt(
     platform: Platform, clock: FakeClock, hook: Receiver, delivery: WebhookDelivery
 ) -> None:
@@ -125,6 +129,7 @@ def test_a_delivery_fails_after_the_last_attempt(
     hook.received[-1].verify(made.secret)
 
 
+@SQLITE_ONLY
 def test_410_gone_disables_the_endpoint_at_once_and_events_stop(
     platform: Platform, hook: Receiver, delivery: WebhookDelivery
 ) -> None:
@@ -145,6 +150,7 @@ def test_410_gone_disables_the_endpoint_at_once_and_events_stop(
     assert isinstance(refused, webhooks.Refusal)
 
 
+@SQLITE_ONLY
 def test_rotation_sends_both_signatures_during_the_overlap_then_only_the_new(
     platform: Platform, clock: FakeClock, hook: Receiver, delivery: WebhookDelivery
 ) -> None:
@@ -169,6 +175,7 @@ def test_rotation_sends_both_signatures_during_the_overlap_then_only_the_new(
         after.verify(made.secret)
 
 
+@SQLITE_ONLY
 def test_a_test_event_goes_to_its_endpoint_only(
     platform: Platform, hook: Receiver, delivery: WebhookDelivery
 ) -> None:
@@ -182,6 +189,7 @@ def test_a_test_event_goes_to_its_endpoint_only(
     assert got.path == "/hook" and got.verify(one.secret)["type"] == "webhook.test"
 
 
+@SQLITE_ONLY
 def test_each_subscribed_endpoint_gets_its_own_delivery_and_others_none(
     platform: Platform, hook: Receiver, delivery: WebhookDelivery
 ) -> None:
@@ -200,6 +208,7 @@ def test_each_subscribed_endpoint_gets_its_own_delivery_and_others_none(
     assert by_path["/hook/a"].headers["webhook-id"] == by_path["/hook/b"].headers["webhook-id"]
 
 
+@SQLITE_ONLY
 def test_an_unreachable_endpoint_is_logged_without_a_status(
     platform: Platform, delivery: WebhookDelivery
 ) -> None:

@@ -9,6 +9,7 @@ from .payments import payment_routes
 from .refunds import refund_routes
 from .topups import topup_routes
 from .transfers import transfer_routes
+from .webhooks import webhook_routes
 
 __all__ = ["api_routes"]
 
@@ -16,3 +17,4 @@ api_routes = [
     *party_routes, *key_routes, *payment_routes, *refund_routes, *mandate_routes, *hold_routes,
     *transfer_routes, *topup_routes,
 ]  # fmt: skip
+api_routes += webhook_routes  # webhooks (issue 4)
