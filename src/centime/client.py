@@ -497,6 +497,22 @@ class Client:
                             wire.WebhookDelivery, idempotency_key=idempotency_key)  # fmt: skip
 
 
+    # ----------------------------------------------------------------- reports
+
+    def reconciliation(self, date: str) -> wire.Reconciliation:
+        """The operator's reconciliation of a UTC day (``YYYY-MM-DD``)."""
+        return self.request("GET", "/v1/reports/reconciliation", wire.Reconciliation,
+                            params={"date": date})  # fmt: skip
+
+    def export_csv(self, from_: str, to: str) -> bytes:
+        """The calling merchant's operations in ``[from_, to)`` as CSV (dates or RFC 3339)."""
+        response = self._http.request("GET", "/v1/merchants/me/export.csv",
+                                      params={"from": from_, "to": to})  # fmt: skip
+        if response.status_code >= 400:
+            raise _problem(response)
+        return response.content
+
+
 def _query(limit: int | None, cursor: str | None, **filters: str | None) -> dict[str, str | int]:
     """A listing's query: the page, and the filters that were given."""
     return {**{k: v for k, v in filters.items() if v is not None}, **_page(limit, cursor)}

@@ -7,6 +7,7 @@ from .mandates import mandate_routes
 from .parties import party_routes
 from .payments import payment_routes
 from .refunds import refund_routes
+from .reports import report_routes
 from .topups import topup_routes
 from .transfers import transfer_routes
 from .webhooks import webhook_routes
@@ -17,4 +18,4 @@ api_routes = [
     *party_routes, *key_routes, *payment_routes, *refund_routes, *mandate_routes, *hold_routes,
     *transfer_routes, *topup_routes,
 ]  # fmt: skip
-api_routes += webhook_routes  # webhooks (issue 4)
+api_routes += [*webhook_routes, *report_routes]  # webhooks and reports (issue 4)

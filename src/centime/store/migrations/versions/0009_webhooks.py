@@ -14,6 +14,7 @@ the leases that keep two workers from running the same job.
   spent (``failed``).
 - ``webhook_attempts``: the delivery log, one row per HTTP attempt.
 - ``job_leases``: one row per periodic job: who holds it until when, and when it is due.
+- ``topups_by_update``: the reconciliation report's index (top-ups changed since a time).
 
 Revision ID: 0009_webhooks
 Revises: 0006_outbox
@@ -110,6 +111,8 @@ def upgrade() -> None:
     op.create_index(
         "webhook_attempts_by_endpoint", "webhook_attempts", ["endpoint_id", "created_ns", "id"]
     )
+    # The daily reconciliation reads the top-ups that changed since a day began.
+    op.create_index("topups_by_update", "topups", ["provider", "updated_ns"])
     op.create_table(
         "job_leases",
         sa.Column("name", sa.String(64), primary_key=True),
@@ -120,6 +123,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("topups_by_update", "topups")
     for table in (
         "job_leases", "webhook_attempts", "webhook_deliveries", "webhook_state",
         "webhook_endpoints",
