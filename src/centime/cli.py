@@ -331,13 +331,17 @@ def bench_api(
     customers: int = typer.Option(256, min=1, max=100_000, help="Funded customers who pay."),
     runs: int = typer.Option(3, min=1, max=100, help="Runs of each; medians are reported."),
     audit: bool = typer.Option(True, help="Run the server with the audit log (the default)."),
+    webhook: bool = typer.Option(
+        False, help="The merchant has a webhook endpoint for payment.created: every payment"
+        " writes its outbox event."),
 ) -> None:
     """Payments per second through `centime serve` on SQLite over loopback: single payments
     (p50/p99 latency) and the batch endpoint. Exits 1 if the database afterwards does not
     hold exactly the payments answered as created, or the ledger check fails."""
     from centime.bench.api import ApiBenchConfig, run_api_bench
 
-    config = ApiBenchConfig(duration_s, clients, batch_clients, batch_size, customers, runs, audit)
+    config = ApiBenchConfig(duration_s, clients, batch_clients, batch_size, customers, runs, audit,
+                            webhook)  # fmt: skip
     result = run_api_bench(config, progress=lambda line: typer.echo(line, err=True))
     for run in result.runs:
         typer.echo(
