@@ -368,6 +368,27 @@ def bench_api(
         raise typer.Exit(1)
 
 
+@bench_app.command("outbox")
+def bench_outbox(
+    rounds: int = typer.Option(15, min=1, max=1000, help="Units of each kind; medians."),
+    batch_size: int = typer.Option(4088, min=1, max=4088, help="Payments per unit."),
+) -> None:
+    """What webhook events cost the batch path, in one run on SQLite: units of payments to
+    a merchant nobody listens for (no event) against one with an endpoint for
+    payment.created (an event per payment), interleaved; and the subscription check alone."""
+    from centime.bench.webhooks import run_outbox_bench
+
+    result = run_outbox_bench(rounds, batch_size, progress=lambda line: typer.echo(line, err=True))
+    per_s = [batch_size / ms * 1e3 for ms in (result.quiet_ms, result.listened_ms)]
+    typer.echo(f"medians of {rounds} units of {batch_size} payments each:")
+    typer.echo(f"  nobody listens:        {result.quiet_ms:8.1f} ms/unit  {per_s[0]:>9,.0f}"
+               " payments/s")  # fmt: skip
+    typer.echo(f"  payment.created on:    {result.listened_ms:8.1f} ms/unit  {per_s[1]:>9,.0f}"
+               f" payments/s  ({result.listened_cost:+.1%})")  # fmt: skip
+    typer.echo(f"  a unit with the check: {result.check_us:8.1f} us; an empty unit:"
+               f" {result.empty_us:.1f} us (medians of 200)")  # fmt: skip
+
+
 @bench_app.command("audit-proofs")
 def bench_audit_proofs(
     leaves: int = typer.Option(10_000_000, min=2, max=2**40, help="Leaves in the tree."),

@@ -4,20 +4,25 @@ event written in its own unit (and only while someone listens, for merchant even
 
 from __future__ import annotations
 
+import json
 import os
 import typing
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from centime.api import wire
 from centime.clock import FakeClock
+from centime.limits import AMOUNT_MAX, ID_MAX
+from centime.money import ASSETS
 from centime.platform import webhooks
 from centime.platform.context import Operation, Platform
 from centime.platform.holds import Hold, authorize_hold, capture_hold, expire_holds, release_hold
 from centime.platform.mandates import Mandate, create_mandate, revoke_mandate
 from centime.platform.outbox import SUBSCRIBABLE_TYPES
 from centime.platform.p2p import P2PTransfer, send
-from centime.platform.payments import Payment, create_payment
+from centime.platform.payments import Payment, _created_events, create_payment, payment_event
 from centime.platform.refunds import Refund, refund_payment
 from centime.platform.webhooks import NewSecret, SecretBox, check_url, subscribed
 
@@ -143,3 +148,22 @@ def test_a_unit_that_raises_leaves_no_event_and_events_follow_commit_order(
     assert [o for _, o in _events(platform)] == [1, 2, 3, 4, 5]
     with pytest.raises(TypeError):
         platform.execute(Operation(lambda ctx: emit(ctx, "payment.created", 1, {"x": 0.5}), 0))
+
+
+@settings(max_examples=60)
+@given(
+    amount=st.integers(1, AMOUNT_MAX), fee=st.integers(0, AMOUNT_MAX),
+    ids=st.lists(st.integers(1, ID_MAX), min_size=4, max_size=4),
+    reference=st.none() | st.text(max_size=20), hold=st.booleans(), mandate=st.booleans(),
+    asset=st.sampled_from(sorted(ASSETS)),
+)  # fmt: skip
+def test_the_batch_paths_encoded_events_are_the_payments_events(
+    amount: int, fee: int, ids: list[int], reference: str | None, hold: bool, mandate: bool,
+    asset: str,
+) -> None:
+    pay_id, customer_id, merchant_id, other = ids
+    paid = Payment(pay_id, customer_id, merchant_id, asset, amount, fee, 0, 0, 0, 0, None,
+                   reference, other if hold else None, other if mandate else None, 1, None,
+                   None, None)  # fmt: skip
+    [text] = _created_events([paid])
+    assert json.loads(text) == payment_event(paid)

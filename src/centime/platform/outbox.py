@@ -11,15 +11,25 @@ Event data is JSON built from ``str`` and ``int`` values, money as a :func:`mone
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Mapping, Sequence
 from typing import Final
 
 from centime.ledger.units import UnitContext
+from centime.limits import ID_MAX
 from centime.money import Asset
 
 from .ids import format_id, new_id
 
-__all__ = ["EVENT_TYPES", "SUBSCRIBABLE_TYPES", "OutboxEvent", "emit", "emit_many", "money"]
+__all__ = [
+    "EVENT_TYPES",
+    "SUBSCRIBABLE_TYPES",
+    "OutboxEvent",
+    "emit",
+    "emit_encoded",
+    "emit_many",
+    "money",
+]
 
 # Every event type the platform emits, and when. Add new types here (webhook endpoints can
 # subscribe only to these).
@@ -109,6 +119,31 @@ def emit_many(
     if rows:
         ctx.executemany(_INSERT, rows)
     return [row[0] for row in rows]
+
+
+def emit_encoded(
+    ctx: UnitContext, event_type: str, owner_id: int, texts: Sequence[str]
+) -> list[int]:
+    """:func:`emit_many` for data the caller encoded itself: JSON objects built from ids and
+    integers formatted with ``str()`` and texts encoded by ``json.dumps``, so no float can
+    enter (the hot batch path: 4088 events cost a few ms this way, against ~0.3 s through
+    dicts, ``json.dumps`` and the float check). Their ids are consecutive from a random
+    base (one random draw per call; keyed inserts refuse a collision, never merge)."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}")
+    count = len(texts)
+    if not count:
+        return []
+    if any(len(text) > _JSON_MAX_BYTES or text[:1] != "{" for text in texts):
+        raise ValueError("encoded event data is a JSON object within the size bound")
+    base = secrets.randbelow(ID_MAX - count) + 1
+    ids = list(range(base, base + count))
+    created_ns = ctx.group_timestamp
+    ctx.executemany(
+        _INSERT,
+        [(i, event_type, owner_id, created_ns, text) for i, text in zip(ids, texts, strict=True)],
+    )
+    return ids
 
 
 def _refuse(value: object) -> object:
