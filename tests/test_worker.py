@@ -4,19 +4,26 @@ operations follow their model whatever the order of takes, renewals and releases
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
+import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from centime.cli import app
 from centime.clock import FakeClock
 from centime.ledger import Ledger
 from centime.platform.context import Platform
-from centime.store import LedgerStore
+from centime.store import LedgerStore, open_store
 from centime.worker import Job, Worker, release_lease, renew_lease, take_lease
 
 NS = 1_000_000_000
@@ -167,3 +174,35 @@ def test_leases_follow_their_model(platform: Platform, clock: FakeClock, steps: 
             assert platform.execute(release_lease(name, who, seconds)) == expect
             if expect:
                 holder, expires, due = None, 0, now + seconds * NS
+
+
+def test_centime_worker_runs_its_jobs_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """The worker command (in this process: SIGTERM comes to the main thread): it runs every
+    job once, then SIGTERM ends it cleanly, its leases released."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    open_store(url).close()  # the schema, before the worker starts
+
+    def stop_once_every_job_ran() -> None:
+        deadline = time.monotonic() + 60
+        try:
+            while time.monotonic() < deadline:  # plain sqlite3: migrations are not threadsafe
+                with contextlib.closing(sqlite3.connect(tmp_path / "db.sqlite")) as db:
+                    if db.execute("SELECT COUNT(*) FROM job_leases").fetchone()[0] == 3:
+                        break
+                time.sleep(0.05)
+        finally:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    stopper = threading.Thread(target=stop_once_every_job_ran)
+    stopper.start()
+    result = CliRunner().invoke(app, ["worker", "--database-url", url])
+    stopper.join()
+    assert result.exit_code == 0, result.output
+    assert "jobs webhooks.deliver, holds.expire, provider.events" in result.output
+    assert "worker stopped" in result.output
+    store = open_store(url)
+    try:
+        with store.reader() as fetch:
+            assert fetch("SELECT holder FROM job_leases WHERE holder IS NOT NULL", ()) == []
+    finally:
+        store.close()

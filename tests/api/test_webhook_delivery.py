@@ -14,7 +14,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from centime.api.webhook_delivery import WebhookDelivery, sign
 from centime.clock import FakeClock, SystemClock
-from centime.limits import WEBHOOK_RETRY_DELAYS_S
+from centime.limits import WEBHOOK_FAILING_DISABLE_S, WEBHOOK_RETRY_DELAYS_S
 from centime.platform import webhooks
 from centime.platform.context import Platform
 from centime.platform.ids import format_id
@@ -231,3 +231,31 @@ def test_sign_matches_the_reference_implementation() -> None:
     when = datetime.datetime.fromtimestamp(1_800_000_000, tz=datetime.UTC)
     expected = standardwebhooks.Webhook(secret).sign("evt_1", when, body.decode())
     assert sign(secret, "evt_1", 1_800_000_000, body) == expected
+
+
+@SQLITE_ONLY
+def test_an_endpoint_failing_for_five_days_is_disabled(
+    platform: Platform, clock: FakeClock, hook: Receiver, delivery: WebhookDelivery
+) -> None:
+    ada, shop = customer(platform), merchant(platform)
+    fund(platform, ada.id, "USD", 10_000)
+    made = endpoint(platform, shop.id, hook.url)
+    hook.answer(*[500] * 20)
+    pay(platform, ada.id, shop.id)
+    assert delivery(platform).disabled == 0
+    clock.advance(WEBHOOK_FAILING_DISABLE_S - 1)
+    pay(platform, ada.id, shop.id)
+    assert delivery(platform).disabled == 0  # not five days of failures yet
+    clock.advance(1)
+    pay(platform, ada.id, shop.id)
+    assert delivery(platform).disabled == 1
+    found = webhooks.get_endpoint(platform, made.endpoint.id)
+    assert found is not None and (found.enabled, found.disabled_reason) == (False, "failing")
+    # Enabled again: the failure record is cleared; the waiting deliveries go out at their
+    # next attempt.
+    again = platform.execute(
+        webhooks.update_endpoint(platform, shop.id, made.endpoint.id, enabled=True))
+    assert isinstance(again, webhooks.Endpoint) and again.failing_since_ns is None
+    hook.statuses.clear()
+    clock.advance(WEBHOOK_RETRY_DELAYS_S[2])
+    assert delivery(platform).succeeded >= 1

@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from centime.limits import EXPORT_PAGE_ROWS, EXPORT_PERIOD_MAX_DAYS, EXPORT_ROWS_MAX
+from centime.limits import EXPORT_PAGE_ROWS, EXPORT_PERIOD_MAX_DAYS, EXPORT_ROWS_MAX, ID_MAX
 from centime.money import ASSETS
 from centime.providers.funding import Statement, StatementLine
 
@@ -210,8 +210,8 @@ def _rfc3339(ns: int) -> str:
 
 
 def check_period(from_ns: int, to_ns: int) -> Refusal | None:
-    if not 0 <= from_ns < to_ns:
-        return Refusal(Code.INVALID_PERIOD, "the period's start is before its end")
+    if not 0 <= from_ns < to_ns <= ID_MAX:  # within what a BIGINT column holds
+        return Refusal(Code.INVALID_PERIOD, "the period is from 1970 to 2262, start before end")
     if to_ns - from_ns > EXPORT_PERIOD_MAX_DAYS * NS_PER_DAY:
         return Refusal(Code.INVALID_PERIOD, f"a period is at most {EXPORT_PERIOD_MAX_DAYS} days")
     return None

@@ -33,7 +33,7 @@ import os
 import secrets
 import threading
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -202,7 +202,7 @@ class NewSecret:
     """An endpoint with its secret in clear: answered once, never stored so."""
 
     endpoint: Endpoint
-    secret: str
+    secret: str = field(repr=False)  # never in a log line
 
 
 @dataclass(frozen=True, slots=True)

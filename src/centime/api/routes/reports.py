@@ -48,12 +48,12 @@ def parse_instant(text: str, field: str) -> int:
             moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
             if moment.tzinfo is None:
                 raise ValueError("no offset")
-    except ValueError:
+        whole = int(moment.replace(microsecond=0).timestamp())
+    except (ValueError, OverflowError):
         raise ProblemError(
             ApiCode.INVALID_REQUEST, f"{field}: a date (YYYY-MM-DD) or an RFC 3339 time",
             errors=[wire.FieldError(field=field, detail="not a date or an RFC 3339 time")],
         ) from None  # fmt: skip
-    whole = int(moment.replace(microsecond=0).timestamp())
     return whole * NS_PER_S + moment.microsecond * 1000
 
 
