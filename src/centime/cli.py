@@ -685,10 +685,14 @@ def report_reconcile(
     providers of this process are asked (the sandbox's statement is then empty)."""
     import datetime as dt
 
+    from centime.platform.reports import check_day
+
     try:
         day = dt.date.fromisoformat(date)
     except ValueError:
         raise typer.BadParameter("--date is YYYY-MM-DD") from None
+    if check_day(day) is not None:
+        raise typer.BadParameter("--date is a day from 1970-01-01 to 2262-04-10")
     if api_url is not None:
         from centime.client import Client
 

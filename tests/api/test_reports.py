@@ -58,6 +58,9 @@ def test_the_operator_reconciles_a_day_and_a_merchant_exports_its_operations(
     with pytest.raises(ProblemError) as operator_has_none:
         ops.export_csv(day, until)
     assert operator_has_none.value.status == 403
+    with pytest.raises(ProblemError) as far:
+        ops.reconciliation("9999-01-01")
+    assert (far.value.status, far.value.code) == (400, "invalid_period")
     with pytest.raises(ProblemError) as not_operator:
         merchant.reconciliation(day)
     assert not_operator.value.status == 403

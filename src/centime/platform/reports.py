@@ -51,6 +51,7 @@ __all__ = [
     "REPORT_ROWS_MAX",
     "Difference",
     "Reconciliation",
+    "check_day",
     "day_bounds",
     "export_operations",
     "reconcile",
@@ -88,6 +89,14 @@ def day_bounds(day: dt.date) -> tuple[int, int]:
     start = dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
     start_ns = int(start.timestamp()) * NS_PER_S
     return start_ns, start_ns + NS_PER_DAY
+
+
+def check_day(day: dt.date) -> Refusal | None:
+    """None for a day the engine's clock can name (1970-01-01 to 2262-04-10)."""
+    start_ns, end_ns = day_bounds(day)
+    if not 0 <= start_ns < end_ns <= ID_MAX:
+        return Refusal(Code.INVALID_PERIOD, "a day from 1970-01-01 to 2262-04-10")
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +154,10 @@ _IMPLIED: Final = {"succeeded": ("succeeded", "charged_back"), "charged_back": (
 
 def reconcile(platform: Platform, provider: Statement, day: dt.date) -> Reconciliation:
     """Every difference between ``provider``'s statement of ``day`` and the platform's
-    books of that day (see the module's docstring)."""
+    books of that day (see the module's docstring). ``day`` passes :func:`check_day`."""
+    refusal = check_day(day)
+    if refusal is not None:
+        raise ValueError(refusal.detail)
     start_ns, end_ns = day_bounds(day)
     lines = provider.statement(start_ns, end_ns)
     report = Reconciliation(day, provider.name, provider_lines=len(lines))

@@ -89,6 +89,9 @@ def reconciliation(request: Request[Any, Any, Any], date: DateParam) -> wire.Rec
         day = dt.date.fromisoformat(date)
     except ValueError:
         raise ProblemError(ApiCode.INVALID_REQUEST, "date: not a date") from None
+    refusal = reports.check_day(day)
+    if refusal is not None:
+        raise ProblemError(refusal.code, refusal.detail)
     platform = api_state(request).platform
     done = [_out(reports.reconcile(platform, p, day)) for p in statements(platform.providers)]
     count = sum(len(p.differences) for p in done)
