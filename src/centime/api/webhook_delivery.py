@@ -236,7 +236,7 @@ def send(client: httpx.Client, attempt: Prepared) -> Outcome:
             status: int | None = response.status_code
             text: str | None = bytes(kept[:WEBHOOK_RESPONSE_KEEP_BYTES]).decode(errors="replace")
             error = None
-    except httpx.HTTPError as failure:
+    except Exception as failure:  # any failure is this attempt's (logged), never the tick's
         status, text = None, None
         error = f"{type(failure).__name__}: {failure}"[:_ERROR_LEN_MAX]
     latency_ms = int((time.monotonic() - started) * 1000)
