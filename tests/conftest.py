@@ -28,6 +28,10 @@ from .risk.screens import AllowScreen
 settings.register_profile("centime", deadline=None)
 settings.load_profile("centime")
 
+# The key that encrypts webhook endpoints' secrets at rest (centime.platform.webhooks), as
+# the composition root reads it; a fixed test key (32 bytes, base64).
+os.environ.setdefault("CENTIME_WEBHOOK_KEY", "dGVzdC1rZXktb2YtdGhpcnR5LXR3by1ieXRlcy0tLS0=")
+
 POSTGRES_URL = os.environ.get(
     "CENTIME_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )

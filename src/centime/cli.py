@@ -13,10 +13,10 @@ from centime.limits import API_RATE_BURST, API_RATE_PER_KEY_PER_S
 from centime.store import DEFAULT_DATABASE_URL, LedgerStore
 
 if TYPE_CHECKING:
-    from centime.api.background import Task
     from centime.audit import AuditLog
     from centime.platform.context import Platform
     from centime.risk.types import Screen
+    from centime.worker import Job
 
 app = typer.Typer(help="centime: micropayments on an exact, fast double-entry ledger.",
                   no_args_is_help=True)
@@ -111,29 +111,21 @@ def risk_screen() -> Screen:
     return NoScreen()
 
 
-def install_funding_providers(platform: Platform) -> list[Task]:
+def install_funding_providers(platform: Platform) -> list[Job]:
     """Register the sandbox funding provider as ``platform.providers["sandbox"]`` (kept when
     one is registered already), its carrier settling after the platform's configured days,
-    and return the background tasks that serve the money services: the provider's events
-    handled every PROVIDER_EVENTS_INTERVAL_S, lapsed metered holds marked expired every
-    HOLD_EXPIRE_INTERVAL_S (each bounded per run)."""
-    from centime.api.background import Task
-    from centime.limits import HOLD_EXPIRE_INTERVAL_S, PROVIDER_EVENTS_INTERVAL_S
-    from centime.platform.holds import expire_holds
-    from centime.platform.topups import process_provider_events
+    and return the worker's jobs that serve the money services (centime.worker.default_jobs:
+    the provider's events every PROVIDER_EVENTS_INTERVAL_S, lapsed metered holds marked
+    expired every HOLD_EXPIRE_INTERVAL_S, webhook delivery; each bounded per run)."""
     from centime.providers import SandboxConfig, SandboxProvider
+    from centime.worker import default_jobs
 
     sandbox = platform.providers.get("sandbox")
     if not isinstance(sandbox, SandboxProvider):
         days = platform.config.carrier_settlement_days
         sandbox = SandboxProvider(platform.clock, SandboxConfig(carrier_settlement_days=days))
         platform.providers[sandbox.name] = sandbox
-    feed: SandboxProvider = sandbox
-    return [
-        Task("provider events", PROVIDER_EVENTS_INTERVAL_S,
-             lambda running: process_provider_events(running, feed)),
-        Task("hold expiry", HOLD_EXPIRE_INTERVAL_S, expire_holds),
-    ]  # fmt: skip
+    return default_jobs(platform)
 
 
 @app.command("serve")
@@ -147,10 +139,14 @@ def serve(
     access_log: bool = typer.Option(
         False, help="Log a line for every request (on the request path: it costs throughput;"
         " /metrics counts requests by route and status either way)."),
+    worker: bool = typer.Option(
+        True, "--worker/--no-worker", help="Run the worker's jobs (webhooks, hold expiry, the"
+        " provider's events) in this process (the default; SQLite needs it: one process"
+        " writes), or leave them to `centime worker` processes (PostgreSQL)."),
 ) -> None:
     """Serve the HTTP API (the platform's /v1 routes, the audit log's endpoints, health and
     metrics) over the ledger, with the audit log as CENTIME_AUDIT_KEY_FILE / CENTIME_AUDIT
-    say, and the background loop (idempotency purge)."""
+    say, the background loop (idempotency purge) and, unless --no-worker, the worker."""
     from centime.audit import audit_from_env
     from centime.ledger import Ledger
     from centime.platform.context import Platform
@@ -159,7 +155,8 @@ def serve(
     audit = audit_from_env()
     with Ledger(open_store(database_url), audit=audit) as ledger:
         platform = Platform(ledger, ledger.clock, screen=risk_screen())
-        options = ServerOptions(host, port, rate_per_key, rate_burst, access_log)
+        options = ServerOptions(host, port, rate_per_key, rate_burst, access_log, worker)
+        _install_webhook_key(platform, database_url)
         _run_server(platform, audit, options)
 
 
@@ -170,18 +167,45 @@ class ServerOptions:
     rate_per_key: float = API_RATE_PER_KEY_PER_S
     rate_burst: int = API_RATE_BURST
     access_log: bool = False
+    worker: bool = True
+
+
+def _install_webhook_key(platform: Platform, database_url: str) -> None:
+    """The key that encrypts webhook secrets at rest: CENTIME_WEBHOOK_KEY (base64 of 32
+    bytes) or the file CENTIME_WEBHOOK_KEY_FILE names; on SQLite without either, the file
+    ``<database>.webhook-key`` beside the database (made, mode 0600, when missing). On
+    PostgreSQL one of the two must be set (every process needs the same key)."""
+    from pathlib import Path
+
+    from centime.platform.webhooks import install_secret_box, secret_box_from_env
+    from centime.store.migrate import sqlalchemy_url
+
+    default = None
+    url = database_url if "://" in database_url else f"sqlite:///{database_url}"
+    if url.startswith("sqlite:///"):
+        default = Path(f"{sqlalchemy_url(url).removeprefix('sqlite:///')}.webhook-key")
+    try:
+        install_secret_box(platform, secret_box_from_env(default))
+    except RuntimeError as missing:
+        typer.echo(f"error: {missing}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _run_server(platform: Platform, audit: AuditLog | None, options: ServerOptions) -> None:
-    """The composition root of a running server: providers, background loop, HTTP app."""
+    """The composition root of a running server: providers, background loop, worker, HTTP
+    app."""
     import uvicorn
 
     from centime.api import create_app
     from centime.api.background import BackgroundLoop, background_tasks
+    from centime.worker import Worker
 
-    tasks = install_funding_providers(platform)
-    loop = BackgroundLoop(platform, [*background_tasks(), *tasks])
+    jobs = install_funding_providers(platform)
+    loop = BackgroundLoop(platform, background_tasks())
     loop.start()
+    worker = Worker(platform, jobs) if options.worker else None
+    if worker is not None:
+        worker.start()
     try:
         app_ = create_app(
             platform, audit, rate_per_s=options.rate_per_key, rate_burst=options.rate_burst
@@ -191,7 +215,43 @@ def _run_server(platform: Platform, audit: AuditLog | None, options: ServerOptio
             access_log=options.access_log,
         )  # fmt: skip
     finally:
+        if worker is not None:
+            worker.stop()
         loop.stop()
+
+
+@app.command("worker")
+def worker_command(
+    database_url: str = DatabaseUrl,
+    lease_s: float = typer.Option(300.0, min=5.0, max=3600.0, help="A job's lease."),
+) -> None:
+    """Run the periodic jobs (webhook delivery and retries, hold expiry, the funding
+    provider's events) until SIGTERM or SIGINT, each under a lease in the database so that
+    several workers never run one job at once. On SQLite the server runs them itself (one
+    process writes the file): use this with PostgreSQL and `centime serve --no-worker`."""
+    import logging
+
+    from centime.audit import audit_from_env
+    from centime.ledger import Ledger
+    from centime.platform.context import Platform
+    from centime.store import open_store
+    from centime.store.sqlite import SqliteWriterBusyError
+    from centime.worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        with Ledger(open_store(database_url), audit=audit_from_env()) as ledger:
+            platform = Platform(ledger, ledger.clock, screen=risk_screen())
+            _install_webhook_key(platform, database_url)
+            worker = Worker(platform, install_funding_providers(platform), lease_s=lease_s)
+            typer.echo(f"worker {worker.holder}: jobs {', '.join(j.name for j in worker.jobs)}",
+                       err=True)  # fmt: skip
+            worker.run_forever()
+    except SqliteWriterBusyError:
+        typer.echo("error: a server is writing this SQLite database and runs the jobs itself;"
+                   " a separate worker needs PostgreSQL", err=True)  # fmt: skip
+        raise typer.Exit(1) from None
+    typer.echo("worker stopped", err=True)
 
 
 @keys_app.command("create")
@@ -265,7 +325,8 @@ def demo(
     from centime.store.sqlite import SqliteStore
 
     path = Path(database)
-    for leftover in (path, *(Path(f"{path}{s}") for s in ("-wal", "-shm", ".writer-lock"))):
+    leftovers = ("-wal", "-shm", ".writer-lock", ".webhook-key")
+    for leftover in (path, *(Path(f"{path}{s}") for s in leftovers)):
         leftover.unlink(missing_ok=True)
     key_file = Path(f"{path}.audit-key.pem")
     key_file.unlink(missing_ok=True)
@@ -273,6 +334,7 @@ def demo(
     audit = AuditLog(generate_key_file(key_file, time.time_ns()))
     with Ledger(SqliteStore.open(path), audit=audit) as ledger:
         platform = Platform(ledger, ledger.clock, screen=risk_screen())
+        _install_webhook_key(platform, str(path))
         world = build_demo_world(platform)
         print_demo(platform, world, f"http://{host}:{port}", Console())
         _run_server(platform, audit, ServerOptions(host, port))
@@ -387,13 +449,17 @@ def bench_api(
     customers: int = typer.Option(256, min=1, max=100_000, help="Funded customers who pay."),
     runs: int = typer.Option(3, min=1, max=100, help="Runs of each; medians are reported."),
     audit: bool = typer.Option(True, help="Run the server with the audit log (the default)."),
+    webhook: bool = typer.Option(
+        False, help="The merchant has a webhook endpoint for payment.created: every payment"
+        " writes its outbox event."),
 ) -> None:
     """Payments per second through `centime serve` on SQLite over loopback: single payments
     (p50/p99 latency) and the batch endpoint. Exits 1 if the database afterwards does not
     hold exactly the payments answered as created, or the ledger check fails."""
     from centime.bench.api import ApiBenchConfig, run_api_bench
 
-    config = ApiBenchConfig(duration_s, clients, batch_clients, batch_size, customers, runs, audit)
+    config = ApiBenchConfig(duration_s, clients, batch_clients, batch_size, customers, runs, audit,
+                            webhook)  # fmt: skip
     result = run_api_bench(config, progress=lambda line: typer.echo(line, err=True))
     for run in result.runs:
         typer.echo(
@@ -418,6 +484,27 @@ def bench_api(
     )
     if not result.consistent:
         raise typer.Exit(1)
+
+
+@bench_app.command("outbox")
+def bench_outbox(
+    rounds: int = typer.Option(15, min=1, max=1000, help="Units of each kind; medians."),
+    batch_size: int = typer.Option(4088, min=1, max=4088, help="Payments per unit."),
+) -> None:
+    """What webhook events cost the batch path, in one run on SQLite: units of payments to
+    a merchant nobody listens for (no event) against one with an endpoint for
+    payment.created (an event per payment), interleaved; and the subscription check alone."""
+    from centime.bench.webhooks import run_outbox_bench
+
+    result = run_outbox_bench(rounds, batch_size, progress=lambda line: typer.echo(line, err=True))
+    per_s = [batch_size / ms * 1e3 for ms in (result.quiet_ms, result.listened_ms)]
+    typer.echo(f"medians of {rounds} units of {batch_size} payments each:")
+    typer.echo(f"  nobody listens:        {result.quiet_ms:8.1f} ms/unit  {per_s[0]:>9,.0f}"
+               " payments/s")  # fmt: skip
+    typer.echo(f"  payment.created on:    {result.listened_ms:8.1f} ms/unit  {per_s[1]:>9,.0f}"
+               f" payments/s  ({result.listened_cost:+.1%})")  # fmt: skip
+    typer.echo(f"  a unit with the check: {result.check_us:8.1f} us; an empty unit:"
+               f" {result.empty_us:.1f} us (medians of 200)")  # fmt: skip
 
 
 @bench_app.command("audit-proofs")
@@ -694,6 +781,117 @@ def audit_keys_export(database_url: str = DatabaseUrl) -> None:
     finally:
         store.close()
     _emit(keyring.to_json())
+
+
+report_app = typer.Typer(help="Reports: the daily reconciliation.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("reconcile")
+def report_reconcile(
+    date: str = typer.Option(..., "--date", help="The UTC day, YYYY-MM-DD."),
+    api_url: str | None = typer.Option(
+        None, "--api-url", envvar="CENTIME_API_URL",
+        help="Ask the running server (GET /v1/reports/reconciliation): the sandbox provider's"
+        " statement lives in the server's process."),
+    api_key: str | None = typer.Option(
+        None, "--api-key", envvar="CENTIME_API_KEY", help="An operator key with read."),
+    database_url: str = DatabaseUrl,
+) -> None:
+    """List every difference between what the funding providers report for the day and the
+    ledger and top-ups of that day; exit 1 when there is one. Without --api-url, the
+    providers of this process are asked (the sandbox's statement is then empty)."""
+    import datetime as dt
+
+    from centime.platform.reports import check_day
+
+    try:
+        day = dt.date.fromisoformat(date)
+    except ValueError:
+        raise typer.BadParameter("--date is YYYY-MM-DD") from None
+    if check_day(day) is not None:
+        raise typer.BadParameter("--date is a day from 1970-01-01 to 2262-04-10")
+    if api_url is not None:
+        from centime.client import Client
+
+        if not api_key:
+            raise typer.BadParameter("--api-url needs --api-key (an operator key)")
+        with Client(api_url, api_key) as client:
+            report = client.reconciliation(day.isoformat())
+    else:
+        report = _reconcile_here(database_url, day)
+    for provider in report.providers:
+        typer.echo(f"{provider.provider}: {provider.provider_lines} lines reported,"
+                   f" {provider.platform_lines} booked, {len(provider.differences)} differences"
+                   + (" (truncated)" if provider.truncated else ""))  # fmt: skip
+        for d in provider.differences:
+            amounts = " ".join(
+                f"{side}={m.value} {m.asset}" for side, m in
+                (("provider", d.provider_amount), ("platform", d.platform_amount)) if m
+            )  # fmt: skip
+            typer.echo(f"  {d.kind} {d.movement} {d.topup_id} {amounts}: {d.detail}")
+    typer.echo(f"{report.date}: {report.differences} differences")
+    if report.differences:
+        raise typer.Exit(1)
+
+
+def _reconcile_here(database_url: str, day: Any) -> Any:
+    from centime.api.routes.reports import _out, statements
+    from centime.api.wire import Reconciliation
+    from centime.ledger import Ledger
+    from centime.platform.context import Platform
+    from centime.platform.reports import reconcile
+    from centime.store import open_store
+
+    # Reads only: the ledger's writer is never asked for anything.
+    with Ledger(open_store(database_url)) as ledger:
+        platform = Platform(ledger, ledger.clock)
+        install_funding_providers(platform)
+        done = [_out(reconcile(platform, p, day)) for p in statements(platform.providers)]
+    return Reconciliation(date=day.isoformat(), differences=sum(len(p.differences) for p in done),
+                          providers=done)  # fmt: skip
+
+
+@app.command("export")
+def export_command(
+    merchant: str = typer.Option(..., "--merchant", help="The merchant, mer_..."),
+    from_: str = typer.Option(..., "--from", help="Start (included): YYYY-MM-DD or RFC 3339."),
+    to: str = typer.Option(..., "--to", help="End (excluded): YYYY-MM-DD or RFC 3339."),
+    out: str = typer.Option("-", "--out", help="The CSV file (- for standard output)."),
+    database_url: str = DatabaseUrl,
+) -> None:
+    """Export a merchant's payments and refunds of a period as CSV (the columns of GET
+    /v1/merchants/me/export.csv)."""
+    import sys
+
+    from centime.api.errors import ProblemError
+    from centime.api.routes.reports import parse_instant
+    from centime.ledger import Ledger
+    from centime.platform.context import Platform
+    from centime.platform.errors import Refusal
+    from centime.platform.ids import parse_id
+    from centime.platform.reports import export_operations
+    from centime.store import open_store
+
+    merchant_id = parse_id("mer", merchant)
+    if merchant_id is None:
+        raise typer.BadParameter(f"not a merchant id: {merchant!r}")
+    try:
+        start, end = parse_instant(from_, "from"), parse_instant(to, "to")
+    except ProblemError as bad:
+        raise typer.BadParameter(bad.detail) from None
+    with Ledger(open_store(database_url)) as ledger:
+        made = export_operations(Platform(ledger, ledger.clock), merchant_id, start, end)
+        if isinstance(made, Refusal):
+            typer.echo(f"error: {made.code.value}: {made.detail}", err=True)
+            raise typer.Exit(1)
+        if out == "-":
+            for chunk in made:
+                sys.stdout.write(chunk)
+        else:
+            with open(out, "w", encoding="utf-8", newline="") as target:
+                for chunk in made:
+                    target.write(chunk)
 
 
 def main() -> None:

@@ -544,6 +544,97 @@ class Client:
                             body=body)  # fmt: skip
 
 
+    # ----------------------------------------------------------------- webhooks
+    # Endpoints of the caller's merchant (the operator's key names merchant_id on create).
+    # Verify what they receive with the standardwebhooks package (docs/webhooks.md).
+
+    def create_webhook_endpoint(
+        self, url: str, event_types: Sequence[str], *, description: str | None = None,
+        merchant_id: str | None = None, idempotency_key: str | None = None,
+    ) -> wire.WebhookEndpointCreated:  # fmt: skip
+        body = wire.WebhookEndpointCreate(
+            url=url, event_types=list(event_types), description=description,  # type: ignore[arg-type]
+            merchant_id=_unset(merchant_id),
+        )  # fmt: skip
+        return self.request("POST", "/v1/webhook-endpoints", wire.WebhookEndpointCreated,
+                            body=body, idempotency_key=idempotency_key)  # fmt: skip
+
+    def list_webhook_endpoints(
+        self, *, limit: int | None = None, cursor: str | None = None
+    ) -> wire.WebhookEndpointPage:
+        return self.request("GET", "/v1/webhook-endpoints", wire.WebhookEndpointPage,
+                            params=_page(limit, cursor))  # fmt: skip
+
+    def get_webhook_endpoint(self, endpoint_id: str) -> wire.WebhookEndpoint:
+        return self.request("GET", f"/v1/webhook-endpoints/{endpoint_id}", wire.WebhookEndpoint)
+
+    def update_webhook_endpoint(
+        self, endpoint_id: str, *, url: str | None = None,
+        event_types: Sequence[str] | None = None, description: str | None = None,
+        enabled: bool | None = None, idempotency_key: str | None = None,
+    ) -> wire.WebhookEndpoint:  # fmt: skip
+        body = wire.WebhookEndpointUpdate(
+            url=_unset(url), event_types=_unset(None if event_types is None else list(event_types)),
+            description=_unset(description), enabled=_unset(enabled),
+        )  # fmt: skip
+        return self.request("PATCH", f"/v1/webhook-endpoints/{endpoint_id}",
+                            wire.WebhookEndpoint, body=body,
+                            idempotency_key=idempotency_key)  # fmt: skip
+
+    def delete_webhook_endpoint(self, endpoint_id: str) -> wire.WebhookEndpoint:
+        return self.request("DELETE", f"/v1/webhook-endpoints/{endpoint_id}",
+                            wire.WebhookEndpoint)  # fmt: skip
+
+    def rotate_webhook_secret(
+        self, endpoint_id: str, *, overlap_s: int = 24 * 3600,
+        idempotency_key: str | None = None,
+    ) -> wire.WebhookEndpointCreated:  # fmt: skip
+        return self.request("POST", f"/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+                            wire.WebhookEndpointCreated,
+                            body=wire.WebhookSecretRotate(overlap_s=overlap_s),
+                            idempotency_key=idempotency_key)  # fmt: skip
+
+    def send_webhook_test(
+        self, endpoint_id: str, *, idempotency_key: str | None = None
+    ) -> wire.WebhookDelivery:
+        return self.request("POST", f"/v1/webhook-endpoints/{endpoint_id}/test",
+                            wire.WebhookDelivery, idempotency_key=idempotency_key)  # fmt: skip
+
+    def list_webhook_deliveries(
+        self, endpoint_id: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> wire.WebhookDeliveryPage:
+        return self.request("GET", f"/v1/webhook-endpoints/{endpoint_id}/deliveries",
+                            wire.WebhookDeliveryPage, params=_page(limit, cursor))  # fmt: skip
+
+    def list_webhook_attempts(
+        self, endpoint_id: str, *, limit: int | None = None, cursor: str | None = None
+    ) -> wire.WebhookAttemptPage:
+        return self.request("GET", f"/v1/webhook-endpoints/{endpoint_id}/attempts",
+                            wire.WebhookAttemptPage, params=_page(limit, cursor))  # fmt: skip
+
+    def redeliver_webhook(
+        self, delivery_id: str, *, idempotency_key: str | None = None
+    ) -> wire.WebhookDelivery:
+        return self.request("POST", f"/v1/webhook-deliveries/{delivery_id}/redeliver",
+                            wire.WebhookDelivery, idempotency_key=idempotency_key)  # fmt: skip
+
+
+    # ----------------------------------------------------------------- reports
+
+    def reconciliation(self, date: str) -> wire.Reconciliation:
+        """The operator's reconciliation of a UTC day (``YYYY-MM-DD``)."""
+        return self.request("GET", "/v1/reports/reconciliation", wire.Reconciliation,
+                            params={"date": date})  # fmt: skip
+
+    def export_csv(self, from_: str, to: str) -> bytes:
+        """The calling merchant's operations in ``[from_, to)`` as CSV (dates or RFC 3339)."""
+        response = self._http.request("GET", "/v1/merchants/me/export.csv",
+                                      params={"from": from_, "to": to})  # fmt: skip
+        if response.status_code >= 400:
+            raise _problem(response)
+        return response.content
+
+
 def _query(limit: int | None, cursor: str | None, **filters: str | None) -> dict[str, str | int]:
     """A listing's query: the page, and the filters that were given."""
     return {**{k: v for k, v in filters.items() if v is not None}, **_page(limit, cursor)}

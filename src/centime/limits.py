@@ -174,3 +174,38 @@ RISK_EVIDENCE_ROWS_MAX: Final = 50
 RISK_EXPORT_PAGE_ROWS: Final = 1000
 # `centime simulate`: events applied at most per run.
 SIMULATE_EVENTS_MAX: Final = 10_000_000
+# ---------------------------------------------------------------- webhooks and the worker
+# (centime.platform.webhooks, centime.api.webhook_delivery, centime.worker)
+# Endpoints per merchant (enabled or not); an endpoint URL's length.
+WEBHOOK_ENDPOINTS_PER_MERCHANT_MAX: Final = 16
+WEBHOOK_URL_LEN_MAX: Final = 2048
+# Secrets: "whsec_" + base64 of this many random bytes (the Standard Webhooks range is
+# 24..64); a rotated-out secret keeps signing for an overlap of at most this long.
+WEBHOOK_SECRET_BYTES: Final = 32
+WEBHOOK_ROTATION_OVERLAP_DEFAULT_S: Final = 24 * 3600
+WEBHOOK_ROTATION_OVERLAP_MAX_S: Final = 7 * 24 * 3600
+# Delays before each attempt of one delivery: the Standard Webhooks schedule (immediately,
+# 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h); after the last, the delivery has failed.
+WEBHOOK_RETRY_DELAYS_S: Final = (0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
+# An endpoint whose every attempt failed for this long is disabled (a 410 Gone disables it
+# at once).
+WEBHOOK_FAILING_DISABLE_S: Final = 5 * 24 * 3600
+# One delivery tick: outbox events walked (deliveries made), attempts sent, sent at once.
+WEBHOOK_FANOUT_EVENTS_MAX: Final = 1000
+WEBHOOK_SENDS_PER_TICK_MAX: Final = 64
+WEBHOOK_SEND_CONCURRENCY: Final = 8
+# One attempt: connect/read/write/pool timeouts, and the response body kept (bytes read at
+# most; the rest is not read).
+WEBHOOK_TIMEOUT_S: Final = 10.0
+WEBHOOK_RESPONSE_KEEP_BYTES: Final = 1024
+# A job's lease (centime worker): a job that has not renewed it for this long is taken over.
+# Every job is bounded per run well below it (a delivery tick: 64 attempts, 8 at once, 10 s
+# each at most: 80 s plus the outbox walk).
+JOB_LEASE_S: Final = 300.0
+JOB_INTERVAL_MIN_S: Final = 0.05
+# The delivery job's interval, and the hold expiry and provider events jobs' (serve's).
+WEBHOOK_DELIVERY_INTERVAL_S: Final = 1.0
+# CSV export: the longest period one export covers, and rows one export writes at most.
+EXPORT_PERIOD_MAX_DAYS: Final = 366
+EXPORT_ROWS_MAX: Final = 1_000_000
+EXPORT_PAGE_ROWS: Final = 1000

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from centime.api import wire
-from centime.api.background import BackgroundLoop
 from centime.auth import Scope
 from centime.cli import install_funding_providers
 from centime.clock import FakeClock
@@ -22,6 +21,7 @@ from centime.providers.sandbox import (
     CARD_SUCCEEDS,
     PHONE_SUCCEEDS,
 )
+from centime.worker import Worker
 from tests.platform.world import snapshot
 
 from .conftest import Api
@@ -220,7 +220,7 @@ def test_serve_installs_the_sandbox_and_the_tasks_that_serve_it(
     hold = api.operator.create_hold(ada.id, cents(5), merchant_id=seller.id, timeout_s=60)
     clock.advance(61)
     api.platform.ledger.run(lambda ctx: None, 0)  # a group: the ledger expires the reserve
-    BackgroundLoop(api.platform, tasks).run_once()
+    Worker(api.platform, tasks).tick()
     assert api.operator.get_topup(topup.id).status == "succeeded"
     assert customer_balance(api, ada) == 110 * 10_000
     with api.platform.read() as fetch:

@@ -38,6 +38,9 @@ from centime.limits import (
     INSTRUMENT_LEN_MAX,
     REFERENCE_LEN_MAX,
     TIMEOUT_MAX_S,
+    WEBHOOK_ROTATION_OVERLAP_DEFAULT_S,
+    WEBHOOK_ROTATION_OVERLAP_MAX_S,
+    WEBHOOK_URL_LEN_MAX,
 )
 from centime.money import ASSETS
 from centime.platform.parties import EMAIL_LEN_MAX, FEE_BP_MAX, NAME_LEN_MAX
@@ -677,3 +680,128 @@ class RiskCasePage(Output):
 
 class RiskCaseLabel(Input):
     label: RiskLabel
+
+
+# ------------------------------------------------------------------ webhooks
+# Endpoints, their deliveries and delivery log (centime.api.routes.webhooks).
+
+EventType = Literal[
+    "payment.created", "payment.refunded", "topup.succeeded", "topup.failed",
+    "topup.charged_back", "hold.created", "hold.captured", "hold.released", "hold.expired",
+    "transfer.created", "mandate.created", "mandate.revoked", "payout.requested",
+    "payout.pending", "payout.paid", "payout.failed", "payout.returned", "referral.rewarded",
+    "review.opened", "review.approved", "review.declined",
+]  # fmt: skip
+EventTypes = Annotated[list[EventType], Meta(min_length=1, max_length=64)]
+WebhookUrl = Annotated[str, Meta(min_length=1, max_length=WEBHOOK_URL_LEN_MAX,
+                                 pattern=r"^https?://[^\s]+$")]  # fmt: skip
+
+
+class WebhookEndpoint(Output):
+    id: str  # we_...
+    merchant_id: str
+    url: str
+    description: str | None
+    event_types: list[str]
+    enabled: bool
+    disabled_reason: str | None  # "gone" (a 410), "failing", "merchant" (turned off)
+    failures: int  # attempts failed in a row
+    secret_rotating_until: str | None  # the previous secret signs too until then
+    created_at: str
+    updated_at: str
+
+
+class WebhookEndpointCreated(WebhookEndpoint):
+    """The endpoint's signing secret (``whsec_...``), shown this once: ``secret`` is null
+    when an idempotent retry replays the answer (the secret is never stored in clear)."""
+
+    secret: str | None
+
+
+class WebhookEndpointCreate(Input):
+    url: WebhookUrl
+    event_types: EventTypes
+    description: Description | None = None
+    merchant_id: str | UnsetType = UNSET  # the operator's keys name the merchant
+
+
+class WebhookEndpointUpdate(Input):
+    """Fields left out stay as they are; ``enabled: true`` clears the failure record."""
+
+    url: WebhookUrl | UnsetType = UNSET
+    event_types: EventTypes | UnsetType = UNSET
+    description: Description | UnsetType = UNSET
+    enabled: bool | UnsetType = UNSET
+
+
+class WebhookSecretRotate(Input):
+    # How long the current secret keeps signing beside the new one (seconds).
+    overlap_s: Annotated[int, Meta(ge=0, le=WEBHOOK_ROTATION_OVERLAP_MAX_S)] = (
+        WEBHOOK_ROTATION_OVERLAP_DEFAULT_S
+    )
+
+
+class WebhookEndpointPage(Output):
+    data: list[WebhookEndpoint]
+    next_cursor: Cursor
+
+
+class WebhookDelivery(Output):
+    id: str  # wd_...
+    endpoint_id: str
+    event_id: str  # evt_...: the webhook-id header
+    status: Literal["pending", "succeeded", "failed"]
+    attempts: int
+    next_attempt_at: str | None
+    last_status_code: int | None
+    created_at: str
+    updated_at: str
+
+
+class WebhookDeliveryPage(Output):
+    data: list[WebhookDelivery]
+    next_cursor: Cursor
+
+
+class WebhookAttempt(Output):
+    id: str  # wa_...
+    delivery_id: str
+    event_id: str
+    attempt: int
+    status_code: int | None  # null: no answer (timeout, connection refused)
+    latency_ms: int
+    error: str | None
+    response: str | None  # the answer's first 1024 bytes
+    created_at: str
+
+
+class WebhookAttemptPage(Output):
+    data: list[WebhookAttempt]
+    next_cursor: Cursor
+
+
+# ------------------------------------------------------------------ reports
+# The operator's daily reconciliation (centime.api.routes.reports).
+
+
+class ReconciliationDifference(Output):
+    kind: str
+    movement: str
+    topup_id: str
+    provider_amount: Money | None
+    platform_amount: Money | None
+    detail: str
+
+
+class ProviderReconciliation(Output):
+    provider: str
+    provider_lines: int
+    platform_lines: int
+    truncated: bool
+    differences: list[ReconciliationDifference]
+
+
+class Reconciliation(Output):
+    date: str
+    differences: int  # over every provider: 0 means the books agree
+    providers: list[ProviderReconciliation]

@@ -18,6 +18,7 @@ the ones the server answered as created.
 
 from __future__ import annotations
 
+import base64
 import itertools
 import os
 import signal
@@ -66,6 +67,9 @@ class ApiBenchConfig:
     customers: int = 256
     runs: int = 3
     audit: bool = True
+    # The merchant has a webhook endpoint subscribed to payment.created: every payment then
+    # writes its outbox event, and the server's worker fans them out (to a closed port).
+    webhook: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,20 +113,38 @@ def _free_port() -> int:
         return port
 
 
-def _seed(database_url: str, customers: int, audit: bool) -> World:
+def _seed(database_url: str, customers: int, audit: bool, webhook_key: str | None) -> World:
     """Build the world in this process, then close the store: the server is its writer."""
     from centime.audit import AuditLog
 
     with Ledger(open_store(database_url), audit=AuditLog(None) if audit else None) as ledger:
         platform = Platform(ledger, ledger.clock)
         sandbox = SandboxProvider(platform.clock, SandboxConfig(card_confirm_s=0))
-        return seed_world(platform, sandbox, customers=customers, merchants=1, funding="1000")
+        world = seed_world(platform, sandbox, customers=customers, merchants=1, funding="1000")
+        if webhook_key is not None:
+            _subscribe(platform, world, webhook_key)
+        return world
+
+
+def _subscribe(platform: Platform, world: World, webhook_key: str) -> None:
+    from centime.platform.webhooks import NewSecret, SecretBox, create_endpoint
+    from centime.platform.webhooks import install_secret_box as install
+
+    install(platform, SecretBox(base64.b64decode(webhook_key)))
+    url = f"http://{HOST}:{_free_port()}/hook"  # nothing listens: attempts fail at once
+    made = platform.execute(create_endpoint(
+        platform, world.merchants[0].merchant.id, url, ["payment.created"]))  # fmt: skip
+    if not isinstance(made, NewSecret):
+        raise RuntimeError(f"the bench's webhook endpoint was refused: {made}")
 
 
 @contextmanager
-def _server(database_url: str, port: int, audit: bool) -> Iterator[subprocess.Popen[bytes]]:
+def _server(
+    database_url: str, port: int, audit: bool, webhook_key: str
+) -> Iterator[subprocess.Popen[bytes]]:
     env = dict(os.environ)
     env["CENTIME_AUDIT"] = "on" if audit else "off"
+    env["CENTIME_WEBHOOK_KEY"] = webhook_key
     env.pop("CENTIME_AUDIT_KEY_FILE", None)
     # The risk screen: allow-all measures the platform's own cost of screening (events, one
     # decide_many per batch, a decision row per payment); CENTIME_RISK_SCREEN=engine
@@ -263,9 +285,11 @@ def run_api_bench(
     with tempfile.TemporaryDirectory(prefix="centime-bench-api-") as tmp:
         database_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         progress(f"seeding {config.customers} funded customers")
-        world = _seed(database_url, config.customers, config.audit)
+        webhook_key = base64.b64encode(os.urandom(32)).decode()
+        world = _seed(database_url, config.customers, config.audit,
+                      webhook_key if config.webhook else None)  # fmt: skip
         port = _free_port()
-        with _server(database_url, port, config.audit):
+        with _server(database_url, port, config.audit, webhook_key):
             payments = _Payments(world, port)
             for index in range(config.runs):
                 run = f"run {index + 1}/{config.runs}"

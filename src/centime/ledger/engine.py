@@ -391,6 +391,7 @@ def _apply_requests(
 ) -> list[Any]:
     """Expire what is due, then apply each request in arrival order, each with its own
     consecutive timestamps (a unit's unused ones are left as a gap)."""
+    group_timestamp = timestamp
     timestamp += applier.expire(due, timestamp)
     results: list[Any] = []
     for request in group:
@@ -399,7 +400,9 @@ def _apply_requests(
         elif request.kind == "transfers":
             results.append(applier.create_transfers(request.events, timestamp))
         elif request.kind == "unit" and request.unit is not None:
-            context = UnitContext(loader, applier, timestamp, request.events_max, now_ns)
+            context = UnitContext(
+                loader, applier, timestamp, request.events_max, now_ns, group_timestamp
+            )
             try:
                 results.append(request.unit(context))
             except TransientStoreError:

@@ -134,12 +134,19 @@ class UnitContext:
         timestamp_first: int,
         events_max: int,
         now_ns: int,
+        group_timestamp: int | None = None,
     ) -> None:
         self._loader = loader
         self._applier = applier
         self._timestamp = timestamp_first
         self._events_left = events_max
         self.now_ns = now_ns
+        # The group's first reserved ledger timestamp: the same for every unit of the group,
+        # and greater than that of every group committed before (the clock row is locked
+        # from the reservation until the commit). Rows that readers must see in commit
+        # order (the outbox) are ordered by it; ``now_ns`` (the clock's reading) is not
+        # unique across groups.
+        self.group_timestamp = timestamp_first if group_timestamp is None else group_timestamp
 
     # ----------------------------------------------------------------- the ledger
 

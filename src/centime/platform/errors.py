@@ -75,6 +75,13 @@ class Code(enum.Enum):
     STEP_UP_REQUIRED = "step_up_required"  # confirm with a passkey, then ask again
     CASE_NOT_FOUND = "case_not_found"
     CASE_NOT_OPEN = "case_not_open"  # the case was decided the other way already
+    # Webhooks (centime.platform.webhooks) and reports.
+    INVALID_WEBHOOK_URL = "invalid_webhook_url"  # scheme, host, credentials, length
+    WEBHOOK_ENDPOINT_NOT_FOUND = "webhook_endpoint_not_found"
+    WEBHOOK_DELIVERY_NOT_FOUND = "webhook_delivery_not_found"
+    WEBHOOK_ENDPOINT_LIMIT_REACHED = "webhook_endpoint_limit_reached"
+    WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint_disabled"  # re-deliver or test: enable it
+    INVALID_PERIOD = "invalid_period"  # an export's from/to: order, bounds, length
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,13 +41,15 @@ from centime.ledger import (
 )
 from centime.ledger.units import UnitContext
 from centime.limits import DESCRIPTION_LEN_MAX, HOLD_EXPIRE_MAX, QUERY_LIMIT_MAX
+from centime.money import ASSETS
 
 from .chart import AccountKind, account_for, account_id, ensure_accounts
 from .context import Operation, Platform
 from .errors import Code, Refusal
 from .fees import payment_fee
-from .ids import derive_id, new_id, valid_id
+from .ids import derive_id, format_id, new_id, valid_id
 from .mandates import charge_under_mandate, load_mandates, save_mandate_charges, utc_day
+from .outbox import money
 from .pages import Cursor, Page, bounded_limit, fetch_page
 from .parties import active_customer, active_merchant, merchant_fee
 from .payments import (
@@ -63,6 +65,7 @@ from .payments import (
 from .pricing.evaluate import fee_terms, month_of
 from .pricing.store import active_rules, add_volumes, month_volumes
 from .topups import RELEASE_SETTLED_EVENTS_MAX, release_settled_restricted
+from .webhooks import notify
 
 __all__ = [
     "Capture",
@@ -324,7 +327,23 @@ def _authorize(
     ctx.execute(f"INSERT INTO holds ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", _row(hold))
     if mandate_id is not None and isinstance(spent, int):
         save_mandate_charges(ctx, {mandate_id: spent}, day)
+    _tell(ctx, "hold.created", hold)
     return hold
+
+
+def _tell(ctx: UnitContext, event_type: str, hold: Hold) -> None:
+    """The hold's event, for its merchant (when it listens)."""
+    asset = ASSETS[hold.asset]
+    notify(ctx, event_type, hold.merchant_id, {
+        "id": format_id("hold", hold.id),
+        "customer_id": format_id("cus", hold.customer_id),
+        "merchant_id": format_id("mer", hold.merchant_id),
+        "amount": money(hold.amount, asset),
+        "captured": money(hold.captured, asset),
+        "status": hold.status.value,
+        "payment_id": None if hold.payment_id is None else format_id("pay", hold.payment_id),
+        "mandate_id": None if hold.mandate_id is None else format_id("man", hold.mandate_id),
+    })  # fmt: skip
 
 
 def _row(hold: Hold) -> tuple[Any, ...]:
@@ -480,6 +499,7 @@ def capture_hold(
             payment_id=payment.id,
         )
         _save_resolution(ctx, captured)
+        _tell(ctx, "hold.captured", captured)
         return Capture(captured, payment)
 
     return Operation(unit, CAPTURE_EVENTS_MAX)
@@ -515,6 +535,7 @@ def release_hold(
         _release_settled(ctx, hold)
         released = replace(hold, status=HoldStatus.RELEASED, resolved_ns=ctx.now_ns)
         _save_resolution(ctx, released)
+        _tell(ctx, "hold.released", released)
         return released
 
     return Operation(unit, RELEASE_EVENTS_MAX)
@@ -567,15 +588,16 @@ def expire_holds(platform: Platform, limit: int = HOLD_EXPIRE_MAX) -> int:
 
     def unit(ctx: UnitContext) -> int:
         # Only rows still authorized: a capture cannot have won (its reserves expired).
-        ctx.executemany(
-            "UPDATE holds SET status = ?, resolved_ns = ? WHERE id = ? AND status = ?",
-            [
-                (HoldStatus.EXPIRED.value, _expired_ns(h, states), h.id, "authorized")
-                for h in lapsed
-            ],
-        )
         for hold in lapsed:
+            resolved_ns = _expired_ns(hold, states)
+            marked = ctx.execute(
+                "UPDATE holds SET status = ?, resolved_ns = ? WHERE id = ? AND status = ?",
+                (HoldStatus.EXPIRED.value, resolved_ns, hold.id, "authorized"),
+            )
             _release_settled(ctx, hold)
+            if marked:  # told once: another run that finds it expired changes nothing
+                expired = replace(hold, status=HoldStatus.EXPIRED, resolved_ns=resolved_ns)
+                _tell(ctx, "hold.expired", expired)
         return len(lapsed)
 
     return platform.execute(Operation(unit, RELEASE_SETTLED_EVENTS_MAX * len(lapsed)))

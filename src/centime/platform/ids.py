@@ -39,6 +39,10 @@ PREFIXES: Final = {
     "promo": "promotion code",  # pricing
     "case": "risk review case",
     "rsk": "risk decision",
+    # webhooks
+    "we": "webhook endpoint",
+    "wd": "webhook delivery",
+    "wa": "webhook delivery attempt",
 }
 
 _DIGITS: Final = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case

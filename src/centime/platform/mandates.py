@@ -27,9 +27,11 @@ from centime.money import ASSETS
 from .config import NS_PER_DAY
 from .context import Operation, Platform
 from .errors import Code, Refusal
-from .ids import new_id
+from .ids import format_id, new_id
+from .outbox import money
 from .pages import Cursor, Page, fetch_page
 from .parties import active_customer, active_merchant
+from .webhooks import notify
 
 __all__ = [
     "Mandate",
@@ -213,6 +215,7 @@ def create_mandate(
                 None,
             ),
         )
+        _tell(ctx, "mandate.created", mandate)
         return mandate
 
     return Operation(unit, 0)
@@ -234,7 +237,7 @@ def revoke_mandate(
             "UPDATE mandates SET status = ?, revoked_ns = ? WHERE id = ?",
             (MandateStatus.REVOKED.value, ctx.now_ns, mandate_id),
         )
-        return Mandate(
+        revoked = Mandate(
             mandate.id,
             mandate.customer_id,
             mandate.merchant_id,
@@ -246,8 +249,21 @@ def revoke_mandate(
             mandate.created_ns,
             ctx.now_ns,
         )
+        _tell(ctx, "mandate.revoked", revoked)
+        return revoked
 
     return Operation(unit, 0)
+
+
+def _tell(ctx: UnitContext, event_type: str, mandate: Mandate) -> None:
+    """The mandate's event, for its merchant (when it listens)."""
+    notify(ctx, event_type, mandate.merchant_id, {
+        "id": format_id("man", mandate.id),
+        "customer_id": format_id("cus", mandate.customer_id),
+        "merchant_id": format_id("mer", mandate.merchant_id),
+        "amount_max_daily": money(mandate.amount_max_daily, ASSETS[mandate.asset]),
+        "status": mandate.status.value,
+    })  # fmt: skip
 
 
 # ------------------------------------------------------------------ reads

@@ -11,15 +11,25 @@ Event data is JSON built from ``str`` and ``int`` values, money as a :func:`mone
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import secrets
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 from centime.ledger.units import UnitContext
+from centime.limits import ID_MAX
 from centime.money import Asset
 
 from .ids import format_id, new_id
 
-__all__ = ["EVENT_TYPES", "OutboxEvent", "emit", "money"]
+__all__ = [
+    "EVENT_TYPES",
+    "SUBSCRIBABLE_TYPES",
+    "OutboxEvent",
+    "emit",
+    "emit_encoded",
+    "emit_many",
+    "money",
+]
 
 # Every event type the platform emits, and when. Add new types here (webhook endpoints can
 # subscribe only to these).
@@ -45,7 +55,13 @@ EVENT_TYPES: Final = {
     "review.opened": "the risk screen held a movement (or a sign-up) for an analyst",
     "review.approved": "an analyst approved a held movement; it went ahead",
     "review.declined": "an analyst declined a held movement; its money is back",
+    # webhooks: a test event an endpoint's owner asked for; sent to that endpoint only.
+    "webhook.test": "a test event sent to one endpoint on request",
 }
+
+# The types a webhook endpoint may subscribe to: every type but the test event (which goes
+# only to the endpoint it was asked for).
+SUBSCRIBABLE_TYPES: Final = frozenset(EVENT_TYPES) - {"webhook.test"}
 
 _JSON_MAX_BYTES: Final = 16 * 1024  # an event is a summary, not a document
 
@@ -72,21 +88,65 @@ class OutboxEvent:
         return format_id("evt", self.id)
 
 
+_INSERT: Final = (
+    "INSERT INTO outbox_events (id, type, owner_id, created_ns, data) VALUES (?, ?, ?, ?, ?)"
+)
+
+
 def emit(ctx: UnitContext, event_type: str, owner_id: int, data: Mapping[str, object]) -> int:
     """Write one event for ``owner_id`` (a merchant's or customer's id) in the unit's
-    transaction; its id. Unknown types and oversized or float-bearing data are bugs: raise."""
+    transaction; its id. Unknown types and oversized or float-bearing data are bugs: raise.
+
+    ``created_ns`` is the unit's group timestamp (``UnitContext.group_timestamp``): the
+    engine's clock in nanoseconds, made unique per group and increasing in commit order, so
+    a reader walking the outbox in ``(created_ns, id)`` order never finds a row committed
+    later behind its cursor (the clock's own reading is shared by groups when it stands
+    still, and PostgreSQL writers may read it before they queue for the clock's lock)."""
+    return emit_many(ctx, event_type, owner_id, [data])[0]
+
+
+def emit_many(
+    ctx: UnitContext, event_type: str, owner_id: int, datas: Sequence[Mapping[str, object]]
+) -> list[int]:
+    """:func:`emit` for several events of one type and owner, in one statement; their ids."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
-    text = json.dumps(data, separators=(",", ":"), sort_keys=True, default=_refuse)
-    if len(text) > _JSON_MAX_BYTES:
-        raise ValueError(f"event data of {len(text)} bytes passes {_JSON_MAX_BYTES}")
-    _check_no_float(data)
-    event_id = new_id()
-    ctx.execute(
-        "INSERT INTO outbox_events (id, type, owner_id, created_ns, data) VALUES (?, ?, ?, ?, ?)",
-        (event_id, event_type, owner_id, ctx.now_ns, text),
+    rows = []
+    created_ns = ctx.group_timestamp
+    for data in datas:
+        text = json.dumps(data, separators=(",", ":"), sort_keys=True, default=_refuse)
+        if len(text) > _JSON_MAX_BYTES:
+            raise ValueError(f"event data of {len(text)} bytes passes {_JSON_MAX_BYTES}")
+        _check_no_float(data)
+        rows.append((new_id(), event_type, owner_id, created_ns, text))
+    if rows:
+        ctx.executemany(_INSERT, rows)
+    return [row[0] for row in rows]
+
+
+def emit_encoded(
+    ctx: UnitContext, event_type: str, owner_id: int, texts: Sequence[str]
+) -> list[int]:
+    """:func:`emit_many` for data the caller encoded itself: JSON objects built from ids and
+    integers formatted with ``str()`` and texts encoded by ``json.dumps``, so no float can
+    enter (the hot batch path: 4088 events cost a few ms this way, against ~0.3 s through
+    dicts, ``json.dumps`` and the float check). Their ids are consecutive from a random
+    base (one random draw per call; keyed inserts refuse a collision, never merge)."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {event_type!r}")
+    count = len(texts)
+    if not count:
+        return []
+    if any(len(text) > _JSON_MAX_BYTES or text[:1] != "{" for text in texts):
+        raise ValueError("encoded event data is a JSON object within the size bound")
+    base = secrets.randbelow(ID_MAX - count) + 1
+    ids = list(range(base, base + count))
+    created_ns = ctx.group_timestamp
+    ctx.executemany(
+        _INSERT,
+        [(i, event_type, owner_id, created_ns, text) for i, text in zip(ids, texts, strict=True)],
     )
-    return event_id
+    return ids
 
 
 def _refuse(value: object) -> object:

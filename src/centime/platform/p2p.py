@@ -21,12 +21,14 @@ from typing import Any, Final
 from centime.ledger import Transfer
 from centime.ledger.units import UnitContext
 from centime.limits import DESCRIPTION_LEN_MAX
+from centime.money import ASSETS
 
 from .chart import AccountKind, account_for, account_id, ensure_accounts
 from .config import NS_PER_DAY
 from .context import Operation, Platform
 from .errors import Code, Refusal
-from .ids import derive_id, new_id, valid_id
+from .ids import derive_id, format_id, new_id, valid_id
+from .outbox import emit, money
 from .pages import Cursor, Page, fetch_page
 from .parties import Status, active_customer, load_customer
 from .payments import Leg, check_amount, check_text, require_created
@@ -156,6 +158,16 @@ def _send(
         f"INSERT INTO p2p_transfers ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (transfer_id, sender_id, recipient_id, asset, amount, note, sent.created_ns),
     )
+    # Both customers are told (an event each: owner_id is who is told); customers have no
+    # webhook endpoints, so these are the record for their notifications, always written.
+    data: dict[str, object] = {
+        "id": format_id("tr", transfer_id),
+        "sender_id": format_id("cus", sender_id),
+        "recipient_id": format_id("cus", recipient_id),
+        "amount": money(amount, ASSETS[asset]),
+    }
+    emit(ctx, "transfer.created", sender_id, data)
+    emit(ctx, "transfer.created", recipient_id, data)
     return sent
 
 

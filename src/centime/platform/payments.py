@@ -29,6 +29,7 @@ with one statement.
 from __future__ import annotations
 
 import enum
+import json
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -49,8 +50,9 @@ from .chart import AccountKind, account_for, account_id, ensure_accounts
 from .context import Operation, Platform
 from .errors import Code, Refusal
 from .fees import payment_fee
-from .ids import derive_id, new_id, valid_id
+from .ids import derive_id, format_id, new_id, valid_id
 from .mandates import Mandate, charge_under_mandate, load_mandates, save_mandate_charges, utc_day
+from .outbox import emit_encoded, money
 from .pages import Cursor, Page, fetch_page
 from .parties import Merchant, Status, active_merchant, merchant_fee
 from .pricing.evaluate import FeeTerms, fee_terms, month_of
@@ -64,6 +66,7 @@ from .pricing.promos import (
 )
 from .pricing.rules import EMPTY_RULES, RuleSet
 from .pricing.store import active_rules, add_volumes, month_volumes
+from .webhooks import subscribed
 
 __all__ = [
     "PAYMENT_EVENTS_MAX",
@@ -250,9 +253,61 @@ def load_payment(ctx: UnitContext, payment_id: int) -> Payment | None:
 
 
 def record_payments(ctx: UnitContext, payments: Sequence[Payment]) -> None:
-    """Insert the payments' rows (one statement)."""
+    """Insert the payments' rows (one statement), and their ``payment.created`` events
+    when their merchant listens (one more statement)."""
     if payments:
         ctx.executemany(_INSERT, [tuple(_values(p)) for p in payments])
+        by_merchant: dict[int, list[Payment]] = {}
+        for p in payments:
+            by_merchant.setdefault(p.merchant_id, []).append(p)
+        for merchant_id, paid in by_merchant.items():
+            if subscribed(ctx, merchant_id, "payment.created"):
+                emit_encoded(ctx, "payment.created", merchant_id, _created_events(paid))
+
+
+def _created_events(payments: Sequence[Payment]) -> list[str]:
+    """The ``payment.created`` data of each payment, encoded directly (the batch path):
+    the same object as :func:`payment_event` gives, keys sorted. Ids repeated in a batch
+    (the merchant, customers, mandates) are formatted once."""
+    names: dict[tuple[str, int | None], str] = {}
+
+    def name(prefix: str, value: int | None) -> str:
+        text = names.get((prefix, value))
+        if text is None:
+            text = names[prefix, value] = (
+                "null" if value is None else f'"{format_id(prefix, value)}"'
+            )
+        return text
+
+    texts = []
+    for p in payments:
+        asset = ASSETS[p.asset]
+        tail = f',"asset":"{asset.code}","scale":{asset.scale}}}'
+        texts.append(
+            f'{{"amount":{{"value":"{p.amount}"{tail},"customer_id":{name("cus", p.customer_id)}'
+            f',"fee":{{"value":"{p.fee}"{tail},"hold_id":{name("hold", p.hold_id)}'
+            f',"id":"{format_id("pay", p.id)}","mandate_id":{name("man", p.mandate_id)}'
+            f',"merchant_id":{name("mer", p.merchant_id)}'
+            f',"reference":{"null" if p.reference is None else json.dumps(p.reference)}'
+            f',"refunded":{{"value":"{p.refunded}"{tail}}}'
+        )
+    return texts
+
+
+def payment_event(p: Payment) -> dict[str, object]:
+    """What a payment's events say of it: ids as public strings, money as integer strings."""
+    asset = ASSETS[p.asset]
+    return {
+        "id": format_id("pay", p.id),
+        "customer_id": format_id("cus", p.customer_id),
+        "merchant_id": format_id("mer", p.merchant_id),
+        "amount": money(p.amount, asset),
+        "fee": money(p.fee, asset),
+        "refunded": money(p.refunded, asset),
+        "reference": p.reference,
+        "mandate_id": None if p.mandate_id is None else format_id("man", p.mandate_id),
+        "hold_id": None if p.hold_id is None else format_id("hold", p.hold_id),
+    }
 
 
 def _values(p: Payment) -> tuple[Any, ...]:

@@ -28,16 +28,27 @@ from typing import Any, Final
 from centime.ledger import Account, Transfer
 from centime.ledger.units import UnitContext
 from centime.limits import DESCRIPTION_LEN_MAX
+from centime.money import ASSETS
 
 from .chart import AccountKind, account_for, ensure_accounts
 from .context import Operation, Platform
 from .errors import Code, Refusal
 from .fees import fee_returned
-from .ids import derive_id, new_id, valid_id
+from .ids import derive_id, format_id, new_id, valid_id
+from .outbox import money
 from .pages import Cursor, Page, fetch_page
 from .parties import active_customer, active_merchant
-from .payments import LINKED, Leg, Payment, check_text, load_payment, require_created
+from .payments import (
+    LINKED,
+    Leg,
+    Payment,
+    check_text,
+    load_payment,
+    payment_event,
+    require_created,
+)
 from .topups import unsettled_carrier_amount
+from .webhooks import notify
 
 __all__ = [
     "REFUND_EVENTS_MAX",
@@ -234,6 +245,11 @@ def _refund_in_unit(
             refund.created_ns,
         ),
     )
+    event = payment_event(payment)
+    event["refunded"] = money(payment.refunded + wanted, ASSETS[asset])
+    event["refund"] = {"id": format_id("ref", refund.id), "amount": money(wanted, ASSETS[asset]),
+                       "fee_returned": money(fee_back, ASSETS[asset]), "reason": reason}
+    notify(ctx, "payment.refunded", merchant.id, event)
     return refund
 
 

@@ -117,7 +117,8 @@ from .chart import (
 from .config import NS_PER_DAY, TierLimits
 from .context import Operation, Platform
 from .errors import Code, Refusal
-from .ids import derive_id, new_id
+from .ids import derive_id, format_id, new_id
+from .outbox import emit, money
 from .pages import Cursor, Page, fetch_page
 from .parties import active_customer
 from .pricing.budget import BudgetCode
@@ -488,15 +489,14 @@ def _answer_unit(topup_id: int, result: ChargeResult) -> Operation[TopUp]:
                 )
             return topup
         if topup.status is TopUpStatus.PENDING and topup.provider_ref is None:
-            return _save(
-                ctx,
-                dataclasses.replace(
-                    topup,
-                    status=TopUpStatus.DECLINED,
-                    failure_code=_bounded_text(result.code, PROVIDER_CODE_LEN_MAX),
-                    failure_message=_bounded_text(result.message, PROVIDER_MESSAGE_LEN_MAX),
-                ),
+            declined = dataclasses.replace(
+                topup,
+                status=TopUpStatus.DECLINED,
+                failure_code=_bounded_text(result.code, PROVIDER_CODE_LEN_MAX),
+                failure_message=_bounded_text(result.message, PROVIDER_MESSAGE_LEN_MAX),
             )
+            _tell(ctx, topup, declined)
+            return _save(ctx, declined)
         log.error("provider %s declined top-up %d after accepting it", topup.provider, topup.id)
         return topup
 
@@ -753,6 +753,35 @@ def _apply(
     return EventOutcome.APPLIED, topup, ""
 
 
+def _topup_data(topup: TopUp) -> dict[str, object]:
+    asset = ASSETS[topup.asset]
+    return {
+        "id": format_id("top", topup.id),
+        "customer_id": format_id("cus", topup.customer_id),
+        "amount": money(topup.amount, asset),
+        "method": topup.method.value,
+        "status": topup.status.value,
+        "charged_back": money(topup.charged_back, asset),
+        "failure_code": topup.failure_code,
+    }
+
+
+def _tell(ctx: UnitContext, before: TopUp, after: TopUp) -> None:
+    """The outbox events of a top-up's change of status, for its customer (written whether
+    or not anyone listens: top-ups are few, and the outbox is their record for customer
+    notifications; merchants' endpoints never hear of a customer's top-ups)."""
+    if before.status is after.status:
+        return
+    owner, data = after.customer_id, _topup_data(after)
+    if after.status in (TopUpStatus.DECLINED, TopUpStatus.FAILED):
+        emit(ctx, "topup.failed", owner, data)
+        return
+    if before.status is TopUpStatus.PENDING:  # succeeded (perhaps charged back at once)
+        emit(ctx, "topup.succeeded", owner, data)
+    if after.status is TopUpStatus.CHARGED_BACK:
+        emit(ctx, "topup.charged_back", owner, data)
+
+
 def _ref_taken(ctx: UnitContext, event: ProviderEvent) -> bool:
     rows = ctx.fetch(
         "SELECT id FROM topups WHERE provider = ? AND provider_ref = ? AND id <> ?",
@@ -775,6 +804,7 @@ def _event_unit(platform: Platform, event: ProviderEvent) -> Operation[EventResu
             return EventResult(outcome, topup, detail)
         # A charge accepted behind a timeout is learnt of here.
         changed = dataclasses.replace(changed, provider_ref=event.provider_ref)
+        _tell(ctx, topup, changed)
         return EventResult(outcome, _save(ctx, changed), detail)
 
     return Operation(unit, ENSURE_EVENTS_MAX + _EVENT_TRANSFERS_MAX)

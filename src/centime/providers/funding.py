@@ -49,6 +49,8 @@ __all__ = [
     "Method",
     "ProviderEvent",
     "ProviderUnavailable",
+    "Statement",
+    "StatementLine",
     "event_kind",
     "instrument_problem",
 ]
@@ -206,3 +208,32 @@ def instrument_problem(method: Method, instrument: object) -> str | None:
     elif not _TOKEN.fullmatch(instrument):
         return f"a {method.value} instrument is letters, digits, '_' and '-'"
     return None
+
+
+# ---------------------------------------------------------------------------- statements
+# What the provider says happened, for the daily reconciliation (centime.platform.reports).
+
+
+@dataclass(frozen=True, slots=True)
+class StatementLine:
+    """One money movement as the provider reports it: a charge collected (``succeeded``)
+    or taken back (``charged_back``), its amount, and when the provider did it."""
+
+    provider: str
+    kind: str  # "succeeded" or "charged_back"
+    topup_id: int
+    provider_ref: str
+    amount: int
+    asset: str
+    at_ns: int
+
+
+class Statement(Protocol):
+    """A provider's statement of a period."""
+
+    @property
+    def name(self) -> str: ...
+
+    def statement(self, start_ns: int, end_ns: int) -> list[StatementLine]:
+        """The lines with ``start_ns <= at_ns < end_ns`` (and not in the future)."""
+        ...

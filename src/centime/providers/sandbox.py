@@ -51,7 +51,7 @@ from __future__ import annotations
 import enum
 import heapq
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Final
@@ -75,6 +75,7 @@ from .funding import (
     Method,
     ProviderEvent,
     ProviderUnavailable,
+    StatementLine,
     instrument_problem,
 )
 
@@ -203,6 +204,7 @@ class SandboxProvider:
         self._seq = 0
         self._outage: Outage | None = None
         self._outage_left = 0
+        self._statement: deque[StatementLine] = deque()
 
     @property
     def name(self) -> str:
@@ -275,18 +277,30 @@ class SandboxProvider:
             self._push(confirmed_ns, lambda e: ChargeFailed(name, e, topup_id, ref, code))
             return
         self._push(confirmed_ns, lambda e: ChargeSucceeded(name, e, topup_id, ref))
+        asset, amount = request.asset, request.amount
+        self._book(StatementLine(name, "succeeded", topup_id, ref, amount, asset, confirmed_ns))
         if plan is _Plan.SUCCEED_THEN_CHARGEBACK:
-            amount = request.amount
-            self._push(
-                confirmed_ns + config.chargeback_after_s * _NS_PER_S,
-                lambda e: ChargedBack(name, e, topup_id, ref, amount),
-            )
+            back_ns = confirmed_ns + config.chargeback_after_s * _NS_PER_S
+            self._push(back_ns, lambda e: ChargedBack(name, e, topup_id, ref, amount))
+            self._book(StatementLine(name, "charged_back", topup_id, ref, amount, asset, back_ns))
         elif request.method is Method.CARRIER:
             settle_s = config.carrier_settlement_days * 86_400
             self._push(
                 confirmed_ns + settle_s * _NS_PER_S,
                 lambda e: ChargeSettled(name, e, topup_id, ref),
             )
+
+    def _book(self, line: StatementLine) -> None:
+        self._statement.append(line)
+        while len(self._statement) > SANDBOX_CHARGES_MAX:
+            self._statement.popleft()  # the statement of a long-gone day is forgotten
+
+    def statement(self, start_ns: int, end_ns: int) -> list[StatementLine]:
+        """What the sandbox collected and gave back in ``[start_ns, end_ns)`` (up to now:
+        a movement planned for later has not happened yet)."""
+        end_ns = min(end_ns, self._clock.now_ns() + 1)
+        with self._lock:
+            return [line for line in self._statement if start_ns <= line.at_ns < end_ns]
 
     def _push(self, due_ns: int, make: Callable[[str], ProviderEvent]) -> None:
         self._seq += 1

@@ -8,9 +8,11 @@ from .parties import party_routes
 from .payments import payment_routes
 from .pricing import pricing_routes
 from .refunds import refund_routes
+from .reports import report_routes
 from .risk import risk_routes
 from .topups import topup_routes
 from .transfers import transfer_routes
+from .webhooks import webhook_routes
 
 __all__ = ["api_routes"]
 
@@ -19,3 +21,4 @@ api_routes = [
     *transfer_routes, *topup_routes, *risk_routes,
     *pricing_routes,
 ]  # fmt: skip
+api_routes += [*webhook_routes, *report_routes]  # webhooks and reports (issue 4)

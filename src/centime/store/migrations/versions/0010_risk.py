@@ -7,7 +7,7 @@ them, its features as JSON. ``risk_cases`` keeps one row per REVIEW decision: wh
 (the request to run again at approval), its status, and the analyst's label.
 
 Revision ID: 0010_risk
-Revises: 0008_pricing
+Revises: 0009_webhooks
 Create Date: 2026-11-29
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_risk"
-down_revision = "0008_pricing"
+down_revision = "0009_webhooks"
 branch_labels = None
 depends_on = None
 

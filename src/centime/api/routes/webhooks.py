@@ -1,0 +1,249 @@
+"""Webhook endpoints over HTTP: register, change, remove, rotate the secret, send a test
+event, read the deliveries and the delivery log, re-deliver.
+
+Every route needs the ``admin`` scope. A merchant's key manages its own endpoints (another
+merchant's are 404, never 403); the operator's key names the merchant when it creates one
+and reaches every endpoint. Secrets are in the answers of ``POST /v1/webhook-endpoints``
+and ``POST /v1/webhook-endpoints/{id}/rotate-secret`` only, once (an idempotent replay
+answers ``secret: null``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from litestar import Request, Response, delete, get, patch, post
+from litestar.params import FromPath, JSONBody
+
+from centime.auth import Scope
+from centime.platform import webhooks
+from centime.platform.errors import Code
+from centime.platform.ids import format_id
+
+from .. import wire
+from ..errors import ProblemError, problems
+from ..execute import execute
+from ..guards import requires
+from ..idempotency import IdempotencyKey
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..params import path_id
+from ..state import api_state, principal_of
+from .acting import acting_merchant, operation_id
+
+__all__ = ["endpoint_out", "webhook_routes"]
+
+ADMIN: Final = [requires(Scope.ADMIN)]
+
+
+def endpoint_out(e: webhooks.Endpoint) -> wire.WebhookEndpoint:
+    rotating = e.previous_expires_ns if e.secret_previous is not None else None
+    return wire.WebhookEndpoint(
+        id=format_id("we", e.id), merchant_id=format_id("mer", e.merchant_id), url=e.url,
+        description=e.description, event_types=sorted(e.event_types), enabled=e.enabled,
+        disabled_reason=e.disabled_reason, failures=e.failures,
+        secret_rotating_until=None if rotating is None else wire.rfc3339(rotating),
+        created_at=wire.rfc3339(e.created_ns), updated_at=wire.rfc3339(e.updated_ns),
+    )  # fmt: skip
+
+
+def _with_secret(made: webhooks.NewSecret, shown: bool) -> wire.WebhookEndpointCreated:
+    out = endpoint_out(made.endpoint)
+    fields = {f: getattr(out, f) for f in out.__struct_fields__}
+    return wire.WebhookEndpointCreated(**fields, secret=made.secret if shown else None)
+
+
+def delivery_out(d: webhooks.Delivery) -> wire.WebhookDelivery:
+    return wire.WebhookDelivery(
+        id=format_id("wd", d.id), endpoint_id=format_id("we", d.endpoint_id),
+        event_id=format_id("evt", d.event_id), status=d.status,  # type: ignore[arg-type]
+        attempts=d.attempts,
+        next_attempt_at=None if d.next_attempt_ns is None else wire.rfc3339(d.next_attempt_ns),
+        last_status_code=d.last_status_code, created_at=wire.rfc3339(d.created_ns),
+        updated_at=wire.rfc3339(d.updated_ns),
+    )  # fmt: skip
+
+
+def attempt_out(a: webhooks.Attempt) -> wire.WebhookAttempt:
+    return wire.WebhookAttempt(
+        id=format_id("wa", a.id), delivery_id=format_id("wd", a.delivery_id),
+        event_id=format_id("evt", a.event_id), attempt=a.attempt, status_code=a.status_code,
+        latency_ms=a.latency_ms, error=a.error, response=a.response,
+        created_at=wire.rfc3339(a.created_ns),
+    )  # fmt: skip
+
+
+def _owner(request: Request[Any, Any, Any]) -> int | None:
+    """Whose endpoints the caller reaches: a merchant's own; the operator every one."""
+    principal = principal_of(request)
+    return None if principal.is_operator else principal.owner_id
+
+
+def _endpoint_id(text: str) -> int:
+    return path_id("we", text, Code.WEBHOOK_ENDPOINT_NOT_FOUND)
+
+
+def _visible(request: Request[Any, Any, Any], text: str) -> webhooks.Endpoint:
+    found = webhooks.get_endpoint(api_state(request).platform, _endpoint_id(text),
+                                  _owner(request))  # fmt: skip
+    if found is None:
+        raise ProblemError(Code.WEBHOOK_ENDPOINT_NOT_FOUND, "no such webhook endpoint")
+    return found
+
+
+@post("/webhook-endpoints", guards=ADMIN, status_code=201,
+      responses=problems(404, 409, 413, 415, 422))  # fmt: skip
+async def create_webhook_endpoint(
+    request: Request[Any, Any, Any], data: JSONBody[wire.WebhookEndpointCreate],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[wire.WebhookEndpointCreated]:
+    """Register an endpoint for the event types given; its signing secret is in this
+    answer only."""
+    principal = principal_of(request)
+    merchant_id = acting_merchant(principal, data.merchant_id, "merchant_id")
+    endpoint_id = (
+        None if idempotency_key is None
+        else operation_id("webhook-endpoint", principal, idempotency_key)
+    )  # fmt: skip
+    operation = webhooks.create_endpoint(
+        api_state(request).platform, merchant_id, data.url, data.event_types, data.description,
+        endpoint_id=endpoint_id,
+    )  # fmt: skip
+    return await execute(
+        request, operation, lambda made: _with_secret(made, bool(made.secret)),
+        status_code=201, stored_to_wire=lambda made: _with_secret(made, False),
+        idempotency_key=idempotency_key,
+    )  # fmt: skip
+
+
+@get("/webhook-endpoints", guards=ADMIN, sync_to_thread=True, responses=problems())
+def list_webhook_endpoints(
+    request: Request[Any, Any, Any],
+    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
+    cursor: CursorParam = None,
+) -> wire.WebhookEndpointPage:
+    """The caller's endpoints (the operator's key: every merchant's), newest first."""
+    owner = _owner(request)
+    name = f"webhook-endpoints:{owner or ''}"
+    page = webhooks.list_endpoints(api_state(request).platform, owner,
+                                   decode_cursor(name, cursor), limit)  # fmt: skip
+    return wire.WebhookEndpointPage(data=[endpoint_out(e) for e in page.items],
+                                    next_cursor=next_cursor(name, page.next_cursor))  # fmt: skip
+
+
+@get("/webhook-endpoints/{endpoint_id:str}", guards=ADMIN, sync_to_thread=True,
+     responses=problems(404))  # fmt: skip
+def get_webhook_endpoint(
+    request: Request[Any, Any, Any], endpoint_id: FromPath[str]
+) -> wire.WebhookEndpoint:
+    return endpoint_out(_visible(request, endpoint_id))
+
+
+@patch("/webhook-endpoints/{endpoint_id:str}", guards=ADMIN,
+       responses=problems(404, 409, 413, 415, 422))  # fmt: skip
+async def update_webhook_endpoint(
+    request: Request[Any, Any, Any], endpoint_id: FromPath[str],
+    data: JSONBody[wire.WebhookEndpointUpdate], idempotency_key: IdempotencyKey = None,
+) -> Response[wire.WebhookEndpoint]:
+    """Change the URL, the event types, the description; disable or enable again."""
+    operation = webhooks.update_endpoint(
+        api_state(request).platform, _owner(request), _endpoint_id(endpoint_id),
+        url=None if isinstance(data.url, wire.UnsetType) else data.url,
+        event_types=None if isinstance(data.event_types, wire.UnsetType) else data.event_types,
+        description=None if isinstance(data.description, wire.UnsetType) else data.description,
+        enabled=None if isinstance(data.enabled, wire.UnsetType) else data.enabled,
+    )  # fmt: skip
+    return await execute(request, operation, endpoint_out, idempotency_key=idempotency_key)
+
+
+@delete("/webhook-endpoints/{endpoint_id:str}", guards=ADMIN, status_code=200,
+        responses=problems(404))  # fmt: skip
+async def delete_webhook_endpoint(
+    request: Request[Any, Any, Any], endpoint_id: FromPath[str]
+) -> Response[wire.WebhookEndpoint]:
+    """Remove the endpoint, its pending deliveries and its log."""
+    operation = webhooks.delete_endpoint(api_state(request).platform, _owner(request),
+                                         _endpoint_id(endpoint_id))  # fmt: skip
+    return await execute(request, operation, endpoint_out, idempotency_key=None)
+
+
+@post("/webhook-endpoints/{endpoint_id:str}/rotate-secret", guards=ADMIN, status_code=200,
+      responses=problems(404, 409, 413, 415, 422))  # fmt: skip
+async def rotate_webhook_secret(
+    request: Request[Any, Any, Any], endpoint_id: FromPath[str],
+    data: JSONBody[wire.WebhookSecretRotate], idempotency_key: IdempotencyKey = None,
+) -> Response[wire.WebhookEndpointCreated]:
+    """A new secret (in this answer only); the current one keeps signing beside it for
+    ``overlap_s`` seconds (both signatures are sent meanwhile)."""
+    operation = webhooks.rotate_secret(api_state(request).platform, _owner(request),
+                                       _endpoint_id(endpoint_id), data.overlap_s)  # fmt: skip
+    return await execute(
+        request, operation, lambda made: _with_secret(made, True),
+        stored_to_wire=lambda made: _with_secret(made, False), idempotency_key=idempotency_key,
+    )  # fmt: skip
+
+
+@post("/webhook-endpoints/{endpoint_id:str}/test", guards=ADMIN, status_code=202,
+      responses=problems(404, 409, 422))  # fmt: skip
+async def send_webhook_test(
+    request: Request[Any, Any, Any], endpoint_id: FromPath[str],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[wire.WebhookDelivery]:
+    """Send a ``webhook.test`` event to this endpoint only (it must be enabled)."""
+    operation = webhooks.send_test_event(api_state(request).platform, _owner(request),
+                                         _endpoint_id(endpoint_id))  # fmt: skip
+    return await execute(request, operation, delivery_out, status_code=202,
+                         idempotency_key=idempotency_key)  # fmt: skip
+
+
+@get("/webhook-endpoints/{endpoint_id:str}/deliveries", guards=ADMIN, sync_to_thread=True,
+     responses=problems(404))  # fmt: skip
+def list_webhook_deliveries(
+    request: Request[Any, Any, Any], endpoint_id: FromPath[str],
+    limit: LimitParam = API_PAGE_SIZE_DEFAULT, cursor: CursorParam = None,
+) -> wire.WebhookDeliveryPage:
+    """The endpoint's deliveries (one per event), newest first."""
+    endpoint = _visible(request, endpoint_id)
+    name = f"webhook-deliveries:{endpoint.id}"
+    page = webhooks.list_deliveries(api_state(request).platform, endpoint.id,
+                                    decode_cursor(name, cursor), limit)  # fmt: skip
+    return wire.WebhookDeliveryPage(data=[delivery_out(d) for d in page.items],
+                                    next_cursor=next_cursor(name, page.next_cursor))  # fmt: skip
+
+
+@get("/webhook-endpoints/{endpoint_id:str}/attempts", guards=ADMIN, sync_to_thread=True,
+     responses=problems(404))  # fmt: skip
+def list_webhook_attempts(
+    request: Request[Any, Any, Any], endpoint_id: FromPath[str],
+    limit: LimitParam = API_PAGE_SIZE_DEFAULT, cursor: CursorParam = None,
+) -> wire.WebhookAttemptPage:
+    """The endpoint's delivery log: every attempt with its status code, latency, error and
+    the answer's first bytes, newest first."""
+    endpoint = _visible(request, endpoint_id)
+    name = f"webhook-attempts:{endpoint.id}"
+    page = webhooks.list_attempts(api_state(request).platform, endpoint.id,
+                                  decode_cursor(name, cursor), limit)  # fmt: skip
+    return wire.WebhookAttemptPage(data=[attempt_out(a) for a in page.items],
+                                   next_cursor=next_cursor(name, page.next_cursor))  # fmt: skip
+
+
+@post("/webhook-deliveries/{delivery_id:str}/redeliver", guards=ADMIN, status_code=202,
+      responses=problems(404, 409, 422))  # fmt: skip
+async def redeliver_webhook(
+    request: Request[Any, Any, Any], delivery_id: FromPath[str],
+    idempotency_key: IdempotencyKey = None,
+) -> Response[wire.WebhookDelivery]:
+    """Send the delivery's event again, now, with the retry schedule started over (the same
+    ``webhook-id``)."""
+    operation = webhooks.redeliver(
+        api_state(request).platform, _owner(request),
+        path_id("wd", delivery_id, Code.WEBHOOK_DELIVERY_NOT_FOUND),
+    )  # fmt: skip
+    return await execute(request, operation, delivery_out, status_code=202,
+                         idempotency_key=idempotency_key)  # fmt: skip
+
+
+webhook_routes: Final = [
+    create_webhook_endpoint, list_webhook_endpoints, get_webhook_endpoint,
+    update_webhook_endpoint, delete_webhook_endpoint, rotate_webhook_secret, send_webhook_test,
+    list_webhook_deliveries, list_webhook_attempts, redeliver_webhook,
+]  # fmt: skip

@@ -1,0 +1,41 @@
+"""The report and export commands (their services have their own tests: here, what the
+commands print and exit with)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from centime.cli import app
+from centime.ledger import Ledger
+from centime.platform.context import Platform
+from centime.platform.ids import format_id
+from centime.platform.parties import Merchant, create_merchant
+from centime.store import open_store
+
+runner = CliRunner()
+
+
+def test_reconcile_and_export_on_a_database(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with Ledger(open_store(url)) as ledger:
+        made = Platform(ledger, ledger.clock)
+        shop = made.execute(create_merchant(made, "Shop"))
+        assert isinstance(shop, Merchant)
+    agreed = runner.invoke(app, ["report", "reconcile", "--date", "2027-01-15",
+                                 "--database-url", url])  # fmt: skip
+    assert agreed.exit_code == 0, agreed.output
+    assert "2027-01-15: 0 differences" in agreed.output
+    bad = runner.invoke(app, ["report", "reconcile", "--date", "15/01/2027"])
+    assert bad.exit_code == 2
+    out = tmp_path / "ops.csv"
+    exported = runner.invoke(app, ["export", "--merchant", format_id("mer", shop.id), "--from",
+                                   "2027-01-01", "--to", "2027-02-01", "--out", str(out),
+                                   "--database-url", url])  # fmt: skip
+    assert exported.exit_code == 0, exported.output
+    assert out.read_text().startswith("type,id,created_at,payment_id,customer_id,asset,scale")
+    too_long = runner.invoke(app, ["export", "--merchant", format_id("mer", shop.id),
+                                   "--from", "2020-01-01", "--to", "2027-02-01",
+                                   "--database-url", url])  # fmt: skip
+    assert too_long.exit_code == 1 and "invalid_period" in too_long.output
