@@ -15,9 +15,9 @@ a threshold compare. Not thread-safe: the engine calls it under its lock.
 from __future__ import annotations
 
 import math
-from decimal import Decimal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Final
 
 import numpy as np
@@ -26,7 +26,14 @@ import numpy.typing as npt
 from centime.money import ASSETS
 from centime.risk.graph import Components
 from centime.risk.types import EVENT_TYPES, RiskEvent
-from centime.risk.windows import NS_PER_S, STANDARD_WINDOWS, LruMap, WindowSet, WindowSpec, window_spec
+from centime.risk.windows import (
+    NS_PER_S,
+    STANDARD_WINDOWS,
+    LruMap,
+    WindowSet,
+    WindowSpec,
+    window_spec,
+)
 
 __all__ = ["FEATURE_INDEX", "FEATURE_NAMES", "FeatureConfig", "OnlineFeatures", "Row"]
 
@@ -73,7 +80,7 @@ def _names() -> tuple[str, ...]:
         "device_accounts", "instrument_accounts",
         "payer_referral_cluster", "payee_referral_cluster", "payee_referrals_24h",
         "payee_referrals_7d", "cycle", "payout_method_age_h",
-    ]  # fmt: skip
+    ]
     return tuple(names)
 
 
@@ -84,7 +91,7 @@ FEATURE_INDEX: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
 def _default_limits() -> dict[str, str]:
     # One movement's ceiling per type, major units: amounts just below are structuring signs.
     return {"topup": "100", "topup_carrier": "50", "transfer": "250", "payout": "1000",
-            "payout_instant": "1000", "payment": "500"}  # fmt: skip
+            "payout_instant": "1000", "payment": "500"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +105,22 @@ class FeatureConfig:
 
 
 class _Account:
-    __slots__ = ("balance", "carrier", "declines", "fan_in", "fan_out", "first_seen_ns",
-                 "flow_in", "flow_out", "method_change_ns", "near_limit", "referrals",
-                 "round", "upstream", "carrier_in")  # fmt: skip
+    __slots__ = (
+        "balance",
+        "carrier",
+        "carrier_in",
+        "declines",
+        "fan_in",
+        "fan_out",
+        "first_seen_ns",
+        "flow_in",
+        "flow_out",
+        "method_change_ns",
+        "near_limit",
+        "referrals",
+        "round",
+        "upstream",
+    )
 
     def __init__(self) -> None:
         self.first_seen_ns = -1
@@ -154,7 +174,7 @@ def _read(windows: WindowSet | None, now_ns: int, size: int) -> tuple[list[int],
 
 
 def _add(windows: WindowSet | None, specs: tuple[WindowSpec, ...], now_ns: int,
-         value: float) -> WindowSet:  # fmt: skip
+         value: float) -> WindowSet:
     if windows is None:
         windows = WindowSet(specs)
     windows.add(now_ns, value)
@@ -188,7 +208,8 @@ class OnlineFeatures:
         return scale
 
     def _major(self, amount: int, asset: str) -> float:
-        return amount / 10 ** self._scale(asset)
+        divisor: int = 10 ** self._scale(asset)
+        return amount / divisor
 
     def _limit(self, kind: str, asset: str) -> float:
         key = (kind, asset)
@@ -219,20 +240,22 @@ class OnlineFeatures:
             _roundness(event.amount, self._scale(event.asset)),
             near,
         ]
-        for family, key in (
+        entities: tuple[tuple[LruMap[str, WindowSet], str], ...] = (
             (self.payer_windows, event.payer),
             (self.payee_windows, event.payee),
-        ):
+        )
+        for family, key in entities:
             ws = family.get(key) if key else None
             counts, sums = _read(ws, now, 5)
             for c, s in zip(counts, sums, strict=True):
                 out += (float(c), s)
-        for things, key in (
+        things_keys: tuple[tuple[LruMap[str, _Thing], str | None], ...] = (
             (self.devices, event.device),
             (self.ips, event.ip),
             (self.instruments, event.instrument),
-        ):
-            thing = things.get(key) if key else None
+        )
+        for things, thing_key in things_keys:
+            thing = things.get(thing_key) if thing_key else None
             counts, sums = _read(thing.windows if thing else None, now, 5)
             for c, s in zip(counts, sums, strict=True):
                 out += (float(c), s)
@@ -244,7 +267,7 @@ class OnlineFeatures:
         return np.array(out, dtype=np.float64)
 
     def _account_features(self, event: RiskEvent, now: int, amount: float,
-                          payer: _Account | None, payee: _Account | None) -> list[float]:  # fmt: skip
+                          payer: _Account | None, payee: _Account | None) -> list[float]:
         pair = self.pairs.get((event.payer, event.payee))
         reverse = self.pairs.get((event.payee, event.payer))
         balance = payer.balance if payer else 0.0
@@ -317,7 +340,7 @@ class OnlineFeatures:
         ]
 
     def _graph_features(self, event: RiskEvent, now: int, payer: _Account | None,
-                        payee: _Account | None) -> list[float]:  # fmt: skip
+                        payee: _Account | None) -> list[float]:
         device = self.devices.get(event.device) if event.device else None
         instrument = self.instruments.get(event.instrument) if event.instrument else None
         referrals = _read(payee.referrals if payee else None, now, 2)[0]
@@ -396,7 +419,7 @@ class OnlineFeatures:
                 self.shared.link(event.payer, prefix + key)
 
     def _update_money(self, event: RiskEvent, now: int, amount: float, payer: _Account,
-                      payee: _Account | None) -> None:  # fmt: skip
+                      payee: _Account | None) -> None:
         kind = event.type
         cfg = self.config
         if kind in TOPUPS:

@@ -81,8 +81,13 @@ class Model:
         return tuple(f"model:{self.feature_names[i]}" for i in top.tolist() if features[i] > 0)
 
 
-def save_model(directory: Path, booster: lgb.Booster, version: str,
-               calibration: tuple[list[float], list[float]], info: dict[str, Any]) -> None:  # fmt: skip
+def save_model(
+    directory: Path,
+    booster: lgb.Booster,
+    version: str,
+    calibration: tuple[list[float], list[float]],
+    info: dict[str, Any],
+) -> None:
     """Write ``model.txt`` and ``model.json`` into ``directory`` (each replaced atomically)."""
     directory.mkdir(parents=True, exist_ok=True)
     sidecar = {

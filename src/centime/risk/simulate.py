@@ -51,13 +51,13 @@ CENT: Final = 10_000
 ASSET: Final = "USD"
 
 TYPOLOGIES: Final = ("ato", "card_testing", "mule", "carrier_cashout", "circular",
-                     "structuring", "referral_ring")  # fmt: skip
+                     "structuring", "referral_ring")
 
 # Share of a day's activity in each UTC hour: quiet nights, a lunch bump, busy evenings.
 HOUR_WEIGHTS: Final = (1, 1, 1, 1, 1, 2, 3, 5, 6, 6, 6, 7, 8, 7, 6, 6, 7, 8, 9, 10, 10, 8, 5, 2)
 
 CSV_COLUMNS: Final = ("timestamp", "type", "amount", "asset", "payer", "payee", "device", "ip",
-                      "instrument", "label")  # fmt: skip
+                      "instrument", "label")
 CSV_OPTIONAL: Final = ("device", "ip", "instrument", "label", "typology")
 CSV_ROWS_MAX: Final = 50_000_000  # a file longer than this is refused, not read forever
 CSV_FIELD_MAX: Final = 256  # characters in one id
@@ -80,14 +80,23 @@ class SimConfig:
     fraud_per_day_per_k: dict[str, float] = field(
         default_factory=lambda: {"ato": 0.6, "card_testing": 0.4, "mule": 0.2,
                                  "carrier_cashout": 0.8, "circular": 0.2, "structuring": 0.3,
-                                 "referral_ring": 0.15})  # fmt: skip
+                                 "referral_ring": 0.15})
     voucher_merchants: int = 2  # the first merchants of the population sell vouchers
     brokers: int = 3  # customers who buy carrier-funded balances for cash
 
 
 class _Person:
-    __slots__ = ("balance", "carrier", "card", "device", "friends", "id", "ip", "payout",
-                 "rate")  # fmt: skip
+    __slots__ = (
+        "balance",
+        "card",
+        "carrier",
+        "device",
+        "friends",
+        "id",
+        "ip",
+        "payout",
+        "rate",
+    )
 
     def __init__(self, pid: str, rng: random.Random, ids: _Ids) -> None:
         self.id = pid
@@ -143,7 +152,7 @@ class _World:
 
     def emit(self, t_ns: int, kind: str, amount: int, payer: str, payee: str,
              device: str | None = None, ip: str | None = None, instrument: str | None = None,
-             label: int = 0, typology: str = "") -> None:  # fmt: skip
+             label: int = 0, typology: str = "") -> None:
         event = RiskEvent(t_ns, kind, amount, ASSET, payer, payee, device, ip, instrument)
         self._seq += 1
         self.out.append((t_ns, self._seq, LabelledEvent(event, label, typology)))
@@ -151,7 +160,7 @@ class _World:
     def at_hour(self, day: int) -> int:
         hour = self.rng.choices(range(24), weights=HOUR_WEIGHTS)[0]
         return (self.config.start_ns + day * NS_PER_DAY + hour * 3_600 * NS_PER_S
-                + self.rng.randrange(3_600 * NS_PER_S))  # fmt: skip
+                + self.rng.randrange(3_600 * NS_PER_S))
 
     # -- legitimate traffic ---------------------------------------------------------------
     def signup(self, p: _Person, t: int, referrer: str = "") -> None:
@@ -197,7 +206,7 @@ class _World:
             t = self.at_hour(day)
             friend = self.by_id[rng.choice(p.friends)]
             amount = (rng.choice((5, 10, 15, 20, 25, 30, 40, 50)) * MICRO if rng.random() < 0.6
-                      else _micro(rng, 12.0, 0.8, 100_000, 200 * MICRO))  # fmt: skip
+                      else _micro(rng, 12.0, 0.8, 100_000, 200 * MICRO))
             if p.balance < amount:
                 t = self.topup(p, t - rng.randrange(60, 900) * NS_PER_S, amount)
                 t += rng.randrange(5, 300) * NS_PER_S
@@ -210,12 +219,12 @@ class _World:
         if rng.random() < 0.002:
             m.payout = self.ids.new("bank")
             self.emit(self.at_hour(day), "payout_method_change", 0, m.id, m.payout, m.device,
-                      m.ip)  # fmt: skip
+                      m.ip)
         instant = int(m.id[-6:]) % 7 == 0
         due = (instant and m.balance > 50 * MICRO) or (weekday == 0 and m.balance > MICRO)
         if due and m.balance > 0:
             t = (self.config.start_ns + day * NS_PER_DAY
-                 + (9 * 3_600 + rng.randrange(3_600)) * NS_PER_S)  # fmt: skip
+                 + (9 * 3_600 + rng.randrange(3_600)) * NS_PER_S)
             kind = "payout_instant" if instant else "payout"
             self.emit(t, kind, m.balance, m.id, m.payout, m.device, m.ip)
             m.balance = 0
@@ -237,7 +246,7 @@ class _World:
             if amount <= 0:
                 break
             self.emit(t, "transfer", amount, victim.id, mule.id, device, ip, label=1,
-                      typology="ato")  # fmt: skip
+                      typology="ato")
             left -= amount
             t += rng.randrange(30, 600) * NS_PER_S
         victim.balance = left
@@ -254,7 +263,7 @@ class _World:
             declined = rng.random() < 0.8
             kind = "topup_declined" if declined else "topup"
             self.emit(t, kind, amount, fraudster.id, fraudster.id, fraudster.device, fraudster.ip,
-                      card, label=1, typology="card_testing")  # fmt: skip
+                      card, label=1, typology="card_testing")
 
     def mule(self, day: int) -> None:
         rng = self.rng
@@ -269,12 +278,12 @@ class _World:
             if payer.balance < amount:
                 self.topup(payer, t - 120 * NS_PER_S, amount)
             self.emit(t, "payment", amount, payer.id, mule.id, payer.device, payer.ip, label=1,
-                      typology="mule")  # fmt: skip
+                      typology="mule")
             payer.balance -= amount
             total += amount
         t += rng.randrange(60, 900) * NS_PER_S
         self.emit(t, "payout_instant", total, mule.id, mule.payout, mule.device, mule.ip,
-                  label=1, typology="mule")  # fmt: skip
+                  label=1, typology="mule")
 
     def carrier_cashout(self, day: int) -> None:
         rng = self.rng
@@ -288,16 +297,16 @@ class _World:
             t += rng.randrange(60, 3_600) * NS_PER_S
             amount = min(target - total, rng.choice((20, 25, 30, 40, 50)) * MICRO)
             self.emit(t, "topup_carrier", amount, person.id, person.id, person.device, person.ip,
-                      person.carrier, label=1, typology="carrier_cashout")  # fmt: skip
+                      person.carrier, label=1, typology="carrier_cashout")
             total += amount
         t += rng.randrange(60, 1_800) * NS_PER_S
         if rng.random() < 0.5:
             self.emit(t, "payment", total, person.id, rng.choice(self.vouchers), person.device,
-                      person.ip, label=1, typology="carrier_cashout")  # fmt: skip
+                      person.ip, label=1, typology="carrier_cashout")
         else:
             broker = rng.choice(self.brokers)
             self.emit(t, "transfer", total, person.id, broker.id, person.device, person.ip,
-                      label=1, typology="carrier_cashout")  # fmt: skip
+                      label=1, typology="carrier_cashout")
             broker.balance += total
 
     def circular(self, day: int) -> None:
@@ -309,14 +318,14 @@ class _World:
         head = ring[0]
         seed_amount = rng.randint(100, 200) * MICRO
         self.emit(t, "topup", seed_amount, head.id, head.id, head.device, head.ip, head.card,
-                  label=1, typology="circular")  # fmt: skip
+                  label=1, typology="circular")
         amount = seed_amount
         for _ in range(rng.randint(2, 4)):
             for a, b in zip(ring, ring[1:] + ring[:1], strict=True):
                 t += rng.randrange(120, 3_600) * NS_PER_S
                 amount -= rng.randrange(0, 50) * CENT
                 self.emit(t, "transfer", amount, a.id, b.id, a.device, a.ip, label=1,
-                          typology="circular")  # fmt: skip
+                          typology="circular")
 
     def structuring(self, day: int) -> None:
         rng = self.rng
@@ -328,11 +337,11 @@ class _World:
             t += rng.randrange(300, 4 * 3_600) * NS_PER_S
             amount = rng.randint(8_500, 9_999) * CENT  # just below 100
             self.emit(t, "topup", amount, p.id, p.id, p.device, p.ip, p.card, label=1,
-                      typology="structuring")  # fmt: skip
+                      typology="structuring")
             t += rng.randrange(60, 600) * NS_PER_S
             amount = rng.randint(21_300, 24_999) * CENT  # just below 250
             self.emit(t, "transfer", min(amount, 249 * MICRO), p.id, rng.choice(payees).id,
-                      p.device, p.ip, label=1, typology="structuring")  # fmt: skip
+                      p.device, p.ip, label=1, typology="structuring")
 
     def referral_ring(self, day: int) -> None:
         rng = self.rng
@@ -346,14 +355,14 @@ class _World:
             fake.device = rng.choice(devices)
             t += rng.randrange(60, 1_800) * NS_PER_S
             self.emit(t, "signup", 0, fake.id, head.id, fake.device, ip, label=1,
-                      typology="referral_ring")  # fmt: skip
+                      typology="referral_ring")
             t += rng.randrange(30, 600) * NS_PER_S
             amount = 10 * MICRO
             self.emit(t, "topup", amount, fake.id, fake.id, fake.device, ip, fake.card, label=1,
-                      typology="referral_ring")  # fmt: skip
+                      typology="referral_ring")
             t += rng.randrange(30, 600) * NS_PER_S
             self.emit(t, "transfer", amount, fake.id, head.id, fake.device, ip, label=1,
-                      typology="referral_ring")  # fmt: skip
+                      typology="referral_ring")
 
     def run(self) -> None:
         config, rng = self.config, self.rng
@@ -377,7 +386,7 @@ class _World:
                 if b.balance > 50 * MICRO:
                     self.emit(self.at_hour(day), "payment", b.balance, b.id,
                               rng.choice(self.vouchers), b.device, b.ip, label=1,
-                              typology="carrier_cashout")  # fmt: skip
+                              typology="carrier_cashout")
                     b.balance = 0
             for m in self.merchants:
                 self.merchant_day(m, day, (start_weekday + day) % 7)
@@ -408,7 +417,7 @@ def write_csv(events: Iterable[LabelledEvent], path: Path, *, typology: bool = T
         writer.writerow(columns)
         for e, label, kind in events:
             row = [format_timestamp(e.timestamp_ns), e.type, str(e.amount), e.asset, e.payer,
-                   e.payee, e.device or "", e.ip or "", e.instrument or "", str(label)]  # fmt: skip
+                   e.payee, e.device or "", e.ip or "", e.instrument or "", str(label)]
             if typology:
                 row.append(kind)
             writer.writerow(row)
@@ -493,7 +502,7 @@ def read_csv(source: Path | TextIO, *, max_rows: int = CSV_ROWS_MAX) -> Iterator
             _field(row, "payer", line, True), _field(row, "payee", line, False),
             _field(row, "device", line, False) or None, _field(row, "ip", line, False) or None,
             _field(row, "instrument", line, False) or None,
-        )  # fmt: skip
+        )
         yield LabelledEvent(event, int(label_text), _field(row, "typology", line, False))
 
 

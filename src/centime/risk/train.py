@@ -10,7 +10,7 @@ stopping watches it, and the isotonic calibration to 0-99 is fitted on it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +19,7 @@ from typing import Any, Final
 import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
-from sklearn.isotonic import IsotonicRegression
+from sklearn.isotonic import IsotonicRegression  # type: ignore[import-untyped]
 
 from centime.risk.features import FEATURE_NAMES, FeatureConfig, OnlineFeatures
 from centime.risk.model import Model, load_model, save_model
@@ -30,7 +30,7 @@ __all__ = ["DECIDED_TYPES", "Dataset", "TrainConfig", "build_rows", "fit", "trai
 log = logging.getLogger(__name__)
 
 DECIDED_TYPES: Final = frozenset({"signup", "topup", "topup_carrier", "payment", "transfer",
-                                  "payout", "payout_instant", "payout_method_change"})  # fmt: skip
+                                  "payout", "payout_instant", "payout_method_change"})
 CALIBRATION_POINTS_MAX: Final = 200  # stored in the sidecar; isotonic steps beyond are merged
 
 
@@ -74,7 +74,7 @@ def build_rows(events: Iterable[LabelledEvent], config: FeatureConfig | None = N
         types.append(event.type)
     matrix = np.vstack(rows) if rows else np.zeros((0, len(FEATURE_NAMES)))
     return Dataset(matrix, np.array(labels, dtype=np.int8), np.array(times, dtype=np.int64),
-                   typologies, types)  # fmt: skip
+                   typologies, types)
 
 
 def _params(config: TrainConfig, positives: int, negatives: int) -> dict[str, Any]:
@@ -110,13 +110,13 @@ def fit(data: Dataset, config: TrainConfig | None = None) -> tuple[lgb.Booster, 
     positives = int(y_fit.sum())
     params = _params(config, positives, len(y_fit) - positives)
     train_set = lgb.Dataset(x_fit, y_fit, feature_name=list(FEATURE_NAMES), free_raw_data=True)
-    callbacks = []
+    callbacks: list[Callable[..., Any]] = []
     valid_sets = []
     if int(y_cal.sum()) > 0:
         valid_sets = [lgb.Dataset(x_cal, y_cal, reference=train_set)]
         callbacks.append(lgb.early_stopping(config.early_stopping_rounds, verbose=False))
     booster = lgb.train(params, train_set, num_boost_round=config.rounds_max,
-                        valid_sets=valid_sets, callbacks=callbacks)  # fmt: skip
+                        valid_sets=valid_sets, callbacks=callbacks)
     if booster.best_iteration > 0:
         # Keep only the trees that helped: a smaller file and a faster prediction.
         booster = lgb.Booster(model_str=booster.model_to_string(
@@ -150,7 +150,7 @@ def _calibration(raw: npt.NDArray[np.float64], labels: npt.NDArray[np.int8]) -> 
 
 
 def train_to(events: Iterable[LabelledEvent], out: Path, *, version: str | None = None,
-             config: TrainConfig | None = None, source: str = "") -> Model:  # fmt: skip
+             config: TrainConfig | None = None, source: str = "") -> Model:
     """Train on ``events`` and write the model to ``out``; the loaded result."""
     data = build_rows(events)
     booster, calibration, info = fit(data, config)

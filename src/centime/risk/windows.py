@@ -61,7 +61,7 @@ class WindowSet:
     window keeps its running totals and subtracts a bucket when the ring overwrites it."""
 
     __slots__ = ("_counts", "_heads", "_sizes", "_sums", "_total_counts", "_total_sums",
-                 "_widths")  # fmt: skip
+                 "_widths")
 
     def __init__(self, specs: tuple[WindowSpec, ...]) -> None:
         self._widths = tuple(s.width_ns for s in specs)
