@@ -578,6 +578,13 @@ def audit_keys_export(database_url: str = DatabaseUrl) -> None:
     _emit(keyring.to_json())
 
 
+# The risk engine (issue 5): `centime risk events|train|backtest` and `centime bench risk`.
+from centime.risk.commands import bench_risk, risk_app  # noqa: E402
+
+app.add_typer(risk_app, name="risk")
+bench_app.command("risk")(bench_risk)
+
+
 def main() -> None:
     app()
 

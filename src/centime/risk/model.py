@@ -1,10 +1,10 @@
 """The risk model as served: LightGBM's raw Booster, a calibration to 0-99, readable reasons.
 
 On disk a model is a directory of two files: ``model.txt`` (LightGBM's text format) and
-``model.json`` (the sidecar: version, feature names in row order, the calibration, how it was
-trained). :func:`load_model` answers ``None`` with a logged warning when either is missing,
-unreadable, or made for other features: the engine then decides on rules alone, never
-allowing everything.
+``model.json`` (the sidecar: version, the model file's SHA-256, feature names in row order,
+the calibration, how it was trained). :func:`load_model` answers ``None`` with a logged
+warning when either is missing, unreadable, damaged, or made for other features: the engine
+then decides on rules alone, never allowing everything.
 
 The score: the Booster's probability mapped through the isotonic calibration fitted at
 training (piecewise linear between the stored points, as scikit-learn's IsotonicRegression
@@ -18,6 +18,7 @@ use the cores.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -90,14 +91,16 @@ def save_model(
 ) -> None:
     """Write ``model.txt`` and ``model.json`` into ``directory`` (each replaced atomically)."""
     directory.mkdir(parents=True, exist_ok=True)
+    text = booster.model_to_string()
     sidecar = {
         "version": version,
+        "model_sha256": hashlib.sha256(text.encode()).hexdigest(),
         "feature_names": list(FEATURE_NAMES),
         "calibration": {"x": calibration[0], "y": calibration[1]},
         **info,
     }
     tmp_model = directory / (MODEL_FILE + ".tmp")
-    booster.save_model(str(tmp_model))
+    tmp_model.write_text(text)
     tmp_model.replace(directory / MODEL_FILE)
     tmp_sidecar = directory / (SIDECAR_FILE + ".tmp")
     tmp_sidecar.write_text(json.dumps(sidecar, indent=1, sort_keys=True) + "\n")
@@ -121,11 +124,17 @@ def load_model(directory: Path) -> Model | None:
         y = np.array(sidecar["calibration"]["y"], dtype=np.float64)
         if x.ndim != 1 or x.shape != y.shape or len(x) < 2 or np.any(np.diff(x) < 0):
             raise ValueError("its calibration is not two equal lists of increasing points")
-        booster = lgb.Booster(model_file=str(model_path), params={"num_threads": 1})
+        text = model_path.read_bytes()
+        # LightGBM's parser aborts the whole process on some damaged files (a truncated one
+        # does): the checksum refuses them before the parser sees them.
+        if hashlib.sha256(text).hexdigest() != sidecar["model_sha256"]:
+            raise ValueError(f"{model_path} does not match the checksum in its sidecar")
+        booster = lgb.Booster(model_str=text.decode())
         if booster.num_feature() != len(FEATURE_NAMES):
             raise ValueError(f"the booster has {booster.num_feature()} features")
         version = str(sidecar["version"])
-    except (OSError, ValueError, KeyError, TypeError, lgb.basic.LightGBMError) as e:
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError,
+            lgb.basic.LightGBMError) as e:
         log.warning("risk model in %s not loaded (%s): deciding on rules alone", directory, e)
         return None
     info = {k: v for k, v in sidecar.items() if k not in ("feature_names", "calibration")}

@@ -45,8 +45,8 @@ class Dataset:
 
 @dataclass(frozen=True, slots=True)
 class TrainConfig:
-    rounds_max: int = 300
-    learning_rate: float = 0.05
+    rounds_max: int = 150
+    learning_rate: float = 0.1
     num_leaves: int = 15
     min_data_in_leaf: int = 20
     calibration_share: float = 0.2
