@@ -17,17 +17,18 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Final
 
 import numpy as np
 
 from centime.clock import Clock, SystemClock
-from centime.risk.features import OnlineFeatures, Row
-from centime.risk.model import Model
-from centime.risk.rules import SEVERITY, Rule, Ruleset, RulesFile
+from centime.risk.features import FeatureConfig, OnlineFeatures, Row
+from centime.risk.model import DEFAULT_MODEL_DIR, Model, load_model
+from centime.risk.rules import DEFAULT_RULES_PATH, SEVERITY, Rule, Ruleset, RulesFile
 from centime.risk.types import Action, Decision, RiskEvent
 
-__all__ = ["BATCH_MAX", "ENGINE_ERROR", "RiskEngine"]
+__all__ = ["BATCH_MAX", "ENGINE_ERROR", "RiskEngine", "build_engine"]
 
 log = logging.getLogger(__name__)
 
@@ -153,3 +154,13 @@ def _rules_score(action: Action) -> int:
     """The score shown when no model scored: a stand-in by action, so sorting by score still
     puts blocks first (documented in docs/risk.md)."""
     return {Action.ALLOW: 0, Action.REVIEW: 50, Action.STEP_UP: 75, Action.BLOCK: 99}[action]
+
+
+def build_engine(rules_path: Path | None = None, model_dir: Path | None = None,
+                 clock: Clock | None = None, config: FeatureConfig | None = None) -> RiskEngine:
+    """The engine as the composition root wires it: the rules file (default: the shipped
+    one), the model directory (default: the shipped model; unusable -> rules alone, logged),
+    fresh in-process features."""
+    rules = RulesFile(rules_path or DEFAULT_RULES_PATH)
+    model = load_model(model_dir or DEFAULT_MODEL_DIR)
+    return RiskEngine(OnlineFeatures(config), rules, model, clock)

@@ -93,7 +93,7 @@ def _params(config: TrainConfig, positives: int, negatives: int) -> dict[str, An
         "seed": config.seed,
         "deterministic": True,
         "force_row_wise": True,
-        "num_threads": 2,
+        "num_threads": 1,  # deterministic, and no OpenMP spinning on a busy machine
         "verbose": -1,
     }
 
@@ -121,7 +121,7 @@ def fit(data: Dataset, config: TrainConfig | None = None) -> tuple[lgb.Booster, 
         # Keep only the trees that helped: a smaller file and a faster prediction.
         booster = lgb.Booster(model_str=booster.model_to_string(
             num_iteration=booster.best_iteration))
-    raw = np.asarray(booster.predict(x_cal if len(y_cal) else x_fit, num_threads=2))
+    raw = np.asarray(booster.predict(x_cal if len(y_cal) else x_fit, num_threads=1))
     target = y_cal if len(y_cal) else y_fit
     calibration = _calibration(raw, target)
     info = {
