@@ -50,6 +50,9 @@ class RiskBenchConfig:
     decisions: int = 2_000
     threads: int = 4
     seed: int = 3
+    warmup_events: int = WARMUP_EVENTS
+    batch_size: int = BATCH_MAX
+    customers: int = 1_000
 
 
 @dataclass(slots=True)
@@ -61,6 +64,7 @@ class RiskBenchResult:
     model_us: list[tuple[float, float, float]] = field(default_factory=list)
     batch_per_s: list[float] = field(default_factory=list)
     threads: int = 1
+    batch_size: int = BATCH_MAX
     threads_per_s: list[float] = field(default_factory=list)
     one_thread_per_s: list[float] = field(default_factory=list)
     raw_us: list[float] = field(default_factory=list)
@@ -77,8 +81,9 @@ class RiskBenchResult:
             out.append(
                 f"{name:<24} p50 {med([v[0] for v in values]):7.1f} us  p99"
                 f" {med([v[1] for v in values]):7.1f} us  {med([v[2] for v in values]):>9,.0f}/s")
-        out.append(f"decide_many, batches of {BATCH_MAX}: {med(self.batch_per_s):,.0f} decisions/s"
-                   f" ({med(self.batch_per_s) / med([v[2] for v in self.decide_us]):.1f}x decide)")
+        batch = med(self.batch_per_s)
+        out.append(f"decide_many, batches of {self.batch_size}: {batch:,.0f} decisions/s"
+                   f" ({batch / med([v[2] for v in self.decide_us]):.1f}x decide)")
         out.append(f"{self.threads} threads, one engine: {med(self.threads_per_s):,.0f} decisions/s"
                    f" (1 thread: {med(self.one_thread_per_s):,.0f}/s)")
         raw, wrapped = med(self.raw_us), med(self.sklearn_us)
@@ -101,11 +106,11 @@ def _summary(us: list[float]) -> tuple[float, float, float]:
 
 
 def _events(config: RiskBenchConfig) -> list[RiskEvent]:
-    per_run = config.decisions * 3 + BATCH_MAX + config.decisions
-    needed = WARMUP_EVENTS + per_run * config.runs
-    days = 4
+    per_run = config.decisions * 3 + config.batch_size
+    needed = config.warmup_events + per_run * config.runs
+    days = 2
     while True:
-        labelled = simulate(SimConfig(customers=1_000, days=days, seed=config.seed))
+        labelled = simulate(SimConfig(customers=config.customers, days=days, seed=config.seed))
         events = [e.event for e in labelled]
         if len(events) >= needed or days >= 365:
             return events
@@ -120,15 +125,16 @@ def run_risk_bench(config: RiskBenchConfig,
     progress("simulating traffic")
     events = _events(config)
     engine = RiskEngine(OnlineFeatures(), RulesFile(), model, FakeClock(events[-1].timestamp_ns))
-    progress(f"warming up on {WARMUP_EVENTS:,} events")
+    progress(f"warming up on {config.warmup_events:,} events")
     warm_rows = []
-    for event in events[:WARMUP_EVENTS]:
+    for event in events[: config.warmup_events]:
         if event.type in DECIDED_TYPES:
             warm_rows.append(engine.features.process(event))
         else:
             engine.features.update(event)
-    result = RiskBenchResult(config.runs, model.version, threads=config.threads)
-    position = WARMUP_EVENTS
+    result = RiskBenchResult(config.runs, model.version, threads=config.threads,
+                             batch_size=config.batch_size)
+    position = config.warmup_events
     raw_booster, wrapper = _twin_models(model, np.vstack(warm_rows))
 
     def take(n: int) -> list[RiskEvent]:
@@ -151,7 +157,7 @@ def run_risk_bench(config: RiskBenchConfig,
         result.features_us.append(_summary(feature_us))
         result.model_us.append(_summary(
             [_timed(model.scores, r.reshape(1, -1)) for r in rows]))
-        batch = take(BATCH_MAX)
+        batch = take(config.batch_size)
         elapsed = _timed(engine.decide_many, batch)
         result.batch_per_s.append(len(batch) / (elapsed / 1e6))
         result.one_thread_per_s.append(result.decide_us[-1][2])
