@@ -55,6 +55,7 @@ MONTH_WINDOW: Final = (window_spec("30d", 30 * 86_400, 30),)
 WEEK_WINDOW: Final = (window_spec("7d", 7 * 86_400, 28),)
 DAY_WINDOW: Final = (window_spec("24h", 86_400, 24),)
 
+_ZEROS_5: Final = (0.0,) * 10  # count and sum of five windows, for a key never seen
 FAN_CAP: Final = 64  # distinct counterparties remembered per account (the count saturates)
 UPSTREAM_CAP: Final = 16  # accounts whose money reached this one, for cycles
 THING_ACCOUNTS_CAP: Final = 64
@@ -240,25 +241,27 @@ class OnlineFeatures:
             _roundness(event.amount, self._scale(event.asset)),
             near,
         ]
-        entities: tuple[tuple[LruMap[str, WindowSet], str], ...] = (
-            (self.payer_windows, event.payer),
-            (self.payee_windows, event.payee),
-        )
-        for family, key in entities:
-            ws = family.get(key) if key else None
-            counts, sums = _read(ws, now, 5)
-            for c, s in zip(counts, sums, strict=True):
-                out += (float(c), s)
-        things_keys: tuple[tuple[LruMap[str, _Thing], str | None], ...] = (
+        zeros = _ZEROS_5
+        ws = self.payer_windows.get(event.payer) if event.payer else None
+        if ws is None:
+            out += zeros
+        else:
+            ws.read_into(out, now)
+        ws = self.payee_windows.get(event.payee) if event.payee else None
+        if ws is None:
+            out += zeros
+        else:
+            ws.read_into(out, now)
+        for things, thing_key in (
             (self.devices, event.device),
             (self.ips, event.ip),
             (self.instruments, event.instrument),
-        )
-        for things, thing_key in things_keys:
+        ):
             thing = things.get(thing_key) if thing_key else None
-            counts, sums = _read(thing.windows if thing else None, now, 5)
-            for c, s in zip(counts, sums, strict=True):
-                out += (float(c), s)
+            if thing is None:
+                out += zeros
+            else:
+                thing.windows.read_into(out, now)
         payer = self.accounts.get(event.payer)
         payee = self.accounts.get(event.payee) if event.payee else None
         out += self._account_features(event, now, amount, payer, payee)

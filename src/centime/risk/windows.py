@@ -117,6 +117,16 @@ class WindowSet:
         sums = [s if c else 0.0 for s, c in zip(self._total_sums, counts, strict=True)]
         return list(counts), sums
 
+    def read_into(self, out: list[float], now_ns: int) -> None:
+        """Append count, sum of every window as of ``now_ns`` to ``out`` (as ``read``)."""
+        heads = self._heads
+        for i, width in enumerate(self._widths):
+            bucket = now_ns // width
+            if bucket > heads[i]:
+                self._advance(i, bucket)
+        for count, total in zip(self._total_counts, self._total_sums, strict=True):
+            out += (float(count), total if count else 0.0)
+
 
 K = TypeVar("K")
 V = TypeVar("V")
