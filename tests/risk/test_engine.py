@@ -100,6 +100,9 @@ def test_without_a_model_the_rules_still_decide(rules: RulesFile) -> None:
     tested = screen.decide(topup(20))
     assert tested.action is Action.BLOCK and tested.reasons == ("card_testing_declines",)
     assert tested.score == 99 and tested.rules_version == "test-1"
+    # a blocked attempt still counts: the next decision sees it
+    window = screen.features.payer_windows.get("cus_1")
+    assert window is not None and window.read(T0 + 30 * S)[0][1] == 6  # 3 decided, 3 declines
 
 
 def test_rules_come_first_then_the_model_band_and_contributions(
