@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any, Literal
 import typer
 
 from centime.limits import API_RATE_BURST, API_RATE_PER_KEY_PER_S
+from centime.risk.commands import bench_risk, risk_app
 from centime.store import DEFAULT_DATABASE_URL, LedgerStore
 
 if TYPE_CHECKING:
     from centime.audit import AuditLog
+    from centime.clock import Clock
     from centime.platform.context import Platform
     from centime.risk.types import Screen
     from centime.worker import Job
@@ -29,7 +31,6 @@ audit_app = typer.Typer(
 )
 audit_keys_app = typer.Typer(help="The operator's signing keys.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys of the operator and merchants.", no_args_is_help=True)
-risk_app = typer.Typer(help="The risk engine: decisions, cases, labels.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(bench_app, name="bench")
@@ -84,17 +85,20 @@ def ledger_check(
 RISK_SCREEN_ENV = "CENTIME_RISK_SCREEN"
 
 
-def risk_screen() -> Screen:
+def risk_screen(clock: Clock) -> Screen:
     """The risk screen the servers decide with (the composition root's choice).
 
-    ``CENTIME_RISK_SCREEN`` unset or ``engine``: the risk engine (centime.risk). Until the
-    engine is wired in (the lead's merge of the risk engine's branch), this is
-    :class:`~centime.platform.decisions.NoScreen`: every screened operation is BLOCKED
-    (``risk_screen_missing``), never allowed unscreened. ``allow-all-unsafe``: every decision
-    ALLOW (benchmarks of the platform's own cost, development), announced on stderr."""
+    ``CENTIME_RISK_SCREEN`` unset or ``engine``: the risk engine (centime.risk.engine) with
+    the rules file at ``CENTIME_RISK_RULES`` and the model directory at
+    ``CENTIME_RISK_MODEL`` (default: the ones shipped in the package; an unusable model
+    leaves the rules deciding alone, logged, never allow-all). ``allow-all-unsafe``: every
+    decision ALLOW (benchmarks of the platform's own cost, development), announced on
+    stderr."""
     import logging
+    from pathlib import Path
 
-    from centime.platform.decisions import AllowAllScreen, NoScreen
+    from centime.platform.decisions import AllowAllScreen
+    from centime.risk.engine import build_engine
 
     choice = os.environ.get(RISK_SCREEN_ENV, "engine")
     if choice == "allow-all-unsafe":
@@ -105,10 +109,11 @@ def risk_screen() -> Screen:
         return AllowAllScreen()
     if choice != "engine":
         raise typer.BadParameter(f"{RISK_SCREEN_ENV} is engine or allow-all-unsafe")
-    logging.getLogger("centime.risk").error(
-        "no risk engine is wired in: every screened operation is blocked (fail closed)"
+    rules = os.environ.get("CENTIME_RISK_RULES")
+    model = os.environ.get("CENTIME_RISK_MODEL")
+    return build_engine(
+        Path(rules) if rules else None, Path(model) if model else None, clock=clock
     )
-    return NoScreen()
 
 
 def install_funding_providers(platform: Platform) -> list[Job]:
@@ -154,7 +159,7 @@ def serve(
 
     audit = audit_from_env()
     with Ledger(open_store(database_url), audit=audit) as ledger:
-        platform = Platform(ledger, ledger.clock, screen=risk_screen())
+        platform = Platform(ledger, ledger.clock, screen=risk_screen(ledger.clock))
         options = ServerOptions(host, port, rate_per_key, rate_burst, access_log, worker)
         _install_webhook_key(platform, database_url)
         _run_server(platform, audit, options)
@@ -241,7 +246,7 @@ def worker_command(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     try:
         with Ledger(open_store(database_url), audit=audit_from_env()) as ledger:
-            platform = Platform(ledger, ledger.clock, screen=risk_screen())
+            platform = Platform(ledger, ledger.clock, screen=risk_screen(ledger.clock))
             _install_webhook_key(platform, database_url)
             worker = Worker(platform, install_funding_providers(platform), lease_s=lease_s)
             typer.echo(f"worker {worker.holder}: jobs {', '.join(j.name for j in worker.jobs)}",
@@ -333,7 +338,7 @@ def demo(
     # The demo operator's head-signing key, made for this run (mode 0600, never printed).
     audit = AuditLog(generate_key_file(key_file, time.time_ns()))
     with Ledger(SqliteStore.open(path), audit=audit) as ledger:
-        platform = Platform(ledger, ledger.clock, screen=risk_screen())
+        platform = Platform(ledger, ledger.clock, screen=risk_screen(ledger.clock))
         _install_webhook_key(platform, str(path))
         world = build_demo_world(platform)
         print_demo(platform, world, f"http://{host}:{port}", Console())
@@ -395,7 +400,7 @@ def simulate(
     start_ns = first[0].timestamp_ns if first is not None else time.time_ns()
     clock = FakeClock(start_ns)
     with Ledger(open_store(database_url), clock) as ledger:
-        platform = Platform(ledger, clock, screen=risk_screen())
+        platform = Platform(ledger, clock, screen=risk_screen(clock))
         install_funding_providers(platform)
         sandbox = platform.providers["sandbox"]
         if not isinstance(sandbox, SandboxProvider):
@@ -408,18 +413,12 @@ def simulate(
 
 
 def _population(days: int, seed: int) -> Any:
-    """The risk engine's population simulator (centime.risk.simulator, merged with the
-    engine): labelled events of ``days`` days."""
-    import importlib
+    """The risk engine's population simulator (centime.risk.simulate): labelled events of
+    ``days`` days, in time order."""
+    from centime.risk.simulate import SimConfig
+    from centime.risk.simulate import simulate as population
 
-    try:
-        simulator = importlib.import_module("centime.risk.simulator")
-    except ImportError:
-        raise typer.BadParameter(
-            "the population simulator (centime.risk.simulator) is not installed here;"
-            " pass --events FILE.csv"
-        ) from None
-    return iter(simulator.labelled_events(days=days, seed=seed))
+    return ((made.event, made.label) for made in population(SimConfig(days=days, seed=seed)))
 
 
 @app.command("tour")
@@ -892,6 +891,11 @@ def export_command(
             with open(out, "w", encoding="utf-8", newline="") as target:
                 for chunk in made:
                     target.write(chunk)
+
+
+# The risk engine: `centime risk events|train|backtest` (centime.risk.commands) beside
+# `centime risk export-labels` above, and `centime bench risk`.
+bench_app.command("risk")(bench_risk)
 
 
 def main() -> None:

@@ -33,7 +33,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, Final
+from typing import IO, Any, Final, TextIO
 
 from centime.clock import FakeClock
 from centime.limits import PROVIDER_EVENTS_PER_TICK_MAX, SIMULATE_EVENTS_MAX
@@ -52,6 +52,7 @@ from centime.providers.sandbox import (
     PHONE_DECLINED,
     PHONE_SUCCEEDS,
 )
+from centime.risk.simulate import read_csv
 from centime.risk.types import RiskEvent
 
 __all__ = ["Driver", "SimulationReport", "default_kind", "read_labelled_csv"]
@@ -265,24 +266,10 @@ _HANDLERS: Final[dict[str, Callable[[Driver, RiskEvent], tuple[RiskEvent | None,
 }
 
 
-def read_labelled_csv(lines: Iterable[str]) -> Iterator[LabelledEvent]:
-    """The labelled events of a CSV in the export's format (header first): timestamp in
-    ns, type, amount in the asset's scale, asset, payer, payee, device, ip, instrument,
-    label (1 fraud, 0 not; empty: 0). A malformed row raises ValueError naming its line."""
-    reader = csv.reader(lines)
-    header = next(reader, None)
-    if header is None or tuple(h.strip() for h in header) != EXPORT_HEADER:
-        raise ValueError(f"the header must be {','.join(EXPORT_HEADER)}")
-    for number, row in enumerate(reader, start=2):
-        if len(row) != len(EXPORT_HEADER):
-            raise ValueError(f"line {number}: {len(row)} fields, not {len(EXPORT_HEADER)}")
-        try:
-            timestamp, amount = int(row[0]), int(row[2])
-            label = int(row[9]) if row[9].strip() else 0
-        except ValueError:
-            raise ValueError(f"line {number}: timestamp, amount and label are integers") from None
-        yield (
-            RiskEvent(timestamp, row[1], amount, row[3], row[4], row[5], row[6] or None,
-                      row[7] or None, row[8] or None),
-            label,
-        )  # fmt: skip
+def read_labelled_csv(lines: TextIO) -> Iterator[tuple[RiskEvent, int]]:
+    """The labelled events of a CSV in the risk engine's format (centime.risk.simulate:
+    timestamp in ns or ISO 8601, type, amount in the asset's scale, asset, payer, payee,
+    optional device, ip, instrument, label); a malformed row raises ValueError naming its
+    line."""
+    for labelled in read_csv(lines):
+        yield labelled.event, labelled.label

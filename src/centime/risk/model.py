@@ -1,0 +1,146 @@
+"""The risk model as served: LightGBM's raw Booster, a calibration to 0-99, readable reasons.
+
+On disk a model is a directory of two files: ``model.txt`` (LightGBM's text format) and
+``model.json`` (the sidecar: version, the model file's SHA-256, feature names in row order,
+the calibration, how it was trained). :func:`load_model` answers ``None`` with a logged
+warning when either is missing, unreadable, damaged, or made for other features: the engine
+then decides on rules alone, never allowing everything.
+
+The score: the Booster's probability mapped through the isotonic calibration fitted at
+training (piecewise linear between the stored points, as scikit-learn's IsotonicRegression
+predicts), times 100, truncated to an integer, at most 99. So a score of 70 means about 70%
+of events scored like it were fraud in the calibration data.
+
+Rows are predicted with ``Booster.predict`` on a 2-D float64 array (one row, or a batch),
+single-threaded: for one row, threads cost more than they save, and the API's threads already
+use the cores.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+import lightgbm as lgb
+import numpy as np
+import numpy.typing as npt
+
+from centime.risk.features import FEATURE_NAMES
+
+__all__ = ["DEFAULT_MODEL_DIR", "Model", "load_default_model", "load_model", "save_model"]
+
+log = logging.getLogger(__name__)
+
+MODEL_FILE: Final = "model.txt"
+SIDECAR_FILE: Final = "model.json"
+REASONS_MAX: Final = 3  # model reasons per decision
+SIDECAR_BYTES_MAX: Final = 1_000_000
+MODEL_BYTES_MAX: Final = 50_000_000
+
+Matrix = npt.NDArray[np.float64]
+
+
+def _default_model_dir() -> Path:
+    return Path(str(resources.files("centime.risk") / "data" / "model"))
+
+
+DEFAULT_MODEL_DIR: Final = _default_model_dir()
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    booster: lgb.Booster
+    version: str
+    feature_names: tuple[str, ...]
+    calibration_x: Matrix  # raw probabilities, increasing
+    calibration_y: Matrix  # calibrated probabilities at those points
+    info: dict[str, Any]
+
+    def probabilities(self, rows: Matrix) -> Matrix:
+        """The Booster's uncalibrated probability for each row of a 2-D array."""
+        return np.asarray(self.booster.predict(rows, num_threads=1), dtype=np.float64)
+
+    def scores(self, rows: Matrix) -> list[int]:
+        """Calibrated scores 0-99, one per row."""
+        return self.calibrate(self.probabilities(rows))
+
+    def calibrate(self, probabilities: Matrix) -> list[int]:
+        calibrated = np.interp(probabilities, self.calibration_x, self.calibration_y)
+        return [min(99, max(0, int(p * 100))) for p in calibrated.tolist()]
+
+    def reasons(self, row: Matrix, limit: int = REASONS_MAX) -> tuple[str, ...]:
+        """The features that pushed this row's score up most, as ``model:<feature>`` codes
+        (LightGBM's per-feature contributions; only those that raised the score)."""
+        contrib = np.asarray(self.booster.predict(row, pred_contrib=True, num_threads=1))[0]
+        features = contrib[:-1]  # the last column is the bias
+        top = np.argsort(features)[::-1][:limit]
+        return tuple(f"model:{self.feature_names[i]}" for i in top.tolist() if features[i] > 0)
+
+
+def save_model(
+    directory: Path,
+    booster: lgb.Booster,
+    version: str,
+    calibration: tuple[list[float], list[float]],
+    info: dict[str, Any],
+) -> None:
+    """Write ``model.txt`` and ``model.json`` into ``directory`` (each replaced atomically)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    text = booster.model_to_string()
+    sidecar = {
+        "version": version,
+        "model_sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "feature_names": list(FEATURE_NAMES),
+        "calibration": {"x": calibration[0], "y": calibration[1]},
+        **info,
+    }
+    tmp_model = directory / (MODEL_FILE + ".tmp")
+    tmp_model.write_text(text)
+    tmp_model.replace(directory / MODEL_FILE)
+    tmp_sidecar = directory / (SIDECAR_FILE + ".tmp")
+    tmp_sidecar.write_text(json.dumps(sidecar, indent=1, sort_keys=True) + "\n")
+    tmp_sidecar.replace(directory / SIDECAR_FILE)
+
+
+def load_model(directory: Path) -> Model | None:
+    """The model in ``directory``, or None with a warning logged saying why not."""
+    try:
+        sidecar_path = directory / SIDECAR_FILE
+        model_path = directory / MODEL_FILE
+        if sidecar_path.stat().st_size > SIDECAR_BYTES_MAX:
+            raise ValueError(f"{sidecar_path} is larger than {SIDECAR_BYTES_MAX} bytes")
+        if model_path.stat().st_size > MODEL_BYTES_MAX:
+            raise ValueError(f"{model_path} is larger than {MODEL_BYTES_MAX} bytes")
+        sidecar = json.loads(sidecar_path.read_text())
+        names = tuple(sidecar["feature_names"])
+        if names != FEATURE_NAMES:
+            raise ValueError("it was trained on other features than this code computes")
+        x = np.array(sidecar["calibration"]["x"], dtype=np.float64)
+        y = np.array(sidecar["calibration"]["y"], dtype=np.float64)
+        if x.ndim != 1 or x.shape != y.shape or len(x) < 2 or np.any(np.diff(x) < 0):
+            raise ValueError("its calibration is not two equal lists of increasing points")
+        text = model_path.read_bytes()
+        # LightGBM's parser aborts the whole process on some damaged files (a truncated one
+        # does): the checksum refuses them before the parser sees them.
+        if hashlib.sha256(text).hexdigest() != sidecar["model_sha256"]:
+            raise ValueError(f"{model_path} does not match the checksum in its sidecar")
+        booster = lgb.Booster(model_str=text.decode())
+        if booster.num_feature() != len(FEATURE_NAMES):
+            raise ValueError(f"the booster has {booster.num_feature()} features")
+        version = str(sidecar["version"])
+    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError,
+            lgb.basic.LightGBMError) as e:
+        log.warning("risk model in %s not loaded (%s): deciding on rules alone", directory, e)
+        return None
+    info = {k: v for k, v in sidecar.items() if k not in ("feature_names", "calibration")}
+    return Model(booster, version, names, x, y, info)
+
+
+def load_default_model() -> Model | None:
+    """The model shipped in the package (trained by ``centime risk train``, docs/risk.md)."""
+    return load_model(DEFAULT_MODEL_DIR)

@@ -1,0 +1,70 @@
+"""Each fraud typology of the simulator is flagged by the shipped engine (default rules,
+default model) on a population it was not trained on (another seed), and legitimate traffic
+mostly passes."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from centime.clock import FakeClock
+from centime.risk.engine import RiskEngine
+from centime.risk.features import OnlineFeatures
+from centime.risk.model import load_default_model
+from centime.risk.rules import RulesFile
+from centime.risk.simulate import TYPOLOGIES, LabelledEvent, SimConfig, simulate
+from centime.risk.types import Action, Decision
+
+# Far more fraud than real life, so that a small population holds several schemes of each.
+SCENARIO = SimConfig(customers=300, merchants=15, days=6, seed=41,
+                     fraud_per_day_per_k={name: 5.0 for name in TYPOLOGIES})
+FLAGGED_MIN = {name: 0.9 for name in TYPOLOGIES}
+LEGIT_FLAGGED_MAX = 0.01
+
+
+def replay(events: list[LabelledEvent]) -> list[tuple[LabelledEvent, Decision]]:
+    """Decisions on every decided event, outcomes observed, in time order (batches between
+    outcomes: the engine's decide_many is decide for each, as its own test shows)."""
+    model = load_default_model()
+    assert model is not None
+    engine = RiskEngine(OnlineFeatures(), RulesFile(), model,
+                        FakeClock(events[-1].event.timestamp_ns))
+    out: list[tuple[LabelledEvent, Decision]] = []
+    batch: list[LabelledEvent] = []
+
+    def flush() -> None:
+        decisions = engine.decide_many([e.event for e in batch])
+        out.extend(zip(batch, decisions, strict=True))
+        batch.clear()
+
+    for labelled in events:
+        if labelled.event.type == "topup_declined":
+            flush()
+            engine.observe(labelled.event)
+        else:
+            batch.append(labelled)
+    flush()
+    return out
+
+
+@pytest.fixture(scope="module")
+def decided() -> list[tuple[LabelledEvent, Decision]]:
+    return replay(simulate(SCENARIO))
+
+
+@pytest.mark.parametrize("typology", TYPOLOGIES)
+def test_each_typology_is_flagged(decided: list[tuple[LabelledEvent, Decision]],
+                                  typology: str) -> None:
+    mine = [d for e, d in decided if e.typology == typology]
+    assert len(mine) >= 10
+    flagged = sum(d.action is not Action.ALLOW for d in mine)
+    assert flagged / len(mine) >= FLAGGED_MIN[typology], Counter(d.reasons for d in mine)
+    assert all(d.reasons for d in mine if d.action is not Action.ALLOW)
+
+
+def test_legitimate_traffic_mostly_passes(decided: list[tuple[LabelledEvent, Decision]]) -> None:
+    legit = [d for e, d in decided if not e.label]
+    flagged = [d for d in legit if d.action is not Action.ALLOW]
+    assert len(legit) > 4_000
+    assert len(flagged) / len(legit) <= LEGIT_FLAGGED_MAX, Counter(d.reasons for d in flagged)
