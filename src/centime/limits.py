@@ -157,3 +157,20 @@ IDEMPOTENCY_IN_FLIGHT_MAX: Final = 4096
 REQUEST_ID_LEN_MAX: Final = 64
 # /readyz: how long the store and the ledger writer have to answer.
 API_READY_TIMEOUT_S: Final = 5.0
+
+# ------------------------------------------------------ payouts (centime.platform.payouts)
+# A bank account holder's name as a merchant gives it; payout methods a merchant may have
+# active at once; quotes of instant payouts stored per merchant and UTC day (a merchant
+# asking for a quote in a loop meets a refusal, not an unbounded table).
+HOLDER_NAME_LEN_MAX: Final = 200
+PAYOUT_METHODS_PER_MERCHANT_MAX: Final = 10
+PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX: Final = 1000
+# Schedules one run of scheduled payouts looks at per call (a run of more merchants is
+# several calls: the job is called again until its report says it is done).
+PAYOUT_RUN_SCHEDULES_MAX: Final = 1000
+# Payouts reserved but never acknowledged by the rail that one recovery call sends again,
+# and how often the platform sends one at most (past this it waits for an operator).
+PAYOUT_RECOVER_MAX: Final = 1000
+PAYOUT_SEND_ATTEMPTS_MAX: Final = 16
+# Rail events applied per call of process_payout_events.
+PAYOUT_EVENTS_PER_TICK_MAX: Final = 1000

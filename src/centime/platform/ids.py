@@ -36,6 +36,10 @@ PREFIXES: Final = {
     "bat": "payment batch",
     "man": "mandate",
     "evt": "outbox event",
+    # Payouts.
+    "po": "payout",
+    "pm": "payout method (a merchant's bank account)",
+    "quo": "instant-payout quote",
 }
 
 _DIGITS: Final = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
