@@ -37,7 +37,7 @@ def test_the_fee_is_within_floor_and_cap_and_nothing_is_created(
     net = amount - fee
     floor, cap = bounds(amount, p)
     assert floor <= fee <= cap
-    assert 0 <= net and fee + net == amount
+    assert net >= 0 and fee + net == amount
     assert type(fee) is int
 
 

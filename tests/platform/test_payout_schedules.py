@@ -76,9 +76,10 @@ def test_a_run_pays_due_schedules_once(
     assert (again.created, again.existing) == ([], 2)
     assert payout_snapshot(platform) == before
     settle(platform, clock)
-    for payout_id, amount in zip(report.created, (50_000_000, 40_000_000), strict=False):
+    for payout_id in report.created:
         payout = get_payout(platform, payout_id)
         assert payout is not None and payout.status is PayoutStatus.PAID
+        assert payout.amount in (50_000_000, 40_000_000)
         assert rail.sends(payout_id) == 1
         assert events_of(platform, payout_id).count("payout.paid") == 1
     assert balance(platform, AccountKind.PAYOUT_CLEARING, OPERATOR, USD) == 90_000_000
