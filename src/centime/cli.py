@@ -102,6 +102,33 @@ def install_funding_providers(platform: Platform) -> list[Task]:
     ]  # fmt: skip
 
 
+def install_payout_rail(platform: Platform) -> list[Task]:
+    """Register the sandbox payout rail as ``platform.providers[config.payouts.provider]``
+    (kept when one is registered already) and return the payout jobs: the rail's events
+    applied, payouts never acknowledged sent again (once a minute old), and the scheduled
+    payouts of the day (idempotent per merchant and date: a run repeated pays nothing
+    again). Each bounded per run."""
+    from centime.api.background import Task
+    from centime.limits import (
+        PAYOUT_RECOVER_INTERVAL_S,
+        PAYOUT_RUN_INTERVAL_S,
+        PROVIDER_EVENTS_INTERVAL_S,
+    )
+    from centime.platform.payout_schedules import run_scheduled_payouts
+    from centime.platform.payouts import process_payout_events, recover_payouts
+    from centime.providers import SandboxPayoutConfig, SandboxPayoutRail
+
+    name = platform.config.payouts.provider
+    if name not in platform.providers:
+        platform.providers[name] = SandboxPayoutRail(platform.clock, SandboxPayoutConfig(name))
+    return [
+        Task("payout events", PROVIDER_EVENTS_INTERVAL_S, process_payout_events),
+        Task("payout recovery", PAYOUT_RECOVER_INTERVAL_S,
+             lambda running: recover_payouts(running, min_age_s=60)),
+        Task("scheduled payouts", PAYOUT_RUN_INTERVAL_S, run_scheduled_payouts),
+    ]  # fmt: skip
+
+
 @app.command("serve")
 def serve(
     database_url: str = DatabaseUrl,
@@ -145,7 +172,7 @@ def _run_server(platform: Platform, audit: AuditLog | None, options: ServerOptio
     from centime.api import create_app
     from centime.api.background import BackgroundLoop, background_tasks
 
-    tasks = install_funding_providers(platform)
+    tasks = install_funding_providers(platform) + install_payout_rail(platform)
     loop = BackgroundLoop(platform, [*background_tasks(), *tasks])
     loop.start()
     try:

@@ -174,3 +174,7 @@ PAYOUT_RECOVER_MAX: Final = 1000
 PAYOUT_SEND_ATTEMPTS_MAX: Final = 16
 # Rail events applied per call of process_payout_events.
 PAYOUT_EVENTS_PER_TICK_MAX: Final = 1000
+# How often `centime serve` sends again payouts never acknowledged, and runs the day's
+# scheduled payouts (a run is idempotent per merchant and date).
+PAYOUT_RECOVER_INTERVAL_S: Final = 60.0
+PAYOUT_RUN_INTERVAL_S: Final = 3600.0

@@ -526,16 +526,21 @@ def send_payout(platform: Platform, payout: Payout, *, resend: bool = False) -> 
     return platform.execute(_answer_unit(payout.id, result))
 
 
-def recover_payouts(platform: Platform, limit: int = PAYOUT_RECOVER_MAX) -> list[Payout]:
+def recover_payouts(
+    platform: Platform, limit: int = PAYOUT_RECOVER_MAX, min_age_s: int = 0
+) -> list[Payout]:
     """Send again every payout whose money is reserved but which the rail never
     acknowledged (``requested``), oldest first, at most ``limit``: after a crash between the
-    reserve and the rail call, or a rail outage. Same payout id: the rail pays it once."""
+    reserve and the rail call, or a rail outage. Same payout id: the rail pays it once.
+    ``min_age_s``: leave alone payouts last changed more recently (a request may be sending
+    them right now; sending twice is safe, but counts an attempt)."""
     limit = max(0, min(limit, PAYOUT_RECOVER_MAX))
+    before_ns = platform.clock.now_ns() - max(0, min_age_s) * 1_000_000_000
     with platform.read() as fetch:
         rows = fetch(
-            "SELECT id FROM payouts WHERE status = ? AND attempts < ?"
+            "SELECT id FROM payouts WHERE status = ? AND attempts < ? AND updated_ns <= ?"
             " ORDER BY created_ns, id LIMIT ?",
-            (PayoutStatus.REQUESTED.value, PAYOUT_SEND_ATTEMPTS_MAX, limit),
+            (PayoutStatus.REQUESTED.value, PAYOUT_SEND_ATTEMPTS_MAX, before_ns, limit),
         )
     sent = []
     for (payout_id,) in rows:
