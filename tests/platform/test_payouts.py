@@ -271,3 +271,20 @@ def test_a_rail_outage_leaves_the_payout_requested_until_recovered(
     assert balance(platform, AccountKind.PAYOUT_CLEARING, OPERATOR, USD) == 10_000_000
     assert events_of(platform, 11).count("payout.paid") == 1
     assert [p.id for p in list_payouts(platform, shop.id).items] == [11]
+
+
+def test_only_merchant_earnings_ever_leave_through_a_payout(
+    platform: Platform, clock: FakeClock, rail: SandboxPayoutRail
+) -> None:
+    """A payout's chain debits MERCHANT_AVAILABLE and nothing else: a customer's money,
+    restricted (carrier-billed, unsettled) or not, has no path to a bank account."""
+    shop, _ = paid_merchant(platform, clock, earned=5_000_000)
+    assert isinstance(request_payout(platform, shop.id, USD, 5_000_000, payout_id=12), Payout)
+    settle(platform, clock)
+    with platform.read() as fetch:
+        rows = fetch(
+            "SELECT DISTINCT a.code FROM transfers t JOIN accounts a ON a.id = t.debit_account_id"
+            " WHERE t.code IN (300, 301)",
+            (),
+        )
+    assert rows == [(int(AccountKind.MERCHANT_AVAILABLE),)]
