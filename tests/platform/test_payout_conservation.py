@@ -199,8 +199,8 @@ def test_money_is_conserved_across_payouts(platform: Platform, clock: FakeClock)
     run_state_machine_as_test(
         Payouts,
         settings=settings(
-            max_examples=8,
-            stateful_step_count=30,
+            max_examples=5,
+            stateful_step_count=25,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         ),
     )

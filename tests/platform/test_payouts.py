@@ -111,48 +111,49 @@ def test_a_payout_is_reserved_sent_and_paid(
     # A second delivery of the same events changes nothing; asking again answers the payout.
     assert request_payout(platform, shop.id, USD, 60_000_000, payout_id=7) == paid
     assert rail.sends(7) == 1
+    # The chain debits MERCHANT_AVAILABLE and nothing else: a customer's money, restricted
+    # (carrier-billed, unsettled) or not, has no path to a bank account.
+    with platform.read() as fetch:
+        rows = fetch(
+            "SELECT DISTINCT a.code FROM transfers t JOIN accounts a ON a.id = t.debit_account_id"
+            " WHERE t.code IN (300, 301)",
+            (),
+        )
+    assert rows == [(int(AccountKind.MERCHANT_AVAILABLE),)]
 
 
-def test_a_failed_payout_gives_the_money_back(
+def test_failed_rejected_and_returned_payouts_give_the_money_back(
     platform: Platform, clock: FakeClock, rail: SandboxPayoutRail
 ) -> None:
-    shop, _ = paid_merchant(platform, clock, number=ACCOUNT_FAILS)
-    made = request_payout(platform, shop.id, USD, 30_000_000, payout_id=8)
+    fails, _ = paid_merchant(platform, clock, number=ACCOUNT_FAILS)
+    blocked, _ = paid_merchant(platform, clock, number=ACCOUNT_REJECTS_PAYOUTS)
+    returns, _ = paid_merchant(platform, clock, number=ACCOUNT_RETURNS)
+    # Rejected at once: failed at once, the money back in the same breath.
+    made = request_payout(platform, blocked.id, USD, 30_000_000, payout_id=9)
+    assert isinstance(made, Payout)
+    assert (made.status, made.failure_code) == (PayoutStatus.FAILED, "account_blocked")
+    assert available(platform, blocked.id) == 100_000_000
+    assert events_of(platform, 9) == ["payout.requested", "payout.failed"]
+    # Accepted, then failed: the reserve is voided.
+    made = request_payout(platform, fails.id, USD, 30_000_000, payout_id=8)
     assert isinstance(made, Payout) and made.status is PayoutStatus.PENDING
+    assert isinstance(request_payout(platform, returns.id, USD, 25_000_000, payout_id=10), Payout)
     settle(platform, clock)
     failed = get_payout(platform, 8)
     assert failed is not None and (failed.status, failed.failure_code) == (
         PayoutStatus.FAILED, "account_closed",
     )  # fmt: skip
-    assert available(platform, shop.id) == 100_000_000
-    assert balance(platform, AccountKind.PAYOUT_CLEARING, OPERATOR, USD) == 0
+    assert available(platform, fails.id) == 100_000_000
     assert events_of(platform, 8) == ["payout.requested", "payout.pending", "payout.failed"]
-
-
-def test_a_payout_the_rail_rejects_at_once_fails_at_once(
-    platform: Platform, clock: FakeClock, rail: SandboxPayoutRail
-) -> None:
-    shop, _ = paid_merchant(platform, clock, number=ACCOUNT_REJECTS_PAYOUTS)
-    made = request_payout(platform, shop.id, USD, 30_000_000, payout_id=9)
-    assert isinstance(made, Payout)
-    assert (made.status, made.failure_code) == (PayoutStatus.FAILED, "account_blocked")
-    assert available(platform, shop.id) == 100_000_000
-    assert events_of(platform, 9) == ["payout.requested", "payout.failed"]
-
-
-def test_a_returned_payout_comes_back_with_a_record(
-    platform: Platform, clock: FakeClock, rail: SandboxPayoutRail
-) -> None:
-    shop, _ = paid_merchant(platform, clock, number=ACCOUNT_RETURNS)
-    assert isinstance(request_payout(platform, shop.id, USD, 25_000_000, payout_id=10), Payout)
-    settle(platform, clock)
-    assert available(platform, shop.id) == 75_000_000
+    # Paid, then returned days later: the net comes back, with a record.
+    assert available(platform, returns.id) == 75_000_000
+    assert balance(platform, AccountKind.PAYOUT_CLEARING, OPERATOR, USD) == 25_000_000
     settle(platform, clock, 3 * DAY_S)
     returned = get_payout(platform, 10)
     assert returned is not None
     assert (returned.status, returned.return_code) == (PayoutStatus.RETURNED, "returned_by_bank")
     assert returned.returned_ns is not None
-    assert available(platform, shop.id) == 100_000_000
+    assert available(platform, returns.id) == 100_000_000
     assert balance(platform, AccountKind.PAYOUT_CLEARING, OPERATOR, USD) == 0
     assert events_of(platform, 10) == [
         "payout.requested", "payout.pending", "payout.paid", "payout.returned",
@@ -271,20 +272,3 @@ def test_a_rail_outage_leaves_the_payout_requested_until_recovered(
     assert balance(platform, AccountKind.PAYOUT_CLEARING, OPERATOR, USD) == 10_000_000
     assert events_of(platform, 11).count("payout.paid") == 1
     assert [p.id for p in list_payouts(platform, shop.id).items] == [11]
-
-
-def test_only_merchant_earnings_ever_leave_through_a_payout(
-    platform: Platform, clock: FakeClock, rail: SandboxPayoutRail
-) -> None:
-    """A payout's chain debits MERCHANT_AVAILABLE and nothing else: a customer's money,
-    restricted (carrier-billed, unsettled) or not, has no path to a bank account."""
-    shop, _ = paid_merchant(platform, clock, earned=5_000_000)
-    assert isinstance(request_payout(platform, shop.id, USD, 5_000_000, payout_id=12), Payout)
-    settle(platform, clock)
-    with platform.read() as fetch:
-        rows = fetch(
-            "SELECT DISTINCT a.code FROM transfers t JOIN accounts a ON a.id = t.debit_account_id"
-            " WHERE t.code IN (300, 301)",
-            (),
-        )
-    assert rows == [(int(AccountKind.MERCHANT_AVAILABLE),)]
