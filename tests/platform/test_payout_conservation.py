@@ -1,7 +1,8 @@
 """Money is conserved across payout lifecycles whatever happens: payments in, scheduled runs,
-payouts on request, instant quotes confirmed (sometimes twice), rail outages, lost answers,
-recovery, and the rail's paid / failed / returned events arriving as time passes; checked
-after every step (on both stores), in the style of test_money_conservation.py.
+payouts on request (sometimes while the rail is down or loses its answer), instant quotes
+confirmed (sometimes twice), recovery, and the rail's paid / failed / returned events
+arriving as time passes; checked after every step (on both stores), in the style of
+test_money_conservation.py.
 
 After each step:
 - the ledger balances (posted and pending) sum to zero; no wallet or earnings below zero;
@@ -48,7 +49,8 @@ from .world import account, balance, customer, fund, merchant
 USD = "USD"
 NUMBERS = (ACCOUNT_SUCCEEDS, ACCOUNT_FAILS, ACCOUNT_RETURNS)
 merchants_ = st.integers(0, len(NUMBERS) - 1)
-amounts = st.integers(1, 3_000_000)
+payments_ = st.integers(1, 5_000_000)
+amounts = st.integers(1, 1_000_000)
 _OPEN = (PayoutStatus.REQUESTED, PayoutStatus.PENDING)
 
 
@@ -84,25 +86,33 @@ def test_money_is_conserved_across_payouts(platform: Platform, clock: FakeClock)
                                               reserve_bp=2_000, reserve_days=1))  # fmt: skip
             self.quotes: list[tuple[int, int]] = []  # (merchant id, quote id)
 
-        @rule(to=merchants_, amount=amounts)
+        @rule(to=merchants_, amount=payments_)
         def pay(self, to: int, amount: int) -> None:
             result = platform.execute(
                 create_payment(platform, self.payer.id, self.merchants[to].id, USD, amount)
             )
             event(f"payment: {_outcome(result)}")
 
-        @rule(to=merchants_, amount=amounts)
-        def payout_now(self, to: int, amount: int) -> None:
+        @rule(to=merchants_, amount=amounts, outage=st.sampled_from([None, *Outage]))
+        def payout_now(self, to: int, amount: int, outage: Outage | None) -> None:
+            # The rail down, or its answer lost, while this payout is sent (sometimes).
+            rail.fail_next(0 if outage is None else 1, outage or Outage.DOWN)
             made = request_payout(platform, self.merchants[to].id, USD, amount, payout_id=new_id())
+            rail.fail_next(0)
             event(f"payout: {_outcome(made)}")
+            if isinstance(made, Payout):
+                event(f"payout left {made.status.value}")
 
-        @rule(to=merchants_, amount=amounts)
-        def quote(self, to: int, amount: int) -> None:
+        @rule(to=merchants_, amount=amounts, confirm_now=st.booleans())
+        def quote(self, to: int, amount: int, confirm_now: bool) -> None:
             shop = self.merchants[to].id
             made = platform.execute(quote_instant_payout(platform, shop, USD, amount))
             event(f"quote: {_outcome(made)}")
             if isinstance(made, Quote):
                 self.quotes.append((shop, made.id))
+                if confirm_now:
+                    confirmed = confirm_instant_payout(platform, shop, made.id)
+                    event(f"confirm: {_outcome(confirmed)}")
 
         @rule(data=st.data())
         def confirm(self, data: st.DataObject) -> None:
@@ -114,10 +124,6 @@ def test_money_is_conserved_across_payouts(platform: Platform, clock: FakeClock)
         def scheduled_run(self) -> None:
             report = run_scheduled_payouts(platform)
             event(f"run: {len(report.created)} created, {report.existing} existing")
-
-        @rule(count=st.integers(1, 2), lost=st.booleans())
-        def rail_outage(self, count: int, lost: bool) -> None:
-            rail.fail_next(count, Outage.TIMEOUT_AFTER_ACCEPT if lost else Outage.DOWN)
 
         @rule()
         def recover(self) -> None:
@@ -200,7 +206,7 @@ def test_money_is_conserved_across_payouts(platform: Platform, clock: FakeClock)
         Payouts,
         settings=settings(
             max_examples=5,
-            stateful_step_count=25,
+            stateful_step_count=30,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         ),
     )
