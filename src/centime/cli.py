@@ -119,9 +119,11 @@ def risk_screen(clock: Clock) -> Screen:
 def install_funding_providers(platform: Platform) -> list[Job]:
     """Register the sandbox funding provider as ``platform.providers["sandbox"]`` (kept when
     one is registered already), its carrier settling after the platform's configured days,
-    and return the worker's jobs that serve the money services (centime.worker.default_jobs:
-    the provider's events every PROVIDER_EVENTS_INTERVAL_S, lapsed metered holds marked
-    expired every HOLD_EXPIRE_INTERVAL_S, webhook delivery; each bounded per run)."""
+    and the sandbox payout rail (:func:`install_payout_rail`); return the worker's jobs that
+    serve the money services (centime.worker.default_jobs: the provider's events every
+    PROVIDER_EVENTS_INTERVAL_S, lapsed metered holds marked expired every
+    HOLD_EXPIRE_INTERVAL_S, webhook delivery; the payout jobs; the referral reward pass;
+    each bounded per run)."""
     from centime.providers import SandboxConfig, SandboxProvider
     from centime.worker import default_jobs
 
@@ -130,7 +132,43 @@ def install_funding_providers(platform: Platform) -> list[Job]:
         days = platform.config.carrier_settlement_days
         sandbox = SandboxProvider(platform.clock, SandboxConfig(carrier_settlement_days=days))
         platform.providers[sandbox.name] = sandbox
-    return default_jobs(platform)
+    return default_jobs(platform, extra=[*install_payout_rail(platform), *_referral_jobs()])
+
+
+def _referral_jobs() -> list[Job]:
+    """The referral reward pass (rewards once the referred person's activity qualifies)."""
+    from centime.limits import REFERRAL_REWARD_INTERVAL_S
+    from centime.platform.referrals import run_reward_pass
+    from centime.worker import Job
+
+    return [Job("referrals.reward", REFERRAL_REWARD_INTERVAL_S, run_reward_pass)]
+
+
+def install_payout_rail(platform: Platform) -> list[Job]:
+    """Register the sandbox payout rail as ``platform.providers[config.payouts.provider]``
+    (kept when one is registered already) and return the payout jobs: the rail's events
+    applied, payouts never acknowledged sent again (once a minute old), and the scheduled
+    payouts of the day (idempotent per merchant and date: a run repeated pays nothing
+    again). Each bounded per run."""
+    from centime.limits import (
+        PAYOUT_RECOVER_INTERVAL_S,
+        PAYOUT_RUN_INTERVAL_S,
+        PROVIDER_EVENTS_INTERVAL_S,
+    )
+    from centime.platform.payout_schedules import run_scheduled_payouts
+    from centime.platform.payouts import process_payout_events, recover_payouts
+    from centime.providers import SandboxPayoutConfig, SandboxPayoutRail
+    from centime.worker import Job
+
+    name = platform.config.payouts.provider
+    if name not in platform.providers:
+        platform.providers[name] = SandboxPayoutRail(platform.clock, SandboxPayoutConfig(name))
+    return [
+        Job("payouts.events", PROVIDER_EVENTS_INTERVAL_S, process_payout_events),
+        Job("payouts.recover", PAYOUT_RECOVER_INTERVAL_S,
+            lambda running: recover_payouts(running, min_age_s=60)),
+        Job("payouts.schedule", PAYOUT_RUN_INTERVAL_S, run_scheduled_payouts),
+    ]  # fmt: skip
 
 
 @app.command("serve")

@@ -209,3 +209,25 @@ WEBHOOK_DELIVERY_INTERVAL_S: Final = 1.0
 EXPORT_PERIOD_MAX_DAYS: Final = 366
 EXPORT_ROWS_MAX: Final = 1_000_000
 EXPORT_PAGE_ROWS: Final = 1000
+# ------------------------------------------------------ payouts (centime.platform.payouts)
+# A bank account holder's name as a merchant gives it; payout methods a merchant may have
+# active at once; quotes of instant payouts stored per merchant and UTC day (a merchant
+# asking for a quote in a loop meets a refusal, not an unbounded table).
+HOLDER_NAME_LEN_MAX: Final = 200
+PAYOUT_METHODS_PER_MERCHANT_MAX: Final = 10
+PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX: Final = 1000
+# Schedules one run of scheduled payouts looks at per call (a run of more merchants is
+# several calls: the job is called again until its report says it is done).
+PAYOUT_RUN_SCHEDULES_MAX: Final = 1000
+# Payouts reserved but never acknowledged by the rail that one recovery call sends again,
+# and how often the platform sends one at most (past this it waits for an operator).
+PAYOUT_RECOVER_MAX: Final = 1000
+PAYOUT_SEND_ATTEMPTS_MAX: Final = 16
+# Rail events applied per call of process_payout_events.
+PAYOUT_EVENTS_PER_TICK_MAX: Final = 1000
+# How often `centime serve` sends again payouts never acknowledged, and runs the day's
+# scheduled payouts (a run is idempotent per merchant and date).
+PAYOUT_RECOVER_INTERVAL_S: Final = 60.0
+PAYOUT_RUN_INTERVAL_S: Final = 3600.0
+# The referral reward pass (centime.platform.referrals.run_reward_pass) runs this often.
+REFERRAL_REWARD_INTERVAL_S: Final = 300.0

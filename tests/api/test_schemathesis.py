@@ -79,10 +79,14 @@ from centime.platform.chart import OPERATOR
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Refusal
 from centime.platform.ids import PREFIXES, format_id
+from centime.platform.instant_payouts import confirm_instant_payout, quote_instant_payout
 from centime.platform.mandates import create_mandate
 from centime.platform.parties import Status, create_customer, create_merchant, set_customer
+from centime.platform.payout_methods import add_payout_method
+from centime.platform.payout_schedules import Frequency, set_schedule
 from centime.platform.topups import TopUpStatus, create_topup, process_provider_events
 from centime.providers import Method, SandboxConfig, SandboxProvider
+from centime.providers.payout_sandbox import ACCOUNT_SUCCEEDS, SandboxPayoutRail
 from centime.providers.sandbox import CARD_SUCCEEDS as CARD_OK
 from centime.store import open_store
 from tests.conftest import PLATFORM_START_NS as START_NS
@@ -172,6 +176,8 @@ def seed(platform: Platform, clock: FakeClock, principal: str) -> Seeded:
     one it authenticates with)."""
     sandbox = SandboxProvider(clock, SandboxConfig(card_confirm_s=0))
     platform.providers[platform.config.funding_provider] = sandbox
+    rail = SandboxPayoutRail(clock)
+    platform.providers[rail.name] = rail
 
     def execute(operation: Operation[Any]) -> Any:
         clock.advance(ns=TICK_NS)
@@ -216,7 +222,21 @@ def seed(platform: Platform, clock: FakeClock, principal: str) -> Seeded:
     spare = [admin_key("operator", OPERATOR), admin_key("merchant", shop),
              admin_key("merchant", other)]  # fmt: skip
     run.add("key", *(k.key.id for k in spare))
+    _seed_payouts(platform, clock, run, shop)
     return run
+
+
+def _seed_payouts(platform: Platform, clock: FakeClock, run: Seeded, shop: int) -> None:
+    """A bank account of the first merchant, its lock run out, a schedule, and an instant
+    payout of part of its earnings."""
+    method = _ok(add_payout_method(platform, shop, "Shop Ltd", ACCOUNT_SUCCEEDS))
+    clock.advance(platform.config.payouts.payout_method_lock_s)
+    _ok(platform.execute(set_schedule(platform, shop, "USD", Frequency.WEEKLY, weekday=3)))
+    quote = _ok(platform.execute(quote_instant_payout(platform, shop, "USD", 100_000)))
+    payout = _ok(confirm_instant_payout(platform, shop, quote.id))
+    run.add("pm", method.id)
+    run.add("quo", quote.id)
+    run.add("po", payout.id)
 
 
 @pytest.fixture(params=list(RUNS))

@@ -12,6 +12,8 @@ from typing import Final
 
 from centime.money import ASSETS, parse_amount
 
+from .payout_config import PayoutConfig
+
 __all__ = ["PlatformConfig", "TierLimits"]
 
 NS_PER_DAY: Final = 86_400 * 1_000_000_000
@@ -57,3 +59,5 @@ class PlatformConfig:
     hold_timeout_default_s: int = 3_600
     # The funding provider (a name in Platform.providers) that top-ups are charged through.
     funding_provider: str = "sandbox"
+    # Payouts: the rail, method lock, tier limits, instant pricing (centime.platform.payouts).
+    payouts: PayoutConfig = field(default_factory=PayoutConfig)

@@ -82,6 +82,17 @@ class Code(enum.Enum):
     WEBHOOK_ENDPOINT_LIMIT_REACHED = "webhook_endpoint_limit_reached"
     WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint_disabled"  # re-deliver or test: enable it
     INVALID_PERIOD = "invalid_period"  # an export's from/to: order, bounds, length
+    # Payouts (centime.platform.payouts).
+    PAYOUT_NOT_FOUND = "payout_not_found"
+    PAYOUT_METHOD_NOT_FOUND = "payout_method_not_found"
+    PAYOUT_SCHEDULE_NOT_FOUND = "payout_schedule_not_found"
+    QUOTE_NOT_FOUND = "quote_not_found"
+    PAYOUTS_LOCKED = "payouts_locked"  # a payout-method change locks payouts for a while
+    QUOTE_EXPIRED = "quote_expired"  # past its validity: ask for a new quote
+    PAYOUT_METHOD_REQUIRED = "payout_method_required"  # no active method to pay to
+    PAYOUT_METHOD_LIMIT_REACHED = "payout_method_limit_reached"
+    QUOTE_LIMIT_REACHED = "quote_limit_reached"  # too many quotes today
+    PAYOUT_TOO_SMALL = "payout_too_small"  # the fee would take all of it
 
 
 @dataclass(frozen=True, slots=True)

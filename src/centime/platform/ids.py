@@ -43,6 +43,10 @@ PREFIXES: Final = {
     "we": "webhook endpoint",
     "wd": "webhook delivery",
     "wa": "webhook delivery attempt",
+    # Payouts.
+    "po": "payout",
+    "pm": "payout method (a merchant's bank account)",
+    "quo": "instant-payout quote",
 }
 
 _DIGITS: Final = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case

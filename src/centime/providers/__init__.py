@@ -19,6 +19,8 @@ from .funding import (
     event_kind,
     instrument_problem,
 )
+from .payout_sandbox import SandboxPayoutConfig, SandboxPayoutRail
+from .payouts import PayoutEventFeed, PayoutProvider, PayoutRequest
 from .sandbox import Outage, SandboxConfig, SandboxProvider
 
 __all__ = [
@@ -34,9 +36,14 @@ __all__ = [
     "FundingProvider",
     "Method",
     "Outage",
+    "PayoutEventFeed",
+    "PayoutProvider",
+    "PayoutRequest",
     "ProviderEvent",
     "ProviderUnavailable",
     "SandboxConfig",
+    "SandboxPayoutConfig",
+    "SandboxPayoutRail",
     "SandboxProvider",
     "event_kind",
     "instrument_problem",

@@ -6,6 +6,7 @@ from .keys import key_routes
 from .mandates import mandate_routes
 from .parties import party_routes
 from .payments import payment_routes
+from .payouts import payout_routes
 from .pricing import pricing_routes
 from .refunds import refund_routes
 from .reports import report_routes
@@ -19,6 +20,6 @@ __all__ = ["api_routes"]
 api_routes = [
     *party_routes, *key_routes, *payment_routes, *refund_routes, *mandate_routes, *hold_routes,
     *transfer_routes, *topup_routes, *risk_routes,
-    *pricing_routes,
+    *pricing_routes, *payout_routes,
 ]  # fmt: skip
 api_routes += [*webhook_routes, *report_routes]  # webhooks and reports (issue 4)

@@ -11,7 +11,7 @@
   who referred whom, and the devices seen at sign-up (hashed) for the shared-identity check.
 
 Revision ID: 0008_pricing
-Revises: 0006_outbox
+Revises: 0007_payouts
 Create Date: 2026-11-29
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_pricing"
-down_revision = "0006_outbox"
+down_revision = "0007_payouts"
 branch_labels = None
 depends_on = None
 

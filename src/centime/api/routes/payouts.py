@@ -1,0 +1,307 @@
+"""Payouts: a merchant's bank accounts, its payout schedule, instant payouts and the list of
+its payouts (:mod:`centime.platform.payouts`, docs/payouts.md).
+
+Every route takes the ``payouts`` scope. A merchant's key acts for its own merchant; the
+operator's key names the merchant (``merchant_id`` in the body, or the query of a read) and
+sees every payout.
+
+- ``POST /v1/payout-methods``: register a bank account with the payout rail and keep its
+  token, fingerprint, last four characters and holder (never the number); locks payouts for
+  ``payout_method_lock_s``. ``GET /v1/payout-methods``, ``POST .../{id}/remove``.
+- ``GET /v1/payout-schedules/{asset}``, ``POST /v1/payout-schedules``: the schedule.
+- ``POST /v1/payout-quotes``: the price of an instant payout, valid a short while;
+  ``POST /v1/payouts/instant`` pays a quote exactly as quoted (once, however often sent).
+- ``GET /v1/payouts``, ``GET /v1/payouts/{id}``.
+
+Adding a method and confirming a quote call the rail between two write units, so, as for
+top-ups, their ids are derived (from the Idempotency-Key, and from the quote) and the
+services answer what exists under them, instead of the stored-response wrapper. The rail is
+called in a worker thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import msgspec
+from anyio import to_thread
+from litestar import Request, Response, get, post
+from litestar.params import FromPath, JSONBody
+
+from centime.auth import Principal, Scope
+from centime.money import ASSETS
+from centime.platform import instant_payouts, payout_methods, payout_schedules, payouts
+from centime.platform.context import Platform
+from centime.platform.errors import Code, Refusal
+from centime.platform.ids import format_id
+
+from .. import wire
+from ..errors import PROBLEM_JSON, ApiCode, ProblemError, problems, refusal_problem
+from ..execute import execute
+from ..guards import requires
+from ..idempotency import IdempotencyKey, IdempotencyKeyRequired
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..params import body_id, path_id
+from ..state import api_state, principal_of
+from .acting import (
+    MerchantQuery,
+    acting_merchant,
+    listing,
+    operation_id,
+    optional_id,
+    visible_merchant,
+)
+
+__all__ = ["payout_out", "payout_routes"]
+
+PAYOUTS: Final = [requires(Scope.PAYOUTS)]
+
+
+def _time(ns: int | None) -> str | None:
+    return None if ns is None else wire.rfc3339(ns)
+
+
+def method_out(m: payout_methods.PayoutMethod) -> wire.PayoutMethod:
+    return wire.PayoutMethod(
+        id=format_id("pm", m.id), merchant_id=format_id("mer", m.merchant_id),
+        holder_name=m.holder_name, last4=m.last4, fingerprint=m.fingerprint,
+        status="active" if m.status == "active" else "removed",
+        created_at=wire.rfc3339(m.created_ns), removed_at=_time(m.removed_ns),
+    )  # fmt: skip
+
+
+def payout_out(p: payouts.Payout) -> wire.Payout:
+    asset = p.asset
+    return wire.Payout(
+        id=format_id("po", p.id), merchant_id=format_id("mer", p.merchant_id),
+        method_id=format_id("pm", p.method_id), amount=wire.money(p.amount, asset),
+        fee=wire.money(p.fee, asset), net=wire.money(p.net, asset), kind=p.kind.value,
+        status=p.status.value, failure_code=p.failure_code, return_code=p.return_code,
+        quote_id=optional_id("quo", p.quote_id), run_date=p.run_date,
+        created_at=wire.rfc3339(p.created_ns), updated_at=wire.rfc3339(p.updated_ns),
+        resolved_at=_time(p.resolved_ns), returned_at=_time(p.returned_ns),
+    )  # fmt: skip
+
+
+def quote_out(q: instant_payouts.Quote) -> wire.PayoutQuote:
+    asset = q.asset
+    return wire.PayoutQuote(
+        id=format_id("quo", q.id), merchant_id=format_id("mer", q.merchant_id),
+        method_id=format_id("pm", q.method_id), amount=wire.money(q.amount, asset),
+        fee=wire.money(q.fee, asset), net=wire.money(q.net, asset), days_early=q.days_early,
+        scheduled_date=q.scheduled_date, expires_at=wire.rfc3339(q.expires_ns),
+        payout_id=optional_id("po", q.payout_id), created_at=wire.rfc3339(q.created_ns),
+    )  # fmt: skip
+
+
+def schedule_out(s: payout_schedules.PayoutSchedule, now_ns: int) -> wire.PayoutSchedule:
+    next_date = payout_schedules.next_payout_date(s, payout_schedules.day_of(now_ns))
+    return wire.PayoutSchedule(
+        merchant_id=format_id("mer", s.merchant_id), asset=s.asset,
+        frequency=s.frequency.value, weekday=s.weekday, month_day=s.month_day,
+        minimum_amount=wire.money(s.minimum_amount, s.asset), reserve_bp=s.reserve_bp,
+        reserve_days=s.reserve_days, method_id=optional_id("pm", s.method_id),
+        next_date=next_date.isoformat(), updated_at=wire.rfc3339(s.updated_ns),
+    )  # fmt: skip
+
+
+def _answer(result: msgspec.Struct | Refusal, status: int) -> Response[Any]:
+    if isinstance(result, Refusal):
+        code, body = refusal_problem(result)
+        return Response(body, status_code=code, media_type=PROBLEM_JSON)
+    return Response(msgspec.json.encode(result), status_code=status, media_type="application/json")
+
+
+def _read_merchant(principal: Principal, named: str | None) -> int:
+    """The merchant a read of methods or a schedule is about: the operator names one."""
+    merchant = visible_merchant(principal, named)
+    if merchant is None:
+        detail = "required with the operator's key"
+        raise ProblemError(
+            ApiCode.INVALID_REQUEST, f"merchant_id: {detail}",
+            errors=[wire.FieldError(field="merchant_id", detail=detail)],
+        )  # fmt: skip
+    return merchant
+
+
+# ------------------------------------------------------------------ payout methods
+
+
+def _add_method(
+    platform: Platform, merchant_id: int, holder: str, number: str, method_id: int
+) -> msgspec.Struct | Refusal:
+    made = payout_methods.add_payout_method(platform, merchant_id, holder, number, method_id)
+    return made if isinstance(made, Refusal) else method_out(made)
+
+
+@post("/payout-methods", guards=PAYOUTS, status_code=201,
+      responses=problems(402, 404, 409, 413, 415, 422, 503))  # fmt: skip
+async def add_payout_method(
+    request: Request[Any, Any, Any],
+    data: JSONBody[wire.PayoutMethodCreate],
+    idempotency_key: IdempotencyKeyRequired,
+) -> Response[wire.PayoutMethod]:
+    """Add a bank account (registered with the payout rail). Locks payouts for a while."""
+    principal = principal_of(request)
+    state = api_state(request)
+    merchant_id = acting_merchant(principal, data.merchant_id, "merchant_id")
+    method_id = operation_id("payout-method", principal, idempotency_key)
+    with state.in_flight.claim(principal.owner, idempotency_key):
+        result = await to_thread.run_sync(
+            _add_method, state.platform, merchant_id, data.holder_name, data.account_number,
+            method_id,
+        )  # fmt: skip
+    return _answer(result, 201)
+
+
+@get("/payout-methods", guards=PAYOUTS, sync_to_thread=True, responses=problems(404))
+def list_payout_methods(
+    request: Request[Any, Any, Any], merchant_id: MerchantQuery = None
+) -> wire.PayoutMethodList:
+    """The merchant's active bank accounts, newest first."""
+    merchant = _read_merchant(principal_of(request), merchant_id)
+    found = payout_methods.list_payout_methods(api_state(request).platform, merchant)
+    return wire.PayoutMethodList(data=[method_out(m) for m in found])
+
+
+@post("/payout-methods/{method_id:str}/remove", guards=PAYOUTS, status_code=200,
+      responses=problems(404, 409, 422))  # fmt: skip
+async def remove_payout_method(
+    request: Request[Any, Any, Any], method_id: FromPath[str], idempotency_key: IdempotencyKey
+) -> Response[wire.PayoutMethod]:
+    """Remove a bank account (payouts on their way still arrive). Locks payouts."""
+    principal = principal_of(request)
+    platform = api_state(request).platform
+    target = path_id("pm", method_id, Code.PAYOUT_METHOD_NOT_FOUND)
+    owner = principal.owner_id
+    if principal.is_operator:
+        found = await to_thread.run_sync(payout_methods.get_payout_method, platform, target)
+        owner = found.merchant_id if found is not None else 0
+    operation = payout_methods.remove_payout_method(platform, owner, target)
+    return await execute(request, operation, method_out, idempotency_key=idempotency_key)
+
+
+# ------------------------------------------------------------------ schedules
+
+
+@get("/payout-schedules/{asset:str}", guards=PAYOUTS, sync_to_thread=True,
+     responses=problems(404))  # fmt: skip
+def get_payout_schedule(
+    request: Request[Any, Any, Any], asset: FromPath[str], merchant_id: MerchantQuery = None
+) -> wire.PayoutSchedule:
+    """The merchant's payout schedule in ``asset`` and its next date."""
+    merchant = _read_merchant(principal_of(request), merchant_id)
+    platform = api_state(request).platform
+    found = None
+    if asset in ASSETS:
+        found = payout_schedules.get_schedule(platform, merchant, asset)
+    if found is None:
+        raise ProblemError(Code.PAYOUT_SCHEDULE_NOT_FOUND, "no payout schedule in this asset")
+    return schedule_out(found, platform.clock.now_ns())
+
+
+@post("/payout-schedules", guards=PAYOUTS, status_code=200,
+      responses=problems(404, 409, 413, 415, 422))  # fmt: skip
+async def set_payout_schedule(
+    request: Request[Any, Any, Any],
+    data: JSONBody[wire.PayoutScheduleSet],
+    idempotency_key: IdempotencyKey,
+) -> Response[wire.PayoutSchedule]:
+    """Create or replace the merchant's schedule in ``minimum_amount``'s asset."""
+    principal = principal_of(request)
+    platform = api_state(request).platform
+    merchant_id = acting_merchant(principal, data.merchant_id, "merchant_id")
+    asset, minimum = wire.parse_money(data.minimum_amount, "minimum_amount")
+    method = None if data.method_id is None else body_id("pm", data.method_id, "method_id")
+    operation = payout_schedules.set_schedule(
+        platform, merchant_id, asset, payout_schedules.Frequency(data.frequency),
+        weekday=data.weekday, month_day=data.month_day, minimum_amount=minimum,
+        reserve_bp=data.reserve_bp, reserve_days=data.reserve_days, method_id=method,
+    )  # fmt: skip
+    return await execute(
+        request, operation, lambda s: schedule_out(s, platform.clock.now_ns()),
+        idempotency_key=idempotency_key,
+    )  # fmt: skip
+
+
+# ------------------------------------------------------------------ instant payouts
+
+
+@post("/payout-quotes", guards=PAYOUTS, status_code=201,
+      responses=problems(402, 404, 409, 413, 415, 422))  # fmt: skip
+async def quote_instant_payout(
+    request: Request[Any, Any, Any],
+    data: JSONBody[wire.PayoutQuoteCreate],
+    idempotency_key: IdempotencyKeyRequired,
+) -> Response[wire.PayoutQuote]:
+    """The price of paying ``amount`` out now: the fee, what arrives, until when it holds."""
+    principal = principal_of(request)
+    merchant_id = acting_merchant(principal, data.merchant_id, "merchant_id")
+    asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
+    method = None if data.method_id is None else body_id("pm", data.method_id, "method_id")
+    operation = instant_payouts.quote_instant_payout(
+        api_state(request).platform, merchant_id, asset, amount, method,
+        quote_id=operation_id("payout-quote", principal, idempotency_key),
+    )  # fmt: skip
+    return await execute(request, operation, quote_out, status_code=201,
+                         idempotency_key=idempotency_key)  # fmt: skip
+
+
+def _confirm(platform: Platform, merchant_id: int, quote_id: int) -> msgspec.Struct | Refusal:
+    made = instant_payouts.confirm_instant_payout(platform, merchant_id, quote_id)
+    return made if isinstance(made, Refusal) else payout_out(made)
+
+
+@post("/payouts/instant", guards=PAYOUTS, status_code=201,
+      responses=problems(402, 404, 409, 413, 415, 422))  # fmt: skip
+async def instant_payout(
+    request: Request[Any, Any, Any],
+    data: JSONBody[wire.InstantPayoutCreate],
+    idempotency_key: IdempotencyKeyRequired,
+) -> Response[wire.Payout]:
+    """Pay a quote out now, exactly as quoted (``409 quote_expired`` past its validity). A
+    quote is paid once: confirming it again answers the same payout."""
+    principal = principal_of(request)
+    state = api_state(request)
+    merchant_id = acting_merchant(principal, data.merchant_id, "merchant_id")
+    quote_id = body_id("quo", data.quote_id, "quote_id")
+    with state.in_flight.claim(principal.owner, idempotency_key):
+        result = await to_thread.run_sync(_confirm, state.platform, merchant_id, quote_id)
+    return _answer(result, 201)
+
+
+# ------------------------------------------------------------------ reads
+
+
+@get("/payouts", guards=PAYOUTS, sync_to_thread=True, responses=problems(404))
+def list_payouts(
+    request: Request[Any, Any, Any],
+    merchant_id: MerchantQuery = None,
+    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
+    cursor: CursorParam = None,
+) -> wire.PayoutPage:
+    """Payouts newest first: a merchant's own, the operator's every one (or a merchant's)."""
+    merchant = visible_merchant(principal_of(request), merchant_id)
+    name = listing("payouts", merchant)
+    page = payouts.list_payouts(api_state(request).platform, merchant,
+                                decode_cursor(name, cursor), limit)  # fmt: skip
+    return wire.PayoutPage(
+        data=[payout_out(p) for p in page.items], next_cursor=next_cursor(name, page.next_cursor)
+    )
+
+
+@get("/payouts/{payout_id:str}", guards=PAYOUTS, sync_to_thread=True, responses=problems(404))
+def get_payout(request: Request[Any, Any, Any], payout_id: FromPath[str]) -> wire.Payout:
+    found = payouts.get_payout(
+        api_state(request).platform, path_id("po", payout_id, Code.PAYOUT_NOT_FOUND),
+        visible_merchant(principal_of(request)),
+    )  # fmt: skip
+    if found is None:
+        raise ProblemError(Code.PAYOUT_NOT_FOUND, "no such payout")
+    return payout_out(found)
+
+
+payout_routes: Final = [
+    add_payout_method, list_payout_methods, remove_payout_method, get_payout_schedule,
+    set_payout_schedule, quote_instant_payout, instant_payout, list_payouts, get_payout,
+]  # fmt: skip

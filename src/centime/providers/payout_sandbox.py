@@ -1,0 +1,254 @@
+"""The sandbox payout rail: behaves like a real bank rail, in process and deterministic.
+
+It registers accounts and accepts or rejects a payout at once, then reports what happens to
+it as events that fall due on the clock it is given (the platform's, so tests drive it with
+a fake clock). Standard payouts arrive after ``standard_paid_s`` (a day), instant ones after
+``instant_paid_s``.
+
+=========================  ============================================================
+account number             outcome
+=========================  ============================================================
+GB82WEST12345698765432     payouts are paid
+GB33BUKB20201555555555     payouts are accepted, then fail: ``account_closed``
+GB94BARC10201530093459     payouts are paid, then returned ``return_after_s`` later:
+                           ``returned_by_bank``
+GB24DECL00000000000000     payouts are rejected at once: ``account_blocked``
+GB00REJECT000000000000     the account is refused at registration: ``invalid_account``
+anything else well formed  payouts are paid
+=========================  ============================================================
+
+Failure modes for tests (:meth:`SandboxPayoutRail.fail_next`): ``DOWN`` raises
+:class:`ProviderUnavailable` before doing anything; ``TIMEOUT_AFTER_ACCEPT`` accepts the
+payout and schedules its events, then raises, as when the answer is lost on the way back.
+Either way, sending the same payout again answers as the first acceptance did: the payout id
+is the idempotency key, and a payout id is paid at most once, however often it is sent.
+
+The sandbox keeps account numbers in memory (a real rail keeps them in its vault); what it
+answers the platform is a token, a keyed fingerprint and the last four characters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from centime.clock import Clock
+from centime.limits import (
+    PROVIDER_EVENTS_PER_TICK_MAX,
+    SANDBOX_CHARGES_MAX,
+    SANDBOX_EVENTS_MAX,
+)
+
+from .funding import ProviderUnavailable
+from .payouts import (
+    AccountRegistered,
+    AccountRejected,
+    PayoutAccepted,
+    PayoutEvent,
+    PayoutFailed,
+    PayoutPaid,
+    PayoutRejected,
+    PayoutRequest,
+    PayoutResult,
+    PayoutReturned,
+    account_number_problem,
+    holder_name_problem,
+    normalized_account_number,
+)
+from .sandbox import Outage
+
+__all__ = [
+    "ACCOUNT_FAILS",
+    "ACCOUNT_REFUSED",
+    "ACCOUNT_REJECTS_PAYOUTS",
+    "ACCOUNT_RETURNS",
+    "ACCOUNT_SUCCEEDS",
+    "SandboxPayoutConfig",
+    "SandboxPayoutRail",
+]
+
+ACCOUNT_SUCCEEDS: Final = "GB82WEST12345698765432"
+ACCOUNT_FAILS: Final = "GB33BUKB20201555555555"
+ACCOUNT_RETURNS: Final = "GB94BARC10201530093459"
+ACCOUNT_REJECTS_PAYOUTS: Final = "GB24DECL00000000000000"
+ACCOUNT_REFUSED: Final = "GB00REJECT000000000000"
+
+_NS_PER_S: Final = 1_000_000_000
+_EVENTS_PER_PAYOUT_MAX: Final = 2  # paid, then returned
+_ACCOUNTS_MAX: Final = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxPayoutConfig:
+    name: str = "sandbox-payouts"
+    standard_paid_s: int = 86_400
+    instant_paid_s: int = 30
+    return_after_s: int = 3 * 86_400
+    # The key of the fingerprints (a real rail's is its secret; the sandbox's is public).
+    fingerprint_key: bytes = b"centime-sandbox-payouts"
+
+
+class SandboxPayoutRail:
+    """The in-process payout rail (a :class:`~centime.providers.payouts.PayoutProvider`
+    and its :class:`~centime.providers.payouts.PayoutEventFeed`). Thread-safe."""
+
+    def __init__(self, clock: Clock, config: SandboxPayoutConfig | None = None) -> None:
+        self._clock = clock
+        self.config = config or SandboxPayoutConfig()
+        self._lock = threading.Lock()
+        self._accounts: dict[str, str] = {}  # token -> normalized number
+        self._payouts: OrderedDict[int, tuple[PayoutRequest, PayoutResult]] = OrderedDict()
+        self._sends: dict[int, int] = {}  # payout id -> send calls that reached the rail
+        self._queue: list[tuple[int, int, PayoutEvent]] = []
+        self._outstanding: dict[str, PayoutEvent] = {}
+        self._seq = 0
+        self._outage: Outage | None = None
+        self._outage_left = 0
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def fail_next(self, count: int, mode: Outage = Outage.DOWN) -> None:
+        """Make the next ``count`` calls (registrations and sends) fail as ``mode`` says."""
+        if type(count) is not int or count < 0:
+            raise ValueError("count is a non-negative int")
+        with self._lock:
+            self._outage, self._outage_left = (mode if count else None), count
+
+    def sends(self, payout_id: int) -> int:
+        """How many send calls for this payout reached the rail (tests: resends happen)."""
+        with self._lock:
+            return self._sends.get(payout_id, 0)
+
+    @property
+    def events_waiting(self) -> int:
+        with self._lock:
+            return len(self._queue) + len(self._outstanding)
+
+    def _outage_now(self) -> Outage | None:
+        outage = self._outage
+        if outage is not None:
+            self._outage_left -= 1
+            if self._outage_left == 0:
+                self._outage = None
+            if outage is Outage.DOWN:
+                raise ProviderUnavailable(f"{self.name}: service unavailable")
+        return outage
+
+    # ------------------------------------------------------------------ accounts
+
+    def _fingerprint(self, number: str) -> str:
+        key = self.config.fingerprint_key
+        return hashlib.blake2b(number.encode(), key=key, digest_size=16).hexdigest()
+
+    def register_account(
+        self, holder_name: str, account_number: str
+    ) -> AccountRegistered | AccountRejected:
+        problem = account_number_problem(account_number) or holder_name_problem(holder_name)
+        if problem is not None:
+            return AccountRejected("invalid_account", problem)
+        number = normalized_account_number(account_number)
+        with self._lock:
+            outage = self._outage_now()
+            if number == ACCOUNT_REFUSED:
+                result: AccountRegistered | AccountRejected = AccountRejected(
+                    "invalid_account", "The bank does not know this account."
+                )
+            else:
+                fingerprint = self._fingerprint(number)
+                token = f"ba_sbx_{fingerprint[:24]}"
+                if token not in self._accounts and len(self._accounts) >= _ACCOUNTS_MAX:
+                    raise ProviderUnavailable(f"{self.name}: overloaded (accounts full)")
+                self._accounts[token] = number
+                result = AccountRegistered(token, fingerprint, number[-4:])
+        if outage is Outage.TIMEOUT_AFTER_ACCEPT:
+            raise ProviderUnavailable(f"{self.name}: timed out waiting for the answer")
+        return result
+
+    # ------------------------------------------------------------------ payouts
+
+    def send(self, request: PayoutRequest) -> PayoutResult:
+        with self._lock:
+            outage = self._outage_now()
+            self._sends[request.payout_id] = self._sends.get(request.payout_id, 0) + 1
+            result = self._send_locked(request)
+        if outage is Outage.TIMEOUT_AFTER_ACCEPT:
+            raise ProviderUnavailable(f"{self.name}: timed out waiting for the answer")
+        return result
+
+    def _send_locked(self, request: PayoutRequest) -> PayoutResult:
+        known = self._payouts.get(request.payout_id)
+        if known is not None:
+            first, result = known
+            if first != request:
+                return PayoutRejected("idempotency_key_reused", "Another payout used this id.")
+            return result
+        number = self._accounts.get(request.account_token)
+        decided: PayoutResult
+        if type(request.amount) is not int or request.amount <= 0:
+            decided = PayoutRejected("invalid_amount", "The amount must be a positive integer.")
+        elif number is None:
+            decided = PayoutRejected("unknown_account", "No account has this token.")
+        elif number == ACCOUNT_REJECTS_PAYOUTS:
+            decided = PayoutRejected("account_blocked", "The account takes no payouts.")
+        else:
+            if (
+                len(self._queue) + len(self._outstanding) + _EVENTS_PER_PAYOUT_MAX
+                > SANDBOX_EVENTS_MAX
+            ):
+                raise ProviderUnavailable(f"{self.name}: overloaded (event queue full)")
+            decided = PayoutAccepted(f"sbxpo_{request.payout_id:016x}")
+            self._schedule(request, decided.provider_ref, number)
+        self._payouts[request.payout_id] = (request, decided)
+        while len(self._payouts) > SANDBOX_CHARGES_MAX:
+            self._payouts.popitem(last=False)
+        return decided
+
+    def _schedule(self, request: PayoutRequest, ref: str, number: str) -> None:
+        config = self.config
+        delay_s = config.instant_paid_s if request.instant else config.standard_paid_s
+        due_ns = self._clock.now_ns() + delay_s * _NS_PER_S
+        payout_id, name = request.payout_id, self.name
+        if number == ACCOUNT_FAILS:
+            self._push(due_ns, lambda e: PayoutFailed(name, e, payout_id, ref, "account_closed"))
+            return
+        self._push(due_ns, lambda e: PayoutPaid(name, e, payout_id, ref))
+        if number == ACCOUNT_RETURNS:
+            self._push(
+                due_ns + config.return_after_s * _NS_PER_S,
+                lambda e: PayoutReturned(name, e, payout_id, ref, "returned_by_bank"),
+            )
+
+    def _push(self, due_ns: int, make: Callable[[str], PayoutEvent]) -> None:
+        self._seq += 1
+        event = make(f"evt_sbxpo_{self._seq:012d}")
+        heapq.heappush(self._queue, (due_ns, self._seq, event))
+
+    # ------------------------------------------------------------------ events
+
+    def due_payout_events(
+        self, now_ns: int, limit: int = PROVIDER_EVENTS_PER_TICK_MAX
+    ) -> list[PayoutEvent]:
+        limit = max(0, min(limit, PROVIDER_EVENTS_PER_TICK_MAX))
+        with self._lock:
+            queue = self._queue
+            while queue and queue[0][0] <= now_ns:
+                _, _, event = heapq.heappop(queue)
+                self._outstanding[event.event_id] = event
+            events: list[PayoutEvent] = []
+            for event in self._outstanding.values():
+                if len(events) == limit:
+                    break
+                events.append(event)
+            return events
+
+    def acknowledge_payout_events(self, event_ids: Iterable[str]) -> None:
+        with self._lock:
+            for event_id in event_ids:
+                self._outstanding.pop(event_id, None)
