@@ -11,6 +11,7 @@ from centime.clock import FakeClock
 from centime.platform.chart import OPERATOR, AccountKind
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
+from centime.platform.ids import format_id
 from centime.platform.instant_payouts import (
     Quote,
     confirm_instant_payout,
@@ -127,3 +128,46 @@ def test_a_failed_instant_payout_gives_the_fee_back(
     fees = account(platform, AccountKind.FEE_REVENUE, OPERATOR, USD)
     assert fees is not None and fees.credits_pending == 0
     assert available(platform, shop.id) == 100_000_000
+
+
+def test_the_published_pricing_rules_price_quotes(
+    platform: Platform, clock: FakeClock, rail: SandboxPayoutRail
+) -> None:
+    from centime.platform.pricing.rules import InstantPayoutDoc, RuleSetDocument
+    from centime.platform.pricing.store import publish_rules
+
+    shop, _ = paid_merchant(platform, clock)
+    assert quote(platform, shop.id).fee == AMOUNT * 150 // 10_000  # the configuration's cap
+    document = RuleSetDocument(instant_payout=InstantPayoutDoc(
+        fee_bp_per_day=5, fee_bp_floor=20, fee_bp_cap=90))  # fmt: skip
+    assert not isinstance(platform.execute(publish_rules(platform, document)), Refusal)
+    assert quote(platform, shop.id).fee == AMOUNT * 90 // 10_000  # 31 days early: the rules' cap
+
+
+def test_the_risk_screen_decides_on_an_instant_payout(
+    platform: Platform, clock: FakeClock, rail: SandboxPayoutRail
+) -> None:
+    from centime.risk.types import Action
+    from tests.risk.screens import ScriptedScreen, decision
+
+    shop, _ = paid_merchant(platform, clock)
+    priced = quote(platform, shop.id)
+    screen = ScriptedScreen(lambda event: decision(Action.BLOCK, "mule_fan_in_payout"))
+    platform.screen = screen
+    before = available(platform, shop.id)
+    refused = confirm_instant_payout(platform, shop.id, priced.id)
+    assert isinstance(refused, Refusal) and refused.code is Code.RISK_BLOCKED
+    assert "mule_fan_in_payout" in refused.detail
+    [asked] = screen.asked
+    assert (asked.type, asked.amount) == ("payout_instant", AMOUNT)
+    assert asked.payer == format_id("mer", shop.id)
+    assert available(platform, shop.id) == before  # nothing reserved
+
+    screen.rule = lambda event: decision(Action.STEP_UP, "new_payout_account")
+    needs = confirm_instant_payout(platform, shop.id, priced.id)
+    assert isinstance(needs, Refusal) and needs.code is Code.STEP_UP_REQUIRED
+    paid = confirm_instant_payout(platform, shop.id, priced.id, stepped_up_at_ns=clock.now_ns())
+    assert isinstance(paid, Payout) and paid.amount == AMOUNT
+    with platform.read() as fetch:
+        actions = [r[0] for r in fetch("SELECT action FROM risk_decisions ORDER BY created_ns", ())]
+    assert actions == ["block", "step_up", "step_up"]

@@ -21,7 +21,7 @@ fails.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -31,10 +31,11 @@ from centime.limits import PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX
 from .config import NS_PER_DAY
 from .context import Operation, Platform
 from .errors import Code, Refusal
-from .ids import derive_id, new_id, valid_id
+from .ids import derive_id, format_id, new_id, valid_id
 from .parties import active_merchant
-from .payout_fees import instant_payout_fee
-from .payout_methods import lock_refusal
+from .payout_config import PayoutConfig
+from .payout_fees import InstantFeeParams, instant_payout_fee
+from .payout_methods import get_payout_method, lock_refusal
 from .payout_schedules import day_of, load_schedule, next_payout_date, scheduled_payout_id
 from .payouts import (
     PAYOUT_RESERVE_EVENTS_MAX,
@@ -50,6 +51,7 @@ from .payouts import (
     reserve_unit,
     send_payout,
 )
+from .pricing.store import active_rules
 
 __all__ = [
     "Quote",
@@ -175,7 +177,7 @@ def quote_instant_payout(
                 f"at most {PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX} quotes a day",
             )
         days, scheduled = days_early(ctx, merchant_id, asset, config.instant.days_max)
-        fee = instant_payout_fee(amount, days, config.instant.params(asset))
+        fee = instant_payout_fee(amount, days, fee_params(ctx, config, asset))
         if fee >= amount:
             return Refusal(Code.PAYOUT_TOO_SMALL, "the fee would take all of the amount")
         quote = Quote(
@@ -194,6 +196,18 @@ def quote_instant_payout(
         return quote
 
     return Operation(unit, 0)
+
+
+def fee_params(ctx: UnitContext, config: PayoutConfig, asset: str) -> InstantFeeParams:
+    """The instant-payout discounting in force: the published pricing rules' when they set it
+    (``instant_payout`` of centime.platform.pricing), else the configuration's. The rules
+    name basis points only: no fixed part, and the configuration's ``days_max``."""
+    rules = active_rules(ctx).instant_payout
+    if rules is None:
+        return config.instant.params(asset)
+    return InstantFeeParams(
+        rules.fee_bp_per_day, rules.fee_bp_floor, rules.fee_bp_cap, 0, config.instant.days_max
+    )
 
 
 def _load(ctx: UnitContext, quote_id: int) -> Quote | None:
@@ -227,12 +241,59 @@ def _confirm_unit(
     return Operation(unit, PAYOUT_RESERVE_EVENTS_MAX)
 
 
-def confirm_instant_payout(platform: Platform, merchant_id: int, quote_id: int) -> Payout | Refusal:
-    """Pay the quote out now, exactly as quoted (module note); then send it to the rail."""
-    made = platform.execute(_confirm_unit(platform, merchant_id, quote_id))
+def confirm_instant_payout(
+    platform: Platform,
+    merchant_id: int,
+    quote_id: int,
+    *,
+    stepped_up_at_ns: int | None = None,
+    device: str | None = None,
+    ip: str | None = None,
+) -> Payout | Refusal:
+    """Pay the quote out now, exactly as quoted (module note); then send it to the rail.
+
+    The risk screen decides first, outside the unit (a ``payout_instant`` event to the
+    method's fingerprint); its answer is acted on first thing inside the unit
+    (:func:`centime.platform.screening.payout_gate`: BLOCK and REVIEW refuse, STEP_UP needs
+    ``stepped_up_at_ns``, a passkey confirmation of the last minutes). A quote already paid
+    answers its payout without asking again."""
+    operation = _confirm_unit(platform, merchant_id, quote_id)
+    quote = get_quote(platform, quote_id, merchant_id)
+    if quote is not None and quote.payout_id is None:
+        operation = operation.then(
+            _screened(platform, quote, stepped_up_at_ns, device, ip)
+        )
+    made = platform.execute(operation)
     if isinstance(made, Refusal):
         return made
     return send_payout(platform, made) if made.status is PayoutStatus.REQUESTED else made
+
+
+def _screened(
+    platform: Platform,
+    quote: Quote,
+    stepped_up_at_ns: int | None,
+    device: str | None,
+    ip: str | None,
+) -> Callable[[UnitContext, Callable[[UnitContext], Payout | Refusal]], Payout | Refusal]:
+    from .decisions import Subject
+    from .screening import payout_decision, payout_gate
+
+    method = get_payout_method(platform, quote.method_id, quote.merchant_id)
+    account = method.fingerprint if method is not None else format_id("pm", quote.method_id)
+    event, decision = payout_decision(
+        platform, quote.merchant_id, quote.asset, quote.amount, account, instant=True,
+        device=device, ip=ip,
+    )  # fmt: skip
+    subject = Subject("payout", instant_payout_id(quote.id), "merchant", quote.merchant_id)
+
+    def gated(
+        ctx: UnitContext, inner: Callable[[UnitContext], Payout | Refusal]
+    ) -> Payout | Refusal:
+        refusal = payout_gate(ctx, event, decision, subject, stepped_up_at_ns)
+        return refusal if refusal is not None else inner(ctx)
+
+    return gated
 
 
 def get_quote(platform: Platform, quote_id: int, merchant_id: int | None = None) -> Quote | None:

@@ -8,12 +8,11 @@ from hypothesis import strategies as st
 
 from centime.limits import AMOUNT_MAX
 from centime.platform.fees import payment_fee
+from centime.platform.payout_fees import InstantFeeParams, ceil_bp, instant_payout_fee
 from centime.platform.pricing.evaluate import (
     PromoTerms,
     bp_share,
     fee_terms,
-    instant_payout_fee,
-    instant_payout_fee_bp,
     month_of,
     promo_discount,
     topup_bonus,
@@ -95,10 +94,13 @@ def test_a_bonus_is_its_share_rounded_down_at_most_its_cap(amount: int, bp: int,
 def test_instant_payout_fees_grow_with_days_early_within_floor_and_cap(
     days: int, more: int, per_day: int, floor: int, amount: int
 ) -> None:
-    params = InstantPayoutParams(per_day, floor, max(floor, 1_500))
-    low, high = instant_payout_fee_bp(days, params), instant_payout_fee_bp(days + more, params)
-    assert params.fee_bp_floor <= low <= high <= params.fee_bp_cap
-    assert 0 <= instant_payout_fee(amount, days, params) <= amount
+    # The rules' parameters as the payouts service prices with them (fee_params).
+    rules = InstantPayoutParams(per_day, floor, max(floor, 1_500))
+    params = InstantFeeParams(rules.fee_bp_per_day, rules.fee_bp_floor, rules.fee_bp_cap, 0, 366)
+    low = instant_payout_fee(amount, days, params)
+    high = instant_payout_fee(amount, days + more, params)
+    assert ceil_bp(amount, rules.fee_bp_floor) <= low <= high <= ceil_bp(amount, rules.fee_bp_cap)
+    assert 0 <= high <= amount
 
 
 def test_without_a_schedule_the_merchants_own_fee_applies_and_months_are_utc() -> None:

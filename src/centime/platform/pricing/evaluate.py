@@ -15,15 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from .rules import BP_PER_WHOLE, FeeTier, InstantPayoutParams, RuleSet, TopupBonus
+from .rules import BP_PER_WHOLE, FeeTier, RuleSet, TopupBonus
 
 __all__ = [
     "FeeTerms",
     "PromoTerms",
     "bp_share",
     "fee_terms",
-    "instant_payout_fee",
-    "instant_payout_fee_bp",
     "month_of",
     "promo_discount",
     "topup_bonus",
@@ -109,18 +107,3 @@ def promo_discount(terms: PromoTerms, amount: int) -> int:
     code's budget, never more than the payment."""
     left = max(terms.budget - terms.spent, 0)
     return min(bp_share(amount, terms.discount_bp), terms.discount_max, left, amount)
-
-
-def instant_payout_fee_bp(days_early: int, params: InstantPayoutParams) -> int:
-    """Basis points for taking money ``days_early`` days before its scheduled date:
-    ``days_early * fee_bp_per_day``, clamped to ``[fee_bp_floor, fee_bp_cap]``. Non-
-    decreasing in ``days_early`` (the day before costs less than a week before)."""
-    if days_early < 0:
-        raise ValueError("days_early is never negative")
-    return min(max(days_early * params.fee_bp_per_day, params.fee_bp_floor), params.fee_bp_cap)
-
-
-def instant_payout_fee(amount: int, days_early: int, params: InstantPayoutParams) -> int:
-    """The fee of an instant payout of ``amount``: its basis points rounded down (the
-    merchant keeps the fraction); at most ``amount`` (the cap is at most 10 000 bp)."""
-    return bp_share(amount, instant_payout_fee_bp(days_early, params))

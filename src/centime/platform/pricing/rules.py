@@ -165,8 +165,9 @@ class ReferralRule:
 
 @dataclass(frozen=True, slots=True)
 class InstantPayoutParams:
-    """Dynamic discounting of instant payouts: ``clamp(days_early * fee_bp_per_day,
-    fee_bp_floor, fee_bp_cap)`` basis points of the amount (see evaluate.instant_payout_fee)."""
+    """Dynamic discounting of instant payouts: ``days_early * fee_bp_per_day`` basis points
+    of the amount, between ``fee_bp_floor`` and ``fee_bp_cap`` (priced by
+    centime.platform.payout_fees.instant_payout_fee, fed by instant_payouts.fee_params)."""
 
     fee_bp_per_day: int
     fee_bp_floor: int
