@@ -127,3 +127,29 @@ def test_referral_refusals_change_nothing(platform: Platform, clock: FakeClock) 
     late = customer(platform)
     clock.advance(31 * 86_400)
     refused(Code.REFERRAL_ALREADY_ATTRIBUTED, claim_referral(platform, ("customer", late.id), mine))
+
+
+def test_merchants_sharing_a_payout_account_share_an_identity(
+    platform: Platform, clock: FakeClock
+) -> None:
+    from centime.ledger.units import UnitContext
+    from centime.platform.context import Operation
+    from centime.platform.referrals import shared_identity
+    from centime.providers.payout_sandbox import ACCOUNT_RETURNS, ACCOUNT_SUCCEEDS
+
+    from .payout_world import install_rail, with_method
+
+    install_rail(platform, clock)
+    a, b, c = (merchant(platform) for _ in range(3))
+    with_method(platform, clock, a.id, ACCOUNT_SUCCEEDS)
+    with_method(platform, clock, b.id, ACCOUNT_SUCCEEDS)
+    with_method(platform, clock, c.id, ACCOUNT_RETURNS)
+
+    def ask(x: int, y: int) -> str | None:
+        def unit(ctx: UnitContext) -> str | None:
+            return shared_identity(ctx, ("merchant", x), ("merchant", y))
+
+        return platform.execute(Operation(unit, 0))
+
+    assert ask(a.id, b.id) == "a payout account"
+    assert ask(a.id, c.id) is None

@@ -318,12 +318,25 @@ def _shared_instrument(ctx: UnitContext, a: Party, b: Party) -> str | None:
     return "a payment instrument" if rows else None
 
 
+def _shared_payout_account(ctx: UnitContext, a: Party, b: Party) -> str | None:
+    if a[0] != "merchant" or b[0] != "merchant":
+        return None  # only merchants have payout accounts
+    # Any method either ever had (removed ones too): the same bank account is one person's.
+    rows = ctx.fetch(
+        "SELECT 1 FROM payout_methods x JOIN payout_methods y ON x.fingerprint = y.fingerprint"
+        " WHERE x.merchant_id = ? AND y.merchant_id = ? LIMIT 1",
+        (a[1], b[1]),
+    )
+    return "a payout account" if rows else None
+
+
 # The checks :func:`shared_identity` runs, in order. Each answers what the two parties share
-# (None: nothing it can see). Payout accounts (the payouts service) and the risk engine's
-# signals are added here: one function each, same signature.
+# (None: nothing it can see). The risk engine's signals are added here: one function each,
+# same signature.
 IDENTITY_CHECKS: Final[tuple[Callable[[UnitContext, Party, Party], str | None], ...]] = (
     _shared_device,
     _shared_instrument,
+    _shared_payout_account,
 )
 
 
