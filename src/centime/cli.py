@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from centime.api.background import Task
     from centime.audit import AuditLog
     from centime.platform.context import Platform
+    from centime.web import WebState
 
 app = typer.Typer(help="centime: micropayments on an exact, fast double-entry ledger.",
                   no_args_is_help=True)
@@ -136,6 +137,41 @@ class ServerOptions:
     rate_per_key: float = API_RATE_PER_KEY_PER_S
     rate_burst: int = API_RATE_BURST
     access_log: bool = False
+    web_origin: str | None = None  # default: http://localhost:<port> (or CENTIME_WEB_ORIGIN)
+    demo: bool = False
+
+    def origin(self) -> str:
+        """The web apps' origin, which passkeys are bound to (WebAuthn refuses IP
+        addresses as RP ids: a loopback server is reached as localhost)."""
+        import os
+
+        chosen = self.web_origin or os.environ.get("CENTIME_WEB_ORIGIN")
+        if chosen:
+            return chosen.rstrip("/")
+        host = "localhost" if self.host in ("127.0.0.1", "::1", "0.0.0.0") else self.host
+        return f"http://{host}:{self.port}"
+
+
+def web_state_for(platform: Platform, options: ServerOptions) -> WebState:
+    """The web apps' state: the WebAuthn relying party of the origin, cookies marked Secure
+    (browsers keep Secure cookies of http://localhost too), the sign-in throttle."""
+    import time
+
+    from centime.auth.passkeys import RelyingParty
+    from centime.auth.sessions import LoginThrottle
+    from centime.web import WebState
+
+    origin = options.origin()
+    return WebState(platform, RelyingParty.for_origin(origin), LoginThrottle(time.monotonic),
+                    demo=options.demo)  # fmt: skip
+
+
+def web_tasks() -> list[Task]:
+    """The web's background work: settle spending budgets before their holds lapse."""
+    from centime.api.background import Task
+    from centime.platform.links import settle_due_budgets
+
+    return [Task("spending budgets", 10.0, settle_due_budgets)]
 
 
 def _run_server(platform: Platform, audit: AuditLog | None, options: ServerOptions) -> None:
@@ -146,11 +182,12 @@ def _run_server(platform: Platform, audit: AuditLog | None, options: ServerOptio
     from centime.api.background import BackgroundLoop, background_tasks
 
     tasks = install_funding_providers(platform)
-    loop = BackgroundLoop(platform, [*background_tasks(), *tasks])
+    loop = BackgroundLoop(platform, [*background_tasks(), *tasks, *web_tasks()])
     loop.start()
     try:
         app_ = create_app(
-            platform, audit, rate_per_s=options.rate_per_key, rate_burst=options.rate_burst
+            platform, audit, rate_per_s=options.rate_per_key, rate_burst=options.rate_burst,
+            web=web_state_for(platform, options),
         )
         uvicorn.run(
             app_, host=options.host, port=options.port, log_level="info",
@@ -239,7 +276,7 @@ def demo(
         platform = Platform(ledger, ledger.clock)
         world = build_demo_world(platform)
         print_demo(platform, world, f"http://{host}:{port}", Console())
-        _run_server(platform, audit, ServerOptions(host, port))
+        _run_server(platform, audit, ServerOptions(host, port, demo=True))
 
 
 @app.command("tour")

@@ -58,6 +58,16 @@ class Code(enum.Enum):
     # API keys.
     API_KEY_NOT_FOUND = "api_key_not_found"
     API_KEY_LIMIT_REACHED = "api_key_limit_reached"  # too many active keys for one owner
+    # Web: passkeys, sessions, step-up, payment links, spending budgets (issue 6).
+    PASSKEY_REFUSED = "passkey_refused"  # a WebAuthn answer that does not verify
+    PASSKEY_NOT_FOUND = "passkey_not_found"
+    PASSKEY_LIMIT_REACHED = "passkey_limit_reached"
+    LAST_PASSKEY = "last_passkey"  # removing it would lock the person out
+    STEP_UP_REQUIRED = "step_up_required"  # a fresh user-verified passkey assertion first
+    LINK_NOT_FOUND = "link_not_found"
+    LINK_INACTIVE = "link_inactive"  # used (single use) or disabled
+    BUDGET_NOT_FOUND = "budget_not_found"
+    BUDGET_EXCEEDED = "budget_exceeded"  # the one-click payment does not fit what is left
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,9 @@ PREFIXES: Final = {
     "bat": "payment batch",
     "man": "mandate",
     "evt": "outbox event",
+    # Web (issue 6).
+    "plink": "payment link",
+    "bud": "spending budget",
 }
 
 _DIGITS: Final = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
