@@ -34,6 +34,8 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(audit_app, name="audit")
 audit_app.add_typer(audit_keys_app, name="keys")
 app.add_typer(keys_app, name="keys")
+web_app = typer.Typer(help="The web apps: people and their passkeys.", no_args_is_help=True)
+app.add_typer(web_app, name="web")
 
 DatabaseUrl = typer.Option(
     DEFAULT_DATABASE_URL, "--database-url", envvar="CENTIME_DATABASE_URL",
@@ -242,6 +244,39 @@ def keys_create(
     typer.echo(f"created API key {format_id('key', result.key.id)} with scopes"
                f" {', '.join(sorted(s.value for s in result.key.scopes))}; shown once:", err=True)
     typer.echo(result.token)
+
+
+@web_app.command("invite")
+def web_invite(
+    role: str = typer.Option("admin", help="The operator's role: admin or analyst."),
+    name: str = typer.Option("Operator", help="The person's name."),
+    origin: str = typer.Option("http://localhost:8000", help="The web apps' origin."),
+    database_url: str = DatabaseUrl,
+) -> None:
+    """Invite an operator: prints a one-time link (valid 7 days) where the person registers
+    a passkey. The link is shown once; only its hash is kept."""
+    from centime.auth.passkeys import Role, UserKind, create_enrollment
+    from centime.ledger import Ledger
+    from centime.platform.chart import OPERATOR
+    from centime.platform.context import Platform
+    from centime.platform.errors import Refusal
+    from centime.store import open_store
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        typer.echo("role must be admin or analyst", err=True)
+        raise typer.Exit(2) from None
+    with Ledger(open_store(database_url)) as ledger:
+        platform = Platform(ledger, ledger.clock)
+        made = platform.execute(
+            create_enrollment(platform, UserKind.OPERATOR, OPERATOR, name, chosen)
+        )
+    if isinstance(made, Refusal):
+        typer.echo(f"{made.code.value}: {made.detail}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{origin.rstrip('/')}/enroll/{made}")
+    typer.echo("(shown once: send it to the person)", err=True)
 
 
 @app.command("demo")

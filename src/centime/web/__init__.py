@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from litestar import Router
 from litestar.static_files import create_static_files_router
 
 from .auth_pages import auth_routes
-from .common import STATIC, WebState
+from .common import STATIC, SignInRequired, WebState, to_sign_in
 from .console import console_routes
 from .demo_site import demo_routes
 from .wallet import wallet_routes
@@ -26,4 +27,7 @@ def web_handlers() -> list[Any]:
     handlers: list[Any] = [*auth_routes, *wallet_routes, *console_routes, *demo_routes]
     for handler in handlers:
         handler.include_in_schema = False  # the OpenAPI document describes /v1 only
-    return [*handlers, static]
+    pages = Router(
+        path="/", route_handlers=handlers, exception_handlers={SignInRequired: to_sign_in}
+    )
+    return [pages, static]

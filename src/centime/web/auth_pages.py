@@ -83,7 +83,7 @@ def _throttled() -> Response[Any]:
 # ------------------------------------------------------------------ pages
 
 
-@get("/")
+@get("/app")
 async def home(request: Request[Any, Any, Any]) -> Response[Any]:
     me = await viewer(request)
     if me is not None:
@@ -103,7 +103,7 @@ async def signout(request: Request[Any, Any, Any]) -> Response[Any]:
     me = await viewer(request)
     if me is not None:
         await run(request, lambda: state.platform.execute(end_session(state.platform, me.token)))
-    return Redirect("/?ok=signed_out", status_code=303, cookies=[ended_cookie(state)])
+    return Redirect("/app?ok=signed_out", status_code=303, cookies=[ended_cookie(state)])
 
 
 @post("/recover")
@@ -124,7 +124,7 @@ async def recover(request: Request[Any, Any, Any]) -> Response[Any]:
 async def account(request: Request[Any, Any, Any]) -> Response[Any]:
     me = await viewer(request)
     if me is None:
-        return Redirect("/?signin=1", status_code=303)
+        return Redirect("/app?signin=1", status_code=303)
     return _account_page(request, me)
 
 
@@ -145,7 +145,7 @@ async def rename(request: Request[Any, Any, Any], credential_id: FromPath[str]) 
     fields = await check_csrf(request)
     me = await viewer(request)
     if me is None:
-        return Redirect("/?signin=1", status_code=303)
+        return Redirect("/app?signin=1", status_code=303)
     platform = web_state(request).platform
     op = pk.rename_passkey(platform, me.user.id, credential_id, fields.get("name", ""))
     result = await run(request, lambda: platform.execute(op))
@@ -159,7 +159,7 @@ async def remove(request: Request[Any, Any, Any], credential_id: FromPath[str]) 
     await check_csrf(request)
     me = await viewer(request)
     if me is None:
-        return Redirect("/?signin=1", status_code=303)
+        return Redirect("/app?signin=1", status_code=303)
     platform = web_state(request).platform
     op = pk.remove_passkey(platform, me.user.id, credential_id)
     result = await run(request, lambda: platform.execute(op))
@@ -173,7 +173,7 @@ async def recovery_codes(request: Request[Any, Any, Any]) -> Response[Any]:
     await check_csrf(request)
     me = await viewer(request)
     if me is None:
-        return Redirect("/?signin=1", status_code=303)
+        return Redirect("/app?signin=1", status_code=303)
     if not me.fresh:
         refusal = Refusal(Code.STEP_UP_REQUIRED, "confirm with your passkey first")
         return _account_page(request, me, 401, error=refusal.detail, need_stepup=True)
@@ -336,7 +336,7 @@ async def add_finish(request: Request[Any, Any, Any]) -> Response[Any]:
 async def stepup_page(request: Request[Any, Any, Any]) -> Response[Any]:
     me = await viewer(request)
     if me is None:
-        return Redirect("/?signin=1", status_code=303)
+        return Redirect("/app?signin=1", status_code=303)
     target = request.query_params.get("next", "")
     if not target.startswith("/") or target.startswith("//"):
         target = home_of(me)

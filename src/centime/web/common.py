@@ -134,8 +134,16 @@ async def require(request: Request[Any, Any, Any], kind: UserKind) -> Viewer:
     """The signed-in person of that kind, or a redirect to the sign-in page."""
     found = await viewer(request)
     if found is None or found.user.kind is not kind:
-        raise HTTPException(status_code=303, headers={"Location": "/?signin=1"})
+        raise SignInRequired
     return found
+
+
+class SignInRequired(Exception):  # noqa: N818 - answered as a redirect, not an error
+    """The page needs a signed-in person of another kind: to the sign-in page."""
+
+
+def to_sign_in(request: Request[Any, Any, Any], _: Exception) -> Response[Any]:
+    return Redirect("/app?signin=1", status_code=303)
 
 
 async def run(request: Request[Any, Any, Any], fn: Callable[[], T]) -> T:
