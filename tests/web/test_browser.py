@@ -122,8 +122,10 @@ class Person:
         return codes
 
     def user_verified(self, verified: bool) -> None:
-        self.cdp.send("WebAuthn.setUserVerified",
-                      {"authenticatorId": self.authenticator, "isUserVerified": verified})
+        self.cdp.send(
+            "WebAuthn.setUserVerified",
+            {"authenticatorId": self.authenticator, "isUserVerified": verified},
+        )
 
     def close(self) -> None:
         self.context.close()
@@ -290,7 +292,9 @@ def test_the_web_apps_in_a_browser(server: dict[str, str], browser: Any) -> None
         admin.page.wait_for_selector("#recovery:not([hidden])")
         admin.page.click("#recovery a")
         admin.go("/console")
-        admin.page.locator("form[action^='/console/customers/'] button:has-text('Freeze')").first.click()
+        admin.page.locator(
+            "form[action^='/console/customers/'] button:has-text('Freeze')"
+        ).first.click()
         admin.page.wait_for_url(re.compile(r"ok=customer_changed"))
         admin.shot("console-admin")
         admin.close()

@@ -136,7 +136,8 @@ def csrf_token(cookie_value: str) -> str:
 def csrf_matches(cookie_value: str | None, token: object) -> bool:
     if not cookie_value or type(token) is not str or len(cookie_value) > COOKIE_LEN_MAX:
         return False
-    return hmac.compare_digest(csrf_token(cookie_value), token)
+    # As bytes: compare_digest refuses str with non-ASCII characters (a forged token).
+    return hmac.compare_digest(csrf_token(cookie_value).encode(), token.encode("utf-8", "replace"))
 
 
 # ------------------------------------------------------------------ throttling
