@@ -145,7 +145,7 @@ def _print_web(
         (UserKind.OPERATOR, OPERATOR, "Olga (operator admin)", Role.ADMIN),
         (UserKind.OPERATOR, OPERATOR, "Ari (risk analyst)", Role.ANALYST),
     ]  # fmt: skip
-    say(f"\n[bold]web apps[/bold] at {web}/  (passkeys need this host name: localhost)")
+    say(f"\n[bold]web apps[/bold] at {web}/app  (passkeys need this host name: localhost)")
     for kind, party_id, name, role in people:
         token = platform.execute(create_enrollment(platform, kind, party_id, name, role))
         say(f"  {name} ({kind.value}): {web}/enroll/{token}")

@@ -199,7 +199,7 @@ async def signup_options(request: Request[Any, Any, Any]) -> Response[Any]:
     result = await run(request, lambda: state.platform.execute(op))
     if isinstance(result, Refusal):
         return _problem(result)
-    return Response(result, media_type="application/json")
+    return Response(result, media_type="application/json", status_code=200)
 
 
 @post("/web/signup/finish")
@@ -228,7 +228,7 @@ async def enroll_options(request: Request[Any, Any, Any]) -> Response[Any]:
     )
     if isinstance(result, Refusal):
         return _problem(result)
-    return Response(result, media_type="application/json")
+    return Response(result, media_type="application/json", status_code=200)
 
 
 @post("/web/enroll/finish")
@@ -253,7 +253,7 @@ async def signin_options(request: Request[Any, Any, Any]) -> Response[Any]:
     result = await run(
         request, lambda: state.platform.execute(pk.signin_options(state.rp, state.platform))
     )
-    return Response(result, media_type="application/json")
+    return Response(result, media_type="application/json", status_code=200)
 
 
 @post("/web/signin/finish")
@@ -283,7 +283,7 @@ async def stepup_options(request: Request[Any, Any, Any]) -> Response[Any]:
     state = web_state(request)
     result = await run(request, lambda: state.platform.execute(
         pk.stepup_options(state.rp, state.platform, me.user.id)))  # fmt: skip
-    return Response(result, media_type="application/json")
+    return Response(result, media_type="application/json", status_code=200)
 
 
 @post("/web/stepup/finish")
@@ -313,7 +313,7 @@ async def add_options(request: Request[Any, Any, Any]) -> Response[Any]:
         pk.add_passkey_options(state.rp, state.platform, me.user)))  # fmt: skip
     if isinstance(result, Refusal):
         return _problem(result)
-    return Response(result, media_type="application/json")
+    return Response(result, media_type="application/json", status_code=200)
 
 
 @post("/web/passkeys/finish")

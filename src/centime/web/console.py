@@ -35,16 +35,25 @@ CHART_DAYS: Final = 14
 CHART_ROWS_MAX: Final = 20_000
 
 
-def _daily_earnings(platform: Any, merchant_id: int, asset: str) -> list[int]:
-    """Net earnings (amount - fee) per UTC day, the last CHART_DAYS days, oldest first."""
+def _daily_earnings(platform: Any, merchant_id: int | None, asset: str) -> list[int]:
+    """Net earnings (amount - fee) per UTC day of a merchant (None: the platform's payment
+    volume, gross), the last CHART_DAYS days, oldest first; at most CHART_ROWS_MAX
+    payments are read (the newest days of a busier platform are then partial)."""
     now = platform.clock.now_ns()
     start = now - now % NS_PER_DAY - (CHART_DAYS - 1) * NS_PER_DAY
     with platform.read() as fetch:
-        rows = fetch(
-            "SELECT created_ns, amount - fee FROM payments WHERE merchant_id = ? AND asset = ?"
-            f" AND created_ns >= ? ORDER BY created_ns LIMIT {CHART_ROWS_MAX}",
-            (merchant_id, asset, start),
-        )
+        if merchant_id is None:
+            rows = fetch(
+                "SELECT created_ns, amount FROM payments WHERE asset = ? AND created_ns >= ?"
+                f" ORDER BY created_ns LIMIT {CHART_ROWS_MAX}",
+                (asset, start),
+            )
+        else:
+            rows = fetch(
+                "SELECT created_ns, amount - fee FROM payments WHERE merchant_id = ?"
+                f" AND asset = ? AND created_ns >= ? ORDER BY created_ns LIMIT {CHART_ROWS_MAX}",
+                (merchant_id, asset, start),
+            )
     days = [0] * CHART_DAYS
     for created_ns, net in rows:
         days[min(CHART_DAYS - 1, (int(created_ns) - start) // NS_PER_DAY)] += int(net)
@@ -165,7 +174,9 @@ def _console(
         request, "console.html", me, status_code,
         customers=list_customers(platform, None, 50).items,
         merchants=list_merchants(platform, None, 50).items,
-        counts=counts, head=head.to_json() if head else None, tiers=sorted(platform.config.tiers),
+        counts=counts, head=head.to_json() if head else None,
+        chart=earnings_chart(_daily_earnings(platform, None, "USD"), "USD"),
+        tiers=sorted(platform.config.tiers),
         ok=request.query_params.get("ok"), format_id=format_id, **context,
     )  # fmt: skip
 
