@@ -293,6 +293,8 @@ async def stepup_finish(request: Request[Any, Any, Any]) -> Response[Any]:
     if me is None:
         return _json({"code": "unauthorized", "detail": "sign in first"}, 401)
     state = web_state(request)
+    if state.throttle.account_locked(f"user:{me.user.id}"):
+        return _throttled()
     op = pk.stepup_finish(state.rp, state.platform, me.user.id, me.session.id_hash,
                           _credential(body))  # fmt: skip
     result = await run(request, lambda: state.platform.execute(op))

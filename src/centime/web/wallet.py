@@ -86,7 +86,7 @@ def _wallet_page(
         balances=customer_balances(platform, me.user.party_id),
         history=_history(platform, me.user.party_id, kind, query), kind=kind, q=query,
         budgets=links.list_budgets(platform, me.user.party_id),
-        assets=sorted(ASSETS), ok=request.query_params.get("ok"), **context,
+        assets=sorted(ASSETS), ok=request.query_params.get("ok"), attempt=new_id(), **context,
     )  # fmt: skip
 
 
@@ -158,7 +158,8 @@ async def send_money(request: Request[Any, Any, Any]) -> Response[Any]:
             error=final.detail, need_stepup=final.code is Code.STEP_UP_REQUIRED,
             form=fields))  # fmt: skip
     note = fields.get("note", "").strip()[:200] or None
-    op = send(platform, me.user.party_id, recipient, money[0], money[1], note)
+    op = send(platform, me.user.party_id, recipient, money[0], money[1], note,
+              transfer_id=_attempt_id(fields))  # a double submit sends once
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
         return await run(request, lambda: _wallet_page(request, me, 422, error=result.detail))
@@ -244,7 +245,12 @@ async def button_page(request: Request[Any, Any, Any]) -> Response[Any]:
                 amount_text=request.query_params.get("amount", ""), description=description,
                 budget=budget, attempt=new_id(), ok=request.query_params.get("ok"),
                 merchant_ref=format_id("mer", merchant.id),
-                back=request.headers.get("referer", "")[:300])  # fmt: skip
+                back=_back(request.headers.get("referer", "")))  # fmt: skip
+
+
+def _back(referer: str) -> str:
+    """The merchant's page to go back to: an http(s) URL only (never ``javascript:``)."""
+    return referer[:300] if referer.startswith(("https://", "http://")) else ""
 
 
 @post("/pay/button")
