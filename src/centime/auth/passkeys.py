@@ -13,7 +13,7 @@ remove exactly one unexpired row of that purpose: a replayed answer finds none),
 passkey's sign counter forward with a compare-and-swap, and does what the ceremony is for
 (creates the party and the person, opens a session, marks the session stepped up).
 
-Recovery codes (``RECOVERY_CODES`` of 80 random bits each) are shown once, when made, and
+Recovery codes (``RECOVERY_CODES`` of 79 random bits each) are shown once, when made, and
 kept as SHA-256 only; each signs in once. The last passkey of a person can be removed only
 while it holds an unused recovery code.
 """
@@ -59,10 +59,13 @@ from .sessions import NewSession, open_session
 
 __all__ = [
     "CHALLENGE_TTL_S",
+    "CREDENTIAL_JSON_MAX_BYTES",
     "PASSKEYS_PER_USER_MAX",
     "RECOVERY_CODES",
+    "Answer",
     "Ceremony",
     "Passkey",
+    "PasskeyRolledBack",
     "RelyingParty",
     "Role",
     "SignedIn",
@@ -71,21 +74,26 @@ __all__ = [
     "WebUser",
     "add_passkey_finish",
     "add_passkey_options",
+    "b64url",
+    "b64url_decode",
     "create_enrollment",
     "enroll_finish",
     "enroll_options",
     "get_user",
     "list_passkeys",
     "new_recovery_codes",
+    "parse_answer",
     "recover",
     "remove_passkey",
     "rename_passkey",
+    "run",
     "signin_finish",
     "signin_options",
     "signup_finish",
     "signup_options",
     "stepup_finish",
     "stepup_options",
+    "unused_recovery_codes",
     "user_for_party",
 ]
 
@@ -393,8 +401,8 @@ def _insert_user(
 
 
 def _codes() -> list[str]:
-    """Fresh recovery codes: 80 random bits each, as four groups of four base32 letters."""
-    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"[:32]
+    """Fresh recovery codes: 16 symbols of 31 (79 random bits) each, in groups of four."""
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"  # 31 symbols, none easily confused
     codes = []
     for _ in range(RECOVERY_CODES):
         text = "".join(secrets.choice(alphabet) for _ in range(16))

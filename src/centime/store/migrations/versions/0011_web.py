@@ -3,7 +3,7 @@
 - ``web_users``: a person who signs in, mapped to the party it acts as (a customer, a
   merchant, or the operator with a role).
 - ``passkeys``: WebAuthn credentials (public key, sign counter), several per person.
-- ``recovery_codes``: one-time codes, SHA-256 only (each is 80 random bits).
+- ``recovery_codes``: one-time codes, SHA-256 only (each is 79 random bits).
 - ``webauthn_challenges``: challenges handed out, single use, short lived, kept server-side.
 - ``web_enrollments``: one-time links that let a person register a passkey for an existing
   party (the demo's accounts, an operator invited by the command line); hashed.
