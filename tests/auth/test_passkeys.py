@@ -162,3 +162,36 @@ def test_expired_challenge_and_last_passkey(platform: Platform, clock: FakeClock
     fresh = platform.execute(pk.new_recovery_codes(platform, made.user.id))
     assert platform.execute(pk.remove_passkey(platform, made.user.id, cid)) is None
     assert pk.list_passkeys(platform, made.user.id) == [] and len(fresh) == 8
+
+
+def test_enrollment_and_a_second_passkey(platform: Platform) -> None:
+    token = platform.execute(pk.create_enrollment(
+        platform, pk.UserKind.OPERATOR, 0, "Ari", pk.Role.ANALYST))  # fmt: skip
+    assert isinstance(token, str)
+    refused = platform.execute(pk.create_enrollment(platform, pk.UserKind.OPERATOR, 0, "X"))
+    assert isinstance(refused, Refusal)  # an operator needs a role
+    phone = SoftAuthenticator()
+    options = platform.execute(pk.enroll_options(RP, platform, token))
+    assert isinstance(options, str)
+    enrolled = pk.run(platform, pk.enroll_finish(RP, platform, phone.create(options)))
+    assert isinstance(enrolled, pk.SignedUp) and enrolled.user.role is pk.Role.ANALYST
+    spent = platform.execute(pk.enroll_options(RP, platform, token))
+    assert isinstance(spent, Refusal)  # the link works once
+    laptop = SoftAuthenticator()
+    added_options = platform.execute(pk.add_passkey_options(RP, platform, enrolled.user))
+    assert isinstance(added_options, str)
+    added = platform.execute(pk.add_passkey_finish(
+        RP, platform, enrolled.user.id, laptop.create(added_options), "Laptop"))  # fmt: skip
+    assert isinstance(added, pk.Passkey)
+    assert [p.name for p in pk.list_passkeys(platform, enrolled.user.id)] == [
+        "First passkey", "Laptop"]  # fmt: skip
+    laptop.user_handle = phone.user_handle
+    signed = _sign_in(platform, laptop)
+    assert isinstance(signed, pk.SignedIn) and signed.user.id == enrolled.user.id
+    # Another person's step-up challenge cannot be answered with this person's passkey.
+    other = _sign_up(platform, SoftAuthenticator())
+    foreign_options = platform.execute(pk.stepup_options(RP, platform, other.user.id))
+    assert isinstance(foreign_options, str)
+    foreign = platform.execute(pk.stepup_finish(
+        RP, platform, other.user.id, b"x" * 32, laptop.get(foreign_options)))  # fmt: skip
+    assert isinstance(foreign, Refusal)
