@@ -23,7 +23,9 @@ import httpx
 import msgspec
 
 from centime import __version__
+from centime.api import pricing_wire as pw
 from centime.api import wire
+from centime.platform.pricing.rules import RuleSetDocument
 
 __all__ = ["Client", "ProblemError"]
 
@@ -125,9 +127,11 @@ class Client:
 
     def create_customer(
         self, name: str, *, email: str | None = None, kyc_tier: int = 1,
-        idempotency_key: str | None = None,
+        idempotency_key: str | None = None, referral_code: str | None = None,
+        device_id: str | None = None,
     ) -> wire.Customer:  # fmt: skip
-        body = wire.CustomerCreate(name=name, email=email, kyc_tier=kyc_tier)
+        body = wire.CustomerCreate(name=name, email=email, kyc_tier=kyc_tier,
+                                   referral_code=referral_code, device_id=device_id)  # fmt: skip
         return self.request("POST", "/v1/customers", wire.Customer, body=body,
                             idempotency_key=idempotency_key)  # fmt: skip
 
@@ -157,10 +161,12 @@ class Client:
     def create_merchant(
         self, name: str, *, email: str | None = None, kyc_tier: int = 1,
         fee_bp: int | None = None, fee_fixed: Sequence[wire.Money] = (),
-        idempotency_key: str | None = None,
+        idempotency_key: str | None = None, referral_code: str | None = None,
+        device_id: str | None = None,
     ) -> wire.Merchant:  # fmt: skip
         body = wire.MerchantCreate(name=name, email=email, kyc_tier=kyc_tier,
-                                   fee_bp=_unset(fee_bp), fee_fixed=list(fee_fixed))  # fmt: skip
+                                   fee_bp=_unset(fee_bp), fee_fixed=list(fee_fixed),
+                                   referral_code=referral_code, device_id=device_id)  # fmt: skip
         return self.request("POST", "/v1/merchants", wire.Merchant, body=body,
                             idempotency_key=idempotency_key)  # fmt: skip
 
@@ -261,12 +267,14 @@ class Client:
         self, customer_id: str, amount: wire.Money, *, merchant_id: str | None = None,
         mandate_id: str | None = None, description: str | None = None,
         reference: str | None = None, idempotency_key: str | None = None,
+        promo_code: str | None = None,
     ) -> wire.Payment:  # fmt: skip
         """A merchant's key charges under ``mandate_id`` (and is the merchant); the
-        operator's key names ``merchant_id``."""
+        operator's key names ``merchant_id``. ``promo_code``: a promotion code's discount."""
         body = wire.PaymentCreate(
             customer_id=customer_id, amount=amount, merchant_id=_unset(merchant_id),
             mandate_id=mandate_id, description=description, reference=reference,
+            promo_code=promo_code,
         )  # fmt: skip
         return self.request("POST", "/v1/payments", wire.Payment, body=body,
                             idempotency_key=idempotency_key)  # fmt: skip
@@ -420,6 +428,82 @@ class Client:
     ) -> wire.TopUpPage:  # fmt: skip
         return self.request("GET", "/v1/topups", wire.TopUpPage,
                             params=_query(limit, cursor, customer_id=customer_id))  # fmt: skip
+
+    # ----------------------------------------------------------------- pricing (issue 4)
+
+    def publish_pricing_rules(
+        self, rules: RuleSetDocument, *, note: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> pw.RuleSetVersion:  # fmt: skip
+        """Publish the next version of the pricing rules (docs/pricing.md)."""
+        body = pw.RuleSetPublish(rules=rules, note=note)
+        return self.request("POST", "/v1/pricing/rules", pw.RuleSetVersion, body=body,
+                            idempotency_key=idempotency_key)  # fmt: skip
+
+    def list_pricing_rules(
+        self, *, limit: int | None = None, cursor: str | None = None
+    ) -> pw.RuleSetPage:
+        return self.request("GET", "/v1/pricing/rules", pw.RuleSetPage,
+                            params=_page(limit, cursor))  # fmt: skip
+
+    def get_pricing_rules(self, version: int) -> pw.RuleSetVersion:
+        return self.request("GET", f"/v1/pricing/rules/{int(version)}", pw.RuleSetVersion)
+
+    def create_promo_code(
+        self, code: str, *, discount_bp: int, discount_max: wire.Money, budget: wire.Money,
+        expires_in_s: int, uses_max: int, per_customer_max: int = 1,
+        min_amount: wire.Money | None = None, idempotency_key: str | None = None,
+    ) -> pw.PromoCode:  # fmt: skip
+        body = pw.PromoCodeCreate(
+            code=code, discount_bp=discount_bp, discount_max=discount_max, budget=budget,
+            expires_in_s=expires_in_s, uses_max=uses_max, per_customer_max=per_customer_max,
+            min_amount=min_amount,
+        )  # fmt: skip
+        return self.request("POST", "/v1/promo-codes", pw.PromoCode, body=body,
+                            idempotency_key=idempotency_key)  # fmt: skip
+
+    def list_promo_codes(
+        self, *, limit: int | None = None, cursor: str | None = None
+    ) -> pw.PromoCodePage:
+        return self.request("GET", "/v1/promo-codes", pw.PromoCodePage,
+                            params=_page(limit, cursor))  # fmt: skip
+
+    def get_promo_code(self, promo_code_id: str) -> pw.PromoCode:
+        return self.request("GET", f"/v1/promo-codes/{promo_code_id}", pw.PromoCode)
+
+    def fund_promotions(
+        self, amount: wire.Money, *, idempotency_key: str | None = None
+    ) -> pw.PromotionsFunding:
+        """Add the operator's money to the promotions budget (once per idempotency key)."""
+        body = pw.PromotionsFundingCreate(amount=amount)
+        return self.request("POST", "/v1/promotions/fundings", pw.PromotionsFunding, body=body,
+                            idempotency_key=idempotency_key)  # fmt: skip
+
+    def promotions(self) -> pw.PromotionsBudget:
+        return self.request("GET", "/v1/promotions", pw.PromotionsBudget)
+
+    def my_referral_code(self) -> pw.ReferralCode:
+        return self.request("GET", "/v1/merchants/me/referral-code", pw.ReferralCode)
+
+    def customer_referral_code(self, customer_id: str) -> pw.ReferralCode:
+        return self.request("GET", f"/v1/customers/{customer_id}/referral-code",
+                            pw.ReferralCode)  # fmt: skip
+
+    def claim_referral(
+        self, customer_id: str, code: str, *, device_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> pw.ReferralStatus:  # fmt: skip
+        body = pw.ReferralClaim(code=code, device_id=device_id)
+        return self.request("POST", f"/v1/customers/{customer_id}/referral", pw.ReferralStatus,
+                            body=body, idempotency_key=idempotency_key)  # fmt: skip
+
+    def get_referral(self, customer_id: str) -> pw.ReferralStatus:
+        return self.request("GET", f"/v1/customers/{customer_id}/referral", pw.ReferralStatus)
+
+    def reward_referrals(self, *, idempotency_key: str | None = None) -> pw.ReferralRewardRun:
+        """Run one pass of the referral reward job now."""
+        return self.request("POST", "/v1/referrals/rewards", pw.ReferralRewardRun,
+                            idempotency_key=idempotency_key)  # fmt: skip
 
 
 def _query(limit: int | None, cursor: str | None, **filters: str | None) -> dict[str, str | int]:

@@ -200,10 +200,16 @@ class Customer(Output):
     created_at: str
 
 
+ReferralCodeText = Annotated[str, Meta(min_length=10, max_length=10, pattern=r"^[0-9A-Za-z]+$")]
+DeviceId = Annotated[str, Meta(min_length=1, max_length=200, pattern=TEXT_PATTERN)]
+
+
 class CustomerCreate(Input):
     name: Name
     email: Email | None = None
     kyc_tier: KycTier = 1
+    referral_code: ReferralCodeText | None = None  # who referred it (docs/referrals.md)
+    device_id: DeviceId | None = None  # the sign-up's device (kept hashed)
 
 
 class CustomerUpdate(Input):
@@ -252,6 +258,8 @@ class MerchantCreate(Input):
     kyc_tier: KycTier = 1
     fee_bp: FeeBp | UnsetType = UNSET  # the platform's default when left out
     fee_fixed: FixedFees = msgspec.field(default_factory=list)
+    referral_code: ReferralCodeText | None = None
+    device_id: DeviceId | None = None
 
 
 class MerchantUpdate(Input):
@@ -376,6 +384,12 @@ class Payment(Output):
     hold_id: str | None  # the metered hold whose capture made it
     mandate_id: str | None  # the consent the merchant charged under
     created_at: str
+    # Pricing (docs/pricing.md): the rule set's version and the fee rule that priced it, and
+    # a promotion code's discount (paid by the promotions budget, not the customer).
+    pricing_version: int | None = None
+    fee_rule: str | None = None
+    discount: Money | None = None
+    promo_code_id: str | None = None
 
 
 class PaymentCreate(Input):
@@ -389,6 +403,7 @@ class PaymentCreate(Input):
     mandate_id: MandateId | None = None
     description: Description | None = None
     reference: Reference | None = None
+    promo_code: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{3,32}$")] | None = None
 
 
 class PaymentPage(Output):
@@ -566,6 +581,10 @@ class TopUp(Output):
     charged_back: Money
     created_at: str
     updated_at: str
+    # Pricing: the bonus the promotions budget paid, the rule, and the rule set's version.
+    bonus: Money | None = None
+    bonus_rule: str | None = None
+    pricing_version: int | None = None
 
 
 class TopUpCreate(Input):

@@ -58,6 +58,18 @@ class Code(enum.Enum):
     # API keys.
     API_KEY_NOT_FOUND = "api_key_not_found"
     API_KEY_LIMIT_REACHED = "api_key_limit_reached"  # too many active keys for one owner
+    # Pricing, promotions and referrals (issue 4, helper "pricing").
+    PRICING_RULES_INVALID = "pricing_rules_invalid"  # a rule set that could create money
+    PRICING_VERSION_NOT_FOUND = "pricing_version_not_found"
+    PROMO_CODE_NOT_FOUND = "promo_code_not_found"
+    PROMO_CODE_TAKEN = "promo_code_taken"  # a code with this text exists
+    PROMO_CODE_INVALID = "promo_code_invalid"  # unknown, other asset, below its minimum
+    PROMO_CODE_EXPIRED = "promo_code_expired"
+    PROMO_CODE_USED_UP = "promo_code_used_up"  # its uses, the customer's uses or its budget
+    PROMOTIONS_BUDGET_SPENT = "promotions_budget_spent"  # the promotions account is short
+    REFERRAL_CODE_INVALID = "referral_code_invalid"  # names no customer or merchant
+    REFERRAL_OWN_CODE = "referral_own_code"  # a party cannot refer itself
+    REFERRAL_ALREADY_ATTRIBUTED = "referral_already_attributed"
     # Web: passkeys, sessions, step-up, payment links, spending budgets (issue 6).
     PASSKEY_REFUSED = "passkey_refused"  # a WebAuthn answer that does not verify
     PASSKEY_NOT_FOUND = "passkey_not_found"

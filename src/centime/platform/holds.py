@@ -60,6 +60,8 @@ from .payments import (
     require_created,
     split_restricted_first,
 )
+from .pricing.evaluate import fee_terms, month_of
+from .pricing.store import active_rules, add_volumes, month_volumes
 from .topups import RELEASE_SETTLED_EVENTS_MAX, release_settled_restricted
 
 __all__ = [
@@ -401,7 +403,12 @@ def capture_hold(
         merchant = active_merchant(ctx, hold.merchant_id)
         if isinstance(merchant, Refusal):
             return merchant
-        fee = payment_fee(amount, *merchant_fee(platform, merchant, hold.asset))
+        # Priced as a payment: the fee schedule's tier at the merchant's month volume.
+        rules, month = active_rules(ctx), month_of(ctx.now_ns)
+        volumes = month_volumes(ctx, merchant.id, month)
+        terms = fee_terms(rules, merchant.id, hold.asset, volumes.get(hold.asset, 0),
+                          merchant_fee(platform, merchant, hold.asset))  # fmt: skip
+        fee = payment_fee(amount, terms.fee_bp, terms.fee_fixed)
         restricted = min(amount, hold.restricted_amount)
         posted = {"restricted": restricted, "wallet": amount - restricted}
         transfers = [
@@ -459,8 +466,11 @@ def capture_hold(
             hold.mandate_id,
             ctx.now_ns,
             derive_id("hold", hold.id, "fee") if fee else None,
+            pricing_version=rules.version,
+            fee_rule=terms.rule,
         )
         record_payments(ctx, [payment])
+        add_volumes(ctx, merchant.id, month, volumes, {hold.asset: amount})
         _release_settled(ctx, hold)
         captured = replace(
             hold,

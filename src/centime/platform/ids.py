@@ -36,6 +36,7 @@ PREFIXES: Final = {
     "bat": "payment batch",
     "man": "mandate",
     "evt": "outbox event",
+    "promo": "promotion code",  # pricing
     # Web (issue 6).
     "plink": "payment link",
     "bud": "spending budget",

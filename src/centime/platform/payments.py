@@ -53,6 +53,17 @@ from .ids import derive_id, new_id, valid_id
 from .mandates import Mandate, charge_under_mandate, load_mandates, save_mandate_charges, utc_day
 from .pages import Cursor, Page, fetch_page
 from .parties import Merchant, Status, active_merchant, merchant_fee
+from .pricing.evaluate import FeeTerms, fee_terms, month_of
+from .pricing.promos import (
+    PROMO_CODE_LEN_MAX,
+    PromoCode,
+    Redemption,
+    load_promo,
+    record_redemption,
+    redemption_refusal,
+)
+from .pricing.rules import EMPTY_RULES, RuleSet
+from .pricing.store import active_rules, add_volumes, month_volumes
 
 __all__ = [
     "PAYMENT_EVENTS_MAX",
@@ -82,9 +93,12 @@ class Leg(enum.IntEnum):
     # merchant available -> fee revenue: the fees of the payments that name the transfer
     # (one per asset for a whole batch, one per hold capture)
     PAYMENT_FEE = 101
+    # promotions -> merchant available: the discounts of promotion codes (one per asset)
+    PAYMENT_DISCOUNT = 102
     HOLD = 110  # pending: customer -> merchant available
     REFUND = 120  # merchant available -> customer (restricted or wallet)
     REFUND_FEE = 121  # fee revenue -> merchant available: the fee a refund returns
+    REFUND_DISCOUNT = 122  # merchant available -> promotions: a discount's share
     P2P = 130  # customer wallet -> customer wallet
 
 
@@ -132,6 +146,14 @@ class Payment:
     fee_transfer_id: int | None = None
     restricted_transfer_id: int | None = None
     wallet_transfer_id: int | None = None
+    # What priced it (centime.platform.pricing): the rule set's version (0: none published),
+    # the fee rule applied, and a promotion code's discount paid by the promotions budget
+    # (the customer paid ``amount - discount``; a refund gives the discount's share back).
+    pricing_version: int | None = None
+    fee_rule: str | None = None
+    discount: int = 0
+    discount_refunded: int = 0
+    promo_code_id: int | None = None
 
     @property
     def refundable(self) -> int:
@@ -149,14 +171,16 @@ class PaymentItem:
     reference: str | None = None
     payment_id: int | None = None  # given: the request is idempotent under this id
     mandate_id: int | None = None
+    promo_code: str | None = None  # a promotion code (single payments only)
 
 
 _COLUMNS: Final = (
     "id, customer_id, merchant_id, asset, amount, fee, restricted_amount, refunded,"
     " fee_refunded, restricted_refunded, description, reference, hold_id, mandate_id,"
-    " created_ns, fee_transfer_id, restricted_transfer_id, wallet_transfer_id"
+    " created_ns, fee_transfer_id, restricted_transfer_id, wallet_transfer_id,"
+    " pricing_version, fee_rule, discount, discount_refunded, promo_code_id"
 )
-_INSERT: Final = f"INSERT INTO payments ({_COLUMNS}) VALUES ({', '.join('?' * 18)})"
+_INSERT: Final = f"INSERT INTO payments ({_COLUMNS}) VALUES ({', '.join('?' * 23)})"
 
 
 def _payment(row: Sequence[Any]) -> Payment:
@@ -251,6 +275,11 @@ def _values(p: Payment) -> tuple[Any, ...]:
         p.fee_transfer_id,
         p.restricted_transfer_id,
         p.wallet_transfer_id,
+        p.pricing_version,
+        p.fee_rule,
+        p.discount,
+        p.discount_refunded,
+        p.promo_code_id,
     )
 
 
@@ -278,6 +307,7 @@ def _stored_payments(ctx: UnitContext, payment_ids: Collection[int]) -> dict[int
 
 _PAYMENT_CODE: Final = int(Leg.PAYMENT)
 _FEE_CODE: Final = int(Leg.PAYMENT_FEE)
+_DISCOUNT_CODE: Final = int(Leg.PAYMENT_DISCOUNT)
 
 
 class _Batch:
@@ -300,13 +330,30 @@ class _Batch:
     derivation is a hash, and the batch is benchmarked."""
 
     def __init__(self, ctx: UnitContext, merchant: Merchant) -> None:
+        self.ctx = ctx
         self.now_ns = ctx.now_ns
         self.merchant_id = merchant.id
         self.day = utc_day(ctx.now_ns)
         self.available: dict[int, int] = {}  # account id -> what it can still pay
         self.customer_accounts: dict[tuple[int, str], tuple[int, int]] = {}  # restricted, wallet
         self.asset_accounts: dict[str, tuple[int, int]] = {}  # merchant available, fee revenue
-        self.fees: dict[str, tuple[int, int]] = {}  # fee_bp, fee_fixed
+        # Pricing: the rule set in force, the merchant's own fee per asset, the fee terms of
+        # an asset no schedule covers (None: look the tier up per payment), and the month's
+        # volume per asset as the batch's payments grow it (the tier of each payment is
+        # chosen by the volume before it).
+        self.rules: RuleSet = EMPTY_RULES
+        self.month = month_of(ctx.now_ns)
+        self.own_fees: dict[str, tuple[int, int]] = {}
+        self.flat_terms: dict[str, FeeTerms | None] = {}
+        self.volume_before: dict[str, int] = {}
+        self.volume: dict[str, int] = {}
+        # Promotion codes named by the unit's payments, what the promotions account can
+        # still pay per asset, the discounts' transfer per asset and their sum.
+        self.promos: dict[str, PromoCode | None] = {}
+        self.promotions_available: dict[str, int] = {}
+        self.discount_transfer: dict[str, int] = {}
+        self.discount_total: dict[str, int] = {}
+        self.redemptions: list[tuple[Redemption, int, int]] = []
         self.spent: dict[int, int] = {}  # mandate id -> its new day total
         # Paying account id -> [transfer id, amount, asset] of the transfer carrying it.
         self.legs: dict[int, list[Any]] = {}
@@ -345,17 +392,35 @@ class _Batch:
         if isinstance(spent, Refusal):
             return spent
         asset, amount = item.asset, item.amount
+        redemption: Redemption | None = None
+        if item.promo_code is not None:
+            redeemed = self.redeem(item)
+            if isinstance(redeemed, Refusal):
+                return redeemed
+            redemption = redeemed
+        discount = 0 if redemption is None else redemption.discount
         restricted_id, wallet_id = self.customer_accounts[item.customer_id, asset]
         available = self.available
         split = split_restricted_first(
-            amount, available.get(restricted_id, 0), available.get(wallet_id, 0)
+            amount - discount, available.get(restricted_id, 0), available.get(wallet_id, 0)
         )
         if split is None:
             return Refusal(Code.INSUFFICIENT_FUNDS, "the customer's balance is short")
         if item.mandate_id is not None and spent is not None:
             self.spent[item.mandate_id] = spent
         restricted, wallet = split
-        fee = payment_fee(amount, *self.fees[asset])
+        volume = self.volume.get(asset, 0)
+        terms = self.flat_terms[asset] or fee_terms(
+            self.rules, self.merchant_id, asset, volume, self.own_fees[asset]
+        )
+        self.volume[asset] = volume + amount
+        fee = payment_fee(amount, terms.fee_bp, terms.fee_fixed)
+        if redemption is not None:
+            self.promotions_available[asset] -= discount
+            if asset not in self.discount_transfer:
+                self.discount_transfer[asset] = derive_id("pay", payment_id, "discount")
+            self.discount_total[asset] = self.discount_total.get(asset, 0) + discount
+            self.redemptions.append((redemption, payment_id, item.customer_id))
         restricted_transfer_id = wallet_transfer_id = None
         if restricted:
             available[restricted_id] -= restricted
@@ -390,9 +455,25 @@ class _Batch:
             fee_transfer_id,
             restricted_transfer_id,
             wallet_transfer_id,
+            self.rules.version,
+            terms.rule,
+            discount,
+            0,
+            None if redemption is None else redemption.code.id,
         )
         self.payments.append(payment)
         return payment
+
+    def redeem(self, item: PaymentItem) -> Redemption | Refusal:
+        """The discount of the item's promotion code, if it applies and the promotions
+        budget can pay it (checked against what the unit's earlier discounts left)."""
+        promo = self.promos.get(item.promo_code or "")
+        found = redemption_refusal(self.ctx, promo, item.customer_id, item.asset, item.amount)
+        if isinstance(found, Refusal):
+            return found
+        if self.promotions_available.get(item.asset, 0) < found.discount:
+            return Refusal(Code.PROMOTIONS_BUDGET_SPENT, "the promotions budget is spent")
+        return found
 
     def _carry(self, account: int, part: int, asset: str, payment_id: int, name: str) -> int:
         """Add ``part`` to the transfer from ``account``; that transfer's id."""
@@ -413,6 +494,14 @@ class _Batch:
                 _PAYMENT_CODE, LINKED, 0, 0, merchant_id,
             )
             for account, (transfer_id, amount, asset) in self.legs.items()
+        ]  # fmt: skip
+        transfers += [
+            Transfer(
+                transfer_id, account_id(AccountKind.PROMOTIONS, 0, asset),
+                self.asset_accounts[asset][0], self.discount_total[asset], asset,
+                _DISCOUNT_CODE, LINKED, 0, 0, merchant_id,
+            )
+            for asset, transfer_id in sorted(self.discount_transfer.items())
         ]  # fmt: skip
         transfers += self.fee_transfers()
         if transfers:
@@ -479,7 +568,7 @@ def _pay_all(
     # Every customer account of the batch in one locking read.
     wanted = [i for pair in batch.customer_accounts.values() for i in pair]
     batch.available = {i: a.available for i, a in ctx.accounts(wanted).items()}
-    batch.fees = {a: merchant_fee(platform, merchant, a) for a in assets}
+    _price(ctx, platform, batch, merchant, assets, valid)
     results: list[Payment | Refusal] = []
     seen: set[int] = set()
     for item, payment_id, refusal_in in zip(items, payment_ids, refusals_in, strict=True):
@@ -506,7 +595,38 @@ def _pay_all(
         require_created(ctx.create_transfers(batch.chain()), "payments")
         record_payments(ctx, batch.payments)
         save_mandate_charges(ctx, batch.spent, batch.day)
+        added = {a: v - batch.volume_before.get(a, 0) for a, v in batch.volume.items()}
+        add_volumes(ctx, merchant_id, batch.month, batch.volume_before, added)
+        for redemption, payment_id, customer_id in batch.redemptions:
+            record_redemption(ctx, redemption, payment_id, customer_id)
     return results
+
+
+def _price(
+    ctx: UnitContext,
+    platform: Platform,
+    batch: _Batch,
+    merchant: Merchant,
+    assets: set[str],
+    valid: list[PaymentItem],
+) -> None:
+    """Load what prices the unit's payments: the rule set in force, the merchant's month
+    volumes, its own fees, the promotion codes named and the promotions budget."""
+    rules = batch.rules = active_rules(ctx)
+    batch.volume_before = month_volumes(ctx, merchant.id, batch.month)
+    batch.volume = dict(batch.volume_before)
+    for asset in assets:
+        own = batch.own_fees[asset] = merchant_fee(platform, merchant, asset)
+        scheduled = (merchant.id, asset) in rules.merchant_fees or asset in rules.default_fees
+        batch.flat_terms[asset] = None if scheduled else FeeTerms(own[0], own[1], "merchant_fee")
+    codes = {item.promo_code for item in valid if item.promo_code is not None}
+    if codes:
+        batch.promos = {code: load_promo(ctx, code) for code in sorted(codes)}
+        wanted = {account_id(AccountKind.PROMOTIONS, 0, a): a for a in assets}
+        found = ctx.accounts(list(wanted))
+        batch.promotions_available = {
+            asset: found[i].available if i in found else 0 for i, asset in wanted.items()
+        }
 
 
 def _check_ids(item: PaymentItem) -> Refusal | None:
@@ -516,6 +636,9 @@ def _check_ids(item: PaymentItem) -> Refusal | None:
         return Refusal(Code.INVALID_REQUEST, "payment_id is a positive 63-bit integer")
     if item.mandate_id is not None and not valid_id(item.mandate_id):
         return Refusal(Code.MANDATE_NOT_FOUND, "no such mandate")
+    code = item.promo_code
+    if code is not None and (type(code) is not str or len(code) > PROMO_CODE_LEN_MAX):
+        return Refusal(Code.PROMO_CODE_INVALID, "no such promotion code")
     return None
 
 
@@ -543,10 +666,17 @@ def _batch_operation(
     ]
     # At most two transfers per paying customer and asset (restricted, wallet), however many
     # payments it makes: a tight bound lets several units share a group commit.
+    if len(items) > 1:  # a code's per-customer count is read per unit: one payment each
+        refusals_in = [
+            r or (Refusal(Code.INVALID_REQUEST, "promotion codes are for single payments")
+                  if type(i) is PaymentItem and i.promo_code is not None else None)
+            for i, r in zip(items, refusals_in, strict=True)
+        ]  # fmt: skip
     valid = [i for i, r in zip(items, refusals_in, strict=True) if r is None]
     assets = {i.asset for i in valid}
     payers = {(i.customer_id, i.asset) for i in valid}
-    events_max = PAYMENT_LEGS_MAX * len(payers) + _PER_ASSET_EVENTS_MAX * len(assets)
+    discounts = sum(1 for i in valid if i.promo_code is not None)  # one transfer each at most
+    events_max = PAYMENT_LEGS_MAX * len(payers) + _PER_ASSET_EVENTS_MAX * len(assets) + discounts
 
     def unit(ctx: UnitContext) -> list[Payment | Refusal] | Refusal:
         return _pay_all(
@@ -571,6 +701,7 @@ def create_payment(
     mandate_id: int | None = None,
     *,
     charged_by_merchant: bool = False,
+    promo_code: str | None = None,
 ) -> Operation[Payment | Refusal]:
     """The customer pays the merchant ``amount`` (restricted money first).
 
@@ -578,9 +709,12 @@ def create_payment(
     customer; it must then name an active mandate of the customer to the merchant in the
     asset with room for the amount today. A mandate named by a customer's own payment is
     checked and counted as well. ``payment_id`` given: a second request with it answers the
-    stored payment (or INVALID_REQUEST when it names a different one).
+    stored payment (or INVALID_REQUEST when it names a different one). ``promo_code``: a
+    promotion code whose discount the promotions budget pays (centime.platform.pricing.promos).
     """
-    item = PaymentItem(customer_id, asset, amount, description, reference, payment_id, mandate_id)
+    item = PaymentItem(
+        customer_id, asset, amount, description, reference, payment_id, mandate_id, promo_code
+    )
     refusal_in = _check_ids(item) or _check_item(item)
     if refusal_in is not None:  # bad input: answered without a query
         return Operation(lambda ctx: refusal_in, 0)

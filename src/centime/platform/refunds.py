@@ -10,7 +10,10 @@ merchant has (INSUFFICIENT_FUNDS). One chain, applied whole or not at all:
 2. merchant available -> customer restricted: restricted first, up to what the payment
    took from restricted money and was not refunded yet, so that a refund can never turn
    carrier-billed money into sendable money;
-3. merchant available -> customer wallet: the rest.
+3. merchant available -> customer wallet: the rest;
+4. merchant available -> promotions: a promotion code's discount share (the promotions
+   budget paid that part of the price, so it gets it back, not the customer), cumulative
+   and rounded down exactly as the fee's share.
 
 The payment row keeps the totals (``refunded``, ``fee_refunded``, ``restricted_refunded``)
 and each refund has a row of its own.
@@ -47,7 +50,7 @@ __all__ = [
 
 # Three legs, plus the customer's two accounts should one be missing (it cannot be: the
 # customer paid from them; ensuring them costs no event when they exist).
-REFUND_EVENTS_MAX: Final = 3 + 2
+REFUND_EVENTS_MAX: Final = 4 + 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,12 +140,16 @@ def _refund_in_unit(
         return customer
     asset = payment.asset
     fee_back = fee_returned(payment.fee, payment.amount, payment.refunded, wanted)
+    # The promotions budget paid ``discount`` of the price: its share of this refund goes
+    # back there (same cumulative rounding as the fee), the customer gets the rest.
+    discount_back = fee_returned(payment.discount, payment.amount, payment.refunded, wanted)
+    to_customer = wanted - discount_back
     # The payment's restricted share comes back first (restricted_refunded counts it), but
     # into the restricted balance only while the carrier has not settled that much: money
     # the carrier has paid for is the customer's to send, and kept restricted it would be
     # stuck there for good (settlement releases each top-up once).
     restricted_share, _ = refund_split(
-        wanted, payment.restricted_amount, payment.restricted_refunded
+        to_customer, payment.restricted_amount, payment.restricted_refunded
     )
     merchant_account = account_for(AccountKind.MERCHANT_AVAILABLE, merchant.id, asset)
     fee_account = account_for(AccountKind.FEE_REVENUE, 0, asset)
@@ -151,7 +158,8 @@ def _refund_in_unit(
     found = ctx.accounts([merchant_account.id, fee_account.id, restricted.id, wallet.id])
     to_restricted = _restricted_refill(ctx, customer.id, asset, found.get(restricted.id))
     to_restricted = min(restricted_share, to_restricted)
-    to_wallet = wanted - to_restricted
+    to_wallet = to_customer - to_restricted
+    promotions = account_for(AccountKind.PROMOTIONS, 0, asset)
     held = found.get(merchant_account.id)
     if held is None or held.available + fee_back < wanted:
         return Refusal(Code.INSUFFICIENT_FUNDS, "the merchant's available earnings are short")
@@ -168,6 +176,7 @@ def _refund_in_unit(
             ("fee", fee_account.id, merchant_account.id, fee_back, Leg.REFUND_FEE),
             ("restricted", merchant_account.id, restricted.id, to_restricted, Leg.REFUND),
             ("wallet", merchant_account.id, wallet.id, to_wallet, Leg.REFUND),
+            ("discount", merchant_account.id, promotions.id, discount_back, Leg.REFUND_DISCOUNT),
         )
         if part > 0
     ]
@@ -200,11 +209,13 @@ def _refund_in_unit(
         ctx.now_ns,
     )
     ctx.execute(
-        "UPDATE payments SET refunded = ?, fee_refunded = ?, restricted_refunded = ? WHERE id = ?",
+        "UPDATE payments SET refunded = ?, fee_refunded = ?, restricted_refunded = ?,"
+        " discount_refunded = ? WHERE id = ?",
         (
             payment.refunded + wanted,
             payment.fee_refunded + fee_back,
             payment.restricted_refunded + restricted_share,
+            payment.discount_refunded + discount_back,
             payment.id,
         ),
     )

@@ -120,6 +120,9 @@ from .errors import Code, Refusal
 from .ids import derive_id, new_id
 from .pages import Cursor, Page, fetch_page
 from .parties import active_customer
+from .pricing.budget import BudgetCode
+from .pricing.evaluate import topup_bonus
+from .pricing.store import active_rules
 
 __all__ = [
     "EventOutcome",
@@ -192,6 +195,12 @@ class TopUp:
     chargeback_loss: int
     created_ns: int
     updated_ns: int
+    # What priced it (centime.platform.pricing): the rule set in force at its success, the
+    # bonus rule that applied ("name", or "name:budget_spent" when the promotions budget
+    # could not pay it) and the bonus the promotions budget paid into the wallet.
+    pricing_version: int | None = None
+    bonus_rule: str | None = None
+    bonus: int = 0
 
     @property
     def restricted(self) -> bool:
@@ -228,10 +237,11 @@ _COLUMNS: Final = (
     "id, customer_id, asset, amount, method, instrument, provider, status, provider_ref, "
     "failure_code, failure_message, attempts, settles_at_ns, settled_ns, released, "
     "charged_back, chargeback_restricted, chargeback_wallet, chargeback_loss, created_ns, "
-    "updated_ns"
+    "updated_ns, pricing_version, bonus_rule, bonus"
 )
-# Transfers one event submits at most: the implied credit plus three chargeback legs.
-_EVENT_TRANSFERS_MAX: Final = 4
+# Transfers one event submits at most: the implied credit and its bonus, three chargeback
+# legs and the bonus's clawback.
+_EVENT_TRANSFERS_MAX: Final = 6
 _NOT_COUNTED: Final = (TopUpStatus.FAILED.value, TopUpStatus.DECLINED.value)
 
 
@@ -241,7 +251,7 @@ def _topup(row: Sequence[Any]) -> TopUp:
         TopUpStatus(row[7]), row[8], row[9], row[10], int(row[11]),
         None if row[12] is None else int(row[12]), None if row[13] is None else int(row[13]),
         int(row[14]), int(row[15]), int(row[16]), int(row[17]), int(row[18]), int(row[19]),
-        int(row[20]),
+        int(row[20]), None if row[21] is None else int(row[21]), row[22], int(row[23]),
     )  # fmt: skip
 
 
@@ -336,12 +346,13 @@ def _save(ctx: UnitContext, topup: TopUp) -> TopUp:
         "UPDATE topups SET status = ?, provider_ref = ?, failure_code = ?, failure_message = ?,"
         " attempts = ?, settles_at_ns = ?, settled_ns = ?, released = ?, charged_back = ?,"
         " chargeback_restricted = ?, chargeback_wallet = ?, chargeback_loss = ?,"
-        " updated_ns = ? WHERE id = ?",
+        " updated_ns = ?, pricing_version = ?, bonus_rule = ?, bonus = ? WHERE id = ?",
         (
             saved.status.value, saved.provider_ref, saved.failure_code, saved.failure_message,
             saved.attempts, saved.settles_at_ns, saved.settled_ns, saved.released,
             saved.charged_back, saved.chargeback_restricted, saved.chargeback_wallet,
-            saved.chargeback_loss, saved.updated_ns, saved.id,
+            saved.chargeback_loss, saved.updated_ns, saved.pricing_version, saved.bonus_rule,
+            saved.bonus, saved.id,
         ),
     )  # fmt: skip
     return saved
@@ -569,7 +580,7 @@ def retry_topup(platform: Platform, provider: FundingProvider, topup_id: int) ->
 
 
 def _transfer(
-    topup: TopUp, leg: str, debit: int, credit: int, amount: int, code: TopUpTransferCode
+    topup: TopUp, leg: str, debit: int, credit: int, amount: int, code: int
 ) -> Transfer:
     transfer_id = derive_id("topup", topup.id, leg)
     return Transfer(transfer_id, debit, credit, amount, topup.asset, int(code), 0, 0, 0, topup.id)
@@ -597,10 +608,13 @@ class _Books:
         self.wallet = account_id(AccountKind.CUSTOMER_WALLET, owner, asset)
         self.restricted = account_id(AccountKind.CUSTOMER_RESTRICTED, owner, asset)
         self.clearing = account_id(AccountKind.FUNDING_CLEARING, OPERATOR, asset)
+        self.promotions = account_id(AccountKind.PROMOTIONS, OPERATOR, asset)
         self.losses = account_id(AccountKind.CHARGEBACK_LOSSES, OPERATOR, asset)
-        found: dict[int, Account] = ctx.accounts([self.wallet, self.restricted])
+        found: dict[int, Account] = ctx.accounts([self.wallet, self.restricted, self.promotions])
         # What a debit could take from each, as the chain proceeds.
-        self.available = {i: found[i].available for i in (self.wallet, self.restricted)}
+        self.available = {
+            i: found[i].available for i in (self.wallet, self.restricted, self.promotions)
+        }
         self.chain: list[Transfer] = []
 
     def move(self, transfer: Transfer) -> None:
@@ -622,6 +636,42 @@ def _credit(books: _Books, topup: TopUp, now_ns: int, days: int) -> TopUp:
     )
     settles_at_ns = now_ns + days * NS_PER_DAY if topup.restricted else None
     return dataclasses.replace(topup, status=TopUpStatus.SUCCEEDED, settles_at_ns=settles_at_ns)
+
+
+def _bonus(ctx: UnitContext, books: _Books, topup: TopUp) -> TopUp:
+    """The top-up bonus of the rule set in force, paid by the promotions budget into the
+    wallet in the success's chain; skipped (and recorded so) when the budget cannot pay it
+    whole: a bonus never overdraws the budget and is never paid in part."""
+    rules = active_rules(ctx)
+    earned = topup_bonus(rules, topup.asset, topup.amount, topup.method.value)
+    if earned is None:
+        return dataclasses.replace(topup, pricing_version=rules.version)
+    bonus, rule = earned
+    if books.available[books.promotions] < bonus:
+        return dataclasses.replace(
+            topup, pricing_version=rules.version, bonus_rule=f"{rule.name}:budget_spent"
+        )
+    books.move(
+        _transfer(topup, "bonus", books.promotions, books.wallet, bonus, BudgetCode.TOPUP_BONUS)
+    )
+    return dataclasses.replace(
+        topup, pricing_version=rules.version, bonus_rule=rule.name, bonus=bonus
+    )
+
+
+def _claw_back_bonus(books: _Books, topup: TopUp, charged_back: int) -> None:
+    """A charged-back top-up's bonus goes back to the promotions budget in the same share
+    (``bonus * charged_back // amount``, rounded down: the customer keeps the fraction), as
+    far as the wallet still holds it; what the customer already spent of it stays spent (a
+    cost of the promotion, like a chargeback loss)."""
+    if topup.bonus <= 0:
+        return
+    share = topup.bonus * charged_back // topup.amount
+    take = min(share, max(books.available[books.wallet], 0))
+    books.move(
+        _transfer(topup, "bonus.clawback", books.wallet, books.promotions, take,
+                  BudgetCode.TOPUP_BONUS_CLAWBACK)
+    )  # fmt: skip
 
 
 def _settle(books: _Books, topup: TopUp, now_ns: int) -> TopUp:
@@ -649,6 +699,7 @@ def _charge_back(books: _Books, topup: TopUp, amount: int) -> TopUp:
                   TopUpTransferCode.CHARGEBACK_LOSS)
     )  # fmt: skip
     from_restricted = take_first if first == books.restricted else take_second
+    _claw_back_bonus(books, topup, amount)
     return dataclasses.replace(
         topup,
         status=TopUpStatus.CHARGED_BACK,
@@ -693,6 +744,7 @@ def _apply(
     books = _Books(ctx, topup)
     if pending:  # success, or what a settlement or chargeback implies
         topup = _credit(books, topup, ctx.now_ns, days)
+        topup = _bonus(ctx, books, topup)
     if isinstance(event, ChargeSettled):
         topup = _settle(books, topup, ctx.now_ns)
     elif isinstance(event, ChargedBack):

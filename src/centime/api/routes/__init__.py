@@ -6,6 +6,7 @@ from .keys import key_routes
 from .mandates import mandate_routes
 from .parties import party_routes
 from .payments import payment_routes
+from .pricing import pricing_routes
 from .refunds import refund_routes
 from .topups import topup_routes
 from .transfers import transfer_routes
@@ -15,4 +16,5 @@ __all__ = ["api_routes"]
 api_routes = [
     *party_routes, *key_routes, *payment_routes, *refund_routes, *mandate_routes, *hold_routes,
     *transfer_routes, *topup_routes,
+    *pricing_routes,
 ]  # fmt: skip

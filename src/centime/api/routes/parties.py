@@ -21,7 +21,7 @@ from litestar import Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody
 
 from centime.auth import Scope
-from centime.platform import parties
+from centime.platform import parties, referrals
 from centime.platform.errors import Code
 from centime.platform.ids import format_id
 
@@ -83,9 +83,12 @@ async def create_customer(
     request: Request[Any, Any, Any], data: JSONBody[wire.CustomerCreate],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[wire.Customer]:
-    """Create a customer (the operator's)."""
+    """Create a customer (the operator's); ``referral_code``: who referred it."""
     platform = api_state(request).platform
-    operation = parties.create_customer(platform, data.name, data.email, data.kyc_tier)
+    operation = referrals.with_referral(
+        parties.create_customer(platform, data.name, data.email, data.kyc_tier),
+        "customer", data.referral_code, data.device_id,
+    )  # fmt: skip
     return await execute(request, operation, customer_out, status_code=201,
                          idempotency_key=idempotency_key)  # fmt: skip
 
@@ -165,11 +168,14 @@ async def create_merchant(
     request: Request[Any, Any, Any], data: JSONBody[wire.MerchantCreate],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[wire.Merchant]:
-    """Create a merchant (the operator's)."""
+    """Create a merchant (the operator's); ``referral_code``: who referred it."""
     platform = api_state(request).platform
-    operation = parties.create_merchant(
-        platform, data.name, data.email, data.kyc_tier,
-        fee_bp=_unset_none(data.fee_bp), fee_fixed=_fixed_fees(data.fee_fixed),
+    operation = referrals.with_referral(
+        parties.create_merchant(
+            platform, data.name, data.email, data.kyc_tier,
+            fee_bp=_unset_none(data.fee_bp), fee_fixed=_fixed_fees(data.fee_fixed),
+        ),
+        "merchant", data.referral_code, data.device_id,
     )  # fmt: skip
     return await execute(request, operation, merchant_out, status_code=201,
                          idempotency_key=idempotency_key)  # fmt: skip

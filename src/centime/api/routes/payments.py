@@ -78,7 +78,9 @@ def payment_out(p: payments.Payment) -> wire.Payment:
         refunded=wire.money(p.refunded, asset), fee_refunded=wire.money(p.fee_refunded, asset),
         description=p.description, reference=p.reference,
         hold_id=optional_id("hold", p.hold_id), mandate_id=optional_id("man", p.mandate_id),
-        created_at=wire.rfc3339(p.created_ns),
+        created_at=wire.rfc3339(p.created_ns), pricing_version=p.pricing_version,
+        fee_rule=p.fee_rule, discount=wire.money(p.discount, asset),
+        promo_code_id=optional_id("promo", p.promo_code_id),
     )  # fmt: skip
 
 
@@ -119,6 +121,7 @@ async def create_payment(
         merchant_id, asset, amount, data.description, data.reference,
         payment_id=operation_id("payment", principal, idempotency_key),
         mandate_id=mandate_id, charged_by_merchant=not principal.is_operator,
+        promo_code=data.promo_code,
     )  # fmt: skip
     return await execute(request, operation, payment_out, status_code=201,
                          idempotency_key=idempotency_key)  # fmt: skip

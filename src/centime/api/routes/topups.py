@@ -73,7 +73,8 @@ def topup_out(t: topups.TopUp) -> wire.TopUp:
         restricted=t.restricted, settles_at=_time(t.settles_at_ns),
         settled_at=_time(t.settled_ns), released=wire.money(t.released, asset),
         charged_back=wire.money(t.charged_back, asset), created_at=wire.rfc3339(t.created_ns),
-        updated_at=wire.rfc3339(t.updated_ns),
+        updated_at=wire.rfc3339(t.updated_ns), bonus=wire.money(t.bonus, asset),
+        bonus_rule=t.bonus_rule, pricing_version=t.pricing_version,
     )  # fmt: skip
 
 

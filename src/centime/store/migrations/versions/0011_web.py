@@ -13,7 +13,7 @@
   what one-click payments used of it.
 
 Revision ID: 0011_web
-Revises: 0006_outbox
+Revises: 0008_pricing
 Create Date: 2026-11-29
 """
 
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_web"
-down_revision = "0006_outbox"
+down_revision = "0008_pricing"
 branch_labels = None
 depends_on = None
 
