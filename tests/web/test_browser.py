@@ -109,9 +109,10 @@ class Person:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
-    def sign_up(self, kind: str) -> list[str]:
+    def sign_up(self, kind: str, referral_code: str = "") -> list[str]:
         self.go("/app")
         self.page.fill("#name", self.name)
+        self.page.fill("#referral", referral_code)
         self.page.select_option("#kind", kind)
         self.shot(f"home-{kind}")
         self.page.click("#signup")
@@ -146,8 +147,10 @@ def test_the_web_apps_in_a_browser(server: dict[str, str], browser: Any) -> None
         assert len(codes) == 8 and all(re.fullmatch(r"[a-z2-9]{4}(-[a-z2-9]{4}){3}", c)
                                        for c in codes)  # fmt: skip
         ada.page.wait_for_url(f"{origin}/wallet")
-        ben.sign_up("customer")
+        ada_code = ada.page.inner_text("[data-testid=referral-code]")
+        ben.sign_up("customer", referral_code=ada_code)  # referred by Ada
         ben.page.wait_for_url(f"{origin}/wallet")
+        assert ben.page.locator("text=You were referred").is_visible()
         ben_id = ben.page.inner_text("code")
         shop.sign_up("merchant")
         shop.page.wait_for_url(f"{origin}/dashboard")

@@ -54,6 +54,7 @@ from centime.platform.context import Operation, Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import new_id
 from centime.platform.parties import NAME_LEN_MAX, create_customer, create_merchant
+from centime.platform.referrals import normal_code, with_referral
 
 from .sessions import NewSession, open_session
 
@@ -494,10 +495,13 @@ def signup_finish(
         if ctx.fetch("SELECT 1 FROM passkeys WHERE credential_id = ?", (answer.credential_id,)):
             return Refusal(Code.PASSKEY_REFUSED, "this passkey is registered already")
         kind, name = UserKind(data["kind"]), str(data["name"])
-        if kind is UserKind.MERCHANT:
-            party: Any = create_merchant(platform, name).unit(ctx)
-        else:
-            party = create_customer(platform, name).unit(ctx)
+        made = (
+            create_merchant(platform, name)
+            if kind is UserKind.MERCHANT
+            else create_customer(platform, name)
+        )
+        code = data.get("referral_code")
+        party: Any = with_referral(made, kind.value, code or None, None).unit(ctx)  # type: ignore[arg-type]
         if isinstance(party, Refusal):
             return party
         user = _insert_user(ctx, user_id, kind, party.id, None, name)
@@ -509,17 +513,26 @@ def signup_finish(
 
 
 def signup_options(
-    rp: RelyingParty, platform: Platform, name: str, kind: UserKind
+    rp: RelyingParty,
+    platform: Platform,
+    name: str,
+    kind: UserKind,
+    referral_code: str | None = None,
 ) -> Operation[str | Refusal]:
-    """Options for ``navigator.credentials.create`` for a new customer or merchant."""
+    """Options for ``navigator.credentials.create`` for a new customer or merchant
+    (``referral_code``: who referred it, checked when the sign-up finishes)."""
     refusal = _check_name(name)
+    code = None if referral_code is None else normal_code(referral_code)
+    if refusal is None and referral_code and code is None:
+        refusal = Refusal(Code.REFERRAL_CODE_INVALID, "this referral code is not valid")
     if refusal is None and kind is UserKind.OPERATOR:
         refusal = Refusal(Code.INVALID_REQUEST, "operators are invited, never signed up")
     if refusal is not None:
         return _refused(refusal)
     user_id = new_id()
     options, challenge = _registration_options(rp, user_id, name.strip())
-    data = {"action": "signup", "name": name.strip(), "kind": kind.value, "user_id": user_id}
+    data = {"action": "signup", "name": name.strip(), "kind": kind.value, "user_id": user_id,
+            "referral_code": code}  # fmt: skip
     return _challenge_op(Ceremony.REGISTER, options, challenge, user_id, data)
 
 

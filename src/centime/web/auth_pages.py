@@ -195,7 +195,9 @@ async def signup_options(request: Request[Any, Any, Any]) -> Response[Any]:
         return _throttled()
     kind = pk.UserKind.MERCHANT if body.get("kind") == "merchant" else pk.UserKind.CUSTOMER
     name = body.get("name") if isinstance(body.get("name"), str) else ""
-    op = pk.signup_options(state.rp, state.platform, str(name), kind)
+    code = body.get("referral_code")
+    code = code.strip()[:40] if isinstance(code, str) and code.strip() else None
+    op = pk.signup_options(state.rp, state.platform, str(name), kind, code)
     result = await run(request, lambda: state.platform.execute(op))
     if isinstance(result, Refusal):
         return _problem(result)

@@ -26,7 +26,7 @@ from centime.platform.parties import (
 
 from .chart import earnings_chart
 from .common import Viewer, check_csrf, done, page, require, run, web_state
-from .wallet import parse_money
+from .wallet import parse_money, referral_card
 
 __all__ = ["console_routes"]
 
@@ -72,6 +72,7 @@ def _dashboard(
         chart=earnings_chart(_daily_earnings(platform, merchant_id, "USD"), "USD"),
         keys=list_keys(platform, "merchant", merchant_id, None, 50).items,
         links=links.list_links(platform, merchant_id).items,
+        referral=referral_card(platform, "merchant", merchant_id),
         scopes=[s.value for s in Scope if s is not Scope.ADMIN],
         ok=request.query_params.get("ok"), format_id=format_id, **context,
     )  # fmt: skip

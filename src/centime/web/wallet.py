@@ -11,7 +11,7 @@ from litestar.response import Redirect
 
 from centime.auth.passkeys import UserKind
 from centime.money import ASSETS
-from centime.platform import links
+from centime.platform import links, referrals
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id, new_id, parse_id
 from centime.platform.p2p import list_p2p_transfers, send
@@ -86,8 +86,17 @@ def _wallet_page(
         balances=customer_balances(platform, me.user.party_id),
         history=_history(platform, me.user.party_id, kind, query), kind=kind, q=query,
         budgets=links.list_budgets(platform, me.user.party_id),
+        referral=referral_card(platform, "customer", me.user.party_id),
         assets=sorted(ASSETS), ok=request.query_params.get("ok"), attempt=new_id(), **context,
     )  # fmt: skip
+
+
+def referral_card(platform: Any, kind: str, party_id: int) -> dict[str, Any]:
+    """The party's code to share (made on first ask) and who referred it, if anyone."""
+    party: Any = (kind, party_id)
+    code = platform.execute(referrals.referral_code(platform, party))
+    found = referrals.get_referral(platform, party)
+    return {"code": None if isinstance(code, Refusal) else code, "referred": found}
 
 
 def parse_money(asset: str, text: str) -> tuple[str, int] | Refusal:
@@ -164,6 +173,23 @@ async def send_money(request: Request[Any, Any, Any]) -> Response[Any]:
     if isinstance(result, Refusal):
         return await run(request, lambda: _wallet_page(request, me, 422, error=result.detail))
     return done("/wallet", "sent")
+
+
+@post("/referral/claim")
+async def claim(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Name who referred you, within the claim window after signing up."""
+    fields = await check_csrf(request)
+    me = await viewer(request)
+    if me is None or me.user.kind is UserKind.OPERATOR:
+        return Redirect("/app?signin=1", status_code=303)
+    platform = web_state(request).platform
+    party: Any = (me.user.kind.value, me.user.party_id)
+    op = referrals.claim_referral(platform, party, fields.get("code", "").strip()[:40])
+    result = await run(request, lambda: platform.execute(op))
+    home = "/wallet" if me.user.kind is UserKind.CUSTOMER else "/dashboard"
+    if isinstance(result, Refusal):
+        return Redirect(f"{home}?ok=referral_refused", status_code=303)
+    return done(home, "referral_claimed")
 
 
 @post("/wallet/budgets/{budget_id:int}/settle")
@@ -314,6 +340,6 @@ async def button_script(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 wallet_routes: Final = [
-    wallet, topup, send_money, settle, link_page, pay_link, button_page, button_pay,
+    wallet, topup, send_money, settle, claim, link_page, pay_link, button_page, button_pay,
     button_script,
 ]  # fmt: skip

@@ -80,7 +80,8 @@
   const ceremonies = {
     async signup(form) {
       const data = new FormData(form);
-      const body = { name: data.get("name"), kind: data.get("kind") };
+      const body = { name: data.get("name"), kind: data.get("kind"),
+        referral_code: data.get("referral_code") || null };
       const credential = await create("/web/signup/options", body);
       const done = await post("/web/signup/finish", { credential });
       showCodes(form, done.recovery_codes, done.redirect);
