@@ -39,7 +39,6 @@ PREFIXES: Final = {
     "promo": "promotion code",  # pricing
     # Web (issue 6).
     "plink": "payment link",
-    "bud": "spending budget",
 }
 
 _DIGITS: Final = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
