@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench install clean
+.PHONY: demo test lint typecheck bench install clean chromium
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,16 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
-test: lint typecheck
+# The browser tests drive Debian's Chromium; installed here when missing (needs root or sudo).
+CHROMIUM := /usr/bin/chromium
+
+$(CHROMIUM):
+	command -v apt-get >/dev/null && { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || sudo apt-get install -y -qq chromium; } || echo "chromium missing: the browser tests will skip"
+
+chromium:
+	test -x $(CHROMIUM) || $(MAKE) $(CHROMIUM)
+
+test: lint typecheck chromium
 	$(BIN)/pytest
 
 bench: $(INSTALLED)
@@ -33,4 +42,4 @@ bench: $(INSTALLED)
 	$(BIN)/centime bench api
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis demo.db* tour.db*
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis demo.db* tour.db* test-artifacts

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from centime.clock import Clock
     from centime.platform.context import Platform
     from centime.risk.types import Screen
+    from centime.web import WebState
     from centime.worker import Job
 
 app = typer.Typer(help="centime: micropayments on an exact, fast double-entry ledger.",
@@ -38,6 +39,8 @@ app.add_typer(audit_app, name="audit")
 audit_app.add_typer(audit_keys_app, name="keys")
 app.add_typer(keys_app, name="keys")
 app.add_typer(risk_app, name="risk")
+web_app = typer.Typer(help="The web apps: people and their passkeys.", no_args_is_help=True)
+app.add_typer(web_app, name="web")
 
 DatabaseUrl = typer.Option(
     DEFAULT_DATABASE_URL, "--database-url", envvar="CENTIME_DATABASE_URL",
@@ -132,16 +135,21 @@ def install_funding_providers(platform: Platform) -> list[Job]:
         days = platform.config.carrier_settlement_days
         sandbox = SandboxProvider(platform.clock, SandboxConfig(carrier_settlement_days=days))
         platform.providers[sandbox.name] = sandbox
-    return default_jobs(platform, extra=[*install_payout_rail(platform), *_referral_jobs()])
+    return default_jobs(platform, extra=[*install_payout_rail(platform), *_platform_jobs()])
 
 
-def _referral_jobs() -> list[Job]:
-    """The referral reward pass (rewards once the referred person's activity qualifies)."""
-    from centime.limits import REFERRAL_REWARD_INTERVAL_S
+def _platform_jobs() -> list[Job]:
+    """The referral reward pass (rewards once the referred person's activity qualifies) and
+    the settlement of spending budgets before their metered holds lapse."""
+    from centime.limits import BUDGET_SETTLE_INTERVAL_S, REFERRAL_REWARD_INTERVAL_S
+    from centime.platform.links import settle_due_budgets
     from centime.platform.referrals import run_reward_pass
     from centime.worker import Job
 
-    return [Job("referrals.reward", REFERRAL_REWARD_INTERVAL_S, run_reward_pass)]
+    return [
+        Job("referrals.reward", REFERRAL_REWARD_INTERVAL_S, run_reward_pass),
+        Job("budgets.settle", BUDGET_SETTLE_INTERVAL_S, settle_due_budgets),
+    ]
 
 
 def install_payout_rail(platform: Platform) -> list[Job]:
@@ -211,6 +219,33 @@ class ServerOptions:
     rate_burst: int = API_RATE_BURST
     access_log: bool = False
     worker: bool = True
+    web_origin: str | None = None  # default: http://localhost:<port> (or CENTIME_WEB_ORIGIN)
+    demo: bool = False
+
+    def origin(self) -> str:
+        """The web apps' origin, which passkeys are bound to (WebAuthn refuses IP
+        addresses as RP ids: a loopback server is reached as localhost)."""
+        import os
+
+        chosen = self.web_origin or os.environ.get("CENTIME_WEB_ORIGIN")
+        if chosen:
+            return chosen.rstrip("/")
+        host = "localhost" if self.host in ("127.0.0.1", "::1", "0.0.0.0") else self.host
+        return f"http://{host}:{self.port}"
+
+
+def web_state_for(platform: Platform, options: ServerOptions) -> WebState:
+    """The web apps' state: the WebAuthn relying party of the origin, cookies marked Secure
+    (browsers keep Secure cookies of http://localhost too), the sign-in throttle."""
+    import time
+
+    from centime.auth.passkeys import RelyingParty
+    from centime.auth.sessions import LoginThrottle
+    from centime.web import WebState
+
+    origin = options.origin()
+    return WebState(platform, RelyingParty.for_origin(origin), LoginThrottle(time.monotonic),
+                    demo=options.demo)  # fmt: skip
 
 
 def _install_webhook_key(platform: Platform, database_url: str) -> None:
@@ -251,7 +286,8 @@ def _run_server(platform: Platform, audit: AuditLog | None, options: ServerOptio
         worker.start()
     try:
         app_ = create_app(
-            platform, audit, rate_per_s=options.rate_per_key, rate_burst=options.rate_burst
+            platform, audit, rate_per_s=options.rate_per_key, rate_burst=options.rate_burst,
+            web=web_state_for(platform, options),
         )
         uvicorn.run(
             app_, host=options.host, port=options.port, log_level="info",
@@ -346,6 +382,39 @@ def keys_create(
     typer.echo(result.token)
 
 
+@web_app.command("invite")
+def web_invite(
+    role: str = typer.Option("admin", help="The operator's role: admin or analyst."),
+    name: str = typer.Option("Operator", help="The person's name."),
+    origin: str = typer.Option("http://localhost:8000", help="The web apps' origin."),
+    database_url: str = DatabaseUrl,
+) -> None:
+    """Invite an operator: prints a one-time link (valid 7 days) where the person registers
+    a passkey. The link is shown once; only its hash is kept."""
+    from centime.auth.passkeys import Role, UserKind, create_enrollment
+    from centime.ledger import Ledger
+    from centime.platform.chart import OPERATOR
+    from centime.platform.context import Platform
+    from centime.platform.errors import Refusal
+    from centime.store import open_store
+
+    try:
+        chosen = Role(role)
+    except ValueError:
+        typer.echo("role must be admin or analyst", err=True)
+        raise typer.Exit(2) from None
+    with Ledger(open_store(database_url)) as ledger:
+        platform = Platform(ledger, ledger.clock)
+        made = platform.execute(
+            create_enrollment(platform, UserKind.OPERATOR, OPERATOR, name, chosen)
+        )
+    if isinstance(made, Refusal):
+        typer.echo(f"{made.code.value}: {made.detail}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{origin.rstrip('/')}/enroll/{made}")
+    typer.echo("(shown once: send it to the person)", err=True)
+
+
 @app.command("demo")
 def demo(
     database: str = typer.Option("demo.db", "--database", help="The SQLite file (recreated)."),
@@ -380,7 +449,7 @@ def demo(
         _install_webhook_key(platform, str(path))
         world = build_demo_world(platform)
         print_demo(platform, world, f"http://{host}:{port}", Console())
-        _run_server(platform, audit, ServerOptions(host, port))
+        _run_server(platform, audit, ServerOptions(host, port, demo=True))
 
 
 @risk_app.command("export-labels")

@@ -9,6 +9,7 @@ once, so that a person can call the API (``/docs`` lists every route).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -117,6 +118,7 @@ def print_demo(platform: Platform, demo: DemoWorld, base_url: str, console: Cons
                 f"{USD.format(balance.restricted)} {balance.asset}",
             )  # fmt: skip
     console.print(customers)
+    _print_web(platform, demo, base_url, say)
     say("Try:")
     say(f"  curl -s -H 'Authorization: Bearer {world.operator_key}' {base_url}/v1/customers")
     say(
@@ -124,3 +126,28 @@ def print_demo(platform: Platform, demo: DemoWorld, base_url: str, console: Cons
         f" {base_url}/v1/merchants/me/balances"
     )
     say("Keys are shown only now; the server stores their hashes. Ctrl-C stops the server.")
+
+
+def _print_web(
+    platform: Platform, demo: DemoWorld, base_url: str, say: Callable[[str], None]
+) -> None:
+    """The web apps: one-time links to set up a passkey for demo accounts (a customer with
+    money, a creator, an operator admin and an analyst), and the demo merchant site."""
+    from centime.auth.passkeys import Role, UserKind, create_enrollment
+    from centime.platform.chart import OPERATOR
+
+    web = base_url.replace("127.0.0.1", "localhost")
+    people = [
+        (UserKind.CUSTOMER, demo.world.customers[0].customer.id,
+         demo.world.customers[0].customer.name, None),
+        (UserKind.MERCHANT, demo.world.merchants[0].merchant.id,
+         demo.world.merchants[0].merchant.name, None),
+        (UserKind.OPERATOR, OPERATOR, "Olga (operator admin)", Role.ADMIN),
+        (UserKind.OPERATOR, OPERATOR, "Ari (risk analyst)", Role.ANALYST),
+    ]  # fmt: skip
+    say(f"\n[bold]web apps[/bold] at {web}/app  (passkeys need this host name: localhost)")
+    for kind, party_id, name, role in people:
+        token = platform.execute(create_enrollment(platform, kind, party_id, name, role))
+        say(f"  {name} ({kind.value}): {web}/enroll/{token}")
+    say(f"  demo merchant site with the pay button: {web}/demo/site")
+    say("  or create a new account with a passkey on the home page.\n")

@@ -231,3 +231,6 @@ PAYOUT_RECOVER_INTERVAL_S: Final = 60.0
 PAYOUT_RUN_INTERVAL_S: Final = 3600.0
 # The referral reward pass (centime.platform.referrals.run_reward_pass) runs this often.
 REFERRAL_REWARD_INTERVAL_S: Final = 300.0
+# Spending budgets (centime.platform.links) are settled this often, well before their holds
+# lapse.
+BUDGET_SETTLE_INTERVAL_S: Final = 10.0

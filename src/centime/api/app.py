@@ -34,6 +34,7 @@ from centime.limits import (
     API_RATE_PER_KEY_PER_S,
 )
 from centime.platform.context import Platform
+from centime.web import WebState, web_handlers
 
 from .audit import audit_routes
 from .body import ApiRequest
@@ -130,9 +131,11 @@ def create_app(
     rate_burst: int = API_RATE_BURST,
     key_cache_ttl_s: float = API_KEY_CACHE_TTL_S,
     debug: bool = False,
+    web: WebState | None = None,
 ) -> Litestar:
     """The HTTP app over ``platform`` (its ledger's store also serves the audit endpoints;
-    ``audit`` is the log the ledger writes with, if any)."""
+    ``audit`` is the log the ledger writes with, if any). ``web``: the web apps too, on the
+    same app (their pages are left out of the OpenAPI document)."""
     metrics = Metrics()
     api = ApiState(
         platform=platform,
@@ -145,8 +148,10 @@ def create_app(
     ledger = platform.ledger
     allow = AllowHeaders()
     app = Litestar(
-        route_handlers=[audit_routes, v1, *health_routes],
-        state=State({"store": ledger.store, "ledger": ledger, "audit": audit, "api": api}),
+        route_handlers=[audit_routes, v1, *health_routes, *(web_handlers() if web else [])],
+        state=State(
+            {"store": ledger.store, "ledger": ledger, "audit": audit, "api": api, "web": web}
+        ),
         exception_handlers=exception_handlers(),
         request_class=ApiRequest,
         plugins=[StrictStructSchemas()],

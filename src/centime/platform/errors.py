@@ -93,6 +93,15 @@ class Code(enum.Enum):
     PAYOUT_METHOD_LIMIT_REACHED = "payout_method_limit_reached"
     QUOTE_LIMIT_REACHED = "quote_limit_reached"  # too many quotes today
     PAYOUT_TOO_SMALL = "payout_too_small"  # the fee would take all of it
+    # Web: passkeys, sessions, step-up, payment links, spending budgets (issue 6).
+    PASSKEY_REFUSED = "passkey_refused"  # a WebAuthn answer that does not verify
+    PASSKEY_NOT_FOUND = "passkey_not_found"
+    PASSKEY_LIMIT_REACHED = "passkey_limit_reached"
+    LAST_PASSKEY = "last_passkey"  # removing it would lock the person out
+    LINK_NOT_FOUND = "link_not_found"
+    LINK_INACTIVE = "link_inactive"  # used (single use) or disabled
+    BUDGET_NOT_FOUND = "budget_not_found"
+    BUDGET_EXCEEDED = "budget_exceeded"  # the one-click payment does not fit what is left
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,8 @@ PREFIXES: Final = {
     "po": "payout",
     "pm": "payout method (a merchant's bank account)",
     "quo": "instant-payout quote",
+    # Web (issue 6).
+    "plink": "payment link",
 }
 
 _DIGITS: Final = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case

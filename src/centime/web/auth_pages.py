@@ -1,0 +1,355 @@
+"""Sign-up, sign-in, step-up, recovery and passkey management (pages and the JSON steps
+that ``static/passkey.js`` calls for the WebAuthn ceremonies)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect
+
+from centime.api.errors import REFUSAL_STATUS
+from centime.auth import passkeys as pk
+from centime.auth.sessions import end_session
+from centime.platform.errors import Code, Refusal
+
+from .common import (
+    Viewer,
+    check_csrf,
+    done,
+    ended_cookie,
+    page,
+    refused,
+    require,
+    run,
+    session_cookie,
+    viewer,
+    web_state,
+)
+
+__all__ = ["auth_routes", "home_of"]
+
+JSON_BODY_MAX: Final = pk.CREDENTIAL_JSON_MAX_BYTES + 1024
+
+
+def home_of(me: Viewer) -> str:
+    return {
+        pk.UserKind.CUSTOMER: "/wallet",
+        pk.UserKind.MERCHANT: "/dashboard",
+        pk.UserKind.OPERATOR: "/console",
+    }[me.user.kind]
+
+
+def _json(body: object, status_code: int = 200, cookie: Any = None) -> Response[Any]:
+    return Response(
+        msgspec.json.encode(body), status_code=status_code, media_type="application/json",
+        cookies=[cookie] if cookie is not None else [], headers={"Cache-Control": "no-store"},
+    )  # fmt: skip
+
+
+def _problem(refusal: Refusal) -> Response[Any]:
+    return _json({"code": refusal.code.value, "detail": refusal.detail},
+                 REFUSAL_STATUS.get(refusal.code, 400))  # fmt: skip
+
+
+async def _body(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    await check_csrf(request)
+    raw = await request.body()
+    if len(raw) > JSON_BODY_MAX:
+        return {}
+    try:
+        decoded = msgspec.json.decode(raw) if raw else {}
+    except msgspec.DecodeError:
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
+
+
+def _credential(body: dict[str, Any]) -> str | None:
+    credential = body.get("credential")
+    return msgspec.json.encode(credential).decode() if isinstance(credential, dict) else None
+
+
+def _client(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _throttled() -> Response[Any]:
+    return _json({"code": "rate_limited", "detail": "too many sign-in attempts; wait a few"
+                  " minutes"}, 429)  # fmt: skip
+
+
+# ------------------------------------------------------------------ pages
+
+
+@get("/app")
+async def home(request: Request[Any, Any, Any]) -> Response[Any]:
+    me = await viewer(request)
+    if me is not None:
+        return Redirect(home_of(me), status_code=303)
+    return page(request, "home.html", None)
+
+
+@get("/enroll/{token:str}")
+async def enroll_page(request: Request[Any, Any, Any], token: FromPath[str]) -> Response[Any]:
+    return page(request, "enroll.html", await viewer(request), token=token[:100])
+
+
+@post("/signout")
+async def signout(request: Request[Any, Any, Any]) -> Response[Any]:
+    await check_csrf(request)
+    state = web_state(request)
+    me = await viewer(request)
+    if me is not None:
+        await run(request, lambda: state.platform.execute(end_session(state.platform, me.token)))
+    return Redirect("/app?ok=signed_out", status_code=303, cookies=[ended_cookie(state)])
+
+
+@post("/recover")
+async def recover(request: Request[Any, Any, Any]) -> Response[Any]:
+    fields = await check_csrf(request)
+    state = web_state(request)
+    if not state.throttle.attempt(_client(request)):
+        return page(request, "home.html", None, 429, error="Too many attempts; wait a few minutes.")
+    code = fields.get("code", "")[:64]
+    result = await run(request, lambda: state.platform.execute(pk.recover(state.platform, code)))
+    if isinstance(result, Refusal):
+        return refused(request, "home.html", None, result)
+    return Redirect("/account?ok=recovered", status_code=303,
+                    cookies=[session_cookie(state, result.session.token)])  # fmt: skip
+
+
+@get("/account")
+async def account(request: Request[Any, Any, Any]) -> Response[Any]:
+    me = await viewer(request)
+    if me is None:
+        return Redirect("/app?signin=1", status_code=303)
+    return _account_page(request, me)
+
+
+def _account_page(
+    request: Request[Any, Any, Any], me: Viewer, status_code: int = 200, **context: Any
+) -> Response[str]:
+    platform = web_state(request).platform
+    return page(
+        request, "account.html", me, status_code,
+        passkeys=pk.list_passkeys(platform, me.user.id),
+        codes_left=pk.unused_recovery_codes(platform, me.user.id),
+        ok=request.query_params.get("ok"), home=home_of(me), **context,
+    )  # fmt: skip
+
+
+@post("/account/passkeys/{credential_id:str}/rename")
+async def rename(request: Request[Any, Any, Any], credential_id: FromPath[str]) -> Response[Any]:
+    fields = await check_csrf(request)
+    me = await viewer(request)
+    if me is None:
+        return Redirect("/app?signin=1", status_code=303)
+    platform = web_state(request).platform
+    op = pk.rename_passkey(platform, me.user.id, credential_id, fields.get("name", ""))
+    result = await run(request, lambda: platform.execute(op))
+    if isinstance(result, Refusal):
+        return _account_page(request, me, REFUSAL_STATUS[result.code], error=result.detail)
+    return done("/account", "renamed")
+
+
+@post("/account/passkeys/{credential_id:str}/remove")
+async def remove(request: Request[Any, Any, Any], credential_id: FromPath[str]) -> Response[Any]:
+    await check_csrf(request)
+    me = await viewer(request)
+    if me is None:
+        return Redirect("/app?signin=1", status_code=303)
+    platform = web_state(request).platform
+    op = pk.remove_passkey(platform, me.user.id, credential_id)
+    result = await run(request, lambda: platform.execute(op))
+    if isinstance(result, Refusal):
+        return _account_page(request, me, REFUSAL_STATUS[result.code], error=result.detail)
+    return done("/account", "removed")
+
+
+@post("/account/recovery-codes")
+async def recovery_codes(request: Request[Any, Any, Any]) -> Response[Any]:
+    await check_csrf(request)
+    me = await viewer(request)
+    if me is None:
+        return Redirect("/app?signin=1", status_code=303)
+    if not me.fresh:
+        refusal = Refusal(Code.STEP_UP_REQUIRED, "confirm with your passkey first")
+        return _account_page(request, me, 401, error=refusal.detail, need_stepup=True)
+    platform = web_state(request).platform
+    codes = await run(
+        request, lambda: platform.execute(pk.new_recovery_codes(platform, me.user.id))
+    )
+    return _account_page(request, me, new_codes=codes)
+
+
+# ------------------------------------------------------------------ WebAuthn steps (JSON)
+
+
+@post("/web/signup/options")
+async def signup_options(request: Request[Any, Any, Any]) -> Response[Any]:
+    body = await _body(request)
+    state = web_state(request)
+    if not state.throttle.attempt(_client(request)):
+        return _throttled()
+    kind = pk.UserKind.MERCHANT if body.get("kind") == "merchant" else pk.UserKind.CUSTOMER
+    name = body.get("name") if isinstance(body.get("name"), str) else ""
+    code = body.get("referral_code")
+    code = code.strip()[:40] if isinstance(code, str) and code.strip() else None
+    op = pk.signup_options(state.rp, state.platform, str(name), kind, code)
+    result = await run(request, lambda: state.platform.execute(op))
+    if isinstance(result, Refusal):
+        return _problem(result)
+    return Response(result, media_type="application/json", status_code=200)
+
+
+@post("/web/signup/finish")
+async def signup_finish(request: Request[Any, Any, Any]) -> Response[Any]:
+    body = await _body(request)
+    state = web_state(request)
+    op = pk.signup_finish(state.rp, state.platform, _credential(body))
+    result = await run(request, lambda: pk.run(state.platform, op))
+    if isinstance(result, Refusal):
+        return _problem(result)
+    home = "/dashboard" if result.user.kind is pk.UserKind.MERCHANT else "/wallet"
+    return _json({"redirect": home, "recovery_codes": result.recovery_codes},
+                 cookie=session_cookie(state, result.session.token))  # fmt: skip
+
+
+@post("/web/enroll/options")
+async def enroll_options(request: Request[Any, Any, Any]) -> Response[Any]:
+    body = await _body(request)
+    state = web_state(request)
+    if not state.throttle.attempt(_client(request)):
+        return _throttled()
+    token = body.get("token") if isinstance(body.get("token"), str) else ""
+    result = await run(
+        request,
+        lambda: state.platform.execute(pk.enroll_options(state.rp, state.platform, str(token))),
+    )
+    if isinstance(result, Refusal):
+        return _problem(result)
+    return Response(result, media_type="application/json", status_code=200)
+
+
+@post("/web/enroll/finish")
+async def enroll_finish(request: Request[Any, Any, Any]) -> Response[Any]:
+    body = await _body(request)
+    state = web_state(request)
+    op = pk.enroll_finish(state.rp, state.platform, _credential(body))
+    result = await run(request, lambda: pk.run(state.platform, op))
+    if isinstance(result, Refusal):
+        return _problem(result)
+    home = {"customer": "/wallet", "merchant": "/dashboard"}.get(result.user.kind.value, "/console")
+    return _json({"redirect": home, "recovery_codes": result.recovery_codes},
+                 cookie=session_cookie(state, result.session.token))  # fmt: skip
+
+
+@post("/web/signin/options")
+async def signin_options(request: Request[Any, Any, Any]) -> Response[Any]:
+    await _body(request)
+    state = web_state(request)
+    if not state.throttle.attempt(_client(request)):
+        return _throttled()
+    result = await run(
+        request, lambda: state.platform.execute(pk.signin_options(state.rp, state.platform))
+    )
+    return Response(result, media_type="application/json", status_code=200)
+
+
+@post("/web/signin/finish")
+async def signin_finish(request: Request[Any, Any, Any]) -> Response[Any]:
+    body = await _body(request)
+    state = web_state(request)
+    credential = _credential(body)
+    answer = pk.parse_answer(credential)
+    account = answer.credential_id if isinstance(answer, pk.Answer) else "malformed"
+    if state.throttle.account_locked(account):
+        return _throttled()
+    result = await run(request, lambda: state.platform.execute(
+        pk.signin_finish(state.rp, state.platform, credential)))  # fmt: skip
+    if isinstance(result, Refusal):
+        state.throttle.failed(account)
+        return _problem(result)
+    home = {"customer": "/wallet", "merchant": "/dashboard"}.get(result.user.kind.value, "/console")
+    return _json({"redirect": home}, cookie=session_cookie(state, result.session.token))
+
+
+@post("/web/stepup/options")
+async def stepup_options(request: Request[Any, Any, Any]) -> Response[Any]:
+    await _body(request)
+    me = await viewer(request)
+    if me is None:
+        return _json({"code": "unauthorized", "detail": "sign in first"}, 401)
+    state = web_state(request)
+    result = await run(request, lambda: state.platform.execute(
+        pk.stepup_options(state.rp, state.platform, me.user.id)))  # fmt: skip
+    return Response(result, media_type="application/json", status_code=200)
+
+
+@post("/web/stepup/finish")
+async def stepup_finish(request: Request[Any, Any, Any]) -> Response[Any]:
+    body = await _body(request)
+    me = await viewer(request)
+    if me is None:
+        return _json({"code": "unauthorized", "detail": "sign in first"}, 401)
+    state = web_state(request)
+    if state.throttle.account_locked(f"user:{me.user.id}"):
+        return _throttled()
+    op = pk.stepup_finish(state.rp, state.platform, me.user.id, me.session.id_hash,
+                          _credential(body))  # fmt: skip
+    result = await run(request, lambda: state.platform.execute(op))
+    if isinstance(result, Refusal):
+        state.throttle.failed(f"user:{me.user.id}")
+        return _problem(result)
+    return _json({"stepped_up_at_ns": str(result)})
+
+
+@post("/web/passkeys/options")
+async def add_options(request: Request[Any, Any, Any]) -> Response[Any]:
+    await _body(request)
+    me = await viewer(request)
+    if me is None:
+        return _json({"code": "unauthorized", "detail": "sign in first"}, 401)
+    state = web_state(request)
+    result = await run(request, lambda: state.platform.execute(
+        pk.add_passkey_options(state.rp, state.platform, me.user)))  # fmt: skip
+    if isinstance(result, Refusal):
+        return _problem(result)
+    return Response(result, media_type="application/json", status_code=200)
+
+
+@post("/web/passkeys/finish")
+async def add_finish(request: Request[Any, Any, Any]) -> Response[Any]:
+    body = await _body(request)
+    me = await viewer(request)
+    if me is None:
+        return _json({"code": "unauthorized", "detail": "sign in first"}, 401)
+    state = web_state(request)
+    name = body.get("name") if isinstance(body.get("name"), str) else "Passkey"
+    op = pk.add_passkey_finish(state.rp, state.platform, me.user.id, _credential(body),
+                               str(name))  # fmt: skip
+    result = await run(request, lambda: state.platform.execute(op))
+    if isinstance(result, Refusal):
+        return _problem(result)
+    return _json({"redirect": "/account?ok=added"})
+
+
+@get("/stepup")
+async def stepup_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    me = await viewer(request)
+    if me is None:
+        return Redirect("/app?signin=1", status_code=303)
+    target = request.query_params.get("next", "")
+    if not target.startswith("/") or target.startswith("//"):
+        target = home_of(me)
+    return page(request, "stepup.html", me, next=target[:200])
+
+
+auth_routes: Final = [
+    home, enroll_page, signout, recover, account, rename, remove, recovery_codes,
+    signup_options, signup_finish, enroll_options, enroll_finish, signin_options,
+    signin_finish, stepup_options, stepup_finish, add_options, add_finish, stepup_page,
+]  # fmt: skip
+_ = require

@@ -1,0 +1,242 @@
+"""What every web page shares: the web state, the signed-in person, CSRF, rendering.
+
+Pages are server-rendered (Jinja2, autoescaped) and call the platform's services directly;
+forms are plain HTML forms (no JavaScript library), and the one script of the site
+(``static/passkey.js``, the project's own) runs the WebAuthn ceremonies.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, TypeVar
+from urllib.parse import quote
+
+from anyio import to_thread
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from litestar import Request, Response
+from litestar.datastructures import Cookie
+from litestar.exceptions import HTTPException
+from litestar.response import Redirect
+
+from centime.api.errors import REFUSAL_STATUS
+from centime.auth.passkeys import RelyingParty, UserKind, WebUser, get_user
+from centime.auth.sessions import (
+    SESSION_TTL_S,
+    LoginThrottle,
+    Session,
+    csrf_matches,
+    csrf_token,
+    load_session,
+    stepped_up,
+)
+from centime.money import ASSETS
+from centime.platform.context import Platform
+from centime.platform.errors import Refusal
+
+__all__ = [
+    "PRE_COOKIE",
+    "SESSION_COOKIE",
+    "Viewer",
+    "WebState",
+    "check_csrf",
+    "page",
+    "show_money",
+    "viewer",
+]
+
+T = TypeVar("T")
+
+SESSION_COOKIE: Final = "centime_session"
+PRE_COOKIE: Final = "centime_pre"  # before sign-in: what the CSRF token is derived from
+CSRF_HEADER: Final = "x-csrf-token"
+FORM_FIELDS_MAX: Final = 32
+TEMPLATES: Final = Path(__file__).parent / "templates"
+STATIC: Final = Path(__file__).parent / "static"
+
+
+@dataclass
+class WebState:
+    """The web app's configuration and in-process state."""
+
+    platform: Platform
+    rp: RelyingParty
+    throttle: LoginThrottle
+    secure_cookies: bool = True
+    demo: bool = False
+    # The largest transfer a person sends without a fresh passkey confirmation, per asset.
+    step_up_transfer_above: dict[str, int] = field(
+        default_factory=lambda: {code: asset.parse("20") for code, asset in ASSETS.items()}
+    )
+    env: Environment = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.env = Environment(
+            loader=FileSystemLoader(TEMPLATES),
+            autoescape=select_autoescape(["html", "js"]),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["money"] = show_money
+        self.env.filters["quote"] = lambda text: quote(str(text), safe="")
+
+
+def web_state(request: Request[Any, Any, Any]) -> WebState:
+    state: WebState = request.app.state["web"]
+    return state
+
+
+def show_money(amount: int, asset: str = "USD") -> str:
+    """``2.5`` for 2_500_000 at scale 6: the asset's exact decimals, trailing zeros trimmed
+    to two (string work on the exact text; no float)."""
+    text = ASSETS[asset].format(amount)
+    if "." in text:
+        whole, _, fraction = text.partition(".")
+        fraction = fraction.rstrip("0").ljust(2, "0")
+        text = f"{whole}.{fraction}"
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """The signed-in person, its session, and whether it stepped up lately."""
+
+    user: WebUser
+    session: Session
+    token: str
+    fresh: bool
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user.kind is UserKind.OPERATOR and (
+            self.user.role is not None and self.user.role.value == "admin"
+        )
+
+
+async def viewer(request: Request[Any, Any, Any]) -> Viewer | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    state = web_state(request)
+    session = await to_thread.run_sync(load_session, state.platform, token)
+    if session is None:
+        return None
+    user = await to_thread.run_sync(get_user, state.platform, session.user_id)
+    if user is None:
+        return None
+    fresh = stepped_up(session, state.platform.clock.now_ns())
+    return Viewer(user, session, token, fresh)
+
+
+async def require(request: Request[Any, Any, Any], kind: UserKind) -> Viewer:
+    """The signed-in person of that kind, or a redirect to the sign-in page."""
+    found = await viewer(request)
+    if found is None or found.user.kind is not kind:
+        raise SignInRequired
+    return found
+
+
+class SignInRequired(Exception):  # noqa: N818 - answered as a redirect, not an error
+    """The page needs a signed-in person of another kind: to the sign-in page."""
+
+
+def to_sign_in(request: Request[Any, Any, Any], _: Exception) -> Response[Any]:
+    return Redirect("/app?signin=1", status_code=303)
+
+
+async def run(request: Request[Any, Any, Any], fn: Callable[[], T]) -> T:
+    """Run blocking service work off the event loop."""
+    return await to_thread.run_sync(fn)
+
+
+def _cookie_value(request: Request[Any, Any, Any]) -> str | None:
+    return request.cookies.get(SESSION_COOKIE) or request.cookies.get(PRE_COOKIE)
+
+
+async def check_csrf(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The form's fields once its CSRF token matched the browser's cookie (403 otherwise).
+    Script requests send the token in ``X-CSRF-Token``."""
+    token: object = request.headers.get(CSRF_HEADER)
+    fields: dict[str, str] = {}
+    if request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        for index, (name, value) in enumerate(form.multi_items()):
+            if index >= FORM_FIELDS_MAX:
+                break
+            if isinstance(value, str):
+                fields[name] = value
+        token = token or fields.get("csrf")
+    if not csrf_matches(_cookie_value(request), token):
+        raise HTTPException(status_code=403, detail="the form's CSRF token is missing or wrong")
+    return fields
+
+
+def session_cookie(state: WebState, token: str) -> Cookie:
+    return Cookie(
+        key=SESSION_COOKIE, value=token, max_age=SESSION_TTL_S, path="/", httponly=True,
+        secure=state.secure_cookies, samesite="lax",
+    )  # fmt: skip
+
+
+def ended_cookie(state: WebState) -> Cookie:
+    return Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/", httponly=True,
+                  secure=state.secure_cookies, samesite="lax")  # fmt: skip
+
+
+def page(
+    request: Request[Any, Any, Any],
+    template: str,
+    me: Viewer | None,
+    status_code: int = 200,
+    **context: Any,
+) -> Response[str]:
+    """Render a page, with the CSRF token of the browser (a pre-session cookie is set for a
+    visitor who has none)."""
+    state = web_state(request)
+    cookies: list[Cookie] = []
+    value = _cookie_value(request)
+    if value is None:
+        value = secrets.token_urlsafe(32)
+        cookies.append(
+            Cookie(
+                key=PRE_COOKIE,
+                value=value,
+                path="/",
+                httponly=True,
+                secure=state.secure_cookies,
+                samesite="strict",
+            )
+        )
+    html = state.env.get_template(template).render(
+        me=me, csrf=csrf_token(value), demo=state.demo, path=request.url.path, **context
+    )
+    return Response(
+        html, status_code=status_code, media_type="text/html; charset=utf-8", cookies=cookies,
+        headers={"Content-Security-Policy": CSP, "X-Frame-Options": "DENY",
+                 "Referrer-Policy": "same-origin", "Cache-Control": "no-store"},
+    )  # fmt: skip
+
+
+# Scripts from this origin only; no inline script; forms post here only.
+CSP: Final = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:;"
+    " form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def refused(
+    request: Request[Any, Any, Any], template: str, me: Viewer | None, refusal: Refusal,
+    **context: Any,
+) -> Response[str]:  # fmt: skip
+    """The page again, with the refusal's message, under the refusal's HTTP status."""
+    status = REFUSAL_STATUS.get(refusal.code, 400)
+    return page(request, template, me, status_code=status, error=refusal.detail, **context)
+
+
+def done(location: str, ok: str) -> Redirect:
+    """After a successful form: back to a page, with a fixed message key (never text)."""
+    return Redirect(f"{location}?ok={quote(ok)}", status_code=303)

@@ -1,0 +1,271 @@
+"""The creator dashboard (earnings, chart, API keys, payment links) and the operator console
+(parties, ledger health, the audit log's head, metrics; roles)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
+
+from centime.audit.reader import AuditReader
+from centime.audit.verify import verify_log
+from centime.auth import Scope, create_key, list_keys, revoke_key
+from centime.auth.passkeys import UserKind
+from centime.platform import links
+from centime.platform.errors import Code, Refusal
+from centime.platform.ids import format_id, parse_id
+from centime.platform.parties import (
+    Status,
+    list_customers,
+    list_merchants,
+    merchant_balances,
+    set_customer,
+    set_merchant,
+)
+
+from .chart import earnings_chart
+from .common import Viewer, check_csrf, done, page, require, run, web_state
+from .wallet import parse_money, referral_card
+
+__all__ = ["console_routes"]
+
+NS_PER_DAY: Final = 86_400 * 1_000_000_000
+CHART_DAYS: Final = 14
+CHART_ROWS_MAX: Final = 20_000
+
+
+def _daily_earnings(platform: Any, merchant_id: int | None, asset: str) -> list[int]:
+    """Net earnings (amount - fee) per UTC day of a merchant (None: the platform's payment
+    volume, gross), the last CHART_DAYS days, oldest first; at most CHART_ROWS_MAX
+    payments are read (the newest days of a busier platform are then partial)."""
+    now = platform.clock.now_ns()
+    start = now - now % NS_PER_DAY - (CHART_DAYS - 1) * NS_PER_DAY
+    with platform.read() as fetch:
+        if merchant_id is None:
+            rows = fetch(
+                "SELECT created_ns, amount FROM payments WHERE asset = ? AND created_ns >= ?"
+                f" ORDER BY created_ns LIMIT {CHART_ROWS_MAX}",
+                (asset, start),
+            )
+        else:
+            rows = fetch(
+                "SELECT created_ns, amount - fee FROM payments WHERE merchant_id = ?"
+                f" AND asset = ? AND created_ns >= ? ORDER BY created_ns LIMIT {CHART_ROWS_MAX}",
+                (merchant_id, asset, start),
+            )
+    days = [0] * CHART_DAYS
+    for created_ns, net in rows:
+        days[min(CHART_DAYS - 1, (int(created_ns) - start) // NS_PER_DAY)] += int(net)
+    return days
+
+
+def _dashboard(
+    request: Request[Any, Any, Any], me: Viewer, status_code: int = 200, **context: Any
+) -> Response[str]:
+    platform = web_state(request).platform
+    merchant_id = me.user.party_id
+    return page(
+        request, "dashboard.html", me, status_code,
+        merchant_id=format_id("mer", merchant_id),
+        balances=merchant_balances(platform, merchant_id),
+        chart=earnings_chart(_daily_earnings(platform, merchant_id, "USD"), "USD"),
+        keys=list_keys(platform, "merchant", merchant_id, None, 50).items,
+        links=links.list_links(platform, merchant_id).items,
+        referral=referral_card(platform, "merchant", merchant_id),
+        scopes=[s.value for s in Scope if s is not Scope.ADMIN],
+        ok=request.query_params.get("ok"), format_id=format_id, **context,
+    )  # fmt: skip
+
+
+@get("/dashboard")
+async def dashboard(request: Request[Any, Any, Any]) -> Response[Any]:
+    me = await require(request, UserKind.MERCHANT)
+    return await run(request, lambda: _dashboard(request, me))
+
+
+@post("/dashboard/keys")
+async def new_key(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A new API key: a fresh passkey confirmation (step-up) first; shown this once."""
+    form = await request.form()
+    fields = await check_csrf(request)
+    me = await require(request, UserKind.MERCHANT)
+    platform = web_state(request).platform
+    if not me.fresh:
+        return await run(request, lambda: _dashboard(
+            request, me, 401, error="Confirm with your passkey to create an API key.",
+            need_stepup=True))  # fmt: skip
+    chosen = frozenset(Scope(v) for v in form.getall("scope", []) if v in
+                       {s.value for s in Scope if s is not Scope.ADMIN})  # fmt: skip
+    op = create_key(platform, "merchant", me.user.party_id, fields.get("name", "")[:200],
+                    chosen)  # fmt: skip
+    result = await run(request, lambda: platform.execute(op))
+    if isinstance(result, Refusal):
+        return await run(request, lambda: _dashboard(request, me, 422, error=result.detail))
+    return await run(request, lambda: _dashboard(request, me, new_token=result.token))
+
+
+@post("/dashboard/keys/{key_id:str}/revoke")
+async def revoke(request: Request[Any, Any, Any], key_id: FromPath[str]) -> Response[Any]:
+    await check_csrf(request)
+    me = await require(request, UserKind.MERCHANT)
+    state = web_state(request)
+    parsed = parse_id("key", key_id) or 0
+    op = revoke_key(state.platform, parsed, ("merchant", me.user.party_id))
+    result = await run(request, lambda: state.platform.execute(op))
+    if isinstance(result, Refusal):
+        return await run(request, lambda: _dashboard(request, me, 404, error=result.detail))
+    api = request.app.state.get("api")
+    if api is not None:
+        api.verifier.forget(parsed)
+    return done("/dashboard", "key_revoked")
+
+
+@post("/dashboard/links")
+async def new_link(request: Request[Any, Any, Any]) -> Response[Any]:
+    fields = await check_csrf(request)
+    me = await require(request, UserKind.MERCHANT)
+    platform = web_state(request).platform
+    money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
+    if isinstance(money, Refusal):
+        return await run(request, lambda: _dashboard(request, me, 400, error=money.detail))
+    op = links.create_link(
+        platform,
+        me.user.party_id,
+        money[0],
+        money[1],
+        fields.get("description", ""),
+        fields.get("single_use") == "on",
+    )
+    result = await run(request, lambda: platform.execute(op))
+    if isinstance(result, Refusal):
+        return await run(request, lambda: _dashboard(request, me, 400, error=result.detail))
+    return done("/dashboard", "link_created")
+
+
+@post("/dashboard/links/{link_id:str}/disable")
+async def disable(request: Request[Any, Any, Any], link_id: FromPath[str]) -> Response[Any]:
+    await check_csrf(request)
+    me = await require(request, UserKind.MERCHANT)
+    platform = web_state(request).platform
+    op = links.disable_link(platform, parse_id("plink", link_id) or 0, me.user.party_id)
+    result = await run(request, lambda: platform.execute(op))
+    if isinstance(result, Refusal):
+        return await run(request, lambda: _dashboard(request, me, 404, error=result.detail))
+    return done("/dashboard", "link_disabled")
+
+
+# ------------------------------------------------------------------ operator console
+
+
+def _console(
+    request: Request[Any, Any, Any], me: Viewer, status_code: int = 200, **context: Any
+) -> Response[str]:
+    platform = web_state(request).platform
+    with platform.read() as fetch:
+        counts = {
+            name: int(fetch(f"SELECT count(*) FROM {table}", ())[0][0])
+            for name, table in (("customers", "customers"), ("merchants", "merchants"),
+                                ("payments", "payments"), ("transfers", "p2p_transfers"),
+                                ("top-ups", "topups"))
+        }  # fmt: skip
+    with platform.ledger.store.audit_reader() as fetch:
+        head = AuditReader(fetch).latest_head()
+    return page(
+        request, "console.html", me, status_code,
+        customers=list_customers(platform, None, 50).items,
+        merchants=list_merchants(platform, None, 50).items,
+        counts=counts, head=head.to_json() if head else None,
+        chart=earnings_chart(_daily_earnings(platform, None, "USD"), "USD"),
+        tiers=sorted(platform.config.tiers),
+        ok=request.query_params.get("ok"), format_id=format_id, **context,
+    )  # fmt: skip
+
+
+@get("/console")
+async def console(request: Request[Any, Any, Any]) -> Response[Any]:
+    me = await require(request, UserKind.OPERATOR)
+    return await run(request, lambda: _console(request, me))
+
+
+def _forbidden(request: Request[Any, Any, Any], me: Viewer, what: str) -> Response[str]:
+    return _console(request, me, 403, error=f"Your role ({me.user.role and me.user.role.value})"
+                    f" cannot {what}; an admin can.")  # fmt: skip
+
+
+@post("/console/customers/{customer_id:str}")
+async def change_customer(
+    request: Request[Any, Any, Any], customer_id: FromPath[str]
+) -> Response[Any]:
+    fields = await check_csrf(request)
+    me = await require(request, UserKind.OPERATOR)
+    platform = web_state(request).platform
+    if not me.is_admin:
+        return await run(request, lambda: _forbidden(request, me, "freeze or change customers"))
+    status = {"freeze": Status.FROZEN, "unfreeze": Status.ACTIVE}.get(fields.get("action", ""))
+    tier = int(fields["tier"]) if fields.get("tier", "").isdigit() else None
+    op = set_customer(platform, parse_id("cus", customer_id) or 0, status, tier)
+    result = await run(request, lambda: platform.execute(op))
+    if isinstance(result, Refusal):
+        return await run(request, lambda: _console(request, me, 422, error=result.detail))
+    return done("/console", "customer_changed")
+
+
+@post("/console/merchants/{merchant_id:str}")
+async def change_merchant(
+    request: Request[Any, Any, Any], merchant_id: FromPath[str]
+) -> Response[Any]:
+    fields = await check_csrf(request)
+    me = await require(request, UserKind.OPERATOR)
+    platform = web_state(request).platform
+    fee_bp = int(fields["fee_bp"]) if fields.get("fee_bp", "").isdigit() else None
+    if not me.is_admin:
+        what = "change pricing" if fee_bp is not None else "freeze or change merchants"
+        return await run(request, lambda: _forbidden(request, me, what))
+    status = {"freeze": Status.FROZEN, "unfreeze": Status.ACTIVE}.get(fields.get("action", ""))
+    tier = int(fields["tier"]) if fields.get("tier", "").isdigit() else None
+    op = set_merchant(platform, parse_id("mer", merchant_id) or 0, status, tier, fee_bp)
+    result = await run(request, lambda: platform.execute(op))
+    if isinstance(result, Refusal):
+        return await run(request, lambda: _console(request, me, 422, error=result.detail))
+    return done("/console", "merchant_changed")
+
+
+@post("/console/ledger-check")
+async def ledger_check(request: Request[Any, Any, Any]) -> Response[Any]:
+    await check_csrf(request)
+    me = await require(request, UserKind.OPERATOR)
+    store = web_state(request).platform.ledger.store
+
+    def check() -> list[str]:
+        found = []
+        for violation in store.check():
+            found.append(str(violation)[:300])
+            if len(found) >= 20:
+                break
+        return found
+
+    violations = await run(request, check)
+    return await run(request, lambda: _console(request, me, ledger=violations))
+
+
+@post("/console/audit-verify")
+async def audit_verify(request: Request[Any, Any, Any]) -> Response[Any]:
+    await check_csrf(request)
+    me = await require(request, UserKind.OPERATOR)
+    store = web_state(request).platform.ledger.store
+
+    def verify() -> list[str]:
+        with store.audit_reader() as fetch:
+            report = verify_log(fetch, problems_max=20)
+        return [str(p) for p in report.problems] if not report.ok else []
+
+    problems = await run(request, verify)
+    return await run(request, lambda: _console(request, me, audit=problems))
+
+
+console_routes: Final = [
+    dashboard, new_key, revoke, new_link, disable, console, change_customer, change_merchant,
+    ledger_check, audit_verify,
+]  # fmt: skip
+_ = Code

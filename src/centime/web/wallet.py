@@ -1,0 +1,345 @@
+"""The customer wallet and the hosted checkout (payment links, the pay button, budgets)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
+from litestar.response import Redirect
+
+from centime.auth.passkeys import UserKind
+from centime.money import ASSETS
+from centime.platform import links, referrals
+from centime.platform.errors import Code, Refusal
+from centime.platform.ids import format_id, new_id, parse_id
+from centime.platform.p2p import list_p2p_transfers, send
+from centime.platform.parties import customer_balances, get_merchant
+from centime.platform.payments import list_payments
+from centime.platform.topups import create_topup, list_topups
+from centime.providers import Method
+
+from .common import Viewer, check_csrf, done, page, refused, require, run, viewer, web_state
+
+__all__ = ["wallet_routes"]
+
+HISTORY_READ_MAX: Final = 100  # of each kind, newest first, before filtering
+SEARCH_LEN_MAX: Final = 100
+SANDBOX_CARD: Final = "4242424242424242"
+BUDGET_TIMEOUT_S: Final = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One line of the wallet's history."""
+
+    kind: str  # topup, payment, sent, received
+    created_ns: int
+    asset: str
+    amount: int  # signed: money in is positive
+    label: str
+    status: str
+
+
+def _history(platform: Any, customer_id: int, kind: str, query: str) -> list[Entry]:
+    entries: list[Entry] = []
+    if kind in ("", "topup"):
+        for t in list_topups(platform, customer_id, None, HISTORY_READ_MAX).items:
+            entries.append(Entry("topup", t.created_ns, t.asset, t.amount,
+                                 f"Top-up by {t.method.value.replace('_', ' ')}",
+                                 t.status.value))  # fmt: skip
+    if kind in ("", "payment"):
+        names: dict[int, str] = {}
+        for p in list_payments(platform, None, customer_id, None, HISTORY_READ_MAX).items:
+            if p.merchant_id not in names:
+                merchant = get_merchant(platform, p.merchant_id)
+                names[p.merchant_id] = merchant.name if merchant else "a merchant"
+            label = f"{names[p.merchant_id]}: {p.description or 'payment'}"
+            status = "refunded" if p.refunded else "paid"
+            entries.append(Entry("payment", p.created_ns, p.asset, -p.amount, label, status))
+    if kind in ("", "sent", "received"):
+        for tr in list_p2p_transfers(platform, customer_id, None, HISTORY_READ_MAX).items:
+            outgoing = tr.sender_id == customer_id
+            if kind and (kind == "sent") != outgoing:
+                continue
+            other = format_id("cus", tr.recipient_id if outgoing else tr.sender_id)
+            label = f"{'To' if outgoing else 'From'} {other}" + (f": {tr.note}" if tr.note else "")
+            entries.append(Entry("sent" if outgoing else "received", tr.created_ns, tr.asset,
+                                 -tr.amount if outgoing else tr.amount, label, "done"))  # fmt: skip
+    needle = query.strip().lower()[:SEARCH_LEN_MAX]
+    if needle:
+        entries = [e for e in entries if needle in e.label.lower()]
+    return sorted(entries, key=lambda e: e.created_ns, reverse=True)[:HISTORY_READ_MAX]
+
+
+def _wallet_page(
+    request: Request[Any, Any, Any], me: Viewer, status_code: int = 200, **context: Any
+) -> Response[str]:
+    platform = web_state(request).platform
+    kind = request.query_params.get("kind", "")
+    kind = kind if kind in ("topup", "payment", "sent", "received") else ""
+    query = request.query_params.get("q", "")[:SEARCH_LEN_MAX]
+    return page(
+        request, "wallet.html", me, status_code,
+        customer_id=format_id("cus", me.user.party_id),
+        balances=customer_balances(platform, me.user.party_id),
+        history=_history(platform, me.user.party_id, kind, query), kind=kind, q=query,
+        budgets=links.list_budgets(platform, me.user.party_id),
+        referral=referral_card(platform, "customer", me.user.party_id),
+        assets=sorted(ASSETS), ok=request.query_params.get("ok"), attempt=new_id(), **context,
+    )  # fmt: skip
+
+
+def referral_card(platform: Any, kind: str, party_id: int) -> dict[str, Any]:
+    """The party's code to share (made on first ask) and who referred it, if anyone."""
+    party: Any = (kind, party_id)
+    code = platform.execute(referrals.referral_code(platform, party))
+    found = referrals.get_referral(platform, party)
+    return {"code": None if isinstance(code, Refusal) else code, "referred": found}
+
+
+def parse_money(asset: str, text: str) -> tuple[str, int] | Refusal:
+    found = ASSETS.get(asset)
+    if found is None:
+        return Refusal(Code.UNKNOWN_ASSET, f"unknown asset {asset[:12]!r}")
+    try:
+        amount = found.parse(text.strip()[:40], allow_zero=False)
+    except (ValueError, TypeError):
+        return Refusal(Code.INVALID_AMOUNT, "write the amount as a number, like 2.50")
+    return asset, amount
+
+
+@get("/wallet")
+async def wallet(request: Request[Any, Any, Any]) -> Response[Any]:
+    me = await require(request, UserKind.CUSTOMER)
+    return await run(request, lambda: _wallet_page(request, me))
+
+
+@post("/wallet/topup")
+async def topup(request: Request[Any, Any, Any]) -> Response[Any]:
+    fields = await check_csrf(request)
+    me = await require(request, UserKind.CUSTOMER)
+    platform = web_state(request).platform
+    money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
+    provider = platform.providers.get("sandbox")
+    if isinstance(money, Refusal) or provider is None:
+        refusal = (
+            money
+            if isinstance(money, Refusal)
+            else Refusal(Code.PROVIDER_UNAVAILABLE, "no funding provider is configured")
+        )
+        return await run(request, lambda: _wallet_page(request, me, 400, error=refusal.detail))
+    asset, amount = money
+    result = await run(
+        request,
+        lambda: create_topup(
+            platform, provider, me.user.party_id, asset, amount, Method.CARD, SANDBOX_CARD
+        ),
+    )
+    if isinstance(result, Refusal):
+        return await run(request, lambda: _wallet_page(request, me, 422, error=result.detail))
+    return done("/wallet", f"topup_{result.status.value}")
+
+
+@post("/wallet/send")
+async def send_money(request: Request[Any, Any, Any]) -> Response[Any]:
+    fields = await check_csrf(request)
+    me = await require(request, UserKind.CUSTOMER)
+    state = web_state(request)
+    platform = state.platform
+    money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
+    recipient = parse_id("cus", fields.get("recipient", "").strip())
+    refusal: Refusal | None = money if isinstance(money, Refusal) else None
+    if refusal is None and recipient is None:
+        refusal = Refusal(Code.CUSTOMER_NOT_FOUND, "the recipient is a customer id: cus_...")
+    if (
+        refusal is None
+        and not isinstance(money, Refusal)
+        and money[1] > state.step_up_transfer_above[money[0]]
+        and not me.fresh
+    ):
+        refusal = Refusal(Code.STEP_UP_REQUIRED, "confirm this transfer with your passkey")
+    if refusal is not None or isinstance(money, Refusal) or recipient is None:
+        final = refusal or Refusal(Code.INVALID_REQUEST, "check the form")
+        return await run(request, lambda: _wallet_page(
+            request, me, 401 if final.code is Code.STEP_UP_REQUIRED else 400,
+            error=final.detail, need_stepup=final.code is Code.STEP_UP_REQUIRED,
+            form=fields))  # fmt: skip
+    note = fields.get("note", "").strip()[:200] or None
+    op = send(platform, me.user.party_id, recipient, money[0], money[1], note,
+              transfer_id=_attempt_id(fields))  # a double submit sends once
+    result = await run(request, lambda: platform.execute(op))
+    if isinstance(result, Refusal):
+        return await run(request, lambda: _wallet_page(request, me, 422, error=result.detail))
+    return done("/wallet", "sent")
+
+
+@post("/referral/claim")
+async def claim(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Name who referred you, within the claim window after signing up."""
+    fields = await check_csrf(request)
+    me = await viewer(request)
+    if me is None or me.user.kind is UserKind.OPERATOR:
+        return Redirect("/app?signin=1", status_code=303)
+    platform = web_state(request).platform
+    party: Any = (me.user.kind.value, me.user.party_id)
+    op = referrals.claim_referral(platform, party, fields.get("code", "").strip()[:40])
+    result = await run(request, lambda: platform.execute(op))
+    home = "/wallet" if me.user.kind is UserKind.CUSTOMER else "/dashboard"
+    if isinstance(result, Refusal):
+        return Redirect(f"{home}?ok=referral_refused", status_code=303)
+    return done(home, "referral_claimed")
+
+
+@post("/wallet/budgets/{budget_id:int}/settle")
+async def settle(request: Request[Any, Any, Any], budget_id: FromPath[int]) -> Response[Any]:
+    await check_csrf(request)
+    me = await require(request, UserKind.CUSTOMER)
+    platform = web_state(request).platform
+    result = await run(request, lambda: platform.execute(
+        links.settle_budget(platform, budget_id, me.user.party_id)))  # fmt: skip
+    if isinstance(result, Refusal):
+        return await run(request, lambda: _wallet_page(request, me, 404, error=result.detail))
+    return done("/wallet", "budget_closed")
+
+
+# ------------------------------------------------------------------ hosted checkout
+
+
+@get("/pay/link/{link_id:str}")
+async def link_page(request: Request[Any, Any, Any], link_id: FromPath[str]) -> Response[Any]:
+    platform = web_state(request).platform
+    me = await viewer(request)
+    link = await run(request, lambda: links.get_link(platform, _link_id(link_id)))
+    if link is None:
+        return page(request, "checkout.html", me, 404, error="This payment link does not exist.")
+    merchant = await run(request, lambda: get_merchant(platform, link.merchant_id))
+    return page(request, "checkout.html", me, link=link, link_id=link_id, attempt=new_id(),
+                merchant=merchant, paid=request.query_params.get("ok") == "paid")  # fmt: skip
+
+
+def _link_id(text: str) -> int:
+    return parse_id("plink", text) or 0
+
+
+@post("/pay/link/{link_id:str}")
+async def pay_link(request: Request[Any, Any, Any], link_id: FromPath[str]) -> Response[Any]:
+    fields = await check_csrf(request)
+    me = await require(request, UserKind.CUSTOMER)
+    platform = web_state(request).platform
+    pay_id = _attempt_id(fields)
+    result = await run(request, lambda: platform.execute(
+        links.pay_link(platform, _link_id(link_id), me.user.party_id, pay_id)))  # fmt: skip
+    if isinstance(result, Refusal):
+        link = await run(request, lambda: links.get_link(platform, _link_id(link_id)))
+        return refused(request, "checkout.html", me, result, link=link, link_id=link_id,
+                       attempt=new_id(),
+                       merchant=link and get_merchant(platform, link.merchant_id))  # fmt: skip
+    return Redirect(f"/pay/link/{link_id}?ok=paid", status_code=303)
+
+
+def _attempt_id(fields: dict[str, str]) -> int:
+    """The payment id the form carried (drawn when the page was drawn): a double submit
+    pays once."""
+    try:
+        value = int(fields.get("attempt", "0")[:20])
+    except ValueError:
+        value = 0
+    return value if 0 < value < 2**63 else new_id()
+
+
+@get("/pay/button")
+async def button_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The hosted page the pay button opens: pay once, or in one click within a budget."""
+    me = await viewer(request)
+    platform = web_state(request).platform
+    merchant_id = parse_id("mer", request.query_params.get("merchant", ""))
+    money = parse_money(request.query_params.get("asset", "USD"),
+                        request.query_params.get("amount", ""))  # fmt: skip
+    merchant = None
+    if merchant_id is not None:
+        merchant = await run(request, lambda: get_merchant(platform, merchant_id))
+    description = request.query_params.get("description", "")[:200]
+    if not merchant or isinstance(money, Refusal):
+        return page(request, "button.html", me, 400, error="This pay button is misconfigured.")
+    budget = None
+    if me is not None and me.user.kind is UserKind.CUSTOMER:
+        budget = await run(request, lambda: links.open_budget(
+            platform, me.user.party_id, merchant.id, money[0]))  # fmt: skip
+    return page(request, "button.html", me, merchant=merchant, asset=money[0], amount=money[1],
+                amount_text=request.query_params.get("amount", ""), description=description,
+                budget=budget, attempt=new_id(), ok=request.query_params.get("ok"),
+                merchant_ref=format_id("mer", merchant.id),
+                back=_back(request.headers.get("referer", "")))  # fmt: skip
+
+
+def _back(referer: str) -> str:
+    """The merchant's page to go back to: an http(s) URL only (never ``javascript:``)."""
+    return referer[:300] if referer.startswith(("https://", "http://")) else ""
+
+
+@post("/pay/button")
+async def button_pay(request: Request[Any, Any, Any]) -> Response[Any]:
+    fields = await check_csrf(request)
+    me = await require(request, UserKind.CUSTOMER)
+    platform = web_state(request).platform
+    merchant_id = parse_id("mer", fields.get("merchant", "")) or 0
+    money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
+    if isinstance(money, Refusal):
+        return page(request, "button.html", me, 400, error=money.detail)
+    asset, amount = money
+    description = fields.get("description", "")[:200] or None
+    mode = fields.get("mode", "once")
+    result: Any
+    if mode == "budget":
+        budget_amount = parse_money(asset, fields.get("budget", ""))
+        if isinstance(budget_amount, Refusal):
+            result = budget_amount
+        else:
+            result = await run(request, lambda: platform.execute(links.approve_budget(
+                platform, me.user.party_id, merchant_id, asset, budget_amount[1],
+                BUDGET_TIMEOUT_S)))  # fmt: skip
+        if not isinstance(result, Refusal):
+            mode = "oneclick"
+    if mode == "oneclick":
+        result = await run(request, lambda: platform.execute(links.spend_budget(
+            platform, me.user.party_id, merchant_id, asset, amount)))  # fmt: skip
+    elif mode == "once":
+        from centime.platform.payments import create_payment
+
+        pay_id = _attempt_id(fields)
+        result = await run(request, lambda: platform.execute(create_payment(
+            platform, me.user.party_id, merchant_id, asset, amount, description,
+            payment_id=pay_id)))  # fmt: skip
+    if isinstance(result, Refusal):
+        return page(
+            request,
+            "button.html",
+            me,
+            402 if result.code in (Code.INSUFFICIENT_FUNDS, Code.BUDGET_EXCEEDED) else 422,
+            error=result.detail,
+        )
+    query = (
+        f"merchant={format_id('mer', merchant_id)}&asset={asset}"
+        f"&amount={fields.get('amount', '')[:40]}&ok=paid"
+    )
+    return Redirect(f"/pay/button?{query}", status_code=303)
+
+
+@get("/pay/button.js")
+async def button_script(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The script a merchant embeds: it draws a "Pay 0.05" button that opens the hosted
+    page on this platform (the customer confirms there, or pays in one click)."""
+    from .common import STATIC
+
+    origin = str(request.base_url).rstrip("/")
+    text = (STATIC / "button.js").read_text().replace("__ORIGIN__", origin)
+    return Response(text, media_type="text/javascript; charset=utf-8",
+                    headers={"Cache-Control": "max-age=300"})  # fmt: skip
+
+
+wallet_routes: Final = [
+    wallet, topup, send_money, settle, claim, link_page, pay_link, button_page, button_pay,
+    button_script,
+]  # fmt: skip

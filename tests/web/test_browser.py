@@ -1,0 +1,307 @@
+"""The web apps in a real browser: Playwright driving Debian's Chromium against ``centime
+serve`` on loopback, passkeys through Chromium's virtual authenticator (the DevTools
+WebAuthn domain, user verification on). Screenshots of every page go to
+``test-artifacts/web/`` (gitignored). Skipped, with the reason shown, without Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
+ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"Chromium is not installed at {CHROMIUM}"
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("CENTIME_")}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('web') / 'web.db'}"
+    port = _free_port()
+    origin = f"http://localhost:{port}"
+    invites = {}
+    for role in ("admin", "analyst"):
+        made = subprocess.run(
+            [sys.executable, "-m", "centime.cli", "web", "invite", "--role", role,
+             "--origin", origin, "--database-url", url],
+            env=_env(), capture_output=True, text=True, timeout=120, check=True,
+        )  # fmt: skip
+        invites[role] = made.stdout.strip()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "centime.cli", "serve", "--database-url", url, "--port", str(port)],
+        env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("the server did not start")
+        yield {"origin": origin, **invites}
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield launched
+        launched.close()
+
+
+class Person:
+    """A browser context with its own virtual authenticator (a phone with a passkey)."""
+
+    def __init__(self, browser: Any, origin: str, name: str) -> None:
+        self.context = browser.new_context(viewport={"width": 390, "height": 844})
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(15_000)
+        self.origin = origin
+        self.name = name
+        self.cdp = self.context.new_cdp_session(self.page)
+        self.cdp.send("WebAuthn.enable")
+        self.authenticator = self.cdp.send(
+            "WebAuthn.addVirtualAuthenticator",
+            {"options": {"protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
+                         "hasUserVerification": True, "isUserVerified": True,
+                         "automaticPresenceSimulation": True}},
+        )["authenticatorId"]  # fmt: skip
+
+    def go(self, path: str) -> None:
+        self.page.goto(self.origin + path)
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+    def sign_up(self, kind: str, referral_code: str = "") -> list[str]:
+        self.go("/app")
+        self.page.fill("#name", self.name)
+        self.page.fill("#referral", referral_code)
+        self.page.select_option("#kind", kind)
+        self.shot(f"home-{kind}")
+        self.page.click("#signup")
+        self.page.wait_for_selector("#recovery:not([hidden])")
+        codes = self.page.locator("#recovery li").all_inner_texts()
+        self.shot(f"recovery-codes-{kind}")
+        self.page.click("#recovery a")
+        return codes
+
+    def user_verified(self, verified: bool) -> None:
+        self.cdp.send(
+            "WebAuthn.setUserVerified",
+            {"authenticatorId": self.authenticator, "isUserVerified": verified},
+        )
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def _balance(person: Person) -> str:
+    return str(person.page.inner_text("[data-testid=balance-USD]"))
+
+
+def test_the_web_apps_in_a_browser(server: dict[str, str], browser: Any) -> None:
+    origin = server["origin"]
+    ada = Person(browser, origin, "Ada Web")
+    ben = Person(browser, origin, "Ben Web")
+    shop = Person(browser, origin, "Byte Shop")
+    try:
+        # Sign-up with a passkey: recovery codes once, then the wallet.
+        codes = ada.sign_up("customer")
+        assert len(codes) == 8 and all(re.fullmatch(r"[a-z2-9]{4}(-[a-z2-9]{4}){3}", c)
+                                       for c in codes)  # fmt: skip
+        ada.page.wait_for_url(f"{origin}/wallet")
+        ada_code = ada.page.inner_text("[data-testid=referral-code]")
+        ben.sign_up("customer", referral_code=ada_code)  # referred by Ada
+        ben.page.wait_for_url(f"{origin}/wallet")
+        assert ben.page.locator("text=You were referred").is_visible()
+        ben_id = ben.page.inner_text("code")
+        shop.sign_up("merchant")
+        shop.page.wait_for_url(f"{origin}/dashboard")
+
+        # Top-up through the sandbox: pending, then it lands.
+        ada.page.fill("#topup-amount", "30")
+        ada.page.click("form[action='/wallet/topup'] button")
+        ada.page.wait_for_url(re.compile(r"/wallet\?ok=topup_pending"))
+        for _ in range(100):
+            if _balance(ada).startswith("30.00"):
+                break
+            time.sleep(0.2)
+            ada.page.reload()
+        assert _balance(ada) == "30.00 USD"
+        ada.shot("wallet")
+
+        # The creator makes a payment link; Ada pays it on the hosted page.
+        shop.page.fill("#link-amount", "1.25")
+        shop.page.fill("#link-desc", "A tip for the byte")
+        shop.page.click("#create-link")
+        shop.page.wait_for_url(re.compile(r"ok=link_created"))
+        link = shop.page.locator("a.mono").first.get_attribute("href")
+        assert link and link.startswith("/pay/link/plink_")
+        ada.go(link)
+        ada.shot("checkout-link")
+        ada.page.click("#pay")
+        ada.page.wait_for_selector("text=Paid. Thank you!")
+        ada.shot("checkout-paid")
+
+        # Send money to Ben (small: no step-up), then above the threshold: step-up asked.
+        ada.go("/wallet")
+        ada.page.fill("#recipient", ben_id)
+        ada.page.fill("#send-amount", "2.5")
+        ada.page.fill("#note", "lunch")
+        ada.page.click("form[action='/wallet/send'] button[type=submit]")
+        ada.page.wait_for_url(re.compile(r"ok=sent"))
+        assert _balance(ada) == "26.25 USD"
+        ada.page.fill("#recipient", ben_id)
+        ada.page.fill("#send-amount", "21")
+        ada.page.click("form[action='/wallet/send'] button[type=submit]")
+        ada.page.wait_for_selector("text=confirm this transfer with your passkey")
+        ada.shot("wallet-step-up")
+        ada.page.click("form[action='/wallet/send'] button[type=submit]")  # steps up first
+        ada.page.wait_for_url(re.compile(r"ok=sent"))
+        assert _balance(ada) == "5.25 USD"
+        ada.page.fill("#q", "lunch")
+        ada.page.click("form[role=search] button")
+        assert ada.page.locator("tbody tr").count() >= 1
+        ada.shot("wallet-history-search")
+
+        # Pay button: approve a budget, then one click within it.
+        shop_id = shop.page.inner_text("main code")
+        ada.go(f"/pay/button?merchant={shop_id}&amount=0.05&description=An+article")
+        ada.page.fill("#budget", "1")
+        ada.page.click("#approve")
+        ada.page.wait_for_selector("text=Paid. Enjoy!")
+        ada.go(f"/pay/button?merchant={shop_id}&amount=0.05&description=Another")
+        ada.shot("pay-button-one-click")
+        ada.page.click("#oneclick")
+        ada.page.wait_for_selector("text=Paid. Enjoy!")
+
+        # Step-up for a new API key: the form asks the passkey, the key is shown once.
+        shop.go("/dashboard")
+        shop.page.click("#create-key")
+        shop.page.wait_for_selector("#new-key")
+        assert shop.page.inner_text("#new-key").startswith("ck_key_")
+        shop.shot("dashboard")
+
+        # A replayed assertion is refused; one without user verification too.
+        ada.go("/wallet")
+        replay = ada.page.evaluate(
+            """async () => {
+                const p = window.centimePasskeys;
+                const credential = await p.get("/web/stepup/options");
+                const csrf = document.querySelector('meta[name="csrf"]').content;
+                const send = () => fetch("/web/stepup/finish", {method: "POST",
+                    headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+                    body: JSON.stringify({credential})}).then(r => r.status);
+                return [await send(), await send()];
+            }"""
+        )
+        assert replay == [200, 401]
+        ada.user_verified(False)
+        no_uv = ada.page.evaluate(
+            """async () => {
+                const p = window.centimePasskeys;
+                const options = await p.post("/web/stepup/options");
+                options.userVerification = "discouraged";
+                const b = s => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/")
+                    + "===".slice((s.length + 3) % 4)), c => c.charCodeAt(0)).buffer;
+                options.challenge = b(options.challenge);
+                options.allowCredentials = options.allowCredentials.map(
+                    c => ({...c, id: b(c.id)}));
+                const c = await navigator.credentials.get({publicKey: options});
+                const e = x => btoa(String.fromCharCode(...new Uint8Array(x)))
+                    .replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, "");
+                const credential = {id: c.id, rawId: e(c.rawId), type: c.type,
+                    clientExtensionResults: {}, response: {
+                    clientDataJSON: e(c.response.clientDataJSON),
+                    authenticatorData: e(c.response.authenticatorData),
+                    signature: e(c.response.signature)}};
+                const flags = new Uint8Array(c.response.authenticatorData)[32];
+                const csrf = document.querySelector('meta[name="csrf"]').content;
+                const r = await fetch("/web/stepup/finish", {method: "POST",
+                    headers: {"Content-Type": "application/json", "X-CSRF-Token": csrf},
+                    body: JSON.stringify({credential})});
+                return [flags & 4, r.status, (await r.json()).code];
+            }"""
+        )
+        assert no_uv == [0, 401, "passkey_refused"]
+        ada.user_verified(True)
+
+        # Sign out, and sign in again with the passkey.
+        ada.page.click("form[action='/signout'] button")
+        ada.page.wait_for_url(re.compile(r"/app\?ok=signed_out"))
+        assert ada.page.locator("#signin").is_visible()
+        ada.go("/wallet")
+        ada.page.wait_for_url(re.compile(r"/app\?signin=1"))
+        ada.page.click("#signin")
+        ada.page.wait_for_url(f"{origin}/wallet")
+        assert _balance(ada).startswith("4.")  # 5.25 less the budget's reserve
+        ada.go("/account")
+        ada.shot("passkeys")
+
+        # Operators: an analyst cannot change pricing; an admin freezes a customer.
+        analyst = Person(browser, origin, "Ari")
+        analyst.page.goto(server["analyst"])
+        analyst.page.click("#enroll")
+        analyst.page.wait_for_selector("#recovery:not([hidden])")
+        analyst.page.click("#recovery a")
+        analyst.go("/console")
+        analyst.page.locator("input[name=fee_bp]").first.fill("50")
+        analyst.page.locator("button:has-text('Save fee')").first.click()
+        analyst.page.wait_for_selector("text=cannot change pricing")
+        analyst.page.click("#ledger-check")
+        analyst.page.wait_for_selector("#ledger-ok")
+        analyst.shot("console-analyst")
+        analyst.close()
+        admin = Person(browser, origin, "Olga")
+        admin.page.goto(server["admin"])
+        admin.page.click("#enroll")
+        admin.page.wait_for_selector("#recovery:not([hidden])")
+        admin.page.click("#recovery a")
+        admin.go("/console")
+        admin.page.locator(
+            "form[action^='/console/customers/'] button:has-text('Freeze')"
+        ).first.click()
+        admin.page.wait_for_url(re.compile(r"ok=customer_changed"))
+        admin.shot("console-admin")
+        admin.close()
+    finally:
+        for person in (ada, ben, shop):
+            person.close()
+    assert json.dumps(codes)  # the codes were shown once, to this test
