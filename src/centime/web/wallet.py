@@ -11,13 +11,14 @@ from litestar.response import Redirect
 
 from centime.auth.passkeys import UserKind
 from centime.money import ASSETS
-from centime.platform import links, referrals
+from centime.platform import links, referrals, screening
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id, new_id, parse_id
-from centime.platform.p2p import list_p2p_transfers, send
+from centime.platform.p2p import list_p2p_transfers
 from centime.platform.parties import customer_balances, get_merchant
 from centime.platform.payments import list_payments
-from centime.platform.topups import create_topup, list_topups
+from centime.platform.review import InReview
+from centime.platform.topups import list_topups
 from centime.providers import Method
 
 from .common import Viewer, check_csrf, done, page, refused, require, run, viewer, web_state
@@ -131,15 +132,34 @@ async def topup(request: Request[Any, Any, Any]) -> Response[Any]:
         )
         return await run(request, lambda: _wallet_page(request, me, 400, error=refusal.detail))
     asset, amount = money
+    # Screened by the risk engine first, as the API's top-ups are.
     result = await run(
         request,
-        lambda: create_topup(
-            platform, provider, me.user.party_id, asset, amount, Method.CARD, SANDBOX_CARD
+        lambda: screening.topup(
+            platform, provider, me.user.party_id, asset, amount, Method.CARD.value, SANDBOX_CARD,
+            ip=_client_ip(request), stepped_up_at_ns=me.session.stepped_up_ns,
         ),
-    )
+    )  # fmt: skip
     if isinstance(result, Refusal):
-        return await run(request, lambda: _wallet_page(request, me, 422, error=result.detail))
+        return await _refused_page(request, me, result, fields)
+    if isinstance(result, InReview):
+        return done("/wallet", "in_review")
     return done("/wallet", f"topup_{result.status.value}")
+
+
+def _client_ip(request: Request[Any, Any, Any]) -> str | None:
+    return request.client.host if request.client is not None else None
+
+
+async def _refused_page(
+    request: Request[Any, Any, Any], me: Viewer, refusal: Refusal, fields: dict[str, str]
+) -> Response[Any]:
+    """The wallet again with the refusal; the risk engine's step-up asks for the passkey
+    (401, as the page's own step-up does)."""
+    step_up = refusal.code is Code.STEP_UP_REQUIRED
+    return await run(request, lambda: _wallet_page(
+        request, me, 401 if step_up else 422, error=refusal.detail, need_stepup=step_up,
+        form=fields))  # fmt: skip
 
 
 @post("/wallet/send")
@@ -167,11 +187,15 @@ async def send_money(request: Request[Any, Any, Any]) -> Response[Any]:
             error=final.detail, need_stepup=final.code is Code.STEP_UP_REQUIRED,
             form=fields))  # fmt: skip
     note = fields.get("note", "").strip()[:200] or None
-    op = send(platform, me.user.party_id, recipient, money[0], money[1], note,
-              transfer_id=_attempt_id(fields))  # a double submit sends once
-    result = await run(request, lambda: platform.execute(op))
+    result = await run(request, lambda: screening.send(
+        platform, me.user.party_id, recipient, money[0], money[1], note=note,
+        transfer_id=_attempt_id(fields),  # a double submit sends once
+        ip=_client_ip(request), stepped_up_at_ns=me.session.stepped_up_ns,
+    ))  # fmt: skip
     if isinstance(result, Refusal):
-        return await run(request, lambda: _wallet_page(request, me, 422, error=result.detail))
+        return await _refused_page(request, me, result, fields)
+    if isinstance(result, InReview):
+        return done("/wallet", "in_review")
     return done("/wallet", "sent")
 
 
