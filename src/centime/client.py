@@ -57,6 +57,12 @@ class ProblemError(Exception):
         self.headers = dict(headers or {})
 
 
+class _Status(msgspec.Struct):
+    """Just the ``status`` of an answer (the rest ignored)."""
+
+    status: str | None = None
+
+
 class HeldForReview(Exception):  # noqa: N818 (not an error: an answer of its own kind)
     """The risk screen held the request for review (``202``): nothing was refused, nothing
     happened yet; ``answer`` names the case and the id the object will have."""
@@ -133,7 +139,11 @@ class Client:
         if response.status_code >= 400:
             raise _problem(response)
         if response.status_code == 202 and result is not wire.InReview:
-            raise HeldForReview(msgspec.json.decode(response.content, type=wire.InReview))
+            # 202 is also "accepted, under way" (a webhook test queued): only an answer with
+            # status in_review is a hold by the risk screen.
+            held = msgspec.json.decode(response.content, type=_Status)
+            if held.status == "in_review":
+                raise HeldForReview(msgspec.json.decode(response.content, type=wire.InReview))
         return msgspec.json.decode(response.content, type=result)
 
     # ----------------------------------------------------------------- customers

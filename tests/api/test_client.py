@@ -70,3 +70,25 @@ def test_an_answer_that_is_not_a_problem_document_still_raises() -> None:
     with broken, pytest.raises(ProblemError) as raised:
         broken.health()
     assert (raised.value.status, raised.value.code) == (502, "http_502")
+
+
+def test_only_a_202_in_review_is_a_hold() -> None:
+    """202 also answers work accepted and under way (a webhook test queued): only an answer
+    whose status is in_review raises HeldForReview."""
+    import httpx
+
+    from centime.client import HeldForReview
+
+    held = (b'{"status":"in_review","case_id":"case_1","object":"payment","id":"pay_1",'
+            b'"amount":{"value":"5","asset":"USD","scale":6},"reasons":["r"],'
+            b'"created_at":"2027-01-15T00:00:00Z"}')  # fmt: skip
+    queued = b'{"status":"ok"}'
+    answers = iter([held, queued])
+
+    def handler(_: httpx.Request) -> httpx.Response:
+        return httpx.Response(202, content=next(answers))
+
+    with Client("http://x", "ck_x", transport=httpx.MockTransport(handler)) as client:
+        with pytest.raises(HeldForReview):
+            client.health()
+        assert client.health().status == "ok"
