@@ -35,7 +35,7 @@ chromium:
 	test -x $(CHROMIUM) || $(MAKE) $(CHROMIUM)
 
 test: lint typecheck chromium
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 bench: $(INSTALLED)
 	$(BIN)/centime bench ledger
