@@ -26,6 +26,7 @@ from centime.platform.parties import (
 
 from .chart import earnings_chart
 from .common import Viewer, check_csrf, done, page, require, run, web_state
+from .payout_pages import merchant_sections
 from .wallet import parse_money, referral_card
 
 __all__ = ["console_routes"]
@@ -74,8 +75,12 @@ def _dashboard(
         links=links.list_links(platform, merchant_id).items,
         referral=referral_card(platform, "merchant", merchant_id),
         scopes=[s.value for s in Scope if s is not Scope.ADMIN],
-        ok=request.query_params.get("ok"), format_id=format_id, **context,
+        ok=request.query_params.get("ok"), format_id=format_id,
+        **{**merchant_sections(platform, merchant_id), **context},
     )  # fmt: skip
+
+
+dashboard_page: Final = _dashboard  # the payout and webhook pages render the dashboard too
 
 
 @get("/dashboard")
