@@ -37,7 +37,7 @@ from centime.platform.payouts import PayoutStatus, list_payouts
 from .common import Viewer, check_csrf, done, page, require, run, web_state
 from .wallet import parse_money
 
-__all__ = ["merchant_sections", "payout_routes"]
+__all__ = ["merchant_sections", "payout_routes", "show_time"]
 
 PAYOUT_HISTORY_MAX: Final = 20
 ENDPOINTS_SHOWN_MAX: Final = 20
@@ -80,11 +80,11 @@ def merchant_sections(platform: Any, merchant_id: int) -> dict[str, Any]:
         "sandbox_accounts": SANDBOX_ACCOUNTS,
         "frequencies": [f.value for f in Frequency],
         "attempt": new_id(),
-        "when": _when,
+        "when": show_time,
     }
 
 
-def _when(ns: int | None) -> str:
+def show_time(ns: int | None) -> str:
     if ns is None:
         return ""
     moment = dt.datetime.fromtimestamp(ns // 1_000_000_000, tz=dt.UTC)
@@ -304,7 +304,7 @@ def _deliveries_page(
         endpoint_ref=endpoint_id,
         deliveries=webhooks.list_deliveries(platform, parsed, None, DELIVERIES_SHOWN_MAX).items,
         attempts=webhooks.list_attempts(platform, parsed, None, DELIVERIES_SHOWN_MAX).items,
-        ok=request.query_params.get("ok"), format_id=format_id, when=_when, **context,
+        ok=request.query_params.get("ok"), format_id=format_id, when=show_time, **context,
     )  # fmt: skip
 
 
