@@ -129,3 +129,9 @@ def test_webhook_endpoints_show_their_secret_once_and_stay_their_owners(
     assert client.get(f"/dashboard/webhooks/{endpoint.group(1)}").status_code == 404
     taken = client.post(f"/dashboard/webhooks/{endpoint.group(1)}/enable", data={"csrf": token})
     assert taken.status_code == 404
+    client.cookies.clear()
+    _sign_up(client, "customer")  # a customer has no dashboard: to the sign-in page
+    token = _csrf(client, "/wallet")
+    for path in ("/dashboard/webhooks", "/dashboard/payouts/quote", "/dashboard/payout-methods"):
+        away = client.post(path, data={"csrf": token, "amount": "1"}, follow_redirects=False)
+        assert away.status_code == 303 and away.headers["location"] == "/app?signin=1"

@@ -83,3 +83,10 @@ def test_an_analyst_approves_a_held_payment(
     assert labelled.status_code == 200 and "Label: <b>not_fraud</b>" in labelled.text
     assert "No open cases." in client.get("/console").text
     assert client.get("/console/cases/case_0000000000001").status_code == 404
+    client.cookies.clear()
+    _sign_up(client, "merchant")  # not an operator: to the sign-in page, nothing decided
+    token = _csrf(client, "/dashboard")
+    away = client.post(f"/console/cases/{case.group(1)}/label",
+                       data={"csrf": token, "label": "fraud"}, follow_redirects=False)  # fmt: skip
+    assert away.status_code == 303 and away.headers["location"] == "/app?signin=1"
+    assert client.get(f"/console/cases/{case.group(1)}", follow_redirects=False).status_code == 303
