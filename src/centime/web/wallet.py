@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import quote
 
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
@@ -336,6 +337,14 @@ async def button_pay(request: Request[Any, Any, Any]) -> Response[Any]:
             platform, me.user.party_id, merchant_id, asset, amount, description=description,
             payment_id=pay_id, ip=_client_ip(request),
             stepped_up_at_ns=me.session.stepped_up_ns))  # fmt: skip
+    if isinstance(result, Refusal) and result.code is Code.STEP_UP_REQUIRED:
+        # The risk engine asks for a passkey: confirm it, then back to this pay page.
+        again = (
+            f"/pay/button?merchant={format_id('mer', merchant_id)}&asset={asset}"
+            f"&amount={quote(fields.get('amount', '')[:40])}"
+            f"&description={quote((description or '')[:40])}"
+        )
+        return Redirect(f"/stepup?next={quote(again[:200])}", status_code=303)
     if isinstance(result, Refusal):
         return page(
             request,
