@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import typer
 from typer.testing import CliRunner
 
 from centime.cli import app
@@ -39,3 +41,18 @@ def test_reconcile_and_export_on_a_database(tmp_path: Path) -> None:
                                    "--from", "2020-01-01", "--to", "2027-02-01",
                                    "--database-url", url])  # fmt: skip
     assert too_long.exit_code == 1 and "invalid_period" in too_long.output
+
+
+def test_the_payout_lock_after_a_bank_account_change_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from centime.cli import PAYOUT_METHOD_LOCK_ENV, platform_config_from_env
+
+    monkeypatch.delenv(PAYOUT_METHOD_LOCK_ENV, raising=False)
+    assert platform_config_from_env().payouts.payout_method_lock_s == 24 * 3600
+    monkeypatch.setenv(PAYOUT_METHOD_LOCK_ENV, "90")
+    assert platform_config_from_env().payouts.payout_method_lock_s == 90
+    for bad in ("-1", "1.5", "a day", str(400 * 86_400)):
+        monkeypatch.setenv(PAYOUT_METHOD_LOCK_ENV, bad)
+        with pytest.raises(typer.BadParameter):
+            platform_config_from_env()

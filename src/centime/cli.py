@@ -16,6 +16,7 @@ from centime.store import DEFAULT_DATABASE_URL, LedgerStore
 if TYPE_CHECKING:
     from centime.audit import AuditLog
     from centime.clock import Clock
+    from centime.platform.config import PlatformConfig
     from centime.platform.context import Platform
     from centime.risk.types import Screen
     from centime.web import WebState
@@ -205,10 +206,32 @@ def serve(
 
     audit = audit_from_env()
     with Ledger(open_store(database_url), audit=audit) as ledger:
-        platform = Platform(ledger, ledger.clock, screen=risk_screen(ledger.clock))
+        platform = Platform(ledger, ledger.clock, config=platform_config_from_env(),
+                            screen=risk_screen(ledger.clock))  # fmt: skip
         options = ServerOptions(host, port, rate_per_key, rate_burst, access_log, worker)
         _install_webhook_key(platform, database_url)
         _run_server(platform, audit, options)
+
+
+PAYOUT_METHOD_LOCK_ENV = "CENTIME_PAYOUT_METHOD_LOCK_S"
+
+
+def platform_config_from_env() -> PlatformConfig:
+    """The platform's settings: the defaults, with ``CENTIME_PAYOUT_METHOD_LOCK_S`` (seconds
+    payouts pause after a bank-account change; default a day) when set, e.g. for a sandbox
+    or the browser test."""
+    import dataclasses
+
+    from centime.platform.config import PlatformConfig
+
+    config = PlatformConfig()
+    text = os.environ.get(PAYOUT_METHOD_LOCK_ENV, "").strip()
+    if not text:
+        return config
+    if not text.isdigit() or int(text) > 366 * 86_400:
+        raise typer.BadParameter(f"{PAYOUT_METHOD_LOCK_ENV} is whole seconds, at most a year")
+    payouts = dataclasses.replace(config.payouts, payout_method_lock_s=int(text))
+    return dataclasses.replace(config, payouts=payouts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,8 @@ from .auth_pages import auth_routes
 from .common import STATIC, SignInRequired, WebState, to_sign_in
 from .console import console_routes
 from .demo_site import demo_routes
+from .payout_pages import payout_routes
+from .review_pages import review_routes
 from .wallet import wallet_routes
 
 __all__ = ["WebState", "web_handlers"]
@@ -24,7 +26,10 @@ __all__ = ["WebState", "web_handlers"]
 def web_handlers() -> list[Any]:
     static = create_static_files_router(path="/static", directories=[STATIC],
                                         include_in_schema=False)  # fmt: skip
-    handlers: list[Any] = [*auth_routes, *wallet_routes, *console_routes, *demo_routes]
+    handlers: list[Any] = [
+        *auth_routes, *wallet_routes, *console_routes, *payout_routes, *review_routes,
+        *demo_routes,
+    ]  # fmt: skip
     for handler in handlers:
         handler.include_in_schema = False  # the OpenAPI document describes /v1 only
     pages = Router(

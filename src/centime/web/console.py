@@ -26,6 +26,8 @@ from centime.platform.parties import (
 
 from .chart import earnings_chart
 from .common import Viewer, check_csrf, done, page, require, run, web_state
+from .payout_pages import merchant_sections, show_time
+from .review_pages import count_bars, decision_counts, open_cases
 from .wallet import parse_money, referral_card
 
 __all__ = ["console_routes"]
@@ -74,8 +76,12 @@ def _dashboard(
         links=links.list_links(platform, merchant_id).items,
         referral=referral_card(platform, "merchant", merchant_id),
         scopes=[s.value for s in Scope if s is not Scope.ADMIN],
-        ok=request.query_params.get("ok"), format_id=format_id, **context,
+        ok=request.query_params.get("ok"), format_id=format_id,
+        **{**merchant_sections(platform, merchant_id), **context},
     )  # fmt: skip
+
+
+dashboard_page: Final = _dashboard  # the payout and webhook pages render the dashboard too
 
 
 @get("/dashboard")
@@ -171,6 +177,7 @@ def _console(
         }  # fmt: skip
     with platform.ledger.store.audit_reader() as fetch:
         head = AuditReader(fetch).latest_head()
+    decisions = decision_counts(platform)
     return page(
         request, "console.html", me, status_code,
         customers=list_customers(platform, None, 50).items,
@@ -178,6 +185,8 @@ def _console(
         counts=counts, head=head.to_json() if head else None,
         chart=earnings_chart(_daily_earnings(platform, None, "USD"), "USD"),
         tiers=sorted(platform.config.tiers),
+        cases=open_cases(platform), decisions=decisions, decision_bars=count_bars(decisions),
+        when=show_time,
         ok=request.query_params.get("ok"), format_id=format_id, **context,
     )  # fmt: skip
 

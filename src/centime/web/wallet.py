@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import quote
 
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
@@ -330,12 +331,20 @@ async def button_pay(request: Request[Any, Any, Any]) -> Response[Any]:
         result = await run(request, lambda: platform.execute(links.spend_budget(
             platform, me.user.party_id, merchant_id, asset, amount)))  # fmt: skip
     elif mode == "once":
-        from centime.platform.payments import create_payment
-
+        # Screened by the risk engine, as the API's payments are (a review holds the money).
         pay_id = _attempt_id(fields)
-        result = await run(request, lambda: platform.execute(create_payment(
-            platform, me.user.party_id, merchant_id, asset, amount, description,
-            payment_id=pay_id)))  # fmt: skip
+        result = await run(request, lambda: screening.pay(
+            platform, me.user.party_id, merchant_id, asset, amount, description=description,
+            payment_id=pay_id, ip=_client_ip(request),
+            stepped_up_at_ns=me.session.stepped_up_ns))  # fmt: skip
+    if isinstance(result, Refusal) and result.code is Code.STEP_UP_REQUIRED:
+        # The risk engine asks for a passkey: confirm it, then back to this pay page.
+        again = (
+            f"/pay/button?merchant={format_id('mer', merchant_id)}&asset={asset}"
+            f"&amount={quote(fields.get('amount', '')[:40])}"
+            f"&description={quote((description or '')[:40])}"
+        )
+        return Redirect(f"/stepup?next={quote(again[:200])}", status_code=303)
     if isinstance(result, Refusal):
         return page(
             request,
@@ -344,9 +353,10 @@ async def button_pay(request: Request[Any, Any, Any]) -> Response[Any]:
             402 if result.code in (Code.INSUFFICIENT_FUNDS, Code.BUDGET_EXCEEDED) else 422,
             error=result.detail,
         )
+    outcome = "in_review" if isinstance(result, InReview) else "paid"
     query = (
         f"merchant={format_id('mer', merchant_id)}&asset={asset}"
-        f"&amount={fields.get('amount', '')[:40]}&ok=paid"
+        f"&amount={fields.get('amount', '')[:40]}&ok={outcome}"
     )
     return Redirect(f"/pay/button?{query}", status_code=303)
 

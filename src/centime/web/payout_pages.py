@@ -1,0 +1,334 @@
+"""The creator dashboard's payouts and webhook endpoints.
+
+Payouts: payout methods (a bank account added or removed only after a fresh passkey
+confirmation; the list shows the last four characters), the payout schedule, the instant
+payout (a quote shows fee, net and expiry first; confirming needs a fresh step-up and is
+screened by the risk engine, whose step-up answer asks for the passkey again) and the payout
+history. Webhooks: endpoints (the secret shown once, at creation and rotation), enable and
+disable, an endpoint's delivery log, and re-delivery.
+
+Every form calls the platform's services (``centime.platform.payout_methods``,
+``payout_schedules``, ``instant_payouts``, ``payouts``, ``webhooks``); nothing here writes
+to the store itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Final
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
+
+from centime.auth.passkeys import UserKind
+from centime.money import ASSETS
+from centime.platform import instant_payouts, webhooks
+from centime.platform.errors import Code, Refusal
+from centime.platform.ids import format_id, new_id, parse_id
+from centime.platform.outbox import SUBSCRIBABLE_TYPES
+from centime.platform.payout_methods import (
+    add_payout_method,
+    list_payout_methods,
+    remove_payout_method,
+)
+from centime.platform.payout_schedules import Frequency, get_schedule, set_schedule
+from centime.platform.payouts import PayoutStatus, list_payouts
+
+from .common import Viewer, check_csrf, done, page, require, run, web_state
+from .wallet import parse_money
+
+__all__ = ["merchant_sections", "payout_routes", "show_time"]
+
+PAYOUT_HISTORY_MAX: Final = 20
+ENDPOINTS_SHOWN_MAX: Final = 20
+DELIVERIES_SHOWN_MAX: Final = 50
+FIELD_LEN_MAX: Final = 200
+IN_FLIGHT: Final = (PayoutStatus.REQUESTED.value, PayoutStatus.PENDING.value)
+# The sandbox payout rail's test account numbers (centime.providers.payout_sandbox).
+SANDBOX_ACCOUNTS: Final = (
+    ("GB82WEST12345698765432", "payouts are paid"),
+    ("GB33BUKB20201555555555", "payouts fail: account closed"),
+    ("GB94BARC10201530093459", "payouts are paid, then returned"),
+    ("GB24DECL00000000000000", "payouts are rejected at once"),
+    ("GB00REJECT000000000000", "the account is refused"),
+)
+
+
+def payouts_in_flight(platform: Any, merchant_id: int) -> dict[str, int]:
+    """Per asset, what the merchant's payouts not yet paid nor failed take from its
+    earnings (requested or pending: the money is reserved, on its way)."""
+    with platform.read() as fetch:
+        rows = fetch(
+            "SELECT asset, SUM(amount) FROM payouts WHERE merchant_id = ? AND status IN (?, ?)"
+            " GROUP BY asset",
+            (merchant_id, *IN_FLIGHT),
+        )
+    return {str(asset): int(total) for asset, total in rows if total is not None}
+
+
+def merchant_sections(platform: Any, merchant_id: int) -> dict[str, Any]:
+    """What the dashboard's payout and webhook sections show."""
+    return {
+        "methods": list_payout_methods(platform, merchant_id),
+        "schedule": get_schedule(platform, merchant_id, "USD"),
+        "payouts": list_payouts(platform, merchant_id, None, PAYOUT_HISTORY_MAX).items,
+        "in_flight": payouts_in_flight(platform, merchant_id),
+        "endpoints": webhooks.list_endpoints(
+            platform, merchant_id, None, ENDPOINTS_SHOWN_MAX
+        ).items,
+        "event_types": sorted(SUBSCRIBABLE_TYPES),
+        "sandbox_accounts": SANDBOX_ACCOUNTS,
+        "frequencies": [f.value for f in Frequency],
+        "attempt": new_id(),
+        "when": show_time,
+    }
+
+
+def show_time(ns: int | None) -> str:
+    if ns is None:
+        return ""
+    moment = dt.datetime.fromtimestamp(ns // 1_000_000_000, tz=dt.UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _again(
+    request: Request[Any, Any, Any], me: Viewer, status_code: int, **context: Any
+) -> Response[str]:
+    from .console import dashboard_page
+
+    return dashboard_page(request, me, status_code, **context)
+
+
+async def _refused(
+    request: Request[Any, Any, Any], me: Viewer, refusal: Refusal, **context: Any
+) -> Response[Any]:
+    """The dashboard again with the refusal; a step-up refusal asks for the passkey (401)."""
+    step_up = refusal.code is Code.STEP_UP_REQUIRED
+    status = 401 if step_up else 404 if refusal.code.value.endswith("not_found") else 422
+    return await run(request, lambda: _again(
+        request, me, status, error=refusal.detail, need_stepup=step_up, **context))  # fmt: skip
+
+
+def _step_up(what: str) -> Refusal:
+    return Refusal(Code.STEP_UP_REQUIRED, f"Confirm with your passkey to {what}.")
+
+
+def _attempt_id(fields: dict[str, str]) -> int:
+    """The id the form carried (drawn with the page): a double submit acts once."""
+    text = fields.get("attempt", "")[:20]
+    value = int(text) if text.isdigit() else 0
+    return value if 0 < value < 2**63 else new_id()
+
+
+def _client_ip(request: Request[Any, Any, Any]) -> str | None:
+    return request.client.host if request.client is not None else None
+
+
+# ------------------------------------------------------------------ payout methods
+
+
+@post("/dashboard/payout-methods")
+async def add_method(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Add a bank account: a fresh passkey confirmation first (it locks payouts a while)."""
+    fields = await check_csrf(request)
+    me = await require(request, UserKind.MERCHANT)
+    platform = web_state(request).platform
+    if not me.fresh:
+        return await _refused(request, me, _step_up("add a bank account"))
+    holder = fields.get("holder_name", "").strip()[:FIELD_LEN_MAX]
+    number = fields.get("account_number", "").strip()[:FIELD_LEN_MAX]
+    method_id = _attempt_id(fields)
+    # The rail is called outside any unit (add_payout_method does so), off the event loop.
+    result = await run(request, lambda: add_payout_method(
+        platform, me.user.party_id, holder, number, method_id))  # fmt: skip
+    if isinstance(result, Refusal):
+        return await _refused(request, me, result)
+    return done("/dashboard", "method_added")
+
+
+@post("/dashboard/payout-methods/{method_id:str}/remove")
+async def remove_method(request: Request[Any, Any, Any], method_id: FromPath[str]) -> Response[Any]:
+    await check_csrf(request)
+    me = await require(request, UserKind.MERCHANT)
+    platform = web_state(request).platform
+    if not me.fresh:
+        return await _refused(request, me, _step_up("remove a bank account"))
+    op = remove_payout_method(platform, me.user.party_id, parse_id("pm", method_id) or 0)
+    result = await run(request, lambda: platform.execute(op))
+    if isinstance(result, Refusal):
+        return await _refused(request, me, result)
+    return done("/dashboard", "method_removed")
+
+
+# ------------------------------------------------------------------ schedule
+
+
+def _small_int(text: str, default: int) -> int:
+    text = text.strip()[:4]
+    return int(text) if text.isdigit() else default
+
+
+@post("/dashboard/payout-schedule")
+async def schedule(request: Request[Any, Any, Any]) -> Response[Any]:
+    fields = await check_csrf(request)
+    me = await require(request, UserKind.MERCHANT)
+    platform = web_state(request).platform
+    asset = fields.get("asset", "USD")
+    minimum_text = fields.get("minimum", "").strip()
+    minimum: int | Refusal = 0
+    if minimum_text not in ("", "0"):
+        parsed = parse_money(asset, minimum_text)
+        minimum = parsed if isinstance(parsed, Refusal) else parsed[1]
+    try:
+        frequency = Frequency(fields.get("frequency", ""))
+    except ValueError:
+        return await _refused(request, me, Refusal(
+            Code.INVALID_REQUEST, "the frequency is daily, weekly or monthly"))  # fmt: skip
+    if isinstance(minimum, Refusal):
+        return await _refused(request, me, minimum)
+    op = set_schedule(
+        platform, me.user.party_id, asset if asset in ASSETS else "", frequency,
+        weekday=_small_int(fields.get("weekday", ""), 0),
+        month_day=_small_int(fields.get("month_day", ""), 1), minimum_amount=minimum,
+    )  # fmt: skip
+    result = await run(request, lambda: platform.execute(op))
+    if isinstance(result, Refusal):
+        return await _refused(request, me, result)
+    return done("/dashboard", "schedule_saved")
+
+
+# ------------------------------------------------------------------ instant payout
+
+
+@post("/dashboard/payouts/quote")
+async def quote(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Price an instant payout: the page shows fee, net and expiry before confirming."""
+    fields = await check_csrf(request)
+    me = await require(request, UserKind.MERCHANT)
+    platform = web_state(request).platform
+    money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
+    if isinstance(money, Refusal):
+        return await _refused(request, me, money)
+    op = instant_payouts.quote_instant_payout(
+        platform, me.user.party_id, money[0], money[1], quote_id=_attempt_id(fields)
+    )
+    result = await run(request, lambda: platform.execute(op))
+    if isinstance(result, Refusal):
+        return await _refused(request, me, result)
+    return await run(request, lambda: _again(request, me, 200, quote=result))
+
+
+@post("/dashboard/payouts/confirm")
+async def confirm(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Pay the quote out now: a fresh step-up, then the risk screen (in the service)."""
+    fields = await check_csrf(request)
+    me = await require(request, UserKind.MERCHANT)
+    platform = web_state(request).platform
+    quote_id = parse_id("quo", fields.get("quote", "").strip()) or 0
+    found = await run(request, lambda: instant_payouts.get_quote(
+        platform, quote_id, me.user.party_id))  # fmt: skip
+    if found is None:
+        return await _refused(request, me, Refusal(Code.QUOTE_NOT_FOUND, "no such quote"))
+    if not me.fresh:
+        return await _refused(request, me, _step_up("pay out now"), quote=found)
+    result = await run(request, lambda: instant_payouts.confirm_instant_payout(
+        platform, me.user.party_id, quote_id, stepped_up_at_ns=me.session.stepped_up_ns,
+        ip=_client_ip(request)))  # fmt: skip
+    if isinstance(result, Refusal):
+        return await _refused(request, me, result, quote=found)
+    return done("/dashboard", f"payout_{result.status.value}")
+
+
+# ------------------------------------------------------------------ webhooks
+
+
+@post("/dashboard/webhooks")
+async def new_endpoint(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A new endpoint; its signing secret is shown this once."""
+    form = await request.form()
+    fields = await check_csrf(request)
+    me = await require(request, UserKind.MERCHANT)
+    platform = web_state(request).platform
+    types = [v for v in form.getall("event_type", [])[: len(SUBSCRIBABLE_TYPES)]
+             if isinstance(v, str)]  # fmt: skip
+    description = fields.get("description", "").strip()[:FIELD_LEN_MAX] or None
+    op = webhooks.create_endpoint(
+        platform, me.user.party_id, fields.get("url", "").strip()[:2048], types, description,
+        endpoint_id=_attempt_id(fields),
+    )
+    result = await run(request, lambda: platform.execute(op))
+    if isinstance(result, Refusal):
+        return await _refused(request, me, result)
+    return await run(request, lambda: _again(
+        request, me, 200, new_secret=result.secret,
+        secret_for=format_id("we", result.endpoint.id)))  # fmt: skip
+
+
+@post("/dashboard/webhooks/{endpoint_id:str}/{action:str}")
+async def change_endpoint(
+    request: Request[Any, Any, Any], endpoint_id: FromPath[str], action: FromPath[str]
+) -> Response[Any]:
+    """enable, disable or rotate (the new secret is shown once; the old one signs on for
+    the rotation's overlap)."""
+    await check_csrf(request)
+    me = await require(request, UserKind.MERCHANT)
+    platform = web_state(request).platform
+    parsed = parse_id("we", endpoint_id) or 0
+    if action == "rotate":
+        rotated = await run(request, lambda: platform.execute(
+            webhooks.rotate_secret(platform, me.user.party_id, parsed)))  # fmt: skip
+        if isinstance(rotated, Refusal):
+            return await _refused(request, me, rotated)
+        return await run(request, lambda: _again(
+            request, me, 200, new_secret=rotated.secret, secret_for=endpoint_id))  # fmt: skip
+    if action not in ("enable", "disable"):
+        return await _refused(request, me, Refusal(Code.INVALID_REQUEST, "no such action"))
+    result = await run(request, lambda: platform.execute(webhooks.update_endpoint(
+        platform, me.user.party_id, parsed, enabled=action == "enable")))  # fmt: skip
+    if isinstance(result, Refusal):
+        return await _refused(request, me, result)
+    return done("/dashboard", f"endpoint_{action}d")
+
+
+def _deliveries_page(
+    request: Request[Any, Any, Any], me: Viewer, endpoint_id: str, status_code: int = 200,
+    **context: Any,
+) -> Response[str]:  # fmt: skip
+    platform = web_state(request).platform
+    parsed = parse_id("we", endpoint_id) or 0
+    endpoint = webhooks.get_endpoint(platform, parsed, me.user.party_id)
+    if endpoint is None:
+        return page(request, "deliveries.html", me, 404, error="No such webhook endpoint.")
+    return page(
+        request, "deliveries.html", me, status_code, endpoint=endpoint,
+        endpoint_ref=endpoint_id,
+        deliveries=webhooks.list_deliveries(platform, parsed, None, DELIVERIES_SHOWN_MAX).items,
+        attempts=webhooks.list_attempts(platform, parsed, None, DELIVERIES_SHOWN_MAX).items,
+        ok=request.query_params.get("ok"), format_id=format_id, when=show_time, **context,
+    )  # fmt: skip
+
+
+@get("/dashboard/webhooks/{endpoint_id:str}")
+async def deliveries(request: Request[Any, Any, Any], endpoint_id: FromPath[str]) -> Response[Any]:
+    """An endpoint's delivery log: its deliveries and their attempts, newest first."""
+    me = await require(request, UserKind.MERCHANT)
+    return await run(request, lambda: _deliveries_page(request, me, endpoint_id))
+
+
+@post("/dashboard/deliveries/{delivery_id:str}/redeliver")
+async def redeliver(request: Request[Any, Any, Any], delivery_id: FromPath[str]) -> Response[Any]:
+    await check_csrf(request)
+    me = await require(request, UserKind.MERCHANT)
+    platform = web_state(request).platform
+    parsed = parse_id("wd", delivery_id) or 0
+    result = await run(request, lambda: platform.execute(
+        webhooks.redeliver(platform, me.user.party_id, parsed)))  # fmt: skip
+    if isinstance(result, Refusal):
+        return await _refused(request, me, result)
+    return done(f"/dashboard/webhooks/{format_id('we', result.endpoint_id)}", "redelivering")
+
+
+payout_routes: Final = [
+    add_method, remove_method, schedule, quote, confirm, new_endpoint, change_endpoint,
+    deliveries, redeliver,
+]  # fmt: skip

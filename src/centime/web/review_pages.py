@@ -1,0 +1,112 @@
+"""The operator console's review queue: the open risk cases with their reasons, a case's
+evidence, and an analyst's decisions (approve, decline, freeze the party, label), through
+``centime.platform.review``. Analysts and admins may act on cases (the API's ``review``
+scope); the decision counts of the last days are drawn as the console's other chart."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from litestar import Request, Response, get, post
+from litestar.params import FromPath
+
+from centime.auth.passkeys import UserKind
+from centime.platform import review
+from centime.platform.errors import Refusal
+from centime.platform.ids import format_id, parse_id
+
+from .chart import GAP, HEIGHT, WIDTH, Bar
+from .common import Viewer, check_csrf, done, page, require, run, web_state
+
+__all__ = ["count_bars", "decision_counts", "open_cases", "review_routes"]
+
+CASES_SHOWN_MAX: Final = 20
+NS_PER_DAY: Final = 86_400 * 1_000_000_000
+COUNT_DAYS: Final = 14
+ACTIONS: Final = ("allow", "step_up", "review", "block")
+
+
+def open_cases(platform: Any) -> list[review.Case]:
+    return review.list_cases(platform, review.CaseStatus.OPEN, None, CASES_SHOWN_MAX).items
+
+
+def decision_counts(platform: Any) -> dict[str, int]:
+    """How many risk decisions of each action the last COUNT_DAYS days (one grouped read)."""
+    now = platform.clock.now_ns()
+    with platform.read() as fetch:
+        rows = fetch(
+            "SELECT action, COUNT(*) FROM risk_decisions WHERE created_ns >= ? GROUP BY action",
+            (now - COUNT_DAYS * NS_PER_DAY,),
+        )
+    found = {str(action): int(n) for action, n in rows}
+    others = sorted(set(found) - set(ACTIONS))
+    return {action: found.get(action, 0) for action in (*ACTIONS, *others)}
+
+
+def count_bars(counts: dict[str, int]) -> list[Bar]:
+    """The decision counts as SVG bars (integer geometry: ``n * HEIGHT // peak``, a non-zero
+    count at least a pixel), labelled with the exact count."""
+    slot = WIDTH // max(1, len(counts))
+    peak = max([0, *counts.values()])
+    bars = []
+    for index, (action, n) in enumerate(counts.items()):
+        height = 0 if peak <= 0 or n <= 0 else max(1, n * HEIGHT // peak)
+        bars.append(Bar(index * slot + GAP // 2, HEIGHT - height, slot - GAP, height,
+                        f"{action}: {n}"))  # fmt: skip
+    return bars
+
+
+def _case_page(
+    request: Request[Any, Any, Any], me: Viewer, case_ref: str, status_code: int = 200,
+    **context: Any,
+) -> Response[str]:  # fmt: skip
+    platform = web_state(request).platform
+    evidence = review.get_case(platform, parse_id("case", case_ref) or 0)
+    if evidence is None:
+        return page(request, "case.html", me, 404, error="No such case.")
+    return page(
+        request, "case.html", me, status_code, evidence=evidence, case_ref=case_ref,
+        labels=review.Label.ALL, ok=request.query_params.get("ok"), format_id=format_id,
+        **context,
+    )  # fmt: skip
+
+
+@get("/console/cases/{case_id:str}")
+async def case(request: Request[Any, Any, Any], case_id: FromPath[str]) -> Response[Any]:
+    me = await require(request, UserKind.OPERATOR)
+    return await run(request, lambda: _case_page(request, me, case_id))
+
+
+@post("/console/cases/{case_id:str}/{action:str}")
+async def decide(
+    request: Request[Any, Any, Any], case_id: FromPath[str], action: FromPath[str]
+) -> Response[Any]:
+    """approve (the held operation goes ahead, checked again), decline (the money is the
+    payer's again), freeze (the case's party), label (fraud or not_fraud)."""
+    fields = await check_csrf(request)
+    me = await require(request, UserKind.OPERATOR)
+    platform = web_state(request).platform
+    parsed = parse_id("case", case_id) or 0
+    analyst = format_id("opr", me.user.id)  # the operator's web user: who decided
+    result: review.Case | Refusal
+    if action == "approve":
+        result = await run(request, lambda: review.approve_case(platform, parsed, analyst))
+    elif action == "decline":
+        result = await run(request, lambda: review.decline_case(platform, parsed, analyst))
+    elif action == "freeze":
+        result = await run(request, lambda: review.freeze_case_party(platform, parsed))
+    elif action == "label":
+        label = fields.get("label", "")[:20]
+        result = await run(request, lambda: review.label_case(platform, parsed, label))
+    else:
+        return await run(request, lambda: _case_page(request, me, case_id, 404,
+                                                     error="No such action."))  # fmt: skip
+    if isinstance(result, Refusal):
+        refusal = result
+        status = 404 if refusal.code.value.endswith("not_found") else 409
+        return await run(request, lambda: _case_page(
+            request, me, case_id, status, error=refusal.detail))  # fmt: skip
+    return done(f"/console/cases/{case_id}", f"case_{action}")
+
+
+review_routes: Final = [case, decide]
