@@ -30,7 +30,6 @@ answers the platform is a token, a keyed fingerprint and the last four character
 from __future__ import annotations
 
 import hashlib
-import heapq
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -44,6 +43,7 @@ from centime.limits import (
     SANDBOX_EVENTS_MAX,
 )
 
+from .event_queue import EventQueue
 from .funding import ProviderUnavailable
 from .payouts import (
     AccountRegistered,
@@ -104,9 +104,7 @@ class SandboxPayoutRail:
         self._accounts: dict[str, str] = {}  # token -> normalized number
         self._payouts: OrderedDict[int, tuple[PayoutRequest, PayoutResult]] = OrderedDict()
         self._sends: dict[int, int] = {}  # payout id -> send calls that reached the rail
-        self._queue: list[tuple[int, int, PayoutEvent]] = []
-        self._outstanding: dict[str, PayoutEvent] = {}
-        self._seq = 0
+        self._events: EventQueue[PayoutEvent] = EventQueue("evt_sbxpo")
         self._outage: Outage | None = None
         self._outage_left = 0
 
@@ -129,7 +127,7 @@ class SandboxPayoutRail:
     @property
     def events_waiting(self) -> int:
         with self._lock:
-            return len(self._queue) + len(self._outstanding)
+            return len(self._events)
 
     def _outage_now(self) -> Outage | None:
         outage = self._outage
@@ -199,7 +197,7 @@ class SandboxPayoutRail:
             decided = PayoutRejected("account_blocked", "The account takes no payouts.")
         else:
             if (
-                len(self._queue) + len(self._outstanding) + _EVENTS_PER_PAYOUT_MAX
+                len(self._events) + _EVENTS_PER_PAYOUT_MAX
                 > SANDBOX_EVENTS_MAX
             ):
                 raise ProviderUnavailable(f"{self.name}: overloaded (event queue full)")
@@ -226,9 +224,7 @@ class SandboxPayoutRail:
             )
 
     def _push(self, due_ns: int, make: Callable[[str], PayoutEvent]) -> None:
-        self._seq += 1
-        event = make(f"evt_sbxpo_{self._seq:012d}")
-        heapq.heappush(self._queue, (due_ns, self._seq, event))
+        self._events.push(due_ns, make)
 
     # ------------------------------------------------------------------ events
 
@@ -237,18 +233,8 @@ class SandboxPayoutRail:
     ) -> list[PayoutEvent]:
         limit = max(0, min(limit, PROVIDER_EVENTS_PER_TICK_MAX))
         with self._lock:
-            queue = self._queue
-            while queue and queue[0][0] <= now_ns:
-                _, _, event = heapq.heappop(queue)
-                self._outstanding[event.event_id] = event
-            events: list[PayoutEvent] = []
-            for event in self._outstanding.values():
-                if len(events) == limit:
-                    break
-                events.append(event)
-            return events
+            return self._events.due(now_ns, limit)
 
     def acknowledge_payout_events(self, event_ids: Iterable[str]) -> None:
         with self._lock:
-            for event_id in event_ids:
-                self._outstanding.pop(event_id, None)
+            self._events.acknowledge(event_ids)

@@ -49,7 +49,6 @@ id (``sbx_`` and 16 hex digits), so it is the same however often the charge is s
 from __future__ import annotations
 
 import enum
-import heapq
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
@@ -63,6 +62,7 @@ from centime.limits import (
     SANDBOX_EVENTS_MAX,
 )
 
+from .event_queue import EventQueue
 from .funding import (
     Accepted,
     ChargedBack,
@@ -199,9 +199,7 @@ class SandboxProvider:
         self.config = config or SandboxConfig()
         self._lock = threading.Lock()
         self._charges: OrderedDict[int, tuple[ChargeRequest, ChargeResult]] = OrderedDict()
-        self._queue: list[tuple[int, int, ProviderEvent]] = []  # (due_ns, seq, event) heap
-        self._outstanding: dict[str, ProviderEvent] = {}  # handed out, not acknowledged
-        self._seq = 0
+        self._events: EventQueue[ProviderEvent] = EventQueue("evt_sbx")
         self._outage: Outage | None = None
         self._outage_left = 0
         self._statement: deque[StatementLine] = deque()
@@ -221,7 +219,7 @@ class SandboxProvider:
     def events_waiting(self) -> int:
         """Events queued or handed out and not acknowledged."""
         with self._lock:
-            return len(self._queue) + len(self._outstanding)
+            return len(self._events)
 
     # ------------------------------------------------------------------ charging
 
@@ -250,7 +248,7 @@ class SandboxProvider:
         if isinstance(plan, Declined):
             self._remember(request, plan)
             return plan
-        if len(self._queue) + len(self._outstanding) + _EVENTS_PER_CHARGE_MAX > SANDBOX_EVENTS_MAX:
+        if len(self._events) + _EVENTS_PER_CHARGE_MAX > SANDBOX_EVENTS_MAX:
             raise ProviderUnavailable(f"{self.name}: overloaded (event queue full)")
         accepted = Accepted(f"sbx_{request.topup_id:016x}")
         self._schedule(request, accepted.provider_ref, plan)
@@ -303,9 +301,7 @@ class SandboxProvider:
             return [line for line in self._statement if start_ns <= line.at_ns < end_ns]
 
     def _push(self, due_ns: int, make: Callable[[str], ProviderEvent]) -> None:
-        self._seq += 1
-        event = make(f"evt_sbx_{self._seq:012d}")
-        heapq.heappush(self._queue, (due_ns, self._seq, event))
+        self._events.push(due_ns, make)
 
     # ------------------------------------------------------------------ events
 
@@ -316,18 +312,8 @@ class SandboxProvider:
         until acknowledged)."""
         limit = max(0, min(limit, PROVIDER_EVENTS_PER_TICK_MAX))
         with self._lock:
-            queue = self._queue
-            while queue and queue[0][0] <= now_ns:
-                _, _, event = heapq.heappop(queue)
-                self._outstanding[event.event_id] = event
-            events: list[ProviderEvent] = []
-            for event in self._outstanding.values():
-                if len(events) == limit:
-                    break
-                events.append(event)
-            return events
+            return self._events.due(now_ns, limit)
 
     def acknowledge(self, event_ids: Iterable[str]) -> None:
         with self._lock:
-            for event_id in event_ids:
-                self._outstanding.pop(event_id, None)
+            self._events.acknowledge(event_ids)
