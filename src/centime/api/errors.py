@@ -130,7 +130,7 @@ REFUSAL_STATUS: Final[Mapping[Code, int]] = {
     Code.CAPTURE_EXCEEDS_HOLD: 422,
     Code.MANDATE_LIMIT_EXCEEDED: 422,
     Code.API_KEY_LIMIT_REACHED: 422,
-    # Pricing, promotions and referrals (issue 4, helper "pricing").
+    # Pricing, promotions and referrals (issue 4).
     Code.PRICING_RULES_INVALID: 422,
     Code.PRICING_VERSION_NOT_FOUND: 404,
     Code.PROMO_CODE_NOT_FOUND: 404,

@@ -58,7 +58,7 @@ class Code(enum.Enum):
     # API keys.
     API_KEY_NOT_FOUND = "api_key_not_found"
     API_KEY_LIMIT_REACHED = "api_key_limit_reached"  # too many active keys for one owner
-    # Pricing, promotions and referrals (issue 4, helper "pricing").
+    # Pricing, promotions and referrals (issue 4).
     PRICING_RULES_INVALID = "pricing_rules_invalid"  # a rule set that could create money
     PRICING_VERSION_NOT_FOUND = "pricing_version_not_found"
     PROMO_CODE_NOT_FOUND = "promo_code_not_found"
