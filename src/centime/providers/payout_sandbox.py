@@ -60,7 +60,7 @@ from .payouts import (
     holder_name_problem,
     normalized_account_number,
 )
-from .sandbox import Outage
+from .sandbox import Outage, Outages
 
 __all__ = [
     "ACCOUNT_FAILS",
@@ -105,8 +105,7 @@ class SandboxPayoutRail:
         self._payouts: OrderedDict[int, tuple[PayoutRequest, PayoutResult]] = OrderedDict()
         self._sends: dict[int, int] = {}  # payout id -> send calls that reached the rail
         self._events: EventQueue[PayoutEvent] = EventQueue("evt_sbxpo")
-        self._outage: Outage | None = None
-        self._outage_left = 0
+        self._outages = Outages()
 
     @property
     def name(self) -> str:
@@ -114,10 +113,8 @@ class SandboxPayoutRail:
 
     def fail_next(self, count: int, mode: Outage = Outage.DOWN) -> None:
         """Make the next ``count`` calls (registrations and sends) fail as ``mode`` says."""
-        if type(count) is not int or count < 0:
-            raise ValueError("count is a non-negative int")
         with self._lock:
-            self._outage, self._outage_left = (mode if count else None), count
+            self._outages.plan(count, mode)
 
     def sends(self, payout_id: int) -> int:
         """How many send calls for this payout reached the rail (tests: resends happen)."""
@@ -128,16 +125,6 @@ class SandboxPayoutRail:
     def events_waiting(self) -> int:
         with self._lock:
             return len(self._events)
-
-    def _outage_now(self) -> Outage | None:
-        outage = self._outage
-        if outage is not None:
-            self._outage_left -= 1
-            if self._outage_left == 0:
-                self._outage = None
-            if outage is Outage.DOWN:
-                raise ProviderUnavailable(f"{self.name}: service unavailable")
-        return outage
 
     # ------------------------------------------------------------------ accounts
 
@@ -153,7 +140,7 @@ class SandboxPayoutRail:
             return AccountRejected("invalid_account", problem)
         number = normalized_account_number(account_number)
         with self._lock:
-            outage = self._outage_now()
+            outage = self._outages.take(self.name)
             if number == ACCOUNT_REFUSED:
                 result: AccountRegistered | AccountRejected = AccountRejected(
                     "invalid_account", "The bank does not know this account."
@@ -173,7 +160,7 @@ class SandboxPayoutRail:
 
     def send(self, request: PayoutRequest) -> PayoutResult:
         with self._lock:
-            outage = self._outage_now()
+            outage = self._outages.take(self.name)
             self._sends[request.payout_id] = self._sends.get(request.payout_id, 0) + 1
             result = self._send_locked(request)
         if outage is Outage.TIMEOUT_AFTER_ACCEPT:

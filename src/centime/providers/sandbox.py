@@ -118,6 +118,35 @@ class Outage(enum.Enum):
     TIMEOUT_AFTER_ACCEPT = "timeout_after_accept"  # accepted, but the answer is lost
 
 
+class Outages:
+    """A sandbox's planned outage: the next ``count`` calls fail as its mode says. Not
+    thread-safe by itself: both sandboxes call it under their own lock."""
+
+    __slots__ = ("_left", "_mode")
+
+    def __init__(self) -> None:
+        self._mode: Outage | None = None
+        self._left = 0
+
+    def plan(self, count: int, mode: Outage) -> None:
+        """The next ``count`` calls fail as ``mode`` says (0 ends an outage)."""
+        if type(count) is not int or count < 0:
+            raise ValueError("count is a non-negative int")
+        self._mode, self._left = (mode if count else None), count
+
+    def take(self, name: str) -> Outage | None:
+        """This call's outage (one fewer left), or None; DOWN raises ProviderUnavailable at
+        once (nothing happens); TIMEOUT_AFTER_ACCEPT is the caller's to raise after acting."""
+        mode = self._mode
+        if mode is not None:
+            self._left -= 1
+            if self._left == 0:
+                self._mode = None
+            if mode is Outage.DOWN:
+                raise ProviderUnavailable(f"{name}: service unavailable")
+        return mode
+
+
 @dataclass(frozen=True, slots=True)
 class SandboxConfig:
     """Delays of the sandbox's events. ``chargeback_after_s`` counts from success and is
@@ -200,8 +229,7 @@ class SandboxProvider:
         self._lock = threading.Lock()
         self._charges: OrderedDict[int, tuple[ChargeRequest, ChargeResult]] = OrderedDict()
         self._events: EventQueue[ProviderEvent] = EventQueue("evt_sbx")
-        self._outage: Outage | None = None
-        self._outage_left = 0
+        self._outages = Outages()
         self._statement: deque[StatementLine] = deque()
 
     @property
@@ -210,10 +238,8 @@ class SandboxProvider:
 
     def fail_next(self, count: int, mode: Outage = Outage.DOWN) -> None:
         """Make the next ``count`` charges fail as ``mode`` says (0 ends an outage)."""
-        if type(count) is not int or count < 0:
-            raise ValueError("count is a non-negative int")
         with self._lock:
-            self._outage, self._outage_left = (mode if count else None), count
+            self._outages.plan(count, mode)
 
     @property
     def events_waiting(self) -> int:
@@ -225,13 +251,7 @@ class SandboxProvider:
 
     def charge(self, request: ChargeRequest) -> ChargeResult:
         with self._lock:
-            outage = self._outage
-            if outage is not None:
-                self._outage_left -= 1
-                if self._outage_left == 0:
-                    self._outage = None
-                if outage is Outage.DOWN:
-                    raise ProviderUnavailable(f"{self.name}: service unavailable")
+            outage = self._outages.take(self.name)
             result = self._charge_locked(request)
         if outage is Outage.TIMEOUT_AFTER_ACCEPT:
             raise ProviderUnavailable(f"{self.name}: timed out waiting for the answer")
