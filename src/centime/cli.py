@@ -275,9 +275,12 @@ def _install_webhook_key(platform: Platform, database_url: str) -> None:
     """The key that encrypts webhook secrets at rest: CENTIME_WEBHOOK_KEY (base64 of 32
     bytes) or the file CENTIME_WEBHOOK_KEY_FILE names; on SQLite without either, the file
     ``<database>.webhook-key`` beside the database (made, mode 0600, when missing). On
-    PostgreSQL one of the two must be set (every process needs the same key)."""
+    PostgreSQL one of the two must be set (every process needs the same key). Also where
+    webhooks may go: CENTIME_WEBHOOK_ALLOW_HTTP and CENTIME_WEBHOOK_ALLOW_PRIVATE
+    (centime.platform.webhook_targets; public https only when neither is set)."""
     from pathlib import Path
 
+    from centime.platform.webhook_targets import install_target_policy, policy_from_env
     from centime.platform.webhooks import install_secret_box, secret_box_from_env
     from centime.store.migrate import sqlalchemy_url
 
@@ -286,8 +289,9 @@ def _install_webhook_key(platform: Platform, database_url: str) -> None:
     if url.startswith("sqlite:///"):
         default = Path(f"{sqlalchemy_url(url).removeprefix('sqlite:///')}.webhook-key")
     try:
+        install_target_policy(platform, policy_from_env())
         install_secret_box(platform, secret_box_from_env(default))
-    except RuntimeError as missing:
+    except (RuntimeError, ValueError) as missing:
         typer.echo(f"error: {missing}", err=True)
         raise typer.Exit(2) from None
 

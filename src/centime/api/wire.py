@@ -769,10 +769,11 @@ class WebhookAttempt(Output):
     delivery_id: str
     event_id: str
     attempt: int
-    status_code: int | None  # null: no answer (timeout, connection refused)
+    status_code: int | None  # null: no answer
     latency_ms: int
+    # null when a status came back; else "connection failed" (whatever the cause: refused,
+    # timeout, DNS, TLS) or "destination not permitted ..." (not a public https address)
     error: str | None
-    response: str | None  # the answer's first 1024 bytes
     created_at: str
 
 
