@@ -275,22 +275,30 @@ def _install_webhook_key(platform: Platform, database_url: str) -> None:
     """The key that encrypts webhook secrets at rest: CENTIME_WEBHOOK_KEY (base64 of 32
     bytes) or the file CENTIME_WEBHOOK_KEY_FILE names; on SQLite without either, the file
     ``<database>.webhook-key`` beside the database (made, mode 0600, when missing). On
-    PostgreSQL one of the two must be set (every process needs the same key). Also where
+    PostgreSQL one of the two must be set (every process needs the same key). Likewise the
+    instrument fingerprints' key (CENTIME_INSTRUMENT_KEY, CENTIME_INSTRUMENT_KEY_FILE,
+    ``<database>.instrument-key``). Also where
     webhooks may go: CENTIME_WEBHOOK_ALLOW_HTTP and CENTIME_WEBHOOK_ALLOW_PRIVATE
     (centime.platform.webhook_targets; public https only when neither is set)."""
     from pathlib import Path
 
+    from centime.platform.instruments import install_instrument_key, instrument_key_from_env
     from centime.platform.webhook_targets import install_target_policy, policy_from_env
     from centime.platform.webhooks import install_secret_box, secret_box_from_env
     from centime.store.migrate import sqlalchemy_url
 
-    default = None
+    base = None
     url = database_url if "://" in database_url else f"sqlite:///{database_url}"
     if url.startswith("sqlite:///"):
-        default = Path(f"{sqlalchemy_url(url).removeprefix('sqlite:///')}.webhook-key")
+        base = sqlalchemy_url(url).removeprefix("sqlite:///")
     try:
         install_target_policy(platform, policy_from_env())
-        install_secret_box(platform, secret_box_from_env(default))
+        install_secret_box(platform, secret_box_from_env(
+            None if base is None else Path(f"{base}.webhook-key")))  # fmt: skip
+        # The same for instrument fingerprints (centime.platform.instruments; the migration
+        # to 0012_card_tokens reads the same file).
+        install_instrument_key(platform, instrument_key_from_env(
+            None if base is None else Path(f"{base}.instrument-key")))  # fmt: skip
     except (RuntimeError, ValueError) as missing:
         typer.echo(f"error: {missing}", err=True)
         raise typer.Exit(2) from None
@@ -464,7 +472,7 @@ def demo(
     from centime.store.sqlite import SqliteStore
 
     path = Path(database)
-    leftovers = ("-wal", "-shm", ".writer-lock", ".webhook-key")
+    leftovers = ("-wal", "-shm", ".writer-lock", ".webhook-key", ".instrument-key")
     for leftover in (path, *(Path(f"{path}{s}") for s in leftovers)):
         leftover.unlink(missing_ok=True)
     key_file = Path(f"{path}.audit-key.pem")

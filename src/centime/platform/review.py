@@ -459,6 +459,7 @@ def approve_case(platform: Platform, case_id: int, analyst: str) -> Case | Refus
 
 
 def _approve_topup(platform: Platform, case: Case, analyst: str) -> Case | Refusal:
+    from .instruments import Vaulted
     from .topups import create_topup
 
     done = _settled(case, CaseStatus.APPROVED)
@@ -470,8 +471,9 @@ def _approve_topup(platform: Platform, case: Case, analyst: str) -> Case | Refus
         return Refusal(Code.PROVIDER_UNAVAILABLE, "no funding provider is configured")
     # Created (or found: idempotent by its id) before the case is marked, so that a crash in
     # between leaves an open case whose approval finds the top-up and completes.
+    instrument = Vaulted(r["instrument"], r["instrument_fingerprint"], r["instrument_last4"])
     created = create_topup(platform, provider, r["customer_id"], r["asset"], r["amount"],
-                           r["method"], r["instrument"], topup_id=r["topup_id"])  # fmt: skip
+                           r["method"], instrument, topup_id=r["topup_id"])  # fmt: skip
     if isinstance(created, Refusal):
         return created
 

@@ -54,6 +54,7 @@ from centime.limits import (
 from .context import Operation, Platform
 from .errors import Code, Refusal
 from .ids import format_id, new_id, valid_id
+from .keyfiles import key_from_env
 from .outbox import SUBSCRIBABLE_TYPES, emit
 from .pages import Cursor, Page, fetch_page
 from .parties import active_merchant
@@ -128,18 +129,10 @@ def secret_box_from_env(default_key_file: Path | None = None) -> SecretBox:
     """The box the environment configures: ``CENTIME_WEBHOOK_KEY`` (base64 of 32 bytes), or
     the key file ``CENTIME_WEBHOOK_KEY_FILE`` names, or ``default_key_file`` (made with 32
     random bytes, mode 0600, when missing). Raises RuntimeError when none is given."""
-    text = os.environ.get(_KEY_ENV)
-    if text:
-        return SecretBox(base64.b64decode(text, validate=True))
-    named = os.environ.get(_KEY_FILE_ENV)
-    path = Path(named) if named else default_key_file
-    if path is None:
-        raise RuntimeError(f"webhooks need {_KEY_ENV} or {_KEY_FILE_ENV}: the secrets' key")
-    if not path.exists():
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as out:
-            out.write(base64.b64encode(os.urandom(32)))
-    return SecretBox(base64.b64decode(path.read_bytes().strip(), validate=True))
+    try:
+        return SecretBox(key_from_env(_KEY_ENV, _KEY_FILE_ENV, default_key_file))
+    except RuntimeError as missing:
+        raise RuntimeError(f"webhooks need the secrets' key: {missing}") from None
 
 
 def install_secret_box(platform: Platform, box: SecretBox) -> None:
