@@ -208,8 +208,10 @@ async def signup_options(request: Request[Any, Any, Any]) -> Response[Any]:
 async def signup_finish(request: Request[Any, Any, Any]) -> Response[Any]:
     body = await _body(request)
     state = web_state(request)
-    op = pk.signup_finish(state.rp, state.platform, _credential(body))
-    result = await run(request, lambda: pk.run(state.platform, op))
+    credential, ip = _credential(body), _client(request)
+    # Screened by the risk engine as the API's sign-ups are (off the event loop).
+    result = await run(request, lambda: pk.run(state.platform, pk.signup_finish(
+        state.rp, state.platform, credential, ip=ip)))  # fmt: skip
     if isinstance(result, Refusal):
         return _problem(result)
     home = "/dashboard" if result.user.kind is pk.UserKind.MERCHANT else "/wallet"
