@@ -23,6 +23,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from centime.platform.context import Platform
+
+from ..api.conftest import Api, make_api
+
 __all__ = ["Server", "free_port", "start_server"]
 
 _START_WAIT_S = 60.0
@@ -105,6 +109,12 @@ def _wait_healthy(base: str, process: subprocess.Popen[bytes], log_file: Path) -
             pass
         time.sleep(0.1)
     raise RuntimeError(f"the server did not become healthy: {log_file.read_text()[-2000:]}")
+
+
+@pytest.fixture
+def api(platform: Platform) -> Iterator[Api]:
+    """The API in process (tests/api's fixture), for attacks that need a scripted screen."""
+    yield from make_api(platform)
 
 
 @pytest.fixture(scope="module")

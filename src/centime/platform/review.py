@@ -45,6 +45,7 @@ from centime.risk.types import Decision, RiskEvent
 
 from .chart import OPERATOR, AccountKind, account_for, account_id, ensure_accounts
 from .context import Operation, Platform
+from .csv_cells import cell
 from .decisions import (
     DECISION_COLUMNS,
     DecisionRecord,
@@ -626,14 +627,17 @@ def labelled_events(platform: Platform) -> Iterator[tuple[RiskEvent, int]]:
 
 def write_labelled_csv(out: IO[str], rows: Iterator[tuple[RiskEvent, int]]) -> int:
     """The labelled-events CSV (docs/risk-operations.md): timestamp (ns), type, amount (in
-    the asset's scale), asset, payer, payee, device, ip, instrument, label (1/0)."""
+    the asset's scale), asset, payer, payee, device, ip, instrument, label (1/0). Text
+    cells that a spreadsheet would run as a formula are quoted (:mod:`.csv_cells`): the
+    device and IP come from request headers, anyone's to choose."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_HEADER)
     count = 0
     for event, label in rows:
         writer.writerow([
-            event.timestamp_ns, event.type, event.amount, event.asset, event.payer, event.payee,
-            event.device or "", event.ip or "", event.instrument or "", label,
+            event.timestamp_ns, cell(event.type), event.amount, cell(event.asset),
+            cell(event.payer), cell(event.payee), cell(event.device), cell(event.ip),
+            cell(event.instrument), label,
         ])  # fmt: skip
         count += 1
     return count
