@@ -472,7 +472,12 @@ def _approve_topup(platform: Platform, case: Case, analyst: str) -> Case | Refus
         return Refusal(Code.PROVIDER_UNAVAILABLE, "no funding provider is configured")
     # Created (or found: idempotent by its id) before the case is marked, so that a crash in
     # between leaves an open case whose approval finds the top-up and completes.
-    instrument = Vaulted(r["instrument"], r["instrument_fingerprint"], r["instrument_last4"])
+    # The plan keeps the vaulted instrument; a plan older than that (migration 0012 converts
+    # them) names the instrument itself, vaulted now.
+    instrument: str | Vaulted = (
+        Vaulted(r["instrument"], r["instrument_fingerprint"], r.get("instrument_last4", ""))
+        if "instrument_fingerprint" in r else str(r["instrument"])
+    )  # fmt: skip
     created = create_topup(platform, provider, r["customer_id"], r["asset"], r["amount"],
                            r["method"], instrument, topup_id=r["topup_id"])  # fmt: skip
     if isinstance(created, Refusal):
