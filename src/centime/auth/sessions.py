@@ -19,8 +19,9 @@ and whether that confirmation may change credentials (:attr:`Session.strong`): n
 the confirming passkey was added by this very session (a stolen session that somehow
 added a passkey cannot bootstrap itself into the owner's recovery codes with it).
 
-Throttling: sign-in ceremonies per client address and failed ones per account are counted in
-fixed windows, in this process (several processes each allow the limit; Redis is the scale
+Throttling: sign-in ceremonies per client address and failed ones per (address, passkey) are
+counted in fixed windows (:class:`LoginThrottle`: the source is locked, never the owner), in
+this process (several processes each allow the limit; Redis is the scale
 path's answer, as for the API's rate limits).
 """
 
