@@ -145,7 +145,7 @@ def create_app(
         buckets=TokenBuckets(rate_per_s, rate_burst),
         in_flight=InFlight(),
         metrics=metrics,
-        failures=auth_failures or FailureLimit(),
+        failures=FailureLimit() if auth_failures is None else auth_failures,
     )
     v1 = Router(path="/v1", route_handlers=api_routes, security=[{SECURITY_SCHEME: []}])
     ledger = platform.ledger
