@@ -18,6 +18,7 @@ from litestar.testing import TestClient
 
 from centime.api import create_app
 from centime.api.ratelimit import FailureLimit
+from centime.auth import Scope
 from centime.auth.passkeys import RelyingParty
 from centime.auth.sessions import LoginThrottle
 from centime.cli import trusted_proxies
@@ -26,6 +27,7 @@ from centime.keyfile import derive_key, key_from_env
 from centime.platform.context import Platform
 from centime.web import WebState
 from centime.web.common import safe_next
+from tests.api.conftest import Api, make_api
 from tests.auth.test_passkeys import ORIGIN
 
 SITE = "https://pay.example/stepup"
@@ -99,3 +101,25 @@ def test_trusted_proxies_are_addresses_only(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("CENTIME_TRUSTED_PROXIES", "*")
     with pytest.raises(typer.BadParameter):
         trusted_proxies()
+
+
+@pytest.fixture
+def guarded(platform: Platform, clock: FakeClock) -> Iterator[Api]:
+    limit = FailureLimit(burst=5, now_s=lambda: clock.now_ns() / 1e9)
+    yield from make_api(platform, auth_failures=limit)
+
+
+def test_a_guessing_address_waits_and_a_key_in_use_keeps_working(
+    guarded: Api, clock: FakeClock
+) -> None:
+    busy = guarded.headers()  # the operator's key, used a moment ago: verified and cached
+    assert guarded.http.get("/v1/customers", headers=busy).status_code == 200
+    idle = guarded.headers(guarded.key(Scope.READ))  # valid, never used yet
+    bad = [guarded.http.get("/v1/customers", headers=guarded.headers(f"ck_bad_{n}"))
+           for n in range(8)]  # fmt: skip
+    assert [r.status_code for r in bad] == [401] * 5 + [429] * 3
+    assert bad[-1].headers["retry-after"] == "5"
+    assert guarded.http.get("/v1/customers", headers=busy).status_code == 200
+    assert guarded.http.get("/v1/customers", headers=idle).status_code == 429
+    clock.advance(5)  # one failure forgiven every 5 s
+    assert guarded.http.get("/v1/customers", headers=idle).status_code == 200

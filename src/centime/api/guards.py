@@ -3,7 +3,8 @@
 Every ``/v1`` route is behind :func:`authenticate` (the router's guard): a valid,
 unrevoked API key in ``Authorization: Bearer ck_...`` (401 otherwise), within its rate
 limit (429 otherwise). A client address that presented too many invalid keys is answered
-429 with Retry-After before its key is even looked at (:class:`FailureLimit`): 3,000
+429 with Retry-After before its key is looked at (:class:`FailureLimit`; a key verified
+moments ago, in the cache, still passes): 3,000
 guesses from one address get about 20 answers of 401, then mostly 429.
 
 Each route then says what it needs with :func:`requires`: a scope,
@@ -46,9 +47,12 @@ async def authenticate(
     token = header[len(_BEARER) :].strip()
     state = api_state(connection)
     source = connection.client.host if connection.client is not None else "unknown"
-    _refuse_a_guessing_source(state.failures.wait_s(source))
     cached = state.verifier.from_cache(token)
     principal = cached if isinstance(cached, Principal) else None
+    if principal is None:
+        # A key verified moments ago passes even from a failing address (a merchant behind
+        # the same NAT as a guesser keeps working); anything else from it waits.
+        _refuse_a_guessing_source(state.failures.wait_s(source))
     if cached is None:  # not cached: read the key's row, off the event loop
         principal = await to_thread.run_sync(state.verifier.verify, token)
     if principal is None:
