@@ -4,8 +4,8 @@ Every ``/v1`` route is behind :func:`authenticate` (the router's guard): a valid
 unrevoked API key in ``Authorization: Bearer ck_...`` (401 otherwise), within its rate
 limit (429 otherwise). A client address that presented too many invalid keys is answered
 429 with Retry-After before its key is looked at (:class:`FailureLimit`; a key verified
-moments ago, in the cache, still passes): 3,000
-guesses from one address get about 20 answers of 401, then mostly 429.
+moments ago, in the cache, still passes): 3,000 guesses from one address get about 20
+answers of 401, then 429.
 
 Each route then says what it needs with :func:`requires`: a scope,
 and whether only the operator's keys may call it (403 otherwise). Whether a *resource* is
