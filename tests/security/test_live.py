@@ -43,6 +43,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
 
 
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[Server]:
+    """A server of its own, for a test that exhausts a per-address limit of loopback."""
+    with serve(tmp_path) as running:
+        yield running
+
+
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Behind a reverse proxy on loopback: X-Forwarded-For names the client."""
@@ -84,6 +91,8 @@ def test_a_stolen_session_or_api_key_cannot_take_the_account_over(server: Server
     owner = Browser(server)
     codes = owner.sign_up("merchant")
     key = api_key(sign_in(server, owner.device))  # on the owner's other computer
+    changes_before = outbox(server.database, "account.credential_changed")
+    notices_before = outbox(server.database, "account.notice")
     thief = Browser(server, SoftAuthenticator(origin=server.origin))
     thief.cookies = {"centime_session": owner.cookies["centime_session"]}
     thief.refresh_csrf("/account")
@@ -108,7 +117,7 @@ def test_a_stolen_session_or_api_key_cannot_take_the_account_over(server: Server
     forged = httpx.post(f"{server.url}/v1/payout-methods", json=body,
                         headers={**headers, "Centime-Confirmation": "cfm_" + "A" * 43})  # fmt: skip
     assert forged.status_code == 403
-    assert outbox(server.database, "account.credential_changed") == []
+    assert outbox(server.database, "account.credential_changed") == changes_before
     # The owner recovers on a new computer: every other session ends; the owner is told.
     rescue = Browser(server)
     rescue.refresh_csrf()
@@ -116,8 +125,8 @@ def test_a_stolen_session_or_api_key_cannot_take_the_account_over(server: Server
     assert thief.get("/account").headers["location"] == "/app?signin=1"
     assert owner.get("/account").headers["location"] == "/app?signin=1"
     assert rescue.get("/account").status_code == 200
-    assert [n["subject"] for n in outbox(server.database, "account.notice")] == [
-        "A recovery code was used to sign in"]  # fmt: skip
+    notices = outbox(server.database, "account.notice")[len(notices_before):]
+    assert [n["subject"] for n in notices] == ["A recovery code was used to sign in"]
 
 
 def test_the_owner_changes_credentials_with_a_passkey_it_had(server: Server) -> None:
@@ -175,14 +184,14 @@ def test_step_up_never_sends_the_browser_elsewhere(server: Server, target: str) 
     assert 'data-next="/wallet/send?x=1"' in kept.text  # a same-site path is kept
 
 
-def test_forwarded_for_does_not_reset_the_sign_in_limit(server: Server) -> None:
-    visitor = Browser(server)
+def test_forwarded_for_does_not_reset_the_sign_in_limit(fresh: Server) -> None:
+    visitor = Browser(fresh)
     visitor.refresh_csrf()
     statuses = []
     for n in range(40):  # a new address named each time
         forwarded = {"X-Forwarded-For": f"203.0.113.{n}"}
         statuses.append(visitor.post_json("/web/signin/options", {}, **forwarded).status_code)
-    assert 429 in statuses and statuses.index(429) <= 30, statuses
+    assert statuses == [200] * 30 + [429] * 10, statuses
 
 
 def test_a_configured_proxy_is_believed_and_a_source_is_locked_not_the_owner(
@@ -209,11 +218,11 @@ def test_a_configured_proxy_is_believed_and_a_source_is_locked_not_the_owner(
     assert owner_id in again.get("/account").text
 
 
-def test_bad_api_keys_are_answered_429_after_a_few(server: Server) -> None:
+def test_bad_api_keys_are_answered_429_after_a_few(fresh: Server) -> None:
     statuses: Counter[int] = Counter()
     retry_after = None
     started_s = time.monotonic()
-    with httpx.Client(base_url=server.url) as http:
+    with httpx.Client(base_url=fresh.url) as http:
         for n in range(3000):
             answer = http.get("/v1/payments", headers={"Authorization": f"Bearer ck_bad_{n}"})
             statuses[answer.status_code] += 1
