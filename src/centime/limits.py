@@ -138,6 +138,11 @@ API_CURSOR_LEN_MAX: Final = 64
 API_RATE_PER_KEY_PER_S: Final = 1000.0
 API_RATE_BURST: Final = 2000
 API_RATE_BUCKETS_MAX: Final = 10_000
+# Failed authentications (bad API keys, unknown session cookies) per client address: a
+# burst of 20, then one every 5 s (centime.api.ratelimit.FailureLimit); 429 beyond.
+AUTH_FAILURES_BURST: Final = 20
+AUTH_FAILURES_PER_S: Final = 0.2
+AUTH_FAILURE_SOURCES_MAX: Final = 10_000
 # Verified API keys kept in a process, and for how long: a key revoked by another process
 # keeps working here for at most this long (revoking through this process: at once).
 API_KEY_CACHE_MAX: Final = 10_000

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from centime.keyfile import KEY_BYTES, required_key
 from centime.providers.funding import FundingProvider, Method
 
 from .context import Platform
-from .keyfiles import KEY_BYTES, key_from_env
 
 __all__ = [
     "KEY_ENV",
@@ -69,7 +69,7 @@ def fingerprint(key: bytes, method: Method | str, instrument: str) -> str:
 def instrument_key_from_env(default_key_file: Path | None = None) -> bytes:
     """The key the environment configures (see the module's docstring)."""
     try:
-        return key_from_env(KEY_ENV, KEY_FILE_ENV, default_key_file)
+        return required_key(KEY_ENV, KEY_FILE_ENV, default_key_file)
     except RuntimeError as missing:
         raise RuntimeError(f"instrument fingerprints need a key: {missing}") from None
 

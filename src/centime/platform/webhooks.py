@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from centime.keyfile import required_key
 from centime.ledger.units import UnitContext
 from centime.limits import (
     DESCRIPTION_LEN_MAX,
@@ -54,7 +55,6 @@ from centime.limits import (
 from .context import Operation, Platform
 from .errors import Code, Refusal
 from .ids import format_id, new_id, valid_id
-from .keyfiles import key_from_env
 from .outbox import SUBSCRIBABLE_TYPES, emit
 from .pages import Cursor, Page, fetch_page
 from .parties import active_merchant
@@ -130,7 +130,7 @@ def secret_box_from_env(default_key_file: Path | None = None) -> SecretBox:
     the key file ``CENTIME_WEBHOOK_KEY_FILE`` names, or ``default_key_file`` (made with 32
     random bytes, mode 0600, when missing). Raises RuntimeError when none is given."""
     try:
-        return SecretBox(key_from_env(_KEY_ENV, _KEY_FILE_ENV, default_key_file))
+        return SecretBox(required_key(_KEY_ENV, _KEY_FILE_ENV, default_key_file))
     except RuntimeError as missing:
         raise RuntimeError(f"webhooks need the secrets' key: {missing}") from None
 
