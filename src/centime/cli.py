@@ -166,12 +166,16 @@ def install_payout_rail(platform: Platform) -> list[Job]:
     )
     from centime.platform.payout_schedules import run_scheduled_payouts
     from centime.platform.payouts import process_payout_events, recover_payouts
+    from centime.platform.sandbox_rail import DatabaseRailJournal
     from centime.providers import SandboxPayoutConfig, SandboxPayoutRail
     from centime.worker import Job
 
     name = platform.config.payouts.provider
     if name not in platform.providers:
-        platform.providers[name] = SandboxPayoutRail(platform.clock, SandboxPayoutConfig(name))
+        # Its records in the database: a restarted server still knows its bank accounts.
+        platform.providers[name] = SandboxPayoutRail(
+            platform.clock, SandboxPayoutConfig(name), DatabaseRailJournal(platform, name)
+        )
     return [
         Job("payouts.events", PROVIDER_EVENTS_INTERVAL_S, process_payout_events),
         Job("payouts.recover", PAYOUT_RECOVER_INTERVAL_S,

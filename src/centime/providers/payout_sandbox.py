@@ -23,8 +23,12 @@ payout and schedules its events, then raises, as when the answer is lost on the 
 Either way, sending the same payout again answers as the first acceptance did: the payout id
 is the idempotency key, and a payout id is paid at most once, however often it is sent.
 
-The sandbox keeps account numbers in memory (a real rail keeps them in its vault); what it
-answers the platform is a token, a keyed fingerprint and the last four characters.
+The sandbox keeps account numbers (a real rail keeps them in its vault); what it answers
+the platform is a token, a keyed fingerprint and the last four characters. Given a
+:class:`RailJournal` (``centime serve`` and ``centime demo`` pass the database's,
+:mod:`centime.platform.sandbox_rail`), it writes its records (accounts, payouts decided,
+events planned and not yet acknowledged) there as a real rail keeps its own, and starts
+from them: a restarted server still knows the accounts and pays what was in flight.
 """
 
 from __future__ import annotations
@@ -32,9 +36,9 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Final
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Final, Protocol
 
 from centime.clock import Clock
 from centime.limits import (
@@ -68,6 +72,8 @@ __all__ = [
     "ACCOUNT_REJECTS_PAYOUTS",
     "ACCOUNT_RETURNS",
     "ACCOUNT_SUCCEEDS",
+    "RailJournal",
+    "RailRecords",
     "SandboxPayoutConfig",
     "SandboxPayoutRail",
 ]
@@ -93,11 +99,40 @@ class SandboxPayoutConfig:
     fingerprint_key: bytes = b"centime-sandbox-payouts"
 
 
+@dataclass
+class RailRecords:
+    """What a rail keeps between runs: accounts (token -> number), payouts decided (oldest
+    first) and events planned and not yet acknowledged, with their due times."""
+
+    accounts: dict[str, str] = field(default_factory=dict)
+    payouts: list[tuple[PayoutRequest, PayoutResult]] = field(default_factory=list)
+    events: list[tuple[int, PayoutEvent]] = field(default_factory=list)
+
+
+class RailJournal(Protocol):
+    """Where the sandbox rail keeps its records (called under the rail's lock, outside any
+    platform unit)."""
+
+    def load(self) -> RailRecords: ...
+
+    def record_account(self, token: str, number: str) -> None: ...
+
+    def record_payout(
+        self, request: PayoutRequest, result: PayoutResult,
+        events: list[tuple[int, PayoutEvent]],
+    ) -> None: ...  # fmt: skip
+
+    def acknowledge(self, event_ids: list[str]) -> None: ...
+
+
 class SandboxPayoutRail:
     """The in-process payout rail (a :class:`~centime.providers.payouts.PayoutProvider`
     and its :class:`~centime.providers.payouts.PayoutEventFeed`). Thread-safe."""
 
-    def __init__(self, clock: Clock, config: SandboxPayoutConfig | None = None) -> None:
+    def __init__(
+        self, clock: Clock, config: SandboxPayoutConfig | None = None,
+        journal: RailJournal | None = None,
+    ) -> None:  # fmt: skip
         self._clock = clock
         self.config = config or SandboxPayoutConfig()
         self._lock = threading.Lock()
@@ -106,6 +141,15 @@ class SandboxPayoutRail:
         self._sends: dict[int, int] = {}  # payout id -> send calls that reached the rail
         self._events: EventQueue[PayoutEvent] = EventQueue("evt_sbxpo")
         self._outages = Outages()
+        self._journal = journal
+        self._planned: list[tuple[int, PayoutEvent]] = []  # by the send being decided
+        if journal is not None:
+            records = journal.load()
+            self._accounts.update(records.accounts)
+            for request, result in records.payouts:
+                self._payouts[request.payout_id] = (request, result)
+            for due_ns, event in records.events:
+                self._events.push_event(due_ns, event)
 
     @property
     def name(self) -> str:
@@ -150,6 +194,8 @@ class SandboxPayoutRail:
                 token = f"ba_sbx_{fingerprint[:24]}"
                 if token not in self._accounts and len(self._accounts) >= _ACCOUNTS_MAX:
                     raise ProviderUnavailable(f"{self.name}: overloaded (accounts full)")
+                if self._journal is not None and self._accounts.get(token) != number:
+                    self._journal.record_account(token, number)
                 self._accounts[token] = number
                 result = AccountRegistered(token, fingerprint, number[-4:])
         if outage is Outage.TIMEOUT_AFTER_ACCEPT:
@@ -168,6 +214,7 @@ class SandboxPayoutRail:
         return result
 
     def _send_locked(self, request: PayoutRequest) -> PayoutResult:
+        self._planned = []
         known = self._payouts.get(request.payout_id)
         if known is not None:
             first, result = known
@@ -190,28 +237,34 @@ class SandboxPayoutRail:
                 raise ProviderUnavailable(f"{self.name}: overloaded (event queue full)")
             decided = PayoutAccepted(f"sbxpo_{request.payout_id:016x}")
             self._schedule(request, decided.provider_ref, number)
+        if self._journal is not None:
+            self._journal.record_payout(request, decided, self._planned)
+        for due_ns, event in self._planned:
+            self._events.push_event(due_ns, event)
+        self._planned = []
         self._payouts[request.payout_id] = (request, decided)
         while len(self._payouts) > SANDBOX_CHARGES_MAX:
             self._payouts.popitem(last=False)
         return decided
 
     def _schedule(self, request: PayoutRequest, ref: str, number: str) -> None:
+        """Plan the payout's events (pushed once the decision is recorded). Their ids name
+        the payout and the outcome, so they stay unique across restarts."""
         config = self.config
         delay_s = config.instant_paid_s if request.instant else config.standard_paid_s
         due_ns = self._clock.now_ns() + delay_s * _NS_PER_S
         payout_id, name = request.payout_id, self.name
+        prefix = f"evt_sbxpo_{payout_id:016x}"
         if number == ACCOUNT_FAILS:
-            self._push(due_ns, lambda e: PayoutFailed(name, e, payout_id, ref, "account_closed"))
+            failed = PayoutFailed(name, f"{prefix}_failed", payout_id, ref, "account_closed")
+            self._planned.append((due_ns, failed))
             return
-        self._push(due_ns, lambda e: PayoutPaid(name, e, payout_id, ref))
+        self._planned.append((due_ns, PayoutPaid(name, f"{prefix}_paid", payout_id, ref)))
         if number == ACCOUNT_RETURNS:
-            self._push(
-                due_ns + config.return_after_s * _NS_PER_S,
-                lambda e: PayoutReturned(name, e, payout_id, ref, "returned_by_bank"),
+            returned = PayoutReturned(
+                name, f"{prefix}_returned", payout_id, ref, "returned_by_bank"
             )
-
-    def _push(self, due_ns: int, make: Callable[[str], PayoutEvent]) -> None:
-        self._events.push(due_ns, make)
+            self._planned.append((due_ns + config.return_after_s * _NS_PER_S, returned))
 
     # ------------------------------------------------------------------ events
 
@@ -223,5 +276,8 @@ class SandboxPayoutRail:
             return self._events.due(now_ns, limit)
 
     def acknowledge_payout_events(self, event_ids: Iterable[str]) -> None:
+        ids = list(event_ids)
         with self._lock:
-            self._events.acknowledge(event_ids)
+            self._events.acknowledge(ids)
+            if self._journal is not None and ids:
+                self._journal.acknowledge(ids)
