@@ -173,7 +173,7 @@ def create_app(
     allow = AllowHeaders()
     app = Litestar(
         route_handlers=[audit_routes, v1, *health_routes, docs_assets(),
-                        *(web_handlers() if web else [])],  # fmt: skip
+                        *(web_handlers() if web else [])],
         state=State(
             {"store": ledger.store, "ledger": ledger, "audit": audit, "api": api, "web": web}
         ),

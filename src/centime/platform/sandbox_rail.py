@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
-from centime.limits import SANDBOX_CHARGES_MAX, SANDBOX_EVENTS_MAX
 from centime.ledger.units import UnitContext
+from centime.limits import SANDBOX_CHARGES_MAX, SANDBOX_EVENTS_MAX
 from centime.providers.payout_sandbox import RailRecords
 from centime.providers.payouts import (
     PayoutAccepted,
