@@ -23,6 +23,7 @@ from .ids import format_id, new_id
 
 __all__ = [
     "EVENT_TYPES",
+    "CUSTOMER_ONLY_TYPES",
     "SUBSCRIBABLE_TYPES",
     "OutboxEvent",
     "emit",
@@ -59,9 +60,14 @@ EVENT_TYPES: Final = {
     "webhook.test": "a test event sent to one endpoint on request",
 }
 
-# The types a webhook endpoint may subscribe to: every type but the test event (which goes
-# only to the endpoint it was asked for).
-SUBSCRIBABLE_TYPES: Final = frozenset(EVENT_TYPES) - {"webhook.test"}
+# Events whose owner is always a customer (its wallet's top-ups, its transfers to people):
+# a merchant's endpoint would never receive them.
+CUSTOMER_ONLY_TYPES: Final = frozenset(
+    {"topup.succeeded", "topup.failed", "topup.charged_back", "transfer.created"}
+)
+# The types a (merchant's) webhook endpoint may subscribe to: every type but the customers'
+# own and the test event (which goes only to the endpoint it was asked for).
+SUBSCRIBABLE_TYPES: Final = frozenset(EVENT_TYPES) - {"webhook.test"} - CUSTOMER_ONLY_TYPES
 
 _JSON_MAX_BYTES: Final = 16 * 1024  # an event is a summary, not a document
 
