@@ -274,7 +274,7 @@ def web_state_for(platform: Platform, options: ServerOptions) -> WebState:
 
     origin = options.origin()
     return WebState(platform, RelyingParty.for_origin(origin), LoginThrottle(time.monotonic),
-                    demo=options.demo)  # fmt: skip
+                    demo=options.demo, origin=origin)  # fmt: skip
 
 
 def _install_webhook_key(platform: Platform, database_url: str) -> None:

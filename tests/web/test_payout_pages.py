@@ -75,7 +75,7 @@ def test_a_bank_account_and_an_instant_payout_need_a_fresh_passkey(
     assert list_payouts(platform, merchant_id).items == []  # nothing paid by a quote
     stale = client.post("/dashboard/payouts/confirm", data={"quote": quote.group(1),
                                                             "csrf": token})  # fmt: skip
-    assert stale.status_code == 401 and "pay out now" in stale.text  # the step-up is old
+    assert stale.status_code == 401 and "Confirm with your passkey" in stale.text  # stale
     _step_up(client, device, token)
     paid = client.post("/dashboard/payouts/confirm", data={"quote": quote.group(1),
                                                            "csrf": token},
@@ -108,7 +108,7 @@ def test_webhook_endpoints_show_their_secret_once_and_stay_their_owners(
             "csrf": token}  # fmt: skip
     assert client.post("/dashboard/webhooks", data={**form, "csrf": ""}).status_code == 403
     bad = client.post("/dashboard/webhooks", data={**form, "url": "http://example.com/x"})
-    assert bad.status_code == 422 and "loopback" in bad.text
+    assert bad.status_code == 422 and "only to this machine" in bad.text
     made = client.post("/dashboard/webhooks", data=form)
     secret = re.search(r'id="new-secret">([^<]+)<', made.text)
     endpoint = re.search(r"/dashboard/webhooks/(we_\w+)", made.text)

@@ -22,8 +22,8 @@ from centime.money import Asset
 from .ids import format_id, new_id
 
 __all__ = [
-    "EVENT_TYPES",
     "CUSTOMER_ONLY_TYPES",
+    "EVENT_TYPES",
     "SUBSCRIBABLE_TYPES",
     "OutboxEvent",
     "emit",

@@ -150,7 +150,7 @@ async def rename(request: Request[Any, Any, Any], credential_id: FromPath[str]) 
     op = pk.rename_passkey(platform, me.user.id, credential_id, fields.get("name", ""))
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
-        return _account_page(request, me, REFUSAL_STATUS[result.code], error=result.detail)
+        return _account_page(request, me, REFUSAL_STATUS[result.code], error=result)
     return done("/account", "renamed")
 
 
@@ -164,7 +164,7 @@ async def remove(request: Request[Any, Any, Any], credential_id: FromPath[str]) 
     op = pk.remove_passkey(platform, me.user.id, credential_id)
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
-        return _account_page(request, me, REFUSAL_STATUS[result.code], error=result.detail)
+        return _account_page(request, me, REFUSAL_STATUS[result.code], error=result)
     return done("/account", "removed")
 
 
@@ -176,7 +176,7 @@ async def recovery_codes(request: Request[Any, Any, Any]) -> Response[Any]:
         return Redirect("/app?signin=1", status_code=303)
     if not me.fresh:
         refusal = Refusal(Code.STEP_UP_REQUIRED, "confirm with your passkey first")
-        return _account_page(request, me, 401, error=refusal.detail, need_stepup=True)
+        return _account_page(request, me, 401, error=refusal, need_stepup=True)
     platform = web_state(request).platform
     codes = await run(
         request, lambda: platform.execute(pk.new_recovery_codes(platform, me.user.id))

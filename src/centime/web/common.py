@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from anyio import to_thread
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2.ext import i18n
 from litestar import Request, Response
 from litestar.datastructures import Cookie
 from litestar.exceptions import HTTPException
@@ -36,14 +37,27 @@ from centime.money import ASSETS
 from centime.platform.context import Platform
 from centime.platform.errors import Refusal
 
+from .i18n import (
+    LANG_COOKIE,
+    LANGUAGE_NAMES,
+    LOCALES,
+    TZ_COOKIE,
+    Formats,
+    choose_locale,
+    choose_zone,
+    translations,
+)
+from .messages import ceremony_messages, refusal_text
+
 __all__ = [
+    "LANG_COOKIE",
     "PRE_COOKIE",
     "SESSION_COOKIE",
     "Viewer",
     "WebState",
     "check_csrf",
     "page",
-    "show_money",
+    "safe_next",
     "viewer",
 ]
 
@@ -70,33 +84,38 @@ class WebState:
     step_up_transfer_above: dict[str, int] = field(
         default_factory=lambda: {code: asset.parse("20") for code, asset in ASSETS.items()}
     )
-    env: Environment = field(init=False)
+    # The origin merchants' sites load the pay button from (absolute: it runs elsewhere).
+    origin: str = ""
+    envs: dict[str, Environment] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.env = Environment(
-            loader=FileSystemLoader(TEMPLATES),
-            autoescape=select_autoescape(["html", "js"]),
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self.env.filters["money"] = show_money
-        self.env.filters["quote"] = lambda text: quote(str(text), safe="")
+        self.envs = {locale: _environment(locale) for locale in LOCALES}
+
+    @property
+    def env(self) -> Environment:
+        return self.envs["en"]
+
+
+def _environment(locale: str) -> Environment:
+    """The templates in one locale: its catalogue installed (``_``, ``ngettext``, new style:
+    placeholders are escaped) and its number formats."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "js"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=[i18n],
+    )
+    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    formats = Formats(locale)
+    env.filters["money"] = lambda amount, asset="USD": formats.amount(amount, asset)
+    env.filters["quote"] = lambda text: quote(str(text), safe="")
+    return env
 
 
 def web_state(request: Request[Any, Any, Any]) -> WebState:
     state: WebState = request.app.state["web"]
     return state
-
-
-def show_money(amount: int, asset: str = "USD") -> str:
-    """``2.5`` for 2_500_000 at scale 6: the asset's exact decimals, trailing zeros trimmed
-    to two (string work on the exact text; no float)."""
-    text = ASSETS[asset].format(amount)
-    if "." in text:
-        whole, _, fraction = text.partition(".")
-        fraction = fraction.rstrip("0").ljust(2, "0")
-        text = f"{whole}.{fraction}"
-    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +206,19 @@ def ended_cookie(state: WebState) -> Cookie:
                   secure=state.secure_cookies, samesite="lax")  # fmt: skip
 
 
+def locale_of(request: Request[Any, Any, Any]) -> str:
+    return choose_locale(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+
+
+def formats_of(request: Request[Any, Any, Any]) -> Formats:
+    """The request's locale and the browser's time zone."""
+    return Formats(locale_of(request), choose_zone(request.cookies.get(TZ_COOKIE)))
+
+
+def gettext_of(request: Request[Any, Any, Any]) -> Callable[[str], str]:
+    return translations(locale_of(request)).gettext
+
+
 def page(
     request: Request[Any, Any, Any],
     template: str,
@@ -194,9 +226,17 @@ def page(
     status_code: int = 200,
     **context: Any,
 ) -> Response[str]:
-    """Render a page, with the CSRF token of the browser (a pre-session cookie is set for a
-    visitor who has none)."""
+    """Render a page in the request's language, with the CSRF token of the browser (a
+    pre-session cookie is set for a visitor who has none). ``error`` may be a refusal (shown
+    as its sentence) or a message of the catalogue."""
     state = web_state(request)
+    formats = formats_of(request)
+    gettext = translations(formats.locale).gettext
+    error = context.pop("error", None)
+    if isinstance(error, Refusal):
+        error = refusal_text(error, gettext)
+    elif isinstance(error, str):
+        error = gettext(error)
     cookies: list[Cookie] = []
     value = _cookie_value(request)
     if value is None:
@@ -211,14 +251,42 @@ def page(
                 samesite="strict",
             )
         )
-    html = state.env.get_template(template).render(
-        me=me, csrf=csrf_token(value), demo=state.demo, path=request.url.path, **context
+    html = state.envs[formats.locale].get_template(template).render(
+        me=me, csrf=csrf_token(value), demo=state.demo, path=request.url.path, error=error,
+        lang=formats.locale, languages=LANGUAGE_NAMES, fmt=formats,
+        ceremony_codes=ceremony_messages(gettext),
+        here=_here(request),
+        **{"next": safe_next(request.query_params.get("next")), **context, "when": formats.when},
     )
     return Response(
         html, status_code=status_code, media_type="text/html; charset=utf-8", cookies=cookies,
         headers={"Content-Security-Policy": CSP, "X-Frame-Options": "DENY",
                  "Referrer-Policy": "same-origin", "Cache-Control": "no-store"},
     )  # fmt: skip
+
+
+NEXT_LEN_MAX: Final = 1000
+
+
+def safe_next(target: str | None) -> str:
+    """A path on this site to go on to (after signing in, after switching the language), or
+    "": never another host (``//evil``, ``/\\evil``, ``https://...``) nor a control
+    character."""
+    text = (target or "").strip()
+    if (
+        not text.startswith("/")
+        or text.startswith(("//", "/\\"))
+        or len(text) > NEXT_LEN_MAX
+        or any(ord(c) < 32 or c == "\\" for c in text)
+    ):
+        return ""
+    return text
+
+
+def _here(request: Request[Any, Any, Any]) -> str:
+    """This page's path and query, for the language switch to come back to."""
+    query = request.url.query
+    return (request.url.path + (f"?{query}" if query else ""))[:500]
 
 
 # Scripts from this origin only; no inline script; forms post here only.
@@ -234,7 +302,7 @@ def refused(
 ) -> Response[str]:  # fmt: skip
     """The page again, with the refusal's message, under the refusal's HTTP status."""
     status = REFUSAL_STATUS.get(refusal.code, 400)
-    return page(request, template, me, status_code=status, error=refusal.detail, **context)
+    return page(request, template, me, status_code=status, error=refusal, **context)
 
 
 def done(location: str, ok: str) -> Redirect:

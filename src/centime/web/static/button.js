@@ -9,7 +9,8 @@
   if (!script) return;
   const d = script.dataset;
   const query = new URLSearchParams({ merchant: d.merchant || "", amount: d.amount || "",
-    asset: d.asset || "USD", description: d.description || "" });
+    asset: d.asset || "USD", description: d.description || "",
+    back: window.location.href.slice(0, 500) });  // where "Back to the site" returns
   const link = document.createElement("a");
   link.href = "__ORIGIN__/pay/button?" + query.toString();
   link.className = "centime-pay";
