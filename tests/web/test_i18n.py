@@ -24,10 +24,8 @@ def _extracted() -> set[str]:
                   ("src/centime/web/templates/**.html", "jinja2")]  # fmt: skip
     options = {"src/centime/web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
     found: set[str] = set()
-    for _, _, message, _, _ in extract_from_dir(
-        str(ROOT), method_map, options, keywords={"_": None, "N_": None, "gettext": None,
-                                                  "ngettext": (1, 2)},  # fmt: skip
-    ):
+    keywords = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+    for _, _, message, _, _ in extract_from_dir(str(ROOT), method_map, options, keywords):
         found.add(message if isinstance(message, str) else message[0])
     return found
 
