@@ -135,6 +135,15 @@ def print_demo(platform: Platform, demo: DemoWorld, base_url: str, console: Cons
         f"  curl -s -H 'Authorization: Bearer {world.merchants[0].api_key}'"
         f" {base_url}/v1/merchants/me/balances"
     )
+    first = world.merchants[0]
+    theirs = next((p for p in demo.payments if p.merchant_id == first.merchant.id), None)
+    if theirs is not None:  # a payment's audit proof, as its merchant asks for it
+        say(
+            f"  curl -s -H 'Authorization: Bearer {first.api_key}'"
+            f" {base_url}/v1/payments/{format_id('pay', theirs.id)}/proof"
+        )
+    say("Receipts with their audit proof: the wallet's history links each payment's receipt"
+        " and a 'Verify' button that checks the proof in the browser.")
     say("Keys are shown only now; the server stores their hashes. Ctrl-C stops the server.")
 
 

@@ -149,3 +149,18 @@ def test_the_dashboard_offers_a_merchant_what_it_can_use(client: TestClient[Lite
     assert '&lt;script src="https://testserver.local/pay/button.js"' in page
     korean = client.get("/dashboard", headers=KO).text
     assert "수익" in korean and "USD" in korean
+
+
+def test_a_refused_pay_button_payment_says_why_and_keeps_the_way_back(
+    client: TestClient[Litestar], platform: Platform
+) -> None:
+    shop = merchant(platform)
+    _sign_up(client, "customer")  # no money
+    site = "https://news.example/a"
+    token = _csrf(client, "/wallet")
+    form = {"merchant": format_id("mer", shop.id), "asset": "USD", "amount": "0.05",
+            "mode": "once", "back": site, "csrf": token}  # fmt: skip
+    refused = client.post("/pay/button", data=form, headers=KO)
+    assert refused.status_code == 402
+    assert "지갑에 돈이 부족합니다" in _alert(refused.text)
+    assert shop.name in refused.text and f'<a href="{site}">' in refused.text

@@ -385,13 +385,17 @@ async def button_pay(request: Request[Any, Any, Any]) -> Response[Any]:
         )
         return Redirect(f"/stepup?next={quote(again[:1000])}", status_code=303)
     if isinstance(result, Refusal):
+        # The pay page again, with the refusal in words and the way back to the site.
+        refusal: Refusal = result
+        merchant = await run(request, lambda: get_merchant(platform, merchant_id))
         return page(
-            request,
-            "button.html",
-            me,
-            402 if result.code in (Code.INSUFFICIENT_FUNDS, Code.BUDGET_EXCEEDED) else 422,
-            error=result,
-        )
+            request, "button.html", me,
+            402 if refusal.code in (Code.INSUFFICIENT_FUNDS, Code.BUDGET_EXCEEDED) else 422,
+            error=refusal, merchant=merchant, asset=asset, amount=amount,
+            amount_text=fields.get("amount", "")[:40], description=description or "",
+            attempt=new_id(), merchant_ref=format_id("mer", merchant_id), back=back,
+            ok="refused",
+        )  # fmt: skip
     outcome = "in_review" if isinstance(result, InReview) else "paid"
     query = (
         f"merchant={format_id('mer', merchant_id)}&asset={asset}"
