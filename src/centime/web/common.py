@@ -91,10 +91,6 @@ class WebState:
     def __post_init__(self) -> None:
         self.envs = {locale: _environment(locale) for locale in LOCALES}
 
-    @property
-    def env(self) -> Environment:
-        return self.envs["en"]
-
 
 def _environment(locale: str) -> Environment:
     """The templates in one locale: its catalogue installed (``_``, ``ngettext``, new style:
@@ -213,10 +209,6 @@ def locale_of(request: Request[Any, Any, Any]) -> str:
 def formats_of(request: Request[Any, Any, Any]) -> Formats:
     """The request's locale and the browser's time zone."""
     return Formats(locale_of(request), choose_zone(request.cookies.get(TZ_COOKIE)))
-
-
-def gettext_of(request: Request[Any, Any, Any]) -> Callable[[str], str]:
-    return translations(locale_of(request)).gettext
 
 
 def page(
