@@ -158,7 +158,12 @@ class Person:
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
         wide = self.page.evaluate("document.documentElement.scrollWidth")
         if wide > 390:
-            VIOLATIONS.append(f"{name}: the page is {wide} px wide at 390 px")
+            culprit = self.page.evaluate(
+                "() => [...document.querySelectorAll('main *')].filter(e =>"
+                " e.getBoundingClientRect().right > 391 && !e.closest('.scroll'))"
+                ".map(e => e.tagName + '.' + e.className).slice(-3).join(' ')"
+            )
+            VIOLATIONS.append(f"{name}: the page is {wide} px wide at 390 px ({culprit})")
         if AXE.exists():
             found = self.page.evaluate(
                 "async () => (await axe.run(document, {resultTypes: ['violations']}))"
@@ -314,7 +319,7 @@ def test_the_web_apps_in_a_browser(server: dict[str, str], browser: Any) -> None
         shop.page.click("#create-endpoint")
         shop.page.wait_for_selector("#new-secret")
         shop.page.click("a[href^='/dashboard/webhooks/we_']")
-        shop.page.wait_for_selector("text=Deliveries to")
+        shop.page.wait_for_selector("#deliveries-title")
         hook_page = shop.page.url.removeprefix(origin)
         shop.shot("webhook-deliveries")
 
@@ -396,6 +401,7 @@ def test_the_web_apps_in_a_browser(server: dict[str, str], browser: Any) -> None
         analyst.page.wait_for_selector("#ledger-ok")
         analyst.shot("console-analyst")
         analyst.page.click("[data-testid=case-link]")
+        analyst.page.wait_for_selector("[data-testid=case-reason]")
         case_page = analyst.page.url.removeprefix(origin)
         assert analyst.page.locator("text=browser_test_large_payment").count() >= 1
         assert analyst.page.locator("[data-testid=case-payer]").inner_text().startswith("Ben Web")
