@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -79,6 +80,7 @@ def _server_env(tmp: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     tmp = tmp_path_factory.mktemp("web")
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # this run's screenshots only
     url = f"sqlite:///{tmp / 'web.db'}"
     port = _free_port()
     origin = f"http://localhost:{port}"

@@ -10,7 +10,7 @@ from typing import Any, Final
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
-from centime.auth.passkeys import UserKind
+from centime.auth.passkeys import UserKind, get_user
 from centime.platform import review
 from centime.platform.errors import Refusal
 from centime.platform.ids import format_id, parse_id
@@ -34,7 +34,12 @@ def open_cases(platform: Any) -> list[review.Case]:
 
 
 def _name_of(platform: Any, ref: str) -> str | None:
-    """A party's name from its public id (``cus_...``, ``mer_...``), or None."""
+    """A party's name from its public id (``cus_...``, ``mer_...``; ``opr_...``: the
+    operator who decided), or None."""
+    if ref.startswith("opr_"):
+        user_id = parse_id("opr", ref)
+        user = get_user(platform, user_id) if user_id is not None else None
+        return user.name if user else None
     for prefix, lookup in (("cus", get_customer), ("mer", get_merchant)):
         if ref.startswith(f"{prefix}_"):
             parsed = parse_id(prefix, ref)
@@ -101,7 +106,7 @@ def _case_page(
         return page(request, "case.html", me, 404, error=N_("No such case."))
     party_ref = _party_ref(evidence.case)
     decision = evidence.decision
-    refs = [party_ref, *evidence.related]
+    refs = [party_ref, *evidence.related, evidence.case.resolved_by or ""]
     if decision is not None:
         refs += [decision.event.payer, decision.event.payee]
     names = names_of(platform, refs)
