@@ -14,6 +14,7 @@ to the store itself.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Final
 
 from litestar import Request, Response, get, post
@@ -307,7 +308,8 @@ def _deliveries_page(
     if endpoint is None:
         return page(request, "deliveries.html", me, 404,
                     error=N_("No such webhook endpoint."))  # fmt: skip
-    deliveries = webhooks.list_deliveries(platform, parsed, None, DELIVERIES_SHOWN_MAX).items
+    deliveries = _with_event_types(
+        platform, webhooks.list_deliveries(platform, parsed, None, DELIVERIES_SHOWN_MAX).items)
     # An attempt names its delivery; the page names the event it carried.
     events = {d.id: f"{d.event_type} {format_id('evt', d.event_id)}" for d in deliveries}
     return page(
@@ -316,6 +318,19 @@ def _deliveries_page(
         attempts=webhooks.list_attempts(platform, parsed, None, DELIVERIES_SHOWN_MAX).items,
         ok=request.query_params.get("ok"), format_id=format_id, **context,
     )  # fmt: skip
+
+
+def _with_event_types(platform: Any, deliveries: list[Any]) -> list[Any]:
+    """The deliveries with their events' types (one read for the page's deliveries)."""
+    ids = sorted({d.event_id for d in deliveries})
+    if not ids:
+        return deliveries
+    with platform.read() as fetch:
+        marks = ", ".join("?" * len(ids))  # at most DELIVERIES_SHOWN_MAX
+        rows = fetch(f"SELECT id, type FROM outbox_events WHERE id IN ({marks})", tuple(ids))
+    types = {int(event_id): str(kind) for event_id, kind in rows}
+    return [dataclasses.replace(d, event_type=d.event_type or types.get(d.event_id, ""))
+            for d in deliveries]  # fmt: skip
 
 
 @get("/dashboard/webhooks/{endpoint_id:str}")
