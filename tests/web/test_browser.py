@@ -387,6 +387,8 @@ def test_the_web_apps_in_a_browser(server: dict[str, str], browser: Any) -> None
         ada.page.wait_for_url(f"{origin}/wallet")
         assert _balance(ada).startswith("4.")  # 5.25 less the budget's reserve
         ada.go("/account")
+        last_used = ada.page.inner_text("[data-testid=last-used]")
+        assert re.search(r"\d{4}", last_used), last_used  # a date, not just "used"
         ada.shot("passkeys")
 
         # Operators: an analyst cannot change pricing; an admin freezes a customer.
