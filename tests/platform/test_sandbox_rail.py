@@ -86,3 +86,23 @@ def test_a_payout_sent_again_after_a_restart_is_answered_as_before(
         assert again.due_payout_events(clock.now_ns()) == []
     finally:
         platform.ledger.close()
+
+
+def test_two_processes_rails_share_the_records(platform: Platform, clock: FakeClock) -> None:
+    """``serve --no-worker`` and ``worker`` each have a rail on one database: an account one
+    registered takes the other's payouts, a payout one decided is answered the same by the
+    other, and the events one planned are due at the other."""
+    journal = DatabaseRailJournal(platform, "sandbox-payouts")
+    server, worker = SandboxPayoutRail(clock, journal=journal), SandboxPayoutRail(clock,
+                                                                                  journal=journal)
+    registered = server.register_account("Ada Lovelace", ACCOUNT_RETURNS)
+    assert isinstance(registered, AccountRegistered)
+    request = PayoutRequest(31, 1, "USD", 5_000_000, registered.token, instant=True)
+    answer = worker.send(request)
+    assert isinstance(answer, PayoutAccepted)
+    assert server.send(request) == answer
+    clock.advance(60)
+    due = server.due_payout_events(clock.now_ns())
+    assert [type(e).__name__ for e in due] == ["PayoutPaid"] and worker.events_waiting == 2
+    worker.acknowledge_payout_events([e.event_id for e in due])
+    assert server.due_payout_events(clock.now_ns()) == [] and server.events_waiting == 1

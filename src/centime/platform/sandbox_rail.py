@@ -13,7 +13,7 @@ import json
 from typing import Any, Final
 
 from centime.ledger.units import UnitContext
-from centime.limits import SANDBOX_CHARGES_MAX, SANDBOX_EVENTS_MAX
+from centime.limits import SANDBOX_CHARGES_MAX
 from centime.providers.payout_sandbox import RailRecords
 from centime.providers.payouts import (
     PayoutAccepted,
@@ -86,6 +86,7 @@ class DatabaseRailJournal:
         self._rail = rail
 
     def load(self) -> RailRecords:
+        """What the rail starts from (its events stay here: :meth:`due` reads them)."""
         records = RailRecords()
         with self._platform.read() as fetch:
             for token, number in fetch(
@@ -97,12 +98,35 @@ class DatabaseRailJournal:
                 " LIMIT ?", (self._rail, SANDBOX_CHARGES_MAX),
             ):  # fmt: skip
                 records.payouts.append((_request(str(request)), _result(str(result))))
-            for due_ns, event in fetch(
-                "SELECT due_ns, event FROM sandbox_rail_events WHERE rail = ?"
-                " ORDER BY due_ns, event_id LIMIT ?", (self._rail, SANDBOX_EVENTS_MAX),
-            ):  # fmt: skip
-                records.events.append((int(due_ns), _event(str(event))))
         return records
+
+    def find_account(self, token: str) -> str | None:
+        with self._platform.read() as fetch:
+            rows = fetch("SELECT number FROM sandbox_rail_accounts WHERE rail = ? AND token = ?",
+                         (self._rail, token))  # fmt: skip
+        return str(rows[0][0]) if rows else None
+
+    def find_payout(self, payout_id: int) -> tuple[PayoutRequest, PayoutResult] | None:
+        with self._platform.read() as fetch:
+            rows = fetch(
+                "SELECT request, result FROM sandbox_rail_payouts WHERE rail = ? AND payout_id = ?",
+                (self._rail, payout_id),
+            )
+        return (_request(str(rows[0][0])), _result(str(rows[0][1]))) if rows else None
+
+    def due(self, now_ns: int, limit: int) -> list[PayoutEvent]:
+        """Events due by ``now_ns``, oldest first, again on every call until acknowledged."""
+        with self._platform.read() as fetch:
+            rows = fetch(
+                "SELECT event FROM sandbox_rail_events WHERE rail = ? AND due_ns <= ?"
+                " ORDER BY due_ns, event_id LIMIT ?", (self._rail, now_ns, limit),
+            )  # fmt: skip
+        return [_event(str(row[0])) for row in rows]
+
+    def waiting(self) -> int:
+        with self._platform.read() as fetch:
+            rows = fetch("SELECT COUNT(*) FROM sandbox_rail_events WHERE rail = ?", (self._rail,))
+        return int(rows[0][0])
 
     def record_account(self, token: str, number: str) -> None:
         def unit(ctx: UnitContext) -> None:

@@ -101,19 +101,27 @@ class SandboxPayoutConfig:
 
 @dataclass
 class RailRecords:
-    """What a rail keeps between runs: accounts (token -> number), payouts decided (oldest
-    first) and events planned and not yet acknowledged, with their due times."""
+    """What a rail starts from: accounts (token -> number) and payouts decided (oldest
+    first). Its events stay in the journal (:meth:`RailJournal.due`)."""
 
     accounts: dict[str, str] = field(default_factory=dict)
     payouts: list[tuple[PayoutRequest, PayoutResult]] = field(default_factory=list)
-    events: list[tuple[int, PayoutEvent]] = field(default_factory=list)
 
 
 class RailJournal(Protocol):
     """Where the sandbox rail keeps its records (called under the rail's lock, outside any
-    platform unit)."""
+    platform unit). Several processes may share one (``serve --no-worker`` and ``worker``
+    on PostgreSQL): what one rail recorded, the others find there."""
 
     def load(self) -> RailRecords: ...
+
+    def find_account(self, token: str) -> str | None: ...
+
+    def find_payout(self, payout_id: int) -> tuple[PayoutRequest, PayoutResult] | None: ...
+
+    def due(self, now_ns: int, limit: int) -> list[PayoutEvent]: ...
+
+    def waiting(self) -> int: ...
 
     def record_account(self, token: str, number: str) -> None: ...
 
@@ -148,8 +156,7 @@ class SandboxPayoutRail:
             self._accounts.update(records.accounts)
             for request, result in records.payouts:
                 self._payouts[request.payout_id] = (request, result)
-            for due_ns, event in records.events:
-                self._events.push_event(due_ns, event)
+            # Its events stay in the journal: due ones are read from there.
 
     @property
     def name(self) -> str:
@@ -168,7 +175,7 @@ class SandboxPayoutRail:
     @property
     def events_waiting(self) -> int:
         with self._lock:
-            return len(self._events)
+            return self._journal.waiting() if self._journal is not None else len(self._events)
 
     # ------------------------------------------------------------------ accounts
 
@@ -216,12 +223,16 @@ class SandboxPayoutRail:
     def _send_locked(self, request: PayoutRequest) -> PayoutResult:
         self._planned = []
         known = self._payouts.get(request.payout_id)
+        if known is None and self._journal is not None:  # decided by another process
+            known = self._journal.find_payout(request.payout_id)
         if known is not None:
             first, result = known
             if first != request:
                 return PayoutRejected("idempotency_key_reused", "Another payout used this id.")
             return result
         number = self._accounts.get(request.account_token)
+        if number is None and self._journal is not None:  # registered by another process
+            number = self._journal.find_account(request.account_token)
         decided: PayoutResult
         if type(request.amount) is not int or request.amount <= 0:
             decided = PayoutRejected("invalid_amount", "The amount must be a positive integer.")
@@ -230,17 +241,16 @@ class SandboxPayoutRail:
         elif number == ACCOUNT_REJECTS_PAYOUTS:
             decided = PayoutRejected("account_blocked", "The account takes no payouts.")
         else:
-            if (
-                len(self._events) + _EVENTS_PER_PAYOUT_MAX
-                > SANDBOX_EVENTS_MAX
-            ):
+            waiting = self._journal.waiting() if self._journal is not None else len(self._events)
+            if waiting + _EVENTS_PER_PAYOUT_MAX > SANDBOX_EVENTS_MAX:
                 raise ProviderUnavailable(f"{self.name}: overloaded (event queue full)")
             decided = PayoutAccepted(f"sbxpo_{request.payout_id:016x}")
             self._schedule(request, decided.provider_ref, number)
-        if self._journal is not None:
+        if self._journal is not None:  # the journal is the event queue
             self._journal.record_payout(request, decided, self._planned)
-        for due_ns, event in self._planned:
-            self._events.push_event(due_ns, event)
+        else:
+            for due_ns, event in self._planned:
+                self._events.push_event(due_ns, event)
         self._planned = []
         self._payouts[request.payout_id] = (request, decided)
         while len(self._payouts) > SANDBOX_CHARGES_MAX:
@@ -273,11 +283,14 @@ class SandboxPayoutRail:
     ) -> list[PayoutEvent]:
         limit = max(0, min(limit, PROVIDER_EVENTS_PER_TICK_MAX))
         with self._lock:
+            if self._journal is not None:
+                return self._journal.due(now_ns, limit)
             return self._events.due(now_ns, limit)
 
     def acknowledge_payout_events(self, event_ids: Iterable[str]) -> None:
         ids = list(event_ids)
         with self._lock:
-            self._events.acknowledge(ids)
-            if self._journal is not None and ids:
+            if self._journal is None:
+                self._events.acknowledge(ids)
+            elif ids:
                 self._journal.acknowledge(ids)
