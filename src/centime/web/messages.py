@@ -77,8 +77,7 @@ MESSAGES: Final[dict[Code, str]] = {
     Code.API_KEY_LIMIT_REACHED: N_("You have as many API keys as we allow: revoke one first."),
     Code.API_KEY_NOT_FOUND: N_("That API key is gone."),
     Code.INVALID_WEBHOOK_URL: N_(
-        "Use an https:// address with a host name (http:// only to this machine: localhost"
-        " or 127.0.0.1)."
+        "Use a public https:// address with a host name, not an internal one."
     ),
     Code.WEBHOOK_ENDPOINT_LIMIT_REACHED: N_("You have as many endpoints as we allow."),
     Code.WEBHOOK_ENDPOINT_NOT_FOUND: N_("No such webhook endpoint."),
