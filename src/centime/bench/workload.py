@@ -11,10 +11,12 @@ holds more than one batch per client in memory.
 
 from __future__ import annotations
 
-import random
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
+
+import numpy
 
 from centime.ledger import Account, AccountFlags, Transfer
 from centime.limits import BATCH_EVENTS_MAX
@@ -64,26 +66,28 @@ class Workload:
     def batches(self) -> Iterator[list[Transfer]]:
         """The transfers, lazily, ``batch_size`` at a time (the last batch may be short)."""
         # The client runs in the engine's process and shares its interpreter lock, so it must
-        # be cheap: random() and getrandbits() are C calls, randrange() is Python (generating
-        # a batch of 8189 took 19.6 ms with randrange, a sixth of the engine's group time).
-        rng = random.Random(self.seed)
-        draw, bits = rng.random, rng.getrandbits
+        # be cheap: numpy draws a batch's accounts and amounts at once, and the records are
+        # built with tuple.__new__ (3.3 ms a batch of 8189 against 6.4 ms drawing each number
+        # with random.random(), which itself was 19.6 ms with randrange()).
+        rng = numpy.random.default_rng(self.seed)
         accounts = self.accounts
         next_id = TRANSFER_ID_BASE
         left = self.transfers
+        new, zeros = tuple.__new__, itertools.repeat(0)
         while left > 0:
             size = min(self.batch_size, left)
-            batch = []
-            for _ in range(size):
-                debit = int(draw() * accounts)  # an index in 0..accounts-1, not an amount
-                # Any other wallet, uniformly: an offset of 1..accounts-1 from the debit one.
-                credit = (debit + 1 + int(draw() * (accounts - 1))) % accounts
-                # Integer only: 1..TRANSFER_AMOUNT_MAX (modulo bias of 24 in 1024: harmless).
-                amount = bits(10) % TRANSFER_AMOUNT_MAX + 1
-                batch.append(Transfer(next_id, debit + 1, credit + 1, amount, ASSET, CODE))
-                next_id += 1
+            debit = rng.integers(0, accounts, size)  # indexes in 0..accounts-1, not amounts
+            # Any other wallet, uniformly: an offset of 1..accounts-1 from the debit one.
+            credit = (debit + rng.integers(1, accounts, size)) % accounts
+            amount = rng.integers(1, TRANSFER_AMOUNT_MAX + 1, size)  # integers, unbiased
+            rows = zip(
+                range(next_id, next_id + size), (debit + 1).tolist(), (credit + 1).tolist(),
+                amount.tolist(), itertools.repeat(ASSET), itertools.repeat(CODE),
+                zeros, zeros, zeros, zeros, zeros,
+            )  # fmt: skip
+            yield [new(Transfer, row) for row in rows]
+            next_id += size
             left -= size
-            yield batch
 
 
 def funding_accounts(workload: Workload) -> Iterator[list[Account]]:
