@@ -660,6 +660,31 @@ def bench_outbox(
                f" {result.empty_us:.1f} us (medians of 200)")  # fmt: skip
 
 
+@bench_app.command("core")
+def bench_core(
+    accounts: int = typer.Option(10_000, min=2, max=1_000_000, help="Wallets in the view."),
+    batches: int = typer.Option(20, min=1, max=1000, help="Batches applied by each route."),
+    batch_size: int = typer.Option(8189, min=1, max=8189, help="Transfers per batch."),
+    seed: int = typer.Option(1, help="Seed of the random transfers."),
+) -> None:
+    """The ledger's pure core alone (no store): the mypyc-compiled module against the same
+    source run as Python, alternating batch by batch; medians and the ratio."""
+    from centime.bench.core import run_core_bench
+
+    result = run_core_bench(accounts, batches, batch_size, seed)
+    for route in result.ms_per_batch:
+        typer.echo(
+            f"{route:>8}: median {result.median_ms(route):6.1f} ms per batch of {batch_size:,}"
+            f" (min {min(result.ms_per_batch[route]):.1f} ms), "
+            f"{result.transfers_per_s(route):,.0f} transfers/s, {batches} batches"
+        )
+    ratio = result.ratio()
+    typer.echo(
+        f"compiled is {ratio:.2f}x the Python core (medians, side by side)" if ratio
+        else "the compiled core is not built (make install builds it): Python only"
+    )
+
+
 @bench_app.command("audit-proofs")
 def bench_audit_proofs(
     leaves: int = typer.Option(10_000_000, min=2, max=2**40, help="Leaves in the tree."),

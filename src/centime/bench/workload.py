@@ -39,6 +39,8 @@ TRANSFER_AMOUNT_MAX: Final = 1_000
 WALLET_FUNDING: Final = TRANSFERS_MAX * TRANSFER_AMOUNT_MAX
 # Funding transfers take ids 1..accounts; workload transfers start above every funding id.
 TRANSFER_ID_BASE: Final = 1 << 40
+# Random numbers are drawn this many transfers at a time, whatever the batch size.
+DRAW_CHUNK: Final = BATCH_EVENTS_MAX
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +67,23 @@ class Workload:
 
     def batches(self) -> Iterator[list[Transfer]]:
         """The transfers, lazily, ``batch_size`` at a time (the last batch may be short)."""
+        size = self.batch_size
+        pending: list[Transfer] = []
+        for chunk in self._chunks():
+            pending += chunk
+            full = len(pending) - len(pending) % size
+            for start in range(0, full, size):
+                yield pending[start : start + size]
+            pending = pending[full:]
+        if pending:
+            yield pending
+
+    def _chunks(self) -> Iterator[list[Transfer]]:
+        """The transfers in chunks of DRAW_CHUNK, whatever the batch size, so that the same
+        seed gives the same transfers at every batch size (the naive run's are the first of
+        the engine's)."""
         # The client runs in the engine's process and shares its interpreter lock, so it must
-        # be cheap: numpy draws a batch's accounts and amounts at once, and the records are
+        # be cheap: numpy draws a chunk's accounts and amounts at once, and the records are
         # built with tuple.__new__ (3.3 ms a batch of 8189 against 6.4 ms drawing each number
         # with random.random(), which itself was 19.6 ms with randrange()).
         rng = numpy.random.default_rng(self.seed)
@@ -75,11 +92,12 @@ class Workload:
         left = self.transfers
         new, zeros = tuple.__new__, itertools.repeat(0)
         while left > 0:
-            size = min(self.batch_size, left)
-            debit = rng.integers(0, accounts, size)  # indexes in 0..accounts-1, not amounts
+            size = min(DRAW_CHUNK, left)
+            debit = rng.integers(0, accounts, DRAW_CHUNK)[:size]  # indexes, not amounts
             # Any other wallet, uniformly: an offset of 1..accounts-1 from the debit one.
-            credit = (debit + rng.integers(1, accounts, size)) % accounts
-            amount = rng.integers(1, TRANSFER_AMOUNT_MAX + 1, size)  # integers, unbiased
+            offset = rng.integers(1, accounts, DRAW_CHUNK)[:size]
+            credit = (debit + offset) % accounts
+            amount = rng.integers(1, TRANSFER_AMOUNT_MAX + 1, DRAW_CHUNK)[:size]  # unbiased
             rows = zip(
                 range(next_id, next_id + size), (debit + 1).tolist(), (credit + 1).tolist(),
                 amount.tolist(), itertools.repeat(ASSET), itertools.repeat(CODE),
