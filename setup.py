@@ -23,15 +23,22 @@ CORE_SOURCE = Path("src/centime/ledger/core.py")
 STAMP_NAME = "core.build-sha256"
 
 
+def _pure(reason: str) -> list[Any]:
+    """No compiled core: say why, and remove one an earlier in-place build left (an editable
+    install keeps it beside core.py)."""
+    print(f"{reason}: the ledger core stays pure Python", file=sys.stderr)
+    for stale in (*CORE_SOURCE.parent.glob("core*.so"), CORE_SOURCE.with_name(STAMP_NAME)):
+        stale.unlink(missing_ok=True)
+    return []
+
+
 def _ext_modules() -> list[Any]:
     if os.environ.get("CENTIME_PURE_PYTHON") == "1":
-        print("CENTIME_PURE_PYTHON=1: the ledger core stays pure Python", file=sys.stderr)
-        return []
+        return _pure("CENTIME_PURE_PYTHON=1")
     try:
         from mypyc.build import mypycify
     except ImportError as error:
-        print(f"mypyc unavailable ({error}): the ledger core stays pure Python", file=sys.stderr)
-        return []
+        return _pure(f"mypyc unavailable ({error})")
     # The build environment has mypy but not the project's dependencies, and mypy also reads
     # the packages around the core (centime.ledger's __init__ imports the engine, the store,
     # SQLAlchemy...): only core.py itself is type-checked; what it imports is read silently.
@@ -39,8 +46,7 @@ def _ext_modules() -> list[Any]:
     try:
         return list(mypycify([*flags, str(CORE_SOURCE)], opt_level="3"))
     except (Exception, SystemExit) as error:  # mypy exits on type errors
-        print(f"mypyc refused the ledger core ({error}): pure Python", file=sys.stderr)
-        return []
+        return _pure(f"mypyc refused the ledger core ({error})")
 
 
 class OptionalBuildExt(build_ext):
@@ -51,9 +57,9 @@ class OptionalBuildExt(build_ext):
         try:
             super().run()
         except Exception as error:
-            print(f"compiling the ledger core failed ({error}): pure Python", file=sys.stderr)
             for output in self.get_outputs():
                 Path(output).unlink(missing_ok=True)
+            _pure(f"compiling the ledger core failed ({error})")
             return
         if self.extensions:
             self._write_stamp()
