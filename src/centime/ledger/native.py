@@ -69,12 +69,16 @@ def select_core() -> None:
     origin = spec.origin if spec is not None else None
     if origin is None or origin.endswith(".py"):
         return  # no compiled module: the source is what Python imports anyway
-    if os.environ.get(ENV_CORE) == "pure":
-        load_pure_core(CORE_MODULE)
-    elif not _compiled_is_current():
+    if os.environ.get(ENV_CORE) != "pure":
+        if _compiled_is_current():
+            return
         log.warning(
             "%s changed since the compiled ledger core was built: running it as Python"
             " (make install rebuilds the compiled core)",
             CORE_SOURCE,
         )
-        load_pure_core(CORE_MODULE)
+    module = load_pure_core(CORE_MODULE)
+    # As the import system does for a submodule it loads: `centime.ledger.core` resolves.
+    package = sys.modules.get(CORE_MODULE.rpartition(".")[0])
+    if package is not None:
+        package.core = module  # type: ignore[attr-defined]
