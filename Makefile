@@ -8,7 +8,9 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck bench install clean chromium axe
 
-$(INSTALLED): pyproject.toml
+# setup.py compiles src/centime/ledger/core.py with mypyc: an edited core is rebuilt here (and
+# until then runs as Python: centime.ledger.native checks the build against the source).
+$(INSTALLED): pyproject.toml setup.py src/centime/ledger/core.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

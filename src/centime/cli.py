@@ -15,6 +15,7 @@ from centime.store import DEFAULT_DATABASE_URL, LedgerStore
 
 if TYPE_CHECKING:
     from centime.audit import AuditLog
+    from centime.bench.api import ApiBenchResult
     from centime.clock import Clock
     from centime.platform.config import PlatformConfig
     from centime.platform.context import Platform
@@ -667,7 +668,7 @@ BenchBatchSizes = typer.Option(
 
 @bench_app.command("api")
 def bench_api(
-    duration_s: float = typer.Option(10.0, min=1.0, max=600.0, help="Seconds per measurement."),
+    duration_s: float = typer.Option(4.0, min=1.0, max=600.0, help="Seconds per measurement."),
     clients: int = typer.Option(64, min=1, max=1024, help="Clients posting single payments."),
     batch_clients: int = typer.Option(2, min=1, max=64, help="Clients posting batches."),
     batch_size: int = typer.Option(8189, min=1, max=8189, help="Payments per batch request."),
@@ -677,38 +678,61 @@ def bench_api(
     webhook: bool = typer.Option(
         False, help="The merchant has a webhook endpoint for payment.created: every payment"
         " writes its outbox event."),
+    screen_off: bool = typer.Option(
+        True, help="Also measure, side by side, the same workload with the risk screen off"
+        " (allow-all-unsafe), and print the ratio."),
 ) -> None:
-    """Payments per second through `centime serve` on SQLite over loopback: single payments
-    (p50/p99 latency) and the batch endpoint. Exits 1 if the database afterwards does not
-    hold exactly the payments answered as created, or the ledger check fails."""
-    from centime.bench.api import ApiBenchConfig, run_api_bench
+    """Payments per second through `centime serve` on SQLite over loopback, in the
+    production configuration (risk engine, audit log, a published fee schedule) and with the
+    screen off: single payments (p50/p99 latency) and the batch endpoint. Exits 1 if a
+    database afterwards does not hold exactly the payments answered as created, or the
+    ledger check fails."""
+    from centime.bench.api import SCREEN_ENGINE, SCREEN_OFF, ApiBenchConfig, run_api_bench
 
+    screens = (SCREEN_ENGINE, SCREEN_OFF) if screen_off else (SCREEN_ENGINE,)
     config = ApiBenchConfig(duration_s, clients, batch_clients, batch_size, customers, runs, audit,
-                            webhook)  # fmt: skip
+                            webhook, screens)  # fmt: skip
     result = run_api_bench(config, progress=lambda line: typer.echo(line, err=True))
     for run in result.runs:
         typer.echo(
-            f"{run.kind:>6}: {run.payments_per_s:>10,.0f} payments/s  {run.requests_per_s:>8,.0f}"
-            f" requests/s  p50 {run.latency_ms_p50:7.2f} ms  p99 {run.latency_ms_p99:7.2f} ms"
-            f"  failures {run.failures or 0}"
+            f"{run.screen:>16} {run.kind:>6}: {run.payments_per_s:>10,.0f} payments/s"
+            f"  {run.requests_per_s:>8,.0f} requests/s  p50 {run.latency_ms_p50:7.2f} ms"
+            f"  p99 {run.latency_ms_p99:7.2f} ms  failures {run.failures or 0}"
             + (f"  errors {run.errors}" if run.errors else "")
             + (f"\n        first failure: {run.sample_failure}" if run.sample_failure else "")
         )
-    for kind in ("single", "batch"):
+    _echo_api_medians(result)
+    for screen in screens:
+        violations = result.ledger_violations.get(screen, [])
         typer.echo(
-            f"median of {runs} {kind}: {result.median(kind, 'payments_per_s'):,.0f} payments/s,"
-            f" p50 {result.median(kind, 'latency_ms_p50'):.2f} ms,"
-            f" p99 {result.median(kind, 'latency_ms_p99'):.2f} ms"
+            f"{screen}: payments answered created: {result.payments_created(screen):,}; stored:"
+            f" {result.payments_stored.get(screen, 0):,}; ledger check: "
+            + ("passed" if not violations else "; ".join(violations[:3]))
         )
-    ratio = result.median("batch", "payments_per_s") / result.median("single", "payments_per_s")
-    typer.echo(f"batch / single: {ratio:.1f}x")
-    typer.echo(
-        f"payments answered created: {result.payments_created:,}; stored:"
-        f" {result.payments_stored:,}; ledger check: "
-        + ("passed" if not result.ledger_violations else "; ".join(result.ledger_violations[:3]))
-    )
     if not result.consistent:
         raise typer.Exit(1)
+
+
+def _echo_api_medians(result: ApiBenchResult) -> None:
+    from centime.bench.api import SCREEN_ENGINE, SCREEN_OFF
+
+    config = result.config
+    pricing = "pricing on" + (", webhook subscribed" if config.webhook else "")
+    names = {SCREEN_ENGINE: f"production (risk engine, audit {'on' if config.audit else 'off'},"
+             f" {pricing})", SCREEN_OFF: "screen off (allow-all-unsafe, the rest the same)"}
+    for screen in config.screens:
+        typer.echo(f"{names[screen]}, medians of {config.runs}:")
+        for kind in ("single", "batch"):
+            clients = config.clients if kind == "single" else config.batch_clients
+            typer.echo(
+                f"  {kind:>6}: {result.median(kind, 'payments_per_s', screen):>10,.0f}"
+                f" payments/s, p50 {result.median(kind, 'latency_ms_p50', screen):.2f} ms,"
+                f" p99 {result.median(kind, 'latency_ms_p99', screen):.2f} ms ({clients} clients)"
+            )
+    if SCREEN_OFF in config.screens:
+        for kind in ("single", "batch"):
+            ratio = result.ratio(kind, SCREEN_ENGINE, SCREEN_OFF)
+            typer.echo(f"{kind} payments/s, risk engine / screen off: {ratio:.2f}x")
 
 
 @bench_app.command("outbox")
@@ -730,6 +754,31 @@ def bench_outbox(
                f" payments/s  ({result.listened_cost:+.1%})")  # fmt: skip
     typer.echo(f"  a unit with the check: {result.check_us:8.1f} us; an empty unit:"
                f" {result.empty_us:.1f} us (medians of 200)")  # fmt: skip
+
+
+@bench_app.command("core")
+def bench_core(
+    accounts: int = typer.Option(10_000, min=2, max=1_000_000, help="Wallets in the view."),
+    batches: int = typer.Option(20, min=1, max=1000, help="Batches applied by each route."),
+    batch_size: int = typer.Option(8189, min=1, max=8189, help="Transfers per batch."),
+    seed: int = typer.Option(1, help="Seed of the random transfers."),
+) -> None:
+    """The ledger's pure core alone (no store): the mypyc-compiled module against the same
+    source run as Python, alternating batch by batch; medians and the ratio."""
+    from centime.bench.core import run_core_bench
+
+    result = run_core_bench(accounts, batches, batch_size, seed)
+    for route in result.ms_per_batch:
+        typer.echo(
+            f"{route:>8}: median {result.median_ms(route):6.1f} ms per batch of {batch_size:,}"
+            f" (min {min(result.ms_per_batch[route]):.1f} ms), "
+            f"{result.transfers_per_s(route):,.0f} transfers/s, {batches} batches"
+        )
+    ratio = result.ratio()
+    typer.echo(
+        f"compiled is {ratio:.2f}x the Python core (medians, side by side)" if ratio
+        else "the compiled core is not built (make install builds it): Python only"
+    )
 
 
 @bench_app.command("audit-proofs")

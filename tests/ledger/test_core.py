@@ -14,11 +14,12 @@
 from __future__ import annotations
 
 import re
+import sys
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 from typing import Any, NamedTuple
 
 import pytest
@@ -55,6 +56,18 @@ from ..flags import (
     A,
     S,
 )
+from .cores import CORE_PARAMS
+
+
+@pytest.fixture(autouse=True, scope="module", params=CORE_PARAMS)
+def core(request: pytest.FixtureRequest) -> Iterator[ModuleType]:
+    """Every test of this module runs on both routes of the core (compiled and pure): the
+    helpers below read the module globals this swaps."""
+    module: ModuleType = request.param
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys.modules[__name__], "BatchApplier", module.BatchApplier)
+        patch.setattr(sys.modules[__name__], "LedgerView", module.LedgerView)
+        yield module
 
 T0 = 1_700_000_000_000_000_000
 TS = T0 + 1_000  # the timestamp of the first event of a batch in these tests

@@ -24,13 +24,16 @@ be posted, two status orders); they are fixed and pinned by tests in ``test_core
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any, ClassVar, Protocol
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -42,7 +45,7 @@ from hypothesis.stateful import (
 )
 
 from centime.clock import FakeClock
-from centime.ledger.core import BatchApplier, Changes, LedgerView
+from centime.ledger.core import Changes
 from centime.ledger.engine import Ledger
 from centime.ledger.model import (
     AMOUNT_POST_FULL,
@@ -71,6 +74,7 @@ from ..flags import (
     POST,
     VOID,
 )
+from .cores import CORE_PARAMS
 from .reference import ReferenceLedger
 
 TIMESTAMP_MAX = 2**63 - 1
@@ -242,8 +246,9 @@ class CoreSystem:
     """The pure core over dicts, with the shell's group logic (sweep, timestamps) in a few
     lines; a restart is a no-op."""
 
-    def __init__(self, clock: FakeClock) -> None:
+    def __init__(self, clock: FakeClock, core: ModuleType) -> None:
         self.clock = clock
+        self.core = core  # centime.ledger.core, compiled or pure (tests/ledger/cores.py)
         self.accounts: dict[int, Account] = {}
         self.transfers: dict[int, Transfer] = {}
         self.pending: dict[int, PendingState] = {}
@@ -262,10 +267,10 @@ class CoreSystem:
         count = len(due) + sum(len(events) for _, events in requests)
         if count == 0:
             return [[] for _ in requests]
-        view = LedgerView(
+        view = self.core.LedgerView(
             dict(self.accounts), dict(self.transfers), dict(self.pending), dict(self.failed)
         )
-        applier = BatchApplier(view)
+        applier = self.core.BatchApplier(view)
         first = max(now, self.last_timestamp + 1)
         self.last_timestamp = first + count - 1
         timestamp = first + applier.expire(due, first)
@@ -673,8 +678,9 @@ def test_engine_matches_reference(store_url: str, tmp_path: Path) -> None:
     run_state_machine_as_test(EngineMachine, settings=ENGINE_SETTINGS)
 
 
-def test_core_matches_reference() -> None:
+@pytest.mark.parametrize("core", CORE_PARAMS)
+def test_core_matches_reference(core: ModuleType) -> None:
     class CoreMachine(LedgerMachine):
-        make_system = staticmethod(CoreSystem)
+        make_system = staticmethod(functools.partial(CoreSystem, core=core))
 
     run_state_machine_as_test(CoreMachine, settings=CORE_SETTINGS)

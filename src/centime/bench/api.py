@@ -1,19 +1,24 @@
 """``centime bench api``: payments per second through the HTTP API, over loopback.
 
-A fresh SQLite database is seeded through the services (a merchant with a key, funded
-customers who granted it mandates), then ``centime serve`` starts on it in a subprocess, as
-a user would run it (audit log on, the default), and this process drives it with the
-loopback load generator (:mod:`centime.bench.http_load`):
+The production configuration by default: the risk engine screens every payment, the audit
+log is on, a published fee schedule prices every payment (optionally the merchant also has a
+webhook endpoint subscribed to ``payment.created``), and, in the same run, the same workload
+with the screen off (``CENTIME_RISK_SCREEN=allow-all-unsafe``), so that what the screen costs
+is a ratio measured side by side. Per configuration, a fresh SQLite database is seeded
+through the services (a merchant with a key, funded customers who granted it mandates, the
+fee schedule), then ``centime serve`` starts on it in a subprocess, as a user would run it,
+and this process drives it with the loopback load generator (:mod:`centime.bench.http_load`):
 
 - single: ``clients`` closed-loop clients, each posting one payment (``POST /v1/payments``,
   its own ``Idempotency-Key``) and waiting for the answer before the next;
 - batch: ``batch_clients`` clients posting ``POST /v1/payments/batch`` with ``batch_size``
   payments each.
 
-Each measurement runs for ``duration_s``; the two alternate ``runs`` times on the same
-server and the report gives the median of the runs. Afterwards the server is stopped and
-the database checked: the ledger check must pass and the payments stored must be exactly
-the ones the server answered as created.
+Each measurement runs for ``duration_s``; both servers run throughout and the measurements
+alternate (run 1: single and batch on each configuration, then run 2, ...), so that both
+configurations see the same machine; the report gives the median of the ``runs``.
+Afterwards the servers are stopped and each database checked: the ledger check must pass and
+the payments stored must be exactly the ones the server answered as created.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -54,13 +59,21 @@ HOST: Final = "127.0.0.1"
 READY_WAIT_MAX_S: Final = 60.0
 STOP_WAIT_MAX_S: Final = 30.0
 PAYMENT_AMOUNT: Final = "0.001"  # a tenth of a cent per payment
+# The risk screens compared (CENTIME_RISK_SCREEN): production first, then the screen off.
+SCREEN_ENGINE: Final = "engine"
+SCREEN_OFF: Final = "allow-all-unsafe"
+SCREENS: Final = (SCREEN_ENGINE, SCREEN_OFF)
+# The default fee schedule the bench publishes (pricing on): 1.5% + 0, 1% from 1,000 USD of
+# the merchant's monthly volume (the tier is looked up, and the volume row written, per unit).
+FEE_TIERS: Final = (("0", 150), ("1000000000", 100))
 # Rate limits are per key and the benchmark uses one merchant key: lift them for the run.
 UNLIMITED_RATE: Final = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
 class ApiBenchConfig:
-    duration_s: float = 10.0
+    # Short by default: `make bench` runs 2 configurations x 2 kinds x 3 runs of it.
+    duration_s: float = 4.0
     clients: int = 64
     batch_clients: int = 2
     batch_size: int = 8189
@@ -70,10 +83,16 @@ class ApiBenchConfig:
     # The merchant has a webhook endpoint subscribed to payment.created: every payment then
     # writes its outbox event, and the server's worker fans them out (to a closed port).
     webhook: bool = False
+    screens: tuple[str, ...] = SCREENS
+
+    def __post_init__(self) -> None:
+        if not self.screens or set(self.screens) - set(SCREENS):
+            raise ValueError(f"screens are among {', '.join(SCREENS)}")
 
 
 @dataclass(frozen=True, slots=True)
 class ApiRun:
+    screen: str  # CENTIME_RISK_SCREEN of the server measured
     kind: str  # "single" or "batch"
     payments_per_s: float
     requests_per_s: float
@@ -89,21 +108,29 @@ class ApiRun:
 class ApiBenchResult:
     config: ApiBenchConfig
     runs: list[ApiRun] = field(default_factory=list)
-    payments_stored: int = 0
-    ledger_violations: list[str] = field(default_factory=list)
+    payments_stored: dict[str, int] = field(default_factory=dict)  # by screen
+    ledger_violations: dict[str, list[str]] = field(default_factory=dict)  # by screen
 
-    def median(self, kind: str, attribute: str) -> float:
-        values = [getattr(r, attribute) for r in self.runs if r.kind == kind]
+    def median(self, kind: str, attribute: str, screen: str = SCREEN_ENGINE) -> float:
+        values = [getattr(r, attribute) for r in self.runs if (r.kind, r.screen) == (kind, screen)]
         return statistics.median(values) if values else float("nan")
 
-    @property
-    def payments_created(self) -> int:
-        return sum(r.payments_created for r in self.runs)
+    def ratio(self, kind: str, screen: str, baseline: str) -> float:
+        """Median payments/s of ``screen`` over that of ``baseline`` (nan without both)."""
+        base = self.median(kind, "payments_per_s", baseline)
+        return self.median(kind, "payments_per_s", screen) / base if base else float("nan")
+
+    def payments_created(self, screen: str) -> int:
+        return sum(r.payments_created for r in self.runs if r.screen == screen)
 
     @property
     def consistent(self) -> bool:
-        """The database holds exactly the payments answered created, and checks."""
-        return not self.ledger_violations and self.payments_stored == self.payments_created
+        """Every database holds exactly the payments answered created, and checks."""
+        return all(
+            not self.ledger_violations.get(screen)
+            and self.payments_stored.get(screen) == self.payments_created(screen)
+            for screen in self.config.screens
+        )
 
 
 # The development setting that lets webhooks go to plain http on loopback (refused by
@@ -128,9 +155,22 @@ def _seed(database_url: str, customers: int, audit: bool, webhook_key: str | Non
         platform = Platform(ledger, ledger.clock)
         sandbox = SandboxProvider(platform.clock, SandboxConfig(card_confirm_s=0))
         world = seed_world(platform, sandbox, customers=customers, merchants=1, funding="1000")
+        _publish_fees(platform, world.asset)
         if webhook_key is not None:
             _subscribe(platform, world, webhook_key)
         return world
+
+
+def _publish_fees(platform: Platform, asset: str) -> None:
+    """Pricing on: a default volume fee schedule, as an operator publishes one."""
+    from centime.platform.pricing.rules import FeeScheduleDoc, RuleSetDocument, TierDoc
+    from centime.platform.pricing.store import publish_rules
+
+    tiers = [TierDoc(volume_from=start, fee_bp=bp) for start, bp in FEE_TIERS]
+    document = RuleSetDocument(fee_schedules=[FeeScheduleDoc(asset=asset, tiers=tiers)])
+    published = platform.execute(publish_rules(platform, document, "centime bench api"))
+    if not hasattr(published, "version"):
+        raise RuntimeError(f"the bench's fee schedule was refused: {published}")
 
 
 def _subscribe(platform: Platform, world: World, webhook_key: str) -> None:
@@ -149,17 +189,16 @@ def _subscribe(platform: Platform, world: World, webhook_key: str) -> None:
 
 @contextmanager
 def _server(
-    database_url: str, port: int, audit: bool, webhook_key: str
+    database_url: str, port: int, audit: bool, webhook_key: str, screen: str
 ) -> Iterator[subprocess.Popen[bytes]]:
     env = dict(os.environ)
     env["CENTIME_AUDIT"] = "on" if audit else "off"
     env["CENTIME_WEBHOOK_KEY"] = webhook_key
     env.update(_LOOPBACK_TARGETS)  # the bench's endpoint: plain http on loopback
     env.pop("CENTIME_AUDIT_KEY_FILE", None)
-    # The risk screen: allow-all measures the platform's own cost of screening (events, one
-    # decide_many per batch, a decision row per payment); CENTIME_RISK_SCREEN=engine
-    # measures with the risk engine.
-    env.setdefault("CENTIME_RISK_SCREEN", "allow-all-unsafe")
+    # The risk screen: the engine (production), or allow-all, which measures the platform's
+    # own cost of screening (events, one decide_many per batch, a decision row per payment).
+    env["CENTIME_RISK_SCREEN"] = screen
     command = [
         sys.executable, "-c", "from centime.cli import main; main()", "serve",
         "--database-url", database_url, "--host", HOST, "--port", str(port),
@@ -244,8 +283,9 @@ def _created_in_batch(body: bytes) -> int:
     return msgspec.json.decode(body, type=_BatchCounts).created
 
 
-def _run(kind: str, load: LoadResult, created: int) -> ApiRun:
+def _run(screen: str, kind: str, load: LoadResult, created: int) -> ApiRun:
     return ApiRun(
+        screen=screen,
         kind=kind,
         payments_per_s=created / load.duration_s if load.duration_s else 0.0,
         requests_per_s=load.per_s(),
@@ -258,12 +298,12 @@ def _run(kind: str, load: LoadResult, created: int) -> ApiRun:
     )
 
 
-def _measure_single(payments: _Payments, port: int, config: ApiBenchConfig) -> ApiRun:
-    load = run_load(HOST, port, payments.single, config.clients, config.duration_s)
-    return _run("single", load, load.ok)
+def _measure_single(target: _Target, config: ApiBenchConfig) -> ApiRun:
+    load = run_load(HOST, target.port, target.payments.single, config.clients, config.duration_s)
+    return _run(target.screen, "single", load, load.ok)
 
 
-def _measure_batch(payments: _Payments, port: int, config: ApiBenchConfig) -> ApiRun:
+def _measure_batch(target: _Target, config: ApiBenchConfig) -> ApiRun:
     created = 0
 
     def count(status: int, body: bytes) -> None:
@@ -272,41 +312,57 @@ def _measure_batch(payments: _Payments, port: int, config: ApiBenchConfig) -> Ap
             created += _created_in_batch(body)
 
     load = run_load(
-        HOST, port, payments.batch(config.batch_size), config.batch_clients, config.duration_s,
-        on_response=count,
+        HOST, target.port, target.payments.batch(config.batch_size), config.batch_clients,
+        config.duration_s, on_response=count,
     )  # fmt: skip
-    return _run("batch", load, created)
+    return _run(target.screen, "batch", load, created)
 
 
-def _verify(database_url: str, result: ApiBenchResult) -> None:
+def _verify(database_url: str, screen: str, result: ApiBenchResult) -> None:
     store = open_store(database_url)
     try:
-        result.ledger_violations = [str(v) for v in store.check()]
+        result.ledger_violations[screen] = [str(v) for v in store.check()]
         with store.reader() as fetch:
-            result.payments_stored = int(fetch("SELECT count(*) FROM payments", ())[0][0])
+            stored = int(fetch("SELECT count(*) FROM payments", ())[0][0])
+        result.payments_stored[screen] = stored
     finally:
         store.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """One configuration's running server."""
+
+    screen: str
+    database_url: str
+    port: int
+    payments: _Payments
 
 
 def run_api_bench(
     config: ApiBenchConfig, progress: Callable[[str], None] = lambda _: None
 ) -> ApiBenchResult:
     result = ApiBenchResult(config)
-    with tempfile.TemporaryDirectory(prefix="centime-bench-api-") as tmp:
-        database_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        progress(f"seeding {config.customers} funded customers")
-        webhook_key = base64.b64encode(os.urandom(32)).decode()
-        world = _seed(database_url, config.customers, config.audit,
-                      webhook_key if config.webhook else None)  # fmt: skip
-        port = _free_port()
-        with _server(database_url, port, config.audit, webhook_key):
-            payments = _Payments(world, port)
-            for index in range(config.runs):
-                run = f"run {index + 1}/{config.runs}"
+    webhook_key = base64.b64encode(os.urandom(32)).decode()
+    with tempfile.TemporaryDirectory(prefix="centime-bench-api-") as tmp, ExitStack() as stack:
+        targets = []
+        for screen in config.screens:
+            database_url = f"sqlite:///{Path(tmp) / f'bench-{screen}.db'}"
+            progress(f"{screen}: seeding {config.customers} funded customers")
+            world = _seed(database_url, config.customers, config.audit,
+                          webhook_key if config.webhook else None)  # fmt: skip
+            port = _free_port()
+            stack.enter_context(_server(database_url, port, config.audit, webhook_key, screen))
+            targets.append(_Target(screen, database_url, port, _Payments(world, port)))
+        for index in range(config.runs):
+            for target in targets:
+                run = f"run {index + 1}/{config.runs}, screen {target.screen}"
                 progress(f"{run}: single payments, {config.clients} clients")
-                result.runs.append(_measure_single(payments, port, config))
+                result.runs.append(_measure_single(target, config))
                 progress(f"{run}: batches of {config.batch_size}")
-                result.runs.append(_measure_batch(payments, port, config))
-        progress("checking the ledger and the payments stored")
-        _verify(database_url, result)
+                result.runs.append(_measure_batch(target, config))
+        stack.close()  # stop the servers: each database has one writer
+        for target in targets:
+            progress(f"{target.screen}: checking the ledger and the payments stored")
+            _verify(target.database_url, target.screen, result)
     return result

@@ -109,6 +109,7 @@ def notes(result: BenchResult) -> list[str]:
         " least that, so the naive rate is bounded by about 1000 / it (other processes"
         " syncing on the same disk raise it)."
     )
+    lines.append(f"Ledger core: {core_route()}.")
     for store, reason in result.skipped.items():
         lines.append(f"{store}: SKIPPED: {reason}")
     rss = f"Peak RSS of the process: {result.peak_rss_mib:,.1f} MiB"
@@ -140,6 +141,13 @@ def _audit_notes(result: BenchResult) -> list[str]:
     return lines
 
 
+def core_route() -> str:
+    """Which ledger core the engine ran (docs/ledger.md, "The compiled core")."""
+    from centime.ledger.native import core_is_compiled
+
+    return "compiled (mypyc)" if core_is_compiled() else "Python (not compiled)"
+
+
 def as_json(result: BenchResult) -> dict[str, Any]:
     config = result.config
     return {
@@ -165,6 +173,7 @@ def as_json(result: BenchResult) -> dict[str, Any]:
             "cpus": os.cpu_count(),
             "fsync_ms_p50_before": round(result.fsync_ms_p50_before, 3),
             "fsync_ms_p50_after": round(result.fsync_ms_p50_after, 3),
+            "ledger_core": core_route(),
         },
         "results": [_measurement_json(result, m) for m in result.measurements],
         "skipped": [{"store": s, "reason": r} for s, r in result.skipped.items()],

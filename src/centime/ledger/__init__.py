@@ -3,9 +3,13 @@
 The public API is re-exported here; ``tests/ledger/test_public_api.py`` pins ``__all__``.
 """
 
-from .core import BatchApplier, Changes, LedgerInvariantError, LedgerView
-from .engine import BatchTooLargeError, Ledger, LedgerBusyError, LedgerClosedError
-from .model import (
+from .native import select_core
+
+select_core()  # before anything imports the core: compiled only if built from this source
+
+from .core import BatchApplier, Changes, LedgerInvariantError, LedgerView  # noqa: E402
+from .engine import BatchTooLargeError, Ledger, LedgerBusyError, LedgerClosedError  # noqa: E402
+from .model import (  # noqa: E402
     AMOUNT_POST_FULL,
     Account,
     AccountBalance,

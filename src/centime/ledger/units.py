@@ -52,26 +52,24 @@ def valid_id(value: object) -> bool:
     return type(value) is int and 0 < value <= ID_MAX
 
 
+def _valid_ids(ids: Iterable[int]) -> set[int]:
+    """The ids that pass :func:`valid_id`, inlined: a call per id cost 1.4% of a group."""
+    return {i for i in ids if type(i) is int and 0 < i <= ID_MAX}
+
+
 def event_names(kind: str, events: Sequence[Any]) -> tuple[list[int], list[int], list[int]]:
     """The transfer, pending and account ids a batch of events names. Garbage fields name
     nothing (type() first: a malformed field may be unhashable); the core reports them."""
     if kind == "accounts":
         ids = [getattr(a, "id", 0) for a in events]
         return [], [], [i for i in ids if type(i) is int]
-    transfers: list[int] = []
-    pending: list[int] = []
-    accounts: list[int] = []
-    for t in events:
-        if type(t) is not Transfer:
-            continue
-        for value, names in (
-            (t.id, transfers),
-            (t.pending_id, pending),
-            (t.debit_account_id, accounts),
-            (t.credit_account_id, accounts),
-        ):
-            if type(value) is int:
-                names.append(value)
+    # One comprehension per field (no tuple of pairs built per event): this runs over every
+    # event of every plain batch, 8189 at a time.
+    records = [t for t in events if type(t) is Transfer]
+    transfers = [t[0] for t in records if type(t[0]) is int]
+    pending = [t[7] for t in records if type(t[7]) is int]
+    accounts = [t[1] for t in records if type(t[1]) is int]
+    accounts += [t[2] for t in records if type(t[2]) is int]
     return transfers, pending, accounts
 
 
@@ -96,9 +94,9 @@ class GroupLoader:
         account_ids: Iterable[int],
     ) -> LedgerView:
         """The stored state of the names not loaded before (invalid ids are skipped)."""
-        transfer_new = {i for i in transfer_ids if valid_id(i)} - self._transfers
-        pending_new = {i for i in pending_ids if valid_id(i)} - self._pending
-        account_new = {i for i in account_ids if valid_id(i)}
+        transfer_new = _valid_ids(transfer_ids) - self._transfers
+        pending_new = _valid_ids(pending_ids) - self._pending
+        account_new = _valid_ids(account_ids)
         txn = self.txn
         pending = txn.lock_pending(sorted(pending_new)) if pending_new else {}
         wanted = (transfer_new | pending_new) - self._transfers

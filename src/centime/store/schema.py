@@ -66,6 +66,8 @@ transfers = Table(
     Column("user_data", BigInteger, nullable=False),
     CheckConstraint("amount >= 0", name="transfers_amount_not_negative"),
 )
+# Per account, in timestamp order. On SQLite migration 0015 narrows both to the account id
+# alone: every index entry there ends with the rowid, which is the timestamp.
 Index("transfers_by_debit_account", transfers.c.debit_account_id, transfers.c.timestamp)
 Index("transfers_by_credit_account", transfers.c.credit_account_id, transfers.c.timestamp)
 Index(

@@ -83,6 +83,10 @@ _READER_PRAGMAS: Final = (
 
 # One JSON array parameter instead of thousands of '?': json_each unpacks it inside SQLite.
 _IDS = "(SELECT value FROM json_each(?))"
+# The writer's lookups of a group's ids as a join: 0.49 ms instead of 1.18 ms for 8189 ids
+# (IN builds a temporary index of the list first). Duplicate ids give duplicate rows, which
+# the dicts built from them absorb.
+_JOIN_IDS = "json_each(?) AS wanted JOIN"
 
 
 # Hot-path rows are bound as exact tuples, copied from the NamedTuples with map(tuple, ...):
@@ -105,6 +109,11 @@ def _connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
     for pragma in (*_PRAGMAS, *(_READER_PRAGMAS if readonly else _WRITER_PRAGMAS)):
         connection.execute(pragma)
     return connection
+
+
+def _qualified(table: str, columns: str) -> str:
+    """``a, b`` -> ``t.a, t.b`` (json_each has columns named id and timestamp too)."""
+    return ", ".join(f"{table}.{column.strip()}" for column in columns.split(","))
 
 
 def _json_ids(ids: Iterable[int]) -> str:
@@ -141,7 +150,8 @@ class _SqliteWrite:
         if not transfer_ids:
             return {}
         self._cursor.execute(
-            f"SELECT {rows.TRANSFER_COLUMNS} FROM transfers WHERE id IN {_IDS}",
+            f"SELECT {_qualified('t', rows.TRANSFER_COLUMNS)}"
+            f" FROM {_JOIN_IDS} transfers AS t ON t.id = wanted.value",
             (_json_ids(transfer_ids),),
         )
         return {row[0]: rows.transfer(row) for row in self._cursor.fetchall()}
@@ -150,7 +160,8 @@ class _SqliteWrite:
         if not transfer_ids:
             return {}
         self._cursor.execute(
-            f"SELECT id, status FROM failed_transfers WHERE id IN {_IDS}",
+            f"SELECT f.id, f.status FROM {_JOIN_IDS} failed_transfers AS f"
+            " ON f.id = wanted.value",
             (_json_ids(transfer_ids),),
         )
         return {tid: rows.transfer_status(status) for tid, status in self._cursor.fetchall()}

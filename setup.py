@@ -1,0 +1,73 @@
+"""Builds the ledger's pure core (``src/centime/ledger/core.py``) into native code with mypyc.
+
+Everything else about the package is declared in pyproject.toml. The compiled module is an
+optimisation, never a requirement: when mypyc or a C compiler is missing, or
+``CENTIME_PURE_PYTHON=1`` is set, the build goes on without it and the same source runs as
+Python. Next to the compiled module the build writes the SHA-256 of the source it compiled
+(``core.build-sha256``); ``centime.ledger.native`` uses the compiled module only while that
+matches the source on disk, so an edited core.py is never shadowed by a stale build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from setuptools import setup
+from setuptools.command.build_ext import build_ext
+
+CORE_SOURCE = Path("src/centime/ledger/core.py")
+STAMP_NAME = "core.build-sha256"
+
+
+def _pure(reason: str) -> list[Any]:
+    """No compiled core: say why, and remove one an earlier in-place build left (an editable
+    install keeps it beside core.py)."""
+    print(f"{reason}: the ledger core stays pure Python", file=sys.stderr)
+    for stale in (*CORE_SOURCE.parent.glob("core*.so"), CORE_SOURCE.with_name(STAMP_NAME)):
+        stale.unlink(missing_ok=True)
+    return []
+
+
+def _ext_modules() -> list[Any]:
+    if os.environ.get("CENTIME_PURE_PYTHON") == "1":
+        return _pure("CENTIME_PURE_PYTHON=1")
+    try:
+        from mypyc.build import mypycify
+    except ImportError as error:
+        return _pure(f"mypyc unavailable ({error})")
+    # The build environment has mypy but not the project's dependencies, and mypy also reads
+    # the packages around the core (centime.ledger's __init__ imports the engine, the store,
+    # SQLAlchemy...): only core.py itself is type-checked; what it imports is read silently.
+    flags = ["--follow-imports=silent", "--ignore-missing-imports"]
+    try:
+        return list(mypycify([*flags, str(CORE_SOURCE)], opt_level="3"))
+    except (Exception, SystemExit) as error:  # mypy exits on type errors
+        return _pure(f"mypyc refused the ledger core ({error})")
+
+
+class OptionalBuildExt(build_ext):
+    """Builds the compiled core if it can; on any failure removes what it built (a half-built
+    pair of modules would not import) and leaves the pure Python core in place."""
+
+    def run(self) -> None:
+        try:
+            super().run()
+        except Exception as error:
+            for output in self.get_outputs():
+                Path(output).unlink(missing_ok=True)
+            _pure(f"compiling the ledger core failed ({error})")
+            return
+        if self.extensions:
+            self._write_stamp()
+
+    def _write_stamp(self) -> None:
+        digest = hashlib.sha256(CORE_SOURCE.read_bytes()).hexdigest()
+        core = self.get_ext_fullpath("centime.ledger.core")
+        Path(core).with_name(STAMP_NAME).write_text(digest + "\n")
+
+
+setup(ext_modules=_ext_modules(), cmdclass={"build_ext": OptionalBuildExt})
