@@ -8,6 +8,7 @@ not depend on it.
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import os
 import re
@@ -94,12 +95,18 @@ class Server:
     origin: str  # http://localhost:<port> (the passkeys' origin)
     database: Path
     process: subprocess.Popen[bytes]
+    # Behind a trusted proxy on loopback, each Browser a person of its own address: the risk
+    # screen (which screens web sign-ups) blocks a burst of sign-ups from one address.
+    distinct_clients: bool = False
 
 
 @contextmanager
-def serve(tmp: Path, **env: str) -> Iterator[Server]:
+def serve(tmp: Path, *, distinct_clients: bool = False, **env: str) -> Iterator[Server]:
     """``centime serve`` on a free loopback port over a new SQLite file, until the block
-    ends (SIGTERM, then SIGKILL)."""
+    ends (SIGTERM, then SIGKILL). ``distinct_clients``: loopback is a trusted proxy and
+    every Browser comes from an address of its own (X-Forwarded-For)."""
+    if distinct_clients:
+        env = {**env, "CENTIME_TRUSTED_PROXIES": "127.0.0.1/32"}
     port = free_port()
     database = tmp / "centime.db"
     environment = {**os.environ, "CENTIME_WEBHOOK_KEY": base64.b64encode(os.urandom(32))
@@ -113,7 +120,7 @@ def serve(tmp: Path, **env: str) -> Iterator[Server]:
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, process, tmp / "server.log")
-        yield Server(url, f"http://localhost:{port}", database, process)
+        yield Server(url, f"http://localhost:{port}", database, process, distinct_clients)
     finally:
         process.terminate()
         try:
@@ -138,13 +145,24 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
     raise RuntimeError(f"centime serve did not answer: {log.read_text()[-2000:]}")
 
 
+_ADDRESSES = itertools.count()
+
+
 class Browser:
     """A browser's cookies and CSRF token against a real server, with its passkey device
     (the origin is localhost's: passkeys are bound to it). Cookies are kept by hand: they
     are ``Secure``, which browsers honour on localhost and Python's cookie jar does not."""
 
-    def __init__(self, server: Server, device: SoftAuthenticator | None = None) -> None:
-        self.http = httpx.Client(base_url=server.url, follow_redirects=False, timeout=30)
+    def __init__(
+        self, server: Server, device: SoftAuthenticator | None = None,
+        address: str | None = None,
+    ) -> None:  # fmt: skip
+        # ``address``: the client a trusted proxy names (X-Forwarded-For on every request).
+        if address is None and server.distinct_clients:
+            address = f"192.0.2.{next(_ADDRESSES) % 250 + 1}"
+        headers = {"X-Forwarded-For": address} if address else {}
+        self.http = httpx.Client(base_url=server.url, follow_redirects=False, timeout=30,
+                                 headers=headers)  # fmt: skip
         self.device = device or SoftAuthenticator(origin=server.origin)
         self.cookies: dict[str, str] = {}
         self.csrf = ""

@@ -38,8 +38,10 @@ from .auth_helpers import Browser, Server, serve
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """No proxy trusted (the default)."""
-    with serve(tmp_path_factory.mktemp("live"), CENTIME_PAYOUT_METHOD_LOCK_S="0") as running:
+    """Every browser a person of its own address, behind a proxy on loopback (web sign-ups
+    are screened: a burst of them from one address is blocked)."""
+    with serve(tmp_path_factory.mktemp("live"), distinct_clients=True,
+               CENTIME_PAYOUT_METHOD_LOCK_S="0") as running:  # fmt: skip
         yield running
 
 
