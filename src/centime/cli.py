@@ -166,12 +166,16 @@ def install_payout_rail(platform: Platform) -> list[Job]:
     )
     from centime.platform.payout_schedules import run_scheduled_payouts
     from centime.platform.payouts import process_payout_events, recover_payouts
+    from centime.platform.sandbox_rail import DatabaseRailJournal
     from centime.providers import SandboxPayoutConfig, SandboxPayoutRail
     from centime.worker import Job
 
     name = platform.config.payouts.provider
     if name not in platform.providers:
-        platform.providers[name] = SandboxPayoutRail(platform.clock, SandboxPayoutConfig(name))
+        # Its records in the database: a restarted server still knows its bank accounts.
+        platform.providers[name] = SandboxPayoutRail(
+            platform.clock, SandboxPayoutConfig(name), DatabaseRailJournal(platform, name)
+        )
     return [
         Job("payouts.events", PROVIDER_EVENTS_INTERVAL_S, process_payout_events),
         Job("payouts.recover", PAYOUT_RECOVER_INTERVAL_S,
@@ -218,16 +222,18 @@ def serve(
 PAYOUT_METHOD_LOCK_ENV = "CENTIME_PAYOUT_METHOD_LOCK_S"
 
 
-def platform_config_from_env() -> PlatformConfig:
+def platform_config_from_env(lock_s: int | None = None) -> PlatformConfig:
     """The platform's settings: the defaults, with ``CENTIME_PAYOUT_METHOD_LOCK_S`` (seconds
-    payouts pause after a bank-account change; default a day) when set, e.g. for a sandbox
-    or the browser test."""
+    payouts pause after a bank-account change; default a day, or ``lock_s``: the demo's
+    minute) when set, e.g. for a sandbox or the browser test."""
     import dataclasses
 
     from centime.platform.config import PlatformConfig
 
     config = PlatformConfig()
-    text = os.environ.get(PAYOUT_METHOD_LOCK_ENV, "").strip()
+    text = os.environ.get(PAYOUT_METHOD_LOCK_ENV, "").strip() or (
+        "" if lock_s is None else str(lock_s)
+    )
     if not text:
         return config
     if not text.isdigit() or int(text) > 366 * 86_400:
@@ -273,7 +279,7 @@ def web_state_for(platform: Platform, options: ServerOptions) -> WebState:
 
     origin = options.origin()
     state = WebState(platform, RelyingParty.for_origin(origin), LoginThrottle(time.monotonic),
-                     demo=options.demo)  # fmt: skip
+                     demo=options.demo, origin=origin)  # fmt: skip
     if options.web_key is not None:
         state.csrf_key = options.web_key
     return state
@@ -337,19 +343,31 @@ def _install_webhook_key(platform: Platform, database_url: str) -> None:
     """The key that encrypts webhook secrets at rest: CENTIME_WEBHOOK_KEY (base64 of 32
     bytes) or the file CENTIME_WEBHOOK_KEY_FILE names; on SQLite without either, the file
     ``<database>.webhook-key`` beside the database (made, mode 0600, when missing). On
-    PostgreSQL one of the two must be set (every process needs the same key)."""
+    PostgreSQL one of the two must be set (every process needs the same key). Likewise the
+    instrument fingerprints' key (CENTIME_INSTRUMENT_KEY, CENTIME_INSTRUMENT_KEY_FILE,
+    ``<database>.instrument-key``). Also where
+    webhooks may go: CENTIME_WEBHOOK_ALLOW_HTTP and CENTIME_WEBHOOK_ALLOW_PRIVATE
+    (centime.platform.webhook_targets; public https only when neither is set)."""
     from pathlib import Path
 
+    from centime.platform.instruments import install_instrument_key, instrument_key_from_env
+    from centime.platform.webhook_targets import install_target_policy, policy_from_env
     from centime.platform.webhooks import install_secret_box, secret_box_from_env
     from centime.store.migrate import sqlalchemy_url
 
-    default = None
+    base = None
     url = database_url if "://" in database_url else f"sqlite:///{database_url}"
     if url.startswith("sqlite:///"):
-        default = Path(f"{sqlalchemy_url(url).removeprefix('sqlite:///')}.webhook-key")
+        base = sqlalchemy_url(url).removeprefix("sqlite:///")
     try:
-        install_secret_box(platform, secret_box_from_env(default))
-    except RuntimeError as missing:
+        install_target_policy(platform, policy_from_env())
+        install_secret_box(platform, secret_box_from_env(
+            None if base is None else Path(f"{base}.webhook-key")))  # fmt: skip
+        # The same for instrument fingerprints (centime.platform.instruments; the migration
+        # to 0012_card_tokens reads the same file).
+        install_instrument_key(platform, instrument_key_from_env(
+            None if base is None else Path(f"{base}.instrument-key")))  # fmt: skip
+    except (RuntimeError, ValueError) as missing:
         typer.echo(f"error: {missing}", err=True)
         raise typer.Exit(2) from None
 
@@ -442,7 +460,7 @@ def keys_create(
     from centime.platform.context import Platform
     from centime.platform.ids import format_id, parse_id
     from centime.store import open_store
-    from centime.store.sqlite import SqliteWriterBusyError
+    from centime.store.sqlite import SqliteStore, SqliteWriterBusyError
 
     if operator == (merchant is not None):
         raise typer.BadParameter("give exactly one of --operator and --merchant mer_...")
@@ -453,9 +471,18 @@ def keys_create(
     owner_id = OPERATOR if merchant is None else parse_id("mer", merchant)
     if owner_id is None:
         raise typer.BadParameter(f"not a merchant id: {merchant!r}")
+    store = open_store(database_url)
+    try:
+        if isinstance(store, SqliteStore):
+            store.claim_writer()  # a running server: say so before anything is tried
+    except SqliteWriterBusyError:
+        store.close()
+        typer.echo("error: a server is writing this database; create the key through the"
+                   " API (POST /v1/api-keys) or stop the server first", err=True)
+        raise typer.Exit(1) from None
     try:
         # The audit log as serve runs it: every committed group is in the log.
-        with Ledger(open_store(database_url), audit=audit_from_env()) as ledger:
+        with Ledger(store, audit=audit_from_env()) as ledger:
             platform = Platform(ledger, ledger.clock)
             kind: Literal["operator", "merchant"] = "operator" if operator else "merchant"
             result = platform.execute(create_key(platform, kind, owner_id, name, wanted))
@@ -520,13 +547,13 @@ def demo(
 
     from centime.audit import AuditLog
     from centime.audit.sth import generate_key_file
-    from centime.demo import build_demo_world, print_demo
+    from centime.demo import DEMO_PAYOUT_METHOD_LOCK_S, build_demo_world, print_demo
     from centime.ledger import Ledger
     from centime.platform.context import Platform
     from centime.store.sqlite import SqliteStore
 
     path = Path(database)
-    leftovers = ("-wal", "-shm", ".writer-lock", ".webhook-key", ".web-key")
+    leftovers = ("-wal", "-shm", ".writer-lock", ".webhook-key", ".instrument-key", ".web-key")
     for leftover in (path, *(Path(f"{path}{s}") for s in leftovers)):
         leftover.unlink(missing_ok=True)
     key_file = Path(f"{path}.audit-key.pem")
@@ -534,7 +561,8 @@ def demo(
     # The demo operator's head-signing key, made for this run (mode 0600, never printed).
     audit = AuditLog(generate_key_file(key_file, time.time_ns()))
     with Ledger(SqliteStore.open(path), audit=audit) as ledger:
-        platform = Platform(ledger, ledger.clock, screen=risk_screen(ledger.clock))
+        platform = Platform(ledger, ledger.clock, screen=risk_screen(ledger.clock),
+                            config=platform_config_from_env(DEMO_PAYOUT_METHOD_LOCK_S))  # fmt: skip
         _install_webhook_key(platform, str(path))
         world = build_demo_world(platform)
         print_demo(platform, world, f"http://{host}:{port}", Console())

@@ -2,9 +2,9 @@
 variable, or kept in a file another variable names, or in a default file made on first use
 (32 random bytes, base64, mode 0600, never overwritten) beside the SQLite database.
 
-The webhook secrets' key (``CENTIME_WEBHOOK_KEY``) and the web apps' key
-(``CENTIME_WEB_KEY``, which keys the CSRF tokens) follow this pattern; neither key is ever
-logged or printed.
+The webhook secrets' key (``CENTIME_WEBHOOK_KEY``), the top-up instruments' fingerprint key
+(``CENTIME_INSTRUMENT_KEY``) and the web apps' key (``CENTIME_WEB_KEY``, which keys the CSRF
+tokens) follow this pattern; no key is ever logged or printed.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Final
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-__all__ = ["KEY_BYTES", "derive_key", "key_from_env"]
+__all__ = ["KEY_BYTES", "derive_key", "key_from_env", "required_key"]
 
 KEY_BYTES: Final = 32
 
@@ -53,6 +53,14 @@ def key_from_env(key_env: str, file_env: str, default_file: Path | None) -> byte
             with os.fdopen(descriptor, "wb") as out:
                 out.write(base64.b64encode(os.urandom(KEY_BYTES)))
     return _decoded(path.read_bytes().strip(), str(path))
+
+
+def required_key(key_env: str, file_env: str, default_file: Path | None) -> bytes:
+    """:func:`key_from_env`, but a key that is not given at all is a RuntimeError too."""
+    key = key_from_env(key_env, file_env, default_file)
+    if key is None:
+        raise RuntimeError(f"set {key_env} or {file_env}")
+    return key
 
 
 def derive_key(key: bytes, label: str) -> bytes:

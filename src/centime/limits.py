@@ -199,10 +199,8 @@ WEBHOOK_FAILING_DISABLE_S: Final = 5 * 24 * 3600
 WEBHOOK_FANOUT_EVENTS_MAX: Final = 1000
 WEBHOOK_SENDS_PER_TICK_MAX: Final = 64
 WEBHOOK_SEND_CONCURRENCY: Final = 8
-# One attempt: connect/read/write/pool timeouts, and the response body kept (bytes read at
-# most; the rest is not read).
+# One attempt: connect/read/write/pool timeouts (the answer's body is never read).
 WEBHOOK_TIMEOUT_S: Final = 10.0
-WEBHOOK_RESPONSE_KEEP_BYTES: Final = 1024
 # A job's lease (centime worker): a job that has not renewed it for this long is taken over.
 # Every job is bounded per run well below it (a delivery tick: 64 attempts, 8 at once, 10 s
 # each at most: 80 s plus the outbox walk).

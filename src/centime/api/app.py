@@ -9,7 +9,7 @@ bounded in size, keys are rate limited.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 from litestar import Litestar, Router
@@ -56,6 +56,30 @@ __all__ = ["create_app"]
 SECURITY_SCHEME = "api_key"
 
 
+DOCS_ASSETS: Final = "/docs-assets"
+
+
+def _swagger() -> SwaggerRenderPlugin:
+    """Swagger UI from the ``swagger-ui-bundle`` package, served by this app at
+    ``/docs-assets``: the reference works offline (no CDN, no third-party favicon)."""
+    return SwaggerRenderPlugin(
+        path="/docs", js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+        css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+        standalone_preset_js_url=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{DOCS_ASSETS}/favicon-32x32.png'>",
+    )  # fmt: skip
+
+
+def docs_assets() -> Any:
+    """The Swagger UI files the package ships (JavaScript, CSS, icons)."""
+    from litestar.static_files import create_static_files_router
+    from swagger_ui_bundle import swagger_ui_path
+
+    return create_static_files_router(
+        path=DOCS_ASSETS, directories=[swagger_ui_path], include_in_schema=False
+    )
+
+
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="centime API",
@@ -67,7 +91,7 @@ def openapi_config() -> OpenAPIConfig:
             " documents with a stable `code`."
         ),
         path="/",
-        render_plugins=[JsonRenderPlugin(path="/openapi.json"), SwaggerRenderPlugin(path="/docs")],
+        render_plugins=[JsonRenderPlugin(path="/openapi.json"), _swagger()],
         components=Components(
             security_schemes={
                 SECURITY_SCHEME: SecurityScheme(
@@ -151,7 +175,8 @@ def create_app(
     ledger = platform.ledger
     allow = AllowHeaders()
     app = Litestar(
-        route_handlers=[audit_routes, v1, *health_routes, *(web_handlers() if web else [])],
+        route_handlers=[audit_routes, v1, *health_routes, docs_assets(),
+                        *(web_handlers() if web else [])],
         state=State(
             {"store": ledger.store, "ledger": ledger, "audit": audit, "api": api, "web": web}
         ),

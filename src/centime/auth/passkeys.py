@@ -64,6 +64,7 @@ from centime.platform.ids import new_id
 from centime.platform.notices import Change, credential_changed
 from centime.platform.parties import NAME_LEN_MAX, create_customer, create_merchant
 from centime.platform.referrals import normal_code, with_referral
+from centime.platform.review import REVIEW_EVENTS_MAX
 
 from .sessions import (
     NewSession,
@@ -72,6 +73,7 @@ from .sessions import (
     open_session,
     unit_session,
 )
+from .signup_screen import screen_signup, signup_party_id
 
 __all__ = [
     "CHALLENGE_TTL_S",
@@ -491,14 +493,25 @@ def _load_user(ctx: UnitContext, user_id: int) -> WebUser | None:
 
 
 def signup_finish(
-    rp: RelyingParty, platform: Platform, credential_json: object
+    rp: RelyingParty,
+    platform: Platform,
+    credential_json: object,
+    *,
+    ip: str | None = None,
+    device: str | None = None,
 ) -> Operation[SignedUp | Refusal]:
     """Finish a sign-up: one unit consumes the challenge and creates the party, the person,
     its first passkey, its recovery codes and its session (every refusal comes before the
-    first row is written)."""
+    first row is written, but the risk screen's: a blocked sign-up's decision is kept).
+    The party is screened as the API's sign-ups are (:mod:`.signup_screen`; ``ip`` and
+    ``device`` are the request's): blocked, or created frozen with a case for review.
+    Blocking work (the screen): call it off the event loop."""
     answer = parse_answer(credential_json)
     key = answer if isinstance(answer, Refusal) else _verify_registration(rp, answer)
     codes = _codes()
+    screened = None
+    if not isinstance(answer, Refusal) and not isinstance(key, Refusal):
+        screened = screen_signup(platform, answer.challenge, ip, device)
 
     def unit(ctx: UnitContext) -> SignedUp | Refusal:
         if isinstance(answer, Refusal):
@@ -508,27 +521,31 @@ def signup_finish(
             return key
         if isinstance(data, Refusal):
             return data
-        if data.get("action") != "signup":
+        if data.get("action") != "signup" or screened is None:
             return Refusal(Code.PASSKEY_REFUSED, "the challenge is for another step")
         user_id = int(data["user_id"])
         if ctx.fetch("SELECT 1 FROM passkeys WHERE credential_id = ?", (answer.credential_id,)):
             return Refusal(Code.PASSKEY_REFUSED, "this passkey is registered already")
         kind, name = UserKind(data["kind"]), str(data["name"])
+        if screened.party_id != signup_party_id(user_id):
+            return Refusal(Code.PASSKEY_REFUSED, "the challenge is for another sign-up")
         made = (
-            create_merchant(platform, name)
+            create_merchant(platform, name, merchant_id=screened.party_id)
             if kind is UserKind.MERCHANT
-            else create_customer(platform, name)
+            else create_customer(platform, name, customer_id=screened.party_id)
         )
         code = data.get("referral_code")
-        party: Any = with_referral(made, kind.value, code or None, None).unit(ctx)  # type: ignore[arg-type]
+        referred = with_referral(made, kind.value, code or None, None)  # type: ignore[arg-type]
+        party: Any = screened.guard(referred).unit(ctx)
         if isinstance(party, Refusal):
             return party
-        user = _insert_user(ctx, user_id, kind, party.id, None, name)
+        # A REVIEW answers the case: the party exists, frozen until an analyst decides.
+        user = _insert_user(ctx, user_id, kind, screened.party_id, None, name)
         _insert_passkey(ctx, user.id, answer, key, "First passkey")
         _store_codes(ctx, user.id, codes)
         return SignedUp(user, open_session(ctx, user.id), codes)
 
-    return Operation(unit, 0)
+    return Operation(unit, REVIEW_EVENTS_MAX)
 
 
 def signup_options(

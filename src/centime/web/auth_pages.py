@@ -157,7 +157,7 @@ async def rename(request: Request[Any, Any, Any], credential_id: FromPath[str]) 
     op = pk.rename_passkey(platform, me.user.id, credential_id, fields.get("name", ""))
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
-        return _account_page(request, me, REFUSAL_STATUS[result.code], error=result.detail)
+        return _account_page(request, me, REFUSAL_STATUS[result.code], error=result)
     return done("/account", "renamed")
 
 
@@ -180,8 +180,8 @@ def _account_refused(
 ) -> Response[str]:
     """The account page with the refusal; a confirmation refusal asks for the passkey."""
     if refusal.code is Code.STEP_UP_REQUIRED:
-        return _account_page(request, me, 401, error=refusal.detail, need_stepup=True)
-    return _account_page(request, me, REFUSAL_STATUS[refusal.code], error=refusal.detail)
+        return _account_page(request, me, 401, error=refusal, need_stepup=True)
+    return _account_page(request, me, REFUSAL_STATUS[refusal.code], error=refusal)
 
 
 @post("/account/recovery-codes")
@@ -238,8 +238,10 @@ async def signup_options(request: Request[Any, Any, Any]) -> Response[Any]:
 async def signup_finish(request: Request[Any, Any, Any]) -> Response[Any]:
     body = await _body(request)
     state = web_state(request)
-    op = pk.signup_finish(state.rp, state.platform, _credential(body))
-    result = await run(request, lambda: pk.run(state.platform, op))
+    credential, ip = _credential(body), _client(request)
+    # Screened by the risk engine as the API's sign-ups are (off the event loop).
+    result = await run(request, lambda: pk.run(state.platform, pk.signup_finish(
+        state.rp, state.platform, credential, ip=ip)))  # fmt: skip
     if isinstance(result, Refusal):
         return _problem(result)
     home = "/dashboard" if result.user.kind is pk.UserKind.MERCHANT else "/wallet"

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_auth_hardening"
-down_revision = "0011_web"
+down_revision = "0012_card_tokens"
 branch_labels = None
 depends_on = None
 
