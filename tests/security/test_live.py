@@ -43,6 +43,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def customer(server: Server) -> Iterator[Browser]:
+    """One signed-in customer (the risk screen holds many sign-ups from one address)."""
+    person = Browser(server)
+    person.sign_up("customer", name="Cyd")
+    yield person
+    person.close()
+
+
 @pytest.fixture
 def fresh(tmp_path: Path) -> Iterator[Server]:
     """A server of its own, for a test that exhausts a per-address limit of loopback."""
@@ -173,9 +182,8 @@ def test_the_owner_changes_credentials_with_a_passkey_it_had(server: Server) -> 
     "https://evil.example", "https:evil.example", "javascript:alert(1)", "/\t/evil.example",
     "/%09/evil.example", "\\\\evil.example",
 ])  # fmt: skip
-def test_step_up_never_sends_the_browser_elsewhere(server: Server, target: str) -> None:
-    person = Browser(server)
-    person.sign_up("customer", name="Cyd")
+def test_step_up_never_sends_the_browser_elsewhere(customer: Browser, target: str) -> None:
+    person = customer
     page = person.get(f"/stepup?{httpx.QueryParams({'next': target})}")
     found = re.search(r'data-next="([^"]*)"', page.text)
     assert page.status_code == 200 and found
