@@ -39,6 +39,7 @@ from centime.platform.chart import OPERATOR
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id, new_id, parse_id
+from centime.platform.notices import Change, credential_changed
 from centime.platform.pages import Cursor, Page, fetch_page
 from centime.platform.parties import Status, load_merchant
 
@@ -215,6 +216,9 @@ def create_key(
             (key_id, owner_kind, owner_id, name, _scopes_text(scopes), ctx.now_ns, None,
              _hash(secret)),
         )  # fmt: skip
+        # A key is a credential: its owner hears of it (a thief's new key included).
+        what = f"key {format_id('key', key_id)} {name!r}: {_scopes_text(scopes)}"
+        credential_changed(ctx, owner_kind, owner_id, Change.API_KEY_CREATED, what)
         return NewKey(key, f"{TOKEN_PREFIX}{format_id('key', key_id)}_{secret}")
 
     return Operation(unit, 0)
@@ -250,6 +254,8 @@ def revoke_key(
         if key.revoked_ns is not None:
             return key
         ctx.execute("UPDATE api_keys SET revoked_ns = ? WHERE id = ?", (ctx.now_ns, key_id))
+        credential_changed(ctx, key.owner_kind, key.owner_id, Change.API_KEY_REVOKED,
+                           f"key {format_id('key', key_id)} {key.name!r}")  # fmt: skip
         return ApiKey(key.id, key.owner_kind, key.owner_id, key.name, key.scopes,
                       key.created_ns, ctx.now_ns)  # fmt: skip
 

@@ -1,6 +1,6 @@
 """Telling a person that one of its credentials changed: a passkey added or removed, its
 recovery codes replaced or one used, a bank account for payouts added or removed, an API
-confirmation issued.
+confirmation issued, an API key created or revoked.
 
 Each change writes, in the unit that makes it (so the notice exists exactly when the change
 does), two outbox rows for the party:
@@ -36,6 +36,8 @@ class Change(enum.Enum):
     PAYOUT_METHOD_ADDED = "payout_method_added"
     PAYOUT_METHOD_REMOVED = "payout_method_removed"
     API_CONFIRMATION_ISSUED = "api_confirmation_issued"
+    API_KEY_CREATED = "api_key_created"
+    API_KEY_REVOKED = "api_key_revoked"
 
 
 _SUBJECTS: Final = {
@@ -46,6 +48,8 @@ _SUBJECTS: Final = {
     Change.PAYOUT_METHOD_ADDED: "A bank account for payouts was added",
     Change.PAYOUT_METHOD_REMOVED: "A bank account for payouts was removed",
     Change.API_CONFIRMATION_ISSUED: "A bank-account change through the API was allowed",
+    Change.API_KEY_CREATED: "An API key was created",
+    Change.API_KEY_REVOKED: "An API key was revoked",
 }
 
 _TABLES: Final = {"customer": "customers", "merchant": "merchants"}
