@@ -16,6 +16,7 @@ from centime.store import DEFAULT_DATABASE_URL, LedgerStore
 if TYPE_CHECKING:
     from centime.audit import AuditLog
     from centime.clock import Clock
+    from centime.openpayments import OpenPaymentsState
     from centime.platform.config import PlatformConfig
     from centime.platform.context import Platform
     from centime.risk.types import Screen
@@ -271,6 +272,14 @@ def web_state_for(platform: Platform, options: ServerOptions) -> WebState:
                     demo=options.demo)  # fmt: skip
 
 
+def open_payments_for(platform: Platform, options: ServerOptions) -> OpenPaymentsState:
+    """The Open Payments servers' state: their URLs are under the web apps' origin
+    (CENTIME_WEB_ORIGIN behind a proxy: wallet addresses must be the public URLs)."""
+    from centime.openpayments import OpenPaymentsState, Urls
+
+    return OpenPaymentsState(platform, Urls(options.origin()))
+
+
 def _install_webhook_key(platform: Platform, database_url: str) -> None:
     """The key that encrypts webhook secrets at rest: CENTIME_WEBHOOK_KEY (base64 of 32
     bytes) or the file CENTIME_WEBHOOK_KEY_FILE names; on SQLite without either, the file
@@ -311,6 +320,7 @@ def _run_server(platform: Platform, audit: AuditLog | None, options: ServerOptio
         app_ = create_app(
             platform, audit, rate_per_s=options.rate_per_key, rate_burst=options.rate_burst,
             web=web_state_for(platform, options),
+            open_payments=open_payments_for(platform, options),
         )
         uvicorn.run(
             app_, host=options.host, port=options.port, log_level="info",

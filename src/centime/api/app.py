@@ -33,6 +33,7 @@ from centime.limits import (
     API_RATE_BURST,
     API_RATE_PER_KEY_PER_S,
 )
+from centime.openpayments import OpenPaymentsState, open_payments_router
 from centime.platform.context import Platform
 from centime.web import WebState, web_handlers
 
@@ -132,10 +133,12 @@ def create_app(
     key_cache_ttl_s: float = API_KEY_CACHE_TTL_S,
     debug: bool = False,
     web: WebState | None = None,
+    open_payments: OpenPaymentsState | None = None,
 ) -> Litestar:
     """The HTTP app over ``platform`` (its ledger's store also serves the audit endpoints;
     ``audit`` is the log the ledger writes with, if any). ``web``: the web apps too, on the
-    same app (their pages are left out of the OpenAPI document)."""
+    same app (their pages are left out of the OpenAPI document). ``open_payments``: the Open
+Payments servers under ``/op`` (centime.openpayments)."""
     metrics = Metrics()
     api = ApiState(
         platform=platform,
@@ -148,9 +151,13 @@ def create_app(
     ledger = platform.ledger
     allow = AllowHeaders()
     app = Litestar(
-        route_handlers=[audit_routes, v1, *health_routes, *(web_handlers() if web else [])],
+        route_handlers=[
+            audit_routes, v1, *health_routes, *(web_handlers() if web else []),
+            *([open_payments_router()] if open_payments else []),
+        ],
         state=State(
-            {"store": ledger.store, "ledger": ledger, "audit": audit, "api": api, "web": web}
+            {"store": ledger.store, "ledger": ledger, "audit": audit, "api": api, "web": web,
+             "open_payments": open_payments}
         ),
         exception_handlers=exception_handlers(),
         request_class=ApiRequest,
