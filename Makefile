@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench install clean chromium
+.PHONY: demo test lint typecheck bench install clean chromium node-deps
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,16 @@ $(CHROMIUM):
 chromium:
 	test -x $(CHROMIUM) || $(MAKE) $(CHROMIUM)
 
-test: lint typecheck chromium
+# The official Open Payments client (npm, pinned by package-lock.json) for
+# tests/openpayments/test_official_client.py; without npm that test skips and says why.
+OP_NODE := tests/openpayments/node
+
+$(OP_NODE)/node_modules/.package-lock.json: $(OP_NODE)/package-lock.json
+	if command -v npm >/dev/null; then cd $(OP_NODE) && npm ci --no-audit --no-fund; else echo "npm missing: the Open Payments client test will skip"; fi
+
+node-deps: $(OP_NODE)/node_modules/.package-lock.json
+
+test: lint typecheck chromium node-deps
 	$(BIN)/pytest -n auto
 
 bench: $(INSTALLED)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -30,7 +31,7 @@ from centime.platform.context import Platform
 from centime.platform.ids import format_id, parse_id
 from centime.risk.types import Action
 from centime.web import WebState
-from tests.auth.test_passkeys import ORIGIN
+from tests.auth.test_passkeys import ORIGIN, SoftAuthenticator
 from tests.openpayments.signing import ClientKey, request
 from tests.platform.world import fund, merchant
 from tests.risk.screens import ScriptedScreen, decision
@@ -71,8 +72,18 @@ def _grant(http: TestClient[Litestar], key: ClientKey, client: str, access: list
     return answer.json()
 
 
-def _customer(http: TestClient[Litestar], platform: Platform) -> tuple[Any, int]:
-    device = _sign_up(http, "customer")
+def _customer(http: Any, platform: Platform, *, secure: bool = True) -> tuple[Any, int]:
+    """A customer signed up in the web wallet with a software passkey, funded."""
+    if secure:
+        device = _sign_up(http, "customer")
+    else:  # plain http on loopback: the session cookie is not marked Secure
+        device = SoftAuthenticator()
+        headers = {"X-CSRF-Token": _csrf(http)}
+        options = http.post("/web/signup/options", json={"name": "Ada", "kind": "customer"},
+                            headers=headers)  # fmt: skip
+        done = http.post("/web/signup/finish", headers=headers,
+                         json={"credential": json.loads(device.create(options.text))})  # fmt: skip
+        assert done.status_code == 200, done.text
     found = re.search(r"(cus_\w+)", http.get("/wallet").text)
     customer_id = parse_id("cus", found.group(1)) if found else None
     assert customer_id is not None
