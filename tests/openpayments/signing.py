@@ -1,10 +1,12 @@
 """A test client's side of Open Payments: Ed25519 keys and RFC 9421 signatures made with
 the http-message-signatures library (the way the official Node client signs: ``@method``,
-``@target-uri``, ``authorization`` when present, ``content-digest`` over the body)."""
+``@target-uri``, ``authorization`` when present, ``content-digest`` over the body), plus a
+``nonce`` so that two identical requests in the same second are not taken for a replay."""
 
 from __future__ import annotations
 
 import datetime
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,7 +56,8 @@ class ClientKey:
         )
         signer.sign(message, key_id=self.kid, label="sig1", include_alg=False,
                     covered_component_ids=components, body=content if body is not None else None,
-                    created=created or datetime.datetime.now(datetime.UTC))  # fmt: skip
+                    created=created or datetime.datetime.now(datetime.UTC),
+                    nonce=secrets.token_hex(8))  # fmt: skip
         return dict(message.headers), content
 
 

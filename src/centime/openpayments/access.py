@@ -67,6 +67,10 @@ def _check_item(urls: Urls, kind: str, item: dict[str, Any]) -> None:
         raise _bad("access: identifier is a wallet address of this server")
     if kind == "quote" and identifier is not None:
         raise _bad("access: quote access has no identifier")
+    if kind != "outgoing-payment" and {"read-all", "list-all"} & set(item["actions"]):
+        # Without the owner's consent a client sees only what it made itself: read-all and
+        # list-all would show any wallet's payments and metadata to anyone.
+        raise _bad("access: read-all and list-all are offered for outgoing-payment grants only")
     if kind != "outgoing-payment":
         if "limits" in item:
             raise _bad("access: limits are for outgoing-payment access")

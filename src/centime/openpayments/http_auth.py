@@ -34,7 +34,9 @@ async def signed_request(
     body = await request.body()
     if len(body) > BODY_BYTES_MAX:
         raise OpError(413, "invalid_request", "the body is larger than 64 KiB")
-    path = request.scope.get("raw_path", b"").decode("latin-1") or request.url.path
+    # raw_path is the path as sent (some servers leave the query on it: cut it off)
+    raw = request.scope.get("raw_path", b"").decode("latin-1").partition("?")[0]
+    path = raw or request.url.path
     query = request.scope.get("query_string", b"").decode("latin-1")
     target = f"{state.urls.base}{path}" + (f"?{query}" if query else "")
     headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"])

@@ -19,6 +19,7 @@ from centime.platform.parties import Status, load_customer, load_merchant
 
 from .addresses import Wallet
 from .errors import OpError
+from .listing import Cursor, list_wallet_page
 
 __all__ = [
     "EXPIRY_DEFAULT_S",
@@ -118,24 +119,10 @@ def get_incoming(platform: Platform, payment_id: str) -> IncomingPayment | None:
 
 
 def list_incoming(
-    platform: Platform, wallet: Wallet, client: str | None, before_ns: int | None, first: int
+    platform: Platform, wallet: Wallet, client: str | None, cursor: Cursor | None, first: int
 ) -> list[IncomingPayment]:
-    """The wallet's incoming payments, newest first (``client`` given: only its own),
-    created before ``before_ns``; at most ``first`` + 1 (the extra says there is more)."""
-    sql = (f"SELECT {_COLUMNS} FROM op_incoming_payments WHERE party_kind = ? AND party_id = ?"
-           " AND asset = ?")  # fmt: skip
-    params: list[Any] = [wallet.kind, wallet.party_id, wallet.asset]
-    if client is not None:
-        sql += " AND client = ?"
-        params.append(client)
-    if before_ns is not None:
-        sql += " AND created_ns < ?"
-        params.append(before_ns)
-    sql += " ORDER BY created_ns DESC, id DESC LIMIT ?"
-    params.append(first + 1)
-    with platform.read() as fetch:
-        rows = fetch(sql, tuple(params))
-    return [_incoming(row) for row in rows]
+    return list_wallet_page(platform, "op_incoming_payments", _COLUMNS, wallet, client, cursor,
+                            first, _incoming)  # fmt: skip
 
 
 def complete_incoming(payment_id: str, client: str | None) -> Operation[IncomingPayment | OpError]:

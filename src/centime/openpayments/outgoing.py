@@ -38,9 +38,18 @@ from .addresses import Wallet
 from .errors import OpError
 from .grants import Grant
 from .incoming import IncomingPayment, load_incoming
+from .listing import Cursor, list_wallet_page
 from .quotes import load_quote, payable
 
-__all__ = ["OutgoingPayment", "Spent", "get_outgoing", "grant_spent", "outgoing_id", "pay"]
+__all__ = [
+    "OutgoingPayment",
+    "Spent",
+    "get_outgoing",
+    "grant_spent",
+    "list_outgoing",
+    "outgoing_id",
+    "pay",
+]
 
 _COLUMNS: Final = (
     "id, party_kind, party_id, asset, receiver, quote_id, debit, receive, sent, failed,"
@@ -99,6 +108,13 @@ def get_outgoing(platform: Platform, payment_id: str) -> OutgoingPayment | None:
     with platform.read() as fetch:
         rows = fetch(f"SELECT {_COLUMNS} FROM op_outgoing_payments WHERE id = ?", (payment_id,))
     return _outgoing(rows[0]) if rows else None
+
+
+def list_outgoing(
+    platform: Platform, wallet: Wallet, client: str | None, cursor: Cursor | None, first: int
+) -> list[OutgoingPayment]:
+    return list_wallet_page(platform, "op_outgoing_payments", _COLUMNS, wallet, client, cursor,
+                            first, _outgoing)  # fmt: skip
 
 
 def grant_spent(fetch: Any, grant_id: str, window: tuple[int, int] | None) -> Spent:

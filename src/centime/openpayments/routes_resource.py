@@ -23,7 +23,16 @@ from .errors import OpError
 from .grants import Grant
 from .http_auth import access_token, signed_request
 from .incoming import complete_incoming, create_incoming, get_incoming, list_incoming
-from .outgoing import Order, Source, get_outgoing, grant_spent, outgoing_id, pay
+from .listing import Cursor, cursor_of, parse_cursor
+from .outgoing import (
+    Order,
+    Source,
+    get_outgoing,
+    grant_spent,
+    list_outgoing,
+    outgoing_id,
+    pay,
+)
 from .quotes import create_quote, get_quote
 from .routes_auth import json_response, read_json
 from .state import OpenPaymentsState, op_state
@@ -144,13 +153,13 @@ async def complete_incoming_payment(
     _, grant = await access_token(state, signed)
     found = await to_thread.run_sync(get_incoming, state.platform, _id(payment_id))
     _allowed(grant, "incoming-payment", "complete", found.wallet if found else None, state)
-    if found is None:
+    if found is None or found.client != grant.client:  # only the client that made it
         raise OpError(404, "not_found", "no such incoming payment")
-    payment = await _run(state, complete_incoming(found.id, None))
+    payment = await _run(state, complete_incoming(found.id, grant.client))
     return json_response(incoming_json(state.urls, payment, 0, methods=False))
 
 
-def _page(request: Request[Any, Any, Any]) -> tuple[int, int | None]:
+def _page(request: Request[Any, Any, Any]) -> tuple[int, Cursor | None]:
     first_text = request.query_params.get("first", "20")
     if not first_text.isdigit() or not 1 <= int(first_text) <= PAGE_MAX or \
             "last" in request.query_params:  # fmt: skip
@@ -160,9 +169,10 @@ def _page(request: Request[Any, Any, Any]) -> tuple[int, int | None]:
     cursor = request.query_params.get("cursor")
     if cursor is None:
         return int(first_text), None
-    if not cursor.isdigit() or len(cursor) > 20:
+    parsed = parse_cursor(cursor)
+    if parsed is None:
         raise OpError(400, "invalid_request", "cursor: as a page's endCursor gave it")
-    return int(first_text), int(cursor)
+    return int(first_text), parsed
 
 
 @get("/incoming-payments")
@@ -179,12 +189,8 @@ async def list_incoming_payments(request: Request[Any, Any, Any]) -> Response[by
         )
     )
     more, found = len(found) > first, found[:first]
-    pagination: dict[str, Any] = {"hasNextPage": more, "hasPreviousPage": before is not None}
-    if found:
-        pagination["startCursor"] = str(found[0].created_ns)
-        pagination["endCursor"] = str(found[-1].created_ns)
     result = [incoming_json(state.urls, p, 0, methods=False) for p in found]
-    return json_response({"pagination": pagination, "result": result})
+    return json_response({"pagination": _pagination(found, more, before), "result": result})
 
 
 @post("/quotes", status_code=201)
@@ -313,9 +319,35 @@ async def read_outgoing_payment(
     found = await to_thread.run_sync(get_outgoing, state.platform, _id(payment_id))
     wallet = Wallet(found.party_kind, found.party_id, found.asset) if found else None
     _, every = _allowed(grant, "outgoing-payment", "read", wallet, state)
-    if found is None or (not every and found.grant_id != grant.id):
+    if found is None or (not every and found.client != grant.client):
         raise OpError(404, "not_found", "no such outgoing payment")
     return json_response(outgoing_json(state.urls, found))
+
+
+@get("/outgoing-payments")
+async def list_outgoing_payments(request: Request[Any, Any, Any]) -> Response[bytes]:
+    state = op_state(request)
+    signed = await signed_request(request, state)
+    _, grant = await access_token(state, signed)
+    wallet = _wallet(state, request.query_params.get("wallet-address"))
+    _, every = _allowed(grant, "outgoing-payment", "list", wallet, state)
+    first, before = _page(request)
+    found = await to_thread.run_sync(
+        lambda: list_outgoing(
+            state.platform, wallet, None if every else grant.client, before, first
+        )
+    )
+    more, found = len(found) > first, found[:first]
+    result = [outgoing_json(state.urls, p) for p in found]
+    return json_response({"pagination": _pagination(found, more, before), "result": result})
+
+
+def _pagination(found: list[Any], more: bool, before: Cursor | None) -> dict[str, Any]:
+    pagination: dict[str, Any] = {"hasNextPage": more, "hasPreviousPage": before is not None}
+    if found:
+        pagination["startCursor"] = cursor_of(found[0].created_ns, found[0].id)
+        pagination["endCursor"] = cursor_of(found[-1].created_ns, found[-1].id)
+    return pagination
 
 
 @get("/outgoing-payment-grant")
