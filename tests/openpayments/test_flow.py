@@ -72,12 +72,14 @@ def _grant(http: TestClient[Litestar], key: ClientKey, client: str, access: list
     return answer.json()
 
 
-def _customer(http: Any, platform: Platform, *, secure: bool = True) -> tuple[Any, int]:
+def _customer(
+    http: Any, platform: Platform, *, secure: bool = True, origin: str = ORIGIN
+) -> tuple[Any, int]:
     """A customer signed up in the web wallet with a software passkey, funded."""
     if secure:
         device = _sign_up(http, "customer")
     else:  # plain http on loopback: the session cookie is not marked Secure
-        device = SoftAuthenticator()
+        device = SoftAuthenticator(origin=origin)
         headers = {"X-CSRF-Token": _csrf(http)}
         options = http.post("/web/signup/options", json={"name": "Ada", "kind": "customer"},
                             headers=headers)  # fmt: skip
