@@ -646,6 +646,26 @@ def bench_outbox(
                f" {result.empty_us:.1f} us (medians of 200)")  # fmt: skip
 
 
+@bench_app.command("open-payments")
+def bench_open_payments(
+    payments: int = typer.Option(1000, min=50, max=100_000, help="Payments per side."),
+) -> None:
+    """Outgoing payments through Open Payments (HTTP app in process, signatures verified),
+    one payment at a time, alternating: each a ledger payment, against Web Monetization
+    streaming under a budget (accrued under a reserve, settled in batches); medians and
+    ledger transfers written per 1,000 payments."""
+    from centime.bench.open_payments import run_open_payments_bench
+
+    result = run_open_payments_bench(payments, progress=lambda line: typer.echo(line, err=True))
+    typer.echo(f"{payments} outgoing payments per side, alternating in chunks of 50:")
+    for name, side in (("each a ledger payment", result.direct),
+                       ("streamed (Web Monetization)", result.streamed)):  # fmt: skip
+        typer.echo(f"  {name:28} median {side.median_ms:6.2f} ms  {side.per_s:7.1f} payments/s"
+                   f"  {side.transfers_per_1000:7.1f} ledger transfers per 1,000")  # fmt: skip
+    ratio = result.direct.transfers_per_1000 / max(result.streamed.transfers_per_1000, 1e-9)
+    typer.echo(f"  streaming writes {ratio:.0f}x fewer ledger transfers")
+
+
 @bench_app.command("audit-proofs")
 def bench_audit_proofs(
     leaves: int = typer.Option(10_000_000, min=2, max=2**40, help="Leaves in the tree."),

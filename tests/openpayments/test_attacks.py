@@ -14,6 +14,7 @@ from litestar.testing import TestClient
 from centime.clock import FakeClock
 from centime.openpayments.keys import register_key, revoke_key
 from centime.openpayments.signatures import ReplayGuard
+from centime.openpayments.streams import IDLE_S, settle_idle_streams
 from centime.platform.chart import AccountKind, account_id
 from centime.platform.context import Platform
 from centime.platform.ids import format_id
@@ -167,8 +168,10 @@ def test_money_moves_once_and_only_within_the_rules(
     assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
     wallet = account_id(AccountKind.CUSTOMER_WALLET, customer_id, "USD")
     with platform.read() as fetch:
-        [(debits,)] = fetch("SELECT debits_posted FROM accounts WHERE id = ?", (wallet,))
-    assert debits == 700_000  # once
+        [reserved] = fetch(
+            "SELECT debits_pending, debits_posted FROM accounts WHERE id = ?", (wallet,)
+        )
+    assert reserved == (1_000_000, 0)  # a stream: the grant's budget reserved, once
     body["debitAmount"] = _usd(400_000)
     over = request(http, key, "POST", f"{BASE}/op/outgoing-payments", body, pay_token)
     assert over.status_code == 403 and over.json()["error"]["code"] == "insufficient_grant"
@@ -181,12 +184,18 @@ def test_money_moves_once_and_only_within_the_rules(
     now = request(http, key, "POST", f"{BASE}/op/outgoing-payments", body, new_token)
     assert now.status_code == 201, now.text
     assert now.json()["grantSpentDebitAmount"] == _usd(400_000)  # this repetition only
+    earnings = account_id(AccountKind.MERCHANT_AVAILABLE, shop_id, "USD")
     with platform.read() as fetch:
-        [(credits,)] = fetch(
-            "SELECT credits_posted FROM accounts WHERE id = ?",
-            (account_id(AccountKind.MERCHANT_AVAILABLE, shop_id, "USD"),),
+        [(credits,)] = fetch("SELECT credits_posted FROM accounts WHERE id = ?", (earnings,))
+    assert credits == 700_000  # the first stream, settled when its reserve ran short
+    clock.advance(IDLE_S)
+    assert settle_idle_streams(platform) == 1
+    with platform.read() as fetch:
+        [(credits,)] = fetch("SELECT credits_posted FROM accounts WHERE id = ?", (earnings,))
+        [balance] = fetch(
+            "SELECT debits_pending, debits_posted FROM accounts WHERE id = ?", (wallet,)
         )
-    assert credits == 1_100_000
+    assert (credits, balance) == (1_100_000, (0, 1_100_000))
 
 
 def test_the_risk_screen_and_the_boundaries(http: TestClient[Litestar], platform: Platform) -> None:

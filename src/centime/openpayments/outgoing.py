@@ -40,6 +40,7 @@ from .grants import Grant
 from .incoming import IncomingPayment, load_incoming
 from .listing import Cursor, list_wallet_page
 from .quotes import load_quote, payable
+from .streams import STREAM_EVENTS_MAX, accrue
 
 __all__ = [
     "OutgoingPayment",
@@ -186,9 +187,18 @@ def _some(incoming: IncomingPayment | None) -> IncomingPayment:
 
 def _move(ctx: UnitContext, platform: Platform, order: Order, incoming: IncomingPayment,
           amount: int) -> tuple[str, int] | Refusal:  # fmt: skip
-    """The ledger chain: a payment to a merchant or a transfer to a customer."""
+    """The ledger chain: a payment to a merchant or a transfer to a customer; a streamed
+    payment (Web Monetization) accrues under its stream's reserve instead."""
     ledger_id = derive_id("op", order.payment_id)
     sender = order.sender
+    limits = order.limits
+    if order.source.quote_id is None and incoming.party_kind == "merchant" and (
+            limits.debit is not None):  # fmt: skip
+        window = limits.interval.window_ns(ctx.now_ns) if limits.interval else None
+        budget_left = limits.debit - grant_spent(ctx.fetch, order.grant.id, window).debit
+        hold = accrue(ctx, platform, order.grant.id, sender.party_id, incoming.party_id,
+                      sender.asset, amount, budget_left)  # fmt: skip
+        return hold if isinstance(hold, Refusal) else ("stream", hold)
     if incoming.party_kind == "merchant":
         op = payments.create_payment(
             platform,
@@ -243,7 +253,7 @@ def _operation(platform: Platform, order: Order) -> Operation[OutgoingPayment | 
             return moved
         return _record(ctx, order, incoming, amount, quote_id, moved)
 
-    return Operation(unit, payments.PAYMENT_EVENTS_MAX + 2)
+    return Operation(unit, max(payments.PAYMENT_EVENTS_MAX + 2, STREAM_EVENTS_MAX))
 
 
 def pay(platform: Platform, order: Order, receiver: Wallet, amount_hint: int, decide: Any

@@ -10,6 +10,8 @@ resources of the resource server.
 - ``op_quotes``: a binding offer to pay an incoming payment, until it expires.
 - ``op_outgoing_payments``: payments made under grants, naming the ledger operation that
   carried the money.
+- ``op_streams``: Web Monetization streams: many small payments of one grant to one merchant
+  accrue under a metered hold (a pending ledger transfer) and are settled in batches.
 
 Revision ID: 0017_open_payments
 Revises: 0011_web
@@ -122,6 +124,21 @@ def upgrade() -> None:
         sa.Column("ledger_id", sa.BigInteger, nullable=False),
         sa.Column("created_ns", sa.BigInteger, nullable=False),
     )
+    op.create_table(
+        "op_streams",
+        sa.Column("grant_id", sa.String(36), nullable=False),
+        sa.Column("merchant_id", sa.BigInteger, nullable=False),
+        sa.Column("customer_id", sa.BigInteger, nullable=False),
+        sa.Column("asset", sa.String(12), nullable=False),
+        sa.Column("hold_id", sa.BigInteger, nullable=False),  # the reserve in force
+        sa.Column("reserved", sa.BigInteger, nullable=False),
+        sa.Column("accrued", sa.BigInteger, nullable=False),  # owed, not yet settled
+        sa.Column("payments", sa.BigInteger, nullable=False),  # accrued since settlement
+        sa.Column("expires_ns", sa.BigInteger, nullable=False),  # of the hold
+        sa.Column("last_ns", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("grant_id", "merchant_id"),
+    )
+    op.create_index("op_streams_by_last", "op_streams", ["last_ns"])
     op.create_index(
         "op_outgoing_by_grant", "op_outgoing_payments", ["grant_id", "created_ns"]
     )
@@ -133,7 +150,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
-        "op_outgoing_payments", "op_quotes", "op_incoming_payments", "op_tokens",
+        "op_streams", "op_outgoing_payments", "op_quotes", "op_incoming_payments", "op_tokens",
         "op_grants", "op_client_keys",
     ):  # fmt: skip
         op.drop_table(table)
