@@ -3,6 +3,8 @@ settled in batches; the money adds up exactly; a frozen payer stops the stream."
 
 from __future__ import annotations
 
+import re
+
 from litestar import Litestar
 from litestar.testing import TestClient
 
@@ -76,3 +78,15 @@ def test_the_budget_and_a_frozen_payer_stop_a_stream(
     frozen = request(http, key, "POST", f"{BASE}/op/outgoing-payments", body, other)
     assert frozen.status_code == 403
     assert http.get(incoming["id"]).json()["receivedAmount"] == _usd(4_000)
+
+
+def test_the_demo_site_names_its_creators_wallet_address(
+    http: TestClient[Litestar], platform: Platform
+) -> None:
+    _shop(platform)
+    http.app.state["web"].demo = True  # the demo site is served by `centime demo` only
+    page = http.get("/demo/site").text
+    found = re.search(r'<link rel="monetization" href="([^"]+)">', page)
+    assert found, page[:400]
+    wallet = http.get(found.group(1), headers={"Accept": "application/json"})
+    assert wallet.status_code == 200 and wallet.json()["assetCode"] == "USD"
