@@ -275,3 +275,26 @@ def test_keys_are_registered_in_the_web_wallet_after_a_passkey(
     wallet = f"{BASE}/op/wallets/{format_id('cus', customer_id)}/EUR"
     assert [k["kid"] for k in http.get(f"{wallet}/jwks.json").json()["keys"]] == ["my-app"]
     assert re.fullmatch(r"[A-Za-z0-9_-]{43}", key.x)
+
+
+def test_the_keys_page_of_the_wallet(http: TestClient[Litestar], platform: Platform) -> None:
+    assert http.get("/op/keys", follow_redirects=False).status_code == 303  # signed out
+    device, customer_id = _customer(http, platform)
+    assert http.get("/op/keys").status_code == 200
+    token = _csrf(http, "/op/keys")
+    key = ClientKey("from-the-page")
+    form = {"kid": key.kid, "x": key.x, "csrf": token}
+    asked = http.post("/op/keys", data=form, follow_redirects=False)
+    assert asked.status_code == 303 and asked.headers["location"] == "/stepup?next=/op/keys"
+    _step_up(http, device, token)
+    added = http.post("/op/keys", data=form, follow_redirects=False)
+    assert added.status_code == 303 and "ok=added" in added.headers["location"]
+    assert key.kid in http.get("/op/keys").text
+    wallet = f"{BASE}/op/wallets/{format_id('cus', customer_id)}/USD"
+    assert [k["kid"] for k in http.get(f"{wallet}/jwks.json").json()["keys"]] == [key.kid]
+    again = http.post("/op/keys", data=form)
+    assert again.status_code == 400 and "taken" in again.text
+    gone = http.post(f"/op/keys/{key.kid}/revoke", data={"csrf": token}, follow_redirects=False)
+    assert gone.status_code == 303
+    assert http.get(f"{wallet}/jwks.json").json() == {"keys": []}
+    assert http.post(f"/op/keys/{key.kid}/revoke", data={}).status_code == 403  # CSRF

@@ -8,7 +8,9 @@ lets an app act as the customer's client.
 - ``POST /op/consent/{interact_id}``: allow or refuse; then back to the app's finish URI
   with ``hash`` and ``interact_ref`` (the hash: base64 of SHA-256 over the client's nonce,
   our nonce, the interact_ref and the grant endpoint URI, each on its own line).
-- ``POST /op/keys`` (JSON ``{kid, x}``, CSRF header): register an Ed25519 key.
+- ``GET /op/keys``: the signed-in customer's or merchant's keys; ``POST /op/keys`` (the
+  page's form, or JSON ``{kid, x}`` with the CSRF header): register an Ed25519 key;
+  ``POST /op/keys/{kid}/revoke``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from centime.web.common import SESSION_COOKIE, Viewer, check_csrf, viewer
 
 from .addresses import Wallet
 from .grants import Grant, decide_grant, load_grant_by_interaction
-from .keys import jwk_of, register_key
+from .keys import jwk_of, list_keys, register_key, revoke_key
 from .routes_auth import json_response
 from .state import OpenPaymentsState, op_state
 
@@ -127,14 +129,47 @@ async def consent_answer(
     return Redirect(decided.finish_uri + joiner + urlencode(params), status_code=303)
 
 
-@post("/keys", status_code=201)
-async def add_key(request: Request[Any, Any, Any]) -> Response[Any]:
-    await check_csrf(request)
-    state = op_state(request)
+def _keys_page(request: Request[Any, Any, Any], state: OpenPaymentsState, me: Viewer,
+               status_code: int = 200, error: str | None = None) -> Response[str]:  # fmt: skip
+    kind = me.user.kind.value
+    keys = list_keys(state.platform, kind, me.user.party_id)
+    wallet = state.urls.wallet(Wallet(kind, me.user.party_id, "USD"))
+    html = _ENV.get_template("keys.html").render(
+        keys=keys, wallet=wallet, error=error, ok=request.query_params.get("ok"),
+        csrf=csrf_token(request.cookies.get(SESSION_COOKIE, "")),
+    )  # fmt: skip
+    return Response(html, status_code=status_code, media_type="text/html",
+                    headers={"Content-Security-Policy": "frame-ancestors 'none'"})  # fmt: skip
+
+
+async def _key_owner(request: Request[Any, Any, Any]) -> Viewer | None:
     me = await viewer(request)
     if me is None or me.user.kind not in (UserKind.CUSTOMER, UserKind.MERCHANT):
+        return None
+    return me
+
+
+@get("/keys")
+async def keys_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    me = await _key_owner(request)
+    if me is None:
+        return Redirect("/app?signin=1", status_code=303)
+    state = op_state(request)
+    return await to_thread.run_sync(lambda: _keys_page(request, state, me))
+
+
+@post("/keys", status_code=201)
+async def add_key(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A form of the keys page, or JSON ``{kid, x}`` from a script (CSRF header)."""
+    fields = await check_csrf(request)
+    state = op_state(request)
+    me = await _key_owner(request)
+    form = request.headers.get("content-type", "").startswith("application/x-www-form")
+    if me is None:
         return json_response({"error": {"code": "unauthorized", "description": "sign in"}}, 401)
     if not me.fresh:
+        if form:
+            return Redirect("/stepup?next=/op/keys", status_code=303)
         return json_response(
             {
                 "error": {
@@ -144,15 +179,31 @@ async def add_key(request: Request[Any, Any, Any]) -> Response[Any]:
             },
             401,
         )
-    body = await request.json()
+    body: Any = fields if form else await request.json()
     kid, x = (body.get("kid"), body.get("x")) if isinstance(body, dict) else (None, None)
     op = register_key(state.platform, me.user.kind.value, me.user.party_id, str(kid), str(x))
     made = await to_thread.run_sync(state.platform.execute, op)
     if isinstance(made, Refusal):
+        if form:
+            return _keys_page(request, state, me, 400, made.detail)
         return json_response(
             {"error": {"code": "invalid_request", "description": made.detail}}, 400
         )
+    if form:
+        return Redirect("/op/keys?ok=added", status_code=303)
     return json_response(jwk_of(made), 201)
 
 
-consent_routes = [consent_page, consent_answer, add_key]
+@post("/keys/{kid:str}/revoke", status_code=303)
+async def revoke_key_page(request: Request[Any, Any, Any], kid: FromPath[str]) -> Response[Any]:
+    await check_csrf(request)
+    state = op_state(request)
+    me = await _key_owner(request)
+    if me is None:
+        return Redirect("/app?signin=1", status_code=303)
+    op = revoke_key(state.platform, me.user.kind.value, me.user.party_id, kid[:64])
+    await to_thread.run_sync(state.platform.execute, op)
+    return Redirect("/op/keys?ok=revoked", status_code=303)
+
+
+consent_routes = [consent_page, consent_answer, keys_page, add_key, revoke_key_page]
