@@ -4,14 +4,17 @@ test attacks one rule and checks that nothing changed."""
 from __future__ import annotations
 
 import datetime
+import json
 import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 from litestar import Litestar
 from litestar.testing import TestClient
 
 from centime.clock import FakeClock
+from centime.openpayments.fetch import JwksFetcher
 from centime.openpayments.keys import register_key, revoke_key
 from centime.openpayments.signatures import ReplayGuard
 from centime.openpayments.streams import IDLE_S, settle_idle_streams
@@ -298,3 +301,45 @@ def test_the_keys_page_of_the_wallet(http: TestClient[Litestar], platform: Platf
     assert gone.status_code == 303
     assert http.get(f"{wallet}/jwks.json").json() == {"keys": []}
     assert http.post(f"/op/keys/{key.kid}/revoke", data={}).status_code == 403  # CSRF
+
+
+def test_a_foreign_client_and_a_payment_between_two_customers(
+    http: TestClient[Litestar], platform: Platform
+) -> None:
+    foreign = ClientKey("foreign-1")
+
+    async def resolve(host: str, port: int) -> list[str]:
+        return ["93.184.216.34"]
+
+    def jwks(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/alice/jwks.json"
+        return httpx.Response(200, json={"keys": [{"kid": foreign.kid, "kty": "OKP",
+                                                   "crv": "Ed25519", "x": foreign.x}]})  # fmt: skip
+
+    state = http.app.state["open_payments"]
+    state.fetcher = JwksFetcher(resolve, httpx.MockTransport(jwks))
+    client = "https://wallet.example/alice"
+    device, payer_id = _customer(http, platform)
+    payer = f"{BASE}/op/wallets/{format_id('cus', payer_id)}/USD"
+    http.cookies.clear()
+    _, payee_id = _customer(http, platform)
+    payee = f"{BASE}/op/wallets/{format_id('cus', payee_id)}/USD"
+    incoming, _ = _incoming(http, foreign, client, payee, 250_000)
+    http.cookies.clear()
+    token = _csrf(http, "/app")
+    signed_in = http.post("/web/signin/options", headers={"X-CSRF-Token": token}, json={})
+    assert signed_in.status_code == 200, signed_in.text
+    finished = http.post("/web/signin/finish", headers={"X-CSRF-Token": token},
+                         json={"credential": json.loads(device.get(signed_in.text))})  # fmt: skip
+    assert finished.status_code == 200, finished.text
+    pay_token = _outgoing_grant(http, foreign, client, payer, device)
+    body = {"walletAddress": payer, "incomingPayment": incoming["id"], "debitAmount": _usd(250_000)}
+    paid = request(http, foreign, "POST", f"{BASE}/op/outgoing-payments", body, pay_token)
+    assert paid.status_code == 201, paid.text
+    payee_wallet = account_id(AccountKind.CUSTOMER_WALLET, payee_id, "USD")
+    with platform.read() as fetch:
+        [(credits,)] = fetch("SELECT credits_posted FROM accounts WHERE id = ?", (payee_wallet,))
+        assert fetch("SELECT COUNT(*) FROM p2p_transfers", ())[0][0] == 1
+    assert credits == 5_000_000 + 250_000
+    assert http.get(incoming["id"]).json()["receivedAmount"] == _usd(250_000)
+    assert state.fetcher._cache  # fetched once, then cached
