@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
+import isodate
 from anyio import to_thread
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
@@ -18,7 +19,7 @@ from centime.platform.review import InReview
 
 from .access import limits_of
 from .addresses import Wallet
-from .amounts import parse_amount_for
+from .amounts import amount_json, parse_amount_for
 from .errors import OpError
 from .grants import Grant
 from .http_auth import access_token, signed_request
@@ -85,8 +86,6 @@ def _metadata(body: dict[str, Any]) -> str | None:
 def _expires_ns(raw: object) -> int | None:
     if raw is None:
         return None
-    import isodate
-
     try:
         moment = isodate.parse_datetime(raw) if type(raw) is str and len(raw) < 40 else None
     except (isodate.ISO8601Error, ValueError):
@@ -361,8 +360,6 @@ async def outgoing_payment_grant(request: Request[Any, Any, Any]) -> Response[by
     wallet = _wallet(state, item["identifier"])
     limits = limits_of(state.urls, item, wallet.asset)
     spent = await to_thread.run_sync(lambda: _spent(state, grant, limits.interval))
-    from .amounts import amount_json
-
     return json_response({
         "spentDebitAmount": amount_json(spent.debit, wallet.asset),
         "spentReceiveAmount": amount_json(spent.receive, wallet.asset),

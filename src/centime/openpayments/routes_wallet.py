@@ -10,6 +10,7 @@ from anyio import to_thread
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
+from centime.money import ASSETS
 from centime.platform.parties import Status, get_customer, get_merchant
 
 from .addresses import Wallet, wallet_from_parts
@@ -58,7 +59,6 @@ async def wallet_address(
 
 
 def _scale(asset: FromPath[str]) -> int:
-    from centime.money import ASSETS
 
     return ASSETS[asset].scale
 

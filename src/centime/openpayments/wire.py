@@ -6,7 +6,7 @@ import datetime
 import json
 from typing import Any
 
-from .addresses import Urls
+from .addresses import Urls, Wallet
 from .amounts import amount_json
 from .incoming import IncomingPayment
 from .outgoing import OutgoingPayment, Spent
@@ -66,8 +66,6 @@ def quote_json(urls: Urls, quote: Quote) -> dict[str, Any]:
 def outgoing_json(
     urls: Urls, payment: OutgoingPayment, spent: Spent | None = None
 ) -> dict[str, Any]:
-    from .addresses import Wallet
-
     wallet = Wallet(payment.party_kind, payment.party_id, payment.asset)
     body: dict[str, Any] = {
         "id": urls.resource("outgoing-payments", payment.id),
