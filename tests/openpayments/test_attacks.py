@@ -343,3 +343,29 @@ def test_a_foreign_client_and_a_payment_between_two_customers(
     assert credits == 5_000_000 + 250_000
     assert http.get(incoming["id"]).json()["receivedAmount"] == _usd(250_000)
     assert state.fetcher._cache  # fetched once, then cached
+
+
+def test_a_grant_without_a_finish_uri_is_polled_until_consent(
+    http: TestClient[Litestar], platform: Platform, clock: FakeClock
+) -> None:
+    client, key, _ = _shop(platform)
+    device, customer_id = _customer(http, platform)
+    payer = f"{BASE}/op/wallets/{format_id('cus', customer_id)}/USD"
+    pending = _grant(http, key, client, [{"type": "outgoing-payment", "actions": ["create"],
+                     "identifier": payer}], interact={"start": ["redirect"]})  # fmt: skip
+    cont = pending["continue"]
+    waiting = request(http, key, "POST", cont["uri"], None, cont["access_token"]["value"])
+    assert waiting.status_code == 200 and waiting.json()["continue"]["wait"] == 5
+    consent = urlsplit(pending["interact"]["redirect"]).path
+    token = _csrf(http, consent)
+    _step_up(http, device, token)
+    done = http.post(consent, data={"decision": "accept", "csrf": token})
+    assert done.status_code == 200 and "go back to the app" in done.text
+    clock.advance(5)
+    issued = request(http, key, "POST", cont["uri"], None, cont["access_token"]["value"])
+    assert issued.status_code == 200, issued.text
+    assert issued.json()["access_token"]["access"][0]["identifier"] == payer
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=2)
+    twice = request(http, key, "POST", cont["uri"], None, cont["access_token"]["value"],
+                    created=later)  # fmt: skip
+    assert twice.status_code == 401  # a grant's token is issued once
