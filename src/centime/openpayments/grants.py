@@ -255,13 +255,15 @@ def rotate_token(token_id: str, grant_id: str) -> Operation[Issued | OpError]:
     """A new token for the grant in place of ``token_id`` (revoked in the same unit)."""
 
     def unit(ctx: UnitContext) -> Issued | OpError:
+        grant = _locked(ctx, grant_id)
+        if grant is None or grant.status != "issued":  # checked before anything is written
+            return OpError(404, "invalid_rotation", "no such token")
         changed = ctx.execute(
             "UPDATE op_tokens SET revoked_ns = ? WHERE id = ? AND grant_id = ?"
             " AND revoked_ns IS NULL",
             (ctx.now_ns, token_id, grant_id),
         )
-        grant = _locked(ctx, grant_id)
-        if changed == 0 or grant is None or grant.status != "issued":
+        if changed == 0:  # nothing was written
             return OpError(404, "invalid_rotation", "no such token")
         new_id, value = _new_token(ctx, grant_id)
         return Issued(grant, None, new_id, value)

@@ -27,9 +27,17 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from centime.ledger.units import UnitContext
+from centime.platform import payments
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Code, Refusal
-from centime.platform.holds import authorize_hold, capture_hold, release_hold
+from centime.platform.holds import (
+    AUTHORIZE_EVENTS_MAX,
+    CAPTURE_EVENTS_MAX,
+    RELEASE_EVENTS_MAX,
+    authorize_hold,
+    capture_hold,
+    release_hold,
+)
 from centime.platform.ids import derive_id
 from centime.platform.parties import active_customer, active_merchant
 
@@ -46,7 +54,7 @@ __all__ = [
 SETTLE_PAYMENTS: Final = 500
 IDLE_S: Final = 60
 SETTLE_INTERVAL_S: Final = 10  # how often the background loop looks for idle streams
-HOLD_S: Final = 3 * 3600
+HOLD_S: Final = 24 * 3600
 SETTLE_BEFORE_EXPIRY_S: Final = 600
 SETTLE_BATCH_MAX: Final = 100
 _NS: Final = 1_000_000_000
@@ -76,17 +84,44 @@ def _load(ctx: UnitContext, grant_id: str, merchant_id: int) -> Stream | None:
     return Stream(*rows[0]) if rows else None
 
 
-def _settle(ctx: UnitContext, platform: Platform, stream: Stream) -> Refusal | None:
-    """Capture what accrued (release the reserve when nothing did) and forget the hold."""
+def _settle(ctx: UnitContext, platform: Platform, stream: Stream) -> None:
+    """Capture what accrued (release the reserve when nothing did) and forget the stream.
+
+    A hold that lapsed before it was settled (the server was down past ``HOLD_S``) gave the
+    money back to the customer: what accrued is then paid directly, and when even that is
+    refused (the customer spent it meanwhile), the stream's payments are marked ``failed``
+    and the incoming payments' ``receivedAmount`` goes back down: never money the merchant
+    is told it received but does not have."""
     if stream.accrued > 0:
         result: Any = capture_hold(platform, stream.hold_id, stream.accrued).unit(ctx)
+        if isinstance(result, Refusal):
+            late = derive_id("op-stream-late", stream.hold_id)
+            result = payments.create_payment(
+                platform, stream.customer_id, stream.merchant_id, stream.asset, stream.accrued,
+                "Web Monetization", None, payment_id=late,
+            ).unit(ctx)  # fmt: skip
+        if isinstance(result, Refusal):
+            _fail(ctx, stream)
     else:
-        result = release_hold(platform, stream.hold_id).unit(ctx)
-    if isinstance(result, Refusal):
-        return result
+        release_hold(platform, stream.hold_id).unit(ctx)  # a lapsed one is released already
     ctx.execute("DELETE FROM op_streams WHERE grant_id = ? AND merchant_id = ?",
                 (stream.grant_id, stream.merchant_id))  # fmt: skip
-    return None
+
+
+def _fail(ctx: UnitContext, stream: Stream) -> None:
+    rows = ctx.fetch(
+        "SELECT receiver, SUM(debit) FROM op_outgoing_payments WHERE ledger_kind = 'stream'"
+        " AND ledger_id = ? AND failed = ? GROUP BY receiver",
+        (stream.hold_id, False),
+    )
+    ctx.execute(
+        "UPDATE op_outgoing_payments SET failed = ?, sent = 0 WHERE ledger_kind = 'stream'"
+        " AND ledger_id = ?",
+        (True, stream.hold_id),
+    )
+    for receiver, amount in rows:
+        ctx.execute("UPDATE op_incoming_payments SET received = received - ? WHERE id = ?",
+                    (int(amount), receiver))  # fmt: skip
 
 
 def _needs_settling(stream: Stream, amount: int, now_ns: int) -> bool:
@@ -121,15 +156,17 @@ def accrue(
         if isinstance(party, Refusal):  # frozen or closed since the reserve was made
             return party
     stream = _load(ctx, grant_id, merchant_id)
-    if stream is not None and _needs_settling(stream, amount, ctx.now_ns):
-        refused = _settle(ctx, platform, stream)
-        if refused is not None:
-            return refused
-        stream = None
-    if stream is None:
-        reserve = min(budget_left, _available(ctx, customer_id, asset))
+    settling = stream is not None and _needs_settling(stream, amount, ctx.now_ns)
+    if stream is None or settling:
+        # Checked before anything is written: a refused payment settles nothing early.
+        freed = stream.reserved - stream.accrued if stream is not None else 0
+        reserve = min(budget_left, _available(ctx, customer_id, asset) + freed)
         if reserve < amount:
             return Refusal(Code.INSUFFICIENT_FUNDS, "the wallet's balance is short")
+    if stream is not None and settling:
+        _settle(ctx, platform, stream)
+        stream = None
+    if stream is None:
         hold_id = derive_id("op-stream", grant_id, merchant_id, ctx.now_ns)
         hold: Any = authorize_hold(platform, customer_id, merchant_id, asset, reserve, HOLD_S,
                                    "Web Monetization", hold_id=hold_id).unit(ctx)  # fmt: skip
@@ -148,8 +185,11 @@ def accrue(
     return stream.hold_id
 
 
-# capture (two post legs, the fee, two accounts) plus a new reserve (two legs): bounded
-STREAM_EVENTS_MAX: Final = 16
+# a capture or a late payment (two legs, the fee, two accounts) and a new reserve: bounded
+STREAM_EVENTS_MAX: Final = (
+    max(CAPTURE_EVENTS_MAX + payments.PAYMENT_EVENTS_MAX, RELEASE_EVENTS_MAX)
+    + AUTHORIZE_EVENTS_MAX
+)
 
 
 def settle_idle_streams(
@@ -172,7 +212,8 @@ def settle_idle_streams(
             current = _load(ctx, stream.grant_id, stream.merchant_id)
             if current is None or current.hold_id != stream.hold_id:
                 return False  # settled meanwhile by a payment
-            return _settle(ctx, platform, current) is None
+            _settle(ctx, platform, current)
+            return True
 
         settled += int(platform.execute(Operation(unit, STREAM_EVENTS_MAX)))
     return settled
