@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import typer
@@ -209,7 +209,9 @@ def serve(
     with Ledger(open_store(database_url), audit=audit) as ledger:
         platform = Platform(ledger, ledger.clock, config=platform_config_from_env(),
                             screen=risk_screen(ledger.clock))  # fmt: skip
-        options = ServerOptions(host, port, rate_per_key, rate_burst, access_log, worker)
+        options = ServerOptions(host, port, rate_per_key, rate_burst, access_log, worker,
+                                web_key=web_key(database_url),
+                                trusted_proxies=trusted_proxies())  # fmt: skip
         _install_webhook_key(platform, database_url)
         _run_server(platform, audit, options)
 
@@ -245,6 +247,9 @@ class ServerOptions:
     worker: bool = True
     web_origin: str | None = None  # default: http://localhost:<port> (or CENTIME_WEB_ORIGIN)
     demo: bool = False
+    web_key: bytes | None = field(default=None, repr=False)  # keys CSRF tokens (web_key())
+    # Addresses whose X-Forwarded-For is believed (CENTIME_TRUSTED_PROXIES); none by default.
+    trusted_proxies: tuple[str, ...] = ()
 
     def origin(self) -> str:
         """The web apps' origin, which passkeys are bound to (WebAuthn refuses IP
@@ -268,8 +273,65 @@ def web_state_for(platform: Platform, options: ServerOptions) -> WebState:
     from centime.web import WebState
 
     origin = options.origin()
-    return WebState(platform, RelyingParty.for_origin(origin), LoginThrottle(time.monotonic),
-                    demo=options.demo)  # fmt: skip
+    state = WebState(platform, RelyingParty.for_origin(origin), LoginThrottle(time.monotonic),
+                     demo=options.demo)  # fmt: skip
+    if options.web_key is not None:
+        state.csrf_key = options.web_key
+    return state
+
+
+WEB_KEY_ENV = "CENTIME_WEB_KEY"
+WEB_KEY_FILE_ENV = "CENTIME_WEB_KEY_FILE"
+TRUSTED_PROXIES_ENV = "CENTIME_TRUSTED_PROXIES"
+
+
+def web_key(database_url: str) -> bytes:
+    """The web apps' secret (it keys CSRF tokens): CENTIME_WEB_KEY (base64 of 32 bytes) or
+    the file CENTIME_WEB_KEY_FILE names; on SQLite without either, the file
+    ``<database>.web-key`` beside the database (made, mode 0600, when missing); on
+    PostgreSQL without either, a key derived (HKDF) from the webhook secrets' key, which
+    every process shares already."""
+    from pathlib import Path
+
+    from centime.keyfile import derive_key, key_from_env
+    from centime.store.migrate import sqlalchemy_url
+
+    url = database_url if "://" in database_url else f"sqlite:///{database_url}"
+    default = None
+    if url.startswith("sqlite:///"):
+        default = Path(f"{sqlalchemy_url(url).removeprefix('sqlite:///')}.web-key")
+    try:
+        key = key_from_env(WEB_KEY_ENV, WEB_KEY_FILE_ENV, default)
+        shared = None if key else key_from_env("CENTIME_WEBHOOK_KEY", "CENTIME_WEBHOOK_KEY_FILE",
+                                               None)  # fmt: skip
+    except RuntimeError as bad:
+        typer.echo(f"error: {bad}", err=True)
+        raise typer.Exit(2) from None
+    if key is None and shared is not None:
+        key = derive_key(shared, "centime web csrf v1")
+    if key is None:
+        typer.echo(f"error: the web apps need {WEB_KEY_ENV} or {WEB_KEY_FILE_ENV}", err=True)
+        raise typer.Exit(2)
+    return key
+
+
+def trusted_proxies() -> tuple[str, ...]:
+    """CENTIME_TRUSTED_PROXIES: the comma-separated addresses or CIDR networks of the
+    reverse proxies whose X-Forwarded-For (and -Proto) the server believes. Unset: none, and
+    every limit per client address counts the connection's own address (a client cannot
+    name itself another address to escape them)."""
+    import ipaddress
+
+    text = os.environ.get(TRUSTED_PROXIES_ENV, "").strip()
+    found = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise typer.BadParameter(f"{TRUSTED_PROXIES_ENV}: {item!r} is no address") from None
+    return tuple(found)
 
 
 def open_payments_for(platform: Platform, options: ServerOptions) -> OpenPaymentsState:
@@ -284,19 +346,31 @@ def _install_webhook_key(platform: Platform, database_url: str) -> None:
     """The key that encrypts webhook secrets at rest: CENTIME_WEBHOOK_KEY (base64 of 32
     bytes) or the file CENTIME_WEBHOOK_KEY_FILE names; on SQLite without either, the file
     ``<database>.webhook-key`` beside the database (made, mode 0600, when missing). On
-    PostgreSQL one of the two must be set (every process needs the same key)."""
+    PostgreSQL one of the two must be set (every process needs the same key). Likewise the
+    instrument fingerprints' key (CENTIME_INSTRUMENT_KEY, CENTIME_INSTRUMENT_KEY_FILE,
+    ``<database>.instrument-key``). Also where
+    webhooks may go: CENTIME_WEBHOOK_ALLOW_HTTP and CENTIME_WEBHOOK_ALLOW_PRIVATE
+    (centime.platform.webhook_targets; public https only when neither is set)."""
     from pathlib import Path
 
+    from centime.platform.instruments import install_instrument_key, instrument_key_from_env
+    from centime.platform.webhook_targets import install_target_policy, policy_from_env
     from centime.platform.webhooks import install_secret_box, secret_box_from_env
     from centime.store.migrate import sqlalchemy_url
 
-    default = None
+    base = None
     url = database_url if "://" in database_url else f"sqlite:///{database_url}"
     if url.startswith("sqlite:///"):
-        default = Path(f"{sqlalchemy_url(url).removeprefix('sqlite:///')}.webhook-key")
+        base = sqlalchemy_url(url).removeprefix("sqlite:///")
     try:
-        install_secret_box(platform, secret_box_from_env(default))
-    except RuntimeError as missing:
+        install_target_policy(platform, policy_from_env())
+        install_secret_box(platform, secret_box_from_env(
+            None if base is None else Path(f"{base}.webhook-key")))  # fmt: skip
+        # The same for instrument fingerprints (centime.platform.instruments; the migration
+        # to 0012_card_tokens reads the same file).
+        install_instrument_key(platform, instrument_key_from_env(
+            None if base is None else Path(f"{base}.instrument-key")))  # fmt: skip
+    except (RuntimeError, ValueError) as missing:
         typer.echo(f"error: {missing}", err=True)
         raise typer.Exit(2) from None
 
@@ -322,9 +396,13 @@ def _run_server(platform: Platform, audit: AuditLog | None, options: ServerOptio
             web=web_state_for(platform, options),
             open_payments=open_payments_for(platform, options),
         )
+        # Forwarded headers only from the configured proxies (uvicorn would otherwise trust
+        # 127.0.0.1's: on loopback any client could pick its own address).
+        proxies = list(options.trusted_proxies)
         uvicorn.run(
             app_, host=options.host, port=options.port, log_level="info",
-            access_log=options.access_log,
+            access_log=options.access_log, proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies or None,
         )  # fmt: skip
     finally:
         if worker is not None:
@@ -470,7 +548,7 @@ def demo(
     from centime.store.sqlite import SqliteStore
 
     path = Path(database)
-    leftovers = ("-wal", "-shm", ".writer-lock", ".webhook-key")
+    leftovers = ("-wal", "-shm", ".writer-lock", ".webhook-key", ".instrument-key", ".web-key")
     for leftover in (path, *(Path(f"{path}{s}") for s in leftovers)):
         leftover.unlink(missing_ok=True)
     key_file = Path(f"{path}.audit-key.pem")
@@ -482,7 +560,9 @@ def demo(
         _install_webhook_key(platform, str(path))
         world = build_demo_world(platform)
         print_demo(platform, world, f"http://{host}:{port}", Console())
-        _run_server(platform, audit, ServerOptions(host, port, demo=True))
+        options = ServerOptions(host, port, demo=True, web_key=web_key(str(path)),
+                                trusted_proxies=trusted_proxies())  # fmt: skip
+        _run_server(platform, audit, options)
 
 
 @risk_app.command("export-labels")
@@ -849,8 +929,9 @@ def audit_prove_consistency(
 
 @audit_app.command("check-proof")
 def audit_check_proof(
-    proof: str = typer.Argument(..., help="The proof JSON (from `audit prove` or the API); -"
-                                " reads standard input."),
+    proof: str = typer.Argument(
+        ..., help="The proof JSON (from `audit prove` or the API); - reads standard input."
+    ),
     keys: str = typer.Option(..., "--keys", help="The operator's published keyring JSON."),
     head: str | None = typer.Option(
         None, "--head", help="The signed head JSON [default: the proof document's]."),

@@ -72,6 +72,10 @@ class HeldForReview(Exception):  # noqa: N818 (not an error: an answer of its ow
         self.answer = answer
 
 
+def _confirmation(token: str | None) -> dict[str, str]:
+    return {} if token is None else {"Centime-Confirmation": token}
+
+
 def _unset(value: Any) -> Any:
     return wire.UNSET if value is None else value
 
@@ -124,9 +128,10 @@ class Client:
         body: msgspec.Struct | None = None,
         params: Mapping[str, str | int] | None = None,
         idempotency_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> T:
         """Send a request and decode its answer as ``result`` (or raise ProblemError)."""
-        headers: dict[str, str] = {}
+        headers = dict(headers or {})
         if method in _IDEMPOTENT_METHODS:
             headers["Idempotency-Key"] = idempotency_key or str(uuid.uuid4())
         content = None
@@ -647,23 +652,27 @@ class Client:
 
     def add_payout_method(
         self, holder_name: str, account_number: str, *, merchant_id: str | None = None,
-        idempotency_key: str | None = None,
+        idempotency_key: str | None = None, confirmation: str | None = None,
     ) -> wire.PayoutMethod:  # fmt: skip
-        """Register a bank account for payouts (locks payouts for a while)."""
+        """Register a bank account for payouts (locks payouts for a while). ``confirmation``:
+        the one-time ``Centime-Confirmation`` a person of the merchant made on the web."""
         body = wire.PayoutMethodCreate(holder_name=holder_name, account_number=account_number,
                                        merchant_id=_unset(merchant_id))  # fmt: skip
         return self.request("POST", "/v1/payout-methods", wire.PayoutMethod, body=body,
-                            idempotency_key=idempotency_key)  # fmt: skip
+                            idempotency_key=idempotency_key,
+                            headers=_confirmation(confirmation))  # fmt: skip
 
     def list_payout_methods(self, *, merchant_id: str | None = None) -> wire.PayoutMethodList:
         return self.request("GET", "/v1/payout-methods", wire.PayoutMethodList,
                             params=_query(None, None, merchant_id=merchant_id))  # fmt: skip
 
     def remove_payout_method(
-        self, method_id: str, *, idempotency_key: str | None = None
-    ) -> wire.PayoutMethod:
+        self, method_id: str, *, idempotency_key: str | None = None,
+        confirmation: str | None = None,
+    ) -> wire.PayoutMethod:  # fmt: skip
         return self.request("POST", f"/v1/payout-methods/{method_id}/remove", wire.PayoutMethod,
-                            idempotency_key=idempotency_key)  # fmt: skip
+                            idempotency_key=idempotency_key,
+                            headers=_confirmation(confirmation))  # fmt: skip
 
     def get_payout_schedule(
         self, asset: str, *, merchant_id: str | None = None

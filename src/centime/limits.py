@@ -138,6 +138,11 @@ API_CURSOR_LEN_MAX: Final = 64
 API_RATE_PER_KEY_PER_S: Final = 1000.0
 API_RATE_BURST: Final = 2000
 API_RATE_BUCKETS_MAX: Final = 10_000
+# Failed authentications (bad API keys, unknown session cookies) per client address: a
+# burst of 20, then one every 5 s (centime.api.ratelimit.FailureLimit); 429 beyond.
+AUTH_FAILURES_BURST: Final = 20
+AUTH_FAILURES_PER_S: Final = 0.2
+AUTH_FAILURE_SOURCES_MAX: Final = 10_000
 # Verified API keys kept in a process, and for how long: a key revoked by another process
 # keeps working here for at most this long (revoking through this process: at once).
 API_KEY_CACHE_MAX: Final = 10_000
@@ -194,10 +199,8 @@ WEBHOOK_FAILING_DISABLE_S: Final = 5 * 24 * 3600
 WEBHOOK_FANOUT_EVENTS_MAX: Final = 1000
 WEBHOOK_SENDS_PER_TICK_MAX: Final = 64
 WEBHOOK_SEND_CONCURRENCY: Final = 8
-# One attempt: connect/read/write/pool timeouts, and the response body kept (bytes read at
-# most; the rest is not read).
+# One attempt: connect/read/write/pool timeouts (the answer's body is never read).
 WEBHOOK_TIMEOUT_S: Final = 10.0
-WEBHOOK_RESPONSE_KEEP_BYTES: Final = 1024
 # A job's lease (centime worker): a job that has not renewed it for this long is taken over.
 # Every job is bounded per run well below it (a delivery tick: 64 attempts, 8 at once, 10 s
 # each at most: 80 s plus the outbox walk).

@@ -3,6 +3,7 @@ that records every request and answers with the statuses it is told to, in order
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -12,7 +13,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import standardwebhooks
 
-__all__ = ["Received", "Receiver", "receiver"]
+from centime.platform.webhook_targets import TargetPolicy
+
+__all__ = ["LOOPBACK_POLICY", "Received", "Receiver", "receiver"]
+
+# The development setting these tests deliver under (CENTIME_WEBHOOK_ALLOW_HTTP=1,
+# CENTIME_WEBHOOK_ALLOW_PRIVATE=127.0.0.0/8,::1/128): the receiver is plain http on loopback,
+# which the default policy refuses (tests/security attacks it).
+LOOPBACK_POLICY = TargetPolicy(
+    allow_http=True,
+    allow_private=(ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")),
+)
 
 
 @dataclass(frozen=True)

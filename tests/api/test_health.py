@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from centime.api.background import BackgroundLoop, Task, background_tasks
+from centime.auth import Scope
 from centime.clock import FakeClock
 from centime.platform.context import Platform
 
@@ -28,7 +29,10 @@ def test_metrics_count_requests_by_route_template(api: Api) -> None:
     customer = api.operator.create_customer("Ada")
     api.operator.get_customer(customer.id)
     api.http.get("/no/such/route/abc123")
-    text = api.http.get("/metrics").text
+    assert api.http.get("/metrics").status_code == 401  # tenants' traffic: operators only
+    merchant_key = api.merchant_key(api.merchant(), Scope.ADMIN)
+    assert api.http.get("/metrics", headers=api.headers(merchant_key)).status_code == 403
+    text = api.http.get("/metrics", headers=api.headers(api.key(Scope.READ))).text
     assert (
         'centime_http_requests_total{method="GET",route="/v1/customers/{customer_id}",'
         'status="200"} 1.0' in text

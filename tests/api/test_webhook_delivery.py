@@ -19,10 +19,11 @@ from centime.platform import webhooks
 from centime.platform.context import Platform
 from centime.platform.ids import format_id
 from centime.platform.payments import Payment, create_payment
+from centime.platform.webhook_targets import install_target_policy
 from centime.platform.webhooks import NewSecret, SecretBox
 
 from ..platform.world import customer, fund, merchant
-from .receiver import Receiver, receiver
+from .receiver import LOOPBACK_POLICY, Receiver, receiver
 
 # The store-specific parts run on both stores; the rest on SQLite only (the suite's time).
 SQLITE_ONLY = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
@@ -37,6 +38,7 @@ def hook() -> Iterator[Receiver]:
 @pytest.fixture
 def delivery(platform: Platform) -> Iterator[WebhookDelivery]:
     webhooks.install_secret_box(platform, SecretBox(os.urandom(32)))
+    install_target_policy(platform, LOOPBACK_POLICY)
     # Signatures carry the wall clock's time, which receivers check (the platform's clock
     # is a fake one in 2027 here).
     with WebhookDelivery(sign_clock=SystemClock()) as made:
@@ -78,7 +80,7 @@ def test_a_payment_is_delivered_signed_and_verifies(
     # Sent once: the next tick has nothing to do.
     assert delivery(platform).sent == 0
     [attempt] = webhooks.list_attempts(platform, made.endpoint.id).items
-    assert (attempt.attempt, attempt.status_code, attempt.response) == (1, 200, "ok")
+    assert (attempt.attempt, attempt.status_code, attempt.error) == (1, 200, None)
 
 
 def test_a_failing_receiver_gets_retries_on_the_schedule_with_the_same_id(
@@ -100,7 +102,6 @@ def test_a_failing_receiver_gets_retries_on_the_schedule_with_the_same_id(
         received.verify(made.secret)
     log = webhooks.list_attempts(platform, made.endpoint.id).items
     assert [(a.attempt, a.status_code) for a in reversed(log)] == [(1, 500), (2, 503), (3, 200)]
-    assert log[-1].response is not None and len(log[-1].response) == 1024  # cut
     [sent] = webhooks.list_deliveries(platform, made.endpoint.id).items
     assert (sent.status, sent.attempts) == ("succeeded", 3)
 

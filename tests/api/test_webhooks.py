@@ -16,16 +16,18 @@ from centime.client import ProblemError
 from centime.clock import SystemClock
 from centime.platform import webhooks
 from centime.platform.ids import parse_id
+from centime.platform.webhook_targets import install_target_policy
 
 from ..platform.world import fund
 from .conftest import Api
-from .receiver import Receiver, receiver
+from .receiver import LOOPBACK_POLICY, Receiver, receiver
 
 SQLITE_ONLY = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
-def hook() -> Iterator[Receiver]:
+def hook(api: Api) -> Iterator[Receiver]:
+    install_target_policy(api.platform, LOOPBACK_POLICY)
     with receiver() as made:
         yield made
 
@@ -86,7 +88,10 @@ def test_bad_endpoints_are_refused_and_change_nothing(api: Api) -> None:
     shop = api.merchant()
     merchant = api.client(api.merchant_key(shop, Scope.ADMIN))
     for url, code in [
-        ("http://example.com/hook", "invalid_webhook_url"),  # http off loopback
+        ("http://example.com/hook", "invalid_webhook_url"),  # http: a development setting
+        ("https://127.0.0.1/hook", "invalid_webhook_url"),  # not a public address
+        ("https://169.254.169.254/latest", "invalid_webhook_url"),
+        ("https://metadata.google.internal/x", "invalid_webhook_url"),
         ("https://user:pw@example.com/hook", "invalid_webhook_url"),
         ("ftp://example.com/hook", "invalid_request"),  # the wire's pattern
         ("https://example.com/" + "a" * 2048, "invalid_request"),

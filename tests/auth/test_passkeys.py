@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from centime.auth import passkeys as pk
-from centime.auth.sessions import load_session, stepped_up
+from centime.auth.sessions import load_session, session_hash, stepped_up
 from centime.clock import FakeClock
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
@@ -98,6 +98,16 @@ def _sign_in(platform: Platform, device: SoftAuthenticator) -> pk.SignedIn | Ref
     return result
 
 
+def step_up(platform: Platform, device: SoftAuthenticator, user_id: int, token: str) -> bytes:
+    """Confirm the session ``token`` with ``device``; the session's hash."""
+    options = platform.execute(pk.stepup_options(RP, platform, user_id))
+    assert isinstance(options, str)
+    at = platform.execute(pk.stepup_finish(RP, platform, user_id, session_hash(token),
+                                           device.get(options)))  # fmt: skip
+    assert isinstance(at, int), at
+    return session_hash(token)
+
+
 def test_sign_up_then_sign_in_and_step_up(platform: Platform, clock: FakeClock) -> None:
     device = SoftAuthenticator()
     made = _sign_up(platform, device)
@@ -155,12 +165,17 @@ def test_expired_challenge_and_last_passkey(platform: Platform, clock: FakeClock
     assert isinstance(late, Refusal) and "expired" in late.detail
     cid = pk.b64url(device.credential_id)
     for code in made.recovery_codes:  # spend every code: the last passkey must stay
-        assert isinstance(platform.execute(pk.recover(platform, code)), pk.SignedIn)
+        recovered = platform.execute(pk.recover(platform, code))
+        assert isinstance(recovered, pk.SignedIn)
     assert isinstance(platform.execute(pk.recover(platform, made.recovery_codes[0])), Refusal)
-    kept = platform.execute(pk.remove_passkey(platform, made.user.id, cid))
+    assert load_session(platform, made.session.token) is None  # recovery ended it
+    # A recovery sign-in counts as a confirmation: the person can change credentials.
+    here = session_hash(recovered.session.token)
+    kept = platform.execute(pk.remove_passkey(platform, made.user.id, here, cid))
     assert isinstance(kept, Refusal) and kept.code is Code.LAST_PASSKEY
-    fresh = platform.execute(pk.new_recovery_codes(platform, made.user.id))
-    assert platform.execute(pk.remove_passkey(platform, made.user.id, cid)) is None
+    fresh = platform.execute(pk.new_recovery_codes(platform, made.user.id, here))
+    assert isinstance(fresh, list)
+    assert platform.execute(pk.remove_passkey(platform, made.user.id, here, cid)) is None
     assert pk.list_passkeys(platform, made.user.id) == [] and len(fresh) == 8
 
 
@@ -178,10 +193,11 @@ def test_enrollment_and_a_second_passkey(platform: Platform) -> None:
     spent = platform.execute(pk.enroll_options(RP, platform, token))
     assert isinstance(spent, Refusal)  # the link works once
     laptop = SoftAuthenticator()
-    added_options = platform.execute(pk.add_passkey_options(RP, platform, enrolled.user))
+    here = step_up(platform, phone, enrolled.user.id, enrolled.session.token)
+    added_options = platform.execute(pk.add_passkey_options(RP, platform, enrolled.user, here))
     assert isinstance(added_options, str)
     added = platform.execute(pk.add_passkey_finish(
-        RP, platform, enrolled.user.id, laptop.create(added_options), "Laptop"))  # fmt: skip
+        RP, platform, enrolled.user.id, here, laptop.create(added_options), "Laptop"))  # fmt: skip
     assert isinstance(added, pk.Passkey)
     assert [p.name for p in pk.list_passkeys(platform, enrolled.user.id)] == [
         "First passkey", "Laptop"]  # fmt: skip

@@ -48,19 +48,25 @@ def _open_again(platform: Platform) -> str:
 @settings(max_examples=50)
 @given(st.text(min_size=1, max_size=64), st.text(max_size=80))
 def test_csrf_tokens_match_only_their_cookie(cookie: str, guess: str) -> None:
-    assert csrf_matches(cookie, csrf_token(cookie))
-    assert csrf_matches(cookie, guess) == (guess == csrf_token(cookie))
-    assert not csrf_matches(None, csrf_token(cookie)) and not csrf_matches(cookie, None)
+    key = b"k" * 32
+    assert csrf_matches(key, cookie, csrf_token(key, cookie))
+    assert csrf_matches(key, cookie, guess) == (guess == csrf_token(key, cookie))
+    assert not csrf_matches(key, None, csrf_token(key, cookie))
+    assert not csrf_matches(key, cookie, None)
+    # Keyed by the server's secret: the same cookie under another key is another token.
+    assert not csrf_matches(b"o" * 32, cookie, csrf_token(key, cookie))
 
 
 def test_throttling_per_address_and_per_account() -> None:
     now = [0.0]
-    throttle = LoginThrottle(lambda: now[0], per_ip=3, failures_per_account=2, window_s=60)
+    throttle = LoginThrottle(lambda: now[0], per_ip=3, failures_per_source=2, window_s=60)
     assert [throttle.attempt("10.0.0.1") for _ in range(4)] == [True, True, True, False]
     assert throttle.attempt("10.0.0.2")
-    throttle.failed("ada")
-    assert not throttle.account_locked("ada")
-    throttle.failed("ada")
-    assert throttle.account_locked("ada") and not throttle.account_locked("ben")
+    throttle.failed("10.6.6.6", "ada")
+    assert not throttle.locked("10.6.6.6", "ada")
+    throttle.failed("10.6.6.6", "ada")
+    # The failing address is locked out of ada's passkey; ada herself, elsewhere, is not.
+    assert throttle.locked("10.6.6.6", "ada") and not throttle.locked("10.0.0.2", "ada")
+    assert not throttle.locked("10.6.6.6", "ben")
     now[0] = 61.0
-    assert throttle.attempt("10.0.0.1") and not throttle.account_locked("ada")
+    assert throttle.attempt("10.0.0.1") and not throttle.locked("10.6.6.6", "ada")

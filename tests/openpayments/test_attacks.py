@@ -214,7 +214,7 @@ def test_the_risk_screen_and_the_boundaries(http: TestClient[Litestar], platform
     with platform.read() as fetch:
         assert fetch("SELECT COUNT(*) FROM op_outgoing_payments", ())[0][0] == 0
         assert fetch("SELECT COUNT(*) FROM payments", ())[0][0] == 0
-        [(action,)] = fetch("SELECT action FROM risk_decisions", ())
+        [(action,)] = fetch("SELECT action FROM risk_decisions WHERE event_type = 'payment'", ())
     assert action == "block"
     platform.screen = ScriptedScreen(lambda event: decision(Action.ALLOW))
     quoting = _grant(http, key, client, [{"type": "quote", "actions": ["create"]}])

@@ -135,10 +135,14 @@ def test_a_topup_under_review_is_charged_only_once_approved(
     assert event.type == "topup" and event.instrument and "4242" not in event.instrument
     with platform.read() as fetch:
         assert fetch("SELECT COUNT(*) FROM topups", ())[0][0] == 0
+        [(plan,)] = fetch("SELECT request FROM risk_cases", ())
+    assert "4242424242424242" not in plan and "tok_sbx_" in plan  # the plan keeps the token
     case = approve_case(platform, review.case_id, "key_analyst")
     assert not isinstance(case, Refusal) and case.status == "approved"
     with platform.read() as fetch:
         assert fetch("SELECT id, status FROM topups", ()) == [(review.subject.id, "pending")]
+        [(token, last4)] = fetch("SELECT instrument, instrument_last4 FROM topups", ())
+    assert token.startswith("tok_sbx_") and last4 == "4242"
 
 
 def test_evidence_freeze_label_and_export(platform: Platform) -> None:

@@ -26,21 +26,37 @@ from centime.platform.payments import Payment, _created_events, create_payment, 
 from centime.platform.refunds import Refund, refund_payment
 from centime.platform.webhooks import NewSecret, SecretBox, check_url, subscribed
 
+from ..api.receiver import LOOPBACK_POLICY
 from .world import customer, fund, merchant
 
 SQLITE_ONLY = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 
 
 @pytest.mark.parametrize("url", [
-    "https://example.com/hooks", "https://example.com:8443/h?x=1", "http://127.0.0.1:9000/h",
-    "http://localhost/h", "http://[::1]:8080/h",
+    "https://example.com/hooks", "https://example.com:8443/h?x=1", "https://8.8.8.8/h",
+    "https://[2606:4700::1111]/h", "https://xn--bcher-kva.de/h",
 ])  # fmt: skip
 def test_allowed_urls(url: str) -> None:
     assert check_url(url) is None
 
 
 @pytest.mark.parametrize("url", [
+    "http://127.0.0.1:9000/h", "http://localhost/h", "http://[::1]:8080/h",
+    "https://127.0.0.1/h", "http://example.com/h",
+])  # fmt: skip
+def test_loopback_and_http_only_under_the_development_setting(url: str) -> None:
+    assert check_url(url) is not None
+    assert check_url(url, LOOPBACK_POLICY) is None
+
+
+@pytest.mark.parametrize("url", [
     "", "ftp://example.com/h", "http://example.com/h", "http://10.0.0.1/h",
+    "https://10.0.0.1/h", "https://169.254.169.254/latest/meta-data", "https://[::1]/h",
+    "https://[::ffff:127.0.0.1]/h", "https://[::ffff:a9fe:a9fe]/h", "https://[fd00::1]/h",
+    "https://[fe80::1]/h", "https://100.64.0.1/h", "https://0.0.0.0/h", "https://224.0.0.1/h",
+    "https://[2002:7f00:1::]/h", "https://[64:ff9b::a00:1]/h", "https://localhost/h",
+    "https://api.localhost/h", "https://db.internal/h", "https://printer.local/h",
+    "https://redis/h", "https://127.1/h", "https://0x7f.1/h", "https://2130706433/h",
     "https://user:secret@example.com/h", "https://@example.com/h", "https://example.com/#x",
     "https:///nohost", "https://example.com/a b", "https://example.com:99999/h",
     "https://example.com/" + "a" * 2048, "javascript:alert(1)", 42,

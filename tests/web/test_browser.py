@@ -265,7 +265,7 @@ def test_the_web_apps_in_a_browser(server: dict[str, str], browser: Any) -> None
         assert shop.page.locator("[data-testid=payout-status]").first.inner_text() in (
             "requested", "pending", "paid")  # fmt: skip
         shop.shot("dashboard-payouts")
-        shop.page.fill("#hook-url", "http://127.0.0.1:9/hook")
+        shop.page.fill("#hook-url", "https://hooks.example.com/hook")
         shop.page.click("#create-endpoint")
         shop.page.wait_for_selector("#new-secret")
         shop.page.click("a[href^='/dashboard/webhooks/we_']")

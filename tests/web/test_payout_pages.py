@@ -108,7 +108,9 @@ def test_webhook_endpoints_show_their_secret_once_and_stay_their_owners(
             "csrf": token}  # fmt: skip
     assert client.post("/dashboard/webhooks", data={**form, "csrf": ""}).status_code == 403
     bad = client.post("/dashboard/webhooks", data={**form, "url": "http://example.com/x"})
-    assert bad.status_code == 422 and "loopback" in bad.text
+    assert bad.status_code == 422 and "https:// URL" in bad.text
+    internal = client.post("/dashboard/webhooks", data={**form, "url": "https://10.0.0.1/x"})
+    assert internal.status_code == 422 and "not an internal one" in internal.text
     made = client.post("/dashboard/webhooks", data=form)
     secret = re.search(r'id="new-secret">([^<]+)<', made.text)
     endpoint = re.search(r"/dashboard/webhooks/(we_\w+)", made.text)

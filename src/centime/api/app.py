@@ -44,7 +44,7 @@ from .guards import is_authorizing
 from .health import health_routes
 from .idempotency import InFlight
 from .metrics import Metrics
-from .ratelimit import TokenBuckets
+from .ratelimit import FailureLimit, TokenBuckets
 from .routes import api_routes
 from .state import ApiState
 
@@ -133,12 +133,14 @@ def create_app(
     key_cache_ttl_s: float = API_KEY_CACHE_TTL_S,
     debug: bool = False,
     web: WebState | None = None,
+    auth_failures: FailureLimit | None = None,
     open_payments: OpenPaymentsState | None = None,
 ) -> Litestar:
     """The HTTP app over ``platform`` (its ledger's store also serves the audit endpoints;
     ``audit`` is the log the ledger writes with, if any). ``web``: the web apps too, on the
-    same app (their pages are left out of the OpenAPI document). ``open_payments``: the Open
-Payments servers under ``/op`` (centime.openpayments)."""
+    same app (their pages are left out of the OpenAPI document). ``auth_failures``: the
+    limit on failed authentications per client address (the default's otherwise).
+    ``open_payments``: the Open Payments servers under ``/op`` (centime.openpayments)."""
     metrics = Metrics()
     api = ApiState(
         platform=platform,
@@ -146,6 +148,7 @@ Payments servers under ``/op`` (centime.openpayments)."""
         buckets=TokenBuckets(rate_per_s, rate_burst),
         in_flight=InFlight(),
         metrics=metrics,
+        failures=FailureLimit() if auth_failures is None else auth_failures,
     )
     v1 = Router(path="/v1", route_handlers=api_routes, security=[{SECURITY_SCHEME: []}])
     ledger = platform.ledger

@@ -1,4 +1,5 @@
-"""Operations endpoints: liveness, readiness, Prometheus metrics. No key needed."""
+"""Operations endpoints: liveness and readiness (no key needed), Prometheus metrics (an
+operator's key with the ``read`` scope: the figures describe every tenant's traffic)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from anyio import to_thread
 from litestar import Request, Response, get
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from centime.auth import Scope
 from centime.limits import API_READY_TIMEOUT_S
 
 from .errors import ApiCode, ProblemError, problems
+from .guards import requires
 from .state import api_state
 from .wire import Health
 
@@ -50,9 +53,11 @@ def _noop(_: object) -> None:
 
 
 @get("/metrics", tags=["operations"], media_type=CONTENT_TYPE_LATEST,
-     responses=problems(public=True))  # fmt: skip
+     guards=[requires(Scope.READ, operator=True)], responses=problems(),
+     security=[{"api_key": []}])  # fmt: skip (app.SECURITY_SCHEME: app imports this module)
 async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
-    """Prometheus text exposition."""
+    """Prometheus text exposition, for an operator's key with the ``read`` scope (scrape
+    with ``authorization: Bearer <key>``)."""
     return Response(api_state(request).metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
 
 

@@ -1,4 +1,5 @@
-"""Rate limits per API key: a token bucket each, in this process.
+"""Rate limits per API key: a token bucket each, in this process; and a limit on failed
+authentications per client address (:class:`FailureLimit`).
 
 A bucket holds at most ``burst`` tokens and gains ``rate_per_s`` a second; a request takes
 one, or is refused with the time until the next token (429, Retry-After). The buckets of
@@ -14,9 +15,16 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from centime.limits import API_RATE_BUCKETS_MAX, API_RATE_BURST, API_RATE_PER_KEY_PER_S
+from centime.limits import (
+    API_RATE_BUCKETS_MAX,
+    API_RATE_BURST,
+    API_RATE_PER_KEY_PER_S,
+    AUTH_FAILURE_SOURCES_MAX,
+    AUTH_FAILURES_BURST,
+    AUTH_FAILURES_PER_S,
+)
 
-__all__ = ["TokenBuckets", "refill"]
+__all__ = ["FailureLimit", "TokenBuckets", "refill"]
 
 
 def refill(tokens: float, last_s: float, now_s: float, rate_per_s: float, burst: float) -> float:
@@ -56,6 +64,56 @@ class TokenBuckets:
             if len(self._buckets) > self._buckets_max:
                 self._buckets.popitem(last=False)
             return wait_s
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+
+class FailureLimit:
+    """Failed authentications per source (a client address): a bucket of ``burst``
+    failures per source, refilled at ``rate_per_s``. A source whose bucket is empty is
+    refused (429, Retry-After) *before* its credentials are checked, so guessing API keys or
+    session cookies from one address costs it time, while a correct credential from an
+    address that does not fail is never slowed. Only failures take from the bucket; the
+    ``sources_max`` most recently failing sources are remembered (bounded memory: a source
+    forgotten starts again with a full bucket)."""
+
+    def __init__(
+        self,
+        burst: int = AUTH_FAILURES_BURST,
+        rate_per_s: float = AUTH_FAILURES_PER_S,
+        sources_max: int = AUTH_FAILURE_SOURCES_MAX,
+        now_s: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if rate_per_s <= 0 or burst < 1 or sources_max < 1:
+            raise ValueError("a failure limit needs a positive rate, burst and source count")
+        self.burst = float(burst)
+        self.rate_per_s = float(rate_per_s)
+        self._sources_max = sources_max
+        self._now_s = now_s
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def wait_s(self, source: str) -> float:
+        """0.0 when ``source`` may try to authenticate now, else the seconds until it may."""
+        now = self._now_s()
+        with self._lock:
+            found = self._buckets.get(source[:64])
+            if found is None:
+                return 0.0
+            tokens = refill(found[0], found[1], now, self.rate_per_s, self.burst)
+            return 0.0 if tokens >= 1.0 else (1.0 - tokens) / self.rate_per_s
+
+    def failed(self, source: str) -> None:
+        """Count one failed authentication from ``source``."""
+        key = source[:64]
+        now = self._now_s()
+        with self._lock:
+            tokens, last = self._buckets.pop(key, (self.burst, now))
+            tokens = refill(tokens, last, now, self.rate_per_s, self.burst)
+            self._buckets[key] = (max(0.0, tokens - 1.0), now)
+            while len(self._buckets) > self._sources_max:
+                self._buckets.popitem(last=False)
 
     def __len__(self) -> int:
         return len(self._buckets)

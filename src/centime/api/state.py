@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar.connection import ASGIConnection
@@ -12,7 +12,7 @@ from centime.platform.context import Platform
 
 from .idempotency import InFlight
 from .metrics import Metrics
-from .ratelimit import TokenBuckets
+from .ratelimit import FailureLimit, TokenBuckets
 
 __all__ = ["ApiState", "api_state", "principal_of"]
 
@@ -28,6 +28,8 @@ class ApiState:
     buckets: TokenBuckets
     in_flight: InFlight
     metrics: Metrics
+    # Failed authentications per client address (429 once a source guesses too much).
+    failures: FailureLimit = field(default_factory=FailureLimit)
 
 
 def api_state(connection: ASGIConnection[Any, Any, Any, Any]) -> ApiState:

@@ -14,10 +14,16 @@ One tick of :class:`WebhookDelivery` (the worker's ``webhooks`` job):
    ``webhook-timestamp`` (seconds, when sent), ``webhook-signature`` (``v1,`` + base64 of
    HMAC-SHA256 over ``id.timestamp.body`` keyed with the base64-decoded secret; two,
    space-separated, during a rotation's overlap). The body is ``{"type", "timestamp",
-   "data"}``. Timeouts are WEBHOOK_TIMEOUT_S; at most WEBHOOK_RESPONSE_KEEP_BYTES of the
-   answer are read; redirects are not followed (a 3xx is a failure).
+   "data"}``. Timeouts are WEBHOOK_TIMEOUT_S; redirects are not followed (a 3xx is a
+   failure). Before connecting, the endpoint's host is resolved and every address checked
+   against the operator's policy (:mod:`centime.platform.webhook_targets`: public
+   addresses over https by default), and the connection goes to the address checked (DNS
+   rebinding cannot switch it). The answer's body is never read.
 3. **Record** (one write unit): an attempt row per send (the delivery log: attempt, status
-   code, latency, error, the answer cut); a 2xx ends the delivery; a failure schedules the
+   code, latency and a generic error class, :data:`ERROR_UNREACHABLE` for every connection
+   failure alike or :data:`ERROR_FORBIDDEN`; the details go to the server's log only, so
+   the log cannot be used to read or map internal services); a 2xx ends the delivery; a
+   failure schedules the
    next attempt on WEBHOOK_RETRY_DELAYS_S or, past the last, fails the delivery. A 410
    Gone disables the endpoint at once; an endpoint whose attempts all failed for
    WEBHOOK_FAILING_DISABLE_S is disabled.
@@ -32,6 +38,7 @@ import hashlib
 import hmac
 import json
 import logging
+import ssl
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -47,7 +54,6 @@ from centime.limits import (
     SQL_IN_CHUNK,
     WEBHOOK_FAILING_DISABLE_S,
     WEBHOOK_FANOUT_EVENTS_MAX,
-    WEBHOOK_RESPONSE_KEEP_BYTES,
     WEBHOOK_RETRY_DELAYS_S,
     WEBHOOK_SEND_CONCURRENCY,
     WEBHOOK_SENDS_PER_TICK_MAX,
@@ -55,6 +61,14 @@ from centime.limits import (
 )
 from centime.platform.context import Operation, Platform
 from centime.platform.ids import format_id, new_id
+from centime.platform.webhook_targets import (
+    Forbidden,
+    Resolver,
+    TargetPolicy,
+    resolve_target,
+    system_resolver,
+    target_policy,
+)
 from centime.platform.webhooks import (
     ENDPOINT_COLUMNS,
     NS_PER_S,
@@ -67,11 +81,22 @@ from centime.platform.webhooks import (
 
 from .wire import rfc3339
 
-__all__ = ["Outcome", "Prepared", "TickResult", "WebhookDelivery", "sign"]
+__all__ = [
+    "ERROR_FORBIDDEN",
+    "ERROR_UNREACHABLE",
+    "Outcome",
+    "Prepared",
+    "TickResult",
+    "WebhookDelivery",
+    "sign",
+]
 
 log = logging.getLogger("centime.webhooks")
 
-_ERROR_LEN_MAX: Final = 256
+# What the merchant's delivery log says when no status came back: one text for every
+# connection failure (refused, timeout, DNS, TLS alike: the log must not map a network).
+ERROR_UNREACHABLE: Final = "connection failed"
+ERROR_FORBIDDEN: Final = "destination not permitted (https to a public address only)"
 _USER_AGENT: Final = f"centime-webhooks/{__version__}"
 
 
@@ -100,8 +125,7 @@ class Outcome:
     prepared: Prepared
     status_code: int | None  # None: no answer (timeout, refused, ...)
     latency_ms: int
-    error: str | None
-    response: str | None
+    error: str | None  # ERROR_UNREACHABLE, ERROR_FORBIDDEN, or None (a status came back)
 
     @property
     def ok(self) -> bool:
@@ -222,25 +246,36 @@ def due(
     return prepared
 
 
-def send(client: httpx.Client, attempt: Prepared) -> Outcome:
-    """POST one attempt; the answer's status and at most WEBHOOK_RESPONSE_KEEP_BYTES of it."""
+def send(
+    client: httpx.Client,
+    attempt: Prepared,
+    policy: TargetPolicy,
+    resolver: Resolver = system_resolver,
+) -> Outcome:
+    """POST one attempt to the address its host resolves to, once every address it resolves
+    to passed the policy; the answer's status only (its body is never read)."""
     started = time.monotonic()
+    status: int | None = None
+    error: str | None = None
     try:
-        with client.stream("POST", attempt.url, content=attempt.body,
-                           headers=attempt.headers) as response:  # fmt: skip
-            kept = bytearray()
-            for chunk in response.iter_raw():
-                kept += chunk
-                if len(kept) >= WEBHOOK_RESPONSE_KEEP_BYTES:
-                    break
-            status: int | None = response.status_code
-            text: str | None = bytes(kept[:WEBHOOK_RESPONSE_KEEP_BYTES]).decode(errors="replace")
-            error = None
+        target = resolve_target(attempt.url, policy, resolver)
+        if isinstance(target, Forbidden):
+            error = ERROR_FORBIDDEN
+            log.warning("webhook %s not sent: %s", _name(attempt), target.reason)
+        else:
+            with client.stream("POST", target.url, content=attempt.body,
+                               headers={**attempt.headers, **target.headers},
+                               extensions=target.extensions) as response:  # fmt: skip
+                status = response.status_code
     except Exception as failure:  # any failure is this attempt's (logged), never the tick's
-        status, text = None, None
-        error = f"{type(failure).__name__}: {failure}"[:_ERROR_LEN_MAX]
+        error = ERROR_UNREACHABLE
+        log.info("webhook %s failed: %s: %s", _name(attempt), type(failure).__name__, failure)
     latency_ms = int((time.monotonic() - started) * 1000)
-    return Outcome(attempt, status, latency_ms, error, text)
+    return Outcome(attempt, status, latency_ms, error)
+
+
+def _name(attempt: Prepared) -> str:
+    return f"{format_id('we', attempt.endpoint_id)} ({format_id('wd', attempt.delivery_id)})"
 
 
 # ------------------------------------------------------------------ 3. record
@@ -253,10 +288,10 @@ def record(platform: Platform, outcomes: Sequence[Outcome]) -> int:
         now = ctx.now_ns
         ctx.executemany(
             "INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, event_id, attempt,"
-            " status_code, latency_ms, error, response, created_ns)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " status_code, latency_ms, error, created_ns)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(new_id(), o.prepared.delivery_id, o.prepared.endpoint_id, o.prepared.event_id,
-              o.prepared.attempts + 1, o.status_code, o.latency_ms, o.error, o.response, now)
+              o.prepared.attempts + 1, o.status_code, o.latency_ms, o.error, now)
              for o in outcomes],
         )  # fmt: skip
         for outcome in outcomes:
@@ -335,19 +370,25 @@ class WebhookDelivery:
 
     ``sign_clock`` stamps ``webhook-timestamp`` (receivers compare it with their own clock:
     the platform's clock unless a test runs the platform on a fake one); ``transport`` is
-    httpx's (tests may give one; the default sends over the network)."""
+    httpx's (tests may give one; the default sends over the network); ``resolver`` answers
+    a host's addresses (the system's by default); ``verify`` is httpx's TLS verification
+    (tests give their own authority's context; the default trusts the system's)."""
 
     def __init__(
         self,
         box: SecretBox | None = None,
         sign_clock: Clock | None = None,
         transport: httpx.BaseTransport | None = None,
+        resolver: Resolver = system_resolver,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self._box = box
         self._sign_clock = sign_clock
+        self._resolver = resolver
         self._client = httpx.Client(
             timeout=httpx.Timeout(WEBHOOK_TIMEOUT_S),
             follow_redirects=False,
+            verify=verify,
             transport=transport,
             limits=httpx.Limits(max_connections=WEBHOOK_SEND_CONCURRENCY * 2),
             trust_env=False,
@@ -360,7 +401,9 @@ class WebhookDelivery:
         attempts = due(platform, box, self._sign_clock or platform.clock)
         if not attempts:
             return TickResult(made, 0, 0, 0)
-        outcomes = list(self._pool.map(lambda a: send(self._client, a), attempts))
+        policy = target_policy(platform)
+        outcomes = list(self._pool.map(
+            lambda a: send(self._client, a, policy, self._resolver), attempts))  # fmt: skip
         disabled = record(platform, outcomes)
         return TickResult(made, len(outcomes), sum(o.ok for o in outcomes), disabled)
 

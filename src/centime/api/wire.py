@@ -572,7 +572,7 @@ class TopUp(Output):
     customer_id: str
     amount: Money
     method: TopUpMethod
-    instrument: str  # the provider's token, account reference or phone number
+    instrument: str  # the provider's token: never the card, account or phone number
     provider: str
     status: TopUpStatus
     # pending and never answered by the provider: POST .../retry charges it again
@@ -590,6 +590,7 @@ class TopUp(Output):
     bonus: Money | None = None
     bonus_rule: str | None = None
     pricing_version: int | None = None
+    instrument_last4: str | None = None  # the number's last four characters, for display
 
 
 class TopUpCreate(Input):
@@ -769,10 +770,11 @@ class WebhookAttempt(Output):
     delivery_id: str
     event_id: str
     attempt: int
-    status_code: int | None  # null: no answer (timeout, connection refused)
+    status_code: int | None  # null: no answer
     latency_ms: int
+    # null when a status came back; else "connection failed" (whatever the cause: refused,
+    # timeout, DNS, TLS) or "destination not permitted ..." (not a public https address)
     error: str | None
-    response: str | None  # the answer's first 1024 bytes
     created_at: str
 
 

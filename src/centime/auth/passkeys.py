@@ -14,8 +14,16 @@ passkey's sign counter forward with a compare-and-swap, and does what the ceremo
 (creates the party and the person, opens a session, marks the session stepped up).
 
 Recovery codes (``RECOVERY_CODES`` of 79 random bits each) are shown once, when made, and
-kept as SHA-256 only; each signs in once. The last passkey of a person can be removed only
-while it holds an unused recovery code.
+kept as SHA-256 only; each signs in once, and ends every other session of the person (who
+recovers assumes the others may be a thief's). The last passkey of a person can be removed
+only while it holds an unused recovery code.
+
+Credential changes (adding or removing a passkey, replacing the recovery codes) need the
+session to have been confirmed lately with a credential that existed before (a passkey
+this session did not add, or the recovery code it signed in with):
+:func:`centime.auth.sessions.credential_confirmed`, checked inside the unit that makes the
+change. A session cookie alone, or a step-up made with a passkey the same session just
+registered, changes nothing. Every change tells the owner (:mod:`centime.platform.notices`).
 """
 
 from __future__ import annotations
@@ -53,10 +61,19 @@ from centime.platform.chart import OPERATOR
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import new_id
+from centime.platform.notices import Change, credential_changed
 from centime.platform.parties import NAME_LEN_MAX, create_customer, create_merchant
 from centime.platform.referrals import normal_code, with_referral
+from centime.platform.review import REVIEW_EVENTS_MAX
 
-from .sessions import NewSession, open_session
+from .sessions import (
+    NewSession,
+    credential_confirmed,
+    end_other_sessions,
+    open_session,
+    unit_session,
+)
+from .signup_screen import screen_signup, signup_party_id
 
 __all__ = [
     "CHALLENGE_TTL_S",
@@ -77,6 +94,7 @@ __all__ = [
     "add_passkey_options",
     "b64url",
     "b64url_decode",
+    "confirmation_refusal",
     "create_enrollment",
     "enroll_finish",
     "enroll_options",
@@ -374,8 +392,9 @@ def _verify_registration(rp: RelyingParty, answer: Answer) -> tuple[bytes, int] 
 
 
 def _insert_passkey(
-    ctx: UnitContext, user_id: int, answer: Answer, key: tuple[bytes, int], name: str
-) -> Refusal | None:
+    ctx: UnitContext, user_id: int, answer: Answer, key: tuple[bytes, int], name: str,
+    added_session_hash: bytes | None = None,
+) -> Refusal | None:  # fmt: skip
     if ctx.fetch("SELECT 1 FROM passkeys WHERE credential_id = ?", (answer.credential_id,)):
         return Refusal(Code.PASSKEY_REFUSED, "this passkey is registered already")
     count = int(ctx.fetch("SELECT count(*) FROM passkeys WHERE user_id = ?", (user_id,))[0][0])
@@ -384,9 +403,11 @@ def _insert_passkey(
             Code.PASSKEY_LIMIT_REACHED, f"at most {PASSKEYS_PER_USER_MAX} passkeys per person"
         )
     ctx.execute(
-        f"INSERT INTO passkeys ({_PASSKEY_COLUMNS}, public_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (answer.credential_id, user_id, name, key[1], ctx.now_ns, None, key[0]),
-    )
+        f"INSERT INTO passkeys ({_PASSKEY_COLUMNS}, public_key, added_session_hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (answer.credential_id, user_id, name, key[1], ctx.now_ns, None, key[0],
+         added_session_hash),
+    )  # fmt: skip
     return None
 
 
@@ -472,14 +493,25 @@ def _load_user(ctx: UnitContext, user_id: int) -> WebUser | None:
 
 
 def signup_finish(
-    rp: RelyingParty, platform: Platform, credential_json: object
+    rp: RelyingParty,
+    platform: Platform,
+    credential_json: object,
+    *,
+    ip: str | None = None,
+    device: str | None = None,
 ) -> Operation[SignedUp | Refusal]:
     """Finish a sign-up: one unit consumes the challenge and creates the party, the person,
     its first passkey, its recovery codes and its session (every refusal comes before the
-    first row is written)."""
+    first row is written, but the risk screen's: a blocked sign-up's decision is kept).
+    The party is screened as the API's sign-ups are (:mod:`.signup_screen`; ``ip`` and
+    ``device`` are the request's): blocked, or created frozen with a case for review.
+    Blocking work (the screen): call it off the event loop."""
     answer = parse_answer(credential_json)
     key = answer if isinstance(answer, Refusal) else _verify_registration(rp, answer)
     codes = _codes()
+    screened = None
+    if not isinstance(answer, Refusal) and not isinstance(key, Refusal):
+        screened = screen_signup(platform, answer.challenge, ip, device)
 
     def unit(ctx: UnitContext) -> SignedUp | Refusal:
         if isinstance(answer, Refusal):
@@ -489,27 +521,31 @@ def signup_finish(
             return key
         if isinstance(data, Refusal):
             return data
-        if data.get("action") != "signup":
+        if data.get("action") != "signup" or screened is None:
             return Refusal(Code.PASSKEY_REFUSED, "the challenge is for another step")
         user_id = int(data["user_id"])
         if ctx.fetch("SELECT 1 FROM passkeys WHERE credential_id = ?", (answer.credential_id,)):
             return Refusal(Code.PASSKEY_REFUSED, "this passkey is registered already")
         kind, name = UserKind(data["kind"]), str(data["name"])
+        if screened.party_id != signup_party_id(user_id):
+            return Refusal(Code.PASSKEY_REFUSED, "the challenge is for another sign-up")
         made = (
-            create_merchant(platform, name)
+            create_merchant(platform, name, merchant_id=screened.party_id)
             if kind is UserKind.MERCHANT
-            else create_customer(platform, name)
+            else create_customer(platform, name, customer_id=screened.party_id)
         )
         code = data.get("referral_code")
-        party: Any = with_referral(made, kind.value, code or None, None).unit(ctx)  # type: ignore[arg-type]
+        referred = with_referral(made, kind.value, code or None, None)  # type: ignore[arg-type]
+        party: Any = screened.guard(referred).unit(ctx)
         if isinstance(party, Refusal):
             return party
-        user = _insert_user(ctx, user_id, kind, party.id, None, name)
+        # A REVIEW answers the case: the party exists, frozen until an analyst decides.
+        user = _insert_user(ctx, user_id, kind, screened.party_id, None, name)
         _insert_passkey(ctx, user.id, answer, key, "First passkey")
         _store_codes(ctx, user.id, codes)
         return SignedUp(user, open_session(ctx, user.id), codes)
 
-    return Operation(unit, 0)
+    return Operation(unit, REVIEW_EVENTS_MAX)
 
 
 def signup_options(
@@ -732,9 +768,12 @@ def stepup_finish(
         refusal = _count_forward(ctx, passkey, new_count)
         if refusal is not None:
             return refusal
+        # Which credential confirmed, and when it was registered: a confirmation made with
+        # a passkey this session added does not count for credential changes.
         ctx.execute(
-            "UPDATE web_sessions SET stepped_up_ns = ? WHERE id_hash = ? AND user_id = ?",
-            (ctx.now_ns, session_hash, user_id),
+            "UPDATE web_sessions SET stepped_up_ns = ?, confirmed_by = ?,"
+            " confirmed_key_created_ns = ? WHERE id_hash = ? AND user_id = ?",
+            (ctx.now_ns, passkey.credential_id, passkey.created_ns, session_hash, user_id),
         )
         return ctx.now_ns
 
@@ -744,21 +783,56 @@ def stepup_finish(
 # ------------------------------------------------------------------ managing passkeys
 
 
+def confirmation_refusal(ctx: UnitContext, user_id: int, session_hash: bytes) -> Refusal | None:
+    """None when the person's session may change credentials now (module note), else the
+    STEP_UP_REQUIRED refusal."""
+    session = unit_session(ctx, session_hash)
+    if session is None or session.user_id != user_id:
+        return Refusal(Code.STEP_UP_REQUIRED, "sign in again")
+    if not credential_confirmed(session, ctx.now_ns):
+        return Refusal(
+            Code.STEP_UP_REQUIRED,
+            "confirm with a passkey you had before (not one added in this session) first",
+        )
+    return None
+
+
+def _notify(ctx: UnitContext, user_id: int, change: Change, detail: str) -> None:
+    user = _load_user(ctx, user_id)
+    if user is None:  # the unit just checked the person's session: a broken invariant
+        raise RuntimeError(f"web user {user_id} vanished inside its own unit")
+    credential_changed(ctx, user.kind.value, user.party_id, change, detail)
+
+
 def add_passkey_options(
-    rp: RelyingParty, platform: Platform, user: WebUser
+    rp: RelyingParty, platform: Platform, user: WebUser, session_hash: bytes
 ) -> Operation[str | Refusal]:
+    """Options to register another passkey: only for a session confirmed lately with an
+    existing credential (refused before any challenge is issued)."""
     existing = [p.credential_id for p in list_passkeys(platform, user.id)]
     if len(existing) >= PASSKEYS_PER_USER_MAX:
         return _refused(
             Refusal(Code.PASSKEY_LIMIT_REACHED, f"at most {PASSKEYS_PER_USER_MAX} passkeys")
         )
     options, challenge = _registration_options(rp, user.id, user.name, existing)
-    return _challenge_op(Ceremony.REGISTER, options, challenge, user.id, {"action": "add"})
+
+    def unit(ctx: UnitContext) -> str | Refusal:
+        refusal = confirmation_refusal(ctx, user.id, session_hash)
+        if refusal is not None:
+            return refusal
+        _issue(ctx, Ceremony.REGISTER, challenge, user.id,
+               {"action": "add", "session": session_hash.hex()})  # fmt: skip
+        return options
+
+    return Operation(unit, 0)
 
 
 def add_passkey_finish(
-    rp: RelyingParty, platform: Platform, user_id: int, credential_json: object, name: str
-) -> Operation[Passkey | Refusal]:
+    rp: RelyingParty, platform: Platform, user_id: int, session_hash: bytes,
+    credential_json: object, name: str,
+) -> Operation[Passkey | Refusal]:  # fmt: skip
+    """Register the passkey, if the session that asked for the options is still confirmed
+    (checked again: the confirmation may have lapsed meanwhile)."""
     answer = parse_answer(credential_json)
     key = answer if isinstance(answer, Refusal) else _verify_registration(rp, answer)
     name_refusal = _check_passkey_name(name)
@@ -769,11 +843,14 @@ def add_passkey_finish(
         data = _consume(ctx, Ceremony.REGISTER, answer.challenge, user_id)
         if isinstance(key, Refusal) or isinstance(data, Refusal) or name_refusal:
             return next(r for r in (key, data, name_refusal) if isinstance(r, Refusal))
-        if data.get("action") != "add":
+        if data.get("action") != "add" or data.get("session") != session_hash.hex():
             return Refusal(Code.PASSKEY_REFUSED, "the challenge is for another step")
-        refusal = _insert_passkey(ctx, user_id, answer, key, name.strip())
+        refusal = confirmation_refusal(ctx, user_id, session_hash) or _insert_passkey(
+            ctx, user_id, answer, key, name.strip(), session_hash
+        )
         if refusal is not None:
             return refusal
+        _notify(ctx, user_id, Change.PASSKEY_ADDED, f"passkey {name.strip()!r}")
         return Passkey(answer.credential_id, user_id, name.strip(), key[1], ctx.now_ns, None)
 
     return Operation(unit, 0)
@@ -797,14 +874,20 @@ def rename_passkey(
 
 
 def remove_passkey(
-    platform: Platform, user_id: int, credential_id: str
+    platform: Platform, user_id: int, session_hash: bytes, credential_id: str
 ) -> Operation[Refusal | None]:
-    """Remove a passkey; the last one only while an unused recovery code remains."""
+    """Remove a passkey, from a session confirmed lately with an existing credential; the
+    last one only while an unused recovery code remains."""
 
     def unit(ctx: UnitContext) -> Refusal | None:
-        owned = ctx.fetch("SELECT credential_id FROM passkeys WHERE user_id = ?", (user_id,))
-        if (credential_id,) not in [tuple(r) for r in owned]:
+        owned = ctx.fetch("SELECT credential_id, name FROM passkeys WHERE user_id = ?",
+                          (user_id,))  # fmt: skip
+        names = {str(r[0]): str(r[1]) for r in owned}
+        if credential_id not in names:
             return Refusal(Code.PASSKEY_NOT_FOUND, "no such passkey")
+        refusal = confirmation_refusal(ctx, user_id, session_hash)
+        if refusal is not None:
+            return refusal
         if len(owned) == 1:
             codes = ctx.fetch(
                 "SELECT count(*) FROM recovery_codes WHERE user_id = ? AND used_ns IS NULL",
@@ -816,24 +899,33 @@ def remove_passkey(
                     "this is your last passkey and no recovery code is left: add another first",
                 )
         ctx.execute("DELETE FROM passkeys WHERE credential_id = ?", (credential_id,))
+        _notify(ctx, user_id, Change.PASSKEY_REMOVED, f"passkey {names[credential_id]!r}")
         return None
 
     return Operation(unit, 0)
 
 
-def new_recovery_codes(platform: Platform, user_id: int) -> Operation[list[str]]:
-    """Replace the person's recovery codes (the old ones stop working); shown once."""
+def new_recovery_codes(
+    platform: Platform, user_id: int, session_hash: bytes
+) -> Operation[list[str] | Refusal]:
+    """Replace the person's recovery codes (the old ones stop working), from a session
+    confirmed lately with an existing credential; shown once."""
     codes = _codes()
 
-    def unit(ctx: UnitContext) -> list[str]:
+    def unit(ctx: UnitContext) -> list[str] | Refusal:
+        refusal = confirmation_refusal(ctx, user_id, session_hash)
+        if refusal is not None:
+            return refusal
         _store_codes(ctx, user_id, codes)
+        _notify(ctx, user_id, Change.RECOVERY_CODES_REPLACED, f"{len(codes)} new codes")
         return codes
 
     return Operation(unit, 0)
 
 
 def recover(platform: Platform, code: str) -> Operation[SignedIn | Refusal]:
-    """Sign in with a recovery code (spent by it) when every passkey is lost."""
+    """Sign in with a recovery code (spent by it) when every passkey is lost: every other
+    session of the person ends, and the new one counts as confirmed (to add a passkey)."""
     code_hash = _sha256(_normal_code(code[:64]) if isinstance(code, str) else b"")
 
     def unit(ctx: UnitContext) -> SignedIn | Refusal:
@@ -847,7 +939,9 @@ def recover(platform: Platform, code: str) -> Operation[SignedIn | Refusal]:
         ctx.execute(
             "UPDATE recovery_codes SET used_ns = ? WHERE code_hash = ?", (ctx.now_ns, code_hash)
         )
-        return SignedIn(user, open_session(ctx, user.id))
+        ended = end_other_sessions(ctx, user.id)
+        _notify(ctx, user.id, Change.RECOVERY_CODE_USED, f"{ended} other sessions ended")
+        return SignedIn(user, open_session(ctx, user.id, recovered=True))
 
     return Operation(unit, 0)
 

@@ -6,15 +6,22 @@ from a merchant's site) and kept as its SHA-256 only, with an absolute expiry
 (``SESSION_TTL_S``); signing out ends it at once.
 
 CSRF: every form and every script request carries a token derived from the browser's cookie
-(the session's, or before sign-in a random pre-session cookie): HMAC-SHA-256 of a fixed label
-keyed by the cookie's value. Another site can neither read the cookie nor the page holding
-the token, so it cannot forge one; nothing has to be stored.
+(the session's, or before sign-in a random pre-session cookie): HMAC-SHA-256, keyed by a
+server secret (:func:`centime.keyfile.key_from_env`: ``CENTIME_WEB_KEY``, its file, or a
+0600 file beside the SQLite database), of a label and the cookie's value. Another site can
+neither read the cookie nor the page holding the token, and whoever can plant a cookie
+(a sibling subdomain) still cannot compute the token without the secret; nothing is stored.
 
 Step-up: a session is stepped up for ``STEP_UP_FRESH_S`` after a user-verified passkey
-assertion (:func:`centime.auth.passkeys.stepup_finish`); sensitive actions ask for it.
+assertion (:func:`centime.auth.passkeys.stepup_finish`); sensitive actions ask for it. The
+session remembers what confirmed it (``confirmed_by``: a credential id, or ``recovery``)
+and whether that confirmation may change credentials (:attr:`Session.strong`): not when
+the confirming passkey was added by this very session (a stolen session that somehow
+added a passkey cannot bootstrap itself into the owner's recovery codes with it).
 
-Throttling: sign-in ceremonies per client address and failed ones per account are counted in
-fixed windows, in this process (several processes each allow the limit; Redis is the scale
+Throttling: sign-in ceremonies per client address and failed ones per (address, passkey) are
+counted in fixed windows (:class:`LoginThrottle`: the source is locked, never the owner), in
+this process (several processes each allow the limit; Redis is the scale
 path's answer, as for the API's rate limits).
 """
 
@@ -25,26 +32,31 @@ import hmac
 import secrets
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from centime.ledger.units import UnitContext
 from centime.platform.context import Operation, Platform
 
 __all__ = [
+    "RECOVERY",
     "SESSION_TTL_S",
     "STEP_UP_FRESH_S",
     "LoginThrottle",
     "NewSession",
     "Session",
+    "credential_confirmed",
     "csrf_matches",
     "csrf_token",
+    "end_other_sessions",
     "end_session",
     "load_session",
     "open_session",
     "session_hash",
+    "session_of_row",
     "stepped_up",
+    "unit_session",
 ]
 
 NS_PER_S: Final = 1_000_000_000
@@ -70,22 +82,55 @@ class Session:
     created_ns: int
     expires_ns: int
     stepped_up_ns: int | None
+    confirmed_by: str | None = None  # a passkey's credential id, or RECOVERY
+    strong: bool = False  # the confirmation may change credentials (module note)
+
+
+RECOVERY: Final = "recovery"  # confirmed_by of a session opened with a recovery code
 
 
 def session_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode("ascii", "replace")).digest()
 
 
-def open_session(ctx: UnitContext, user_id: int) -> NewSession:
-    """Open a session for the person, inside the unit that verified who it is."""
+def open_session(ctx: UnitContext, user_id: int, *, recovered: bool = False) -> NewSession:
+    """Open a session for the person, inside the unit that verified who it is. A
+    recovery-code sign-in counts as a confirmation (made with ``RECOVERY``): the person who
+    lost every passkey must be able to add one."""
     token = secrets.token_urlsafe(32)
     expires_ns = ctx.now_ns + SESSION_TTL_S * NS_PER_S
     ctx.execute(
         "INSERT INTO web_sessions (id_hash, user_id, created_ns, expires_ns, stepped_up_ns,"
-        " ended_ns) VALUES (?, ?, ?, ?, NULL, NULL)",
-        (session_hash(token), user_id, ctx.now_ns, expires_ns),
-    )
+        " ended_ns, confirmed_by) VALUES (?, ?, ?, ?, ?, NULL, ?)",
+        (session_hash(token), user_id, ctx.now_ns, expires_ns,
+         ctx.now_ns if recovered else None, RECOVERY if recovered else None),
+    )  # fmt: skip
     return NewSession(token, expires_ns)
+
+
+# The session, and the confirming passkey's row when there is one (to tell whether this
+# session added it).
+_SESSION_SELECT: Final = (
+    "SELECT s.id_hash, s.user_id, s.created_ns, s.expires_ns, s.stepped_up_ns,"
+    " s.confirmed_by, p.user_id, p.added_session_hash FROM web_sessions s"
+    " LEFT JOIN passkeys p ON p.credential_id = s.confirmed_by"
+    " WHERE s.id_hash = ? AND s.ended_ns IS NULL"
+)
+
+
+def session_of_row(row: Sequence[Any]) -> Session:
+    """A :data:`_SESSION_SELECT` row as a session, with its confirmation's strength."""
+    id_hash, user_id = bytes(row[0]), int(row[1])
+    stepped = None if row[4] is None else int(row[4])
+    by = None if row[5] is None else str(row[5])
+    key_owner, added_by = row[6], row[7]
+    strong = by == RECOVERY or (
+        by is not None
+        and key_owner is not None
+        and int(key_owner) == user_id
+        and (added_by is None or bytes(added_by) != id_hash)
+    )
+    return Session(id_hash, user_id, int(row[2]), int(row[3]), stepped, by, strong)
 
 
 def load_session(platform: Platform, token: str | None) -> Session | None:
@@ -93,16 +138,28 @@ def load_session(platform: Platform, token: str | None) -> Session | None:
     if not token or len(token) != SESSION_TOKEN_LEN:
         return None
     with platform.read() as fetch:
-        rows = fetch(
-            "SELECT id_hash, user_id, created_ns, expires_ns, stepped_up_ns FROM web_sessions"
-            " WHERE id_hash = ? AND ended_ns IS NULL",
-            (session_hash(token),),
-        )
+        rows = fetch(_SESSION_SELECT, (session_hash(token),))
     if not rows or int(rows[0][3]) <= platform.clock.now_ns():
         return None
-    row = rows[0]
-    stepped = None if row[4] is None else int(row[4])
-    return Session(bytes(row[0]), int(row[1]), int(row[2]), int(row[3]), stepped)
+    return session_of_row(tuple(rows[0]))
+
+
+def unit_session(ctx: UnitContext, id_hash: bytes) -> Session | None:
+    """:func:`load_session` inside a write unit, by the session's hash (what a credential
+    change checks in the same transaction as the change)."""
+    rows = ctx.fetch(_SESSION_SELECT, (id_hash,))
+    if not rows or int(rows[0][3]) <= ctx.now_ns:
+        return None
+    return session_of_row(tuple(rows[0]))
+
+
+def end_other_sessions(ctx: UnitContext, user_id: int, keep_hash: bytes | None = None) -> int:
+    """End every live session of the person but ``keep_hash``'s; how many ended."""
+    return ctx.execute(
+        "UPDATE web_sessions SET ended_ns = ? WHERE user_id = ? AND ended_ns IS NULL"
+        " AND id_hash <> ?",
+        (ctx.now_ns, user_id, keep_hash or b""),
+    )
 
 
 def end_session(platform: Platform, token: str) -> Operation[bool]:
@@ -127,38 +184,52 @@ def stepped_up(session: Session, now_ns: int, fresh_s: int = STEP_UP_FRESH_S) ->
     return 0 <= age_ns <= fresh_s * NS_PER_S
 
 
-def csrf_token(cookie_value: str) -> str:
-    """The CSRF token of a browser, from its session or pre-session cookie."""
-    digest = hmac.new(cookie_value.encode("utf-8", "replace"), _CSRF_LABEL, hashlib.sha256)
-    return digest.hexdigest()
+def credential_confirmed(session: Session, now_ns: int) -> bool:
+    """Whether the session may change credentials now: fresh, and confirmed with a
+    credential that this session did not add itself (module note)."""
+    return session.strong and stepped_up(session, now_ns)
 
 
-def csrf_matches(cookie_value: str | None, token: object) -> bool:
+def csrf_token(key: bytes, cookie_value: str) -> str:
+    """The CSRF token of a browser, from its session or pre-session cookie, under the
+    server's secret ``key``."""
+    message = _CSRF_LABEL + b"\x00" + cookie_value.encode("utf-8", "replace")
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def csrf_matches(key: bytes, cookie_value: str | None, token: object) -> bool:
     if not cookie_value or type(token) is not str or len(cookie_value) > COOKIE_LEN_MAX:
         return False
     # As bytes: compare_digest refuses str with non-ASCII characters (a forged token).
-    return hmac.compare_digest(csrf_token(cookie_value).encode(), token.encode("utf-8", "replace"))
+    expected = csrf_token(key, cookie_value).encode()
+    return hmac.compare_digest(expected, token.encode("utf-8", "replace"))
 
 
 # ------------------------------------------------------------------ throttling
 
 
 class LoginThrottle:
-    """At most ``per_ip`` sign-in attempts per client address and ``failures_per_account``
-    failed ones per account in each window of ``window_s``; ``keys_max`` keys are
-    remembered (least recently seen forgotten first). Thread-safe."""
+    """At most ``per_ip`` sign-in ceremonies per client address, and ``failures_per_source``
+    failed ones per (address, credential), in each window of ``window_s``; ``keys_max``
+    keys are remembered (least recently seen forgotten first). Thread-safe.
+
+    Failures lock the *source* of the attempts, never the credential's owner: whoever
+    replays someone's passkey id from one address locks that address out for that passkey
+    (and, past ``per_ip`` ceremonies, for everything), while the owner signing in from
+    elsewhere is untouched. Guessing a passkey's signature is hopeless anyway; what the
+    lock stops is a source hammering the verifier."""
 
     def __init__(
         self,
         now_s: Callable[[], float],
         *,
         per_ip: int = 30,
-        failures_per_account: int = 5,
+        failures_per_source: int = 5,
         window_s: float = 300.0,
         keys_max: int = 10_000,
     ) -> None:
         self._now_s = now_s
-        self._limits = {"ip": per_ip, "account": failures_per_account}
+        self._limits = {"ip": per_ip, "failures": failures_per_source}
         self._window_s = window_s
         self._keys_max = keys_max
         self._counts: OrderedDict[str, tuple[float, int]] = OrderedDict()
@@ -186,11 +257,16 @@ class LoginThrottle:
             self._add(key)
             return True
 
-    def account_locked(self, account: str) -> bool:
-        with self._lock:
-            return self._count(f"account:{account}") >= self._limits["account"]
+    @staticmethod
+    def _pair(ip: str, account: str) -> str:
+        return f"fail:{ip[:64]}|{account[:1400]}"
 
-    def failed(self, account: str) -> None:
-        """Count a failed sign-in of the account (a wrong passkey, a bad recovery code)."""
+    def locked(self, ip: str, account: str) -> bool:
+        """Whether ``ip`` failed with ``account`` (a credential id, a person) too often."""
         with self._lock:
-            self._add(f"account:{account}")
+            return self._count(self._pair(ip, account)) >= self._limits["failures"]
+
+    def failed(self, ip: str, account: str) -> None:
+        """Count a failed attempt from ``ip`` with ``account`` (a wrong passkey answer)."""
+        with self._lock:
+            self._add(self._pair(ip, account))

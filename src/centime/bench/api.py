@@ -106,6 +106,13 @@ class ApiBenchResult:
         return not self.ledger_violations and self.payments_stored == self.payments_created
 
 
+# The development setting that lets webhooks go to plain http on loopback (refused by
+# default: centime.platform.webhook_targets).
+_LOOPBACK_TARGETS: Final = {
+    "CENTIME_WEBHOOK_ALLOW_HTTP": "1", "CENTIME_WEBHOOK_ALLOW_PRIVATE": f"{HOST}/32",
+}  # fmt: skip
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
@@ -127,10 +134,12 @@ def _seed(database_url: str, customers: int, audit: bool, webhook_key: str | Non
 
 
 def _subscribe(platform: Platform, world: World, webhook_key: str) -> None:
+    from centime.platform.webhook_targets import install_target_policy, policy_from_env
     from centime.platform.webhooks import NewSecret, SecretBox, create_endpoint
     from centime.platform.webhooks import install_secret_box as install
 
     install(platform, SecretBox(base64.b64decode(webhook_key)))
+    install_target_policy(platform, policy_from_env(_LOOPBACK_TARGETS))
     url = f"http://{HOST}:{_free_port()}/hook"  # nothing listens: attempts fail at once
     made = platform.execute(create_endpoint(
         platform, world.merchants[0].merchant.id, url, ["payment.created"]))  # fmt: skip
@@ -145,6 +154,7 @@ def _server(
     env = dict(os.environ)
     env["CENTIME_AUDIT"] = "on" if audit else "off"
     env["CENTIME_WEBHOOK_KEY"] = webhook_key
+    env.update(_LOOPBACK_TARGETS)  # the bench's endpoint: plain http on loopback
     env.pop("CENTIME_AUDIT_KEY_FILE", None)
     # The risk screen: allow-all measures the platform's own cost of screening (events, one
     # decide_many per batch, a decision row per payment); CENTIME_RISK_SCREEN=engine

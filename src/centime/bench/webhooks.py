@@ -11,6 +11,7 @@ its own: units that each ask once whether a merchant listens, against empty unit
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import statistics
 import tempfile
@@ -24,6 +25,7 @@ from centime.ledger import Ledger
 from centime.limits import BATCH_PAYMENTS_MAX
 from centime.platform.context import Operation, Platform
 from centime.platform.payments import PaymentItem, create_payments_batch
+from centime.platform.webhook_targets import TargetPolicy, install_target_policy
 from centime.platform.webhooks import (
     NewSecret,
     SecretBox,
@@ -75,6 +77,9 @@ def run_outbox_bench(
         with Ledger(store, audit=AuditLog(None)) as ledger:
             platform = Platform(ledger, ledger.clock)
             install_secret_box(platform, SecretBox(os.urandom(32)))
+            # Its endpoint is plain http on loopback: the development setting permits it.
+            install_target_policy(platform, TargetPolicy(
+                allow_http=True, allow_private=(ipaddress.ip_network("127.0.0.0/8"),)))
             sandbox = SandboxProvider(platform.clock, SandboxConfig(card_confirm_s=0))
             progress(f"seeding {customers} funded customers and two merchants")
             world = seed_world(platform, sandbox, customers=customers, merchants=2,

@@ -30,7 +30,7 @@ from litestar.response import Redirect
 from centime.auth.passkeys import UserKind
 from centime.auth.sessions import csrf_token
 from centime.platform.errors import Refusal
-from centime.web.common import SESSION_COOKIE, Viewer, check_csrf, viewer
+from centime.web.common import SESSION_COOKIE, Viewer, check_csrf, viewer, web_state
 
 from .addresses import Wallet
 from .grants import Grant, decide_grant, load_grant_by_interaction
@@ -49,6 +49,11 @@ def interaction_hash(
 ) -> str:
     base = f"{client_nonce}\n{server_nonce}\n{interact_ref}\n{grant_uri}"
     return base64.b64encode(hashlib.sha256(base.encode()).digest()).decode()
+
+
+def _csrf(request: Request[Any, Any, Any]) -> str:
+    """The page's CSRF token (the pages are for signed-in people: their session cookie)."""
+    return csrf_token(web_state(request).csrf_key, request.cookies.get(SESSION_COOKIE, ""))
 
 
 def _lines(grant: Grant) -> list[str]:
@@ -83,7 +88,7 @@ def _page(state: OpenPaymentsState, request: Request[Any, Any, Any], grant: Gran
                       state.urls.wallet(wallet))  # fmt: skip
     html = _ENV.get_template("consent.html").render(
         client=grant.client, wallet=identifier, lines=_lines(grant), error=error,
-        interact_id=grant.interact_id, csrf=csrf_token(request.cookies.get(SESSION_COOKIE, "")),
+        interact_id=grant.interact_id, csrf=_csrf(request),
     )  # fmt: skip
     return Response(html, status_code=status_code, media_type="text/html",
                     headers={"Content-Security-Policy": "frame-ancestors 'none'"})  # fmt: skip
@@ -136,7 +141,7 @@ def _keys_page(request: Request[Any, Any, Any], state: OpenPaymentsState, me: Vi
     wallet = state.urls.wallet(Wallet(kind, me.user.party_id, "USD"))
     html = _ENV.get_template("keys.html").render(
         keys=keys, wallet=wallet, error=error, ok=request.query_params.get("ok"),
-        csrf=csrf_token(request.cookies.get(SESSION_COOKIE, "")),
+        csrf=_csrf(request),
     )  # fmt: skip
     return Response(html, status_code=status_code, media_type="text/html",
                     headers={"Content-Security-Policy": "frame-ancestors 'none'"})  # fmt: skip

@@ -187,8 +187,7 @@ def accrue(
 
 # a capture or a late payment (two legs, the fee, two accounts) and a new reserve: bounded
 STREAM_EVENTS_MAX: Final = (
-    max(CAPTURE_EVENTS_MAX + payments.PAYMENT_EVENTS_MAX, RELEASE_EVENTS_MAX)
-    + AUTHORIZE_EVENTS_MAX
+    max(CAPTURE_EVENTS_MAX + payments.PAYMENT_EVENTS_MAX, RELEASE_EVENTS_MAX) + AUTHORIZE_EVENTS_MAX
 )
 
 

@@ -22,7 +22,6 @@ attribute (a mapping of names to numbers) gets them stored as JSON with the deci
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import math
@@ -53,7 +52,6 @@ __all__ = [
     "decision_row",
     "device_text",
     "fresh_step_up",
-    "instrument_fingerprint",
     "ip_text",
     "observe",
     "record_decision",
@@ -192,15 +190,6 @@ def device_text(value: object) -> str | None:
 
 def ip_text(value: object) -> str | None:
     return _clean(value, RISK_IP_LEN_MAX)
-
-
-def instrument_fingerprint(method: str, instrument: str) -> str:
-    """A stable fingerprint of a funding instrument (card, bank account, phone number):
-    what the screen and the decisions see, never the instrument itself."""
-    digest = hashlib.blake2b(
-        f"{method}\x1f{instrument}".encode(), digest_size=12, person=b"centime-instr"
-    )
-    return f"fp_{digest.hexdigest()}"
 
 
 # ------------------------------------------------------------------ refusals

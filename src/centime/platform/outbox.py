@@ -57,11 +57,16 @@ EVENT_TYPES: Final = {
     "review.declined": "an analyst declined a held movement; its money is back",
     # webhooks: a test event an endpoint's owner asked for; sent to that endpoint only.
     "webhook.test": "a test event sent to one endpoint on request",
+    # The owner's own notices (centime.platform.notices): never sent to webhooks.
+    "account.credential_changed": "a passkey, recovery codes or a bank account changed",
+    "account.notice": "an email-shaped notice to the party (to, subject, body)",
 }
 
 # The types a webhook endpoint may subscribe to: every type but the test event (which goes
-# only to the endpoint it was asked for).
-SUBSCRIBABLE_TYPES: Final = frozenset(EVENT_TYPES) - {"webhook.test"}
+# only to the endpoint it was asked for) and the owner's notices (for its inbox only).
+SUBSCRIBABLE_TYPES: Final = frozenset(EVENT_TYPES) - {
+    "webhook.test", "account.credential_changed", "account.notice",
+}
 
 _JSON_MAX_BYTES: Final = 16 * 1024  # an event is a summary, not a document
 

@@ -10,7 +10,8 @@ Every change (an account added or removed) locks the merchant's payouts for
 ``PayoutConfig.payout_method_lock_s``: whoever takes over a merchant's credentials and
 swaps the bank account must wait out the lock, during which the merchant is told (the
 lock's end is on every refusal) and can react. A payout asked for meanwhile is refused with
-PAYOUTS_LOCKED and changes nothing.
+PAYOUTS_LOCKED and changes nothing. Every change also tells the merchant
+(:mod:`centime.platform.notices`), in the unit that makes it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from centime.providers.payouts import (
 from .context import Operation, Platform
 from .errors import Code, Refusal
 from .ids import new_id, valid_id
+from .notices import Change, credential_changed
 from .parties import active_merchant
 
 __all__ = [
@@ -231,6 +233,8 @@ def _record_unit(
             ),
         )  # fmt: skip
         _lock(ctx, platform, merchant_id)
+        credential_changed(ctx, "merchant", merchant_id, Change.PAYOUT_METHOD_ADDED,
+                           f"account ending {method.last4}, holder {holder_name!r}")  # fmt: skip
         return method
 
     return Operation(unit, 0)
@@ -253,6 +257,8 @@ def remove_payout_method(
             (ctx.now_ns, method_id),
         )
         _lock(ctx, platform, merchant_id)
+        credential_changed(ctx, "merchant", merchant_id, Change.PAYOUT_METHOD_REMOVED,
+                           f"account ending {method.last4}")  # fmt: skip
         return PayoutMethod(*(*_row_of(method)[:7], "removed", method.created_ns, ctx.now_ns))
 
     return Operation(unit, 0)

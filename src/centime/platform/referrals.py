@@ -312,7 +312,8 @@ def _shared_instrument(ctx: UnitContext, a: Party, b: Party) -> str | None:
         return None  # merchants top up nothing
     rows = ctx.fetch(
         "SELECT 1 FROM topups x JOIN topups y ON x.method = y.method"
-        " AND x.instrument = y.instrument WHERE x.customer_id = ? AND y.customer_id = ? LIMIT 1",
+        " AND x.instrument_fingerprint = y.instrument_fingerprint"
+        " WHERE x.customer_id = ? AND y.customer_id = ? LIMIT 1",
         (a[1], b[1]),
     )
     return "a payment instrument" if rows else None

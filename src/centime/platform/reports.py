@@ -43,6 +43,7 @@ from centime.providers.funding import Statement, StatementLine
 
 from .config import NS_PER_DAY
 from .context import Platform
+from .csv_cells import cell
 from .errors import Code, Refusal
 from .ids import derive_id, format_id
 
@@ -206,13 +207,6 @@ EXPORT_COLUMNS: Final = (
     "type", "id", "created_at", "payment_id", "customer_id", "asset", "scale", "amount",
     "amount_decimal", "fee", "fee_decimal", "reference", "description",
 )  # fmt: skip
-_FORMULA_FIRST: Final = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _text(value: str | None) -> str:
-    if not value:
-        return ""
-    return "'" + value if value.startswith(_FORMULA_FIRST) else value
 
 
 def _rfc3339(ns: int) -> str:
@@ -299,5 +293,5 @@ def _csv(platform: Platform, merchant_id: int, from_ns: int, to_ns: int) -> Iter
         yield line([
             kind, ids[0], _rfc3339(int(created_ns)), ids[1], format_id("cus", int(customer)),
             asset.code, str(asset.scale), str(int(amount)), asset.format(int(amount)),
-            str(int(fee)), asset.format(int(fee)), _text(reference), _text(description),
+            str(int(fee)), asset.format(int(fee)), cell(reference), cell(description),
         ])  # fmt: skip

@@ -45,6 +45,7 @@ from centime.risk.types import Decision, RiskEvent
 
 from .chart import OPERATOR, AccountKind, account_for, account_id, ensure_accounts
 from .context import Operation, Platform
+from .csv_cells import cell
 from .decisions import (
     DECISION_COLUMNS,
     DecisionRecord,
@@ -459,6 +460,7 @@ def approve_case(platform: Platform, case_id: int, analyst: str) -> Case | Refus
 
 
 def _approve_topup(platform: Platform, case: Case, analyst: str) -> Case | Refusal:
+    from .instruments import Vaulted
     from .topups import create_topup
 
     done = _settled(case, CaseStatus.APPROVED)
@@ -470,8 +472,14 @@ def _approve_topup(platform: Platform, case: Case, analyst: str) -> Case | Refus
         return Refusal(Code.PROVIDER_UNAVAILABLE, "no funding provider is configured")
     # Created (or found: idempotent by its id) before the case is marked, so that a crash in
     # between leaves an open case whose approval finds the top-up and completes.
+    # The plan keeps the vaulted instrument; a plan older than that (migration 0012 converts
+    # them) names the instrument itself, vaulted now.
+    instrument: str | Vaulted = (
+        Vaulted(r["instrument"], r["instrument_fingerprint"], r.get("instrument_last4", ""))
+        if "instrument_fingerprint" in r else str(r["instrument"])
+    )  # fmt: skip
     created = create_topup(platform, provider, r["customer_id"], r["asset"], r["amount"],
-                           r["method"], r["instrument"], topup_id=r["topup_id"])  # fmt: skip
+                           r["method"], instrument, topup_id=r["topup_id"])  # fmt: skip
     if isinstance(created, Refusal):
         return created
 
@@ -624,14 +632,17 @@ def labelled_events(platform: Platform) -> Iterator[tuple[RiskEvent, int]]:
 
 def write_labelled_csv(out: IO[str], rows: Iterator[tuple[RiskEvent, int]]) -> int:
     """The labelled-events CSV (docs/risk-operations.md): timestamp (ns), type, amount (in
-    the asset's scale), asset, payer, payee, device, ip, instrument, label (1/0)."""
+    the asset's scale), asset, payer, payee, device, ip, instrument, label (1/0). Text
+    cells that a spreadsheet would run as a formula are quoted (:mod:`.csv_cells`): the
+    device and IP come from request headers, anyone's to choose."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_HEADER)
     count = 0
     for event, label in rows:
         writer.writerow([
-            event.timestamp_ns, event.type, event.amount, event.asset, event.payer, event.payee,
-            event.device or "", event.ip or "", event.instrument or "", label,
+            event.timestamp_ns, cell(event.type), event.amount, cell(event.asset),
+            cell(event.payer), cell(event.payee), cell(event.device), cell(event.ip),
+            cell(event.instrument), label,
         ])  # fmt: skip
         count += 1
     return count

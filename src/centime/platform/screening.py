@@ -30,6 +30,7 @@ from typing import Any, Final, TypeVar
 
 from centime.ledger.units import UnitContext
 from centime.limits import BATCH_PAYMENTS_MAX
+from centime.providers.funding import Method, ProviderUnavailable, instrument_problem
 from centime.risk.types import Action, Decision, RiskEvent
 
 from . import holds, p2p, parties, payments
@@ -41,15 +42,15 @@ from .decisions import (
     decision_row,
     device_text,
     fresh_step_up,
-    instrument_fingerprint,
     ip_text,
     observe,
     record_decision,
     record_decisions,
     step_up_required,
 )
-from .errors import Refusal
+from .errors import Code, Refusal
 from .ids import format_id, new_id, valid_id
+from .instruments import Vaulted, vault
 from .payments import Payment, PaymentItem
 from .review import (
     REVIEW_EVENTS_MAX,
@@ -283,11 +284,13 @@ def hold_plan(
 
 
 def topup_plan(
-    customer_id: int, asset: str, amount: int, method: str, instrument: str, topup_id: int
+    customer_id: int, asset: str, amount: int, method: str, instrument: Vaulted, topup_id: int
 ) -> ReviewPlan:
+    """The vaulted instrument only: the plan is stored (and shown to analysts)."""
     request: dict[str, Any] = {
         "customer_id": customer_id, "asset": asset, "amount": amount, "method": method,
-        "instrument": instrument, "topup_id": topup_id,
+        "instrument": instrument.token, "instrument_fingerprint": instrument.fingerprint,
+        "instrument_last4": instrument.last4, "topup_id": topup_id,
     }  # fmt: skip
     return ReviewPlan(Subject("topup", topup_id, "customer", customer_id), asset, amount,
                       request)  # fmt: skip
@@ -416,16 +419,16 @@ def topup_event(
     asset: str,
     amount: int,
     method: str,
-    instrument: str,
+    instrument: Vaulted,
     device: str | None = None,
     ip: str | None = None,
 ) -> RiskEvent:
     """The event of a top-up: ``topup_carrier`` for carrier billing, the instrument as its
-    fingerprint."""
+    keyed fingerprint (centime.platform.instruments)."""
     kind = "topup_carrier" if method == "carrier" else "topup"
     payer = _text("cus", customer_id)
     return _event(platform, kind, amount, asset, payer, payer, device, ip,
-                  instrument_fingerprint(method, instrument))  # fmt: skip
+                  instrument.fingerprint)  # fmt: skip
 
 
 _PROCEED: Final = object()
@@ -438,7 +441,7 @@ def topup(
     asset: str,
     amount: int,
     method: str,
-    instrument: str,
+    instrument: str | Vaulted,
     *,
     topup_id: int | None = None,
     event: RiskEvent | None = None,
@@ -450,8 +453,14 @@ def topup(
     """A screened top-up (centime.platform.topups.create_topup). Its decision is recorded
     in a unit of its own, just before the top-up's first unit (the top-up is several units
     around the provider's call); REVIEW charges nothing until approved. ``event`` and
-    ``decision`` given (the API decides in a worker thread): used instead of asking."""
+    ``decision`` given (the API decides in a worker thread): used instead of asking. The
+    instrument is vaulted first: the screen, the plan and the top-up see only its token,
+    fingerprint and last four."""
     topup_id = new_id() if topup_id is None else topup_id
+    vaulted = _vault(platform, provider, method, instrument)
+    if isinstance(vaulted, Refusal):
+        return vaulted
+    instrument = vaulted
     if event is None or decision is None:
         event = topup_event(platform, customer_id, asset, amount, method, instrument,
                             device, ip)  # fmt: skip
@@ -468,6 +477,29 @@ def topup(
     if isinstance(made, TopUp) and made.status is TopUpStatus.DECLINED:
         observe(platform.screen, event._replace(type="topup_declined"))
     return made
+
+
+def _vault(
+    platform: Platform, provider: Any, method: str, instrument: str | Vaulted
+) -> Vaulted | Refusal:
+    """The instrument vaulted (or why it cannot be): the shape checked first, so a malformed
+    one is refused before the provider sees it."""
+    if isinstance(instrument, Vaulted):
+        return instrument
+    try:
+        chosen = Method(method)
+    except ValueError:
+        return Refusal(Code.INVALID_REQUEST, f"method must be one of {', '.join(_METHODS)}")
+    problem = instrument_problem(chosen, instrument)
+    if problem is not None:
+        return Refusal(Code.INVALID_REQUEST, problem)
+    try:
+        return vault(platform, provider, chosen, instrument)
+    except ProviderUnavailable:
+        return Refusal(Code.PROVIDER_UNAVAILABLE, "the funding provider is unavailable")
+
+
+_METHODS: Final = tuple(m.value for m in Method)
 
 
 def signup_customer(

@@ -118,6 +118,7 @@ from .config import NS_PER_DAY, TierLimits
 from .context import Operation, Platform
 from .errors import Code, Refusal
 from .ids import derive_id, format_id, new_id
+from .instruments import Vaulted, vault
 from .outbox import emit, money
 from .pages import Cursor, Page, fetch_page
 from .parties import active_customer
@@ -180,7 +181,7 @@ class TopUp:
     asset: str
     amount: int
     method: Method
-    instrument: str
+    instrument: str  # the provider's token (centime.platform.instruments): never the number
     provider: str
     status: TopUpStatus
     provider_ref: str | None  # None until the provider accepted the charge
@@ -202,6 +203,8 @@ class TopUp:
     pricing_version: int | None = None
     bonus_rule: str | None = None
     bonus: int = 0
+    instrument_fingerprint: str = ""  # keyed: the same instrument, the same fingerprint
+    instrument_last4: str = ""
 
     @property
     def restricted(self) -> bool:
@@ -238,7 +241,7 @@ _COLUMNS: Final = (
     "id, customer_id, asset, amount, method, instrument, provider, status, provider_ref, "
     "failure_code, failure_message, attempts, settles_at_ns, settled_ns, released, "
     "charged_back, chargeback_restricted, chargeback_wallet, chargeback_loss, created_ns, "
-    "updated_ns, pricing_version, bonus_rule, bonus"
+    "updated_ns, pricing_version, bonus_rule, bonus, instrument_fingerprint, instrument_last4"
 )
 # Transfers one event submits at most: the implied credit and its bonus, three chargeback
 # legs and the bonus's clawback.
@@ -253,6 +256,7 @@ def _topup(row: Sequence[Any]) -> TopUp:
         None if row[12] is None else int(row[12]), None if row[13] is None else int(row[13]),
         int(row[14]), int(row[15]), int(row[16]), int(row[17]), int(row[18]), int(row[19]),
         int(row[20]), None if row[21] is None else int(row[21]), row[22], int(row[23]),
+        row[24] or "", row[25] or "",
     )  # fmt: skip
 
 
@@ -262,7 +266,8 @@ def _topup(row: Sequence[Any]) -> TopUp:
 def _check_request(
     asset: object, amount: object, method: object, instrument: object
 ) -> tuple[Method, None] | tuple[None, Refusal]:
-    """The method, or why the request cannot be charged at all (before any lookup)."""
+    """The method, or why the request cannot be charged at all (before any lookup);
+    ``instrument`` None: already vaulted, its shape was checked then."""
     if type(asset) is not str or asset not in ASSETS:
         return None, Refusal(Code.UNKNOWN_ASSET, f"unknown asset {asset!r}")
     if type(amount) is not int or not 0 < amount <= AMOUNT_MAX:
@@ -272,7 +277,7 @@ def _check_request(
     except ValueError:
         names = ", ".join(m.value for m in Method)
         return None, Refusal(Code.INVALID_REQUEST, f"method must be one of {names}")
-    problem = instrument_problem(chosen, instrument)
+    problem = None if instrument is None else instrument_problem(chosen, instrument)
     if problem is not None:
         return None, Refusal(Code.INVALID_REQUEST, problem)
     return chosen, None
@@ -362,12 +367,13 @@ def _save(ctx: UnitContext, topup: TopUp) -> TopUp:
 def _insert(ctx: UnitContext, topup: TopUp) -> None:
     ctx.execute(
         "INSERT INTO topups (id, customer_id, asset, amount, method, instrument, provider,"
-        " status, attempts, restricted, created_ns, updated_ns)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " status, attempts, restricted, created_ns, updated_ns, instrument_fingerprint,"
+        " instrument_last4) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             topup.id, topup.customer_id, topup.asset, topup.amount, topup.method.value,
             topup.instrument, topup.provider, topup.status.value, topup.attempts,
             int(topup.restricted), topup.created_ns, topup.updated_ns,
+            topup.instrument_fingerprint, topup.instrument_last4,
         ),
     )  # fmt: skip
 
@@ -401,9 +407,9 @@ def _balance(ctx: UnitContext, customer_id: int, asset: str, excluding: int) -> 
 
 
 def _same_request(a: TopUp, b: TopUp) -> bool:
-    return (a.customer_id, a.asset, a.amount, a.method, a.instrument, a.provider) == (
-        b.customer_id, b.asset, b.amount, b.method, b.instrument, b.provider
-    )  # fmt: skip
+    return (a.customer_id, a.asset, a.amount, a.method, a.instrument_fingerprint,
+            a.provider) == (b.customer_id, b.asset, b.amount, b.method,
+                            b.instrument_fingerprint, b.provider)  # fmt: skip
 
 
 def _create_unit(platform: Platform, draft: TopUp) -> Operation[tuple[TopUp, bool] | Refusal]:
@@ -532,10 +538,13 @@ def create_topup(
     asset: str,
     amount: int,
     method: Method | str,
-    instrument: str,
+    instrument: str | Vaulted,
     topup_id: int | None = None,
 ) -> TopUp | Refusal:
     """Top up a customer's wallet: record it, charge the provider, record the answer.
+
+    ``instrument`` as the customer gave it (vaulted here, before anything is recorded:
+    centime.platform.instruments), or already vaulted (an approved review's plan).
 
     Returns the top-up: ``pending`` (accepted, or the provider was unavailable: then
     ``awaiting_retry``) or ``declined`` (``failure_code`` is the provider's); a Refusal,
@@ -545,16 +554,16 @@ def create_topup(
     request's Idempotency-Key, so a client that retries after a timeout gets the same
     top-up (charged again only if the provider never answered), never a second one.
     """
-    chosen, refusal = _check_request(asset, amount, method, instrument)
-    if refusal is not None:
-        return refusal
-    if chosen is None:  # narrowed for the type checker; _check_request returns one of both
-        raise ValueError("no method and no refusal")
+    vaulted = _vaulted(platform, provider, asset, amount, method, instrument)
+    if isinstance(vaulted, Refusal):
+        return vaulted
+    chosen, kept = vaulted
     if topup_id is not None and (type(topup_id) is not int or not 0 < topup_id <= ID_MAX):
         return Refusal(Code.INVALID_REQUEST, "topup_id must be a positive id")
     draft = TopUp(
-        topup_id or new_id(), customer_id, asset, amount, chosen, instrument, provider.name,
+        topup_id or new_id(), customer_id, asset, amount, chosen, kept.token, provider.name,
         TopUpStatus.PENDING, None, None, None, 1, None, None, 0, 0, 0, 0, 0, 0, 0,
+        instrument_fingerprint=kept.fingerprint, instrument_last4=kept.last4,
     )  # fmt: skip
     created = platform.execute(_create_unit(platform, draft))
     if isinstance(created, Refusal):
@@ -563,6 +572,24 @@ def create_topup(
     if new:
         return _charge(platform, provider, topup)
     return retry_topup(platform, provider, topup.id) if topup.awaiting_retry else topup
+
+
+def _vaulted(
+    platform: Platform, provider: FundingProvider, asset: object, amount: object,
+    method: object, instrument: str | Vaulted,
+) -> tuple[Method, Vaulted] | Refusal:  # fmt: skip
+    """The request's method and its instrument vaulted, or why it cannot be charged."""
+    given = None if isinstance(instrument, Vaulted) else instrument
+    chosen, refusal = _check_request(asset, amount, method, given)
+    if refusal is not None or chosen is None:
+        return refusal or Refusal(Code.INVALID_REQUEST, "bad top-up")
+    if isinstance(instrument, Vaulted):
+        return chosen, instrument
+    try:
+        return chosen, vault(platform, provider, chosen, instrument)
+    except ProviderUnavailable as error:
+        log.warning("provider %s unavailable to vault an instrument: %s", provider.name, error)
+        return Refusal(Code.PROVIDER_UNAVAILABLE, "the funding provider is unavailable")
 
 
 def retry_topup(platform: Platform, provider: FundingProvider, topup_id: int) -> TopUp | Refusal:

@@ -2,9 +2,10 @@
 
 An endpoint is a merchant's URL and the event types it subscribed to (a subset of
 ``outbox.SUBSCRIBABLE_TYPES``), at most WEBHOOK_ENDPOINTS_PER_MERCHANT_MAX per merchant.
-URLs are ``https://``; ``http://`` only to a loopback host (127.0.0.0/8, ::1, localhost:
-tests and the demo). No credentials in a URL, no fragment, at most WEBHOOK_URL_LEN_MAX
-characters.
+URLs are ``https://`` to a public address (``http://`` and private ranges only where the
+operator allows them: :mod:`centime.platform.webhook_targets`, which also checks every
+address again when an attempt is sent). No credentials in a URL, no fragment, at most
+WEBHOOK_URL_LEN_MAX characters.
 
 Secrets follow Standard Webhooks: ``whsec_`` + base64 of WEBHOOK_SECRET_BYTES random bytes,
 shown once (when the endpoint is made or its secret rotated). The worker needs the secret
@@ -28,7 +29,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import os
 import secrets
 import threading
@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from centime.keyfile import required_key
 from centime.ledger.units import UnitContext
 from centime.limits import (
     DESCRIPTION_LEN_MAX,
@@ -57,6 +58,7 @@ from .ids import format_id, new_id, valid_id
 from .outbox import SUBSCRIBABLE_TYPES, emit
 from .pages import Cursor, Page, fetch_page
 from .parties import active_merchant
+from .webhook_targets import TargetPolicy, target_policy, url_problem
 
 __all__ = [
     "SECRET_PREFIX",
@@ -127,18 +129,10 @@ def secret_box_from_env(default_key_file: Path | None = None) -> SecretBox:
     """The box the environment configures: ``CENTIME_WEBHOOK_KEY`` (base64 of 32 bytes), or
     the key file ``CENTIME_WEBHOOK_KEY_FILE`` names, or ``default_key_file`` (made with 32
     random bytes, mode 0600, when missing). Raises RuntimeError when none is given."""
-    text = os.environ.get(_KEY_ENV)
-    if text:
-        return SecretBox(base64.b64decode(text, validate=True))
-    named = os.environ.get(_KEY_FILE_ENV)
-    path = Path(named) if named else default_key_file
-    if path is None:
-        raise RuntimeError(f"webhooks need {_KEY_ENV} or {_KEY_FILE_ENV}: the secrets' key")
-    if not path.exists():
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "wb") as out:
-            out.write(base64.b64encode(os.urandom(32)))
-    return SecretBox(base64.b64decode(path.read_bytes().strip(), validate=True))
+    try:
+        return SecretBox(required_key(_KEY_ENV, _KEY_FILE_ENV, default_key_file))
+    except RuntimeError as missing:
+        raise RuntimeError(f"webhooks need the secrets' key: {missing}") from None
 
 
 def install_secret_box(platform: Platform, box: SecretBox) -> None:
@@ -229,8 +223,7 @@ class Attempt:
     attempt: int
     status_code: int | None
     latency_ms: int
-    error: str | None
-    response: str | None
+    error: str | None  # a generic class (webhook_delivery's ERROR_*), never the answer
     created_ns: int
 
 
@@ -244,7 +237,7 @@ DELIVERY_COLUMNS: Final = (
 )
 ATTEMPT_COLUMNS: Final = (
     "id, delivery_id, endpoint_id, event_id, attempt, status_code, latency_ms, error,"
-    " response, created_ns"
+    " created_ns"
 )
 
 
@@ -329,11 +322,9 @@ def _new_version(ctx: UnitContext) -> None:
 # ------------------------------------------------------------------ input checks
 
 
-_LOOPBACK_NAMES: Final = frozenset({"localhost", "localhost."})
-
-
-def check_url(url: object) -> Refusal | None:
-    """None for a URL an endpoint may have (see the module's docstring)."""
+def check_url(url: object, policy: TargetPolicy | None = None) -> Refusal | None:
+    """None for a URL an endpoint may have under the operator's ``policy`` (the default:
+    public https only; see :mod:`centime.platform.webhook_targets`)."""
     if type(url) is not str or not url or len(url) > WEBHOOK_URL_LEN_MAX:
         return _bad_url(f"a URL of 1..{WEBHOOK_URL_LEN_MAX} characters")
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
@@ -350,18 +341,8 @@ def check_url(url: object) -> Refusal | None:
         return _bad_url("no credentials in the URL")
     if parts.fragment:
         return _bad_url("no fragment")
-    if parts.scheme == "http" and not _loopback(host):
-        return _bad_url("http:// only to a loopback host (127.0.0.1, ::1, localhost)")
-    return None
-
-
-def _loopback(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    problem = url_problem(url, policy or TargetPolicy())
+    return None if problem is None else _bad_url(problem)
 
 
 def _bad_url(detail: str) -> Refusal:
@@ -434,7 +415,7 @@ def create_endpoint(
     ``endpoint_id`` given (derived from an Idempotency-Key): a retry answers the stored
     endpoint, without its secret (it is never shown twice)."""
     types = check_types(list(event_types) if not isinstance(event_types, str) else event_types)
-    refusal_in = check_url(url) or _check_description(description)
+    refusal_in = check_url(url, target_policy(platform)) or _check_description(description)
     if refusal_in is None and isinstance(types, Refusal):
         refusal_in = types
     if refusal_in is None and not valid_id(merchant_id):
@@ -486,7 +467,7 @@ def update_endpoint(
     enabled: bool | None = None,
 ) -> Operation[Endpoint | Refusal]:
     """Change what is given. Enabling again clears the endpoint's failure record."""
-    refusal_in = None if url is None else check_url(url)
+    refusal_in = None if url is None else check_url(url, target_policy(platform))
     types = None if event_types is None else check_types(list(event_types))
     if refusal_in is None and isinstance(types, Refusal):
         refusal_in = types

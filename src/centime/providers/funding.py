@@ -20,9 +20,11 @@ The contract a provider adapter keeps:
   for the charge.
 
 Instruments (what is charged) are opaque text per method; :func:`instrument_problem` says
-what shape each method's instrument must have. No card number ever reaches the platform in
-production: ``card`` instruments are the provider's tokens (in the sandbox the token *is* the
-test card number).
+what shape each method's instrument must have. :meth:`FundingProvider.vault` exchanges the
+instrument a customer gives (a card number, a bank account, a phone number, or a token the
+provider made in the customer's browser) for the provider's token, which is what the
+platform stores and charges from then on (``ChargeRequest.instrument``), and its last four
+characters: the platform never keeps the number (centime.platform.instruments).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ __all__ = [
     "Declined",
     "EventFeed",
     "FundingProvider",
+    "InstrumentToken",
     "Method",
     "ProviderEvent",
     "ProviderUnavailable",
@@ -92,6 +95,15 @@ class Declined:
 
 
 ChargeResult = Accepted | Declined
+
+
+@dataclass(frozen=True, slots=True)
+class InstrumentToken:
+    """What a provider answers for a vaulted instrument: the token to charge (never the
+    number itself) and the last four characters of the number, for display."""
+
+    token: str
+    last4: str
 
 
 class ProviderUnavailable(Exception):  # noqa: N818 (the port's name for the condition)
@@ -168,6 +180,11 @@ class FundingProvider(Protocol):
 
     @property
     def name(self) -> str: ...
+
+    def vault(self, method: Method, instrument: str) -> InstrumentToken:
+        """The provider's token for the instrument (the same instrument, the same token; a
+        token of the provider's own is answered as it is). Raises ProviderUnavailable."""
+        ...
 
     def charge(self, request: ChargeRequest) -> ChargeResult:
         """Accept or decline the charge; raise :class:`ProviderUnavailable` when unsure."""

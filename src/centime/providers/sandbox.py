@@ -41,6 +41,13 @@ Failure modes for tests (:meth:`SandboxProvider.fail_next`): ``DOWN`` raises
 answer is lost on the way back. Either way, charging the same top-up again answers as the
 first acceptance did (the top-up id is the idempotency key).
 
+Vaulting (:meth:`SandboxProvider.vault`, :func:`sandbox_token`) is stateless, so tokens
+survive a restart: the token is ``tok_sbx_`` and 24 hex digits of an HMAC of the
+instrument under the sandbox's key (public, as a sandbox's is; a real provider's vault is
+its secret), with ``bad_`` after the prefix for a card number that fails the Luhn check.
+The outcomes above apply to the tokens of those instruments; ``charge`` also takes the
+instrument itself (it vaults it first).
+
 Events are delivered at least once: :meth:`due_events` hands out every due event that was not
 acknowledged, on every call. The provider's reference for a charge is derived from the top-up
 id (``sbx_`` and 16 hex digits), so it is the same however often the charge is sent.
@@ -49,11 +56,13 @@ id (``sbx_`` and 16 hex digits), so it is the same however often the charge is s
 from __future__ import annotations
 
 import enum
+import hashlib
+import hmac
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from centime.clock import Clock
 from centime.limits import (
@@ -72,6 +81,7 @@ from .funding import (
     ChargeSettled,
     ChargeSucceeded,
     Declined,
+    InstrumentToken,
     Method,
     ProviderEvent,
     ProviderUnavailable,
@@ -95,6 +105,7 @@ __all__ = [
     "SandboxConfig",
     "SandboxProvider",
     "luhn_valid",
+    "sandbox_token",
 ]
 
 CARD_SUCCEEDS: Final = "4242424242424242"
@@ -166,6 +177,20 @@ class _Plan(enum.Enum):
     FAIL_LATER = "fail_later"
 
 
+_TOKEN_PREFIX: Final = "tok_sbx_"
+_TOKEN_KEY: Final = b"centime-sandbox-funding"  # public: a sandbox's
+
+
+def sandbox_token(method: Method, instrument: str) -> str:
+    """The sandbox's token of an instrument (its own tokens are answered as they are)."""
+    if instrument.startswith(_TOKEN_PREFIX):
+        return instrument
+    plain = "".join(instrument.split())
+    digest = hmac.new(_TOKEN_KEY, f"{method.value}\x1f{plain}".encode(), hashlib.sha256)
+    bad = method is Method.CARD and not luhn_valid(plain)
+    return f"{_TOKEN_PREFIX}{'bad_' if bad else ''}{digest.hexdigest()[:24]}"
+
+
 # (method, instrument) -> what happens; anything not listed succeeds (cards: when valid).
 _DECLINES: Final = {
     (Method.CARD, CARD_DECLINED): Declined("card_declined", "The card was declined."),
@@ -183,6 +208,7 @@ _PLANS: Final = {
     (Method.CARRIER, PHONE_CHARGED_BACK): _Plan.SUCCEED_THEN_CHARGEBACK,
     (Method.CARRIER, PHONE_FAILS_LATER): _Plan.FAIL_LATER,
 }
+_T = TypeVar("_T")
 _FAILURE_CODES: Final = {
     Method.CARD: "processing_error",
     Method.BANK_TRANSFER: "account_closed",
@@ -203,19 +229,30 @@ def luhn_valid(number: str) -> bool:
     return total % 10 == 0
 
 
+def _by_token(table: dict[tuple[Method, str], _T]) -> dict[tuple[Method, str], _T]:
+    return {(m, sandbox_token(m, i)): value for (m, i), value in table.items()}
+
+
+_TOKEN_DECLINES: Final = _by_token(_DECLINES)
+_TOKEN_PLANS: Final = _by_token(_PLANS)
+
+
 def _decide(request: ChargeRequest) -> Declined | _Plan:
     """What the sandbox does with a charge (pure)."""
     if type(request.amount) is not int or request.amount <= 0:
         return Declined("invalid_amount", "The amount must be a positive integer.")
-    if instrument_problem(request.method, request.instrument) is not None:
-        return Declined("invalid_instrument", "The instrument is malformed.")
-    key = (request.method, request.instrument)
-    declined = _DECLINES.get(key)
+    token = request.instrument
+    if type(token) is not str or not token.startswith(_TOKEN_PREFIX):
+        if instrument_problem(request.method, token) is not None:
+            return Declined("invalid_instrument", "The instrument is malformed.")
+        token = sandbox_token(request.method, token)
+    key = (request.method, token)
+    declined = _TOKEN_DECLINES.get(key)
     if declined is not None:
         return declined
-    if request.method is Method.CARD and not luhn_valid(request.instrument):
+    if token.startswith(_TOKEN_PREFIX + "bad_"):
         return Declined("invalid_number", "The card number is not valid.")
-    return _PLANS.get(key, _Plan.SUCCEED)
+    return _TOKEN_PLANS.get(key, _Plan.SUCCEED)
 
 
 class SandboxProvider:
@@ -248,6 +285,13 @@ class SandboxProvider:
             return len(self._events)
 
     # ------------------------------------------------------------------ charging
+
+    def vault(self, method: Method, instrument: str) -> InstrumentToken:
+        """The instrument's token (stateless: see the module's docstring) and its last four
+        characters (none for a token given)."""
+        if instrument.startswith(_TOKEN_PREFIX):
+            return InstrumentToken(instrument, "")
+        return InstrumentToken(sandbox_token(method, instrument), "".join(instrument.split())[-4:])
 
     def charge(self, request: ChargeRequest) -> ChargeResult:
         with self._lock:

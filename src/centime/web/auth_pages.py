@@ -1,5 +1,9 @@
 """Sign-up, sign-in, step-up, recovery and passkey management (pages and the JSON steps
-that ``static/passkey.js`` calls for the WebAuthn ceremonies)."""
+that ``static/passkey.js`` calls for the WebAuthn ceremonies).
+
+Credential changes (add or remove a passkey, new recovery codes, an API confirmation) are
+checked by the services themselves (:func:`centime.auth.passkeys.confirmation_refusal`):
+these pages only pass the session along and show the refusal."""
 
 from __future__ import annotations
 
@@ -12,18 +16,21 @@ from litestar.response import Redirect
 
 from centime.api.errors import REFUSAL_STATUS
 from centime.auth import passkeys as pk
+from centime.auth.confirmations import CONFIRMATION_TTL_S, mint_confirmation
 from centime.auth.sessions import end_session
 from centime.platform.errors import Code, Refusal
 
 from .common import (
     Viewer,
     check_csrf,
+    client_address,
     done,
     ended_cookie,
     page,
     refused,
     require,
     run,
+    safe_next,
     session_cookie,
     viewer,
     web_state,
@@ -71,8 +78,7 @@ def _credential(body: dict[str, Any]) -> str | None:
     return msgspec.json.encode(credential).decode() if isinstance(credential, dict) else None
 
 
-def _client(request: Request[Any, Any, Any]) -> str:
-    return request.client.host if request.client else "unknown"
+_client = client_address
 
 
 def _throttled() -> Response[Any]:
@@ -136,7 +142,8 @@ def _account_page(
         request, "account.html", me, status_code,
         passkeys=pk.list_passkeys(platform, me.user.id),
         codes_left=pk.unused_recovery_codes(platform, me.user.id),
-        ok=request.query_params.get("ok"), home=home_of(me), **context,
+        ok=request.query_params.get("ok"), home=home_of(me),
+        may_confirm_api=me.user.kind is pk.UserKind.MERCHANT or me.is_admin, **context,
     )  # fmt: skip
 
 
@@ -161,11 +168,20 @@ async def remove(request: Request[Any, Any, Any], credential_id: FromPath[str]) 
     if me is None:
         return Redirect("/app?signin=1", status_code=303)
     platform = web_state(request).platform
-    op = pk.remove_passkey(platform, me.user.id, credential_id)
+    op = pk.remove_passkey(platform, me.user.id, me.session.id_hash, credential_id[:1400])
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
-        return _account_page(request, me, REFUSAL_STATUS[result.code], error=result.detail)
+        return _account_refused(request, me, result)
     return done("/account", "removed")
+
+
+def _account_refused(
+    request: Request[Any, Any, Any], me: Viewer, refusal: Refusal
+) -> Response[str]:
+    """The account page with the refusal; a confirmation refusal asks for the passkey."""
+    if refusal.code is Code.STEP_UP_REQUIRED:
+        return _account_page(request, me, 401, error=refusal.detail, need_stepup=True)
+    return _account_page(request, me, REFUSAL_STATUS[refusal.code], error=refusal.detail)
 
 
 @post("/account/recovery-codes")
@@ -174,14 +190,28 @@ async def recovery_codes(request: Request[Any, Any, Any]) -> Response[Any]:
     me = await viewer(request)
     if me is None:
         return Redirect("/app?signin=1", status_code=303)
-    if not me.fresh:
-        refusal = Refusal(Code.STEP_UP_REQUIRED, "confirm with your passkey first")
-        return _account_page(request, me, 401, error=refusal.detail, need_stepup=True)
     platform = web_state(request).platform
-    codes = await run(
-        request, lambda: platform.execute(pk.new_recovery_codes(platform, me.user.id))
-    )
+    op = pk.new_recovery_codes(platform, me.user.id, me.session.id_hash)
+    codes = await run(request, lambda: platform.execute(op))
+    if isinstance(codes, Refusal):
+        return _account_refused(request, me, codes)
     return _account_page(request, me, new_codes=codes)
+
+
+@post("/account/api-confirmation")
+async def api_confirmation(request: Request[Any, Any, Any]) -> Response[Any]:
+    """A one-time ``Centime-Confirmation`` for one bank-account change through the API."""
+    await check_csrf(request)
+    me = await viewer(request)
+    if me is None:
+        return Redirect("/app?signin=1", status_code=303)
+    platform = web_state(request).platform
+    op = mint_confirmation(platform, me.user, me.session.id_hash)
+    token = await run(request, lambda: platform.execute(op))
+    if isinstance(token, Refusal):
+        return _account_refused(request, me, token)
+    return _account_page(request, me, api_confirmation=token,
+                         api_confirmation_minutes=CONFIRMATION_TTL_S // 60)  # fmt: skip
 
 
 # ------------------------------------------------------------------ WebAuthn steps (JSON)
@@ -208,8 +238,10 @@ async def signup_options(request: Request[Any, Any, Any]) -> Response[Any]:
 async def signup_finish(request: Request[Any, Any, Any]) -> Response[Any]:
     body = await _body(request)
     state = web_state(request)
-    op = pk.signup_finish(state.rp, state.platform, _credential(body))
-    result = await run(request, lambda: pk.run(state.platform, op))
+    credential, ip = _credential(body), _client(request)
+    # Screened by the risk engine as the API's sign-ups are (off the event loop).
+    result = await run(request, lambda: pk.run(state.platform, pk.signup_finish(
+        state.rp, state.platform, credential, ip=ip)))  # fmt: skip
     if isinstance(result, Refusal):
         return _problem(result)
     home = "/dashboard" if result.user.kind is pk.UserKind.MERCHANT else "/wallet"
@@ -265,12 +297,13 @@ async def signin_finish(request: Request[Any, Any, Any]) -> Response[Any]:
     credential = _credential(body)
     answer = pk.parse_answer(credential)
     account = answer.credential_id if isinstance(answer, pk.Answer) else "malformed"
-    if state.throttle.account_locked(account):
+    source = _client(request)  # failures lock this address, never the passkey's owner
+    if state.throttle.locked(source, account):
         return _throttled()
     result = await run(request, lambda: state.platform.execute(
         pk.signin_finish(state.rp, state.platform, credential)))  # fmt: skip
     if isinstance(result, Refusal):
-        state.throttle.failed(account)
+        state.throttle.failed(source, account)
         return _problem(result)
     home = {"customer": "/wallet", "merchant": "/dashboard"}.get(result.user.kind.value, "/console")
     return _json({"redirect": home}, cookie=session_cookie(state, result.session.token))
@@ -295,13 +328,14 @@ async def stepup_finish(request: Request[Any, Any, Any]) -> Response[Any]:
     if me is None:
         return _json({"code": "unauthorized", "detail": "sign in first"}, 401)
     state = web_state(request)
-    if state.throttle.account_locked(f"user:{me.user.id}"):
+    source, account = _client(request), f"user:{me.user.id}"
+    if state.throttle.locked(source, account):
         return _throttled()
     op = pk.stepup_finish(state.rp, state.platform, me.user.id, me.session.id_hash,
                           _credential(body))  # fmt: skip
     result = await run(request, lambda: state.platform.execute(op))
     if isinstance(result, Refusal):
-        state.throttle.failed(f"user:{me.user.id}")
+        state.throttle.failed(source, account)
         return _problem(result)
     return _json({"stepped_up_at_ns": str(result)})
 
@@ -314,7 +348,7 @@ async def add_options(request: Request[Any, Any, Any]) -> Response[Any]:
         return _json({"code": "unauthorized", "detail": "sign in first"}, 401)
     state = web_state(request)
     result = await run(request, lambda: state.platform.execute(
-        pk.add_passkey_options(state.rp, state.platform, me.user)))  # fmt: skip
+        pk.add_passkey_options(state.rp, state.platform, me.user, me.session.id_hash)))  # fmt: skip
     if isinstance(result, Refusal):
         return _problem(result)
     return Response(result, media_type="application/json", status_code=200)
@@ -328,8 +362,8 @@ async def add_finish(request: Request[Any, Any, Any]) -> Response[Any]:
         return _json({"code": "unauthorized", "detail": "sign in first"}, 401)
     state = web_state(request)
     name = body.get("name") if isinstance(body.get("name"), str) else "Passkey"
-    op = pk.add_passkey_finish(state.rp, state.platform, me.user.id, _credential(body),
-                               str(name))  # fmt: skip
+    op = pk.add_passkey_finish(state.rp, state.platform, me.user.id, me.session.id_hash,
+                               _credential(body), str(name))  # fmt: skip
     result = await run(request, lambda: state.platform.execute(op))
     if isinstance(result, Refusal):
         return _problem(result)
@@ -341,14 +375,12 @@ async def stepup_page(request: Request[Any, Any, Any]) -> Response[Any]:
     me = await viewer(request)
     if me is None:
         return Redirect("/app?signin=1", status_code=303)
-    target = request.query_params.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = home_of(me)
-    return page(request, "stepup.html", me, next=target[:200])
+    target = safe_next(request.query_params.get("next", "")) or home_of(me)
+    return page(request, "stepup.html", me, next=target)
 
 
 auth_routes: Final = [
-    home, enroll_page, signout, recover, account, rename, remove, recovery_codes,
+    home, enroll_page, signout, recover, account, rename, remove, recovery_codes, api_confirmation,
     signup_options, signup_finish, enroll_options, enroll_finish, signin_options,
     signin_finish, stepup_options, stepup_finish, add_options, add_finish, stepup_page,
 ]  # fmt: skip

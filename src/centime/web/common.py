@@ -7,12 +7,14 @@ forms are plain HTML forms (no JavaScript library), and the one script of the si
 
 from __future__ import annotations
 
+import math
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote, urlsplit
 
 from anyio import to_thread
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -22,11 +24,13 @@ from litestar.exceptions import HTTPException
 from litestar.response import Redirect
 
 from centime.api.errors import REFUSAL_STATUS
+from centime.api.ratelimit import FailureLimit
 from centime.auth.passkeys import RelyingParty, UserKind, WebUser, get_user
 from centime.auth.sessions import (
     SESSION_TTL_S,
     LoginThrottle,
     Session,
+    credential_confirmed,
     csrf_matches,
     csrf_token,
     load_session,
@@ -43,6 +47,7 @@ __all__ = [
     "WebState",
     "check_csrf",
     "page",
+    "safe_next",
     "show_money",
     "viewer",
 ]
@@ -66,6 +71,11 @@ class WebState:
     throttle: LoginThrottle
     secure_cookies: bool = True
     demo: bool = False
+    # The server's secret that keys CSRF tokens (the composition root passes the configured
+    # one, centime.cli.web_key; a process of its own draws one).
+    csrf_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    # Unknown session cookies per client address (429 once a source guesses too much).
+    failures: FailureLimit = field(default_factory=FailureLimit)
     # The largest transfer a person sends without a fresh passkey confirmation, per asset.
     step_up_transfer_above: dict[str, int] = field(
         default_factory=lambda: {code: asset.parse("20") for code, asset in ASSETS.items()}
@@ -101,12 +111,15 @@ def show_money(amount: int, asset: str = "USD") -> str:
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """The signed-in person, its session, and whether it stepped up lately."""
+    """The signed-in person, its session, whether it stepped up lately (``fresh``), and
+    whether that confirmation may change credentials (``confirmed``: made with a credential
+    this session did not add itself)."""
 
     user: WebUser
     session: Session
     token: str
     fresh: bool
+    confirmed: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -120,14 +133,27 @@ async def viewer(request: Request[Any, Any, Any]) -> Viewer | None:
     if not token:
         return None
     state = web_state(request)
+    source = client_address(request)
+    wait_s = state.failures.wait_s(source)
+    if wait_s > 0:  # this address sent too many unknown session cookies
+        raise HTTPException(status_code=429, detail="too many failed sign-ins; wait",
+                            headers={"Retry-After": str(max(1, math.ceil(wait_s)))})  # fmt: skip
     session = await to_thread.run_sync(load_session, state.platform, token)
     if session is None:
+        state.failures.failed(source)
         return None
     user = await to_thread.run_sync(get_user, state.platform, session.user_id)
     if user is None:
         return None
-    fresh = stepped_up(session, state.platform.clock.now_ns())
-    return Viewer(user, session, token, fresh)
+    now_ns = state.platform.clock.now_ns()
+    fresh = stepped_up(session, now_ns)
+    return Viewer(user, session, token, fresh, credential_confirmed(session, now_ns))
+
+
+def client_address(request: Request[Any, Any, Any]) -> str:
+    """The connection's address (a forwarded one only from a trusted proxy: the server
+    honours X-Forwarded-For from CENTIME_TRUSTED_PROXIES alone)."""
+    return request.client.host if request.client else "unknown"
 
 
 async def require(request: Request[Any, Any, Any], kind: UserKind) -> Viewer:
@@ -170,7 +196,7 @@ async def check_csrf(request: Request[Any, Any, Any]) -> dict[str, str]:
             if isinstance(value, str):
                 fields[name] = value
         token = token or fields.get("csrf")
-    if not csrf_matches(_cookie_value(request), token):
+    if not csrf_matches(web_state(request).csrf_key, _cookie_value(request), token):
         raise HTTPException(status_code=403, detail="the form's CSRF token is missing or wrong")
     return fields
 
@@ -212,8 +238,9 @@ def page(
             )
         )
     html = state.env.get_template(template).render(
-        me=me, csrf=csrf_token(value), demo=state.demo, path=request.url.path, **context
-    )
+        me=me, csrf=csrf_token(state.csrf_key, value), demo=state.demo,
+        path=request.url.path, **context,
+    )  # fmt: skip
     return Response(
         html, status_code=status_code, media_type="text/html; charset=utf-8", cookies=cookies,
         headers={"Content-Security-Policy": CSP, "X-Frame-Options": "DENY",
@@ -235,6 +262,27 @@ def refused(
     """The page again, with the refusal's message, under the refusal's HTTP status."""
     status = REFUSAL_STATUS.get(refusal.code, 400)
     return page(request, template, me, status_code=status, error=refusal.detail, **context)
+
+
+# Where a page may send the browser next: a same-origin path (and query) in plain ASCII.
+_NEXT_PATTERN: Final = re.compile(r"/[A-Za-z0-9/_.~?=&%+-]*")
+NEXT_LEN_MAX: Final = 200
+
+
+def safe_next(target: str) -> str | None:
+    """``target`` if it is a same-origin relative path, else None. Refused: anything but a
+    path beginning with one ``/`` (``//evil``, ``https:``, ``javascript:``), a backslash
+    (browsers read ``/\\evil`` as ``//evil``), control characters, spaces and non-ASCII,
+    and the same once percent-decoded (``/%5Cevil``, ``/%2F%2Fevil``, ``/%09``)."""
+    if len(target) > NEXT_LEN_MAX or not _NEXT_PATTERN.fullmatch(target):
+        return None
+    decoded = unquote(target)
+    if decoded.startswith("//") or "\\" in decoded:
+        return None
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in decoded):
+        return None
+    parts = urlsplit(decoded)
+    return None if parts.scheme or parts.netloc else target
 
 
 def done(location: str, ok: str) -> Redirect:

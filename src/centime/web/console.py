@@ -273,8 +273,20 @@ async def audit_verify(request: Request[Any, Any, Any]) -> Response[Any]:
     return await run(request, lambda: _console(request, me, audit=problems))
 
 
+@get("/console/metrics")
+async def console_metrics(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The Prometheus exposition for a signed-in operator (the API's ``/metrics`` wants an
+    operator's key: the figures describe every tenant's traffic)."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    from centime.api.state import api_state
+
+    await require(request, UserKind.OPERATOR)
+    return Response(api_state(request).metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+
 console_routes: Final = [
     dashboard, new_key, revoke, new_link, disable, console, change_customer, change_merchant,
-    ledger_check, audit_verify,
+    ledger_check, audit_verify, console_metrics,
 ]  # fmt: skip
 _ = Code

@@ -1,7 +1,8 @@
 """The creator dashboard's payouts and webhook endpoints.
 
-Payouts: payout methods (a bank account added or removed only after a fresh passkey
-confirmation; the list shows the last four characters), the payout schedule, the instant
+Payouts: payout methods (a bank account added or removed only after a fresh confirmation
+with a credential that existed before, as for a passkey change: a passkey this session
+added does not count; the list shows the last four characters), the payout schedule, the instant
 payout (a quote shows fee, net and expiry first; confirming needs a fresh step-up and is
 screened by the risk engine, whose step-up answer asks for the passkey again) and the payout
 history. Webhooks: endpoints (the secret shown once, at creation and rotation), enable and
@@ -20,7 +21,7 @@ from typing import Any, Final
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
-from centime.auth.passkeys import UserKind
+from centime.auth.passkeys import UserKind, confirmation_refusal
 from centime.money import ASSETS
 from centime.platform import instant_payouts, webhooks
 from centime.platform.errors import Code, Refusal
@@ -133,7 +134,7 @@ async def add_method(request: Request[Any, Any, Any]) -> Response[Any]:
     fields = await check_csrf(request)
     me = await require(request, UserKind.MERCHANT)
     platform = web_state(request).platform
-    if not me.fresh:
+    if not me.confirmed:
         return await _refused(request, me, _step_up("add a bank account"))
     holder = fields.get("holder_name", "").strip()[:FIELD_LEN_MAX]
     number = fields.get("account_number", "").strip()[:FIELD_LEN_MAX]
@@ -151,9 +152,11 @@ async def remove_method(request: Request[Any, Any, Any], method_id: FromPath[str
     await check_csrf(request)
     me = await require(request, UserKind.MERCHANT)
     platform = web_state(request).platform
-    if not me.fresh:
+    if not me.confirmed:
         return await _refused(request, me, _step_up("remove a bank account"))
-    op = remove_payout_method(platform, me.user.party_id, parse_id("pm", method_id) or 0)
+    op = remove_payout_method(platform, me.user.party_id, parse_id("pm", method_id) or 0).then(
+        lambda ctx, inner: confirmation_refusal(ctx, me.user.id, me.session.id_hash) or inner(ctx)
+    )  # checked again in the unit: the confirmation may have lapsed meanwhile
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
         return await _refused(request, me, result)

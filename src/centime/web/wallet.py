@@ -364,10 +364,13 @@ async def button_pay(request: Request[Any, Any, Any]) -> Response[Any]:
 @get("/pay/button.js")
 async def button_script(request: Request[Any, Any, Any]) -> Response[Any]:
     """The script a merchant embeds: it draws a "Pay 0.05" button that opens the hosted
-    page on this platform (the customer confirms there, or pays in one click)."""
+    page on this platform (the customer confirms there, or pays in one click). The origin
+    written into it is the configured one (CENTIME_WEB_ORIGIN, which passkeys are bound
+    to), never the request's Host header: the answer is cacheable, and a forged Host would
+    otherwise poison caches with a script that sends customers elsewhere."""
     from .common import STATIC
 
-    origin = str(request.base_url).rstrip("/")
+    origin = web_state(request).rp.origins[0].rstrip("/")
     text = (STATIC / "button.js").read_text().replace("__ORIGIN__", origin)
     return Response(text, media_type="text/javascript; charset=utf-8",
                     headers={"Cache-Control": "max-age=300"})  # fmt: skip

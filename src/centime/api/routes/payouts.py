@@ -7,7 +7,9 @@ sees every payout.
 
 - ``POST /v1/payout-methods``: register a bank account with the payout rail and keep its
   token, fingerprint, last four characters and holder (never the number); locks payouts for
-  ``payout_method_lock_s``. ``GET /v1/payout-methods``, ``POST .../{id}/remove``.
+  ``payout_method_lock_s``. ``GET /v1/payout-methods``, ``POST .../{id}/remove``. Adding and
+  removing also need a ``Centime-Confirmation`` token (centime.auth.confirmations): a person
+  of the merchant confirmed with a passkey lately; an API key alone cannot move payouts.
 - ``GET /v1/payout-schedules/{asset}``, ``POST /v1/payout-schedules``: the schedule.
 - ``POST /v1/payout-quotes``: the price of an instant payout, valid a short while;
   ``POST /v1/payouts/instant`` pays a quote exactly as quoted (once, however often sent).
@@ -21,17 +23,20 @@ called in a worker thread, never on the event loop.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Annotated, Any, Final
 
 import msgspec
 from anyio import to_thread
 from litestar import Request, Response, get, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from centime.auth import Principal, Scope
+from centime.auth.confirmations import spend_confirmation
+from centime.ledger.units import UnitContext
 from centime.money import ASSETS
 from centime.platform import instant_payouts, payout_methods, payout_schedules, payouts
-from centime.platform.context import Platform
+from centime.platform.context import Operation, Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id
 
@@ -55,6 +60,16 @@ from .acting import (
 __all__ = ["payout_out", "payout_routes"]
 
 PAYOUTS: Final = [requires(Scope.PAYOUTS)]
+
+# The header that carries a web-minted confirmation (centime.auth.confirmations).
+Confirmation = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Centime-Confirmation", required=False, max_length=100,
+        description="A one-time confirmation a person of the merchant (or an operator"
+        " admin) made on the web with a passkey: needed to add or remove a bank account.",
+    ),
+]  # fmt: skip
 
 
 def _time(ns: int | None) -> str | None:
@@ -127,21 +142,38 @@ def _read_merchant(principal: Principal, named: str | None) -> int:
 # ------------------------------------------------------------------ payout methods
 
 
+def _spend(
+    platform: Platform, token: str | None, merchant_id: int, used_for: str
+) -> Refusal | None:
+    result: Refusal | None = platform.execute(
+        Operation(lambda ctx: spend_confirmation(ctx, token, merchant_id, used_for), 0)
+    )
+    return result
+
+
 def _add_method(
-    platform: Platform, merchant_id: int, holder: str, number: str, method_id: int
-) -> msgspec.Struct | Refusal:
+    platform: Platform, merchant_id: int, holder: str, number: str, method_id: int,
+    confirmation: str | None,
+) -> msgspec.Struct | Refusal:  # fmt: skip
+    # The confirmation is spent on this method's id first: a retry (same id) passes again.
+    refusal = _spend(platform, confirmation, merchant_id, f"add:{method_id}")
+    if refusal is not None:
+        return refusal
     made = payout_methods.add_payout_method(platform, merchant_id, holder, number, method_id)
     return made if isinstance(made, Refusal) else method_out(made)
 
 
 @post("/payout-methods", guards=PAYOUTS, status_code=201,
-      responses=problems(402, 404, 409, 413, 415, 422, 503))  # fmt: skip
+      responses=problems(402, 403, 404, 409, 413, 415, 422, 503))  # fmt: skip
 async def add_payout_method(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.PayoutMethodCreate],
     idempotency_key: IdempotencyKeyRequired,
+    confirmation: Confirmation = None,
 ) -> Response[wire.PayoutMethod]:
-    """Add a bank account (registered with the payout rail). Locks payouts for a while."""
+    """Add a bank account (registered with the payout rail). Locks payouts for a while.
+    Needs a ``Centime-Confirmation`` a person of the merchant made with a passkey (403
+    ``step_up_required`` without one)."""
     principal = principal_of(request)
     state = api_state(request)
     merchant_id = acting_merchant(principal, data.merchant_id, "merchant_id")
@@ -149,7 +181,7 @@ async def add_payout_method(
     with state.in_flight.claim(principal.owner, idempotency_key):
         result = await to_thread.run_sync(
             _add_method, state.platform, merchant_id, data.holder_name, data.account_number,
-            method_id,
+            method_id, confirmation,
         )  # fmt: skip
     return _answer(result, 201)
 
@@ -164,12 +196,29 @@ def list_payout_methods(
     return wire.PayoutMethodList(data=[method_out(m) for m in found])
 
 
+def _confirmed(
+    operation: Operation[payout_methods.PayoutMethod | Refusal], token: str | None,
+    merchant_id: int, used_for: str,
+) -> Operation[payout_methods.PayoutMethod | Refusal]:  # fmt: skip
+    """``operation`` once ``token`` is spent on it, in the same unit."""
+
+    def wrap(
+        ctx: UnitContext, inner: Callable[[UnitContext], payout_methods.PayoutMethod | Refusal]
+    ) -> payout_methods.PayoutMethod | Refusal:
+        refusal = spend_confirmation(ctx, token, merchant_id, used_for)
+        return refusal if refusal is not None else inner(ctx)
+
+    return operation.then(wrap)
+
+
 @post("/payout-methods/{method_id:str}/remove", guards=PAYOUTS, status_code=200,
-      responses=problems(404, 409, 422))  # fmt: skip
+      responses=problems(403, 404, 409, 422))  # fmt: skip
 async def remove_payout_method(
-    request: Request[Any, Any, Any], method_id: FromPath[str], idempotency_key: IdempotencyKey
-) -> Response[wire.PayoutMethod]:
-    """Remove a bank account (payouts on their way still arrive). Locks payouts."""
+    request: Request[Any, Any, Any], method_id: FromPath[str], idempotency_key: IdempotencyKey,
+    confirmation: Confirmation = None,
+) -> Response[wire.PayoutMethod]:  # fmt: skip
+    """Remove a bank account (payouts on their way still arrive). Locks payouts. Needs a
+    ``Centime-Confirmation``, as adding one does."""
     principal = principal_of(request)
     platform = api_state(request).platform
     target = path_id("pm", method_id, Code.PAYOUT_METHOD_NOT_FOUND)
@@ -177,7 +226,10 @@ async def remove_payout_method(
     if principal.is_operator:
         found = await to_thread.run_sync(payout_methods.get_payout_method, platform, target)
         owner = found.merchant_id if found is not None else 0
-    operation = payout_methods.remove_payout_method(platform, owner, target)
+    operation = _confirmed(
+        payout_methods.remove_payout_method(platform, owner, target), confirmation, owner,
+        f"remove:{target}",
+    )  # fmt: skip
     return await execute(request, operation, method_out, idempotency_key=idempotency_key)
 
 

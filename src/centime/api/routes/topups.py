@@ -43,6 +43,7 @@ from centime.platform import screening, topups
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id
+from centime.platform.instruments import fingerprint, instrument_key
 from centime.platform.review import InReview
 from centime.providers import FundingProvider, Method
 
@@ -72,6 +73,7 @@ def topup_out(t: topups.TopUp) -> wire.TopUp:
     return wire.TopUp(
         id=format_id("top", t.id), customer_id=format_id("cus", t.customer_id),
         amount=wire.money(t.amount, asset), method=t.method.value, instrument=t.instrument,
+        instrument_last4=t.instrument_last4 or None,
         provider=t.provider, status=t.status.value, awaiting_retry=t.awaiting_retry,
         failure_code=t.failure_code, failure_message=t.failure_message,
         restricted=t.restricted, settles_at=_time(t.settles_at_ns),
@@ -115,8 +117,9 @@ def _create(
     existing = topups.get_topup(platform, topup_id)
     if existing is not None and (
         existing.customer_id, existing.asset, existing.amount, existing.method,
-        existing.instrument,
-    ) != (customer_id, asset, amount, method, instrument):  # fmt: skip
+        existing.instrument_fingerprint,
+    ) != (customer_id, asset, amount, method,
+          fingerprint(instrument_key(platform), method, instrument)):  # fmt: skip
         raise ProblemError(
             ApiCode.IDEMPOTENCY_KEY_REUSED,
             "this Idempotency-Key was used for a different request; use a new key",

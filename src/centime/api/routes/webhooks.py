@@ -67,7 +67,7 @@ def attempt_out(a: webhooks.Attempt) -> wire.WebhookAttempt:
     return wire.WebhookAttempt(
         id=format_id("wa", a.id), delivery_id=format_id("wd", a.delivery_id),
         event_id=format_id("evt", a.event_id), attempt=a.attempt, status_code=a.status_code,
-        latency_ms=a.latency_ms, error=a.error, response=a.response,
+        latency_ms=a.latency_ms, error=a.error,
         created_at=wire.rfc3339(a.created_ns),
     )  # fmt: skip
 

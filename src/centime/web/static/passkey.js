@@ -99,6 +99,11 @@
     },
     async add(form) {
       const name = new FormData(form).get("name") || "Passkey";
+      // A new passkey needs a fresh confirmation with one you already have.
+      if (form.dataset.confirmed !== "1") {
+        const confirmation = await get("/web/stepup/options");
+        await post("/web/stepup/finish", { credential: confirmation });
+      }
       const credential = await create("/web/passkeys/options", {});
       const done = await post("/web/passkeys/finish", { credential, name });
       window.location.assign(done.redirect);
