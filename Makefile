@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench install clean chromium node-deps
+.PHONY: demo test lint typecheck bench install clean chromium axe node-deps
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,14 +25,26 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
 
-# The browser tests drive Debian's Chromium; installed here when missing (needs root or sudo).
+# The browser tests drive Debian's Chromium; installed here when missing (needs root or sudo),
+# with a CJK font so that the Korean pages' screenshots show Hangul.
 CHROMIUM := /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+BROWSER_PACKAGES := chromium fonts-noto-cjk
 
-$(CHROMIUM):
-	command -v apt-get >/dev/null && { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium || sudo apt-get install -y -qq chromium; } || echo "chromium missing: the browser tests will skip"
+$(CHROMIUM) $(CJK_FONT):
+	command -v apt-get >/dev/null && { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER_PACKAGES) || sudo apt-get install -y -qq $(BROWSER_PACKAGES); } || echo "chromium missing: the browser tests will skip"
 
 chromium:
-	test -x $(CHROMIUM) || $(MAKE) $(CHROMIUM)
+	test -x $(CHROMIUM) && test -f $(CJK_FONT) || $(MAKE) $(CHROMIUM) $(CJK_FONT)
+
+# axe-core (package.json, pinned in package-lock.json) for the browser tests' accessibility
+# checks: installed with npm ci; without npm the browser tests skip those checks, saying so.
+AXE := node_modules/axe-core/axe.min.js
+
+$(AXE): package.json package-lock.json
+	command -v npm >/dev/null && npm ci --no-audit --no-fund || echo "npm missing: the accessibility checks will skip"
+
+axe: $(AXE)
 
 # The official Open Payments client (npm, pinned by package-lock.json) for
 # tests/openpayments/test_official_client.py; without npm that test skips and says why.
@@ -43,7 +55,7 @@ $(OP_NODE)/node_modules/.package-lock.json: $(OP_NODE)/package-lock.json
 
 node-deps: $(OP_NODE)/node_modules/.package-lock.json
 
-test: lint typecheck chromium node-deps
+test: lint typecheck chromium axe node-deps
 	$(BIN)/pytest -n auto
 
 bench: $(INSTALLED)
@@ -51,4 +63,4 @@ bench: $(INSTALLED)
 	$(BIN)/centime bench api
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis demo.db* tour.db* test-artifacts
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis demo.db* tour.db* test-artifacts node_modules

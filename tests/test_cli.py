@@ -56,3 +56,33 @@ def test_the_payout_lock_after_a_bank_account_change_comes_from_the_environment(
         monkeypatch.setenv(PAYOUT_METHOD_LOCK_ENV, bad)
         with pytest.raises(typer.BadParameter):
             platform_config_from_env()
+
+
+def test_keys_create_beside_a_running_server_says_so_without_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The server holds the file's writer lock (here: a store that wrote): the command
+    answers one line and exit 1, and logs no traceback."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    with Ledger(open_store(url)) as ledger:
+        made = Platform(ledger, ledger.clock)
+        assert isinstance(made.execute(create_merchant(made, "Shop")), Merchant)  # writes
+        busy = runner.invoke(app, ["keys", "create", "--operator", "--database-url", url])
+    assert busy.exit_code == 1
+    assert "a server is writing this database" in busy.output
+    assert "Traceback" not in busy.output
+    assert [r for r in caplog.records if r.exc_info] == []  # no failed group logged
+    made_key = runner.invoke(app, ["keys", "create", "--operator", "--database-url", url])
+    assert made_key.exit_code == 0, made_key.output
+
+
+def test_the_demo_pauses_payouts_a_minute_unless_the_environment_says(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from centime.cli import PAYOUT_METHOD_LOCK_ENV, platform_config_from_env
+    from centime.demo import DEMO_PAYOUT_METHOD_LOCK_S
+
+    monkeypatch.delenv(PAYOUT_METHOD_LOCK_ENV, raising=False)
+    assert platform_config_from_env(DEMO_PAYOUT_METHOD_LOCK_S).payouts.payout_method_lock_s == 60
+    monkeypatch.setenv(PAYOUT_METHOD_LOCK_ENV, "5")
+    assert platform_config_from_env(DEMO_PAYOUT_METHOD_LOCK_S).payouts.payout_method_lock_s == 5

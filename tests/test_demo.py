@@ -7,7 +7,7 @@ from io import StringIO
 
 from rich.console import Console
 
-from centime.auth import KeyVerifier
+from centime.auth import KeyVerifier, Scope
 from centime.demo import DEMO_CUSTOMERS, DEMO_MERCHANTS, build_demo_world, print_demo
 from centime.platform.context import Platform
 from centime.platform.ids import format_id
@@ -34,3 +34,9 @@ def test_the_demo_world_is_real_and_printed(platform: Platform) -> None:
         assert key in text  # whole, not wrapped or cut
         assert verifier.verify(key) is not None
     assert format_id("cus", zoe.id) in text
+    # The merchants' keys take payouts, and the demo says how long a new bank account
+    # pauses them (the demo's minute, set by `centime demo`).
+    for seeded in demo.world.merchants:
+        found = verifier.verify(seeded.api_key)
+        assert found is not None and Scope.PAYOUTS in found.scopes
+    assert "pauses payouts for" in text and "CENTIME_PAYOUT_METHOD_LOCK_S" in text

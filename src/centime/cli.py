@@ -167,12 +167,16 @@ def install_payout_rail(platform: Platform) -> list[Job]:
     )
     from centime.platform.payout_schedules import run_scheduled_payouts
     from centime.platform.payouts import process_payout_events, recover_payouts
+    from centime.platform.sandbox_rail import DatabaseRailJournal
     from centime.providers import SandboxPayoutConfig, SandboxPayoutRail
     from centime.worker import Job
 
     name = platform.config.payouts.provider
     if name not in platform.providers:
-        platform.providers[name] = SandboxPayoutRail(platform.clock, SandboxPayoutConfig(name))
+        # Its records in the database: a restarted server still knows its bank accounts.
+        platform.providers[name] = SandboxPayoutRail(
+            platform.clock, SandboxPayoutConfig(name), DatabaseRailJournal(platform, name)
+        )
     return [
         Job("payouts.events", PROVIDER_EVENTS_INTERVAL_S, process_payout_events),
         Job("payouts.recover", PAYOUT_RECOVER_INTERVAL_S,
@@ -219,16 +223,18 @@ def serve(
 PAYOUT_METHOD_LOCK_ENV = "CENTIME_PAYOUT_METHOD_LOCK_S"
 
 
-def platform_config_from_env() -> PlatformConfig:
+def platform_config_from_env(lock_s: int | None = None) -> PlatformConfig:
     """The platform's settings: the defaults, with ``CENTIME_PAYOUT_METHOD_LOCK_S`` (seconds
-    payouts pause after a bank-account change; default a day) when set, e.g. for a sandbox
-    or the browser test."""
+    payouts pause after a bank-account change; default a day, or ``lock_s``: the demo's
+    minute) when set, e.g. for a sandbox or the browser test."""
     import dataclasses
 
     from centime.platform.config import PlatformConfig
 
     config = PlatformConfig()
-    text = os.environ.get(PAYOUT_METHOD_LOCK_ENV, "").strip()
+    text = os.environ.get(PAYOUT_METHOD_LOCK_ENV, "").strip() or (
+        "" if lock_s is None else str(lock_s)
+    )
     if not text:
         return config
     if not text.isdigit() or int(text) > 366 * 86_400:
@@ -274,7 +280,7 @@ def web_state_for(platform: Platform, options: ServerOptions) -> WebState:
 
     origin = options.origin()
     state = WebState(platform, RelyingParty.for_origin(origin), LoginThrottle(time.monotonic),
-                     demo=options.demo)  # fmt: skip
+                     demo=options.demo, origin=origin)  # fmt: skip
     if options.web_key is not None:
         state.csrf_key = options.web_key
     return state
@@ -464,7 +470,7 @@ def keys_create(
     from centime.platform.context import Platform
     from centime.platform.ids import format_id, parse_id
     from centime.store import open_store
-    from centime.store.sqlite import SqliteWriterBusyError
+    from centime.store.sqlite import SqliteStore, SqliteWriterBusyError
 
     if operator == (merchant is not None):
         raise typer.BadParameter("give exactly one of --operator and --merchant mer_...")
@@ -475,9 +481,18 @@ def keys_create(
     owner_id = OPERATOR if merchant is None else parse_id("mer", merchant)
     if owner_id is None:
         raise typer.BadParameter(f"not a merchant id: {merchant!r}")
+    store = open_store(database_url)
+    try:
+        if isinstance(store, SqliteStore):
+            store.claim_writer()  # a running server: say so before anything is tried
+    except SqliteWriterBusyError:
+        store.close()
+        typer.echo("error: a server is writing this database; create the key through the"
+                   " API (POST /v1/api-keys) or stop the server first", err=True)
+        raise typer.Exit(1) from None
     try:
         # The audit log as serve runs it: every committed group is in the log.
-        with Ledger(open_store(database_url), audit=audit_from_env()) as ledger:
+        with Ledger(store, audit=audit_from_env()) as ledger:
             platform = Platform(ledger, ledger.clock)
             kind: Literal["operator", "merchant"] = "operator" if operator else "merchant"
             result = platform.execute(create_key(platform, kind, owner_id, name, wanted))
@@ -542,7 +557,7 @@ def demo(
 
     from centime.audit import AuditLog
     from centime.audit.sth import generate_key_file
-    from centime.demo import build_demo_world, print_demo
+    from centime.demo import DEMO_PAYOUT_METHOD_LOCK_S, build_demo_world, print_demo
     from centime.ledger import Ledger
     from centime.platform.context import Platform
     from centime.store.sqlite import SqliteStore
@@ -556,7 +571,8 @@ def demo(
     # The demo operator's head-signing key, made for this run (mode 0600, never printed).
     audit = AuditLog(generate_key_file(key_file, time.time_ns()))
     with Ledger(SqliteStore.open(path), audit=audit) as ledger:
-        platform = Platform(ledger, ledger.clock, screen=risk_screen(ledger.clock))
+        platform = Platform(ledger, ledger.clock, screen=risk_screen(ledger.clock),
+                            config=platform_config_from_env(DEMO_PAYOUT_METHOD_LOCK_S))  # fmt: skip
         _install_webhook_key(platform, str(path))
         world = build_demo_world(platform)
         print_demo(platform, world, f"http://{host}:{port}", Console())

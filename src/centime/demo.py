@@ -26,7 +26,9 @@ from centime.platform.payments import Payment, create_payment
 from centime.platform.refunds import refund_payment
 from centime.platform.topups import TopUp, create_topup
 from centime.providers import Method, SandboxConfig, SandboxProvider
-from centime.seed import World, await_success, expect, seed_world
+from centime.providers.payout_sandbox import ACCOUNT_SUCCEEDS
+from centime.seed import MERCHANT_SCOPES, World, await_success, expect, seed_world
+from centime.timetext import human_duration
 
 __all__ = ["DEMO_CUSTOMERS", "DEMO_MERCHANTS", "DemoWorld", "build_demo_world", "print_demo"]
 
@@ -34,6 +36,10 @@ DEMO_MERCHANTS: Final = ("The Daily Byte", "Pixel Quest", "Ana's Podcast")
 DEMO_CUSTOMERS: Final = ("Ada Lovelace", "Ben Okafor", "Chloe Martin", "Dev Patel", "Zoe Kim")
 CARRIER_PHONE_SETTLES: Final = "+15555550100"  # the sandbox's carrier number that settles
 USD: Final = ASSETS["USD"]
+PAYOUT_LOCK_ENV: Final = "CENTIME_PAYOUT_METHOD_LOCK_S"
+# Payouts pause after a bank-account change (a day by default, against a taken-over
+# account); the demo pauses a minute so that a person can try a payout (and says so).
+DEMO_PAYOUT_METHOD_LOCK_S: Final = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +113,8 @@ def print_demo(platform: Platform, demo: DemoWorld, base_url: str, console: Cons
             seeded.merchant.name, format_id("mer", seeded.merchant.id),
             ", ".join(f"{USD.format(b.available)} {b.asset}" for b in earned) or "-",
         )  # fmt: skip
-        say(f"key of {seeded.merchant.name} (read, payments, refunds): {seeded.api_key}")
+        scopes = ", ".join(sorted(s.value for s in MERCHANT_SCOPES))
+        say(f"key of {seeded.merchant.name} ({scopes}): {seeded.api_key}")
     console.print(merchants)
     customers = Table("customer", "id", "available", "restricted (carrier-billed)")
     for person in world.customers:
@@ -118,6 +125,9 @@ def print_demo(platform: Platform, demo: DemoWorld, base_url: str, console: Cons
                 f"{USD.format(balance.restricted)} {balance.asset}",
             )  # fmt: skip
     console.print(customers)
+    say(f"Payouts: adding a bank account pauses payouts for"
+        f" {human_duration(platform.config.payouts.payout_method_lock_s)} in this demo (a day by"
+        f" default; {PAYOUT_LOCK_ENV} sets it). Test account number: {ACCOUNT_SUCCEEDS}.")
     _print_web(platform, demo, base_url, say)
     say("Try:")
     say(f"  curl -s -H 'Authorization: Bearer {world.operator_key}' {base_url}/v1/customers")
@@ -125,6 +135,15 @@ def print_demo(platform: Platform, demo: DemoWorld, base_url: str, console: Cons
         f"  curl -s -H 'Authorization: Bearer {world.merchants[0].api_key}'"
         f" {base_url}/v1/merchants/me/balances"
     )
+    first = world.merchants[0]
+    theirs = next((p for p in demo.payments if p.merchant_id == first.merchant.id), None)
+    if theirs is not None:  # a payment's audit proof, as its merchant asks for it
+        say(
+            f"  curl -s -H 'Authorization: Bearer {first.api_key}'"
+            f" {base_url}/v1/payments/{format_id('pay', theirs.id)}/proof"
+        )
+    say("Receipts with their audit proof: the wallet's history links each payment's receipt"
+        " and a 'Verify' button that checks the proof in the browser.")
     say("Keys are shown only now; the server stores their hashes. Ctrl-C stops the server.")
 
 

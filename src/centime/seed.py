@@ -34,7 +34,8 @@ __all__ = [
     "seed_world",
 ]
 
-MERCHANT_SCOPES: Final = frozenset({Scope.READ, Scope.PAYMENTS, Scope.REFUNDS})
+# Payouts too: a merchant trying the demo takes its earnings out with the printed key.
+MERCHANT_SCOPES: Final = frozenset({Scope.READ, Scope.PAYMENTS, Scope.REFUNDS, Scope.PAYOUTS})
 CARD_OK: Final = "4242424242424242"
 # Top-ups run in a few threads: each is two units with a provider call between them.
 TOPUP_THREADS: Final = 8

@@ -52,9 +52,18 @@ def test_money_is_declared_as_an_integer_string(document: dict[str, Any]) -> Non
     assert not re.fullmatch(money["properties"]["value"]["pattern"], "1.25")
 
 
-def test_the_docs_ui_is_served(api: Api) -> None:
+def test_the_docs_ui_is_served_offline(api: Api) -> None:
+    """The reference page names no other host: its scripts, styles and icon come from this
+    app (the swagger-ui-bundle package's files), so it works without internet."""
     response = api.http.get("/docs")
     assert response.status_code == 200 and "centime API" in response.text
+    urls = re.findall(r"""(?:src|href)=["']([^"']+)["']""", response.text)
+    assert len(urls) >= 4, urls  # stylesheet, two scripts, icon
+    for url in urls:
+        assert url.startswith("/") and not url.startswith("//"), url
+        asset = api.http.get(url)
+        assert asset.status_code == 200 and len(asset.content) > 0, url
+    assert not re.search(r"https?://", response.text.split("spec:")[0])
 
 
 def test_answers_match_the_document(api: Api, document: dict[str, Any]) -> None:

@@ -241,3 +241,20 @@ def test_text_fields_are_bounded(api: Api, field: str) -> None:
     response = post(api, body, "long")
     assert response.status_code == 400 and response.json()["errors"][0]["field"] == field
     assert id_of("cus", payer.id) and customer_balance(api, payer) == 100 * 10_000
+
+
+def test_a_payments_proof_is_its_merchants_and_the_operators_only(api: Api) -> None:
+    a, b = api.merchant("A"), api.merchant("B")
+    payer = funded_customer(api, 100)
+    paid = api.operator.create_payment(payer.id, cents(1), merchant_id=a.id)
+    path = f"/v1/payments/{paid.id}/proof"
+    for token in (api.merchant_key(a, Scope.READ), None):  # None: the operator's key
+        answer = api.http.get(path, headers=api.headers(token))
+        assert answer.status_code == 200, answer.text
+        body = answer.json()
+        assert body["id"] == paid.id and body["parts"] and "keys" in body
+        assert all("transfer_id" in part for part in body["parts"])
+    other = api.http.get(path, headers=api.headers(api.merchant_key(b, Scope.READ)))
+    assert (other.status_code, other.json()["code"]) == (404, "payment_not_found")
+    nothing = api.http.get("/v1/payments/pay_nope/proof", headers=api.headers())
+    assert nothing.status_code == 404

@@ -211,7 +211,33 @@ def test_a_merchants_hold_needs_a_mandate_and_counts_the_authorized_amount(
     captured = platform.execute(capture_hold(platform, hold.id, 100))
     assert isinstance(captured, Capture) and captured.payment.mandate_id == granted.id
     stored = get_mandate(platform, granted.id)
-    assert stored is not None and stored.spent_today == 800  # the capture does not count again
+    # What was captured counts (once); the 700 the capture left go back to the day's room.
+    assert stored is not None and stored.spent_today == 100
+
+
+def test_a_released_or_expired_hold_no_longer_counts_against_the_mandate(
+    platform: Platform, clock: FakeClock
+) -> None:
+    ada, shop = customer(platform), merchant(platform)
+    fund(platform, ada.id, "USD", 10_000)
+    granted = platform.execute(create_mandate(platform, ada.id, shop.id, "USD", 1_000))
+    assert isinstance(granted, Mandate)
+    hold = authorize(
+        platform, ada.id, shop.id, "USD", 900, 60, mandate_id=granted.id, charged_by_merchant=True
+    )
+    assert isinstance(platform.execute(release_hold(platform, hold.id)), Hold)
+    stored = get_mandate(platform, granted.id)
+    assert stored is not None and stored.spent_today == 0
+    # The whole day's amount can be authorized again, and an expiry gives it back too.
+    again = authorize(
+        platform, ada.id, shop.id, "USD", 1_000, 30, mandate_id=granted.id,
+        charged_by_merchant=True,
+    )  # fmt: skip
+    clock.advance(31)
+    platform.ledger.run(lambda ctx: None, 0)  # the ledger expires the reserve
+    assert expire_holds(platform) == 1
+    stored = get_mandate(platform, granted.id)
+    assert stored is not None and stored.spent_today == 0 and again.id != hold.id
 
 
 def test_another_merchant_cannot_touch_a_hold(platform: Platform) -> None:

@@ -18,6 +18,7 @@ from centime.limits import AMOUNT_MAX, ID_MAX
 from centime.money import ASSETS
 from centime.platform import webhooks
 from centime.platform.context import Operation, Platform
+from centime.platform.errors import Code, Refusal
 from centime.platform.holds import Hold, authorize_hold, capture_hold, expire_holds, release_hold
 from centime.platform.mandates import Mandate, create_mandate, revoke_mandate
 from centime.platform.outbox import SUBSCRIBABLE_TYPES
@@ -79,6 +80,17 @@ def test_a_sealed_secret_opens_only_for_its_endpoint_and_key() -> None:
 
 def test_the_wire_offers_exactly_the_subscribable_types() -> None:
     assert set(typing.get_args(wire.EventType)) == SUBSCRIBABLE_TYPES
+
+
+def test_a_merchant_cannot_subscribe_to_customers_events(platform: Platform) -> None:
+    """Top-ups and transfers between people are customers' events: a merchant's endpoint
+    would never receive them, so subscribing is refused and creates nothing."""
+    shop = merchant(platform)
+    for customer_type in ("topup.succeeded", "transfer.created"):
+        made = platform.execute(webhooks.create_endpoint(
+            platform, shop.id, "https://example.com/h", [customer_type]))  # fmt: skip
+        assert isinstance(made, Refusal) and made.code is Code.INVALID_REQUEST, made
+    assert webhooks.list_endpoints(platform, shop.id, None, 10).items == []
 
 
 def _endpoint(platform: Platform, merchant_id: int, *types: str) -> NewSecret:

@@ -21,7 +21,7 @@ from centime.money import ASSETS
 from centime.platform.context import Platform
 from centime.web import WebState
 from centime.web.chart import HEIGHT, earnings_chart
-from centime.web.common import show_money
+from centime.web.i18n import LOCALES, Formats
 from tests.auth.test_passkeys import ORIGIN, SoftAuthenticator
 
 BASE = "https://testserver.local"
@@ -109,10 +109,14 @@ def test_the_wallet_shows_its_balance_and_refuses_bad_amounts(
     assert short.status_code == 422
 
 
-@given(st.sampled_from(sorted(ASSETS)), st.integers(min_value=0, max_value=10**15))
-def test_money_on_pages_is_exact(asset: str, amount: int) -> None:
-    shown = show_money(amount, asset)
-    assert ASSETS[asset].parse(shown) == amount and "e" not in shown
+@given(st.sampled_from(sorted(ASSETS)), st.integers(min_value=0, max_value=10**15),
+       st.sampled_from(LOCALES))  # fmt: skip
+def test_money_on_pages_is_exact(asset: str, amount: int, locale: str) -> None:
+    """Every digit the amount has is shown (grouped per locale), none invented: parsing
+    what is shown gives the amount back."""
+    shown = Formats(locale).amount(amount, asset)
+    assert ASSETS[asset].parse(shown.replace(",", "")) == amount and "e" not in shown
+    assert Formats(locale).money(amount, asset).endswith(f" {asset}")
 
 
 @given(st.lists(st.integers(min_value=0, max_value=10**12), min_size=1, max_size=31))

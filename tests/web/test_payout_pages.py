@@ -13,8 +13,10 @@ from litestar.testing import TestClient
 
 from centime.auth.sessions import STEP_UP_FRESH_S
 from centime.clock import FakeClock
+from centime.platform import webhooks
 from centime.platform.context import Platform
-from centime.platform.ids import parse_id
+from centime.platform.errors import Refusal
+from centime.platform.ids import format_id, parse_id
 from centime.platform.payouts import list_payouts
 from centime.providers.payout_sandbox import ACCOUNT_SUCCEEDS
 from tests.auth.test_passkeys import SoftAuthenticator
@@ -64,7 +66,11 @@ def test_a_bank_account_and_an_instant_payout_need_a_fresh_passkey(
     earn(platform, merchant_id, 50_000_000)
     locked = client.post("/dashboard/payouts/quote", data={"amount": "10", "csrf": token})
     assert locked.status_code == 422
-    clock.advance(platform.config.payouts.payout_method_lock_s + STEP_UP_FRESH_S + 1)
+    # The lock in words, never in seconds: how long is left, and why.
+    assert "Payouts are paused for 1 min more" in locked.text and "seconds" not in locked.text
+    clock.advance(15)
+    assert "Payouts are paused for 45 s more" in client.get("/dashboard").text
+    clock.advance(platform.config.payouts.payout_method_lock_s + STEP_UP_FRESH_S + 1 - 15)
     quoted = client.post("/dashboard/payouts/quote", data={"amount": "10", "csrf": token})
     assert quoted.status_code == 200, quoted.text
     fee = re.search(r'data-testid="quote-fee">([\d.]+) USD', quoted.text)
@@ -75,7 +81,7 @@ def test_a_bank_account_and_an_instant_payout_need_a_fresh_passkey(
     assert list_payouts(platform, merchant_id).items == []  # nothing paid by a quote
     stale = client.post("/dashboard/payouts/confirm", data={"quote": quote.group(1),
                                                             "csrf": token})  # fmt: skip
-    assert stale.status_code == 401 and "pay out now" in stale.text  # the step-up is old
+    assert stale.status_code == 401 and "Confirm with your passkey" in stale.text  # stale
     _step_up(client, device, token)
     paid = client.post("/dashboard/payouts/confirm", data={"quote": quote.group(1),
                                                            "csrf": token},
@@ -100,7 +106,7 @@ def test_a_bank_account_and_an_instant_payout_need_a_fresh_passkey(
 
 
 def test_webhook_endpoints_show_their_secret_once_and_stay_their_owners(
-    client: TestClient[Litestar],
+    client: TestClient[Litestar], platform: Platform
 ) -> None:
     _sign_up(client, "merchant")
     token = _csrf(client, "/dashboard")
@@ -108,7 +114,7 @@ def test_webhook_endpoints_show_their_secret_once_and_stay_their_owners(
             "csrf": token}  # fmt: skip
     assert client.post("/dashboard/webhooks", data={**form, "csrf": ""}).status_code == 403
     bad = client.post("/dashboard/webhooks", data={**form, "url": "http://example.com/x"})
-    assert bad.status_code == 422 and "https:// URL" in bad.text
+    assert bad.status_code == 422 and "public https:// address" in bad.text
     internal = client.post("/dashboard/webhooks", data={**form, "url": "https://10.0.0.1/x"})
     assert internal.status_code == 422 and "not an internal one" in internal.text
     made = client.post("/dashboard/webhooks", data=form)
@@ -116,6 +122,15 @@ def test_webhook_endpoints_show_their_secret_once_and_stay_their_owners(
     endpoint = re.search(r"/dashboard/webhooks/(we_\w+)", made.text)
     assert made.status_code == 200 and secret and endpoint
     assert secret.group(1) not in client.get("/dashboard").text  # shown once
+    sent = platform.execute(webhooks.send_test_event(
+        platform, None, parse_id("we", endpoint.group(1)) or 0))  # fmt: skip
+    assert not isinstance(sent, Refusal)
+    shown = client.get(f"/dashboard/webhooks/{endpoint.group(1)}").text
+    # The Event column names the event (type and evt_ id), not the delivery.
+    cell = re.search(r'data-testid="delivery-event">(.*?)</td>', shown, re.S)
+    assert cell and "webhook.test" in cell.group(1)
+    assert format_id("evt", sent.event_id) in cell.group(1)
+    assert format_id("wd", sent.id) not in cell.group(1)
     off = client.post(f"/dashboard/webhooks/{endpoint.group(1)}/disable", data={"csrf": token},
                       follow_redirects=False)  # fmt: skip
     assert off.status_code == 303 and "disabled" in client.get("/dashboard").text
@@ -124,7 +139,7 @@ def test_webhook_endpoints_show_their_secret_once_and_stay_their_owners(
     fresh = re.search(r'id="new-secret">([^<]+)<', rotated.text)
     assert fresh and fresh.group(1) != secret.group(1)
     log = client.get(f"/dashboard/webhooks/{endpoint.group(1)}")
-    assert log.status_code == 200 and "Nothing delivered yet" in log.text
+    assert log.status_code == 200 and "Re-deliver" in log.text
     client.cookies.clear()
     _sign_up(client, "merchant")
     token = _csrf(client, "/dashboard")

@@ -67,6 +67,12 @@ def test_an_analyst_approves_a_held_payment(
     assert case and "8.00 USD" in console
     evidence = client.get(f"/console/cases/{case.group(1)}")
     assert evidence.status_code == 200 and "large_first_payment" in evidence.text
+    # People by name: the payer and the merchant, not only their ids.
+    payer = re.search(r'data-testid="case-payer">(.*?)</td>', evidence.text, re.S)
+    payee = re.search(r'data-testid="case-payee">(.*?)</td>', evidence.text, re.S)
+    assert payer and payer.group(1).startswith("Ada ") and found.group(1) in payer.group(1)
+    assert payee and payee.group(1).startswith(f"{shop.name} ")
+    assert "Freeze Ada" in evidence.text and "Ada" in console
     token = _csrf(client, "/console")
     forged = client.post(f"/console/cases/{case.group(1)}/approve", data={"csrf": "1" * 64})
     assert forged.status_code == 403

@@ -687,10 +687,11 @@ class RiskCaseLabel(Input):
 # ------------------------------------------------------------------ webhooks
 # Endpoints, their deliveries and delivery log (centime.api.routes.webhooks).
 
+# Endpoints belong to merchants: the customers' own events (top-ups, transfers between
+# people) are never theirs to subscribe to (outbox.CUSTOMER_ONLY_TYPES).
 EventType = Literal[
-    "payment.created", "payment.refunded", "topup.succeeded", "topup.failed",
-    "topup.charged_back", "hold.created", "hold.captured", "hold.released", "hold.expired",
-    "transfer.created", "mandate.created", "mandate.revoked", "payout.requested",
+    "payment.created", "payment.refunded", "hold.created", "hold.captured", "hold.released",
+    "hold.expired", "mandate.created", "mandate.revoked", "payout.requested",
     "payout.pending", "payout.paid", "payout.failed", "payout.returned", "referral.rewarded",
     "review.opened", "review.approved", "review.declined",
 ]  # fmt: skip

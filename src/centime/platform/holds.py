@@ -491,6 +491,7 @@ def capture_hold(
         record_payments(ctx, [payment])
         add_volumes(ctx, merchant.id, month, volumes, {hold.asset: amount})
         _release_settled(ctx, hold)
+        _give_back_to_mandate(ctx, hold, hold.amount - amount)
         captured = replace(
             hold,
             captured=amount,
@@ -533,12 +534,26 @@ def release_hold(
             return Refusal(Code.HOLD_NOT_AUTHORIZED, "the hold expired")
         require_created(statuses, "hold release")
         _release_settled(ctx, hold)
+        _give_back_to_mandate(ctx, hold, hold.amount)
         released = replace(hold, status=HoldStatus.RELEASED, resolved_ns=ctx.now_ns)
         _save_resolution(ctx, released)
         _tell(ctx, "hold.released", released)
         return released
 
     return Operation(unit, RELEASE_EVENTS_MAX)
+
+
+def _give_back_to_mandate(ctx: UnitContext, hold: Hold, unused: int) -> None:
+    """What the hold authorized and did not take stops counting against its mandate's day:
+    a released (or expired) hold gives all of it back, a capture the rest. Only while the
+    mandate's day is still the day the hold was counted on (a new day starts at zero)."""
+    if hold.mandate_id is None or unused <= 0:
+        return
+    mandate = load_mandates(ctx, [hold.mandate_id]).get(hold.mandate_id)
+    day = utc_day(hold.created_ns)
+    if mandate is None or mandate.day != day:
+        return
+    save_mandate_charges(ctx, {mandate.id: max(0, mandate.spent_today - unused)}, day)
 
 
 def _release_settled(ctx: UnitContext, hold: Hold) -> None:
@@ -596,6 +611,7 @@ def expire_holds(platform: Platform, limit: int = HOLD_EXPIRE_MAX) -> int:
             )
             _release_settled(ctx, hold)
             if marked:  # told once: another run that finds it expired changes nothing
+                _give_back_to_mandate(ctx, hold, hold.amount)
                 expired = replace(hold, status=HoldStatus.EXPIRED, resolved_ns=resolved_ns)
                 _tell(ctx, "hold.expired", expired)
         return len(lapsed)

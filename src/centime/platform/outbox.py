@@ -22,6 +22,7 @@ from centime.money import Asset
 from .ids import format_id, new_id
 
 __all__ = [
+    "CUSTOMER_ONLY_TYPES",
     "EVENT_TYPES",
     "SUBSCRIBABLE_TYPES",
     "OutboxEvent",
@@ -62,11 +63,19 @@ EVENT_TYPES: Final = {
     "account.notice": "an email-shaped notice to the party (to, subject, body)",
 }
 
-# The types a webhook endpoint may subscribe to: every type but the test event (which goes
-# only to the endpoint it was asked for) and the owner's notices (for its inbox only).
-SUBSCRIBABLE_TYPES: Final = frozenset(EVENT_TYPES) - {
-    "webhook.test", "account.credential_changed", "account.notice",
-}
+# Events whose owner is always a customer (its wallet's top-ups, its transfers to people):
+# a merchant's endpoint would never receive them.
+CUSTOMER_ONLY_TYPES: Final = frozenset(
+    {"topup.succeeded", "topup.failed", "topup.charged_back", "transfer.created"}
+)
+# The types a (merchant's) webhook endpoint may subscribe to: every type but the customers'
+# own, the test event (which goes only to the endpoint it was asked for) and the owner's
+# notices (for its inbox only).
+SUBSCRIBABLE_TYPES: Final = (
+    frozenset(EVENT_TYPES)
+    - {"webhook.test", "account.credential_changed", "account.notice"}
+    - CUSTOMER_ONLY_TYPES
+)
 
 _JSON_MAX_BYTES: Final = 16 * 1024  # an event is a summary, not a document
 

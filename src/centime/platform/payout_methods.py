@@ -30,6 +30,7 @@ from centime.providers.payouts import (
     account_number_problem,
     holder_name_problem,
 )
+from centime.timetext import human_duration
 
 from .context import Operation, Platform
 from .errors import Code, Refusal
@@ -110,7 +111,7 @@ def lock_refusal(ctx: UnitContext, merchant_id: int) -> Refusal | None:
         seconds = -(-(until - ctx.now_ns) // 1_000_000_000)
         return Refusal(
             Code.PAYOUTS_LOCKED,
-            f"a payout-method change locks payouts for {seconds} more seconds",
+            f"a payout-method change locks payouts for {human_duration(seconds)} more",
         )
     return None
 

@@ -39,6 +39,12 @@ class EventQueue(Generic[E]):
         self._seq += 1
         heapq.heappush(self._queue, (due_ns, self._seq, make(f"{self._prefix}_{self._seq:012d}")))
 
+    def push_event(self, due_ns: int, event: E) -> None:
+        """Plan an event that carries its own id (restored from a journal, or named by its
+        sandbox)."""
+        self._seq += 1
+        heapq.heappush(self._queue, (due_ns, self._seq, event))
+
     def due(self, now_ns: int, limit: int) -> list[E]:
         """Up to ``limit`` due, unacknowledged events, oldest first (again on every call
         until acknowledged)."""

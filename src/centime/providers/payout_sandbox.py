@@ -23,8 +23,12 @@ payout and schedules its events, then raises, as when the answer is lost on the 
 Either way, sending the same payout again answers as the first acceptance did: the payout id
 is the idempotency key, and a payout id is paid at most once, however often it is sent.
 
-The sandbox keeps account numbers in memory (a real rail keeps them in its vault); what it
-answers the platform is a token, a keyed fingerprint and the last four characters.
+The sandbox keeps account numbers (a real rail keeps them in its vault); what it answers
+the platform is a token, a keyed fingerprint and the last four characters. Given a
+:class:`RailJournal` (``centime serve`` and ``centime demo`` pass the database's,
+:mod:`centime.platform.sandbox_rail`), it writes its records (accounts, payouts decided,
+events planned and not yet acknowledged) there as a real rail keeps its own, and starts
+from them: a restarted server still knows the accounts and pays what was in flight.
 """
 
 from __future__ import annotations
@@ -32,9 +36,9 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Final
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Final, Protocol
 
 from centime.clock import Clock
 from centime.limits import (
@@ -68,6 +72,8 @@ __all__ = [
     "ACCOUNT_REJECTS_PAYOUTS",
     "ACCOUNT_RETURNS",
     "ACCOUNT_SUCCEEDS",
+    "RailJournal",
+    "RailRecords",
     "SandboxPayoutConfig",
     "SandboxPayoutRail",
 ]
@@ -93,11 +99,48 @@ class SandboxPayoutConfig:
     fingerprint_key: bytes = b"centime-sandbox-payouts"
 
 
+@dataclass
+class RailRecords:
+    """What a rail starts from: accounts (token -> number) and payouts decided (oldest
+    first). Its events stay in the journal (:meth:`RailJournal.due`)."""
+
+    accounts: dict[str, str] = field(default_factory=dict)
+    payouts: list[tuple[PayoutRequest, PayoutResult]] = field(default_factory=list)
+
+
+class RailJournal(Protocol):
+    """Where the sandbox rail keeps its records (called under the rail's lock, outside any
+    platform unit). Several processes may share one (``serve --no-worker`` and ``worker``
+    on PostgreSQL): what one rail recorded, the others find there."""
+
+    def load(self) -> RailRecords: ...
+
+    def find_account(self, token: str) -> str | None: ...
+
+    def find_payout(self, payout_id: int) -> tuple[PayoutRequest, PayoutResult] | None: ...
+
+    def due(self, now_ns: int, limit: int) -> list[PayoutEvent]: ...
+
+    def waiting(self) -> int: ...
+
+    def record_account(self, token: str, number: str) -> None: ...
+
+    def record_payout(
+        self, request: PayoutRequest, result: PayoutResult,
+        events: list[tuple[int, PayoutEvent]],
+    ) -> None: ...  # fmt: skip
+
+    def acknowledge(self, event_ids: list[str]) -> None: ...
+
+
 class SandboxPayoutRail:
     """The in-process payout rail (a :class:`~centime.providers.payouts.PayoutProvider`
     and its :class:`~centime.providers.payouts.PayoutEventFeed`). Thread-safe."""
 
-    def __init__(self, clock: Clock, config: SandboxPayoutConfig | None = None) -> None:
+    def __init__(
+        self, clock: Clock, config: SandboxPayoutConfig | None = None,
+        journal: RailJournal | None = None,
+    ) -> None:  # fmt: skip
         self._clock = clock
         self.config = config or SandboxPayoutConfig()
         self._lock = threading.Lock()
@@ -106,6 +149,14 @@ class SandboxPayoutRail:
         self._sends: dict[int, int] = {}  # payout id -> send calls that reached the rail
         self._events: EventQueue[PayoutEvent] = EventQueue("evt_sbxpo")
         self._outages = Outages()
+        self._journal = journal
+        self._planned: list[tuple[int, PayoutEvent]] = []  # by the send being decided
+        if journal is not None:
+            records = journal.load()
+            self._accounts.update(records.accounts)
+            for request, result in records.payouts:
+                self._payouts[request.payout_id] = (request, result)
+            # Its events stay in the journal: due ones are read from there.
 
     @property
     def name(self) -> str:
@@ -124,7 +175,7 @@ class SandboxPayoutRail:
     @property
     def events_waiting(self) -> int:
         with self._lock:
-            return len(self._events)
+            return self._journal.waiting() if self._journal is not None else len(self._events)
 
     # ------------------------------------------------------------------ accounts
 
@@ -150,6 +201,8 @@ class SandboxPayoutRail:
                 token = f"ba_sbx_{fingerprint[:24]}"
                 if token not in self._accounts and len(self._accounts) >= _ACCOUNTS_MAX:
                     raise ProviderUnavailable(f"{self.name}: overloaded (accounts full)")
+                if self._journal is not None and self._accounts.get(token) != number:
+                    self._journal.record_account(token, number)
                 self._accounts[token] = number
                 result = AccountRegistered(token, fingerprint, number[-4:])
         if outage is Outage.TIMEOUT_AFTER_ACCEPT:
@@ -168,13 +221,18 @@ class SandboxPayoutRail:
         return result
 
     def _send_locked(self, request: PayoutRequest) -> PayoutResult:
+        self._planned = []
         known = self._payouts.get(request.payout_id)
+        if known is None and self._journal is not None:  # decided by another process
+            known = self._journal.find_payout(request.payout_id)
         if known is not None:
             first, result = known
             if first != request:
                 return PayoutRejected("idempotency_key_reused", "Another payout used this id.")
             return result
         number = self._accounts.get(request.account_token)
+        if number is None and self._journal is not None:  # registered by another process
+            number = self._journal.find_account(request.account_token)
         decided: PayoutResult
         if type(request.amount) is not int or request.amount <= 0:
             decided = PayoutRejected("invalid_amount", "The amount must be a positive integer.")
@@ -183,35 +241,40 @@ class SandboxPayoutRail:
         elif number == ACCOUNT_REJECTS_PAYOUTS:
             decided = PayoutRejected("account_blocked", "The account takes no payouts.")
         else:
-            if (
-                len(self._events) + _EVENTS_PER_PAYOUT_MAX
-                > SANDBOX_EVENTS_MAX
-            ):
+            waiting = self._journal.waiting() if self._journal is not None else len(self._events)
+            if waiting + _EVENTS_PER_PAYOUT_MAX > SANDBOX_EVENTS_MAX:
                 raise ProviderUnavailable(f"{self.name}: overloaded (event queue full)")
             decided = PayoutAccepted(f"sbxpo_{request.payout_id:016x}")
             self._schedule(request, decided.provider_ref, number)
+        if self._journal is not None:  # the journal is the event queue
+            self._journal.record_payout(request, decided, self._planned)
+        else:
+            for due_ns, event in self._planned:
+                self._events.push_event(due_ns, event)
+        self._planned = []
         self._payouts[request.payout_id] = (request, decided)
         while len(self._payouts) > SANDBOX_CHARGES_MAX:
             self._payouts.popitem(last=False)
         return decided
 
     def _schedule(self, request: PayoutRequest, ref: str, number: str) -> None:
+        """Plan the payout's events (pushed once the decision is recorded). Their ids name
+        the payout and the outcome, so they stay unique across restarts."""
         config = self.config
         delay_s = config.instant_paid_s if request.instant else config.standard_paid_s
         due_ns = self._clock.now_ns() + delay_s * _NS_PER_S
         payout_id, name = request.payout_id, self.name
+        prefix = f"evt_sbxpo_{payout_id:016x}"
         if number == ACCOUNT_FAILS:
-            self._push(due_ns, lambda e: PayoutFailed(name, e, payout_id, ref, "account_closed"))
+            failed = PayoutFailed(name, f"{prefix}_failed", payout_id, ref, "account_closed")
+            self._planned.append((due_ns, failed))
             return
-        self._push(due_ns, lambda e: PayoutPaid(name, e, payout_id, ref))
+        self._planned.append((due_ns, PayoutPaid(name, f"{prefix}_paid", payout_id, ref)))
         if number == ACCOUNT_RETURNS:
-            self._push(
-                due_ns + config.return_after_s * _NS_PER_S,
-                lambda e: PayoutReturned(name, e, payout_id, ref, "returned_by_bank"),
+            returned = PayoutReturned(
+                name, f"{prefix}_returned", payout_id, ref, "returned_by_bank"
             )
-
-    def _push(self, due_ns: int, make: Callable[[str], PayoutEvent]) -> None:
-        self._events.push(due_ns, make)
+            self._planned.append((due_ns + config.return_after_s * _NS_PER_S, returned))
 
     # ------------------------------------------------------------------ events
 
@@ -220,8 +283,14 @@ class SandboxPayoutRail:
     ) -> list[PayoutEvent]:
         limit = max(0, min(limit, PROVIDER_EVENTS_PER_TICK_MAX))
         with self._lock:
+            if self._journal is not None:
+                return self._journal.due(now_ns, limit)
             return self._events.due(now_ns, limit)
 
     def acknowledge_payout_events(self, event_ids: Iterable[str]) -> None:
+        ids = list(event_ids)
         with self._lock:
-            self._events.acknowledge(event_ids)
+            if self._journal is None:
+                self._events.acknowledge(ids)
+            elif ids:
+                self._journal.acknowledge(ids)

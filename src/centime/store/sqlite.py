@@ -306,6 +306,12 @@ class SqliteStore:
             if reserved is not None:
                 self._last_timestamp = reserved
 
+    def claim_writer(self) -> None:
+        """Become the file's writer now (SqliteWriterBusyError if another store is): a
+        command checks this before it starts, rather than failing at its first write."""
+        with self._writer_lock:
+            self._claim_writer()
+
     def _claim_writer(self) -> None:
         """Become the one writer of this file, or fail loudly.
 

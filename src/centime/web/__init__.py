@@ -16,7 +16,9 @@ from .auth_pages import auth_routes
 from .common import STATIC, SignInRequired, WebState, to_sign_in
 from .console import console_routes
 from .demo_site import demo_routes
+from .lang import lang_routes
 from .payout_pages import payout_routes
+from .receipts import receipt_routes
 from .review_pages import review_routes
 from .wallet import wallet_routes
 
@@ -28,7 +30,7 @@ def web_handlers() -> list[Any]:
                                         include_in_schema=False)  # fmt: skip
     handlers: list[Any] = [
         *auth_routes, *wallet_routes, *console_routes, *payout_routes, *review_routes,
-        *demo_routes,
+        *demo_routes, *receipt_routes, *lang_routes,
     ]  # fmt: skip
     for handler in handlers:
         handler.include_in_schema = False  # the OpenAPI document describes /v1 only

@@ -157,7 +157,7 @@ async def rename(request: Request[Any, Any, Any], credential_id: FromPath[str]) 
     op = pk.rename_passkey(platform, me.user.id, credential_id, fields.get("name", ""))
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
-        return _account_page(request, me, REFUSAL_STATUS[result.code], error=result.detail)
+        return _account_page(request, me, REFUSAL_STATUS[result.code], error=result)
     return done("/account", "renamed")
 
 
@@ -180,8 +180,8 @@ def _account_refused(
 ) -> Response[str]:
     """The account page with the refusal; a confirmation refusal asks for the passkey."""
     if refusal.code is Code.STEP_UP_REQUIRED:
-        return _account_page(request, me, 401, error=refusal.detail, need_stepup=True)
-    return _account_page(request, me, REFUSAL_STATUS[refusal.code], error=refusal.detail)
+        return _account_page(request, me, 401, error=refusal, need_stepup=True)
+    return _account_page(request, me, REFUSAL_STATUS[refusal.code], error=refusal)
 
 
 @post("/account/recovery-codes")

@@ -18,6 +18,7 @@ from urllib.parse import quote, unquote, urlsplit
 
 from anyio import to_thread
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2.ext import i18n
 from litestar import Request, Response
 from litestar.datastructures import Cookie
 from litestar.exceptions import HTTPException
@@ -40,7 +41,20 @@ from centime.money import ASSETS
 from centime.platform.context import Platform
 from centime.platform.errors import Refusal
 
+from .i18n import (
+    LANG_COOKIE,
+    LANGUAGE_NAMES,
+    LOCALES,
+    TZ_COOKIE,
+    Formats,
+    choose_locale,
+    choose_zone,
+    translations,
+)
+from .messages import ceremony_messages, refusal_text
+
 __all__ = [
+    "LANG_COOKIE",
     "PRE_COOKIE",
     "SESSION_COOKIE",
     "Viewer",
@@ -48,7 +62,6 @@ __all__ = [
     "check_csrf",
     "page",
     "safe_next",
-    "show_money",
     "viewer",
 ]
 
@@ -80,33 +93,34 @@ class WebState:
     step_up_transfer_above: dict[str, int] = field(
         default_factory=lambda: {code: asset.parse("20") for code, asset in ASSETS.items()}
     )
-    env: Environment = field(init=False)
+    # The origin merchants' sites load the pay button from (absolute: it runs elsewhere).
+    origin: str = ""
+    envs: dict[str, Environment] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.env = Environment(
-            loader=FileSystemLoader(TEMPLATES),
-            autoescape=select_autoescape(["html", "js"]),
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self.env.filters["money"] = show_money
-        self.env.filters["quote"] = lambda text: quote(str(text), safe="")
+        self.envs = {locale: _environment(locale) for locale in LOCALES}
+
+
+def _environment(locale: str) -> Environment:
+    """The templates in one locale: its catalogue installed (``_``, ``ngettext``, new style:
+    placeholders are escaped) and its number formats."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "js"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=[i18n],
+    )
+    env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
+    formats = Formats(locale)
+    env.filters["money"] = lambda amount, asset="USD": formats.amount(amount, asset)
+    env.filters["quote"] = lambda text: quote(str(text), safe="")
+    return env
 
 
 def web_state(request: Request[Any, Any, Any]) -> WebState:
     state: WebState = request.app.state["web"]
     return state
-
-
-def show_money(amount: int, asset: str = "USD") -> str:
-    """``2.5`` for 2_500_000 at scale 6: the asset's exact decimals, trailing zeros trimmed
-    to two (string work on the exact text; no float)."""
-    text = ASSETS[asset].format(amount)
-    if "." in text:
-        whole, _, fraction = text.partition(".")
-        fraction = fraction.rstrip("0").ljust(2, "0")
-        text = f"{whole}.{fraction}"
-    return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +227,15 @@ def ended_cookie(state: WebState) -> Cookie:
                   secure=state.secure_cookies, samesite="lax")  # fmt: skip
 
 
+def locale_of(request: Request[Any, Any, Any]) -> str:
+    return choose_locale(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language"))
+
+
+def formats_of(request: Request[Any, Any, Any]) -> Formats:
+    """The request's locale and the browser's time zone."""
+    return Formats(locale_of(request), choose_zone(request.cookies.get(TZ_COOKIE)))
+
+
 def page(
     request: Request[Any, Any, Any],
     template: str,
@@ -220,9 +243,17 @@ def page(
     status_code: int = 200,
     **context: Any,
 ) -> Response[str]:
-    """Render a page, with the CSRF token of the browser (a pre-session cookie is set for a
-    visitor who has none)."""
+    """Render a page in the request's language, with the CSRF token of the browser (a
+    pre-session cookie is set for a visitor who has none). ``error`` may be a refusal (shown
+    as its sentence) or a message of the catalogue."""
     state = web_state(request)
+    formats = formats_of(request)
+    gettext = translations(formats.locale).gettext
+    error = context.pop("error", None)
+    if isinstance(error, Refusal):
+        error = refusal_text(error, gettext)
+    elif isinstance(error, str):
+        error = gettext(error)
     cookies: list[Cookie] = []
     value = _cookie_value(request)
     if value is None:
@@ -237,15 +268,25 @@ def page(
                 samesite="strict",
             )
         )
-    html = state.env.get_template(template).render(
+    html = state.envs[formats.locale].get_template(template).render(
         me=me, csrf=csrf_token(state.csrf_key, value), demo=state.demo,
-        path=request.url.path, **context,
-    )  # fmt: skip
+        path=request.url.path, error=error,
+        lang=formats.locale, languages=LANGUAGE_NAMES, fmt=formats,
+        ceremony_codes=ceremony_messages(gettext),
+        here=_here(request),
+        **{"next": safe_next(request.query_params.get("next")), **context, "when": formats.when},
+    )
     return Response(
         html, status_code=status_code, media_type="text/html; charset=utf-8", cookies=cookies,
         headers={"Content-Security-Policy": CSP, "X-Frame-Options": "DENY",
                  "Referrer-Policy": "same-origin", "Cache-Control": "no-store"},
     )  # fmt: skip
+
+
+def _here(request: Request[Any, Any, Any]) -> str:
+    """This page's path and query, for the language switch to come back to."""
+    query = request.url.query
+    return (request.url.path + (f"?{query}" if query else ""))[:500]
 
 
 # Scripts from this origin only; no inline script; forms post here only.
@@ -261,28 +302,30 @@ def refused(
 ) -> Response[str]:  # fmt: skip
     """The page again, with the refusal's message, under the refusal's HTTP status."""
     status = REFUSAL_STATUS.get(refusal.code, 400)
-    return page(request, template, me, status_code=status, error=refusal.detail, **context)
+    return page(request, template, me, status_code=status, error=refusal, **context)
 
 
 # Where a page may send the browser next: a same-origin path (and query) in plain ASCII.
 _NEXT_PATTERN: Final = re.compile(r"/[A-Za-z0-9/_.~?=&%+-]*")
-NEXT_LEN_MAX: Final = 200
+NEXT_LEN_MAX: Final = 1000
 
 
-def safe_next(target: str) -> str | None:
-    """``target`` if it is a same-origin relative path, else None. Refused: anything but a
-    path beginning with one ``/`` (``//evil``, ``https:``, ``javascript:``), a backslash
-    (browsers read ``/\\evil`` as ``//evil``), control characters, spaces and non-ASCII,
-    and the same once percent-decoded (``/%5Cevil``, ``/%2F%2Fevil``, ``/%09``)."""
-    if len(target) > NEXT_LEN_MAX or not _NEXT_PATTERN.fullmatch(target):
-        return None
-    decoded = unquote(target)
+def safe_next(target: str | None) -> str:
+    """``target`` if it is a same-origin relative path (after signing in, stepping up,
+    switching the language), else "". Refused: anything but a path beginning with one ``/``
+    (``//evil``, ``https:``, ``javascript:``), a backslash (browsers read ``/\\evil`` as
+    ``//evil``), control characters, spaces and non-ASCII, and the same once percent-decoded
+    (``/%5Cevil``, ``/%2F%2Fevil``, ``/%09``)."""
+    text = target or ""
+    if len(text) > NEXT_LEN_MAX or not _NEXT_PATTERN.fullmatch(text):
+        return ""
+    decoded = unquote(text)
     if decoded.startswith("//") or "\\" in decoded:
-        return None
+        return ""
     if any(ord(c) < 0x21 or ord(c) == 0x7F for c in decoded):
-        return None
+        return ""
     parts = urlsplit(decoded)
-    return None if parts.scheme or parts.netloc else target
+    return "" if parts.scheme or parts.netloc else text
 
 
 def done(location: str, ok: str) -> Redirect:

@@ -25,16 +25,32 @@ from centime.platform.parties import (
 )
 
 from .chart import earnings_chart
-from .common import Viewer, check_csrf, done, page, require, run, web_state
-from .payout_pages import merchant_sections, show_time
-from .review_pages import count_bars, decision_counts, open_cases
+from .common import (
+    Viewer,
+    check_csrf,
+    done,
+    formats_of,
+    locale_of,
+    page,
+    require,
+    run,
+    web_state,
+)
+from .i18n import translations
+from .messages import N_
+from .payout_pages import merchant_sections
+from .review_pages import case_party_names, count_bars, decision_counts, open_cases
 from .wallet import parse_money, referral_card
 
 __all__ = ["console_routes"]
 
 NS_PER_DAY: Final = 86_400 * 1_000_000_000
+# What a merchant's own key may be given: never admin (the operator's) nor review (the
+# analysts' queue: a merchant has no use for it).
+MERCHANT_KEY_SCOPES: Final = (Scope.READ, Scope.PAYMENTS, Scope.REFUNDS, Scope.PAYOUTS)
 CHART_DAYS: Final = 14
 CHART_ROWS_MAX: Final = 20_000
+ADMIN_ONLY: Final = N_("Your role cannot do this; an admin can.")
 
 
 def _daily_earnings(platform: Any, merchant_id: int | None, asset: str) -> list[int]:
@@ -71,11 +87,13 @@ def _dashboard(
         request, "dashboard.html", me, status_code,
         merchant_id=format_id("mer", merchant_id),
         balances=merchant_balances(platform, merchant_id),
-        chart=earnings_chart(_daily_earnings(platform, merchant_id, "USD"), "USD"),
+        chart=earnings_chart(_daily_earnings(platform, merchant_id, "USD"), "USD",
+                             formats_of(request), translations(locale_of(request))),
         keys=list_keys(platform, "merchant", merchant_id, None, 50).items,
         links=links.list_links(platform, merchant_id).items,
         referral=referral_card(platform, "merchant", merchant_id),
-        scopes=[s.value for s in Scope if s is not Scope.ADMIN],
+        scopes=[s.value for s in MERCHANT_KEY_SCOPES],
+        origin=web_state(request).origin or str(request.base_url).rstrip("/"),
         ok=request.query_params.get("ok"), format_id=format_id,
         **{**merchant_sections(platform, merchant_id), **context},
     )  # fmt: skip
@@ -99,15 +117,15 @@ async def new_key(request: Request[Any, Any, Any]) -> Response[Any]:
     platform = web_state(request).platform
     if not me.fresh:
         return await run(request, lambda: _dashboard(
-            request, me, 401, error="Confirm with your passkey to create an API key.",
+            request, me, 401, error=Refusal(Code.STEP_UP_REQUIRED, "step up first"),
             need_stepup=True))  # fmt: skip
     chosen = frozenset(Scope(v) for v in form.getall("scope", []) if v in
-                       {s.value for s in Scope if s is not Scope.ADMIN})  # fmt: skip
+                       {s.value for s in MERCHANT_KEY_SCOPES})  # fmt: skip
     op = create_key(platform, "merchant", me.user.party_id, fields.get("name", "")[:200],
                     chosen)  # fmt: skip
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
-        return await run(request, lambda: _dashboard(request, me, 422, error=result.detail))
+        return await run(request, lambda: _dashboard(request, me, 422, error=result))
     return await run(request, lambda: _dashboard(request, me, new_token=result.token))
 
 
@@ -120,7 +138,7 @@ async def revoke(request: Request[Any, Any, Any], key_id: FromPath[str]) -> Resp
     op = revoke_key(state.platform, parsed, ("merchant", me.user.party_id))
     result = await run(request, lambda: state.platform.execute(op))
     if isinstance(result, Refusal):
-        return await run(request, lambda: _dashboard(request, me, 404, error=result.detail))
+        return await run(request, lambda: _dashboard(request, me, 404, error=result))
     api = request.app.state.get("api")
     if api is not None:
         api.verifier.forget(parsed)
@@ -134,7 +152,7 @@ async def new_link(request: Request[Any, Any, Any]) -> Response[Any]:
     platform = web_state(request).platform
     money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
     if isinstance(money, Refusal):
-        return await run(request, lambda: _dashboard(request, me, 400, error=money.detail))
+        return await run(request, lambda: _dashboard(request, me, 400, error=money))
     op = links.create_link(
         platform,
         me.user.party_id,
@@ -145,7 +163,7 @@ async def new_link(request: Request[Any, Any, Any]) -> Response[Any]:
     )
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
-        return await run(request, lambda: _dashboard(request, me, 400, error=result.detail))
+        return await run(request, lambda: _dashboard(request, me, 400, error=result))
     return done("/dashboard", "link_created")
 
 
@@ -157,7 +175,7 @@ async def disable(request: Request[Any, Any, Any], link_id: FromPath[str]) -> Re
     op = links.disable_link(platform, parse_id("plink", link_id) or 0, me.user.party_id)
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
-        return await run(request, lambda: _dashboard(request, me, 404, error=result.detail))
+        return await run(request, lambda: _dashboard(request, me, 404, error=result))
     return done("/dashboard", "link_disabled")
 
 
@@ -178,15 +196,17 @@ def _console(
     with platform.ledger.store.audit_reader() as fetch:
         head = AuditReader(fetch).latest_head()
     decisions = decision_counts(platform)
+    cases = open_cases(platform)
     return page(
         request, "console.html", me, status_code,
         customers=list_customers(platform, None, 50).items,
         merchants=list_merchants(platform, None, 50).items,
         counts=counts, head=head.to_json() if head else None,
-        chart=earnings_chart(_daily_earnings(platform, None, "USD"), "USD"),
+        chart=earnings_chart(_daily_earnings(platform, None, "USD"), "USD",
+                             formats_of(request), translations(locale_of(request))),
         tiers=sorted(platform.config.tiers),
-        cases=open_cases(platform), decisions=decisions, decision_bars=count_bars(decisions),
-        when=show_time,
+        cases=cases, party_names=case_party_names(platform, cases),
+        decisions=decisions, decision_bars=count_bars(decisions),
         ok=request.query_params.get("ok"), format_id=format_id, **context,
     )  # fmt: skip
 
@@ -198,8 +218,8 @@ async def console(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 def _forbidden(request: Request[Any, Any, Any], me: Viewer, what: str) -> Response[str]:
-    return _console(request, me, 403, error=f"Your role ({me.user.role and me.user.role.value})"
-                    f" cannot {what}; an admin can.")  # fmt: skip
+    del what  # the sentence is the same for every admin-only change
+    return _console(request, me, 403, error=ADMIN_ONLY)
 
 
 @post("/console/customers/{customer_id:str}")
@@ -216,7 +236,7 @@ async def change_customer(
     op = set_customer(platform, parse_id("cus", customer_id) or 0, status, tier)
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
-        return await run(request, lambda: _console(request, me, 422, error=result.detail))
+        return await run(request, lambda: _console(request, me, 422, error=result))
     return done("/console", "customer_changed")
 
 
@@ -236,7 +256,7 @@ async def change_merchant(
     op = set_merchant(platform, parse_id("mer", merchant_id) or 0, status, tier, fee_bp)
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
-        return await run(request, lambda: _console(request, me, 422, error=result.detail))
+        return await run(request, lambda: _console(request, me, 422, error=result))
     return done("/console", "merchant_changed")
 
 
@@ -289,4 +309,3 @@ console_routes: Final = [
     dashboard, new_key, revoke, new_link, disable, console, change_customer, change_merchant,
     ledger_check, audit_verify, console_metrics,
 ]  # fmt: skip
-_ = Code

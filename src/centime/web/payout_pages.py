@@ -15,7 +15,7 @@ to the store itself.
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 from typing import Any, Final
 
 from litestar import Request, Response, get, post
@@ -34,11 +34,19 @@ from centime.platform.payout_methods import (
 )
 from centime.platform.payout_schedules import Frequency, get_schedule, set_schedule
 from centime.platform.payouts import PayoutStatus, list_payouts
+from centime.providers.payout_sandbox import (
+    ACCOUNT_FAILS,
+    ACCOUNT_REFUSED,
+    ACCOUNT_REJECTS_PAYOUTS,
+    ACCOUNT_RETURNS,
+    ACCOUNT_SUCCEEDS,
+)
 
 from .common import Viewer, check_csrf, done, page, require, run, web_state
+from .messages import N_
 from .wallet import parse_money
 
-__all__ = ["merchant_sections", "payout_routes", "show_time"]
+__all__ = ["lock_left_s", "merchant_sections", "payout_routes"]
 
 PAYOUT_HISTORY_MAX: Final = 20
 ENDPOINTS_SHOWN_MAX: Final = 20
@@ -47,12 +55,9 @@ FIELD_LEN_MAX: Final = 200
 IN_FLIGHT: Final = (PayoutStatus.REQUESTED.value, PayoutStatus.PENDING.value)
 # The sandbox payout rail's test account numbers (centime.providers.payout_sandbox).
 SANDBOX_ACCOUNTS: Final = (
-    ("GB82WEST12345698765432", "payouts are paid"),
-    ("GB33BUKB20201555555555", "payouts fail: account closed"),
-    ("GB94BARC10201530093459", "payouts are paid, then returned"),
-    ("GB24DECL00000000000000", "payouts are rejected at once"),
-    ("GB00REJECT000000000000", "the account is refused"),
-)
+    (ACCOUNT_SUCCEEDS, "paid"), (ACCOUNT_FAILS, "fails"), (ACCOUNT_RETURNS, "returned"),
+    (ACCOUNT_REJECTS_PAYOUTS, "rejected"), (ACCOUNT_REFUSED, "refused"),
+)  # fmt: skip (the page words each outcome)
 
 
 def payouts_in_flight(platform: Any, merchant_id: int) -> dict[str, int]:
@@ -67,9 +72,20 @@ def payouts_in_flight(platform: Any, merchant_id: int) -> dict[str, int]:
     return {str(asset): int(total) for asset, total in rows if total is not None}
 
 
+def lock_left_s(platform: Any, merchant_id: int) -> int:
+    """Seconds payouts stay paused after the merchant's last bank-account change (0: none)."""
+    with platform.read() as fetch:
+        rows = fetch("SELECT locked_until_ns FROM payout_locks WHERE merchant_id = ?",
+                     (merchant_id,))  # fmt: skip
+    left_ns = (int(rows[0][0]) if rows else 0) - int(platform.clock.now_ns())
+    return max(0, -(-left_ns // 1_000_000_000))
+
+
 def merchant_sections(platform: Any, merchant_id: int) -> dict[str, Any]:
     """What the dashboard's payout and webhook sections show."""
     return {
+        "lock_left_s": lock_left_s(platform, merchant_id),
+        "lock_s": platform.config.payouts.payout_method_lock_s,
         "methods": list_payout_methods(platform, merchant_id),
         "schedule": get_schedule(platform, merchant_id, "USD"),
         "payouts": list_payouts(platform, merchant_id, None, PAYOUT_HISTORY_MAX).items,
@@ -81,15 +97,7 @@ def merchant_sections(platform: Any, merchant_id: int) -> dict[str, Any]:
         "sandbox_accounts": SANDBOX_ACCOUNTS,
         "frequencies": [f.value for f in Frequency],
         "attempt": new_id(),
-        "when": show_time,
     }
-
-
-def show_time(ns: int | None) -> str:
-    if ns is None:
-        return ""
-    moment = dt.datetime.fromtimestamp(ns // 1_000_000_000, tz=dt.UTC)
-    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _again(
@@ -107,7 +115,7 @@ async def _refused(
     step_up = refusal.code is Code.STEP_UP_REQUIRED
     status = 401 if step_up else 404 if refusal.code.value.endswith("not_found") else 422
     return await run(request, lambda: _again(
-        request, me, status, error=refusal.detail, need_stepup=step_up, **context))  # fmt: skip
+        request, me, status, error=refusal, need_stepup=step_up, **context))  # fmt: skip
 
 
 def _step_up(what: str) -> Refusal:
@@ -301,14 +309,31 @@ def _deliveries_page(
     parsed = parse_id("we", endpoint_id) or 0
     endpoint = webhooks.get_endpoint(platform, parsed, me.user.party_id)
     if endpoint is None:
-        return page(request, "deliveries.html", me, 404, error="No such webhook endpoint.")
+        return page(request, "deliveries.html", me, 404,
+                    error=N_("No such webhook endpoint."))  # fmt: skip
+    deliveries = _with_event_types(
+        platform, webhooks.list_deliveries(platform, parsed, None, DELIVERIES_SHOWN_MAX).items)
+    # An attempt names its delivery; the page names the event it carried.
+    events = {d.id: f"{d.event_type} {format_id('evt', d.event_id)}" for d in deliveries}
     return page(
         request, "deliveries.html", me, status_code, endpoint=endpoint,
-        endpoint_ref=endpoint_id,
-        deliveries=webhooks.list_deliveries(platform, parsed, None, DELIVERIES_SHOWN_MAX).items,
+        endpoint_ref=endpoint_id, deliveries=deliveries, events=events,
         attempts=webhooks.list_attempts(platform, parsed, None, DELIVERIES_SHOWN_MAX).items,
-        ok=request.query_params.get("ok"), format_id=format_id, when=show_time, **context,
+        ok=request.query_params.get("ok"), format_id=format_id, **context,
     )  # fmt: skip
+
+
+def _with_event_types(platform: Any, deliveries: list[Any]) -> list[Any]:
+    """The deliveries with their events' types (one read for the page's deliveries)."""
+    ids = sorted({d.event_id for d in deliveries})
+    if not ids:
+        return deliveries
+    with platform.read() as fetch:
+        marks = ", ".join("?" * len(ids))  # at most DELIVERIES_SHOWN_MAX
+        rows = fetch(f"SELECT id, type FROM outbox_events WHERE id IN ({marks})", tuple(ids))
+    types = {int(event_id): str(kind) for event_id, kind in rows}
+    return [dataclasses.replace(d, event_type=d.event_type or types.get(d.event_id, ""))
+            for d in deliveries]  # fmt: skip
 
 
 @get("/dashboard/webhooks/{endpoint_id:str}")

@@ -16,13 +16,14 @@ from centime.platform import links, referrals, screening
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id, new_id, parse_id
 from centime.platform.p2p import list_p2p_transfers
-from centime.platform.parties import customer_balances, get_merchant
+from centime.platform.parties import customer_balances, get_customer, get_merchant
 from centime.platform.payments import list_payments
 from centime.platform.review import InReview
 from centime.platform.topups import list_topups
 from centime.providers import Method
 
 from .common import Viewer, check_csrf, done, page, refused, require, run, viewer, web_state
+from .messages import N_
 
 __all__ = ["wallet_routes"]
 
@@ -34,44 +35,63 @@ BUDGET_TIMEOUT_S: Final = 24 * 3600
 
 @dataclass(frozen=True, slots=True)
 class Entry:
-    """One line of the wallet's history."""
+    """One line of the wallet's history (the page words it in the reader's language)."""
 
     kind: str  # topup, payment, sent, received
     created_ns: int
     asset: str
     amount: int  # signed: money in is positive
-    label: str
+    who: str  # the merchant or the other person, by name
+    detail: str  # a top-up's method, a payment's description, a transfer's note
     status: str
+    ref: str | None = None  # the public id a receipt is for (payments, transfers)
+
+
+class _Names:
+    """Party names read once per page."""
+
+    def __init__(self, platform: Any) -> None:
+        self._platform = platform
+        self._found: dict[tuple[str, int], str] = {}
+
+    def merchant(self, merchant_id: int) -> str:
+        if ("mer", merchant_id) not in self._found:
+            found = get_merchant(self._platform, merchant_id)
+            self._found["mer", merchant_id] = found.name if found else "-"
+        return self._found["mer", merchant_id]
+
+    def customer(self, customer_id: int) -> str:
+        if ("cus", customer_id) not in self._found:
+            found = get_customer(self._platform, customer_id)
+            self._found["cus", customer_id] = found.name if found else "-"
+        return self._found["cus", customer_id]
 
 
 def _history(platform: Any, customer_id: int, kind: str, query: str) -> list[Entry]:
     entries: list[Entry] = []
+    names = _Names(platform)
     if kind in ("", "topup"):
         for t in list_topups(platform, customer_id, None, HISTORY_READ_MAX).items:
-            entries.append(Entry("topup", t.created_ns, t.asset, t.amount,
-                                 f"Top-up by {t.method.value.replace('_', ' ')}",
-                                 t.status.value))  # fmt: skip
+            entries.append(Entry("topup", t.created_ns, t.asset, t.amount, "",
+                                 t.method.value, t.status.value))  # fmt: skip
     if kind in ("", "payment"):
-        names: dict[int, str] = {}
         for p in list_payments(platform, None, customer_id, None, HISTORY_READ_MAX).items:
-            if p.merchant_id not in names:
-                merchant = get_merchant(platform, p.merchant_id)
-                names[p.merchant_id] = merchant.name if merchant else "a merchant"
-            label = f"{names[p.merchant_id]}: {p.description or 'payment'}"
-            status = "refunded" if p.refunded else "paid"
-            entries.append(Entry("payment", p.created_ns, p.asset, -p.amount, label, status))
+            entries.append(Entry(
+                "payment", p.created_ns, p.asset, -p.amount, names.merchant(p.merchant_id),
+                p.description or "", "refunded" if p.refunded else "paid",
+                format_id("pay", p.id)))  # fmt: skip
     if kind in ("", "sent", "received"):
         for tr in list_p2p_transfers(platform, customer_id, None, HISTORY_READ_MAX).items:
             outgoing = tr.sender_id == customer_id
             if kind and (kind == "sent") != outgoing:
                 continue
-            other = format_id("cus", tr.recipient_id if outgoing else tr.sender_id)
-            label = f"{'To' if outgoing else 'From'} {other}" + (f": {tr.note}" if tr.note else "")
+            other = names.customer(tr.recipient_id if outgoing else tr.sender_id)
             entries.append(Entry("sent" if outgoing else "received", tr.created_ns, tr.asset,
-                                 -tr.amount if outgoing else tr.amount, label, "done"))  # fmt: skip
+                                 -tr.amount if outgoing else tr.amount, other, tr.note or "",
+                                 "done", format_id("tr", tr.id)))  # fmt: skip
     needle = query.strip().lower()[:SEARCH_LEN_MAX]
     if needle:
-        entries = [e for e in entries if needle in e.label.lower()]
+        entries = [e for e in entries if needle in f"{e.who} {e.detail} {e.ref}".lower()]
     return sorted(entries, key=lambda e: e.created_ns, reverse=True)[:HISTORY_READ_MAX]
 
 
@@ -89,6 +109,7 @@ def _wallet_page(
         history=_history(platform, me.user.party_id, kind, query), kind=kind, q=query,
         budgets=links.list_budgets(platform, me.user.party_id),
         referral=referral_card(platform, "customer", me.user.party_id),
+        step_up_above=web_state(request).step_up_transfer_above["USD"],
         assets=sorted(ASSETS), ok=request.query_params.get("ok"), attempt=new_id(), **context,
     )  # fmt: skip
 
@@ -131,7 +152,8 @@ async def topup(request: Request[Any, Any, Any]) -> Response[Any]:
             if isinstance(money, Refusal)
             else Refusal(Code.PROVIDER_UNAVAILABLE, "no funding provider is configured")
         )
-        return await run(request, lambda: _wallet_page(request, me, 400, error=refusal.detail))
+        return await run(request, lambda: _wallet_page(
+            request, me, 400, error=refusal, topup_form=fields))  # fmt: skip
     asset, amount = money
     # Screened by the risk engine first, as the API's top-ups are.
     result = await run(
@@ -142,7 +164,8 @@ async def topup(request: Request[Any, Any, Any]) -> Response[Any]:
         ),
     )  # fmt: skip
     if isinstance(result, Refusal):
-        return await _refused_page(request, me, result, fields)
+        # The top-up form keeps its amount; the send form stays empty.
+        return await _refused_page(request, me, result, topup_form=fields)
     if isinstance(result, InReview):
         return done("/wallet", "in_review")
     return done("/wallet", f"topup_{result.status.value}")
@@ -153,14 +176,15 @@ def _client_ip(request: Request[Any, Any, Any]) -> str | None:
 
 
 async def _refused_page(
-    request: Request[Any, Any, Any], me: Viewer, refusal: Refusal, fields: dict[str, str]
+    request: Request[Any, Any, Any], me: Viewer, refusal: Refusal, **forms: dict[str, str]
 ) -> Response[Any]:
-    """The wallet again with the refusal; the risk engine's step-up asks for the passkey
-    (401, as the page's own step-up does)."""
+    """The wallet again with the refusal in words; the risk engine's step-up asks for the
+    passkey (401, as the page's own step-up does). ``forms``: the form that was sent, with
+    what it carried (``form``: send money, ``topup_form``: top up)."""
     step_up = refusal.code is Code.STEP_UP_REQUIRED
     return await run(request, lambda: _wallet_page(
-        request, me, 401 if step_up else 422, error=refusal.detail, need_stepup=step_up,
-        form=fields))  # fmt: skip
+        request, me, 401 if step_up else 422, error=refusal, need_stepup=step_up,
+        **forms))  # fmt: skip
 
 
 @post("/wallet/send")
@@ -185,7 +209,7 @@ async def send_money(request: Request[Any, Any, Any]) -> Response[Any]:
         final = refusal or Refusal(Code.INVALID_REQUEST, "check the form")
         return await run(request, lambda: _wallet_page(
             request, me, 401 if final.code is Code.STEP_UP_REQUIRED else 400,
-            error=final.detail, need_stepup=final.code is Code.STEP_UP_REQUIRED,
+            error=final, need_stepup=final.code is Code.STEP_UP_REQUIRED,
             form=fields))  # fmt: skip
     note = fields.get("note", "").strip()[:200] or None
     result = await run(request, lambda: screening.send(
@@ -194,7 +218,7 @@ async def send_money(request: Request[Any, Any, Any]) -> Response[Any]:
         ip=_client_ip(request), stepped_up_at_ns=me.session.stepped_up_ns,
     ))  # fmt: skip
     if isinstance(result, Refusal):
-        return await _refused_page(request, me, result, fields)
+        return await _refused_page(request, me, result, form=fields)
     if isinstance(result, InReview):
         return done("/wallet", "in_review")
     return done("/wallet", "sent")
@@ -225,7 +249,7 @@ async def settle(request: Request[Any, Any, Any], budget_id: FromPath[int]) -> R
     result = await run(request, lambda: platform.execute(
         links.settle_budget(platform, budget_id, me.user.party_id)))  # fmt: skip
     if isinstance(result, Refusal):
-        return await run(request, lambda: _wallet_page(request, me, 404, error=result.detail))
+        return await run(request, lambda: _wallet_page(request, me, 404, error=result))
     return done("/wallet", "budget_closed")
 
 
@@ -238,7 +262,8 @@ async def link_page(request: Request[Any, Any, Any], link_id: FromPath[str]) -> 
     me = await viewer(request)
     link = await run(request, lambda: links.get_link(platform, _link_id(link_id)))
     if link is None:
-        return page(request, "checkout.html", me, 404, error="This payment link does not exist.")
+        return page(request, "checkout.html", me, 404,
+                    error=N_("This payment link does not exist."))  # fmt: skip
     merchant = await run(request, lambda: get_merchant(platform, link.merchant_id))
     return page(request, "checkout.html", me, link=link, link_id=link_id, attempt=new_id(),
                 merchant=merchant, paid=request.query_params.get("ok") == "paid")  # fmt: skip
@@ -287,7 +312,8 @@ async def button_page(request: Request[Any, Any, Any]) -> Response[Any]:
         merchant = await run(request, lambda: get_merchant(platform, merchant_id))
     description = request.query_params.get("description", "")[:200]
     if not merchant or isinstance(money, Refusal):
-        return page(request, "button.html", me, 400, error="This pay button is misconfigured.")
+        return page(request, "button.html", me, 400,
+                    error=N_("This pay button is misconfigured."))  # fmt: skip
     budget = None
     if me is not None and me.user.kind is UserKind.CUSTOMER:
         budget = await run(request, lambda: links.open_budget(
@@ -296,12 +322,24 @@ async def button_page(request: Request[Any, Any, Any]) -> Response[Any]:
                 amount_text=request.query_params.get("amount", ""), description=description,
                 budget=budget, attempt=new_id(), ok=request.query_params.get("ok"),
                 merchant_ref=format_id("mer", merchant.id),
-                back=_back(request.headers.get("referer", "")))  # fmt: skip
+                back=_back(request, str(request.query_params.get("back")
+                                        or request.headers.get("referer", ""))))  # fmt: skip
 
 
-def _back(referer: str) -> str:
-    """The merchant's page to go back to: an http(s) URL only (never ``javascript:``)."""
-    return referer[:300] if referer.startswith(("https://", "http://")) else ""
+BACK_LEN_MAX: Final = 500
+
+
+def _back(request: Request[Any, Any, Any], url: str) -> str:
+    """The merchant's page to go back to (the button passes it; else the referrer): an
+    http(s) URL only (never ``javascript:``), and never this platform's own pay pages (a
+    second payment is not "the site")."""
+    url = url.strip()
+    if not url.startswith(("https://", "http://")) or len(url) > BACK_LEN_MAX:
+        return ""
+    own = str(request.base_url).rstrip("/")
+    if url.startswith((f"{own}/pay/", f"{own}/app", f"{own}/stepup")):
+        return ""
+    return url
 
 
 @post("/pay/button")
@@ -312,7 +350,7 @@ async def button_pay(request: Request[Any, Any, Any]) -> Response[Any]:
     merchant_id = parse_id("mer", fields.get("merchant", "")) or 0
     money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
     if isinstance(money, Refusal):
-        return page(request, "button.html", me, 400, error=money.detail)
+        return page(request, "button.html", me, 400, error=money)
     asset, amount = money
     description = fields.get("description", "")[:200] or None
     mode = fields.get("mode", "once")
@@ -337,26 +375,31 @@ async def button_pay(request: Request[Any, Any, Any]) -> Response[Any]:
             platform, me.user.party_id, merchant_id, asset, amount, description=description,
             payment_id=pay_id, ip=_client_ip(request),
             stepped_up_at_ns=me.session.stepped_up_ns))  # fmt: skip
+    back = _back(request, fields.get("back", ""))
     if isinstance(result, Refusal) and result.code is Code.STEP_UP_REQUIRED:
         # The risk engine asks for a passkey: confirm it, then back to this pay page.
         again = (
             f"/pay/button?merchant={format_id('mer', merchant_id)}&asset={asset}"
             f"&amount={quote(fields.get('amount', '')[:40])}"
-            f"&description={quote((description or '')[:40])}"
+            f"&description={quote((description or '')[:40])}&back={quote(back)}"
         )
-        return Redirect(f"/stepup?next={quote(again[:200])}", status_code=303)
+        return Redirect(f"/stepup?next={quote(again[:1000])}", status_code=303)
     if isinstance(result, Refusal):
+        # The pay page again, with the refusal in words and the way back to the site.
+        refusal: Refusal = result
+        merchant = await run(request, lambda: get_merchant(platform, merchant_id))
         return page(
-            request,
-            "button.html",
-            me,
-            402 if result.code in (Code.INSUFFICIENT_FUNDS, Code.BUDGET_EXCEEDED) else 422,
-            error=result.detail,
-        )
+            request, "button.html", me,
+            402 if refusal.code in (Code.INSUFFICIENT_FUNDS, Code.BUDGET_EXCEEDED) else 422,
+            error=refusal, merchant=merchant, asset=asset, amount=amount,
+            amount_text=fields.get("amount", "")[:40], description=description or "",
+            attempt=new_id(), merchant_ref=format_id("mer", merchant_id), back=back,
+            ok="refused",
+        )  # fmt: skip
     outcome = "in_review" if isinstance(result, InReview) else "paid"
     query = (
         f"merchant={format_id('mer', merchant_id)}&asset={asset}"
-        f"&amount={fields.get('amount', '')[:40]}&ok={outcome}"
+        f"&amount={quote(fields.get('amount', '')[:40])}&ok={outcome}&back={quote(back)}"
     )
     return Redirect(f"/pay/button?{query}", status_code=303)
 

@@ -168,6 +168,29 @@ def get_payment(request: Request[Any, Any, Any], payment_id: FromPath[str]) -> w
     return payment_out(visible_payment(request, payment_id))
 
 
+@get("/payments/{payment_id:str}/proof", guards=READ, sync_to_thread=True,
+     responses=problems(404))  # fmt: skip
+def payment_proof(
+    request: Request[Any, Any, Any], payment_id: FromPath[str]
+) -> Response[dict[str, Any]]:
+    """The audit log's inclusion proofs of the ledger transfers that carried the payment
+    (``parts``: each ``{transfer_id, head, proof}``, or ``{transfer_id, pending}`` until a
+    signed tree head covers it), with the operator's published ``keys``: check a part with
+    ``centime audit check-proof``. The payment's merchant (or the operator) only."""
+    from centime.audit import AuditReader
+    from centime.platform.proofs import carried_by, proofs_of
+
+    principal = principal_of(request)
+    platform = api_state(request).platform
+    kind: Any = "operator" if principal.is_operator else "merchant"
+    found = carried_by(platform, payment_id, kind, principal.owner_id)
+    if found is None:
+        raise _not_found()
+    with platform.ledger.store.audit_reader() as fetch:
+        keys = AuditReader(fetch).keyring().to_json()
+    return Response({"id": found.public_id, "parts": proofs_of(platform, found), **keys})
+
+
 # ------------------------------------------------------------------ batches
 
 
@@ -480,4 +503,6 @@ def _answer(status: int, body: bytes, replayed: bool = False) -> Response[Any]:
     )  # fmt: skip
 
 
-payment_routes: Final = [create_payment, list_payments, get_payment, create_payment_batch]
+payment_routes: Final = [
+    create_payment, list_payments, get_payment, payment_proof, create_payment_batch,
+]  # fmt: skip

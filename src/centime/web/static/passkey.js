@@ -24,7 +24,11 @@
       body: JSON.stringify(body || {}),
     });
     const data = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(data.detail || "the request was refused");
+    if (!response.ok) {
+      const error = new Error(data.detail || "the request was refused");
+      error.code = response.status === 429 ? "too_many_attempts" : data.code;
+      throw error;
+    }
     return data;
   }
   function creationOptions(o) {
@@ -63,6 +67,17 @@
     const credential = await navigator.credentials.get({ publicKey: requestOptions(options) });
     return toJSON(credential);
   }
+  // The page's language: its sentences are on <body data-t-...>.
+  const words = document.body.dataset;
+  let codes = {};
+  try { codes = JSON.parse(words.tCodes || "{}"); } catch (error) { codes = {}; }
+  function explain(error) {
+    if (error.code && codes[error.code]) return codes[error.code];
+    if (error.name === "NotAllowedError" || error.name === "AbortError") {
+      return words.tCancelled || error.message;
+    }
+    return codes._ || error.message;
+  }
   function say(element, text, bad) {
     const out = element.closest("[data-ceremony]").querySelector("[role=status]");
     if (out) { out.textContent = text; out.classList.toggle("bad", !!bad); }
@@ -92,10 +107,11 @@
       const done = await post("/web/enroll/finish", { credential });
       showCodes(form, done.recovery_codes, done.redirect);
     },
-    async signin() {
+    async signin(form) {
       const credential = await get("/web/signin/options");
       const done = await post("/web/signin/finish", { credential });
-      window.location.assign(done.redirect);
+      // Back to where the person was (a checkout), when the page was given a path.
+      window.location.assign(form.dataset.next || done.redirect);
     },
     async add(form) {
       const name = new FormData(form).get("name") || "Passkey";
@@ -120,12 +136,12 @@
     const kind = form.dataset.passkey;
     if (kind && ceremonies[kind]) {
       event.preventDefault();
-      say(form, "Waiting for your passkey…");
+      say(form, words.tWaiting || "Waiting for your passkey…");
       try {
         await ceremonies[kind](form);
-        say(form, "Done.");
+        say(form, words.tDone || "Done.");
       } catch (error) {
-        say(form, "Refused: " + error.message, true);
+        say(form, (words.tRefused || "Refused:") + " " + explain(error), true);
       }
       return;
     }
@@ -139,7 +155,7 @@
         form.submit();
       } catch (error) {
         const status = form.querySelector("[role=status]");
-        if (status) status.textContent = "Refused: " + error.message;
+        if (status) status.textContent = (words.tRefused || "Refused:") + " " + explain(error);
       }
     }
   });

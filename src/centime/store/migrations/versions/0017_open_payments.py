@@ -14,7 +14,7 @@ resources of the resource server.
   accrue under a metered hold (a pending ledger transfer) and are settled in batches.
 
 Revision ID: 0017_open_payments
-Revises: 0013_auth_hardening
+Revises: 0016_product
 Create Date: 2026-12-06
 """
 
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017_open_payments"
-down_revision = "0013_auth_hardening"
+down_revision = "0016_product"
 branch_labels = None
 depends_on = None
 

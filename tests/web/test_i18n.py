@@ -1,0 +1,83 @@
+"""Korean and English: every message of the pages and web code has a Korean translation
+with the same placeholders; the locale comes from the switch or Accept-Language; amounts,
+times and durations are formatted per locale, exactly."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from centime.web.i18n import LOCALE_DIR, Formats, choose_locale, choose_zone, translations
+
+ROOT = Path(__file__).resolve().parents[2]
+PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
+
+
+def _extracted() -> set[str]:
+    """Every message the sources mark, read with the project's own babel.cfg mapping."""
+    method_map = [("src/centime/web/**.py", "python"),
+                  ("src/centime/web/templates/**.html", "jinja2")]  # fmt: skip
+    options = {"src/centime/web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    found: set[str] = set()
+    keywords = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+    for _, _, message, _, _ in extract_from_dir(str(ROOT), method_map, options, keywords):
+        found.add(message if isinstance(message, str) else message[0])
+    return found
+
+
+def test_every_message_has_a_korean_translation_with_its_placeholders() -> None:
+    with (LOCALE_DIR / "ko" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        catalog = read_po(handle, locale="ko")
+    translated = {}
+    for message in catalog:
+        if not message.id:
+            continue
+        key = message.id if isinstance(message.id, str) else message.id[0]
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        assert all(strings), f"no Korean for {key!r}"
+        for text in strings:
+            assert set(PLACEHOLDER.findall(text)) == set(PLACEHOLDER.findall(key)), key
+        translated[key] = strings[0]
+    missing = sorted(_extracted() - set(translated))
+    assert missing == [], f"run pybabel extract/update (docs/web.md): {missing[:5]}"
+    assert translations("ko").gettext("Sign in") == "로그인"
+    assert translations("en").gettext("Sign in") == "Sign in"
+
+
+@pytest.mark.parametrize(
+    ("cookie", "header", "locale"),
+    [(None, "ko-KR,ko;q=0.9,en;q=0.8", "ko"), (None, "en-US,en;q=0.9,ko;q=0.8", "en"),
+     (None, "fr-FR,ko;q=0.5", "ko"), (None, "fr-FR", "en"), (None, None, "en"),
+     ("en", "ko", "en"), ("ko", "en", "ko"), ("xx", "ko", "ko"),
+     (None, "en;q=0.2,ko;q=0.7", "ko"), (None, "ko;q=0,en", "en"), (None, "ko;q=abc", "en")],
+)  # fmt: skip
+def test_the_locale_is_the_switch_then_the_browser_then_english(
+    cookie: str | None, header: str | None, locale: str
+) -> None:
+    assert choose_locale(cookie, header) == locale
+
+
+def test_amounts_are_exact_and_grouped_per_locale() -> None:
+    for locale in ("en", "ko"):
+        formats = Formats(locale)
+        assert formats.money(1_234_500_000, "USD") == "1,234.50 USD"
+        assert formats.money(125, "USD") == "0.000125 USD"  # a micro-amount, every digit
+        assert formats.money(1_0000_0000, "JPY") == "10,000 JPY"  # no minor unit shown
+        assert formats.money(1_0000_0125, "JPY") == "10,000.0125 JPY"  # but never rounded
+        assert formats.money(10**15 + 1, "USD") == "1,000,000,000.000001 USD"
+
+
+def test_times_are_in_the_viewers_zone_and_durations_in_words() -> None:
+    ns = int(dt.datetime(2027, 1, 15, 23, 30, tzinfo=dt.UTC).timestamp()) * 1_000_000_000
+    seoul = Formats("ko", choose_zone("Asia/Seoul"))
+    assert "2027" in seoul.when(ns) and "1" in seoul.when(ns) and "16" in seoul.when(ns)
+    assert "(KST)" in seoul.when(ns)
+    assert "(UTC)" in Formats("en", choose_zone("Not/AZone")).when(ns)
+    assert choose_zone("../../etc/passwd") == dt.UTC and choose_zone(None) == dt.UTC
+    assert Formats("ko").duration(86_398) == "23 시간 59 분"
+    assert Formats("en").duration(86_398) == "23 h 59 min"
