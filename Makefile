@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench install clean chromium axe
+.PHONY: demo test lint typecheck bench install clean chromium axe node-deps
 
 # setup.py compiles src/centime/ledger/core.py with mypyc: an edited core is rebuilt here (and
 # until then runs as Python: centime.ledger.native checks the build against the source).
@@ -48,7 +48,16 @@ $(AXE): package.json package-lock.json
 
 axe: $(AXE)
 
-test: lint typecheck chromium axe
+# The official Open Payments client (npm, pinned by package-lock.json) for
+# tests/openpayments/test_official_client.py; without npm that test skips and says why.
+OP_NODE := tests/openpayments/node
+
+$(OP_NODE)/node_modules/.package-lock.json: $(OP_NODE)/package-lock.json
+	if command -v npm >/dev/null; then cd $(OP_NODE) && npm ci --no-audit --no-fund; else echo "npm missing: the Open Payments client test will skip"; fi
+
+node-deps: $(OP_NODE)/node_modules/.package-lock.json
+
+test: lint typecheck chromium axe node-deps
 	$(BIN)/pytest -n auto
 
 bench: $(INSTALLED)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from centime.audit import AuditLog
     from centime.bench.api import ApiBenchResult
     from centime.clock import Clock
+    from centime.openpayments import OpenPaymentsState
     from centime.platform.config import PlatformConfig
     from centime.platform.context import Platform
     from centime.risk.types import Screen
@@ -340,6 +341,14 @@ def trusted_proxies() -> tuple[str, ...]:
     return tuple(found)
 
 
+def open_payments_for(platform: Platform, options: ServerOptions) -> OpenPaymentsState:
+    """The Open Payments servers' state: their URLs are under the web apps' origin
+    (CENTIME_WEB_ORIGIN behind a proxy: wallet addresses must be the public URLs)."""
+    from centime.openpayments import OpenPaymentsState, Urls
+
+    return OpenPaymentsState(platform, Urls(options.origin()))
+
+
 def _install_webhook_key(platform: Platform, database_url: str) -> None:
     """The key that encrypts webhook secrets at rest: CENTIME_WEBHOOK_KEY (base64 of 32
     bytes) or the file CENTIME_WEBHOOK_KEY_FILE names; on SQLite without either, the file
@@ -392,6 +401,7 @@ def _run_server(platform: Platform, audit: AuditLog | None, options: ServerOptio
         app_ = create_app(
             platform, audit, rate_per_s=options.rate_per_key, rate_burst=options.rate_burst,
             web=web_state_for(platform, options),
+            open_payments=open_payments_for(platform, options),
         )
         # Forwarded headers only from the configured proxies (uvicorn would otherwise trust
         # 127.0.0.1's: on loopback any client could pick its own address).
@@ -779,6 +789,26 @@ def bench_core(
         f"compiled is {ratio:.2f}x the Python core (medians, side by side)" if ratio
         else "the compiled core is not built (make install builds it): Python only"
     )
+
+
+@bench_app.command("open-payments")
+def bench_open_payments(
+    payments: int = typer.Option(1000, min=50, max=100_000, help="Payments per side."),
+) -> None:
+    """Outgoing payments through Open Payments (HTTP app in process, signatures verified),
+    one payment at a time, alternating: each a ledger payment, against Web Monetization
+    streaming under a budget (accrued under a reserve, settled in batches); medians and
+    ledger transfers written per 1,000 payments."""
+    from centime.bench.open_payments import run_open_payments_bench
+
+    result = run_open_payments_bench(payments, progress=lambda line: typer.echo(line, err=True))
+    typer.echo(f"{payments} outgoing payments per side, alternating in chunks of 50:")
+    for name, side in (("each a ledger payment", result.direct),
+                       ("streamed (Web Monetization)", result.streamed)):  # fmt: skip
+        typer.echo(f"  {name:28} median {side.median_ms:6.2f} ms  {side.per_s:7.1f} payments/s"
+                   f"  {side.transfers_per_1000:7.1f} ledger transfers per 1,000")  # fmt: skip
+    ratio = result.direct.transfers_per_1000 / max(result.streamed.transfers_per_1000, 1e-9)
+    typer.echo(f"  streaming writes {ratio:.0f}x fewer ledger transfers")
 
 
 @bench_app.command("audit-proofs")

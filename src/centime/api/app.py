@@ -33,6 +33,7 @@ from centime.limits import (
     API_RATE_BURST,
     API_RATE_PER_KEY_PER_S,
 )
+from centime.openpayments import OpenPaymentsState, open_payments_router
 from centime.platform.context import Platform
 from centime.web import WebState, web_handlers
 
@@ -157,11 +158,13 @@ def create_app(
     debug: bool = False,
     web: WebState | None = None,
     auth_failures: FailureLimit | None = None,
+    open_payments: OpenPaymentsState | None = None,
 ) -> Litestar:
     """The HTTP app over ``platform`` (its ledger's store also serves the audit endpoints;
     ``audit`` is the log the ledger writes with, if any). ``web``: the web apps too, on the
     same app (their pages are left out of the OpenAPI document). ``auth_failures``: the
-    limit on failed authentications per client address (the default's otherwise)."""
+    limit on failed authentications per client address (the default's otherwise).
+    ``open_payments``: the Open Payments servers under ``/op`` (centime.openpayments)."""
     metrics = Metrics()
     api = ApiState(
         platform=platform,
@@ -175,10 +178,13 @@ def create_app(
     ledger = platform.ledger
     allow = AllowHeaders()
     app = Litestar(
-        route_handlers=[audit_routes, v1, *health_routes, docs_assets(),
-                        *(web_handlers() if web else [])],
+        route_handlers=[
+            audit_routes, v1, *health_routes, docs_assets(), *(web_handlers() if web else []),
+            *([open_payments_router()] if open_payments else []),
+        ],
         state=State(
-            {"store": ledger.store, "ledger": ledger, "audit": audit, "api": api, "web": web}
+            {"store": ledger.store, "ledger": ledger, "audit": audit, "api": api, "web": web,
+             "open_payments": open_payments}
         ),
         exception_handlers=exception_handlers(),
         request_class=ApiRequest,

@@ -39,7 +39,13 @@ def purge_idempotency_keys(platform: Platform) -> int:
 
 def background_tasks() -> list[Task]:
     """Everything ``centime serve`` runs in the background."""
-    return [Task("idempotency purge", IDEMPOTENCY_PURGE_INTERVAL_S, purge_idempotency_keys)]
+    from centime.openpayments.streams import SETTLE_INTERVAL_S, settle_idle_streams
+
+    return [
+        Task("idempotency purge", IDEMPOTENCY_PURGE_INTERVAL_S, purge_idempotency_keys),
+        # Web Monetization streams idle for a minute are settled (centime.openpayments).
+        Task("open payments streams", SETTLE_INTERVAL_S, settle_idle_streams),
+    ]
 
 
 class BackgroundLoop:

@@ -1,0 +1,142 @@
+"""Incoming payments: what a wallet address expects to receive, and what it received.
+
+An incoming payment belongs to one wallet (a merchant's earnings or a customer's wallet in
+one asset). It is complete when its owner's client says so or when what was received
+reaches ``incomingAmount``; it expires at ``expiresAt`` (at most ``EXPIRY_MAX_S`` ahead,
+``EXPIRY_DEFAULT_S`` when not given). Payments into it are outgoing payments of centime
+customers (centime.openpayments.outgoing), which add to ``received`` in their own unit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any, Final
+
+from centime.ledger.units import UnitContext
+from centime.platform.context import Operation, Platform
+from centime.platform.parties import Status, load_customer, load_merchant
+
+from .addresses import Wallet
+from .errors import OpError
+from .listing import Cursor, list_wallet_page
+
+__all__ = [
+    "EXPIRY_DEFAULT_S",
+    "EXPIRY_MAX_S",
+    "IncomingPayment",
+    "complete_incoming",
+    "create_incoming",
+    "get_incoming",
+    "list_incoming",
+    "load_incoming",
+]
+
+EXPIRY_DEFAULT_S: Final = 30 * 86_400
+EXPIRY_MAX_S: Final = 365 * 86_400
+_NS: Final = 1_000_000_000
+_COLUMNS: Final = (
+    "id, party_kind, party_id, asset, incoming_amount, received, completed, expires_ns,"
+    " metadata, client, created_ns"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingPayment:
+    id: str
+    party_kind: str
+    party_id: int
+    asset: str
+    incoming_amount: int | None
+    received: int
+    completed: bool
+    expires_ns: int
+    metadata: str | None  # JSON text, as the client sent it
+    client: str
+    created_ns: int
+
+    @property
+    def wallet(self) -> Wallet:
+        return Wallet(self.party_kind, self.party_id, self.asset)
+
+    def open_for(self, now_ns: int) -> bool:
+        return not self.completed and now_ns < self.expires_ns
+
+    @property
+    def remaining(self) -> int | None:
+        return None if self.incoming_amount is None else self.incoming_amount - self.received
+
+
+def _incoming(row: tuple[Any, ...]) -> IncomingPayment:
+    values = list(row)
+    values[6] = bool(values[6])
+    return IncomingPayment(*values)
+
+
+def party_active(ctx: UnitContext, wallet: Wallet) -> bool:
+    party = (load_customer(ctx, wallet.party_id) if wallet.kind == "customer"
+             else load_merchant(ctx, wallet.party_id))  # fmt: skip
+    return party is not None and party.status is Status.ACTIVE
+
+
+def create_incoming(
+    wallet: Wallet,
+    incoming_amount: int | None,
+    expires_ns: int | None,
+    metadata: str | None,
+    client: str,
+) -> Operation[IncomingPayment | OpError]:
+    new = str(uuid.uuid4())
+
+    def unit(ctx: UnitContext) -> IncomingPayment | OpError:
+        if not party_active(ctx, wallet):
+            return OpError(404, "invalid_request", "no such wallet address")
+        expires = ctx.now_ns + EXPIRY_DEFAULT_S * _NS if expires_ns is None else expires_ns
+        if not ctx.now_ns < expires <= ctx.now_ns + EXPIRY_MAX_S * _NS:
+            return OpError(400, "invalid_request", "expiresAt: in the future, within a year")
+        payment = IncomingPayment(new, wallet.kind, wallet.party_id, wallet.asset,
+                                  incoming_amount, 0, False, expires, metadata, client,
+                                  ctx.now_ns)  # fmt: skip
+        ctx.execute(
+            f"INSERT INTO op_incoming_payments ({_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+            (payment.id, payment.party_kind, payment.party_id, payment.asset,
+             payment.incoming_amount, 0, False, expires, metadata, client, ctx.now_ns),
+        )  # fmt: skip
+        return payment
+
+    return Operation(unit, 0)
+
+
+def load_incoming(ctx: UnitContext, payment_id: str) -> IncomingPayment | None:
+    rows = ctx.fetch(f"SELECT {_COLUMNS} FROM op_incoming_payments WHERE id = ?", (payment_id,))
+    return _incoming(rows[0]) if rows else None
+
+
+def get_incoming(platform: Platform, payment_id: str) -> IncomingPayment | None:
+    with platform.read() as fetch:
+        rows = fetch(f"SELECT {_COLUMNS} FROM op_incoming_payments WHERE id = ?", (payment_id,))
+    return _incoming(rows[0]) if rows else None
+
+
+def list_incoming(
+    platform: Platform, wallet: Wallet, client: str | None, cursor: Cursor | None, first: int
+) -> list[IncomingPayment]:
+    return list_wallet_page(platform, "op_incoming_payments", _COLUMNS, wallet, client, cursor,
+                            first, _incoming)  # fmt: skip
+
+
+def complete_incoming(payment_id: str, client: str | None) -> Operation[IncomingPayment | OpError]:
+    """Mark it completed (``client`` given: only an incoming payment that client made)."""
+
+    def unit(ctx: UnitContext) -> IncomingPayment | OpError:
+        found = load_incoming(ctx, payment_id)
+        if found is None or (client is not None and found.client != client):
+            return OpError(404, "invalid_request", "no such incoming payment")
+        if ctx.now_ns >= found.expires_ns and not found.completed:
+            return OpError(400, "invalid_request", "the incoming payment expired")
+        ctx.execute(
+            "UPDATE op_incoming_payments SET completed = ? WHERE id = ?", (True, payment_id)
+        )
+        return load_incoming(ctx, payment_id) or found
+
+    return Operation(unit, 0)

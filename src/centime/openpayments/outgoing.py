@@ -1,0 +1,278 @@
+"""Outgoing payments: a customer's wallet pays an incoming payment, under a grant.
+
+One write unit does all of it, or nothing: the ledger chain that moves the money (a
+payment to a merchant, centime.platform.payments, or a transfer to another customer,
+centime.platform.p2p, with their own checks), the outgoing payment row, the incoming
+payment's ``received`` (and ``completed`` once it reaches ``incomingAmount``), the quote
+marked used. Before it, outside the unit, the risk engine decides on the payment
+(centime.platform.screening.guarded records the decision in the same unit). Open Payments
+has no way to wait for an analyst or a passkey: a decision to review or step up refuses
+the payment (recorded as a block), and the customer can pay from the wallet instead.
+
+The grant's limits are checked in the unit against what the grant's earlier payments spent
+in the current repetition of its interval, so two concurrent payments cannot both pass.
+
+Idempotent: the outgoing payment's id is derived from the request's signature, and the
+ledger ids from it; the same signed request again (a retry, or a replay reaching another
+process) meets the payment already made and is answered with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Any, Final
+
+from centime.ledger.units import UnitContext
+from centime.platform import p2p, payments
+from centime.platform.context import Operation, Platform
+from centime.platform.errors import Refusal
+from centime.platform.ids import derive_id, format_id
+from centime.platform.review import InReview
+from centime.platform.screening import guarded, payment_plan, transfer_plan
+from centime.risk.types import Action, Decision, RiskEvent
+
+from .access import Limits
+from .addresses import Wallet
+from .errors import OpError
+from .grants import Grant
+from .incoming import IncomingPayment, load_incoming
+from .listing import Cursor, list_wallet_page
+from .quotes import load_quote, payable
+from .streams import STREAM_EVENTS_MAX, accrue
+
+__all__ = [
+    "OutgoingPayment",
+    "Spent",
+    "get_outgoing",
+    "grant_spent",
+    "list_outgoing",
+    "outgoing_id",
+    "pay",
+]
+
+_COLUMNS: Final = (
+    "id, party_kind, party_id, asset, receiver, quote_id, debit, receive, sent, failed,"
+    " metadata, grant_id, client, ledger_kind, ledger_id, created_ns"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingPayment:
+    id: str
+    party_kind: str
+    party_id: int
+    asset: str
+    receiver: str  # the incoming payment's id
+    quote_id: str | None
+    debit: int
+    receive: int
+    sent: int
+    failed: bool
+    metadata: str | None
+    grant_id: str
+    client: str
+    ledger_kind: str
+    ledger_id: int
+    created_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Spent:
+    debit: int
+    receive: int
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """What the client asked to pay: a quote, or an incoming payment and an amount."""
+
+    quote_id: str | None
+    incoming_id: str | None
+    debit: int | None
+
+
+def outgoing_id(signature: str) -> str:
+    """A payment's id from its request's signature (a replay names the same payment)."""
+    digest = bytearray(hashlib.sha256(b"op-outgoing\x1f" + signature.encode()).digest()[:16])
+    return str(uuid.UUID(bytes=bytes(digest), version=4))
+
+
+def _outgoing(row: tuple[Any, ...]) -> OutgoingPayment:
+    values = list(row)
+    values[9] = bool(values[9])
+    return OutgoingPayment(*values)
+
+
+def get_outgoing(platform: Platform, payment_id: str) -> OutgoingPayment | None:
+    with platform.read() as fetch:
+        rows = fetch(f"SELECT {_COLUMNS} FROM op_outgoing_payments WHERE id = ?", (payment_id,))
+    return _outgoing(rows[0]) if rows else None
+
+
+def list_outgoing(
+    platform: Platform, wallet: Wallet, client: str | None, cursor: Cursor | None, first: int
+) -> list[OutgoingPayment]:
+    return list_wallet_page(platform, "op_outgoing_payments", _COLUMNS, wallet, client, cursor,
+                            first, _outgoing)  # fmt: skip
+
+
+def grant_spent(fetch: Any, grant_id: str, window: tuple[int, int] | None) -> Spent:
+    sql = ("SELECT COALESCE(SUM(debit), 0), COALESCE(SUM(receive), 0) FROM op_outgoing_payments"
+           " WHERE grant_id = ? AND failed = ?")  # fmt: skip
+    params: list[Any] = [grant_id, False]
+    if window is not None:
+        sql += " AND created_ns >= ? AND created_ns < ?"
+        params += list(window)
+    [(debit, receive)] = fetch(sql, tuple(params))
+    return Spent(int(debit), int(receive))
+
+
+def _within_limits(ctx: UnitContext, grant: Grant, limits: Limits, incoming: IncomingPayment,
+                   receiver_url: str, debit: int, receive: int) -> OpError | None:  # fmt: skip
+    if limits.receiver is not None and limits.receiver != receiver_url:
+        return OpError(403, "forbidden", "the grant pays another receiver")
+    window = None
+    if limits.interval is not None:
+        window = limits.interval.window_ns(ctx.now_ns)
+        if window is None:
+            return OpError(403, "forbidden", "the grant's interval does not cover now")
+    if limits.debit is None and limits.receive is None:
+        return None
+    spent = grant_spent(ctx.fetch, grant.id, window)
+    if limits.debit is not None and spent.debit + debit > limits.debit:
+        return OpError(403, "insufficient_grant", "above the grant's debitAmount limit")
+    if limits.receive is not None and spent.receive + receive > limits.receive:
+        return OpError(403, "insufficient_grant", "above the grant's receiveAmount limit")
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """Everything a payment needs, resolved before the unit."""
+
+    payment_id: str
+    sender: Wallet
+    grant: Grant
+    limits: Limits
+    source: Source
+    receiver_url: str
+    metadata: str | None
+    client: str
+
+
+def _resolve(ctx: UnitContext, order: Order) -> tuple[IncomingPayment, int, str | None] | OpError:
+    """The incoming payment paid, the amount and the quote (checked: still binding)."""
+    source, sender = order.source, order.sender
+    if source.quote_id is not None:
+        quote = load_quote(ctx, source.quote_id)
+        if quote is None or quote.wallet != sender:
+            return OpError(400, "invalid_request", "no such quote for this wallet address")
+        if quote.used or ctx.now_ns >= quote.expires_ns:
+            return OpError(400, "invalid_request", "the quote expired or was used")
+        incoming = load_incoming(ctx, quote.receiver)
+        found = payable(incoming, sender, quote.receive, ctx.now_ns)
+        return found if isinstance(found, OpError) else (_some(incoming), found, quote.id)
+    incoming = load_incoming(ctx, source.incoming_id or "")
+    found = payable(incoming, sender, source.debit, ctx.now_ns)
+    return found if isinstance(found, OpError) else (_some(incoming), found, None)
+
+
+def _some(incoming: IncomingPayment | None) -> IncomingPayment:
+    if incoming is None:  # payable() refuses a missing one first
+        raise RuntimeError("an incoming payment vanished")
+    return incoming
+
+
+def _move(ctx: UnitContext, platform: Platform, order: Order, incoming: IncomingPayment,
+          amount: int) -> tuple[str, int] | Refusal:  # fmt: skip
+    """The ledger chain: a payment to a merchant or a transfer to a customer; a streamed
+    payment (Web Monetization) accrues under its stream's reserve instead."""
+    ledger_id = derive_id("op", order.payment_id)
+    sender = order.sender
+    limits = order.limits
+    if order.source.quote_id is None and incoming.party_kind == "merchant" and (
+            limits.debit is not None):  # fmt: skip
+        window = limits.interval.window_ns(ctx.now_ns) if limits.interval else None
+        budget_left = limits.debit - grant_spent(ctx.fetch, order.grant.id, window).debit
+        hold = accrue(ctx, platform, order.grant.id, sender.party_id, incoming.party_id,
+                      sender.asset, amount, budget_left)  # fmt: skip
+        return hold if isinstance(hold, Refusal) else ("stream", hold)
+    if incoming.party_kind == "merchant":
+        op = payments.create_payment(
+            platform,
+            sender.party_id,
+            incoming.party_id,
+            sender.asset,
+            amount,
+            "Open Payments",
+            incoming.id,
+            payment_id=ledger_id,
+        )
+        result: Any = op.unit(ctx)
+        return result if isinstance(result, Refusal) else ("payment", ledger_id)
+    transfer = p2p.send(platform, sender.party_id, incoming.party_id, sender.asset, amount,
+                        "Open Payments", ledger_id).unit(ctx)  # fmt: skip
+    return transfer if isinstance(transfer, Refusal) else ("transfer", ledger_id)
+
+
+def _record(ctx: UnitContext, order: Order, incoming: IncomingPayment, amount: int,
+            quote_id: str | None, moved: tuple[str, int]) -> OutgoingPayment:  # fmt: skip
+    sender = order.sender
+    row = (order.payment_id, sender.kind, sender.party_id, sender.asset, incoming.id, quote_id,
+           amount, amount, amount, False, order.metadata, order.grant.id, order.client,
+           moved[0], moved[1], ctx.now_ns)  # fmt: skip
+    ctx.execute(f"INSERT INTO op_outgoing_payments ({_COLUMNS}) VALUES ({', '.join('?' * 16)})",
+                row)  # fmt: skip
+    received = incoming.received + amount
+    done = incoming.incoming_amount is not None and received >= incoming.incoming_amount
+    ctx.execute("UPDATE op_incoming_payments SET received = ?, completed = ? WHERE id = ?",
+                (received, done or incoming.completed, incoming.id))  # fmt: skip
+    if quote_id is not None:
+        ctx.execute("UPDATE op_quotes SET used = ? WHERE id = ?", (True, quote_id))
+    return _outgoing(row)
+
+
+def _operation(platform: Platform, order: Order) -> Operation[OutgoingPayment | OpError | Refusal]:
+    def unit(ctx: UnitContext) -> OutgoingPayment | OpError | Refusal:
+        rows = ctx.fetch(f"SELECT {_COLUMNS} FROM op_outgoing_payments WHERE id = ?",
+                         (order.payment_id,))  # fmt: skip
+        if rows:
+            return _outgoing(rows[0])  # the same signed request again: answered as made
+        resolved = _resolve(ctx, order)
+        if isinstance(resolved, OpError):
+            return resolved
+        incoming, amount, quote_id = resolved
+        refused = _within_limits(ctx, order.grant, order.limits, incoming, order.receiver_url,
+                                 amount, amount)  # fmt: skip
+        if refused is not None:
+            return refused
+        moved = _move(ctx, platform, order, incoming, amount)
+        if isinstance(moved, Refusal):
+            return moved
+        return _record(ctx, order, incoming, amount, quote_id, moved)
+
+    return Operation(unit, max(payments.PAYMENT_EVENTS_MAX + 2, STREAM_EVENTS_MAX))
+
+
+def pay(platform: Platform, order: Order, receiver: Wallet, amount_hint: int, decide: Any
+        ) -> OutgoingPayment | OpError | Refusal | InReview:  # fmt: skip
+    """Screen the payment, then run it (blocking: call off the event loop). ``decide``:
+    ``centime.platform.decisions.decide`` (injected so tests can script the screen)."""
+    ledger_id = derive_id("op", order.payment_id)
+    payee = format_id("mer" if receiver.kind == "merchant" else "cus", receiver.party_id)
+    event = RiskEvent(platform.clock.now_ns(), "payment" if receiver.kind == "merchant"
+                      else "transfer", amount_hint, order.sender.asset,
+                      format_id("cus", order.sender.party_id), payee, None, None, None)  # fmt: skip
+    decision: Decision = decide(platform.screen, event)
+    if decision.action in (Action.REVIEW, Action.STEP_UP):
+        decision = decision._replace(action=Action.BLOCK)
+    if receiver.kind == "merchant":
+        item = payments.PaymentItem(order.sender.party_id, order.sender.asset, amount_hint,
+                                    "Open Payments", None, ledger_id)  # fmt: skip
+        plan = payment_plan(order.sender.party_id, receiver.party_id, item, ledger_id, False)
+    else:
+        plan = transfer_plan(order.sender.party_id, receiver.party_id, order.sender.asset,
+                             amount_hint, "Open Payments", ledger_id)  # fmt: skip
+    return platform.execute(guarded(_operation(platform, order), event, decision, plan))
