@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import lightgbm as lgb
 import numpy as np
@@ -85,6 +85,7 @@ class BacktestResult:
     recall_by_typology: dict[str, tuple[int, float]]  # typology -> (positives, recall at 1%)
     scores: npt.NDArray[np.float64]  # test rows' raw probabilities
     labels: npt.NDArray[np.int8]
+    data: Dataset
     config: BacktestConfig = field(default_factory=BacktestConfig)
 
     def lines(self) -> list[str]:
@@ -150,7 +151,7 @@ def _fit_window(data: Dataset, train: npt.NDArray[np.bool_], valid: npt.NDArray[
     params = _params(config.train, positives, len(y) - positives)
     train_set = lgb.Dataset(data.rows[keep], y, feature_name=list(FIELD_NAMES))
     valid_sets = []
-    callbacks = []
+    callbacks: list[Callable[..., Any]] = []
     if int(data.labels[valid].sum()) > 0:
         valid_sets = [lgb.Dataset(data.rows[valid], data.labels[valid], reference=train_set)]
         callbacks.append(lgb.early_stopping(config.train.early_stopping_rounds, verbose=False))
@@ -224,10 +225,11 @@ def _result(events: list[LabelledEvent], data: Dataset, all_scores: npt.NDArray[
         roc_auc=float(roc_auc_score(labels, scores)),
         card_precision=card_precision_at_k(scores, labels, days, payers, config.card_k),
         card_k=config.card_k, at_rates=at_rates, recall_by_typology=by_typology,
-        scores=scores, labels=labels, config=config)
+        scores=scores, labels=labels, data=data, config=config)
 
 
-def write_report(result: BacktestResult, out: Path, *, title: str = "Backtest") -> Path:
+def write_report(result: BacktestResult, out: Path, *, title: str = "Backtest",
+                 extra: list[str] | None = None) -> Path:
     """PR curve and score distributions as PNG (matplotlib, Agg), and ``report.html``."""
     import matplotlib
 
@@ -262,7 +264,8 @@ def write_report(result: BacktestResult, out: Path, *, title: str = "Backtest") 
     fig.savefig(out / "score_distributions.png")
     plt.close(fig)
 
-    items = "\n".join(f"<li>{html.escape(line)}</li>" for line in result.lines())
+    lines = result.lines() + (extra or [])
+    items = "\n".join(f"<li>{html.escape(line)}</li>" for line in lines)
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto}}

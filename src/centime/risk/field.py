@@ -74,6 +74,7 @@ def _names() -> tuple[str, ...]:
     for family in ("payer", "payee"):
         for w in WINDOW_NAMES:
             names += [f"{family}_n_{w}", f"{family}_mean_{w}", f"{family}_max_{w}"]
+    names += ["payee_new_payers_1d", "payee_new_payers_7d"]  # fan-in: first-time payers
     names += ["amount_to_payer_mean_30d", "amount_payer_z_30d", "amount_to_payee_mean_30d",
               "payer_since_last_h", "payee_since_last_h", "payer_age_d", "payee_age_d",
               "pair_n_before"]
@@ -105,8 +106,10 @@ def _derived(amount: float, n30: float, sum30: float, sq30: float) -> tuple[floa
     mean = sum30 / n30
     ratio = amount / mean if mean > 0 else math.nan
     var = sq30 / n30 - mean * mean
-    # A spread below 0.1% of the mean is rounding dust of the running sums: no z-score.
-    z = (amount - mean) / math.sqrt(var) if n30 >= 2 and var > 1e-6 * mean * mean else math.nan
+    # The spread is floored at a tenth of the mean: a payer who always pays the same has no
+    # spread, and the running sums' rounding dust must not make every change look huge.
+    spread = max(math.sqrt(max(var, 0.0)), 0.1 * mean)
+    z = (amount - mean) / spread if n30 >= 2 and mean > 0 else math.nan
     return ratio, z
 
 
@@ -208,6 +211,19 @@ def _window_stats(fam: _Family, t: I64, amounts: F64) -> list[F64]:
     return [*out, sums, sq]
 
 
+def _newcomers(fam: _Family, t: I64, first: F64) -> list[F64]:
+    """Per payee, over 1 and 7 days: its earlier events whose payer paid it for the first
+    time (how a mule collecting from many, or cards tested at one shop, look)."""
+    cum = np.concatenate(([0.0], np.cumsum(first[fam.order])))
+    out = []
+    for spec in FIELD_WINDOWS[:2]:
+        seq_lo = np.searchsorted(t, _bucket_start(t, spec), side="left").astype(np.int64)
+        count = cum[fam.position] - cum[fam.lower(seq_lo)]
+        count[~fam.present] = 0.0
+        out.append(count)
+    return out
+
+
 def _since(fam: _Family, t: I64) -> tuple[F64, F64]:
     """Hours since the key's previous event, days since its first (NaN: none before)."""
     pos = fam.position
@@ -266,7 +282,7 @@ def _thing_new(payers: I64, things: Sequence[str]) -> F64:
     codes, present = _codes(things)
     pair = payers * (int(codes.max(initial=0)) + 2) + codes + 1
     _, inverse = np.unique(pair, return_inverse=True)
-    new = (_cumcount(inverse.astype(np.int64)) == 0).astype(np.float64)
+    new: F64 = (_cumcount(inverse.astype(np.int64)) == 0).astype(np.float64)
     new[present == 0] = np.nan
     return new
 
@@ -289,12 +305,16 @@ def compute_matrix(cols: Columns, label_arrivals_ns: I64, label_parties: tuple[I
         ((t // NS_PER_H) % 24).astype(np.float64),
         ((t // NS_PER_DAY + 3) % 7).astype(np.float64),  # Monday 0 (the epoch was a Thursday)
     ]
+    pair = payer_keys * (int(payee_keys.max(initial=0)) + 2) + payee_keys + 1
+    _, inverse = np.unique(pair, return_inverse=True)
+    pair_n = _cumcount(inverse.astype(np.int64)).astype(np.float64)
     stats = {}
     for name, keys in (("payer", payer_keys), ("payee", payee_keys)):
         fam = _Family(keys, amounts)
         window = _window_stats(fam, t, amounts)
         feats += window[:-2]
         stats[name] = (fam, window)
+    feats += _newcomers(stats["payee"][0], t, (pair_n == 0).astype(np.float64))
     payer_window, payee_window = stats["payer"][1], stats["payee"][1]
     n30, sum30, sq30 = payer_window[6], payer_window[-2], payer_window[-1]
     ratio, z = _derived_arrays(amounts, n30, sum30, sq30)
@@ -307,9 +327,6 @@ def compute_matrix(cols: Columns, label_arrivals_ns: I64, label_parties: tuple[I
     payee_prev[payee_keys < 0] = np.nan
     payee_first[payee_keys < 0] = np.nan
     feats += [payer_prev, payee_prev, payer_first, payee_first]
-    pair = payer_keys * (int(payee_keys.max(initial=0)) + 2) + payee_keys + 1
-    _, inverse = np.unique(pair, return_inverse=True)
-    pair_n = _cumcount(inverse.astype(np.int64)).astype(np.float64)
     pair_n[payee_keys < 0] = np.nan
     feats.append(pair_n)
     for things in (cols.devices, cols.ips, cols.instruments):
@@ -330,8 +347,9 @@ def _derived_arrays(amounts: F64, n30: F64, sum30: F64, sq30: F64) -> tuple[F64,
         mean = np.where(known, sum30 / np.where(known, n30, 1.0), np.nan)
         ratio = np.where(known & (mean > 0), amounts / np.where(mean > 0, mean, 1.0), np.nan)
         var = sq30 / np.where(known, n30, 1.0) - mean * mean
-        ok = known & (n30 >= 2) & (var > 1e-6 * mean * mean)
-        z = np.where(ok, (amounts - mean) / np.sqrt(np.where(ok, var, 1.0)), np.nan)
+        spread = np.maximum(np.sqrt(np.maximum(var, 0.0)), 0.1 * mean)
+        ok = known & (n30 >= 2) & (mean > 0)
+        z = np.where(ok, (amounts - mean) / np.where(ok, spread, 1.0), np.nan)
     return ratio, z
 
 
@@ -363,8 +381,7 @@ class _MaxRing:
             if bucket > self._heads[i]:
                 self._advance(i, bucket)
             slot = self._heads[i] % spec.buckets
-            if value > self._rings[i][slot]:
-                self._rings[i][slot] = value
+            self._rings[i][slot] = max(self._rings[i][slot], value)
 
     def read(self, now_ns: int) -> list[float]:
         out = []
@@ -383,8 +400,8 @@ SQ_WINDOW: Final = (FIELD_WINDOWS[2],)
 class _Party:
     """One payer's (or payee's) history: windows of its events and of its fraud labels."""
 
-    __slots__ = ("first_ns", "frauds", "last_fraud_ns", "last_ns", "maxima", "squares",
-                 "windows")
+    __slots__ = ("first_ns", "frauds", "last_fraud_ns", "last_ns", "maxima", "newcomers",
+                 "squares", "windows")
 
     def __init__(self) -> None:
         self.first_ns = -1
@@ -394,6 +411,7 @@ class _Party:
         self.maxima = _MaxRing()
         self.frauds: WindowSet | None = None
         self.last_fraud_ns = -1
+        self.newcomers: WindowSet | None = None  # as payee: events from first-time payers
 
     def add(self, t_ns: int, amount: float) -> None:
         if self.first_ns < 0:
@@ -458,6 +476,10 @@ class FieldState:
         payer_w, payer_counts, payer_sq = _party_windows(payer, now)
         payee_w, payee_counts, payee_sq = _party_windows(payee, now)
         out += payer_w + payee_w
+        if payee is not None and payee.newcomers is not None:
+            out += [float(c) for c in payee.newcomers.read(now)[0]]
+        else:
+            out += [0.0, 0.0]
         payer_sum30 = payer_w[7] * payer_w[6] if payer_w[6] else 0.0
         out += _derived_online(amount, payer, now, payer_w, payer_sq)[:2]
         out.append(_derived_online(amount, payee, now, payee_w, payee_sq)[0])
@@ -478,9 +500,14 @@ class FieldState:
         amount = event.amount / 10 ** scale_of(event.asset)
         self.payers.setdefault(event.payer, _Party()).add(now, amount)
         if event.payee:
-            self.payees.setdefault(event.payee, _Party()).add(now, amount)
+            payee = self.payees.setdefault(event.payee, _Party())
+            payee.add(now, amount)
             key = (event.payer, event.payee)
-            self.pairs[key] = self.pairs.get(key, 0) + 1
+            before = self.pairs.get(key, 0)
+            self.pairs[key] = before + 1
+            if payee.newcomers is None:
+                payee.newcomers = WindowSet(FIELD_WINDOWS[:2])
+            payee.newcomers.add(now, 0.0, 1 if before == 0 else 0)
         for kind, thing in enumerate((event.device, event.ip, event.instrument)):
             if thing:
                 self.seen.add((event.payer, kind, thing))

@@ -60,6 +60,9 @@ class TrainConfig:
     early_stopping_rounds: int = 40
     seed: int = 1
     threads: int = 1
+    review_rate_max: float = 0.01  # the model sends at most this share of traffic to review
+    block_precision_min: float = 0.5  # and blocks only where this share was fraud
+    block_rows_min: int = 5  # ... among at least this many validation rows
 
 
 def build_rows(events: Iterable[LabelledEvent], label_delay_s: int = LABEL_DELAY_S) -> Dataset:
@@ -127,13 +130,36 @@ def fit(data: Dataset, config: TrainConfig | None = None) -> tuple[lgb.Booster, 
     raw = np.asarray(booster.predict(x_cal if len(y_cal) else x_fit, num_threads=1))
     target = y_cal if len(y_cal) else y_fit
     calibration = _calibration(raw, target)
-    info = {
+    info: dict[str, Any] = {
+        "policy": choose_policy(raw, target, calibration, config),
         "rows": n,
         "positives": int(data.labels.sum()),
         "trees": booster.num_trees(),
         "params": {k: v for k, v in params.items() if k != "verbose"},
     }
     return booster, calibration, info
+
+
+def choose_policy(raw: npt.NDArray[np.float64], labels: npt.NDArray[np.int8],
+                  calibration: tuple[list[float], list[float]],
+                  config: TrainConfig) -> dict[str, float]:
+    """Operating points from the validation window: review at the lowest calibrated score
+    that sends at most ``review_rate_max`` of its rows to review; block at the lowest score
+    at or above it whose rows were at least ``block_precision_min`` fraud (100: never)."""
+    scores = np.minimum(99, (100 * np.interp(raw, calibration[0], calibration[1])).astype(
+        np.int64))
+    n = max(len(scores), 1)
+    at_least = np.array([(scores >= s).sum() for s in range(101)])
+    frauds = np.array([int(labels[scores >= s].sum()) for s in range(101)])
+    review = next(s for s in range(1, 101) if at_least[s] / n <= config.review_rate_max)
+    block = next((s for s in range(review, 100) if at_least[s] >= config.block_rows_min
+                  and frauds[s] / at_least[s] >= config.block_precision_min), 100)
+    return {
+        "review": review,
+        "block": block,
+        "review_rate": float(at_least[review] / n),
+        "block_precision": float(frauds[block] / at_least[block]) if at_least[block] else 0.0,
+    }
 
 
 def _calibration(raw: npt.NDArray[np.float64], labels: npt.NDArray[np.int8]) -> tuple[list[float], list[float]]:  # noqa: E501
