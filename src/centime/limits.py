@@ -234,3 +234,13 @@ REFERRAL_REWARD_INTERVAL_S: Final = 300.0
 # Spending budgets (centime.platform.links) are settled this often, well before their holds
 # lapse.
 BUDGET_SETTLE_INTERVAL_S: Final = 10.0
+
+# ------------------------------------------------------------------ risk labels
+# Labels in one `POST /v1/risk/labels` request or one page of `centime risk label`.
+RISK_LABELS_BATCH_MAX: Final = 1000
+# A label's id (unique per source) and the parties it names, in characters.
+RISK_LABEL_ID_LEN_MAX: Final = 128
+RISK_LABEL_PARTY_LEN_MAX: Final = 256
+# At start, the engine is told the labels that arrived within this many days (the longest
+# label-feedback window is 30 days).
+RISK_LABELS_REPLAY_DAYS: Final = 30
