@@ -10,6 +10,7 @@ from rich.console import Console
 from centime.auth import KeyVerifier
 from centime.demo import DEMO_CUSTOMERS, DEMO_MERCHANTS, build_demo_world, print_demo
 from centime.platform.context import Platform
+from centime.platform.errors import Refusal
 from centime.platform.ids import format_id
 from centime.platform.parties import customer_balances
 from centime.platform.payments import get_payment
@@ -34,3 +35,31 @@ def test_the_demo_world_is_real_and_printed(platform: Platform) -> None:
         assert key in text  # whole, not wrapped or cut
         assert verifier.verify(key) is not None
     assert format_id("cus", zoe.id) in text
+
+
+def test_the_demo_runs_with_the_risk_engine_on_and_a_customer_can_try_it(
+        platform: Platform) -> None:
+    """The shipped engine (rules and model) screens the demo's seeding, then each demo
+    customer tops up by card and pays, as a person trying the demo would: all allowed."""
+    from centime.platform import screening
+    from centime.platform.topups import TopUp
+    from centime.providers import Method
+    from centime.risk.engine import build_engine
+    from centime.seed import CARD_OK, await_success
+
+    platform.screen = build_engine(clock=platform.clock)
+    demo = build_demo_world(platform)
+    sandbox = platform.providers["sandbox"]
+    shops = [m.merchant for m in demo.world.merchants]
+    for i, seeded in enumerate(demo.world.customers):
+        person = seeded.customer
+        for dollars in (10, 20):
+            made = screening.topup(platform, sandbox, person.id, "USD", dollars * 1_000_000,
+                                   Method.CARD, CARD_OK, device=f"demo-{i}")
+            assert isinstance(made, TopUp), (person.name, made)
+            await_success(platform, sandbox, [made.id])  # type: ignore[arg-type]
+        for shop in shops:
+            paid = screening.pay(platform, person.id, shop.id, "USD", 250_000,
+                                 device=f"demo-{i}")
+            assert not isinstance(paid, screening.InReview | Refusal), (person.name, paid)
+    assert list(platform.ledger.store.check()) == []

@@ -1,7 +1,8 @@
 """``centime demo``: the platform on a fresh SQLite file, with a small world to click through.
 
 Three merchants (a news site, a game, a podcaster) and five customers, built through the
-services: card top-ups confirmed by the sandbox provider, a carrier-billed top-up still
+SCREENED services (centime.platform.screening: the risk engine decides each sign-up, top-up,
+payment, hold and transfer, so it knows the demo's people when a person tries them): card top-ups confirmed by the sandbox provider, a carrier-billed top-up still
 restricted, mandates, micropayments, a partial refund, a metered hold captured in part and a
 transfer between two people. Then ``centime serve`` runs on it and the keys are printed,
 once, so that a person can call the API (``/docs`` lists every route).
@@ -18,13 +19,13 @@ from rich.table import Table
 
 from centime.money import ASSETS
 from centime.platform.context import Platform
-from centime.platform.holds import Hold, authorize_hold, capture_hold
+from centime.platform import screening
+from centime.platform.holds import Hold, capture_hold
 from centime.platform.ids import format_id
-from centime.platform.p2p import send
 from centime.platform.parties import customer_balances, merchant_balances
-from centime.platform.payments import Payment, create_payment
+from centime.platform.payments import Payment
 from centime.platform.refunds import refund_payment
-from centime.platform.topups import TopUp, create_topup
+from centime.platform.topups import TopUp
 from centime.providers import Method, SandboxConfig, SandboxProvider
 from centime.seed import World, await_success, expect, seed_world
 
@@ -55,14 +56,15 @@ def build_demo_world(platform: Platform) -> DemoWorld:
         platform, sandbox, customers=len(DEMO_CUSTOMERS), merchants=len(DEMO_MERCHANTS),
         funding="25", mandate_daily="5",
         customer_names=lambda i: DEMO_CUSTOMERS[i], merchant_names=lambda i: DEMO_MERCHANTS[i],
+        screened=True,
     )  # fmt: skip
     people = [c.customer for c in world.customers]
     shops = [m.merchant for m in world.merchants]
     # Zoe pays by phone bill: the money is restricted until the carrier settles (30 days).
     carrier = expect(
-        create_topup(
+        screening.topup(
             platform, sandbox, people[4].id, "USD", USD.parse("10"), Method.CARRIER,
-            CARRIER_PHONE_SETTLES,
+            CARRIER_PHONE_SETTLES, device="seed-device-4",
         ),
         "carrier top-up",
     )  # fmt: skip
@@ -73,21 +75,22 @@ def build_demo_world(platform: Platform) -> DemoWorld:
         for round_ in range(3):
             shop = shops[(index + round_) % len(shops)]
             price = USD.parse(prices[(index + round_) % len(prices)])
-            paid = platform.execute(create_payment(platform, person.id, shop.id, "USD", price))
+            paid = screening.pay(platform, person.id, shop.id, "USD", price,
+                                 device=f"seed-device-{index}")
             payments.append(expect(paid, "payment"))
     refund = refund_payment(platform, payments[4].id, USD.parse("0.005"), "article not loaded")
     expect(platform.execute(refund), "refund")
     hold = expect(
-        platform.execute(
-            authorize_hold(platform, people[1].id, shops[1].id, "USD", USD.parse("1"),
-                           timeout_s=3600, description="Pixel Quest: one hour of play")
-        ),
+        screening.authorize(platform, people[1].id, shops[1].id, "USD", USD.parse("1"),
+                            timeout_s=3600, description="Pixel Quest: one hour of play",
+                            device="seed-device-1"),
         "hold",
     )  # fmt: skip
     capture = capture_hold(platform, hold.id, USD.parse("0.35"))
     captured = expect(platform.execute(capture), "capture")
-    lunch = send(platform, people[0].id, people[1].id, "USD", USD.parse("2.5"), "lunch")
-    expect(platform.execute(lunch), "transfer")
+    lunch = screening.send(platform, people[0].id, people[1].id, "USD", USD.parse("2.5"),
+                           note="lunch", device="seed-device-0")
+    expect(lunch, "transfer")
     return DemoWorld(world, payments, captured.hold, carrier)
 
 

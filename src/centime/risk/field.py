@@ -79,6 +79,7 @@ def _names() -> tuple[str, ...]:
               "payer_since_last_h", "payee_since_last_h", "payer_age_d", "payee_age_d",
               "pair_n_before"]
     names += [f"payer_{thing}_new" for thing in THINGS]
+    names += ["device_payers"]  # distinct payers seen on this device before (shared phones)
     for family in ("payer", "payee"):
         for w in WINDOW_NAMES:
             names += [f"{family}_fraud_n_{w}", f"{family}_fraud_rate_{w}"]
@@ -287,6 +288,21 @@ def _thing_new(payers: I64, things: Sequence[str]) -> F64:
     return new
 
 
+def _distinct_payers(payers: I64, things: Sequence[str], new: F64) -> F64:
+    """Per thing (device): how many distinct payers used it before this event (the first
+    use of each (payer, thing) pair counted); NaN without one."""
+    codes, present = _codes(things)
+    first = np.nan_to_num(new, nan=0.0)
+    order = np.lexsort((np.arange(len(codes)), codes))
+    cum = np.cumsum(first[order]) - first[order]  # before this row, all things together
+    starts = np.searchsorted(codes[order], codes[order], side="left")
+    before = np.empty(len(codes))
+    before[order] = cum - (np.concatenate(([0.0], np.cumsum(first[order])))[starts])
+    before[present == 0] = np.nan
+    del payers
+    return before
+
+
 def compute_matrix(cols: Columns, label_arrivals_ns: I64, label_parties: tuple[I64, I64]
                    | None = None) -> F64:
     """The field features of every row of ``cols`` (time-sorted), given fraud labels that
@@ -297,8 +313,13 @@ def compute_matrix(cols: Columns, label_arrivals_ns: I64, label_parties: tuple[I
     t = cols.timestamps_ns
     n = len(t)
     amounts = cols.amounts
-    payer_keys, _ = _codes(cols.payers)
-    payee_keys, _ = _codes(cols.payees)
+    payer_all, _ = _codes(cols.payers)
+    payee_all, _ = _codes(cols.payees)
+    # Sign-ups move no money: they neither count in nor read the parties' histories (a
+    # newcomer's first top-up looks like anyone's first seen event, not like a fresh fake).
+    signup = np.fromiter((k == "signup" for k in cols.types), dtype=bool, count=n)
+    payer_keys = np.where(signup, -1, payer_all)
+    payee_keys = np.where(signup, -1, payee_all)
     feats: list[F64] = [
         np.array([TYPE_IDS.get(k, -1.0) for k in cols.types], dtype=np.float64),
         amounts,
@@ -324,19 +345,23 @@ def compute_matrix(cols: Columns, label_arrivals_ns: I64, label_parties: tuple[I
     feats += [ratio, z, payee_ratio]
     payer_prev, payer_first = _since(stats["payer"][0], t)
     payee_prev, payee_first = _since(stats["payee"][0], t)
-    payee_prev[payee_keys < 0] = np.nan
-    payee_first[payee_keys < 0] = np.nan
+    for values, keys in ((payer_prev, payer_keys), (payer_first, payer_keys),
+                         (payee_prev, payee_keys), (payee_first, payee_keys)):
+        values[keys < 0] = np.nan
     feats += [payer_prev, payee_prev, payer_first, payee_first]
     pair_n[payee_keys < 0] = np.nan
     feats.append(pair_n)
     for things in (cols.devices, cols.ips, cols.instruments):
-        feats.append(_thing_new(payer_keys, things))
+        new = _thing_new(payer_keys, things)
+        new[signup] = np.nan
+        feats.append(new)
+    feats.append(_distinct_payers(payer_keys, cols.devices, feats[-3]))
     fraud = label_arrivals_ns >= 0
     arrivals = label_arrivals_ns[fraud]
-    for keys, window in ((payer_keys, payer_window), (payee_keys, payee_window)):
+    for keys, every, window in ((payer_keys, payer_all, payer_window),
+                                (payee_keys, payee_all, payee_window)):
         counts = [window[0], window[3], window[6]]
-        feats += _label_stats(keys, t, keys[fraud], arrivals, counts)
-    del n
+        feats += _label_stats(keys, t, every[fraud], arrivals, counts)
     return np.column_stack(feats)
 
 
@@ -465,12 +490,14 @@ class FieldState:
         self.payees: dict[str, _Party] = {}
         self.pairs: dict[tuple[str, str], int] = {}
         self.seen: set[tuple[str, int, str]] = set()
+        self.device_payers: dict[str, int] = {}
 
     def compute(self, event: RiskEvent) -> list[float]:
         now = event.timestamp_ns
         amount = event.amount / 10 ** scale_of(event.asset)
-        payer = self.payers.get(event.payer)
-        payee = self.payees.get(event.payee) if event.payee else None
+        signup = event.type == "signup"  # moves no money: reads no history (as update)
+        payer = None if signup else self.payers.get(event.payer)
+        payee = self.payees.get(event.payee) if event.payee and not signup else None
         out = [TYPE_IDS.get(event.type, -1.0), amount, float((now // NS_PER_H) % 24),
                float((now // NS_PER_DAY + 3) % 7)]
         payer_w, payer_counts, payer_sq = _party_windows(payer, now)
@@ -487,15 +514,18 @@ class FieldState:
         out += [_hours_since(payer, now), _hours_since(payee, now), _age_days(payer, now),
                 _age_days(payee, now)]
         out.append(float(self.pairs.get((event.payer, event.payee), 0))
-                   if event.payee else math.nan)
+                   if event.payee and not signup else math.nan)
         for kind, thing in enumerate((event.device, event.ip, event.instrument)):
-            out.append(math.nan if not thing else
+            out.append(math.nan if not thing or signup else
                        (0.0 if (event.payer, kind, thing) in self.seen else 1.0))
+        out.append(float(self.device_payers.get(event.device, 0)) if event.device else math.nan)
         out += _party_labels(payer, now, payer_counts)
         out += _party_labels(payee, now, payee_counts)
         return out
 
     def update(self, event: RiskEvent) -> None:
+        if event.type == "signup":
+            return
         now = event.timestamp_ns
         amount = event.amount / 10 ** scale_of(event.asset)
         self.payers.setdefault(event.payer, _Party()).add(now, amount)
@@ -509,8 +539,10 @@ class FieldState:
                 payee.newcomers = WindowSet(FIELD_WINDOWS[:2])
             payee.newcomers.add(now, 0.0, 1 if before == 0 else 0)
         for kind, thing in enumerate((event.device, event.ip, event.instrument)):
-            if thing:
+            if thing and (event.payer, kind, thing) not in self.seen:
                 self.seen.add((event.payer, kind, thing))
+                if kind == 0:
+                    self.device_payers[thing] = self.device_payers.get(thing, 0) + 1
 
     def add_label(self, payer: str, payee: str, arrival_ns: int) -> None:
         """A fraud label on an event of ``payer`` to ``payee`` arrived at ``arrival_ns``."""

@@ -111,9 +111,9 @@ class _Person:
         self.balance = 0
         self.friends: list[str] = []
         self.rate = min(12.0, rng.lognormvariate(0.8, 0.7))  # payments per active day
-        # The median payment: most people pay micro-amounts, a third shop at card scale
-        # (a few dollars to a hundred), so no absolute amount is suspicious on its own.
-        self.spend = 0.25 if rng.random() < 0.7 else min(60.0, rng.lognormvariate(2.5, 0.8))
+        # The median payment: most people pay micro-amounts, many shop at card scale (a few
+        # dollars to a few hundred), so no absolute amount is suspicious on its own.
+        self.spend = 0.25 if rng.random() < 0.6 else min(150.0, rng.lognormvariate(3.0, 1.0))
 
 
 class _Ids:
@@ -149,6 +149,7 @@ class _World:
             if rng.random() < 0.2:
                 c.carrier = self.ids.new("phone")
         self.merchant_weights = [1.0 / (i + 1) for i in range(config.merchants)]
+        self.open_weights = list(self.merchant_weights)  # merchants not yet joined: 0
         self.vouchers = [m.id for m in self.merchants[: config.voucher_merchants]]
         self.brokers = [self._person("cus") for _ in range(config.brokers)]
         self.by_id = {p.id: p for p in self.customers + self.merchants + self.brokers}
@@ -185,7 +186,7 @@ class _World:
             amount = rng.choice((10, 20, 20, 25, 50, 50, 100)) * MICRO
             kind, instrument = "topup", p.card
         amount = max(amount, (need // (10 * MICRO) + 1) * 10 * MICRO)
-        amount = min(amount, 100 * MICRO)
+        amount = min(amount, 100 * MICRO if need <= 100 * MICRO else 500 * MICRO)
         if rng.random() < 0.02:  # an expired card, a typo: declined, then retried
             self.emit(t, "topup_declined", amount, p.id, p.id, p.device, p.ip, instrument)
             t += rng.randrange(20, 300) * NS_PER_S
@@ -200,11 +201,11 @@ class _World:
         n = min(40, int(rng.expovariate(1.0 / p.rate)))
         for _ in range(n):
             t = self.at_hour(day)
-            merchant = rng.choices(self.merchants, weights=self.merchant_weights)[0]
+            merchant = rng.choices(self.merchants, weights=self.open_weights)[0]
             if merchant.id in self.vouchers and rng.random() < 0.7:
                 merchant = self.merchants[-1]  # legit customers rarely buy vouchers
             amount = _micro(rng, p.spend, 1.1 if p.spend < 1 else 0.6, 1_000,
-                            20 * MICRO if p.spend < 1 else 150 * MICRO)
+                            20 * MICRO if p.spend < 1 else 400 * MICRO)
             if rng.random() < 0.03:
                 amount = rng.choice((1, 5, 10, 20)) * MICRO  # a round purchase
             label, typology = 0, ""
@@ -401,7 +402,7 @@ class _World:
         rng = self.rng
         merchant = rng.choice(self.merchants)
         t = self.at_hour(day)
-        for _ in range(rng.randint(10, 40)):
+        for _ in range(rng.randint(5, 15)):
             tester = self._person("cus")
             t += rng.randrange(10, 180) * NS_PER_S
             self.signup(tester, t)
@@ -414,19 +415,28 @@ class _World:
 
     def run(self) -> None:
         config, rng = self.config, self.rng
-        # Most of the population exists before the first day's traffic; the rest joins later.
         joined: dict[str, int] = {}
         for p in self.customers + self.merchants + self.brokers:
-            day = 0 if rng.random() < 0.8 else rng.randrange(config.days)
+            # Half of the people join during the period: most new accounts are legitimate
+            # (a model must not learn that newness is fraud).
+            day = 0 if rng.random() < 0.5 else rng.randrange(config.days)
             t = config.start_ns + (day - 1) * NS_PER_DAY + rng.randrange(NS_PER_DAY)
             referrer = ""
             if p.id.startswith("cus") and rng.random() < 0.2:
                 referrer = rng.choice(self.customers).id
             self.signup(p, t, "" if referrer == p.id else referrer)
             joined[p.id] = day
+            if day > 0 and p.id.startswith("cus") and rng.random() < 0.7:
+                # A newcomer tries the product at once: a first top-up minutes after joining.
+                self.topup(p, t + rng.randrange(20, 900) * NS_PER_S, 0)
         schemes = {name: getattr(self, name) for name in TYPOLOGIES}
         start_weekday = datetime.fromtimestamp(config.start_ns // NS_PER_S, UTC).weekday()
         for day in range(config.days):
+            # New merchants open all the time: their first customers are ordinary people.
+            self.open_weights = [
+                w if joined[m.id] <= day or i < config.voucher_merchants + 1 else 0.0
+                for i, (m, w) in enumerate(zip(self.merchants, self.merchant_weights,
+                                               strict=True))]
             for c in self.customers:
                 if joined[c.id] <= day:
                     self.customer_day(c, day)

@@ -60,7 +60,7 @@ class TrainConfig:
     early_stopping_rounds: int = 40
     seed: int = 1
     threads: int = 1
-    review_rate_max: float = 0.01  # the model sends at most this share of traffic to review
+    legit_flag_rate_max: float = 0.01  # the model flags at most this share of legit traffic
     block_precision_min: float = 0.5  # and blocks only where this share was fraud
     block_rows_min: int = 5  # ... among at least this many validation rows
 
@@ -144,20 +144,24 @@ def choose_policy(raw: npt.NDArray[np.float64], labels: npt.NDArray[np.int8],
                   calibration: tuple[list[float], list[float]],
                   config: TrainConfig) -> dict[str, float]:
     """Operating points from the validation window: review at the lowest calibrated score
-    that sends at most ``review_rate_max`` of its rows to review; block at the lowest score
-    at or above it whose rows were at least ``block_precision_min`` fraud (100: never)."""
+    that flags at most ``legit_flag_rate_max`` of its LEGITIMATE rows (the false alarms a
+    team can afford, whatever the fraud rate); block at the lowest score at or above it
+    whose rows were at least ``block_precision_min`` fraud (100: never)."""
     scores = np.minimum(99, (100 * np.interp(raw, calibration[0], calibration[1])).astype(
         np.int64))
-    n = max(len(scores), 1)
-    at_least = np.array([(scores >= s).sum() for s in range(101)])
+    legit = labels == 0
+    n_legit = max(int(legit.sum()), 1)
+    at_least = np.array([int((scores >= s).sum()) for s in range(101)])
     frauds = np.array([int(labels[scores >= s].sum()) for s in range(101)])
-    review = next(s for s in range(1, 101) if at_least[s] / n <= config.review_rate_max)
+    false_alarms = at_least - frauds
+    review = next(s for s in range(1, 101) if false_alarms[s] / n_legit <= config.legit_flag_rate_max)
     block = next((s for s in range(review, 100) if at_least[s] >= config.block_rows_min
                   and frauds[s] / at_least[s] >= config.block_precision_min), 100)
     return {
         "review": review,
         "block": block,
-        "review_rate": float(at_least[review] / n),
+        "review_rate": float(at_least[review] / max(len(scores), 1)),
+        "legit_flag_rate": float(false_alarms[review] / n_legit),
         "block_precision": float(frauds[block] / at_least[block]) if at_least[block] else 0.0,
     }
 
