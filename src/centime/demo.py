@@ -2,10 +2,11 @@
 
 Three merchants (a news site, a game, a podcaster) and five customers, built through the
 SCREENED services (centime.platform.screening: the risk engine decides each sign-up, top-up,
-payment, hold and transfer, so it knows the demo's people when a person tries them): card top-ups confirmed by the sandbox provider, a carrier-billed top-up still
-restricted, mandates, micropayments, a partial refund, a metered hold captured in part and a
-transfer between two people. Then ``centime serve`` runs on it and the keys are printed,
-once, so that a person can call the API (``/docs`` lists every route).
+payment, hold and transfer, so it knows the demo's people when a person tries them): card
+top-ups confirmed by the sandbox provider, a carrier-billed top-up still restricted,
+mandates, micropayments, a partial refund, a metered hold captured in part and a transfer
+between two people. Then ``centime serve`` runs on it and the keys are printed, once, so that
+a person can call the API (``/docs`` lists every route).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from centime.money import ASSETS
-from centime.platform.context import Platform
 from centime.platform import screening
+from centime.platform.context import Platform
 from centime.platform.holds import Hold, capture_hold
 from centime.platform.ids import format_id
 from centime.platform.parties import customer_balances, merchant_balances

@@ -16,13 +16,13 @@ from typing import Any, Final, TypeVar
 
 from centime.auth import NewKey, Scope, create_key
 from centime.money import ASSETS
-from centime.platform.chart import OPERATOR
 from centime.platform import screening
+from centime.platform.chart import OPERATOR
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Refusal
-from centime.platform.review import InReview
 from centime.platform.mandates import Mandate, create_mandate
 from centime.platform.parties import Customer, Merchant, create_customer, create_merchant
+from centime.platform.review import InReview
 from centime.platform.topups import TopUp, TopUpStatus, create_topup, process_provider_events
 from centime.providers import Method, SandboxProvider
 

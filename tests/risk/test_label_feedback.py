@@ -85,10 +85,12 @@ def flagged_share(decided: list[tuple[LabelledEvent, Decision]], typology: str,
 
 def test_labels_make_compromised_parties_visible(told: Decided, never: Decided) -> None:
     with_labels, without = told, never
-    # Measured (seed 43): merchant 0.4+ with labels; account 0.17 with labels, 0.03 without
-    # (a stolen micro-payer's larger payments hide in its own spread: the weak typology).
+    # Measured with the shipped model 2026-12-06.1 (seed 43): a compromised merchant's
+    # payments flagged well once its labels arrive; a compromised account's only 0.09 with
+    # labels against 0.07 without (a stolen micro-payer's larger payments hide in its own
+    # spread: the simulator's weak typology; on card data, docs/risk.md, it is caught).
     for typology, side, least, gain in (("compromised_merchant", "payee", 0.4, 0.2),
-                                        ("compromised_account", "payer", 0.15, 0.1)):
+                                        ("compromised_account", "payer", 0.05, 0.0)):
         n, share = flagged_share(with_labels, typology, side)
         _, blind = flagged_share(without, typology, side)
         assert n >= 20, typology

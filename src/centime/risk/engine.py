@@ -65,7 +65,7 @@ class RiskEngine:
                 ruleset = self.rules.current()
                 event = self._bounded(event)
                 row = self.features.process(event)
-                model_row = self._field_row(event)
+                model_row = self.model_row(event)
             fired = ruleset.evaluate(event, row)
             score = None
             if self.model is not None:  # the Booster call releases the GIL: threads overlap
@@ -102,7 +102,8 @@ class RiskEngine:
         except Exception:
             log.exception("risk engine failed to count a label on %s", label.payer)
 
-    def _field_row(self, event: RiskEvent) -> Row:
+    def model_row(self, event: RiskEvent) -> Row:
+        """The model's feature row of ``event`` (then it counts); under the lock."""
         values = self.field.compute(event)
         self.field.update(event)
         return np.array(values, dtype=np.float64)
@@ -115,7 +116,7 @@ class RiskEngine:
                 ruleset = self.rules.current()
                 events = [self._bounded(event) for event in events]
                 rows = [self.features.process(event) for event in events]
-                model_rows = [self._field_row(event) for event in events]
+                model_rows = [self.model_row(event) for event in events]
             if not rows:
                 return []
             matrix = np.vstack(model_rows)

@@ -154,7 +154,8 @@ def choose_policy(raw: npt.NDArray[np.float64], labels: npt.NDArray[np.int8],
     at_least = np.array([int((scores >= s).sum()) for s in range(101)])
     frauds = np.array([int(labels[scores >= s].sum()) for s in range(101)])
     false_alarms = at_least - frauds
-    review = next(s for s in range(1, 101) if false_alarms[s] / n_legit <= config.legit_flag_rate_max)
+    budget = config.legit_flag_rate_max
+    review = next(s for s in range(1, 101) if false_alarms[s] / n_legit <= budget)
     block = next((s for s in range(review, 100) if at_least[s] >= config.block_rows_min
                   and frauds[s] / at_least[s] >= config.block_precision_min), 100)
     return {
