@@ -55,7 +55,7 @@ def test_the_demo_runs_with_the_risk_engine_on_and_a_customer_can_try_it(
         person = seeded.customer
         for dollars in (10, 20):
             made = screening.topup(platform, sandbox, person.id, "USD", dollars * 1_000_000,
-                                   Method.CARD, CARD_OK, device=f"demo-{i}")
+                                   Method.CARD.value, CARD_OK, device=f"demo-{i}")
             assert isinstance(made, TopUp), (person.name, made)
             await_success(platform, sandbox, [made.id])  # type: ignore[arg-type]
         for shop in shops:

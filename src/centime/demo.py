@@ -64,7 +64,7 @@ def build_demo_world(platform: Platform) -> DemoWorld:
     # Zoe pays by phone bill: the money is restricted until the carrier settles (30 days).
     carrier = expect(
         screening.topup(
-            platform, sandbox, people[4].id, "USD", USD.parse("10"), Method.CARRIER,
+            platform, sandbox, people[4].id, "USD", USD.parse("10"), Method.CARRIER.value,
             CARRIER_PHONE_SETTLES, device="seed-device-4",
         ),
         "carrier top-up",

@@ -152,7 +152,7 @@ def _fund_screened(platform: Platform, provider: SandboxProvider,
                    customers: Sequence[Customer], asset: str, amount: int) -> None:
     """As :func:`_fund`, each top-up screened (one at a time: the screen sees them in
     order); a refused or held one is an error (the seeded world would not be as asked)."""
-    made = [screening.topup(platform, provider, c.id, asset, amount, Method.CARD, CARD_OK,
+    made = [screening.topup(platform, provider, c.id, asset, amount, Method.CARD.value, CARD_OK,
                             device=f"seed-device-{i}")
             for i, c in enumerate(customers)]
     await_success(platform, provider, [expect(t, "top-up").id for t in made])
