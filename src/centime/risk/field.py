@@ -40,6 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from centime.money import ASSETS
+from centime.risk.sketch import PairCounts
 from centime.risk.types import EVENT_TYPES, RiskEvent
 from centime.risk.windows import NS_PER_S, WindowSet, WindowSpec, window_spec
 
@@ -488,7 +489,7 @@ class FieldState:
     def __init__(self) -> None:
         self.payers: dict[str, _Party] = {}
         self.payees: dict[str, _Party] = {}
-        self.pairs: dict[tuple[str, str], int] = {}
+        self.pairs = PairCounts()  # exact up to RISK_PAIRS_EXACT_MAX, then a sketch
         self.seen: set[tuple[str, int, str]] = set()
         self.device_payers: dict[str, int] = {}
 
@@ -513,7 +514,7 @@ class FieldState:
         del payer_sum30
         out += [_hours_since(payer, now), _hours_since(payee, now), _age_days(payer, now),
                 _age_days(payee, now)]
-        out.append(float(self.pairs.get((event.payer, event.payee), 0))
+        out.append(float(self.pairs.get((event.payer, event.payee)))
                    if event.payee and not signup else math.nan)
         for kind, thing in enumerate((event.device, event.ip, event.instrument)):
             out.append(math.nan if not thing or signup else
@@ -532,9 +533,7 @@ class FieldState:
         if event.payee:
             payee = self.payees.setdefault(event.payee, _Party())
             payee.add(now, amount)
-            key = (event.payer, event.payee)
-            before = self.pairs.get(key, 0)
-            self.pairs[key] = before + 1
+            before = self.pairs.add((event.payer, event.payee))
             if payee.newcomers is None:
                 payee.newcomers = WindowSet(FIELD_WINDOWS[:2])
             payee.newcomers.add(now, 0.0, 1 if before == 0 else 0)
