@@ -192,10 +192,14 @@ async def label_case(
 async def record_labels(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.RiskLabelsIn],
+    idempotency_key: IdempotencyKey = None,
 ) -> wire.RiskLabelsRecorded:
     """Labels the operator learnt (chargebacks, disputes, imports), arrived now: stored once
     per source and id (a retry is answered as a duplicate), and counted by the risk engine's
-    label-feedback features from now on. All or none: one bad label refuses the request."""
+    label-feedback features from now on. All or none: one bad label refuses the request.
+    An ``Idempotency-Key`` is accepted (and checked) but not needed: labels are idempotent
+    by their source and id."""
+    check_key(idempotency_key, required=False)
     from centime.platform.risk_labels import LabelIn
     from centime.platform.risk_labels import record_labels as record
     from centime.risk.simulate import parse_timestamp
