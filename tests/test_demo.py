@@ -63,3 +63,28 @@ def test_the_demo_runs_with_the_risk_engine_on_and_a_customer_can_try_it(
                                  device=f"demo-{i}")
             assert not isinstance(paid, screening.InReview | Refusal), (person.name, paid)
     assert list(platform.ledger.store.check()) == []
+    # The printed curl lines and an API top-up and payment by the demo's keys, in process.
+    from .api.conftest import make_api
+
+    serving = make_api(platform)
+    api = next(serving)
+    try:
+        operator = {"Authorization": f"Bearer {demo.world.operator_key}"}
+        shop_key = {"Authorization": f"Bearer {demo.world.merchants[0].api_key}"}
+        assert api.http.get("/v1/customers", headers=operator).status_code == 200
+        assert api.http.get("/v1/merchants/me/balances", headers=shop_key).status_code == 200
+        ada = format_id("cus", demo.world.customers[0].customer.id)
+        topup = api.http.post("/v1/topups", headers={**operator, "Idempotency-Key": "demo-t"},
+                              json={"customer_id": ada, "amount": {"value": "15000000", "scale": 6,
+                                    "asset": "USD"}, "method": "card",
+                                    "instrument": CARD_OK})
+        assert topup.status_code == 201, topup.text
+        shop = demo.world.merchants[0].merchant
+        mandate = demo.world.customers[0].mandates[shop.id]
+        paid = api.http.post("/v1/payments", headers={**shop_key, "Idempotency-Key": "demo-p"},
+                             json={"customer_id": ada, "amount": {"value": "50000", "scale": 6,
+                                   "asset": "USD"}, "mandate_id": format_id("man", mandate.id)})
+        assert paid.status_code == 201, paid.text
+    finally:
+        next(serving, None)
+    assert list(platform.ledger.store.check()) == []
