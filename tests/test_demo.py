@@ -51,16 +51,16 @@ def test_the_demo_runs_with_the_risk_engine_on_and_a_customer_can_try_it(
     demo = build_demo_world(platform)
     sandbox = platform.providers["sandbox"]
     shops = [m.merchant for m in demo.world.merchants]
-    for i, seeded in enumerate(demo.world.customers):
+    for seeded in demo.world.customers:
         person = seeded.customer
         for dollars in (10, 20):
             made = screening.topup(platform, sandbox, person.id, "USD", dollars * 1_000_000,
-                                   Method.CARD.value, CARD_OK, device=f"demo-{i}")
+                                   Method.CARD.value, CARD_OK, device=f"seed-device-{person.id}")
             assert isinstance(made, TopUp), (person.name, made)
             await_success(platform, sandbox, [made.id])  # type: ignore[arg-type]
         for shop in shops:
             paid = screening.pay(platform, person.id, shop.id, "USD", 250_000,
-                                 device=f"demo-{i}")
+                                 device=f"seed-device-{person.id}")
             assert not isinstance(paid, screening.InReview | Refusal), (person.name, paid)
     assert list(platform.ledger.store.check()) == []
     # The printed curl lines and an API top-up and payment by the demo's keys, in process.

@@ -145,8 +145,9 @@ def choose_policy(raw: npt.NDArray[np.float64], labels: npt.NDArray[np.int8],
                   config: TrainConfig) -> dict[str, float]:
     """Operating points from the validation window: review at the lowest calibrated score
     that flags at most ``legit_flag_rate_max`` of its LEGITIMATE rows (the false alarms a
-    team can afford, whatever the fraud rate); block at the lowest score at or above it
-    whose rows were at least ``block_precision_min`` fraud (100: never)."""
+    team can afford, whatever the fraud rate); block at the lowest score at or above it and
+    at or above ``100 * block_precision_min`` whose rows were at least
+    ``block_precision_min`` fraud (100: never)."""
     scores = np.minimum(99, (100 * np.interp(raw, calibration[0], calibration[1])).astype(
         np.int64))
     legit = labels == 0
@@ -156,7 +157,10 @@ def choose_policy(raw: npt.NDArray[np.float64], labels: npt.NDArray[np.int8],
     false_alarms = at_least - frauds
     budget = config.legit_flag_rate_max
     review = next(s for s in range(1, 101) if false_alarms[s] / n_legit <= budget)
-    block = next((s for s in range(review, 100) if at_least[s] >= config.block_rows_min
+    # A calibrated score is the share of fraud among the rows scored like it: blocking starts
+    # where that share reaches the precision asked for, and where the rows at or above did.
+    lowest = max(review, int(np.ceil(100 * config.block_precision_min)))
+    block = next((s for s in range(lowest, 100) if at_least[s] >= config.block_rows_min
                   and frauds[s] / at_least[s] >= config.block_precision_min), 100)
     return {
         "review": review,
