@@ -214,6 +214,7 @@ def serve(
     with Ledger(open_store(database_url), audit=audit) as ledger:
         platform = Platform(ledger, ledger.clock, config=platform_config_from_env(),
                             screen=risk_screen(ledger.clock))  # fmt: skip
+        _replay_risk_labels(platform)
         options = ServerOptions(host, port, rate_per_key, rate_burst, access_log, worker,
                                 web_key=web_key(database_url),
                                 trusted_proxies=trusted_proxies())  # fmt: skip
@@ -580,6 +581,48 @@ def demo(
         options = ServerOptions(host, port, demo=True, web_key=web_key(str(path)),
                                 trusted_proxies=trusted_proxies())  # fmt: skip
         _run_server(platform, audit, options)
+
+
+def _replay_risk_labels(platform: Any) -> None:
+    """The risk engine's features live in process: at start it is told the labels of the
+    last 30 days from the label store (docs/risk-operations.md)."""
+    from centime.platform.risk_labels import replay_labels
+
+    told = replay_labels(platform)
+    if told:
+        typer.echo(f"risk engine: {told} recent labels replayed", err=True)
+
+
+@risk_app.command("label")
+def risk_label(
+    file_name: str = typer.Argument(..., metavar="FILE.csv", help="Labelled CSV."),
+    source: str = typer.Option("import", help="chargeback, dispute or import."),
+    database_url: str = DatabaseUrl,
+) -> None:
+    """Import labels into the label store: every row of FILE (the labelled-events format:
+    timestamp, type, amount, asset, payer, payee, label; optional ``arrived``, the time the
+    label became known, default now; optional ``id``, default a digest of the row), fraud
+    for label 1, not_fraud for 0. Idempotent: a row imported twice is stored once. A server
+    counts them in its features from its next start (POST /v1/risk/labels: at once)."""
+    from pathlib import Path
+
+    from centime.ledger import Ledger
+    from centime.platform.context import Platform
+    from centime.platform.errors import Refusal
+    from centime.platform.risk_labels import import_labels
+    from centime.store import open_store
+
+    with Ledger(open_store(database_url)) as ledger:
+        platform = Platform(ledger, ledger.clock)
+        try:
+            result = import_labels(platform, Path(file_name), source)
+        except (ValueError, OSError) as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(1) from None
+    if isinstance(result, Refusal):
+        typer.echo(f"error: {result.detail}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{result.new:,} labels recorded, {result.duplicates:,} already there")
 
 
 @risk_app.command("export-labels")

@@ -237,3 +237,22 @@ REFERRAL_REWARD_INTERVAL_S: Final = 300.0
 # Spending budgets (centime.platform.links) are settled this often, well before their holds
 # lapse.
 BUDGET_SETTLE_INTERVAL_S: Final = 10.0
+
+# ------------------------------------------------------------------ risk labels
+# Labels in one `POST /v1/risk/labels` request or one page of `centime risk label`.
+RISK_LABELS_BATCH_MAX: Final = 1000
+# A label's id (unique per source) and the parties it names, in characters.
+RISK_LABEL_ID_LEN_MAX: Final = 128
+RISK_LABEL_PARTY_LEN_MAX: Final = 256
+# At start, the engine is told the labels that arrived within this many days (the longest
+# label-feedback window is 30 days).
+RISK_LABELS_REPLAY_DAYS: Final = 30
+# Payer-payee pairs the risk features count exactly; beyond, new pairs are counted in a
+# count-min sketch (RISK_SKETCH_WIDTH x RISK_SKETCH_DEPTH counters, 4 bytes each: 64 MiB),
+# which never undercounts and inflates a pair's count when all its counters are shared:
+# with P pairs in the sketch, for about (1 - exp(-P / width)) ** depth of them (1 million
+# pairs: 0.2%; 4 million: 16%; tests/risk/test_sketch.py measures it). An exact pair costs
+# about 150 bytes (2 million: about 300 MB).
+RISK_PAIRS_EXACT_MAX: Final = 2_000_000
+RISK_SKETCH_WIDTH: Final = 2**22
+RISK_SKETCH_DEPTH: Final = 4

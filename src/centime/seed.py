@@ -16,12 +16,27 @@ from typing import Any, Final, TypeVar
 
 from centime.auth import NewKey, Scope, create_key
 from centime.money import ASSETS
+from centime.platform import screening
 from centime.platform.chart import OPERATOR
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Refusal
 from centime.platform.mandates import Mandate, create_mandate
-from centime.platform.parties import Customer, Merchant, create_customer, create_merchant
-from centime.platform.topups import TopUp, TopUpStatus, create_topup, process_provider_events
+from centime.platform.parties import (
+    Customer,
+    Merchant,
+    create_customer,
+    create_merchant,
+    get_customer,
+    get_merchant,
+)
+from centime.platform.review import InReview, approve_case
+from centime.platform.topups import (
+    TopUp,
+    TopUpStatus,
+    create_topup,
+    get_topup,
+    process_provider_events,
+)
 from centime.providers import Method, SandboxProvider
 
 __all__ = [
@@ -29,6 +44,7 @@ __all__ = [
     "SeededCustomer",
     "SeededMerchant",
     "World",
+    "approved",
     "await_success",
     "expect",
     "seed_world",
@@ -68,11 +84,29 @@ class World:
     customers: list[SeededCustomer] = field(default_factory=list)
 
 
-def expect(result: T | Refusal, what: str) -> T:
-    """The result, or SeedError naming the refusal."""
+def expect(result: T | Refusal | InReview, what: str) -> T:
+    """The result, or SeedError naming the refusal (or the risk screen's review hold)."""
     if isinstance(result, Refusal):
         raise SeedError(f"{what}: {result.code.value}: {result.detail}")
+    if isinstance(result, InReview):
+        raise SeedError(f"{what}: held for review by the risk screen: {result.reasons}")
     return result
+
+
+def approved(platform: Platform, result: T | Refusal | InReview,
+             load: Callable[[int], T | None], what: str) -> T:
+    """The result of a screened seeding step; one the risk screen held for review is
+    approved by the seed's analyst (the case stays in the queue, approved: the demo runs
+    with the screen on and shows it) and ``load`` reads what then ran."""
+    if isinstance(result, InReview):
+        case = approve_case(platform, result.case_id, "seed analyst")
+        if isinstance(case, Refusal):
+            raise SeedError(f"{what}: held for review, approval refused: {case.detail}")
+        found = load(result.subject.id)
+        if found is None:
+            raise SeedError(f"{what}: approved but not found")
+        return found
+    return expect(result, what)
 
 
 def _run_all(platform: Platform, operations: Sequence[Operation[Any]]) -> list[Any]:
@@ -98,26 +132,40 @@ def seed_world(
     mandate_daily: str = "1000",
     customer_names: Callable[[int], str] = lambda i: f"Customer {i + 1}",
     merchant_names: Callable[[int], str] = lambda i: f"Merchant {i + 1}",
+    screened: bool = False,
+    unfunded: frozenset[int] = frozenset(),
 ) -> World:
     """Create the world and return its keys and parties. Each customer is topped up by card
     with ``funding`` (major units) and grants every merchant a mandate of ``mandate_daily``
     a day. The sandbox must confirm card charges at once (``card_confirm_s=0``) or seeding
-    waits for its events."""
+    waits for its events. ``screened``: sign-ups and top-ups go through the risk screen
+    (centime.platform.screening), one at a time, so the screen knows the parties (the demo
+    runs with the engine on). Customers whose index is in ``unfunded`` get no card top-up."""
     scale_asset = ASSETS[asset]
     world = World(asset, _key(platform, "operator", OPERATOR, "seed operator", frozenset(Scope)))
-    made_merchants = _run_all(
-        platform, [create_merchant(platform, merchant_names(i)) for i in range(merchants)]
-    )
+    if screened:
+        made_merchants: list[Any] = [
+            approved(platform, screening.signup_merchant(platform, merchant_names(i)),
+                     lambda i: get_merchant(platform, i), "merchant")
+            for i in range(merchants)]
+    else:
+        made_merchants = _run_all(
+            platform, [create_merchant(platform, merchant_names(i)) for i in range(merchants)]
+        )
     for made_merchant in made_merchants:
         merchant = expect(made_merchant, "merchant")
         token = _key(platform, "merchant", merchant.id, "seed key", MERCHANT_SCOPES)
         world.merchants.append(SeededMerchant(merchant, token))
-    made = [
-        expect(c, "customer")
-        for c in _run_all(
+    if screened:
+        signed: list[Any] = [
+            approved(platform, screening.signup_customer(platform, customer_names(i)),
+                     lambda i: get_customer(platform, i), "customer")
+            for i in range(customers)]
+    else:
+        signed = _run_all(
             platform, [create_customer(platform, customer_names(i)) for i in range(customers)]
         )
-    ]
+    made = [expect(c, "customer") for c in signed]
     daily = scale_asset.parse(mandate_daily)
     mandate_ops = [
         create_mandate(platform, c.id, m.merchant.id, asset, daily)
@@ -128,8 +176,28 @@ def seed_world(
     for customer in made:
         granted = {m.merchant.id: expect(next(mandates), "mandate") for m in world.merchants}
         world.customers.append(SeededCustomer(customer, granted))
-    _fund(platform, provider, made, asset, scale_asset.parse(funding))
+    funded = [c for i, c in enumerate(made) if i not in unfunded]
+    if screened:
+        _fund_screened(platform, provider, funded, asset, scale_asset.parse(funding))
+    else:
+        _fund(platform, provider, funded, asset, scale_asset.parse(funding))
     return world
+
+
+def _device(customer: Customer) -> str:
+    """The device a seeded customer uses (the screen sees one phone per person)."""
+    return f"seed-device-{customer.id}"
+
+
+def _fund_screened(platform: Platform, provider: SandboxProvider,
+                   customers: Sequence[Customer], asset: str, amount: int) -> None:
+    """As :func:`_fund`, each top-up screened (one at a time: the screen sees them in
+    order); a refused or held one is an error (the seeded world would not be as asked)."""
+    made = [approved(platform, screening.topup(platform, provider, c.id, asset, amount,
+                                               Method.CARD.value, CARD_OK, device=_device(c)),
+                     lambda i: get_topup(platform, i), "top-up")
+            for c in customers]
+    await_success(platform, provider, [t.id for t in made])
 
 
 def _fund(

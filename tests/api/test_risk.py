@@ -187,3 +187,35 @@ def test_an_engine_that_raises_blocks_that_request_and_the_server_goes_on(api: A
     ]
     api.platform.screen = ScriptedScreen()
     assert api.operator.create_payment(ada.id, cents(1), merchant_id=seller.id).amount == cents(1)
+
+
+def test_the_operator_posts_labels_once_each_and_the_screen_hears_them(
+    api: Api, screen: ScriptedScreen
+) -> None:
+    analyst = api.key(Scope.REVIEW)
+    body = {"labels": [
+        {"id": "cb-77", "source": "chargeback", "event_at": "2026-01-02T10:00:00Z",
+         "payer": "cus_0000000000042", "payee": "mer_0000000000007", "label": "fraud"},
+        {"id": "dp-3", "source": "dispute", "event_at": "1767348000000000000",
+         "payer": "cus_0000000000043", "label": "not_fraud"},
+    ]}  # fmt: skip
+    first = api.http.post("/v1/risk/labels", json=body, headers=api.headers(analyst))
+    assert first.status_code == 200, first.text
+    assert first.json() == {"recorded": 2, "duplicates": 0}
+    again = api.http.post("/v1/risk/labels", json=body, headers=api.headers(analyst))
+    assert again.json() == {"recorded": 0, "duplicates": 2}
+    assert [(x.payer, x.payee, x.fraud, x.source) for x in screen.labels] == [
+        ("cus_0000000000042", "mer_0000000000007", True, "chargeback"),
+        ("cus_0000000000043", "", False, "dispute")]
+    assert screen.labels[0].event_ns == 1_767_348_000 * 1_000_000_000
+    reader = api.key(Scope.READ)
+    assert api.http.post("/v1/risk/labels", json=body,
+                         headers=api.headers(reader)).status_code == 403
+    for bad in ({"labels": []}, {"labels": [{**body["labels"][0], "label": "maybe"}]},
+                {"labels": [{**body["labels"][0], "event_at": "yesterday"}]},
+                {"labels": [{**body["labels"][0], "event_at": "2999-01-01T00:00:00Z"}]},
+                {"labels": [{**body["labels"][0], "source": "analyst"}]},
+                {"labels": [{**body["labels"][0], "extra": 1}]}):
+        answer = api.http.post("/v1/risk/labels", json=bad, headers=api.headers(analyst))
+        assert answer.status_code == 400, (bad, answer.text)
+    assert len(screen.labels) == 2

@@ -18,7 +18,7 @@ from centime.platform.chart import OPERATOR, AccountKind, account_for, account_i
 from centime.platform.config import NS_PER_DAY
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Code, Refusal
-from centime.platform.ids import derive_id, new_id
+from centime.platform.ids import derive_id, format_id, new_id
 from centime.platform.parties import Customer, Status, create_customer, set_customer
 from centime.platform.topups import (
     EventOutcome,
@@ -456,6 +456,10 @@ def test_a_chargeback_the_customer_can_cover(
     )
     assert _balances(platform, ada.id) == (0, 0)
     assert _operator(platform, AccountKind.CHARGEBACK_LOSSES) == 0
+    # The chargeback is a fraud label on the top-up (the risk engine's label feedback).
+    with platform.read() as fetch:
+        labels = fetch("SELECT source, external_id, payer, label FROM risk_labels", ())
+    assert labels == [("chargeback", f"topup:{topup.id}", format_id("cus", ada.id), "fraud")]
 
 
 def test_a_chargeback_takes_what_is_there_and_books_the_shortfall_as_a_loss(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from centime.risk.types import Action, Decision, RiskEvent
+from centime.risk.types import Action, Decision, RiskEvent, RiskLabel
 
 __all__ = ["ALLOW", "AllowScreen", "RaisingScreen", "ScriptedScreen", "decision"]
 
@@ -26,6 +26,7 @@ class ScriptedScreen:
     rule: Callable[[RiskEvent], Decision] = lambda event: ALLOW
     asked: list[RiskEvent] = field(default_factory=list)
     observed: list[RiskEvent] = field(default_factory=list)
+    labels: list[RiskLabel] = field(default_factory=list)
     batch_calls: int = 0
 
     def decide(self, event: RiskEvent) -> Decision:
@@ -38,6 +39,9 @@ class ScriptedScreen:
 
     def observe(self, event: RiskEvent) -> None:
         self.observed.append(event)
+
+    def label(self, label: RiskLabel) -> None:
+        self.labels.append(label)
 
 
 class AllowScreen(ScriptedScreen):

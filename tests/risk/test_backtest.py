@@ -58,12 +58,16 @@ def test_backtest_on_a_foreign_file_through_the_command(tmp_path: Path) -> None:
     foreign_file(path)
     out = tmp_path / "report"
     result = CliRunner().invoke(app, ["risk", "backtest", str(path), "--out", str(out),
-                                      "--label-delay-days", "2"])
+                                      "--label-delay-days", "2", "--train-days", "10",
+                                      "--validation-days", "3", "--test-days", "4"])
     assert result.exit_code == 0, result.output
     figures = dict(line.split(": ", 1) for line in result.output.splitlines()
-                   if line.startswith(("PR-AUC", "ROC-AUC")))
+                   if line.startswith(("PR-AUC", "ROC-AUC", "card precision")))
     assert float(figures["PR-AUC"]) > 0.6 and float(figures["ROC-AUC"]) > 0.9
-    assert "review 0.5%" in result.output and "review 1.0%" in result.output
+    assert "card precision@100 per day" in figures
+    assert "3 windows" in result.output  # days 12-16, 16-20, 20-24
+    assert "alert 0.5%" in result.output and "alert 2.0%" in result.output
+    assert "legitimate rows flagged" in result.output  # the shipped model, same run
     for name in ("pr_curve.png", "score_distributions.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (out / "report.html").read_text()

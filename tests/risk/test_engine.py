@@ -135,7 +135,7 @@ def test_a_batch_decides_as_one_by_one_with_one_model_call(
     expected = [one_by_one.decide(e) for e in traffic]
     counting = CountingBooster(model.booster)
     counted = Model(counting, model.version, model.feature_names,  # type: ignore[arg-type]
-                    model.calibration_x, model.calibration_y, model.info)
+                    model.calibration_x, model.calibration_y, model.info, model.policy)
     batched = engine(rules, counted)
     assert batched.decide_many(traffic) == expected
     scoring = [n for n, contrib in counting.calls if not contrib]

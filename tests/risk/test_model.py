@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from centime.risk.features import FEATURE_NAMES
+from centime.risk.field import FIELD_NAMES as FEATURE_NAMES
 from centime.risk.model import DEFAULT_MODEL_DIR, load_default_model, load_model
 
 
@@ -18,7 +18,7 @@ def test_the_shipped_model_loads_small_with_its_sidecar() -> None:
     model = load_default_model()
     assert model is not None
     assert model.feature_names == FEATURE_NAMES
-    assert (DEFAULT_MODEL_DIR / "model.txt").stat().st_size < 400_000
+    assert (DEFAULT_MODEL_DIR / "model.txt").stat().st_size < 2_000_000
     rows = np.zeros((3, len(FEATURE_NAMES)))
     scores = model.scores(rows)
     assert all(type(s) is int and 0 <= s <= 99 for s in scores)
@@ -37,8 +37,8 @@ def test_reasons_name_the_features_that_raised_the_score() -> None:
     model = load_default_model()
     assert model is not None
     row = np.zeros((1, len(FEATURE_NAMES)))
-    row[0, FEATURE_NAMES.index("payer_declines_1h")] = 12
-    row[0, FEATURE_NAMES.index("device_declines_24h")] = 12
+    row[0, FEATURE_NAMES.index("payee_fraud_n_7d")] = 12
+    row[0, FEATURE_NAMES.index("payee_fraud_rate_7d")] = 0.9
     reasons = model.reasons(row)
     assert reasons and all(r.startswith("model:") and r[6:] in FEATURE_NAMES for r in reasons)
 

@@ -38,6 +38,9 @@ from centime.limits import (
     HOLDER_NAME_LEN_MAX,
     INSTRUMENT_LEN_MAX,
     REFERENCE_LEN_MAX,
+    RISK_LABEL_ID_LEN_MAX,
+    RISK_LABEL_PARTY_LEN_MAX,
+    RISK_LABELS_BATCH_MAX,
     TIMEOUT_MAX_S,
     WEBHOOK_ROTATION_OVERLAP_DEFAULT_S,
     WEBHOOK_ROTATION_OVERLAP_MAX_S,
@@ -610,7 +613,7 @@ class TopUpPage(Output):
 # ------------------------------------------------------------------ risk
 
 __all__ += ["InReview", "RiskCase", "RiskCaseDetail", "RiskCaseLabel", "RiskCasePage",
-            "RiskDecision"]  # fmt: skip
+            "RiskDecision", "RiskLabelIn", "RiskLabelsIn", "RiskLabelsRecorded"]  # fmt: skip
 
 
 class InReview(Output, kw_only=True):
@@ -682,6 +685,29 @@ class RiskCasePage(Output):
 
 class RiskCaseLabel(Input):
     label: RiskLabel
+
+
+class RiskLabelIn(Input):
+    """A label the operator learnt (a processor's chargeback, a dispute, an import): its
+    event named by time, payer and payee; ``id`` makes it idempotent per source."""
+
+    id: Annotated[str, Meta(min_length=1, max_length=RISK_LABEL_ID_LEN_MAX,
+                            pattern=TEXT_PATTERN)]
+    source: Literal["chargeback", "dispute", "import"]
+    event_at: Annotated[str, Meta(min_length=1, max_length=40)]  # RFC 3339
+    payer: Annotated[str, Meta(min_length=1, max_length=RISK_LABEL_PARTY_LEN_MAX,
+                               pattern=TEXT_PATTERN)]
+    label: RiskLabel
+    payee: Annotated[str, Meta(max_length=RISK_LABEL_PARTY_LEN_MAX, pattern=TEXT_PATTERN)] = ""
+
+
+class RiskLabelsIn(Input):
+    labels: Annotated[list[RiskLabelIn], Meta(min_length=1, max_length=RISK_LABELS_BATCH_MAX)]
+
+
+class RiskLabelsRecorded(Output):
+    recorded: int  # new labels, counted by the risk engine from now on
+    duplicates: int  # already recorded under the same source and id: unchanged
 
 
 # ------------------------------------------------------------------ webhooks

@@ -22,6 +22,7 @@ from __future__ import annotations
 import statistics
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -32,6 +33,7 @@ import numpy as np
 from centime.clock import FakeClock
 from centime.risk.engine import BATCH_MAX, RiskEngine
 from centime.risk.features import OnlineFeatures
+from centime.risk.field import FieldState
 from centime.risk.model import Matrix, Model, load_default_model
 from centime.risk.rules import RulesFile
 from centime.risk.simulate import SimConfig, simulate
@@ -61,6 +63,8 @@ class RiskBenchResult:
     model_version: str
     decide_us: list[tuple[float, float, float]] = field(default_factory=list)  # p50, p99, /s
     features_us: list[tuple[float, float, float]] = field(default_factory=list)
+    field_us: list[tuple[float, float, float]] = field(default_factory=list)
+    bytes_per_party: list[float] = field(default_factory=list)
     model_us: list[tuple[float, float, float]] = field(default_factory=list)
     batch_per_s: list[float] = field(default_factory=list)
     threads: int = 1
@@ -76,7 +80,8 @@ class RiskBenchResult:
 
         out = [f"model {self.model_version}; medians of {self.runs} runs"]
         for name, values in (("decide (whole decision)", self.decide_us),
-                             ("features only", self.features_us),
+                             ("rules' features (old)", self.features_us),
+                             ("model's field features", self.field_us),
                              ("model only (1 row)", self.model_us)):
             out.append(
                 f"{name:<24} p50 {med([v[0] for v in values]):7.1f} us  p99"
@@ -86,6 +91,9 @@ class RiskBenchResult:
                    f" ({batch / med([v[2] for v in self.decide_us]):.1f}x decide)")
         out.append(f"{self.threads} threads, one engine: {med(self.threads_per_s):,.0f} decisions/s"
                    f" (1 thread: {med(self.one_thread_per_s):,.0f}/s)")
+        per_party = med(self.bytes_per_party)
+        out.append(f"field features' state: {per_party:,.0f} bytes per party seen"
+                   f" ({per_party * 1e6 / 2**30:.2f} GiB per million payers or payees)")
         raw, wrapped = med(self.raw_us), med(self.sklearn_us)
         out.append(f"one row, raw Booster {raw:.1f} us vs sklearn LGBMClassifier {wrapped:.1f} us:"
                    f" wrapper {wrapped / raw:.1f}x slower")
@@ -129,9 +137,11 @@ def run_risk_bench(config: RiskBenchConfig,
     warm_rows = []
     for event in events[: config.warmup_events]:
         if event.type in DECIDED_TYPES:
-            warm_rows.append(engine.features.process(event))
+            engine.features.process(event)
+            warm_rows.append(engine.model_row(event))
         else:
             engine.features.update(event)
+            engine.field.update(event)
     result = RiskBenchResult(config.runs, model.version, threads=config.threads,
                              batch_size=config.batch_size)
     position = config.warmup_events
@@ -149,12 +159,16 @@ def run_risk_bench(config: RiskBenchConfig,
         result.decide_us.append(_summary([_timed(engine.decide, e) for e in chunk]))
         chunk = take(config.decisions)
         rows = []
-        feature_us = []
+        feature_us, field_us = [], []
         for e in chunk:
             start = time.perf_counter_ns()
-            rows.append(engine.features.process(e))
-            feature_us.append((time.perf_counter_ns() - start) / 1_000)
+            engine.features.process(e)
+            middle = time.perf_counter_ns()
+            rows.append(engine.model_row(e))
+            feature_us.append((middle - start) / 1_000)
+            field_us.append((time.perf_counter_ns() - middle) / 1_000)
         result.features_us.append(_summary(feature_us))
+        result.field_us.append(_summary(field_us))
         result.model_us.append(_summary(
             [_timed(model.scores, r.reshape(1, -1)) for r in rows]))
         batch = take(config.batch_size)
@@ -168,8 +182,23 @@ def run_risk_bench(config: RiskBenchConfig,
             raw.append(_timed(raw_booster.predict, one, num_threads=1))
             wrapped.append(_timed(wrapper.predict_proba, one))
         result.raw_us.append(statistics.median(raw))
+        result.bytes_per_party.append(_field_bytes_per_party(events[: config.warmup_events]))
         result.sklearn_us.append(statistics.median(wrapped))
     return result
+
+
+def _field_bytes_per_party(events: list[RiskEvent]) -> float:
+    """Memory the field features keep, per payer or payee seen (tracemalloc)."""
+    tracemalloc.start()
+    try:
+        state = FieldState()
+        before = tracemalloc.get_traced_memory()[0]
+        for event in events:
+            state.update(event)
+        used = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    return used / max(1, len(state.payers) + len(state.payees))
 
 
 def _threaded(engine: RiskEngine, chunk: list[RiskEvent], threads: int) -> float:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Final
@@ -60,6 +61,8 @@ from .outbox import money as event_money
 from .pages import Cursor, Page, fetch_page
 from .parties import Status, active_customer, active_merchant, set_customer, set_merchant
 from .payments import require_created, split_restricted_first
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "REVIEW_EVENTS_MAX",
@@ -530,7 +533,26 @@ def freeze_case_party(platform: Platform, case_id: int) -> Case | Refusal:
 
 def label_case(platform: Platform, case_id: int, label: str) -> Case | Refusal:
     """Label the case fraud or not_fraud (for training; any status; a new label replaces
-    the old one)."""
+    the old one). The label also joins the label store (source ``analyst``, arrived now):
+    the risk engine counts a fraud label in its payer's and payee's features from now on."""
+    labelled = _label_case_row(platform, case_id, label)
+    if isinstance(labelled, Refusal):
+        return labelled
+    with platform.read() as fetch:
+        rows = fetch("SELECT event_ns, payer, payee FROM risk_decisions WHERE id = ?",
+                     (labelled.decision_id,))  # fmt: skip
+    if rows:
+        from .risk_labels import LabelIn, record_labels
+
+        event_ns, payer, payee = int(rows[0][0]), str(rows[0][1]), str(rows[0][2] or "")
+        stored = record_labels(platform, [LabelIn("analyst", f"case:{case_id}:{label}",
+                                                  event_ns, payer, payee, label)])
+        if isinstance(stored, Refusal):
+            log.warning("case %s labelled, its label not stored: %s", case_id, stored.detail)
+    return labelled
+
+
+def _label_case_row(platform: Platform, case_id: int, label: str) -> Case | Refusal:
     if label not in Label.ALL:
         return Refusal(Code.INVALID_REQUEST, f"label is one of {', '.join(Label.ALL)}")
     if not valid_id(case_id):

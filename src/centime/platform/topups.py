@@ -844,12 +844,28 @@ def handle_event(platform: Platform, event: ProviderEvent) -> EventResult:
         log.error("malformed %s event %r: %s", event_kind(event), event.event_id, problem)
         return EventResult(EventOutcome.IGNORED, None, problem)
     result = platform.execute(_event_unit(platform, event))
+    if result.outcome is EventOutcome.APPLIED and result.topup is not None and (
+            result.topup.status is TopUpStatus.CHARGED_BACK):
+        _label_charged_back(platform, result.topup)
     if result.outcome in (EventOutcome.IGNORED, EventOutcome.UNKNOWN):
         log.warning(
             "%s event %r for top-up %d %s: %s", event_kind(event), event.event_id,
             event.topup_id, result.outcome.value, result.detail,
         )  # fmt: skip
     return result
+
+
+def _label_charged_back(platform: Platform, topup: TopUp) -> None:
+    """A chargeback is a fraud label on the top-up's event (the risk engine's label
+    feedback: centime.platform.risk_labels); stored once per top-up."""
+    from .ids import format_id
+    from .risk_labels import LabelIn, record_labels
+
+    payer = format_id("cus", topup.customer_id)
+    stored = record_labels(platform, [LabelIn("chargeback", f"topup:{topup.id}",
+                                              topup.created_ns, payer, payer, "fraud")])
+    if isinstance(stored, Refusal):
+        log.warning("top-up %d charged back, its label not stored: %s", topup.id, stored.detail)
 
 
 def process_provider_events(

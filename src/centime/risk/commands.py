@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from centime.risk.train import Dataset
 
 __all__ = ["risk_app"]
 
@@ -57,29 +61,73 @@ def risk_train(
 def risk_backtest(
     file_name: str = typer.Argument(..., metavar="FILE.csv", help="Labelled CSV."),
     out_dir: str = typer.Option("backtest", "--out", help="Where the plots and report go."),
-    train_share: float = typer.Option(0.5, min=0.05, max=0.95,
-                                      help="Share of the file's time span trained on."),
+    train_days: int = typer.Option(35, min=2, max=3650, help="Days trained on per window."),
+    validation_days: int = typer.Option(7, min=1, max=365,
+                                        help="The end of the training days, for early stopping."),
+    test_days: int = typer.Option(14, min=1, max=365, help="Days tested per window (slide)."),
     label_delay_days: float = typer.Option(7.0, min=0.0, max=365.0,
                                            help="Days after its event that a label is known."),
+    model_dir: str | None = typer.Option(None, "--model",
+                                         help="The model to report without retraining"
+                                              " (default: the shipped one)."),
 ) -> None:
-    """Replay FILE in time order through the online features, train on the first part (labels
-    known by then), score the later part; print PR-AUC, ROC-AUC, recall and precision at 0.5%
-    and 1% review rates; write PNG plots and report.html to OUT."""
+    """The field's protocol on FILE: rolling windows (train, wait the label delay, test,
+    slide), labels fed back as they arrive; prints PR-AUC, ROC-AUC, card precision@100 per
+    day, recall and precision at 0.5/1/2% alert rates, per typology; then the shipped
+    model's flags on the same rows; writes PNG plots and report.html to OUT."""
     from centime.risk.backtest import BacktestConfig, backtest, write_report
     from centime.risk.simulate import CsvError, read_csv
 
-    config = BacktestConfig(train_share=train_share,
-                            label_delay_s=int(label_delay_days * 86_400))
+    if validation_days >= train_days:
+        typer.echo("error: --validation-days must be fewer than --train-days", err=True)
+        raise typer.Exit(1)
+    config = BacktestConfig(label_delay_s=int(label_delay_days * 86_400), train_days=train_days,
+                            validation_days=validation_days, test_days=test_days)
     file, out = Path(file_name), Path(out_dir)
     try:
         result = backtest(read_csv(file), config)
+        shipped = _shipped_figures(result.data, model_dir)
     except (CsvError, ValueError, OSError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
-    for line in result.lines():
+    for line in result.lines() + shipped:
         typer.echo(line)
-    report = write_report(result, out, title=f"Backtest of {file.name}")
+    report = write_report(result, out, title=f"Backtest of {file.name}", extra=shipped)
     typer.echo(f"report: {report}")
+
+
+@risk_app.command("score")
+def risk_score(
+    file_name: str = typer.Argument(..., metavar="FILE.csv", help="Labelled CSV."),
+    model_dir: str | None = typer.Option(None, "--model",
+                                         help="The model directory (default: the shipped one)."),
+    label_delay_days: float = typer.Option(7.0, min=0.0, max=365.0,
+                                           help="Days after its event that a label is known."),
+) -> None:
+    """The model as trained (no retraining) and its policy on FILE: the share of legitimate
+    rows it flags (review or block) and blocks, the fraud it flags, PR-AUC and ROC-AUC."""
+    from centime.risk.simulate import CsvError, read_csv
+    from centime.risk.train import build_rows
+
+    try:
+        events = sorted(read_csv(Path(file_name)), key=lambda e: e.event.timestamp_ns)
+        data = build_rows(events, int(label_delay_days * 86_400))
+        lines = _shipped_figures(data, model_dir)
+    except (CsvError, ValueError, OSError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    for line in lines:
+        typer.echo(line)
+
+
+def _shipped_figures(data: Dataset, model_dir: str | None) -> list[str]:
+    from centime.risk.model import DEFAULT_MODEL_DIR, load_model
+    from centime.risk.shipped import score_dataset
+
+    model = load_model(Path(model_dir) if model_dir else DEFAULT_MODEL_DIR)
+    if model is None:
+        raise ValueError("the model does not load (see the warning above)")
+    return score_dataset(data, model).lines()
 
 
 def bench_risk(

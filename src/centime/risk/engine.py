@@ -25,9 +25,10 @@ import numpy as np
 
 from centime.clock import Clock, SystemClock
 from centime.risk.features import FeatureConfig, OnlineFeatures, Row
+from centime.risk.field import FieldState
 from centime.risk.model import DEFAULT_MODEL_DIR, Model, load_model
 from centime.risk.rules import DEFAULT_RULES_PATH, SEVERITY, Rule, Ruleset, RulesFile
-from centime.risk.types import Action, Decision, RiskEvent
+from centime.risk.types import Action, Decision, RiskEvent, RiskLabel
 
 __all__ = ["BATCH_MAX", "ENGINE_ERROR", "RiskEngine", "build_engine"]
 
@@ -41,7 +42,8 @@ FUTURE_SLACK_NS: Final = 300 * 1_000_000_000
 class RiskEngine:
     def __init__(self, features: OnlineFeatures, rules: RulesFile, model: Model | None,
                  clock: Clock | None = None) -> None:
-        self.features = features
+        self.features = features  # for the rules
+        self.field = FieldState()  # for the model (centime.risk.field)
         self.rules = rules
         self.model = model
         self.clock = clock or SystemClock()
@@ -63,11 +65,12 @@ class RiskEngine:
                 ruleset = self.rules.current()
                 event = self._bounded(event)
                 row = self.features.process(event)
+                model_row = self.model_row(event)
             fired = ruleset.evaluate(event, row)
             score = None
             if self.model is not None:  # the Booster call releases the GIL: threads overlap
-                score = self.model.scores(row.reshape(1, -1))[0]
-            return self._combine(event, row, ruleset, fired, score, None)
+                score = self.model.scores(model_row.reshape(1, -1))[0]
+            return self._combine(event, model_row, ruleset, fired, score, None)
         except Exception:
             return self._failed(event, ruleset)
 
@@ -80,9 +83,30 @@ class RiskEngine:
     def observe(self, event: RiskEvent) -> None:
         try:
             with self._lock:
-                self.features.update(self._bounded(event))
+                event = self._bounded(event)
+                self.features.update(event)
+                self.field.update(event)
         except Exception:
             log.exception("risk engine failed to observe %s %s", event.type, event.payer)
+
+    def label(self, label: RiskLabel) -> None:
+        """A label arrived (the :class:`~centime.risk.types.LabelSink` port): a fraud label
+        counts in its payer's and payee's label-feedback features from its arrival on, at
+        the engine's clock if it claims to have arrived later than now."""
+        if not label.fraud:
+            return  # the rates count fraud labels against all events: nothing to add
+        try:
+            arrived = min(label.arrived_ns, self.clock.now_ns() + FUTURE_SLACK_NS)
+            with self._lock:
+                self.field.add_label(label.payer, label.payee, arrived)
+        except Exception:
+            log.exception("risk engine failed to count a label on %s", label.payer)
+
+    def model_row(self, event: RiskEvent) -> Row:
+        """The model's feature row of ``event`` (then it counts); under the lock."""
+        values = self.field.compute(event)
+        self.field.update(event)
+        return np.array(values, dtype=np.float64)
 
     # -- internals -----------------------------------------------------------------------------
     def _decide_chunk(self, events: Sequence[RiskEvent]) -> list[Decision]:
@@ -92,17 +116,19 @@ class RiskEngine:
                 ruleset = self.rules.current()
                 events = [self._bounded(event) for event in events]
                 rows = [self.features.process(event) for event in events]
+                model_rows = [self.model_row(event) for event in events]
             if not rows:
                 return []
-            matrix = np.vstack(rows)
+            matrix = np.vstack(model_rows)
             scores: list[int | None] = [None] * len(rows)
             if self.model is not None:
                 scores = list(self.model.scores(matrix))
             fired = [ruleset.evaluate(e, r) for e, r in zip(events, rows, strict=True)]
             contributions = self._batch_reasons(matrix, ruleset, scores)
             return [
-                self._combine(e, r, ruleset, f, s, contributions.get(i, ()))
-                for i, (e, r, f, s) in enumerate(zip(events, rows, fired, scores, strict=True))
+                self._combine(e, m, ruleset, f, s, contributions.get(i, ()))
+                for i, (e, m, f, s) in enumerate(zip(events, model_rows, fired, scores,
+                                                     strict=True))
             ]
         except Exception:
             # One failure fails the chunk closed: which events already counted is unknown.
@@ -113,7 +139,8 @@ class RiskEngine:
         """Model reasons for the rows whose score reached a band: one contributions call."""
         if self.model is None:
             return {}
-        banded = [i for i, s in enumerate(scores) if s is not None and s >= ruleset.bands.review]
+        review = self._band_floor(ruleset)
+        banded = [i for i, s in enumerate(scores) if s is not None and s >= review]
         if not banded:
             return {}
         model = self.model
@@ -131,7 +158,7 @@ class RiskEngine:
         action = fired[0].action if fired else Action.ALLOW
         reasons = [rule.code for rule in fired]
         if score is not None:
-            band = ruleset.bands.action(score)
+            band = self._band(ruleset, score)
             if band is not Action.ALLOW:
                 if SEVERITY[band] > SEVERITY[action]:
                     action = band
@@ -142,6 +169,18 @@ class RiskEngine:
         model_version = self.model.version if self.model is not None and score is not None else None
         return Decision(action, score if score is not None else _rules_score(action),
                         tuple(reasons), model_version, ruleset.version)
+
+    def _band(self, ruleset: Ruleset, score: int) -> Action:
+        """The model's action for ``score``: its own operating points (chosen at training
+        for target alert rates, in the sidecar) when it has them, else the rules' bands."""
+        policy = self.model.policy if self.model is not None else None
+        if policy is None:
+            return ruleset.bands.action(score)
+        return Action(policy.band(score))
+
+    def _band_floor(self, ruleset: Ruleset) -> int:
+        policy = self.model.policy if self.model is not None else None
+        return policy.review if policy is not None else ruleset.bands.review
 
     def _failed(self, event: RiskEvent, ruleset: Ruleset | None) -> Decision:
         log.exception("risk engine failed on %s by %s: blocked (fail closed)", event.type,

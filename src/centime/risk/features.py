@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from centime.money import ASSETS
 from centime.risk.graph import Components
+from centime.risk.sketch import PairCounts
 from centime.risk.types import EVENT_TYPES, RiskEvent
 from centime.risk.windows import (
     NS_PER_S,
@@ -192,7 +193,7 @@ class OnlineFeatures:
         self.devices: LruMap[str, _Thing] = LruMap(n, _Thing)
         self.ips: LruMap[str, _Thing] = LruMap(n, _Thing)
         self.instruments: LruMap[str, _Thing] = LruMap(n, _Thing)
-        self.pairs: LruMap[tuple[str, str], list[int]] = LruMap(n, lambda: [0])
+        self.pairs = PairCounts()  # exact up to a limit, then a sketch: never evicted
         self.seen: LruMap[tuple[str, str], list[int]] = LruMap(n, lambda: [0])  # payer, thing
         self.shared = Components(self.config.max_graph_links)
         self.referrals = Components(self.config.max_graph_links)
@@ -293,7 +294,7 @@ class OnlineFeatures:
             (now - payer.first_seen_ns) / NS_PER_H if payer else 0.0,
             (now - payee.first_seen_ns) / NS_PER_H if payee else 0.0,
             0.0 if pair else 1.0,
-            float(pair[0]) if pair else 0.0,
+            float(pair),
             1.0 if reverse else 0.0,
             seen("d:", event.device),
             seen("n:", event.ip),
@@ -393,7 +394,7 @@ class OnlineFeatures:
                 payee = self.accounts.get_or_create(event.payee)
                 if payee.first_seen_ns < 0:
                     payee.first_seen_ns = now
-            self.pairs.get_or_create((event.payer, event.payee))[0] += 1
+            self.pairs.add((event.payer, event.payee))
         self._update_things(event, now, amount)
         if kind == "topup_declined":
             payer.declines = _add(payer.declines, DECLINE_WINDOWS, now, amount)

@@ -30,9 +30,9 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
-from centime.risk.features import FEATURE_NAMES
+from centime.risk.field import FIELD_NAMES as FEATURE_NAMES
 
-__all__ = ["DEFAULT_MODEL_DIR", "Model", "load_default_model", "load_model", "save_model"]
+__all__ = ["DEFAULT_MODEL_DIR", "Model", "Policy", "load_default_model", "load_model", "save_model"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,30 @@ DEFAULT_MODEL_DIR: Final = _default_model_dir()
 
 
 @dataclass(frozen=True, slots=True)
+class Policy:
+    """The operating points chosen at training on the validation window (docs/risk.md):
+    calibrated scores at or above which the model asks for review, and for a block."""
+
+    review: int
+    block: int
+    review_rate: float  # the share of the validation window's rows at or above ``review``
+    block_precision: float  # the share of fraud among its rows at or above ``block``
+
+    def band(self, score: int) -> str:
+        return "block" if score >= self.block else "review" if score >= self.review else "allow"
+
+
+def _policy(sidecar: dict[str, Any]) -> Policy | None:
+    raw = sidecar.get("policy")
+    if raw is None:
+        return None
+    review, block = int(raw["review"]), int(raw["block"])
+    if not 0 < review <= block <= 100:
+        raise ValueError(f"its policy's thresholds are not 0 < review <= block <= 100: {raw}")
+    return Policy(review, block, float(raw["review_rate"]), float(raw["block_precision"]))
+
+
+@dataclass(frozen=True, slots=True)
 class Model:
     booster: lgb.Booster
     version: str
@@ -60,6 +84,7 @@ class Model:
     calibration_x: Matrix  # raw probabilities, increasing
     calibration_y: Matrix  # calibrated probabilities at those points
     info: dict[str, Any]
+    policy: Policy | None = None
 
     def probabilities(self, rows: Matrix) -> Matrix:
         """The Booster's uncalibrated probability for each row of a 2-D array."""
@@ -133,12 +158,14 @@ def load_model(directory: Path) -> Model | None:
         if booster.num_feature() != len(FEATURE_NAMES):
             raise ValueError(f"the booster has {booster.num_feature()} features")
         version = str(sidecar["version"])
+        policy = _policy(sidecar)
     except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError,
             lgb.basic.LightGBMError) as e:
         log.warning("risk model in %s not loaded (%s): deciding on rules alone", directory, e)
         return None
-    info = {k: v for k, v in sidecar.items() if k not in ("feature_names", "calibration")}
-    return Model(booster, version, names, x, y, info)
+    info = {k: v for k, v in sidecar.items()
+            if k not in ("feature_names", "calibration", "policy")}
+    return Model(booster, version, names, x, y, info, policy)
 
 
 def load_default_model() -> Model | None:

@@ -51,7 +51,8 @@ CENT: Final = 10_000
 ASSET: Final = "USD"
 
 TYPOLOGIES: Final = ("ato", "card_testing", "mule", "carrier_cashout", "circular",
-                     "structuring", "referral_ring")
+                     "structuring", "referral_ring", "compromised_merchant",
+                     "compromised_account", "merchant_card_testing")
 
 # Share of a day's activity in each UTC hour: quiet nights, a lunch bump, busy evenings.
 HOUR_WEIGHTS: Final = (1, 1, 1, 1, 1, 2, 3, 5, 6, 6, 6, 7, 8, 7, 6, 6, 7, 8, 9, 10, 10, 8, 5, 2)
@@ -80,7 +81,8 @@ class SimConfig:
     fraud_per_day_per_k: dict[str, float] = field(
         default_factory=lambda: {"ato": 0.6, "card_testing": 0.4, "mule": 0.2,
                                  "carrier_cashout": 0.8, "circular": 0.2, "structuring": 0.3,
-                                 "referral_ring": 0.15})
+                                 "referral_ring": 0.15, "compromised_merchant": 0.05,
+                                 "compromised_account": 0.6, "merchant_card_testing": 0.15})
     voucher_merchants: int = 2  # the first merchants of the population sell vouchers
     brokers: int = 3  # customers who buy carrier-funded balances for cash
 
@@ -96,6 +98,7 @@ class _Person:
         "ip",
         "payout",
         "rate",
+        "spend",
     )
 
     def __init__(self, pid: str, rng: random.Random, ids: _Ids) -> None:
@@ -108,6 +111,9 @@ class _Person:
         self.balance = 0
         self.friends: list[str] = []
         self.rate = min(12.0, rng.lognormvariate(0.8, 0.7))  # payments per active day
+        # The median payment: most people pay micro-amounts, many shop at card scale (a few
+        # dollars to a few hundred), so no absolute amount is suspicious on its own.
+        self.spend = 0.25 if rng.random() < 0.6 else min(150.0, rng.lognormvariate(3.0, 1.0))
 
 
 class _Ids:
@@ -143,9 +149,14 @@ class _World:
             if rng.random() < 0.2:
                 c.carrier = self.ids.new("phone")
         self.merchant_weights = [1.0 / (i + 1) for i in range(config.merchants)]
+        self.open_weights = list(self.merchant_weights)  # merchants not yet joined: 0
         self.vouchers = [m.id for m in self.merchants[: config.voucher_merchants]]
         self.brokers = [self._person("cus") for _ in range(config.brokers)]
         self.by_id = {p.id: p for p in self.customers + self.merchants + self.brokers}
+        # Compromised merchants (every payment to them is fraud) and accounts (a third of
+        # their payments are a fraudster's, larger): id -> the first day they are clean again.
+        self.bad_merchants: dict[str, int] = {}
+        self.bad_accounts: dict[str, int] = {}
 
     def _person(self, prefix: str) -> _Person:
         return _Person(self.ids.new(prefix), self.rng, self.ids)
@@ -175,7 +186,7 @@ class _World:
             amount = rng.choice((10, 20, 20, 25, 50, 50, 100)) * MICRO
             kind, instrument = "topup", p.card
         amount = max(amount, (need // (10 * MICRO) + 1) * 10 * MICRO)
-        amount = min(amount, 100 * MICRO)
+        amount = min(amount, 100 * MICRO if need <= 100 * MICRO else 500 * MICRO)
         if rng.random() < 0.02:  # an expired card, a typo: declined, then retried
             self.emit(t, "topup_declined", amount, p.id, p.id, p.device, p.ip, instrument)
             t += rng.randrange(20, 300) * NS_PER_S
@@ -190,16 +201,24 @@ class _World:
         n = min(40, int(rng.expovariate(1.0 / p.rate)))
         for _ in range(n):
             t = self.at_hour(day)
-            merchant = rng.choices(self.merchants, weights=self.merchant_weights)[0]
+            merchant = rng.choices(self.merchants, weights=self.open_weights)[0]
             if merchant.id in self.vouchers and rng.random() < 0.7:
                 merchant = self.merchants[-1]  # legit customers rarely buy vouchers
-            amount = _micro(rng, 0.25, 1.1, 1_000, 20 * MICRO)
+            amount = _micro(rng, p.spend, 1.1 if p.spend < 1 else 0.6, 1_000,
+                            20 * MICRO if p.spend < 1 else 400 * MICRO)
             if rng.random() < 0.03:
                 amount = rng.choice((1, 5, 10, 20)) * MICRO  # a round purchase
+            label, typology = 0, ""
+            if self.bad_merchants.get(merchant.id, -1) > day:
+                label, typology = 1, "compromised_merchant"
+            elif self.bad_accounts.get(p.id, -1) > day and rng.random() < 1 / 3:
+                amount = amount * rng.randint(3, 6)
+                label, typology = 1, "compromised_account"
             if p.balance < amount:
                 t = self.topup(p, t - rng.randrange(60, 600) * NS_PER_S, amount)
                 t += rng.randrange(5, 120) * NS_PER_S
-            self.emit(t, "payment", amount, p.id, merchant.id, p.device, p.ip)
+            self.emit(t, "payment", amount, p.id, merchant.id, p.device, p.ip, label=label,
+                      typology=typology)
             p.balance -= amount
             merchant.balance += amount
         if rng.random() < 0.06 and p.friends:
@@ -364,21 +383,60 @@ class _World:
             self.emit(t, "transfer", amount, fake.id, head.id, fake.device, ip, label=1,
                       typology="referral_ring")
 
+    def compromised_merchant(self, day: int) -> None:
+        """A merchant's checkout is compromised: every payment to it for 1-4 weeks is fraud
+        (the popular merchants are watched; a smaller one is picked)."""
+        rng = self.rng
+        merchant = rng.choice(self.merchants[len(self.merchants) // 4:])
+        self.bad_merchants[merchant.id] = day + rng.randint(7, 28)
+
+    def compromised_account(self, day: int) -> None:
+        """A customer's credentials are stolen: for two weeks a third of the account's
+        payments are the fraudster's, three to six times its usual amount."""
+        victim = self.rng.choice(self.customers)
+        self.bad_accounts[victim.id] = day + 14
+
+    def merchant_card_testing(self, day: int) -> None:
+        """Stolen cards tested against one merchant: fresh accounts each top up a little
+        and pay the same merchant a tiny amount, within an hour."""
+        rng = self.rng
+        merchant = rng.choice(self.merchants)
+        t = self.at_hour(day)
+        for _ in range(rng.randint(5, 15)):
+            tester = self._person("cus")
+            t += rng.randrange(10, 180) * NS_PER_S
+            self.signup(tester, t)
+            card = self.ids.new("card")
+            self.emit(t + NS_PER_S, "topup", 5 * MICRO, tester.id, tester.id, tester.device,
+                      tester.ip, card, label=1, typology="merchant_card_testing")
+            amount = rng.randrange(10, 200) * CENT // 10
+            self.emit(t + 20 * NS_PER_S, "payment", amount, tester.id, merchant.id,
+                      tester.device, tester.ip, label=1, typology="merchant_card_testing")
+
     def run(self) -> None:
         config, rng = self.config, self.rng
-        # Most of the population exists before the first day's traffic; the rest joins later.
         joined: dict[str, int] = {}
         for p in self.customers + self.merchants + self.brokers:
-            day = 0 if rng.random() < 0.8 else rng.randrange(config.days)
+            # Half of the people join during the period: most new accounts are legitimate
+            # (a model must not learn that newness is fraud).
+            day = 0 if rng.random() < 0.5 else rng.randrange(config.days)
             t = config.start_ns + (day - 1) * NS_PER_DAY + rng.randrange(NS_PER_DAY)
             referrer = ""
             if p.id.startswith("cus") and rng.random() < 0.2:
                 referrer = rng.choice(self.customers).id
             self.signup(p, t, "" if referrer == p.id else referrer)
             joined[p.id] = day
+            if day > 0 and p.id.startswith("cus") and rng.random() < 0.7:
+                # A newcomer tries the product at once: a first top-up minutes after joining.
+                self.topup(p, t + rng.randrange(20, 900) * NS_PER_S, 0)
         schemes = {name: getattr(self, name) for name in TYPOLOGIES}
         start_weekday = datetime.fromtimestamp(config.start_ns // NS_PER_S, UTC).weekday()
         for day in range(config.days):
+            # New merchants open all the time: their first customers are ordinary people.
+            self.open_weights = [
+                w if joined[m.id] <= day or i < config.voucher_merchants + 1 else 0.0
+                for i, (m, w) in enumerate(zip(self.merchants, self.merchant_weights,
+                                               strict=True))]
             for c in self.customers:
                 if joined[c.id] <= day:
                     self.customer_day(c, day)

@@ -16,7 +16,7 @@ import enum
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
-__all__ = ["EVENT_TYPES", "Action", "Decision", "RiskEvent", "Screen"]
+__all__ = ["EVENT_TYPES", "Action", "Decision", "LabelSink", "RiskEvent", "RiskLabel", "Screen"]
 
 # What a RiskEvent's ``type`` may be, and what payer and payee name for it.
 EVENT_TYPES = {
@@ -76,4 +76,27 @@ class Screen(Protocol):
 
     def observe(self, event: RiskEvent) -> None:
         """An outcome that needs no decision (a decline, a chargeback) joins the features."""
+        ...
+
+
+class RiskLabel(NamedTuple):
+    """What became known about an earlier event: fraud or not, and when it became known.
+
+    ``arrived_ns`` is when the label reached the platform (an analyst's decision, a
+    chargeback, a dispute, an import), not when its event happened: features count a label
+    from its arrival only, so a decision never sees a label that came after it."""
+
+    event_ns: int
+    payer: str
+    payee: str
+    fraud: bool
+    arrived_ns: int
+    source: str  # analyst | chargeback | dispute | import
+
+
+class LabelSink(Protocol):
+    """A screen that learns from labels (the risk engine): told each label as it arrives."""
+
+    def label(self, label: RiskLabel) -> None:
+        """Count ``label`` in the label-feedback features from now on. Never raises."""
         ...

@@ -15,7 +15,10 @@ party of a case (``POST .../freeze``, the parties' own freeze).
   meanwhile, a party was frozen) answers that refusal and leaves the case open.
 - ``POST /v1/risk/cases/{id}/freeze``: freeze the case's customer or merchant.
 - ``POST /v1/risk/cases/{id}/label`` ``{"label": "fraud" | "not_fraud"}``: for training
-  (``centime risk export-labels``).
+  (``centime risk export-labels``) and the engine's label feedback.
+- ``POST /v1/risk/labels`` ``{"labels": [{"id", "source", "event_at", "payer", "payee",
+  "label"}]}``: chargebacks, disputes and imports into the label store
+  (centime.platform.risk_labels), idempotent by source and id.
 """
 
 from __future__ import annotations
@@ -185,4 +188,37 @@ async def label_case(
     return _answer(await to_thread.run_sync(review.label_case, platform, target, data.label))
 
 
-risk_routes: Final = [list_cases, get_case, approve_case, decline_case, freeze_party, label_case]
+@post("/risk/labels", guards=REVIEW, status_code=200, responses=problems(400, 413, 415))
+async def record_labels(
+    request: Request[Any, Any, Any],
+    data: JSONBody[wire.RiskLabelsIn],
+    idempotency_key: IdempotencyKey = None,
+) -> wire.RiskLabelsRecorded:
+    """Labels the operator learnt (chargebacks, disputes, imports), arrived now: stored once
+    per source and id (a retry is answered as a duplicate), and counted by the risk engine's
+    label-feedback features from now on. All or none: one bad label refuses the request.
+    An ``Idempotency-Key`` is accepted (and checked) but not needed: labels are idempotent
+    by their source and id."""
+    check_key(idempotency_key, required=False)
+    from centime.platform.risk_labels import LabelIn
+    from centime.platform.risk_labels import record_labels as record
+    from centime.risk.simulate import parse_timestamp
+
+    labels = []
+    for i, item in enumerate(data.labels):
+        try:
+            event_ns = parse_timestamp(item.event_at)
+        except ValueError:
+            raise ProblemError(Code.INVALID_REQUEST,
+                               f"label {i}: event_at is an RFC 3339 time") from None
+        labels.append(LabelIn(item.source, item.id, event_ns, item.payer, item.payee,
+                              item.label))
+    platform = api_state(request).platform
+    result = await to_thread.run_sync(record, platform, labels)
+    if isinstance(result, Refusal):
+        raise ProblemError(result.code, result.detail)
+    return wire.RiskLabelsRecorded(recorded=result.new, duplicates=result.duplicates)
+
+
+risk_routes: Final = [list_cases, get_case, approve_case, decline_case, freeze_party, label_case,
+                      record_labels]
