@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from litestar import Litestar
@@ -88,10 +89,27 @@ def test_a_web_sign_up_in_review_is_created_frozen_with_a_case(
     assert (status_text, subject) == ("frozen", "customer") and party == user_party
 
 
+# An operator's rule on top of the shipped ones: sign-ups from one address within the hour.
+SIGNUP_BURST_RULE = """
+[[rule]]
+code = "signup_burst_ip"
+action = "block"
+types = ["signup"]
+when = [["ip_n_1h", ">=", 3]]
+"""
+
+
 def test_the_risk_engine_blocks_a_burst_of_web_sign_ups(
-    platform: Platform, http: TestClient[Litestar], clock: FakeClock
+    platform: Platform, http: TestClient[Litestar], clock: FakeClock, tmp_path: Path
 ) -> None:
-    platform.screen = build_engine(None, None, clock=clock)
+    """The real engine (shipped model, shipped rules plus an operator's velocity rule)
+    decides web sign-ups: the burst's later sign-ups are refused by the rule."""
+    from importlib.resources import files
+
+    rules = tmp_path / "rules.toml"
+    shipped = files("centime.risk").joinpath("data/rules.toml").read_text()
+    rules.write_text(shipped + SIGNUP_BURST_RULE)
+    platform.screen = build_engine(rules, None, clock=clock)
     outcomes = []
     for _ in range(6):
         status, answer = _sign_up(http)
