@@ -3,7 +3,7 @@
 Three merchants (a news site, a game, a podcaster) and five customers, built through the
 SCREENED services (centime.platform.screening: the risk engine decides each sign-up, top-up,
 payment, hold and transfer, so it knows the demo's people when a person tries them; a step
-it holds for review is approved by the seed's analyst, and stays in the review queue): card
+it holds or refuses is an error: the demo's people are ordinary newcomers): card
 top-ups confirmed by the sandbox provider, a carrier-billed top-up still restricted,
 mandates, micropayments, a partial refund, a metered hold captured in part and a transfer
 between two people. Then ``centime serve`` runs on it and the keys are printed, once, so that
@@ -22,16 +22,15 @@ from rich.table import Table
 from centime.money import ASSETS
 from centime.platform import screening
 from centime.platform.context import Platform
-from centime.platform.holds import Hold, capture_hold, get_hold
+from centime.platform.holds import Hold, capture_hold
 from centime.platform.ids import format_id
-from centime.platform.p2p import get_p2p_transfer
 from centime.platform.parties import customer_balances, merchant_balances
-from centime.platform.payments import Payment, get_payment
+from centime.platform.payments import Payment
 from centime.platform.refunds import refund_payment
-from centime.platform.topups import TopUp, get_topup
+from centime.platform.topups import TopUp
 from centime.providers import Method, SandboxConfig, SandboxProvider
 from centime.providers.payout_sandbox import ACCOUNT_SUCCEEDS
-from centime.seed import MERCHANT_SCOPES, World, approved, await_success, expect, seed_world
+from centime.seed import MERCHANT_SCOPES, World, await_success, expect, seed_world
 from centime.timetext import human_duration
 
 __all__ = ["DEMO_CUSTOMERS", "DEMO_MERCHANTS", "DemoWorld", "build_demo_world", "print_demo"]
@@ -71,13 +70,12 @@ def build_demo_world(platform: Platform) -> DemoWorld:
     shops = [m.merchant for m in world.merchants]
     # Zoe pays by phone bill (her only top-up): the money is restricted until the carrier
     # settles (30 days).
-    carrier = approved(
-        platform,
+    carrier = expect(
         screening.topup(
             platform, sandbox, people[4].id, "USD", USD.parse("10"), Method.CARRIER.value,
             CARRIER_PHONE_SETTLES, device=f"seed-device-{people[4].id}",
         ),
-        lambda i: get_topup(platform, i), "carrier top-up",
+        "carrier top-up",
     )  # fmt: skip
     await_success(platform, sandbox, [carrier.id])
     payments: list[Payment] = []
@@ -88,22 +86,20 @@ def build_demo_world(platform: Platform) -> DemoWorld:
             price = USD.parse(prices[(index + round_) % len(prices)])
             paid = screening.pay(platform, person.id, shop.id, "USD", price,
                                  device=f"seed-device-{person.id}")
-            payments.append(approved(platform, paid, lambda i: get_payment(platform, i),
-                                     "payment"))
+            payments.append(expect(paid, "payment"))
     refund = refund_payment(platform, payments[4].id, USD.parse("0.005"), "article not loaded")
     expect(platform.execute(refund), "refund")
-    hold = approved(
-        platform,
+    hold = expect(
         screening.authorize(platform, people[1].id, shops[1].id, "USD", USD.parse("1"),
                             timeout_s=3600, description="Pixel Quest: one hour of play",
                             device=f"seed-device-{people[1].id}"),
-        lambda i: get_hold(platform, i), "hold",
+        "hold",
     )  # fmt: skip
     capture = capture_hold(platform, hold.id, USD.parse("0.35"))
     captured = expect(platform.execute(capture), "capture")
     lunch = screening.send(platform, people[0].id, people[1].id, "USD", USD.parse("2.5"),
                            note="lunch", device=f"seed-device-{people[0].id}")
-    approved(platform, lunch, lambda i: get_p2p_transfer(platform, i), "transfer")
+    expect(lunch, "transfer")
     return DemoWorld(world, payments, captured.hold, carrier)
 
 

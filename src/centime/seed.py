@@ -26,15 +26,12 @@ from centime.platform.parties import (
     Merchant,
     create_customer,
     create_merchant,
-    get_customer,
-    get_merchant,
 )
-from centime.platform.review import InReview, approve_case
+from centime.platform.review import InReview
 from centime.platform.topups import (
     TopUp,
     TopUpStatus,
     create_topup,
-    get_topup,
     process_provider_events,
 )
 from centime.providers import Method, SandboxProvider
@@ -44,7 +41,6 @@ __all__ = [
     "SeededCustomer",
     "SeededMerchant",
     "World",
-    "approved",
     "await_success",
     "expect",
     "seed_world",
@@ -93,22 +89,6 @@ def expect(result: T | Refusal | InReview, what: str) -> T:
     return result
 
 
-def approved(platform: Platform, result: T | Refusal | InReview,
-             load: Callable[[int], T | None], what: str) -> T:
-    """The result of a screened seeding step; one the risk screen held for review is
-    approved by the seed's analyst (the case stays in the queue, approved: the demo runs
-    with the screen on and shows it) and ``load`` reads what then ran."""
-    if isinstance(result, InReview):
-        case = approve_case(platform, result.case_id, "seed analyst")
-        if isinstance(case, Refusal):
-            raise SeedError(f"{what}: held for review, approval refused: {case.detail}")
-        found = load(result.subject.id)
-        if found is None:
-            raise SeedError(f"{what}: approved but not found")
-        return found
-    return expect(result, what)
-
-
 def _run_all(platform: Platform, operations: Sequence[Operation[Any]]) -> list[Any]:
     """Submit every operation at once (the writer commits them in a few groups)."""
     futures = [platform.ledger.submit_unit(op.unit, op.events_max) for op in operations]
@@ -145,8 +125,7 @@ def seed_world(
     world = World(asset, _key(platform, "operator", OPERATOR, "seed operator", frozenset(Scope)))
     if screened:
         made_merchants: list[Any] = [
-            approved(platform, screening.signup_merchant(platform, merchant_names(i)),
-                     lambda i: get_merchant(platform, i), "merchant")
+            expect(screening.signup_merchant(platform, merchant_names(i)), "merchant")
             for i in range(merchants)]
     else:
         made_merchants = _run_all(
@@ -158,8 +137,7 @@ def seed_world(
         world.merchants.append(SeededMerchant(merchant, token))
     if screened:
         signed: list[Any] = [
-            approved(platform, screening.signup_customer(platform, customer_names(i)),
-                     lambda i: get_customer(platform, i), "customer")
+            expect(screening.signup_customer(platform, customer_names(i)), "customer")
             for i in range(customers)]
     else:
         signed = _run_all(
@@ -193,9 +171,8 @@ def _fund_screened(platform: Platform, provider: SandboxProvider,
                    customers: Sequence[Customer], asset: str, amount: int) -> None:
     """As :func:`_fund`, each top-up screened (one at a time: the screen sees them in
     order); a refused or held one is an error (the seeded world would not be as asked)."""
-    made = [approved(platform, screening.topup(platform, provider, c.id, asset, amount,
-                                               Method.CARD.value, CARD_OK, device=_device(c)),
-                     lambda i: get_topup(platform, i), "top-up")
+    made = [expect(screening.topup(platform, provider, c.id, asset, amount, Method.CARD.value,
+                                   CARD_OK, device=_device(c)), "top-up")
             for c in customers]
     await_success(platform, provider, [t.id for t in made])
 

@@ -233,6 +233,33 @@ class _World:
             p.balance -= amount
             friend.balance += amount
 
+    def first_session(self, rng: random.Random, p: _Person, t: int, money: int,
+                      joined_ns: dict[str, int]) -> None:
+        """A newcomer's first minutes after its first top-up (``money``): a few small
+        payments, often to a creator who joined in the last three days (the one it came for:
+        a new creator's first audience is new people), sometimes a little to a friend.
+        Without them a model learns that a fresh payer paying a fresh payee is always a
+        scheme. An overlay: the balances (which time later top-ups) are left as they were,
+        the session spends only what its top-up brought."""
+        if rng.random() >= 0.8:
+            return
+        shops = [m for m in self.merchants[self.config.voucher_merchants + 1:]
+                 if m.id not in self.bad_merchants and joined_ns[m.id] <= t]
+        recent = [m for m in shops if t - joined_ns[m.id] <= 3 * NS_PER_DAY]
+        came_for = rng.choice(recent) if recent and rng.random() < 0.6 else None
+        for _ in range(rng.randint(1, 6)):
+            t += rng.randrange(20, 600) * NS_PER_S
+            merchant = came_for or rng.choice(shops)
+            amount = min(_micro(rng, 0.5, 1.2, 10_000, 5 * MICRO), money)
+            if amount <= 0:
+                return
+            self.emit(t, "payment", amount, p.id, merchant.id, p.device, p.ip)
+            money -= amount
+        if p.friends and money > 0 and rng.random() < 0.3:
+            amount = min(rng.choice((1, 2, 3, 5)) * MICRO, money)
+            t += rng.randrange(30, 900) * NS_PER_S
+            self.emit(t, "transfer", amount, p.id, rng.choice(p.friends), p.device, p.ip)
+
     def merchant_day(self, m: _Person, day: int, weekday: int) -> None:
         rng = self.rng
         if rng.random() < 0.002:
@@ -416,6 +443,8 @@ class _World:
     def run(self) -> None:
         config, rng = self.config, self.rng
         joined: dict[str, int] = {}
+        joined_ns: dict[str, int] = {}
+        first_topups: list[tuple[_Person, int, int]] = []
         for p in self.customers + self.merchants + self.brokers:
             # Half of the people join during the period: most new accounts are legitimate
             # (a model must not learn that newness is fraud).
@@ -425,10 +454,12 @@ class _World:
             if p.id.startswith("cus") and rng.random() < 0.2:
                 referrer = rng.choice(self.customers).id
             self.signup(p, t, "" if referrer == p.id else referrer)
-            joined[p.id] = day
+            joined[p.id], joined_ns[p.id] = day, t
             if day > 0 and p.id.startswith("cus") and rng.random() < 0.7:
                 # A newcomer tries the product at once: a first top-up minutes after joining.
-                self.topup(p, t + rng.randrange(20, 900) * NS_PER_S, 0)
+                before = p.balance
+                t = self.topup(p, t + rng.randrange(20, 900) * NS_PER_S, 0)
+                first_topups.append((p, t, p.balance - before))
         schemes = {name: getattr(self, name) for name in TYPOLOGIES}
         start_weekday = datetime.fromtimestamp(config.start_ns // NS_PER_S, UTC).weekday()
         for day in range(config.days):
@@ -453,6 +484,11 @@ class _World:
                 count = int(expected) + (1 if rng.random() < expected - int(expected) else 0)
                 for _ in range(count):
                     schemes[name](day)
+        # Drawn from their own generator, after everything else: every other event stays
+        # exactly as without them.
+        sessions = random.Random(config.seed * 1_000_003 + 17)
+        for p, t, money in first_topups:
+            self.first_session(sessions, p, t, money, joined_ns)
 
 
 def simulate(config: SimConfig | None = None) -> list[LabelledEvent]:
