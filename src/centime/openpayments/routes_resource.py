@@ -6,6 +6,7 @@ with the key of the grant that token belongs to."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, Final
 
 import isodate
@@ -176,20 +177,8 @@ def _page(request: Request[Any, Any, Any]) -> tuple[int, Cursor | None]:
 
 @get("/incoming-payments")
 async def list_incoming_payments(request: Request[Any, Any, Any]) -> Response[bytes]:
-    state = op_state(request)
-    signed = await signed_request(request, state)
-    _, grant = await access_token(state, signed)
-    wallet = _wallet(state, request.query_params.get("wallet-address"))
-    _, every = _allowed(grant, "incoming-payment", "list", wallet, state)
-    first, before = _page(request)
-    found = await to_thread.run_sync(
-        lambda: list_incoming(
-            state.platform, wallet, None if every else grant.client, before, first
-        )
-    )
-    more, found = len(found) > first, found[:first]
-    result = [incoming_json(state.urls, p, 0, methods=False) for p in found]
-    return json_response({"pagination": _pagination(found, more, before), "result": result})
+    return await _listed(request, "incoming-payment", list_incoming,
+                         lambda urls, p: incoming_json(urls, p, 0, methods=False))  # fmt: skip
 
 
 @post("/quotes", status_code=201)
@@ -325,19 +314,29 @@ async def read_outgoing_payment(
 
 @get("/outgoing-payments")
 async def list_outgoing_payments(request: Request[Any, Any, Any]) -> Response[bytes]:
+    return await _listed(request, "outgoing-payment", list_outgoing, outgoing_json)
+
+
+async def _listed(
+    request: Request[Any, Any, Any],
+    kind: str,
+    lister: Callable[..., list[Any]],
+    render: Callable[[Any, Any], dict[str, Any]],
+) -> Response[bytes]:
+    """One page of a wallet's incoming or outgoing payments: every client's under a
+    ``list-all`` grant, else only those the grant's client made."""
     state = op_state(request)
     signed = await signed_request(request, state)
     _, grant = await access_token(state, signed)
     wallet = _wallet(state, request.query_params.get("wallet-address"))
-    _, every = _allowed(grant, "outgoing-payment", "list", wallet, state)
+    _, every = _allowed(grant, kind, "list", wallet, state)
     first, before = _page(request)
+    client = None if every else grant.client
     found = await to_thread.run_sync(
-        lambda: list_outgoing(
-            state.platform, wallet, None if every else grant.client, before, first
-        )
+        lambda: lister(state.platform, wallet, client, before, first)
     )
     more, found = len(found) > first, found[:first]
-    result = [outgoing_json(state.urls, p) for p in found]
+    result = [render(state.urls, p) for p in found]
     return json_response({"pagination": _pagination(found, more, before), "result": result})
 
 
