@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import gettext
 import io
+import re
 import zoneinfo
 from dataclasses import dataclass
 from decimal import Decimal
@@ -69,24 +70,29 @@ def translations(locale: str) -> gettext.NullTranslations:
     return gettext.GNUTranslations(buffer)
 
 
+# RFC 9110's qvalue: 0 to 1 with at most three decimals.
+_QVALUE: Final = re.compile(r"(0)(?:\.(\d{0,3}))?|1(?:\.0{0,3})?")
+
+
 def choose_locale(cookie: str | None, accept_language: str | None) -> str:
     """The switch's choice if it names a locale we speak; else the browser's first
     preference (by q) that we speak; else English."""
     if cookie in LOCALES:
         return str(cookie)
-    best: tuple[float, int, str] | None = None
+    best: tuple[int, int, str] | None = None
     header = (accept_language or "")[:ACCEPT_LANGUAGE_LEN_MAX]
     for index, part in enumerate(header.split(",")[:ACCEPT_LANGUAGE_TAGS_MAX]):
         tag, _, params = part.strip().partition(";")
         language = tag.strip().lower().split("-")[0]
         if language not in LOCALES:
             continue
-        quality = 1.0
+        quality = 1000  # thousandths (RFC 9110 qvalue: at most three decimals)
         if params.strip().startswith("q="):
-            try:
-                quality = float(params.strip()[2:7])  # a preference weight, not money
-            except ValueError:
+            found = _QVALUE.fullmatch(params.strip()[2:])
+            if found is None:
                 continue
+            if found.group(1) is not None:  # 0.xyz; otherwise 1 (or 1.000): the default
+                quality = int((found.group(2) or "").ljust(3, "0"))
         if quality > 0 and (best is None or (-quality, index) < (-best[0], best[1])):
             best = (quality, index, language)
     return best[2] if best else DEFAULT_LOCALE
