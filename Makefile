@@ -23,6 +23,7 @@ demo: $(INSTALLED)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 typecheck: $(INSTALLED)
 	$(BIN)/mypy

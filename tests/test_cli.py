@@ -25,21 +25,46 @@ def test_reconcile_and_export_on_a_database(tmp_path: Path) -> None:
         made = Platform(ledger, ledger.clock)
         shop = made.execute(create_merchant(made, "Shop"))
         assert isinstance(shop, Merchant)
-    agreed = runner.invoke(app, ["report", "reconcile", "--date", "2027-01-15",
-                                 "--database-url", url])  # fmt: skip
+    agreed = runner.invoke(
+        app, ["report", "reconcile", "--date", "2027-01-15", "--database-url", url]
+    )
     assert agreed.exit_code == 0, agreed.output
     assert "2027-01-15: 0 differences" in agreed.output
     bad = runner.invoke(app, ["report", "reconcile", "--date", "15/01/2027"])
     assert bad.exit_code == 2
     out = tmp_path / "ops.csv"
-    exported = runner.invoke(app, ["export", "--merchant", format_id("mer", shop.id), "--from",
-                                   "2027-01-01", "--to", "2027-02-01", "--out", str(out),
-                                   "--database-url", url])  # fmt: skip
+    exported = runner.invoke(
+        app,
+        [
+            "export",
+            "--merchant",
+            format_id("mer", shop.id),
+            "--from",
+            "2027-01-01",
+            "--to",
+            "2027-02-01",
+            "--out",
+            str(out),
+            "--database-url",
+            url,
+        ],
+    )
     assert exported.exit_code == 0, exported.output
     assert out.read_text().startswith("type,id,created_at,payment_id,customer_id,asset,scale")
-    too_long = runner.invoke(app, ["export", "--merchant", format_id("mer", shop.id),
-                                   "--from", "2020-01-01", "--to", "2027-02-01",
-                                   "--database-url", url])  # fmt: skip
+    too_long = runner.invoke(
+        app,
+        [
+            "export",
+            "--merchant",
+            format_id("mer", shop.id),
+            "--from",
+            "2020-01-01",
+            "--to",
+            "2027-02-01",
+            "--database-url",
+            url,
+        ],
+    )
     assert too_long.exit_code == 1 and "invalid_period" in too_long.output
 
 

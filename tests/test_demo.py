@@ -44,7 +44,8 @@ def test_the_demo_world_is_real_and_printed(platform: Platform) -> None:
 
 
 def test_the_demo_runs_with_the_risk_engine_on_and_a_customer_can_try_it(
-        platform: Platform) -> None:
+    platform: Platform,
+) -> None:
     """The shipped engine (rules and model) screens the demo's seeding, then each demo
     customer tops up by card and pays, as a person trying the demo would: all allowed."""
     from centime.platform import screening
@@ -60,13 +61,22 @@ def test_the_demo_runs_with_the_risk_engine_on_and_a_customer_can_try_it(
     for seeded in demo.world.customers:
         person = seeded.customer
         for dollars in (10, 20):
-            made = screening.topup(platform, sandbox, person.id, "USD", dollars * 1_000_000,
-                                   Method.CARD.value, CARD_OK, device=f"seed-device-{person.id}")
+            made = screening.topup(
+                platform,
+                sandbox,
+                person.id,
+                "USD",
+                dollars * 1_000_000,
+                Method.CARD.value,
+                CARD_OK,
+                device=f"seed-device-{person.id}",
+            )
             assert isinstance(made, TopUp), (person.name, made)
             await_success(platform, sandbox, [made.id])  # type: ignore[arg-type]
         for shop in shops:
-            paid = screening.pay(platform, person.id, shop.id, "USD", 250_000,
-                                 device=f"seed-device-{person.id}")
+            paid = screening.pay(
+                platform, person.id, shop.id, "USD", 250_000, device=f"seed-device-{person.id}"
+            )
             assert not isinstance(paid, screening.InReview | Refusal), (person.name, paid)
     assert list(platform.ledger.store.check()) == []
     # The printed curl lines and an API top-up and payment by the demo's keys, in process.
@@ -80,16 +90,28 @@ def test_the_demo_runs_with_the_risk_engine_on_and_a_customer_can_try_it(
         assert api.http.get("/v1/customers", headers=operator).status_code == 200
         assert api.http.get("/v1/merchants/me/balances", headers=shop_key).status_code == 200
         ada = format_id("cus", demo.world.customers[0].customer.id)
-        topup = api.http.post("/v1/topups", headers={**operator, "Idempotency-Key": "demo-t"},
-                              json={"customer_id": ada, "amount": {"value": "15000000", "scale": 6,
-                                    "asset": "USD"}, "method": "card",
-                                    "instrument": CARD_OK})
+        topup = api.http.post(
+            "/v1/topups",
+            headers={**operator, "Idempotency-Key": "demo-t"},
+            json={
+                "customer_id": ada,
+                "amount": {"value": "15000000", "scale": 6, "asset": "USD"},
+                "method": "card",
+                "instrument": CARD_OK,
+            },
+        )
         assert topup.status_code == 201, topup.text
         shop = demo.world.merchants[0].merchant
         mandate = demo.world.customers[0].mandates[shop.id]
-        paid = api.http.post("/v1/payments", headers={**shop_key, "Idempotency-Key": "demo-p"},
-                             json={"customer_id": ada, "amount": {"value": "50000", "scale": 6,
-                                   "asset": "USD"}, "mandate_id": format_id("man", mandate.id)})
+        paid = api.http.post(
+            "/v1/payments",
+            headers={**shop_key, "Idempotency-Key": "demo-p"},
+            json={
+                "customer_id": ada,
+                "amount": {"value": "50000", "scale": 6, "asset": "USD"},
+                "mandate_id": format_id("man", mandate.id),
+            },
+        )
         assert paid.status_code == 201, paid.text
     finally:
         next(serving, None)

@@ -33,8 +33,7 @@ CSV = """timestamp,type,amount,asset,payer,payee,device,ip,instrument,label
 
 def events(start_ns: int) -> str:
     times = {f"t{i}": start_ns + i * 60 * S for i in range(9)}
-    return CSV.format(**times, five=5 * USD, three=3 * USD, one=USD, half=USD // 2,
-                      two=2 * USD)  # fmt: skip
+    return CSV.format(**times, five=5 * USD, three=3 * USD, one=USD, half=USD // 2, two=2 * USD)
 
 
 def test_a_population_goes_through_the_services(platform: Platform, clock: FakeClock) -> None:
@@ -70,16 +69,27 @@ def test_a_population_goes_through_the_services(platform: Platform, clock: FakeC
 
 def test_names_and_bad_files() -> None:
     assert [default_kind(n) for n in ("m12", "merchant_3", "mule_1", "c1", "shop9")] == [
-        "merchant", "merchant", "customer", "customer", "merchant",
-    ]  # fmt: skip
-    for bad in ("a,b\n", "timestamp,type,amount,asset,payer,payee,device,ip,instrument,label\n"
-                "x,payment,1,USD,c,m,,,,0\n"):  # fmt: skip
+        "merchant",
+        "merchant",
+        "customer",
+        "customer",
+        "merchant",
+    ]
+    for bad in (
+        "a,b\n",
+        "timestamp,type,amount,asset,payer,payee,device,ip,instrument,label\n"
+        "x,payment,1,USD,c,m,,,,0\n",
+    ):
         try:
             list(read_labelled_csv(io.StringIO(bad)))
         except ValueError:
             continue
         raise AssertionError(f"accepted {bad!r}")
-    assert list(read_labelled_csv(io.StringIO(
-        "timestamp,type,amount,asset,payer,payee,device,ip,instrument,label\n"
-        "5,payment,1,USD,c,m,,,,\n"
-    ))) == [(RiskEvent(5, "payment", 1, "USD", "c", "m"), 0)]  # fmt: skip
+    assert list(
+        read_labelled_csv(
+            io.StringIO(
+                "timestamp,type,amount,asset,payer,payee,device,ip,instrument,label\n"
+                "5,payment,1,USD,c,m,,,,\n"
+            )
+        )
+    ) == [(RiskEvent(5, "payment", 1, "USD", "c", "m"), 0)]

@@ -7,9 +7,17 @@ from centime.timetext import human_duration
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(0, "0 s"), (59, "59 s"), (60, "1 min"), (86_398, "23 h 59 min"), (86_400, "1 d"),
-     (90_061, "1 d 1 h"), (3_660, "1 h 1 min"), (-5, "0 s")],
-)  # fmt: skip
+    [
+        (0, "0 s"),
+        (59, "59 s"),
+        (60, "1 min"),
+        (86_398, "23 h 59 min"),
+        (86_400, "1 d"),
+        (90_061, "1 d 1 h"),
+        (3_660, "1 h 1 min"),
+        (-5, "0 s"),
+    ],
+)
 def test_durations_read_as_people_say_them(seconds: int, text: str) -> None:
     assert human_duration(seconds) == text
 

@@ -138,10 +138,13 @@ def test_bad_jobs_are_refused() -> None:
 
 _names = itertools.count()
 steps = st.lists(
-    st.tuples(st.sampled_from(["take", "renew", "release", "wait"]), st.sampled_from("ab"),
-              st.integers(0, 40)),
+    st.tuples(
+        st.sampled_from(["take", "renew", "release", "wait"]),
+        st.sampled_from("ab"),
+        st.integers(0, 40),
+    ),
     max_size=12,
-)  # fmt: skip
+)
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     from centime.web import WebState
     from centime.worker import Job
 
-app = typer.Typer(help="centime: micropayments on an exact, fast double-entry ledger.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="centime: micropayments on an exact, fast double-entry ledger.", no_args_is_help=True
+)
 db_app = typer.Typer(help="The database: schema migrations.", no_args_is_help=True)
 ledger_app = typer.Typer(help="The ledger: invariants and inspection.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks that print their figures.", no_args_is_help=True)
@@ -46,7 +47,9 @@ web_app = typer.Typer(help="The web apps: people and their passkeys.", no_args_i
 app.add_typer(web_app, name="web")
 
 DatabaseUrl = typer.Option(
-    DEFAULT_DATABASE_URL, "--database-url", envvar="CENTIME_DATABASE_URL",
+    DEFAULT_DATABASE_URL,
+    "--database-url",
+    envvar="CENTIME_DATABASE_URL",
     help="sqlite:///path.db (default) or postgresql://user@host:port/db",
 )
 
@@ -117,9 +120,7 @@ def risk_screen(clock: Clock) -> Screen:
         raise typer.BadParameter(f"{RISK_SCREEN_ENV} is engine or allow-all-unsafe")
     rules = os.environ.get("CENTIME_RISK_RULES")
     model = os.environ.get("CENTIME_RISK_MODEL")
-    return build_engine(
-        Path(rules) if rules else None, Path(model) if model else None, clock=clock
-    )
+    return build_engine(Path(rules) if rules else None, Path(model) if model else None, clock=clock)
 
 
 def install_funding_providers(platform: Platform) -> list[Job]:
@@ -180,10 +181,13 @@ def install_payout_rail(platform: Platform) -> list[Job]:
         )
     return [
         Job("payouts.events", PROVIDER_EVENTS_INTERVAL_S, process_payout_events),
-        Job("payouts.recover", PAYOUT_RECOVER_INTERVAL_S,
-            lambda running: recover_payouts(running, min_age_s=60)),
+        Job(
+            "payouts.recover",
+            PAYOUT_RECOVER_INTERVAL_S,
+            lambda running: recover_payouts(running, min_age_s=60),
+        ),
         Job("payouts.schedule", PAYOUT_RUN_INTERVAL_S, run_scheduled_payouts),
-    ]  # fmt: skip
+    ]
 
 
 @app.command("serve")
@@ -192,15 +196,21 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="The address to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="The port to listen on."),
     rate_per_key: float = typer.Option(
-        API_RATE_PER_KEY_PER_S, min=0.001, help="Requests per second per API key (sustained)."),
+        API_RATE_PER_KEY_PER_S, min=0.001, help="Requests per second per API key (sustained)."
+    ),
     rate_burst: int = typer.Option(API_RATE_BURST, min=1, help="Requests per API key in a burst."),
     access_log: bool = typer.Option(
-        False, help="Log a line for every request (on the request path: it costs throughput;"
-        " /metrics counts requests by route and status either way)."),
+        False,
+        help="Log a line for every request (on the request path: it costs throughput;"
+        " /metrics counts requests by route and status either way).",
+    ),
     worker: bool = typer.Option(
-        True, "--worker/--no-worker", help="Run the worker's jobs (webhooks, hold expiry, the"
+        True,
+        "--worker/--no-worker",
+        help="Run the worker's jobs (webhooks, hold expiry, the"
         " provider's events) in this process (the default; SQLite needs it: one process"
-        " writes), or leave them to `centime worker` processes (PostgreSQL)."),
+        " writes), or leave them to `centime worker` processes (PostgreSQL).",
+    ),
 ) -> None:
     """Serve the HTTP API (the platform's /v1 routes, the audit log's endpoints, health and
     metrics) over the ledger, with the audit log as CENTIME_AUDIT_KEY_FILE / CENTIME_AUDIT
@@ -212,12 +222,23 @@ def serve(
 
     audit = audit_from_env()
     with Ledger(open_store(database_url), audit=audit) as ledger:
-        platform = Platform(ledger, ledger.clock, config=platform_config_from_env(),
-                            screen=risk_screen(ledger.clock))  # fmt: skip
+        platform = Platform(
+            ledger,
+            ledger.clock,
+            config=platform_config_from_env(),
+            screen=risk_screen(ledger.clock),
+        )
         _replay_risk_labels(platform)
-        options = ServerOptions(host, port, rate_per_key, rate_burst, access_log, worker,
-                                web_key=web_key(database_url),
-                                trusted_proxies=trusted_proxies())  # fmt: skip
+        options = ServerOptions(
+            host,
+            port,
+            rate_per_key,
+            rate_burst,
+            access_log,
+            worker,
+            web_key=web_key(database_url),
+            trusted_proxies=trusted_proxies(),
+        )
         _install_webhook_key(platform, database_url)
         _run_server(platform, audit, options)
 
@@ -281,8 +302,13 @@ def web_state_for(platform: Platform, options: ServerOptions) -> WebState:
     from centime.web import WebState
 
     origin = options.origin()
-    state = WebState(platform, RelyingParty.for_origin(origin), LoginThrottle(time.monotonic),
-                     demo=options.demo, origin=origin)  # fmt: skip
+    state = WebState(
+        platform,
+        RelyingParty.for_origin(origin),
+        LoginThrottle(time.monotonic),
+        demo=options.demo,
+        origin=origin,
+    )
     if options.web_key is not None:
         state.csrf_key = options.web_key
     return state
@@ -310,8 +336,9 @@ def web_key(database_url: str) -> bytes:
         default = Path(f"{sqlalchemy_url(url).removeprefix('sqlite:///')}.web-key")
     try:
         key = key_from_env(WEB_KEY_ENV, WEB_KEY_FILE_ENV, default)
-        shared = None if key else key_from_env("CENTIME_WEBHOOK_KEY", "CENTIME_WEBHOOK_KEY_FILE",
-                                               None)  # fmt: skip
+        shared = (
+            None if key else key_from_env("CENTIME_WEBHOOK_KEY", "CENTIME_WEBHOOK_KEY_FILE", None)
+        )
     except RuntimeError as bad:
         typer.echo(f"error: {bad}", err=True)
         raise typer.Exit(2) from None
@@ -372,12 +399,15 @@ def _install_webhook_key(platform: Platform, database_url: str) -> None:
         base = sqlalchemy_url(url).removeprefix("sqlite:///")
     try:
         install_target_policy(platform, policy_from_env())
-        install_secret_box(platform, secret_box_from_env(
-            None if base is None else Path(f"{base}.webhook-key")))  # fmt: skip
+        install_secret_box(
+            platform, secret_box_from_env(None if base is None else Path(f"{base}.webhook-key"))
+        )
         # The same for instrument fingerprints (centime.platform.instruments; the migration
         # to 0012_card_tokens reads the same file).
-        install_instrument_key(platform, instrument_key_from_env(
-            None if base is None else Path(f"{base}.instrument-key")))  # fmt: skip
+        install_instrument_key(
+            platform,
+            instrument_key_from_env(None if base is None else Path(f"{base}.instrument-key")),
+        )
     except (RuntimeError, ValueError) as missing:
         typer.echo(f"error: {missing}", err=True)
         raise typer.Exit(2) from None
@@ -400,7 +430,10 @@ def _run_server(platform: Platform, audit: AuditLog | None, options: ServerOptio
         worker.start()
     try:
         app_ = create_app(
-            platform, audit, rate_per_s=options.rate_per_key, rate_burst=options.rate_burst,
+            platform,
+            audit,
+            rate_per_s=options.rate_per_key,
+            rate_burst=options.rate_burst,
             web=web_state_for(platform, options),
             open_payments=open_payments_for(platform, options),
         )
@@ -408,10 +441,14 @@ def _run_server(platform: Platform, audit: AuditLog | None, options: ServerOptio
         # 127.0.0.1's: on loopback any client could pick its own address).
         proxies = list(options.trusted_proxies)
         uvicorn.run(
-            app_, host=options.host, port=options.port, log_level="info",
-            access_log=options.access_log, proxy_headers=bool(proxies),
+            app_,
+            host=options.host,
+            port=options.port,
+            log_level="info",
+            access_log=options.access_log,
+            proxy_headers=bool(proxies),
             forwarded_allow_ips=proxies or None,
-        )  # fmt: skip
+        )
     finally:
         if worker is not None:
             worker.stop()
@@ -442,12 +479,16 @@ def worker_command(
             platform = Platform(ledger, ledger.clock, screen=risk_screen(ledger.clock))
             _install_webhook_key(platform, database_url)
             worker = Worker(platform, install_funding_providers(platform), lease_s=lease_s)
-            typer.echo(f"worker {worker.holder}: jobs {', '.join(j.name for j in worker.jobs)}",
-                       err=True)  # fmt: skip
+            typer.echo(
+                f"worker {worker.holder}: jobs {', '.join(j.name for j in worker.jobs)}", err=True
+            )
             worker.run_forever()
     except SqliteWriterBusyError:
-        typer.echo("error: a server is writing this SQLite database and runs the jobs itself;"
-                   " a separate worker needs PostgreSQL", err=True)  # fmt: skip
+        typer.echo(
+            "error: a server is writing this SQLite database and runs the jobs itself;"
+            " a separate worker needs PostgreSQL",
+            err=True,
+        )
         raise typer.Exit(1) from None
     typer.echo("worker stopped", err=True)
 
@@ -456,10 +497,13 @@ def worker_command(
 def keys_create(
     operator: bool = typer.Option(False, "--operator", help="A key of the operator."),
     merchant: str | None = typer.Option(
-        None, "--merchant", help="A key of this merchant (mer_...)."),
+        None, "--merchant", help="A key of this merchant (mer_...)."
+    ),
     scopes: str = typer.Option(
-        "admin", "--scopes",
-        help="Comma-separated: read, payments, refunds, payouts, admin, review."),
+        "admin",
+        "--scopes",
+        help="Comma-separated: read, payments, refunds, payouts, admin, review.",
+    ),
     name: str = typer.Option("created by centime keys create", "--name", help="What it is for."),
     database_url: str = DatabaseUrl,
 ) -> None:
@@ -479,7 +523,8 @@ def keys_create(
     wanted = parse_scopes(s.strip() for s in scopes.split(",") if s.strip())
     if wanted is None:
         raise typer.BadParameter(
-            "scopes are some of read, payments, refunds, payouts, admin, review")
+            "scopes are some of read, payments, refunds, payouts, admin, review"
+        )
     owner_id = OPERATOR if merchant is None else parse_id("mer", merchant)
     if owner_id is None:
         raise typer.BadParameter(f"not a merchant id: {merchant!r}")
@@ -489,8 +534,11 @@ def keys_create(
             store.claim_writer()  # a running server: say so before anything is tried
     except SqliteWriterBusyError:
         store.close()
-        typer.echo("error: a server is writing this database; create the key through the"
-                   " API (POST /v1/api-keys) or stop the server first", err=True)
+        typer.echo(
+            "error: a server is writing this database; create the key through the"
+            " API (POST /v1/api-keys) or stop the server first",
+            err=True,
+        )
         raise typer.Exit(1) from None
     try:
         # The audit log as serve runs it: every committed group is in the log.
@@ -499,14 +547,20 @@ def keys_create(
             kind: Literal["operator", "merchant"] = "operator" if operator else "merchant"
             result = platform.execute(create_key(platform, kind, owner_id, name, wanted))
     except SqliteWriterBusyError:
-        typer.echo("error: a server is writing this database; create the key through the"
-                   " API (POST /v1/api-keys) or stop the server first", err=True)
+        typer.echo(
+            "error: a server is writing this database; create the key through the"
+            " API (POST /v1/api-keys) or stop the server first",
+            err=True,
+        )
         raise typer.Exit(1) from None
     if not isinstance(result, NewKey):
         typer.echo(f"error: {result.code.value}: {result.detail}", err=True)
         raise typer.Exit(1)
-    typer.echo(f"created API key {format_id('key', result.key.id)} with scopes"
-               f" {', '.join(sorted(s.value for s in result.key.scopes))}; shown once:", err=True)
+    typer.echo(
+        f"created API key {format_id('key', result.key.id)} with scopes"
+        f" {', '.join(sorted(s.value for s in result.key.scopes))}; shown once:",
+        err=True,
+    )
     typer.echo(result.token)
 
 
@@ -573,13 +627,18 @@ def demo(
     # The demo operator's head-signing key, made for this run (mode 0600, never printed).
     audit = AuditLog(generate_key_file(key_file, time.time_ns()))
     with Ledger(SqliteStore.open(path), audit=audit) as ledger:
-        platform = Platform(ledger, ledger.clock, screen=risk_screen(ledger.clock),
-                            config=platform_config_from_env(DEMO_PAYOUT_METHOD_LOCK_S))  # fmt: skip
+        platform = Platform(
+            ledger,
+            ledger.clock,
+            screen=risk_screen(ledger.clock),
+            config=platform_config_from_env(DEMO_PAYOUT_METHOD_LOCK_S),
+        )
         _install_webhook_key(platform, str(path))
         world = build_demo_world(platform)
         print_demo(platform, world, f"http://{host}:{port}", Console())
-        options = ServerOptions(host, port, demo=True, web_key=web_key(str(path)),
-                                trusted_proxies=trusted_proxies())  # fmt: skip
+        options = ServerOptions(
+            host, port, demo=True, web_key=web_key(str(path)), trusted_proxies=trusted_proxies()
+        )
         _run_server(platform, audit, options)
 
 
@@ -655,7 +714,8 @@ def simulate(
     days: int = typer.Option(30, min=1, max=3650, help="Days of the population's life."),
     seed: int = typer.Option(0, help="The population's random seed."),
     events: str | None = typer.Option(
-        None, "--events", help="Apply this labelled CSV instead of the population simulator."),
+        None, "--events", help="Apply this labelled CSV instead of the population simulator."
+    ),
     kyc_tier: int = typer.Option(2, help="The KYC tier of parties created on first sight."),
     database_url: str = DatabaseUrl,
 ) -> None:
@@ -716,7 +776,8 @@ def tour(
 
 
 BenchBatchSizes = typer.Option(
-    ["1,100,8189"], "--batch-size", help="Events per request; repeat or comma-separate.")
+    ["1,100,8189"], "--batch-size", help="Events per request; repeat or comma-separate."
+)
 
 
 @bench_app.command("api")
@@ -729,11 +790,15 @@ def bench_api(
     runs: int = typer.Option(3, min=1, max=100, help="Runs of each; medians are reported."),
     audit: bool = typer.Option(True, help="Run the server with the audit log (the default)."),
     webhook: bool = typer.Option(
-        False, help="The merchant has a webhook endpoint for payment.created: every payment"
-        " writes its outbox event."),
+        False,
+        help="The merchant has a webhook endpoint for payment.created: every payment"
+        " writes its outbox event.",
+    ),
     screen_off: bool = typer.Option(
-        True, help="Also measure, side by side, the same workload with the risk screen off"
-        " (allow-all-unsafe), and print the ratio."),
+        True,
+        help="Also measure, side by side, the same workload with the risk screen off"
+        " (allow-all-unsafe), and print the ratio.",
+    ),
 ) -> None:
     """Payments per second through `centime serve` on SQLite over loopback, in the
     production configuration (risk engine, audit log, a published fee schedule) and with the
@@ -743,8 +808,9 @@ def bench_api(
     from centime.bench.api import SCREEN_ENGINE, SCREEN_OFF, ApiBenchConfig, run_api_bench
 
     screens = (SCREEN_ENGINE, SCREEN_OFF) if screen_off else (SCREEN_ENGINE,)
-    config = ApiBenchConfig(duration_s, clients, batch_clients, batch_size, customers, runs, audit,
-                            webhook, screens)  # fmt: skip
+    config = ApiBenchConfig(
+        duration_s, clients, batch_clients, batch_size, customers, runs, audit, webhook, screens
+    )
     result = run_api_bench(config, progress=lambda line: typer.echo(line, err=True))
     for run in result.runs:
         typer.echo(
@@ -771,8 +837,11 @@ def _echo_api_medians(result: ApiBenchResult) -> None:
 
     config = result.config
     pricing = "pricing on" + (", webhook subscribed" if config.webhook else "")
-    names = {SCREEN_ENGINE: f"production (risk engine, audit {'on' if config.audit else 'off'},"
-             f" {pricing})", SCREEN_OFF: "screen off (allow-all-unsafe, the rest the same)"}
+    names = {
+        SCREEN_ENGINE: f"production (risk engine, audit {'on' if config.audit else 'off'},"
+        f" {pricing})",
+        SCREEN_OFF: "screen off (allow-all-unsafe, the rest the same)",
+    }
     for screen in config.screens:
         typer.echo(f"{names[screen]}, medians of {config.runs}:")
         for kind in ("single", "batch"):
@@ -801,12 +870,17 @@ def bench_outbox(
     result = run_outbox_bench(rounds, batch_size, progress=lambda line: typer.echo(line, err=True))
     per_s = [batch_size / ms * 1e3 for ms in (result.quiet_ms, result.listened_ms)]
     typer.echo(f"medians of {rounds} units of {batch_size} payments each:")
-    typer.echo(f"  nobody listens:        {result.quiet_ms:8.1f} ms/unit  {per_s[0]:>9,.0f}"
-               " payments/s")  # fmt: skip
-    typer.echo(f"  payment.created on:    {result.listened_ms:8.1f} ms/unit  {per_s[1]:>9,.0f}"
-               f" payments/s  ({result.listened_cost:+.1%})")  # fmt: skip
-    typer.echo(f"  a unit with the check: {result.check_us:8.1f} us; an empty unit:"
-               f" {result.empty_us:.1f} us (medians of 200)")  # fmt: skip
+    typer.echo(
+        f"  nobody listens:        {result.quiet_ms:8.1f} ms/unit  {per_s[0]:>9,.0f} payments/s"
+    )
+    typer.echo(
+        f"  payment.created on:    {result.listened_ms:8.1f} ms/unit  {per_s[1]:>9,.0f}"
+        f" payments/s  ({result.listened_cost:+.1%})"
+    )
+    typer.echo(
+        f"  a unit with the check: {result.check_us:8.1f} us; an empty unit:"
+        f" {result.empty_us:.1f} us (medians of 200)"
+    )
 
 
 @bench_app.command("core")
@@ -829,7 +903,8 @@ def bench_core(
         )
     ratio = result.ratio()
     typer.echo(
-        f"compiled is {ratio:.2f}x the Python core (medians, side by side)" if ratio
+        f"compiled is {ratio:.2f}x the Python core (medians, side by side)"
+        if ratio
         else "the compiled core is not built (make install builds it): Python only"
     )
 
@@ -846,10 +921,14 @@ def bench_open_payments(
 
     result = run_open_payments_bench(payments, progress=lambda line: typer.echo(line, err=True))
     typer.echo(f"{payments} outgoing payments per side, alternating in chunks of 50:")
-    for name, side in (("each a ledger payment", result.direct),
-                       ("streamed (Web Monetization)", result.streamed)):  # fmt: skip
-        typer.echo(f"  {name:28} median {side.median_ms:6.2f} ms  {side.per_s:7.1f} payments/s"
-                   f"  {side.transfers_per_1000:7.1f} ledger transfers per 1,000")  # fmt: skip
+    for name, side in (
+        ("each a ledger payment", result.direct),
+        ("streamed (Web Monetization)", result.streamed),
+    ):
+        typer.echo(
+            f"  {name:28} median {side.median_ms:6.2f} ms  {side.per_s:7.1f} payments/s"
+            f"  {side.transfers_per_1000:7.1f} ledger transfers per 1,000"
+        )
     ratio = result.direct.transfers_per_1000 / max(result.streamed.transfers_per_1000, 1e-9)
     typer.echo(f"  streaming writes {ratio:.0f}x fewer ledger transfers")
 
@@ -880,8 +959,10 @@ def bench_audit_proofs(
 def bench_ledger(
     accounts: int = typer.Option(10_000, help="Funded wallets the transfers move between."),
     transfers: int | None = typer.Option(
-        None, help="Transfers per run for every batch size [default: 100,000 for batch 8189,"
-        " 20,000 for smaller batches]."),
+        None,
+        help="Transfers per run for every batch size [default: 100,000 for batch 8189,"
+        " 20,000 for smaller batches].",
+    ),
     batch_size: list[str] = BenchBatchSizes,
     naive_transfers: int = typer.Option(2_000, help="Transfers per run of the naive ledger."),
     clients: int = typer.Option(64, help="Concurrent callers for batches that share a group."),
@@ -889,12 +970,17 @@ def bench_ledger(
     seed: int = typer.Option(1, help="Seed of the random workload."),
     stores: str = typer.Option("sqlite,postgres", help="Comma-separated: sqlite, postgres."),
     postgres_url: str = typer.Option(
-        "postgresql://postgres@127.0.0.1:5432/test", envvar="CENTIME_BENCH_POSTGRES_URL",
-        help="Server for the PostgreSQL runs (a fresh schema per run, dropped after)."),
+        "postgresql://postgres@127.0.0.1:5432/test",
+        envvar="CENTIME_BENCH_POSTGRES_URL",
+        help="Server for the PostgreSQL runs (a fresh schema per run, dropped after).",
+    ),
     check: bool = typer.Option(True, help="Run the ledger check after every run (not timed)."),
     audit: bool = typer.Option(
-        False, "--audit", help="Also run every engine row with the audit log on, alternating"
-        " run by run, and report its cost."),
+        False,
+        "--audit",
+        help="Also run every engine row with the audit log on, alternating"
+        " run by run, and report its cost.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object, no table."),
 ) -> None:
     """Transfers per second through the engine (group commit) and a naive ledger."""
@@ -908,9 +994,15 @@ def bench_ledger(
 
     try:
         config = BenchConfig(
-            accounts=accounts, transfers=transfers, naive_transfers=naive_transfers,
+            accounts=accounts,
+            transfers=transfers,
+            naive_transfers=naive_transfers,
             batch_sizes=tuple(int(b) for item in batch_size for b in item.split(",") if b),
-            clients=clients, runs=runs, seed=seed, postgres_url=postgres_url, check=check,
+            clients=clients,
+            runs=runs,
+            seed=seed,
+            postgres_url=postgres_url,
+            check=check,
             audit=audit,
             stores=tuple(s.strip() for s in stores.split(",") if s.strip()),
         )
@@ -932,13 +1024,16 @@ def bench_ledger(
 # --------------------------------------------------------------------- audit (docs/audit.md)
 
 AuditKeyFile = typer.Option(
-    ..., "--key-file", envvar="CENTIME_AUDIT_KEY_FILE",
+    ...,
+    "--key-file",
+    envvar="CENTIME_AUDIT_KEY_FILE",
     help="The operator's private signing key (PEM, mode 0600).",
 )
 
 
 AuditAnchors = typer.Option(
-    [], "--anchor", help="An exported head (JSON) to check the log against; repeatable.")
+    [], "--anchor", help="An exported head (JSON) to check the log against; repeatable."
+)
 
 
 def _emit(document: object, out: str = "-") -> None:
@@ -975,7 +1070,8 @@ def _audit_document(
 def audit_verify(
     database_url: str = DatabaseUrl,
     keys: str | None = typer.Option(
-        None, "--keys", help="Trusted keyring JSON (default: the keys the store publishes)."),
+        None, "--keys", help="Trusted keyring JSON (default: the keys the store publishes)."
+    ),
     anchor: list[str] = AuditAnchors,
     show_all: bool = typer.Option(False, "--all", help="List every problem, not the first."),
 ) -> None:
@@ -1011,8 +1107,12 @@ def audit_verify(
 def audit_prove(
     transfer_id: int = typer.Argument(..., min=1, max=2**63 - 1),
     tree_size: int | None = typer.Option(
-        None, "--tree-size", min=1, max=2**63 - 1,
-        help="Prove against this tree size [default: the latest signed head's]."),
+        None,
+        "--tree-size",
+        min=1,
+        max=2**63 - 1,
+        help="Prove against this tree size [default: the latest signed head's].",
+    ),
     database_url: str = DatabaseUrl,
 ) -> None:
     """Print the inclusion proof of a transfer with the signed head it verifies against."""
@@ -1025,8 +1125,12 @@ def audit_prove(
 def audit_prove_consistency(
     first: int = typer.Argument(..., min=0, max=2**63 - 1),
     second: int | None = typer.Option(
-        None, "--second", min=0, max=2**63 - 1,
-        help="The newer tree size [default: the latest signed head's]."),
+        None,
+        "--second",
+        min=0,
+        max=2**63 - 1,
+        help="The newer tree size [default: the latest signed head's].",
+    ),
     database_url: str = DatabaseUrl,
 ) -> None:
     """Print the consistency proof from tree size FIRST to the newer tree."""
@@ -1042,9 +1146,11 @@ def audit_check_proof(
     ),
     keys: str = typer.Option(..., "--keys", help="The operator's published keyring JSON."),
     head: str | None = typer.Option(
-        None, "--head", help="The signed head JSON [default: the proof document's]."),
+        None, "--head", help="The signed head JSON [default: the proof document's]."
+    ),
     old_head: str | None = typer.Option(
-        None, "--old-head", help="For a consistency proof: the older signed head JSON."),
+        None, "--old-head", help="For a consistency proof: the older signed head JSON."
+    ),
 ) -> None:
     """Verify a proof offline, from the signed head and the public keys alone. Exit 1 if it
     does not verify, 2 for a fork (two signed heads no single log can have)."""
@@ -1076,7 +1182,8 @@ def audit_export_head(
     database_url: str = DatabaseUrl,
     out: str = typer.Option("-", "--out", help="A file to write, or - for standard output."),
     webhook: str | None = typer.Option(
-        None, "--webhook", help="Also POST the document to this URL (JSON)."),
+        None, "--webhook", help="Also POST the document to this URL (JSON)."
+    ),
 ) -> None:
     """Export the latest signed head and the public keys, for others to keep a copy of: a
     later head not consistent with it is a detected fork."""
@@ -1139,11 +1246,15 @@ app.add_typer(report_app, name="report")
 def report_reconcile(
     date: str = typer.Option(..., "--date", help="The UTC day, YYYY-MM-DD."),
     api_url: str | None = typer.Option(
-        None, "--api-url", envvar="CENTIME_API_URL",
+        None,
+        "--api-url",
+        envvar="CENTIME_API_URL",
         help="Ask the running server (GET /v1/reports/reconciliation): the sandbox provider's"
-        " statement lives in the server's process."),
+        " statement lives in the server's process.",
+    ),
     api_key: str | None = typer.Option(
-        None, "--api-key", envvar="CENTIME_API_KEY", help="An operator key with read."),
+        None, "--api-key", envvar="CENTIME_API_KEY", help="An operator key with read."
+    ),
     database_url: str = DatabaseUrl,
 ) -> None:
     """List every difference between what the funding providers report for the day and the
@@ -1169,14 +1280,17 @@ def report_reconcile(
     else:
         report = _reconcile_here(database_url, day)
     for provider in report.providers:
-        typer.echo(f"{provider.provider}: {provider.provider_lines} lines reported,"
-                   f" {provider.platform_lines} booked, {len(provider.differences)} differences"
-                   + (" (truncated)" if provider.truncated else ""))  # fmt: skip
+        typer.echo(
+            f"{provider.provider}: {provider.provider_lines} lines reported,"
+            f" {provider.platform_lines} booked, {len(provider.differences)} differences"
+            + (" (truncated)" if provider.truncated else "")
+        )
         for d in provider.differences:
             amounts = " ".join(
-                f"{side}={m.value} {m.asset}" for side, m in
-                (("provider", d.provider_amount), ("platform", d.platform_amount)) if m
-            )  # fmt: skip
+                f"{side}={m.value} {m.asset}"
+                for side, m in (("provider", d.provider_amount), ("platform", d.platform_amount))
+                if m
+            )
             typer.echo(f"  {d.kind} {d.movement} {d.topup_id} {amounts}: {d.detail}")
     typer.echo(f"{report.date}: {report.differences} differences")
     if report.differences:
@@ -1196,8 +1310,9 @@ def _reconcile_here(database_url: str, day: Any) -> Any:
         platform = Platform(ledger, ledger.clock)
         install_funding_providers(platform)
         done = [_out(reconcile(platform, p, day)) for p in statements(platform.providers)]
-    return Reconciliation(date=day.isoformat(), differences=sum(len(p.differences) for p in done),
-                          providers=done)  # fmt: skip
+    return Reconciliation(
+        date=day.isoformat(), differences=sum(len(p.differences) for p in done), providers=done
+    )
 
 
 @app.command("export")

@@ -139,8 +139,7 @@ class Client:
             content = msgspec.json.encode(body)
             headers["Content-Type"] = "application/json"
         query = {k: v for k, v in (params or {}).items() if v is not None}
-        response = self._http.request(method, path, content=content, headers=headers,
-                                      params=query)  # fmt: skip
+        response = self._http.request(method, path, content=content, headers=headers, params=query)
         if response.status_code >= 400:
             raise _problem(response)
         if response.status_code == 202 and result is not wire.InReview:
@@ -154,14 +153,25 @@ class Client:
     # ----------------------------------------------------------------- customers
 
     def create_customer(
-        self, name: str, *, email: str | None = None, kyc_tier: int = 1,
-        idempotency_key: str | None = None, referral_code: str | None = None,
+        self,
+        name: str,
+        *,
+        email: str | None = None,
+        kyc_tier: int = 1,
+        idempotency_key: str | None = None,
+        referral_code: str | None = None,
         device_id: str | None = None,
-    ) -> wire.Customer:  # fmt: skip
-        body = wire.CustomerCreate(name=name, email=email, kyc_tier=kyc_tier,
-                                   referral_code=referral_code, device_id=device_id)  # fmt: skip
-        return self.request("POST", "/v1/customers", wire.Customer, body=body,
-                            idempotency_key=idempotency_key)  # fmt: skip
+    ) -> wire.Customer:
+        body = wire.CustomerCreate(
+            name=name,
+            email=email,
+            kyc_tier=kyc_tier,
+            referral_code=referral_code,
+            device_id=device_id,
+        )
+        return self.request(
+            "POST", "/v1/customers", wire.Customer, body=body, idempotency_key=idempotency_key
+        )
 
     def get_customer(self, customer_id: str) -> wire.Customer:
         return self.request("GET", f"/v1/customers/{customer_id}", wire.Customer)
@@ -169,34 +179,54 @@ class Client:
     def list_customers(
         self, *, limit: int | None = None, cursor: str | None = None
     ) -> wire.CustomerPage:
-        return self.request("GET", "/v1/customers", wire.CustomerPage,
-                            params=_page(limit, cursor))  # fmt: skip
+        return self.request("GET", "/v1/customers", wire.CustomerPage, params=_page(limit, cursor))
 
     def update_customer(
-        self, customer_id: str, *, status: str | None = None, kyc_tier: int | None = None,
+        self,
+        customer_id: str,
+        *,
+        status: str | None = None,
+        kyc_tier: int | None = None,
         idempotency_key: str | None = None,
-    ) -> wire.Customer:  # fmt: skip
+    ) -> wire.Customer:
         body = wire.CustomerUpdate(status=_unset(status), kyc_tier=_unset(kyc_tier))
-        return self.request("PATCH", f"/v1/customers/{customer_id}", wire.Customer, body=body,
-                            idempotency_key=idempotency_key)  # fmt: skip
+        return self.request(
+            "PATCH",
+            f"/v1/customers/{customer_id}",
+            wire.Customer,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
 
     def customer_balances(self, customer_id: str) -> wire.CustomerBalances:
-        return self.request("GET", f"/v1/customers/{customer_id}/balances",
-                            wire.CustomerBalances)  # fmt: skip
+        return self.request("GET", f"/v1/customers/{customer_id}/balances", wire.CustomerBalances)
 
     # ----------------------------------------------------------------- merchants
 
     def create_merchant(
-        self, name: str, *, email: str | None = None, kyc_tier: int = 1,
-        fee_bp: int | None = None, fee_fixed: Sequence[wire.Money] = (),
-        idempotency_key: str | None = None, referral_code: str | None = None,
+        self,
+        name: str,
+        *,
+        email: str | None = None,
+        kyc_tier: int = 1,
+        fee_bp: int | None = None,
+        fee_fixed: Sequence[wire.Money] = (),
+        idempotency_key: str | None = None,
+        referral_code: str | None = None,
         device_id: str | None = None,
-    ) -> wire.Merchant:  # fmt: skip
-        body = wire.MerchantCreate(name=name, email=email, kyc_tier=kyc_tier,
-                                   fee_bp=_unset(fee_bp), fee_fixed=list(fee_fixed),
-                                   referral_code=referral_code, device_id=device_id)  # fmt: skip
-        return self.request("POST", "/v1/merchants", wire.Merchant, body=body,
-                            idempotency_key=idempotency_key)  # fmt: skip
+    ) -> wire.Merchant:
+        body = wire.MerchantCreate(
+            name=name,
+            email=email,
+            kyc_tier=kyc_tier,
+            fee_bp=_unset(fee_bp),
+            fee_fixed=list(fee_fixed),
+            referral_code=referral_code,
+            device_id=device_id,
+        )
+        return self.request(
+            "POST", "/v1/merchants", wire.Merchant, body=body, idempotency_key=idempotency_key
+        )
 
     def get_merchant(self, merchant_id: str) -> wire.Merchant:
         return self.request("GET", f"/v1/merchants/{merchant_id}", wire.Merchant)
@@ -204,24 +234,34 @@ class Client:
     def list_merchants(
         self, *, limit: int | None = None, cursor: str | None = None
     ) -> wire.MerchantPage:
-        return self.request("GET", "/v1/merchants", wire.MerchantPage,
-                            params=_page(limit, cursor))  # fmt: skip
+        return self.request("GET", "/v1/merchants", wire.MerchantPage, params=_page(limit, cursor))
 
     def update_merchant(
-        self, merchant_id: str, *, status: str | None = None, kyc_tier: int | None = None,
-        fee_bp: int | None = None, fee_fixed: Sequence[wire.Money] | None = None,
+        self,
+        merchant_id: str,
+        *,
+        status: str | None = None,
+        kyc_tier: int | None = None,
+        fee_bp: int | None = None,
+        fee_fixed: Sequence[wire.Money] | None = None,
         idempotency_key: str | None = None,
-    ) -> wire.Merchant:  # fmt: skip
+    ) -> wire.Merchant:
         body = wire.MerchantUpdate(
-            status=_unset(status), kyc_tier=_unset(kyc_tier), fee_bp=_unset(fee_bp),
+            status=_unset(status),
+            kyc_tier=_unset(kyc_tier),
+            fee_bp=_unset(fee_bp),
             fee_fixed=wire.UNSET if fee_fixed is None else list(fee_fixed),
-        )  # fmt: skip
-        return self.request("PATCH", f"/v1/merchants/{merchant_id}", wire.Merchant, body=body,
-                            idempotency_key=idempotency_key)  # fmt: skip
+        )
+        return self.request(
+            "PATCH",
+            f"/v1/merchants/{merchant_id}",
+            wire.Merchant,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
 
     def merchant_balances(self, merchant_id: str) -> wire.MerchantBalances:
-        return self.request("GET", f"/v1/merchants/{merchant_id}/balances",
-                            wire.MerchantBalances)  # fmt: skip
+        return self.request("GET", f"/v1/merchants/{merchant_id}/balances", wire.MerchantBalances)
 
     def me(self) -> wire.Merchant:
         """The merchant whose key this client holds."""
@@ -233,24 +273,32 @@ class Client:
     # ----------------------------------------------------------------- API keys
 
     def create_api_key(
-        self, name: str, scopes: Sequence[str], *, merchant_id: str | None = None,
+        self,
+        name: str,
+        scopes: Sequence[str],
+        *,
+        merchant_id: str | None = None,
         idempotency_key: str | None = None,
-    ) -> wire.ApiKeyCreated:  # fmt: skip
+    ) -> wire.ApiKeyCreated:
         """A new key; its ``secret`` is in this answer only."""
-        body = wire.ApiKeyCreate(name=name, scopes=list(scopes),  # type: ignore[arg-type]
-                                 merchant_id=_unset(merchant_id))  # fmt: skip
-        return self.request("POST", "/v1/api-keys", wire.ApiKeyCreated, body=body,
-                            idempotency_key=idempotency_key)  # fmt: skip
+        body = wire.ApiKeyCreate(
+            name=name,
+            scopes=list(scopes),  # type: ignore[arg-type]
+            merchant_id=_unset(merchant_id),
+        )
+        return self.request(
+            "POST", "/v1/api-keys", wire.ApiKeyCreated, body=body, idempotency_key=idempotency_key
+        )
 
     def list_api_keys(
         self, *, limit: int | None = None, cursor: str | None = None
     ) -> wire.ApiKeyPage:
-        return self.request("GET", "/v1/api-keys", wire.ApiKeyPage,
-                            params=_page(limit, cursor))  # fmt: skip
+        return self.request("GET", "/v1/api-keys", wire.ApiKeyPage, params=_page(limit, cursor))
 
     def revoke_api_key(self, key_id: str, *, idempotency_key: str | None = None) -> wire.ApiKey:
-        return self.request("POST", f"/v1/api-keys/{key_id}/revoke", wire.ApiKey,
-                            idempotency_key=idempotency_key)  # fmt: skip
+        return self.request(
+            "POST", f"/v1/api-keys/{key_id}/revoke", wire.ApiKey, idempotency_key=idempotency_key
+        )
 
     # ----------------------------------------------------------------- operations
 
@@ -281,9 +329,11 @@ class Client:
     def audit_consistency_proof(self, first: int, second: int) -> dict[str, Any]:
         """The proof that the tree of ``first`` leaves is a prefix of that of ``second``."""
         return self.request(
-            "GET", "/v1/audit/consistency-proof", dict[str, Any],
+            "GET",
+            "/v1/audit/consistency-proof",
+            dict[str, Any],
             params={"first": first, "second": second},
-        )  # fmt: skip
+        )
 
     def audit_keys(self) -> dict[str, Any]:
         """Every public key that ever signed a tree head, oldest first."""
@@ -292,209 +342,334 @@ class Client:
     # ----------------------------------------------------------------- payments
 
     def create_payment(
-        self, customer_id: str, amount: wire.Money, *, merchant_id: str | None = None,
-        mandate_id: str | None = None, description: str | None = None,
-        reference: str | None = None, idempotency_key: str | None = None,
+        self,
+        customer_id: str,
+        amount: wire.Money,
+        *,
+        merchant_id: str | None = None,
+        mandate_id: str | None = None,
+        description: str | None = None,
+        reference: str | None = None,
+        idempotency_key: str | None = None,
         promo_code: str | None = None,
-    ) -> wire.Payment:  # fmt: skip
+    ) -> wire.Payment:
         """A merchant's key charges under ``mandate_id`` (and is the merchant); the
         operator's key names ``merchant_id``. ``promo_code``: a promotion code's discount."""
         body = wire.PaymentCreate(
-            customer_id=customer_id, amount=amount, merchant_id=_unset(merchant_id),
-            mandate_id=mandate_id, description=description, reference=reference,
+            customer_id=customer_id,
+            amount=amount,
+            merchant_id=_unset(merchant_id),
+            mandate_id=mandate_id,
+            description=description,
+            reference=reference,
             promo_code=promo_code,
-        )  # fmt: skip
-        return self.request("POST", "/v1/payments", wire.Payment, body=body,
-                            idempotency_key=idempotency_key)  # fmt: skip
+        )
+        return self.request(
+            "POST", "/v1/payments", wire.Payment, body=body, idempotency_key=idempotency_key
+        )
 
     def create_payment_batch(
-        self, payments: Sequence[wire.BatchPayment], *, merchant_id: str | None = None,
+        self,
+        payments: Sequence[wire.BatchPayment],
+        *,
+        merchant_id: str | None = None,
         idempotency_key: str | None = None,
-    ) -> wire.PaymentBatch:  # fmt: skip
+    ) -> wire.PaymentBatch:
         """Up to 8189 payments; one result per payment, in order."""
         body = wire.PaymentBatchCreate(payments=list(payments), merchant_id=_unset(merchant_id))
-        return self.request("POST", "/v1/payments/batch", wire.PaymentBatch, body=body,
-                            idempotency_key=idempotency_key)  # fmt: skip
+        return self.request(
+            "POST",
+            "/v1/payments/batch",
+            wire.PaymentBatch,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
 
     def get_payment(self, payment_id: str) -> wire.Payment:
         return self.request("GET", f"/v1/payments/{payment_id}", wire.Payment)
 
     def list_payments(
-        self, *, merchant_id: str | None = None, customer_id: str | None = None,
-        limit: int | None = None, cursor: str | None = None,
-    ) -> wire.PaymentPage:  # fmt: skip
+        self,
+        *,
+        merchant_id: str | None = None,
+        customer_id: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> wire.PaymentPage:
         params = _query(limit, cursor, merchant_id=merchant_id, customer_id=customer_id)
         return self.request("GET", "/v1/payments", wire.PaymentPage, params=params)
 
     # ----------------------------------------------------------------- refunds
 
     def refund_payment(
-        self, payment_id: str, *, amount: wire.Money | None = None, reason: str | None = None,
+        self,
+        payment_id: str,
+        *,
+        amount: wire.Money | None = None,
+        reason: str | None = None,
         idempotency_key: str | None = None,
-    ) -> wire.Refund:  # fmt: skip
+    ) -> wire.Refund:
         """Refund ``amount`` of the payment, or (None) all that is not refunded yet."""
         body = wire.RefundCreate(amount=_unset(amount), reason=reason)
-        return self.request("POST", f"/v1/payments/{payment_id}/refunds", wire.Refund,
-                            body=body, idempotency_key=idempotency_key)  # fmt: skip
+        return self.request(
+            "POST",
+            f"/v1/payments/{payment_id}/refunds",
+            wire.Refund,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
 
     def get_refund(self, refund_id: str) -> wire.Refund:
         return self.request("GET", f"/v1/refunds/{refund_id}", wire.Refund)
 
     def list_refunds(
-        self, *, payment_id: str | None = None, limit: int | None = None,
+        self,
+        *,
+        payment_id: str | None = None,
+        limit: int | None = None,
         cursor: str | None = None,
-    ) -> wire.RefundPage:  # fmt: skip
-        return self.request("GET", "/v1/refunds", wire.RefundPage,
-                            params=_query(limit, cursor, payment_id=payment_id))  # fmt: skip
+    ) -> wire.RefundPage:
+        return self.request(
+            "GET",
+            "/v1/refunds",
+            wire.RefundPage,
+            params=_query(limit, cursor, payment_id=payment_id),
+        )
 
     # ----------------------------------------------------------------- mandates
 
     def create_mandate(
-        self, customer_id: str, merchant_id: str, amount_max_daily: wire.Money, *,
+        self,
+        customer_id: str,
+        merchant_id: str,
+        amount_max_daily: wire.Money,
+        *,
         idempotency_key: str | None = None,
-    ) -> wire.Mandate:  # fmt: skip
-        body = wire.MandateCreate(customer_id=customer_id, merchant_id=merchant_id,
-                                  amount_max_daily=amount_max_daily)  # fmt: skip
-        return self.request("POST", "/v1/mandates", wire.Mandate, body=body,
-                            idempotency_key=idempotency_key)  # fmt: skip
+    ) -> wire.Mandate:
+        body = wire.MandateCreate(
+            customer_id=customer_id, merchant_id=merchant_id, amount_max_daily=amount_max_daily
+        )
+        return self.request(
+            "POST", "/v1/mandates", wire.Mandate, body=body, idempotency_key=idempotency_key
+        )
 
     def revoke_mandate(
         self, mandate_id: str, *, idempotency_key: str | None = None
     ) -> wire.Mandate:
-        return self.request("POST", f"/v1/mandates/{mandate_id}/revoke", wire.Mandate,
-                            idempotency_key=idempotency_key)  # fmt: skip
+        return self.request(
+            "POST",
+            f"/v1/mandates/{mandate_id}/revoke",
+            wire.Mandate,
+            idempotency_key=idempotency_key,
+        )
 
     def get_mandate(self, mandate_id: str) -> wire.Mandate:
         return self.request("GET", f"/v1/mandates/{mandate_id}", wire.Mandate)
 
     def list_mandates(
-        self, *, customer_id: str | None = None, merchant_id: str | None = None,
-        limit: int | None = None, cursor: str | None = None,
-    ) -> wire.MandatePage:  # fmt: skip
+        self,
+        *,
+        customer_id: str | None = None,
+        merchant_id: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> wire.MandatePage:
         params = _query(limit, cursor, customer_id=customer_id, merchant_id=merchant_id)
         return self.request("GET", "/v1/mandates", wire.MandatePage, params=params)
 
     # ----------------------------------------------------------------- metered holds
 
     def create_hold(
-        self, customer_id: str, amount: wire.Money, *, merchant_id: str | None = None,
-        mandate_id: str | None = None, timeout_s: int | None = None,
-        description: str | None = None, idempotency_key: str | None = None,
-    ) -> wire.Hold:  # fmt: skip
+        self,
+        customer_id: str,
+        amount: wire.Money,
+        *,
+        merchant_id: str | None = None,
+        mandate_id: str | None = None,
+        timeout_s: int | None = None,
+        description: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> wire.Hold:
         body = wire.HoldCreate(
-            customer_id=customer_id, amount=amount, merchant_id=_unset(merchant_id),
-            mandate_id=mandate_id, timeout_s=_unset(timeout_s), description=description,
-        )  # fmt: skip
-        return self.request("POST", "/v1/holds", wire.Hold, body=body,
-                            idempotency_key=idempotency_key)  # fmt: skip
+            customer_id=customer_id,
+            amount=amount,
+            merchant_id=_unset(merchant_id),
+            mandate_id=mandate_id,
+            timeout_s=_unset(timeout_s),
+            description=description,
+        )
+        return self.request(
+            "POST", "/v1/holds", wire.Hold, body=body, idempotency_key=idempotency_key
+        )
 
     def capture_hold(
         self, hold_id: str, amount: wire.Money, *, idempotency_key: str | None = None
     ) -> wire.Capture:
-        return self.request("POST", f"/v1/holds/{hold_id}/capture", wire.Capture,
-                            body=wire.HoldCapture(amount=amount),
-                            idempotency_key=idempotency_key)  # fmt: skip
+        return self.request(
+            "POST",
+            f"/v1/holds/{hold_id}/capture",
+            wire.Capture,
+            body=wire.HoldCapture(amount=amount),
+            idempotency_key=idempotency_key,
+        )
 
     def release_hold(self, hold_id: str, *, idempotency_key: str | None = None) -> wire.Hold:
-        return self.request("POST", f"/v1/holds/{hold_id}/release", wire.Hold,
-                            idempotency_key=idempotency_key)  # fmt: skip
+        return self.request(
+            "POST", f"/v1/holds/{hold_id}/release", wire.Hold, idempotency_key=idempotency_key
+        )
 
     def get_hold(self, hold_id: str) -> wire.Hold:
         return self.request("GET", f"/v1/holds/{hold_id}", wire.Hold)
 
     def list_holds(
-        self, *, merchant_id: str | None = None, customer_id: str | None = None,
-        limit: int | None = None, cursor: str | None = None,
-    ) -> wire.HoldPage:  # fmt: skip
+        self,
+        *,
+        merchant_id: str | None = None,
+        customer_id: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> wire.HoldPage:
         params = _query(limit, cursor, merchant_id=merchant_id, customer_id=customer_id)
         return self.request("GET", "/v1/holds", wire.HoldPage, params=params)
 
     # ----------------------------------------------------------------- transfers
 
     def create_transfer(
-        self, sender_id: str, recipient_id: str, amount: wire.Money, *,
-        note: str | None = None, idempotency_key: str | None = None,
-    ) -> wire.Transfer:  # fmt: skip
-        body = wire.TransferCreate(sender_id=sender_id, recipient_id=recipient_id,
-                                   amount=amount, note=note)  # fmt: skip
-        return self.request("POST", "/v1/transfers", wire.Transfer, body=body,
-                            idempotency_key=idempotency_key)  # fmt: skip
+        self,
+        sender_id: str,
+        recipient_id: str,
+        amount: wire.Money,
+        *,
+        note: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> wire.Transfer:
+        body = wire.TransferCreate(
+            sender_id=sender_id, recipient_id=recipient_id, amount=amount, note=note
+        )
+        return self.request(
+            "POST", "/v1/transfers", wire.Transfer, body=body, idempotency_key=idempotency_key
+        )
 
     def get_transfer(self, transfer_id: str) -> wire.Transfer:
         return self.request("GET", f"/v1/transfers/{transfer_id}", wire.Transfer)
 
     def list_transfers(
-        self, *, customer_id: str | None = None, limit: int | None = None,
+        self,
+        *,
+        customer_id: str | None = None,
+        limit: int | None = None,
         cursor: str | None = None,
-    ) -> wire.TransferPage:  # fmt: skip
-        return self.request("GET", "/v1/transfers", wire.TransferPage,
-                            params=_query(limit, cursor, customer_id=customer_id))  # fmt: skip
+    ) -> wire.TransferPage:
+        return self.request(
+            "GET",
+            "/v1/transfers",
+            wire.TransferPage,
+            params=_query(limit, cursor, customer_id=customer_id),
+        )
 
     # ----------------------------------------------------------------- top-ups
 
     def create_topup(
-        self, customer_id: str, amount: wire.Money, method: str, instrument: str, *,
+        self,
+        customer_id: str,
+        amount: wire.Money,
+        method: str,
+        instrument: str,
+        *,
         idempotency_key: str | None = None,
-    ) -> wire.TopUp:  # fmt: skip
+    ) -> wire.TopUp:
         """Charge the customer's card, bank account or phone bill (``method``: card,
         bank_transfer or carrier). A decline is a top-up with status ``declined``."""
-        body = wire.TopUpCreate(customer_id=customer_id, amount=amount,
-                                method=method, instrument=instrument)  # type: ignore[arg-type]
-        return self.request("POST", "/v1/topups", wire.TopUp, body=body,
-                            idempotency_key=idempotency_key)  # fmt: skip
+        body = wire.TopUpCreate(
+            customer_id=customer_id,
+            amount=amount,
+            method=method,  # type: ignore[arg-type]
+            instrument=instrument,
+        )
+        return self.request(
+            "POST", "/v1/topups", wire.TopUp, body=body, idempotency_key=idempotency_key
+        )
 
     def retry_topup(self, topup_id: str, *, idempotency_key: str | None = None) -> wire.TopUp:
-        return self.request("POST", f"/v1/topups/{topup_id}/retry", wire.TopUp,
-                            idempotency_key=idempotency_key)  # fmt: skip
+        return self.request(
+            "POST", f"/v1/topups/{topup_id}/retry", wire.TopUp, idempotency_key=idempotency_key
+        )
 
     def get_topup(self, topup_id: str) -> wire.TopUp:
         return self.request("GET", f"/v1/topups/{topup_id}", wire.TopUp)
 
     def list_topups(
-        self, *, customer_id: str | None = None, limit: int | None = None,
+        self,
+        *,
+        customer_id: str | None = None,
+        limit: int | None = None,
         cursor: str | None = None,
-    ) -> wire.TopUpPage:  # fmt: skip
-        return self.request("GET", "/v1/topups", wire.TopUpPage,
-                            params=_query(limit, cursor, customer_id=customer_id))  # fmt: skip
+    ) -> wire.TopUpPage:
+        return self.request(
+            "GET",
+            "/v1/topups",
+            wire.TopUpPage,
+            params=_query(limit, cursor, customer_id=customer_id),
+        )
 
     # ----------------------------------------------------------------- pricing (issue 4)
 
     def publish_pricing_rules(
-        self, rules: RuleSetDocument, *, note: str | None = None,
+        self,
+        rules: RuleSetDocument,
+        *,
+        note: str | None = None,
         idempotency_key: str | None = None,
-    ) -> pw.RuleSetVersion:  # fmt: skip
+    ) -> pw.RuleSetVersion:
         """Publish the next version of the pricing rules (docs/pricing.md)."""
         body = pw.RuleSetPublish(rules=rules, note=note)
-        return self.request("POST", "/v1/pricing/rules", pw.RuleSetVersion, body=body,
-                            idempotency_key=idempotency_key)  # fmt: skip
+        return self.request(
+            "POST",
+            "/v1/pricing/rules",
+            pw.RuleSetVersion,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
 
     def list_pricing_rules(
         self, *, limit: int | None = None, cursor: str | None = None
     ) -> pw.RuleSetPage:
-        return self.request("GET", "/v1/pricing/rules", pw.RuleSetPage,
-                            params=_page(limit, cursor))  # fmt: skip
+        return self.request("GET", "/v1/pricing/rules", pw.RuleSetPage, params=_page(limit, cursor))
 
     def get_pricing_rules(self, version: int) -> pw.RuleSetVersion:
         return self.request("GET", f"/v1/pricing/rules/{int(version)}", pw.RuleSetVersion)
 
     def create_promo_code(
-        self, code: str, *, discount_bp: int, discount_max: wire.Money, budget: wire.Money,
-        expires_in_s: int, uses_max: int, per_customer_max: int = 1,
-        min_amount: wire.Money | None = None, idempotency_key: str | None = None,
-    ) -> pw.PromoCode:  # fmt: skip
+        self,
+        code: str,
+        *,
+        discount_bp: int,
+        discount_max: wire.Money,
+        budget: wire.Money,
+        expires_in_s: int,
+        uses_max: int,
+        per_customer_max: int = 1,
+        min_amount: wire.Money | None = None,
+        idempotency_key: str | None = None,
+    ) -> pw.PromoCode:
         body = pw.PromoCodeCreate(
-            code=code, discount_bp=discount_bp, discount_max=discount_max, budget=budget,
-            expires_in_s=expires_in_s, uses_max=uses_max, per_customer_max=per_customer_max,
+            code=code,
+            discount_bp=discount_bp,
+            discount_max=discount_max,
+            budget=budget,
+            expires_in_s=expires_in_s,
+            uses_max=uses_max,
+            per_customer_max=per_customer_max,
             min_amount=min_amount,
-        )  # fmt: skip
-        return self.request("POST", "/v1/promo-codes", pw.PromoCode, body=body,
-                            idempotency_key=idempotency_key)  # fmt: skip
+        )
+        return self.request(
+            "POST", "/v1/promo-codes", pw.PromoCode, body=body, idempotency_key=idempotency_key
+        )
 
     def list_promo_codes(
         self, *, limit: int | None = None, cursor: str | None = None
     ) -> pw.PromoCodePage:
-        return self.request("GET", "/v1/promo-codes", pw.PromoCodePage,
-                            params=_page(limit, cursor))  # fmt: skip
+        return self.request("GET", "/v1/promo-codes", pw.PromoCodePage, params=_page(limit, cursor))
 
     def get_promo_code(self, promo_code_id: str) -> pw.PromoCode:
         return self.request("GET", f"/v1/promo-codes/{promo_code_id}", pw.PromoCode)
@@ -504,8 +679,13 @@ class Client:
     ) -> pw.PromotionsFunding:
         """Add the operator's money to the promotions budget (once per idempotency key)."""
         body = pw.PromotionsFundingCreate(amount=amount)
-        return self.request("POST", "/v1/promotions/fundings", pw.PromotionsFunding, body=body,
-                            idempotency_key=idempotency_key)  # fmt: skip
+        return self.request(
+            "POST",
+            "/v1/promotions/fundings",
+            pw.PromotionsFunding,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
 
     def promotions(self) -> pw.PromotionsBudget:
         return self.request("GET", "/v1/promotions", pw.PromotionsBudget)
@@ -514,32 +694,43 @@ class Client:
         return self.request("GET", "/v1/merchants/me/referral-code", pw.ReferralCode)
 
     def customer_referral_code(self, customer_id: str) -> pw.ReferralCode:
-        return self.request("GET", f"/v1/customers/{customer_id}/referral-code",
-                            pw.ReferralCode)  # fmt: skip
+        return self.request("GET", f"/v1/customers/{customer_id}/referral-code", pw.ReferralCode)
 
     def claim_referral(
-        self, customer_id: str, code: str, *, device_id: str | None = None,
+        self,
+        customer_id: str,
+        code: str,
+        *,
+        device_id: str | None = None,
         idempotency_key: str | None = None,
-    ) -> pw.ReferralStatus:  # fmt: skip
+    ) -> pw.ReferralStatus:
         body = pw.ReferralClaim(code=code, device_id=device_id)
-        return self.request("POST", f"/v1/customers/{customer_id}/referral", pw.ReferralStatus,
-                            body=body, idempotency_key=idempotency_key)  # fmt: skip
+        return self.request(
+            "POST",
+            f"/v1/customers/{customer_id}/referral",
+            pw.ReferralStatus,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
 
     def get_referral(self, customer_id: str) -> pw.ReferralStatus:
         return self.request("GET", f"/v1/customers/{customer_id}/referral", pw.ReferralStatus)
 
     def reward_referrals(self, *, idempotency_key: str | None = None) -> pw.ReferralRewardRun:
         """Run one pass of the referral reward job now."""
-        return self.request("POST", "/v1/referrals/rewards", pw.ReferralRewardRun,
-                            idempotency_key=idempotency_key)  # fmt: skip
+        return self.request(
+            "POST", "/v1/referrals/rewards", pw.ReferralRewardRun, idempotency_key=idempotency_key
+        )
+
     # ----------------------------------------------------------------- the review queue
 
     def list_risk_cases(
         self, *, status: str | None = None, limit: int | None = None, cursor: str | None = None
     ) -> wire.RiskCasePage:
         """Cases newest first: the open ones, or ``status`` approved, declined or all."""
-        return self.request("GET", "/v1/risk/cases", wire.RiskCasePage,
-                            params=_query(limit, cursor, status=status))  # fmt: skip
+        return self.request(
+            "GET", "/v1/risk/cases", wire.RiskCasePage, params=_query(limit, cursor, status=status)
+        )
 
     def get_risk_case(self, case_id: str) -> wire.RiskCaseDetail:
         return self.request("GET", f"/v1/risk/cases/{case_id}", wire.RiskCaseDetail)
@@ -555,175 +746,284 @@ class Client:
 
     def label_risk_case(self, case_id: str, label: str) -> wire.RiskCase:
         body = wire.RiskCaseLabel(label=label)  # type: ignore[arg-type]
-        return self.request("POST", f"/v1/risk/cases/{case_id}/label", wire.RiskCase,
-                            body=body)  # fmt: skip
-
+        return self.request("POST", f"/v1/risk/cases/{case_id}/label", wire.RiskCase, body=body)
 
     # ----------------------------------------------------------------- webhooks
     # Endpoints of the caller's merchant (the operator's key names merchant_id on create).
     # Verify what they receive with the standardwebhooks package (docs/webhooks.md).
 
     def create_webhook_endpoint(
-        self, url: str, event_types: Sequence[str], *, description: str | None = None,
-        merchant_id: str | None = None, idempotency_key: str | None = None,
-    ) -> wire.WebhookEndpointCreated:  # fmt: skip
+        self,
+        url: str,
+        event_types: Sequence[str],
+        *,
+        description: str | None = None,
+        merchant_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> wire.WebhookEndpointCreated:
         body = wire.WebhookEndpointCreate(
-            url=url, event_types=list(event_types), description=description,  # type: ignore[arg-type]
+            url=url,
+            event_types=list(event_types),  # type: ignore[arg-type]
+            description=description,
             merchant_id=_unset(merchant_id),
-        )  # fmt: skip
-        return self.request("POST", "/v1/webhook-endpoints", wire.WebhookEndpointCreated,
-                            body=body, idempotency_key=idempotency_key)  # fmt: skip
+        )
+        return self.request(
+            "POST",
+            "/v1/webhook-endpoints",
+            wire.WebhookEndpointCreated,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
 
     def list_webhook_endpoints(
         self, *, limit: int | None = None, cursor: str | None = None
     ) -> wire.WebhookEndpointPage:
-        return self.request("GET", "/v1/webhook-endpoints", wire.WebhookEndpointPage,
-                            params=_page(limit, cursor))  # fmt: skip
+        return self.request(
+            "GET", "/v1/webhook-endpoints", wire.WebhookEndpointPage, params=_page(limit, cursor)
+        )
 
     def get_webhook_endpoint(self, endpoint_id: str) -> wire.WebhookEndpoint:
         return self.request("GET", f"/v1/webhook-endpoints/{endpoint_id}", wire.WebhookEndpoint)
 
     def update_webhook_endpoint(
-        self, endpoint_id: str, *, url: str | None = None,
-        event_types: Sequence[str] | None = None, description: str | None = None,
-        enabled: bool | None = None, idempotency_key: str | None = None,
-    ) -> wire.WebhookEndpoint:  # fmt: skip
+        self,
+        endpoint_id: str,
+        *,
+        url: str | None = None,
+        event_types: Sequence[str] | None = None,
+        description: str | None = None,
+        enabled: bool | None = None,
+        idempotency_key: str | None = None,
+    ) -> wire.WebhookEndpoint:
         body = wire.WebhookEndpointUpdate(
-            url=_unset(url), event_types=_unset(None if event_types is None else list(event_types)),
-            description=_unset(description), enabled=_unset(enabled),
-        )  # fmt: skip
-        return self.request("PATCH", f"/v1/webhook-endpoints/{endpoint_id}",
-                            wire.WebhookEndpoint, body=body,
-                            idempotency_key=idempotency_key)  # fmt: skip
+            url=_unset(url),
+            event_types=_unset(None if event_types is None else list(event_types)),
+            description=_unset(description),
+            enabled=_unset(enabled),
+        )
+        return self.request(
+            "PATCH",
+            f"/v1/webhook-endpoints/{endpoint_id}",
+            wire.WebhookEndpoint,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
 
     def delete_webhook_endpoint(self, endpoint_id: str) -> wire.WebhookEndpoint:
-        return self.request("DELETE", f"/v1/webhook-endpoints/{endpoint_id}",
-                            wire.WebhookEndpoint)  # fmt: skip
+        return self.request("DELETE", f"/v1/webhook-endpoints/{endpoint_id}", wire.WebhookEndpoint)
 
     def rotate_webhook_secret(
-        self, endpoint_id: str, *, overlap_s: int = 24 * 3600,
+        self,
+        endpoint_id: str,
+        *,
+        overlap_s: int = 24 * 3600,
         idempotency_key: str | None = None,
-    ) -> wire.WebhookEndpointCreated:  # fmt: skip
-        return self.request("POST", f"/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
-                            wire.WebhookEndpointCreated,
-                            body=wire.WebhookSecretRotate(overlap_s=overlap_s),
-                            idempotency_key=idempotency_key)  # fmt: skip
+    ) -> wire.WebhookEndpointCreated:
+        return self.request(
+            "POST",
+            f"/v1/webhook-endpoints/{endpoint_id}/rotate-secret",
+            wire.WebhookEndpointCreated,
+            body=wire.WebhookSecretRotate(overlap_s=overlap_s),
+            idempotency_key=idempotency_key,
+        )
 
     def send_webhook_test(
         self, endpoint_id: str, *, idempotency_key: str | None = None
     ) -> wire.WebhookDelivery:
-        return self.request("POST", f"/v1/webhook-endpoints/{endpoint_id}/test",
-                            wire.WebhookDelivery, idempotency_key=idempotency_key)  # fmt: skip
+        return self.request(
+            "POST",
+            f"/v1/webhook-endpoints/{endpoint_id}/test",
+            wire.WebhookDelivery,
+            idempotency_key=idempotency_key,
+        )
 
     def list_webhook_deliveries(
         self, endpoint_id: str, *, limit: int | None = None, cursor: str | None = None
     ) -> wire.WebhookDeliveryPage:
-        return self.request("GET", f"/v1/webhook-endpoints/{endpoint_id}/deliveries",
-                            wire.WebhookDeliveryPage, params=_page(limit, cursor))  # fmt: skip
+        return self.request(
+            "GET",
+            f"/v1/webhook-endpoints/{endpoint_id}/deliveries",
+            wire.WebhookDeliveryPage,
+            params=_page(limit, cursor),
+        )
 
     def list_webhook_attempts(
         self, endpoint_id: str, *, limit: int | None = None, cursor: str | None = None
     ) -> wire.WebhookAttemptPage:
-        return self.request("GET", f"/v1/webhook-endpoints/{endpoint_id}/attempts",
-                            wire.WebhookAttemptPage, params=_page(limit, cursor))  # fmt: skip
+        return self.request(
+            "GET",
+            f"/v1/webhook-endpoints/{endpoint_id}/attempts",
+            wire.WebhookAttemptPage,
+            params=_page(limit, cursor),
+        )
 
     def redeliver_webhook(
         self, delivery_id: str, *, idempotency_key: str | None = None
     ) -> wire.WebhookDelivery:
-        return self.request("POST", f"/v1/webhook-deliveries/{delivery_id}/redeliver",
-                            wire.WebhookDelivery, idempotency_key=idempotency_key)  # fmt: skip
-
+        return self.request(
+            "POST",
+            f"/v1/webhook-deliveries/{delivery_id}/redeliver",
+            wire.WebhookDelivery,
+            idempotency_key=idempotency_key,
+        )
 
     # ----------------------------------------------------------------- reports
 
     def reconciliation(self, date: str) -> wire.Reconciliation:
         """The operator's reconciliation of a UTC day (``YYYY-MM-DD``)."""
-        return self.request("GET", "/v1/reports/reconciliation", wire.Reconciliation,
-                            params={"date": date})  # fmt: skip
+        return self.request(
+            "GET", "/v1/reports/reconciliation", wire.Reconciliation, params={"date": date}
+        )
 
     def export_csv(self, from_: str, to: str) -> bytes:
         """The calling merchant's operations in ``[from_, to)`` as CSV (dates or RFC 3339)."""
-        response = self._http.request("GET", "/v1/merchants/me/export.csv",
-                                      params={"from": from_, "to": to})  # fmt: skip
+        response = self._http.request(
+            "GET", "/v1/merchants/me/export.csv", params={"from": from_, "to": to}
+        )
         if response.status_code >= 400:
             raise _problem(response)
         return response.content
+
     # ----------------------------------------------------------------- payouts
 
     def add_payout_method(
-        self, holder_name: str, account_number: str, *, merchant_id: str | None = None,
-        idempotency_key: str | None = None, confirmation: str | None = None,
-    ) -> wire.PayoutMethod:  # fmt: skip
+        self,
+        holder_name: str,
+        account_number: str,
+        *,
+        merchant_id: str | None = None,
+        idempotency_key: str | None = None,
+        confirmation: str | None = None,
+    ) -> wire.PayoutMethod:
         """Register a bank account for payouts (locks payouts for a while). ``confirmation``:
         the one-time ``Centime-Confirmation`` a person of the merchant made on the web."""
-        body = wire.PayoutMethodCreate(holder_name=holder_name, account_number=account_number,
-                                       merchant_id=_unset(merchant_id))  # fmt: skip
-        return self.request("POST", "/v1/payout-methods", wire.PayoutMethod, body=body,
-                            idempotency_key=idempotency_key,
-                            headers=_confirmation(confirmation))  # fmt: skip
+        body = wire.PayoutMethodCreate(
+            holder_name=holder_name, account_number=account_number, merchant_id=_unset(merchant_id)
+        )
+        return self.request(
+            "POST",
+            "/v1/payout-methods",
+            wire.PayoutMethod,
+            body=body,
+            idempotency_key=idempotency_key,
+            headers=_confirmation(confirmation),
+        )
 
     def list_payout_methods(self, *, merchant_id: str | None = None) -> wire.PayoutMethodList:
-        return self.request("GET", "/v1/payout-methods", wire.PayoutMethodList,
-                            params=_query(None, None, merchant_id=merchant_id))  # fmt: skip
+        return self.request(
+            "GET",
+            "/v1/payout-methods",
+            wire.PayoutMethodList,
+            params=_query(None, None, merchant_id=merchant_id),
+        )
 
     def remove_payout_method(
-        self, method_id: str, *, idempotency_key: str | None = None,
+        self,
+        method_id: str,
+        *,
+        idempotency_key: str | None = None,
         confirmation: str | None = None,
-    ) -> wire.PayoutMethod:  # fmt: skip
-        return self.request("POST", f"/v1/payout-methods/{method_id}/remove", wire.PayoutMethod,
-                            idempotency_key=idempotency_key,
-                            headers=_confirmation(confirmation))  # fmt: skip
+    ) -> wire.PayoutMethod:
+        return self.request(
+            "POST",
+            f"/v1/payout-methods/{method_id}/remove",
+            wire.PayoutMethod,
+            idempotency_key=idempotency_key,
+            headers=_confirmation(confirmation),
+        )
 
     def get_payout_schedule(
         self, asset: str, *, merchant_id: str | None = None
     ) -> wire.PayoutSchedule:
-        return self.request("GET", f"/v1/payout-schedules/{asset}", wire.PayoutSchedule,
-                            params=_query(None, None, merchant_id=merchant_id))  # fmt: skip
+        return self.request(
+            "GET",
+            f"/v1/payout-schedules/{asset}",
+            wire.PayoutSchedule,
+            params=_query(None, None, merchant_id=merchant_id),
+        )
 
     def set_payout_schedule(
-        self, frequency: str, minimum_amount: wire.Money, *, weekday: int = 0,
-        month_day: int = 1, reserve_bp: int = 0, reserve_days: int = 0,
-        method_id: str | None = None, merchant_id: str | None = None,
+        self,
+        frequency: str,
+        minimum_amount: wire.Money,
+        *,
+        weekday: int = 0,
+        month_day: int = 1,
+        reserve_bp: int = 0,
+        reserve_days: int = 0,
+        method_id: str | None = None,
+        merchant_id: str | None = None,
         idempotency_key: str | None = None,
-    ) -> wire.PayoutSchedule:  # fmt: skip
+    ) -> wire.PayoutSchedule:
         """Create or replace the schedule in ``minimum_amount``'s asset (``frequency``:
         daily, weekly or monthly)."""
         body = wire.PayoutScheduleSet(
-            frequency=frequency, minimum_amount=minimum_amount, weekday=weekday,  # type: ignore[arg-type]
-            month_day=month_day, reserve_bp=reserve_bp, reserve_days=reserve_days,
-            method_id=method_id, merchant_id=_unset(merchant_id),
-        )  # fmt: skip
-        return self.request("POST", "/v1/payout-schedules", wire.PayoutSchedule, body=body,
-                            idempotency_key=idempotency_key)  # fmt: skip
+            frequency=frequency,  # type: ignore[arg-type]
+            minimum_amount=minimum_amount,
+            weekday=weekday,
+            month_day=month_day,
+            reserve_bp=reserve_bp,
+            reserve_days=reserve_days,
+            method_id=method_id,
+            merchant_id=_unset(merchant_id),
+        )
+        return self.request(
+            "POST",
+            "/v1/payout-schedules",
+            wire.PayoutSchedule,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
 
     def quote_instant_payout(
-        self, amount: wire.Money, *, method_id: str | None = None,
-        merchant_id: str | None = None, idempotency_key: str | None = None,
-    ) -> wire.PayoutQuote:  # fmt: skip
+        self,
+        amount: wire.Money,
+        *,
+        method_id: str | None = None,
+        merchant_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> wire.PayoutQuote:
         """The fee and what arrives if ``amount`` is paid out now; valid a short while."""
-        body = wire.PayoutQuoteCreate(amount=amount, method_id=method_id,
-                                      merchant_id=_unset(merchant_id))  # fmt: skip
-        return self.request("POST", "/v1/payout-quotes", wire.PayoutQuote, body=body,
-                            idempotency_key=idempotency_key)  # fmt: skip
+        body = wire.PayoutQuoteCreate(
+            amount=amount, method_id=method_id, merchant_id=_unset(merchant_id)
+        )
+        return self.request(
+            "POST",
+            "/v1/payout-quotes",
+            wire.PayoutQuote,
+            body=body,
+            idempotency_key=idempotency_key,
+        )
 
     def instant_payout(
-        self, quote_id: str, *, merchant_id: str | None = None,
+        self,
+        quote_id: str,
+        *,
+        merchant_id: str | None = None,
         idempotency_key: str | None = None,
-    ) -> wire.Payout:  # fmt: skip
+    ) -> wire.Payout:
         """Pay a quote out now, exactly as quoted (once, however often it is sent)."""
         body = wire.InstantPayoutCreate(quote_id=quote_id, merchant_id=_unset(merchant_id))
-        return self.request("POST", "/v1/payouts/instant", wire.Payout, body=body,
-                            idempotency_key=idempotency_key)  # fmt: skip
+        return self.request(
+            "POST", "/v1/payouts/instant", wire.Payout, body=body, idempotency_key=idempotency_key
+        )
 
     def get_payout(self, payout_id: str) -> wire.Payout:
         return self.request("GET", f"/v1/payouts/{payout_id}", wire.Payout)
 
     def list_payouts(
-        self, *, merchant_id: str | None = None, limit: int | None = None,
+        self,
+        *,
+        merchant_id: str | None = None,
+        limit: int | None = None,
         cursor: str | None = None,
-    ) -> wire.PayoutPage:  # fmt: skip
-        return self.request("GET", "/v1/payouts", wire.PayoutPage,
-                            params=_query(limit, cursor, merchant_id=merchant_id))  # fmt: skip
+    ) -> wire.PayoutPage:
+        return self.request(
+            "GET",
+            "/v1/payouts",
+            wire.PayoutPage,
+            params=_query(limit, cursor, merchant_id=merchant_id),
+        )
 
 
 def _query(limit: int | None, cursor: str | None, **filters: str | None) -> dict[str, str | int]:
@@ -745,7 +1045,12 @@ def _problem(response: httpx.Response) -> ProblemError:
     try:
         problem = msgspec.json.decode(response.content, type=wire.Problem)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        return ProblemError(response.status_code, f"http_{response.status_code}",
-                            response.text[:200], headers=response.headers)  # fmt: skip
-    return ProblemError(response.status_code, problem.code, problem.detail, problem.errors,
-                        headers=response.headers)  # fmt: skip
+        return ProblemError(
+            response.status_code,
+            f"http_{response.status_code}",
+            response.text[:200],
+            headers=response.headers,
+        )
+    return ProblemError(
+        response.status_code, problem.code, problem.detail, problem.errors, headers=response.headers
+    )

@@ -61,22 +61,34 @@ def build_demo_world(platform: Platform) -> DemoWorld:
     sandbox = SandboxProvider(platform.clock, SandboxConfig(card_confirm_s=0, carrier_confirm_s=0))
     platform.providers["sandbox"] = sandbox
     world = seed_world(
-        platform, sandbox, customers=len(DEMO_CUSTOMERS), merchants=len(DEMO_MERCHANTS),
-        funding="25", mandate_daily="5",
-        customer_names=lambda i: DEMO_CUSTOMERS[i], merchant_names=lambda i: DEMO_MERCHANTS[i],
-        screened=True, unfunded=frozenset({4}),
-    )  # fmt: skip
+        platform,
+        sandbox,
+        customers=len(DEMO_CUSTOMERS),
+        merchants=len(DEMO_MERCHANTS),
+        funding="25",
+        mandate_daily="5",
+        customer_names=lambda i: DEMO_CUSTOMERS[i],
+        merchant_names=lambda i: DEMO_MERCHANTS[i],
+        screened=True,
+        unfunded=frozenset({4}),
+    )
     people = [c.customer for c in world.customers]
     shops = [m.merchant for m in world.merchants]
     # Zoe pays by phone bill (her only top-up): the money is restricted until the carrier
     # settles (30 days).
     carrier = expect(
         screening.topup(
-            platform, sandbox, people[4].id, "USD", USD.parse("10"), Method.CARRIER.value,
-            CARRIER_PHONE_SETTLES, device=f"seed-device-{people[4].id}",
+            platform,
+            sandbox,
+            people[4].id,
+            "USD",
+            USD.parse("10"),
+            Method.CARRIER.value,
+            CARRIER_PHONE_SETTLES,
+            device=f"seed-device-{people[4].id}",
         ),
         "carrier top-up",
-    )  # fmt: skip
+    )
     await_success(platform, sandbox, [carrier.id])
     payments: list[Payment] = []
     prices = ("0.001", "0.0125", "0.05", "0.002", "0.25")  # an article, an API call, a tip...
@@ -84,21 +96,36 @@ def build_demo_world(platform: Platform) -> DemoWorld:
         for round_ in range(3):
             shop = shops[(index + round_) % len(shops)]
             price = USD.parse(prices[(index + round_) % len(prices)])
-            paid = screening.pay(platform, person.id, shop.id, "USD", price,
-                                 device=f"seed-device-{person.id}")
+            paid = screening.pay(
+                platform, person.id, shop.id, "USD", price, device=f"seed-device-{person.id}"
+            )
             payments.append(expect(paid, "payment"))
     refund = refund_payment(platform, payments[4].id, USD.parse("0.005"), "article not loaded")
     expect(platform.execute(refund), "refund")
     hold = expect(
-        screening.authorize(platform, people[1].id, shops[1].id, "USD", USD.parse("1"),
-                            timeout_s=3600, description="Pixel Quest: one hour of play",
-                            device=f"seed-device-{people[1].id}"),
+        screening.authorize(
+            platform,
+            people[1].id,
+            shops[1].id,
+            "USD",
+            USD.parse("1"),
+            timeout_s=3600,
+            description="Pixel Quest: one hour of play",
+            device=f"seed-device-{people[1].id}",
+        ),
         "hold",
-    )  # fmt: skip
+    )
     capture = capture_hold(platform, hold.id, USD.parse("0.35"))
     captured = expect(platform.execute(capture), "capture")
-    lunch = screening.send(platform, people[0].id, people[1].id, "USD", USD.parse("2.5"),
-                           note="lunch", device=f"seed-device-{people[0].id}")
+    lunch = screening.send(
+        platform,
+        people[0].id,
+        people[1].id,
+        "USD",
+        USD.parse("2.5"),
+        note="lunch",
+        device=f"seed-device-{people[0].id}",
+    )
     expect(lunch, "transfer")
     return DemoWorld(world, payments, captured.hold, carrier)
 
@@ -116,9 +143,10 @@ def print_demo(platform: Platform, demo: DemoWorld, base_url: str, console: Cons
     for seeded in world.merchants:
         earned = merchant_balances(platform, seeded.merchant.id)
         merchants.add_row(
-            seeded.merchant.name, format_id("mer", seeded.merchant.id),
+            seeded.merchant.name,
+            format_id("mer", seeded.merchant.id),
             ", ".join(f"{USD.format(b.available)} {b.asset}" for b in earned) or "-",
-        )  # fmt: skip
+        )
         scopes = ", ".join(sorted(s.value for s in MERCHANT_SCOPES))
         say(f"key of {seeded.merchant.name} ({scopes}): {seeded.api_key}")
     console.print(merchants)
@@ -126,14 +154,17 @@ def print_demo(platform: Platform, demo: DemoWorld, base_url: str, console: Cons
     for person in world.customers:
         for balance in customer_balances(platform, person.customer.id):
             customers.add_row(
-                person.customer.name, format_id("cus", person.customer.id),
+                person.customer.name,
+                format_id("cus", person.customer.id),
                 f"{USD.format(balance.available)} {balance.asset}",
                 f"{USD.format(balance.restricted)} {balance.asset}",
-            )  # fmt: skip
+            )
     console.print(customers)
-    say(f"Payouts: adding a bank account pauses payouts for"
+    say(
+        f"Payouts: adding a bank account pauses payouts for"
         f" {human_duration(platform.config.payouts.payout_method_lock_s)} in this demo (a day by"
-        f" default; {PAYOUT_LOCK_ENV} sets it). Test account number: {ACCOUNT_SUCCEEDS}.")
+        f" default; {PAYOUT_LOCK_ENV} sets it). Test account number: {ACCOUNT_SUCCEEDS}."
+    )
     _print_web(platform, demo, base_url, say)
     say("Try:")
     say(f"  curl -s -H 'Authorization: Bearer {world.operator_key}' {base_url}/v1/customers")
@@ -148,8 +179,10 @@ def print_demo(platform: Platform, demo: DemoWorld, base_url: str, console: Cons
             f"  curl -s -H 'Authorization: Bearer {first.api_key}'"
             f" {base_url}/v1/payments/{format_id('pay', theirs.id)}/proof"
         )
-    say("Receipts with their audit proof: the wallet's history links each payment's receipt"
-        " and a 'Verify' button that checks the proof in the browser.")
+    say(
+        "Receipts with their audit proof: the wallet's history links each payment's receipt"
+        " and a 'Verify' button that checks the proof in the browser."
+    )
     say("Keys are shown only now; the server stores their hashes. Ctrl-C stops the server.")
 
 
@@ -163,13 +196,21 @@ def _print_web(
 
     web = base_url.replace("127.0.0.1", "localhost")
     people = [
-        (UserKind.CUSTOMER, demo.world.customers[0].customer.id,
-         demo.world.customers[0].customer.name, None),
-        (UserKind.MERCHANT, demo.world.merchants[0].merchant.id,
-         demo.world.merchants[0].merchant.name, None),
+        (
+            UserKind.CUSTOMER,
+            demo.world.customers[0].customer.id,
+            demo.world.customers[0].customer.name,
+            None,
+        ),
+        (
+            UserKind.MERCHANT,
+            demo.world.merchants[0].merchant.id,
+            demo.world.merchants[0].merchant.name,
+            None,
+        ),
         (UserKind.OPERATOR, OPERATOR, "Olga (operator admin)", Role.ADMIN),
         (UserKind.OPERATOR, OPERATOR, "Ari (risk analyst)", Role.ANALYST),
-    ]  # fmt: skip
+    ]
     say(f"\n[bold]web apps[/bold] at {web}/app  (passkeys need this host name: localhost)")
     for kind, party_id, name, role in people:
         token = platform.execute(create_enrollment(platform, kind, party_id, name, role))

@@ -126,7 +126,8 @@ def seed_world(
     if screened:
         made_merchants: list[Any] = [
             expect(screening.signup_merchant(platform, merchant_names(i)), "merchant")
-            for i in range(merchants)]
+            for i in range(merchants)
+        ]
     else:
         made_merchants = _run_all(
             platform, [create_merchant(platform, merchant_names(i)) for i in range(merchants)]
@@ -138,7 +139,8 @@ def seed_world(
     if screened:
         signed: list[Any] = [
             expect(screening.signup_customer(platform, customer_names(i)), "customer")
-            for i in range(customers)]
+            for i in range(customers)
+        ]
     else:
         signed = _run_all(
             platform, [create_customer(platform, customer_names(i)) for i in range(customers)]
@@ -167,13 +169,31 @@ def _device(customer: Customer) -> str:
     return f"seed-device-{customer.id}"
 
 
-def _fund_screened(platform: Platform, provider: SandboxProvider,
-                   customers: Sequence[Customer], asset: str, amount: int) -> None:
+def _fund_screened(
+    platform: Platform,
+    provider: SandboxProvider,
+    customers: Sequence[Customer],
+    asset: str,
+    amount: int,
+) -> None:
     """As :func:`_fund`, each top-up screened (one at a time: the screen sees them in
     order); a refused or held one is an error (the seeded world would not be as asked)."""
-    made = [expect(screening.topup(platform, provider, c.id, asset, amount, Method.CARD.value,
-                                   CARD_OK, device=_device(c)), "top-up")
-            for c in customers]
+    made = [
+        expect(
+            screening.topup(
+                platform,
+                provider,
+                c.id,
+                asset,
+                amount,
+                Method.CARD.value,
+                CARD_OK,
+                device=_device(c),
+            ),
+            "top-up",
+        )
+        for c in customers
+    ]
     await_success(platform, provider, [t.id for t in made])
 
 
@@ -187,9 +207,7 @@ def _fund(
     """Top every customer up by card and wait until the sandbox's confirmations landed."""
     with ThreadPoolExecutor(TOPUP_THREADS) as pool:
         futures: list[Future[TopUp | Refusal]] = [
-            pool.submit(
-                create_topup, platform, provider, c.id, asset, amount, Method.CARD, CARD_OK
-            )
+            pool.submit(create_topup, platform, provider, c.id, asset, amount, Method.CARD, CARD_OK)
             for c in customers
         ]
         topups = [expect(f.result(), "top-up") for f in futures]

@@ -170,11 +170,13 @@ class Driver:
         now = event._replace(timestamp_ns=self.clock.now_ns())
         made: Any
         if kind == "merchant":
-            made = screening.signup_merchant(self.platform, event.payer[:200],
-                                             kyc_tier=self.kyc_tier, event=now)  # fmt: skip
+            made = screening.signup_merchant(
+                self.platform, event.payer[:200], kyc_tier=self.kyc_tier, event=now
+            )
         else:
-            made = screening.signup_customer(self.platform, event.payer[:200], None,
-                                             self.kyc_tier, event=now)  # fmt: skip
+            made = screening.signup_customer(
+                self.platform, event.payer[:200], None, self.kyc_tier, event=now
+            )
         if isinstance(made, Refusal):
             return now, made.code.value
         party_id = made.subject.id if isinstance(made, InReview) else made.id
@@ -192,17 +194,29 @@ class Driver:
         declined = event.type == "topup_declined"
         method = "carrier" if carrier else "card"
         instrument = {
-            (True, False): PHONE_SUCCEEDS, (True, True): PHONE_DECLINED,
-            (False, False): CARD_SUCCEEDS, (False, True): CARD_DECLINED,
-        }[carrier, declined]  # fmt: skip
+            (True, False): PHONE_SUCCEEDS,
+            (True, True): PHONE_DECLINED,
+            (False, False): CARD_SUCCEEDS,
+            (False, True): CARD_DECLINED,
+        }[carrier, declined]
         text = self._text(payer)
         seen = event._replace(
-            timestamp_ns=self.clock.now_ns(), payer=text, payee=text,
+            timestamp_ns=self.clock.now_ns(),
+            payer=text,
+            payee=text,
             type="topup_carrier" if carrier else "topup",
-        )  # fmt: skip
-        made = screening.topup(self.platform, self.sandbox, payer[1], event.asset, event.amount,
-                               method, instrument, event=seen,
-                               decision=decide(self.platform.screen, seen))  # fmt: skip
+        )
+        made = screening.topup(
+            self.platform,
+            self.sandbox,
+            payer[1],
+            event.asset,
+            event.amount,
+            method,
+            instrument,
+            event=seen,
+            decision=decide(self.platform.screen, seen),
+        )
         return seen, _outcome(made)
 
     def _move(self, event: RiskEvent) -> tuple[RiskEvent | None, str]:
@@ -210,24 +224,25 @@ class Driver:
         payee = self._party(event.payee, "merchant" if event.type == "payment" else "customer")
         if payer is None or payee is None or payer[0] != "customer":
             return None, "no_party"
-        seen = event._replace(timestamp_ns=self.clock.now_ns(), payer=self._text(payer),
-                              payee=self._text(payee))  # fmt: skip
+        seen = event._replace(
+            timestamp_ns=self.clock.now_ns(), payer=self._text(payer), payee=self._text(payee)
+        )
         made: Any
         if event.type == "payment":
             if payee[0] != "merchant":
                 return None, "no_party"
-            made = screening.pay(self.platform, payer[1], payee[1], event.asset, event.amount,
-                                 event=seen)  # fmt: skip
+            made = screening.pay(
+                self.platform, payer[1], payee[1], event.asset, event.amount, event=seen
+            )
         else:
             if payee[0] != "customer":
                 return None, "no_party"
-            made = screening.send(self.platform, payer[1], payee[1], event.asset, event.amount,
-                                  event=seen)  # fmt: skip
+            made = screening.send(
+                self.platform, payer[1], payee[1], event.asset, event.amount, event=seen
+            )
         return seen, _outcome(made)
 
-    def run(
-        self, events: Iterable[LabelledEvent], out: IO[str] | None = None
-    ) -> SimulationReport:
+    def run(self, events: Iterable[LabelledEvent], out: IO[str] | None = None) -> SimulationReport:
         """Apply every event in order (at most SIMULATE_EVENTS_MAX), writing those applied
         with their labels to ``out``."""
         writer = csv.writer(out, lineterminator="\n") if out is not None else None
@@ -239,10 +254,20 @@ class Driver:
                 break
             seen = self.apply(event)
             if seen is not None and writer is not None:
-                writer.writerow([
-                    seen.timestamp_ns, seen.type, seen.amount, seen.asset, seen.payer,
-                    seen.payee, seen.device or "", seen.ip or "", seen.instrument or "", label,
-                ])  # fmt: skip
+                writer.writerow(
+                    [
+                        seen.timestamp_ns,
+                        seen.type,
+                        seen.amount,
+                        seen.asset,
+                        seen.payer,
+                        seen.payee,
+                        seen.device or "",
+                        seen.ip or "",
+                        seen.instrument or "",
+                        label,
+                    ]
+                )
         self._tick(force=True)
         return self.report
 

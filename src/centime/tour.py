@@ -87,45 +87,92 @@ def run_demo(path: Path, console: Console | None = None) -> bool:
     with Ledger(SqliteStore.open(path), audit=audit) as ledger:
         say = console.print
         say(f"[bold]centime ledger demo[/] on {path} (USD at scale {USD.scale}: micro-dollars)\n")
-        ledger.create_accounts([
-            Account(FUNDING, "USD", code=10),
-            Account(ALICE, "USD", code=20, flags=WALLET),
-            Account(BOB, "USD", code=20, flags=WALLET),
-            Account(CREATOR, "USD", code=30, flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS),
-            Account(FEES, "USD", code=40),
-        ])  # fmt: skip
+        ledger.create_accounts(
+            [
+                Account(FUNDING, "USD", code=10),
+                Account(ALICE, "USD", code=20, flags=WALLET),
+                Account(BOB, "USD", code=20, flags=WALLET),
+                Account(CREATOR, "USD", code=30, flags=AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS),
+                Account(FEES, "USD", code=40),
+            ]
+        )
 
         topup = Transfer(ids(), FUNDING, ALICE, USD.parse("5.00"), "USD", CODE_TOPUP)
         _show(say, "Alice tops up 5.00 by card", ledger.create_transfers([topup]))
 
         article = _payment(ids, ALICE, USD.parse("0.05"))
-        _show(say, "Alice pays 0.05 for an article (payment + 2% fee, one linked chain)",
-              ledger.create_transfers(article))  # fmt: skip
+        _show(
+            say,
+            "Alice pays 0.05 for an article (payment + 2% fee, one linked chain)",
+            ledger.create_transfers(article),
+        )
 
         call = USD.parse("0.000125")
         calls = [event for _ in range(1000) for event in _payment(ids, ALICE, call)]
         results = ledger.create_transfers(calls)
-        say(f"Alice makes 1,000 API calls at {USD.format(call)} each (2,000 transfers, one batch): "
-            f"{results.count(CreateTransferStatus.CREATED)} created")  # fmt: skip
+        say(
+            f"Alice makes 1,000 API calls at {USD.format(call)} each (2,000 transfers, one batch): "
+            f"{results.count(CreateTransferStatus.CREATED)} created"
+        )
 
         hold_id = ids()
-        hold = Transfer(hold_id, ALICE, CREATOR, USD.parse("1.00"), "USD", CODE_HOLD,
-                        flags=TransferFlags.PENDING, timeout_s=600)  # fmt: skip
-        _show(say, "Alice authorizes a metered hold of 1.00 for a video stream (10 min)",
-              ledger.create_transfers([hold]))  # fmt: skip
+        hold = Transfer(
+            hold_id,
+            ALICE,
+            CREATOR,
+            USD.parse("1.00"),
+            "USD",
+            CODE_HOLD,
+            flags=TransferFlags.PENDING,
+            timeout_s=600,
+        )
+        _show(
+            say,
+            "Alice authorizes a metered hold of 1.00 for a video stream (10 min)",
+            ledger.create_transfers([hold]),
+        )
         capture = USD.parse("0.37")
-        _show(say, "The stream ends: capture 0.37, the other 0.63 goes back to Alice",
-              ledger.create_transfers([
-                  Transfer(ids(), 0, 0, capture, "", 0, flags=TransferFlags.POST_PENDING,
-                           pending_id=hold_id),
-              ]))  # fmt: skip
-        _show(say, "Capturing the same hold again is refused",
-              ledger.create_transfers([
-                  Transfer(ids(), 0, 0, AMOUNT_POST_FULL, "", 0,
-                           flags=TransferFlags.POST_PENDING, pending_id=hold_id),
-              ]))  # fmt: skip
-        _show(say, "Bob (empty wallet) tries to pay 0.10: refused, and the chain leaves no trace",
-              ledger.create_transfers(_payment(ids, BOB, USD.parse("0.10"))))  # fmt: skip
+        _show(
+            say,
+            "The stream ends: capture 0.37, the other 0.63 goes back to Alice",
+            ledger.create_transfers(
+                [
+                    Transfer(
+                        ids(),
+                        0,
+                        0,
+                        capture,
+                        "",
+                        0,
+                        flags=TransferFlags.POST_PENDING,
+                        pending_id=hold_id,
+                    ),
+                ]
+            ),
+        )
+        _show(
+            say,
+            "Capturing the same hold again is refused",
+            ledger.create_transfers(
+                [
+                    Transfer(
+                        ids(),
+                        0,
+                        0,
+                        AMOUNT_POST_FULL,
+                        "",
+                        0,
+                        flags=TransferFlags.POST_PENDING,
+                        pending_id=hold_id,
+                    ),
+                ]
+            ),
+        )
+        _show(
+            say,
+            "Bob (empty wallet) tries to pay 0.10: refused, and the chain leaves no trace",
+            ledger.create_transfers(_payment(ids, BOB, USD.parse("0.10"))),
+        )
 
         _balances(console, ledger)
         ledger.expire_due()  # one more group: the writer signs the head of the final tree
@@ -134,8 +181,10 @@ def run_demo(path: Path, console: Console | None = None) -> bool:
     if violations:
         console.print(f"[red]ledger check failed: {violations[0]}[/]")
         return False
-    console.print("\n[green]ledger check: debits equal credits, every balance equals its "
-                  "transfers, no wallet below zero[/]")  # fmt: skip
+    console.print(
+        "\n[green]ledger check: debits equal credits, every balance equals its "
+        "transfers, no wallet below zero[/]"
+    )
     return audited
 
 

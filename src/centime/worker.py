@@ -92,10 +92,12 @@ def renew_lease(name: str, holder: str, lease_s: float) -> Operation[bool]:
     """Extend the lease; False when ``holder`` no longer holds it."""
 
     def unit(ctx: UnitContext) -> bool:
-        return bool(ctx.execute(
-            "UPDATE job_leases SET expires_ns = ? WHERE name = ? AND holder = ?",
-            (ctx.now_ns + int(lease_s * NS_PER_S), name, holder),
-        ))  # fmt: skip
+        return bool(
+            ctx.execute(
+                "UPDATE job_leases SET expires_ns = ? WHERE name = ? AND holder = ?",
+                (ctx.now_ns + int(lease_s * NS_PER_S), name, holder),
+            )
+        )
 
     return Operation(unit, 0)
 
@@ -104,11 +106,13 @@ def release_lease(name: str, holder: str, interval_s: float) -> Operation[bool]:
     """Let go of the lease; the job is due again ``interval_s`` from now."""
 
     def unit(ctx: UnitContext) -> bool:
-        return bool(ctx.execute(
-            "UPDATE job_leases SET holder = NULL, expires_ns = 0, due_ns = ?"
-            " WHERE name = ? AND holder = ?",
-            (ctx.now_ns + int(interval_s * NS_PER_S), name, holder),
-        ))  # fmt: skip
+        return bool(
+            ctx.execute(
+                "UPDATE job_leases SET holder = NULL, expires_ns = 0, due_ns = ?"
+                " WHERE name = ? AND holder = ?",
+                (ctx.now_ns + int(interval_s * NS_PER_S), name, holder),
+            )
+        )
 
     return Operation(unit, 0)
 
@@ -133,9 +137,7 @@ class Worker:
         self.platform = platform
         self.jobs = list(jobs)
         names = [job.name for job in self.jobs]
-        if len(set(names)) != len(names) or any(
-            not 0 < len(n) <= _NAME_LEN_MAX for n in names
-        ):
+        if len(set(names)) != len(names) or any(not 0 < len(n) <= _NAME_LEN_MAX for n in names):
             raise ValueError("job names are unique, 1..64 characters")
         if any(job.interval_s < JOB_INTERVAL_MIN_S for job in self.jobs):
             raise ValueError(f"a job's interval is at least {JOB_INTERVAL_MIN_S} s")
@@ -238,6 +240,11 @@ def default_jobs(platform: Platform, extra: Sequence[Job] = ()) -> list[Job]:
     feed = platform.providers.get("sandbox")
     if isinstance(feed, SandboxProvider):
         sandbox: SandboxProvider = feed
-        jobs.append(Job("provider.events", PROVIDER_EVENTS_INTERVAL_S,
-                        lambda running: process_provider_events(running, sandbox)))  # fmt: skip
+        jobs.append(
+            Job(
+                "provider.events",
+                PROVIDER_EVENTS_INTERVAL_S,
+                lambda running: process_provider_events(running, sandbox),
+            )
+        )
     return [*jobs, *extra]

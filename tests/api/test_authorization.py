@@ -52,41 +52,94 @@ ROUTES = [
     Route("POST", "/v1/api-keys/{own_key}/revoke", Scope.ADMIN, "any", 200),
     # The money routes: a merchant's key acts for merchant {merchant} (its own), the
     # operator's for the customers; {hold}, {fresh_mandate} are made anew for each request.
-    Route("POST", "/v1/payments", Scope.PAYMENTS, "any", 201, {
-        "customer_id": "{customer}", "merchant_id": "{merchant}", "mandate_id": "{mandate}",
-        "amount": "{cent}"}),
+    Route(
+        "POST",
+        "/v1/payments",
+        Scope.PAYMENTS,
+        "any",
+        201,
+        {
+            "customer_id": "{customer}",
+            "merchant_id": "{merchant}",
+            "mandate_id": "{mandate}",
+            "amount": "{cent}",
+        },
+    ),
     Route("GET", "/v1/payments", Scope.READ, "any", 200),
     Route("GET", "/v1/payments/{payment}", Scope.READ, "any", 200),
-    Route("POST", "/v1/payments/batch", Scope.PAYMENTS, "any", 200, {
-        "merchant_id": "{merchant}", "payments": [
-            {"customer_id": "{customer}", "mandate_id": "{mandate}", "amount": "{cent}"}]}),
-    Route("POST", "/v1/payments/{payment}/refunds", Scope.REFUNDS, "any", 201,
-          {"amount": "{cent}"}),
+    Route(
+        "POST",
+        "/v1/payments/batch",
+        Scope.PAYMENTS,
+        "any",
+        200,
+        {
+            "merchant_id": "{merchant}",
+            "payments": [
+                {"customer_id": "{customer}", "mandate_id": "{mandate}", "amount": "{cent}"}
+            ],
+        },
+    ),
+    Route(
+        "POST", "/v1/payments/{payment}/refunds", Scope.REFUNDS, "any", 201, {"amount": "{cent}"}
+    ),
     Route("GET", "/v1/refunds", Scope.READ, "any", 200),
     Route("GET", "/v1/refunds/{refund}", Scope.READ, "any", 200),
-    Route("POST", "/v1/mandates", Scope.PAYMENTS, "operator", 201, {
-        "customer_id": "{customer}", "merchant_id": "{merchant}", "amount_max_daily": "{cent}"}),
+    Route(
+        "POST",
+        "/v1/mandates",
+        Scope.PAYMENTS,
+        "operator",
+        201,
+        {"customer_id": "{customer}", "merchant_id": "{merchant}", "amount_max_daily": "{cent}"},
+    ),
     Route("POST", "/v1/mandates/{fresh_mandate}/revoke", Scope.PAYMENTS, "operator", 200),
     Route("GET", "/v1/mandates", Scope.READ, "any", 200),
     Route("GET", "/v1/mandates/{mandate}", Scope.READ, "any", 200),
-    Route("POST", "/v1/holds", Scope.PAYMENTS, "any", 201, {
-        "customer_id": "{customer}", "merchant_id": "{merchant}", "mandate_id": "{mandate}",
-        "amount": "{cent}"}),
+    Route(
+        "POST",
+        "/v1/holds",
+        Scope.PAYMENTS,
+        "any",
+        201,
+        {
+            "customer_id": "{customer}",
+            "merchant_id": "{merchant}",
+            "mandate_id": "{mandate}",
+            "amount": "{cent}",
+        },
+    ),
     Route("POST", "/v1/holds/{hold}/capture", Scope.PAYMENTS, "any", 200, {"amount": "{cent}"}),
     Route("POST", "/v1/holds/{hold}/release", Scope.PAYMENTS, "any", 200),
     Route("GET", "/v1/holds", Scope.READ, "any", 200),
     Route("GET", "/v1/holds/{hold}", Scope.READ, "any", 200),
-    Route("POST", "/v1/transfers", Scope.PAYMENTS, "operator", 201, {
-        "sender_id": "{customer}", "recipient_id": "{recipient}", "amount": "{cent}"}),
+    Route(
+        "POST",
+        "/v1/transfers",
+        Scope.PAYMENTS,
+        "operator",
+        201,
+        {"sender_id": "{customer}", "recipient_id": "{recipient}", "amount": "{cent}"},
+    ),
     Route("GET", "/v1/transfers", Scope.READ, "operator", 200),
     Route("GET", "/v1/transfers/{transfer}", Scope.READ, "operator", 200),
-    Route("POST", "/v1/topups", Scope.PAYMENTS, "operator", 201, {
-        "customer_id": "{recipient}", "amount": "{cent}", "method": "card",
-        "instrument": CARD_SUCCEEDS}),
+    Route(
+        "POST",
+        "/v1/topups",
+        Scope.PAYMENTS,
+        "operator",
+        201,
+        {
+            "customer_id": "{recipient}",
+            "amount": "{cent}",
+            "method": "card",
+            "instrument": CARD_SUCCEEDS,
+        },
+    ),
     Route("POST", "/v1/topups/{topup}/retry", Scope.PAYMENTS, "operator", 200),
     Route("GET", "/v1/topups", Scope.READ, "operator", 200),
     Route("GET", "/v1/topups/{topup}", Scope.READ, "operator", 200),
-]  # fmt: skip
+]
 
 
 class World:
@@ -101,26 +154,34 @@ class World:
         self.customer = funded_customer(api, 100_000)
         self.recipient = funded_customer(api, 0)
         self.mandate = operator.create_mandate(self.customer.id, merchant.id, cents(100_000))
-        self.payment = operator.create_payment(self.customer.id, cents(1_000),
-                                               merchant_id=merchant.id)  # fmt: skip
+        self.payment = operator.create_payment(
+            self.customer.id, cents(1_000), merchant_id=merchant.id
+        )
         self.refund = operator.refund_payment(self.payment.id, amount=cents(1))
         self.transfer = operator.create_transfer(self.customer.id, self.recipient.id, cents(1))
         self.topup = operator.create_topup(self.recipient.id, cents(1), "card", CARD_SUCCEEDS)
 
     def fresh_hold(self) -> str:
         platform = self.api.platform
-        made = platform.execute(authorize_hold(
-            platform, id_of("cus", self.customer.id), id_of("mer", self.merchant.id), "USD",
-            10_000,
-        ))  # fmt: skip
+        made = platform.execute(
+            authorize_hold(
+                platform,
+                id_of("cus", self.customer.id),
+                id_of("mer", self.merchant.id),
+                "USD",
+                10_000,
+            )
+        )
         assert isinstance(made, Hold), made
         return format_id("hold", made.id)
 
     def fresh_mandate(self) -> str:
         platform = self.api.platform
-        made = platform.execute(create_mandate(
-            platform, id_of("cus", self.customer.id), id_of("mer", self.merchant.id), "USD", 1
-        ))  # fmt: skip
+        made = platform.execute(
+            create_mandate(
+                platform, id_of("cus", self.customer.id), id_of("mer", self.merchant.id), "USD", 1
+            )
+        )
         assert isinstance(made, Mandate), made
         return format_id("man", made.id)
 
@@ -135,11 +196,17 @@ class World:
                 return made
 
         return Values(
-            customer=self.customer.id, recipient=self.recipient.id, merchant=self.merchant.id,
-            mandate=self.mandate.id, payment=self.payment.id, refund=self.refund.id,
-            transfer=self.transfer.id, topup=self.topup.id,
-            cent={"value": "10000", "asset": "USD", "scale": 6}, **more,
-        )  # fmt: skip
+            customer=self.customer.id,
+            recipient=self.recipient.id,
+            merchant=self.merchant.id,
+            mandate=self.mandate.id,
+            payment=self.payment.id,
+            refund=self.refund.id,
+            transfer=self.transfer.id,
+            topup=self.topup.id,
+            cent={"value": "10000", "asset": "USD", "scale": 6},
+            **more,
+        )
 
 
 def fill(template: Any, values: dict[str, Any]) -> Any:
@@ -168,10 +235,14 @@ def test_every_scope_against_every_route(api: Api) -> None:
     principals: list[tuple[str, Scope, str, Callable[[], str]]] = []
     for scope in Scope:
         principals.append(("operator", scope, api.key(scope), lambda: api.key(Scope.READ)))
-        principals.append((
-            "merchant", scope, api.merchant_key(shop, scope),
-            lambda: api.merchant_key(shop, Scope.READ),
-        ))  # fmt: skip
+        principals.append(
+            (
+                "merchant",
+                scope,
+                api.merchant_key(shop, scope),
+                lambda: api.merchant_key(shop, Scope.READ),
+            )
+        )
     failures = []
     for kind, scope, token, own_key in principals:
         for route in ROUTES:
@@ -199,11 +270,16 @@ def test_merchant_a_never_sees_merchant_b(api: Api) -> None:
         ("GET", f"/v1/merchants/{b.id}", None, 404, "merchant_not_found"),
         ("GET", f"/v1/merchants/{b.id}/balances", None, 404, "merchant_not_found"),
         ("POST", f"/v1/api-keys/{b_key_id}/revoke", None, 404, "api_key_not_found"),
-        ("POST", "/v1/api-keys", {"name": "x", "scopes": ["read"], "merchant_id": b.id}, 404,
-         "merchant_not_found"),
+        (
+            "POST",
+            "/v1/api-keys",
+            {"name": "x", "scopes": ["read"], "merchant_id": b.id},
+            404,
+            "merchant_not_found",
+        ),
         ("PATCH", f"/v1/merchants/{b.id}", {"fee_bp": 0}, 403, "forbidden"),
         ("GET", "/v1/merchants", None, 403, "forbidden"),
-    ]:  # fmt: skip
+    ]:
         response = api.http.request(method, path, json=body, headers=headers)
         assert (response.status_code, response.json()["code"]) == (status, code), path
     # B's key still works; A lists only its own keys; B is unchanged.
@@ -235,9 +311,11 @@ def test_the_operator_mints_keys_for_merchants_and_itself(api: Api) -> None:
     listed = {k.id for k in api.operator.list_api_keys().data}
     assert for_us.id in listed and for_shop.id not in listed  # its own keys only
     assert api.operator.revoke_api_key(for_shop.id).revoked_at is not None  # any key
-    bad = api.http.post("/v1/api-keys", json={"name": "x", "scopes": ["read"],
-                                              "merchant_id": "cus_0000000000001"},
-                        headers=api.headers())  # fmt: skip
+    bad = api.http.post(
+        "/v1/api-keys",
+        json={"name": "x", "scopes": ["read"], "merchant_id": "cus_0000000000001"},
+        headers=api.headers(),
+    )
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "merchant_id"
 
 
@@ -257,19 +335,27 @@ def test_merchant_a_never_sees_or_moves_merchant_bs_money(api: Api) -> None:
         (a_all.get_hold, (hold,), "hold_not_found"),
         (a_all.capture_hold, (hold, cents(1)), "hold_not_found"),
         (a_all.release_hold, (hold,), "hold_not_found"),
-    ]:  # fmt: skip
+    ]:
         assert problem(call, *args) == (404, code), call.__name__
     for listing in (a_all.list_payments, a_all.list_holds, a_all.list_mandates):
         assert problem(listing, merchant_id=b.id) == (404, "merchant_not_found")
         assert listing().data == []
     assert a_all.list_refunds(payment_id=world.payment.id).data == []
     # A cannot charge B's customer under B's mandate, nor pay itself as B.
-    assert problem(a_all.create_payment, world.customer.id, cents(1),
-                   mandate_id=world.mandate.id) == (404, "mandate_not_found")  # fmt: skip
-    assert problem(a_all.create_payment, world.customer.id, cents(1), merchant_id=b.id,
-                   mandate_id=world.mandate.id) == (404, "merchant_not_found")  # fmt: skip
-    assert problem(a_all.create_hold, world.customer.id, cents(1),
-                   mandate_id=world.mandate.id) == (404, "mandate_not_found")  # fmt: skip
+    assert problem(
+        a_all.create_payment, world.customer.id, cents(1), mandate_id=world.mandate.id
+    ) == (404, "mandate_not_found")
+    assert problem(
+        a_all.create_payment,
+        world.customer.id,
+        cents(1),
+        merchant_id=b.id,
+        mandate_id=world.mandate.id,
+    ) == (404, "merchant_not_found")
+    assert problem(a_all.create_hold, world.customer.id, cents(1), mandate_id=world.mandate.id) == (
+        404,
+        "mandate_not_found",
+    )
     assert snapshot(api.platform) == before
 
 

@@ -36,8 +36,7 @@ def item(
     customer: wire.Customer, amount: wire.Money, mandate: wire.Mandate | None, **more: Any
 ) -> wire.BatchPayment:
     mandate_id = None if mandate is None else mandate.id
-    return wire.BatchPayment(customer_id=customer.id, amount=amount, mandate_id=mandate_id,
-                             **more)  # fmt: skip
+    return wire.BatchPayment(customer_id=customer.id, amount=amount, mandate_id=mandate_id, **more)
 
 
 def as_json(items: list[wire.BatchPayment], **more: Any) -> dict[str, Any]:
@@ -46,8 +45,9 @@ def as_json(items: list[wire.BatchPayment], **more: Any) -> dict[str, Any]:
 
 
 def post(api: Api, body: dict[str, Any], key: str, token: str) -> Any:
-    return api.http.post("/v1/payments/batch", json=body,
-                         headers=api.headers(token, **{"Idempotency-Key": key}))  # fmt: skip
+    return api.http.post(
+        "/v1/payments/batch", json=body, headers=api.headers(token, **{"Idempotency-Key": key})
+    )
 
 
 class World:
@@ -55,8 +55,9 @@ class World:
         self.seller: Shop = shop(api, fee_bp=100)
         self.rich = funded_customer(api, 10_000)
         self.poor = funded_customer(api, 1)
-        self.rich_mandate = api.operator.create_mandate(self.rich.id, self.seller.id,
-                                                        cents(100_000))  # fmt: skip
+        self.rich_mandate = api.operator.create_mandate(
+            self.rich.id, self.seller.id, cents(100_000)
+        )
         self.poor_mandate = api.operator.create_mandate(self.poor.id, self.seller.id, cents(100))
         self.revoked = api.operator.create_mandate(self.rich.id, self.seller.id, cents(100))
         api.operator.revoke_mandate(self.revoked.id)
@@ -64,8 +65,9 @@ class World:
 
 def test_mixed_good_and_bad_payments_each_get_their_result_in_order(api: Api) -> None:
     w = World(api)
-    ghost = wire.Customer(id="cus_0000000000001", name="", email=None, status="active",
-                          kyc_tier=1, created_at="")  # fmt: skip
+    ghost = wire.Customer(
+        id="cus_0000000000001", name="", email=None, status="active", kyc_tier=1, created_at=""
+    )
     items = [
         item(w.rich, cents(10), w.rich_mandate, description="call 1"),
         item(w.poor, cents(5), w.poor_mandate),  # insufficient funds
@@ -78,9 +80,14 @@ def test_mixed_good_and_bad_payments_each_get_their_result_in_order(api: Api) ->
     batch = w.seller.client.create_payment_batch(items)
     statuses = [(r.status, r.error.code if r.error else None) for r in batch.results]
     assert statuses == [
-        (201, None), (402, "insufficient_funds"), (404, "customer_not_found"),
-        (409, "mandate_revoked"), (404, "mandate_not_found"), (201, None), (201, None),
-    ]  # fmt: skip
+        (201, None),
+        (402, "insufficient_funds"),
+        (404, "customer_not_found"),
+        (409, "mandate_revoked"),
+        (404, "mandate_not_found"),
+        (201, None),
+        (201, None),
+    ]
     assert (batch.created, batch.refused) == (3, 4)
     assert all((r.id is None) == (r.error is not None) for r in batch.results)
     # What the batch answered is what is stored: each payment as it was sent.
@@ -151,20 +158,35 @@ def test_malformed_payments_refuse_the_whole_batch_naming_the_field(api: Api) ->
     good = msgspec.to_builtins(item(w.rich, cents(1), w.rich_mandate))
     before = snapshot(api.platform)
     for bad, field, code in [
-        ({**good, "customer_id": "mer_0000000000001"}, "payments[1].customer_id",
-         "invalid_request"),
-        ({**good, "amount": {**good["amount"], "value": "0"}}, "payments[1].amount.value",
-         "invalid_amount"),
+        (
+            {**good, "customer_id": "mer_0000000000001"},
+            "payments[1].customer_id",
+            "invalid_request",
+        ),
+        (
+            {**good, "amount": {**good["amount"], "value": "0"}},
+            "payments[1].amount.value",
+            "invalid_amount",
+        ),
         # A pattern's $ matches before a final newline: checked again, refused like a single.
-        ({**good, "amount": {**good["amount"], "value": "5\n"}}, "payments[1].amount.value",
-         "invalid_amount"),
-        ({**good, "amount": {**good["amount"], "scale": 2}}, "payments[1].amount.scale",
-         "invalid_amount"),
-        ({**good, "amount": {**good["amount"], "asset": "ZZZ"}}, "payments[1].amount.asset",
-         "unknown_asset"),
+        (
+            {**good, "amount": {**good["amount"], "value": "5\n"}},
+            "payments[1].amount.value",
+            "invalid_amount",
+        ),
+        (
+            {**good, "amount": {**good["amount"], "scale": 2}},
+            "payments[1].amount.scale",
+            "invalid_amount",
+        ),
+        (
+            {**good, "amount": {**good["amount"], "asset": "ZZZ"}},
+            "payments[1].amount.asset",
+            "unknown_asset",
+        ),
         ({**good, "mandate_id": None}, "payments[1].mandate_id", "invalid_request"),
         ({**good, "extra": 1}, "payments[1].extra", "invalid_request"),
-    ]:  # fmt: skip
+    ]:
         response = post(api, {"payments": [good, bad]}, "bad", w.seller.token)
         assert response.status_code == 400, response.text
         document = response.json()
@@ -207,28 +229,33 @@ def test_scopes_and_merchant_isolation(api: Api) -> None:
     rival = shop(api, "Rival")
     batch = rival.client.create_payment_batch(items)  # the mandate is not the rival's
     assert [(r.status, r.error and r.error.code) for r in batch.results] == [
-        (404, "mandate_not_found")]  # fmt: skip
+        (404, "mandate_not_found")
+    ]
 
 
 def test_the_largest_batch_fits_its_body_limit(api: Api) -> None:
     w = World(api)
-    one = msgspec.to_builtins(item(w.rich, wire.money(1, "USD"), w.rich_mandate,
-                                   description="x" * 200))  # fmt: skip
+    one = msgspec.to_builtins(
+        item(w.rich, wire.money(1, "USD"), w.rich_mandate, description="x" * 200)
+    )
     body = msgspec.json.encode({"payments": [one] * API_BATCH_PAYMENTS_MAX})
     assert len(body) > (1 << 20)  # more than any other endpoint accepts
-    headers = api.headers(w.seller.token, **{"Idempotency-Key": "big",
-                                              "Content-Type": "application/json"})  # fmt: skip
+    headers = api.headers(
+        w.seller.token, **{"Idempotency-Key": "big", "Content-Type": "application/json"}
+    )
     response = api.http.post("/v1/payments/batch", content=body, headers=headers)
     assert response.status_code == 200, response.text[:300]
     assert response.json()["created"] == API_BATCH_PAYMENTS_MAX
     assert customer_balance(api, w.rich) == 10_000 * 10_000 - API_BATCH_PAYMENTS_MAX
     too_many = msgspec.json.encode({"payments": [one] * (API_BATCH_PAYMENTS_MAX + 1)})
-    response = api.http.post("/v1/payments/batch", content=too_many,
-                             headers={**headers, "Idempotency-Key": "bigger"})  # fmt: skip
+    response = api.http.post(
+        "/v1/payments/batch", content=too_many, headers={**headers, "Idempotency-Key": "bigger"}
+    )
     assert response.status_code == 400 and response.json()["errors"][0]["field"] == "payments"
     huge = b'{"payments": [' + b" " * (9 << 20) + b"]}"
-    response = api.http.post("/v1/payments/batch", content=huge,
-                             headers={**headers, "Idempotency-Key": "huge"})  # fmt: skip
+    response = api.http.post(
+        "/v1/payments/batch", content=huge, headers={**headers, "Idempotency-Key": "huge"}
+    )
     assert (response.status_code, response.json()["code"]) == (413, "body_too_large")
 
 

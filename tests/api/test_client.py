@@ -79,9 +79,11 @@ def test_only_a_202_in_review_is_a_hold() -> None:
 
     from centime.client import HeldForReview
 
-    held = (b'{"status":"in_review","case_id":"case_1","object":"payment","id":"pay_1",'
-            b'"amount":{"value":"5","asset":"USD","scale":6},"reasons":["r"],'
-            b'"created_at":"2027-01-15T00:00:00Z"}')  # fmt: skip
+    held = (
+        b'{"status":"in_review","case_id":"case_1","object":"payment","id":"pay_1",'
+        b'"amount":{"value":"5","asset":"USD","scale":6},"reasons":["r"],'
+        b'"created_at":"2027-01-15T00:00:00Z"}'
+    )
     queued = b'{"status":"ok"}'
     answers = iter([held, queued])
 

@@ -56,28 +56,42 @@ def test_request_problems_each_with_their_code(api: Api) -> None:
     json = {**headers, "Content-Type": "application/json"}
     cases = [
         (http.post("/v1/customers", headers=json, content=b'{"name": 5}'), 400, "invalid_request"),
-        (http.post("/v1/customers", headers=json, content=b'{"name": "A", "x": 1}'), 400,
-         "invalid_request"),
+        (
+            http.post("/v1/customers", headers=json, content=b'{"name": "A", "x": 1}'),
+            400,
+            "invalid_request",
+        ),
         (http.post("/v1/customers", headers=json, content=b"{"), 400, "invalid_request"),
         (http.post("/v1/customers", headers=headers), 400, "invalid_request"),
-        (http.post("/v1/customers", headers=headers, content=b'{"name": "A"}'), 415,
-         "unsupported_media_type"),
+        (
+            http.post("/v1/customers", headers=headers, content=b'{"name": "A"}'),
+            415,
+            "unsupported_media_type",
+        ),
         (http.get("/v1/customers?limit=x", headers=headers), 400, "invalid_request"),
         (http.get("/v1/customers?cursor=AAAA", headers=headers), 400, "invalid_cursor"),
         (http.get("/v1/customers"), 401, "unauthorized"),
-        (http.get("/v1/customers", headers={"Authorization": "Bearer ck_nope"}), 401,
-         "unauthorized"),
+        (
+            http.get("/v1/customers", headers={"Authorization": "Bearer ck_nope"}),
+            401,
+            "unauthorized",
+        ),
         (http.get("/v1/customers", headers={"Authorization": "Basic eDp5"}), 401, "unauthorized"),
         (http.get("/v1/merchants/me", headers=headers), 403, "forbidden"),
         (http.get("/v1/nothing-here", headers=headers), 404, "not_found"),
-        (http.get("/v1/customers/cus_0000000000001", headers=headers), 404,
-         "customer_not_found"),
-        (http.get("/v1/customers/pay_0000000000001", headers=headers), 404,
-         "customer_not_found"),
+        (http.get("/v1/customers/cus_0000000000001", headers=headers), 404, "customer_not_found"),
+        (http.get("/v1/customers/pay_0000000000001", headers=headers), 404, "customer_not_found"),
         (http.delete("/v1/customers", headers=headers), 405, "method_not_allowed"),
-        (http.post("/v1/customers", headers={**json, "Idempotency-Key": "\x01"},
-                   content=b'{"name": "A"}'), 400, "invalid_idempotency_key"),
-    ]  # fmt: skip
+        (
+            http.post(
+                "/v1/customers",
+                headers={**json, "Idempotency-Key": "\x01"},
+                content=b'{"name": "A"}',
+            ),
+            400,
+            "invalid_idempotency_key",
+        ),
+    ]
     for response, status, code in cases:
         document = problem(response)
         assert (response.status_code, document.code) == (status, code), response.text

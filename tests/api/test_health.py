@@ -45,8 +45,9 @@ def test_metrics_count_requests_by_route_template(api: Api) -> None:
 def test_the_background_loop_purges_and_survives_a_failing_task(
     api: Api, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    api.http.post("/v1/customers", json={"name": "A"},
-                  headers=api.headers(**{"Idempotency-Key": "k"}))  # fmt: skip
+    api.http.post(
+        "/v1/customers", json={"name": "A"}, headers=api.headers(**{"Idempotency-Key": "k"})
+    )
     clock.advance(24 * 3600 + 1)
     ran: list[str] = []
 

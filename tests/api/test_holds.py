@@ -24,8 +24,9 @@ from .money import (
 def held(api: Api, seller: Shop, dollars_cents: int = 1_000) -> tuple[wire.Customer, wire.Hold]:
     payer = funded_customer(api, dollars_cents, restricted_cents=20)
     mandate = api.operator.create_mandate(payer.id, seller.id, cents(10_000))
-    hold = seller.client.create_hold(payer.id, cents(100), mandate_id=mandate.id,
-                                     timeout_s=600, description="an hour of play")  # fmt: skip
+    hold = seller.client.create_hold(
+        payer.id, cents(100), mandate_id=mandate.id, timeout_s=600, description="an hour of play"
+    )
     return payer, hold
 
 
@@ -88,12 +89,17 @@ def test_refusals_change_nothing(api: Api) -> None:
     assert problem(client.capture_hold, hold.id, cents(0)) == (400, "invalid_amount")
     assert problem(client.capture_hold, hold.id, wire.money(1, "EUR")) == (400, "invalid_amount")
     assert problem(client.create_hold, payer.id, cents(1)) == (400, "invalid_request")  # mandate
-    assert problem(client.create_hold, payer.id, cents(100_000),
-                   mandate_id=mandate.id) == (422, "mandate_limit_exceeded")  # fmt: skip
-    assert problem(client.create_hold, payer.id, cents(2_000),
-                   mandate_id=mandate.id) == (402, "insufficient_funds")  # fmt: skip
-    assert problem(client.create_hold, payer.id, cents(1), mandate_id=mandate.id,
-                   timeout_s=10**9) == (400, "invalid_request")  # fmt: skip
+    assert problem(client.create_hold, payer.id, cents(100_000), mandate_id=mandate.id) == (
+        422,
+        "mandate_limit_exceeded",
+    )
+    assert problem(client.create_hold, payer.id, cents(2_000), mandate_id=mandate.id) == (
+        402,
+        "insufficient_funds",
+    )
+    assert problem(
+        client.create_hold, payer.id, cents(1), mandate_id=mandate.id, timeout_s=10**9
+    ) == (400, "invalid_request")
     assert problem(client.capture_hold, "hold_0000000000001", cents(1)) == (404, "hold_not_found")
     assert problem(client.release_hold, "hold_zzz") == (404, "hold_not_found")
     assert snapshot(api.platform) == before

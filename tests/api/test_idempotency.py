@@ -156,9 +156,15 @@ def test_money_moves_once_however_often_the_request_is_retried(platform: Platfor
     assert balance(platform, AccountKind.CUSTOMER_WALLET, payer.id, "USD") == 875
     assert balance(platform, AccountKind.MERCHANT_AVAILABLE, shop.id, "USD") == 125
     other = request_hash("POST", "/v1/payments", b'{"amount": "126"}')
-    reused = platform.execute(idempotent(
-        create_payment(platform, payer.id, shop.id, "USD", 126), "merchant:1", "pay-1", other,
-        _render))  # fmt: skip
+    reused = platform.execute(
+        idempotent(
+            create_payment(platform, payer.id, shop.id, "USD", 126),
+            "merchant:1",
+            "pay-1",
+            other,
+            _render,
+        )
+    )
     assert isinstance(reused, KeyReused)
     assert balance(platform, AccountKind.CUSTOMER_WALLET, payer.id, "USD") == 875
 
@@ -195,9 +201,13 @@ def test_stored_answers_are_purged_after_a_day_a_bounded_number_at_a_time(
 
 
 @given(
-    st.sampled_from(["POST", "PATCH"]), st.sampled_from(["POST", "PATCH"]),
-    st.text(max_size=20), st.text(max_size=20), st.binary(max_size=20), st.binary(max_size=20),
-)  # fmt: skip
+    st.sampled_from(["POST", "PATCH"]),
+    st.sampled_from(["POST", "PATCH"]),
+    st.text(max_size=20),
+    st.text(max_size=20),
+    st.binary(max_size=20),
+    st.binary(max_size=20),
+)
 def test_request_hashes_differ_when_requests_do(
     m1: str, m2: str, p1: str, p2: str, b1: bytes, b2: bytes
 ) -> None:
@@ -227,7 +237,6 @@ def test_the_client_sends_a_new_key_per_post_unless_given_one(api: Api) -> None:
     c = client.create_customer("Eve", idempotency_key="mine")
     d = client.create_customer("Eve", idempotency_key="mine")
     assert c == d
-
 
 
 def test_a_route_that_moves_money_requires_the_key() -> None:

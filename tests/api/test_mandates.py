@@ -24,16 +24,20 @@ def test_grant_read_charge_and_revoke(api: Api, clock: FakeClock) -> None:
     assert [m.id for m in seller.client.list_mandates().data] == [mandate.id]
     seller.client.create_payment(payer.id, cents(60), mandate_id=mandate.id)
     assert seller.client.get_mandate(mandate.id).spent_today == cents(60)
-    assert problem(seller.client.create_payment, payer.id, cents(41),
-                   mandate_id=mandate.id) == (422, "mandate_limit_exceeded")  # fmt: skip
+    assert problem(seller.client.create_payment, payer.id, cents(41), mandate_id=mandate.id) == (
+        422,
+        "mandate_limit_exceeded",
+    )
     clock.advance(86_400)  # a new UTC day: the bound is whole again
     assert seller.client.get_mandate(mandate.id).spent_today == cents(0)
     seller.client.create_payment(payer.id, cents(100), mandate_id=mandate.id)
     revoked = api.operator.revoke_mandate(mandate.id)
     assert revoked.status == "revoked" and revoked.revoked_at is not None
     assert api.operator.revoke_mandate(mandate.id) == revoked  # again: as it is
-    assert problem(seller.client.create_payment, payer.id, cents(1),
-                   mandate_id=mandate.id) == (409, "mandate_revoked")  # fmt: skip
+    assert problem(seller.client.create_payment, payer.id, cents(1), mandate_id=mandate.id) == (
+        409,
+        "mandate_revoked",
+    )
 
 
 def test_only_the_operator_grants_and_revokes(api: Api) -> None:
@@ -55,14 +59,22 @@ def test_refusals_change_nothing(api: Api) -> None:
     api.operator.update_customer(frozen_payer.id, status="frozen")
     live = shop(api, "Live")
     before = snapshot(api.platform)
-    assert problem(api.operator.create_mandate, payer.id, seller.id,
-                   cents(1)) == (409, "merchant_frozen")  # fmt: skip
-    assert problem(api.operator.create_mandate, frozen_payer.id, live.id,
-                   cents(1)) == (409, "customer_frozen")  # fmt: skip
-    assert problem(api.operator.create_mandate, "cus_0000000000001", live.id,
-                   cents(1)) == (404, "customer_not_found")  # fmt: skip
-    assert problem(api.operator.create_mandate, payer.id, live.id,
-                   cents(0)) == (400, "invalid_amount")  # fmt: skip
+    assert problem(api.operator.create_mandate, payer.id, seller.id, cents(1)) == (
+        409,
+        "merchant_frozen",
+    )
+    assert problem(api.operator.create_mandate, frozen_payer.id, live.id, cents(1)) == (
+        409,
+        "customer_frozen",
+    )
+    assert problem(api.operator.create_mandate, "cus_0000000000001", live.id, cents(1)) == (
+        404,
+        "customer_not_found",
+    )
+    assert problem(api.operator.create_mandate, payer.id, live.id, cents(0)) == (
+        400,
+        "invalid_amount",
+    )
     assert problem(api.operator.revoke_mandate, "man_0000000000001") == (404, "mandate_not_found")
     assert problem(api.operator.get_mandate, "pay_0000000000001") == (404, "mandate_not_found")
     assert snapshot(api.platform) == before

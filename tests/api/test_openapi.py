@@ -74,30 +74,49 @@ def test_answers_match_the_document(api: Api, document: dict[str, Any]) -> None:
     headers = api.headers()
     calls: list[tuple[str, str, str, dict[str, Any] | None, dict[str, str]]] = [
         ("POST", "/v1/customers", "/v1/customers", {"name": "Eve"}, headers),
-        ("POST", "/v1/customers", "/v1/customers", {"name": "Eve", "email": "ada@example.com"},
-         headers),
+        (
+            "POST",
+            "/v1/customers",
+            "/v1/customers",
+            {"name": "Eve", "email": "ada@example.com"},
+            headers,
+        ),
         ("POST", "/v1/customers", "/v1/customers", {"name": 5}, headers),
         ("GET", "/v1/customers", "/v1/customers?limit=1", None, headers),
         ("GET", "/v1/customers", "/v1/customers?limit=1000", None, headers),
         ("GET", "/v1/customers", "/v1/customers", None, {}),
         ("GET", "/v1/customers/{customer_id}", f"/v1/customers/{customer.id}", None, headers),
-        ("GET", "/v1/customers/{customer_id}", "/v1/customers/cus_0000000000001", None,
-         headers),
-        ("PATCH", "/v1/customers/{customer_id}", f"/v1/customers/{customer.id}",
-         {"status": "frozen"}, headers),
-        ("GET", "/v1/customers/{customer_id}/balances", f"/v1/customers/{customer.id}/balances",
-         None, headers),
+        ("GET", "/v1/customers/{customer_id}", "/v1/customers/cus_0000000000001", None, headers),
+        (
+            "PATCH",
+            "/v1/customers/{customer_id}",
+            f"/v1/customers/{customer.id}",
+            {"status": "frozen"},
+            headers,
+        ),
+        (
+            "GET",
+            "/v1/customers/{customer_id}/balances",
+            f"/v1/customers/{customer.id}/balances",
+            None,
+            headers,
+        ),
         ("GET", "/v1/merchants/me", "/v1/merchants/me", None, api.headers(reader)),
         ("GET", "/v1/merchants/me", "/v1/merchants/me", None, headers),
         ("GET", "/v1/merchants/{merchant_id}", f"/v1/merchants/{shop.id}", None, headers),
-        ("PATCH", "/v1/merchants/{merchant_id}", f"/v1/merchants/{shop.id}",
-         {"fee_fixed": [{"value": "100", "asset": "USD", "scale": 6}]}, headers),
+        (
+            "PATCH",
+            "/v1/merchants/{merchant_id}",
+            f"/v1/merchants/{shop.id}",
+            {"fee_fixed": [{"value": "100", "asset": "USD", "scale": 6}]},
+            headers,
+        ),
         ("POST", "/v1/api-keys", "/v1/api-keys", {"name": "k", "scopes": ["read"]}, headers),
         ("GET", "/v1/api-keys", "/v1/api-keys", None, headers),
         ("GET", "/healthz", "/healthz", None, {}),
         ("GET", "/readyz", "/readyz", None, {}),
         ("GET", "/v1/audit/tree-head", "/v1/audit/tree-head", None, {}),
-    ]  # fmt: skip
+    ]
     for method, template, url, body, sent in calls:
         operation = schema.find_operation_by_path(method, template)
         assert operation is not None, (method, template)

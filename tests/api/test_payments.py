@@ -44,10 +44,14 @@ def test_a_merchant_charges_a_customer_under_its_mandate(api: Api) -> None:
     seller = shop(api, fee_bp=250)
     payer = funded_customer(api, 1_000)  # $10
     mandate = api.operator.create_mandate(payer.id, seller.id, cents(500))
-    paid = seller.client.create_payment(payer.id, cents(120), mandate_id=mandate.id,
-                                        description="an article", reference="order-7")  # fmt: skip
-    assert (paid.customer_id, paid.merchant_id, paid.mandate_id) == (payer.id, seller.id,
-                                                                     mandate.id)  # fmt: skip
+    paid = seller.client.create_payment(
+        payer.id, cents(120), mandate_id=mandate.id, description="an article", reference="order-7"
+    )
+    assert (paid.customer_id, paid.merchant_id, paid.mandate_id) == (
+        payer.id,
+        seller.id,
+        mandate.id,
+    )
     assert paid.amount == cents(120) and paid.fee == wire.money(30_000, ASSET)  # 2.5%
     assert (paid.description, paid.reference, paid.hold_id) == ("an article", "order-7", None)
     assert paid.restricted == paid.refunded == paid.fee_refunded == wire.money(0, ASSET)
@@ -105,7 +109,7 @@ def test_every_refusal_has_its_status_and_code_and_changes_nothing(api: Api) -> 
         ({**base, "mandate_id": revoked.id}, 409, "mandate_revoked"),
         ({**base, "amount": _plain(cents(61))}, 422, "mandate_limit_exceeded"),
         ({**base, "customer_id": frozen.id}, 409, "customer_frozen"),
-    ]  # fmt: skip
+    ]
     before = snapshot(api.platform)
     for index, (body, status, code) in enumerate(cases):
         response = post(api, body, f"k{index}", seller.token)
@@ -132,13 +136,13 @@ def test_a_frozen_merchant_is_refused(api: Api) -> None:
     seller = shop(api)
     payer = funded_customer(api, 100)
     api.operator.update_merchant(seller.id, status="frozen")
-    assert problem(api.operator.create_payment, payer.id, cents(1),
-                   merchant_id=seller.id) == (409, "merchant_frozen")  # fmt: skip
+    assert problem(api.operator.create_payment, payer.id, cents(1), merchant_id=seller.id) == (
+        409,
+        "merchant_frozen",
+    )
 
 
-def test_the_idempotency_key_is_required_and_a_retry_pays_once(
-    api: Api, clock: FakeClock
-) -> None:
+def test_the_idempotency_key_is_required_and_a_retry_pays_once(api: Api, clock: FakeClock) -> None:
     seller = shop(api)
     payer = funded_customer(api, 100)
     mandate = api.operator.create_mandate(payer.id, seller.id, cents(100))
@@ -176,7 +180,9 @@ def test_merchants_see_only_their_own_payments(api: Api) -> None:
     assert problem(a.client.list_payments, merchant_id=b.id) == (404, "merchant_not_found")
     assert [p.id for p in api.operator.list_payments(merchant_id=b.id).data] == [paid_b.id]
     assert {p.id for p in api.operator.list_payments(customer_id=payer.id).data} == {
-        paid_a.id, paid_b.id}  # fmt: skip
+        paid_a.id,
+        paid_b.id,
+    }
     assert problem(a.client.get_payment, "pay_nope") == (404, "payment_not_found")
 
 
@@ -185,8 +191,10 @@ def test_scopes_are_enforced(api: Api) -> None:
     payer = funded_customer(api, 100)
     mandate = api.operator.create_mandate(payer.id, seller.id, cents(100))
     reader = api.client(api.merchant_key(seller.merchant, Scope.READ))
-    assert problem(reader.create_payment, payer.id, cents(1),
-                   mandate_id=mandate.id) == (403, "forbidden")  # fmt: skip
+    assert problem(reader.create_payment, payer.id, cents(1), mandate_id=mandate.id) == (
+        403,
+        "forbidden",
+    )
     payer_only = api.client(api.merchant_key(seller.merchant, Scope.PAYMENTS))
     payer_only.create_payment(payer.id, cents(1), mandate_id=mandate.id)
     assert problem(payer_only.list_payments) == (403, "forbidden")
@@ -195,8 +203,9 @@ def test_scopes_are_enforced(api: Api) -> None:
 def test_listing_pages_through_every_payment_once(api: Api) -> None:
     seller = shop(api)
     payer = funded_customer(api, 100)
-    made = {api.operator.create_payment(payer.id, cents(1), merchant_id=seller.id).id
-            for _ in range(5)}  # fmt: skip
+    made = {
+        api.operator.create_payment(payer.id, cents(1), merchant_id=seller.id).id for _ in range(5)
+    }
     seen: list[str] = []
     cursor = None
     while True:
@@ -209,22 +218,25 @@ def test_listing_pages_through_every_payment_once(api: Api) -> None:
     # A cursor of one listing is no cursor of another.
     first = seller.client.list_payments(limit=2)
     assert first.next_cursor is not None
-    assert problem(api.operator.list_payments, customer_id=payer.id,
-                   cursor=first.next_cursor) == (400, "invalid_cursor")  # fmt: skip
+    assert problem(api.operator.list_payments, customer_id=payer.id, cursor=first.next_cursor) == (
+        400,
+        "invalid_cursor",
+    )
 
 
 @settings(max_examples=15, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(amounts=st.lists(st.integers(min_value=1, max_value=2 * 10**8), min_size=1, max_size=4),
-       fee_bp=st.integers(min_value=0, max_value=10_000))  # fmt: skip
-def test_money_is_conserved_and_the_fee_is_exact(
-    api: Api, amounts: list[int], fee_bp: int
-) -> None:
+@given(
+    amounts=st.lists(st.integers(min_value=1, max_value=2 * 10**8), min_size=1, max_size=4),
+    fee_bp=st.integers(min_value=0, max_value=10_000),
+)
+def test_money_is_conserved_and_the_fee_is_exact(api: Api, amounts: list[int], fee_bp: int) -> None:
     seller = shop(api, fee_bp=fee_bp)
     payer = funded_customer(api, 10**5)  # $1000
     revenue_before = fee_revenue(api)
     for amount in amounts:
-        paid = api.operator.create_payment(payer.id, wire.money(amount, ASSET),
-                                           merchant_id=seller.id)  # fmt: skip
+        paid = api.operator.create_payment(
+            payer.id, wire.money(amount, ASSET), merchant_id=seller.id
+        )
         assert int(paid.fee.value) == payment_fee(amount, fee_bp, 0)
     fees = sum(payment_fee(a, fee_bp, 0) for a in amounts)
     assert customer_balance(api, payer) == 10**5 * 10_000 - sum(amounts)
@@ -236,8 +248,12 @@ def test_money_is_conserved_and_the_fee_is_exact(
 def test_text_fields_are_bounded(api: Api, field: str) -> None:
     seller = shop(api)
     payer = funded_customer(api, 100)
-    body = {"customer_id": payer.id, "merchant_id": seller.id, "amount": _plain(cents(1)),
-            field: "x" * 1000}  # fmt: skip
+    body = {
+        "customer_id": payer.id,
+        "merchant_id": seller.id,
+        "amount": _plain(cents(1)),
+        field: "x" * 1000,
+    }
     response = post(api, body, "long")
     assert response.status_code == 400 and response.json()["errors"][0]["field"] == field
     assert id_of("cus", payer.id) and customer_balance(api, payer) == 100 * 10_000

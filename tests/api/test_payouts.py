@@ -55,23 +55,28 @@ def test_a_merchant_adds_an_account_and_is_paid_instantly(
     client = api.client(api.merchant_key(shop, Scope.PAYOUTS, Scope.READ))
     # An API key alone cannot change where the money goes: it needs a person's confirmation.
     assert problem(client.add_payout_method, "Ada", ACCOUNT_SUCCEEDS) == (403, "step_up_required")
-    method = client.add_payout_method("Ada Lovelace", "GB82 WEST 1234 5698 7654 32",
-                                      confirmation=confirm(api, shop))  # fmt: skip
+    method = client.add_payout_method(
+        "Ada Lovelace", "GB82 WEST 1234 5698 7654 32", confirmation=confirm(api, shop)
+    )
     assert (method.last4, method.status, method.merchant_id) == ("5432", "active", shop.id)
     assert ACCOUNT_SUCCEEDS not in repr(client.list_payout_methods())
     # The change locks payouts.
     assert problem(client.quote_instant_payout, usd(10_000_000)) == (409, "payouts_locked")
     clock.advance(api.platform.config.payouts.payout_method_lock_s)
-    schedule = client.set_payout_schedule("weekly", usd(1_000_000), weekday=6, reserve_bp=500,
-                                          reserve_days=7)  # fmt: skip
+    schedule = client.set_payout_schedule(
+        "weekly", usd(1_000_000), weekday=6, reserve_bp=500, reserve_days=7
+    )
     assert client.get_payout_schedule(USD) == schedule
     quote = client.quote_instant_payout(usd(50_000_000))
     assert int(quote.fee.value) + int(quote.net.value) == 50_000_000
     assert quote.scheduled_date == schedule.next_date
     payout = client.instant_payout(quote.id, idempotency_key="confirm-1")
     assert (payout.status, payout.kind, payout.fee, payout.quote_id) == (
-        "pending", "instant", quote.fee, quote.id,
-    )  # fmt: skip
+        "pending",
+        "instant",
+        quote.fee,
+        quote.id,
+    )
     again = client.instant_payout(quote.id, idempotency_key="confirm-2")
     assert again.id == payout.id
     clock.advance(30)
@@ -94,8 +99,9 @@ def test_refusals_are_problems(api: Api, clock: FakeClock, rail: SandboxPayoutRa
     assert problem(client.instant_payout, quote.id) == (409, "quote_expired")
     assert problem(client.get_payout_schedule, USD) == (404, "payout_schedule_not_found")
     assert problem(client.get_payout, format_id("po", 1)) == (404, "payout_not_found")
-    assert problem(client.add_payout_method, "Ada", "GB00REJECT000000000000",
-                   confirmation=confirm(api, shop)) == (402, "provider_declined")  # fmt: skip
+    assert problem(
+        client.add_payout_method, "Ada", "GB00REJECT000000000000", confirmation=confirm(api, shop)
+    ) == (402, "provider_declined")
     assert client.list_payouts().data == []
 
 
@@ -107,10 +113,16 @@ def test_who_sees_what(api: Api, clock: FakeClock, rail: SandboxPayoutRail) -> N
     assert problem(operator.add_payout_method, "Ada", ACCOUNT_SUCCEEDS)[0] == 400
     # The operator's key needs an operator admin's confirmation; another merchant's does
     # not count for this one.
-    assert problem(operator.add_payout_method, "Ada", ACCOUNT_SUCCEEDS, merchant_id=shop.id,
-                   confirmation=confirm(api, other)) == (403, "step_up_required")  # fmt: skip
-    method = operator.add_payout_method("Ada", ACCOUNT_SUCCEEDS, merchant_id=shop.id,
-                                        confirmation=confirm(api))  # fmt: skip
+    assert problem(
+        operator.add_payout_method,
+        "Ada",
+        ACCOUNT_SUCCEEDS,
+        merchant_id=shop.id,
+        confirmation=confirm(api, other),
+    ) == (403, "step_up_required")
+    method = operator.add_payout_method(
+        "Ada", ACCOUNT_SUCCEEDS, merchant_id=shop.id, confirmation=confirm(api)
+    )
     assert [m.id for m in operator.list_payout_methods(merchant_id=shop.id).data] == [method.id]
     clock.advance(api.platform.config.payouts.payout_method_lock_s)
     quote = operator.quote_instant_payout(usd(1_000_000), merchant_id=shop.id)
@@ -122,7 +134,9 @@ def test_who_sees_what(api: Api, clock: FakeClock, rail: SandboxPayoutRail) -> N
     assert problem(stranger.remove_payout_method, method.id) == (403, "step_up_required")
     theirs = confirm(api, other)
     assert problem(stranger.remove_payout_method, method.id, confirmation=theirs) == (
-        404, "payout_method_not_found")  # fmt: skip
+        404,
+        "payout_method_not_found",
+    )
     assert stranger.list_payouts().data == []
     assert stranger.list_payout_methods().data == []
     reader = api.client(api.merchant_key(shop, Scope.READ))

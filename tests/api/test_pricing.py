@@ -17,16 +17,28 @@ from .money import ASSET, cents, funded_customer, id_of, problem, shop
 
 RULES = msgspec.convert(
     {
-        "fee_schedules": [{"asset": "USD", "tiers": [
-            {"volume_from": "0", "fee_bp": 200}, {"volume_from": "1000000", "fee_bp": 100},
-        ]}],
-        "referrals": [{"asset": "USD", "qualifying_amount": "500000",
-                       "referrer_reward": "100000", "referred_reward": "100000",
-                       "referrer_rewards_max": 5}],
+        "fee_schedules": [
+            {
+                "asset": "USD",
+                "tiers": [
+                    {"volume_from": "0", "fee_bp": 200},
+                    {"volume_from": "1000000", "fee_bp": 100},
+                ],
+            }
+        ],
+        "referrals": [
+            {
+                "asset": "USD",
+                "qualifying_amount": "500000",
+                "referrer_reward": "100000",
+                "referred_reward": "100000",
+                "referrer_rewards_max": 5,
+            }
+        ],
         "instant_payout": {"fee_bp_per_day": 10, "fee_bp_floor": 20, "fee_bp_cap": 150},
     },
     RuleSetDocument,
-)  # fmt: skip
+)
 
 
 def test_operator_publishes_rules_and_promotions_apply_to_payments(api: Api) -> None:
@@ -37,16 +49,20 @@ def test_operator_publishes_rules_and_promotions_apply_to_payments(api: Api) -> 
     assert [v.version for v in operator.list_pricing_rules().data] == [1]
     assert problem(operator.get_pricing_rules, 9) == (404, "pricing_version_not_found")
     # A fee that rises with volume: refused, naming the tier; nothing written.
-    rising = msgspec.structs.replace(RULES, fee_schedules=[
-        msgspec.structs.replace(RULES.fee_schedules[0], tiers=list(
-            reversed(RULES.fee_schedules[0].tiers)
-        )),
-    ])  # fmt: skip
+    rising = msgspec.structs.replace(
+        RULES,
+        fee_schedules=[
+            msgspec.structs.replace(
+                RULES.fee_schedules[0], tiers=list(reversed(RULES.fee_schedules[0].tiers))
+            ),
+        ],
+    )
     before = full_snapshot(api.platform)
     response = api.http.post(
-        "/v1/pricing/rules", headers=api.headers(**{"Content-Type": "application/json"}),
+        "/v1/pricing/rules",
+        headers=api.headers(**{"Content-Type": "application/json"}),
         content=msgspec.json.encode({"rules": rising}),
-    )  # fmt: skip
+    )
     assert response.status_code == 422
     assert response.json()["code"] == "pricing_rules_invalid"
     assert "fee_schedules[0].tiers[0].volume_from" in response.json()["detail"]
@@ -55,21 +71,28 @@ def test_operator_publishes_rules_and_promotions_apply_to_payments(api: Api) -> 
     funding = operator.fund_promotions(cents(1_000), idempotency_key="budget-1")
     again = operator.fund_promotions(cents(1_000), idempotency_key="budget-1")
     assert funding.available == again.available == cents(1_000)
-    assert operator.promotions().data[[m.asset for m in operator.promotions().data].index(ASSET)] \
-        == cents(1_000)  # fmt: skip
+    assert operator.promotions().data[
+        [m.asset for m in operator.promotions().data].index(ASSET)
+    ] == cents(1_000)
     code = operator.create_promo_code(
-        "hello10", discount_bp=1_000, discount_max=cents(50), budget=cents(500),
-        expires_in_s=3_600, uses_max=100,
-    )  # fmt: skip
+        "hello10",
+        discount_bp=1_000,
+        discount_max=cents(50),
+        budget=cents(500),
+        expires_in_s=3_600,
+        uses_max=100,
+    )
     assert (code.code, code.uses) == ("HELLO10", 0) and operator.get_promo_code(code.id) == code
     assert [c.id for c in operator.list_promo_codes().data] == [code.id]
     seller, payer = shop(api), funded_customer(api, 1_000)
-    paid = operator.create_payment(payer.id, cents(200), merchant_id=seller.id,
-                                   promo_code="HELLO10")  # fmt: skip
+    paid = operator.create_payment(
+        payer.id, cents(200), merchant_id=seller.id, promo_code="HELLO10"
+    )
     assert paid.discount == cents(20) and paid.promo_code_id == code.id
     assert (paid.pricing_version, paid.fee_rule, paid.fee) == (1, "default/USD#0", cents(4))
-    assert problem(operator.create_payment, payer.id, cents(200), merchant_id=seller.id,
-                   promo_code="NOPE1") == (422, "promo_code_invalid")  # fmt: skip
+    assert problem(
+        operator.create_payment, payer.id, cents(200), merchant_id=seller.id, promo_code="NOPE1"
+    ) == (422, "promo_code_invalid")
     # Merchants reach none of it.
     merchant = api.client(api.merchant_key(seller.merchant, Scope.ADMIN))
     assert problem(merchant.list_pricing_rules)[0] == 403
@@ -83,20 +106,23 @@ def test_referral_codes_sign_up_and_rewards(api: Api) -> None:
     seller = shop(api)
     merchant_code = seller.client.my_referral_code().code
     assert merchant_code == seller.client.my_referral_code().code
-    referred = operator.create_customer("Bea", referral_code=merchant_code.lower(),
-                                        device_id="device-1")  # fmt: skip
+    referred = operator.create_customer(
+        "Bea", referral_code=merchant_code.lower(), device_id="device-1"
+    )
     assert operator.get_referral(referred.id).referrer == seller.id
     assert problem(operator.create_customer, "Cid", referral_code="0000000000") == (
-        422, "referral_code_invalid",
-    )  # fmt: skip
+        422,
+        "referral_code_invalid",
+    )
     payer = funded_customer(api, 1_000)
     own = operator.customer_referral_code(payer.id).code
     assert problem(operator.claim_referral, payer.id, own) == (422, "referral_own_code")
     claimed = operator.claim_referral(payer.id, merchant_code)
     assert (claimed.status, claimed.referrer) == ("pending", seller.id)
     assert problem(operator.claim_referral, payer.id, merchant_code) == (
-        409, "referral_already_attributed",
-    )  # fmt: skip
+        409,
+        "referral_already_attributed",
+    )
     operator.create_payment(payer.id, cents(50), merchant_id=seller.id)
     run = operator.reward_referrals()
     assert (run.looked_at, run.rewarded) == (2, 1)

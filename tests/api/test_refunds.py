@@ -49,8 +49,10 @@ def test_a_full_refund_returns_everything(api: Api) -> None:
 
 
 @settings(max_examples=10, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(parts=st.lists(st.integers(min_value=1, max_value=400_000), min_size=1, max_size=5),
-       fee_bp=st.integers(min_value=0, max_value=10_000))  # fmt: skip
+@given(
+    parts=st.lists(st.integers(min_value=1, max_value=400_000), min_size=1, max_size=5),
+    fee_bp=st.integers(min_value=0, max_value=10_000),
+)
 def test_partial_refunds_never_exceed_the_payment_and_return_the_fee_exactly(
     api: Api, parts: list[int], fee_bp: int
 ) -> None:
@@ -82,10 +84,14 @@ def test_refusals_change_nothing(api: Api) -> None:
     before = snapshot(api.platform)
     client = seller.client
     assert problem(client.refund_payment, payment.id, amount=cents(11)) == (
-        422, "refund_exceeds_payment")  # fmt: skip
+        422,
+        "refund_exceeds_payment",
+    )
     assert problem(client.refund_payment, payment.id, amount=cents(0)) == (400, "invalid_amount")
-    assert problem(client.refund_payment, payment.id,
-                   amount=wire.money(1, "EUR")) == (400, "invalid_amount")  # fmt: skip
+    assert problem(client.refund_payment, payment.id, amount=wire.money(1, "EUR")) == (
+        400,
+        "invalid_amount",
+    )
     assert problem(client.refund_payment, "pay_0000000000001") == (404, "payment_not_found")
     assert problem(client.get_refund, "ref_0000000000001") == (404, "refund_not_found")
     api.operator.update_merchant(seller.id, status="frozen")
@@ -126,5 +132,6 @@ def test_a_retry_refunds_once(api: Api) -> None:
     again = seller.client.refund_payment(payment.id, amount=cents(4), idempotency_key="r-1")
     assert again == first
     assert seller.client.get_payment(payment.id).refunded == cents(4)
-    assert problem(seller.client.refund_payment, payment.id, amount=cents(5),
-                   idempotency_key="r-1") == (422, "idempotency_key_reused")  # fmt: skip
+    assert problem(
+        seller.client.refund_payment, payment.id, amount=cents(5), idempotency_key="r-1"
+    ) == (422, "idempotency_key_reused")

@@ -21,8 +21,10 @@ from .money import cents, funded_customer, id_of, problem, shop
 
 # The screen's answer by amount (in micro-dollars), ALLOW for anything else.
 ACTIONS = {
-    7 * 10_000: Action.REVIEW, 13 * 10_000: Action.BLOCK, 17 * 10_000: Action.STEP_UP,
-}  # fmt: skip
+    7 * 10_000: Action.REVIEW,
+    13 * 10_000: Action.BLOCK,
+    17 * 10_000: Action.STEP_UP,
+}
 
 
 def by_amount(event: RiskEvent) -> Decision:
@@ -55,15 +57,26 @@ def test_a_payment_under_review_is_202_then_paid_when_approved(
     seller, ada = shop(api), funded_customer(api, 100)
     response = api.http.post(
         "/v1/payments",
-        json={"customer_id": ada.id, "merchant_id": seller.id,
-              "amount": msgspec.to_builtins(cents(7))},
-        headers=api.headers(**{"Idempotency-Key": "held-1", "Centime-Device": "phone-1",
-                               "Centime-Client-Ip": "203.0.113.9"}),
-    )  # fmt: skip
+        json={
+            "customer_id": ada.id,
+            "merchant_id": seller.id,
+            "amount": msgspec.to_builtins(cents(7)),
+        },
+        headers=api.headers(
+            **{
+                "Idempotency-Key": "held-1",
+                "Centime-Device": "phone-1",
+                "Centime-Client-Ip": "203.0.113.9",
+            }
+        ),
+    )
     assert response.status_code == 202, response.text
     answer = msgspec.json.decode(response.content, type=wire.InReview)
-    assert (answer.status, answer.object, answer.reasons) == ("in_review", "payment",
-                                                              ["amount_unusual"])  # fmt: skip
+    assert (answer.status, answer.object, answer.reasons) == (
+        "in_review",
+        "payment",
+        ["amount_unusual"],
+    )
     assert answer.id.startswith("pay_") and answer.amount == cents(7)
     (event,) = screen.asked[-1:]
     assert (event.device, event.ip, event.payee) == ("phone-1", "203.0.113.9", seller.id)
@@ -71,10 +84,13 @@ def test_a_payment_under_review_is_202_then_paid_when_approved(
     assert available(api, ada) == 93 * 10_000  # reserved
     again = api.http.post(  # the same key: the same answer
         "/v1/payments",
-        json={"customer_id": ada.id, "merchant_id": seller.id,
-              "amount": msgspec.to_builtins(cents(7))},
+        json={
+            "customer_id": ada.id,
+            "merchant_id": seller.id,
+            "amount": msgspec.to_builtins(cents(7)),
+        },
         headers=api.headers(**{"Idempotency-Key": "held-1"}),
-    )  # fmt: skip
+    )
     assert (again.status_code, again.headers.get("Idempotent-Replayed")) == (202, "true")
 
     analyst = api.client(api.key(Scope.REVIEW))
@@ -140,8 +156,10 @@ def test_a_batch_is_screened_with_one_call_and_answers_each(
 ) -> None:
     seller, ada = shop(api), funded_customer(api, 1_000)
     mandate = api.operator.create_mandate(ada.id, seller.id, cents(100_000))
-    items = [wire.BatchPayment(customer_id=ada.id, amount=cents(n), mandate_id=mandate.id)
-             for n in (1, 7, 13, 17, 2)]  # fmt: skip
+    items = [
+        wire.BatchPayment(customer_id=ada.id, amount=cents(n), mandate_id=mandate.id)
+        for n in (1, 7, 13, 17, 2)
+    ]
     calls = screen.batch_calls
     batch = seller.client.create_payment_batch(items, idempotency_key="mixed")
     assert screen.batch_calls == calls + 1
@@ -171,8 +189,9 @@ def test_the_review_scope_reaches_the_queue_and_nothing_else(
     assert problem(analyst.get_risk_case, "case_0000000000001") == (404, "case_not_found")
     assert problem(analyst.approve_risk_case, "nonsense") == (404, "case_not_found")
     assert problem(analyst.label_risk_case, "case_0000000000001", "fraud") == (
-        404, "case_not_found",
-    )  # fmt: skip
+        404,
+        "case_not_found",
+    )
 
 
 def test_an_engine_that_raises_blocks_that_request_and_the_server_goes_on(api: Api) -> None:
@@ -193,12 +212,25 @@ def test_the_operator_posts_labels_once_each_and_the_screen_hears_them(
     api: Api, screen: ScriptedScreen
 ) -> None:
     analyst = api.key(Scope.REVIEW)
-    body = {"labels": [
-        {"id": "cb-77", "source": "chargeback", "event_at": "2026-01-02T10:00:00Z",
-         "payer": "cus_0000000000042", "payee": "mer_0000000000007", "label": "fraud"},
-        {"id": "dp-3", "source": "dispute", "event_at": "1767348000000000000",
-         "payer": "cus_0000000000043", "label": "not_fraud"},
-    ]}  # fmt: skip
+    body = {
+        "labels": [
+            {
+                "id": "cb-77",
+                "source": "chargeback",
+                "event_at": "2026-01-02T10:00:00Z",
+                "payer": "cus_0000000000042",
+                "payee": "mer_0000000000007",
+                "label": "fraud",
+            },
+            {
+                "id": "dp-3",
+                "source": "dispute",
+                "event_at": "1767348000000000000",
+                "payer": "cus_0000000000043",
+                "label": "not_fraud",
+            },
+        ]
+    }
     first = api.http.post("/v1/risk/labels", json=body, headers=api.headers(analyst))
     assert first.status_code == 200, first.text
     assert first.json() == {"recorded": 2, "duplicates": 0}
@@ -206,16 +238,21 @@ def test_the_operator_posts_labels_once_each_and_the_screen_hears_them(
     assert again.json() == {"recorded": 0, "duplicates": 2}
     assert [(x.payer, x.payee, x.fraud, x.source) for x in screen.labels] == [
         ("cus_0000000000042", "mer_0000000000007", True, "chargeback"),
-        ("cus_0000000000043", "", False, "dispute")]
+        ("cus_0000000000043", "", False, "dispute"),
+    ]
     assert screen.labels[0].event_ns == 1_767_348_000 * 1_000_000_000
     reader = api.key(Scope.READ)
-    assert api.http.post("/v1/risk/labels", json=body,
-                         headers=api.headers(reader)).status_code == 403
-    for bad in ({"labels": []}, {"labels": [{**body["labels"][0], "label": "maybe"}]},
-                {"labels": [{**body["labels"][0], "event_at": "yesterday"}]},
-                {"labels": [{**body["labels"][0], "event_at": "2999-01-01T00:00:00Z"}]},
-                {"labels": [{**body["labels"][0], "source": "analyst"}]},
-                {"labels": [{**body["labels"][0], "extra": 1}]}):
+    assert (
+        api.http.post("/v1/risk/labels", json=body, headers=api.headers(reader)).status_code == 403
+    )
+    for bad in (
+        {"labels": []},
+        {"labels": [{**body["labels"][0], "label": "maybe"}]},
+        {"labels": [{**body["labels"][0], "event_at": "yesterday"}]},
+        {"labels": [{**body["labels"][0], "event_at": "2999-01-01T00:00:00Z"}]},
+        {"labels": [{**body["labels"][0], "source": "analyst"}]},
+        {"labels": [{**body["labels"][0], "extra": 1}]},
+    ):
         answer = api.http.post("/v1/risk/labels", json=bad, headers=api.headers(analyst))
         assert answer.status_code == 400, (bad, answer.text)
     assert len(screen.labels) == 2

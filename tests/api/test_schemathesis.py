@@ -195,8 +195,11 @@ def seed(platform: Platform, clock: FakeClock, principal: str) -> Seeded:
         _ok(create_topup(platform, sandbox, customer, "USD", 50_000_000, Method.CARD, CARD_OK))
     credited = process_provider_events(platform, sandbox)
     assert [r.topup.status for r in credited if r.topup] == [TopUpStatus.SUCCEEDED] * 3
-    mandates = [execute(create_mandate(platform, c, m, "USD", 1_000_000_000))
-                for c in (ada, bob, cy) for m in (shop, other)]  # fmt: skip
+    mandates = [
+        execute(create_mandate(platform, c, m, "USD", 1_000_000_000))
+        for c in (ada, bob, cy)
+        for m in (shop, other)
+    ]
     token = admin_key("operator", OPERATOR).token
     if principal == "merchant":
         token = admin_key("merchant", shop).token
@@ -220,8 +223,11 @@ def seed(platform: Platform, clock: FakeClock, principal: str) -> Seeded:
     run.add("tr", sent.id)
     run.add("man", *(m.id for m in mandates))
     run.add("top", *(r.topup.id for r in credited if r.topup))
-    spare = [admin_key("operator", OPERATOR), admin_key("merchant", shop),
-             admin_key("merchant", other)]  # fmt: skip
+    spare = [
+        admin_key("operator", OPERATOR),
+        admin_key("merchant", shop),
+        admin_key("merchant", other),
+    ]
     run.add("key", *(k.key.id for k in spare))
     _seed_payouts(platform, clock, run, shop)
     return run
@@ -393,23 +399,26 @@ def _pytest_92_node_id(request: pytest.FixtureRequest) -> None:
 def load_schema(seeded: Seeded, run: Run) -> schemathesis.BaseSchema:
     # No 429s here: the fuzzer sends thousands of requests, many with bad keys, from one
     # address (the failed-authentication limit has tests of its own: tests/security).
-    app = create_app(seeded.platform, rate_per_s=1e9, rate_burst=10**9,
-                     auth_failures=FailureLimit(burst=10**9))  # fmt: skip
-    config = schemathesis.Config.from_dict({
-        "seed": SEED,
-        # The key as the document's security scheme says (Bearer), on every operation
-        # that declares it: schemathesis then knows it is real and probes without it.
-        "auth": {"openapi": {"api_key": {"bearer": seeded.token}}},
-        "generation": {
-            "mode": run.mode,
-            "max-examples": run.max_examples,
-            "deterministic": True,
-            "database": "none",
-            "with-security-parameters": False,  # the key above, not generated ones
-        },
-        "phases": {"examples": {"enabled": False}, "coverage": {"enabled": run.coverage}},
-        "checks": {"enabled": True, "positive_data_acceptance": {"enabled": False}},
-    })  # fmt: skip
+    app = create_app(
+        seeded.platform, rate_per_s=1e9, rate_burst=10**9, auth_failures=FailureLimit(burst=10**9)
+    )
+    config = schemathesis.Config.from_dict(
+        {
+            "seed": SEED,
+            # The key as the document's security scheme says (Bearer), on every operation
+            # that declares it: schemathesis then knows it is real and probes without it.
+            "auth": {"openapi": {"api_key": {"bearer": seeded.token}}},
+            "generation": {
+                "mode": run.mode,
+                "max-examples": run.max_examples,
+                "deterministic": True,
+                "database": "none",
+                "with-security-parameters": False,  # the key above, not generated ones
+            },
+            "phases": {"examples": {"enabled": False}, "coverage": {"enabled": run.coverage}},
+            "checks": {"enabled": True, "positive_data_acceptance": {"enabled": False}},
+        }
+    )
     schema = schemathesis.openapi.from_asgi("/openapi.json", app, config=config)
     install_hooks(schema, seeded)
     return schema
@@ -454,8 +463,9 @@ def test_every_answer_matches_the_document(case: schemathesis.Case[Any]) -> None
 @pytest.fixture
 def stateful_schema(tmp_path: Path) -> Iterator[tuple[schemathesis.BaseSchema, Seeded]]:
     clock = FakeClock(START_NS)
-    ledger = Ledger(open_store(f"sqlite:///{tmp_path / 'ledger.db'}"), clock,
-                    expiry_interval_s=3600)  # fmt: skip
+    ledger = Ledger(
+        open_store(f"sqlite:///{tmp_path / 'ledger.db'}"), clock, expiry_interval_s=3600
+    )
     try:
         seeded = seed(Platform(ledger, clock, screen=AllowScreen()), clock, "operator")
         yield load_schema(seeded, RUNS["sqlite-operator"]), seeded
@@ -488,16 +498,24 @@ def test_sequences_of_calls_linked_by_ids(
     with contextlib.suppress(Flaky):
         Scenarios.run(
             settings=settings(
-                max_examples=STATEFUL_SCENARIOS, stateful_step_count=STATEFUL_STEPS,
-                derandomize=True, database=None, deadline=None, phases=[Phase.generate],
+                max_examples=STATEFUL_SCENARIOS,
+                stateful_step_count=STATEFUL_STEPS,
+                derandomize=True,
+                database=None,
+                deadline=None,
+                phases=[Phase.generate],
             )
-        )  # fmt: skip
+        )
     if found:
         raise found[0]
     calls = sum(len(statuses) for statuses in seeded.answers.values())
     assert calls >= STATEFUL_STEPS, "not even one scenario ran to its end"
-    created = [s for label, statuses in seeded.answers.items() for s in statuses
-               if label.startswith("POST ") and 200 <= s < 300]  # fmt: skip
+    created = [
+        s
+        for label, statuses in seeded.answers.items()
+        for s in statuses
+        if label.startswith("POST ") and 200 <= s < 300
+    ]
     assert created, "no scenario created anything: the links led nowhere"
 
 
@@ -507,8 +525,10 @@ def test_sequences_of_calls_linked_by_ids(
 
 def test_options_lists_every_method_of_the_path(api: Api) -> None:
     """Litestar 2 answered ``Allow: OPTIONS, POST`` for /v1/customers (GET missing)."""
-    for path, allow in (("/v1/customers", "GET, OPTIONS, POST"),
-                        ("/v1/customers/cus_0000000000001", "GET, OPTIONS, PATCH")):  # fmt: skip
+    for path, allow in (
+        ("/v1/customers", "GET, OPTIONS, POST"),
+        ("/v1/customers/cus_0000000000001", "GET, OPTIONS, PATCH"),
+    ):
         response = api.http.options(path, headers=api.headers())
         assert (response.status_code, response.headers["allow"]) == (204, allow), path
 

@@ -35,10 +35,11 @@ def test_serve_publishes_keys_and_heads(tmp_path: Path) -> None:
     port = _free_port()
     env = {**os.environ, "CENTIME_AUDIT_KEY_FILE": str(key_file)}
     server = subprocess.Popen(
-        [sys.executable, "-m", "centime.cli", "serve", "--database-url", url,
-         "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [sys.executable, "-m", "centime.cli", "serve", "--database-url", url, "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(200):  # wait until it listens (bounded: 20 s)

@@ -25,8 +25,14 @@ def _free_port() -> int:
 
 def _centime(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CENTIME_AUDIT")}
-    return subprocess.run([sys.executable, "-m", "centime.cli", *args], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "centime.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_keys_create_then_serve_then_the_client_on_loopback(tmp_path: Path) -> None:
@@ -44,10 +50,13 @@ def test_keys_create_then_serve_then_the_client_on_loopback(tmp_path: Path) -> N
     server = subprocess.Popen(
         [sys.executable, "-m", "centime.cli", "serve", "--database-url", url, "--port", str(port)],
         # No risk engine on this branch's server: sign-ups would be blocked (fail closed).
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("CENTIME_AUDIT")},
-             "CENTIME_RISK_SCREEN": "allow-all-unsafe"},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("CENTIME_AUDIT")},
+            "CENTIME_RISK_SCREEN": "allow-all-unsafe",
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):  # until it listens (bounded: 20 s)

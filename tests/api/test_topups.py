@@ -41,8 +41,9 @@ def settle_events(api: Api, sandbox: SandboxProvider, clock: FakeClock, seconds:
 
 
 def post(api: Api, body: dict[str, Any], key: str, token: str | None = None) -> Any:
-    return api.http.post("/v1/topups", json=body,
-                         headers=api.headers(token, **{"Idempotency-Key": key}))  # fmt: skip
+    return api.http.post(
+        "/v1/topups", json=body, headers=api.headers(token, **{"Idempotency-Key": key})
+    )
 
 
 def test_a_card_top_up_goes_pending_then_succeeded(
@@ -65,8 +66,12 @@ def test_a_card_top_up_goes_pending_then_succeeded(
 
 def test_a_decline_is_a_declined_top_up(api: Api, sandbox: SandboxProvider) -> None:
     ada = funded_customer(api, 0)
-    body = {"customer_id": ada.id, "amount": msgspec_money(cents(500)), "method": "card",
-            "instrument": CARD_DECLINED}  # fmt: skip
+    body = {
+        "customer_id": ada.id,
+        "amount": msgspec_money(cents(500)),
+        "method": "card",
+        "instrument": CARD_DECLINED,
+    }
     first = post(api, body, "t-1")
     assert first.status_code == 201
     declined = first.json()
@@ -93,8 +98,10 @@ def test_carrier_money_pays_merchants_but_is_sent_only_once_settled(
     assert succeeded.status == "succeeded" and succeeded.settles_at is not None
     assert customer_balance(api, ada, restricted=True) == 1_000 * 10_000
     assert customer_balance(api, ada) == 0
-    assert problem(api.operator.create_transfer, ada.id, bob.id,
-                   cents(100)) == (402, "restricted_funds")  # fmt: skip
+    assert problem(api.operator.create_transfer, ada.id, bob.id, cents(100)) == (
+        402,
+        "restricted_funds",
+    )
     mandate = api.operator.create_mandate(ada.id, seller.id, cents(1_000))
     paid = seller.client.create_payment(ada.id, cents(300), mandate_id=mandate.id)
     assert paid.restricted == cents(300)
@@ -110,8 +117,12 @@ def test_an_unreachable_provider_leaves_it_pending_and_a_retry_charges_once(
 ) -> None:
     ada = funded_customer(api, 0)
     sandbox.fail_next(2)
-    body = {"customer_id": ada.id, "amount": msgspec_money(cents(100)), "method": "card",
-            "instrument": CARD_SUCCEEDS}  # fmt: skip
+    body = {
+        "customer_id": ada.id,
+        "amount": msgspec_money(cents(100)),
+        "method": "card",
+        "instrument": CARD_SUCCEEDS,
+    }
     first = post(api, body, "down").json()
     assert first["status"] == "pending" and first["awaiting_retry"] is True
     again = post(api, body, "down").json()  # the same request: charged again, still down
@@ -131,11 +142,13 @@ def test_an_answer_lost_after_acceptance_is_credited_once_by_its_event(
 ) -> None:
     ada = funded_customer(api, 0)
     sandbox.fail_next(1, Outage.TIMEOUT_AFTER_ACCEPT)
-    topup = api.operator.create_topup(ada.id, cents(100), "card", CARD_SUCCEEDS,
-                                      idempotency_key="lost")  # fmt: skip
+    topup = api.operator.create_topup(
+        ada.id, cents(100), "card", CARD_SUCCEEDS, idempotency_key="lost"
+    )
     assert topup.awaiting_retry
-    again = api.operator.create_topup(ada.id, cents(100), "card", CARD_SUCCEEDS,
-                                      idempotency_key="lost")  # fmt: skip
+    again = api.operator.create_topup(
+        ada.id, cents(100), "card", CARD_SUCCEEDS, idempotency_key="lost"
+    )
     assert again.id == topup.id and not again.awaiting_retry  # the same charge, accepted
     settle_events(api, sandbox, clock, sandbox.config.card_confirm_s)
     assert customer_balance(api, ada) == 100 * 10_000
@@ -146,26 +159,52 @@ def test_refusals_record_nothing(api: Api, sandbox: SandboxProvider) -> None:
     newcomer = funded_customer(api, 0, kyc_tier=0)  # at most $100 a day
     frozen = funded_customer(api, 0)
     api.operator.update_customer(frozen.id, status="frozen")
-    first = post(api, {"customer_id": ada.id, "amount": msgspec_money(cents(100)),
-                       "method": "card", "instrument": CARD_SUCCEEDS}, "k")  # fmt: skip
+    first = post(
+        api,
+        {
+            "customer_id": ada.id,
+            "amount": msgspec_money(cents(100)),
+            "method": "card",
+            "instrument": CARD_SUCCEEDS,
+        },
+        "k",
+    )
     assert first.status_code == 201
     before = snapshot(api.platform), topup_rows(api)
     create = api.operator.create_topup
     assert problem(create, newcomer.id, cents(10_001), "card", CARD_SUCCEEDS) == (
-        422, "tier_limit_exceeded")  # fmt: skip
+        422,
+        "tier_limit_exceeded",
+    )
     assert problem(create, frozen.id, cents(1), "card", CARD_SUCCEEDS) == (409, "customer_frozen")
     assert problem(create, "cus_0000000000001", cents(1), "card", CARD_SUCCEEDS) == (
-        404, "customer_not_found")  # fmt: skip
+        404,
+        "customer_not_found",
+    )
     assert problem(create, ada.id, cents(1), "carrier", "not a phone") == (400, "invalid_request")
     assert problem(create, ada.id, cents(1), "cash", "x") == (400, "invalid_request")
     assert problem(create, ada.id, cents(0), "card", CARD_SUCCEEDS) == (400, "invalid_amount")
     assert problem(create, ada.id, wire.Money("1", "XYZ", 6), "card", CARD_SUCCEEDS) == (
-        400, "unknown_asset")  # fmt: skip
-    reused = post(api, {"customer_id": ada.id, "amount": msgspec_money(cents(200)),
-                        "method": "card", "instrument": CARD_SUCCEEDS}, "k")  # fmt: skip
+        400,
+        "unknown_asset",
+    )
+    reused = post(
+        api,
+        {
+            "customer_id": ada.id,
+            "amount": msgspec_money(cents(200)),
+            "method": "card",
+            "instrument": CARD_SUCCEEDS,
+        },
+        "k",
+    )
     assert (reused.status_code, reused.json()["code"]) == (422, "idempotency_key_reused")
-    good = {"customer_id": ada.id, "amount": msgspec_money(cents(1)), "method": "card",
-            "instrument": CARD_SUCCEEDS}  # fmt: skip
+    good = {
+        "customer_id": ada.id,
+        "amount": msgspec_money(cents(1)),
+        "method": "card",
+        "instrument": CARD_SUCCEEDS,
+    }
     missing = api.http.post("/v1/topups", json=good, headers=api.headers())
     assert (missing.status_code, missing.json()["code"]) == (400, "idempotency_key_required")
     assert problem(api.operator.retry_topup, "top_0000000000001") == (404, "topup_not_found")
@@ -183,11 +222,15 @@ def test_only_the_operators_keys_top_up(api: Api, sandbox: SandboxProvider) -> N
     seller = shop(api)
     admin = api.client(api.merchant_key(seller.merchant, Scope.ADMIN))
     assert problem(admin.create_topup, ada.id, cents(1), "card", CARD_SUCCEEDS) == (
-        403, "forbidden")  # fmt: skip
+        403,
+        "forbidden",
+    )
     assert problem(admin.list_topups) == (403, "forbidden")
     reader = api.client(api.key(Scope.READ))
     assert problem(reader.create_topup, ada.id, cents(1), "card", CARD_SUCCEEDS) == (
-        403, "forbidden")  # fmt: skip
+        403,
+        "forbidden",
+    )
     assert reader.list_topups().data == []
 
 
@@ -200,14 +243,14 @@ def bare_api(api: Api) -> Iterator[Api]:
 
 def test_no_provider_is_503(bare_api: Api) -> None:
     ada = funded_customer(bare_api, 0)
-    assert problem(bare_api.operator.create_topup, ada.id, cents(1), "card",
-                   CARD_SUCCEEDS) == (503, "provider_unavailable")  # fmt: skip
+    assert problem(bare_api.operator.create_topup, ada.id, cents(1), "card", CARD_SUCCEEDS) == (
+        503,
+        "provider_unavailable",
+    )
     assert topup_rows(bare_api) == []
 
 
-def test_serve_installs_the_sandbox_and_the_tasks_that_serve_it(
-    api: Api, clock: FakeClock
-) -> None:
+def test_serve_installs_the_sandbox_and_the_tasks_that_serve_it(api: Api, clock: FakeClock) -> None:
     api.platform.providers.clear()
     tasks = install_funding_providers(api.platform)
     sandbox = api.platform.providers["sandbox"]

@@ -28,10 +28,14 @@ def test_carrier_money_pays_merchants_but_is_never_sent(api: Api) -> None:
     alice = funded_customer(api, 10, restricted_cents=100)
     bob = funded_customer(api, 0)
     before = snapshot(api.platform)
-    assert problem(api.operator.create_transfer, alice.id, bob.id,
-                   cents(50)) == (402, "restricted_funds")  # fmt: skip
-    assert problem(api.operator.create_transfer, alice.id, bob.id,
-                   cents(500)) == (402, "insufficient_funds")  # fmt: skip
+    assert problem(api.operator.create_transfer, alice.id, bob.id, cents(50)) == (
+        402,
+        "restricted_funds",
+    )
+    assert problem(api.operator.create_transfer, alice.id, bob.id, cents(500)) == (
+        402,
+        "insufficient_funds",
+    )
     assert snapshot(api.platform) == before
     paid = api.operator.create_payment(alice.id, cents(50), merchant_id=seller.id)
     assert paid.restricted == cents(50)
@@ -58,8 +62,10 @@ def test_refusals_change_nothing(api: Api) -> None:
 def test_the_tier_bounds_the_day(api: Api) -> None:
     alice, bob = funded_customer(api, 30_000), funded_customer(api, 0)  # tier 1: $250 a day
     api.operator.create_transfer(alice.id, bob.id, cents(20_000))
-    assert problem(api.operator.create_transfer, alice.id, bob.id,
-                   cents(5_001)) == (422, "tier_limit_exceeded")  # fmt: skip
+    assert problem(api.operator.create_transfer, alice.id, bob.id, cents(5_001)) == (
+        422,
+        "tier_limit_exceeded",
+    )
     api.operator.create_transfer(alice.id, bob.id, cents(5_000))
 
 
@@ -77,6 +83,5 @@ def test_only_the_operators_keys_move_or_read_transfers(api: Api) -> None:
 def test_a_retry_sends_once(api: Api) -> None:
     alice, bob = funded_customer(api, 100), funded_customer(api, 0)
     first = api.operator.create_transfer(alice.id, bob.id, cents(5), idempotency_key="t-1")
-    assert api.operator.create_transfer(alice.id, bob.id, cents(5),
-                                        idempotency_key="t-1") == first  # fmt: skip
+    assert api.operator.create_transfer(alice.id, bob.id, cents(5), idempotency_key="t-1") == first
     assert customer_balance(api, bob) == 5 * 10_000

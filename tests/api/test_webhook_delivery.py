@@ -46,8 +46,9 @@ def delivery(platform: Platform) -> Iterator[WebhookDelivery]:
 
 
 def endpoint(platform: Platform, merchant_id: int, url: str, *types: str) -> NewSecret:
-    made = platform.execute(webhooks.create_endpoint(
-        platform, merchant_id, url, types or ("payment.created",)))  # fmt: skip
+    made = platform.execute(
+        webhooks.create_endpoint(platform, merchant_id, url, types or ("payment.created",))
+    )
     assert isinstance(made, NewSecret), made
     return made
 
@@ -255,7 +256,8 @@ def test_an_endpoint_failing_for_five_days_is_disabled(
     # Enabled again: the failure record is cleared; the waiting deliveries go out at their
     # next attempt.
     again = platform.execute(
-        webhooks.update_endpoint(platform, shop.id, made.endpoint.id, enabled=True))
+        webhooks.update_endpoint(platform, shop.id, made.endpoint.id, enabled=True)
+    )
     assert isinstance(again, webhooks.Endpoint) and again.failing_since_ns is None
     hook.statuses.clear()
     clock.advance(WEBHOOK_RETRY_DELAYS_S[2])

@@ -38,8 +38,9 @@ def test_a_merchant_manages_an_endpoint_and_receives_verified_webhooks(
 ) -> None:
     shop = api.merchant()
     merchant = api.client(api.merchant_key(shop, Scope.ADMIN))
-    made = merchant.create_webhook_endpoint(hook.url, ["payment.created", "webhook.test"][:1],
-                                            description="orders")  # fmt: skip
+    made = merchant.create_webhook_endpoint(
+        hook.url, ["payment.created", "webhook.test"][:1], description="orders"
+    )
     assert made.secret is not None and made.secret.startswith("whsec_") and made.enabled
     assert merchant.get_webhook_endpoint(made.id).url == hook.url
     assert [e.id for e in merchant.list_webhook_endpoints().data] == [made.id]
@@ -135,8 +136,9 @@ def test_another_merchants_endpoint_is_404_and_the_limit_holds(api: Api) -> None
     assert full.value.code == "webhook_endpoint_limit_reached"
     # The operator reaches every merchant's endpoints and names the merchant to create one.
     assert api.operator.get_webhook_endpoint(made.id).id == made.id
-    made_for = api.operator.create_webhook_endpoint("https://example.com/o", ["hold.created"],
-                                                    merchant_id=other.id)  # fmt: skip
+    made_for = api.operator.create_webhook_endpoint(
+        "https://example.com/o", ["hold.created"], merchant_id=other.id
+    )
     assert made_for.merchant_id == other.id
 
 
@@ -144,10 +146,12 @@ def test_another_merchants_endpoint_is_404_and_the_limit_holds(api: Api) -> None
 def test_an_idempotent_retry_does_not_show_the_secret_again(api: Api) -> None:
     shop = api.merchant()
     merchant = api.client(api.merchant_key(shop, Scope.ADMIN))
-    first = merchant.create_webhook_endpoint("https://example.com/h", ["payment.created"],
-                                             idempotency_key="once")  # fmt: skip
-    again = merchant.create_webhook_endpoint("https://example.com/h", ["payment.created"],
-                                             idempotency_key="once")  # fmt: skip
+    first = merchant.create_webhook_endpoint(
+        "https://example.com/h", ["payment.created"], idempotency_key="once"
+    )
+    again = merchant.create_webhook_endpoint(
+        "https://example.com/h", ["payment.created"], idempotency_key="once"
+    )
     assert first.secret and again.secret is None and again.id == first.id
     with api.platform.read() as fetch:  # stored encrypted, never in clear
         [(stored,)] = fetch("SELECT secret FROM webhook_endpoints", ())

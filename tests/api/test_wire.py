@@ -94,15 +94,21 @@ def test_a_wrong_type_anywhere_in_a_body_is_refused_through_the_api(api: Api) ->
         (b'{"name": "A", "kyc_tier": "1"}', "kyc_tier"),
         (b'{"name": "A", "kyc_tier": true}', "kyc_tier"),
         (b'{"name": "A", "email": 5}', "email"),
-        (b'{"name": "A", "fee_fixed": [{"value": 5, "asset": "USD", "scale": 6}]}',
-         "fee_fixed[0].value"),
-        (b'{"name": "A", "fee_fixed": [{"value": "5", "asset": "USD", "scale": 2}]}',
-         "fee_fixed[0].scale"),
-        (b'{"name": "A", "fee_fixed": [{"value": "5", "asset": "XAU", "scale": 6}]}',
-         "fee_fixed[0].asset"),
+        (
+            b'{"name": "A", "fee_fixed": [{"value": 5, "asset": "USD", "scale": 6}]}',
+            "fee_fixed[0].value",
+        ),
+        (
+            b'{"name": "A", "fee_fixed": [{"value": "5", "asset": "USD", "scale": 2}]}',
+            "fee_fixed[0].scale",
+        ),
+        (
+            b'{"name": "A", "fee_fixed": [{"value": "5", "asset": "XAU", "scale": 6}]}',
+            "fee_fixed[0].asset",
+        ),
         (b'{"name": "A", "fee_bp": -1}', "fee_bp"),
-        (b'[]', "body"),
-    ]:  # fmt: skip
+        (b"[]", "body"),
+    ]:
         response = api.http.post("/v1/merchants", headers=headers, content=body)
         assert response.status_code == 400, (body, response.text)
         assert [e["field"] for e in response.json()["errors"]] == [field], body

@@ -44,17 +44,33 @@ class Audited:
 
 def fill(ledger: Ledger, clock: FakeClock, batches: int = 4) -> None:
     """Accounts, then batches of transfers (plain, pending, post), a second apart."""
-    ledger.create_accounts([Account(1, "USD", 10), Account(2, "USD", 20, flags=WALLET),
-                            Account(3, "USD", 20, flags=WALLET)])  # fmt: skip
+    ledger.create_accounts(
+        [
+            Account(1, "USD", 10),
+            Account(2, "USD", 20, flags=WALLET),
+            Account(3, "USD", 20, flags=WALLET),
+        ]
+    )
     ledger.create_transfers([Transfer(1, 1, 2, 1_000_000, "USD", 1)])
     next_id = 2
     for _ in range(batches):
         clock.advance(1)
         batch = [Transfer(next_id + i, 2, 3, 10 + i, "USD", 1) for i in range(9)]
-        batch.append(Transfer(next_id + 9, 2, 3, 50, "USD", 1, flags=TransferFlags.PENDING,
-                              timeout_s=3600))  # fmt: skip
-        batch.append(Transfer(next_id + 10, 0, 0, 20, "", 0, flags=TransferFlags.POST_PENDING,
-                              pending_id=next_id + 9))  # fmt: skip
+        batch.append(
+            Transfer(next_id + 9, 2, 3, 50, "USD", 1, flags=TransferFlags.PENDING, timeout_s=3600)
+        )
+        batch.append(
+            Transfer(
+                next_id + 10,
+                0,
+                0,
+                20,
+                "",
+                0,
+                flags=TransferFlags.POST_PENDING,
+                pending_id=next_id + 9,
+            )
+        )
         statuses = ledger.create_transfers(batch)
         assert {s.value for s in statuses} == {"created"}, statuses
         next_id += 11

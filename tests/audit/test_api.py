@@ -33,9 +33,12 @@ def test_audit_endpoints(filled: Audited) -> None:
         p = proof["proof"]
         assert (p["transfer_id"], p["tree_size"]) == (30, size)
         assert rfc9162.verify_inclusion(
-            p["leaf_index"], size, rfc9162.sha256(b"\x00" + b(p["leaf_data"])),
-            [b(h) for h in p["audit_path"]], root,
-        )  # fmt: skip
+            p["leaf_index"],
+            size,
+            rfc9162.sha256(b"\x00" + b(p["leaf_data"])),
+            [b(h) for h in p["audit_path"]],
+            root,
+        )
 
         c = client.get("/v1/audit/consistency-proof", params={"first": 13, "second": size})
         old = client.get(
@@ -80,9 +83,12 @@ def test_the_client_fetches_what_the_endpoints_serve(filled: Audited) -> None:
         assert Keyring.from_json(client.audit_keys()).verify_head(sth)
         p = client.audit_inclusion_proof(30)["proof"]
         assert rfc9162.verify_inclusion(
-            p["leaf_index"], head["tree_size"], rfc9162.sha256(b"\x00" + b(p["leaf_data"])),
-            [b(h) for h in p["audit_path"]], b(head["root_hash"]),
-        )  # fmt: skip
+            p["leaf_index"],
+            head["tree_size"],
+            rfc9162.sha256(b"\x00" + b(p["leaf_data"])),
+            [b(h) for h in p["audit_path"]],
+            b(head["root_hash"]),
+        )
         consistency = client.audit_consistency_proof(13, head["tree_size"])
         assert consistency["proof"]["consistency_path"]
         assert client.audit_inclusion_proof(1, tree_size=13)["proof"]["tree_size"] == 13

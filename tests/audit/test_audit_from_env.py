@@ -21,6 +21,9 @@ def test_key_file_turns_signing_on(tmp_path: Path) -> None:
     log = audit_from_env({"CENTIME_AUDIT_KEY_FILE": str(tmp_path / "key.pem")})
     assert log is not None
     assert log.signer is not None
-    assert audit_from_env(
-        {"CENTIME_AUDIT_KEY_FILE": str(tmp_path / "key.pem"), "CENTIME_AUDIT": "off"}
-    ) is None
+    assert (
+        audit_from_env(
+            {"CENTIME_AUDIT_KEY_FILE": str(tmp_path / "key.pem"), "CENTIME_AUDIT": "off"}
+        )
+        is None
+    )

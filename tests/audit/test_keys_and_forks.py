@@ -26,8 +26,18 @@ def test_key_file_is_private_and_rotation_keeps_old_heads_valid(
     fill(audited.ledger, audited.clock, batches=2)
     audited.ledger.close()
     old_id = audited.signer.key_id
-    rotated = runner.invoke(app, ["audit", "keys", "rotate", "--key-file", str(audited.key_file),
-                                  "--database-url", audited.url])  # fmt: skip
+    rotated = runner.invoke(
+        app,
+        [
+            "audit",
+            "keys",
+            "rotate",
+            "--key-file",
+            str(audited.key_file),
+            "--database-url",
+            audited.url,
+        ],
+    )
     assert rotated.exit_code == 0, rotated.output
     assert stat.S_IMODE(audited.key_file.stat().st_mode) == 0o600
     assert old_id.hex() not in rotated.output  # the new key's id is printed, not the old one
@@ -65,14 +75,25 @@ def test_export_head_then_a_rewritten_history_is_a_detected_fork(
     filled: Audited, tmp_path: Path
 ) -> None:
     other_url = f"sqlite:///{tmp_path / 'other.db'}"
-    exported = runner.invoke(app, ["audit", "export-head", "--database-url", filled.url,
-                                   "--out", str(tmp_path / "head.json")])  # fmt: skip
+    exported = runner.invoke(
+        app,
+        [
+            "audit",
+            "export-head",
+            "--database-url",
+            filled.url,
+            "--out",
+            str(tmp_path / "head.json"),
+        ],
+    )
     assert exported.exit_code == 0, exported.output
     anchor = json.loads((tmp_path / "head.json").read_text())
     assert anchor["head"]["tree_size"] == 45 and anchor["keys"]
     filled.ledger.close()
-    ok = runner.invoke(app, ["audit", "verify", "--database-url", filled.url,
-                             "--anchor", str(tmp_path / "head.json")])  # fmt: skip
+    ok = runner.invoke(
+        app,
+        ["audit", "verify", "--database-url", filled.url, "--anchor", str(tmp_path / "head.json")],
+    )
     assert ok.exit_code == 0, ok.output
 
     # The operator (same key) builds another history in another database: its own heads are
@@ -81,21 +102,31 @@ def test_export_head_then_a_rewritten_history_is_a_detected_fork(
     signer = HeadSigner.load(filled.key_file)
     with Ledger(open_store(other_url), clock, audit=AuditLog(signer)) as other:
         fill(other, clock, batches=5)
-    forked = runner.invoke(app, ["audit", "verify", "--database-url", other_url,
-                                 "--anchor", str(tmp_path / "head.json")])  # fmt: skip
+    forked = runner.invoke(
+        app,
+        ["audit", "verify", "--database-url", other_url, "--anchor", str(tmp_path / "head.json")],
+    )
     assert forked.exit_code == 1
     assert "PROBLEM anchor" in forked.output and "fork" in forked.output
 
     # Offline: a consistency proof from the other log's tree to its newer head cannot link
     # the exported head: check-proof says FORK (exit 2).
-    proved = runner.invoke(app, ["audit", "prove-consistency", "45",
-                                 "--database-url", other_url])  # fmt: skip
+    proved = runner.invoke(app, ["audit", "prove-consistency", "45", "--database-url", other_url])
     assert proved.exit_code == 0, proved.output
     (tmp_path / "proof.json").write_text(proved.stdout)
     (tmp_path / "keys.json").write_text(json.dumps({"keys": anchor["keys"]}))
-    checked = runner.invoke(app, ["audit", "check-proof", str(tmp_path / "proof.json"),
-                                  "--keys", str(tmp_path / "keys.json"),
-                                  "--old-head", str(tmp_path / "head.json")])  # fmt: skip
+    checked = runner.invoke(
+        app,
+        [
+            "audit",
+            "check-proof",
+            str(tmp_path / "proof.json"),
+            "--keys",
+            str(tmp_path / "keys.json"),
+            "--old-head",
+            str(tmp_path / "head.json"),
+        ],
+    )
     assert checked.exit_code == 2, checked.output
     assert "FORK" in checked.output
 
@@ -124,14 +155,34 @@ def test_export_head_posts_the_document_to_a_webhook(filled: Audited, tmp_path: 
     thread.start()
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        sent = runner.invoke(app, ["audit", "export-head", "--database-url", filled.url,
-                                   "--out", str(tmp_path / "head.json"),
-                                   "--webhook", f"{base}/anchor"])  # fmt: skip
+        sent = runner.invoke(
+            app,
+            [
+                "audit",
+                "export-head",
+                "--database-url",
+                filled.url,
+                "--out",
+                str(tmp_path / "head.json"),
+                "--webhook",
+                f"{base}/anchor",
+            ],
+        )
         assert sent.exit_code == 0, sent.output
         assert received == [json.loads((tmp_path / "head.json").read_text())]
-        failed = runner.invoke(app, ["audit", "export-head", "--database-url", filled.url,
-                                     "--out", str(tmp_path / "again.json"),
-                                     "--webhook", f"{base}/broken"])  # fmt: skip
+        failed = runner.invoke(
+            app,
+            [
+                "audit",
+                "export-head",
+                "--database-url",
+                filled.url,
+                "--out",
+                str(tmp_path / "again.json"),
+                "--webhook",
+                f"{base}/broken",
+            ],
+        )
         assert failed.exit_code == 1
         assert "webhook failed" in failed.output
     finally:

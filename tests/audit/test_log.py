@@ -57,15 +57,16 @@ def test_inclusion_and_consistency_proofs_from_the_store_verify_independently(
             assert decode_transfer(proof.leaf_data).id == transfer_id
             leaves.append(proof.leaf_data)
             assert rfc9162.verify_inclusion(
-                proof.leaf_index, size, rfc9162.sha256(b"\x00" + proof.leaf_data),
-                proof.audit_path, root,
-            )  # fmt: skip
+                proof.leaf_index,
+                size,
+                rfc9162.sha256(b"\x00" + proof.leaf_data),
+                proof.audit_path,
+                root,
+            )
         assert rfc9162.mth(sorted(leaves, key=lambda d: decode_transfer(d).timestamp)) == root
         for first in range(size + 1):
             path = reader.consistency(first, size)
-            assert rfc9162.verify_consistency(
-                first, size, rfc9162.mth(leaves[:first]), root, path
-            )
+            assert rfc9162.verify_consistency(first, size, rfc9162.mth(leaves[:first]), root, path)
 
 
 def test_cli_verify_prove_and_check_proof_offline(filled: Audited, tmp_path: object) -> None:
@@ -82,15 +83,31 @@ def test_cli_verify_prove_and_check_proof_offline(filled: Audited, tmp_path: obj
     directory = Path(str(tmp_path))
     (directory / "proof.json").write_text(proved.stdout)
     (directory / "keys.json").write_text(keys.stdout)
-    checked = runner.invoke(app, ["audit", "check-proof", str(directory / "proof.json"),
-                                  "--keys", str(directory / "keys.json")])  # fmt: skip
+    checked = runner.invoke(
+        app,
+        [
+            "audit",
+            "check-proof",
+            str(directory / "proof.json"),
+            "--keys",
+            str(directory / "keys.json"),
+        ],
+    )
     assert checked.exit_code == 0, checked.output
     assert "transfer 17 is leaf" in checked.output
     document = json.loads(proved.stdout)
     document["proof"]["audit_path"][0] = document["proof"]["audit_path"][1]
     (directory / "bad.json").write_text(json.dumps(document))
-    bad = runner.invoke(app, ["audit", "check-proof", str(directory / "bad.json"),
-                              "--keys", str(directory / "keys.json")])  # fmt: skip
+    bad = runner.invoke(
+        app,
+        [
+            "audit",
+            "check-proof",
+            str(directory / "bad.json"),
+            "--keys",
+            str(directory / "keys.json"),
+        ],
+    )
     assert bad.exit_code == 1
     assert "INVALID" in bad.output
 

@@ -39,8 +39,10 @@ def test_untouched_store_verifies(filled: Audited) -> None:
     ("edit", "expected"),
     [
         ("UPDATE transfers SET amount = amount + 1 WHERE id = 20", "leaf 19 (batch"),
-        ("UPDATE transfers SET debit_account_id = 3, credit_account_id = 2 WHERE id = 20",
-         "leaf 19 (batch"),
+        (
+            "UPDATE transfers SET debit_account_id = 3, credit_account_id = 2 WHERE id = 20",
+            "leaf 19 (batch",
+        ),
         ("DELETE FROM transfers WHERE id = 20", "leaf 19 (batch"),
         ("DELETE FROM transfers", "leaf 0 (batch"),
     ],

@@ -39,12 +39,25 @@ class SoftAuthenticator:
 
     def _cose(self) -> bytes:
         numbers = self.key.public_key().public_numbers()
-        return cbor2.dumps({1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"),
-                            -3: numbers.y.to_bytes(32, "big")})  # fmt: skip
+        return cbor2.dumps(
+            {
+                1: 2,
+                3: -7,
+                -1: 1,
+                -2: numbers.x.to_bytes(32, "big"),
+                -3: numbers.y.to_bytes(32, "big"),
+            }
+        )
 
     def _client(self, kind: str, options: dict[str, object]) -> bytes:
-        return json.dumps({"type": kind, "challenge": options["challenge"],
-                           "origin": self.origin, "crossOrigin": False}).encode()  # fmt: skip
+        return json.dumps(
+            {
+                "type": kind,
+                "challenge": options["challenge"],
+                "origin": self.origin,
+                "crossOrigin": False,
+            }
+        ).encode()
 
     def _flags(self) -> int:
         return UP | (UV if self.verify_user else 0)
@@ -52,33 +65,55 @@ class SoftAuthenticator:
     def create(self, options_json: str) -> str:
         options = json.loads(options_json)
         self.user_handle = pk.b64url_decode(options["user"]["id"]) or b""
-        data = (hashlib.sha256(self.rp_id.encode()).digest() + bytes([self._flags() | AT])
-                + self.count.to_bytes(4, "big") + bytes(16)
-                + len(self.credential_id).to_bytes(2, "big") + self.credential_id
-                + self._cose())  # fmt: skip
+        data = (
+            hashlib.sha256(self.rp_id.encode()).digest()
+            + bytes([self._flags() | AT])
+            + self.count.to_bytes(4, "big")
+            + bytes(16)
+            + len(self.credential_id).to_bytes(2, "big")
+            + self.credential_id
+            + self._cose()
+        )
         attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": data})
         cid = pk.b64url(self.credential_id)
-        return json.dumps({"id": cid, "rawId": cid, "type": "public-key",
-                           "clientExtensionResults": {}, "response": {
-                               "clientDataJSON": pk.b64url(self._client("webauthn.create",
-                                                                        options)),
-                               "attestationObject": pk.b64url(attestation)}})  # fmt: skip
+        return json.dumps(
+            {
+                "id": cid,
+                "rawId": cid,
+                "type": "public-key",
+                "clientExtensionResults": {},
+                "response": {
+                    "clientDataJSON": pk.b64url(self._client("webauthn.create", options)),
+                    "attestationObject": pk.b64url(attestation),
+                },
+            }
+        )
 
     def get(self, options_json: str) -> str:
         options = json.loads(options_json)
         self.count += 1
-        data = (hashlib.sha256(self.rp_id.encode()).digest() + bytes([self._flags()])
-                + self.count.to_bytes(4, "big"))  # fmt: skip
+        data = (
+            hashlib.sha256(self.rp_id.encode()).digest()
+            + bytes([self._flags()])
+            + self.count.to_bytes(4, "big")
+        )
         client = self._client("webauthn.get", options)
-        signature = self.key.sign(data + hashlib.sha256(client).digest(),
-                                  ec.ECDSA(hashes.SHA256()))  # fmt: skip
+        signature = self.key.sign(data + hashlib.sha256(client).digest(), ec.ECDSA(hashes.SHA256()))
         cid = pk.b64url(self.credential_id)
-        return json.dumps({"id": cid, "rawId": cid, "type": "public-key",
-                           "clientExtensionResults": {}, "response": {
-                               "clientDataJSON": pk.b64url(client),
-                               "authenticatorData": pk.b64url(data),
-                               "signature": pk.b64url(signature),
-                               "userHandle": pk.b64url(self.user_handle)}})  # fmt: skip
+        return json.dumps(
+            {
+                "id": cid,
+                "rawId": cid,
+                "type": "public-key",
+                "clientExtensionResults": {},
+                "response": {
+                    "clientDataJSON": pk.b64url(client),
+                    "authenticatorData": pk.b64url(data),
+                    "signature": pk.b64url(signature),
+                    "userHandle": pk.b64url(self.user_handle),
+                },
+            }
+        )
 
 
 def _sign_up(platform: Platform, device: SoftAuthenticator) -> pk.SignedUp:
@@ -102,8 +137,9 @@ def step_up(platform: Platform, device: SoftAuthenticator, user_id: int, token: 
     """Confirm the session ``token`` with ``device``; the session's hash."""
     options = platform.execute(pk.stepup_options(RP, platform, user_id))
     assert isinstance(options, str)
-    at = platform.execute(pk.stepup_finish(RP, platform, user_id, session_hash(token),
-                                           device.get(options)))  # fmt: skip
+    at = platform.execute(
+        pk.stepup_finish(RP, platform, user_id, session_hash(token), device.get(options))
+    )
     assert isinstance(at, int), at
     return session_hash(token)
 
@@ -119,8 +155,9 @@ def test_sign_up_then_sign_in_and_step_up(platform: Platform, clock: FakeClock) 
     assert session is not None and not stepped_up(session, clock.now_ns())
     options = platform.execute(pk.stepup_options(RP, platform, made.user.id))
     assert isinstance(options, str)
-    at = platform.execute(pk.stepup_finish(RP, platform, made.user.id, session.id_hash,
-                                           device.get(options)))  # fmt: skip
+    at = platform.execute(
+        pk.stepup_finish(RP, platform, made.user.id, session.id_hash, device.get(options))
+    )
     assert isinstance(at, int)
     session = load_session(platform, signed.session.token)
     assert session is not None and stepped_up(session, clock.now_ns())
@@ -180,8 +217,9 @@ def test_expired_challenge_and_last_passkey(platform: Platform, clock: FakeClock
 
 
 def test_enrollment_and_a_second_passkey(platform: Platform) -> None:
-    token = platform.execute(pk.create_enrollment(
-        platform, pk.UserKind.OPERATOR, 0, "Ari", pk.Role.ANALYST))  # fmt: skip
+    token = platform.execute(
+        pk.create_enrollment(platform, pk.UserKind.OPERATOR, 0, "Ari", pk.Role.ANALYST)
+    )
     assert isinstance(token, str)
     refused = platform.execute(pk.create_enrollment(platform, pk.UserKind.OPERATOR, 0, "X"))
     assert isinstance(refused, Refusal)  # an operator needs a role
@@ -196,11 +234,16 @@ def test_enrollment_and_a_second_passkey(platform: Platform) -> None:
     here = step_up(platform, phone, enrolled.user.id, enrolled.session.token)
     added_options = platform.execute(pk.add_passkey_options(RP, platform, enrolled.user, here))
     assert isinstance(added_options, str)
-    added = platform.execute(pk.add_passkey_finish(
-        RP, platform, enrolled.user.id, here, laptop.create(added_options), "Laptop"))  # fmt: skip
+    added = platform.execute(
+        pk.add_passkey_finish(
+            RP, platform, enrolled.user.id, here, laptop.create(added_options), "Laptop"
+        )
+    )
     assert isinstance(added, pk.Passkey)
     assert [p.name for p in pk.list_passkeys(platform, enrolled.user.id)] == [
-        "First passkey", "Laptop"]  # fmt: skip
+        "First passkey",
+        "Laptop",
+    ]
     laptop.user_handle = phone.user_handle
     signed = _sign_in(platform, laptop)
     assert isinstance(signed, pk.SignedIn) and signed.user.id == enrolled.user.id
@@ -208,6 +251,7 @@ def test_enrollment_and_a_second_passkey(platform: Platform) -> None:
     other = _sign_up(platform, SoftAuthenticator())
     foreign_options = platform.execute(pk.stepup_options(RP, platform, other.user.id))
     assert isinstance(foreign_options, str)
-    foreign = platform.execute(pk.stepup_finish(
-        RP, platform, other.user.id, b"x" * 32, laptop.get(foreign_options)))  # fmt: skip
+    foreign = platform.execute(
+        pk.stepup_finish(RP, platform, other.user.id, b"x" * 32, laptop.get(foreign_options))
+    )
     assert isinstance(foreign, Refusal)

@@ -24,9 +24,9 @@ def _run(screen: str, kind: str, per_s: float, created: int = 10) -> ApiRun:
 
 def test_medians_and_ratio_are_per_screen() -> None:
     result = ApiBenchResult(ApiBenchConfig(runs=3))
-    result.runs = [
-        _run(SCREEN_ENGINE, "single", v) for v in (100.0, 300.0, 200.0)
-    ] + [_run(SCREEN_OFF, "single", v) for v in (400.0, 500.0, 800.0)]
+    result.runs = [_run(SCREEN_ENGINE, "single", v) for v in (100.0, 300.0, 200.0)] + [
+        _run(SCREEN_OFF, "single", v) for v in (400.0, 500.0, 800.0)
+    ]
     assert result.median("single", "payments_per_s", SCREEN_ENGINE) == 200.0
     assert result.median("single", "payments_per_s", SCREEN_OFF) == 500.0
     assert result.ratio("single", SCREEN_ENGINE, SCREEN_OFF) == pytest.approx(0.4)
@@ -60,9 +60,11 @@ def test_tiny_run_measures_both_screens_and_checks_both_databases() -> None:
     )
     result = run_api_bench(config)
     assert [(r.screen, r.kind) for r in result.runs] == [
-        (SCREEN_ENGINE, "single"), (SCREEN_ENGINE, "batch"),
-        (SCREEN_OFF, "single"), (SCREEN_OFF, "batch"),
-    ]  # fmt: skip
+        (SCREEN_ENGINE, "single"),
+        (SCREEN_ENGINE, "batch"),
+        (SCREEN_OFF, "single"),
+        (SCREEN_OFF, "batch"),
+    ]
     for run in result.runs:
         assert run.payments_created > 0, run
         assert not run.failures, run

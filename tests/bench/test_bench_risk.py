@@ -9,8 +9,9 @@ from centime.bench.risk import RiskBenchConfig, run_risk_bench
 
 
 def test_the_risk_bench_measures_every_part() -> None:
-    config = RiskBenchConfig(runs=1, decisions=150, threads=2, seed=5, warmup_events=1_500,
-                             batch_size=300, customers=150)
+    config = RiskBenchConfig(
+        runs=1, decisions=150, threads=2, seed=5, warmup_events=1_500, batch_size=300, customers=150
+    )
     result = run_risk_bench(config)
     for part in (result.decide_us, result.features_us, result.model_us):
         assert len(part) == 1

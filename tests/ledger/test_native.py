@@ -21,8 +21,12 @@ def _core_file(**env: str) -> str:
     """centime.ledger.core's file in a fresh interpreter with ``env`` added."""
     done = subprocess.run(
         [sys.executable, "-c", "import centime.ledger.core as c; print(c.__file__)"],
-        env={**os.environ, **env}, capture_output=True, text=True, check=True, timeout=120,
-    )  # fmt: skip
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
     return done.stdout.strip()
 
 

@@ -105,18 +105,46 @@ TRANSFER_KINDS = [
     "junk",
 ]
 NEW_FAULTS = [
-    "dr_zero", "cr_zero", "same_accounts", "pending_id", "timeout", "closing", "no_asset",
-    "other_asset", "no_code", "no_amount", "dr_missing", "cr_missing", "reserved_flag",
-    "exclusive", "timestamp", "id_zero",
-]  # fmt: skip
+    "dr_zero",
+    "cr_zero",
+    "same_accounts",
+    "pending_id",
+    "timeout",
+    "closing",
+    "no_asset",
+    "other_asset",
+    "no_code",
+    "no_amount",
+    "dr_missing",
+    "cr_missing",
+    "reserved_flag",
+    "exclusive",
+    "timestamp",
+    "id_zero",
+]
 RESOLVE_FAULTS = [
-    "no_pending_id", "own_id", "timeout", "wrong_dr", "wrong_cr", "wrong_asset", "wrong_code",
-    "exclusive", "id_zero",
-]  # fmt: skip
+    "no_pending_id",
+    "own_id",
+    "timeout",
+    "wrong_dr",
+    "wrong_cr",
+    "wrong_asset",
+    "wrong_code",
+    "exclusive",
+    "id_zero",
+]
 ACCOUNT_FAULTS = [
-    "balance", "timestamp", "float", "object", "closed", "reserved", "exclusive", "no_code",
-    "no_id", "unknown_asset",
-]  # fmt: skip
+    "balance",
+    "timestamp",
+    "float",
+    "object",
+    "closed",
+    "reserved",
+    "exclusive",
+    "no_code",
+    "no_id",
+    "unknown_asset",
+]
 MISSING_ACCOUNT = 6  # never created
 
 JUNK_TRANSFERS = [
@@ -415,8 +443,14 @@ class LedgerMachine(RuleBasedStateMachine):
             amount = self._draw(data, st.integers(1, 20))
         flags, timeout_s = 0, 0
         if kind == "pending":
-            flags = self._pick(data, *[PENDING] * 6, PENDING | BAL_DR, PENDING | CLOSE_DR,
-                               PENDING | CLOSE_CR, PENDING | CLOSE_DR | CLOSE_CR)  # fmt: skip
+            flags = self._pick(
+                data,
+                *[PENDING] * 6,
+                PENDING | BAL_DR,
+                PENDING | CLOSE_DR,
+                PENDING | CLOSE_CR,
+                PENDING | CLOSE_DR | CLOSE_CR,
+            )
             timeout_s = self._pick(data, 0, 0, 1, 1, 2, 5, 10**7, TIMEOUT_MAX_S)
         elif kind == "balancing":
             flags = self._pick(data, BAL_DR, BAL_DR, BAL_CR, BAL_DR | BAL_CR)

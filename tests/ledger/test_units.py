@@ -115,9 +115,7 @@ def test_a_unit_that_raises_rolls_back_alone(ledger: Ledger) -> None:
 
 def test_a_unit_cannot_take_more_events_than_it_declared(ledger: Ledger) -> None:
     def greedy(ctx: UnitContext) -> None:
-        ctx.create_transfers(
-            [Transfer(30 + i, SOURCE, SHOP, 1, "USD", 1) for i in range(3)]
-        )
+        ctx.create_transfers([Transfer(30 + i, SOURCE, SHOP, 1, "USD", 1) for i in range(3)])
 
     with pytest.raises(UnitEventsExceededError):
         ledger.run(greedy, 2)
@@ -140,16 +138,12 @@ def test_a_retried_unit_meets_exists_and_moves_nothing_twice(ledger: Ledger) -> 
 
 def test_units_post_pending_transfers_they_did_not_name_at_first(ledger: Ledger) -> None:
     ledger.create_transfers([Transfer(10, SOURCE, WALLET, 100, "USD", 1)])
-    ledger.create_transfers(
-        [Transfer(50, WALLET, SHOP, 80, "USD", 1, flags=2, timeout_s=60)]
-    )
+    ledger.create_transfers([Transfer(50, WALLET, SHOP, 80, "USD", 1, flags=2, timeout_s=60)])
 
     def capture(ctx: UnitContext) -> list[str]:
         state = ctx.pending_state(50)
         assert state is not None
-        posted = ctx.create_transfers(
-            [Transfer(51, 0, 0, 30, "", 0, flags=4, pending_id=50)]
-        )
+        posted = ctx.create_transfers([Transfer(51, 0, 0, 30, "", 0, flags=4, pending_id=50)])
         return [state.status.value, *(s.value for s in posted)]
 
     assert ledger.run(capture, 1) == ["pending", "created"]

@@ -11,7 +11,14 @@ from centime.openpayments.client import ClientKey
 __all__ = ["ClientKey", "request"]
 
 
-def request(http: Any, key: ClientKey, method: str, url: str, body: object = None,
-            token: str | None = None, **kwargs: Any) -> Any:  # fmt: skip
+def request(
+    http: Any,
+    key: ClientKey,
+    method: str,
+    url: str,
+    body: object = None,
+    token: str | None = None,
+    **kwargs: Any,
+) -> Any:
     headers, content = key.sign(method, url, body, token, **kwargs)
     return http.request(method, url, headers=headers, content=content or None)

@@ -31,35 +31,53 @@ from tests.web.test_payout_pages import _step_up
 __all__ = ["http"]
 
 
-def _incoming(http: TestClient[Litestar], key: ClientKey, client: str, wallet: str,
-              amount: int = 1_000_000) -> tuple[dict[str, Any], str]:  # fmt: skip
+def _incoming(
+    http: TestClient[Litestar], key: ClientKey, client: str, wallet: str, amount: int = 1_000_000
+) -> tuple[dict[str, Any], str]:
     actions = ["create", "read", "list", "complete"]
     granted = _grant(http, key, client, [{"type": "incoming-payment", "actions": actions}])
     token = granted["access_token"]["value"]
-    made = request(http, key, "POST", f"{BASE}/op/incoming-payments",
-                   {"walletAddress": wallet, "incomingAmount": _usd(amount)}, token)  # fmt: skip
+    made = request(
+        http,
+        key,
+        "POST",
+        f"{BASE}/op/incoming-payments",
+        {"walletAddress": wallet, "incomingAmount": _usd(amount)},
+        token,
+    )
     assert made.status_code == 201, made.text
     return made.json(), token
 
 
-def _outgoing_grant(http: TestClient[Litestar], key: ClientKey, client: str, payer: str,
-                    device: Any, limits: dict[str, Any] | None = None,
-                    full: bool = False) -> Any:  # fmt: skip
-    access: dict[str, Any] = {"type": "outgoing-payment", "actions": ["create", "read", "list"],
-                              "identifier": payer}  # fmt: skip
+def _outgoing_grant(
+    http: TestClient[Litestar],
+    key: ClientKey,
+    client: str,
+    payer: str,
+    device: Any,
+    limits: dict[str, Any] | None = None,
+    full: bool = False,
+) -> Any:
+    access: dict[str, Any] = {
+        "type": "outgoing-payment",
+        "actions": ["create", "read", "list"],
+        "identifier": payer,
+    }
     if limits:
         access["limits"] = limits
     finish = {"method": "redirect", "uri": "https://shop.example/back", "nonce": "n"}
-    pending = _grant(http, key, client, [access],
-                     interact={"start": ["redirect"], "finish": finish})  # fmt: skip
+    pending = _grant(
+        http, key, client, [access], interact={"start": ["redirect"], "finish": finish}
+    )
     consent = urlsplit(pending["interact"]["redirect"]).path
     token = _csrf(http, consent)
     _step_up(http, device, token)
     done = http.post(consent, data={"decision": "accept", "csrf": token}, follow_redirects=False)
     ref = parse_qs(urlsplit(done.headers["location"]).query)["interact_ref"][0]
     cont = pending["continue"]
-    issued = request(http, key, "POST", cont["uri"], {"interact_ref": ref},
-                     cont["access_token"]["value"])  # fmt: skip
+    issued = request(
+        http, key, "POST", cont["uri"], {"interact_ref": ref}, cont["access_token"]["value"]
+    )
     assert issued.status_code == 200, issued.text
     return issued.json()["access_token"] if full else issued.json()["access_token"]["value"]
 
@@ -82,10 +100,24 @@ def test_a_client_sees_only_what_it_made(http: TestClient[Litestar], platform: P
     )
     assert listed.status_code == 200, listed.text
     assert incoming["id"] not in [item["id"] for item in listed.json()["result"]]
-    everything = request(http, other_key, "POST", f"{BASE}/op/auth", {
-        "client": other, "access_token": {"access": [
-            {"type": "incoming-payment", "actions": ["read-all", "list-all"],
-             "identifier": client}]}})  # fmt: skip
+    everything = request(
+        http,
+        other_key,
+        "POST",
+        f"{BASE}/op/auth",
+        {
+            "client": other,
+            "access_token": {
+                "access": [
+                    {
+                        "type": "incoming-payment",
+                        "actions": ["read-all", "list-all"],
+                        "identifier": client,
+                    }
+                ]
+            },
+        },
+    )
     assert everything.status_code == 400
     # another client's token is not this client's: the signature is bound to the grant's key
     own_token = _incoming(http, key, client, client)[1]
@@ -101,8 +133,13 @@ def test_only_the_wallets_owner_consents_and_only_after_a_passkey(
     victim = f"{BASE}/op/wallets/{format_id('cus', victim_id)}/USD"
     http.cookies.clear()
     device = _sign_up(http, "customer")  # the attacker, signed in as another customer
-    pending = _grant(http, key, client, [{"type": "outgoing-payment", "actions": ["create"],
-                     "identifier": victim}], interact={"start": ["redirect"]})  # fmt: skip
+    pending = _grant(
+        http,
+        key,
+        client,
+        [{"type": "outgoing-payment", "actions": ["create"], "identifier": victim}],
+        interact={"start": ["redirect"]},
+    )
     consent = urlsplit(pending["interact"]["redirect"]).path
     assert http.get(consent).status_code == 404
     token = _csrf(http, "/wallet")
@@ -113,8 +150,9 @@ def test_only_the_wallets_owner_consents_and_only_after_a_passkey(
     polled = request(http, key, "POST", cont["uri"], None, cont["access_token"]["value"])
     assert polled.status_code == 200 and "access_token" not in polled.json()
     later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=2)  # not a replay
-    again = request(http, key, "POST", cont["uri"], None, cont["access_token"]["value"],
-                    created=later)  # fmt: skip
+    again = request(
+        http, key, "POST", cont["uri"], None, cont["access_token"]["value"], created=later
+    )
     assert again.status_code == 400 and again.json()["error"]["code"] == "too_fast"
     http.cookies.clear()
     assert http.get(consent, follow_redirects=False).status_code == 303  # signed out
@@ -126,8 +164,13 @@ def test_a_refused_grant_and_a_cancelled_one(
     client, key, _ = _shop(platform)
     device, customer_id = _customer(http, platform)
     payer = f"{BASE}/op/wallets/{format_id('cus', customer_id)}/USD"
-    pending = _grant(http, key, client, [{"type": "outgoing-payment", "actions": ["create"],
-                     "identifier": payer}], interact={"start": ["redirect"]})  # fmt: skip
+    pending = _grant(
+        http,
+        key,
+        client,
+        [{"type": "outgoing-payment", "actions": ["create"], "identifier": payer}],
+        interact={"start": ["redirect"]},
+    )
     consent = urlsplit(pending["interact"]["redirect"]).path
     token = _csrf(http, consent)
     refused = http.post(consent, data={"decision": "deny", "csrf": token})
@@ -137,12 +180,23 @@ def test_a_refused_grant_and_a_cancelled_one(
     assert denied.status_code == 401 and denied.json()["error"]["code"] == "request_denied"
     pay_token = _outgoing_grant(http, key, client, payer, device)
     grant = _grant(http, key, client, [{"type": "quote", "actions": ["create"]}])
-    gone = request(http, key, "DELETE", grant["continue"]["uri"], None,
-                   grant["continue"]["access_token"]["value"])  # fmt: skip
+    gone = request(
+        http,
+        key,
+        "DELETE",
+        grant["continue"]["uri"],
+        None,
+        grant["continue"]["access_token"]["value"],
+    )
     assert gone.status_code == 204
-    quote = request(http, key, "POST", f"{BASE}/op/quotes", {"walletAddress": payer,
-                    "receiver": f"{BASE}/op/incoming-payments/x", "method": "ilp"},
-                    grant["access_token"]["value"])  # fmt: skip
+    quote = request(
+        http,
+        key,
+        "POST",
+        f"{BASE}/op/quotes",
+        {"walletAddress": payer, "receiver": f"{BASE}/op/incoming-payments/x", "method": "ilp"},
+        grant["access_token"]["value"],
+    )
     assert quote.status_code == 401  # the cancelled grant's token no longer works
     assert pay_token
 
@@ -219,19 +273,39 @@ def test_the_risk_screen_and_the_boundaries(http: TestClient[Litestar], platform
     platform.screen = ScriptedScreen(lambda event: decision(Action.ALLOW))
     quoting = _grant(http, key, client, [{"type": "quote", "actions": ["create"]}])
     q_token = quoting["access_token"]["value"]
-    foreign = request(http, key, "POST", f"{BASE}/op/quotes", {
-        "walletAddress": payer, "method": "ilp",
-        "receiver": "https://ilp.example/incoming-payments/0b6a7b8c-1d2e-4f00-8a00-000000000000"},
-        q_token)  # fmt: skip
+    foreign = request(
+        http,
+        key,
+        "POST",
+        f"{BASE}/op/quotes",
+        {
+            "walletAddress": payer,
+            "method": "ilp",
+            "receiver": "https://ilp.example/incoming-payments/0b6a7b8c-1d2e-4f00-8a00-000000000000",
+        },
+        q_token,
+    )
     assert foreign.status_code == 400 and foreign.json()["error"]["code"] == "invalid_receiver"
-    for amount in ({"value": "5", "assetCode": "USD", "assetScale": 2},
-                   {"value": "5.0", "assetCode": "USD", "assetScale": 6},
-                   {"value": 5, "assetCode": "USD", "assetScale": 6},
-                   {"value": str(2**64), "assetCode": "USD", "assetScale": 6},
-                   {"value": "5", "assetCode": "EUR", "assetScale": 6}):  # fmt: skip
-        bad = request(http, key, "POST", f"{BASE}/op/quotes", {"walletAddress": payer,
-                      "receiver": incoming["id"], "method": "ilp", "debitAmount": amount},
-                      q_token)  # fmt: skip
+    for amount in (
+        {"value": "5", "assetCode": "USD", "assetScale": 2},
+        {"value": "5.0", "assetCode": "USD", "assetScale": 6},
+        {"value": 5, "assetCode": "USD", "assetScale": 6},
+        {"value": str(2**64), "assetCode": "USD", "assetScale": 6},
+        {"value": "5", "assetCode": "EUR", "assetScale": 6},
+    ):
+        bad = request(
+            http,
+            key,
+            "POST",
+            f"{BASE}/op/quotes",
+            {
+                "walletAddress": payer,
+                "receiver": incoming["id"],
+                "method": "ilp",
+                "debitAmount": amount,
+            },
+            q_token,
+        )
         assert bad.status_code == 400, amount
     assert shop_id
 
@@ -244,13 +318,24 @@ def test_expiry_and_revoked_keys(
     payer = f"{BASE}/op/wallets/{format_id('cus', customer_id)}/USD"
     incoming, token = _incoming(http, key, client, client)
     quoting = _grant(http, key, client, [{"type": "quote", "actions": ["create"]}])
-    quote = request(http, key, "POST", f"{BASE}/op/quotes", {"walletAddress": payer,
-                    "receiver": incoming["id"], "method": "ilp"},
-                    quoting["access_token"]["value"]).json()  # fmt: skip
+    quote = request(
+        http,
+        key,
+        "POST",
+        f"{BASE}/op/quotes",
+        {"walletAddress": payer, "receiver": incoming["id"], "method": "ilp"},
+        quoting["access_token"]["value"],
+    ).json()
     pay_token = _outgoing_grant(http, key, client, payer, device)
     clock.advance(301)
-    stale = request(http, key, "POST", f"{BASE}/op/outgoing-payments",
-                    {"walletAddress": payer, "quoteId": quote["id"]}, pay_token)  # fmt: skip
+    stale = request(
+        http,
+        key,
+        "POST",
+        f"{BASE}/op/outgoing-payments",
+        {"walletAddress": payer, "quoteId": quote["id"]},
+        pay_token,
+    )
     assert stale.status_code == 400 and "expired" in stale.json()["error"]["description"]
     platform.execute(revoke_key(platform, "merchant", shop_id, key.kid))
     assert request(http, key, "GET", incoming["id"], None, token).status_code == 401
@@ -313,8 +398,10 @@ def test_a_foreign_client_and_a_payment_between_two_customers(
 
     def jwks(request: httpx.Request) -> httpx.Response:
         assert request.url.path == "/alice/jwks.json"
-        return httpx.Response(200, json={"keys": [{"kid": foreign.kid, "kty": "OKP",
-                                                   "crv": "Ed25519", "x": foreign.x}]})  # fmt: skip
+        return httpx.Response(
+            200,
+            json={"keys": [{"kid": foreign.kid, "kty": "OKP", "crv": "Ed25519", "x": foreign.x}]},
+        )
 
     state = http.app.state["open_payments"]
     state.fetcher = JwksFetcher(resolve, httpx.MockTransport(jwks))
@@ -329,8 +416,11 @@ def test_a_foreign_client_and_a_payment_between_two_customers(
     token = _csrf(http, "/app")
     signed_in = http.post("/web/signin/options", headers={"X-CSRF-Token": token}, json={})
     assert signed_in.status_code == 200, signed_in.text
-    finished = http.post("/web/signin/finish", headers={"X-CSRF-Token": token},
-                         json={"credential": json.loads(device.get(signed_in.text))})  # fmt: skip
+    finished = http.post(
+        "/web/signin/finish",
+        headers={"X-CSRF-Token": token},
+        json={"credential": json.loads(device.get(signed_in.text))},
+    )
     assert finished.status_code == 200, finished.text
     pay_token = _outgoing_grant(http, foreign, client, payer, device)
     body = {"walletAddress": payer, "incomingPayment": incoming["id"], "debitAmount": _usd(250_000)}
@@ -351,8 +441,13 @@ def test_a_grant_without_a_finish_uri_is_polled_until_consent(
     client, key, _ = _shop(platform)
     device, customer_id = _customer(http, platform)
     payer = f"{BASE}/op/wallets/{format_id('cus', customer_id)}/USD"
-    pending = _grant(http, key, client, [{"type": "outgoing-payment", "actions": ["create"],
-                     "identifier": payer}], interact={"start": ["redirect"]})  # fmt: skip
+    pending = _grant(
+        http,
+        key,
+        client,
+        [{"type": "outgoing-payment", "actions": ["create"], "identifier": payer}],
+        interact={"start": ["redirect"]},
+    )
     cont = pending["continue"]
     waiting = request(http, key, "POST", cont["uri"], None, cont["access_token"]["value"])
     assert waiting.status_code == 200 and waiting.json()["continue"]["wait"] == 5
@@ -366,6 +461,7 @@ def test_a_grant_without_a_finish_uri_is_polled_until_consent(
     assert issued.status_code == 200, issued.text
     assert issued.json()["access_token"]["access"][0]["identifier"] == payer
     later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=2)
-    twice = request(http, key, "POST", cont["uri"], None, cont["access_token"]["value"],
-                    created=later)  # fmt: skip
+    twice = request(
+        http, key, "POST", cont["uri"], None, cont["access_token"]["value"], created=later
+    )
     assert twice.status_code == 401  # a grant's token is issued once

@@ -44,8 +44,9 @@ BASE = "https://testserver.local"
 @pytest.fixture
 def http(platform: Platform, clock: FakeClock) -> Iterator[TestClient[Litestar]]:
     platform.screen = ScriptedScreen(lambda event: decision(Action.ALLOW))
-    web = WebState(platform, RelyingParty.for_origin(ORIGIN),
-                   LoginThrottle(lambda: clock.now_ns() / 1e9))  # fmt: skip
+    web = WebState(
+        platform, RelyingParty.for_origin(ORIGIN), LoginThrottle(lambda: clock.now_ns() / 1e9)
+    )
     state = OpenPaymentsState(platform, Urls(BASE))
     with TestClient(create_app(platform, web=web, open_payments=state), base_url=BASE) as client:
         yield client
@@ -64,8 +65,9 @@ def _usd(value: int) -> dict[str, Any]:
     return {"value": str(value), "assetCode": "USD", "assetScale": 6}
 
 
-def _grant(http: TestClient[Litestar], key: ClientKey, client: str, access: list[Any],
-           **extra: Any) -> Any:  # fmt: skip
+def _grant(
+    http: TestClient[Litestar], key: ClientKey, client: str, access: list[Any], **extra: Any
+) -> Any:
     body = {"access_token": {"access": access}, "client": client, **extra}
     answer = request(http, key, "POST", f"{BASE}/op/auth", body)
     assert answer.status_code == 200, answer.text
@@ -81,10 +83,14 @@ def _customer(
     else:  # plain http on loopback: the session cookie is not marked Secure
         device = SoftAuthenticator(origin=origin)
         headers = {"X-CSRF-Token": _csrf(http)}
-        options = http.post("/web/signup/options", json={"name": "Ada", "kind": "customer"},
-                            headers=headers)  # fmt: skip
-        done = http.post("/web/signup/finish", headers=headers,
-                         json={"credential": json.loads(device.create(options.text))})  # fmt: skip
+        options = http.post(
+            "/web/signup/options", json={"name": "Ada", "kind": "customer"}, headers=headers
+        )
+        done = http.post(
+            "/web/signup/finish",
+            headers=headers,
+            json={"credential": json.loads(device.create(options.text))},
+        )
         assert done.status_code == 200, done.text
     found = re.search(r"(cus_\w+)", http.get("/wallet").text)
     customer_id = parse_id("cus", found.group(1)) if found else None
@@ -98,12 +104,22 @@ def test_wallet_address_and_keys(http: TestClient[Litestar], platform: Platform)
     found = http.get(client, headers={"Accept": "application/json"})
     assert found.status_code == 200
     assert found.json() == {
-        "id": client, "publicName": "Shop", "assetCode": "USD", "assetScale": 6,
-        "authServer": f"{BASE}/op/auth", "resourceServer": f"{BASE}/op",
-    }  # fmt: skip
+        "id": client,
+        "publicName": "Shop",
+        "assetCode": "USD",
+        "assetScale": 6,
+        "authServer": f"{BASE}/op/auth",
+        "resourceServer": f"{BASE}/op",
+    }
     [jwk] = http.get(f"{client}/jwks.json").json()["keys"]
-    assert jwk == {"kid": key.kid, "alg": "EdDSA", "use": "sig", "kty": "OKP",
-                   "crv": "Ed25519", "x": key.x}  # fmt: skip
+    assert jwk == {
+        "kid": key.kid,
+        "alg": "EdDSA",
+        "use": "sig",
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "x": key.x,
+    }
     assert http.get(f"{BASE}/op/wallets/mer_0000000000000/USD").status_code == 404
     assert http.get(f"{BASE}/op/wallets/{format_id('mer', shop_id)}/XXX").status_code == 404
 
@@ -113,26 +129,57 @@ def test_the_whole_flow(http: TestClient[Litestar], platform: Platform) -> None:
     device, customer_id = _customer(http, platform)
     payer = f"{BASE}/op/wallets/{format_id('cus', customer_id)}/USD"
     # incoming payment on the shop's wallet
-    granted = _grant(http, key, client, [{"type": "incoming-payment", "actions": ["create",
-                     "read", "complete"], "identifier": client}])  # fmt: skip
+    granted = _grant(
+        http,
+        key,
+        client,
+        [
+            {
+                "type": "incoming-payment",
+                "actions": ["create", "read", "complete"],
+                "identifier": client,
+            }
+        ],
+    )
     token = granted["access_token"]["value"]
-    made = request(http, key, "POST", f"{BASE}/op/incoming-payments",
-                   {"walletAddress": client, "incomingAmount": _usd(2_000_000),
-                    "metadata": {"order": "42"}}, token)  # fmt: skip
+    made = request(
+        http,
+        key,
+        "POST",
+        f"{BASE}/op/incoming-payments",
+        {"walletAddress": client, "incomingAmount": _usd(2_000_000), "metadata": {"order": "42"}},
+        token,
+    )
     assert made.status_code == 201, made.text
     incoming = made.json()
     assert incoming["receivedAmount"] == _usd(0) and incoming["methods"] == []
     # a quote from the customer's wallet
     quoting = _grant(http, key, client, [{"type": "quote", "actions": ["create", "read"]}])
-    quote = request(http, key, "POST", f"{BASE}/op/quotes",
-                    {"walletAddress": payer, "receiver": incoming["id"], "method": "ilp"},
-                    quoting["access_token"]["value"]).json()  # fmt: skip
+    quote = request(
+        http,
+        key,
+        "POST",
+        f"{BASE}/op/quotes",
+        {"walletAddress": payer, "receiver": incoming["id"], "method": "ilp"},
+        quoting["access_token"]["value"],
+    ).json()
     assert quote["debitAmount"] == quote["receiveAmount"] == _usd(2_000_000)
     # the interactive grant, with a limit
     finish = {"method": "redirect", "uri": "https://shop.example/back", "nonce": "n-123"}
-    pending = _grant(http, key, client, [{"type": "outgoing-payment", "actions": ["create", "read"],
-                     "identifier": payer, "limits": {"debitAmount": _usd(2_500_000)}}],
-                     interact={"start": ["redirect"], "finish": finish})  # fmt: skip
+    pending = _grant(
+        http,
+        key,
+        client,
+        [
+            {
+                "type": "outgoing-payment",
+                "actions": ["create", "read"],
+                "identifier": payer,
+                "limits": {"debitAmount": _usd(2_500_000)},
+            }
+        ],
+        interact={"start": ["redirect"], "finish": finish},
+    )
     assert "access_token" not in pending
     consent = urlsplit(pending["interact"]["redirect"]).path
     assert http.get(consent).status_code == 200
@@ -151,15 +198,23 @@ def test_the_whole_flow(http: TestClient[Litestar], platform: Platform) -> None:
     base = f"n-123\n{pending['interact']['finish']}\n{ref}\n{BASE}/op/auth"
     assert back["hash"][0] == base64.b64encode(hashlib.sha256(base.encode()).digest()).decode()
     cont = pending["continue"]
-    wrong = request(http, key, "POST", cont["uri"], {"interact_ref": "nope"},
-                    cont["access_token"]["value"])  # fmt: skip
+    wrong = request(
+        http, key, "POST", cont["uri"], {"interact_ref": "nope"}, cont["access_token"]["value"]
+    )
     assert wrong.status_code == 401
-    issued = request(http, key, "POST", cont["uri"], {"interact_ref": ref},
-                     cont["access_token"]["value"])  # fmt: skip
+    issued = request(
+        http, key, "POST", cont["uri"], {"interact_ref": ref}, cont["access_token"]["value"]
+    )
     assert issued.status_code == 200, issued.text
     pay_token = issued.json()["access_token"]["value"]
-    paid = request(http, key, "POST", f"{BASE}/op/outgoing-payments",
-                   {"walletAddress": payer, "quoteId": quote["id"]}, pay_token)  # fmt: skip
+    paid = request(
+        http,
+        key,
+        "POST",
+        f"{BASE}/op/outgoing-payments",
+        {"walletAddress": payer, "quoteId": quote["id"]},
+        pay_token,
+    )
     assert paid.status_code == 201, paid.text
     assert paid.json()["sentAmount"] == _usd(2_000_000)
     assert paid.json()["grantSpentDebitAmount"] == _usd(2_000_000)
@@ -180,13 +235,23 @@ def test_the_whole_flow(http: TestClient[Litestar], platform: Platform) -> None:
         {"walletAddress": client, "incomingAmount": _usd(1_000_000)},
         token,
     ).json()
-    over = request(http, key, "POST", f"{BASE}/op/outgoing-payments",
-                   {"walletAddress": payer, "incomingPayment": second["id"],
-                    "debitAmount": _usd(600_000)}, pay_token)  # fmt: skip
+    over = request(
+        http,
+        key,
+        "POST",
+        f"{BASE}/op/outgoing-payments",
+        {"walletAddress": payer, "incomingPayment": second["id"], "debitAmount": _usd(600_000)},
+        pay_token,
+    )
     assert over.status_code == 403 and over.json()["error"]["code"] == "insufficient_grant"
-    within = request(http, key, "POST", f"{BASE}/op/outgoing-payments",
-                     {"walletAddress": payer, "incomingPayment": second["id"],
-                      "debitAmount": _usd(500_000)}, pay_token)  # fmt: skip
+    within = request(
+        http,
+        key,
+        "POST",
+        f"{BASE}/op/outgoing-payments",
+        {"walletAddress": payer, "incomingPayment": second["id"], "debitAmount": _usd(500_000)},
+        pay_token,
+    )
     assert within.status_code == 201, within.text
     # rotation: the old token stops, the new one works; revocation ends it
     manage = issued.json()["access_token"]["manage"]
@@ -202,8 +267,10 @@ def test_the_whole_flow(http: TestClient[Litestar], platform: Platform) -> None:
 
 def test_signatures_are_required_and_bound(http: TestClient[Litestar], platform: Platform) -> None:
     client, key, _ = _shop(platform)
-    body = {"access_token": {"access": [{"type": "quote", "actions": ["create"]}]},
-            "client": client}  # fmt: skip
+    body = {
+        "access_token": {"access": [{"type": "quote", "actions": ["create"]}]},
+        "client": client,
+    }
     unsigned = http.post(f"{BASE}/op/auth", json=body)
     assert unsigned.status_code == 401 and unsigned.json()["error"]["code"] == "invalid_client"
     stranger = ClientKey(key.kid)  # the same kid, another key
@@ -215,8 +282,9 @@ def test_signatures_are_required_and_bound(http: TestClient[Litestar], platform:
     replayed = http.post(f"{BASE}/op/auth", headers=headers, content=content)
     assert replayed.status_code == 401  # the same signature again
     headers, _ = key.sign("POST", f"{BASE}/op/auth", body)
-    tampered = msgspec_body({**body, "access_token": {"access": [
-        {"type": "incoming-payment", "actions": ["create"]}]}})  # fmt: skip
+    tampered = msgspec_body(
+        {**body, "access_token": {"access": [{"type": "incoming-payment", "actions": ["create"]}]}}
+    )
     assert http.post(f"{BASE}/op/auth", headers=headers, content=tampered).status_code == 401
 
 

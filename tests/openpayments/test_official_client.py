@@ -45,9 +45,11 @@ from tests.web.test_payout_pages import _step_up
 NODE_DIR = Path(__file__).parent / "node"
 pytestmark = [
     pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed"),
-    pytest.mark.skipif(not (NODE_DIR / "node_modules" / "@interledger" / "open-payments").exists(),
-                       reason="run `make node-deps` (npm ci in tests/openpayments/node)"),
-]  # fmt: skip
+    pytest.mark.skipif(
+        not (NODE_DIR / "node_modules" / "@interledger" / "open-payments").exists(),
+        reason="run `make node-deps` (npm ci in tests/openpayments/node)",
+    ),
+]
 
 
 @pytest.fixture
@@ -55,8 +57,12 @@ def server(platform: Platform, clock: FakeClock) -> Iterator[str]:
     platform.screen = ScriptedScreen(lambda event: decision(Action.ALLOW))
     port = _free_port()
     base = f"http://localhost:{port}"
-    web = WebState(platform, RelyingParty.for_origin(base),
-                   LoginThrottle(lambda: clock.now_ns() / 1e9), secure_cookies=False)  # fmt: skip
+    web = WebState(
+        platform,
+        RelyingParty.for_origin(base),
+        LoginThrottle(lambda: clock.now_ns() / 1e9),
+        secure_cookies=False,
+    )
     app = create_app(platform, web=web, open_payments=OpenPaymentsState(platform, Urls(base)))
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=uv.run, daemon=True)
@@ -77,8 +83,7 @@ class SoftwareCustomer:
 
     def __init__(self, base: str, platform: Platform) -> None:
         self.http = httpx.Client(base_url=base)
-        self.device, self.customer_id = _customer(self.http, platform, secure=False,
-                                                  origin=base)  # fmt: skip
+        self.device, self.customer_id = _customer(self.http, platform, secure=False, origin=base)
 
     def consent(self, redirect: str) -> dict[str, str]:
         return _consent(self.http, self.device, redirect)
@@ -167,16 +172,23 @@ def test_the_official_client_runs_the_whole_flow(
     key = ClientKey("node-key-1")
     platform.execute(register_key(platform, "merchant", shop.id, key.kid, key.x))
     key_path = tmp_path / "key.pem"
-    key_path.write_bytes(key.private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8,
-                                                   NoEncryption()))  # fmt: skip
+    key_path.write_bytes(
+        key.private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    )
     config = {
         "client": f"{server}/op/wallets/{format_id('mer', shop.id)}/USD",
         "payer": f"{server}/op/wallets/{format_id('cus', customer.customer_id)}/USD",
-        "keyId": key.kid, "keyPath": str(key_path),
-    }  # fmt: skip
-    node = subprocess.Popen(["node", "flow.mjs", json.dumps(config)], cwd=NODE_DIR,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+        "keyId": key.kid,
+        "keyPath": str(key_path),
+    }
+    node = subprocess.Popen(
+        ["node", "flow.mjs", json.dumps(config)],
+        cwd=NODE_DIR,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     steps: dict[str, Any] = {}
     assert node.stdout is not None and node.stdin is not None
     for line in node.stdout:

@@ -13,8 +13,11 @@ SPEC = Path(centime.openpayments.__file__).parent / "spec"
 
 def test_public_names() -> None:
     assert centime.openpayments.__all__ == [
-        "OpError", "OpenPaymentsState", "Urls", "open_payments_router",
-    ]  # fmt: skip
+        "OpError",
+        "OpenPaymentsState",
+        "Urls",
+        "open_payments_router",
+    ]
 
 
 def test_the_specification_files_are_the_published_ones() -> None:

@@ -65,10 +65,11 @@ class World:
         self.customer = SoftwareCustomer(base, platform)
         self.payer = f"{base}/op/wallets/{format_id('cus', self.customer.customer_id)}/USD"
         self.tokens = {
-            "incoming-payment": self.grant([{"type": "incoming-payment", "actions":
-                                             ["create", "read", "list", "complete"]}]),
+            "incoming-payment": self.grant(
+                [{"type": "incoming-payment", "actions": ["create", "read", "list", "complete"]}]
+            ),
             "quote": self.grant([{"type": "quote", "actions": ["create", "read"]}]),
-        }  # fmt: skip
+        }
         self.tokens["outgoing-payment"] = self.outgoing_grant()
         usd = {"value": "1000", "assetCode": "USD", "assetScale": 6}
         body = {"walletAddress": self.client, "incomingAmount": usd}
@@ -77,8 +78,14 @@ class World:
         self.incoming = made["id"]
         self.statuses: dict[str, set[int]] = {}
 
-    def signed(self, method: str, url: str, body: object = None, token: str | None = None,
-               params: dict[str, Any] | None = None) -> httpx.Response:  # fmt: skip
+    def signed(
+        self,
+        method: str,
+        url: str,
+        body: object = None,
+        token: str | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> httpx.Response:
         request = self.http.build_request(method, url, params=params)
         headers, content = self.key.sign(method, str(request.url), body, token)
         return self.http.request(method, str(request.url), headers=headers, content=content or None)
@@ -89,14 +96,27 @@ class World:
         return answer["access_token"]["value"] if "access_token" in answer else answer
 
     def outgoing_grant(self) -> str:
-        pending = self.grant([{"type": "outgoing-payment", "actions": ["create", "read", "list"],
-                              "identifier": self.payer}], interact={"start": ["redirect"],
-                              "finish": {"method": "redirect", "uri": "https://a.example/",
-                                         "nonce": "n"}})  # fmt: skip
+        pending = self.grant(
+            [
+                {
+                    "type": "outgoing-payment",
+                    "actions": ["create", "read", "list"],
+                    "identifier": self.payer,
+                }
+            ],
+            interact={
+                "start": ["redirect"],
+                "finish": {"method": "redirect", "uri": "https://a.example/", "nonce": "n"},
+            },
+        )
         back = _consent(self.customer.http, self.customer.device, pending["interact"]["redirect"])
         cont = pending["continue"]
-        issued = self.signed("POST", cont["uri"], {"interact_ref": back["interact_ref"]},
-                             cont["access_token"]["value"]).json()  # fmt: skip
+        issued = self.signed(
+            "POST",
+            cont["uri"],
+            {"interact_ref": back["interact_ref"]},
+            cont["access_token"]["value"],
+        ).json()
         value: str = issued["access_token"]["value"]
         return value
 
@@ -104,9 +124,12 @@ class World:
         """Half of the time, a real value in place of a generated one."""
         if self.rng.random() < 0.5:
             return value
-        swaps = {"walletAddress": self.rng.choice([self.client, self.payer]),
-                 "receiver": self.incoming, "incomingPayment": self.incoming,
-                 "client": self.client}  # fmt: skip
+        swaps = {
+            "walletAddress": self.rng.choice([self.client, self.payer]),
+            "receiver": self.incoming,
+            "incomingPayment": self.incoming,
+            "client": self.client,
+        }
         return swaps.get(key, value)
 
     def body(self, raw: Any) -> Any:
@@ -137,8 +160,10 @@ def _token_for(world: World, path: str, method: str) -> tuple[str | None, dict[s
         grant_id = pending["continue"]["uri"].rsplit("/", 1)[1]
         return pending["continue"]["access_token"]["value"], {"id": grant_id}
     if path.startswith("/token/"):
-        body = {"client": world.client,
-                "access_token": {"access": [{"type": "quote", "actions": ["read"]}]}}  # fmt: skip
+        body = {
+            "client": world.client,
+            "access_token": {"access": [{"type": "quote", "actions": ["read"]}]},
+        }
         token = world.signed("POST", f"{world.base}/op/auth", body).json()["access_token"]
         return token["value"], {"id": token["manage"].rsplit("/", 1)[1]}
     return None, {}
@@ -148,8 +173,12 @@ def _call(world: World, case: schemathesis.Case[Any], prefix: str) -> httpx.Resp
     token, ids = _token_for(world, case.path, case.method.upper())
     if ids and world.rng.random() < 0.7:
         case.path_parameters = {**(case.path_parameters or {}), **ids}
-    if case.path_parameters and "id" in case.path_parameters and case.path.startswith(
-            "/incoming-payments/") and world.rng.random() < 0.5:  # fmt: skip
+    if (
+        case.path_parameters
+        and "id" in case.path_parameters
+        and case.path.startswith("/incoming-payments/")
+        and world.rng.random() < 0.5
+    ):
         case.path_parameters = {"id": world.incoming.rsplit("/", 1)[1]}
     case.body = world.body(case.body) if case.body is not None else None
     kwargs = case.as_transport_kwargs(base_url=prefix)
@@ -161,18 +190,29 @@ def _call(world: World, case: schemathesis.Case[Any], prefix: str) -> httpx.Resp
     headers, content = world.key.sign(kwargs["method"], str(request.url), body, token)
     if body is not None and not isinstance(body, dict):
         content = msgspec.json.encode(body)
-    return world.http.request(kwargs["method"], str(request.url), headers=headers,
-                              content=content or None)  # fmt: skip
+    return world.http.request(
+        kwargs["method"], str(request.url), headers=headers, content=content or None
+    )
 
 
 @pytest.mark.parametrize("spec", ["wallet-address-server", "auth-server", "resource-server"])
 def test_every_answer_matches_the_specification(world: World, spec: str) -> None:
-    config = schemathesis.Config.from_dict({"generation": {
-        "mode": "positive", "max-examples": EXAMPLES_PER_OPERATION, "database": "none",
-        "deterministic": True}})  # fmt: skip
+    config = schemathesis.Config.from_dict(
+        {
+            "generation": {
+                "mode": "positive",
+                "max-examples": EXAMPLES_PER_OPERATION,
+                "database": "none",
+                "deterministic": True,
+            }
+        }
+    )
     schema = schemathesis.openapi.from_path(SPEC / f"{spec}.yaml", config=config)
-    prefix = {"wallet-address-server": world.client, "auth-server": f"{world.base}/op/auth",
-              "resource-server": f"{world.base}/op"}[spec]  # fmt: skip
+    prefix = {
+        "wallet-address-server": world.client,
+        "auth-server": f"{world.base}/op/auth",
+        "resource-server": f"{world.base}/op",
+    }[spec]
     for result in schema.get_all_operations():
         _fuzz(world, result.ok(), prefix)
     labels = {result.ok().label for result in schema.get_all_operations()}
@@ -183,8 +223,13 @@ def test_every_answer_matches_the_specification(world: World, spec: str) -> None
 
 def _fuzz(world: World, operation: Any, prefix: str) -> None:
     @given(operation.as_strategy())
-    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, derandomize=True,
-              suppress_health_check=list(HealthCheck), database=None)  # fmt: skip
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
     def run(case: schemathesis.Case[Any]) -> None:
         response = _call(world, case, prefix)
         world.statuses.setdefault(operation.label, set()).add(response.status_code)

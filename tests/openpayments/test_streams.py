@@ -74,8 +74,10 @@ def test_the_budget_and_a_frozen_payer_stop_a_stream(
     token = _outgoing_grant(http, key, client, payer, device, {"debitAmount": _usd(5_000)})
     body = {"walletAddress": payer, "incomingPayment": incoming["id"], "debitAmount": _usd(2_000)}
     for expected in (201, 201, 403):
-        assert request(http, key, "POST", f"{BASE}/op/outgoing-payments", body,
-                       token).status_code == expected  # fmt: skip
+        assert (
+            request(http, key, "POST", f"{BASE}/op/outgoing-payments", body, token).status_code
+            == expected
+        )
     other = _outgoing_grant(http, key, client, payer, device, {"debitAmount": _usd(5_000)})
     platform.execute(set_customer(platform, customer_id, status=Status.FROZEN))
     frozen = request(http, key, "POST", f"{BASE}/op/outgoing-payments", body, other)
@@ -104,8 +106,10 @@ def _streamed(http: TestClient[Litestar], platform: Platform) -> tuple[int, int,
     token = _outgoing_grant(http, key, client, payer, device, {"debitAmount": _usd(5_000_000)})
     body = {"walletAddress": payer, "incomingPayment": incoming["id"], "debitAmount": _usd(1_000)}
     for _ in range(3):
-        assert request(http, key, "POST", f"{BASE}/op/outgoing-payments", body,
-                       token).status_code == 201  # fmt: skip
+        assert (
+            request(http, key, "POST", f"{BASE}/op/outgoing-payments", body, token).status_code
+            == 201
+        )
     return customer_id, shop_id, incoming["id"], token
 
 
@@ -126,14 +130,18 @@ def test_a_lapsed_reserve_is_paid_directly_or_the_payments_fail(
     platform.execute(Operation(lambda ctx: None, 0))
     wallet = account_id(AccountKind.CUSTOMER_WALLET, poor_id, "USD")
     with platform.read() as fetch:
-        [(available,)] = fetch("SELECT credits_posted - debits_posted FROM accounts WHERE id = ?",
-                               (wallet,))  # fmt: skip
+        [(available,)] = fetch(
+            "SELECT credits_posted - debits_posted FROM accounts WHERE id = ?", (wallet,)
+        )
     spend(platform, poor_id, int(available))  # the money is gone meanwhile
     assert settle_idle_streams(platform) == 1
     assert http.get(poor_incoming).json()["receivedAmount"] == _usd(0)
     with platform.read() as fetch:
-        rows = fetch("SELECT failed, sent FROM op_outgoing_payments WHERE ledger_kind = 'stream'"
-                     " AND party_id = ?", (poor_id,))  # fmt: skip
+        rows = fetch(
+            "SELECT failed, sent FROM op_outgoing_payments WHERE ledger_kind = 'stream'"
+            " AND party_id = ?",
+            (poor_id,),
+        )
     assert [(bool(failed), sent) for failed, sent in rows] == [(True, 0)] * 3
     assert incoming and customer_id
 

@@ -230,9 +230,15 @@ def test_a_released_or_expired_hold_no_longer_counts_against_the_mandate(
     assert stored is not None and stored.spent_today == 0
     # The whole day's amount can be authorized again, and an expiry gives it back too.
     again = authorize(
-        platform, ada.id, shop.id, "USD", 1_000, 30, mandate_id=granted.id,
+        platform,
+        ada.id,
+        shop.id,
+        "USD",
+        1_000,
+        30,
+        mandate_id=granted.id,
         charged_by_merchant=True,
-    )  # fmt: skip
+    )
     clock.advance(31)
     platform.ledger.run(lambda ctx: None, 0)  # the ledger expires the reserve
     assert expire_holds(platform) == 1

@@ -82,8 +82,12 @@ def test_a_confirmed_quote_is_honoured_exactly_and_pays_once(
     made = confirm_instant_payout(platform, shop.id, quoted.id)
     assert isinstance(made, Payout), made
     assert (made.id, made.kind, made.amount, made.fee, made.quote_id) == (
-        instant_payout_id(quoted.id), PayoutKind.INSTANT, AMOUNT, quoted.fee, quoted.id,
-    )  # fmt: skip
+        instant_payout_id(quoted.id),
+        PayoutKind.INSTANT,
+        AMOUNT,
+        quoted.fee,
+        quoted.id,
+    )
     assert made.status is PayoutStatus.PENDING and made.net == quoted.net
     fees = account(platform, AccountKind.FEE_REVENUE, OPERATOR, USD)
     assert fees is not None and fees.credits_pending == quoted.fee
@@ -138,8 +142,9 @@ def test_the_published_pricing_rules_price_quotes(
 
     shop, _ = paid_merchant(platform, clock)
     assert quote(platform, shop.id).fee == AMOUNT * 150 // 10_000  # the configuration's cap
-    document = RuleSetDocument(instant_payout=InstantPayoutDoc(
-        fee_bp_per_day=5, fee_bp_floor=20, fee_bp_cap=90))  # fmt: skip
+    document = RuleSetDocument(
+        instant_payout=InstantPayoutDoc(fee_bp_per_day=5, fee_bp_floor=20, fee_bp_cap=90)
+    )
     assert not isinstance(platform.execute(publish_rules(platform, document)), Refusal)
     assert quote(platform, shop.id).fee == AMOUNT * 90 // 10_000  # 31 days early: the rules' cap
 

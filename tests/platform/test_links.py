@@ -17,8 +17,9 @@ def test_links_and_budgets(platform: Platform) -> None:
     ada = customer(platform)
     fund(platform, ada.id, "USD", USD.parse("10"))
     shop = merchant(platform)
-    single = platform.execute(links.create_link(platform, shop.id, "USD", USD.parse("1"),
-                                                "invoice 1", single_use=True))  # fmt: skip
+    single = platform.execute(
+        links.create_link(platform, shop.id, "USD", USD.parse("1"), "invoice 1", single_use=True)
+    )
     assert isinstance(single, links.Link)
     paid = platform.execute(links.pay_link(platform, single.id, ada.id))
     assert not isinstance(paid, Refusal) and paid.amount == USD.parse("1")
@@ -30,12 +31,14 @@ def test_links_and_budgets(platform: Platform) -> None:
     bad = platform.execute(links.create_link(platform, shop.id, "USD", 0, "free"))
     assert isinstance(bad, Refusal)
 
-    budget = platform.execute(links.approve_budget(platform, ada.id, shop.id, "USD",
-                                                   USD.parse("0.1"), 3600))  # fmt: skip
+    budget = platform.execute(
+        links.approve_budget(platform, ada.id, shop.id, "USD", USD.parse("0.1"), 3600)
+    )
     assert isinstance(budget, links.Budget)
     for _ in range(2):
-        spent = platform.execute(links.spend_budget(platform, ada.id, shop.id, "USD",
-                                                    USD.parse("0.05")))  # fmt: skip
+        spent = platform.execute(
+            links.spend_budget(platform, ada.id, shop.id, "USD", USD.parse("0.05"))
+        )
         assert isinstance(spent, links.Budget)
     over = platform.execute(links.spend_budget(platform, ada.id, shop.id, "USD", 1))
     assert isinstance(over, Refusal) and over.code is Code.BUDGET_EXCEEDED

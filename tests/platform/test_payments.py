@@ -288,8 +288,7 @@ def test_the_ledger_legs_are_named_by_the_payment(platform: Platform) -> None:
     legs = {name: derive_id("pay", payment.id, name) for name in ("restricted", "wallet")}
     assert payment.fee_transfer_id == derive_id("pay", payment.id, "fees")
     found = {
-        t.id: t
-        for t in platform.ledger.lookup_transfers([*legs.values(), payment.fee_transfer_id])
+        t.id: t for t in platform.ledger.lookup_transfers([*legs.values(), payment.fee_transfer_id])
     }
     assert [found[legs[n]].amount for n in ("restricted", "wallet")] == [100, 300]
     assert (payment.restricted_transfer_id, payment.wallet_transfer_id) == (

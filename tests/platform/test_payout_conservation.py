@@ -82,8 +82,11 @@ def test_money_is_conserved_across_payouts(platform: Platform, clock: FakeClock)
             self.merchants = [merchant(platform, fee_bp=300) for _ in NUMBERS]
             for shop, number in zip(self.merchants, NUMBERS, strict=True):
                 with_method(platform, clock, shop.id, number)
-                platform.execute(set_schedule(platform, shop.id, USD, Frequency.DAILY,
-                                              reserve_bp=2_000, reserve_days=1))  # fmt: skip
+                platform.execute(
+                    set_schedule(
+                        platform, shop.id, USD, Frequency.DAILY, reserve_bp=2_000, reserve_days=1
+                    )
+                )
             self.quotes: list[tuple[int, int]] = []  # (merchant id, quote id)
 
         @rule(to=merchants_, amount=payments_)

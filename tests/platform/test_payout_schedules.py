@@ -204,9 +204,12 @@ def test_the_next_date_is_the_first_due_one(
 
 @settings(max_examples=200)
 @given(
-    st.integers(0, 10**15), st.integers(0, 10**15), st.integers(0, 10_000), st.integers(0, 10**15),
     st.integers(0, 10**15),
-)  # fmt: skip
+    st.integers(0, 10**15),
+    st.integers(0, 10_000),
+    st.integers(0, 10**15),
+    st.integers(0, 10**15),
+)
 def test_a_run_never_pays_into_the_reserve_or_past_the_limit(
     available_: int, earned: int, reserve_bp: int, room: int, minimum: int
 ) -> None:

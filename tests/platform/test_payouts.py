@@ -57,10 +57,14 @@ def payout_snapshot(platform: Platform) -> tuple[object, ...]:
         rows = tuple(
             sorted(fetch(f"SELECT * FROM {table}", ()))
             for table in (
-                "payouts", "payout_methods", "payout_locks", "payout_quotes",
-                "payout_schedules", "outbox_events",
+                "payouts",
+                "payout_methods",
+                "payout_locks",
+                "payout_quotes",
+                "payout_schedules",
+                "outbox_events",
             )
-        )  # fmt: skip
+        )
     return (snapshot(platform), rows)
 
 
@@ -93,8 +97,11 @@ def test_a_payout_is_reserved_sent_and_paid(
     made = request_payout(platform, shop.id, USD, 60_000_000, payout_id=7)
     assert isinstance(made, Payout), made
     assert (made.status, made.method_id, made.fee, made.provider_ref) == (
-        PayoutStatus.PENDING, method.id, 0, f"sbxpo_{7:016x}",
-    )  # fmt: skip
+        PayoutStatus.PENDING,
+        method.id,
+        0,
+        f"sbxpo_{7:016x}",
+    )
     # Reserved: not available any more, not yet in payout clearing's posted balance.
     assert available(platform, shop.id) == 40_000_000
     clearing = account(platform, AccountKind.PAYOUT_CLEARING, OPERATOR, USD)
@@ -141,8 +148,9 @@ def test_failed_rejected_and_returned_payouts_give_the_money_back(
     settle(platform, clock)
     failed = get_payout(platform, 8)
     assert failed is not None and (failed.status, failed.failure_code) == (
-        PayoutStatus.FAILED, "account_closed",
-    )  # fmt: skip
+        PayoutStatus.FAILED,
+        "account_closed",
+    )
     assert available(platform, fails.id) == 100_000_000
     assert events_of(platform, 8) == ["payout.requested", "payout.pending", "payout.failed"]
     # Paid, then returned days later: the net comes back, with a record.
@@ -156,8 +164,11 @@ def test_failed_rejected_and_returned_payouts_give_the_money_back(
     assert available(platform, returns.id) == 100_000_000
     assert balance(platform, AccountKind.PAYOUT_CLEARING, OPERATOR, USD) == 0
     assert events_of(platform, 10) == [
-        "payout.requested", "payout.pending", "payout.paid", "payout.returned",
-    ]  # fmt: skip
+        "payout.requested",
+        "payout.pending",
+        "payout.paid",
+        "payout.returned",
+    ]
 
 
 def test_refusals_change_nothing(

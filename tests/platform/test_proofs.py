@@ -45,8 +45,12 @@ def test_a_party_gets_the_proofs_of_its_own_payment_only(
     audited_platform: tuple[Platform, FakeClock],
 ) -> None:
     platform, clock = audited_platform
-    ada, bob, shop, other = customer(platform), customer(platform), merchant(platform), merchant(
-        platform)  # fmt: skip
+    ada, bob, shop, other = (
+        customer(platform),
+        customer(platform),
+        merchant(platform),
+        merchant(platform),
+    )
     fund(platform, ada.id, "USD", 10_000_000)
     paid = platform.execute(create_payment(platform, ada.id, shop.id, "USD", 1_250_000))
     assert isinstance(paid, Payment)

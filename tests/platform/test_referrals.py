@@ -25,9 +25,12 @@ from .pricing.helpers import USD, full_snapshot, fund_budget, publish
 from .world import balance, customer, fund, merchant
 
 RULE = {
-    "asset": "USD", "qualifying_amount": str(5 * USD), "referrer_reward": str(USD),
-    "referred_reward": str(USD // 2), "referrer_rewards_max": 1,
-}  # fmt: skip
+    "asset": "USD",
+    "qualifying_amount": str(5 * USD),
+    "referrer_reward": str(USD),
+    "referred_reward": str(USD // 2),
+    "referrer_rewards_max": 1,
+}
 
 
 def _code(platform: Platform, kind: Any, party_id: int) -> str:
@@ -43,8 +46,7 @@ def _sign_up(platform: Platform, code: str | None, device: str | None = None) ->
 
 def _spend(platform: Platform, who: int, shop: int, amount: int) -> None:
     fund(platform, who, "USD", amount)
-    assert isinstance(platform.execute(create_payment(platform, who, shop, "USD", amount)),
-                      Payment)  # fmt: skip
+    assert isinstance(platform.execute(create_payment(platform, who, shop, "USD", amount)), Payment)
 
 
 def test_both_sides_are_rewarded_once_when_the_referred_qualifies(
@@ -97,8 +99,9 @@ def test_no_reward_for_a_shared_device_and_none_without_budget(
     assert (run.rewarded, run.closed) == (0, 1)
     refused = get_referral(platform, ("customer", twin.id))
     assert refused is not None and (refused.status, refused.detail) == (
-        "refused", "the parties share a device"
-    )  # fmt: skip
+        "refused",
+        "the parties share a device",
+    )
     fund_budget(platform, 10 * USD)
     assert run_reward_pass(platform).rewarded == 1
 
@@ -115,10 +118,14 @@ def test_referral_refusals_change_nothing(platform: Platform, clock: FakeClock) 
         assert isinstance(result, Refusal) and result.code is code, result
         assert full_snapshot(platform) == before
 
-    refused(Code.REFERRAL_CODE_INVALID, with_referral(create_customer(platform, "B"), "customer",
-                                                      "ZZZZZZZZZZ", None))  # fmt: skip
-    refused(Code.INVALID_REQUEST, with_referral(create_customer(platform, "B"), "customer",
-                                                None, "x" * 201))  # fmt: skip
+    refused(
+        Code.REFERRAL_CODE_INVALID,
+        with_referral(create_customer(platform, "B"), "customer", "ZZZZZZZZZZ", None),
+    )
+    refused(
+        Code.INVALID_REQUEST,
+        with_referral(create_customer(platform, "B"), "customer", None, "x" * 201),
+    )
     refused(Code.REFERRAL_OWN_CODE, claim_referral(platform, ("merchant", shop.id), mine))
     claimed = platform.execute(claim_referral(platform, ("customer", ada.id), mine))
     assert isinstance(claimed, Referral) and claimed.referrer == ("merchant", shop.id)

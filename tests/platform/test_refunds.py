@@ -222,10 +222,12 @@ def test_carrier_money_held_at_settlement_reaches_the_wallet_when_released(
     sandbox = SandboxProvider(clock, SandboxConfig(carrier_confirm_s=0, carrier_settlement_days=1))
     create_topup(platform, sandbox, zoe.id, "USD", 10_000_000, Method.CARRIER, PHONE_SUCCEEDS)
     process_provider_events(platform, sandbox)
-    held = platform.execute(authorize_hold(platform, zoe.id, shop.id, "USD", 6_000_000,
-                                           timeout_s=2 * 86_400))  # fmt: skip
-    lapsing = platform.execute(authorize_hold(platform, zoe.id, shop.id, "USD", 3_000_000,
-                                              timeout_s=60))  # fmt: skip
+    held = platform.execute(
+        authorize_hold(platform, zoe.id, shop.id, "USD", 6_000_000, timeout_s=2 * 86_400)
+    )
+    lapsing = platform.execute(
+        authorize_hold(platform, zoe.id, shop.id, "USD", 3_000_000, timeout_s=60)
+    )
     assert isinstance(held, Hold) and isinstance(lapsing, Hold)
     clock.advance(86_400 + 1)
     process_provider_events(platform, sandbox)  # settles: only what no hold reserves

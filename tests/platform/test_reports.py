@@ -73,19 +73,26 @@ def test_the_books_agree_with_the_sandbox_then_every_difference_is_listed(
     clock.advance(5)
     [missing] = reconcile(platform, sandbox, day).differences
     assert (missing.kind, missing.movement, missing.topup_id) == (
-        "status_differs", "succeeded", late.id)  # fmt: skip
+        "status_differs",
+        "succeeded",
+        late.id,
+    )
     assert missing.provider_amount == 5 * USD and missing.platform_amount is None
     # A statement that reports another amount, and lacks a movement the books have.
     lines = sandbox.statement(*day_bounds(day))
     changed = [
-        line if line.topup_id != kept.id else StatementLine(
-            line.provider, line.kind, line.topup_id, line.provider_ref, 4 * USD, "USD",
-            line.at_ns)
+        line
+        if line.topup_id != kept.id
+        else StatementLine(
+            line.provider, line.kind, line.topup_id, line.provider_ref, 4 * USD, "USD", line.at_ns
+        )
         for line in lines
         if not (line.topup_id == back.id and line.kind == "charged_back")
-    ]  # fmt: skip
-    found = {(d.kind, d.movement, d.topup_id) for d in
-             reconcile(platform, Tampered(changed), day).differences}  # fmt: skip
+    ]
+    found = {
+        (d.kind, d.movement, d.topup_id)
+        for d in reconcile(platform, Tampered(changed), day).differences
+    }
     assert found == {
         ("amount_differs", "succeeded", kept.id),
         ("missing_at_provider", "charged_back", back.id),
@@ -93,10 +100,16 @@ def test_the_books_agree_with_the_sandbox_then_every_difference_is_listed(
     }
 
 
-def _pay(platform: Platform, customer_id: int, merchant_id: int, amount: int,
-         description: str | None = None) -> Payment:  # fmt: skip
-    made = platform.execute(create_payment(platform, customer_id, merchant_id, "USD", amount,
-                                           description, "ord-1"))  # fmt: skip
+def _pay(
+    platform: Platform,
+    customer_id: int,
+    merchant_id: int,
+    amount: int,
+    description: str | None = None,
+) -> Payment:
+    made = platform.execute(
+        create_payment(platform, customer_id, merchant_id, "USD", amount, description, "ord-1")
+    )
     assert isinstance(made, Payment), made
     return made
 

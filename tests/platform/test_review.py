@@ -129,8 +129,11 @@ def test_a_topup_under_review_is_charged_only_once_approved(
     platform.providers["sandbox"] = sandbox
     ada = customer(platform)
     platform.screen = REVIEW
-    review = held(screening.topup(platform, sandbox, ada.id, "USD", 5_000_000, "card",
-                                  "4242424242424242", device="d"))  # fmt: skip
+    review = held(
+        screening.topup(
+            platform, sandbox, ada.id, "USD", 5_000_000, "card", "4242424242424242", device="d"
+        )
+    )
     (event,) = REVIEW.asked[-1:]
     assert event.type == "topup" and event.instrument and "4242" not in event.instrument
     with platform.read() as fetch:
@@ -219,17 +222,23 @@ def test_approving_or_declining_held_money_conserves_it(
         assert (held_account.debits_pending, held_account.credits_pending) == (0, 0)
         assert held_account.balance == 0
     with platform.read() as fetch:
-        payments = fetch("SELECT COALESCE(SUM(amount), 0) FROM payments WHERE customer_id = ?",
-                         (ada.id,))[0][0]  # fmt: skip
-        sent = fetch("SELECT COALESCE(SUM(amount), 0) FROM p2p_transfers WHERE sender_id = ?",
-                     (ada.id,))[0][0]  # fmt: skip
-        holds = fetch("SELECT COALESCE(SUM(amount), 0) FROM holds WHERE customer_id = ?",
-                      (ada.id,))[0][0]  # fmt: skip
+        payments = fetch(
+            "SELECT COALESCE(SUM(amount), 0) FROM payments WHERE customer_id = ?", (ada.id,)
+        )[0][0]
+        sent = fetch(
+            "SELECT COALESCE(SUM(amount), 0) FROM p2p_transfers WHERE sender_id = ?", (ada.id,)
+        )[0][0]
+        holds = fetch(
+            "SELECT COALESCE(SUM(amount), 0) FROM holds WHERE customer_id = ?", (ada.id,)
+        )[0][0]
     spent = int(payments) + int(sent)
     total = balance(platform, WALLET, ada.id, "USD") + balance(platform, RESTRICTED, ada.id, "USD")
     assert total == 1_500 - spent
-    pending = sum(a.debits_pending for a in (account(platform, k, ada.id, "USD")
-                                             for k in (WALLET, RESTRICTED)) if a)  # fmt: skip
+    pending = sum(
+        a.debits_pending
+        for a in (account(platform, k, ada.id, "USD") for k in (WALLET, RESTRICTED))
+        if a
+    )
     assert pending == int(holds)  # only approved holds reserve anything now
 
 
@@ -259,8 +268,9 @@ def test_a_kind_registered_later_is_held_from_earnings(platform: Platform) -> No
             ensure_accounts(ctx, [clearing])
             source = account(platform, AVAILABLE, int(str(request["merchant_id"])), "USD")
             assert source is not None
-            return ctx.create_transfers([Transfer(int(str(request["id"])), source.id,
-                                                  clearing.id, 300, "USD", 1)])  # fmt: skip
+            return ctx.create_transfers(
+                [Transfer(int(str(request["id"])), source.id, clearing.id, 300, "USD", 1)]
+            )
 
         return Operation(unit, 2)
 
@@ -268,12 +278,19 @@ def test_a_kind_registered_later_is_held_from_earnings(platform: Platform) -> No
     ada, shop = customer(platform), merchant(platform, fee_bp=0)
     fund(platform, ada.id, "USD", 1_000)
     screening.pay(platform, ada.id, shop.id, "USD", 500)
-    plan = ReviewPlan(Subject("payout_test", 77, "merchant", shop.id), "USD", 300,
-                      {"merchant_id": shop.id, "id": 77})  # fmt: skip
+    plan = ReviewPlan(
+        Subject("payout_test", 77, "merchant", shop.id),
+        "USD",
+        300,
+        {"merchant_id": shop.id, "id": 77},
+    )
     operation = approve(platform, plan.request)
     event = RiskEvent(0, "payout", 300, "USD", "mer_x", "bank_fp")
-    review = held(platform.execute(screening.guarded(
-        operation, event, decision(Action.REVIEW, "new_payout_account"), plan)))  # fmt: skip
+    review = held(
+        platform.execute(
+            screening.guarded(operation, event, decision(Action.REVIEW, "new_payout_account"), plan)
+        )
+    )
     earnings = account(platform, AVAILABLE, shop.id, "USD")
     assert earnings is not None and earnings.available == 200
     approve_case(platform, review.case_id, "key_analyst")

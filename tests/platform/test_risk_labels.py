@@ -26,25 +26,38 @@ S = 1_000_000_000
 
 
 def chargeback(external_id: str, event_ns: int, **kw: object) -> LabelIn:
-    fields: dict[str, object] = {"source": "chargeback", "external_id": external_id,
-                                 "event_ns": event_ns, "payer": "cus_1", "payee": "mer_9",
-                                 "label": "fraud"}
+    fields: dict[str, object] = {
+        "source": "chargeback",
+        "external_id": external_id,
+        "event_ns": event_ns,
+        "payer": "cus_1",
+        "payee": "mer_9",
+        "label": "fraud",
+    }
     fields.update(kw)
     return LabelIn(**fields)  # type: ignore[arg-type]
 
 
-def test_labels_are_stored_once_and_told_to_the_screen(platform: Platform,
-                                                       clock: FakeClock) -> None:
+def test_labels_are_stored_once_and_told_to_the_screen(
+    platform: Platform, clock: FakeClock
+) -> None:
     screen = ScriptedScreen()
     platform.screen = screen
     now = clock.now_ns()
-    first = record_labels(platform, [chargeback("cb-1", now - 86_400 * S),
-                                     chargeback("cb-2", now - 3_600 * S, label="not_fraud")])
+    first = record_labels(
+        platform,
+        [
+            chargeback("cb-1", now - 86_400 * S),
+            chargeback("cb-2", now - 3_600 * S, label="not_fraud"),
+        ],
+    )
     assert first == Recorded(2, 0)
     again = record_labels(platform, [chargeback("cb-1", now - 86_400 * S)])  # a retry
     assert again == Recorded(0, 1)
     assert [(x.payer, x.fraud, x.arrived_ns, x.source) for x in screen.labels] == [
-        ("cus_1", True, now, "chargeback"), ("cus_1", False, now, "chargeback")]
+        ("cus_1", True, now, "chargeback"),
+        ("cus_1", False, now, "chargeback"),
+    ]
     with platform.read() as fetch:
         assert fetch("SELECT COUNT(*) FROM risk_labels", ())[0][0] == 2
 
@@ -71,7 +84,8 @@ def test_bad_labels_change_nothing(platform: Platform, clock: FakeClock) -> None
 
 
 def test_an_analysts_label_joins_the_store_and_a_restart_replays_it(
-        platform: Platform, clock: FakeClock) -> None:
+    platform: Platform, clock: FakeClock
+) -> None:
     ada, shop = customer(platform), merchant(platform)
     fund(platform, ada.id, "USD", 1_000)
     platform.screen = ScriptedScreen(lambda e: decision(Action.REVIEW, "odd", score=80))
@@ -93,21 +107,25 @@ def test_an_analysts_label_joins_the_store_and_a_restart_replays_it(
     assert replay_labels(platform) == 0
 
 
-def test_a_labelled_file_imports_once(platform: Platform, clock: FakeClock,
-                                      tmp_path: Path) -> None:
+def test_a_labelled_file_imports_once(platform: Platform, clock: FakeClock, tmp_path: Path) -> None:
     screen = ScriptedScreen()
     platform.screen = screen
     now = clock.now_ns()
     path = tmp_path / "labels.csv"
-    path.write_text("timestamp,type,amount,asset,payer,payee,label,arrived\n"
-                    f"{now - 9 * 86_400 * S},payment,5000000,USD,C1,T1,1,{now - 2 * 86_400 * S}\n"
-                    f"{now - 8 * 86_400 * S},payment,7000000,USD,C2,T1,0,\n")
+    path.write_text(
+        "timestamp,type,amount,asset,payer,payee,label,arrived\n"
+        f"{now - 9 * 86_400 * S},payment,5000000,USD,C1,T1,1,{now - 2 * 86_400 * S}\n"
+        f"{now - 8 * 86_400 * S},payment,7000000,USD,C2,T1,0,\n"
+    )
     assert import_labels(platform, path, "import") == Recorded(2, 0)
     assert import_labels(platform, path, "import") == Recorded(0, 2)
     assert [(x.payer, x.fraud, x.arrived_ns) for x in screen.labels] == [
-        ("C1", True, now - 2 * 86_400 * S), ("C2", False, now)]
+        ("C1", True, now - 2 * 86_400 * S),
+        ("C2", False, now),
+    ]
     bad = tmp_path / "bad.csv"
-    bad.write_text("timestamp,type,amount,asset,payer,payee,label\n"
-                   f"{now + 86_400 * S},payment,5,USD,C1,T1,1\n")
+    bad.write_text(
+        f"timestamp,type,amount,asset,payer,payee,label\n{now + 86_400 * S},payment,5,USD,C1,T1,1\n"
+    )
     refused = import_labels(platform, bad, "import")
     assert isinstance(refused, Refusal) and refused.detail.startswith("line 2:")

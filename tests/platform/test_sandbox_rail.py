@@ -93,8 +93,10 @@ def test_two_processes_rails_share_the_records(platform: Platform, clock: FakeCl
     registered takes the other's payouts, a payout one decided is answered the same by the
     other, and the events one planned are due at the other."""
     journal = DatabaseRailJournal(platform, "sandbox-payouts")
-    server, worker = SandboxPayoutRail(clock, journal=journal), SandboxPayoutRail(clock,
-                                                                                  journal=journal)
+    server, worker = (
+        SandboxPayoutRail(clock, journal=journal),
+        SandboxPayoutRail(clock, journal=journal),
+    )
     registered = server.register_account("Ada Lovelace", ACCOUNT_RETURNS)
     assert isinstance(registered, AccountRegistered)
     request = PayoutRequest(31, 1, "USD", 5_000_000, registered.token, instant=True)

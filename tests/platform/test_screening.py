@@ -43,8 +43,12 @@ def test_an_allowed_payment_is_paid_and_its_decision_recorded_with_it(
     paid = screening.pay(platform, ada.id, shop.id, "USD", 300, device="dev-1", ip="10.0.0.1")
     assert isinstance(paid, Payment)
     (event,) = screen.asked
-    assert (event.type, event.amount, event.device, event.ip) == ("payment", 300, "dev-1",
-                                                                  "10.0.0.1")  # fmt: skip
+    assert (event.type, event.amount, event.device, event.ip) == (
+        "payment",
+        300,
+        "dev-1",
+        "10.0.0.1",
+    )
     assert event.payer.startswith("cus_") and event.payee.startswith("mer_")
     assert decisions(platform) == [("payment", "allow", "payment", paid.id, "[]", 0, None)]
 
@@ -78,8 +82,10 @@ def test_step_up_needs_a_fresh_passkey(platform: Platform, clock: FakeClock) -> 
 
 def test_fail_closed_on_an_engine_that_raises_or_is_missing(platform: Platform) -> None:
     ada, shop = funded(platform)
-    for screen, reason in ((RaisingScreen(), "risk_engine_error"),
-                           (NoScreen(), "risk_screen_missing")):  # fmt: skip
+    for screen, reason in (
+        (RaisingScreen(), "risk_engine_error"),
+        (NoScreen(), "risk_screen_missing"),
+    ):
         platform.screen = screen
         refused = screening.pay(platform, ada.id, shop.id, "USD", 100)
         assert isinstance(refused, Refusal) and refused.code is Code.RISK_BLOCKED
@@ -101,17 +107,22 @@ def test_a_batch_asks_once_and_each_payment_gets_its_action(platform: Platform) 
     actions = {100: Action.ALLOW, 200: Action.BLOCK, 300: Action.REVIEW, 400: Action.STEP_UP}
     screen = ScriptedScreen(lambda e: decision(actions[e.amount], "rule"))
     platform.screen = screen
-    items = [PaymentItem(ada.id, "USD", amount, payment_id=i + 1) for i, amount in
-             enumerate(actions)]  # fmt: skip
+    items = [
+        PaymentItem(ada.id, "USD", amount, payment_id=i + 1) for i, amount in enumerate(actions)
+    ]
     events = [RiskEvent(0, "payment", i.amount, "USD", "c", "m") for i in items]
     answers = decide_many(platform.screen, events)
     assert screen.batch_calls == 1
     operation = create_payments_batch(
-        platform, shop.id, items, charged_by_merchant=False,
+        platform,
+        shop.id,
+        items,
+        charged_by_merchant=False,
         risk_refusals=screening.screened_batch_refusals(answers),
-    )  # fmt: skip
-    guarded = screening.guarded_batch(operation, items, [1, 2, 3, 4], shop.id, False, events,
-                                      answers)  # fmt: skip
+    )
+    guarded = screening.guarded_batch(
+        operation, items, [1, 2, 3, 4], shop.id, False, events, answers
+    )
     results = platform.execute(guarded)
     assert not isinstance(results, Refusal)
     paid, blocked, held, stepped = results
@@ -120,8 +131,7 @@ def test_a_batch_asks_once_and_each_payment_gets_its_action(platform: Platform) 
     assert isinstance(held, InReview) and held.subject.id == 3
     assert isinstance(stepped, Refusal) and stepped.code is Code.STEP_UP_REQUIRED
     assert balance(platform, WALLET, ada.id, "USD") == 900  # 300 is held, not spent
-    assert sorted(row[1] for row in decisions(platform)) == ["allow", "block", "review",
-                                                             "step_up"]  # fmt: skip
+    assert sorted(row[1] for row in decisions(platform)) == ["allow", "block", "review", "step_up"]
     approved = approve_case(platform, held.case_id, "test")
     assert not isinstance(approved, Refusal) and approved.status == "approved"
     assert get_payment(platform, 3) is not None
@@ -138,8 +148,9 @@ def test_a_signup_under_review_is_frozen_until_approved(platform: Platform) -> N
     approve_case(platform, first.case_id, "test")
     decline_case(platform, second.case_id, "test")
     assert [get_customer(platform, s.subject.id).status for s in (first, second)] == [  # type: ignore[union-attr]
-        Status.ACTIVE, Status.CLOSED,
-    ]  # fmt: skip
+        Status.ACTIVE,
+        Status.CLOSED,
+    ]
     platform.screen = ScriptedScreen(lambda e: decision(Action.BLOCK, "disposable_email"))
     refused = screening.signup_merchant(platform, "Shady")
     assert isinstance(refused, Refusal) and refused.code is Code.RISK_BLOCKED
@@ -150,15 +161,19 @@ def test_a_signup_under_review_is_frozen_until_approved(platform: Platform) -> N
 def test_a_batch_refused_whole_still_records_its_decisions(platform: Platform) -> None:
     ada, shop = funded(platform)
     platform.execute(set_merchant(platform, shop.id, Status.FROZEN))
-    platform.screen = ScriptedScreen(lambda e: decision(Action.REVIEW if e.amount == 2 else
-                                                        Action.ALLOW))  # fmt: skip
+    platform.screen = ScriptedScreen(
+        lambda e: decision(Action.REVIEW if e.amount == 2 else Action.ALLOW)
+    )
     items = [PaymentItem(ada.id, "USD", amount, payment_id=amount) for amount in (1, 2)]
     events = [RiskEvent(0, "payment", i.amount, "USD", "c", "m") for i in items]
     answers = decide_many(platform.screen, events)
     operation = create_payments_batch(
-        platform, shop.id, items, charged_by_merchant=False,
+        platform,
+        shop.id,
+        items,
+        charged_by_merchant=False,
         risk_refusals=screening.screened_batch_refusals(answers),
-    )  # fmt: skip
+    )
     result = platform.execute(
         screening.guarded_batch(operation, items, [1, 2], shop.id, False, events, answers)
     )

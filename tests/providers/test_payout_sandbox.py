@@ -87,8 +87,11 @@ def test_outcomes_fall_due_on_the_clock(rail: SandboxPayoutRail, clock: FakeCloc
     clock.advance(DAY_S)
     due = rail.due_payout_events(clock.now_ns(), 10)
     assert sorted((type(e).__name__, e.payout_id) for e in due) == [
-        ("PayoutFailed", 2), ("PayoutPaid", 1), ("PayoutPaid", 3), ("PayoutPaid", 4),
-    ]  # fmt: skip
+        ("PayoutFailed", 2),
+        ("PayoutPaid", 1),
+        ("PayoutPaid", 3),
+        ("PayoutPaid", 4),
+    ]
     rail.acknowledge_payout_events(e.event_id for e in due)
     assert rail.due_payout_events(clock.now_ns(), 10) == []
     clock.advance(3 * DAY_S)

@@ -125,9 +125,13 @@ def test_a_bank_transfer_succeeds_after_a_day(sandbox: SandboxProvider, clock: F
     ],
 )
 def test_failing_instruments_are_accepted_then_fail(
-    sandbox: SandboxProvider, clock: FakeClock, method: Method, instrument: str, confirm_s: int,
+    sandbox: SandboxProvider,
+    clock: FakeClock,
+    method: Method,
+    instrument: str,
+    confirm_s: int,
     code: str,
-) -> None:  # fmt: skip
+) -> None:
     assert isinstance(sandbox.charge(_request(9, method, instrument)), Accepted)
     clock.advance(confirm_s)
     (event,) = _drain(sandbox, clock)

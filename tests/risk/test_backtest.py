@@ -57,12 +57,30 @@ def test_backtest_on_a_foreign_file_through_the_command(tmp_path: Path) -> None:
     path = tmp_path / "foreign.csv"
     foreign_file(path)
     out = tmp_path / "report"
-    result = CliRunner().invoke(app, ["risk", "backtest", str(path), "--out", str(out),
-                                      "--label-delay-days", "2", "--train-days", "10",
-                                      "--validation-days", "3", "--test-days", "4"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "risk",
+            "backtest",
+            str(path),
+            "--out",
+            str(out),
+            "--label-delay-days",
+            "2",
+            "--train-days",
+            "10",
+            "--validation-days",
+            "3",
+            "--test-days",
+            "4",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    figures = dict(line.split(": ", 1) for line in result.output.splitlines()
-                   if line.startswith(("PR-AUC", "ROC-AUC", "card precision")))
+    figures = dict(
+        line.split(": ", 1)
+        for line in result.output.splitlines()
+        if line.startswith(("PR-AUC", "ROC-AUC", "card precision"))
+    )
     assert float(figures["PR-AUC"]) > 0.6 and float(figures["ROC-AUC"]) > 0.9
     assert "card precision@100 per day" in figures
     assert "3 windows" in result.output  # days 12-16, 16-20, 20-24
@@ -77,33 +95,46 @@ def test_backtest_on_a_foreign_file_through_the_command(tmp_path: Path) -> None:
 def test_backtest_refuses_a_file_it_cannot_measure(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("timestamp,type,amount,asset,payer,payee\n1,payment,5,USD,a,b\n")
-    result = CliRunner().invoke(app, ["risk", "backtest", str(path), "--out",
-                                      str(tmp_path / "r")])
+    result = CliRunner().invoke(app, ["risk", "backtest", str(path), "--out", str(tmp_path / "r")])
     assert result.exit_code == 1 and "error:" in result.output
     result = CliRunner().invoke(app, ["risk", "backtest", str(tmp_path / "missing.csv")])
     assert result.exit_code == 1 and "error:" in result.output
 
 
 def test_training_writes_a_model_that_loads_and_ranks_fraud_higher(tmp_path: Path) -> None:
-    config = SimConfig(customers=150, merchants=10, days=4, seed=31,
-                       fraud_per_day_per_k={name: 12.0 for name in TYPOLOGIES})
+    config = SimConfig(
+        customers=150,
+        merchants=10,
+        days=4,
+        seed=31,
+        fraud_per_day_per_k={name: 12.0 for name in TYPOLOGIES},
+    )
     events = simulate(config)
     csv_path = tmp_path / "events.csv"
     write_csv(events, csv_path)
-    result = CliRunner().invoke(app, ["risk", "train", str(csv_path), "--out",
-                                      str(tmp_path / "model"), "--version", "t-1"])
+    result = CliRunner().invoke(
+        app, ["risk", "train", str(csv_path), "--out", str(tmp_path / "model"), "--version", "t-1"]
+    )
     assert result.exit_code == 0, result.output
     model = load_model(tmp_path / "model")
     assert model is not None and model.version == "t-1"
     sidecar = json.loads((tmp_path / "model" / "model.json").read_text())
     assert sidecar["trained_on"] == "events.csv" and len(sidecar["model_sha256"]) == 64
-    fresh = simulate(SimConfig(customers=150, merchants=10, days=4, seed=32,
-                               fraud_per_day_per_k={name: 12.0 for name in TYPOLOGIES}))
+    fresh = simulate(
+        SimConfig(
+            customers=150,
+            merchants=10,
+            days=4,
+            seed=32,
+            fraud_per_day_per_k={name: 12.0 for name in TYPOLOGIES},
+        )
+    )
     data = build_rows(fresh)
     scores = np.array(model.probabilities(data.rows))
     assert scores[data.labels == 1].mean() > 5 * scores[data.labels == 0].mean()
     assert list(read_csv(csv_path)) == events
     again = train_to(events, tmp_path / "again", version="t-1")  # deterministic
     assert (tmp_path / "again" / "model.txt").read_text() == (
-        tmp_path / "model" / "model.txt").read_text()
+        tmp_path / "model" / "model.txt"
+    ).read_text()
     assert again.version == "t-1"

@@ -56,8 +56,13 @@ def model() -> Model:
 
 @pytest.fixture(scope="module")
 def traffic() -> list[RiskEvent]:
-    config = SimConfig(customers=120, merchants=8, days=2, seed=21,
-                       fraud_per_day_per_k={name: 10.0 for name in TYPOLOGIES})
+    config = SimConfig(
+        customers=120,
+        merchants=8,
+        days=2,
+        seed=21,
+        fraud_per_day_per_k={name: 10.0 for name in TYPOLOGIES},
+    )
     return [e.event for e in simulate(config) if e.event.type != "topup_declined"]
 
 
@@ -66,8 +71,9 @@ def engine(rules: RulesFile, model: Model | None) -> RiskEngine:
 
 
 def topup(t_s: int, device: str = "dev_1", kind: str = "topup") -> RiskEvent:
-    return RiskEvent(T0 + t_s * S, kind, 5_000_000, "USD", "cus_1", "cus_1", device, "ip",
-                     f"card_{t_s}")
+    return RiskEvent(
+        T0 + t_s * S, kind, 5_000_000, "USD", "cus_1", "cus_1", device, "ip", f"card_{t_s}"
+    )
 
 
 class Exploding(OnlineFeatures):
@@ -78,7 +84,8 @@ class Exploding(OnlineFeatures):
 
 
 def test_an_exception_inside_blocks_that_event_and_is_logged(
-        rules: RulesFile, model: Model, caplog: pytest.LogCaptureFixture) -> None:
+    rules: RulesFile, model: Model, caplog: pytest.LogCaptureFixture
+) -> None:
     screen = RiskEngine(Exploding(), rules, model, FakeClock(T0 + 10**12 * S))
     with caplog.at_level(logging.ERROR, logger="centime.risk.engine"):
         decision = screen.decide(topup(0)._replace(payer="cus_boom"))
@@ -106,7 +113,8 @@ def test_without_a_model_the_rules_still_decide(rules: RulesFile) -> None:
 
 
 def test_rules_come_first_then_the_model_band_and_contributions(
-        rules: RulesFile, model: Model) -> None:
+    rules: RulesFile, model: Model
+) -> None:
     screen = engine(rules, model)
     for i in range(12):
         screen.observe(topup(i, kind="topup_declined")._replace(device="dev_stolen"))
@@ -130,12 +138,20 @@ class CountingBooster:
 
 
 def test_a_batch_decides_as_one_by_one_with_one_model_call(
-        rules: RulesFile, model: Model, traffic: list[RiskEvent]) -> None:
+    rules: RulesFile, model: Model, traffic: list[RiskEvent]
+) -> None:
     one_by_one = engine(rules, model)
     expected = [one_by_one.decide(e) for e in traffic]
     counting = CountingBooster(model.booster)
-    counted = Model(counting, model.version, model.feature_names,  # type: ignore[arg-type]
-                    model.calibration_x, model.calibration_y, model.info, model.policy)
+    counted = Model(
+        counting,
+        model.version,
+        model.feature_names,  # type: ignore[arg-type]
+        model.calibration_x,
+        model.calibration_y,
+        model.info,
+        model.policy,
+    )
     batched = engine(rules, counted)
     assert batched.decide_many(traffic) == expected
     scoring = [n for n, contrib in counting.calls if not contrib]
@@ -144,8 +160,7 @@ def test_a_batch_decides_as_one_by_one_with_one_model_call(
     assert any(d.action is not Action.ALLOW for d in expected)
 
 
-def test_threads_share_one_engine(rules: RulesFile, model: Model,
-                                  traffic: list[RiskEvent]) -> None:
+def test_threads_share_one_engine(rules: RulesFile, model: Model, traffic: list[RiskEvent]) -> None:
     screen = engine(rules, model)
     slices = [traffic[i::4] for i in range(4)]
     results: list[list[Any]] = [[] for _ in slices]
@@ -162,9 +177,13 @@ def test_threads_share_one_engine(rules: RulesFile, model: Model,
     assert len(decisions) == len(traffic)
     assert all(ENGINE_ERROR not in d.reasons for d in decisions)
     last_ns = max(e.timestamp_ns for e in traffic)  # the 30-day windows then hold them all
-    payers = sum(window.read(last_ns)[0][-1]
-                 for window in (screen.features.payer_windows.get(k)
-                                for k in list(screen.features.payer_windows)) if window)
+    payers = sum(
+        window.read(last_ns)[0][-1]
+        for window in (
+            screen.features.payer_windows.get(k) for k in list(screen.features.payer_windows)
+        )
+        if window
+    )
     assert payers == len(traffic)  # every event counted once
 
 
@@ -175,5 +194,3 @@ def test_a_far_future_timestamp_is_held_to_the_clock(rules: RulesFile) -> None:
     screen.decide(topup(10**9))  # thirty years ahead: counted as now (plus slack)
     window = screen.features.payer_windows.get("cus_1")
     assert window is not None and window.read(T0 + 600 * S)[0][1] == 2
-
-

@@ -12,11 +12,20 @@ T0 = 1_767_225_600 * S
 USD = 1_000_000
 
 
-def ev(t_s: int, kind: str, amount_usd: int, payer: str, payee: str, device: str | None = None,
-       instrument: str | None = None, amount: int | None = None) -> RiskEvent:
+def ev(
+    t_s: int,
+    kind: str,
+    amount_usd: int,
+    payer: str,
+    payee: str,
+    device: str | None = None,
+    instrument: str | None = None,
+    amount: int | None = None,
+) -> RiskEvent:
     value = amount if amount is not None else amount_usd * USD
-    return RiskEvent(T0 + t_s * S, kind, value, "USD", payer, payee, device, "198.18.0.1",
-                     instrument)
+    return RiskEvent(
+        T0 + t_s * S, kind, value, "USD", payer, payee, device, "198.18.0.1", instrument
+    )
 
 
 def f(row: np.ndarray, name: str) -> float:

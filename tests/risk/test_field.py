@@ -21,17 +21,26 @@ DELAY_NS = 2 * DAY
 
 @pytest.fixture(scope="module")
 def labelled() -> list[LabelledEvent]:
-    return simulate(SimConfig(customers=200, merchants=12, days=12, seed=5,
-                              fraud_per_day_per_k={name: 3.0 for name in TYPOLOGIES}))
+    return simulate(
+        SimConfig(
+            customers=200,
+            merchants=12,
+            days=12,
+            seed=5,
+            fraud_per_day_per_k={name: 3.0 for name in TYPOLOGIES},
+        )
+    )
 
 
 def arrivals_of(events: list[LabelledEvent]) -> npt.NDArray[np.int64]:
-    return np.array([e.event.timestamp_ns + DELAY_NS if e.label else -1 for e in events],
-                    dtype=np.int64)
+    return np.array(
+        [e.event.timestamp_ns + DELAY_NS if e.label else -1 for e in events], dtype=np.int64
+    )
 
 
-def online_rows(events: list[RiskEvent], arrivals: npt.NDArray[np.int64]
-                ) -> npt.NDArray[np.float64]:
+def online_rows(
+    events: list[RiskEvent], arrivals: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
     """Each event's row from FieldState, labels told at their arrival (before any event at
     or after it)."""
     state = FieldState()
@@ -77,8 +86,9 @@ def test_a_label_never_counts_before_it_arrives(labelled: list[LabelledEvent]) -
         cut = compute_matrix(cols, known)
         assert np.array_equal(full[i], cut[i], equal_nan=True), i
         nothing = compute_matrix(cols, np.full(len(events), -1, dtype=np.int64))
-        changed += int(not np.array_equal(full[i, label_columns], nothing[i, label_columns],
-                                          equal_nan=True))
+        changed += int(
+            not np.array_equal(full[i, label_columns], nothing[i, label_columns], equal_nan=True)
+        )
     assert changed > 0  # and labels that had arrived did count
 
 
@@ -87,9 +97,18 @@ def test_absent_signals_are_unknown_not_risky() -> None:
     card = RiskEvent(t, "payment", 12_500_000, "USD", "C1", "T9")  # no device, IP, card id
     state = FieldState()
     row = state.compute(card)
-    for name in ("payer_device_new", "payer_ip_new", "payer_instrument_new", "payer_mean_30d",
-                 "payer_max_1d", "amount_to_payer_mean_30d", "amount_payer_z_30d",
-                 "payer_since_last_h", "payer_age_d", "payer_fraud_since_d"):
+    for name in (
+        "payer_device_new",
+        "payer_ip_new",
+        "payer_instrument_new",
+        "payer_mean_30d",
+        "payer_max_1d",
+        "amount_to_payer_mean_30d",
+        "amount_payer_z_30d",
+        "payer_since_last_h",
+        "payer_age_d",
+        "payer_fraud_since_d",
+    ):
         assert math.isnan(row[FIELD_INDEX[name]]), name
     assert row[FIELD_INDEX["payer_n_30d"]] == 0.0
     assert row[FIELD_INDEX["f_amount"]] == 12.5

@@ -21,11 +21,13 @@ def naive_components(links: list[tuple[str, str]]) -> list[set[str]]:
 
 
 @settings(max_examples=100)
-@given(st.lists(st.tuples(st.sampled_from(ACCOUNTS),
-                          st.sampled_from(THINGS + ACCOUNTS)), max_size=40),
-       st.lists(st.sampled_from(ACCOUNTS), max_size=20))
-def test_components_match_a_naive_computation(links: list[tuple[str, str]],
-                                               inflows: list[str]) -> None:
+@given(
+    st.lists(st.tuples(st.sampled_from(ACCOUNTS), st.sampled_from(THINGS + ACCOUNTS)), max_size=40),
+    st.lists(st.sampled_from(ACCOUNTS), max_size=20),
+)
+def test_components_match_a_naive_computation(
+    links: list[tuple[str, str]], inflows: list[str]
+) -> None:
     graph = Components(max_edges=1_000)
     for account, other in links:
         graph.link(account, other, other_is_account=other in ACCOUNTS)
@@ -41,7 +43,8 @@ def test_components_match_a_naive_computation(links: list[tuple[str, str]],
         assert graph.inflow(account) == expected_inflow
         for other in ACCOUNTS:
             assert graph.same(account, other) == (
-                account in linked_accounts and other in linked_accounts and other in group)
+                account in linked_accounts and other in linked_accounts and other in group
+            )
 
 
 def test_the_oldest_links_go_when_the_bound_is_reached() -> None:

@@ -21,9 +21,13 @@ from centime.risk.types import Action, Decision, RiskEvent, RiskLabel
 S = 1_000_000_000
 DAY = 86_400 * S
 DELAY_NS = 2 * DAY
-SCENARIO = SimConfig(customers=400, merchants=20, days=16, seed=43,
-                     fraud_per_day_per_k={"compromised_merchant": 1.0,
-                                          "compromised_account": 2.0})
+SCENARIO = SimConfig(
+    customers=400,
+    merchants=20,
+    days=16,
+    seed=43,
+    fraud_per_day_per_k={"compromised_merchant": 1.0, "compromised_account": 2.0},
+)
 
 
 def engine_at(t_ns: int) -> RiskEngine:
@@ -32,8 +36,9 @@ def engine_at(t_ns: int) -> RiskEngine:
     return RiskEngine(OnlineFeatures(), RulesFile(), model, FakeClock(t_ns))
 
 
-def replay(events: list[LabelledEvent], delay_ns: int | None
-           ) -> Iterator[tuple[LabelledEvent, Decision]]:
+def replay(
+    events: list[LabelledEvent], delay_ns: int | None
+) -> Iterator[tuple[LabelledEvent, Decision]]:
     """Each event decided in time order; fraud labels told to the engine ``delay_ns`` after
     their event (None: never)."""
     engine = engine_at(events[-1].event.timestamp_ns)
@@ -42,8 +47,9 @@ def replay(events: list[LabelledEvent], delay_ns: int | None
         event = labelled.event
         while pending and pending[0][0] <= event.timestamp_ns:
             arrived, _, fraud = heapq.heappop(pending)
-            engine.label(RiskLabel(fraud.timestamp_ns, fraud.payer, fraud.payee, True, arrived,
-                                   "chargeback"))
+            engine.label(
+                RiskLabel(fraud.timestamp_ns, fraud.payer, fraud.payee, True, arrived, "chargeback")
+            )
         if labelled.label and delay_ns is not None:
             heapq.heappush(pending, (event.timestamp_ns + delay_ns, i, event))
         if event.type == "topup_declined":
@@ -70,16 +76,20 @@ def never(scenario: list[LabelledEvent]) -> Decided:
     return list(replay(scenario, None))
 
 
-def flagged_share(decided: list[tuple[LabelledEvent, Decision]], typology: str,
-                  side: str) -> tuple[int, float]:
+def flagged_share(
+    decided: list[tuple[LabelledEvent, Decision]], typology: str, side: str
+) -> tuple[int, float]:
     """Among the typology's events decided once a label on the same party had arrived: how
     many, and the share flagged."""
     first: dict[str, int] = {}
     for e, _ in decided:
         if e.typology == typology:
             first.setdefault(getattr(e.event, side), e.event.timestamp_ns + DELAY_NS)
-    later = [d for e, d in decided if e.typology == typology
-             and e.event.timestamp_ns >= first[getattr(e.event, side)]]
+    later = [
+        d
+        for e, d in decided
+        if e.typology == typology and e.event.timestamp_ns >= first[getattr(e.event, side)]
+    ]
     return len(later), sum(d.action is not Action.ALLOW for d in later) / max(1, len(later))
 
 
@@ -89,8 +99,10 @@ def test_labels_make_compromised_parties_visible(told: Decided, never: Decided) 
     # payments flagged well once its labels arrive; a compromised account's only 0.09 with
     # labels against 0.07 without (a stolen micro-payer's larger payments hide in its own
     # spread: the simulator's weak typology; on card data, docs/risk.md, it is caught).
-    for typology, side, least, gain in (("compromised_merchant", "payee", 0.4, 0.2),
-                                        ("compromised_account", "payer", 0.05, 0.0)):
+    for typology, side, least, gain in (
+        ("compromised_merchant", "payee", 0.4, 0.2),
+        ("compromised_account", "payer", 0.05, 0.0),
+    ):
         n, share = flagged_share(with_labels, typology, side)
         _, blind = flagged_share(without, typology, side)
         assert n >= 20, typology
@@ -100,13 +112,17 @@ def test_labels_make_compromised_parties_visible(told: Decided, never: Decided) 
 
 
 def test_a_label_arriving_after_a_decision_never_changes_it(
-        scenario: list[LabelledEvent], told: Decided, never: Decided) -> None:
+    scenario: list[LabelledEvent], told: Decided, never: Decided
+) -> None:
     """Leakage, online: an engine told every fraud label at its arrival decides exactly as
     one never told anything until the first label arrives, and differs afterwards (the
     labels count). tests/risk/test_field.py proves it row by row for the backtest's path."""
     first_arrival = min(e.event.timestamp_ns for e in scenario if e.label) + DELAY_NS
-    before = [(a, b) for (e, a), (_, b) in zip(told, never, strict=True)
-              if e.event.timestamp_ns < first_arrival]
+    before = [
+        (a, b)
+        for (e, a), (_, b) in zip(told, never, strict=True)
+        if e.event.timestamp_ns < first_arrival
+    ]
     assert len(before) > 1_000
     assert all(a == b for a, b in before)
     assert any(a != b for (_, a), (_, b) in zip(told, never, strict=True))

@@ -49,11 +49,21 @@ def copy_model(tmp_path: Path) -> Path:
     return target
 
 
-@pytest.mark.parametrize("damage", ["no model file", "no sidecar", "garbage model",
-                                    "truncated model", "other features", "bad calibration",
-                                    "sidecar not json"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "no model file",
+        "no sidecar",
+        "garbage model",
+        "truncated model",
+        "other features",
+        "bad calibration",
+        "sidecar not json",
+    ],
+)
 def test_a_missing_or_corrupt_model_is_none_with_a_warning(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture, damage: str) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, damage: str
+) -> None:
     directory = copy_model(tmp_path)
     model_file, sidecar = directory / "model.txt", directory / "model.json"
     meta = json.loads(sidecar.read_text())

@@ -59,13 +59,22 @@ def _sign_up(platform: Platform, name: str) -> Customer:
     return made
 
 
-def _journey(platform: Platform, clock: FakeClock, sandbox: SandboxProvider,
-             creator: Merchant, dollars: int) -> None:
+def _journey(
+    platform: Platform, clock: FakeClock, sandbox: SandboxProvider, creator: Merchant, dollars: int
+) -> None:
     """One newcomer's first minutes, a little time passing between steps."""
     person = _sign_up(platform, f"Newcomer {dollars}")
     clock.advance(90)
-    made = screening.topup(platform, sandbox, person.id, "USD", dollars * 1_000_000,
-                           Method.CARD.value, CARD_OK, ip=WEB_IP)
+    made = screening.topup(
+        platform,
+        sandbox,
+        person.id,
+        "USD",
+        dollars * 1_000_000,
+        Method.CARD.value,
+        CARD_OK,
+        ip=WEB_IP,
+    )
     assert isinstance(made, TopUp), made
     await_success(platform, sandbox, [made.id])
     for micros in (50_000, 120_000, 250_000, 1_000_000, 5_000_000):  # $0.05 .. $5
@@ -74,8 +83,7 @@ def _journey(platform: Platform, clock: FakeClock, sandbox: SandboxProvider,
         assert not isinstance(paid, Refusal | InReview), paid
     friend = _sign_up(platform, f"Friend of {dollars}")
     clock.advance(60)
-    sent = screening.send(platform, person.id, friend.id, "USD", 2_500_000, note="lunch",
-                          ip=WEB_IP)
+    sent = screening.send(platform, person.id, friend.id, "USD", 2_500_000, note="lunch", ip=WEB_IP)
     assert not isinstance(sent, Refusal | InReview), sent
 
 
@@ -92,8 +100,9 @@ def test_a_newcomers_ordinary_journey_is_allowed(platform: Platform, clock: Fake
         _journey(platform, clock, sandbox, creator, dollars)
     clock.advance(600)
     # The creator's first instant payout of what it earned (the payout service's hook).
-    screening.payout_decision(platform, creator.id, "USD", 15_000_000, "acct-fingerprint-1",
-                              instant=True, ip=WEB_IP)
+    screening.payout_decision(
+        platform, creator.id, "USD", 15_000_000, "acct-fingerprint-1", instant=True, ip=WEB_IP
+    )
     types = {event.type for event, _ in recording.seen}
     assert {"signup", "topup", "payment", "transfer", "payout_instant"} <= types
     for event, decision in recording.seen:

@@ -58,8 +58,10 @@ def test_the_shipped_rules_load() -> None:
 def test_rules_fire_worst_first_with_their_codes() -> None:
     ruleset = parse_rules(__import__("tomllib").loads(RULES_V1))
     fired = ruleset.evaluate(event("dev_bad"), row(payer_declines_1h=3))
-    assert [(r.code, r.action) for r in fired] == [("blocked_device", Action.BLOCK),
-                                                   ("many_declines", Action.REVIEW)]
+    assert [(r.code, r.action) for r in fired] == [
+        ("blocked_device", Action.BLOCK),
+        ("many_declines", Action.REVIEW),
+    ]
     assert ruleset.evaluate(event("dev_ok", "payment"), row(payer_declines_1h=9)) == []
     assert ruleset.evaluate(event(None), row(payer_declines_1h=2)) == []
     assert ruleset.bands.action(39) is Action.ALLOW
@@ -67,25 +69,28 @@ def test_rules_fire_worst_first_with_their_codes() -> None:
     assert ruleset.bands.action(95) is Action.BLOCK
 
 
-@pytest.mark.parametrize(("replace", "replacement", "message"), [
-    ('version = "v1"', "", "version"),
-    ('"payer_declines_1h"', '"no_such_feature"', "neither a feature"),
-    ('"blocked_devices"]]', '"no_list"]]', "list"),
-    ('action = "review"', 'action = "maybe"', "action"),
-    ('">="', '"=~"', "operator"),
-    ("review = 40", "review = 95", "bands"),
-    ('types = ["topup"]', 'types = ["teleport"]', "types"),
-    ("3]]", '"three"]]', "number"),
-])
-def test_invalid_rules_are_refused_saying_why(replace: str, replacement: str,
-                                              message: str) -> None:
+@pytest.mark.parametrize(
+    ("replace", "replacement", "message"),
+    [
+        ('version = "v1"', "", "version"),
+        ('"payer_declines_1h"', '"no_such_feature"', "neither a feature"),
+        ('"blocked_devices"]]', '"no_list"]]', "list"),
+        ('action = "review"', 'action = "maybe"', "action"),
+        ('">="', '"=~"', "operator"),
+        ("review = 40", "review = 95", "bands"),
+        ('types = ["topup"]', 'types = ["teleport"]', "types"),
+        ("3]]", '"three"]]', "number"),
+    ],
+)
+def test_invalid_rules_are_refused_saying_why(replace: str, replacement: str, message: str) -> None:
     text = RULES_V1.replace(replace, replacement)
     with pytest.raises(RuleError, match=message):
         parse_rules(__import__("tomllib").loads(text))
 
 
 def test_a_changed_file_is_reloaded_and_a_broken_one_keeps_the_last_good(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "rules.toml"
     write(path, RULES_V1, 1_000)
     now = [0.0]

@@ -22,8 +22,13 @@ from centime.risk.simulate import (
 )
 from centime.risk.types import EVENT_TYPES, RiskEvent
 
-SMALL = SimConfig(customers=150, merchants=10, days=3, seed=5,
-                  fraud_per_day_per_k={name: 8.0 for name in TYPOLOGIES})
+SMALL = SimConfig(
+    customers=150,
+    merchants=10,
+    days=3,
+    seed=5,
+    fraud_per_day_per_k={name: 8.0 for name in TYPOLOGIES},
+)
 
 
 def test_the_same_seed_gives_the_same_events_in_time_order() -> None:
@@ -57,26 +62,32 @@ def test_timestamps_round_trip_to_the_nanosecond(ns: int) -> None:
 
 
 def test_a_file_from_elsewhere_with_optional_columns_missing() -> None:
-    text = ("timestamp,type,amount,asset,payer,payee\n"
-            "2025-03-01T10:00:00Z,topup,5000,EUR,alice,alice\n"
-            "2025-03-01 10:00:01.5,payment,125,XYZ,alice,shop-9\n"
-            "1740823202000000000,transfer,7,EUR,alice,bob\n")
+    text = (
+        "timestamp,type,amount,asset,payer,payee\n"
+        "2025-03-01T10:00:00Z,topup,5000,EUR,alice,alice\n"
+        "2025-03-01 10:00:01.5,payment,125,XYZ,alice,shop-9\n"
+        "1740823202000000000,transfer,7,EUR,alice,bob\n"
+    )
     rows = list(read_csv(io.StringIO(text)))
     assert rows[0] == LabelledEvent(
-        RiskEvent(1_740_823_200 * 10**9, "topup", 5000, "EUR", "alice", "alice"), 0, "")
+        RiskEvent(1_740_823_200 * 10**9, "topup", 5000, "EUR", "alice", "alice"), 0, ""
+    )
     assert rows[1].event.timestamp_ns == 1_740_823_201_500_000_000
     assert rows[1].event.asset == "XYZ" and rows[1].event.device is None
     assert rows[2].event.timestamp_ns == 1_740_823_202 * 10**9
 
 
-@pytest.mark.parametrize(("row", "message"), [
-    ("2025-03-01T10:00:00Z,refund,5,EUR,a,b,1", "line 2: unknown type"),
-    ("2025-03-01T10:00:00Z,payment,-5,EUR,a,b,1", "line 2: amount"),
-    ("2025-03-01T10:00:00Z,payment,1.5,EUR,a,b,1", "line 2: amount"),
-    ("2025-03-01T10:00:00Z,payment,5,EUR,a,b,yes", "line 2: label"),
-    ("yesterday,payment,5,EUR,a,b,0", "line 2"),
-    ("2025-03-01T10:00:00Z,payment,5,EUR,,b,0", "line 2: payer is missing"),
-])
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("2025-03-01T10:00:00Z,refund,5,EUR,a,b,1", "line 2: unknown type"),
+        ("2025-03-01T10:00:00Z,payment,-5,EUR,a,b,1", "line 2: amount"),
+        ("2025-03-01T10:00:00Z,payment,1.5,EUR,a,b,1", "line 2: amount"),
+        ("2025-03-01T10:00:00Z,payment,5,EUR,a,b,yes", "line 2: label"),
+        ("yesterday,payment,5,EUR,a,b,0", "line 2"),
+        ("2025-03-01T10:00:00Z,payment,5,EUR,,b,0", "line 2: payer is missing"),
+    ],
+)
 def test_bad_rows_are_refused_naming_the_line(row: str, message: str) -> None:
     text = "timestamp,type,amount,asset,payer,payee,label\n" + row + "\n"
     with pytest.raises(CsvError, match=message):
@@ -87,5 +98,12 @@ def test_a_header_without_required_columns_is_refused() -> None:
     with pytest.raises(CsvError, match="lacks amount"):
         list(read_csv(io.StringIO("timestamp,type,asset,payer,payee\n")))
     with pytest.raises(CsvError, match="more than 1 rows"):
-        list(read_csv(io.StringIO("timestamp,type,amount,asset,payer,payee\n"
-                                  "1,signup,0,USD,a,\n2,signup,0,USD,b,\n"), max_rows=1))
+        list(
+            read_csv(
+                io.StringIO(
+                    "timestamp,type,amount,asset,payer,payee\n"
+                    "1,signup,0,USD,a,\n2,signup,0,USD,b,\n"
+                ),
+                max_rows=1,
+            )
+        )

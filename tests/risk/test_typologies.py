@@ -20,8 +20,9 @@ from centime.risk.types import Action, Decision
 # Far more fraud than real life, so that a small population holds several schemes of each.
 FROM_LABELS = ("compromised_merchant", "compromised_account")
 SEEN = tuple(name for name in TYPOLOGIES if name not in FROM_LABELS)
-SCENARIO = SimConfig(customers=300, merchants=15, days=7, seed=41,
-                     fraud_per_day_per_k={name: 5.0 for name in SEEN})
+SCENARIO = SimConfig(
+    customers=300, merchants=15, days=7, seed=41, fraud_per_day_per_k={name: 5.0 for name in SEEN}
+)
 # Schemes run by brand-new accounts are no longer caught by newness alone: half of the
 # simulated people join during the period and newcomers top up at once, as real ones do, so
 # the model may not treat a new wallet as risky (a newcomer trying the demo is allowed).
@@ -29,7 +30,10 @@ SCENARIO = SimConfig(customers=300, merchants=15, days=7, seed=41,
 # often a creator who just joined): carrier_cashout 0.82, referral_ring 0.88,
 # merchant_card_testing 0.59, every other typology at least 0.96; legitimate 0.91%.
 FLAGGED_MIN = {name: 0.9 for name in TYPOLOGIES} | {
-    "carrier_cashout": 0.75, "referral_ring": 0.8, "merchant_card_testing": 0.55}
+    "carrier_cashout": 0.75,
+    "referral_ring": 0.8,
+    "merchant_card_testing": 0.55,
+}
 LEGIT_FLAGGED_MAX = 0.012
 
 
@@ -38,8 +42,9 @@ def replay(events: list[LabelledEvent]) -> list[tuple[LabelledEvent, Decision]]:
     outcomes: the engine's decide_many is decide for each, as its own test shows)."""
     model = load_default_model()
     assert model is not None
-    engine = RiskEngine(OnlineFeatures(), RulesFile(), model,
-                        FakeClock(events[-1].event.timestamp_ns))
+    engine = RiskEngine(
+        OnlineFeatures(), RulesFile(), model, FakeClock(events[-1].event.timestamp_ns)
+    )
     out: list[tuple[LabelledEvent, Decision]] = []
     batch: list[LabelledEvent] = []
 
@@ -64,8 +69,9 @@ def decided() -> list[tuple[LabelledEvent, Decision]]:
 
 
 @pytest.mark.parametrize("typology", SEEN)
-def test_each_typology_is_flagged(decided: list[tuple[LabelledEvent, Decision]],
-                                  typology: str) -> None:
+def test_each_typology_is_flagged(
+    decided: list[tuple[LabelledEvent, Decision]], typology: str
+) -> None:
     mine = [d for e, d in decided if e.typology == typology]
     assert len(mine) >= 10
     flagged = sum(d.action is not Action.ALLOW for d in mine)

@@ -19,8 +19,9 @@ def brute_force(events: list[tuple[int, int]], now: int, spec: WindowSpec) -> tu
 
 
 # Gaps between events (ns): small ones, bucket-sized ones and jumps past every window.
-gaps = st.one_of(st.integers(0, 20), st.integers(0, 5 * S), st.integers(0, 400 * S),
-                 st.integers(0, 10_000 * S))
+gaps = st.one_of(
+    st.integers(0, 20), st.integers(0, 5 * S), st.integers(0, 400 * S), st.integers(0, 10_000 * S)
+)
 
 
 @settings(max_examples=150)

@@ -109,14 +109,28 @@ def serve(tmp: Path, *, distinct_clients: bool = False, **env: str) -> Iterator[
         env = {**env, "CENTIME_TRUSTED_PROXIES": "127.0.0.1/32"}
     port = free_port()
     database = tmp / "centime.db"
-    environment = {**os.environ, "CENTIME_WEBHOOK_KEY": base64.b64encode(os.urandom(32))
-                   .decode(), "CENTIME_TRUSTED_PROXIES": "", **env}  # fmt: skip
+    environment = {
+        **os.environ,
+        "CENTIME_WEBHOOK_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "CENTIME_TRUSTED_PROXIES": "",
+        **env,
+    }
     log = (tmp / "server.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "centime.cli", "serve", "--database-url", f"sqlite:///{database}",
-         "--port", str(port)],
-        env=environment, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "centime.cli",
+            "serve",
+            "--database-url",
+            f"sqlite:///{database}",
+            "--port",
+            str(port),
+        ],
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, process, tmp / "server.log")
@@ -154,21 +168,25 @@ class Browser:
     are ``Secure``, which browsers honour on localhost and Python's cookie jar does not."""
 
     def __init__(
-        self, server: Server, device: SoftAuthenticator | None = None,
+        self,
+        server: Server,
+        device: SoftAuthenticator | None = None,
         address: str | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         # ``address``: the client a trusted proxy names (X-Forwarded-For on every request).
         if address is None and server.distinct_clients:
             address = f"192.0.2.{next(_ADDRESSES) % 250 + 1}"
         headers = {"X-Forwarded-For": address} if address else {}
-        self.http = httpx.Client(base_url=server.url, follow_redirects=False, timeout=30,
-                                 headers=headers)  # fmt: skip
+        self.http = httpx.Client(
+            base_url=server.url, follow_redirects=False, timeout=30, headers=headers
+        )
         self.device = device or SoftAuthenticator(origin=server.origin)
         self.cookies: dict[str, str] = {}
         self.csrf = ""
 
-    def send(self, method: str, path: str, headers: dict[str, str] | None = None,
-             **kwargs: object) -> httpx.Response:  # fmt: skip
+    def send(
+        self, method: str, path: str, headers: dict[str, str] | None = None, **kwargs: object
+    ) -> httpx.Response:
         jar = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         sent = {**({"Cookie": jar} if jar else {}), **(headers or {})}
         response = self.http.request(method, path, headers=sent, **kwargs)  # type: ignore[arg-type]

@@ -52,14 +52,19 @@ def free_port() -> int:
 
 
 def _env(extra: Mapping[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("CENTIME_")}  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CENTIME_")}
     return {**env, "PYTHONUNBUFFERED": "1", **extra}
 
 
 def _cli(*args: str, env: Mapping[str, str]) -> str:
-    done = subprocess.run([sys.executable, "-m", "centime.cli", *args], env=dict(env),
-                          capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "centime.cli", *args],
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"centime {args[0]} failed: {done.stderr[-2000:]}")
     return done.stdout.strip()
@@ -74,16 +79,28 @@ def start_server(
     database = tmp / "centime.db"
     url = f"sqlite:///{database}"
     full_env = _env(env or {})
-    key = _cli("keys", "create", "--operator", "--scopes", "admin", "--database-url", url,
-               env=full_env)  # fmt: skip
+    key = _cli(
+        "keys", "create", "--operator", "--scopes", "admin", "--database-url", url, env=full_env
+    )
     port = free_port()
     log_file = tmp / "server.log"
     with log_file.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "centime.cli", "serve", "--database-url", url,
-             "--port", str(port), *args],
-            env=full_env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "centime.cli",
+                "serve",
+                "--database-url",
+                url,
+                "--port",
+                str(port),
+                *args,
+            ],
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(base, process, log_file)

@@ -37,8 +37,9 @@ def internal_service(
         def _answer(self) -> None:
             length = int(self.headers.get("content-length", "0") or 0)
             self.rfile.read(length)
-            state.hits.append((self.command, self.path,
-                               {k.lower(): v for k, v in self.headers.items()}))  # fmt: skip
+            state.hits.append(
+                (self.command, self.path, {k.lower(): v for k, v in self.headers.items()})
+            )
             body = secret.encode()
             self.send_response(302 if state.redirect_to else 200)
             if state.redirect_to:

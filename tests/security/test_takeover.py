@@ -34,8 +34,9 @@ BASE = "https://testserver.local"
 
 @pytest.fixture
 def app(platform: Platform, clock: FakeClock) -> Litestar:
-    web = WebState(platform, pk.RelyingParty.for_origin(ORIGIN),
-                   LoginThrottle(lambda: clock.now_ns() / 1e9))  # fmt: skip
+    web = WebState(
+        platform, pk.RelyingParty.for_origin(ORIGIN), LoginThrottle(lambda: clock.now_ns() / 1e9)
+    )
     return create_app(platform, web=web)
 
 
@@ -57,14 +58,17 @@ def csrf(http: TestClient[Litestar], path: str = "/app") -> str:
     return found.group(1)
 
 
-def sign_up(http: TestClient[Litestar], kind: str = "merchant") -> tuple[SoftAuthenticator,
-                                                                         list[str]]:  # fmt: skip
+def sign_up(
+    http: TestClient[Litestar], kind: str = "merchant"
+) -> tuple[SoftAuthenticator, list[str]]:
     device = SoftAuthenticator()
     headers = {"X-CSRF-Token": csrf(http)}
-    options = http.post("/web/signup/options", json={"name": "Ada", "kind": kind},
-                        headers=headers)  # fmt: skip
-    done = http.post("/web/signup/finish", headers=headers,
-                     json={"credential": json.loads(device.create(options.text))})  # fmt: skip
+    options = http.post("/web/signup/options", json={"name": "Ada", "kind": kind}, headers=headers)
+    done = http.post(
+        "/web/signup/finish",
+        headers=headers,
+        json={"credential": json.loads(device.create(options.text))},
+    )
     assert done.status_code == 200, done.text
     return device, done.json()["recovery_codes"]
 
@@ -73,8 +77,7 @@ def web_step_up(http: TestClient[Litestar], device: SoftAuthenticator) -> int:
     headers = {"X-CSRF-Token": csrf(http, "/account")}
     options = http.post("/web/stepup/options", headers=headers, json={})
     answer = json.loads(device.get(options.text))
-    return http.post("/web/stepup/finish", headers=headers,
-                     json={"credential": answer}).status_code  # fmt: skip
+    return http.post("/web/stepup/finish", headers=headers, json={"credential": answer}).status_code
 
 
 def add_passkey(http: TestClient[Litestar], device: SoftAuthenticator) -> tuple[int, int]:
@@ -83,9 +86,11 @@ def add_passkey(http: TestClient[Litestar], device: SoftAuthenticator) -> tuple[
     options = http.post("/web/passkeys/options", headers=headers, json={})
     if options.status_code != 200:
         return options.status_code, 0
-    done = http.post("/web/passkeys/finish", headers=headers,
-                     json={"credential": json.loads(device.create(options.text)),
-                           "name": "attacker"})  # fmt: skip
+    done = http.post(
+        "/web/passkeys/finish",
+        headers=headers,
+        json={"credential": json.loads(device.create(options.text)), "name": "attacker"},
+    )
     return 200, done.status_code
 
 
@@ -96,15 +101,18 @@ def steal(owner: TestClient[Litestar], thief: TestClient[Litestar]) -> None:
 
 def outbox(platform: Platform, event_type: str) -> list[dict[str, object]]:
     with platform.read() as fetch:
-        rows = fetch("SELECT data FROM outbox_events WHERE type = ? ORDER BY created_ns, id",
-                     (event_type,))  # fmt: skip
+        rows = fetch(
+            "SELECT data FROM outbox_events WHERE type = ? ORDER BY created_ns, id", (event_type,)
+        )
     return [json.loads(row[0]) for row in rows]
 
 
 def test_a_stolen_session_cannot_take_the_account_over(
-    owner: TestClient[Litestar], thief: TestClient[Litestar], platform: Platform,
+    owner: TestClient[Litestar],
+    thief: TestClient[Litestar],
+    platform: Platform,
     clock: FakeClock,
-) -> None:  # fmt: skip
+) -> None:
     install_rail(platform, clock)
     device, codes = sign_up(owner)
     owner_key = pk.b64url(device.credential_id)
@@ -122,16 +130,18 @@ def test_a_stolen_session_cannot_take_the_account_over(
     # 4. Remove the owner's passkey; 5. point the payouts elsewhere; 6. an API confirmation.
     removed = thief.post(f"/account/passkeys/{owner_key}/remove", data={"csrf": token})
     assert removed.status_code == 401
-    assert [p.credential_id for p in pk.list_passkeys(platform, _user_id(platform))] == [
-        owner_key]  # fmt: skip
-    bank = thief.post("/dashboard/payout-methods", data={
-        "holder_name": "Thief", "account_number": ACCOUNT_SUCCEEDS, "csrf": token})  # fmt: skip
+    assert [p.credential_id for p in pk.list_passkeys(platform, _user_id(platform))] == [owner_key]
+    bank = thief.post(
+        "/dashboard/payout-methods",
+        data={"holder_name": "Thief", "account_number": ACCOUNT_SUCCEEDS, "csrf": token},
+    )
     assert bank.status_code == 401
     assert thief.post("/account/api-confirmation", data={"csrf": token}).status_code == 401
     assert outbox(platform, "account.credential_changed") == []
     # The owner's codes still work, and recovering ends the thief's session.
-    recovered = owner.post("/recover", data={"code": codes[0], "csrf": csrf(owner)},
-                           follow_redirects=False)  # fmt: skip
+    recovered = owner.post(
+        "/recover", data={"code": codes[0], "csrf": csrf(owner)}, follow_redirects=False
+    )
     assert recovered.status_code == 303
     assert thief.get("/account", follow_redirects=False).headers["location"] == "/app?signin=1"
     notices = outbox(platform, "account.notice")
@@ -206,8 +216,15 @@ def test_challenges_of_an_unconfirmed_session_cannot_register_a_passkey(
     assert isinstance(signed, str)
     other = platform.execute(pk.signin_finish(RP, platform, person.device.get(signed)))
     assert isinstance(other, pk.SignedIn)
-    late = platform.execute(pk.add_passkey_finish(
-        RP, platform, person.user.id, session_hash(other.session.token),
-        SoftAuthenticator().create(options), "mine"))  # fmt: skip
+    late = platform.execute(
+        pk.add_passkey_finish(
+            RP,
+            platform,
+            person.user.id,
+            session_hash(other.session.token),
+            SoftAuthenticator().create(options),
+            "mine",
+        )
+    )
     assert isinstance(late, pk.Refusal)
     assert len(pk.list_passkeys(platform, person.user.id)) == 1

@@ -32,8 +32,9 @@ BASE = "https://testserver.local"
 
 @pytest.fixture
 def http(platform: Platform, clock: FakeClock) -> Iterator[TestClient[Litestar]]:
-    web = WebState(platform, RelyingParty.for_origin(ORIGIN),
-                   LoginThrottle(lambda: clock.now_ns() / 1e9))  # fmt: skip
+    web = WebState(
+        platform, RelyingParty.for_origin(ORIGIN), LoginThrottle(lambda: clock.now_ns() / 1e9)
+    )
     with TestClient(create_app(platform, web=web), base_url=BASE) as client:
         yield client
 
@@ -43,11 +44,15 @@ def _sign_up(http: TestClient[Litestar], kind: str = "customer") -> tuple[int, d
     token = re.search(r'name="csrf" content="([0-9a-f]+)"', page.text)
     assert token, page.text[:300]
     headers = {"X-CSRF-Token": token.group(1)}
-    options = http.post("/web/signup/options", json={"name": "Mallory", "kind": kind},
-                        headers=headers)  # fmt: skip
+    options = http.post(
+        "/web/signup/options", json={"name": "Mallory", "kind": kind}, headers=headers
+    )
     assert options.status_code == 200, options.text
-    done = http.post("/web/signup/finish", headers=headers, json={
-        "credential": json.loads(SoftAuthenticator().create(options.text))})  # fmt: skip
+    done = http.post(
+        "/web/signup/finish",
+        headers=headers,
+        json={"credential": json.loads(SoftAuthenticator().create(options.text))},
+    )
     answer: dict[str, object] = done.json()
     return done.status_code, answer
 
@@ -72,8 +77,13 @@ def test_a_blocked_web_sign_up_creates_nothing_but_its_decision(
     assert _count(platform, f"SELECT COUNT(*) FROM {table}") == 0
     assert _count(platform, "SELECT COUNT(*) FROM web_users") == 0
     assert _count(platform, "SELECT COUNT(*) FROM passkeys") == 0
-    assert _count(platform, "SELECT COUNT(*) FROM risk_decisions"
-                            " WHERE event_type = 'signup' AND action = 'block'") == 1
+    assert (
+        _count(
+            platform,
+            "SELECT COUNT(*) FROM risk_decisions WHERE event_type = 'signup' AND action = 'block'",
+        )
+        == 1
+    )
 
 
 def test_a_web_sign_up_in_review_is_created_frozen_with_a_case(

@@ -47,16 +47,21 @@ def _merchant_client(server: Server) -> httpx.Client:
     ops = {"authorization": f"Bearer {server.operator_key}"}
     made = httpx.post(f"{server.url}/v1/merchants", json={"name": "Mallory"}, headers=ops)
     assert made.status_code == 201, made.text
-    key = httpx.post(f"{server.url}/v1/api-keys", headers=ops, json={
-        "name": "attacker", "scopes": ["admin"], "merchant_id": made.json()["id"]})  # fmt: skip
+    key = httpx.post(
+        f"{server.url}/v1/api-keys",
+        headers=ops,
+        json={"name": "attacker", "scopes": ["admin"], "merchant_id": made.json()["id"]},
+    )
     assert key.status_code == 201, key.text
-    return httpx.Client(base_url=server.url, timeout=10,
-                        headers={"authorization": f"Bearer {key.json()['secret']}"})  # fmt: skip
+    return httpx.Client(
+        base_url=server.url, timeout=10, headers={"authorization": f"Bearer {key.json()['secret']}"}
+    )
 
 
 def _endpoint(client: httpx.Client, url: str) -> httpx.Response:
-    return client.post("/v1/webhook-endpoints", json={"url": url,
-                                                     "event_types": ["payment.created"]})
+    return client.post(
+        "/v1/webhook-endpoints", json={"url": url, "event_types": ["payment.created"]}
+    )
 
 
 def _point_at(server: Server, endpoint_id: str, url: str) -> None:
@@ -65,8 +70,9 @@ def _point_at(server: Server, endpoint_id: str, url: str) -> None:
     from centime.platform.ids import parse_id
 
     with sqlite3.connect(server.database, timeout=30) as db:
-        db.execute("UPDATE webhook_endpoints SET url = ? WHERE id = ?",
-                   (url, parse_id("we", endpoint_id)))  # fmt: skip
+        db.execute(
+            "UPDATE webhook_endpoints SET url = ? WHERE id = ?", (url, parse_id("we", endpoint_id))
+        )
 
 
 def _attempts(client: httpx.Client, endpoint_id: str, count: int) -> list[dict[str, object]]:
@@ -82,9 +88,12 @@ def _attempts(client: httpx.Client, endpoint_id: str, count: int) -> list[dict[s
 
 
 def _everything_seen(client: httpx.Client, endpoint_id: str) -> str:
-    paths = (f"/v1/webhook-endpoints/{endpoint_id}", f"/v1/webhook-endpoints/{endpoint_id}/"
-             "attempts", f"/v1/webhook-endpoints/{endpoint_id}/deliveries",
-             "/v1/webhook-endpoints")  # fmt: skip
+    paths = (
+        f"/v1/webhook-endpoints/{endpoint_id}",
+        f"/v1/webhook-endpoints/{endpoint_id}/attempts",
+        f"/v1/webhook-endpoints/{endpoint_id}/deliveries",
+        "/v1/webhook-endpoints",
+    )
     return "".join(client.get(p).text for p in paths)
 
 
@@ -93,23 +102,38 @@ def test_internal_targets_are_refused_when_made(
 ) -> None:
     client = mallory
     port = internal.port
-    for url in (f"http://127.0.0.1:{port}/", "https://169.254.169.254/latest/meta-data/",
-                f"https://[::ffff:127.0.0.1]:{port}/", f"https://localhost:{port}/",
-                "https://10.0.0.5/", "https://[fd00::1]/", "https://metadata.internal/",
-                f"https://127.1:{port}/"):  # fmt: skip
+    for url in (
+        f"http://127.0.0.1:{port}/",
+        "https://169.254.169.254/latest/meta-data/",
+        f"https://[::ffff:127.0.0.1]:{port}/",
+        f"https://localhost:{port}/",
+        "https://10.0.0.5/",
+        "https://[fd00::1]/",
+        "https://metadata.internal/",
+        f"https://127.1:{port}/",
+    ):
         refused = _endpoint(client, url)
         assert refused.status_code in (400, 422), (url, refused.text)
         assert refused.headers["content-type"].startswith("application/problem+json")
         assert refused.json()["code"] == "invalid_webhook_url", url
-    assert [e["url"] for e in client.get("/v1/webhook-endpoints").json()["data"]
-            if "example.com" not in e["url"]] == []  # fmt: skip
+    assert [
+        e["url"]
+        for e in client.get("/v1/webhook-endpoints").json()["data"]
+        if "example.com" not in e["url"]
+    ] == []
     assert internal.hits == []
 
 
-@pytest.mark.parametrize("template", [
-    "http://127.0.0.1:{port}/", "https://localhost:{port}/", "https://[::ffff:127.0.0.1]:{port}/",
-    "https://[::1]:{port}/", "https://169.254.169.254/latest/meta-data/",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "template",
+    [
+        "http://127.0.0.1:{port}/",
+        "https://localhost:{port}/",
+        "https://[::ffff:127.0.0.1]:{port}/",
+        "https://[::1]:{port}/",
+        "https://169.254.169.254/latest/meta-data/",
+    ],
+)
 def test_an_endpoint_pointing_inside_is_refused_at_delivery(
     server: Server, mallory: httpx.Client, internal: Internal, template: str
 ) -> None:
@@ -133,16 +157,17 @@ def test_with_loopback_permitted_the_log_keeps_no_answer_and_failures_look_alike
     internal: Internal,
 ) -> None:
     env = {"CENTIME_WEBHOOK_ALLOW_HTTP": "1", "CENTIME_WEBHOOK_ALLOW_PRIVATE": "127.0.0.0/8"}
-    with tempfile.TemporaryDirectory(prefix="centime-sec-") as tmp, \
-            start_server(Path(tmp), env) as server:  # fmt: skip
+    with (
+        tempfile.TemporaryDirectory(prefix="centime-sec-") as tmp,
+        start_server(Path(tmp), env) as server,
+    ):
         client = _merchant_client(server)
         answered = _endpoint(client, internal.url)
         closed = _endpoint(client, f"http://127.0.0.1:{free_port()}/")
         tls = _endpoint(client, f"https://127.0.0.1:{internal.port}/")  # speaks no TLS
         for made in (answered, closed, tls):
             assert made.status_code == 201, made.text
-            assert client.post(f"/v1/webhook-endpoints/{made.json()['id']}/test").status_code \
-                == 202  # fmt: skip
+            assert client.post(f"/v1/webhook-endpoints/{made.json()['id']}/test").status_code == 202
         [ok] = _attempts(client, answered.json()["id"], 1)
         assert (ok["status_code"], ok["error"]) == (200, None)
         assert "response" not in ok

@@ -54,15 +54,28 @@ def dns(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
         if host != NAME:
             return real(host, port, *args, **kwargs)
         now = answers.pop(0) if len(answers) > 1 else answers[0]
-        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "",
-                 (a, int(port or 0))) for a in now]  # fmt: skip
+        return [
+            (
+                socket.AF_INET6 if ":" in a else socket.AF_INET,
+                socket.SOCK_STREAM,
+                6,
+                "",
+                (a, int(port or 0)),
+            )
+            for a in now
+        ]
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return answers
 
 
-def _deliver_test_event(platform: Platform, url: str, policy: TargetPolicy,
-                        made_under: TargetPolicy | None = None, **options: Any) -> Attempt:
+def _deliver_test_event(
+    platform: Platform,
+    url: str,
+    policy: TargetPolicy,
+    made_under: TargetPolicy | None = None,
+    **options: Any,
+) -> Attempt:
     """Make an endpoint (under ``made_under``, else ``policy``), send it a test event under
     ``policy``, and answer the one attempt the delivery log holds."""
     webhooks.install_secret_box(platform, SecretBox(os.urandom(32)))
@@ -78,16 +91,25 @@ def _deliver_test_event(platform: Platform, url: str, policy: TargetPolicy,
     return attempt
 
 
-@pytest.mark.parametrize("answer", [["127.0.0.1"], ["::1"], ["::ffff:127.0.0.1"],
-                                    ["8.8.8.8", "127.0.0.1"], ["169.254.169.254"],
-                                    ["10.1.2.3"], ["100.64.0.1"], ["fd12::1"]])  # fmt: skip
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ["127.0.0.1"],
+        ["::1"],
+        ["::ffff:127.0.0.1"],
+        ["8.8.8.8", "127.0.0.1"],
+        ["169.254.169.254"],
+        ["10.1.2.3"],
+        ["100.64.0.1"],
+        ["fd12::1"],
+    ],
+)
 def test_a_name_resolving_inside_is_refused_before_connecting(
     platform: Platform, dns: list[list[str]], answer: list[str]
 ) -> None:
     dns.append(answer)
     with internal_service() as inside:
-        attempt = _deliver_test_event(platform, f"https://{NAME}:{inside.port}/h",
-                                      TargetPolicy())  # fmt: skip
+        attempt = _deliver_test_event(platform, f"https://{NAME}:{inside.port}/h", TargetPolicy())
         assert (attempt.status_code, attempt.error) == (None, ERROR_FORBIDDEN)
         assert inside.hits == []
 
@@ -109,10 +131,11 @@ def test_a_redirect_to_an_internal_service_is_not_followed(
     platform: Platform, dns: list[list[str]]
 ) -> None:
     dns.append([STAND_IN])
-    with internal_service() as inside, \
-            internal_service(STAND_IN, redirect_to=inside.url) as outside:  # fmt: skip
-        attempt = _deliver_test_event(platform, f"http://{NAME}:{outside.port}/h",
-                                      STAND_IN_ONLY)  # fmt: skip
+    with (
+        internal_service() as inside,
+        internal_service(STAND_IN, redirect_to=inside.url) as outside,
+    ):
+        attempt = _deliver_test_event(platform, f"http://{NAME}:{outside.port}/h", STAND_IN_ONLY)
         assert (attempt.status_code, attempt.error) == (302, None)
         assert len(outside.hits) == 1 and inside.hits == []
 
@@ -124,8 +147,9 @@ def test_http_is_refused_at_delivery_without_the_development_setting(
     with internal_service(STAND_IN) as outside:
         strict = TargetPolicy(allow_private=STAND_IN_ONLY.allow_private)
         # Made while http was permitted; the operator has turned that off since.
-        attempt = _deliver_test_event(platform, f"http://{NAME}:{outside.port}/h", strict,
-                                      made_under=STAND_IN_ONLY)  # fmt: skip
+        attempt = _deliver_test_event(
+            platform, f"http://{NAME}:{outside.port}/h", strict, made_under=STAND_IN_ONLY
+        )
         assert (attempt.status_code, attempt.error) == (None, ERROR_FORBIDDEN)
         assert outside.hits == []
 
@@ -138,19 +162,26 @@ def _certificate(tmp: Path, name: str) -> tuple[Path, Path]:
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(hours=1))
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
-    )  # fmt: skip
+    )
     cert_file, key_file = tmp / f"{name}.pem", tmp / f"{name}.key"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))  # fmt: skip
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return cert_file, key_file
 
 
@@ -193,12 +224,11 @@ def test_a_pinned_https_connection_verifies_the_certificate_against_the_name(
     trusted = ssl.create_default_context(cafile=str(cert[0]))
     https_only = TargetPolicy(allow_private=STAND_IN_ONLY.allow_private)
     with _tls_receiver(cert) as (port, names, hosts):
-        attempt = _deliver_test_event(platform, f"https://{NAME}:{port}/h", https_only,
-                                      verify=trusted)  # fmt: skip
+        attempt = _deliver_test_event(
+            platform, f"https://{NAME}:{port}/h", https_only, verify=trusted
+        )
     assert names[:1] == [NAME]  # SNI: the name, though the connection went to the address
     if ok:
         assert (attempt.status_code, attempt.error, hosts) == (204, None, [f"{NAME}:{port}"])
     else:
         assert (attempt.status_code, attempt.error, hosts) == (None, ERROR_UNREACHABLE, [])
-
-

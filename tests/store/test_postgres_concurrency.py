@@ -131,9 +131,15 @@ def _hammer_batch(
     def add(transfer: Transfer, kind: str) -> None:
         batch.append(transfer)
         events.append(
-            (transfer.id, kind, transfer.debit_account_id, transfer.credit_account_id,
-             transfer.amount, transfer.pending_id)
-        )  # fmt: skip
+            (
+                transfer.id,
+                kind,
+                transfer.debit_account_id,
+                transfer.credit_account_id,
+                transfer.amount,
+                transfer.pending_id,
+            )
+        )
 
     while len(batch) < size:
         roll = rng.random()
@@ -149,11 +155,12 @@ def _hammer_batch(
                 flags = TransferFlags.VOID_PENDING
                 add(Transfer(next(next_id), 0, 0, 0, "", 0, flags, pending_id), "void")
         elif roll < 0.12:
-            add(Transfer(next(next_id), HOT, a, amount, ASSET, CODE, TransferFlags.PENDING),
-                "pending")  # fmt: skip
+            add(
+                Transfer(next(next_id), HOT, a, amount, ASSET, CODE, TransferFlags.PENDING),
+                "pending",
+            )
         elif roll < 0.20 and len(batch) + 2 <= size:
-            add(Transfer(next(next_id), a, HOT, amount, ASSET, CODE, TransferFlags.LINKED),
-                "plain")  # fmt: skip
+            add(Transfer(next(next_id), a, HOT, amount, ASSET, CODE, TransferFlags.LINKED), "plain")
             add(Transfer(next(next_id), HOT, b, amount // 2 + 1, ASSET, CODE), "plain")
         elif roll < 0.55:
             add(Transfer(next(next_id), a, HOT, amount, ASSET, CODE), "plain")
@@ -457,17 +464,33 @@ def test_expiry_sweeps_from_two_writers(postgres_url: str) -> None:
     try:
         assert set(first.create_accounts(_accounts())) == {CreateAccountStatus.CREATED}
         pending = [
-            Transfer(1000 + i, HOT, OTHERS[i % len(OTHERS)], 10 + i, ASSET, CODE,
-                     TransferFlags.PENDING, timeout_s=1)
+            Transfer(
+                1000 + i,
+                HOT,
+                OTHERS[i % len(OTHERS)],
+                10 + i,
+                ASSET,
+                CODE,
+                TransferFlags.PENDING,
+                timeout_s=1,
+            )
             for i in range(3000)
-        ]  # fmt: skip
+        ]
         assert set(first.create_transfers(pending)) == {S.CREATED}
         clock.advance(2)
         posts = [
-            Transfer(10_000 + i, 0, 0, AMOUNT_POST_FULL, "", 0, TransferFlags.POST_PENDING,
-                     pending_id=1000 + i)
+            Transfer(
+                10_000 + i,
+                0,
+                0,
+                AMOUNT_POST_FULL,
+                "",
+                0,
+                TransferFlags.POST_PENDING,
+                pending_id=1000 + i,
+            )
             for i in range(0, 3000, 7)
-        ]  # fmt: skip
+        ]
         failures: list[BaseException] = []
 
         def run(action: Any) -> None:
@@ -504,8 +527,10 @@ def test_a_unique_violation_is_a_transient_error(postgres_url: str) -> None:
     try:
         with winner.write_transaction() as txn:
             first = txn.reserve_timestamps(2, 1)
-            accounts = [Account(1, ASSET, CODE, timestamp=first),
-                        Account(2, ASSET, CODE, timestamp=first + 1)]  # fmt: skip
+            accounts = [
+                Account(1, ASSET, CODE, timestamp=first),
+                Account(2, ASSET, CODE, timestamp=first + 1),
+            ]
             txn.write(Changes(accounts_created=accounts))
 
         def transfer(tid: int, timestamp: int) -> Transfer:

@@ -29,9 +29,13 @@ ARTIFACTS = ROOT / "test-artifacts" / "web"
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SERIOUS = ("serious", "critical")
 ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason=f"Chromium is not installed at {CHROMIUM}"
@@ -73,8 +77,12 @@ def _server_env(tmp: Path) -> dict[str, str]:
     rules.write_text(shipped + REVIEW_RULE)
     # No wait after a bank-account change, so the creator pays out at once; tree heads
     # signed (the receipts' proofs are checked in the browser).
-    return {**_env(), "CENTIME_RISK_RULES": str(rules), "CENTIME_PAYOUT_METHOD_LOCK_S": "0",
-            "CENTIME_AUDIT_KEY_FILE": str(tmp / "audit-key.pem")}  # fmt: skip
+    return {
+        **_env(),
+        "CENTIME_RISK_RULES": str(rules),
+        "CENTIME_PAYOUT_METHOD_LOCK_S": "0",
+        "CENTIME_AUDIT_KEY_FILE": str(tmp / "audit-key.pem"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -87,20 +95,51 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]
     invites = {}
     for role in ("admin", "analyst"):
         made = subprocess.run(
-            [sys.executable, "-m", "centime.cli", "web", "invite", "--role", role,
-             "--origin", origin, "--database-url", url],
-            env=_env(), capture_output=True, text=True, timeout=120, check=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "centime.cli",
+                "web",
+                "invite",
+                "--role",
+                role,
+                "--origin",
+                origin,
+                "--database-url",
+                url,
+            ],
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
         invites[role] = made.stdout.strip()
     subprocess.run(
-        [sys.executable, "-m", "centime.cli", "audit", "keys", "rotate", "--key-file",
-         str(tmp / "audit-key.pem"), "--database-url", url],
-        env=_env(), capture_output=True, text=True, timeout=120, check=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "centime.cli",
+            "audit",
+            "keys",
+            "rotate",
+            "--key-file",
+            str(tmp / "audit-key.pem"),
+            "--database-url",
+            url,
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "centime.cli", "serve", "--database-url", url, "--port", str(port)],
-        env=_server_env(tmp), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        env=_server_env(tmp),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(300):
             try:
@@ -146,10 +185,17 @@ class Person:
         self.cdp.send("WebAuthn.enable")
         self.authenticator = self.cdp.send(
             "WebAuthn.addVirtualAuthenticator",
-            {"options": {"protocol": "ctap2", "transport": "internal", "hasResidentKey": True,
-                         "hasUserVerification": True, "isUserVerified": True,
-                         "automaticPresenceSimulation": True}},
-        )["authenticatorId"]  # fmt: skip
+            {
+                "options": {
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": True,
+                    "hasUserVerification": True,
+                    "isUserVerified": True,
+                    "automaticPresenceSimulation": True,
+                }
+            },
+        )["authenticatorId"]
 
     def go(self, path: str) -> None:
         self.page.goto(self.origin + path)
@@ -172,8 +218,11 @@ class Person:
                 ".violations.map(v => [v.impact, v.id, v.nodes.map(n => n.target.join(' '))"
                 ".slice(0, 3).join(', ')])"
             )
-            VIOLATIONS.extend(f"{name}: {impact} {rule} at {where}"
-                              for impact, rule, where in found if impact in SERIOUS)  # fmt: skip
+            VIOLATIONS.extend(
+                f"{name}: {impact} {rule} at {where}"
+                for impact, rule, where in found
+                if impact in SERIOUS
+            )
 
     def language(self, code: str) -> None:
         self.context.add_cookies([{"name": "centime_lang", "value": code, "url": self.origin}])
@@ -223,8 +272,9 @@ def test_the_web_apps_in_a_browser(server: dict[str, str], browser: Any) -> None
     try:
         # Sign-up with a passkey: recovery codes once, then the wallet.
         codes = ada.sign_up("customer")
-        assert len(codes) == 8 and all(re.fullmatch(r"[a-z2-9]{4}(-[a-z2-9]{4}){3}", c)
-                                       for c in codes)  # fmt: skip
+        assert len(codes) == 8 and all(
+            re.fullmatch(r"[a-z2-9]{4}(-[a-z2-9]{4}){3}", c) for c in codes
+        )
         ada.page.wait_for_url(f"{origin}/wallet")
         ada_code = ada.page.inner_text("[data-testid=referral-code]")
         ben.sign_up("customer", referral_code=ada_code)  # referred by Ada
@@ -315,7 +365,8 @@ def test_the_web_apps_in_a_browser(server: dict[str, str], browser: Any) -> None
         shop.page.wait_for_url(re.compile(r"payouts/confirm|ok=payout_"))
         assert "ok=payout_" in shop.page.url, shop.page.locator("[role=alert]").all_inner_texts()
         assert shop.page.locator("[data-testid=payout-status]").first.get_attribute(
-            "data-status") in ("requested", "pending", "paid")  # fmt: skip
+            "data-status"
+        ) in ("requested", "pending", "paid")
         shop.shot("dashboard-payouts")
         shop.page.fill("#hook-url", "https://hooks.example.com/hook")
         shop.page.click("#create-endpoint")
@@ -446,13 +497,30 @@ def test_the_web_apps_in_a_browser(server: dict[str, str], browser: Any) -> None
         # Every page in both languages: a screenshot each, each checked with axe-core.
         visitor = Person(browser, origin, "Visitor")
         pages = [
-            (visitor, ["/app", link, f"/pay/button?merchant={shop_id}&amount=0.05",
-                       "/stepup?next=/wallet"]),
-            (ada, ["/wallet", "/account", link, f"/pay/button?merchant={shop_id}&amount=0.05",
-                   receipt, f"{receipt}/print", "/stepup?next=/wallet"]),
+            (
+                visitor,
+                [
+                    "/app",
+                    link,
+                    f"/pay/button?merchant={shop_id}&amount=0.05",
+                    "/stepup?next=/wallet",
+                ],
+            ),
+            (
+                ada,
+                [
+                    "/wallet",
+                    "/account",
+                    link,
+                    f"/pay/button?merchant={shop_id}&amount=0.05",
+                    receipt,
+                    f"{receipt}/print",
+                    "/stepup?next=/wallet",
+                ],
+            ),
             (shop, ["/dashboard", hook_page, "/account"]),
             (admin, ["/console", case_page, "/account"]),
-        ]  # fmt: skip
+        ]
         for code in ("en", "ko"):
             for person, paths in pages:
                 person.language(code)

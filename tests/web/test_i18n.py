@@ -20,8 +20,10 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 def _extracted() -> set[str]:
     """Every message the sources mark, read with the project's own babel.cfg mapping."""
-    method_map = [("src/centime/web/**.py", "python"),
-                  ("src/centime/web/templates/**.html", "jinja2")]  # fmt: skip
+    method_map = [
+        ("src/centime/web/**.py", "python"),
+        ("src/centime/web/templates/**.html", "jinja2"),
+    ]
     options = {"src/centime/web/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
     found: set[str] = set()
     keywords = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
@@ -51,11 +53,20 @@ def test_every_message_has_a_korean_translation_with_its_placeholders() -> None:
 
 @pytest.mark.parametrize(
     ("cookie", "header", "locale"),
-    [(None, "ko-KR,ko;q=0.9,en;q=0.8", "ko"), (None, "en-US,en;q=0.9,ko;q=0.8", "en"),
-     (None, "fr-FR,ko;q=0.5", "ko"), (None, "fr-FR", "en"), (None, None, "en"),
-     ("en", "ko", "en"), ("ko", "en", "ko"), ("xx", "ko", "ko"),
-     (None, "en;q=0.2,ko;q=0.7", "ko"), (None, "ko;q=0,en", "en"), (None, "ko;q=abc", "en")],
-)  # fmt: skip
+    [
+        (None, "ko-KR,ko;q=0.9,en;q=0.8", "ko"),
+        (None, "en-US,en;q=0.9,ko;q=0.8", "en"),
+        (None, "fr-FR,ko;q=0.5", "ko"),
+        (None, "fr-FR", "en"),
+        (None, None, "en"),
+        ("en", "ko", "en"),
+        ("ko", "en", "ko"),
+        ("xx", "ko", "ko"),
+        (None, "en;q=0.2,ko;q=0.7", "ko"),
+        (None, "ko;q=0,en", "en"),
+        (None, "ko;q=abc", "en"),
+    ],
+)
 def test_the_locale_is_the_switch_then_the_browser_then_english(
     cookie: str | None, header: str | None, locale: str
 ) -> None:

@@ -29,8 +29,9 @@ BASE = "https://testserver.local"
 
 @pytest.fixture
 def client(platform: Platform, clock: FakeClock) -> Iterator[TestClient[Litestar]]:
-    web = WebState(platform, RelyingParty.for_origin(ORIGIN),
-                   LoginThrottle(lambda: clock.now_ns() / 1e9))  # fmt: skip
+    web = WebState(
+        platform, RelyingParty.for_origin(ORIGIN), LoginThrottle(lambda: clock.now_ns() / 1e9)
+    )
     with TestClient(create_app(platform, web=web), base_url=BASE) as http:
         yield http
 
@@ -46,12 +47,13 @@ def _sign_up(http: TestClient[Litestar], kind: str) -> SoftAuthenticator:
     device = SoftAuthenticator()
     token = _csrf(http)
     headers = {"X-CSRF-Token": token}
-    options = http.post("/web/signup/options", json={"name": "Ada", "kind": kind},
-                        headers=headers)  # fmt: skip
+    options = http.post("/web/signup/options", json={"name": "Ada", "kind": kind}, headers=headers)
     assert options.status_code == 200, options.text
-    done = http.post("/web/signup/finish",
-                     json={"credential": json.loads(device.create(options.text))},
-                     headers=headers)  # fmt: skip
+    done = http.post(
+        "/web/signup/finish",
+        json={"credential": json.loads(device.create(options.text))},
+        headers=headers,
+    )
     assert done.status_code == 200, done.text
     cookie = done.headers["set-cookie"]
     assert "HttpOnly" in cookie and "Secure" in cookie and "samesite=lax" in cookie.lower()
@@ -73,8 +75,9 @@ def test_pages_refuse_forged_forms_and_send_strangers_to_sign_in(
     refused = client.post("/recover", data={"code": "nope", "csrf": _csrf(client)})
     assert refused.status_code == 401
     assert client.get("/openapi.json").json()["paths"].keys() >= {"/v1/customers"}
-    assert not any(p.startswith(("/app", "/wallet")) for p in client.get("/openapi.json")
-                   .json()["paths"])  # fmt: skip
+    assert not any(
+        p.startswith(("/app", "/wallet")) for p in client.get("/openapi.json").json()["paths"]
+    )
 
 
 def test_a_merchant_needs_a_fresh_passkey_for_an_api_key(client: TestClient[Litestar]) -> None:
@@ -85,8 +88,10 @@ def test_a_merchant_needs_a_fresh_passkey_for_an_api_key(client: TestClient[Lite
     headers = {"X-CSRF-Token": token}
     options = client.post("/web/stepup/options", headers=headers, json={})
     answer = json.loads(device.get(options.text))
-    assert client.post("/web/stepup/finish", headers=headers,
-                       json={"credential": answer}).status_code == 200  # fmt: skip
+    assert (
+        client.post("/web/stepup/finish", headers=headers, json={"credential": answer}).status_code
+        == 200
+    )
     again = client.post("/web/stepup/finish", headers=headers, json={"credential": answer})
     assert again.status_code == 401  # the same assertion, replayed
     made = client.post("/dashboard/keys", data={"name": "k", "scope": "read", "csrf": token})
@@ -101,16 +106,21 @@ def test_the_wallet_shows_its_balance_and_refuses_bad_amounts(
     wallet = client.get("/wallet")
     assert wallet.status_code == 200 and "0.00 USD" in wallet.text
     token = _csrf(client, "/wallet")
-    bad = client.post("/wallet/send", data={"recipient": "cus_0000000000001", "amount": "1e3",
-                                            "csrf": token})  # fmt: skip
+    bad = client.post(
+        "/wallet/send", data={"recipient": "cus_0000000000001", "amount": "1e3", "csrf": token}
+    )
     assert bad.status_code == 400 and "number" in bad.text
-    short = client.post("/wallet/send", data={"recipient": "cus_0000000000001",
-                                              "amount": "1", "csrf": token})  # fmt: skip
+    short = client.post(
+        "/wallet/send", data={"recipient": "cus_0000000000001", "amount": "1", "csrf": token}
+    )
     assert short.status_code == 422
 
 
-@given(st.sampled_from(sorted(ASSETS)), st.integers(min_value=0, max_value=10**15),
-       st.sampled_from(LOCALES))  # fmt: skip
+@given(
+    st.sampled_from(sorted(ASSETS)),
+    st.integers(min_value=0, max_value=10**15),
+    st.sampled_from(LOCALES),
+)
 def test_money_on_pages_is_exact(asset: str, amount: int, locale: str) -> None:
     """Every digit the amount has is shown (grouped per locale), none invented: parsing
     what is shown gives the amount back."""

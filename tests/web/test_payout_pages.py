@@ -52,8 +52,9 @@ def test_a_bank_account_and_an_instant_payout_need_a_fresh_passkey(
     merchant_id = _merchant_id(client)
     token = _csrf(client, "/dashboard")
     form = {"holder_name": "Ada Lovelace", "account_number": ACCOUNT_SUCCEEDS, "csrf": token}
-    assert client.post("/dashboard/payout-methods", data={**form, "csrf": "0" * 64}
-                       ).status_code == 403  # fmt: skip
+    assert (
+        client.post("/dashboard/payout-methods", data={**form, "csrf": "0" * 64}).status_code == 403
+    )
     asked = client.post("/dashboard/payout-methods", data=form)
     assert asked.status_code == 401 and "Confirm with your passkey" in asked.text
     assert 'data-testid="method-last4"' not in client.get("/dashboard").text
@@ -79,19 +80,22 @@ def test_a_bank_account_and_an_instant_payout_need_a_fresh_passkey(
     assert fee and net and quote and "expires" in quoted.text
     assert int(fee.group(1).replace(".", "")) + int(net.group(1).replace(".", "")) == 1000
     assert list_payouts(platform, merchant_id).items == []  # nothing paid by a quote
-    stale = client.post("/dashboard/payouts/confirm", data={"quote": quote.group(1),
-                                                            "csrf": token})  # fmt: skip
+    stale = client.post("/dashboard/payouts/confirm", data={"quote": quote.group(1), "csrf": token})
     assert stale.status_code == 401 and "Confirm with your passkey" in stale.text  # stale
     _step_up(client, device, token)
-    paid = client.post("/dashboard/payouts/confirm", data={"quote": quote.group(1),
-                                                           "csrf": token},
-                       follow_redirects=False)  # fmt: skip
+    paid = client.post(
+        "/dashboard/payouts/confirm",
+        data={"quote": quote.group(1), "csrf": token},
+        follow_redirects=False,
+    )
     assert paid.status_code == 303 and "ok=payout_" in paid.headers["location"]
     [payout] = list_payouts(platform, merchant_id).items
     assert payout.amount == 10_000_000 and payout.kind.value == "instant"
-    again = client.post("/dashboard/payouts/confirm", data={"quote": quote.group(1),
-                                                            "csrf": token},
-                        follow_redirects=False)  # fmt: skip
+    again = client.post(
+        "/dashboard/payouts/confirm",
+        data={"quote": quote.group(1), "csrf": token},
+        follow_redirects=False,
+    )
     assert again.status_code == 303 and len(list_payouts(platform, merchant_id).items) == 1
     assert payout.status.value in client.get("/dashboard").text
 
@@ -100,8 +104,9 @@ def test_a_bank_account_and_an_instant_payout_need_a_fresh_passkey(
     other = _sign_up(client, "merchant")
     token = _csrf(client, "/dashboard")
     _step_up(client, other, token)
-    foreign = client.post("/dashboard/payouts/confirm", data={"quote": quote.group(1),
-                                                              "csrf": token})  # fmt: skip
+    foreign = client.post(
+        "/dashboard/payouts/confirm", data={"quote": quote.group(1), "csrf": token}
+    )
     assert foreign.status_code == 404 and 'data-testid="method-last4"' not in foreign.text
 
 
@@ -110,8 +115,7 @@ def test_webhook_endpoints_show_their_secret_once_and_stay_their_owners(
 ) -> None:
     _sign_up(client, "merchant")
     token = _csrf(client, "/dashboard")
-    form = {"url": "https://example.com/hook", "event_type": "payment.created",
-            "csrf": token}  # fmt: skip
+    form = {"url": "https://example.com/hook", "event_type": "payment.created", "csrf": token}
     assert client.post("/dashboard/webhooks", data={**form, "csrf": ""}).status_code == 403
     bad = client.post("/dashboard/webhooks", data={**form, "url": "http://example.com/x"})
     assert bad.status_code == 422 and "public https:// address" in bad.text
@@ -122,8 +126,9 @@ def test_webhook_endpoints_show_their_secret_once_and_stay_their_owners(
     endpoint = re.search(r"/dashboard/webhooks/(we_\w+)", made.text)
     assert made.status_code == 200 and secret and endpoint
     assert secret.group(1) not in client.get("/dashboard").text  # shown once
-    sent = platform.execute(webhooks.send_test_event(
-        platform, None, parse_id("we", endpoint.group(1)) or 0))  # fmt: skip
+    sent = platform.execute(
+        webhooks.send_test_event(platform, None, parse_id("we", endpoint.group(1)) or 0)
+    )
     assert not isinstance(sent, Refusal)
     shown = client.get(f"/dashboard/webhooks/{endpoint.group(1)}").text
     # The Event column names the event (type and evt_ id), not the delivery.
@@ -131,11 +136,13 @@ def test_webhook_endpoints_show_their_secret_once_and_stay_their_owners(
     assert cell and "webhook.test" in cell.group(1)
     assert format_id("evt", sent.event_id) in cell.group(1)
     assert format_id("wd", sent.id) not in cell.group(1)
-    off = client.post(f"/dashboard/webhooks/{endpoint.group(1)}/disable", data={"csrf": token},
-                      follow_redirects=False)  # fmt: skip
+    off = client.post(
+        f"/dashboard/webhooks/{endpoint.group(1)}/disable",
+        data={"csrf": token},
+        follow_redirects=False,
+    )
     assert off.status_code == 303 and "disabled" in client.get("/dashboard").text
-    rotated = client.post(f"/dashboard/webhooks/{endpoint.group(1)}/rotate",
-                          data={"csrf": token})  # fmt: skip
+    rotated = client.post(f"/dashboard/webhooks/{endpoint.group(1)}/rotate", data={"csrf": token})
     fresh = re.search(r'id="new-secret">([^<]+)<', rotated.text)
     assert fresh and fresh.group(1) != secret.group(1)
     log = client.get(f"/dashboard/webhooks/{endpoint.group(1)}")

@@ -51,8 +51,7 @@ def test_a_refused_top_up_is_told_in_words_and_keeps_its_amount_in_its_own_form(
     platform.providers["sandbox"] = SandboxProvider(platform.clock)
     _sign_up(client, "customer")
     token = _csrf(client, "/wallet")
-    refused = client.post("/wallet/topup", data={"amount": "7.25", "asset": "USD",
-                                                 "csrf": token})  # fmt: skip
+    refused = client.post("/wallet/topup", data={"amount": "7.25", "asset": "USD", "csrf": token})
     assert refused.status_code == 422
     text = refused.text
     said = _alert(text)
@@ -61,8 +60,9 @@ def test_a_refused_top_up_is_told_in_words_and_keeps_its_amount_in_its_own_form(
     assert "risk_blocked" not in said
     assert 'id="topup-amount" name="amount" inputmode="decimal" required value="7.25"' in text
     assert 'id="send-amount" name="amount" inputmode="decimal" required value=""' in text
-    korean = client.post("/wallet/topup", data={"amount": "7.25", "asset": "USD",
-                                                "csrf": token}, headers=KO)  # fmt: skip
+    korean = client.post(
+        "/wallet/topup", data={"amount": "7.25", "asset": "USD", "csrf": token}, headers=KO
+    )
     assert "안전을 위해" in _alert(korean.text) and "model:" not in korean.text
     assert '<html lang="ko">' in korean.text
 
@@ -106,8 +106,15 @@ def test_the_pay_button_returns_to_the_merchant_site_never_to_the_pay_page(
     page = client.get(f"/pay/button?{query}")
     assert f'name="back" value="{site.replace("&", "&amp;")}"' in page.text
     token = _csrf(client, f"/pay/button?{query}")
-    form = {"merchant": format_id("mer", shop.id), "asset": "USD", "amount": "0.05",
-            "mode": "once", "attempt": "4242", "back": site, "csrf": token}  # fmt: skip
+    form = {
+        "merchant": format_id("mer", shop.id),
+        "asset": "USD",
+        "amount": "0.05",
+        "mode": "once",
+        "attempt": "4242",
+        "back": site,
+        "csrf": token,
+    }
     paid = client.post("/pay/button", data=form, follow_redirects=False)
     assert paid.status_code == 303
     after = client.get(paid.headers["location"])
@@ -158,8 +165,14 @@ def test_a_refused_pay_button_payment_says_why_and_keeps_the_way_back(
     _sign_up(client, "customer")  # no money
     site = "https://news.example/a"
     token = _csrf(client, "/wallet")
-    form = {"merchant": format_id("mer", shop.id), "asset": "USD", "amount": "0.05",
-            "mode": "once", "back": site, "csrf": token}  # fmt: skip
+    form = {
+        "merchant": format_id("mer", shop.id),
+        "asset": "USD",
+        "amount": "0.05",
+        "mode": "once",
+        "back": site,
+        "csrf": token,
+    }
     refused = client.post("/pay/button", data=form, headers=KO)
     assert refused.status_code == 402
     assert "지갑에 돈이 부족합니다" in _alert(refused.text)

@@ -35,8 +35,11 @@ def _operator(http: TestClient[Litestar], platform: Platform, role: pk.Role) -> 
     headers = {"X-CSRF-Token": _csrf(http)}
     options = http.post("/web/enroll/options", json={"token": token}, headers=headers)
     assert options.status_code == 200, options.text
-    finished = http.post("/web/enroll/finish", headers=headers, json={
-        "credential": json.loads(SoftAuthenticator().create(options.text))})  # fmt: skip
+    finished = http.post(
+        "/web/enroll/finish",
+        headers=headers,
+        json={"credential": json.loads(SoftAuthenticator().create(options.text))},
+    )
     assert finished.status_code == 200, finished.text
 
 
@@ -52,8 +55,14 @@ def test_an_analyst_approves_a_held_payment(
     assert customer_id is not None
     fund(platform, customer_id, "USD", 20_000_000)
     token = _csrf(client, "/wallet")
-    form = {"merchant": format_id("mer", shop.id), "asset": "USD", "amount": "8",
-            "mode": "once", "attempt": "7001", "csrf": token}  # fmt: skip
+    form = {
+        "merchant": format_id("mer", shop.id),
+        "asset": "USD",
+        "amount": "8",
+        "mode": "once",
+        "attempt": "7001",
+        "csrf": token,
+    }
     held = client.post("/pay/button", data=form, follow_redirects=False)
     assert held.status_code == 303 and "ok=in_review" in held.headers["location"]
     assert "held for a quick review" in client.get(held.headers["location"]).text
@@ -77,22 +86,27 @@ def test_an_analyst_approves_a_held_payment(
     forged = client.post(f"/console/cases/{case.group(1)}/approve", data={"csrf": "1" * 64})
     assert forged.status_code == 403
     assert list_payments(platform, None, customer_id, None, 10).items == []
-    approved = client.post(f"/console/cases/{case.group(1)}/approve", data={"csrf": token},
-                           follow_redirects=False)  # fmt: skip
+    approved = client.post(
+        f"/console/cases/{case.group(1)}/approve", data={"csrf": token}, follow_redirects=False
+    )
     assert approved.status_code == 303 and "ok=case_approve" in approved.headers["location"]
     [payment] = list_payments(platform, None, customer_id, None, 10).items
     assert (payment.id, payment.amount, payment.merchant_id) == (7001, 8_000_000, shop.id)
     again = client.post(f"/console/cases/{case.group(1)}/decline", data={"csrf": token})
     assert again.status_code == 409  # decided already
-    labelled = client.post(f"/console/cases/{case.group(1)}/label",
-                           data={"csrf": token, "label": "not_fraud"})  # fmt: skip
+    labelled = client.post(
+        f"/console/cases/{case.group(1)}/label", data={"csrf": token, "label": "not_fraud"}
+    )
     assert labelled.status_code == 200 and "Label: <b>not_fraud</b>" in labelled.text
     assert "No open cases." in client.get("/console").text
     assert client.get("/console/cases/case_0000000000001").status_code == 404
     client.cookies.clear()
     _sign_up(client, "merchant")  # not an operator: to the sign-in page, nothing decided
     token = _csrf(client, "/dashboard")
-    away = client.post(f"/console/cases/{case.group(1)}/label",
-                       data={"csrf": token, "label": "fraud"}, follow_redirects=False)  # fmt: skip
+    away = client.post(
+        f"/console/cases/{case.group(1)}/label",
+        data={"csrf": token, "label": "fraud"},
+        follow_redirects=False,
+    )
     assert away.status_code == 303 and away.headers["location"] == "/app?signin=1"
     assert client.get(f"/console/cases/{case.group(1)}", follow_redirects=False).status_code == 303

@@ -38,9 +38,15 @@ def test_the_pay_button_asks_for_a_passkey_when_the_risk_engine_does(
     assert customer_id is not None
     fund(platform, customer_id, "USD", 5_000_000)
     token = _csrf(client, "/wallet")
-    form = {"merchant": format_id("mer", shop.id), "asset": "USD", "amount": "0.5",
-            "description": "An article", "mode": "once", "attempt": "9001",
-            "csrf": token}  # fmt: skip
+    form = {
+        "merchant": format_id("mer", shop.id),
+        "asset": "USD",
+        "amount": "0.5",
+        "description": "An article",
+        "mode": "once",
+        "attempt": "9001",
+        "csrf": token,
+    }
     asked = client.post("/pay/button", data=form, follow_redirects=False)
     location = asked.headers["location"]
     assert asked.status_code == 303 and location.startswith("/stepup?next=")

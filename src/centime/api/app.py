@@ -64,11 +64,12 @@ def _swagger() -> SwaggerRenderPlugin:
     """Swagger UI from the ``swagger-ui-bundle`` package, served by this app at
     ``/docs-assets``: the reference works offline (no CDN, no third-party favicon)."""
     return SwaggerRenderPlugin(
-        path="/docs", js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+        path="/docs",
+        js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
         css_url=f"{DOCS_ASSETS}/swagger-ui.css",
         standalone_preset_js_url=f"{DOCS_ASSETS}/swagger-ui-standalone-preset.js",
         favicon=f"<link rel='icon' type='image/png' href='{DOCS_ASSETS}/favicon-32x32.png'>",
-    )  # fmt: skip
+    )
 
 
 def docs_assets() -> Any:
@@ -179,12 +180,22 @@ def create_app(
     allow = AllowHeaders()
     app = Litestar(
         route_handlers=[
-            audit_routes, v1, *health_routes, docs_assets(), *(web_handlers() if web else []),
+            audit_routes,
+            v1,
+            *health_routes,
+            docs_assets(),
+            *(web_handlers() if web else []),
             *([open_payments_router()] if open_payments else []),
         ],
         state=State(
-            {"store": ledger.store, "ledger": ledger, "audit": audit, "api": api, "web": web,
-             "open_payments": open_payments}
+            {
+                "store": ledger.store,
+                "ledger": ledger,
+                "audit": audit,
+                "api": api,
+                "web": web,
+                "open_payments": open_payments,
+            }
         ),
         exception_handlers=exception_handlers(),
         request_class=ApiRequest,

@@ -23,8 +23,7 @@ def problem(status: int, title: str, detail: str) -> Response[Any]:
     """An RFC 9457 problem document (centime.api.errors): 400 ``invalid_request`` or 404
     ``not_found``; ``title`` is kept for callers, the code's title is sent."""
     del title
-    return problem_response(ApiCode.NOT_FOUND if status == 404 else ApiCode.INVALID_REQUEST,
-                            detail)  # fmt: skip
+    return problem_response(ApiCode.NOT_FOUND if status == 404 else ApiCode.INVALID_REQUEST, detail)
 
 
 def _store(request: Request[Any, Any, Any]) -> LedgerStore:

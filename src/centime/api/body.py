@@ -51,14 +51,16 @@ def decode_strict(body: bytes, annotation: Any) -> Any:
         message = match["message"] if match else str(error)
         field = _field((match["path"] if match else None) or "", message)
         raise ProblemError(
-            ApiCode.INVALID_REQUEST, f"{field}: {message}",
+            ApiCode.INVALID_REQUEST,
+            f"{field}: {message}",
             errors=[FieldError(field=field, detail=message)],
-        ) from None  # fmt: skip
+        ) from None
     except msgspec.DecodeError as error:
         raise ProblemError(
-            ApiCode.INVALID_REQUEST, f"the body is not valid JSON: {error}",
+            ApiCode.INVALID_REQUEST,
+            f"the body is not valid JSON: {error}",
             errors=[FieldError(field="body", detail="not valid JSON")],
-        ) from None  # fmt: skip
+        ) from None
 
 
 class ApiRequest(Request[Any, Any, Any]):

@@ -217,9 +217,15 @@ def problem_body(code: str, detail: str, errors: Sequence[FieldError] = ()) -> b
     status = status_of(code)
     title = code.replace("_", " ").capitalize()
     return msgspec.json.encode(
-        Problem(type=PROBLEM_TYPE + code, title=title, status=status, detail=detail,
-                code=code, errors=list(errors))
-    )  # fmt: skip
+        Problem(
+            type=PROBLEM_TYPE + code,
+            title=title,
+            status=status,
+            detail=detail,
+            code=code,
+            errors=list(errors),
+        )
+    )
 
 
 def problem_response(
@@ -324,9 +330,15 @@ def _on_http(request: Request[Any, Any, Any], error: HTTPException) -> Response[
         return _on_exception(request, error)
     code = _HTTP_CODES.get(status)
     if code is None:  # a status no table names: keep it, with a generic code
-        body = msgspec.json.encode(Problem(
-            type="about:blank", title=str(error.detail), status=status,
-            detail=str(error.detail), code=f"http_{status}"))  # fmt: skip
+        body = msgspec.json.encode(
+            Problem(
+                type="about:blank",
+                title=str(error.detail),
+                status=status,
+                detail=str(error.detail),
+                code=f"http_{status}",
+            )
+        )
         return Response(body, status_code=status, media_type=PROBLEM_JSON)
     detail = {
         ApiCode.NOT_FOUND: f"no route {request.url.path}",
@@ -339,11 +351,14 @@ def _on_http(request: Request[Any, Any, Any], error: HTTPException) -> Response[
 
 def _on_exception(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     rid = request_id(request.scope)
-    log.error("request %s %s failed (request id %s)", request.method, request.url.path, rid,
-              exc_info=error)  # fmt: skip
-    return problem_response(
-        ApiCode.INTERNAL_ERROR, f"an internal error occurred; request id {rid}"
+    log.error(
+        "request %s %s failed (request id %s)",
+        request.method,
+        request.url.path,
+        rid,
+        exc_info=error,
     )
+    return problem_response(ApiCode.INTERNAL_ERROR, f"an internal error occurred; request id {rid}")
 
 
 def exception_handlers() -> ExceptionHandlersMap:

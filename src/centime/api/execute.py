@@ -99,9 +99,13 @@ async def execute(
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     fingerprint = request_hash(request.method, path, await request.body())
     wrapped = idempotent(
-        guarded, owner, key, fingerprint, render(to_wire),
+        guarded,
+        owner,
+        key,
+        fingerprint,
+        render(to_wire),
         render(stored_to_wire) if stored_to_wire else None,
-    )  # fmt: skip
+    )
     with api_state(request).in_flight.claim(owner, key):
         outcome = await submit(request, wrapped)
     if isinstance(outcome, KeyReused):

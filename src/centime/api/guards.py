@@ -34,9 +34,7 @@ _BEARER: Final = "bearer "
 _CHALLENGE: Final = {"WWW-Authenticate": 'Bearer realm="centime"'}
 
 
-async def authenticate(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
-) -> None:
+async def authenticate(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     header = connection.headers.get("authorization", "")
     if not header[: len(_BEARER)].lower() == _BEARER:
         raise ProblemError(

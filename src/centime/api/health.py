@@ -52,9 +52,14 @@ def _noop(_: object) -> None:
     return None
 
 
-@get("/metrics", tags=["operations"], media_type=CONTENT_TYPE_LATEST,
-     guards=[requires(Scope.READ, operator=True)], responses=problems(),
-     security=[{"api_key": []}])  # fmt: skip (app.SECURITY_SCHEME: app imports this module)
+@get(
+    "/metrics",
+    tags=["operations"],
+    media_type=CONTENT_TYPE_LATEST,
+    guards=[requires(Scope.READ, operator=True)],
+    responses=problems(),
+    security=[{"api_key": []}],
+)  # app.SECURITY_SCHEME: app imports this module
 async def metrics(request: Request[Any, Any, Any]) -> Response[bytes]:
     """Prometheus text exposition, for an operator's key with the ``read`` scope (scrape
     with ``authorization: Bearer <key>``)."""

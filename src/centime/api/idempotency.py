@@ -86,9 +86,7 @@ def check_key(text: str | None, *, required: bool) -> str | None:
                 errors=[FieldError(field=HEADER, detail="required")],
             )
         return None
-    if not 1 <= len(text) <= IDEMPOTENCY_KEY_LEN_MAX or not all(
-        " " <= c <= "~" for c in text
-    ):
+    if not 1 <= len(text) <= IDEMPOTENCY_KEY_LEN_MAX or not all(" " <= c <= "~" for c in text):
         raise ProblemError(
             ApiCode.INVALID_IDEMPOTENCY_KEY,
             f"{HEADER} is 1-{IDEMPOTENCY_KEY_LEN_MAX} printable ASCII characters",
@@ -180,9 +178,10 @@ class InFlight:
                 )
             if len(self._held) >= self._limit:
                 raise ProblemError(
-                    ApiCode.RATE_LIMITED, "too many requests in flight; retry later",
+                    ApiCode.RATE_LIMITED,
+                    "too many requests in flight; retry later",
                     headers={"Retry-After": "1"},
-                )  # fmt: skip
+                )
             self._held.add(pair)
         try:
             yield
@@ -208,9 +207,7 @@ def purge_expired(
             " ORDER BY created_ns LIMIT ?",
             (cutoff_ns, rows_max),
         )
-        ctx.executemany(
-            "DELETE FROM idempotency_keys WHERE principal = ? AND key = ?", rows
-        )
+        ctx.executemany("DELETE FROM idempotency_keys WHERE principal = ? AND key = ?", rows)
         return len(rows)
 
     return Operation(unit, 0)

@@ -37,14 +37,18 @@ class Metrics:
         PlatformCollector(registry=self.registry)
         GCCollector(registry=self.registry)
         self.requests = Counter(
-            "centime_http_requests", "HTTP requests answered.",
-            ["route", "method", "status"], registry=self.registry,
-        )  # fmt: skip
+            "centime_http_requests",
+            "HTTP requests answered.",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "centime_http_request_duration_seconds",
             "From routing to the response's first byte.",
-            ["route", "method"], buckets=_BUCKETS_S, registry=self.registry,
-        )  # fmt: skip
+            ["route", "method"],
+            buckets=_BUCKETS_S,
+            registry=self.registry,
+        )
 
     def middleware(self, app: ASGIApp) -> ASGIApp:
         """Notes when a routed request started (Litestar runs it for matched routes)."""

@@ -48,10 +48,12 @@ LimitParam = Annotated[
 CursorParam = Annotated[
     str | None,
     Parameter(
-        min_length=1, max_length=API_CURSOR_LEN_MAX, pattern=r"^[A-Za-z0-9_-]+$",
+        min_length=1,
+        max_length=API_CURSOR_LEN_MAX,
+        pattern=r"^[A-Za-z0-9_-]+$",
         description="The next_cursor of the previous page; left out: the first page.",
     ),
-]  # fmt: skip
+]
 
 
 def _tag(listing: str, payload: bytes) -> bytes:
@@ -81,13 +83,12 @@ def decode_cursor(listing: str, text: str | None) -> Cursor | None:
     except (binascii.Error, ValueError):
         raw = b""
     payload, tag = raw[: _PAYLOAD.size], raw[_PAYLOAD.size :]
-    if len(raw) != _PAYLOAD.size + _TAG_LEN or not hmac.compare_digest(
-        tag, _tag(listing, payload)
-    ):
+    if len(raw) != _PAYLOAD.size + _TAG_LEN or not hmac.compare_digest(tag, _tag(listing, payload)):
         raise ProblemError(
-            ApiCode.INVALID_CURSOR, "the cursor is not one this listing gave",
+            ApiCode.INVALID_CURSOR,
+            "the cursor is not one this listing gave",
             errors=[FieldError(field="cursor", detail="not a cursor of this listing")],
-        )  # fmt: skip
+        )
     version, created_ns, row_id = _PAYLOAD.unpack(payload)
     if version != _VERSION:
         raise ProblemError(ApiCode.INVALID_CURSOR, "the cursor is of an older version")

@@ -24,7 +24,8 @@ def body_id(prefix: str, text: str, field: str) -> int:
     if value is None:
         detail = f"not a {PREFIXES[prefix]} id ({prefix}_ and 13 characters)"
         raise ProblemError(
-            ApiCode.INVALID_REQUEST, f"{field}: {detail}",
+            ApiCode.INVALID_REQUEST,
+            f"{field}: {detail}",
             errors=[FieldError(field=field, detail=detail)],
-        )  # fmt: skip
+        )
     return value

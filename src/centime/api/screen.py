@@ -83,11 +83,13 @@ async def screen_many(
 
 def in_review_out(held: InReview) -> wire.InReview:
     return wire.InReview(
-        case_id=format_id("case", held.case_id), object=held.subject.kind,
+        case_id=format_id("case", held.case_id),
+        object=held.subject.kind,
         id=format_id(_PREFIX[held.subject.kind], held.subject.id),
-        amount=wire.money(held.amount, held.asset), reasons=list(held.reasons),
+        amount=wire.money(held.amount, held.asset),
+        reasons=list(held.reasons),
         created_at=wire.rfc3339(held.created_ns),
-    )  # fmt: skip
+    )
 
 
 def in_review_body(held: InReview) -> tuple[int, bytes]:

@@ -225,9 +225,14 @@ def due(
         delivery_id, attempts, event_id, event_type, created_ns, data = row[:6]
         endpoint = endpoint_row(row[6:])
         body = (
-            '{"type":' + json.dumps(event_type) + ',"timestamp":"' + rfc3339(int(created_ns))
-            + '","data":' + str(data) + "}"
-        ).encode()  # fmt: skip
+            '{"type":'
+            + json.dumps(event_type)
+            + ',"timestamp":"'
+            + rfc3339(int(created_ns))
+            + '","data":'
+            + str(data)
+            + "}"
+        ).encode()
         message_id = format_id("evt", int(event_id))
         timestamp_s = sign_clock.now_ns() // NS_PER_S
         signatures = " ".join(
@@ -241,8 +246,17 @@ def due(
             "webhook-timestamp": str(timestamp_s),
             "webhook-signature": signatures,
         }
-        prepared.append(Prepared(int(delivery_id), endpoint.id, int(event_id), int(attempts),
-                                 endpoint.url, body, headers))  # fmt: skip
+        prepared.append(
+            Prepared(
+                int(delivery_id),
+                endpoint.id,
+                int(event_id),
+                int(attempts),
+                endpoint.url,
+                body,
+                headers,
+            )
+        )
     return prepared
 
 
@@ -263,9 +277,13 @@ def send(
             error = ERROR_FORBIDDEN
             log.warning("webhook %s not sent: %s", _name(attempt), target.reason)
         else:
-            with client.stream("POST", target.url, content=attempt.body,
-                               headers={**attempt.headers, **target.headers},
-                               extensions=target.extensions) as response:  # fmt: skip
+            with client.stream(
+                "POST",
+                target.url,
+                content=attempt.body,
+                headers={**attempt.headers, **target.headers},
+                extensions=target.extensions,
+            ) as response:
                 status = response.status_code
     except Exception as failure:  # any failure is this attempt's (logged), never the tick's
         error = ERROR_UNREACHABLE
@@ -290,10 +308,21 @@ def record(platform: Platform, outcomes: Sequence[Outcome]) -> int:
             "INSERT INTO webhook_attempts (id, delivery_id, endpoint_id, event_id, attempt,"
             " status_code, latency_ms, error, created_ns)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(new_id(), o.prepared.delivery_id, o.prepared.endpoint_id, o.prepared.event_id,
-              o.prepared.attempts + 1, o.status_code, o.latency_ms, o.error, now)
-             for o in outcomes],
-        )  # fmt: skip
+            [
+                (
+                    new_id(),
+                    o.prepared.delivery_id,
+                    o.prepared.endpoint_id,
+                    o.prepared.event_id,
+                    o.prepared.attempts + 1,
+                    o.status_code,
+                    o.latency_ms,
+                    o.error,
+                    now,
+                )
+                for o in outcomes
+            ],
+        )
         for outcome in outcomes:
             _record_delivery(ctx, outcome, now)
         return _record_endpoints(ctx, outcomes, now)
@@ -402,8 +431,9 @@ class WebhookDelivery:
         if not attempts:
             return TickResult(made, 0, 0, 0)
         policy = target_policy(platform)
-        outcomes = list(self._pool.map(
-            lambda a: send(self._client, a, policy, self._resolver), attempts))  # fmt: skip
+        outcomes = list(
+            self._pool.map(lambda a: send(self._client, a, policy, self._resolver), attempts)
+        )
         disabled = record(platform, outcomes)
         return TickResult(made, len(outcomes), sum(o.ok for o in outcomes), disabled)
 

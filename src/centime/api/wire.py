@@ -612,8 +612,17 @@ class TopUpPage(Output):
 
 # ------------------------------------------------------------------ risk
 
-__all__ += ["InReview", "RiskCase", "RiskCaseDetail", "RiskCaseLabel", "RiskCasePage",
-            "RiskDecision", "RiskLabelIn", "RiskLabelsIn", "RiskLabelsRecorded"]  # fmt: skip
+__all__ += [
+    "InReview",
+    "RiskCase",
+    "RiskCaseDetail",
+    "RiskCaseLabel",
+    "RiskCasePage",
+    "RiskDecision",
+    "RiskLabelIn",
+    "RiskLabelsIn",
+    "RiskLabelsRecorded",
+]
 
 
 class InReview(Output, kw_only=True):
@@ -691,12 +700,12 @@ class RiskLabelIn(Input):
     """A label the operator learnt (a processor's chargeback, a dispute, an import): its
     event named by time, payer and payee; ``id`` makes it idempotent per source."""
 
-    id: Annotated[str, Meta(min_length=1, max_length=RISK_LABEL_ID_LEN_MAX,
-                            pattern=TEXT_PATTERN)]
+    id: Annotated[str, Meta(min_length=1, max_length=RISK_LABEL_ID_LEN_MAX, pattern=TEXT_PATTERN)]
     source: Literal["chargeback", "dispute", "import"]
     event_at: Annotated[str, Meta(min_length=1, max_length=40)]  # RFC 3339
-    payer: Annotated[str, Meta(min_length=1, max_length=RISK_LABEL_PARTY_LEN_MAX,
-                               pattern=TEXT_PATTERN)]
+    payer: Annotated[
+        str, Meta(min_length=1, max_length=RISK_LABEL_PARTY_LEN_MAX, pattern=TEXT_PATTERN)
+    ]
     label: RiskLabel
     payee: Annotated[str, Meta(max_length=RISK_LABEL_PARTY_LEN_MAX, pattern=TEXT_PATTERN)] = ""
 
@@ -716,14 +725,28 @@ class RiskLabelsRecorded(Output):
 # Endpoints belong to merchants: the customers' own events (top-ups, transfers between
 # people) are never theirs to subscribe to (outbox.CUSTOMER_ONLY_TYPES).
 EventType = Literal[
-    "payment.created", "payment.refunded", "hold.created", "hold.captured", "hold.released",
-    "hold.expired", "mandate.created", "mandate.revoked", "payout.requested",
-    "payout.pending", "payout.paid", "payout.failed", "payout.returned", "referral.rewarded",
-    "review.opened", "review.approved", "review.declined",
-]  # fmt: skip
+    "payment.created",
+    "payment.refunded",
+    "hold.created",
+    "hold.captured",
+    "hold.released",
+    "hold.expired",
+    "mandate.created",
+    "mandate.revoked",
+    "payout.requested",
+    "payout.pending",
+    "payout.paid",
+    "payout.failed",
+    "payout.returned",
+    "referral.rewarded",
+    "review.opened",
+    "review.approved",
+    "review.declined",
+]
 EventTypes = Annotated[list[EventType], Meta(min_length=1, max_length=64)]
-WebhookUrl = Annotated[str, Meta(min_length=1, max_length=WEBHOOK_URL_LEN_MAX,
-                                 pattern=r"^https?://[^\s]+$")]  # fmt: skip
+WebhookUrl = Annotated[
+    str, Meta(min_length=1, max_length=WEBHOOK_URL_LEN_MAX, pattern=r"^https?://[^\s]+$")
+]
 
 
 class WebhookEndpoint(Output):
@@ -835,6 +858,8 @@ class Reconciliation(Output):
     date: str
     differences: int  # over every provider: 0 means the books agree
     providers: list[ProviderReconciliation]
+
+
 # ------------------------------------------------------------------ payouts
 # Payout methods, schedules, instant-payout quotes and payouts (centime.api.routes.payouts).
 

@@ -100,9 +100,19 @@ def _asset(code: str) -> bytes:
 def encode_transfer(t: Transfer) -> bytes:
     """The leaf data of a transfer (the bytes hashed behind the 0x00 prefix)."""
     return _TRANSFER.pack(
-        LEAF_VERSION, t.id, t.debit_account_id, t.credit_account_id, t.amount, _asset(t.asset),
-        t.code, t.flags, t.pending_id, t.timeout_s, t.user_data, t.timestamp,
-    )  # fmt: skip
+        LEAF_VERSION,
+        t.id,
+        t.debit_account_id,
+        t.credit_account_id,
+        t.amount,
+        _asset(t.asset),
+        t.code,
+        t.flags,
+        t.pending_id,
+        t.timeout_s,
+        t.user_data,
+        t.timestamp,
+    )
 
 
 def decode_transfer(data: bytes) -> Transfer:
@@ -112,9 +122,18 @@ def decode_transfer(data: bytes) -> Transfer:
         data
     )
     return Transfer(
-        tid, dr, cr, amount, asset.rstrip(b"\x00").decode("ascii"), code, flags, pid, timeout,
-        user, ts,
-    )  # fmt: skip
+        tid,
+        dr,
+        cr,
+        amount,
+        asset.rstrip(b"\x00").decode("ascii"),
+        code,
+        flags,
+        pid,
+        timeout,
+        user,
+        ts,
+    )
 
 
 def transfer_leaf_hashes(transfers: Iterable[Transfer]) -> list[bytes]:
@@ -124,10 +143,24 @@ def transfer_leaf_hashes(transfers: Iterable[Transfer]) -> list[bytes]:
     assets = _asset_bytes
     try:
         return [
-            sha(pack(LEAF_VERSION, tid, dr, cr, amount, assets[asset], code, flags, pid, timeout,
-                     user, ts)).digest()
+            sha(
+                pack(
+                    LEAF_VERSION,
+                    tid,
+                    dr,
+                    cr,
+                    amount,
+                    assets[asset],
+                    code,
+                    flags,
+                    pid,
+                    timeout,
+                    user,
+                    ts,
+                )
+            ).digest()
             for tid, dr, cr, amount, asset, code, flags, pid, timeout, user, ts in transfers
-        ]  # fmt: skip
+        ]
     except KeyError:  # an asset not seen yet: register it, then run again
         for t in transfers:
             _asset(t.asset)
@@ -165,13 +198,25 @@ def encode_state(
         changed.byteswap()
     parts = [
         _STATE_HEADER.pack(
-            STATE_VERSION, len(accounts_created), len(changed) // _ACCOUNT_CHANGED_FIELDS,
-            len(pending), len(failed),
+            STATE_VERSION,
+            len(accounts_created),
+            len(changed) // _ACCOUNT_CHANGED_FIELDS,
+            len(pending),
+            len(failed),
         ),
         *(
-            _ACCOUNT_CREATED.pack(a.id, _asset(a.asset), a.code, a.flags, a.user_data,
-                                  a.debits_pending, a.debits_posted, a.credits_pending,
-                                  a.credits_posted, a.timestamp)
+            _ACCOUNT_CREATED.pack(
+                a.id,
+                _asset(a.asset),
+                a.code,
+                a.flags,
+                a.user_data,
+                a.debits_pending,
+                a.debits_posted,
+                a.credits_pending,
+                a.credits_posted,
+                a.timestamp,
+            )
             for a in accounts_created
         ),
         changed.tobytes(),
@@ -183,7 +228,7 @@ def encode_state(
             _FAILED.pack(tid, _TRANSFER_STATUS_CODES[status], ts)
             for tid, (status, ts) in failed.items()
         ),
-    ]  # fmt: skip
+    ]
     return b"".join(parts)
 
 
@@ -194,10 +239,12 @@ def decode_state(blob: bytes) -> StateChanges:
     if version != STATE_VERSION:
         raise ValueError(f"unknown state record version {version}")
     expected = (
-        _STATE_HEADER.size + n_created * _ACCOUNT_CREATED.size
-        + n_changed * _ACCOUNT_CHANGED_SIZE + n_pending * _PENDING.size
+        _STATE_HEADER.size
+        + n_created * _ACCOUNT_CREATED.size
+        + n_changed * _ACCOUNT_CHANGED_SIZE
+        + n_pending * _PENDING.size
         + n_failed * _FAILED.size
-    )  # fmt: skip
+    )
     if len(blob) != expected:
         raise ValueError(f"state record of {len(blob)} bytes, its header says {expected}")
     offset = _STATE_HEADER.size
@@ -207,9 +254,10 @@ def decode_state(blob: bytes) -> StateChanges:
             blob, offset
         )
         created.append(
-            Account(aid, asset.rstrip(b"\x00").decode("ascii"), code, flags, user, dp, dpo, cp,
-                    cpo, ts)
-        )  # fmt: skip
+            Account(
+                aid, asset.rstrip(b"\x00").decode("ascii"), code, flags, user, dp, dpo, cp, cpo, ts
+            )
+        )
         offset += _ACCOUNT_CREATED.size
     flat = array("Q", blob[offset : offset + n_changed * _ACCOUNT_CHANGED_SIZE])
     if array("Q", [1]).tobytes()[0] == 1:

@@ -128,10 +128,16 @@ class AuditLog:
             return
         tip = txn.audit_tip()
         seq, size, last, prev_hash, peaks = (
-            (0, 0, 0, ZERO_HASH, b"") if tip is None
-            else (tip.seq, tip.tree_size, tip.timestamp_last, bytes(tip.batch_hash),
-                  bytes(tip.peaks))
-        )  # fmt: skip
+            (0, 0, 0, ZERO_HASH, b"")
+            if tip is None
+            else (
+                tip.seq,
+                tip.tree_size,
+                tip.timestamp_last,
+                bytes(tip.batch_hash),
+                bytes(tip.peaks),
+            )
+        )
         if timestamp_first <= last:
             raise RuntimeError(f"group at {timestamp_first} is not after the log's tip {last}")
         if txn.transfers_between(last, timestamp_first):
@@ -153,16 +159,31 @@ class AuditLog:
         seq += 1
         leaf_count = len(changes.transfers)
         this_hash = batch_hash(
-            seq, tree.size, leaf_count, timestamp_first, timestamp_last, root, state_hash,
+            seq,
+            tree.size,
+            leaf_count,
+            timestamp_first,
+            timestamp_last,
+            root,
+            state_hash,
             prev_hash,
-        )  # fmt: skip
+        )
         txn.write_audit(
             AuditBatchRow(
-                seq, tree.size, leaf_count, timestamp_first, timestamp_last, root, prev_hash,
-                state_hash, state, tree.encode(), this_hash,
+                seq,
+                tree.size,
+                leaf_count,
+                timestamp_first,
+                timestamp_last,
+                root,
+                prev_hash,
+                state_hash,
+                state,
+                tree.encode(),
+                this_hash,
             ),
             node_segments(created),
-        )  # fmt: skip
+        )
         if self._head_due(now_ns):
             self._sign(txn, TreeHead(tree.size, 0, root, seq, this_hash), now_ns)
 

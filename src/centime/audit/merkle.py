@@ -258,9 +258,7 @@ def consistency_proof(first: int, second: int, fetch: NodeFetch) -> list[bytes]:
 # ----------------------------------------------------------------------------- verification
 
 
-def root_from_inclusion_proof(
-    index: int, size: int, leaf: bytes, proof: Sequence[bytes]
-) -> bytes:
+def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
     """RFC 9162 2.1.3.2: the root that ``proof`` leads to from leaf hash ``leaf``."""
     _check_sizes(index, size)
     if len(leaf) != HASH_SIZE or any(len(p) != HASH_SIZE for p in proof):

@@ -96,9 +96,7 @@ class AuditReader:
         return SignedTreeHead.from_row(AuditHeadRow(*rows[0])) if rows else None
 
     def keyring(self) -> Keyring:
-        rows = self._fetch(
-            "SELECT key_id, public_key, created_ns, endorsement FROM audit_keys", ()
-        )
+        rows = self._fetch("SELECT key_id, public_key, created_ns, endorsement FROM audit_keys", ())
         return Keyring(
             PublicKey(bytes(kid), bytes(public), created, bytes(endorsement))
             for kid, public, created, endorsement in rows

@@ -148,8 +148,9 @@ def _check_inclusion(proof: Mapping[str, Any], sth: SignedTreeHead) -> CheckResu
     if "transfer_id" in proof and proof["transfer_id"] != transfer.id:
         return CheckResult(False, "the leaf is another transfer than the one named")
     try:
-        verify_inclusion(index, size, leaf_hash(data), _hashes(proof["audit_path"]),
-                         sth.head.root_hash)  # fmt: skip
+        verify_inclusion(
+            index, size, leaf_hash(data), _hashes(proof["audit_path"]), sth.head.root_hash
+        )
     except ProofError as error:
         return CheckResult(False, f"inclusion proof invalid: {error}")
     return CheckResult(
@@ -164,11 +165,17 @@ def _check_consistency(
     if (first, second) != (old.head.tree_size, new.head.tree_size):
         return CheckResult(False, "the proof's sizes are not the heads' sizes")
     try:
-        verify_consistency(first, second, old.head.root_hash, new.head.root_hash,
-                           _hashes(proof["consistency_path"]))  # fmt: skip
+        verify_consistency(
+            first,
+            second,
+            old.head.root_hash,
+            new.head.root_hash,
+            _hashes(proof["consistency_path"]),
+        )
     except ProofError as error:
-        return CheckResult(False, f"FORK: two signed heads that no log can both have: {error}",
-                           fork=True)  # fmt: skip
+        return CheckResult(
+            False, f"FORK: two signed heads that no log can both have: {error}", fork=True
+        )
     return CheckResult(True, f"the tree of {second} extends the tree of {first}")
 
 

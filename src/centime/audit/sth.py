@@ -132,18 +132,28 @@ class SignedTreeHead:
     def row(self) -> AuditHeadRow:
         h = self.head
         return AuditHeadRow(
-            h.timestamp, h.tree_size, h.root_hash, h.batch_seq, h.batch_hash, self.key_id,
+            h.timestamp,
+            h.tree_size,
+            h.root_hash,
+            h.batch_seq,
+            h.batch_hash,
+            self.key_id,
             self.signature,
-        )  # fmt: skip
+        )
 
     @classmethod
     def from_row(cls, row: AuditHeadRow) -> SignedTreeHead:
         return cls(
-            TreeHead(row.tree_size, row.timestamp, bytes(row.root_hash), row.batch_seq,
-                     bytes(row.batch_hash)),
+            TreeHead(
+                row.tree_size,
+                row.timestamp,
+                bytes(row.root_hash),
+                row.batch_seq,
+                bytes(row.batch_hash),
+            ),
             bytes(row.key_id),
             bytes(row.signature),
-        )  # fmt: skip
+        )
 
 
 def _uint(value: object) -> int:
@@ -175,9 +185,11 @@ class PublicKey:
                 raise ValueError("only Ed25519 keys are known")
             public = from_b64(data["public_key"], 32)
             key = cls(
-                from_b64(data["key_id"], 32), public, _uint(data.get("created", 0)),
+                from_b64(data["key_id"], 32),
+                public,
+                _uint(data.get("created", 0)),
                 from_b64(data.get("endorsement", "")),
-            )  # fmt: skip
+            )
         except (KeyError, TypeError, AttributeError) as error:
             raise ValueError(f"not a public key entry: {error!r}") from error
         if key.key_id != key_id_of(public):
@@ -291,9 +303,7 @@ class HeadSigner:
 
     def endorse(self, successor: HeadSigner) -> bytes:
         """This key's signature over ``successor``'s public key (made at rotation)."""
-        return self._private_key.sign(
-            ENDORSEMENT_CONTEXT + successor.key_id + successor.public_key
-        )
+        return self._private_key.sign(ENDORSEMENT_CONTEXT + successor.key_id + successor.public_key)
 
 
 def generate_key_file(path: Path, created_ns: int) -> HeadSigner:

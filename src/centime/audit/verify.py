@@ -332,7 +332,8 @@ class _Verifier:
             self.accounts[aid] = (seq, fields)
         for p in changes.pending:
             self.pending[p.transfer_id] = (
-                seq, (p.transfer_id, p.status.value, p.expires_at, p.timestamp)
+                seq,
+                (p.transfer_id, p.status.value, p.expires_at, p.timestamp),
             )
         for tid, status, ts in changes.failed:
             self.failed[tid] = (seq, (tid, status.value, ts))
@@ -357,9 +358,7 @@ class _Verifier:
             self.failed,
         )
 
-    def _table(
-        self, kind: str, sql: str, logged: dict[int, tuple[int, tuple[Any, ...]]]
-    ) -> None:
+    def _table(self, kind: str, sql: str, logged: dict[int, tuple[int, tuple[Any, ...]]]) -> None:
         seen: set[int] = set()
         last = -1
         while True:

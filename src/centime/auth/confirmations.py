@@ -72,13 +72,22 @@ def mint_confirmation(
         ctx.execute(
             "INSERT INTO api_confirmations (token_hash, user_id, party_kind, party_id,"
             " created_ns, expires_ns, used_ns, used_for) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL)",
-            (_hash(token), user.id, user.kind.value, user.party_id, ctx.now_ns,
-             ctx.now_ns + CONFIRMATION_TTL_S * NS_PER_S),
-        )  # fmt: skip
+            (
+                _hash(token),
+                user.id,
+                user.kind.value,
+                user.party_id,
+                ctx.now_ns,
+                ctx.now_ns + CONFIRMATION_TTL_S * NS_PER_S,
+            ),
+        )
         credential_changed(
-            ctx, user.kind.value, user.party_id, Change.API_CONFIRMATION_ISSUED,
+            ctx,
+            user.kind.value,
+            user.party_id,
+            Change.API_CONFIRMATION_ISSUED,
             f"valid {CONFIRMATION_TTL_S // 60} minutes, for one bank-account change",
-        )  # fmt: skip
+        )
         return token
 
     return Operation(unit, 0)

@@ -170,8 +170,15 @@ _COLUMNS: Final = "id, owner_kind, owner_id, name, scopes, created_ns, revoked_n
 def _key(row: Sequence[Any]) -> ApiKey:
     scopes = frozenset(Scope(name) for name in str(row[4]).split())
     kind: OwnerKind = "operator" if row[1] == "operator" else "merchant"
-    return ApiKey(int(row[0]), kind, int(row[2]), row[3], scopes, int(row[5]),
-                  None if row[6] is None else int(row[6]))  # fmt: skip
+    return ApiKey(
+        int(row[0]),
+        kind,
+        int(row[2]),
+        row[3],
+        scopes,
+        int(row[5]),
+        None if row[6] is None else int(row[6]),
+    )
 
 
 # ------------------------------------------------------------------ operations
@@ -213,9 +220,17 @@ def create_key(
         key = ApiKey(key_id, owner_kind, owner_id, name, scopes, ctx.now_ns, None)
         ctx.execute(
             f"INSERT INTO api_keys ({_COLUMNS}, secret_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (key_id, owner_kind, owner_id, name, _scopes_text(scopes), ctx.now_ns, None,
-             _hash(secret)),
-        )  # fmt: skip
+            (
+                key_id,
+                owner_kind,
+                owner_id,
+                name,
+                _scopes_text(scopes),
+                ctx.now_ns,
+                None,
+                _hash(secret),
+            ),
+        )
         # A key is a credential: its owner hears of it (a thief's new key included).
         what = f"key {format_id('key', key_id)} {name!r}: {_scopes_text(scopes)}"
         credential_changed(ctx, owner_kind, owner_id, Change.API_KEY_CREATED, what)
@@ -254,10 +269,16 @@ def revoke_key(
         if key.revoked_ns is not None:
             return key
         ctx.execute("UPDATE api_keys SET revoked_ns = ? WHERE id = ?", (ctx.now_ns, key_id))
-        credential_changed(ctx, key.owner_kind, key.owner_id, Change.API_KEY_REVOKED,
-                           f"key {format_id('key', key_id)} {key.name!r}")  # fmt: skip
-        return ApiKey(key.id, key.owner_kind, key.owner_id, key.name, key.scopes,
-                      key.created_ns, ctx.now_ns)  # fmt: skip
+        credential_changed(
+            ctx,
+            key.owner_kind,
+            key.owner_id,
+            Change.API_KEY_REVOKED,
+            f"key {format_id('key', key_id)} {key.name!r}",
+        )
+        return ApiKey(
+            key.id, key.owner_kind, key.owner_id, key.name, key.scopes, key.created_ns, ctx.now_ns
+        )
 
     return Operation(unit, 0)
 
@@ -398,8 +419,10 @@ class KeyVerifier:
         if usable:
             owner_kind: OwnerKind = "operator" if kind == "operator" else "merchant"
             principal = Principal(
-                owner_kind, int(owner_id), key_id,
+                owner_kind,
+                int(owner_id),
+                key_id,
                 frozenset(Scope(name) for name in str(scopes).split()),
-            )  # fmt: skip
+            )
         expires_ns = self._platform.clock.now_ns() + self._ttl_ns
         return _Entry(bytes(secret_hash), principal, expires_ns)

@@ -293,9 +293,14 @@ def _issue(
     ctx.execute(
         "INSERT INTO webauthn_challenges (challenge_hash, purpose, user_id, data, expires_ns)"
         " VALUES (?, ?, ?, ?, ?)",
-        (_sha256(challenge), purpose.value, user_id, json.dumps(data),
-         ctx.now_ns + CHALLENGE_TTL_S * NS_PER_S),
-    )  # fmt: skip
+        (
+            _sha256(challenge),
+            purpose.value,
+            user_id,
+            json.dumps(data),
+            ctx.now_ns + CHALLENGE_TTL_S * NS_PER_S,
+        ),
+    )
 
 
 def _consume(
@@ -392,9 +397,13 @@ def _verify_registration(rp: RelyingParty, answer: Answer) -> tuple[bytes, int] 
 
 
 def _insert_passkey(
-    ctx: UnitContext, user_id: int, answer: Answer, key: tuple[bytes, int], name: str,
+    ctx: UnitContext,
+    user_id: int,
+    answer: Answer,
+    key: tuple[bytes, int],
+    name: str,
     added_session_hash: bytes | None = None,
-) -> Refusal | None:  # fmt: skip
+) -> Refusal | None:
     if ctx.fetch("SELECT 1 FROM passkeys WHERE credential_id = ?", (answer.credential_id,)):
         return Refusal(Code.PASSKEY_REFUSED, "this passkey is registered already")
     count = int(ctx.fetch("SELECT count(*) FROM passkeys WHERE user_id = ?", (user_id,))[0][0])
@@ -405,9 +414,8 @@ def _insert_passkey(
     ctx.execute(
         f"INSERT INTO passkeys ({_PASSKEY_COLUMNS}, public_key, added_session_hash)"
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (answer.credential_id, user_id, name, key[1], ctx.now_ns, None, key[0],
-         added_session_hash),
-    )  # fmt: skip
+        (answer.credential_id, user_id, name, key[1], ctx.now_ns, None, key[0], added_session_hash),
+    )
     return None
 
 
@@ -567,8 +575,13 @@ def signup_options(
         return _refused(refusal)
     user_id = new_id()
     options, challenge = _registration_options(rp, user_id, name.strip())
-    data = {"action": "signup", "name": name.strip(), "kind": kind.value, "user_id": user_id,
-            "referral_code": code}  # fmt: skip
+    data = {
+        "action": "signup",
+        "name": name.strip(),
+        "kind": kind.value,
+        "user_id": user_id,
+        "referral_code": code,
+    }
     return _challenge_op(Ceremony.REGISTER, options, challenge, user_id, data)
 
 
@@ -601,10 +614,15 @@ def create_enrollment(
         ctx.execute(
             "INSERT INTO web_enrollments (token_hash, kind, party_id, role, name, expires_ns,"
             " used_ns) VALUES (?, ?, ?, ?, ?, ?, NULL)",
-            (_sha256(token.encode()), kind.value, party_id,
-             None if role is None else role.value, name.strip(),
-             ctx.now_ns + ENROLLMENT_TTL_S * NS_PER_S),
-        )  # fmt: skip
+            (
+                _sha256(token.encode()),
+                kind.value,
+                party_id,
+                None if role is None else role.value,
+                name.strip(),
+                ctx.now_ns + ENROLLMENT_TTL_S * NS_PER_S,
+            ),
+        )
         return token
 
     return Operation(unit, 0)
@@ -663,9 +681,13 @@ def enroll_finish(
             (token_hash,),
         )[0]
         user = _insert_user(
-            ctx, int(data["user_id"]), UserKind(kind), int(party_id),
-            None if role is None else Role(role), str(name),
-        )  # fmt: skip
+            ctx,
+            int(data["user_id"]),
+            UserKind(kind),
+            int(party_id),
+            None if role is None else Role(role),
+            str(name),
+        )
         _insert_passkey(ctx, user.id, answer, key, "First passkey")
         _store_codes(ctx, user.id, codes)
         return SignedUp(user, open_session(ctx, user.id), codes)
@@ -747,9 +769,12 @@ def stepup_options(rp: RelyingParty, platform: Platform, user_id: int) -> Operat
 
 
 def stepup_finish(
-    rp: RelyingParty, platform: Platform, user_id: int, session_hash: bytes,
+    rp: RelyingParty,
+    platform: Platform,
+    user_id: int,
+    session_hash: bytes,
     credential_json: object,
-) -> Operation[int | Refusal]:  # fmt: skip
+) -> Operation[int | Refusal]:
     """Mark the session stepped up now: its time (engine ns), or the refusal."""
     answer = parse_answer(credential_json)
     checked = answer if isinstance(answer, Refusal) else _verify_assertion(rp, platform, answer)
@@ -820,17 +845,26 @@ def add_passkey_options(
         refusal = confirmation_refusal(ctx, user.id, session_hash)
         if refusal is not None:
             return refusal
-        _issue(ctx, Ceremony.REGISTER, challenge, user.id,
-               {"action": "add", "session": session_hash.hex()})  # fmt: skip
+        _issue(
+            ctx,
+            Ceremony.REGISTER,
+            challenge,
+            user.id,
+            {"action": "add", "session": session_hash.hex()},
+        )
         return options
 
     return Operation(unit, 0)
 
 
 def add_passkey_finish(
-    rp: RelyingParty, platform: Platform, user_id: int, session_hash: bytes,
-    credential_json: object, name: str,
-) -> Operation[Passkey | Refusal]:  # fmt: skip
+    rp: RelyingParty,
+    platform: Platform,
+    user_id: int,
+    session_hash: bytes,
+    credential_json: object,
+    name: str,
+) -> Operation[Passkey | Refusal]:
     """Register the passkey, if the session that asked for the options is still confirmed
     (checked again: the confirmation may have lapsed meanwhile)."""
     answer = parse_answer(credential_json)
@@ -880,8 +914,7 @@ def remove_passkey(
     last one only while an unused recovery code remains."""
 
     def unit(ctx: UnitContext) -> Refusal | None:
-        owned = ctx.fetch("SELECT credential_id, name FROM passkeys WHERE user_id = ?",
-                          (user_id,))  # fmt: skip
+        owned = ctx.fetch("SELECT credential_id, name FROM passkeys WHERE user_id = ?", (user_id,))
         names = {str(r[0]): str(r[1]) for r in owned}
         if credential_id not in names:
             return Refusal(Code.PASSKEY_NOT_FOUND, "no such passkey")

@@ -102,9 +102,15 @@ def open_session(ctx: UnitContext, user_id: int, *, recovered: bool = False) -> 
     ctx.execute(
         "INSERT INTO web_sessions (id_hash, user_id, created_ns, expires_ns, stepped_up_ns,"
         " ended_ns, confirmed_by) VALUES (?, ?, ?, ?, ?, NULL, ?)",
-        (session_hash(token), user_id, ctx.now_ns, expires_ns,
-         ctx.now_ns if recovered else None, RECOVERY if recovered else None),
-    )  # fmt: skip
+        (
+            session_hash(token),
+            user_id,
+            ctx.now_ns,
+            expires_ns,
+            ctx.now_ns if recovered else None,
+            RECOVERY if recovered else None,
+        ),
+    )
     return NewSession(token, expires_ns)
 
 

@@ -50,8 +50,9 @@ def screen_signup(
     it is no sign-up's (the unit refuses it then)."""
     digest = hashlib.sha256(challenge).digest()
     with platform.read() as fetch:
-        rows = fetch("SELECT purpose, data FROM webauthn_challenges WHERE challenge_hash = ?",
-                     (digest,))  # fmt: skip
+        rows = fetch(
+            "SELECT purpose, data FROM webauthn_challenges WHERE challenge_hash = ?", (digest,)
+        )
     if not rows:
         return None
     data: dict[str, Any] = json.loads(rows[0][1])
@@ -59,8 +60,16 @@ def screen_signup(
     if data.get("action") != "signup" or kind not in _PREFIXES:
         return None
     party_id = signup_party_id(int(data["user_id"]))
-    event = RiskEvent(platform.clock.now_ns(), "signup", 0, _ASSET,
-                      format_id(_PREFIXES[kind], party_id), "", device_text(device),
-                      ip_text(ip))  # fmt: skip
-    return ScreenedSignup(party_id, event, decide(platform.screen, event),
-                          signup_plan(kind, party_id, _ASSET))  # fmt: skip
+    event = RiskEvent(
+        platform.clock.now_ns(),
+        "signup",
+        0,
+        _ASSET,
+        format_id(_PREFIXES[kind], party_id),
+        "",
+        device_text(device),
+        ip_text(ip),
+    )
+    return ScreenedSignup(
+        party_id, event, decide(platform.screen, event), signup_plan(kind, party_id, _ASSET)
+    )

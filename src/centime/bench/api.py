@@ -136,8 +136,9 @@ class ApiBenchResult:
 # The development setting that lets webhooks go to plain http on loopback (refused by
 # default: centime.platform.webhook_targets).
 _LOOPBACK_TARGETS: Final = {
-    "CENTIME_WEBHOOK_ALLOW_HTTP": "1", "CENTIME_WEBHOOK_ALLOW_PRIVATE": f"{HOST}/32",
-}  # fmt: skip
+    "CENTIME_WEBHOOK_ALLOW_HTTP": "1",
+    "CENTIME_WEBHOOK_ALLOW_PRIVATE": f"{HOST}/32",
+}
 
 
 def _free_port() -> int:
@@ -181,8 +182,9 @@ def _subscribe(platform: Platform, world: World, webhook_key: str) -> None:
     install(platform, SecretBox(base64.b64decode(webhook_key)))
     install_target_policy(platform, policy_from_env(_LOOPBACK_TARGETS))
     url = f"http://{HOST}:{_free_port()}/hook"  # nothing listens: attempts fail at once
-    made = platform.execute(create_endpoint(
-        platform, world.merchants[0].merchant.id, url, ["payment.created"]))  # fmt: skip
+    made = platform.execute(
+        create_endpoint(platform, world.merchants[0].merchant.id, url, ["payment.created"])
+    )
     if not isinstance(made, NewSecret):
         raise RuntimeError(f"the bench's webhook endpoint was refused: {made}")
 
@@ -200,10 +202,21 @@ def _server(
     # own cost of screening (events, one decide_many per batch, a decision row per payment).
     env["CENTIME_RISK_SCREEN"] = screen
     command = [
-        sys.executable, "-c", "from centime.cli import main; main()", "serve",
-        "--database-url", database_url, "--host", HOST, "--port", str(port),
-        "--rate-per-key", str(UNLIMITED_RATE), "--rate-burst", str(UNLIMITED_RATE),
-    ]  # fmt: skip
+        sys.executable,
+        "-c",
+        "from centime.cli import main; main()",
+        "serve",
+        "--database-url",
+        database_url,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--rate-per-key",
+        str(UNLIMITED_RATE),
+        "--rate-burst",
+        str(UNLIMITED_RATE),
+    ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _wait_ready(process, port)
@@ -241,8 +254,10 @@ class _Payments:
         self._auth = f"Bearer {merchant.api_key}"
         asset = ASSETS[world.asset]
         self._amount = {
-            "value": str(asset.parse(PAYMENT_AMOUNT)), "asset": asset.code, "scale": asset.scale
-        }  # fmt: skip
+            "value": str(asset.parse(PAYMENT_AMOUNT)),
+            "asset": asset.code,
+            "scale": asset.scale,
+        }
         self._payers = [
             (format_id("cus", c.customer.id), format_id("man", c.mandates[merchant.merchant.id].id))
             for c in world.customers
@@ -312,9 +327,13 @@ def _measure_batch(target: _Target, config: ApiBenchConfig) -> ApiRun:
             created += _created_in_batch(body)
 
     load = run_load(
-        HOST, target.port, target.payments.batch(config.batch_size), config.batch_clients,
-        config.duration_s, on_response=count,
-    )  # fmt: skip
+        HOST,
+        target.port,
+        target.payments.batch(config.batch_size),
+        config.batch_clients,
+        config.duration_s,
+        on_response=count,
+    )
     return _run(target.screen, "batch", load, created)
 
 
@@ -349,8 +368,12 @@ def run_api_bench(
         for screen in config.screens:
             database_url = f"sqlite:///{Path(tmp) / f'bench-{screen}.db'}"
             progress(f"{screen}: seeding {config.customers} funded customers")
-            world = _seed(database_url, config.customers, config.audit,
-                          webhook_key if config.webhook else None)  # fmt: skip
+            world = _seed(
+                database_url,
+                config.customers,
+                config.audit,
+                webhook_key if config.webhook else None,
+            )
             port = _free_port()
             stack.enter_context(_server(database_url, port, config.audit, webhook_key, screen))
             targets.append(_Target(screen, database_url, port, _Payments(world, port)))

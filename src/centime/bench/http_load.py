@@ -121,10 +121,7 @@ async def _run(
     started = time.perf_counter()
     deadline = started + duration_s
     await asyncio.gather(
-        *(
-            _client(host, port, make_request, deadline, result, on_response)
-            for _ in range(clients)
-        )
+        *(_client(host, port, make_request, deadline, result, on_response) for _ in range(clients))
     )
     result.duration_s = time.perf_counter() - started
     return result

@@ -203,8 +203,10 @@ class BenchResult:
             return None
         for plain in self.measurements:
             if (plain.store, plain.method, plain.batch_size) == (
-                measurement.store, "engine", measurement.batch_size,
-            ):  # fmt: skip
+                measurement.store,
+                "engine",
+                measurement.batch_size,
+            ):
                 rate = plain.transfers_per_s
                 return measurement.transfers_per_s / rate if rate > 0 else None
         return None
@@ -254,9 +256,13 @@ def _measure_engine(
                     f"{store}: {method} batch {batch_size} x{clients}: run {number}/{config.runs}"
                 )
                 run = _engine_run(
-                    url, workload, clients, config.check, _every_interval(say, label),
+                    url,
+                    workload,
+                    clients,
+                    config.check,
+                    _every_interval(say, label),
                     audit=method == "engine+audit",
-                )  # fmt: skip
+                )
             say(_run_line(label, run))
             runs[method].append(run)
     return [

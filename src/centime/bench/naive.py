@@ -179,9 +179,20 @@ class _NaiveBase:
         self._execute(sql.credit, (t.amount, t.credit_account_id))
         self._execute(
             sql.insert,
-            (t.id, t.debit_account_id, t.credit_account_id, t.amount, t.asset, t.code, 0, 0, 0,
-             t.user_data, timestamp),
-        )  # fmt: skip
+            (
+                t.id,
+                t.debit_account_id,
+                t.credit_account_id,
+                t.amount,
+                t.asset,
+                t.code,
+                0,
+                0,
+                0,
+                t.user_data,
+                timestamp,
+            ),
+        )
         return S.CREATED
 
     def _begin(self) -> None:

@@ -79,11 +79,15 @@ class _Client:
         return answer.json()
 
 
-def _grant(platform: Platform, client: str, key: ClientKey, payer: Wallet,
-           limits: dict[str, Any] | None) -> str:  # fmt: skip
+def _grant(
+    platform: Platform, client: str, key: ClientKey, payer: Wallet, limits: dict[str, Any] | None
+) -> str:
     urls = Urls(BASE)
-    access: dict[str, Any] = {"type": "outgoing-payment", "actions": ["create", "read"],
-                              "identifier": urls.wallet(payer)}  # fmt: skip
+    access: dict[str, Any] = {
+        "type": "outgoing-payment",
+        "actions": ["create", "read"],
+        "identifier": urls.wallet(payer),
+    }
     if limits:
         access["limits"] = limits
     issued = platform.execute(create_grant(client, key.kid, [access], payer, None, False))
@@ -114,30 +118,61 @@ def run_open_payments_bench(
             merchant, payer, key = _setup(platform)
             urls = Urls(BASE)
             client_url = urls.wallet(merchant)
-            app = create_app(platform, rate_per_s=1e9, rate_burst=10**9,
-                             open_payments=OpenPaymentsState(platform, urls))  # fmt: skip
+            app = create_app(
+                platform,
+                rate_per_s=1e9,
+                rate_burst=10**9,
+                open_payments=OpenPaymentsState(platform, urls),
+            )
             tokens = {
                 "direct": _grant(platform, client_url, key, payer, None),
-                "streamed": _grant(platform, client_url, key, payer, {
-                    "debitAmount": {"value": str(10**7), "assetCode": payer.asset,
-                                    "assetScale": 6},
-                    "interval": "R/2020-01-01T00:00:00Z/PT1H"}),
-            }  # fmt: skip
+                "streamed": _grant(
+                    platform,
+                    client_url,
+                    key,
+                    payer,
+                    {
+                        "debitAmount": {
+                            "value": str(10**7),
+                            "assetCode": payer.asset,
+                            "assetScale": 6,
+                        },
+                        "interval": "R/2020-01-01T00:00:00Z/PT1H",
+                    },
+                ),
+            }
             with TestClient(app, base_url=BASE) as http:
                 client = _Client(http, key)
                 return _run(platform, client, client_url, payer, tokens, payments, progress)
 
 
-def _run(platform: Platform, client: _Client, client_url: str, payer: Wallet,
-         tokens: dict[str, str], payments: int, progress: Callable[[str], None],
-         ) -> OpenPaymentsBenchResult:  # fmt: skip
+def _run(
+    platform: Platform,
+    client: _Client,
+    client_url: str,
+    payer: Wallet,
+    tokens: dict[str, str],
+    payments: int,
+    progress: Callable[[str], None],
+) -> OpenPaymentsBenchResult:
     urls = Urls(BASE)
-    grant = client.call("POST", urls.auth_server, {"client": client_url, "access_token": {
-        "access": [{"type": "incoming-payment", "actions": ["create"]}]}})  # fmt: skip
-    incoming = {side: client.call("POST", f"{urls.resource_server}/incoming-payments",
-                                  {"walletAddress": client_url},
-                                  grant["access_token"]["value"])["id"]
-                for side in tokens}  # fmt: skip
+    grant = client.call(
+        "POST",
+        urls.auth_server,
+        {
+            "client": client_url,
+            "access_token": {"access": [{"type": "incoming-payment", "actions": ["create"]}]},
+        },
+    )
+    incoming = {
+        side: client.call(
+            "POST",
+            f"{urls.resource_server}/incoming-payments",
+            {"walletAddress": client_url},
+            grant["access_token"]["value"],
+        )["id"]
+        for side in tokens
+    }
     times: dict[str, list[float]] = {side: [] for side in tokens}
     transfers = dict.fromkeys(tokens, 0)
     done = 0
@@ -163,7 +198,8 @@ def _run(platform: Platform, client: _Client, client_url: str, payer: Wallet,
 
     def summary(name: str) -> Side:
         spent = times[name]
-        return Side(len(spent), statistics.median(spent) * 1e3, len(spent) / sum(spent),
-                    transfers[name])  # fmt: skip
+        return Side(
+            len(spent), statistics.median(spent) * 1e3, len(spent) / sum(spent), transfers[name]
+        )
 
     return OpenPaymentsBenchResult(summary("direct"), summary("streamed"))

@@ -79,24 +79,35 @@ class RiskBenchResult:
             return statistics.median(values) if values else float("nan")
 
         out = [f"model {self.model_version}; medians of {self.runs} runs"]
-        for name, values in (("decide (whole decision)", self.decide_us),
-                             ("rules' features (old)", self.features_us),
-                             ("model's field features", self.field_us),
-                             ("model only (1 row)", self.model_us)):
+        for name, values in (
+            ("decide (whole decision)", self.decide_us),
+            ("rules' features (old)", self.features_us),
+            ("model's field features", self.field_us),
+            ("model only (1 row)", self.model_us),
+        ):
             out.append(
                 f"{name:<24} p50 {med([v[0] for v in values]):7.1f} us  p99"
-                f" {med([v[1] for v in values]):7.1f} us  {med([v[2] for v in values]):>9,.0f}/s")
+                f" {med([v[1] for v in values]):7.1f} us  {med([v[2] for v in values]):>9,.0f}/s"
+            )
         batch = med(self.batch_per_s)
-        out.append(f"decide_many, batches of {self.batch_size}: {batch:,.0f} decisions/s"
-                   f" ({batch / med([v[2] for v in self.decide_us]):.1f}x decide)")
-        out.append(f"{self.threads} threads, one engine: {med(self.threads_per_s):,.0f} decisions/s"
-                   f" (1 thread: {med(self.one_thread_per_s):,.0f}/s)")
+        out.append(
+            f"decide_many, batches of {self.batch_size}: {batch:,.0f} decisions/s"
+            f" ({batch / med([v[2] for v in self.decide_us]):.1f}x decide)"
+        )
+        out.append(
+            f"{self.threads} threads, one engine: {med(self.threads_per_s):,.0f} decisions/s"
+            f" (1 thread: {med(self.one_thread_per_s):,.0f}/s)"
+        )
         per_party = med(self.bytes_per_party)
-        out.append(f"field features' state: {per_party:,.0f} bytes per party seen"
-                   f" ({per_party * 1e6 / 2**30:.2f} GiB per million payers or payees)")
+        out.append(
+            f"field features' state: {per_party:,.0f} bytes per party seen"
+            f" ({per_party * 1e6 / 2**30:.2f} GiB per million payers or payees)"
+        )
         raw, wrapped = med(self.raw_us), med(self.sklearn_us)
-        out.append(f"one row, raw Booster {raw:.1f} us vs sklearn LGBMClassifier {wrapped:.1f} us:"
-                   f" wrapper {wrapped / raw:.1f}x slower")
+        out.append(
+            f"one row, raw Booster {raw:.1f} us vs sklearn LGBMClassifier {wrapped:.1f} us:"
+            f" wrapper {wrapped / raw:.1f}x slower"
+        )
         return out
 
 
@@ -125,8 +136,9 @@ def _events(config: RiskBenchConfig) -> list[RiskEvent]:
         days = days * 2
 
 
-def run_risk_bench(config: RiskBenchConfig,
-                   progress: Callable[[str], None] = lambda _: None) -> RiskBenchResult:
+def run_risk_bench(
+    config: RiskBenchConfig, progress: Callable[[str], None] = lambda _: None
+) -> RiskBenchResult:
     model = load_default_model()
     if model is None:
         raise RuntimeError("the shipped model does not load (see the log)")
@@ -142,8 +154,9 @@ def run_risk_bench(config: RiskBenchConfig,
         else:
             engine.features.update(event)
             engine.field.update(event)
-    result = RiskBenchResult(config.runs, model.version, threads=config.threads,
-                             batch_size=config.batch_size)
+    result = RiskBenchResult(
+        config.runs, model.version, threads=config.threads, batch_size=config.batch_size
+    )
     position = config.warmup_events
     raw_booster, wrapper = _twin_models(model, np.vstack(warm_rows))
 
@@ -169,8 +182,7 @@ def run_risk_bench(config: RiskBenchConfig,
             field_us.append((time.perf_counter_ns() - middle) / 1_000)
         result.features_us.append(_summary(feature_us))
         result.field_us.append(_summary(field_us))
-        result.model_us.append(_summary(
-            [_timed(model.scores, r.reshape(1, -1)) for r in rows]))
+        result.model_us.append(_summary([_timed(model.scores, r.reshape(1, -1)) for r in rows]))
         batch = take(config.batch_size)
         elapsed = _timed(engine.decide_many, batch)
         result.batch_per_s.append(len(batch) / (elapsed / 1e6))
@@ -228,8 +240,14 @@ def _twin_models(model: Model, rows: Matrix) -> tuple[lgb.Booster, lgb.LGBMClass
         labels[: max(1, len(labels) // 100)] = 1
     trees = max(1, model.booster.num_trees())
     params: dict[str, Any] = {
-        "objective": "binary", "num_leaves": 15, "learning_rate": 0.05, "verbose": -1,
-        "num_threads": 1, "seed": 1, "deterministic": True, "min_data_in_leaf": 5,
+        "objective": "binary",
+        "num_leaves": 15,
+        "learning_rate": 0.05,
+        "verbose": -1,
+        "num_threads": 1,
+        "seed": 1,
+        "deterministic": True,
+        "min_data_in_leaf": 5,
     }
     booster = lgb.train(params, lgb.Dataset(rows, labels), num_boost_round=trees)
     wrapper = lgb.LGBMClassifier(n_estimators=trees, **params)

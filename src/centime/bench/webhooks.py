@@ -69,24 +69,35 @@ def _timed(run: Callable[[], object]) -> float:
 
 
 def run_outbox_bench(
-    rounds: int = 15, batch_size: int = BATCH_PAYMENTS_MAX, customers: int = 64,
+    rounds: int = 15,
+    batch_size: int = BATCH_PAYMENTS_MAX,
+    customers: int = 64,
     progress: Callable[[str], None] = lambda _: None,
-) -> OutboxBenchResult:  # fmt: skip
+) -> OutboxBenchResult:
     with tempfile.TemporaryDirectory(prefix="centime-bench-outbox-") as tmp:
         store = SqliteStore.open(Path(tmp) / "bench.db")
         with Ledger(store, audit=AuditLog(None)) as ledger:
             platform = Platform(ledger, ledger.clock)
             install_secret_box(platform, SecretBox(os.urandom(32)))
             # Its endpoint is plain http on loopback: the development setting permits it.
-            install_target_policy(platform, TargetPolicy(
-                allow_http=True, allow_private=(ipaddress.ip_network("127.0.0.0/8"),)))
+            install_target_policy(
+                platform,
+                TargetPolicy(allow_http=True, allow_private=(ipaddress.ip_network("127.0.0.0/8"),)),
+            )
             sandbox = SandboxProvider(platform.clock, SandboxConfig(card_confirm_s=0))
             progress(f"seeding {customers} funded customers and two merchants")
-            world = seed_world(platform, sandbox, customers=customers, merchants=2,
-                               funding="1000", mandate_daily="1000")  # fmt: skip
+            world = seed_world(
+                platform,
+                sandbox,
+                customers=customers,
+                merchants=2,
+                funding="1000",
+                mandate_daily="1000",
+            )
             quiet, listened = (m.merchant.id for m in world.merchants)
-            made = platform.execute(create_endpoint(
-                platform, listened, "http://127.0.0.1:9/hook", ["payment.created"]))  # fmt: skip
+            made = platform.execute(
+                create_endpoint(platform, listened, "http://127.0.0.1:9/hook", ["payment.created"])
+            )
             if not isinstance(made, NewSecret):
                 raise RuntimeError(f"the endpoint was refused: {made}")
             batches = {m: _items(world, m, batch_size) for m in (quiet, listened)}
@@ -105,8 +116,10 @@ def run_outbox_bench(
                 checks.append(_timed(lambda: platform.execute(check)))
                 empties.append(_timed(lambda: platform.execute(empty)))
     return OutboxBenchResult(
-        batch_size, rounds, statistics.median(times[quiet]) * 1e3,
-        statistics.median(times[listened]) * 1e3, statistics.median(checks) * 1e6,
+        batch_size,
+        rounds,
+        statistics.median(times[quiet]) * 1e3,
+        statistics.median(times[listened]) * 1e3,
+        statistics.median(checks) * 1e6,
         statistics.median(empties) * 1e6,
-    )  # fmt: skip
-
+    )

@@ -99,10 +99,18 @@ class Workload:
             credit = (debit + offset) % accounts
             amount = rng.integers(1, TRANSFER_AMOUNT_MAX + 1, DRAW_CHUNK)[:size]  # unbiased
             rows = zip(
-                range(next_id, next_id + size), (debit + 1).tolist(), (credit + 1).tolist(),
-                amount.tolist(), itertools.repeat(ASSET), itertools.repeat(CODE),
-                zeros, zeros, zeros, zeros, zeros,
-            )  # fmt: skip
+                range(next_id, next_id + size),
+                (debit + 1).tolist(),
+                (credit + 1).tolist(),
+                amount.tolist(),
+                itertools.repeat(ASSET),
+                itertools.repeat(CODE),
+                zeros,
+                zeros,
+                zeros,
+                zeros,
+                zeros,
+            )
             yield [new(Transfer, row) for row in rows]
             next_id += size
             left -= size

@@ -156,8 +156,11 @@ def _is_linked(event: object) -> bool:
     """Whether the event continues a chain. Only a well-typed, non-negative flags field can
     link: a malformed event (flags=-1 has every bit set) must not swallow its neighbours."""
     flags = getattr(event, "flags", 0)
-    return isinstance(flags, int) and not isinstance(flags, bool) and flags > 0 and bool(
-        flags & _LINKED
+    return (
+        isinstance(flags, int)
+        and not isinstance(flags, bool)
+        and flags > 0
+        and bool(flags & _LINKED)
     )
 
 
@@ -505,19 +508,73 @@ class BatchApplier:
             dr_flags |= _CLOSED if flags & _CLOSE_DR else 0
             cr_flags |= _CLOSED if flags & _CLOSE_CR else 0
         if pending:
-            dr = _new(Account, (dr_id, dr_asset, dr_code, dr_flags, dr_data,
-                                dr_dp + amount, dr_dpo, dr_cp, dr_cpo, dr_ts))  # fmt: skip
-            cr = _new(Account, (cr_id, cr_asset, cr_code, cr_flags, cr_data,
-                                cr_dp, cr_dpo, cr_cp + amount, cr_cpo, cr_ts))  # fmt: skip
+            dr = _new(
+                Account,
+                (
+                    dr_id,
+                    dr_asset,
+                    dr_code,
+                    dr_flags,
+                    dr_data,
+                    dr_dp + amount,
+                    dr_dpo,
+                    dr_cp,
+                    dr_cpo,
+                    dr_ts,
+                ),
+            )
+            cr = _new(
+                Account,
+                (
+                    cr_id,
+                    cr_asset,
+                    cr_code,
+                    cr_flags,
+                    cr_data,
+                    cr_dp,
+                    cr_dpo,
+                    cr_cp + amount,
+                    cr_cpo,
+                    cr_ts,
+                ),
+            )
             expires_at = timestamp + timeout_s * NS_PER_S if timeout_s else 0
             self._set_pending(PendingState(tid, PendingStatus.PENDING, expires_at, 0))
         else:
-            dr = _new(Account, (dr_id, dr_asset, dr_code, dr_flags, dr_data,
-                                dr_dp, dr_dpo + amount, dr_cp, dr_cpo, dr_ts))  # fmt: skip
-            cr = _new(Account, (cr_id, cr_asset, cr_code, cr_flags, cr_data,
-                                cr_dp, cr_dpo, cr_cp, cr_cpo + amount, cr_ts))  # fmt: skip
-        record = _new(Transfer, (tid, dr_id, cr_id, amount, asset, code, flags, 0, timeout_s,
-                                 user_data, timestamp))  # fmt: skip
+            dr = _new(
+                Account,
+                (
+                    dr_id,
+                    dr_asset,
+                    dr_code,
+                    dr_flags,
+                    dr_data,
+                    dr_dp,
+                    dr_dpo + amount,
+                    dr_cp,
+                    dr_cpo,
+                    dr_ts,
+                ),
+            )
+            cr = _new(
+                Account,
+                (
+                    cr_id,
+                    cr_asset,
+                    cr_code,
+                    cr_flags,
+                    cr_data,
+                    cr_dp,
+                    cr_dpo,
+                    cr_cp,
+                    cr_cpo + amount,
+                    cr_ts,
+                ),
+            )
+        record = _new(
+            Transfer,
+            (tid, dr_id, cr_id, amount, asset, code, flags, 0, timeout_s, user_data, timestamp),
+        )
         self._store_transfer(record, dr, cr)
         return _CREATED
 
@@ -576,9 +633,18 @@ class BatchApplier:
                 return S.OVERFLOWS_CREDITS_POSTED
         dr, cr = self._released(p, posted=amount if post else 0)
         record = Transfer(
-            t.id, p.debit_account_id, p.credit_account_id, amount, p.asset, p.code,
-            int(t.flags), p.id, 0, t.user_data or p.user_data, timestamp,
-        )  # fmt: skip
+            t.id,
+            p.debit_account_id,
+            p.credit_account_id,
+            amount,
+            p.asset,
+            p.code,
+            int(t.flags),
+            p.id,
+            0,
+            t.user_data or p.user_data,
+            timestamp,
+        )
         self._store_transfer(record, dr, cr)
         status = PendingStatus.POSTED if post else PendingStatus.VOIDED
         self._set_pending(PendingState(p.id, status, state.expires_at, timestamp))
@@ -603,13 +669,21 @@ class BatchApplier:
         dr_flags = dr.flags & ~_CLOSED if p.flags & _CLOSE_DR else dr.flags
         cr_flags = cr.flags & ~_CLOSED if p.flags & _CLOSE_CR else cr.flags
         dr = _with_balances(
-            dr, dr.debits_pending - p.amount, dr.debits_posted + posted,
-            dr.credits_pending, dr.credits_posted, dr_flags,
-        )  # fmt: skip
+            dr,
+            dr.debits_pending - p.amount,
+            dr.debits_posted + posted,
+            dr.credits_pending,
+            dr.credits_posted,
+            dr_flags,
+        )
         cr = _with_balances(
-            cr, cr.debits_pending, cr.debits_posted,
-            cr.credits_pending - p.amount, cr.credits_posted + posted, cr_flags,
-        )  # fmt: skip
+            cr,
+            cr.debits_pending,
+            cr.debits_posted,
+            cr.credits_pending - p.amount,
+            cr.credits_posted + posted,
+            cr_flags,
+        )
         return dr, cr
 
     def _store_transfer(self, record: Transfer, dr: Account, cr: Account) -> None:
@@ -649,9 +723,12 @@ class BatchApplier:
         self._write(self._pending, state.transfer_id, state)
         if self._undo is not None:
             self._undo.append(
-                (self._changes.pending, state.transfer_id,
-                 self._changes.pending.get(state.transfer_id, _MISSING))
-            )  # fmt: skip
+                (
+                    self._changes.pending,
+                    state.transfer_id,
+                    self._changes.pending.get(state.transfer_id, _MISSING),
+                )
+            )
         self._changes.pending[state.transfer_id] = state
 
 

@@ -311,9 +311,7 @@ class Ledger:
         for request, result in zip(group, results, strict=True):
             request.future.set_result(result)
 
-    def _apply_group_with_retries(
-        self, group: list[_Request]
-    ) -> tuple[list[list[Any]], Changes]:
+    def _apply_group_with_retries(self, group: list[_Request]) -> tuple[list[list[Any]], Changes]:
         """Apply the group; when another writer won a race, start again from a fresh read
         (the core is pure, so a retry is simply a new run on the new state). A unit that
         raised is answered with its error and the group runs again without it."""

@@ -257,9 +257,7 @@ class CreateTransferStatus(enum.Enum):
     DEBIT_ACCOUNT_NOT_FOUND = "debit_account_not_found"
     CREDIT_ACCOUNT_NOT_FOUND = "credit_account_not_found"
     ACCOUNTS_MUST_HAVE_THE_SAME_ASSET = "accounts_must_have_the_same_asset"
-    TRANSFER_MUST_HAVE_THE_SAME_ASSET_AS_ACCOUNTS = (
-        "transfer_must_have_the_same_asset_as_accounts"
-    )
+    TRANSFER_MUST_HAVE_THE_SAME_ASSET_AS_ACCOUNTS = "transfer_must_have_the_same_asset_as_accounts"
     # Both kinds, against the accounts' balances.
     DEBIT_ACCOUNT_ALREADY_CLOSED = "debit_account_already_closed"
     CREDIT_ACCOUNT_ALREADY_CLOSED = "credit_account_already_closed"

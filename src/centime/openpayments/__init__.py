@@ -30,5 +30,6 @@ def open_payments_router() -> Router:
     handlers: list[Any] = [*wallet_routes, *auth_routes, *resource_routes, *consent_routes]
     for handler in handlers:
         handler.include_in_schema = False
-    return Router(path="/op", route_handlers=handlers,
-                  exception_handlers={OpError: op_error_response})  # fmt: skip
+    return Router(
+        path="/op", route_handlers=handlers, exception_handlers={OpError: op_error_response}
+    )

@@ -53,8 +53,12 @@ def check_access(urls: Urls, access: object) -> list[dict[str, Any]]:
         if kind not in ACTIONS or kind in seen:
             raise _bad("access: each type (incoming-payment, quote, outgoing-payment) once")
         seen.add(kind)
-        if (not isinstance(actions, list) or not actions or len(set(map(str, actions)))
-                != len(actions) or not set(actions) <= ACTIONS[kind]):  # fmt: skip
+        if (
+            not isinstance(actions, list)
+            or not actions
+            or len(set(map(str, actions))) != len(actions)
+            or not set(actions) <= ACTIONS[kind]
+        ):
             raise _bad(f"access: the actions of {kind} are {sorted(ACTIONS[kind])}, unique")
         _check_item(urls, kind, item)
     return list(access)
@@ -88,10 +92,16 @@ def limits_of(urls: Urls, item: dict[str, Any], asset: str) -> Limits:
         raise _bad("limits: receiver, interval, debitAmount or receiveAmount")
     if "debitAmount" in raw and "receiveAmount" in raw:
         raise _bad("limits: debitAmount or receiveAmount, not both")
-    debit = parse_amount_for(raw["debitAmount"], "limits.debitAmount", asset) if (
-        "debitAmount" in raw) else None  # fmt: skip
-    receive = parse_amount_for(raw["receiveAmount"], "limits.receiveAmount", asset) if (
-        "receiveAmount" in raw) else None  # fmt: skip
+    debit = (
+        parse_amount_for(raw["debitAmount"], "limits.debitAmount", asset)
+        if ("debitAmount" in raw)
+        else None
+    )
+    receive = (
+        parse_amount_for(raw["receiveAmount"], "limits.receiveAmount", asset)
+        if ("receiveAmount" in raw)
+        else None
+    )
     interval = None
     if "interval" in raw:
         interval = parse_interval(raw["interval"])

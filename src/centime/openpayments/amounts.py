@@ -43,8 +43,9 @@ def parse_amount(raw: object, field: str, *, positive: bool = True) -> tuple[str
     if asset is None:
         raise OpError(400, "invalid_request", f"{field}.assetCode: not an asset of this wallet")
     if type(scale) is not int or scale != asset.scale:
-        raise OpError(400, "invalid_request",
-                      f"{field}.assetScale: {asset.code} has scale {asset.scale} here")  # fmt: skip
+        raise OpError(
+            400, "invalid_request", f"{field}.assetScale: {asset.code} has scale {asset.scale} here"
+        )
     amount = int(value)
     if amount > AMOUNT_MAX:
         raise OpError(400, "invalid_request", f"{field}.value: above the largest amount")

@@ -40,8 +40,10 @@ from .state import OpenPaymentsState, op_state
 
 __all__ = ["consent_routes", "interaction_hash"]
 
-_ENV: Final = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                          autoescape=select_autoescape(["html"]))  # fmt: skip
+_ENV: Final = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
 
 
 def interaction_hash(
@@ -61,8 +63,11 @@ def _lines(grant: Grant) -> list[str]:
     for item in grant.access:
         text = f"{item['type']}: {', '.join(item['actions'])}"
         for key, value in sorted((item.get("limits") or {}).items()):
-            shown = f"{value['value']} (scale {value['assetScale']}) {value['assetCode']}" if (
-                isinstance(value, dict)) else str(value)  # fmt: skip
+            shown = (
+                f"{value['value']} (scale {value['assetScale']}) {value['assetCode']}"
+                if (isinstance(value, dict))
+                else str(value)
+            )
             text += f"; {key} {shown}"
         lines.append(text)
     return lines
@@ -81,17 +86,32 @@ async def _customer_grant(
     return state, me, grant
 
 
-def _page(state: OpenPaymentsState, request: Request[Any, Any, Any], grant: Grant,
-          status_code: int = 200, error: str | None = None) -> Response[str]:  # fmt: skip
+def _page(
+    state: OpenPaymentsState,
+    request: Request[Any, Any, Any],
+    grant: Grant,
+    status_code: int = 200,
+    error: str | None = None,
+) -> Response[str]:
     wallet = Wallet("customer", grant.party_id or 0, "USD")
-    identifier = next((i["identifier"] for i in grant.access if i["type"] == "outgoing-payment"),
-                      state.urls.wallet(wallet))  # fmt: skip
+    identifier = next(
+        (i["identifier"] for i in grant.access if i["type"] == "outgoing-payment"),
+        state.urls.wallet(wallet),
+    )
     html = _ENV.get_template("consent.html").render(
-        client=grant.client, wallet=identifier, lines=_lines(grant), error=error,
-        interact_id=grant.interact_id, csrf=_csrf(request),
-    )  # fmt: skip
-    return Response(html, status_code=status_code, media_type="text/html",
-                    headers={"Content-Security-Policy": "frame-ancestors 'none'"})  # fmt: skip
+        client=grant.client,
+        wallet=identifier,
+        lines=_lines(grant),
+        error=error,
+        interact_id=grant.interact_id,
+        csrf=_csrf(request),
+    )
+    return Response(
+        html,
+        status_code=status_code,
+        media_type="text/html",
+        headers={"Content-Security-Policy": "frame-ancestors 'none'"},
+    )
 
 
 @get("/consent/{interact_id:str}")
@@ -125,26 +145,46 @@ async def consent_answer(
         return Response(
             "Done: you can go back to the app.", status_code=200, media_type="text/plain"
         )
-    params = {"result": "grant_rejected"} if not accept else {
-        "hash": interaction_hash(decided.finish_nonce or "", decided.interact_nonce or "",
-                                 decided.interact_ref or "", state.urls.auth_server),
-        "interact_ref": decided.interact_ref or "",
-    }  # fmt: skip
+    params = (
+        {"result": "grant_rejected"}
+        if not accept
+        else {
+            "hash": interaction_hash(
+                decided.finish_nonce or "",
+                decided.interact_nonce or "",
+                decided.interact_ref or "",
+                state.urls.auth_server,
+            ),
+            "interact_ref": decided.interact_ref or "",
+        }
+    )
     joiner = "&" if "?" in decided.finish_uri else "?"
     return Redirect(decided.finish_uri + joiner + urlencode(params), status_code=303)
 
 
-def _keys_page(request: Request[Any, Any, Any], state: OpenPaymentsState, me: Viewer,
-               status_code: int = 200, error: str | None = None) -> Response[str]:  # fmt: skip
+def _keys_page(
+    request: Request[Any, Any, Any],
+    state: OpenPaymentsState,
+    me: Viewer,
+    status_code: int = 200,
+    error: str | None = None,
+) -> Response[str]:
     kind = me.user.kind.value
     keys = list_keys(state.platform, kind, me.user.party_id)
     wallet = state.urls.wallet(Wallet(kind, me.user.party_id, "USD"))
     html = _ENV.get_template("keys.html").render(
-        keys=keys, wallet=wallet, error=error, ok=request.query_params.get("ok"),
+        keys=keys,
+        wallet=wallet,
+        error=error,
+        ok=request.query_params.get("ok"),
         csrf=_csrf(request),
-    )  # fmt: skip
-    return Response(html, status_code=status_code, media_type="text/html",
-                    headers={"Content-Security-Policy": "frame-ancestors 'none'"})  # fmt: skip
+    )
+    return Response(
+        html,
+        status_code=status_code,
+        media_type="text/html",
+        headers={"Content-Security-Policy": "frame-ancestors 'none'"},
+    )
 
 
 async def _key_owner(request: Request[Any, Any, Any]) -> Viewer | None:

@@ -26,5 +26,4 @@ class OpError(Exception):
 def op_error_response(request: Request[Any, Any, Any], error: OpError) -> Response[bytes]:
     body = msgspec.json.encode({"error": {"code": error.code, "description": error.description}})
     headers = {"WWW-Authenticate": "GNAP"} if error.status == 401 else {}
-    return Response(body, status_code=error.status, media_type="application/json",
-                    headers=headers)  # fmt: skip
+    return Response(body, status_code=error.status, media_type="application/json", headers=headers)

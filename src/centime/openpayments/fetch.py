@@ -113,12 +113,15 @@ class JwksFetcher:
 
     async def _get(self, target: str, hostname: str) -> object:
         try:
-            async with httpx.AsyncClient(transport=self._transport, timeout=FETCH_TIMEOUT_S,
-                                         follow_redirects=False) as client:  # fmt: skip
+            async with httpx.AsyncClient(
+                transport=self._transport, timeout=FETCH_TIMEOUT_S, follow_redirects=False
+            ) as client:
                 request = client.build_request(
-                    "GET", target, headers={"Host": hostname, "Accept": "application/json"},
+                    "GET",
+                    target,
+                    headers={"Host": hostname, "Accept": "application/json"},
                     extensions={"sni_hostname": hostname},
-                )  # fmt: skip
+                )
                 async with asyncio.timeout(FETCH_TIMEOUT_S):
                     response = await client.send(request, stream=True)
                     body = bytearray()

@@ -124,11 +124,24 @@ def create_grant(
     def unit(ctx: UnitContext) -> Issued:
         status = "pending" if interactive else "issued"
         row = (
-            grant_id, client, kid, json.dumps(access), status, _hash(continue_token),
-            interact_id, nonce, (finish or {}).get("uri"), (finish or {}).get("nonce"), None,
-            wallet.kind if wallet else None, wallet.party_id if wallet else None, ctx.now_ns,
-            ctx.now_ns + INTERACTION_TTL_S * _NS, None, None,
-        )  # fmt: skip
+            grant_id,
+            client,
+            kid,
+            json.dumps(access),
+            status,
+            _hash(continue_token),
+            interact_id,
+            nonce,
+            (finish or {}).get("uri"),
+            (finish or {}).get("nonce"),
+            None,
+            wallet.kind if wallet else None,
+            wallet.party_id if wallet else None,
+            ctx.now_ns,
+            ctx.now_ns + INTERACTION_TTL_S * _NS,
+            None,
+            None,
+        )
         ctx.execute(f"INSERT INTO op_grants ({_COLUMNS}) VALUES ({', '.join('?' * 17)})", row)
         grant = _grant((*row[:3], row[3], *row[4:]))
         if interactive:
@@ -231,8 +244,14 @@ def cancel_grant(grant_id: str) -> Operation[bool]:
     return Operation(unit, 0)
 
 
-def token_grant(platform: Platform, value: str, now_ns: int, token_id: str | None = None,
-                *, allow_expired: bool = False) -> tuple[str, Grant] | None:  # fmt: skip
+def token_grant(
+    platform: Platform,
+    value: str,
+    now_ns: int,
+    token_id: str | None = None,
+    *,
+    allow_expired: bool = False,
+) -> tuple[str, Grant] | None:
     """``(token id, grant)`` of an access token in force (and of ``token_id`` when given),
     or None."""
     with platform.read() as fetch:

@@ -74,8 +74,11 @@ def _incoming(row: tuple[Any, ...]) -> IncomingPayment:
 
 
 def party_active(ctx: UnitContext, wallet: Wallet) -> bool:
-    party = (load_customer(ctx, wallet.party_id) if wallet.kind == "customer"
-             else load_merchant(ctx, wallet.party_id))  # fmt: skip
+    party = (
+        load_customer(ctx, wallet.party_id)
+        if wallet.kind == "customer"
+        else load_merchant(ctx, wallet.party_id)
+    )
     return party is not None and party.status is Status.ACTIVE
 
 
@@ -94,14 +97,35 @@ def create_incoming(
         expires = ctx.now_ns + EXPIRY_DEFAULT_S * _NS if expires_ns is None else expires_ns
         if not ctx.now_ns < expires <= ctx.now_ns + EXPIRY_MAX_S * _NS:
             return OpError(400, "invalid_request", "expiresAt: in the future, within a year")
-        payment = IncomingPayment(new, wallet.kind, wallet.party_id, wallet.asset,
-                                  incoming_amount, 0, False, expires, metadata, client,
-                                  ctx.now_ns)  # fmt: skip
+        payment = IncomingPayment(
+            new,
+            wallet.kind,
+            wallet.party_id,
+            wallet.asset,
+            incoming_amount,
+            0,
+            False,
+            expires,
+            metadata,
+            client,
+            ctx.now_ns,
+        )
         ctx.execute(
             f"INSERT INTO op_incoming_payments ({_COLUMNS}) VALUES ({', '.join('?' * 11)})",
-            (payment.id, payment.party_kind, payment.party_id, payment.asset,
-             payment.incoming_amount, 0, False, expires, metadata, client, ctx.now_ns),
-        )  # fmt: skip
+            (
+                payment.id,
+                payment.party_kind,
+                payment.party_id,
+                payment.asset,
+                payment.incoming_amount,
+                0,
+                False,
+                expires,
+                metadata,
+                client,
+                ctx.now_ns,
+            ),
+        )
         return payment
 
     return Operation(unit, 0)
@@ -121,8 +145,9 @@ def get_incoming(platform: Platform, payment_id: str) -> IncomingPayment | None:
 def list_incoming(
     platform: Platform, wallet: Wallet, client: str | None, cursor: Cursor | None, first: int
 ) -> list[IncomingPayment]:
-    return list_wallet_page(platform, "op_incoming_payments", _COLUMNS, wallet, client, cursor,
-                            first, _incoming)  # fmt: skip
+    return list_wallet_page(
+        platform, "op_incoming_payments", _COLUMNS, wallet, client, cursor, first, _incoming
+    )
 
 
 def complete_incoming(payment_id: str, client: str | None) -> Operation[IncomingPayment | OpError]:

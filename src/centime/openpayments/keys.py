@@ -58,8 +58,14 @@ def public_key(x: str) -> Ed25519PublicKey | None:
 
 
 def jwk_of(key: ClientKey) -> dict[str, Any]:
-    return {"kid": key.kid, "alg": "EdDSA", "use": "sig", "kty": "OKP", "crv": "Ed25519",
-            "x": key.x}  # fmt: skip
+    return {
+        "kid": key.kid,
+        "alg": "EdDSA",
+        "use": "sig",
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "x": key.x,
+    }
 
 
 def list_keys(platform: Platform, kind: str, party_id: int) -> list[ClientKey]:

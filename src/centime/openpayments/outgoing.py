@@ -114,13 +114,16 @@ def get_outgoing(platform: Platform, payment_id: str) -> OutgoingPayment | None:
 def list_outgoing(
     platform: Platform, wallet: Wallet, client: str | None, cursor: Cursor | None, first: int
 ) -> list[OutgoingPayment]:
-    return list_wallet_page(platform, "op_outgoing_payments", _COLUMNS, wallet, client, cursor,
-                            first, _outgoing)  # fmt: skip
+    return list_wallet_page(
+        platform, "op_outgoing_payments", _COLUMNS, wallet, client, cursor, first, _outgoing
+    )
 
 
 def grant_spent(fetch: Any, grant_id: str, window: tuple[int, int] | None) -> Spent:
-    sql = ("SELECT COALESCE(SUM(debit), 0), COALESCE(SUM(receive), 0) FROM op_outgoing_payments"
-           " WHERE grant_id = ? AND failed = ?")  # fmt: skip
+    sql = (
+        "SELECT COALESCE(SUM(debit), 0), COALESCE(SUM(receive), 0) FROM op_outgoing_payments"
+        " WHERE grant_id = ? AND failed = ?"
+    )
     params: list[Any] = [grant_id, False]
     if window is not None:
         sql += " AND created_ns >= ? AND created_ns < ?"
@@ -129,8 +132,15 @@ def grant_spent(fetch: Any, grant_id: str, window: tuple[int, int] | None) -> Sp
     return Spent(int(debit), int(receive))
 
 
-def _within_limits(ctx: UnitContext, grant: Grant, limits: Limits, incoming: IncomingPayment,
-                   receiver_url: str, debit: int, receive: int) -> OpError | None:  # fmt: skip
+def _within_limits(
+    ctx: UnitContext,
+    grant: Grant,
+    limits: Limits,
+    incoming: IncomingPayment,
+    receiver_url: str,
+    debit: int,
+    receive: int,
+) -> OpError | None:
     if limits.receiver is not None and limits.receiver != receiver_url:
         return OpError(403, "forbidden", "the grant pays another receiver")
     window = None
@@ -185,19 +195,31 @@ def _some(incoming: IncomingPayment | None) -> IncomingPayment:
     return incoming
 
 
-def _move(ctx: UnitContext, platform: Platform, order: Order, incoming: IncomingPayment,
-          amount: int) -> tuple[str, int] | Refusal:  # fmt: skip
+def _move(
+    ctx: UnitContext, platform: Platform, order: Order, incoming: IncomingPayment, amount: int
+) -> tuple[str, int] | Refusal:
     """The ledger chain: a payment to a merchant or a transfer to a customer; a streamed
     payment (Web Monetization) accrues under its stream's reserve instead."""
     ledger_id = derive_id("op", order.payment_id)
     sender = order.sender
     limits = order.limits
-    if order.source.quote_id is None and incoming.party_kind == "merchant" and (
-            limits.debit is not None):  # fmt: skip
+    if (
+        order.source.quote_id is None
+        and incoming.party_kind == "merchant"
+        and (limits.debit is not None)
+    ):
         window = limits.interval.window_ns(ctx.now_ns) if limits.interval else None
         budget_left = limits.debit - grant_spent(ctx.fetch, order.grant.id, window).debit
-        hold = accrue(ctx, platform, order.grant.id, sender.party_id, incoming.party_id,
-                      sender.asset, amount, budget_left)  # fmt: skip
+        hold = accrue(
+            ctx,
+            platform,
+            order.grant.id,
+            sender.party_id,
+            incoming.party_id,
+            sender.asset,
+            amount,
+            budget_left,
+        )
         return hold if isinstance(hold, Refusal) else ("stream", hold)
     if incoming.party_kind == "merchant":
         op = payments.create_payment(
@@ -212,23 +234,54 @@ def _move(ctx: UnitContext, platform: Platform, order: Order, incoming: Incoming
         )
         result: Any = op.unit(ctx)
         return result if isinstance(result, Refusal) else ("payment", ledger_id)
-    transfer = p2p.send(platform, sender.party_id, incoming.party_id, sender.asset, amount,
-                        "Open Payments", ledger_id).unit(ctx)  # fmt: skip
+    transfer = p2p.send(
+        platform,
+        sender.party_id,
+        incoming.party_id,
+        sender.asset,
+        amount,
+        "Open Payments",
+        ledger_id,
+    ).unit(ctx)
     return transfer if isinstance(transfer, Refusal) else ("transfer", ledger_id)
 
 
-def _record(ctx: UnitContext, order: Order, incoming: IncomingPayment, amount: int,
-            quote_id: str | None, moved: tuple[str, int]) -> OutgoingPayment:  # fmt: skip
+def _record(
+    ctx: UnitContext,
+    order: Order,
+    incoming: IncomingPayment,
+    amount: int,
+    quote_id: str | None,
+    moved: tuple[str, int],
+) -> OutgoingPayment:
     sender = order.sender
-    row = (order.payment_id, sender.kind, sender.party_id, sender.asset, incoming.id, quote_id,
-           amount, amount, amount, False, order.metadata, order.grant.id, order.client,
-           moved[0], moved[1], ctx.now_ns)  # fmt: skip
-    ctx.execute(f"INSERT INTO op_outgoing_payments ({_COLUMNS}) VALUES ({', '.join('?' * 16)})",
-                row)  # fmt: skip
+    row = (
+        order.payment_id,
+        sender.kind,
+        sender.party_id,
+        sender.asset,
+        incoming.id,
+        quote_id,
+        amount,
+        amount,
+        amount,
+        False,
+        order.metadata,
+        order.grant.id,
+        order.client,
+        moved[0],
+        moved[1],
+        ctx.now_ns,
+    )
+    ctx.execute(
+        f"INSERT INTO op_outgoing_payments ({_COLUMNS}) VALUES ({', '.join('?' * 16)})", row
+    )
     received = incoming.received + amount
     done = incoming.incoming_amount is not None and received >= incoming.incoming_amount
-    ctx.execute("UPDATE op_incoming_payments SET received = ?, completed = ? WHERE id = ?",
-                (received, done or incoming.completed, incoming.id))  # fmt: skip
+    ctx.execute(
+        "UPDATE op_incoming_payments SET received = ?, completed = ? WHERE id = ?",
+        (received, done or incoming.completed, incoming.id),
+    )
     if quote_id is not None:
         ctx.execute("UPDATE op_quotes SET used = ? WHERE id = ?", (True, quote_id))
     return _outgoing(row)
@@ -236,16 +289,18 @@ def _record(ctx: UnitContext, order: Order, incoming: IncomingPayment, amount: i
 
 def _operation(platform: Platform, order: Order) -> Operation[OutgoingPayment | OpError | Refusal]:
     def unit(ctx: UnitContext) -> OutgoingPayment | OpError | Refusal:
-        rows = ctx.fetch(f"SELECT {_COLUMNS} FROM op_outgoing_payments WHERE id = ?",
-                         (order.payment_id,))  # fmt: skip
+        rows = ctx.fetch(
+            f"SELECT {_COLUMNS} FROM op_outgoing_payments WHERE id = ?", (order.payment_id,)
+        )
         if rows:
             return _outgoing(rows[0])  # the same signed request again: answered as made
         resolved = _resolve(ctx, order)
         if isinstance(resolved, OpError):
             return resolved
         incoming, amount, quote_id = resolved
-        refused = _within_limits(ctx, order.grant, order.limits, incoming, order.receiver_url,
-                                 amount, amount)  # fmt: skip
+        refused = _within_limits(
+            ctx, order.grant, order.limits, incoming, order.receiver_url, amount, amount
+        )
         if refused is not None:
             return refused
         moved = _move(ctx, platform, order, incoming, amount)
@@ -256,23 +311,39 @@ def _operation(platform: Platform, order: Order) -> Operation[OutgoingPayment | 
     return Operation(unit, max(payments.PAYMENT_EVENTS_MAX + 2, STREAM_EVENTS_MAX))
 
 
-def pay(platform: Platform, order: Order, receiver: Wallet, amount_hint: int, decide: Any
-        ) -> OutgoingPayment | OpError | Refusal | InReview:  # fmt: skip
+def pay(
+    platform: Platform, order: Order, receiver: Wallet, amount_hint: int, decide: Any
+) -> OutgoingPayment | OpError | Refusal | InReview:
     """Screen the payment, then run it (blocking: call off the event loop). ``decide``:
     ``centime.platform.decisions.decide`` (injected so tests can script the screen)."""
     ledger_id = derive_id("op", order.payment_id)
     payee = format_id("mer" if receiver.kind == "merchant" else "cus", receiver.party_id)
-    event = RiskEvent(platform.clock.now_ns(), "payment" if receiver.kind == "merchant"
-                      else "transfer", amount_hint, order.sender.asset,
-                      format_id("cus", order.sender.party_id), payee, None, None, None)  # fmt: skip
+    event = RiskEvent(
+        platform.clock.now_ns(),
+        "payment" if receiver.kind == "merchant" else "transfer",
+        amount_hint,
+        order.sender.asset,
+        format_id("cus", order.sender.party_id),
+        payee,
+        None,
+        None,
+        None,
+    )
     decision: Decision = decide(platform.screen, event)
     if decision.action in (Action.REVIEW, Action.STEP_UP):
         decision = decision._replace(action=Action.BLOCK)
     if receiver.kind == "merchant":
-        item = payments.PaymentItem(order.sender.party_id, order.sender.asset, amount_hint,
-                                    "Open Payments", None, ledger_id)  # fmt: skip
+        item = payments.PaymentItem(
+            order.sender.party_id, order.sender.asset, amount_hint, "Open Payments", None, ledger_id
+        )
         plan = payment_plan(order.sender.party_id, receiver.party_id, item, ledger_id, False)
     else:
-        plan = transfer_plan(order.sender.party_id, receiver.party_id, order.sender.asset,
-                             amount_hint, "Open Payments", ledger_id)  # fmt: skip
+        plan = transfer_plan(
+            order.sender.party_id,
+            receiver.party_id,
+            order.sender.asset,
+            amount_hint,
+            "Open Payments",
+            ledger_id,
+        )
     return platform.execute(guarded(_operation(platform, order), event, decision, plan))

@@ -56,8 +56,9 @@ def _quote(row: tuple[Any, ...]) -> Quote:
     return Quote(*values)
 
 
-def payable(incoming: IncomingPayment | None, sender: Wallet, amount: int | None,
-            now_ns: int) -> int | OpError:  # fmt: skip
+def payable(
+    incoming: IncomingPayment | None, sender: Wallet, amount: int | None, now_ns: int
+) -> int | OpError:
     """What a payment from ``sender`` into ``incoming`` may carry: ``amount``, or the rest
     of the incoming amount when None; an OpError when it cannot be paid."""
     if incoming is None:
@@ -93,11 +94,35 @@ def create_quote(
         if incoming is None:  # payable() refused it already
             raise RuntimeError("an incoming payment vanished")
         expires = min(ctx.now_ns + QUOTE_TTL_S * _NS, incoming.expires_ns)
-        quote = Quote(new, sender.kind, sender.party_id, sender.asset, receiver_id, found, found,
-                      client, ctx.now_ns, expires, False)  # fmt: skip
-        ctx.execute(f"INSERT INTO op_quotes ({_COLUMNS}) VALUES ({', '.join('?' * 11)})",
-                    (quote.id, quote.party_kind, quote.party_id, quote.asset, quote.receiver,
-                     quote.debit, quote.receive, client, ctx.now_ns, expires, False))  # fmt: skip
+        quote = Quote(
+            new,
+            sender.kind,
+            sender.party_id,
+            sender.asset,
+            receiver_id,
+            found,
+            found,
+            client,
+            ctx.now_ns,
+            expires,
+            False,
+        )
+        ctx.execute(
+            f"INSERT INTO op_quotes ({_COLUMNS}) VALUES ({', '.join('?' * 11)})",
+            (
+                quote.id,
+                quote.party_kind,
+                quote.party_id,
+                quote.asset,
+                quote.receiver,
+                quote.debit,
+                quote.receive,
+                client,
+                ctx.now_ns,
+                expires,
+                False,
+            ),
+        )
         return quote
 
     return Operation(unit, 0)

@@ -36,8 +36,9 @@ __all__ = ["auth_routes", "json_response", "read_json"]
 
 
 def json_response(body: object, status_code: int = 200) -> Response[bytes]:
-    return Response(msgspec.json.encode(body), status_code=status_code,
-                    media_type="application/json")  # fmt: skip
+    return Response(
+        msgspec.json.encode(body), status_code=status_code, media_type="application/json"
+    )
 
 
 def read_json(body: bytes) -> dict[str, Any]:
@@ -55,30 +56,41 @@ async def _run(state: OpenPaymentsState, operation: Any) -> Any:
 
 
 def _continue(state: OpenPaymentsState, grant: Grant, token: str | None) -> dict[str, Any]:
-    block: dict[str, Any] = {"access_token": {"value": token or ""},
-                             "uri": state.urls.continue_uri(grant.id)}  # fmt: skip
+    block: dict[str, Any] = {
+        "access_token": {"value": token or ""},
+        "uri": state.urls.continue_uri(grant.id),
+    }
     if token is None:
         block.pop("access_token")
     return block
 
 
 def _token(state: OpenPaymentsState, issued: Issued) -> dict[str, Any]:
-    return {"value": issued.token_value, "manage": state.urls.manage_uri(issued.token_id or ""),
-            "expires_in": TOKEN_TTL_S, "access": issued.grant.access}  # fmt: skip
+    return {
+        "value": issued.token_value,
+        "manage": state.urls.manage_uri(issued.token_id or ""),
+        "expires_in": TOKEN_TTL_S,
+        "access": issued.grant.access,
+    }
 
 
 def _interact(body: dict[str, Any]) -> dict[str, str] | None:
     interact = body.get("interact")
     if not isinstance(interact, dict) or "redirect" not in (interact.get("start") or []):
-        raise OpError(400, "invalid_request", "outgoing-payment access needs interact.start"
-                      " with redirect")  # fmt: skip
+        raise OpError(
+            400, "invalid_request", "outgoing-payment access needs interact.start with redirect"
+        )
     finish = interact.get("finish")
     if finish is None:
         return None
-    if (not isinstance(finish, dict) or finish.get("method") != "redirect"
-            or not all(type(finish.get(k)) is str and 0 < len(finish[k]) <= 1024
-                       for k in ("uri", "nonce"))
-            or not str(finish["uri"]).startswith(("https://", "http://"))):  # fmt: skip
+    if (
+        not isinstance(finish, dict)
+        or finish.get("method") != "redirect"
+        or not all(
+            type(finish.get(k)) is str and 0 < len(finish[k]) <= 1024 for k in ("uri", "nonce")
+        )
+        or not str(finish["uri"]).startswith(("https://", "http://"))
+    ):
         raise OpError(400, "invalid_request", "interact.finish: method redirect, uri, nonce")
     return {"uri": finish["uri"], "nonce": finish["nonce"]}
 
@@ -101,12 +113,15 @@ async def grant_request(request: Request[Any, Any, Any]) -> Response[bytes]:
     interactive = needs_interaction(access)
     finish = _interact(body) if interactive else None
     wallet = wallet_of_access(state.urls, access)
-    issued: Issued = await _run(state, create_grant(client, kid, access, wallet, finish,
-                                                    interactive))  # fmt: skip
+    issued: Issued = await _run(
+        state, create_grant(client, kid, access, wallet, finish, interactive)
+    )
     answer: dict[str, Any] = {"continue": _continue(state, issued.grant, issued.continue_token)}
     if interactive:
-        answer["interact"] = {"redirect": state.urls.interact_uri(issued.grant.interact_id or ""),
-                              "finish": issued.grant.interact_nonce}  # fmt: skip
+        answer["interact"] = {
+            "redirect": state.urls.interact_uri(issued.grant.interact_id or ""),
+            "finish": issued.grant.interact_nonce,
+        }
         answer["continue"]["wait"] = CONTINUE_WAIT_S
     else:
         answer["access_token"] = _token(state, issued)

@@ -46,16 +46,20 @@ METADATA_BYTES_MAX: Final = 4096
 PAGE_MAX: Final = 100
 
 
-def _allowed(grant: Grant, kind: str, action: str, wallet: Wallet | None,
-             state: OpenPaymentsState) -> tuple[dict[str, Any], bool]:  # fmt: skip
+def _allowed(
+    grant: Grant, kind: str, action: str, wallet: Wallet | None, state: OpenPaymentsState
+) -> tuple[dict[str, Any], bool]:
     """The access item allowing ``action`` on ``kind`` (for ``wallet``), and whether it
     reaches every client's resources (``-all``); 403 otherwise."""
     for item in grant.access:
         if item["type"] != kind:
             continue
         identifier = item.get("identifier")
-        if identifier is not None and wallet is not None and \
-                state.urls.parse_wallet(identifier) != wallet:  # fmt: skip
+        if (
+            identifier is not None
+            and wallet is not None
+            and state.urls.parse_wallet(identifier) != wallet
+        ):
             continue
         actions = set(item["actions"])
         if f"{action}-all" in actions:
@@ -115,8 +119,9 @@ async def create_incoming_payment(request: Request[Any, Any, Any]) -> Response[b
     _allowed(grant, "incoming-payment", "create", wallet, state)
     amount = body.get("incomingAmount")
     incoming = None if amount is None else parse_amount_for(amount, "incomingAmount", wallet.asset)
-    op = create_incoming(wallet, incoming, _expires_ns(body.get("expiresAt")), _metadata(body),
-                         grant.client)  # fmt: skip
+    op = create_incoming(
+        wallet, incoming, _expires_ns(body.get("expiresAt")), _metadata(body), grant.client
+    )
     payment = await _run(state, op)
     return json_response(incoming_json(state.urls, payment, 0), 201)
 
@@ -161,8 +166,11 @@ async def complete_incoming_payment(
 
 def _page(request: Request[Any, Any, Any]) -> tuple[int, Cursor | None]:
     first_text = request.query_params.get("first", "20")
-    if not first_text.isdigit() or not 1 <= int(first_text) <= PAGE_MAX or \
-            "last" in request.query_params:  # fmt: skip
+    if (
+        not first_text.isdigit()
+        or not 1 <= int(first_text) <= PAGE_MAX
+        or "last" in request.query_params
+    ):
         raise OpError(
             400, "invalid_request", f"first: 1..{PAGE_MAX} (paging backwards is not offered)"
         )
@@ -177,8 +185,12 @@ def _page(request: Request[Any, Any, Any]) -> tuple[int, Cursor | None]:
 
 @get("/incoming-payments")
 async def list_incoming_payments(request: Request[Any, Any, Any]) -> Response[bytes]:
-    return await _listed(request, "incoming-payment", list_incoming,
-                         lambda urls, p: incoming_json(urls, p, 0, methods=False))  # fmt: skip
+    return await _listed(
+        request,
+        "incoming-payment",
+        list_incoming,
+        lambda urls, p: incoming_json(urls, p, 0, methods=False),
+    )
 
 
 @post("/quotes", status_code=201)
@@ -192,8 +204,11 @@ async def create_quote_route(request: Request[Any, Any, Any]) -> Response[bytes]
         or body.get("method") != "ilp"
         or ("debitAmount" in body and "receiveAmount" in body)
     ):
-        raise OpError(400, "invalid_request", "walletAddress, receiver, method ilp, and"
-                      " debitAmount or receiveAmount")  # fmt: skip
+        raise OpError(
+            400,
+            "invalid_request",
+            "walletAddress, receiver, method ilp, and debitAmount or receiveAmount",
+        )
     wallet = _wallet(state, body.get("walletAddress"))
     _allowed(grant, "quote", "create", wallet, state)
     if wallet.kind != "customer":
@@ -209,8 +224,12 @@ def _receiver(state: OpenPaymentsState, url: object) -> str:
     found = state.urls.parse_resource(url, "incoming-payments")
     if found is None:
         # No Interledger connector: money leaves centime only through payouts.
-        raise OpError(400, "invalid_receiver", "receiver: only incoming payments of centime"
-                      " wallets can be paid (no peering with other providers yet)")  # fmt: skip
+        raise OpError(
+            400,
+            "invalid_receiver",
+            "receiver: only incoming payments of centime"
+            " wallets can be paid (no peering with other providers yet)",
+        )
     return found
 
 
@@ -249,8 +268,16 @@ async def create_outgoing_payment(request: Request[Any, Any, Any]) -> Response[b
     )
     if incoming is None:
         raise OpError(400, "invalid_receiver", "no such incoming payment")
-    order = Order(outgoing_id(signature), wallet, grant, limits_of(state.urls, item, wallet.asset),
-                  source, receiver_url, _metadata(body), grant.client)  # fmt: skip
+    order = Order(
+        outgoing_id(signature),
+        wallet,
+        grant,
+        limits_of(state.urls, item, wallet.asset),
+        source,
+        receiver_url,
+        _metadata(body),
+        grant.client,
+    )
     result = await to_thread.run_sync(
         lambda: pay(state.platform, order, incoming.wallet, hint, decide)
     )
@@ -289,8 +316,10 @@ async def _source(
             state.urls.resource("incoming-payments", quote.receiver),
             quote.debit,
         )
-    if not set(body) <= {"walletAddress", "incomingPayment", "debitAmount", "metadata"} or \
-            "debitAmount" not in body:  # fmt: skip
+    if (
+        not set(body) <= {"walletAddress", "incomingPayment", "debitAmount", "metadata"}
+        or "debitAmount" not in body
+    ):
         raise OpError(400, "invalid_request", "quoteId, or incomingPayment and debitAmount")
     receiver = _receiver(state, body.get("incomingPayment"))
     debit = parse_amount_for(body["debitAmount"], "debitAmount", wallet.asset)
@@ -332,9 +361,7 @@ async def _listed(
     _, every = _allowed(grant, kind, "list", wallet, state)
     first, before = _page(request)
     client = None if every else grant.client
-    found = await to_thread.run_sync(
-        lambda: lister(state.platform, wallet, client, before, first)
-    )
+    found = await to_thread.run_sync(lambda: lister(state.platform, wallet, client, before, first))
     more, found = len(found) > first, found[:first]
     result = [render(state.urls, p) for p in found]
     return json_response({"pagination": _pagination(found, more, before), "result": result})
@@ -359,14 +386,22 @@ async def outgoing_payment_grant(request: Request[Any, Any, Any]) -> Response[by
     wallet = _wallet(state, item["identifier"])
     limits = limits_of(state.urls, item, wallet.asset)
     spent = await to_thread.run_sync(lambda: _spent(state, grant, limits.interval))
-    return json_response({
-        "spentDebitAmount": amount_json(spent.debit, wallet.asset),
-        "spentReceiveAmount": amount_json(spent.receive, wallet.asset),
-    })  # fmt: skip
+    return json_response(
+        {
+            "spentDebitAmount": amount_json(spent.debit, wallet.asset),
+            "spentReceiveAmount": amount_json(spent.receive, wallet.asset),
+        }
+    )
 
 
 resource_routes = [
-    create_incoming_payment, read_incoming_payment, complete_incoming_payment,
-    list_incoming_payments, create_quote_route, read_quote, create_outgoing_payment,
-    read_outgoing_payment, outgoing_payment_grant,
-]  # fmt: skip
+    create_incoming_payment,
+    read_incoming_payment,
+    complete_incoming_payment,
+    list_incoming_payments,
+    create_quote_route,
+    read_quote,
+    create_outgoing_payment,
+    read_outgoing_payment,
+    outgoing_payment_grant,
+]

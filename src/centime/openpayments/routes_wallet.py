@@ -50,9 +50,14 @@ async def wallet_address(
     body: dict[str, Any] = {"id": state.urls.wallet(wallet)}
     if name is not None:
         body["publicName"] = name
-    body.update({"assetCode": wallet.asset, "assetScale": _scale(wallet.asset),
-                 "authServer": state.urls.auth_server,
-                 "resourceServer": state.urls.resource_server})  # fmt: skip
+    body.update(
+        {
+            "assetCode": wallet.asset,
+            "assetScale": _scale(wallet.asset),
+            "authServer": state.urls.auth_server,
+            "resourceServer": state.urls.resource_server,
+        }
+    )
     response = json_response(body)
     response.headers.update(CACHE)
     return response

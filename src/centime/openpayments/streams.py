@@ -79,8 +79,10 @@ class Stream:
 
 
 def _load(ctx: UnitContext, grant_id: str, merchant_id: int) -> Stream | None:
-    rows = ctx.fetch(f"SELECT {_COLUMNS} FROM op_streams WHERE grant_id = ? AND merchant_id = ?",
-                     (grant_id, merchant_id))  # fmt: skip
+    rows = ctx.fetch(
+        f"SELECT {_COLUMNS} FROM op_streams WHERE grant_id = ? AND merchant_id = ?",
+        (grant_id, merchant_id),
+    )
     return Stream(*rows[0]) if rows else None
 
 
@@ -97,15 +99,23 @@ def _settle(ctx: UnitContext, platform: Platform, stream: Stream) -> None:
         if isinstance(result, Refusal):
             late = derive_id("op-stream-late", stream.hold_id)
             result = payments.create_payment(
-                platform, stream.customer_id, stream.merchant_id, stream.asset, stream.accrued,
-                "Web Monetization", None, payment_id=late,
-            ).unit(ctx)  # fmt: skip
+                platform,
+                stream.customer_id,
+                stream.merchant_id,
+                stream.asset,
+                stream.accrued,
+                "Web Monetization",
+                None,
+                payment_id=late,
+            ).unit(ctx)
         if isinstance(result, Refusal):
             _fail(ctx, stream)
     else:
         release_hold(platform, stream.hold_id).unit(ctx)  # a lapsed one is released already
-    ctx.execute("DELETE FROM op_streams WHERE grant_id = ? AND merchant_id = ?",
-                (stream.grant_id, stream.merchant_id))  # fmt: skip
+    ctx.execute(
+        "DELETE FROM op_streams WHERE grant_id = ? AND merchant_id = ?",
+        (stream.grant_id, stream.merchant_id),
+    )
 
 
 def _fail(ctx: UnitContext, stream: Stream) -> None:
@@ -120,8 +130,10 @@ def _fail(ctx: UnitContext, stream: Stream) -> None:
         (True, stream.hold_id),
     )
     for receiver, amount in rows:
-        ctx.execute("UPDATE op_incoming_payments SET received = received - ? WHERE id = ?",
-                    (int(amount), receiver))  # fmt: skip
+        ctx.execute(
+            "UPDATE op_incoming_payments SET received = received - ? WHERE id = ?",
+            (int(amount), receiver),
+        )
 
 
 def _needs_settling(stream: Stream, amount: int, now_ns: int) -> bool:
@@ -168,15 +180,45 @@ def accrue(
         stream = None
     if stream is None:
         hold_id = derive_id("op-stream", grant_id, merchant_id, ctx.now_ns)
-        hold: Any = authorize_hold(platform, customer_id, merchant_id, asset, reserve, HOLD_S,
-                                   "Web Monetization", hold_id=hold_id).unit(ctx)  # fmt: skip
+        hold: Any = authorize_hold(
+            platform,
+            customer_id,
+            merchant_id,
+            asset,
+            reserve,
+            HOLD_S,
+            "Web Monetization",
+            hold_id=hold_id,
+        ).unit(ctx)
         if isinstance(hold, Refusal):
             return hold
-        stream = Stream(grant_id, merchant_id, customer_id, asset, hold.id, reserve, 0, 0,
-                        hold.expires_at_ns, ctx.now_ns)  # fmt: skip
-        ctx.execute(f"INSERT INTO op_streams ({_COLUMNS}) VALUES ({', '.join('?' * 10)})",
-                    (grant_id, merchant_id, customer_id, asset, hold.id, reserve, 0, 0,
-                     hold.expires_at_ns, ctx.now_ns))  # fmt: skip
+        stream = Stream(
+            grant_id,
+            merchant_id,
+            customer_id,
+            asset,
+            hold.id,
+            reserve,
+            0,
+            0,
+            hold.expires_at_ns,
+            ctx.now_ns,
+        )
+        ctx.execute(
+            f"INSERT INTO op_streams ({_COLUMNS}) VALUES ({', '.join('?' * 10)})",
+            (
+                grant_id,
+                merchant_id,
+                customer_id,
+                asset,
+                hold.id,
+                reserve,
+                0,
+                0,
+                hold.expires_at_ns,
+                ctx.now_ns,
+            ),
+        )
     ctx.execute(
         "UPDATE op_streams SET accrued = accrued + ?, payments = payments + 1, last_ns = ?"
         " WHERE grant_id = ? AND merchant_id = ?",

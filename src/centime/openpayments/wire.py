@@ -26,8 +26,9 @@ def _metadata(text: str | None) -> dict[str, Any]:
     return {} if text is None else {"metadata": json.loads(text)}
 
 
-def incoming_json(urls: Urls, payment: IncomingPayment, now_ns: int, *,
-                  methods: bool = True) -> dict[str, Any]:  # fmt: skip
+def incoming_json(
+    urls: Urls, payment: IncomingPayment, now_ns: int, *, methods: bool = True
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "id": urls.resource("incoming-payments", payment.id),
         "walletAddress": urls.wallet(payment.wallet),
@@ -46,8 +47,10 @@ def incoming_json(urls: Urls, payment: IncomingPayment, now_ns: int, *,
 
 
 def public_incoming_json(urls: Urls, payment: IncomingPayment) -> dict[str, Any]:
-    return {"receivedAmount": amount_json(payment.received, payment.asset),
-            "authServer": urls.auth_server}  # fmt: skip
+    return {
+        "receivedAmount": amount_json(payment.received, payment.asset),
+        "authServer": urls.auth_server,
+    }
 
 
 def quote_json(urls: Urls, quote: Quote) -> dict[str, Any]:

@@ -155,8 +155,11 @@ def decide_many(screen: Any, events: Sequence[RiskEvent]) -> list[Decision]:
         log.exception("the risk screen failed on %d events: blocked (fail closed)", len(events))
         return [_FAILED] * len(events)
     if len(decisions) != len(events) or not all(_well_formed(d) for d in decisions):
-        log.error("the risk screen answered %d malformed decisions for %d events: blocked",
-                  len(decisions), len(events))  # fmt: skip
+        log.error(
+            "the risk screen answered %d malformed decisions for %d events: blocked",
+            len(decisions),
+            len(events),
+        )
         return [_FAILED] * len(events)
     return decisions
 
@@ -276,14 +279,24 @@ class DecisionRecord:
 
 
 def decision_from_row(row: Sequence[Any]) -> DecisionRecord:
-    event = RiskEvent(int(row[2]), row[3], int(row[4]), row[5], row[6], row[7], row[8], row[9],
-                      row[10])  # fmt: skip
+    event = RiskEvent(
+        int(row[2]), row[3], int(row[4]), row[5], row[6], row[7], row[8], row[9], row[10]
+    )
     return DecisionRecord(
-        int(row[0]), int(row[1]), event, row[11], int(row[12]), row[13], int(row[14]),
-        tuple(json.loads(row[15])), row[16], row[17],
-        None if row[18] is None else json.loads(row[18]), bool(row[19]),
+        int(row[0]),
+        int(row[1]),
+        event,
+        row[11],
+        int(row[12]),
+        row[13],
+        int(row[14]),
+        tuple(json.loads(row[15])),
+        row[16],
+        row[17],
+        None if row[18] is None else json.loads(row[18]),
+        bool(row[19]),
         None if row[20] is None else int(row[20]),
-    )  # fmt: skip
+    )
 
 
 DECISION_COLUMNS: Final = _COLUMNS
@@ -301,12 +314,28 @@ def decision_row(
 ) -> tuple[Any, ...]:
     """The row of one decision (for :func:`record_decisions`)."""
     return (
-        decision_id or new_id(), now_ns, event.timestamp_ns, event.type, event.amount,
-        event.asset, event.payer, event.payee, event.device, event.ip, event.instrument,
-        subject.kind, subject.id, decision.action.value, decision.score,
-        _reasons_json(decision), decision.model_version, decision.rules_version,
-        _features_json(decision), int(stepped_up), case_id,
-    )  # fmt: skip
+        decision_id or new_id(),
+        now_ns,
+        event.timestamp_ns,
+        event.type,
+        event.amount,
+        event.asset,
+        event.payer,
+        event.payee,
+        event.device,
+        event.ip,
+        event.instrument,
+        subject.kind,
+        subject.id,
+        decision.action.value,
+        decision.score,
+        _reasons_json(decision),
+        decision.model_version,
+        decision.rules_version,
+        _features_json(decision),
+        int(stepped_up),
+        case_id,
+    )
 
 
 def record_decision(
@@ -319,8 +348,7 @@ def record_decision(
     stepped_up: bool = False,
 ) -> int:
     """Write the decision in the unit's transaction; its id."""
-    row = decision_row(ctx.now_ns, event, decision, subject, case_id=case_id,
-                       stepped_up=stepped_up)  # fmt: skip
+    row = decision_row(ctx.now_ns, event, decision, subject, case_id=case_id, stepped_up=stepped_up)
     ctx.execute(_INSERT, row)
     decision_id: int = row[0]
     return decision_id

@@ -334,16 +334,21 @@ def _authorize(
 def _tell(ctx: UnitContext, event_type: str, hold: Hold) -> None:
     """The hold's event, for its merchant (when it listens)."""
     asset = ASSETS[hold.asset]
-    notify(ctx, event_type, hold.merchant_id, {
-        "id": format_id("hold", hold.id),
-        "customer_id": format_id("cus", hold.customer_id),
-        "merchant_id": format_id("mer", hold.merchant_id),
-        "amount": money(hold.amount, asset),
-        "captured": money(hold.captured, asset),
-        "status": hold.status.value,
-        "payment_id": None if hold.payment_id is None else format_id("pay", hold.payment_id),
-        "mandate_id": None if hold.mandate_id is None else format_id("man", hold.mandate_id),
-    })  # fmt: skip
+    notify(
+        ctx,
+        event_type,
+        hold.merchant_id,
+        {
+            "id": format_id("hold", hold.id),
+            "customer_id": format_id("cus", hold.customer_id),
+            "merchant_id": format_id("mer", hold.merchant_id),
+            "amount": money(hold.amount, asset),
+            "captured": money(hold.captured, asset),
+            "status": hold.status.value,
+            "payment_id": None if hold.payment_id is None else format_id("pay", hold.payment_id),
+            "mandate_id": None if hold.mandate_id is None else format_id("man", hold.mandate_id),
+        },
+    )
 
 
 def _row(hold: Hold) -> tuple[Any, ...]:
@@ -425,8 +430,13 @@ def capture_hold(
         # Priced as a payment: the fee schedule's tier at the merchant's month volume.
         rules, month = active_rules(ctx), month_of(ctx.now_ns)
         volumes = month_volumes(ctx, merchant.id, month)
-        terms = fee_terms(rules, merchant.id, hold.asset, volumes.get(hold.asset, 0),
-                          merchant_fee(platform, merchant, hold.asset))  # fmt: skip
+        terms = fee_terms(
+            rules,
+            merchant.id,
+            hold.asset,
+            volumes.get(hold.asset, 0),
+            merchant_fee(platform, merchant, hold.asset),
+        )
         fee = payment_fee(amount, terms.fee_bp, terms.fee_fixed)
         restricted = min(amount, hold.restricted_amount)
         posted = {"restricted": restricted, "wallet": amount - restricted}

@@ -90,9 +90,18 @@ _COLUMNS: Final = (
 
 def _quote(row: Sequence[Any]) -> Quote:
     return Quote(
-        int(row[0]), int(row[1]), int(row[2]), row[3], int(row[4]), int(row[5]), int(row[6]),
-        row[7], int(row[8]), None if row[9] is None else int(row[9]), int(row[10]),
-    )  # fmt: skip
+        int(row[0]),
+        int(row[1]),
+        int(row[2]),
+        row[3],
+        int(row[4]),
+        int(row[5]),
+        int(row[6]),
+        row[7],
+        int(row[8]),
+        None if row[9] is None else int(row[9]),
+        int(row[10]),
+    )
 
 
 def instant_payout_id(quote_id: int) -> int:
@@ -181,18 +190,34 @@ def quote_instant_payout(
         if fee >= amount:
             return Refusal(Code.PAYOUT_TOO_SMALL, "the fee would take all of the amount")
         quote = Quote(
-            new, merchant_id, method.id, asset, amount, fee, days,
+            new,
+            merchant_id,
+            method.id,
+            asset,
+            amount,
+            fee,
+            days,
             None if scheduled is None else scheduled.isoformat(),
-            ctx.now_ns + config.quote_valid_s * 1_000_000_000, None, ctx.now_ns,
-        )  # fmt: skip
+            ctx.now_ns + config.quote_valid_s * 1_000_000_000,
+            None,
+            ctx.now_ns,
+        )
         ctx.execute(
             f"INSERT INTO payout_quotes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                quote.id, quote.merchant_id, quote.method_id, quote.asset, quote.amount,
-                quote.fee, quote.days_early, quote.scheduled_date, quote.expires_ns, None,
+                quote.id,
+                quote.merchant_id,
+                quote.method_id,
+                quote.asset,
+                quote.amount,
+                quote.fee,
+                quote.days_early,
+                quote.scheduled_date,
+                quote.expires_ns,
+                None,
                 quote.created_ns,
             ),
-        )  # fmt: skip
+        )
         return quote
 
     return Operation(unit, 0)
@@ -230,9 +255,15 @@ def _confirm_unit(
         if ctx.now_ns >= quote.expires_ns:
             return Refusal(Code.QUOTE_EXPIRED, "the quote has expired; ask for a new one")
         draft = draft_payout(
-            instant_payout_id(quote.id), merchant_id, quote.asset, quote.amount, quote.fee,
-            PayoutKind.INSTANT, quote.method_id, quote_id=quote.id,
-        )  # fmt: skip
+            instant_payout_id(quote.id),
+            merchant_id,
+            quote.asset,
+            quote.amount,
+            quote.fee,
+            PayoutKind.INSTANT,
+            quote.method_id,
+            quote_id=quote.id,
+        )
         made = reserve_unit(ctx, platform, draft)
         if isinstance(made, Payout):
             ctx.execute("UPDATE payout_quotes SET payout_id = ? WHERE id = ?", (made.id, quote.id))
@@ -260,9 +291,7 @@ def confirm_instant_payout(
     operation = _confirm_unit(platform, merchant_id, quote_id)
     quote = get_quote(platform, quote_id, merchant_id)
     if quote is not None and quote.payout_id is None:
-        operation = operation.then(
-            _screened(platform, quote, stepped_up_at_ns, device, ip)
-        )
+        operation = operation.then(_screened(platform, quote, stepped_up_at_ns, device, ip))
     made = platform.execute(operation)
     if isinstance(made, Refusal):
         return made
@@ -282,9 +311,15 @@ def _screened(
     method = get_payout_method(platform, quote.method_id, quote.merchant_id)
     account = method.fingerprint if method is not None else format_id("pm", quote.method_id)
     event, decision = payout_decision(
-        platform, quote.merchant_id, quote.asset, quote.amount, account, instant=True,
-        device=device, ip=ip,
-    )  # fmt: skip
+        platform,
+        quote.merchant_id,
+        quote.asset,
+        quote.amount,
+        account,
+        instant=True,
+        device=device,
+        ip=ip,
+    )
     subject = Subject("payout", instant_payout_id(quote.id), "merchant", quote.merchant_id)
 
     def gated(

@@ -109,13 +109,32 @@ _BUDGET_COLUMNS: Final = (
 
 
 def _link(row: Sequence[Any]) -> Link:
-    return Link(int(row[0]), int(row[1]), row[2], int(row[3]), row[4], bool(row[5]),
-                LinkStatus(row[6]), int(row[7]), int(row[8]))  # fmt: skip
+    return Link(
+        int(row[0]),
+        int(row[1]),
+        row[2],
+        int(row[3]),
+        row[4],
+        bool(row[5]),
+        LinkStatus(row[6]),
+        int(row[7]),
+        int(row[8]),
+    )
 
 
 def _budget(row: Sequence[Any]) -> Budget:
-    return Budget(int(row[0]), int(row[1]), int(row[2]), row[3], int(row[4]), int(row[5]),
-                  int(row[6]), row[7], int(row[8]), int(row[9]))  # fmt: skip
+    return Budget(
+        int(row[0]),
+        int(row[1]),
+        int(row[2]),
+        row[3],
+        int(row[4]),
+        int(row[5]),
+        int(row[6]),
+        row[7],
+        int(row[8]),
+        int(row[9]),
+    )
 
 
 # ------------------------------------------------------------------ payment links
@@ -146,13 +165,31 @@ def create_link(
         merchant = active_merchant(ctx, merchant_id)
         if isinstance(merchant, Refusal):
             return merchant
-        link = Link(link_id, merchant_id, asset, amount, description.strip(), bool(single_use),
-                    LinkStatus.ACTIVE, 0, ctx.now_ns)  # fmt: skip
+        link = Link(
+            link_id,
+            merchant_id,
+            asset,
+            amount,
+            description.strip(),
+            bool(single_use),
+            LinkStatus.ACTIVE,
+            0,
+            ctx.now_ns,
+        )
         ctx.execute(
             f"INSERT INTO payment_links ({_LINK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (link.id, merchant_id, asset, amount, link.description, link.single_use,
-             link.status.value, 0, ctx.now_ns),
-        )  # fmt: skip
+            (
+                link.id,
+                merchant_id,
+                asset,
+                amount,
+                link.description,
+                link.single_use,
+                link.status.value,
+                0,
+                ctx.now_ns,
+            ),
+        )
         return link
 
     return Operation(unit, 0)
@@ -195,9 +232,15 @@ def pay_link(
             if not replay:
                 return Refusal(Code.LINK_INACTIVE, f"this payment link is {link.status.value}")
         paid = create_payment(
-            platform, customer_id, link.merchant_id, link.asset, link.amount,
-            description=link.description, reference=f"link:{link.id}", payment_id=pay_id,
-        ).unit(ctx)  # fmt: skip
+            platform,
+            customer_id,
+            link.merchant_id,
+            link.asset,
+            link.amount,
+            description=link.description,
+            reference=f"link:{link.id}",
+            payment_id=pay_id,
+        ).unit(ctx)
         if isinstance(paid, Refusal) or paid.created_ns != ctx.now_ns:
             return paid  # refused, or a retry answered with the stored payment
         status = LinkStatus.USED if link.single_use else LinkStatus.ACTIVE
@@ -241,21 +284,47 @@ def approve_budget(
     one unit authorizes the hold and records the budget."""
     budget_id = new_id()
     hold_op = authorize_hold(
-        platform, customer_id, merchant_id, asset, amount, timeout_s,
-        "spending budget (one-click payments)", hold_id=budget_id,
-    )  # fmt: skip
+        platform,
+        customer_id,
+        merchant_id,
+        asset,
+        amount,
+        timeout_s,
+        "spending budget (one-click payments)",
+        hold_id=budget_id,
+    )
 
     def unit(ctx: UnitContext) -> Budget | Refusal:
         hold = hold_op.unit(ctx)
         if isinstance(hold, Refusal):
             return hold
-        budget = Budget(budget_id, customer_id, merchant_id, asset, amount, 0, 0, "open",
-                        hold.expires_at_ns, ctx.now_ns)  # fmt: skip
+        budget = Budget(
+            budget_id,
+            customer_id,
+            merchant_id,
+            asset,
+            amount,
+            0,
+            0,
+            "open",
+            hold.expires_at_ns,
+            ctx.now_ns,
+        )
         ctx.execute(
             f"INSERT INTO pay_budgets ({_BUDGET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (budget.id, customer_id, merchant_id, asset, amount, 0, 0, "open",
-             budget.expires_at_ns, ctx.now_ns),
-        )  # fmt: skip
+            (
+                budget.id,
+                customer_id,
+                merchant_id,
+                asset,
+                amount,
+                0,
+                0,
+                "open",
+                budget.expires_at_ns,
+                ctx.now_ns,
+            ),
+        )
         return budget
 
     return Operation(unit, hold_op.events_max)
@@ -288,9 +357,18 @@ def spend_budget(
             "UPDATE pay_budgets SET used = used + ?, uses = uses + 1 WHERE id = ?",
             (amount, budget.id),
         )
-        return Budget(budget.id, customer_id, merchant_id, asset, budget.amount,
-                      budget.used + amount, budget.uses + 1, "open", budget.expires_at_ns,
-                      budget.created_ns)  # fmt: skip
+        return Budget(
+            budget.id,
+            customer_id,
+            merchant_id,
+            asset,
+            budget.amount,
+            budget.used + amount,
+            budget.uses + 1,
+            "open",
+            budget.expires_at_ns,
+            budget.created_ns,
+        )
 
     return Operation(unit, 0)
 
@@ -304,9 +382,13 @@ def open_budget(
             f"SELECT {_BUDGET_COLUMNS} FROM pay_budgets WHERE customer_id = ?"
             " AND merchant_id = ? AND asset = ? AND status = 'open' AND expires_at_ns > ?"
             " ORDER BY amount - used DESC LIMIT 1",
-            (customer_id, merchant_id, asset,
-             platform.clock.now_ns() + BUDGET_SETTLE_AHEAD_S * NS_PER_S),
-        )  # fmt: skip
+            (
+                customer_id,
+                merchant_id,
+                asset,
+                platform.clock.now_ns() + BUDGET_SETTLE_AHEAD_S * NS_PER_S,
+            ),
+        )
     return _budget(rows[0]) if rows else None
 
 
@@ -334,9 +416,18 @@ def settle_budget(
         # HOLD_NOT_AUTHORIZED: the hold lapsed (its money went back to the customer): the
         # budget closes with nothing captured.
         ctx.execute("UPDATE pay_budgets SET status = 'settled' WHERE id = ?", (budget.id,))
-        return Budget(budget.id, budget.customer_id, budget.merchant_id, budget.asset,
-                      budget.amount, budget.used, budget.uses, "settled", budget.expires_at_ns,
-                      budget.created_ns)  # fmt: skip
+        return Budget(
+            budget.id,
+            budget.customer_id,
+            budget.merchant_id,
+            budget.asset,
+            budget.amount,
+            budget.used,
+            budget.uses,
+            "settled",
+            budget.expires_at_ns,
+            budget.created_ns,
+        )
 
     return Operation(unit, max(CAPTURE_EVENTS_MAX, RELEASE_EVENTS_MAX))
 

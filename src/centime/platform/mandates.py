@@ -257,13 +257,18 @@ def revoke_mandate(
 
 def _tell(ctx: UnitContext, event_type: str, mandate: Mandate) -> None:
     """The mandate's event, for its merchant (when it listens)."""
-    notify(ctx, event_type, mandate.merchant_id, {
-        "id": format_id("man", mandate.id),
-        "customer_id": format_id("cus", mandate.customer_id),
-        "merchant_id": format_id("mer", mandate.merchant_id),
-        "amount_max_daily": money(mandate.amount_max_daily, ASSETS[mandate.asset]),
-        "status": mandate.status.value,
-    })  # fmt: skip
+    notify(
+        ctx,
+        event_type,
+        mandate.merchant_id,
+        {
+            "id": format_id("man", mandate.id),
+            "customer_id": format_id("cus", mandate.customer_id),
+            "merchant_id": format_id("mer", mandate.merchant_id),
+            "amount_max_daily": money(mandate.amount_max_daily, ASSETS[mandate.asset]),
+            "status": mandate.status.value,
+        },
+    )
 
 
 # ------------------------------------------------------------------ reads

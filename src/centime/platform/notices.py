@@ -71,16 +71,30 @@ def credential_changed(
     ``detail`` names what changed (a passkey's name, a bank account's last four), never a
     secret."""
     detail = detail[:DETAIL_LEN_MAX]
-    emit(ctx, "account.credential_changed", party_id, {
-        "party_kind": party_kind, "change": change.value, "detail": detail,
-        "at_ns": str(ctx.now_ns),
-    })  # fmt: skip
+    emit(
+        ctx,
+        "account.credential_changed",
+        party_id,
+        {
+            "party_kind": party_kind,
+            "change": change.value,
+            "detail": detail,
+            "at_ns": str(ctx.now_ns),
+        },
+    )
     body = (
         f"{_SUBJECTS[change]}: {detail}.\n\n"
         "If this was you, there is nothing to do. If it was not, sign in with one of your"
         " passkeys or a recovery code now (a recovery sign-in ends every other session),"
         " remove what you do not recognise, and contact support."
     )
-    emit(ctx, "account.notice", party_id, {
-        "to": _email(ctx, party_kind, party_id), "subject": _SUBJECTS[change], "body": body,
-    })  # fmt: skip
+    emit(
+        ctx,
+        "account.notice",
+        party_id,
+        {
+            "to": _email(ctx, party_kind, party_id),
+            "subject": _SUBJECTS[change],
+            "body": body,
+        },
+    )

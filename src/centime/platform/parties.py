@@ -418,9 +418,7 @@ def list_customers(
     platform: Platform, cursor: Cursor | None = None, limit: int = 20
 ) -> Page[Customer]:
     """Every customer, newest first."""
-    return fetch_page(
-        platform, "customers", _CUSTOMER_COLUMNS, [], cursor, limit, _customer
-    )
+    return fetch_page(platform, "customers", _CUSTOMER_COLUMNS, [], cursor, limit, _customer)
 
 
 def list_merchants(

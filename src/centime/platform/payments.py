@@ -114,8 +114,7 @@ PAYMENT_LEGS_MAX: Final = 2
 _PER_ASSET_EVENTS_MAX: Final = 1 + 2
 PAYMENT_EVENTS_MAX: Final = PAYMENT_LEGS_MAX + _PER_ASSET_EVENTS_MAX
 if (
-    PAYMENT_LEGS_MAX * BATCH_PAYMENTS_MAX + _PER_ASSET_EVENTS_MAX * len(ASSETS)
-    > BATCH_EVENTS_MAX
+    PAYMENT_LEGS_MAX * BATCH_PAYMENTS_MAX + _PER_ASSET_EVENTS_MAX * len(ASSETS) > BATCH_EVENTS_MAX
 ):  # an asset was added
     raise RuntimeError("limits.BATCH_PAYMENTS_MAX no longer fits one unit: lower it")
 
@@ -479,8 +478,9 @@ class _Batch:
         restricted_transfer_id = wallet_transfer_id = None
         if restricted:
             available[restricted_id] -= restricted
-            restricted_transfer_id = self._carry(restricted_id, restricted, asset, payment_id,
-                                                 "restricted")  # fmt: skip
+            restricted_transfer_id = self._carry(
+                restricted_id, restricted, asset, payment_id, "restricted"
+            )
         if wallet:
             available[wallet_id] -= wallet
             wallet_transfer_id = self._carry(wallet_id, wallet, asset, payment_id, "wallet")
@@ -545,19 +545,34 @@ class _Batch:
         merchant_id = self.merchant_id
         transfers = [
             Transfer(
-                transfer_id, account, self.asset_accounts[asset][0], amount, asset,
-                _PAYMENT_CODE, LINKED, 0, 0, merchant_id,
+                transfer_id,
+                account,
+                self.asset_accounts[asset][0],
+                amount,
+                asset,
+                _PAYMENT_CODE,
+                LINKED,
+                0,
+                0,
+                merchant_id,
             )
             for account, (transfer_id, amount, asset) in self.legs.items()
-        ]  # fmt: skip
+        ]
         transfers += [
             Transfer(
-                transfer_id, account_id(AccountKind.PROMOTIONS, 0, asset),
-                self.asset_accounts[asset][0], self.discount_total[asset], asset,
-                _DISCOUNT_CODE, LINKED, 0, 0, merchant_id,
+                transfer_id,
+                account_id(AccountKind.PROMOTIONS, 0, asset),
+                self.asset_accounts[asset][0],
+                self.discount_total[asset],
+                asset,
+                _DISCOUNT_CODE,
+                LINKED,
+                0,
+                0,
+                merchant_id,
             )
             for asset, transfer_id in sorted(self.discount_transfer.items())
-        ]  # fmt: skip
+        ]
         transfers += self.fee_transfers()
         if transfers:
             transfers[-1] = transfers[-1]._replace(flags=0)
@@ -569,12 +584,19 @@ class _Batch:
         never exceeds its payment), so it cannot fail for lack of funds."""
         return [
             Transfer(
-                self.fee_transfer[asset], self.asset_accounts[asset][0],
-                self.asset_accounts[asset][1], total, asset, _FEE_CODE, LINKED, 0, 0,
+                self.fee_transfer[asset],
+                self.asset_accounts[asset][0],
+                self.asset_accounts[asset][1],
+                total,
+                asset,
+                _FEE_CODE,
+                LINKED,
+                0,
+                0,
                 self.merchant_id,
             )
             for asset, total in sorted(self.fee_total.items())
-        ]  # fmt: skip
+        ]
 
 
 def _replayed(stored: Payment, item: PaymentItem, merchant_id: int) -> Payment | Refusal:
@@ -728,10 +750,14 @@ def _batch_operation(
     # payments it makes: a tight bound lets several units share a group commit.
     if len(items) > 1:  # a code's per-customer count is read per unit: one payment each
         refusals_in = [
-            r or (Refusal(Code.INVALID_REQUEST, "promotion codes are for single payments")
-                  if type(i) is PaymentItem and i.promo_code is not None else None)
+            r
+            or (
+                Refusal(Code.INVALID_REQUEST, "promotion codes are for single payments")
+                if type(i) is PaymentItem and i.promo_code is not None
+                else None
+            )
             for i, r in zip(items, refusals_in, strict=True)
-        ]  # fmt: skip
+        ]
     valid = [i for i, r in zip(items, refusals_in, strict=True) if r is None]
     assets = {i.asset for i in valid}
     payers = {(i.customer_id, i.asset) for i in valid}

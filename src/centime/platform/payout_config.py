@@ -29,9 +29,12 @@ class InstantPayoutPricing:
 
     def params(self, asset: str) -> InstantFeeParams:
         return InstantFeeParams(
-            self.day_bp, self.floor_bp, self.cap_bp,
-            parse_amount(self.fixed, ASSETS[asset].scale), self.days_max,
-        )  # fmt: skip
+            self.day_bp,
+            self.floor_bp,
+            self.cap_bp,
+            parse_amount(self.fixed, ASSETS[asset].scale),
+            self.days_max,
+        )
 
 
 def _default_daily() -> dict[int, str | None]:

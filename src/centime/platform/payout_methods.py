@@ -75,9 +75,17 @@ _COLUMNS: Final = (
 
 def _method(row: Sequence[Any]) -> PayoutMethod:
     return PayoutMethod(
-        int(row[0]), int(row[1]), row[2], row[3], row[4], row[5], row[6], row[7], int(row[8]),
+        int(row[0]),
+        int(row[1]),
+        row[2],
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        int(row[8]),
         None if row[9] is None else int(row[9]),
-    )  # fmt: skip
+    )
 
 
 def payout_provider(platform: Platform, name: str | None = None) -> PayoutProvider | Refusal:
@@ -223,19 +231,40 @@ def _record_unit(
         if refusal is not None:
             return refusal
         method = PayoutMethod(
-            method_id, merchant_id, provider, answer.token[:64], answer.fingerprint[:64],
-            answer.last4[-4:], holder_name, "active", ctx.now_ns, None,
-        )  # fmt: skip
+            method_id,
+            merchant_id,
+            provider,
+            answer.token[:64],
+            answer.fingerprint[:64],
+            answer.last4[-4:],
+            holder_name,
+            "active",
+            ctx.now_ns,
+            None,
+        )
         ctx.execute(
             f"INSERT INTO payout_methods ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                method.id, method.merchant_id, method.provider, method.token, method.fingerprint,
-                method.last4, method.holder_name, method.status, method.created_ns, None,
+                method.id,
+                method.merchant_id,
+                method.provider,
+                method.token,
+                method.fingerprint,
+                method.last4,
+                method.holder_name,
+                method.status,
+                method.created_ns,
+                None,
             ),
-        )  # fmt: skip
+        )
         _lock(ctx, platform, merchant_id)
-        credential_changed(ctx, "merchant", merchant_id, Change.PAYOUT_METHOD_ADDED,
-                           f"account ending {method.last4}, holder {holder_name!r}")  # fmt: skip
+        credential_changed(
+            ctx,
+            "merchant",
+            merchant_id,
+            Change.PAYOUT_METHOD_ADDED,
+            f"account ending {method.last4}, holder {holder_name!r}",
+        )
         return method
 
     return Operation(unit, 0)
@@ -258,8 +287,13 @@ def remove_payout_method(
             (ctx.now_ns, method_id),
         )
         _lock(ctx, platform, merchant_id)
-        credential_changed(ctx, "merchant", merchant_id, Change.PAYOUT_METHOD_REMOVED,
-                           f"account ending {method.last4}")  # fmt: skip
+        credential_changed(
+            ctx,
+            "merchant",
+            merchant_id,
+            Change.PAYOUT_METHOD_REMOVED,
+            f"account ending {method.last4}",
+        )
         return PayoutMethod(*(*_row_of(method)[:7], "removed", method.created_ns, ctx.now_ns))
 
     return Operation(unit, 0)
@@ -267,9 +301,14 @@ def remove_payout_method(
 
 def _row_of(method: PayoutMethod) -> tuple[Any, ...]:
     return (
-        method.id, method.merchant_id, method.provider, method.token, method.fingerprint,
-        method.last4, method.holder_name,
-    )  # fmt: skip
+        method.id,
+        method.merchant_id,
+        method.provider,
+        method.token,
+        method.fingerprint,
+        method.last4,
+        method.holder_name,
+    )
 
 
 # ------------------------------------------------------------------ reads

@@ -112,9 +112,17 @@ _COLUMNS: Final = (
 
 def _schedule(row: Sequence[Any]) -> PayoutSchedule:
     return PayoutSchedule(
-        int(row[0]), row[1], Frequency(row[2]), int(row[3]), int(row[4]), int(row[5]),
-        int(row[6]), int(row[7]), None if row[8] is None else int(row[8]), int(row[9]),
-    )  # fmt: skip
+        int(row[0]),
+        row[1],
+        Frequency(row[2]),
+        int(row[3]),
+        int(row[4]),
+        int(row[5]),
+        int(row[6]),
+        int(row[7]),
+        None if row[8] is None else int(row[8]),
+        int(row[9]),
+    )
 
 
 # ------------------------------------------------------------------ dates (pure)
@@ -161,9 +169,14 @@ def scheduled_payout_id(merchant_id: int, asset: str, day: dt.date) -> int:
 
 
 def _check_schedule(
-    asset: object, frequency: object, weekday: object, month_day: object,
-    minimum_amount: object, reserve_bp: object, reserve_days: object,
-) -> Refusal | None:  # fmt: skip
+    asset: object,
+    frequency: object,
+    weekday: object,
+    month_day: object,
+    minimum_amount: object,
+    reserve_bp: object,
+    reserve_days: object,
+) -> Refusal | None:
     if type(asset) is not str or asset not in ASSETS:
         return Refusal(Code.UNKNOWN_ASSET, f"unknown asset {asset!r}")
     if not isinstance(frequency, Frequency):
@@ -213,9 +226,17 @@ def set_schedule(
             if isinstance(method, Refusal):
                 return method
         schedule = PayoutSchedule(
-            merchant_id, asset, frequency, weekday, month_day, minimum_amount, reserve_bp,
-            reserve_days, method_id, ctx.now_ns,
-        )  # fmt: skip
+            merchant_id,
+            asset,
+            frequency,
+            weekday,
+            month_day,
+            minimum_amount,
+            reserve_bp,
+            reserve_days,
+            method_id,
+            ctx.now_ns,
+        )
         ctx.execute(
             "DELETE FROM payout_schedules WHERE merchant_id = ? AND asset = ?",
             (merchant_id, asset),
@@ -223,10 +244,18 @@ def set_schedule(
         ctx.execute(
             f"INSERT INTO payout_schedules ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                merchant_id, asset, frequency.value, weekday, month_day, minimum_amount,
-                reserve_bp, reserve_days, method_id, ctx.now_ns,
+                merchant_id,
+                asset,
+                frequency.value,
+                weekday,
+                month_day,
+                minimum_amount,
+                reserve_bp,
+                reserve_days,
+                method_id,
+                ctx.now_ns,
             ),
-        )  # fmt: skip
+        )
         return schedule
 
     return Operation(unit, 0)
@@ -312,9 +341,15 @@ def _reserve_scheduled(
 
 def _draft(payout_id: int, schedule: PayoutSchedule, day: dt.date, amount: int) -> Payout:
     return draft_payout(
-        payout_id, schedule.merchant_id, schedule.asset, amount, 0, PayoutKind.SCHEDULED,
-        schedule.method_id, run_date=day.isoformat(),
-    )  # fmt: skip
+        payout_id,
+        schedule.merchant_id,
+        schedule.asset,
+        amount,
+        0,
+        PayoutKind.SCHEDULED,
+        schedule.method_id,
+        run_date=day.isoformat(),
+    )
 
 
 def _due_page(platform: Platform, after: tuple[int, str]) -> list[PayoutSchedule]:

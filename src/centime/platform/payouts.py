@@ -189,19 +189,50 @@ def _opt(value: Any) -> int | None:
 
 def _payout(row: Sequence[Any]) -> Payout:
     return Payout(
-        int(row[0]), int(row[1]), int(row[2]), row[3], int(row[4]), int(row[5]),
-        PayoutKind(row[6]), PayoutStatus(row[7]), row[8], row[9], int(row[10]), row[11],
-        row[12], _opt(row[13]), row[14], int(row[15]), int(row[16]), _opt(row[17]),
+        int(row[0]),
+        int(row[1]),
+        int(row[2]),
+        row[3],
+        int(row[4]),
+        int(row[5]),
+        PayoutKind(row[6]),
+        PayoutStatus(row[7]),
+        row[8],
+        row[9],
+        int(row[10]),
+        row[11],
+        row[12],
+        _opt(row[13]),
+        row[14],
+        int(row[15]),
+        int(row[16]),
+        _opt(row[17]),
         _opt(row[18]),
-    )  # fmt: skip
+    )
 
 
 def _values(p: Payout) -> tuple[Any, ...]:
     return (
-        p.id, p.merchant_id, p.method_id, p.asset, p.amount, p.fee, p.kind.value,
-        p.status.value, p.provider, p.provider_ref, p.attempts, p.failure_code, p.return_code,
-        p.quote_id, p.run_date, p.created_ns, p.updated_ns, p.resolved_ns, p.returned_ns,
-    )  # fmt: skip
+        p.id,
+        p.merchant_id,
+        p.method_id,
+        p.asset,
+        p.amount,
+        p.fee,
+        p.kind.value,
+        p.status.value,
+        p.provider,
+        p.provider_ref,
+        p.attempts,
+        p.failure_code,
+        p.return_code,
+        p.quote_id,
+        p.run_date,
+        p.created_ns,
+        p.updated_ns,
+        p.resolved_ns,
+        p.returned_ns,
+    )
 
 
 # ------------------------------------------------------------------ inside units
@@ -218,10 +249,17 @@ def _save(ctx: UnitContext, payout: Payout) -> Payout:
         "UPDATE payouts SET status = ?, provider_ref = ?, attempts = ?, failure_code = ?,"
         " return_code = ?, updated_ns = ?, resolved_ns = ?, returned_ns = ? WHERE id = ?",
         (
-            saved.status.value, saved.provider_ref, saved.attempts, saved.failure_code,
-            saved.return_code, saved.updated_ns, saved.resolved_ns, saved.returned_ns, saved.id,
+            saved.status.value,
+            saved.provider_ref,
+            saved.attempts,
+            saved.failure_code,
+            saved.return_code,
+            saved.updated_ns,
+            saved.resolved_ns,
+            saved.returned_ns,
+            saved.id,
         ),
-    )  # fmt: skip
+    )
     return saved
 
 
@@ -331,11 +369,19 @@ def _reserve_chain(payout: Payout) -> list[Transfer]:
     pending = int(TransferFlags.PENDING)
     return [
         Transfer(
-            _reserve_id(payout.id, name), available, credit[name][0], amount, asset,
-            int(credit[name][1]), pending, 0, 0, payout.id,
+            _reserve_id(payout.id, name),
+            available,
+            credit[name][0],
+            amount,
+            asset,
+            int(credit[name][1]),
+            pending,
+            0,
+            0,
+            payout.id,
         )
         for name, amount in _legs(payout)
-    ]  # fmt: skip
+    ]
 
 
 def _resolve_chain(payout: Payout, post: bool) -> list[Transfer]:
@@ -343,11 +389,19 @@ def _resolve_chain(payout: Payout, post: bool) -> list[Transfer]:
     verb = "post" if post else "void"
     return [
         Transfer(
-            _reserve_id(payout.id, f"{verb}.{name}"), 0, 0, amount, "", 0, flag,
-            _reserve_id(payout.id, name), 0, payout.id,
+            _reserve_id(payout.id, f"{verb}.{name}"),
+            0,
+            0,
+            amount,
+            "",
+            0,
+            flag,
+            _reserve_id(payout.id, name),
+            0,
+            payout.id,
         )
         for name, amount in _legs(payout)
-    ]  # fmt: skip
+    ]
 
 
 def _return_transfer(payout: Payout) -> Transfer:
@@ -356,8 +410,14 @@ def _return_transfer(payout: Payout) -> Transfer:
         _reserve_id(payout.id, "return"),
         account_id(AccountKind.PAYOUT_CLEARING, OPERATOR, asset),
         account_id(AccountKind.MERCHANT_AVAILABLE, payout.merchant_id, asset),
-        payout.net, asset, int(PayoutTransferCode.RETURN), 0, 0, 0, payout.id,
-    )  # fmt: skip
+        payout.net,
+        asset,
+        int(PayoutTransferCode.RETURN),
+        0,
+        0,
+        0,
+        payout.id,
+    )
 
 
 # Ledger events of the reserve unit: the accounts it may create, the two pending legs.
@@ -395,9 +455,14 @@ def reserve_unit(ctx: UnitContext, platform: Platform, draft: Payout) -> Payout 
     asset = draft.asset
     ensure_accounts(ctx, operator_accounts(asset) + merchant_accounts(draft.merchant_id, asset))
     payout = dataclasses.replace(
-        draft, method_id=method.id, provider=method.provider, status=PayoutStatus.REQUESTED,
-        attempts=1, created_ns=ctx.now_ns, updated_ns=ctx.now_ns,
-    )  # fmt: skip
+        draft,
+        method_id=method.id,
+        provider=method.provider,
+        status=PayoutStatus.REQUESTED,
+        attempts=1,
+        created_ns=ctx.now_ns,
+        updated_ns=ctx.now_ns,
+    )
     _submit(ctx, _reserve_chain(payout), "payout reserve")
     ctx.execute(f"INSERT INTO payouts ({_COLUMNS}) VALUES ({_PLACEHOLDERS})", _values(payout))
     _emit(ctx, "payout.requested", payout)
@@ -405,13 +470,37 @@ def reserve_unit(ctx: UnitContext, platform: Platform, draft: Payout) -> Payout 
 
 
 def draft_payout(
-    payout_id: int, merchant_id: int, asset: str, amount: int, fee: int, kind: PayoutKind,
-    method_id: int | None = None, quote_id: int | None = None, run_date: str | None = None,
-) -> Payout:  # fmt: skip
+    payout_id: int,
+    merchant_id: int,
+    asset: str,
+    amount: int,
+    fee: int,
+    kind: PayoutKind,
+    method_id: int | None = None,
+    quote_id: int | None = None,
+    run_date: str | None = None,
+) -> Payout:
     return Payout(
-        payout_id, merchant_id, method_id or 0, asset, amount, fee, kind, PayoutStatus.REQUESTED,
-        "", None, 0, None, None, quote_id, run_date, 0, 0, None, None,
-    )  # fmt: skip
+        payout_id,
+        merchant_id,
+        method_id or 0,
+        asset,
+        amount,
+        fee,
+        kind,
+        PayoutStatus.REQUESTED,
+        "",
+        None,
+        0,
+        None,
+        None,
+        quote_id,
+        run_date,
+        0,
+        0,
+        None,
+        None,
+    )
 
 
 def check_payout_request(asset: object, amount: object) -> Refusal | None:
@@ -482,9 +571,11 @@ def _answer_unit(payout_id: int, result: PayoutResult) -> Operation[Payout]:
             return saved
         _submit(ctx, _resolve_chain(payout, post=False), "payout void")
         failed = dataclasses.replace(
-            payout, status=PayoutStatus.FAILED, resolved_ns=ctx.now_ns,
+            payout,
+            status=PayoutStatus.FAILED,
+            resolved_ns=ctx.now_ns,
             failure_code=_bounded(result.code),
-        )  # fmt: skip
+        )
         saved = _save(ctx, failed)
         _emit(ctx, "payout.failed", saved)
         return saved
@@ -509,9 +600,13 @@ def send_payout(platform: Platform, payout: Payout, *, resend: bool = False) -> 
         log.error("payout %d: %s", payout.id, provider.detail)
         return payout
     request = PayoutRequest(
-        payout.id, payout.merchant_id, payout.asset, payout.net, token,
+        payout.id,
+        payout.merchant_id,
+        payout.asset,
+        payout.net,
+        token,
         payout.kind is PayoutKind.INSTANT,
-    )  # fmt: skip
+    )
     try:
         result = provider.send(request)
     except ProviderUnavailable as error:
@@ -599,9 +694,11 @@ def _apply(
         ensure_accounts(ctx, merchant_accounts(payout.merchant_id, payout.asset))
         chain.append(_return_transfer(payout))
         payout = dataclasses.replace(
-            payout, status=PayoutStatus.RETURNED, returned_ns=now,
+            payout,
+            status=PayoutStatus.RETURNED,
+            returned_ns=now,
             return_code=_bounded(event.code),
-        )  # fmt: skip
+        )
     _submit(ctx, chain, "payout event")
     return PayoutEventOutcome.APPLIED, payout, ""
 
@@ -653,9 +750,13 @@ def handle_payout_event(platform: Platform, event: PayoutEvent) -> PayoutEventRe
     result = platform.execute(_event_unit(event))
     if result.outcome in (PayoutEventOutcome.IGNORED, PayoutEventOutcome.UNKNOWN):
         log.warning(
-            "%s event %r for payout %d %s: %s", payout_event_kind(event), event.event_id,
-            event.payout_id, result.outcome.value, result.detail,
-        )  # fmt: skip
+            "%s event %r for payout %d %s: %s",
+            payout_event_kind(event),
+            event.event_id,
+            event.payout_id,
+            result.outcome.value,
+            result.detail,
+        )
     return result
 
 

@@ -40,8 +40,9 @@ def _payment_legs(payment: Payment) -> tuple[int, ...]:
     if payment.hold_id is not None:
         wallet = payment.amount - payment.restricted_amount
         named = (("restricted", payment.restricted_amount), ("wallet", wallet))
-        return tuple(derive_id("hold", payment.hold_id, "resolve", name)
-                     for name, part in named if part > 0)  # fmt: skip
+        return tuple(
+            derive_id("hold", payment.hold_id, "resolve", name) for name, part in named if part > 0
+        )
     ids = (payment.restricted_transfer_id, payment.wallet_transfer_id)
     return tuple(i for i in ids if i is not None) or (payment.id,)
 
@@ -57,17 +58,19 @@ def carried_by(
         if payment_id is None:
             return None
         payment = get_payment(
-            platform, payment_id,
+            platform,
+            payment_id,
             merchant_id=party_id if kind == "merchant" else None,
             customer_id=party_id if kind == "customer" else None,
-        )  # fmt: skip
+        )
         return None if payment is None else Carried(text, payment, None, _payment_legs(payment))
     if text.startswith("tr_") and kind != "merchant":
         transfer_id = parse_id("tr", text)
         if transfer_id is None:
             return None
-        sent = get_p2p_transfer(platform, transfer_id,
-                                customer_id=party_id if kind == "customer" else None)  # fmt: skip
+        sent = get_p2p_transfer(
+            platform, transfer_id, customer_id=party_id if kind == "customer" else None
+        )
         if sent is None:
             return None
         return Carried(text, None, sent, (derive_id("tr", sent.id, "send"),))

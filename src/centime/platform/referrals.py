@@ -101,10 +101,17 @@ _COLUMNS: Final = (
 
 def _referral(row: Sequence[Any]) -> Referral:
     return Referral(
-        (row[0], int(row[1])), (row[2], int(row[3])), row[4], row[5], int(row[6]), int(row[7]),
-        row[8], None if row[9] is None else int(row[9]), int(row[10]),
+        (row[0], int(row[1])),
+        (row[2], int(row[3])),
+        row[4],
+        row[5],
+        int(row[6]),
+        int(row[7]),
+        row[8],
+        None if row[9] is None else int(row[9]),
+        int(row[10]),
         None if row[11] is None else int(row[11]),
-    )  # fmt: skip
+    )
 
 
 # ------------------------------------------------------------------ codes
@@ -464,12 +471,19 @@ class _Run:
         linked = int(TransferFlags.LINKED)
         transfers = [
             Transfer(
-                derive_id("referral", *referral.referred, side), promotions,
-                _account(party, asset).id, amount, asset, int(BudgetCode.REFERRAL_REWARD),
-                linked if index < len(legs) - 1 else 0, 0, 0, referral.referred[1],
+                derive_id("referral", *referral.referred, side),
+                promotions,
+                _account(party, asset).id,
+                amount,
+                asset,
+                int(BudgetCode.REFERRAL_REWARD),
+                linked if index < len(legs) - 1 else 0,
+                0,
+                0,
+                referral.referred[1],
             )
             for index, (side, party, amount) in enumerate(legs)
-        ]  # fmt: skip
+        ]
         if transfers:
             require_created(ctx.create_transfers(transfers), "referral rewards")
         self.budget[asset] -= to_referrer + to_referred
@@ -478,9 +492,16 @@ class _Run:
             "UPDATE referrals SET status = 'rewarded', asset = ?, referrer_reward = ?,"
             " referred_reward = ?, detail = ?, decided_ns = ?, pricing_version = ?"
             " WHERE referred_kind = ? AND referred_id = ?",
-            (asset, to_referrer, to_referred, detail, ctx.now_ns, self.rules.version,
-             *referral.referred),
-        )  # fmt: skip
+            (
+                asset,
+                to_referrer,
+                to_referred,
+                detail,
+                ctx.now_ns,
+                self.rules.version,
+                *referral.referred,
+            ),
+        )
         data = {
             "referred": {"kind": referral.referred[0], "id": str(referral.referred[1])},
             "referrer": {"kind": referral.referrer[0], "id": str(referral.referrer[1])},

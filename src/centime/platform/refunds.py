@@ -247,8 +247,12 @@ def _refund_in_unit(
     )
     event = payment_event(payment)
     event["refunded"] = money(payment.refunded + wanted, ASSETS[asset])
-    event["refund"] = {"id": format_id("ref", refund.id), "amount": money(wanted, ASSETS[asset]),
-                       "fee_returned": money(fee_back, ASSETS[asset]), "reason": reason}
+    event["refund"] = {
+        "id": format_id("ref", refund.id),
+        "amount": money(wanted, ASSETS[asset]),
+        "fee_returned": money(fee_back, ASSETS[asset]),
+        "reason": reason,
+    }
     notify(ctx, "payment.refunded", merchant.id, event)
     return refund
 

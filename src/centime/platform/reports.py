@@ -110,9 +110,9 @@ class _Booked:
     status: str
 
 
-def _booked(platform: Platform, provider: str, start_ns: int, end_ns: int) -> tuple[
-    dict[tuple[int, str], _Booked], dict[int, str], bool
-]:  # fmt: skip
+def _booked(
+    platform: Platform, provider: str, start_ns: int, end_ns: int
+) -> tuple[dict[tuple[int, str], _Booked], dict[int, str], bool]:
     """The platform's movements of the day (keyed by (top-up, movement)), every candidate
     top-up's status, and whether candidates were cut at REPORT_ROWS_MAX."""
     with platform.read() as fetch:
@@ -144,9 +144,13 @@ def _booked(platform: Platform, provider: str, start_ns: int, end_ns: int) -> tu
         taken = [t for t in legs if t is not None]
         if taken and start_ns <= taken[0].timestamp < end_ns:
             booked[topup_id, "charged_back"] = _Booked(
-                topup_id, "charged_back", asset, sum(t.amount for t in taken),
-                int(charged_back), status,
-            )  # fmt: skip
+                topup_id,
+                "charged_back",
+                asset,
+                sum(t.amount for t in taken),
+                int(charged_back),
+                status,
+            )
     return booked, statuses, truncated
 
 
@@ -165,7 +169,7 @@ def reconcile(platform: Platform, provider: Statement, day: dt.date) -> Reconcil
     booked, statuses, report.truncated = _booked(platform, provider.name, start_ns, end_ns)
     report.platform_lines = len(booked)
     reported: dict[tuple[int, str], StatementLine] = {}
-    for line in lines[: REPORT_ROWS_MAX]:
+    for line in lines[:REPORT_ROWS_MAX]:
         reported[line.topup_id, line.kind] = line
     report.truncated = report.truncated or len(lines) > REPORT_ROWS_MAX
     found = report.differences
@@ -177,20 +181,46 @@ def reconcile(platform: Platform, provider: Statement, day: dt.date) -> Reconcil
             detail = "no such top-up" if status is None else f"the top-up is {status}"
             if status in _IMPLIED[line.kind]:
                 kind, detail = "missing_on_platform", f"the top-up is {status}, booked another day"
-            found.append(Difference(kind, line.kind, line.topup_id, line.asset, line.amount,
-                                    None, detail))  # fmt: skip
+            found.append(
+                Difference(kind, line.kind, line.topup_id, line.asset, line.amount, None, detail)
+            )
         elif mine.amount != line.amount:
-            found.append(Difference("amount_differs", line.kind, line.topup_id, line.asset,
-                                    line.amount, mine.amount, "the amounts differ"))  # fmt: skip
+            found.append(
+                Difference(
+                    "amount_differs",
+                    line.kind,
+                    line.topup_id,
+                    line.asset,
+                    line.amount,
+                    mine.amount,
+                    "the amounts differ",
+                )
+            )
     for key, mine in sorted(booked.items()):
         if key not in reported:
-            found.append(Difference("missing_at_provider", mine.movement, mine.topup_id,
-                                    mine.asset, None, mine.amount,
-                                    "the provider does not report it"))  # fmt: skip
+            found.append(
+                Difference(
+                    "missing_at_provider",
+                    mine.movement,
+                    mine.topup_id,
+                    mine.asset,
+                    None,
+                    mine.amount,
+                    "the provider does not report it",
+                )
+            )
         if mine.amount != mine.row_amount:
-            found.append(Difference("ledger_differs", mine.movement, mine.topup_id, mine.asset,
-                                    mine.row_amount, mine.amount,
-                                    "its row and its ledger transfers disagree"))  # fmt: skip
+            found.append(
+                Difference(
+                    "ledger_differs",
+                    mine.movement,
+                    mine.topup_id,
+                    mine.asset,
+                    mine.row_amount,
+                    mine.amount,
+                    "its row and its ledger transfers disagree",
+                )
+            )
     return report
 
 
@@ -204,9 +234,20 @@ def _status_of(platform: Platform, topup_id: int) -> str | None:
 
 
 EXPORT_COLUMNS: Final = (
-    "type", "id", "created_at", "payment_id", "customer_id", "asset", "scale", "amount",
-    "amount_decimal", "fee", "fee_decimal", "reference", "description",
-)  # fmt: skip
+    "type",
+    "id",
+    "created_at",
+    "payment_id",
+    "customer_id",
+    "asset",
+    "scale",
+    "amount",
+    "amount_decimal",
+    "fee",
+    "fee_decimal",
+    "reference",
+    "description",
+)
 
 
 def _rfc3339(ns: int) -> str:
@@ -223,8 +264,9 @@ def check_period(from_ns: int, to_ns: int) -> Refusal | None:
     return None
 
 
-def _rows(platform: Platform, table: str, columns: str, merchant_id: int, from_ns: int,
-          to_ns: int) -> Iterator[tuple[Any, ...]]:  # fmt: skip
+def _rows(
+    platform: Platform, table: str, columns: str, merchant_id: int, from_ns: int, to_ns: int
+) -> Iterator[tuple[Any, ...]]:
     """The table's rows of the merchant in ``[from_ns, to_ns)``, oldest first, a page of
     EXPORT_PAGE_ROWS per read (keyset on (created_ns, id))."""
     after = (from_ns - 1, 2**63 - 1)
@@ -252,13 +294,20 @@ def export_operations(
         return refusal
     with platform.read() as fetch:
         count = sum(
-            int(fetch(f"SELECT COUNT(*) FROM {table} WHERE merchant_id = ? AND created_ns >= ?"
-                      " AND created_ns < ?", (merchant_id, from_ns, to_ns))[0][0])
+            int(
+                fetch(
+                    f"SELECT COUNT(*) FROM {table} WHERE merchant_id = ? AND created_ns >= ?"
+                    " AND created_ns < ?",
+                    (merchant_id, from_ns, to_ns),
+                )[0][0]
+            )
             for table in ("payments", "refunds")
-        )  # fmt: skip
+        )
     if count > EXPORT_ROWS_MAX:
-        return Refusal(Code.INVALID_PERIOD,
-                       f"{count} rows: an export holds at most {EXPORT_ROWS_MAX}; shorten it")
+        return Refusal(
+            Code.INVALID_PERIOD,
+            f"{count} rows: an export holds at most {EXPORT_ROWS_MAX}; shorten it",
+        )
     return _csv(platform, merchant_id, from_ns, to_ns)
 
 
@@ -273,14 +322,27 @@ def _csv(platform: Platform, merchant_id: int, from_ns: int, to_ns: int) -> Iter
         return buffer.getvalue()
 
     yield line(list(EXPORT_COLUMNS))
-    payments = _rows(platform, "payments", "customer_id, asset, amount, fee, reference,"
-                     " description", merchant_id, from_ns, to_ns)  # fmt: skip
-    refunds = _rows(platform, "refunds", "payment_id, customer_id, asset, amount, fee_returned,"
-                    " reason", merchant_id, from_ns, to_ns)  # fmt: skip
+    payments = _rows(
+        platform,
+        "payments",
+        "customer_id, asset, amount, fee, reference, description",
+        merchant_id,
+        from_ns,
+        to_ns,
+    )
+    refunds = _rows(
+        platform,
+        "refunds",
+        "payment_id, customer_id, asset, amount, fee_returned, reason",
+        merchant_id,
+        from_ns,
+        to_ns,
+    )
     tagged = heapq.merge(
-        (("payment", r) for r in payments), (("refund", r) for r in refunds),
+        (("payment", r) for r in payments),
+        (("refund", r) for r in refunds),
         key=lambda item: (item[1][0], item[1][1]),
-    )  # fmt: skip
+    )
     for kind, row in tagged:
         if kind == "payment":
             created_ns, pay_id, customer, asset_code, amount, fee, reference, description = row
@@ -290,8 +352,20 @@ def _csv(platform: Platform, merchant_id: int, from_ns: int, to_ns: int) -> Iter
             reference = None
             ids = (format_id("ref", ref_id), format_id("pay", pay_id))
         asset = ASSETS[asset_code]
-        yield line([
-            kind, ids[0], _rfc3339(int(created_ns)), ids[1], format_id("cus", int(customer)),
-            asset.code, str(asset.scale), str(int(amount)), asset.format(int(amount)),
-            str(int(fee)), asset.format(int(fee)), cell(reference), cell(description),
-        ])  # fmt: skip
+        yield line(
+            [
+                kind,
+                ids[0],
+                _rfc3339(int(created_ns)),
+                ids[1],
+                format_id("cus", int(customer)),
+                asset.code,
+                str(asset.scale),
+                str(int(amount)),
+                asset.format(int(amount)),
+                str(int(fee)),
+                asset.format(int(fee)),
+                cell(reference),
+                cell(description),
+            ]
+        )

@@ -114,16 +114,27 @@ _LINKED: Final = int(TransferFlags.LINKED)
 # wallet, its wallet only, a merchant's available earnings, nothing (a top-up is not charged
 # yet), or a frozen party (a sign-up). Kinds are added with :func:`register_kind`.
 _RESERVES: dict[str, str] = {
-    "payment": "spendable", "hold": "spendable", "transfer": "wallet", "topup": "none",
-    "customer": "party", "merchant": "party",
-}  # fmt: skip
+    "payment": "spendable",
+    "hold": "spendable",
+    "transfer": "wallet",
+    "topup": "none",
+    "customer": "party",
+    "merchant": "party",
+}
 ID_PREFIXES: dict[str, str] = {
-    "payment": "pay", "hold": "hold", "transfer": "tr", "topup": "top", "customer": "cus",
+    "payment": "pay",
+    "hold": "hold",
+    "transfer": "tr",
+    "topup": "top",
+    "customer": "cus",
     "merchant": "mer",
-}  # fmt: skip
+}
 SUBJECT_TABLES: dict[str, str] = {
-    "payment": "payments", "hold": "holds", "transfer": "p2p_transfers", "topup": "topups",
-}  # fmt: skip
+    "payment": "payments",
+    "hold": "holds",
+    "transfer": "p2p_transfers",
+    "topup": "topups",
+}
 _RESERVE_MODES: Final = ("spendable", "wallet", "earnings", "none")
 Approver = Callable[["Platform", dict[str, Any]], "Operation[Any]"]
 _APPROVERS: dict[str, Approver] = {}
@@ -205,11 +216,20 @@ _CASE_COLUMNS: Final = (
 
 def _case(row: Sequence[Any]) -> Case:
     return Case(
-        int(row[0]), int(row[1]), row[2], Subject(row[3], int(row[4]), row[5], int(row[6])),
-        row[7], int(row[8]), [tuple(leg) for leg in json.loads(row[9])], json.loads(row[10]),
-        row[11], int(row[12]), None if row[13] is None else int(row[13]), row[14],
+        int(row[0]),
+        int(row[1]),
+        row[2],
+        Subject(row[3], int(row[4]), row[5], int(row[6])),
+        row[7],
+        int(row[8]),
+        [tuple(leg) for leg in json.loads(row[9])],
+        json.loads(row[10]),
+        row[11],
+        int(row[12]),
+        None if row[13] is None else int(row[13]),
+        row[14],
         None if row[15] is None else int(row[15]),
-    )  # fmt: skip
+    )
 
 
 def _load(ctx: UnitContext, case_id: int) -> Case | None:
@@ -295,8 +315,9 @@ def hold_for_review(
             record_decision(ctx, event, decision, subject)
             return created
         table = "customers" if subject.kind == "customer" else "merchants"
-        ctx.execute(f"UPDATE {table} SET status = ? WHERE id = ?",
-                    (Status.FROZEN.value, subject.id))  # fmt: skip
+        ctx.execute(
+            f"UPDATE {table} SET status = ? WHERE id = ?", (Status.FROZEN.value, subject.id)
+        )
     case_id = new_id()
     reserved: list[tuple[str, int, int]] = []
     if legs:
@@ -304,23 +325,43 @@ def hold_for_review(
         ensure_accounts(ctx, [held])
         transfers = [
             Transfer(
-                derive_id("review", case_id, leg), debit, held.id, amount, plan.asset,
-                ReviewLeg.RESERVE, _PENDING | (_LINKED if i < len(legs) - 1 else 0), 0, 0,
+                derive_id("review", case_id, leg),
+                debit,
+                held.id,
+                amount,
+                plan.asset,
+                ReviewLeg.RESERVE,
+                _PENDING | (_LINKED if i < len(legs) - 1 else 0),
+                0,
+                0,
                 case_id,
             )
             for i, (leg, debit, amount) in enumerate(legs)
-        ]  # fmt: skip
+        ]
         require_created(ctx.create_transfers(transfers), "hold for review")
         reserved = [(leg, t.id, t.amount) for (leg, _, _), t in zip(legs, transfers, strict=True)]
     decision_id = record_decision(ctx, event, decision, subject, case_id=case_id)
     ctx.execute(
         f"INSERT INTO risk_cases ({_CASE_COLUMNS}) VALUES ({', '.join('?' * 16)})",
         (
-            case_id, decision_id, CaseStatus.OPEN, subject.kind, subject.id, subject.party_kind,
-            subject.party_id, plan.asset, plan.amount, json.dumps(reserved),
-            json.dumps(plan.request, sort_keys=True), None, ctx.now_ns, None, None, None,
+            case_id,
+            decision_id,
+            CaseStatus.OPEN,
+            subject.kind,
+            subject.id,
+            subject.party_kind,
+            subject.party_id,
+            plan.asset,
+            plan.amount,
+            json.dumps(reserved),
+            json.dumps(plan.request, sort_keys=True),
+            None,
+            ctx.now_ns,
+            None,
+            None,
+            None,
         ),
-    )  # fmt: skip
+    )
     case = _load(ctx, case_id)
     if case is None:
         raise RuntimeError(f"case {case_id} vanished in its own unit")
@@ -362,10 +403,20 @@ class _UndoError(Exception):
 
 def _voids(case: Case) -> list[Transfer]:
     voids = [
-        Transfer(derive_id("review", case.id, "void", leg), 0, 0, 0, case.asset,
-                 ReviewLeg.RESERVE, _VOID, transfer_id, 0, case.id)
+        Transfer(
+            derive_id("review", case.id, "void", leg),
+            0,
+            0,
+            0,
+            case.asset,
+            ReviewLeg.RESERVE,
+            _VOID,
+            transfer_id,
+            0,
+            case.id,
+        )
         for leg, transfer_id, _ in case.reserved
-    ]  # fmt: skip
+    ]
     linked = [v._replace(flags=v.flags | _LINKED) for v in voids[:-1]]
     return [*linked, *voids[-1:]]
 
@@ -381,19 +432,40 @@ def _approved_operation(platform: Platform, case: Case) -> Operation[Any]:
         return registered(platform, r)
     if kind == "payment":
         return payments.create_payment(
-            platform, r["customer_id"], r["merchant_id"], r["asset"], r["amount"],
-            r.get("description"), r.get("reference"), payment_id=r["payment_id"],
-            mandate_id=r.get("mandate_id"), charged_by_merchant=bool(r["charged_by_merchant"]),
-        )  # fmt: skip
+            platform,
+            r["customer_id"],
+            r["merchant_id"],
+            r["asset"],
+            r["amount"],
+            r.get("description"),
+            r.get("reference"),
+            payment_id=r["payment_id"],
+            mandate_id=r.get("mandate_id"),
+            charged_by_merchant=bool(r["charged_by_merchant"]),
+        )
     if kind == "transfer":
-        return p2p.send(platform, r["sender_id"], r["recipient_id"], r["asset"], r["amount"],
-                        r.get("note"), transfer_id=r["transfer_id"])  # fmt: skip
+        return p2p.send(
+            platform,
+            r["sender_id"],
+            r["recipient_id"],
+            r["asset"],
+            r["amount"],
+            r.get("note"),
+            transfer_id=r["transfer_id"],
+        )
     if kind == "hold":
         return holds.authorize_hold(
-            platform, r["customer_id"], r["merchant_id"], r["asset"], r["amount"],
-            r.get("timeout_s"), r.get("description"), r.get("mandate_id"), r["hold_id"],
+            platform,
+            r["customer_id"],
+            r["merchant_id"],
+            r["asset"],
+            r["amount"],
+            r.get("timeout_s"),
+            r.get("description"),
+            r.get("mandate_id"),
+            r["hold_id"],
             charged_by_merchant=bool(r["charged_by_merchant"]),
-        )  # fmt: skip
+        )
     raise ValueError(f"no operation to approve for a {kind}")
 
 
@@ -446,8 +518,10 @@ def approve_case(platform: Platform, case_id: int, analyst: str) -> Case | Refus
             return done or Refusal(Code.CASE_NOT_FOUND, "no such case")
         if operation is None:  # a sign-up: the party becomes active
             table = "customers" if current.subject.kind == "customer" else "merchants"
-            ctx.execute(f"UPDATE {table} SET status = ? WHERE id = ? AND status = ?",
-                        (Status.ACTIVE.value, current.subject.id, Status.FROZEN.value))  # fmt: skip
+            ctx.execute(
+                f"UPDATE {table} SET status = ? WHERE id = ? AND status = ?",
+                (Status.ACTIVE.value, current.subject.id, Status.FROZEN.value),
+            )
         else:
             require_created(ctx.create_transfers(_voids(current)), "releasing a review hold")
             result = operation.unit(ctx)
@@ -479,10 +553,19 @@ def _approve_topup(platform: Platform, case: Case, analyst: str) -> Case | Refus
     # them) names the instrument itself, vaulted now.
     instrument: str | Vaulted = (
         Vaulted(r["instrument"], r["instrument_fingerprint"], r.get("instrument_last4", ""))
-        if "instrument_fingerprint" in r else str(r["instrument"])
-    )  # fmt: skip
-    created = create_topup(platform, provider, r["customer_id"], r["asset"], r["amount"],
-                           r["method"], instrument, topup_id=r["topup_id"])  # fmt: skip
+        if "instrument_fingerprint" in r
+        else str(r["instrument"])
+    )
+    created = create_topup(
+        platform,
+        provider,
+        r["customer_id"],
+        r["asset"],
+        r["amount"],
+        r["method"],
+        instrument,
+        topup_id=r["topup_id"],
+    )
     if isinstance(created, Refusal):
         return created
 
@@ -510,8 +593,10 @@ def decline_case(platform: Platform, case_id: int, analyst: str) -> Case | Refus
             require_created(ctx.create_transfers(_voids(current)), "releasing a review hold")
         if current.subject.kind in ("customer", "merchant"):
             table = "customers" if current.subject.kind == "customer" else "merchants"
-            ctx.execute(f"UPDATE {table} SET status = ? WHERE id = ? AND status = ?",
-                        (Status.CLOSED.value, current.subject.id, Status.FROZEN.value))  # fmt: skip
+            ctx.execute(
+                f"UPDATE {table} SET status = ? WHERE id = ? AND status = ?",
+                (Status.CLOSED.value, current.subject.id, Status.FROZEN.value),
+            )
         return _resolve(ctx, current, CaseStatus.DECLINED, analyst)
 
     return platform.execute(Operation(unit, REVIEW_EVENTS_MAX))
@@ -539,14 +624,17 @@ def label_case(platform: Platform, case_id: int, label: str) -> Case | Refusal:
     if isinstance(labelled, Refusal):
         return labelled
     with platform.read() as fetch:
-        rows = fetch("SELECT event_ns, payer, payee FROM risk_decisions WHERE id = ?",
-                     (labelled.decision_id,))  # fmt: skip
+        rows = fetch(
+            "SELECT event_ns, payer, payee FROM risk_decisions WHERE id = ?",
+            (labelled.decision_id,),
+        )
     if rows:
         from .risk_labels import LabelIn, record_labels
 
         event_ns, payer, payee = int(rows[0][0]), str(rows[0][1]), str(rows[0][2] or "")
-        stored = record_labels(platform, [LabelIn("analyst", f"case:{case_id}:{label}",
-                                                  event_ns, payer, payee, label)])
+        stored = record_labels(
+            platform, [LabelIn("analyst", f"case:{case_id}:{label}", event_ns, payer, payee, label)]
+        )
         if isinstance(stored, Refusal):
             log.warning("case %s labelled, its label not stored: %s", case_id, stored.detail)
     return labelled
@@ -581,8 +669,9 @@ def get_case(platform: Platform, case_id: int) -> CaseEvidence | None:
         return None
     limit = RISK_EVIDENCE_ROWS_MAX
     with platform.read() as fetch:
-        rows = fetch(f"SELECT {DECISION_COLUMNS} FROM risk_decisions WHERE id = ?",
-                     (case.decision_id,))  # fmt: skip
+        rows = fetch(
+            f"SELECT {DECISION_COLUMNS} FROM risk_decisions WHERE id = ?", (case.decision_id,)
+        )
         decision = decision_from_row(rows[0]) if rows else None
         if decision is None:
             return CaseEvidence(case, None, [], [])
@@ -624,9 +713,17 @@ def list_cases(
 # ------------------------------------------------------------------ labels for training
 
 EXPORT_HEADER: Final = (
-    "timestamp", "type", "amount", "asset", "payer", "payee", "device", "ip", "instrument",
+    "timestamp",
+    "type",
+    "amount",
+    "asset",
+    "payer",
+    "payee",
+    "device",
+    "ip",
+    "instrument",
     "label",
-)  # fmt: skip
+)
 
 
 def labelled_events(platform: Platform) -> Iterator[tuple[RiskEvent, int]]:
@@ -644,8 +741,9 @@ def labelled_events(platform: Platform) -> Iterator[tuple[RiskEvent, int]]:
                 (after[0], after[0], after[1], RISK_EXPORT_PAGE_ROWS),
             )
         for row in rows:
-            event = RiskEvent(int(row[0]), row[2], int(row[3]), row[4], row[5], row[6],
-                              row[7], row[8], row[9])  # fmt: skip
+            event = RiskEvent(
+                int(row[0]), row[2], int(row[3]), row[4], row[5], row[6], row[7], row[8], row[9]
+            )
             yield event, 1 if row[10] == Label.FRAUD else 0
         if len(rows) < RISK_EXPORT_PAGE_ROWS:
             return
@@ -661,11 +759,20 @@ def write_labelled_csv(out: IO[str], rows: Iterator[tuple[RiskEvent, int]]) -> i
     writer.writerow(EXPORT_HEADER)
     count = 0
     for event, label in rows:
-        writer.writerow([
-            event.timestamp_ns, cell(event.type), event.amount, cell(event.asset),
-            cell(event.payer), cell(event.payee), cell(event.device), cell(event.ip),
-            cell(event.instrument), label,
-        ])  # fmt: skip
+        writer.writerow(
+            [
+                event.timestamp_ns,
+                cell(event.type),
+                event.amount,
+                cell(event.asset),
+                cell(event.payer),
+                cell(event.payee),
+                cell(event.device),
+                cell(event.ip),
+                cell(event.instrument),
+                label,
+            ]
+        )
         count += 1
     return count
 

@@ -33,8 +33,16 @@ from centime.risk.types import RiskLabel
 from .context import Operation, Platform
 from .errors import Code, Refusal
 
-__all__ = ["LABELS", "SOURCES", "LabelIn", "Recorded", "import_labels", "record_labels",
-           "replay_labels", "tell_screen"]
+__all__ = [
+    "LABELS",
+    "SOURCES",
+    "LabelIn",
+    "Recorded",
+    "import_labels",
+    "record_labels",
+    "replay_labels",
+    "tell_screen",
+]
 
 log = logging.getLogger(__name__)
 
@@ -97,12 +105,27 @@ def record_labels(platform: Platform, labels: Sequence[LabelIn]) -> Recorded | R
                 "INSERT INTO risk_labels (source, external_id, event_ns, payer, payee, label,"
                 " arrived_ns) VALUES (?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (source, external_id) DO NOTHING",
-                (label.source, label.external_id, label.event_ns, label.payer, label.payee,
-                 label.label, arrived),
-            )  # fmt: skip
+                (
+                    label.source,
+                    label.external_id,
+                    label.event_ns,
+                    label.payer,
+                    label.payee,
+                    label.label,
+                    arrived,
+                ),
+            )
             if stored:
-                fresh.append(RiskLabel(label.event_ns, label.payer, label.payee,
-                                       label.label == "fraud", arrived, label.source))
+                fresh.append(
+                    RiskLabel(
+                        label.event_ns,
+                        label.payer,
+                        label.payee,
+                        label.label == "fraud",
+                        arrived,
+                        label.source,
+                    )
+                )
         return Recorded(len(fresh), len(labels) - len(fresh))
 
     recorded = platform.execute(Operation(unit, 0))
@@ -139,8 +162,10 @@ def replay_labels(platform: Platform) -> int:
                 (after[0], after[0], after[1], RISK_LABELS_BATCH_MAX),
             )
         for row in rows:
-            tell_screen(platform.screen, RiskLabel(int(row[2]), row[3], row[4],
-                                                   row[5] == "fraud", int(row[0]), row[6]))
+            tell_screen(
+                platform.screen,
+                RiskLabel(int(row[2]), row[3], row[4], row[5] == "fraud", int(row[0]), row[6]),
+            )
             told += 1
         if len(rows) < RISK_LABELS_BATCH_MAX:
             return told
@@ -160,11 +185,17 @@ def _row_label(row: dict[str, str | None], line: int, source: str) -> LabelIn:
         raise ValueError(f"line {line}: {e}") from None
     if text("label") not in ("0", "1"):
         raise ValueError(f"line {line}: label must be 0 or 1")
-    identity = "|".join(text(k) for k in ("timestamp", "type", "amount", "asset", "payer",
-                                          "payee"))
+    identity = "|".join(text(k) for k in ("timestamp", "type", "amount", "asset", "payer", "payee"))
     external_id = text("id") or hashlib.sha256(identity.encode()).hexdigest()[:32]
-    return LabelIn(source, external_id, event_ns, text("payer"), text("payee"),
-                   "fraud" if text("label") == "1" else "not_fraud", arrived)
+    return LabelIn(
+        source,
+        external_id,
+        event_ns,
+        text("payer"),
+        text("payee"),
+        "fraud" if text("label") == "1" else "not_fraud",
+        arrived,
+    )
 
 
 def import_labels(platform: Platform, path: Path, source: str) -> Recorded | Refusal:
@@ -194,11 +225,10 @@ def import_labels(platform: Platform, path: Path, source: str) -> Recorded | Ref
     return Recorded(new, duplicates)
 
 
-def _import_page(platform: Platform, page: list[LabelIn], first_line: int
-                 ) -> Recorded | Refusal:
+def _import_page(platform: Platform, page: list[LabelIn], first_line: int) -> Recorded | Refusal:
     result = record_labels(platform, page)
     if isinstance(result, Refusal) and result.detail.startswith("label "):
-        index, _, why = result.detail[len("label "):].partition(": ")
+        index, _, why = result.detail[len("label ") :].partition(": ")
         if index.isdigit():
             return Refusal(result.code, f"line {first_line + int(index)}: {why}")
     return result

@@ -31,19 +31,30 @@ from .context import Operation, Platform
 __all__ = ["DatabaseRailJournal"]
 
 _EVENT_KINDS: Final[dict[str, type[Any]]] = {
-    "paid": PayoutPaid, "failed": PayoutFailed, "returned": PayoutReturned,
-}  # fmt: skip
+    "paid": PayoutPaid,
+    "failed": PayoutFailed,
+    "returned": PayoutReturned,
+}
 
 
 def _request_json(request: PayoutRequest) -> str:
-    return json.dumps([request.payout_id, request.merchant_id, request.asset, request.amount,
-                       request.account_token, request.instant])  # fmt: skip
+    return json.dumps(
+        [
+            request.payout_id,
+            request.merchant_id,
+            request.asset,
+            request.amount,
+            request.account_token,
+            request.instant,
+        ]
+    )
 
 
 def _request(text: str) -> PayoutRequest:
     payout_id, merchant_id, asset, amount, token, instant = json.loads(text)
-    return PayoutRequest(int(payout_id), int(merchant_id), str(asset), int(amount), str(token),
-                         bool(instant))  # fmt: skip
+    return PayoutRequest(
+        int(payout_id), int(merchant_id), str(asset), int(amount), str(token), bool(instant)
+    )
 
 
 def _result_json(result: PayoutResult) -> str:
@@ -62,8 +73,9 @@ def _result(text: str) -> PayoutResult:
 def _event_json(event: PayoutEvent) -> str:
     kind = type(event).__name__.removeprefix("Payout").lower()
     code = getattr(event, "code", None)
-    return json.dumps([kind, event.provider, event.event_id, event.payout_id,
-                       event.provider_ref, code])  # fmt: skip
+    return json.dumps(
+        [kind, event.provider, event.event_id, event.payout_id, event.provider_ref, code]
+    )
 
 
 def _event(text: str) -> PayoutEvent:
@@ -72,8 +84,7 @@ def _event(text: str) -> PayoutEvent:
     if kind == "paid":
         made = PayoutPaid(str(provider), str(event_id), int(payout_id), str(ref))
     else:
-        made = _EVENT_KINDS[kind](str(provider), str(event_id), int(payout_id), str(ref),
-                                  str(code))  # fmt: skip
+        made = _EVENT_KINDS[kind](str(provider), str(event_id), int(payout_id), str(ref), str(code))
     return made
 
 
@@ -95,15 +106,18 @@ class DatabaseRailJournal:
                 records.accounts[str(token)] = str(number)
             for request, result in fetch(
                 "SELECT request, result FROM sandbox_rail_payouts WHERE rail = ? ORDER BY seq"
-                " LIMIT ?", (self._rail, SANDBOX_CHARGES_MAX),
-            ):  # fmt: skip
+                " LIMIT ?",
+                (self._rail, SANDBOX_CHARGES_MAX),
+            ):
                 records.payouts.append((_request(str(request)), _result(str(result))))
         return records
 
     def find_account(self, token: str) -> str | None:
         with self._platform.read() as fetch:
-            rows = fetch("SELECT number FROM sandbox_rail_accounts WHERE rail = ? AND token = ?",
-                         (self._rail, token))  # fmt: skip
+            rows = fetch(
+                "SELECT number FROM sandbox_rail_accounts WHERE rail = ? AND token = ?",
+                (self._rail, token),
+            )
         return str(rows[0][0]) if rows else None
 
     def find_payout(self, payout_id: int) -> tuple[PayoutRequest, PayoutResult] | None:
@@ -119,8 +133,9 @@ class DatabaseRailJournal:
         with self._platform.read() as fetch:
             rows = fetch(
                 "SELECT event FROM sandbox_rail_events WHERE rail = ? AND due_ns <= ?"
-                " ORDER BY due_ns, event_id LIMIT ?", (self._rail, now_ns, limit),
-            )  # fmt: skip
+                " ORDER BY due_ns, event_id LIMIT ?",
+                (self._rail, now_ns, limit),
+            )
         return [_event(str(row[0])) for row in rows]
 
     def waiting(self) -> int:
@@ -130,28 +145,35 @@ class DatabaseRailJournal:
 
     def record_account(self, token: str, number: str) -> None:
         def unit(ctx: UnitContext) -> None:
-            ctx.execute("DELETE FROM sandbox_rail_accounts WHERE rail = ? AND token = ?",
-                        (self._rail, token))  # fmt: skip
-            ctx.execute("INSERT INTO sandbox_rail_accounts (rail, token, number) VALUES (?, ?, ?)",
-                        (self._rail, token, number))  # fmt: skip
+            ctx.execute(
+                "DELETE FROM sandbox_rail_accounts WHERE rail = ? AND token = ?",
+                (self._rail, token),
+            )
+            ctx.execute(
+                "INSERT INTO sandbox_rail_accounts (rail, token, number) VALUES (?, ?, ?)",
+                (self._rail, token, number),
+            )
 
         self._platform.execute(Operation(unit, 0))
 
     def record_payout(
-        self, request: PayoutRequest, result: PayoutResult,
+        self,
+        request: PayoutRequest,
+        result: PayoutResult,
         events: list[tuple[int, PayoutEvent]],
-    ) -> None:  # fmt: skip
+    ) -> None:
         rail = self._rail
 
         def unit(ctx: UnitContext) -> None:
-            ctx.execute("DELETE FROM sandbox_rail_payouts WHERE rail = ? AND payout_id = ?",
-                        (rail, request.payout_id))  # fmt: skip
+            ctx.execute(
+                "DELETE FROM sandbox_rail_payouts WHERE rail = ? AND payout_id = ?",
+                (rail, request.payout_id),
+            )
             ctx.execute(
                 "INSERT INTO sandbox_rail_payouts (rail, payout_id, seq, request, result)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (rail, request.payout_id, ctx.now_ns, _request_json(request),
-                 _result_json(result)),
-            )  # fmt: skip
+                (rail, request.payout_id, ctx.now_ns, _request_json(request), _result_json(result)),
+            )
             # The oldest decisions beyond the bound are forgotten, as in memory.
             ctx.execute(
                 "DELETE FROM sandbox_rail_payouts WHERE rail = ? AND seq <= (SELECT seq FROM"
@@ -170,7 +192,9 @@ class DatabaseRailJournal:
         rail = self._rail
 
         def unit(ctx: UnitContext) -> None:
-            ctx.executemany("DELETE FROM sandbox_rail_events WHERE rail = ? AND event_id = ?",
-                            [(rail, event_id) for event_id in event_ids])  # fmt: skip
+            ctx.executemany(
+                "DELETE FROM sandbox_rail_events WHERE rail = ? AND event_id = ?",
+                [(rail, event_id) for event_id in event_ids],
+            )
 
         self._platform.execute(Operation(unit, 0))

@@ -238,11 +238,16 @@ def payment_plan(
     charged_by_merchant: bool,
 ) -> ReviewPlan:
     request: dict[str, Any] = {
-        "customer_id": customer_id, "merchant_id": merchant_id, "asset": item.asset,
-        "amount": item.amount, "description": item.description, "reference": item.reference,
-        "payment_id": payment_id, "mandate_id": item.mandate_id,
+        "customer_id": customer_id,
+        "merchant_id": merchant_id,
+        "asset": item.asset,
+        "amount": item.amount,
+        "description": item.description,
+        "reference": item.reference,
+        "payment_id": payment_id,
+        "mandate_id": item.mandate_id,
         "charged_by_merchant": charged_by_merchant,
-    }  # fmt: skip
+    }
     subject = Subject("payment", payment_id, "customer", customer_id)
     return ReviewPlan(subject, item.asset, item.amount, request)
 
@@ -256,11 +261,16 @@ def transfer_plan(
     transfer_id: int,
 ) -> ReviewPlan:
     request: dict[str, Any] = {
-        "sender_id": sender_id, "recipient_id": recipient_id, "asset": asset, "amount": amount,
-        "note": note, "transfer_id": transfer_id,
-    }  # fmt: skip
-    return ReviewPlan(Subject("transfer", transfer_id, "customer", sender_id), asset, amount,
-                      request)  # fmt: skip
+        "sender_id": sender_id,
+        "recipient_id": recipient_id,
+        "asset": asset,
+        "amount": amount,
+        "note": note,
+        "transfer_id": transfer_id,
+    }
+    return ReviewPlan(
+        Subject("transfer", transfer_id, "customer", sender_id), asset, amount, request
+    )
 
 
 def hold_plan(
@@ -275,11 +285,16 @@ def hold_plan(
     charged_by_merchant: bool,
 ) -> ReviewPlan:
     request: dict[str, Any] = {
-        "customer_id": customer_id, "merchant_id": merchant_id, "asset": asset,
-        "amount": amount, "timeout_s": timeout_s, "description": description,
-        "mandate_id": mandate_id, "hold_id": hold_id,
+        "customer_id": customer_id,
+        "merchant_id": merchant_id,
+        "asset": asset,
+        "amount": amount,
+        "timeout_s": timeout_s,
+        "description": description,
+        "mandate_id": mandate_id,
+        "hold_id": hold_id,
         "charged_by_merchant": charged_by_merchant,
-    }  # fmt: skip
+    }
     return ReviewPlan(Subject("hold", hold_id, "customer", customer_id), asset, amount, request)
 
 
@@ -288,12 +303,16 @@ def topup_plan(
 ) -> ReviewPlan:
     """The vaulted instrument only: the plan is stored (and shown to analysts)."""
     request: dict[str, Any] = {
-        "customer_id": customer_id, "asset": asset, "amount": amount, "method": method,
-        "instrument": instrument.token, "instrument_fingerprint": instrument.fingerprint,
-        "instrument_last4": instrument.last4, "topup_id": topup_id,
-    }  # fmt: skip
-    return ReviewPlan(Subject("topup", topup_id, "customer", customer_id), asset, amount,
-                      request)  # fmt: skip
+        "customer_id": customer_id,
+        "asset": asset,
+        "amount": amount,
+        "method": method,
+        "instrument": instrument.token,
+        "instrument_fingerprint": instrument.fingerprint,
+        "instrument_last4": instrument.last4,
+        "topup_id": topup_id,
+    }
+    return ReviewPlan(Subject("topup", topup_id, "customer", customer_id), asset, amount, request)
 
 
 def signup_plan(kind: str, party_id: int, asset: str) -> ReviewPlan:
@@ -319,8 +338,17 @@ def _event(
     ip: str | None,
     instrument: str | None = None,
 ) -> RiskEvent:
-    return RiskEvent(platform.clock.now_ns(), type_, amount, asset, payer, payee,
-                     device_text(device), ip_text(ip), instrument)  # fmt: skip
+    return RiskEvent(
+        platform.clock.now_ns(),
+        type_,
+        amount,
+        asset,
+        payer,
+        payee,
+        device_text(device),
+        ip_text(ip),
+        instrument,
+    )
 
 
 def pay(
@@ -343,18 +371,34 @@ def pay(
     """A screened payment (centime.platform.payments.create_payment). ``event`` given: the
     screen is asked about it as it is (the simulator's own devices and instruments)."""
     payment_id = new_id() if payment_id is None else payment_id
-    event = event or _event(platform, "payment", amount, asset, _text("cus", customer_id),
-                   _text("mer", merchant_id), device, ip)  # fmt: skip
+    event = event or _event(
+        platform,
+        "payment",
+        amount,
+        asset,
+        _text("cus", customer_id),
+        _text("mer", merchant_id),
+        device,
+        ip,
+    )
     decision = decide(platform.screen, event)
-    item = PaymentItem(customer_id, asset, amount, description, reference, payment_id,
-                       mandate_id)  # fmt: skip
+    item = PaymentItem(customer_id, asset, amount, description, reference, payment_id, mandate_id)
     operation = payments.create_payment(
-        platform, customer_id, merchant_id, asset, amount, description, reference,
-        payment_id=payment_id, mandate_id=mandate_id, charged_by_merchant=charged_by_merchant,
-    )  # fmt: skip
+        platform,
+        customer_id,
+        merchant_id,
+        asset,
+        amount,
+        description,
+        reference,
+        payment_id=payment_id,
+        mandate_id=mandate_id,
+        charged_by_merchant=charged_by_merchant,
+    )
     plan = payment_plan(customer_id, merchant_id, item, payment_id, charged_by_merchant)
-    return platform.execute(guarded(operation, event, decision, plan,
-                                    stepped_up_at_ns=stepped_up_at_ns))  # fmt: skip
+    return platform.execute(
+        guarded(operation, event, decision, plan, stepped_up_at_ns=stepped_up_at_ns)
+    )
 
 
 def send(
@@ -373,13 +417,22 @@ def send(
 ) -> p2p.P2PTransfer | Refusal | InReview:
     """A screened transfer between customers (centime.platform.p2p.send)."""
     transfer_id = new_id() if transfer_id is None else transfer_id
-    event = event or _event(platform, "transfer", amount, asset, _text("cus", sender_id),
-                   _text("cus", recipient_id), device, ip)  # fmt: skip
+    event = event or _event(
+        platform,
+        "transfer",
+        amount,
+        asset,
+        _text("cus", sender_id),
+        _text("cus", recipient_id),
+        device,
+        ip,
+    )
     decision = decide(platform.screen, event)
     operation = p2p.send(platform, sender_id, recipient_id, asset, amount, note, transfer_id)
     plan = transfer_plan(sender_id, recipient_id, asset, amount, note, transfer_id)
-    return platform.execute(guarded(operation, event, decision, plan,
-                                    stepped_up_at_ns=stepped_up_at_ns))  # fmt: skip
+    return platform.execute(
+        guarded(operation, event, decision, plan, stepped_up_at_ns=stepped_up_at_ns)
+    )
 
 
 def authorize(
@@ -400,17 +453,43 @@ def authorize(
 ) -> holds.Hold | Refusal | InReview:
     """A screened metered hold (centime.platform.holds.authorize_hold)."""
     hold_id = new_id() if hold_id is None else hold_id
-    event = _event(platform, "payment", amount, asset, _text("cus", customer_id),
-                   _text("mer", merchant_id), device, ip)  # fmt: skip
+    event = _event(
+        platform,
+        "payment",
+        amount,
+        asset,
+        _text("cus", customer_id),
+        _text("mer", merchant_id),
+        device,
+        ip,
+    )
     decision = decide(platform.screen, event)
     operation = holds.authorize_hold(
-        platform, customer_id, merchant_id, asset, amount, timeout_s, description, mandate_id,
-        hold_id, charged_by_merchant=charged_by_merchant,
-    )  # fmt: skip
-    plan = hold_plan(customer_id, merchant_id, asset, amount, timeout_s, description,
-                     mandate_id, hold_id, charged_by_merchant)  # fmt: skip
-    return platform.execute(guarded(operation, event, decision, plan,
-                                    stepped_up_at_ns=stepped_up_at_ns))  # fmt: skip
+        platform,
+        customer_id,
+        merchant_id,
+        asset,
+        amount,
+        timeout_s,
+        description,
+        mandate_id,
+        hold_id,
+        charged_by_merchant=charged_by_merchant,
+    )
+    plan = hold_plan(
+        customer_id,
+        merchant_id,
+        asset,
+        amount,
+        timeout_s,
+        description,
+        mandate_id,
+        hold_id,
+        charged_by_merchant,
+    )
+    return platform.execute(
+        guarded(operation, event, decision, plan, stepped_up_at_ns=stepped_up_at_ns)
+    )
 
 
 def topup_event(
@@ -427,8 +506,7 @@ def topup_event(
     keyed fingerprint (centime.platform.instruments)."""
     kind = "topup_carrier" if method == "carrier" else "topup"
     payer = _text("cus", customer_id)
-    return _event(platform, kind, amount, asset, payer, payer, device, ip,
-                  instrument.fingerprint)  # fmt: skip
+    return _event(platform, kind, amount, asset, payer, payer, device, ip, instrument.fingerprint)
 
 
 _PROCEED: Final = object()
@@ -462,8 +540,7 @@ def topup(
         return vaulted
     instrument = vaulted
     if event is None or decision is None:
-        event = topup_event(platform, customer_id, asset, amount, method, instrument,
-                            device, ip)  # fmt: skip
+        event = topup_event(platform, customer_id, asset, amount, method, instrument, device, ip)
         decision = decide(platform.screen, event)
     plan = topup_plan(customer_id, asset, amount, str(method), instrument, topup_id)
     proceed: Operation[Any] = Operation(lambda ctx: _PROCEED, 0)
@@ -472,8 +549,9 @@ def topup(
     if outcome is not _PROCEED:
         answer: Refusal | InReview = outcome
         return answer
-    made = create_topup(platform, provider, customer_id, asset, amount, method, instrument,
-                        topup_id)  # fmt: skip
+    made = create_topup(
+        platform, provider, customer_id, asset, amount, method, instrument, topup_id
+    )
     if isinstance(made, TopUp) and made.status is TopUpStatus.DECLINED:
         observe(platform.screen, event._replace(type="topup_declined"))
     return made
@@ -524,8 +602,9 @@ def signup_customer(
         event = event._replace(payer=payer)
     decision = decide(platform.screen, event)
     operation = parties.create_customer(platform, name, email, kyc_tier, customer_id)
-    return platform.execute(guarded(operation, event, decision,
-                                    signup_plan("customer", customer_id, asset)))  # fmt: skip
+    return platform.execute(
+        guarded(operation, event, decision, signup_plan("customer", customer_id, asset))
+    )
 
 
 def signup_merchant(
@@ -547,10 +626,10 @@ def signup_merchant(
     else:
         event = event._replace(payer=payer)
     decision = decide(platform.screen, event)
-    operation = parties.create_merchant(platform, name, email, kyc_tier,
-                                        merchant_id=merchant_id)  # fmt: skip
-    return platform.execute(guarded(operation, event, decision,
-                                    signup_plan("merchant", merchant_id, asset)))  # fmt: skip
+    operation = parties.create_merchant(platform, name, email, kyc_tier, merchant_id=merchant_id)
+    return platform.execute(
+        guarded(operation, event, decision, signup_plan("merchant", merchant_id, asset))
+    )
 
 
 def payout_decision(
@@ -567,8 +646,16 @@ def payout_decision(
     """The hook for payouts (built elsewhere): the event and decision of a payout request
     (``payout_account``: the bank details' fingerprint). Call it before the payout's unit,
     outside it, then act on the decision with :func:`payout_gate` inside the unit."""
-    event = _event(platform, "payout_instant" if instant else "payout", amount, asset,
-                   _text("mer", merchant_id), payout_account, device, ip)  # fmt: skip
+    event = _event(
+        platform,
+        "payout_instant" if instant else "payout",
+        amount,
+        asset,
+        _text("mer", merchant_id),
+        payout_account,
+        device,
+        ip,
+    )
     return event, decide(platform.screen, event)
 
 
@@ -582,8 +669,16 @@ def payout_method_decision(
     ip: str | None = None,
 ) -> tuple[RiskEvent, Decision]:
     """The hook for a payout-method change: as :func:`payout_decision`, amount 0."""
-    event = _event(platform, "payout_method_change", 0, asset, _text("mer", merchant_id),
-                   payout_account, device, ip)  # fmt: skip
+    event = _event(
+        platform,
+        "payout_method_change",
+        0,
+        asset,
+        _text("mer", merchant_id),
+        payout_account,
+        device,
+        ip,
+    )
     return event, decide(platform.screen, event)
 
 

@@ -251,13 +251,33 @@ _NOT_COUNTED: Final = (TopUpStatus.FAILED.value, TopUpStatus.DECLINED.value)
 
 def _topup(row: Sequence[Any]) -> TopUp:
     return TopUp(
-        int(row[0]), int(row[1]), row[2], int(row[3]), Method(row[4]), row[5], row[6],
-        TopUpStatus(row[7]), row[8], row[9], row[10], int(row[11]),
-        None if row[12] is None else int(row[12]), None if row[13] is None else int(row[13]),
-        int(row[14]), int(row[15]), int(row[16]), int(row[17]), int(row[18]), int(row[19]),
-        int(row[20]), None if row[21] is None else int(row[21]), row[22], int(row[23]),
-        row[24] or "", row[25] or "",
-    )  # fmt: skip
+        int(row[0]),
+        int(row[1]),
+        row[2],
+        int(row[3]),
+        Method(row[4]),
+        row[5],
+        row[6],
+        TopUpStatus(row[7]),
+        row[8],
+        row[9],
+        row[10],
+        int(row[11]),
+        None if row[12] is None else int(row[12]),
+        None if row[13] is None else int(row[13]),
+        int(row[14]),
+        int(row[15]),
+        int(row[16]),
+        int(row[17]),
+        int(row[18]),
+        int(row[19]),
+        int(row[20]),
+        None if row[21] is None else int(row[21]),
+        row[22],
+        int(row[23]),
+        row[24] or "",
+        row[25] or "",
+    )
 
 
 # ------------------------------------------------------------------ pure decisions
@@ -354,13 +374,25 @@ def _save(ctx: UnitContext, topup: TopUp) -> TopUp:
         " chargeback_restricted = ?, chargeback_wallet = ?, chargeback_loss = ?,"
         " updated_ns = ?, pricing_version = ?, bonus_rule = ?, bonus = ? WHERE id = ?",
         (
-            saved.status.value, saved.provider_ref, saved.failure_code, saved.failure_message,
-            saved.attempts, saved.settles_at_ns, saved.settled_ns, saved.released,
-            saved.charged_back, saved.chargeback_restricted, saved.chargeback_wallet,
-            saved.chargeback_loss, saved.updated_ns, saved.pricing_version, saved.bonus_rule,
-            saved.bonus, saved.id,
+            saved.status.value,
+            saved.provider_ref,
+            saved.failure_code,
+            saved.failure_message,
+            saved.attempts,
+            saved.settles_at_ns,
+            saved.settled_ns,
+            saved.released,
+            saved.charged_back,
+            saved.chargeback_restricted,
+            saved.chargeback_wallet,
+            saved.chargeback_loss,
+            saved.updated_ns,
+            saved.pricing_version,
+            saved.bonus_rule,
+            saved.bonus,
+            saved.id,
         ),
-    )  # fmt: skip
+    )
     return saved
 
 
@@ -370,12 +402,22 @@ def _insert(ctx: UnitContext, topup: TopUp) -> None:
         " status, attempts, restricted, created_ns, updated_ns, instrument_fingerprint,"
         " instrument_last4) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
-            topup.id, topup.customer_id, topup.asset, topup.amount, topup.method.value,
-            topup.instrument, topup.provider, topup.status.value, topup.attempts,
-            int(topup.restricted), topup.created_ns, topup.updated_ns,
-            topup.instrument_fingerprint, topup.instrument_last4,
+            topup.id,
+            topup.customer_id,
+            topup.asset,
+            topup.amount,
+            topup.method.value,
+            topup.instrument,
+            topup.provider,
+            topup.status.value,
+            topup.attempts,
+            int(topup.restricted),
+            topup.created_ns,
+            topup.updated_ns,
+            topup.instrument_fingerprint,
+            topup.instrument_last4,
         ),
-    )  # fmt: skip
+    )
 
 
 def _day_total(ctx: UnitContext, customer_id: int, asset: str) -> int:
@@ -407,9 +449,14 @@ def _balance(ctx: UnitContext, customer_id: int, asset: str, excluding: int) -> 
 
 
 def _same_request(a: TopUp, b: TopUp) -> bool:
-    return (a.customer_id, a.asset, a.amount, a.method, a.instrument_fingerprint,
-            a.provider) == (b.customer_id, b.asset, b.amount, b.method,
-                            b.instrument_fingerprint, b.provider)  # fmt: skip
+    return (a.customer_id, a.asset, a.amount, a.method, a.instrument_fingerprint, a.provider) == (
+        b.customer_id,
+        b.asset,
+        b.amount,
+        b.method,
+        b.instrument_fingerprint,
+        b.provider,
+    )
 
 
 def _create_unit(platform: Platform, draft: TopUp) -> Operation[tuple[TopUp, bool] | Refusal]:
@@ -561,10 +608,30 @@ def create_topup(
     if topup_id is not None and (type(topup_id) is not int or not 0 < topup_id <= ID_MAX):
         return Refusal(Code.INVALID_REQUEST, "topup_id must be a positive id")
     draft = TopUp(
-        topup_id or new_id(), customer_id, asset, amount, chosen, kept.token, provider.name,
-        TopUpStatus.PENDING, None, None, None, 1, None, None, 0, 0, 0, 0, 0, 0, 0,
-        instrument_fingerprint=kept.fingerprint, instrument_last4=kept.last4,
-    )  # fmt: skip
+        topup_id or new_id(),
+        customer_id,
+        asset,
+        amount,
+        chosen,
+        kept.token,
+        provider.name,
+        TopUpStatus.PENDING,
+        None,
+        None,
+        None,
+        1,
+        None,
+        None,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        instrument_fingerprint=kept.fingerprint,
+        instrument_last4=kept.last4,
+    )
     created = platform.execute(_create_unit(platform, draft))
     if isinstance(created, Refusal):
         return created
@@ -575,9 +642,13 @@ def create_topup(
 
 
 def _vaulted(
-    platform: Platform, provider: FundingProvider, asset: object, amount: object,
-    method: object, instrument: str | Vaulted,
-) -> tuple[Method, Vaulted] | Refusal:  # fmt: skip
+    platform: Platform,
+    provider: FundingProvider,
+    asset: object,
+    amount: object,
+    method: object,
+    instrument: str | Vaulted,
+) -> tuple[Method, Vaulted] | Refusal:
     """The request's method and its instrument vaulted, or why it cannot be charged."""
     given = None if isinstance(instrument, Vaulted) else instrument
     chosen, refusal = _check_request(asset, amount, method, given)
@@ -606,9 +677,7 @@ def retry_topup(platform: Platform, provider: FundingProvider, topup_id: int) ->
 # ------------------------------------------------------------------ events
 
 
-def _transfer(
-    topup: TopUp, leg: str, debit: int, credit: int, amount: int, code: int
-) -> Transfer:
+def _transfer(topup: TopUp, leg: str, debit: int, credit: int, amount: int, code: int) -> Transfer:
     transfer_id = derive_id("topup", topup.id, leg)
     return Transfer(transfer_id, debit, credit, amount, topup.asset, int(code), 0, 0, 0, topup.id)
 
@@ -696,17 +765,24 @@ def _claw_back_bonus(books: _Books, topup: TopUp, charged_back: int) -> None:
     share = topup.bonus * charged_back // topup.amount
     take = min(share, max(books.available[books.wallet], 0))
     books.move(
-        _transfer(topup, "bonus.clawback", books.wallet, books.promotions, take,
-                  BudgetCode.TOPUP_BONUS_CLAWBACK)
-    )  # fmt: skip
+        _transfer(
+            topup,
+            "bonus.clawback",
+            books.wallet,
+            books.promotions,
+            take,
+            BudgetCode.TOPUP_BONUS_CLAWBACK,
+        )
+    )
 
 
 def _settle(books: _Books, topup: TopUp, now_ns: int) -> TopUp:
     released = release_amount(topup.amount, topup.charged_back, books.available[books.restricted])
     books.move(
-        _transfer(topup, "settled", books.restricted, books.wallet, released,
-                  TopUpTransferCode.SETTLE)
-    )  # fmt: skip
+        _transfer(
+            topup, "settled", books.restricted, books.wallet, released, TopUpTransferCode.SETTLE
+        )
+    )
     return dataclasses.replace(topup, settled_ns=now_ns, released=released)
 
 
@@ -722,9 +798,15 @@ def _charge_back(books: _Books, topup: TopUp, amount: int) -> TopUp:
     books.move(_transfer(topup, "chargeback.first", first, books.clearing, take_first, code))
     books.move(_transfer(topup, "chargeback.second", second, books.clearing, take_second, code))
     books.move(
-        _transfer(topup, "chargeback.loss", books.losses, books.clearing, loss,
-                  TopUpTransferCode.CHARGEBACK_LOSS)
-    )  # fmt: skip
+        _transfer(
+            topup,
+            "chargeback.loss",
+            books.losses,
+            books.clearing,
+            loss,
+            TopUpTransferCode.CHARGEBACK_LOSS,
+        )
+    )
     from_restricted = take_first if first == books.restricted else take_second
     _claw_back_bonus(books, topup, amount)
     return dataclasses.replace(
@@ -844,14 +926,21 @@ def handle_event(platform: Platform, event: ProviderEvent) -> EventResult:
         log.error("malformed %s event %r: %s", event_kind(event), event.event_id, problem)
         return EventResult(EventOutcome.IGNORED, None, problem)
     result = platform.execute(_event_unit(platform, event))
-    if result.outcome is EventOutcome.APPLIED and result.topup is not None and (
-            result.topup.status is TopUpStatus.CHARGED_BACK):
+    if (
+        result.outcome is EventOutcome.APPLIED
+        and result.topup is not None
+        and (result.topup.status is TopUpStatus.CHARGED_BACK)
+    ):
         _label_charged_back(platform, result.topup)
     if result.outcome in (EventOutcome.IGNORED, EventOutcome.UNKNOWN):
         log.warning(
-            "%s event %r for top-up %d %s: %s", event_kind(event), event.event_id,
-            event.topup_id, result.outcome.value, result.detail,
-        )  # fmt: skip
+            "%s event %r for top-up %d %s: %s",
+            event_kind(event),
+            event.event_id,
+            event.topup_id,
+            result.outcome.value,
+            result.detail,
+        )
     return result
 
 
@@ -862,8 +951,10 @@ def _label_charged_back(platform: Platform, topup: TopUp) -> None:
     from .risk_labels import LabelIn, record_labels
 
     payer = format_id("cus", topup.customer_id)
-    stored = record_labels(platform, [LabelIn("chargeback", f"topup:{topup.id}",
-                                              topup.created_ns, payer, payer, "fraud")])
+    stored = record_labels(
+        platform,
+        [LabelIn("chargeback", f"topup:{topup.id}", topup.created_ns, payer, payer, "fraud")],
+    )
     if isinstance(stored, Refusal):
         log.warning("top-up %d charged back, its label not stored: %s", topup.id, stored.detail)
 
@@ -952,10 +1043,13 @@ def unsettled_carrier_amount(ctx: UnitContext, customer_id: int, asset: str) -> 
         " WHERE customer_id = ? AND asset = ? AND method = ? AND settled_ns IS NULL"
         " AND status IN (?, ?)",
         (
-            customer_id, asset, Method.CARRIER.value, TopUpStatus.SUCCEEDED.value,
+            customer_id,
+            asset,
+            Method.CARRIER.value,
+            TopUpStatus.SUCCEEDED.value,
             TopUpStatus.CHARGED_BACK.value,
         ),
-    )  # fmt: skip
+    )
     return int(rows[0][0])
 
 
@@ -982,9 +1076,17 @@ def release_settled_restricted(
     wallet = customer_accounts(customer_id, asset)[0]
     ensure_accounts(ctx, [wallet])
     move = Transfer(
-        transfer_id, restricted_id, wallet.id, excess, asset, int(TopUpTransferCode.SETTLE),
-        0, 0, 0, customer_id,
-    )  # fmt: skip
+        transfer_id,
+        restricted_id,
+        wallet.id,
+        excess,
+        asset,
+        int(TopUpTransferCode.SETTLE),
+        0,
+        0,
+        0,
+        customer_id,
+    )
     (status,) = ctx.create_transfers([move])
     if status is not CreateTransferStatus.CREATED:
         raise UnexpectedLedgerStatusError(f"releasing settled money: {status.value}")

@@ -69,9 +69,16 @@ _NAT64: Final = ipaddress.IPv6Network("64:ff9b::/96")
 _REFUSED_V6: Final = (ipaddress.IPv6Network("::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
 # Names that only an internal resolver answers (RFC 6761, RFC 8375, common private zones).
 _INTERNAL_SUFFIXES: Final = (
-    ".localhost", ".local", ".internal", ".intranet", ".lan", ".home.arpa", ".corp",
-    ".localdomain", ".private",
-)  # fmt: skip
+    ".localhost",
+    ".local",
+    ".internal",
+    ".intranet",
+    ".lan",
+    ".home.arpa",
+    ".corp",
+    ".localdomain",
+    ".private",
+)
 _NUMERIC_LABEL: Final = re.compile(r"(0x[0-9a-f]*|[0-9]+)")
 
 
@@ -84,8 +91,9 @@ class TargetPolicy:
 
     def permits(self, address: IPAddress) -> bool:
         plain = _unmapped(address)
-        return public(plain) or any(plain in net for net in self.allow_private
-                                    if net.version == plain.version)  # fmt: skip
+        return public(plain) or any(
+            plain in net for net in self.allow_private if net.version == plain.version
+        )
 
 
 def policy_from_env(environ: Mapping[str, str] | None = None) -> TargetPolicy:

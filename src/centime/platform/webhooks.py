@@ -236,8 +236,7 @@ DELIVERY_COLUMNS: Final = (
     " last_status_code, created_ns, updated_ns"
 )
 ATTEMPT_COLUMNS: Final = (
-    "id, delivery_id, endpoint_id, event_id, attempt, status_code, latency_ms, error,"
-    " created_ns"
+    "id, delivery_id, endpoint_id, event_id, attempt, status_code, latency_ms, error, created_ns"
 )
 
 
@@ -314,9 +313,7 @@ def notify(ctx: UnitContext, event_type: str, owner_id: int, data: dict[str, obj
 
 
 def _new_version(ctx: UnitContext) -> None:
-    ctx.execute(
-        "UPDATE webhook_state SET subscriptions_version = ? WHERE id = 1", (new_id(),)
-    )
+    ctx.execute("UPDATE webhook_state SET subscriptions_version = ? WHERE id = 1", (new_id(),))
 
 
 # ------------------------------------------------------------------ input checks
@@ -377,8 +374,9 @@ def _check_description(description: object) -> Refusal | None:
 
 
 def _load(ctx: UnitContext, endpoint_id: int, merchant_id: int | None) -> Endpoint | None:
-    rows = ctx.fetch(f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?",
-                     (endpoint_id,))  # fmt: skip
+    rows = ctx.fetch(
+        f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?", (endpoint_id,)
+    )
     if not rows:
         return None
     found = endpoint_row(rows[0])
@@ -396,10 +394,21 @@ def _save(ctx: UnitContext, e: Endpoint) -> None:
         "UPDATE webhook_endpoints SET url = ?, description = ?, event_types = ?, enabled = ?,"
         " disabled_reason = ?, secret = ?, secret_previous = ?, previous_expires_ns = ?,"
         " failing_since_ns = ?, failures = ?, updated_ns = ? WHERE id = ?",
-        (e.url, e.description, " ".join(sorted(e.event_types)), int(e.enabled),
-         e.disabled_reason, e.secret, e.secret_previous, e.previous_expires_ns,
-         e.failing_since_ns, e.failures, e.updated_ns, e.id),
-    )  # fmt: skip
+        (
+            e.url,
+            e.description,
+            " ".join(sorted(e.event_types)),
+            int(e.enabled),
+            e.disabled_reason,
+            e.secret,
+            e.secret_previous,
+            e.previous_expires_ns,
+            e.failing_since_ns,
+            e.failures,
+            e.updated_ns,
+            e.id,
+        ),
+    )
     _new_version(ctx)
 
 
@@ -442,14 +451,41 @@ def create_endpoint(
             )
         secret = new_secret()
         now = ctx.now_ns
-        endpoint = Endpoint(new, merchant_id, url, description, types, True, None,
-                            box.seal(new, secret), None, None, None, 0, now, now)  # fmt: skip
+        endpoint = Endpoint(
+            new,
+            merchant_id,
+            url,
+            description,
+            types,
+            True,
+            None,
+            box.seal(new, secret),
+            None,
+            None,
+            None,
+            0,
+            now,
+            now,
+        )
         ctx.execute(
-            f"INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS})"
-            f" VALUES ({', '.join('?' * 14)})",
-            (new, merchant_id, url, description, " ".join(sorted(types)), 1, None,
-             endpoint.secret, None, None, None, 0, now, now),
-        )  # fmt: skip
+            f"INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+            (
+                new,
+                merchant_id,
+                url,
+                description,
+                " ".join(sorted(types)),
+                1,
+                None,
+                endpoint.secret,
+                None,
+                None,
+                None,
+                0,
+                now,
+                now,
+            ),
+        )
         _new_version(ctx)
         return NewSecret(endpoint, secret)
 
@@ -489,8 +525,9 @@ def update_endpoint(
             updated_ns=ctx.now_ns,
         )
         if enabled is True and not found.enabled:
-            changed = replace(changed, enabled=True, disabled_reason=None, failures=0,
-                              failing_since_ns=None)  # fmt: skip
+            changed = replace(
+                changed, enabled=True, disabled_reason=None, failures=0, failing_since_ns=None
+            )
         elif enabled is False and found.enabled:
             changed = replace(changed, enabled=False, disabled_reason="merchant")
         _save(ctx, changed)
@@ -559,8 +596,9 @@ def get_endpoint(
     if not valid_id(endpoint_id):
         return None
     with platform.read() as fetch:
-        rows = fetch(f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?",
-                     (endpoint_id,))  # fmt: skip
+        rows = fetch(
+            f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?", (endpoint_id,)
+        )
     if not rows:
         return None
     found = endpoint_row(rows[0])
@@ -576,8 +614,9 @@ def list_endpoints(
     filters: list[tuple[str, Any]] = []
     if merchant_id is not None:
         filters.append(("merchant_id", merchant_id))
-    return fetch_page(platform, "webhook_endpoints", ENDPOINT_COLUMNS, filters, cursor, limit,
-                      endpoint_row)  # fmt: skip
+    return fetch_page(
+        platform, "webhook_endpoints", ENDPOINT_COLUMNS, filters, cursor, limit, endpoint_row
+    )
 
 
 # ------------------------------------------------------------------ deliveries
@@ -587,16 +626,30 @@ def list_deliveries(
     platform: Platform, endpoint_id: int, cursor: Cursor | None = None, limit: int = 100
 ) -> Page[Delivery]:
     """An endpoint's deliveries, newest first (the caller checked it may see the endpoint)."""
-    return fetch_page(platform, "webhook_deliveries", DELIVERY_COLUMNS,
-                      [("endpoint_id", endpoint_id)], cursor, limit, delivery_row)  # fmt: skip
+    return fetch_page(
+        platform,
+        "webhook_deliveries",
+        DELIVERY_COLUMNS,
+        [("endpoint_id", endpoint_id)],
+        cursor,
+        limit,
+        delivery_row,
+    )
 
 
 def list_attempts(
     platform: Platform, endpoint_id: int, cursor: Cursor | None = None, limit: int = 100
 ) -> Page[Attempt]:
     """An endpoint's delivery log: every attempt, newest first."""
-    return fetch_page(platform, "webhook_attempts", ATTEMPT_COLUMNS,
-                      [("endpoint_id", endpoint_id)], cursor, limit, attempt_row)  # fmt: skip
+    return fetch_page(
+        platform,
+        "webhook_attempts",
+        ATTEMPT_COLUMNS,
+        [("endpoint_id", endpoint_id)],
+        cursor,
+        limit,
+        attempt_row,
+    )
 
 
 def get_delivery(
@@ -605,8 +658,9 @@ def get_delivery(
     if not valid_id(delivery_id):
         return None
     with platform.read() as fetch:
-        rows = fetch(f"SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?",
-                     (delivery_id,))  # fmt: skip
+        rows = fetch(
+            f"SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?", (delivery_id,)
+        )
     if not rows:
         return None
     found = delivery_row(rows[0])
@@ -614,8 +668,9 @@ def get_delivery(
 
 
 def _delivery_in(ctx: UnitContext, delivery_id: int, merchant_id: int | None) -> Delivery | None:
-    rows = ctx.fetch(f"SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?",
-                     (delivery_id,))  # fmt: skip
+    rows = ctx.fetch(
+        f"SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?", (delivery_id,)
+    )
     if not rows:
         return None
     found = delivery_row(rows[0])
@@ -636,8 +691,9 @@ def redeliver(
         endpoint = _load(ctx, found.endpoint_id, merchant_id)
         if endpoint is None or not endpoint.enabled:
             return Refusal(Code.WEBHOOK_ENDPOINT_DISABLED, "the endpoint is disabled")
-        again = replace(found, status="pending", attempts=0, next_attempt_ns=ctx.now_ns,
-                        updated_ns=ctx.now_ns)  # fmt: skip
+        again = replace(
+            found, status="pending", attempts=0, next_attempt_ns=ctx.now_ns, updated_ns=ctx.now_ns
+        )
         ctx.execute(
             "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_ns = ?,"
             " updated_ns = ? WHERE id = ?",
@@ -672,7 +728,18 @@ def send_test_event(
         data = {"endpoint_id": format_id("we", found.id)}
         event_id = emit(ctx, "webhook.test", found.merchant_id, data)
         delivery_id = insert_delivery(ctx, found.id, event_id, found.merchant_id)
-        return Delivery(delivery_id, found.id, event_id, found.merchant_id, "pending", 0,
-                        ctx.now_ns, None, ctx.now_ns, ctx.now_ns, "webhook.test")  # fmt: skip
+        return Delivery(
+            delivery_id,
+            found.id,
+            event_id,
+            found.merchant_id,
+            "pending",
+            0,
+            ctx.now_ns,
+            None,
+            ctx.now_ns,
+            ctx.now_ns,
+            "webhook.test",
+        )
 
     return Operation(unit, 0)

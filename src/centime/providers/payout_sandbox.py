@@ -126,9 +126,11 @@ class RailJournal(Protocol):
     def record_account(self, token: str, number: str) -> None: ...
 
     def record_payout(
-        self, request: PayoutRequest, result: PayoutResult,
+        self,
+        request: PayoutRequest,
+        result: PayoutResult,
         events: list[tuple[int, PayoutEvent]],
-    ) -> None: ...  # fmt: skip
+    ) -> None: ...
 
     def acknowledge(self, event_ids: list[str]) -> None: ...
 
@@ -138,9 +140,11 @@ class SandboxPayoutRail:
     and its :class:`~centime.providers.payouts.PayoutEventFeed`). Thread-safe."""
 
     def __init__(
-        self, clock: Clock, config: SandboxPayoutConfig | None = None,
+        self,
+        clock: Clock,
+        config: SandboxPayoutConfig | None = None,
         journal: RailJournal | None = None,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._clock = clock
         self.config = config or SandboxPayoutConfig()
         self._lock = threading.Lock()

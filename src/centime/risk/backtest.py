@@ -103,8 +103,10 @@ class BacktestResult:
             f"card precision@{self.card_k} per day: {self.card_precision:.4f}",
         ]
         for r in self.at_rates:
-            out.append(f"alert {r.rate:.1%} ({r.reviewed:,} rows): recall {r.recall:.3f},"
-                       f" precision {r.precision:.3f}")
+            out.append(
+                f"alert {r.rate:.1%} ({r.reviewed:,} rows): recall {r.recall:.3f},"
+                f" precision {r.precision:.3f}"
+            )
         for name, (n, recall) in sorted(self.recall_by_typology.items()):
             out.append(f"  {name}: {n} fraud rows, recall at 1% alerts {recall:.3f}")
         per_window = ", ".join(f"{w.pr_auc:.3f}" for w in self.windows)
@@ -112,8 +114,9 @@ class BacktestResult:
         return out
 
 
-def _at_rate(scores: npt.NDArray[np.float64], labels: npt.NDArray[np.int8],
-             rate: float) -> tuple[AtRate, npt.NDArray[np.bool_]]:
+def _at_rate(
+    scores: npt.NDArray[np.float64], labels: npt.NDArray[np.int8], rate: float
+) -> tuple[AtRate, npt.NDArray[np.bool_]]:
     k = max(1, math.ceil(rate * len(scores)))
     order = np.argsort(-scores, kind="stable")
     flagged = np.zeros(len(scores), dtype=bool)
@@ -123,8 +126,13 @@ def _at_rate(scores: npt.NDArray[np.float64], labels: npt.NDArray[np.int8],
     return AtRate(rate, k, hits / positives if positives else 0.0, hits / k), flagged
 
 
-def card_precision_at_k(scores: npt.NDArray[np.float64], labels: npt.NDArray[np.int8],
-                        days: npt.NDArray[np.int64], payers: list[str], k: int) -> float:
+def card_precision_at_k(
+    scores: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int8],
+    days: npt.NDArray[np.int64],
+    payers: list[str],
+    k: int,
+) -> float:
     """Mean over days of: among the k payers with the highest score that day (a payer's
     score is its highest), the share that had a fraud that day."""
     codes = np.unique(np.array(payers, dtype=object), return_inverse=True)[1].astype(np.int64)
@@ -142,8 +150,13 @@ def card_precision_at_k(scores: npt.NDArray[np.float64], labels: npt.NDArray[np.
     return float(np.mean(precisions)) if precisions else 0.0
 
 
-def _fit_window(data: Dataset, train: npt.NDArray[np.bool_], valid: npt.NDArray[np.bool_],
-                config: BacktestConfig, seed: int) -> lgb.Booster:
+def _fit_window(
+    data: Dataset,
+    train: npt.NDArray[np.bool_],
+    valid: npt.NDArray[np.bool_],
+    config: BacktestConfig,
+    seed: int,
+) -> lgb.Booster:
     rng = np.random.default_rng(seed)
     keep = train & ((data.labels == 1) | (rng.random(len(data.labels)) < config.negatives_share))
     y = data.labels[keep]
@@ -155,12 +168,19 @@ def _fit_window(data: Dataset, train: npt.NDArray[np.bool_], valid: npt.NDArray[
     if int(data.labels[valid].sum()) > 0:
         valid_sets = [lgb.Dataset(data.rows[valid], data.labels[valid], reference=train_set)]
         callbacks.append(lgb.early_stopping(config.train.early_stopping_rounds, verbose=False))
-    booster = lgb.train(params, train_set, num_boost_round=config.train.rounds_max,
-                        valid_sets=valid_sets, callbacks=callbacks)
+    booster = lgb.train(
+        params,
+        train_set,
+        num_boost_round=config.train.rounds_max,
+        valid_sets=valid_sets,
+        callbacks=callbacks,
+    )
     return booster
 
 
-def backtest(events: Iterable[LabelledEvent], config: BacktestConfig | None = None) -> BacktestResult:  # noqa: E501
+def backtest(
+    events: Iterable[LabelledEvent], config: BacktestConfig | None = None
+) -> BacktestResult:
     config = config or BacktestConfig()
     events = sorted(events, key=lambda e: e.event.timestamp_ns)  # stable: file order on ties
     if not events:
@@ -173,8 +193,10 @@ def backtest(events: Iterable[LabelledEvent], config: BacktestConfig | None = No
     delay = config.label_delay_s * NS_PER_S
     start = t0 + config.train_days * NS_PER_DAY + delay
     if start >= t1:
-        raise ValueError(f"the file spans {(t1 - t0) / NS_PER_DAY:.1f} days: too short for"
-                         f" {config.train_days} days of training and the label delay")
+        raise ValueError(
+            f"the file spans {(t1 - t0) / NS_PER_DAY:.1f} days: too short for"
+            f" {config.train_days} days of training and the label delay"
+        )
     scores = np.full(len(t), np.nan)
     windows: list[Window] = []
     while start <= t1:
@@ -190,15 +212,28 @@ def backtest(events: Iterable[LabelledEvent], config: BacktestConfig | None = No
             scores[test] = booster.predict(data.rows[test], num_threads=config.train.threads)
             y = data.labels[test]
             ap = float(average_precision_score(y, scores[test])) if y.any() else math.nan
-            windows.append(Window(start, int(train.sum() + valid.sum()),
-                                  int(data.labels[train | valid].sum()), int(test.sum()),
-                                  int(y.sum()), booster.num_trees(), ap))
+            windows.append(
+                Window(
+                    start,
+                    int(train.sum() + valid.sum()),
+                    int(data.labels[train | valid].sum()),
+                    int(test.sum()),
+                    int(y.sum()),
+                    booster.num_trees(),
+                    ap,
+                )
+            )
         start = end
     return _result(events, data, scores, windows, config)
 
 
-def _result(events: list[LabelledEvent], data: Dataset, all_scores: npt.NDArray[np.float64],
-            windows: list[Window], config: BacktestConfig) -> BacktestResult:
+def _result(
+    events: list[LabelledEvent],
+    data: Dataset,
+    all_scores: npt.NDArray[np.float64],
+    windows: list[Window],
+    config: BacktestConfig,
+) -> BacktestResult:
     tested = np.flatnonzero(~np.isnan(all_scores))
     scores, labels = all_scores[tested], data.labels[tested]
     if len(labels) == 0 or labels.sum() == 0 or labels.sum() == len(labels):
@@ -220,16 +255,24 @@ def _result(events: list[LabelledEvent], data: Dataset, all_scores: npt.NDArray[
     days = data.timestamps_ns[tested] // NS_PER_DAY
     payers = [data.payers[i] for i in tested]
     return BacktestResult(
-        events=len(events), windows=windows,
+        events=len(events),
+        windows=windows,
         pr_auc=float(average_precision_score(labels, scores)),
         roc_auc=float(roc_auc_score(labels, scores)),
         card_precision=card_precision_at_k(scores, labels, days, payers, config.card_k),
-        card_k=config.card_k, at_rates=at_rates, recall_by_typology=by_typology,
-        scores=scores, labels=labels, data=data, config=config)
+        card_k=config.card_k,
+        at_rates=at_rates,
+        recall_by_typology=by_typology,
+        scores=scores,
+        labels=labels,
+        data=data,
+        config=config,
+    )
 
 
-def write_report(result: BacktestResult, out: Path, *, title: str = "Backtest",
-                 extra: list[str] | None = None) -> Path:
+def write_report(
+    result: BacktestResult, out: Path, *, title: str = "Backtest", extra: list[str] | None = None
+) -> Path:
     """PR curve and score distributions as PNG (matplotlib, Agg), and ``report.html``."""
     import matplotlib
 
@@ -252,10 +295,22 @@ def write_report(result: BacktestResult, out: Path, *, title: str = "Backtest",
 
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
     bins = [i / 40 for i in range(41)]
-    ax.hist(result.scores[result.labels == 0], bins=bins, alpha=0.6, label="legitimate",
-            color="#4a9a4a", log=True)
-    ax.hist(result.scores[result.labels == 1], bins=bins, alpha=0.6, label="fraud",
-            color="#c0392b", log=True)
+    ax.hist(
+        result.scores[result.labels == 0],
+        bins=bins,
+        alpha=0.6,
+        label="legitimate",
+        color="#4a9a4a",
+        log=True,
+    )
+    ax.hist(
+        result.scores[result.labels == 1],
+        bins=bins,
+        alpha=0.6,
+        label="fraud",
+        color="#c0392b",
+        log=True,
+    )
     ax.set_xlabel("model probability")
     ax.set_ylabel("rows (log scale)")
     ax.set_title("Score distributions on the test part")

@@ -12,8 +12,9 @@ if TYPE_CHECKING:
 
 __all__ = ["risk_app"]
 
-risk_app = typer.Typer(help="The risk engine: simulated events, training, backtests.",
-                       no_args_is_help=True)
+risk_app = typer.Typer(
+    help="The risk engine: simulated events, training, backtests.", no_args_is_help=True
+)
 
 
 @risk_app.command("events")
@@ -53,8 +54,10 @@ def risk_train(
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
     size = (out / "model.txt").stat().st_size
-    typer.echo(f"model {model.version}: {model.info['trees']} trees on {model.info['rows']:,} rows"
-               f" ({model.info['positives']:,} fraud), {size:,} bytes, in {out}")
+    typer.echo(
+        f"model {model.version}: {model.info['trees']} trees on {model.info['rows']:,} rows"
+        f" ({model.info['positives']:,} fraud), {size:,} bytes, in {out}"
+    )
 
 
 @risk_app.command("backtest")
@@ -62,14 +65,16 @@ def risk_backtest(
     file_name: str = typer.Argument(..., metavar="FILE.csv", help="Labelled CSV."),
     out_dir: str = typer.Option("backtest", "--out", help="Where the plots and report go."),
     train_days: int = typer.Option(35, min=2, max=3650, help="Days trained on per window."),
-    validation_days: int = typer.Option(7, min=1, max=365,
-                                        help="The end of the training days, for early stopping."),
+    validation_days: int = typer.Option(
+        7, min=1, max=365, help="The end of the training days, for early stopping."
+    ),
     test_days: int = typer.Option(14, min=1, max=365, help="Days tested per window (slide)."),
-    label_delay_days: float = typer.Option(7.0, min=0.0, max=365.0,
-                                           help="Days after its event that a label is known."),
-    model_dir: str | None = typer.Option(None, "--model",
-                                         help="The model to report without retraining"
-                                              " (default: the shipped one)."),
+    label_delay_days: float = typer.Option(
+        7.0, min=0.0, max=365.0, help="Days after its event that a label is known."
+    ),
+    model_dir: str | None = typer.Option(
+        None, "--model", help="The model to report without retraining (default: the shipped one)."
+    ),
 ) -> None:
     """The field's protocol on FILE: rolling windows (train, wait the label delay, test,
     slide), labels fed back as they arrive; prints PR-AUC, ROC-AUC, card precision@100 per
@@ -81,8 +86,12 @@ def risk_backtest(
     if validation_days >= train_days:
         typer.echo("error: --validation-days must be fewer than --train-days", err=True)
         raise typer.Exit(1)
-    config = BacktestConfig(label_delay_s=int(label_delay_days * 86_400), train_days=train_days,
-                            validation_days=validation_days, test_days=test_days)
+    config = BacktestConfig(
+        label_delay_s=int(label_delay_days * 86_400),
+        train_days=train_days,
+        validation_days=validation_days,
+        test_days=test_days,
+    )
     file, out = Path(file_name), Path(out_dir)
     try:
         result = backtest(read_csv(file), config)
@@ -99,10 +108,12 @@ def risk_backtest(
 @risk_app.command("score")
 def risk_score(
     file_name: str = typer.Argument(..., metavar="FILE.csv", help="Labelled CSV."),
-    model_dir: str | None = typer.Option(None, "--model",
-                                         help="The model directory (default: the shipped one)."),
-    label_delay_days: float = typer.Option(7.0, min=0.0, max=365.0,
-                                           help="Days after its event that a label is known."),
+    model_dir: str | None = typer.Option(
+        None, "--model", help="The model directory (default: the shipped one)."
+    ),
+    label_delay_days: float = typer.Option(
+        7.0, min=0.0, max=365.0, help="Days after its event that a label is known."
+    ),
 ) -> None:
     """The model as trained (no retraining) and its policy on FILE: the share of legitimate
     rows it flags (review or block) and blocks, the fraud it flags, PR-AUC and ROC-AUC."""
@@ -141,7 +152,9 @@ def bench_risk(
     several threads sharing one engine, and the raw Booster against the sklearn wrapper."""
     from centime.bench.risk import RiskBenchConfig, run_risk_bench
 
-    result = run_risk_bench(RiskBenchConfig(runs, decisions, threads, seed),
-                            progress=lambda line: typer.echo(line, err=True))
+    result = run_risk_bench(
+        RiskBenchConfig(runs, decisions, threads, seed),
+        progress=lambda line: typer.echo(line, err=True),
+    )
     for line in result.lines():
         typer.echo(line)

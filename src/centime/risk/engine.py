@@ -40,8 +40,13 @@ FUTURE_SLACK_NS: Final = 300 * 1_000_000_000
 
 
 class RiskEngine:
-    def __init__(self, features: OnlineFeatures, rules: RulesFile, model: Model | None,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        features: OnlineFeatures,
+        rules: RulesFile,
+        model: Model | None,
+        clock: Clock | None = None,
+    ) -> None:
         self.features = features  # for the rules
         self.field = FieldState()  # for the model (centime.risk.field)
         self.rules = rules
@@ -127,15 +132,17 @@ class RiskEngine:
             contributions = self._batch_reasons(matrix, ruleset, scores)
             return [
                 self._combine(e, m, ruleset, f, s, contributions.get(i, ()))
-                for i, (e, m, f, s) in enumerate(zip(events, model_rows, fired, scores,
-                                                     strict=True))
+                for i, (e, m, f, s) in enumerate(
+                    zip(events, model_rows, fired, scores, strict=True)
+                )
             ]
         except Exception:
             # One failure fails the chunk closed: which events already counted is unknown.
             return [self._failed(event, ruleset) for event in events]
 
-    def _batch_reasons(self, matrix: Row, ruleset: Ruleset,
-                       scores: Sequence[int | None]) -> dict[int, tuple[str, ...]]:
+    def _batch_reasons(
+        self, matrix: Row, ruleset: Ruleset, scores: Sequence[int | None]
+    ) -> dict[int, tuple[str, ...]]:
         """Model reasons for the rows whose score reached a band: one contributions call."""
         if self.model is None:
             return {}
@@ -144,17 +151,26 @@ class RiskEngine:
         if not banded:
             return {}
         model = self.model
-        contrib = np.asarray(model.booster.predict(matrix[banded], pred_contrib=True,
-                                                   num_threads=1))
+        contrib = np.asarray(
+            model.booster.predict(matrix[banded], pred_contrib=True, num_threads=1)
+        )
         out = {}
         for row_index, values in zip(banded, contrib[:, :-1], strict=True):
             top = np.argsort(values)[::-1][:3]
-            out[row_index] = tuple(f"model:{model.feature_names[j]}" for j in top.tolist()
-                                   if values[j] > 0)
+            out[row_index] = tuple(
+                f"model:{model.feature_names[j]}" for j in top.tolist() if values[j] > 0
+            )
         return out
 
-    def _combine(self, event: RiskEvent, row: Row, ruleset: Ruleset, fired: list[Rule],
-                 score: int | None, model_reasons: tuple[str, ...] | None) -> Decision:
+    def _combine(
+        self,
+        event: RiskEvent,
+        row: Row,
+        ruleset: Ruleset,
+        fired: list[Rule],
+        score: int | None,
+        model_reasons: tuple[str, ...] | None,
+    ) -> Decision:
         action = fired[0].action if fired else Action.ALLOW
         reasons = [rule.code for rule in fired]
         if score is not None:
@@ -167,8 +183,13 @@ class RiskEngine:
                 reasons.append(f"model_score_{band.value}")
                 reasons += model_reasons or ()
         model_version = self.model.version if self.model is not None and score is not None else None
-        return Decision(action, score if score is not None else _rules_score(action),
-                        tuple(reasons), model_version, ruleset.version)
+        return Decision(
+            action,
+            score if score is not None else _rules_score(action),
+            tuple(reasons),
+            model_version,
+            ruleset.version,
+        )
 
     def _band(self, ruleset: Ruleset, score: int) -> Action:
         """The model's action for ``score``: its own operating points (chosen at training
@@ -183,8 +204,9 @@ class RiskEngine:
         return policy.review if policy is not None else ruleset.bands.review
 
     def _failed(self, event: RiskEvent, ruleset: Ruleset | None) -> Decision:
-        log.exception("risk engine failed on %s by %s: blocked (fail closed)", event.type,
-                      event.payer)
+        log.exception(
+            "risk engine failed on %s by %s: blocked (fail closed)", event.type, event.payer
+        )
         version = ruleset.version if ruleset is not None else self.rules.ruleset.version
         return Decision(Action.BLOCK, 99, (ENGINE_ERROR,), None, version)
 
@@ -195,8 +217,12 @@ def _rules_score(action: Action) -> int:
     return {Action.ALLOW: 0, Action.REVIEW: 50, Action.STEP_UP: 75, Action.BLOCK: 99}[action]
 
 
-def build_engine(rules_path: Path | None = None, model_dir: Path | None = None,
-                 clock: Clock | None = None, config: FeatureConfig | None = None) -> RiskEngine:
+def build_engine(
+    rules_path: Path | None = None,
+    model_dir: Path | None = None,
+    clock: Clock | None = None,
+    config: FeatureConfig | None = None,
+) -> RiskEngine:
     """The engine as the composition root wires it: the rules file (default: the shipped
     one), the model directory (default: the shipped model; unusable -> rules alone, logged),
     fresh in-process features."""

@@ -68,20 +68,49 @@ def _names() -> tuple[str, ...]:
         for spec in STANDARD_WINDOWS:
             names += [f"{family}_n_{spec.name}", f"{family}_sum_{spec.name}"]
     names += [
-        "payer_age_h", "payee_age_h", "pair_first", "pair_n", "pair_reverse",
-        "payer_device_new", "payer_ip_new", "payer_instrument_new",
-        "payer_balance", "drain_ratio", "payer_in_15m", "payer_out_15m", "pass_through",
-        "payer_fan_out", "payer_fan_out_24h", "payer_fan_in_24h",
-        "payee_fan_in", "payee_fan_in_24h", "payee_fan_out_24h",
-        "payer_declines_1h", "payer_declines_24h", "instrument_declines_1h",
-        "instrument_declines_24h", "device_declines_24h",
-        "payer_carrier_30d", "payer_carrier_ratio", "payee_carrier_in_7d",
+        "payer_age_h",
+        "payee_age_h",
+        "pair_first",
+        "pair_n",
+        "pair_reverse",
+        "payer_device_new",
+        "payer_ip_new",
+        "payer_instrument_new",
+        "payer_balance",
+        "drain_ratio",
+        "payer_in_15m",
+        "payer_out_15m",
+        "pass_through",
+        "payer_fan_out",
+        "payer_fan_out_24h",
+        "payer_fan_in_24h",
+        "payee_fan_in",
+        "payee_fan_in_24h",
+        "payee_fan_out_24h",
+        "payer_declines_1h",
+        "payer_declines_24h",
+        "instrument_declines_1h",
+        "instrument_declines_24h",
+        "device_declines_24h",
+        "payer_carrier_30d",
+        "payer_carrier_ratio",
+        "payee_carrier_in_7d",
         "payee_carrier_in_share",
-        "payer_near_limit_24h", "payer_near_limit_7d", "payer_round_24h",
-        "payer_component", "payer_component_inflow", "payee_component", "payee_component_inflow",
-        "device_accounts", "instrument_accounts",
-        "payer_referral_cluster", "payee_referral_cluster", "payee_referrals_24h",
-        "payee_referrals_7d", "cycle", "payout_method_age_h",
+        "payer_near_limit_24h",
+        "payer_near_limit_7d",
+        "payer_round_24h",
+        "payer_component",
+        "payer_component_inflow",
+        "payee_component",
+        "payee_component_inflow",
+        "device_accounts",
+        "instrument_accounts",
+        "payer_referral_cluster",
+        "payee_referral_cluster",
+        "payee_referrals_24h",
+        "payee_referrals_7d",
+        "cycle",
+        "payout_method_age_h",
     ]
     return tuple(names)
 
@@ -92,8 +121,14 @@ FEATURE_INDEX: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
 def _default_limits() -> dict[str, str]:
     # One movement's ceiling per type, major units: amounts just below are structuring signs.
-    return {"topup": "100", "topup_carrier": "50", "transfer": "250", "payout": "1000",
-            "payout_instant": "1000", "payment": "500"}
+    return {
+        "topup": "100",
+        "topup_carrier": "50",
+        "transfer": "250",
+        "payout": "1000",
+        "payout_instant": "1000",
+        "payment": "500",
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +210,9 @@ def _read(windows: WindowSet | None, now_ns: int, size: int) -> tuple[list[int],
     return windows.read(now_ns)
 
 
-def _add(windows: WindowSet | None, specs: tuple[WindowSpec, ...], now_ns: int,
-         value: float) -> WindowSet:
+def _add(
+    windows: WindowSet | None, specs: tuple[WindowSpec, ...], now_ns: int, value: float
+) -> WindowSet:
     if windows is None:
         windows = WindowSet(specs)
     windows.add(now_ns, value)
@@ -270,8 +306,14 @@ class OnlineFeatures:
         out += self._graph_features(event, now, payer, payee)
         return np.array(out, dtype=np.float64)
 
-    def _account_features(self, event: RiskEvent, now: int, amount: float,
-                          payer: _Account | None, payee: _Account | None) -> list[float]:
+    def _account_features(
+        self,
+        event: RiskEvent,
+        now: int,
+        amount: float,
+        payer: _Account | None,
+        payee: _Account | None,
+    ) -> list[float]:
         pair = self.pairs.get((event.payer, event.payee))
         reverse = self.pairs.get((event.payee, event.payer))
         balance = payer.balance if payer else 0.0
@@ -343,8 +385,9 @@ class OnlineFeatures:
             float(rounds[0]),
         ]
 
-    def _graph_features(self, event: RiskEvent, now: int, payer: _Account | None,
-                        payee: _Account | None) -> list[float]:
+    def _graph_features(
+        self, event: RiskEvent, now: int, payer: _Account | None, payee: _Account | None
+    ) -> list[float]:
         device = self.devices.get(event.device) if event.device else None
         instrument = self.instruments.get(event.instrument) if event.instrument else None
         referrals = _read(payee.referrals if payee else None, now, 2)[0]
@@ -422,8 +465,9 @@ class OnlineFeatures:
             if prefix != "n:" and not declined:  # IPs are shared by whole networks (NAT)
                 self.shared.link(event.payer, prefix + key)
 
-    def _update_money(self, event: RiskEvent, now: int, amount: float, payer: _Account,
-                      payee: _Account | None) -> None:
+    def _update_money(
+        self, event: RiskEvent, now: int, amount: float, payer: _Account, payee: _Account | None
+    ) -> None:
         kind = event.type
         cfg = self.config
         if kind in TOPUPS:

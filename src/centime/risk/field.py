@@ -76,9 +76,16 @@ def _names() -> tuple[str, ...]:
         for w in WINDOW_NAMES:
             names += [f"{family}_n_{w}", f"{family}_mean_{w}", f"{family}_max_{w}"]
     names += ["payee_new_payers_1d", "payee_new_payers_7d"]  # fan-in: first-time payers
-    names += ["amount_to_payer_mean_30d", "amount_payer_z_30d", "amount_to_payee_mean_30d",
-              "payer_since_last_h", "payee_since_last_h", "payer_age_d", "payee_age_d",
-              "pair_n_before"]
+    names += [
+        "amount_to_payer_mean_30d",
+        "amount_payer_z_30d",
+        "amount_to_payee_mean_30d",
+        "payer_since_last_h",
+        "payee_since_last_h",
+        "payer_age_d",
+        "payee_age_d",
+        "pair_n_before",
+    ]
     names += [f"payer_{thing}_new" for thing in THINGS]
     names += ["device_payers"]  # distinct payers seen on this device before (shared phones)
     for family in ("payer", "payee"):
@@ -132,8 +139,9 @@ class Columns:
 def _codes(values: Sequence[str]) -> tuple[I64, I64]:
     """Integer codes for strings, and a mask of the non-empty ones (as 0/1)."""
     table: dict[str, int] = {"": -1}
-    codes = np.fromiter((table.setdefault(v, len(table) - 1) for v in values), dtype=np.int64,
-                        count=len(values))
+    codes = np.fromiter(
+        (table.setdefault(v, len(table) - 1) for v in values), dtype=np.int64, count=len(values)
+    )
     return codes, (codes >= 0).astype(np.int64)
 
 
@@ -252,8 +260,9 @@ def _cumcount(codes: I64) -> I64:
     return out
 
 
-def _label_stats(keys: I64, t: I64, fraud_keys: I64, arrivals: I64,
-                 n_by_window: list[F64]) -> list[F64]:
+def _label_stats(
+    keys: I64, t: I64, fraud_keys: I64, arrivals: I64, n_by_window: list[F64]
+) -> list[F64]:
     """Per window: fraud labels arrived for the key (arrival <= t, in the window) and their
     rate against the key's events in the window; then days since the last one arrived."""
     out: list[F64] = []
@@ -262,8 +271,7 @@ def _label_stats(keys: I64, t: I64, fraud_keys: I64, arrivals: I64,
     order = np.lexsort((arrivals, fraud_keys))
     sk, sa = fraud_keys[order], arrivals[order]
     combined = sk * m + np.searchsorted(times, sa, side="left")
-    hi = np.searchsorted(combined, keys * m + np.searchsorted(times, t, side="right"),
-                         side="left")
+    hi = np.searchsorted(combined, keys * m + np.searchsorted(times, t, side="right"), side="left")
     absent = keys < 0
     for spec, n in zip(FIELD_WINDOWS, n_by_window, strict=True):
         start = np.searchsorted(times, _bucket_start(t, spec), side="left")
@@ -304,8 +312,9 @@ def _distinct_payers(payers: I64, things: Sequence[str], new: F64) -> F64:
     return before
 
 
-def compute_matrix(cols: Columns, label_arrivals_ns: I64, label_parties: tuple[I64, I64]
-                   | None = None) -> F64:
+def compute_matrix(
+    cols: Columns, label_arrivals_ns: I64, label_parties: tuple[I64, I64] | None = None
+) -> F64:
     """The field features of every row of ``cols`` (time-sorted), given fraud labels that
     arrive at ``label_arrivals_ns`` (one per fraud row of the file, -1 for none): a row sees
     a label only once it has arrived. ``label_parties`` is unused (the labels belong to the
@@ -340,14 +349,17 @@ def compute_matrix(cols: Columns, label_arrivals_ns: I64, label_parties: tuple[I
     payer_window, payee_window = stats["payer"][1], stats["payee"][1]
     n30, sum30, sq30 = payer_window[6], payer_window[-2], payer_window[-1]
     ratio, z = _derived_arrays(amounts, n30, sum30, sq30)
-    payee_ratio, _ = _derived_arrays(amounts, payee_window[6], payee_window[-2],
-                                     payee_window[-1])
+    payee_ratio, _ = _derived_arrays(amounts, payee_window[6], payee_window[-2], payee_window[-1])
     payee_ratio[payee_keys < 0] = np.nan
     feats += [ratio, z, payee_ratio]
     payer_prev, payer_first = _since(stats["payer"][0], t)
     payee_prev, payee_first = _since(stats["payee"][0], t)
-    for values, keys in ((payer_prev, payer_keys), (payer_first, payer_keys),
-                         (payee_prev, payee_keys), (payee_first, payee_keys)):
+    for values, keys in (
+        (payer_prev, payer_keys),
+        (payer_first, payer_keys),
+        (payee_prev, payee_keys),
+        (payee_first, payee_keys),
+    ):
         values[keys < 0] = np.nan
     feats += [payer_prev, payee_prev, payer_first, payee_first]
     pair_n[payee_keys < 0] = np.nan
@@ -359,8 +371,10 @@ def compute_matrix(cols: Columns, label_arrivals_ns: I64, label_parties: tuple[I
     feats.append(_distinct_payers(payer_keys, cols.devices, feats[-3]))
     fraud = label_arrivals_ns >= 0
     arrivals = label_arrivals_ns[fraud]
-    for keys, every, window in ((payer_keys, payer_all, payer_window),
-                                (payee_keys, payee_all, payee_window)):
+    for keys, every, window in (
+        (payer_keys, payer_all, payer_window),
+        (payee_keys, payee_all, payee_window),
+    ):
         counts = [window[0], window[3], window[6]]
         feats += _label_stats(keys, t, every[fraud], arrivals, counts)
     return np.column_stack(feats)
@@ -426,8 +440,16 @@ SQ_WINDOW: Final = (FIELD_WINDOWS[2],)
 class _Party:
     """One payer's (or payee's) history: windows of its events and of its fraud labels."""
 
-    __slots__ = ("first_ns", "frauds", "last_fraud_ns", "last_ns", "maxima", "newcomers",
-                 "squares", "windows")
+    __slots__ = (
+        "first_ns",
+        "frauds",
+        "last_fraud_ns",
+        "last_ns",
+        "maxima",
+        "newcomers",
+        "squares",
+        "windows",
+    )
 
     def __init__(self) -> None:
         self.first_ns = -1
@@ -499,8 +521,12 @@ class FieldState:
         signup = event.type == "signup"  # moves no money: reads no history (as update)
         payer = None if signup else self.payers.get(event.payer)
         payee = self.payees.get(event.payee) if event.payee and not signup else None
-        out = [TYPE_IDS.get(event.type, -1.0), amount, float((now // NS_PER_H) % 24),
-               float((now // NS_PER_DAY + 3) % 7)]
+        out = [
+            TYPE_IDS.get(event.type, -1.0),
+            amount,
+            float((now // NS_PER_H) % 24),
+            float((now // NS_PER_DAY + 3) % 7),
+        ]
         payer_w, payer_counts, payer_sq = _party_windows(payer, now)
         payee_w, payee_counts, payee_sq = _party_windows(payee, now)
         out += payer_w + payee_w
@@ -512,13 +538,23 @@ class FieldState:
         out += _derived_online(amount, payer, now, payer_w, payer_sq)[:2]
         out.append(_derived_online(amount, payee, now, payee_w, payee_sq)[0])
         del payer_sum30
-        out += [_hours_since(payer, now), _hours_since(payee, now), _age_days(payer, now),
-                _age_days(payee, now)]
-        out.append(float(self.pairs.get((event.payer, event.payee)))
-                   if event.payee and not signup else math.nan)
+        out += [
+            _hours_since(payer, now),
+            _hours_since(payee, now),
+            _age_days(payer, now),
+            _age_days(payee, now),
+        ]
+        out.append(
+            float(self.pairs.get((event.payer, event.payee)))
+            if event.payee and not signup
+            else math.nan
+        )
         for kind, thing in enumerate((event.device, event.ip, event.instrument)):
-            out.append(math.nan if not thing or signup else
-                       (0.0 if (event.payer, kind, thing) in self.seen else 1.0))
+            out.append(
+                math.nan
+                if not thing or signup
+                else (0.0 if (event.payer, kind, thing) in self.seen else 1.0)
+            )
         out.append(float(self.device_payers.get(event.device, 0)) if event.device else math.nan)
         out += _party_labels(payer, now, payer_counts)
         out += _party_labels(payee, now, payee_counts)
@@ -550,8 +586,9 @@ class FieldState:
             self.payees.setdefault(payee, _Party()).add_fraud(arrival_ns)
 
 
-def _derived_online(amount: float, party: _Party | None, now: int, windows: list[float],
-                    squares: float) -> tuple[float, float]:
+def _derived_online(
+    amount: float, party: _Party | None, now: int, windows: list[float], squares: float
+) -> tuple[float, float]:
     if party is None:
         return math.nan, math.nan
     n30 = windows[6]
@@ -560,13 +597,17 @@ def _derived_online(amount: float, party: _Party | None, now: int, windows: list
 
 
 def _hours_since(party: _Party | None, now: int) -> float:
-    return (now - party.last_ns) / NS_PER_H if party is not None and party.last_ns >= 0 \
-        else math.nan
+    return (
+        (now - party.last_ns) / NS_PER_H if party is not None and party.last_ns >= 0 else math.nan
+    )
 
 
 def _age_days(party: _Party | None, now: int) -> float:
-    return (now - party.first_ns) / NS_PER_DAY if party is not None and party.first_ns >= 0 \
+    return (
+        (now - party.first_ns) / NS_PER_DAY
+        if party is not None and party.first_ns >= 0
         else math.nan
+    )
 
 
 def columns_of(events: Sequence[RiskEvent]) -> Columns:
@@ -574,9 +615,16 @@ def columns_of(events: Sequence[RiskEvent]) -> Columns:
     scales: dict[str, int] = {}
     amounts = np.fromiter(
         (e.amount / 10 ** scales.setdefault(e.asset, scale_of(e.asset)) for e in events),
-        dtype=np.float64, count=len(events))
+        dtype=np.float64,
+        count=len(events),
+    )
     return Columns(
         np.fromiter((e.timestamp_ns for e in events), dtype=np.int64, count=len(events)),
-        [e.type for e in events], amounts, [e.payer for e in events],
-        [e.payee for e in events], [e.device or "" for e in events],
-        [e.ip or "" for e in events], [e.instrument or "" for e in events])
+        [e.type for e in events],
+        amounts,
+        [e.payer for e in events],
+        [e.payee for e in events],
+        [e.device or "" for e in events],
+        [e.ip or "" for e in events],
+        [e.instrument or "" for e in events],
+    )

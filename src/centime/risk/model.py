@@ -159,12 +159,17 @@ def load_model(directory: Path) -> Model | None:
             raise ValueError(f"the booster has {booster.num_feature()} features")
         version = str(sidecar["version"])
         policy = _policy(sidecar)
-    except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError,
-            lgb.basic.LightGBMError) as e:
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        UnicodeDecodeError,
+        lgb.basic.LightGBMError,
+    ) as e:
         log.warning("risk model in %s not loaded (%s): deciding on rules alone", directory, e)
         return None
-    info = {k: v for k, v in sidecar.items()
-            if k not in ("feature_names", "calibration", "policy")}
+    info = {k: v for k, v in sidecar.items() if k not in ("feature_names", "calibration", "policy")}
     return Model(booster, version, names, x, y, info, policy)
 
 

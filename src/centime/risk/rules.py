@@ -58,8 +58,12 @@ RULES_BYTES_MAX: Final = 10_000_000
 EVENT_FIELDS: Final = ("type", "payer", "payee", "device", "ip", "instrument")
 SEVERITY: Final = {Action.ALLOW: 0, Action.REVIEW: 1, Action.STEP_UP: 2, Action.BLOCK: 3}
 _COMPARE: Final[dict[str, Callable[[Any, Any], bool]]] = {
-    ">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt,
-    "==": operator.eq, "!=": operator.ne,
+    ">=": operator.ge,
+    ">": operator.gt,
+    "<=": operator.le,
+    "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 
 
@@ -133,8 +137,12 @@ def _not_in(left: Any, right: Any) -> bool:
 
 
 def _condition(raw: Any, lists: Mapping[str, frozenset[str]], where: str) -> _Condition:
-    if not (isinstance(raw, list) and len(raw) == 3 and isinstance(raw[0], str)
-            and isinstance(raw[1], str)):
+    if not (
+        isinstance(raw, list)
+        and len(raw) == 3
+        and isinstance(raw[0], str)
+        and isinstance(raw[1], str)
+    ):
         raise RuleError(f"{where}: a condition is [left, op, right], got {raw!r}")
     left, op, right = raw
     feature = FEATURE_INDEX.get(left, -1)
@@ -164,8 +172,7 @@ def parse_rules(document: Mapping[str, Any]) -> Ruleset:
         raise RuleError("version must be a non-empty string of at most 64 characters")
     raw_bands = document.get("bands", {})
     try:
-        bands = Bands(int(raw_bands["review"]), int(raw_bands["step_up"]),
-                      int(raw_bands["block"]))
+        bands = Bands(int(raw_bands["review"]), int(raw_bands["step_up"]), int(raw_bands["block"]))
     except (KeyError, TypeError, ValueError):
         raise RuleError("[bands] needs integer review, step_up and block") from None
     if not 0 <= bands.review <= bands.step_up <= bands.block <= 100:
@@ -227,8 +234,13 @@ class RulesFile:
     """The rules of a file, reloaded when it changes. Raises at construction if the file is
     unusable then (a broken start is loud); later breakage keeps the last good rules."""
 
-    def __init__(self, path: Path = DEFAULT_RULES_PATH, *, check_interval_s: float = 1.0,
-                 clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path = DEFAULT_RULES_PATH,
+        *,
+        check_interval_s: float = 1.0,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         import time
 
         self.path = path
@@ -257,8 +269,12 @@ class RulesFile:
             mtime_ns = self.path.stat().st_mtime_ns
         except OSError as e:
             if self._failed_mtime_ns != -1:
-                log.warning("rules file %s unreadable (%s): keeping version %s", self.path, e,
-                            self._ruleset.version)
+                log.warning(
+                    "rules file %s unreadable (%s): keeping version %s",
+                    self.path,
+                    e,
+                    self._ruleset.version,
+                )
                 self._failed_mtime_ns = -1
             return False
         if mtime_ns in (self._mtime_ns, self._failed_mtime_ns):
@@ -266,8 +282,12 @@ class RulesFile:
         try:
             ruleset = load_rules(self.path)
         except (OSError, RuleError) as e:
-            log.warning("rules file %s rejected (%s): keeping version %s", self.path, e,
-                        self._ruleset.version)
+            log.warning(
+                "rules file %s rejected (%s): keeping version %s",
+                self.path,
+                e,
+                self._ruleset.version,
+            )
             self._failed_mtime_ns = mtime_ns
             return False
         self._ruleset = ruleset  # one assignment: the swap is atomic

@@ -63,8 +63,11 @@ def score_dataset(data: Dataset, model: Model) -> ShippedFigures:
     both = labels.any() and not labels.all()
     raw = model.probabilities(data.rows)
     return ShippedFigures(
-        version=model.version, rows=len(labels), fraud=int(labels.sum()),
-        review=model.policy.review, block=model.policy.block,
+        version=model.version,
+        rows=len(labels),
+        fraud=int(labels.sum()),
+        review=model.policy.review,
+        block=model.policy.block,
         legit_flagged=int((flagged & ~labels).sum()),
         legit_blocked=int((blocked & ~labels).sum()),
         fraud_flagged=int((flagged & labels).sum()),

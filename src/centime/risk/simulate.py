@@ -50,15 +50,34 @@ MICRO: Final = 1_000_000  # USD scale 6: micro-dollars per dollar
 CENT: Final = 10_000
 ASSET: Final = "USD"
 
-TYPOLOGIES: Final = ("ato", "card_testing", "mule", "carrier_cashout", "circular",
-                     "structuring", "referral_ring", "compromised_merchant",
-                     "compromised_account", "merchant_card_testing")
+TYPOLOGIES: Final = (
+    "ato",
+    "card_testing",
+    "mule",
+    "carrier_cashout",
+    "circular",
+    "structuring",
+    "referral_ring",
+    "compromised_merchant",
+    "compromised_account",
+    "merchant_card_testing",
+)
 
 # Share of a day's activity in each UTC hour: quiet nights, a lunch bump, busy evenings.
 HOUR_WEIGHTS: Final = (1, 1, 1, 1, 1, 2, 3, 5, 6, 6, 6, 7, 8, 7, 6, 6, 7, 8, 9, 10, 10, 8, 5, 2)
 
-CSV_COLUMNS: Final = ("timestamp", "type", "amount", "asset", "payer", "payee", "device", "ip",
-                      "instrument", "label")
+CSV_COLUMNS: Final = (
+    "timestamp",
+    "type",
+    "amount",
+    "asset",
+    "payer",
+    "payee",
+    "device",
+    "ip",
+    "instrument",
+    "label",
+)
 CSV_OPTIONAL: Final = ("device", "ip", "instrument", "label", "typology")
 CSV_ROWS_MAX: Final = 50_000_000  # a file longer than this is refused, not read forever
 CSV_FIELD_MAX: Final = 256  # characters in one id
@@ -79,10 +98,19 @@ class SimConfig:
     start_ns: int = 1_767_225_600 * NS_PER_S  # 2026-01-01T00:00:00Z
     # Fraud schemes started per day per 1,000 customers, by typology.
     fraud_per_day_per_k: dict[str, float] = field(
-        default_factory=lambda: {"ato": 0.6, "card_testing": 0.4, "mule": 0.2,
-                                 "carrier_cashout": 0.8, "circular": 0.2, "structuring": 0.3,
-                                 "referral_ring": 0.15, "compromised_merchant": 0.05,
-                                 "compromised_account": 0.6, "merchant_card_testing": 0.15})
+        default_factory=lambda: {
+            "ato": 0.6,
+            "card_testing": 0.4,
+            "mule": 0.2,
+            "carrier_cashout": 0.8,
+            "circular": 0.2,
+            "structuring": 0.3,
+            "referral_ring": 0.15,
+            "compromised_merchant": 0.05,
+            "compromised_account": 0.6,
+            "merchant_card_testing": 0.15,
+        }
+    )
     voucher_merchants: int = 2  # the first merchants of the population sell vouchers
     brokers: int = 3  # customers who buy carrier-funded balances for cash
 
@@ -161,17 +189,31 @@ class _World:
     def _person(self, prefix: str) -> _Person:
         return _Person(self.ids.new(prefix), self.rng, self.ids)
 
-    def emit(self, t_ns: int, kind: str, amount: int, payer: str, payee: str,
-             device: str | None = None, ip: str | None = None, instrument: str | None = None,
-             label: int = 0, typology: str = "") -> None:
+    def emit(
+        self,
+        t_ns: int,
+        kind: str,
+        amount: int,
+        payer: str,
+        payee: str,
+        device: str | None = None,
+        ip: str | None = None,
+        instrument: str | None = None,
+        label: int = 0,
+        typology: str = "",
+    ) -> None:
         event = RiskEvent(t_ns, kind, amount, ASSET, payer, payee, device, ip, instrument)
         self._seq += 1
         self.out.append((t_ns, self._seq, LabelledEvent(event, label, typology)))
 
     def at_hour(self, day: int) -> int:
         hour = self.rng.choices(range(24), weights=HOUR_WEIGHTS)[0]
-        return (self.config.start_ns + day * NS_PER_DAY + hour * 3_600 * NS_PER_S
-                + self.rng.randrange(3_600 * NS_PER_S))
+        return (
+            self.config.start_ns
+            + day * NS_PER_DAY
+            + hour * 3_600 * NS_PER_S
+            + self.rng.randrange(3_600 * NS_PER_S)
+        )
 
     # -- legitimate traffic ---------------------------------------------------------------
     def signup(self, p: _Person, t: int, referrer: str = "") -> None:
@@ -204,8 +246,13 @@ class _World:
             merchant = rng.choices(self.merchants, weights=self.open_weights)[0]
             if merchant.id in self.vouchers and rng.random() < 0.7:
                 merchant = self.merchants[-1]  # legit customers rarely buy vouchers
-            amount = _micro(rng, p.spend, 1.1 if p.spend < 1 else 0.6, 1_000,
-                            20 * MICRO if p.spend < 1 else 400 * MICRO)
+            amount = _micro(
+                rng,
+                p.spend,
+                1.1 if p.spend < 1 else 0.6,
+                1_000,
+                20 * MICRO if p.spend < 1 else 400 * MICRO,
+            )
             if rng.random() < 0.03:
                 amount = rng.choice((1, 5, 10, 20)) * MICRO  # a round purchase
             label, typology = 0, ""
@@ -217,15 +264,27 @@ class _World:
             if p.balance < amount:
                 t = self.topup(p, t - rng.randrange(60, 600) * NS_PER_S, amount)
                 t += rng.randrange(5, 120) * NS_PER_S
-            self.emit(t, "payment", amount, p.id, merchant.id, p.device, p.ip, label=label,
-                      typology=typology)
+            self.emit(
+                t,
+                "payment",
+                amount,
+                p.id,
+                merchant.id,
+                p.device,
+                p.ip,
+                label=label,
+                typology=typology,
+            )
             p.balance -= amount
             merchant.balance += amount
         if rng.random() < 0.06 and p.friends:
             t = self.at_hour(day)
             friend = self.by_id[rng.choice(p.friends)]
-            amount = (rng.choice((5, 10, 15, 20, 25, 30, 40, 50)) * MICRO if rng.random() < 0.6
-                      else _micro(rng, 12.0, 0.8, 100_000, 200 * MICRO))
+            amount = (
+                rng.choice((5, 10, 15, 20, 25, 30, 40, 50)) * MICRO
+                if rng.random() < 0.6
+                else _micro(rng, 12.0, 0.8, 100_000, 200 * MICRO)
+            )
             if p.balance < amount:
                 t = self.topup(p, t - rng.randrange(60, 900) * NS_PER_S, amount)
                 t += rng.randrange(5, 300) * NS_PER_S
@@ -233,8 +292,9 @@ class _World:
             p.balance -= amount
             friend.balance += amount
 
-    def first_session(self, rng: random.Random, p: _Person, t: int, money: int,
-                      joined_ns: dict[str, int]) -> None:
+    def first_session(
+        self, rng: random.Random, p: _Person, t: int, money: int, joined_ns: dict[str, int]
+    ) -> None:
         """A newcomer's first minutes after its first top-up (``money``): a few small
         payments, often to a creator who joined in the last three days (the one it came for:
         a new creator's first audience is new people), sometimes a little to a friend.
@@ -243,8 +303,11 @@ class _World:
         the session spends only what its top-up brought."""
         if rng.random() >= 0.8:
             return
-        shops = [m for m in self.merchants[self.config.voucher_merchants + 1:]
-                 if m.id not in self.bad_merchants and joined_ns[m.id] <= t]
+        shops = [
+            m
+            for m in self.merchants[self.config.voucher_merchants + 1 :]
+            if m.id not in self.bad_merchants and joined_ns[m.id] <= t
+        ]
         recent = [m for m in shops if t - joined_ns[m.id] <= 3 * NS_PER_DAY]
         came_for = rng.choice(recent) if recent and rng.random() < 0.6 else None
         for _ in range(rng.randint(1, 6)):
@@ -264,13 +327,15 @@ class _World:
         rng = self.rng
         if rng.random() < 0.002:
             m.payout = self.ids.new("bank")
-            self.emit(self.at_hour(day), "payout_method_change", 0, m.id, m.payout, m.device,
-                      m.ip)
+            self.emit(self.at_hour(day), "payout_method_change", 0, m.id, m.payout, m.device, m.ip)
         instant = int(m.id[-6:]) % 7 == 0
         due = (instant and m.balance > 50 * MICRO) or (weekday == 0 and m.balance > MICRO)
         if due and m.balance > 0:
-            t = (self.config.start_ns + day * NS_PER_DAY
-                 + (9 * 3_600 + rng.randrange(3_600)) * NS_PER_S)
+            t = (
+                self.config.start_ns
+                + day * NS_PER_DAY
+                + (9 * 3_600 + rng.randrange(3_600)) * NS_PER_S
+            )
             kind = "payout_instant" if instant else "payout"
             self.emit(t, kind, m.balance, m.id, m.payout, m.device, m.ip)
             m.balance = 0
@@ -291,8 +356,9 @@ class _World:
             amount = left if rng.random() < 0.5 else left * rng.randint(6, 9) // 10
             if amount <= 0:
                 break
-            self.emit(t, "transfer", amount, victim.id, mule.id, device, ip, label=1,
-                      typology="ato")
+            self.emit(
+                t, "transfer", amount, victim.id, mule.id, device, ip, label=1, typology="ato"
+            )
             left -= amount
             t += rng.randrange(30, 600) * NS_PER_S
         victim.balance = left
@@ -308,8 +374,18 @@ class _World:
             amount = rng.choice((1, 2, 3, 5)) * MICRO
             declined = rng.random() < 0.8
             kind = "topup_declined" if declined else "topup"
-            self.emit(t, kind, amount, fraudster.id, fraudster.id, fraudster.device, fraudster.ip,
-                      card, label=1, typology="card_testing")
+            self.emit(
+                t,
+                kind,
+                amount,
+                fraudster.id,
+                fraudster.id,
+                fraudster.device,
+                fraudster.ip,
+                card,
+                label=1,
+                typology="card_testing",
+            )
 
     def mule(self, day: int) -> None:
         rng = self.rng
@@ -323,13 +399,31 @@ class _World:
             amount = _micro(rng, 40.0, 0.5, 5 * MICRO, 200 * MICRO)
             if payer.balance < amount:
                 self.topup(payer, t - 120 * NS_PER_S, amount)
-            self.emit(t, "payment", amount, payer.id, mule.id, payer.device, payer.ip, label=1,
-                      typology="mule")
+            self.emit(
+                t,
+                "payment",
+                amount,
+                payer.id,
+                mule.id,
+                payer.device,
+                payer.ip,
+                label=1,
+                typology="mule",
+            )
             payer.balance -= amount
             total += amount
         t += rng.randrange(60, 900) * NS_PER_S
-        self.emit(t, "payout_instant", total, mule.id, mule.payout, mule.device, mule.ip,
-                  label=1, typology="mule")
+        self.emit(
+            t,
+            "payout_instant",
+            total,
+            mule.id,
+            mule.payout,
+            mule.device,
+            mule.ip,
+            label=1,
+            typology="mule",
+        )
 
     def carrier_cashout(self, day: int) -> None:
         rng = self.rng
@@ -342,17 +436,45 @@ class _World:
         while total < target - 4 * MICRO:
             t += rng.randrange(60, 3_600) * NS_PER_S
             amount = min(target - total, rng.choice((20, 25, 30, 40, 50)) * MICRO)
-            self.emit(t, "topup_carrier", amount, person.id, person.id, person.device, person.ip,
-                      person.carrier, label=1, typology="carrier_cashout")
+            self.emit(
+                t,
+                "topup_carrier",
+                amount,
+                person.id,
+                person.id,
+                person.device,
+                person.ip,
+                person.carrier,
+                label=1,
+                typology="carrier_cashout",
+            )
             total += amount
         t += rng.randrange(60, 1_800) * NS_PER_S
         if rng.random() < 0.5:
-            self.emit(t, "payment", total, person.id, rng.choice(self.vouchers), person.device,
-                      person.ip, label=1, typology="carrier_cashout")
+            self.emit(
+                t,
+                "payment",
+                total,
+                person.id,
+                rng.choice(self.vouchers),
+                person.device,
+                person.ip,
+                label=1,
+                typology="carrier_cashout",
+            )
         else:
             broker = rng.choice(self.brokers)
-            self.emit(t, "transfer", total, person.id, broker.id, person.device, person.ip,
-                      label=1, typology="carrier_cashout")
+            self.emit(
+                t,
+                "transfer",
+                total,
+                person.id,
+                broker.id,
+                person.device,
+                person.ip,
+                label=1,
+                typology="carrier_cashout",
+            )
             broker.balance += total
 
     def circular(self, day: int) -> None:
@@ -363,15 +485,26 @@ class _World:
             self.signup(p, t - rng.randrange(1, 5) * NS_PER_DAY)
         head = ring[0]
         seed_amount = rng.randint(100, 200) * MICRO
-        self.emit(t, "topup", seed_amount, head.id, head.id, head.device, head.ip, head.card,
-                  label=1, typology="circular")
+        self.emit(
+            t,
+            "topup",
+            seed_amount,
+            head.id,
+            head.id,
+            head.device,
+            head.ip,
+            head.card,
+            label=1,
+            typology="circular",
+        )
         amount = seed_amount
         for _ in range(rng.randint(2, 4)):
             for a, b in zip(ring, ring[1:] + ring[:1], strict=True):
                 t += rng.randrange(120, 3_600) * NS_PER_S
                 amount -= rng.randrange(0, 50) * CENT
-                self.emit(t, "transfer", amount, a.id, b.id, a.device, a.ip, label=1,
-                          typology="circular")
+                self.emit(
+                    t, "transfer", amount, a.id, b.id, a.device, a.ip, label=1, typology="circular"
+                )
 
     def structuring(self, day: int) -> None:
         rng = self.rng
@@ -382,12 +515,31 @@ class _World:
         for _ in range(rng.randint(3, 7)):
             t += rng.randrange(300, 4 * 3_600) * NS_PER_S
             amount = rng.randint(8_500, 9_999) * CENT  # just below 100
-            self.emit(t, "topup", amount, p.id, p.id, p.device, p.ip, p.card, label=1,
-                      typology="structuring")
+            self.emit(
+                t,
+                "topup",
+                amount,
+                p.id,
+                p.id,
+                p.device,
+                p.ip,
+                p.card,
+                label=1,
+                typology="structuring",
+            )
             t += rng.randrange(60, 600) * NS_PER_S
             amount = rng.randint(21_300, 24_999) * CENT  # just below 250
-            self.emit(t, "transfer", min(amount, 249 * MICRO), p.id, rng.choice(payees).id,
-                      p.device, p.ip, label=1, typology="structuring")
+            self.emit(
+                t,
+                "transfer",
+                min(amount, 249 * MICRO),
+                p.id,
+                rng.choice(payees).id,
+                p.device,
+                p.ip,
+                label=1,
+                typology="structuring",
+            )
 
     def referral_ring(self, day: int) -> None:
         rng = self.rng
@@ -400,21 +552,41 @@ class _World:
             fake = self._person("cus")
             fake.device = rng.choice(devices)
             t += rng.randrange(60, 1_800) * NS_PER_S
-            self.emit(t, "signup", 0, fake.id, head.id, fake.device, ip, label=1,
-                      typology="referral_ring")
+            self.emit(
+                t, "signup", 0, fake.id, head.id, fake.device, ip, label=1, typology="referral_ring"
+            )
             t += rng.randrange(30, 600) * NS_PER_S
             amount = 10 * MICRO
-            self.emit(t, "topup", amount, fake.id, fake.id, fake.device, ip, fake.card, label=1,
-                      typology="referral_ring")
+            self.emit(
+                t,
+                "topup",
+                amount,
+                fake.id,
+                fake.id,
+                fake.device,
+                ip,
+                fake.card,
+                label=1,
+                typology="referral_ring",
+            )
             t += rng.randrange(30, 600) * NS_PER_S
-            self.emit(t, "transfer", amount, fake.id, head.id, fake.device, ip, label=1,
-                      typology="referral_ring")
+            self.emit(
+                t,
+                "transfer",
+                amount,
+                fake.id,
+                head.id,
+                fake.device,
+                ip,
+                label=1,
+                typology="referral_ring",
+            )
 
     def compromised_merchant(self, day: int) -> None:
         """A merchant's checkout is compromised: every payment to it for 1-4 weeks is fraud
         (the popular merchants are watched; a smaller one is picked)."""
         rng = self.rng
-        merchant = rng.choice(self.merchants[len(self.merchants) // 4:])
+        merchant = rng.choice(self.merchants[len(self.merchants) // 4 :])
         self.bad_merchants[merchant.id] = day + rng.randint(7, 28)
 
     def compromised_account(self, day: int) -> None:
@@ -434,11 +606,30 @@ class _World:
             t += rng.randrange(10, 180) * NS_PER_S
             self.signup(tester, t)
             card = self.ids.new("card")
-            self.emit(t + NS_PER_S, "topup", 5 * MICRO, tester.id, tester.id, tester.device,
-                      tester.ip, card, label=1, typology="merchant_card_testing")
+            self.emit(
+                t + NS_PER_S,
+                "topup",
+                5 * MICRO,
+                tester.id,
+                tester.id,
+                tester.device,
+                tester.ip,
+                card,
+                label=1,
+                typology="merchant_card_testing",
+            )
             amount = rng.randrange(10, 200) * CENT // 10
-            self.emit(t + 20 * NS_PER_S, "payment", amount, tester.id, merchant.id,
-                      tester.device, tester.ip, label=1, typology="merchant_card_testing")
+            self.emit(
+                t + 20 * NS_PER_S,
+                "payment",
+                amount,
+                tester.id,
+                merchant.id,
+                tester.device,
+                tester.ip,
+                label=1,
+                typology="merchant_card_testing",
+            )
 
     def run(self) -> None:
         config, rng = self.config, self.rng
@@ -466,16 +657,24 @@ class _World:
             # New merchants open all the time: their first customers are ordinary people.
             self.open_weights = [
                 w if joined[m.id] <= day or i < config.voucher_merchants + 1 else 0.0
-                for i, (m, w) in enumerate(zip(self.merchants, self.merchant_weights,
-                                               strict=True))]
+                for i, (m, w) in enumerate(zip(self.merchants, self.merchant_weights, strict=True))
+            ]
             for c in self.customers:
                 if joined[c.id] <= day:
                     self.customer_day(c, day)
             for b in self.brokers:  # a broker spends what was sold to it, at vouchers
                 if b.balance > 50 * MICRO:
-                    self.emit(self.at_hour(day), "payment", b.balance, b.id,
-                              rng.choice(self.vouchers), b.device, b.ip, label=1,
-                              typology="carrier_cashout")
+                    self.emit(
+                        self.at_hour(day),
+                        "payment",
+                        b.balance,
+                        b.id,
+                        rng.choice(self.vouchers),
+                        b.device,
+                        b.ip,
+                        label=1,
+                        typology="carrier_cashout",
+                    )
                     b.balance = 0
             for m in self.merchants:
                 self.merchant_day(m, day, (start_weekday + day) % 7)
@@ -510,8 +709,18 @@ def write_csv(events: Iterable[LabelledEvent], path: Path, *, typology: bool = T
         writer = csv.writer(f)
         writer.writerow(columns)
         for e, label, kind in events:
-            row = [format_timestamp(e.timestamp_ns), e.type, str(e.amount), e.asset, e.payer,
-                   e.payee, e.device or "", e.ip or "", e.instrument or "", str(label)]
+            row = [
+                format_timestamp(e.timestamp_ns),
+                e.type,
+                str(e.amount),
+                e.asset,
+                e.payer,
+                e.payee,
+                e.device or "",
+                e.ip or "",
+                e.instrument or "",
+                str(label),
+            ]
             if typology:
                 row.append(kind)
             writer.writerow(row)
@@ -571,7 +780,8 @@ def read_csv(source: Path | TextIO, *, max_rows: int = CSV_ROWS_MAX) -> Iterator
         return
     reader = csv.DictReader(source)
     missing = {"timestamp", "type", "amount", "asset", "payer", "payee"} - set(
-        reader.fieldnames or ())
+        reader.fieldnames or ()
+    )
     if missing:
         raise CsvError(f"the header lacks {', '.join(sorted(missing))}")
     for n, row in enumerate(reader):
@@ -592,9 +802,14 @@ def read_csv(source: Path | TextIO, *, max_rows: int = CSV_ROWS_MAX) -> Iterator
         except ValueError as e:
             raise CsvError(f"line {line}: {e}") from None
         event = RiskEvent(
-            timestamp, kind, int(amount_text), _field(row, "asset", line, True),
-            _field(row, "payer", line, True), _field(row, "payee", line, False),
-            _field(row, "device", line, False) or None, _field(row, "ip", line, False) or None,
+            timestamp,
+            kind,
+            int(amount_text),
+            _field(row, "asset", line, True),
+            _field(row, "payer", line, True),
+            _field(row, "payee", line, False),
+            _field(row, "device", line, False) or None,
+            _field(row, "ip", line, False) or None,
             _field(row, "instrument", line, False) or None,
         )
         yield LabelledEvent(event, int(label_text), _field(row, "typology", line, False))

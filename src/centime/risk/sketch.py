@@ -62,8 +62,9 @@ class PairCounts:
 
     __slots__ = ("_width", "exact", "exact_max", "sketch")
 
-    def __init__(self, exact_max: int = RISK_PAIRS_EXACT_MAX,
-                 width: int = RISK_SKETCH_WIDTH) -> None:
+    def __init__(
+        self, exact_max: int = RISK_PAIRS_EXACT_MAX, width: int = RISK_SKETCH_WIDTH
+    ) -> None:
         self.exact: dict[Hashable, int] = {}
         self.exact_max = exact_max
         self.sketch: CountMin | None = None  # allocated when the exact map is full

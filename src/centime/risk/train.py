@@ -28,13 +28,30 @@ from centime.risk.field import FIELD_NAMES, columns_of, compute_matrix
 from centime.risk.model import Model, load_model, save_model
 from centime.risk.simulate import LabelledEvent
 
-__all__ = ["DECIDED_TYPES", "LABEL_DELAY_S", "Dataset", "TrainConfig", "build_rows", "fit",
-           "train_to"]
+__all__ = [
+    "DECIDED_TYPES",
+    "LABEL_DELAY_S",
+    "Dataset",
+    "TrainConfig",
+    "build_rows",
+    "fit",
+    "train_to",
+]
 
 log = logging.getLogger(__name__)
 
-DECIDED_TYPES: Final = frozenset({"signup", "topup", "topup_carrier", "payment", "transfer",
-                                  "payout", "payout_instant", "payout_method_change"})
+DECIDED_TYPES: Final = frozenset(
+    {
+        "signup",
+        "topup",
+        "topup_carrier",
+        "payment",
+        "transfer",
+        "payout",
+        "payout_instant",
+        "payout_method_change",
+    }
+)
 CALIBRATION_POINTS_MAX: Final = 200  # stored in the sidecar; isotonic steps beyond are merged
 LABEL_DELAY_S: Final = 7 * 86_400  # a fraud label is known a week after its event (default)
 NS_PER_S: Final = 1_000_000_000
@@ -74,12 +91,16 @@ def build_rows(events: Iterable[LabelledEvent], label_delay_s: int = LABEL_DELAY
     labels = np.fromiter((e.label for e in events), dtype=np.int8, count=len(events))
     arrivals = np.where(labels == 1, cols.timestamps_ns + label_delay_s * NS_PER_S, -1)
     matrix = compute_matrix(cols, arrivals.astype(np.int64))
-    decided = np.fromiter((t in DECIDED_TYPES for t in cols.types), dtype=bool,
-                          count=len(events))
+    decided = np.fromiter((t in DECIDED_TYPES for t in cols.types), dtype=bool, count=len(events))
     idx = np.flatnonzero(decided)
-    return Dataset(matrix[idx], labels[idx], cols.timestamps_ns[idx],
-                   [events[i].typology for i in idx], [cols.types[i] for i in idx],
-                   [cols.payers[i] for i in idx])
+    return Dataset(
+        matrix[idx],
+        labels[idx],
+        cols.timestamps_ns[idx],
+        [events[i].typology for i in idx],
+        [cols.types[i] for i in idx],
+        [cols.payers[i] for i in idx],
+    )
 
 
 def _params(config: TrainConfig, positives: int, negatives: int) -> dict[str, Any]:
@@ -104,7 +125,9 @@ def _params(config: TrainConfig, positives: int, negatives: int) -> dict[str, An
     }
 
 
-def fit(data: Dataset, config: TrainConfig | None = None) -> tuple[lgb.Booster, tuple[list[float], list[float]], dict[str, Any]]:  # noqa: E501
+def fit(
+    data: Dataset, config: TrainConfig | None = None
+) -> tuple[lgb.Booster, tuple[list[float], list[float]], dict[str, Any]]:
     """Train on the earlier rows, stop early and calibrate on the later ones."""
     config = config or TrainConfig()
     n = len(data.labels)
@@ -121,12 +144,18 @@ def fit(data: Dataset, config: TrainConfig | None = None) -> tuple[lgb.Booster, 
     if int(y_cal.sum()) > 0:
         valid_sets = [lgb.Dataset(x_cal, y_cal, reference=train_set)]
         callbacks.append(lgb.early_stopping(config.early_stopping_rounds, verbose=False))
-    booster = lgb.train(params, train_set, num_boost_round=config.rounds_max,
-                        valid_sets=valid_sets, callbacks=callbacks)
+    booster = lgb.train(
+        params,
+        train_set,
+        num_boost_round=config.rounds_max,
+        valid_sets=valid_sets,
+        callbacks=callbacks,
+    )
     if booster.best_iteration > 0:
         # Keep only the trees that helped: a smaller file and a faster prediction.
-        booster = lgb.Booster(model_str=booster.model_to_string(
-            num_iteration=booster.best_iteration))
+        booster = lgb.Booster(
+            model_str=booster.model_to_string(num_iteration=booster.best_iteration)
+        )
     raw = np.asarray(booster.predict(x_cal if len(y_cal) else x_fit, num_threads=1))
     target = y_cal if len(y_cal) else y_fit
     calibration = _calibration(raw, target)
@@ -140,16 +169,18 @@ def fit(data: Dataset, config: TrainConfig | None = None) -> tuple[lgb.Booster, 
     return booster, calibration, info
 
 
-def choose_policy(raw: npt.NDArray[np.float64], labels: npt.NDArray[np.int8],
-                  calibration: tuple[list[float], list[float]],
-                  config: TrainConfig) -> dict[str, float]:
+def choose_policy(
+    raw: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int8],
+    calibration: tuple[list[float], list[float]],
+    config: TrainConfig,
+) -> dict[str, float]:
     """Operating points from the validation window: review at the lowest calibrated score
     that flags at most ``legit_flag_rate_max`` of its LEGITIMATE rows (the false alarms a
     team can afford, whatever the fraud rate); block at the lowest score at or above it and
     at or above ``100 * block_precision_min`` whose rows were at least
     ``block_precision_min`` fraud (100: never)."""
-    scores = np.minimum(99, (100 * np.interp(raw, calibration[0], calibration[1])).astype(
-        np.int64))
+    scores = np.minimum(99, (100 * np.interp(raw, calibration[0], calibration[1])).astype(np.int64))
     legit = labels == 0
     n_legit = max(int(legit.sum()), 1)
     at_least = np.array([int((scores >= s).sum()) for s in range(101)])
@@ -160,8 +191,15 @@ def choose_policy(raw: npt.NDArray[np.float64], labels: npt.NDArray[np.int8],
     # A calibrated score is the share of fraud among the rows scored like it: blocking starts
     # where that share reaches the precision asked for, and where the rows at or above did.
     lowest = max(review, int(np.ceil(100 * config.block_precision_min)))
-    block = next((s for s in range(lowest, 100) if at_least[s] >= config.block_rows_min
-                  and frauds[s] / at_least[s] >= config.block_precision_min), 100)
+    block = next(
+        (
+            s
+            for s in range(lowest, 100)
+            if at_least[s] >= config.block_rows_min
+            and frauds[s] / at_least[s] >= config.block_precision_min
+        ),
+        100,
+    )
     return {
         "review": review,
         "block": block,
@@ -171,7 +209,9 @@ def choose_policy(raw: npt.NDArray[np.float64], labels: npt.NDArray[np.int8],
     }
 
 
-def _calibration(raw: npt.NDArray[np.float64], labels: npt.NDArray[np.int8]) -> tuple[list[float], list[float]]:  # noqa: E501
+def _calibration(
+    raw: npt.NDArray[np.float64], labels: npt.NDArray[np.int8]
+) -> tuple[list[float], list[float]]:
     """Isotonic regression of the label on the raw probability, as (x, y) points."""
     iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip", increasing=True)
     iso.fit(raw, labels.astype(np.float64))
@@ -187,8 +227,14 @@ def _calibration(raw: npt.NDArray[np.float64], labels: npt.NDArray[np.int8]) -> 
     return [0.0, *x.tolist(), 1.0], [float(y[0]), *y.tolist(), float(y[-1])]
 
 
-def train_to(events: Iterable[LabelledEvent], out: Path, *, version: str | None = None,
-             config: TrainConfig | None = None, source: str = "") -> Model:
+def train_to(
+    events: Iterable[LabelledEvent],
+    out: Path,
+    *,
+    version: str | None = None,
+    config: TrainConfig | None = None,
+    source: str = "",
+) -> Model:
     """Train on ``events`` and write the model to ``out``; the loaded result."""
     data = build_rows(events)
     booster, calibration, info = fit(data, config)

@@ -60,8 +60,7 @@ class WindowSet:
     """Count and sum per window, for one key. ``add`` and ``read`` are O(1) amortized: each
     window keeps its running totals and subtracts a bucket when the ring overwrites it."""
 
-    __slots__ = ("_counts", "_heads", "_sizes", "_sums", "_total_counts", "_total_sums",
-                 "_widths")
+    __slots__ = ("_counts", "_heads", "_sizes", "_sums", "_total_counts", "_total_sums", "_widths")
 
     def __init__(self, specs: tuple[WindowSpec, ...]) -> None:
         self._widths = tuple(s.width_ns for s in specs)

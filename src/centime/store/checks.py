@@ -130,9 +130,7 @@ def _check_totals_per_asset(accounts: list[tuple[Any, ...]]) -> Iterator[Violati
         if dpost != cpost:
             yield Violation("posted_debits_equal_credits", f"asset {asset}", f"{dpost} != {cpost}")
         if dpend != cpend:
-            yield Violation(
-                "pending_debits_equal_credits", f"asset {asset}", f"{dpend} != {cpend}"
-            )
+            yield Violation("pending_debits_equal_credits", f"asset {asset}", f"{dpend} != {cpend}")
 
 
 def _check_account_limits(accounts: list[tuple[Any, ...]]) -> Iterator[Violation]:

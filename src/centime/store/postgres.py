@@ -241,26 +241,32 @@ class _PostgresWrite:
         cursor = self._cursor
         if changes.accounts_created:
             _copy(
-                cursor, "accounts", rows.ACCOUNT_COLUMNS,
+                cursor,
+                "accounts",
+                rows.ACCOUNT_COLUMNS,
                 sorted(changes.accounts_created, key=attrgetter("id")),
-            )  # fmt: skip
+            )
         if changes.accounts:
             _update_accounts(cursor, changes.accounts.values())
         if changes.transfers:
             # Sorted by id: writers insert into the unique id index in one order.
             _copy(
-                cursor, "transfers", rows.TRANSFER_COLUMNS,
+                cursor,
+                "transfers",
+                rows.TRANSFER_COLUMNS,
                 sorted(changes.transfers, key=attrgetter("id")),
-            )  # fmt: skip
+            )
         if changes.pending:
             _upsert_pending(cursor, [changes.pending[tid] for tid in sorted(changes.pending)])
         if changes.failed:
             _insert_failed(cursor, changes)
         if changes.balances:
             _copy(
-                cursor, "account_balances", rows.BALANCE_COLUMNS,
+                cursor,
+                "account_balances",
+                rows.BALANCE_COLUMNS,
                 sorted(changes.balances, key=attrgetter("account_id", "timestamp")),
-            )  # fmt: skip
+            )
 
     # ----------------------------------------------------------------- audit log
 
@@ -303,7 +309,6 @@ class _PostgresWrite:
             " ON CONFLICT DO NOTHING",
             key,
         )
-
 
     # The platform's own tables (centime.ledger.units), in the same transaction. A lost
     # race there (a deadlock between writers that lock in different orders) is a lost race

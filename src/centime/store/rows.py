@@ -67,14 +67,12 @@ def transfer_status(text: str) -> CreateTransferStatus:
 # copies them to exact tuples first, which sqlite3 binds faster: see store/sqlite.py).
 
 
-
 def account_balance_rows(accounts: Iterable[Account]) -> list[tuple[int, ...]]:
     """(balances..., flags, id): the parameters of the balance UPDATE statement."""
     return [
         (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted, a.flags, a.id)
         for a in accounts
     ]
-
 
 
 def pending_rows(states: Iterable[PendingState]) -> list[tuple[Any, ...]]:

@@ -53,6 +53,7 @@ __all__ = ["SqliteStore", "SqliteWriterBusyError"]
 class SqliteWriterBusyError(RuntimeError):
     """Another store holds this SQLite file's writer lock."""
 
+
 WAL_CHECKPOINT_PAGES: Final = 100_000
 ACCOUNT_CACHE_MAX: Final = 1_048_576
 
@@ -160,8 +161,7 @@ class _SqliteWrite:
         if not transfer_ids:
             return {}
         self._cursor.execute(
-            f"SELECT f.id, f.status FROM {_JOIN_IDS} failed_transfers AS f"
-            " ON f.id = wanted.value",
+            f"SELECT f.id, f.status FROM {_JOIN_IDS} failed_transfers AS f ON f.id = wanted.value",
             (_json_ids(transfer_ids),),
         )
         return {tid: rows.transfer_status(status) for tid, status in self._cursor.fetchall()}
@@ -258,7 +258,6 @@ class _SqliteWrite:
         self._cursor.execute(
             f"INSERT OR IGNORE INTO audit_keys ({rows.AUDIT_KEY_COLUMNS}) VALUES (?,?,?,?)", key
         )
-
 
     # The platform's own tables (centime.ledger.units), in the same transaction.
 

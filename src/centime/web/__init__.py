@@ -26,12 +26,19 @@ __all__ = ["WebState", "web_handlers"]
 
 
 def web_handlers() -> list[Any]:
-    static = create_static_files_router(path="/static", directories=[STATIC],
-                                        include_in_schema=False)  # fmt: skip
+    static = create_static_files_router(
+        path="/static", directories=[STATIC], include_in_schema=False
+    )
     handlers: list[Any] = [
-        *auth_routes, *wallet_routes, *console_routes, *payout_routes, *review_routes,
-        *demo_routes, *receipt_routes, *lang_routes,
-    ]  # fmt: skip
+        *auth_routes,
+        *wallet_routes,
+        *console_routes,
+        *payout_routes,
+        *review_routes,
+        *demo_routes,
+        *receipt_routes,
+        *lang_routes,
+    ]
     for handler in handlers:
         handler.include_in_schema = False  # the OpenAPI document describes /v1 only
     pages = Router(

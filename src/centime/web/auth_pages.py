@@ -51,14 +51,19 @@ def home_of(me: Viewer) -> str:
 
 def _json(body: object, status_code: int = 200, cookie: Any = None) -> Response[Any]:
     return Response(
-        msgspec.json.encode(body), status_code=status_code, media_type="application/json",
-        cookies=[cookie] if cookie is not None else [], headers={"Cache-Control": "no-store"},
-    )  # fmt: skip
+        msgspec.json.encode(body),
+        status_code=status_code,
+        media_type="application/json",
+        cookies=[cookie] if cookie is not None else [],
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def _problem(refusal: Refusal) -> Response[Any]:
-    return _json({"code": refusal.code.value, "detail": refusal.detail},
-                 REFUSAL_STATUS.get(refusal.code, 400))  # fmt: skip
+    return _json(
+        {"code": refusal.code.value, "detail": refusal.detail},
+        REFUSAL_STATUS.get(refusal.code, 400),
+    )
 
 
 async def _body(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -82,8 +87,9 @@ _client = client_address
 
 
 def _throttled() -> Response[Any]:
-    return _json({"code": "rate_limited", "detail": "too many sign-in attempts; wait a few"
-                  " minutes"}, 429)  # fmt: skip
+    return _json(
+        {"code": "rate_limited", "detail": "too many sign-in attempts; wait a few minutes"}, 429
+    )
 
 
 # ------------------------------------------------------------------ pages
@@ -122,8 +128,11 @@ async def recover(request: Request[Any, Any, Any]) -> Response[Any]:
     result = await run(request, lambda: state.platform.execute(pk.recover(state.platform, code)))
     if isinstance(result, Refusal):
         return refused(request, "home.html", None, result)
-    return Redirect("/account?ok=recovered", status_code=303,
-                    cookies=[session_cookie(state, result.session.token)])  # fmt: skip
+    return Redirect(
+        "/account?ok=recovered",
+        status_code=303,
+        cookies=[session_cookie(state, result.session.token)],
+    )
 
 
 @get("/account")
@@ -139,12 +148,17 @@ def _account_page(
 ) -> Response[str]:
     platform = web_state(request).platform
     return page(
-        request, "account.html", me, status_code,
+        request,
+        "account.html",
+        me,
+        status_code,
         passkeys=pk.list_passkeys(platform, me.user.id),
         codes_left=pk.unused_recovery_codes(platform, me.user.id),
-        ok=request.query_params.get("ok"), home=home_of(me),
-        may_confirm_api=me.user.kind is pk.UserKind.MERCHANT or me.is_admin, **context,
-    )  # fmt: skip
+        ok=request.query_params.get("ok"),
+        home=home_of(me),
+        may_confirm_api=me.user.kind is pk.UserKind.MERCHANT or me.is_admin,
+        **context,
+    )
 
 
 @post("/account/passkeys/{credential_id:str}/rename")
@@ -210,8 +224,9 @@ async def api_confirmation(request: Request[Any, Any, Any]) -> Response[Any]:
     token = await run(request, lambda: platform.execute(op))
     if isinstance(token, Refusal):
         return _account_refused(request, me, token)
-    return _account_page(request, me, api_confirmation=token,
-                         api_confirmation_minutes=CONFIRMATION_TTL_S // 60)  # fmt: skip
+    return _account_page(
+        request, me, api_confirmation=token, api_confirmation_minutes=CONFIRMATION_TTL_S // 60
+    )
 
 
 # ------------------------------------------------------------------ WebAuthn steps (JSON)
@@ -240,13 +255,19 @@ async def signup_finish(request: Request[Any, Any, Any]) -> Response[Any]:
     state = web_state(request)
     credential, ip = _credential(body), _client(request)
     # Screened by the risk engine as the API's sign-ups are (off the event loop).
-    result = await run(request, lambda: pk.run(state.platform, pk.signup_finish(
-        state.rp, state.platform, credential, ip=ip)))  # fmt: skip
+    result = await run(
+        request,
+        lambda: pk.run(
+            state.platform, pk.signup_finish(state.rp, state.platform, credential, ip=ip)
+        ),
+    )
     if isinstance(result, Refusal):
         return _problem(result)
     home = "/dashboard" if result.user.kind is pk.UserKind.MERCHANT else "/wallet"
-    return _json({"redirect": home, "recovery_codes": result.recovery_codes},
-                 cookie=session_cookie(state, result.session.token))  # fmt: skip
+    return _json(
+        {"redirect": home, "recovery_codes": result.recovery_codes},
+        cookie=session_cookie(state, result.session.token),
+    )
 
 
 @post("/web/enroll/options")
@@ -274,8 +295,10 @@ async def enroll_finish(request: Request[Any, Any, Any]) -> Response[Any]:
     if isinstance(result, Refusal):
         return _problem(result)
     home = {"customer": "/wallet", "merchant": "/dashboard"}.get(result.user.kind.value, "/console")
-    return _json({"redirect": home, "recovery_codes": result.recovery_codes},
-                 cookie=session_cookie(state, result.session.token))  # fmt: skip
+    return _json(
+        {"redirect": home, "recovery_codes": result.recovery_codes},
+        cookie=session_cookie(state, result.session.token),
+    )
 
 
 @post("/web/signin/options")
@@ -300,8 +323,10 @@ async def signin_finish(request: Request[Any, Any, Any]) -> Response[Any]:
     source = _client(request)  # failures lock this address, never the passkey's owner
     if state.throttle.locked(source, account):
         return _throttled()
-    result = await run(request, lambda: state.platform.execute(
-        pk.signin_finish(state.rp, state.platform, credential)))  # fmt: skip
+    result = await run(
+        request,
+        lambda: state.platform.execute(pk.signin_finish(state.rp, state.platform, credential)),
+    )
     if isinstance(result, Refusal):
         state.throttle.failed(source, account)
         return _problem(result)
@@ -316,8 +341,10 @@ async def stepup_options(request: Request[Any, Any, Any]) -> Response[Any]:
     if me is None:
         return _json({"code": "unauthorized", "detail": "sign in first"}, 401)
     state = web_state(request)
-    result = await run(request, lambda: state.platform.execute(
-        pk.stepup_options(state.rp, state.platform, me.user.id)))  # fmt: skip
+    result = await run(
+        request,
+        lambda: state.platform.execute(pk.stepup_options(state.rp, state.platform, me.user.id)),
+    )
     return Response(result, media_type="application/json", status_code=200)
 
 
@@ -331,8 +358,9 @@ async def stepup_finish(request: Request[Any, Any, Any]) -> Response[Any]:
     source, account = _client(request), f"user:{me.user.id}"
     if state.throttle.locked(source, account):
         return _throttled()
-    op = pk.stepup_finish(state.rp, state.platform, me.user.id, me.session.id_hash,
-                          _credential(body))  # fmt: skip
+    op = pk.stepup_finish(
+        state.rp, state.platform, me.user.id, me.session.id_hash, _credential(body)
+    )
     result = await run(request, lambda: state.platform.execute(op))
     if isinstance(result, Refusal):
         state.throttle.failed(source, account)
@@ -347,8 +375,12 @@ async def add_options(request: Request[Any, Any, Any]) -> Response[Any]:
     if me is None:
         return _json({"code": "unauthorized", "detail": "sign in first"}, 401)
     state = web_state(request)
-    result = await run(request, lambda: state.platform.execute(
-        pk.add_passkey_options(state.rp, state.platform, me.user, me.session.id_hash)))  # fmt: skip
+    result = await run(
+        request,
+        lambda: state.platform.execute(
+            pk.add_passkey_options(state.rp, state.platform, me.user, me.session.id_hash)
+        ),
+    )
     if isinstance(result, Refusal):
         return _problem(result)
     return Response(result, media_type="application/json", status_code=200)
@@ -362,8 +394,9 @@ async def add_finish(request: Request[Any, Any, Any]) -> Response[Any]:
         return _json({"code": "unauthorized", "detail": "sign in first"}, 401)
     state = web_state(request)
     name = body.get("name") if isinstance(body.get("name"), str) else "Passkey"
-    op = pk.add_passkey_finish(state.rp, state.platform, me.user.id, me.session.id_hash,
-                               _credential(body), str(name))  # fmt: skip
+    op = pk.add_passkey_finish(
+        state.rp, state.platform, me.user.id, me.session.id_hash, _credential(body), str(name)
+    )
     result = await run(request, lambda: state.platform.execute(op))
     if isinstance(result, Refusal):
         return _problem(result)
@@ -380,8 +413,25 @@ async def stepup_page(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 auth_routes: Final = [
-    home, enroll_page, signout, recover, account, rename, remove, recovery_codes, api_confirmation,
-    signup_options, signup_finish, enroll_options, enroll_finish, signin_options,
-    signin_finish, stepup_options, stepup_finish, add_options, add_finish, stepup_page,
-]  # fmt: skip
+    home,
+    enroll_page,
+    signout,
+    recover,
+    account,
+    rename,
+    remove,
+    recovery_codes,
+    api_confirmation,
+    signup_options,
+    signup_finish,
+    enroll_options,
+    enroll_finish,
+    signin_options,
+    signin_finish,
+    stepup_options,
+    stepup_finish,
+    add_options,
+    add_finish,
+    stepup_page,
+]
 _ = require

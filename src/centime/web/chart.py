@@ -40,9 +40,11 @@ class Chart:
 
 
 def earnings_chart(
-    days: Sequence[int], asset: str, formats: Formats | None = None,
+    days: Sequence[int],
+    asset: str,
+    formats: Formats | None = None,
     words: NullTranslations | None = None,
-) -> Chart:  # fmt: skip
+) -> Chart:
     """Bars of the days, oldest first; labels like "3 days ago: 1.25 USD" (in the reader's
     language with ``words``, their catalogue)."""
     formats = formats or Formats("en")
@@ -54,9 +56,18 @@ def earnings_chart(
     for index, value in enumerate(days):
         height = 0 if peak <= 0 or value <= 0 else max(1, value * HEIGHT // peak)
         ago = len(days) - 1 - index
-        when = words.gettext("today") if ago == 0 else (
-            words.ngettext("%(num)d day ago", "%(num)d days ago", ago) % {"num": ago})
-        bars.append(Bar(index * slot + GAP // 2, HEIGHT - height, slot - GAP, height,
-                        f"{when}: {formats.money(value, asset)}"))  # fmt: skip
-    return Chart(WIDTH, HEIGHT, bars, formats.money(sum(days), asset),
-                 formats.money(peak, asset))  # fmt: skip
+        when = (
+            words.gettext("today")
+            if ago == 0
+            else (words.ngettext("%(num)d day ago", "%(num)d days ago", ago) % {"num": ago})
+        )
+        bars.append(
+            Bar(
+                index * slot + GAP // 2,
+                HEIGHT - height,
+                slot - GAP,
+                height,
+                f"{when}: {formats.money(value, asset)}",
+            )
+        )
+    return Chart(WIDTH, HEIGHT, bars, formats.money(sum(days), asset), formats.money(peak, asset))

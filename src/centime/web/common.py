@@ -150,8 +150,11 @@ async def viewer(request: Request[Any, Any, Any]) -> Viewer | None:
     source = client_address(request)
     wait_s = state.failures.wait_s(source)
     if wait_s > 0:  # this address sent too many unknown session cookies
-        raise HTTPException(status_code=429, detail="too many failed sign-ins; wait",
-                            headers={"Retry-After": str(max(1, math.ceil(wait_s)))})  # fmt: skip
+        raise HTTPException(
+            status_code=429,
+            detail="too many failed sign-ins; wait",
+            headers={"Retry-After": str(max(1, math.ceil(wait_s)))},
+        )
     session = await to_thread.run_sync(load_session, state.platform, token)
     if session is None:
         state.failures.failed(source)
@@ -217,14 +220,26 @@ async def check_csrf(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 def session_cookie(state: WebState, token: str) -> Cookie:
     return Cookie(
-        key=SESSION_COOKIE, value=token, max_age=SESSION_TTL_S, path="/", httponly=True,
-        secure=state.secure_cookies, samesite="lax",
-    )  # fmt: skip
+        key=SESSION_COOKIE,
+        value=token,
+        max_age=SESSION_TTL_S,
+        path="/",
+        httponly=True,
+        secure=state.secure_cookies,
+        samesite="lax",
+    )
 
 
 def ended_cookie(state: WebState) -> Cookie:
-    return Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/", httponly=True,
-                  secure=state.secure_cookies, samesite="lax")  # fmt: skip
+    return Cookie(
+        key=SESSION_COOKIE,
+        value="",
+        max_age=0,
+        path="/",
+        httponly=True,
+        secure=state.secure_cookies,
+        samesite="lax",
+    )
 
 
 def locale_of(request: Request[Any, Any, Any]) -> str:
@@ -268,19 +283,39 @@ def page(
                 samesite="strict",
             )
         )
-    html = state.envs[formats.locale].get_template(template).render(
-        me=me, csrf=csrf_token(state.csrf_key, value), demo=state.demo,
-        path=request.url.path, error=error,
-        lang=formats.locale, languages=LANGUAGE_NAMES, fmt=formats,
-        ceremony_codes=ceremony_messages(gettext),
-        here=_here(request),
-        **{"next": safe_next(request.query_params.get("next")), **context, "when": formats.when},
+    html = (
+        state.envs[formats.locale]
+        .get_template(template)
+        .render(
+            me=me,
+            csrf=csrf_token(state.csrf_key, value),
+            demo=state.demo,
+            path=request.url.path,
+            error=error,
+            lang=formats.locale,
+            languages=LANGUAGE_NAMES,
+            fmt=formats,
+            ceremony_codes=ceremony_messages(gettext),
+            here=_here(request),
+            **{
+                "next": safe_next(request.query_params.get("next")),
+                **context,
+                "when": formats.when,
+            },
+        )
     )
     return Response(
-        html, status_code=status_code, media_type="text/html; charset=utf-8", cookies=cookies,
-        headers={"Content-Security-Policy": CSP, "X-Frame-Options": "DENY",
-                 "Referrer-Policy": "same-origin", "Cache-Control": "no-store"},
-    )  # fmt: skip
+        html,
+        status_code=status_code,
+        media_type="text/html; charset=utf-8",
+        cookies=cookies,
+        headers={
+            "Content-Security-Policy": CSP,
+            "X-Frame-Options": "DENY",
+            "Referrer-Policy": "same-origin",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 def _here(request: Request[Any, Any, Any]) -> str:
@@ -297,9 +332,12 @@ CSP: Final = (
 
 
 def refused(
-    request: Request[Any, Any, Any], template: str, me: Viewer | None, refusal: Refusal,
+    request: Request[Any, Any, Any],
+    template: str,
+    me: Viewer | None,
+    refusal: Refusal,
     **context: Any,
-) -> Response[str]:  # fmt: skip
+) -> Response[str]:
     """The page again, with the refusal's message, under the refusal's HTTP status."""
     status = REFUSAL_STATUS.get(refusal.code, 400)
     return page(request, template, me, status_code=status, error=refusal, **context)

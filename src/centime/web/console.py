@@ -84,19 +84,27 @@ def _dashboard(
     platform = web_state(request).platform
     merchant_id = me.user.party_id
     return page(
-        request, "dashboard.html", me, status_code,
+        request,
+        "dashboard.html",
+        me,
+        status_code,
         merchant_id=format_id("mer", merchant_id),
         balances=merchant_balances(platform, merchant_id),
-        chart=earnings_chart(_daily_earnings(platform, merchant_id, "USD"), "USD",
-                             formats_of(request), translations(locale_of(request))),
+        chart=earnings_chart(
+            _daily_earnings(platform, merchant_id, "USD"),
+            "USD",
+            formats_of(request),
+            translations(locale_of(request)),
+        ),
         keys=list_keys(platform, "merchant", merchant_id, None, 50).items,
         links=links.list_links(platform, merchant_id).items,
         referral=referral_card(platform, "merchant", merchant_id),
         scopes=[s.value for s in MERCHANT_KEY_SCOPES],
         origin=web_state(request).origin or str(request.base_url).rstrip("/"),
-        ok=request.query_params.get("ok"), format_id=format_id,
+        ok=request.query_params.get("ok"),
+        format_id=format_id,
         **{**merchant_sections(platform, merchant_id), **context},
-    )  # fmt: skip
+    )
 
 
 dashboard_page: Final = _dashboard  # the payout and webhook pages render the dashboard too
@@ -116,13 +124,20 @@ async def new_key(request: Request[Any, Any, Any]) -> Response[Any]:
     me = await require(request, UserKind.MERCHANT)
     platform = web_state(request).platform
     if not me.fresh:
-        return await run(request, lambda: _dashboard(
-            request, me, 401, error=Refusal(Code.STEP_UP_REQUIRED, "step up first"),
-            need_stepup=True))  # fmt: skip
-    chosen = frozenset(Scope(v) for v in form.getall("scope", []) if v in
-                       {s.value for s in MERCHANT_KEY_SCOPES})  # fmt: skip
-    op = create_key(platform, "merchant", me.user.party_id, fields.get("name", "")[:200],
-                    chosen)  # fmt: skip
+        return await run(
+            request,
+            lambda: _dashboard(
+                request,
+                me,
+                401,
+                error=Refusal(Code.STEP_UP_REQUIRED, "step up first"),
+                need_stepup=True,
+            ),
+        )
+    chosen = frozenset(
+        Scope(v) for v in form.getall("scope", []) if v in {s.value for s in MERCHANT_KEY_SCOPES}
+    )
+    op = create_key(platform, "merchant", me.user.party_id, fields.get("name", "")[:200], chosen)
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
         return await run(request, lambda: _dashboard(request, me, 422, error=result))
@@ -189,26 +204,42 @@ def _console(
     with platform.read() as fetch:
         counts = {
             name: int(fetch(f"SELECT count(*) FROM {table}", ())[0][0])
-            for name, table in (("customers", "customers"), ("merchants", "merchants"),
-                                ("payments", "payments"), ("transfers", "p2p_transfers"),
-                                ("top-ups", "topups"))
-        }  # fmt: skip
+            for name, table in (
+                ("customers", "customers"),
+                ("merchants", "merchants"),
+                ("payments", "payments"),
+                ("transfers", "p2p_transfers"),
+                ("top-ups", "topups"),
+            )
+        }
     with platform.ledger.store.audit_reader() as fetch:
         head = AuditReader(fetch).latest_head()
     decisions = decision_counts(platform)
     cases = open_cases(platform)
     return page(
-        request, "console.html", me, status_code,
+        request,
+        "console.html",
+        me,
+        status_code,
         customers=list_customers(platform, None, 50).items,
         merchants=list_merchants(platform, None, 50).items,
-        counts=counts, head=head.to_json() if head else None,
-        chart=earnings_chart(_daily_earnings(platform, None, "USD"), "USD",
-                             formats_of(request), translations(locale_of(request))),
+        counts=counts,
+        head=head.to_json() if head else None,
+        chart=earnings_chart(
+            _daily_earnings(platform, None, "USD"),
+            "USD",
+            formats_of(request),
+            translations(locale_of(request)),
+        ),
         tiers=sorted(platform.config.tiers),
-        cases=cases, party_names=case_party_names(platform, cases),
-        decisions=decisions, decision_bars=count_bars(decisions),
-        ok=request.query_params.get("ok"), format_id=format_id, **context,
-    )  # fmt: skip
+        cases=cases,
+        party_names=case_party_names(platform, cases),
+        decisions=decisions,
+        decision_bars=count_bars(decisions),
+        ok=request.query_params.get("ok"),
+        format_id=format_id,
+        **context,
+    )
 
 
 @get("/console")
@@ -306,6 +337,15 @@ async def console_metrics(request: Request[Any, Any, Any]) -> Response[Any]:
 
 
 console_routes: Final = [
-    dashboard, new_key, revoke, new_link, disable, console, change_customer, change_merchant,
-    ledger_check, audit_verify, console_metrics,
-]  # fmt: skip
+    dashboard,
+    new_key,
+    revoke,
+    new_link,
+    disable,
+    console,
+    change_customer,
+    change_merchant,
+    ledger_check,
+    audit_verify,
+    console_metrics,
+]

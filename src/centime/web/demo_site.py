@@ -24,9 +24,13 @@ async def demo_site(request: Request[Any, Any, Any]) -> Response[Any]:
     news = next((m for m in merchants if m.name == "The Daily Byte"), None) or (
         merchants[0] if merchants else None
     )
-    return page(request, "demo_site.html", await viewer(request),
-                merchant_id=format_id("mer", news.id) if news else "",
-                merchant_name=news.name if news else "")  # fmt: skip
+    return page(
+        request,
+        "demo_site.html",
+        await viewer(request),
+        merchant_id=format_id("mer", news.id) if news else "",
+        merchant_name=news.name if news else "",
+    )
 
 
 demo_routes: Final = [demo_site]

@@ -23,8 +23,15 @@ async def switch(request: Request[Any, Any, Any]) -> Response[Any]:
     target = safe_next(request.query_params.get("next")) or "/app"
     if chosen not in LOCALES:
         return Redirect(target, status_code=303)
-    cookie = Cookie(key=LANG_COOKIE, value=chosen, max_age=YEAR_S, path="/", httponly=True,
-                    secure=web_state(request).secure_cookies, samesite="lax")  # fmt: skip
+    cookie = Cookie(
+        key=LANG_COOKIE,
+        value=chosen,
+        max_age=YEAR_S,
+        path="/",
+        httponly=True,
+        secure=web_state(request).secure_cookies,
+        samesite="lax",
+    )
     return Redirect(target, status_code=303, cookies=[cookie])
 
 

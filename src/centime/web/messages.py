@@ -101,19 +101,26 @@ MESSAGES: Final[dict[Code, str]] = {
 # Risk reasons by family: the first family whose marker is in a reason names it.
 RISK_FAMILIES: Final = (
     (("age_h",), N_("Your account is new, so larger amounts are checked more closely.")),
-    (("device_new", "ip_new", "instrument_new", "blocked_device", "blocked_ip"),
-     N_("This comes from a device, network or card we have not seen with your account.")),
-    (("declines", "card_testing", "blocked_instrument"),
-     N_("This card had declined payments lately.")),
-    (("_n_", "_sum_", "velocity", "fan_", "burst"),
-     N_("Many payments in a short time: wait a little, or try a smaller amount.")),
-    (("carrier", "drain", "near_limit", "structuring", "circular", "cycle", "pass_through"),
-     N_("The pattern of this payment needs a closer look.")),
-)  # fmt: skip
+    (
+        ("device_new", "ip_new", "instrument_new", "blocked_device", "blocked_ip"),
+        N_("This comes from a device, network or card we have not seen with your account."),
+    ),
+    (
+        ("declines", "card_testing", "blocked_instrument"),
+        N_("This card had declined payments lately."),
+    ),
+    (
+        ("_n_", "_sum_", "velocity", "fan_", "burst"),
+        N_("Many payments in a short time: wait a little, or try a smaller amount."),
+    ),
+    (
+        ("carrier", "drain", "near_limit", "structuring", "circular", "cycle", "pass_through"),
+        N_("The pattern of this payment needs a closer look."),
+    ),
+)
 RISK_GENERIC: Final = N_("Our safety checks flagged this payment.")
 RISK_NEXT: Final = N_(
-    "If you think this is a mistake, try a smaller amount or contact support; nothing was"
-    " charged."
+    "If you think this is a mistake, try a smaller amount or contact support; nothing was charged."
 )
 
 
@@ -142,15 +149,21 @@ def refusal_text(refusal: Refusal, gettext: Callable[[str], str]) -> str:
 # What the passkey ceremonies (static/passkey.js) may be refused with: the page carries
 # these sentences, translated, for the script to show instead of the server's detail.
 CEREMONY_CODES: Final = (
-    Code.PASSKEY_REFUSED, Code.PASSKEY_LIMIT_REACHED, Code.PASSKEY_NOT_FOUND,
-    Code.LAST_PASSKEY, Code.STEP_UP_REQUIRED, Code.REFERRAL_CODE_INVALID,
-    Code.INVALID_REQUEST, Code.RISK_BLOCKED,
-)  # fmt: skip
+    Code.PASSKEY_REFUSED,
+    Code.PASSKEY_LIMIT_REACHED,
+    Code.PASSKEY_NOT_FOUND,
+    Code.LAST_PASSKEY,
+    Code.STEP_UP_REQUIRED,
+    Code.REFERRAL_CODE_INVALID,
+    Code.INVALID_REQUEST,
+    Code.RISK_BLOCKED,
+)
 TOO_MANY: Final = N_("Too many attempts; wait a few minutes.")
 
 
 def ceremony_messages(gettext: Callable[[str], str]) -> str:
     """``{code: sentence}`` as JSON, for the passkey script (``_``: any other code)."""
     found = {code.value: gettext(MESSAGES[code]) for code in CEREMONY_CODES}
-    return json.dumps({**found, "too_many_attempts": gettext(TOO_MANY), "_": gettext(GENERIC)},
-                      ensure_ascii=False)  # fmt: skip
+    return json.dumps(
+        {**found, "too_many_attempts": gettext(TOO_MANY), "_": gettext(GENERIC)}, ensure_ascii=False
+    )

@@ -55,9 +55,12 @@ FIELD_LEN_MAX: Final = 200
 IN_FLIGHT: Final = (PayoutStatus.REQUESTED.value, PayoutStatus.PENDING.value)
 # The sandbox payout rail's test account numbers (centime.providers.payout_sandbox).
 SANDBOX_ACCOUNTS: Final = (
-    (ACCOUNT_SUCCEEDS, "paid"), (ACCOUNT_FAILS, "fails"), (ACCOUNT_RETURNS, "returned"),
-    (ACCOUNT_REJECTS_PAYOUTS, "rejected"), (ACCOUNT_REFUSED, "refused"),
-)  # fmt: skip (the page words each outcome)
+    (ACCOUNT_SUCCEEDS, "paid"),
+    (ACCOUNT_FAILS, "fails"),
+    (ACCOUNT_RETURNS, "returned"),
+    (ACCOUNT_REJECTS_PAYOUTS, "rejected"),
+    (ACCOUNT_REFUSED, "refused"),
+)  # the page words each outcome
 
 
 def payouts_in_flight(platform: Any, merchant_id: int) -> dict[str, int]:
@@ -75,8 +78,9 @@ def payouts_in_flight(platform: Any, merchant_id: int) -> dict[str, int]:
 def lock_left_s(platform: Any, merchant_id: int) -> int:
     """Seconds payouts stay paused after the merchant's last bank-account change (0: none)."""
     with platform.read() as fetch:
-        rows = fetch("SELECT locked_until_ns FROM payout_locks WHERE merchant_id = ?",
-                     (merchant_id,))  # fmt: skip
+        rows = fetch(
+            "SELECT locked_until_ns FROM payout_locks WHERE merchant_id = ?", (merchant_id,)
+        )
     left_ns = (int(rows[0][0]) if rows else 0) - int(platform.clock.now_ns())
     return max(0, -(-left_ns // 1_000_000_000))
 
@@ -114,8 +118,9 @@ async def _refused(
     """The dashboard again with the refusal; a step-up refusal asks for the passkey (401)."""
     step_up = refusal.code is Code.STEP_UP_REQUIRED
     status = 401 if step_up else 404 if refusal.code.value.endswith("not_found") else 422
-    return await run(request, lambda: _again(
-        request, me, status, error=refusal, need_stepup=step_up, **context))  # fmt: skip
+    return await run(
+        request, lambda: _again(request, me, status, error=refusal, need_stepup=step_up, **context)
+    )
 
 
 def _step_up(what: str) -> Refusal:
@@ -148,8 +153,9 @@ async def add_method(request: Request[Any, Any, Any]) -> Response[Any]:
     number = fields.get("account_number", "").strip()[:FIELD_LEN_MAX]
     method_id = _attempt_id(fields)
     # The rail is called outside any unit (add_payout_method does so), off the event loop.
-    result = await run(request, lambda: add_payout_method(
-        platform, me.user.party_id, holder, number, method_id))  # fmt: skip
+    result = await run(
+        request, lambda: add_payout_method(platform, me.user.party_id, holder, number, method_id)
+    )
     if isinstance(result, Refusal):
         return await _refused(request, me, result)
     return done("/dashboard", "method_added")
@@ -193,15 +199,20 @@ async def schedule(request: Request[Any, Any, Any]) -> Response[Any]:
     try:
         frequency = Frequency(fields.get("frequency", ""))
     except ValueError:
-        return await _refused(request, me, Refusal(
-            Code.INVALID_REQUEST, "the frequency is daily, weekly or monthly"))  # fmt: skip
+        return await _refused(
+            request, me, Refusal(Code.INVALID_REQUEST, "the frequency is daily, weekly or monthly")
+        )
     if isinstance(minimum, Refusal):
         return await _refused(request, me, minimum)
     op = set_schedule(
-        platform, me.user.party_id, asset if asset in ASSETS else "", frequency,
+        platform,
+        me.user.party_id,
+        asset if asset in ASSETS else "",
+        frequency,
         weekday=_small_int(fields.get("weekday", ""), 0),
-        month_day=_small_int(fields.get("month_day", ""), 1), minimum_amount=minimum,
-    )  # fmt: skip
+        month_day=_small_int(fields.get("month_day", ""), 1),
+        minimum_amount=minimum,
+    )
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
         return await _refused(request, me, result)
@@ -236,15 +247,23 @@ async def confirm(request: Request[Any, Any, Any]) -> Response[Any]:
     me = await require(request, UserKind.MERCHANT)
     platform = web_state(request).platform
     quote_id = parse_id("quo", fields.get("quote", "").strip()) or 0
-    found = await run(request, lambda: instant_payouts.get_quote(
-        platform, quote_id, me.user.party_id))  # fmt: skip
+    found = await run(
+        request, lambda: instant_payouts.get_quote(platform, quote_id, me.user.party_id)
+    )
     if found is None:
         return await _refused(request, me, Refusal(Code.QUOTE_NOT_FOUND, "no such quote"))
     if not me.fresh:
         return await _refused(request, me, _step_up("pay out now"), quote=found)
-    result = await run(request, lambda: instant_payouts.confirm_instant_payout(
-        platform, me.user.party_id, quote_id, stepped_up_at_ns=me.session.stepped_up_ns,
-        ip=_client_ip(request)))  # fmt: skip
+    result = await run(
+        request,
+        lambda: instant_payouts.confirm_instant_payout(
+            platform,
+            me.user.party_id,
+            quote_id,
+            stepped_up_at_ns=me.session.stepped_up_ns,
+            ip=_client_ip(request),
+        ),
+    )
     if isinstance(result, Refusal):
         return await _refused(request, me, result, quote=found)
     return done("/dashboard", f"payout_{result.status.value}")
@@ -260,19 +279,31 @@ async def new_endpoint(request: Request[Any, Any, Any]) -> Response[Any]:
     fields = await check_csrf(request)
     me = await require(request, UserKind.MERCHANT)
     platform = web_state(request).platform
-    types = [v for v in form.getall("event_type", [])[: len(SUBSCRIBABLE_TYPES)]
-             if isinstance(v, str)]  # fmt: skip
+    types = [
+        v for v in form.getall("event_type", [])[: len(SUBSCRIBABLE_TYPES)] if isinstance(v, str)
+    ]
     description = fields.get("description", "").strip()[:FIELD_LEN_MAX] or None
     op = webhooks.create_endpoint(
-        platform, me.user.party_id, fields.get("url", "").strip()[:2048], types, description,
+        platform,
+        me.user.party_id,
+        fields.get("url", "").strip()[:2048],
+        types,
+        description,
         endpoint_id=_attempt_id(fields),
     )
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
         return await _refused(request, me, result)
-    return await run(request, lambda: _again(
-        request, me, 200, new_secret=result.secret,
-        secret_for=format_id("we", result.endpoint.id)))  # fmt: skip
+    return await run(
+        request,
+        lambda: _again(
+            request,
+            me,
+            200,
+            new_secret=result.secret,
+            secret_for=format_id("we", result.endpoint.id),
+        ),
+    )
 
 
 @post("/dashboard/webhooks/{endpoint_id:str}/{action:str}")
@@ -286,41 +317,60 @@ async def change_endpoint(
     platform = web_state(request).platform
     parsed = parse_id("we", endpoint_id) or 0
     if action == "rotate":
-        rotated = await run(request, lambda: platform.execute(
-            webhooks.rotate_secret(platform, me.user.party_id, parsed)))  # fmt: skip
+        rotated = await run(
+            request,
+            lambda: platform.execute(webhooks.rotate_secret(platform, me.user.party_id, parsed)),
+        )
         if isinstance(rotated, Refusal):
             return await _refused(request, me, rotated)
-        return await run(request, lambda: _again(
-            request, me, 200, new_secret=rotated.secret, secret_for=endpoint_id))  # fmt: skip
+        return await run(
+            request,
+            lambda: _again(request, me, 200, new_secret=rotated.secret, secret_for=endpoint_id),
+        )
     if action not in ("enable", "disable"):
         return await _refused(request, me, Refusal(Code.INVALID_REQUEST, "no such action"))
-    result = await run(request, lambda: platform.execute(webhooks.update_endpoint(
-        platform, me.user.party_id, parsed, enabled=action == "enable")))  # fmt: skip
+    result = await run(
+        request,
+        lambda: platform.execute(
+            webhooks.update_endpoint(platform, me.user.party_id, parsed, enabled=action == "enable")
+        ),
+    )
     if isinstance(result, Refusal):
         return await _refused(request, me, result)
     return done("/dashboard", f"endpoint_{action}d")
 
 
 def _deliveries_page(
-    request: Request[Any, Any, Any], me: Viewer, endpoint_id: str, status_code: int = 200,
+    request: Request[Any, Any, Any],
+    me: Viewer,
+    endpoint_id: str,
+    status_code: int = 200,
     **context: Any,
-) -> Response[str]:  # fmt: skip
+) -> Response[str]:
     platform = web_state(request).platform
     parsed = parse_id("we", endpoint_id) or 0
     endpoint = webhooks.get_endpoint(platform, parsed, me.user.party_id)
     if endpoint is None:
-        return page(request, "deliveries.html", me, 404,
-                    error=N_("No such webhook endpoint."))  # fmt: skip
+        return page(request, "deliveries.html", me, 404, error=N_("No such webhook endpoint."))
     deliveries = _with_event_types(
-        platform, webhooks.list_deliveries(platform, parsed, None, DELIVERIES_SHOWN_MAX).items)
+        platform, webhooks.list_deliveries(platform, parsed, None, DELIVERIES_SHOWN_MAX).items
+    )
     # An attempt names its delivery; the page names the event it carried.
     events = {d.id: f"{d.event_type} {format_id('evt', d.event_id)}" for d in deliveries}
     return page(
-        request, "deliveries.html", me, status_code, endpoint=endpoint,
-        endpoint_ref=endpoint_id, deliveries=deliveries, events=events,
+        request,
+        "deliveries.html",
+        me,
+        status_code,
+        endpoint=endpoint,
+        endpoint_ref=endpoint_id,
+        deliveries=deliveries,
+        events=events,
         attempts=webhooks.list_attempts(platform, parsed, None, DELIVERIES_SHOWN_MAX).items,
-        ok=request.query_params.get("ok"), format_id=format_id, **context,
-    )  # fmt: skip
+        ok=request.query_params.get("ok"),
+        format_id=format_id,
+        **context,
+    )
 
 
 def _with_event_types(platform: Any, deliveries: list[Any]) -> list[Any]:
@@ -332,8 +382,10 @@ def _with_event_types(platform: Any, deliveries: list[Any]) -> list[Any]:
         marks = ", ".join("?" * len(ids))  # at most DELIVERIES_SHOWN_MAX
         rows = fetch(f"SELECT id, type FROM outbox_events WHERE id IN ({marks})", tuple(ids))
     types = {int(event_id): str(kind) for event_id, kind in rows}
-    return [dataclasses.replace(d, event_type=d.event_type or types.get(d.event_id, ""))
-            for d in deliveries]  # fmt: skip
+    return [
+        dataclasses.replace(d, event_type=d.event_type or types.get(d.event_id, ""))
+        for d in deliveries
+    ]
 
 
 @get("/dashboard/webhooks/{endpoint_id:str}")
@@ -349,14 +401,22 @@ async def redeliver(request: Request[Any, Any, Any], delivery_id: FromPath[str])
     me = await require(request, UserKind.MERCHANT)
     platform = web_state(request).platform
     parsed = parse_id("wd", delivery_id) or 0
-    result = await run(request, lambda: platform.execute(
-        webhooks.redeliver(platform, me.user.party_id, parsed)))  # fmt: skip
+    result = await run(
+        request, lambda: platform.execute(webhooks.redeliver(platform, me.user.party_id, parsed))
+    )
     if isinstance(result, Refusal):
         return await _refused(request, me, result)
     return done(f"/dashboard/webhooks/{format_id('we', result.endpoint_id)}", "redelivering")
 
 
 payout_routes: Final = [
-    add_method, remove_method, schedule, quote, confirm, new_endpoint, change_endpoint,
-    deliveries, redeliver,
-]  # fmt: skip
+    add_method,
+    remove_method,
+    schedule,
+    quote,
+    confirm,
+    new_endpoint,
+    change_endpoint,
+    deliveries,
+    redeliver,
+]

@@ -43,12 +43,16 @@ def _names(platform: Any, carried: Carried) -> dict[str, str]:
 
     if carried.payment is not None:
         merchant = get_merchant(platform, carried.payment.merchant_id)
-        return {"from": customer(carried.payment.customer_id),
-                "to": merchant.name if merchant else "-"}  # fmt: skip
+        return {
+            "from": customer(carried.payment.customer_id),
+            "to": merchant.name if merchant else "-",
+        }
     if carried.transfer is None:  # carried_by sets one of the two
         return {"from": "-", "to": "-"}
-    return {"from": customer(carried.transfer.sender_id),
-            "to": customer(carried.transfer.recipient_id)}  # fmt: skip
+    return {
+        "from": customer(carried.transfer.sender_id),
+        "to": customer(carried.transfer.recipient_id),
+    }
 
 
 def _receipt(
@@ -65,12 +69,17 @@ def _receipt(
         return page(request, template, me, 404, error=NOT_FOUND)
     documents = proofs_of(platform, carried)
     return page(
-        request, template, me, receipt=carried, moved=moved, names=_names(platform, carried),
+        request,
+        template,
+        me,
+        receipt=carried,
+        moved=moved,
+        names=_names(platform, carried),
         fee=carried.payment.fee if carried.payment else 0,
         status=proof_status(platform, documents),
         transfer_ids=[d["transfer_id"] for d in documents],
         viewer_is_payee=me.user.kind is UserKind.MERCHANT,
-    )  # fmt: skip
+    )
 
 
 @get("/receipts/{public_id:str}")
@@ -108,8 +117,11 @@ async def proof(request: Request[Any, Any, Any], public_id: FromPath[str]) -> Re
 
     body = await run(request, load)
     if body is None:
-        return Response({"code": "not_found", "detail": "no such payment"}, status_code=404,
-                        media_type="application/problem+json")  # fmt: skip
+        return Response(
+            {"code": "not_found", "detail": "no such payment"},
+            status_code=404,
+            media_type="application/problem+json",
+        )
     return Response(body, headers={"Cache-Control": "no-store"})
 
 

@@ -91,15 +91,19 @@ def count_bars(counts: dict[str, int]) -> list[Bar]:
     bars = []
     for index, (action, n) in enumerate(counts.items()):
         height = 0 if peak <= 0 or n <= 0 else max(1, n * HEIGHT // peak)
-        bars.append(Bar(index * slot + GAP // 2, HEIGHT - height, slot - GAP, height,
-                        f"{action}: {n}"))  # fmt: skip
+        bars.append(
+            Bar(index * slot + GAP // 2, HEIGHT - height, slot - GAP, height, f"{action}: {n}")
+        )
     return bars
 
 
 def _case_page(
-    request: Request[Any, Any, Any], me: Viewer, case_ref: str, status_code: int = 200,
+    request: Request[Any, Any, Any],
+    me: Viewer,
+    case_ref: str,
+    status_code: int = 200,
     **context: Any,
-) -> Response[str]:  # fmt: skip
+) -> Response[str]:
     platform = web_state(request).platform
     evidence = review.get_case(platform, parse_id("case", case_ref) or 0)
     if evidence is None:
@@ -111,11 +115,20 @@ def _case_page(
         refs += [decision.event.payer, decision.event.payee]
     names = names_of(platform, refs)
     return page(
-        request, "case.html", me, status_code, evidence=evidence, case_ref=case_ref,
-        labels=review.Label.ALL, ok=request.query_params.get("ok"), format_id=format_id,
-        names=names, party_ref=party_ref, party_name=names.get(party_ref, party_ref),
+        request,
+        "case.html",
+        me,
+        status_code,
+        evidence=evidence,
+        case_ref=case_ref,
+        labels=review.Label.ALL,
+        ok=request.query_params.get("ok"),
+        format_id=format_id,
+        names=names,
+        party_ref=party_ref,
+        party_name=names.get(party_ref, party_ref),
         **context,
-    )  # fmt: skip
+    )
 
 
 @get("/console/cases/{case_id:str}")
@@ -146,13 +159,13 @@ async def decide(
         label = fields.get("label", "")[:20]
         result = await run(request, lambda: review.label_case(platform, parsed, label))
     else:
-        return await run(request, lambda: _case_page(
-            request, me, case_id, 404, error=N_("No such action.")))  # fmt: skip
+        return await run(
+            request, lambda: _case_page(request, me, case_id, 404, error=N_("No such action."))
+        )
     if isinstance(result, Refusal):
         refusal = result
         status = 404 if refusal.code.value.endswith("not_found") else 409
-        return await run(request, lambda: _case_page(
-            request, me, case_id, status, error=refusal))  # fmt: skip
+        return await run(request, lambda: _case_page(request, me, case_id, status, error=refusal))
     return done(f"/console/cases/{case_id}", f"case_{action}")
 
 

@@ -72,23 +72,41 @@ def _history(platform: Any, customer_id: int, kind: str, query: str) -> list[Ent
     names = _Names(platform)
     if kind in ("", "topup"):
         for t in list_topups(platform, customer_id, None, HISTORY_READ_MAX).items:
-            entries.append(Entry("topup", t.created_ns, t.asset, t.amount, "",
-                                 t.method.value, t.status.value))  # fmt: skip
+            entries.append(
+                Entry("topup", t.created_ns, t.asset, t.amount, "", t.method.value, t.status.value)
+            )
     if kind in ("", "payment"):
         for p in list_payments(platform, None, customer_id, None, HISTORY_READ_MAX).items:
-            entries.append(Entry(
-                "payment", p.created_ns, p.asset, -p.amount, names.merchant(p.merchant_id),
-                p.description or "", "refunded" if p.refunded else "paid",
-                format_id("pay", p.id)))  # fmt: skip
+            entries.append(
+                Entry(
+                    "payment",
+                    p.created_ns,
+                    p.asset,
+                    -p.amount,
+                    names.merchant(p.merchant_id),
+                    p.description or "",
+                    "refunded" if p.refunded else "paid",
+                    format_id("pay", p.id),
+                )
+            )
     if kind in ("", "sent", "received"):
         for tr in list_p2p_transfers(platform, customer_id, None, HISTORY_READ_MAX).items:
             outgoing = tr.sender_id == customer_id
             if kind and (kind == "sent") != outgoing:
                 continue
             other = names.customer(tr.recipient_id if outgoing else tr.sender_id)
-            entries.append(Entry("sent" if outgoing else "received", tr.created_ns, tr.asset,
-                                 -tr.amount if outgoing else tr.amount, other, tr.note or "",
-                                 "done", format_id("tr", tr.id)))  # fmt: skip
+            entries.append(
+                Entry(
+                    "sent" if outgoing else "received",
+                    tr.created_ns,
+                    tr.asset,
+                    -tr.amount if outgoing else tr.amount,
+                    other,
+                    tr.note or "",
+                    "done",
+                    format_id("tr", tr.id),
+                )
+            )
     needle = query.strip().lower()[:SEARCH_LEN_MAX]
     if needle:
         entries = [e for e in entries if needle in f"{e.who} {e.detail} {e.ref}".lower()]
@@ -103,15 +121,23 @@ def _wallet_page(
     kind = kind if kind in ("topup", "payment", "sent", "received") else ""
     query = request.query_params.get("q", "")[:SEARCH_LEN_MAX]
     return page(
-        request, "wallet.html", me, status_code,
+        request,
+        "wallet.html",
+        me,
+        status_code,
         customer_id=format_id("cus", me.user.party_id),
         balances=customer_balances(platform, me.user.party_id),
-        history=_history(platform, me.user.party_id, kind, query), kind=kind, q=query,
+        history=_history(platform, me.user.party_id, kind, query),
+        kind=kind,
+        q=query,
         budgets=links.list_budgets(platform, me.user.party_id),
         referral=referral_card(platform, "customer", me.user.party_id),
         step_up_above=web_state(request).step_up_transfer_above["USD"],
-        assets=sorted(ASSETS), ok=request.query_params.get("ok"), attempt=new_id(), **context,
-    )  # fmt: skip
+        assets=sorted(ASSETS),
+        ok=request.query_params.get("ok"),
+        attempt=new_id(),
+        **context,
+    )
 
 
 def referral_card(platform: Any, kind: str, party_id: int) -> dict[str, Any]:
@@ -152,17 +178,25 @@ async def topup(request: Request[Any, Any, Any]) -> Response[Any]:
             if isinstance(money, Refusal)
             else Refusal(Code.PROVIDER_UNAVAILABLE, "no funding provider is configured")
         )
-        return await run(request, lambda: _wallet_page(
-            request, me, 400, error=refusal, topup_form=fields))  # fmt: skip
+        return await run(
+            request, lambda: _wallet_page(request, me, 400, error=refusal, topup_form=fields)
+        )
     asset, amount = money
     # Screened by the risk engine first, as the API's top-ups are.
     result = await run(
         request,
         lambda: screening.topup(
-            platform, provider, me.user.party_id, asset, amount, Method.CARD.value, SANDBOX_CARD,
-            ip=_client_ip(request), stepped_up_at_ns=me.session.stepped_up_ns,
+            platform,
+            provider,
+            me.user.party_id,
+            asset,
+            amount,
+            Method.CARD.value,
+            SANDBOX_CARD,
+            ip=_client_ip(request),
+            stepped_up_at_ns=me.session.stepped_up_ns,
         ),
-    )  # fmt: skip
+    )
     if isinstance(result, Refusal):
         # The top-up form keeps its amount; the send form stays empty.
         return await _refused_page(request, me, result, topup_form=fields)
@@ -182,9 +216,12 @@ async def _refused_page(
     passkey (401, as the page's own step-up does). ``forms``: the form that was sent, with
     what it carried (``form``: send money, ``topup_form``: top up)."""
     step_up = refusal.code is Code.STEP_UP_REQUIRED
-    return await run(request, lambda: _wallet_page(
-        request, me, 401 if step_up else 422, error=refusal, need_stepup=step_up,
-        **forms))  # fmt: skip
+    return await run(
+        request,
+        lambda: _wallet_page(
+            request, me, 401 if step_up else 422, error=refusal, need_stepup=step_up, **forms
+        ),
+    )
 
 
 @post("/wallet/send")
@@ -207,16 +244,32 @@ async def send_money(request: Request[Any, Any, Any]) -> Response[Any]:
         refusal = Refusal(Code.STEP_UP_REQUIRED, "confirm this transfer with your passkey")
     if refusal is not None or isinstance(money, Refusal) or recipient is None:
         final = refusal or Refusal(Code.INVALID_REQUEST, "check the form")
-        return await run(request, lambda: _wallet_page(
-            request, me, 401 if final.code is Code.STEP_UP_REQUIRED else 400,
-            error=final, need_stepup=final.code is Code.STEP_UP_REQUIRED,
-            form=fields))  # fmt: skip
+        return await run(
+            request,
+            lambda: _wallet_page(
+                request,
+                me,
+                401 if final.code is Code.STEP_UP_REQUIRED else 400,
+                error=final,
+                need_stepup=final.code is Code.STEP_UP_REQUIRED,
+                form=fields,
+            ),
+        )
     note = fields.get("note", "").strip()[:200] or None
-    result = await run(request, lambda: screening.send(
-        platform, me.user.party_id, recipient, money[0], money[1], note=note,
-        transfer_id=_attempt_id(fields),  # a double submit sends once
-        ip=_client_ip(request), stepped_up_at_ns=me.session.stepped_up_ns,
-    ))  # fmt: skip
+    result = await run(
+        request,
+        lambda: screening.send(
+            platform,
+            me.user.party_id,
+            recipient,
+            money[0],
+            money[1],
+            note=note,
+            transfer_id=_attempt_id(fields),  # a double submit sends once
+            ip=_client_ip(request),
+            stepped_up_at_ns=me.session.stepped_up_ns,
+        ),
+    )
     if isinstance(result, Refusal):
         return await _refused_page(request, me, result, form=fields)
     if isinstance(result, InReview):
@@ -246,8 +299,10 @@ async def settle(request: Request[Any, Any, Any], budget_id: FromPath[int]) -> R
     await check_csrf(request)
     me = await require(request, UserKind.CUSTOMER)
     platform = web_state(request).platform
-    result = await run(request, lambda: platform.execute(
-        links.settle_budget(platform, budget_id, me.user.party_id)))  # fmt: skip
+    result = await run(
+        request,
+        lambda: platform.execute(links.settle_budget(platform, budget_id, me.user.party_id)),
+    )
     if isinstance(result, Refusal):
         return await run(request, lambda: _wallet_page(request, me, 404, error=result))
     return done("/wallet", "budget_closed")
@@ -262,11 +317,20 @@ async def link_page(request: Request[Any, Any, Any], link_id: FromPath[str]) -> 
     me = await viewer(request)
     link = await run(request, lambda: links.get_link(platform, _link_id(link_id)))
     if link is None:
-        return page(request, "checkout.html", me, 404,
-                    error=N_("This payment link does not exist."))  # fmt: skip
+        return page(
+            request, "checkout.html", me, 404, error=N_("This payment link does not exist.")
+        )
     merchant = await run(request, lambda: get_merchant(platform, link.merchant_id))
-    return page(request, "checkout.html", me, link=link, link_id=link_id, attempt=new_id(),
-                merchant=merchant, paid=request.query_params.get("ok") == "paid")  # fmt: skip
+    return page(
+        request,
+        "checkout.html",
+        me,
+        link=link,
+        link_id=link_id,
+        attempt=new_id(),
+        merchant=merchant,
+        paid=request.query_params.get("ok") == "paid",
+    )
 
 
 def _link_id(text: str) -> int:
@@ -279,13 +343,24 @@ async def pay_link(request: Request[Any, Any, Any], link_id: FromPath[str]) -> R
     me = await require(request, UserKind.CUSTOMER)
     platform = web_state(request).platform
     pay_id = _attempt_id(fields)
-    result = await run(request, lambda: platform.execute(
-        links.pay_link(platform, _link_id(link_id), me.user.party_id, pay_id)))  # fmt: skip
+    result = await run(
+        request,
+        lambda: platform.execute(
+            links.pay_link(platform, _link_id(link_id), me.user.party_id, pay_id)
+        ),
+    )
     if isinstance(result, Refusal):
         link = await run(request, lambda: links.get_link(platform, _link_id(link_id)))
-        return refused(request, "checkout.html", me, result, link=link, link_id=link_id,
-                       attempt=new_id(),
-                       merchant=link and get_merchant(platform, link.merchant_id))  # fmt: skip
+        return refused(
+            request,
+            "checkout.html",
+            me,
+            result,
+            link=link,
+            link_id=link_id,
+            attempt=new_id(),
+            merchant=link and get_merchant(platform, link.merchant_id),
+        )
     return Redirect(f"/pay/link/{link_id}?ok=paid", status_code=303)
 
 
@@ -305,25 +380,37 @@ async def button_page(request: Request[Any, Any, Any]) -> Response[Any]:
     me = await viewer(request)
     platform = web_state(request).platform
     merchant_id = parse_id("mer", request.query_params.get("merchant", ""))
-    money = parse_money(request.query_params.get("asset", "USD"),
-                        request.query_params.get("amount", ""))  # fmt: skip
+    money = parse_money(
+        request.query_params.get("asset", "USD"), request.query_params.get("amount", "")
+    )
     merchant = None
     if merchant_id is not None:
         merchant = await run(request, lambda: get_merchant(platform, merchant_id))
     description = request.query_params.get("description", "")[:200]
     if not merchant or isinstance(money, Refusal):
-        return page(request, "button.html", me, 400,
-                    error=N_("This pay button is misconfigured."))  # fmt: skip
+        return page(request, "button.html", me, 400, error=N_("This pay button is misconfigured."))
     budget = None
     if me is not None and me.user.kind is UserKind.CUSTOMER:
-        budget = await run(request, lambda: links.open_budget(
-            platform, me.user.party_id, merchant.id, money[0]))  # fmt: skip
-    return page(request, "button.html", me, merchant=merchant, asset=money[0], amount=money[1],
-                amount_text=request.query_params.get("amount", ""), description=description,
-                budget=budget, attempt=new_id(), ok=request.query_params.get("ok"),
-                merchant_ref=format_id("mer", merchant.id),
-                back=_back(request, str(request.query_params.get("back")
-                                        or request.headers.get("referer", ""))))  # fmt: skip
+        budget = await run(
+            request, lambda: links.open_budget(platform, me.user.party_id, merchant.id, money[0])
+        )
+    return page(
+        request,
+        "button.html",
+        me,
+        merchant=merchant,
+        asset=money[0],
+        amount=money[1],
+        amount_text=request.query_params.get("amount", ""),
+        description=description,
+        budget=budget,
+        attempt=new_id(),
+        ok=request.query_params.get("ok"),
+        merchant_ref=format_id("mer", merchant.id),
+        back=_back(
+            request, str(request.query_params.get("back") or request.headers.get("referer", ""))
+        ),
+    )
 
 
 BACK_LEN_MAX: Final = 500
@@ -360,21 +447,45 @@ async def button_pay(request: Request[Any, Any, Any]) -> Response[Any]:
         if isinstance(budget_amount, Refusal):
             result = budget_amount
         else:
-            result = await run(request, lambda: platform.execute(links.approve_budget(
-                platform, me.user.party_id, merchant_id, asset, budget_amount[1],
-                BUDGET_TIMEOUT_S)))  # fmt: skip
+            result = await run(
+                request,
+                lambda: platform.execute(
+                    links.approve_budget(
+                        platform,
+                        me.user.party_id,
+                        merchant_id,
+                        asset,
+                        budget_amount[1],
+                        BUDGET_TIMEOUT_S,
+                    )
+                ),
+            )
         if not isinstance(result, Refusal):
             mode = "oneclick"
     if mode == "oneclick":
-        result = await run(request, lambda: platform.execute(links.spend_budget(
-            platform, me.user.party_id, merchant_id, asset, amount)))  # fmt: skip
+        result = await run(
+            request,
+            lambda: platform.execute(
+                links.spend_budget(platform, me.user.party_id, merchant_id, asset, amount)
+            ),
+        )
     elif mode == "once":
         # Screened by the risk engine, as the API's payments are (a review holds the money).
         pay_id = _attempt_id(fields)
-        result = await run(request, lambda: screening.pay(
-            platform, me.user.party_id, merchant_id, asset, amount, description=description,
-            payment_id=pay_id, ip=_client_ip(request),
-            stepped_up_at_ns=me.session.stepped_up_ns))  # fmt: skip
+        result = await run(
+            request,
+            lambda: screening.pay(
+                platform,
+                me.user.party_id,
+                merchant_id,
+                asset,
+                amount,
+                description=description,
+                payment_id=pay_id,
+                ip=_client_ip(request),
+                stepped_up_at_ns=me.session.stepped_up_ns,
+            ),
+        )
     back = _back(request, fields.get("back", ""))
     if isinstance(result, Refusal) and result.code is Code.STEP_UP_REQUIRED:
         # The risk engine asks for a passkey: confirm it, then back to this pay page.
@@ -389,13 +500,21 @@ async def button_pay(request: Request[Any, Any, Any]) -> Response[Any]:
         refusal: Refusal = result
         merchant = await run(request, lambda: get_merchant(platform, merchant_id))
         return page(
-            request, "button.html", me,
+            request,
+            "button.html",
+            me,
             402 if refusal.code in (Code.INSUFFICIENT_FUNDS, Code.BUDGET_EXCEEDED) else 422,
-            error=refusal, merchant=merchant, asset=asset, amount=amount,
-            amount_text=fields.get("amount", "")[:40], description=description or "",
-            attempt=new_id(), merchant_ref=format_id("mer", merchant_id), back=back,
+            error=refusal,
+            merchant=merchant,
+            asset=asset,
+            amount=amount,
+            amount_text=fields.get("amount", "")[:40],
+            description=description or "",
+            attempt=new_id(),
+            merchant_ref=format_id("mer", merchant_id),
+            back=back,
             ok="refused",
-        )  # fmt: skip
+        )
     outcome = "in_review" if isinstance(result, InReview) else "paid"
     query = (
         f"merchant={format_id('mer', merchant_id)}&asset={asset}"
@@ -415,11 +534,20 @@ async def button_script(request: Request[Any, Any, Any]) -> Response[Any]:
 
     origin = web_state(request).rp.origins[0].rstrip("/")
     text = (STATIC / "button.js").read_text().replace("__ORIGIN__", origin)
-    return Response(text, media_type="text/javascript; charset=utf-8",
-                    headers={"Cache-Control": "max-age=300"})  # fmt: skip
+    return Response(
+        text, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": "max-age=300"}
+    )
 
 
 wallet_routes: Final = [
-    wallet, topup, send_money, settle, claim, link_page, pay_link, button_page, button_pay,
+    wallet,
+    topup,
+    send_money,
+    settle,
+    claim,
+    link_page,
+    pay_link,
+    button_page,
+    button_pay,
     button_script,
-]  # fmt: skip
+]

@@ -30,9 +30,16 @@ def fund_budget(platform: Platform, amount: int, asset: str = "USD") -> Funding:
 
 
 _TABLES = (
-    "pricing_rule_sets", "merchant_volumes", "promo_codes", "promo_redemptions",
-    "referral_codes", "referrals", "party_devices", "topups", "outbox_events",
-)  # fmt: skip
+    "pricing_rule_sets",
+    "merchant_volumes",
+    "promo_codes",
+    "promo_redemptions",
+    "referral_codes",
+    "referrals",
+    "party_devices",
+    "topups",
+    "outbox_events",
+)
 
 
 def full_snapshot(platform: Platform) -> tuple[Any, ...]:

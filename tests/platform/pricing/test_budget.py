@@ -19,9 +19,12 @@ from ..world import balance, customer
 from .helpers import USD, fund_budget, publish
 
 BONUS = {
-    "name": "five-percent", "asset": "USD", "min_amount": str(20 * USD), "bonus_bp": 500,
+    "name": "five-percent",
+    "asset": "USD",
+    "min_amount": str(20 * USD),
+    "bonus_bp": 500,
     "bonus_max": str(5 * USD),
-}  # fmt: skip
+}
 
 
 @pytest.fixture
@@ -30,9 +33,14 @@ def sandbox(platform: Platform, clock: FakeClock) -> SandboxProvider:
 
 
 def _top_up(
-    platform: Platform, sandbox: SandboxProvider, clock: FakeClock, who: int, amount: int,
-    method: str = "card", instrument: str = CARD_SUCCEEDS,
-) -> TopUp:  # fmt: skip
+    platform: Platform,
+    sandbox: SandboxProvider,
+    clock: FakeClock,
+    who: int,
+    amount: int,
+    method: str = "card",
+    instrument: str = CARD_SUCCEEDS,
+) -> TopUp:
     created = create_topup(platform, sandbox, who, "USD", amount, method, instrument)
     assert isinstance(created, TopUp), created
     for _ in range(3):

@@ -39,21 +39,40 @@ def test_money_is_conserved_with_promotions(platform: Platform, clock: FakeClock
             self.shops = [merchant(platform, fee_bp=300) for _ in range(2)]
             self.payments: list[int] = []
             self.code = f"CODE{next(counter)}"
-            made = platform.execute(create_promo_code(
-                platform, self.code, "USD", 2_500, USD // 2, 3 * USD,
-                clock.now_ns() + 10**6 * NS, 10_000, 1_000,
-            ))  # fmt: skip
+            made = platform.execute(
+                create_promo_code(
+                    platform,
+                    self.code,
+                    "USD",
+                    2_500,
+                    USD // 2,
+                    3 * USD,
+                    clock.now_ns() + 10**6 * NS,
+                    10_000,
+                    1_000,
+                )
+            )
             assert isinstance(made, PromoCode)
             for c in self.customers:
                 fund(platform, c.id, "USD", 20 * USD)
 
-        @rule(who=st.integers(0, 2), to=st.integers(0, 1), amount=st.integers(1, 3 * USD),
-              promo=st.booleans())  # fmt: skip
+        @rule(
+            who=st.integers(0, 2),
+            to=st.integers(0, 1),
+            amount=st.integers(1, 3 * USD),
+            promo=st.booleans(),
+        )
         def pay(self, who: int, to: int, amount: int, promo: bool) -> None:
-            result = platform.execute(create_payment(
-                platform, self.customers[who].id, self.shops[to].id, "USD", amount,
-                promo_code=self.code if promo else None,
-            ))  # fmt: skip
+            result = platform.execute(
+                create_payment(
+                    platform,
+                    self.customers[who].id,
+                    self.shops[to].id,
+                    "USD",
+                    amount,
+                    promo_code=self.code if promo else None,
+                )
+            )
             if isinstance(result, Payment):
                 self.payments.append(result.id)
 
@@ -69,13 +88,20 @@ def test_money_is_conserved_with_promotions(platform: Platform, clock: FakeClock
 
         @rule(tier_bp=st.lists(st.integers(0, 400), min_size=1, max_size=3))
         def publish(self, tier_bp: list[int]) -> None:
-            tiers = [{"volume_from": str(i * USD), "fee_bp": bp}
-                     for i, bp in enumerate(sorted(tier_bp, reverse=True))]  # fmt: skip
-            referral = {"asset": "USD", "qualifying_amount": str(USD),
-                        "referrer_reward": str(USD // 4), "referred_reward": str(USD // 4),
-                        "referrer_rewards_max": 2}  # fmt: skip
-            publish(platform, fee_schedules=[{"asset": "USD", "tiers": tiers}],
-                    referrals=[referral])  # fmt: skip
+            tiers = [
+                {"volume_from": str(i * USD), "fee_bp": bp}
+                for i, bp in enumerate(sorted(tier_bp, reverse=True))
+            ]
+            referral = {
+                "asset": "USD",
+                "qualifying_amount": str(USD),
+                "referrer_reward": str(USD // 4),
+                "referred_reward": str(USD // 4),
+                "referrer_rewards_max": 2,
+            }
+            publish(
+                platform, fee_schedules=[{"asset": "USD", "tiers": tiers}], referrals=[referral]
+            )
 
         @rule(referrer=st.integers(0, 2))
         def refer(self, referrer: int) -> None:
@@ -118,7 +144,9 @@ def test_money_is_conserved_with_promotions(platform: Platform, clock: FakeClock
     run_state_machine_as_test(
         Pricing,
         settings=settings(
-            max_examples=6, stateful_step_count=12, deadline=None,
+            max_examples=6,
+            stateful_step_count=12,
+            deadline=None,
             suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
         ),
-    )  # fmt: skip
+    )

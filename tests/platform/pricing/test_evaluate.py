@@ -36,8 +36,9 @@ def schedules(draw: st.DrawFn) -> FeeSchedule:
     count = draw(st.integers(1, 6))
     starts = sorted(draw(st.sets(st.integers(1, 10**12), min_size=count - 1, max_size=count - 1)))
     bp_list = sorted(draw(st.lists(bps, min_size=count, max_size=count)), reverse=True)
-    fixed = sorted(draw(st.lists(st.integers(0, 10**6), min_size=count, max_size=count)),
-                   reverse=True)  # fmt: skip
+    fixed = sorted(
+        draw(st.lists(st.integers(0, 10**6), min_size=count, max_size=count)), reverse=True
+    )
     tiers = tuple(FeeTier(s, b, f) for s, b, f in zip([0, *starts], bp_list, fixed, strict=True))
     return FeeSchedule(tiers, tuple(t.volume_from for t in tiers))
 
@@ -68,8 +69,13 @@ def test_a_share_rounds_down_and_its_remainder_is_named(amount: int, bp: int) ->
     assert 0 <= remainder < 10_000 and 0 <= share <= amount
 
 
-@given(amounts, st.integers(1, 10_000), st.integers(1, 10**9), st.integers(1, 10**12),
-       st.integers(0, 10**12))  # fmt: skip
+@given(
+    amounts,
+    st.integers(1, 10_000),
+    st.integers(1, 10**9),
+    st.integers(1, 10**12),
+    st.integers(0, 10**12),
+)
 def test_a_discount_stays_within_the_payment_its_cap_and_the_budget(
     amount: int, bp: int, cap: int, budget: int, spent: int
 ) -> None:
@@ -89,8 +95,9 @@ def test_a_bonus_is_its_share_rounded_down_at_most_its_cap(amount: int, bp: int,
     assert topup_bonus(rules, "USD", amount, "carrier") is None
 
 
-@given(st.integers(0, 400), st.integers(0, 400), st.integers(0, 200), st.integers(0, 2_000),
-       amounts)  # fmt: skip
+@given(
+    st.integers(0, 400), st.integers(0, 400), st.integers(0, 200), st.integers(0, 2_000), amounts
+)
 def test_instant_payout_fees_grow_with_days_early_within_floor_and_cap(
     days: int, more: int, per_day: int, floor: int, amount: int
 ) -> None:

@@ -22,10 +22,15 @@ NS = 1_000_000_000
 
 def _code(platform: Platform, clock: FakeClock, **over: Any) -> PromoCode:
     spec: dict[str, Any] = {
-        "code": "spring25", "asset": "USD", "discount_bp": 2_500, "discount_max": USD,
-        "budget": 3 * USD, "expires_ns": clock.now_ns() + 86_400 * NS, "uses_max": 10,
+        "code": "spring25",
+        "asset": "USD",
+        "discount_bp": 2_500,
+        "discount_max": USD,
+        "budget": 3 * USD,
+        "expires_ns": clock.now_ns() + 86_400 * NS,
+        "uses_max": 10,
         "per_customer_max": 2,
-    }  # fmt: skip
+    }
     spec.update(over)
     made = platform.execute(create_promo_code(platform, **spec))
     assert isinstance(made, PromoCode), made
@@ -63,8 +68,10 @@ def test_a_code_discounts_a_payment_from_the_promotions_budget(
     assert balance(platform, AccountKind.CUSTOMER_WALLET, ada.id, "USD") == 10 * USD
     assert balance(platform, AccountKind.PROMOTIONS, OPERATOR, "USD") == 5 * USD
     assert balance(platform, AccountKind.MERCHANT_AVAILABLE, shop.id, "USD") == 0
-    everyone = [(k, OPERATOR) for k in (AccountKind.FUNDING_CLEARING, AccountKind.FEE_REVENUE,
-                                        AccountKind.PROMOTIONS)]  # fmt: skip
+    everyone = [
+        (k, OPERATOR)
+        for k in (AccountKind.FUNDING_CLEARING, AccountKind.FEE_REVENUE, AccountKind.PROMOTIONS)
+    ]
     everyone += [(AccountKind.CUSTOMER_WALLET, ada.id), (AccountKind.MERCHANT_AVAILABLE, shop.id)]
     assert _total(platform, *everyone) == 0  # double entry, promotions included
 
@@ -75,17 +82,17 @@ def test_every_limit_of_a_code_refuses_and_changes_nothing(
     ada, bob, shop = customer(platform), customer(platform), merchant(platform)
     for who in (ada, bob):
         fund(platform, who.id, "USD", 10 * USD)
-    taken = platform.execute(create_promo_code(
-        platform, "SPRING25", "USD", 100, USD, USD, clock.now_ns() + NS, 1
-    ))  # fmt: skip
+    taken = platform.execute(
+        create_promo_code(platform, "SPRING25", "USD", 100, USD, USD, clock.now_ns() + NS, 1)
+    )
     assert isinstance(taken, PromoCode)
-    again = platform.execute(create_promo_code(
-        platform, "spring25", "USD", 100, USD, USD, clock.now_ns() + NS, 1
-    ))  # fmt: skip
+    again = platform.execute(
+        create_promo_code(platform, "spring25", "USD", 100, USD, USD, clock.now_ns() + NS, 1)
+    )
     assert isinstance(again, Refusal) and again.code is Code.PROMO_CODE_TAKEN
-    over = platform.execute(create_promo_code(
-        platform, "MONEY", "USD", 10_001, USD, USD, clock.now_ns() + NS, 1
-    ))  # fmt: skip
+    over = platform.execute(
+        create_promo_code(platform, "MONEY", "USD", 10_001, USD, USD, clock.now_ns() + NS, 1)
+    )
     assert isinstance(over, Refusal) and over.code is Code.PRICING_RULES_INVALID
     _code(platform, clock, code="ONCE", uses_max=2, per_customer_max=1, min_amount=USD // 2)
     _code(platform, clock, code="SOON", expires_ns=clock.now_ns() + NS)

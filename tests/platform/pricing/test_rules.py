@@ -31,20 +31,32 @@ def tiers(*rows: tuple[int, int, int]) -> list[dict[str, Any]]:
 
 GOOD: dict[str, Any] = {
     "fee_schedules": [
-        {"asset": "USD",
-         "tiers": tiers((0, 250, 100), (1000 * USD, 200, 100), (10**4 * USD, 150, 0))},
+        {
+            "asset": "USD",
+            "tiers": tiers((0, 250, 100), (1000 * USD, 200, 100), (10**4 * USD, 150, 0)),
+        },
         {"asset": "USD", "merchant_id": format_id("mer", 42), "tiers": tiers((0, 100, 0))},
     ],
     "topup_bonuses": [
-        {"name": "five-percent", "asset": "USD", "min_amount": str(20 * USD), "bonus_bp": 500,
-         "bonus_max": str(5 * USD)},
+        {
+            "name": "five-percent",
+            "asset": "USD",
+            "min_amount": str(20 * USD),
+            "bonus_bp": 500,
+            "bonus_max": str(5 * USD),
+        },
     ],
     "referrals": [
-        {"asset": "USD", "qualifying_amount": str(5 * USD), "referrer_reward": str(USD),
-         "referred_reward": str(USD), "referrer_rewards_max": 10},
+        {
+            "asset": "USD",
+            "qualifying_amount": str(5 * USD),
+            "referrer_reward": str(USD),
+            "referred_reward": str(USD),
+            "referrer_rewards_max": 10,
+        },
     ],
     "instant_payout": {"fee_bp_per_day": 10, "fee_bp_floor": 20, "fee_bp_cap": 150},
-}  # fmt: skip
+}
 
 
 def test_a_valid_document_builds_the_rule_set_and_round_trips() -> None:

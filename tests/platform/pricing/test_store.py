@@ -52,14 +52,20 @@ def test_the_fee_falls_as_the_months_volume_grows(platform: Platform, clock: Fak
     own = platform.execute(create_payment(platform, ada.id, shop.id, "USD", USD))
     assert isinstance(own, Payment)
     assert (own.fee, own.pricing_version, own.fee_rule) == (25_000, 0, "merchant_fee")
-    published = publish(platform, fee_schedules=[
-        {"asset": "USD", "tiers": _tiers((0, 200), (3 * USD, 100), (5 * USD, 50))},
-        {"asset": "USD", "merchant_id": format_id("mer", other.id), "tiers": _tiers((0, 10))},
-    ])  # fmt: skip
+    published = publish(
+        platform,
+        fee_schedules=[
+            {"asset": "USD", "tiers": _tiers((0, 200), (3 * USD, 100), (5 * USD, 50))},
+            {"asset": "USD", "merchant_id": format_id("mer", other.id), "tiers": _tiers((0, 10))},
+        ],
+    )
     pay = platform.execute(create_payment(platform, ada.id, shop.id, "USD", USD))
     assert isinstance(pay, Payment)  # volume before: 1 (the first payment counts)
-    assert (pay.fee, pay.pricing_version, pay.fee_rule) == (20_000, published.version,
-                                                            "default/USD#0")  # fmt: skip
+    assert (pay.fee, pay.pricing_version, pay.fee_rule) == (
+        20_000,
+        published.version,
+        "default/USD#0",
+    )
     # One batch crosses two tiers: each payment priced by the volume before it.
     items = [PaymentItem(ada.id, "USD", USD) for _ in range(4)]
     results = platform.execute(
@@ -67,9 +73,11 @@ def test_the_fee_falls_as_the_months_volume_grows(platform: Platform, clock: Fak
     )
     assert isinstance(results, list)
     assert [(p.fee, p.fee_rule) for p in results if isinstance(p, Payment)] == [
-        (20_000, "default/USD#0"), (10_000, "default/USD#1"), (10_000, "default/USD#1"),
+        (20_000, "default/USD#0"),
+        (10_000, "default/USD#1"),
+        (10_000, "default/USD#1"),
         (5_000, "default/USD#2"),
-    ]  # fmt: skip
+    ]
     with platform.read() as fetch:
         rows = fetch("SELECT merchant_id, asset, month, volume FROM merchant_volumes", ())
     assert sorted(rows) == [(shop.id, "USD", month_of(clock.now_ns()), 6 * USD)]

@@ -18,8 +18,16 @@ from .webhooks import webhook_routes
 __all__ = ["api_routes"]
 
 api_routes = [
-    *party_routes, *key_routes, *payment_routes, *refund_routes, *mandate_routes, *hold_routes,
-    *transfer_routes, *topup_routes, *risk_routes,
-    *pricing_routes, *payout_routes,
-]  # fmt: skip
+    *party_routes,
+    *key_routes,
+    *payment_routes,
+    *refund_routes,
+    *mandate_routes,
+    *hold_routes,
+    *transfer_routes,
+    *topup_routes,
+    *risk_routes,
+    *pricing_routes,
+    *payout_routes,
+]
 api_routes += [*webhook_routes, *report_routes]  # webhooks and reports (issue 4)

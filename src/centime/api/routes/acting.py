@@ -65,9 +65,10 @@ def acting_merchant(principal: Principal, named: str | UnsetType, field: str) ->
     if principal.is_operator:
         if isinstance(named, UnsetType):
             raise ProblemError(
-                ApiCode.INVALID_REQUEST, f"{field}: the operator's key names the merchant",
+                ApiCode.INVALID_REQUEST,
+                f"{field}: the operator's key names the merchant",
                 errors=[FieldError(field=field, detail="required with the operator's key")],
-            )  # fmt: skip
+            )
         return body_id("mer", named, field)
     if not isinstance(named, UnsetType) and body_id("mer", named, field) != principal.owner_id:
         raise ProblemError(Code.MERCHANT_NOT_FOUND, "no such merchant")

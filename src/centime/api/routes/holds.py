@@ -57,15 +57,20 @@ READ: Final = [requires(Scope.READ)]
 def hold_out(h: holds.Hold) -> wire.Hold:
     asset = h.asset
     return wire.Hold(
-        id=format_id("hold", h.id), customer_id=format_id("cus", h.customer_id),
-        merchant_id=format_id("mer", h.merchant_id), amount=wire.money(h.amount, asset),
+        id=format_id("hold", h.id),
+        customer_id=format_id("cus", h.customer_id),
+        merchant_id=format_id("mer", h.merchant_id),
+        amount=wire.money(h.amount, asset),
         restricted=wire.money(h.restricted_amount, asset),
-        captured=wire.money(h.captured, asset), status=h.status.value,
-        description=h.description, expires_at=wire.rfc3339(h.expires_at_ns),
+        captured=wire.money(h.captured, asset),
+        status=h.status.value,
+        description=h.description,
+        expires_at=wire.rfc3339(h.expires_at_ns),
         resolved_at=None if h.resolved_ns is None else wire.rfc3339(h.resolved_ns),
-        payment_id=optional_id("pay", h.payment_id), mandate_id=optional_id("man", h.mandate_id),
+        payment_id=optional_id("pay", h.payment_id),
+        mandate_id=optional_id("man", h.mandate_id),
         created_at=wire.rfc3339(h.created_ns),
-    )  # fmt: skip
+    )
 
 
 def capture_out(c: holds.Capture) -> wire.Capture:
@@ -74,16 +79,21 @@ def capture_out(c: holds.Capture) -> wire.Capture:
 
 def _visible_hold(request: Request[Any, Any, Any], text: str) -> holds.Hold:
     found = holds.get_hold(
-        api_state(request).platform, path_id("hold", text, Code.HOLD_NOT_FOUND),
+        api_state(request).platform,
+        path_id("hold", text, Code.HOLD_NOT_FOUND),
         visible_merchant(principal_of(request)),
-    )  # fmt: skip
+    )
     if found is None:
         raise ProblemError(Code.HOLD_NOT_FOUND, "no such hold")
     return found
 
 
-@post("/holds", guards=PAYMENTS, status_code=201,
-      responses={**problems(402, 404, 409, 413, 415, 422), **IN_REVIEW})  # fmt: skip
+@post(
+    "/holds",
+    guards=PAYMENTS,
+    status_code=201,
+    responses={**problems(402, 404, 409, 413, 415, 422), **IN_REVIEW},
+)
 async def create_hold(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.HoldCreate],
@@ -101,27 +111,53 @@ async def create_hold(
     hold_id = operation_id("hold", principal, idempotency_key)
     charged_by_merchant = not principal.is_operator
     operation = holds.authorize_hold(
-        platform, customer_id, merchant_id, asset, amount, timeout_s, data.description,
-        mandate_id, hold_id=hold_id, charged_by_merchant=charged_by_merchant,
-    )  # fmt: skip
+        platform,
+        customer_id,
+        merchant_id,
+        asset,
+        amount,
+        timeout_s,
+        data.description,
+        mandate_id,
+        hold_id=hold_id,
+        charged_by_merchant=charged_by_merchant,
+    )
     # A hold is a payment to come: the screen sees it as one.
     device, ip = origin(request, principal)
     event = RiskEvent(
-        platform.clock.now_ns(), "payment", amount, asset, format_id("cus", customer_id),
-        format_id("mer", merchant_id), device, ip,
-    )  # fmt: skip
+        platform.clock.now_ns(),
+        "payment",
+        amount,
+        asset,
+        format_id("cus", customer_id),
+        format_id("mer", merchant_id),
+        device,
+        ip,
+    )
     decision = await screen_one(request, event)
     plan = screening.hold_plan(
-        customer_id, merchant_id, asset, amount, timeout_s, data.description, mandate_id,
-        hold_id, charged_by_merchant,
-    )  # fmt: skip
+        customer_id,
+        merchant_id,
+        asset,
+        amount,
+        timeout_s,
+        data.description,
+        mandate_id,
+        hold_id,
+        charged_by_merchant,
+    )
     guarded = screening.guarded(operation, event, decision, plan)
-    return await execute(request, guarded, hold_out, status_code=201,
-                         idempotency_key=idempotency_key)  # fmt: skip
+    return await execute(
+        request, guarded, hold_out, status_code=201, idempotency_key=idempotency_key
+    )
 
 
-@post("/holds/{hold_id:str}/capture", guards=PAYMENTS, status_code=200,
-      responses=problems(402, 404, 409, 413, 415, 422))  # fmt: skip
+@post(
+    "/holds/{hold_id:str}/capture",
+    guards=PAYMENTS,
+    status_code=200,
+    responses=problems(402, 404, 409, 413, 415, 422),
+)
 async def capture_hold(
     request: Request[Any, Any, Any],
     hold_id: FromPath[str],
@@ -134,23 +170,31 @@ async def capture_hold(
     asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
     # The hold is read (and its merchant and asset checked) in the operation's unit.
     operation = holds.capture_hold(
-        api_state(request).platform, path_id("hold", hold_id, Code.HOLD_NOT_FOUND), amount,
-        None if principal.is_operator else principal.owner_id, asset,
-    )  # fmt: skip
+        api_state(request).platform,
+        path_id("hold", hold_id, Code.HOLD_NOT_FOUND),
+        amount,
+        None if principal.is_operator else principal.owner_id,
+        asset,
+    )
     return await execute(request, operation, capture_out, idempotency_key=idempotency_key)
 
 
-@post("/holds/{hold_id:str}/release", guards=PAYMENTS, status_code=200,
-      responses=problems(404, 409, 422))  # fmt: skip
+@post(
+    "/holds/{hold_id:str}/release",
+    guards=PAYMENTS,
+    status_code=200,
+    responses=problems(404, 409, 422),
+)
 async def release_hold(
     request: Request[Any, Any, Any], hold_id: FromPath[str], idempotency_key: IdempotencyKeyRequired
 ) -> Response[wire.Hold]:
     """Give the whole reserve back to the customer; nothing is paid."""
     principal = principal_of(request)
     operation = holds.release_hold(
-        api_state(request).platform, path_id("hold", hold_id, Code.HOLD_NOT_FOUND),
+        api_state(request).platform,
+        path_id("hold", hold_id, Code.HOLD_NOT_FOUND),
         None if principal.is_operator else principal.owner_id,
-    )  # fmt: skip
+    )
     return await execute(request, operation, hold_out, idempotency_key=idempotency_key)
 
 
@@ -166,8 +210,9 @@ def list_holds(
     merchant = visible_merchant(principal_of(request), merchant_id)
     customer = query_id("cus", customer_id, "customer_id")
     name = listing("holds", merchant, customer)
-    page = holds.list_holds(api_state(request).platform, merchant, customer,
-                            decode_cursor(name, cursor), limit)  # fmt: skip
+    page = holds.list_holds(
+        api_state(request).platform, merchant, customer, decode_cursor(name, cursor), limit
+    )
     return wire.HoldPage(
         data=[hold_out(h) for h in page.items], next_cursor=next_cursor(name, page.next_cursor)
     )

@@ -44,9 +44,14 @@ def key_out(key: ApiKey) -> wire.ApiKey:
 def _created(new: NewKey, secret: str | None) -> wire.ApiKeyCreated:
     out = key_out(new.key)
     return wire.ApiKeyCreated(
-        id=out.id, owner=out.owner, name=out.name, scopes=out.scopes,
-        created_at=out.created_at, revoked_at=out.revoked_at, secret=secret,
-    )  # fmt: skip
+        id=out.id,
+        owner=out.owner,
+        name=out.name,
+        scopes=out.scopes,
+        created_at=out.created_at,
+        revoked_at=out.revoked_at,
+        secret=secret,
+    )
 
 
 def _owner_for(principal: Principal, merchant_id: str | wire.UnsetType) -> tuple[OwnerKind, int]:
@@ -61,7 +66,8 @@ def _owner_for(principal: Principal, merchant_id: str | wire.UnsetType) -> tuple
 
 @post("/api-keys", guards=ADMIN, status_code=201, responses=problems(404, 409, 413, 415, 422))
 async def create_api_key(
-    request: Request[Any, Any, Any], data: JSONBody[wire.ApiKeyCreate],
+    request: Request[Any, Any, Any],
+    data: JSONBody[wire.ApiKeyCreate],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[wire.ApiKeyCreated]:
     """A new key; its ``secret`` is in this response only. Replayed by an idempotent retry
@@ -73,12 +79,17 @@ async def create_api_key(
         raise ProblemError(ApiCode.INVALID_REQUEST, "unknown scope")
     if not all(principal.allows(scope) for scope in scopes):
         raise ProblemError(ApiCode.FORBIDDEN, "a key can only grant scopes its maker holds")
-    operation = keys.create_key(api_state(request).platform, owner_kind, owner_id,
-                                data.name, scopes)  # fmt: skip
+    operation = keys.create_key(
+        api_state(request).platform, owner_kind, owner_id, data.name, scopes
+    )
     return await execute(
-        request, operation, lambda new: _created(new, new.token), status_code=201,
-        stored_to_wire=lambda new: _created(new, None), idempotency_key=idempotency_key,
-    )  # fmt: skip
+        request,
+        operation,
+        lambda new: _created(new, new.token),
+        status_code=201,
+        stored_to_wire=lambda new: _created(new, None),
+        idempotency_key=idempotency_key,
+    )
 
 
 @get("/api-keys", guards=ADMIN, sync_to_thread=True, responses=problems())
@@ -89,15 +100,24 @@ def list_api_keys(
 ) -> wire.ApiKeyPage:
     """The caller's owner's keys, revoked ones too, newest first (never their secrets)."""
     principal = principal_of(request)
-    page = keys.list_keys(api_state(request).platform, principal.kind, principal.owner_id,
-                          decode_cursor("api-keys", cursor), limit)  # fmt: skip
+    page = keys.list_keys(
+        api_state(request).platform,
+        principal.kind,
+        principal.owner_id,
+        decode_cursor("api-keys", cursor),
+        limit,
+    )
     return wire.ApiKeyPage(
         data=[key_out(k) for k in page.items], next_cursor=next_cursor("api-keys", page.next_cursor)
     )
 
 
-@post("/api-keys/{key_id:str}/revoke", guards=ADMIN, status_code=200,
-      responses=problems(404, 409, 422))  # fmt: skip
+@post(
+    "/api-keys/{key_id:str}/revoke",
+    guards=ADMIN,
+    status_code=200,
+    responses=problems(404, 409, 422),
+)
 async def revoke_api_key(
     request: Request[Any, Any, Any], key_id: FromPath[str], idempotency_key: IdempotencyKey = None
 ) -> Response[wire.ApiKey]:

@@ -40,21 +40,27 @@ def mandate_out(m: mandates.Mandate, day: int) -> wire.Mandate:
     """The mandate as of UTC day ``day`` (what was charged under it that day)."""
     asset = m.asset
     return wire.Mandate(
-        id=format_id("man", m.id), customer_id=format_id("cus", m.customer_id),
+        id=format_id("man", m.id),
+        customer_id=format_id("cus", m.customer_id),
         merchant_id=format_id("mer", m.merchant_id),
         amount_max_daily=wire.money(m.amount_max_daily, asset),
-        spent_today=wire.money(m.spent_on(day), asset), status=m.status.value,
+        spent_today=wire.money(m.spent_on(day), asset),
+        status=m.status.value,
         created_at=wire.rfc3339(m.created_ns),
         revoked_at=None if m.revoked_ns is None else wire.rfc3339(m.revoked_ns),
-    )  # fmt: skip
+    )
 
 
 def _today(request: Request[Any, Any, Any]) -> int:
     return mandates.utc_day(api_state(request).platform.clock.now_ns())
 
 
-@post("/mandates", guards=OPERATOR_PAYMENTS, status_code=201,
-      responses=problems(404, 409, 413, 415, 422))  # fmt: skip
+@post(
+    "/mandates",
+    guards=OPERATOR_PAYMENTS,
+    status_code=201,
+    responses=problems(404, 409, 413, 415, 422),
+)
 async def create_mandate(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.MandateCreate],
@@ -65,20 +71,32 @@ async def create_mandate(
     principal = principal_of(request)
     asset, amount = wire.parse_money(data.amount_max_daily, "amount_max_daily", allow_zero=False)
     mandate_id = (
-        new_id() if idempotency_key is None
-        else operation_id("mandate", principal, idempotency_key)
-    )  # fmt: skip
+        new_id() if idempotency_key is None else operation_id("mandate", principal, idempotency_key)
+    )
     operation = mandates.create_mandate(
-        api_state(request).platform, body_id("cus", data.customer_id, "customer_id"),
-        body_id("mer", data.merchant_id, "merchant_id"), asset, amount, mandate_id,
-    )  # fmt: skip
+        api_state(request).platform,
+        body_id("cus", data.customer_id, "customer_id"),
+        body_id("mer", data.merchant_id, "merchant_id"),
+        asset,
+        amount,
+        mandate_id,
+    )
     day = _today(request)
-    return await execute(request, operation, lambda m: mandate_out(m, day), status_code=201,
-                         idempotency_key=idempotency_key)  # fmt: skip
+    return await execute(
+        request,
+        operation,
+        lambda m: mandate_out(m, day),
+        status_code=201,
+        idempotency_key=idempotency_key,
+    )
 
 
-@post("/mandates/{mandate_id:str}/revoke", guards=OPERATOR_PAYMENTS, status_code=200,
-      responses=problems(404, 409, 422))  # fmt: skip
+@post(
+    "/mandates/{mandate_id:str}/revoke",
+    guards=OPERATOR_PAYMENTS,
+    status_code=200,
+    responses=problems(404, 409, 422),
+)
 async def revoke_mandate(
     request: Request[Any, Any, Any],
     mandate_id: FromPath[str],
@@ -89,8 +107,9 @@ async def revoke_mandate(
         api_state(request).platform, path_id("man", mandate_id, Code.MANDATE_NOT_FOUND)
     )
     day = _today(request)
-    return await execute(request, operation, lambda m: mandate_out(m, day),
-                         idempotency_key=idempotency_key)  # fmt: skip
+    return await execute(
+        request, operation, lambda m: mandate_out(m, day), idempotency_key=idempotency_key
+    )
 
 
 @get("/mandates", guards=READ, sync_to_thread=True, responses=problems(404))
@@ -106,8 +125,9 @@ def list_mandates(
     merchant = visible_merchant(principal_of(request), merchant_id)
     customer = query_id("cus", customer_id, "customer_id")
     name = listing("mandates", customer, merchant)
-    page = mandates.list_mandates(api_state(request).platform, customer, merchant,
-                                  decode_cursor(name, cursor), limit)  # fmt: skip
+    page = mandates.list_mandates(
+        api_state(request).platform, customer, merchant, decode_cursor(name, cursor), limit
+    )
     day = _today(request)
     return wire.MandatePage(
         data=[mandate_out(m, day) for m in page.items],
@@ -118,9 +138,10 @@ def list_mandates(
 @get("/mandates/{mandate_id:str}", guards=READ, sync_to_thread=True, responses=problems(404))
 def get_mandate(request: Request[Any, Any, Any], mandate_id: FromPath[str]) -> wire.Mandate:
     found = mandates.get_mandate(
-        api_state(request).platform, path_id("man", mandate_id, Code.MANDATE_NOT_FOUND),
+        api_state(request).platform,
+        path_id("man", mandate_id, Code.MANDATE_NOT_FOUND),
         merchant_id=visible_merchant(principal_of(request)),
-    )  # fmt: skip
+    )
     if found is None:
         raise ProblemError(Code.MANDATE_NOT_FOUND, "no such mandate")
     return mandate_out(found, _today(request))

@@ -47,19 +47,26 @@ READ: Final = [requires(Scope.READ)]
 
 def customer_out(customer: parties.Customer) -> wire.Customer:
     return wire.Customer(
-        id=format_id("cus", customer.id), name=customer.name, email=customer.email,
-        status=customer.status.value, kyc_tier=customer.kyc_tier,
+        id=format_id("cus", customer.id),
+        name=customer.name,
+        email=customer.email,
+        status=customer.status.value,
+        kyc_tier=customer.kyc_tier,
         created_at=wire.rfc3339(customer.created_ns),
-    )  # fmt: skip
+    )
 
 
 def merchant_out(merchant: parties.Merchant) -> wire.Merchant:
     return wire.Merchant(
-        id=format_id("mer", merchant.id), name=merchant.name, email=merchant.email,
-        status=merchant.status.value, kyc_tier=merchant.kyc_tier, fee_bp=merchant.fee_bp,
+        id=format_id("mer", merchant.id),
+        name=merchant.name,
+        email=merchant.email,
+        status=merchant.status.value,
+        kyc_tier=merchant.kyc_tier,
+        fee_bp=merchant.fee_bp,
         fee_fixed=[wire.money(fee, asset) for asset, fee in sorted(merchant.fee_fixed.items())],
         created_at=wire.rfc3339(merchant.created_ns),
-    )  # fmt: skip
+    )
 
 
 def _fixed_fees(items: Sequence[wire.Money]) -> dict[str, int]:
@@ -67,8 +74,9 @@ def _fixed_fees(items: Sequence[wire.Money]) -> dict[str, int]:
     for index, item in enumerate(items):
         asset, amount = wire.parse_money(item, f"fee_fixed[{index}]")
         if asset in fees:
-            raise wire.WireError("invalid_request", f"fee_fixed[{index}].asset",
-                                 f"{asset} is listed twice")  # fmt: skip
+            raise wire.WireError(
+                "invalid_request", f"fee_fixed[{index}].asset", f"{asset} is listed twice"
+            )
         fees[asset] = amount
     return fees
 
@@ -86,18 +94,31 @@ async def _signup(
     """The risk screen's decision on a sign-up (a REVIEW creates the party frozen)."""
     device, ip = origin(request, principal_of(request))
     payer = format_id("cus" if kind == "customer" else "mer", party_id)
-    event = RiskEvent(api_state(request).platform.clock.now_ns(), "signup", 0, _SIGNUP_ASSET,
-                      payer, "", device, ip)  # fmt: skip
+    event = RiskEvent(
+        api_state(request).platform.clock.now_ns(),
+        "signup",
+        0,
+        _SIGNUP_ASSET,
+        payer,
+        "",
+        device,
+        ip,
+    )
     return event, await screen_one(request, event)
 
 
 _SIGNUP_ASSET: Final = "USD"  # a sign-up moves no money; the event names an asset anyway
 
 
-@post("/customers", guards=OPERATOR_ADMIN, status_code=201,
-      responses={**problems(409, 413, 415, 422), **IN_REVIEW})  # fmt: skip
+@post(
+    "/customers",
+    guards=OPERATOR_ADMIN,
+    status_code=201,
+    responses={**problems(409, 413, 415, 422), **IN_REVIEW},
+)
 async def create_customer(
-    request: Request[Any, Any, Any], data: JSONBody[wire.CustomerCreate],
+    request: Request[Any, Any, Any],
+    data: JSONBody[wire.CustomerCreate],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[wire.Customer]:
     """Create a customer (the operator's); ``referral_code``: who referred it. The risk
@@ -107,13 +128,16 @@ async def create_customer(
     customer_id = new_id()
     operation = referrals.with_referral(
         parties.create_customer(platform, data.name, data.email, data.kyc_tier, customer_id),
-        "customer", data.referral_code, data.device_id,
-    )  # fmt: skip
+        "customer",
+        data.referral_code,
+        data.device_id,
+    )
     event, decision = await _signup(request, "customer", customer_id)
     plan = screening.signup_plan("customer", customer_id, _SIGNUP_ASSET)
     guarded = screening.guarded(operation, event, decision, plan)
-    return await execute(request, guarded, customer_out, status_code=201,
-                         idempotency_key=idempotency_key)  # fmt: skip
+    return await execute(
+        request, guarded, customer_out, status_code=201, idempotency_key=idempotency_key
+    )
 
 
 @get("/customers", guards=OPERATOR_READ, sync_to_thread=True, responses=problems())
@@ -141,14 +165,21 @@ def _customer(request: Request[Any, Any, Any], customer_id: FromPath[str]) -> pa
     return found
 
 
-@get("/customers/{customer_id:str}", guards=OPERATOR_READ, sync_to_thread=True,
-     responses=problems(404))  # fmt: skip
+@get(
+    "/customers/{customer_id:str}",
+    guards=OPERATOR_READ,
+    sync_to_thread=True,
+    responses=problems(404),
+)
 def get_customer(request: Request[Any, Any, Any], customer_id: FromPath[str]) -> wire.Customer:
     return customer_out(_customer(request, customer_id))
 
 
-@patch("/customers/{customer_id:str}", guards=OPERATOR_ADMIN,
-       responses=problems(404, 409, 413, 415, 422))  # fmt: skip
+@patch(
+    "/customers/{customer_id:str}",
+    guards=OPERATOR_ADMIN,
+    responses=problems(404, 409, 413, 415, 422),
+)
 async def update_customer(
     request: Request[Any, Any, Any],
     customer_id: FromPath[str],
@@ -159,37 +190,51 @@ async def update_customer(
     platform = api_state(request).platform
     status = _unset_none(data.status)
     operation = parties.set_customer(
-        platform, path_id("cus", customer_id, Code.CUSTOMER_NOT_FOUND),
+        platform,
+        path_id("cus", customer_id, Code.CUSTOMER_NOT_FOUND),
         status=None if status is None else parties.Status(status),
         kyc_tier=_unset_none(data.kyc_tier),
-    )  # fmt: skip
+    )
     return await execute(request, operation, customer_out, idempotency_key=idempotency_key)
 
 
-@get("/customers/{customer_id:str}/balances", guards=OPERATOR_READ, sync_to_thread=True,
-     responses=problems(404))  # fmt: skip
+@get(
+    "/customers/{customer_id:str}/balances",
+    guards=OPERATOR_READ,
+    sync_to_thread=True,
+    responses=problems(404),
+)
 def customer_balances(
     request: Request[Any, Any, Any], customer_id: FromPath[str]
 ) -> wire.CustomerBalances:
     """The customer's money in every asset it ever held."""
     customer = _customer(request, customer_id)
     balances = parties.customer_balances(api_state(request).platform, customer.id)
-    return wire.CustomerBalances(data=[
-        wire.CustomerBalance(
-            asset=b.asset, available=wire.money(b.available, b.asset),
-            restricted=wire.money(b.restricted, b.asset), held=wire.money(b.held, b.asset),
-        )
-        for b in balances
-    ])  # fmt: skip
+    return wire.CustomerBalances(
+        data=[
+            wire.CustomerBalance(
+                asset=b.asset,
+                available=wire.money(b.available, b.asset),
+                restricted=wire.money(b.restricted, b.asset),
+                held=wire.money(b.held, b.asset),
+            )
+            for b in balances
+        ]
+    )
 
 
 # ------------------------------------------------------------------ merchants
 
 
-@post("/merchants", guards=OPERATOR_ADMIN, status_code=201,
-      responses={**problems(409, 413, 415, 422), **IN_REVIEW})  # fmt: skip
+@post(
+    "/merchants",
+    guards=OPERATOR_ADMIN,
+    status_code=201,
+    responses={**problems(409, 413, 415, 422), **IN_REVIEW},
+)
 async def create_merchant(
-    request: Request[Any, Any, Any], data: JSONBody[wire.MerchantCreate],
+    request: Request[Any, Any, Any],
+    data: JSONBody[wire.MerchantCreate],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[wire.Merchant]:
     """Create a merchant (the operator's); ``referral_code``: who referred it. Screened as a
@@ -198,17 +243,24 @@ async def create_merchant(
     merchant_id = new_id()
     operation = referrals.with_referral(
         parties.create_merchant(
-            platform, data.name, data.email, data.kyc_tier,
-            fee_bp=_unset_none(data.fee_bp), fee_fixed=_fixed_fees(data.fee_fixed),
+            platform,
+            data.name,
+            data.email,
+            data.kyc_tier,
+            fee_bp=_unset_none(data.fee_bp),
+            fee_fixed=_fixed_fees(data.fee_fixed),
             merchant_id=merchant_id,
         ),
-        "merchant", data.referral_code, data.device_id,
-    )  # fmt: skip
+        "merchant",
+        data.referral_code,
+        data.device_id,
+    )
     event, decision = await _signup(request, "merchant", merchant_id)
     plan = screening.signup_plan("merchant", merchant_id, _SIGNUP_ASSET)
     guarded = screening.guarded(operation, event, decision, plan)
-    return await execute(request, guarded, merchant_out, status_code=201,
-                         idempotency_key=idempotency_key)  # fmt: skip
+    return await execute(
+        request, guarded, merchant_out, status_code=201, idempotency_key=idempotency_key
+    )
 
 
 @get("/merchants", guards=OPERATOR_READ, sync_to_thread=True, responses=problems())
@@ -248,13 +300,17 @@ def _me(request: Request[Any, Any, Any]) -> int:
 def _merchant_balances(request: Request[Any, Any, Any], merchant_id: int) -> wire.MerchantBalances:
     merchant = _merchant(request, merchant_id)
     balances = parties.merchant_balances(api_state(request).platform, merchant.id)
-    return wire.MerchantBalances(data=[
-        wire.MerchantBalance(
-            asset=b.asset, available=wire.money(b.available, b.asset),
-            reserved=wire.money(b.reserved, b.asset), pending=wire.money(b.pending, b.asset),
-        )
-        for b in balances
-    ])  # fmt: skip
+    return wire.MerchantBalances(
+        data=[
+            wire.MerchantBalance(
+                asset=b.asset,
+                available=wire.money(b.available, b.asset),
+                reserved=wire.money(b.reserved, b.asset),
+                pending=wire.money(b.pending, b.asset),
+            )
+            for b in balances
+        ]
+    )
 
 
 @get("/merchants/me", guards=READ, sync_to_thread=True, responses=problems(404))
@@ -272,21 +328,26 @@ def my_balances(request: Request[Any, Any, Any]) -> wire.MerchantBalances:
 @get("/merchants/{merchant_id:str}", guards=READ, sync_to_thread=True, responses=problems(404))
 def get_merchant(request: Request[Any, Any, Any], merchant_id: FromPath[str]) -> wire.Merchant:
     """A merchant: the operator's keys see any, a merchant's only itself."""
-    return merchant_out(
-        _merchant(request, path_id("mer", merchant_id, Code.MERCHANT_NOT_FOUND))
-    )
+    return merchant_out(_merchant(request, path_id("mer", merchant_id, Code.MERCHANT_NOT_FOUND)))
 
 
-@get("/merchants/{merchant_id:str}/balances", guards=READ, sync_to_thread=True,
-     responses=problems(404))  # fmt: skip
+@get(
+    "/merchants/{merchant_id:str}/balances",
+    guards=READ,
+    sync_to_thread=True,
+    responses=problems(404),
+)
 def merchant_balances(
     request: Request[Any, Any, Any], merchant_id: FromPath[str]
 ) -> wire.MerchantBalances:
     return _merchant_balances(request, path_id("mer", merchant_id, Code.MERCHANT_NOT_FOUND))
 
 
-@patch("/merchants/{merchant_id:str}", guards=OPERATOR_ADMIN,
-       responses=problems(404, 409, 413, 415, 422))  # fmt: skip
+@patch(
+    "/merchants/{merchant_id:str}",
+    guards=OPERATOR_ADMIN,
+    responses=problems(404, 409, 413, 415, 422),
+)
 async def update_merchant(
     request: Request[Any, Any, Any],
     merchant_id: FromPath[str],
@@ -298,16 +359,27 @@ async def update_merchant(
     status = _unset_none(data.status)
     fixed = _unset_none(data.fee_fixed)
     operation = parties.set_merchant(
-        platform, path_id("mer", merchant_id, Code.MERCHANT_NOT_FOUND),
+        platform,
+        path_id("mer", merchant_id, Code.MERCHANT_NOT_FOUND),
         status=None if status is None else parties.Status(status),
-        kyc_tier=_unset_none(data.kyc_tier), fee_bp=_unset_none(data.fee_bp),
+        kyc_tier=_unset_none(data.kyc_tier),
+        fee_bp=_unset_none(data.fee_bp),
         fee_fixed=None if fixed is None else _fixed_fees(fixed),
-    )  # fmt: skip
+    )
     return await execute(request, operation, merchant_out, idempotency_key=idempotency_key)
 
 
 party_routes: Final = [
-    create_customer, list_customers, get_customer, update_customer, customer_balances,
-    create_merchant, list_merchants, get_me, my_balances, get_merchant, merchant_balances,
+    create_customer,
+    list_customers,
+    get_customer,
+    update_customer,
+    customer_balances,
+    create_merchant,
+    list_merchants,
+    get_me,
+    my_balances,
+    get_merchant,
+    merchant_balances,
     update_merchant,
-]  # fmt: skip
+]

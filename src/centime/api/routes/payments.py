@@ -75,16 +75,24 @@ READ: Final = [requires(Scope.READ)]
 def payment_out(p: payments.Payment) -> wire.Payment:
     asset = p.asset
     return wire.Payment(
-        id=format_id("pay", p.id), customer_id=format_id("cus", p.customer_id),
-        merchant_id=format_id("mer", p.merchant_id), amount=wire.money(p.amount, asset),
-        fee=wire.money(p.fee, asset), restricted=wire.money(p.restricted_amount, asset),
-        refunded=wire.money(p.refunded, asset), fee_refunded=wire.money(p.fee_refunded, asset),
-        description=p.description, reference=p.reference,
-        hold_id=optional_id("hold", p.hold_id), mandate_id=optional_id("man", p.mandate_id),
-        created_at=wire.rfc3339(p.created_ns), pricing_version=p.pricing_version,
-        fee_rule=p.fee_rule, discount=wire.money(p.discount, asset),
+        id=format_id("pay", p.id),
+        customer_id=format_id("cus", p.customer_id),
+        merchant_id=format_id("mer", p.merchant_id),
+        amount=wire.money(p.amount, asset),
+        fee=wire.money(p.fee, asset),
+        restricted=wire.money(p.restricted_amount, asset),
+        refunded=wire.money(p.refunded, asset),
+        fee_refunded=wire.money(p.fee_refunded, asset),
+        description=p.description,
+        reference=p.reference,
+        hold_id=optional_id("hold", p.hold_id),
+        mandate_id=optional_id("man", p.mandate_id),
+        created_at=wire.rfc3339(p.created_ns),
+        pricing_version=p.pricing_version,
+        fee_rule=p.fee_rule,
+        discount=wire.money(p.discount, asset),
         promo_code_id=optional_id("promo", p.promo_code_id),
-    )  # fmt: skip
+    )
 
 
 def _not_found() -> ProblemError:
@@ -106,8 +114,12 @@ def visible_payment(request: Request[Any, Any, Any], text: str) -> payments.Paym
 # ------------------------------------------------------------------ one payment
 
 
-@post("/payments", guards=PAYMENTS, status_code=201,
-      responses={**problems(402, 404, 409, 413, 415, 422), **IN_REVIEW})  # fmt: skip
+@post(
+    "/payments",
+    guards=PAYMENTS,
+    status_code=201,
+    responses={**problems(402, 404, 409, 413, 415, 422), **IN_REVIEW},
+)
 async def create_payment(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.PaymentCreate],
@@ -124,23 +136,42 @@ async def create_payment(
     payment_id = operation_id("payment", principal, idempotency_key)
     charged_by_merchant = not principal.is_operator
     operation = payments.create_payment(
-        platform, customer_id, merchant_id, asset, amount, data.description, data.reference,
-        payment_id=payment_id, mandate_id=mandate_id, charged_by_merchant=charged_by_merchant,
+        platform,
+        customer_id,
+        merchant_id,
+        asset,
+        amount,
+        data.description,
+        data.reference,
+        payment_id=payment_id,
+        mandate_id=mandate_id,
+        charged_by_merchant=charged_by_merchant,
         promo_code=data.promo_code,
-    )  # fmt: skip
+    )
     # The risk screen's decision, in a worker thread, before the unit (centime.api.screen).
     device, ip = origin(request, principal)
     event = RiskEvent(
-        platform.clock.now_ns(), "payment", amount, asset, format_id("cus", customer_id),
-        format_id("mer", merchant_id), device, ip,
-    )  # fmt: skip
+        platform.clock.now_ns(),
+        "payment",
+        amount,
+        asset,
+        format_id("cus", customer_id),
+        format_id("mer", merchant_id),
+        device,
+        ip,
+    )
     decision = await screen_one(request, event)
-    item = payments.PaymentItem(customer_id, asset, amount, data.description, data.reference,
-                                payment_id, mandate_id)  # fmt: skip
-    plan = screening.payment_plan(customer_id, merchant_id, item, payment_id,
-                                  charged_by_merchant)  # fmt: skip
-    return await execute(request, screening.guarded(operation, event, decision, plan),
-                         payment_out, status_code=201, idempotency_key=idempotency_key)  # fmt: skip
+    item = payments.PaymentItem(
+        customer_id, asset, amount, data.description, data.reference, payment_id, mandate_id
+    )
+    plan = screening.payment_plan(customer_id, merchant_id, item, payment_id, charged_by_merchant)
+    return await execute(
+        request,
+        screening.guarded(operation, event, decision, plan),
+        payment_out,
+        status_code=201,
+        idempotency_key=idempotency_key,
+    )
 
 
 @get("/payments", guards=READ, sync_to_thread=True, responses=problems(404))
@@ -156,8 +187,9 @@ def list_payments(
     merchant = visible_merchant(principal_of(request), merchant_id)
     customer = query_id("cus", customer_id, "customer_id")
     name = listing("payments", merchant, customer)
-    page = payments.list_payments(api_state(request).platform, merchant, customer,
-                                  decode_cursor(name, cursor), limit)  # fmt: skip
+    page = payments.list_payments(
+        api_state(request).platform, merchant, customer, decode_cursor(name, cursor), limit
+    )
     return wire.PaymentPage(
         data=[payment_out(p) for p in page.items], next_cursor=next_cursor(name, page.next_cursor)
     )
@@ -168,8 +200,7 @@ def get_payment(request: Request[Any, Any, Any], payment_id: FromPath[str]) -> w
     return payment_out(visible_payment(request, payment_id))
 
 
-@get("/payments/{payment_id:str}/proof", guards=READ, sync_to_thread=True,
-     responses=problems(404))  # fmt: skip
+@get("/payments/{payment_id:str}/proof", guards=READ, sync_to_thread=True, responses=problems(404))
 def payment_proof(
     request: Request[Any, Any, Any], payment_id: FromPath[str]
 ) -> Response[dict[str, Any]]:
@@ -275,9 +306,14 @@ class _Batch:
         else:
             mandate_id = self._id("man", mandate, f"{field}.mandate_id")
         return payments.PaymentItem(
-            self._id("cus", wanted.customer_id, f"{field}.customer_id"), money.asset, amount,
-            wanted.description, wanted.reference, self.base_id ^ index, mandate_id,
-        )  # fmt: skip
+            self._id("cus", wanted.customer_id, f"{field}.customer_id"),
+            money.asset,
+            amount,
+            wanted.description,
+            wanted.reference,
+            self.base_id ^ index,
+            mandate_id,
+        )
 
     def events(
         self, now_ns: int, customer_ids: list[str], device: str | None, ip: str | None
@@ -300,13 +336,23 @@ class _Batch:
             items = self.items[start : start + size]
             answers = decisions[start : start + size]
             operation = payments.create_payments_batch(
-                platform, self.merchant_id, items, charged_by_merchant=self.charged_by_merchant,
+                platform,
+                self.merchant_id,
+                items,
+                charged_by_merchant=self.charged_by_merchant,
                 risk_refusals=screening.screened_batch_refusals(answers),
-            )  # fmt: skip
-            operations.append(screening.guarded_batch(
-                operation, items, [item.payment_id or 0 for item in items], self.merchant_id,
-                self.charged_by_merchant, events[start : start + size], answers,
-            ))  # fmt: skip
+            )
+            operations.append(
+                screening.guarded_batch(
+                    operation,
+                    items,
+                    [item.payment_id or 0 for item in items],
+                    self.merchant_id,
+                    self.charged_by_merchant,
+                    events[start : start + size],
+                    answers,
+                )
+            )
         return operations
 
     def render(self, results: Sequence[_Result]) -> tuple[bytes, _StoredBatch]:
@@ -326,8 +372,9 @@ class _Batch:
                 continue
             if isinstance(result, str):  # held for review: the case
                 reviewed.append((index, result))
-                out.append(wire.BatchResult(status=202, id=format_id("pay", base ^ index),
-                                            case_id=result))  # fmt: skip
+                out.append(
+                    wire.BatchResult(status=202, id=format_id("pay", base ^ index), case_id=result)
+                )
                 continue
             payment_id, fee = result
             fees.append(fee)
@@ -336,9 +383,10 @@ class _Batch:
             if money is None:
                 money = fee_money[fee, asset] = wire.money(fee, asset)
             text = (
-                indexed_id_text(head, low, index) if payment_id == base ^ index
+                indexed_id_text(head, low, index)
+                if payment_id == base ^ index
                 else format_id("pay", payment_id)
-            )  # fmt: skip
+            )
             out.append(wire.BatchResult(status=201, id=text, fee=money))
         answer = wire.PaymentBatch(
             results=out, created=len(out) - len(refused) - len(reviewed), refused=len(refused)
@@ -390,8 +438,9 @@ def _outcome(
         kept = _StoredBatch([], [], (code, first.detail))
         return status_of(code), problem_body(code, first.detail), kept
     results: list[_Result] = []
-    for start, outcome in zip(range(0, len(batch.items), BATCH_PAYMENTS_MAX), outcomes,
-                              strict=True):  # fmt: skip
+    for start, outcome in zip(
+        range(0, len(batch.items), BATCH_PAYMENTS_MAX), outcomes, strict=True
+    ):
         if isinstance(outcome, Refusal):  # a unit refused whole: each of its payments is
             results.extend([outcome] * len(batch.items[start : start + BATCH_PAYMENTS_MAX]))
             continue
@@ -406,9 +455,13 @@ def _outcome(
     return 200, body, stored
 
 
-@post("/payments/batch", guards=PAYMENTS, status_code=200,
-      request_max_body_size=API_BATCH_BODY_MAX_BYTES,
-      responses=problems(404, 409, 413, 415, 422))  # fmt: skip
+@post(
+    "/payments/batch",
+    guards=PAYMENTS,
+    status_code=200,
+    request_max_body_size=API_BATCH_BODY_MAX_BYTES,
+    responses=problems(404, 409, 413, 415, 422),
+)
 async def create_payment_batch(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.PaymentBatchCreate],
@@ -471,9 +524,7 @@ async def create_payment_batch(
                 ApiCode.BUSY, "the server is at capacity; retry shortly", headers=BUSY_HEADERS
             ) from None
         # Shielded: a client that goes away must not cancel what the writer completes.
-        outcomes = await asyncio.gather(
-            *(asyncio.shield(asyncio.wrap_future(f)) for f in futures)
-        )
+        outcomes = await asyncio.gather(*(asyncio.shield(asyncio.wrap_future(f)) for f in futures))
         status, body, kept = await to_thread.run_sync(_outcome, batch, outcomes)
         keep: Operation[tuple[int, bytes]] = Operation(
             lambda ctx: (status, _STORED_ENCODER.encode(kept)), 0
@@ -497,12 +548,17 @@ async def create_payment_batch(
 
 def _answer(status: int, body: bytes, replayed: bool = False) -> Response[Any]:
     return Response(
-        body, status_code=status,
+        body,
+        status_code=status,
         media_type=PROBLEM_JSON if status >= 400 else "application/json",
         headers={REPLAYED_HEADER: "true"} if replayed else {},
-    )  # fmt: skip
+    )
 
 
 payment_routes: Final = [
-    create_payment, list_payments, get_payment, payment_proof, create_payment_batch,
-]  # fmt: skip
+    create_payment,
+    list_payments,
+    get_payment,
+    payment_proof,
+    create_payment_batch,
+]

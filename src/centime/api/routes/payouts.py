@@ -65,11 +65,13 @@ PAYOUTS: Final = [requires(Scope.PAYOUTS)]
 Confirmation = Annotated[
     str | None,
     HeaderParameter(
-        name="Centime-Confirmation", required=False, max_length=100,
+        name="Centime-Confirmation",
+        required=False,
+        max_length=100,
         description="A one-time confirmation a person of the merchant (or an operator"
         " admin) made on the web with a passkey: needed to add or remove a bank account.",
     ),
-]  # fmt: skip
+]
 
 
 def _time(ns: int | None) -> str | None:
@@ -78,46 +80,71 @@ def _time(ns: int | None) -> str | None:
 
 def method_out(m: payout_methods.PayoutMethod) -> wire.PayoutMethod:
     return wire.PayoutMethod(
-        id=format_id("pm", m.id), merchant_id=format_id("mer", m.merchant_id),
-        holder_name=m.holder_name, last4=m.last4, fingerprint=m.fingerprint,
+        id=format_id("pm", m.id),
+        merchant_id=format_id("mer", m.merchant_id),
+        holder_name=m.holder_name,
+        last4=m.last4,
+        fingerprint=m.fingerprint,
         status="active" if m.status == "active" else "removed",
-        created_at=wire.rfc3339(m.created_ns), removed_at=_time(m.removed_ns),
-    )  # fmt: skip
+        created_at=wire.rfc3339(m.created_ns),
+        removed_at=_time(m.removed_ns),
+    )
 
 
 def payout_out(p: payouts.Payout) -> wire.Payout:
     asset = p.asset
     return wire.Payout(
-        id=format_id("po", p.id), merchant_id=format_id("mer", p.merchant_id),
-        method_id=format_id("pm", p.method_id), amount=wire.money(p.amount, asset),
-        fee=wire.money(p.fee, asset), net=wire.money(p.net, asset), kind=p.kind.value,
-        status=p.status.value, failure_code=p.failure_code, return_code=p.return_code,
-        quote_id=optional_id("quo", p.quote_id), run_date=p.run_date,
-        created_at=wire.rfc3339(p.created_ns), updated_at=wire.rfc3339(p.updated_ns),
-        resolved_at=_time(p.resolved_ns), returned_at=_time(p.returned_ns),
-    )  # fmt: skip
+        id=format_id("po", p.id),
+        merchant_id=format_id("mer", p.merchant_id),
+        method_id=format_id("pm", p.method_id),
+        amount=wire.money(p.amount, asset),
+        fee=wire.money(p.fee, asset),
+        net=wire.money(p.net, asset),
+        kind=p.kind.value,
+        status=p.status.value,
+        failure_code=p.failure_code,
+        return_code=p.return_code,
+        quote_id=optional_id("quo", p.quote_id),
+        run_date=p.run_date,
+        created_at=wire.rfc3339(p.created_ns),
+        updated_at=wire.rfc3339(p.updated_ns),
+        resolved_at=_time(p.resolved_ns),
+        returned_at=_time(p.returned_ns),
+    )
 
 
 def quote_out(q: instant_payouts.Quote) -> wire.PayoutQuote:
     asset = q.asset
     return wire.PayoutQuote(
-        id=format_id("quo", q.id), merchant_id=format_id("mer", q.merchant_id),
-        method_id=format_id("pm", q.method_id), amount=wire.money(q.amount, asset),
-        fee=wire.money(q.fee, asset), net=wire.money(q.net, asset), days_early=q.days_early,
-        scheduled_date=q.scheduled_date, expires_at=wire.rfc3339(q.expires_ns),
-        payout_id=optional_id("po", q.payout_id), created_at=wire.rfc3339(q.created_ns),
-    )  # fmt: skip
+        id=format_id("quo", q.id),
+        merchant_id=format_id("mer", q.merchant_id),
+        method_id=format_id("pm", q.method_id),
+        amount=wire.money(q.amount, asset),
+        fee=wire.money(q.fee, asset),
+        net=wire.money(q.net, asset),
+        days_early=q.days_early,
+        scheduled_date=q.scheduled_date,
+        expires_at=wire.rfc3339(q.expires_ns),
+        payout_id=optional_id("po", q.payout_id),
+        created_at=wire.rfc3339(q.created_ns),
+    )
 
 
 def schedule_out(s: payout_schedules.PayoutSchedule, now_ns: int) -> wire.PayoutSchedule:
     next_date = payout_schedules.next_payout_date(s, payout_schedules.day_of(now_ns))
     return wire.PayoutSchedule(
-        merchant_id=format_id("mer", s.merchant_id), asset=s.asset,
-        frequency=s.frequency.value, weekday=s.weekday, month_day=s.month_day,
-        minimum_amount=wire.money(s.minimum_amount, s.asset), reserve_bp=s.reserve_bp,
-        reserve_days=s.reserve_days, method_id=optional_id("pm", s.method_id),
-        next_date=next_date.isoformat(), updated_at=wire.rfc3339(s.updated_ns),
-    )  # fmt: skip
+        merchant_id=format_id("mer", s.merchant_id),
+        asset=s.asset,
+        frequency=s.frequency.value,
+        weekday=s.weekday,
+        month_day=s.month_day,
+        minimum_amount=wire.money(s.minimum_amount, s.asset),
+        reserve_bp=s.reserve_bp,
+        reserve_days=s.reserve_days,
+        method_id=optional_id("pm", s.method_id),
+        next_date=next_date.isoformat(),
+        updated_at=wire.rfc3339(s.updated_ns),
+    )
 
 
 def _answer(result: msgspec.Struct | Refusal, status: int) -> Response[Any]:
@@ -133,9 +160,10 @@ def _read_merchant(principal: Principal, named: str | None) -> int:
     if merchant is None:
         detail = "required with the operator's key"
         raise ProblemError(
-            ApiCode.INVALID_REQUEST, f"merchant_id: {detail}",
+            ApiCode.INVALID_REQUEST,
+            f"merchant_id: {detail}",
             errors=[wire.FieldError(field="merchant_id", detail=detail)],
-        )  # fmt: skip
+        )
     return merchant
 
 
@@ -152,9 +180,13 @@ def _spend(
 
 
 def _add_method(
-    platform: Platform, merchant_id: int, holder: str, number: str, method_id: int,
+    platform: Platform,
+    merchant_id: int,
+    holder: str,
+    number: str,
+    method_id: int,
     confirmation: str | None,
-) -> msgspec.Struct | Refusal:  # fmt: skip
+) -> msgspec.Struct | Refusal:
     # The confirmation is spent on this method's id first: a retry (same id) passes again.
     refusal = _spend(platform, confirmation, merchant_id, f"add:{method_id}")
     if refusal is not None:
@@ -163,8 +195,12 @@ def _add_method(
     return made if isinstance(made, Refusal) else method_out(made)
 
 
-@post("/payout-methods", guards=PAYOUTS, status_code=201,
-      responses=problems(402, 403, 404, 409, 413, 415, 422, 503))  # fmt: skip
+@post(
+    "/payout-methods",
+    guards=PAYOUTS,
+    status_code=201,
+    responses=problems(402, 403, 404, 409, 413, 415, 422, 503),
+)
 async def add_payout_method(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.PayoutMethodCreate],
@@ -180,9 +216,14 @@ async def add_payout_method(
     method_id = operation_id("payout-method", principal, idempotency_key)
     with state.in_flight.claim(principal.owner, idempotency_key):
         result = await to_thread.run_sync(
-            _add_method, state.platform, merchant_id, data.holder_name, data.account_number,
-            method_id, confirmation,
-        )  # fmt: skip
+            _add_method,
+            state.platform,
+            merchant_id,
+            data.holder_name,
+            data.account_number,
+            method_id,
+            confirmation,
+        )
     return _answer(result, 201)
 
 
@@ -197,9 +238,11 @@ def list_payout_methods(
 
 
 def _confirmed(
-    operation: Operation[payout_methods.PayoutMethod | Refusal], token: str | None,
-    merchant_id: int, used_for: str,
-) -> Operation[payout_methods.PayoutMethod | Refusal]:  # fmt: skip
+    operation: Operation[payout_methods.PayoutMethod | Refusal],
+    token: str | None,
+    merchant_id: int,
+    used_for: str,
+) -> Operation[payout_methods.PayoutMethod | Refusal]:
     """``operation`` once ``token`` is spent on it, in the same unit."""
 
     def wrap(
@@ -211,12 +254,18 @@ def _confirmed(
     return operation.then(wrap)
 
 
-@post("/payout-methods/{method_id:str}/remove", guards=PAYOUTS, status_code=200,
-      responses=problems(403, 404, 409, 422))  # fmt: skip
+@post(
+    "/payout-methods/{method_id:str}/remove",
+    guards=PAYOUTS,
+    status_code=200,
+    responses=problems(403, 404, 409, 422),
+)
 async def remove_payout_method(
-    request: Request[Any, Any, Any], method_id: FromPath[str], idempotency_key: IdempotencyKey,
+    request: Request[Any, Any, Any],
+    method_id: FromPath[str],
+    idempotency_key: IdempotencyKey,
     confirmation: Confirmation = None,
-) -> Response[wire.PayoutMethod]:  # fmt: skip
+) -> Response[wire.PayoutMethod]:
     """Remove a bank account (payouts on their way still arrive). Locks payouts. Needs a
     ``Centime-Confirmation``, as adding one does."""
     principal = principal_of(request)
@@ -227,17 +276,18 @@ async def remove_payout_method(
         found = await to_thread.run_sync(payout_methods.get_payout_method, platform, target)
         owner = found.merchant_id if found is not None else 0
     operation = _confirmed(
-        payout_methods.remove_payout_method(platform, owner, target), confirmation, owner,
+        payout_methods.remove_payout_method(platform, owner, target),
+        confirmation,
+        owner,
         f"remove:{target}",
-    )  # fmt: skip
+    )
     return await execute(request, operation, method_out, idempotency_key=idempotency_key)
 
 
 # ------------------------------------------------------------------ schedules
 
 
-@get("/payout-schedules/{asset:str}", guards=PAYOUTS, sync_to_thread=True,
-     responses=problems(404))  # fmt: skip
+@get("/payout-schedules/{asset:str}", guards=PAYOUTS, sync_to_thread=True, responses=problems(404))
 def get_payout_schedule(
     request: Request[Any, Any, Any], asset: FromPath[str], merchant_id: MerchantQuery = None
 ) -> wire.PayoutSchedule:
@@ -252,8 +302,12 @@ def get_payout_schedule(
     return schedule_out(found, platform.clock.now_ns())
 
 
-@post("/payout-schedules", guards=PAYOUTS, status_code=200,
-      responses=problems(404, 409, 413, 415, 422))  # fmt: skip
+@post(
+    "/payout-schedules",
+    guards=PAYOUTS,
+    status_code=200,
+    responses=problems(404, 409, 413, 415, 422),
+)
 async def set_payout_schedule(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.PayoutScheduleSet],
@@ -266,21 +320,34 @@ async def set_payout_schedule(
     asset, minimum = wire.parse_money(data.minimum_amount, "minimum_amount")
     method = None if data.method_id is None else body_id("pm", data.method_id, "method_id")
     operation = payout_schedules.set_schedule(
-        platform, merchant_id, asset, payout_schedules.Frequency(data.frequency),
-        weekday=data.weekday, month_day=data.month_day, minimum_amount=minimum,
-        reserve_bp=data.reserve_bp, reserve_days=data.reserve_days, method_id=method,
-    )  # fmt: skip
+        platform,
+        merchant_id,
+        asset,
+        payout_schedules.Frequency(data.frequency),
+        weekday=data.weekday,
+        month_day=data.month_day,
+        minimum_amount=minimum,
+        reserve_bp=data.reserve_bp,
+        reserve_days=data.reserve_days,
+        method_id=method,
+    )
     return await execute(
-        request, operation, lambda s: schedule_out(s, platform.clock.now_ns()),
+        request,
+        operation,
+        lambda s: schedule_out(s, platform.clock.now_ns()),
         idempotency_key=idempotency_key,
-    )  # fmt: skip
+    )
 
 
 # ------------------------------------------------------------------ instant payouts
 
 
-@post("/payout-quotes", guards=PAYOUTS, status_code=201,
-      responses=problems(402, 404, 409, 413, 415, 422))  # fmt: skip
+@post(
+    "/payout-quotes",
+    guards=PAYOUTS,
+    status_code=201,
+    responses=problems(402, 404, 409, 413, 415, 422),
+)
 async def quote_instant_payout(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.PayoutQuoteCreate],
@@ -292,11 +359,16 @@ async def quote_instant_payout(
     asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
     method = None if data.method_id is None else body_id("pm", data.method_id, "method_id")
     operation = instant_payouts.quote_instant_payout(
-        api_state(request).platform, merchant_id, asset, amount, method,
+        api_state(request).platform,
+        merchant_id,
+        asset,
+        amount,
+        method,
         quote_id=operation_id("payout-quote", principal, idempotency_key),
-    )  # fmt: skip
-    return await execute(request, operation, quote_out, status_code=201,
-                         idempotency_key=idempotency_key)  # fmt: skip
+    )
+    return await execute(
+        request, operation, quote_out, status_code=201, idempotency_key=idempotency_key
+    )
 
 
 def _confirm(platform: Platform, merchant_id: int, quote_id: int) -> msgspec.Struct | Refusal:
@@ -304,8 +376,12 @@ def _confirm(platform: Platform, merchant_id: int, quote_id: int) -> msgspec.Str
     return made if isinstance(made, Refusal) else payout_out(made)
 
 
-@post("/payouts/instant", guards=PAYOUTS, status_code=201,
-      responses=problems(402, 404, 409, 413, 415, 422))  # fmt: skip
+@post(
+    "/payouts/instant",
+    guards=PAYOUTS,
+    status_code=201,
+    responses=problems(402, 404, 409, 413, 415, 422),
+)
 async def instant_payout(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.InstantPayoutCreate],
@@ -335,8 +411,9 @@ def list_payouts(
     """Payouts newest first: a merchant's own, the operator's every one (or a merchant's)."""
     merchant = visible_merchant(principal_of(request), merchant_id)
     name = listing("payouts", merchant)
-    page = payouts.list_payouts(api_state(request).platform, merchant,
-                                decode_cursor(name, cursor), limit)  # fmt: skip
+    page = payouts.list_payouts(
+        api_state(request).platform, merchant, decode_cursor(name, cursor), limit
+    )
     return wire.PayoutPage(
         data=[payout_out(p) for p in page.items], next_cursor=next_cursor(name, page.next_cursor)
     )
@@ -345,15 +422,23 @@ def list_payouts(
 @get("/payouts/{payout_id:str}", guards=PAYOUTS, sync_to_thread=True, responses=problems(404))
 def get_payout(request: Request[Any, Any, Any], payout_id: FromPath[str]) -> wire.Payout:
     found = payouts.get_payout(
-        api_state(request).platform, path_id("po", payout_id, Code.PAYOUT_NOT_FOUND),
+        api_state(request).platform,
+        path_id("po", payout_id, Code.PAYOUT_NOT_FOUND),
         visible_merchant(principal_of(request)),
-    )  # fmt: skip
+    )
     if found is None:
         raise ProblemError(Code.PAYOUT_NOT_FOUND, "no such payout")
     return payout_out(found)
 
 
 payout_routes: Final = [
-    add_payout_method, list_payout_methods, remove_payout_method, get_payout_schedule,
-    set_payout_schedule, quote_instant_payout, instant_payout, list_payouts, get_payout,
-]  # fmt: skip
+    add_payout_method,
+    list_payout_methods,
+    remove_payout_method,
+    get_payout_schedule,
+    set_payout_schedule,
+    quote_instant_payout,
+    instant_payout,
+    list_payouts,
+    get_payout,
+]

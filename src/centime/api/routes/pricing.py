@@ -52,21 +52,26 @@ NS_PER_S: Final = 1_000_000_000
 
 def rules_out(published: store.PublishedRules) -> pw.RuleSetVersion:
     return pw.RuleSetVersion(
-        version=published.version, rules=published.document, note=published.note,
+        version=published.version,
+        rules=published.document,
+        note=published.note,
         published_at=wire.rfc3339(published.published_ns),
-    )  # fmt: skip
+    )
 
 
-@post("/pricing/rules", guards=OPERATOR_ADMIN, status_code=201,
-      responses=problems(409, 413, 415, 422))  # fmt: skip
+@post(
+    "/pricing/rules", guards=OPERATOR_ADMIN, status_code=201, responses=problems(409, 413, 415, 422)
+)
 async def publish_rules(
-    request: Request[Any, Any, Any], data: JSONBody[pw.RuleSetPublish],
+    request: Request[Any, Any, Any],
+    data: JSONBody[pw.RuleSetPublish],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[pw.RuleSetVersion]:
     """Publish the next version of the pricing rules, in force from now."""
     operation = store.publish_rules(api_state(request).platform, data.rules, data.note)
-    return await execute(request, operation, rules_out, status_code=201,
-                         idempotency_key=idempotency_key)  # fmt: skip
+    return await execute(
+        request, operation, rules_out, status_code=201, idempotency_key=idempotency_key
+    )
 
 
 VersionCursor = Annotated[
@@ -89,8 +94,12 @@ def list_rules(
     )
 
 
-@get("/pricing/rules/{version:int}", guards=OPERATOR_READ, sync_to_thread=True,
-     responses=problems(404))  # fmt: skip
+@get(
+    "/pricing/rules/{version:int}",
+    guards=OPERATOR_READ,
+    sync_to_thread=True,
+    responses=problems(404),
+)
 def get_rules(request: Request[Any, Any, Any], version: FromPath[int]) -> pw.RuleSetVersion:
     found = store.get_rules(api_state(request).platform, version)
     if found is None:
@@ -104,12 +113,19 @@ def get_rules(request: Request[Any, Any, Any], version: FromPath[int]) -> pw.Rul
 def promo_out(p: promos.PromoCode) -> pw.PromoCode:
     asset = p.asset
     return pw.PromoCode(
-        id=format_id("promo", p.id), code=p.code, discount_bp=p.discount_bp,
-        discount_max=wire.money(p.discount_max, asset), budget=wire.money(p.budget, asset),
-        spent=wire.money(p.spent, asset), min_amount=wire.money(p.min_amount, asset),
-        uses=p.uses, uses_max=p.uses_max, per_customer_max=p.per_customer_max,
-        expires_at=wire.rfc3339(p.expires_ns), created_at=wire.rfc3339(p.created_ns),
-    )  # fmt: skip
+        id=format_id("promo", p.id),
+        code=p.code,
+        discount_bp=p.discount_bp,
+        discount_max=wire.money(p.discount_max, asset),
+        budget=wire.money(p.budget, asset),
+        spent=wire.money(p.spent, asset),
+        min_amount=wire.money(p.min_amount, asset),
+        uses=p.uses,
+        uses_max=p.uses_max,
+        per_customer_max=p.per_customer_max,
+        expires_at=wire.rfc3339(p.expires_ns),
+        created_at=wire.rfc3339(p.created_ns),
+    )
 
 
 def _same_asset(asset: str, other: wire.Money | None, field: str) -> int:
@@ -121,10 +137,12 @@ def _same_asset(asset: str, other: wire.Money | None, field: str) -> int:
     return amount
 
 
-@post("/promo-codes", guards=OPERATOR_ADMIN, status_code=201,
-      responses=problems(409, 413, 415, 422))  # fmt: skip
+@post(
+    "/promo-codes", guards=OPERATOR_ADMIN, status_code=201, responses=problems(409, 413, 415, 422)
+)
 async def create_promo_code(
-    request: Request[Any, Any, Any], data: JSONBody[pw.PromoCodeCreate],
+    request: Request[Any, Any, Any],
+    data: JSONBody[pw.PromoCodeCreate],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[pw.PromoCode]:
     """A promotion code: a discount on payments, paid by the promotions budget."""
@@ -134,11 +152,20 @@ async def create_promo_code(
     min_amount = _same_asset(asset, data.min_amount, "min_amount")
     expires_ns = platform.clock.now_ns() + data.expires_in_s * NS_PER_S
     operation = promos.create_promo_code(
-        platform, data.code, asset, data.discount_bp, discount_max, budget_amount, expires_ns,
-        data.uses_max, data.per_customer_max, min_amount,
-    )  # fmt: skip
-    return await execute(request, operation, promo_out, status_code=201,
-                         idempotency_key=idempotency_key)  # fmt: skip
+        platform,
+        data.code,
+        asset,
+        data.discount_bp,
+        discount_max,
+        budget_amount,
+        expires_ns,
+        data.uses_max,
+        data.per_customer_max,
+        min_amount,
+    )
+    return await execute(
+        request, operation, promo_out, status_code=201, idempotency_key=idempotency_key
+    )
 
 
 @get("/promo-codes", guards=OPERATOR_READ, sync_to_thread=True, responses=problems())
@@ -157,8 +184,12 @@ def list_promo_codes(
     )
 
 
-@get("/promo-codes/{promo_code_id:str}", guards=OPERATOR_READ, sync_to_thread=True,
-     responses=problems(404))  # fmt: skip
+@get(
+    "/promo-codes/{promo_code_id:str}",
+    guards=OPERATOR_READ,
+    sync_to_thread=True,
+    responses=problems(404),
+)
 def get_promo_code(request: Request[Any, Any, Any], promo_code_id: FromPath[str]) -> pw.PromoCode:
     found = promos.get_promo_code(
         api_state(request).platform, path_id("promo", promo_code_id, Code.PROMO_CODE_NOT_FOUND)
@@ -171,10 +202,15 @@ def get_promo_code(request: Request[Any, Any, Any], promo_code_id: FromPath[str]
 # ------------------------------------------------------------------ the promotions budget
 
 
-@post("/promotions/fundings", guards=OPERATOR_ADMIN, status_code=201,
-      responses=problems(409, 413, 415, 422))  # fmt: skip
+@post(
+    "/promotions/fundings",
+    guards=OPERATOR_ADMIN,
+    status_code=201,
+    responses=problems(409, 413, 415, 422),
+)
 async def fund_promotions(
-    request: Request[Any, Any, Any], data: JSONBody[pw.PromotionsFundingCreate],
+    request: Request[Any, Any, Any],
+    data: JSONBody[pw.PromotionsFundingCreate],
     idempotency_key: IdempotencyKeyRequired,
 ) -> Response[pw.PromotionsFunding]:
     """Add the operator's money to the promotions budget (bonuses, discounts, rewards)."""
@@ -187,8 +223,7 @@ async def fund_promotions(
             amount=wire.money(f.amount, f.asset), available=wire.money(f.available, f.asset)
         )
 
-    return await execute(request, operation, out, status_code=201,
-                         idempotency_key=idempotency_key)  # fmt: skip
+    return await execute(request, operation, out, status_code=201, idempotency_key=idempotency_key)
 
 
 @get("/promotions", guards=OPERATOR_READ, sync_to_thread=True, responses=problems())
@@ -221,8 +256,7 @@ async def my_referral_code(request: Request[Any, Any, Any]) -> Response[pw.Refer
     return await _code(request, ("merchant", principal.owner_id))
 
 
-@get("/customers/{customer_id:str}/referral-code", guards=OPERATOR_READ,
-     responses=problems(404))  # fmt: skip
+@get("/customers/{customer_id:str}/referral-code", guards=OPERATOR_READ, responses=problems(404))
 async def customer_referral_code(
     request: Request[Any, Any, Any], customer_id: FromPath[str]
 ) -> Response[pw.ReferralCode]:
@@ -236,35 +270,46 @@ def referral_out(r: referrals.Referral) -> pw.ReferralStatus:
     asset = r.asset
     return pw.ReferralStatus(
         referred=format_id(prefix[r.referred[0]], r.referred[1]),
-        referrer=format_id(prefix[r.referrer[0]], r.referrer[1]), status=r.status,
+        referrer=format_id(prefix[r.referrer[0]], r.referrer[1]),
+        status=r.status,
         referrer_reward=None if asset is None else wire.money(r.referrer_reward, asset),
         referred_reward=None if asset is None else wire.money(r.referred_reward, asset),
-        detail=r.detail, pricing_version=r.pricing_version,
+        detail=r.detail,
+        pricing_version=r.pricing_version,
         created_at=wire.rfc3339(r.created_ns),
         decided_at=None if r.decided_ns is None else wire.rfc3339(r.decided_ns),
-    )  # fmt: skip
+    )
 
 
-@post("/customers/{customer_id:str}/referral", guards=OPERATOR_ADMIN, status_code=201,
-      responses=problems(404, 409, 413, 415, 422))  # fmt: skip
+@post(
+    "/customers/{customer_id:str}/referral",
+    guards=OPERATOR_ADMIN,
+    status_code=201,
+    responses=problems(404, 409, 413, 415, 422),
+)
 async def claim_referral(
-    request: Request[Any, Any, Any], customer_id: FromPath[str],
-    data: JSONBody[pw.ReferralClaim], idempotency_key: IdempotencyKey = None,
+    request: Request[Any, Any, Any],
+    customer_id: FromPath[str],
+    data: JSONBody[pw.ReferralClaim],
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[pw.ReferralStatus]:
     """Name the customer's referrer after sign-up (within 30 days; not its own code)."""
     customer = path_id("cus", customer_id, Code.CUSTOMER_NOT_FOUND)
     operation = referrals.claim_referral(
         api_state(request).platform, ("customer", customer), data.code, data.device_id
     )
-    return await execute(request, operation, referral_out, status_code=201,
-                         idempotency_key=idempotency_key)  # fmt: skip
+    return await execute(
+        request, operation, referral_out, status_code=201, idempotency_key=idempotency_key
+    )
 
 
-@get("/customers/{customer_id:str}/referral", guards=OPERATOR_READ, sync_to_thread=True,
-     responses=problems(404))  # fmt: skip
-def get_referral(
-    request: Request[Any, Any, Any], customer_id: FromPath[str]
-) -> pw.ReferralStatus:
+@get(
+    "/customers/{customer_id:str}/referral",
+    guards=OPERATOR_READ,
+    sync_to_thread=True,
+    responses=problems(404),
+)
+def get_referral(request: Request[Any, Any, Any], customer_id: FromPath[str]) -> pw.ReferralStatus:
     """Who referred the customer, and whether the referral was rewarded."""
     customer = path_id("cus", customer_id, Code.CUSTOMER_NOT_FOUND)
     found = referrals.get_referral(api_state(request).platform, ("customer", customer))
@@ -289,7 +334,17 @@ async def reward_referrals(
 
 
 pricing_routes: Final = [
-    publish_rules, list_rules, get_rules, create_promo_code, list_promo_codes, get_promo_code,
-    fund_promotions, promotions, my_referral_code, customer_referral_code, claim_referral,
-    get_referral, reward_referrals,
-]  # fmt: skip
+    publish_rules,
+    list_rules,
+    get_rules,
+    create_promo_code,
+    list_promo_codes,
+    get_promo_code,
+    fund_promotions,
+    promotions,
+    my_referral_code,
+    customer_referral_code,
+    claim_referral,
+    get_referral,
+    reward_referrals,
+]

@@ -38,16 +38,24 @@ READ: Final = [requires(Scope.READ)]
 def refund_out(r: refunds.Refund) -> wire.Refund:
     asset = r.asset
     return wire.Refund(
-        id=format_id("ref", r.id), payment_id=format_id("pay", r.payment_id),
-        customer_id=format_id("cus", r.customer_id), merchant_id=format_id("mer", r.merchant_id),
-        amount=wire.money(r.amount, asset), fee_returned=wire.money(r.fee_returned, asset),
-        restricted=wire.money(r.restricted_amount, asset), reason=r.reason,
+        id=format_id("ref", r.id),
+        payment_id=format_id("pay", r.payment_id),
+        customer_id=format_id("cus", r.customer_id),
+        merchant_id=format_id("mer", r.merchant_id),
+        amount=wire.money(r.amount, asset),
+        fee_returned=wire.money(r.fee_returned, asset),
+        restricted=wire.money(r.restricted_amount, asset),
+        reason=r.reason,
         created_at=wire.rfc3339(r.created_ns),
-    )  # fmt: skip
+    )
 
 
-@post("/payments/{payment_id:str}/refunds", guards=REFUNDS, status_code=201,
-      responses=problems(402, 404, 409, 413, 415, 422))  # fmt: skip
+@post(
+    "/payments/{payment_id:str}/refunds",
+    guards=REFUNDS,
+    status_code=201,
+    responses=problems(402, 404, 409, 413, 415, 422),
+)
 async def refund_payment(
     request: Request[Any, Any, Any],
     payment_id: FromPath[str],
@@ -63,13 +71,17 @@ async def refund_payment(
         asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
     # The payment is read (and its merchant and asset checked) in the operation's unit.
     operation = refunds.refund_payment(
-        api_state(request).platform, path_id("pay", payment_id, Code.PAYMENT_NOT_FOUND),
-        amount, data.reason,
+        api_state(request).platform,
+        path_id("pay", payment_id, Code.PAYMENT_NOT_FOUND),
+        amount,
+        data.reason,
         merchant_id=None if principal.is_operator else principal.owner_id,
-        refund_id=operation_id("refund", principal, idempotency_key), asset=asset,
-    )  # fmt: skip
-    return await execute(request, operation, refund_out, status_code=201,
-                         idempotency_key=idempotency_key)  # fmt: skip
+        refund_id=operation_id("refund", principal, idempotency_key),
+        asset=asset,
+    )
+    return await execute(
+        request, operation, refund_out, status_code=201, idempotency_key=idempotency_key
+    )
 
 
 @get("/refunds", guards=READ, sync_to_thread=True, responses=problems(404))
@@ -83,8 +95,9 @@ def list_refunds(
     merchant = visible_merchant(principal_of(request))
     payment = query_id("pay", payment_id, "payment_id")
     name = listing("refunds", merchant, payment)
-    page = refunds.list_refunds(api_state(request).platform, payment, merchant,
-                                decode_cursor(name, cursor), limit)  # fmt: skip
+    page = refunds.list_refunds(
+        api_state(request).platform, payment, merchant, decode_cursor(name, cursor), limit
+    )
     return wire.RefundPage(
         data=[refund_out(r) for r in page.items], next_cursor=next_cursor(name, page.next_cursor)
     )
@@ -93,9 +106,10 @@ def list_refunds(
 @get("/refunds/{refund_id:str}", guards=READ, sync_to_thread=True, responses=problems(404))
 def get_refund(request: Request[Any, Any, Any], refund_id: FromPath[str]) -> wire.Refund:
     found = refunds.get_refund(
-        api_state(request).platform, path_id("ref", refund_id, Code.REFUND_NOT_FOUND),
+        api_state(request).platform,
+        path_id("ref", refund_id, Code.REFUND_NOT_FOUND),
         visible_merchant(principal_of(request)),
-    )  # fmt: skip
+    )
     if found is None:
         raise ProblemError(Code.REFUND_NOT_FOUND, "no such refund")
     return refund_out(found)

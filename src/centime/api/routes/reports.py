@@ -35,8 +35,9 @@ READ: Final = [requires(Scope.READ)]
 NS_PER_S: Final = 1_000_000_000
 
 DateParam = Annotated[str, Parameter(pattern=r"^\d{4}-\d{2}-\d{2}$", description="A UTC day.")]
-InstantParam = Annotated[str, Parameter(
-    max_length=40, description="A date (midnight UTC) or an RFC 3339 time.")]  # fmt: skip
+InstantParam = Annotated[
+    str, Parameter(max_length=40, description="A date (midnight UTC) or an RFC 3339 time.")
+]
 
 
 def parse_instant(text: str, field: str) -> int:
@@ -51,9 +52,10 @@ def parse_instant(text: str, field: str) -> int:
         whole = int(moment.replace(microsecond=0).timestamp())
     except (ValueError, OverflowError):
         raise ProblemError(
-            ApiCode.INVALID_REQUEST, f"{field}: a date (YYYY-MM-DD) or an RFC 3339 time",
+            ApiCode.INVALID_REQUEST,
+            f"{field}: a date (YYYY-MM-DD) or an RFC 3339 time",
             errors=[wire.FieldError(field=field, detail="not a date or an RFC 3339 time")],
-        ) from None  # fmt: skip
+        ) from None
     return whole * NS_PER_S + moment.microsecond * 1000
 
 
@@ -67,21 +69,25 @@ def _out(report: reports.Reconciliation) -> wire.ProviderReconciliation:
         return None if amount is None else wire.money(amount, asset)
 
     return wire.ProviderReconciliation(
-        provider=report.provider, provider_lines=report.provider_lines,
-        platform_lines=report.platform_lines, truncated=report.truncated,
+        provider=report.provider,
+        provider_lines=report.provider_lines,
+        platform_lines=report.platform_lines,
+        truncated=report.truncated,
         differences=[
             wire.ReconciliationDifference(
-                kind=d.kind, movement=d.movement, topup_id=format_id("top", d.topup_id),
+                kind=d.kind,
+                movement=d.movement,
+                topup_id=format_id("top", d.topup_id),
                 provider_amount=money(d.provider_amount, d.asset),
-                platform_amount=money(d.platform_amount, d.asset), detail=d.detail,
+                platform_amount=money(d.platform_amount, d.asset),
+                detail=d.detail,
             )
             for d in report.differences
         ],
-    )  # fmt: skip
+    )
 
 
-@get("/reports/reconciliation", guards=OPERATOR_READ, sync_to_thread=True,
-     responses=problems())  # fmt: skip
+@get("/reports/reconciliation", guards=OPERATOR_READ, sync_to_thread=True, responses=problems())
 def reconciliation(request: Request[Any, Any, Any], date: DateParam) -> wire.Reconciliation:
     """What each funding provider reports for the day against the ledger and the top-ups,
     every difference listed."""
@@ -98,30 +104,43 @@ def reconciliation(request: Request[Any, Any, Any], date: DateParam) -> wire.Rec
     return wire.Reconciliation(date=day.isoformat(), differences=count, providers=done)
 
 
-@get("/merchants/me/export.csv", guards=READ, sync_to_thread=True,
-     responses=problems(), media_type="text/csv")  # fmt: skip
+@get(
+    "/merchants/me/export.csv",
+    guards=READ,
+    sync_to_thread=True,
+    responses=problems(),
+    media_type="text/csv",
+)
 def export_csv(
     request: Request[Any, Any, Any],
-    from_: Annotated[str, QueryParameter(name="from", max_length=40,
-                                         description="Start (included): date or RFC 3339.")],
-    to: Annotated[str, QueryParameter(max_length=40,
-                                      description="End (excluded): date or RFC 3339.")],
-) -> Stream:  # fmt: skip
+    from_: Annotated[
+        str,
+        QueryParameter(
+            name="from", max_length=40, description="Start (included): date or RFC 3339."
+        ),
+    ],
+    to: Annotated[
+        str, QueryParameter(max_length=40, description="End (excluded): date or RFC 3339.")
+    ],
+) -> Stream:
     """The calling merchant's payments and refunds of the period as CSV: money as integer
     strings in the asset's scale and as decimals; oldest first; streamed."""
     principal = principal_of(request)
     if principal.is_operator:
         raise ProblemError(ApiCode.FORBIDDEN, "an operator key has no merchant of its own")
     made = reports.export_operations(
-        api_state(request).platform, principal.owner_id, parse_instant(from_, "from"),
+        api_state(request).platform,
+        principal.owner_id,
+        parse_instant(from_, "from"),
         parse_instant(to, "to"),
-    )  # fmt: skip
+    )
     if isinstance(made, Refusal):
         raise ProblemError(made.code, made.detail)
     return Stream(
-        made, media_type="text/csv; charset=utf-8",
+        made,
+        media_type="text/csv; charset=utf-8",
         headers={"content-disposition": 'attachment; filename="operations.csv"'},
-    )  # fmt: skip
+    )
 
 
 report_routes: Final = [reconciliation, export_csv]

@@ -66,36 +66,58 @@ def _money(amount: int, asset: str) -> wire.Money:
 def case_out(case: review.Case) -> wire.RiskCase:
     s = case.subject
     return wire.RiskCase(
-        id=format_id("case", case.id), status=case.status,  # type: ignore[arg-type]
-        object=s.kind, object_id=format_id(_PREFIX[s.kind], s.id),
+        id=format_id("case", case.id),
+        status=case.status,  # type: ignore[arg-type]
+        object=s.kind,
+        object_id=format_id(_PREFIX[s.kind], s.id),
         party_id=format_id("cus" if s.party_kind == "customer" else "mer", s.party_id),
-        amount=_money(case.amount, case.asset), label=case.label,  # type: ignore[arg-type]
-        created_at=wire.rfc3339(case.created_ns), resolved_at=_time(case.resolved_ns),
+        amount=_money(case.amount, case.asset),
+        label=case.label,  # type: ignore[arg-type]
+        created_at=wire.rfc3339(case.created_ns),
+        resolved_at=_time(case.resolved_ns),
         resolved_by=case.resolved_by,
-    )  # fmt: skip
+    )
 
 
 def decision_out(d: DecisionRecord) -> wire.RiskDecision:
     e = d.event
     return wire.RiskDecision(
-        id=format_id("rsk", d.id), type=e.type, payer=e.payer, payee=e.payee,
-        amount=_money(e.amount, e.asset), device=e.device, ip=e.ip, instrument=e.instrument,
-        action=d.action, score=d.score, reasons=list(d.reasons),
-        model_version=d.model_version, rules_version=d.rules_version,
-        stepped_up=d.stepped_up, features=d.features, at=wire.rfc3339(d.created_ns),
-    )  # fmt: skip
+        id=format_id("rsk", d.id),
+        type=e.type,
+        payer=e.payer,
+        payee=e.payee,
+        amount=_money(e.amount, e.asset),
+        device=e.device,
+        ip=e.ip,
+        instrument=e.instrument,
+        action=d.action,
+        score=d.score,
+        reasons=list(d.reasons),
+        model_version=d.model_version,
+        rules_version=d.rules_version,
+        stepped_up=d.stepped_up,
+        features=d.features,
+        at=wire.rfc3339(d.created_ns),
+    )
 
 
 def detail_out(evidence: review.CaseEvidence) -> wire.RiskCaseDetail:
     base = case_out(evidence.case)
     return wire.RiskCaseDetail(
-        id=base.id, status=base.status, object=base.object, object_id=base.object_id,
-        party_id=base.party_id, amount=base.amount, label=base.label,
-        created_at=base.created_at, resolved_at=base.resolved_at,
+        id=base.id,
+        status=base.status,
+        object=base.object,
+        object_id=base.object_id,
+        party_id=base.party_id,
+        amount=base.amount,
+        label=base.label,
+        created_at=base.created_at,
+        resolved_at=base.resolved_at,
         resolved_by=base.resolved_by,
         decision=None if evidence.decision is None else decision_out(evidence.decision),
-        recent=[decision_out(d) for d in evidence.recent], related=evidence.related,
-    )  # fmt: skip
+        recent=[decision_out(d) for d in evidence.recent],
+        related=evidence.related,
+    )
 
 
 def _case_id(text: str, idempotency_key: str | None = None) -> int:
@@ -124,8 +146,12 @@ def list_cases(
 ) -> wire.RiskCasePage:
     """The review queue, newest first: the open cases (or those of another status)."""
     name = f"risk_cases:{status}"
-    page = review.list_cases(api_state(request).platform, None if status == "all" else status,
-                             decode_cursor(name, cursor), limit)  # fmt: skip
+    page = review.list_cases(
+        api_state(request).platform,
+        None if status == "all" else status,
+        decode_cursor(name, cursor),
+        limit,
+    )
     return wire.RiskCasePage(
         data=[case_out(c) for c in page.items], next_cursor=next_cursor(name, page.next_cursor)
     )
@@ -140,8 +166,12 @@ def get_case(request: Request[Any, Any, Any], case_id: FromPath[str]) -> wire.Ri
     return detail_out(found)
 
 
-@post("/risk/cases/{case_id:str}/approve", guards=REVIEW, status_code=200,
-      responses=problems(402, 404, 409, 422, 503))  # fmt: skip
+@post(
+    "/risk/cases/{case_id:str}/approve",
+    guards=REVIEW,
+    status_code=200,
+    responses=problems(402, 404, 409, 422, 503),
+)
 async def approve_case(
     request: Request[Any, Any, Any], case_id: FromPath[str], idempotency_key: IdempotencyKey = None
 ) -> wire.RiskCase:
@@ -151,8 +181,12 @@ async def approve_case(
     return _answer(await to_thread.run_sync(review.approve_case, platform, target, analyst))
 
 
-@post("/risk/cases/{case_id:str}/decline", guards=REVIEW, status_code=200,
-      responses=problems(404, 409))  # fmt: skip
+@post(
+    "/risk/cases/{case_id:str}/decline",
+    guards=REVIEW,
+    status_code=200,
+    responses=problems(404, 409),
+)
 async def decline_case(
     request: Request[Any, Any, Any], case_id: FromPath[str], idempotency_key: IdempotencyKey = None
 ) -> wire.RiskCase:
@@ -162,8 +196,9 @@ async def decline_case(
     return _answer(await to_thread.run_sync(review.decline_case, platform, target, analyst))
 
 
-@post("/risk/cases/{case_id:str}/freeze", guards=REVIEW, status_code=200,
-      responses=problems(404, 409))  # fmt: skip
+@post(
+    "/risk/cases/{case_id:str}/freeze", guards=REVIEW, status_code=200, responses=problems(404, 409)
+)
 async def freeze_party(
     request: Request[Any, Any, Any], case_id: FromPath[str], idempotency_key: IdempotencyKey = None
 ) -> wire.RiskCase:
@@ -174,8 +209,12 @@ async def freeze_party(
     return _answer(result)
 
 
-@post("/risk/cases/{case_id:str}/label", guards=REVIEW, status_code=200,
-      responses=problems(404, 413, 415))  # fmt: skip
+@post(
+    "/risk/cases/{case_id:str}/label",
+    guards=REVIEW,
+    status_code=200,
+    responses=problems(404, 413, 415),
+)
 async def label_case(
     request: Request[Any, Any, Any],
     case_id: FromPath[str],
@@ -209,10 +248,10 @@ async def record_labels(
         try:
             event_ns = parse_timestamp(item.event_at)
         except ValueError:
-            raise ProblemError(Code.INVALID_REQUEST,
-                               f"label {i}: event_at is an RFC 3339 time") from None
-        labels.append(LabelIn(item.source, item.id, event_ns, item.payer, item.payee,
-                              item.label))
+            raise ProblemError(
+                Code.INVALID_REQUEST, f"label {i}: event_at is an RFC 3339 time"
+            ) from None
+        labels.append(LabelIn(item.source, item.id, event_ns, item.payer, item.payee, item.label))
     platform = api_state(request).platform
     result = await to_thread.run_sync(record, platform, labels)
     if isinstance(result, Refusal):
@@ -220,5 +259,12 @@ async def record_labels(
     return wire.RiskLabelsRecorded(recorded=result.new, duplicates=result.duplicates)
 
 
-risk_routes: Final = [list_cases, get_case, approve_case, decline_case, freeze_party, label_case,
-                      record_labels]
+risk_routes: Final = [
+    list_cases,
+    get_case,
+    approve_case,
+    decline_case,
+    freeze_party,
+    label_case,
+    record_labels,
+]

@@ -71,17 +71,28 @@ def _time(ns: int | None) -> str | None:
 def topup_out(t: topups.TopUp) -> wire.TopUp:
     asset = t.asset
     return wire.TopUp(
-        id=format_id("top", t.id), customer_id=format_id("cus", t.customer_id),
-        amount=wire.money(t.amount, asset), method=t.method.value, instrument=t.instrument,
+        id=format_id("top", t.id),
+        customer_id=format_id("cus", t.customer_id),
+        amount=wire.money(t.amount, asset),
+        method=t.method.value,
+        instrument=t.instrument,
         instrument_last4=t.instrument_last4 or None,
-        provider=t.provider, status=t.status.value, awaiting_retry=t.awaiting_retry,
-        failure_code=t.failure_code, failure_message=t.failure_message,
-        restricted=t.restricted, settles_at=_time(t.settles_at_ns),
-        settled_at=_time(t.settled_ns), released=wire.money(t.released, asset),
-        charged_back=wire.money(t.charged_back, asset), created_at=wire.rfc3339(t.created_ns),
-        updated_at=wire.rfc3339(t.updated_ns), bonus=wire.money(t.bonus, asset),
-        bonus_rule=t.bonus_rule, pricing_version=t.pricing_version,
-    )  # fmt: skip
+        provider=t.provider,
+        status=t.status.value,
+        awaiting_retry=t.awaiting_retry,
+        failure_code=t.failure_code,
+        failure_message=t.failure_message,
+        restricted=t.restricted,
+        settles_at=_time(t.settles_at_ns),
+        settled_at=_time(t.settled_ns),
+        released=wire.money(t.released, asset),
+        charged_back=wire.money(t.charged_back, asset),
+        created_at=wire.rfc3339(t.created_ns),
+        updated_at=wire.rfc3339(t.updated_ns),
+        bonus=wire.money(t.bonus, asset),
+        bonus_rule=t.bonus_rule,
+        pricing_version=t.pricing_version,
+    )
 
 
 def _provider(platform: Platform, name: str) -> FundingProvider:
@@ -101,25 +112,41 @@ def _answer(
         status, body = in_review_body(result)
         return Response(body, status_code=status, media_type="application/json")
     return Response(
-        msgspec.json.encode(topup_out(result)), status_code=status,
-        media_type="application/json", headers={REPLAYED_HEADER: "true"} if replayed else {},
-    )  # fmt: skip
+        msgspec.json.encode(topup_out(result)),
+        status_code=status,
+        media_type="application/json",
+        headers={REPLAYED_HEADER: "true"} if replayed else {},
+    )
 
 
 def _create(
-    platform: Platform, topup_id: int, customer_id: int, asset: str, amount: int,
-    method: Method, instrument: str, origin_: tuple[str | None, str | None],
-) -> tuple[topups.TopUp | Refusal | InReview, bool]:  # fmt: skip
+    platform: Platform,
+    topup_id: int,
+    customer_id: int,
+    asset: str,
+    amount: int,
+    method: Method,
+    instrument: str,
+    origin_: tuple[str | None, str | None],
+) -> tuple[topups.TopUp | Refusal | InReview, bool]:
     """The top-up of this request (made now, or the one its key made before), and whether
     it existed before. Runs in a worker thread: it waits for the risk screen, two units and
     the provider. A new top-up is screened first (centime.platform.screening.topup)."""
     provider = _provider(platform, platform.config.funding_provider)
     existing = topups.get_topup(platform, topup_id)
     if existing is not None and (
-        existing.customer_id, existing.asset, existing.amount, existing.method,
+        existing.customer_id,
+        existing.asset,
+        existing.amount,
+        existing.method,
         existing.instrument_fingerprint,
-    ) != (customer_id, asset, amount, method,
-          fingerprint(instrument_key(platform), method, instrument)):  # fmt: skip
+    ) != (
+        customer_id,
+        asset,
+        amount,
+        method,
+        fingerprint(instrument_key(platform), method, instrument),
+    ):
         raise ProblemError(
             ApiCode.IDEMPOTENCY_KEY_REUSED,
             "this Idempotency-Key was used for a different request; use a new key",
@@ -131,14 +158,26 @@ def _create(
         return made, True
     device, ip = origin_
     screened = screening.topup(
-        platform, provider, customer_id, asset, amount, method.value, instrument,
-        topup_id=topup_id, device=device, ip=ip,
-    )  # fmt: skip
+        platform,
+        provider,
+        customer_id,
+        asset,
+        amount,
+        method.value,
+        instrument,
+        topup_id=topup_id,
+        device=device,
+        ip=ip,
+    )
     return screened, False
 
 
-@post("/topups", guards=OPERATOR_PAYMENTS, status_code=201,
-      responses={**problems(403, 404, 409, 413, 415, 422, 503), **IN_REVIEW})  # fmt: skip
+@post(
+    "/topups",
+    guards=OPERATOR_PAYMENTS,
+    status_code=201,
+    responses={**problems(403, 404, 409, 413, 415, 422, 503), **IN_REVIEW},
+)
 async def create_topup(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.TopUpCreate],
@@ -153,9 +192,16 @@ async def create_topup(
     topup_id = operation_id("topup", principal, idempotency_key)
     with state.in_flight.claim(principal.owner, idempotency_key):
         result, replayed = await to_thread.run_sync(
-            _create, state.platform, topup_id, customer_id, asset, amount,
-            Method(data.method), data.instrument, origin(request, principal),
-        )  # fmt: skip
+            _create,
+            state.platform,
+            topup_id,
+            customer_id,
+            asset,
+            amount,
+            Method(data.method),
+            data.instrument,
+            origin(request, principal),
+        )
     return _answer(result, 201, replayed)
 
 
@@ -166,8 +212,12 @@ def _retry(platform: Platform, topup_id: int) -> topups.TopUp | Refusal:
     return topups.retry_topup(platform, _provider(platform, found.provider), topup_id)
 
 
-@post("/topups/{topup_id:str}/retry", guards=OPERATOR_PAYMENTS, status_code=200,
-      responses=problems(404, 409, 422, 503))  # fmt: skip
+@post(
+    "/topups/{topup_id:str}/retry",
+    guards=OPERATOR_PAYMENTS,
+    status_code=200,
+    responses=problems(404, 409, 422, 503),
+)
 async def retry_topup(
     request: Request[Any, Any, Any],
     topup_id: FromPath[str],
@@ -194,15 +244,15 @@ def list_topups(
     """Top-ups newest first: every one, or a customer's."""
     customer = query_id("cus", customer_id, "customer_id")
     name = listing("topups", customer)
-    page = topups.list_topups(api_state(request).platform, customer,
-                              decode_cursor(name, cursor), limit)  # fmt: skip
+    page = topups.list_topups(
+        api_state(request).platform, customer, decode_cursor(name, cursor), limit
+    )
     return wire.TopUpPage(
         data=[topup_out(t) for t in page.items], next_cursor=next_cursor(name, page.next_cursor)
     )
 
 
-@get("/topups/{topup_id:str}", guards=OPERATOR_READ, sync_to_thread=True,
-     responses=problems(404))  # fmt: skip
+@get("/topups/{topup_id:str}", guards=OPERATOR_READ, sync_to_thread=True, responses=problems(404))
 def get_topup(request: Request[Any, Any, Any], topup_id: FromPath[str]) -> wire.TopUp:
     found = topups.get_topup(
         api_state(request).platform, path_id("top", topup_id, Code.TOPUP_NOT_FOUND)

@@ -39,14 +39,21 @@ OPERATOR_READ: Final = [requires(Scope.READ, operator=True)]
 
 def transfer_out(t: p2p.P2PTransfer) -> wire.Transfer:
     return wire.Transfer(
-        id=format_id("tr", t.id), sender_id=format_id("cus", t.sender_id),
-        recipient_id=format_id("cus", t.recipient_id), amount=wire.money(t.amount, t.asset),
-        note=t.note, created_at=wire.rfc3339(t.created_ns),
-    )  # fmt: skip
+        id=format_id("tr", t.id),
+        sender_id=format_id("cus", t.sender_id),
+        recipient_id=format_id("cus", t.recipient_id),
+        amount=wire.money(t.amount, t.asset),
+        note=t.note,
+        created_at=wire.rfc3339(t.created_ns),
+    )
 
 
-@post("/transfers", guards=OPERATOR_PAYMENTS, status_code=201,
-      responses={**problems(402, 404, 409, 413, 415, 422), **IN_REVIEW})  # fmt: skip
+@post(
+    "/transfers",
+    guards=OPERATOR_PAYMENTS,
+    status_code=201,
+    responses={**problems(402, 404, 409, 413, 415, 422), **IN_REVIEW},
+)
 async def create_transfer(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.TransferCreate],
@@ -59,19 +66,26 @@ async def create_transfer(
     sender_id = body_id("cus", data.sender_id, "sender_id")
     recipient_id = body_id("cus", data.recipient_id, "recipient_id")
     transfer_id = operation_id("transfer", principal, idempotency_key)
-    operation = p2p.send(platform, sender_id, recipient_id, asset, amount, data.note,
-                         transfer_id=transfer_id)  # fmt: skip
+    operation = p2p.send(
+        platform, sender_id, recipient_id, asset, amount, data.note, transfer_id=transfer_id
+    )
     device, ip = origin(request, principal)
     event = RiskEvent(
-        platform.clock.now_ns(), "transfer", amount, asset, format_id("cus", sender_id),
-        format_id("cus", recipient_id), device, ip,
-    )  # fmt: skip
+        platform.clock.now_ns(),
+        "transfer",
+        amount,
+        asset,
+        format_id("cus", sender_id),
+        format_id("cus", recipient_id),
+        device,
+        ip,
+    )
     decision = await screen_one(request, event)
-    plan = screening.transfer_plan(sender_id, recipient_id, asset, amount, data.note,
-                                   transfer_id)  # fmt: skip
+    plan = screening.transfer_plan(sender_id, recipient_id, asset, amount, data.note, transfer_id)
     guarded = screening.guarded(operation, event, decision, plan)
-    return await execute(request, guarded, transfer_out, status_code=201,
-                         idempotency_key=idempotency_key)  # fmt: skip
+    return await execute(
+        request, guarded, transfer_out, status_code=201, idempotency_key=idempotency_key
+    )
 
 
 @get("/transfers", guards=OPERATOR_READ, sync_to_thread=True, responses=problems())
@@ -84,16 +98,21 @@ def list_transfers(
     """Transfers newest first: every one, or those a customer sent or received."""
     customer = query_id("cus", customer_id, "customer_id")
     name = listing("transfers", customer)
-    page = p2p.list_p2p_transfers(api_state(request).platform, customer,
-                                  decode_cursor(name, cursor), limit)  # fmt: skip
+    page = p2p.list_p2p_transfers(
+        api_state(request).platform, customer, decode_cursor(name, cursor), limit
+    )
     return wire.TransferPage(
         data=[transfer_out(t) for t in page.items],
         next_cursor=next_cursor(name, page.next_cursor),
     )
 
 
-@get("/transfers/{transfer_id:str}", guards=OPERATOR_READ, sync_to_thread=True,
-     responses=problems(404))  # fmt: skip
+@get(
+    "/transfers/{transfer_id:str}",
+    guards=OPERATOR_READ,
+    sync_to_thread=True,
+    responses=problems(404),
+)
 def get_transfer(request: Request[Any, Any, Any], transfer_id: FromPath[str]) -> wire.Transfer:
     found = p2p.get_p2p_transfer(
         api_state(request).platform, path_id("tr", transfer_id, Code.TRANSFER_NOT_FOUND)

@@ -38,12 +38,18 @@ ADMIN: Final = [requires(Scope.ADMIN)]
 def endpoint_out(e: webhooks.Endpoint) -> wire.WebhookEndpoint:
     rotating = e.previous_expires_ns if e.secret_previous is not None else None
     return wire.WebhookEndpoint(
-        id=format_id("we", e.id), merchant_id=format_id("mer", e.merchant_id), url=e.url,
-        description=e.description, event_types=sorted(e.event_types), enabled=e.enabled,
-        disabled_reason=e.disabled_reason, failures=e.failures,
+        id=format_id("we", e.id),
+        merchant_id=format_id("mer", e.merchant_id),
+        url=e.url,
+        description=e.description,
+        event_types=sorted(e.event_types),
+        enabled=e.enabled,
+        disabled_reason=e.disabled_reason,
+        failures=e.failures,
         secret_rotating_until=None if rotating is None else wire.rfc3339(rotating),
-        created_at=wire.rfc3339(e.created_ns), updated_at=wire.rfc3339(e.updated_ns),
-    )  # fmt: skip
+        created_at=wire.rfc3339(e.created_ns),
+        updated_at=wire.rfc3339(e.updated_ns),
+    )
 
 
 def _with_secret(made: webhooks.NewSecret, shown: bool) -> wire.WebhookEndpointCreated:
@@ -54,22 +60,29 @@ def _with_secret(made: webhooks.NewSecret, shown: bool) -> wire.WebhookEndpointC
 
 def delivery_out(d: webhooks.Delivery) -> wire.WebhookDelivery:
     return wire.WebhookDelivery(
-        id=format_id("wd", d.id), endpoint_id=format_id("we", d.endpoint_id),
-        event_id=format_id("evt", d.event_id), status=d.status,  # type: ignore[arg-type]
+        id=format_id("wd", d.id),
+        endpoint_id=format_id("we", d.endpoint_id),
+        event_id=format_id("evt", d.event_id),
+        status=d.status,  # type: ignore[arg-type]
         attempts=d.attempts,
         next_attempt_at=None if d.next_attempt_ns is None else wire.rfc3339(d.next_attempt_ns),
-        last_status_code=d.last_status_code, created_at=wire.rfc3339(d.created_ns),
+        last_status_code=d.last_status_code,
+        created_at=wire.rfc3339(d.created_ns),
         updated_at=wire.rfc3339(d.updated_ns),
-    )  # fmt: skip
+    )
 
 
 def attempt_out(a: webhooks.Attempt) -> wire.WebhookAttempt:
     return wire.WebhookAttempt(
-        id=format_id("wa", a.id), delivery_id=format_id("wd", a.delivery_id),
-        event_id=format_id("evt", a.event_id), attempt=a.attempt, status_code=a.status_code,
-        latency_ms=a.latency_ms, error=a.error,
+        id=format_id("wa", a.id),
+        delivery_id=format_id("wd", a.delivery_id),
+        event_id=format_id("evt", a.event_id),
+        attempt=a.attempt,
+        status_code=a.status_code,
+        latency_ms=a.latency_ms,
+        error=a.error,
         created_at=wire.rfc3339(a.created_ns),
-    )  # fmt: skip
+    )
 
 
 def _owner(request: Request[Any, Any, Any]) -> int | None:
@@ -83,17 +96,18 @@ def _endpoint_id(text: str) -> int:
 
 
 def _visible(request: Request[Any, Any, Any], text: str) -> webhooks.Endpoint:
-    found = webhooks.get_endpoint(api_state(request).platform, _endpoint_id(text),
-                                  _owner(request))  # fmt: skip
+    found = webhooks.get_endpoint(api_state(request).platform, _endpoint_id(text), _owner(request))
     if found is None:
         raise ProblemError(Code.WEBHOOK_ENDPOINT_NOT_FOUND, "no such webhook endpoint")
     return found
 
 
-@post("/webhook-endpoints", guards=ADMIN, status_code=201,
-      responses=problems(404, 409, 413, 415, 422))  # fmt: skip
+@post(
+    "/webhook-endpoints", guards=ADMIN, status_code=201, responses=problems(404, 409, 413, 415, 422)
+)
 async def create_webhook_endpoint(
-    request: Request[Any, Any, Any], data: JSONBody[wire.WebhookEndpointCreate],
+    request: Request[Any, Any, Any],
+    data: JSONBody[wire.WebhookEndpointCreate],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[wire.WebhookEndpointCreated]:
     """Register an endpoint for the event types given; its signing secret is in this
@@ -101,18 +115,26 @@ async def create_webhook_endpoint(
     principal = principal_of(request)
     merchant_id = acting_merchant(principal, data.merchant_id, "merchant_id")
     endpoint_id = (
-        None if idempotency_key is None
+        None
+        if idempotency_key is None
         else operation_id("webhook-endpoint", principal, idempotency_key)
-    )  # fmt: skip
+    )
     operation = webhooks.create_endpoint(
-        api_state(request).platform, merchant_id, data.url, data.event_types, data.description,
+        api_state(request).platform,
+        merchant_id,
+        data.url,
+        data.event_types,
+        data.description,
         endpoint_id=endpoint_id,
-    )  # fmt: skip
+    )
     return await execute(
-        request, operation, lambda made: _with_secret(made, bool(made.secret)),
-        status_code=201, stored_to_wire=lambda made: _with_secret(made, False),
+        request,
+        operation,
+        lambda made: _with_secret(made, bool(made.secret)),
+        status_code=201,
+        stored_to_wire=lambda made: _with_secret(made, False),
         idempotency_key=idempotency_key,
-    )  # fmt: skip
+    )
 
 
 @get("/webhook-endpoints", guards=ADMIN, sync_to_thread=True, responses=problems())
@@ -124,126 +146,188 @@ def list_webhook_endpoints(
     """The caller's endpoints (the operator's key: every merchant's), newest first."""
     owner = _owner(request)
     name = f"webhook-endpoints:{owner or ''}"
-    page = webhooks.list_endpoints(api_state(request).platform, owner,
-                                   decode_cursor(name, cursor), limit)  # fmt: skip
-    return wire.WebhookEndpointPage(data=[endpoint_out(e) for e in page.items],
-                                    next_cursor=next_cursor(name, page.next_cursor))  # fmt: skip
+    page = webhooks.list_endpoints(
+        api_state(request).platform, owner, decode_cursor(name, cursor), limit
+    )
+    return wire.WebhookEndpointPage(
+        data=[endpoint_out(e) for e in page.items], next_cursor=next_cursor(name, page.next_cursor)
+    )
 
 
-@get("/webhook-endpoints/{endpoint_id:str}", guards=ADMIN, sync_to_thread=True,
-     responses=problems(404))  # fmt: skip
+@get(
+    "/webhook-endpoints/{endpoint_id:str}",
+    guards=ADMIN,
+    sync_to_thread=True,
+    responses=problems(404),
+)
 def get_webhook_endpoint(
     request: Request[Any, Any, Any], endpoint_id: FromPath[str]
 ) -> wire.WebhookEndpoint:
     return endpoint_out(_visible(request, endpoint_id))
 
 
-@patch("/webhook-endpoints/{endpoint_id:str}", guards=ADMIN,
-       responses=problems(404, 409, 413, 415, 422))  # fmt: skip
+@patch(
+    "/webhook-endpoints/{endpoint_id:str}",
+    guards=ADMIN,
+    responses=problems(404, 409, 413, 415, 422),
+)
 async def update_webhook_endpoint(
-    request: Request[Any, Any, Any], endpoint_id: FromPath[str],
-    data: JSONBody[wire.WebhookEndpointUpdate], idempotency_key: IdempotencyKey = None,
+    request: Request[Any, Any, Any],
+    endpoint_id: FromPath[str],
+    data: JSONBody[wire.WebhookEndpointUpdate],
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[wire.WebhookEndpoint]:
     """Change the URL, the event types, the description; disable or enable again."""
     operation = webhooks.update_endpoint(
-        api_state(request).platform, _owner(request), _endpoint_id(endpoint_id),
+        api_state(request).platform,
+        _owner(request),
+        _endpoint_id(endpoint_id),
         url=None if isinstance(data.url, wire.UnsetType) else data.url,
         event_types=None if isinstance(data.event_types, wire.UnsetType) else data.event_types,
         description=None if isinstance(data.description, wire.UnsetType) else data.description,
         enabled=None if isinstance(data.enabled, wire.UnsetType) else data.enabled,
-    )  # fmt: skip
+    )
     return await execute(request, operation, endpoint_out, idempotency_key=idempotency_key)
 
 
-@delete("/webhook-endpoints/{endpoint_id:str}", guards=ADMIN, status_code=200,
-        responses=problems(404))  # fmt: skip
+@delete(
+    "/webhook-endpoints/{endpoint_id:str}", guards=ADMIN, status_code=200, responses=problems(404)
+)
 async def delete_webhook_endpoint(
     request: Request[Any, Any, Any], endpoint_id: FromPath[str]
 ) -> Response[wire.WebhookEndpoint]:
     """Remove the endpoint, its pending deliveries and its log."""
-    operation = webhooks.delete_endpoint(api_state(request).platform, _owner(request),
-                                         _endpoint_id(endpoint_id))  # fmt: skip
+    operation = webhooks.delete_endpoint(
+        api_state(request).platform, _owner(request), _endpoint_id(endpoint_id)
+    )
     return await execute(request, operation, endpoint_out, idempotency_key=None)
 
 
-@post("/webhook-endpoints/{endpoint_id:str}/rotate-secret", guards=ADMIN, status_code=200,
-      responses=problems(404, 409, 413, 415, 422))  # fmt: skip
+@post(
+    "/webhook-endpoints/{endpoint_id:str}/rotate-secret",
+    guards=ADMIN,
+    status_code=200,
+    responses=problems(404, 409, 413, 415, 422),
+)
 async def rotate_webhook_secret(
-    request: Request[Any, Any, Any], endpoint_id: FromPath[str],
-    data: JSONBody[wire.WebhookSecretRotate], idempotency_key: IdempotencyKey = None,
+    request: Request[Any, Any, Any],
+    endpoint_id: FromPath[str],
+    data: JSONBody[wire.WebhookSecretRotate],
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[wire.WebhookEndpointCreated]:
     """A new secret (in this answer only); the current one keeps signing beside it for
     ``overlap_s`` seconds (both signatures are sent meanwhile)."""
-    operation = webhooks.rotate_secret(api_state(request).platform, _owner(request),
-                                       _endpoint_id(endpoint_id), data.overlap_s)  # fmt: skip
+    operation = webhooks.rotate_secret(
+        api_state(request).platform, _owner(request), _endpoint_id(endpoint_id), data.overlap_s
+    )
     return await execute(
-        request, operation, lambda made: _with_secret(made, True),
-        stored_to_wire=lambda made: _with_secret(made, False), idempotency_key=idempotency_key,
-    )  # fmt: skip
+        request,
+        operation,
+        lambda made: _with_secret(made, True),
+        stored_to_wire=lambda made: _with_secret(made, False),
+        idempotency_key=idempotency_key,
+    )
 
 
-@post("/webhook-endpoints/{endpoint_id:str}/test", guards=ADMIN, status_code=202,
-      responses=problems(404, 409, 422))  # fmt: skip
+@post(
+    "/webhook-endpoints/{endpoint_id:str}/test",
+    guards=ADMIN,
+    status_code=202,
+    responses=problems(404, 409, 422),
+)
 async def send_webhook_test(
-    request: Request[Any, Any, Any], endpoint_id: FromPath[str],
+    request: Request[Any, Any, Any],
+    endpoint_id: FromPath[str],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[wire.WebhookDelivery]:
     """Send a ``webhook.test`` event to this endpoint only (it must be enabled)."""
-    operation = webhooks.send_test_event(api_state(request).platform, _owner(request),
-                                         _endpoint_id(endpoint_id))  # fmt: skip
-    return await execute(request, operation, delivery_out, status_code=202,
-                         idempotency_key=idempotency_key)  # fmt: skip
+    operation = webhooks.send_test_event(
+        api_state(request).platform, _owner(request), _endpoint_id(endpoint_id)
+    )
+    return await execute(
+        request, operation, delivery_out, status_code=202, idempotency_key=idempotency_key
+    )
 
 
-@get("/webhook-endpoints/{endpoint_id:str}/deliveries", guards=ADMIN, sync_to_thread=True,
-     responses=problems(404))  # fmt: skip
+@get(
+    "/webhook-endpoints/{endpoint_id:str}/deliveries",
+    guards=ADMIN,
+    sync_to_thread=True,
+    responses=problems(404),
+)
 def list_webhook_deliveries(
-    request: Request[Any, Any, Any], endpoint_id: FromPath[str],
-    limit: LimitParam = API_PAGE_SIZE_DEFAULT, cursor: CursorParam = None,
+    request: Request[Any, Any, Any],
+    endpoint_id: FromPath[str],
+    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
+    cursor: CursorParam = None,
 ) -> wire.WebhookDeliveryPage:
     """The endpoint's deliveries (one per event), newest first."""
     endpoint = _visible(request, endpoint_id)
     name = f"webhook-deliveries:{endpoint.id}"
-    page = webhooks.list_deliveries(api_state(request).platform, endpoint.id,
-                                    decode_cursor(name, cursor), limit)  # fmt: skip
-    return wire.WebhookDeliveryPage(data=[delivery_out(d) for d in page.items],
-                                    next_cursor=next_cursor(name, page.next_cursor))  # fmt: skip
+    page = webhooks.list_deliveries(
+        api_state(request).platform, endpoint.id, decode_cursor(name, cursor), limit
+    )
+    return wire.WebhookDeliveryPage(
+        data=[delivery_out(d) for d in page.items], next_cursor=next_cursor(name, page.next_cursor)
+    )
 
 
-@get("/webhook-endpoints/{endpoint_id:str}/attempts", guards=ADMIN, sync_to_thread=True,
-     responses=problems(404))  # fmt: skip
+@get(
+    "/webhook-endpoints/{endpoint_id:str}/attempts",
+    guards=ADMIN,
+    sync_to_thread=True,
+    responses=problems(404),
+)
 def list_webhook_attempts(
-    request: Request[Any, Any, Any], endpoint_id: FromPath[str],
-    limit: LimitParam = API_PAGE_SIZE_DEFAULT, cursor: CursorParam = None,
+    request: Request[Any, Any, Any],
+    endpoint_id: FromPath[str],
+    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
+    cursor: CursorParam = None,
 ) -> wire.WebhookAttemptPage:
     """The endpoint's delivery log: every attempt with its status code, latency, error and
     the answer's first bytes, newest first."""
     endpoint = _visible(request, endpoint_id)
     name = f"webhook-attempts:{endpoint.id}"
-    page = webhooks.list_attempts(api_state(request).platform, endpoint.id,
-                                  decode_cursor(name, cursor), limit)  # fmt: skip
-    return wire.WebhookAttemptPage(data=[attempt_out(a) for a in page.items],
-                                   next_cursor=next_cursor(name, page.next_cursor))  # fmt: skip
+    page = webhooks.list_attempts(
+        api_state(request).platform, endpoint.id, decode_cursor(name, cursor), limit
+    )
+    return wire.WebhookAttemptPage(
+        data=[attempt_out(a) for a in page.items], next_cursor=next_cursor(name, page.next_cursor)
+    )
 
 
-@post("/webhook-deliveries/{delivery_id:str}/redeliver", guards=ADMIN, status_code=202,
-      responses=problems(404, 409, 422))  # fmt: skip
+@post(
+    "/webhook-deliveries/{delivery_id:str}/redeliver",
+    guards=ADMIN,
+    status_code=202,
+    responses=problems(404, 409, 422),
+)
 async def redeliver_webhook(
-    request: Request[Any, Any, Any], delivery_id: FromPath[str],
+    request: Request[Any, Any, Any],
+    delivery_id: FromPath[str],
     idempotency_key: IdempotencyKey = None,
 ) -> Response[wire.WebhookDelivery]:
     """Send the delivery's event again, now, with the retry schedule started over (the same
     ``webhook-id``)."""
     operation = webhooks.redeliver(
-        api_state(request).platform, _owner(request),
+        api_state(request).platform,
+        _owner(request),
         path_id("wd", delivery_id, Code.WEBHOOK_DELIVERY_NOT_FOUND),
-    )  # fmt: skip
-    return await execute(request, operation, delivery_out, status_code=202,
-                         idempotency_key=idempotency_key)  # fmt: skip
+    )
+    return await execute(
+        request, operation, delivery_out, status_code=202, idempotency_key=idempotency_key
+    )
 
 
 webhook_routes: Final = [
-    create_webhook_endpoint, list_webhook_endpoints, get_webhook_endpoint,
-    update_webhook_endpoint, delete_webhook_endpoint, rotate_webhook_secret, send_webhook_test,
-    list_webhook_deliveries, list_webhook_attempts, redeliver_webhook,
-]  # fmt: skip
+    create_webhook_endpoint,
+    list_webhook_endpoints,
+    get_webhook_endpoint,
+    update_webhook_endpoint,
+    delete_webhook_endpoint,
+    rotate_webhook_secret,
+    send_webhook_test,
+    list_webhook_deliveries,
+    list_webhook_attempts,
+    redeliver_webhook,
+]

@@ -79,9 +79,17 @@ def fund_promotions(
         promotions = account_for(AccountKind.PROMOTIONS, OPERATOR, asset)
         ensure_accounts(ctx, [clearing, promotions])
         transfer = Transfer(
-            derive_id("promo-fund", chosen), clearing.id, promotions.id, amount, asset,
-            int(BudgetCode.FUND), 0, 0, 0, chosen,
-        )  # fmt: skip
+            derive_id("promo-fund", chosen),
+            clearing.id,
+            promotions.id,
+            amount,
+            asset,
+            int(BudgetCode.FUND),
+            0,
+            0,
+            0,
+            chosen,
+        )
         status = ctx.create_transfers([transfer])[0]
         if status not in (CreateTransferStatus.CREATED, CreateTransferStatus.EXISTS):
             return Refusal(Code.INVALID_REQUEST, f"funding_id names another ({status.value})")

@@ -148,15 +148,38 @@ def create_promo_code(
         if ctx.fetch("SELECT id FROM promo_codes WHERE code = ?", (normal,)):
             return Refusal(Code.PROMO_CODE_TAKEN, f"the code {normal} exists")
         made = PromoCode(
-            promo_id, normal, asset, discount_bp, discount_max, min_amount, uses_max,
-            per_customer_max, budget, expires_ns, 0, 0, ctx.now_ns,
-        )  # fmt: skip
+            promo_id,
+            normal,
+            asset,
+            discount_bp,
+            discount_max,
+            min_amount,
+            uses_max,
+            per_customer_max,
+            budget,
+            expires_ns,
+            0,
+            0,
+            ctx.now_ns,
+        )
         ctx.execute(
             f"INSERT INTO promo_codes ({_COLUMNS}) VALUES ({', '.join('?' * 13)})",
-            (made.id, made.code, made.asset, made.discount_bp, made.discount_max,
-             made.min_amount, made.uses_max, made.per_customer_max, made.budget,
-             made.expires_ns, 0, 0, made.created_ns),
-        )  # fmt: skip
+            (
+                made.id,
+                made.code,
+                made.asset,
+                made.discount_bp,
+                made.discount_max,
+                made.min_amount,
+                made.uses_max,
+                made.per_customer_max,
+                made.budget,
+                made.expires_ns,
+                0,
+                0,
+                made.created_ns,
+            ),
+        )
         return made
 
     return Operation(unit, 0)

@@ -278,14 +278,18 @@ def _bonuses(docs: Sequence[TopupBonusDoc]) -> tuple[TopupBonus, ...]:
         methods = frozenset(doc.methods)
         if not methods or not methods <= set(BONUS_METHODS) or len(methods) != len(doc.methods):
             raise _InvalidRuleError(
-                f"{at}.methods", f"distinct methods among {', '.join(BONUS_METHODS)} (carrier-"
+                f"{at}.methods",
+                f"distinct methods among {', '.join(BONUS_METHODS)} (carrier-"
                 "billed top-ups earn no bonus: it would turn phone credit into sendable money)",
-            )  # fmt: skip
+            )
         bonus = TopupBonus(
-            doc.name, _asset(doc.asset, f"{at}.asset"), _amount(doc.min_amount, f"{at}.min_amount"),
-            _bp(doc.bonus_bp, f"{at}.bonus_bp", low=1), _amount(doc.bonus_max, f"{at}.bonus_max"),
+            doc.name,
+            _asset(doc.asset, f"{at}.asset"),
+            _amount(doc.min_amount, f"{at}.min_amount"),
+            _bp(doc.bonus_bp, f"{at}.bonus_bp", low=1),
+            _amount(doc.bonus_max, f"{at}.bonus_max"),
             methods,
-        )  # fmt: skip
+        )
         if bonus.min_amount < 1 or bonus.bonus_max < 1:
             raise _InvalidRuleError(at, "min_amount and bonus_max are positive")
         for other in made:
@@ -308,10 +312,12 @@ def _referrals(docs: Sequence[ReferralDoc]) -> dict[str, ReferralRule]:
         if asset in made:
             raise _InvalidRuleError(f"{at}.asset", f"a second referral rule for {asset}")
         rule = ReferralRule(
-            asset, _amount(doc.qualifying_amount, f"{at}.qualifying_amount"),
+            asset,
+            _amount(doc.qualifying_amount, f"{at}.qualifying_amount"),
             _amount(doc.referrer_reward, f"{at}.referrer_reward"),
-            _amount(doc.referred_reward, f"{at}.referred_reward"), doc.referrer_rewards_max,
-        )  # fmt: skip
+            _amount(doc.referred_reward, f"{at}.referred_reward"),
+            doc.referrer_rewards_max,
+        )
         if rule.qualifying_amount < 1:
             raise _InvalidRuleError(f"{at}.qualifying_amount", "a positive amount")
         if max(rule.referrer_reward, rule.referred_reward) > rule.qualifying_amount:
@@ -339,9 +345,13 @@ def build_rules(document: RuleSetDocument, version: int) -> RuleSet | Refusal:
     try:
         default, merchants = _fee_schedules(document.fee_schedules)
         return RuleSet(
-            version, default, merchants, _bonuses(document.topup_bonuses),
-            _referrals(document.referrals), _instant(document.instant_payout),
-        )  # fmt: skip
+            version,
+            default,
+            merchants,
+            _bonuses(document.topup_bonuses),
+            _referrals(document.referrals),
+            _instant(document.instant_payout),
+        )
     except _InvalidRuleError as invalid:
         return Refusal(Code.PRICING_RULES_INVALID, f"{invalid.field}: {invalid.detail}")
 

@@ -52,12 +52,8 @@ def upgrade() -> None:
         sa.Column("user_data", sa.BigInteger, nullable=False),
         sa.CheckConstraint("amount >= 0", name="transfers_amount_not_negative"),
     )
-    op.create_index(
-        "transfers_by_debit_account", "transfers", ["debit_account_id", "timestamp"]
-    )
-    op.create_index(
-        "transfers_by_credit_account", "transfers", ["credit_account_id", "timestamp"]
-    )
+    op.create_index("transfers_by_debit_account", "transfers", ["debit_account_id", "timestamp"])
+    op.create_index("transfers_by_credit_account", "transfers", ["credit_account_id", "timestamp"])
     op.create_table(
         "pending_transfers",
         sa.Column("transfer_id", sa.BigInteger, primary_key=True, autoincrement=False),

@@ -120,14 +120,24 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
-        "party_devices", "referrals", "referral_codes", "promo_redemptions", "promo_codes",
-        "merchant_volumes", "pricing_rule_sets",
-    ):  # fmt: skip
+        "party_devices",
+        "referrals",
+        "referral_codes",
+        "promo_redemptions",
+        "promo_codes",
+        "merchant_volumes",
+        "pricing_rule_sets",
+    ):
         op.drop_table(table)
     with op.batch_alter_table("topups") as batch:
         for column in ("bonus", "bonus_rule", "pricing_version"):
             batch.drop_column(column)
     with op.batch_alter_table("payments") as batch:
-        for column in ("promo_code_id", "discount_refunded", "discount", "fee_rule",
-                       "pricing_version"):  # fmt: skip
+        for column in (
+            "promo_code_id",
+            "discount_refunded",
+            "discount",
+            "fee_rule",
+            "pricing_version",
+        ):
             batch.drop_column(column)

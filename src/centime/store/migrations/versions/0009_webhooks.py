@@ -72,9 +72,15 @@ def upgrade() -> None:
     )
     op.bulk_insert(
         state,
-        [{"id": 1, "subscriptions_version": secrets.randbits(62) + 1, "cursor_ns": 0,
-          "cursor_id": 0}],
-    )  # fmt: skip
+        [
+            {
+                "id": 1,
+                "subscriptions_version": secrets.randbits(62) + 1,
+                "cursor_ns": 0,
+                "cursor_id": 0,
+            }
+        ],
+    )
     op.create_table(
         "webhook_deliveries",
         _id(),
@@ -89,9 +95,7 @@ def upgrade() -> None:
         _ns("updated_ns"),
         sa.UniqueConstraint("endpoint_id", "event_id", name="webhook_deliveries_once"),
     )
-    op.create_index(
-        "webhook_deliveries_due", "webhook_deliveries", ["status", "next_attempt_ns"]
-    )
+    op.create_index("webhook_deliveries_due", "webhook_deliveries", ["status", "next_attempt_ns"])
     op.create_index(
         "webhook_deliveries_by_endpoint", "webhook_deliveries", ["endpoint_id", "created_ns", "id"]
     )
@@ -125,7 +129,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("topups_by_update", "topups")
     for table in (
-        "job_leases", "webhook_attempts", "webhook_deliveries", "webhook_state",
+        "job_leases",
+        "webhook_attempts",
+        "webhook_deliveries",
+        "webhook_state",
         "webhook_endpoints",
-    ):  # fmt: skip
+    ):
         op.drop_table(table)

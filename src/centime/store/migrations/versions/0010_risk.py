@@ -61,9 +61,12 @@ def upgrade() -> None:
     for column in ("device", "ip", "instrument"):
         present = sa.text(f"{column} IS NOT NULL")
         op.create_index(
-            f"risk_decisions_by_{column}", "risk_decisions", [column, "payer"],
-            sqlite_where=present, postgresql_where=present,
-        )  # fmt: skip
+            f"risk_decisions_by_{column}",
+            "risk_decisions",
+            [column, "payer"],
+            sqlite_where=present,
+            postgresql_where=present,
+        )
     op.create_table(
         "risk_cases",
         sa.Column("id", _ROW_KEY, primary_key=True, autoincrement=False),

@@ -118,7 +118,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     for table in (
-        "pay_budgets", "payment_links", "web_sessions", "web_enrollments",
-        "webauthn_challenges", "recovery_codes", "passkeys", "web_users",
-    ):  # fmt: skip
+        "pay_budgets",
+        "payment_links",
+        "web_sessions",
+        "web_enrollments",
+        "webauthn_challenges",
+        "recovery_codes",
+        "passkeys",
+        "web_users",
+    ):
         op.drop_table(table)

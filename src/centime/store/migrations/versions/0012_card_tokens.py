@@ -51,16 +51,23 @@ def upgrade() -> None:
         bind.execute(sa.text("PRAGMA secure_delete = ON"))
     bind.execute(sa.text("UPDATE webhook_attempts SET response = NULL"))
     key: bytes | None = None
-    if bind.execute(sa.text("SELECT 1 FROM topups LIMIT 1")).first() is not None or \
-            bind.execute(sa.text("SELECT 1 FROM risk_cases WHERE subject_kind = 'topup'"
-                                 " LIMIT 1")).first() is not None:  # fmt: skip
+    if (
+        bind.execute(sa.text("SELECT 1 FROM topups LIMIT 1")).first() is not None
+        or bind.execute(
+            sa.text("SELECT 1 FROM risk_cases WHERE subject_kind = 'topup' LIMIT 1")
+        ).first()
+        is not None
+    ):
         key = instrument_key_from_env(_default_key_file(bind))
     if key is not None:
         _convert_topups(bind, key)
         _convert_cases(bind, key)
-    bind.execute(sa.text(
-        "UPDATE risk_decisions SET instrument = (SELECT t.instrument_fingerprint FROM topups t"
-        " WHERE t.id = risk_decisions.subject_id) WHERE subject_kind = 'topup'"))  # fmt: skip
+    bind.execute(
+        sa.text(
+            "UPDATE risk_decisions SET instrument = (SELECT t.instrument_fingerprint FROM topups t"
+            " WHERE t.id = risk_decisions.subject_id) WHERE subject_kind = 'topup'"
+        )
+    )
 
 
 def _default_key_file(bind: sa.Connection) -> Path | None:
@@ -81,34 +88,45 @@ def _vaulted(key: bytes, provider: str, method: str, instrument: str) -> tuple[s
 def _convert_topups(bind: sa.Connection, key: bytes) -> None:
     last_id = -(2**63)
     while True:
-        rows = bind.execute(sa.text(
-            "SELECT id, provider, method, instrument FROM topups"
-            " WHERE id > :after AND instrument_fingerprint IS NULL ORDER BY id LIMIT :n"),
-            {"after": last_id, "n": _CHUNK}).fetchall()  # fmt: skip
+        rows = bind.execute(
+            sa.text(
+                "SELECT id, provider, method, instrument FROM topups"
+                " WHERE id > :after AND instrument_fingerprint IS NULL ORDER BY id LIMIT :n"
+            ),
+            {"after": last_id, "n": _CHUNK},
+        ).fetchall()
         if not rows:
             return
         updates = []
         for topup_id, provider, method, instrument in rows:
             token, print_, last4 = _vaulted(key, provider, method, instrument)
             updates.append({"id": topup_id, "token": token, "fp": print_, "last4": last4})
-        bind.execute(sa.text(
-            "UPDATE topups SET instrument = :token, instrument_fingerprint = :fp,"
-            " instrument_last4 = :last4 WHERE id = :id"), updates)  # fmt: skip
+        bind.execute(
+            sa.text(
+                "UPDATE topups SET instrument = :token, instrument_fingerprint = :fp,"
+                " instrument_last4 = :last4 WHERE id = :id"
+            ),
+            updates,
+        )
         last_id = int(rows[-1][0])
 
 
 def _convert_cases(bind: sa.Connection, key: bytes) -> None:
-    rows = bind.execute(sa.text(
-        "SELECT id, request FROM risk_cases WHERE subject_kind = 'topup'")).fetchall()  # fmt: skip
+    rows = bind.execute(
+        sa.text("SELECT id, request FROM risk_cases WHERE subject_kind = 'topup'")
+    ).fetchall()
     for case_id, text in rows:
         request: dict[str, Any] = json.loads(text)
         if "instrument" not in request or "instrument_fingerprint" in request:
             continue
-        token, print_, last4 = _vaulted(key, _SANDBOX, request["method"],
-                                        str(request["instrument"]))  # fmt: skip
+        token, print_, last4 = _vaulted(
+            key, _SANDBOX, request["method"], str(request["instrument"])
+        )
         request.update(instrument=token, instrument_fingerprint=print_, instrument_last4=last4)
-        bind.execute(sa.text("UPDATE risk_cases SET request = :r WHERE id = :id"),
-                     {"r": json.dumps(request), "id": case_id})  # fmt: skip
+        bind.execute(
+            sa.text("UPDATE risk_cases SET request = :r WHERE id = :id"),
+            {"r": json.dumps(request), "id": case_id},
+        )
 
 
 def downgrade() -> None:

@@ -23,8 +23,10 @@ down_revision = "0016_product"
 branch_labels = None
 depends_on = None
 
-_SIDES = (("transfers_by_debit_account", "debit_account_id"),
-          ("transfers_by_credit_account", "credit_account_id"))  # fmt: skip
+_SIDES = (
+    ("transfers_by_debit_account", "debit_account_id"),
+    ("transfers_by_credit_account", "credit_account_id"),
+)
 
 
 def upgrade() -> None:

@@ -90,9 +90,10 @@ def upgrade() -> None:
         sa.Column("created_ns", sa.BigInteger, nullable=False),
     )
     op.create_index(
-        "op_incoming_by_wallet", "op_incoming_payments",
+        "op_incoming_by_wallet",
+        "op_incoming_payments",
         ["party_kind", "party_id", "asset", "created_ns"],
-    )  # fmt: skip
+    )
     op.create_table(
         "op_quotes",
         sa.Column("id", sa.String(36), primary_key=True),
@@ -139,18 +140,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("grant_id", "merchant_id"),
     )
     op.create_index("op_streams_by_last", "op_streams", ["last_ns"])
+    op.create_index("op_outgoing_by_grant", "op_outgoing_payments", ["grant_id", "created_ns"])
     op.create_index(
-        "op_outgoing_by_grant", "op_outgoing_payments", ["grant_id", "created_ns"]
-    )
-    op.create_index(
-        "op_outgoing_by_wallet", "op_outgoing_payments",
+        "op_outgoing_by_wallet",
+        "op_outgoing_payments",
         ["party_kind", "party_id", "asset", "created_ns"],
-    )  # fmt: skip
+    )
 
 
 def downgrade() -> None:
     for table in (
-        "op_streams", "op_outgoing_payments", "op_quotes", "op_incoming_payments", "op_tokens",
-        "op_grants", "op_client_keys",
-    ):  # fmt: skip
+        "op_streams",
+        "op_outgoing_payments",
+        "op_quotes",
+        "op_incoming_payments",
+        "op_tokens",
+        "op_grants",
+        "op_client_keys",
+    ):
         op.drop_table(table)
