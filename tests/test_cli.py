@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
+from centime.app import ConfigError
 from centime.cli import app
 from centime.ledger import Ledger
 from centime.platform.context import Platform
@@ -71,7 +71,7 @@ def test_reconcile_and_export_on_a_database(tmp_path: Path) -> None:
 def test_the_payout_lock_after_a_bank_account_change_comes_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from centime.cli import PAYOUT_METHOD_LOCK_ENV, platform_config_from_env
+    from centime.app import PAYOUT_METHOD_LOCK_ENV, platform_config_from_env
 
     monkeypatch.delenv(PAYOUT_METHOD_LOCK_ENV, raising=False)
     assert platform_config_from_env().payouts.payout_method_lock_s == 24 * 3600
@@ -79,7 +79,7 @@ def test_the_payout_lock_after_a_bank_account_change_comes_from_the_environment(
     assert platform_config_from_env().payouts.payout_method_lock_s == 90
     for bad in ("-1", "1.5", "a day", str(400 * 86_400)):
         monkeypatch.setenv(PAYOUT_METHOD_LOCK_ENV, bad)
-        with pytest.raises(typer.BadParameter):
+        with pytest.raises(ConfigError):
             platform_config_from_env()
 
 
@@ -104,7 +104,7 @@ def test_keys_create_beside_a_running_server_says_so_without_a_traceback(
 def test_the_demo_pauses_payouts_a_minute_unless_the_environment_says(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from centime.cli import PAYOUT_METHOD_LOCK_ENV, platform_config_from_env
+    from centime.app import PAYOUT_METHOD_LOCK_ENV, platform_config_from_env
     from centime.demo import DEMO_PAYOUT_METHOD_LOCK_S
 
     monkeypatch.delenv(PAYOUT_METHOD_LOCK_ENV, raising=False)

@@ -56,7 +56,7 @@ def test_the_demo_runs_with_the_risk_engine_on_and_a_customer_can_try_it(
 
     platform.screen = build_engine(clock=platform.clock)
     demo = build_demo_world(platform)
-    sandbox = platform.providers["sandbox"]
+    sandbox = platform.providers.funding["sandbox"]
     shops = [m.merchant for m in demo.world.merchants]
     for seeded in demo.world.customers:
         person = seeded.customer

@@ -42,7 +42,7 @@ def test_a_population_goes_through_the_services(platform: Platform, clock: FakeC
     )
     platform.screen = screen
     sandbox = SandboxProvider(clock, SandboxConfig(card_confirm_s=0, carrier_confirm_s=0))
-    platform.providers["sandbox"] = sandbox
+    platform.providers.funding["sandbox"] = sandbox
     driver = Driver(platform, sandbox, clock)
     out = io.StringIO()
     start = clock.now_ns() + 3600 * S

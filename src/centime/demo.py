@@ -33,7 +33,15 @@ from centime.providers.payout_sandbox import ACCOUNT_SUCCEEDS
 from centime.seed import MERCHANT_SCOPES, World, await_success, expect, seed_world
 from centime.timetext import human_duration
 
-__all__ = ["DEMO_CUSTOMERS", "DEMO_MERCHANTS", "DemoWorld", "build_demo_world", "print_demo"]
+__all__ = [
+    "DEMO_CUSTOMERS",
+    "DEMO_MERCHANTS",
+    "DEMO_PAYOUT_METHOD_LOCK_S",
+    "DEMO_SANDBOX",
+    "DemoWorld",
+    "build_demo_world",
+    "print_demo",
+]
 
 DEMO_MERCHANTS: Final = ("The Daily Byte", "Pixel Quest", "Ana's Podcast")
 DEMO_CUSTOMERS: Final = ("Ada Lovelace", "Ben Okafor", "Chloe Martin", "Dev Patel", "Zoe Kim")
@@ -43,6 +51,9 @@ PAYOUT_LOCK_ENV: Final = "CENTIME_PAYOUT_METHOD_LOCK_S"
 # Payouts pause after a bank-account change (a day by default, against a taken-over
 # account); the demo pauses a minute so that a person can try a payout (and says so).
 DEMO_PAYOUT_METHOD_LOCK_S: Final = 60
+# The demo's sandbox confirms card and carrier charges at once, so that a person trying the
+# demo sees a top-up land (the carrier top-up's settlement still to come).
+DEMO_SANDBOX: Final = SandboxConfig(card_confirm_s=0, carrier_confirm_s=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +64,20 @@ class DemoWorld:
     carrier_topup: TopUp
 
 
+def _sandbox(platform: Platform) -> SandboxProvider:
+    """The sandbox the composition root registered (`centime demo` gives it DEMO_SANDBOX),
+    else one made and registered here, so that the server keeps it."""
+    found = platform.providers.funding.get("sandbox")
+    if isinstance(found, SandboxProvider):
+        return found
+    made = SandboxProvider(platform.clock, DEMO_SANDBOX)
+    platform.providers.funding[made.name] = made
+    return made
+
+
 def build_demo_world(platform: Platform) -> DemoWorld:
     """Seed the demo's parties and their first activity (everything through the services)."""
-    # Confirms card and carrier charges at once, so that a person trying the demo sees a
-    # top-up land; registered, so the server keeps it (with the carrier top-up's settlement
-    # still to come).
-    sandbox = SandboxProvider(platform.clock, SandboxConfig(card_confirm_s=0, carrier_confirm_s=0))
-    platform.providers["sandbox"] = sandbox
+    sandbox = _sandbox(platform)
     world = seed_world(
         platform,
         sandbox,

@@ -116,7 +116,7 @@ LIST_LIMIT_MAX: Final = 1000
 
 # Lapsed metered holds whose rows one expire_holds call updates.
 HOLD_EXPIRE_MAX: Final = 1000
-# How often the server's background loop marks lapsed holds expired (centime serve).
+# How often the worker's job marks lapsed holds expired (centime serve, centime worker).
 HOLD_EXPIRE_INTERVAL_S: Final = 1.0
 
 # ---------------------------------------------------------------- the HTTP API (centime.api)
@@ -151,7 +151,7 @@ API_KEY_CACHE_TTL_S: Final = 5.0
 API_KEYS_PER_OWNER_MAX: Final = 100
 API_KEY_NAME_LEN_MAX: Final = 200
 # Idempotency-Key: its length (printable ASCII), how long a stored response is replayed (at
-# least 24 h), rows purged per run of the background loop and how often it runs, and the
+# least 24 h), rows purged per run of the worker's purge job and how often it runs, and the
 # requests with a key in flight at once in a process.
 IDEMPOTENCY_KEY_LEN_MAX: Final = 255
 IDEMPOTENCY_KEEP_S: Final = 24 * 3600

@@ -237,7 +237,7 @@ def default_jobs(platform: Platform, extra: Sequence[Job] = ()) -> list[Job]:
         Job("webhooks.deliver", WEBHOOK_DELIVERY_INTERVAL_S, WebhookDelivery()),
         Job("holds.expire", HOLD_EXPIRE_INTERVAL_S, expire_holds),
     ]
-    feed = platform.providers.get("sandbox")
+    feed = platform.providers.funding.get("sandbox")
     if isinstance(feed, SandboxProvider):
         sandbox: SandboxProvider = feed
         jobs.append(

@@ -148,7 +148,7 @@ class World:
 
     def __init__(self, api: Api, merchant: wire.Merchant) -> None:
         self.api = api
-        api.platform.providers["sandbox"] = SandboxProvider(api.platform.clock)
+        api.platform.providers.funding["sandbox"] = SandboxProvider(api.platform.clock)
         operator = api.operator
         self.merchant = merchant
         self.customer = funded_customer(api, 100_000)

@@ -1,13 +1,14 @@
-"""Liveness, readiness, metrics, and the background loop."""
+"""Liveness, readiness, metrics, and the API's housekeeping jobs."""
 
 from __future__ import annotations
 
 import pytest
 
-from centime.api.background import BackgroundLoop, Task, background_tasks
+from centime.api.background import housekeeping_jobs
 from centime.auth import Scope
 from centime.clock import FakeClock
 from centime.platform.context import Platform
+from centime.worker import Job, Worker
 
 from .conftest import Api
 
@@ -42,7 +43,7 @@ def test_metrics_count_requests_by_route_template(api: Api) -> None:
     assert 'centime_http_request_duration_seconds_bucket{le="0.025",method="POST"' in text
 
 
-def test_the_background_loop_purges_and_survives_a_failing_task(
+def test_the_housekeeping_jobs_purge_and_the_worker_survives_a_failing_job(
     api: Api, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     api.http.post(
@@ -54,11 +55,12 @@ def test_the_background_loop_purges_and_survives_a_failing_task(
     def failing(_: Platform) -> None:
         raise RuntimeError("boom")
 
-    after = Task("after", 60, lambda _: ran.append("x"))
-    loop = BackgroundLoop(api.platform, [Task("fails", 60, failing), *background_tasks(), after])
-    loop.run_once()
+    after = Job("after", 60, lambda _: ran.append("x"))
+    worker = Worker(api.platform, [Job("fails", 60, failing), *housekeeping_jobs(), after])
+    assert worker.tick() == ["fails", "idempotency.purge", "openpayments.streams", "after"]
     assert ran == ["x"] and "boom" in caplog.text
     with api.platform.read() as fetch:
         assert fetch("SELECT count(*) FROM idempotency_keys", ()) == [(0,)]
-    loop.start()
-    loop.stop()
+    assert worker.tick() == []  # each is due again after its interval, not before
+    worker.start()
+    worker.stop()

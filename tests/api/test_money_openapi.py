@@ -20,7 +20,7 @@ def money(n: int) -> dict[str, Any]:
 
 
 def test_money_answers_match_the_document(api: Api) -> None:
-    api.platform.providers["sandbox"] = SandboxProvider(api.platform.clock)
+    api.platform.providers.funding["sandbox"] = SandboxProvider(api.platform.clock)
     schema = schemathesis.openapi.from_dict(api.http.get("/openapi.json").json())
     seller = shop(api)
     payer, poor, other = funded_customer(api, 1_000), funded_customer(api, 0), funded_customer(api)

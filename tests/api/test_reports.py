@@ -10,8 +10,8 @@ import io
 import pytest
 
 from centime.api import wire
+from centime.app import install_funding_providers
 from centime.auth import Scope
-from centime.cli import install_funding_providers
 from centime.client import ProblemError
 from centime.clock import FakeClock
 from centime.platform.ids import parse_id

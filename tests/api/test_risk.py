@@ -129,7 +129,7 @@ def test_transfers_holds_topups_and_signups_can_be_held(api: Api, screen: Script
     assert transfer.object == "transfer" and transfer.id.startswith("tr_")
     hold = held(api.operator.create_hold, ada.id, cents(7), merchant_id=seller.id)
     assert hold.object == "hold"
-    api.platform.providers["sandbox"] = SandboxProvider(api.platform.clock)
+    api.platform.providers.funding["sandbox"] = SandboxProvider(api.platform.clock)
     topup = held(api.operator.create_topup, ada.id, cents(7), "card", CARD_SUCCEEDS)
     assert topup.object == "topup"
     assert api.operator.list_topups(customer_id=ada.id).data == []  # not charged

@@ -176,9 +176,9 @@ def seed(platform: Platform, clock: FakeClock, principal: str) -> Seeded:
     captured), a transfer, a frozen customer, and spare keys a run may revoke (never the
     one it authenticates with)."""
     sandbox = SandboxProvider(clock, SandboxConfig(card_confirm_s=0))
-    platform.providers[platform.config.funding_provider] = sandbox
+    platform.providers.funding[platform.config.funding_provider] = sandbox
     rail = SandboxPayoutRail(clock)
-    platform.providers[rail.name] = rail
+    platform.providers.payout_rails[rail.name] = rail
 
     def execute(operation: Operation[Any]) -> Any:
         clock.advance(ns=TICK_NS)

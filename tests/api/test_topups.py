@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from centime.api import wire
+from centime.app import install_funding_providers
 from centime.auth import Scope
-from centime.cli import install_funding_providers
 from centime.clock import FakeClock
 from centime.platform.topups import process_provider_events
 from centime.providers import Outage, SandboxProvider
@@ -31,7 +31,7 @@ from .money import cents, customer_balance, funded_customer, problem, shop
 @pytest.fixture
 def sandbox(api: Api, clock: FakeClock) -> SandboxProvider:
     provider = SandboxProvider(clock)
-    api.platform.providers["sandbox"] = provider
+    api.platform.providers.funding["sandbox"] = provider
     return provider
 
 
@@ -237,7 +237,8 @@ def test_only_the_operators_keys_top_up(api: Api, sandbox: SandboxProvider) -> N
 @pytest.fixture
 def bare_api(api: Api) -> Iterator[Api]:
     """The app with no funding provider set up."""
-    api.platform.providers.clear()
+    api.platform.providers.funding.clear()
+    api.platform.providers.payout_rails.clear()
     yield api
 
 
@@ -251,12 +252,16 @@ def test_no_provider_is_503(bare_api: Api) -> None:
 
 
 def test_serve_installs_the_sandbox_and_the_tasks_that_serve_it(api: Api, clock: FakeClock) -> None:
-    api.platform.providers.clear()
+    api.platform.providers.funding.clear()
+    api.platform.providers.payout_rails.clear()
     tasks = install_funding_providers(api.platform)
-    sandbox = api.platform.providers["sandbox"]
+    sandbox = api.platform.providers.funding["sandbox"]
     assert isinstance(sandbox, SandboxProvider)
     assert sandbox.config.carrier_settlement_days == api.platform.config.carrier_settlement_days
-    assert install_funding_providers(api.platform) and api.platform.providers["sandbox"] is sandbox
+    assert (
+        install_funding_providers(api.platform)
+        and api.platform.providers.funding["sandbox"] is sandbox
+    )
     ada = funded_customer(api, 100)
     seller = shop(api)
     topup = api.operator.create_topup(ada.id, cents(10), "card", CARD_SUCCEEDS)

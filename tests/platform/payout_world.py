@@ -18,7 +18,7 @@ __all__ = ["earn", "install_rail", "paid_merchant", "with_method"]
 
 def install_rail(platform: Platform, clock: FakeClock) -> SandboxPayoutRail:
     rail = SandboxPayoutRail(clock)
-    platform.providers[rail.name] = rail
+    platform.providers.payout_rails[rail.name] = rail
     return rail
 
 

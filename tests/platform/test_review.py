@@ -126,7 +126,7 @@ def test_a_topup_under_review_is_charged_only_once_approved(
     platform: Platform, clock: FakeClock
 ) -> None:
     sandbox = SandboxProvider(clock, SandboxConfig(card_confirm_s=0))
-    platform.providers["sandbox"] = sandbox
+    platform.providers.funding["sandbox"] = sandbox
     ada = customer(platform)
     platform.screen = REVIEW
     review = held(

@@ -29,7 +29,7 @@ DAY_S = 86_400
 
 def _rail(platform: Platform, clock: FakeClock) -> SandboxPayoutRail:
     rail = SandboxPayoutRail(clock, journal=DatabaseRailJournal(platform, "sandbox-payouts"))
-    platform.providers[rail.name] = rail
+    platform.providers.payout_rails[rail.name] = rail
     return rail
 
 
@@ -60,7 +60,7 @@ def test_a_restarted_rail_knows_its_accounts_and_pays_what_was_in_flight(
         for payout_id in (11, 12):  # the event planned before the restart arrives too
             found = get_payout(platform, payout_id)
             assert found is not None and found.status is PayoutStatus.PAID, found
-        rail = platform.providers["sandbox-payouts"]
+        rail = platform.providers.payout_rails["sandbox-payouts"]
         assert rail.events_waiting == 0
     finally:
         platform.ledger.close()
@@ -77,7 +77,7 @@ def test_a_payout_sent_again_after_a_restart_is_answered_as_before(
     assert isinstance(answer, PayoutAccepted)
     platform = _restart(platform, clock, store_factory)
     try:
-        again: SandboxPayoutRail = platform.providers["sandbox-payouts"]
+        again: SandboxPayoutRail = platform.providers.payout_rails["sandbox-payouts"]
         assert again.send(request) == answer
         clock.advance(3 * DAY_S + 60)
         events = again.due_payout_events(clock.now_ns())

@@ -22,7 +22,6 @@ from centime.platform.ids import derive_id, format_id, new_id
 from centime.platform.parties import Customer, Status, create_customer, set_customer
 from centime.platform.topups import (
     EventOutcome,
-    ProviderEventLoop,
     TopUp,
     TopUpStatus,
     TopUpTransferCode,
@@ -57,6 +56,7 @@ from centime.providers.sandbox import (
     PHONE_CHARGED_BACK,
     PHONE_SUCCEEDS,
 )
+from centime.worker import Job, Worker
 
 USD = 1_000_000  # one dollar at USD's scale 6
 DAY_S = 86_400
@@ -614,13 +614,15 @@ def test_listing_pages_through_a_customers_top_ups_newest_first(
 
 
 @pytest.fixture
-def running_loop(platform: Platform, sandbox: SandboxProvider) -> Iterator[ProviderEventLoop]:
-    loop = ProviderEventLoop(platform, sandbox, interval_s=0.01)
-    loop.start()
+def running_worker(platform: Platform, sandbox: SandboxProvider) -> Iterator[Worker]:
+    """The provider's events as the worker runs them (centime.worker.default_jobs)."""
+    events = Job("provider.events", 0.05, lambda p: process_provider_events(p, sandbox))
+    worker = Worker(platform, [events], poll_s=0.01)
+    worker.start()
     try:
-        yield loop
+        yield worker
     finally:
-        loop.stop()
+        worker.stop()
 
 
 def _wait_for(condition: Callable[[], bool]) -> bool:
@@ -633,19 +635,18 @@ def _wait_for(condition: Callable[[], bool]) -> bool:
     return condition()
 
 
-def test_the_event_loop_handles_due_events_in_the_background_and_stops(
+def test_the_worker_handles_due_events_in_the_background_and_stops(
     platform: Platform,
     sandbox: SandboxProvider,
     clock: FakeClock,
-    running_loop: ProviderEventLoop,
+    running_worker: Worker,
 ) -> None:
     ada = _customer(platform)
     topup = _top(platform, sandbox, ada.id, USD, "card", CARD_SUCCEEDS)
     clock.advance(2)
     assert _wait_for(lambda: _current(platform, topup).status is TopUpStatus.SUCCEEDED)
-    assert running_loop.running
-    running_loop.stop()
-    assert not running_loop.running
+    running_worker.stop()
+    assert running_worker.tick() == []  # stopped: it runs nothing more
     assert _balances(platform, ada.id) == (USD, 0)
 
 

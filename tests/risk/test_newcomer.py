@@ -93,7 +93,7 @@ def test_a_newcomers_ordinary_journey_is_allowed(platform: Platform, clock: Fake
     recording = Recording(engine)
     platform.screen = recording
     sandbox = SandboxProvider(clock, SandboxConfig(card_confirm_s=0, carrier_confirm_s=0))
-    platform.providers["sandbox"] = sandbox
+    platform.providers.funding["sandbox"] = sandbox
     creator = screening.signup_merchant(platform, "A new creator", ip=WEB_IP)
     assert isinstance(creator, Merchant), creator
     for dollars in (10, 20, 50):

@@ -48,7 +48,7 @@ def test_a_refused_top_up_is_told_in_words_and_keeps_its_amount_in_its_own_form(
     client: TestClient[Litestar], platform: Platform
 ) -> None:
     platform.screen = ScriptedScreen(_block_topups)
-    platform.providers["sandbox"] = SandboxProvider(platform.clock)
+    platform.providers.funding["sandbox"] = SandboxProvider(platform.clock)
     _sign_up(client, "customer")
     token = _csrf(client, "/wallet")
     refused = client.post("/wallet/topup", data={"amount": "7.25", "asset": "USD", "csrf": token})

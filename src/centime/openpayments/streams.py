@@ -14,7 +14,7 @@ is a stream payment:
 - the stream is settled (the hold captured for what accrued: one payment with its fee, the
   rest released) after ``SETTLE_PAYMENTS`` payments, when the reserve cannot cover the next
   payment (then a new reserve is made), and by :func:`settle_idle_streams` once it has been
-  idle ``IDLE_S`` or its hold nears expiry (the server's background loop runs it).
+  idle ``IDLE_S`` or its hold nears expiry (a worker job runs it).
 
 So 1,000 payments cost a few ledger transfers instead of 2,000 (``centime bench
 open-payments`` measures it). Every step runs inside the outgoing payment's write unit, so
@@ -53,7 +53,7 @@ __all__ = [
 
 SETTLE_PAYMENTS: Final = 500
 IDLE_S: Final = 60
-SETTLE_INTERVAL_S: Final = 10  # how often the background loop looks for idle streams
+SETTLE_INTERVAL_S: Final = 10  # how often the worker's job looks for idle streams
 HOLD_S: Final = 24 * 3600
 SETTLE_BEFORE_EXPIRY_S: Final = 600
 SETTLE_BATCH_MAX: Final = 100

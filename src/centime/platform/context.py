@@ -12,18 +12,24 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
 
 from centime.clock import Clock
 from centime.ledger import Ledger
 from centime.ledger.units import UnitContext
+from centime.providers.funding import FundingProvider
+from centime.providers.payouts import PayoutProvider
 from centime.risk.types import Screen
 from centime.store.port import AuditFetch
 
 from .config import PlatformConfig
 from .decisions import NoScreen
 
-__all__ = ["Operation", "Platform"]
+if TYPE_CHECKING:  # both modules import Platform from here
+    from .webhook_targets import TargetPolicy
+    from .webhooks import SecretBox
+
+__all__ = ["Operation", "Platform", "Providers"]
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -43,6 +49,27 @@ class Operation(NamedTuple, Generic[T]):
 
 
 @dataclass
+class Providers:
+    """The outside parties and the keys the services reach, each by its own name and type.
+
+    The composition root (:mod:`centime.app`) fills them. A key left out is read from the
+    environment the first time a service needs it, then kept here (see
+    :func:`~centime.platform.webhooks.secret_box`,
+    :func:`~centime.platform.instruments.instrument_key`,
+    :func:`~centime.platform.webhook_targets.target_policy`)."""
+
+    funding: dict[str, FundingProvider] = field(default_factory=dict)
+    payout_rails: dict[str, PayoutProvider] = field(default_factory=dict)
+    webhook_box: SecretBox | None = None
+    instrument_key: bytes | None = None
+    webhook_targets: TargetPolicy | None = None
+
+    def parties(self) -> dict[str, FundingProvider | PayoutProvider]:
+        """The funding providers and payout rails by name (for reconciliation)."""
+        return {**self.funding, **self.payout_rails}
+
+
+@dataclass
 class Platform:
     """The services' dependencies: the ledger (and through it the store), the clock, the
     configuration, the providers and the risk screen (set by the composition root).
@@ -55,7 +82,7 @@ class Platform:
     ledger: Ledger
     clock: Clock
     config: PlatformConfig = field(default_factory=PlatformConfig)
-    providers: dict[str, Any] = field(default_factory=dict)
+    providers: Providers = field(default_factory=Providers)
     screen: Screen = field(default_factory=NoScreen)
 
     def execute(self, operation: Operation[T]) -> T:

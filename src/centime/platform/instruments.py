@@ -44,7 +44,6 @@ __all__ = [
 
 KEY_ENV: Final = "CENTIME_INSTRUMENT_KEY"
 KEY_FILE_ENV: Final = "CENTIME_INSTRUMENT_KEY_FILE"
-_SLOT: Final = "instrument_key"  # platform.providers
 _TOKEN_LEN_MAX: Final = 64
 
 
@@ -77,14 +76,14 @@ def instrument_key_from_env(default_key_file: Path | None = None) -> bytes:
 def install_instrument_key(platform: Platform, key: bytes) -> None:
     if len(key) != KEY_BYTES:
         raise ValueError(f"an instrument key is {KEY_BYTES} bytes")
-    platform.providers[_SLOT] = key
+    platform.providers.instrument_key = key
 
 
 def instrument_key(platform: Platform) -> bytes:
     """The platform's key: the one installed, else the environment's, else a random one
     for this platform's lifetime (then kept)."""
-    key = platform.providers.get(_SLOT)
-    if not isinstance(key, bytes):
+    key = platform.providers.instrument_key
+    if key is None:
         try:
             key = instrument_key_from_env()
         except RuntimeError:

@@ -91,7 +91,7 @@ def _method(row: Sequence[Any]) -> PayoutMethod:
 def payout_provider(platform: Platform, name: str | None = None) -> PayoutProvider | Refusal:
     """The payout rail ``name`` (default: the configured one), or a refusal."""
     wanted = name or platform.config.payouts.provider
-    provider: PayoutProvider | None = platform.providers.get(wanted)
+    provider = platform.providers.payout_rails.get(wanted)
     if provider is None:
         return Refusal(Code.PROVIDER_UNAVAILABLE, f"no payout rail {wanted!r} is set up")
     return provider

@@ -769,7 +769,7 @@ def process_payout_events(
     its own unit, acknowledging each once applied. An event whose unit raised stays
     unacknowledged and comes again."""
     if feed is None:
-        rail: Any = platform.providers.get(platform.config.payouts.provider)
+        rail: Any = platform.providers.payout_rails.get(platform.config.payouts.provider)
         if rail is None or not hasattr(rail, "due_payout_events"):
             log.error("no payout rail %r with an event feed", platform.config.payouts.provider)
             return []

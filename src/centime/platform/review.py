@@ -544,7 +544,7 @@ def _approve_topup(platform: Platform, case: Case, analyst: str) -> Case | Refus
     if done is not None:
         return done
     r = case.request
-    provider = platform.providers.get(platform.config.funding_provider)
+    provider = platform.providers.funding.get(platform.config.funding_provider)
     if provider is None:
         return Refusal(Code.PROVIDER_UNAVAILABLE, "no funding provider is configured")
     # Created (or found: idempotent by its id) before the case is marked, so that a crash in

@@ -69,7 +69,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -80,7 +79,6 @@ from centime.limits import (
     AMOUNT_MAX,
     ID_MAX,
     PROVIDER_CODE_LEN_MAX,
-    PROVIDER_EVENTS_INTERVAL_S,
     PROVIDER_EVENTS_PER_TICK_MAX,
     PROVIDER_MESSAGE_LEN_MAX,
     PROVIDER_REF_LEN_MAX,
@@ -129,7 +127,6 @@ from .pricing.store import active_rules
 __all__ = [
     "EventOutcome",
     "EventResult",
-    "ProviderEventLoop",
     "TopUp",
     "TopUpStatus",
     "TopUpTransferCode",
@@ -975,59 +972,6 @@ def process_provider_events(
         feed.acknowledge([event.event_id])
         results.append(result)
     return results
-
-
-class ProviderEventLoop:
-    """Pulls and handles a feed's due events every ``interval_s`` in a background thread,
-    at most ``per_tick`` per tick (what ``centime serve`` runs)."""
-
-    def __init__(
-        self,
-        platform: Platform,
-        feed: EventFeed,
-        interval_s: float = PROVIDER_EVENTS_INTERVAL_S,
-        per_tick: int = PROVIDER_EVENTS_PER_TICK_MAX,
-    ) -> None:
-        self.platform = platform
-        self.feed = feed
-        self.interval_s = interval_s
-        self.per_tick = max(1, min(per_tick, PROVIDER_EVENTS_PER_TICK_MAX))
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def tick(self) -> int:
-        """Handle one round of due events now; how many were handled."""
-        return len(process_provider_events(self.platform, self.feed, self.per_tick))
-
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("the provider event loop is already running")
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="provider-events", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop after the current tick; waits up to ``timeout_s`` for it."""
-        thread, self._thread = self._thread, None
-        if thread is None:
-            return
-        self._stop.set()
-        thread.join(timeout_s)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                handled = self.tick()
-            except Exception:  # the feed itself failed; try again next tick
-                log.exception("provider event tick failed")
-                handled = 0
-            # A full tick means more are due: go on at once (still one tick at a time).
-            if handled < self.per_tick:
-                self._stop.wait(self.interval_s)
 
 
 # ------------------------------------------------------------------ reads

@@ -56,7 +56,6 @@ __all__ = [
 
 ALLOW_HTTP_ENV: Final = "CENTIME_WEBHOOK_ALLOW_HTTP"
 ALLOW_PRIVATE_ENV: Final = "CENTIME_WEBHOOK_ALLOW_PRIVATE"
-_SLOT: Final = "webhook_targets"  # platform.providers: the composition root's policy
 _CIDRS_MAX: Final = 64
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -115,13 +114,13 @@ def policy_from_env(environ: Mapping[str, str] | None = None) -> TargetPolicy:
 
 def install_target_policy(platform: Platform, policy: TargetPolicy) -> None:
     """The composition root (or a test) gives the platform its policy."""
-    platform.providers[_SLOT] = policy
+    platform.providers.webhook_targets = policy
 
 
 def target_policy(platform: Platform) -> TargetPolicy:
     """The platform's policy: the one installed, else the environment's (then kept)."""
-    policy = platform.providers.get(_SLOT)
-    if not isinstance(policy, TargetPolicy):
+    policy = platform.providers.webhook_targets
+    if policy is None:
         policy = policy_from_env()
         install_target_policy(platform, policy)
     return policy

@@ -86,7 +86,6 @@ __all__ = [
 
 SECRET_PREFIX: Final = "whsec_"
 NS_PER_S: Final = 1_000_000_000
-_BOX_SLOT: Final = "webhook_secrets"  # platform.providers: the composition root's box
 _KEY_ENV: Final = "CENTIME_WEBHOOK_KEY"
 _KEY_FILE_ENV: Final = "CENTIME_WEBHOOK_KEY_FILE"
 
@@ -137,13 +136,13 @@ def secret_box_from_env(default_key_file: Path | None = None) -> SecretBox:
 
 def install_secret_box(platform: Platform, box: SecretBox) -> None:
     """The composition root gives the platform its box (``centime serve``, the tests)."""
-    platform.providers[_BOX_SLOT] = box
+    platform.providers.webhook_box = box
 
 
 def secret_box(platform: Platform) -> SecretBox:
     """The platform's box: the one installed, else the environment's (then kept)."""
-    box = platform.providers.get(_BOX_SLOT)
-    if not isinstance(box, SecretBox):
+    box = platform.providers.webhook_box
+    if box is None:
         box = secret_box_from_env()
         install_secret_box(platform, box)
     return box

@@ -85,7 +85,7 @@ class WebState:
     secure_cookies: bool = True
     demo: bool = False
     # The server's secret that keys CSRF tokens (the composition root passes the configured
-    # one, centime.cli.web_key; a process of its own draws one).
+    # one, centime.cli.serve.web_key; a process of its own draws one).
     csrf_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     # Unknown session cookies per client address (429 once a source guesses too much).
     failures: FailureLimit = field(default_factory=FailureLimit)

@@ -171,7 +171,7 @@ async def topup(request: Request[Any, Any, Any]) -> Response[Any]:
     me = await require(request, UserKind.CUSTOMER)
     platform = web_state(request).platform
     money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
-    provider = platform.providers.get("sandbox")
+    provider = platform.providers.funding.get("sandbox")
     if isinstance(money, Refusal) or provider is None:
         refusal = (
             money

@@ -99,7 +99,9 @@ def reconciliation(request: Request[Any, Any, Any], date: DateParam) -> wire.Rec
     if refusal is not None:
         raise ProblemError(refusal.code, refusal.detail)
     platform = api_state(request).platform
-    done = [_out(reports.reconcile(platform, p, day)) for p in statements(platform.providers)]
+    done = [
+        _out(reports.reconcile(platform, p, day)) for p in statements(platform.providers.parties())
+    ]
     count = sum(len(p.differences) for p in done)
     return wire.Reconciliation(date=day.isoformat(), differences=count, providers=done)
 

@@ -96,7 +96,7 @@ def topup_out(t: topups.TopUp) -> wire.TopUp:
 
 
 def _provider(platform: Platform, name: str) -> FundingProvider:
-    provider: FundingProvider | None = platform.providers.get(name)
+    provider = platform.providers.funding.get(name)
     if provider is None:
         raise ProblemError(Code.PROVIDER_UNAVAILABLE, f"no funding provider {name!r} is set up")
     return provider

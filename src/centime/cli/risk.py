@@ -1,4 +1,5 @@
-"""``centime risk ...``: simulated events, training and backtesting (docs/risk.md)."""
+"""``centime risk ...``: simulated events, training, backtesting (docs/risk.md), and the
+label store (docs/risk-operations.md)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
+
+from .common import DatabaseUrl, configured
 
 if TYPE_CHECKING:
     from centime.risk.train import Dataset
@@ -141,20 +144,50 @@ def _shipped_figures(data: Dataset, model_dir: str | None) -> list[str]:
     return score_dataset(data, model).lines()
 
 
-def bench_risk(
-    runs: int = typer.Option(5, min=1, max=100, help="Runs of each measurement; medians."),
-    decisions: int = typer.Option(2_000, min=100, max=1_000_000, help="Decisions per run."),
-    threads: int = typer.Option(4, min=1, max=64, help="Threads for the lock measurement."),
-    seed: int = typer.Option(3, help="Seed of the simulated traffic."),
+@risk_app.command("label")
+def risk_label(
+    file_name: str = typer.Argument(..., metavar="FILE.csv", help="Labelled CSV."),
+    source: str = typer.Option("import", help="chargeback, dispute or import."),
+    database_url: str = DatabaseUrl,
 ) -> None:
-    """Risk decisions in process with the shipped model and rules: decisions/s and p50/p99
-    per decision, the features-only and model-only parts, batches of 8189 (decide_many),
-    several threads sharing one engine, and the raw Booster against the sklearn wrapper."""
-    from centime.bench.risk import RiskBenchConfig, run_risk_bench
+    """Import labels into the label store: every row of FILE (the labelled-events format:
+    timestamp, type, amount, asset, payer, payee, label; optional ``arrived``, the time the
+    label became known, default now; optional ``id``, default a digest of the row), fraud
+    for label 1, not_fraud for 0. Idempotent: a row imported twice is stored once. A server
+    counts them in its features from its next start (POST /v1/risk/labels: at once)."""
+    from centime.app import open_platform
+    from centime.platform.errors import Refusal
+    from centime.platform.risk_labels import import_labels
 
-    result = run_risk_bench(
-        RiskBenchConfig(runs, decisions, threads, seed),
-        progress=lambda line: typer.echo(line, err=True),
-    )
-    for line in result.lines():
-        typer.echo(line)
+    with configured(), open_platform(database_url, "tool") as app:
+        try:
+            result = import_labels(app.platform, Path(file_name), source)
+        except (ValueError, OSError) as e:
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(1) from None
+    if isinstance(result, Refusal):
+        typer.echo(f"error: {result.detail}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"{result.new:,} labels recorded, {result.duplicates:,} already there")
+
+
+@risk_app.command("export-labels")
+def risk_export_labels(
+    out: str = typer.Option("-", "--out", help="The CSV file to write ('-': stdout)."),
+    database_url: str = DatabaseUrl,
+) -> None:
+    """Write every case an analyst labelled, as the labelled-events CSV training and
+    backtests read (timestamp,type,amount,asset,payer,payee,device,ip,instrument,label)."""
+    import sys
+
+    from centime.app import open_platform
+    from centime.platform.review import export_labels
+
+    with configured(), open_platform(database_url, "tool") as app:
+        platform = app.platform
+        if out == "-":
+            count = export_labels(platform, sys.stdout)
+        else:
+            with open(out, "w", encoding="utf-8", newline="") as handle:
+                count = export_labels(platform, handle)
+    typer.echo(f"{count} labelled events written", err=True)

@@ -1,0 +1,224 @@
+"""``centime serve``: the HTTP API, the web apps and the worker, over one composed platform."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import typer
+
+from centime.limits import API_RATE_BURST, API_RATE_PER_KEY_PER_S
+
+from .common import DatabaseUrl, configured
+
+if TYPE_CHECKING:
+    from centime.app import App
+    from centime.openpayments import OpenPaymentsState
+    from centime.platform.context import Platform
+    from centime.web import WebState
+
+__all__ = ["ServerOptions", "run_server", "serve", "trusted_proxies", "web_key"]
+
+
+def serve(
+    database_url: str = DatabaseUrl,
+    host: str = typer.Option("127.0.0.1", help="The address to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="The port to listen on."),
+    rate_per_key: float = typer.Option(
+        API_RATE_PER_KEY_PER_S, min=0.001, help="Requests per second per API key (sustained)."
+    ),
+    rate_burst: int = typer.Option(API_RATE_BURST, min=1, help="Requests per API key in a burst."),
+    access_log: bool = typer.Option(
+        False,
+        help="Log a line for every request (on the request path: it costs throughput;"
+        " /metrics counts requests by route and status either way).",
+    ),
+    worker: bool = typer.Option(
+        True,
+        "--worker/--no-worker",
+        help="Run the worker's jobs (webhooks, hold expiry, the"
+        " provider's events) in this process (the default; SQLite needs it: one process"
+        " writes), or leave them to `centime worker` processes (PostgreSQL).",
+    ),
+) -> None:
+    """Serve the HTTP API (the platform's /v1 routes, the audit log's endpoints, health and
+    metrics) over the ledger, with the audit log as CENTIME_AUDIT_KEY_FILE / CENTIME_AUDIT
+    say and, unless --no-worker, the worker running every background job (the idempotency
+    purge too)."""
+    from centime.app import Settings, open_platform
+    from centime.audit import audit_from_env
+
+    audit = audit_from_env()
+    with configured():
+        settings = Settings.from_env()
+    options = ServerOptions(
+        host,
+        port,
+        rate_per_key,
+        rate_burst,
+        access_log,
+        worker,
+        web_key=web_key(database_url),
+        trusted_proxies=trusted_proxies(),
+    )
+    with (
+        configured(),
+        open_platform(database_url, "service", settings=settings, audit=audit) as app,
+    ):
+        run_server(app, options)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    rate_per_key: float = API_RATE_PER_KEY_PER_S
+    rate_burst: int = API_RATE_BURST
+    access_log: bool = False
+    worker: bool = True
+    web_origin: str | None = None  # default: http://localhost:<port> (or CENTIME_WEB_ORIGIN)
+    demo: bool = False
+    web_key: bytes | None = field(default=None, repr=False)  # keys CSRF tokens (web_key())
+    # Addresses whose X-Forwarded-For is believed (CENTIME_TRUSTED_PROXIES); none by default.
+    trusted_proxies: tuple[str, ...] = ()
+
+    def origin(self) -> str:
+        """The web apps' origin, which passkeys are bound to (WebAuthn refuses IP
+        addresses as RP ids: a loopback server is reached as localhost)."""
+        import os
+
+        chosen = self.web_origin or os.environ.get("CENTIME_WEB_ORIGIN")
+        if chosen:
+            return chosen.rstrip("/")
+        host = "localhost" if self.host in ("127.0.0.1", "::1", "0.0.0.0") else self.host
+        return f"http://{host}:{self.port}"
+
+
+def web_state_for(platform: Platform, options: ServerOptions) -> WebState:
+    """The web apps' state: the WebAuthn relying party of the origin, cookies marked Secure
+    (browsers keep Secure cookies of http://localhost too), the sign-in throttle."""
+    import time
+
+    from centime.auth.passkeys import RelyingParty
+    from centime.auth.sessions import LoginThrottle
+    from centime.web import WebState
+
+    origin = options.origin()
+    state = WebState(
+        platform,
+        RelyingParty.for_origin(origin),
+        LoginThrottle(time.monotonic),
+        demo=options.demo,
+        origin=origin,
+    )
+    if options.web_key is not None:
+        state.csrf_key = options.web_key
+    return state
+
+
+WEB_KEY_ENV = "CENTIME_WEB_KEY"
+
+
+WEB_KEY_FILE_ENV = "CENTIME_WEB_KEY_FILE"
+
+
+TRUSTED_PROXIES_ENV = "CENTIME_TRUSTED_PROXIES"
+
+
+def web_key(database_url: str) -> bytes:
+    """The web apps' secret (it keys CSRF tokens): CENTIME_WEB_KEY (base64 of 32 bytes) or
+    the file CENTIME_WEB_KEY_FILE names; on SQLite without either, the file
+    ``<database>.web-key`` beside the database (made, mode 0600, when missing); on
+    PostgreSQL without either, a key derived (HKDF) from the webhook secrets' key, which
+    every process shares already."""
+    from pathlib import Path
+
+    from centime.keyfile import derive_key, key_from_env
+    from centime.store.migrate import sqlalchemy_url
+
+    url = database_url if "://" in database_url else f"sqlite:///{database_url}"
+    default = None
+    if url.startswith("sqlite:///"):
+        default = Path(f"{sqlalchemy_url(url).removeprefix('sqlite:///')}.web-key")
+    try:
+        key = key_from_env(WEB_KEY_ENV, WEB_KEY_FILE_ENV, default)
+        shared = (
+            None if key else key_from_env("CENTIME_WEBHOOK_KEY", "CENTIME_WEBHOOK_KEY_FILE", None)
+        )
+    except RuntimeError as bad:
+        typer.echo(f"error: {bad}", err=True)
+        raise typer.Exit(2) from None
+    if key is None and shared is not None:
+        key = derive_key(shared, "centime web csrf v1")
+    if key is None:
+        typer.echo(f"error: the web apps need {WEB_KEY_ENV} or {WEB_KEY_FILE_ENV}", err=True)
+        raise typer.Exit(2)
+    return key
+
+
+def trusted_proxies() -> tuple[str, ...]:
+    """CENTIME_TRUSTED_PROXIES: the comma-separated addresses or CIDR networks of the
+    reverse proxies whose X-Forwarded-For (and -Proto) the server believes. Unset: none, and
+    every limit per client address counts the connection's own address (a client cannot
+    name itself another address to escape them)."""
+    import ipaddress
+
+    text = os.environ.get(TRUSTED_PROXIES_ENV, "").strip()
+    found = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise typer.BadParameter(f"{TRUSTED_PROXIES_ENV}: {item!r} is no address") from None
+    return tuple(found)
+
+
+def open_payments_for(platform: Platform, options: ServerOptions) -> OpenPaymentsState:
+    """The Open Payments servers' state: their URLs are under the web apps' origin
+    (CENTIME_WEB_ORIGIN behind a proxy: wallet addresses must be the public URLs)."""
+    from centime.openpayments import OpenPaymentsState, Urls
+
+    return OpenPaymentsState(platform, Urls(options.origin()))
+
+
+def run_server(app: App, options: ServerOptions) -> None:
+    """Serve ``app``'s platform over HTTP until stopped, its jobs run by a worker thread
+    unless ``options`` leave them to `centime worker` processes."""
+    import uvicorn
+
+    from centime.api import create_app
+    from centime.worker import Worker
+
+    if app.labels_replayed:
+        typer.echo(f"risk engine: {app.labels_replayed} recent labels replayed", err=True)
+    platform = app.platform
+    worker = Worker(platform, app.jobs) if options.worker else None
+    if worker is not None:
+        worker.start()
+    try:
+        app_ = create_app(
+            platform,
+            app.audit,
+            rate_per_s=options.rate_per_key,
+            rate_burst=options.rate_burst,
+            web=web_state_for(platform, options),
+            open_payments=open_payments_for(platform, options),
+        )
+        # Forwarded headers only from the configured proxies (uvicorn would otherwise trust
+        # 127.0.0.1's: on loopback any client could pick its own address).
+        proxies = list(options.trusted_proxies)
+        uvicorn.run(
+            app_,
+            host=options.host,
+            port=options.port,
+            log_level="info",
+            access_log=options.access_log,
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=proxies or None,
+        )
+    finally:
+        if worker is not None:
+            worker.stop()
