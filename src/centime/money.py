@@ -13,7 +13,13 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from centime.limits import AMOUNT_MAX, AMOUNT_TEXT_MAX, ASSET_CODE_LEN_MAX, ASSET_SCALE_MAX
+from centime.limits import (
+    AMOUNT_MAX,
+    AMOUNT_TEXT_MAX,
+    ASSET_CODE_LEN_MAX,
+    ASSET_SCALE_MAX,
+    ASSETS_MAX,
+)
 
 __all__ = [
     "ASSETS",
@@ -64,7 +70,8 @@ class Asset:
 
 
 # The assets the platform knows. Micropayments need sub-cent precision, hence scale 6 for
-# fiat currencies; JPY has no minor unit, so scale 4 still gives ten-thousandths of a yen.
+# fiat currencies; JPY and KRW have no minor unit, so scale 4 still gives ten-thousandths of
+# a yen or a won (screens show whole won and yen, plus the digits a micro-amount really has).
 ASSETS: Final[dict[str, Asset]] = {
     asset.code: asset
     for asset in (
@@ -72,8 +79,11 @@ ASSETS: Final[dict[str, Asset]] = {
         Asset("EUR", 6),
         Asset("GBP", 6),
         Asset("JPY", 4),
+        Asset("KRW", 4),
     )
 }
+if len(ASSETS) > ASSETS_MAX:  # one unit's bound on ledger events counts on at most this many
+    raise RuntimeError("more assets than limits.ASSETS_MAX: raise it (BATCH_PAYMENTS_MAX follows)")
 
 
 def asset_by_code(code: str) -> Asset:

@@ -480,8 +480,13 @@ def test_the_web_apps_in_a_browser(server: dict[str, str], browser: Any) -> None
 
         # A receipt, its proof checked in the browser (WebCrypto: SHA-256, Ed25519).
         ada.go("/wallet")
-        receipt = ada.page.locator("ul.history a:has-text('Receipt')").first.get_attribute("href")
+        history = ada.page.locator("ul.history")
+        receipt = history.locator(
+            "a[href^='/receipts/pay_'], a[href^='/receipts/tr_']"
+        ).first.get_attribute("href")
         assert receipt and receipt.startswith("/receipts/")
+        topup_receipt = history.locator("a[href^='/receipts/top_']").first.get_attribute("href")
+        assert topup_receipt and topup_receipt.startswith("/receipts/top_")
         ada.go(receipt)
         assert "Ada Web" in ada.page.inner_text("[data-testid=receipt-from]")
         for _ in range(20):
@@ -515,6 +520,7 @@ def test_the_web_apps_in_a_browser(server: dict[str, str], browser: Any) -> None
                     f"/pay/button?merchant={shop_id}&amount=0.05",
                     receipt,
                     f"{receipt}/print",
+                    topup_receipt,
                     "/stepup?next=/wallet",
                 ],
             ),
