@@ -521,10 +521,11 @@ def test_the_web_apps_in_a_browser(server: dict[str, str], browser: Any) -> None
                     receipt,
                     f"{receipt}/print",
                     topup_receipt,
+                    "/op/keys",
                     "/stepup?next=/wallet",
                 ],
             ),
-            (shop, ["/dashboard", hook_page, "/account"]),
+            (shop, ["/dashboard", hook_page, "/account", "/op/keys"]),
             (admin, ["/console", case_page, "/account"]),
         ]
         for code in ("en", "ko"):

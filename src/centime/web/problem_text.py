@@ -147,6 +147,7 @@ API_DETAILS: Final[dict[str, str]] = {
 }
 INTERNAL_ERROR: Final = N_("Something went wrong on our side; request id %(id)s.")
 _REQUEST_ID: Final = re.compile(r"request id ([A-Za-z0-9._-]+)$")
+_REFUSAL_CODES: Final = {code.value: code for code in Code}
 
 
 def _detail(code: str, detail: str, gettext: Callable[[str], str]) -> str:
@@ -160,8 +161,8 @@ def _detail(code: str, detail: str, gettext: Callable[[str], str]) -> str:
         return gettext(INTERNAL_ERROR) % {"id": found.group(1) if found else "-"}
     if code in API_DETAILS:
         return gettext(API_DETAILS[code])
-    known = Code._value2member_map_.get(code)
-    if isinstance(known, Code) and (known in MESSAGES or known is Code.RISK_BLOCKED):
+    known = _REFUSAL_CODES.get(code)
+    if known is not None and (known in MESSAGES or known is Code.RISK_BLOCKED):
         return refusal_text(Refusal(known, detail), gettext)
     return detail
 
