@@ -264,6 +264,7 @@ def _balance(person: Person) -> str:
     return str(person.page.inner_text("[data-testid=balance-USD]"))
 
 
+@pytest.mark.timeout(900)  # every page twice with axe-core: minutes on a shared machine
 def test_the_web_apps_in_a_browser(server: dict[str, str], browser: Any) -> None:
     origin = server["origin"]
     ada = Person(browser, origin, "Ada Web")
