@@ -288,3 +288,11 @@ def test_bad_scales_and_codes_are_value_errors() -> None:
     for code in (None, 5, b"USD"):
         with pytest.raises(ValueError):
             Asset(code, 2)  # type: ignore[arg-type]
+
+
+def test_limits_are_written_once_for_every_asset_in_limit_units() -> None:
+    from centime.money import ASSETS
+
+    assert ASSETS["USD"].limit("1000") == 1000 * 10**6
+    assert ASSETS["KRW"].limit("1000") == 1_000_000 * 10**4  # a limit unit is 1,000 won
+    assert ASSETS["KRW"].limit("0.5") == 500 * 10**4

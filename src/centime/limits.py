@@ -98,14 +98,23 @@ PROVIDER_EVENTS_INTERVAL_S: Final = 1.0
 SANDBOX_CHARGES_MAX: Final = 100_000
 SANDBOX_EVENTS_MAX: Final = 100_000
 
+# The most assets the platform may know (centime.money.ASSETS, checked there at import): a
+# unit of payments adds ledger events per asset, so its bound below depends on this one.
+ASSETS_MAX: Final = 8
+
 # Payments in one batch write unit (centime.platform.payments.create_payments_batch). Each
-# payment is at most 2 ledger events (a restricted leg and a wallet leg; the batch's fees
-# travel in one transfer per asset), and per asset (4 known) the unit may add that fee
-# transfer and create the merchant's available earnings and the fee revenue account:
-# 2 x 4088 + 3 x 4 = 8188 <= BATCH_EVENTS_MAX, one unit's most. The API's batch endpoint
-# splits larger batches into units of this size; payments.py checks at import that the sum
-# still fits should an asset be added.
-BATCH_PAYMENTS_MAX: Final = 4088
+# payment is at most BATCH_PAYMENT_LEGS_MAX ledger events (a restricted leg and a wallet leg;
+# the batch's fees travel in one transfer per asset), and per asset the unit may add that fee
+# transfer and create the merchant's available earnings and the fee revenue account
+# (BATCH_ASSET_EVENTS_MAX). Every known asset may appear in one batch, so the payments are
+# what remains of BATCH_EVENTS_MAX once ASSETS_MAX assets are paid for:
+# (8189 - 3 x 8) // 2 = 4082. Adding an asset up to ASSETS_MAX keeps every unit in bounds
+# without touching this; the API's batch endpoint splits larger batches into units of it.
+BATCH_PAYMENT_LEGS_MAX: Final = 2
+BATCH_ASSET_EVENTS_MAX: Final = 1 + 2
+BATCH_PAYMENTS_MAX: Final = (
+    BATCH_EVENTS_MAX - BATCH_ASSET_EVENTS_MAX * ASSETS_MAX
+) // BATCH_PAYMENT_LEGS_MAX
 
 # Free text on payments, holds, refunds and transfers between customers (the column sizes).
 DESCRIPTION_LEN_MAX: Final = 500

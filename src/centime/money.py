@@ -13,7 +13,13 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from centime.limits import AMOUNT_MAX, AMOUNT_TEXT_MAX, ASSET_CODE_LEN_MAX, ASSET_SCALE_MAX
+from centime.limits import (
+    AMOUNT_MAX,
+    AMOUNT_TEXT_MAX,
+    ASSET_CODE_LEN_MAX,
+    ASSET_SCALE_MAX,
+    ASSETS_MAX,
+)
 
 __all__ = [
     "ASSETS",
@@ -38,10 +44,15 @@ class Asset:
 
     ``scale`` 6 means the smallest amount is 10**-6 of a whole unit. The largest amount any
     account may hold is ``AMOUNT_MAX`` units of the scale, whatever the asset.
+
+    ``limit_unit``: the whole units of this asset that one unit of the platform's limits
+    stands for. Limits (a KYC tier's daily top-up, say "1000") are written once for every
+    asset; a thousand won is not a thousand dollars, so for won one limit unit is 1,000 won.
     """
 
     code: str
     scale: int
+    limit_unit: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.code, str) or not (
@@ -50,6 +61,8 @@ class Asset:
             raise ValueError(f"asset code must be 2-12 capitals or digits, got {self.code!r}")
         if type(self.scale) is not int or not 0 <= self.scale <= ASSET_SCALE_MAX:
             raise ValueError(f"asset scale must be an int in 0..{ASSET_SCALE_MAX}")
+        if type(self.limit_unit) is not int or self.limit_unit < 1:
+            raise ValueError("an asset's limit unit is a positive int")
 
     @property
     def units_per_whole(self) -> int:
@@ -62,9 +75,14 @@ class Asset:
     def format(self, amount: int) -> str:
         return format_amount(amount, self.scale)
 
+    def limit(self, text: str) -> int:
+        """A limit written in limit units (``"1000"``) as an amount of this asset."""
+        return min(parse_amount(text, self.scale) * self.limit_unit, AMOUNT_MAX)
+
 
 # The assets the platform knows. Micropayments need sub-cent precision, hence scale 6 for
-# fiat currencies; JPY has no minor unit, so scale 4 still gives ten-thousandths of a yen.
+# fiat currencies; JPY and KRW have no minor unit, so scale 4 still gives ten-thousandths of
+# a yen or a won (screens show whole won and yen, plus the digits a micro-amount really has).
 ASSETS: Final[dict[str, Asset]] = {
     asset.code: asset
     for asset in (
@@ -72,8 +90,11 @@ ASSETS: Final[dict[str, Asset]] = {
         Asset("EUR", 6),
         Asset("GBP", 6),
         Asset("JPY", 4),
+        Asset("KRW", 4, limit_unit=1000),
     )
 }
+if len(ASSETS) > ASSETS_MAX:  # one unit's bound on ledger events counts on at most this many
+    raise RuntimeError("more assets than limits.ASSETS_MAX: raise it (BATCH_PAYMENTS_MAX follows)")
 
 
 def asset_by_code(code: str) -> Asset:

@@ -146,7 +146,7 @@ def test_a_stolen_session_cannot_take_the_account_over(
     assert thief.get("/account", follow_redirects=False).headers["location"] == "/app?signin=1"
     notices = outbox(platform, "account.notice")
     assert [n["subject"] for n in notices] == ["A recovery code was used to sign in"]
-    assert set(notices[0]) == {"to", "subject", "body"}
+    assert set(notices[0]) == {"to", "subject", "body", "language"}
 
 
 def _user_id(platform: Platform) -> int:

@@ -264,6 +264,7 @@ def _balance(person: Person) -> str:
     return str(person.page.inner_text("[data-testid=balance-USD]"))
 
 
+@pytest.mark.timeout(900)  # every page twice with axe-core: minutes on a shared machine
 def test_the_web_apps_in_a_browser(server: dict[str, str], browser: Any) -> None:
     origin = server["origin"]
     ada = Person(browser, origin, "Ada Web")
@@ -480,8 +481,13 @@ def test_the_web_apps_in_a_browser(server: dict[str, str], browser: Any) -> None
 
         # A receipt, its proof checked in the browser (WebCrypto: SHA-256, Ed25519).
         ada.go("/wallet")
-        receipt = ada.page.locator("ul.history a:has-text('Receipt')").first.get_attribute("href")
+        history = ada.page.locator("ul.history")
+        receipt = history.locator(
+            "a[href^='/receipts/pay_'], a[href^='/receipts/tr_']"
+        ).first.get_attribute("href")
         assert receipt and receipt.startswith("/receipts/")
+        topup_receipt = history.locator("a[href^='/receipts/top_']").first.get_attribute("href")
+        assert topup_receipt and topup_receipt.startswith("/receipts/top_")
         ada.go(receipt)
         assert "Ada Web" in ada.page.inner_text("[data-testid=receipt-from]")
         for _ in range(20):
@@ -515,10 +521,12 @@ def test_the_web_apps_in_a_browser(server: dict[str, str], browser: Any) -> None
                     f"/pay/button?merchant={shop_id}&amount=0.05",
                     receipt,
                     f"{receipt}/print",
+                    topup_receipt,
+                    "/op/keys",
                     "/stepup?next=/wallet",
                 ],
             ),
-            (shop, ["/dashboard", hook_page, "/account"]),
+            (shop, ["/dashboard", hook_page, "/account", "/op/keys"]),
             (admin, ["/console", case_page, "/account"]),
         ]
         for code in ("en", "ko"):

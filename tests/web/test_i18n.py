@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from hypothesis import given
+from hypothesis import strategies as st
 
+from centime.limits import AMOUNT_MAX
+from centime.money import ASSETS, parse_amount
 from centime.web.i18n import LOCALE_DIR, Formats, choose_locale, choose_zone, translations
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,6 +85,28 @@ def test_amounts_are_exact_and_grouped_per_locale() -> None:
         assert formats.money(1_0000_0000, "JPY") == "10,000 JPY"  # no minor unit shown
         assert formats.money(1_0000_0125, "JPY") == "10,000.0125 JPY"  # but never rounded
         assert formats.money(10**15 + 1, "USD") == "1,000,000,000.000001 USD"
+
+
+def test_won_is_written_as_people_write_it_per_locale() -> None:
+    assert Formats("en").money(1_234_0000, "KRW") == "₩1,234"
+    assert Formats("ko").money(1_234_0000, "KRW") == "1,234원"
+    assert Formats("ko").money(5, "KRW") == "0.0005원"  # a micro-amount keeps every digit
+    assert Formats("en").money(-1_000_0000, "KRW") == "-₩1,000"
+
+
+def _integer_back(text: str, asset: str) -> int:
+    """The integer a formatted amount reads as: its symbols and grouping removed."""
+    plain = text.removesuffix(f" {asset}").replace("₩", "").replace("원", "").replace(",", "")
+    return parse_amount(plain, ASSETS[asset].scale, allow_negative=True)
+
+
+@given(
+    amount=st.integers(min_value=-AMOUNT_MAX, max_value=AMOUNT_MAX),
+    asset=st.sampled_from(sorted(ASSETS)),
+    locale=st.sampled_from(["en", "ko"]),
+)
+def test_formatting_never_changes_the_integer_amount(amount: int, asset: str, locale: str) -> None:
+    assert _integer_back(Formats(locale).money(amount, asset), asset) == amount
 
 
 def test_times_are_in_the_viewers_zone_and_durations_in_words() -> None:

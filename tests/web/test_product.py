@@ -11,10 +11,13 @@ from urllib.parse import quote
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from centime.clock import FakeClock
 from centime.platform.context import Platform
 from centime.platform.ids import format_id, parse_id
 from centime.platform.p2p import send
-from centime.providers import SandboxProvider
+from centime.platform.topups import TopUp, create_topup, process_provider_events
+from centime.providers import Method, SandboxConfig, SandboxProvider
+from centime.providers.sandbox import CARD_DECLINED, CARD_SUCCEEDS
 from centime.risk.types import Action, Decision, RiskEvent
 from tests.platform.world import customer, fund, merchant
 from tests.risk.screens import ScriptedScreen, decision
@@ -93,6 +96,38 @@ def test_history_names_people_and_dates_and_links_receipts_for_their_parties_onl
     assert client.get(f"/receipts/{ref}").status_code == 404
     assert client.get(f"/receipts/{ref}/proof.json").status_code == 404
     assert client.get("/receipts/tr_nonsense").status_code == 404
+
+
+def test_a_top_up_has_a_receipt_linked_from_the_history_for_its_owner_only(
+    client: TestClient[Litestar], platform: Platform, clock: FakeClock
+) -> None:
+    _sign_up(client, "customer")
+    me = _customer_id(client)
+    sandbox = SandboxProvider(clock, SandboxConfig(card_confirm_s=0))
+    made = [
+        create_topup(platform, sandbox, me, asset, amount, Method.CARD, card)
+        for asset, amount, card in (
+            ("KRW", 1_000_0000, CARD_SUCCEEDS),
+            ("USD", 5_000_000, CARD_DECLINED),
+        )
+    ]
+    process_provider_events(platform, sandbox)
+    won, declined = (format_id("top", t.id) for t in made if isinstance(t, TopUp))
+    wallet = client.get("/wallet").text
+    assert f'href="/receipts/{won}"' in wallet and f'href="/receipts/{declined}"' in wallet
+    assert f'href="/receipts/{declined}#verify-title"' not in wallet  # nothing to verify
+    receipt = client.get(f"/receipts/{won}")
+    assert receipt.status_code == 200 and "₩1,000" in receipt.text
+    assert "audit log is off" in receipt.text or "signed tree" in receipt.text
+    assert client.get(f"/receipts/{won}/proof.json").json()["id"] == won
+    korean = client.get(f"/receipts/{won}", headers=KO).text
+    assert "1,000원" in korean and "충전 수단" in korean
+    refused = client.get(f"/receipts/{declined}").text
+    assert "nothing moved in the ledger" in refused and 'id="verify-proof"' not in refused
+    client.cookies.clear()
+    _sign_up(client, "customer")
+    assert client.get(f"/receipts/{won}").status_code == 404
+    assert client.get(f"/receipts/{won}/proof.json").status_code == 404
 
 
 def test_the_pay_button_returns_to_the_merchant_site_never_to_the_pay_page(

@@ -36,6 +36,7 @@ from centime.limits import (
 from centime.openpayments import OpenPaymentsState, open_payments_router
 from centime.platform.context import Platform
 from centime.web import WebState, web_handlers
+from centime.web.problem_text import localize_problems
 
 from .audit import audit_routes
 from .body import ApiRequest
@@ -202,7 +203,7 @@ def create_app(
         plugins=[StrictStructSchemas()],
         request_max_body_size=API_BODY_MAX_BYTES,
         middleware=[metrics.middleware],
-        before_send=[metrics.before_send, allow.before_send],
+        before_send=[metrics.before_send, allow.before_send, localize_problems],
         openapi_config=openapi_config(),
         debug=debug,
     )

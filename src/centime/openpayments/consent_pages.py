@@ -17,20 +17,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote, urlencode
 
 from anyio import to_thread
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
 from centime.auth.passkeys import UserKind
-from centime.auth.sessions import csrf_token
+from centime.money import ASSETS
 from centime.platform.errors import Refusal
-from centime.web.common import SESSION_COOKIE, Viewer, check_csrf, viewer, web_state
+from centime.web.common import CSP, Viewer, check_csrf, formats_of, page, viewer
+from centime.web.messages import N_
 
 from .addresses import Wallet
 from .grants import Grant, decide_grant, load_grant_by_interaction
@@ -40,10 +39,10 @@ from .state import OpenPaymentsState, op_state
 
 __all__ = ["consent_routes", "interaction_hash"]
 
-_ENV: Final = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-)
+NO_REQUEST: Final = N_("No such request to answer.")
+# The consent form's answer redirects to the app's finish URI, on its own site: a
+# form-action limited to this origin would stop the browser there.
+CONSENT_CSP: Final = CSP.replace(" form-action 'self';", "")
 
 
 def interaction_hash(
@@ -53,24 +52,32 @@ def interaction_hash(
     return base64.b64encode(hashlib.sha256(base.encode()).digest()).decode()
 
 
-def _csrf(request: Request[Any, Any, Any]) -> str:
-    """The page's CSRF token (the pages are for signed-in people: their session cookie)."""
-    return csrf_token(web_state(request).csrf_key, request.cookies.get(SESSION_COOKIE, ""))
+def _shown_limit(value: Any, request: Request[Any, Any, Any]) -> str:
+    """A limit as the reader writes it: an amount in its currency (when it is one of ours at
+    our scale, exactly), anything else as sent."""
+    if isinstance(value, dict):
+        asset = ASSETS.get(str(value.get("assetCode")))
+        text = str(value.get("value", ""))
+        if asset is not None and value.get("assetScale") == asset.scale and text.isdigit():
+            return formats_of(request).money(int(text), asset.code)
+        return f"{text} (scale {value.get('assetScale')}) {value.get('assetCode')}"
+    return str(value)
 
 
-def _lines(grant: Grant) -> list[str]:
-    lines = []
-    for item in grant.access:
-        text = f"{item['type']}: {', '.join(item['actions'])}"
-        for key, value in sorted((item.get("limits") or {}).items()):
-            shown = (
-                f"{value['value']} (scale {value['assetScale']}) {value['assetCode']}"
-                if (isinstance(value, dict))
-                else str(value)
-            )
-            text += f"; {key} {shown}"
-        lines.append(text)
-    return lines
+def _access(grant: Grant, request: Request[Any, Any, Any]) -> list[dict[str, Any]]:
+    """What the grant asks for: per access, its type, actions and limits (the page words
+    them in the reader's language)."""
+    return [
+        {
+            "type": item["type"],
+            "actions": list(item["actions"]),
+            "limits": [
+                (key, _shown_limit(value, request))
+                for key, value in sorted((item.get("limits") or {}).items())
+            ],
+        }
+        for item in grant.access
+    ]
 
 
 async def _customer_grant(
@@ -89,6 +96,7 @@ async def _customer_grant(
 def _page(
     state: OpenPaymentsState,
     request: Request[Any, Any, Any],
+    me: Viewer,
     grant: Grant,
     status_code: int = 200,
     error: str | None = None,
@@ -98,20 +106,19 @@ def _page(
         (i["identifier"] for i in grant.access if i["type"] == "outgoing-payment"),
         state.urls.wallet(wallet),
     )
-    html = _ENV.get_template("consent.html").render(
+    response = page(
+        request,
+        "op_consent.html",
+        me,
+        status_code,
         client=grant.client,
         wallet=identifier,
-        lines=_lines(grant),
+        access=_access(grant, request),
         error=error,
         interact_id=grant.interact_id,
-        csrf=_csrf(request),
     )
-    return Response(
-        html,
-        status_code=status_code,
-        media_type="text/html",
-        headers={"Content-Security-Policy": "frame-ancestors 'none'"},
-    )
+    response.headers["Content-Security-Policy"] = CONSENT_CSP
+    return response
 
 
 @get("/consent/{interact_id:str}")
@@ -122,8 +129,8 @@ async def consent_page(
     if me is None:
         return Redirect(f"/app?signin=1&next={quote(request.url.path)}", status_code=303)
     if grant is None or grant.status != "pending":
-        return Response("No such request to answer.", status_code=404, media_type="text/plain")
-    return _page(state, request, grant)
+        return page(request, "op_consent.html", me, 404, error=NO_REQUEST)
+    return _page(state, request, me, grant)
 
 
 @post("/consent/{interact_id:str}", status_code=303)
@@ -133,18 +140,16 @@ async def consent_answer(
     fields = await check_csrf(request)
     state, me, grant = await _customer_grant(request, interact_id)
     if me is None or grant is None:
-        return Response("No such request to answer.", status_code=404, media_type="text/plain")
+        return page(request, "op_consent.html", me, 404, error=NO_REQUEST)
     accept = fields.get("decision") == "accept"
     if accept and not me.fresh:
         return Redirect(f"/stepup?next={quote(request.url.path)}", status_code=303)
     op = decide_grant(grant.interact_id or "", "customer", me.user.party_id, accept)
     decided = await to_thread.run_sync(state.platform.execute, op)
     if not isinstance(decided, Grant):
-        return _page(state, request, grant, decided.status, decided.description)
+        return _page(state, request, me, grant, decided.status, decided.description)
     if decided.finish_uri is None:
-        return Response(
-            "Done: you can go back to the app.", status_code=200, media_type="text/plain"
-        )
+        return page(request, "op_consent.html", me, done=True)
     params = (
         {"result": "grant_rejected"}
         if not accept
@@ -172,18 +177,9 @@ def _keys_page(
     kind = me.user.kind.value
     keys = list_keys(state.platform, kind, me.user.party_id)
     wallet = state.urls.wallet(Wallet(kind, me.user.party_id, "USD"))
-    html = _ENV.get_template("keys.html").render(
-        keys=keys,
-        wallet=wallet,
-        error=error,
-        ok=request.query_params.get("ok"),
-        csrf=_csrf(request),
-    )
-    return Response(
-        html,
-        status_code=status_code,
-        media_type="text/html",
-        headers={"Content-Security-Policy": "frame-ancestors 'none'"},
+    ok = request.query_params.get("ok")
+    return page(
+        request, "op_keys.html", me, status_code, keys=keys, wallet=wallet, error=error, ok=ok
     )
 
 

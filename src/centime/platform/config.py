@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-from centime.money import ASSETS, parse_amount
+from centime.money import ASSETS
 
 from .payout_config import PayoutConfig
 
@@ -21,20 +21,21 @@ NS_PER_DAY: Final = 86_400 * 1_000_000_000
 
 @dataclass(frozen=True, slots=True)
 class TierLimits:
-    """What a KYC tier allows, as major-unit decimal strings per day (None: not allowed)."""
+    """What a KYC tier allows, as decimal strings per day (None: not allowed) in limit units
+    (centime.money.Asset.limit_unit: a dollar, a euro, a pound, a yen; a thousand won)."""
 
     p2p_daily: str | None
     topup_daily: str
     balance_max: str
 
     def p2p_daily_amount(self, asset: str) -> int | None:
-        return None if self.p2p_daily is None else parse_amount(self.p2p_daily, ASSETS[asset].scale)
+        return None if self.p2p_daily is None else ASSETS[asset].limit(self.p2p_daily)
 
     def topup_daily_amount(self, asset: str) -> int:
-        return parse_amount(self.topup_daily, ASSETS[asset].scale)
+        return ASSETS[asset].limit(self.topup_daily)
 
     def balance_max_amount(self, asset: str) -> int:
-        return parse_amount(self.balance_max, ASSETS[asset].scale)
+        return ASSETS[asset].limit(self.balance_max)
 
 
 def _default_tiers() -> dict[int, TierLimits]:

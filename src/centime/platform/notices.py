@@ -6,8 +6,11 @@ Each change writes, in the unit that makes it (so the notice exists exactly when
 does), two outbox rows for the party:
 
 - ``account.credential_changed``: the machine-readable event (what changed, when);
-- ``account.notice``: an email-shaped notice (``to``, ``subject``, ``body``) for the mail
-  relay the operator runs; ``to`` is the party's email address, null when none is known.
+- ``account.notice``: an email-shaped notice (``to``, ``subject``, ``body``, ``language``)
+  for the mail relay the operator runs; ``to`` is the party's email address, null when none
+  is known. It is written in the party's language (``customers.language`` /
+  ``merchants.language``, kept by :func:`remember_language` from the web's sign-up and
+  language switch), English when none is known.
 
 Neither is a webhook type: they are for the owner's inbox, not for integrations, and a
 merchant's webhook endpoint (which an attacker holding its API key could point anywhere)
@@ -21,9 +24,12 @@ from typing import Final
 
 from centime.ledger.units import UnitContext
 
+from .context import Operation
 from .outbox import emit
 
-__all__ = ["NOTICE_TYPES", "Change", "credential_changed"]
+__all__ = ["LANGUAGES", "NOTICE_TYPES", "Change", "credential_changed", "remember_language"]
+
+LANGUAGES: Final = ("en", "ko")
 
 NOTICE_TYPES: Final = ("account.credential_changed", "account.notice")
 
@@ -41,27 +47,66 @@ class Change(enum.Enum):
 
 
 _SUBJECTS: Final = {
-    Change.PASSKEY_ADDED: "A passkey was added to your account",
-    Change.PASSKEY_REMOVED: "A passkey was removed from your account",
-    Change.RECOVERY_CODES_REPLACED: "Your recovery codes were replaced",
-    Change.RECOVERY_CODE_USED: "A recovery code was used to sign in",
-    Change.PAYOUT_METHOD_ADDED: "A bank account for payouts was added",
-    Change.PAYOUT_METHOD_REMOVED: "A bank account for payouts was removed",
-    Change.API_CONFIRMATION_ISSUED: "A bank-account change through the API was allowed",
-    Change.API_KEY_CREATED: "An API key was created",
-    Change.API_KEY_REVOKED: "An API key was revoked",
+    "en": {
+        Change.PASSKEY_ADDED: "A passkey was added to your account",
+        Change.PASSKEY_REMOVED: "A passkey was removed from your account",
+        Change.RECOVERY_CODES_REPLACED: "Your recovery codes were replaced",
+        Change.RECOVERY_CODE_USED: "A recovery code was used to sign in",
+        Change.PAYOUT_METHOD_ADDED: "A bank account for payouts was added",
+        Change.PAYOUT_METHOD_REMOVED: "A bank account for payouts was removed",
+        Change.API_CONFIRMATION_ISSUED: "A bank-account change through the API was allowed",
+        Change.API_KEY_CREATED: "An API key was created",
+        Change.API_KEY_REVOKED: "An API key was revoked",
+    },
+    "ko": {
+        Change.PASSKEY_ADDED: "계정에 패스키가 추가되었습니다",
+        Change.PASSKEY_REMOVED: "계정에서 패스키가 삭제되었습니다",
+        Change.RECOVERY_CODES_REPLACED: "복구 코드가 새로 발급되었습니다",
+        Change.RECOVERY_CODE_USED: "복구 코드로 로그인했습니다",
+        Change.PAYOUT_METHOD_ADDED: "지급받을 은행 계좌가 추가되었습니다",
+        Change.PAYOUT_METHOD_REMOVED: "지급받을 은행 계좌가 삭제되었습니다",
+        Change.API_CONFIRMATION_ISSUED: "API를 통한 은행 계좌 변경이 허용되었습니다",
+        Change.API_KEY_CREATED: "API 키가 생성되었습니다",
+        Change.API_KEY_REVOKED: "API 키가 폐기되었습니다",
+    },
+}
+_ADVICE: Final = {
+    "en": (
+        "If this was you, there is nothing to do. If it was not, sign in with one of your"
+        " passkeys or a recovery code now (a recovery sign-in ends every other session),"
+        " remove what you do not recognise, and contact support."
+    ),
+    "ko": (
+        "본인이 한 일이라면 따로 하실 일은 없습니다. 본인이 아니라면 지금 패스키나 복구 코드로"
+        " 로그인하시고(복구 코드로 로그인하면 다른 모든 세션이 끝납니다), 모르는 항목을 삭제한 뒤"
+        " 고객 지원에 연락해 주세요."
+    ),
 }
 
 _TABLES: Final = {"customer": "customers", "merchant": "merchants"}
 DETAIL_LEN_MAX: Final = 200
 
 
-def _email(ctx: UnitContext, party_kind: str, party_id: int) -> str | None:
+def _recipient(ctx: UnitContext, party_kind: str, party_id: int) -> tuple[str | None, str]:
+    """The party's email address (None when unknown) and language (English when unknown)."""
     table = _TABLES.get(party_kind)
     if table is None:
-        return None
-    rows = ctx.fetch(f"SELECT email FROM {table} WHERE id = ?", (party_id,))
-    return str(rows[0][0]) if rows and rows[0][0] is not None else None
+        return None, LANGUAGES[0]
+    rows = ctx.fetch(f"SELECT email, language FROM {table} WHERE id = ?", (party_id,))
+    if not rows:
+        return None, LANGUAGES[0]
+    email, language = rows[0]
+    return (
+        None if email is None else str(email),
+        language if language in LANGUAGES else LANGUAGES[0],
+    )
+
+
+def notice_text(change: Change, detail: str, language: str) -> tuple[str, str]:
+    """The notice's subject and body in ``language`` (English for one not spoken)."""
+    words = language if language in LANGUAGES else LANGUAGES[0]
+    subject = _SUBJECTS[words][change]
+    return subject, f"{subject}: {detail}.\n\n{_ADVICE[words]}"
 
 
 def credential_changed(
@@ -82,19 +127,25 @@ def credential_changed(
             "at_ns": str(ctx.now_ns),
         },
     )
-    body = (
-        f"{_SUBJECTS[change]}: {detail}.\n\n"
-        "If this was you, there is nothing to do. If it was not, sign in with one of your"
-        " passkeys or a recovery code now (a recovery sign-in ends every other session),"
-        " remove what you do not recognise, and contact support."
-    )
+    to, language = _recipient(ctx, party_kind, party_id)
+    subject, body = notice_text(change, detail, language)
     emit(
         ctx,
         "account.notice",
         party_id,
-        {
-            "to": _email(ctx, party_kind, party_id),
-            "subject": _SUBJECTS[change],
-            "body": body,
-        },
+        {"to": to, "subject": subject, "body": body, "language": language},
     )
+
+
+def remember_language(party_kind: str, party_id: int, language: str) -> Operation[bool]:
+    """Keep the language the party reads (its notices are written in it); False when the
+    party or the language is unknown. No ledger event."""
+
+    def unit(ctx: UnitContext) -> bool:
+        table = _TABLES.get(party_kind)
+        if table is None or language not in LANGUAGES:
+            return False
+        ctx.execute(f"UPDATE {table} SET language = ? WHERE id = ?", (language, party_id))
+        return True
+
+    return Operation(unit, 0)

@@ -38,7 +38,10 @@ from centime.ledger import CreateTransferStatus, Transfer
 from centime.ledger.units import UnitContext
 from centime.limits import (
     AMOUNT_MAX,
+    ASSETS_MAX,
+    BATCH_ASSET_EVENTS_MAX,
     BATCH_EVENTS_MAX,
+    BATCH_PAYMENT_LEGS_MAX,
     BATCH_PAYMENTS_MAX,
     DESCRIPTION_LEN_MAX,
     REFERENCE_LEN_MAX,
@@ -110,12 +113,12 @@ LINKED: Final = 1
 # Ledger events of a unit of payments: at most two legs per payment (restricted money, then
 # wallet money), and per asset one fee transfer plus the two accounts it may create (the
 # merchant's available earnings and the fee revenue, on their first use in the asset).
-PAYMENT_LEGS_MAX: Final = 2
-_PER_ASSET_EVENTS_MAX: Final = 1 + 2
+PAYMENT_LEGS_MAX: Final = BATCH_PAYMENT_LEGS_MAX
+_PER_ASSET_EVENTS_MAX: Final = BATCH_ASSET_EVENTS_MAX
 PAYMENT_EVENTS_MAX: Final = PAYMENT_LEGS_MAX + _PER_ASSET_EVENTS_MAX
-if (
-    PAYMENT_LEGS_MAX * BATCH_PAYMENTS_MAX + _PER_ASSET_EVENTS_MAX * len(ASSETS) > BATCH_EVENTS_MAX
-):  # an asset was added
+# A unit's events are bounded by its distinct assets, at most every known one (ASSETS_MAX,
+# which centime.money enforces): the limits' formula must keep that within one unit's most.
+if PAYMENT_LEGS_MAX * BATCH_PAYMENTS_MAX + _PER_ASSET_EVENTS_MAX * ASSETS_MAX > BATCH_EVENTS_MAX:
     raise RuntimeError("limits.BATCH_PAYMENTS_MAX no longer fits one unit: lower it")
 
 

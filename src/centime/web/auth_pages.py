@@ -26,6 +26,7 @@ from .common import (
     client_address,
     done,
     ended_cookie,
+    locale_of,
     page,
     refused,
     require,
@@ -35,6 +36,7 @@ from .common import (
     viewer,
     web_state,
 )
+from .lang import keep_language
 
 __all__ = ["auth_routes", "home_of"]
 
@@ -263,6 +265,7 @@ async def signup_finish(request: Request[Any, Any, Any]) -> Response[Any]:
     )
     if isinstance(result, Refusal):
         return _problem(result)
+    await keep_language(request, result.user, locale_of(request))  # its notices' language
     home = "/dashboard" if result.user.kind is pk.UserKind.MERCHANT else "/wallet"
     return _json(
         {"redirect": home, "recovery_codes": result.recovery_codes},

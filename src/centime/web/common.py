@@ -290,6 +290,7 @@ def page(
             me=me,
             csrf=csrf_token(state.csrf_key, value),
             demo=state.demo,
+            open_payments=request.app.state.get("open_payments") is not None,
             path=request.url.path,
             error=error,
             lang=formats.locale,

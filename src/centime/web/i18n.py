@@ -125,9 +125,13 @@ class Formats:
         return format_decimal(exact, format=pattern, locale=self.locale, decimal_quantization=False)
 
     def money(self, amount: int, asset: str) -> str:
-        """The amount with its currency: ``2.50 USD``; ``1,000원`` reads better in Korean
-        for won, but the code is kept in both (unambiguous beside other currencies)."""
-        return f"{self.amount(amount, asset)} {asset}"
+        """The amount with its currency: ``2.50 USD`` (the code, unambiguous beside other
+        currencies); won as people write it, ``₩1,234`` in English and ``1,234원`` in Korean."""
+        number = self.amount(amount, asset)
+        if asset != "KRW":
+            return f"{number} {asset}"
+        sign, digits = ("-", number[1:]) if number.startswith("-") else ("", number)
+        return f"{sign}{digits}원" if self.locale == "ko" else f"{sign}₩{digits}"
 
     def when(self, ns: int | None) -> str:
         """A moment in the viewer's zone, in the locale's medium style with the zone."""

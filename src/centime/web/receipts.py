@@ -1,8 +1,9 @@
-"""Receipts: a page and a printable view for every payment and transfer between people,
-for its parties only (anyone else gets the same 404 as for an unknown id), with the audit
+"""Receipts: a page and a printable view for every payment, transfer between people and
+top-up, for its parties only (anyone else gets the same 404 as for an unknown id), with the audit
 log's proof that the ledger carried it.
 
-- ``/receipts/{pay_...|tr_...}``: public id, the parties' names, amount and fee with their
+- ``/receipts/{pay_...|tr_...|top_...}``: public id, the parties' names (a top-up's: how it
+  was paid, and the wallet's owner), amount and fee with their
   currency, the time in the viewer's zone, and the audit proof's status (checked here
   against the operator's published keys); a button checks the proof again in the browser
   (``static/verify.js``, WebCrypto), and the page says how with the command line.
@@ -21,8 +22,10 @@ from litestar.params import FromPath
 
 from centime.audit import AuditReader
 from centime.auth.passkeys import UserKind
+from centime.platform.ids import derive_id, parse_id
 from centime.platform.parties import get_customer, get_merchant
 from centime.platform.proofs import Carried, carried_by, proof_status, proofs_of
+from centime.platform.topups import TopUp, TopUpStatus, get_topup
 
 from .common import Viewer, page, run, viewer, web_state
 from .messages import N_
@@ -34,6 +37,47 @@ NOT_FOUND: Final = N_("No such receipt.")
 
 def _party(me: Viewer) -> tuple[Any, int]:
     return me.user.kind.value, me.user.party_id
+
+
+# A top-up moved money once the provider collected it (a chargeback later takes some back).
+_CREDITED: Final = (TopUpStatus.SUCCEEDED, TopUpStatus.CHARGED_BACK)
+
+
+def _topup_legs(topup: TopUp) -> tuple[int, ...]:
+    """The ledger transfers that brought a top-up's money in (centime.platform.topups names
+    them by (top-up, leg)): the credit, the bonus if one was paid, the settlement of carrier
+    money if any was released; none while nothing was collected."""
+    if topup.status not in _CREDITED:
+        return ()
+    legs = ["succeeded"]
+    if topup.bonus > 0:
+        legs.append("bonus")
+    if topup.released > 0:
+        legs.append("settled")
+    return tuple(derive_id("topup", topup.id, leg) for leg in legs)
+
+
+def _own_topup(platform: Any, public_id: str, me: Viewer) -> tuple[TopUp, Carried] | None:
+    """The customer's own top-up and its ledger transfers (None for anyone else's)."""
+    text = public_id.strip()[:40]
+    topup_id = parse_id("top", text)
+    if topup_id is None or me.user.kind is not UserKind.CUSTOMER:
+        return None
+    found = get_topup(platform, topup_id)
+    if found is None or found.customer_id != me.user.party_id:
+        return None
+    return found, Carried(text, None, None, _topup_legs(found))
+
+
+def _find(platform: Any, public_id: str, me: Viewer | None) -> tuple[Carried, TopUp | None] | None:
+    """What the viewer may see behind a public id: a payment, a transfer or a top-up."""
+    if me is None or me.user.kind is UserKind.OPERATOR:
+        return None
+    if public_id.startswith("top_"):
+        own = _own_topup(platform, public_id, me)
+        return None if own is None else (own[1], own[0])
+    carried = carried_by(platform, public_id, *_party(me))
+    return None if carried is None else (carried, None)
 
 
 def _names(platform: Any, carried: Carried) -> dict[str, str]:
@@ -59,22 +103,26 @@ def _receipt(
     request: Request[Any, Any, Any], me: Viewer | None, public_id: str, template: str
 ) -> Response[str]:
     platform = web_state(request).platform
-    if me is None or me.user.kind is UserKind.OPERATOR:
-        carried = None
-    else:
-        kind, party_id = _party(me)
-        carried = carried_by(platform, public_id, kind, party_id)
-    moved = carried and (carried.payment or carried.transfer)
-    if me is None or carried is None or moved is None:
+    found = _find(platform, public_id, me)
+    if found is None or me is None:
         return page(request, template, me, 404, error=NOT_FOUND)
+    carried, topup = found
+    if topup is not None:
+        moved: Any = topup
+        owner = get_customer(platform, topup.customer_id)
+        names = {"from": topup.method.value, "to": owner.name if owner else "-"}
+    else:
+        moved = carried.payment or carried.transfer
+        names = _names(platform, carried)
     documents = proofs_of(platform, carried)
     return page(
         request,
         template,
         me,
         receipt=carried,
+        topup=topup,
         moved=moved,
-        names=_names(platform, carried),
+        names=names,
         fee=carried.payment.fee if carried.payment else 0,
         status=proof_status(platform, documents),
         transfer_ids=[d["transfer_id"] for d in documents],
@@ -101,11 +149,10 @@ async def proof(request: Request[Any, Any, Any], public_id: FromPath[str]) -> Re
     platform = web_state(request).platform
 
     def load() -> dict[str, Any] | None:
-        if me is None or me.user.kind is UserKind.OPERATOR:
+        mine = _find(platform, public_id, me)
+        if mine is None:
             return None
-        found = carried_by(platform, public_id, *_party(me))
-        if found is None:
-            return None
+        found = mine[0]
         with platform.ledger.store.audit_reader() as fetch:
             keys = AuditReader(fetch).keyring().to_json()
         parts = proofs_of(platform, found)

@@ -44,7 +44,7 @@ class Entry:
     who: str  # the merchant or the other person, by name
     detail: str  # a top-up's method, a payment's description, a transfer's note
     status: str
-    ref: str | None = None  # the public id a receipt is for (payments, transfers)
+    ref: str | None = None  # the public id a receipt is for (top-ups, payments, transfers)
 
 
 class _Names:
@@ -73,7 +73,16 @@ def _history(platform: Any, customer_id: int, kind: str, query: str) -> list[Ent
     if kind in ("", "topup"):
         for t in list_topups(platform, customer_id, None, HISTORY_READ_MAX).items:
             entries.append(
-                Entry("topup", t.created_ns, t.asset, t.amount, "", t.method.value, t.status.value)
+                Entry(
+                    "topup",
+                    t.created_ns,
+                    t.asset,
+                    t.amount,
+                    "",
+                    t.method.value,
+                    t.status.value,
+                    format_id("top", t.id),
+                )
             )
     if kind in ("", "payment"):
         for p in list_payments(platform, None, customer_id, None, HISTORY_READ_MAX).items:
