@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from centime.clock import FakeClock
 from centime.ledger import Ledger
+from centime.ledger.port import LedgerStore
 from centime.platform.context import Platform
 from centime.platform.payouts import (
     Payout,
@@ -20,7 +21,6 @@ from centime.platform.sandbox_rail import DatabaseRailJournal
 from centime.providers.payout_sandbox import ACCOUNT_RETURNS, SandboxPayoutRail
 from centime.providers.payouts import AccountRegistered, PayoutAccepted, PayoutRequest
 from centime.risk.types import Screen
-from centime.store.port import LedgerStore
 
 from .payout_world import paid_merchant
 

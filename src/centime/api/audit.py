@@ -10,7 +10,7 @@ from litestar.params import Parameter
 
 from centime.audit import AuditReader, NotFoundError, ProofError
 from centime.audit.service import consistency_document, inclusion_document
-from centime.store.port import LedgerStore
+from centime.ledger.port import LedgerStore
 
 from .errors import PROBLEM_JSON, ApiCode, problem_response, problems
 

@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from typing import Final
 
 from centime.ledger import Changes
+from centime.ledger.port import AuditBatchRow, AuditNodeRow, AuditTip, AuditWrite
 from centime.limits import AUDIT_HEAD_INTERVAL_S
-from centime.store.port import AuditBatchRow, AuditNodeRow, AuditTip, WriteTransaction
 
 from .encoding import encode_state, transfer_leaf_hashes
 from .merkle import CompactRange
@@ -110,7 +110,7 @@ class AuditLog:
 
     def append(
         self,
-        txn: WriteTransaction,
+        txn: AuditWrite,
         changes: Changes,
         timestamp_first: int,
         count: int,
@@ -187,7 +187,7 @@ class AuditLog:
         if self._head_due(now_ns):
             self._sign(txn, TreeHead(tree.size, 0, root, seq, this_hash), now_ns)
 
-    def idle(self, txn: WriteTransaction, now_ns: int) -> None:
+    def idle(self, txn: AuditWrite, now_ns: int) -> None:
         """Sign the tip if this process has not signed it yet and a head is due."""
         if self.signer is None or not self._head_due(now_ns):
             return
@@ -201,7 +201,7 @@ class AuditLog:
             self._last_head_ns is None or now_ns - self._last_head_ns >= self._head_interval_ns
         )
 
-    def _sign(self, txn: WriteTransaction, head: TreeHead, now_ns: int) -> SignedTreeHead:
+    def _sign(self, txn: AuditWrite, head: TreeHead, now_ns: int) -> SignedTreeHead:
         signer = self.signer
         if signer is None:
             raise RuntimeError("no signing key")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from centime.ledger import Transfer
-from centime.store.port import AuditFetch, AuditHeadRow
+from centime.ledger.port import AuditHeadRow, Fetch
 
 from .encoding import encode_transfer
 from .log import TILE_HEIGHT, TILE_WIDTH
@@ -67,7 +67,7 @@ class InclusionProof:
 class AuditReader:
     """Queries of the audit tables over one snapshot (``fetch`` from ``audit_reader()``)."""
 
-    def __init__(self, fetch: AuditFetch) -> None:
+    def __init__(self, fetch: Fetch) -> None:
         self._fetch = fetch
 
     # ------------------------------------------------------------------ heads and keys

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from centime.clock import Clock, SystemClock
 from centime.ledger import Transfer
-from centime.store.port import LedgerStore
+from centime.ledger.port import LedgerStore
 
 from .encoding import decode_transfer
 from .merkle import ProofError, leaf_hash, verify_consistency, verify_inclusion

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from centime.store.port import AuditHeadRow, AuditKeyRow
+from centime.ledger.port import AuditHeadRow, AuditKeyRow
 
 __all__ = [
     "AuditKeyError",

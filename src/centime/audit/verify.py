@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from centime.ledger import Account, Transfer
-from centime.store.port import AuditFetch
+from centime.ledger.port import Fetch
 
 from .encoding import decode_state, transfer_leaf_hashes
 from .log import TILE_HEIGHT, ZERO_HASH, batch_hash
@@ -78,7 +78,7 @@ class VerifyReport:
             self.problems.append(Problem(kind, position, detail))
 
 
-def _transfers(fetch: AuditFetch) -> Iterator[Transfer]:
+def _transfers(fetch: Fetch) -> Iterator[Transfer]:
     last = -1
     while True:
         rows = fetch(
@@ -93,7 +93,7 @@ def _transfers(fetch: AuditFetch) -> Iterator[Transfer]:
         last = rows[-1][-1]
 
 
-def _batches(fetch: AuditFetch) -> Iterator[tuple[Any, ...]]:
+def _batches(fetch: Fetch) -> Iterator[tuple[Any, ...]]:
     last = 0
     while True:
         rows = fetch(
@@ -106,7 +106,7 @@ def _batches(fetch: AuditFetch) -> Iterator[tuple[Any, ...]]:
         last = rows[-1][0]
 
 
-def _stored_nodes(fetch: AuditFetch, level: int, first: int, count: int) -> list[bytes] | None:
+def _stored_nodes(fetch: Fetch, level: int, first: int, count: int) -> list[bytes] | None:
     """The stored hashes of nodes [first, first + count) of ``level``, or None when the
     stored segments do not tile that range exactly."""
     rows = fetch(
@@ -134,7 +134,7 @@ def _where(index: int, seq: int, t: Transfer | None) -> str:
 class _Verifier:
     def __init__(
         self,
-        fetch: AuditFetch,
+        fetch: Fetch,
         keyring: Keyring | None,
         anchors: Sequence[SignedTreeHead],
         problems_max: int,
@@ -398,7 +398,7 @@ def _fields(kind: str, row: Sequence[Any]) -> str:
 
 
 def verify_log(
-    fetch: AuditFetch,
+    fetch: Fetch,
     *,
     keyring: Keyring | None = None,
     anchors: Sequence[SignedTreeHead] = (),

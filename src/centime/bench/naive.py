@@ -23,6 +23,7 @@ from typing import Any, Final, NamedTuple, Protocol
 
 from centime.ledger import AccountFlags, CreateTransferStatus, Transfer
 from centime.limits import AMOUNT_MAX
+from centime.store.dialect import pyformat
 
 __all__ = ["NaiveLedger", "decide", "open_naive"]
 
@@ -73,10 +74,21 @@ _SQLITE_SQL: Final = _Statements(
     failed_insert="INSERT INTO failed_transfers (id, status, timestamp) VALUES (?,?,?)",
 )
 
-# PostgreSQL: '%s' placeholders, both account rows locked in id order, GREATEST for max.
+# PostgreSQL: the same statements translated once to psycopg's '%s' style, as the engine's
+# store translates the platform's (store/dialect.py); both account rows locked in id order,
+# and GREATEST where SQLite says max.
 _POSTGRES_SQL: Final = _Statements(
-    *(text.replace("?", "%s").replace("max(", "GREATEST(") for text in _SQLITE_SQL)
-)._replace(accounts=_SQLITE_SQL.accounts.replace("?", "%s") + " FOR UPDATE")
+    *map(
+        pyformat,
+        _SQLITE_SQL._replace(
+            accounts=_SQLITE_SQL.accounts + " FOR UPDATE",
+            clock=(
+                "UPDATE ledger_clock SET timestamp = GREATEST(timestamp + 1, ?) WHERE id = 1"
+                " RETURNING timestamp"
+            ),
+        ),
+    )
+)
 
 
 class _Balances(NamedTuple):

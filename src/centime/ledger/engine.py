@@ -33,9 +33,9 @@ from centime.limits import (
     QUERY_LIMIT_MAX,
     WRITER_QUEUE_REQUESTS_MAX,
 )
-from centime.store.errors import TransientStoreError
 
 from .core import TIMESTAMP_MAX, BatchApplier, Changes, LedgerView
+from .errors import TransientStoreError
 from .model import (
     Account,
     AccountBalance,
@@ -47,8 +47,8 @@ from .model import (
 )
 from .units import GroupLoader, UnitContext, WriteUnit, event_names, valid_id
 
-if TYPE_CHECKING:  # the store port imports the core; at run time the engine needs neither
-    from centime.store.port import LedgerStore, WriteTransaction
+if TYPE_CHECKING:  # the port is protocols only: the engine needs it for its types alone
+    from .port import AuditWrite, LedgerStore
 
 __all__ = ["AuditHook", "BatchTooLargeError", "Ledger", "LedgerBusyError", "LedgerClosedError"]
 
@@ -101,14 +101,14 @@ class AuditHook(Protocol):
 
     def append(
         self,
-        txn: WriteTransaction,
+        txn: AuditWrite,
         changes: Changes,
         timestamp_first: int,
         count: int,
         now_ns: int,
     ) -> None: ...
 
-    def idle(self, txn: WriteTransaction, now_ns: int) -> None: ...
+    def idle(self, txn: AuditWrite, now_ns: int) -> None: ...
 
 
 class Ledger:

@@ -27,7 +27,7 @@ from .model import (
 )
 
 if TYPE_CHECKING:
-    from centime.store.port import WriteTransaction
+    from .port import WriteTransaction
 
 __all__ = [
     "GroupLoader",

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
 
 from centime.clock import Clock
 from centime.ledger import Ledger
+from centime.ledger.port import Fetch
 from centime.ledger.units import UnitContext
 from centime.providers.funding import FundingProvider
 from centime.providers.payouts import PayoutProvider
 from centime.risk.types import Screen
-from centime.store.port import AuditFetch
 
 from .config import PlatformConfig
 from .decisions import NoScreen
@@ -90,7 +90,7 @@ class Platform:
         return self.ledger.run(operation.unit, operation.events_max)
 
     @contextmanager
-    def read(self) -> Iterator[AuditFetch]:
+    def read(self) -> Iterator[Fetch]:
         """Read-only queries (``?`` placeholders) over one snapshot, on any thread."""
         with self.ledger.store.reader() as fetch:
             yield fetch

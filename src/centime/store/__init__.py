@@ -1,4 +1,5 @@
-"""Storage: the port and its adapters. ``open_store(url)`` is the one way to get a store.
+"""Storage: the adapters of the ledger's ports (``centime.ledger.port``). ``open_store(url)`` is
+the one way to get a store.
 
 - ``sqlite:///path/to/ledger.db`` (or a bare path): the embedded default;
 - ``postgresql://user@host:port/db``: the production store (psycopg 3).
@@ -8,7 +9,8 @@ Both migrate the database to the newest schema when opened.
 
 from __future__ import annotations
 
-from .port import LedgerStore, StoreTotals, TransientStoreError, Violation, WriteTransaction
+from centime.ledger.errors import TransientStoreError
+from centime.ledger.port import LedgerStore, StoreTotals, Violation, WriteTransaction
 
 __all__ = [
     "DEFAULT_DATABASE_URL",

@@ -11,8 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from centime.ledger.model import AccountFlags, TransferFlags
-
-from .port import Violation
+from centime.ledger.port import Violation
 
 Fetch = Callable[[str], Iterable[tuple[Any, ...]]]
 

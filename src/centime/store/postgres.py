@@ -17,7 +17,7 @@ core expires only what is still pending when locked.) Reads made before the cloc
 taken are re-validated: what the transaction read as *absent* (a transfer id, a failed id,
 an account id) is not locked, so when the clock has moved since the transaction began,
 ``reserve_timestamps`` checks that it is still absent and raises
-:class:`~centime.store.port.TransientStoreError` otherwise; the engine then runs the group
+:class:`~centime.ledger.errors.TransientStoreError` otherwise; the engine then runs the group
 again on fresh state. A unique violation, a deadlock or a serialization failure that gets
 through anyway becomes a ``TransientStoreError`` too.
 
@@ -39,40 +39,39 @@ from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool
 
 from centime.ledger.core import Changes
+from centime.ledger.errors import TransientStoreError
 from centime.ledger.model import (
     Account,
-    AccountBalance,
     AccountFilter,
     CreateTransferStatus,
     PendingState,
     Transfer,
 )
+from centime.ledger.port import (
+    AuditBatchRow,
+    AuditHeadRow,
+    AuditKeyRow,
+    AuditNodeRow,
+    Fetch,
+    StoreTotals,
+    Violation,
+)
 from centime.limits import (
     POSTGRES_CONNECT_TIMEOUT_S,
     POSTGRES_READER_CONNECTIONS_MAX,
     POSTGRES_READER_WAIT_MAX_S,
-    QUERY_LIMIT_MAX,
 )
 
 from . import rows
 from .checks import check_ledger
+from .dialect import pyformat
 from .migrate import upgrade
-from .port import (
-    AuditBatchRow,
-    AuditFetch,
-    AuditHeadRow,
-    AuditKeyRow,
-    AuditNodeRow,
-    AuditTip,
-    StoreTotals,
-    TransientStoreError,
-    Violation,
-)
+from .reads import SqlAuditReads, SqlLedgerReads, range_params, read_statements, snapshot
 
 __all__ = ["PostgresStore"]
 
-
-TIMESTAMP_MAX: Final = 2**63 - 1
+# The shared queries; a list of ids is one int8[] parameter (see _array).
+_READS: Final = read_statements("= ANY(?::int8[])", pyformat)
 
 # Unique constraints whose violation means that another writer created the same id first
 # (PostgreSQL's default names for the constraints of store/schema.py). Any other unique
@@ -86,6 +85,8 @@ _COPY_TYPES: Final = {
     "account_balances": ["int8", "int8", "int8", "int8", "int8", "int8"],
     "audit_nodes": ["int4", "int8", "bytea"],
 }
+
+_SNAPSHOT_BEGIN: Final = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
 Cursor = psycopg.Cursor[TupleRow]
 Connection = psycopg.Connection[TupleRow]
@@ -114,8 +115,11 @@ def _lost_race(error: BaseException) -> bool:
     return False
 
 
-class _PostgresWrite:
-    """The writer's transaction (see :class:`centime.store.port.WriteTransaction`)."""
+class _PostgresWrite(SqlAuditReads):
+    """The writer's transaction (see :class:`centime.ledger.port.WriteTransaction`)."""
+
+    _reads = _READS
+    _cursor: Cursor
 
     def __init__(self, cursor: Cursor, clock_at_begin: int) -> None:
         self._cursor = cursor
@@ -270,21 +274,6 @@ class _PostgresWrite:
 
     # ----------------------------------------------------------------- audit log
 
-    def audit_tip(self) -> AuditTip | None:
-        self._cursor.execute(
-            f"SELECT {rows.AUDIT_TIP_COLUMNS} FROM audit_batches ORDER BY seq DESC LIMIT 1"
-        )
-        row = self._cursor.fetchone()
-        return None if row is None else AuditTip(*row)
-
-    def transfers_between(self, low: int, high: int) -> bool:
-        self._cursor.execute(
-            "SELECT EXISTS (SELECT 1 FROM transfers WHERE timestamp > %s AND timestamp < %s)",
-            (low, high),
-        )
-        row = self._cursor.fetchone()
-        return bool(row and row[0])
-
     def write_audit(self, batch: AuditBatchRow, nodes: Sequence[AuditNodeRow]) -> None:
         # Binary parameters and binary COPY: the hashes and the state record go as they are
         # (as text they would travel hex-escaped, twice their size, and be parsed).
@@ -310,22 +299,23 @@ class _PostgresWrite:
             key,
         )
 
-    # The platform's own tables (centime.ledger.units), in the same transaction. A lost
-    # race there (a deadlock between writers that lock in different orders) is a lost race
-    # of the group, retried by the engine.
+    # The platform's own tables (centime.ledger.units), in the same transaction, in ``?``
+    # style translated once per statement (store/dialect.py). A lost race there (a deadlock
+    # between writers that lock in different orders) is a lost race of the group, retried by
+    # the engine.
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         with _races_transient():
-            self._cursor.execute(sql.replace("?", "%s"), tuple(params))
+            self._cursor.execute(pyformat(sql), tuple(params))
         return self._cursor.rowcount
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with _races_transient():
-            self._cursor.executemany(sql.replace("?", "%s"), list(rows))
+            self._cursor.executemany(pyformat(sql), list(rows))
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with _races_transient():
-            self._cursor.execute(sql.replace("?", "%s"), tuple(params))
+            self._cursor.execute(pyformat(sql), tuple(params))
             return self._cursor.fetchall()
 
 
@@ -401,9 +391,11 @@ def _insert_failed(cursor: Cursor, changes: Changes) -> None:
     )
 
 
-class PostgresStore:
+class PostgresStore(SqlLedgerReads):
     """The ledger in a PostgreSQL database (the schema named by the URL's search_path, if
     any). ``PostgresStore.open(url)`` migrates it to the newest schema first."""
+
+    _reads = _READS
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -481,36 +473,8 @@ class PostgresStore:
         with self._readers.connection() as connection:
             return connection.execute(sql, params).fetchall()
 
-    def lookup_accounts(self, account_ids: Collection[int]) -> list[Account]:
-        if not account_ids:
-            return []
-        found = self._fetch(
-            f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY(%s::int8[])",
-            (_array(account_ids),),
-        )
-        by_id = {row[0]: rows.account(row) for row in found}
-        return [by_id[aid] for aid in account_ids if aid in by_id]
-
-    def lookup_transfers(self, transfer_ids: Collection[int]) -> list[Transfer]:
-        if not transfer_ids:
-            return []
-        found = self._fetch(
-            f"SELECT {rows.TRANSFER_COLUMNS} FROM transfers WHERE id = ANY(%s::int8[])",
-            (_array(transfer_ids),),
-        )
-        by_id = {row[0]: rows.transfer(row) for row in found}
-        return [by_id[tid] for tid in transfer_ids if tid in by_id]
-
-    def pending_states(self, transfer_ids: Collection[int]) -> list[PendingState]:
-        if not transfer_ids:
-            return []
-        found = self._fetch(
-            f"SELECT {rows.PENDING_COLUMNS} FROM pending_transfers"
-            " WHERE transfer_id = ANY(%s::int8[])",
-            (_array(transfer_ids),),
-        )
-        by_id = {row[0]: rows.pending(row) for row in found}
-        return [by_id[tid] for tid in transfer_ids if tid in by_id]
+    def _ids(self, ids: Iterable[int]) -> str:
+        return _array(ids)
 
     def get_account_transfers(self, query: AccountFilter) -> list[Transfer]:
         sides = []
@@ -533,25 +497,9 @@ class PostgresStore:
             f"SELECT {rows.TRANSFER_COLUMNS} FROM ({' UNION '.join(selects)}) AS t"
             f" ORDER BY timestamp {order} LIMIT %(limit)s"
         )
-        return [rows.transfer(row) for row in self._fetch(sql, _range(query))]
-
-    def get_account_balances(self, query: AccountFilter) -> list[AccountBalance]:
-        if query.limit <= 0:
-            return []
-        sql = (
-            f"SELECT {rows.BALANCE_COLUMNS} FROM account_balances WHERE account_id = %(account)s"
-            f" AND timestamp >= %(low)s AND timestamp <= %(high)s"
-            f" ORDER BY timestamp {'DESC' if query.reversed else 'ASC'} LIMIT %(limit)s"
-        )
-        return [rows.balance(row) for row in self._fetch(sql, _range(query))]
-
-    def balance_at(self, account_id: int, timestamp: int) -> AccountBalance | None:
-        found = self._fetch(
-            f"SELECT {rows.BALANCE_COLUMNS} FROM account_balances"
-            " WHERE account_id = %s AND timestamp <= %s ORDER BY timestamp DESC LIMIT 1",
-            (account_id, timestamp),
-        )
-        return rows.balance(found[0]) if found else None
+        account, low, high, limit = range_params(query)
+        params = {"account": account, "low": low, "high": high, "limit": limit}
+        return [rows.transfer(row) for row in self._fetch(sql, params)]
 
     def totals(self) -> StoreTotals:
         found = self._fetch(
@@ -565,7 +513,7 @@ class PostgresStore:
         """Every broken invariant, read from one snapshot (REPEATABLE READ), so that writers
         running meanwhile cannot make the totals and the transfers disagree."""
         with self._readers.connection() as connection:
-            connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            connection.execute(_SNAPSHOT_BEGIN)
             try:
 
                 def fetch(sql: str) -> list[TupleRow]:
@@ -576,18 +524,13 @@ class PostgresStore:
                 connection.execute("ROLLBACK")
 
     @contextmanager
-    def reader(self) -> Iterator[AuditFetch]:
-        """Queries over one snapshot (REPEATABLE READ, read only); ``?`` becomes ``%s``."""
-        with self._readers.connection() as connection:
-            connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            try:
-
-                def fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-                    return connection.execute(sql.replace("?", "%s"), tuple(params)).fetchall()
-
-                yield fetch
-            finally:
-                connection.execute("ROLLBACK")
+    def reader(self) -> Iterator[Fetch]:
+        """Queries over one snapshot (REPEATABLE READ, read only), in ``?`` style."""
+        with (
+            self._readers.connection() as connection,
+            snapshot(connection, _SNAPSHOT_BEGIN, "ROLLBACK", pyformat) as fetch,
+        ):
+            yield fetch
 
     audit_reader = reader
 
@@ -598,12 +541,3 @@ class PostgresStore:
                 self._writer.close()
                 self._writer = None
         self._readers.close()
-
-
-def _range(query: AccountFilter) -> dict[str, int]:
-    return {
-        "account": query.account_id,
-        "low": query.timestamp_min,
-        "high": query.timestamp_max or TIMESTAMP_MAX,
-        "limit": min(query.limit, QUERY_LIMIT_MAX),
-    }

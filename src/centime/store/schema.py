@@ -10,6 +10,8 @@ within ``limits.AMOUNT_MAX`` so nothing can overflow. There are no floats anywhe
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -30,6 +32,15 @@ metadata = MetaData()
 # grow, as engine timestamps do); BIGINT would not be.
 RowKey = BigInteger().with_variant(Integer(), "sqlite")
 
+# The four balances of an account, as they stand now (accounts) or stood (account_balances).
+BALANCES = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
+
+
+def required(kind: Any, *names: str) -> list[Column[Any]]:
+    """NOT NULL columns of one type, in the order named."""
+    return [Column(name, kind, nullable=False) for name in names]
+
+
 accounts = Table(
     "accounts",
     metadata,
@@ -37,11 +48,7 @@ accounts = Table(
     Column("asset", String(12), nullable=False),
     Column("code", Integer, nullable=False),
     Column("flags", Integer, nullable=False),
-    Column("user_data", BigInteger, nullable=False),
-    Column("debits_pending", BigInteger, nullable=False),
-    Column("debits_posted", BigInteger, nullable=False),
-    Column("credits_pending", BigInteger, nullable=False),
-    Column("credits_posted", BigInteger, nullable=False),
+    *required(BigInteger, "user_data", *BALANCES),
     Column("timestamp", BigInteger, nullable=False, unique=True),
     CheckConstraint(
         "debits_pending >= 0 AND debits_posted >= 0 AND credits_pending >= 0"
@@ -55,12 +62,9 @@ transfers = Table(
     metadata,
     Column("timestamp", RowKey, primary_key=True, autoincrement=False),
     Column("id", BigInteger, nullable=False, unique=True),
-    Column("debit_account_id", BigInteger, nullable=False),
-    Column("credit_account_id", BigInteger, nullable=False),
-    Column("amount", BigInteger, nullable=False),
+    *required(BigInteger, "debit_account_id", "credit_account_id", "amount"),
     Column("asset", String(12), nullable=False),
-    Column("code", Integer, nullable=False),
-    Column("flags", Integer, nullable=False),
+    *required(Integer, "code", "flags"),
     Column("pending_id", BigInteger, nullable=False),
     Column("timeout_s", Integer, nullable=False),
     Column("user_data", BigInteger, nullable=False),
@@ -108,12 +112,7 @@ failed_transfers = Table(
 account_balances = Table(
     "account_balances",
     metadata,
-    Column("account_id", BigInteger, nullable=False),
-    Column("timestamp", BigInteger, nullable=False),
-    Column("debits_pending", BigInteger, nullable=False),
-    Column("debits_posted", BigInteger, nullable=False),
-    Column("credits_pending", BigInteger, nullable=False),
-    Column("credits_posted", BigInteger, nullable=False),
+    *required(BigInteger, "account_id", "timestamp", *BALANCES),
     PrimaryKeyConstraint("account_id", "timestamp"),
 )
 
@@ -136,16 +135,9 @@ audit_batches = Table(
     "audit_batches",
     metadata,
     Column("seq", RowKey, primary_key=True, autoincrement=False),
-    Column("tree_size", BigInteger, nullable=False),
-    Column("leaf_count", BigInteger, nullable=False),
-    Column("timestamp_first", BigInteger, nullable=False),
+    *required(BigInteger, "tree_size", "leaf_count", "timestamp_first"),
     Column("timestamp_last", BigInteger, nullable=False, unique=True),
-    Column("root_hash", LargeBinary, nullable=False),
-    Column("prev_hash", LargeBinary, nullable=False),
-    Column("state_hash", LargeBinary, nullable=False),
-    Column("state", LargeBinary, nullable=False),
-    Column("peaks", LargeBinary, nullable=False),
-    Column("batch_hash", LargeBinary, nullable=False),
+    *required(LargeBinary, "root_hash", "prev_hash", "state_hash", "state", "peaks", "batch_hash"),
 )
 
 # Complete-subtree hashes of the Merkle tree, every level, in segments of consecutive nodes
@@ -168,8 +160,7 @@ audit_heads = Table(
     Column("tree_size", BigInteger, nullable=False),
     Column("root_hash", LargeBinary, nullable=False),
     Column("batch_seq", BigInteger, nullable=False),
-    Column("batch_hash", LargeBinary, nullable=False),
-    Column("signature", LargeBinary, nullable=False),
+    *required(LargeBinary, "batch_hash", "signature"),
     PrimaryKeyConstraint("timestamp", "key_id"),
 )
 Index("audit_heads_by_tree_size", audit_heads.c.tree_size, audit_heads.c.timestamp)

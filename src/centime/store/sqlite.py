@@ -25,27 +25,25 @@ from typing import Any, Final
 from centime.ledger.core import Changes
 from centime.ledger.model import (
     Account,
-    AccountBalance,
     AccountFilter,
     CreateTransferStatus,
     PendingState,
     Transfer,
 )
-from centime.limits import QUERY_LIMIT_MAX
+from centime.ledger.port import (
+    AuditBatchRow,
+    AuditHeadRow,
+    AuditKeyRow,
+    AuditNodeRow,
+    Fetch,
+    StoreTotals,
+    Violation,
+)
 
 from . import rows
 from .checks import check_ledger
 from .migrate import upgrade
-from .port import (
-    AuditBatchRow,
-    AuditFetch,
-    AuditHeadRow,
-    AuditKeyRow,
-    AuditNodeRow,
-    AuditTip,
-    StoreTotals,
-    Violation,
-)
+from .reads import SqlAuditReads, SqlLedgerReads, range_params, read_statements, snapshot
 
 __all__ = ["SqliteStore", "SqliteWriterBusyError"]
 
@@ -88,6 +86,8 @@ _IDS = "(SELECT value FROM json_each(?))"
 # (IN builds a temporary index of the list first). Duplicate ids give duplicate rows, which
 # the dicts built from them absorb.
 _JOIN_IDS = "json_each(?) AS wanted JOIN"
+# The shared queries: SQLite runs ``?`` style as it is.
+_READS: Final = read_statements(f"IN {_IDS}", str)
 
 
 # Hot-path rows are bound as exact tuples, copied from the NamedTuples with map(tuple, ...):
@@ -121,8 +121,11 @@ def _json_ids(ids: Iterable[int]) -> str:
     return json.dumps(list(ids))
 
 
-class _SqliteWrite:
-    """The writer's transaction (see :class:`centime.store.port.WriteTransaction`)."""
+class _SqliteWrite(SqlAuditReads):
+    """The writer's transaction (see :class:`centime.ledger.port.WriteTransaction`)."""
+
+    _reads = _READS
+    _cursor: sqlite3.Cursor
 
     def __init__(self, store: SqliteStore, cursor: sqlite3.Cursor) -> None:
         self._store = store
@@ -224,20 +227,6 @@ class _SqliteWrite:
 
     # ----------------------------------------------------------------- audit log
 
-    def audit_tip(self) -> AuditTip | None:
-        self._cursor.execute(
-            f"SELECT {rows.AUDIT_TIP_COLUMNS} FROM audit_batches ORDER BY seq DESC LIMIT 1"
-        )
-        row = self._cursor.fetchone()
-        return None if row is None else AuditTip(*row)
-
-    def transfers_between(self, low: int, high: int) -> bool:
-        self._cursor.execute(
-            "SELECT EXISTS (SELECT 1 FROM transfers WHERE timestamp > ? AND timestamp < ?)",
-            (low, high),
-        )
-        return bool(self._cursor.fetchone()[0])
-
     def write_audit(self, batch: AuditBatchRow, nodes: Sequence[AuditNodeRow]) -> None:
         self._cursor.execute(
             f"INSERT INTO audit_batches ({rows.AUDIT_BATCH_COLUMNS})"
@@ -259,7 +248,8 @@ class _SqliteWrite:
             f"INSERT OR IGNORE INTO audit_keys ({rows.AUDIT_KEY_COLUMNS}) VALUES (?,?,?,?)", key
         )
 
-    # The platform's own tables (centime.ledger.units), in the same transaction.
+    # The platform's own tables (centime.ledger.units), in the same transaction: their
+    # ``?`` style is SQLite's own, so the text runs as it is.
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         self._cursor.execute(sql, tuple(params))
@@ -272,9 +262,11 @@ class _SqliteWrite:
         return self._cursor.execute(sql, tuple(params)).fetchall()
 
 
-class SqliteStore:
+class SqliteStore(SqlLedgerReads):
     """The ledger in one SQLite file. ``SqliteStore.open(path)`` migrates it to the newest
     schema first."""
+
+    _reads = _READS
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -369,65 +361,26 @@ class SqliteStore:
             self._reader_connections.append(connection)
         return connection
 
-    def _fetch(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return self._reader().execute(sql, params).fetchall()
 
-    def lookup_accounts(self, account_ids: Collection[int]) -> list[Account]:
-        found = self._fetch(
-            f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts WHERE id IN {_IDS}",
-            (_json_ids(account_ids),),
-        )
-        by_id = {row[0]: rows.account(row) for row in found}
-        return [by_id[aid] for aid in account_ids if aid in by_id]
-
-    def lookup_transfers(self, transfer_ids: Collection[int]) -> list[Transfer]:
-        found = self._fetch(
-            f"SELECT {rows.TRANSFER_COLUMNS} FROM transfers WHERE id IN {_IDS}",
-            (_json_ids(transfer_ids),),
-        )
-        by_id = {row[0]: rows.transfer(row) for row in found}
-        return [by_id[tid] for tid in transfer_ids if tid in by_id]
-
-    def pending_states(self, transfer_ids: Collection[int]) -> list[PendingState]:
-        found = self._fetch(
-            f"SELECT {rows.PENDING_COLUMNS} FROM pending_transfers WHERE transfer_id IN {_IDS}",
-            (_json_ids(transfer_ids),),
-        )
-        by_id = {row[0]: rows.pending(row) for row in found}
-        return [by_id[tid] for tid in transfer_ids if tid in by_id]
+    def _ids(self, ids: Iterable[int]) -> str:
+        return _json_ids(ids)
 
     def get_account_transfers(self, query: AccountFilter) -> list[Transfer]:
         sides = []
         if query.debits:
-            sides.append("debit_account_id = :account")
+            sides.append("debit_account_id = ?1")
         if query.credits:
-            sides.append("credit_account_id = :account")
+            sides.append("credit_account_id = ?1")
         if not sides or query.limit <= 0:
             return []
         sql = (
             f"SELECT {rows.TRANSFER_COLUMNS} FROM transfers WHERE ({' OR '.join(sides)})"
-            f" AND timestamp >= :low AND timestamp <= :high"
-            f" ORDER BY timestamp {'DESC' if query.reversed else 'ASC'} LIMIT :limit"
+            f" AND timestamp >= ?2 AND timestamp <= ?3"
+            f" ORDER BY timestamp {'DESC' if query.reversed else 'ASC'} LIMIT ?4"
         )
-        return [rows.transfer(row) for row in self._reader().execute(sql, _range(query))]
-
-    def get_account_balances(self, query: AccountFilter) -> list[AccountBalance]:
-        if query.limit <= 0:
-            return []
-        sql = (
-            f"SELECT {rows.BALANCE_COLUMNS} FROM account_balances WHERE account_id = :account"
-            f" AND timestamp >= :low AND timestamp <= :high"
-            f" ORDER BY timestamp {'DESC' if query.reversed else 'ASC'} LIMIT :limit"
-        )
-        return [rows.balance(row) for row in self._reader().execute(sql, _range(query))]
-
-    def balance_at(self, account_id: int, timestamp: int) -> AccountBalance | None:
-        found = self._fetch(
-            f"SELECT {rows.BALANCE_COLUMNS} FROM account_balances"
-            " WHERE account_id = ? AND timestamp <= ? ORDER BY timestamp DESC LIMIT 1",
-            (account_id, timestamp),
-        )
-        return rows.balance(found[0]) if found else None
+        return [rows.transfer(row) for row in self._fetch(sql, range_params(query))]
 
     def totals(self) -> StoreTotals:
         accounts = self._fetch("SELECT COUNT(*) FROM accounts")[0][0]
@@ -455,18 +408,10 @@ class SqliteStore:
             connection.execute("COMMIT")
 
     @contextmanager
-    def reader(self) -> Iterator[AuditFetch]:
+    def reader(self) -> Iterator[Fetch]:
         """Queries in one read transaction of this thread's reader: one WAL snapshot."""
-        connection = self._reader()
-        connection.execute("BEGIN")
-        try:
-
-            def fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-                return connection.execute(sql, tuple(params)).fetchall()
-
+        with snapshot(self._reader(), "BEGIN", "ROLLBACK", str) as fetch:
             yield fetch
-        finally:
-            connection.execute("ROLLBACK")
 
     audit_reader = reader
 
@@ -479,12 +424,3 @@ class SqliteStore:
         for connection in self._reader_connections:
             connection.close()
         self._reader_connections.clear()
-
-
-def _range(query: AccountFilter) -> dict[str, int]:
-    return {
-        "account": query.account_id,
-        "low": query.timestamp_min,
-        "high": query.timestamp_max or 2**63 - 1,
-        "limit": min(query.limit, QUERY_LIMIT_MAX),
-    }

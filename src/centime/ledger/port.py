@@ -1,10 +1,23 @@
-"""The storage port: what the ledger engine needs from a database, and nothing more.
+"""The ports the ledger owns: what its consumers need from a database, split per consumer.
 
-Two adapters implement it, :mod:`centime.store.sqlite` and :mod:`centime.store.postgres`;
-the contract suite in ``tests/store`` runs against both. The engine's writer opens one
-:class:`WriteTransaction` per group of requests: it reads (and, where several writers may
-run, locks) the state the group names, reserves timestamps, writes the core's changes and
-commits, all or nothing.
+Protocols and plain rows only, no I/O. The adapters in ``centime.store`` (SQLite and
+PostgreSQL) implement them; the contract suites in ``tests/store`` run against both.
+
+- :class:`LedgerWrite`: the engine's writer, on the ledger's own rows. It opens one
+  transaction per group of requests: it reads (and, where several writers may run, locks)
+  the state the group names, reserves timestamps, writes the core's changes and commits,
+  all or nothing.
+- :class:`AuditWrite`: the audit log (``centime.audit``) appending its rows in the same
+  transaction; :class:`AuditTip` and the other ``Audit*Row`` tuples are those rows.
+- :class:`PlatformWrite` and :data:`Fetch`: the platform's repository interface for its own
+  tables, written by write units (``centime.ledger.units``) inside the group's transaction
+  and read through :meth:`SnapshotReads.reader` (``Platform.read()``).
+- :class:`LedgerStore`: the whole store, as the composition root hands it to the engine.
+
+Platform SQL is written once, in the DB-API ``qmark`` style (``?`` placeholders) that
+SQLite binds natively. A store whose driver wants another style translates each distinct
+statement once and keeps the translation (``centime.store.dialect``); no adapter rewrites
+SQL text per call.
 """
 
 from __future__ import annotations
@@ -14,8 +27,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
-from centime.ledger.core import Changes
-from centime.ledger.model import (
+from .core import Changes
+from .model import (
     Account,
     AccountBalance,
     AccountFilter,
@@ -24,18 +37,20 @@ from centime.ledger.model import (
     Transfer,
 )
 
-from .errors import TransientStoreError
-
 __all__ = [
     "AuditBatchRow",
-    "AuditFetch",
     "AuditHeadRow",
     "AuditKeyRow",
     "AuditNodeRow",
     "AuditTip",
+    "AuditWrite",
+    "Fetch",
+    "LedgerReads",
     "LedgerStore",
+    "LedgerWrite",
+    "PlatformWrite",
+    "SnapshotReads",
     "StoreTotals",
-    "TransientStoreError",
     "Violation",
     "WriteTransaction",
 ]
@@ -94,13 +109,17 @@ class AuditKeyRow(NamedTuple):
     endorsement: bytes  # the previous key's signature over this one (empty for the first)
 
 
-# A read-only query that both stores run: ``?`` placeholders, rows as tuples.
-AuditFetch = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
+# A read-only query over one snapshot: ``?`` placeholders, rows as tuples.
+Fetch = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
 
 
-class WriteTransaction(Protocol):
-    """One database transaction of the writer. Every read returns committed state plus this
-    transaction's own writes; ``lock_*`` reads hold the rows until commit."""
+# ------------------------------------------------------------------ the writer's transaction
+
+
+class LedgerWrite(Protocol):
+    """The ledger's rows in one database transaction of the writer. Every read returns
+    committed state plus this transaction's own writes; ``lock_*`` reads hold the rows until
+    commit."""
 
     def lock_pending(self, transfer_ids: Collection[int]) -> dict[int, PendingState]: ...
 
@@ -126,19 +145,11 @@ class WriteTransaction(Protocol):
 
     def write(self, changes: Changes) -> None: ...
 
-    # The platform's own tables, for write units (centime.ledger.units): ``?`` placeholders.
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
-        """Run a statement; the number of rows it changed."""
-        ...
-
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
-
-    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
-
-    # The audit log (centime.audit) appends to its tables in the group's transaction. On
-    # PostgreSQL these run after ``reserve_timestamps``, under the clock row's lock, so the
-    # tip read here is the newest and writers append one after another in timestamp order.
+class AuditWrite(Protocol):
+    """The audit log (centime.audit) appends to its tables in the group's transaction. On
+    PostgreSQL these run after ``reserve_timestamps``, under the clock row's lock, so the
+    tip read here is the newest and writers append one after another in timestamp order."""
 
     def audit_tip(self) -> AuditTip | None:
         """The newest audit batch, or None when the log is empty."""
@@ -159,17 +170,29 @@ class WriteTransaction(Protocol):
         ...
 
 
-class LedgerStore(Protocol):
-    """A durable home for the ledger: a writer side for the engine and a reader side for
-    queries. Queries may run on any thread, concurrently with the writer."""
+class PlatformWrite(Protocol):
+    """The platform's own tables in the group's transaction, for write units: ``?``
+    placeholders. A lost race with another writer raises ``TransientStoreError``."""
 
-    def write_transaction(self) -> AbstractContextManager[WriteTransaction]:
-        """Begin a transaction; it commits when the block ends and rolls back on an error."""
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement; the number of rows it changed."""
         ...
 
-    def commit_changes(self, changes: Changes) -> None:
-        """Tell the store that ``changes`` committed (a store with caches updates them)."""
-        ...
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+
+class WriteTransaction(LedgerWrite, AuditWrite, PlatformWrite, Protocol):
+    """One database transaction of the writer: the ledger's, the audit log's and the
+    platform's rows commit together or not at all."""
+
+
+# ------------------------------------------------------------------ the store
+
+
+class LedgerReads(Protocol):
+    """The ledger's queries; they may run on any thread, concurrently with the writer."""
 
     def lookup_accounts(self, account_ids: Collection[int]) -> list[Account]: ...
 
@@ -191,13 +214,30 @@ class LedgerStore(Protocol):
         """Every broken invariant of the whole store, the first found first."""
         ...
 
-    def reader(self) -> AbstractContextManager[AuditFetch]:
-        """Read-only queries (``?`` placeholders) over one consistent snapshot of the store,
-        on any thread: the audit log's proofs and the platform's reads."""
+
+class SnapshotReads(Protocol):
+    """Read-only queries over one consistent snapshot, on any thread: the platform's reads
+    (``Platform.read()``) and the audit log's proofs."""
+
+    def reader(self) -> AbstractContextManager[Fetch]:
+        """Read-only queries (``?`` placeholders) over one consistent snapshot of the store."""
         ...
 
-    def audit_reader(self) -> AbstractContextManager[AuditFetch]:
+    def audit_reader(self) -> AbstractContextManager[Fetch]:
         """The same as :meth:`reader` (the audit log's name for it)."""
+        ...
+
+
+class LedgerStore(LedgerReads, SnapshotReads, Protocol):
+    """A durable home for the ledger: a writer side for the engine and reader sides for
+    queries. Queries may run on any thread, concurrently with the writer."""
+
+    def write_transaction(self) -> AbstractContextManager[WriteTransaction]:
+        """Begin a transaction; it commits when the block ends and rolls back on an error."""
+        ...
+
+    def commit_changes(self, changes: Changes) -> None:
+        """Tell the store that ``changes`` committed (a store with caches updates them)."""
         ...
 
     def close(self) -> None: ...

@@ -1,0 +1,176 @@
+"""What the SQLite and PostgreSQL stores share: the ledger's queries, written once.
+
+The statements are written in ``?`` style around the one thing the dialects spell apart,
+how a statement takes a list of ids (one parameter either way); each adapter builds its set
+once, when its module is imported (:func:`read_statements`), and inherits the methods that
+run them from :class:`SqlLedgerReads`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar, Final, NamedTuple, Protocol, TypeVar
+
+from centime.ledger.model import Account, AccountBalance, AccountFilter, PendingState, Transfer
+from centime.ledger.port import AuditTip, Fetch
+from centime.limits import QUERY_LIMIT_MAX
+
+from . import rows
+
+__all__ = [
+    "TIMESTAMP_MAX",
+    "ReadStatements",
+    "SqlAuditReads",
+    "SqlLedgerReads",
+    "in_order",
+    "range_params",
+    "read_statements",
+    "snapshot",
+]
+
+TIMESTAMP_MAX: Final = 2**63 - 1
+
+T = TypeVar("T")
+
+
+class ReadStatements(NamedTuple):
+    """The shared queries in one adapter's placeholder style."""
+
+    accounts: str
+    transfers: str
+    pending: str
+    balances_ascending: str
+    balances_descending: str
+    balance_at: str
+    audit_tip: str
+    transfers_between: str
+
+
+def read_statements(ids: str, translate: Callable[[str], str]) -> ReadStatements:
+    """The shared queries, where ``ids`` is the dialect's "is one of the ids in the list
+    parameter" (in ``?`` style) and ``translate`` turns ``?`` style into its own."""
+    balances = (
+        f"SELECT {rows.BALANCE_COLUMNS} FROM account_balances WHERE account_id = ?"
+        " AND timestamp >= ? AND timestamp <= ? ORDER BY timestamp {order} LIMIT ?"
+    )
+    return ReadStatements(
+        *map(
+            translate,
+            (
+                f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts WHERE id {ids}",
+                f"SELECT {rows.TRANSFER_COLUMNS} FROM transfers WHERE id {ids}",
+                f"SELECT {rows.PENDING_COLUMNS} FROM pending_transfers WHERE transfer_id {ids}",
+                balances.format(order="ASC"),
+                balances.format(order="DESC"),
+                f"SELECT {rows.BALANCE_COLUMNS} FROM account_balances"
+                " WHERE account_id = ? AND timestamp <= ? ORDER BY timestamp DESC LIMIT 1",
+                f"SELECT {rows.AUDIT_TIP_COLUMNS} FROM audit_batches ORDER BY seq DESC LIMIT 1",
+                "SELECT EXISTS (SELECT 1 FROM transfers WHERE timestamp > ? AND timestamp < ?)",
+            ),
+        )
+    )
+
+
+def in_order(ids: Iterable[int], found: Iterable[Any], convert: Callable[[Any], T]) -> list[T]:
+    """The rows found (keyed by their first column), converted, in the order of ``ids``;
+    the ids not found are left out."""
+    by_id = {row[0]: convert(row) for row in found}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def range_params(query: AccountFilter) -> tuple[int, int, int, int]:
+    """(account, lowest timestamp, highest timestamp, limit) of a history query."""
+    return (
+        query.account_id,
+        query.timestamp_min,
+        query.timestamp_max or TIMESTAMP_MAX,
+        min(query.limit, QUERY_LIMIT_MAX),
+    )
+
+
+class SqlLedgerReads:
+    """The ledger's id lookups and balance history, for an adapter that supplies its
+    statements, a read and the encoding of an id list parameter."""
+
+    _reads: ClassVar[ReadStatements]
+
+    def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        raise NotImplementedError
+
+    def _ids(self, ids: Iterable[int]) -> str:
+        raise NotImplementedError
+
+    def lookup_accounts(self, account_ids: Collection[int]) -> list[Account]:
+        return self._lookup(self._reads.accounts, account_ids, rows.account)
+
+    def lookup_transfers(self, transfer_ids: Collection[int]) -> list[Transfer]:
+        return self._lookup(self._reads.transfers, transfer_ids, rows.transfer)
+
+    def pending_states(self, transfer_ids: Collection[int]) -> list[PendingState]:
+        return self._lookup(self._reads.pending, transfer_ids, rows.pending)
+
+    def _lookup(self, sql: str, ids: Collection[int], convert: Callable[[Any], T]) -> list[T]:
+        if not ids:
+            return []
+        return in_order(ids, self._fetch(sql, (self._ids(ids),)), convert)
+
+    def get_account_balances(self, query: AccountFilter) -> list[AccountBalance]:
+        if query.limit <= 0:
+            return []
+        reads = self._reads
+        sql = reads.balances_descending if query.reversed else reads.balances_ascending
+        return [rows.balance(row) for row in self._fetch(sql, range_params(query))]
+
+    def balance_at(self, account_id: int, timestamp: int) -> AccountBalance | None:
+        found = self._fetch(self._reads.balance_at, (account_id, timestamp))
+        return rows.balance(found[0]) if found else None
+
+
+class Cursor(Protocol):
+    """What the shared write-side reads need of a DB-API cursor (sqlite3's, psycopg's)."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+
+    def fetchone(self) -> Any: ...
+
+
+class SqlAuditReads:
+    """The audit log's reads in the writer's transaction (``AuditWrite``)."""
+
+    _cursor: Cursor
+    _reads: ClassVar[ReadStatements]
+
+    def audit_tip(self) -> AuditTip | None:
+        self._cursor.execute(self._reads.audit_tip)
+        row = self._cursor.fetchone()
+        return None if row is None else AuditTip(*row)
+
+    def transfers_between(self, low: int, high: int) -> bool:
+        self._cursor.execute(self._reads.transfers_between, (low, high))
+        row = self._cursor.fetchone()
+        return bool(row and row[0])
+
+
+class Connection(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ..., /) -> Any: ...
+
+
+@contextmanager
+def snapshot(
+    connection: Connection, begin: str, end: str, translate: Callable[[str], str]
+) -> Iterator[Fetch]:
+    """``Fetch`` over the transaction that ``begin`` opens on ``connection`` and ``end``
+    closes; ``translate`` turns a ``?`` statement into the driver's style."""
+    connection.execute(begin)
+    try:
+
+        def fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+            found: list[tuple[Any, ...]] = connection.execute(
+                translate(sql), tuple(params)
+            ).fetchall()
+            return found
+
+        yield fetch
+    finally:
+        connection.execute(end)
