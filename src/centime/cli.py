@@ -418,8 +418,8 @@ def _run_server(platform: Platform, audit: AuditLog | None, options: ServerOptio
     app."""
     import uvicorn
 
-    from centime.api import create_app
     from centime.api.background import BackgroundLoop, background_tasks
+    from centime.server import create_app
     from centime.worker import Worker
 
     jobs = install_funding_providers(platform)
@@ -1299,11 +1299,11 @@ def report_reconcile(
 
 def _reconcile_here(database_url: str, day: Any) -> Any:
     from centime.api.routes.reports import _out, statements
-    from centime.api.wire import Reconciliation
     from centime.ledger import Ledger
     from centime.platform.context import Platform
     from centime.platform.reports import reconcile
     from centime.store import open_store
+    from centime.wire import Reconciliation
 
     # Reads only: the ledger's writer is never asked for anything.
     with Ledger(open_store(database_url)) as ledger:
@@ -1327,8 +1327,8 @@ def export_command(
     /v1/merchants/me/export.csv)."""
     import sys
 
-    from centime.api.errors import ProblemError
     from centime.api.routes.reports import parse_instant
+    from centime.http.problems import ProblemError
     from centime.ledger import Ledger
     from centime.platform.context import Platform
     from centime.platform.errors import Refusal

@@ -9,7 +9,7 @@ import io
 
 import pytest
 
-from centime.api import wire
+from centime import wire
 from centime.auth import Scope
 from centime.cli import install_funding_providers
 from centime.client import ProblemError

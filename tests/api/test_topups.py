@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from centime.api import wire
+from centime import wire
 from centime.auth import Scope
 from centime.cli import install_funding_providers
 from centime.clock import FakeClock

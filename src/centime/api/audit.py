@@ -10,9 +10,8 @@ from litestar.params import Parameter
 
 from centime.audit import AuditReader, NotFoundError, ProofError
 from centime.audit.service import consistency_document, inclusion_document
+from centime.http.problems import PROBLEM_JSON, ApiCode, problem_response, problems
 from centime.store.port import LedgerStore
-
-from .errors import PROBLEM_JSON, ApiCode, problem_response, problems
 
 __all__ = ["PROBLEM_JSON", "audit_routes", "problem"]
 
