@@ -1,107 +1,253 @@
-"""The layers of issue 14: an inner package never imports an outer one.
+"""The layers of docs/architecture.md, checked on the source: every import of every file
+under src/centime (at module level and inside functions alike) is read from its syntax
+tree, and
 
-Read from the source, not from a running interpreter: every ``import`` and ``from ... import``
-of every module under a package counts, those under ``if TYPE_CHECKING:`` and inside
-functions included, relative ones resolved against the module's package. Each row of
-:data:`RULES` names a package and the module prefixes it must not import; a new rule is a
-new row.
+- no two files import each other, directly or around a longer loop;
+- each rule of ``RULES`` holds: a layer imports nothing it may not see;
+- ``import centime.client`` in a fresh interpreter loads no server module.
+
+Imports under ``if TYPE_CHECKING:`` are left out: they never run, and they are how a module
+names a type without depending on its module at run time.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import pytest
 
-import centime
+SRC: Final = Path(__file__).resolve().parents[1] / "src"
+PACKAGE: Final = SRC / "centime"
 
-SOURCE = Path(centime.__file__).parent
+# What the client and the wire may load of centime (besides the package itself): the
+# contract and the values it is written in, nothing of the server.
+CLIENT_SIDE: Final = (
+    "centime.client",
+    "centime.wire",
+    "centime.money",
+    "centime.limits",
+    "centime.version",
+)
 
-_OUTER = ("centime.store", "centime.platform", "centime.api", "centime.web")
 
-# (package, prefixes of the modules that none of its modules may import)
-RULES: list[tuple[str, tuple[str, ...]]] = [
-    ("centime.ledger", _OUTER),
-    ("centime.audit", _OUTER),
-]
+def client_side(name: str) -> bool:
+    return name == "centime" or within(name, CLIENT_SIDE)
 
 
 def module_name(path: Path) -> str:
-    """``.../centime/ledger/engine.py`` -> ``centime.ledger.engine`` (a package's
-    ``__init__.py`` is the package itself)."""
-    parts = list(path.relative_to(SOURCE.parent).with_suffix("").parts)
+    parts = list(path.relative_to(SRC).with_suffix("").parts)
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
 
 
-def imported_modules(
-    source: str, module: str, is_package: bool = False
-) -> Iterator[tuple[int, str]]:
-    """(line, absolute module name) of every import in ``source``, the code of ``module``."""
-    package = module if is_package else module.rpartition(".")[0]
-    for node in ast.walk(ast.parse(source)):
+def within(name: str, roots: tuple[str, ...]) -> bool:
+    """``name`` is one of ``roots`` or inside one of them (a package's module)."""
+    return any(name == root or name.startswith(root + ".") for root in roots)
+
+
+def _is_type_checking(node: ast.If) -> bool:
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _import_nodes(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and _is_type_checking(node):
+            for child in node.orelse:
+                yield from _import_nodes_of(child)
+        else:
+            yield from _import_nodes_of(node)
+
+
+def _import_nodes_of(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    if isinstance(node, ast.Import | ast.ImportFrom):
+        yield node
+    else:
+        yield from _import_nodes(node)
+
+
+def _base_of(node: ast.ImportFrom, name: str, is_package: bool) -> str:
+    """The absolute module a ``from`` import names (relative ones resolved)."""
+    if node.level == 0:
+        return node.module or ""
+    package = name if is_package else name.rpartition(".")[0]
+    for _ in range(node.level - 1):
+        package = package.rpartition(".")[0]
+    return f"{package}.{node.module}" if node.module else package
+
+
+def imports_of(path: Path, modules: frozenset[str]) -> set[str]:
+    """The centime modules ``path`` imports: ``from pkg import mod`` names ``pkg.mod``
+    when that is a module, else ``pkg`` itself."""
+    name = module_name(path)
+    found: set[str] = set()
+    for node in _import_nodes(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
-            for alias in node.names:
-                yield node.lineno, alias.name
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")
-                anchor = anchor[: len(anchor) - (node.level - 1)]
-                base = ".".join([*anchor, base] if base else anchor)
-            # ``from centime import store`` imports centime.store: name every alias too.
-            yield node.lineno, base
-            for alias in node.names:
-                yield node.lineno, f"{base}.{alias.name}"
+            found.update(alias.name for alias in node.names)
+            continue
+        base = _base_of(node, name, path.name == "__init__.py")
+        for alias in node.names:
+            found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
+    return {m for m in found if within(m, ("centime",)) and m != name}
 
 
-def _matches(name: str, prefix: str) -> bool:
-    return name == prefix or name.startswith(prefix + ".")
+def import_graph() -> dict[str, set[str]]:
+    paths = sorted(PACKAGE.rglob("*.py"))
+    modules = frozenset(module_name(p) for p in paths)
+    return {module_name(p): imports_of(p, modules) & modules for p in paths}
 
 
-def violations(package: str, forbidden: tuple[str, ...]) -> list[str]:
-    folder = SOURCE.parent.joinpath(*package.split("."))
-    found = []
-    for path in sorted(folder.rglob("*.py")):
-        module = module_name(path)
-        imports = imported_modules(path.read_text(), module, path.name == "__init__.py")
-        for line, name in imports:
-            if any(_matches(name, prefix) for prefix in forbidden):
-                found.append(f"{path.relative_to(SOURCE.parent)}:{line} imports {name}")
+def cycles(graph: Mapping[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each as one
+    loop through it, in import order, to show."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(_loop(graph, set(component)))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
     return found
 
 
-@pytest.mark.parametrize(("package", "forbidden"), RULES, ids=[rule[0] for rule in RULES])
-def test_package_imports_no_outer_layer(package: str, forbidden: tuple[str, ...]) -> None:
-    folder = SOURCE.parent.joinpath(*package.split("."))
-    assert any(folder.rglob("*.py")), f"{package} has no modules: the rule checks nothing"
-    assert violations(package, forbidden) == []
+def _loop(graph: Mapping[str, set[str]], component: set[str]) -> list[str]:
+    """A shortest import loop from the component's first module back to itself."""
+    start = min(component)
+    paths = {start: [start]}
+    frontier = [start]
+    while frontier:
+        step = []
+        for node in frontier:
+            for target in sorted(graph[node] & component):
+                if target == start:
+                    return [*paths[node], start]
+                if target not in paths:
+                    paths[target] = [*paths[node], target]
+                    step.append(target)
+        frontier = step
+    raise AssertionError(f"no loop through {start}")  # a component always has one
 
 
-def test_relative_and_absolute_imports_are_resolved() -> None:
-    source = (
-        "from __future__ import annotations\n"
-        "import centime.store.sqlite\n"
-        "from .. import store\n"
-        "from ..platform.context import Platform\n"
-        "from .port import LedgerStore\n"
-        "def later() -> None:\n"
-        "    from centime import api\n"
-    )
-    names = {name for _, name in imported_modules(source, "centime.ledger.engine")}
-    assert {
-        "centime.store.sqlite",
-        "centime.store",
-        "centime.platform.context",
-        "centime.ledger.port",
-        "centime.api",
-    } <= names
+@dataclass(frozen=True)
+class Rule:
+    """Modules within ``importers`` may import a centime module only if ``allowed`` says so."""
+
+    why: str
+    importers: tuple[str, ...]
+    allowed: Callable[[str], bool]
 
 
-def test_a_forbidden_import_is_reported() -> None:
-    """The walker sees the store importing the ledger's port: it would see the reverse."""
-    found = violations("centime.store", ("centime.ledger.port",))
-    assert any(entry.startswith("centime/store/sqlite.py:") for entry in found)
+_OUTER: Final = (
+    "centime.store",
+    "centime.platform",
+    "centime.usecases",
+    "centime.api",
+    "centime.http",
+    "centime.web",
+    "centime.openpayments",
+    "centime.server",
+    "centime.app",
+    "centime.cli",
+)
+
+RULES: Final = (
+    Rule(
+        "the ledger and the audit log own their ports: no adapter, service or delivery",
+        ("centime.ledger", "centime.audit"),
+        lambda target: not within(target, _OUTER),
+    ),
+    Rule(
+        "the web pages and Open Payments share centime.http with the API, never its internals",
+        ("centime.web", "centime.openpayments"),
+        lambda target: not within(target, ("centime.api",)),
+    ),
+    Rule(
+        "the wire and the client load no server module",
+        ("centime.wire", "centime.client"),
+        client_side,
+    ),
+)
+
+
+def broken(graph: Mapping[str, set[str]], rule: Rule) -> list[str]:
+    return [
+        f"{importer} imports {target}"
+        for importer, targets in sorted(graph.items())
+        if within(importer, rule.importers)
+        for target in sorted(targets)
+        if not rule.allowed(target)
+    ]
+
+
+GRAPH: Final = import_graph()
+
+
+def test_the_graph_sees_imports_of_every_kind() -> None:
+    """The walk finds module-level, relative and in-function imports (else the checks
+    below would pass on an empty graph)."""
+    assert "centime.wire.common" in GRAPH["centime.wire.parties"]  # relative, module level
+    assert "centime.client" in GRAPH["centime"]  # inside a function
+    assert len(GRAPH) > 200
+
+
+def test_no_import_cycle_between_files() -> None:
+    found = cycles(GRAPH)
+    assert not found, "import cycles:\n" + "\n".join(" -> ".join(loop) for loop in found)
+
+
+def test_cycles_are_found_and_shown() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a", "d"}, "d": set(), "e": {"e"}}
+    assert cycles(graph) == [["a", "b", "c", "a"]]
+
+
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.why)
+def test_layer_rule(rule: Rule) -> None:
+    assert not broken(GRAPH, rule), rule.why + ":\n" + "\n".join(broken(GRAPH, rule))
+
+
+def test_a_rule_names_what_breaks_it() -> None:
+    graph = {"centime.web.pages": {"centime.api.state", "centime.http.problems"}}
+    assert broken(graph, RULES[1]) == ["centime.web.pages imports centime.api.state"]
+
+
+def test_the_client_loads_no_server_module() -> None:
+    """In a fresh interpreter: a client user does not load (nor need) the server."""
+    code = "import centime.client, sys; print('\\n'.join(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    loaded = [m for m in out if within(m, ("centime",))]
+    assert "centime.client" in loaded
+    assert [m for m in loaded if not client_side(m)] == []

@@ -5,7 +5,7 @@
     ...     customer = client.create_customer("Ada", email="ada@example.com")
     ...     page = client.list_customers(limit=50)
 
-Every method returns the wire Struct of :mod:`centime.api.wire` the server answers with,
+Every method returns the wire Struct of :mod:`centime.wire` the server answers with,
 and raises :class:`ProblemError` (status, code, detail) for an error answer, and
 :class:`HeldForReview` (with the ``202`` answer: the case) when the risk screen held the
 request for an analyst (docs/api.md). Every POST
@@ -24,10 +24,9 @@ from typing import Any, Final, TypeVar
 import httpx
 import msgspec
 
-from centime import __version__
-from centime.api import pricing_wire as pw
-from centime.api import wire
-from centime.platform.pricing.rules import RuleSetDocument
+from centime import wire
+from centime.version import __version__
+from centime.wire import pricing as pw
 
 __all__ = ["Client", "HeldForReview", "ProblemError"]
 
@@ -616,7 +615,7 @@ class Client:
 
     def publish_pricing_rules(
         self,
-        rules: RuleSetDocument,
+        rules: pw.RuleSetDocument,
         *,
         note: str | None = None,
         idempotency_key: str | None = None,

@@ -120,6 +120,21 @@ BATCH_PAYMENTS_MAX: Final = (
 DESCRIPTION_LEN_MAX: Final = 500
 REFERENCE_LEN_MAX: Final = 200
 
+# Customers and merchants (centime.platform.parties; the API's wire checks the same bounds).
+PARTY_NAME_LEN_MAX: Final = 200
+EMAIL_LEN_MAX: Final = 320
+FEE_BP_MAX: Final = 10_000
+
+# Pricing (centime.platform.pricing): a promotion code's form and bounds, a rule set
+# version's note, and the sizes of a rule set document.
+PROMO_CODE_PATTERN: Final = r"^[A-Za-z0-9_-]{3,32}$"
+PROMO_PER_CUSTOMER_MAX: Final = 1_000
+PROMO_USES_MAX: Final = 10_000_000
+PRICING_NOTE_LEN_MAX: Final = 500
+FEE_TIERS_MAX: Final = 16  # per schedule
+FEE_SCHEDULES_MAX: Final = 1_000  # per rule set (default and per-merchant, per asset)
+TOPUP_BONUSES_MAX: Final = 32
+
 # Rows one service listing returns (the API's own page bound is smaller).
 LIST_LIMIT_MAX: Final = 1000
 
@@ -148,7 +163,7 @@ API_RATE_PER_KEY_PER_S: Final = 1000.0
 API_RATE_BURST: Final = 2000
 API_RATE_BUCKETS_MAX: Final = 10_000
 # Failed authentications (bad API keys, unknown session cookies) per client address: a
-# burst of 20, then one every 5 s (centime.api.ratelimit.FailureLimit); 429 beyond.
+# burst of 20, then one every 5 s (centime.http.ratelimit.FailureLimit); 429 beyond.
 AUTH_FAILURES_BURST: Final = 20
 AUTH_FAILURES_PER_S: Final = 0.2
 AUTH_FAILURE_SOURCES_MAX: Final = 10_000

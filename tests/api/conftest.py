@@ -16,13 +16,14 @@ from litestar import Litestar
 from litestar.testing import TestClient
 from litestar.testing.transport import TestClientTransport
 
-from centime.api import create_app, wire
+from centime import wire
 from centime.api.state import ApiState
 from centime.auth import NewKey, Scope, create_key
 from centime.client import Client
 from centime.platform.chart import OPERATOR
 from centime.platform.context import Platform
 from centime.platform.ids import parse_id
+from centime.server import create_app
 
 START_NS = 1_800_000_000_000_000_000
 BASE_URL = "http://testserver.local"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from centime.api import wire
+from centime import wire
 from centime.auth import Scope
 from centime.client import Client, ProblemError
 from centime.platform.chart import AccountKind

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from centime.api import wire
+from centime import wire
 from centime.auth import Scope
 from centime.platform.context import Platform
 from centime.platform.holds import Hold, authorize_hold
@@ -365,7 +365,7 @@ def test_an_app_with_an_unguarded_route_refuses_to_start(
     """Fail closed: a /v1 route without a requires() guard would be open to anyone."""
     from litestar import get
 
-    import centime.api.app as app_module
+    import centime.server as app_module
 
     @get("/open", sync_to_thread=False)
     def open_route() -> dict[str, str]:

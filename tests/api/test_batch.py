@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from centime.api import wire
+from centime import wire
 from centime.api.routes import payments as payment_routes
 from centime.api.routes.payments import indexed_id_text
 from centime.auth import Scope

@@ -7,7 +7,7 @@ import pytest
 
 import centime
 from centime import client as client_module
-from centime.api import wire
+from centime import wire
 from centime.client import Client, ProblemError
 
 from .conftest import Api

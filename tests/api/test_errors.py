@@ -6,9 +6,10 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from centime.api import errors, wire
-from centime.api.errors import API_STATUS, REFUSAL_STATUS, ApiCode, refusal_problem, status_of
+from centime import wire
 from centime.client import ProblemError
+from centime.http import problems as errors
+from centime.http.problems import API_STATUS, REFUSAL_STATUS, ApiCode, refusal_problem, status_of
 from centime.platform import parties
 from centime.platform.errors import Code, Refusal
 

@@ -3,7 +3,7 @@ it), release, expiry on the engine clock, refusals, and merchant isolation."""
 
 from __future__ import annotations
 
-from centime.api import wire
+from centime import wire
 from centime.auth import Scope
 from centime.clock import FakeClock
 from centime.platform.holds import expire_holds

@@ -14,7 +14,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
-from centime.api.errors import ProblemError, exception_handlers
 from centime.api.idempotency import (
     IdempotencyKeyRequired,
     KeyReused,
@@ -26,6 +25,7 @@ from centime.api.idempotency import (
 )
 from centime.auth import Scope
 from centime.clock import FakeClock
+from centime.http.problems import ProblemError, exception_handlers
 from centime.platform.chart import AccountKind
 from centime.platform.context import Platform
 from centime.platform.errors import Refusal

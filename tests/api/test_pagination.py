@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from centime.api.errors import ProblemError
 from centime.api.pagination import _PAYLOAD, _tag, decode_cursor, encode_cursor
 from centime.client import ProblemError as ClientProblem
 from centime.clock import FakeClock
+from centime.http.problems import ProblemError
 from centime.limits import API_CURSOR_LEN_MAX
 
 from .conftest import Api

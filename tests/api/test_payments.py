@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from centime.api import wire
+from centime import wire
 from centime.api.idempotency import purge_expired
 from centime.auth import Scope
 from centime.clock import FakeClock

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from centime.api import wire
+from centime import wire
 from centime.auth import Scope
 from centime.auth.passkeys import Role, UserKind
 from centime.clock import FakeClock

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import msgspec
 
-from centime.api import wire
+from centime import wire
 from centime.auth import Scope
 from centime.platform.pricing.rules import RuleSetDocument
 from tests.platform.pricing.helpers import full_snapshot

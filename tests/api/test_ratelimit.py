@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from centime.api.ratelimit import TokenBuckets
 from centime.auth import Scope
+from centime.http.ratelimit import TokenBuckets
 from centime.platform.context import Platform
 
 from .conftest import Api, make_api

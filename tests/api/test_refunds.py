@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from centime.api import wire
+from centime import wire
 from centime.auth import Scope
 from centime.platform.fees import fee_returned, payment_fee
 from tests.platform.world import snapshot

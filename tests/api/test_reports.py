@@ -9,7 +9,7 @@ import io
 
 import pytest
 
-from centime.api import wire
+from centime import wire
 from centime.app import install_funding_providers
 from centime.auth import Scope
 from centime.client import ProblemError

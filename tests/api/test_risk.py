@@ -6,7 +6,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from centime.api import wire
+from centime import wire
 from centime.auth import Scope
 from centime.client import HeldForReview
 from centime.platform.chart import AccountKind

@@ -69,10 +69,9 @@ from hypothesis import Phase, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
-from centime.api import create_app
-from centime.api.ratelimit import FailureLimit
 from centime.auth import NewKey, Scope, create_key
 from centime.clock import FakeClock
+from centime.http.ratelimit import FailureLimit
 from centime.ledger import Ledger
 from centime.money import ASSETS
 from centime.platform import holds, p2p, payments, refunds
@@ -89,6 +88,7 @@ from centime.platform.topups import TopUpStatus, create_topup, process_provider_
 from centime.providers import Method, SandboxConfig, SandboxProvider
 from centime.providers.payout_sandbox import ACCOUNT_SUCCEEDS, SandboxPayoutRail
 from centime.providers.sandbox import CARD_SUCCEEDS as CARD_OK
+from centime.server import create_app
 from centime.store import open_store
 from tests.conftest import PLATFORM_START_NS as START_NS
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from centime.api import wire
+from centime import wire
 from centime.app import install_funding_providers
 from centime.auth import Scope
 from centime.clock import FakeClock

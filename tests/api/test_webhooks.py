@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from centime.api import wire
+from centime import wire
 from centime.api.webhook_delivery import WebhookDelivery
 from centime.auth import Scope
 from centime.client import ProblemError

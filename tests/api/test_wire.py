@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from centime.api import wire
+from centime import wire
 from centime.api.body import decode_strict
-from centime.api.errors import ProblemError
+from centime.http.problems import ProblemError
 from centime.limits import AMOUNT_MAX
 from centime.money import ASSETS
 

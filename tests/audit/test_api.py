@@ -7,9 +7,9 @@ import base64
 
 from litestar.testing import TestClient
 
-from centime.api import create_app
 from centime.audit import Keyring, SignedTreeHead
 from centime.platform.context import Platform
+from centime.server import create_app
 
 from . import rfc9162
 from .conftest import Audited

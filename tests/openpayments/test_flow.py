@@ -20,7 +20,6 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from centime.api import create_app
 from centime.auth.passkeys import RelyingParty
 from centime.auth.sessions import LoginThrottle
 from centime.clock import FakeClock
@@ -30,6 +29,7 @@ from centime.platform.chart import AccountKind, account_id
 from centime.platform.context import Platform
 from centime.platform.ids import format_id, parse_id
 from centime.risk.types import Action
+from centime.server import create_app
 from centime.web import WebState
 from tests.auth.test_passkeys import ORIGIN, SoftAuthenticator
 from tests.openpayments.signing import ClientKey, request

@@ -24,7 +24,6 @@ import pytest
 import uvicorn
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-from centime.api import create_app
 from centime.auth.passkeys import RelyingParty
 from centime.auth.sessions import LoginThrottle
 from centime.clock import FakeClock
@@ -33,6 +32,7 @@ from centime.openpayments.keys import register_key
 from centime.platform.context import Platform
 from centime.platform.ids import format_id, parse_id
 from centime.risk.types import Action
+from centime.server import create_app
 from centime.web import WebState
 from tests.openpayments.signing import ClientKey
 from tests.openpayments.test_flow import _customer

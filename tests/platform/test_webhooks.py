@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from centime.api import wire
+from centime import wire
 from centime.clock import FakeClock
 from centime.limits import AMOUNT_MAX, ID_MAX
 from centime.money import ASSETS

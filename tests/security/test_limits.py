@@ -16,15 +16,15 @@ from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from centime.api import create_app
-from centime.api.ratelimit import FailureLimit
 from centime.auth import Scope
 from centime.auth.passkeys import RelyingParty
 from centime.auth.sessions import LoginThrottle
 from centime.cli import trusted_proxies
 from centime.clock import FakeClock
+from centime.http.ratelimit import FailureLimit
 from centime.keyfile import derive_key, key_from_env
 from centime.platform.context import Platform
+from centime.server import create_app
 from centime.web import WebState
 from centime.web.common import safe_next
 from tests.api.conftest import Api, make_api

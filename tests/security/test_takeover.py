@@ -15,7 +15,6 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from centime.api import create_app
 from centime.auth import passkeys as pk
 from centime.auth.sessions import LoginThrottle, load_session, session_hash
 from centime.clock import FakeClock
@@ -23,6 +22,7 @@ from centime.platform.context import Platform
 from centime.platform.ids import new_id
 from centime.platform.parties import create_customer
 from centime.providers.payout_sandbox import ACCOUNT_SUCCEEDS
+from centime.server import create_app
 from centime.web import WebState
 from tests.auth.test_passkeys import ORIGIN, RP, SoftAuthenticator, step_up
 from tests.platform.payout_world import install_rail

@@ -14,13 +14,13 @@ import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from centime.api import create_app
 from centime.auth.passkeys import RelyingParty
 from centime.auth.sessions import LoginThrottle
 from centime.clock import FakeClock
 from centime.platform.context import Platform
 from centime.risk.engine import build_engine
 from centime.risk.types import Action
+from centime.server import create_app
 from centime.web import WebState
 from tests.auth.test_passkeys import ORIGIN, SoftAuthenticator
 from tests.risk.screens import ScriptedScreen, decision

@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from centime.api import create_app
 from centime.auth.passkeys import RelyingParty
 from centime.auth.sessions import LoginThrottle
 from centime.clock import FakeClock
 from centime.money import ASSETS
 from centime.platform.context import Platform
+from centime.server import create_app
 from centime.web import WebState
 from centime.web.chart import HEIGHT, earnings_chart
 from centime.web.i18n import LOCALES, Formats

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from centime.api.errors import ApiCode, problem_body
-from centime.api.wire import FieldError
+from centime.http.problems import ApiCode, problem_body
 from centime.platform.context import Platform
 from centime.platform.errors import Code
 from centime.web.i18n import translations
 from centime.web.problem_text import TITLES, localize_problem
+from centime.wire import FieldError
 from tests.api.conftest import Api, make_api
 
 KO = {"Accept-Language": "ko-KR,ko;q=0.9,en;q=0.5"}

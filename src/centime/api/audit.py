@@ -10,9 +10,8 @@ from litestar.params import Parameter
 
 from centime.audit import AuditReader, NotFoundError, ProofError
 from centime.audit.service import consistency_document, inclusion_document
+from centime.http.problems import PROBLEM_JSON, ApiCode, problem_response, problems
 from centime.ledger.port import LedgerStore
-
-from .errors import PROBLEM_JSON, ApiCode, problem_response, problems
 
 __all__ = ["PROBLEM_JSON", "audit_routes", "problem"]
 
@@ -20,7 +19,7 @@ INT_MAX: Final = 2**63 - 1
 
 
 def problem(status: int, title: str, detail: str) -> Response[Any]:
-    """An RFC 9457 problem document (centime.api.errors): 400 ``invalid_request`` or 404
+    """An RFC 9457 problem document (centime.http.problems): 400 ``invalid_request`` or 404
     ``not_found``; ``title`` is kept for callers, the code's title is sent."""
     del title
     return problem_response(ApiCode.NOT_FOUND if status == 404 else ApiCode.INVALID_REQUEST, detail)

@@ -15,8 +15,8 @@ import msgspec
 from anyio import to_thread
 from litestar import Request
 
-from .errors import ApiCode, ProblemError
-from .wire import FieldError
+from centime.http.problems import ApiCode, ProblemError
+from centime.wire import FieldError
 
 __all__ = ["ApiRequest", "decode_strict"]
 

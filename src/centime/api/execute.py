@@ -17,12 +17,12 @@ from typing import Any, Final, TypeVar, cast
 import msgspec
 from litestar import Request, Response
 
+from centime.http.problems import PROBLEM_JSON, ApiCode, ProblemError, refusal_problem
 from centime.ledger import LedgerBusyError
 from centime.platform.context import Operation
 from centime.platform.errors import Refusal
 from centime.platform.review import InReview
 
-from .errors import PROBLEM_JSON, ApiCode, ProblemError, refusal_problem
 from .idempotency import HEADER, KeyReused, check_key, idempotent, request_hash
 from .screen import in_review_body
 from .state import api_state, principal_of

@@ -19,16 +19,17 @@ import math
 from typing import Any, Final
 
 from anyio import to_thread
+from litestar import Litestar
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Guard
 
 from centime.auth import Principal, Scope
+from centime.http.problems import ApiCode, ProblemError
 
-from .errors import ApiCode, ProblemError
 from .state import api_state, principal_of, set_principal
 
-__all__ = ["authenticate", "is_authorizing", "requires"]
+__all__ = ["authenticate", "check_every_route_authorizes", "is_authorizing", "requires"]
 
 _BEARER: Final = "bearer "
 _CHALLENGE: Final = {"WWW-Authenticate": 'Bearer realm="centime"'}
@@ -102,3 +103,17 @@ def requires(scope: Scope, *, operator: bool = False) -> Guard:
 def is_authorizing(guard: object) -> bool:
     """Whether ``guard`` came from :func:`requires` (create_app checks every /v1 route)."""
     return getattr(guard, "centime_authorizes", False) is True
+
+
+def check_every_route_authorizes(app: Litestar) -> None:
+    """Fail closed: each /v1 route (but the public audit endpoints) must carry a guard from
+    ``requires``, which authenticates and checks the scope; a route without one would be
+    open to anyone, so the app refuses to start."""
+    for route in app.routes:
+        if not route.path.startswith("/v1/") or route.path.startswith("/v1/audit/"):
+            continue
+        for handler in getattr(route, "route_handlers", ()):
+            if "OPTIONS" in handler.http_methods and len(handler.http_methods) == 1:
+                continue
+            if not any(is_authorizing(g) for g in handler.resolve_guards()):
+                raise RuntimeError(f"{route.path} has no requires() guard: it would be open")

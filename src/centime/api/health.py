@@ -11,12 +11,12 @@ from litestar import Request, Response, get
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from centime.auth import Scope
+from centime.http.problems import ApiCode, ProblemError, problems
 from centime.limits import API_READY_TIMEOUT_S
+from centime.wire import Health
 
-from .errors import ApiCode, ProblemError, problems
 from .guards import requires
 from .state import api_state
-from .wire import Health
 
 __all__ = ["health_routes"]
 

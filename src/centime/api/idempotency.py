@@ -27,6 +27,7 @@ from typing import Annotated, Final, TypeVar
 
 from litestar.params import HeaderParameter
 
+from centime.http.problems import ApiCode, ProblemError
 from centime.ledger.units import UnitContext
 from centime.limits import (
     IDEMPOTENCY_IN_FLIGHT_MAX,
@@ -35,9 +36,7 @@ from centime.limits import (
     IDEMPOTENCY_PURGE_MAX,
 )
 from centime.platform.context import Operation
-
-from .errors import ApiCode, ProblemError
-from .wire import FieldError
+from centime.wire import FieldError
 
 __all__ = [
     "HEADER",

@@ -20,11 +20,10 @@ from typing import Annotated, Final
 
 from litestar.params import Parameter
 
+from centime.http.problems import ApiCode, ProblemError
 from centime.limits import API_CURSOR_LEN_MAX, API_PAGE_SIZE_DEFAULT, API_PAGE_SIZE_MAX
 from centime.platform.pages import Cursor
-
-from .errors import ApiCode, ProblemError
-from .wire import FieldError
+from centime.wire import FieldError
 
 __all__ = [
     "API_PAGE_SIZE_DEFAULT",

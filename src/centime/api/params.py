@@ -3,11 +3,10 @@ was looked for); a body's id that does not parse is a bad field (400 naming it).
 
 from __future__ import annotations
 
+from centime.http.problems import ApiCode, ProblemError
 from centime.platform.errors import Code
 from centime.platform.ids import PREFIXES, parse_id
-
-from .errors import ApiCode, ProblemError
-from .wire import FieldError
+from centime.wire import FieldError
 
 __all__ = ["body_id", "path_id"]
 

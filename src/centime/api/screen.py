@@ -24,6 +24,7 @@ from anyio import to_thread
 from litestar import Request
 from litestar.openapi.datastructures import ResponseSpec
 
+from centime import wire
 from centime.auth import Principal
 from centime.platform import review
 from centime.platform.decisions import decide, decide_many, device_text, ip_text
@@ -31,7 +32,6 @@ from centime.platform.ids import format_id
 from centime.platform.review import InReview
 from centime.risk.types import Decision, RiskEvent
 
-from . import wire
 from .state import api_state
 
 __all__ = [

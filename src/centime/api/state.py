@@ -8,11 +8,11 @@ from typing import Any
 from litestar.connection import ASGIConnection
 
 from centime.auth import KeyVerifier, Principal
+from centime.http.metrics import Metrics
+from centime.http.ratelimit import FailureLimit, TokenBuckets
 from centime.platform.context import Platform
 
 from .idempotency import InFlight
-from .metrics import Metrics
-from .ratelimit import FailureLimit, TokenBuckets
 
 __all__ = ["ApiState", "api_state", "principal_of"]
 

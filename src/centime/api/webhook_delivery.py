@@ -47,7 +47,6 @@ from typing import Any, Final
 
 import httpx
 
-from centime import __version__
 from centime.clock import Clock
 from centime.ledger.units import UnitContext
 from centime.limits import (
@@ -78,8 +77,8 @@ from centime.platform.webhooks import (
     secret_box,
     secret_key,
 )
-
-from .wire import rfc3339
+from centime.version import __version__
+from centime.wire import rfc3339
 
 __all__ = [
     "ERROR_FORBIDDEN",

@@ -107,7 +107,7 @@ def _setup(platform: Platform) -> tuple[Wallet, Wallet, ClientKey]:
 def run_open_payments_bench(
     payments: int = 1000, progress: Callable[[str], None] = lambda _: None
 ) -> OpenPaymentsBenchResult:
-    from centime.api import create_app
+    from centime.server import create_app
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request otherwise
     with tempfile.TemporaryDirectory(prefix="centime-bench-op-") as tmp:

@@ -70,9 +70,9 @@ def report_reconcile(
 
 def _reconcile_here(database_url: str, day: Any) -> Any:
     from centime.api.routes.reports import _out, statements
-    from centime.api.wire import Reconciliation
     from centime.app import install_funding_providers, open_platform
     from centime.platform.reports import reconcile
+    from centime.wire import Reconciliation
 
     # Reads only: the ledger's writer is never asked for anything.
     with configured(), open_platform(database_url, "tool") as app:
@@ -96,9 +96,9 @@ def export_command(
     /v1/merchants/me/export.csv)."""
     import sys
 
-    from centime.api.errors import ProblemError
     from centime.api.routes.reports import parse_instant
     from centime.app import open_platform
+    from centime.http.problems import ProblemError
     from centime.platform.errors import Refusal
     from centime.platform.ids import parse_id
     from centime.platform.reports import export_operations

@@ -189,7 +189,7 @@ def run_server(app: App, options: ServerOptions) -> None:
     unless ``options`` leave them to `centime worker` processes."""
     import uvicorn
 
-    from centime.api import create_app
+    from centime.server import create_app
     from centime.worker import Worker
 
     if app.labels_replayed:

@@ -3,7 +3,7 @@
 A service returns a :class:`Refusal` instead of its result when the request cannot be done
 (not enough money, a frozen account, a limit reached). Nothing changed when one is returned.
 Its ``code`` is stable and machine-readable: the API sends it as the problem type and maps
-it to an HTTP status (``centime.api.errors``), and the docs list every code.
+it to an HTTP status (``centime.http.problems``), and the docs list every code.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from centime.ledger import Account
 from centime.ledger.units import UnitContext
-from centime.limits import ID_MAX
+from centime.limits import EMAIL_LEN_MAX, FEE_BP_MAX, ID_MAX, PARTY_NAME_LEN_MAX
 from centime.money import ASSETS
 
 from .chart import AccountKind, account_id
@@ -48,9 +48,7 @@ __all__ = [
     "set_merchant",
 ]
 
-NAME_LEN_MAX: Final = 200
-EMAIL_LEN_MAX: Final = 320
-FEE_BP_MAX: Final = 10_000
+NAME_LEN_MAX: Final = PARTY_NAME_LEN_MAX
 
 
 class Status(enum.Enum):

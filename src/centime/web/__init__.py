@@ -1,6 +1,6 @@
 """The web apps: customer wallet, creator dashboard, operator console, hosted checkout.
 
-Served by the same Litestar app as the API (``centime.api.create_app(..., web=...)``),
+Served by the same Litestar app as the API (``centime.server.create_app(..., web=...)``),
 calling the same services. :func:`web_handlers` gives the routes and :class:`WebState` the
 configuration (the WebAuthn relying party, cookie security, the demo site).
 """

@@ -14,10 +14,10 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
-from centime.api.errors import REFUSAL_STATUS
 from centime.auth import passkeys as pk
 from centime.auth.confirmations import CONFIRMATION_TTL_S, mint_confirmation
 from centime.auth.sessions import end_session
+from centime.http.problems import REFUSAL_STATUS
 from centime.platform.errors import Code, Refusal
 
 from .common import (

@@ -24,8 +24,6 @@ from litestar.datastructures import Cookie
 from litestar.exceptions import HTTPException
 from litestar.response import Redirect
 
-from centime.api.errors import REFUSAL_STATUS
-from centime.api.ratelimit import FailureLimit
 from centime.auth.passkeys import RelyingParty, UserKind, WebUser, get_user
 from centime.auth.sessions import (
     SESSION_TTL_S,
@@ -37,6 +35,8 @@ from centime.auth.sessions import (
     load_session,
     stepped_up,
 )
+from centime.http.problems import REFUSAL_STATUS
+from centime.http.ratelimit import FailureLimit
 from centime.money import ASSETS
 from centime.platform.context import Platform
 from centime.platform.errors import Refusal

@@ -10,7 +10,7 @@ from litestar.params import FromPath
 
 from centime.audit.reader import AuditReader
 from centime.audit.verify import verify_log
-from centime.auth import Scope, create_key, list_keys, revoke_key
+from centime.auth import Scope, create_key, revoke_key
 from centime.auth.passkeys import UserKind
 from centime.platform import links
 from centime.platform.errors import Code, Refusal
@@ -19,7 +19,6 @@ from centime.platform.parties import (
     Status,
     list_customers,
     list_merchants,
-    merchant_balances,
     set_customer,
     set_merchant,
 )
@@ -36,84 +35,21 @@ from .common import (
     run,
     web_state,
 )
+from .dashboard import MERCHANT_KEY_SCOPES, daily_earnings, dashboard_page
 from .i18n import translations
 from .messages import N_
-from .payout_pages import merchant_sections
 from .review_pages import case_party_names, count_bars, decision_counts, open_cases
-from .wallet import parse_money, referral_card
+from .wallet import parse_money
 
 __all__ = ["console_routes"]
 
-NS_PER_DAY: Final = 86_400 * 1_000_000_000
-# What a merchant's own key may be given: never admin (the operator's) nor review (the
-# analysts' queue: a merchant has no use for it).
-MERCHANT_KEY_SCOPES: Final = (Scope.READ, Scope.PAYMENTS, Scope.REFUNDS, Scope.PAYOUTS)
-CHART_DAYS: Final = 14
-CHART_ROWS_MAX: Final = 20_000
 ADMIN_ONLY: Final = N_("Your role cannot do this; an admin can.")
-
-
-def _daily_earnings(platform: Any, merchant_id: int | None, asset: str) -> list[int]:
-    """Net earnings (amount - fee) per UTC day of a merchant (None: the platform's payment
-    volume, gross), the last CHART_DAYS days, oldest first; at most CHART_ROWS_MAX
-    payments are read (the newest days of a busier platform are then partial)."""
-    now = platform.clock.now_ns()
-    start = now - now % NS_PER_DAY - (CHART_DAYS - 1) * NS_PER_DAY
-    with platform.read() as fetch:
-        if merchant_id is None:
-            rows = fetch(
-                "SELECT created_ns, amount FROM payments WHERE asset = ? AND created_ns >= ?"
-                f" ORDER BY created_ns LIMIT {CHART_ROWS_MAX}",
-                (asset, start),
-            )
-        else:
-            rows = fetch(
-                "SELECT created_ns, amount - fee FROM payments WHERE merchant_id = ?"
-                f" AND asset = ? AND created_ns >= ? ORDER BY created_ns LIMIT {CHART_ROWS_MAX}",
-                (merchant_id, asset, start),
-            )
-    days = [0] * CHART_DAYS
-    for created_ns, net in rows:
-        days[min(CHART_DAYS - 1, (int(created_ns) - start) // NS_PER_DAY)] += int(net)
-    return days
-
-
-def _dashboard(
-    request: Request[Any, Any, Any], me: Viewer, status_code: int = 200, **context: Any
-) -> Response[str]:
-    platform = web_state(request).platform
-    merchant_id = me.user.party_id
-    return page(
-        request,
-        "dashboard.html",
-        me,
-        status_code,
-        merchant_id=format_id("mer", merchant_id),
-        balances=merchant_balances(platform, merchant_id),
-        chart=earnings_chart(
-            _daily_earnings(platform, merchant_id, "USD"),
-            "USD",
-            formats_of(request),
-            translations(locale_of(request)),
-        ),
-        keys=list_keys(platform, "merchant", merchant_id, None, 50).items,
-        links=links.list_links(platform, merchant_id).items,
-        referral=referral_card(platform, "merchant", merchant_id),
-        scopes=[s.value for s in MERCHANT_KEY_SCOPES],
-        origin=web_state(request).origin or str(request.base_url).rstrip("/"),
-        ok=request.query_params.get("ok"),
-        format_id=format_id,
-        **{**merchant_sections(platform, merchant_id), **context},
-    )
-
-
-dashboard_page: Final = _dashboard  # the payout and webhook pages render the dashboard too
 
 
 @get("/dashboard")
 async def dashboard(request: Request[Any, Any, Any]) -> Response[Any]:
     me = await require(request, UserKind.MERCHANT)
-    return await run(request, lambda: _dashboard(request, me))
+    return await run(request, lambda: dashboard_page(request, me))
 
 
 @post("/dashboard/keys")
@@ -126,7 +62,7 @@ async def new_key(request: Request[Any, Any, Any]) -> Response[Any]:
     if not me.fresh:
         return await run(
             request,
-            lambda: _dashboard(
+            lambda: dashboard_page(
                 request,
                 me,
                 401,
@@ -140,8 +76,8 @@ async def new_key(request: Request[Any, Any, Any]) -> Response[Any]:
     op = create_key(platform, "merchant", me.user.party_id, fields.get("name", "")[:200], chosen)
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
-        return await run(request, lambda: _dashboard(request, me, 422, error=result))
-    return await run(request, lambda: _dashboard(request, me, new_token=result.token))
+        return await run(request, lambda: dashboard_page(request, me, 422, error=result))
+    return await run(request, lambda: dashboard_page(request, me, new_token=result.token))
 
 
 @post("/dashboard/keys/{key_id:str}/revoke")
@@ -153,7 +89,7 @@ async def revoke(request: Request[Any, Any, Any], key_id: FromPath[str]) -> Resp
     op = revoke_key(state.platform, parsed, ("merchant", me.user.party_id))
     result = await run(request, lambda: state.platform.execute(op))
     if isinstance(result, Refusal):
-        return await run(request, lambda: _dashboard(request, me, 404, error=result))
+        return await run(request, lambda: dashboard_page(request, me, 404, error=result))
     api = request.app.state.get("api")
     if api is not None:
         api.verifier.forget(parsed)
@@ -167,7 +103,7 @@ async def new_link(request: Request[Any, Any, Any]) -> Response[Any]:
     platform = web_state(request).platform
     money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
     if isinstance(money, Refusal):
-        return await run(request, lambda: _dashboard(request, me, 400, error=money))
+        return await run(request, lambda: dashboard_page(request, me, 400, error=money))
     op = links.create_link(
         platform,
         me.user.party_id,
@@ -178,7 +114,7 @@ async def new_link(request: Request[Any, Any, Any]) -> Response[Any]:
     )
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
-        return await run(request, lambda: _dashboard(request, me, 400, error=result))
+        return await run(request, lambda: dashboard_page(request, me, 400, error=result))
     return done("/dashboard", "link_created")
 
 
@@ -190,7 +126,7 @@ async def disable(request: Request[Any, Any, Any], link_id: FromPath[str]) -> Re
     op = links.disable_link(platform, parse_id("plink", link_id) or 0, me.user.party_id)
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
-        return await run(request, lambda: _dashboard(request, me, 404, error=result))
+        return await run(request, lambda: dashboard_page(request, me, 404, error=result))
     return done("/dashboard", "link_disabled")
 
 
@@ -226,7 +162,7 @@ def _console(
         counts=counts,
         head=head.to_json() if head else None,
         chart=earnings_chart(
-            _daily_earnings(platform, None, "USD"),
+            daily_earnings(platform, None, "USD"),
             "USD",
             formats_of(request),
             translations(locale_of(request)),
@@ -330,10 +266,10 @@ async def console_metrics(request: Request[Any, Any, Any]) -> Response[Any]:
     operator's key: the figures describe every tenant's traffic)."""
     from prometheus_client import CONTENT_TYPE_LATEST
 
-    from centime.api.state import api_state
+    from centime.http.metrics import metrics_of
 
     await require(request, UserKind.OPERATOR)
-    return Response(api_state(request).metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+    return Response(metrics_of(request).exposition(), media_type=CONTENT_TYPE_LATEST)
 
 
 console_routes: Final = [

@@ -29,86 +29,24 @@ from centime.platform.ids import format_id, new_id, parse_id
 from centime.platform.outbox import SUBSCRIBABLE_TYPES
 from centime.platform.payout_methods import (
     add_payout_method,
-    list_payout_methods,
     remove_payout_method,
 )
-from centime.platform.payout_schedules import Frequency, get_schedule, set_schedule
-from centime.platform.payouts import PayoutStatus, list_payouts
-from centime.providers.payout_sandbox import (
-    ACCOUNT_FAILS,
-    ACCOUNT_REFUSED,
-    ACCOUNT_REJECTS_PAYOUTS,
-    ACCOUNT_RETURNS,
-    ACCOUNT_SUCCEEDS,
-)
+from centime.platform.payout_schedules import Frequency, set_schedule
 
 from .common import Viewer, check_csrf, done, page, require, run, web_state
+from .dashboard import dashboard_page
 from .messages import N_
 from .wallet import parse_money
 
-__all__ = ["lock_left_s", "merchant_sections", "payout_routes"]
+__all__ = ["payout_routes"]
 
-PAYOUT_HISTORY_MAX: Final = 20
-ENDPOINTS_SHOWN_MAX: Final = 20
 DELIVERIES_SHOWN_MAX: Final = 50
 FIELD_LEN_MAX: Final = 200
-IN_FLIGHT: Final = (PayoutStatus.REQUESTED.value, PayoutStatus.PENDING.value)
-# The sandbox payout rail's test account numbers (centime.providers.payout_sandbox).
-SANDBOX_ACCOUNTS: Final = (
-    (ACCOUNT_SUCCEEDS, "paid"),
-    (ACCOUNT_FAILS, "fails"),
-    (ACCOUNT_RETURNS, "returned"),
-    (ACCOUNT_REJECTS_PAYOUTS, "rejected"),
-    (ACCOUNT_REFUSED, "refused"),
-)  # the page words each outcome
-
-
-def payouts_in_flight(platform: Any, merchant_id: int) -> dict[str, int]:
-    """Per asset, what the merchant's payouts not yet paid nor failed take from its
-    earnings (requested or pending: the money is reserved, on its way)."""
-    with platform.read() as fetch:
-        rows = fetch(
-            "SELECT asset, SUM(amount) FROM payouts WHERE merchant_id = ? AND status IN (?, ?)"
-            " GROUP BY asset",
-            (merchant_id, *IN_FLIGHT),
-        )
-    return {str(asset): int(total) for asset, total in rows if total is not None}
-
-
-def lock_left_s(platform: Any, merchant_id: int) -> int:
-    """Seconds payouts stay paused after the merchant's last bank-account change (0: none)."""
-    with platform.read() as fetch:
-        rows = fetch(
-            "SELECT locked_until_ns FROM payout_locks WHERE merchant_id = ?", (merchant_id,)
-        )
-    left_ns = (int(rows[0][0]) if rows else 0) - int(platform.clock.now_ns())
-    return max(0, -(-left_ns // 1_000_000_000))
-
-
-def merchant_sections(platform: Any, merchant_id: int) -> dict[str, Any]:
-    """What the dashboard's payout and webhook sections show."""
-    return {
-        "lock_left_s": lock_left_s(platform, merchant_id),
-        "lock_s": platform.config.payouts.payout_method_lock_s,
-        "methods": list_payout_methods(platform, merchant_id),
-        "schedule": get_schedule(platform, merchant_id, "USD"),
-        "payouts": list_payouts(platform, merchant_id, None, PAYOUT_HISTORY_MAX).items,
-        "in_flight": payouts_in_flight(platform, merchant_id),
-        "endpoints": webhooks.list_endpoints(
-            platform, merchant_id, None, ENDPOINTS_SHOWN_MAX
-        ).items,
-        "event_types": sorted(SUBSCRIBABLE_TYPES),
-        "sandbox_accounts": SANDBOX_ACCOUNTS,
-        "frequencies": [f.value for f in Frequency],
-        "attempt": new_id(),
-    }
 
 
 def _again(
     request: Request[Any, Any, Any], me: Viewer, status_code: int, **context: Any
 ) -> Response[str]:
-    from .console import dashboard_page
-
     return dashboard_page(request, me, status_code, **context)
 
 

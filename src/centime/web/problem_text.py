@@ -29,7 +29,7 @@ __all__ = ["TITLES", "localize_problem", "localize_problems"]
 PROBLEM_JSON: Final = b"application/problem+json"
 _LOCALE_KEY: Final = "centime.problem_locale"
 
-# The English titles are the codes in words (centime.api.errors.problem_body); listed here so
+# The English titles are the codes in words (centime.http.problems.problem_body); listed here so
 # that the catalogue holds each one (a test checks that every code has its row).
 TITLES: Final[dict[str, str]] = {
     "api_key_limit_reached": N_("Api key limit reached"),

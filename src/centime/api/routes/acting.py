@@ -18,12 +18,12 @@ from typing import Annotated, Final
 from litestar.params import Parameter, ParameterKwarg
 
 from centime.auth import Principal
+from centime.http.problems import ApiCode, ProblemError
 from centime.platform.errors import Code
 from centime.platform.ids import derive_id, format_id
+from centime.wire import FieldError, UnsetType
 
-from ..errors import ApiCode, ProblemError
 from ..params import body_id
-from ..wire import FieldError, UnsetType
 
 __all__ = [
     "CustomerQuery",
@@ -38,7 +38,7 @@ __all__ = [
     "visible_merchant",
 ]
 
-# As in wire.py: 13 base32 digits, the first 0-7 (an id is below 2^63).
+# As in centime.wire.common: 13 base32 digits, the first 0-7 (an id is below 2^63).
 _ID_DIGITS: Final = "[0-7][0-9a-hjkmnp-tv-z]{12}$"
 
 

@@ -12,12 +12,12 @@ from typing import Any, Final
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
+from centime import wire
 from centime.auth import ApiKey, NewKey, OwnerKind, Principal, Scope, keys
+from centime.http.problems import ApiCode, ProblemError, problems
 from centime.platform.errors import Code
 from centime.platform.ids import format_id
 
-from .. import wire
-from ..errors import ApiCode, ProblemError, problems
 from ..execute import execute
 from ..guards import requires
 from ..idempotency import IdempotencyKey

@@ -4,7 +4,7 @@ The pattern of every route (copy it for a new resource):
 
 - the decorator says the path, who may call (``guards=[requires(scope, operator=...)]``),
   the success status and the problems it may answer (``responses=problems(...)``);
-- a write parses its body (a strict Struct from ``centime.api.wire``), builds the service's
+- a write parses its body (a strict Struct from ``centime.wire``), builds the service's
   Operation and returns ``await execute(request, operation, to_wire)``: group commit,
   idempotency and refusals are handled there;
 - a read is a plain function run in a thread (``sync_to_thread=True``), returns a wire
@@ -20,14 +20,14 @@ from typing import Any, Final
 from litestar import Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody
 
+from centime import wire
 from centime.auth import Scope
+from centime.http.problems import ApiCode, ProblemError, problems
 from centime.platform import parties, referrals, screening
 from centime.platform.errors import Code
 from centime.platform.ids import format_id, new_id
 from centime.risk.types import Decision, RiskEvent
 
-from .. import wire
-from ..errors import ApiCode, ProblemError, problems
 from ..execute import execute
 from ..guards import requires
 from ..idempotency import IdempotencyKey

@@ -23,7 +23,16 @@ from anyio import to_thread
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
+from centime import wire
 from centime.auth import Principal, Scope
+from centime.http.problems import (
+    PROBLEM_JSON,
+    ApiCode,
+    ProblemError,
+    problem_body,
+    problems,
+    status_of,
+)
 from centime.ledger import LedgerBusyError
 from centime.limits import (
     AMOUNT_MAX,
@@ -39,8 +48,6 @@ from centime.platform.ids import format_id
 from centime.platform.review import InReview
 from centime.risk.types import Decision, RiskEvent
 
-from .. import wire
-from ..errors import PROBLEM_JSON, ApiCode, ProblemError, problem_body, problems, status_of
 from ..execute import BUSY_HEADERS, REPLAYED_HEADER, execute
 from ..guards import requires
 from ..idempotency import (

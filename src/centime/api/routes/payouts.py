@@ -31,8 +31,10 @@ from anyio import to_thread
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
+from centime import wire
 from centime.auth import Principal, Scope
 from centime.auth.confirmations import spend_confirmation
+from centime.http.problems import PROBLEM_JSON, ApiCode, ProblemError, problems, refusal_problem
 from centime.ledger.units import UnitContext
 from centime.money import ASSETS
 from centime.platform import instant_payouts, payout_methods, payout_schedules, payouts
@@ -40,8 +42,6 @@ from centime.platform.context import Operation, Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id
 
-from .. import wire
-from ..errors import PROBLEM_JSON, ApiCode, ProblemError, problems, refusal_problem
 from ..execute import execute
 from ..guards import requires
 from ..idempotency import IdempotencyKey, IdempotencyKeyRequired

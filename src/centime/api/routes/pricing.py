@@ -22,16 +22,16 @@ from anyio import to_thread
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody, Parameter
 
+from centime import wire
 from centime.auth import Scope
+from centime.http.problems import ApiCode, ProblemError, problems
 from centime.money import ASSETS
 from centime.platform import referrals
 from centime.platform.errors import Code
 from centime.platform.ids import format_id
 from centime.platform.pricing import budget, promos, store
+from centime.wire import pricing as pw
 
-from .. import pricing_wire as pw
-from .. import wire
-from ..errors import ApiCode, ProblemError, problems
 from ..execute import execute
 from ..guards import requires
 from ..idempotency import IdempotencyKey, IdempotencyKeyRequired, check_key

@@ -17,14 +17,14 @@ from litestar import Request, get
 from litestar.params import Parameter, QueryParameter
 from litestar.response import Stream
 
+from centime import wire
 from centime.auth import Scope
+from centime.http.problems import ApiCode, ProblemError, problems
 from centime.platform import reports
 from centime.platform.errors import Refusal
 from centime.platform.ids import format_id
 from centime.providers.funding import Statement
 
-from .. import wire
-from ..errors import ApiCode, ProblemError, problems
 from ..guards import requires
 from ..state import api_state, principal_of
 

@@ -29,15 +29,15 @@ from anyio import to_thread
 from litestar import Request, get, post
 from litestar.params import FromPath, JSONBody, Parameter
 
+from centime import wire
 from centime.auth import Scope
+from centime.http.problems import ProblemError, problems
 from centime.money import ASSETS
 from centime.platform import review
 from centime.platform.decisions import DecisionRecord
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id
 
-from .. import wire
-from ..errors import ProblemError, problems
 from ..guards import requires
 from ..idempotency import IdempotencyKey, check_key
 from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor

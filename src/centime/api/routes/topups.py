@@ -38,7 +38,9 @@ from anyio import to_thread
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
+from centime import wire
 from centime.auth import Scope
+from centime.http.problems import PROBLEM_JSON, ApiCode, ProblemError, problems, refusal_problem
 from centime.platform import screening, topups
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
@@ -47,8 +49,6 @@ from centime.platform.instruments import fingerprint, instrument_key
 from centime.platform.review import InReview
 from centime.providers import FundingProvider, Method
 
-from .. import wire
-from ..errors import PROBLEM_JSON, ApiCode, ProblemError, problems, refusal_problem
 from ..execute import REPLAYED_HEADER
 from ..guards import requires
 from ..idempotency import IdempotencyKeyRequired

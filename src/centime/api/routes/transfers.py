@@ -14,14 +14,14 @@ from typing import Any, Final
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
+from centime import wire
 from centime.auth import Scope
+from centime.http.problems import ProblemError, problems
 from centime.platform import p2p, screening
 from centime.platform.errors import Code
 from centime.platform.ids import format_id
 from centime.risk.types import RiskEvent
 
-from .. import wire
-from ..errors import ProblemError, problems
 from ..execute import execute
 from ..guards import requires
 from ..idempotency import IdempotencyKeyRequired

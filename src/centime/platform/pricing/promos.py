@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from centime.ledger.units import UnitContext
-from centime.limits import AMOUNT_MAX
+from centime.limits import AMOUNT_MAX, PROMO_CODE_PATTERN, PROMO_PER_CUSTOMER_MAX, PROMO_USES_MAX
 from centime.money import ASSETS
 
 from ..context import Operation, Platform
@@ -47,10 +47,10 @@ __all__ = [
 ]
 
 PROMO_CODE_LEN_MAX: Final = 32
-CODE_PATTERN: Final = r"^[A-Za-z0-9_-]{3,32}$"
+CODE_PATTERN: Final = PROMO_CODE_PATTERN
 _CODE: Final = re.compile(CODE_PATTERN)
-PER_CUSTOMER_MAX: Final = 1_000
-USES_MAX: Final = 10_000_000
+PER_CUSTOMER_MAX: Final = PROMO_PER_CUSTOMER_MAX
+USES_MAX: Final = PROMO_USES_MAX
 
 
 @dataclass(frozen=True, slots=True)

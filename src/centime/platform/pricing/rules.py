@@ -25,13 +25,21 @@ from __future__ import annotations
 import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Final
+from typing import Final
 
 import msgspec
-from msgspec import Meta, Struct
 
-from centime.limits import AMOUNT_MAX
+from centime.limits import AMOUNT_MAX, FEE_TIERS_MAX
 from centime.money import ASSETS
+from centime.wire.pricing import (
+    BONUS_METHODS,
+    FeeScheduleDoc,
+    InstantPayoutDoc,
+    ReferralDoc,
+    RuleSetDocument,
+    TierDoc,
+    TopupBonusDoc,
+)
 
 from ..errors import Code, Refusal
 from ..ids import parse_id
@@ -40,87 +48,24 @@ __all__ = [
     "BP_PER_WHOLE",
     "EMPTY_RULES",
     "FEE_TIERS_MAX",
+    "FeeScheduleDoc",
     "FeeTier",
+    "InstantPayoutDoc",
     "InstantPayoutParams",
+    "ReferralDoc",
     "ReferralRule",
     "RuleSet",
     "RuleSetDocument",
+    "TierDoc",
     "TopupBonus",
+    "TopupBonusDoc",
     "build_rules",
     "decode_rules",
     "encode_rules",
 ]
 
 BP_PER_WHOLE: Final = 10_000
-FEE_TIERS_MAX: Final = 16  # per schedule
-FEE_SCHEDULES_MAX: Final = 1_000  # per rule set (default and per-merchant, per asset)
-TOPUP_BONUSES_MAX: Final = 32
 RULES_DOCUMENT_BYTES_MAX: Final = 256 * 1024
-NAME_LEN_MAX: Final = 40
-BONUS_METHODS: Final = ("card", "bank_transfer")  # carrier-billed money earns none
-
-_AMOUNT_PATTERN: Final = r"^(0|[1-9][0-9]{0,18})$"
-AmountText = Annotated[str, Meta(pattern=_AMOUNT_PATTERN, description="integer string")]
-Bp = Annotated[int, Meta(ge=0, le=BP_PER_WHOLE * 100)]  # checked precisely below
-AssetCode = Annotated[str, Meta(pattern=r"^[A-Z][A-Z0-9]{1,11}$")]
-RuleName = Annotated[str, Meta(pattern=r"^[a-z0-9_.-]{1,40}$")]
-
-
-class _Doc(Struct, forbid_unknown_fields=True, kw_only=True):
-    pass
-
-
-class TierDoc(_Doc):
-    volume_from: AmountText  # the month's volume (before the payment) where the tier starts
-    fee_bp: Bp
-    fee_fixed: AmountText = "0"
-
-
-class FeeScheduleDoc(_Doc):
-    asset: AssetCode
-    tiers: Annotated[list[TierDoc], Meta(min_length=1, max_length=FEE_TIERS_MAX)]
-    merchant_id: str | None = None  # mer_...; None: the default of every other merchant
-
-
-class TopupBonusDoc(_Doc):
-    name: RuleName
-    asset: AssetCode
-    min_amount: AmountText  # the top-up earns the bonus from this amount on
-    bonus_bp: Bp
-    bonus_max: AmountText
-    methods: list[str] = msgspec.field(default_factory=lambda: list(BONUS_METHODS))
-    funded_by: str = "promotions"
-
-
-class ReferralDoc(_Doc):
-    asset: AssetCode
-    qualifying_amount: AmountText  # the referred party's payments (made or received)
-    referrer_reward: AmountText
-    referred_reward: AmountText
-    referrer_rewards_max: Annotated[int, Meta(ge=0, le=1_000_000)]
-    funded_by: str = "promotions"
-
-
-class InstantPayoutDoc(_Doc):
-    fee_bp_per_day: Bp  # the fee grows with each day the money is taken early...
-    fee_bp_floor: Bp  # ...but is never below this...
-    fee_bp_cap: Bp  # ...nor above this
-
-
-class RuleSetDocument(_Doc):
-    """What the operator publishes (and what the API shows of a version)."""
-
-    fee_schedules: Annotated[list[FeeScheduleDoc], Meta(max_length=FEE_SCHEDULES_MAX)] = (
-        msgspec.field(default_factory=list)
-    )
-    topup_bonuses: Annotated[list[TopupBonusDoc], Meta(max_length=TOPUP_BONUSES_MAX)] = (
-        msgspec.field(default_factory=list)
-    )
-    referrals: Annotated[list[ReferralDoc], Meta(max_length=len(ASSETS) or 1)] = msgspec.field(
-        default_factory=list
-    )
-    instant_payout: InstantPayoutDoc | None = None
-
 
 # ------------------------------------------------------------------ the immutable value
 

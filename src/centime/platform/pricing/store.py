@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from centime.ledger.units import UnitContext
-from centime.limits import AMOUNT_MAX
+from centime.limits import AMOUNT_MAX, PRICING_NOTE_LEN_MAX
 
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
@@ -43,7 +43,7 @@ __all__ = [
     "publish_rules",
 ]
 
-NOTE_LEN_MAX: Final = 500
+NOTE_LEN_MAX: Final = PRICING_NOTE_LEN_MAX
 _CACHE_MAX: Final = 32
 
 

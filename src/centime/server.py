@@ -1,9 +1,13 @@
-"""The Litestar application: the one composition root for HTTP.
+"""The one ASGI application: the REST API, the web pages, Open Payments and the docs.
 
 ``create_app(platform)`` wires the services to the routes: ``/v1`` (every route behind an
 API key, :mod:`centime.api.routes`), the public audit endpoints, ``/healthz``, ``/readyz``,
-``/metrics``, and the OpenAPI 3.1 document at ``/openapi.json`` with a docs UI at ``/docs``.
-Errors are problem documents (:mod:`centime.api.errors`), bodies are decoded strictly and
+``/metrics``, the OpenAPI 3.1 document at ``/openapi.json`` with a docs UI at ``/docs``, and
+when asked the web apps (:mod:`centime.web`) and Open Payments (:mod:`centime.openpayments`).
+It lives outside ``centime.api`` so that the web pages and the API are siblings, neither
+importing the other: what they share is :mod:`centime.http`.
+
+Errors are problem documents (:mod:`centime.http.problems`), bodies are decoded strictly and
 bounded in size, keys are rate limited.
 """
 
@@ -24,9 +28,18 @@ from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
 from litestar.typing import FieldDefinition
 
-from centime import __version__
+from centime.api.audit import audit_routes
+from centime.api.body import ApiRequest
+from centime.api.guards import check_every_route_authorizes
+from centime.api.health import health_routes
+from centime.api.idempotency import InFlight
+from centime.api.routes import api_routes
+from centime.api.state import ApiState
 from centime.audit import AuditLog
 from centime.auth import KeyVerifier
+from centime.http.metrics import METRICS_STATE, Metrics
+from centime.http.problems import exception_handlers
+from centime.http.ratelimit import FailureLimit, TokenBuckets
 from centime.limits import (
     API_BODY_MAX_BYTES,
     API_KEY_CACHE_TTL_S,
@@ -35,19 +48,9 @@ from centime.limits import (
 )
 from centime.openpayments import OpenPaymentsState, open_payments_router
 from centime.platform.context import Platform
+from centime.version import __version__
 from centime.web import WebState, web_handlers
 from centime.web.problem_text import localize_problems
-
-from .audit import audit_routes
-from .body import ApiRequest
-from .errors import exception_handlers
-from .guards import is_authorizing
-from .health import health_routes
-from .idempotency import InFlight
-from .metrics import Metrics
-from .ratelimit import FailureLimit, TokenBuckets
-from .routes import api_routes
-from .state import ApiState
 
 if TYPE_CHECKING:
     from litestar._openapi.schema_generation import SchemaCreator
@@ -196,6 +199,7 @@ def create_app(
                 "api": api,
                 "web": web,
                 "open_payments": open_payments,
+                METRICS_STATE: metrics,
             }
         ),
         exception_handlers=exception_handlers(),
@@ -208,19 +212,5 @@ def create_app(
         debug=debug,
     )
     allow.learn(app)
-    _check_every_route_authorizes(app)
+    check_every_route_authorizes(app)
     return app
-
-
-def _check_every_route_authorizes(app: Litestar) -> None:
-    """Fail closed: each /v1 route (but the public audit endpoints) must carry a guard from
-    ``requires``, which authenticates and checks the scope; a route without one would be
-    open to anyone, so the app refuses to start."""
-    for route in app.routes:
-        if not route.path.startswith("/v1/") or route.path.startswith("/v1/audit/"):
-            continue
-        for handler in getattr(route, "route_handlers", ()):
-            if "OPTIONS" in handler.http_methods and len(handler.http_methods) == 1:
-                continue
-            if not any(is_authorizing(g) for g in handler.resolve_guards()):
-                raise RuntimeError(f"{route.path} has no requires() guard: it would be open")

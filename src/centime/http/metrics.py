@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any, Final
 
+from litestar.connection import ASGIConnection
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import (
     CollectorRegistry,
@@ -21,9 +22,12 @@ from prometheus_client import (
     generate_latest,
 )
 
-from .errors import request_id
+from .problems import request_id
 
-__all__ = ["Metrics"]
+__all__ = ["METRICS_STATE", "Metrics", "metrics_of"]
+
+# The app state's key of the app's Metrics (the API's /metrics and the console read it).
+METRICS_STATE: Final = "metrics"
 
 _START: Final = "centime.start_s"
 # Latency buckets from 1 ms: the targets are p99 under 25 ms for a payment.
@@ -77,3 +81,9 @@ class Metrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def metrics_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Metrics:
+    """The metrics of the app serving ``connection``."""
+    metrics: Metrics = connection.app.state[METRICS_STATE]
+    return metrics

@@ -27,8 +27,7 @@ from litestar.types import ExceptionHandlersMap, Scope
 
 from centime.limits import REQUEST_ID_LEN_MAX
 from centime.platform.errors import Code, Refusal
-
-from .wire import FieldError, Problem, WireError
+from centime.wire import FieldError, Problem, WireError
 
 __all__ = [
     "PROBLEM_JSON",
@@ -189,7 +188,7 @@ def status_of(code: str) -> int:
     added without a row: the test catches it) is a 404 if it says so, else a 422."""
     status = _BY_VALUE.get(code)
     if status is None:
-        log.error("problem code %r has no HTTP status in centime.api.errors", code)
+        log.error("problem code %r has no HTTP status in centime.http.problems", code)
         status = 404 if code.endswith("_not_found") else 422
     return status
 
