@@ -49,11 +49,13 @@ if BATCH_PAYMENTS_MAX > _BATCH_INDEX_MASK + 1:
 
 @dataclass(frozen=True, slots=True)
 class PaymentBatchRequest:
-    """Payments to one merchant, each with its id (``payment_id`` set)."""
+    """Payments to one merchant, each with its id (``payment_id`` set), run in units of
+    ``unit_size`` (at most BATCH_PAYMENTS_MAX) payments."""
 
     merchant_id: int
     items: Sequence[PaymentItem]
     charged_by_merchant: bool
+    unit_size: int = BATCH_PAYMENTS_MAX
 
     def events(
         self, now_ns: int, customer_texts: Sequence[str], device: str | None, ip: str | None
@@ -68,8 +70,8 @@ class PaymentBatchRequest:
     def operations(
         self, platform: Platform, events: Sequence[RiskEvent], decisions: Sequence[Decision]
     ) -> list[Operation[BatchResult]]:
-        """The batch's units, BATCH_PAYMENTS_MAX payments each, as the decisions allow."""
-        size = BATCH_PAYMENTS_MAX
+        """The batch's units, ``unit_size`` payments each, as the decisions allow."""
+        size = self.unit_size
         operations: list[Operation[BatchResult]] = []
         for start in range(0, len(self.items), size):
             items = self.items[start : start + size]

@@ -295,7 +295,9 @@ class _Batch:
 
     @property
     def use_case(self) -> usecases.PaymentBatchRequest:
-        return usecases.PaymentBatchRequest(self.merchant_id, self.items, self.charged_by_merchant)
+        return usecases.PaymentBatchRequest(
+            self.merchant_id, self.items, self.charged_by_merchant, BATCH_PAYMENTS_MAX
+        )
 
     def render(self, results: Sequence[_Result]) -> tuple[bytes, _StoredBatch]:
         """The answer (encoded once) and what its idempotency row keeps."""
