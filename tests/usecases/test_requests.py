@@ -16,9 +16,11 @@ from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.providers.sandbox import SandboxConfig, SandboxProvider
 from centime.usecases import (
+    CaptureRequest,
     HoldRequest,
     MoneyRequest,
     PaymentRequest,
+    RefundRequest,
     TopUpRequest,
     TransferRequest,
     refusal,
@@ -107,3 +109,15 @@ def test_a_hold_longer_than_the_platform_allows_is_refused() -> None:
 def test_a_customer_cannot_send_to_itself() -> None:
     refused = refusal(TransferRequest(4, 4, "USD", 5, 6), PlatformConfig())
     assert refused is not None and refused.code is Code.SAME_CUSTOMER
+
+
+@given(st.integers(max_value=0), st.integers(max_value=0))
+def test_a_capture_or_refund_of_nothing_is_refused(capture: int, refund: int) -> None:
+    config = PlatformConfig()
+    captured = refusal(CaptureRequest(1, capture), config)
+    refunded = refusal(RefundRequest(1, refund), config)
+    assert captured is not None and captured.code is Code.INVALID_AMOUNT
+    assert refunded is not None and refunded.code is Code.INVALID_AMOUNT
+    assert refusal(RefundRequest(1), config) is None  # all that is left
+    bad_id = refusal(RefundRequest(1, 5, refund_id=0), config)
+    assert bad_id is not None and bad_id.code is Code.INVALID_REQUEST

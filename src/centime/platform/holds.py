@@ -432,6 +432,13 @@ def _lapsed(state: PendingState, now_ns: int) -> bool:
     return state.status is PendingStatus.PENDING and 0 < state.expires_at <= now_ns
 
 
+def check_capture(amount: int) -> Refusal | None:
+    """Why ``amount`` cannot be captured whatever the hold, or None."""
+    if type(amount) is not int or amount < 1:
+        return Refusal(Code.INVALID_AMOUNT, "the amount must be a positive integer")
+    return None
+
+
 def capture_hold(
     platform: Platform,
     hold_id: int,
@@ -443,9 +450,7 @@ def capture_hold(
     fee, and the rest of the reserve goes back to the customer. ``merchant_id`` given: the
     hold must be that merchant's (HOLD_NOT_FOUND otherwise); ``asset`` given, the amount
     must be in the hold's asset (INVALID_AMOUNT otherwise)."""
-    refusal_in = None
-    if type(amount) is not int or amount < 1:
-        refusal_in = Refusal(Code.INVALID_AMOUNT, "the amount must be a positive integer")
+    refusal_in = check_capture(amount)
 
     def unit(ctx: UnitContext) -> Capture | Refusal:
         if refusal_in is not None:

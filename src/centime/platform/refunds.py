@@ -95,6 +95,15 @@ def refund_split(amount: int, restricted_amount: int, restricted_refunded: int) 
     return restricted, amount - restricted
 
 
+def check_refund(amount: int | None, reason: str | None, refund_id: int | None) -> Refusal | None:
+    """Why the refund cannot be made whatever the payment, or None."""
+    if refund_id is not None and not valid_id(refund_id):
+        return Refusal(Code.INVALID_REQUEST, "refund_id is a positive 63-bit integer")
+    if amount is not None and (type(amount) is not int or amount < 1):
+        return Refusal(Code.INVALID_AMOUNT, "the amount must be a positive integer")
+    return check_text("reason", reason, DESCRIPTION_LEN_MAX)
+
+
 def refund_payment(
     platform: Platform,
     payment_id: int,
@@ -111,11 +120,7 @@ def refund_payment(
     otherwise PAYMENT_NOT_FOUND, exactly as for a payment that does not exist.
     ``refund_id`` given: a retry answers the stored refund.
     """
-    refusal_in = check_text("reason", reason, DESCRIPTION_LEN_MAX)
-    if amount is not None and (type(amount) is not int or amount < 1):
-        refusal_in = Refusal(Code.INVALID_AMOUNT, "the amount must be a positive integer")
-    if refund_id is not None and not valid_id(refund_id):
-        refusal_in = Refusal(Code.INVALID_REQUEST, "refund_id is a positive 63-bit integer")
+    refusal_in = check_refund(amount, reason, refund_id)
     new = new_id() if refund_id is None else refund_id
 
     def unit(ctx: UnitContext) -> Refund | Refusal:

@@ -18,9 +18,12 @@ from .batch import BatchResult, PaymentBatchRequest, guarded_batch, screened_bat
 from .derive import Origin, operation, risk_event
 from .plans import ENCODING_VERSION, PlanError, decode, encode, review_plan
 from .requests import (
+    CaptureRequest,
+    FollowUpRequest,
     HoldRequest,
     MoneyRequest,
     PaymentRequest,
+    RefundRequest,
     SignupRequest,
     TopUpRequest,
     TransferRequest,
@@ -45,12 +48,15 @@ from .run import (
 __all__ = [
     "ENCODING_VERSION",
     "BatchResult",
+    "CaptureRequest",
+    "FollowUpRequest",
     "HoldRequest",
     "MoneyRequest",
     "Origin",
     "PaymentBatchRequest",
     "PaymentRequest",
     "PlanError",
+    "RefundRequest",
     "Screened",
     "SignupRequest",
     "TopUpRequest",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from centime.platform import holds, p2p, payments
+from centime.platform import holds, p2p, payments, refunds
 from centime.platform.context import Operation, Platform
 from centime.platform.decisions import device_text, ip_text
 from centime.platform.errors import Refusal
@@ -16,9 +16,11 @@ from centime.platform.instruments import Vaulted
 from centime.risk.types import RiskEvent
 
 from .requests import (
+    CaptureRequest,
     HoldRequest,
     MoneyRequest,
     PaymentRequest,
+    RefundRequest,
     SignupRequest,
     TopUpRequest,
     TransferRequest,
@@ -87,7 +89,8 @@ def _topup_event(
 
 
 def operation(
-    platform: Platform, request: PaymentRequest | TransferRequest | HoldRequest
+    platform: Platform,
+    request: PaymentRequest | TransferRequest | HoldRequest | CaptureRequest | RefundRequest,
 ) -> Operation[Any]:
     """The service's write unit for the request, with the request's own id (a top-up is
     several units around the provider's call: centime.usecases.run.topup)."""
@@ -129,6 +132,20 @@ def operation(
                 request.mandate_id,
                 request.hold_id,
                 charged_by_merchant=request.charged_by_merchant,
+            )
+        case CaptureRequest():
+            made = holds.capture_hold(
+                platform, request.hold_id, request.amount, request.merchant_id, request.asset
+            )
+        case RefundRequest():
+            made = refunds.refund_payment(
+                platform,
+                request.payment_id,
+                request.amount,
+                request.reason,
+                merchant_id=request.merchant_id,
+                refund_id=request.refund_id,
+                asset=request.asset,
             )
     return made
 

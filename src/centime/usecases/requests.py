@@ -16,18 +16,22 @@ from typing import Final, Literal
 
 from centime.platform.config import PlatformConfig
 from centime.platform.errors import Code, Refusal
-from centime.platform.holds import check_authorize
+from centime.platform.holds import check_authorize, check_capture
 from centime.platform.ids import new_id, valid_id
 from centime.platform.instruments import Vaulted
 from centime.platform.p2p import check_send
 from centime.platform.payments import PaymentItem, check_payment
+from centime.platform.refunds import check_refund
 from centime.platform.topups import check_request
 from centime.providers.funding import Method, instrument_problem
 
 __all__ = [
+    "CaptureRequest",
+    "FollowUpRequest",
     "HoldRequest",
     "MoneyRequest",
     "PaymentRequest",
+    "RefundRequest",
     "SignupRequest",
     "TopUpRequest",
     "TransferRequest",
@@ -106,6 +110,32 @@ class TopUpRequest:
     topup_id: int = field(default_factory=new_id)  # given: idempotent under it
 
 
+@dataclass(frozen=True, slots=True)
+class CaptureRequest:
+    """A merchant captures ``amount`` of its hold (centime.platform.holds.capture_hold):
+    paid as a payment, the rest of the reserve back to the customer. ``merchant_id`` given:
+    the hold must be that merchant's; ``asset`` given: the amount must be in the hold's."""
+
+    hold_id: int
+    amount: int
+    merchant_id: int | None = None
+    asset: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    """A payment refunded, all of what is left (``amount`` None) or part of it
+    (centime.platform.refunds.refund_payment); ``merchant_id`` and ``asset`` as for a
+    capture."""
+
+    payment_id: int
+    amount: int | None = None
+    reason: str | None = None
+    merchant_id: int | None = None
+    refund_id: int = field(default_factory=new_id)  # given: idempotent under it
+    asset: str | None = None
+
+
 PartyKind = Literal["customer", "merchant"]
 
 
@@ -120,10 +150,14 @@ class SignupRequest:
 
 
 MoneyRequest = PaymentRequest | TransferRequest | HoldRequest | TopUpRequest
+# Movements of money already screened (a hold's, a payment's): no event, no review.
+FollowUpRequest = CaptureRequest | RefundRequest
 _METHODS: Final = tuple(m.value for m in Method)
 
 
-def refusal(request: MoneyRequest | SignupRequest, config: PlatformConfig) -> Refusal | None:
+def refusal(
+    request: MoneyRequest | FollowUpRequest | SignupRequest, config: PlatformConfig
+) -> Refusal | None:
     """Why ``request`` cannot move money (the refusal its service would answer), or None
     (``config``: the platform's, which bounds a hold's timeout)."""
     match request:
@@ -146,6 +180,10 @@ def refusal(request: MoneyRequest | SignupRequest, config: PlatformConfig) -> Re
             return _hold_refusal(request, config)
         case TopUpRequest():
             return _topup_refusal(request)
+        case CaptureRequest():
+            return check_capture(request.amount)
+        case RefundRequest():
+            return check_refund(request.amount, request.reason, request.refund_id)
         case SignupRequest():
             if request.kind not in ("customer", "merchant") or not valid_id(request.party_id):
                 return Refusal(Code.INVALID_REQUEST, "a sign-up names a new customer or merchant")

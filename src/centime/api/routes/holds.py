@@ -140,13 +140,13 @@ async def capture_hold(
     principal = principal_of(request)
     asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
     # The hold is read (and its merchant and asset checked) in the operation's unit.
-    operation = holds.capture_hold(
-        api_state(request).platform,
+    use_case = usecases.CaptureRequest(
         path_id("hold", hold_id, Code.HOLD_NOT_FOUND),
         amount,
         None if principal.is_operator else principal.owner_id,
         asset,
     )
+    operation = usecases.operation(api_state(request).platform, use_case)
     return await execute(request, operation, capture_out, idempotency_key=idempotency_key)
 
 
