@@ -48,7 +48,8 @@ def test_the_demo_runs_with_the_risk_engine_on_and_a_customer_can_try_it(
 ) -> None:
     """The shipped engine (rules and model) screens the demo's seeding, then each demo
     customer tops up by card and pays, as a person trying the demo would: all allowed."""
-    from centime.platform import screening
+    from centime import usecases
+    from centime.platform.review import InReview
     from centime.platform.topups import TopUp
     from centime.providers import Method
     from centime.risk.engine import build_engine
@@ -61,23 +62,23 @@ def test_the_demo_runs_with_the_risk_engine_on_and_a_customer_can_try_it(
     for seeded in demo.world.customers:
         person = seeded.customer
         for dollars in (10, 20):
-            made = screening.topup(
+            made = usecases.topup(
                 platform,
                 sandbox,
-                person.id,
-                "USD",
-                dollars * 1_000_000,
-                Method.CARD.value,
-                CARD_OK,
-                device=f"seed-device-{person.id}",
+                usecases.TopUpRequest(
+                    person.id, "USD", dollars * 1000000, Method.CARD.value, CARD_OK
+                ),
+                usecases.Origin(device=f"seed-device-{person.id}"),
             )
             assert isinstance(made, TopUp), (person.name, made)
             await_success(platform, sandbox, [made.id])  # type: ignore[arg-type]
         for shop in shops:
-            paid = screening.pay(
-                platform, person.id, shop.id, "USD", 250_000, device=f"seed-device-{person.id}"
+            paid = usecases.pay(
+                platform,
+                usecases.PaymentRequest(person.id, shop.id, "USD", 250000),
+                usecases.Origin(device=f"seed-device-{person.id}"),
             )
-            assert not isinstance(paid, screening.InReview | Refusal), (person.name, paid)
+            assert not isinstance(paid, InReview | Refusal), (person.name, paid)
     assert list(platform.ledger.store.check()) == []
     # The printed curl lines and an API top-up and payment by the demo's keys, in process.
     from .api.conftest import make_api

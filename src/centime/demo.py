@@ -1,7 +1,7 @@
 """``centime demo``: the platform on a fresh SQLite file, with a small world to click through.
 
 Three merchants (a news site, a game, a podcaster) and five customers, built through the
-SCREENED services (centime.platform.screening: the risk engine decides each sign-up, top-up,
+SCREENED services (centime.usecases: the risk engine decides each sign-up, top-up,
 payment, hold and transfer, so it knows the demo's people when a person tries them; a step
 it holds or refuses is an error: the demo's people are ordinary newcomers): card
 top-ups confirmed by the sandbox provider, a carrier-billed top-up still restricted,
@@ -19,8 +19,8 @@ from typing import Final
 from rich.console import Console
 from rich.table import Table
 
+from centime import usecases
 from centime.money import ASSETS
-from centime.platform import screening
 from centime.platform.context import Platform
 from centime.platform.holds import Hold, capture_hold
 from centime.platform.ids import format_id
@@ -32,6 +32,7 @@ from centime.providers import Method, SandboxConfig, SandboxProvider
 from centime.providers.payout_sandbox import ACCOUNT_SUCCEEDS
 from centime.seed import MERCHANT_SCOPES, World, await_success, expect, seed_world
 from centime.timetext import human_duration
+from centime.usecases import HoldRequest, Origin, PaymentRequest, TopUpRequest, TransferRequest
 
 __all__ = [
     "DEMO_CUSTOMERS",
@@ -95,15 +96,13 @@ def build_demo_world(platform: Platform) -> DemoWorld:
     # Zoe pays by phone bill (her only top-up): the money is restricted until the carrier
     # settles (30 days).
     carrier = expect(
-        screening.topup(
+        usecases.topup(
             platform,
             sandbox,
-            people[4].id,
-            "USD",
-            USD.parse("10"),
-            Method.CARRIER.value,
-            CARRIER_PHONE_SETTLES,
-            device=f"seed-device-{people[4].id}",
+            TopUpRequest(
+                people[4].id, "USD", USD.parse("10"), Method.CARRIER.value, CARRIER_PHONE_SETTLES
+            ),
+            Origin(device=f"seed-device-{people[4].id}"),
         ),
         "carrier top-up",
     )
@@ -114,35 +113,35 @@ def build_demo_world(platform: Platform) -> DemoWorld:
         for round_ in range(3):
             shop = shops[(index + round_) % len(shops)]
             price = USD.parse(prices[(index + round_) % len(prices)])
-            paid = screening.pay(
-                platform, person.id, shop.id, "USD", price, device=f"seed-device-{person.id}"
+            paid = usecases.pay(
+                platform,
+                PaymentRequest(person.id, shop.id, "USD", price),
+                Origin(device=f"seed-device-{person.id}"),
             )
             payments.append(expect(paid, "payment"))
     refund = refund_payment(platform, payments[4].id, USD.parse("0.005"), "article not loaded")
     expect(platform.execute(refund), "refund")
     hold = expect(
-        screening.authorize(
+        usecases.authorize(
             platform,
-            people[1].id,
-            shops[1].id,
-            "USD",
-            USD.parse("1"),
-            timeout_s=3600,
-            description="Pixel Quest: one hour of play",
-            device=f"seed-device-{people[1].id}",
+            HoldRequest(
+                people[1].id,
+                shops[1].id,
+                "USD",
+                USD.parse("1"),
+                timeout_s=3600,
+                description="Pixel Quest: one hour of play",
+            ),
+            Origin(device=f"seed-device-{people[1].id}"),
         ),
         "hold",
     )
     capture = capture_hold(platform, hold.id, USD.parse("0.35"))
     captured = expect(platform.execute(capture), "capture")
-    lunch = screening.send(
+    lunch = usecases.send(
         platform,
-        people[0].id,
-        people[1].id,
-        "USD",
-        USD.parse("2.5"),
-        note="lunch",
-        device=f"seed-device-{people[0].id}",
+        TransferRequest(people[0].id, people[1].id, "USD", USD.parse("2.5"), note="lunch"),
+        Origin(device=f"seed-device-{people[0].id}"),
     )
     expect(lunch, "transfer")
     return DemoWorld(world, payments, captured.hold, carrier)

@@ -14,9 +14,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
 
+from centime import usecases
 from centime.auth import NewKey, Scope, create_key
 from centime.money import ASSETS
-from centime.platform import screening
 from centime.platform.chart import OPERATOR
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Refusal
@@ -35,6 +35,7 @@ from centime.platform.topups import (
     process_provider_events,
 )
 from centime.providers import Method, SandboxProvider
+from centime.usecases import Origin, SignupRequest, TopUpRequest
 
 __all__ = [
     "SeedError",
@@ -125,7 +126,10 @@ def seed_world(
     world = World(asset, _key(platform, "operator", OPERATOR, "seed operator", frozenset(Scope)))
     if screened:
         made_merchants: list[Any] = [
-            expect(screening.signup_merchant(platform, merchant_names(i)), "merchant")
+            expect(
+                usecases.signup_merchant(platform, SignupRequest("merchant"), merchant_names(i)),
+                "merchant",
+            )
             for i in range(merchants)
         ]
     else:
@@ -138,7 +142,10 @@ def seed_world(
         world.merchants.append(SeededMerchant(merchant, token))
     if screened:
         signed: list[Any] = [
-            expect(screening.signup_customer(platform, customer_names(i)), "customer")
+            expect(
+                usecases.signup_customer(platform, SignupRequest("customer"), customer_names(i)),
+                "customer",
+            )
             for i in range(customers)
         ]
     else:
@@ -180,15 +187,11 @@ def _fund_screened(
     order); a refused or held one is an error (the seeded world would not be as asked)."""
     made = [
         expect(
-            screening.topup(
+            usecases.topup(
                 platform,
                 provider,
-                c.id,
-                asset,
-                amount,
-                Method.CARD.value,
-                CARD_OK,
-                device=_device(c),
+                TopUpRequest(c.id, asset, amount, Method.CARD.value, CARD_OK),
+                Origin(device=_device(c)),
             ),
             "top-up",
         )

@@ -2,7 +2,7 @@
 
 Each labelled :class:`~centime.risk.types.RiskEvent` (from the risk engine's population
 simulator, or from a labelled CSV) is applied as the platform would see it happen: through
-the screened services of :mod:`centime.platform.screening` (so the risk screen decides on
+the screened use cases of :mod:`centime.usecases` (so the risk screen decides on
 it, and REVIEW holds money and opens cases), never around them:
 
 - ``signup``: a customer (or a merchant, see :func:`default_kind`) signs up, screened;
@@ -35,12 +35,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, Final, TextIO
 
+from centime import usecases
 from centime.clock import FakeClock
 from centime.limits import PROVIDER_EVENTS_PER_TICK_MAX, SIMULATE_EVENTS_MAX
 from centime.money import ASSETS
-from centime.platform import parties, screening
+from centime.platform import parties
 from centime.platform.context import Platform
-from centime.platform.decisions import decide
 from centime.platform.errors import Refusal
 from centime.platform.ids import format_id
 from centime.platform.review import EXPORT_HEADER, InReview
@@ -54,6 +54,7 @@ from centime.providers.sandbox import (
 )
 from centime.risk.simulate import read_csv
 from centime.risk.types import RiskEvent
+from centime.usecases import PaymentRequest, SignupRequest, TopUpRequest, TransferRequest
 
 __all__ = ["Driver", "SimulationReport", "default_kind", "read_labelled_csv"]
 
@@ -170,12 +171,22 @@ class Driver:
         now = event._replace(timestamp_ns=self.clock.now_ns())
         made: Any
         if kind == "merchant":
-            made = screening.signup_merchant(
-                self.platform, event.payer[:200], kyc_tier=self.kyc_tier, event=now
+            made = usecases.signup_merchant(
+                self.platform,
+                SignupRequest("merchant"),
+                event.payer[:200],
+                None,
+                self.kyc_tier,
+                event=now,
             )
         else:
-            made = screening.signup_customer(
-                self.platform, event.payer[:200], None, self.kyc_tier, event=now
+            made = usecases.signup_customer(
+                self.platform,
+                SignupRequest("customer"),
+                event.payer[:200],
+                None,
+                self.kyc_tier,
+                event=now,
             )
         if isinstance(made, Refusal):
             return now, made.code.value
@@ -206,16 +217,11 @@ class Driver:
             payee=text,
             type="topup_carrier" if carrier else "topup",
         )
-        made = screening.topup(
+        made = usecases.topup(
             self.platform,
             self.sandbox,
-            payer[1],
-            event.asset,
-            event.amount,
-            method,
-            instrument,
+            TopUpRequest(payer[1], event.asset, event.amount, method, instrument),
             event=seen,
-            decision=decide(self.platform.screen, seen),
         )
         return seen, _outcome(made)
 
@@ -231,14 +237,18 @@ class Driver:
         if event.type == "payment":
             if payee[0] != "merchant":
                 return None, "no_party"
-            made = screening.pay(
-                self.platform, payer[1], payee[1], event.asset, event.amount, event=seen
+            made = usecases.pay(
+                self.platform,
+                PaymentRequest(payer[1], payee[1], event.asset, event.amount),
+                event=seen,
             )
         else:
             if payee[0] != "customer":
                 return None, "no_party"
-            made = screening.send(
-                self.platform, payer[1], payee[1], event.asset, event.amount, event=seen
+            made = usecases.send(
+                self.platform,
+                TransferRequest(payer[1], payee[1], event.asset, event.amount),
+                event=seen,
             )
         return seen, _outcome(made)
 

@@ -8,18 +8,18 @@ import io
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from centime import usecases
 from centime.clock import FakeClock
-from centime.platform import screening
 from centime.platform.chart import OPERATOR, AccountKind
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.holds import Hold, get_hold
+from centime.platform.ids import format_id
 from centime.platform.p2p import get_p2p_transfer
 from centime.platform.parties import Status, get_customer, set_merchant
 from centime.platform.payments import get_payment
 from centime.platform.review import (
     InReview,
-    approve_case,
     decline_case,
     export_labels,
     freeze_case_party,
@@ -28,7 +28,8 @@ from centime.platform.review import (
     list_cases,
 )
 from centime.providers.sandbox import SandboxConfig, SandboxProvider
-from centime.risk.types import Action, RiskEvent
+from centime.risk.types import Action
+from centime.usecases import approve_case
 
 from ..risk.screens import ScriptedScreen, decision
 from .world import account, balance, customer, fund, merchant, snapshot
@@ -49,7 +50,13 @@ def test_a_payment_under_review_reserves_then_pays_on_approval(platform: Platfor
     fund(platform, ada.id, "USD", 400, restricted=True)
     fund(platform, ada.id, "USD", 600)
     platform.screen = REVIEW
-    review = held(screening.pay(platform, ada.id, shop.id, "USD", 500, device="d1"))
+    review = held(
+        usecases.pay(
+            platform,
+            usecases.PaymentRequest(ada.id, shop.id, "USD", 500),
+            usecases.Origin(device="d1"),
+        )
+    )
     assert review.reasons == ("drain_ratio_high",)
     wallet = account(platform, WALLET, ada.id, "USD")
     restricted = account(platform, RESTRICTED, ada.id, "USD")
@@ -74,7 +81,7 @@ def test_a_declined_transfer_gives_the_money_back(platform: Platform) -> None:
     ada, bob = customer(platform), customer(platform)
     fund(platform, ada.id, "USD", 1_000)
     platform.screen = REVIEW
-    review = held(screening.send(platform, ada.id, bob.id, "USD", 700))
+    review = held(usecases.send(platform, usecases.TransferRequest(ada.id, bob.id, "USD", 700)))
     wallet = account(platform, WALLET, ada.id, "USD")
     assert wallet is not None and wallet.available == 300
     case = decline_case(platform, review.case_id, "key_analyst")
@@ -90,7 +97,7 @@ def test_an_approval_the_service_refuses_now_is_undone_whole(platform: Platform)
     ada, shop = customer(platform), merchant(platform)
     fund(platform, ada.id, "USD", 1_000)
     platform.screen = REVIEW
-    review = held(screening.pay(platform, ada.id, shop.id, "USD", 100))
+    review = held(usecases.pay(platform, usecases.PaymentRequest(ada.id, shop.id, "USD", 100)))
     platform.execute(set_merchant(platform, shop.id, Status.FROZEN))
     before = snapshot(platform)
     refused = approve_case(platform, review.case_id, "key_analyst")
@@ -104,9 +111,11 @@ def test_the_money_must_be_there_to_be_held(platform: Platform) -> None:
     ada, bob = customer(platform), customer(platform)
     fund(platform, ada.id, "USD", 100, restricted=True)
     platform.screen = REVIEW
-    refused = screening.send(platform, ada.id, bob.id, "USD", 50)
+    refused = usecases.send(platform, usecases.TransferRequest(ada.id, bob.id, "USD", 50))
     assert isinstance(refused, Refusal) and refused.code is Code.RESTRICTED_FUNDS
-    refused = screening.pay(platform, ada.id, merchant(platform).id, "USD", 101)
+    refused = usecases.pay(
+        platform, usecases.PaymentRequest(ada.id, merchant(platform).id, "USD", 101)
+    )
     assert isinstance(refused, Refusal) and refused.code is Code.INSUFFICIENT_FUNDS
     assert list_cases(platform).items == []
 
@@ -115,7 +124,11 @@ def test_a_hold_under_review_authorizes_on_approval(platform: Platform) -> None:
     ada, shop = customer(platform), merchant(platform)
     fund(platform, ada.id, "USD", 1_000)
     platform.screen = REVIEW
-    review = held(screening.authorize(platform, ada.id, shop.id, "USD", 600, timeout_s=60))
+    review = held(
+        usecases.authorize(
+            platform, usecases.HoldRequest(ada.id, shop.id, "USD", 600, timeout_s=60)
+        )
+    )
     approve_case(platform, review.case_id, "key_analyst")
     hold = get_hold(platform, review.subject.id)
     assert isinstance(hold, Hold) and hold.amount == 600
@@ -130,8 +143,11 @@ def test_a_topup_under_review_is_charged_only_once_approved(
     ada = customer(platform)
     platform.screen = REVIEW
     review = held(
-        screening.topup(
-            platform, sandbox, ada.id, "USD", 5_000_000, "card", "4242424242424242", device="d"
+        usecases.topup(
+            platform,
+            sandbox,
+            usecases.TopUpRequest(ada.id, "USD", 5000000, "card", "4242424242424242"),
+            usecases.Origin(device="d"),
         )
     )
     (event,) = REVIEW.asked[-1:]
@@ -153,14 +169,24 @@ def test_evidence_freeze_label_and_export(platform: Platform) -> None:
     fund(platform, ada.id, "USD", 1_000)
     fund(platform, eve.id, "USD", 1_000)
     platform.screen = ScriptedScreen()
-    screening.pay(platform, eve.id, shop.id, "USD", 10, device="shared-phone")
+    usecases.pay(
+        platform,
+        usecases.PaymentRequest(eve.id, shop.id, "USD", 10),
+        usecases.Origin(device="shared-phone"),
+    )
     platform.screen = REVIEW
-    review = held(screening.pay(platform, ada.id, shop.id, "USD", 900, device="shared-phone"))
+    review = held(
+        usecases.pay(
+            platform,
+            usecases.PaymentRequest(ada.id, shop.id, "USD", 900),
+            usecases.Origin(device="shared-phone"),
+        )
+    )
     evidence = get_case(platform, review.case_id)
     assert evidence is not None and evidence.decision is not None
     assert evidence.decision.reasons == ("drain_ratio_high",) and evidence.decision.score == 80
     assert [d.event.amount for d in evidence.recent] == [900]
-    assert evidence.related == [screening._text("cus", eve.id)]
+    assert evidence.related == [format_id("cus", eve.id)]
     frozen = freeze_case_party(platform, review.case_id)
     assert not isinstance(frozen, Refusal)
     assert get_customer(platform, ada.id).status is Status.FROZEN  # type: ignore[union-attr]
@@ -172,7 +198,7 @@ def test_evidence_freeze_label_and_export(platform: Platform) -> None:
     assert export_labels(platform, out) == 1
     header, row = out.getvalue().splitlines()
     assert header == "timestamp,type,amount,asset,payer,payee,device,ip,instrument,label"
-    payer, payee = screening._text("cus", ada.id), screening._text("mer", shop.id)
+    payer, payee = format_id("cus", ada.id), format_id("mer", shop.id)
     expected = ["payment", "900", "USD", payer, payee, "shared-phone", "", "", "1"]
     assert row.split(",")[1:] == expected
     assert [c.id for c in list_cases(platform).items] == [review.case_id]
@@ -200,11 +226,15 @@ def test_approving_or_declining_held_money_conserves_it(
     cases: list[tuple[InReview, bool]] = []
     for kind, amount, approve in steps:
         if kind == "pay":
-            result = screening.pay(platform, ada.id, shop.id, "USD", amount)
+            result = usecases.pay(platform, usecases.PaymentRequest(ada.id, shop.id, "USD", amount))
         elif kind == "send":
-            result = screening.send(platform, ada.id, bob.id, "USD", amount)
+            result = usecases.send(
+                platform, usecases.TransferRequest(ada.id, bob.id, "USD", amount)
+            )
         else:
-            result = screening.authorize(platform, ada.id, shop.id, "USD", amount, timeout_s=60)
+            result = usecases.authorize(
+                platform, usecases.HoldRequest(ada.id, shop.id, "USD", amount, timeout_s=60)
+            )
         if isinstance(result, InReview):
             cases.append((result, approve))
         assert_balanced(platform)
@@ -250,49 +280,3 @@ def assert_balanced(platform: Platform) -> None:
             ("USD",),
         )
     assert [int(v or 0) for v in rows[0]] == [0, 0]
-
-
-def test_a_kind_registered_later_is_held_from_earnings(platform: Platform) -> None:
-    """The hook for payouts: a registered kind reserves the merchant's earnings and runs its
-    own operation on approval (here a stand-in that moves earnings to payout clearing)."""
-    from centime.ledger import Transfer
-    from centime.ledger.units import UnitContext
-    from centime.platform.chart import account_for, ensure_accounts
-    from centime.platform.context import Operation
-    from centime.platform.decisions import Subject
-    from centime.platform.review import ReviewPlan, register_kind
-
-    def approve(platform: Platform, request: dict[str, object]) -> Operation[object]:
-        def unit(ctx: UnitContext) -> object:
-            clearing = account_for(AccountKind.PAYOUT_CLEARING, OPERATOR, "USD")
-            ensure_accounts(ctx, [clearing])
-            source = account(platform, AVAILABLE, int(str(request["merchant_id"])), "USD")
-            assert source is not None
-            return ctx.create_transfers(
-                [Transfer(int(str(request["id"])), source.id, clearing.id, 300, "USD", 1)]
-            )
-
-        return Operation(unit, 2)
-
-    register_kind("payout_test", "tr", "p2p_transfers", "earnings", approve)
-    ada, shop = customer(platform), merchant(platform, fee_bp=0)
-    fund(platform, ada.id, "USD", 1_000)
-    screening.pay(platform, ada.id, shop.id, "USD", 500)
-    plan = ReviewPlan(
-        Subject("payout_test", 77, "merchant", shop.id),
-        "USD",
-        300,
-        {"merchant_id": shop.id, "id": 77},
-    )
-    operation = approve(platform, plan.request)
-    event = RiskEvent(0, "payout", 300, "USD", "mer_x", "bank_fp")
-    review = held(
-        platform.execute(
-            screening.guarded(operation, event, decision(Action.REVIEW, "new_payout_account"), plan)
-        )
-    )
-    earnings = account(platform, AVAILABLE, shop.id, "USD")
-    assert earnings is not None and earnings.available == 200
-    approve_case(platform, review.case_id, "key_analyst")
-    assert balance(platform, AVAILABLE, shop.id, "USD") == 200
-    assert balance(platform, AccountKind.PAYOUT_CLEARING, OPERATOR, "USD") == 300

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from centime import usecases
 from centime.clock import FakeClock
-from centime.platform import screening
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.review import InReview, label_case
@@ -89,7 +89,7 @@ def test_an_analysts_label_joins_the_store_and_a_restart_replays_it(
     ada, shop = customer(platform), merchant(platform)
     fund(platform, ada.id, "USD", 1_000)
     platform.screen = ScriptedScreen(lambda e: decision(Action.REVIEW, "odd", score=80))
-    review = screening.pay(platform, ada.id, shop.id, "USD", 500)
+    review = usecases.pay(platform, usecases.PaymentRequest(ada.id, shop.id, "USD", 500))
     assert isinstance(review, InReview)
     screen = ScriptedScreen()
     platform.screen = screen

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from centime import usecases
 from centime.clock import FakeClock
-from centime.platform import screening
 from centime.platform.chart import AccountKind
 from centime.platform.context import Platform
 from centime.platform.decisions import NoScreen, decide_many
 from centime.platform.errors import Code, Refusal
 from centime.platform.parties import Customer, Merchant, Status, get_customer, set_merchant
 from centime.platform.payments import Payment, PaymentItem, create_payments_batch, get_payment
-from centime.platform.review import InReview, approve_case, decline_case
+from centime.platform.review import InReview, decline_case
 from centime.risk.types import Action, RiskEvent
+from centime.usecases import PaymentBatchRequest, approve_case
 
 from ..risk.screens import RaisingScreen, ScriptedScreen, decision
 from .world import balance, customer, fund, merchant, snapshot
@@ -40,7 +41,11 @@ def test_an_allowed_payment_is_paid_and_its_decision_recorded_with_it(
     screen = ScriptedScreen()
     platform.screen = screen
     ada, shop = funded(platform)
-    paid = screening.pay(platform, ada.id, shop.id, "USD", 300, device="dev-1", ip="10.0.0.1")
+    paid = usecases.pay(
+        platform,
+        usecases.PaymentRequest(ada.id, shop.id, "USD", 300),
+        usecases.Origin(device="dev-1", ip="10.0.0.1"),
+    )
     assert isinstance(paid, Payment)
     (event,) = screen.asked
     assert (event.type, event.amount, event.device, event.ip) == (
@@ -57,7 +62,7 @@ def test_a_blocked_payment_changes_nothing_but_its_record(platform: Platform) ->
     ada, shop = funded(platform)
     platform.screen = ScriptedScreen(lambda e: decision(Action.BLOCK, "velocity_1h", "new_payee"))
     before = snapshot(platform)
-    refused = screening.pay(platform, ada.id, shop.id, "USD", 300)
+    refused = usecases.pay(platform, usecases.PaymentRequest(ada.id, shop.id, "USD", 300))
     assert isinstance(refused, Refusal) and refused.code is Code.RISK_BLOCKED
     assert "velocity_1h, new_payee" in refused.detail
     assert snapshot(platform) == before
@@ -67,15 +72,27 @@ def test_a_blocked_payment_changes_nothing_but_its_record(platform: Platform) ->
 def test_step_up_needs_a_fresh_passkey(platform: Platform, clock: FakeClock) -> None:
     ada, shop = funded(platform)
     platform.screen = ScriptedScreen(lambda e: decision(Action.STEP_UP, "new_device"))
-    refused = screening.pay(platform, ada.id, shop.id, "USD", 100)
+    refused = usecases.pay(platform, usecases.PaymentRequest(ada.id, shop.id, "USD", 100))
     assert isinstance(refused, Refusal) and refused.code is Code.STEP_UP_REQUIRED
     stale = clock.now_ns() - 301 * 1_000_000_000
-    refused = screening.pay(platform, ada.id, shop.id, "USD", 100, stepped_up_at_ns=stale)
+    refused = usecases.pay(
+        platform,
+        usecases.PaymentRequest(ada.id, shop.id, "USD", 100),
+        usecases.Origin(stepped_up_at_ns=stale),
+    )
     assert isinstance(refused, Refusal) and refused.code is Code.STEP_UP_REQUIRED
     future = clock.now_ns() + 10**12
-    refused = screening.pay(platform, ada.id, shop.id, "USD", 100, stepped_up_at_ns=future)
+    refused = usecases.pay(
+        platform,
+        usecases.PaymentRequest(ada.id, shop.id, "USD", 100),
+        usecases.Origin(stepped_up_at_ns=future),
+    )
     assert isinstance(refused, Refusal) and refused.code is Code.STEP_UP_REQUIRED
-    paid = screening.pay(platform, ada.id, shop.id, "USD", 100, stepped_up_at_ns=clock.now_ns())
+    paid = usecases.pay(
+        platform,
+        usecases.PaymentRequest(ada.id, shop.id, "USD", 100),
+        usecases.Origin(stepped_up_at_ns=clock.now_ns()),
+    )
     assert isinstance(paid, Payment)
     assert sorted(row[5] for row in decisions(platform)) == [0, 0, 0, 1]
 
@@ -87,7 +104,7 @@ def test_fail_closed_on_an_engine_that_raises_or_is_missing(platform: Platform) 
         (NoScreen(), "risk_screen_missing"),
     ):
         platform.screen = screen
-        refused = screening.pay(platform, ada.id, shop.id, "USD", 100)
+        refused = usecases.pay(platform, usecases.PaymentRequest(ada.id, shop.id, "USD", 100))
         assert isinstance(refused, Refusal) and refused.code is Code.RISK_BLOCKED
         assert reason in refused.detail
         batch = decide_many(screen, [RiskEvent(1, "payment", 1, "USD", "a", "b")])
@@ -98,7 +115,7 @@ def test_fail_closed_on_an_engine_that_raises_or_is_missing(platform: Platform) 
 def test_a_malformed_answer_blocks(platform: Platform) -> None:
     ada, shop = funded(platform)
     platform.screen = ScriptedScreen(lambda e: "allow")  # type: ignore[arg-type,return-value]
-    refused = screening.pay(platform, ada.id, shop.id, "USD", 100)
+    refused = usecases.pay(platform, usecases.PaymentRequest(ada.id, shop.id, "USD", 100))
     assert isinstance(refused, Refusal) and "risk_engine_error" in refused.detail
 
 
@@ -118,10 +135,10 @@ def test_a_batch_asks_once_and_each_payment_gets_its_action(platform: Platform) 
         shop.id,
         items,
         charged_by_merchant=False,
-        risk_refusals=screening.screened_batch_refusals(answers),
+        risk_refusals=usecases.screened_batch_refusals(answers),
     )
-    guarded = screening.guarded_batch(
-        operation, items, [1, 2, 3, 4], shop.id, False, events, answers
+    guarded = usecases.guarded_batch(
+        operation, PaymentBatchRequest(shop.id, items, False), events, answers
     )
     results = platform.execute(guarded)
     assert not isinstance(results, Refusal)
@@ -140,8 +157,12 @@ def test_a_batch_asks_once_and_each_payment_gets_its_action(platform: Platform) 
 
 def test_a_signup_under_review_is_frozen_until_approved(platform: Platform) -> None:
     platform.screen = ScriptedScreen(lambda e: decision(Action.REVIEW, "signup_burst"))
-    first = screening.signup_customer(platform, "Mo", device="d")
-    second = screening.signup_customer(platform, "Ny", device="d")
+    first = usecases.signup_customer(
+        platform, usecases.SignupRequest("customer"), "Mo", origin=usecases.Origin(device="d")
+    )
+    second = usecases.signup_customer(
+        platform, usecases.SignupRequest("customer"), "Ny", origin=usecases.Origin(device="d")
+    )
     assert isinstance(first, InReview) and isinstance(second, InReview)
     frozen = get_customer(platform, first.subject.id)
     assert frozen is not None and frozen.status is Status.FROZEN
@@ -152,7 +173,7 @@ def test_a_signup_under_review_is_frozen_until_approved(platform: Platform) -> N
         Status.CLOSED,
     ]
     platform.screen = ScriptedScreen(lambda e: decision(Action.BLOCK, "disposable_email"))
-    refused = screening.signup_merchant(platform, "Shady")
+    refused = usecases.signup_merchant(platform, usecases.SignupRequest("merchant"), "Shady")
     assert isinstance(refused, Refusal) and refused.code is Code.RISK_BLOCKED
     with platform.read() as fetch:
         assert fetch("SELECT COUNT(*) FROM merchants", ())[0][0] == 0
@@ -172,10 +193,12 @@ def test_a_batch_refused_whole_still_records_its_decisions(platform: Platform) -
         shop.id,
         items,
         charged_by_merchant=False,
-        risk_refusals=screening.screened_batch_refusals(answers),
+        risk_refusals=usecases.screened_batch_refusals(answers),
     )
     result = platform.execute(
-        screening.guarded_batch(operation, items, [1, 2], shop.id, False, events, answers)
+        usecases.guarded_batch(
+            operation, PaymentBatchRequest(shop.id, items, False), events, answers
+        )
     )
     assert isinstance(result, Refusal) and result.code is Code.MERCHANT_FROZEN
     assert sorted(row[1] for row in decisions(platform)) == ["allow", "review"]

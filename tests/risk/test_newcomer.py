@@ -12,6 +12,7 @@ from typing import Final
 
 import pytest
 
+from centime import usecases
 from centime.clock import FakeClock
 from centime.platform import screening
 from centime.platform.context import Platform
@@ -54,7 +55,9 @@ def clock(request: pytest.FixtureRequest) -> FakeClock:
 
 
 def _sign_up(platform: Platform, name: str) -> Customer:
-    made = screening.signup_customer(platform, name, ip=WEB_IP)
+    made = usecases.signup_customer(
+        platform, usecases.SignupRequest("customer"), name, origin=usecases.Origin(ip=WEB_IP)
+    )
     assert isinstance(made, Customer), made
     return made
 
@@ -65,25 +68,29 @@ def _journey(
     """One newcomer's first minutes, a little time passing between steps."""
     person = _sign_up(platform, f"Newcomer {dollars}")
     clock.advance(90)
-    made = screening.topup(
+    made = usecases.topup(
         platform,
         sandbox,
-        person.id,
-        "USD",
-        dollars * 1_000_000,
-        Method.CARD.value,
-        CARD_OK,
-        ip=WEB_IP,
+        usecases.TopUpRequest(person.id, "USD", dollars * 1000000, Method.CARD.value, CARD_OK),
+        usecases.Origin(ip=WEB_IP),
     )
     assert isinstance(made, TopUp), made
     await_success(platform, sandbox, [made.id])
     for micros in (50_000, 120_000, 250_000, 1_000_000, 5_000_000):  # $0.05 .. $5
         clock.advance(40)
-        paid = screening.pay(platform, person.id, creator.id, "USD", micros, ip=WEB_IP)
+        paid = usecases.pay(
+            platform,
+            usecases.PaymentRequest(person.id, creator.id, "USD", micros),
+            usecases.Origin(ip=WEB_IP),
+        )
         assert not isinstance(paid, Refusal | InReview), paid
     friend = _sign_up(platform, f"Friend of {dollars}")
     clock.advance(60)
-    sent = screening.send(platform, person.id, friend.id, "USD", 2_500_000, note="lunch", ip=WEB_IP)
+    sent = usecases.send(
+        platform,
+        usecases.TransferRequest(person.id, friend.id, "USD", 2500000, note="lunch"),
+        usecases.Origin(ip=WEB_IP),
+    )
     assert not isinstance(sent, Refusal | InReview), sent
 
 
@@ -94,7 +101,12 @@ def test_a_newcomers_ordinary_journey_is_allowed(platform: Platform, clock: Fake
     platform.screen = recording
     sandbox = SandboxProvider(clock, SandboxConfig(card_confirm_s=0, carrier_confirm_s=0))
     platform.providers.funding["sandbox"] = sandbox
-    creator = screening.signup_merchant(platform, "A new creator", ip=WEB_IP)
+    creator = usecases.signup_merchant(
+        platform,
+        usecases.SignupRequest("merchant"),
+        "A new creator",
+        origin=usecases.Origin(ip=WEB_IP),
+    )
     assert isinstance(creator, Merchant), creator
     for dollars in (10, 20, 50):
         _journey(platform, clock, sandbox, creator, dollars)

@@ -77,7 +77,7 @@ async def execute(
     A result the risk screen held (:class:`~centime.platform.review.InReview`) is answered
     ``202`` with the case (centime.api.screen)."""
     key = check_key(idempotency_key, required=False)
-    # An operation the risk screen guards may also answer InReview (centime.platform.screening).
+    # A use case behind the risk screen may also answer InReview (centime.usecases).
     guarded = cast("Operation[T | Refusal | InReview]", operation)
 
     def render(

@@ -8,7 +8,7 @@ thread, and the ``202 in_review`` answer.
   merchant's key none: its server's address says nothing about the customer it charges.
 - Step-up: the API takes no passkey assertion; a STEP_UP decision answers ``403
   step_up_required`` (the web app, which verifies passkeys, passes ``stepped_up_at_ns``
-  to centime.platform.screening itself).
+  to centime.usecases itself).
 
 Decisions are CPU work: they run in a worker thread (``to_thread``), never on the event
 loop nor on the ledger's writer thread.
@@ -24,15 +24,16 @@ from anyio import to_thread
 from litestar import Request
 from litestar.openapi.datastructures import ResponseSpec
 
-from centime import wire
+from centime import usecases, wire
 from centime.auth import Principal
 from centime.platform import review
+from centime.platform.context import Operation
 from centime.platform.decisions import decide, decide_many, device_text, ip_text
 from centime.platform.ids import format_id
 from centime.platform.review import InReview
 from centime.risk.types import Decision, RiskEvent
 
-from .state import api_state
+from .state import api_state, principal_of
 
 __all__ = [
     "DEVICE_HEADER",
@@ -42,11 +43,13 @@ __all__ = [
     "origin",
     "screen_many",
     "screen_one",
+    "screened_operation",
+    "screened_signup",
 ]
 
 DEVICE_HEADER: Final = "centime-device"
 CLIENT_IP_HEADER: Final = "centime-client-ip"
-_PREFIX: Final = review.ID_PREFIXES  # kinds registered later included
+_PREFIX: Final = review.ID_PREFIXES
 
 # The 202 a screened route declares (merged with its problems()).
 IN_REVIEW: Final = {
@@ -72,6 +75,33 @@ def origin(request: Request[Any, Any, Any], principal: Principal) -> tuple[str |
 async def screen_one(request: Request[Any, Any, Any], event: RiskEvent) -> Decision:
     screen = api_state(request).platform.screen
     return await to_thread.run_sync(decide, screen, event)
+
+
+async def screened_operation(
+    request: Request[Any, Any, Any],
+    use_case: usecases.PaymentRequest | usecases.TransferRequest | usecases.HoldRequest,
+) -> Operation[Any]:
+    """The use case's operation behind the gate, the decision made in a worker thread
+    (a malformed request: its refusal, the screen not asked)."""
+    platform = api_state(request).platform
+    refused = usecases.refusal(use_case, platform.config)
+    if refused is not None:
+        return Operation(lambda ctx: refused, 0)
+    device, ip = origin(request, principal_of(request))
+    event = usecases.risk_event(use_case, platform.clock.now_ns(), usecases.Origin(device, ip))
+    decision = await screen_one(request, event)
+    return usecases.guarded(platform, use_case, usecases.Screened(event, decision))
+
+
+async def screened_signup(
+    request: Request[Any, Any, Any], use_case: usecases.SignupRequest, create: Operation[Any]
+) -> Operation[Any]:
+    """A sign-up's party creation behind the gate (a REVIEW creates the party frozen)."""
+    platform = api_state(request).platform
+    device, ip = origin(request, principal_of(request))
+    event = usecases.risk_event(use_case, platform.clock.now_ns(), usecases.Origin(device, ip))
+    decision = await screen_one(request, event)
+    return usecases.guarded(platform, use_case, usecases.Screened(event, decision), create)
 
 
 async def screen_many(

@@ -1,8 +1,8 @@
 """The risk screen's decision on a web sign-up, as the API's sign-ups get one
-(centime.api.routes.parties, centime.platform.screening): the decision is made before the
-sign-up's unit (outside the writer), and the unit creates the party through
-``screening.guarded``: BLOCK refuses it (the decision recorded), REVIEW creates the party
-frozen with a case open, ALLOW creates it.
+(centime.api.routes.parties, centime.usecases): the decision is made before the
+sign-up's unit (outside the writer), and the unit creates the party through the
+sign-up use case (centime.usecases): BLOCK refuses it (the decision recorded), REVIEW
+creates the party frozen with a case open, ALLOW creates it.
 
 The party's id is derived from the ceremony's user id (both chosen when the sign-up's
 options were handed out), so the event names the party the unit will create."""
@@ -14,12 +14,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final
 
+from centime import usecases
 from centime.platform.context import Operation, Platform
-from centime.platform.decisions import decide, device_text, ip_text
-from centime.platform.ids import derive_id, format_id
-from centime.platform.review import ReviewPlan
-from centime.platform.screening import guarded, signup_plan
-from centime.risk.types import Decision, RiskEvent
+from centime.platform.ids import derive_id
 
 __all__ = ["ScreenedSignup", "screen_signup", "signup_party_id"]
 
@@ -29,14 +26,17 @@ _PREFIXES: Final = {"customer": "cus", "merchant": "mer"}
 
 @dataclass(frozen=True, slots=True)
 class ScreenedSignup:
-    party_id: int
-    event: RiskEvent
-    decision: Decision
-    plan: ReviewPlan
+    platform: Platform
+    request: usecases.SignupRequest
+    answer: usecases.Screened
+
+    @property
+    def party_id(self) -> int:
+        return self.request.party_id
 
     def guard(self, operation: Operation[Any]) -> Operation[Any]:
         """The sign-up's party creation as the decision allows it."""
-        return guarded(operation, self.event, self.decision, self.plan)
+        return usecases.guarded(self.platform, self.request, self.answer, operation)
 
 
 def signup_party_id(user_id: int) -> int:
@@ -59,17 +59,10 @@ def screen_signup(
     kind = data.get("kind")
     if data.get("action") != "signup" or kind not in _PREFIXES:
         return None
-    party_id = signup_party_id(int(data["user_id"]))
-    event = RiskEvent(
-        platform.clock.now_ns(),
-        "signup",
-        0,
+    request = usecases.SignupRequest(
+        "customer" if kind == "customer" else "merchant",
+        signup_party_id(int(data["user_id"])),
         _ASSET,
-        format_id(_PREFIXES[kind], party_id),
-        "",
-        device_text(device),
-        ip_text(ip),
     )
-    return ScreenedSignup(
-        party_id, event, decide(platform.screen, event), signup_plan(kind, party_id, _ASSET)
-    )
+    answer = usecases.screen(platform, request, usecases.Origin(device, ip))
+    return ScreenedSignup(platform, request, answer)

@@ -5,7 +5,7 @@ payment to a merchant, centime.platform.payments, or a transfer to another custo
 centime.platform.p2p, with their own checks), the outgoing payment row, the incoming
 payment's ``received`` (and ``completed`` once it reaches ``incomingAmount``), the quote
 marked used. Before it, outside the unit, the risk engine decides on the payment
-(centime.platform.screening.guarded records the decision in the same unit). Open Payments
+(centime.platform.screening.gate records the decision in the same unit). Open Payments
 has no way to wait for an analyst or a passkey: a decision to review or step up refuses
 the payment (recorded as a block), and the customer can pay from the wallet instead.
 
@@ -24,14 +24,15 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Final
 
+from centime import usecases
 from centime.ledger.units import UnitContext
 from centime.platform import p2p, payments
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Refusal
-from centime.platform.ids import derive_id, format_id
+from centime.platform.ids import derive_id
 from centime.platform.review import InReview
-from centime.platform.screening import guarded, payment_plan, transfer_plan
-from centime.risk.types import Action, Decision, RiskEvent
+from centime.platform.screening import gate
+from centime.risk.types import Action, Decision
 
 from .access import Limits
 from .addresses import Wallet
@@ -317,33 +318,19 @@ def pay(
     """Screen the payment, then run it (blocking: call off the event loop). ``decide``:
     ``centime.platform.decisions.decide`` (injected so tests can script the screen)."""
     ledger_id = derive_id("op", order.payment_id)
-    payee = format_id("mer" if receiver.kind == "merchant" else "cus", receiver.party_id)
-    event = RiskEvent(
-        platform.clock.now_ns(),
-        "payment" if receiver.kind == "merchant" else "transfer",
-        amount_hint,
-        order.sender.asset,
-        format_id("cus", order.sender.party_id),
-        payee,
-        None,
-        None,
-        None,
+    sender, asset = order.sender.party_id, order.sender.asset
+    request: usecases.PaymentRequest | usecases.TransferRequest = (
+        usecases.PaymentRequest(
+            sender, receiver.party_id, asset, amount_hint, ledger_id, "Open Payments"
+        )
+        if receiver.kind == "merchant"
+        else usecases.TransferRequest(
+            sender, receiver.party_id, asset, amount_hint, ledger_id, "Open Payments"
+        )
     )
+    event = usecases.risk_event(request, platform.clock.now_ns(), usecases.Origin())
     decision: Decision = decide(platform.screen, event)
     if decision.action in (Action.REVIEW, Action.STEP_UP):
         decision = decision._replace(action=Action.BLOCK)
-    if receiver.kind == "merchant":
-        item = payments.PaymentItem(
-            order.sender.party_id, order.sender.asset, amount_hint, "Open Payments", None, ledger_id
-        )
-        plan = payment_plan(order.sender.party_id, receiver.party_id, item, ledger_id, False)
-    else:
-        plan = transfer_plan(
-            order.sender.party_id,
-            receiver.party_id,
-            order.sender.asset,
-            amount_hint,
-            "Open Payments",
-            ledger_id,
-        )
-    return platform.execute(guarded(_operation(platform, order), event, decision, plan))
+    plan = usecases.review_plan(request)
+    return platform.execute(gate(_operation(platform, order), event, decision, plan))

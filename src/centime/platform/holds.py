@@ -44,6 +44,7 @@ from centime.limits import DESCRIPTION_LEN_MAX, HOLD_EXPIRE_MAX, QUERY_LIMIT_MAX
 from centime.money import ASSETS
 
 from .chart import AccountKind, account_for, account_id, ensure_accounts
+from .config import PlatformConfig
 from .context import Operation, Platform
 from .errors import Code, Refusal
 from .fees import payment_fee
@@ -51,7 +52,7 @@ from .ids import derive_id, format_id, new_id, valid_id
 from .mandates import charge_under_mandate, load_mandates, save_mandate_charges, utc_day
 from .outbox import money
 from .pages import Cursor, Page, bounded_limit, fetch_page
-from .parties import active_customer, active_merchant, merchant_fee
+from .parties import Merchant, active_customer, active_merchant, merchant_fee
 from .payments import (
     LINKED,
     Leg,
@@ -159,8 +160,8 @@ def _load(ctx: UnitContext, hold_id: int) -> Hold | None:
 # ------------------------------------------------------------------ authorize
 
 
-def _check_authorize(
-    platform: Platform,
+def check_authorize(
+    config: PlatformConfig,
     asset: object,
     amount: object,
     timeout_s: object,
@@ -172,7 +173,7 @@ def _check_authorize(
     )
     if refusal is not None:
         return refusal
-    timeout_max_s = platform.config.hold_timeout_max_s
+    timeout_max_s = config.hold_timeout_max_s
     if type(timeout_s) is not int or not 1 <= timeout_s <= timeout_max_s:
         return Refusal(Code.INVALID_REQUEST, f"timeout_s is an integer in 1..{timeout_max_s}")
     if not all(i is None or valid_id(i) for i in optional_ids):
@@ -199,8 +200,8 @@ def authorize_hold(
     authorized amount counts against its day. ``hold_id`` given: a retry answers the
     stored hold."""
     timeout = platform.config.hold_timeout_default_s if timeout_s is None else timeout_s
-    refusal_in = _check_authorize(
-        platform, asset, amount, timeout, description, (mandate_id, hold_id)
+    refusal_in = check_authorize(
+        platform.config, asset, amount, timeout, description, (mandate_id, hold_id)
     )
     if not valid_id(customer_id):
         refusal_in = Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
@@ -249,22 +250,77 @@ def _authorize(
     mandate_id: int | None,
     charged_by_merchant: bool,
 ) -> Hold | Refusal:
+    day = utc_day(ctx.now_ns)
+    spent = _mandate_room(
+        ctx, customer_id, merchant_id, asset, amount, mandate_id, charged_by_merchant, day
+    )
+    if isinstance(spent, Refusal):
+        return spent
+    reserved = _reserve(ctx, hold_id, customer_id, merchant_id, asset, amount, timeout_s)
+    if isinstance(reserved, Refusal):
+        return reserved
+    restricted, expires_at = reserved
+    hold = Hold(
+        hold_id,
+        customer_id,
+        merchant_id,
+        asset,
+        amount,
+        restricted,
+        0,
+        HoldStatus.AUTHORIZED,
+        description,
+        expires_at,
+        None,
+        None,
+        mandate_id,
+        ctx.now_ns,
+    )
+    ctx.execute(f"INSERT INTO holds ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", _row(hold))
+    if mandate_id is not None and isinstance(spent, int):
+        save_mandate_charges(ctx, {mandate_id: spent}, day)
+    _tell(ctx, "hold.created", hold)
+    return hold
+
+
+def _mandate_room(
+    ctx: UnitContext,
+    customer_id: int,
+    merchant_id: int,
+    asset: str,
+    amount: int,
+    mandate_id: int | None,
+    charged_by_merchant: bool,
+    day: int,
+) -> int | Refusal | None:
+    """Both parties active and the mandate's room for ``amount`` today: what its day will
+    have spent (None: no mandate), or why the hold cannot be authorized."""
     customer = active_customer(ctx, customer_id)
     if isinstance(customer, Refusal):
         return customer
     merchant = active_merchant(ctx, merchant_id)
     if isinstance(merchant, Refusal):
         return merchant
-    day = utc_day(ctx.now_ns)
-    spent: int | Refusal | None = None
     if charged_by_merchant and mandate_id is None:
         return Refusal(Code.MANDATE_NOT_FOUND, "a merchant charges only under a mandate")
-    if mandate_id is not None:
-        mandate = load_mandates(ctx, [mandate_id]).get(mandate_id)
-        spent_before = mandate.spent_on(day) if mandate is not None else 0
-        spent = charge_under_mandate(mandate, customer_id, merchant_id, asset, amount, spent_before)
-        if isinstance(spent, Refusal):
-            return spent
+    if mandate_id is None:
+        return None
+    mandate = load_mandates(ctx, [mandate_id]).get(mandate_id)
+    spent_before = mandate.spent_on(day) if mandate is not None else 0
+    return charge_under_mandate(mandate, customer_id, merchant_id, asset, amount, spent_before)
+
+
+def _reserve(
+    ctx: UnitContext,
+    hold_id: int,
+    customer_id: int,
+    merchant_id: int,
+    asset: str,
+    amount: int,
+    timeout_s: int,
+) -> tuple[int, int] | Refusal:
+    """The hold's pending reserves (restricted money first) into the merchant's account:
+    (the restricted part, when they expire), or why the money is not there."""
     restricted_id = account_id(AccountKind.CUSTOMER_RESTRICTED, customer_id, asset)
     wallet_id = account_id(AccountKind.CUSTOMER_WALLET, customer_id, asset)
     found = ctx.accounts([restricted_id, wallet_id])
@@ -308,27 +364,7 @@ def _authorize(
         if state is None:
             raise RuntimeError(f"the hold's reserve {transfer.id} has no pending state")
         expires.append(state.expires_at)
-    hold = Hold(
-        hold_id,
-        customer_id,
-        merchant_id,
-        asset,
-        amount,
-        restricted,
-        0,
-        HoldStatus.AUTHORIZED,
-        description,
-        min(expires),
-        None,
-        None,
-        mandate_id,
-        ctx.now_ns,
-    )
-    ctx.execute(f"INSERT INTO holds ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", _row(hold))
-    if mandate_id is not None and isinstance(spent, int):
-        save_mandate_charges(ctx, {mandate_id: spent}, day)
-    _tell(ctx, "hold.created", hold)
-    return hold
+    return restricted, min(expires)
 
 
 def _tell(ctx: UnitContext, event_type: str, hold: Hold) -> None:
@@ -396,6 +432,13 @@ def _lapsed(state: PendingState, now_ns: int) -> bool:
     return state.status is PendingStatus.PENDING and 0 < state.expires_at <= now_ns
 
 
+def check_capture(amount: int) -> Refusal | None:
+    """Why ``amount`` cannot be captured whatever the hold, or None."""
+    if type(amount) is not int or amount < 1:
+        return Refusal(Code.INVALID_AMOUNT, "the amount must be a positive integer")
+    return None
+
+
 def capture_hold(
     platform: Platform,
     hold_id: int,
@@ -407,113 +450,144 @@ def capture_hold(
     fee, and the rest of the reserve goes back to the customer. ``merchant_id`` given: the
     hold must be that merchant's (HOLD_NOT_FOUND otherwise); ``asset`` given, the amount
     must be in the hold's asset (INVALID_AMOUNT otherwise)."""
-    refusal_in = None
-    if type(amount) is not int or amount < 1:
-        refusal_in = Refusal(Code.INVALID_AMOUNT, "the amount must be a positive integer")
+    refusal_in = check_capture(amount)
 
     def unit(ctx: UnitContext) -> Capture | Refusal:
         if refusal_in is not None:
             return refusal_in
-        hold = _authorized(ctx, hold_id, merchant_id)
-        if isinstance(hold, Refusal):
-            return hold
-        if asset is not None and asset != hold.asset:
-            return Refusal(Code.INVALID_AMOUNT, f"the hold is in {hold.asset}")
-        if amount > hold.amount:
-            return Refusal(Code.CAPTURE_EXCEEDS_HOLD, "more than the hold authorized")
-        customer = active_customer(ctx, hold.customer_id)
-        if isinstance(customer, Refusal):
-            return customer
-        merchant = active_merchant(ctx, hold.merchant_id)
-        if isinstance(merchant, Refusal):
-            return merchant
-        # Priced as a payment: the fee schedule's tier at the merchant's month volume.
-        rules, month = active_rules(ctx), month_of(ctx.now_ns)
-        volumes = month_volumes(ctx, merchant.id, month)
-        terms = fee_terms(
-            rules,
-            merchant.id,
-            hold.asset,
-            volumes.get(hold.asset, 0),
-            merchant_fee(platform, merchant, hold.asset),
-        )
-        fee = payment_fee(amount, terms.fee_bp, terms.fee_fixed)
-        restricted = min(amount, hold.restricted_amount)
-        posted = {"restricted": restricted, "wallet": amount - restricted}
-        transfers = [
-            Transfer(
-                _resolve_id(hold.id, name),
-                0,
-                0,
-                posted[name],
-                "",
-                0,
-                _POST if posted[name] else _VOID,
-                _reserve_id(hold.id, name),
-            )
-            for name, _ in hold.legs()
-        ]
-        payment_id = derive_id("hold", hold.id, "payment")
-        if fee:
-            fee_account = account_for(AccountKind.FEE_REVENUE, 0, hold.asset)
-            ensure_accounts(ctx, [fee_account])
-            merchant_account = account_id(AccountKind.MERCHANT_AVAILABLE, merchant.id, hold.asset)
-            transfers.append(
-                Transfer(
-                    derive_id("hold", hold.id, "fee"),
-                    merchant_account,
-                    fee_account.id,
-                    fee,
-                    hold.asset,
-                    int(Leg.PAYMENT_FEE),
-                    0,
-                    0,
-                    0,
-                    payment_id,
-                )
-            )
-        transfers = [t._replace(flags=t.flags | LINKED) for t in transfers[:-1]] + transfers[-1:]
-        statuses = ctx.create_transfers(transfers)
-        if CreateTransferStatus.PENDING_TRANSFER_EXPIRED in statuses:
-            # It lapsed between the engine's clock reading and this event's timestamp.
-            return Refusal(Code.HOLD_NOT_AUTHORIZED, "the hold expired")
-        require_created(statuses, "hold capture")
-        payment = Payment(
-            payment_id,
-            hold.customer_id,
-            hold.merchant_id,
-            hold.asset,
-            amount,
-            fee,
-            restricted,
-            0,
-            0,
-            0,
-            hold.description,
-            None,
-            hold.id,
-            hold.mandate_id,
-            ctx.now_ns,
-            derive_id("hold", hold.id, "fee") if fee else None,
-            pricing_version=rules.version,
-            fee_rule=terms.rule,
-        )
-        record_payments(ctx, [payment])
-        add_volumes(ctx, merchant.id, month, volumes, {hold.asset: amount})
-        _release_settled(ctx, hold)
-        _give_back_to_mandate(ctx, hold, hold.amount - amount)
-        captured = replace(
-            hold,
-            captured=amount,
-            status=HoldStatus.CAPTURED,
-            resolved_ns=ctx.now_ns,
-            payment_id=payment.id,
-        )
-        _save_resolution(ctx, captured)
-        _tell(ctx, "hold.captured", captured)
-        return Capture(captured, payment)
+        found = _capturable(ctx, hold_id, amount, merchant_id, asset)
+        if isinstance(found, Refusal):
+            return found
+        hold, merchant = found
+        return _capture(ctx, platform, hold, merchant, amount)
 
     return Operation(unit, CAPTURE_EVENTS_MAX)
+
+
+def _capturable(
+    ctx: UnitContext, hold_id: int, amount: int, merchant_id: int | None, asset: str | None
+) -> tuple[Hold, Merchant] | Refusal:
+    """The hold and its merchant, when ``amount`` of ``asset`` can be captured now."""
+    hold = _authorized(ctx, hold_id, merchant_id)
+    if isinstance(hold, Refusal):
+        return hold
+    if asset is not None and asset != hold.asset:
+        return Refusal(Code.INVALID_AMOUNT, f"the hold is in {hold.asset}")
+    if amount > hold.amount:
+        return Refusal(Code.CAPTURE_EXCEEDS_HOLD, "more than the hold authorized")
+    customer = active_customer(ctx, hold.customer_id)
+    if isinstance(customer, Refusal):
+        return customer
+    merchant = active_merchant(ctx, hold.merchant_id)
+    if isinstance(merchant, Refusal):
+        return merchant
+    return hold, merchant
+
+
+def _capture(
+    ctx: UnitContext, platform: Platform, hold: Hold, merchant: Merchant, amount: int
+) -> Capture | Refusal:
+    """Post ``amount`` of the reserves (the rest voided), split off the fee, record the
+    payment and resolve the hold, in the unit."""
+    # Priced as a payment: the fee schedule's tier at the merchant's month volume.
+    rules, month = active_rules(ctx), month_of(ctx.now_ns)
+    volumes = month_volumes(ctx, merchant.id, month)
+    terms = fee_terms(
+        rules,
+        merchant.id,
+        hold.asset,
+        volumes.get(hold.asset, 0),
+        merchant_fee(platform, merchant, hold.asset),
+    )
+    fee = payment_fee(amount, terms.fee_bp, terms.fee_fixed)
+    restricted = min(amount, hold.restricted_amount)
+    payment_id = derive_id("hold", hold.id, "payment")
+    transfers = _capture_transfers(ctx, hold, merchant, amount, restricted, fee, payment_id)
+    statuses = ctx.create_transfers(transfers)
+    if CreateTransferStatus.PENDING_TRANSFER_EXPIRED in statuses:
+        # It lapsed between the engine's clock reading and this event's timestamp.
+        return Refusal(Code.HOLD_NOT_AUTHORIZED, "the hold expired")
+    require_created(statuses, "hold capture")
+    payment = Payment(
+        payment_id,
+        hold.customer_id,
+        hold.merchant_id,
+        hold.asset,
+        amount,
+        fee,
+        restricted,
+        0,
+        0,
+        0,
+        hold.description,
+        None,
+        hold.id,
+        hold.mandate_id,
+        ctx.now_ns,
+        derive_id("hold", hold.id, "fee") if fee else None,
+        pricing_version=rules.version,
+        fee_rule=terms.rule,
+    )
+    record_payments(ctx, [payment])
+    add_volumes(ctx, merchant.id, month, volumes, {hold.asset: amount})
+    _release_settled(ctx, hold)
+    _give_back_to_mandate(ctx, hold, hold.amount - amount)
+    captured = replace(
+        hold,
+        captured=amount,
+        status=HoldStatus.CAPTURED,
+        resolved_ns=ctx.now_ns,
+        payment_id=payment.id,
+    )
+    _save_resolution(ctx, captured)
+    _tell(ctx, "hold.captured", captured)
+    return Capture(captured, payment)
+
+
+def _capture_transfers(
+    ctx: UnitContext,
+    hold: Hold,
+    merchant: Merchant,
+    amount: int,
+    restricted: int,
+    fee: int,
+    payment_id: int,
+) -> list[Transfer]:
+    """The capture's linked chain: each reserve posted for its part (voided when none),
+    then the fee from the merchant to the platform."""
+    posted = {"restricted": restricted, "wallet": amount - restricted}
+    transfers = [
+        Transfer(
+            _resolve_id(hold.id, name),
+            0,
+            0,
+            posted[name],
+            "",
+            0,
+            _POST if posted[name] else _VOID,
+            _reserve_id(hold.id, name),
+        )
+        for name, _ in hold.legs()
+    ]
+    if fee:
+        fee_account = account_for(AccountKind.FEE_REVENUE, 0, hold.asset)
+        ensure_accounts(ctx, [fee_account])
+        merchant_account = account_id(AccountKind.MERCHANT_AVAILABLE, merchant.id, hold.asset)
+        transfers.append(
+            Transfer(
+                derive_id("hold", hold.id, "fee"),
+                merchant_account,
+                fee_account.id,
+                fee,
+                hold.asset,
+                int(Leg.PAYMENT_FEE),
+                0,
+                0,
+                0,
+                payment_id,
+            )
+        )
+    return [t._replace(flags=t.flags | LINKED) for t in transfers[:-1]] + transfers[-1:]
 
 
 def release_hold(

@@ -35,7 +35,7 @@ from .ids import derive_id, format_id, new_id, valid_id
 from .parties import active_merchant
 from .payout_config import PayoutConfig
 from .payout_fees import InstantFeeParams, instant_payout_fee
-from .payout_methods import get_payout_method, lock_refusal
+from .payout_methods import PayoutMethod, get_payout_method, lock_refusal
 from .payout_schedules import day_of, load_schedule, next_payout_date, scheduled_payout_id
 from .payouts import (
     PAYOUT_RESERVE_EVENTS_MAX,
@@ -162,29 +162,9 @@ def quote_instant_payout(
             if same != (merchant_id, asset, amount):
                 return Refusal(Code.INVALID_REQUEST, "quote_id names another quote")
             return existing
-        merchant = active_merchant(ctx, merchant_id) if valid_id(merchant_id) else None
-        if merchant is None:
-            return Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
-        if isinstance(merchant, Refusal):
-            return merchant
-        room = daily_room(ctx, platform, merchant.kyc_tier, merchant_id, asset)
-        if isinstance(room, Refusal):
-            return room
-        if amount > room:
-            return Refusal(Code.TIER_LIMIT_EXCEEDED, "the merchant's daily payout limit is reached")
-        refusal = lock_refusal(ctx, merchant_id)
-        if refusal is not None:
-            return refusal
-        method = pick_method(ctx, merchant_id, method_id)
+        method = _quotable(ctx, platform, merchant_id, asset, amount, method_id)
         if isinstance(method, Refusal):
             return method
-        if available_earnings(ctx, merchant_id, asset) < amount:
-            return Refusal(Code.INSUFFICIENT_FUNDS, "the available earnings are short")
-        if _quotes_today(ctx, merchant_id) >= PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX:
-            return Refusal(
-                Code.QUOTE_LIMIT_REACHED,
-                f"at most {PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX} quotes a day",
-            )
         days, scheduled = days_early(ctx, merchant_id, asset, config.instant.days_max)
         fee = instant_payout_fee(amount, days, fee_params(ctx, config, asset))
         if fee >= amount:
@@ -202,25 +182,65 @@ def quote_instant_payout(
             None,
             ctx.now_ns,
         )
-        ctx.execute(
-            f"INSERT INTO payout_quotes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                quote.id,
-                quote.merchant_id,
-                quote.method_id,
-                quote.asset,
-                quote.amount,
-                quote.fee,
-                quote.days_early,
-                quote.scheduled_date,
-                quote.expires_ns,
-                None,
-                quote.created_ns,
-            ),
-        )
+        _save(ctx, quote)
         return quote
 
     return Operation(unit, 0)
+
+
+def _quotable(
+    ctx: UnitContext,
+    platform: Platform,
+    merchant_id: int,
+    asset: str,
+    amount: int,
+    method_id: int | None,
+) -> PayoutMethod | Refusal:
+    """The method to pay to, when the payout could be made now (tier, limit, lock,
+    method, funds, the day's quotes), or why not."""
+    merchant = active_merchant(ctx, merchant_id) if valid_id(merchant_id) else None
+    if merchant is None:
+        return Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
+    if isinstance(merchant, Refusal):
+        return merchant
+    room = daily_room(ctx, platform, merchant.kyc_tier, merchant_id, asset)
+    if isinstance(room, Refusal):
+        return room
+    if amount > room:
+        return Refusal(Code.TIER_LIMIT_EXCEEDED, "the merchant's daily payout limit is reached")
+    refusal = lock_refusal(ctx, merchant_id)
+    if refusal is not None:
+        return refusal
+    method = pick_method(ctx, merchant_id, method_id)
+    if isinstance(method, Refusal):
+        return method
+    if available_earnings(ctx, merchant_id, asset) < amount:
+        return Refusal(Code.INSUFFICIENT_FUNDS, "the available earnings are short")
+    if _quotes_today(ctx, merchant_id) >= PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX:
+        return Refusal(
+            Code.QUOTE_LIMIT_REACHED,
+            f"at most {PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX} quotes a day",
+        )
+    return method
+
+
+def _save(ctx: UnitContext, quote: Quote) -> None:
+    ctx.execute(
+        f"INSERT INTO payout_quotes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            quote.id,
+            quote.merchant_id,
+            quote.method_id,
+            quote.asset,
+            quote.amount,
+            quote.fee,
+            quote.days_early,
+            quote.scheduled_date,
+            quote.expires_ns,
+            None,
+            quote.created_ns,
+        ),
+    )
 
 
 def fee_params(ctx: UnitContext, config: PayoutConfig, asset: str) -> InstantFeeParams:

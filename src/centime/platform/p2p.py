@@ -30,7 +30,7 @@ from .errors import Code, Refusal
 from .ids import derive_id, format_id, new_id, valid_id
 from .outbox import emit, money
 from .pages import Cursor, Page, fetch_page
-from .parties import Status, active_customer, load_customer
+from .parties import Customer, Status, active_customer, load_customer
 from .payments import Leg, check_amount, check_text, require_created
 
 __all__ = ["P2P_EVENTS_MAX", "P2PTransfer", "get_p2p_transfer", "list_p2p_transfers", "send"]
@@ -56,6 +56,25 @@ def _transfer(row: Sequence[Any]) -> P2PTransfer:
     return P2PTransfer(*row)
 
 
+def check_send(
+    sender_id: int,
+    recipient_id: int,
+    asset: str,
+    amount: int,
+    note: str | None,
+    transfer_id: int | None,
+) -> Refusal | None:
+    """Why the transfer cannot be made whoever sends it, or None."""
+    refusal = check_amount(asset, amount) or check_text("note", note, DESCRIPTION_LEN_MAX)
+    if refusal is None and not (valid_id(sender_id) and valid_id(recipient_id)):
+        refusal = Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
+    if refusal is None and sender_id == recipient_id:
+        refusal = Refusal(Code.SAME_CUSTOMER, "a customer cannot send money to itself")
+    if refusal is None and transfer_id is not None and not valid_id(transfer_id):
+        refusal = Refusal(Code.INVALID_REQUEST, "transfer_id is a positive 63-bit integer")
+    return refusal
+
+
 def send(
     platform: Platform,
     sender_id: int,
@@ -67,13 +86,7 @@ def send(
 ) -> Operation[P2PTransfer | Refusal]:
     """Send ``amount`` from the sender's wallet to the recipient's. ``transfer_id`` given:
     a retry answers the stored transfer."""
-    refusal_in = check_amount(asset, amount) or check_text("note", note, DESCRIPTION_LEN_MAX)
-    if refusal_in is None and not (valid_id(sender_id) and valid_id(recipient_id)):
-        refusal_in = Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
-    if refusal_in is None and sender_id == recipient_id:
-        refusal_in = Refusal(Code.SAME_CUSTOMER, "a customer cannot send money to itself")
-    if refusal_in is None and transfer_id is not None and not valid_id(transfer_id):
-        refusal_in = Refusal(Code.INVALID_REQUEST, "transfer_id is a positive 63-bit integer")
+    refusal_in = check_send(sender_id, recipient_id, asset, amount, note, transfer_id)
     new = new_id() if transfer_id is None else transfer_id
 
     def unit(ctx: UnitContext) -> P2PTransfer | Refusal:
@@ -112,20 +125,9 @@ def _send(
         return Refusal(Code.CUSTOMER_NOT_FOUND, "no such recipient")
     if recipient.status is not Status.ACTIVE:
         return Refusal(Code.RECIPIENT_UNAVAILABLE, "the recipient cannot receive money now")
-    tier = platform.config.tiers.get(sender.kyc_tier)
-    daily_max = None if tier is None else tier.p2p_daily_amount(asset)
-    if daily_max is None:
-        return Refusal(Code.TIER_FORBIDS, "the sender's verification tier allows no transfers")
-    day_start_ns = ctx.now_ns - ctx.now_ns % NS_PER_DAY
-    summed = ctx.fetch(
-        "SELECT SUM(amount) FROM p2p_transfers"
-        " WHERE sender_id = ? AND created_ns >= ? AND asset = ?",
-        (sender_id, day_start_ns, asset),
-    )
-    # SUM of BIGINT is NUMERIC on PostgreSQL (a Decimal here): int() of it is exact.
-    sent_today = int(summed[0][0] or 0)
-    if sent_today + amount > daily_max:
-        return Refusal(Code.TIER_LIMIT_EXCEEDED, "the sender's daily transfer limit is reached")
+    refusal = _daily_room(ctx, platform, sender, asset, amount)
+    if refusal is not None:
+        return refusal
     wallet_id = account_id(AccountKind.CUSTOMER_WALLET, sender_id, asset)
     restricted_id = account_id(AccountKind.CUSTOMER_RESTRICTED, sender_id, asset)
     found = ctx.accounts([wallet_id, restricted_id])
@@ -169,6 +171,27 @@ def _send(
     emit(ctx, "transfer.created", sender_id, data)
     emit(ctx, "transfer.created", recipient_id, data)
     return sent
+
+
+def _daily_room(
+    ctx: UnitContext, platform: Platform, sender: Customer, asset: str, amount: int
+) -> Refusal | None:
+    """The sender's tier caps what it may send a day (UTC day of engine time)."""
+    tier = platform.config.tiers.get(sender.kyc_tier)
+    daily_max = None if tier is None else tier.p2p_daily_amount(asset)
+    if daily_max is None:
+        return Refusal(Code.TIER_FORBIDS, "the sender's verification tier allows no transfers")
+    day_start_ns = ctx.now_ns - ctx.now_ns % NS_PER_DAY
+    summed = ctx.fetch(
+        "SELECT SUM(amount) FROM p2p_transfers"
+        " WHERE sender_id = ? AND created_ns >= ? AND asset = ?",
+        (sender.id, day_start_ns, asset),
+    )
+    # SUM of BIGINT is NUMERIC on PostgreSQL (a Decimal here): int() of it is exact.
+    sent_today = int(summed[0][0] or 0)
+    if sent_today + amount > daily_max:
+        return Refusal(Code.TIER_LIMIT_EXCEEDED, "the sender's daily transfer limit is reached")
+    return None
 
 
 def _recipient_room(

@@ -449,12 +449,9 @@ class _Batch:
         if isinstance(spent, Refusal):
             return spent
         asset, amount = item.asset, item.amount
-        redemption: Redemption | None = None
-        if item.promo_code is not None:
-            redeemed = self.redeem(item)
-            if isinstance(redeemed, Refusal):
-                return redeemed
-            redemption = redeemed
+        redemption = None if item.promo_code is None else self.redeem(item)
+        if isinstance(redemption, Refusal):
+            return redemption
         discount = 0 if redemption is None else redemption.discount
         restricted_id, wallet_id = self.customer_accounts[item.customer_id, asset]
         available = self.available
@@ -473,27 +470,12 @@ class _Batch:
         self.volume[asset] = volume + amount
         fee = payment_fee(amount, terms.fee_bp, terms.fee_fixed)
         if redemption is not None:
-            self.promotions_available[asset] -= discount
-            if asset not in self.discount_transfer:
-                self.discount_transfer[asset] = derive_id("pay", payment_id, "discount")
-            self.discount_total[asset] = self.discount_total.get(asset, 0) + discount
-            self.redemptions.append((redemption, payment_id, item.customer_id))
-        restricted_transfer_id = wallet_transfer_id = None
-        if restricted:
-            available[restricted_id] -= restricted
-            restricted_transfer_id = self._carry(
-                restricted_id, restricted, asset, payment_id, "restricted"
-            )
-        if wallet:
-            available[wallet_id] -= wallet
-            wallet_transfer_id = self._carry(wallet_id, wallet, asset, payment_id, "wallet")
-        fee_transfer_id = None
-        if fee:
-            fee_transfer_id = self.fee_transfer.get(asset)
-            if fee_transfer_id is None:  # named after the batch's first payment with a fee
-                fee_transfer_id = derive_id("pay", payment_id, "fees")
-                self.fee_transfer[asset] = fee_transfer_id
-            self.fee_total[asset] = self.fee_total.get(asset, 0) + fee
+            self._book_discount(redemption, asset, payment_id, item.customer_id)
+        restricted_transfer_id = self._spend(
+            restricted_id, restricted, asset, payment_id, "restricted"
+        )
+        wallet_transfer_id = self._spend(wallet_id, wallet, asset, payment_id, "wallet")
+        fee_transfer_id = self._book_fee(fee, asset, payment_id) if fee else None
         payment = Payment(
             payment_id,
             item.customer_id,
@@ -521,6 +503,34 @@ class _Batch:
         )
         self.payments.append(payment)
         return payment
+
+    def _spend(self, account: int, part: int, asset: str, payment_id: int, name: str) -> int | None:
+        """``part`` of the account's available money carried to the merchant (None: none)."""
+        if not part:
+            return None
+        self.available[account] -= part
+        return self._carry(account, part, asset, payment_id, name)
+
+    def _book_discount(
+        self, redemption: Redemption, asset: str, payment_id: int, customer_id: int
+    ) -> None:
+        """The promotions budget pays the discount: one transfer per asset in the unit."""
+        discount = redemption.discount
+        self.promotions_available[asset] -= discount
+        if asset not in self.discount_transfer:
+            self.discount_transfer[asset] = derive_id("pay", payment_id, "discount")
+        self.discount_total[asset] = self.discount_total.get(asset, 0) + discount
+        self.redemptions.append((redemption, payment_id, customer_id))
+
+    def _book_fee(self, fee: int, asset: str, payment_id: int) -> int:
+        """The fee joins the unit's fee transfer of its asset (named after the batch's
+        first payment with a fee): its id."""
+        fee_transfer_id = self.fee_transfer.get(asset)
+        if fee_transfer_id is None:
+            fee_transfer_id = derive_id("pay", payment_id, "fees")
+            self.fee_transfer[asset] = fee_transfer_id
+        self.fee_total[asset] = self.fee_total.get(asset, 0) + fee
+        return fee_transfer_id
 
     def redeem(self, item: PaymentItem) -> Redemption | Refusal:
         """The discount of the item's promotion code, if it applies and the promotions
@@ -709,6 +719,11 @@ def _price(
         }
 
 
+def check_payment(item: PaymentItem) -> Refusal | None:
+    """Why the payment cannot be made whoever pays, or None (its ids, amount and texts)."""
+    return _check_ids(item) or _check_item(item)
+
+
 def _check_ids(item: PaymentItem) -> Refusal | None:
     if not valid_id(item.customer_id):
         return Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
@@ -740,8 +755,8 @@ def _batch_operation(
         if type(item) is not PaymentItem:
             refusals_in.append(Refusal(Code.INVALID_REQUEST, "not a payment"))
         else:
-            refusals_in.append(_check_ids(item) or _check_item(item))
-    if risk_refusals is not None:  # what the risk screen did not allow (centime.platform.screening)
+            refusals_in.append(check_payment(item))
+    if risk_refusals is not None:  # what the risk screen did not allow (centime.usecases.batch)
         if len(risk_refusals) != len(items):
             raise ValueError("one risk refusal (or None) per item")
         refusals_in = [mine or risk for mine, risk in zip(refusals_in, risk_refusals, strict=True)]
@@ -804,7 +819,7 @@ def create_payment(
     item = PaymentItem(
         customer_id, asset, amount, description, reference, payment_id, mandate_id, promo_code
     )
-    refusal_in = _check_ids(item) or _check_item(item)
+    refusal_in = check_payment(item)
     if refusal_in is not None:  # bad input: answered without a query
         return Operation(lambda ctx: refusal_in, 0)
 

@@ -95,6 +95,15 @@ def refund_split(amount: int, restricted_amount: int, restricted_refunded: int) 
     return restricted, amount - restricted
 
 
+def check_refund(amount: int | None, reason: str | None, refund_id: int | None) -> Refusal | None:
+    """Why the refund cannot be made whatever the payment, or None."""
+    if refund_id is not None and not valid_id(refund_id):
+        return Refusal(Code.INVALID_REQUEST, "refund_id is a positive 63-bit integer")
+    if amount is not None and (type(amount) is not int or amount < 1):
+        return Refusal(Code.INVALID_AMOUNT, "the amount must be a positive integer")
+    return check_text("reason", reason, DESCRIPTION_LEN_MAX)
+
+
 def refund_payment(
     platform: Platform,
     payment_id: int,
@@ -111,11 +120,7 @@ def refund_payment(
     otherwise PAYMENT_NOT_FOUND, exactly as for a payment that does not exist.
     ``refund_id`` given: a retry answers the stored refund.
     """
-    refusal_in = check_text("reason", reason, DESCRIPTION_LEN_MAX)
-    if amount is not None and (type(amount) is not int or amount < 1):
-        refusal_in = Refusal(Code.INVALID_AMOUNT, "the amount must be a positive integer")
-    if refund_id is not None and not valid_id(refund_id):
-        refusal_in = Refusal(Code.INVALID_REQUEST, "refund_id is a positive 63-bit integer")
+    refusal_in = check_refund(amount, reason, refund_id)
     new = new_id() if refund_id is None else refund_id
 
     def unit(ctx: UnitContext) -> Refund | Refusal:
@@ -136,6 +141,21 @@ def refund_payment(
     return Operation(unit, REFUND_EVENTS_MAX)
 
 
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """Where a refund's money goes: ``wanted`` back from the merchant, ``fee_back`` of the
+    fee back to it, ``discount_back`` to the promotions budget, the rest to the customer
+    (``to_restricted`` + ``to_wallet``); ``restricted_share`` counts against the payment's
+    restricted amount."""
+
+    wanted: int
+    fee_back: int
+    discount_back: int
+    restricted_share: int
+    to_restricted: int
+    to_wallet: int
+
+
 def _refund_in_unit(
     ctx: UnitContext, refund_id: int, payment: Payment, amount: int | None, reason: str | None
 ) -> Refund | Refusal:
@@ -150,6 +170,60 @@ def _refund_in_unit(
     if isinstance(customer, Refusal):
         return customer
     asset = payment.asset
+    merchant_account = account_for(AccountKind.MERCHANT_AVAILABLE, merchant.id, asset)
+    fee_account = account_for(AccountKind.FEE_REVENUE, 0, asset)
+    restricted = account_for(AccountKind.CUSTOMER_RESTRICTED, customer.id, asset)
+    wallet = account_for(AccountKind.CUSTOMER_WALLET, customer.id, asset)
+    found = ctx.accounts([merchant_account.id, fee_account.id, restricted.id, wallet.id])
+    parts = _parts(ctx, payment, wanted, found.get(restricted.id))
+    held = found.get(merchant_account.id)
+    if held is None or held.available + parts.fee_back < wanted:
+        return Refusal(Code.INSUFFICIENT_FUNDS, "the merchant's available earnings are short")
+    revenue = found.get(fee_account.id)
+    if parts.fee_back and (revenue is None or revenue.available < parts.fee_back):
+        # The operator took the fee revenue out meanwhile: an operator matter, not a bug.
+        return Refusal(Code.INSUFFICIENT_FUNDS, "the platform's fee revenue is short")
+    ensure_accounts(
+        ctx,
+        [a for a, part in ((restricted, parts.to_restricted), (wallet, parts.to_wallet)) if part],
+    )
+    promotions = account_for(AccountKind.PROMOTIONS, 0, asset)
+    legs = [
+        (name, debit, credit, part, code)
+        for name, debit, credit, part, code in (
+            ("fee", fee_account.id, merchant_account.id, parts.fee_back, Leg.REFUND_FEE),
+            ("restricted", merchant_account.id, restricted.id, parts.to_restricted, Leg.REFUND),
+            ("wallet", merchant_account.id, wallet.id, parts.to_wallet, Leg.REFUND),
+            (
+                "discount",
+                merchant_account.id,
+                promotions.id,
+                parts.discount_back,
+                Leg.REFUND_DISCOUNT,
+            ),
+        )
+        if part > 0
+    ]
+    require_created(ctx.create_transfers(_transfers(refund_id, asset, legs)), "refund")
+    refund = Refund(
+        refund_id,
+        payment.id,
+        customer.id,
+        merchant.id,
+        asset,
+        wanted,
+        parts.fee_back,
+        parts.to_restricted,
+        reason,
+        ctx.now_ns,
+    )
+    _record(ctx, refund, payment, parts)
+    return refund
+
+
+def _parts(
+    ctx: UnitContext, payment: Payment, wanted: int, restricted_account: Account | None
+) -> _Parts:
     fee_back = fee_returned(payment.fee, payment.amount, payment.refunded, wanted)
     # The promotions budget paid ``discount`` of the price: its share of this refund goes
     # back there (same cumulative rounding as the fee), the customer gets the rest.
@@ -162,36 +236,23 @@ def _refund_in_unit(
     restricted_share, _ = refund_split(
         to_customer, payment.restricted_amount, payment.restricted_refunded
     )
-    merchant_account = account_for(AccountKind.MERCHANT_AVAILABLE, merchant.id, asset)
-    fee_account = account_for(AccountKind.FEE_REVENUE, 0, asset)
-    restricted = account_for(AccountKind.CUSTOMER_RESTRICTED, customer.id, asset)
-    wallet = account_for(AccountKind.CUSTOMER_WALLET, customer.id, asset)
-    found = ctx.accounts([merchant_account.id, fee_account.id, restricted.id, wallet.id])
-    to_restricted = _restricted_refill(ctx, customer.id, asset, found.get(restricted.id))
-    to_restricted = min(restricted_share, to_restricted)
-    to_wallet = to_customer - to_restricted
-    promotions = account_for(AccountKind.PROMOTIONS, 0, asset)
-    held = found.get(merchant_account.id)
-    if held is None or held.available + fee_back < wanted:
-        return Refusal(Code.INSUFFICIENT_FUNDS, "the merchant's available earnings are short")
-    revenue = found.get(fee_account.id)
-    if fee_back and (revenue is None or revenue.available < fee_back):
-        # The operator took the fee revenue out meanwhile: an operator matter, not a bug.
-        return Refusal(Code.INSUFFICIENT_FUNDS, "the platform's fee revenue is short")
-    ensure_accounts(
-        ctx, [a for a, part in ((restricted, to_restricted), (wallet, to_wallet)) if part]
+    refill = _restricted_refill(ctx, payment.customer_id, payment.asset, restricted_account)
+    to_restricted = min(restricted_share, refill)
+    return _Parts(
+        wanted,
+        fee_back,
+        discount_back,
+        restricted_share,
+        to_restricted,
+        to_customer - to_restricted,
     )
-    legs = [
-        (name, debit, credit, part, code)
-        for name, debit, credit, part, code in (
-            ("fee", fee_account.id, merchant_account.id, fee_back, Leg.REFUND_FEE),
-            ("restricted", merchant_account.id, restricted.id, to_restricted, Leg.REFUND),
-            ("wallet", merchant_account.id, wallet.id, to_wallet, Leg.REFUND),
-            ("discount", merchant_account.id, promotions.id, discount_back, Leg.REFUND_DISCOUNT),
-        )
-        if part > 0
-    ]
-    transfers = [
+
+
+def _transfers(
+    refund_id: int, asset: str, legs: list[tuple[str, int, int, int, Leg]]
+) -> list[Transfer]:
+    """The refund's linked chain, one transfer per leg (name, debit, credit, part, code)."""
+    return [
         Transfer(
             derive_id("ref", refund_id, name),
             debit,
@@ -206,27 +267,19 @@ def _refund_in_unit(
         )
         for index, (name, debit, credit, part, code) in enumerate(legs)
     ]
-    require_created(ctx.create_transfers(transfers), "refund")
-    refund = Refund(
-        refund_id,
-        payment.id,
-        customer.id,
-        merchant.id,
-        asset,
-        wanted,
-        fee_back,
-        to_restricted,
-        reason,
-        ctx.now_ns,
-    )
+
+
+def _record(ctx: UnitContext, refund: Refund, payment: Payment, parts: _Parts) -> None:
+    """The payment's refunded amounts, the refund's row and its event, in the unit."""
+    asset, wanted, fee_back = payment.asset, parts.wanted, parts.fee_back
     ctx.execute(
         "UPDATE payments SET refunded = ?, fee_refunded = ?, restricted_refunded = ?,"
         " discount_refunded = ? WHERE id = ?",
         (
             payment.refunded + wanted,
             payment.fee_refunded + fee_back,
-            payment.restricted_refunded + restricted_share,
-            payment.discount_refunded + discount_back,
+            payment.restricted_refunded + parts.restricted_share,
+            payment.discount_refunded + parts.discount_back,
             payment.id,
         ),
     )
@@ -240,8 +293,8 @@ def _refund_in_unit(
             asset,
             wanted,
             fee_back,
-            to_restricted,
-            reason,
+            parts.to_restricted,
+            refund.reason,
             refund.created_ns,
         ),
     )
@@ -251,10 +304,9 @@ def _refund_in_unit(
         "id": format_id("ref", refund.id),
         "amount": money(wanted, ASSETS[asset]),
         "fee_returned": money(fee_back, ASSETS[asset]),
-        "reason": reason,
+        "reason": refund.reason,
     }
-    notify(ctx, "payment.refunded", merchant.id, event)
-    return refund
+    notify(ctx, "payment.refunded", refund.merchant_id, event)
 
 
 def _restricted_refill(

@@ -13,7 +13,8 @@ what to do then. Each step is one write unit (ledger chain, rows, outbox event t
   A top-up under review reserves nothing and is not charged: the card, bank or phone is
   charged only once approved, so nothing is collected that could be spent. A sign-up
   under review creates the party FROZEN.
-- approve (:func:`approve_case`): the reserves are voided and the operation the request
+- approve (centime.usecases.review.approve_case, which decodes the held request, then
+  :func:`approve_held`): the reserves are voided and the operation the request
   asked for runs, in the same unit, with the id it would have had (so the payment, hold or
   transfer is the one the caller was told about); the service checks everything again
   (balances, limits, mandates, the parties' status). Should it refuse now, the unit is
@@ -35,7 +36,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO, Any, Final
 
@@ -59,7 +60,7 @@ from .ids import derive_id, new_id, valid_id
 from .outbox import emit
 from .outbox import money as event_money
 from .pages import Cursor, Page, fetch_page
-from .parties import Status, active_customer, active_merchant, set_customer, set_merchant
+from .parties import Status, active_customer, set_customer, set_merchant
 from .payments import require_created, split_restricted_first
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ __all__ = [
     "InReview",
     "Label",
     "ReviewPlan",
-    "approve_case",
+    "approve_held",
     "case_for_subject",
     "decline_case",
     "export_labels",
@@ -81,7 +82,9 @@ __all__ = [
     "hold_for_review",
     "label_case",
     "list_cases",
-    "register_kind",
+    "mark_approved",
+    "read_case",
+    "settled_answer",
 ]
 
 
@@ -111,9 +114,9 @@ _VOID: Final = int(TransferFlags.VOID_PENDING)
 _LINKED: Final = int(TransferFlags.LINKED)
 
 # How each kind of subject holds its money: a customer's restricted money first then its
-# wallet, its wallet only, a merchant's available earnings, nothing (a top-up is not charged
-# yet), or a frozen party (a sign-up). Kinds are added with :func:`register_kind`.
-_RESERVES: dict[str, str] = {
+# wallet, its wallet only, nothing (a top-up is not charged yet), or a frozen party (a
+# sign-up).
+_RESERVES: Final = {
     "payment": "spendable",
     "hold": "spendable",
     "transfer": "wallet",
@@ -121,7 +124,7 @@ _RESERVES: dict[str, str] = {
     "customer": "party",
     "merchant": "party",
 }
-ID_PREFIXES: dict[str, str] = {
+ID_PREFIXES: Final = {
     "payment": "pay",
     "hold": "hold",
     "transfer": "tr",
@@ -129,38 +132,23 @@ ID_PREFIXES: dict[str, str] = {
     "customer": "cus",
     "merchant": "mer",
 }
-SUBJECT_TABLES: dict[str, str] = {
+SUBJECT_TABLES: Final = {
     "payment": "payments",
     "hold": "holds",
     "transfer": "p2p_transfers",
     "topup": "topups",
 }
-_RESERVE_MODES: Final = ("spendable", "wallet", "earnings", "none")
-Approver = Callable[["Platform", dict[str, Any]], "Operation[Any]"]
-_APPROVERS: dict[str, Approver] = {}
-
-
-def register_kind(kind: str, prefix: str, table: str, reserve: str, approve: Approver) -> None:
-    """A new kind of subject the screen may hold for review (the hook for payouts and
-    payout-method changes): its public id prefix, its table (a row under the subject's id
-    means it was done), how it holds money (``spendable``, ``wallet``: a customer's;
-    ``earnings``: the merchant's available earnings; ``none``), and ``approve(platform,
-    request)``: the Operation an approval runs (its refusal undoes the approval)."""
-    if reserve not in _RESERVE_MODES:
-        raise ValueError(f"reserve is one of {', '.join(_RESERVE_MODES)}")
-    _RESERVES[kind], ID_PREFIXES[kind], SUBJECT_TABLES[kind] = reserve, prefix, table
-    _APPROVERS[kind] = approve
 
 
 @dataclass(frozen=True, slots=True)
 class ReviewPlan:
-    """What a REVIEW holds and what approval runs: ``request`` is JSON (ints and text) naming
-    the service call with all its arguments, ids included."""
+    """What a REVIEW holds and what approval runs: ``request`` is the held request in its
+    stored encoding (centime.usecases.plans: typed, versioned), ids included."""
 
     subject: Subject
     asset: str
     amount: int
-    request: dict[str, Any]
+    request: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,7 +172,7 @@ class Case:
     asset: str
     amount: int
     reserved: list[tuple[str, int, int]]  # (leg, transfer id, amount)
-    request: dict[str, Any]
+    request: str  # the held request, encoded (centime.usecases.plans)
     label: str | None
     created_ns: int
     resolved_ns: int | None
@@ -223,7 +211,7 @@ def _case(row: Sequence[Any]) -> Case:
         row[7],
         int(row[8]),
         [tuple(leg) for leg in json.loads(row[9])],
-        json.loads(row[10]),
+        str(row[10]),
         row[11],
         int(row[12]),
         None if row[13] is None else int(row[13]),
@@ -257,8 +245,6 @@ def _reserve_legs(ctx: UnitContext, plan: ReviewPlan) -> list[tuple[str, int, in
     how = _RESERVES[plan.subject.kind]
     if how in ("none", "party"):
         return []
-    if how == "earnings":
-        return _earnings_legs(ctx, plan)
     customer = active_customer(ctx, plan.subject.party_id)
     if isinstance(customer, Refusal):
         return customer
@@ -280,17 +266,6 @@ def _reserve_legs(ctx: UnitContext, plan: ReviewPlan) -> list[tuple[str, int, in
             return Refusal(Code.INSUFFICIENT_FUNDS, "the customer's balance is short")
         parts = [("restricted", restricted_id, split[0]), ("wallet", wallet_id, split[1])]
     return [part for part in parts if part[2] > 0]
-
-
-def _earnings_legs(ctx: UnitContext, plan: ReviewPlan) -> list[tuple[str, int, int]] | Refusal:
-    merchant = active_merchant(ctx, plan.subject.party_id)
-    if isinstance(merchant, Refusal):
-        return merchant
-    available_id = account_id(AccountKind.MERCHANT_AVAILABLE, merchant.id, plan.asset)
-    found = ctx.accounts([available_id])
-    if (found[available_id].available if available_id in found else 0) < plan.amount:
-        return Refusal(Code.INSUFFICIENT_FUNDS, "the merchant's available earnings are short")
-    return [("earnings", available_id, plan.amount)] if plan.amount > 0 else []
 
 
 def hold_for_review(
@@ -319,27 +294,7 @@ def hold_for_review(
             f"UPDATE {table} SET status = ? WHERE id = ?", (Status.FROZEN.value, subject.id)
         )
     case_id = new_id()
-    reserved: list[tuple[str, int, int]] = []
-    if legs:
-        held = account_for(AccountKind.RISK_HELD, OPERATOR, plan.asset)
-        ensure_accounts(ctx, [held])
-        transfers = [
-            Transfer(
-                derive_id("review", case_id, leg),
-                debit,
-                held.id,
-                amount,
-                plan.asset,
-                ReviewLeg.RESERVE,
-                _PENDING | (_LINKED if i < len(legs) - 1 else 0),
-                0,
-                0,
-                case_id,
-            )
-            for i, (leg, debit, amount) in enumerate(legs)
-        ]
-        require_created(ctx.create_transfers(transfers), "hold for review")
-        reserved = [(leg, t.id, t.amount) for (leg, _, _), t in zip(legs, transfers, strict=True)]
+    reserved = _reserve(ctx, case_id, plan.asset, legs) if legs else []
     decision_id = record_decision(ctx, event, decision, subject, case_id=case_id)
     ctx.execute(
         f"INSERT INTO risk_cases ({_CASE_COLUMNS}) VALUES ({', '.join('?' * 16)})",
@@ -354,7 +309,7 @@ def hold_for_review(
             plan.asset,
             plan.amount,
             json.dumps(reserved),
-            json.dumps(plan.request, sort_keys=True),
+            plan.request,
             None,
             ctx.now_ns,
             None,
@@ -367,6 +322,32 @@ def hold_for_review(
         raise RuntimeError(f"case {case_id} vanished in its own unit")
     _emit(ctx, "review.opened", case, decision.reasons)
     return in_review(case, decision.reasons)
+
+
+def _reserve(
+    ctx: UnitContext, case_id: int, asset: str, legs: list[tuple[str, int, int]]
+) -> list[tuple[str, int, int]]:
+    """The case's pending reserves into RISK_HELD (linked, no timeout): (leg, transfer id,
+    amount) of each."""
+    held = account_for(AccountKind.RISK_HELD, OPERATOR, asset)
+    ensure_accounts(ctx, [held])
+    transfers = [
+        Transfer(
+            derive_id("review", case_id, leg),
+            debit,
+            held.id,
+            amount,
+            asset,
+            ReviewLeg.RESERVE,
+            _PENDING | (_LINKED if i < len(legs) - 1 else 0),
+            0,
+            0,
+            case_id,
+        )
+        for i, (leg, debit, amount) in enumerate(legs)
+    ]
+    require_created(ctx.create_transfers(transfers), "hold for review")
+    return [(leg, t.id, t.amount) for (leg, _, _), t in zip(legs, transfers, strict=True)]
 
 
 def _emit(ctx: UnitContext, event_type: str, case: Case, reasons: tuple[str, ...] = ()) -> None:
@@ -421,54 +402,6 @@ def _voids(case: Case) -> list[Transfer]:
     return [*linked, *voids[-1:]]
 
 
-def _approved_operation(platform: Platform, case: Case) -> Operation[Any]:
-    """The service call the held request asked for, with its own ids."""
-    from . import holds, p2p, payments
-
-    r = case.request
-    kind = case.subject.kind
-    registered = _APPROVERS.get(kind)
-    if registered is not None:
-        return registered(platform, r)
-    if kind == "payment":
-        return payments.create_payment(
-            platform,
-            r["customer_id"],
-            r["merchant_id"],
-            r["asset"],
-            r["amount"],
-            r.get("description"),
-            r.get("reference"),
-            payment_id=r["payment_id"],
-            mandate_id=r.get("mandate_id"),
-            charged_by_merchant=bool(r["charged_by_merchant"]),
-        )
-    if kind == "transfer":
-        return p2p.send(
-            platform,
-            r["sender_id"],
-            r["recipient_id"],
-            r["asset"],
-            r["amount"],
-            r.get("note"),
-            transfer_id=r["transfer_id"],
-        )
-    if kind == "hold":
-        return holds.authorize_hold(
-            platform,
-            r["customer_id"],
-            r["merchant_id"],
-            r["asset"],
-            r["amount"],
-            r.get("timeout_s"),
-            r.get("description"),
-            r.get("mandate_id"),
-            r["hold_id"],
-            charged_by_merchant=bool(r["charged_by_merchant"]),
-        )
-    raise ValueError(f"no operation to approve for a {kind}")
-
-
 def _resolve(ctx: UnitContext, case: Case, status: str, analyst: str) -> Case:
     ctx.execute(
         "UPDATE risk_cases SET status = ?, resolved_ns = ?, resolved_by = ? WHERE id = ?",
@@ -492,7 +425,7 @@ def _settled(case: Case | None, wanted: str) -> Case | Refusal | None:
     return None
 
 
-def _read_case(platform: Platform, case_id: int) -> Case | None:
+def read_case(platform: Platform, case_id: int) -> Case | None:
     if not valid_id(case_id):
         return None
     with platform.read() as fetch:
@@ -500,19 +433,15 @@ def _read_case(platform: Platform, case_id: int) -> Case | None:
     return _case(rows[0]) if rows else None
 
 
-def approve_case(platform: Platform, case_id: int, analyst: str) -> Case | Refusal:
-    """Approve: the held operation goes ahead (see the module's note), one unit."""
-    case = _read_case(platform, case_id)
-    if case is None:
-        return Refusal(Code.CASE_NOT_FOUND, "no such case")
-    if case.subject.kind == "topup":
-        return _approve_topup(platform, case, analyst)
-    operation = None
-    if case.subject.kind not in ("customer", "merchant"):
-        operation = _approved_operation(platform, case)
+def approve_held(
+    platform: Platform, case: Case, operation: Operation[Any] | None, analyst: str
+) -> Case | Refusal:
+    """Approve: the held ``operation`` (the request's, decoded by centime.usecases.review;
+    None for a sign-up, whose party becomes active) goes ahead, one unit (see the
+    module's note)."""
 
     def unit(ctx: UnitContext) -> Case | Refusal:
-        current = _load(ctx, case_id)
+        current = _load(ctx, case.id)
         done = _settled(current, CaseStatus.APPROVED)
         if done is not None or current is None:
             return done or Refusal(Code.CASE_NOT_FOUND, "no such case")
@@ -536,38 +465,15 @@ def approve_case(platform: Platform, case_id: int, analyst: str) -> Case | Refus
         return undone.refusal
 
 
-def _approve_topup(platform: Platform, case: Case, analyst: str) -> Case | Refusal:
-    from .instruments import Vaulted
-    from .topups import create_topup
+def settled_answer(case: Case) -> Case | Refusal | None:
+    """An approval's answer when the case is not open (itself, or a refusal), else None."""
+    return _settled(case, CaseStatus.APPROVED)
 
-    done = _settled(case, CaseStatus.APPROVED)
-    if done is not None:
-        return done
-    r = case.request
-    provider = platform.providers.funding.get(platform.config.funding_provider)
-    if provider is None:
-        return Refusal(Code.PROVIDER_UNAVAILABLE, "no funding provider is configured")
-    # Created (or found: idempotent by its id) before the case is marked, so that a crash in
-    # between leaves an open case whose approval finds the top-up and completes.
-    # The plan keeps the vaulted instrument; a plan older than that (migration 0012 converts
-    # them) names the instrument itself, vaulted now.
-    instrument: str | Vaulted = (
-        Vaulted(r["instrument"], r["instrument_fingerprint"], r.get("instrument_last4", ""))
-        if "instrument_fingerprint" in r
-        else str(r["instrument"])
-    )
-    created = create_topup(
-        platform,
-        provider,
-        r["customer_id"],
-        r["asset"],
-        r["amount"],
-        r["method"],
-        instrument,
-        topup_id=r["topup_id"],
-    )
-    if isinstance(created, Refusal):
-        return created
+
+def mark_approved(platform: Platform, case: Case, analyst: str) -> Case | Refusal:
+    """The case approved, once what it held was done in units of its own (a top-up:
+    created and charged before the case is marked, so a crash in between leaves an open
+    case whose approval finds the top-up and completes)."""
 
     def unit(ctx: UnitContext) -> Case | Refusal:
         current = _load(ctx, case.id)
@@ -605,7 +511,7 @@ def decline_case(platform: Platform, case_id: int, analyst: str) -> Case | Refus
 def freeze_case_party(platform: Platform, case_id: int) -> Case | Refusal:
     """Freeze the case's party (the customer or merchant whose money it is) with the
     parties' own freeze; the case is left as it is."""
-    case = _read_case(platform, case_id)
+    case = read_case(platform, case_id)
     if case is None:
         return Refusal(Code.CASE_NOT_FOUND, "no such case")
     party = case.subject
@@ -664,7 +570,7 @@ def get_case(platform: Platform, case_id: int) -> CaseEvidence | None:
     """The case with its evidence: its decision (event, features, reasons, score), the
     payer's recent decisions and the other payers seen on its devices, IPs and
     instruments (each list at most RISK_EVIDENCE_ROWS_MAX)."""
-    case = _read_case(platform, case_id)
+    case = read_case(platform, case_id)
     if case is None:
         return None
     limit = RISK_EVIDENCE_ROWS_MAX

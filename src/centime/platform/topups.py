@@ -280,7 +280,7 @@ def _topup(row: Sequence[Any]) -> TopUp:
 # ------------------------------------------------------------------ pure decisions
 
 
-def _check_request(
+def check_request(
     asset: object, amount: object, method: object, instrument: object
 ) -> tuple[Method, None] | tuple[None, Refusal]:
     """The method, or why the request cannot be charged at all (before any lookup);
@@ -648,7 +648,7 @@ def _vaulted(
 ) -> tuple[Method, Vaulted] | Refusal:
     """The request's method and its instrument vaulted, or why it cannot be charged."""
     given = None if isinstance(instrument, Vaulted) else instrument
-    chosen, refusal = _check_request(asset, amount, method, given)
+    chosen, refusal = check_request(asset, amount, method, given)
     if refusal is not None or chosen is None:
         return refusal or Refusal(Code.INVALID_REQUEST, "bad top-up")
     if isinstance(instrument, Vaulted):

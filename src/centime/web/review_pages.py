@@ -10,6 +10,7 @@ from typing import Any, Final
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
+from centime import usecases
 from centime.auth.passkeys import UserKind, get_user
 from centime.platform import review
 from centime.platform.errors import Refusal
@@ -150,7 +151,7 @@ async def decide(
     analyst = format_id("opr", me.user.id)  # the operator's web user: who decided
     result: review.Case | Refusal
     if action == "approve":
-        result = await run(request, lambda: review.approve_case(platform, parsed, analyst))
+        result = await run(request, lambda: usecases.approve_case(platform, parsed, analyst))
     elif action == "decline":
         result = await run(request, lambda: review.decline_case(platform, parsed, analyst))
     elif action == "freeze":

@@ -10,9 +10,10 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Redirect
 
+from centime import usecases
 from centime.auth.passkeys import UserKind
 from centime.money import ASSETS
-from centime.platform import links, referrals, screening
+from centime.platform import links, referrals
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id, new_id, parse_id
 from centime.platform.p2p import list_p2p_transfers
@@ -194,16 +195,13 @@ async def topup(request: Request[Any, Any, Any]) -> Response[Any]:
     # Screened by the risk engine first, as the API's top-ups are.
     result = await run(
         request,
-        lambda: screening.topup(
+        lambda: usecases.topup(
             platform,
             provider,
-            me.user.party_id,
-            asset,
-            amount,
-            Method.CARD.value,
-            SANDBOX_CARD,
-            ip=_client_ip(request),
-            stepped_up_at_ns=me.session.stepped_up_ns,
+            usecases.TopUpRequest(
+                me.user.party_id, asset, amount, Method.CARD.value, SANDBOX_CARD, new_id()
+            ),
+            _origin(request, me),
         ),
     )
     if isinstance(result, Refusal):
@@ -214,8 +212,10 @@ async def topup(request: Request[Any, Any, Any]) -> Response[Any]:
     return done("/wallet", f"topup_{result.status.value}")
 
 
-def _client_ip(request: Request[Any, Any, Any]) -> str | None:
-    return request.client.host if request.client is not None else None
+def _origin(request: Request[Any, Any, Any], me: Viewer) -> usecases.Origin:
+    """The person behind the page, as the risk screen sees them."""
+    ip = request.client.host if request.client is not None else None
+    return usecases.Origin(None, ip, me.session.stepped_up_ns)
 
 
 async def _refused_page(
@@ -267,16 +267,17 @@ async def send_money(request: Request[Any, Any, Any]) -> Response[Any]:
     note = fields.get("note", "").strip()[:200] or None
     result = await run(
         request,
-        lambda: screening.send(
+        lambda: usecases.send(
             platform,
-            me.user.party_id,
-            recipient,
-            money[0],
-            money[1],
-            note=note,
-            transfer_id=_attempt_id(fields),  # a double submit sends once
-            ip=_client_ip(request),
-            stepped_up_at_ns=me.session.stepped_up_ns,
+            usecases.TransferRequest(
+                me.user.party_id,
+                recipient,
+                money[0],
+                money[1],
+                _attempt_id(fields),  # a double submit sends once
+                note,
+            ),
+            _origin(request, me),
         ),
     )
     if isinstance(result, Refusal):
@@ -438,19 +439,20 @@ def _back(request: Request[Any, Any, Any], url: str) -> str:
     return url
 
 
-@post("/pay/button")
-async def button_pay(request: Request[Any, Any, Any]) -> Response[Any]:
-    fields = await check_csrf(request)
-    me = await require(request, UserKind.CUSTOMER)
+async def _button_result(
+    request: Request[Any, Any, Any],
+    me: Viewer,
+    fields: dict[str, str],
+    merchant_id: int,
+    asset: str,
+    amount: int,
+    description: str | None,
+) -> Any:
+    """What the button's mode does: approve a budget then spend from it, spend from the
+    budget (one click), or pay once (screened)."""
     platform = web_state(request).platform
-    merchant_id = parse_id("mer", fields.get("merchant", "")) or 0
-    money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
-    if isinstance(money, Refusal):
-        return page(request, "button.html", me, 400, error=money)
-    asset, amount = money
-    description = fields.get("description", "")[:200] or None
     mode = fields.get("mode", "once")
-    result: Any
+    result: Any = Refusal(Code.INVALID_REQUEST, "the button pays once, by budget or by one click")
     if mode == "budget":
         budget_amount = parse_money(asset, fields.get("budget", ""))
         if isinstance(budget_amount, Refusal):
@@ -481,20 +483,31 @@ async def button_pay(request: Request[Any, Any, Any]) -> Response[Any]:
     elif mode == "once":
         # Screened by the risk engine, as the API's payments are (a review holds the money).
         pay_id = _attempt_id(fields)
-        result = await run(
+        return await run(
             request,
-            lambda: screening.pay(
+            lambda: usecases.pay(
                 platform,
-                me.user.party_id,
-                merchant_id,
-                asset,
-                amount,
-                description=description,
-                payment_id=pay_id,
-                ip=_client_ip(request),
-                stepped_up_at_ns=me.session.stepped_up_ns,
+                usecases.PaymentRequest(
+                    me.user.party_id, merchant_id, asset, amount, pay_id, description
+                ),
+                _origin(request, me),
             ),
         )
+    return result
+
+
+@post("/pay/button")
+async def button_pay(request: Request[Any, Any, Any]) -> Response[Any]:
+    fields = await check_csrf(request)
+    me = await require(request, UserKind.CUSTOMER)
+    platform = web_state(request).platform
+    merchant_id = parse_id("mer", fields.get("merchant", "")) or 0
+    money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
+    if isinstance(money, Refusal):
+        return page(request, "button.html", me, 400, error=money)
+    asset, amount = money
+    description = fields.get("description", "")[:200] or None
+    result = await _button_result(request, me, fields, merchant_id, asset, amount, description)
     back = _back(request, fields.get("back", ""))
     if isinstance(result, Refusal) and result.code is Code.STEP_UP_REQUIRED:
         # The risk engine asks for a passkey: confirm it, then back to this pay page.

@@ -20,20 +20,19 @@ from typing import Any, Final
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
-from centime import wire
+from centime import usecases, wire
 from centime.auth import Scope
 from centime.http.problems import ProblemError, problems
-from centime.platform import holds, screening
+from centime.platform import holds
 from centime.platform.errors import Code
 from centime.platform.ids import format_id
-from centime.risk.types import RiskEvent
 
 from ..execute import execute
 from ..guards import requires
 from ..idempotency import IdempotencyKeyRequired
 from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
 from ..params import body_id, path_id
-from ..screen import IN_REVIEW, origin, screen_one
+from ..screen import IN_REVIEW, screened_operation
 from ..state import api_state, principal_of
 from .acting import (
     CustomerQuery,
@@ -106,47 +105,18 @@ async def create_hold(
     mandate_id = require_mandate(principal, data.mandate_id, "mandate_id")
     asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
     timeout_s = None if isinstance(data.timeout_s, wire.UnsetType) else data.timeout_s
-    platform = api_state(request).platform
-    customer_id = body_id("cus", data.customer_id, "customer_id")
-    hold_id = operation_id("hold", principal, idempotency_key)
-    charged_by_merchant = not principal.is_operator
-    operation = holds.authorize_hold(
-        platform,
-        customer_id,
-        merchant_id,
-        asset,
-        amount,
-        timeout_s,
-        data.description,
-        mandate_id,
-        hold_id=hold_id,
-        charged_by_merchant=charged_by_merchant,
+    use_case = usecases.HoldRequest(
+        customer_id=body_id("cus", data.customer_id, "customer_id"),
+        merchant_id=merchant_id,
+        asset=asset,
+        amount=amount,
+        hold_id=operation_id("hold", principal, idempotency_key),
+        timeout_s=timeout_s,
+        description=data.description,
+        mandate_id=mandate_id,
+        charged_by_merchant=not principal.is_operator,
     )
-    # A hold is a payment to come: the screen sees it as one.
-    device, ip = origin(request, principal)
-    event = RiskEvent(
-        platform.clock.now_ns(),
-        "payment",
-        amount,
-        asset,
-        format_id("cus", customer_id),
-        format_id("mer", merchant_id),
-        device,
-        ip,
-    )
-    decision = await screen_one(request, event)
-    plan = screening.hold_plan(
-        customer_id,
-        merchant_id,
-        asset,
-        amount,
-        timeout_s,
-        data.description,
-        mandate_id,
-        hold_id,
-        charged_by_merchant,
-    )
-    guarded = screening.guarded(operation, event, decision, plan)
+    guarded = await screened_operation(request, use_case)
     return await execute(
         request, guarded, hold_out, status_code=201, idempotency_key=idempotency_key
     )
@@ -169,13 +139,13 @@ async def capture_hold(
     principal = principal_of(request)
     asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
     # The hold is read (and its merchant and asset checked) in the operation's unit.
-    operation = holds.capture_hold(
-        api_state(request).platform,
+    use_case = usecases.CaptureRequest(
         path_id("hold", hold_id, Code.HOLD_NOT_FOUND),
         amount,
         None if principal.is_operator else principal.owner_id,
         asset,
     )
+    operation = usecases.operation(api_state(request).platform, use_case)
     return await execute(request, operation, capture_out, idempotency_key=idempotency_key)
 
 

@@ -20,20 +20,19 @@ from typing import Any, Final
 from litestar import Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody
 
-from centime import wire
+from centime import usecases, wire
 from centime.auth import Scope
 from centime.http.problems import ApiCode, ProblemError, problems
-from centime.platform import parties, referrals, screening
+from centime.platform import parties, referrals
 from centime.platform.errors import Code
 from centime.platform.ids import format_id, new_id
-from centime.risk.types import Decision, RiskEvent
 
 from ..execute import execute
 from ..guards import requires
 from ..idempotency import IdempotencyKey
 from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
 from ..params import path_id
-from ..screen import IN_REVIEW, origin, screen_one
+from ..screen import IN_REVIEW, screened_signup
 from ..state import api_state, principal_of
 
 __all__ = ["party_routes"]
@@ -88,25 +87,6 @@ def _unset_none(value: Any) -> Any:
 # ------------------------------------------------------------------ customers
 
 
-async def _signup(
-    request: Request[Any, Any, Any], kind: str, party_id: int
-) -> tuple[RiskEvent, Decision]:
-    """The risk screen's decision on a sign-up (a REVIEW creates the party frozen)."""
-    device, ip = origin(request, principal_of(request))
-    payer = format_id("cus" if kind == "customer" else "mer", party_id)
-    event = RiskEvent(
-        api_state(request).platform.clock.now_ns(),
-        "signup",
-        0,
-        _SIGNUP_ASSET,
-        payer,
-        "",
-        device,
-        ip,
-    )
-    return event, await screen_one(request, event)
-
-
 _SIGNUP_ASSET: Final = "USD"  # a sign-up moves no money; the event names an asset anyway
 
 
@@ -132,9 +112,8 @@ async def create_customer(
         data.referral_code,
         data.device_id,
     )
-    event, decision = await _signup(request, "customer", customer_id)
-    plan = screening.signup_plan("customer", customer_id, _SIGNUP_ASSET)
-    guarded = screening.guarded(operation, event, decision, plan)
+    use_case = usecases.SignupRequest("customer", customer_id, _SIGNUP_ASSET)
+    guarded = await screened_signup(request, use_case, operation)
     return await execute(
         request, guarded, customer_out, status_code=201, idempotency_key=idempotency_key
     )
@@ -255,9 +234,8 @@ async def create_merchant(
         data.referral_code,
         data.device_id,
     )
-    event, decision = await _signup(request, "merchant", merchant_id)
-    plan = screening.signup_plan("merchant", merchant_id, _SIGNUP_ASSET)
-    guarded = screening.guarded(operation, event, decision, plan)
+    use_case = usecases.SignupRequest("merchant", merchant_id, _SIGNUP_ASSET)
+    guarded = await screened_signup(request, use_case, operation)
     return await execute(
         request, guarded, merchant_out, status_code=201, idempotency_key=idempotency_key
     )

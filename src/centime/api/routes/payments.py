@@ -23,7 +23,7 @@ from anyio import to_thread
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
-from centime import wire
+from centime import usecases, wire
 from centime.auth import Principal, Scope
 from centime.http.problems import (
     PROBLEM_JSON,
@@ -41,12 +41,11 @@ from centime.limits import (
     BATCH_PAYMENTS_MAX,
 )
 from centime.money import ASSETS
-from centime.platform import payments, screening
+from centime.platform import payments
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id
 from centime.platform.review import InReview
-from centime.risk.types import Decision, RiskEvent
 
 from ..execute import BUSY_HEADERS, REPLAYED_HEADER, execute
 from ..guards import requires
@@ -59,7 +58,7 @@ from ..idempotency import (
 )
 from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
 from ..params import body_id, path_id
-from ..screen import IN_REVIEW, origin, screen_many, screen_one
+from ..screen import IN_REVIEW, origin, screen_many, screened_operation
 from ..state import api_state, principal_of
 from .acting import (
     CustomerQuery,
@@ -135,46 +134,24 @@ async def create_payment(
     """A customer pays a merchant; the platform's fee is split off in the same chain, and
     carrier-billed (restricted) money is spent first."""
     principal = principal_of(request)
-    platform = api_state(request).platform
     merchant_id = acting_merchant(principal, data.merchant_id, "merchant_id")
     mandate_id = require_mandate(principal, data.mandate_id, "mandate_id")
     asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
-    customer_id = body_id("cus", data.customer_id, "customer_id")
-    payment_id = operation_id("payment", principal, idempotency_key)
-    charged_by_merchant = not principal.is_operator
-    operation = payments.create_payment(
-        platform,
-        customer_id,
-        merchant_id,
-        asset,
-        amount,
-        data.description,
-        data.reference,
-        payment_id=payment_id,
+    use_case = usecases.PaymentRequest(
+        customer_id=body_id("cus", data.customer_id, "customer_id"),
+        merchant_id=merchant_id,
+        asset=asset,
+        amount=amount,
+        payment_id=operation_id("payment", principal, idempotency_key),
+        description=data.description,
+        reference=data.reference,
         mandate_id=mandate_id,
-        charged_by_merchant=charged_by_merchant,
+        charged_by_merchant=not principal.is_operator,
         promo_code=data.promo_code,
     )
-    # The risk screen's decision, in a worker thread, before the unit (centime.api.screen).
-    device, ip = origin(request, principal)
-    event = RiskEvent(
-        platform.clock.now_ns(),
-        "payment",
-        amount,
-        asset,
-        format_id("cus", customer_id),
-        format_id("mer", merchant_id),
-        device,
-        ip,
-    )
-    decision = await screen_one(request, event)
-    item = payments.PaymentItem(
-        customer_id, asset, amount, data.description, data.reference, payment_id, mandate_id
-    )
-    plan = screening.payment_plan(customer_id, merchant_id, item, payment_id, charged_by_merchant)
     return await execute(
         request,
-        screening.guarded(operation, event, decision, plan),
+        await screened_operation(request, use_case),
         payment_out,
         status_code=201,
         idempotency_key=idempotency_key,
@@ -322,45 +299,11 @@ class _Batch:
             mandate_id,
         )
 
-    def events(
-        self, now_ns: int, customer_ids: list[str], device: str | None, ip: str | None
-    ) -> list[RiskEvent]:
-        """The risk events of the batch's payments (``customer_ids``: their texts)."""
-        payee = format_id("mer", self.merchant_id)
-        return [
-            RiskEvent(now_ns, "payment", item.amount, item.asset, customer, payee, device, ip)
-            for item, customer in zip(self.items, customer_ids, strict=True)
-        ]
-
-    def operations(
-        self, platform: Platform, events: Sequence[RiskEvent], decisions: Sequence[Decision]
-    ) -> list[Operation[list[Any] | Refusal]]:
-        """The batch's units: each answers what the screen did not allow (and holds what it
-        sent for review) and records every decision (centime.platform.screening)."""
-        size = BATCH_PAYMENTS_MAX
-        operations: list[Operation[list[Any] | Refusal]] = []
-        for start in range(0, len(self.items), size):
-            items = self.items[start : start + size]
-            answers = decisions[start : start + size]
-            operation = payments.create_payments_batch(
-                platform,
-                self.merchant_id,
-                items,
-                charged_by_merchant=self.charged_by_merchant,
-                risk_refusals=screening.screened_batch_refusals(answers),
-            )
-            operations.append(
-                screening.guarded_batch(
-                    operation,
-                    items,
-                    [item.payment_id or 0 for item in items],
-                    self.merchant_id,
-                    self.charged_by_merchant,
-                    events[start : start + size],
-                    answers,
-                )
-            )
-        return operations
+    @property
+    def use_case(self) -> usecases.PaymentBatchRequest:
+        return usecases.PaymentBatchRequest(
+            self.merchant_id, self.items, self.charged_by_merchant, BATCH_PAYMENTS_MAX
+        )
 
     def render(self, results: Sequence[_Result]) -> tuple[bytes, _StoredBatch]:
         """The answer (encoded once) and what its idempotency row keeps."""
@@ -503,41 +446,18 @@ async def create_payment_batch(
         stored = await to_thread.run_sync(_stored_row, platform, owner, key)
         if stored is not None:
             if stored[0] != fingerprint:
-                raise ProblemError(
-                    ApiCode.IDEMPOTENCY_KEY_REUSED,
-                    "this Idempotency-Key was used for a different request; use a new key",
-                )
+                raise _key_reused()
             status, body = await to_thread.run_sync(_replay, batch, stored[2])
             return _answer(status, body, replayed=True)
-        ledger = platform.ledger
-        # The risk screen: one call for the whole batch, in a worker thread.
-        device, ip = origin(request, principal)
-        customer_texts = [payment.customer_id for payment in data.payments]
-        events = await to_thread.run_sync(
-            batch.events, platform.clock.now_ns(), customer_texts, device, ip
+        status, body, kept = await _run_batch(
+            request, batch, [p.customer_id for p in data.payments]
         )
-        decisions = await screen_many(request, events)
-        operations = await to_thread.run_sync(batch.operations, platform, events, decisions)
-        # Queued from a worker thread: a full writer queue makes it wait, not the event loop.
-        try:
-            futures = await to_thread.run_sync(
-                lambda: [ledger.submit_unit(op.unit, op.events_max) for op in operations]
-            )
-        except LedgerBusyError:
-            # Waited COMMIT_WAIT_MAX_S for room. Units already queued run and commit; a
-            # retry with the same key meets their payments (ids are the batch's) and pays
-            # only the rest.
-            raise ProblemError(
-                ApiCode.BUSY, "the server is at capacity; retry shortly", headers=BUSY_HEADERS
-            ) from None
-        # Shielded: a client that goes away must not cancel what the writer completes.
-        outcomes = await asyncio.gather(*(asyncio.shield(asyncio.wrap_future(f)) for f in futures))
-        status, body, kept = await to_thread.run_sync(_outcome, batch, outcomes)
         keep: Operation[tuple[int, bytes]] = Operation(
             lambda ctx: (status, _STORED_ENCODER.encode(kept)), 0
         )
         # Stored only now, in a unit of its own (the units before committed separately).
         store = idempotent(keep, owner, key, fingerprint, lambda answer: answer)
+        ledger = platform.ledger
         stored_future = await to_thread.run_sync(
             lambda: ledger.submit_unit(store.unit, store.events_max)
         )
@@ -546,11 +466,46 @@ async def create_payment_batch(
         # Another process took the key first, for a different batch (the in-flight check is
         # per process). This batch's payment ids derive from the key, so they met that
         # batch's payments (refused, or replayed when equal): nothing moved twice.
-        raise ProblemError(
-            ApiCode.IDEMPOTENCY_KEY_REUSED,
-            "this Idempotency-Key was used for a different request; use a new key",
-        )
+        raise _key_reused()
     return _answer(status, body)
+
+
+def _key_reused() -> ProblemError:
+    return ProblemError(
+        ApiCode.IDEMPOTENCY_KEY_REUSED,
+        "this Idempotency-Key was used for a different request; use a new key",
+    )
+
+
+async def _run_batch(
+    request: Request[Any, Any, Any], batch: _Batch, customer_texts: list[str]
+) -> tuple[int, bytes, _StoredBatch]:
+    """Screen the batch (one call of the screen, in a worker thread), run its units (queued
+    together to the writer) and build the answer and what its idempotency row keeps."""
+    platform = api_state(request).platform
+    ledger = platform.ledger
+    device, ip = origin(request, principal_of(request))
+    use_case = batch.use_case
+    events = await to_thread.run_sync(
+        use_case.events, platform.clock.now_ns(), customer_texts, device, ip
+    )
+    decisions = await screen_many(request, events)
+    operations = await to_thread.run_sync(use_case.operations, platform, events, decisions)
+    # Queued from a worker thread: a full writer queue makes it wait, not the event loop.
+    try:
+        futures = await to_thread.run_sync(
+            lambda: [ledger.submit_unit(op.unit, op.events_max) for op in operations]
+        )
+    except LedgerBusyError:
+        # Waited COMMIT_WAIT_MAX_S for room. Units already queued run and commit; a
+        # retry with the same key meets their payments (ids are the batch's) and pays
+        # only the rest.
+        raise ProblemError(
+            ApiCode.BUSY, "the server is at capacity; retry shortly", headers=BUSY_HEADERS
+        ) from None
+    # Shielded: a client that goes away must not cancel what the writer completes.
+    outcomes = await asyncio.gather(*(asyncio.shield(asyncio.wrap_future(f)) for f in futures))
+    return await to_thread.run_sync(_outcome, batch, outcomes)
 
 
 def _answer(status: int, body: bytes, replayed: bool = False) -> Response[Any]:

@@ -14,7 +14,7 @@ from typing import Any, Final
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
-from centime import wire
+from centime import usecases, wire
 from centime.auth import Scope
 from centime.http.problems import ProblemError, problems
 from centime.platform import refunds
@@ -70,8 +70,7 @@ async def refund_payment(
     if not isinstance(data.amount, wire.UnsetType):
         asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
     # The payment is read (and its merchant and asset checked) in the operation's unit.
-    operation = refunds.refund_payment(
-        api_state(request).platform,
+    use_case = usecases.RefundRequest(
         path_id("pay", payment_id, Code.PAYMENT_NOT_FOUND),
         amount,
         data.reason,
@@ -79,6 +78,7 @@ async def refund_payment(
         refund_id=operation_id("refund", principal, idempotency_key),
         asset=asset,
     )
+    operation = usecases.operation(api_state(request).platform, use_case)
     return await execute(
         request, operation, refund_out, status_code=201, idempotency_key=idempotency_key
     )

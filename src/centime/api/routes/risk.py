@@ -29,7 +29,7 @@ from anyio import to_thread
 from litestar import Request, get, post
 from litestar.params import FromPath, JSONBody, Parameter
 
-from centime import wire
+from centime import usecases, wire
 from centime.auth import Scope
 from centime.http.problems import ProblemError, problems
 from centime.money import ASSETS
@@ -178,7 +178,7 @@ async def approve_case(
     """The held operation goes ahead (the service checks it again)."""
     platform = api_state(request).platform
     target, analyst = _case_id(case_id, idempotency_key), _analyst(request)
-    return _answer(await to_thread.run_sync(review.approve_case, platform, target, analyst))
+    return _answer(await to_thread.run_sync(usecases.approve_case, platform, target, analyst))
 
 
 @post(

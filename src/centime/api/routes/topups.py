@@ -38,10 +38,10 @@ from anyio import to_thread
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
-from centime import wire
+from centime import usecases, wire
 from centime.auth import Scope
 from centime.http.problems import PROBLEM_JSON, ApiCode, ProblemError, problems, refusal_problem
-from centime.platform import screening, topups
+from centime.platform import topups
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id
@@ -131,7 +131,7 @@ def _create(
 ) -> tuple[topups.TopUp | Refusal | InReview, bool]:
     """The top-up of this request (made now, or the one its key made before), and whether
     it existed before. Runs in a worker thread: it waits for the risk screen, two units and
-    the provider. A new top-up is screened first (centime.platform.screening.topup)."""
+    the provider. A new top-up is screened first (centime.usecases.topup)."""
     provider = _provider(platform, platform.config.funding_provider)
     existing = topups.get_topup(platform, topup_id)
     if existing is not None and (
@@ -157,19 +157,8 @@ def _create(
         )
         return made, True
     device, ip = origin_
-    screened = screening.topup(
-        platform,
-        provider,
-        customer_id,
-        asset,
-        amount,
-        method.value,
-        instrument,
-        topup_id=topup_id,
-        device=device,
-        ip=ip,
-    )
-    return screened, False
+    use_case = usecases.TopUpRequest(customer_id, asset, amount, method.value, instrument, topup_id)
+    return usecases.topup(platform, provider, use_case, usecases.Origin(device, ip)), False
 
 
 @post(

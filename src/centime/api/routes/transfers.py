@@ -14,20 +14,19 @@ from typing import Any, Final
 from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody
 
-from centime import wire
+from centime import usecases, wire
 from centime.auth import Scope
 from centime.http.problems import ProblemError, problems
-from centime.platform import p2p, screening
+from centime.platform import p2p
 from centime.platform.errors import Code
 from centime.platform.ids import format_id
-from centime.risk.types import RiskEvent
 
 from ..execute import execute
 from ..guards import requires
 from ..idempotency import IdempotencyKeyRequired
 from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
 from ..params import body_id, path_id
-from ..screen import IN_REVIEW, origin, screen_one
+from ..screen import IN_REVIEW, screened_operation
 from ..state import api_state, principal_of
 from .acting import CustomerQuery, listing, operation_id, query_id
 
@@ -62,27 +61,15 @@ async def create_transfer(
     """Send money from one customer's wallet to another's."""
     asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
     principal = principal_of(request)
-    platform = api_state(request).platform
-    sender_id = body_id("cus", data.sender_id, "sender_id")
-    recipient_id = body_id("cus", data.recipient_id, "recipient_id")
-    transfer_id = operation_id("transfer", principal, idempotency_key)
-    operation = p2p.send(
-        platform, sender_id, recipient_id, asset, amount, data.note, transfer_id=transfer_id
+    use_case = usecases.TransferRequest(
+        sender_id=body_id("cus", data.sender_id, "sender_id"),
+        recipient_id=body_id("cus", data.recipient_id, "recipient_id"),
+        asset=asset,
+        amount=amount,
+        transfer_id=operation_id("transfer", principal, idempotency_key),
+        note=data.note,
     )
-    device, ip = origin(request, principal)
-    event = RiskEvent(
-        platform.clock.now_ns(),
-        "transfer",
-        amount,
-        asset,
-        format_id("cus", sender_id),
-        format_id("cus", recipient_id),
-        device,
-        ip,
-    )
-    decision = await screen_one(request, event)
-    plan = screening.transfer_plan(sender_id, recipient_id, asset, amount, data.note, transfer_id)
-    guarded = screening.guarded(operation, event, decision, plan)
+    guarded = await screened_operation(request, use_case)
     return await execute(
         request, guarded, transfer_out, status_code=201, idempotency_key=idempotency_key
     )

@@ -1,0 +1,254 @@
+"""A request's review plan, and the typed, versioned encoding of the request it stores.
+
+When the screen answers REVIEW, the request is kept with its case (``risk_cases.request``)
+until an analyst decides; approving it decodes the same request type and runs it.
+
+Encoding version 1 is the JSON object the cases have stored since migration 0010 (keys
+sorted; top-ups keep the vaulted instrument since 0012): a version 1 row carries no ``v``
+key, so the rows are unchanged. A later version writes ``"v": 2`` and keeps decoding 1.
+A row that does not decode to its kind's request (a missing or mistyped field, an unknown
+version) raises :class:`PlanError`: it is never half-read into a movement of money.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+import msgspec
+
+from centime.platform.decisions import Subject
+from centime.platform.instruments import Vaulted
+from centime.platform.review import ReviewPlan
+
+from .requests import (
+    HoldRequest,
+    MoneyRequest,
+    PaymentRequest,
+    SignupRequest,
+    TopUpRequest,
+    TransferRequest,
+)
+
+__all__ = ["ENCODING_VERSION", "PlanError", "decode", "encode", "review_plan", "subject"]
+
+ENCODING_VERSION: Final = 1
+
+
+class PlanError(ValueError):
+    """A stored request that does not decode to its kind's request."""
+
+
+class _Payment(msgspec.Struct, forbid_unknown_fields=True):
+    customer_id: int
+    merchant_id: int
+    asset: str
+    amount: int
+    payment_id: int
+    charged_by_merchant: bool
+    description: str | None = None
+    reference: str | None = None
+    mandate_id: int | None = None
+    promo_code: str | None = None  # written only when given
+    v: int = 1
+
+
+class _Transfer(msgspec.Struct, forbid_unknown_fields=True):
+    sender_id: int
+    recipient_id: int
+    asset: str
+    amount: int
+    transfer_id: int
+    note: str | None = None
+    v: int = 1
+
+
+class _Hold(msgspec.Struct, forbid_unknown_fields=True):
+    customer_id: int
+    merchant_id: int
+    asset: str
+    amount: int
+    hold_id: int
+    charged_by_merchant: bool
+    timeout_s: int | None = None
+    description: str | None = None
+    mandate_id: int | None = None
+    v: int = 1
+
+
+class _TopUp(msgspec.Struct, forbid_unknown_fields=True):
+    customer_id: int
+    asset: str
+    amount: int
+    method: str
+    instrument: str
+    topup_id: int
+    instrument_fingerprint: str | None = None  # None: a plan older than 0012 (raw instrument)
+    instrument_last4: str = ""
+    v: int = 1
+
+
+_TYPES: Final[dict[str, type[msgspec.Struct]]] = {
+    "payment": _Payment,
+    "transfer": _Transfer,
+    "hold": _Hold,
+    "topup": _TopUp,
+}
+
+
+def subject(request: MoneyRequest | SignupRequest) -> Subject:
+    """What the request is about: its kind and id, and the party whose money it is."""
+    match request:
+        case PaymentRequest():
+            return Subject("payment", request.payment_id, "customer", request.customer_id)
+        case TransferRequest():
+            return Subject("transfer", request.transfer_id, "customer", request.sender_id)
+        case HoldRequest():
+            return Subject("hold", request.hold_id, "customer", request.customer_id)
+        case TopUpRequest():
+            return Subject("topup", request.topup_id, "customer", request.customer_id)
+        case SignupRequest():
+            return Subject(request.kind, request.party_id, request.kind, request.party_id)
+
+
+def review_plan(request: MoneyRequest | SignupRequest) -> ReviewPlan:
+    """What a REVIEW holds (the amount of the asset; a sign-up holds none) and keeps."""
+    if isinstance(request, SignupRequest):
+        return ReviewPlan(subject(request), request.asset, 0, "{}")
+    return ReviewPlan(subject(request), request.asset, request.amount, encode(request))
+
+
+def _fields(request: MoneyRequest) -> dict[str, Any]:
+    match request:
+        case PaymentRequest():
+            fields: dict[str, Any] = {
+                "customer_id": request.customer_id,
+                "merchant_id": request.merchant_id,
+                "asset": request.asset,
+                "amount": request.amount,
+                "description": request.description,
+                "reference": request.reference,
+                "payment_id": request.payment_id,
+                "mandate_id": request.mandate_id,
+                "charged_by_merchant": request.charged_by_merchant,
+            }
+            if request.promo_code is not None:
+                fields["promo_code"] = request.promo_code
+            return fields
+        case TransferRequest():
+            return {
+                "sender_id": request.sender_id,
+                "recipient_id": request.recipient_id,
+                "asset": request.asset,
+                "amount": request.amount,
+                "note": request.note,
+                "transfer_id": request.transfer_id,
+            }
+        case HoldRequest():
+            return {
+                "customer_id": request.customer_id,
+                "merchant_id": request.merchant_id,
+                "asset": request.asset,
+                "amount": request.amount,
+                "timeout_s": request.timeout_s,
+                "description": request.description,
+                "mandate_id": request.mandate_id,
+                "hold_id": request.hold_id,
+                "charged_by_merchant": request.charged_by_merchant,
+            }
+        case TopUpRequest():
+            return _topup_fields(request)
+
+
+def _topup_fields(request: TopUpRequest) -> dict[str, Any]:
+    """The vaulted instrument only: the plan is stored (and shown to analysts)."""
+    vaulted = request.instrument
+    if not isinstance(vaulted, Vaulted):
+        raise PlanError("a top-up's plan keeps its instrument vaulted, never as given")
+    return {
+        "customer_id": request.customer_id,
+        "asset": request.asset,
+        "amount": request.amount,
+        "method": request.method,
+        "instrument": vaulted.token,
+        "instrument_fingerprint": vaulted.fingerprint,
+        "instrument_last4": vaulted.last4,
+        "topup_id": request.topup_id,
+    }
+
+
+def encode(request: MoneyRequest) -> str:
+    """The request as its case stores it (version :data:`ENCODING_VERSION`)."""
+    return json.dumps(_fields(request), sort_keys=True)
+
+
+def decode(kind: str, text: str | bytes) -> MoneyRequest:
+    """The request a case of ``kind`` stored (:class:`PlanError` when it is not one)."""
+    struct_type = _TYPES.get(kind)
+    if struct_type is None:
+        raise PlanError(f"no request is held for a {kind}")
+    try:
+        stored = msgspec.json.decode(text, type=struct_type)
+    except msgspec.ValidationError as error:
+        raise PlanError(f"the {kind}'s stored request: {error}") from None
+    except msgspec.DecodeError as error:
+        raise PlanError(f"the {kind}'s stored request is not JSON: {error}") from None
+    version = getattr(stored, "v", None)
+    if version != ENCODING_VERSION:
+        raise PlanError(f"the {kind}'s stored request has version {version}")
+    return _request(stored)
+
+
+def _request(stored: msgspec.Struct) -> MoneyRequest:
+    match stored:
+        case _Payment():
+            return PaymentRequest(
+                stored.customer_id,
+                stored.merchant_id,
+                stored.asset,
+                stored.amount,
+                stored.payment_id,
+                stored.description,
+                stored.reference,
+                stored.mandate_id,
+                stored.charged_by_merchant,
+                stored.promo_code,
+            )
+        case _Transfer():
+            return TransferRequest(
+                stored.sender_id,
+                stored.recipient_id,
+                stored.asset,
+                stored.amount,
+                stored.transfer_id,
+                stored.note,
+            )
+        case _Hold():
+            return HoldRequest(
+                stored.customer_id,
+                stored.merchant_id,
+                stored.asset,
+                stored.amount,
+                stored.hold_id,
+                stored.timeout_s,
+                stored.description,
+                stored.mandate_id,
+                stored.charged_by_merchant,
+            )
+        case _TopUp():
+            instrument: str | Vaulted = (
+                stored.instrument
+                if stored.instrument_fingerprint is None
+                else Vaulted(
+                    stored.instrument, stored.instrument_fingerprint, stored.instrument_last4
+                )
+            )
+            return TopUpRequest(
+                stored.customer_id,
+                stored.asset,
+                stored.amount,
+                stored.method,
+                instrument,
+                stored.topup_id,
+            )
+    raise PlanError(f"not a stored request: {type(stored).__name__}")

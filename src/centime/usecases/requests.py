@@ -1,0 +1,224 @@
+"""One typed request per money movement a person starts, validated once.
+
+A request is a frozen value: the entry point (an API route, a web page, the simulator)
+builds it from what it was given, ids included, and :func:`refusal` says why it cannot
+move money before anything is asked or written. Everything else is derived from it
+(centime.usecases.derive): the risk event, the service's operation, the review plan.
+
+The checks are the services' own (they check again, inside their units, for callers that
+do not come through here): one definition, applied first here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final, Literal
+
+from centime.platform.config import PlatformConfig
+from centime.platform.errors import Code, Refusal
+from centime.platform.holds import check_authorize, check_capture
+from centime.platform.ids import new_id, valid_id
+from centime.platform.instruments import Vaulted
+from centime.platform.p2p import check_send
+from centime.platform.payments import PaymentItem, check_payment
+from centime.platform.refunds import check_refund
+from centime.platform.topups import check_request
+from centime.providers.funding import Method, instrument_problem
+
+__all__ = [
+    "CaptureRequest",
+    "FollowUpRequest",
+    "HoldRequest",
+    "MoneyRequest",
+    "PaymentRequest",
+    "RefundRequest",
+    "SignupRequest",
+    "TopUpRequest",
+    "TransferRequest",
+    "refusal",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """A customer pays a merchant (centime.platform.payments.create_payment)."""
+
+    customer_id: int
+    merchant_id: int
+    asset: str
+    amount: int
+    payment_id: int = field(default_factory=new_id)  # given: idempotent under it
+    description: str | None = None
+    reference: str | None = None
+    mandate_id: int | None = None
+    charged_by_merchant: bool = False
+    promo_code: str | None = None
+
+    @property
+    def item(self) -> PaymentItem:
+        """The payment as the payments service's batch item."""
+        return PaymentItem(
+            self.customer_id,
+            self.asset,
+            self.amount,
+            self.description,
+            self.reference,
+            self.payment_id,
+            self.mandate_id,
+            self.promo_code,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRequest:
+    """A customer sends money to another (centime.platform.p2p.send)."""
+
+    sender_id: int
+    recipient_id: int
+    asset: str
+    amount: int
+    transfer_id: int = field(default_factory=new_id)  # given: idempotent under it
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRequest:
+    """A merchant's metered hold on a customer's money (centime.platform.holds)."""
+
+    customer_id: int
+    merchant_id: int
+    asset: str
+    amount: int
+    hold_id: int = field(default_factory=new_id)  # given: idempotent under it
+    timeout_s: int | None = None  # None: the configured default
+    description: str | None = None
+    mandate_id: int | None = None
+    charged_by_merchant: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TopUpRequest:
+    """Money into a customer's wallet from a card, a bank account or a phone bill
+    (centime.platform.topups). ``instrument`` as the customer gave it, or vaulted (what a
+    review plan keeps: only the vaulted one is ever stored)."""
+
+    customer_id: int
+    asset: str
+    amount: int
+    method: str
+    instrument: str | Vaulted
+    topup_id: int = field(default_factory=new_id)  # given: idempotent under it
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRequest:
+    """A merchant captures ``amount`` of its hold (centime.platform.holds.capture_hold):
+    paid as a payment, the rest of the reserve back to the customer. ``merchant_id`` given:
+    the hold must be that merchant's; ``asset`` given: the amount must be in the hold's."""
+
+    hold_id: int
+    amount: int
+    merchant_id: int | None = None
+    asset: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    """A payment refunded, all of what is left (``amount`` None) or part of it
+    (centime.platform.refunds.refund_payment); ``merchant_id`` and ``asset`` as for a
+    capture."""
+
+    payment_id: int
+    amount: int | None = None
+    reason: str | None = None
+    merchant_id: int | None = None
+    refund_id: int = field(default_factory=new_id)  # given: idempotent under it
+    asset: str | None = None
+
+
+PartyKind = Literal["customer", "merchant"]
+
+
+@dataclass(frozen=True, slots=True)
+class SignupRequest:
+    """A new customer or merchant: moves no money (a REVIEW creates the party frozen)."""
+
+    kind: PartyKind
+    party_id: int = field(default_factory=new_id)
+    asset: str = "USD"  # the event names an asset anyway
+    referrer: str = ""  # who referred it, as the screen sees it
+
+
+MoneyRequest = PaymentRequest | TransferRequest | HoldRequest | TopUpRequest
+# Movements of money already screened (a hold's, a payment's): no event, no review.
+FollowUpRequest = CaptureRequest | RefundRequest
+_METHODS: Final = tuple(m.value for m in Method)
+
+
+def refusal(
+    request: MoneyRequest | FollowUpRequest | SignupRequest, config: PlatformConfig
+) -> Refusal | None:
+    """Why ``request`` cannot move money (the refusal its service would answer), or None
+    (``config``: the platform's, which bounds a hold's timeout)."""
+    match request:
+        case PaymentRequest():
+            return check_payment(request.item) or (
+                None
+                if valid_id(request.merchant_id)
+                else Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
+            )
+        case TransferRequest():
+            return check_send(
+                request.sender_id,
+                request.recipient_id,
+                request.asset,
+                request.amount,
+                request.note,
+                request.transfer_id,
+            )
+        case HoldRequest():
+            return _hold_refusal(request, config)
+        case TopUpRequest():
+            return _topup_refusal(request)
+        case CaptureRequest():
+            return check_capture(request.amount)
+        case RefundRequest():
+            return check_refund(request.amount, request.reason, request.refund_id)
+        case SignupRequest():
+            if request.kind not in ("customer", "merchant") or not valid_id(request.party_id):
+                return Refusal(Code.INVALID_REQUEST, "a sign-up names a new customer or merchant")
+            return None
+
+
+def _hold_refusal(request: HoldRequest, config: PlatformConfig) -> Refusal | None:
+    timeout = config.hold_timeout_default_s if request.timeout_s is None else request.timeout_s
+    if not valid_id(request.customer_id):
+        return Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
+    if not valid_id(request.merchant_id):
+        return Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
+    return check_authorize(
+        config,
+        request.asset,
+        request.amount,
+        timeout,
+        request.description,
+        (request.mandate_id, request.hold_id),
+    )
+
+
+def _topup_refusal(request: TopUpRequest) -> Refusal | None:
+    """The method and the instrument's shape first (a malformed instrument is refused
+    before a provider sees it), then the amount."""
+    if request.method not in _METHODS:
+        return Refusal(Code.INVALID_REQUEST, f"method must be one of {', '.join(_METHODS)}")
+    given = None if isinstance(request.instrument, Vaulted) else request.instrument
+    if given is not None:
+        problem = instrument_problem(Method(request.method), given)
+        if problem is not None:
+            return Refusal(Code.INVALID_REQUEST, problem)
+    checked = check_request(request.asset, request.amount, request.method, None)[1]
+    if checked is not None:
+        return checked
+    if not valid_id(request.topup_id):
+        return Refusal(Code.INVALID_REQUEST, "topup_id must be a positive id")
+    return None
