@@ -176,6 +176,50 @@ def _with_balances(a: Account, dp: int, dpo: int, cp: int, cpo: int, flags: int)
     return Account(a.id, a.asset, a.code, flags, a.user_data, dp, dpo, cp, cpo, a.timestamp)
 
 
+def _new_fields_refusal(t: Transfer, flags: int) -> CreateTransferStatus | None:
+    """What is wrong with a new (not posting, not voiding) transfer's own fields, before
+    any account is read; None when nothing is."""
+    _, dr_id, cr_id, amount, asset, code, _, pending_id, timeout_s, _, _ = t
+    if dr_id == 0:
+        return S.DEBIT_ACCOUNT_ID_MUST_NOT_BE_ZERO
+    if cr_id == 0:
+        return S.CREDIT_ACCOUNT_ID_MUST_NOT_BE_ZERO
+    if dr_id == cr_id:
+        return S.ACCOUNTS_MUST_BE_DIFFERENT
+    if pending_id != 0:
+        return S.PENDING_ID_MUST_BE_ZERO
+    pending = flags & _PENDING
+    if not pending and timeout_s != 0:
+        return S.TIMEOUT_RESERVED_FOR_PENDING_TRANSFER
+    if not pending and flags & (_CLOSE_DR | _CLOSE_CR):
+        return S.CLOSING_TRANSFER_MUST_BE_PENDING
+    if not asset:
+        return S.ASSET_MUST_NOT_BE_EMPTY
+    if code == 0:
+        return S.CODE_MUST_NOT_BE_ZERO
+    if amount == 0 and not flags & (_BAL_DR | _BAL_CR):
+        return S.AMOUNT_MUST_NOT_BE_ZERO
+    return None
+
+
+def _posting_refusal(dr: Account, cr: Account, amount: int) -> CreateTransferStatus | None:
+    """Why ``amount`` of a pending transfer cannot be posted between ``dr`` and ``cr``; None
+    when it can."""
+    # Even the transfer that closed the account cannot be posted: a closed account moves no
+    # money; voiding (or the expiry of) the closing transfer reopens it.
+    if dr.flags & _CLOSED:
+        return S.DEBIT_ACCOUNT_ALREADY_CLOSED
+    if cr.flags & _CLOSED:
+        return S.CREDIT_ACCOUNT_ALREADY_CLOSED
+    # The reserve is released whole and at most that much posted, so the totals cannot grow;
+    # only the posted fields can overflow.
+    if dr.debits_posted + amount > AMOUNT_MAX:
+        return S.OVERFLOWS_DEBITS_POSTED
+    if cr.credits_posted + amount > AMOUNT_MAX:
+        return S.OVERFLOWS_CREDITS_POSTED
+    return None
+
+
 class BatchApplier:
     """Applies requests in order against a :class:`LedgerView`, accumulating :class:`Changes`.
 
@@ -440,26 +484,11 @@ class BatchApplier:
     def _create_new(self, t: Transfer, flags: int, timestamp: int) -> CreateTransferStatus:
         # The hot path: fields are unpacked once (attribute access on a NamedTuple is a
         # property call each time).
-        tid, dr_id, cr_id, amount, asset, code, _, pending_id, timeout_s, user_data, _ = t
-        if dr_id == 0:
-            return S.DEBIT_ACCOUNT_ID_MUST_NOT_BE_ZERO
-        if cr_id == 0:
-            return S.CREDIT_ACCOUNT_ID_MUST_NOT_BE_ZERO
-        if dr_id == cr_id:
-            return S.ACCOUNTS_MUST_BE_DIFFERENT
-        if pending_id != 0:
-            return S.PENDING_ID_MUST_BE_ZERO
+        _, dr_id, cr_id, amount, asset, _, _, _, timeout_s, _, _ = t
+        refusal = _new_fields_refusal(t, flags)
+        if refusal is not None:
+            return refusal
         pending = flags & _PENDING
-        if not pending and timeout_s != 0:
-            return S.TIMEOUT_RESERVED_FOR_PENDING_TRANSFER
-        if not pending and flags & (_CLOSE_DR | _CLOSE_CR):
-            return S.CLOSING_TRANSFER_MUST_BE_PENDING
-        if not asset:
-            return S.ASSET_MUST_NOT_BE_EMPTY
-        if code == 0:
-            return S.CODE_MUST_NOT_BE_ZERO
-        if amount == 0 and not flags & (_BAL_DR | _BAL_CR):
-            return S.AMOUNT_MUST_NOT_BE_ZERO
         accounts = self._accounts
         dr = accounts.get(dr_id)
         if dr is None:
@@ -467,8 +496,8 @@ class BatchApplier:
         cr = accounts.get(cr_id)
         if cr is None:
             return S.CREDIT_ACCOUNT_NOT_FOUND
-        _, dr_asset, dr_code, dr_flags, dr_data, dr_dp, dr_dpo, dr_cp, dr_cpo, dr_ts = dr
-        _, cr_asset, cr_code, cr_flags, cr_data, cr_dp, cr_dpo, cr_cp, cr_cpo, cr_ts = cr
+        _, dr_asset, _, dr_flags, _, dr_dp, dr_dpo, _, dr_cpo, _ = dr
+        _, cr_asset, _, cr_flags, _, _, cr_dpo, cr_cp, cr_cpo, _ = cr
         if dr_asset != cr_asset:
             return S.ACCOUNTS_MUST_HAVE_THE_SAME_ASSET
         if asset != dr_asset:
@@ -504,73 +533,55 @@ class BatchApplier:
             return S.EXCEEDS_CREDITS
         if cr_flags & _CMNED and cr_credits > cr_dpo:
             return S.EXCEEDS_DEBITS
+        return self._apply_new(t, flags, amount, timestamp, dr, cr)
+
+    def _apply_new(
+        self, t: Transfer, flags: int, amount: int, timestamp: int, dr: Account, cr: Account
+    ) -> CreateTransferStatus:
+        """Store the checked new transfer ``t`` of ``amount`` (after balancing) and move its
+        accounts: a pending amount into their pending fields, any other into the posted ones."""
+        tid, dr_id, cr_id, _, asset, code, _, _, timeout_s, user_data, _ = t
+        _, dr_asset, dr_code, dr_flags, dr_data, dr_dp, dr_dpo, dr_cp, dr_cpo, dr_ts = dr
+        _, cr_asset, cr_code, cr_flags, cr_data, cr_dp, cr_dpo, cr_cp, cr_cpo, cr_ts = cr
         if flags & (_CLOSE_DR | _CLOSE_CR):
             dr_flags |= _CLOSED if flags & _CLOSE_DR else 0
             cr_flags |= _CLOSED if flags & _CLOSE_CR else 0
+        pending = flags & _PENDING
+        held = amount if pending else 0
+        posted = amount - held
+        dr = _new(
+            Account,
+            (
+                dr_id,
+                dr_asset,
+                dr_code,
+                dr_flags,
+                dr_data,
+                dr_dp + held,
+                dr_dpo + posted,
+                dr_cp,
+                dr_cpo,
+                dr_ts,
+            ),
+        )
+        cr = _new(
+            Account,
+            (
+                cr_id,
+                cr_asset,
+                cr_code,
+                cr_flags,
+                cr_data,
+                cr_dp,
+                cr_dpo,
+                cr_cp + held,
+                cr_cpo + posted,
+                cr_ts,
+            ),
+        )
         if pending:
-            dr = _new(
-                Account,
-                (
-                    dr_id,
-                    dr_asset,
-                    dr_code,
-                    dr_flags,
-                    dr_data,
-                    dr_dp + amount,
-                    dr_dpo,
-                    dr_cp,
-                    dr_cpo,
-                    dr_ts,
-                ),
-            )
-            cr = _new(
-                Account,
-                (
-                    cr_id,
-                    cr_asset,
-                    cr_code,
-                    cr_flags,
-                    cr_data,
-                    cr_dp,
-                    cr_dpo,
-                    cr_cp + amount,
-                    cr_cpo,
-                    cr_ts,
-                ),
-            )
             expires_at = timestamp + timeout_s * NS_PER_S if timeout_s else 0
             self._set_pending(PendingState(tid, PendingStatus.PENDING, expires_at, 0))
-        else:
-            dr = _new(
-                Account,
-                (
-                    dr_id,
-                    dr_asset,
-                    dr_code,
-                    dr_flags,
-                    dr_data,
-                    dr_dp,
-                    dr_dpo + amount,
-                    dr_cp,
-                    dr_cpo,
-                    dr_ts,
-                ),
-            )
-            cr = _new(
-                Account,
-                (
-                    cr_id,
-                    cr_asset,
-                    cr_code,
-                    cr_flags,
-                    cr_data,
-                    cr_dp,
-                    cr_dpo,
-                    cr_cp,
-                    cr_cpo + amount,
-                    cr_ts,
-                ),
-            )
         record = _new(
             Transfer,
             (tid, dr_id, cr_id, amount, asset, code, flags, 0, timeout_s, user_data, timestamp),
@@ -618,19 +629,9 @@ class BatchApplier:
         if state.status is PendingStatus.EXPIRED or 0 < state.expires_at <= timestamp:
             return S.PENDING_TRANSFER_EXPIRED
         dr, cr = self._accounts_of(p)
-        if post:
-            # Even the transfer that closed the account cannot be posted: a closed account
-            # moves no money; voiding (or the expiry of) the closing transfer reopens it.
-            if dr.flags & _CLOSED:
-                return S.DEBIT_ACCOUNT_ALREADY_CLOSED
-            if cr.flags & _CLOSED:
-                return S.CREDIT_ACCOUNT_ALREADY_CLOSED
-            # The reserve is released whole and at most that much posted, so the totals
-            # cannot grow; only the posted fields can overflow.
-            if dr.debits_posted + amount > AMOUNT_MAX:
-                return S.OVERFLOWS_DEBITS_POSTED
-            if cr.credits_posted + amount > AMOUNT_MAX:
-                return S.OVERFLOWS_CREDITS_POSTED
+        refusal = _posting_refusal(dr, cr, amount) if post else None
+        if refusal is not None:
+            return refusal
         dr, cr = self._released(p, posted=amount if post else 0)
         record = Transfer(
             t.id,
