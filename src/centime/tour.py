@@ -115,59 +115,7 @@ def run_demo(path: Path, console: Console | None = None) -> bool:
             f"{results.count(CreateTransferStatus.CREATED)} created"
         )
 
-        hold_id = ids()
-        hold = Transfer(
-            hold_id,
-            ALICE,
-            CREATOR,
-            USD.parse("1.00"),
-            "USD",
-            CODE_HOLD,
-            flags=TransferFlags.PENDING,
-            timeout_s=600,
-        )
-        _show(
-            say,
-            "Alice authorizes a metered hold of 1.00 for a video stream (10 min)",
-            ledger.create_transfers([hold]),
-        )
-        capture = USD.parse("0.37")
-        _show(
-            say,
-            "The stream ends: capture 0.37, the other 0.63 goes back to Alice",
-            ledger.create_transfers(
-                [
-                    Transfer(
-                        ids(),
-                        0,
-                        0,
-                        capture,
-                        "",
-                        0,
-                        flags=TransferFlags.POST_PENDING,
-                        pending_id=hold_id,
-                    ),
-                ]
-            ),
-        )
-        _show(
-            say,
-            "Capturing the same hold again is refused",
-            ledger.create_transfers(
-                [
-                    Transfer(
-                        ids(),
-                        0,
-                        0,
-                        AMOUNT_POST_FULL,
-                        "",
-                        0,
-                        flags=TransferFlags.POST_PENDING,
-                        pending_id=hold_id,
-                    ),
-                ]
-            ),
-        )
+        _hold_and_capture(say, ledger, ids)
         _show(
             say,
             "Bob (empty wallet) tries to pay 0.10: refused, and the chain leaves no trace",
@@ -186,6 +134,42 @@ def run_demo(path: Path, console: Console | None = None) -> bool:
         "transfers, no wallet below zero[/]"
     )
     return audited
+
+
+def _hold_and_capture(say: object, ledger: Ledger, ids: _Ids) -> None:
+    """A metered hold captured in part, then a second capture of it refused."""
+    hold_id = ids()
+    hold = Transfer(
+        hold_id,
+        ALICE,
+        CREATOR,
+        USD.parse("1.00"),
+        "USD",
+        CODE_HOLD,
+        flags=TransferFlags.PENDING,
+        timeout_s=600,
+    )
+    _show(
+        say,
+        "Alice authorizes a metered hold of 1.00 for a video stream (10 min)",
+        ledger.create_transfers([hold]),
+    )
+    _show(
+        say,
+        "The stream ends: capture 0.37, the other 0.63 goes back to Alice",
+        ledger.create_transfers([_capture(ids(), hold_id, USD.parse("0.37"))]),
+    )
+    _show(
+        say,
+        "Capturing the same hold again is refused",
+        ledger.create_transfers([_capture(ids(), hold_id, AMOUNT_POST_FULL)]),
+    )
+
+
+def _capture(transfer_id: int, hold_id: int, amount: int) -> Transfer:
+    return Transfer(
+        transfer_id, 0, 0, amount, "", 0, flags=TransferFlags.POST_PENDING, pending_id=hold_id
+    )
 
 
 def _show_audit(console: Console, store: LedgerStore, article_payment_id: int) -> bool:

@@ -117,27 +117,10 @@ class AuditLog:
         now_ns: int,
     ) -> None:
         """Log the group whose ``count`` timestamps start at ``timestamp_first``."""
-        if not (
-            changes.transfers
-            or changes.accounts_created
-            or changes.accounts
-            or changes.pending
-            or changes.failed
-        ):
+        if not _changed(changes):
             self.idle(txn, now_ns)
             return
-        tip = txn.audit_tip()
-        seq, size, last, prev_hash, peaks = (
-            (0, 0, 0, ZERO_HASH, b"")
-            if tip is None
-            else (
-                tip.seq,
-                tip.tree_size,
-                tip.timestamp_last,
-                bytes(tip.batch_hash),
-                bytes(tip.peaks),
-            )
-        )
+        seq, size, last, prev_hash, peaks = _tip_fields(txn)
         if timestamp_first <= last:
             raise RuntimeError(f"group at {timestamp_first} is not after the log's tip {last}")
         if txn.transfers_between(last, timestamp_first):
@@ -221,3 +204,22 @@ class AuditLog:
 def _head_of(tip: AuditTip) -> TreeHead:
     root = CompactRange.decode(tip.tree_size, bytes(tip.peaks)).root()
     return TreeHead(tip.tree_size, 0, root, tip.seq, bytes(tip.batch_hash))
+
+
+def _changed(changes: Changes) -> bool:
+    return bool(
+        changes.transfers
+        or changes.accounts_created
+        or changes.accounts
+        or changes.pending
+        or changes.failed
+    )
+
+
+def _tip_fields(txn: AuditWrite) -> tuple[int, int, int, bytes, bytes]:
+    """The log's tip as (seq, tree size, last timestamp, batch hash, peaks); an empty log's
+    before the first group."""
+    tip = txn.audit_tip()
+    if tip is None:
+        return 0, 0, 0, ZERO_HASH, b""
+    return tip.seq, tip.tree_size, tip.timestamp_last, bytes(tip.batch_hash), bytes(tip.peaks)

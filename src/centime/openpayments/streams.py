@@ -23,7 +23,7 @@ a stream payment and its accrual happen together or not at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any, Final
 
 from centime.ledger.units import UnitContext
@@ -206,18 +206,7 @@ def accrue(
         )
         ctx.execute(
             f"INSERT INTO op_streams ({_COLUMNS}) VALUES ({', '.join('?' * 10)})",
-            (
-                grant_id,
-                merchant_id,
-                customer_id,
-                asset,
-                hold.id,
-                reserve,
-                0,
-                0,
-                hold.expires_at_ns,
-                ctx.now_ns,
-            ),
+            astuple(stream),
         )
     ctx.execute(
         "UPDATE op_streams SET accrued = accrued + ?, payments = payments + 1, last_ns = ?"

@@ -466,29 +466,34 @@ def create_endpoint(
             now,
             now,
         )
-        ctx.execute(
-            f"INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES ({', '.join('?' * 14)})",
-            (
-                new,
-                merchant_id,
-                url,
-                description,
-                " ".join(sorted(types)),
-                1,
-                None,
-                endpoint.secret,
-                None,
-                None,
-                None,
-                0,
-                now,
-                now,
-            ),
-        )
+        _insert_endpoint(ctx, endpoint)
         _new_version(ctx)
         return NewSecret(endpoint, secret)
 
     return Operation(unit, 0)
+
+
+def _insert_endpoint(ctx: UnitContext, e: Endpoint) -> None:
+    """Stores a new endpoint; its event types as one sorted, space-separated string."""
+    ctx.execute(
+        f"INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+        (
+            e.id,
+            e.merchant_id,
+            e.url,
+            e.description,
+            " ".join(sorted(e.event_types)),
+            int(e.enabled),
+            e.disabled_reason,
+            e.secret,
+            e.secret_previous,
+            e.previous_expires_ns,
+            e.failing_since_ns,
+            e.failures,
+            e.created_ns,
+            e.updated_ns,
+        ),
+    )
 
 
 def update_endpoint(
