@@ -73,9 +73,6 @@ ASSET_SCALE_MAX: Final = 18
 # and covers the newest batch at the writer's next idle tick (EXPIRY_INTERVAL_S) otherwise:
 # a head at least every second while there is traffic.
 AUDIT_HEAD_INTERVAL_S: Final = 0.5
-# Inputs of the audit API and CLI: a proof asks for at most this many tree levels' worth of
-# work; listings return at most this many items.
-AUDIT_LIST_MAX: Final = 1000
 
 # Top-ups and funding providers (centime.platform.topups, centime.providers).
 # An instrument (a card token, a bank account reference, a phone number) as a request names

@@ -297,9 +297,5 @@ class RulesFile:
         return True
 
 
-def severity(action: Action) -> int:
-    return SEVERITY[action]
-
-
 def worst(actions: Sequence[Action]) -> Action:
     return max(actions, key=SEVERITY.__getitem__, default=Action.ALLOW)

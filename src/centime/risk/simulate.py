@@ -23,7 +23,6 @@ draws that pick them are floats turned into whole cents or micro-dollars once, b
 from __future__ import annotations
 
 import csv
-import heapq
 import math
 import random
 from collections.abc import Iterable, Iterator
@@ -78,7 +77,6 @@ CSV_COLUMNS: Final = (
     "instrument",
     "label",
 )
-CSV_OPTIONAL: Final = ("device", "ip", "instrument", "label", "typology")
 CSV_ROWS_MAX: Final = 50_000_000  # a file longer than this is refused, not read forever
 CSV_FIELD_MAX: Final = 256  # characters in one id
 
@@ -813,8 +811,3 @@ def read_csv(source: Path | TextIO, *, max_rows: int = CSV_ROWS_MAX) -> Iterator
             _field(row, "instrument", line, False) or None,
         )
         yield LabelledEvent(event, int(label_text), _field(row, "typology", line, False))
-
-
-def merge_in_time_order(*streams: Iterable[LabelledEvent]) -> list[LabelledEvent]:
-    """Several event streams as one, in time order (ties keep stream order)."""
-    return list(heapq.merge(*streams, key=lambda e: e.event.timestamp_ns))

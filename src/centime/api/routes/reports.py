@@ -35,9 +35,6 @@ READ: Final = [requires(Scope.READ)]
 NS_PER_S: Final = 1_000_000_000
 
 DateParam = Annotated[str, Parameter(pattern=r"^\d{4}-\d{2}-\d{2}$", description="A UTC day.")]
-InstantParam = Annotated[
-    str, Parameter(max_length=40, description="A date (midnight UTC) or an RFC 3339 time.")
-]
 
 
 def parse_instant(text: str, field: str) -> int:
