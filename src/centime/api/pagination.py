@@ -16,7 +16,8 @@ import binascii
 import hashlib
 import hmac
 import struct
-from typing import Annotated, Final
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Final, Protocol, TypeVar
 
 from litestar.params import Parameter
 
@@ -96,3 +97,34 @@ def decode_cursor(listing: str, text: str | None) -> Cursor | None:
         # forged cursor can carry any 64-bit value; the stores hold signed 64-bit integers.
         raise ProblemError(ApiCode.INVALID_CURSOR, "the cursor is not one this listing gave")
     return created_ns, row_id
+
+
+T_co = TypeVar("T_co", covariant=True)
+P = TypeVar("P")
+
+
+class Listed(Protocol[T_co]):
+    """One page of a listing as the platform answers it (``centime.platform.pages.Page``)."""
+
+    @property
+    def items(self) -> Sequence[T_co]: ...
+
+    @property
+    def next_cursor(self) -> Cursor | None: ...
+
+
+def listed_page(
+    page_type: Callable[..., P],
+    listing: str,
+    cursor: str | None,
+    fetch: Callable[[Cursor | None], Listed[Any]],
+    render: Callable[[Any], Any],
+) -> P:
+    """The wire page of ``listing`` that starts at the client's ``cursor``: the platform's
+    page (``fetch`` from the decoded position), each item rendered, the next cursor bound to
+    ``listing``."""
+    page = fetch(decode_cursor(listing, cursor))
+    return page_type(
+        data=[render(item) for item in page.items],
+        next_cursor=next_cursor(listing, page.next_cursor),
+    )

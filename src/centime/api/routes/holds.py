@@ -30,7 +30,7 @@ from centime.platform.ids import format_id
 from ..execute import execute
 from ..guards import requires
 from ..idempotency import IdempotencyKeyRequired
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
 from ..params import body_id, path_id
 from ..screen import IN_REVIEW, screened_operation
 from ..state import api_state, principal_of
@@ -180,11 +180,12 @@ def list_holds(
     merchant = visible_merchant(principal_of(request), merchant_id)
     customer = query_id("cus", customer_id, "customer_id")
     name = listing("holds", merchant, customer)
-    page = holds.list_holds(
-        api_state(request).platform, merchant, customer, decode_cursor(name, cursor), limit
-    )
-    return wire.HoldPage(
-        data=[hold_out(h) for h in page.items], next_cursor=next_cursor(name, page.next_cursor)
+    return listed_page(
+        wire.HoldPage,
+        name,
+        cursor,
+        lambda at: holds.list_holds(api_state(request).platform, merchant, customer, at, limit),
+        hold_out,
     )
 
 

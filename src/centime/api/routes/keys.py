@@ -21,7 +21,7 @@ from centime.platform.ids import format_id
 from ..execute import execute
 from ..guards import requires
 from ..idempotency import IdempotencyKey
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
 from ..params import body_id, path_id
 from ..state import api_state, principal_of
 
@@ -100,15 +100,14 @@ def list_api_keys(
 ) -> wire.ApiKeyPage:
     """The caller's owner's keys, revoked ones too, newest first (never their secrets)."""
     principal = principal_of(request)
-    page = keys.list_keys(
-        api_state(request).platform,
-        principal.kind,
-        principal.owner_id,
-        decode_cursor("api-keys", cursor),
-        limit,
-    )
-    return wire.ApiKeyPage(
-        data=[key_out(k) for k in page.items], next_cursor=next_cursor("api-keys", page.next_cursor)
+    return listed_page(
+        wire.ApiKeyPage,
+        "api-keys",
+        cursor,
+        lambda at: keys.list_keys(
+            api_state(request).platform, principal.kind, principal.owner_id, at, limit
+        ),
+        key_out,
     )
 
 

@@ -25,7 +25,7 @@ from centime.platform.ids import format_id, new_id
 from ..execute import execute
 from ..guards import requires
 from ..idempotency import IdempotencyKey
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
 from ..params import body_id, path_id
 from ..state import api_state, principal_of
 from .acting import CustomerQuery, MerchantQuery, listing, operation_id, query_id, visible_merchant
@@ -125,13 +125,15 @@ def list_mandates(
     merchant = visible_merchant(principal_of(request), merchant_id)
     customer = query_id("cus", customer_id, "customer_id")
     name = listing("mandates", customer, merchant)
-    page = mandates.list_mandates(
-        api_state(request).platform, customer, merchant, decode_cursor(name, cursor), limit
-    )
     day = _today(request)
-    return wire.MandatePage(
-        data=[mandate_out(m, day) for m in page.items],
-        next_cursor=next_cursor(name, page.next_cursor),
+    return listed_page(
+        wire.MandatePage,
+        name,
+        cursor,
+        lambda at: mandates.list_mandates(
+            api_state(request).platform, customer, merchant, at, limit
+        ),
+        lambda m: mandate_out(m, day),
     )
 
 

@@ -30,7 +30,7 @@ from centime.platform.ids import format_id, new_id
 from ..execute import execute
 from ..guards import requires
 from ..idempotency import IdempotencyKey
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
 from ..params import path_id
 from ..screen import IN_REVIEW, screened_signup
 from ..state import api_state, principal_of
@@ -126,12 +126,12 @@ def list_customers(
     cursor: CursorParam = None,
 ) -> wire.CustomerPage:
     """Every customer, newest first."""
-    page = parties.list_customers(
-        api_state(request).platform, decode_cursor("customers", cursor), limit
-    )
-    return wire.CustomerPage(
-        data=[customer_out(c) for c in page.items],
-        next_cursor=next_cursor("customers", page.next_cursor),
+    return listed_page(
+        wire.CustomerPage,
+        "customers",
+        cursor,
+        lambda at: parties.list_customers(api_state(request).platform, at, limit),
+        customer_out,
     )
 
 
@@ -248,12 +248,12 @@ def list_merchants(
     cursor: CursorParam = None,
 ) -> wire.MerchantPage:
     """Every merchant, newest first."""
-    page = parties.list_merchants(
-        api_state(request).platform, decode_cursor("merchants", cursor), limit
-    )
-    return wire.MerchantPage(
-        data=[merchant_out(m) for m in page.items],
-        next_cursor=next_cursor("merchants", page.next_cursor),
+    return listed_page(
+        wire.MerchantPage,
+        "merchants",
+        cursor,
+        lambda at: parties.list_merchants(api_state(request).platform, at, limit),
+        merchant_out,
     )
 
 

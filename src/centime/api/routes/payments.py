@@ -56,7 +56,7 @@ from ..idempotency import (
     idempotent,
     request_hash,
 )
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
 from ..params import body_id, path_id
 from ..screen import IN_REVIEW, origin, screen_many, screened_operation
 from ..state import api_state, principal_of
@@ -171,11 +171,14 @@ def list_payments(
     merchant = visible_merchant(principal_of(request), merchant_id)
     customer = query_id("cus", customer_id, "customer_id")
     name = listing("payments", merchant, customer)
-    page = payments.list_payments(
-        api_state(request).platform, merchant, customer, decode_cursor(name, cursor), limit
-    )
-    return wire.PaymentPage(
-        data=[payment_out(p) for p in page.items], next_cursor=next_cursor(name, page.next_cursor)
+    return listed_page(
+        wire.PaymentPage,
+        name,
+        cursor,
+        lambda at: payments.list_payments(
+            api_state(request).platform, merchant, customer, at, limit
+        ),
+        payment_out,
     )
 
 

@@ -45,7 +45,7 @@ from centime.platform.ids import format_id
 from ..execute import execute
 from ..guards import requires
 from ..idempotency import IdempotencyKey, IdempotencyKeyRequired
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
 from ..params import body_id, path_id
 from ..state import api_state, principal_of
 from .acting import (
@@ -411,11 +411,12 @@ def list_payouts(
     """Payouts newest first: a merchant's own, the operator's every one (or a merchant's)."""
     merchant = visible_merchant(principal_of(request), merchant_id)
     name = listing("payouts", merchant)
-    page = payouts.list_payouts(
-        api_state(request).platform, merchant, decode_cursor(name, cursor), limit
-    )
-    return wire.PayoutPage(
-        data=[payout_out(p) for p in page.items], next_cursor=next_cursor(name, page.next_cursor)
+    return listed_page(
+        wire.PayoutPage,
+        name,
+        cursor,
+        lambda at: payouts.list_payouts(api_state(request).platform, merchant, at, limit),
+        payout_out,
     )
 
 

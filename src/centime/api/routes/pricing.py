@@ -35,7 +35,7 @@ from centime.wire import pricing as pw
 from ..execute import execute
 from ..guards import requires
 from ..idempotency import IdempotencyKey, IdempotencyKeyRequired, check_key
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
 from ..params import path_id
 from ..state import api_state, principal_of
 from .acting import operation_id
@@ -175,12 +175,12 @@ def list_promo_codes(
     cursor: CursorParam = None,
 ) -> pw.PromoCodePage:
     """Promotion codes, newest first."""
-    page = promos.list_promo_codes(
-        api_state(request).platform, decode_cursor("promo-codes", cursor), limit
-    )
-    return pw.PromoCodePage(
-        data=[promo_out(p) for p in page.items],
-        next_cursor=next_cursor("promo-codes", page.next_cursor),
+    return listed_page(
+        pw.PromoCodePage,
+        "promo-codes",
+        cursor,
+        lambda at: promos.list_promo_codes(api_state(request).platform, at, limit),
+        promo_out,
     )
 
 

@@ -24,7 +24,7 @@ from centime.platform.ids import format_id
 from ..execute import execute
 from ..guards import requires
 from ..idempotency import IdempotencyKeyRequired
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
 from ..params import path_id
 from ..state import api_state, principal_of
 from .acting import PaymentQuery, listing, operation_id, query_id, visible_merchant
@@ -95,11 +95,12 @@ def list_refunds(
     merchant = visible_merchant(principal_of(request))
     payment = query_id("pay", payment_id, "payment_id")
     name = listing("refunds", merchant, payment)
-    page = refunds.list_refunds(
-        api_state(request).platform, payment, merchant, decode_cursor(name, cursor), limit
-    )
-    return wire.RefundPage(
-        data=[refund_out(r) for r in page.items], next_cursor=next_cursor(name, page.next_cursor)
+    return listed_page(
+        wire.RefundPage,
+        name,
+        cursor,
+        lambda at: refunds.list_refunds(api_state(request).platform, payment, merchant, at, limit),
+        refund_out,
     )
 
 

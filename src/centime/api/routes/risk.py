@@ -40,7 +40,7 @@ from centime.platform.ids import format_id
 
 from ..guards import requires
 from ..idempotency import IdempotencyKey, check_key
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
 from ..params import path_id
 from ..state import api_state, principal_of
 
@@ -146,14 +146,14 @@ def list_cases(
 ) -> wire.RiskCasePage:
     """The review queue, newest first: the open cases (or those of another status)."""
     name = f"risk_cases:{status}"
-    page = review.list_cases(
-        api_state(request).platform,
-        None if status == "all" else status,
-        decode_cursor(name, cursor),
-        limit,
-    )
-    return wire.RiskCasePage(
-        data=[case_out(c) for c in page.items], next_cursor=next_cursor(name, page.next_cursor)
+    return listed_page(
+        wire.RiskCasePage,
+        name,
+        cursor,
+        lambda at: review.list_cases(
+            api_state(request).platform, None if status == "all" else status, at, limit
+        ),
+        case_out,
     )
 
 

@@ -52,7 +52,7 @@ from centime.providers import FundingProvider, Method
 from ..execute import REPLAYED_HEADER
 from ..guards import requires
 from ..idempotency import IdempotencyKeyRequired
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
 from ..params import body_id, path_id
 from ..screen import IN_REVIEW, in_review_body, origin
 from ..state import api_state, principal_of
@@ -233,11 +233,12 @@ def list_topups(
     """Top-ups newest first: every one, or a customer's."""
     customer = query_id("cus", customer_id, "customer_id")
     name = listing("topups", customer)
-    page = topups.list_topups(
-        api_state(request).platform, customer, decode_cursor(name, cursor), limit
-    )
-    return wire.TopUpPage(
-        data=[topup_out(t) for t in page.items], next_cursor=next_cursor(name, page.next_cursor)
+    return listed_page(
+        wire.TopUpPage,
+        name,
+        cursor,
+        lambda at: topups.list_topups(api_state(request).platform, customer, at, limit),
+        topup_out,
     )
 
 

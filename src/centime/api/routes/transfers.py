@@ -24,7 +24,7 @@ from centime.platform.ids import format_id
 from ..execute import execute
 from ..guards import requires
 from ..idempotency import IdempotencyKeyRequired
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
 from ..params import body_id, path_id
 from ..screen import IN_REVIEW, screened_operation
 from ..state import api_state, principal_of
@@ -85,12 +85,12 @@ def list_transfers(
     """Transfers newest first: every one, or those a customer sent or received."""
     customer = query_id("cus", customer_id, "customer_id")
     name = listing("transfers", customer)
-    page = p2p.list_p2p_transfers(
-        api_state(request).platform, customer, decode_cursor(name, cursor), limit
-    )
-    return wire.TransferPage(
-        data=[transfer_out(t) for t in page.items],
-        next_cursor=next_cursor(name, page.next_cursor),
+    return listed_page(
+        wire.TransferPage,
+        name,
+        cursor,
+        lambda at: p2p.list_p2p_transfers(api_state(request).platform, customer, at, limit),
+        transfer_out,
     )
 
 

@@ -25,7 +25,7 @@ from centime.platform.ids import format_id
 from ..execute import execute
 from ..guards import requires
 from ..idempotency import IdempotencyKey
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, decode_cursor, next_cursor
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
 from ..params import path_id
 from ..state import api_state, principal_of
 from .acting import acting_merchant, operation_id
@@ -146,11 +146,12 @@ def list_webhook_endpoints(
     """The caller's endpoints (the operator's key: every merchant's), newest first."""
     owner = _owner(request)
     name = f"webhook-endpoints:{owner or ''}"
-    page = webhooks.list_endpoints(
-        api_state(request).platform, owner, decode_cursor(name, cursor), limit
-    )
-    return wire.WebhookEndpointPage(
-        data=[endpoint_out(e) for e in page.items], next_cursor=next_cursor(name, page.next_cursor)
+    return listed_page(
+        wire.WebhookEndpointPage,
+        name,
+        cursor,
+        lambda at: webhooks.list_endpoints(api_state(request).platform, owner, at, limit),
+        endpoint_out,
     )
 
 
@@ -264,11 +265,12 @@ def list_webhook_deliveries(
     """The endpoint's deliveries (one per event), newest first."""
     endpoint = _visible(request, endpoint_id)
     name = f"webhook-deliveries:{endpoint.id}"
-    page = webhooks.list_deliveries(
-        api_state(request).platform, endpoint.id, decode_cursor(name, cursor), limit
-    )
-    return wire.WebhookDeliveryPage(
-        data=[delivery_out(d) for d in page.items], next_cursor=next_cursor(name, page.next_cursor)
+    return listed_page(
+        wire.WebhookDeliveryPage,
+        name,
+        cursor,
+        lambda at: webhooks.list_deliveries(api_state(request).platform, endpoint.id, at, limit),
+        delivery_out,
     )
 
 
@@ -288,11 +290,12 @@ def list_webhook_attempts(
     the answer's first bytes, newest first."""
     endpoint = _visible(request, endpoint_id)
     name = f"webhook-attempts:{endpoint.id}"
-    page = webhooks.list_attempts(
-        api_state(request).platform, endpoint.id, decode_cursor(name, cursor), limit
-    )
-    return wire.WebhookAttemptPage(
-        data=[attempt_out(a) for a in page.items], next_cursor=next_cursor(name, page.next_cursor)
+    return listed_page(
+        wire.WebhookAttemptPage,
+        name,
+        cursor,
+        lambda at: webhooks.list_attempts(api_state(request).platform, endpoint.id, at, limit),
+        attempt_out,
     )
 
 
