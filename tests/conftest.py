@@ -68,6 +68,37 @@ def postgres_url() -> Iterator[str]:
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
+REDIS_URL = os.environ.get("CENTIME_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _redis_reason() -> str | None:
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+        return None
+    except Exception as error:  # any failure to connect means: skip, and say why
+        return f"Redis not reachable at {REDIS_URL}: {error}"
+
+
+_REDIS_SKIP = _redis_reason()
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[tuple[str, str]]:
+    """The test Redis's URL and a fresh key prefix, whose keys are deleted after the test."""
+    if _REDIS_SKIP:
+        pytest.skip(_REDIS_SKIP)
+    import redis
+
+    prefix = f"centime-test:{uuid.uuid4().hex[:16]}:"
+    yield REDIS_URL, prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=prefix + "*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'ledger.db'}"

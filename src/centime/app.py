@@ -32,6 +32,7 @@ from centime.platform.decisions import NoScreen
 if TYPE_CHECKING:
     from centime.audit import AuditLog
     from centime.clock import Clock
+    from centime.http.ratelimit import RateStore
     from centime.providers import SandboxConfig
     from centime.risk.types import Screen
     from centime.store import LedgerStore
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "PAYOUT_METHOD_LOCK_ENV",
+    "REDIS_URL_ENV",
     "RISK_SCREEN_ENV",
     "App",
     "ConfigError",
@@ -55,6 +57,8 @@ __all__ = [
 RISK_SCREEN_ENV: Final = "CENTIME_RISK_SCREEN"
 RISK_RULES_ENV: Final = "CENTIME_RISK_RULES"
 RISK_MODEL_ENV: Final = "CENTIME_RISK_MODEL"
+REDIS_URL_ENV: Final = "CENTIME_REDIS_URL"
+REDIS_PREFIX_ENV: Final = "CENTIME_REDIS_PREFIX"  # one Redis for several deployments
 PAYOUT_METHOD_LOCK_ENV: Final = "CENTIME_PAYOUT_METHOD_LOCK_S"
 _LOCK_S_MAX: Final = 366 * 86_400
 
@@ -74,6 +78,8 @@ class Settings:
     screen: ScreenChoice = "engine"
     risk_rules: Path | None = None  # None: the rules shipped in the package
     risk_model: Path | None = None  # None: the model shipped in the package
+    redis_url: str | None = None  # None: rate limits and velocity state in this process
+    redis_prefix: str = "centime:"  # every key this deployment keeps in Redis starts so
 
     @classmethod
     def from_env(
@@ -86,11 +92,16 @@ class Settings:
         if choice not in ("engine", "allow-all-unsafe"):
             raise ConfigError(f"{RISK_SCREEN_ENV} is engine or allow-all-unsafe")
         rules, model = env.get(RISK_RULES_ENV), env.get(RISK_MODEL_ENV)
+        redis_url = env.get(REDIS_URL_ENV, "").strip() or None
+        if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"{REDIS_URL_ENV} is a redis://, rediss:// or unix:// URL")
         return cls(
             platform_config_from_env(lock_s, env),
             "engine" if choice == "engine" else "allow-all-unsafe",
             Path(rules) if rules else None,
             Path(model) if model else None,
+            redis_url,
+            env.get(REDIS_PREFIX_ENV, "").strip() or "centime:",
         )
 
 
@@ -116,7 +127,8 @@ def risk_screen(clock: Clock, settings: Settings | None = None) -> Screen:
 
     ``engine`` (the default): the risk engine (centime.risk.engine) with the configured
     rules file and model directory (an unusable model leaves the rules deciding alone,
-    logged, never allow-all). ``allow-all-unsafe``: every decision ALLOW (benchmarks of the
+    logged, never allow-all); its velocity counters in Redis when ``CENTIME_REDIS_URL`` is
+    set (docs/scaling.md). ``allow-all-unsafe``: every decision ALLOW (benchmarks of the
     platform's own cost, development), announced in the log."""
     import logging
 
@@ -130,7 +142,12 @@ def risk_screen(clock: Clock, settings: Settings | None = None) -> Screen:
             RISK_SCREEN_ENV,
         )
         return AllowAllScreen()
-    return build_engine(chosen.risk_rules, chosen.risk_model, clock=clock)
+    velocity = None
+    if chosen.redis_url is not None:  # every process screens with the same velocity counters
+        from centime.risk.shared_state import RedisVelocity
+
+        velocity = RedisVelocity.from_url(chosen.redis_url, f"{chosen.redis_prefix}risk:")
+    return build_engine(chosen.risk_rules, chosen.risk_model, clock=clock, velocity=velocity)
 
 
 @dataclass(slots=True)
@@ -141,6 +158,17 @@ class App:
     audit: AuditLog | None = None
     jobs: list[Job] = field(default_factory=list)
     labels_replayed: int = 0  # risk labels the engine was told at start
+    rate_store: RateStore | None = None  # None: each limit keeps its buckets in this process
+
+
+def shared_rate_store(settings: Settings) -> RateStore | None:
+    """The rate limits' store every API process shares: Redis at ``CENTIME_REDIS_URL``;
+    None (each limit in this process) when it is unset."""
+    if settings.redis_url is None:
+        return None
+    from centime.http.ratelimit import RedisRateStore
+
+    return RedisRateStore.from_url(settings.redis_url, f"{settings.redis_prefix}rl:")
 
 
 @contextmanager
@@ -170,7 +198,8 @@ def open_platform(
         platform = Platform(ledger, now, config=chosen.platform, screen=risk_screen(now, chosen))
         install_keys(platform, database_url)
         jobs = service_jobs(platform, sandbox)
-        yield App(platform, audit, jobs, _replay_risk_labels(platform))
+        labels = _replay_risk_labels(platform)
+        yield App(platform, audit, jobs, labels, shared_rate_store(chosen))
 
 
 def _replay_risk_labels(platform: Platform) -> int:

@@ -39,7 +39,7 @@ from centime.audit import AuditLog
 from centime.auth import KeyVerifier
 from centime.http.metrics import METRICS_STATE, Metrics
 from centime.http.problems import exception_handlers
-from centime.http.ratelimit import FailureLimit, TokenBuckets
+from centime.http.ratelimit import FailureLimit, RateStore, TokenBuckets
 from centime.limits import (
     API_BODY_MAX_BYTES,
     API_KEY_CACHE_TTL_S,
@@ -164,20 +164,22 @@ def create_app(
     web: WebState | None = None,
     auth_failures: FailureLimit | None = None,
     open_payments: OpenPaymentsState | None = None,
+    rate_store: RateStore | None = None,
 ) -> Litestar:
     """The HTTP app over ``platform`` (its ledger's store also serves the audit endpoints;
     ``audit`` is the log the ledger writes with, if any). ``web``: the web apps too, on the
     same app (their pages are left out of the OpenAPI document). ``auth_failures``: the
     limit on failed authentications per client address (the default's otherwise).
-    ``open_payments``: the Open Payments servers under ``/op`` (centime.openpayments)."""
+    ``open_payments``: the Open Payments servers under ``/op`` (centime.openpayments).
+    ``rate_store``: where the rate limits keep their buckets (default: this process)."""
     metrics = Metrics()
     api = ApiState(
         platform=platform,
         verifier=KeyVerifier(platform, cache_ttl_s=key_cache_ttl_s),
-        buckets=TokenBuckets(rate_per_s, rate_burst),
+        buckets=TokenBuckets(rate_per_s, rate_burst, store=rate_store),
         in_flight=InFlight(),
         metrics=metrics,
-        failures=FailureLimit() if auth_failures is None else auth_failures,
+        failures=FailureLimit(store=rate_store) if auth_failures is None else auth_failures,
     )
     v1 = Router(path="/v1", route_handlers=api_routes, security=[{SECURITY_SCHEME: []}])
     ledger = platform.ledger

@@ -20,9 +20,8 @@ the confirming passkey was added by this very session (a stolen session that som
 added a passkey cannot bootstrap itself into the owner's recovery codes with it).
 
 Throttling: sign-in ceremonies per client address and failed ones per (address, passkey) are
-counted in fixed windows (:class:`LoginThrottle`: the source is locked, never the owner), in
-this process (several processes each allow the limit; Redis is the scale
-path's answer, as for the API's rate limits).
+counted in token buckets (:class:`LoginThrottle`: the source is locked, never the owner), in
+the rate store the API's limits use (this process's, or Redis shared by every process).
 """
 
 from __future__ import annotations
@@ -30,12 +29,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from centime.http.ratelimit import LocalRateStore, RateStore
 from centime.ledger.units import UnitContext
 from centime.platform.context import Operation, Platform
 
@@ -216,8 +214,9 @@ def csrf_matches(key: bytes, cookie_value: str | None, token: object) -> bool:
 
 class LoginThrottle:
     """At most ``per_ip`` sign-in ceremonies per client address, and ``failures_per_source``
-    failed ones per (address, credential), in each window of ``window_s``; ``keys_max``
-    keys are remembered (least recently seen forgotten first). Thread-safe.
+    failed ones per (address, credential), per ``window_s``: token buckets of that burst
+    refilled over the window, in ``store`` (centime.http.ratelimit: this process's by
+    default, ``keys_max`` keys remembered; Redis when the processes share one). Thread-safe.
 
     Failures lock the *source* of the attempts, never the credential's owner: whoever
     replays someone's passkey id from one address locks that address out for that passkey
@@ -233,46 +232,24 @@ class LoginThrottle:
         failures_per_source: int = 5,
         window_s: float = 300.0,
         keys_max: int = 10_000,
+        store: RateStore | None = None,
     ) -> None:
-        self._now_s = now_s
-        self._limits = {"ip": per_ip, "failures": failures_per_source}
-        self._window_s = window_s
-        self._keys_max = keys_max
-        self._counts: OrderedDict[str, tuple[float, int]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _count(self, key: str) -> int:
-        start, count = self._counts.get(key, (0.0, 0))
-        return count if self._now_s() - start < self._window_s else 0
-
-    def _add(self, key: str) -> None:
-        now = self._now_s()
-        start, count = self._counts.pop(key, (now, 0))
-        if now - start >= self._window_s:
-            start, count = now, 0
-        self._counts[key] = (start, count + 1)
-        while len(self._counts) > self._keys_max:
-            self._counts.popitem(last=False)
+        self._store = LocalRateStore(keys_max, now_s) if store is None else store
+        self._per_ip = (per_ip / window_s, float(per_ip))  # rate per second, burst
+        self._failures = (failures_per_source / window_s, float(failures_per_source))
 
     def attempt(self, ip: str) -> bool:
         """Count a sign-in attempt from ``ip``: False when the address is over its limit."""
-        key = f"ip:{ip[:64]}"
-        with self._lock:
-            if self._count(key) >= self._limits["ip"]:
-                return False
-            self._add(key)
-            return True
+        return self._store.check(f"login:{ip[:64]}", *self._per_ip, "take") == 0.0
 
     @staticmethod
     def _pair(ip: str, account: str) -> str:
-        return f"fail:{ip[:64]}|{account[:1400]}"
+        return f"login-fail:{ip[:64]}|{account[:1400]}"
 
     def locked(self, ip: str, account: str) -> bool:
         """Whether ``ip`` failed with ``account`` (a credential id, a person) too often."""
-        with self._lock:
-            return self._count(self._pair(ip, account)) >= self._limits["failures"]
+        return self._store.check(self._pair(ip, account), *self._failures, "peek") > 0.0
 
     def failed(self, ip: str, account: str) -> None:
         """Count a failed attempt from ``ip`` with ``account`` (a wrong passkey answer)."""
-        with self._lock:
-            self._add(self._pair(ip, account))
+        self._store.check(self._pair(ip, account), *self._failures, "spend")

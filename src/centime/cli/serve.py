@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -13,12 +13,28 @@ from centime.limits import API_RATE_BURST, API_RATE_PER_KEY_PER_S
 from .common import DatabaseUrl, configured
 
 if TYPE_CHECKING:
+    from litestar import Litestar
+
     from centime.app import App
+    from centime.http.ratelimit import RateStore
     from centime.openpayments import OpenPaymentsState
     from centime.platform.context import Platform
     from centime.web import WebState
 
-__all__ = ["ServerOptions", "run_server", "serve", "trusted_proxies", "web_key"]
+__all__ = [
+    "ServerOptions",
+    "process_app",
+    "run_processes",
+    "run_server",
+    "serve",
+    "trusted_proxies",
+    "web_key",
+]
+
+WORKERS_MAX = 64
+# What `serve --workers N` hands each API process (JSON; no secret: each process reads its
+# keys from the environment as a single server does).
+SERVE_OPTIONS_ENV = "CENTIME_SERVE_PROCESS_OPTIONS"
 
 
 def serve(
@@ -41,11 +57,19 @@ def serve(
         " provider's events) in this process (the default; SQLite needs it: one process"
         " writes), or leave them to `centime worker` processes (PostgreSQL).",
     ),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        max=WORKERS_MAX,
+        help="API processes serving one port (PostgreSQL only; CENTIME_REDIS_URL makes them"
+        " share rate limits and the risk engine's velocity counters, docs/scaling.md).",
+    ),
 ) -> None:
     """Serve the HTTP API (the platform's /v1 routes, the audit log's endpoints, health and
     metrics) over the ledger, with the audit log as CENTIME_AUDIT_KEY_FILE / CENTIME_AUDIT
     say and, unless --no-worker, the worker running every background job (the idempotency
-    purge too)."""
+    purge too; with --workers, each job runs once at a time across the processes under its
+    lease)."""
     from centime.app import Settings, open_platform
     from centime.audit import audit_from_env
 
@@ -62,6 +86,9 @@ def serve(
         web_key=web_key(database_url),
         trusted_proxies=trusted_proxies(),
     )
+    if workers > 1:
+        run_processes(database_url, options, workers)
+        return
     with (
         configured(),
         open_platform(database_url, "service", settings=settings, audit=audit) as app,
@@ -95,7 +122,9 @@ class ServerOptions:
         return f"http://{host}:{self.port}"
 
 
-def web_state_for(platform: Platform, options: ServerOptions) -> WebState:
+def web_state_for(
+    platform: Platform, options: ServerOptions, rate_store: RateStore | None = None
+) -> WebState:
     """The web apps' state: the WebAuthn relying party of the origin, cookies marked Secure
     (browsers keep Secure cookies of http://localhost too), the sign-in throttle."""
     import time
@@ -108,7 +137,7 @@ def web_state_for(platform: Platform, options: ServerOptions) -> WebState:
     state = WebState(
         platform,
         RelyingParty.for_origin(origin),
-        LoginThrottle(time.monotonic),
+        LoginThrottle(time.monotonic, store=rate_store),
         demo=options.demo,
         origin=origin,
     )
@@ -184,41 +213,105 @@ def open_payments_for(platform: Platform, options: ServerOptions) -> OpenPayment
     return OpenPaymentsState(platform, Urls(options.origin()))
 
 
+def http_app(app: App, options: ServerOptions) -> Litestar:
+    """The ASGI app over ``app``'s platform, as ``options`` configure it."""
+    from centime.server import create_app
+
+    platform = app.platform
+    return create_app(
+        platform,
+        app.audit,
+        rate_per_s=options.rate_per_key,
+        rate_burst=options.rate_burst,
+        web=web_state_for(platform, options, app.rate_store),
+        open_payments=open_payments_for(platform, options),
+        rate_store=app.rate_store,
+    )
+
+
+def uvicorn_settings(options: ServerOptions) -> dict[str, Any]:
+    """uvicorn's settings for ``options``. Forwarded headers only from the configured
+    proxies (uvicorn would otherwise trust 127.0.0.1's: on loopback any client could pick
+    its own address)."""
+    proxies = list(options.trusted_proxies)
+    return {
+        "host": options.host,
+        "port": options.port,
+        "log_level": "info",
+        "access_log": options.access_log,
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or None,
+    }
+
+
 def run_server(app: App, options: ServerOptions) -> None:
     """Serve ``app``'s platform over HTTP until stopped, its jobs run by a worker thread
     unless ``options`` leave them to `centime worker` processes."""
     import uvicorn
 
-    from centime.server import create_app
     from centime.worker import Worker
 
     if app.labels_replayed:
         typer.echo(f"risk engine: {app.labels_replayed} recent labels replayed", err=True)
-    platform = app.platform
-    worker = Worker(platform, app.jobs) if options.worker else None
+    worker = Worker(app.platform, app.jobs) if options.worker else None
     if worker is not None:
         worker.start()
     try:
-        app_ = create_app(
-            platform,
-            app.audit,
-            rate_per_s=options.rate_per_key,
-            rate_burst=options.rate_burst,
-            web=web_state_for(platform, options),
-            open_payments=open_payments_for(platform, options),
-        )
-        # Forwarded headers only from the configured proxies (uvicorn would otherwise trust
-        # 127.0.0.1's: on loopback any client could pick its own address).
-        proxies = list(options.trusted_proxies)
-        uvicorn.run(
-            app_,
-            host=options.host,
-            port=options.port,
-            log_level="info",
-            access_log=options.access_log,
-            proxy_headers=bool(proxies),
-            forwarded_allow_ips=proxies or None,
-        )
+        uvicorn.run(http_app(app, options), **uvicorn_settings(options))
     finally:
         if worker is not None:
             worker.stop()
+
+
+def run_processes(database_url: str, options: ServerOptions, workers: int) -> None:
+    """``workers`` API processes on one port (uvicorn's supervisor binds it once; each
+    process builds its platform with the composition root, :func:`process_app`). PostgreSQL
+    only: on SQLite one process writes."""
+    import json
+
+    import uvicorn
+
+    if not database_url.startswith(("postgresql://", "postgres://")):
+        typer.echo("error: --workers needs PostgreSQL (on SQLite one process writes)", err=True)
+        raise typer.Exit(2)
+    shared = {
+        "database_url": database_url,
+        "host": options.host,
+        "port": options.port,
+        "rate_per_key": options.rate_per_key,
+        "rate_burst": options.rate_burst,
+        "access_log": options.access_log,
+        "worker": options.worker,
+    }
+    os.environ[SERVE_OPTIONS_ENV] = json.dumps(shared)
+    settings = uvicorn_settings(options)
+    uvicorn.run("centime.cli.serve:process_app", factory=True, workers=workers, **settings)
+
+
+def process_app() -> Litestar:
+    """One API process of ``serve --workers N`` (uvicorn calls this in each): the platform
+    by the composition root, its worker thread (the jobs' leases keep each job to one
+    process at a time), both closed when the process shuts down."""
+    import json
+    from contextlib import ExitStack
+
+    from centime.app import Settings, open_platform
+    from centime.audit import audit_from_env
+    from centime.worker import Worker
+
+    shared = json.loads(os.environ[SERVE_OPTIONS_ENV])
+    database_url = str(shared.pop("database_url"))
+    options = ServerOptions(
+        **shared, web_key=web_key(database_url), trusted_proxies=trusted_proxies()
+    )
+    stack = ExitStack()
+    app = stack.enter_context(
+        open_platform(database_url, "service", settings=Settings.from_env(), audit=audit_from_env())
+    )
+    if options.worker:
+        worker = Worker(app.platform, app.jobs)
+        worker.start()
+        stack.callback(worker.stop)
+    served = http_app(app, options)
+    served.on_shutdown.append(stack.close)
+    return served

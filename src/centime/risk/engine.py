@@ -28,6 +28,7 @@ from centime.risk.features import FeatureConfig, OnlineFeatures, Row
 from centime.risk.field import FieldState
 from centime.risk.model import DEFAULT_MODEL_DIR, Model, load_model
 from centime.risk.rules import DEFAULT_RULES_PATH, SEVERITY, Rule, Ruleset, RulesFile
+from centime.risk.shared_state import Velocity
 from centime.risk.types import Action, Decision, RiskEvent, RiskLabel
 
 __all__ = ["BATCH_MAX", "ENGINE_ERROR", "RiskEngine", "build_engine"]
@@ -69,8 +70,10 @@ class RiskEngine:
             with self._lock:  # only the features need events one at a time, in order
                 ruleset = self.rules.current()
                 event = self._bounded(event)
+                self.features.load((event,))
                 row = self.features.process(event)
                 model_row = self.model_row(event)
+                self.features.store()
             fired = ruleset.evaluate(event, row)
             score = None
             if self.model is not None:  # the Booster call releases the GIL: threads overlap
@@ -89,7 +92,9 @@ class RiskEngine:
         try:
             with self._lock:
                 event = self._bounded(event)
+                self.features.load((event,))
                 self.features.update(event)
+                self.features.store()
                 self.field.update(event)
         except Exception:
             log.exception("risk engine failed to observe %s %s", event.type, event.payer)
@@ -120,8 +125,10 @@ class RiskEngine:
             with self._lock:
                 ruleset = self.rules.current()
                 events = [self._bounded(event) for event in events]
+                self.features.load(events)  # one round trip to shared counters, if any
                 rows = [self.features.process(event) for event in events]
                 model_rows = [self.model_row(event) for event in events]
+                self.features.store()  # and one back
             if not rows:
                 return []
             matrix = np.vstack(model_rows)
@@ -222,10 +229,12 @@ def build_engine(
     model_dir: Path | None = None,
     clock: Clock | None = None,
     config: FeatureConfig | None = None,
+    velocity: Velocity | None = None,
 ) -> RiskEngine:
     """The engine as the composition root wires it: the rules file (default: the shipped
     one), the model directory (default: the shipped model; unusable -> rules alone, logged),
-    fresh in-process features."""
+    fresh features, their velocity counters in ``velocity`` (shared by every process,
+    centime.risk.shared_state) or, by default, in process."""
     rules = RulesFile(rules_path or DEFAULT_RULES_PATH)
     model = load_model(model_dir or DEFAULT_MODEL_DIR)
-    return RiskEngine(OnlineFeatures(config), rules, model, clock)
+    return RiskEngine(OnlineFeatures(config, velocity), rules, model, clock)

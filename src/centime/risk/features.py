@@ -15,7 +15,7 @@ a threshold compare. Not thread-safe: the engine calls it under its lock.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Final
@@ -25,6 +25,7 @@ import numpy.typing as npt
 
 from centime.money import ASSETS
 from centime.risk.graph import Components
+from centime.risk.shared_state import FAMILIES, Velocity, event_keys
 from centime.risk.sketch import PairCounts
 from centime.risk.types import EVENT_TYPES, RiskEvent
 from centime.risk.windows import (
@@ -57,6 +58,7 @@ WEEK_WINDOW: Final = (window_spec("7d", 7 * 86_400, 28),)
 DAY_WINDOW: Final = (window_spec("24h", 86_400, 24),)
 
 _ZEROS_5: Final = (0.0,) * 10  # count and sum of five windows, for a key never seen
+_WEEK_INDEX: Final = 3  # the 7d window in STANDARD_WINDOWS
 FAN_CAP: Final = 64  # distinct counterparties remembered per account (the count saturates)
 UPSTREAM_CAP: Final = 16  # accounts whose money reached this one, for cycles
 THING_ACCOUNTS_CAP: Final = 64
@@ -220,8 +222,13 @@ def _add(
 
 
 class OnlineFeatures:
-    def __init__(self, config: FeatureConfig | None = None) -> None:
+    def __init__(
+        self, config: FeatureConfig | None = None, velocity: Velocity | None = None
+    ) -> None:
         self.config = config or FeatureConfig()
+        # The velocity counters shared by every process (centime.risk.shared_state); None:
+        # in this process (payer_windows, payee_windows and the things' windows).
+        self.velocity = velocity
         n = self.config.max_keys
         self.accounts: LruMap[str, _Account] = LruMap(n, _Account)
         self.payer_windows: LruMap[str, WindowSet] = LruMap(n, lambda: WindowSet(STANDARD_WINDOWS))
@@ -278,6 +285,19 @@ class OnlineFeatures:
             _roundness(event.amount, self._scale(event.asset)),
             near,
         ]
+        if self.velocity is None:
+            self._local_velocity(event, now, out)
+        else:
+            self._shared_velocity(self.velocity, event, now, out)
+        payer = self.accounts.get(event.payer)
+        payee = self.accounts.get(event.payee) if event.payee else None
+        out += self._account_features(event, now, amount, payer, payee)
+        out += self._thing_features(event, now, payer)
+        out += self._graph_features(event, now, payer, payee)
+        return np.array(out, dtype=np.float64)
+
+    def _local_velocity(self, event: RiskEvent, now: int, out: list[float]) -> None:
+        """Count and sum per window of the payer, payee, device, IP, instrument: in process."""
         zeros = _ZEROS_5
         ws = self.payer_windows.get(event.payer) if event.payer else None
         if ws is None:
@@ -299,12 +319,37 @@ class OnlineFeatures:
                 out += zeros
             else:
                 thing.windows.read_into(out, now)
-        payer = self.accounts.get(event.payer)
-        payee = self.accounts.get(event.payee) if event.payee else None
-        out += self._account_features(event, now, amount, payer, payee)
-        out += self._thing_features(event, now, payer)
-        out += self._graph_features(event, now, payer, payee)
-        return np.array(out, dtype=np.float64)
+
+    @staticmethod
+    def _shared_velocity(velocity: Velocity, event: RiskEvent, now: int, out: list[float]) -> None:
+        """The same counts and sums, from the shared counters (loaded for the batch)."""
+        keys = (event.payer, event.payee, event.device, event.ip, event.instrument)
+        for family, key in zip(FAMILIES, keys, strict=True):
+            if key:
+                velocity.read_into(out, family, key, now)
+            else:
+                out += _ZEROS_5
+
+    def _payee_count_7d(self, event: RiskEvent, now: int) -> float:
+        if not event.payee:
+            return 0.0
+        if self.velocity is not None:
+            shared: list[float] = []
+            self.velocity.read_into(shared, "payee", event.payee, now)
+            return shared[2 * _WEEK_INDEX]
+        payee_ws = self.payee_windows.get(event.payee)
+        return float(payee_ws.read(now)[0][_WEEK_INDEX]) if payee_ws else 0.0
+
+    # -- a batch against the shared counters (no-ops in process) -------------------------------
+    def load(self, events: Sequence[RiskEvent]) -> None:
+        """Before a batch is computed: read the shared counters it needs (one round trip)."""
+        if self.velocity is not None:
+            self.velocity.load(events)
+
+    def store(self) -> None:
+        """After it: write what the batch counted to the shared counters (one round trip)."""
+        if self.velocity is not None:
+            self.velocity.store()
 
     def _account_features(
         self,
@@ -365,8 +410,7 @@ class OnlineFeatures:
         carrier_limit = self._carrier_monthly(event.asset)
         payee = self.accounts.get(event.payee) if event.payee else None
         carrier_in = float(_read(payee.carrier_in if payee else None, now, 1)[0][0])
-        payee_ws = self.payee_windows.get(event.payee) if event.payee else None
-        payee_7d = float(_read(payee_ws, now, 5)[0][3]) if payee_ws else 0.0
+        payee_7d = self._payee_count_7d(event, now)
         near = _read(payer.near_limit if payer else None, now, 2)[0]
         rounds = _read(payer.round if payer else None, now, 1)[0]
         del cfg
@@ -429,10 +473,9 @@ class OnlineFeatures:
         payer = self.accounts.get_or_create(event.payer)
         if payer.first_seen_ns < 0:
             payer.first_seen_ns = now
-        self.payer_windows.get_or_create(event.payer).add(now, amount)
+        self._count_velocity(event, now, amount)
         payee: _Account | None = None
         if event.payee:
-            self.payee_windows.get_or_create(event.payee).add(now, amount)
             if event.payee != event.payer:
                 payee = self.accounts.get_or_create(event.payee)
                 if payee.first_seen_ns < 0:
@@ -444,6 +487,15 @@ class OnlineFeatures:
             return
         self._update_money(event, now, amount, payer, payee)
 
+    def _count_velocity(self, event: RiskEvent, now: int, amount: float) -> None:
+        if self.velocity is not None:
+            for family, key in event_keys(event):
+                self.velocity.add(family, key, now, amount)
+            return
+        self.payer_windows.get_or_create(event.payer).add(now, amount)
+        if event.payee:
+            self.payee_windows.get_or_create(event.payee).add(now, amount)
+
     def _update_things(self, event: RiskEvent, now: int, amount: float) -> None:
         declined = event.type == "topup_declined"
         for things, key, prefix in (
@@ -454,7 +506,8 @@ class OnlineFeatures:
             if not key:
                 continue
             thing = things.get_or_create(key)
-            thing.windows.add(now, amount)
+            if self.velocity is None:  # else counted in the shared counters
+                thing.windows.add(now, amount)
             if declined:
                 thing.declines = _add(thing.declines, DECLINE_WINDOWS, now, amount)
             thing.accounts.pop(event.payer, None)

@@ -1,0 +1,189 @@
+"""The velocity counters of the rules, shared by every API process through Redis.
+
+The rules' velocity features (count and sum per payer, payee, device, IP and instrument in
+the five :data:`~centime.risk.windows.STANDARD_WINDOWS`) are what a second process must see
+for a velocity rule to hold across processes. :class:`RedisVelocity` keeps them in Redis:
+one hash per (family, key), a field per window and bucket (``<window>:<bucket>`` counts,
+``<window>:<bucket>s`` sums in the asset's major unit). Per batch of events:
+
+- :meth:`~RedisVelocity.load`: one pipelined round trip reads the hashes of every key the
+  batch touches;
+- the batch is screened in order against that snapshot, each event counted in it as it goes
+  (so the batch's own events see each other, as in process);
+- :meth:`~RedisVelocity.store`: one pipelined round trip adds the batch's increments
+  (HINCRBY / HINCRBYFLOAT: another process's increments in between are never lost), drops
+  the buckets every window has left behind and sets each hash to expire a day after its
+  longest window.
+
+Window arithmetic is :mod:`centime.risk.windows`'s: a window of ``n`` buckets counts the
+buckets ``(now_bucket - n, now_bucket]``. One difference from the in-process rings: an event
+older than the newest bucket counts in its own bucket (Redis keeps buckets by index, not in
+a ring), so a late event is counted where it belongs. Everything else the engine knows (the
+account, graph and decline features, the model's field features) stays in process:
+docs/scaling.md says what is shared and what is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Final, Protocol
+
+from centime.risk.types import RiskEvent
+from centime.risk.windows import STANDARD_WINDOWS, WindowSpec
+
+if TYPE_CHECKING:
+    import redis
+
+__all__ = ["FAMILIES", "RedisVelocity", "Velocity", "event_keys", "window_totals"]
+
+FAMILIES: Final = ("payer", "payee", "device", "ip", "instrument")
+KEY_LEN_MAX: Final = 256  # an id longer than this is cut (the keys are bounded in Redis too)
+EXPIRY_SLACK_NS: Final = 86_400 * 1_000_000_000
+
+# Per window: bucket index -> [count, sum].
+Buckets = list[dict[int, list[float]]]
+
+
+class Velocity(Protocol):
+    """Where the velocity counters live while a batch is screened (see the module)."""
+
+    def load(self, events: Sequence[RiskEvent]) -> None: ...
+
+    def read_into(self, out: list[float], family: str, key: str, now_ns: int) -> None: ...
+
+    def add(self, family: str, key: str, now_ns: int, value: float) -> None: ...
+
+    def store(self) -> None: ...
+
+
+def event_keys(event: RiskEvent) -> Iterable[tuple[str, str]]:
+    """The (family, key) pairs whose counters ``event`` reads and counts in."""
+    keys = (event.payer, event.payee, event.device, event.ip, event.instrument)
+    for family, key in zip(FAMILIES, keys, strict=True):
+        if key:
+            yield family, key[:KEY_LEN_MAX]
+
+
+def window_totals(
+    buckets: Buckets, specs: tuple[WindowSpec, ...], now_ns: int
+) -> list[tuple[int, float]]:
+    """(count, sum) of every window as of ``now_ns`` (pure): the buckets in
+    ``(now_bucket - n, now_bucket]``; a window that holds nothing sums to exactly zero."""
+    totals = []
+    for spec, window in zip(specs, buckets, strict=True):
+        newest = now_ns // spec.width_ns
+        count, total = 0, 0.0
+        for bucket, (n, s) in window.items():
+            if newest - spec.buckets < bucket <= newest:
+                count += int(n)
+                total += s
+        totals.append((count, total if count else 0.0))
+    return totals
+
+
+def parse_hash(raw: dict[bytes, bytes], windows: int) -> Buckets:
+    """The buckets of one Redis hash (pure); fields of no known window are ignored."""
+    buckets: Buckets = [{} for _ in range(windows)]
+    for name, value in raw.items():
+        text = name.decode()
+        is_sum = text.endswith("s")
+        window, _, bucket = text.rstrip("s").partition(":")
+        if not (window.isdigit() and int(window) < windows and bucket.lstrip("-").isdigit()):
+            continue
+        slot = buckets[int(window)].setdefault(int(bucket), [0.0, 0.0])
+        slot[1 if is_sum else 0] = float(value)
+    return buckets
+
+
+class RedisVelocity:
+    """The counters in Redis under ``prefix`` (see the module). Not thread-safe: the engine
+    loads, screens and stores a batch under its lock."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        prefix: str = "centime:risk:",
+        specs: tuple[WindowSpec, ...] = STANDARD_WINDOWS,
+    ) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._specs = specs
+        self._ttl_ms = (max(s.span_ns for s in specs) + EXPIRY_SLACK_NS) // 1_000_000
+        self._loaded: dict[tuple[str, str], Buckets] = {}
+        self._pending: dict[tuple[str, str], dict[str, float]] = {}
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "centime:risk:") -> RedisVelocity:
+        import redis
+
+        return cls(redis.Redis.from_url(url, socket_timeout=2.0), prefix)
+
+    def _name(self, family: str, key: str) -> str:
+        return f"{self._prefix}v:{family}:{key}"
+
+    def load(self, events: Sequence[RiskEvent]) -> None:
+        """Read the counters of every key ``events`` touch: one round trip."""
+        self._loaded.clear()
+        self._pending.clear()
+        wanted = list(dict.fromkeys(k for event in events for k in event_keys(event)))
+        if not wanted:
+            return
+        pipe = self._client.pipeline(transaction=False)
+        for family, key in wanted:
+            pipe.hgetall(self._name(family, key))
+        for pair, raw in zip(wanted, pipe.execute(), strict=True):
+            self._loaded[pair] = parse_hash(raw, len(self._specs))
+
+    def read_into(self, out: list[float], family: str, key: str, now_ns: int) -> None:
+        """Append count, sum of every window of (``family``, ``key``) as of ``now_ns``."""
+        buckets = self._loaded.get((family, key[:KEY_LEN_MAX]))
+        if buckets is None:
+            out += (0.0, 0.0) * len(self._specs)
+            return
+        for count, total in window_totals(buckets, self._specs, now_ns):
+            out += (float(count), total)
+
+    def add(self, family: str, key: str, now_ns: int, value: float) -> None:
+        """Count one event of ``value`` at ``now_ns``, in the snapshot and for :meth:`store`."""
+        pair = (family, key[:KEY_LEN_MAX])
+        buckets = self._loaded.setdefault(pair, [{} for _ in self._specs])
+        pending = self._pending.setdefault(pair, {})
+        for i, spec in enumerate(self._specs):
+            bucket = now_ns // spec.width_ns
+            slot = buckets[i].setdefault(bucket, [0.0, 0.0])
+            slot[0] += 1
+            slot[1] += value
+            field = f"{i}:{bucket}"
+            pending[field] = pending.get(field, 0) + 1
+            pending[field + "s"] = pending.get(field + "s", 0.0) + value
+
+    def store(self) -> None:
+        """Write the batch's increments, prune and expire: one round trip."""
+        if not self._pending:
+            return
+        pipe = self._client.pipeline(transaction=False)
+        for pair, fields in self._pending.items():
+            name = self._name(*pair)
+            for field, delta in fields.items():
+                if field.endswith("s"):
+                    pipe.hincrbyfloat(name, field, delta)
+                else:
+                    pipe.hincrby(name, field, int(delta))
+            stale = self._stale_fields(self._loaded[pair])
+            if stale:
+                pipe.hdel(name, *stale)
+            pipe.pexpire(name, self._ttl_ms)
+        pipe.execute()
+        self._pending.clear()
+
+    def _stale_fields(self, buckets: Buckets) -> list[str]:
+        """The fields of buckets every window has left behind, by the newest bucket seen."""
+        stale: list[str] = []
+        for i, (spec, window) in enumerate(zip(self._specs, buckets, strict=True)):
+            if not window:
+                continue
+            newest = max(window)
+            for bucket in window:
+                if bucket <= newest - spec.buckets:
+                    stale += (f"{i}:{bucket}", f"{i}:{bucket}s")
+        return stale

@@ -1,0 +1,125 @@
+"""The velocity counters in Redis: the same rows as in process (the real Redis; skipped,
+saying why, when it cannot be reached), shared by two engines, pruned and expiring; the
+window arithmetic against the in-process rings without Redis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import redis
+from hypothesis import given
+from hypothesis import strategies as st
+
+from centime.clock import FakeClock
+from centime.risk.engine import RiskEngine
+from centime.risk.features import OnlineFeatures
+from centime.risk.rules import RulesFile
+from centime.risk.shared_state import RedisVelocity
+from centime.risk.simulate import TYPOLOGIES, SimConfig, simulate
+from centime.risk.types import Action, RiskEvent
+from centime.risk.windows import STANDARD_WINDOWS, WindowSet
+
+S = 1_000_000_000
+T0 = 1_767_225_600 * S
+VELOCITY_RULES = """
+version = "test-velocity"
+[bands]
+review = 40
+step_up = 70
+block = 90
+[lists]
+[[rule]]
+code = "payer_velocity"
+action = "review"
+types = ["payment"]
+when = [["payer_n_1h", ">=", 2]]
+"""
+
+
+def payment(t_s: int, payer: str = "cus_1") -> RiskEvent:
+    return RiskEvent(T0 + t_s * S, "payment", 2_000_000, "USD", payer, "mer_1", "dev_1", "ip_1")
+
+
+@given(st.lists(st.tuples(st.integers(0, 40 * 86_400), st.floats(0, 1000)), max_size=60))
+def test_the_shared_arithmetic_reads_as_the_in_process_rings(
+    gaps: list[tuple[int, float]],
+) -> None:
+    """Events in time order, read at each event and after: the same counts and sums."""
+    shared = RedisVelocity(redis.Redis(), "unused:")  # add and read_into touch no server
+    ring = WindowSet(STANDARD_WINDOWS)
+    now = T0
+    for gap_s, value in gaps:
+        now += gap_s * S
+        expected: list[float] = []
+        ring.read_into(expected, now)
+        found: list[float] = []
+        shared.read_into(found, "payer", "k", now)
+        assert found == pytest.approx(expected, abs=1e-6)
+        ring.add(now, value)
+        shared.add("payer", "k", now, value)
+
+
+def test_features_over_redis_are_the_in_process_rows(redis_prefix: tuple[str, str]) -> None:
+    url, prefix = redis_prefix
+    config = SimConfig(
+        customers=120,
+        merchants=8,
+        days=2,
+        seed=21,
+        fraud_per_day_per_k=dict.fromkeys(TYPOLOGIES, 10.0),
+    )
+    events = sorted((e.event for e in simulate(config)), key=lambda e: e.timestamp_ns)[:1500]
+    local, shared = OnlineFeatures(), OnlineFeatures(velocity=RedisVelocity.from_url(url, prefix))
+    for start in range(0, len(events), 64):
+        batch = events[start : start + 64]
+        expected = [local.process(e) for e in batch]
+        shared.load(batch)
+        found = [shared.process(e) for e in batch]
+        shared.store()
+        np.testing.assert_allclose(np.vstack(found), np.vstack(expected), rtol=1e-9, atol=1e-6)
+    assert len(shared.payer_windows) == 0  # the velocity counters were not kept in process
+
+
+def test_two_engines_screen_with_each_others_events(
+    redis_prefix: tuple[str, str], tmp_path: Path
+) -> None:
+    url, prefix = redis_prefix
+    (tmp_path / "rules.toml").write_text(VELOCITY_RULES)
+    clock = FakeClock(T0 + 3_600 * S)
+
+    def engine() -> RiskEngine:
+        features = OnlineFeatures(velocity=RedisVelocity.from_url(url, prefix))
+        return RiskEngine(features, RulesFile(tmp_path / "rules.toml"), None, clock)
+
+    first, second = engine(), engine()
+    assert first.decide(payment(0)).action is Action.ALLOW  # cus_1's first payment in the hour
+    assert second.decide(payment(1)).action is Action.ALLOW  # its second: one seen before
+    third = first.decide(payment(2))  # one counted by each engine: the rule fires
+    assert third.action is Action.REVIEW and third.reasons == ("payer_velocity",)
+    batch = second.decide_many([payment(3, "cus_2"), payment(4)])
+    assert [d.action for d in batch] == [Action.ALLOW, Action.REVIEW]
+
+
+def test_the_hashes_expire_and_drop_the_buckets_left_behind(
+    redis_prefix: tuple[str, str],
+) -> None:
+    url, prefix = redis_prefix
+    client = redis.Redis.from_url(url)
+    velocity = RedisVelocity(client, prefix)
+    velocity.load([payment(0)])
+    velocity.add("payer", "cus_1", T0, 2.0)
+    velocity.store()
+    name = f"{prefix}v:payer:cus_1"
+    assert 30 * 86_400 < client.ttl(name) <= 31 * 86_400
+    fields_then = set(client.hkeys(name))
+    later = T0 + 40 * 86_400 * S  # past every window
+    velocity.load([payment(40 * 86_400)])
+    velocity.add("payer", "cus_1", later, 1.0)
+    velocity.store()
+    assert not fields_then & set(client.hkeys(name))  # only the new buckets remain
+    found: list[float] = []
+    velocity.load([payment(40 * 86_400)])
+    velocity.read_into(found, "payer", "cus_1", later)
+    assert found == [1.0, 1.0] * len(STANDARD_WINDOWS)
