@@ -2,8 +2,8 @@
 
 Three merchants (a news site, a game, a podcaster) and five customers, built through the
 SCREENED services (centime.usecases: the risk engine decides each sign-up, top-up,
-payment, hold and transfer, so it knows the demo's people when a person tries them; a step
-it holds or refuses is an error: the demo's people are ordinary newcomers): card
+payment, hold and transfer, so it knows the demo's people when a person tries them; any
+other step it holds or refuses is an error: the demo's people are ordinary newcomers): card
 top-ups confirmed by the sandbox provider, a carrier-billed top-up still restricted,
 mandates, micropayments, a partial refund, a metered hold captured in part, a transfer
 between two people, and one payment the risk engine holds for an analyst: the demo's risk
