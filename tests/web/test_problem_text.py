@@ -162,6 +162,24 @@ def test_an_amount_in_a_detail_is_written_as_the_locale_writes_it() -> None:
     assert "15,000원" in msgspec.json.decode(localize_problem(won, "ko"))["detail"]
 
 
+def test_limits_and_durations_in_a_detail_are_written_the_korean_way() -> None:
+    def korean(code: str, detail: str) -> str:
+        found: str = msgspec.json.decode(localize_problem(problem_body(code, detail), "ko"))[
+            "detail"
+        ]
+        return found
+
+    daily = korean(
+        "tier_limit_exceeded",
+        "the daily top-up limit is 1000.000000 USD; 250.500000 USD left today",
+    )
+    assert "1,000.00 USD" in daily and "250.50 USD" in daily and "하루" in daily, daily
+    won = korean("tier_limit_exceeded", "the balance may not exceed 1000000.0000 KRW")
+    assert "1,000,000원" in won and "KRW" not in won, won
+    locked = korean("payouts_locked", "a payout-method change locks payouts for 23 h 59 min more")
+    assert "23 시간 59 분" in locked, locked
+
+
 def test_a_refusal_built_from_values_reads_in_korean_over_the_api(api: Api) -> None:
     """A value-built detail over the API: its values stay in the Korean sentence."""
     body = {"name": "Newcomer", "kyc_tier": 7}
