@@ -4,19 +4,37 @@ clean, and what it prints gives a person the keys and ids to call the API with."
 from __future__ import annotations
 
 from io import StringIO
+from pathlib import Path
 
 from rich.console import Console
 
+from centime import usecases
 from centime.auth import KeyVerifier, Scope
-from centime.demo import DEMO_CUSTOMERS, DEMO_MERCHANTS, build_demo_world, print_demo
+from centime.demo import (
+    DEMO_CUSTOMERS,
+    DEMO_MERCHANTS,
+    build_demo_world,
+    print_demo,
+    write_demo_rules,
+)
 from centime.platform.context import Platform
 from centime.platform.errors import Refusal
 from centime.platform.ids import format_id
 from centime.platform.parties import customer_balances
 from centime.platform.payments import get_payment
+from centime.platform.review import read_case
+from centime.risk.engine import build_engine
 
 
-def test_the_demo_world_is_real_and_printed(platform: Platform) -> None:
+def _screened(platform: Platform, tmp_path: Path) -> Path:
+    """The demo's screen: the risk engine with the demo's rules (as `centime demo` runs)."""
+    rules = write_demo_rules(tmp_path / "demo.risk-rules.toml")
+    platform.screen = build_engine(rules, clock=platform.clock)
+    return rules
+
+
+def test_the_demo_world_is_real_and_printed(platform: Platform, tmp_path: Path) -> None:
+    rules = _screened(platform, tmp_path)
     demo = build_demo_world(platform)
     assert [m.merchant.name for m in demo.world.merchants] == list(DEMO_MERCHANTS)
     assert [c.customer.name for c in demo.world.customers] == list(DEMO_CUSTOMERS)
@@ -28,8 +46,12 @@ def test_the_demo_world_is_real_and_printed(platform: Platform) -> None:
     assert any(p is not None and p.refunded for p in refunded)
     assert list(platform.ledger.store.check()) == []
     out = StringIO()
-    print_demo(platform, demo, "http://127.0.0.1:8000", Console(file=out, width=80))
+    print_demo(platform, demo, "http://127.0.0.1:8000", Console(file=out, width=80), rules)
     text = out.getvalue()
+    # The held payment: where to review it, who may, and what approving does.
+    case_url = f"http://localhost:8000/console/cases/{format_id('case', demo.held.case_id)}"
+    assert case_url in text and str(rules) in text
+    assert "Ari (risk analyst)" in text and "Approve: the payment goes ahead" in text
     verifier = KeyVerifier(platform)
     for key in [demo.world.operator_key, *(m.api_key for m in demo.world.merchants)]:
         assert key in text  # whole, not wrapped or cut
@@ -43,8 +65,31 @@ def test_the_demo_world_is_real_and_printed(platform: Platform) -> None:
     assert "pauses payouts for" in text and "CENTIME_PAYOUT_METHOD_LOCK_S" in text
 
 
+def test_the_demo_holds_a_payment_an_analyst_approves(platform: Platform, tmp_path: Path) -> None:
+    """The screened demo holds Ada's larger payment (the money set aside); approving the
+    case completes it: Ada's balance pays it and the podcast earns it."""
+    from centime.platform.parties import merchant_balances
+
+    _screened(platform, tmp_path)
+    demo = build_demo_world(platform)
+    ada = demo.world.customers[0].customer
+    podcast = demo.world.merchants[2].merchant
+    case = read_case(platform, demo.held.case_id)
+    assert case is not None and case.status == "open"
+    assert "demo_large_payment" in demo.held.reasons
+    (before,) = customer_balances(platform, ada.id)
+    (earned_before,) = merchant_balances(platform, podcast.id)
+    approved = usecases.approve_case(platform, demo.held.case_id, "opr_test")
+    assert not isinstance(approved, Refusal) and approved.status == "approved"
+    (after,) = customer_balances(platform, ada.id)
+    (earned_after,) = merchant_balances(platform, podcast.id)
+    assert before.available - after.available in (0, demo.held.amount)  # set aside, or now
+    assert earned_after.available > earned_before.available
+    assert list(platform.ledger.store.check()) == []
+
+
 def test_the_demo_runs_with_the_risk_engine_on_and_a_customer_can_try_it(
-    platform: Platform,
+    platform: Platform, tmp_path: Path
 ) -> None:
     """The shipped engine (rules and model) screens the demo's seeding, then each demo
     customer tops up by card and pays, as a person trying the demo would: all allowed."""
@@ -52,10 +97,9 @@ def test_the_demo_runs_with_the_risk_engine_on_and_a_customer_can_try_it(
     from centime.platform.review import InReview
     from centime.platform.topups import TopUp
     from centime.providers import Method
-    from centime.risk.engine import build_engine
     from centime.seed import CARD_OK, await_success
 
-    platform.screen = build_engine(clock=platform.clock)
+    _screened(platform, tmp_path)
     demo = build_demo_world(platform)
     sandbox = platform.providers.funding["sandbox"]
     shops = [m.merchant for m in demo.world.merchants]

@@ -2,18 +2,23 @@
 
 Three merchants (a news site, a game, a podcaster) and five customers, built through the
 SCREENED services (centime.usecases: the risk engine decides each sign-up, top-up,
-payment, hold and transfer, so it knows the demo's people when a person tries them; a step
-it holds or refuses is an error: the demo's people are ordinary newcomers): card
+payment, hold and transfer, so it knows the demo's people when a person tries them; any
+other step it holds or refuses is an error: the demo's people are ordinary newcomers): card
 top-ups confirmed by the sandbox provider, a carrier-billed top-up still restricted,
-mandates, micropayments, a partial refund, a metered hold captured in part and a transfer
-between two people. Then ``centime serve`` runs on it and the keys are printed, once, so that
-a person can call the API (``/docs`` lists every route).
+mandates, micropayments, a partial refund, a metered hold captured in part, a transfer
+between two people, and one payment the risk engine holds for an analyst: the demo's risk
+rules are the shipped ones and one more an operator could set too (a payment of
+DEMO_REVIEW_AT dollars or more goes to review), so Ada's larger payment waits in the review
+queue. Then ``centime serve`` runs on it and the keys, sign-in links and the held case are
+printed, once, so that a person can call the API (``/docs`` lists every route) and act as
+each role.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
 from rich.console import Console
@@ -27,10 +32,12 @@ from centime.platform.ids import format_id
 from centime.platform.parties import customer_balances, merchant_balances
 from centime.platform.payments import Payment
 from centime.platform.refunds import refund_payment
+from centime.platform.review import InReview
 from centime.platform.topups import TopUp
 from centime.providers import Method, SandboxConfig, SandboxProvider
 from centime.providers.payout_sandbox import ACCOUNT_SUCCEEDS
-from centime.seed import MERCHANT_SCOPES, World, await_success, expect, seed_world
+from centime.risk.rules import DEFAULT_RULES_PATH
+from centime.seed import MERCHANT_SCOPES, SeedError, World, await_success, expect, seed_world
 from centime.timetext import human_duration
 from centime.usecases import HoldRequest, Origin, PaymentRequest, TopUpRequest, TransferRequest
 
@@ -38,10 +45,12 @@ __all__ = [
     "DEMO_CUSTOMERS",
     "DEMO_MERCHANTS",
     "DEMO_PAYOUT_METHOD_LOCK_S",
+    "DEMO_REVIEW_AT",
     "DEMO_SANDBOX",
     "DemoWorld",
     "build_demo_world",
     "print_demo",
+    "write_demo_rules",
 ]
 
 DEMO_MERCHANTS: Final = ("The Daily Byte", "Pixel Quest", "Ana's Podcast")
@@ -55,6 +64,19 @@ DEMO_PAYOUT_METHOD_LOCK_S: Final = 60
 # The demo's sandbox confirms card and carrier charges at once, so that a person trying the
 # demo sees a top-up land (the carrier top-up's settlement still to come).
 DEMO_SANDBOX: Final = SandboxConfig(card_confirm_s=0, carrier_confirm_s=0)
+# A payment of this many dollars or more waits for a risk analyst in the demo: the one rule
+# the demo adds to the shipped ones (an operator's rules file can hold the same), so that a
+# person can review a held payment. The seeded payments stay below it.
+DEMO_REVIEW_AT: Final = 3
+DEMO_REVIEW_RULE: Final = f"""
+# centime demo: a payment of {DEMO_REVIEW_AT} USD or more waits for a risk analyst.
+[[rule]]
+code = "demo_large_payment"
+action = "review"
+types = ["payment"]
+when = [["amount", ">=", {DEMO_REVIEW_AT}]]
+"""
+HELD_DESCRIPTION: Final = "A year of episodes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +85,14 @@ class DemoWorld:
     payments: list[Payment]
     hold: Hold
     carrier_topup: TopUp
+    held: InReview  # Ada's payment the risk rules hold for an analyst
+
+
+def write_demo_rules(path: Path) -> Path:
+    """The demo's risk rules (the shipped ones and DEMO_REVIEW_RULE) written to ``path``."""
+    shipped = DEFAULT_RULES_PATH.read_text(encoding="utf-8")
+    path.write_text(shipped + DEMO_REVIEW_RULE, encoding="utf-8")
+    return path
 
 
 def _sandbox(platform: Platform) -> SandboxProvider:
@@ -144,11 +174,34 @@ def build_demo_world(platform: Platform) -> DemoWorld:
         Origin(device=f"seed-device-{people[0].id}"),
     )
     expect(lunch, "transfer")
-    return DemoWorld(world, payments, captured.hold, carrier)
+    return DemoWorld(world, payments, captured.hold, carrier, _held_payment(platform, world))
 
 
-def print_demo(platform: Platform, demo: DemoWorld, base_url: str, console: Console) -> None:
-    """The URL, the keys (shown this once) and who is who."""
+def _held_payment(platform: Platform, world: World) -> InReview:
+    """Ada pays Ana's Podcast DEMO_REVIEW_AT dollars: the demo's risk rules hold it for an
+    analyst (the money is set aside until the case is decided)."""
+    ada, podcast = world.customers[0].customer, world.merchants[2].merchant
+    request = PaymentRequest(
+        ada.id, podcast.id, "USD", USD.parse(str(DEMO_REVIEW_AT)), description=HELD_DESCRIPTION
+    )
+    held = usecases.pay(platform, request, Origin(device=f"seed-device-{ada.id}"))
+    if not isinstance(held, InReview):
+        raise SeedError(
+            f"Ada's payment of {DEMO_REVIEW_AT} USD was not held for review ({held!r}): the"
+            " demo's risk rules are not in force (is CENTIME_RISK_RULES set?)"
+        )
+    return held
+
+
+def print_demo(
+    platform: Platform,
+    demo: DemoWorld,
+    base_url: str,
+    console: Console,
+    rules_file: Path | None = None,
+) -> None:
+    """The URL, the keys (shown this once), who is who and the held payment to review
+    (``rules_file``: the demo's risk rules, named so that a person can read them)."""
     world = demo.world
 
     def say(text: str) -> None:  # keys and commands must not be wrapped or cut
@@ -183,6 +236,7 @@ def print_demo(platform: Platform, demo: DemoWorld, base_url: str, console: Cons
         f" default; {PAYOUT_LOCK_ENV} sets it). Test account number: {ACCOUNT_SUCCEEDS}."
     )
     _print_web(platform, demo, base_url, say)
+    _print_review(demo, base_url.replace("127.0.0.1", "localhost"), rules_file, say)
     say("Try:")
     say(f"  curl -s -H 'Authorization: Bearer {world.operator_key}' {base_url}/v1/customers")
     say(
@@ -201,6 +255,33 @@ def print_demo(platform: Platform, demo: DemoWorld, base_url: str, console: Cons
         " and a 'Verify' button that checks the proof in the browser."
     )
     say("Keys are shown only now; the server stores their hashes. Ctrl-C stops the server.")
+
+
+def _print_review(
+    demo: DemoWorld, web: str, rules_file: Path | None, say: Callable[[str], None]
+) -> None:
+    """Where the held payment waits, who may decide it and what each decision does."""
+    held = demo.held
+    ada = demo.world.customers[0].customer.name
+    podcast = demo.world.merchants[2].merchant.name
+    amount = f"{ASSETS[held.asset].format(held.amount)} {held.asset}"
+    rules = f" ({rules_file})" if rules_file is not None else ""
+    say("[bold]a payment held for review[/bold]")
+    say(
+        f"  {ada}'s payment of {amount} to {podcast} ({HELD_DESCRIPTION!r}) waits for an"
+        f" analyst: the demo's risk rules{rules} are the shipped ones plus one that sends a"
+        f" payment of {DEMO_REVIEW_AT} {held.asset} or more to review (CENTIME_RISK_RULES"
+        " names another rules file)."
+    )
+    say(
+        "  To review it: open the link of Ari (risk analyst) above, create the passkey, then"
+        f" open {web}/console/cases/{format_id('case', held.case_id)}"
+        f" (the console, {web}/console, lists the open cases)."
+    )
+    say(
+        f"  Approve: the payment goes ahead; {ada}'s wallet lists it (her link above) and"
+        f" {podcast} earns it. Decline: the money set aside is {ada}'s again.\n"
+    )
 
 
 def _print_web(

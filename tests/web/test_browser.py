@@ -171,7 +171,11 @@ VIOLATIONS: list[str] = []  # serious or critical axe findings, by page
 class Person:
     """A browser context with its own virtual authenticator (a phone with a passkey), 390
     px wide; axe-core is injected into every page (outside the page's CSP: an init script
-    of the DevTools protocol, not a script tag)."""
+    of the DevTools protocol, not a script tag). Screenshots go to ``artifacts``, findings
+    to ``violations`` (another test's people set their own)."""
+
+    artifacts: Path = ARTIFACTS
+    violations: list[str] = VIOLATIONS
 
     def __init__(self, browser: Any, origin: str, name: str) -> None:
         self.context = browser.new_context(viewport={"width": 390, "height": 844})
@@ -202,8 +206,8 @@ class Person:
 
     def shot(self, name: str) -> None:
         """A screenshot, and the page checked with axe-core; no sideways scrolling at 390 px."""
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+        self.artifacts.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(self.artifacts / f"{name}.png"), full_page=True)
         wide = self.page.evaluate("document.documentElement.scrollWidth")
         if wide > 390:
             culprit = self.page.evaluate(
@@ -211,14 +215,14 @@ class Person:
                 " e.getBoundingClientRect().right > 391 && !e.closest('.scroll'))"
                 ".map(e => e.tagName + '.' + e.className).slice(-3).join(' ')"
             )
-            VIOLATIONS.append(f"{name}: the page is {wide} px wide at 390 px ({culprit})")
+            self.violations.append(f"{name}: the page is {wide} px wide at 390 px ({culprit})")
         if AXE.exists():
             found = self.page.evaluate(
                 "async () => (await axe.run(document, {resultTypes: ['violations']}))"
                 ".violations.map(v => [v.impact, v.id, v.nodes.map(n => n.target.join(' '))"
                 ".slice(0, 3).join(', ')])"
             )
-            VIOLATIONS.extend(
+            self.violations.extend(
                 f"{name}: {impact} {rule} at {where}"
                 for impact, rule, where in found
                 if impact in SERIOUS

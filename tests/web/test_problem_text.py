@@ -4,7 +4,10 @@ Accept-Language (English by default) through the web's catalogue; ``type``, ``co
 
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -14,6 +17,7 @@ from hypothesis import strategies as st
 from centime.http.problems import ApiCode, problem_body
 from centime.platform.context import Platform
 from centime.platform.errors import Code
+from centime.web.detail_templates import DETAIL_TEMPLATES
 from centime.web.i18n import translations
 from centime.web.problem_text import TITLES, localize_problem
 from centime.wire import FieldError
@@ -78,3 +82,111 @@ def test_errors_before_any_handler_are_translated_too(api: Api) -> None:
 def test_an_internal_error_keeps_its_request_id_in_korean() -> None:
     body = problem_body("internal_error", "an internal error occurred; request id abc-123")
     assert "abc-123" in msgspec.json.decode(localize_problem(body, "ko"))["detail"]
+
+
+# -- details built from values (centime.web.detail_templates) -------------------------------
+SRC = Path(__file__).resolve().parents[2] / "src" / "centime"
+# f-string details whose values are free text from elsewhere (a library's or a validator's
+# message): the code's sentence stands for them in Korean.
+FREE_TEXT = {
+    "label {}: {}",
+    "url: {}",
+    "{}: {}",
+    "the passkey was refused: {}",
+    "refused by the risk screen: {}",  # the risk reasons in words: centime.web.messages
+    "no such {}",
+    "line {}: {}",
+    "confirm with a passkey, then ask again within {} s ({})",  # risk codes: never shown
+    "Confirm with your passkey to {}.",  # a page's own sentence, translated where it is built
+}
+
+
+def _shape(text: str) -> str:
+    return re.sub(r"%\(\w+\)s", "{}", text)
+
+
+def _fstring_details() -> set[str]:
+    """The shapes of every f-string detail a Refusal is built with, in the source."""
+    shapes = set()
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", "") == "Refusal"):
+                continue
+            for arg in node.args[1:2]:
+                if isinstance(arg, ast.JoinedStr):
+                    shapes.add(
+                        "".join(
+                            str(v.value) if isinstance(v, ast.Constant) else "{}"
+                            for v in arg.values
+                        )
+                    )
+    return shapes
+
+
+def test_every_detail_built_from_values_has_a_template() -> None:
+    templates = {_shape(t) for t in DETAIL_TEMPLATES}
+    missing = _fstring_details() - templates - FREE_TEXT
+    assert not missing, f"add these shapes to DETAIL_TEMPLATES: {sorted(missing)}"
+
+
+def test_every_template_has_korean() -> None:
+    korean = translations("ko").gettext
+    for template in DETAIL_TEMPLATES:
+        translated = korean(template)
+        assert translated != template and not translated.isascii(), template
+        assert set(re.findall(r"%\(\w+\)s", translated)) == set(
+            re.findall(r"%\(\w+\)s", template)
+        ), template
+
+
+VALUES = st.from_regex(r"[A-Za-z0-9_'.]{1,12}", fullmatch=True)
+
+
+@given(template=st.sampled_from(DETAIL_TEMPLATES), data=st.data())
+def test_a_built_detail_keeps_its_values_in_korean(template: str, data: st.DataObject) -> None:
+    names = re.findall(r"%\((\w+)\)s", template)
+    values = {name: data.draw(VALUES, label=name) for name in names}
+    english = template % values
+    body = problem_body("invalid_request", english)
+    korean = msgspec.json.decode(localize_problem(body, "ko"))["detail"]
+    assert not korean.isascii(), (english, korean)
+    for value in values.values():
+        assert value in korean, (english, korean)
+
+
+def test_an_amount_in_a_detail_is_written_as_the_locale_writes_it() -> None:
+    body = problem_body("refund_exceeds_payment", "1234.500000 USD of the payment is refundable")
+    korean = msgspec.json.decode(localize_problem(body, "ko"))["detail"]
+    assert korean == "이 결제에서 환불할 수 있는 금액은 1,234.50 USD입니다"
+    won = problem_body("refund_exceeds_payment", "15000.0000 KRW of the payment is refundable")
+    assert "15,000원" in msgspec.json.decode(localize_problem(won, "ko"))["detail"]
+
+
+def test_limits_and_durations_in_a_detail_are_written_the_korean_way() -> None:
+    def korean(code: str, detail: str) -> str:
+        found: str = msgspec.json.decode(localize_problem(problem_body(code, detail), "ko"))[
+            "detail"
+        ]
+        return found
+
+    daily = korean(
+        "tier_limit_exceeded",
+        "the daily top-up limit is 1000.000000 USD; 250.500000 USD left today",
+    )
+    assert "1,000.00 USD" in daily and "250.50 USD" in daily and "하루" in daily, daily
+    won = korean("tier_limit_exceeded", "the balance may not exceed 1000000.0000 KRW")
+    assert "1,000,000원" in won and "KRW" not in won, won
+    locked = korean("payouts_locked", "a payout-method change locks payouts for 23 h 59 min more")
+    assert "23 시간 59 분" in locked, locked
+
+
+def test_a_refusal_built_from_values_reads_in_korean_over_the_api(api: Api) -> None:
+    """A value-built detail over the API: its values stay in the Korean sentence."""
+    body = {"name": "Newcomer", "kyc_tier": 7}
+    english = api.http.post("/v1/customers", headers=api.headers(), json=body)
+    korean = api.http.post("/v1/customers", headers={**api.headers(), **KO}, json=body)
+    assert english.status_code == korean.status_code == 400, english.text
+    en, ko = english.json()["detail"], korean.json()["detail"]
+    assert en.startswith("kyc_tier must be one of"), en
+    assert ko.startswith("kyc_tier는 다음 중 하나여야 합니다:"), ko
+    assert en.rpartition(" of ")[2] in ko  # the tiers themselves

@@ -18,8 +18,11 @@ def demo(
     port: int = typer.Option(8000, min=1, max=65535, help="The port to listen on."),
 ) -> None:
     """The platform on a fresh SQLite file with a small seeded world (merchants, customers,
-    payments, a refund, a hold, a carrier top-up), served until Ctrl-C; prints the URL and
-    the demo's API keys."""
+    payments, a refund, a hold, a carrier top-up, a payment held for review), served until
+    Ctrl-C; prints the URL, the demo's API keys, sign-in links and the case to review. The
+    risk rules are the shipped ones and the demo's review rule, written beside the database
+    (unless CENTIME_RISK_RULES names a file)."""
+    import dataclasses
     import time
     from pathlib import Path
 
@@ -28,7 +31,13 @@ def demo(
     from centime.app import Settings, open_platform
     from centime.audit import AuditLog
     from centime.audit.sth import generate_key_file
-    from centime.demo import DEMO_PAYOUT_METHOD_LOCK_S, DEMO_SANDBOX, build_demo_world, print_demo
+    from centime.demo import (
+        DEMO_PAYOUT_METHOD_LOCK_S,
+        DEMO_SANDBOX,
+        build_demo_world,
+        print_demo,
+        write_demo_rules,
+    )
     from centime.store.sqlite import SqliteStore
 
     from .serve import ServerOptions, run_server, trusted_proxies, web_key
@@ -43,6 +52,9 @@ def demo(
     audit = AuditLog(generate_key_file(key_file, time.time_ns()))
     with configured():
         settings = Settings.from_env(DEMO_PAYOUT_METHOD_LOCK_S)
+    if settings.risk_rules is None:  # the shipped rules and the demo's review rule
+        rules = write_demo_rules(Path(f"{path}.risk-rules.toml"))
+        settings = dataclasses.replace(settings, risk_rules=rules)
     store = SqliteStore.open(path)
     with (
         configured(),
@@ -51,7 +63,7 @@ def demo(
         ) as app,
     ):
         world = build_demo_world(app.platform)
-        print_demo(app.platform, world, f"http://{host}:{port}", Console())
+        print_demo(app.platform, world, f"http://{host}:{port}", Console(), settings.risk_rules)
         options = ServerOptions(
             host, port, demo=True, web_key=web_key(str(path)), trusted_proxies=trusted_proxies()
         )

@@ -162,7 +162,8 @@ def _refund_in_unit(
     remaining = payment.amount - payment.refunded
     wanted = remaining if amount is None else amount
     if wanted > remaining or wanted == 0:
-        return Refusal(Code.REFUND_EXCEEDS_PAYMENT, f"{remaining} of the payment is refundable")
+        left = f"{ASSETS[payment.asset].format(remaining)} {payment.asset}"
+        return Refusal(Code.REFUND_EXCEEDS_PAYMENT, f"{left} of the payment is refundable")
     merchant = active_merchant(ctx, payment.merchant_id)
     if isinstance(merchant, Refusal):
         return merchant

@@ -21,7 +21,8 @@ from litestar.types import Message, Scope
 
 from centime.platform.errors import Code, Refusal
 
-from .i18n import DEFAULT_LOCALE, choose_locale, translations
+from .detail_templates import translate_built_detail
+from .i18n import DEFAULT_LOCALE, Formats, choose_locale, translations
 from .messages import MESSAGES, N_, refusal_text
 
 __all__ = ["TITLES", "localize_problem", "localize_problems"]
@@ -150,12 +151,16 @@ _REQUEST_ID: Final = re.compile(r"request id ([A-Za-z0-9._-]+)$")
 _REFUSAL_CODES: Final = {code.value: code for code in Code}
 
 
-def _detail(code: str, detail: str, gettext: Callable[[str], str]) -> str:
-    """The detail's own translation if the catalogue has it; else the sentence for the code;
+def _detail(code: str, detail: str, gettext: Callable[[str], str], locale: str) -> str:
+    """The detail's own translation if the catalogue has it; else, for a detail built from
+    values, its template's translation with the values; else the sentence for the code;
     else the English detail (a developer's text is better than none)."""
     exact = gettext(detail)
     if exact != detail:
         return exact
+    built = translate_built_detail(detail, gettext, Formats(locale))
+    if built is not None:
+        return built
     if code == "internal_error":
         found = _REQUEST_ID.search(detail)
         return gettext(INTERNAL_ERROR) % {"id": found.group(1) if found else "-"}
@@ -183,7 +188,7 @@ def localize_problem(body: bytes, locale: str) -> bytes:
     if isinstance(document.get("title"), str) and code in TITLES:
         document["title"] = gettext(TITLES[code])
     if isinstance(document.get("detail"), str):
-        document["detail"] = _detail(code, document["detail"], gettext)
+        document["detail"] = _detail(code, document["detail"], gettext, locale)
     return msgspec.json.encode(document)
 
 
