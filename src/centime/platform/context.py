@@ -23,7 +23,7 @@ from centime.providers.payouts import PayoutProvider
 from centime.risk.types import Screen
 
 from .config import PlatformConfig
-from .decisions import NoScreen
+from .no_screen import NoScreen
 
 if TYPE_CHECKING:  # both modules import Platform from here
     from .webhook_targets import TargetPolicy
@@ -75,7 +75,7 @@ class Platform:
     configuration, the providers and the risk screen (set by the composition root).
 
     ``screen`` is asked before money moves (centime.platform.screening). Left out, it is
-    :class:`~centime.platform.decisions.NoScreen`, which blocks every screened operation:
+    :class:`~centime.platform.no_screen.NoScreen`, which blocks every screened operation:
     the composition roots (``centime serve``, ``centime demo``) pass the risk engine, and
     tests that screen nothing in particular pass an allowing test double explicitly."""
 

@@ -41,6 +41,7 @@ from centime.risk.types import Action, Decision, RiskEvent
 
 from .errors import Code, Refusal
 from .ids import new_id
+from .no_screen import NoScreen
 
 __all__ = [
     "AllowAllScreen",
@@ -62,10 +63,8 @@ __all__ = [
 log = logging.getLogger("centime.risk")
 
 NS_PER_S: Final = 1_000_000_000
-REASON_SCREEN_MISSING: Final = "risk_screen_missing"
 REASON_ENGINE_ERROR: Final = "risk_engine_error"
 _FAILED: Final = Decision(Action.BLOCK, 99, (REASON_ENGINE_ERROR,), None, "fail-closed")
-_MISSING: Final = Decision(Action.BLOCK, 99, (REASON_SCREEN_MISSING,), None, "none")
 _REASONS_MAX: Final = 16
 _REASON_LEN_MAX: Final = 64
 
@@ -78,23 +77,6 @@ class Subject(NamedTuple):
     id: int
     party_kind: str  # customer or merchant
     party_id: int
-
-
-class NoScreen:
-    """The screen of a platform nobody gave one: every decision is BLOCK
-    (``risk_screen_missing``), logged. Composition roots set the real engine."""
-
-    def decide(self, event: RiskEvent) -> Decision:
-        log.error("no risk screen is configured: %s blocked", event.type)
-        return _MISSING
-
-    def decide_many(self, events: Sequence[RiskEvent]) -> list[Decision]:
-        if events:
-            log.error("no risk screen is configured: %d events blocked", len(events))
-        return [_MISSING] * len(events)
-
-    def observe(self, event: RiskEvent) -> None:
-        return None
 
 
 class AllowAllScreen:
