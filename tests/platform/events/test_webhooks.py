@@ -42,7 +42,7 @@ from centime.platform.payments.service import (
     payment_event,
 )
 
-from ..api.receiver import LOOPBACK_POLICY
+from ...api.receiver import LOOPBACK_POLICY
 from ..world import customer, fund, merchant
 
 SQLITE_ONLY = pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)

@@ -21,8 +21,8 @@ from centime.platform.referrals.service import (
     with_referral,
 )
 
+from ..pricing.helpers import USD, full_snapshot, fund_budget, publish
 from ..world import balance, customer, fund, merchant
-from .pricing.helpers import USD, full_snapshot, fund_budget, publish
 
 RULE = {
     "asset": "USD",

@@ -29,7 +29,7 @@ from centime.providers.sandbox import SandboxConfig, SandboxProvider
 from centime.risk.types import Action
 from centime.usecases import approve_case
 
-from ..risk.screens import ScriptedScreen, decision
+from ...risk.screens import ScriptedScreen, decision
 from ..world import account, balance, customer, fund, merchant, snapshot
 
 WALLET = AccountKind.CUSTOMER_WALLET

@@ -19,7 +19,7 @@ from centime.platform.review.risk_labels import (
 from centime.platform.review.service import InReview, label_case
 from centime.risk.types import Action
 
-from ..risk.screens import ScriptedScreen, decision
+from ...risk.screens import ScriptedScreen, decision
 from ..world import customer, fund, merchant
 
 S = 1_000_000_000

@@ -14,7 +14,7 @@ from centime.platform.review.service import InReview, decline_case
 from centime.risk.types import Action, RiskEvent
 from centime.usecases import PaymentBatchRequest, approve_case
 
-from ..risk.screens import RaisingScreen, ScriptedScreen, decision
+from ...risk.screens import RaisingScreen, ScriptedScreen, decision
 from ..world import balance, customer, fund, merchant, snapshot
 
 WALLET = AccountKind.CUSTOMER_WALLET
