@@ -28,7 +28,7 @@ from .risk.screens import AllowScreen
 settings.register_profile("centime", deadline=None)
 settings.load_profile("centime")
 
-# The key that encrypts webhook endpoints' secrets at rest (centime.platform.webhooks), as
+# The key that encrypts webhook endpoints' secrets at rest (centime.platform.events.webhooks), as
 # the composition root reads it; a fixed test key (32 bytes, base64).
 os.environ.setdefault("CENTIME_WEBHOOK_KEY", "dGVzdC1rZXktb2YtdGhpcnR5LXR3by1ieXRlcy0tLS0=")
 

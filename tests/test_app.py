@@ -16,9 +16,8 @@ from centime.app import (
     open_platform,
     platform_config_from_env,
 )
-from centime.platform.decisions import AllowAllScreen, NoScreen
-from centime.platform.webhook_targets import TargetPolicy
-from centime.platform.webhooks import SecretBox
+from centime.platform.events import SecretBox, TargetPolicy
+from centime.platform.review import AllowAllScreen, NoScreen
 from centime.providers import SandboxConfig, SandboxPayoutRail, SandboxProvider
 from centime.worker import Worker
 

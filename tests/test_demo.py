@@ -94,8 +94,8 @@ def test_the_demo_runs_with_the_risk_engine_on_and_a_customer_can_try_it(
     """The shipped engine (rules and model) screens the demo's seeding, then each demo
     customer tops up by card and pays, as a person trying the demo would: all allowed."""
     from centime import usecases
+    from centime.platform.funding import TopUp
     from centime.platform.review import InReview
-    from centime.platform.topups import TopUp
     from centime.providers import Method
     from centime.seed import CARD_OK, await_success
 

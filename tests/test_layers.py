@@ -182,6 +182,27 @@ _OUTER: Final = (
     "centime.cli",
 )
 
+PLATFORM: Final = PACKAGE / "platform"
+# The platform's shared kernel (the modules at its top level: the Platform, configuration,
+# errors, ids, pages, the chart of accounts, fees) and its bounded contexts (its packages).
+KERNEL: Final = tuple(
+    f"centime.platform.{path.stem}"
+    for path in sorted(PLATFORM.glob("*.py"))
+    if path.stem != "__init__"
+)
+CONTEXTS: Final = tuple(
+    f"centime.platform.{path.parent.name}" for path in sorted(PLATFORM.glob("*/__init__.py"))
+)
+_DELIVERY: Final = (
+    "centime.api",
+    "centime.web",
+    "centime.http",
+    "centime.server",
+    "centime.cli",
+    "centime.app",
+    "centime.usecases",
+)
+
 RULES: Final = (
     Rule(
         "the ledger and the audit log own their ports: no adapter, service or delivery",
@@ -192,6 +213,16 @@ RULES: Final = (
         "the web pages and Open Payments share centime.http with the API, never its internals",
         ("centime.web", "centime.openpayments"),
         lambda target: not within(target, ("centime.api",)),
+    ),
+    Rule(
+        "the platform's kernel imports none of its contexts",
+        KERNEL,
+        lambda target: not within(target, CONTEXTS),
+    ),
+    Rule(
+        "the platform's contexts import no delivery (routes, pages, use cases, composition)",
+        CONTEXTS,
+        lambda target: not within(target, _DELIVERY),
     ),
     Rule(
         "the wire and the client load no server module",
@@ -235,6 +266,13 @@ def test_cycles_are_found_and_shown() -> None:
 @pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.why)
 def test_layer_rule(rule: Rule) -> None:
     assert not broken(GRAPH, rule), rule.why + ":\n" + "\n".join(broken(GRAPH, rule))
+
+
+def test_the_platform_has_a_kernel_and_contexts() -> None:
+    """The platform rules see its modules (else they would hold on nothing)."""
+    assert "centime.platform.context" in KERNEL
+    assert "centime.platform.pricing" in CONTEXTS
+    assert len(CONTEXTS) > 1
 
 
 def test_a_rule_names_what_breaks_it() -> None:

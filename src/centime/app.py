@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 from centime.platform.config import PlatformConfig
 from centime.platform.context import Platform
-from centime.platform.decisions import NoScreen
+from centime.platform.review import NoScreen
 
 if TYPE_CHECKING:
     from centime.audit import AuditLog
@@ -132,7 +132,7 @@ def risk_screen(clock: Clock, settings: Settings | None = None) -> Screen:
     platform's own cost, development), announced in the log."""
     import logging
 
-    from centime.platform.decisions import AllowAllScreen
+    from centime.platform.review import AllowAllScreen
     from centime.risk.engine import build_engine
 
     chosen = Settings.from_env() if settings is None else settings
@@ -205,7 +205,7 @@ def open_platform(
 def _replay_risk_labels(platform: Platform) -> int:
     """The risk engine's features live in process: at start it is told the labels of the
     last 30 days from the label store (docs/risk-operations.md)."""
-    from centime.platform.risk_labels import replay_labels
+    from centime.platform.review import replay_labels
 
     return replay_labels(platform)
 
@@ -228,10 +228,14 @@ def install_keys(platform: Platform, database_url: str) -> None:
     instrument fingerprints' key (CENTIME_INSTRUMENT_KEY, CENTIME_INSTRUMENT_KEY_FILE,
     ``<database>.instrument-key``; the migration to 0012_card_tokens reads the same file).
     Also where webhooks may go: CENTIME_WEBHOOK_ALLOW_HTTP and CENTIME_WEBHOOK_ALLOW_PRIVATE
-    (centime.platform.webhook_targets; public https only when neither is set)."""
-    from centime.platform.instruments import install_instrument_key, instrument_key_from_env
-    from centime.platform.webhook_targets import install_target_policy, policy_from_env
-    from centime.platform.webhooks import install_secret_box, secret_box_from_env
+    (centime.platform.events.webhook_targets; public https only when neither is set)."""
+    from centime.platform.events import (
+        install_secret_box,
+        install_target_policy,
+        policy_from_env,
+        secret_box_from_env,
+    )
+    from centime.platform.funding import install_instrument_key, instrument_key_from_env
 
     base = _key_base(database_url)
     try:
@@ -282,7 +286,7 @@ def _platform_jobs() -> list[Job]:
     """The referral reward pass (rewards once the referred person's activity qualifies) and
     the settlement of spending budgets before their metered holds lapse."""
     from centime.limits import BUDGET_SETTLE_INTERVAL_S, REFERRAL_REWARD_INTERVAL_S
-    from centime.platform.links import settle_due_budgets
+    from centime.platform.payments import settle_due_budgets
     from centime.platform.referrals import run_reward_pass
     from centime.worker import Job
 
@@ -303,9 +307,12 @@ def install_payout_rail(platform: Platform) -> list[Job]:
         PAYOUT_RUN_INTERVAL_S,
         PROVIDER_EVENTS_INTERVAL_S,
     )
-    from centime.platform.payout_schedules import run_scheduled_payouts
-    from centime.platform.payouts import process_payout_events, recover_payouts
-    from centime.platform.sandbox_rail import DatabaseRailJournal
+    from centime.platform.payouts import (
+        DatabaseRailJournal,
+        process_payout_events,
+        recover_payouts,
+        run_scheduled_payouts,
+    )
     from centime.providers import SandboxPayoutConfig, SandboxPayoutRail
     from centime.worker import Job
 

@@ -27,13 +27,11 @@ from rich.table import Table
 from centime import usecases
 from centime.money import ASSETS
 from centime.platform.context import Platform
-from centime.platform.holds import Hold, capture_hold
+from centime.platform.funding import TopUp
 from centime.platform.ids import format_id
 from centime.platform.parties import customer_balances, merchant_balances
-from centime.platform.payments import Payment
-from centime.platform.refunds import refund_payment
+from centime.platform.payments import Hold, Payment, capture_hold, refund_payment
 from centime.platform.review import InReview
-from centime.platform.topups import TopUp
 from centime.providers import Method, SandboxConfig, SandboxProvider
 from centime.providers.payout_sandbox import ACCOUNT_SUCCEEDS
 from centime.risk.rules import DEFAULT_RULES_PATH

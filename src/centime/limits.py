@@ -74,7 +74,7 @@ ASSET_SCALE_MAX: Final = 18
 # a head at least every second while there is traffic.
 AUDIT_HEAD_INTERVAL_S: Final = 0.5
 
-# Top-ups and funding providers (centime.platform.topups, centime.providers).
+# Top-ups and funding providers (centime.platform.funding.topups, centime.providers).
 # An instrument (a card token, a bank account reference, a phone number) as a request names
 # it; a provider's reference, decline code and message as it answers them.
 INSTRUMENT_LEN_MAX: Final = 64
@@ -99,7 +99,7 @@ SANDBOX_EVENTS_MAX: Final = 100_000
 # unit of payments adds ledger events per asset, so its bound below depends on this one.
 ASSETS_MAX: Final = 8
 
-# Payments in one batch write unit (centime.platform.payments.create_payments_batch). Each
+# Payments in one batch write unit (centime.platform.payments.service.create_payments_batch). Each
 # payment is at most BATCH_PAYMENT_LEGS_MAX ledger events (a restricted leg and a wallet leg;
 # the batch's fees travel in one transfer per asset), and per asset the unit may add that fee
 # transfer and create the merchant's available earnings and the fee revenue account
@@ -117,7 +117,7 @@ BATCH_PAYMENTS_MAX: Final = (
 DESCRIPTION_LEN_MAX: Final = 500
 REFERENCE_LEN_MAX: Final = 200
 
-# Customers and merchants (centime.platform.parties; the API's wire checks the same bounds).
+# Customers and merchants (centime.platform.parties.service; the API's wire checks the same bounds).
 PARTY_NAME_LEN_MAX: Final = 200
 EMAIL_LEN_MAX: Final = 320
 FEE_BP_MAX: Final = 10_000
@@ -201,7 +201,7 @@ RISK_EXPORT_PAGE_ROWS: Final = 1000
 # `centime simulate`: events applied at most per run.
 SIMULATE_EVENTS_MAX: Final = 10_000_000
 # ---------------------------------------------------------------- webhooks and the worker
-# (centime.platform.webhooks, centime.api.webhook_delivery, centime.worker)
+# (centime.platform.events.webhooks, centime.api.webhook_delivery, centime.worker)
 # Endpoints per merchant (enabled or not); an endpoint URL's length.
 WEBHOOK_ENDPOINTS_PER_MERCHANT_MAX: Final = 16
 WEBHOOK_URL_LEN_MAX: Final = 2048
@@ -233,7 +233,7 @@ WEBHOOK_DELIVERY_INTERVAL_S: Final = 1.0
 EXPORT_PERIOD_MAX_DAYS: Final = 366
 EXPORT_ROWS_MAX: Final = 1_000_000
 EXPORT_PAGE_ROWS: Final = 1000
-# ------------------------------------------------------ payouts (centime.platform.payouts)
+# ------------------------------------------------------ payouts (centime.platform.payouts.service)
 # A bank account holder's name as a merchant gives it; payout methods a merchant may have
 # active at once; quotes of instant payouts stored per merchant and UTC day (a merchant
 # asking for a quote in a loop meets a refusal, not an unbounded table).
@@ -253,9 +253,9 @@ PAYOUT_EVENTS_PER_TICK_MAX: Final = 1000
 # scheduled payouts (a run is idempotent per merchant and date).
 PAYOUT_RECOVER_INTERVAL_S: Final = 60.0
 PAYOUT_RUN_INTERVAL_S: Final = 3600.0
-# The referral reward pass (centime.platform.referrals.run_reward_pass) runs this often.
+# The referral reward pass (centime.platform.referrals.service.run_reward_pass) runs this often.
 REFERRAL_REWARD_INTERVAL_S: Final = 300.0
-# Spending budgets (centime.platform.links) are settled this often, well before their holds
+# Spending budgets (centime.platform.payments.links) are settled this often, well before their holds
 # lapse.
 BUDGET_SETTLE_INTERVAL_S: Final = 10.0
 

@@ -20,20 +20,20 @@ from centime.money import ASSETS
 from centime.platform.chart import OPERATOR
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Refusal
-from centime.platform.mandates import Mandate, create_mandate
+from centime.platform.funding import (
+    TopUp,
+    TopUpStatus,
+    create_topup,
+    process_provider_events,
+)
 from centime.platform.parties import (
     Customer,
     Merchant,
     create_customer,
     create_merchant,
 )
+from centime.platform.payments import Mandate, create_mandate
 from centime.platform.review import InReview
-from centime.platform.topups import (
-    TopUp,
-    TopUpStatus,
-    create_topup,
-    process_provider_events,
-)
 from centime.providers import Method, SandboxProvider
 from centime.usecases import Origin, SignupRequest, TopUpRequest
 
@@ -120,7 +120,7 @@ def seed_world(
     with ``funding`` (major units) and grants every merchant a mandate of ``mandate_daily``
     a day. The sandbox must confirm card charges at once (``card_confirm_s=0``) or seeding
     waits for its events. ``screened``: sign-ups and top-ups go through the risk screen
-    (centime.platform.screening), one at a time, so the screen knows the parties (the demo
+    (centime.platform.review.screening), one at a time, so the screen knows the parties (the demo
     runs with the engine on). Customers whose index is in ``unfunded`` get no card top-up."""
     scale_asset = ASSETS[asset]
     world = World(asset, _key(platform, "operator", OPERATOR, "seed operator", frozenset(Scope)))

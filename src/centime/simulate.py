@@ -42,9 +42,9 @@ from centime.money import ASSETS
 from centime.platform import parties
 from centime.platform.context import Platform
 from centime.platform.errors import Refusal
+from centime.platform.funding import process_provider_events
 from centime.platform.ids import format_id
 from centime.platform.review import EXPORT_HEADER, InReview
-from centime.platform.topups import process_provider_events
 from centime.providers import SandboxProvider
 from centime.providers.sandbox import (
     CARD_DECLINED,

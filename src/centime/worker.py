@@ -229,8 +229,8 @@ def default_jobs(platform: Platform, extra: Sequence[Job] = ()) -> list[Job]:
         PROVIDER_EVENTS_INTERVAL_S,
         WEBHOOK_DELIVERY_INTERVAL_S,
     )
-    from centime.platform.holds import expire_holds
-    from centime.platform.topups import process_provider_events
+    from centime.platform.funding import process_provider_events
+    from centime.platform.payments import expire_holds
     from centime.providers import SandboxProvider
 
     jobs = [

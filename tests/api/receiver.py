@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import standardwebhooks
 
-from centime.platform.webhook_targets import TargetPolicy
+from centime.platform.events import TargetPolicy
 
 __all__ = ["LOOPBACK_POLICY", "Received", "Receiver", "receiver"]
 

@@ -13,9 +13,8 @@ import pytest
 from centime import wire
 from centime.auth import Scope
 from centime.platform.context import Platform
-from centime.platform.holds import Hold, authorize_hold
 from centime.platform.ids import format_id
-from centime.platform.mandates import Mandate, create_mandate
+from centime.platform.payments import Hold, Mandate, authorize_hold, create_mandate
 from centime.providers import SandboxProvider
 from centime.providers.sandbox import CARD_SUCCEEDS
 from tests.platform.world import snapshot

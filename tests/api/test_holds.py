@@ -6,7 +6,7 @@ from __future__ import annotations
 from centime import wire
 from centime.auth import Scope
 from centime.clock import FakeClock
-from centime.platform.holds import expire_holds
+from centime.platform.payments import expire_holds
 from tests.platform.world import snapshot
 
 from .conftest import Api

@@ -74,17 +74,21 @@ from centime.clock import FakeClock
 from centime.http.ratelimit import FailureLimit
 from centime.ledger import Ledger
 from centime.money import ASSETS
-from centime.platform import holds, p2p, payments, refunds
+from centime.platform import payments
 from centime.platform.chart import OPERATOR
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Refusal
+from centime.platform.funding import TopUpStatus, create_topup, process_provider_events
 from centime.platform.ids import PREFIXES, format_id
-from centime.platform.instant_payouts import confirm_instant_payout, quote_instant_payout
-from centime.platform.mandates import create_mandate
 from centime.platform.parties import Status, create_customer, create_merchant, set_customer
-from centime.platform.payout_methods import add_payout_method
-from centime.platform.payout_schedules import Frequency, set_schedule
-from centime.platform.topups import TopUpStatus, create_topup, process_provider_events
+from centime.platform.payments import create_mandate, holds, p2p, refunds
+from centime.platform.payouts import (
+    Frequency,
+    add_payout_method,
+    confirm_instant_payout,
+    quote_instant_payout,
+    set_schedule,
+)
 from centime.providers import Method, SandboxConfig, SandboxProvider
 from centime.providers.payout_sandbox import ACCOUNT_SUCCEEDS, SandboxPayoutRail
 from centime.providers.sandbox import CARD_SUCCEEDS as CARD_OK

@@ -14,7 +14,7 @@ from centime import wire
 from centime.app import install_funding_providers
 from centime.auth import Scope
 from centime.clock import FakeClock
-from centime.platform.topups import process_provider_events
+from centime.platform.funding import process_provider_events
 from centime.providers import Outage, SandboxProvider
 from centime.providers.sandbox import (
     CARD_DECLINED,

@@ -15,12 +15,10 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from centime.api.webhook_delivery import WebhookDelivery, sign
 from centime.clock import FakeClock, SystemClock
 from centime.limits import WEBHOOK_FAILING_DISABLE_S, WEBHOOK_RETRY_DELAYS_S
-from centime.platform import webhooks
 from centime.platform.context import Platform
+from centime.platform.events import NewSecret, SecretBox, install_target_policy, webhooks
 from centime.platform.ids import format_id
 from centime.platform.payments import Payment, create_payment
-from centime.platform.webhook_targets import install_target_policy
-from centime.platform.webhooks import NewSecret, SecretBox
 
 from ..platform.world import customer, fund, merchant
 from .receiver import LOOPBACK_POLICY, Receiver, receiver

@@ -14,9 +14,8 @@ from centime.api.webhook_delivery import WebhookDelivery
 from centime.auth import Scope
 from centime.client import ProblemError
 from centime.clock import SystemClock
-from centime.platform import webhooks
+from centime.platform.events import install_target_policy, webhooks
 from centime.platform.ids import parse_id
-from centime.platform.webhook_targets import install_target_policy
 
 from ..platform.world import fund
 from .conftest import Api

@@ -8,7 +8,7 @@ from centime.platform.context import Platform
 from centime.platform.errors import Refusal
 from centime.platform.parties import Merchant
 from centime.platform.payments import Payment, create_payment
-from centime.platform.payout_methods import PayoutMethod, add_payout_method
+from centime.platform.payouts import PayoutMethod, add_payout_method
 from centime.providers.payout_sandbox import ACCOUNT_SUCCEEDS, SandboxPayoutRail
 
 from .world import customer, fund, merchant

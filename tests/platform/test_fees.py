@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 
 from centime.limits import AMOUNT_MAX
 from centime.platform.fees import fee_returned, payment_fee
-from centime.platform.payments import split_restricted_first
-from centime.platform.refunds import refund_split
+from centime.platform.payments import refund_split, split_restricted_first
 
 amounts = st.integers(1, AMOUNT_MAX)
 fee_bps = st.integers(0, 10_000)

@@ -29,33 +29,31 @@ from centime.ledger import PendingStatus
 from centime.platform.chart import OPERATOR, AccountKind
 from centime.platform.context import Platform
 from centime.platform.errors import Refusal
-from centime.platform.holds import (
+from centime.platform.ids import derive_id
+from centime.platform.payments import (
     Capture,
     Hold,
     HoldStatus,
-    authorize_hold,
-    capture_hold,
-    expire_holds,
-    list_holds,
-    release_hold,
-)
-from centime.platform.ids import derive_id
-from centime.platform.mandates import (
     Mandate,
-    create_mandate,
-    get_mandate,
-    revoke_mandate,
-    utc_day,
-)
-from centime.platform.p2p import P2PTransfer, send
-from centime.platform.payments import (
+    P2PTransfer,
     Payment,
     PaymentItem,
+    Refund,
+    authorize_hold,
+    capture_hold,
+    create_mandate,
     create_payment,
     create_payments_batch,
+    expire_holds,
+    get_mandate,
+    list_holds,
     list_payments,
+    refund_payment,
+    release_hold,
+    revoke_mandate,
+    send,
+    utc_day,
 )
-from centime.platform.refunds import Refund, refund_payment
 
 from .world import account, balance, customer, fund, merchant
 

@@ -14,12 +14,11 @@ import pytest
 
 from centime import usecases
 from centime.clock import FakeClock
-from centime.platform import screening
 from centime.platform.context import Platform
 from centime.platform.errors import Refusal
+from centime.platform.funding import TopUp
 from centime.platform.parties import Customer, Merchant
-from centime.platform.review import InReview
-from centime.platform.topups import TopUp
+from centime.platform.review import InReview, screening
 from centime.providers import Method, SandboxConfig, SandboxProvider
 from centime.risk.engine import build_engine
 from centime.risk.types import Action, Decision, RiskEvent, Screen

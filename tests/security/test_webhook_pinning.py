@@ -28,10 +28,15 @@ from cryptography.x509.oid import NameOID
 
 from centime.api.webhook_delivery import ERROR_FORBIDDEN, ERROR_UNREACHABLE, WebhookDelivery
 from centime.clock import SystemClock
-from centime.platform import webhooks
 from centime.platform.context import Platform
-from centime.platform.webhook_targets import TargetPolicy, install_target_policy
-from centime.platform.webhooks import Attempt, NewSecret, SecretBox
+from centime.platform.events import (
+    Attempt,
+    NewSecret,
+    SecretBox,
+    TargetPolicy,
+    install_target_policy,
+    webhooks,
+)
 
 from ..platform.world import merchant
 from .internal import internal_service

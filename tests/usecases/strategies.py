@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from centime.limits import AMOUNT_MAX, DESCRIPTION_LEN_MAX, ID_MAX, REFERENCE_LEN_MAX
 from centime.money import ASSETS
-from centime.platform.instruments import Vaulted
+from centime.platform.funding import Vaulted
 from centime.providers.funding import Method
 from centime.usecases import HoldRequest, PaymentRequest, TopUpRequest, TransferRequest
 

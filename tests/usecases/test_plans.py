@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from centime.platform.instruments import Vaulted
+from centime.platform.funding import Vaulted
 from centime.usecases import (
     ENCODING_VERSION,
     MoneyRequest,

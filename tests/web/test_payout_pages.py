@@ -13,9 +13,9 @@ from litestar.testing import TestClient
 
 from centime.auth.sessions import STEP_UP_FRESH_S
 from centime.clock import FakeClock
-from centime.platform import webhooks
 from centime.platform.context import Platform
 from centime.platform.errors import Refusal
+from centime.platform.events import webhooks
 from centime.platform.ids import format_id, parse_id
 from centime.platform.payouts import list_payouts
 from centime.providers.payout_sandbox import ACCOUNT_SUCCEEDS

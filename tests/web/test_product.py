@@ -13,9 +13,9 @@ from litestar.testing import TestClient
 
 from centime.clock import FakeClock
 from centime.platform.context import Platform
+from centime.platform.funding import TopUp, create_topup, process_provider_events
 from centime.platform.ids import format_id, parse_id
-from centime.platform.p2p import send
-from centime.platform.topups import TopUp, create_topup, process_provider_events
+from centime.platform.payments import send
 from centime.providers import Method, SandboxConfig, SandboxProvider
 from centime.providers.sandbox import CARD_DECLINED, CARD_SUCCEEDS
 from centime.risk.types import Action, Decision, RiskEvent

@@ -74,7 +74,7 @@ async def execute(
     route's ``IdempotencyKey`` parameter; ``IdempotencyKeyRequired`` on every route that
     moves money), the first outcome is stored with the operation and replayed for a retry;
     ``stored_to_wire`` renders what is stored when it must differ from the live answer.
-    A result the risk screen held (:class:`~centime.platform.review.InReview`) is answered
+    A result the risk screen held (:class:`~centime.platform.review.service.InReview`) is answered
     ``202`` with the case (centime.api.screen)."""
     key = check_key(idempotency_key, required=False)
     # A use case behind the risk screen may also answer InReview (centime.usecases).

@@ -28,9 +28,8 @@ from centime import usecases, wire
 from centime.auth import Principal
 from centime.platform import review
 from centime.platform.context import Operation
-from centime.platform.decisions import decide, decide_many, device_text, ip_text
 from centime.platform.ids import format_id
-from centime.platform.review import InReview
+from centime.platform.review import InReview, decide, decide_many, device_text, ip_text
 from centime.risk.types import Decision, RiskEvent
 
 from .state import api_state, principal_of

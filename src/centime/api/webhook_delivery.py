@@ -16,7 +16,7 @@ One tick of :class:`WebhookDelivery` (the worker's ``webhooks`` job):
    space-separated, during a rotation's overlap). The body is ``{"type", "timestamp",
    "data"}``. Timeouts are WEBHOOK_TIMEOUT_S; redirects are not followed (a 3xx is a
    failure). Before connecting, the endpoint's host is resolved and every address checked
-   against the operator's policy (:mod:`centime.platform.webhook_targets`: public
+   against the operator's policy (:mod:`centime.platform.events.webhook_targets`: public
    addresses over https by default), and the connection goes to the address checked (DNS
    rebinding cannot switch it). The answer's body is never read.
 3. **Record** (one write unit): an attempt row per send (the delivery log: attempt, status
@@ -59,24 +59,22 @@ from centime.limits import (
     WEBHOOK_TIMEOUT_S,
 )
 from centime.platform.context import Operation, Platform
-from centime.platform.ids import format_id, new_id
-from centime.platform.webhook_targets import (
-    Forbidden,
-    Resolver,
-    TargetPolicy,
-    resolve_target,
-    system_resolver,
-    target_policy,
-)
-from centime.platform.webhooks import (
+from centime.platform.events import (
     ENDPOINT_COLUMNS,
     NS_PER_S,
     Endpoint,
+    Forbidden,
+    Resolver,
     SecretBox,
+    TargetPolicy,
     endpoint_row,
+    resolve_target,
     secret_box,
     secret_key,
+    system_resolver,
+    target_policy,
 )
+from centime.platform.ids import format_id, new_id
 from centime.version import __version__
 from centime.wire import rfc3339
 

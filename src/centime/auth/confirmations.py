@@ -7,7 +7,7 @@ the merchant's payouts at their own bank account. Changing a payout method throu
 minted on the web right after confirming with a passkey it had before
 (:func:`centime.auth.sessions.credential_confirmed`). It is sent in the
 ``Centime-Confirmation`` header, is single use, lapses after ``CONFIRMATION_TTL_S``, is
-kept as SHA-256 only, and minting one tells the owner (:mod:`centime.platform.notices`).
+kept as SHA-256 only, and minting one tells the owner (:mod:`centime.platform.events.notices`).
 
 "Single use" allows the retry the API promises: the token is spent on one change (``add:``
 or ``remove:`` and the method's id, derived from the Idempotency-Key), and the same change
@@ -24,7 +24,7 @@ from centime.ledger.units import UnitContext
 from centime.platform.chart import OPERATOR
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Code, Refusal
-from centime.platform.notices import Change, credential_changed
+from centime.platform.events import Change, credential_changed
 
 from .passkeys import Role, UserKind, WebUser, confirmation_refusal
 

@@ -38,8 +38,8 @@ from centime.limits import (
 from centime.platform.chart import OPERATOR
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Code, Refusal
+from centime.platform.events import Change, credential_changed
 from centime.platform.ids import format_id, new_id, parse_id
-from centime.platform.notices import Change, credential_changed
 from centime.platform.pages import Cursor, Page, fetch_page
 from centime.platform.parties import Status, load_merchant
 

@@ -23,7 +23,7 @@ session to have been confirmed lately with a credential that existed before (a p
 this session did not add, or the recovery code it signed in with):
 :func:`centime.auth.sessions.credential_confirmed`, checked inside the unit that makes the
 change. A session cookie alone, or a step-up made with a passkey the same session just
-registered, changes nothing. Every change tells the owner (:mod:`centime.platform.notices`).
+registered, changes nothing. Every change tells the owner (:mod:`centime.platform.events.notices`).
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ from centime.ledger.units import UnitContext
 from centime.platform.chart import OPERATOR
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Code, Refusal
+from centime.platform.events import Change, credential_changed
 from centime.platform.ids import new_id
-from centime.platform.notices import Change, credential_changed
 from centime.platform.parties import NAME_LEN_MAX, create_customer, create_merchant
 from centime.platform.referrals import normal_code, with_referral
 from centime.platform.review import REVIEW_EVENTS_MAX

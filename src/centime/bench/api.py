@@ -134,7 +134,7 @@ class ApiBenchResult:
 
 
 # The development setting that lets webhooks go to plain http on loopback (refused by
-# default: centime.platform.webhook_targets).
+# default: centime.platform.events.webhook_targets).
 _LOOPBACK_TARGETS: Final = {
     "CENTIME_WEBHOOK_ALLOW_HTTP": "1",
     "CENTIME_WEBHOOK_ALLOW_PRIVATE": f"{HOST}/32",
@@ -175,9 +175,14 @@ def _publish_fees(platform: Platform, asset: str) -> None:
 
 
 def _subscribe(platform: Platform, world: World, webhook_key: str) -> None:
-    from centime.platform.webhook_targets import install_target_policy, policy_from_env
-    from centime.platform.webhooks import NewSecret, SecretBox, create_endpoint
-    from centime.platform.webhooks import install_secret_box as install
+    from centime.platform.events import (
+        NewSecret,
+        SecretBox,
+        create_endpoint,
+        install_target_policy,
+        policy_from_env,
+    )
+    from centime.platform.events import install_secret_box as install
 
     install(platform, SecretBox(base64.b64decode(webhook_key)))
     install_target_policy(platform, policy_from_env(_LOOPBACK_TARGETS))

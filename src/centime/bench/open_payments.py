@@ -32,7 +32,7 @@ from centime.openpayments.grants import create_grant
 from centime.openpayments.keys import register_key
 from centime.openpayments.streams import settle_idle_streams
 from centime.platform.context import Platform
-from centime.platform.decisions import AllowAllScreen
+from centime.platform.review import AllowAllScreen
 from centime.providers import SandboxConfig, SandboxProvider
 from centime.seed import seed_world
 from centime.store.sqlite import SqliteStore

@@ -24,15 +24,16 @@ from centime.audit import AuditLog
 from centime.ledger import Ledger
 from centime.limits import BATCH_PAYMENTS_MAX
 from centime.platform.context import Operation, Platform
-from centime.platform.payments import PaymentItem, create_payments_batch
-from centime.platform.webhook_targets import TargetPolicy, install_target_policy
-from centime.platform.webhooks import (
+from centime.platform.events import (
     NewSecret,
     SecretBox,
+    TargetPolicy,
     create_endpoint,
     install_secret_box,
+    install_target_policy,
     subscribed,
 )
+from centime.platform.payments import PaymentItem, create_payments_batch
 from centime.providers import SandboxConfig, SandboxProvider
 from centime.seed import World, seed_world
 from centime.store.sqlite import SqliteStore

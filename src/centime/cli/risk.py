@@ -157,7 +157,7 @@ def risk_label(
     counts them in its features from its next start (POST /v1/risk/labels: at once)."""
     from centime.app import open_platform
     from centime.platform.errors import Refusal
-    from centime.platform.risk_labels import import_labels
+    from centime.platform.review import import_labels
 
     with configured(), open_platform(database_url, "tool") as app:
         try:

@@ -1,11 +1,11 @@
 """Outgoing payments: a customer's wallet pays an incoming payment, under a grant.
 
 One write unit does all of it, or nothing: the ledger chain that moves the money (a
-payment to a merchant, centime.platform.payments, or a transfer to another customer,
-centime.platform.p2p, with their own checks), the outgoing payment row, the incoming
+payment to a merchant, centime.platform.payments.service, or a transfer to another customer,
+centime.platform.payments.p2p, with their own checks), the outgoing payment row, the incoming
 payment's ``received`` (and ``completed`` once it reaches ``incomingAmount``), the quote
 marked used. Before it, outside the unit, the risk engine decides on the payment
-(centime.platform.screening.gate records the decision in the same unit). Open Payments
+(centime.platform.review.screening.gate records the decision in the same unit). Open Payments
 has no way to wait for an analyst or a passkey: a decision to review or step up refuses
 the payment (recorded as a block), and the customer can pay from the wallet instead.
 
@@ -26,12 +26,12 @@ from typing import Any, Final
 
 from centime import usecases
 from centime.ledger.units import UnitContext
-from centime.platform import p2p, payments
+from centime.platform import payments
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Refusal
 from centime.platform.ids import derive_id
-from centime.platform.review import InReview
-from centime.platform.screening import gate
+from centime.platform.payments import p2p
+from centime.platform.review import InReview, gate
 from centime.risk.types import Action, Decision
 
 from .access import Limits
@@ -316,7 +316,7 @@ def pay(
     platform: Platform, order: Order, receiver: Wallet, amount_hint: int, decide: Any
 ) -> OutgoingPayment | OpError | Refusal | InReview:
     """Screen the payment, then run it (blocking: call off the event loop). ``decide``:
-    ``centime.platform.decisions.decide`` (injected so tests can script the screen)."""
+    ``centime.platform.review.decisions.decide`` (injected so tests can script the screen)."""
     ledger_id = derive_id("op", order.payment_id)
     sender, asset = order.sender.party_id, order.sender.asset
     request: usecases.PaymentRequest | usecases.TransferRequest = (

@@ -14,9 +14,8 @@ from anyio import to_thread
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
-from centime.platform.decisions import decide
 from centime.platform.errors import Refusal
-from centime.platform.review import InReview
+from centime.platform.review import InReview, decide
 
 from .access import limits_of
 from .addresses import Wallet

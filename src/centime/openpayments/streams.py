@@ -7,7 +7,7 @@ an hour say). Each such payment to a merchant, under a grant with a ``debitAmoun
 is a stream payment:
 
 - the first one reserves the rest of the grant's budget for the interval (at most what the
-  customer holds) as a metered hold: a pending ledger transfer (centime.platform.holds);
+  customer holds) as a metered hold: a pending ledger transfer (centime.platform.payments.holds);
 - each payment then only accrues: its outgoing payment row, the incoming payment's
   ``receivedAmount``, the stream's ``accrued`` (database rows, no ledger transfer): the money
   is already reserved for the merchant, so it cannot be spent twice;
@@ -30,7 +30,9 @@ from centime.ledger.units import UnitContext
 from centime.platform import payments
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Code, Refusal
-from centime.platform.holds import (
+from centime.platform.ids import derive_id
+from centime.platform.parties import active_customer, active_merchant
+from centime.platform.payments import (
     AUTHORIZE_EVENTS_MAX,
     CAPTURE_EVENTS_MAX,
     RELEASE_EVENTS_MAX,
@@ -38,8 +40,6 @@ from centime.platform.holds import (
     capture_hold,
     release_hold,
 )
-from centime.platform.ids import derive_id
-from centime.platform.parties import active_customer, active_merchant
 
 __all__ = [
     "IDLE_S",

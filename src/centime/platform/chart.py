@@ -49,7 +49,7 @@ class AccountKind(enum.IntEnum):
     PAYOUT_CLEARING = 4  # earnings on their way to a merchant's bank
     CHARGEBACK_LOSSES = 5  # what a chargeback took that the customer no longer had
     # Money the risk screen holds for review: pending transfers into it reserve a payer's
-    # money until an analyst decides (centime.platform.review); it never holds posted money.
+    # money until an analyst decides (centime.platform.review.service); it never holds posted money.
     RISK_HELD = 6
     # Per customer.
     CUSTOMER_WALLET = 10  # spendable, sendable

@@ -60,5 +60,6 @@ class PlatformConfig:
     hold_timeout_default_s: int = 3_600
     # The funding provider (a name in Platform.providers) that top-ups are charged through.
     funding_provider: str = "sandbox"
-    # Payouts: the rail, method lock, tier limits, instant pricing (centime.platform.payouts).
+    # Payouts: the rail, method lock, tier limits, instant pricing
+    # (centime.platform.payouts.service).
     payouts: PayoutConfig = field(default_factory=PayoutConfig)

@@ -23,11 +23,11 @@ from centime.providers.payouts import PayoutProvider
 from centime.risk.types import Screen
 
 from .config import PlatformConfig
-from .decisions import NoScreen
+from .no_screen import NoScreen
 
 if TYPE_CHECKING:  # both modules import Platform from here
-    from .webhook_targets import TargetPolicy
-    from .webhooks import SecretBox
+    from .events.webhook_targets import TargetPolicy
+    from .events.webhooks import SecretBox
 
 __all__ = ["Operation", "Platform", "Providers"]
 
@@ -54,9 +54,9 @@ class Providers:
 
     The composition root (:mod:`centime.app`) fills them. A key left out is read from the
     environment the first time a service needs it, then kept here (see
-    :func:`~centime.platform.webhooks.secret_box`,
-    :func:`~centime.platform.instruments.instrument_key`,
-    :func:`~centime.platform.webhook_targets.target_policy`)."""
+    :func:`~centime.platform.events.webhooks.secret_box`,
+    :func:`~centime.platform.funding.instruments.instrument_key`,
+    :func:`~centime.platform.events.webhook_targets.target_policy`)."""
 
     funding: dict[str, FundingProvider] = field(default_factory=dict)
     payout_rails: dict[str, PayoutProvider] = field(default_factory=dict)
@@ -74,8 +74,8 @@ class Platform:
     """The services' dependencies: the ledger (and through it the store), the clock, the
     configuration, the providers and the risk screen (set by the composition root).
 
-    ``screen`` is asked before money moves (centime.platform.screening). Left out, it is
-    :class:`~centime.platform.decisions.NoScreen`, which blocks every screened operation:
+    ``screen`` is asked before money moves (centime.platform.review.screening). Left out, it is
+    :class:`~centime.platform.no_screen.NoScreen`, which blocks every screened operation:
     the composition roots (``centime serve``, ``centime demo``) pass the risk engine, and
     tests that screen nothing in particular pass an allowing test double explicitly."""
 

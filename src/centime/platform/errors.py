@@ -70,19 +70,19 @@ class Code(enum.Enum):
     REFERRAL_CODE_INVALID = "referral_code_invalid"  # names no customer or merchant
     REFERRAL_OWN_CODE = "referral_own_code"  # a party cannot refer itself
     REFERRAL_ALREADY_ATTRIBUTED = "referral_already_attributed"
-    # Risk (centime.platform.screening, centime.platform.review).
+    # Risk (centime.platform.review.screening, centime.platform.review.service).
     RISK_BLOCKED = "risk_blocked"  # the risk screen refused the movement (reasons in detail)
     STEP_UP_REQUIRED = "step_up_required"  # confirm with a passkey, then ask again
     CASE_NOT_FOUND = "case_not_found"
     CASE_NOT_OPEN = "case_not_open"  # the case was decided the other way already
-    # Webhooks (centime.platform.webhooks) and reports.
+    # Webhooks (centime.platform.events.webhooks) and reports.
     INVALID_WEBHOOK_URL = "invalid_webhook_url"  # scheme, host, credentials, length
     WEBHOOK_ENDPOINT_NOT_FOUND = "webhook_endpoint_not_found"
     WEBHOOK_DELIVERY_NOT_FOUND = "webhook_delivery_not_found"
     WEBHOOK_ENDPOINT_LIMIT_REACHED = "webhook_endpoint_limit_reached"
     WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint_disabled"  # re-deliver or test: enable it
     INVALID_PERIOD = "invalid_period"  # an export's from/to: order, bounds, length
-    # Payouts (centime.platform.payouts).
+    # Payouts (centime.platform.payouts.service).
     PAYOUT_NOT_FOUND = "payout_not_found"
     PAYOUT_METHOD_NOT_FOUND = "payout_method_not_found"
     PAYOUT_SCHEDULE_NOT_FOUND = "payout_schedule_not_found"

@@ -1,7 +1,7 @@
 """The platform fee of a payment and the part of it a refund gives back. Pure integer math.
 
 A merchant's fee is basis points of each payment plus a fixed part, both per merchant
-(:func:`centime.platform.parties.merchant_fee`). Amounts are integers in the asset's
+(:func:`centime.platform.parties.service.merchant_fee`). Amounts are integers in the asset's
 scale, so every division names its rounding and where the remainder goes:
 
 - The fee rounds *down*: the fraction of a unit below the basis-point share stays with the

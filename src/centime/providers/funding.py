@@ -24,7 +24,7 @@ what shape each method's instrument must have. :meth:`FundingProvider.vault` exc
 instrument a customer gives (a card number, a bank account, a phone number, or a token the
 provider made in the customer's browser) for the provider's token, which is what the
 platform stores and charges from then on (``ChargeRequest.instrument``), and its last four
-characters: the platform never keeps the number (centime.platform.instruments).
+characters: the platform never keeps the number (centime.platform.funding.instruments).
 """
 
 from __future__ import annotations
@@ -228,7 +228,7 @@ def instrument_problem(method: Method, instrument: object) -> str | None:
 
 
 # ---------------------------------------------------------------------------- statements
-# What the provider says happened, for the daily reconciliation (centime.platform.reports).
+# What the provider says happened, for the daily reconciliation (centime.platform.reports.service).
 
 
 @dataclass(frozen=True, slots=True)

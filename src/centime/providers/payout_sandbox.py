@@ -26,7 +26,7 @@ is the idempotency key, and a payout id is paid at most once, however often it i
 The sandbox keeps account numbers (a real rail keeps them in its vault); what it answers
 the platform is a token, a keyed fingerprint and the last four characters. Given a
 :class:`RailJournal` (``centime serve`` and ``centime demo`` pass the database's,
-:mod:`centime.platform.sandbox_rail`), it writes its records (accounts, payouts decided,
+:mod:`centime.platform.payouts.sandbox_rail`), it writes its records (accounts, payouts decided,
 events planned and not yet acknowledged) there as a real rail keeps its own, and starts
 from them: a restarted server still knows the accounts and pays what was in flight.
 """

@@ -6,8 +6,8 @@ review plan are derived; a thin shell runs it through the risk screen's gate.
 The path of one payment: the API route (centime.api.routes.payments) parses the body into
 a :class:`PaymentRequest`; :func:`refusal` answers a malformed one before anything is
 asked or written; :func:`risk_event` is what the screen decides on (in a worker thread);
-:func:`guarded` is the payment's operation (centime.platform.payments) behind the gate
-(centime.platform.screening) with its :func:`review_plan`; the API's idempotency layer
+:func:`guarded` is the payment's operation (centime.platform.payments.service) behind the gate
+(centime.platform.review.screening) with its :func:`review_plan`; the API's idempotency layer
 runs it in one write unit. An analyst's approval of a held one decodes the stored request
 (centime.usecases.plans) into the same type and runs it (centime.usecases.review).
 """

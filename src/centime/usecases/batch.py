@@ -17,22 +17,20 @@ from centime.ledger.units import UnitContext
 from centime.limits import BATCH_PAYMENTS_MAX
 from centime.platform import payments
 from centime.platform.context import Operation, Platform
-from centime.platform.decisions import (
-    Subject,
-    blocked,
-    decision_row,
-    record_decisions,
-    step_up_required,
-)
 from centime.platform.errors import Refusal
 from centime.platform.ids import format_id, new_id
 from centime.platform.payments import Payment, PaymentItem
 from centime.platform.review import (
     REVIEW_EVENTS_MAX,
     InReview,
+    Subject,
+    blocked,
     case_for_subject,
+    decision_row,
     hold_for_review,
     in_review,
+    record_decisions,
+    step_up_required,
 )
 from centime.risk.types import Action, Decision, RiskEvent
 

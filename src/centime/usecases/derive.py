@@ -7,12 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from centime.platform import holds, p2p, payments, refunds
+from centime.platform import payments
 from centime.platform.context import Operation, Platform
-from centime.platform.decisions import device_text, ip_text
 from centime.platform.errors import Refusal
+from centime.platform.funding import Vaulted
 from centime.platform.ids import format_id
-from centime.platform.instruments import Vaulted
+from centime.platform.payments import holds, p2p, refunds
+from centime.platform.review import device_text, ip_text
 from centime.risk.types import RiskEvent
 
 from .requests import (

@@ -17,9 +17,8 @@ from typing import Any, Final
 
 import msgspec
 
-from centime.platform.decisions import Subject
-from centime.platform.instruments import Vaulted
-from centime.platform.review import ReviewPlan
+from centime.platform.funding import Vaulted
+from centime.platform.review import ReviewPlan, Subject
 
 from .requests import (
     HoldRequest,

@@ -16,13 +16,16 @@ from typing import Final, Literal
 
 from centime.platform.config import PlatformConfig
 from centime.platform.errors import Code, Refusal
-from centime.platform.holds import check_authorize, check_capture
+from centime.platform.funding import Vaulted, check_request
 from centime.platform.ids import new_id, valid_id
-from centime.platform.instruments import Vaulted
-from centime.platform.p2p import check_send
-from centime.platform.payments import PaymentItem, check_payment
-from centime.platform.refunds import check_refund
-from centime.platform.topups import check_request
+from centime.platform.payments import (
+    PaymentItem,
+    check_authorize,
+    check_capture,
+    check_payment,
+    check_refund,
+    check_send,
+)
 from centime.providers.funding import Method, instrument_problem
 
 __all__ = [
@@ -41,7 +44,7 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class PaymentRequest:
-    """A customer pays a merchant (centime.platform.payments.create_payment)."""
+    """A customer pays a merchant (centime.platform.payments.service.create_payment)."""
 
     customer_id: int
     merchant_id: int
@@ -71,7 +74,7 @@ class PaymentRequest:
 
 @dataclass(frozen=True, slots=True)
 class TransferRequest:
-    """A customer sends money to another (centime.platform.p2p.send)."""
+    """A customer sends money to another (centime.platform.payments.p2p.send)."""
 
     sender_id: int
     recipient_id: int
@@ -83,7 +86,7 @@ class TransferRequest:
 
 @dataclass(frozen=True, slots=True)
 class HoldRequest:
-    """A merchant's metered hold on a customer's money (centime.platform.holds)."""
+    """A merchant's metered hold on a customer's money (centime.platform.payments.holds)."""
 
     customer_id: int
     merchant_id: int
@@ -99,7 +102,7 @@ class HoldRequest:
 @dataclass(frozen=True, slots=True)
 class TopUpRequest:
     """Money into a customer's wallet from a card, a bank account or a phone bill
-    (centime.platform.topups). ``instrument`` as the customer gave it, or vaulted (what a
+    (centime.platform.funding.topups). ``instrument`` as the customer gave it, or vaulted (what a
     review plan keeps: only the vaulted one is ever stored)."""
 
     customer_id: int
@@ -112,7 +115,7 @@ class TopUpRequest:
 
 @dataclass(frozen=True, slots=True)
 class CaptureRequest:
-    """A merchant captures ``amount`` of its hold (centime.platform.holds.capture_hold):
+    """A merchant captures ``amount`` of its hold (centime.platform.payments.holds.capture_hold):
     paid as a payment, the rest of the reserve back to the customer. ``merchant_id`` given:
     the hold must be that merchant's; ``asset`` given: the amount must be in the hold's."""
 
@@ -125,7 +128,7 @@ class CaptureRequest:
 @dataclass(frozen=True, slots=True)
 class RefundRequest:
     """A payment refunded, all of what is left (``amount`` None) or part of it
-    (centime.platform.refunds.refund_payment); ``merchant_id`` and ``asset`` as for a
+    (centime.platform.payments.refunds.refund_payment); ``merchant_id`` and ``asset`` as for a
     capture."""
 
     payment_id: int

@@ -1,12 +1,12 @@
 """An analyst's approval of a case: the held request decoded into its own type and run
-(centime.platform.review holds, voids and resolves; this module knows the requests)."""
+(centime.platform.review.service holds, voids and resolves; this module knows the requests)."""
 
 from __future__ import annotations
 
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
+from centime.platform.funding import create_topup
 from centime.platform.review import Case, approve_held, mark_approved, read_case, settled_answer
-from centime.platform.topups import create_topup
 
 from .derive import operation
 from .plans import decode
@@ -26,7 +26,7 @@ def held_request(case: Case) -> MoneyRequest | SignupRequest:
 
 
 def approve_case(platform: Platform, case_id: int, analyst: str) -> Case | Refusal:
-    """Approve: the held request goes ahead with its own ids (centime.platform.review's
+    """Approve: the held request goes ahead with its own ids (centime.platform.review.service's
     note); a sign-up's party becomes active; a top-up is created and charged, then the case
     is marked approved."""
     case = read_case(platform, case_id)

@@ -1,5 +1,5 @@
 """The imperative shell of the use cases: ask the screen, then run the request through
-the gate (centime.platform.screening: ALLOW runs it, STEP_UP needs a fresh step-up, BLOCK
+the gate (centime.platform.review.screening: ALLOW runs it, STEP_UP needs a fresh step-up, BLOCK
 refuses, REVIEW holds the money and opens a case), all in the request's write unit.
 
 An invalid request (:func:`centime.usecases.requests.refusal`) is answered before the
@@ -18,14 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Final
 
-from centime.platform import holds, p2p, parties, payments
+from centime.platform import parties, payments
 from centime.platform.context import Operation, Platform
-from centime.platform.decisions import decide, observe
 from centime.platform.errors import Code, Refusal
-from centime.platform.instruments import Vaulted, vault
-from centime.platform.review import InReview
-from centime.platform.screening import gate
-from centime.platform.topups import TopUp, TopUpStatus, create_topup
+from centime.platform.funding import TopUp, TopUpStatus, Vaulted, create_topup, vault
+from centime.platform.payments import holds, p2p
+from centime.platform.review import InReview, decide, gate, observe
 from centime.providers.funding import FundingProvider, Method, ProviderUnavailable
 from centime.risk.types import Decision, RiskEvent
 
@@ -195,7 +193,7 @@ def topup(
     origin: Origin = NOBODY,
     event: RiskEvent | None = None,
 ) -> TopUp | Refusal | InReview:
-    """A screened top-up (centime.platform.topups.create_topup). The instrument is
+    """A screened top-up (centime.platform.funding.topups.create_topup). The instrument is
     vaulted first: the screen, the plan and the top-up see only its token, fingerprint
     and last four. The decision is recorded in a unit of its own, just before the
     top-up's first unit (the top-up is several units around the provider's call); REVIEW

@@ -12,7 +12,6 @@ from centime.audit.reader import AuditReader
 from centime.audit.verify import verify_log
 from centime.auth import Scope, create_key, revoke_key
 from centime.auth.passkeys import UserKind
-from centime.platform import links
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id, parse_id
 from centime.platform.parties import (
@@ -22,6 +21,7 @@ from centime.platform.parties import (
     set_customer,
     set_merchant,
 )
+from centime.platform.payments import links
 
 from .chart import earnings_chart
 from .common import (

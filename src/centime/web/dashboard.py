@@ -9,13 +9,17 @@ from typing import Any, Final
 from litestar import Request, Response
 
 from centime.auth import Scope, list_keys
-from centime.platform import links, webhooks
+from centime.platform.events import SUBSCRIBABLE_TYPES, webhooks
 from centime.platform.ids import format_id, new_id
-from centime.platform.outbox import SUBSCRIBABLE_TYPES
 from centime.platform.parties import merchant_balances
-from centime.platform.payout_methods import list_payout_methods
-from centime.platform.payout_schedules import Frequency, get_schedule
-from centime.platform.payouts import PayoutStatus, list_payouts
+from centime.platform.payments import links
+from centime.platform.payouts import (
+    Frequency,
+    PayoutStatus,
+    get_schedule,
+    list_payout_methods,
+    list_payouts,
+)
 from centime.providers.payout_sandbox import (
     ACCOUNT_FAILS,
     ACCOUNT_REFUSED,

@@ -11,7 +11,7 @@ from litestar.datastructures import Cookie
 from litestar.response import Redirect
 
 from centime.auth.passkeys import UserKind, WebUser
-from centime.platform.notices import remember_language
+from centime.platform.events import remember_language
 
 from .common import run, safe_next, viewer, web_state
 from .i18n import LANG_COOKIE, LOCALES

@@ -8,7 +8,7 @@ screened by the risk engine, whose step-up answer asks for the passkey again) an
 history. Webhooks: endpoints (the secret shown once, at creation and rotation), enable and
 disable, an endpoint's delivery log, and re-delivery.
 
-Every form calls the platform's services (``centime.platform.payout_methods``,
+Every form calls the platform's services (``centime.platform.payouts.methods``,
 ``payout_schedules``, ``instant_payouts``, ``payouts``, ``webhooks``); nothing here writes
 to the store itself.
 """
@@ -23,15 +23,16 @@ from litestar.params import FromPath
 
 from centime.auth.passkeys import UserKind, confirmation_refusal
 from centime.money import ASSETS
-from centime.platform import instant_payouts, webhooks
 from centime.platform.errors import Code, Refusal
+from centime.platform.events import SUBSCRIBABLE_TYPES, webhooks
 from centime.platform.ids import format_id, new_id, parse_id
-from centime.platform.outbox import SUBSCRIBABLE_TYPES
-from centime.platform.payout_methods import (
+from centime.platform.payouts import (
+    Frequency,
     add_payout_method,
     remove_payout_method,
+    set_schedule,
 )
-from centime.platform.payout_schedules import Frequency, set_schedule
+from centime.platform.payouts import instant as instant_payouts
 
 from .common import Viewer, check_csrf, done, page, require, run, web_state
 from .dashboard import dashboard_page

@@ -22,10 +22,10 @@ from litestar.params import FromPath
 
 from centime.audit import AuditReader
 from centime.auth.passkeys import UserKind
+from centime.platform.funding import TopUp, TopUpStatus, get_topup
 from centime.platform.ids import derive_id, parse_id
 from centime.platform.parties import get_customer, get_merchant
-from centime.platform.proofs import Carried, carried_by, proof_status, proofs_of
-from centime.platform.topups import TopUp, TopUpStatus, get_topup
+from centime.platform.payments import Carried, carried_by, proof_status, proofs_of
 
 from .common import Viewer, page, run, viewer, web_state
 from .messages import N_
@@ -44,7 +44,7 @@ _CREDITED: Final = (TopUpStatus.SUCCEEDED, TopUpStatus.CHARGED_BACK)
 
 
 def _topup_legs(topup: TopUp) -> tuple[int, ...]:
-    """The ledger transfers that brought a top-up's money in (centime.platform.topups names
+    """The ledger transfers that brought a top-up's money in (centime.platform.funding.topups names
     them by (top-up, leg)): the credit, the bonus if one was paid, the settlement of carrier
     money if any was released; none while nothing was collected."""
     if topup.status not in _CREDITED:

@@ -1,6 +1,6 @@
 """The operator console's review queue: the open risk cases with their reasons, a case's
 evidence, and an analyst's decisions (approve, decline, freeze the party, label), through
-``centime.platform.review``. Analysts and admins may act on cases (the API's ``review``
+``centime.platform.review.service``. Analysts and admins may act on cases (the API's ``review``
 scope); the decision counts of the last days are drawn as the console's other chart."""
 
 from __future__ import annotations

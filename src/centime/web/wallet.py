@@ -13,14 +13,13 @@ from litestar.response import Redirect
 from centime import usecases
 from centime.auth.passkeys import UserKind
 from centime.money import ASSETS
-from centime.platform import links, referrals
+from centime.platform import referrals
 from centime.platform.errors import Code, Refusal
+from centime.platform.funding import list_topups
 from centime.platform.ids import format_id, new_id, parse_id
-from centime.platform.p2p import list_p2p_transfers
 from centime.platform.parties import customer_balances, get_customer, get_merchant
-from centime.platform.payments import list_payments
+from centime.platform.payments import links, list_p2p_transfers, list_payments
 from centime.platform.review import InReview
-from centime.platform.topups import list_topups
 from centime.providers import Method
 
 from .common import Viewer, check_csrf, done, page, refused, require, run, viewer, web_state

@@ -10,8 +10,8 @@ from centime.clock import FakeClock
 from centime.platform.chart import OPERATOR, AccountKind
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
+from centime.platform.funding import TopUp, create_topup, get_topup, process_provider_events
 from centime.platform.pricing.budget import fund_promotions, promotions_balance
-from centime.platform.topups import TopUp, create_topup, get_topup, process_provider_events
 from centime.providers import SandboxConfig, SandboxProvider
 from centime.providers.sandbox import CARD_CHARGED_BACK, CARD_SUCCEEDS, PHONE_SUCCEEDS
 

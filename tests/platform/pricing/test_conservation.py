@@ -18,10 +18,9 @@ from centime.clock import FakeClock
 from centime.platform.chart import OPERATOR, AccountKind
 from centime.platform.context import Platform
 from centime.platform.parties import create_customer
-from centime.platform.payments import Payment, create_payment
+from centime.platform.payments import Payment, create_payment, refund_payment
 from centime.platform.pricing.promos import PromoCode, create_promo_code
 from centime.platform.referrals import referral_code, run_reward_pass, with_referral
-from centime.platform.refunds import refund_payment
 
 from ..world import balance, customer, fund, merchant
 from .helpers import USD, fund_budget, publish

@@ -10,9 +10,8 @@ from centime.clock import FakeClock
 from centime.platform.chart import OPERATOR, AccountKind
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
-from centime.platform.payments import Payment, create_payment
+from centime.platform.payments import Payment, Refund, create_payment, refund_payment
 from centime.platform.pricing.promos import PromoCode, create_promo_code, list_promo_codes
-from centime.platform.refunds import Refund, refund_payment
 
 from ..world import balance, customer, fund, merchant
 from .helpers import USD, full_snapshot, fund_budget

@@ -23,9 +23,9 @@ from litestar.params import FromPath, JSONBody
 from centime import usecases, wire
 from centime.auth import Scope
 from centime.http.problems import ProblemError, problems
-from centime.platform import holds
 from centime.platform.errors import Code
 from centime.platform.ids import format_id
+from centime.platform.payments import holds
 
 from ..execute import execute
 from ..guards import requires

@@ -18,9 +18,9 @@ from litestar.params import FromPath, JSONBody
 from centime import wire
 from centime.auth import Scope
 from centime.http.problems import ProblemError, problems
-from centime.platform import mandates
 from centime.platform.errors import Code
 from centime.platform.ids import format_id, new_id
+from centime.platform.payments import mandates
 
 from ..execute import execute
 from ..guards import requires

@@ -196,7 +196,7 @@ def payment_proof(
     signed tree head covers it), with the operator's published ``keys``: check a part with
     ``centime audit check-proof``. The payment's merchant (or the operator) only."""
     from centime.audit import AuditReader
-    from centime.platform.proofs import carried_by, proofs_of
+    from centime.platform.payments import carried_by, proofs_of
 
     principal = principal_of(request)
     platform = api_state(request).platform

@@ -1,5 +1,5 @@
 """Payouts: a merchant's bank accounts, its payout schedule, instant payouts and the list of
-its payouts (:mod:`centime.platform.payouts`, docs/payouts.md).
+its payouts (:mod:`centime.platform.payouts.service`, docs/payouts.md).
 
 Every route takes the ``payouts`` scope. A merchant's key acts for its own merchant; the
 operator's key names the merchant (``merchant_id`` in the body, or the query of a read) and
@@ -37,10 +37,13 @@ from centime.auth.confirmations import spend_confirmation
 from centime.http.problems import PROBLEM_JSON, ApiCode, ProblemError, problems, refusal_problem
 from centime.ledger.units import UnitContext
 from centime.money import ASSETS
-from centime.platform import instant_payouts, payout_methods, payout_schedules, payouts
+from centime.platform import payouts
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id
+from centime.platform.payouts import instant as instant_payouts
+from centime.platform.payouts import methods as payout_methods
+from centime.platform.payouts import schedules as payout_schedules
 
 from ..execute import execute
 from ..guards import requires

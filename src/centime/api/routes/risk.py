@@ -9,7 +9,7 @@ party of a case (``POST .../freeze``, the parties' own freeze).
   score, reasons, model and rules versions), the payer's recent decisions, the other payers
   seen on the same devices, IPs and instruments.
 - ``POST /v1/risk/cases/{id}/approve`` | ``/decline``: the held operation goes ahead / the
-  money is the payer's again (one unit each; centime.platform.review). Idempotent by the
+  money is the payer's again (one unit each; centime.platform.review.service). Idempotent by the
   case's state: approving an approved case answers it as it is; approving a declined one
   is ``409 case_not_open``. An approval the service refuses now (the money was spent
   meanwhile, a party was frozen) answers that refusal and leaves the case open.
@@ -18,7 +18,7 @@ party of a case (``POST .../freeze``, the parties' own freeze).
   (``centime risk export-labels``) and the engine's label feedback.
 - ``POST /v1/risk/labels`` ``{"labels": [{"id", "source", "event_at", "payer", "payee",
   "label"}]}``: chargebacks, disputes and imports into the label store
-  (centime.platform.risk_labels), idempotent by source and id.
+  (centime.platform.review.risk_labels), idempotent by source and id.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ from centime.auth import Scope
 from centime.http.problems import ProblemError, problems
 from centime.money import ASSETS
 from centime.platform import review
-from centime.platform.decisions import DecisionRecord
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id
+from centime.platform.review import DecisionRecord
 
 from ..guards import requires
 from ..idempotency import IdempotencyKey, check_key
@@ -239,8 +239,8 @@ async def record_labels(
     An ``Idempotency-Key`` is accepted (and checked) but not needed: labels are idempotent
     by their source and id."""
     check_key(idempotency_key, required=False)
-    from centime.platform.risk_labels import LabelIn
-    from centime.platform.risk_labels import record_labels as record
+    from centime.platform.review import LabelIn
+    from centime.platform.review import record_labels as record
     from centime.risk.simulate import parse_timestamp
 
     labels = []

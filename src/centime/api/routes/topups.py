@@ -41,11 +41,10 @@ from litestar.params import FromPath, JSONBody
 from centime import usecases, wire
 from centime.auth import Scope
 from centime.http.problems import PROBLEM_JSON, ApiCode, ProblemError, problems, refusal_problem
-from centime.platform import topups
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
+from centime.platform.funding import fingerprint, instrument_key, topups
 from centime.platform.ids import format_id
-from centime.platform.instruments import fingerprint, instrument_key
 from centime.platform.review import InReview
 from centime.providers import FundingProvider, Method
 

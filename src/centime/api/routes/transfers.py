@@ -17,9 +17,9 @@ from litestar.params import FromPath, JSONBody
 from centime import usecases, wire
 from centime.auth import Scope
 from centime.http.problems import ProblemError, problems
-from centime.platform import p2p
 from centime.platform.errors import Code
 from centime.platform.ids import format_id
+from centime.platform.payments import p2p
 
 from ..execute import execute
 from ..guards import requires

@@ -18,8 +18,8 @@ from litestar.params import FromPath, JSONBody
 from centime import wire
 from centime.auth import Scope
 from centime.http.problems import ProblemError, problems
-from centime.platform import webhooks
 from centime.platform.errors import Code
+from centime.platform.events import webhooks
 from centime.platform.ids import format_id
 
 from ..execute import execute

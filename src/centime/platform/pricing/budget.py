@@ -65,7 +65,7 @@ def fund_promotions(
     platform: Platform, asset: str, amount: int, funding_id: int | None = None
 ) -> Operation[Funding | Refusal]:
     """Add ``amount`` of the operator's money to the promotions budget."""
-    from ..payments import check_amount  # payments imports pricing: late, no cycle
+    from ..payments.service import check_amount  # payments imports pricing: late, no cycle
 
     refusal_in = check_amount(asset, amount)
     if refusal_in is None and funding_id is not None and not valid_id(funding_id):

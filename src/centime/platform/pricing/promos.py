@@ -4,13 +4,14 @@ The operator creates a code (``SPRING25``: 25% off, at most 1.00 a payment, 1 00
 customer, a budget of 200.00, until a date). A customer's payment that names it pays
 ``amount - discount`` from its balances; the promotions budget pays the discount to the
 merchant in the same linked chain, so the merchant receives the whole amount and pays its
-fee on the whole amount (centime.platform.payments). The code's uses and spent budget and
+fee on the whole amount (centime.platform.payments.service). The code's uses and spent budget and
 a redemption row are written in the payment's unit.
 
 Refusals (nothing changes): PROMO_CODE_INVALID (unknown, another asset, a payment below
 its minimum), PROMO_CODE_EXPIRED, PROMO_CODE_USED_UP (its uses, the customer's uses, or its
 budget), PROMOTIONS_BUDGET_SPENT (the promotions account cannot pay the discount).
-A refund gives the discount's share back to the promotions budget (centime.platform.refunds).
+A refund gives the discount's share back to the promotions budget
+(centime.platform.payments.refunds).
 """
 
 from __future__ import annotations

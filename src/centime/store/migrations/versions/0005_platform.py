@@ -71,7 +71,8 @@ def upgrade() -> None:
         sa.Column("fee_fixed", sa.BigInteger, nullable=False),
         sa.PrimaryKeyConstraint("merchant_id", "asset"),
     )
-    # A top-up's row says what the ledger did for it (centime.platform.topups): the customer's
+    # A top-up's row says what the ledger did for it (centime.platform.funding.topups): the
+    # customer's
     # wallet got ``amount`` (card, bank transfer) or the restricted balance did (carrier) once
     # it succeeded; ``released`` moved from restricted to the wallet at settlement; a
     # chargeback took ``chargeback_restricted`` + ``chargeback_wallet`` from the customer
@@ -204,7 +205,8 @@ def upgrade() -> None:
     )
     op.create_index("idempotency_keys_by_age", "idempotency_keys", ["created_ns"])
     # A customer's consent that a merchant may charge it up to amount_max_daily a day
-    # (centime.platform.mandates); spent_today is what was charged on ``day`` (UTC day number).
+    # (centime.platform.payments.mandates); spent_today is what was charged on ``day`` (UTC day
+    # number).
     op.create_table(
         "mandates",
         _id(),

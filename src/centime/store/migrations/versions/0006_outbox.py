@@ -1,7 +1,7 @@
 """The outbox: events that describe a change, written in the change's own transaction.
 
 A service that changes something a merchant (or customer) may want to hear about writes an
-event row here inside its write unit (``centime.platform.outbox.emit``), so the event exists
+event row here inside its write unit (``centime.platform.events.outbox.emit``), so the event exists
 if and only if the change committed. Delivery (webhooks) reads the outbox afterwards; nothing
 is lost between a commit and a delivery, and a delivery may repeat (at least once: receivers
 drop duplicates by the event's id).

@@ -1,5 +1,5 @@
 """The risk engine in the platform: every decision taken before money moved, and the cases
-an analyst reviews (centime.platform.screening, centime.platform.review).
+an analyst reviews (centime.platform.review.screening, centime.platform.review.service).
 
 ``risk_decisions`` keeps one row per decision: the event the screen was asked about, the
 answer (action, score, reasons, model and rules versions) and, when the screen exposes
@@ -28,7 +28,7 @@ _ROW_KEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 def upgrade() -> None:
     op.create_table(
         "risk_decisions",
-        # A batch's decisions have consecutive ids (centime.platform.screening): its rows
+        # A batch's decisions have consecutive ids (centime.platform.review.screening): its rows
         # are appended together.
         sa.Column("id", _ROW_KEY, primary_key=True, autoincrement=False),
         sa.Column("created_ns", sa.BigInteger, nullable=False),  # engine time of the record

@@ -1,7 +1,7 @@
 """No card, bank account or phone number at rest; no webhook answer kept.
 
 - ``topups``: ``instrument`` now holds the provider's token; ``instrument_fingerprint``
-  (HMAC-SHA256 under the platform's instrument key, centime.platform.instruments) and
+  (HMAC-SHA256 under the platform's instrument key, centime.platform.funding.instruments) and
   ``instrument_last4`` are added. Existing rows are converted: a sandbox top-up's number
   becomes its sandbox token (what the sandbox charges from now on); other providers'
   instruments already were their tokens (the funding port's contract).
@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from centime.platform.instruments import fingerprint, instrument_key_from_env
+from centime.platform.funding import fingerprint, instrument_key_from_env
 from centime.providers.funding import Method
 from centime.providers.sandbox import sandbox_token
 

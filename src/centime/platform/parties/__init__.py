@@ -1,0 +1,43 @@
+"""Parties: customers and merchants (sign-up, status, fees, balances)."""
+
+from .service import (
+    NAME_LEN_MAX,
+    Customer,
+    Merchant,
+    Status,
+    active_customer,
+    active_merchant,
+    create_customer,
+    create_merchant,
+    customer_balances,
+    get_customer,
+    get_merchant,
+    list_customers,
+    list_merchants,
+    load_customer,
+    load_merchant,
+    merchant_balances,
+    set_customer,
+    set_merchant,
+)
+
+__all__ = [
+    "NAME_LEN_MAX",
+    "Customer",
+    "Merchant",
+    "Status",
+    "active_customer",
+    "active_merchant",
+    "create_customer",
+    "create_merchant",
+    "customer_balances",
+    "get_customer",
+    "get_merchant",
+    "list_customers",
+    "list_merchants",
+    "load_customer",
+    "load_merchant",
+    "merchant_balances",
+    "set_customer",
+    "set_merchant",
+]

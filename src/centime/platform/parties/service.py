@@ -1,0 +1,483 @@
+"""Customers (who pay and send money) and merchants (who get paid): their records, status,
+KYC tier and fees, and the balances of their ledger accounts.
+
+Status: ``active``, ``frozen`` (nothing moves money from or to it until unfrozen) or
+``closed`` (final; only with every balance at zero). The KYC tier picks the limits of
+:class:`centime.platform.config.TierLimits`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from centime.ledger import Account
+from centime.ledger.units import UnitContext
+from centime.limits import EMAIL_LEN_MAX, FEE_BP_MAX, ID_MAX, PARTY_NAME_LEN_MAX
+from centime.money import ASSETS
+
+from ..chart import AccountKind, account_id
+from ..context import Operation, Platform
+from ..errors import Code, Refusal
+from ..ids import new_id
+from ..pages import Cursor, Page, fetch_page
+
+__all__ = [
+    "NAME_LEN_MAX",
+    "Customer",
+    "CustomerBalance",
+    "Merchant",
+    "MerchantBalance",
+    "Status",
+    "active_customer",
+    "active_merchant",
+    "create_customer",
+    "create_merchant",
+    "customer_balances",
+    "get_customer",
+    "get_merchant",
+    "list_customers",
+    "list_merchants",
+    "load_customer",
+    "load_merchant",
+    "merchant_balances",
+    "merchant_fee",
+    "set_customer",
+    "set_merchant",
+]
+
+NAME_LEN_MAX: Final = PARTY_NAME_LEN_MAX
+
+
+class Status(enum.Enum):
+    ACTIVE = "active"
+    FROZEN = "frozen"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    id: int
+    name: str
+    email: str | None
+    status: Status
+    kyc_tier: int
+    created_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Merchant:
+    id: int
+    name: str
+    email: str | None
+    status: Status
+    kyc_tier: int
+    fee_bp: int
+    fee_fixed: dict[str, int]  # per asset, in its scale; absent: the platform's default
+    created_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerBalance:
+    """A customer's money in one asset. ``available`` can be spent, sent or held;
+    ``restricted`` (carrier-billed, not yet settled) can only pay merchants; ``held`` is
+    reserved by metered holds."""
+
+    asset: str
+    available: int
+    restricted: int
+    held: int
+
+
+@dataclass(frozen=True, slots=True)
+class MerchantBalance:
+    asset: str
+    available: int
+    reserved: int
+    pending: int  # captured into earnings by holds not yet resolved (reserved by holds)
+
+
+_CUSTOMER_COLUMNS: Final = "id, name, email, status, kyc_tier, created_ns"
+_MERCHANT_COLUMNS: Final = "id, name, email, status, kyc_tier, fee_bp, created_ns"
+
+
+def _customer(row: Sequence[Any]) -> Customer:
+    return Customer(row[0], row[1], row[2], Status(row[3]), row[4], row[5])
+
+
+def _merchant(row: Sequence[Any], fixed: dict[str, int]) -> Merchant:
+    return Merchant(row[0], row[1], row[2], Status(row[3]), row[4], row[5], fixed, row[6])
+
+
+# ------------------------------------------------------------------ validation (pure)
+
+
+def _valid_name(name: object) -> bool:
+    return type(name) is str and len(name.strip()) > 0 and len(name) <= NAME_LEN_MAX
+
+
+def _valid_email(email: object) -> bool:
+    return email is None or (
+        type(email) is str and 3 <= len(email) <= EMAIL_LEN_MAX and "@" in email
+    )
+
+
+def _check_fields(
+    platform: Platform, name: object, email: object, kyc_tier: object
+) -> Refusal | None:
+    if not _valid_name(name):
+        return Refusal(Code.INVALID_REQUEST, f"name must be 1-{NAME_LEN_MAX} characters")
+    if not _valid_email(email):
+        return Refusal(Code.INVALID_REQUEST, "email must be an address with an @")
+    if type(kyc_tier) is not int or kyc_tier not in platform.config.tiers:
+        tiers = ", ".join(str(t) for t in sorted(platform.config.tiers))
+        return Refusal(Code.INVALID_REQUEST, f"kyc_tier must be one of {tiers}")
+    return None
+
+
+# ------------------------------------------------------------------ inside units
+
+
+def load_customer(ctx: UnitContext, customer_id: int) -> Customer | None:
+    rows = ctx.fetch(f"SELECT {_CUSTOMER_COLUMNS} FROM customers WHERE id = ?", (customer_id,))
+    return _customer(rows[0]) if rows else None
+
+
+def load_merchant(ctx: UnitContext, merchant_id: int) -> Merchant | None:
+    rows = ctx.fetch(f"SELECT {_MERCHANT_COLUMNS} FROM merchants WHERE id = ?", (merchant_id,))
+    if not rows:
+        return None
+    fixed = ctx.fetch(
+        "SELECT asset, fee_fixed FROM merchant_fixed_fees WHERE merchant_id = ?", (merchant_id,)
+    )
+    return _merchant(rows[0], dict(fixed))
+
+
+def active_customer(ctx: UnitContext, customer_id: int) -> Customer | Refusal:
+    """The customer, when it may move money now."""
+    customer = load_customer(ctx, customer_id)
+    if customer is None:
+        return Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
+    if customer.status is Status.FROZEN:
+        return Refusal(Code.CUSTOMER_FROZEN, "the customer's account is frozen")
+    if customer.status is Status.CLOSED:
+        return Refusal(Code.CUSTOMER_CLOSED, "the customer's account is closed")
+    return customer
+
+
+def active_merchant(ctx: UnitContext, merchant_id: int) -> Merchant | Refusal:
+    merchant = load_merchant(ctx, merchant_id)
+    if merchant is None:
+        return Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
+    if merchant.status is Status.FROZEN:
+        return Refusal(Code.MERCHANT_FROZEN, "the merchant's account is frozen")
+    if merchant.status is Status.CLOSED:
+        return Refusal(Code.MERCHANT_CLOSED, "the merchant's account is closed")
+    return merchant
+
+
+def merchant_fee(platform: Platform, merchant: Merchant, asset: str) -> tuple[int, int]:
+    """(fee_bp, fee_fixed in the asset's scale) for a payment to ``merchant`` in ``asset``."""
+    fixed = merchant.fee_fixed.get(asset)
+    if fixed is None:
+        fixed = ASSETS[asset].parse(platform.config.fee_fixed_default)
+    return merchant.fee_bp, fixed
+
+
+def _email_taken(ctx: UnitContext, table: str, email: str | None, own_id: int = 0) -> bool:
+    if email is None:
+        return False
+    rows = ctx.fetch(f"SELECT id FROM {table} WHERE email = ? AND id <> ?", (email, own_id))
+    return bool(rows)
+
+
+# ------------------------------------------------------------------ operations
+
+
+def create_customer(
+    platform: Platform,
+    name: str,
+    email: str | None = None,
+    kyc_tier: int = 1,
+    customer_id: int | None = None,
+) -> Operation[Customer | Refusal]:
+    """A new customer; ``customer_id`` (default: a new id) lets the caller name it first
+    (the risk screen decides on a sign-up before it is created)."""
+    refusal = _check_fields(platform, name, email, kyc_tier)
+    new = new_id() if customer_id is None else customer_id
+
+    def unit(ctx: UnitContext) -> Customer | Refusal:
+        if refusal is not None:
+            return refusal
+        if _email_taken(ctx, "customers", email):
+            return Refusal(Code.EMAIL_TAKEN, "a customer with this email exists")
+        customer = Customer(new, name.strip(), email, Status.ACTIVE, kyc_tier, ctx.now_ns)
+        ctx.execute(
+            f"INSERT INTO customers ({_CUSTOMER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+            (customer.id, customer.name, email, customer.status.value, kyc_tier, ctx.now_ns),
+        )
+        return customer
+
+    return Operation(unit, 0)
+
+
+def create_merchant(
+    platform: Platform,
+    name: str,
+    email: str | None = None,
+    kyc_tier: int = 1,
+    fee_bp: int | None = None,
+    fee_fixed: dict[str, int] | None = None,
+    merchant_id: int | None = None,
+) -> Operation[Merchant | Refusal]:
+    refusal = _check_fields(platform, name, email, kyc_tier) or _check_fee(fee_bp, fee_fixed)
+    new = new_id() if merchant_id is None else merchant_id
+    bp = platform.config.fee_bp_default if fee_bp is None else fee_bp
+    fixed = dict(fee_fixed or {})
+
+    def unit(ctx: UnitContext) -> Merchant | Refusal:
+        if refusal is not None:
+            return refusal
+        if _email_taken(ctx, "merchants", email):
+            return Refusal(Code.EMAIL_TAKEN, "a merchant with this email exists")
+        merchant = Merchant(
+            new, name.strip(), email, Status.ACTIVE, kyc_tier, bp, fixed, ctx.now_ns
+        )
+        ctx.execute(
+            f"INSERT INTO merchants ({_MERCHANT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (merchant.id, merchant.name, email, "active", kyc_tier, bp, ctx.now_ns),
+        )
+        _write_fixed_fees(ctx, new, fixed)
+        return merchant
+
+    return Operation(unit, 0)
+
+
+def _check_fee(fee_bp: object, fee_fixed: dict[str, int] | None) -> Refusal | None:
+    if fee_bp is not None and (type(fee_bp) is not int or not 0 <= fee_bp <= FEE_BP_MAX):
+        return Refusal(Code.INVALID_REQUEST, f"fee_bp must be an integer in 0..{FEE_BP_MAX}")
+    for asset, amount in (fee_fixed or {}).items():
+        if asset not in ASSETS:
+            return Refusal(Code.UNKNOWN_ASSET, f"unknown asset {asset!r}")
+        if type(amount) is not int or not 0 <= amount <= ID_MAX:
+            return Refusal(Code.INVALID_AMOUNT, "a fixed fee is a non-negative amount")
+    return None
+
+
+def _write_fixed_fees(ctx: UnitContext, merchant_id: int, fixed: dict[str, int]) -> None:
+    for asset, amount in sorted(fixed.items()):
+        ctx.execute(
+            "DELETE FROM merchant_fixed_fees WHERE merchant_id = ? AND asset = ?",
+            (merchant_id, asset),
+        )
+        ctx.execute(
+            "INSERT INTO merchant_fixed_fees (merchant_id, asset, fee_fixed) VALUES (?, ?, ?)",
+            (merchant_id, asset, amount),
+        )
+
+
+def _status_change(current: Status, wanted: Status, balances_zero: bool) -> Refusal | None:
+    """Whether a party may move from ``current`` to ``wanted`` (pure)."""
+    if current is Status.CLOSED and wanted is not Status.CLOSED:
+        return Refusal(Code.INVALID_STATUS_CHANGE, "a closed account stays closed")
+    if wanted is Status.CLOSED and not balances_zero:
+        return Refusal(
+            Code.BALANCE_NOT_ZERO,
+            "only an account with no money, none held and none on its way can be closed",
+        )
+    return None
+
+
+def _owned_accounts_zero(ctx: UnitContext, kinds: Sequence[AccountKind], owner: int) -> bool:
+    ids = [account_id(kind, owner, asset) for kind in kinds for asset in ASSETS]
+    return all(_zero(a) for a in ctx.accounts(ids).values())
+
+
+def _money_on_the_way(ctx: UnitContext, customer_id: int) -> bool:
+    """Whether a top-up of the customer is still pending: its money may yet arrive, and a
+    closed customer could not receive it."""
+    rows = ctx.fetch(
+        "SELECT 1 FROM topups WHERE customer_id = ? AND status = 'pending' LIMIT 1",
+        (customer_id,),
+    )
+    return bool(rows)
+
+
+def _zero(account: Account) -> bool:
+    return not (
+        account.credits_posted - account.debits_posted
+        or account.debits_pending
+        or account.credits_pending
+    )
+
+
+def set_customer(
+    platform: Platform,
+    customer_id: int,
+    status: Status | None = None,
+    kyc_tier: int | None = None,
+) -> Operation[Customer | Refusal]:
+    """Freeze, unfreeze or close a customer, or change its KYC tier (the operator's)."""
+    tier_refusal = _check_tier(platform, kyc_tier)
+
+    def unit(ctx: UnitContext) -> Customer | Refusal:
+        if tier_refusal is not None:
+            return tier_refusal
+        customer = load_customer(ctx, customer_id)
+        if customer is None:
+            return Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
+        if status is not None:
+            kinds = (AccountKind.CUSTOMER_WALLET, AccountKind.CUSTOMER_RESTRICTED)
+            zero = status is not Status.CLOSED or (
+                _owned_accounts_zero(ctx, kinds, customer_id)
+                and not _money_on_the_way(ctx, customer_id)
+            )
+            refusal = _status_change(customer.status, status, zero)
+            if refusal is not None:
+                return refusal
+        new_status = (status or customer.status).value
+        new_tier = customer.kyc_tier if kyc_tier is None else kyc_tier
+        ctx.execute(
+            "UPDATE customers SET status = ?, kyc_tier = ? WHERE id = ?",
+            (new_status, new_tier, customer_id),
+        )
+        return load_customer(ctx, customer_id) or Refusal(Code.CUSTOMER_NOT_FOUND, "gone")
+
+    return Operation(unit, 0)
+
+
+def set_merchant(
+    platform: Platform,
+    merchant_id: int,
+    status: Status | None = None,
+    kyc_tier: int | None = None,
+    fee_bp: int | None = None,
+    fee_fixed: dict[str, int] | None = None,
+) -> Operation[Merchant | Refusal]:
+    """Freeze, unfreeze or close a merchant, or change its tier or fees (the operator's)."""
+    refusal_in = _check_tier(platform, kyc_tier) or _check_fee(fee_bp, fee_fixed)
+
+    def unit(ctx: UnitContext) -> Merchant | Refusal:
+        if refusal_in is not None:
+            return refusal_in
+        merchant = load_merchant(ctx, merchant_id)
+        if merchant is None:
+            return Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
+        if status is not None:
+            kinds = (AccountKind.MERCHANT_AVAILABLE, AccountKind.MERCHANT_RESERVED)
+            zero = status is not Status.CLOSED or _owned_accounts_zero(ctx, kinds, merchant_id)
+            refusal = _status_change(merchant.status, status, zero)
+            if refusal is not None:
+                return refusal
+        ctx.execute(
+            "UPDATE merchants SET status = ?, kyc_tier = ?, fee_bp = ? WHERE id = ?",
+            (
+                (status or merchant.status).value,
+                merchant.kyc_tier if kyc_tier is None else kyc_tier,
+                merchant.fee_bp if fee_bp is None else fee_bp,
+                merchant_id,
+            ),
+        )
+        _write_fixed_fees(ctx, merchant_id, fee_fixed or {})
+        return load_merchant(ctx, merchant_id) or Refusal(Code.MERCHANT_NOT_FOUND, "gone")
+
+    return Operation(unit, 0)
+
+
+def _check_tier(platform: Platform, kyc_tier: object) -> Refusal | None:
+    tiers = platform.config.tiers
+    if kyc_tier is not None and (type(kyc_tier) is not int or kyc_tier not in tiers):
+        return Refusal(Code.INVALID_REQUEST, "unknown kyc_tier")
+    return None
+
+
+# ------------------------------------------------------------------ reads
+
+
+def get_customer(platform: Platform, customer_id: int) -> Customer | None:
+    with platform.read() as fetch:
+        rows = fetch(f"SELECT {_CUSTOMER_COLUMNS} FROM customers WHERE id = ?", (customer_id,))
+    return _customer(rows[0]) if rows else None
+
+
+def get_merchant(platform: Platform, merchant_id: int) -> Merchant | None:
+    with platform.read() as fetch:
+        rows = fetch(f"SELECT {_MERCHANT_COLUMNS} FROM merchants WHERE id = ?", (merchant_id,))
+        fixed = fetch(
+            "SELECT asset, fee_fixed FROM merchant_fixed_fees WHERE merchant_id = ?",
+            (merchant_id,),
+        )
+    return _merchant(rows[0], {a: int(f) for a, f in fixed}) if rows else None
+
+
+def list_customers(
+    platform: Platform, cursor: Cursor | None = None, limit: int = 20
+) -> Page[Customer]:
+    """Every customer, newest first."""
+    return fetch_page(platform, "customers", _CUSTOMER_COLUMNS, [], cursor, limit, _customer)
+
+
+def list_merchants(
+    platform: Platform, cursor: Cursor | None = None, limit: int = 20
+) -> Page[Merchant]:
+    """Every merchant, newest first, with its fixed fees (one more query per page)."""
+    page = fetch_page(platform, "merchants", _MERCHANT_COLUMNS, [], cursor, limit, tuple)
+    fees: dict[int, dict[str, int]] = {int(row[0]): {} for row in page.items}
+    if fees:
+        marks = ", ".join("?" * len(fees))
+        with platform.read() as fetch:
+            rows = fetch(
+                "SELECT merchant_id, asset, fee_fixed FROM merchant_fixed_fees"
+                f" WHERE merchant_id IN ({marks})",
+                list(fees),
+            )
+        for merchant_id, asset, amount in rows:
+            fees[int(merchant_id)][asset] = int(amount)
+    merchants = [_merchant(row, fees[int(row[0])]) for row in page.items]
+    return Page(merchants, page.next_cursor)
+
+
+def customer_balances(platform: Platform, customer_id: int) -> list[CustomerBalance]:
+    """The customer's balance in every asset it ever held (from the ledger)."""
+    balances = []
+    for asset in ASSETS:
+        wallet_id = account_id(AccountKind.CUSTOMER_WALLET, customer_id, asset)
+        restricted_id = account_id(AccountKind.CUSTOMER_RESTRICTED, customer_id, asset)
+        found = {a.id: a for a in platform.ledger.lookup_accounts([wallet_id, restricted_id])}
+        wallet, restricted = found.get(wallet_id), found.get(restricted_id)
+        if wallet is None and restricted is None:
+            continue
+        held = (wallet.debits_pending if wallet else 0) + (
+            restricted.debits_pending if restricted else 0
+        )
+        balances.append(
+            CustomerBalance(
+                asset,
+                wallet.available if wallet else 0,
+                restricted.available if restricted else 0,
+                held,
+            )
+        )
+    return balances
+
+
+def merchant_balances(platform: Platform, merchant_id: int) -> list[MerchantBalance]:
+    balances = []
+    for asset in ASSETS:
+        available_id = account_id(AccountKind.MERCHANT_AVAILABLE, merchant_id, asset)
+        reserved_id = account_id(AccountKind.MERCHANT_RESERVED, merchant_id, asset)
+        found = {a.id: a for a in platform.ledger.lookup_accounts([available_id, reserved_id])}
+        available, reserved = found.get(available_id), found.get(reserved_id)
+        if available is None and reserved is None:
+            continue
+        balances.append(
+            MerchantBalance(
+                asset,
+                available.available if available else 0,
+                reserved.balance if reserved else 0,
+                available.credits_pending if available else 0,
+            )
+        )
+    return balances

@@ -1,0 +1,309 @@
+"""Mandates: a customer's consent that a merchant may charge it, up to a bound per day.
+
+A merchant may take a customer's money on its own initiative (an API call with the
+merchant's key: a payment, a metered hold) only under a mandate the customer granted: an
+active mandate of that customer to that merchant in that asset, whose charges of the day
+(the UTC day of the engine clock) plus this one stay within ``amount_max_daily``. The
+customer may revoke it at any time; revocation is final.
+
+The day's total is kept on the mandate row (``spent_today`` for ``day``) rather than summed
+from payments, so a charge costs one row read and one row write. A hold counts with its
+authorized amount when it is authorized (the consent is about what may be taken, and an
+authorization may be captured whole); its capture does not count again, and what a capture
+or a release leaves uncaptured is not given back. Refunds do not give anything back either.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from centime.ledger.units import UnitContext
+from centime.limits import AMOUNT_MAX, SQL_IN_CHUNK
+from centime.money import ASSETS
+
+from ..config import NS_PER_DAY
+from ..context import Operation, Platform
+from ..errors import Code, Refusal
+from ..events.outbox import money
+from ..events.webhooks import notify
+from ..ids import format_id, new_id
+from ..pages import Cursor, Page, fetch_page
+from ..parties.service import active_customer, active_merchant
+
+__all__ = [
+    "Mandate",
+    "MandateStatus",
+    "charge_under_mandate",
+    "create_mandate",
+    "get_mandate",
+    "list_mandates",
+    "load_mandates",
+    "revoke_mandate",
+    "save_mandate_charges",
+    "utc_day",
+]
+
+
+class MandateStatus(enum.Enum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True, slots=True)
+class Mandate:
+    id: int
+    customer_id: int
+    merchant_id: int
+    asset: str
+    amount_max_daily: int
+    status: MandateStatus
+    spent_today: int  # charged on ``day`` (a UTC day number: engine ns // ns per day)
+    day: int
+    created_ns: int
+    revoked_ns: int | None
+
+    def spent_on(self, day: int) -> int:
+        """What was charged under the mandate on ``day``."""
+        return self.spent_today if self.day == day else 0
+
+
+_COLUMNS: Final = (
+    "id, customer_id, merchant_id, asset, amount_max_daily, status, spent_today, day,"
+    " created_ns, revoked_ns"
+)
+
+
+def _mandate(row: Sequence[Any]) -> Mandate:
+    return Mandate(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        MandateStatus(row[5]),
+        row[6],
+        row[7],
+        row[8],
+        row[9],
+    )
+
+
+def utc_day(now_ns: int) -> int:
+    """The UTC day number of an engine time (days since 1970-01-01)."""
+    return now_ns // NS_PER_DAY
+
+
+# ------------------------------------------------------------------ the rule (pure)
+
+
+def charge_under_mandate(
+    mandate: Mandate | None,
+    customer_id: int,
+    merchant_id: int,
+    asset: str,
+    amount: int,
+    spent_today: int,
+) -> int | Refusal:
+    """The mandate's day total once ``amount`` is charged under it (``spent_today`` was
+    charged so far today), or why it may not be. A mandate of another customer, merchant or
+    asset is "not found": a merchant learns nothing of mandates that are not its own."""
+    if (
+        mandate is None
+        or mandate.customer_id != customer_id
+        or mandate.merchant_id != merchant_id
+        or mandate.asset != asset
+    ):
+        return Refusal(Code.MANDATE_NOT_FOUND, "no such mandate of this customer to you")
+    if mandate.status is MandateStatus.REVOKED:
+        return Refusal(Code.MANDATE_REVOKED, "the customer revoked the mandate")
+    spent = spent_today + amount
+    if spent > mandate.amount_max_daily:
+        return Refusal(Code.MANDATE_LIMIT_EXCEEDED, "the mandate's daily amount would be passed")
+    return spent
+
+
+# ------------------------------------------------------------------ inside units
+
+
+def load_mandates(ctx: UnitContext, mandate_ids: Collection[int]) -> dict[int, Mandate]:
+    """The mandates among ``mandate_ids`` (one query per SQL_IN_CHUNK ids)."""
+    ids = sorted({i for i in mandate_ids if type(i) is int})
+    found: dict[int, Mandate] = {}
+    for start in range(0, len(ids), SQL_IN_CHUNK):
+        chunk = ids[start : start + SQL_IN_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        for row in ctx.fetch(f"SELECT {_COLUMNS} FROM mandates WHERE id IN ({marks})", chunk):
+            mandate = _mandate(row)
+            found[mandate.id] = mandate
+    return found
+
+
+def save_mandate_charges(ctx: UnitContext, spent: dict[int, int], day: int) -> None:
+    """Write each mandate's new ``spent_today`` (for ``day``), one statement for all."""
+    if spent:
+        ctx.executemany(
+            "UPDATE mandates SET spent_today = ?, day = ? WHERE id = ?",
+            [(amount, day, mandate_id) for mandate_id, amount in spent.items()],
+        )
+
+
+# ------------------------------------------------------------------ operations
+
+
+def create_mandate(
+    platform: Platform,
+    customer_id: int,
+    merchant_id: int,
+    asset: str,
+    amount_max_daily: int,
+    mandate_id: int | None = None,
+) -> Operation[Mandate | Refusal]:
+    """The customer allows the merchant to charge it up to ``amount_max_daily`` per day."""
+    refusal_in: Refusal | None = None
+    if asset not in ASSETS:
+        refusal_in = Refusal(Code.UNKNOWN_ASSET, f"unknown asset {asset!r}")
+    elif type(amount_max_daily) is not int or not 1 <= amount_max_daily <= AMOUNT_MAX:
+        refusal_in = Refusal(Code.INVALID_AMOUNT, "amount_max_daily is a positive amount")
+    new = new_id() if mandate_id is None else mandate_id
+
+    def unit(ctx: UnitContext) -> Mandate | Refusal:
+        if refusal_in is not None:
+            return refusal_in
+        customer = active_customer(ctx, customer_id)
+        if isinstance(customer, Refusal):
+            return customer
+        merchant = active_merchant(ctx, merchant_id)
+        if isinstance(merchant, Refusal):
+            return merchant
+        existing = load_mandates(ctx, [new]).get(new)
+        if existing is not None:
+            same = (existing.customer_id, existing.merchant_id, existing.asset) == (
+                customer_id,
+                merchant_id,
+                asset,
+            ) and existing.amount_max_daily == amount_max_daily
+            if same:
+                return existing  # a retry of this very request
+            return Refusal(Code.INVALID_REQUEST, "mandate_id names another mandate")
+        mandate = Mandate(
+            new,
+            customer_id,
+            merchant_id,
+            asset,
+            amount_max_daily,
+            MandateStatus.ACTIVE,
+            0,
+            utc_day(ctx.now_ns),
+            ctx.now_ns,
+            None,
+        )
+        ctx.execute(
+            f"INSERT INTO mandates ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                mandate.id,
+                customer_id,
+                merchant_id,
+                asset,
+                amount_max_daily,
+                mandate.status.value,
+                0,
+                mandate.day,
+                mandate.created_ns,
+                None,
+            ),
+        )
+        _tell(ctx, "mandate.created", mandate)
+        return mandate
+
+    return Operation(unit, 0)
+
+
+def revoke_mandate(
+    platform: Platform, mandate_id: int, customer_id: int | None = None
+) -> Operation[Mandate | Refusal]:
+    """Withdraw the consent (the customer's; ``customer_id`` given: only its own mandate).
+    Revoking a revoked mandate answers it as it is."""
+
+    def unit(ctx: UnitContext) -> Mandate | Refusal:
+        mandate = load_mandates(ctx, [mandate_id]).get(mandate_id)
+        if mandate is None or (customer_id is not None and mandate.customer_id != customer_id):
+            return Refusal(Code.MANDATE_NOT_FOUND, "no such mandate")
+        if mandate.status is MandateStatus.REVOKED:
+            return mandate
+        ctx.execute(
+            "UPDATE mandates SET status = ?, revoked_ns = ? WHERE id = ?",
+            (MandateStatus.REVOKED.value, ctx.now_ns, mandate_id),
+        )
+        revoked = Mandate(
+            mandate.id,
+            mandate.customer_id,
+            mandate.merchant_id,
+            mandate.asset,
+            mandate.amount_max_daily,
+            MandateStatus.REVOKED,
+            mandate.spent_today,
+            mandate.day,
+            mandate.created_ns,
+            ctx.now_ns,
+        )
+        _tell(ctx, "mandate.revoked", revoked)
+        return revoked
+
+    return Operation(unit, 0)
+
+
+def _tell(ctx: UnitContext, event_type: str, mandate: Mandate) -> None:
+    """The mandate's event, for its merchant (when it listens)."""
+    notify(
+        ctx,
+        event_type,
+        mandate.merchant_id,
+        {
+            "id": format_id("man", mandate.id),
+            "customer_id": format_id("cus", mandate.customer_id),
+            "merchant_id": format_id("mer", mandate.merchant_id),
+            "amount_max_daily": money(mandate.amount_max_daily, ASSETS[mandate.asset]),
+            "status": mandate.status.value,
+        },
+    )
+
+
+# ------------------------------------------------------------------ reads
+
+
+def get_mandate(
+    platform: Platform,
+    mandate_id: int,
+    customer_id: int | None = None,
+    merchant_id: int | None = None,
+) -> Mandate | None:
+    """The mandate, or None (also when it is not the given customer's or merchant's)."""
+    with platform.read() as fetch:
+        rows = fetch(f"SELECT {_COLUMNS} FROM mandates WHERE id = ?", (mandate_id,))
+    if not rows:
+        return None
+    mandate = _mandate(rows[0])
+    if customer_id is not None and mandate.customer_id != customer_id:
+        return None
+    if merchant_id is not None and mandate.merchant_id != merchant_id:
+        return None
+    return mandate
+
+
+def list_mandates(
+    platform: Platform,
+    customer_id: int | None = None,
+    merchant_id: int | None = None,
+    cursor: Cursor | None = None,
+    limit: int = 100,
+) -> Page[Mandate]:
+    """Mandates newest first, of a customer and/or to a merchant."""
+    filters: list[tuple[str, Any]] = []
+    if customer_id is not None:
+        filters.append(("customer_id", customer_id))
+    if merchant_id is not None:
+        filters.append(("merchant_id", merchant_id))
+    return fetch_page(platform, "mandates", _COLUMNS, filters, cursor, limit, _mandate)

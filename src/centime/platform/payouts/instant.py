@@ -1,0 +1,362 @@
+"""Instant payouts: earnings paid out now, for a fee priced by how early they are taken.
+
+First a quote (:func:`quote_instant_payout`): the amount taken from the earnings, the fee
+(:func:`centime.platform.payout_fees.instant_payout_fee` with the configured parameters), the
+net that arrives, the scheduled date the payout is early against and how many days early,
+and when the quote expires (``PayoutConfig.quote_valid_s``). It is stored, so what the
+merchant was shown is what is honoured.
+
+Days early: from today (UTC) to the merchant's next scheduled payout date in the asset, on
+or after today (from tomorrow when today's run has paid already); a merchant without a
+schedule in the asset is priced at ``days_max``.
+
+Then the confirmation (:func:`confirm_instant_payout`): within the validity, the payout is
+made with exactly the quote's amount and fee (QUOTE_EXPIRED after it, nothing changed). The
+payout's id is derived from the quote's, and the quote records it: a quote confirmed twice
+answers the same payout, paid once. The fee is a pending transfer to fee revenue linked to
+the payout's reserve (:mod:`.payouts`): earned when the payout is paid, given back when it
+fails.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from centime.ledger.units import UnitContext
+from centime.limits import PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX
+
+from ..config import NS_PER_DAY
+from ..context import Operation, Platform
+from ..errors import Code, Refusal
+from ..ids import derive_id, format_id, new_id, valid_id
+from ..parties.service import active_merchant
+from ..payout_config import PayoutConfig
+from ..payout_fees import InstantFeeParams, instant_payout_fee
+from ..pricing.store import active_rules
+from .methods import PayoutMethod, get_payout_method, lock_refusal
+from .schedules import day_of, load_schedule, next_payout_date, scheduled_payout_id
+from .service import (
+    PAYOUT_RESERVE_EVENTS_MAX,
+    Payout,
+    PayoutKind,
+    PayoutStatus,
+    available_earnings,
+    check_payout_request,
+    daily_room,
+    draft_payout,
+    load_payout,
+    pick_method,
+    reserve_unit,
+    send_payout,
+)
+
+__all__ = [
+    "Quote",
+    "confirm_instant_payout",
+    "days_early",
+    "get_quote",
+    "instant_payout_id",
+    "quote_instant_payout",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    id: int
+    merchant_id: int
+    method_id: int
+    asset: str
+    amount: int
+    fee: int
+    days_early: int
+    scheduled_date: str | None  # YYYY-MM-DD; None: the merchant has no schedule
+    expires_ns: int
+    payout_id: int | None  # once confirmed
+    created_ns: int
+
+    @property
+    def net(self) -> int:
+        return self.amount - self.fee
+
+
+_COLUMNS: Final = (
+    "id, merchant_id, method_id, asset, amount, fee, days_early, scheduled_date, expires_ns,"
+    " payout_id, created_ns"
+)
+
+
+def _quote(row: Sequence[Any]) -> Quote:
+    return Quote(
+        int(row[0]),
+        int(row[1]),
+        int(row[2]),
+        row[3],
+        int(row[4]),
+        int(row[5]),
+        int(row[6]),
+        row[7],
+        int(row[8]),
+        None if row[9] is None else int(row[9]),
+        int(row[10]),
+    )
+
+
+def instant_payout_id(quote_id: int) -> int:
+    return derive_id("payout.instant", quote_id)
+
+
+def days_early(
+    ctx: UnitContext, merchant_id: int, asset: str, days_max: int
+) -> tuple[int, dt.date | None]:
+    """(days early, the scheduled date) of a payout taken now (module note)."""
+    schedule = load_schedule(ctx, merchant_id, asset)
+    if schedule is None:
+        return days_max, None
+    today = day_of(ctx.now_ns)
+    first = today
+    paid_today = ctx.fetch(
+        "SELECT 1 FROM payouts WHERE id = ?",
+        (scheduled_payout_id(merchant_id, asset, today),),
+    )
+    if paid_today:
+        first = today + dt.timedelta(days=1)
+    scheduled = next_payout_date(schedule, first)
+    return (scheduled - today).days, scheduled
+
+
+def _quotes_today(ctx: UnitContext, merchant_id: int) -> int:
+    day_start_ns = ctx.now_ns - ctx.now_ns % NS_PER_DAY
+    rows = ctx.fetch(
+        "SELECT COUNT(*) FROM payout_quotes WHERE merchant_id = ? AND created_ns >= ?",
+        (merchant_id, day_start_ns),
+    )
+    return int(rows[0][0])
+
+
+def quote_instant_payout(
+    platform: Platform,
+    merchant_id: int,
+    asset: str,
+    amount: int,
+    method_id: int | None = None,
+    quote_id: int | None = None,
+) -> Operation[Quote | Refusal]:
+    """Price an instant payout of ``amount`` (taken from the earnings) and store the quote.
+    Refused as the payout itself would be now (tier, limit, lock, method, funds), or
+    PAYOUT_TOO_SMALL when the fee would take it all."""
+    refusal_in = check_payout_request(asset, amount)
+    if refusal_in is None and quote_id is not None and not valid_id(quote_id):
+        refusal_in = Refusal(Code.INVALID_REQUEST, "quote_id must be a positive id")
+    new = new_id() if quote_id is None else quote_id
+    config = platform.config.payouts
+
+    def unit(ctx: UnitContext) -> Quote | Refusal:
+        if refusal_in is not None:
+            return refusal_in
+        existing = _load(ctx, new)
+        if existing is not None:
+            same = (existing.merchant_id, existing.asset, existing.amount)
+            if same != (merchant_id, asset, amount):
+                return Refusal(Code.INVALID_REQUEST, "quote_id names another quote")
+            return existing
+        method = _quotable(ctx, platform, merchant_id, asset, amount, method_id)
+        if isinstance(method, Refusal):
+            return method
+        days, scheduled = days_early(ctx, merchant_id, asset, config.instant.days_max)
+        fee = instant_payout_fee(amount, days, fee_params(ctx, config, asset))
+        if fee >= amount:
+            return Refusal(Code.PAYOUT_TOO_SMALL, "the fee would take all of the amount")
+        quote = Quote(
+            new,
+            merchant_id,
+            method.id,
+            asset,
+            amount,
+            fee,
+            days,
+            None if scheduled is None else scheduled.isoformat(),
+            ctx.now_ns + config.quote_valid_s * 1_000_000_000,
+            None,
+            ctx.now_ns,
+        )
+        _save(ctx, quote)
+        return quote
+
+    return Operation(unit, 0)
+
+
+def _quotable(
+    ctx: UnitContext,
+    platform: Platform,
+    merchant_id: int,
+    asset: str,
+    amount: int,
+    method_id: int | None,
+) -> PayoutMethod | Refusal:
+    """The method to pay to, when the payout could be made now (tier, limit, lock,
+    method, funds, the day's quotes), or why not."""
+    merchant = active_merchant(ctx, merchant_id) if valid_id(merchant_id) else None
+    if merchant is None:
+        return Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
+    if isinstance(merchant, Refusal):
+        return merchant
+    room = daily_room(ctx, platform, merchant.kyc_tier, merchant_id, asset)
+    if isinstance(room, Refusal):
+        return room
+    if amount > room:
+        return Refusal(Code.TIER_LIMIT_EXCEEDED, "the merchant's daily payout limit is reached")
+    refusal = lock_refusal(ctx, merchant_id)
+    if refusal is not None:
+        return refusal
+    method = pick_method(ctx, merchant_id, method_id)
+    if isinstance(method, Refusal):
+        return method
+    if available_earnings(ctx, merchant_id, asset) < amount:
+        return Refusal(Code.INSUFFICIENT_FUNDS, "the available earnings are short")
+    if _quotes_today(ctx, merchant_id) >= PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX:
+        return Refusal(
+            Code.QUOTE_LIMIT_REACHED,
+            f"at most {PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX} quotes a day",
+        )
+    return method
+
+
+def _save(ctx: UnitContext, quote: Quote) -> None:
+    ctx.execute(
+        f"INSERT INTO payout_quotes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            quote.id,
+            quote.merchant_id,
+            quote.method_id,
+            quote.asset,
+            quote.amount,
+            quote.fee,
+            quote.days_early,
+            quote.scheduled_date,
+            quote.expires_ns,
+            None,
+            quote.created_ns,
+        ),
+    )
+
+
+def fee_params(ctx: UnitContext, config: PayoutConfig, asset: str) -> InstantFeeParams:
+    """The instant-payout discounting in force: the published pricing rules' when they set it
+    (``instant_payout`` of centime.platform.pricing), else the configuration's. The rules
+    name basis points only: no fixed part, and the configuration's ``days_max``."""
+    rules = active_rules(ctx).instant_payout
+    if rules is None:
+        return config.instant.params(asset)
+    return InstantFeeParams(
+        rules.fee_bp_per_day, rules.fee_bp_floor, rules.fee_bp_cap, 0, config.instant.days_max
+    )
+
+
+def _load(ctx: UnitContext, quote_id: int) -> Quote | None:
+    rows = ctx.fetch(f"SELECT {_COLUMNS} FROM payout_quotes WHERE id = ?", (quote_id,))
+    return _quote(rows[0]) if rows else None
+
+
+def _confirm_unit(
+    platform: Platform, merchant_id: int, quote_id: int
+) -> Operation[Payout | Refusal]:
+    def unit(ctx: UnitContext) -> Payout | Refusal:
+        quote = _load(ctx, quote_id) if valid_id(quote_id) else None
+        if quote is None or quote.merchant_id != merchant_id:
+            return Refusal(Code.QUOTE_NOT_FOUND, "no such quote")
+        if quote.payout_id is not None:
+            used = load_payout(ctx, quote.payout_id)
+            if used is None:
+                raise LookupError(f"quote {quote_id} names a payout that does not exist")
+            return used
+        if ctx.now_ns >= quote.expires_ns:
+            return Refusal(Code.QUOTE_EXPIRED, "the quote has expired; ask for a new one")
+        draft = draft_payout(
+            instant_payout_id(quote.id),
+            merchant_id,
+            quote.asset,
+            quote.amount,
+            quote.fee,
+            PayoutKind.INSTANT,
+            quote.method_id,
+            quote_id=quote.id,
+        )
+        made = reserve_unit(ctx, platform, draft)
+        if isinstance(made, Payout):
+            ctx.execute("UPDATE payout_quotes SET payout_id = ? WHERE id = ?", (made.id, quote.id))
+        return made
+
+    return Operation(unit, PAYOUT_RESERVE_EVENTS_MAX)
+
+
+def confirm_instant_payout(
+    platform: Platform,
+    merchant_id: int,
+    quote_id: int,
+    *,
+    stepped_up_at_ns: int | None = None,
+    device: str | None = None,
+    ip: str | None = None,
+) -> Payout | Refusal:
+    """Pay the quote out now, exactly as quoted (module note); then send it to the rail.
+
+    The risk screen decides first, outside the unit (a ``payout_instant`` event to the
+    method's fingerprint); its answer is acted on first thing inside the unit
+    (:func:`centime.platform.review.screening.payout_gate`: BLOCK and REVIEW refuse, STEP_UP needs
+    ``stepped_up_at_ns``, a passkey confirmation of the last minutes). A quote already paid
+    answers its payout without asking again."""
+    operation = _confirm_unit(platform, merchant_id, quote_id)
+    quote = get_quote(platform, quote_id, merchant_id)
+    if quote is not None and quote.payout_id is None:
+        operation = operation.then(_screened(platform, quote, stepped_up_at_ns, device, ip))
+    made = platform.execute(operation)
+    if isinstance(made, Refusal):
+        return made
+    return send_payout(platform, made) if made.status is PayoutStatus.REQUESTED else made
+
+
+def _screened(
+    platform: Platform,
+    quote: Quote,
+    stepped_up_at_ns: int | None,
+    device: str | None,
+    ip: str | None,
+) -> Callable[[UnitContext, Callable[[UnitContext], Payout | Refusal]], Payout | Refusal]:
+    from ..review.decisions import Subject
+    from ..review.screening import payout_decision, payout_gate
+
+    method = get_payout_method(platform, quote.method_id, quote.merchant_id)
+    account = method.fingerprint if method is not None else format_id("pm", quote.method_id)
+    event, decision = payout_decision(
+        platform,
+        quote.merchant_id,
+        quote.asset,
+        quote.amount,
+        account,
+        instant=True,
+        device=device,
+        ip=ip,
+    )
+    subject = Subject("payout", instant_payout_id(quote.id), "merchant", quote.merchant_id)
+
+    def gated(
+        ctx: UnitContext, inner: Callable[[UnitContext], Payout | Refusal]
+    ) -> Payout | Refusal:
+        refusal = payout_gate(ctx, event, decision, subject, stepped_up_at_ns)
+        return refusal if refusal is not None else inner(ctx)
+
+    return gated
+
+
+def get_quote(platform: Platform, quote_id: int, merchant_id: int | None = None) -> Quote | None:
+    if not valid_id(quote_id):
+        return None
+    with platform.read() as fetch:
+        rows = fetch(f"SELECT {_COLUMNS} FROM payout_quotes WHERE id = ?", (quote_id,))
+    if not rows:
+        return None
+    quote = _quote(rows[0])
+    return None if merchant_id is not None and quote.merchant_id != merchant_id else quote

@@ -1,0 +1,165 @@
+"""Mandates: a merchant charges a customer only with its consent, within a daily bound."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from centime.clock import FakeClock
+from centime.platform.context import Platform
+from centime.platform.errors import Code, Refusal
+from centime.platform.parties import Status, set_customer
+from centime.platform.payments.mandates import (
+    Mandate,
+    MandateStatus,
+    create_mandate,
+    get_mandate,
+    list_mandates,
+    revoke_mandate,
+)
+from centime.platform.payments.service import (
+    Payment,
+    PaymentItem,
+    create_payment,
+    create_payments_batch,
+)
+
+from ..world import customer, fund, merchant, snapshot
+
+DAY_S = 86_400
+
+
+def mandate(platform: Platform, *args: Any) -> Mandate:
+    made = platform.execute(create_mandate(platform, *args))
+    assert isinstance(made, Mandate), made
+    return made
+
+
+def charge(platform: Platform, customer_id: int, merchant_id: int, amount: int, **kw: Any) -> Any:
+    return platform.execute(
+        create_payment(
+            platform, customer_id, merchant_id, "USD", amount, charged_by_merchant=True, **kw
+        )
+    )
+
+
+def refused_charge(platform: Platform, code: Code, *args: Any, **kw: Any) -> None:
+    before = snapshot(platform)
+    result = charge(platform, *args, **kw)
+    assert isinstance(result, Refusal) and result.code is code, result
+    assert snapshot(platform) == before
+
+
+def test_a_merchant_charges_under_a_mandate_up_to_its_daily_amount(
+    platform: Platform, clock: FakeClock
+) -> None:
+    ada, shop = customer(platform), merchant(platform)
+    fund(platform, ada.id, "USD", 10_000)
+    granted = mandate(platform, ada.id, shop.id, "USD", 1_000)
+    assert granted.status is MandateStatus.ACTIVE
+    assert isinstance(charge(platform, ada.id, shop.id, 600, mandate_id=granted.id), Payment)
+    assert isinstance(charge(platform, ada.id, shop.id, 400, mandate_id=granted.id), Payment)
+    refused_charge(platform, Code.MANDATE_LIMIT_EXCEEDED, ada.id, shop.id, 1, mandate_id=granted.id)
+    stored = get_mandate(platform, granted.id)
+    assert stored is not None and stored.spent_today == 1_000
+    clock.advance(DAY_S)  # a new UTC day: the bound applies afresh
+    assert isinstance(charge(platform, ada.id, shop.id, 1_000, mandate_id=granted.id), Payment)
+
+
+def test_without_a_matching_active_mandate_a_merchant_cannot_charge(platform: Platform) -> None:
+    ada, bob, shop, other = (
+        customer(platform),
+        customer(platform),
+        merchant(platform),
+        merchant(platform),
+    )
+    fund(platform, ada.id, "USD", 10_000)
+    fund(platform, ada.id, "EUR", 10_000)
+    granted = mandate(platform, ada.id, shop.id, "USD", 1_000)
+    refused_charge(platform, Code.MANDATE_NOT_FOUND, ada.id, shop.id, 1)  # none named
+    refused_charge(platform, Code.MANDATE_NOT_FOUND, ada.id, shop.id, 1, mandate_id=999)
+    refused_charge(platform, Code.MANDATE_NOT_FOUND, ada.id, other.id, 1, mandate_id=granted.id)
+    refused_charge(platform, Code.MANDATE_NOT_FOUND, bob.id, shop.id, 1, mandate_id=granted.id)
+    before = snapshot(platform)
+    in_euros = platform.execute(
+        create_payment(
+            platform, ada.id, shop.id, "EUR", 1, mandate_id=granted.id, charged_by_merchant=True
+        )
+    )
+    assert isinstance(in_euros, Refusal) and in_euros.code is Code.MANDATE_NOT_FOUND
+    assert snapshot(platform) == before
+
+
+def test_a_revoked_mandate_allows_nothing_more(platform: Platform) -> None:
+    ada, eve, shop = customer(platform), customer(platform), merchant(platform)
+    fund(platform, ada.id, "USD", 10_000)
+    granted = mandate(platform, ada.id, shop.id, "USD", 1_000)
+    not_hers = platform.execute(revoke_mandate(platform, granted.id, customer_id=eve.id))
+    assert isinstance(not_hers, Refusal) and not_hers.code is Code.MANDATE_NOT_FOUND
+    revoked = platform.execute(revoke_mandate(platform, granted.id, customer_id=ada.id))
+    assert isinstance(revoked, Mandate) and revoked.status is MandateStatus.REVOKED
+    assert revoked.revoked_ns is not None
+    assert platform.execute(revoke_mandate(platform, granted.id)) == revoked  # idempotent
+    assert get_mandate(platform, granted.id) == revoked
+    refused_charge(platform, Code.MANDATE_REVOKED, ada.id, shop.id, 1, mandate_id=granted.id)
+
+
+def test_a_customers_own_payment_needs_no_mandate_but_counts_against_one_it_names(
+    platform: Platform,
+) -> None:
+    ada, shop = customer(platform), merchant(platform)
+    fund(platform, ada.id, "USD", 10_000)
+    granted = mandate(platform, ada.id, shop.id, "USD", 100)
+    own = platform.execute(create_payment(platform, ada.id, shop.id, "USD", 5_000))
+    assert isinstance(own, Payment) and own.mandate_id is None
+    named = platform.execute(
+        create_payment(platform, ada.id, shop.id, "USD", 100, mandate_id=granted.id)
+    )
+    assert isinstance(named, Payment) and named.mandate_id == granted.id
+    refused_charge(platform, Code.MANDATE_LIMIT_EXCEEDED, ada.id, shop.id, 1, mandate_id=granted.id)
+
+
+def test_a_batch_counts_its_own_payments_against_the_mandate(platform: Platform) -> None:
+    ada, shop = customer(platform), merchant(platform)
+    fund(platform, ada.id, "USD", 10_000)
+    granted = mandate(platform, ada.id, shop.id, "USD", 250)
+    items = [PaymentItem(ada.id, "USD", 100, mandate_id=granted.id) for _ in range(3)]
+    results = platform.execute(create_payments_batch(platform, shop.id, items))
+    assert isinstance(results, list)
+    assert [isinstance(r, Payment) for r in results] == [True, True, False]
+    assert isinstance(results[2], Refusal) and results[2].code is Code.MANDATE_LIMIT_EXCEEDED
+    stored = get_mandate(platform, granted.id)
+    assert stored is not None and stored.spent_today == 200
+
+
+def test_a_mandate_is_refused_for_bad_input_or_parties(platform: Platform) -> None:
+    ada, shop = customer(platform), merchant(platform)
+    before = snapshot(platform)
+    for args, code in (
+        ((ada.id, shop.id, "XXX", 1), Code.UNKNOWN_ASSET),
+        ((ada.id, shop.id, "USD", 0), Code.INVALID_AMOUNT),
+        ((ada.id, shop.id, "USD", "5"), Code.INVALID_AMOUNT),
+        ((ada.id, 999, "USD", 5), Code.MERCHANT_NOT_FOUND),
+        ((999, shop.id, "USD", 5), Code.CUSTOMER_NOT_FOUND),
+    ):
+        result = platform.execute(create_mandate(platform, *args))
+        assert isinstance(result, Refusal) and result.code is code
+    platform.execute(set_customer(platform, ada.id, Status.FROZEN))
+    frozen = platform.execute(create_mandate(platform, ada.id, shop.id, "USD", 5))
+    assert isinstance(frozen, Refusal) and frozen.code is Code.CUSTOMER_FROZEN
+    after = snapshot(platform)
+    assert after[:-2] == before[:-2]  # customers changed (frozen); nothing else
+
+
+def test_mandates_are_listed_per_customer_and_per_merchant(platform: Platform) -> None:
+    ada, bob, shop = customer(platform), customer(platform), merchant(platform)
+    made = [mandate(platform, ada.id, shop.id, "USD", 10 + i) for i in range(3)]
+    theirs = mandate(platform, bob.id, shop.id, "USD", 5)
+    page = list_mandates(platform, customer_id=ada.id, limit=2)
+    assert len(page.items) == 2 and page.next_cursor is not None
+    rest = list_mandates(platform, customer_id=ada.id, cursor=page.next_cursor, limit=2)
+    assert rest.next_cursor is None
+    listed = page.items + rest.items
+    assert sorted(m.id for m in listed) == sorted(m.id for m in made)
+    assert theirs in list_mandates(platform, merchant_id=shop.id).items
+    assert get_mandate(platform, theirs.id, customer_id=ada.id) is None
+    assert get_mandate(platform, theirs.id, merchant_id=shop.id) == theirs
