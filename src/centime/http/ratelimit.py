@@ -136,13 +136,15 @@ return tostring(wait)
 
 class RedisRateStore:
     """Buckets in Redis under ``prefix``, shared by every process that names the same
-    server and prefix. A Redis that cannot be reached lets the request through (logged):
-    the limits are a brake, and an outage of theirs must not stop payments."""
+    server and prefix. While Redis cannot be reached, this process's own buckets answer
+    (logged): an outage neither stops payments nor lifts the limits (a failed-auth limit
+    that failed open would hand an attacker the outage to guess in)."""
 
     def __init__(self, client: redis.Redis, prefix: str = "centime:rl:") -> None:
         self._client = client
         self._prefix = prefix
         self._script = client.register_script(_CHECK_LUA)
+        self._fallback = LocalRateStore(API_RATE_BUCKETS_MAX)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "centime:rl:") -> RedisRateStore:
@@ -158,8 +160,8 @@ class RedisRateStore:
                 keys=[self._prefix + key], args=[repr(rate_per_s), repr(burst), mode]
             )
         except redis.RedisError as failed:
-            log.warning("rate limit store unreachable, request let through: %s", failed)
-            return 0.0
+            log.warning("rate limit store unreachable, this process's limits apply: %s", failed)
+            return self._fallback.check(key, rate_per_s, burst, mode)
         return float(found)
 
     def __len__(self) -> int:

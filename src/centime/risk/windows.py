@@ -35,6 +35,10 @@ class WindowSpec:
     width_ns: int  # one bucket
     buckets: int  # how many buckets the window spans
 
+    @property
+    def span_ns(self) -> int:
+        return self.width_ns * self.buckets
+
 
 def window_spec(name: str, span_s: int, buckets: int) -> WindowSpec:
     if span_s % buckets:
