@@ -82,6 +82,10 @@ def test_an_analyst_approves_a_held_payment(
     assert payer and payer.group(1).startswith("Ada ") and found.group(1) in payer.group(1)
     assert payee and payee.group(1).startswith(f"{shop.name} ")
     assert "Freeze Ada" in evidence.text and "Ada" in console
+    # What the case holds is named in the reader's language, never as the internal kind.
+    assert "Payment " in evidence.text
+    korean = client.get(f"/console/cases/{case.group(1)}", headers={"Accept-Language": "ko"})
+    assert "의 결제 " in korean.text and "의 payment" not in korean.text
     token = _csrf(client, "/console")
     forged = client.post(f"/console/cases/{case.group(1)}/approve", data={"csrf": "1" * 64})
     assert forged.status_code == 403

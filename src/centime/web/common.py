@@ -51,7 +51,7 @@ from .i18n import (
     choose_zone,
     translations,
 )
-from .messages import ceremony_messages, refusal_text
+from .messages import REVIEW_KINDS, ceremony_messages, refusal_text
 
 __all__ = [
     "LANG_COOKIE",
@@ -297,6 +297,7 @@ def page(
             languages=LANGUAGE_NAMES,
             fmt=formats,
             ceremony_codes=ceremony_messages(gettext),
+            review_kinds=REVIEW_KINDS,
             here=_here(request),
             **{
                 "next": safe_next(request.query_params.get("next")),

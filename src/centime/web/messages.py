@@ -15,13 +15,22 @@ from typing import Final
 
 from centime.platform.errors import Code, Refusal
 
-__all__ = ["N_", "ceremony_messages", "refusal_text", "risk_reason_texts"]
+__all__ = ["N_", "REVIEW_KINDS", "ceremony_messages", "refusal_text", "risk_reason_texts"]
 
 
 def N_(message: str) -> str:  # noqa: N802 - gettext's marker name (Babel extracts N_)
     """Mark a message for the catalogue; translated where it is shown."""
     return message
 
+
+# What a review case holds, in words (the console and the case page name it in the reader's
+# language; the keys are centime.platform.review's subject kinds).
+REVIEW_KINDS: Final = {
+    "payment": N_("Payment"),
+    "hold": N_("Hold"),
+    "transfer": N_("Transfer"),
+    "topup": N_("Top-up"),
+}
 
 GENERIC: Final = N_("That could not be done. Nothing was changed; please try again.")
 
