@@ -32,10 +32,10 @@ import binascii
 import os
 import secrets
 import threading
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidTag
@@ -594,19 +594,43 @@ def rotate_secret(
     return Operation(unit, 0)
 
 
+class _Owned(Protocol):
+    @property
+    def merchant_id(self) -> int: ...
+
+
+OwnedT = TypeVar("OwnedT", bound=_Owned)
+
+
+def _owned_by_id(
+    platform: Platform,
+    select_sql: str,
+    row_id: int,
+    merchant_id: int | None,
+    convert: Callable[[Sequence[Any]], OwnedT],
+) -> OwnedT | None:
+    """The row ``select_sql`` finds by ``row_id``; None when there is none or when it
+    belongs to a merchant other than ``merchant_id`` (None: any merchant's)."""
+    if not valid_id(row_id):
+        return None
+    with platform.read() as fetch:
+        rows = fetch(select_sql, (row_id,))
+    if not rows:
+        return None
+    found = convert(rows[0])
+    return found if merchant_id is None or found.merchant_id == merchant_id else None
+
+
 def get_endpoint(
     platform: Platform, endpoint_id: int, merchant_id: int | None = None
 ) -> Endpoint | None:
-    if not valid_id(endpoint_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(
-            f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?", (endpoint_id,)
-        )
-    if not rows:
-        return None
-    found = endpoint_row(rows[0])
-    return found if merchant_id is None or found.merchant_id == merchant_id else None
+    return _owned_by_id(
+        platform,
+        f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?",
+        endpoint_id,
+        merchant_id,
+        endpoint_row,
+    )
 
 
 def list_endpoints(
@@ -659,16 +683,13 @@ def list_attempts(
 def get_delivery(
     platform: Platform, delivery_id: int, merchant_id: int | None = None
 ) -> Delivery | None:
-    if not valid_id(delivery_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(
-            f"SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?", (delivery_id,)
-        )
-    if not rows:
-        return None
-    found = delivery_row(rows[0])
-    return found if merchant_id is None or found.merchant_id == merchant_id else None
+    return _owned_by_id(
+        platform,
+        f"SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?",
+        delivery_id,
+        merchant_id,
+        delivery_row,
+    )
 
 
 def _delivery_in(ctx: UnitContext, delivery_id: int, merchant_id: int | None) -> Delivery | None:
