@@ -22,11 +22,12 @@ demo: $(INSTALLED)
 	$(BIN)/centime demo
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
 
 typecheck: $(INSTALLED)
 	$(BIN)/mypy
+	$(BIN)/mypy --strict scripts
 
 # The browser tests drive Debian's Chromium; installed here when missing (needs root or sudo),
 # with a CJK font so that the Korean pages' screenshots show Hangul.
