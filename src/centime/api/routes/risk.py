@@ -26,11 +26,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Final, Literal
 
 from anyio import to_thread
-from litestar import Request, get, post
+from litestar import Request, post
 from litestar.params import FromPath, JSONBody, Parameter
 
 from centime import usecases, wire
-from centime.auth import Scope
 from centime.http.problems import ProblemError, problems
 from centime.money import ASSETS
 from centime.platform import review
@@ -38,15 +37,14 @@ from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id
 from centime.platform.review import DecisionRecord
 
-from ..guards import requires
 from ..idempotency import IdempotencyKey, check_key
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
-from ..params import path_id
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
+from ..params import must_find, path_id
 from ..state import api_state, principal_of
+from .declare import REVIEW, reads, writes
 
 __all__ = ["case_out", "risk_routes"]
 
-REVIEW: Final = [requires(Scope.REVIEW, operator=True)]
 _PREFIX: Final = review.ID_PREFIXES  # kinds registered later included
 
 StatusQuery = Annotated[
@@ -137,7 +135,7 @@ def _analyst(request: Request[Any, Any, Any]) -> str:
     return format_id("key", principal_of(request).key_id)
 
 
-@get("/risk/cases", guards=REVIEW, sync_to_thread=True, responses=problems())
+@reads("/risk/cases", REVIEW)
 def list_cases(
     request: Request[Any, Any, Any],
     status: StatusQuery = "open",
@@ -146,32 +144,26 @@ def list_cases(
 ) -> wire.RiskCasePage:
     """The review queue, newest first: the open cases (or those of another status)."""
     name = f"risk_cases:{status}"
-    return listed_page(
+    return page_of(
+        request,
         wire.RiskCasePage,
         name,
         cursor,
-        lambda at: review.list_cases(
-            api_state(request).platform, None if status == "all" else status, at, limit
-        ),
+        limit,
+        review.list_cases,
         case_out,
+        None if status == "all" else status,
     )
 
 
-@get("/risk/cases/{case_id:str}", guards=REVIEW, sync_to_thread=True, responses=problems(404))
+@reads("/risk/cases/{case_id:str}", REVIEW, 404)
 def get_case(request: Request[Any, Any, Any], case_id: FromPath[str]) -> wire.RiskCaseDetail:
     """A case with its evidence."""
     found = review.get_case(api_state(request).platform, _case_id(case_id))
-    if found is None:
-        raise ProblemError(Code.CASE_NOT_FOUND, "no such case")
-    return detail_out(found)
+    return detail_out(must_find(found, Code.CASE_NOT_FOUND, "no such case"))
 
 
-@post(
-    "/risk/cases/{case_id:str}/approve",
-    guards=REVIEW,
-    status_code=200,
-    responses=problems(402, 404, 409, 422, 503),
-)
+@writes("/risk/cases/{case_id:str}/approve", REVIEW, 402, 404, 503, status_code=200, body=False)
 async def approve_case(
     request: Request[Any, Any, Any], case_id: FromPath[str], idempotency_key: IdempotencyKey = None
 ) -> wire.RiskCase:
