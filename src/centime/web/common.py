@@ -175,8 +175,26 @@ def client_address(request: Request[Any, Any, Any]) -> str:
 
 async def require(request: Request[Any, Any, Any], kind: UserKind) -> Viewer:
     """The signed-in person of that kind, or a redirect to the sign-in page."""
+    found = await signed_in(request)
+    if found.user.kind is not kind:
+        raise SignInRequired
+    return found
+
+
+async def posted(
+    request: Request[Any, Any, Any], kind: UserKind | None = None
+) -> tuple[dict[str, str], Viewer, Platform]:
+    """A form a signed-in person (of ``kind``) posted: its fields once the CSRF token
+    matched, the person (or a redirect to the sign-in page), the platform."""
+    fields = await check_csrf(request)
+    me = await (signed_in(request) if kind is None else require(request, kind))
+    return fields, me, web_state(request).platform
+
+
+async def signed_in(request: Request[Any, Any, Any]) -> Viewer:
+    """The signed-in person of any kind, or a redirect to the sign-in page."""
     found = await viewer(request)
-    if found is None or found.user.kind is not kind:
+    if found is None:
         raise SignInRequired
     return found
 

@@ -31,6 +31,7 @@ from .common import (
     formats_of,
     locale_of,
     page,
+    posted,
     require,
     run,
     web_state,
@@ -56,9 +57,7 @@ async def dashboard(request: Request[Any, Any, Any]) -> Response[Any]:
 async def new_key(request: Request[Any, Any, Any]) -> Response[Any]:
     """A new API key: a fresh passkey confirmation (step-up) first; shown this once."""
     form = await request.form()
-    fields = await check_csrf(request)
-    me = await require(request, UserKind.MERCHANT)
-    platform = web_state(request).platform
+    fields, me, platform = await posted(request, UserKind.MERCHANT)
     if not me.fresh:
         return await run(
             request,
@@ -98,9 +97,7 @@ async def revoke(request: Request[Any, Any, Any], key_id: FromPath[str]) -> Resp
 
 @post("/dashboard/links")
 async def new_link(request: Request[Any, Any, Any]) -> Response[Any]:
-    fields = await check_csrf(request)
-    me = await require(request, UserKind.MERCHANT)
-    platform = web_state(request).platform
+    fields, me, platform = await posted(request, UserKind.MERCHANT)
     money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
     if isinstance(money, Refusal):
         return await run(request, lambda: dashboard_page(request, me, 400, error=money))
@@ -120,9 +117,7 @@ async def new_link(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @post("/dashboard/links/{link_id:str}/disable")
 async def disable(request: Request[Any, Any, Any], link_id: FromPath[str]) -> Response[Any]:
-    await check_csrf(request)
-    me = await require(request, UserKind.MERCHANT)
-    platform = web_state(request).platform
+    _, me, platform = await posted(request, UserKind.MERCHANT)
     op = links.disable_link(platform, parse_id("plink", link_id) or 0, me.user.party_id)
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
@@ -193,9 +188,7 @@ def _forbidden(request: Request[Any, Any, Any], me: Viewer, what: str) -> Respon
 async def change_customer(
     request: Request[Any, Any, Any], customer_id: FromPath[str]
 ) -> Response[Any]:
-    fields = await check_csrf(request)
-    me = await require(request, UserKind.OPERATOR)
-    platform = web_state(request).platform
+    fields, me, platform = await posted(request, UserKind.OPERATOR)
     if not me.is_admin:
         return await run(request, lambda: _forbidden(request, me, "freeze or change customers"))
     status = {"freeze": Status.FROZEN, "unfreeze": Status.ACTIVE}.get(fields.get("action", ""))
@@ -211,9 +204,7 @@ async def change_customer(
 async def change_merchant(
     request: Request[Any, Any, Any], merchant_id: FromPath[str]
 ) -> Response[Any]:
-    fields = await check_csrf(request)
-    me = await require(request, UserKind.OPERATOR)
-    platform = web_state(request).platform
+    fields, me, platform = await posted(request, UserKind.OPERATOR)
     fee_bp = int(fields["fee_bp"]) if fields.get("fee_bp", "").isdigit() else None
     if not me.is_admin:
         what = "change pricing" if fee_bp is not None else "freeze or change merchants"

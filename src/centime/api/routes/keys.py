@@ -40,16 +40,7 @@ def key_out(key: ApiKey) -> wire.ApiKey:
 
 
 def _created(new: NewKey, secret: str | None) -> wire.ApiKeyCreated:
-    out = key_out(new.key)
-    return wire.ApiKeyCreated(
-        id=out.id,
-        owner=out.owner,
-        name=out.name,
-        scopes=out.scopes,
-        created_at=out.created_at,
-        revoked_at=out.revoked_at,
-        secret=secret,
-    )
+    return wire.extended(key_out(new.key), wire.ApiKeyCreated, secret=secret)
 
 
 def _owner_for(principal: Principal, merchant_id: str | wire.UnsetType) -> tuple[OwnerKind, int]:

@@ -100,18 +100,9 @@ def decision_out(d: DecisionRecord) -> wire.RiskDecision:
 
 
 def detail_out(evidence: review.CaseEvidence) -> wire.RiskCaseDetail:
-    base = case_out(evidence.case)
-    return wire.RiskCaseDetail(
-        id=base.id,
-        status=base.status,
-        object=base.object,
-        object_id=base.object_id,
-        party_id=base.party_id,
-        amount=base.amount,
-        label=base.label,
-        created_at=base.created_at,
-        resolved_at=base.resolved_at,
-        resolved_by=base.resolved_by,
+    return wire.extended(
+        case_out(evidence.case),
+        wire.RiskCaseDetail,
         decision=None if evidence.decision is None else decision_out(evidence.decision),
         recent=[decision_out(d) for d in evidence.recent],
         related=evidence.related,

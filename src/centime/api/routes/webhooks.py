@@ -50,9 +50,8 @@ def endpoint_out(e: webhooks.Endpoint) -> wire.WebhookEndpoint:
 
 
 def _with_secret(made: webhooks.NewSecret, shown: bool) -> wire.WebhookEndpointCreated:
-    out = endpoint_out(made.endpoint)
-    fields = {f: getattr(out, f) for f in out.__struct_fields__}
-    return wire.WebhookEndpointCreated(**fields, secret=made.secret if shown else None)
+    secret = made.secret if shown else None
+    return wire.extended(endpoint_out(made.endpoint), wire.WebhookEndpointCreated, secret=secret)
 
 
 def delivery_out(d: webhooks.Delivery) -> wire.WebhookDelivery:
