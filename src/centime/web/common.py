@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 from anyio import to_thread
@@ -236,28 +236,31 @@ async def check_csrf(request: Request[Any, Any, Any]) -> dict[str, str]:
     return fields
 
 
-def session_cookie(state: WebState, token: str) -> Cookie:
+def _site_cookie(
+    state: WebState,
+    key: str,
+    value: str,
+    samesite: Literal["lax", "strict"],
+    max_age: int | None = None,
+) -> Cookie:
+    """A cookie of the whole site that no script reads (HTTPS-only when the site is)."""
     return Cookie(
-        key=SESSION_COOKIE,
-        value=token,
-        max_age=SESSION_TTL_S,
+        key=key,
+        value=value,
+        max_age=max_age,
         path="/",
         httponly=True,
         secure=state.secure_cookies,
-        samesite="lax",
+        samesite=samesite,
     )
+
+
+def session_cookie(state: WebState, token: str) -> Cookie:
+    return _site_cookie(state, SESSION_COOKIE, token, "lax", SESSION_TTL_S)
 
 
 def ended_cookie(state: WebState) -> Cookie:
-    return Cookie(
-        key=SESSION_COOKIE,
-        value="",
-        max_age=0,
-        path="/",
-        httponly=True,
-        secure=state.secure_cookies,
-        samesite="lax",
-    )
+    return _site_cookie(state, SESSION_COOKIE, "", "lax", 0)
 
 
 def locale_of(request: Request[Any, Any, Any]) -> str:
@@ -291,16 +294,7 @@ def page(
     value = _cookie_value(request)
     if value is None:
         value = secrets.token_urlsafe(32)
-        cookies.append(
-            Cookie(
-                key=PRE_COOKIE,
-                value=value,
-                path="/",
-                httponly=True,
-                secure=state.secure_cookies,
-                samesite="strict",
-            )
-        )
+        cookies.append(_site_cookie(state, PRE_COOKIE, value, "strict"))
     html = (
         state.envs[formats.locale]
         .get_template(template)

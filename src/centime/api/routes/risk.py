@@ -23,6 +23,7 @@ party of a case (``POST .../freeze``, the parties' own freeze).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Final, Literal
 
 from anyio import to_thread
@@ -126,6 +127,19 @@ def _analyst(request: Request[Any, Any, Any]) -> str:
     return format_id("key", principal_of(request).key_id)
 
 
+async def _act(
+    request: Request[Any, Any, Any],
+    case_id: str,
+    idempotency_key: str | None,
+    action: Callable[..., Any],
+    *args: object,
+) -> wire.RiskCase:
+    """``action(platform, case, *args)`` on the case the path names, off the event loop."""
+    platform = api_state(request).platform
+    target = _case_id(case_id, idempotency_key)
+    return _answer(await to_thread.run_sync(action, platform, target, *args))
+
+
 @reads("/risk/cases", REVIEW)
 def list_cases(
     request: Request[Any, Any, Any],
@@ -159,9 +173,7 @@ async def approve_case(
     request: Request[Any, Any, Any], case_id: FromPath[str], idempotency_key: IdempotencyKey = None
 ) -> wire.RiskCase:
     """The held operation goes ahead (the service checks it again)."""
-    platform = api_state(request).platform
-    target, analyst = _case_id(case_id, idempotency_key), _analyst(request)
-    return _answer(await to_thread.run_sync(usecases.approve_case, platform, target, analyst))
+    return await _act(request, case_id, idempotency_key, usecases.approve_case, _analyst(request))
 
 
 @post(
@@ -174,9 +186,7 @@ async def decline_case(
     request: Request[Any, Any, Any], case_id: FromPath[str], idempotency_key: IdempotencyKey = None
 ) -> wire.RiskCase:
     """The held money is the payer's again (a held sign-up's party is closed)."""
-    platform = api_state(request).platform
-    target, analyst = _case_id(case_id, idempotency_key), _analyst(request)
-    return _answer(await to_thread.run_sync(review.decline_case, platform, target, analyst))
+    return await _act(request, case_id, idempotency_key, review.decline_case, _analyst(request))
 
 
 @post(
@@ -186,10 +196,7 @@ async def freeze_party(
     request: Request[Any, Any, Any], case_id: FromPath[str], idempotency_key: IdempotencyKey = None
 ) -> wire.RiskCase:
     """Freeze the case's customer or merchant (nothing moves its money until unfrozen)."""
-    platform = api_state(request).platform
-    target = _case_id(case_id, idempotency_key)
-    result = await to_thread.run_sync(review.freeze_case_party, platform, target)
-    return _answer(result)
+    return await _act(request, case_id, idempotency_key, review.freeze_case_party)
 
 
 @post(
@@ -205,9 +212,7 @@ async def label_case(
     idempotency_key: IdempotencyKey = None,
 ) -> wire.RiskCase:
     """Label the case fraud or not_fraud (kept for training)."""
-    platform = api_state(request).platform
-    target = _case_id(case_id, idempotency_key)
-    return _answer(await to_thread.run_sync(review.label_case, platform, target, data.label))
+    return await _act(request, case_id, idempotency_key, review.label_case, data.label)
 
 
 @post("/risk/labels", guards=REVIEW, status_code=200, responses=problems(400, 413, 415))
