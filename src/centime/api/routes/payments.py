@@ -26,7 +26,6 @@ from litestar.params import FromPath, JSONBody
 from centime import usecases, wire
 from centime.auth import Principal
 from centime.http.problems import (
-    PROBLEM_JSON,
     ApiCode,
     ProblemError,
     problem_body,
@@ -46,7 +45,7 @@ from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id
 from centime.platform.review import InReview
 
-from ..execute import BUSY_HEADERS, REPLAYED_HEADER, execute
+from ..execute import BUSY_HEADERS, answer, execute
 from ..idempotency import (
     IdempotencyKeyRequired,
     KeyReused,
@@ -444,7 +443,7 @@ async def create_payment_batch(
             if stored[0] != fingerprint:
                 raise _key_reused()
             status, body = await to_thread.run_sync(_replay, batch, stored[2])
-            return _answer(status, body, replayed=True)
+            return answer(status, body, replayed=True)
         status, body, kept = await _run_batch(
             request, batch, [p.customer_id for p in data.payments]
         )
@@ -463,7 +462,7 @@ async def create_payment_batch(
         # per process). This batch's payment ids derive from the key, so they met that
         # batch's payments (refused, or replayed when equal): nothing moved twice.
         raise _key_reused()
-    return _answer(status, body)
+    return answer(status, body)
 
 
 def _key_reused() -> ProblemError:
@@ -502,15 +501,6 @@ async def _run_batch(
     # Shielded: a client that goes away must not cancel what the writer completes.
     outcomes = await asyncio.gather(*(asyncio.shield(asyncio.wrap_future(f)) for f in futures))
     return await to_thread.run_sync(_outcome, batch, outcomes)
-
-
-def _answer(status: int, body: bytes, replayed: bool = False) -> Response[Any]:
-    return Response(
-        body,
-        status_code=status,
-        media_type=PROBLEM_JSON if status >= 400 else "application/json",
-        headers={REPLAYED_HEADER: "true"} if replayed else {},
-    )
 
 
 payment_routes: Final = [
