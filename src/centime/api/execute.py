@@ -27,7 +27,7 @@ from .idempotency import HEADER, KeyReused, check_key, idempotent, request_hash
 from .screen import in_review_body
 from .state import api_state, principal_of
 
-__all__ = ["execute", "submit"]
+__all__ = ["answer", "execute", "submit"]
 
 T = TypeVar("T")
 
@@ -52,7 +52,8 @@ async def submit(request: Request[Any, Any, Any], operation: Operation[T]) -> T:
     return result
 
 
-def _response(status_code: int, body: bytes, replayed: bool = False) -> Response[Any]:
+def answer(status_code: int, body: bytes, replayed: bool = False) -> Response[Any]:
+    """An outcome as rendered (a problem document at 400 and above), marked when replayed."""
     return Response(
         body,
         status_code=status_code,
@@ -94,7 +95,7 @@ async def execute(
 
     if key is None:
         status, body = render(to_wire)(await submit(request, guarded))
-        return _response(status, body)
+        return answer(status, body)
     owner = principal_of(request).owner
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     fingerprint = request_hash(request.method, path, await request.body())
@@ -113,4 +114,4 @@ async def execute(
             ApiCode.IDEMPOTENCY_KEY_REUSED,
             f"this {HEADER} was used for a different request; use a new key",
         )
-    return _response(outcome.status_code, outcome.body, outcome.replayed)
+    return answer(outcome.status_code, outcome.body, outcome.replayed)

@@ -19,6 +19,7 @@ import struct
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Final, Protocol, TypeVar
 
+from litestar.connection import ASGIConnection
 from litestar.params import Parameter
 
 from centime.http.problems import ApiCode, ProblemError
@@ -26,13 +27,17 @@ from centime.limits import API_CURSOR_LEN_MAX, API_PAGE_SIZE_DEFAULT, API_PAGE_S
 from centime.platform.pages import Cursor
 from centime.wire import FieldError
 
+from .state import api_state
+
 __all__ = [
     "API_PAGE_SIZE_DEFAULT",
     "CursorParam",
     "LimitParam",
     "decode_cursor",
     "encode_cursor",
+    "listed_page",
     "next_cursor",
+    "page_of",
 ]
 
 _VERSION: Final = 1
@@ -127,4 +132,22 @@ def listed_page(
     return page_type(
         data=[render(item) for item in page.items],
         next_cursor=next_cursor(listing, page.next_cursor),
+    )
+
+
+def page_of(
+    request: ASGIConnection[Any, Any, Any, Any],
+    page_type: Callable[..., P],
+    listing: str,
+    cursor: str | None,
+    limit: int,
+    rows: Callable[..., Listed[Any]],
+    render: Callable[[Any], Any],
+    *keys: object,
+) -> P:
+    """``listed_page`` of a platform listing called the platform's way:
+    ``rows(platform, *keys, position, limit)``."""
+    platform = api_state(request).platform
+    return listed_page(
+        page_type, listing, cursor, lambda at: rows(platform, *keys, at, limit), render
     )

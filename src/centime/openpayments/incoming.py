@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from centime.ledger.units import UnitContext
 from centime.platform.context import Operation, Platform
 from centime.platform.parties import Status, load_customer, load_merchant
 
+from . import table
 from .addresses import Wallet
 from .errors import OpError
 from .listing import Cursor, list_wallet_page
@@ -35,10 +36,7 @@ __all__ = [
 EXPIRY_DEFAULT_S: Final = 30 * 86_400
 EXPIRY_MAX_S: Final = 365 * 86_400
 _NS: Final = 1_000_000_000
-_COLUMNS: Final = (
-    "id, party_kind, party_id, asset, incoming_amount, received, completed, expires_ns,"
-    " metadata, client, created_ns"
-)
+_TABLE: Final = "op_incoming_payments"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +63,6 @@ class IncomingPayment:
     @property
     def remaining(self) -> int | None:
         return None if self.incoming_amount is None else self.incoming_amount - self.received
-
-
-def _incoming(row: tuple[Any, ...]) -> IncomingPayment:
-    values = list(row)
-    values[6] = bool(values[6])
-    return IncomingPayment(*values)
 
 
 def party_active(ctx: UnitContext, wallet: Wallet) -> bool:
@@ -110,44 +102,25 @@ def create_incoming(
             client,
             ctx.now_ns,
         )
-        ctx.execute(
-            f"INSERT INTO op_incoming_payments ({_COLUMNS}) VALUES ({', '.join('?' * 11)})",
-            (
-                payment.id,
-                payment.party_kind,
-                payment.party_id,
-                payment.asset,
-                payment.incoming_amount,
-                0,
-                False,
-                expires,
-                metadata,
-                client,
-                ctx.now_ns,
-            ),
-        )
+        ctx.execute(table.insert_sql(_TABLE, IncomingPayment), table.values(payment))
         return payment
 
     return Operation(unit, 0)
 
 
 def load_incoming(ctx: UnitContext, payment_id: str) -> IncomingPayment | None:
-    rows = ctx.fetch(f"SELECT {_COLUMNS} FROM op_incoming_payments WHERE id = ?", (payment_id,))
-    return _incoming(rows[0]) if rows else None
+    return table.by_id(ctx.fetch, _TABLE, IncomingPayment, payment_id)
 
 
 def get_incoming(platform: Platform, payment_id: str) -> IncomingPayment | None:
     with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM op_incoming_payments WHERE id = ?", (payment_id,))
-    return _incoming(rows[0]) if rows else None
+        return table.by_id(fetch, _TABLE, IncomingPayment, payment_id)
 
 
 def list_incoming(
     platform: Platform, wallet: Wallet, client: str | None, cursor: Cursor | None, first: int
 ) -> list[IncomingPayment]:
-    return list_wallet_page(
-        platform, "op_incoming_payments", _COLUMNS, wallet, client, cursor, first, _incoming
-    )
+    return list_wallet_page(platform, _TABLE, IncomingPayment, wallet, client, cursor, first)
 
 
 def complete_incoming(payment_id: str, client: str | None) -> Operation[IncomingPayment | OpError]:

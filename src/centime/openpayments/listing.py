@@ -5,12 +5,12 @@ item's ``<created_ns>.<id>``; a malformed one is refused by :func:`parse_cursor`
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any, Final, TypeVar
 
 from centime.platform.context import Platform
 
 from .addresses import Wallet, valid_uuid
+from .table import columns, from_row
 
 __all__ = ["Cursor", "cursor_of", "list_wallet_page", "parse_cursor"]
 
@@ -33,16 +33,16 @@ def parse_cursor(text: str) -> Cursor | None:
 def list_wallet_page(
     platform: Platform,
     table: str,
-    columns: str,
+    row_type: type[T],
     wallet: Wallet,
     client: str | None,
     cursor: Cursor | None,
     first: int,
-    make: Callable[[tuple[Any, ...]], T],
 ) -> list[T]:
     """At most ``first`` + 1 rows of ``table`` for the wallet (``client`` given: only its
     own) after ``cursor``; the extra row says there is a next page."""
-    sql = f"SELECT {columns} FROM {table} WHERE party_kind = ? AND party_id = ? AND asset = ?"
+    sql = f"SELECT {columns(row_type)} FROM {table}"
+    sql += " WHERE party_kind = ? AND party_id = ? AND asset = ?"
     params: list[Any] = [wallet.kind, wallet.party_id, wallet.asset]
     if client is not None:
         sql += " AND client = ?"
@@ -54,4 +54,4 @@ def list_wallet_page(
     params.append(first + 1)
     with platform.read() as fetch:
         rows = fetch(sql, tuple(params))
-    return [make(row) for row in rows]
+    return [from_row(row_type, row) for row in rows]

@@ -34,6 +34,7 @@ from centime.platform.payments import p2p
 from centime.platform.review import InReview, gate
 from centime.risk.types import Action, Decision
 
+from . import table
 from .access import Limits
 from .addresses import Wallet
 from .errors import OpError
@@ -53,10 +54,7 @@ __all__ = [
     "pay",
 ]
 
-_COLUMNS: Final = (
-    "id, party_kind, party_id, asset, receiver, quote_id, debit, receive, sent, failed,"
-    " metadata, grant_id, client, ledger_kind, ledger_id, created_ns"
-)
+_TABLE: Final = "op_outgoing_payments"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +75,10 @@ class OutgoingPayment:
     ledger_kind: str
     ledger_id: int
     created_ns: int
+
+    @property
+    def wallet(self) -> Wallet:
+        return Wallet(self.party_kind, self.party_id, self.asset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,24 +102,15 @@ def outgoing_id(signature: str) -> str:
     return str(uuid.UUID(bytes=bytes(digest), version=4))
 
 
-def _outgoing(row: tuple[Any, ...]) -> OutgoingPayment:
-    values = list(row)
-    values[9] = bool(values[9])
-    return OutgoingPayment(*values)
-
-
 def get_outgoing(platform: Platform, payment_id: str) -> OutgoingPayment | None:
     with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM op_outgoing_payments WHERE id = ?", (payment_id,))
-    return _outgoing(rows[0]) if rows else None
+        return table.by_id(fetch, _TABLE, OutgoingPayment, payment_id)
 
 
 def list_outgoing(
     platform: Platform, wallet: Wallet, client: str | None, cursor: Cursor | None, first: int
 ) -> list[OutgoingPayment]:
-    return list_wallet_page(
-        platform, "op_outgoing_payments", _COLUMNS, wallet, client, cursor, first, _outgoing
-    )
+    return list_wallet_page(platform, _TABLE, OutgoingPayment, wallet, client, cursor, first)
 
 
 def grant_spent(fetch: Any, grant_id: str, window: tuple[int, int] | None) -> Spent:
@@ -222,28 +215,13 @@ def _move(
             budget_left,
         )
         return hold if isinstance(hold, Refusal) else ("stream", hold)
+    # payer, payee, asset, amount, description: the same for a payment and a transfer
+    movement = (platform, sender.party_id, incoming.party_id, sender.asset, amount, "Open Payments")
     if incoming.party_kind == "merchant":
-        op = payments.create_payment(
-            platform,
-            sender.party_id,
-            incoming.party_id,
-            sender.asset,
-            amount,
-            "Open Payments",
-            incoming.id,
-            payment_id=ledger_id,
-        )
+        op = payments.create_payment(*movement, incoming.id, payment_id=ledger_id)
         result: Any = op.unit(ctx)
         return result if isinstance(result, Refusal) else ("payment", ledger_id)
-    transfer = p2p.send(
-        platform,
-        sender.party_id,
-        incoming.party_id,
-        sender.asset,
-        amount,
-        "Open Payments",
-        ledger_id,
-    ).unit(ctx)
+    transfer = p2p.send(*movement, ledger_id).unit(ctx)
     return transfer if isinstance(transfer, Refusal) else ("transfer", ledger_id)
 
 
@@ -274,9 +252,7 @@ def _record(
         moved[1],
         ctx.now_ns,
     )
-    ctx.execute(
-        f"INSERT INTO op_outgoing_payments ({_COLUMNS}) VALUES ({', '.join('?' * 16)})", row
-    )
+    ctx.execute(table.insert_sql(_TABLE, OutgoingPayment), row)
     received = incoming.received + amount
     done = incoming.incoming_amount is not None and received >= incoming.incoming_amount
     ctx.execute(
@@ -285,16 +261,14 @@ def _record(
     )
     if quote_id is not None:
         ctx.execute("UPDATE op_quotes SET used = ? WHERE id = ?", (True, quote_id))
-    return _outgoing(row)
+    return table.from_row(OutgoingPayment, row)
 
 
 def _operation(platform: Platform, order: Order) -> Operation[OutgoingPayment | OpError | Refusal]:
     def unit(ctx: UnitContext) -> OutgoingPayment | OpError | Refusal:
-        rows = ctx.fetch(
-            f"SELECT {_COLUMNS} FROM op_outgoing_payments WHERE id = ?", (order.payment_id,)
-        )
-        if rows:
-            return _outgoing(rows[0])  # the same signed request again: answered as made
+        made = table.by_id(ctx.fetch, _TABLE, OutgoingPayment, order.payment_id)
+        if made is not None:
+            return made  # the same signed request again: answered as made
         resolved = _resolve(ctx, order)
         if isinstance(resolved, OpError):
             return resolved

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from centime.ledger.units import UnitContext
 from centime.platform.context import Operation, Platform
 
+from . import table
 from .addresses import Wallet
 from .errors import OpError
 from .incoming import IncomingPayment, load_incoming, party_active
@@ -25,10 +26,7 @@ __all__ = ["QUOTE_TTL_S", "Quote", "create_quote", "get_quote", "load_quote", "p
 
 QUOTE_TTL_S: Final = 300
 _NS: Final = 1_000_000_000
-_COLUMNS: Final = (
-    "id, party_kind, party_id, asset, receiver, debit, receive, client, created_ns, expires_ns,"
-    " used"
-)
+_TABLE: Final = "op_quotes"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +46,6 @@ class Quote:
     @property
     def wallet(self) -> Wallet:
         return Wallet(self.party_kind, self.party_id, self.asset)
-
-
-def _quote(row: tuple[Any, ...]) -> Quote:
-    values = list(row)
-    values[10] = bool(values[10])
-    return Quote(*values)
 
 
 def payable(
@@ -107,33 +99,16 @@ def create_quote(
             expires,
             False,
         )
-        ctx.execute(
-            f"INSERT INTO op_quotes ({_COLUMNS}) VALUES ({', '.join('?' * 11)})",
-            (
-                quote.id,
-                quote.party_kind,
-                quote.party_id,
-                quote.asset,
-                quote.receiver,
-                quote.debit,
-                quote.receive,
-                client,
-                ctx.now_ns,
-                expires,
-                False,
-            ),
-        )
+        ctx.execute(table.insert_sql(_TABLE, Quote), table.values(quote))
         return quote
 
     return Operation(unit, 0)
 
 
 def load_quote(ctx: UnitContext, quote_id: str) -> Quote | None:
-    rows = ctx.fetch(f"SELECT {_COLUMNS} FROM op_quotes WHERE id = ?", (quote_id,))
-    return _quote(rows[0]) if rows else None
+    return table.by_id(ctx.fetch, _TABLE, Quote, quote_id)
 
 
 def get_quote(platform: Platform, quote_id: str) -> Quote | None:
     with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM op_quotes WHERE id = ?", (quote_id,))
-    return _quote(rows[0]) if rows else None
+        return table.by_id(fetch, _TABLE, Quote, quote_id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import isodate
 from anyio import to_thread
@@ -23,10 +23,17 @@ from .amounts import amount_json, parse_amount_for
 from .errors import OpError
 from .grants import Grant
 from .http_auth import access_token, signed_request
-from .incoming import complete_incoming, create_incoming, get_incoming, list_incoming
+from .incoming import (
+    IncomingPayment,
+    complete_incoming,
+    create_incoming,
+    get_incoming,
+    list_incoming,
+)
 from .listing import Cursor, cursor_of, parse_cursor
 from .outgoing import (
     Order,
+    OutgoingPayment,
     Source,
     get_outgoing,
     grant_spent,
@@ -34,8 +41,9 @@ from .outgoing import (
     outgoing_id,
     pay,
 )
-from .quotes import create_quote, get_quote
+from .quotes import Quote, create_quote, get_quote
 from .routes_auth import json_response, read_json
+from .signatures import SignedRequest
 from .state import OpenPaymentsState, op_state
 from .wire import incoming_json, outgoing_json, public_incoming_json, quote_json
 
@@ -99,6 +107,28 @@ def _expires_ns(raw: object) -> int | None:
     return int(moment.timestamp()) * 1_000_000_000 + int(moment.microsecond) * 1000
 
 
+async def _granted(
+    request: Request[Any, Any, Any],
+) -> tuple[OpenPaymentsState, SignedRequest, Grant]:
+    """The request, its signature checked, and the grant of its access token (401 without)."""
+    state = op_state(request)
+    signed = await signed_request(request, state)
+    _, grant = await access_token(state, signed)
+    return state, signed, grant
+
+
+T = TypeVar("T", IncomingPayment, OutgoingPayment, Quote)
+
+
+def _visible(state: OpenPaymentsState, grant: Grant, kind: str, action: str, found: T | None) -> T:
+    """What the path names, if the grant may ``action`` it: 403 without that access; 404
+    when there is none, or another client's and the grant is not ``{action}-all``."""
+    _, every = _allowed(grant, kind, action, None if found is None else found.wallet, state)
+    if found is None or (not every and found.client != grant.client):
+        raise OpError(404, "not_found", f"no such {kind.replace('-', ' ')}")
+    return found
+
+
 async def _run(state: OpenPaymentsState, operation: Any) -> Any:
     result = await to_thread.run_sync(state.platform.execute, operation)
     if isinstance(result, OpError):
@@ -108,9 +138,7 @@ async def _run(state: OpenPaymentsState, operation: Any) -> Any:
 
 @post("/incoming-payments", status_code=201)
 async def create_incoming_payment(request: Request[Any, Any, Any]) -> Response[bytes]:
-    state = op_state(request)
-    signed = await signed_request(request, state)
-    _, grant = await access_token(state, signed)
+    state, signed, grant = await _granted(request)
     body = read_json(signed.body)
     if not set(body) <= {"walletAddress", "incomingAmount", "expiresAt", "metadata"}:
         raise OpError(400, "invalid_request", "walletAddress, incomingAmount, expiresAt, metadata")
@@ -139,12 +167,8 @@ async def read_incoming_payment(
         if found is None:
             raise OpError(404, "not_found", "no such incoming payment")
         return json_response(public_incoming_json(state.urls, found))
-    signed = await signed_request(request, state)
-    _, grant = await access_token(state, signed)
-    wallet = found.wallet if found is not None else None
-    _, every = _allowed(grant, "incoming-payment", "read", wallet, state)
-    if found is None or (not every and found.client != grant.client):
-        raise OpError(404, "not_found", "no such incoming payment")
+    _, grant = await access_token(state, await signed_request(request, state))
+    found = _visible(state, grant, "incoming-payment", "read", found)
     return json_response(incoming_json(state.urls, found, 0))
 
 
@@ -152,9 +176,7 @@ async def read_incoming_payment(
 async def complete_incoming_payment(
     request: Request[Any, Any, Any], payment_id: str
 ) -> Response[bytes]:
-    state = op_state(request)
-    signed = await signed_request(request, state)
-    _, grant = await access_token(state, signed)
+    state, _, grant = await _granted(request)
     found = await to_thread.run_sync(get_incoming, state.platform, _id(payment_id))
     _allowed(grant, "incoming-payment", "complete", found.wallet if found else None, state)
     if found is None or found.client != grant.client:  # only the client that made it
@@ -194,9 +216,7 @@ async def list_incoming_payments(request: Request[Any, Any, Any]) -> Response[by
 
 @post("/quotes", status_code=201)
 async def create_quote_route(request: Request[Any, Any, Any]) -> Response[bytes]:
-    state = op_state(request)
-    signed = await signed_request(request, state)
-    _, grant = await access_token(state, signed)
+    state, signed, grant = await _granted(request)
     body = read_json(signed.body)
     if (
         not set(body) <= {"walletAddress", "receiver", "method", "debitAmount", "receiveAmount"}
@@ -234,14 +254,9 @@ def _receiver(state: OpenPaymentsState, url: object) -> str:
 
 @get("/quotes/{quote_id:str}")
 async def read_quote(request: Request[Any, Any, Any], quote_id: FromPath[str]) -> Response[bytes]:
-    state = op_state(request)
-    signed = await signed_request(request, state)
-    _, grant = await access_token(state, signed)
+    state, _, grant = await _granted(request)
     found = await to_thread.run_sync(get_quote, state.platform, _id(quote_id))
-    _, every = _allowed(grant, "quote", "read", found.wallet if found else None, state)
-    if found is None or (not every and found.client != grant.client):
-        raise OpError(404, "not_found", "no such quote")
-    return json_response(quote_json(state.urls, found))
+    return json_response(quote_json(state.urls, _visible(state, grant, "quote", "read", found)))
 
 
 def _outgoing_item(
@@ -252,9 +267,7 @@ def _outgoing_item(
 
 @post("/outgoing-payments", status_code=201)
 async def create_outgoing_payment(request: Request[Any, Any, Any]) -> Response[bytes]:
-    state = op_state(request)
-    signed = await signed_request(request, state)
-    _, grant = await access_token(state, signed)
+    state, signed, grant = await _granted(request)
     body = read_json(signed.body)
     wallet = _wallet(state, body.get("walletAddress"))
     item, _ = _outgoing_item(grant, state, wallet, "create")
@@ -329,14 +342,9 @@ async def _source(
 async def read_outgoing_payment(
     request: Request[Any, Any, Any], payment_id: str
 ) -> Response[bytes]:
-    state = op_state(request)
-    signed = await signed_request(request, state)
-    _, grant = await access_token(state, signed)
+    state, _, grant = await _granted(request)
     found = await to_thread.run_sync(get_outgoing, state.platform, _id(payment_id))
-    wallet = Wallet(found.party_kind, found.party_id, found.asset) if found else None
-    _, every = _allowed(grant, "outgoing-payment", "read", wallet, state)
-    if found is None or (not every and found.client != grant.client):
-        raise OpError(404, "not_found", "no such outgoing payment")
+    found = _visible(state, grant, "outgoing-payment", "read", found)
     return json_response(outgoing_json(state.urls, found))
 
 
@@ -353,9 +361,7 @@ async def _listed(
 ) -> Response[bytes]:
     """One page of a wallet's incoming or outgoing payments: every client's under a
     ``list-all`` grant, else only those the grant's client made."""
-    state = op_state(request)
-    signed = await signed_request(request, state)
-    _, grant = await access_token(state, signed)
+    state, _, grant = await _granted(request)
     wallet = _wallet(state, request.query_params.get("wallet-address"))
     _, every = _allowed(grant, kind, "list", wallet, state)
     first, before = _page(request)
@@ -376,9 +382,7 @@ def _pagination(found: list[Any], more: bool, before: Cursor | None) -> dict[str
 
 @get("/outgoing-payment-grant")
 async def outgoing_payment_grant(request: Request[Any, Any, Any]) -> Response[bytes]:
-    state = op_state(request)
-    signed = await signed_request(request, state)
-    _, grant = await access_token(state, signed)
+    state, _, grant = await _granted(request)
     item = next((i for i in grant.access if i["type"] == "outgoing-payment"), None)
     if item is None:
         raise OpError(403, "forbidden", "not an outgoing-payment grant")

@@ -23,7 +23,7 @@ a stream payment and its accrual happen together or not at all.
 
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass
 from typing import Any, Final
 
 from centime.ledger.units import UnitContext
@@ -40,6 +40,8 @@ from centime.platform.payments import (
     capture_hold,
     release_hold,
 )
+
+from . import table
 
 __all__ = [
     "IDLE_S",
@@ -58,10 +60,6 @@ HOLD_S: Final = 24 * 3600
 SETTLE_BEFORE_EXPIRY_S: Final = 600
 SETTLE_BATCH_MAX: Final = 100
 _NS: Final = 1_000_000_000
-_COLUMNS: Final = (
-    "grant_id, merchant_id, customer_id, asset, hold_id, reserved, accrued, payments,"
-    " expires_ns, last_ns"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +74,9 @@ class Stream:
     payments: int
     expires_ns: int
     last_ns: int
+
+
+_COLUMNS: Final = table.columns(Stream)
 
 
 def _load(ctx: UnitContext, grant_id: str, merchant_id: int) -> Stream | None:
@@ -204,10 +205,7 @@ def accrue(
             hold.expires_at_ns,
             ctx.now_ns,
         )
-        ctx.execute(
-            f"INSERT INTO op_streams ({_COLUMNS}) VALUES ({', '.join('?' * 10)})",
-            astuple(stream),
-        )
+        ctx.execute(table.insert_sql("op_streams", Stream), table.values(stream))
     ctx.execute(
         "UPDATE op_streams SET accrued = accrued + ?, payments = payments + 1, last_ns = ?"
         " WHERE grant_id = ? AND merchant_id = ?",

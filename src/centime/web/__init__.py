@@ -11,8 +11,9 @@ from typing import Any
 
 from litestar import Router
 from litestar.static_files import create_static_files_router
+from litestar.types import ExceptionHandlersMap
 
-from .auth_pages import auth_routes
+from .auth_pages import SignInFirst, auth_routes, sign_in_first
 from .common import STATIC, SignInRequired, WebState, to_sign_in
 from .console import console_routes
 from .demo_site import demo_routes
@@ -41,7 +42,6 @@ def web_handlers() -> list[Any]:
     ]
     for handler in handlers:
         handler.include_in_schema = False  # the OpenAPI document describes /v1 only
-    pages = Router(
-        path="/", route_handlers=handlers, exception_handlers={SignInRequired: to_sign_in}
-    )
+    answers: ExceptionHandlersMap = {SignInRequired: to_sign_in, SignInFirst: sign_in_first}
+    pages = Router(path="/", route_handlers=handlers, exception_handlers=answers)
     return [pages, static]

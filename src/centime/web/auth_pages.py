@@ -7,6 +7,7 @@ these pages only pass the session along and show the refusal."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 import msgspec
@@ -18,37 +19,44 @@ from centime.auth import passkeys as pk
 from centime.auth.confirmations import CONFIRMATION_TTL_S, mint_confirmation
 from centime.auth.sessions import end_session
 from centime.http.problems import REFUSAL_STATUS
+from centime.platform.context import Operation
 from centime.platform.errors import Code, Refusal
 
 from .common import (
     Viewer,
+    WebState,
     check_csrf,
     client_address,
     done,
     ended_cookie,
     locale_of,
     page,
+    posted,
     refused,
     require,
     run,
     safe_next,
     session_cookie,
+    signed_in,
     viewer,
     web_state,
 )
 from .lang import keep_language
 
-__all__ = ["auth_routes", "home_of"]
+__all__ = ["SignInFirst", "auth_routes", "home_of", "sign_in_first"]
 
 JSON_BODY_MAX: Final = pk.CREDENTIAL_JSON_MAX_BYTES + 1024
 
 
+_HOMES: Final = {
+    pk.UserKind.CUSTOMER: "/wallet",
+    pk.UserKind.MERCHANT: "/dashboard",
+    pk.UserKind.OPERATOR: "/console",
+}
+
+
 def home_of(me: Viewer) -> str:
-    return {
-        pk.UserKind.CUSTOMER: "/wallet",
-        pk.UserKind.MERCHANT: "/dashboard",
-        pk.UserKind.OPERATOR: "/console",
-    }[me.user.kind]
+    return _HOMES[me.user.kind]
 
 
 def _json(body: object, status_code: int = 200, cookie: Any = None) -> Response[Any]:
@@ -92,6 +100,32 @@ def _throttled() -> Response[Any]:
     return _json(
         {"code": "rate_limited", "detail": "too many sign-in attempts; wait a few minutes"}, 429
     )
+
+
+def _options(result: str | Refusal) -> Response[Any]:
+    """A ceremony's options (JSON the service made), or the refusal as a JSON problem."""
+    if isinstance(result, Refusal):
+        return _problem(result)
+    return Response(result, media_type="application/json", status_code=200)
+
+
+class SignInFirst(Exception):  # noqa: N818 - answered as a 401, not an error
+    """A script's step needs a signed-in person: a JSON 401 (a page would redirect)."""
+
+
+def sign_in_first(request: Request[Any, Any, Any], _: Exception) -> Response[Any]:
+    return _json({"code": "unauthorized", "detail": "sign in first"}, 401)
+
+
+async def _signed_in_step(
+    request: Request[Any, Any, Any],
+) -> tuple[dict[str, Any], Viewer, WebState]:
+    """A signed-in person's JSON step: its body (CSRF checked), the person, the state."""
+    body = await _body(request)
+    me = await viewer(request)
+    if me is None:
+        raise SignInFirst
+    return body, me, web_state(request)
 
 
 # ------------------------------------------------------------------ pages
@@ -139,10 +173,7 @@ async def recover(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @get("/account")
 async def account(request: Request[Any, Any, Any]) -> Response[Any]:
-    me = await viewer(request)
-    if me is None:
-        return Redirect("/app?signin=1", status_code=303)
-    return _account_page(request, me)
+    return _account_page(request, await signed_in(request))
 
 
 def _account_page(
@@ -165,11 +196,7 @@ def _account_page(
 
 @post("/account/passkeys/{credential_id:str}/rename")
 async def rename(request: Request[Any, Any, Any], credential_id: FromPath[str]) -> Response[Any]:
-    fields = await check_csrf(request)
-    me = await viewer(request)
-    if me is None:
-        return Redirect("/app?signin=1", status_code=303)
-    platform = web_state(request).platform
+    fields, me, platform = await posted(request)
     op = pk.rename_passkey(platform, me.user.id, credential_id, fields.get("name", ""))
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
@@ -179,11 +206,7 @@ async def rename(request: Request[Any, Any, Any], credential_id: FromPath[str]) 
 
 @post("/account/passkeys/{credential_id:str}/remove")
 async def remove(request: Request[Any, Any, Any], credential_id: FromPath[str]) -> Response[Any]:
-    await check_csrf(request)
-    me = await viewer(request)
-    if me is None:
-        return Redirect("/app?signin=1", status_code=303)
-    platform = web_state(request).platform
+    _, me, platform = await posted(request)
     op = pk.remove_passkey(platform, me.user.id, me.session.id_hash, credential_id[:1400])
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
@@ -202,11 +225,7 @@ def _account_refused(
 
 @post("/account/recovery-codes")
 async def recovery_codes(request: Request[Any, Any, Any]) -> Response[Any]:
-    await check_csrf(request)
-    me = await viewer(request)
-    if me is None:
-        return Redirect("/app?signin=1", status_code=303)
-    platform = web_state(request).platform
+    _, me, platform = await posted(request)
     op = pk.new_recovery_codes(platform, me.user.id, me.session.id_hash)
     codes = await run(request, lambda: platform.execute(op))
     if isinstance(codes, Refusal):
@@ -217,11 +236,7 @@ async def recovery_codes(request: Request[Any, Any, Any]) -> Response[Any]:
 @post("/account/api-confirmation")
 async def api_confirmation(request: Request[Any, Any, Any]) -> Response[Any]:
     """A one-time ``Centime-Confirmation`` for one bank-account change through the API."""
-    await check_csrf(request)
-    me = await viewer(request)
-    if me is None:
-        return Redirect("/app?signin=1", status_code=303)
-    platform = web_state(request).platform
+    _, me, platform = await posted(request)
     op = mint_confirmation(platform, me.user, me.session.id_hash)
     token = await run(request, lambda: platform.execute(op))
     if isinstance(token, Refusal):
@@ -234,21 +249,39 @@ async def api_confirmation(request: Request[Any, Any, Any]) -> Response[Any]:
 # ------------------------------------------------------------------ WebAuthn steps (JSON)
 
 
-@post("/web/signup/options")
-async def signup_options(request: Request[Any, Any, Any]) -> Response[Any]:
+async def _throttled_options(
+    request: Request[Any, Any, Any],
+    options: Callable[[dict[str, Any], WebState], Operation[str | Refusal]],
+) -> Response[Any]:
+    """A ceremony's first step before sign-in: throttled per client address, then the
+    options the body asks for."""
     body = await _body(request)
     state = web_state(request)
     if not state.throttle.attempt(_client(request)):
         return _throttled()
+    op = options(body, state)
+    return _options(await run(request, lambda: state.platform.execute(op)))
+
+
+def _enrolled(state: WebState, done: pk.SignedUp, home: str) -> Response[Any]:
+    """A new passkey's person: home, its recovery codes (shown once), its session."""
+    return _json(
+        {"redirect": home, "recovery_codes": done.recovery_codes},
+        cookie=session_cookie(state, done.session.token),
+    )
+
+
+def _signup_options(body: dict[str, Any], state: WebState) -> Operation[str | Refusal]:
     kind = pk.UserKind.MERCHANT if body.get("kind") == "merchant" else pk.UserKind.CUSTOMER
     name = body.get("name") if isinstance(body.get("name"), str) else ""
     code = body.get("referral_code")
     code = code.strip()[:40] if isinstance(code, str) and code.strip() else None
-    op = pk.signup_options(state.rp, state.platform, str(name), kind, code)
-    result = await run(request, lambda: state.platform.execute(op))
-    if isinstance(result, Refusal):
-        return _problem(result)
-    return Response(result, media_type="application/json", status_code=200)
+    return pk.signup_options(state.rp, state.platform, str(name), kind, code)
+
+
+@post("/web/signup/options")
+async def signup_options(request: Request[Any, Any, Any]) -> Response[Any]:
+    return await _throttled_options(request, _signup_options)
 
 
 @post("/web/signup/finish")
@@ -267,26 +300,17 @@ async def signup_finish(request: Request[Any, Any, Any]) -> Response[Any]:
         return _problem(result)
     await keep_language(request, result.user, locale_of(request))  # its notices' language
     home = "/dashboard" if result.user.kind is pk.UserKind.MERCHANT else "/wallet"
-    return _json(
-        {"redirect": home, "recovery_codes": result.recovery_codes},
-        cookie=session_cookie(state, result.session.token),
-    )
+    return _enrolled(state, result, home)
+
+
+def _enroll_options(body: dict[str, Any], state: WebState) -> Operation[str | Refusal]:
+    token = body.get("token") if isinstance(body.get("token"), str) else ""
+    return pk.enroll_options(state.rp, state.platform, str(token))
 
 
 @post("/web/enroll/options")
 async def enroll_options(request: Request[Any, Any, Any]) -> Response[Any]:
-    body = await _body(request)
-    state = web_state(request)
-    if not state.throttle.attempt(_client(request)):
-        return _throttled()
-    token = body.get("token") if isinstance(body.get("token"), str) else ""
-    result = await run(
-        request,
-        lambda: state.platform.execute(pk.enroll_options(state.rp, state.platform, str(token))),
-    )
-    if isinstance(result, Refusal):
-        return _problem(result)
-    return Response(result, media_type="application/json", status_code=200)
+    return await _throttled_options(request, _enroll_options)
 
 
 @post("/web/enroll/finish")
@@ -297,23 +321,14 @@ async def enroll_finish(request: Request[Any, Any, Any]) -> Response[Any]:
     result = await run(request, lambda: pk.run(state.platform, op))
     if isinstance(result, Refusal):
         return _problem(result)
-    home = {"customer": "/wallet", "merchant": "/dashboard"}.get(result.user.kind.value, "/console")
-    return _json(
-        {"redirect": home, "recovery_codes": result.recovery_codes},
-        cookie=session_cookie(state, result.session.token),
-    )
+    return _enrolled(state, result, _HOMES[result.user.kind])
 
 
 @post("/web/signin/options")
 async def signin_options(request: Request[Any, Any, Any]) -> Response[Any]:
-    await _body(request)
-    state = web_state(request)
-    if not state.throttle.attempt(_client(request)):
-        return _throttled()
-    result = await run(
-        request, lambda: state.platform.execute(pk.signin_options(state.rp, state.platform))
+    return await _throttled_options(
+        request, lambda _, state: pk.signin_options(state.rp, state.platform)
     )
-    return Response(result, media_type="application/json", status_code=200)
 
 
 @post("/web/signin/finish")
@@ -333,31 +348,20 @@ async def signin_finish(request: Request[Any, Any, Any]) -> Response[Any]:
     if isinstance(result, Refusal):
         state.throttle.failed(source, account)
         return _problem(result)
-    home = {"customer": "/wallet", "merchant": "/dashboard"}.get(result.user.kind.value, "/console")
+    home = _HOMES[result.user.kind]
     return _json({"redirect": home}, cookie=session_cookie(state, result.session.token))
 
 
 @post("/web/stepup/options")
 async def stepup_options(request: Request[Any, Any, Any]) -> Response[Any]:
-    await _body(request)
-    me = await viewer(request)
-    if me is None:
-        return _json({"code": "unauthorized", "detail": "sign in first"}, 401)
-    state = web_state(request)
-    result = await run(
-        request,
-        lambda: state.platform.execute(pk.stepup_options(state.rp, state.platform, me.user.id)),
-    )
-    return Response(result, media_type="application/json", status_code=200)
+    _, me, state = await _signed_in_step(request)
+    op = pk.stepup_options(state.rp, state.platform, me.user.id)
+    return _options(await run(request, lambda: state.platform.execute(op)))
 
 
 @post("/web/stepup/finish")
 async def stepup_finish(request: Request[Any, Any, Any]) -> Response[Any]:
-    body = await _body(request)
-    me = await viewer(request)
-    if me is None:
-        return _json({"code": "unauthorized", "detail": "sign in first"}, 401)
-    state = web_state(request)
+    body, me, state = await _signed_in_step(request)
     source, account = _client(request), f"user:{me.user.id}"
     if state.throttle.locked(source, account):
         return _throttled()
@@ -373,29 +377,14 @@ async def stepup_finish(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @post("/web/passkeys/options")
 async def add_options(request: Request[Any, Any, Any]) -> Response[Any]:
-    await _body(request)
-    me = await viewer(request)
-    if me is None:
-        return _json({"code": "unauthorized", "detail": "sign in first"}, 401)
-    state = web_state(request)
-    result = await run(
-        request,
-        lambda: state.platform.execute(
-            pk.add_passkey_options(state.rp, state.platform, me.user, me.session.id_hash)
-        ),
-    )
-    if isinstance(result, Refusal):
-        return _problem(result)
-    return Response(result, media_type="application/json", status_code=200)
+    _, me, state = await _signed_in_step(request)
+    op = pk.add_passkey_options(state.rp, state.platform, me.user, me.session.id_hash)
+    return _options(await run(request, lambda: state.platform.execute(op)))
 
 
 @post("/web/passkeys/finish")
 async def add_finish(request: Request[Any, Any, Any]) -> Response[Any]:
-    body = await _body(request)
-    me = await viewer(request)
-    if me is None:
-        return _json({"code": "unauthorized", "detail": "sign in first"}, 401)
-    state = web_state(request)
+    body, me, state = await _signed_in_step(request)
     name = body.get("name") if isinstance(body.get("name"), str) else "Passkey"
     op = pk.add_passkey_finish(
         state.rp, state.platform, me.user.id, me.session.id_hash, _credential(body), str(name)
@@ -408,9 +397,7 @@ async def add_finish(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @get("/stepup")
 async def stepup_page(request: Request[Any, Any, Any]) -> Response[Any]:
-    me = await viewer(request)
-    if me is None:
-        return Redirect("/app?signin=1", status_code=303)
+    me = await signed_in(request)
     target = safe_next(request.query_params.get("next", "")) or home_of(me)
     return page(request, "stepup.html", me, next=target)
 

@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 from urllib.parse import quote, unquote, urlsplit
 
 from anyio import to_thread
@@ -175,8 +175,26 @@ def client_address(request: Request[Any, Any, Any]) -> str:
 
 async def require(request: Request[Any, Any, Any], kind: UserKind) -> Viewer:
     """The signed-in person of that kind, or a redirect to the sign-in page."""
+    found = await signed_in(request)
+    if found.user.kind is not kind:
+        raise SignInRequired
+    return found
+
+
+async def posted(
+    request: Request[Any, Any, Any], kind: UserKind | None = None
+) -> tuple[dict[str, str], Viewer, Platform]:
+    """A form a signed-in person (of ``kind``) posted: its fields once the CSRF token
+    matched, the person (or a redirect to the sign-in page), the platform."""
+    fields = await check_csrf(request)
+    me = await (signed_in(request) if kind is None else require(request, kind))
+    return fields, me, web_state(request).platform
+
+
+async def signed_in(request: Request[Any, Any, Any]) -> Viewer:
+    """The signed-in person of any kind, or a redirect to the sign-in page."""
     found = await viewer(request)
-    if found is None or found.user.kind is not kind:
+    if found is None:
         raise SignInRequired
     return found
 
@@ -218,28 +236,31 @@ async def check_csrf(request: Request[Any, Any, Any]) -> dict[str, str]:
     return fields
 
 
-def session_cookie(state: WebState, token: str) -> Cookie:
+def _site_cookie(
+    state: WebState,
+    key: str,
+    value: str,
+    samesite: Literal["lax", "strict"],
+    max_age: int | None = None,
+) -> Cookie:
+    """A cookie of the whole site that no script reads (HTTPS-only when the site is)."""
     return Cookie(
-        key=SESSION_COOKIE,
-        value=token,
-        max_age=SESSION_TTL_S,
+        key=key,
+        value=value,
+        max_age=max_age,
         path="/",
         httponly=True,
         secure=state.secure_cookies,
-        samesite="lax",
+        samesite=samesite,
     )
+
+
+def session_cookie(state: WebState, token: str) -> Cookie:
+    return _site_cookie(state, SESSION_COOKIE, token, "lax", SESSION_TTL_S)
 
 
 def ended_cookie(state: WebState) -> Cookie:
-    return Cookie(
-        key=SESSION_COOKIE,
-        value="",
-        max_age=0,
-        path="/",
-        httponly=True,
-        secure=state.secure_cookies,
-        samesite="lax",
-    )
+    return _site_cookie(state, SESSION_COOKIE, "", "lax", 0)
 
 
 def locale_of(request: Request[Any, Any, Any]) -> str:
@@ -273,16 +294,7 @@ def page(
     value = _cookie_value(request)
     if value is None:
         value = secrets.token_urlsafe(32)
-        cookies.append(
-            Cookie(
-                key=PRE_COOKIE,
-                value=value,
-                path="/",
-                httponly=True,
-                secure=state.secure_cookies,
-                samesite="strict",
-            )
-        )
+        cookies.append(_site_cookie(state, PRE_COOKIE, value, "strict"))
     html = (
         state.envs[formats.locale]
         .get_template(template)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Final
 
 from litestar import Request, Response, get, post
@@ -12,6 +13,8 @@ from centime.audit.reader import AuditReader
 from centime.audit.verify import verify_log
 from centime.auth import Scope, create_key, revoke_key
 from centime.auth.passkeys import UserKind
+from centime.ledger.port import LedgerStore
+from centime.platform.context import Operation
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id, parse_id
 from centime.platform.parties import (
@@ -31,6 +34,7 @@ from .common import (
     formats_of,
     locale_of,
     page,
+    posted,
     require,
     run,
     web_state,
@@ -56,9 +60,7 @@ async def dashboard(request: Request[Any, Any, Any]) -> Response[Any]:
 async def new_key(request: Request[Any, Any, Any]) -> Response[Any]:
     """A new API key: a fresh passkey confirmation (step-up) first; shown this once."""
     form = await request.form()
-    fields = await check_csrf(request)
-    me = await require(request, UserKind.MERCHANT)
-    platform = web_state(request).platform
+    fields, me, platform = await posted(request, UserKind.MERCHANT)
     if not me.fresh:
         return await run(
             request,
@@ -98,9 +100,7 @@ async def revoke(request: Request[Any, Any, Any], key_id: FromPath[str]) -> Resp
 
 @post("/dashboard/links")
 async def new_link(request: Request[Any, Any, Any]) -> Response[Any]:
-    fields = await check_csrf(request)
-    me = await require(request, UserKind.MERCHANT)
-    platform = web_state(request).platform
+    fields, me, platform = await posted(request, UserKind.MERCHANT)
     money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
     if isinstance(money, Refusal):
         return await run(request, lambda: dashboard_page(request, me, 400, error=money))
@@ -120,9 +120,7 @@ async def new_link(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @post("/dashboard/links/{link_id:str}/disable")
 async def disable(request: Request[Any, Any, Any], link_id: FromPath[str]) -> Response[Any]:
-    await check_csrf(request)
-    me = await require(request, UserKind.MERCHANT)
-    platform = web_state(request).platform
+    _, me, platform = await posted(request, UserKind.MERCHANT)
     op = links.disable_link(platform, parse_id("plink", link_id) or 0, me.user.party_id)
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
@@ -189,75 +187,80 @@ def _forbidden(request: Request[Any, Any, Any], me: Viewer, what: str) -> Respon
     return _console(request, me, 403, error=ADMIN_ONLY)
 
 
+def _status_and_tier(fields: dict[str, str]) -> tuple[Status | None, int | None]:
+    """A party form's asked status (freeze, unfreeze) and KYC tier; None: unchanged."""
+    status = {"freeze": Status.FROZEN, "unfreeze": Status.ACTIVE}.get(fields.get("action", ""))
+    tier = int(fields["tier"]) if fields.get("tier", "").isdigit() else None
+    return status, tier
+
+
+async def _change(
+    request: Request[Any, Any, Any], me: Viewer, op: Operation[Any], notice: str
+) -> Response[Any]:
+    """Run a party's change: the console with the refusal (422), else back with ``notice``."""
+    result = await run(request, lambda: web_state(request).platform.execute(op))
+    if isinstance(result, Refusal):
+        return await run(request, lambda: _console(request, me, 422, error=result))
+    return done("/console", notice)
+
+
 @post("/console/customers/{customer_id:str}")
 async def change_customer(
     request: Request[Any, Any, Any], customer_id: FromPath[str]
 ) -> Response[Any]:
-    fields = await check_csrf(request)
-    me = await require(request, UserKind.OPERATOR)
-    platform = web_state(request).platform
+    fields, me, platform = await posted(request, UserKind.OPERATOR)
     if not me.is_admin:
         return await run(request, lambda: _forbidden(request, me, "freeze or change customers"))
-    status = {"freeze": Status.FROZEN, "unfreeze": Status.ACTIVE}.get(fields.get("action", ""))
-    tier = int(fields["tier"]) if fields.get("tier", "").isdigit() else None
-    op = set_customer(platform, parse_id("cus", customer_id) or 0, status, tier)
-    result = await run(request, lambda: platform.execute(op))
-    if isinstance(result, Refusal):
-        return await run(request, lambda: _console(request, me, 422, error=result))
-    return done("/console", "customer_changed")
+    op = set_customer(platform, parse_id("cus", customer_id) or 0, *_status_and_tier(fields))
+    return await _change(request, me, op, "customer_changed")
 
 
 @post("/console/merchants/{merchant_id:str}")
 async def change_merchant(
     request: Request[Any, Any, Any], merchant_id: FromPath[str]
 ) -> Response[Any]:
-    fields = await check_csrf(request)
-    me = await require(request, UserKind.OPERATOR)
-    platform = web_state(request).platform
+    fields, me, platform = await posted(request, UserKind.OPERATOR)
     fee_bp = int(fields["fee_bp"]) if fields.get("fee_bp", "").isdigit() else None
     if not me.is_admin:
         what = "change pricing" if fee_bp is not None else "freeze or change merchants"
         return await run(request, lambda: _forbidden(request, me, what))
-    status = {"freeze": Status.FROZEN, "unfreeze": Status.ACTIVE}.get(fields.get("action", ""))
-    tier = int(fields["tier"]) if fields.get("tier", "").isdigit() else None
+    status, tier = _status_and_tier(fields)
     op = set_merchant(platform, parse_id("mer", merchant_id) or 0, status, tier, fee_bp)
-    result = await run(request, lambda: platform.execute(op))
-    if isinstance(result, Refusal):
-        return await run(request, lambda: _console(request, me, 422, error=result))
-    return done("/console", "merchant_changed")
+    return await _change(request, me, op, "merchant_changed")
+
+
+def _ledger_violations(store: LedgerStore) -> list[str]:
+    found = []
+    for violation in store.check():
+        found.append(str(violation)[:300])
+        if len(found) >= 20:
+            break
+    return found
+
+
+def _audit_problems(store: LedgerStore) -> list[str]:
+    with store.audit_reader() as fetch:
+        report = verify_log(fetch, problems_max=20)
+    return [str(p) for p in report.problems] if not report.ok else []
+
+
+async def _checked(
+    request: Request[Any, Any, Any], check: Callable[[LedgerStore], list[str]], shown_as: str
+) -> Response[Any]:
+    """Run a check of the store off the event loop; the console shows what it found."""
+    _, me, platform = await posted(request, UserKind.OPERATOR)
+    found = await run(request, lambda: check(platform.ledger.store))
+    return await run(request, lambda: _console(request, me, 200, **{shown_as: found}))
 
 
 @post("/console/ledger-check")
 async def ledger_check(request: Request[Any, Any, Any]) -> Response[Any]:
-    await check_csrf(request)
-    me = await require(request, UserKind.OPERATOR)
-    store = web_state(request).platform.ledger.store
-
-    def check() -> list[str]:
-        found = []
-        for violation in store.check():
-            found.append(str(violation)[:300])
-            if len(found) >= 20:
-                break
-        return found
-
-    violations = await run(request, check)
-    return await run(request, lambda: _console(request, me, ledger=violations))
+    return await _checked(request, _ledger_violations, "ledger")
 
 
 @post("/console/audit-verify")
 async def audit_verify(request: Request[Any, Any, Any]) -> Response[Any]:
-    await check_csrf(request)
-    me = await require(request, UserKind.OPERATOR)
-    store = web_state(request).platform.ledger.store
-
-    def verify() -> list[str]:
-        with store.audit_reader() as fetch:
-            report = verify_log(fetch, problems_max=20)
-        return [str(p) for p in report.problems] if not report.ok else []
-
-    problems = await run(request, verify)
-    return await run(request, lambda: _console(request, me, audit=problems))
+    return await _checked(request, _audit_problems, "audit")
 
 
 @get("/console/metrics")

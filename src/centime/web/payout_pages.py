@@ -34,7 +34,7 @@ from centime.platform.payouts import (
 )
 from centime.platform.payouts import instant as instant_payouts
 
-from .common import Viewer, check_csrf, done, page, require, run, web_state
+from .common import Viewer, done, page, posted, require, run, web_state
 from .dashboard import dashboard_page
 from .messages import N_
 from .wallet import parse_money
@@ -83,9 +83,7 @@ def _client_ip(request: Request[Any, Any, Any]) -> str | None:
 @post("/dashboard/payout-methods")
 async def add_method(request: Request[Any, Any, Any]) -> Response[Any]:
     """Add a bank account: a fresh passkey confirmation first (it locks payouts a while)."""
-    fields = await check_csrf(request)
-    me = await require(request, UserKind.MERCHANT)
-    platform = web_state(request).platform
+    fields, me, platform = await posted(request, UserKind.MERCHANT)
     if not me.confirmed:
         return await _refused(request, me, _step_up("add a bank account"))
     holder = fields.get("holder_name", "").strip()[:FIELD_LEN_MAX]
@@ -102,9 +100,7 @@ async def add_method(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @post("/dashboard/payout-methods/{method_id:str}/remove")
 async def remove_method(request: Request[Any, Any, Any], method_id: FromPath[str]) -> Response[Any]:
-    await check_csrf(request)
-    me = await require(request, UserKind.MERCHANT)
-    platform = web_state(request).platform
+    _, me, platform = await posted(request, UserKind.MERCHANT)
     if not me.confirmed:
         return await _refused(request, me, _step_up("remove a bank account"))
     op = remove_payout_method(platform, me.user.party_id, parse_id("pm", method_id) or 0).then(
@@ -126,9 +122,7 @@ def _small_int(text: str, default: int) -> int:
 
 @post("/dashboard/payout-schedule")
 async def schedule(request: Request[Any, Any, Any]) -> Response[Any]:
-    fields = await check_csrf(request)
-    me = await require(request, UserKind.MERCHANT)
-    platform = web_state(request).platform
+    fields, me, platform = await posted(request, UserKind.MERCHANT)
     asset = fields.get("asset", "USD")
     minimum_text = fields.get("minimum", "").strip()
     minimum: int | Refusal = 0
@@ -164,9 +158,7 @@ async def schedule(request: Request[Any, Any, Any]) -> Response[Any]:
 @post("/dashboard/payouts/quote")
 async def quote(request: Request[Any, Any, Any]) -> Response[Any]:
     """Price an instant payout: the page shows fee, net and expiry before confirming."""
-    fields = await check_csrf(request)
-    me = await require(request, UserKind.MERCHANT)
-    platform = web_state(request).platform
+    fields, me, platform = await posted(request, UserKind.MERCHANT)
     money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
     if isinstance(money, Refusal):
         return await _refused(request, me, money)
@@ -182,9 +174,7 @@ async def quote(request: Request[Any, Any, Any]) -> Response[Any]:
 @post("/dashboard/payouts/confirm")
 async def confirm(request: Request[Any, Any, Any]) -> Response[Any]:
     """Pay the quote out now: a fresh step-up, then the risk screen (in the service)."""
-    fields = await check_csrf(request)
-    me = await require(request, UserKind.MERCHANT)
-    platform = web_state(request).platform
+    fields, me, platform = await posted(request, UserKind.MERCHANT)
     quote_id = parse_id("quo", fields.get("quote", "").strip()) or 0
     found = await run(
         request, lambda: instant_payouts.get_quote(platform, quote_id, me.user.party_id)
@@ -215,9 +205,7 @@ async def confirm(request: Request[Any, Any, Any]) -> Response[Any]:
 async def new_endpoint(request: Request[Any, Any, Any]) -> Response[Any]:
     """A new endpoint; its signing secret is shown this once."""
     form = await request.form()
-    fields = await check_csrf(request)
-    me = await require(request, UserKind.MERCHANT)
-    platform = web_state(request).platform
+    fields, me, platform = await posted(request, UserKind.MERCHANT)
     types = [
         v for v in form.getall("event_type", [])[: len(SUBSCRIBABLE_TYPES)] if isinstance(v, str)
     ]
@@ -251,9 +239,7 @@ async def change_endpoint(
 ) -> Response[Any]:
     """enable, disable or rotate (the new secret is shown once; the old one signs on for
     the rotation's overlap)."""
-    await check_csrf(request)
-    me = await require(request, UserKind.MERCHANT)
-    platform = web_state(request).platform
+    _, me, platform = await posted(request, UserKind.MERCHANT)
     parsed = parse_id("we", endpoint_id) or 0
     if action == "rotate":
         rotated = await run(
@@ -336,9 +322,7 @@ async def deliveries(request: Request[Any, Any, Any], endpoint_id: FromPath[str]
 
 @post("/dashboard/deliveries/{delivery_id:str}/redeliver")
 async def redeliver(request: Request[Any, Any, Any], delivery_id: FromPath[str]) -> Response[Any]:
-    await check_csrf(request)
-    me = await require(request, UserKind.MERCHANT)
-    platform = web_state(request).platform
+    _, me, platform = await posted(request, UserKind.MERCHANT)
     parsed = parse_id("wd", delivery_id) or 0
     result = await run(
         request, lambda: platform.execute(webhooks.redeliver(platform, me.user.party_id, parsed))

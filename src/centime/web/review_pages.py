@@ -18,7 +18,7 @@ from centime.platform.ids import format_id, parse_id
 from centime.platform.parties import get_customer, get_merchant
 
 from .chart import GAP, HEIGHT, WIDTH, Bar
-from .common import Viewer, check_csrf, done, page, require, run, web_state
+from .common import Viewer, done, page, posted, require, run, web_state
 from .messages import N_
 
 __all__ = ["case_party_names", "count_bars", "decision_counts", "open_cases", "review_routes"]
@@ -144,9 +144,7 @@ async def decide(
 ) -> Response[Any]:
     """approve (the held operation goes ahead, checked again), decline (the money is the
     payer's again), freeze (the case's party), label (fraud or not_fraud)."""
-    fields = await check_csrf(request)
-    me = await require(request, UserKind.OPERATOR)
-    platform = web_state(request).platform
+    fields, me, platform = await posted(request, UserKind.OPERATOR)
     parsed = parse_id("case", case_id) or 0
     analyst = format_id("opr", me.user.id)  # the operator's web user: who decided
     result: review.Case | Refusal

@@ -22,7 +22,7 @@ from centime.platform.payments import links, list_p2p_transfers, list_payments
 from centime.platform.review import InReview
 from centime.providers import Method
 
-from .common import Viewer, check_csrf, done, page, refused, require, run, viewer, web_state
+from .common import Viewer, check_csrf, done, page, posted, refused, require, run, viewer, web_state
 from .messages import N_
 
 __all__ = ["wallet_routes"]
@@ -176,9 +176,7 @@ async def wallet(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @post("/wallet/topup")
 async def topup(request: Request[Any, Any, Any]) -> Response[Any]:
-    fields = await check_csrf(request)
-    me = await require(request, UserKind.CUSTOMER)
-    platform = web_state(request).platform
+    fields, me, platform = await posted(request, UserKind.CUSTOMER)
     money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
     provider = platform.providers.funding.get("sandbox")
     if isinstance(money, Refusal) or provider is None:
@@ -305,9 +303,7 @@ async def claim(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @post("/wallet/budgets/{budget_id:int}/settle")
 async def settle(request: Request[Any, Any, Any], budget_id: FromPath[int]) -> Response[Any]:
-    await check_csrf(request)
-    me = await require(request, UserKind.CUSTOMER)
-    platform = web_state(request).platform
+    _, me, platform = await posted(request, UserKind.CUSTOMER)
     result = await run(
         request,
         lambda: platform.execute(links.settle_budget(platform, budget_id, me.user.party_id)),
@@ -348,9 +344,7 @@ def _link_id(text: str) -> int:
 
 @post("/pay/link/{link_id:str}")
 async def pay_link(request: Request[Any, Any, Any], link_id: FromPath[str]) -> Response[Any]:
-    fields = await check_csrf(request)
-    me = await require(request, UserKind.CUSTOMER)
-    platform = web_state(request).platform
+    fields, me, platform = await posted(request, UserKind.CUSTOMER)
     pay_id = _attempt_id(fields)
     result = await run(
         request,
@@ -497,9 +491,7 @@ async def _button_result(
 
 @post("/pay/button")
 async def button_pay(request: Request[Any, Any, Any]) -> Response[Any]:
-    fields = await check_csrf(request)
-    me = await require(request, UserKind.CUSTOMER)
-    platform = web_state(request).platform
+    fields, me, platform = await posted(request, UserKind.CUSTOMER)
     merchant_id = parse_id("mer", fields.get("merchant", "")) or 0
     money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
     if isinstance(money, Refusal):

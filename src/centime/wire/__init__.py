@@ -25,6 +25,8 @@ re-exported here. This package imports no web framework and no server module, on
 
 from __future__ import annotations
 
+from typing import Final
+
 from msgspec import UNSET, UnsetType
 
 from . import (
@@ -56,16 +58,23 @@ from .topups import *  # noqa: F403
 from .transfers import *  # noqa: F403
 from .webhooks import *  # noqa: F403
 
+# The package re-exports every resource's names (each module's __all__ says which), in
+# this order.
+_RESOURCES: Final = (
+    common,
+    parties,
+    keys,
+    payments,
+    holds,
+    transfers,
+    topups,
+    risk,
+    webhooks,
+    reports,
+    payouts,
+    pricing,
+)
 __all__ = ["UNSET", "UnsetType"]
-__all__ += common.__all__
-__all__ += parties.__all__
-__all__ += keys.__all__
-__all__ += payments.__all__
-__all__ += holds.__all__
-__all__ += transfers.__all__
-__all__ += topups.__all__
-__all__ += risk.__all__
-__all__ += webhooks.__all__
-__all__ += reports.__all__
-__all__ += payouts.__all__
-__all__ += pricing.__all__
+for _resource in _RESOURCES:
+    __all__ += _resource.__all__
+del _resource

@@ -4,7 +4,7 @@ the text and id forms of request fields (the rules: :mod:`centime.wire`)."""
 from __future__ import annotations
 
 import time
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 import msgspec
 from msgspec import Meta, Struct
@@ -41,6 +41,7 @@ __all__ = [
     "Status",
     "TimeoutS",
     "WireError",
+    "extended",
     "money",
     "parse_money",
     "rfc3339",
@@ -62,6 +63,15 @@ class Input(Struct, forbid_unknown_fields=True, kw_only=True):
 
 class Output(Struct, kw_only=True):
     """A response body."""
+
+
+Wider = TypeVar("Wider", bound=Output)
+
+
+def extended(base: Output, wider: type[Wider], **more: Any) -> Wider:
+    """``base`` as the ``wider`` type that adds fields to it (a new key with its secret, a
+    case with its evidence): its own fields copied, the added ones from ``more``."""
+    return wider(**{name: getattr(base, name) for name in base.__struct_fields__}, **more)
 
 
 class WireError(ValueError):

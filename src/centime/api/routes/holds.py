@@ -17,21 +17,18 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response
 from litestar.params import FromPath, JSONBody
 
 from centime import usecases, wire
-from centime.auth import Scope
-from centime.http.problems import ProblemError, problems
 from centime.platform.errors import Code
 from centime.platform.ids import format_id
 from centime.platform.payments import holds
 
 from ..execute import execute
-from ..guards import requires
 from ..idempotency import IdempotencyKeyRequired
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
-from ..params import body_id, path_id
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
+from ..params import body_id, must_find, path_id
 from ..screen import IN_REVIEW, screened_operation
 from ..state import api_state, principal_of
 from .acting import (
@@ -45,12 +42,10 @@ from .acting import (
     require_mandate,
     visible_merchant,
 )
+from .declare import PAYMENTS, READ, reads, writes
 from .payments import payment_out
 
 __all__ = ["hold_out", "hold_routes"]
-
-PAYMENTS: Final = [requires(Scope.PAYMENTS)]
-READ: Final = [requires(Scope.READ)]
 
 
 def hold_out(h: holds.Hold) -> wire.Hold:
@@ -82,17 +77,10 @@ def _visible_hold(request: Request[Any, Any, Any], text: str) -> holds.Hold:
         path_id("hold", text, Code.HOLD_NOT_FOUND),
         visible_merchant(principal_of(request)),
     )
-    if found is None:
-        raise ProblemError(Code.HOLD_NOT_FOUND, "no such hold")
-    return found
+    return must_find(found, Code.HOLD_NOT_FOUND, "no such hold")
 
 
-@post(
-    "/holds",
-    guards=PAYMENTS,
-    status_code=201,
-    responses={**problems(402, 404, 409, 413, 415, 422), **IN_REVIEW},
-)
+@writes("/holds", PAYMENTS, 402, 404, status_code=201, also=IN_REVIEW)
 async def create_hold(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.HoldCreate],
@@ -122,12 +110,7 @@ async def create_hold(
     )
 
 
-@post(
-    "/holds/{hold_id:str}/capture",
-    guards=PAYMENTS,
-    status_code=200,
-    responses=problems(402, 404, 409, 413, 415, 422),
-)
+@writes("/holds/{hold_id:str}/capture", PAYMENTS, 402, 404, status_code=200)
 async def capture_hold(
     request: Request[Any, Any, Any],
     hold_id: FromPath[str],
@@ -149,12 +132,7 @@ async def capture_hold(
     return await execute(request, operation, capture_out, idempotency_key=idempotency_key)
 
 
-@post(
-    "/holds/{hold_id:str}/release",
-    guards=PAYMENTS,
-    status_code=200,
-    responses=problems(404, 409, 422),
-)
+@writes("/holds/{hold_id:str}/release", PAYMENTS, 404, status_code=200, body=False)
 async def release_hold(
     request: Request[Any, Any, Any], hold_id: FromPath[str], idempotency_key: IdempotencyKeyRequired
 ) -> Response[wire.Hold]:
@@ -168,7 +146,7 @@ async def release_hold(
     return await execute(request, operation, hold_out, idempotency_key=idempotency_key)
 
 
-@get("/holds", guards=READ, sync_to_thread=True, responses=problems(404))
+@reads("/holds", READ, 404)
 def list_holds(
     request: Request[Any, Any, Any],
     merchant_id: MerchantQuery = None,
@@ -180,16 +158,12 @@ def list_holds(
     merchant = visible_merchant(principal_of(request), merchant_id)
     customer = query_id("cus", customer_id, "customer_id")
     name = listing("holds", merchant, customer)
-    return listed_page(
-        wire.HoldPage,
-        name,
-        cursor,
-        lambda at: holds.list_holds(api_state(request).platform, merchant, customer, at, limit),
-        hold_out,
+    return page_of(
+        request, wire.HoldPage, name, cursor, limit, holds.list_holds, hold_out, merchant, customer
     )
 
 
-@get("/holds/{hold_id:str}", guards=READ, sync_to_thread=True, responses=problems(404))
+@reads("/holds/{hold_id:str}", READ, 404)
 def get_hold(request: Request[Any, Any, Any], hold_id: FromPath[str]) -> wire.Hold:
     return hold_out(_visible_hold(request, hold_id))
 

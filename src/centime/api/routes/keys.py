@@ -9,25 +9,23 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response
 from litestar.params import FromPath, JSONBody
 
 from centime import wire
-from centime.auth import ApiKey, NewKey, OwnerKind, Principal, Scope, keys
-from centime.http.problems import ApiCode, ProblemError, problems
+from centime.auth import ApiKey, NewKey, OwnerKind, Principal, keys
+from centime.http.problems import ApiCode, ProblemError
 from centime.platform.errors import Code
 from centime.platform.ids import format_id
 
 from ..execute import execute
-from ..guards import requires
 from ..idempotency import IdempotencyKey
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
 from ..params import body_id, path_id
 from ..state import api_state, principal_of
+from .declare import ADMIN, reads, writes
 
 __all__ = ["key_routes"]
-
-ADMIN: Final = [requires(Scope.ADMIN)]
 
 
 def key_out(key: ApiKey) -> wire.ApiKey:
@@ -42,16 +40,7 @@ def key_out(key: ApiKey) -> wire.ApiKey:
 
 
 def _created(new: NewKey, secret: str | None) -> wire.ApiKeyCreated:
-    out = key_out(new.key)
-    return wire.ApiKeyCreated(
-        id=out.id,
-        owner=out.owner,
-        name=out.name,
-        scopes=out.scopes,
-        created_at=out.created_at,
-        revoked_at=out.revoked_at,
-        secret=secret,
-    )
+    return wire.extended(key_out(new.key), wire.ApiKeyCreated, secret=secret)
 
 
 def _owner_for(principal: Principal, merchant_id: str | wire.UnsetType) -> tuple[OwnerKind, int]:
@@ -64,7 +53,7 @@ def _owner_for(principal: Principal, merchant_id: str | wire.UnsetType) -> tuple
     return "merchant", wanted
 
 
-@post("/api-keys", guards=ADMIN, status_code=201, responses=problems(404, 409, 413, 415, 422))
+@writes("/api-keys", ADMIN, 404, status_code=201)
 async def create_api_key(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.ApiKeyCreate],
@@ -92,7 +81,7 @@ async def create_api_key(
     )
 
 
-@get("/api-keys", guards=ADMIN, sync_to_thread=True, responses=problems())
+@reads("/api-keys", ADMIN)
 def list_api_keys(
     request: Request[Any, Any, Any],
     limit: LimitParam = API_PAGE_SIZE_DEFAULT,
@@ -100,23 +89,20 @@ def list_api_keys(
 ) -> wire.ApiKeyPage:
     """The caller's owner's keys, revoked ones too, newest first (never their secrets)."""
     principal = principal_of(request)
-    return listed_page(
+    return page_of(
+        request,
         wire.ApiKeyPage,
         "api-keys",
         cursor,
-        lambda at: keys.list_keys(
-            api_state(request).platform, principal.kind, principal.owner_id, at, limit
-        ),
+        limit,
+        keys.list_keys,
         key_out,
+        principal.kind,
+        principal.owner_id,
     )
 
 
-@post(
-    "/api-keys/{key_id:str}/revoke",
-    guards=ADMIN,
-    status_code=200,
-    responses=problems(404, 409, 422),
-)
+@writes("/api-keys/{key_id:str}/revoke", ADMIN, 404, status_code=200, body=False)
 async def revoke_api_key(
     request: Request[Any, Any, Any], key_id: FromPath[str], idempotency_key: IdempotencyKey = None
 ) -> Response[wire.ApiKey]:

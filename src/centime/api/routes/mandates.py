@@ -12,28 +12,23 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response
 from litestar.params import FromPath, JSONBody
 
 from centime import wire
-from centime.auth import Scope
-from centime.http.problems import ProblemError, problems
 from centime.platform.errors import Code
 from centime.platform.ids import format_id, new_id
 from centime.platform.payments import mandates
 
 from ..execute import execute
-from ..guards import requires
 from ..idempotency import IdempotencyKey
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
-from ..params import body_id, path_id
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
+from ..params import body_id, must_find, path_id
 from ..state import api_state, principal_of
 from .acting import CustomerQuery, MerchantQuery, listing, operation_id, query_id, visible_merchant
+from .declare import OPERATOR_PAYMENTS, READ, reads, writes
 
 __all__ = ["mandate_out", "mandate_routes"]
-
-OPERATOR_PAYMENTS: Final = [requires(Scope.PAYMENTS, operator=True)]
-READ: Final = [requires(Scope.READ)]
 
 
 def mandate_out(m: mandates.Mandate, day: int) -> wire.Mandate:
@@ -55,12 +50,7 @@ def _today(request: Request[Any, Any, Any]) -> int:
     return mandates.utc_day(api_state(request).platform.clock.now_ns())
 
 
-@post(
-    "/mandates",
-    guards=OPERATOR_PAYMENTS,
-    status_code=201,
-    responses=problems(404, 409, 413, 415, 422),
-)
+@writes("/mandates", OPERATOR_PAYMENTS, 404, status_code=201)
 async def create_mandate(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.MandateCreate],
@@ -91,12 +81,7 @@ async def create_mandate(
     )
 
 
-@post(
-    "/mandates/{mandate_id:str}/revoke",
-    guards=OPERATOR_PAYMENTS,
-    status_code=200,
-    responses=problems(404, 409, 422),
-)
+@writes("/mandates/{mandate_id:str}/revoke", OPERATOR_PAYMENTS, 404, status_code=200, body=False)
 async def revoke_mandate(
     request: Request[Any, Any, Any],
     mandate_id: FromPath[str],
@@ -112,7 +97,7 @@ async def revoke_mandate(
     )
 
 
-@get("/mandates", guards=READ, sync_to_thread=True, responses=problems(404))
+@reads("/mandates", READ, 404)
 def list_mandates(
     request: Request[Any, Any, Any],
     customer_id: CustomerQuery = None,
@@ -126,27 +111,27 @@ def list_mandates(
     customer = query_id("cus", customer_id, "customer_id")
     name = listing("mandates", customer, merchant)
     day = _today(request)
-    return listed_page(
+    return page_of(
+        request,
         wire.MandatePage,
         name,
         cursor,
-        lambda at: mandates.list_mandates(
-            api_state(request).platform, customer, merchant, at, limit
-        ),
+        limit,
+        mandates.list_mandates,
         lambda m: mandate_out(m, day),
+        customer,
+        merchant,
     )
 
 
-@get("/mandates/{mandate_id:str}", guards=READ, sync_to_thread=True, responses=problems(404))
+@reads("/mandates/{mandate_id:str}", READ, 404)
 def get_mandate(request: Request[Any, Any, Any], mandate_id: FromPath[str]) -> wire.Mandate:
     found = mandates.get_mandate(
         api_state(request).platform,
         path_id("man", mandate_id, Code.MANDATE_NOT_FOUND),
         merchant_id=visible_merchant(principal_of(request)),
     )
-    if found is None:
-        raise ProblemError(Code.MANDATE_NOT_FOUND, "no such mandate")
-    return mandate_out(found, _today(request))
+    return mandate_out(must_find(found, Code.MANDATE_NOT_FOUND, "no such mandate"), _today(request))
 
 
 mandate_routes: Final = [create_mandate, revoke_mandate, list_mandates, get_mandate]

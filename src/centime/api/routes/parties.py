@@ -2,14 +2,16 @@
 
 The pattern of every route (copy it for a new resource):
 
-- the decorator says the path, who may call (``guards=[requires(scope, operator=...)]``),
-  the success status and the problems it may answer (``responses=problems(...)``);
+- the decorator (``.declare``) says the path, who may call (a guard list such as
+  ``OPERATOR_ADMIN``), the success status and the problems it may answer beyond those
+  every read or write answers: ``@reads(path, guards, 404)``, ``@writes(path, guards,
+  404, status_code=201)``;
 - a write parses its body (a strict Struct from ``centime.wire``), builds the service's
   Operation and returns ``await execute(request, operation, to_wire)``: group commit,
   idempotency and refusals are handled there;
-- a read is a plain function run in a thread (``sync_to_thread=True``), returns a wire
-  Struct and raises ``ProblemError`` for what it cannot find, 404 also for what is not
-  the caller's to see.
+- a read is a plain function (``reads`` runs it in a thread), returns a wire Struct and
+  raises ``ProblemError`` for what it cannot find (``must_find``), 404 also for what is not
+  the caller's to see; a listing returns ``page_of(...)`` of the platform's listing.
 """
 
 from __future__ import annotations
@@ -17,29 +19,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-from litestar import Request, Response, get, patch, post
+from litestar import Request, Response, patch
 from litestar.params import FromPath, JSONBody
 
 from centime import usecases, wire
-from centime.auth import Scope
-from centime.http.problems import ApiCode, ProblemError, problems
+from centime.http.problems import ApiCode, ProblemError
 from centime.platform import parties, referrals
 from centime.platform.errors import Code
 from centime.platform.ids import format_id, new_id
 
 from ..execute import execute
-from ..guards import requires
 from ..idempotency import IdempotencyKey
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
-from ..params import path_id
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
+from ..params import must_find, path_id
 from ..screen import IN_REVIEW, screened_signup
 from ..state import api_state, principal_of
+from .declare import OPERATOR_ADMIN, OPERATOR_READ, READ, reads, writes
 
 __all__ = ["party_routes"]
 
-OPERATOR_READ: Final = [requires(Scope.READ, operator=True)]
-OPERATOR_ADMIN: Final = [requires(Scope.ADMIN, operator=True)]
-READ: Final = [requires(Scope.READ)]
 
 # ------------------------------------------------------------------ to the wire
 
@@ -90,12 +88,7 @@ def _unset_none(value: Any) -> Any:
 _SIGNUP_ASSET: Final = "USD"  # a sign-up moves no money; the event names an asset anyway
 
 
-@post(
-    "/customers",
-    guards=OPERATOR_ADMIN,
-    status_code=201,
-    responses={**problems(409, 413, 415, 422), **IN_REVIEW},
-)
+@writes("/customers", OPERATOR_ADMIN, status_code=201, also=IN_REVIEW)
 async def create_customer(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.CustomerCreate],
@@ -119,19 +112,15 @@ async def create_customer(
     )
 
 
-@get("/customers", guards=OPERATOR_READ, sync_to_thread=True, responses=problems())
+@reads("/customers", OPERATOR_READ)
 def list_customers(
     request: Request[Any, Any, Any],
     limit: LimitParam = API_PAGE_SIZE_DEFAULT,
     cursor: CursorParam = None,
 ) -> wire.CustomerPage:
     """Every customer, newest first."""
-    return listed_page(
-        wire.CustomerPage,
-        "customers",
-        cursor,
-        lambda at: parties.list_customers(api_state(request).platform, at, limit),
-        customer_out,
+    return page_of(
+        request, wire.CustomerPage, "customers", cursor, limit, parties.list_customers, customer_out
     )
 
 
@@ -139,26 +128,15 @@ def _customer(request: Request[Any, Any, Any], customer_id: FromPath[str]) -> pa
     found = parties.get_customer(
         api_state(request).platform, path_id("cus", customer_id, Code.CUSTOMER_NOT_FOUND)
     )
-    if found is None:
-        raise ProblemError(Code.CUSTOMER_NOT_FOUND, "no such customer")
-    return found
+    return must_find(found, Code.CUSTOMER_NOT_FOUND, "no such customer")
 
 
-@get(
-    "/customers/{customer_id:str}",
-    guards=OPERATOR_READ,
-    sync_to_thread=True,
-    responses=problems(404),
-)
+@reads("/customers/{customer_id:str}", OPERATOR_READ, 404)
 def get_customer(request: Request[Any, Any, Any], customer_id: FromPath[str]) -> wire.Customer:
     return customer_out(_customer(request, customer_id))
 
 
-@patch(
-    "/customers/{customer_id:str}",
-    guards=OPERATOR_ADMIN,
-    responses=problems(404, 409, 413, 415, 422),
-)
+@writes("/customers/{customer_id:str}", OPERATOR_ADMIN, 404, method=patch)
 async def update_customer(
     request: Request[Any, Any, Any],
     customer_id: FromPath[str],
@@ -177,12 +155,7 @@ async def update_customer(
     return await execute(request, operation, customer_out, idempotency_key=idempotency_key)
 
 
-@get(
-    "/customers/{customer_id:str}/balances",
-    guards=OPERATOR_READ,
-    sync_to_thread=True,
-    responses=problems(404),
-)
+@reads("/customers/{customer_id:str}/balances", OPERATOR_READ, 404)
 def customer_balances(
     request: Request[Any, Any, Any], customer_id: FromPath[str]
 ) -> wire.CustomerBalances:
@@ -205,12 +178,7 @@ def customer_balances(
 # ------------------------------------------------------------------ merchants
 
 
-@post(
-    "/merchants",
-    guards=OPERATOR_ADMIN,
-    status_code=201,
-    responses={**problems(409, 413, 415, 422), **IN_REVIEW},
-)
+@writes("/merchants", OPERATOR_ADMIN, status_code=201, also=IN_REVIEW)
 async def create_merchant(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.MerchantCreate],
@@ -241,19 +209,15 @@ async def create_merchant(
     )
 
 
-@get("/merchants", guards=OPERATOR_READ, sync_to_thread=True, responses=problems())
+@reads("/merchants", OPERATOR_READ)
 def list_merchants(
     request: Request[Any, Any, Any],
     limit: LimitParam = API_PAGE_SIZE_DEFAULT,
     cursor: CursorParam = None,
 ) -> wire.MerchantPage:
     """Every merchant, newest first."""
-    return listed_page(
-        wire.MerchantPage,
-        "merchants",
-        cursor,
-        lambda at: parties.list_merchants(api_state(request).platform, at, limit),
-        merchant_out,
+    return page_of(
+        request, wire.MerchantPage, "merchants", cursor, limit, parties.list_merchants, merchant_out
     )
 
 
@@ -263,9 +227,7 @@ def _merchant(request: Request[Any, Any, Any], merchant_id: int) -> parties.Merc
     found = None
     if principal.is_operator or principal.owner_id == merchant_id:
         found = parties.get_merchant(api_state(request).platform, merchant_id)
-    if found is None:
-        raise ProblemError(Code.MERCHANT_NOT_FOUND, "no such merchant")
-    return found
+    return must_find(found, Code.MERCHANT_NOT_FOUND, "no such merchant")
 
 
 def _me(request: Request[Any, Any, Any]) -> int:
@@ -291,41 +253,32 @@ def _merchant_balances(request: Request[Any, Any, Any], merchant_id: int) -> wir
     )
 
 
-@get("/merchants/me", guards=READ, sync_to_thread=True, responses=problems(404))
+@reads("/merchants/me", READ, 404)
 def get_me(request: Request[Any, Any, Any]) -> wire.Merchant:
     """The merchant whose key calls."""
     return merchant_out(_merchant(request, _me(request)))
 
 
-@get("/merchants/me/balances", guards=READ, sync_to_thread=True, responses=problems(404))
+@reads("/merchants/me/balances", READ, 404)
 def my_balances(request: Request[Any, Any, Any]) -> wire.MerchantBalances:
     """The calling merchant's earnings in every asset it ever held."""
     return _merchant_balances(request, _me(request))
 
 
-@get("/merchants/{merchant_id:str}", guards=READ, sync_to_thread=True, responses=problems(404))
+@reads("/merchants/{merchant_id:str}", READ, 404)
 def get_merchant(request: Request[Any, Any, Any], merchant_id: FromPath[str]) -> wire.Merchant:
     """A merchant: the operator's keys see any, a merchant's only itself."""
     return merchant_out(_merchant(request, path_id("mer", merchant_id, Code.MERCHANT_NOT_FOUND)))
 
 
-@get(
-    "/merchants/{merchant_id:str}/balances",
-    guards=READ,
-    sync_to_thread=True,
-    responses=problems(404),
-)
+@reads("/merchants/{merchant_id:str}/balances", READ, 404)
 def merchant_balances(
     request: Request[Any, Any, Any], merchant_id: FromPath[str]
 ) -> wire.MerchantBalances:
     return _merchant_balances(request, path_id("mer", merchant_id, Code.MERCHANT_NOT_FOUND))
 
 
-@patch(
-    "/merchants/{merchant_id:str}",
-    guards=OPERATOR_ADMIN,
-    responses=problems(404, 409, 413, 415, 422),
-)
+@writes("/merchants/{merchant_id:str}", OPERATOR_ADMIN, 404, method=patch)
 async def update_merchant(
     request: Request[Any, Any, Any],
     merchant_id: FromPath[str],

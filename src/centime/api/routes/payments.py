@@ -20,17 +20,15 @@ from typing import Any, Final
 
 import msgspec
 from anyio import to_thread
-from litestar import Request, Response, get, post
+from litestar import Request, Response
 from litestar.params import FromPath, JSONBody
 
 from centime import usecases, wire
-from centime.auth import Principal, Scope
+from centime.auth import Principal
 from centime.http.problems import (
-    PROBLEM_JSON,
     ApiCode,
     ProblemError,
     problem_body,
-    problems,
     status_of,
 )
 from centime.ledger import LedgerBusyError
@@ -47,8 +45,7 @@ from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id
 from centime.platform.review import InReview
 
-from ..execute import BUSY_HEADERS, REPLAYED_HEADER, execute
-from ..guards import requires
+from ..execute import BUSY_HEADERS, answer, execute
 from ..idempotency import (
     IdempotencyKeyRequired,
     KeyReused,
@@ -56,7 +53,7 @@ from ..idempotency import (
     idempotent,
     request_hash,
 )
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
 from ..params import body_id, path_id
 from ..screen import IN_REVIEW, origin, screen_many, screened_operation
 from ..state import api_state, principal_of
@@ -71,11 +68,9 @@ from .acting import (
     require_mandate,
     visible_merchant,
 )
+from .declare import PAYMENTS, READ, reads, writes
 
 __all__ = ["payment_out", "payment_routes"]
-
-PAYMENTS: Final = [requires(Scope.PAYMENTS)]
-READ: Final = [requires(Scope.READ)]
 
 
 def payment_out(p: payments.Payment) -> wire.Payment:
@@ -120,12 +115,7 @@ def visible_payment(request: Request[Any, Any, Any], text: str) -> payments.Paym
 # ------------------------------------------------------------------ one payment
 
 
-@post(
-    "/payments",
-    guards=PAYMENTS,
-    status_code=201,
-    responses={**problems(402, 404, 409, 413, 415, 422), **IN_REVIEW},
-)
+@writes("/payments", PAYMENTS, 402, 404, status_code=201, also=IN_REVIEW)
 async def create_payment(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.PaymentCreate],
@@ -158,7 +148,7 @@ async def create_payment(
     )
 
 
-@get("/payments", guards=READ, sync_to_thread=True, responses=problems(404))
+@reads("/payments", READ, 404)
 def list_payments(
     request: Request[Any, Any, Any],
     merchant_id: MerchantQuery = None,
@@ -171,23 +161,25 @@ def list_payments(
     merchant = visible_merchant(principal_of(request), merchant_id)
     customer = query_id("cus", customer_id, "customer_id")
     name = listing("payments", merchant, customer)
-    return listed_page(
+    return page_of(
+        request,
         wire.PaymentPage,
         name,
         cursor,
-        lambda at: payments.list_payments(
-            api_state(request).platform, merchant, customer, at, limit
-        ),
+        limit,
+        payments.list_payments,
         payment_out,
+        merchant,
+        customer,
     )
 
 
-@get("/payments/{payment_id:str}", guards=READ, sync_to_thread=True, responses=problems(404))
+@reads("/payments/{payment_id:str}", READ, 404)
 def get_payment(request: Request[Any, Any, Any], payment_id: FromPath[str]) -> wire.Payment:
     return payment_out(visible_payment(request, payment_id))
 
 
-@get("/payments/{payment_id:str}/proof", guards=READ, sync_to_thread=True, responses=problems(404))
+@reads("/payments/{payment_id:str}/proof", READ, 404)
 def payment_proof(
     request: Request[Any, Any, Any], payment_id: FromPath[str]
 ) -> Response[dict[str, Any]]:
@@ -408,12 +400,12 @@ def _outcome(
     return 200, body, stored
 
 
-@post(
+@writes(
     "/payments/batch",
-    guards=PAYMENTS,
+    PAYMENTS,
+    404,
     status_code=200,
     request_max_body_size=API_BATCH_BODY_MAX_BYTES,
-    responses=problems(404, 409, 413, 415, 422),
 )
 async def create_payment_batch(
     request: Request[Any, Any, Any],
@@ -451,7 +443,7 @@ async def create_payment_batch(
             if stored[0] != fingerprint:
                 raise _key_reused()
             status, body = await to_thread.run_sync(_replay, batch, stored[2])
-            return _answer(status, body, replayed=True)
+            return answer(status, body, replayed=True)
         status, body, kept = await _run_batch(
             request, batch, [p.customer_id for p in data.payments]
         )
@@ -470,7 +462,7 @@ async def create_payment_batch(
         # per process). This batch's payment ids derive from the key, so they met that
         # batch's payments (refused, or replayed when equal): nothing moved twice.
         raise _key_reused()
-    return _answer(status, body)
+    return answer(status, body)
 
 
 def _key_reused() -> ProblemError:
@@ -509,15 +501,6 @@ async def _run_batch(
     # Shielded: a client that goes away must not cancel what the writer completes.
     outcomes = await asyncio.gather(*(asyncio.shield(asyncio.wrap_future(f)) for f in futures))
     return await to_thread.run_sync(_outcome, batch, outcomes)
-
-
-def _answer(status: int, body: bytes, replayed: bool = False) -> Response[Any]:
-    return Response(
-        body,
-        status_code=status,
-        media_type=PROBLEM_JSON if status >= 400 else "application/json",
-        headers={REPLAYED_HEADER: "true"} if replayed else {},
-    )
 
 
 payment_routes: Final = [

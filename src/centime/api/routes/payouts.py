@@ -28,13 +28,13 @@ from typing import Annotated, Any, Final
 
 import msgspec
 from anyio import to_thread
-from litestar import Request, Response, get, post
+from litestar import Request, Response
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
 from centime import wire
-from centime.auth import Principal, Scope
+from centime.auth import Principal
 from centime.auth.confirmations import spend_confirmation
-from centime.http.problems import PROBLEM_JSON, ApiCode, ProblemError, problems, refusal_problem
+from centime.http.problems import PROBLEM_JSON, ApiCode, ProblemError, refusal_problem
 from centime.ledger.units import UnitContext
 from centime.money import ASSETS
 from centime.platform import payouts
@@ -46,10 +46,9 @@ from centime.platform.payouts import methods as payout_methods
 from centime.platform.payouts import schedules as payout_schedules
 
 from ..execute import execute
-from ..guards import requires
 from ..idempotency import IdempotencyKey, IdempotencyKeyRequired
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
-from ..params import body_id, path_id
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
+from ..params import body_id, must_find, path_id
 from ..state import api_state, principal_of
 from .acting import (
     MerchantQuery,
@@ -59,10 +58,10 @@ from .acting import (
     optional_id,
     visible_merchant,
 )
+from .declare import PAYOUTS, reads, writes
 
 __all__ = ["payout_out", "payout_routes"]
 
-PAYOUTS: Final = [requires(Scope.PAYOUTS)]
 
 # The header that carries a web-minted confirmation (centime.auth.confirmations).
 Confirmation = Annotated[
@@ -198,12 +197,7 @@ def _add_method(
     return made if isinstance(made, Refusal) else method_out(made)
 
 
-@post(
-    "/payout-methods",
-    guards=PAYOUTS,
-    status_code=201,
-    responses=problems(402, 403, 404, 409, 413, 415, 422, 503),
-)
+@writes("/payout-methods", PAYOUTS, 402, 403, 404, 503, status_code=201)
 async def add_payout_method(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.PayoutMethodCreate],
@@ -230,7 +224,7 @@ async def add_payout_method(
     return _answer(result, 201)
 
 
-@get("/payout-methods", guards=PAYOUTS, sync_to_thread=True, responses=problems(404))
+@reads("/payout-methods", PAYOUTS, 404)
 def list_payout_methods(
     request: Request[Any, Any, Any], merchant_id: MerchantQuery = None
 ) -> wire.PayoutMethodList:
@@ -257,12 +251,7 @@ def _confirmed(
     return operation.then(wrap)
 
 
-@post(
-    "/payout-methods/{method_id:str}/remove",
-    guards=PAYOUTS,
-    status_code=200,
-    responses=problems(403, 404, 409, 422),
-)
+@writes("/payout-methods/{method_id:str}/remove", PAYOUTS, 403, 404, status_code=200, body=False)
 async def remove_payout_method(
     request: Request[Any, Any, Any],
     method_id: FromPath[str],
@@ -290,7 +279,7 @@ async def remove_payout_method(
 # ------------------------------------------------------------------ schedules
 
 
-@get("/payout-schedules/{asset:str}", guards=PAYOUTS, sync_to_thread=True, responses=problems(404))
+@reads("/payout-schedules/{asset:str}", PAYOUTS, 404)
 def get_payout_schedule(
     request: Request[Any, Any, Any], asset: FromPath[str], merchant_id: MerchantQuery = None
 ) -> wire.PayoutSchedule:
@@ -300,17 +289,13 @@ def get_payout_schedule(
     found = None
     if asset in ASSETS:
         found = payout_schedules.get_schedule(platform, merchant, asset)
-    if found is None:
-        raise ProblemError(Code.PAYOUT_SCHEDULE_NOT_FOUND, "no payout schedule in this asset")
-    return schedule_out(found, platform.clock.now_ns())
+    return schedule_out(
+        must_find(found, Code.PAYOUT_SCHEDULE_NOT_FOUND, "no payout schedule in this asset"),
+        platform.clock.now_ns(),
+    )
 
 
-@post(
-    "/payout-schedules",
-    guards=PAYOUTS,
-    status_code=200,
-    responses=problems(404, 409, 413, 415, 422),
-)
+@writes("/payout-schedules", PAYOUTS, 404, status_code=200)
 async def set_payout_schedule(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.PayoutScheduleSet],
@@ -345,12 +330,7 @@ async def set_payout_schedule(
 # ------------------------------------------------------------------ instant payouts
 
 
-@post(
-    "/payout-quotes",
-    guards=PAYOUTS,
-    status_code=201,
-    responses=problems(402, 404, 409, 413, 415, 422),
-)
+@writes("/payout-quotes", PAYOUTS, 402, 404, status_code=201)
 async def quote_instant_payout(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.PayoutQuoteCreate],
@@ -379,12 +359,7 @@ def _confirm(platform: Platform, merchant_id: int, quote_id: int) -> msgspec.Str
     return made if isinstance(made, Refusal) else payout_out(made)
 
 
-@post(
-    "/payouts/instant",
-    guards=PAYOUTS,
-    status_code=201,
-    responses=problems(402, 404, 409, 413, 415, 422),
-)
+@writes("/payouts/instant", PAYOUTS, 402, 404, status_code=201)
 async def instant_payout(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.InstantPayoutCreate],
@@ -404,7 +379,7 @@ async def instant_payout(
 # ------------------------------------------------------------------ reads
 
 
-@get("/payouts", guards=PAYOUTS, sync_to_thread=True, responses=problems(404))
+@reads("/payouts", PAYOUTS, 404)
 def list_payouts(
     request: Request[Any, Any, Any],
     merchant_id: MerchantQuery = None,
@@ -414,25 +389,19 @@ def list_payouts(
     """Payouts newest first: a merchant's own, the operator's every one (or a merchant's)."""
     merchant = visible_merchant(principal_of(request), merchant_id)
     name = listing("payouts", merchant)
-    return listed_page(
-        wire.PayoutPage,
-        name,
-        cursor,
-        lambda at: payouts.list_payouts(api_state(request).platform, merchant, at, limit),
-        payout_out,
+    return page_of(
+        request, wire.PayoutPage, name, cursor, limit, payouts.list_payouts, payout_out, merchant
     )
 
 
-@get("/payouts/{payout_id:str}", guards=PAYOUTS, sync_to_thread=True, responses=problems(404))
+@reads("/payouts/{payout_id:str}", PAYOUTS, 404)
 def get_payout(request: Request[Any, Any, Any], payout_id: FromPath[str]) -> wire.Payout:
     found = payouts.get_payout(
         api_state(request).platform,
         path_id("po", payout_id, Code.PAYOUT_NOT_FOUND),
         visible_merchant(principal_of(request)),
     )
-    if found is None:
-        raise ProblemError(Code.PAYOUT_NOT_FOUND, "no such payout")
-    return payout_out(found)
+    return payout_out(must_find(found, Code.PAYOUT_NOT_FOUND, "no such payout"))
 
 
 payout_routes: Final = [

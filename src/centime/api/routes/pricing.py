@@ -23,7 +23,6 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody, Parameter
 
 from centime import wire
-from centime.auth import Scope
 from centime.http.problems import ApiCode, ProblemError, problems
 from centime.money import ASSETS
 from centime.platform import referrals
@@ -33,18 +32,15 @@ from centime.platform.pricing import budget, promos, store
 from centime.wire import pricing as pw
 
 from ..execute import execute
-from ..guards import requires
 from ..idempotency import IdempotencyKey, IdempotencyKeyRequired, check_key
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
-from ..params import path_id
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
+from ..params import must_find, path_id
 from ..state import api_state, principal_of
 from .acting import operation_id
+from .declare import OPERATOR_ADMIN, OPERATOR_READ, READ, reads, writes
 
 __all__ = ["pricing_routes"]
 
-OPERATOR_ADMIN: Final = [requires(Scope.ADMIN, operator=True)]
-OPERATOR_READ: Final = [requires(Scope.READ, operator=True)]
-READ: Final = [requires(Scope.READ)]
 NS_PER_S: Final = 1_000_000_000
 
 # ------------------------------------------------------------------ rule sets
@@ -59,9 +55,7 @@ def rules_out(published: store.PublishedRules) -> pw.RuleSetVersion:
     )
 
 
-@post(
-    "/pricing/rules", guards=OPERATOR_ADMIN, status_code=201, responses=problems(409, 413, 415, 422)
-)
+@writes("/pricing/rules", OPERATOR_ADMIN, status_code=201)
 async def publish_rules(
     request: Request[Any, Any, Any],
     data: JSONBody[pw.RuleSetPublish],
@@ -80,7 +74,7 @@ VersionCursor = Annotated[
 ]
 
 
-@get("/pricing/rules", guards=OPERATOR_READ, sync_to_thread=True, responses=problems())
+@reads("/pricing/rules", OPERATOR_READ)
 def list_rules(
     request: Request[Any, Any, Any],
     limit: LimitParam = API_PAGE_SIZE_DEFAULT,
@@ -94,17 +88,12 @@ def list_rules(
     )
 
 
-@get(
-    "/pricing/rules/{version:int}",
-    guards=OPERATOR_READ,
-    sync_to_thread=True,
-    responses=problems(404),
-)
+@reads("/pricing/rules/{version:int}", OPERATOR_READ, 404)
 def get_rules(request: Request[Any, Any, Any], version: FromPath[int]) -> pw.RuleSetVersion:
     found = store.get_rules(api_state(request).platform, version)
-    if found is None:
-        raise ProblemError(Code.PRICING_VERSION_NOT_FOUND, "no such pricing rules version")
-    return rules_out(found)
+    return rules_out(
+        must_find(found, Code.PRICING_VERSION_NOT_FOUND, "no such pricing rules version")
+    )
 
 
 # ------------------------------------------------------------------ promotion codes
@@ -137,9 +126,7 @@ def _same_asset(asset: str, other: wire.Money | None, field: str) -> int:
     return amount
 
 
-@post(
-    "/promo-codes", guards=OPERATOR_ADMIN, status_code=201, responses=problems(409, 413, 415, 422)
-)
+@writes("/promo-codes", OPERATOR_ADMIN, status_code=201)
 async def create_promo_code(
     request: Request[Any, Any, Any],
     data: JSONBody[pw.PromoCodeCreate],
@@ -168,46 +155,30 @@ async def create_promo_code(
     )
 
 
-@get("/promo-codes", guards=OPERATOR_READ, sync_to_thread=True, responses=problems())
+@reads("/promo-codes", OPERATOR_READ)
 def list_promo_codes(
     request: Request[Any, Any, Any],
     limit: LimitParam = API_PAGE_SIZE_DEFAULT,
     cursor: CursorParam = None,
 ) -> pw.PromoCodePage:
     """Promotion codes, newest first."""
-    return listed_page(
-        pw.PromoCodePage,
-        "promo-codes",
-        cursor,
-        lambda at: promos.list_promo_codes(api_state(request).platform, at, limit),
-        promo_out,
+    return page_of(
+        request, pw.PromoCodePage, "promo-codes", cursor, limit, promos.list_promo_codes, promo_out
     )
 
 
-@get(
-    "/promo-codes/{promo_code_id:str}",
-    guards=OPERATOR_READ,
-    sync_to_thread=True,
-    responses=problems(404),
-)
+@reads("/promo-codes/{promo_code_id:str}", OPERATOR_READ, 404)
 def get_promo_code(request: Request[Any, Any, Any], promo_code_id: FromPath[str]) -> pw.PromoCode:
     found = promos.get_promo_code(
         api_state(request).platform, path_id("promo", promo_code_id, Code.PROMO_CODE_NOT_FOUND)
     )
-    if found is None:
-        raise ProblemError(Code.PROMO_CODE_NOT_FOUND, "no such promotion code")
-    return promo_out(found)
+    return promo_out(must_find(found, Code.PROMO_CODE_NOT_FOUND, "no such promotion code"))
 
 
 # ------------------------------------------------------------------ the promotions budget
 
 
-@post(
-    "/promotions/fundings",
-    guards=OPERATOR_ADMIN,
-    status_code=201,
-    responses=problems(409, 413, 415, 422),
-)
+@writes("/promotions/fundings", OPERATOR_ADMIN, status_code=201)
 async def fund_promotions(
     request: Request[Any, Any, Any],
     data: JSONBody[pw.PromotionsFundingCreate],
@@ -226,7 +197,7 @@ async def fund_promotions(
     return await execute(request, operation, out, status_code=201, idempotency_key=idempotency_key)
 
 
-@get("/promotions", guards=OPERATOR_READ, sync_to_thread=True, responses=problems())
+@reads("/promotions", OPERATOR_READ)
 def promotions(request: Request[Any, Any, Any]) -> pw.PromotionsBudget:
     """What the promotions budget holds, per asset."""
     platform = api_state(request).platform
@@ -281,12 +252,7 @@ def referral_out(r: referrals.Referral) -> pw.ReferralStatus:
     )
 
 
-@post(
-    "/customers/{customer_id:str}/referral",
-    guards=OPERATOR_ADMIN,
-    status_code=201,
-    responses=problems(404, 409, 413, 415, 422),
-)
+@writes("/customers/{customer_id:str}/referral", OPERATOR_ADMIN, 404, status_code=201)
 async def claim_referral(
     request: Request[Any, Any, Any],
     customer_id: FromPath[str],
@@ -303,19 +269,14 @@ async def claim_referral(
     )
 
 
-@get(
-    "/customers/{customer_id:str}/referral",
-    guards=OPERATOR_READ,
-    sync_to_thread=True,
-    responses=problems(404),
-)
+@reads("/customers/{customer_id:str}/referral", OPERATOR_READ, 404)
 def get_referral(request: Request[Any, Any, Any], customer_id: FromPath[str]) -> pw.ReferralStatus:
     """Who referred the customer, and whether the referral was rewarded."""
     customer = path_id("cus", customer_id, Code.CUSTOMER_NOT_FOUND)
     found = referrals.get_referral(api_state(request).platform, ("customer", customer))
-    if found is None:
-        raise ProblemError(Code.CUSTOMER_NOT_FOUND, "no referral recorded for this customer")
-    return referral_out(found)
+    return referral_out(
+        must_find(found, Code.CUSTOMER_NOT_FOUND, "no referral recorded for this customer")
+    )
 
 
 @post("/referrals/rewards", guards=OPERATOR_ADMIN, responses=problems())

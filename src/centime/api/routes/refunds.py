@@ -11,28 +11,23 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response
 from litestar.params import FromPath, JSONBody
 
 from centime import usecases, wire
-from centime.auth import Scope
-from centime.http.problems import ProblemError, problems
 from centime.platform.errors import Code
 from centime.platform.ids import format_id
 from centime.platform.payments import refunds
 
 from ..execute import execute
-from ..guards import requires
 from ..idempotency import IdempotencyKeyRequired
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
-from ..params import path_id
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
+from ..params import must_find, path_id
 from ..state import api_state, principal_of
 from .acting import PaymentQuery, listing, operation_id, query_id, visible_merchant
+from .declare import READ, REFUNDS, reads, writes
 
 __all__ = ["refund_out", "refund_routes"]
-
-REFUNDS: Final = [requires(Scope.REFUNDS)]
-READ: Final = [requires(Scope.READ)]
 
 
 def refund_out(r: refunds.Refund) -> wire.Refund:
@@ -50,12 +45,7 @@ def refund_out(r: refunds.Refund) -> wire.Refund:
     )
 
 
-@post(
-    "/payments/{payment_id:str}/refunds",
-    guards=REFUNDS,
-    status_code=201,
-    responses=problems(402, 404, 409, 413, 415, 422),
-)
+@writes("/payments/{payment_id:str}/refunds", REFUNDS, 402, 404, status_code=201)
 async def refund_payment(
     request: Request[Any, Any, Any],
     payment_id: FromPath[str],
@@ -84,7 +74,7 @@ async def refund_payment(
     )
 
 
-@get("/refunds", guards=READ, sync_to_thread=True, responses=problems(404))
+@reads("/refunds", READ, 404)
 def list_refunds(
     request: Request[Any, Any, Any],
     payment_id: PaymentQuery = None,
@@ -95,25 +85,27 @@ def list_refunds(
     merchant = visible_merchant(principal_of(request))
     payment = query_id("pay", payment_id, "payment_id")
     name = listing("refunds", merchant, payment)
-    return listed_page(
+    return page_of(
+        request,
         wire.RefundPage,
         name,
         cursor,
-        lambda at: refunds.list_refunds(api_state(request).platform, payment, merchant, at, limit),
+        limit,
+        refunds.list_refunds,
         refund_out,
+        payment,
+        merchant,
     )
 
 
-@get("/refunds/{refund_id:str}", guards=READ, sync_to_thread=True, responses=problems(404))
+@reads("/refunds/{refund_id:str}", READ, 404)
 def get_refund(request: Request[Any, Any, Any], refund_id: FromPath[str]) -> wire.Refund:
     found = refunds.get_refund(
         api_state(request).platform,
         path_id("ref", refund_id, Code.REFUND_NOT_FOUND),
         visible_merchant(principal_of(request)),
     )
-    if found is None:
-        raise ProblemError(Code.REFUND_NOT_FOUND, "no such refund")
-    return refund_out(found)
+    return refund_out(must_find(found, Code.REFUND_NOT_FOUND, "no such refund"))
 
 
 refund_routes: Final = [refund_payment, list_refunds, get_refund]

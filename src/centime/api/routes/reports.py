@@ -13,25 +13,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Final
 
-from litestar import Request, get
+from litestar import Request
 from litestar.params import Parameter, QueryParameter
 from litestar.response import Stream
 
 from centime import wire
-from centime.auth import Scope
-from centime.http.problems import ApiCode, ProblemError, problems
+from centime.http.problems import ApiCode, ProblemError
 from centime.platform import reports
 from centime.platform.errors import Refusal
 from centime.platform.ids import format_id
 from centime.providers.funding import Statement
 
-from ..guards import requires
 from ..state import api_state, principal_of
+from .declare import OPERATOR_READ, READ, reads
 
 __all__ = ["parse_instant", "report_routes"]
 
-OPERATOR_READ: Final = [requires(Scope.READ, operator=True)]
-READ: Final = [requires(Scope.READ)]
 NS_PER_S: Final = 1_000_000_000
 
 DateParam = Annotated[str, Parameter(pattern=r"^\d{4}-\d{2}-\d{2}$", description="A UTC day.")]
@@ -84,7 +81,7 @@ def _out(report: reports.Reconciliation) -> wire.ProviderReconciliation:
     )
 
 
-@get("/reports/reconciliation", guards=OPERATOR_READ, sync_to_thread=True, responses=problems())
+@reads("/reports/reconciliation", OPERATOR_READ)
 def reconciliation(request: Request[Any, Any, Any], date: DateParam) -> wire.Reconciliation:
     """What each funding provider reports for the day against the ledger and the top-ups,
     every difference listed."""
@@ -103,13 +100,7 @@ def reconciliation(request: Request[Any, Any, Any], date: DateParam) -> wire.Rec
     return wire.Reconciliation(date=day.isoformat(), differences=count, providers=done)
 
 
-@get(
-    "/merchants/me/export.csv",
-    guards=READ,
-    sync_to_thread=True,
-    responses=problems(),
-    media_type="text/csv",
-)
+@reads("/merchants/me/export.csv", READ, media_type="text/csv")
 def export_csv(
     request: Request[Any, Any, Any],
     from_: Annotated[

@@ -23,14 +23,14 @@ party of a case (``POST .../freeze``, the parties' own freeze).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Final, Literal
 
 from anyio import to_thread
-from litestar import Request, get, post
+from litestar import Request, post
 from litestar.params import FromPath, JSONBody, Parameter
 
 from centime import usecases, wire
-from centime.auth import Scope
 from centime.http.problems import ProblemError, problems
 from centime.money import ASSETS
 from centime.platform import review
@@ -38,15 +38,14 @@ from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id
 from centime.platform.review import DecisionRecord
 
-from ..guards import requires
 from ..idempotency import IdempotencyKey, check_key
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
-from ..params import path_id
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
+from ..params import must_find, path_id
 from ..state import api_state, principal_of
+from .declare import REVIEW, reads, writes
 
 __all__ = ["case_out", "risk_routes"]
 
-REVIEW: Final = [requires(Scope.REVIEW, operator=True)]
 _PREFIX: Final = review.ID_PREFIXES  # kinds registered later included
 
 StatusQuery = Annotated[
@@ -102,18 +101,9 @@ def decision_out(d: DecisionRecord) -> wire.RiskDecision:
 
 
 def detail_out(evidence: review.CaseEvidence) -> wire.RiskCaseDetail:
-    base = case_out(evidence.case)
-    return wire.RiskCaseDetail(
-        id=base.id,
-        status=base.status,
-        object=base.object,
-        object_id=base.object_id,
-        party_id=base.party_id,
-        amount=base.amount,
-        label=base.label,
-        created_at=base.created_at,
-        resolved_at=base.resolved_at,
-        resolved_by=base.resolved_by,
+    return wire.extended(
+        case_out(evidence.case),
+        wire.RiskCaseDetail,
         decision=None if evidence.decision is None else decision_out(evidence.decision),
         recent=[decision_out(d) for d in evidence.recent],
         related=evidence.related,
@@ -137,7 +127,20 @@ def _analyst(request: Request[Any, Any, Any]) -> str:
     return format_id("key", principal_of(request).key_id)
 
 
-@get("/risk/cases", guards=REVIEW, sync_to_thread=True, responses=problems())
+async def _act(
+    request: Request[Any, Any, Any],
+    case_id: str,
+    idempotency_key: str | None,
+    action: Callable[..., Any],
+    *args: object,
+) -> wire.RiskCase:
+    """``action(platform, case, *args)`` on the case the path names, off the event loop."""
+    platform = api_state(request).platform
+    target = _case_id(case_id, idempotency_key)
+    return _answer(await to_thread.run_sync(action, platform, target, *args))
+
+
+@reads("/risk/cases", REVIEW)
 def list_cases(
     request: Request[Any, Any, Any],
     status: StatusQuery = "open",
@@ -146,39 +149,31 @@ def list_cases(
 ) -> wire.RiskCasePage:
     """The review queue, newest first: the open cases (or those of another status)."""
     name = f"risk_cases:{status}"
-    return listed_page(
+    return page_of(
+        request,
         wire.RiskCasePage,
         name,
         cursor,
-        lambda at: review.list_cases(
-            api_state(request).platform, None if status == "all" else status, at, limit
-        ),
+        limit,
+        review.list_cases,
         case_out,
+        None if status == "all" else status,
     )
 
 
-@get("/risk/cases/{case_id:str}", guards=REVIEW, sync_to_thread=True, responses=problems(404))
+@reads("/risk/cases/{case_id:str}", REVIEW, 404)
 def get_case(request: Request[Any, Any, Any], case_id: FromPath[str]) -> wire.RiskCaseDetail:
     """A case with its evidence."""
     found = review.get_case(api_state(request).platform, _case_id(case_id))
-    if found is None:
-        raise ProblemError(Code.CASE_NOT_FOUND, "no such case")
-    return detail_out(found)
+    return detail_out(must_find(found, Code.CASE_NOT_FOUND, "no such case"))
 
 
-@post(
-    "/risk/cases/{case_id:str}/approve",
-    guards=REVIEW,
-    status_code=200,
-    responses=problems(402, 404, 409, 422, 503),
-)
+@writes("/risk/cases/{case_id:str}/approve", REVIEW, 402, 404, 503, status_code=200, body=False)
 async def approve_case(
     request: Request[Any, Any, Any], case_id: FromPath[str], idempotency_key: IdempotencyKey = None
 ) -> wire.RiskCase:
     """The held operation goes ahead (the service checks it again)."""
-    platform = api_state(request).platform
-    target, analyst = _case_id(case_id, idempotency_key), _analyst(request)
-    return _answer(await to_thread.run_sync(usecases.approve_case, platform, target, analyst))
+    return await _act(request, case_id, idempotency_key, usecases.approve_case, _analyst(request))
 
 
 @post(
@@ -191,9 +186,7 @@ async def decline_case(
     request: Request[Any, Any, Any], case_id: FromPath[str], idempotency_key: IdempotencyKey = None
 ) -> wire.RiskCase:
     """The held money is the payer's again (a held sign-up's party is closed)."""
-    platform = api_state(request).platform
-    target, analyst = _case_id(case_id, idempotency_key), _analyst(request)
-    return _answer(await to_thread.run_sync(review.decline_case, platform, target, analyst))
+    return await _act(request, case_id, idempotency_key, review.decline_case, _analyst(request))
 
 
 @post(
@@ -203,10 +196,7 @@ async def freeze_party(
     request: Request[Any, Any, Any], case_id: FromPath[str], idempotency_key: IdempotencyKey = None
 ) -> wire.RiskCase:
     """Freeze the case's customer or merchant (nothing moves its money until unfrozen)."""
-    platform = api_state(request).platform
-    target = _case_id(case_id, idempotency_key)
-    result = await to_thread.run_sync(review.freeze_case_party, platform, target)
-    return _answer(result)
+    return await _act(request, case_id, idempotency_key, review.freeze_case_party)
 
 
 @post(
@@ -222,9 +212,7 @@ async def label_case(
     idempotency_key: IdempotencyKey = None,
 ) -> wire.RiskCase:
     """Label the case fraud or not_fraud (kept for training)."""
-    platform = api_state(request).platform
-    target = _case_id(case_id, idempotency_key)
-    return _answer(await to_thread.run_sync(review.label_case, platform, target, data.label))
+    return await _act(request, case_id, idempotency_key, review.label_case, data.label)
 
 
 @post("/risk/labels", guards=REVIEW, status_code=200, responses=problems(400, 413, 415))

@@ -35,12 +35,11 @@ from typing import Any, Final
 
 import msgspec
 from anyio import to_thread
-from litestar import Request, Response, get, post
+from litestar import Request, Response
 from litestar.params import FromPath, JSONBody
 
 from centime import usecases, wire
-from centime.auth import Scope
-from centime.http.problems import PROBLEM_JSON, ApiCode, ProblemError, problems, refusal_problem
+from centime.http.problems import PROBLEM_JSON, ApiCode, ProblemError, refusal_problem
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.funding import fingerprint, instrument_key, topups
@@ -49,18 +48,15 @@ from centime.platform.review import InReview
 from centime.providers import FundingProvider, Method
 
 from ..execute import REPLAYED_HEADER
-from ..guards import requires
 from ..idempotency import IdempotencyKeyRequired
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
-from ..params import body_id, path_id
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
+from ..params import body_id, must_find, path_id
 from ..screen import IN_REVIEW, in_review_body, origin
 from ..state import api_state, principal_of
 from .acting import CustomerQuery, listing, operation_id, query_id
+from .declare import OPERATOR_PAYMENTS, OPERATOR_READ, reads, writes
 
 __all__ = ["topup_out", "topup_routes"]
-
-OPERATOR_PAYMENTS: Final = [requires(Scope.PAYMENTS, operator=True)]
-OPERATOR_READ: Final = [requires(Scope.READ, operator=True)]
 
 
 def _time(ns: int | None) -> str | None:
@@ -160,12 +156,7 @@ def _create(
     return usecases.topup(platform, provider, use_case, usecases.Origin(device, ip)), False
 
 
-@post(
-    "/topups",
-    guards=OPERATOR_PAYMENTS,
-    status_code=201,
-    responses={**problems(403, 404, 409, 413, 415, 422, 503), **IN_REVIEW},
-)
+@writes("/topups", OPERATOR_PAYMENTS, 403, 404, 503, status_code=201, also=IN_REVIEW)
 async def create_topup(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.TopUpCreate],
@@ -200,12 +191,7 @@ def _retry(platform: Platform, topup_id: int) -> topups.TopUp | Refusal:
     return topups.retry_topup(platform, _provider(platform, found.provider), topup_id)
 
 
-@post(
-    "/topups/{topup_id:str}/retry",
-    guards=OPERATOR_PAYMENTS,
-    status_code=200,
-    responses=problems(404, 409, 422, 503),
-)
+@writes("/topups/{topup_id:str}/retry", OPERATOR_PAYMENTS, 404, 503, status_code=200, body=False)
 async def retry_topup(
     request: Request[Any, Any, Any],
     topup_id: FromPath[str],
@@ -222,7 +208,7 @@ async def retry_topup(
     return _answer(result, 200)
 
 
-@get("/topups", guards=OPERATOR_READ, sync_to_thread=True, responses=problems())
+@reads("/topups", OPERATOR_READ)
 def list_topups(
     request: Request[Any, Any, Any],
     customer_id: CustomerQuery = None,
@@ -232,23 +218,17 @@ def list_topups(
     """Top-ups newest first: every one, or a customer's."""
     customer = query_id("cus", customer_id, "customer_id")
     name = listing("topups", customer)
-    return listed_page(
-        wire.TopUpPage,
-        name,
-        cursor,
-        lambda at: topups.list_topups(api_state(request).platform, customer, at, limit),
-        topup_out,
+    return page_of(
+        request, wire.TopUpPage, name, cursor, limit, topups.list_topups, topup_out, customer
     )
 
 
-@get("/topups/{topup_id:str}", guards=OPERATOR_READ, sync_to_thread=True, responses=problems(404))
+@reads("/topups/{topup_id:str}", OPERATOR_READ, 404)
 def get_topup(request: Request[Any, Any, Any], topup_id: FromPath[str]) -> wire.TopUp:
     found = topups.get_topup(
         api_state(request).platform, path_id("top", topup_id, Code.TOPUP_NOT_FOUND)
     )
-    if found is None:
-        raise ProblemError(Code.TOPUP_NOT_FOUND, "no such top-up")
-    return topup_out(found)
+    return topup_out(must_find(found, Code.TOPUP_NOT_FOUND, "no such top-up"))
 
 
 topup_routes: Final = [create_topup, retry_topup, list_topups, get_topup]

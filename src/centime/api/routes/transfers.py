@@ -11,29 +11,24 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from litestar import Request, Response, get, post
+from litestar import Request, Response
 from litestar.params import FromPath, JSONBody
 
 from centime import usecases, wire
-from centime.auth import Scope
-from centime.http.problems import ProblemError, problems
 from centime.platform.errors import Code
 from centime.platform.ids import format_id
 from centime.platform.payments import p2p
 
 from ..execute import execute
-from ..guards import requires
 from ..idempotency import IdempotencyKeyRequired
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
-from ..params import body_id, path_id
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
+from ..params import body_id, must_find, path_id
 from ..screen import IN_REVIEW, screened_operation
 from ..state import api_state, principal_of
 from .acting import CustomerQuery, listing, operation_id, query_id
+from .declare import OPERATOR_PAYMENTS, OPERATOR_READ, reads, writes
 
 __all__ = ["transfer_out", "transfer_routes"]
-
-OPERATOR_PAYMENTS: Final = [requires(Scope.PAYMENTS, operator=True)]
-OPERATOR_READ: Final = [requires(Scope.READ, operator=True)]
 
 
 def transfer_out(t: p2p.P2PTransfer) -> wire.Transfer:
@@ -47,12 +42,7 @@ def transfer_out(t: p2p.P2PTransfer) -> wire.Transfer:
     )
 
 
-@post(
-    "/transfers",
-    guards=OPERATOR_PAYMENTS,
-    status_code=201,
-    responses={**problems(402, 404, 409, 413, 415, 422), **IN_REVIEW},
-)
+@writes("/transfers", OPERATOR_PAYMENTS, 402, 404, status_code=201, also=IN_REVIEW)
 async def create_transfer(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.TransferCreate],
@@ -75,7 +65,7 @@ async def create_transfer(
     )
 
 
-@get("/transfers", guards=OPERATOR_READ, sync_to_thread=True, responses=problems())
+@reads("/transfers", OPERATOR_READ)
 def list_transfers(
     request: Request[Any, Any, Any],
     customer_id: CustomerQuery = None,
@@ -85,28 +75,24 @@ def list_transfers(
     """Transfers newest first: every one, or those a customer sent or received."""
     customer = query_id("cus", customer_id, "customer_id")
     name = listing("transfers", customer)
-    return listed_page(
+    return page_of(
+        request,
         wire.TransferPage,
         name,
         cursor,
-        lambda at: p2p.list_p2p_transfers(api_state(request).platform, customer, at, limit),
+        limit,
+        p2p.list_p2p_transfers,
         transfer_out,
+        customer,
     )
 
 
-@get(
-    "/transfers/{transfer_id:str}",
-    guards=OPERATOR_READ,
-    sync_to_thread=True,
-    responses=problems(404),
-)
+@reads("/transfers/{transfer_id:str}", OPERATOR_READ, 404)
 def get_transfer(request: Request[Any, Any, Any], transfer_id: FromPath[str]) -> wire.Transfer:
     found = p2p.get_p2p_transfer(
         api_state(request).platform, path_id("tr", transfer_id, Code.TRANSFER_NOT_FOUND)
     )
-    if found is None:
-        raise ProblemError(Code.TRANSFER_NOT_FOUND, "no such transfer")
-    return transfer_out(found)
+    return transfer_out(must_find(found, Code.TRANSFER_NOT_FOUND, "no such transfer"))
 
 
 transfer_routes: Final = [create_transfer, list_transfers, get_transfer]

@@ -12,27 +12,24 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from litestar import Request, Response, delete, get, patch, post
+from litestar import Request, Response, delete, patch
 from litestar.params import FromPath, JSONBody
 
 from centime import wire
-from centime.auth import Scope
-from centime.http.problems import ProblemError, problems
+from centime.http.problems import problems
 from centime.platform.errors import Code
 from centime.platform.events import webhooks
 from centime.platform.ids import format_id
 
 from ..execute import execute
-from ..guards import requires
 from ..idempotency import IdempotencyKey
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, listed_page
-from ..params import path_id
+from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
+from ..params import must_find, path_id
 from ..state import api_state, principal_of
 from .acting import acting_merchant, operation_id
+from .declare import ADMIN, reads, writes
 
 __all__ = ["endpoint_out", "webhook_routes"]
-
-ADMIN: Final = [requires(Scope.ADMIN)]
 
 
 def endpoint_out(e: webhooks.Endpoint) -> wire.WebhookEndpoint:
@@ -53,9 +50,8 @@ def endpoint_out(e: webhooks.Endpoint) -> wire.WebhookEndpoint:
 
 
 def _with_secret(made: webhooks.NewSecret, shown: bool) -> wire.WebhookEndpointCreated:
-    out = endpoint_out(made.endpoint)
-    fields = {f: getattr(out, f) for f in out.__struct_fields__}
-    return wire.WebhookEndpointCreated(**fields, secret=made.secret if shown else None)
+    secret = made.secret if shown else None
+    return wire.extended(endpoint_out(made.endpoint), wire.WebhookEndpointCreated, secret=secret)
 
 
 def delivery_out(d: webhooks.Delivery) -> wire.WebhookDelivery:
@@ -97,14 +93,10 @@ def _endpoint_id(text: str) -> int:
 
 def _visible(request: Request[Any, Any, Any], text: str) -> webhooks.Endpoint:
     found = webhooks.get_endpoint(api_state(request).platform, _endpoint_id(text), _owner(request))
-    if found is None:
-        raise ProblemError(Code.WEBHOOK_ENDPOINT_NOT_FOUND, "no such webhook endpoint")
-    return found
+    return must_find(found, Code.WEBHOOK_ENDPOINT_NOT_FOUND, "no such webhook endpoint")
 
 
-@post(
-    "/webhook-endpoints", guards=ADMIN, status_code=201, responses=problems(404, 409, 413, 415, 422)
-)
+@writes("/webhook-endpoints", ADMIN, 404, status_code=201)
 async def create_webhook_endpoint(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.WebhookEndpointCreate],
@@ -137,7 +129,7 @@ async def create_webhook_endpoint(
     )
 
 
-@get("/webhook-endpoints", guards=ADMIN, sync_to_thread=True, responses=problems())
+@reads("/webhook-endpoints", ADMIN)
 def list_webhook_endpoints(
     request: Request[Any, Any, Any],
     limit: LimitParam = API_PAGE_SIZE_DEFAULT,
@@ -146,32 +138,26 @@ def list_webhook_endpoints(
     """The caller's endpoints (the operator's key: every merchant's), newest first."""
     owner = _owner(request)
     name = f"webhook-endpoints:{owner or ''}"
-    return listed_page(
+    return page_of(
+        request,
         wire.WebhookEndpointPage,
         name,
         cursor,
-        lambda at: webhooks.list_endpoints(api_state(request).platform, owner, at, limit),
+        limit,
+        webhooks.list_endpoints,
         endpoint_out,
+        owner,
     )
 
 
-@get(
-    "/webhook-endpoints/{endpoint_id:str}",
-    guards=ADMIN,
-    sync_to_thread=True,
-    responses=problems(404),
-)
+@reads("/webhook-endpoints/{endpoint_id:str}", ADMIN, 404)
 def get_webhook_endpoint(
     request: Request[Any, Any, Any], endpoint_id: FromPath[str]
 ) -> wire.WebhookEndpoint:
     return endpoint_out(_visible(request, endpoint_id))
 
 
-@patch(
-    "/webhook-endpoints/{endpoint_id:str}",
-    guards=ADMIN,
-    responses=problems(404, 409, 413, 415, 422),
-)
+@writes("/webhook-endpoints/{endpoint_id:str}", ADMIN, 404, method=patch)
 async def update_webhook_endpoint(
     request: Request[Any, Any, Any],
     endpoint_id: FromPath[str],
@@ -204,12 +190,7 @@ async def delete_webhook_endpoint(
     return await execute(request, operation, endpoint_out, idempotency_key=None)
 
 
-@post(
-    "/webhook-endpoints/{endpoint_id:str}/rotate-secret",
-    guards=ADMIN,
-    status_code=200,
-    responses=problems(404, 409, 413, 415, 422),
-)
+@writes("/webhook-endpoints/{endpoint_id:str}/rotate-secret", ADMIN, 404, status_code=200)
 async def rotate_webhook_secret(
     request: Request[Any, Any, Any],
     endpoint_id: FromPath[str],
@@ -230,12 +211,7 @@ async def rotate_webhook_secret(
     )
 
 
-@post(
-    "/webhook-endpoints/{endpoint_id:str}/test",
-    guards=ADMIN,
-    status_code=202,
-    responses=problems(404, 409, 422),
-)
+@writes("/webhook-endpoints/{endpoint_id:str}/test", ADMIN, 404, status_code=202, body=False)
 async def send_webhook_test(
     request: Request[Any, Any, Any],
     endpoint_id: FromPath[str],
@@ -250,12 +226,7 @@ async def send_webhook_test(
     )
 
 
-@get(
-    "/webhook-endpoints/{endpoint_id:str}/deliveries",
-    guards=ADMIN,
-    sync_to_thread=True,
-    responses=problems(404),
-)
+@reads("/webhook-endpoints/{endpoint_id:str}/deliveries", ADMIN, 404)
 def list_webhook_deliveries(
     request: Request[Any, Any, Any],
     endpoint_id: FromPath[str],
@@ -265,21 +236,19 @@ def list_webhook_deliveries(
     """The endpoint's deliveries (one per event), newest first."""
     endpoint = _visible(request, endpoint_id)
     name = f"webhook-deliveries:{endpoint.id}"
-    return listed_page(
+    return page_of(
+        request,
         wire.WebhookDeliveryPage,
         name,
         cursor,
-        lambda at: webhooks.list_deliveries(api_state(request).platform, endpoint.id, at, limit),
+        limit,
+        webhooks.list_deliveries,
         delivery_out,
+        endpoint.id,
     )
 
 
-@get(
-    "/webhook-endpoints/{endpoint_id:str}/attempts",
-    guards=ADMIN,
-    sync_to_thread=True,
-    responses=problems(404),
-)
+@reads("/webhook-endpoints/{endpoint_id:str}/attempts", ADMIN, 404)
 def list_webhook_attempts(
     request: Request[Any, Any, Any],
     endpoint_id: FromPath[str],
@@ -290,21 +259,19 @@ def list_webhook_attempts(
     the answer's first bytes, newest first."""
     endpoint = _visible(request, endpoint_id)
     name = f"webhook-attempts:{endpoint.id}"
-    return listed_page(
+    return page_of(
+        request,
         wire.WebhookAttemptPage,
         name,
         cursor,
-        lambda at: webhooks.list_attempts(api_state(request).platform, endpoint.id, at, limit),
+        limit,
+        webhooks.list_attempts,
         attempt_out,
+        endpoint.id,
     )
 
 
-@post(
-    "/webhook-deliveries/{delivery_id:str}/redeliver",
-    guards=ADMIN,
-    status_code=202,
-    responses=problems(404, 409, 422),
-)
+@writes("/webhook-deliveries/{delivery_id:str}/redeliver", ADMIN, 404, status_code=202, body=False)
 async def redeliver_webhook(
     request: Request[Any, Any, Any],
     delivery_id: FromPath[str],
