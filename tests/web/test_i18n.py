@@ -87,6 +87,17 @@ def test_amounts_are_exact_and_grouped_per_locale() -> None:
         assert formats.money(10**15 + 1, "USD") == "1,000,000,000.000001 USD"
 
 
+def test_each_assets_minor_digits_are_the_currencys() -> None:
+    """Screens show at least the currency's minor digits (ISO 4217, as Babel knows them):
+    cents, and none for yen and won."""
+    from babel.numbers import get_currency_precision
+
+    for code, asset in ASSETS.items():
+        assert asset.minor_digits == get_currency_precision(code), code
+    assert Formats("ko").money(2_5000, "JPY") == "2.5 JPY"  # a limit is whole yen; an amount
+    assert Formats("en").money(2_0000, "JPY") == "2 JPY"  # keeps every digit it has
+
+
 def test_won_is_written_as_people_write_it_per_locale() -> None:
     assert Formats("en").money(1_234_0000, "KRW") == "₩1,234"
     assert Formats("ko").money(1_234_0000, "KRW") == "1,234원"

@@ -180,6 +180,10 @@ def test_limits_and_durations_in_a_detail_are_written_the_korean_way() -> None:
         "the daily top-up limit is 1000.000000 USD; 250.500000 USD left today",
     )
     assert "1,000.00 USD" in daily and "250.50 USD" in daily and "하루" in daily, daily
+    yen = korean(
+        "tier_limit_exceeded", "the daily top-up limit is 100.0000 JPY; 40.0000 JPY left today"
+    )
+    assert "100 JPY" in yen and "40 JPY" in yen and ".0000" not in yen, yen
     won = korean("tier_limit_exceeded", "the balance may not exceed 1000000.0000 KRW")
     assert "1,000,000원" in won and "KRW" not in won, won
     locked = korean("payouts_locked", "a payout-method change locks payouts for 23 h 59 min more")
