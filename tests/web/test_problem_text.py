@@ -317,3 +317,12 @@ def test_an_amounts_field_detail_reads_in_korean(api: Api) -> None:
     assert not english_words.findall(
         ko["errors"][0]["detail"].replace("scale", "").replace("value", "")
     )
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_every_code_reads_in_korean_whatever_its_developer_detail(code: str) -> None:
+    """A detail the catalogue does not hold (a literal of a service, a library's text)
+    becomes the code's sentence for people: never English for a Korean reader."""
+    body = problem_body(code, "the frobnicator is in a state we did not expect")
+    korean = msgspec.json.decode(localize_problem(body, "ko"))["detail"]
+    assert not korean.isascii() and "frobnicator" not in korean, (code, korean)

@@ -161,16 +161,17 @@ def _fill(
 
 
 def translate_built_detail(
-    detail: str, gettext: Callable[[str], str], formats: Formats
+    detail: str, gettext: Callable[[str], str], formats: Formats, *, same: bool = False
 ) -> str | None:
     """``detail`` translated if it has one of the templates' shapes and the catalogue
-    translates that template; else None."""
+    translates that template (``same``: or keeps it, as English does: the values are still
+    written the locale's way, for a page); else None."""
     for template in _BY_SPECIFICITY:
         found = template_pattern(template).fullmatch(detail)
         if found is None:
             continue
         translated = gettext(template)
-        if translated == template:
+        if translated == template and not same:
             return None
         return _fill(translated, found.groupdict(), formats, gettext)
     return None
