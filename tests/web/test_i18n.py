@@ -129,3 +129,18 @@ def test_times_are_in_the_viewers_zone_and_durations_in_words() -> None:
     assert choose_zone("../../etc/passwd") == dt.UTC and choose_zone(None) == dt.UTC
     assert Formats("ko").duration(86_398) == "23 시간 59 분"
     assert Formats("en").duration(86_398) == "23 h 59 min"
+
+
+def test_a_form_fields_amount_is_plain_and_parses_back() -> None:
+    """What a form field holds (the schedule's minimum, the payout's default) is sent back:
+    no grouping, a point, exact."""
+    from centime.web.i18n import plain_amount
+
+    assert plain_amount(1_000_000_000, "USD") == "1000.00"
+    assert plain_amount(67_763, "USD") == "0.067763"
+    assert plain_amount(0, "USD") == "0.00"
+    assert plain_amount(1_000_0000, "JPY") == "1000"
+    assert plain_amount(5, "KRW") == "0.0005"
+    for asset in ASSETS:
+        for amount in (0, 1, 10**7 + 3, AMOUNT_MAX):
+            assert parse_amount(plain_amount(amount, asset), ASSETS[asset].scale) == amount

@@ -50,6 +50,7 @@ from .i18n import (
     Formats,
     choose_locale,
     choose_zone,
+    plain_amount,
     translations,
 )
 from .messages import REVIEW_KINDS, ceremony_messages, refusal_text
@@ -113,8 +114,8 @@ def _environment(locale: str) -> Environment:
         extensions=[i18n],
     )
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
-    formats = Formats(locale)
-    env.filters["money"] = lambda amount, asset="USD": formats.amount(amount, asset)
+    # A form field's amount: plain (no grouping), so that sending the form back parses.
+    env.filters["plain"] = plain_amount
     env.filters["quote"] = lambda text: quote(str(text), safe="")
     return env
 

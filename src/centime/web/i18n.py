@@ -42,6 +42,7 @@ __all__ = [
     "Formats",
     "choose_locale",
     "choose_zone",
+    "plain_amount",
     "translations",
 ]
 
@@ -107,6 +108,16 @@ def choose_zone(cookie: str | None) -> zoneinfo.ZoneInfo | dt.timezone:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return dt.UTC
+
+
+def plain_amount(amount: int, asset: str) -> str:
+    """An amount as a form field holds it, to be sent back: no grouping, a decimal point,
+    the currency's minor digits at least and every digit the amount has (it parses back to
+    the same integer: ``1000.00``, ``0.067763``, ``1000`` yen)."""
+    known = ASSETS[asset]
+    whole, _, fraction = known.format(amount).partition(".")
+    fraction = fraction.rstrip("0").ljust(min(known.minor_digits, known.scale), "0")
+    return f"{whole}.{fraction}" if fraction else whole
 
 
 @dataclass(frozen=True, slots=True)
