@@ -299,6 +299,17 @@ def test_limits_are_written_once_for_every_asset_in_limit_units() -> None:
     assert ASSETS["JPY"].limit("1000") == 1000 * 10**4  # a limit unit is one yen
 
 
+def test_the_short_text_of_an_amount_drops_only_zeros_beyond_the_minor_digits() -> None:
+    assert ASSETS["USD"].short(19_436_500) == "19.4365"
+    assert ASSETS["USD"].short(3_000_000) == "3.00"
+    assert ASSETS["USD"].short(125) == "0.000125"
+    assert ASSETS["JPY"].short(1000_0000) == "1000"
+    assert ASSETS["KRW"].short(-5) == "-0.0005"
+    for asset in ASSETS.values():
+        for amount in (0, 1, 10**7 + 30, AMOUNT_MAX):
+            assert asset.parse(asset.short(amount)) == amount
+
+
 def test_a_limit_is_a_whole_number_of_the_currencys_minor_units() -> None:
     """Whole yen and whole won (neither has a minor unit), whole cents: rounded down, since
     a limit is a most."""

@@ -82,6 +82,14 @@ class Asset:
     def format(self, amount: int) -> str:
         return format_amount(amount, self.scale)
 
+    def short(self, amount: int) -> str:
+        """The exact decimal without the zeros beyond the currency's minor digits:
+        ``19.4365`` rather than ``19.436500`` dollars, ``1000`` yen; parses back to
+        ``amount``."""
+        whole, _, fraction = self.format(amount).partition(".")
+        fraction = fraction.rstrip("0").ljust(min(self.minor_digits, self.scale), "0")
+        return f"{whole}.{fraction}" if fraction else whole
+
     @property
     def minor_unit(self) -> int:
         """How many of the smallest units make one minor unit (a cent, a whole yen)."""

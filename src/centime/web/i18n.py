@@ -114,10 +114,7 @@ def plain_amount(amount: int, asset: str) -> str:
     """An amount as a form field holds it, to be sent back: no grouping, a decimal point,
     the currency's minor digits at least and every digit the amount has (it parses back to
     the same integer: ``1000.00``, ``0.067763``, ``1000`` yen)."""
-    known = ASSETS[asset]
-    whole, _, fraction = known.format(amount).partition(".")
-    fraction = fraction.rstrip("0").ljust(min(known.minor_digits, known.scale), "0")
-    return f"{whole}.{fraction}" if fraction else whole
+    return ASSETS[asset].short(amount)
 
 
 @dataclass(frozen=True, slots=True)
