@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from centime.auth import Scope
 from centime.http.problems import ApiCode, problem_body
 from centime.platform.context import Platform
 from centime.platform.errors import Code
@@ -326,3 +327,21 @@ def test_every_code_reads_in_korean_whatever_its_developer_detail(code: str) -> 
     body = problem_body(code, "the frobnicator is in a state we did not expect")
     korean = msgspec.json.decode(localize_problem(body, "ko"))["detail"]
     assert not korean.isascii() and "frobnicator" not in korean, (code, korean)
+
+
+def test_which_key_may_do_what_reads_in_korean(api: Api) -> None:
+    from centime.web.problem_text import EXACT_DETAILS
+
+    sources = "".join(p.read_text(encoding="utf-8") for p in (SRC / "api").rglob("*.py"))
+    for detail in EXACT_DETAILS:  # still what the API says
+        assert f'"{detail}"' in sources, detail
+    merchant = api.merchant()
+    reader = api.merchant_key(merchant, Scope.READ)
+    body = {"customer_id": "cus_0000000000001", "amount": "1"}
+    refused = api.http.post(
+        "/v1/payments",
+        headers={**api.headers(reader, **{"Idempotency-Key": "k-9"}), **KO},
+        json=body,
+    )
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["detail"] == "이 키에는 'payments' 권한 범위가 없습니다"

@@ -72,6 +72,7 @@ DETAIL_TEMPLATES: Final = (
     N_("a passkey's name is 1-%(max)s characters"),
     N_("a merchant has at most %(max)s endpoints"),
     N_("the provider did not answer %(count)s times; the top-up waits for its report"),
+    N_("this key lacks the %(scope)s scope"),
 )
 # The states a built detail names (``the hold is released``), in words: the values of the
 # services' status enums (holds, top-ups, payment links, review cases, payouts, mandates).

@@ -27,7 +27,7 @@ from .field_text import translate_errors
 from .i18n import DEFAULT_LOCALE, Formats, choose_locale, translations
 from .messages import MESSAGES, N_, refusal_text
 
-__all__ = ["TITLES", "localize_problem", "localize_problems"]
+__all__ = ["EXACT_DETAILS", "TITLES", "localize_problem", "localize_problems"]
 
 PROBLEM_JSON: Final = b"application/problem+json"
 _LOCALE_KEY: Final = "centime.problem_locale"
@@ -148,6 +148,15 @@ API_DETAILS: Final[dict[str, str]] = {
     "not_ready": N_("The service is starting or cannot reach its database: try again soon."),
     "busy": N_("The service is busy: try again after the time in Retry-After."),
 }
+# The HTTP layer's details that say more than their code's sentence (which key may do what):
+# translated word for word.
+EXACT_DETAILS: Final = (
+    N_("only the operator's keys may do this"),
+    N_("an operator key has no merchant of its own"),
+    N_("a key can only grant scopes its maker holds"),
+    N_("the API key is not valid, or was revoked"),
+    N_("an API key is required: Authorization: Bearer ck_..."),
+)
 INTERNAL_ERROR: Final = N_("Something went wrong on our side; request id %(id)s.")
 _REQUEST_ID: Final = re.compile(r"request id ([A-Za-z0-9._-]+)$")
 _REFUSAL_CODES: Final = {code.value: code for code in Code}
