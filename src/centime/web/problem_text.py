@@ -154,8 +154,6 @@ EXACT_DETAILS: Final = (
     N_("only the operator's keys may do this"),
     N_("an operator key has no merchant of its own"),
     N_("a key can only grant scopes its maker holds"),
-    N_("the API key is not valid, or was revoked"),
-    N_("an API key is required: Authorization: Bearer ck_..."),
 )
 INTERNAL_ERROR: Final = N_("Something went wrong on our side; request id %(id)s.")
 _REQUEST_ID: Final = re.compile(r"request id ([A-Za-z0-9._-]+)$")
