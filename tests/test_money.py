@@ -296,3 +296,32 @@ def test_limits_are_written_once_for_every_asset_in_limit_units() -> None:
     assert ASSETS["USD"].limit("1000") == 1000 * 10**6
     assert ASSETS["KRW"].limit("1000") == 1_000_000 * 10**4  # a limit unit is 1,000 won
     assert ASSETS["KRW"].limit("0.5") == 500 * 10**4
+    assert ASSETS["JPY"].limit("1000") == 1000 * 10**4  # a limit unit is one yen
+
+
+def test_the_short_text_of_an_amount_drops_only_zeros_beyond_the_minor_digits() -> None:
+    assert ASSETS["USD"].short(19_436_500) == "19.4365"
+    assert ASSETS["USD"].short(3_000_000) == "3.00"
+    assert ASSETS["USD"].short(125) == "0.000125"
+    assert ASSETS["JPY"].short(1000_0000) == "1000"
+    assert ASSETS["KRW"].short(-5) == "-0.0005"
+    for asset in ASSETS.values():
+        for amount in (0, 1, 10**7 + 30, AMOUNT_MAX):
+            assert asset.parse(asset.short(amount)) == amount
+
+
+def test_a_limit_is_a_whole_number_of_the_currencys_minor_units() -> None:
+    """Whole yen and whole won (neither has a minor unit), whole cents: rounded down, since
+    a limit is a most."""
+    from centime.money import ASSETS
+
+    assert ASSETS["JPY"].limit("2.5") == 2 * 10**4
+    assert ASSETS["JPY"].limit("0.9999") == 0
+    assert ASSETS["KRW"].limit("0.0015") == 1 * 10**4  # 1.5 won
+    assert ASSETS["USD"].limit("100.005") == 100 * 10**6
+    assert ASSETS["USD"].limit("0.25") == 250_000
+    for asset in ASSETS.values():
+        assert asset.limit("1") % asset.minor_unit == 0
+        assert asset.limit(str(AMOUNT_MAX // asset.units_per_whole)) <= AMOUNT_MAX
+    assert (ASSETS["JPY"].minor_digits, ASSETS["KRW"].minor_digits) == (0, 0)
+    assert ASSETS["JPY"].minor_unit == ASSETS["KRW"].minor_unit == 10**4

@@ -213,7 +213,7 @@ def print_demo(
         merchants.add_row(
             seeded.merchant.name,
             format_id("mer", seeded.merchant.id),
-            ", ".join(f"{USD.format(b.available)} {b.asset}" for b in earned) or "-",
+            ", ".join(f"{ASSETS[b.asset].short(b.available)} {b.asset}" for b in earned) or "-",
         )
         scopes = ", ".join(sorted(s.value for s in MERCHANT_SCOPES))
         say(f"key of {seeded.merchant.name} ({scopes}): {seeded.api_key}")
@@ -224,8 +224,8 @@ def print_demo(
             customers.add_row(
                 person.customer.name,
                 format_id("cus", person.customer.id),
-                f"{USD.format(balance.available)} {balance.asset}",
-                f"{USD.format(balance.restricted)} {balance.asset}",
+                f"{ASSETS[balance.asset].short(balance.available)} {balance.asset}",
+                f"{ASSETS[balance.asset].short(balance.restricted)} {balance.asset}",
             )
     console.print(customers)
     say(
@@ -262,7 +262,7 @@ def _print_review(
     held = demo.held
     ada = demo.world.customers[0].customer.name
     podcast = demo.world.merchants[2].merchant.name
-    amount = f"{ASSETS[held.asset].format(held.amount)} {held.asset}"
+    amount = f"{ASSETS[held.asset].short(held.amount)} {held.asset}"
     rules = f" ({rules_file})" if rules_file is not None else ""
     say("[bold]a payment held for review[/bold]")
     say(

@@ -48,11 +48,16 @@ class Asset:
     ``limit_unit``: the whole units of this asset that one unit of the platform's limits
     stands for. Limits (a KYC tier's daily top-up, say "1000") are written once for every
     asset; a thousand won is not a thousand dollars, so for won one limit unit is 1,000 won.
+
+    ``minor_digits``: the currency's own minor unit (ISO 4217): two for cents, none for yen
+    and won. Screens show at least these digits, and a limit is a whole number of minor
+    units (whole yen, whole won: a limit of half a yen means nothing to a person).
     """
 
     code: str
     scale: int
     limit_unit: int = 1
+    minor_digits: int = 2
 
     def __post_init__(self) -> None:
         if not isinstance(self.code, str) or not (
@@ -63,6 +68,8 @@ class Asset:
             raise ValueError(f"asset scale must be an int in 0..{ASSET_SCALE_MAX}")
         if type(self.limit_unit) is not int or self.limit_unit < 1:
             raise ValueError("an asset's limit unit is a positive int")
+        if type(self.minor_digits) is not int or self.minor_digits < 0:
+            raise ValueError("an asset's minor digits are an int, 0 or more")
 
     @property
     def units_per_whole(self) -> int:
@@ -75,22 +82,38 @@ class Asset:
     def format(self, amount: int) -> str:
         return format_amount(amount, self.scale)
 
+    def short(self, amount: int) -> str:
+        """The exact decimal without the zeros beyond the currency's minor digits:
+        ``19.4365`` rather than ``19.436500`` dollars, ``1000`` yen; parses back to
+        ``amount``."""
+        whole, _, fraction = self.format(amount).partition(".")
+        fraction = fraction.rstrip("0").ljust(min(self.minor_digits, self.scale), "0")
+        return f"{whole}.{fraction}" if fraction else whole
+
+    @property
+    def minor_unit(self) -> int:
+        """How many of the smallest units make one minor unit (a cent, a whole yen)."""
+        return int(10 ** (self.scale - min(self.minor_digits, self.scale)))
+
     def limit(self, text: str) -> int:
-        """A limit written in limit units (``"1000"``) as an amount of this asset."""
-        return min(parse_amount(text, self.scale) * self.limit_unit, AMOUNT_MAX)
+        """A limit written in limit units (``"1000"``) as an amount of this asset: a whole
+        number of its minor units, rounded down (a limit is a most)."""
+        amount = min(parse_amount(text, self.scale) * self.limit_unit, AMOUNT_MAX)
+        return amount - amount % self.minor_unit
 
 
 # The assets the platform knows. Micropayments need sub-cent precision, hence scale 6 for
 # fiat currencies; JPY and KRW have no minor unit, so scale 4 still gives ten-thousandths of
-# a yen or a won (screens show whole won and yen, plus the digits a micro-amount really has).
+# a yen or a won (screens show whole won and yen, plus the digits a micro-amount really has;
+# limits are whole yen and whole won: a limit unit is one yen, and a thousand won).
 ASSETS: Final[dict[str, Asset]] = {
     asset.code: asset
     for asset in (
         Asset("USD", 6),
         Asset("EUR", 6),
         Asset("GBP", 6),
-        Asset("JPY", 4),
-        Asset("KRW", 4, limit_unit=1000),
+        Asset("JPY", 4, limit_unit=1, minor_digits=0),
+        Asset("KRW", 4, limit_unit=1000, minor_digits=0),
     )
 }
 if len(ASSETS) > ASSETS_MAX:  # one unit's bound on ledger events counts on at most this many

@@ -177,8 +177,9 @@ class Person:
     artifacts: Path = ARTIFACTS
     violations: list[str] = VIOLATIONS
 
-    def __init__(self, browser: Any, origin: str, name: str) -> None:
-        self.context = browser.new_context(viewport={"width": 390, "height": 844})
+    def __init__(self, browser: Any, origin: str, name: str, locale: str | None = None) -> None:
+        # locale: the browser's language (its Accept-Language), as a newcomer's browser has.
+        self.context = browser.new_context(viewport={"width": 390, "height": 844}, locale=locale)
         if AXE.exists():
             self.context.add_init_script(path=str(AXE))
         self.page = self.context.new_page()

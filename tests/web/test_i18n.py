@@ -87,6 +87,17 @@ def test_amounts_are_exact_and_grouped_per_locale() -> None:
         assert formats.money(10**15 + 1, "USD") == "1,000,000,000.000001 USD"
 
 
+def test_each_assets_minor_digits_are_the_currencys() -> None:
+    """Screens show at least the currency's minor digits (ISO 4217, as Babel knows them):
+    cents, and none for yen and won."""
+    from babel.numbers import get_currency_precision
+
+    for code, asset in ASSETS.items():
+        assert asset.minor_digits == get_currency_precision(code), code
+    assert Formats("ko").money(2_5000, "JPY") == "2.5 JPY"  # a limit is whole yen; an amount
+    assert Formats("en").money(2_0000, "JPY") == "2 JPY"  # keeps every digit it has
+
+
 def test_won_is_written_as_people_write_it_per_locale() -> None:
     assert Formats("en").money(1_234_0000, "KRW") == "₩1,234"
     assert Formats("ko").money(1_234_0000, "KRW") == "1,234원"
@@ -118,3 +129,18 @@ def test_times_are_in_the_viewers_zone_and_durations_in_words() -> None:
     assert choose_zone("../../etc/passwd") == dt.UTC and choose_zone(None) == dt.UTC
     assert Formats("ko").duration(86_398) == "23 시간 59 분"
     assert Formats("en").duration(86_398) == "23 h 59 min"
+
+
+def test_a_form_fields_amount_is_plain_and_parses_back() -> None:
+    """What a form field holds (the schedule's minimum, the payout's default) is sent back:
+    no grouping, a point, exact."""
+    from centime.web.i18n import plain_amount
+
+    assert plain_amount(1_000_000_000, "USD") == "1000.00"
+    assert plain_amount(67_763, "USD") == "0.067763"
+    assert plain_amount(0, "USD") == "0.00"
+    assert plain_amount(1_000_0000, "JPY") == "1000"
+    assert plain_amount(5, "KRW") == "0.0005"
+    for asset in ASSETS:
+        for amount in (0, 1, 10**7 + 3, AMOUNT_MAX):
+            assert parse_amount(plain_amount(amount, asset), ASSETS[asset].scale) == amount

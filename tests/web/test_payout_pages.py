@@ -13,10 +13,12 @@ from litestar.testing import TestClient
 
 from centime.auth.sessions import STEP_UP_FRESH_S
 from centime.clock import FakeClock
+from centime.money import ASSETS
 from centime.platform.context import Platform
 from centime.platform.errors import Refusal
 from centime.platform.events import webhooks
 from centime.platform.ids import format_id, parse_id
+from centime.platform.parties import merchant_balances
 from centime.platform.payouts import list_payouts
 from centime.providers.payout_sandbox import ACCOUNT_SUCCEEDS
 from tests.auth.test_passkeys import SoftAuthenticator
@@ -159,3 +161,31 @@ def test_webhook_endpoints_show_their_secret_once_and_stay_their_owners(
     for path in ("/dashboard/webhooks", "/dashboard/payouts/quote", "/dashboard/payout-methods"):
         away = client.post(path, data={"csrf": token, "amount": "1"}, follow_redirects=False)
         assert away.status_code == 303 and away.headers["location"] == "/app?signin=1"
+
+
+def test_the_payout_form_offers_what_is_available_and_a_schedule_saves_back_as_shown(
+    client: TestClient[Litestar], platform: Platform, clock: FakeClock
+) -> None:
+    """A newcomer's first quote is one that can go through (the available earnings, not a
+    dollar they may not have); a minimum of 1,000 shows as 1000.00 and saves again."""
+    install_rail(platform, clock)
+    _sign_up(client, "merchant")
+    merchant_id = _merchant_id(client)
+    earn(platform, merchant_id, 67_763)
+    [earned] = merchant_balances(platform, merchant_id)  # the payment less the fee
+    page = client.get("/dashboard").text
+    offered = re.search(
+        r'id="payout-amount" name="amount" required inputmode="decimal" value="([^"]*)"', page
+    )
+    assert offered and offered.group(1) == ASSETS["USD"].format(earned.available).rstrip("0")
+    token = _csrf(client, "/dashboard")
+    schedule = {"frequency": "weekly", "weekday": "0", "month_day": "1", "csrf": token}
+    saved = client.post("/dashboard/payout-schedule", data={**schedule, "minimum": "1000"})
+    assert saved.status_code in (200, 303), saved.text
+    shown = re.search(
+        r'id="minimum" name="minimum" inputmode="decimal" value="([^"]*)"',
+        client.get("/dashboard").text,
+    )
+    assert shown and shown.group(1) == "1000.00"
+    again = client.post("/dashboard/payout-schedule", data={**schedule, "minimum": shown.group(1)})
+    assert again.status_code in (200, 303) and 'role="alert"' not in again.text, again.text

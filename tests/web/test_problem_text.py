@@ -1,6 +1,6 @@
-"""Problem documents a person reads in Korean: ``title`` and ``detail`` follow
-Accept-Language (English by default) through the web's catalogue; ``type``, ``code``,
-``status`` and ``errors`` never change."""
+"""Problem documents a person reads in Korean: ``title``, ``detail`` and each field's
+``errors[].detail`` follow Accept-Language (English by default) through the web's catalogue;
+``type``, ``code``, ``status`` and each error's ``field`` never change."""
 
 from __future__ import annotations
 
@@ -8,16 +8,20 @@ import ast
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from centime.auth import Scope
 from centime.http.problems import ApiCode, problem_body
 from centime.platform.context import Platform
 from centime.platform.errors import Code
-from centime.web.detail_templates import DETAIL_TEMPLATES
+from centime.platform.ids import PREFIXES
+from centime.web.detail_templates import DETAIL_TEMPLATES, STATUS_WORDS
+from centime.web.field_text import FIELD_DETAILS, FIELD_TEMPLATES, ID_KINDS, TYPE_WORDS
 from centime.web.i18n import translations
 from centime.web.problem_text import TITLES, localize_problem
 from centime.wire import FieldError
@@ -45,14 +49,15 @@ def test_every_code_has_its_english_title_and_a_korean_one() -> None:
     detail=st.text(max_size=80),
     field=st.text(max_size=20),
 )
-def test_only_title_and_detail_change(code: str, detail: str, field: str) -> None:
-    body = problem_body(code, detail, [FieldError(field=field, detail="bad")])
+def test_only_title_and_details_change(code: str, detail: str, field: str) -> None:
+    body = problem_body(code, detail, [FieldError(field=field, detail="must not be zero")])
     english = msgspec.json.decode(body)
     assert localize_problem(body, "en") == body
     korean = msgspec.json.decode(localize_problem(body, "ko"))
-    for key in ("type", "code", "status", "errors"):
+    for key in ("type", "code", "status"):
         assert korean[key] == english[key]
     assert korean["title"] == translations("ko").gettext(english["title"])
+    assert korean["errors"] == [{"field": field, "detail": "0이 아니어야 합니다"}]
 
 
 def test_a_refused_request_reads_in_the_language_asked(api: Api) -> None:
@@ -139,7 +144,9 @@ def test_every_template_has_korean() -> None:
         ), template
 
 
-VALUES = st.from_regex(r"[A-Za-z0-9_'.]{1,12}", fullmatch=True)
+VALUES = st.from_regex(r"[A-Za-z0-9_'.]{1,12}", fullmatch=True).filter(
+    lambda v: v not in STATUS_WORDS  # a status is said in words (below)
+)
 
 
 @given(template=st.sampled_from(DETAIL_TEMPLATES), data=st.data())
@@ -174,6 +181,10 @@ def test_limits_and_durations_in_a_detail_are_written_the_korean_way() -> None:
         "the daily top-up limit is 1000.000000 USD; 250.500000 USD left today",
     )
     assert "1,000.00 USD" in daily and "250.50 USD" in daily and "하루" in daily, daily
+    yen = korean(
+        "tier_limit_exceeded", "the daily top-up limit is 100.0000 JPY; 40.0000 JPY left today"
+    )
+    assert "100 JPY" in yen and "40 JPY" in yen and ".0000" not in yen, yen
     won = korean("tier_limit_exceeded", "the balance may not exceed 1000000.0000 KRW")
     assert "1,000,000원" in won and "KRW" not in won, won
     locked = korean("payouts_locked", "a payout-method change locks payouts for 23 h 59 min more")
@@ -190,3 +201,147 @@ def test_a_refusal_built_from_values_reads_in_korean_over_the_api(api: Api) -> N
     assert en.startswith("kyc_tier must be one of"), en
     assert ko.startswith("kyc_tier는 다음 중 하나여야 합니다:"), ko
     assert en.rpartition(" of ")[2] in ko  # the tiers themselves
+
+
+def test_a_status_in_a_detail_is_said_in_the_readers_words() -> None:
+    def korean(code: str, detail: str) -> str:
+        found: str = msgspec.json.decode(localize_problem(problem_body(code, detail), "ko"))[
+            "detail"
+        ]
+        return found
+
+    assert korean("hold_not_authorized", "the hold is released") == "이 보류는 해제됨 상태입니다"
+    assert (
+        korean("topup_not_pending", "the top-up is pending") == "이 충전은 이미 대기 중 상태입니다"
+    )
+    assert "거절됨" in korean("case_not_open", "the case is declined")
+    assert "사용됨" in korean("link_inactive", "this payment link is used")
+    gettext = translations("ko").gettext
+    for word in STATUS_WORDS.values():
+        assert not gettext(word).isascii(), word
+
+
+# -- field details (centime.web.field_text) --------------------------------------------------
+
+
+def _field_details() -> set[str]:
+    """The shapes of every detail a FieldError or WireError is built with in the source
+    (literals and f-strings; a name is a value passed through: msgspec's, checked below)."""
+    shapes = set()
+    for path in SRC.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            if name == "FieldError":
+                found = [k.value for k in node.keywords if k.arg == "detail"]
+            elif name == "WireError":
+                found = node.args[2:3]
+            else:
+                continue
+            for arg in found:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    shapes.add(arg.value)
+                elif isinstance(arg, ast.JoinedStr):
+                    shapes.add(
+                        "".join(
+                            str(v.value) if isinstance(v, ast.Constant) else "{}"
+                            for v in arg.values
+                        )
+                    )
+    return shapes
+
+
+def test_every_field_detail_of_the_sources_has_korean() -> None:
+    known = set(FIELD_DETAILS) | {_shape(t) for t in FIELD_TEMPLATES}
+    missing = _field_details() - known
+    assert not missing, f"add these to centime.web.field_text: {sorted(missing)}"
+    korean = translations("ko").gettext
+    for message in (*FIELD_DETAILS, *FIELD_TEMPLATES, *TYPE_WORDS.values(), *ID_KINDS.values()):
+        translated = korean(message)
+        assert translated != message or message == "null", message
+        assert set(re.findall(r"%\(\w+\)s", translated)) == set(
+            re.findall(r"%\(\w+\)s", message)
+        ), message
+    assert set(ID_KINDS) == set(PREFIXES.values())
+
+
+def _bad(api: Api, path: str, body: object, **headers: str) -> tuple[Any, Any]:
+    english = api.http.post(path, headers=api.headers(**headers), json=body)
+    korean = api.http.post(path, headers={**api.headers(**headers), **KO}, json=body)
+    assert english.status_code == korean.status_code == 400, english.text
+    return english.json(), korean.json()
+
+
+def test_field_details_read_in_korean_over_the_api(api: Api) -> None:
+    """What a person reads of a refused form: each field's detail in Korean, the field's
+    name kept, and the problem's detail made of them."""
+    en, ko = _bad(api, "/v1/customers", {"name": 5})
+    assert en["errors"] == [{"field": "name", "detail": "Expected `str`, got `int`"}]
+    assert ko["errors"] == [{"field": "name", "detail": "필요한 값: 문자열, 받은 값: 정수"}]
+    assert ko["detail"] == "name: 필요한 값: 문자열, 받은 값: 정수"
+    en, ko = _bad(api, "/v1/customers", {"name": "Newcomer", "nickname": "x"})
+    assert ko["errors"] == [{"field": "nickname", "detail": "알 수 없는 필드입니다: `nickname`"}]
+    en, ko = _bad(api, "/v1/customers", {})
+    assert ko["errors"][0]["detail"] == "필수 필드가 없습니다: `name`"
+    en, ko = _bad(api, "/v1/customers", {"name": "x" * 500})
+    assert ko["errors"][0]["detail"].startswith("길이가 200 이하여야 합니다"), ko
+    pay = {
+        "customer_id": "cus_x",
+        "merchant_id": "mer_0000000000001",
+        "amount": {"value": "1", "asset": "USD", "scale": 6},
+    }
+    en, ko = _bad(api, "/v1/payments", pay, **{"Idempotency-Key": "k-1"})
+    assert ko["errors"] == [
+        {"field": "customer_id", "detail": "고객 id가 아닙니다 (cus_ 뒤에 13자)"}
+    ], ko
+    for detail in (e["detail"] for doc in (ko,) for e in doc["errors"]):
+        assert "Expected" not in detail and "regex" not in detail
+
+
+def test_an_amounts_field_detail_reads_in_korean(api: Api) -> None:
+    customer = api.operator.create_customer("Ada")
+    merchant = api.merchant()
+    pay = {
+        "customer_id": customer.id,
+        "merchant_id": merchant.id,
+        "amount": {"value": "0", "asset": "USD", "scale": 6},
+    }
+    en, ko = _bad(api, "/v1/payments", pay, **{"Idempotency-Key": "k-2"})
+    assert en["errors"] == [{"field": "amount.value", "detail": "must not be zero"}], en
+    assert ko["errors"] == [{"field": "amount.value", "detail": "0이 아니어야 합니다"}]
+    pay["amount"] = {"value": "1", "asset": "USD", "scale": 2}
+    en, ko = _bad(api, "/v1/payments", pay, **{"Idempotency-Key": "k-3"})
+    assert ko["errors"][0]["field"] == "amount.scale"
+    assert ko["errors"][0]["detail"].startswith("USD의 scale은 2이(가) 아니라 6입니다"), ko
+    english_words = re.compile(r"[A-Za-z]{4,}")  # USD, scale, value stay; sentences do not
+    assert not english_words.findall(
+        ko["errors"][0]["detail"].replace("scale", "").replace("value", "")
+    )
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_every_code_reads_in_korean_whatever_its_developer_detail(code: str) -> None:
+    """A detail the catalogue does not hold (a literal of a service, a library's text)
+    becomes the code's sentence for people: never English for a Korean reader."""
+    body = problem_body(code, "the frobnicator is in a state we did not expect")
+    korean = msgspec.json.decode(localize_problem(body, "ko"))["detail"]
+    assert not korean.isascii() and "frobnicator" not in korean, (code, korean)
+
+
+def test_which_key_may_do_what_reads_in_korean(api: Api) -> None:
+    from centime.web.problem_text import EXACT_DETAILS
+
+    sources = "".join(p.read_text(encoding="utf-8") for p in (SRC / "api").rglob("*.py"))
+    for detail in EXACT_DETAILS:  # still what the API says
+        assert f'"{detail}"' in sources, detail
+    merchant = api.merchant()
+    reader = api.merchant_key(merchant, Scope.READ)
+    body = {"customer_id": "cus_0000000000001", "amount": "1"}
+    refused = api.http.post(
+        "/v1/payments",
+        headers={**api.headers(reader, **{"Idempotency-Key": "k-9"}), **KO},
+        json=body,
+    )
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["detail"] == "이 키에는 'payments' 권한 범위가 없습니다"

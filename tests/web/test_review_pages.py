@@ -101,7 +101,7 @@ def test_an_analyst_approves_a_held_payment(
     labelled = client.post(
         f"/console/cases/{case.group(1)}/label", data={"csrf": token, "label": "not_fraud"}
     )
-    assert labelled.status_code == 200 and "Label: <b>not_fraud</b>" in labelled.text
+    assert labelled.status_code == 200 and "Label: <b>not fraud</b>" in labelled.text
     assert "No open cases." in client.get("/console").text
     assert client.get("/console/cases/case_0000000000001").status_code == 404
     client.cookies.clear()

@@ -39,8 +39,9 @@ from centime.http.problems import REFUSAL_STATUS
 from centime.http.ratelimit import FailureLimit
 from centime.money import ASSETS
 from centime.platform.context import Platform
-from centime.platform.errors import Refusal
+from centime.platform.errors import Code, Refusal
 
+from .detail_templates import translate_built_detail
 from .i18n import (
     LANG_COOKIE,
     LANGUAGE_NAMES,
@@ -49,6 +50,7 @@ from .i18n import (
     Formats,
     choose_locale,
     choose_zone,
+    plain_amount,
     translations,
 )
 from .messages import REVIEW_KINDS, ceremony_messages, refusal_text
@@ -112,8 +114,8 @@ def _environment(locale: str) -> Environment:
         extensions=[i18n],
     )
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
-    formats = Formats(locale)
-    env.filters["money"] = lambda amount, asset="USD": formats.amount(amount, asset)
+    # A form field's amount: plain (no grouping), so that sending the form back parses.
+    env.filters["plain"] = plain_amount
     env.filters["quote"] = lambda text: quote(str(text), safe="")
     return env
 
@@ -272,6 +274,20 @@ def formats_of(request: Request[Any, Any, Any]) -> Formats:
     return Formats(locale_of(request), choose_zone(request.cookies.get(TZ_COOKIE)))
 
 
+# Refusals whose detail says how far a person may go (the limit and what is left today):
+# the page adds it, in the reader's words, to the code's sentence.
+WITH_VALUES: Final = frozenset({Code.TIER_LIMIT_EXCEEDED})
+
+
+def _refusal_sentences(refusal: Refusal, gettext: Callable[[str], str], formats: Formats) -> str:
+    text = refusal_text(refusal, gettext)
+    if refusal.code in WITH_VALUES:
+        values = translate_built_detail(refusal.detail, gettext, formats, same=True)
+        if values is not None:
+            text = f"{text} {values[:1].upper()}{values[1:]}."
+    return text
+
+
 def page(
     request: Request[Any, Any, Any],
     template: str,
@@ -287,7 +303,7 @@ def page(
     gettext = translations(formats.locale).gettext
     error = context.pop("error", None)
     if isinstance(error, Refusal):
-        error = refusal_text(error, gettext)
+        error = _refusal_sentences(error, gettext, formats)
     elif isinstance(error, str):
         error = gettext(error)
     cookies: list[Cookie] = []

@@ -30,7 +30,7 @@ from centime.providers.payout_sandbox import (
 
 from .chart import earnings_chart
 from .common import Viewer, formats_of, locale_of, page, web_state
-from .i18n import translations
+from .i18n import plain_amount, translations
 from .wallet import referral_card
 
 __all__ = [
@@ -127,18 +127,27 @@ def daily_earnings(platform: Any, merchant_id: int | None, asset: str) -> list[i
     return days
 
 
+def _payout_default(balances: list[Any]) -> str:
+    """The instant payout form's amount: what is available in dollars (a newcomer's first
+    try is then one that can go through), else 1.00."""
+    usd = next((b.available for b in balances if b.asset == "USD" and b.available > 0), None)
+    return "1.00" if usd is None else plain_amount(usd, "USD")
+
+
 def dashboard_page(
     request: Request[Any, Any, Any], me: Viewer, status_code: int = 200, **context: Any
 ) -> Response[str]:
     platform = web_state(request).platform
     merchant_id = me.user.party_id
+    balances = merchant_balances(platform, merchant_id)
     return page(
         request,
         "dashboard.html",
         me,
         status_code,
         merchant_id=format_id("mer", merchant_id),
-        balances=merchant_balances(platform, merchant_id),
+        balances=balances,
+        payout_default=_payout_default(balances),
         chart=earnings_chart(
             daily_earnings(platform, merchant_id, "USD"),
             "USD",

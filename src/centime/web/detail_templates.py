@@ -5,7 +5,8 @@ hold it whole. Each such detail's shape is listed here as a gettext template wit
 placeholders (``unknown asset %(asset)s``); the English detail is matched against the
 templates, its values taken out, and the translated template filled with them. A value that
 is an amount (``0.005000 USD``, or a number and ``%(asset)s`` after it) is written again as
-the locale writes amounts, a ``%(duration)s`` in the locale's units. A test keeps
+the locale writes amounts, a ``%(duration)s`` in the locale's units, a ``%(status)s`` in words
+(``STATUS_WORDS``). A test keeps
 this list and the services' f-strings in step (tests/web/test_problem_text.py).
 """
 
@@ -21,7 +22,7 @@ from centime.money import ASSETS
 from .i18n import Formats
 from .messages import N_
 
-__all__ = ["DETAIL_TEMPLATES", "template_pattern", "translate_built_detail"]
+__all__ = ["DETAIL_TEMPLATES", "STATUS_WORDS", "template_pattern", "translate_built_detail"]
 
 DETAIL_TEMPLATES: Final = (
     N_("unknown asset %(asset)s"),
@@ -71,7 +72,32 @@ DETAIL_TEMPLATES: Final = (
     N_("a passkey's name is 1-%(max)s characters"),
     N_("a merchant has at most %(max)s endpoints"),
     N_("the provider did not answer %(count)s times; the top-up waits for its report"),
+    N_("this key lacks the %(scope)s scope"),
 )
+# The states a built detail names (``the hold is released``), in words: the values of the
+# services' status enums (holds, top-ups, payment links, review cases, payouts, mandates).
+STATUS_WORDS: Final = {
+    "authorized": N_("authorized"),
+    "captured": N_("captured"),
+    "released": N_("released"),
+    "expired": N_("expired"),
+    "pending": N_("pending"),
+    "succeeded": N_("succeeded"),
+    "declined": N_("declined"),
+    "failed": N_("failed"),
+    "charged_back": N_("charged back"),
+    "active": N_("active"),
+    "used": N_("used"),
+    "disabled": N_("disabled"),
+    "open": N_("open"),
+    "approved": N_("approved"),
+    "requested": N_("requested"),
+    "paid": N_("paid"),
+    "returned": N_("returned"),
+    "revoked": N_("revoked"),
+    "held": N_("held"),
+    "refused": N_("refused"),
+}
 _PLACEHOLDER: Final = re.compile(r"%\((\w+)\)s")
 _AMOUNT: Final = re.compile(r"(-?\d+(?:\.\d+)?) ([A-Z][A-Z0-9]{1,11})")
 _DURATION: Final = re.compile(r"(\d+) (d|h|min|s)")
@@ -105,9 +131,11 @@ def _money(number: str, asset: str, formats: Formats) -> str | None:
         return None
 
 
-def _local_value(name: str, value: str, formats: Formats) -> str:
-    """An amount with its asset, or a duration, as the locale writes them; any other value
-    unchanged."""
+def _local_value(name: str, value: str, formats: Formats, gettext: Callable[[str], str]) -> str:
+    """An amount with its asset, a duration or a status as the locale writes them; any
+    other value unchanged."""
+    if name == "status" and value in STATUS_WORDS:
+        return gettext(STATUS_WORDS[value])
     if name == "duration" and _DURATION.sub("", value).strip() == "":
         seconds = sum(int(n) * _UNIT_S[unit] for n, unit in _DURATION.findall(value))
         return formats.duration(seconds)
@@ -116,10 +144,12 @@ def _local_value(name: str, value: str, formats: Formats) -> str:
     return value if local is None else local
 
 
-def _fill(translated: str, values: dict[str, str], formats: Formats) -> str:
+def _fill(
+    translated: str, values: dict[str, str], formats: Formats, gettext: Callable[[str], str]
+) -> str:
     """The translated template with the values, a number followed by ``%(asset)s`` written
     as an amount of that asset (the pair becomes one value)."""
-    filled = {k: _local_value(k, v, formats) for k, v in values.items()}
+    filled = {k: _local_value(k, v, formats, gettext) for k, v in values.items()}
     for name in _PLACEHOLDER.findall(translated):
         pair = f"%({name})s %(asset)s"
         local = (
@@ -132,16 +162,17 @@ def _fill(translated: str, values: dict[str, str], formats: Formats) -> str:
 
 
 def translate_built_detail(
-    detail: str, gettext: Callable[[str], str], formats: Formats
+    detail: str, gettext: Callable[[str], str], formats: Formats, *, same: bool = False
 ) -> str | None:
     """``detail`` translated if it has one of the templates' shapes and the catalogue
-    translates that template; else None."""
+    translates that template (``same``: or keeps it, as English does: the values are still
+    written the locale's way, for a page); else None."""
     for template in _BY_SPECIFICITY:
         found = template_pattern(template).fullmatch(detail)
         if found is None:
             continue
         translated = gettext(template)
-        if translated == template:
+        if translated == template and not same:
             return None
-        return _fill(translated, found.groupdict(), formats)
+        return _fill(translated, found.groupdict(), formats, gettext)
     return None

@@ -29,7 +29,7 @@ from typing import Final
 from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal, get_currency_precision
+from babel.numbers import format_decimal
 
 from centime.money import ASSETS
 from centime.timetext import human_duration
@@ -42,6 +42,7 @@ __all__ = [
     "Formats",
     "choose_locale",
     "choose_zone",
+    "plain_amount",
     "translations",
 ]
 
@@ -109,6 +110,13 @@ def choose_zone(cookie: str | None) -> zoneinfo.ZoneInfo | dt.timezone:
         return dt.UTC
 
 
+def plain_amount(amount: int, asset: str) -> str:
+    """An amount as a form field holds it, to be sent back: no grouping, a decimal point,
+    the currency's minor digits at least and every digit the amount has (it parses back to
+    the same integer: ``1000.00``, ``0.067763``, ``1000`` yen)."""
+    return ASSETS[asset].short(amount)
+
+
 @dataclass(frozen=True, slots=True)
 class Formats:
     """Amounts, times and durations for one locale and time zone."""
@@ -120,7 +128,7 @@ class Formats:
         """The number alone: ``1,234.50`` (en), ``1,000`` for whole won, ``0.0125``."""
         known = ASSETS[asset]
         exact = Decimal(known.format(amount))  # the exact decimal text, never a float
-        least = min(get_currency_precision(asset), known.scale)
+        least = min(known.minor_digits, known.scale)
         pattern = "#,##0" + ("." + "0" * least + "#" * (known.scale - least) if known.scale else "")
         return format_decimal(exact, format=pattern, locale=self.locale, decimal_quantization=False)
 

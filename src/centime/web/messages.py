@@ -105,6 +105,31 @@ MESSAGES: Final[dict[Code, str]] = {
     Code.PASSKEY_NOT_FOUND: N_("That passkey is gone."),
     Code.PAYMENT_NOT_FOUND: N_("No such payment."),
     Code.TRANSFER_NOT_FOUND: N_("No such transfer."),
+    Code.TOPUP_NOT_FOUND: N_("No such top-up."),
+    Code.HOLD_NOT_FOUND: N_("No such hold."),
+    Code.REFUND_NOT_FOUND: N_("No such refund."),
+    Code.MANDATE_NOT_FOUND: N_("No such consent for this merchant's charges."),
+    Code.PAYOUT_NOT_FOUND: N_("No such payout."),
+    Code.PAYOUT_SCHEDULE_NOT_FOUND: N_("There is no payout schedule yet."),
+    Code.PRICING_VERSION_NOT_FOUND: N_("No such pricing version."),
+    Code.PROMO_CODE_NOT_FOUND: N_("No such promotion code."),
+    Code.EMAIL_TAKEN: N_("An account with this email address exists already."),
+    Code.BALANCE_NOT_ZERO: N_("An account can be closed only once it holds no money."),
+    Code.INVALID_STATUS_CHANGE: N_("The account cannot change to that state."),
+    Code.REFUND_EXCEEDS_PAYMENT: N_("This is more than what is left to refund of the payment."),
+    Code.CAPTURE_EXCEEDS_HOLD: N_("This is more than the hold set aside."),
+    Code.HOLD_NOT_AUTHORIZED: N_("This hold was already captured, released or expired."),
+    Code.TOPUP_NOT_PENDING: N_("This top-up is no longer waiting."),
+    Code.TOPUP_NOT_SUCCEEDED: N_("This top-up did not go through."),
+    Code.PRICING_RULES_INVALID: N_("These pricing rules are not valid; nothing was saved."),
+    Code.PROMO_CODE_TAKEN: N_("A promotion code with this name exists already."),
+    Code.PROMO_CODE_INVALID: N_("This promotion code does not apply here."),
+    Code.PROMO_CODE_EXPIRED: N_("This promotion code has expired."),
+    Code.PROMO_CODE_USED_UP: N_("This promotion code was used as often as it may be."),
+    Code.PROMOTIONS_BUDGET_SPENT: N_("The promotions budget is spent for now."),
+    Code.INVALID_PERIOD: N_(
+        "This period is not valid: its start comes before its end, and it may not be too long."
+    ),
 }
 
 # Risk reasons by family: the first family whose marker is in a reason names it.

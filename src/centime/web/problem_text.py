@@ -2,8 +2,9 @@
 
 The API's problem documents (RFC 9457, ``application/problem+json``) are written in English
 for developers; a person whose browser or client asks for Korean (``Accept-Language``) reads
-``title`` and ``detail`` in Korean, from the web pages' catalogue. ``type``, ``code``,
-``status`` and ``errors`` never change: programs match on them.
+``title``, ``detail`` and each field's ``errors[].detail`` in Korean, from the web pages'
+catalogue (field details: centime.web.field_text). ``type``, ``code``, ``status`` and each
+error's ``field`` never change: programs match on them.
 
 This runs as a ``before_send`` hook of the app, on the way out, rather than where a problem
 is built: refusals become bodies deep in the routes (and are stored whole for idempotent
@@ -22,10 +23,11 @@ from litestar.types import Message, Scope
 from centime.platform.errors import Code, Refusal
 
 from .detail_templates import translate_built_detail
+from .field_text import translate_errors
 from .i18n import DEFAULT_LOCALE, Formats, choose_locale, translations
 from .messages import MESSAGES, N_, refusal_text
 
-__all__ = ["TITLES", "localize_problem", "localize_problems"]
+__all__ = ["EXACT_DETAILS", "TITLES", "localize_problem", "localize_problems"]
 
 PROBLEM_JSON: Final = b"application/problem+json"
 _LOCALE_KEY: Final = "centime.problem_locale"
@@ -146,15 +148,26 @@ API_DETAILS: Final[dict[str, str]] = {
     "not_ready": N_("The service is starting or cannot reach its database: try again soon."),
     "busy": N_("The service is busy: try again after the time in Retry-After."),
 }
+# The HTTP layer's details that say more than their code's sentence (which key may do what):
+# translated word for word.
+EXACT_DETAILS: Final = (
+    N_("only the operator's keys may do this"),
+    N_("an operator key has no merchant of its own"),
+    N_("a key can only grant scopes its maker holds"),
+)
 INTERNAL_ERROR: Final = N_("Something went wrong on our side; request id %(id)s.")
 _REQUEST_ID: Final = re.compile(r"request id ([A-Za-z0-9._-]+)$")
 _REFUSAL_CODES: Final = {code.value: code for code in Code}
 
 
-def _detail(code: str, detail: str, gettext: Callable[[str], str], locale: str) -> str:
+def _detail(
+    code: str, detail: str, gettext: Callable[[str], str], locale: str, fields: str | None
+) -> str:
     """The detail's own translation if the catalogue has it; else, for a detail built from
-    values, its template's translation with the values; else the sentence for the code;
-    else the English detail (a developer's text is better than none)."""
+    values, its template's translation with the values; else the HTTP layer's sentence for
+    its code; else the fields' translated details (``fields``: a 400 names what is wrong);
+    else the sentence for the code; else the English detail (a developer's text is better
+    than none)."""
     exact = gettext(detail)
     if exact != detail:
         return exact
@@ -166,6 +179,8 @@ def _detail(code: str, detail: str, gettext: Callable[[str], str], locale: str) 
         return gettext(INTERNAL_ERROR) % {"id": found.group(1) if found else "-"}
     if code in API_DETAILS:
         return gettext(API_DETAILS[code])
+    if fields is not None:
+        return fields
     known = _REFUSAL_CODES.get(code)
     if known is not None and (known in MESSAGES or known is Code.RISK_BLOCKED):
         return refusal_text(Refusal(known, detail), gettext)
@@ -173,8 +188,8 @@ def _detail(code: str, detail: str, gettext: Callable[[str], str], locale: str) 
 
 
 def localize_problem(body: bytes, locale: str) -> bytes:
-    """A problem document with ``title`` and ``detail`` in ``locale`` (unchanged in English,
-    or when the body is not a problem document)."""
+    """A problem document with ``title``, ``detail`` and the fields' details in ``locale``
+    (unchanged in English, or when the body is not a problem document)."""
     if locale == DEFAULT_LOCALE:
         return body
     try:
@@ -187,8 +202,11 @@ def localize_problem(body: bytes, locale: str) -> bytes:
     code: str = document["code"]
     if isinstance(document.get("title"), str) and code in TITLES:
         document["title"] = gettext(TITLES[code])
+    fields: str | None = None
+    if "errors" in document:
+        document["errors"], fields = translate_errors(document["errors"], gettext)
     if isinstance(document.get("detail"), str):
-        document["detail"] = _detail(code, document["detail"], gettext, locale)
+        document["detail"] = _detail(code, document["detail"], gettext, locale, fields)
     return msgspec.json.encode(document)
 
 
