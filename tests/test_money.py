@@ -296,7 +296,7 @@ def test_limits_are_written_once_for_every_asset_in_limit_units() -> None:
     assert ASSETS["USD"].limit("1000") == 1000 * 10**6
     assert ASSETS["KRW"].limit("1000") == 1_000_000 * 10**4  # a limit unit is 1,000 won
     assert ASSETS["KRW"].limit("0.5") == 500 * 10**4
-    assert ASSETS["JPY"].limit("1000") == 1000 * 10**4  # a limit unit is one yen
+    assert ASSETS["JPY"].limit("1000") == 100_000 * 10**4  # a limit unit is a hundred yen
 
 
 def test_the_short_text_of_an_amount_drops_only_zeros_beyond_the_minor_digits() -> None:
@@ -315,8 +315,9 @@ def test_a_limit_is_a_whole_number_of_the_currencys_minor_units() -> None:
     a limit is a most."""
     from centime.money import ASSETS
 
-    assert ASSETS["JPY"].limit("2.5") == 2 * 10**4
-    assert ASSETS["JPY"].limit("0.9999") == 0
+    assert ASSETS["JPY"].limit("2.5") == 250 * 10**4
+    assert ASSETS["JPY"].limit("0.0099") == 0  # 0.99 yen: a limit is whole yen
+    assert ASSETS["JPY"].limit("0.9999") == 99 * 10**4  # 99.99 yen
     assert ASSETS["KRW"].limit("0.0015") == 1 * 10**4  # 1.5 won
     assert ASSETS["USD"].limit("100.005") == 100 * 10**6
     assert ASSETS["USD"].limit("0.25") == 250_000

@@ -105,14 +105,15 @@ class Asset:
 # The assets the platform knows. Micropayments need sub-cent precision, hence scale 6 for
 # fiat currencies; JPY and KRW have no minor unit, so scale 4 still gives ten-thousandths of
 # a yen or a won (screens show whole won and yen, plus the digits a micro-amount really has;
-# limits are whole yen and whole won: a limit unit is one yen, and a thousand won).
+# limits are whole yen and whole won: a limit unit is a hundred yen and a thousand won, each
+# near what one limit unit of dollars buys, so that a tier's daily limit means the same).
 ASSETS: Final[dict[str, Asset]] = {
     asset.code: asset
     for asset in (
         Asset("USD", 6),
         Asset("EUR", 6),
         Asset("GBP", 6),
-        Asset("JPY", 4, limit_unit=1, minor_digits=0),
+        Asset("JPY", 4, limit_unit=100, minor_digits=0),
         Asset("KRW", 4, limit_unit=1000, minor_digits=0),
     )
 }

@@ -74,15 +74,16 @@ def test_a_top_up_over_the_limit_says_the_limit_and_what_is_left_in_the_readers_
     client: TestClient[Litestar], platform: Platform
 ) -> None:
     platform.providers.funding["sandbox"] = SandboxProvider(platform.clock)
-    _sign_up(client, "customer")  # tier 1: 1,000 limit units a day (a dollar, a yen)
+    _sign_up(client, "customer")  # tier 1: 1,000 limit units a day (a dollar, 100 yen)
     token = _csrf(client, "/wallet")
     over = {"amount": "1500", "asset": "USD", "csrf": token}
     english = _alert(client.post("/wallet/topup", data=over).text)
     assert "The daily top-up limit is 1,000.00 USD; 1,000.00 USD left today." in english
     korean = _alert(client.post("/wallet/topup", data=over, headers=KO).text)
     assert "하루 충전 한도는 1,000.00 USD이며" in korean and "left" not in korean, korean
-    yen = _alert(client.post("/wallet/topup", data={**over, "asset": "JPY"}, headers=KO).text)
-    assert "1,000 JPY" in yen and "1,000.0000" not in yen, yen  # whole yen, no minor unit
+    over_yen = {**over, "amount": "150000", "asset": "JPY"}
+    yen = _alert(client.post("/wallet/topup", data=over_yen, headers=KO).text)
+    assert "100,000 JPY" in yen and "100,000.0000" not in yen, yen  # whole yen, no minor unit
 
 
 def test_history_names_people_and_dates_and_links_receipts_for_their_parties_only(
