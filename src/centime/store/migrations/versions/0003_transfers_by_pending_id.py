@@ -4,10 +4,6 @@
 that resolved it; without this index each such check scanned the whole transfers table
 (measured: 43 s of a 44 s check on a 181,000-transfer store). Partial: plain transfers, the
 vast majority, have pending_id 0 and cost the index nothing.
-
-Revision ID: 0003_transfers_by_pending_id
-Revises: 0002_accounts_fillfactor
-Create Date: 2026-11-29
 """
 
 from __future__ import annotations
@@ -17,8 +13,6 @@ from alembic import op
 
 revision = "0003_transfers_by_pending_id"
 down_revision = "0002_accounts_fillfactor"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
