@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from alembic import op
 import sqlalchemy as sa
-## The column kinds every migration uses: centime.store.migrations.columns.
+## The column kinds every migration uses: centime.store.columns.
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from centime.store.migrations.columns import ROW_KEY, bigints, drop_tables, key
+from centime.store.columns import ROW_KEY, bigints, drop_tables, key, where
 
 revision = "0001_ledger"
 down_revision = None
@@ -49,13 +49,11 @@ def upgrade() -> None:
         sa.Column("status", sa.String(8), nullable=False),
         *bigints("expires_at", "timestamp"),
     )
-    due = sa.text("status = 'pending' AND expires_at > 0")
     op.create_index(
         "pending_transfers_due",
         "pending_transfers",
         ["expires_at", "transfer_id"],
-        sqlite_where=due,
-        postgresql_where=due,
+        **where("status = 'pending' AND expires_at > 0"),
     )
     op.create_table(
         "failed_transfers",

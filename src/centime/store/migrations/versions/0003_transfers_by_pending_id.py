@@ -8,21 +8,17 @@ vast majority, have pending_id 0 and cost the index nothing.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
+
+from centime.store.columns import where
 
 revision = "0003_transfers_by_pending_id"
 down_revision = "0002_accounts_fillfactor"
 
 
 def upgrade() -> None:
-    resolving = sa.text("pending_id != 0")
     op.create_index(
-        "transfers_by_pending_id",
-        "transfers",
-        ["pending_id"],
-        sqlite_where=resolving,
-        postgresql_where=resolving,
+        "transfers_by_pending_id", "transfers", ["pending_id"], **where("pending_id != 0")
     )
 
 

@@ -8,14 +8,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from centime.store.migrations.columns import ROW_KEY, bigints, drop_tables, key
+from centime.store.columns import ROW_KEY, bigints, binaries, drop_tables, key
 
 revision = "0004_audit"
 down_revision = "0003_transfers_by_pending_id"
-
-
-def _binaries(*names: str) -> list[sa.Column[bytes]]:
-    return [sa.Column(name, sa.LargeBinary, nullable=False) for name in names]
 
 
 def upgrade() -> None:
@@ -24,23 +20,23 @@ def upgrade() -> None:
         key("seq", ROW_KEY),
         *bigints("tree_size", "leaf_count", "timestamp_first"),
         sa.Column("timestamp_last", sa.BigInteger, nullable=False, unique=True),
-        *_binaries("root_hash", "prev_hash", "state_hash", "state", "peaks", "batch_hash"),
+        *binaries("root_hash", "prev_hash", "state_hash", "state", "peaks", "batch_hash"),
     )
     op.create_table(
         "audit_nodes",
         sa.Column("level", sa.Integer, nullable=False),
         *bigints("first_index"),
-        *_binaries("hashes"),
+        *binaries("hashes"),
         sa.PrimaryKeyConstraint("level", "first_index"),
     )
     op.create_table(
         "audit_heads",
         *bigints("timestamp"),
-        *_binaries("key_id"),
+        *binaries("key_id"),
         *bigints("tree_size"),
-        *_binaries("root_hash"),
+        *binaries("root_hash"),
         *bigints("batch_seq"),
-        *_binaries("batch_hash", "signature"),
+        *binaries("batch_hash", "signature"),
         sa.PrimaryKeyConstraint("timestamp", "key_id"),
     )
     op.create_index("audit_heads_by_tree_size", "audit_heads", ["tree_size", "timestamp"])
@@ -56,9 +52,9 @@ def upgrade() -> None:
     op.create_table(
         "audit_keys",
         sa.Column("key_id", sa.LargeBinary, primary_key=True),
-        *_binaries("public_key"),
+        *binaries("public_key"),
         *bigints("created_ns"),
-        *_binaries("endorsement"),
+        *binaries("endorsement"),
     )
 
 

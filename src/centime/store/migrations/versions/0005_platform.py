@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from centime.store.migrations.columns import (
+from centime.store.columns import (
     ROW_KEY,
     amounts,
     bigints,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from centime.store.migrations.columns import bigints, key
+from centime.store.columns import bigints, key
 
 revision = "0006_outbox"
 down_revision = "0005_platform"

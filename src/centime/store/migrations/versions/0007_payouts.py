@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from centime.store.migrations.columns import bigints, drop_tables, key, money, strings
+from centime.store.columns import bigints, drop_tables, key, money, strings
 
 revision = "0007_payouts"
 down_revision = "0006_outbox"

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from centime.store.migrations.columns import amounts, bigints, drop_tables, key
+from centime.store.columns import amounts, bigints, drop_tables, key
 
 revision = "0008_pricing"
 down_revision = "0007_payouts"

@@ -24,7 +24,7 @@ import secrets
 import sqlalchemy as sa
 from alembic import op
 
-from centime.store.migrations.columns import bigints, drop_tables, key
+from centime.store.columns import bigints, drop_tables, key
 
 revision = "0009_webhooks"
 down_revision = "0008_pricing"

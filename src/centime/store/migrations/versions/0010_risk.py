@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from centime.store.migrations.columns import ROW_KEY, bigints, key, strings
+from centime.store.columns import ROW_KEY, bigints, key, strings, where
 
 revision = "0010_risk"
 down_revision = "0009_webhooks"
@@ -52,13 +52,11 @@ def upgrade() -> None:
     # A case's related accounts: who else was seen on a device, an IP, an instrument. Partial:
     # most payments (a merchant's batches) carry none, and cost no index entry.
     for column in ("device", "ip", "instrument"):
-        present = sa.text(f"{column} IS NOT NULL")
         op.create_index(
             f"risk_decisions_by_{column}",
             "risk_decisions",
             [column, "payer"],
-            sqlite_where=present,
-            postgresql_where=present,
+            **where(f"{column} IS NOT NULL"),
         )
     op.create_table(
         "risk_cases",

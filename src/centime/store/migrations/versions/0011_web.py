@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from centime.store.migrations.columns import bigints, drop_tables, key, money
+from centime.store.columns import bigints, drop_tables, key, money
 
 revision = "0011_web"
 down_revision = "0010_risk"

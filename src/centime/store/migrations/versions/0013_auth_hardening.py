@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from centime.store.migrations.columns import bigints, key
+from centime.store.columns import bigints, key
 
 revision = "0013_auth_hardening"
 down_revision = "0012_card_tokens"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from centime.store.migrations.columns import ROW_KEY, bigints, key, strings
+from centime.store.columns import ROW_KEY, bigints, key, strings
 
 revision = "0014_risk_labels"
 down_revision = "0017_open_payments"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from centime.store.migrations.columns import drop_tables, key, strings
+from centime.store.columns import drop_tables, key, strings
 
 revision = "0016_product"
 down_revision = "0013_auth_hardening"

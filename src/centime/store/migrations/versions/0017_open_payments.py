@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from centime.store.migrations.columns import bigints, drop_tables, key, money, strings
+from centime.store.columns import bigints, drop_tables, key, money, strings
 
 revision = "0017_open_payments"
 down_revision = "0015_ledger_indexes"

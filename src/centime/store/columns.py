@@ -1,4 +1,5 @@
-"""The column kinds the migrations declare again and again, each built in one place.
+"""The column kinds the schema (store/schema.py) and the migrations declare again and again,
+each built in one place.
 
 Most of the schema is integer columns (ids, amounts in an asset's scale, engine times in
 ns) and short strings; a table lists runs of them. These builders make one column or a run
@@ -11,9 +12,18 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from alembic import op
 
-__all__ = ["ROW_KEY", "amounts", "bigints", "drop_tables", "key", "money", "strings"]
+__all__ = [
+    "ROW_KEY",
+    "amounts",
+    "bigints",
+    "binaries",
+    "drop_tables",
+    "key",
+    "money",
+    "strings",
+    "where",
+]
 
 # SQLite: the key is the table's rowid (INTEGER PRIMARY KEY), one B-tree instead of a table
 # plus a primary-key index; elsewhere a BIGINT key.
@@ -47,7 +57,21 @@ def strings(length: int, *names: str, nullable: bool = False) -> list[sa.Column[
     return [sa.Column(name, sa.String(length), nullable=nullable) for name in names]
 
 
+def binaries(*names: str) -> list[sa.Column[Any]]:
+    """BLOB / BYTEA columns: hashes, keys, signatures."""
+    return [sa.Column(name, sa.LargeBinary, nullable=False) for name in names]
+
+
+def where(condition: str) -> dict[str, Any]:
+    """A partial index's options: only the rows where ``condition`` holds, on both dialects
+    (the rows most of a table has, left out, cost the index nothing)."""
+    clause = sa.text(condition)
+    return {"sqlite_where": clause, "postgresql_where": clause}
+
+
 def drop_tables(*names: str) -> None:
-    """Drop ``names`` in that order (dependents first)."""
+    """In a migration: drop ``names`` in that order (dependents first)."""
+    from alembic import op  # only a running migration has the operations' context
+
     for name in names:
         op.drop_table(name)
