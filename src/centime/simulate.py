@@ -169,25 +169,9 @@ class Driver:
             return None, "duplicate_signup"
         kind = self.kind_of(event.payer)
         now = event._replace(timestamp_ns=self.clock.now_ns())
-        made: Any
-        if kind == "merchant":
-            made = usecases.signup_merchant(
-                self.platform,
-                SignupRequest("merchant"),
-                event.payer[:200],
-                None,
-                self.kyc_tier,
-                event=now,
-            )
-        else:
-            made = usecases.signup_customer(
-                self.platform,
-                SignupRequest("customer"),
-                event.payer[:200],
-                None,
-                self.kyc_tier,
-                event=now,
-            )
+        signup: Any = usecases.signup_merchant if kind == "merchant" else usecases.signup_customer
+        request = SignupRequest("merchant" if kind == "merchant" else "customer")
+        made = signup(self.platform, request, event.payer[:200], None, self.kyc_tier, event=now)
         if isinstance(made, Refusal):
             return now, made.code.value
         party_id = made.subject.id if isinstance(made, InReview) else made.id
