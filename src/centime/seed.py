@@ -158,10 +158,7 @@ def seed_world(
         granted = {m.merchant.id: expect(next(mandates), "mandate") for m in world.merchants}
         world.customers.append(SeededCustomer(customer, granted))
     funded = [c for i, c in enumerate(made) if i not in unfunded]
-    if screened:
-        _fund_screened(platform, provider, funded, asset, scale_asset.parse(funding))
-    else:
-        _fund(platform, provider, funded, asset, scale_asset.parse(funding))
+    _fund(platform, provider, funded, asset, scale_asset.parse(funding), screened)
     return world
 
 
@@ -170,44 +167,40 @@ def _device(customer: Customer) -> str:
     return f"seed-device-{customer.id}"
 
 
-def _fund_screened(
-    platform: Platform,
-    provider: SandboxProvider,
-    customers: Sequence[Customer],
-    asset: str,
-    amount: int,
-) -> None:
-    """As :func:`_fund`, each top-up screened (one at a time: the screen sees them in
-    order); a refused or held one is an error (the seeded world would not be as asked)."""
-    made = [
-        expect(
-            usecases.topup(
-                platform,
-                provider,
-                TopUpRequest(c.id, asset, amount, Method.CARD.value, CARD_OK),
-                Origin(device=_device(c)),
-            ),
-            "top-up",
-        )
-        for c in customers
-    ]
-    await_success(platform, provider, [t.id for t in made])
-
-
 def _fund(
     platform: Platform,
     provider: SandboxProvider,
     customers: Sequence[Customer],
     asset: str,
     amount: int,
+    screened: bool,
 ) -> None:
-    """Top every customer up by card and wait until the sandbox's confirmations landed."""
-    with ThreadPoolExecutor(TOPUP_THREADS) as pool:
-        futures: list[Future[TopUp | Refusal]] = [
-            pool.submit(create_topup, platform, provider, c.id, asset, amount, Method.CARD, CARD_OK)
+    """Top every customer up by card and wait until the sandbox's confirmations landed.
+    ``screened``: each top-up goes through the risk screen, one at a time (the screen sees
+    them in order); a refused or held one is an error (the seeded world would not be as
+    asked). Otherwise they go at once, from a few threads."""
+    if screened:
+        topups = [
+            expect(
+                usecases.topup(
+                    platform,
+                    provider,
+                    TopUpRequest(c.id, asset, amount, Method.CARD.value, CARD_OK),
+                    Origin(device=_device(c)),
+                ),
+                "top-up",
+            )
             for c in customers
         ]
-        topups = [expect(f.result(), "top-up") for f in futures]
+    else:
+        with ThreadPoolExecutor(TOPUP_THREADS) as pool:
+            futures: list[Future[TopUp | Refusal]] = [
+                pool.submit(
+                    create_topup, platform, provider, c.id, asset, amount, Method.CARD, CARD_OK
+                )
+                for c in customers
+            ]
+            topups = [expect(f.result(), "top-up") for f in futures]
     await_success(platform, provider, [t.id for t in topups])
 
 

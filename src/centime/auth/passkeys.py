@@ -247,30 +247,34 @@ class Answer:
     user_handle: bytes | None
 
 
+def _json_object(text: str | bytes) -> dict[str, Any]:
+    """The JSON object ``text`` holds; empty when it holds anything else or is not JSON."""
+    try:
+        loaded = json.loads(text)
+    except ValueError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _b64url_field(document: dict[str, Any], name: str) -> bytes | None:
+    value = document.get(name)
+    return b64url_decode(value) if isinstance(value, str) else None
+
+
 def parse_answer(text: object) -> Answer | Refusal:
     """The credential JSON (``PublicKeyCredential.toJSON()``), bounded and shape-checked."""
     bad = Refusal(Code.PASSKEY_REFUSED, "the passkey's answer is malformed")
     if not isinstance(text, str | bytes) or len(text) > CREDENTIAL_JSON_MAX_BYTES:
         return bad
-    try:
-        raw = json.loads(text)
-    except ValueError:
-        return bad
-    response = raw.get("response") if isinstance(raw, dict) else None
-    cred_id = raw.get("id") if isinstance(raw, dict) else None
+    raw = _json_object(text)
+    response, cred_id = raw.get("response"), raw.get("id")
     if not isinstance(response, dict) or not isinstance(cred_id, str):
         return bad
-    client_data = response.get("clientDataJSON")
-    decoded = b64url_decode(client_data) if isinstance(client_data, str) else None
+    decoded = _b64url_field(response, "clientDataJSON")
     raw_id = b64url_decode(cred_id)
     if decoded is None or raw_id is None or not 16 <= len(raw_id) <= CREDENTIAL_ID_LEN_MAX:
         return bad
-    try:
-        client = json.loads(decoded)
-    except ValueError:
-        return bad
-    challenge_text = client.get("challenge") if isinstance(client, dict) else None
-    challenge = b64url_decode(challenge_text) if isinstance(challenge_text, str) else None
+    challenge = _b64url_field(_json_object(decoded), "challenge")
     if challenge is None or len(challenge) != CHALLENGE_BYTES:
         return bad
     handle_text = response.get("userHandle")
