@@ -406,16 +406,22 @@ def _check_passkey_name(name: object) -> Refusal | None:
 # ------------------------------------------------------------------ registration
 
 
+def _expected(rp: RelyingParty, answer: Answer) -> dict[str, Any]:
+    """What every verification holds an answer to: this challenge, this relying party and
+    its origins, and the person verified (a PIN or biometric, not mere presence)."""
+    return {
+        "credential": answer.raw,
+        "expected_challenge": answer.challenge,
+        "expected_rp_id": rp.rp_id,
+        "expected_origin": list(rp.origins),
+        "require_user_verification": True,
+    }
+
+
 def _verify_registration(rp: RelyingParty, answer: Answer) -> tuple[bytes, int] | Refusal:
     """(COSE public key, sign count) of a valid attestation, or the refusal."""
     try:
-        verified = verify_registration_response(
-            credential=answer.raw,
-            expected_challenge=answer.challenge,
-            expected_rp_id=rp.rp_id,
-            expected_origin=list(rp.origins),
-            require_user_verification=True,
-        )
+        verified = verify_registration_response(**_expected(rp, answer))
     except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as error:
         return Refusal(Code.PASSKEY_REFUSED, f"the passkey was refused: {error}"[:300])
     if b64url(verified.credential_id) != answer.credential_id:
@@ -496,13 +502,9 @@ def _verify_assertion(
         return Refusal(Code.PASSKEY_REFUSED, "the passkey's user handle does not match")
     try:
         verified = verify_authentication_response(
-            credential=answer.raw,
-            expected_challenge=answer.challenge,
-            expected_rp_id=rp.rp_id,
-            expected_origin=list(rp.origins),
+            **_expected(rp, answer),
             credential_public_key=bytes(rows[0][6]),
             credential_current_sign_count=passkey.sign_count,
-            require_user_verification=True,
         )
     except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as error:
         return Refusal(Code.PASSKEY_REFUSED, f"the passkey was refused: {error}"[:300])
