@@ -113,7 +113,6 @@ __all__ = [
     "stepup_finish",
     "stepup_options",
     "unused_recovery_codes",
-    "user_for_party",
 ]
 
 NS_PER_S: Final = 1_000_000_000
@@ -999,15 +998,6 @@ def recover(platform: Platform, code: str) -> Operation[SignedIn | Refusal]:
 def get_user(platform: Platform, user_id: int) -> WebUser | None:
     with platform.read() as fetch:
         rows = fetch(f"SELECT {_USER_COLUMNS} FROM web_users WHERE id = ?", (user_id,))
-    return _user(rows[0]) if rows else None
-
-
-def user_for_party(platform: Platform, kind: UserKind, party_id: int) -> WebUser | None:
-    with platform.read() as fetch:
-        rows = fetch(
-            f"SELECT {_USER_COLUMNS} FROM web_users WHERE kind = ? AND party_id = ? LIMIT 1",
-            (kind.value, party_id),
-        )
     return _user(rows[0]) if rows else None
 
 
