@@ -53,7 +53,6 @@ from centime.ledger.port import (
     AuditKeyRow,
     AuditNodeRow,
     Fetch,
-    StoreTotals,
     Violation,
 )
 from centime.limits import (
@@ -489,14 +488,6 @@ class PostgresStore(SqlLedgerReads):
         account, low, high, limit = range_params(query)
         params = {"account": account, "low": low, "high": high, "limit": limit}
         return [rows.transfer(row) for row in self._fetch(sql, params)]
-
-    def totals(self) -> StoreTotals:
-        found = self._fetch(
-            "SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM transfers),"
-            " (SELECT timestamp FROM ledger_clock WHERE id = 1)"
-        )
-        accounts, transfers, clock = found[0]
-        return StoreTotals(int(accounts), int(transfers), int(clock))
 
     def check(self) -> Iterator[Violation]:
         """Every broken invariant, read from one snapshot (REPEATABLE READ), so that writers

@@ -36,7 +36,6 @@ from centime.ledger.port import (
     AuditKeyRow,
     AuditNodeRow,
     Fetch,
-    StoreTotals,
     Violation,
 )
 
@@ -378,12 +377,6 @@ class SqliteStore(SqlLedgerReads):
             f" ORDER BY timestamp {'DESC' if query.reversed else 'ASC'} LIMIT ?4"
         )
         return [rows.transfer(row) for row in self._fetch(sql, range_params(query))]
-
-    def totals(self) -> StoreTotals:
-        accounts = self._fetch("SELECT COUNT(*) FROM accounts")[0][0]
-        transfers = self._fetch("SELECT COUNT(*) FROM transfers")[0][0]
-        clock = self._fetch("SELECT timestamp FROM ledger_clock WHERE id = 1")[0][0]
-        return StoreTotals(accounts, transfers, clock)
 
     def check(self) -> Iterator[Violation]:
         """Every broken invariant, read from one WAL snapshot (a read transaction), so that
