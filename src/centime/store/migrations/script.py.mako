@@ -1,5 +1,4 @@
-"""${message}
-"""
+"""${message}"""
 
 from __future__ import annotations
 
