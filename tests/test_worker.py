@@ -1,6 +1,6 @@
 """The worker's leases: two workers never run one job at once (threads on one SQLite
 platform; two platforms on one PostgreSQL database, as two processes run), and the lease
-operations follow their model whatever the order of takes, renewals and releases."""
+operations follow their model whatever the order of takes, releases and waits."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from centime.clock import FakeClock
 from centime.ledger import Ledger
 from centime.platform.context import Platform
 from centime.store import LedgerStore, open_store
-from centime.worker import Job, Worker, release_lease, renew_lease, take_lease
+from centime.worker import Job, Worker, release_lease, take_lease
 
 NS = 1_000_000_000
 
@@ -114,7 +114,6 @@ def test_a_dead_holders_lease_is_taken_over_after_it_runs_out(
     assert not platform.execute(take_lease("job", "alive", 30))
     clock.advance(30)
     assert platform.execute(take_lease("job", "alive", 30))
-    assert not platform.execute(renew_lease("job", "dead", 30))  # lost it
     assert not platform.execute(release_lease("job", "dead", 1))
 
 
@@ -139,7 +138,7 @@ def test_bad_jobs_are_refused() -> None:
 _names = itertools.count()
 steps = st.lists(
     st.tuples(
-        st.sampled_from(["take", "renew", "release", "wait"]),
+        st.sampled_from(["take", "release", "wait"]),
         st.sampled_from("ab"),
         st.integers(0, 40),
     ),
@@ -152,7 +151,7 @@ steps = st.lists(
 @given(steps=steps)
 def test_leases_follow_their_model(platform: Platform, clock: FakeClock, steps: list) -> None:  # type: ignore[type-arg]
     """At most one holder at a time; a take succeeds exactly when the job is due and free
-    or its lease ran out; renew and release only work for the holder."""
+    or its lease ran out; release only works for the holder."""
     name = f"job{next(_names)}"  # a new job per example: no state carries over (which is
     # why the function-scoped fixtures may serve every example)
     holder: str | None = None
@@ -167,11 +166,6 @@ def test_leases_follow_their_model(platform: Platform, clock: FakeClock, steps: 
             assert platform.execute(take_lease(name, who, lease_s)) == expect
             if expect:
                 holder, expires = who, now + lease_s * NS
-        elif action == "renew":
-            expect = holder == who
-            assert platform.execute(renew_lease(name, who, lease_s)) == expect
-            if expect:
-                expires = now + lease_s * NS
         else:
             expect = holder == who
             assert platform.execute(release_lease(name, who, seconds)) == expect

@@ -222,8 +222,9 @@ WEBHOOK_SENDS_PER_TICK_MAX: Final = 64
 WEBHOOK_SEND_CONCURRENCY: Final = 8
 # One attempt: connect/read/write/pool timeouts (the answer's body is never read).
 WEBHOOK_TIMEOUT_S: Final = 10.0
-# A job's lease (centime worker): a job that has not renewed it for this long is taken over.
-# Every job is bounded per run well below it (a delivery tick: 64 attempts, 8 at once, 10 s
+# A job's lease (centime worker): a holder that has not released it after this long is taken
+# to be dead and the job is taken over. Leases are not renewed: every job is bounded per run
+# well below it (a delivery tick: 64 attempts, 8 at once, 10 s
 # each at most: 80 s plus the outbox walk).
 JOB_LEASE_S: Final = 300.0
 JOB_INTERVAL_MIN_S: Final = 0.05

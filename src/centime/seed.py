@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 from centime import usecases
 from centime.auth import NewKey, Scope, create_key
@@ -96,6 +96,23 @@ def _run_all(platform: Platform, operations: Sequence[Operation[Any]]) -> list[A
     return [future.result() for future in futures]
 
 
+def _parties(
+    platform: Platform,
+    kind: Literal["customer", "merchant"],
+    count: int,
+    names: Callable[[int], str],
+    screened: bool,
+) -> list[Any]:
+    """``count`` customers or merchants: signed up through the risk screen one at a time
+    (``screened``), else created all at once."""
+    merchant = kind == "merchant"
+    if screened:
+        signup: Any = usecases.signup_merchant if merchant else usecases.signup_customer
+        return [expect(signup(platform, SignupRequest(kind), names(i)), kind) for i in range(count)]
+    create: Any = create_merchant if merchant else create_customer
+    return _run_all(platform, [create(platform, names(i)) for i in range(count)])
+
+
 def _key(platform: Platform, kind: Any, owner: int, name: str, scopes: frozenset[Scope]) -> str:
     operation = create_key(platform, kind, owner, name, scopes)
     created: NewKey = expect(platform.execute(operation), name)
@@ -124,34 +141,11 @@ def seed_world(
     runs with the engine on). Customers whose index is in ``unfunded`` get no card top-up."""
     scale_asset = ASSETS[asset]
     world = World(asset, _key(platform, "operator", OPERATOR, "seed operator", frozenset(Scope)))
-    if screened:
-        made_merchants: list[Any] = [
-            expect(
-                usecases.signup_merchant(platform, SignupRequest("merchant"), merchant_names(i)),
-                "merchant",
-            )
-            for i in range(merchants)
-        ]
-    else:
-        made_merchants = _run_all(
-            platform, [create_merchant(platform, merchant_names(i)) for i in range(merchants)]
-        )
-    for made_merchant in made_merchants:
+    for made_merchant in _parties(platform, "merchant", merchants, merchant_names, screened):
         merchant = expect(made_merchant, "merchant")
         token = _key(platform, "merchant", merchant.id, "seed key", MERCHANT_SCOPES)
         world.merchants.append(SeededMerchant(merchant, token))
-    if screened:
-        signed: list[Any] = [
-            expect(
-                usecases.signup_customer(platform, SignupRequest("customer"), customer_names(i)),
-                "customer",
-            )
-            for i in range(customers)
-        ]
-    else:
-        signed = _run_all(
-            platform, [create_customer(platform, customer_names(i)) for i in range(customers)]
-        )
+    signed = _parties(platform, "customer", customers, customer_names, screened)
     made = [expect(c, "customer") for c in signed]
     daily = scale_asset.parse(mandate_daily)
     mandate_ops = [
@@ -164,10 +158,7 @@ def seed_world(
         granted = {m.merchant.id: expect(next(mandates), "mandate") for m in world.merchants}
         world.customers.append(SeededCustomer(customer, granted))
     funded = [c for i, c in enumerate(made) if i not in unfunded]
-    if screened:
-        _fund_screened(platform, provider, funded, asset, scale_asset.parse(funding))
-    else:
-        _fund(platform, provider, funded, asset, scale_asset.parse(funding))
+    _fund(platform, provider, funded, asset, scale_asset.parse(funding), screened)
     return world
 
 
@@ -176,44 +167,40 @@ def _device(customer: Customer) -> str:
     return f"seed-device-{customer.id}"
 
 
-def _fund_screened(
-    platform: Platform,
-    provider: SandboxProvider,
-    customers: Sequence[Customer],
-    asset: str,
-    amount: int,
-) -> None:
-    """As :func:`_fund`, each top-up screened (one at a time: the screen sees them in
-    order); a refused or held one is an error (the seeded world would not be as asked)."""
-    made = [
-        expect(
-            usecases.topup(
-                platform,
-                provider,
-                TopUpRequest(c.id, asset, amount, Method.CARD.value, CARD_OK),
-                Origin(device=_device(c)),
-            ),
-            "top-up",
-        )
-        for c in customers
-    ]
-    await_success(platform, provider, [t.id for t in made])
-
-
 def _fund(
     platform: Platform,
     provider: SandboxProvider,
     customers: Sequence[Customer],
     asset: str,
     amount: int,
+    screened: bool,
 ) -> None:
-    """Top every customer up by card and wait until the sandbox's confirmations landed."""
-    with ThreadPoolExecutor(TOPUP_THREADS) as pool:
-        futures: list[Future[TopUp | Refusal]] = [
-            pool.submit(create_topup, platform, provider, c.id, asset, amount, Method.CARD, CARD_OK)
+    """Top every customer up by card and wait until the sandbox's confirmations landed.
+    ``screened``: each top-up goes through the risk screen, one at a time (the screen sees
+    them in order); a refused or held one is an error (the seeded world would not be as
+    asked). Otherwise they go at once, from a few threads."""
+    if screened:
+        topups = [
+            expect(
+                usecases.topup(
+                    platform,
+                    provider,
+                    TopUpRequest(c.id, asset, amount, Method.CARD.value, CARD_OK),
+                    Origin(device=_device(c)),
+                ),
+                "top-up",
+            )
             for c in customers
         ]
-        topups = [expect(f.result(), "top-up") for f in futures]
+    else:
+        with ThreadPoolExecutor(TOPUP_THREADS) as pool:
+            futures: list[Future[TopUp | Refusal]] = [
+                pool.submit(
+                    create_topup, platform, provider, c.id, asset, amount, Method.CARD, CARD_OK
+                )
+                for c in customers
+            ]
+            topups = [expect(f.result(), "top-up") for f in futures]
     await_success(platform, provider, [t.id for t in topups])
 
 

@@ -169,25 +169,9 @@ class Driver:
             return None, "duplicate_signup"
         kind = self.kind_of(event.payer)
         now = event._replace(timestamp_ns=self.clock.now_ns())
-        made: Any
-        if kind == "merchant":
-            made = usecases.signup_merchant(
-                self.platform,
-                SignupRequest("merchant"),
-                event.payer[:200],
-                None,
-                self.kyc_tier,
-                event=now,
-            )
-        else:
-            made = usecases.signup_customer(
-                self.platform,
-                SignupRequest("customer"),
-                event.payer[:200],
-                None,
-                self.kyc_tier,
-                event=now,
-            )
+        signup: Any = usecases.signup_merchant if kind == "merchant" else usecases.signup_customer
+        request = SignupRequest("merchant" if kind == "merchant" else "customer")
+        made = signup(self.platform, request, event.payer[:200], None, self.kyc_tier, event=now)
         if isinstance(made, Refusal):
             return now, made.code.value
         party_id = made.subject.id if isinstance(made, InReview) else made.id
@@ -226,31 +210,22 @@ class Driver:
         return seen, _outcome(made)
 
     def _move(self, event: RiskEvent) -> tuple[RiskEvent | None, str]:
+        paying = event.type == "payment"  # a merchant; else a transfer to a customer
+        payee_kind = "merchant" if paying else "customer"
         payer = self._party(event.payer, "customer")
-        payee = self._party(event.payee, "merchant" if event.type == "payment" else "customer")
+        payee = self._party(event.payee, payee_kind)
         if payer is None or payee is None or payer[0] != "customer":
             return None, "no_party"
         seen = event._replace(
             timestamp_ns=self.clock.now_ns(), payer=self._text(payer), payee=self._text(payee)
         )
-        made: Any
-        if event.type == "payment":
-            if payee[0] != "merchant":
-                return None, "no_party"
-            made = usecases.pay(
-                self.platform,
-                PaymentRequest(payer[1], payee[1], event.asset, event.amount),
-                event=seen,
-            )
-        else:
-            if payee[0] != "customer":
-                return None, "no_party"
-            made = usecases.send(
-                self.platform,
-                TransferRequest(payer[1], payee[1], event.asset, event.amount),
-                event=seen,
-            )
-        return seen, _outcome(made)
+        if payee[0] != payee_kind:
+            return None, "no_party"
+        move: Any = usecases.pay if paying else usecases.send
+        request = (PaymentRequest if paying else TransferRequest)(
+            payer[1], payee[1], event.asset, event.amount
+        )
+        return seen, _outcome(move(self.platform, request, event=seen))
 
     def run(self, events: Iterable[LabelledEvent], out: IO[str] | None = None) -> SimulationReport:
         """Apply every event in order (at most SIMULATE_EVENTS_MAX), writing those applied

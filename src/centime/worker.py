@@ -11,14 +11,16 @@ number of workers, in one process or many (PostgreSQL), share the jobs:
 - **take**: a conditional update sets the holder when the job is due and nobody holds it
   (or the holder's lease ran out); exactly one of several workers trying at once gets it,
   because write units run one at a time under the ledger's clock lock;
-- **renew**: the holder moves ``expires_ns`` on (only while it still holds it);
 - **release**: the holder clears itself and sets when the job is next due (now + interval),
   so the job's interval holds across workers, not per worker.
 
-A job that raises is logged and released (due again after its interval). A worker that dies
-holding a lease blocks its job for at most JOB_LEASE_S. On SQLite one process writes the
-database: the worker runs inside ``centime serve`` (the default); a separate ``centime
-worker`` process needs PostgreSQL.
+A lease is not renewed: every job does a bounded amount of work per call, well within
+JOB_LEASE_S (a longer task is several calls, each picking up where the last stopped), so a
+lease never runs out under a live holder and no job runs twice at once. A job that raises is
+logged and released (due again after its interval). A worker that dies holding a lease blocks
+its job for at most JOB_LEASE_S. On SQLite one process writes the database: the worker runs
+inside ``centime serve`` (the default); a separate ``centime worker`` process needs
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -43,7 +45,6 @@ __all__ = [
     "Worker",
     "default_jobs",
     "release_lease",
-    "renew_lease",
     "take_lease",
 ]
 
@@ -84,20 +85,6 @@ def take_lease(name: str, holder: str, lease_s: float) -> Operation[bool]:
             (name, holder, now + int(lease_s * NS_PER_S), now),
         )
         return True
-
-    return Operation(unit, 0)
-
-
-def renew_lease(name: str, holder: str, lease_s: float) -> Operation[bool]:
-    """Extend the lease; False when ``holder`` no longer holds it."""
-
-    def unit(ctx: UnitContext) -> bool:
-        return bool(
-            ctx.execute(
-                "UPDATE job_leases SET expires_ns = ? WHERE name = ? AND holder = ?",
-                (ctx.now_ns + int(lease_s * NS_PER_S), name, holder),
-            )
-        )
 
     return Operation(unit, 0)
 
@@ -179,10 +166,6 @@ class Worker:
             except Exception:  # the lease runs out by itself
                 log.exception("releasing the lease of job %r failed", job.name)
         return True
-
-    def renew(self, job_name: str) -> bool:
-        """For a long job: keep its lease (False: it was lost, stop working on it)."""
-        return self.platform.execute(renew_lease(job_name, self.holder, self.lease_s))
 
     # ----------------------------------------------------------------- running
 

@@ -3,6 +3,8 @@ verifier in rfc9162.py for random tree sizes and random append patterns."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -10,17 +12,55 @@ from hypothesis import strategies as st
 from centime.audit.merkle import (
     EMPTY_ROOT,
     CompactRange,
-    MemoryTree,
+    Node,
     ProofError,
     consistency_proof,
     inclusion_proof,
     leaf_hash,
-    root_of,
     verify_consistency,
     verify_inclusion,
 )
 
 from . import rfc9162
+
+
+def root_of(leaf_hashes: Sequence[bytes]) -> bytes:
+    """MTH of a whole list of leaf hashes."""
+    return CompactRange.empty().extended(leaf_hashes).root() if leaf_hashes else EMPTY_ROOT
+
+
+class MemoryTree:
+    """Every complete subtree of a tree in memory: the node source of these tests' proofs,
+    built with the same appends as the stored tree."""
+
+    def __init__(self) -> None:
+        self.levels: list[list[bytes]] = []
+        self.range = CompactRange.empty()
+
+    @property
+    def size(self) -> int:
+        return self.range.size
+
+    def append(self, leaf_hashes: Iterable[bytes]) -> list[tuple[int, int, list[bytes]]]:
+        created = self.range.append(list(leaf_hashes))
+        for level, first, row in created:
+            if level == len(self.levels):
+                self.levels.append([])
+            if first != len(self.levels[level]):
+                raise RuntimeError("nodes appended out of order")
+            self.levels[level].extend(row)
+        return created
+
+    def root(self) -> bytes:
+        return self.range.root()
+
+    def fetch(self, nodes: Sequence[Node]) -> dict[Node, bytes]:
+        return {
+            (level, index): self.levels[level][index]
+            for level, index in nodes
+            if level < len(self.levels) and index < len(self.levels[level])
+        }
+
 
 # The RFC 6962 reference test data (certificate-transparency / transparency-dev/merkle
 # testonly/constants.go and proof/verify_test.go): eight leaf inputs, the roots of the trees

@@ -17,14 +17,13 @@ right-edge "peaks" of the tree alone.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
     "CompactRange",
-    "MemoryTree",
     "NodeFetch",
     "ProofError",
     "consistency_proof",
@@ -32,7 +31,6 @@ __all__ = [
     "leaf_hash",
     "node_hash",
     "root_from_inclusion_proof",
-    "root_of",
     "verify_consistency",
     "verify_inclusion",
 ]
@@ -65,13 +63,6 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 def _largest_power_of_two_below(n: int) -> int:
     """The largest power of two strictly smaller than ``n`` (n >= 2)."""
     return 1 << ((n - 1).bit_length() - 1)
-
-
-def root_of(leaf_hashes: Sequence[bytes]) -> bytes:
-    """MTH of a whole list of leaf hashes (iterative: pair up, carry the odd one up)."""
-    if not leaf_hashes:
-        return EMPTY_ROOT
-    return CompactRange.empty().extended(leaf_hashes).root()
 
 
 class CompactRange:
@@ -339,36 +330,3 @@ def verify_consistency(
         raise ProofError("the proof is too short")
     if fr != first_root or sr != second_root:
         raise ProofError("the consistency proof does not lead to both roots: a fork")
-
-
-class MemoryTree:
-    """Every complete subtree of a tree in memory: a node source for proofs in tests and in
-    ``audit verify``, built with the same appends as the stored tree."""
-
-    def __init__(self) -> None:
-        self.levels: list[list[bytes]] = []
-        self.range = CompactRange.empty()
-
-    @property
-    def size(self) -> int:
-        return self.range.size
-
-    def append(self, leaf_hashes: Iterable[bytes]) -> list[tuple[int, int, list[bytes]]]:
-        created = self.range.append(list(leaf_hashes))
-        for level, first, row in created:
-            if level == len(self.levels):
-                self.levels.append([])
-            if first != len(self.levels[level]):
-                raise RuntimeError("nodes appended out of order")
-            self.levels[level].extend(row)
-        return created
-
-    def root(self) -> bytes:
-        return self.range.root()
-
-    def fetch(self, nodes: Sequence[Node]) -> dict[Node, bytes]:
-        return {
-            (level, index): self.levels[level][index]
-            for level, index in nodes
-            if level < len(self.levels) and index < len(self.levels[level])
-        }

@@ -36,7 +36,7 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from webauthn import (
     generate_authentication_options,
@@ -113,7 +113,6 @@ __all__ = [
     "stepup_finish",
     "stepup_options",
     "unused_recovery_codes",
-    "user_for_party",
 ]
 
 NS_PER_S: Final = 1_000_000_000
@@ -247,30 +246,34 @@ class Answer:
     user_handle: bytes | None
 
 
+def _json_object(text: str | bytes) -> dict[str, Any]:
+    """The JSON object ``text`` holds; empty when it holds anything else or is not JSON."""
+    try:
+        loaded = json.loads(text)
+    except ValueError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _b64url_field(document: dict[str, Any], name: str) -> bytes | None:
+    value = document.get(name)
+    return b64url_decode(value) if isinstance(value, str) else None
+
+
 def parse_answer(text: object) -> Answer | Refusal:
     """The credential JSON (``PublicKeyCredential.toJSON()``), bounded and shape-checked."""
     bad = Refusal(Code.PASSKEY_REFUSED, "the passkey's answer is malformed")
     if not isinstance(text, str | bytes) or len(text) > CREDENTIAL_JSON_MAX_BYTES:
         return bad
-    try:
-        raw = json.loads(text)
-    except ValueError:
-        return bad
-    response = raw.get("response") if isinstance(raw, dict) else None
-    cred_id = raw.get("id") if isinstance(raw, dict) else None
+    raw = _json_object(text)
+    response, cred_id = raw.get("response"), raw.get("id")
     if not isinstance(response, dict) or not isinstance(cred_id, str):
         return bad
-    client_data = response.get("clientDataJSON")
-    decoded = b64url_decode(client_data) if isinstance(client_data, str) else None
+    decoded = _b64url_field(response, "clientDataJSON")
     raw_id = b64url_decode(cred_id)
     if decoded is None or raw_id is None or not 16 <= len(raw_id) <= CREDENTIAL_ID_LEN_MAX:
         return bad
-    try:
-        client = json.loads(decoded)
-    except ValueError:
-        return bad
-    challenge_text = client.get("challenge") if isinstance(client, dict) else None
-    challenge = b64url_decode(challenge_text) if isinstance(challenge_text, str) else None
+    challenge = _b64url_field(_json_object(decoded), "challenge")
     if challenge is None or len(challenge) != CHALLENGE_BYTES:
         return bad
     handle_text = response.get("userHandle")
@@ -326,6 +329,29 @@ def _consume(
     return loaded
 
 
+_Checked = TypeVar("_Checked")
+
+
+def _take_answer(
+    ctx: UnitContext,
+    purpose: Ceremony,
+    answer: Answer | Refusal,
+    checked: _Checked | Refusal,
+    user_id: int | None = None,
+) -> tuple[Answer, _Checked, dict[str, Any]] | Refusal:
+    """A ceremony's end in a unit: the answer's challenge is consumed (:func:`_consume`;
+    also when the answer's own check, ``checked``, failed: a challenge is single use), then
+    the first refusal of the answer, its check and the challenge, else all three."""
+    if isinstance(answer, Refusal):
+        return answer
+    data = _consume(ctx, purpose, answer.challenge, user_id)
+    if isinstance(checked, Refusal):
+        return checked
+    if isinstance(data, Refusal):
+        return data
+    return answer, checked, data
+
+
 def _challenge_op(
     purpose: Ceremony, options_json: str, challenge: bytes, user_id: int | None, data: object
 ) -> Operation[str | Refusal]:
@@ -379,16 +405,22 @@ def _check_passkey_name(name: object) -> Refusal | None:
 # ------------------------------------------------------------------ registration
 
 
+def _expected(rp: RelyingParty, answer: Answer) -> dict[str, Any]:
+    """What every verification holds an answer to: this challenge, this relying party and
+    its origins, and the person verified (a PIN or biometric, not mere presence)."""
+    return {
+        "credential": answer.raw,
+        "expected_challenge": answer.challenge,
+        "expected_rp_id": rp.rp_id,
+        "expected_origin": list(rp.origins),
+        "require_user_verification": True,
+    }
+
+
 def _verify_registration(rp: RelyingParty, answer: Answer) -> tuple[bytes, int] | Refusal:
     """(COSE public key, sign count) of a valid attestation, or the refusal."""
     try:
-        verified = verify_registration_response(
-            credential=answer.raw,
-            expected_challenge=answer.challenge,
-            expected_rp_id=rp.rp_id,
-            expected_origin=list(rp.origins),
-            require_user_verification=True,
-        )
+        verified = verify_registration_response(**_expected(rp, answer))
     except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as error:
         return Refusal(Code.PASSKEY_REFUSED, f"the passkey was refused: {error}"[:300])
     if b64url(verified.credential_id) != answer.credential_id:
@@ -469,13 +501,9 @@ def _verify_assertion(
         return Refusal(Code.PASSKEY_REFUSED, "the passkey's user handle does not match")
     try:
         verified = verify_authentication_response(
-            credential=answer.raw,
-            expected_challenge=answer.challenge,
-            expected_rp_id=rp.rp_id,
-            expected_origin=list(rp.origins),
+            **_expected(rp, answer),
             credential_public_key=bytes(rows[0][6]),
             credential_current_sign_count=passkey.sign_count,
-            require_user_verification=True,
         )
     except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as error:
         return Refusal(Code.PASSKEY_REFUSED, f"the passkey was refused: {error}"[:300])
@@ -522,17 +550,14 @@ def signup_finish(
         screened = screen_signup(platform, answer.challenge, ip, device)
 
     def unit(ctx: UnitContext) -> SignedUp | Refusal:
-        if isinstance(answer, Refusal):
-            return answer
-        data = _consume(ctx, Ceremony.REGISTER, answer.challenge)
-        if isinstance(key, Refusal):
-            return key
-        if isinstance(data, Refusal):
-            return data
+        taken = _take_answer(ctx, Ceremony.REGISTER, answer, key)
+        if isinstance(taken, Refusal):
+            return taken
+        got, new_key, data = taken
         if data.get("action") != "signup" or screened is None:
             return Refusal(Code.PASSKEY_REFUSED, "the challenge is for another step")
         user_id = int(data["user_id"])
-        if ctx.fetch("SELECT 1 FROM passkeys WHERE credential_id = ?", (answer.credential_id,)):
+        if ctx.fetch("SELECT 1 FROM passkeys WHERE credential_id = ?", (got.credential_id,)):
             return Refusal(Code.PASSKEY_REFUSED, "this passkey is registered already")
         kind, name = UserKind(data["kind"]), str(data["name"])
         if screened.party_id != signup_party_id(user_id):
@@ -549,7 +574,7 @@ def signup_finish(
             return party
         # A REVIEW answers the case: the party exists, frozen until an analyst decides.
         user = _insert_user(ctx, user_id, kind, screened.party_id, None, name)
-        _insert_passkey(ctx, user.id, answer, key, "First passkey")
+        _insert_passkey(ctx, user.id, got, new_key, "First passkey")
         _store_codes(ctx, user.id, codes)
         return SignedUp(user, open_session(ctx, user.id), codes)
 
@@ -657,13 +682,10 @@ def enroll_finish(
     codes = _codes()
 
     def unit(ctx: UnitContext) -> SignedUp | Refusal:
-        if isinstance(answer, Refusal):
-            return answer
-        data = _consume(ctx, Ceremony.REGISTER, answer.challenge)
-        if isinstance(key, Refusal):
-            return key
-        if isinstance(data, Refusal):
-            return data
+        taken = _take_answer(ctx, Ceremony.REGISTER, answer, key)
+        if isinstance(taken, Refusal):
+            return taken
+        got, new_key, data = taken
         if data.get("action") != "enroll":
             return Refusal(Code.PASSKEY_REFUSED, "the challenge is for another step")
         token_hash = bytes.fromhex(str(data["token_hash"]))
@@ -674,7 +696,7 @@ def enroll_finish(
         )
         if spent != 1:
             return Refusal(Code.PASSKEY_REFUSED, "this enrollment link is not valid")
-        if ctx.fetch("SELECT 1 FROM passkeys WHERE credential_id = ?", (answer.credential_id,)):
+        if ctx.fetch("SELECT 1 FROM passkeys WHERE credential_id = ?", (got.credential_id,)):
             raise PasskeyRolledBack(Refusal(Code.PASSKEY_REFUSED, "passkey registered already"))
         kind, party_id, role, name = ctx.fetch(
             "SELECT kind, party_id, role, name FROM web_enrollments WHERE token_hash = ?",
@@ -688,7 +710,7 @@ def enroll_finish(
             None if role is None else Role(role),
             str(name),
         )
-        _insert_passkey(ctx, user.id, answer, key, "First passkey")
+        _insert_passkey(ctx, user.id, got, new_key, "First passkey")
         _store_codes(ctx, user.id, codes)
         return SignedUp(user, open_session(ctx, user.id), codes)
 
@@ -744,14 +766,10 @@ def signin_finish(
     checked = answer if isinstance(answer, Refusal) else _verify_assertion(rp, platform, answer)
 
     def unit(ctx: UnitContext) -> SignedIn | Refusal:
-        if isinstance(answer, Refusal):
-            return answer
-        data = _consume(ctx, Ceremony.LOGIN, answer.challenge)
-        if isinstance(checked, Refusal):
-            return checked
-        if isinstance(data, Refusal):
-            return data
-        passkey, new_count = checked
+        taken = _take_answer(ctx, Ceremony.LOGIN, answer, checked)
+        if isinstance(taken, Refusal):
+            return taken
+        passkey, new_count = taken[1]
         refusal = _count_forward(ctx, passkey, new_count)
         user = _load_user(ctx, passkey.user_id)
         if refusal is not None or user is None:
@@ -780,14 +798,10 @@ def stepup_finish(
     checked = answer if isinstance(answer, Refusal) else _verify_assertion(rp, platform, answer)
 
     def unit(ctx: UnitContext) -> int | Refusal:
-        if isinstance(answer, Refusal):
-            return answer
-        data = _consume(ctx, Ceremony.STEPUP, answer.challenge, user_id)
-        if isinstance(checked, Refusal):
-            return checked
-        if isinstance(data, Refusal):
-            return data
-        passkey, new_count = checked
+        taken = _take_answer(ctx, Ceremony.STEPUP, answer, checked, user_id)
+        if isinstance(taken, Refusal):
+            return taken
+        passkey, new_count = taken[1]
         if passkey.user_id != user_id:
             return Refusal(Code.PASSKEY_REFUSED, "another person's passkey")
         refusal = _count_forward(ctx, passkey, new_count)
@@ -872,20 +886,19 @@ def add_passkey_finish(
     name_refusal = _check_passkey_name(name)
 
     def unit(ctx: UnitContext) -> Passkey | Refusal:
-        if isinstance(answer, Refusal):
-            return answer
-        data = _consume(ctx, Ceremony.REGISTER, answer.challenge, user_id)
-        if isinstance(key, Refusal) or isinstance(data, Refusal) or name_refusal:
-            return next(r for r in (key, data, name_refusal) if isinstance(r, Refusal))
+        taken = _take_answer(ctx, Ceremony.REGISTER, answer, key, user_id)
+        if isinstance(taken, Refusal) or name_refusal:
+            return next(r for r in (taken, name_refusal) if isinstance(r, Refusal))
+        got, new_key, data = taken
         if data.get("action") != "add" or data.get("session") != session_hash.hex():
             return Refusal(Code.PASSKEY_REFUSED, "the challenge is for another step")
         refusal = confirmation_refusal(ctx, user_id, session_hash) or _insert_passkey(
-            ctx, user_id, answer, key, name.strip(), session_hash
+            ctx, user_id, got, new_key, name.strip(), session_hash
         )
         if refusal is not None:
             return refusal
         _notify(ctx, user_id, Change.PASSKEY_ADDED, f"passkey {name.strip()!r}")
-        return Passkey(answer.credential_id, user_id, name.strip(), key[1], ctx.now_ns, None)
+        return Passkey(got.credential_id, user_id, name.strip(), new_key[1], ctx.now_ns, None)
 
     return Operation(unit, 0)
 
@@ -985,15 +998,6 @@ def recover(platform: Platform, code: str) -> Operation[SignedIn | Refusal]:
 def get_user(platform: Platform, user_id: int) -> WebUser | None:
     with platform.read() as fetch:
         rows = fetch(f"SELECT {_USER_COLUMNS} FROM web_users WHERE id = ?", (user_id,))
-    return _user(rows[0]) if rows else None
-
-
-def user_for_party(platform: Platform, kind: UserKind, party_id: int) -> WebUser | None:
-    with platform.read() as fetch:
-        rows = fetch(
-            f"SELECT {_USER_COLUMNS} FROM web_users WHERE kind = ? AND party_id = ? LIMIT 1",
-            (kind.value, party_id),
-        )
     return _user(rows[0]) if rows else None
 
 

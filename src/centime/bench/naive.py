@@ -160,6 +160,9 @@ class _NaiveBase:
     """One transaction per transfer; the adapters supply the driver calls."""
 
     _sql: _Statements
+    _begin_sql = "BEGIN"
+    _connection: Any
+    _cursor: Any
 
     def create_transfer(self, transfer: Transfer) -> CreateTransferStatus:
         _check_plain(transfer)
@@ -208,13 +211,16 @@ class _NaiveBase:
         return S.CREATED
 
     def _begin(self) -> None:
-        raise NotImplementedError
+        self._cursor.execute(self._begin_sql)
 
     def _commit(self) -> None:
-        raise NotImplementedError
+        self._cursor.execute("COMMIT")
 
     def _rollback(self) -> None:
-        raise NotImplementedError
+        self._cursor.execute("ROLLBACK")
+
+    def close(self) -> None:
+        self._connection.close()
 
     def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         raise NotImplementedError
@@ -228,6 +234,8 @@ class _NaiveBase:
 
 class _NaiveSqlite(_NaiveBase):
     _sql = _SQLITE_SQL
+    # IMMEDIATE: take the write lock up front, as a writer that reads-then-writes must.
+    _begin_sql = "BEGIN IMMEDIATE"
 
     def __init__(self, path: str) -> None:
         # sqlite3 keeps the prepared statements of the last 128 distinct SQL texts.
@@ -236,27 +244,15 @@ class _NaiveSqlite(_NaiveBase):
             self._connection.execute(pragma)
         self._cursor = self._connection.cursor()
 
-    def _begin(self) -> None:
-        # IMMEDIATE: take the write lock up front, as a writer that reads-then-writes must.
-        self._cursor.execute("BEGIN IMMEDIATE")
-
-    def _commit(self) -> None:
-        self._cursor.execute("COMMIT")
-
-    def _rollback(self) -> None:
-        self._cursor.execute("ROLLBACK")
-
     def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-        return self._cursor.execute(sql, params).fetchall()
+        rows: list[tuple[Any, ...]] = self._cursor.execute(sql, params).fetchall()
+        return rows
 
     def _execute(self, sql: str, params: Sequence[Any]) -> None:
         self._cursor.execute(sql, params)
 
     def _is_duplicate(self, error: Exception) -> bool:
         return isinstance(error, sqlite3.IntegrityError) and "UNIQUE" in str(error)
-
-    def close(self) -> None:
-        self._connection.close()
 
 
 class _NaivePostgres(_NaiveBase):
@@ -269,27 +265,16 @@ class _NaivePostgres(_NaiveBase):
         self._cursor = self._connection.cursor()
         self._unique_violation: type[Exception] = psycopg.errors.UniqueViolation
 
-    def _begin(self) -> None:
-        self._cursor.execute("BEGIN")
-
-    def _commit(self) -> None:
-        self._cursor.execute("COMMIT")
-
-    def _rollback(self) -> None:
-        self._cursor.execute("ROLLBACK")
-
     def _rows(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
         self._cursor.execute(_query(sql), params, prepare=True)
-        return self._cursor.fetchall()
+        rows: list[tuple[Any, ...]] = self._cursor.fetchall()
+        return rows
 
     def _execute(self, sql: str, params: Sequence[Any]) -> None:
         self._cursor.execute(_query(sql), params, prepare=True)
 
     def _is_duplicate(self, error: Exception) -> bool:
         return isinstance(error, self._unique_violation)
-
-    def close(self) -> None:
-        self._connection.close()
 
 
 def _query(sql: str) -> Any:

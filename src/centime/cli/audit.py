@@ -34,6 +34,14 @@ AuditAnchors = typer.Option(
 )
 
 
+_SIZE_MAX = 2**63 - 1  # a tree size or transfer id: a signed 64-bit integer
+
+
+def _newer_size(flag: str, minimum: int, help: str) -> Any:
+    """An optional tree size (or id) option; without it the latest signed head's."""
+    return typer.Option(None, flag, min=minimum, max=_SIZE_MAX, help=help)
+
+
 def _emit(document: object, out: str = "-") -> None:
     import json
 
@@ -103,13 +111,9 @@ def audit_verify(
 
 @audit_app.command("prove")
 def audit_prove(
-    transfer_id: int = typer.Argument(..., min=1, max=2**63 - 1),
-    tree_size: int | None = typer.Option(
-        None,
-        "--tree-size",
-        min=1,
-        max=2**63 - 1,
-        help="Prove against this tree size [default: the latest signed head's].",
+    transfer_id: int = typer.Argument(..., min=1, max=_SIZE_MAX),
+    tree_size: int | None = _newer_size(
+        "--tree-size", 1, "Prove against this tree size [default: the latest signed head's]."
     ),
     database_url: str = DatabaseUrl,
 ) -> None:
@@ -121,13 +125,9 @@ def audit_prove(
 
 @audit_app.command("prove-consistency")
 def audit_prove_consistency(
-    first: int = typer.Argument(..., min=0, max=2**63 - 1),
-    second: int | None = typer.Option(
-        None,
-        "--second",
-        min=0,
-        max=2**63 - 1,
-        help="The newer tree size [default: the latest signed head's].",
+    first: int = typer.Argument(..., min=0, max=_SIZE_MAX),
+    second: int | None = _newer_size(
+        "--second", 0, "The newer tree size [default: the latest signed head's]."
     ),
     database_url: str = DatabaseUrl,
 ) -> None:

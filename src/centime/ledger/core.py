@@ -108,26 +108,17 @@ def _well_formed_transfer(t: object) -> bool:
     fields: tuple[Any, ...] = t
     tid, dr_id, cr_id, amount, asset, code, flags, pending_id, timeout_s, user_data, ts = fields
     return (
-        type(tid) is int
-        and 0 <= tid <= ID_MAX
-        and type(dr_id) is int
-        and 0 <= dr_id <= ID_MAX
-        and type(cr_id) is int
-        and 0 <= cr_id <= ID_MAX
-        and type(amount) is int
-        and 0 <= amount <= AMOUNT_MAX
-        and type(asset) is str
-        and len(asset) <= ASSET_CODE_LEN_MAX
-        and type(code) is int
-        and 0 <= code <= CODE_MAX
+        _in_range(tid, ID_MAX)
+        and _in_range(dr_id, ID_MAX)
+        and _in_range(cr_id, ID_MAX)
+        and _in_range(amount, AMOUNT_MAX)
+        and _asset_code(asset)
+        and _in_range(code, CODE_MAX)
         and (type(flags) is int or type(flags) is TransferFlags)
         and flags >= 0
-        and type(pending_id) is int
-        and 0 <= pending_id <= ID_MAX
-        and type(timeout_s) is int
-        and 0 <= timeout_s <= TIMEOUT_MAX_S
-        and type(user_data) is int
-        and 0 <= user_data <= USER_DATA_MAX
+        and _in_range(pending_id, ID_MAX)
+        and _in_range(timeout_s, TIMEOUT_MAX_S)
+        and _in_range(user_data, USER_DATA_MAX)
         and type(ts) is int
     )
 
@@ -138,18 +129,23 @@ def _well_formed_account(a: object) -> bool:
     fields: tuple[Any, ...] = a  # plain objects, as in _well_formed_transfer
     aid, asset, code, flags, user_data, *balances_and_timestamp = fields
     return (
-        type(aid) is int
-        and 0 <= aid <= ID_MAX
-        and type(asset) is str
-        and len(asset) <= ASSET_CODE_LEN_MAX
-        and type(code) is int
-        and 0 <= code <= CODE_MAX
+        _in_range(aid, ID_MAX)
+        and _asset_code(asset)
+        and _in_range(code, CODE_MAX)
         and (type(flags) is int or type(flags) is AccountFlags)
         and flags >= 0
-        and type(user_data) is int
-        and 0 <= user_data <= USER_DATA_MAX
+        and _in_range(user_data, USER_DATA_MAX)
         and all(type(v) is int for v in balances_and_timestamp)
     )
+
+
+def _in_range(value: object, high: int) -> bool:
+    """An int itself (not a bool, nor any other subclass) from 0 to ``high``."""
+    return type(value) is int and 0 <= value <= high
+
+
+def _asset_code(value: object) -> bool:
+    return type(value) is str and len(value) <= ASSET_CODE_LEN_MAX
 
 
 def _is_linked(event: object) -> bool:
@@ -744,28 +740,41 @@ def _compare_existing(t: Transfer, e: Transfer, pending: Transfer | None) -> Cre
     resolving = t.flags & (_POST | _VOID)
     if resolving and pending is not None:
         t = _filled_from_pending(t, pending)
-    if t.flags != e.flags:
-        return S.EXISTS_WITH_DIFFERENT_FLAGS
-    if t.pending_id != e.pending_id:
-        return S.EXISTS_WITH_DIFFERENT_PENDING_ID
-    if t.timeout_s != e.timeout_s:
-        return S.EXISTS_WITH_DIFFERENT_TIMEOUT
-    if t.debit_account_id != e.debit_account_id:
-        return S.EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID
-    if t.credit_account_id != e.credit_account_id:
-        return S.EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID
+    differs = _first_difference(t, e, _SAME_BEFORE_AMOUNT)
+    if differs is not None:
+        return differs
     if t.flags & (_BAL_DR | _BAL_CR):
         if t.amount < e.amount:
             return S.EXISTS_WITH_DIFFERENT_AMOUNT
     elif t.amount != e.amount:
         return S.EXISTS_WITH_DIFFERENT_AMOUNT
-    if t.user_data != e.user_data:
-        return S.EXISTS_WITH_DIFFERENT_USER_DATA
-    if t.asset != e.asset:
-        return S.EXISTS_WITH_DIFFERENT_ASSET
-    if t.code != e.code:
-        return S.EXISTS_WITH_DIFFERENT_CODE
-    return S.EXISTS
+    differs = _first_difference(t, e, _SAME_AFTER_AMOUNT)
+    return S.EXISTS if differs is None else differs
+
+
+# The fields a retried transfer shares with the stored one, in the order a difference is
+# reported (the amount, with its own rule for balancing transfers, between the two).
+_SAME_BEFORE_AMOUNT: Final = (
+    ("flags", S.EXISTS_WITH_DIFFERENT_FLAGS),
+    ("pending_id", S.EXISTS_WITH_DIFFERENT_PENDING_ID),
+    ("timeout_s", S.EXISTS_WITH_DIFFERENT_TIMEOUT),
+    ("debit_account_id", S.EXISTS_WITH_DIFFERENT_DEBIT_ACCOUNT_ID),
+    ("credit_account_id", S.EXISTS_WITH_DIFFERENT_CREDIT_ACCOUNT_ID),
+)
+_SAME_AFTER_AMOUNT: Final = (
+    ("user_data", S.EXISTS_WITH_DIFFERENT_USER_DATA),
+    ("asset", S.EXISTS_WITH_DIFFERENT_ASSET),
+    ("code", S.EXISTS_WITH_DIFFERENT_CODE),
+)
+
+
+def _first_difference(
+    t: Transfer, e: Transfer, fields: tuple[tuple[str, CreateTransferStatus], ...]
+) -> CreateTransferStatus | None:
+    for name, status in fields:
+        if getattr(t, name) != getattr(e, name):
+            return status
+    return None
 
 
 def _filled_from_pending(t: Transfer, p: Transfer) -> Transfer:

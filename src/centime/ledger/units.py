@@ -57,6 +57,16 @@ def _valid_ids(ids: Iterable[int]) -> set[int]:
     return {i for i in ids if type(i) is int and 0 < i <= ID_MAX}
 
 
+def _existing(ids: Iterable[int], lookup: Callable[[int], T | None]) -> dict[int, T]:
+    """What ``lookup`` finds of ``ids``, by id (those it does not find are left out)."""
+    found = {}
+    for key in ids:
+        value = lookup(key)
+        if value is not None:
+            found[key] = value
+    return found
+
+
 def event_names(kind: str, events: Sequence[Any]) -> tuple[list[int], list[int], list[int]]:
     """The transfer, pending and account ids a batch of events names. Garbage fields name
     nothing (type() first: a malformed field may be unhashable); the core reports them."""
@@ -151,22 +161,12 @@ class UnitContext:
     def accounts(self, account_ids: Collection[int]) -> dict[int, Account]:
         """The accounts that exist among ``account_ids``, as this group left them (locked)."""
         self._applier.load(self._loader.view((), (), account_ids))
-        found = {}
-        for account_id in account_ids:
-            account = self._applier.account(account_id)
-            if account is not None:
-                found[account_id] = account
-        return found
+        return _existing(account_ids, self._applier.account)
 
     def transfers(self, transfer_ids: Collection[int]) -> dict[int, Transfer]:
         """The transfers that exist among ``transfer_ids`` (committed or earlier in the group)."""
         self._applier.load(self._loader.view(transfer_ids, (), ()))
-        found = {}
-        for transfer_id in transfer_ids:
-            transfer = self._applier.transfer(transfer_id)
-            if transfer is not None:
-                found[transfer_id] = transfer
-        return found
+        return _existing(transfer_ids, self._applier.transfer)
 
     def pending_state(self, transfer_id: int) -> PendingState | None:
         self._applier.load(self._loader.view((), (transfer_id,), ()))

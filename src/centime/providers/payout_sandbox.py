@@ -34,7 +34,6 @@ from them: a restarted server still knows the accounts and pays what was in flig
 from __future__ import annotations
 
 import hashlib
-import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -47,7 +46,6 @@ from centime.limits import (
     SANDBOX_EVENTS_MAX,
 )
 
-from .event_queue import EventQueue
 from .funding import ProviderUnavailable
 from .payouts import (
     AccountRegistered,
@@ -64,7 +62,7 @@ from .payouts import (
     holder_name_problem,
     normalized_account_number,
 )
-from .sandbox import Outage, Outages
+from .sandbox import Outage, SandboxCommon
 
 __all__ = [
     "ACCOUNT_FAILS",
@@ -135,9 +133,10 @@ class RailJournal(Protocol):
     def acknowledge(self, event_ids: list[str]) -> None: ...
 
 
-class SandboxPayoutRail:
+class SandboxPayoutRail(SandboxCommon[SandboxPayoutConfig, PayoutEvent]):
     """The in-process payout rail (a :class:`~centime.providers.payouts.PayoutProvider`
-    and its :class:`~centime.providers.payouts.PayoutEventFeed`). Thread-safe."""
+    and its :class:`~centime.providers.payouts.PayoutEventFeed`). Thread-safe.
+    :meth:`fail_next` fails registrations and sends."""
 
     def __init__(
         self,
@@ -145,14 +144,10 @@ class SandboxPayoutRail:
         config: SandboxPayoutConfig | None = None,
         journal: RailJournal | None = None,
     ) -> None:
-        self._clock = clock
-        self.config = config or SandboxPayoutConfig()
-        self._lock = threading.Lock()
+        super().__init__(clock, config or SandboxPayoutConfig(), "evt_sbxpo")
         self._accounts: dict[str, str] = {}  # token -> normalized number
         self._payouts: OrderedDict[int, tuple[PayoutRequest, PayoutResult]] = OrderedDict()
         self._sends: dict[int, int] = {}  # payout id -> send calls that reached the rail
-        self._events: EventQueue[PayoutEvent] = EventQueue("evt_sbxpo")
-        self._outages = Outages()
         self._journal = journal
         self._planned: list[tuple[int, PayoutEvent]] = []  # by the send being decided
         if journal is not None:
@@ -161,15 +156,6 @@ class SandboxPayoutRail:
             for request, result in records.payouts:
                 self._payouts[request.payout_id] = (request, result)
             # Its events stay in the journal: due ones are read from there.
-
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    def fail_next(self, count: int, mode: Outage = Outage.DOWN) -> None:
-        """Make the next ``count`` calls (registrations and sends) fail as ``mode`` says."""
-        with self._lock:
-            self._outages.plan(count, mode)
 
     def sends(self, payout_id: int) -> int:
         """How many send calls for this payout reached the rail (tests: resends happen)."""

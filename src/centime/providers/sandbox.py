@@ -62,7 +62,7 @@ import threading
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import Final, Generic, Protocol, TypeVar
 
 from centime.clock import Clock
 from centime.limits import (
@@ -71,7 +71,7 @@ from centime.limits import (
     SANDBOX_EVENTS_MAX,
 )
 
-from .event_queue import EventQueue
+from .event_queue import E, EventQueue
 from .funding import (
     Accepted,
     ChargedBack,
@@ -156,6 +156,36 @@ class Outages:
             if mode is Outage.DOWN:
                 raise ProviderUnavailable(f"{name}: service unavailable")
         return mode
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+_Config = TypeVar("_Config", bound=_Named)
+
+
+class SandboxCommon(Generic[_Config, E]):
+    """What both sandboxes (funding, payouts) are made of: a clock, a named configuration,
+    one lock over their state, a queue of events (ids prefixed ``event_prefix``) and a
+    planned outage."""
+
+    def __init__(self, clock: Clock, config: _Config, event_prefix: str) -> None:
+        self._clock = clock
+        self.config = config
+        self._lock = threading.Lock()
+        self._events: EventQueue[E] = EventQueue(event_prefix)
+        self._outages = Outages()
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def fail_next(self, count: int, mode: Outage = Outage.DOWN) -> None:
+        """Make the next ``count`` calls fail as ``mode`` says (0 ends an outage)."""
+        with self._lock:
+            self._outages.plan(count, mode)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,28 +285,15 @@ def _decide(request: ChargeRequest) -> Declined | _Plan:
     return _TOKEN_PLANS.get(key, _Plan.SUCCEED)
 
 
-class SandboxProvider:
+class SandboxProvider(SandboxCommon[SandboxConfig, ProviderEvent]):
     """The in-process provider (a :class:`~centime.providers.funding.FundingProvider` and
     its :class:`~centime.providers.funding.EventFeed`). Thread-safe: request threads
-    charge while the event loop pulls events."""
+    charge while the event loop pulls events. :meth:`fail_next` fails charges."""
 
     def __init__(self, clock: Clock, config: SandboxConfig | None = None) -> None:
-        self._clock = clock
-        self.config = config or SandboxConfig()
-        self._lock = threading.Lock()
+        super().__init__(clock, config or SandboxConfig(), "evt_sbx")
         self._charges: OrderedDict[int, tuple[ChargeRequest, ChargeResult]] = OrderedDict()
-        self._events: EventQueue[ProviderEvent] = EventQueue("evt_sbx")
-        self._outages = Outages()
         self._statement: deque[StatementLine] = deque()
-
-    @property
-    def name(self) -> str:
-        return self.config.name
-
-    def fail_next(self, count: int, mode: Outage = Outage.DOWN) -> None:
-        """Make the next ``count`` charges fail as ``mode`` says (0 ends an outage)."""
-        with self._lock:
-            self._outages.plan(count, mode)
 
     @property
     def events_waiting(self) -> int:

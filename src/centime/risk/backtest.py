@@ -295,22 +295,9 @@ def write_report(
 
     fig, ax = plt.subplots(figsize=(6, 4.5), dpi=100)
     bins = [i / 40 for i in range(41)]
-    ax.hist(
-        result.scores[result.labels == 0],
-        bins=bins,
-        alpha=0.6,
-        label="legitimate",
-        color="#4a9a4a",
-        log=True,
-    )
-    ax.hist(
-        result.scores[result.labels == 1],
-        bins=bins,
-        alpha=0.6,
-        label="fraud",
-        color="#c0392b",
-        log=True,
-    )
+    for label, name, color in ((0, "legitimate", "#4a9a4a"), (1, "fraud", "#c0392b")):
+        scores = result.scores[result.labels == label]
+        ax.hist(scores, bins=bins, alpha=0.6, label=name, color=color, log=True)
     ax.set_xlabel("model probability")
     ax.set_ylabel("rows (log scale)")
     ax.set_title("Score distributions on the test part")

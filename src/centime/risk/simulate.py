@@ -204,6 +204,21 @@ class _World:
         self._seq += 1
         self.out.append((t_ns, self._seq, LabelledEvent(event, label, typology)))
 
+    def act(
+        self,
+        p: _Person,
+        t_ns: int,
+        kind: str,
+        amount: int,
+        payee: str,
+        instrument: str | None = None,
+        typology: str = "",
+    ) -> None:
+        """An event ``p`` made from its own device and IP: fraud (label 1) of ``typology``
+        when one is named, legitimate otherwise."""
+        label = 1 if typology else 0
+        self.emit(t_ns, kind, amount, p.id, payee, p.device, p.ip, instrument, label, typology)
+
     def at_hour(self, day: int) -> int:
         hour = self.rng.choices(range(24), weights=HOUR_WEIGHTS)[0]
         return (
@@ -215,7 +230,7 @@ class _World:
 
     # -- legitimate traffic ---------------------------------------------------------------
     def signup(self, p: _Person, t: int, referrer: str = "") -> None:
-        self.emit(t, "signup", 0, p.id, referrer, p.device, p.ip)
+        self.act(p, t, "signup", 0, referrer)
 
     def topup(self, p: _Person, t: int, need: int) -> int:
         rng = self.rng
@@ -228,9 +243,9 @@ class _World:
         amount = max(amount, (need // (10 * MICRO) + 1) * 10 * MICRO)
         amount = min(amount, 100 * MICRO if need <= 100 * MICRO else 500 * MICRO)
         if rng.random() < 0.02:  # an expired card, a typo: declined, then retried
-            self.emit(t, "topup_declined", amount, p.id, p.id, p.device, p.ip, instrument)
+            self.act(p, t, "topup_declined", amount, p.id, instrument)
             t += rng.randrange(20, 300) * NS_PER_S
-        self.emit(t, kind, amount, p.id, p.id, p.device, p.ip, instrument)
+        self.act(p, t, kind, amount, p.id, instrument)
         p.balance += amount
         return t
 
@@ -253,26 +268,16 @@ class _World:
             )
             if rng.random() < 0.03:
                 amount = rng.choice((1, 5, 10, 20)) * MICRO  # a round purchase
-            label, typology = 0, ""
+            typology = ""  # fraud when named
             if self.bad_merchants.get(merchant.id, -1) > day:
-                label, typology = 1, "compromised_merchant"
+                typology = "compromised_merchant"
             elif self.bad_accounts.get(p.id, -1) > day and rng.random() < 1 / 3:
                 amount = amount * rng.randint(3, 6)
-                label, typology = 1, "compromised_account"
+                typology = "compromised_account"
             if p.balance < amount:
                 t = self.topup(p, t - rng.randrange(60, 600) * NS_PER_S, amount)
                 t += rng.randrange(5, 120) * NS_PER_S
-            self.emit(
-                t,
-                "payment",
-                amount,
-                p.id,
-                merchant.id,
-                p.device,
-                p.ip,
-                label=label,
-                typology=typology,
-            )
+            self.act(p, t, "payment", amount, merchant.id, typology=typology)
             p.balance -= amount
             merchant.balance += amount
         if rng.random() < 0.06 and p.friends:
@@ -286,7 +291,7 @@ class _World:
             if p.balance < amount:
                 t = self.topup(p, t - rng.randrange(60, 900) * NS_PER_S, amount)
                 t += rng.randrange(5, 300) * NS_PER_S
-            self.emit(t, "transfer", amount, p.id, friend.id, p.device, p.ip)
+            self.act(p, t, "transfer", amount, friend.id)
             p.balance -= amount
             friend.balance += amount
 
@@ -314,18 +319,18 @@ class _World:
             amount = min(_micro(rng, 0.5, 1.2, 10_000, 5 * MICRO), money)
             if amount <= 0:
                 return
-            self.emit(t, "payment", amount, p.id, merchant.id, p.device, p.ip)
+            self.act(p, t, "payment", amount, merchant.id)
             money -= amount
         if p.friends and money > 0 and rng.random() < 0.3:
             amount = min(rng.choice((1, 2, 3, 5)) * MICRO, money)
             t += rng.randrange(30, 900) * NS_PER_S
-            self.emit(t, "transfer", amount, p.id, rng.choice(p.friends), p.device, p.ip)
+            self.act(p, t, "transfer", amount, rng.choice(p.friends))
 
     def merchant_day(self, m: _Person, day: int, weekday: int) -> None:
         rng = self.rng
         if rng.random() < 0.002:
             m.payout = self.ids.new("bank")
-            self.emit(self.at_hour(day), "payout_method_change", 0, m.id, m.payout, m.device, m.ip)
+            self.act(m, self.at_hour(day), "payout_method_change", 0, m.payout)
         instant = int(m.id[-6:]) % 7 == 0
         due = (instant and m.balance > 50 * MICRO) or (weekday == 0 and m.balance > MICRO)
         if due and m.balance > 0:
@@ -335,7 +340,7 @@ class _World:
                 + (9 * 3_600 + rng.randrange(3_600)) * NS_PER_S
             )
             kind = "payout_instant" if instant else "payout"
-            self.emit(t, kind, m.balance, m.id, m.payout, m.device, m.ip)
+            self.act(m, t, kind, m.balance, m.payout)
             m.balance = 0
 
     # -- fraud ----------------------------------------------------------------------------
@@ -372,18 +377,7 @@ class _World:
             amount = rng.choice((1, 2, 3, 5)) * MICRO
             declined = rng.random() < 0.8
             kind = "topup_declined" if declined else "topup"
-            self.emit(
-                t,
-                kind,
-                amount,
-                fraudster.id,
-                fraudster.id,
-                fraudster.device,
-                fraudster.ip,
-                card,
-                label=1,
-                typology="card_testing",
-            )
+            self.act(fraudster, t, kind, amount, fraudster.id, card, typology="card_testing")
 
     def mule(self, day: int) -> None:
         rng = self.rng
@@ -397,31 +391,11 @@ class _World:
             amount = _micro(rng, 40.0, 0.5, 5 * MICRO, 200 * MICRO)
             if payer.balance < amount:
                 self.topup(payer, t - 120 * NS_PER_S, amount)
-            self.emit(
-                t,
-                "payment",
-                amount,
-                payer.id,
-                mule.id,
-                payer.device,
-                payer.ip,
-                label=1,
-                typology="mule",
-            )
+            self.act(payer, t, "payment", amount, mule.id, typology="mule")
             payer.balance -= amount
             total += amount
         t += rng.randrange(60, 900) * NS_PER_S
-        self.emit(
-            t,
-            "payout_instant",
-            total,
-            mule.id,
-            mule.payout,
-            mule.device,
-            mule.ip,
-            label=1,
-            typology="mule",
-        )
+        self.act(mule, t, "payout_instant", total, mule.payout, typology="mule")
 
     def carrier_cashout(self, day: int) -> None:
         rng = self.rng
@@ -434,45 +408,24 @@ class _World:
         while total < target - 4 * MICRO:
             t += rng.randrange(60, 3_600) * NS_PER_S
             amount = min(target - total, rng.choice((20, 25, 30, 40, 50)) * MICRO)
-            self.emit(
+            self.act(
+                person,
                 t,
                 "topup_carrier",
                 amount,
                 person.id,
-                person.id,
-                person.device,
-                person.ip,
                 person.carrier,
-                label=1,
                 typology="carrier_cashout",
             )
             total += amount
         t += rng.randrange(60, 1_800) * NS_PER_S
         if rng.random() < 0.5:
-            self.emit(
-                t,
-                "payment",
-                total,
-                person.id,
-                rng.choice(self.vouchers),
-                person.device,
-                person.ip,
-                label=1,
-                typology="carrier_cashout",
+            self.act(
+                person, t, "payment", total, rng.choice(self.vouchers), typology="carrier_cashout"
             )
         else:
             broker = rng.choice(self.brokers)
-            self.emit(
-                t,
-                "transfer",
-                total,
-                person.id,
-                broker.id,
-                person.device,
-                person.ip,
-                label=1,
-                typology="carrier_cashout",
-            )
+            self.act(person, t, "transfer", total, broker.id, typology="carrier_cashout")
             broker.balance += total
 
     def circular(self, day: int) -> None:
@@ -483,26 +436,13 @@ class _World:
             self.signup(p, t - rng.randrange(1, 5) * NS_PER_DAY)
         head = ring[0]
         seed_amount = rng.randint(100, 200) * MICRO
-        self.emit(
-            t,
-            "topup",
-            seed_amount,
-            head.id,
-            head.id,
-            head.device,
-            head.ip,
-            head.card,
-            label=1,
-            typology="circular",
-        )
+        self.act(head, t, "topup", seed_amount, head.id, head.card, typology="circular")
         amount = seed_amount
         for _ in range(rng.randint(2, 4)):
             for a, b in zip(ring, ring[1:] + ring[:1], strict=True):
                 t += rng.randrange(120, 3_600) * NS_PER_S
                 amount -= rng.randrange(0, 50) * CENT
-                self.emit(
-                    t, "transfer", amount, a.id, b.id, a.device, a.ip, label=1, typology="circular"
-                )
+                self.act(a, t, "transfer", amount, b.id, typology="circular")
 
     def structuring(self, day: int) -> None:
         rng = self.rng
@@ -513,29 +453,15 @@ class _World:
         for _ in range(rng.randint(3, 7)):
             t += rng.randrange(300, 4 * 3_600) * NS_PER_S
             amount = rng.randint(8_500, 9_999) * CENT  # just below 100
-            self.emit(
-                t,
-                "topup",
-                amount,
-                p.id,
-                p.id,
-                p.device,
-                p.ip,
-                p.card,
-                label=1,
-                typology="structuring",
-            )
+            self.act(p, t, "topup", amount, p.id, p.card, typology="structuring")
             t += rng.randrange(60, 600) * NS_PER_S
             amount = rng.randint(21_300, 24_999) * CENT  # just below 250
-            self.emit(
+            self.act(
+                p,
                 t,
                 "transfer",
                 min(amount, 249 * MICRO),
-                p.id,
                 rng.choice(payees).id,
-                p.device,
-                p.ip,
-                label=1,
                 typology="structuring",
             )
 
@@ -547,38 +473,15 @@ class _World:
         devices = [self.ids.new("dev") for _ in range(rng.randint(1, 2))]
         ip = self.ids.ip(rng)
         for _ in range(rng.randint(5, 15)):
-            fake = self._person("cus")
-            fake.device = rng.choice(devices)
+            fake = self._person("cus")  # a sock puppet: the ring's devices and IP
+            fake.device, fake.ip = rng.choice(devices), ip
             t += rng.randrange(60, 1_800) * NS_PER_S
-            self.emit(
-                t, "signup", 0, fake.id, head.id, fake.device, ip, label=1, typology="referral_ring"
-            )
+            self.act(fake, t, "signup", 0, head.id, typology="referral_ring")
             t += rng.randrange(30, 600) * NS_PER_S
             amount = 10 * MICRO
-            self.emit(
-                t,
-                "topup",
-                amount,
-                fake.id,
-                fake.id,
-                fake.device,
-                ip,
-                fake.card,
-                label=1,
-                typology="referral_ring",
-            )
+            self.act(fake, t, "topup", amount, fake.id, fake.card, typology="referral_ring")
             t += rng.randrange(30, 600) * NS_PER_S
-            self.emit(
-                t,
-                "transfer",
-                amount,
-                fake.id,
-                head.id,
-                fake.device,
-                ip,
-                label=1,
-                typology="referral_ring",
-            )
+            self.act(fake, t, "transfer", amount, head.id, typology="referral_ring")
 
     def compromised_merchant(self, day: int) -> None:
         """A merchant's checkout is compromised: every payment to it for 1-4 weeks is fraud
@@ -604,28 +507,22 @@ class _World:
             t += rng.randrange(10, 180) * NS_PER_S
             self.signup(tester, t)
             card = self.ids.new("card")
-            self.emit(
+            self.act(
+                tester,
                 t + NS_PER_S,
                 "topup",
                 5 * MICRO,
                 tester.id,
-                tester.id,
-                tester.device,
-                tester.ip,
                 card,
-                label=1,
                 typology="merchant_card_testing",
             )
             amount = rng.randrange(10, 200) * CENT // 10
-            self.emit(
+            self.act(
+                tester,
                 t + 20 * NS_PER_S,
                 "payment",
                 amount,
-                tester.id,
                 merchant.id,
-                tester.device,
-                tester.ip,
-                label=1,
                 typology="merchant_card_testing",
             )
 
@@ -662,15 +559,12 @@ class _World:
                     self.customer_day(c, day)
             for b in self.brokers:  # a broker spends what was sold to it, at vouchers
                 if b.balance > 50 * MICRO:
-                    self.emit(
+                    self.act(
+                        b,
                         self.at_hour(day),
                         "payment",
                         b.balance,
-                        b.id,
                         rng.choice(self.vouchers),
-                        b.device,
-                        b.ip,
-                        label=1,
                         typology="carrier_cashout",
                     )
                     b.balance = 0

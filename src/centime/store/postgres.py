@@ -53,7 +53,6 @@ from centime.ledger.port import (
     AuditKeyRow,
     AuditNodeRow,
     Fetch,
-    StoreTotals,
     Violation,
 )
 from centime.limits import (
@@ -129,15 +128,20 @@ class _PostgresWrite(SqlAuditReads):
         self._absent_failed: set[int] = set()
         self._absent_accounts: set[int] = set()
 
+    def _by_ids(self, sql: str, ids: Collection[int]) -> list[TupleRow]:
+        """The rows ``sql`` selects for ``ids`` (its one parameter: their int8 array)."""
+        if not ids:
+            return []
+        self._cursor.execute(sql, (_array(ids),))
+        return self._cursor.fetchall()
+
     def lock_pending(self, transfer_ids: Collection[int]) -> dict[int, PendingState]:
-        if not transfer_ids:
-            return {}
-        self._cursor.execute(
+        found = self._by_ids(
             f"SELECT {rows.PENDING_COLUMNS} FROM pending_transfers"
             " WHERE transfer_id = ANY(%s::int8[]) ORDER BY transfer_id FOR UPDATE",
-            (_array(sorted(transfer_ids)),),
+            sorted(transfer_ids),
         )
-        return {row[0]: rows.pending(row) for row in self._cursor.fetchall()}
+        return {row[0]: rows.pending(row) for row in found}
 
     def due_pending(self, now_ns: int, limit: int) -> list[PendingState]:
         """Pending transfers due at ``now_ns``, by expiry time then id; locked by
@@ -163,36 +167,29 @@ class _PostgresWrite(SqlAuditReads):
         return [rows.pending(row) for row in self._cursor.fetchall()]
 
     def transfers(self, transfer_ids: Collection[int]) -> dict[int, Transfer]:
-        if not transfer_ids:
-            return {}
-        self._cursor.execute(
+        selected = self._by_ids(
             f"SELECT {rows.TRANSFER_COLUMNS} FROM transfers WHERE id = ANY(%s::int8[])",
-            (_array(transfer_ids),),
+            transfer_ids,
         )
-        found = {row[0]: rows.transfer(row) for row in self._cursor.fetchall()}
+        found = {row[0]: rows.transfer(row) for row in selected}
         self._absent_transfers.update(tid for tid in transfer_ids if tid not in found)
         return found
 
     def failed(self, transfer_ids: Collection[int]) -> dict[int, CreateTransferStatus]:
-        if not transfer_ids:
-            return {}
-        self._cursor.execute(
-            "SELECT id, status FROM failed_transfers WHERE id = ANY(%s::int8[])",
-            (_array(transfer_ids),),
+        selected = self._by_ids(
+            "SELECT id, status FROM failed_transfers WHERE id = ANY(%s::int8[])", transfer_ids
         )
-        found = {tid: rows.transfer_status(status) for tid, status in self._cursor.fetchall()}
+        found = {tid: rows.transfer_status(status) for tid, status in selected}
         self._absent_failed.update(tid for tid in transfer_ids if tid not in found)
         return found
 
     def lock_accounts(self, account_ids: Collection[int]) -> dict[int, Account]:
-        if not account_ids:
-            return {}
-        self._cursor.execute(
+        selected = self._by_ids(
             f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts"
             " WHERE id = ANY(%s::int8[]) ORDER BY id FOR UPDATE",
-            (_array(sorted(account_ids)),),
+            sorted(account_ids),
         )
-        found = {row[0]: rows.account(row) for row in self._cursor.fetchall()}
+        found = {row[0]: rows.account(row) for row in selected}
         self._absent_accounts.update(aid for aid in account_ids if aid not in found)
         return found
 
@@ -244,33 +241,19 @@ class _PostgresWrite(SqlAuditReads):
     def write(self, changes: Changes) -> None:
         cursor = self._cursor
         if changes.accounts_created:
-            _copy(
-                cursor,
-                "accounts",
-                rows.ACCOUNT_COLUMNS,
-                sorted(changes.accounts_created, key=attrgetter("id")),
-            )
+            _copy(cursor, "accounts", rows.ACCOUNT_COLUMNS, changes.accounts_created, "id")
         if changes.accounts:
             _update_accounts(cursor, changes.accounts.values())
         if changes.transfers:
             # Sorted by id: writers insert into the unique id index in one order.
-            _copy(
-                cursor,
-                "transfers",
-                rows.TRANSFER_COLUMNS,
-                sorted(changes.transfers, key=attrgetter("id")),
-            )
+            _copy(cursor, "transfers", rows.TRANSFER_COLUMNS, changes.transfers, "id")
         if changes.pending:
             _upsert_pending(cursor, [changes.pending[tid] for tid in sorted(changes.pending)])
         if changes.failed:
             _insert_failed(cursor, changes)
         if changes.balances:
-            _copy(
-                cursor,
-                "account_balances",
-                rows.BALANCE_COLUMNS,
-                sorted(changes.balances, key=attrgetter("account_id", "timestamp")),
-            )
+            order = ("account_id", "timestamp")
+            _copy(cursor, "account_balances", rows.BALANCE_COLUMNS, changes.balances, *order)
 
     # ----------------------------------------------------------------- audit log
 
@@ -329,8 +312,13 @@ def _races_transient() -> Iterator[None]:
         raise
 
 
-def _copy(cursor: Cursor, table: str, columns: str, records: Iterable[Sequence[Any]]) -> None:
-    """Bulk insert with binary COPY (the column types are those of store/schema.py)."""
+def _copy(
+    cursor: Cursor, table: str, columns: str, records: Iterable[Sequence[Any]], *order: str
+) -> None:
+    """Bulk insert with binary COPY (the column types are those of store/schema.py), in the
+    order of the records' attributes ``order`` when given."""
+    if order:
+        records = sorted(records, key=attrgetter(*order))
     with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
         copy.set_types(_COPY_TYPES[table])
         for record in records:
@@ -500,14 +488,6 @@ class PostgresStore(SqlLedgerReads):
         account, low, high, limit = range_params(query)
         params = {"account": account, "low": low, "high": high, "limit": limit}
         return [rows.transfer(row) for row in self._fetch(sql, params)]
-
-    def totals(self) -> StoreTotals:
-        found = self._fetch(
-            "SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM transfers),"
-            " (SELECT timestamp FROM ledger_clock WHERE id = 1)"
-        )
-        accounts, transfers, clock = found[0]
-        return StoreTotals(int(accounts), int(transfers), int(clock))
 
     def check(self) -> Iterator[Violation]:
         """Every broken invariant, read from one snapshot (REPEATABLE READ), so that writers

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any, ClassVar, Final, NamedTuple, Protocol, TypeVar
 
 from centime.ledger.model import Account, AccountBalance, AccountFilter, PendingState, Transfer
-from centime.ledger.port import AuditTip, Fetch
+from centime.ledger.port import AuditTip, Fetch, StoreTotals
 from centime.limits import QUERY_LIMIT_MAX
 
 from . import rows
@@ -114,6 +114,16 @@ class SqlLedgerReads:
         if not ids:
             return []
         return in_order(ids, self._fetch(sql, (self._ids(ids),)), convert)
+
+    def totals(self) -> StoreTotals:
+        # One statement: the three figures from one snapshot.
+        found = self._fetch(
+            "SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM transfers),"
+            " (SELECT timestamp FROM ledger_clock WHERE id = 1)",
+            (),
+        )
+        accounts, transfers, clock = found[0]
+        return StoreTotals(int(accounts), int(transfers), int(clock))
 
     def get_account_balances(self, query: AccountFilter) -> list[AccountBalance]:
         if query.limit <= 0:

@@ -10,8 +10,6 @@ within ``limits.AMOUNT_MAX`` so nothing can overflow. There are no floats anywhe
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -23,32 +21,25 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
-    text,
 )
 
-metadata = MetaData()
+from .columns import ROW_KEY, bigints, binaries, key, where
 
-# SQLite makes an INTEGER PRIMARY KEY the table's rowid (an append-only B-tree when keys only
-# grow, as engine timestamps do); BIGINT would not be.
-RowKey = BigInteger().with_variant(Integer(), "sqlite")
+metadata = MetaData()
 
 # The four balances of an account, as they stand now (accounts) or stood (account_balances).
 BALANCES = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
 
-
-def required(kind: Any, *names: str) -> list[Column[Any]]:
-    """NOT NULL columns of one type, in the order named."""
-    return [Column(name, kind, nullable=False) for name in names]
-
-
+# SQLite makes an INTEGER PRIMARY KEY (ROW_KEY) the table's rowid: an append-only B-tree when
+# keys only grow, as engine timestamps do.
 accounts = Table(
     "accounts",
     metadata,
-    Column("id", RowKey, primary_key=True, autoincrement=False),
+    key("id", ROW_KEY),
     Column("asset", String(12), nullable=False),
     Column("code", Integer, nullable=False),
     Column("flags", Integer, nullable=False),
-    *required(BigInteger, "user_data", *BALANCES),
+    *bigints("user_data", *BALANCES),
     Column("timestamp", BigInteger, nullable=False, unique=True),
     CheckConstraint(
         "debits_pending >= 0 AND debits_posted >= 0 AND credits_pending >= 0"
@@ -60,42 +51,36 @@ accounts = Table(
 transfers = Table(
     "transfers",
     metadata,
-    Column("timestamp", RowKey, primary_key=True, autoincrement=False),
+    key("timestamp", ROW_KEY),
     Column("id", BigInteger, nullable=False, unique=True),
-    *required(BigInteger, "debit_account_id", "credit_account_id", "amount"),
+    *bigints("debit_account_id", "credit_account_id", "amount"),
     Column("asset", String(12), nullable=False),
-    *required(Integer, "code", "flags"),
-    Column("pending_id", BigInteger, nullable=False),
+    Column("code", Integer, nullable=False),
+    Column("flags", Integer, nullable=False),
+    *bigints("pending_id"),
     Column("timeout_s", Integer, nullable=False),
-    Column("user_data", BigInteger, nullable=False),
+    *bigints("user_data"),
     CheckConstraint("amount >= 0", name="transfers_amount_not_negative"),
 )
 # Per account, in timestamp order. On SQLite migration 0015 narrows both to the account id
 # alone: every index entry there ends with the rowid, which is the timestamp.
 Index("transfers_by_debit_account", transfers.c.debit_account_id, transfers.c.timestamp)
 Index("transfers_by_credit_account", transfers.c.credit_account_id, transfers.c.timestamp)
-Index(
-    "transfers_by_pending_id",
-    transfers.c.pending_id,
-    sqlite_where=text("pending_id != 0"),
-    postgresql_where=text("pending_id != 0"),
-)
+Index("transfers_by_pending_id", transfers.c.pending_id, **where("pending_id != 0"))
 
 # The state of every pending transfer: pending, posted, voided or expired, and when.
 pending_transfers = Table(
     "pending_transfers",
     metadata,
-    Column("transfer_id", BigInteger, primary_key=True, autoincrement=False),
+    key("transfer_id"),
     Column("status", String(8), nullable=False),
-    Column("expires_at", BigInteger, nullable=False),
-    Column("timestamp", BigInteger, nullable=False),
+    *bigints("expires_at", "timestamp"),
 )
 Index(
     "pending_transfers_due",
     pending_transfers.c.expires_at,
     pending_transfers.c.transfer_id,
-    sqlite_where=text("status = 'pending' AND expires_at > 0"),
-    postgresql_where=text("status = 'pending' AND expires_at > 0"),
+    **where("status = 'pending' AND expires_at > 0"),
 )
 
 # Ids of transfers that failed for a reason that depends on the ledger's state: they stay
@@ -103,16 +88,16 @@ Index(
 failed_transfers = Table(
     "failed_transfers",
     metadata,
-    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    key(),
     Column("status", String(64), nullable=False),
-    Column("timestamp", BigInteger, nullable=False),
+    *bigints("timestamp"),
 )
 
 # Balances of HISTORY accounts after every event that changed them.
 account_balances = Table(
     "account_balances",
     metadata,
-    *required(BigInteger, "account_id", "timestamp", *BALANCES),
+    *bigints("account_id", "timestamp", *BALANCES),
     PrimaryKeyConstraint("account_id", "timestamp"),
 )
 
@@ -121,8 +106,8 @@ account_balances = Table(
 ledger_clock = Table(
     "ledger_clock",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("timestamp", BigInteger, nullable=False),
+    key("id", Integer),
+    *bigints("timestamp"),
     CheckConstraint("id = 1", name="ledger_clock_single_row"),
 )
 
@@ -134,10 +119,10 @@ ledger_clock = Table(
 audit_batches = Table(
     "audit_batches",
     metadata,
-    Column("seq", RowKey, primary_key=True, autoincrement=False),
-    *required(BigInteger, "tree_size", "leaf_count", "timestamp_first"),
+    key("seq", ROW_KEY),
+    *bigints("tree_size", "leaf_count", "timestamp_first"),
     Column("timestamp_last", BigInteger, nullable=False, unique=True),
-    *required(LargeBinary, "root_hash", "prev_hash", "state_hash", "state", "peaks", "batch_hash"),
+    *binaries("root_hash", "prev_hash", "state_hash", "state", "peaks", "batch_hash"),
 )
 
 # Complete-subtree hashes of the Merkle tree, every level, in segments of consecutive nodes
@@ -146,8 +131,8 @@ audit_nodes = Table(
     "audit_nodes",
     metadata,
     Column("level", Integer, nullable=False),
-    Column("first_index", BigInteger, nullable=False),
-    Column("hashes", LargeBinary, nullable=False),
+    *bigints("first_index"),
+    *binaries("hashes"),
     PrimaryKeyConstraint("level", "first_index"),
 )
 
@@ -155,12 +140,12 @@ audit_nodes = Table(
 audit_heads = Table(
     "audit_heads",
     metadata,
-    Column("timestamp", BigInteger, nullable=False),
-    Column("key_id", LargeBinary, nullable=False),
-    Column("tree_size", BigInteger, nullable=False),
-    Column("root_hash", LargeBinary, nullable=False),
-    Column("batch_seq", BigInteger, nullable=False),
-    *required(LargeBinary, "batch_hash", "signature"),
+    *bigints("timestamp"),
+    *binaries("key_id"),
+    *bigints("tree_size"),
+    *binaries("root_hash"),
+    *bigints("batch_seq"),
+    *binaries("batch_hash", "signature"),
     PrimaryKeyConstraint("timestamp", "key_id"),
 )
 Index("audit_heads_by_tree_size", audit_heads.c.tree_size, audit_heads.c.timestamp)
@@ -169,8 +154,8 @@ Index("audit_heads_by_tree_size", audit_heads.c.tree_size, audit_heads.c.timesta
 audit_keys = Table(
     "audit_keys",
     metadata,
-    Column("key_id", LargeBinary, primary_key=True),
-    Column("public_key", LargeBinary, nullable=False),
-    Column("created_ns", BigInteger, nullable=False),
-    Column("endorsement", LargeBinary, nullable=False),
+    key("key_id", LargeBinary),
+    *binaries("public_key"),
+    *bigints("created_ns"),
+    *binaries("endorsement"),
 )

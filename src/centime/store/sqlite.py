@@ -36,7 +36,6 @@ from centime.ledger.port import (
     AuditKeyRow,
     AuditNodeRow,
     Fetch,
-    StoreTotals,
     Violation,
 )
 
@@ -131,15 +130,19 @@ class _SqliteWrite(SqlAuditReads):
         self._store = store
         self._cursor = cursor
 
+    def _by_ids(self, sql: str, ids: Collection[int]) -> list[tuple[Any, ...]]:
+        """The rows ``sql`` selects for ``ids`` (its one parameter: their JSON list)."""
+        if not ids:
+            return []
+        return self._cursor.execute(sql, (_json_ids(ids),)).fetchall()
+
     def lock_pending(self, transfer_ids: Collection[int]) -> dict[int, PendingState]:
         # The single writer holds the database's write lock for the whole transaction.
-        if not transfer_ids:
-            return {}
-        self._cursor.execute(
+        found = self._by_ids(
             f"SELECT {rows.PENDING_COLUMNS} FROM pending_transfers WHERE transfer_id IN {_IDS}",
-            (_json_ids(transfer_ids),),
+            transfer_ids,
         )
-        return {row[0]: rows.pending(row) for row in self._cursor.fetchall()}
+        return {row[0]: rows.pending(row) for row in found}
 
     def due_pending(self, now_ns: int, limit: int) -> list[PendingState]:
         self._cursor.execute(
@@ -151,35 +154,28 @@ class _SqliteWrite(SqlAuditReads):
         return [rows.pending(row) for row in self._cursor.fetchall()]
 
     def transfers(self, transfer_ids: Collection[int]) -> dict[int, Transfer]:
-        if not transfer_ids:
-            return {}
-        self._cursor.execute(
+        found = self._by_ids(
             f"SELECT {_qualified('t', rows.TRANSFER_COLUMNS)}"
             f" FROM {_JOIN_IDS} transfers AS t ON t.id = wanted.value",
-            (_json_ids(transfer_ids),),
+            transfer_ids,
         )
-        return {row[0]: rows.transfer(row) for row in self._cursor.fetchall()}
+        return {row[0]: rows.transfer(row) for row in found}
 
     def failed(self, transfer_ids: Collection[int]) -> dict[int, CreateTransferStatus]:
-        if not transfer_ids:
-            return {}
-        self._cursor.execute(
+        found = self._by_ids(
             f"SELECT f.id, f.status FROM {_JOIN_IDS} failed_transfers AS f ON f.id = wanted.value",
-            (_json_ids(transfer_ids),),
+            transfer_ids,
         )
-        return {tid: rows.transfer_status(status) for tid, status in self._cursor.fetchall()}
+        return {tid: rows.transfer_status(status) for tid, status in found}
 
     def lock_accounts(self, account_ids: Collection[int]) -> dict[int, Account]:
         cache = self._store._account_cache
         found = {aid: cache[aid] for aid in account_ids if aid in cache}
         missing = [aid for aid in account_ids if aid not in found]
-        if missing:
-            self._cursor.execute(
-                f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts WHERE id IN {_IDS}",
-                (_json_ids(missing),),
-            )
-            for row in self._cursor.fetchall():
-                found[row[0]] = rows.account(row)
+        for row in self._by_ids(
+            f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts WHERE id IN {_IDS}", missing
+        ):
+            found[row[0]] = rows.account(row)
         return found
 
     def reserve_timestamps(self, count: int, now_ns: int) -> int:
@@ -381,12 +377,6 @@ class SqliteStore(SqlLedgerReads):
             f" ORDER BY timestamp {'DESC' if query.reversed else 'ASC'} LIMIT ?4"
         )
         return [rows.transfer(row) for row in self._fetch(sql, range_params(query))]
-
-    def totals(self) -> StoreTotals:
-        accounts = self._fetch("SELECT COUNT(*) FROM accounts")[0][0]
-        transfers = self._fetch("SELECT COUNT(*) FROM transfers")[0][0]
-        clock = self._fetch("SELECT timestamp FROM ledger_clock WHERE id = 1")[0][0]
-        return StoreTotals(accounts, transfers, clock)
 
     def check(self) -> Iterator[Violation]:
         """Every broken invariant, read from one WAL snapshot (a read transaction), so that

@@ -1,35 +1,26 @@
-"""The ledger: accounts, transfers, pending states, failed ids, balance history, clock.
-
-Revision ID: 0001_ledger
-Revises:
-Create Date: 2026-11-29
-"""
+"""The ledger: accounts, transfers, pending states, failed ids, balance history, clock."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
+from centime.store.columns import ROW_KEY, bigints, drop_tables, key, where
+
 revision = "0001_ledger"
 down_revision = None
-branch_labels = None
-depends_on = None
 
-_ROW_KEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+_BALANCES = ("debits_pending", "debits_posted", "credits_pending", "credits_posted")
 
 
 def upgrade() -> None:
     op.create_table(
         "accounts",
-        sa.Column("id", _ROW_KEY, primary_key=True, autoincrement=False),
+        key("id", ROW_KEY),
         sa.Column("asset", sa.String(12), nullable=False),
         sa.Column("code", sa.Integer, nullable=False),
         sa.Column("flags", sa.Integer, nullable=False),
-        sa.Column("user_data", sa.BigInteger, nullable=False),
-        sa.Column("debits_pending", sa.BigInteger, nullable=False),
-        sa.Column("debits_posted", sa.BigInteger, nullable=False),
-        sa.Column("credits_pending", sa.BigInteger, nullable=False),
-        sa.Column("credits_posted", sa.BigInteger, nullable=False),
+        *bigints("user_data", *_BALANCES),
         sa.Column("timestamp", sa.BigInteger, nullable=False, unique=True),
         sa.CheckConstraint(
             "debits_pending >= 0 AND debits_posted >= 0 AND credits_pending >= 0"
@@ -39,68 +30,57 @@ def upgrade() -> None:
     )
     op.create_table(
         "transfers",
-        sa.Column("timestamp", _ROW_KEY, primary_key=True, autoincrement=False),
+        key("timestamp", ROW_KEY),
         sa.Column("id", sa.BigInteger, nullable=False, unique=True),
-        sa.Column("debit_account_id", sa.BigInteger, nullable=False),
-        sa.Column("credit_account_id", sa.BigInteger, nullable=False),
-        sa.Column("amount", sa.BigInteger, nullable=False),
+        *bigints("debit_account_id", "credit_account_id", "amount"),
         sa.Column("asset", sa.String(12), nullable=False),
         sa.Column("code", sa.Integer, nullable=False),
         sa.Column("flags", sa.Integer, nullable=False),
-        sa.Column("pending_id", sa.BigInteger, nullable=False),
+        *bigints("pending_id"),
         sa.Column("timeout_s", sa.Integer, nullable=False),
-        sa.Column("user_data", sa.BigInteger, nullable=False),
+        *bigints("user_data"),
         sa.CheckConstraint("amount >= 0", name="transfers_amount_not_negative"),
     )
     op.create_index("transfers_by_debit_account", "transfers", ["debit_account_id", "timestamp"])
     op.create_index("transfers_by_credit_account", "transfers", ["credit_account_id", "timestamp"])
     op.create_table(
         "pending_transfers",
-        sa.Column("transfer_id", sa.BigInteger, primary_key=True, autoincrement=False),
+        key("transfer_id"),
         sa.Column("status", sa.String(8), nullable=False),
-        sa.Column("expires_at", sa.BigInteger, nullable=False),
-        sa.Column("timestamp", sa.BigInteger, nullable=False),
+        *bigints("expires_at", "timestamp"),
     )
-    due = sa.text("status = 'pending' AND expires_at > 0")
     op.create_index(
         "pending_transfers_due",
         "pending_transfers",
         ["expires_at", "transfer_id"],
-        sqlite_where=due,
-        postgresql_where=due,
+        **where("status = 'pending' AND expires_at > 0"),
     )
     op.create_table(
         "failed_transfers",
-        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        key(),
         sa.Column("status", sa.String(64), nullable=False),
-        sa.Column("timestamp", sa.BigInteger, nullable=False),
+        *bigints("timestamp"),
     )
     op.create_table(
         "account_balances",
-        sa.Column("account_id", sa.BigInteger, nullable=False),
-        sa.Column("timestamp", sa.BigInteger, nullable=False),
-        sa.Column("debits_pending", sa.BigInteger, nullable=False),
-        sa.Column("debits_posted", sa.BigInteger, nullable=False),
-        sa.Column("credits_pending", sa.BigInteger, nullable=False),
-        sa.Column("credits_posted", sa.BigInteger, nullable=False),
+        *bigints("account_id", "timestamp", *_BALANCES),
         sa.PrimaryKeyConstraint("account_id", "timestamp"),
     )
     op.create_table(
         "ledger_clock",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("timestamp", sa.BigInteger, nullable=False),
+        key("id", sa.Integer),
+        *bigints("timestamp"),
         sa.CheckConstraint("id = 1", name="ledger_clock_single_row"),
     )
     op.execute("INSERT INTO ledger_clock (id, timestamp) VALUES (1, 0)")
 
 
 def downgrade() -> None:
-    for table in (
+    drop_tables(
         "ledger_clock",
         "account_balances",
         "failed_transfers",
         "pending_transfers",
         "transfers",
         "accounts",
-    ):
-        op.drop_table(table)
+    )

@@ -4,10 +4,6 @@ Every group rewrites the balances of thousands of accounts. With free space on t
 PostgreSQL writes the new row version beside the old one without touching the index (a
 heap-only tuple update); measured on a group of 8189 transfers over 10,000 accounts, the
 accounts UPDATE went from 76 ms to 51 ms. SQLite has no such setting.
-
-Revision ID: 0002_accounts_fillfactor
-Revises: 0001_ledger
-Create Date: 2026-11-29
 """
 
 from __future__ import annotations
@@ -16,8 +12,6 @@ from alembic import op
 
 revision = "0002_accounts_fillfactor"
 down_revision = "0001_ledger"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

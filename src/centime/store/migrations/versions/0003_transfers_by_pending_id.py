@@ -4,31 +4,21 @@
 that resolved it; without this index each such check scanned the whole transfers table
 (measured: 43 s of a 44 s check on a 181,000-transfer store). Partial: plain transfers, the
 vast majority, have pending_id 0 and cost the index nothing.
-
-Revision ID: 0003_transfers_by_pending_id
-Revises: 0002_accounts_fillfactor
-Create Date: 2026-11-29
 """
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
+
+from centime.store.columns import where
 
 revision = "0003_transfers_by_pending_id"
 down_revision = "0002_accounts_fillfactor"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
-    resolving = sa.text("pending_id != 0")
     op.create_index(
-        "transfers_by_pending_id",
-        "transfers",
-        ["pending_id"],
-        sqlite_where=resolving,
-        postgresql_where=resolving,
+        "transfers_by_pending_id", "transfers", ["pending_id"], **where("pending_id != 0")
     )
 
 

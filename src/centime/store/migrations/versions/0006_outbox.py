@@ -5,10 +5,6 @@ event row here inside its write unit (``centime.platform.events.outbox.emit``), 
 if and only if the change committed. Delivery (webhooks) reads the outbox afterwards; nothing
 is lost between a commit and a delivery, and a delivery may repeat (at least once: receivers
 drop duplicates by the event's id).
-
-Revision ID: 0006_outbox
-Revises: 0005_platform
-Create Date: 2026-11-29
 """
 
 from __future__ import annotations
@@ -16,10 +12,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from centime.store.columns import bigints, key
+
 revision = "0006_outbox"
 down_revision = "0005_platform"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -27,10 +23,10 @@ def upgrade() -> None:
         "outbox_events",
         # Random (platform.ids.new_id); the delivery worker reads the outbox in
         # (created_ns, id) order with a keyset cursor.
-        sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+        key(),
         sa.Column("type", sa.String(64), nullable=False),  # payment.created, payout.paid...
-        sa.Column("owner_id", sa.BigInteger, nullable=False),  # the merchant or customer told
-        sa.Column("created_ns", sa.BigInteger, nullable=False),
+        # owner_id: the merchant or customer told
+        *bigints("owner_id", "created_ns"),
         sa.Column("data", sa.Text, nullable=False),  # JSON; money as integer strings
     )
     op.create_index("outbox_by_time", "outbox_events", ["created_ns", "id"])

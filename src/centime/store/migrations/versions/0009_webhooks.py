@@ -15,10 +15,6 @@ the leases that keep two workers from running the same job.
 - ``webhook_attempts``: the delivery log, one row per HTTP attempt.
 - ``job_leases``: one row per periodic job: who holds it until when, and when it is due.
 - ``topups_by_update``: the reconciliation report's index (top-ups changed since a time).
-
-Revision ID: 0009_webhooks
-Revises: 0008_pricing
-Create Date: 2026-11-29
 """
 
 from __future__ import annotations
@@ -28,27 +24,17 @@ import secrets
 import sqlalchemy as sa
 from alembic import op
 
+from centime.store.columns import bigints, drop_tables, key
+
 revision = "0009_webhooks"
 down_revision = "0008_pricing"
-branch_labels = None
-depends_on = None
-
-_ID = sa.BigInteger
-
-
-def _id() -> sa.Column[int]:
-    return sa.Column("id", _ID, primary_key=True, autoincrement=False)
-
-
-def _ns(name: str, nullable: bool = False) -> sa.Column[int]:
-    return sa.Column(name, sa.BigInteger, nullable=nullable)
 
 
 def upgrade() -> None:
     op.create_table(
         "webhook_endpoints",
-        _id(),
-        sa.Column("merchant_id", _ID, nullable=False),
+        key(),
+        *bigints("merchant_id"),
         sa.Column("url", sa.String(2048), nullable=False),
         sa.Column("description", sa.String(200), nullable=True),
         sa.Column("event_types", sa.Text, nullable=False),  # space-separated, sorted
@@ -56,19 +42,15 @@ def upgrade() -> None:
         sa.Column("disabled_reason", sa.String(32), nullable=True),
         sa.Column("secret", sa.Text, nullable=False),  # AES-GCM, never in clear
         sa.Column("secret_previous", sa.Text, nullable=True),
-        _ns("previous_expires_ns", nullable=True),
-        _ns("failing_since_ns", nullable=True),
+        *bigints("previous_expires_ns", "failing_since_ns", nullable=True),
         sa.Column("failures", sa.Integer, nullable=False, server_default="0"),
-        _ns("created_ns"),
-        _ns("updated_ns"),
+        *bigints("created_ns", "updated_ns"),
     )
     op.create_index("webhook_endpoints_by_merchant", "webhook_endpoints", ["merchant_id"])
     state = op.create_table(
         "webhook_state",
-        sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("subscriptions_version", _ID, nullable=False),
-        _ns("cursor_ns"),
-        sa.Column("cursor_id", _ID, nullable=False),
+        key("id", sa.Integer),
+        *bigints("subscriptions_version", "cursor_ns", "cursor_id"),
     )
     op.bulk_insert(
         state,
@@ -83,16 +65,13 @@ def upgrade() -> None:
     )
     op.create_table(
         "webhook_deliveries",
-        _id(),
-        sa.Column("endpoint_id", _ID, nullable=False),
-        sa.Column("event_id", _ID, nullable=False),
-        sa.Column("merchant_id", _ID, nullable=False),
+        key(),
+        *bigints("endpoint_id", "event_id", "merchant_id"),
         sa.Column("status", sa.String(16), nullable=False),  # pending, succeeded, failed
         sa.Column("attempts", sa.Integer, nullable=False),  # since the last (re)start
-        _ns("next_attempt_ns", nullable=True),
+        *bigints("next_attempt_ns", nullable=True),
         sa.Column("last_status_code", sa.Integer, nullable=True),
-        _ns("created_ns"),
-        _ns("updated_ns"),
+        *bigints("created_ns", "updated_ns"),
         sa.UniqueConstraint("endpoint_id", "event_id", name="webhook_deliveries_once"),
     )
     op.create_index("webhook_deliveries_due", "webhook_deliveries", ["status", "next_attempt_ns"])
@@ -101,16 +80,14 @@ def upgrade() -> None:
     )
     op.create_table(
         "webhook_attempts",
-        _id(),
-        sa.Column("delivery_id", _ID, nullable=False),
-        sa.Column("endpoint_id", _ID, nullable=False),
-        sa.Column("event_id", _ID, nullable=False),
+        key(),
+        *bigints("delivery_id", "endpoint_id", "event_id"),
         sa.Column("attempt", sa.Integer, nullable=False),
         sa.Column("status_code", sa.Integer, nullable=True),  # None: no answer
         sa.Column("latency_ms", sa.Integer, nullable=False),
         sa.Column("error", sa.String(256), nullable=True),
         sa.Column("response", sa.String(1024), nullable=True),  # the body, cut
-        _ns("created_ns"),
+        *bigints("created_ns"),
     )
     op.create_index(
         "webhook_attempts_by_endpoint", "webhook_attempts", ["endpoint_id", "created_ns", "id"]
@@ -119,20 +96,18 @@ def upgrade() -> None:
     op.create_index("topups_by_update", "topups", ["provider", "updated_ns"])
     op.create_table(
         "job_leases",
-        sa.Column("name", sa.String(64), primary_key=True),
+        key("name", sa.String(64)),
         sa.Column("holder", sa.String(128), nullable=True),
-        _ns("expires_ns"),
-        _ns("due_ns"),
+        *bigints("expires_ns", "due_ns"),
     )
 
 
 def downgrade() -> None:
     op.drop_index("topups_by_update", "topups")
-    for table in (
+    drop_tables(
         "job_leases",
         "webhook_attempts",
         "webhook_deliveries",
         "webhook_state",
         "webhook_endpoints",
-    ):
-        op.drop_table(table)
+    )

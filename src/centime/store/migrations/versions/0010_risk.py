@@ -5,10 +5,6 @@ an analyst reviews (centime.platform.review.screening, centime.platform.review.s
 answer (action, score, reasons, model and rules versions) and, when the screen exposes
 them, its features as JSON. ``risk_cases`` keeps one row per REVIEW decision: what is held
 (the request to run again at approval), its status, and the analyst's label.
-
-Revision ID: 0010_risk
-Revises: 0009_webhooks
-Create Date: 2026-11-29
 """
 
 from __future__ import annotations
@@ -16,35 +12,32 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from centime.store.columns import ROW_KEY, bigints, key, strings, where
+
 revision = "0010_risk"
 down_revision = "0009_webhooks"
-branch_labels = None
-depends_on = None
-
-# SQLite: the id is the rowid (no index of its own), as the ledger's tables have it.
-_ROW_KEY = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
     op.create_table(
         "risk_decisions",
         # A batch's decisions have consecutive ids (centime.platform.review.screening): its rows
-        # are appended together.
-        sa.Column("id", _ROW_KEY, primary_key=True, autoincrement=False),
-        sa.Column("created_ns", sa.BigInteger, nullable=False),  # engine time of the record
-        # The event as the screen saw it (centime.risk.types.RiskEvent).
-        sa.Column("event_ns", sa.BigInteger, nullable=False),
+        # are appended together. SQLite: the id is the rowid (no index of its own), as the
+        # ledger's tables have it.
+        key("id", ROW_KEY),
+        # created_ns: engine time of the record; then the event as the screen saw it
+        # (centime.risk.types.RiskEvent), its amount in the asset's scale.
+        *bigints("created_ns", "event_ns"),
         sa.Column("event_type", sa.String(32), nullable=False),
-        sa.Column("amount", sa.BigInteger, nullable=False),  # in the asset's scale
+        *bigints("amount"),
         sa.Column("asset", sa.String(16), nullable=False),
-        sa.Column("payer", sa.String(64), nullable=False),
-        sa.Column("payee", sa.String(64), nullable=False),
+        *strings(64, "payer", "payee"),
         sa.Column("device", sa.String(128)),
-        sa.Column("ip", sa.String(64)),
-        sa.Column("instrument", sa.String(64)),  # a fingerprint, never the number itself
+        # instrument: a fingerprint, never the number itself
+        *strings(64, "ip", "instrument", nullable=True),
         # What it was about: payment, transfer, hold, topup, customer, merchant; its id.
         sa.Column("subject_kind", sa.String(16), nullable=False),
-        sa.Column("subject_id", sa.BigInteger, nullable=False),
+        *bigints("subject_id"),
         # The answer.
         sa.Column("action", sa.String(16), nullable=False),
         sa.Column("score", sa.Integer, nullable=False),  # 0-99
@@ -53,38 +46,36 @@ def upgrade() -> None:
         sa.Column("rules_version", sa.String(64), nullable=False),
         sa.Column("features", sa.Text),  # JSON object, when the screen exposes them
         sa.Column("stepped_up", sa.Integer, nullable=False),  # a fresh passkey met STEP_UP
-        sa.Column("case_id", sa.BigInteger),  # the case a REVIEW opened
+        *bigints("case_id", nullable=True),  # the case a REVIEW opened
     )
     op.create_index("risk_decisions_by_payer", "risk_decisions", ["payer", "created_ns"])
     # A case's related accounts: who else was seen on a device, an IP, an instrument. Partial:
     # most payments (a merchant's batches) carry none, and cost no index entry.
     for column in ("device", "ip", "instrument"):
-        present = sa.text(f"{column} IS NOT NULL")
         op.create_index(
             f"risk_decisions_by_{column}",
             "risk_decisions",
             [column, "payer"],
-            sqlite_where=present,
-            postgresql_where=present,
+            **where(f"{column} IS NOT NULL"),
         )
     op.create_table(
         "risk_cases",
-        sa.Column("id", _ROW_KEY, primary_key=True, autoincrement=False),
-        sa.Column("decision_id", sa.BigInteger, nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),  # open, approved, declined
-        sa.Column("subject_kind", sa.String(16), nullable=False),
-        sa.Column("subject_id", sa.BigInteger, nullable=False),
-        sa.Column("party_kind", sa.String(16), nullable=False),  # customer or merchant
-        sa.Column("party_id", sa.BigInteger, nullable=False),
+        key("id", ROW_KEY),
+        *bigints("decision_id"),
+        # status: open, approved, declined; party_kind: customer or merchant
+        *strings(16, "status", "subject_kind"),
+        *bigints("subject_id"),
+        *strings(16, "party_kind"),
+        *bigints("party_id"),
         sa.Column("asset", sa.String(16), nullable=False),
-        sa.Column("amount", sa.BigInteger, nullable=False),  # held (or asked for), in scale
+        *bigints("amount"),  # held (or asked for), in scale
         sa.Column("reserved", sa.Text, nullable=False),  # JSON [[leg, transfer id, amount]]
         sa.Column("request", sa.Text, nullable=False),  # JSON: the operation to run at approval
         sa.Column("label", sa.String(16)),  # fraud, not_fraud (for training)
-        sa.Column("created_ns", sa.BigInteger, nullable=False),
-        sa.Column("resolved_ns", sa.BigInteger),
+        *bigints("created_ns"),
+        *bigints("resolved_ns", nullable=True),
         sa.Column("resolved_by", sa.String(64)),  # the analyst's key (key_...), or a command
-        sa.Column("labelled_ns", sa.BigInteger),
+        *bigints("labelled_ns", nullable=True),
     )
     op.create_index("risk_cases_by_status", "risk_cases", ["status", "created_ns", "id"])
     op.create_index("risk_cases_by_time", "risk_cases", ["created_ns", "id"])

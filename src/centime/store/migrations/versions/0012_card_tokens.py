@@ -15,10 +15,6 @@
 Converting rows needs the instrument key: ``CENTIME_INSTRUMENT_KEY`` or
 ``CENTIME_INSTRUMENT_KEY_FILE``, or on SQLite the file ``<database>.instrument-key`` (made
 when missing, as ``centime serve`` does). A database with no top-ups needs none.
-
-Revision ID: 0012_card_tokens
-Revises: 0011_web
-Create Date: 2026-12-06
 """
 
 from __future__ import annotations
@@ -36,8 +32,6 @@ from centime.providers.sandbox import sandbox_token
 
 revision = "0012_card_tokens"
 down_revision = "0011_web"
-branch_labels = None
-depends_on = None
 
 _SANDBOX = "sandbox"
 _CHUNK = 500

@@ -10,10 +10,6 @@ passkey, and the one-time confirmations that let an API key change a bank accoun
 - ``api_confirmations``: a token (SHA-256 only) a person minted on the web after a fresh
   confirmation, bound to its party, single use, short lived; ``POST /v1/payout-methods``
   and its removal need one in ``Centime-Confirmation``.
-
-Revision ID: 0013_auth_hardening
-Revises: 0011_web
-Create Date: 2026-12-06
 """
 
 from __future__ import annotations
@@ -21,10 +17,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from centime.store.columns import bigints, key
+
 revision = "0013_auth_hardening"
 down_revision = "0012_card_tokens"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -35,13 +31,11 @@ def upgrade() -> None:
     op.add_column("passkeys", sa.Column("added_session_hash", sa.LargeBinary, nullable=True))
     op.create_table(
         "api_confirmations",
-        sa.Column("token_hash", sa.LargeBinary, primary_key=True),
-        sa.Column("user_id", sa.BigInteger, nullable=False),
+        key("token_hash", sa.LargeBinary),
+        *bigints("user_id"),
         sa.Column("party_kind", sa.String(16), nullable=False),  # merchant, operator
-        sa.Column("party_id", sa.BigInteger, nullable=False),
-        sa.Column("created_ns", sa.BigInteger, nullable=False),
-        sa.Column("expires_ns", sa.BigInteger, nullable=False),
-        sa.Column("used_ns", sa.BigInteger, nullable=True),
+        *bigints("party_id", "created_ns", "expires_ns"),
+        *bigints("used_ns", nullable=True),
         sa.Column("used_for", sa.String(80), nullable=True),  # e.g. "add:<method id>"
     )
     op.create_index("api_confirmations_by_expiry", "api_confirmations", ["expires_ns"])

@@ -8,10 +8,6 @@ Every transfer inserts into both indexes at random places, so their size is what
 writes: measured on 13 groups of 8189 random transfers, inserting took 21.9 ms instead of 25.3
 ms a group and the commit 6.9 ms instead of 9.2 ms (39 MB of WAL instead of 54 MB;
 docs/benchmarks.md). PostgreSQL has no rowid in its indexes and keeps both columns.
-
-Revision ID: 0015_ledger_indexes
-Revises: 0011_web
-Create Date: 2026-12-06
 """
 
 from __future__ import annotations
@@ -20,8 +16,6 @@ from alembic import op
 
 revision = "0015_ledger_indexes"
 down_revision = "0016_product"
-branch_labels = None
-depends_on = None
 
 _SIDES = (
     ("transfers_by_debit_account", "debit_account_id"),

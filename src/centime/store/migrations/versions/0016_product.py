@@ -5,10 +5,6 @@
 - ``sandbox_rail_payouts``: each payout the rail decided (the request and the answer), so
   that sending it again after a restart answers the same and pays once.
 - ``sandbox_rail_events``: events planned and not yet acknowledged by the platform.
-
-Revision ID: 0016_product
-Revises: 0011_web
-Create Date: 2026-12-06
 """
 
 from __future__ import annotations
@@ -16,23 +12,23 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from centime.store.columns import drop_tables, key, strings
+
 revision = "0016_product"
 down_revision = "0013_auth_hardening"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "sandbox_rail_accounts",
-        sa.Column("rail", sa.String(64), primary_key=True),
-        sa.Column("token", sa.String(64), primary_key=True),
-        sa.Column("number", sa.String(64), nullable=False),
+        key("rail", sa.String(64)),
+        key("token", sa.String(64)),
+        *strings(64, "number"),
     )
     op.create_table(
         "sandbox_rail_payouts",
-        sa.Column("rail", sa.String(64), primary_key=True),
-        sa.Column("payout_id", sa.BigInteger, primary_key=True, autoincrement=False),
+        key("rail", sa.String(64)),
+        key("payout_id"),
         sa.Column("seq", sa.BigInteger, nullable=False),  # the order decided: oldest go first
         sa.Column("request", sa.Text, nullable=False),  # JSON
         sa.Column("result", sa.Text, nullable=False),  # JSON
@@ -40,13 +36,12 @@ def upgrade() -> None:
     op.create_index("sandbox_rail_payouts_by_seq", "sandbox_rail_payouts", ["rail", "seq"])
     op.create_table(
         "sandbox_rail_events",
-        sa.Column("rail", sa.String(64), primary_key=True),
-        sa.Column("event_id", sa.String(64), primary_key=True),
+        key("rail", sa.String(64)),
+        key("event_id", sa.String(64)),
         sa.Column("due_ns", sa.BigInteger, nullable=False),
         sa.Column("event", sa.Text, nullable=False),  # JSON
     )
 
 
 def downgrade() -> None:
-    for table in ("sandbox_rail_events", "sandbox_rail_payouts", "sandbox_rail_accounts"):
-        op.drop_table(table)
+    drop_tables("sandbox_rail_events", "sandbox_rail_payouts", "sandbox_rail_accounts")

@@ -12,10 +12,6 @@ resources of the resource server.
   carried the money.
 - ``op_streams``: Web Monetization streams: many small payments of one grant to one merchant
   accrue under a metered hold (a pending ledger transfer) and are settled in batches.
-
-Revision ID: 0017_open_payments
-Revises: 0016_product
-Create Date: 2026-12-06
 """
 
 from __future__ import annotations
@@ -23,32 +19,36 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from centime.store.columns import bigints, drop_tables, key, money, strings
+
 revision = "0017_open_payments"
 down_revision = "0015_ledger_indexes"
-branch_labels = None
-depends_on = None
 
 
 def _party() -> list[sa.Column[object]]:
     return [
         sa.Column("party_kind", sa.String(16), nullable=False),  # customer, merchant
-        sa.Column("party_id", sa.BigInteger, nullable=False),
+        *bigints("party_id"),
     ]
+
+
+def _resource() -> list[sa.Column[object]]:
+    """A resource of a wallet address: its id, its owner, the asset of its amounts."""
+    return [key("id", sa.String(36)), *_party(), sa.Column("asset", sa.String(12), nullable=False)]
 
 
 def upgrade() -> None:
     op.create_table(
         "op_client_keys",
         *_party(),
-        sa.Column("kid", sa.String(64), nullable=False),
-        sa.Column("x", sa.String(64), nullable=False),  # base64url of the Ed25519 public key
-        sa.Column("created_ns", sa.BigInteger, nullable=False),
-        sa.Column("revoked_ns", sa.BigInteger, nullable=True),
+        *strings(64, "kid", "x"),  # x: base64url of the Ed25519 public key
+        *bigints("created_ns"),
+        *bigints("revoked_ns", nullable=True),
         sa.PrimaryKeyConstraint("party_kind", "party_id", "kid"),
     )
     op.create_table(
         "op_grants",
-        sa.Column("id", sa.String(36), primary_key=True),
+        key("id", sa.String(36)),
         sa.Column("client", sa.String(1024), nullable=False),
         sa.Column("kid", sa.String(64), nullable=False),  # the key that asked for it
         sa.Column("access", sa.Text, nullable=False),  # JSON: the access granted
@@ -60,34 +60,29 @@ def upgrade() -> None:
         sa.Column("finish_nonce", sa.String(256), nullable=True),  # the client's
         sa.Column("interact_ref", sa.String(64), nullable=True),
         sa.Column("party_kind", sa.String(16), nullable=True),  # whose money it spends
-        sa.Column("party_id", sa.BigInteger, nullable=True),
-        sa.Column("created_ns", sa.BigInteger, nullable=False),
-        sa.Column("expires_ns", sa.BigInteger, nullable=False),  # of the interaction
-        sa.Column("decided_ns", sa.BigInteger, nullable=True),
-        sa.Column("last_continue_ns", sa.BigInteger, nullable=True),
+        *bigints("party_id", nullable=True),
+        *bigints("created_ns", "expires_ns"),  # expires_ns: of the interaction
+        *bigints("decided_ns", "last_continue_ns", nullable=True),
     )
     op.create_table(
         "op_tokens",
-        sa.Column("id", sa.String(36), primary_key=True),  # its management URI's id
+        key("id", sa.String(36)),  # its management URI's id
         sa.Column("grant_id", sa.String(36), nullable=False),
         sa.Column("value_hash", sa.LargeBinary, nullable=False, unique=True),
-        sa.Column("created_ns", sa.BigInteger, nullable=False),
-        sa.Column("expires_ns", sa.BigInteger, nullable=False),
-        sa.Column("revoked_ns", sa.BigInteger, nullable=True),
+        *bigints("created_ns", "expires_ns"),
+        *bigints("revoked_ns", nullable=True),
     )
     op.create_index("op_tokens_by_grant", "op_tokens", ["grant_id"])
     op.create_table(
         "op_incoming_payments",
-        sa.Column("id", sa.String(36), primary_key=True),
-        *_party(),
-        sa.Column("asset", sa.String(12), nullable=False),
-        sa.Column("incoming_amount", sa.BigInteger, nullable=True),
-        sa.Column("received", sa.BigInteger, nullable=False),
+        *_resource(),
+        *bigints("incoming_amount", nullable=True),
+        *bigints("received"),
         sa.Column("completed", sa.Boolean, nullable=False),
-        sa.Column("expires_ns", sa.BigInteger, nullable=False),
+        *bigints("expires_ns"),
         sa.Column("metadata", sa.Text, nullable=True),  # JSON
         sa.Column("client", sa.String(1024), nullable=False),
-        sa.Column("created_ns", sa.BigInteger, nullable=False),
+        *bigints("created_ns"),
     )
     op.create_index(
         "op_incoming_by_wallet",
@@ -96,47 +91,33 @@ def upgrade() -> None:
     )
     op.create_table(
         "op_quotes",
-        sa.Column("id", sa.String(36), primary_key=True),
-        *_party(),
-        sa.Column("asset", sa.String(12), nullable=False),
+        *_resource(),
         sa.Column("receiver", sa.String(36), nullable=False),  # an incoming payment's id
-        sa.Column("debit", sa.BigInteger, nullable=False),
-        sa.Column("receive", sa.BigInteger, nullable=False),
+        *bigints("debit", "receive"),
         sa.Column("client", sa.String(1024), nullable=False),
-        sa.Column("created_ns", sa.BigInteger, nullable=False),
-        sa.Column("expires_ns", sa.BigInteger, nullable=False),
+        *bigints("created_ns", "expires_ns"),
         sa.Column("used", sa.Boolean, nullable=False),
     )
     op.create_table(
         "op_outgoing_payments",
-        sa.Column("id", sa.String(36), primary_key=True),
-        *_party(),
-        sa.Column("asset", sa.String(12), nullable=False),
+        *_resource(),
         sa.Column("receiver", sa.String(36), nullable=False),  # an incoming payment's id
         sa.Column("quote_id", sa.String(36), nullable=True),
-        sa.Column("debit", sa.BigInteger, nullable=False),
-        sa.Column("receive", sa.BigInteger, nullable=False),
-        sa.Column("sent", sa.BigInteger, nullable=False),
+        *bigints("debit", "receive", "sent"),
         sa.Column("failed", sa.Boolean, nullable=False),
         sa.Column("metadata", sa.Text, nullable=True),
         sa.Column("grant_id", sa.String(36), nullable=False),
         sa.Column("client", sa.String(1024), nullable=False),
         sa.Column("ledger_kind", sa.String(16), nullable=False),  # payment, transfer
-        sa.Column("ledger_id", sa.BigInteger, nullable=False),
-        sa.Column("created_ns", sa.BigInteger, nullable=False),
+        *bigints("ledger_id", "created_ns"),
     )
     op.create_table(
         "op_streams",
         sa.Column("grant_id", sa.String(36), nullable=False),
-        sa.Column("merchant_id", sa.BigInteger, nullable=False),
-        sa.Column("customer_id", sa.BigInteger, nullable=False),
-        sa.Column("asset", sa.String(12), nullable=False),
-        sa.Column("hold_id", sa.BigInteger, nullable=False),  # the reserve in force
-        sa.Column("reserved", sa.BigInteger, nullable=False),
-        sa.Column("accrued", sa.BigInteger, nullable=False),  # owed, not yet settled
-        sa.Column("payments", sa.BigInteger, nullable=False),  # accrued since settlement
-        sa.Column("expires_ns", sa.BigInteger, nullable=False),  # of the hold
-        sa.Column("last_ns", sa.BigInteger, nullable=False),
+        *bigints("merchant_id", "customer_id"),
+        # hold_id: the reserve in force; accrued: owed, not yet settled; payments: accrued
+        # since settlement; expires_ns: of the hold.
+        *money("hold_id", "reserved", "accrued", "payments", "expires_ns", "last_ns"),
         sa.PrimaryKeyConstraint("grant_id", "merchant_id"),
     )
     op.create_index("op_streams_by_last", "op_streams", ["last_ns"])
@@ -149,7 +130,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in (
+    drop_tables(
         "op_streams",
         "op_outgoing_payments",
         "op_quotes",
@@ -157,5 +138,4 @@ def downgrade() -> None:
         "op_tokens",
         "op_grants",
         "op_client_keys",
-    ):
-        op.drop_table(table)
+    )

@@ -3,10 +3,6 @@
 ``customers.language`` and ``merchants.language``: ``en`` or ``ko``, set when the person
 signs up on the web (the page's language) and when they use the language switch; null when
 never known, read as English.
-
-Revision ID: 0018_party_language
-Revises: 0014_risk_labels
-Create Date: 2026-12-06
 """
 
 from __future__ import annotations
@@ -16,8 +12,6 @@ from alembic import op
 
 revision = "0018_party_language"
 down_revision = "0014_risk_labels"
-branch_labels = None
-depends_on = None
 
 _TABLES = ("customers", "merchants")
 
