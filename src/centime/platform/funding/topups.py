@@ -117,7 +117,7 @@ from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..events.outbox import emit, money
 from ..ids import derive_id, format_id, new_id
-from ..pages import Cursor, Page, fetch_page
+from ..pages import Cursor, Page, fetch_by_id, fetch_page, given
 from ..parties.service import active_customer
 from ..pricing.budget import BudgetCode
 from ..pricing.evaluate import topup_bonus
@@ -1038,9 +1038,7 @@ def release_settled_restricted(
 
 
 def get_topup(platform: Platform, topup_id: int) -> TopUp | None:
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM topups WHERE id = ?", (topup_id,))
-    return _topup(rows[0]) if rows else None
+    return fetch_by_id(platform, "topups", _COLUMNS, topup_id, _topup)
 
 
 def list_topups(
@@ -1051,7 +1049,5 @@ def list_topups(
 ) -> Page[TopUp]:
     """Top-ups newest first (keyset on (created_ns, id), :mod:`.pages`), of one customer
     (None: all of them, the operator's view); ``limit`` is bounded by LIST_LIMIT_MAX."""
-    filters: list[tuple[str, Any]] = []
-    if customer_id is not None:
-        filters.append(("customer_id", customer_id))
+    filters = given(customer_id=customer_id)
     return fetch_page(platform, "topups", _COLUMNS, filters, cursor, limit, _topup)

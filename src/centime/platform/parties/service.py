@@ -22,7 +22,7 @@ from ..chart import AccountKind, account_id
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..ids import new_id
-from ..pages import Cursor, Page, fetch_page
+from ..pages import Cursor, Page, fetch_by_id, fetch_page
 
 __all__ = [
     "NAME_LEN_MAX",
@@ -397,9 +397,7 @@ def _check_tier(platform: Platform, kyc_tier: object) -> Refusal | None:
 
 
 def get_customer(platform: Platform, customer_id: int) -> Customer | None:
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_CUSTOMER_COLUMNS} FROM customers WHERE id = ?", (customer_id,))
-    return _customer(rows[0]) if rows else None
+    return fetch_by_id(platform, "customers", _CUSTOMER_COLUMNS, customer_id, _customer)
 
 
 def get_merchant(platform: Platform, merchant_id: int) -> Merchant | None:

@@ -28,7 +28,7 @@ from centime.limits import DESCRIPTION_LEN_MAX
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..ids import new_id, valid_id
-from ..pages import Cursor, Page, fetch_page
+from ..pages import Cursor, Page, fetch_by_id, fetch_page
 from ..parties.service import active_merchant
 from .holds import (
     CAPTURE_EVENTS_MAX,
@@ -255,11 +255,7 @@ def pay_link(
 
 
 def get_link(platform: Platform, link_id: int) -> Link | None:
-    if not valid_id(link_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_LINK_COLUMNS} FROM payment_links WHERE id = ?", (link_id,))
-    return _link(rows[0]) if rows else None
+    return fetch_by_id(platform, "payment_links", _LINK_COLUMNS, link_id, _link)
 
 
 def list_links(

@@ -30,7 +30,7 @@ from ..errors import Code, Refusal
 from ..events.outbox import money
 from ..events.webhooks import notify
 from ..ids import format_id, new_id
-from ..pages import Cursor, Page, fetch_page
+from ..pages import Cursor, Page, fetch_by_id, fetch_page, given
 from ..parties.service import active_customer, active_merchant
 
 __all__ = [
@@ -281,16 +281,8 @@ def get_mandate(
     merchant_id: int | None = None,
 ) -> Mandate | None:
     """The mandate, or None (also when it is not the given customer's or merchant's)."""
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM mandates WHERE id = ?", (mandate_id,))
-    if not rows:
-        return None
-    mandate = _mandate(rows[0])
-    if customer_id is not None and mandate.customer_id != customer_id:
-        return None
-    if merchant_id is not None and mandate.merchant_id != merchant_id:
-        return None
-    return mandate
+    owners = given(customer_id=customer_id, merchant_id=merchant_id)
+    return fetch_by_id(platform, "mandates", _COLUMNS, mandate_id, _mandate, owners)
 
 
 def list_mandates(
@@ -301,9 +293,5 @@ def list_mandates(
     limit: int = 100,
 ) -> Page[Mandate]:
     """Mandates newest first, of a customer and/or to a merchant."""
-    filters: list[tuple[str, Any]] = []
-    if customer_id is not None:
-        filters.append(("customer_id", customer_id))
-    if merchant_id is not None:
-        filters.append(("merchant_id", merchant_id))
+    filters = given(customer_id=customer_id, merchant_id=merchant_id)
     return fetch_page(platform, "mandates", _COLUMNS, filters, cursor, limit, _mandate)

@@ -29,7 +29,7 @@ from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..events.outbox import emit, money
 from ..ids import derive_id, format_id, new_id, valid_id
-from ..pages import Cursor, Page, fetch_page
+from ..pages import Cursor, Filters, Page, fetch_by_id, fetch_page
 from ..parties.service import Customer, Status, active_customer, load_customer
 from .service import Leg, check_amount, check_text, require_created
 
@@ -221,16 +221,9 @@ def get_p2p_transfer(
     platform: Platform, transfer_id: int, customer_id: int | None = None
 ) -> P2PTransfer | None:
     """The transfer, or None (also when the given customer neither sent nor received it)."""
-    if not valid_id(transfer_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM p2p_transfers WHERE id = ?", (transfer_id,))
-    if not rows:
-        return None
-    sent = _transfer(rows[0])
-    if customer_id is not None and customer_id not in (sent.sender_id, sent.recipient_id):
-        return None
-    return sent
+    return fetch_by_id(
+        platform, "p2p_transfers", _COLUMNS, transfer_id, _transfer, _either_side(customer_id)
+    )
 
 
 def list_p2p_transfers(
@@ -240,7 +233,12 @@ def list_p2p_transfers(
     limit: int = 100,
 ) -> Page[P2PTransfer]:
     """Transfers newest first that the customer sent or received (None: all)."""
-    filters: list[tuple[str, Any]] = []
-    if customer_id is not None:
-        filters.append(("(sender_id = ? OR recipient_id = ?)", (customer_id, customer_id)))
+    filters = _either_side(customer_id)
     return fetch_page(platform, "p2p_transfers", _COLUMNS, filters, cursor, limit, _transfer)
+
+
+def _either_side(customer_id: int | None) -> Filters:
+    """The transfers the customer sent or received (None: anyone's)."""
+    if customer_id is None:
+        return ()
+    return [("(sender_id = ? OR recipient_id = ?)", (customer_id, customer_id))]

@@ -56,7 +56,7 @@ from ..events.outbox import emit_encoded, money
 from ..events.webhooks import subscribed
 from ..fees import payment_fee
 from ..ids import derive_id, format_id, new_id, valid_id
-from ..pages import Cursor, Page, fetch_page
+from ..pages import Cursor, Page, fetch_by_id, fetch_page, given
 from ..parties.service import Merchant, Status, active_merchant, merchant_fee
 from ..pricing.evaluate import FeeTerms, fee_terms, month_of
 from ..pricing.promos import (
@@ -863,18 +863,8 @@ def get_payment(
     customer_id: int | None = None,
 ) -> Payment | None:
     """The payment, or None (also when it is not the given merchant's or customer's)."""
-    if not valid_id(payment_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM payments WHERE id = ?", (payment_id,))
-    if not rows:
-        return None
-    payment = _payment(rows[0])
-    if merchant_id is not None and payment.merchant_id != merchant_id:
-        return None
-    if customer_id is not None and payment.customer_id != customer_id:
-        return None
-    return payment
+    owners = given(merchant_id=merchant_id, customer_id=customer_id)
+    return fetch_by_id(platform, "payments", _COLUMNS, payment_id, _payment, owners)
 
 
 def list_payments(
@@ -886,9 +876,5 @@ def list_payments(
 ) -> Page[Payment]:
     """Payments newest first, to a merchant and/or of a customer (neither: all of them,
     the operator's view; that one has no index of its own and sorts the table)."""
-    filters: list[tuple[str, Any]] = []
-    if merchant_id is not None:
-        filters.append(("merchant_id", merchant_id))
-    if customer_id is not None:
-        filters.append(("customer_id", customer_id))
+    filters = given(merchant_id=merchant_id, customer_id=customer_id)
     return fetch_page(platform, "payments", _COLUMNS, filters, cursor, limit, _payment)

@@ -32,6 +32,7 @@ from ..config import NS_PER_DAY
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..ids import derive_id, format_id, new_id, valid_id
+from ..pages import fetch_by_id, given
 from ..parties.service import active_merchant
 from ..payout_config import PayoutConfig
 from ..payout_fees import InstantFeeParams, instant_payout_fee
@@ -352,11 +353,5 @@ def _screened(
 
 
 def get_quote(platform: Platform, quote_id: int, merchant_id: int | None = None) -> Quote | None:
-    if not valid_id(quote_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM payout_quotes WHERE id = ?", (quote_id,))
-    if not rows:
-        return None
-    quote = _quote(rows[0])
-    return None if merchant_id is not None and quote.merchant_id != merchant_id else quote
+    owners = given(merchant_id=merchant_id)
+    return fetch_by_id(platform, "payout_quotes", _COLUMNS, quote_id, _quote, owners)

@@ -36,6 +36,7 @@ from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..events.notices import Change, credential_changed
 from ..ids import new_id, valid_id
+from ..pages import fetch_by_id, given
 from ..parties.service import active_merchant
 
 __all__ = [
@@ -328,13 +329,5 @@ def list_payout_methods(platform: Platform, merchant_id: int) -> list[PayoutMeth
 def get_payout_method(
     platform: Platform, method_id: int, merchant_id: int | None = None
 ) -> PayoutMethod | None:
-    if not valid_id(method_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM payout_methods WHERE id = ?", (method_id,))
-    if not rows:
-        return None
-    method = _method(rows[0])
-    if merchant_id is not None and method.merchant_id != merchant_id:
-        return None
-    return method
+    owners = given(merchant_id=merchant_id)
+    return fetch_by_id(platform, "payout_methods", _COLUMNS, method_id, _method, owners)

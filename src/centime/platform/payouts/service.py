@@ -89,7 +89,7 @@ from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..events.outbox import emit, money
 from ..ids import derive_id, valid_id
-from ..pages import Cursor, Page, fetch_page
+from ..pages import Cursor, Page, fetch_by_id, fetch_page, given
 from ..parties.service import active_merchant
 from .methods import PayoutMethod, load_method, lock_refusal, payout_provider
 
@@ -791,16 +791,8 @@ def process_payout_events(
 
 
 def get_payout(platform: Platform, payout_id: int, merchant_id: int | None = None) -> Payout | None:
-    if not valid_id(payout_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM payouts WHERE id = ?", (payout_id,))
-    if not rows:
-        return None
-    payout = _payout(rows[0])
-    if merchant_id is not None and payout.merchant_id != merchant_id:
-        return None
-    return payout
+    owners = given(merchant_id=merchant_id)
+    return fetch_by_id(platform, "payouts", _COLUMNS, payout_id, _payout, owners)
 
 
 def list_payouts(
@@ -810,7 +802,5 @@ def list_payouts(
     limit: int = 100,
 ) -> Page[Payout]:
     """Payouts newest first, of one merchant (None: every one, the operator's view)."""
-    filters: list[tuple[str, Any]] = []
-    if merchant_id is not None:
-        filters.append(("merchant_id", merchant_id))
+    filters = given(merchant_id=merchant_id)
     return fetch_page(platform, "payouts", _COLUMNS, filters, cursor, limit, _payout)

@@ -27,8 +27,8 @@ from centime.money import ASSETS
 
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
-from ..ids import new_id, valid_id
-from ..pages import Cursor, Page, fetch_page
+from ..ids import new_id
+from ..pages import Cursor, Page, fetch_by_id, fetch_page
 from .evaluate import PromoTerms, promo_discount
 from .rules import BP_PER_WHOLE
 
@@ -234,11 +234,7 @@ def record_redemption(
 
 
 def get_promo_code(platform: Platform, promo_id: int) -> PromoCode | None:
-    if not valid_id(promo_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM promo_codes WHERE id = ?", (promo_id,))
-    return _promo(rows[0]) if rows else None
+    return fetch_by_id(platform, "promo_codes", _COLUMNS, promo_id, _promo)
 
 
 def list_promo_codes(

@@ -52,7 +52,7 @@ from ..errors import Code, Refusal
 from ..events.outbox import emit
 from ..events.outbox import money as event_money
 from ..ids import derive_id, new_id, valid_id
-from ..pages import Cursor, Page, fetch_page
+from ..pages import Cursor, Page, fetch_by_id, fetch_page
 from ..parties.service import Status, active_customer, set_customer, set_merchant
 from ..payments.service import require_created, split_restricted_first
 from .decisions import (
@@ -426,11 +426,7 @@ def _settled(case: Case | None, wanted: str) -> Case | Refusal | None:
 
 
 def read_case(platform: Platform, case_id: int) -> Case | None:
-    if not valid_id(case_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_CASE_COLUMNS} FROM risk_cases WHERE id = ?", (case_id,))
-    return _case(rows[0]) if rows else None
+    return fetch_by_id(platform, "risk_cases", _CASE_COLUMNS, case_id, _case)
 
 
 def approve_held(
