@@ -51,22 +51,9 @@ def risk_event(request: MoneyRequest | SignupRequest, now_ns: int, origin: Origi
     as one. A top-up names its instrument by its keyed fingerprint (it must be vaulted)."""
     device, ip = device_text(origin.device), ip_text(origin.ip)
     match request:
-        case PaymentRequest() | HoldRequest():
-            payer, payee = (
-                format_id("cus", request.customer_id),
-                format_id("mer", request.merchant_id),
-            )
-            return RiskEvent(
-                now_ns, "payment", request.amount, request.asset, payer, payee, device, ip
-            )
-        case TransferRequest():
-            payer, payee = (
-                format_id("cus", request.sender_id),
-                format_id("cus", request.recipient_id),
-            )
-            return RiskEvent(
-                now_ns, "transfer", request.amount, request.asset, payer, payee, device, ip
-            )
+        case PaymentRequest() | HoldRequest() | TransferRequest():
+            kind, payer, payee = _sides(request)
+            return RiskEvent(now_ns, kind, request.amount, request.asset, payer, payee, device, ip)
         case TopUpRequest():
             return _topup_event(request, now_ns, device, ip)
         case SignupRequest():
@@ -74,6 +61,14 @@ def risk_event(request: MoneyRequest | SignupRequest, now_ns: int, origin: Origi
             return RiskEvent(
                 now_ns, "signup", 0, request.asset, payer, request.referrer, device, ip
             )
+
+
+def _sides(request: PaymentRequest | HoldRequest | TransferRequest) -> tuple[str, str, str]:
+    """The event's type, payer and payee."""
+    if isinstance(request, TransferRequest):
+        sender, recipient = request.sender_id, request.recipient_id
+        return "transfer", format_id("cus", sender), format_id("cus", recipient)
+    return "payment", format_id("cus", request.customer_id), format_id("mer", request.merchant_id)
 
 
 def _topup_event(

@@ -71,6 +71,7 @@ import enum
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final
 
 from centime.ledger import Account, CreateTransferStatus, Transfer, TransferFlags
@@ -116,12 +117,14 @@ from ..config import NS_PER_DAY, TierLimits
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..events.outbox import emit, money
+from ..feeds import drain
 from ..ids import derive_id, format_id, new_id
 from ..pages import Cursor, Page, fetch_by_id, fetch_page, given
 from ..parties.service import active_customer
 from ..pricing.budget import BudgetCode
 from ..pricing.evaluate import topup_bonus
 from ..pricing.store import active_rules
+from ..rows import row_reader
 from .instruments import Vaulted, vault
 
 __all__ = [
@@ -246,35 +249,12 @@ _EVENT_TRANSFERS_MAX: Final = 6
 _NOT_COUNTED: Final = (TopUpStatus.FAILED.value, TopUpStatus.DECLINED.value)
 
 
+_read_topup = row_reader(TopUp, _COLUMNS)
+
+
 def _topup(row: Sequence[Any]) -> TopUp:
-    return TopUp(
-        int(row[0]),
-        int(row[1]),
-        row[2],
-        int(row[3]),
-        Method(row[4]),
-        row[5],
-        row[6],
-        TopUpStatus(row[7]),
-        row[8],
-        row[9],
-        row[10],
-        int(row[11]),
-        None if row[12] is None else int(row[12]),
-        None if row[13] is None else int(row[13]),
-        int(row[14]),
-        int(row[15]),
-        int(row[16]),
-        int(row[17]),
-        int(row[18]),
-        int(row[19]),
-        int(row[20]),
-        None if row[21] is None else int(row[21]),
-        row[22],
-        int(row[23]),
-        row[24] or "",
-        row[25] or "",
-    )
+    # The instrument's fingerprint and last four may be NULL (columns added later): "".
+    return _read_topup((*row[:-2], row[-2] or "", row[-1] or ""))
 
 
 # ------------------------------------------------------------------ pure decisions
@@ -962,16 +942,8 @@ def process_provider_events(
     """Handle up to ``limit`` due events of ``feed``, each in its own unit, acknowledging
     each once handled. An event whose unit raised stays unacknowledged and comes again."""
     limit = max(0, min(limit, PROVIDER_EVENTS_PER_TICK_MAX))
-    results = []
-    for event in feed.due_events(platform.clock.now_ns(), limit):
-        try:
-            result = handle_event(platform, event)
-        except Exception:  # a bug or a store failure: keep the event, handle the others
-            log.exception("%s event %r failed", event_kind(event), event.event_id)
-            continue
-        feed.acknowledge([event.event_id])
-        results.append(result)
-    return results
+    due = feed.due_events(platform.clock.now_ns(), limit)
+    return drain(due, partial(handle_event, platform), feed.acknowledge, event_kind, log)
 
 
 # ------------------------------------------------------------------ reads

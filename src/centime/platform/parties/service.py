@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from centime.ledger import Account
 from centime.ledger.units import UnitContext
@@ -155,27 +155,33 @@ def load_merchant(ctx: UnitContext, merchant_id: int) -> Merchant | None:
     return _merchant(rows[0], dict(fixed))
 
 
+PartyT = TypeVar("PartyT", Customer, Merchant)
+# What a party that may not move money is answered, by kind: (missing, frozen, closed).
+_INACTIVE: Final = {
+    "customer": (Code.CUSTOMER_NOT_FOUND, Code.CUSTOMER_FROZEN, Code.CUSTOMER_CLOSED),
+    "merchant": (Code.MERCHANT_NOT_FOUND, Code.MERCHANT_FROZEN, Code.MERCHANT_CLOSED),
+}
+
+
+def _active(party: PartyT | None, kind: str) -> PartyT | Refusal:
+    missing, frozen, closed = _INACTIVE[kind]
+    if party is None:
+        return Refusal(missing, f"no such {kind}")
+    if party.status is Status.FROZEN:
+        return Refusal(frozen, f"the {kind}'s account is frozen")
+    if party.status is Status.CLOSED:
+        return Refusal(closed, f"the {kind}'s account is closed")
+    return party
+
+
 def active_customer(ctx: UnitContext, customer_id: int) -> Customer | Refusal:
     """The customer, when it may move money now."""
-    customer = load_customer(ctx, customer_id)
-    if customer is None:
-        return Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
-    if customer.status is Status.FROZEN:
-        return Refusal(Code.CUSTOMER_FROZEN, "the customer's account is frozen")
-    if customer.status is Status.CLOSED:
-        return Refusal(Code.CUSTOMER_CLOSED, "the customer's account is closed")
-    return customer
+    return _active(load_customer(ctx, customer_id), "customer")
 
 
 def active_merchant(ctx: UnitContext, merchant_id: int) -> Merchant | Refusal:
-    merchant = load_merchant(ctx, merchant_id)
-    if merchant is None:
-        return Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
-    if merchant.status is Status.FROZEN:
-        return Refusal(Code.MERCHANT_FROZEN, "the merchant's account is frozen")
-    if merchant.status is Status.CLOSED:
-        return Refusal(Code.MERCHANT_CLOSED, "the merchant's account is closed")
-    return merchant
+    """The merchant, when it may move money now."""
+    return _active(load_merchant(ctx, merchant_id), "merchant")
 
 
 def merchant_fee(platform: Platform, merchant: Merchant, asset: str) -> tuple[int, int]:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import Final
 
 from centime.ledger import (
     CreateTransferStatus,
@@ -56,6 +56,7 @@ from ..pages import Cursor, Page, bounded_limit, fetch_by_id, fetch_page, given
 from ..parties.service import Merchant, active_customer, active_merchant, merchant_fee
 from ..pricing.evaluate import fee_terms, month_of
 from ..pricing.store import active_rules, add_volumes, month_volumes
+from ..rows import row_reader, row_values
 from .mandates import charge_under_mandate, load_mandates, save_mandate_charges, utc_day
 from .service import (
     LINKED,
@@ -137,10 +138,7 @@ _COLUMNS: Final = (
 )
 
 
-def _hold(row: Sequence[Any]) -> Hold:
-    values = list(row)
-    values[7] = HoldStatus(values[7])
-    return Hold(*values)
+_hold = row_reader(Hold, _COLUMNS)
 
 
 def _reserve_id(hold_id: int, leg: str) -> int:
@@ -387,23 +385,7 @@ def _tell(ctx: UnitContext, event_type: str, hold: Hold) -> None:
     )
 
 
-def _row(hold: Hold) -> tuple[Any, ...]:
-    return (
-        hold.id,
-        hold.customer_id,
-        hold.merchant_id,
-        hold.asset,
-        hold.amount,
-        hold.restricted_amount,
-        hold.captured,
-        hold.status.value,
-        hold.description,
-        hold.expires_at_ns,
-        hold.resolved_ns,
-        hold.payment_id,
-        hold.mandate_id,
-        hold.created_ns,
-    )
+_row = row_values(Hold, _COLUMNS)
 
 
 # ------------------------------------------------------------------ capture and release

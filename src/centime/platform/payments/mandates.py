@@ -16,9 +16,9 @@ or a release leaves uncaptured is not given back. Refunds do not give anything b
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from centime.ledger.units import UnitContext
 from centime.limits import AMOUNT_MAX, SQL_IN_CHUNK
@@ -32,6 +32,7 @@ from ..events.webhooks import notify
 from ..ids import format_id, new_id
 from ..pages import Cursor, Page, fetch_by_id, fetch_page, given
 from ..parties.service import active_customer, active_merchant
+from ..rows import row_reader
 
 __all__ = [
     "Mandate",
@@ -76,19 +77,7 @@ _COLUMNS: Final = (
 )
 
 
-def _mandate(row: Sequence[Any]) -> Mandate:
-    return Mandate(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        MandateStatus(row[5]),
-        row[6],
-        row[7],
-        row[8],
-        row[9],
-    )
+_mandate = row_reader(Mandate, _COLUMNS)
 
 
 def utc_day(now_ns: int) -> int:

@@ -21,9 +21,8 @@ and each refund has a row of its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from centime.ledger import Account, Transfer
 from centime.ledger.units import UnitContext
@@ -40,6 +39,7 @@ from ..funding.topups import unsettled_carrier_amount
 from ..ids import derive_id, format_id, new_id, valid_id
 from ..pages import Cursor, Page, fetch_by_id, fetch_page, given
 from ..parties.service import active_customer, active_merchant
+from ..rows import row_reader
 from .service import (
     LINKED,
     Leg,
@@ -84,8 +84,7 @@ _COLUMNS: Final = (
 )
 
 
-def _refund(row: Sequence[Any]) -> Refund:
-    return Refund(*row)
+_refund = row_reader(Refund, _COLUMNS)
 
 
 def refund_split(amount: int, restricted_amount: int, restricted_refunded: int) -> tuple[int, int]:

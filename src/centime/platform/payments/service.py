@@ -69,6 +69,7 @@ from ..pricing.promos import (
 )
 from ..pricing.rules import EMPTY_RULES, RuleSet
 from ..pricing.store import active_rules, add_volumes, month_volumes
+from ..rows import row_reader, row_values
 from .mandates import Mandate, charge_under_mandate, load_mandates, save_mandate_charges, utc_day
 
 __all__ = [
@@ -188,8 +189,7 @@ _COLUMNS: Final = (
 _INSERT: Final = f"INSERT INTO payments ({_COLUMNS}) VALUES ({', '.join('?' * 23)})"
 
 
-def _payment(row: Sequence[Any]) -> Payment:
-    return Payment(*row)
+_payment = row_reader(Payment, _COLUMNS)
 
 
 # ------------------------------------------------------------------ pure decisions
@@ -312,32 +312,7 @@ def payment_event(p: Payment) -> dict[str, object]:
     }
 
 
-def _values(p: Payment) -> tuple[Any, ...]:
-    return (
-        p.id,
-        p.customer_id,
-        p.merchant_id,
-        p.asset,
-        p.amount,
-        p.fee,
-        p.restricted_amount,
-        p.refunded,
-        p.fee_refunded,
-        p.restricted_refunded,
-        p.description,
-        p.reference,
-        p.hold_id,
-        p.mandate_id,
-        p.created_ns,
-        p.fee_transfer_id,
-        p.restricted_transfer_id,
-        p.wallet_transfer_id,
-        p.pricing_version,
-        p.fee_rule,
-        p.discount,
-        p.discount_refunded,
-        p.promo_code_id,
-    )
+_values = row_values(Payment, _COLUMNS)
 
 
 def _in_chunks(ctx: UnitContext, sql: str, ids: Collection[int]) -> list[tuple[Any, ...]]:

@@ -21,9 +21,9 @@ fails.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from centime.ledger.units import UnitContext
 from centime.limits import PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX
@@ -33,23 +33,21 @@ from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..ids import derive_id, format_id, new_id, valid_id
 from ..pages import fetch_by_id, given
-from ..parties.service import active_merchant
 from ..payout_config import PayoutConfig
 from ..payout_fees import InstantFeeParams, instant_payout_fee
 from ..pricing.store import active_rules
-from .methods import PayoutMethod, get_payout_method, lock_refusal
+from ..rows import row_reader
+from .methods import PayoutMethod, get_payout_method
 from .schedules import day_of, load_schedule, next_payout_date, scheduled_payout_id
 from .service import (
     PAYOUT_RESERVE_EVENTS_MAX,
     Payout,
     PayoutKind,
     PayoutStatus,
-    available_earnings,
     check_payout_request,
-    daily_room,
     draft_payout,
     load_payout,
-    pick_method,
+    payable_method,
     reserve_unit,
     send_payout,
 )
@@ -89,20 +87,7 @@ _COLUMNS: Final = (
 )
 
 
-def _quote(row: Sequence[Any]) -> Quote:
-    return Quote(
-        int(row[0]),
-        int(row[1]),
-        int(row[2]),
-        row[3],
-        int(row[4]),
-        int(row[5]),
-        int(row[6]),
-        row[7],
-        int(row[8]),
-        None if row[9] is None else int(row[9]),
-        int(row[10]),
-    )
+_quote = row_reader(Quote, _COLUMNS)
 
 
 def instant_payout_id(quote_id: int) -> int:
@@ -199,24 +184,9 @@ def _quotable(
 ) -> PayoutMethod | Refusal:
     """The method to pay to, when the payout could be made now (tier, limit, lock,
     method, funds, the day's quotes), or why not."""
-    merchant = active_merchant(ctx, merchant_id) if valid_id(merchant_id) else None
-    if merchant is None:
-        return Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
-    if isinstance(merchant, Refusal):
-        return merchant
-    room = daily_room(ctx, platform, merchant.kyc_tier, merchant_id, asset)
-    if isinstance(room, Refusal):
-        return room
-    if amount > room:
-        return Refusal(Code.TIER_LIMIT_EXCEEDED, "the merchant's daily payout limit is reached")
-    refusal = lock_refusal(ctx, merchant_id)
-    if refusal is not None:
-        return refusal
-    method = pick_method(ctx, merchant_id, method_id)
+    method = payable_method(ctx, platform, merchant_id, asset, amount, method_id)
     if isinstance(method, Refusal):
         return method
-    if available_earnings(ctx, merchant_id, asset) < amount:
-        return Refusal(Code.INSUFFICIENT_FUNDS, "the available earnings are short")
     if _quotes_today(ctx, merchant_id) >= PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX:
         return Refusal(
             Code.QUOTE_LIMIT_REACHED,

@@ -17,7 +17,6 @@ PAYOUTS_LOCKED and changes nothing. Every change also tells the merchant
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -38,6 +37,7 @@ from ..events.notices import Change, credential_changed
 from ..ids import new_id, valid_id
 from ..pages import fetch_by_id, given
 from ..parties.service import active_merchant
+from ..rows import row_reader
 
 __all__ = [
     "PayoutMethod",
@@ -74,19 +74,7 @@ _COLUMNS: Final = (
 )
 
 
-def _method(row: Sequence[Any]) -> PayoutMethod:
-    return PayoutMethod(
-        int(row[0]),
-        int(row[1]),
-        row[2],
-        row[3],
-        row[4],
-        row[5],
-        row[6],
-        row[7],
-        int(row[8]),
-        None if row[9] is None else int(row[9]),
-    )
+_method = row_reader(PayoutMethod, _COLUMNS)
 
 
 def payout_provider(platform: Platform, name: str | None = None) -> PayoutProvider | Refusal:

@@ -32,9 +32,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from centime.ledger.units import UnitContext
 from centime.limits import AMOUNT_MAX, PAYOUT_RUN_SCHEDULES_MAX
@@ -46,6 +45,7 @@ from ..errors import Code, Refusal
 from ..ids import derive_id, valid_id
 from ..parties.service import active_merchant
 from ..payout_fees import BP_MAX, ceil_bp
+from ..rows import row_reader
 from .service import (
     PAYOUT_RESERVE_EVENTS_MAX,
     Payout,
@@ -110,19 +110,7 @@ _COLUMNS: Final = (
 )
 
 
-def _schedule(row: Sequence[Any]) -> PayoutSchedule:
-    return PayoutSchedule(
-        int(row[0]),
-        row[1],
-        Frequency(row[2]),
-        int(row[3]),
-        int(row[4]),
-        int(row[5]),
-        int(row[6]),
-        int(row[7]),
-        None if row[8] is None else int(row[8]),
-        int(row[9]),
-    )
+_schedule = row_reader(PayoutSchedule, _COLUMNS)
 
 
 # ------------------------------------------------------------------ dates (pure)

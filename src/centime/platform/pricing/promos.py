@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from centime.ledger.units import UnitContext
 from centime.limits import AMOUNT_MAX, PROMO_CODE_PATTERN, PROMO_PER_CUSTOMER_MAX, PROMO_USES_MAX
@@ -29,6 +29,7 @@ from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..ids import new_id
 from ..pages import Cursor, Page, fetch_by_id, fetch_page
+from ..rows import row_reader
 from .evaluate import PromoTerms, promo_discount
 from .rules import BP_PER_WHOLE
 
@@ -87,8 +88,7 @@ _COLUMNS: Final = (
 )
 
 
-def _promo(row: Sequence[Any]) -> PromoCode:
-    return PromoCode(int(row[0]), str(row[1]), str(row[2]), *(int(v) for v in row[3:]))
+_promo = row_reader(PromoCode, _COLUMNS)
 
 
 def normal_code(text: object) -> str | None:
