@@ -124,6 +124,7 @@ from ..parties.service import active_customer
 from ..pricing.budget import BudgetCode
 from ..pricing.evaluate import topup_bonus
 from ..pricing.store import active_rules
+from ..risk_labels import LabelIn, record_labels
 from ..rows import row_reader
 from .instruments import Vaulted, vault
 
@@ -923,10 +924,7 @@ def handle_event(platform: Platform, event: ProviderEvent) -> EventResult:
 
 def _label_charged_back(platform: Platform, topup: TopUp) -> None:
     """A chargeback is a fraud label on the top-up's event (the risk engine's label
-    feedback: centime.platform.review.risk_labels); stored once per top-up."""
-    from ..ids import format_id
-    from ..review.risk_labels import LabelIn, record_labels
-
+    feedback: centime.platform.risk_labels); stored once per top-up."""
     payer = format_id("cus", topup.customer_id)
     stored = record_labels(
         platform,

@@ -37,7 +37,6 @@ from typing import Any, Final
 from centime.ledger import CreateTransferStatus, Transfer
 from centime.ledger.units import UnitContext
 from centime.limits import (
-    AMOUNT_MAX,
     ASSETS_MAX,
     BATCH_ASSET_EVENTS_MAX,
     BATCH_EVENTS_MAX,
@@ -50,6 +49,7 @@ from centime.limits import (
 from centime.money import ASSETS
 
 from ..chart import AccountKind, account_for, account_id, ensure_accounts
+from ..checks import check_amount, check_text
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..events.outbox import emit_encoded, money
@@ -193,21 +193,6 @@ _payment = row_reader(Payment, _COLUMNS)
 
 
 # ------------------------------------------------------------------ pure decisions
-
-
-def check_amount(asset: object, amount: object) -> Refusal | None:
-    """Why ``amount`` of ``asset`` cannot move, or None: a known asset, an int 1..AMOUNT_MAX."""
-    if type(asset) is not str or asset not in ASSETS:
-        return Refusal(Code.UNKNOWN_ASSET, f"unknown asset {asset!r}")
-    if type(amount) is not int or not 1 <= amount <= AMOUNT_MAX:
-        return Refusal(Code.INVALID_AMOUNT, f"the amount must be an integer in 1..{AMOUNT_MAX}")
-    return None
-
-
-def check_text(name: str, value: object, length_max: int) -> Refusal | None:
-    if value is not None and (type(value) is not str or len(value) > length_max):
-        return Refusal(Code.INVALID_REQUEST, f"{name} is text of at most {length_max} characters")
-    return None
 
 
 def _check_item(item: PaymentItem) -> Refusal | None:

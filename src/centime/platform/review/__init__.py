@@ -1,6 +1,7 @@
 """Review: the risk screen's decisions as the platform records them, screening of refused
 attempts, manual review cases and risk labels."""
 
+from ..risk_labels import LabelIn, import_labels, record_labels, replay_labels
 from .decisions import (
     AllowAllScreen,
     DecisionRecord,
@@ -16,7 +17,6 @@ from .decisions import (
     record_decisions,
     step_up_required,
 )
-from .risk_labels import LabelIn, import_labels, record_labels, replay_labels
 from .screening import gate
 from .service import (
     EXPORT_HEADER,
