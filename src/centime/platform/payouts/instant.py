@@ -10,18 +10,17 @@ Days early: from today (UTC) to the merchant's next scheduled payout date in the
 or after today (from tomorrow when today's run has paid already); a merchant without a
 schedule in the asset is priced at ``days_max``.
 
-Then the confirmation (:func:`confirm_instant_payout`): within the validity, the payout is
-made with exactly the quote's amount and fee (QUOTE_EXPIRED after it, nothing changed). The
-payout's id is derived from the quote's, and the quote records it: a quote confirmed twice
-answers the same payout, paid once. The fee is a pending transfer to fee revenue linked to
-the payout's reserve (:mod:`.payouts`): earned when the payout is paid, given back when it
-fails.
+Then the confirmation (:func:`confirm_quote`, screened by centime.usecases.payouts): within
+the validity, the payout is made with exactly the quote's amount and fee (QUOTE_EXPIRED
+after it, nothing changed). The payout's id is derived from the quote's, and the quote
+records it: a quote confirmed twice answers the same payout, paid once. The fee is a
+pending transfer to fee revenue linked to the payout's reserve (:mod:`.service`): earned
+when the payout is paid, given back when it fails.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -43,21 +42,20 @@ from .service import (
     PAYOUT_RESERVE_EVENTS_MAX,
     Payout,
     PayoutKind,
-    PayoutStatus,
     check_payout_request,
     draft_payout,
     load_payout,
     payable_method,
     reserve_unit,
-    send_payout,
 )
 
 __all__ = [
     "Quote",
-    "confirm_instant_payout",
+    "confirm_quote",
     "days_early",
     "get_quote",
     "instant_payout_id",
+    "payout_account",
     "quote_instant_payout",
 ]
 
@@ -231,9 +229,13 @@ def _load(ctx: UnitContext, quote_id: int) -> Quote | None:
     return _quote(rows[0]) if rows else None
 
 
-def _confirm_unit(
+def confirm_quote(
     platform: Platform, merchant_id: int, quote_id: int
 ) -> Operation[Payout | Refusal]:
+    """Reserve the quote's payout, exactly as quoted (module note): the payout is then sent
+    (:func:`~centime.platform.payouts.service.send_requested`). The risk screen's gate is
+    put around it by the use case (centime.usecases.payouts), which asks the screen first."""
+
     def unit(ctx: UnitContext) -> Payout | Refusal:
         quote = _load(ctx, quote_id) if valid_id(quote_id) else None
         if quote is None or quote.merchant_id != merchant_id:
@@ -263,63 +265,11 @@ def _confirm_unit(
     return Operation(unit, PAYOUT_RESERVE_EVENTS_MAX)
 
 
-def confirm_instant_payout(
-    platform: Platform,
-    merchant_id: int,
-    quote_id: int,
-    *,
-    stepped_up_at_ns: int | None = None,
-    device: str | None = None,
-    ip: str | None = None,
-) -> Payout | Refusal:
-    """Pay the quote out now, exactly as quoted (module note); then send it to the rail.
-
-    The risk screen decides first, outside the unit (a ``payout_instant`` event to the
-    method's fingerprint); its answer is acted on first thing inside the unit
-    (:func:`centime.platform.review.screening.payout_gate`: BLOCK and REVIEW refuse, STEP_UP needs
-    ``stepped_up_at_ns``, a passkey confirmation of the last minutes). A quote already paid
-    answers its payout without asking again."""
-    operation = _confirm_unit(platform, merchant_id, quote_id)
-    quote = get_quote(platform, quote_id, merchant_id)
-    if quote is not None and quote.payout_id is None:
-        operation = operation.then(_screened(platform, quote, stepped_up_at_ns, device, ip))
-    made = platform.execute(operation)
-    if isinstance(made, Refusal):
-        return made
-    return send_payout(platform, made) if made.status is PayoutStatus.REQUESTED else made
-
-
-def _screened(
-    platform: Platform,
-    quote: Quote,
-    stepped_up_at_ns: int | None,
-    device: str | None,
-    ip: str | None,
-) -> Callable[[UnitContext, Callable[[UnitContext], Payout | Refusal]], Payout | Refusal]:
-    from ..review.decisions import Subject
-    from ..review.screening import payout_decision, payout_gate
-
+def payout_account(platform: Platform, quote: Quote) -> str:
+    """What the risk screen knows the quote's payout account by: its method's keyed
+    fingerprint (the method's id when the method is gone)."""
     method = get_payout_method(platform, quote.method_id, quote.merchant_id)
-    account = method.fingerprint if method is not None else format_id("pm", quote.method_id)
-    event, decision = payout_decision(
-        platform,
-        quote.merchant_id,
-        quote.asset,
-        quote.amount,
-        account,
-        instant=True,
-        device=device,
-        ip=ip,
-    )
-    subject = Subject("payout", instant_payout_id(quote.id), "merchant", quote.merchant_id)
-
-    def gated(
-        ctx: UnitContext, inner: Callable[[UnitContext], Payout | Refusal]
-    ) -> Payout | Refusal:
-        refusal = payout_gate(ctx, event, decision, subject, stepped_up_at_ns)
-        return refusal if refusal is not None else inner(ctx)
-
-    return gated
+    return method.fingerprint if method is not None else format_id("pm", quote.method_id)
 
 
 def get_quote(platform: Platform, quote_id: int, merchant_id: int | None = None) -> Quote | None:

@@ -120,6 +120,7 @@ __all__ = [
     "request_payout",
     "reserve_unit",
     "send_payout",
+    "send_requested",
 ]
 
 log = logging.getLogger("centime.payouts")
@@ -506,9 +507,14 @@ def request_payout(
     made = platform.execute(
         Operation(lambda ctx: reserve_unit(ctx, platform, draft), PAYOUT_RESERVE_EVENTS_MAX)
     )
-    if isinstance(made, Refusal):
+    return send_requested(platform, made)
+
+
+def send_requested(platform: Platform, made: Payout | Refusal) -> Payout | Refusal:
+    """A payout just reserved, sent to the rail (one answered as stored is left as it is)."""
+    if isinstance(made, Refusal) or made.status is not PayoutStatus.REQUESTED:
         return made
-    return send_payout(platform, made) if made.status is PayoutStatus.REQUESTED else made
+    return send_payout(platform, made)
 
 
 # ------------------------------------------------------------------ sending (I/O at the edge)

@@ -17,7 +17,7 @@ from .decisions import (
     record_decisions,
     step_up_required,
 )
-from .screening import gate
+from .screening import gate, payout_gate
 from .service import (
     EXPORT_HEADER,
     ID_PREFIXES,
@@ -78,6 +78,7 @@ __all__ = [
     "list_cases",
     "mark_approved",
     "observe",
+    "payout_gate",
     "read_case",
     "record_decisions",
     "record_labels",
