@@ -9,7 +9,7 @@ Status: ``active``, ``frozen`` (nothing moves money from or to it until unfrozen
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -21,7 +21,7 @@ from centime.money import ASSETS
 from ..chart import AccountKind, account_id
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
-from ..ids import new_id
+from ..ids import new_id, valid_id
 from ..pages import Cursor, Page, fetch_by_id, fetch_page
 
 __all__ = [
@@ -175,13 +175,15 @@ def _active(party: PartyT | None, kind: str) -> PartyT | Refusal:
 
 
 def active_customer(ctx: UnitContext, customer_id: int) -> Customer | Refusal:
-    """The customer, when it may move money now."""
-    return _active(load_customer(ctx, customer_id), "customer")
+    """The customer, when it may move money now (an id no customer can have: not found)."""
+    found = load_customer(ctx, customer_id) if valid_id(customer_id) else None
+    return _active(found, "customer")
 
 
 def active_merchant(ctx: UnitContext, merchant_id: int) -> Merchant | Refusal:
-    """The merchant, when it may move money now."""
-    return _active(load_merchant(ctx, merchant_id), "merchant")
+    """The merchant, when it may move money now (an id no merchant can have: not found)."""
+    found = load_merchant(ctx, merchant_id) if valid_id(merchant_id) else None
+    return _active(found, "merchant")
 
 
 def merchant_fee(platform: Platform, merchant: Merchant, asset: str) -> tuple[int, int]:
@@ -443,16 +445,24 @@ def list_merchants(
     return Page(merchants, page.next_cursor)
 
 
+def _account_pairs(
+    platform: Platform, owner_id: int, first: AccountKind, second: AccountKind
+) -> Iterator[tuple[str, Account | None, Account | None]]:
+    """Per asset, the owner's accounts of the two kinds (None: not opened), for every asset
+    where it has either (from the ledger)."""
+    for asset in ASSETS:
+        ids = [account_id(first, owner_id, asset), account_id(second, owner_id, asset)]
+        found = {a.id: a for a in platform.ledger.lookup_accounts(ids)}
+        one, other = found.get(ids[0]), found.get(ids[1])
+        if one is not None or other is not None:
+            yield asset, one, other
+
+
 def customer_balances(platform: Platform, customer_id: int) -> list[CustomerBalance]:
     """The customer's balance in every asset it ever held (from the ledger)."""
     balances = []
-    for asset in ASSETS:
-        wallet_id = account_id(AccountKind.CUSTOMER_WALLET, customer_id, asset)
-        restricted_id = account_id(AccountKind.CUSTOMER_RESTRICTED, customer_id, asset)
-        found = {a.id: a for a in platform.ledger.lookup_accounts([wallet_id, restricted_id])}
-        wallet, restricted = found.get(wallet_id), found.get(restricted_id)
-        if wallet is None and restricted is None:
-            continue
+    kinds = (AccountKind.CUSTOMER_WALLET, AccountKind.CUSTOMER_RESTRICTED)
+    for asset, wallet, restricted in _account_pairs(platform, customer_id, *kinds):
         held = (wallet.debits_pending if wallet else 0) + (
             restricted.debits_pending if restricted else 0
         )
@@ -469,13 +479,8 @@ def customer_balances(platform: Platform, customer_id: int) -> list[CustomerBala
 
 def merchant_balances(platform: Platform, merchant_id: int) -> list[MerchantBalance]:
     balances = []
-    for asset in ASSETS:
-        available_id = account_id(AccountKind.MERCHANT_AVAILABLE, merchant_id, asset)
-        reserved_id = account_id(AccountKind.MERCHANT_RESERVED, merchant_id, asset)
-        found = {a.id: a for a in platform.ledger.lookup_accounts([available_id, reserved_id])}
-        available, reserved = found.get(available_id), found.get(reserved_id)
-        if available is None and reserved is None:
-            continue
+    kinds = (AccountKind.MERCHANT_AVAILABLE, AccountKind.MERCHANT_RESERVED)
+    for asset, available, reserved in _account_pairs(platform, merchant_id, *kinds):
         balances.append(
             MerchantBalance(
                 asset,

@@ -17,8 +17,8 @@ PAYOUTS_LOCKED and changes nothing. Every change also tells the merchant
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Any, Final
+from dataclasses import dataclass, replace
+from typing import Final
 
 from centime.ledger.units import UnitContext
 from centime.limits import PAYOUT_METHODS_PER_MERCHANT_MAX
@@ -37,7 +37,7 @@ from ..events.notices import Change, credential_changed
 from ..ids import new_id, valid_id
 from ..pages import fetch_by_id, given
 from ..parties.service import active_merchant
-from ..rows import row_reader
+from ..rows import row_reader, row_values
 
 __all__ = [
     "PayoutMethod",
@@ -75,6 +75,7 @@ _COLUMNS: Final = (
 
 
 _method = row_reader(PayoutMethod, _COLUMNS)
+_values = row_values(PayoutMethod, _COLUMNS)
 
 
 def payout_provider(platform: Platform, name: str | None = None) -> PayoutProvider | Refusal:
@@ -233,18 +234,7 @@ def _record_unit(
         )
         ctx.execute(
             f"INSERT INTO payout_methods ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                method.id,
-                method.merchant_id,
-                method.provider,
-                method.token,
-                method.fingerprint,
-                method.last4,
-                method.holder_name,
-                method.status,
-                method.created_ns,
-                None,
-            ),
+            _values(method),
         )
         _lock(ctx, platform, merchant_id)
         credential_changed(
@@ -283,21 +273,9 @@ def remove_payout_method(
             Change.PAYOUT_METHOD_REMOVED,
             f"account ending {method.last4}",
         )
-        return PayoutMethod(*(*_row_of(method)[:7], "removed", method.created_ns, ctx.now_ns))
+        return replace(method, status="removed", removed_ns=ctx.now_ns)
 
     return Operation(unit, 0)
-
-
-def _row_of(method: PayoutMethod) -> tuple[Any, ...]:
-    return (
-        method.id,
-        method.merchant_id,
-        method.provider,
-        method.token,
-        method.fingerprint,
-        method.last4,
-        method.holder_name,
-    )
 
 
 # ------------------------------------------------------------------ reads

@@ -395,9 +395,7 @@ def payable_method(
     """The method a payout of ``amount`` would be paid to now, or why it cannot be made
     now: the merchant (active), its tier's daily limit, a method change's lock, the method,
     the available earnings."""
-    merchant = active_merchant(ctx, merchant_id) if valid_id(merchant_id) else None
-    if merchant is None:
-        return Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
+    merchant = active_merchant(ctx, merchant_id)
     if isinstance(merchant, Refusal):
         return merchant
     room = daily_room(ctx, platform, merchant.kyc_tier, merchant_id, asset)

@@ -44,6 +44,7 @@ from centime.ledger import Transfer, TransferFlags
 from centime.ledger.units import UnitContext
 from centime.limits import RISK_EVIDENCE_ROWS_MAX, RISK_EXPORT_PAGE_ROWS
 from centime.money import ASSETS
+from centime.risk.simulate import CSV_COLUMNS
 from centime.risk.types import Decision, RiskEvent
 
 from ..chart import OPERATOR, AccountKind, account_for, account_id, ensure_accounts
@@ -604,18 +605,8 @@ def list_cases(
 
 # ------------------------------------------------------------------ labels for training
 
-EXPORT_HEADER: Final = (
-    "timestamp",
-    "type",
-    "amount",
-    "asset",
-    "payer",
-    "payee",
-    "device",
-    "ip",
-    "instrument",
-    "label",
-)
+# The simulator's labelled-events columns: an export reads like a simulated data set.
+EXPORT_HEADER: Final = CSV_COLUMNS
 
 
 def labelled_events(platform: Platform) -> Iterator[tuple[RiskEvent, int]]:
