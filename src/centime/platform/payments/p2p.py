@@ -14,9 +14,8 @@ transfer's id, and one row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from centime.ledger import Transfer
 from centime.ledger.units import UnitContext
@@ -31,6 +30,7 @@ from ..events.outbox import emit, money
 from ..ids import derive_id, format_id, new_id, valid_id
 from ..pages import Cursor, Filters, Page, fetch_by_id, fetch_page
 from ..parties.service import Customer, Status, active_customer, load_customer
+from ..rows import row_reader
 from .service import Leg, check_amount, check_text, require_created
 
 __all__ = ["P2P_EVENTS_MAX", "P2PTransfer", "get_p2p_transfer", "list_p2p_transfers", "send"]
@@ -52,8 +52,7 @@ class P2PTransfer:
 _COLUMNS: Final = "id, sender_id, recipient_id, asset, amount, note, created_ns"
 
 
-def _transfer(row: Sequence[Any]) -> P2PTransfer:
-    return P2PTransfer(*row)
+_transfer = row_reader(P2PTransfer, _COLUMNS)
 
 
 def check_send(
