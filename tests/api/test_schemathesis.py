@@ -69,6 +69,7 @@ from hypothesis import Phase, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
+from centime import usecases
 from centime.auth import NewKey, Scope, create_key
 from centime.clock import FakeClock
 from centime.http.ratelimit import FailureLimit
@@ -85,7 +86,6 @@ from centime.platform.payments import create_mandate, holds, p2p, refunds
 from centime.platform.payouts import (
     Frequency,
     add_payout_method,
-    confirm_instant_payout,
     quote_instant_payout,
     set_schedule,
 )
@@ -244,7 +244,7 @@ def _seed_payouts(platform: Platform, clock: FakeClock, run: Seeded, shop: int) 
     clock.advance(platform.config.payouts.payout_method_lock_s)
     _ok(platform.execute(set_schedule(platform, shop, "USD", Frequency.WEEKLY, weekday=3)))
     quote = _ok(platform.execute(quote_instant_payout(platform, shop, "USD", 100_000)))
-    payout = _ok(confirm_instant_payout(platform, shop, quote.id))
+    payout = _ok(usecases.pay_out(platform, usecases.InstantPayoutRequest(shop, quote.id)))
     run.add("pm", method.id)
     run.add("quo", quote.id)
     run.add("po", payout.id)

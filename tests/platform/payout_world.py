@@ -3,17 +3,18 @@ bank account whose lock has run out."""
 
 from __future__ import annotations
 
+from centime import usecases
 from centime.clock import FakeClock
 from centime.platform.context import Platform
 from centime.platform.errors import Refusal
 from centime.platform.parties import Merchant
 from centime.platform.payments import Payment, create_payment
-from centime.platform.payouts import PayoutMethod, add_payout_method
+from centime.platform.payouts import Payout, PayoutMethod, add_payout_method
 from centime.providers.payout_sandbox import ACCOUNT_SUCCEEDS, SandboxPayoutRail
 
 from .world import customer, fund, merchant
 
-__all__ = ["earn", "install_rail", "paid_merchant", "with_method"]
+__all__ = ["confirm", "earn", "install_rail", "paid_merchant", "with_method"]
 
 
 def install_rail(platform: Platform, clock: FakeClock) -> SandboxPayoutRail:
@@ -48,3 +49,12 @@ def paid_merchant(
     made = merchant(platform, fee_bp=0)
     earn(platform, made.id, earned)
     return made, with_method(platform, clock, made.id, number)
+
+
+def confirm(
+    platform: Platform, merchant_id: int, quote_id: int, stepped_up_at_ns: int | None = None
+) -> Payout | Refusal:
+    """The quote paid out through its use case (screened), as the API and the dashboard
+    pay it (``stepped_up_at_ns``: the person's last step-up)."""
+    request = usecases.InstantPayoutRequest(merchant_id, quote_id)
+    return usecases.pay_out(platform, request, usecases.Origin(stepped_up_at_ns=stepped_up_at_ns))

@@ -18,7 +18,7 @@ from centime.platform.context import Platform
 from centime.platform.errors import Refusal
 from centime.platform.funding import TopUp
 from centime.platform.parties import Customer, Merchant
-from centime.platform.review import InReview, screening
+from centime.platform.review import InReview, decide
 from centime.providers import Method, SandboxConfig, SandboxProvider
 from centime.risk.engine import build_engine
 from centime.risk.types import Action, Decision, RiskEvent, Screen
@@ -110,9 +110,13 @@ def test_a_newcomers_ordinary_journey_is_allowed(platform: Platform, clock: Fake
     for dollars in (10, 20, 50):
         _journey(platform, clock, sandbox, creator, dollars)
     clock.advance(600)
-    # The creator's first instant payout of what it earned (the payout service's hook).
-    screening.payout_decision(
-        platform, creator.id, "USD", 15_000_000, "acct-fingerprint-1", instant=True, ip=WEB_IP
+    # The creator's first instant payout of what it earned (as its use case asks the screen).
+    origin = usecases.Origin(ip=WEB_IP)
+    decide(
+        platform.screen,
+        usecases.instant_payout_event(
+            creator.id, "USD", 15_000_000, "acct-fingerprint-1", clock.now_ns(), origin
+        ),
     )
     types = {event.type for event, _ in recording.seen}
     assert {"signup", "topup", "payment", "transfer", "payout_instant"} <= types

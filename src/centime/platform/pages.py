@@ -16,12 +16,16 @@ from typing import Any, Generic, TypeVar
 from centime.limits import LIST_LIMIT_MAX
 
 from .context import Platform
+from .ids import valid_id
 
-__all__ = ["Cursor", "Page", "bounded_limit", "fetch_page"]
+__all__ = ["Cursor", "Filters", "Page", "bounded_limit", "fetch_by_id", "fetch_page", "given"]
 
 T = TypeVar("T")
 
 Cursor = tuple[int, int]  # (created_ns, id) of the last row of a page
+# ``(column, value)``: the column equals the value; ``("(a = ? OR b = ?)", (x, y))``: a
+# group given whole, its values bound in order.
+Filters = Sequence[tuple[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +43,51 @@ def bounded_limit(limit: int) -> int:
     return min(max(limit, 1), LIST_LIMIT_MAX)
 
 
+def given(**filters: object) -> list[tuple[str, Any]]:
+    """The ``column=value`` filters whose value is given (None: that column is not
+    filtered on), in the order named: a reader's optional owners."""
+    return [(column, value) for column, value in filters.items() if value is not None]
+
+
+def _where(filters: Filters) -> tuple[list[str], list[Any]]:
+    """The SQL conditions and bound values of ``filters``."""
+    where: list[str] = []
+    params: list[Any] = []
+    for clause, value in filters:
+        if isinstance(value, tuple):
+            where.append(clause)
+            params.extend(value)
+        else:
+            where.append(f"{clause} = ?")
+            params.append(value)
+    return where, params
+
+
+def fetch_by_id(
+    platform: Platform,
+    table: str,
+    columns: str,
+    row_id: int,
+    row_to_item: Callable[[Sequence[Any]], T],
+    filters: Filters = (),
+) -> T | None:
+    """The ``table`` row of id ``row_id`` when it matches every filter (as
+    :func:`fetch_page`'s: the owners a caller may see), else None; None too for an id no
+    row can have. ``table`` and ``columns`` come from the calling module."""
+    if not valid_id(row_id):
+        return None
+    where, params = _where(filters)
+    sql = " AND ".join([f"SELECT {columns} FROM {table} WHERE id = ?", *where])
+    with platform.read() as fetch:
+        rows = fetch(sql, [row_id, *params])
+    return row_to_item(rows[0]) if rows else None
+
+
 def fetch_page(
     platform: Platform,
     table: str,
     columns: str,
-    filters: Sequence[tuple[str, Any]],
+    filters: Filters,
     cursor: Cursor | None,
     limit: int,
     row_to_item: Callable[[Sequence[Any]], T],
@@ -55,15 +99,7 @@ def fetch_page(
     request; values are always bound parameters.
     """
     size = bounded_limit(limit)
-    where: list[str] = []
-    params: list[Any] = []
-    for clause, value in filters:
-        if isinstance(value, tuple):
-            where.append(clause)
-            params.extend(value)
-        else:
-            where.append(f"{clause} = ?")
-            params.append(value)
+    where, params = _where(filters)
     if cursor is not None:
         created_ns, last_id = cursor
         where.append("(created_ns < ? OR (created_ns = ? AND id < ?))")

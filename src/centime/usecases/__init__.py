@@ -3,6 +3,9 @@ payment, batch of payments, hold, transfer between people; and the screened sign
 validated once, from which the risk event, the service's ledger operation and the typed
 review plan are derived; a thin shell runs it through the risk screen's gate.
 
+Payouts (:mod:`centime.usecases.payouts`): :class:`PayoutRequest` (a free payout now) and
+:class:`InstantPayoutRequest` (a quote paid out, screened first) through :func:`pay_out`.
+
 The path of one payment: the API route (centime.api.routes.payments) parses the body into
 a :class:`PaymentRequest`; :func:`refusal` answers a malformed one before anything is
 asked or written; :func:`risk_event` is what the screen decides on (in a worker thread);
@@ -15,14 +18,18 @@ runs it in one write unit. An analyst's approval of a held one decodes the store
 from __future__ import annotations
 
 from .batch import BatchResult, PaymentBatchRequest, guarded_batch, screened_batch_refusals
-from .derive import Origin, operation, risk_event
+from .derive import Origin, instant_payout_event, operation, risk_event
+from .payouts import pay_out
 from .plans import ENCODING_VERSION, PlanError, decode, encode, review_plan
 from .requests import (
+    AnyPayoutRequest,
     CaptureRequest,
     FollowUpRequest,
     HoldRequest,
+    InstantPayoutRequest,
     MoneyRequest,
     PaymentRequest,
+    PayoutRequest,
     RefundRequest,
     SignupRequest,
     TopUpRequest,
@@ -47,14 +54,17 @@ from .run import (
 
 __all__ = [
     "ENCODING_VERSION",
+    "AnyPayoutRequest",
     "BatchResult",
     "CaptureRequest",
     "FollowUpRequest",
     "HoldRequest",
+    "InstantPayoutRequest",
     "MoneyRequest",
     "Origin",
     "PaymentBatchRequest",
     "PaymentRequest",
+    "PayoutRequest",
     "PlanError",
     "RefundRequest",
     "Screened",
@@ -68,8 +78,10 @@ __all__ = [
     "guarded",
     "guarded_batch",
     "held_request",
+    "instant_payout_event",
     "operation",
     "pay",
+    "pay_out",
     "refusal",
     "review_plan",
     "risk_event",

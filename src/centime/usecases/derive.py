@@ -11,7 +11,7 @@ from centime.platform import payments
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Refusal
 from centime.platform.funding import Vaulted
-from centime.platform.ids import format_id
+from centime.platform.ids import format_id, valid_id
 from centime.platform.payments import holds, p2p, refunds
 from centime.platform.review import device_text, ip_text
 from centime.risk.types import RiskEvent
@@ -27,7 +27,7 @@ from .requests import (
     TransferRequest,
 )
 
-__all__ = ["NOBODY", "Origin", "operation", "refused", "risk_event"]
+__all__ = ["NOBODY", "Origin", "instant_payout_event", "operation", "refused", "risk_event"]
 
 _PARTY_PREFIXES: Final = {"customer": "cus", "merchant": "mer"}
 
@@ -51,22 +51,9 @@ def risk_event(request: MoneyRequest | SignupRequest, now_ns: int, origin: Origi
     as one. A top-up names its instrument by its keyed fingerprint (it must be vaulted)."""
     device, ip = device_text(origin.device), ip_text(origin.ip)
     match request:
-        case PaymentRequest() | HoldRequest():
-            payer, payee = (
-                format_id("cus", request.customer_id),
-                format_id("mer", request.merchant_id),
-            )
-            return RiskEvent(
-                now_ns, "payment", request.amount, request.asset, payer, payee, device, ip
-            )
-        case TransferRequest():
-            payer, payee = (
-                format_id("cus", request.sender_id),
-                format_id("cus", request.recipient_id),
-            )
-            return RiskEvent(
-                now_ns, "transfer", request.amount, request.asset, payer, payee, device, ip
-            )
+        case PaymentRequest() | HoldRequest() | TransferRequest():
+            kind, payer, payee = _sides(request)
+            return RiskEvent(now_ns, kind, request.amount, request.asset, payer, payee, device, ip)
         case TopUpRequest():
             return _topup_event(request, now_ns, device, ip)
         case SignupRequest():
@@ -74,6 +61,24 @@ def risk_event(request: MoneyRequest | SignupRequest, now_ns: int, origin: Origi
             return RiskEvent(
                 now_ns, "signup", 0, request.asset, payer, request.referrer, device, ip
             )
+
+
+def instant_payout_event(
+    merchant_id: int, asset: str, amount: int, account: str, now_ns: int, origin: Origin
+) -> RiskEvent:
+    """The event an instant payout is screened on: ``amount`` of ``asset`` from the
+    merchant to its payout account (``account``: the method's keyed fingerprint)."""
+    payer = format_id("mer", merchant_id) if valid_id(merchant_id) else str(merchant_id)
+    device, ip = device_text(origin.device), ip_text(origin.ip)
+    return RiskEvent(now_ns, "payout_instant", amount, asset, payer, account, device, ip)
+
+
+def _sides(request: PaymentRequest | HoldRequest | TransferRequest) -> tuple[str, str, str]:
+    """The event's type, payer and payee."""
+    if isinstance(request, TransferRequest):
+        sender, recipient = request.sender_id, request.recipient_id
+        return "transfer", format_id("cus", sender), format_id("cus", recipient)
+    return "payment", format_id("cus", request.customer_id), format_id("mer", request.merchant_id)
 
 
 def _topup_event(

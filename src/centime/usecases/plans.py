@@ -12,6 +12,7 @@ version) raises :class:`PlanError`: it is never half-read into a movement of mon
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, Final
 
@@ -118,45 +119,14 @@ def review_plan(request: MoneyRequest | SignupRequest) -> ReviewPlan:
 
 
 def _fields(request: MoneyRequest) -> dict[str, Any]:
-    match request:
-        case PaymentRequest():
-            fields: dict[str, Any] = {
-                "customer_id": request.customer_id,
-                "merchant_id": request.merchant_id,
-                "asset": request.asset,
-                "amount": request.amount,
-                "description": request.description,
-                "reference": request.reference,
-                "payment_id": request.payment_id,
-                "mandate_id": request.mandate_id,
-                "charged_by_merchant": request.charged_by_merchant,
-            }
-            if request.promo_code is not None:
-                fields["promo_code"] = request.promo_code
-            return fields
-        case TransferRequest():
-            return {
-                "sender_id": request.sender_id,
-                "recipient_id": request.recipient_id,
-                "asset": request.asset,
-                "amount": request.amount,
-                "note": request.note,
-                "transfer_id": request.transfer_id,
-            }
-        case HoldRequest():
-            return {
-                "customer_id": request.customer_id,
-                "merchant_id": request.merchant_id,
-                "asset": request.asset,
-                "amount": request.amount,
-                "timeout_s": request.timeout_s,
-                "description": request.description,
-                "mandate_id": request.mandate_id,
-                "hold_id": request.hold_id,
-                "charged_by_merchant": request.charged_by_merchant,
-            }
-        case TopUpRequest():
-            return _topup_fields(request)
+    """The request's fields by name (a payment's ``promo_code`` only when given: the rows
+    stored before promotion codes have none)."""
+    if isinstance(request, TopUpRequest):
+        return _topup_fields(request)
+    fields = {f.name: getattr(request, f.name) for f in dataclasses.fields(request)}
+    if isinstance(request, PaymentRequest) and request.promo_code is None:
+        del fields["promo_code"]
+    return fields
 
 
 def _topup_fields(request: TopUpRequest) -> dict[str, Any]:
@@ -198,56 +168,37 @@ def decode(kind: str, text: str | bytes) -> MoneyRequest:
     return _request(stored)
 
 
+# The requests stored by their fields as they are (a top-up's instrument is rebuilt).
+_Stored = PaymentRequest | TransferRequest | HoldRequest
+_REQUESTS: Final[dict[type[msgspec.Struct], type[_Stored]]] = {
+    _Payment: PaymentRequest,
+    _Transfer: TransferRequest,
+    _Hold: HoldRequest,
+}
+
+
 def _request(stored: msgspec.Struct) -> MoneyRequest:
-    match stored:
-        case _Payment():
-            return PaymentRequest(
-                stored.customer_id,
-                stored.merchant_id,
-                stored.asset,
-                stored.amount,
-                stored.payment_id,
-                stored.description,
-                stored.reference,
-                stored.mandate_id,
-                stored.charged_by_merchant,
-                stored.promo_code,
-            )
-        case _Transfer():
-            return TransferRequest(
-                stored.sender_id,
-                stored.recipient_id,
-                stored.asset,
-                stored.amount,
-                stored.transfer_id,
-                stored.note,
-            )
-        case _Hold():
-            return HoldRequest(
-                stored.customer_id,
-                stored.merchant_id,
-                stored.asset,
-                stored.amount,
-                stored.hold_id,
-                stored.timeout_s,
-                stored.description,
-                stored.mandate_id,
-                stored.charged_by_merchant,
-            )
-        case _TopUp():
-            instrument: str | Vaulted = (
-                stored.instrument
-                if stored.instrument_fingerprint is None
-                else Vaulted(
-                    stored.instrument, stored.instrument_fingerprint, stored.instrument_last4
-                )
-            )
-            return TopUpRequest(
-                stored.customer_id,
-                stored.asset,
-                stored.amount,
-                stored.method,
-                instrument,
-                stored.topup_id,
-            )
-    raise PlanError(f"not a stored request: {type(stored).__name__}")
+    if isinstance(stored, _TopUp):
+        return _topup_request(stored)
+    request_type = _REQUESTS.get(type(stored))
+    if request_type is None:
+        raise PlanError(f"not a stored request: {type(stored).__name__}")
+    fields = msgspec.structs.asdict(stored)
+    del fields["v"]
+    return request_type(**fields)
+
+
+def _topup_request(stored: _TopUp) -> TopUpRequest:
+    instrument: str | Vaulted = (
+        stored.instrument
+        if stored.instrument_fingerprint is None
+        else Vaulted(stored.instrument, stored.instrument_fingerprint, stored.instrument_last4)
+    )
+    return TopUpRequest(
+        stored.customer_id,
+        stored.asset,
+        stored.amount,
+        stored.method,
+        instrument,
+        stored.topup_id,
+    )

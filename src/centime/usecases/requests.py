@@ -26,14 +26,18 @@ from centime.platform.payments import (
     check_refund,
     check_send,
 )
+from centime.platform.payouts import check_payout_request
 from centime.providers.funding import Method, instrument_problem
 
 __all__ = [
+    "AnyPayoutRequest",
     "CaptureRequest",
     "FollowUpRequest",
     "HoldRequest",
+    "InstantPayoutRequest",
     "MoneyRequest",
     "PaymentRequest",
+    "PayoutRequest",
     "RefundRequest",
     "SignupRequest",
     "TopUpRequest",
@@ -139,6 +143,30 @@ class RefundRequest:
     asset: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PayoutRequest:
+    """A free payout of ``amount`` of a merchant's earnings now, to its method (None: its
+    newest active one): what a scheduled run pays (centime.platform.payouts.service
+    .request_payout). Not screened, as a scheduled run is not."""
+
+    merchant_id: int
+    asset: str
+    amount: int
+    payout_id: int = field(default_factory=new_id)  # given: idempotent under it
+    method_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class InstantPayoutRequest:
+    """A merchant pays its quote out now, exactly as quoted, for the quote's fee
+    (centime.platform.payouts.instant): screened first (a ``payout_instant`` event to the
+    method's fingerprint). A quote confirmed again answers its payout, paid once."""
+
+    merchant_id: int
+    quote_id: int
+
+
+AnyPayoutRequest = PayoutRequest | InstantPayoutRequest
 PartyKind = Literal["customer", "merchant"]
 
 
@@ -159,7 +187,8 @@ _METHODS: Final = tuple(m.value for m in Method)
 
 
 def refusal(
-    request: MoneyRequest | FollowUpRequest | SignupRequest, config: PlatformConfig
+    request: MoneyRequest | FollowUpRequest | SignupRequest | AnyPayoutRequest,
+    config: PlatformConfig,
 ) -> Refusal | None:
     """Why ``request`` cannot move money (the refusal its service would answer), or None
     (``config``: the platform's, which bounds a hold's timeout)."""
@@ -187,6 +216,12 @@ def refusal(
             return check_capture(request.amount)
         case RefundRequest():
             return check_refund(request.amount, request.reason, request.refund_id)
+        case PayoutRequest():
+            return _payout_refusal(request)
+        case InstantPayoutRequest():
+            if valid_id(request.quote_id) and valid_id(request.merchant_id):
+                return None
+            return Refusal(Code.QUOTE_NOT_FOUND, "no such quote")
         case SignupRequest():
             if request.kind not in ("customer", "merchant") or not valid_id(request.party_id):
                 return Refusal(Code.INVALID_REQUEST, "a sign-up names a new customer or merchant")
@@ -207,6 +242,15 @@ def _hold_refusal(request: HoldRequest, config: PlatformConfig) -> Refusal | Non
         request.description,
         (request.mandate_id, request.hold_id),
     )
+
+
+def _payout_refusal(request: PayoutRequest) -> Refusal | None:
+    checked = check_payout_request(request.asset, request.amount)
+    if checked is not None:
+        return checked
+    if not valid_id(request.payout_id):
+        return Refusal(Code.INVALID_REQUEST, "payout_id must be a positive id")
+    return None
 
 
 def _topup_refusal(request: TopUpRequest) -> Refusal | None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
-from centime.platform.funding import create_topup
 from centime.platform.review import Case, approve_held, mark_approved, read_case, settled_answer
 
 from .derive import operation
 from .plans import decode
 from .requests import MoneyRequest, SignupRequest, TopUpRequest
+from .run import charge_topup
 
 __all__ = ["approve_case", "held_request"]
 
@@ -51,18 +51,8 @@ def _approve_topup(
     provider = platform.providers.funding.get(platform.config.funding_provider)
     if provider is None:
         return Refusal(Code.PROVIDER_UNAVAILABLE, "no funding provider is configured")
-    # Created (or found: idempotent by its id) before the case is marked. A plan older than
-    # migration 0012 names the instrument itself: vaulted now.
-    created = create_topup(
-        platform,
-        provider,
-        request.customer_id,
-        request.asset,
-        request.amount,
-        request.method,
-        request.instrument,
-        topup_id=request.topup_id,
-    )
+    # Created (or found: idempotent by its id) before the case is marked.
+    created = charge_topup(platform, provider, request)
     if isinstance(created, Refusal):
         return created
     return mark_approved(platform, case, analyst)

@@ -218,7 +218,18 @@ def topup(
     if outcome is not _PROCEED:
         held: Refusal | InReview = outcome
         return held
-    made = create_topup(
+    made = charge_topup(platform, provider, request)
+    if isinstance(made, TopUp) and made.status is TopUpStatus.DECLINED:
+        observe(platform.screen, answer.event._replace(type="topup_declined"))
+    return made
+
+
+def charge_topup(
+    platform: Platform, provider: FundingProvider, request: TopUpRequest
+) -> TopUp | Refusal:
+    """The top-up created and charged, past the screen (or found: idempotent by its id);
+    an instrument not vaulted yet (a plan older than migration 0012) is vaulted now."""
+    return create_topup(
         platform,
         provider,
         request.customer_id,
@@ -228,9 +239,6 @@ def topup(
         request.instrument,
         request.topup_id,
     )
-    if isinstance(made, TopUp) and made.status is TopUpStatus.DECLINED:
-        observe(platform.screen, answer.event._replace(type="topup_declined"))
-    return made
 
 
 def _vault(

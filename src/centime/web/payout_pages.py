@@ -9,8 +9,9 @@ history. Webhooks: endpoints (the secret shown once, at creation and rotation), 
 disable, an endpoint's delivery log, and re-delivery.
 
 Every form calls the platform's services (``centime.platform.payouts.methods``,
-``payout_schedules``, ``instant_payouts``, ``payouts``, ``webhooks``); nothing here writes
-to the store itself.
+``payout_schedules``, ``instant_payouts``, ``payouts``, ``webhooks``), the instant payout's
+confirmation its use case (``centime.usecases.pay_out``); nothing here writes to the store
+itself.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, Final
 from litestar import Request, Response, get, post
 from litestar.params import FromPath
 
+from centime import usecases
 from centime.auth.passkeys import UserKind, confirmation_refusal
 from centime.money import ASSETS
 from centime.platform.errors import Code, Refusal
@@ -185,12 +187,10 @@ async def confirm(request: Request[Any, Any, Any]) -> Response[Any]:
         return await _refused(request, me, _step_up("pay out now"), quote=found)
     result = await run(
         request,
-        lambda: instant_payouts.confirm_instant_payout(
+        lambda: usecases.pay_out(
             platform,
-            me.user.party_id,
-            quote_id,
-            stepped_up_at_ns=me.session.stepped_up_ns,
-            ip=_client_ip(request),
+            usecases.InstantPayoutRequest(me.user.party_id, quote_id),
+            usecases.Origin(ip=_client_ip(request), stepped_up_at_ns=me.session.stepped_up_ns),
         ),
     )
     if isinstance(result, Refusal):

@@ -30,7 +30,7 @@ from centime.platform.context import Platform
 from centime.platform.errors import Refusal
 from centime.platform.ids import derive_id, new_id
 from centime.platform.payments import create_payment
-from centime.platform.payouts.instant import Quote, confirm_instant_payout, quote_instant_payout
+from centime.platform.payouts.instant import Quote, quote_instant_payout
 from centime.platform.payouts.schedules import Frequency, run_scheduled_payouts, set_schedule
 from centime.platform.payouts.service import (
     Payout,
@@ -43,6 +43,7 @@ from centime.platform.payouts.service import (
 from centime.providers import Outage
 from centime.providers.payout_sandbox import ACCOUNT_FAILS, ACCOUNT_RETURNS, ACCOUNT_SUCCEEDS
 
+from ..payout_world import confirm as pay_quote
 from ..payout_world import install_rail, with_method
 from ..world import account, balance, customer, fund, merchant
 
@@ -114,14 +115,14 @@ def test_money_is_conserved_across_payouts(platform: Platform, clock: FakeClock)
             if isinstance(made, Quote):
                 self.quotes.append((shop, made.id))
                 if confirm_now:
-                    confirmed = confirm_instant_payout(platform, shop, made.id)
+                    confirmed = pay_quote(platform, shop, made.id)
                     event(f"confirm: {_outcome(confirmed)}")
 
         @rule(data=st.data())
         def confirm(self, data: st.DataObject) -> None:
             if self.quotes:
                 shop, quote_id = data.draw(st.sampled_from(self.quotes))
-                event(f"confirm: {_outcome(confirm_instant_payout(platform, shop, quote_id))}")
+                event(f"confirm: {_outcome(pay_quote(platform, shop, quote_id))}")
 
         @rule()
         def scheduled_run(self) -> None:

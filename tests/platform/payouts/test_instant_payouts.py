@@ -15,7 +15,6 @@ from centime.platform.ids import format_id
 from centime.platform.payout_config import InstantPayoutPricing
 from centime.platform.payouts.instant import (
     Quote,
-    confirm_instant_payout,
     get_quote,
     instant_payout_id,
     quote_instant_payout,
@@ -24,7 +23,7 @@ from centime.platform.payouts.schedules import Frequency, day_of, set_schedule
 from centime.platform.payouts.service import Payout, PayoutKind, PayoutStatus
 from centime.providers.payout_sandbox import ACCOUNT_FAILS, SandboxPayoutRail
 
-from ..payout_world import install_rail, paid_merchant
+from ..payout_world import confirm, install_rail, paid_merchant
 from ..world import account, balance
 from .test_payouts import available, events_of, payout_snapshot, settle
 
@@ -79,7 +78,7 @@ def test_a_confirmed_quote_is_honoured_exactly_and_pays_once(
     cheaper = dataclasses.replace(platform.config.payouts, instant=InstantPayoutPricing(0, 0, 0))
     platform.config = dataclasses.replace(platform.config, payouts=cheaper)
     clock.advance(platform.config.payouts.quote_valid_s - 1)
-    made = confirm_instant_payout(platform, shop.id, quoted.id)
+    made = confirm(platform, shop.id, quoted.id)
     assert isinstance(made, Payout), made
     assert (made.id, made.kind, made.amount, made.fee, made.quote_id) == (
         instant_payout_id(quoted.id),
@@ -91,7 +90,7 @@ def test_a_confirmed_quote_is_honoured_exactly_and_pays_once(
     assert made.status is PayoutStatus.PENDING and made.net == quoted.net
     fees = account(platform, AccountKind.FEE_REVENUE, OPERATOR, USD)
     assert fees is not None and fees.credits_pending == quoted.fee
-    again = confirm_instant_payout(platform, shop.id, quoted.id)
+    again = confirm(platform, shop.id, quoted.id)
     assert isinstance(again, Payout) and again.id == made.id
     settle(platform, clock, 30)  # instant: seconds, not a day
     assert balance(platform, AccountKind.FEE_REVENUE, OPERATOR, USD) == quoted.fee
@@ -110,9 +109,9 @@ def test_refused_quotes_and_confirmations_change_nothing(
     quoted = quote(platform, shop.id, 5_000_000)
     clock.advance(platform.config.payouts.quote_valid_s)
     before = payout_snapshot(platform)
-    expired = confirm_instant_payout(platform, shop.id, quoted.id)
+    expired = confirm(platform, shop.id, quoted.id)
     assert isinstance(expired, Refusal) and expired.code is Code.QUOTE_EXPIRED
-    other = confirm_instant_payout(platform, shop.id + 1, quoted.id)
+    other = confirm(platform, shop.id + 1, quoted.id)
     assert isinstance(other, Refusal) and other.code is Code.QUOTE_NOT_FOUND
     for amount, code in ((10_000_001, Code.INSUFFICIENT_FUNDS), (1, Code.PAYOUT_TOO_SMALL)):
         refused = platform.execute(quote_instant_payout(platform, shop.id, USD, amount))
@@ -125,7 +124,7 @@ def test_a_failed_instant_payout_gives_the_fee_back(
 ) -> None:
     shop, _ = paid_merchant(platform, clock, number=ACCOUNT_FAILS)
     quoted = quote(platform, shop.id)
-    made = confirm_instant_payout(platform, shop.id, quoted.id)
+    made = confirm(platform, shop.id, quoted.id)
     assert isinstance(made, Payout) and made.fee > 0
     settle(platform, clock, 30)
     assert balance(platform, AccountKind.FEE_REVENUE, OPERATOR, USD) == 0
@@ -160,7 +159,7 @@ def test_the_risk_screen_decides_on_an_instant_payout(
     screen = ScriptedScreen(lambda event: decision(Action.BLOCK, "mule_fan_in_payout"))
     platform.screen = screen
     before = available(platform, shop.id)
-    refused = confirm_instant_payout(platform, shop.id, priced.id)
+    refused = confirm(platform, shop.id, priced.id)
     assert isinstance(refused, Refusal) and refused.code is Code.RISK_BLOCKED
     assert "mule_fan_in_payout" in refused.detail
     [asked] = screen.asked
@@ -169,9 +168,9 @@ def test_the_risk_screen_decides_on_an_instant_payout(
     assert available(platform, shop.id) == before  # nothing reserved
 
     screen.rule = lambda event: decision(Action.STEP_UP, "new_payout_account")
-    needs = confirm_instant_payout(platform, shop.id, priced.id)
+    needs = confirm(platform, shop.id, priced.id)
     assert isinstance(needs, Refusal) and needs.code is Code.STEP_UP_REQUIRED
-    paid = confirm_instant_payout(platform, shop.id, priced.id, stepped_up_at_ns=clock.now_ns())
+    paid = confirm(platform, shop.id, priced.id, clock.now_ns())
     assert isinstance(paid, Payout) and paid.amount == AMOUNT
     with platform.read() as fetch:  # every attempt recorded (the clock stands still: no order)
         actions = sorted(r[0] for r in fetch("SELECT action FROM risk_decisions", ()))

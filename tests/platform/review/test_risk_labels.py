@@ -9,14 +9,14 @@ from centime import usecases
 from centime.clock import FakeClock
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
-from centime.platform.review.risk_labels import (
+from centime.platform.review.service import InReview, label_case
+from centime.platform.risk_labels import (
     LabelIn,
     Recorded,
     import_labels,
     record_labels,
     replay_labels,
 )
-from centime.platform.review.service import InReview, label_case
 from centime.risk.types import Action
 
 from ...risk.screens import ScriptedScreen, decision

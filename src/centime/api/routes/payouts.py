@@ -31,7 +31,7 @@ from anyio import to_thread
 from litestar import Request, Response
 from litestar.params import FromPath, HeaderParameter, JSONBody
 
-from centime import wire
+from centime import usecases, wire
 from centime.auth import Principal
 from centime.auth.confirmations import spend_confirmation
 from centime.http.problems import PROBLEM_JSON, ApiCode, ProblemError, refusal_problem
@@ -355,7 +355,7 @@ async def quote_instant_payout(
 
 
 def _confirm(platform: Platform, merchant_id: int, quote_id: int) -> msgspec.Struct | Refusal:
-    made = instant_payouts.confirm_instant_payout(platform, merchant_id, quote_id)
+    made = usecases.pay_out(platform, usecases.InstantPayoutRequest(merchant_id, quote_id))
     return made if isinstance(made, Refusal) else payout_out(made)
 
 

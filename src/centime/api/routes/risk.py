@@ -18,7 +18,7 @@ party of a case (``POST .../freeze``, the parties' own freeze).
   (``centime risk export-labels``) and the engine's label feedback.
 - ``POST /v1/risk/labels`` ``{"labels": [{"id", "source", "event_at", "payer", "payee",
   "label"}]}``: chargebacks, disputes and imports into the label store
-  (centime.platform.review.risk_labels), idempotent by source and id.
+  (centime.platform.risk_labels), idempotent by source and id.
 """
 
 from __future__ import annotations

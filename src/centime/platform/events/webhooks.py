@@ -32,10 +32,10 @@ import binascii
 import os
 import secrets
 import threading
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidTag
@@ -55,7 +55,7 @@ from centime.limits import (
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..ids import format_id, new_id, valid_id
-from ..pages import Cursor, Page, fetch_page
+from ..pages import Cursor, Page, fetch_by_id, fetch_page, given
 from ..parties.service import active_merchant
 from .outbox import SUBSCRIBABLE_TYPES, emit
 from .webhook_targets import TargetPolicy, target_policy, url_problem
@@ -594,42 +594,12 @@ def rotate_secret(
     return Operation(unit, 0)
 
 
-class _Owned(Protocol):
-    @property
-    def merchant_id(self) -> int: ...
-
-
-OwnedT = TypeVar("OwnedT", bound=_Owned)
-
-
-def _owned_by_id(
-    platform: Platform,
-    select_sql: str,
-    row_id: int,
-    merchant_id: int | None,
-    convert: Callable[[Sequence[Any]], OwnedT],
-) -> OwnedT | None:
-    """The row ``select_sql`` finds by ``row_id``; None when there is none or when it
-    belongs to a merchant other than ``merchant_id`` (None: any merchant's)."""
-    if not valid_id(row_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(select_sql, (row_id,))
-    if not rows:
-        return None
-    found = convert(rows[0])
-    return found if merchant_id is None or found.merchant_id == merchant_id else None
-
-
 def get_endpoint(
     platform: Platform, endpoint_id: int, merchant_id: int | None = None
 ) -> Endpoint | None:
-    return _owned_by_id(
-        platform,
-        f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?",
-        endpoint_id,
-        merchant_id,
-        endpoint_row,
+    owners = given(merchant_id=merchant_id)
+    return fetch_by_id(
+        platform, "webhook_endpoints", ENDPOINT_COLUMNS, endpoint_id, endpoint_row, owners
     )
 
 
@@ -639,11 +609,14 @@ def list_endpoints(
     cursor: Cursor | None = None,
     limit: int = 100,
 ) -> Page[Endpoint]:
-    filters: list[tuple[str, Any]] = []
-    if merchant_id is not None:
-        filters.append(("merchant_id", merchant_id))
     return fetch_page(
-        platform, "webhook_endpoints", ENDPOINT_COLUMNS, filters, cursor, limit, endpoint_row
+        platform,
+        "webhook_endpoints",
+        ENDPOINT_COLUMNS,
+        given(merchant_id=merchant_id),
+        cursor,
+        limit,
+        endpoint_row,
     )
 
 
@@ -683,12 +656,9 @@ def list_attempts(
 def get_delivery(
     platform: Platform, delivery_id: int, merchant_id: int | None = None
 ) -> Delivery | None:
-    return _owned_by_id(
-        platform,
-        f"SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?",
-        delivery_id,
-        merchant_id,
-        delivery_row,
+    owners = given(merchant_id=merchant_id)
+    return fetch_by_id(
+        platform, "webhook_deliveries", DELIVERY_COLUMNS, delivery_id, delivery_row, owners
     )
 
 

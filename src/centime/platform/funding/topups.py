@@ -71,6 +71,7 @@ import enum
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final
 
 from centime.ledger import Account, CreateTransferStatus, Transfer, TransferFlags
@@ -116,12 +117,15 @@ from ..config import NS_PER_DAY, TierLimits
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..events.outbox import emit, money
+from ..feeds import drain
 from ..ids import derive_id, format_id, new_id
-from ..pages import Cursor, Page, fetch_page
+from ..pages import Cursor, Page, fetch_by_id, fetch_page, given
 from ..parties.service import active_customer
 from ..pricing.budget import BudgetCode
 from ..pricing.evaluate import topup_bonus
 from ..pricing.store import active_rules
+from ..risk_labels import LabelIn, record_labels
+from ..rows import row_reader
 from .instruments import Vaulted, vault
 
 __all__ = [
@@ -246,35 +250,12 @@ _EVENT_TRANSFERS_MAX: Final = 6
 _NOT_COUNTED: Final = (TopUpStatus.FAILED.value, TopUpStatus.DECLINED.value)
 
 
+_read_topup = row_reader(TopUp, _COLUMNS)
+
+
 def _topup(row: Sequence[Any]) -> TopUp:
-    return TopUp(
-        int(row[0]),
-        int(row[1]),
-        row[2],
-        int(row[3]),
-        Method(row[4]),
-        row[5],
-        row[6],
-        TopUpStatus(row[7]),
-        row[8],
-        row[9],
-        row[10],
-        int(row[11]),
-        None if row[12] is None else int(row[12]),
-        None if row[13] is None else int(row[13]),
-        int(row[14]),
-        int(row[15]),
-        int(row[16]),
-        int(row[17]),
-        int(row[18]),
-        int(row[19]),
-        int(row[20]),
-        None if row[21] is None else int(row[21]),
-        row[22],
-        int(row[23]),
-        row[24] or "",
-        row[25] or "",
-    )
+    # The instrument's fingerprint and last four may be NULL (columns added later): "".
+    return _read_topup((*row[:-2], row[-2] or "", row[-1] or ""))
 
 
 # ------------------------------------------------------------------ pure decisions
@@ -943,10 +924,7 @@ def handle_event(platform: Platform, event: ProviderEvent) -> EventResult:
 
 def _label_charged_back(platform: Platform, topup: TopUp) -> None:
     """A chargeback is a fraud label on the top-up's event (the risk engine's label
-    feedback: centime.platform.review.risk_labels); stored once per top-up."""
-    from ..ids import format_id
-    from ..review.risk_labels import LabelIn, record_labels
-
+    feedback: centime.platform.risk_labels); stored once per top-up."""
     payer = format_id("cus", topup.customer_id)
     stored = record_labels(
         platform,
@@ -962,16 +940,8 @@ def process_provider_events(
     """Handle up to ``limit`` due events of ``feed``, each in its own unit, acknowledging
     each once handled. An event whose unit raised stays unacknowledged and comes again."""
     limit = max(0, min(limit, PROVIDER_EVENTS_PER_TICK_MAX))
-    results = []
-    for event in feed.due_events(platform.clock.now_ns(), limit):
-        try:
-            result = handle_event(platform, event)
-        except Exception:  # a bug or a store failure: keep the event, handle the others
-            log.exception("%s event %r failed", event_kind(event), event.event_id)
-            continue
-        feed.acknowledge([event.event_id])
-        results.append(result)
-    return results
+    due = feed.due_events(platform.clock.now_ns(), limit)
+    return drain(due, partial(handle_event, platform), feed.acknowledge, event_kind, log)
 
 
 # ------------------------------------------------------------------ reads
@@ -1038,9 +1008,7 @@ def release_settled_restricted(
 
 
 def get_topup(platform: Platform, topup_id: int) -> TopUp | None:
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM topups WHERE id = ?", (topup_id,))
-    return _topup(rows[0]) if rows else None
+    return fetch_by_id(platform, "topups", _COLUMNS, topup_id, _topup)
 
 
 def list_topups(
@@ -1051,7 +1019,5 @@ def list_topups(
 ) -> Page[TopUp]:
     """Top-ups newest first (keyset on (created_ns, id), :mod:`.pages`), of one customer
     (None: all of them, the operator's view); ``limit`` is bounded by LIST_LIMIT_MAX."""
-    filters: list[tuple[str, Any]] = []
-    if customer_id is not None:
-        filters.append(("customer_id", customer_id))
+    filters = given(customer_id=customer_id)
     return fetch_page(platform, "topups", _COLUMNS, filters, cursor, limit, _topup)

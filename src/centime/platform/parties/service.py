@@ -9,9 +9,9 @@ Status: ``active``, ``frozen`` (nothing moves money from or to it until unfrozen
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from centime.ledger import Account
 from centime.ledger.units import UnitContext
@@ -21,8 +21,8 @@ from centime.money import ASSETS
 from ..chart import AccountKind, account_id
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
-from ..ids import new_id
-from ..pages import Cursor, Page, fetch_page
+from ..ids import new_id, valid_id
+from ..pages import Cursor, Page, fetch_by_id, fetch_page
 
 __all__ = [
     "NAME_LEN_MAX",
@@ -155,27 +155,35 @@ def load_merchant(ctx: UnitContext, merchant_id: int) -> Merchant | None:
     return _merchant(rows[0], dict(fixed))
 
 
+PartyT = TypeVar("PartyT", Customer, Merchant)
+# What a party that may not move money is answered, by kind: (missing, frozen, closed).
+_INACTIVE: Final = {
+    "customer": (Code.CUSTOMER_NOT_FOUND, Code.CUSTOMER_FROZEN, Code.CUSTOMER_CLOSED),
+    "merchant": (Code.MERCHANT_NOT_FOUND, Code.MERCHANT_FROZEN, Code.MERCHANT_CLOSED),
+}
+
+
+def _active(party: PartyT | None, kind: str) -> PartyT | Refusal:
+    missing, frozen, closed = _INACTIVE[kind]
+    if party is None:
+        return Refusal(missing, f"no such {kind}")
+    if party.status is Status.FROZEN:
+        return Refusal(frozen, f"the {kind}'s account is frozen")
+    if party.status is Status.CLOSED:
+        return Refusal(closed, f"the {kind}'s account is closed")
+    return party
+
+
 def active_customer(ctx: UnitContext, customer_id: int) -> Customer | Refusal:
-    """The customer, when it may move money now."""
-    customer = load_customer(ctx, customer_id)
-    if customer is None:
-        return Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
-    if customer.status is Status.FROZEN:
-        return Refusal(Code.CUSTOMER_FROZEN, "the customer's account is frozen")
-    if customer.status is Status.CLOSED:
-        return Refusal(Code.CUSTOMER_CLOSED, "the customer's account is closed")
-    return customer
+    """The customer, when it may move money now (an id no customer can have: not found)."""
+    found = load_customer(ctx, customer_id) if valid_id(customer_id) else None
+    return _active(found, "customer")
 
 
 def active_merchant(ctx: UnitContext, merchant_id: int) -> Merchant | Refusal:
-    merchant = load_merchant(ctx, merchant_id)
-    if merchant is None:
-        return Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
-    if merchant.status is Status.FROZEN:
-        return Refusal(Code.MERCHANT_FROZEN, "the merchant's account is frozen")
-    if merchant.status is Status.CLOSED:
-        return Refusal(Code.MERCHANT_CLOSED, "the merchant's account is closed")
-    return merchant
+    """The merchant, when it may move money now (an id no merchant can have: not found)."""
+    found = load_merchant(ctx, merchant_id) if valid_id(merchant_id) else None
+    return _active(found, "merchant")
 
 
 def merchant_fee(platform: Platform, merchant: Merchant, asset: str) -> tuple[int, int]:
@@ -397,9 +405,7 @@ def _check_tier(platform: Platform, kyc_tier: object) -> Refusal | None:
 
 
 def get_customer(platform: Platform, customer_id: int) -> Customer | None:
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_CUSTOMER_COLUMNS} FROM customers WHERE id = ?", (customer_id,))
-    return _customer(rows[0]) if rows else None
+    return fetch_by_id(platform, "customers", _CUSTOMER_COLUMNS, customer_id, _customer)
 
 
 def get_merchant(platform: Platform, merchant_id: int) -> Merchant | None:
@@ -439,16 +445,24 @@ def list_merchants(
     return Page(merchants, page.next_cursor)
 
 
+def _account_pairs(
+    platform: Platform, owner_id: int, first: AccountKind, second: AccountKind
+) -> Iterator[tuple[str, Account | None, Account | None]]:
+    """Per asset, the owner's accounts of the two kinds (None: not opened), for every asset
+    where it has either (from the ledger)."""
+    for asset in ASSETS:
+        ids = [account_id(first, owner_id, asset), account_id(second, owner_id, asset)]
+        found = {a.id: a for a in platform.ledger.lookup_accounts(ids)}
+        one, other = found.get(ids[0]), found.get(ids[1])
+        if one is not None or other is not None:
+            yield asset, one, other
+
+
 def customer_balances(platform: Platform, customer_id: int) -> list[CustomerBalance]:
     """The customer's balance in every asset it ever held (from the ledger)."""
     balances = []
-    for asset in ASSETS:
-        wallet_id = account_id(AccountKind.CUSTOMER_WALLET, customer_id, asset)
-        restricted_id = account_id(AccountKind.CUSTOMER_RESTRICTED, customer_id, asset)
-        found = {a.id: a for a in platform.ledger.lookup_accounts([wallet_id, restricted_id])}
-        wallet, restricted = found.get(wallet_id), found.get(restricted_id)
-        if wallet is None and restricted is None:
-            continue
+    kinds = (AccountKind.CUSTOMER_WALLET, AccountKind.CUSTOMER_RESTRICTED)
+    for asset, wallet, restricted in _account_pairs(platform, customer_id, *kinds):
         held = (wallet.debits_pending if wallet else 0) + (
             restricted.debits_pending if restricted else 0
         )
@@ -465,13 +479,8 @@ def customer_balances(platform: Platform, customer_id: int) -> list[CustomerBala
 
 def merchant_balances(platform: Platform, merchant_id: int) -> list[MerchantBalance]:
     balances = []
-    for asset in ASSETS:
-        available_id = account_id(AccountKind.MERCHANT_AVAILABLE, merchant_id, asset)
-        reserved_id = account_id(AccountKind.MERCHANT_RESERVED, merchant_id, asset)
-        found = {a.id: a for a in platform.ledger.lookup_accounts([available_id, reserved_id])}
-        available, reserved = found.get(available_id), found.get(reserved_id)
-        if available is None and reserved is None:
-            continue
+    kinds = (AccountKind.MERCHANT_AVAILABLE, AccountKind.MERCHANT_RESERVED)
+    for asset, available, reserved in _account_pairs(platform, merchant_id, *kinds):
         balances.append(
             MerchantBalance(
                 asset,

@@ -30,7 +30,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import Final
 
 from centime.ledger import (
     CreateTransferStatus,
@@ -52,10 +52,11 @@ from ..events.webhooks import notify
 from ..fees import payment_fee
 from ..funding.topups import RELEASE_SETTLED_EVENTS_MAX, release_settled_restricted
 from ..ids import derive_id, format_id, new_id, valid_id
-from ..pages import Cursor, Page, bounded_limit, fetch_page
+from ..pages import Cursor, Page, bounded_limit, fetch_by_id, fetch_page, given
 from ..parties.service import Merchant, active_customer, active_merchant, merchant_fee
 from ..pricing.evaluate import fee_terms, month_of
 from ..pricing.store import active_rules, add_volumes, month_volumes
+from ..rows import row_reader, row_values
 from .mandates import charge_under_mandate, load_mandates, save_mandate_charges, utc_day
 from .service import (
     LINKED,
@@ -137,10 +138,7 @@ _COLUMNS: Final = (
 )
 
 
-def _hold(row: Sequence[Any]) -> Hold:
-    values = list(row)
-    values[7] = HoldStatus(values[7])
-    return Hold(*values)
+_hold = row_reader(Hold, _COLUMNS)
 
 
 def _reserve_id(hold_id: int, leg: str) -> int:
@@ -387,23 +385,7 @@ def _tell(ctx: UnitContext, event_type: str, hold: Hold) -> None:
     )
 
 
-def _row(hold: Hold) -> tuple[Any, ...]:
-    return (
-        hold.id,
-        hold.customer_id,
-        hold.merchant_id,
-        hold.asset,
-        hold.amount,
-        hold.restricted_amount,
-        hold.captured,
-        hold.status.value,
-        hold.description,
-        hold.expires_at_ns,
-        hold.resolved_ns,
-        hold.payment_id,
-        hold.mandate_id,
-        hold.created_ns,
-    )
+_row = row_values(Hold, _COLUMNS)
 
 
 # ------------------------------------------------------------------ capture and release
@@ -744,18 +726,9 @@ def get_hold(
 ) -> Hold | None:
     """The hold (``expired`` once its reserves lapsed), or None (also when it is not the
     given merchant's or customer's)."""
-    if not valid_id(hold_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM holds WHERE id = ?", (hold_id,))
-    if not rows:
-        return None
-    hold = _hold(rows[0])
-    if merchant_id is not None and hold.merchant_id != merchant_id:
-        return None
-    if customer_id is not None and hold.customer_id != customer_id:
-        return None
-    return _as_seen([hold], platform)[0]
+    owners = given(merchant_id=merchant_id, customer_id=customer_id)
+    hold = fetch_by_id(platform, "holds", _COLUMNS, hold_id, _hold, owners)
+    return None if hold is None else _as_seen([hold], platform)[0]
 
 
 def list_holds(
@@ -766,10 +739,6 @@ def list_holds(
     limit: int = 100,
 ) -> Page[Hold]:
     """Holds newest first, of a merchant and/or a customer."""
-    filters: list[tuple[str, Any]] = []
-    if merchant_id is not None:
-        filters.append(("merchant_id", merchant_id))
-    if customer_id is not None:
-        filters.append(("customer_id", customer_id))
+    filters = given(merchant_id=merchant_id, customer_id=customer_id)
     page = fetch_page(platform, "holds", _COLUMNS, filters, cursor, limit, _hold)
     return Page(_as_seen(page.items, platform), page.next_cursor)

@@ -18,7 +18,6 @@ background loop) before their hold lapses, so the merchant is paid for what was 
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -28,8 +27,9 @@ from centime.limits import DESCRIPTION_LEN_MAX
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..ids import new_id, valid_id
-from ..pages import Cursor, Page, fetch_page
+from ..pages import Cursor, Page, fetch_by_id, fetch_page
 from ..parties.service import active_merchant
+from ..rows import row_reader
 from .holds import (
     CAPTURE_EVENTS_MAX,
     RELEASE_EVENTS_MAX,
@@ -108,33 +108,10 @@ _BUDGET_COLUMNS: Final = (
 )
 
 
-def _link(row: Sequence[Any]) -> Link:
-    return Link(
-        int(row[0]),
-        int(row[1]),
-        row[2],
-        int(row[3]),
-        row[4],
-        bool(row[5]),
-        LinkStatus(row[6]),
-        int(row[7]),
-        int(row[8]),
-    )
+_link = row_reader(Link, _LINK_COLUMNS)
 
 
-def _budget(row: Sequence[Any]) -> Budget:
-    return Budget(
-        int(row[0]),
-        int(row[1]),
-        int(row[2]),
-        row[3],
-        int(row[4]),
-        int(row[5]),
-        int(row[6]),
-        row[7],
-        int(row[8]),
-        int(row[9]),
-    )
+_budget = row_reader(Budget, _BUDGET_COLUMNS)
 
 
 # ------------------------------------------------------------------ payment links
@@ -255,11 +232,7 @@ def pay_link(
 
 
 def get_link(platform: Platform, link_id: int) -> Link | None:
-    if not valid_id(link_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_LINK_COLUMNS} FROM payment_links WHERE id = ?", (link_id,))
-    return _link(rows[0]) if rows else None
+    return fetch_by_id(platform, "payment_links", _LINK_COLUMNS, link_id, _link)
 
 
 def list_links(

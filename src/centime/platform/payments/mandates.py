@@ -16,9 +16,9 @@ or a release leaves uncaptured is not given back. Refunds do not give anything b
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from centime.ledger.units import UnitContext
 from centime.limits import AMOUNT_MAX, SQL_IN_CHUNK
@@ -30,8 +30,9 @@ from ..errors import Code, Refusal
 from ..events.outbox import money
 from ..events.webhooks import notify
 from ..ids import format_id, new_id
-from ..pages import Cursor, Page, fetch_page
+from ..pages import Cursor, Page, fetch_by_id, fetch_page, given
 from ..parties.service import active_customer, active_merchant
+from ..rows import row_reader
 
 __all__ = [
     "Mandate",
@@ -76,19 +77,7 @@ _COLUMNS: Final = (
 )
 
 
-def _mandate(row: Sequence[Any]) -> Mandate:
-    return Mandate(
-        row[0],
-        row[1],
-        row[2],
-        row[3],
-        row[4],
-        MandateStatus(row[5]),
-        row[6],
-        row[7],
-        row[8],
-        row[9],
-    )
+_mandate = row_reader(Mandate, _COLUMNS)
 
 
 def utc_day(now_ns: int) -> int:
@@ -281,16 +270,8 @@ def get_mandate(
     merchant_id: int | None = None,
 ) -> Mandate | None:
     """The mandate, or None (also when it is not the given customer's or merchant's)."""
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM mandates WHERE id = ?", (mandate_id,))
-    if not rows:
-        return None
-    mandate = _mandate(rows[0])
-    if customer_id is not None and mandate.customer_id != customer_id:
-        return None
-    if merchant_id is not None and mandate.merchant_id != merchant_id:
-        return None
-    return mandate
+    owners = given(customer_id=customer_id, merchant_id=merchant_id)
+    return fetch_by_id(platform, "mandates", _COLUMNS, mandate_id, _mandate, owners)
 
 
 def list_mandates(
@@ -301,9 +282,5 @@ def list_mandates(
     limit: int = 100,
 ) -> Page[Mandate]:
     """Mandates newest first, of a customer and/or to a merchant."""
-    filters: list[tuple[str, Any]] = []
-    if customer_id is not None:
-        filters.append(("customer_id", customer_id))
-    if merchant_id is not None:
-        filters.append(("merchant_id", merchant_id))
+    filters = given(customer_id=customer_id, merchant_id=merchant_id)
     return fetch_page(platform, "mandates", _COLUMNS, filters, cursor, limit, _mandate)

@@ -14,9 +14,8 @@ transfer's id, and one row.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from centime.ledger import Transfer
 from centime.ledger.units import UnitContext
@@ -29,8 +28,9 @@ from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..events.outbox import emit, money
 from ..ids import derive_id, format_id, new_id, valid_id
-from ..pages import Cursor, Page, fetch_page
+from ..pages import Cursor, Filters, Page, fetch_by_id, fetch_page
 from ..parties.service import Customer, Status, active_customer, load_customer
+from ..rows import row_reader
 from .service import Leg, check_amount, check_text, require_created
 
 __all__ = ["P2P_EVENTS_MAX", "P2PTransfer", "get_p2p_transfer", "list_p2p_transfers", "send"]
@@ -52,8 +52,7 @@ class P2PTransfer:
 _COLUMNS: Final = "id, sender_id, recipient_id, asset, amount, note, created_ns"
 
 
-def _transfer(row: Sequence[Any]) -> P2PTransfer:
-    return P2PTransfer(*row)
+_transfer = row_reader(P2PTransfer, _COLUMNS)
 
 
 def check_send(
@@ -221,16 +220,9 @@ def get_p2p_transfer(
     platform: Platform, transfer_id: int, customer_id: int | None = None
 ) -> P2PTransfer | None:
     """The transfer, or None (also when the given customer neither sent nor received it)."""
-    if not valid_id(transfer_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM p2p_transfers WHERE id = ?", (transfer_id,))
-    if not rows:
-        return None
-    sent = _transfer(rows[0])
-    if customer_id is not None and customer_id not in (sent.sender_id, sent.recipient_id):
-        return None
-    return sent
+    return fetch_by_id(
+        platform, "p2p_transfers", _COLUMNS, transfer_id, _transfer, _either_side(customer_id)
+    )
 
 
 def list_p2p_transfers(
@@ -240,7 +232,12 @@ def list_p2p_transfers(
     limit: int = 100,
 ) -> Page[P2PTransfer]:
     """Transfers newest first that the customer sent or received (None: all)."""
-    filters: list[tuple[str, Any]] = []
-    if customer_id is not None:
-        filters.append(("(sender_id = ? OR recipient_id = ?)", (customer_id, customer_id)))
+    filters = _either_side(customer_id)
     return fetch_page(platform, "p2p_transfers", _COLUMNS, filters, cursor, limit, _transfer)
+
+
+def _either_side(customer_id: int | None) -> Filters:
+    """The transfers the customer sent or received (None: anyone's)."""
+    if customer_id is None:
+        return ()
+    return [("(sender_id = ? OR recipient_id = ?)", (customer_id, customer_id))]

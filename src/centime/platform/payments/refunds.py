@@ -21,9 +21,8 @@ and each refund has a row of its own.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from centime.ledger import Account, Transfer
 from centime.ledger.units import UnitContext
@@ -38,8 +37,9 @@ from ..events.webhooks import notify
 from ..fees import fee_returned
 from ..funding.topups import unsettled_carrier_amount
 from ..ids import derive_id, format_id, new_id, valid_id
-from ..pages import Cursor, Page, fetch_page
+from ..pages import Cursor, Page, fetch_by_id, fetch_page, given
 from ..parties.service import active_customer, active_merchant
+from ..rows import row_reader
 from .service import (
     LINKED,
     Leg,
@@ -84,8 +84,7 @@ _COLUMNS: Final = (
 )
 
 
-def _refund(row: Sequence[Any]) -> Refund:
-    return Refund(*row)
+_refund = row_reader(Refund, _COLUMNS)
 
 
 def refund_split(amount: int, restricted_amount: int, restricted_refunded: int) -> tuple[int, int]:
@@ -324,14 +323,8 @@ def _restricted_refill(
 
 def get_refund(platform: Platform, refund_id: int, merchant_id: int | None = None) -> Refund | None:
     """The refund, or None (also when it is not the given merchant's)."""
-    if not valid_id(refund_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM refunds WHERE id = ?", (refund_id,))
-    if not rows:
-        return None
-    refund = _refund(rows[0])
-    return None if merchant_id is not None and refund.merchant_id != merchant_id else refund
+    owners = given(merchant_id=merchant_id)
+    return fetch_by_id(platform, "refunds", _COLUMNS, refund_id, _refund, owners)
 
 
 def list_refunds(
@@ -342,9 +335,5 @@ def list_refunds(
     limit: int = 100,
 ) -> Page[Refund]:
     """Refunds newest first, of a payment and/or by a merchant."""
-    filters: list[tuple[str, Any]] = []
-    if payment_id is not None:
-        filters.append(("payment_id", payment_id))
-    if merchant_id is not None:
-        filters.append(("merchant_id", merchant_id))
+    filters = given(payment_id=payment_id, merchant_id=merchant_id)
     return fetch_page(platform, "refunds", _COLUMNS, filters, cursor, limit, _refund)

@@ -37,7 +37,6 @@ from typing import Any, Final
 from centime.ledger import CreateTransferStatus, Transfer
 from centime.ledger.units import UnitContext
 from centime.limits import (
-    AMOUNT_MAX,
     ASSETS_MAX,
     BATCH_ASSET_EVENTS_MAX,
     BATCH_EVENTS_MAX,
@@ -50,13 +49,14 @@ from centime.limits import (
 from centime.money import ASSETS
 
 from ..chart import AccountKind, account_for, account_id, ensure_accounts
+from ..checks import check_amount, check_text
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..events.outbox import emit_encoded, money
 from ..events.webhooks import subscribed
 from ..fees import payment_fee
 from ..ids import derive_id, format_id, new_id, valid_id
-from ..pages import Cursor, Page, fetch_page
+from ..pages import Cursor, Page, fetch_by_id, fetch_page, given
 from ..parties.service import Merchant, Status, active_merchant, merchant_fee
 from ..pricing.evaluate import FeeTerms, fee_terms, month_of
 from ..pricing.promos import (
@@ -69,6 +69,7 @@ from ..pricing.promos import (
 )
 from ..pricing.rules import EMPTY_RULES, RuleSet
 from ..pricing.store import active_rules, add_volumes, month_volumes
+from ..rows import row_reader, row_values
 from .mandates import Mandate, charge_under_mandate, load_mandates, save_mandate_charges, utc_day
 
 __all__ = [
@@ -188,26 +189,10 @@ _COLUMNS: Final = (
 _INSERT: Final = f"INSERT INTO payments ({_COLUMNS}) VALUES ({', '.join('?' * 23)})"
 
 
-def _payment(row: Sequence[Any]) -> Payment:
-    return Payment(*row)
+_payment = row_reader(Payment, _COLUMNS)
 
 
 # ------------------------------------------------------------------ pure decisions
-
-
-def check_amount(asset: object, amount: object) -> Refusal | None:
-    """Why ``amount`` of ``asset`` cannot move, or None: a known asset, an int 1..AMOUNT_MAX."""
-    if type(asset) is not str or asset not in ASSETS:
-        return Refusal(Code.UNKNOWN_ASSET, f"unknown asset {asset!r}")
-    if type(amount) is not int or not 1 <= amount <= AMOUNT_MAX:
-        return Refusal(Code.INVALID_AMOUNT, f"the amount must be an integer in 1..{AMOUNT_MAX}")
-    return None
-
-
-def check_text(name: str, value: object, length_max: int) -> Refusal | None:
-    if value is not None and (type(value) is not str or len(value) > length_max):
-        return Refusal(Code.INVALID_REQUEST, f"{name} is text of at most {length_max} characters")
-    return None
 
 
 def _check_item(item: PaymentItem) -> Refusal | None:
@@ -312,32 +297,7 @@ def payment_event(p: Payment) -> dict[str, object]:
     }
 
 
-def _values(p: Payment) -> tuple[Any, ...]:
-    return (
-        p.id,
-        p.customer_id,
-        p.merchant_id,
-        p.asset,
-        p.amount,
-        p.fee,
-        p.restricted_amount,
-        p.refunded,
-        p.fee_refunded,
-        p.restricted_refunded,
-        p.description,
-        p.reference,
-        p.hold_id,
-        p.mandate_id,
-        p.created_ns,
-        p.fee_transfer_id,
-        p.restricted_transfer_id,
-        p.wallet_transfer_id,
-        p.pricing_version,
-        p.fee_rule,
-        p.discount,
-        p.discount_refunded,
-        p.promo_code_id,
-    )
+_values = row_values(Payment, _COLUMNS)
 
 
 def _in_chunks(ctx: UnitContext, sql: str, ids: Collection[int]) -> list[tuple[Any, ...]]:
@@ -863,18 +823,8 @@ def get_payment(
     customer_id: int | None = None,
 ) -> Payment | None:
     """The payment, or None (also when it is not the given merchant's or customer's)."""
-    if not valid_id(payment_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM payments WHERE id = ?", (payment_id,))
-    if not rows:
-        return None
-    payment = _payment(rows[0])
-    if merchant_id is not None and payment.merchant_id != merchant_id:
-        return None
-    if customer_id is not None and payment.customer_id != customer_id:
-        return None
-    return payment
+    owners = given(merchant_id=merchant_id, customer_id=customer_id)
+    return fetch_by_id(platform, "payments", _COLUMNS, payment_id, _payment, owners)
 
 
 def list_payments(
@@ -886,9 +836,5 @@ def list_payments(
 ) -> Page[Payment]:
     """Payments newest first, to a merchant and/or of a customer (neither: all of them,
     the operator's view; that one has no index of its own and sorts the table)."""
-    filters: list[tuple[str, Any]] = []
-    if merchant_id is not None:
-        filters.append(("merchant_id", merchant_id))
-    if customer_id is not None:
-        filters.append(("customer_id", customer_id))
+    filters = given(merchant_id=merchant_id, customer_id=customer_id)
     return fetch_page(platform, "payments", _COLUMNS, filters, cursor, limit, _payment)

@@ -10,20 +10,19 @@ Days early: from today (UTC) to the merchant's next scheduled payout date in the
 or after today (from tomorrow when today's run has paid already); a merchant without a
 schedule in the asset is priced at ``days_max``.
 
-Then the confirmation (:func:`confirm_instant_payout`): within the validity, the payout is
-made with exactly the quote's amount and fee (QUOTE_EXPIRED after it, nothing changed). The
-payout's id is derived from the quote's, and the quote records it: a quote confirmed twice
-answers the same payout, paid once. The fee is a pending transfer to fee revenue linked to
-the payout's reserve (:mod:`.payouts`): earned when the payout is paid, given back when it
-fails.
+Then the confirmation (:func:`confirm_quote`, screened by centime.usecases.payouts): within
+the validity, the payout is made with exactly the quote's amount and fee (QUOTE_EXPIRED
+after it, nothing changed). The payout's id is derived from the quote's, and the quote
+records it: a quote confirmed twice answers the same payout, paid once. The fee is a
+pending transfer to fee revenue linked to the payout's reserve (:mod:`.service`): earned
+when the payout is paid, given back when it fails.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from centime.ledger.units import UnitContext
 from centime.limits import PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX
@@ -32,33 +31,31 @@ from ..config import NS_PER_DAY
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..ids import derive_id, format_id, new_id, valid_id
-from ..parties.service import active_merchant
+from ..pages import fetch_by_id, given
 from ..payout_config import PayoutConfig
 from ..payout_fees import InstantFeeParams, instant_payout_fee
 from ..pricing.store import active_rules
-from .methods import PayoutMethod, get_payout_method, lock_refusal
+from ..rows import row_reader
+from .methods import PayoutMethod, get_payout_method
 from .schedules import day_of, load_schedule, next_payout_date, scheduled_payout_id
 from .service import (
     PAYOUT_RESERVE_EVENTS_MAX,
     Payout,
     PayoutKind,
-    PayoutStatus,
-    available_earnings,
     check_payout_request,
-    daily_room,
     draft_payout,
     load_payout,
-    pick_method,
+    payable_method,
     reserve_unit,
-    send_payout,
 )
 
 __all__ = [
     "Quote",
-    "confirm_instant_payout",
+    "confirm_quote",
     "days_early",
     "get_quote",
     "instant_payout_id",
+    "payout_account",
     "quote_instant_payout",
 ]
 
@@ -88,20 +85,7 @@ _COLUMNS: Final = (
 )
 
 
-def _quote(row: Sequence[Any]) -> Quote:
-    return Quote(
-        int(row[0]),
-        int(row[1]),
-        int(row[2]),
-        row[3],
-        int(row[4]),
-        int(row[5]),
-        int(row[6]),
-        row[7],
-        int(row[8]),
-        None if row[9] is None else int(row[9]),
-        int(row[10]),
-    )
+_quote = row_reader(Quote, _COLUMNS)
 
 
 def instant_payout_id(quote_id: int) -> int:
@@ -198,24 +182,9 @@ def _quotable(
 ) -> PayoutMethod | Refusal:
     """The method to pay to, when the payout could be made now (tier, limit, lock,
     method, funds, the day's quotes), or why not."""
-    merchant = active_merchant(ctx, merchant_id) if valid_id(merchant_id) else None
-    if merchant is None:
-        return Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
-    if isinstance(merchant, Refusal):
-        return merchant
-    room = daily_room(ctx, platform, merchant.kyc_tier, merchant_id, asset)
-    if isinstance(room, Refusal):
-        return room
-    if amount > room:
-        return Refusal(Code.TIER_LIMIT_EXCEEDED, "the merchant's daily payout limit is reached")
-    refusal = lock_refusal(ctx, merchant_id)
-    if refusal is not None:
-        return refusal
-    method = pick_method(ctx, merchant_id, method_id)
+    method = payable_method(ctx, platform, merchant_id, asset, amount, method_id)
     if isinstance(method, Refusal):
         return method
-    if available_earnings(ctx, merchant_id, asset) < amount:
-        return Refusal(Code.INSUFFICIENT_FUNDS, "the available earnings are short")
     if _quotes_today(ctx, merchant_id) >= PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX:
         return Refusal(
             Code.QUOTE_LIMIT_REACHED,
@@ -260,9 +229,13 @@ def _load(ctx: UnitContext, quote_id: int) -> Quote | None:
     return _quote(rows[0]) if rows else None
 
 
-def _confirm_unit(
+def confirm_quote(
     platform: Platform, merchant_id: int, quote_id: int
 ) -> Operation[Payout | Refusal]:
+    """Reserve the quote's payout, exactly as quoted (module note): the payout is then sent
+    (:func:`~centime.platform.payouts.service.send_requested`). The risk screen's gate is
+    put around it by the use case (centime.usecases.payouts), which asks the screen first."""
+
     def unit(ctx: UnitContext) -> Payout | Refusal:
         quote = _load(ctx, quote_id) if valid_id(quote_id) else None
         if quote is None or quote.merchant_id != merchant_id:
@@ -292,71 +265,13 @@ def _confirm_unit(
     return Operation(unit, PAYOUT_RESERVE_EVENTS_MAX)
 
 
-def confirm_instant_payout(
-    platform: Platform,
-    merchant_id: int,
-    quote_id: int,
-    *,
-    stepped_up_at_ns: int | None = None,
-    device: str | None = None,
-    ip: str | None = None,
-) -> Payout | Refusal:
-    """Pay the quote out now, exactly as quoted (module note); then send it to the rail.
-
-    The risk screen decides first, outside the unit (a ``payout_instant`` event to the
-    method's fingerprint); its answer is acted on first thing inside the unit
-    (:func:`centime.platform.review.screening.payout_gate`: BLOCK and REVIEW refuse, STEP_UP needs
-    ``stepped_up_at_ns``, a passkey confirmation of the last minutes). A quote already paid
-    answers its payout without asking again."""
-    operation = _confirm_unit(platform, merchant_id, quote_id)
-    quote = get_quote(platform, quote_id, merchant_id)
-    if quote is not None and quote.payout_id is None:
-        operation = operation.then(_screened(platform, quote, stepped_up_at_ns, device, ip))
-    made = platform.execute(operation)
-    if isinstance(made, Refusal):
-        return made
-    return send_payout(platform, made) if made.status is PayoutStatus.REQUESTED else made
-
-
-def _screened(
-    platform: Platform,
-    quote: Quote,
-    stepped_up_at_ns: int | None,
-    device: str | None,
-    ip: str | None,
-) -> Callable[[UnitContext, Callable[[UnitContext], Payout | Refusal]], Payout | Refusal]:
-    from ..review.decisions import Subject
-    from ..review.screening import payout_decision, payout_gate
-
+def payout_account(platform: Platform, quote: Quote) -> str:
+    """What the risk screen knows the quote's payout account by: its method's keyed
+    fingerprint (the method's id when the method is gone)."""
     method = get_payout_method(platform, quote.method_id, quote.merchant_id)
-    account = method.fingerprint if method is not None else format_id("pm", quote.method_id)
-    event, decision = payout_decision(
-        platform,
-        quote.merchant_id,
-        quote.asset,
-        quote.amount,
-        account,
-        instant=True,
-        device=device,
-        ip=ip,
-    )
-    subject = Subject("payout", instant_payout_id(quote.id), "merchant", quote.merchant_id)
-
-    def gated(
-        ctx: UnitContext, inner: Callable[[UnitContext], Payout | Refusal]
-    ) -> Payout | Refusal:
-        refusal = payout_gate(ctx, event, decision, subject, stepped_up_at_ns)
-        return refusal if refusal is not None else inner(ctx)
-
-    return gated
+    return method.fingerprint if method is not None else format_id("pm", quote.method_id)
 
 
 def get_quote(platform: Platform, quote_id: int, merchant_id: int | None = None) -> Quote | None:
-    if not valid_id(quote_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM payout_quotes WHERE id = ?", (quote_id,))
-    if not rows:
-        return None
-    quote = _quote(rows[0])
-    return None if merchant_id is not None and quote.merchant_id != merchant_id else quote
+    owners = given(merchant_id=merchant_id)
+    return fetch_by_id(platform, "payout_quotes", _COLUMNS, quote_id, _quote, owners)

@@ -17,9 +17,8 @@ PAYOUTS_LOCKED and changes nothing. Every change also tells the merchant
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Final
+from dataclasses import dataclass, replace
+from typing import Final
 
 from centime.ledger.units import UnitContext
 from centime.limits import PAYOUT_METHODS_PER_MERCHANT_MAX
@@ -36,7 +35,9 @@ from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..events.notices import Change, credential_changed
 from ..ids import new_id, valid_id
+from ..pages import fetch_by_id, given
 from ..parties.service import active_merchant
+from ..rows import row_reader, row_values
 
 __all__ = [
     "PayoutMethod",
@@ -73,19 +74,8 @@ _COLUMNS: Final = (
 )
 
 
-def _method(row: Sequence[Any]) -> PayoutMethod:
-    return PayoutMethod(
-        int(row[0]),
-        int(row[1]),
-        row[2],
-        row[3],
-        row[4],
-        row[5],
-        row[6],
-        row[7],
-        int(row[8]),
-        None if row[9] is None else int(row[9]),
-    )
+_method = row_reader(PayoutMethod, _COLUMNS)
+_values = row_values(PayoutMethod, _COLUMNS)
 
 
 def payout_provider(platform: Platform, name: str | None = None) -> PayoutProvider | Refusal:
@@ -244,18 +234,7 @@ def _record_unit(
         )
         ctx.execute(
             f"INSERT INTO payout_methods ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                method.id,
-                method.merchant_id,
-                method.provider,
-                method.token,
-                method.fingerprint,
-                method.last4,
-                method.holder_name,
-                method.status,
-                method.created_ns,
-                None,
-            ),
+            _values(method),
         )
         _lock(ctx, platform, merchant_id)
         credential_changed(
@@ -294,21 +273,9 @@ def remove_payout_method(
             Change.PAYOUT_METHOD_REMOVED,
             f"account ending {method.last4}",
         )
-        return PayoutMethod(*(*_row_of(method)[:7], "removed", method.created_ns, ctx.now_ns))
+        return replace(method, status="removed", removed_ns=ctx.now_ns)
 
     return Operation(unit, 0)
-
-
-def _row_of(method: PayoutMethod) -> tuple[Any, ...]:
-    return (
-        method.id,
-        method.merchant_id,
-        method.provider,
-        method.token,
-        method.fingerprint,
-        method.last4,
-        method.holder_name,
-    )
 
 
 # ------------------------------------------------------------------ reads
@@ -328,13 +295,5 @@ def list_payout_methods(platform: Platform, merchant_id: int) -> list[PayoutMeth
 def get_payout_method(
     platform: Platform, method_id: int, merchant_id: int | None = None
 ) -> PayoutMethod | None:
-    if not valid_id(method_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM payout_methods WHERE id = ?", (method_id,))
-    if not rows:
-        return None
-    method = _method(rows[0])
-    if merchant_id is not None and method.merchant_id != merchant_id:
-        return None
-    return method
+    owners = given(merchant_id=merchant_id)
+    return fetch_by_id(platform, "payout_methods", _COLUMNS, method_id, _method, owners)

@@ -32,9 +32,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from centime.ledger.units import UnitContext
 from centime.limits import AMOUNT_MAX, PAYOUT_RUN_SCHEDULES_MAX
@@ -43,9 +42,10 @@ from centime.money import ASSETS
 from ..config import NS_PER_DAY
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
-from ..ids import derive_id, valid_id
+from ..ids import derive_id
 from ..parties.service import active_merchant
 from ..payout_fees import BP_MAX, ceil_bp
+from ..rows import row_reader, row_values
 from .service import (
     PAYOUT_RESERVE_EVENTS_MAX,
     Payout,
@@ -110,19 +110,8 @@ _COLUMNS: Final = (
 )
 
 
-def _schedule(row: Sequence[Any]) -> PayoutSchedule:
-    return PayoutSchedule(
-        int(row[0]),
-        row[1],
-        Frequency(row[2]),
-        int(row[3]),
-        int(row[4]),
-        int(row[5]),
-        int(row[6]),
-        int(row[7]),
-        None if row[8] is None else int(row[8]),
-        int(row[9]),
-    )
+_schedule = row_reader(PayoutSchedule, _COLUMNS)
+_values = row_values(PayoutSchedule, _COLUMNS)
 
 
 # ------------------------------------------------------------------ dates (pure)
@@ -216,9 +205,7 @@ def set_schedule(
     def unit(ctx: UnitContext) -> PayoutSchedule | Refusal:
         if refusal_in is not None:
             return refusal_in
-        merchant = active_merchant(ctx, merchant_id) if valid_id(merchant_id) else None
-        if merchant is None:
-            return Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
+        merchant = active_merchant(ctx, merchant_id)
         if isinstance(merchant, Refusal):
             return merchant
         if method_id is not None:
@@ -243,18 +230,7 @@ def set_schedule(
         )
         ctx.execute(
             f"INSERT INTO payout_schedules ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                merchant_id,
-                asset,
-                frequency.value,
-                weekday,
-                month_day,
-                minimum_amount,
-                reserve_bp,
-                reserve_days,
-                method_id,
-                ctx.now_ns,
-            ),
+            _values(schedule),
         )
         return schedule
 

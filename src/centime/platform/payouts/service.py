@@ -46,8 +46,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final
 
 from centime.ledger import CreateTransferStatus, Transfer, TransferFlags
@@ -88,9 +88,11 @@ from ..config import NS_PER_DAY
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..events.outbox import emit, money
+from ..feeds import drain
 from ..ids import derive_id, valid_id
-from ..pages import Cursor, Page, fetch_page
+from ..pages import Cursor, Page, fetch_by_id, fetch_page, given
 from ..parties.service import active_merchant
+from ..rows import row_reader, row_values
 from .methods import PayoutMethod, load_method, lock_refusal, payout_provider
 
 __all__ = [
@@ -111,12 +113,14 @@ __all__ = [
     "list_payouts",
     "load_payout",
     "paid_out_today",
+    "payable_method",
     "pick_method",
     "process_payout_events",
     "recover_payouts",
     "request_payout",
     "reserve_unit",
     "send_payout",
+    "send_requested",
 ]
 
 log = logging.getLogger("centime.payouts")
@@ -183,56 +187,10 @@ _COLUMNS: Final = (
 _PLACEHOLDERS: Final = ", ".join("?" * 19)
 
 
-def _opt(value: Any) -> int | None:
-    return None if value is None else int(value)
+_payout = row_reader(Payout, _COLUMNS)
 
 
-def _payout(row: Sequence[Any]) -> Payout:
-    return Payout(
-        int(row[0]),
-        int(row[1]),
-        int(row[2]),
-        row[3],
-        int(row[4]),
-        int(row[5]),
-        PayoutKind(row[6]),
-        PayoutStatus(row[7]),
-        row[8],
-        row[9],
-        int(row[10]),
-        row[11],
-        row[12],
-        _opt(row[13]),
-        row[14],
-        int(row[15]),
-        int(row[16]),
-        _opt(row[17]),
-        _opt(row[18]),
-    )
-
-
-def _values(p: Payout) -> tuple[Any, ...]:
-    return (
-        p.id,
-        p.merchant_id,
-        p.method_id,
-        p.asset,
-        p.amount,
-        p.fee,
-        p.kind.value,
-        p.status.value,
-        p.provider,
-        p.provider_ref,
-        p.attempts,
-        p.failure_code,
-        p.return_code,
-        p.quote_id,
-        p.run_date,
-        p.created_ns,
-        p.updated_ns,
-        p.resolved_ns,
-        p.returned_ns,
-    )
+_values = row_values(Payout, _COLUMNS)
 
 
 # ------------------------------------------------------------------ inside units
@@ -426,6 +384,36 @@ PAYOUT_RESERVE_EVENTS_MAX: Final = ENSURE_EVENTS_MAX + 2
 _EVENT_EVENTS_MAX: Final = 3
 
 
+def payable_method(
+    ctx: UnitContext,
+    platform: Platform,
+    merchant_id: int,
+    asset: str,
+    amount: int,
+    method_id: int | None,
+) -> PayoutMethod | Refusal:
+    """The method a payout of ``amount`` would be paid to now, or why it cannot be made
+    now: the merchant (active), its tier's daily limit, a method change's lock, the method,
+    the available earnings."""
+    merchant = active_merchant(ctx, merchant_id)
+    if isinstance(merchant, Refusal):
+        return merchant
+    room = daily_room(ctx, platform, merchant.kyc_tier, merchant_id, asset)
+    if isinstance(room, Refusal):
+        return room
+    if amount > room:
+        return Refusal(Code.TIER_LIMIT_EXCEEDED, "the merchant's daily payout limit is reached")
+    locked = lock_refusal(ctx, merchant_id)
+    if locked is not None:
+        return locked
+    method = pick_method(ctx, merchant_id, method_id)
+    if isinstance(method, Refusal):
+        return method
+    if available_earnings(ctx, merchant_id, asset) < amount:
+        return Refusal(Code.INSUFFICIENT_FUNDS, "the available earnings are short")
+    return method
+
+
 def reserve_unit(ctx: UnitContext, platform: Platform, draft: Payout) -> Payout | Refusal:
     """Checks a payout and reserves its money (the module's note), in the caller's unit.
     A payout that exists under the draft's id is returned as it is (same request) or
@@ -436,22 +424,11 @@ def reserve_unit(ctx: UnitContext, platform: Platform, draft: Payout) -> Payout 
         if same != (draft.merchant_id, draft.asset, draft.amount, draft.fee, draft.kind):
             return Refusal(Code.INVALID_REQUEST, "another payout has this id")
         return existing
-    merchant = active_merchant(ctx, draft.merchant_id)
-    if isinstance(merchant, Refusal):
-        return merchant
-    room = daily_room(ctx, platform, merchant.kyc_tier, draft.merchant_id, draft.asset)
-    if isinstance(room, Refusal):
-        return room
-    if draft.amount > room:
-        return Refusal(Code.TIER_LIMIT_EXCEEDED, "the merchant's daily payout limit is reached")
-    locked = lock_refusal(ctx, draft.merchant_id)
-    if locked is not None:
-        return locked
-    method = pick_method(ctx, draft.merchant_id, draft.method_id or None)
+    method = payable_method(
+        ctx, platform, draft.merchant_id, draft.asset, draft.amount, draft.method_id or None
+    )
     if isinstance(method, Refusal):
         return method
-    if available_earnings(ctx, draft.merchant_id, draft.asset) < draft.amount:
-        return Refusal(Code.INSUFFICIENT_FUNDS, "the available earnings are short")
     asset = draft.asset
     ensure_accounts(ctx, operator_accounts(asset) + merchant_accounts(draft.merchant_id, asset))
     payout = dataclasses.replace(
@@ -528,9 +505,14 @@ def request_payout(
     made = platform.execute(
         Operation(lambda ctx: reserve_unit(ctx, platform, draft), PAYOUT_RESERVE_EVENTS_MAX)
     )
-    if isinstance(made, Refusal):
+    return send_requested(platform, made)
+
+
+def send_requested(platform: Platform, made: Payout | Refusal) -> Payout | Refusal:
+    """A payout just reserved, sent to the rail (one answered as stored is left as it is)."""
+    if isinstance(made, Refusal) or made.status is not PayoutStatus.REQUESTED:
         return made
-    return send_payout(platform, made) if made.status is PayoutStatus.REQUESTED else made
+    return send_payout(platform, made)
 
 
 # ------------------------------------------------------------------ sending (I/O at the edge)
@@ -775,32 +757,17 @@ def process_payout_events(
             return []
         feed = rail
     limit = max(0, min(limit, PAYOUT_EVENTS_PER_TICK_MAX))
-    results = []
-    for event in feed.due_payout_events(platform.clock.now_ns(), limit):
-        try:
-            result = handle_payout_event(platform, event)
-        except Exception:  # a bug or a store failure: keep the event, handle the others
-            log.exception("%s event %r failed", payout_event_kind(event), event.event_id)
-            continue
-        feed.acknowledge_payout_events([event.event_id])
-        results.append(result)
-    return results
+    due = feed.due_payout_events(platform.clock.now_ns(), limit)
+    handle = partial(handle_payout_event, platform)
+    return drain(due, handle, feed.acknowledge_payout_events, payout_event_kind, log)
 
 
 # ------------------------------------------------------------------ reads
 
 
 def get_payout(platform: Platform, payout_id: int, merchant_id: int | None = None) -> Payout | None:
-    if not valid_id(payout_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM payouts WHERE id = ?", (payout_id,))
-    if not rows:
-        return None
-    payout = _payout(rows[0])
-    if merchant_id is not None and payout.merchant_id != merchant_id:
-        return None
-    return payout
+    owners = given(merchant_id=merchant_id)
+    return fetch_by_id(platform, "payouts", _COLUMNS, payout_id, _payout, owners)
 
 
 def list_payouts(
@@ -810,7 +777,5 @@ def list_payouts(
     limit: int = 100,
 ) -> Page[Payout]:
     """Payouts newest first, of one merchant (None: every one, the operator's view)."""
-    filters: list[tuple[str, Any]] = []
-    if merchant_id is not None:
-        filters.append(("merchant_id", merchant_id))
+    filters = given(merchant_id=merchant_id)
     return fetch_page(platform, "payouts", _COLUMNS, filters, cursor, limit, _payout)

@@ -19,6 +19,7 @@ from centime.ledger import CreateTransferStatus, Transfer
 from centime.ledger.units import UnitContext
 
 from ..chart import OPERATOR, AccountKind, account_for, account_id, ensure_accounts
+from ..checks import check_amount
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..ids import derive_id, new_id, valid_id
@@ -65,8 +66,6 @@ def fund_promotions(
     platform: Platform, asset: str, amount: int, funding_id: int | None = None
 ) -> Operation[Funding | Refusal]:
     """Add ``amount`` of the operator's money to the promotions budget."""
-    from ..payments.service import check_amount  # payments imports pricing: late, no cycle
-
     refusal_in = check_amount(asset, amount)
     if refusal_in is None and funding_id is not None and not valid_id(funding_id):
         refusal_in = Refusal(Code.INVALID_REQUEST, "funding_id is a positive 63-bit integer")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from centime.ledger.units import UnitContext
 from centime.limits import AMOUNT_MAX, PROMO_CODE_PATTERN, PROMO_PER_CUSTOMER_MAX, PROMO_USES_MAX
@@ -27,8 +27,9 @@ from centime.money import ASSETS
 
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
-from ..ids import new_id, valid_id
-from ..pages import Cursor, Page, fetch_page
+from ..ids import new_id
+from ..pages import Cursor, Page, fetch_by_id, fetch_page
+from ..rows import row_reader
 from .evaluate import PromoTerms, promo_discount
 from .rules import BP_PER_WHOLE
 
@@ -87,8 +88,7 @@ _COLUMNS: Final = (
 )
 
 
-def _promo(row: Sequence[Any]) -> PromoCode:
-    return PromoCode(int(row[0]), str(row[1]), str(row[2]), *(int(v) for v in row[3:]))
+_promo = row_reader(PromoCode, _COLUMNS)
 
 
 def normal_code(text: object) -> str | None:
@@ -234,11 +234,7 @@ def record_redemption(
 
 
 def get_promo_code(platform: Platform, promo_id: int) -> PromoCode | None:
-    if not valid_id(promo_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM promo_codes WHERE id = ?", (promo_id,))
-    return _promo(rows[0]) if rows else None
+    return fetch_by_id(platform, "promo_codes", _COLUMNS, promo_id, _promo)
 
 
 def list_promo_codes(

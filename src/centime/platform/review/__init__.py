@@ -1,6 +1,7 @@
 """Review: the risk screen's decisions as the platform records them, screening of refused
 attempts, manual review cases and risk labels."""
 
+from ..risk_labels import LabelIn, import_labels, record_labels, replay_labels
 from .decisions import (
     AllowAllScreen,
     DecisionRecord,
@@ -16,8 +17,7 @@ from .decisions import (
     record_decisions,
     step_up_required,
 )
-from .risk_labels import LabelIn, import_labels, record_labels, replay_labels
-from .screening import gate
+from .screening import gate, payout_gate
 from .service import (
     EXPORT_HEADER,
     ID_PREFIXES,
@@ -78,6 +78,7 @@ __all__ = [
     "list_cases",
     "mark_approved",
     "observe",
+    "payout_gate",
     "read_case",
     "record_decisions",
     "record_labels",

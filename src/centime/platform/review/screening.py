@@ -29,16 +29,12 @@ from typing import TypeVar
 from centime.ledger.units import UnitContext
 from centime.risk.types import Action, Decision, RiskEvent
 
-from ..context import Operation, Platform
+from ..context import Operation
 from ..errors import Refusal
-from ..ids import format_id, valid_id
 from .decisions import (
     Subject,
     blocked,
-    decide,
-    device_text,
     fresh_step_up,
-    ip_text,
     record_decision,
     step_up_required,
 )
@@ -52,7 +48,7 @@ from .service import (
     in_review,
 )
 
-__all__ = ["gate", "payout_decision", "payout_gate"]
+__all__ = ["gate", "payout_gate"]
 
 T = TypeVar("T")
 
@@ -97,73 +93,25 @@ def gate(
     return Operation(unit, max(operation.events_max, REVIEW_EVENTS_MAX))
 
 
-def _event(
-    platform: Platform,
-    type_: str,
-    amount: int,
-    asset: str,
-    payer: str,
-    payee: str,
-    device: str | None,
-    ip: str | None,
-) -> RiskEvent:
-    return RiskEvent(
-        platform.clock.now_ns(),
-        type_,
-        amount,
-        asset,
-        payer,
-        payee,
-        device_text(device),
-        ip_text(ip),
-    )
-
-
-def payout_decision(
-    platform: Platform,
-    merchant_id: int,
-    asset: str,
-    amount: int,
-    payout_account: str,
-    *,
-    instant: bool = False,
-    device: str | None = None,
-    ip: str | None = None,
-) -> tuple[RiskEvent, Decision]:
-    """The hook for payouts (built elsewhere): the event and decision of a payout request
-    (``payout_account``: the bank details' fingerprint). Call it before the payout's unit,
-    outside it, then act on the decision with :func:`payout_gate` inside the unit."""
-    event = _event(
-        platform,
-        "payout_instant" if instant else "payout",
-        amount,
-        asset,
-        _text("mer", merchant_id),
-        payout_account,
-        device,
-        ip,
-    )
-    return event, decide(platform.screen, event)
-
-
 def payout_gate(
-    ctx: UnitContext,
+    operation: Operation[T | Refusal],
     event: RiskEvent,
     decision: Decision,
     subject: Subject,
+    *,
     stepped_up_at_ns: int | None = None,
-) -> Refusal | None:
-    """Inside a payout's (or payout-method change's) unit, first thing: None to go on (the
-    decision is recorded in the unit), or the refusal to answer (recorded too). REVIEW is
-    answered RISK_BLOCKED here (the safe side): holding a payout for review would need a
-    payout request in centime.usecases, its plan and its approval."""
+) -> Operation[T | Refusal]:
+    """``operation`` (a payout's) as ``decision`` allows it: first thing in its unit, the
+    decision is recorded; ALLOW (or STEP_UP with a fresh step-up) runs it, anything else
+    answers the refusal. REVIEW is answered RISK_BLOCKED here (the safe side): holding a
+    payout for review would need its plan and its approval."""
     action = decision.action
-    stepped = action is Action.STEP_UP and fresh_step_up(stepped_up_at_ns, ctx.now_ns)
-    record_decision(ctx, event, decision, subject, stepped_up=stepped)
-    if action is Action.ALLOW or stepped:
-        return None
-    return step_up_required(decision) if action is Action.STEP_UP else blocked(decision)
 
+    def unit(ctx: UnitContext) -> T | Refusal:
+        stepped = action is Action.STEP_UP and fresh_step_up(stepped_up_at_ns, ctx.now_ns)
+        record_decision(ctx, event, decision, subject, stepped_up=stepped)
+        if action is Action.ALLOW or stepped:
+            return operation.unit(ctx)
+        return step_up_required(decision) if action is Action.STEP_UP else blocked(decision)
 
-def _text(prefix: str, value: int) -> str:
-    return format_id(prefix, value) if valid_id(value) else str(value)
+    return Operation(unit, operation.events_max)

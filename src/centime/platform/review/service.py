@@ -43,6 +43,8 @@ from typing import IO, Any, Final
 from centime.ledger import Transfer, TransferFlags
 from centime.ledger.units import UnitContext
 from centime.limits import RISK_EVIDENCE_ROWS_MAX, RISK_EXPORT_PAGE_ROWS
+from centime.money import ASSETS
+from centime.risk.simulate import CSV_COLUMNS
 from centime.risk.types import Decision, RiskEvent
 
 from ..chart import OPERATOR, AccountKind, account_for, account_id, ensure_accounts
@@ -51,10 +53,11 @@ from ..csv_cells import cell
 from ..errors import Code, Refusal
 from ..events.outbox import emit
 from ..events.outbox import money as event_money
-from ..ids import derive_id, new_id, valid_id
-from ..pages import Cursor, Page, fetch_page
+from ..ids import derive_id, format_id, new_id, valid_id
+from ..pages import Cursor, Page, fetch_by_id, fetch_page
 from ..parties.service import Status, active_customer, set_customer, set_merchant
 from ..payments.service import require_created, split_restricted_first
+from ..risk_labels import LabelIn, record_labels
 from .decisions import (
     DECISION_COLUMNS,
     DecisionRecord,
@@ -181,8 +184,6 @@ class Case:
 
     @property
     def subject_text(self) -> str:
-        from ..ids import format_id
-
         return format_id(ID_PREFIXES[self.subject.kind], self.subject.id)
 
 
@@ -351,24 +352,16 @@ def _reserve(
 
 
 def _emit(ctx: UnitContext, event_type: str, case: Case, reasons: tuple[str, ...] = ()) -> None:
-    from ..ids import format_id
-
     data: dict[str, object] = {
         "case_id": format_id("case", case.id),
         "subject_kind": case.subject.kind,
         "subject_id": case.subject_text,
-        "amount": event_money(case.amount, _asset(case.asset)),
+        "amount": event_money(case.amount, ASSETS[case.asset]),
         "status": case.status,
     }
     if reasons:
         data["reasons"] = list(reasons)
     emit(ctx, event_type, case.subject.party_id, data)
-
-
-def _asset(code: str) -> Any:
-    from centime.money import ASSETS
-
-    return ASSETS[code]
 
 
 # ------------------------------------------------------------------ deciding
@@ -426,11 +419,7 @@ def _settled(case: Case | None, wanted: str) -> Case | Refusal | None:
 
 
 def read_case(platform: Platform, case_id: int) -> Case | None:
-    if not valid_id(case_id):
-        return None
-    with platform.read() as fetch:
-        rows = fetch(f"SELECT {_CASE_COLUMNS} FROM risk_cases WHERE id = ?", (case_id,))
-    return _case(rows[0]) if rows else None
+    return fetch_by_id(platform, "risk_cases", _CASE_COLUMNS, case_id, _case)
 
 
 def approve_held(
@@ -535,8 +524,6 @@ def label_case(platform: Platform, case_id: int, label: str) -> Case | Refusal:
             (labelled.decision_id,),
         )
     if rows:
-        from .risk_labels import LabelIn, record_labels
-
         event_ns, payer, payee = int(rows[0][0]), str(rows[0][1]), str(rows[0][2] or "")
         stored = record_labels(
             platform, [LabelIn("analyst", f"case:{case_id}:{label}", event_ns, payer, payee, label)]
@@ -618,18 +605,8 @@ def list_cases(
 
 # ------------------------------------------------------------------ labels for training
 
-EXPORT_HEADER: Final = (
-    "timestamp",
-    "type",
-    "amount",
-    "asset",
-    "payer",
-    "payee",
-    "device",
-    "ip",
-    "instrument",
-    "label",
-)
+# The simulator's labelled-events columns: an export reads like a simulated data set.
+EXPORT_HEADER: Final = CSV_COLUMNS
 
 
 def labelled_events(platform: Platform) -> Iterator[tuple[RiskEvent, int]]:

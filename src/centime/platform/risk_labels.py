@@ -28,10 +28,11 @@ from centime.limits import (
     RISK_LABELS_BATCH_MAX,
     RISK_LABELS_REPLAY_DAYS,
 )
+from centime.risk.simulate import parse_timestamp
 from centime.risk.types import RiskLabel
 
-from ..context import Operation, Platform
-from ..errors import Code, Refusal
+from .context import Operation, Platform
+from .errors import Code, Refusal
 
 __all__ = [
     "LABELS",
@@ -173,8 +174,6 @@ def replay_labels(platform: Platform) -> int:
 
 
 def _row_label(row: dict[str, str | None], line: int, source: str) -> LabelIn:
-    from centime.risk.simulate import parse_timestamp
-
     def text(name: str) -> str:
         return (row.get(name) or "").strip()
 
