@@ -156,21 +156,29 @@ def load_merchant(ctx: UnitContext, merchant_id: int) -> Merchant | None:
 
 
 PartyT = TypeVar("PartyT", Customer, Merchant)
-# What a party that may not move money is answered, by kind: (missing, frozen, closed).
+# What a party that may not move money is answered, by kind: missing, frozen, closed.
 _INACTIVE: Final = {
-    "customer": (Code.CUSTOMER_NOT_FOUND, Code.CUSTOMER_FROZEN, Code.CUSTOMER_CLOSED),
-    "merchant": (Code.MERCHANT_NOT_FOUND, Code.MERCHANT_FROZEN, Code.MERCHANT_CLOSED),
+    "customer": (
+        Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer"),
+        Refusal(Code.CUSTOMER_FROZEN, "the customer's account is frozen"),
+        Refusal(Code.CUSTOMER_CLOSED, "the customer's account is closed"),
+    ),
+    "merchant": (
+        Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant"),
+        Refusal(Code.MERCHANT_FROZEN, "the merchant's account is frozen"),
+        Refusal(Code.MERCHANT_CLOSED, "the merchant's account is closed"),
+    ),
 }
 
 
 def _active(party: PartyT | None, kind: str) -> PartyT | Refusal:
     missing, frozen, closed = _INACTIVE[kind]
     if party is None:
-        return Refusal(missing, f"no such {kind}")
+        return missing
     if party.status is Status.FROZEN:
-        return Refusal(frozen, f"the {kind}'s account is frozen")
+        return frozen
     if party.status is Status.CLOSED:
-        return Refusal(closed, f"the {kind}'s account is closed")
+        return closed
     return party
 
 
