@@ -5,21 +5,36 @@ are prefixed strings (``cus_``, ``mer_``, ``pay_``...) as payment APIs write the
 says what the id names, so a payment id pasted where a customer id belongs is refused before
 anything is looked up.
 
-New ids are random (``new_id``); ids that must be the same every time an operation is retried
-(the ledger transfers of a payment, the accounts of a wallet) are derived from what names
-them (``derive_id``), so a retry meets ``exists`` in the ledger instead of moving money twice.
+New ids are time-ordered (``new_id``, ``new_id_block``: the time in the high bits, like a
+UUIDv7 in 63 bits), so the rows a platform writes now land together at the right edge of
+each table's B-tree rather than on random pages. Ids that must be the same every time an
+operation is retried (the ledger transfers of a payment, the accounts of a wallet) are
+derived from what names them (``derive_id``), so a retry meets ``exists`` in the ledger
+instead of moving money twice.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+import threading
+import time
 from typing import Final
 
 from centime.ledger.units import valid_id
 from centime.limits import ID_MAX
 
-__all__ = ["PREFIXES", "derive_id", "format_id", "new_id", "parse_id", "valid_id"]
+__all__ = [
+    "PREFIXES",
+    "derive_id",
+    "format_id",
+    "new_id",
+    "new_id_block",
+    "parse_id",
+    "random_id",
+    "valid_id",
+]
 
 # Every prefix the platform hands out, and what it names.
 PREFIXES: Final = {
@@ -56,10 +71,78 @@ _WIDTH: Final = 13  # 13 base32 digits hold 65 bits
 _VALUE: Final = {c: i for i, c in enumerate(_DIGITS)}
 
 
+_TICK_SHIFT: Final = 30  # the time unit: 2^30 ns, about 1.07 s
+_LOW_BITS: Final = 31  # below the time: 2^31 ids per unit; (2^62 ns >> 30) << 31 < 2^63
+_START_SPAN: Final = 1 << (_LOW_BITS - 1)  # a unit's run starts in the lower half
+
+
+class _Sequence:
+    """One process's ids: strictly increasing, the time unit in the high 32 bits.
+
+    An id is ``unit << 31 | low``, ``unit`` being ``time_ns() >> 30`` (it fits 32 bits
+    until 2116). In each unit the process starts at a random ``low`` in the lower half and
+    counts up by one, so within a process ids never repeat, and a clock set back or a unit
+    overflowing its 2^31 ids only moves on from the last id (still increasing).
+
+    Collisions across processes: two processes' ids of the same unit are two runs from
+    independent uniform starts in 2^30; runs of a and b ids overlap with odds about
+    (a + b) / 2^30. Two processes each writing 1,000 ids a second: 1.9e-6 a second. Batch
+    decisions take blocks of 8,192 (``new_id_block(13)``) from the same run: two processes
+    each writing one batch of 8,189 a second, about 1.5e-5 a second (one pair of batches in
+    ~65,000); within a process concurrent batches never overlap (the lock below). A collision
+    is refused by the table's key, never merged (ids are keys, not secrets: access goes by
+    API key and ownership, never by knowing an id). One process, the SQLite deployment: never.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._unit = -1
+        self._last = 0
+
+    def reset(self) -> None:
+        """After fork: the child draws its own start (else it repeats the parent's ids)."""
+        self._lock = threading.Lock()
+        self._unit, self._last = -1, 0
+
+    def take(self, bits: int) -> int:
+        """The first of 2^bits consecutive ids, itself a multiple of 2^bits."""
+        mask = (1 << bits) - 1
+        unit = time.time_ns() >> _TICK_SHIFT
+        with self._lock:
+            first = self._last + 1
+            if unit > self._unit:
+                self._unit = unit
+                first = max(first, unit << _LOW_BITS | secrets.randbelow(_START_SPAN))
+            first = (first + mask) & ~mask
+            if first + mask > ID_MAX:
+                raise OverflowError("ids are exhausted (after the year 2116)")
+            self._last = first + mask
+            return first
+
+
+_SEQUENCE: Final = _Sequence()
+os.register_at_fork(after_in_child=_SEQUENCE.reset)
+
+
 def new_id() -> int:
-    """A random id in 1..2^63-1. Two of a billion ids collide with odds of about 1 in 18
-    billion, and every insert is keyed, so a collision is refused, never merged."""
+    """A new id in 1..2^63-1, greater than every id this process made before: the time
+    in the high bits, then a random start and a count (odds of collision: ``_Sequence``)."""
+    return _SEQUENCE.take(0)
+
+
+def random_id() -> int:
+    """A uniformly random id in 1..2^63-1, for the few ids that stand in for a capability
+    and so must not be guessable from another: a payment link's public URL (anyone holding
+    it sees the link), a passkey's user handle."""
     return secrets.randbelow(ID_MAX) + 1
+
+
+def new_id_block(bits: int) -> int:
+    """The first of 2^``bits`` consecutive new ids (``first | i`` for i below 2^bits),
+    reserved whole for the caller: no other ``new_id`` of this process falls among them."""
+    if not 0 <= bits <= 20:
+        raise ValueError("a block is 1 to 2^20 ids")
+    return _SEQUENCE.take(bits)
 
 
 def derive_id(*parts: object) -> int:
