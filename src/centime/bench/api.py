@@ -439,7 +439,9 @@ def _fresh_postgres(server_url: str, name: str) -> Iterator[str]:
     with psycopg.connect(server_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
-        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+        # The server's URL names another database, maybe with options (a search_path):
+        # the fresh database takes the defaults.
+        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}", query=""))
     finally:
         with psycopg.connect(server_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as c:
             c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -453,16 +455,33 @@ def _database(config: ApiBenchConfig, tmp: str, stack: ExitStack, name: str) -> 
     return stack.enter_context(_fresh_postgres(config.postgres_url, unique))
 
 
-def _store_env(config: ApiBenchConfig, processes: int, key: str) -> dict[str, str]:
+def _store_env(
+    config: ApiBenchConfig, processes: int, key: str, stack: ExitStack
+) -> dict[str, str]:
     """What a server needs beyond SQLite's defaults. On PostgreSQL, the instruments' key in
     the environment (no file beside a database there). Several processes share the rate
-    limits and velocity counters through Redis, under a prefix no other run uses; one
-    process keeps them in memory (the embedded default)."""
+    limits and velocity counters through Redis, under a prefix no other run uses, whose
+    keys are deleted when ``stack`` closes; one process keeps them in memory (the embedded
+    default)."""
     env = {"CENTIME_INSTRUMENT_KEY": key} if config.store == "postgres" else {}
     if processes > 1:
+        prefix = f"centime-bench:{uuid.uuid4().hex[:12]}:"
         env["CENTIME_REDIS_URL"] = config.redis_url
-        env["CENTIME_REDIS_PREFIX"] = f"centime-bench:{uuid.uuid4().hex[:12]}:"
+        env["CENTIME_REDIS_PREFIX"] = prefix
+        stack.callback(_forget_redis_keys, config.redis_url, prefix)
     return env
+
+
+def _forget_redis_keys(url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 def _start(
@@ -483,7 +502,7 @@ def _start(
         hook = webhook_key if config.webhook else None
         world = _seed(database_url, config.customers, config.audit, hook)
         port = _free_port()
-        shared = _store_env(config, processes, instrument_key)
+        shared = _store_env(config, processes, instrument_key, databases)
         server = _server(database_url, port, config.audit, webhook_key, screen, shared, processes)
         servers.enter_context(server)
         targets.append(_Target(screen, processes, database_url, port, _Payments(world, port)))
