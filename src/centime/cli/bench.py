@@ -81,6 +81,24 @@ def bench_api(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     result = run_api_bench(config, progress=lambda line: typer.echo(line, err=True))
+    _echo_api_runs(result)
+    _echo_api_medians(result)
+    _echo_api_checks(result)
+    if not result.consistent:
+        raise typer.Exit(1)
+
+
+def _echo_api_checks(result: ApiBenchResult) -> None:
+    for screen, n in result.config.targets:
+        violations = result.ledger_violations.get((screen, n), [])
+        typer.echo(
+            f"{screen} x{n}: payments answered created: {result.payments_created(screen, n):,};"
+            f" stored: {result.payments_stored.get((screen, n), 0):,}; ledger check: "
+            + ("passed" if not violations else "; ".join(violations[:3]))
+        )
+
+
+def _echo_api_runs(result: ApiBenchResult) -> None:
     for run in result.runs:
         typer.echo(
             f"{run.screen:>16} x{run.processes} {run.kind:>6}:"
@@ -90,16 +108,6 @@ def bench_api(
             + (f"  errors {run.errors}" if run.errors else "")
             + (f"\n        first failure: {run.sample_failure}" if run.sample_failure else "")
         )
-    _echo_api_medians(result)
-    for screen, n in config.targets:
-        violations = result.ledger_violations.get((screen, n), [])
-        typer.echo(
-            f"{screen} x{n}: payments answered created: {result.payments_created(screen, n):,};"
-            f" stored: {result.payments_stored.get((screen, n), 0):,}; ledger check: "
-            + ("passed" if not violations else "; ".join(violations[:3]))
-        )
-    if not result.consistent:
-        raise typer.Exit(1)
 
 
 def _echo_api_medians(result: ApiBenchResult) -> None:

@@ -86,12 +86,16 @@ class _Sequence:
 
     Collisions across processes: two processes' ids of the same unit are two runs from
     independent uniform starts in 2^30; runs of a and b ids overlap with odds about
-    (a + b) / 2^30. Two processes each writing 1,000 ids a second: 1.9e-6 a second. Batch
-    decisions take blocks of 8,192 (``new_id_block(13)``) from the same run: two processes
-    each writing one batch of 8,189 a second, about 1.5e-5 a second (one pair of batches in
-    ~65,000); within a process concurrent batches never overlap (the lock below). A collision
-    is refused by the table's key, never merged (ids are keys, not secrets: access goes by
-    API key and ownership, never by knowing an id). One process, the SQLite deployment: never.
+    (a + b) / 2^30. Two processes each writing 1,000 ids a second: 1.9e-6 a second (once in
+    about six days). Batch decisions take blocks of 8,192 (``new_id_block(13)``) from the
+    same run, so a batch of 8,189 payments takes about 16,400 ids (its payments' and its
+    decisions'): two processes each writing one such batch a second, about 3e-5 a second
+    (once in about nine hours at that sustained rate). Within a process, concurrent batches
+    never overlap (the lock below): one process, the SQLite deployment, never collides. A
+    collision is refused by the table's key, except where an id is also an idempotency key:
+    a payment whose id meets a stored payment of the same customer, merchant and amount is
+    answered as that one (``payments.service._replayed``). Ids are keys, not secrets: access
+    goes by API key and ownership, never by knowing an id.
     """
 
     def __init__(self) -> None:
