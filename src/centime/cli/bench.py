@@ -61,7 +61,9 @@ def bench_api(
 
     screens = (SCREEN_ENGINE, SCREEN_OFF) if screen_off else (SCREEN_ENGINE,)
     try:
-        counts = tuple(int(n) for n in processes.split(","))
+        counts = tuple(int(n) for n in processes.split(",") if n.strip().isdigit())
+        if len(counts) != len(processes.split(",")):
+            raise ValueError(f"--processes takes counts like 1,2, not {processes!r}")
         config = ApiBenchConfig(
             duration_s,
             clients,
