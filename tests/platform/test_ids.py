@@ -13,16 +13,19 @@ from hypothesis import strategies as st
 
 from centime.limits import ID_MAX
 from centime.platform.ids import (
+    LANES,
     format_id,
     new_id,
     new_id_block,
     parse_id,
     random_id,
+    set_id_lane,
 )
 
 # The layout of centime.platform.ids: the time unit (2^30 ns) above 31 bits.
 TICK_SHIFT = 30
 LOW_BITS = 31
+LANE_SIZE = 1 << 23  # the ids of one lane in a unit
 
 
 @settings(max_examples=50, deadline=None)
@@ -101,3 +104,51 @@ def test_blocks_are_bounded() -> None:
 def test_random_and_new_ids_format_and_parse_back(data: st.DataObject) -> None:
     for value in (new_id(), random_id(), new_id_block(data.draw(st.integers(0, 13)))):
         assert parse_id("pay", format_id("pay", value)) == value
+
+
+def test_a_lane_keeps_a_process_in_its_range_and_increasing() -> None:
+    before = new_id()
+    try:
+        for lane in (0, LANES - 1, 3):
+            set_id_lane(lane)
+            made = [new_id() for _ in range(2_000)] + [new_id_block(13)]
+            assert made == sorted(made) and made[0] > before
+            for value in made:
+                low = value & ((1 << LOW_BITS) - 1)
+                assert lane * LANE_SIZE <= low < (lane + 1) * LANE_SIZE
+            before = made[-1] + (1 << 13) - 1
+    finally:
+        set_id_lane(None)
+    assert new_id() > before
+
+
+def test_lanes_are_bounded() -> None:
+    for lane in (-1, LANES):
+        try:
+            set_id_lane(lane)
+        except ValueError:
+            continue
+        raise AssertionError(f"lane {lane} was accepted")
+
+
+def test_processes_of_one_postgres_database_hold_distinct_lanes(postgres_url: str) -> None:
+    from centime.app import id_lane
+
+    with id_lane(postgres_url) as mine:
+        assert mine is not None and 0 <= mine < LANES
+        low = new_id() & ((1 << LOW_BITS) - 1)
+        assert mine * LANE_SIZE <= low < (mine + 1) * LANE_SIZE
+        # Another process of the same database (here: a child) gets another lane.
+        code = (
+            f"from centime.app import id_lane\nwith id_lane({postgres_url!r}) as lane: print(lane)"
+        )
+        import subprocess
+        import sys
+
+        done = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+        )
+        other = int(done.stdout.strip())
+        assert other != mine
+    with id_lane("sqlite:///nowhere.db") as none:
+        assert none is None
