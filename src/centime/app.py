@@ -190,7 +190,7 @@ def open_platform(
 
     chosen = Settings.from_env() if settings is None else settings
     opened = store if store is not None else open_store(database_url)
-    with Ledger(opened, clock, audit=audit) as ledger:
+    with id_lane(database_url), Ledger(opened, clock, audit=audit) as ledger:
         now = ledger.clock if clock is None else clock
         if role == "tool":
             yield App(Platform(ledger, now, config=chosen.platform, screen=NoScreen()), audit)
@@ -200,6 +200,49 @@ def open_platform(
         jobs = service_jobs(platform, sandbox)
         labels = _replay_risk_labels(platform)
         yield App(platform, audit, jobs, labels, shared_rate_store(chosen))
+
+
+# The advisory-lock class of id lanes (any constant of this application's own).
+_ID_LANE_LOCKS: Final = 0x63656E74  # "cent"
+
+
+@contextmanager
+def id_lane(database_url: str) -> Iterator[int | None]:
+    """On PostgreSQL, a lane of new ids for this process (``centime.platform.ids``),
+    claimed with a session advisory lock held on a connection of its own while the block
+    runs: processes of one database then never make the same id. None: SQLite (one
+    process), a lane already held by this process, or every lane taken (ids then count
+    from a random start, as without lanes)."""
+    import secrets
+
+    from centime.platform.ids import LANES, set_id_lane
+
+    if not database_url.startswith(("postgresql://", "postgres://")) or _LANE_HELD:
+        yield None
+        return
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        lanes = sorted(range(LANES), key=lambda _: secrets.randbits(32))
+        for lane in lanes:
+            row = conn.execute(
+                "SELECT pg_try_advisory_lock(%s::int4, %s::int4)", (_ID_LANE_LOCKS, lane)
+            ).fetchone()
+            if row is not None and row[0]:
+                break
+        else:
+            yield None
+            return
+        set_id_lane(lane)
+        _LANE_HELD.append(lane)
+        try:
+            yield lane
+        finally:
+            _LANE_HELD.clear()
+            set_id_lane(None)  # the lock goes with the connection
+
+
+_LANE_HELD: list[int] = []  # the lane this process holds, if any
 
 
 def _replay_risk_labels(platform: Platform) -> int:

@@ -61,7 +61,7 @@ from centime.platform.chart import OPERATOR
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.events import Change, credential_changed
-from centime.platform.ids import new_id
+from centime.platform.ids import random_id
 from centime.platform.parties import NAME_LEN_MAX, create_customer, create_merchant
 from centime.platform.referrals import normal_code, with_referral
 from centime.platform.review import REVIEW_EVENTS_MAX
@@ -598,7 +598,7 @@ def signup_options(
         refusal = Refusal(Code.INVALID_REQUEST, "operators are invited, never signed up")
     if refusal is not None:
         return _refused(refusal)
-    user_id = new_id()
+    user_id = random_id()  # the passkey's user handle: opaque, not guessable
     options, challenge = _registration_options(rp, user_id, name.strip())
     data = {
         "action": "signup",
@@ -657,7 +657,7 @@ def enroll_options(rp: RelyingParty, platform: Platform, token: str) -> Operatio
     """Options to register the first passkey of an enrolled party (the token is checked
     now and spent when the passkey is registered)."""
     token_hash = _sha256(token.encode("utf-8", "replace")[:256])
-    user_id = new_id()
+    user_id = random_id()  # the passkey's user handle: opaque, not guessable
 
     def unit(ctx: UnitContext) -> str | Refusal:
         rows = ctx.fetch(

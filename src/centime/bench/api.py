@@ -19,6 +19,13 @@ alternate (run 1: single and batch on each configuration, then run 2, ...), so t
 configurations see the same machine; the report gives the median of the ``runs``.
 Afterwards the servers are stopped and each database checked: the ledger check must pass and
 the payments stored must be exactly the ones the server answered as created.
+
+On PostgreSQL (``store="postgres"``), each configuration gets a fresh database, created on
+the server of ``postgres_url`` and dropped at the end, and is measured with each of
+``processes`` API processes (``centime serve --workers N``), side by side in the same run
+(1 and 2 alternate like the screens do), so the scale-out gain is a ratio. With more than one
+process the servers share the rate limits and the velocity counters through Redis at
+``redis_url`` (under a prefix of their own), as a deployment of several processes must.
 """
 
 from __future__ import annotations
@@ -39,6 +46,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import msgspec
@@ -51,6 +59,7 @@ from centime.providers import SandboxConfig, SandboxProvider
 from centime.seed import World, seed_world
 from centime.store import open_store
 
+from .databases import CONNECT_TIMEOUT_S
 from .http_load import LoadResult, build_request, run_load
 
 __all__ = ["ApiBenchConfig", "ApiBenchResult", "ApiRun", "run_api_bench"]
@@ -68,6 +77,10 @@ SCREENS: Final = (SCREEN_ENGINE, SCREEN_OFF)
 FEE_TIERS: Final = (("0", 150), ("1000000000", 100))
 # Rate limits are per key and the benchmark uses one merchant key: lift them for the run.
 UNLIMITED_RATE: Final = 1_000_000_000
+API_STORES: Final = ("sqlite", "postgres")
+# The server whose fresh databases the PostgreSQL mode creates (the path names none of them).
+DEFAULT_POSTGRES_URL: Final = "postgresql://postgres@127.0.0.1:5432/postgres"
+DEFAULT_REDIS_URL: Final = "redis://127.0.0.1:6379/0"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,16 +97,36 @@ class ApiBenchConfig:
     # writes its outbox event, and the server's worker fans them out (to a closed port).
     webhook: bool = False
     screens: tuple[str, ...] = SCREENS
+    store: str = "sqlite"
+    processes: tuple[int, ...] = (1,)  # API processes per server (PostgreSQL only beyond 1)
+    postgres_url: str = DEFAULT_POSTGRES_URL
+    redis_url: str = DEFAULT_REDIS_URL
 
     def __post_init__(self) -> None:
         if not self.screens or set(self.screens) - set(SCREENS):
             raise ValueError(f"screens are among {', '.join(SCREENS)}")
+        if self.store not in API_STORES:
+            raise ValueError(f"store is one of {', '.join(API_STORES)}")
+        if (
+            not self.processes
+            or min(self.processes) < 1
+            or len(set(self.processes)) != len(self.processes)
+        ):
+            raise ValueError("processes are distinct counts of at least 1")
+        if self.store == "sqlite" and self.processes != (1,):
+            raise ValueError("several API processes need PostgreSQL (one process writes SQLite)")
+
+    @property
+    def targets(self) -> list[tuple[str, int]]:
+        """Every (screen, processes) measured, in the order they alternate."""
+        return [(screen, n) for screen in self.screens for n in self.processes]
 
 
 @dataclass(frozen=True, slots=True)
 class ApiRun:
     screen: str  # CENTIME_RISK_SCREEN of the server measured
     kind: str  # "single" or "batch"
+    processes: int  # API processes of the server measured
     payments_per_s: float
     requests_per_s: float
     latency_ms_p50: float
@@ -108,28 +141,42 @@ class ApiRun:
 class ApiBenchResult:
     config: ApiBenchConfig
     runs: list[ApiRun] = field(default_factory=list)
-    payments_stored: dict[str, int] = field(default_factory=dict)  # by screen
-    ledger_violations: dict[str, list[str]] = field(default_factory=dict)  # by screen
+    # By (screen, processes): one database each.
+    payments_stored: dict[tuple[str, int], int] = field(default_factory=dict)
+    ledger_violations: dict[tuple[str, int], list[str]] = field(default_factory=dict)
 
-    def median(self, kind: str, attribute: str, screen: str = SCREEN_ENGINE) -> float:
-        values = [getattr(r, attribute) for r in self.runs if (r.kind, r.screen) == (kind, screen)]
+    def median(
+        self, kind: str, attribute: str, screen: str = SCREEN_ENGINE, processes: int = 0
+    ) -> float:
+        """The median over the runs of ``screen`` with ``processes`` (0: the first count)."""
+        n = processes or self.config.processes[0]
+        values = [
+            getattr(r, attribute)
+            for r in self.runs
+            if (r.kind, r.screen, r.processes) == (kind, screen, n)
+        ]
         return statistics.median(values) if values else float("nan")
 
-    def ratio(self, kind: str, screen: str, baseline: str) -> float:
-        """Median payments/s of ``screen`` over that of ``baseline`` (nan without both)."""
-        base = self.median(kind, "payments_per_s", baseline)
-        return self.median(kind, "payments_per_s", screen) / base if base else float("nan")
+    def ratio(
+        self, kind: str, screen: str, baseline: str, processes: int = 0, base_processes: int = 0
+    ) -> float:
+        """Median payments/s of ``screen`` with ``processes`` over that of ``baseline`` with
+        ``base_processes`` (0: the first count; nan without both)."""
+        base = self.median(kind, "payments_per_s", baseline, base_processes)
+        rate = self.median(kind, "payments_per_s", screen, processes)
+        return rate / base if base else float("nan")
 
-    def payments_created(self, screen: str) -> int:
-        return sum(r.payments_created for r in self.runs if r.screen == screen)
+    def payments_created(self, screen: str, processes: int = 0) -> int:
+        n = processes or self.config.processes[0]
+        return sum(r.payments_created for r in self.runs if (r.screen, r.processes) == (screen, n))
 
     @property
     def consistent(self) -> bool:
         """Every database holds exactly the payments answered created, and checks."""
         return all(
-            not self.ledger_violations.get(screen)
-            and self.payments_stored.get(screen) == self.payments_created(screen)
-            for screen in self.config.screens
+            not self.ledger_violations.get(target)
+            and self.payments_stored.get(target) == self.payments_created(*target)
+            for target in self.config.targets
         )
 
 
@@ -196,9 +243,18 @@ def _subscribe(platform: Platform, world: World, webhook_key: str) -> None:
 
 @contextmanager
 def _server(
-    database_url: str, port: int, audit: bool, webhook_key: str, screen: str
+    database_url: str,
+    port: int,
+    audit: bool,
+    webhook_key: str,
+    screen: str,
+    store_env: dict[str, str] | None = None,
+    workers: int = 1,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    env = dict(os.environ)
+    """``centime serve`` with ``workers`` API processes; ``store_env``: what the store and
+    several processes need in the environment (``_store_env``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CENTIME_REDIS")}
+    env.update(store_env or {})
     env["CENTIME_AUDIT"] = "on" if audit else "off"
     env["CENTIME_WEBHOOK_KEY"] = webhook_key
     env.update(_LOOPBACK_TARGETS)  # the bench's endpoint: plain http on loopback
@@ -221,6 +277,7 @@ def _server(
         str(UNLIMITED_RATE),
         "--rate-burst",
         str(UNLIMITED_RATE),
+        *(("--workers", str(workers)) if workers > 1 else ()),
     ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -303,10 +360,11 @@ def _created_in_batch(body: bytes) -> int:
     return msgspec.json.decode(body, type=_BatchCounts).created
 
 
-def _run(screen: str, kind: str, load: LoadResult, created: int) -> ApiRun:
+def _run(target: _Target, kind: str, load: LoadResult, created: int) -> ApiRun:
     return ApiRun(
-        screen=screen,
+        screen=target.screen,
         kind=kind,
+        processes=target.processes,
         payments_per_s=created / load.duration_s if load.duration_s else 0.0,
         requests_per_s=load.per_s(),
         latency_ms_p50=load.latency_ms(0.50),
@@ -320,7 +378,7 @@ def _run(screen: str, kind: str, load: LoadResult, created: int) -> ApiRun:
 
 def _measure_single(target: _Target, config: ApiBenchConfig) -> ApiRun:
     load = run_load(HOST, target.port, target.payments.single, config.clients, config.duration_s)
-    return _run(target.screen, "single", load, load.ok)
+    return _run(target, "single", load, load.ok)
 
 
 def _measure_batch(target: _Target, config: ApiBenchConfig) -> ApiRun:
@@ -339,16 +397,16 @@ def _measure_batch(target: _Target, config: ApiBenchConfig) -> ApiRun:
         config.duration_s,
         on_response=count,
     )
-    return _run(target.screen, "batch", load, created)
+    return _run(target, "batch", load, created)
 
 
-def _verify(database_url: str, screen: str, result: ApiBenchResult) -> None:
-    store = open_store(database_url)
+def _verify(target: _Target, result: ApiBenchResult) -> None:
+    store = open_store(target.database_url)
     try:
-        result.ledger_violations[screen] = [str(v) for v in store.check()]
+        result.ledger_violations[target.key] = [str(v) for v in store.check()]
         with store.reader() as fetch:
             stored = int(fetch("SELECT count(*) FROM payments", ())[0][0])
-        result.payments_stored[screen] = stored
+        result.payments_stored[target.key] = stored
     finally:
         store.close()
 
@@ -358,9 +416,97 @@ class _Target:
     """One configuration's running server."""
 
     screen: str
+    processes: int
     database_url: str
     port: int
     payments: _Payments
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.screen, self.processes)
+
+    @property
+    def name(self) -> str:
+        return f"screen {self.screen}, {self.processes} process" + "es" * (self.processes > 1)
+
+
+@contextmanager
+def _fresh_postgres(server_url: str, name: str) -> Iterator[str]:
+    """A new PostgreSQL database on the server of ``server_url``, dropped when the block
+    ends (its servers are stopped by then; FORCE ends any connection still open)."""
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        # The server's URL names another database, maybe with options (a search_path):
+        # the fresh database takes the defaults.
+        yield urlunsplit(urlsplit(server_url)._replace(path=f"/{name}", query=""))
+    finally:
+        with psycopg.connect(server_url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _database(config: ApiBenchConfig, tmp: str, stack: ExitStack, name: str) -> str:
+    """A fresh database of the configured store for one target, removed with ``stack``."""
+    if config.store == "sqlite":
+        return f"sqlite:///{Path(tmp) / f'{name}.db'}"
+    unique = f"centime_bench_{name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
+    return stack.enter_context(_fresh_postgres(config.postgres_url, unique))
+
+
+def _store_env(
+    config: ApiBenchConfig, processes: int, key: str, stack: ExitStack
+) -> dict[str, str]:
+    """What a server needs beyond SQLite's defaults. On PostgreSQL, the instruments' key in
+    the environment (no file beside a database there). Several processes share the rate
+    limits and velocity counters through Redis, under a prefix no other run uses, whose
+    keys are deleted when ``stack`` closes; one process keeps them in memory (the embedded
+    default)."""
+    env = {"CENTIME_INSTRUMENT_KEY": key} if config.store == "postgres" else {}
+    if processes > 1:
+        prefix = f"centime-bench:{uuid.uuid4().hex[:12]}:"
+        env["CENTIME_REDIS_URL"] = config.redis_url
+        env["CENTIME_REDIS_PREFIX"] = prefix
+        stack.callback(_forget_redis_keys, config.redis_url, prefix)
+    return env
+
+
+def _forget_redis_keys(url: str, prefix: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+def _start(
+    config: ApiBenchConfig,
+    tmp: str,
+    stacks: tuple[ExitStack, ExitStack],
+    webhook_key: str,
+    progress: Callable[[str], None],
+) -> list[_Target]:
+    """Seed each target's database and start its server (``stacks``: the databases', the
+    servers'; the databases outlive the servers, to be checked)."""
+    databases, servers = stacks
+    instrument_key = base64.b64encode(os.urandom(32)).decode()  # a key of its own
+    targets = []
+    for screen, processes in config.targets:
+        database_url = _database(config, tmp, databases, f"{screen}-{processes}")
+        progress(f"{screen}, {processes} process(es): seeding {config.customers} customers")
+        hook = webhook_key if config.webhook else None
+        world = _seed(database_url, config.customers, config.audit, hook)
+        port = _free_port()
+        shared = _store_env(config, processes, instrument_key, databases)
+        server = _server(database_url, port, config.audit, webhook_key, screen, shared, processes)
+        servers.enter_context(server)
+        targets.append(_Target(screen, processes, database_url, port, _Payments(world, port)))
+    return targets
 
 
 def run_api_bench(
@@ -368,29 +514,21 @@ def run_api_bench(
 ) -> ApiBenchResult:
     result = ApiBenchResult(config)
     webhook_key = base64.b64encode(os.urandom(32)).decode()
-    with tempfile.TemporaryDirectory(prefix="centime-bench-api-") as tmp, ExitStack() as stack:
-        targets = []
-        for screen in config.screens:
-            database_url = f"sqlite:///{Path(tmp) / f'bench-{screen}.db'}"
-            progress(f"{screen}: seeding {config.customers} funded customers")
-            world = _seed(
-                database_url,
-                config.customers,
-                config.audit,
-                webhook_key if config.webhook else None,
-            )
-            port = _free_port()
-            stack.enter_context(_server(database_url, port, config.audit, webhook_key, screen))
-            targets.append(_Target(screen, database_url, port, _Payments(world, port)))
+    with (
+        tempfile.TemporaryDirectory(prefix="centime-bench-api-") as tmp,
+        ExitStack() as databases,
+        ExitStack() as servers,  # closed first: the databases outlive them
+    ):
+        targets = _start(config, tmp, (databases, servers), webhook_key, progress)
         for index in range(config.runs):
             for target in targets:
-                run = f"run {index + 1}/{config.runs}, screen {target.screen}"
+                run = f"run {index + 1}/{config.runs}, {target.name}"
                 progress(f"{run}: single payments, {config.clients} clients")
                 result.runs.append(_measure_single(target, config))
                 progress(f"{run}: batches of {config.batch_size}")
                 result.runs.append(_measure_batch(target, config))
-        stack.close()  # stop the servers: each database has one writer
+        servers.close()  # stop the servers: each database has one writer
         for target in targets:
-            progress(f"{target.screen}: checking the ledger and the payments stored")
-            _verify(target.database_url, target.screen, result)
+            progress(f"{target.name}: checking the ledger and the payments stored")
+            _verify(target, result)
     return result

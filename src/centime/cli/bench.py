@@ -38,37 +38,78 @@ def bench_api(
         help="Also measure, side by side, the same workload with the risk screen off"
         " (allow-all-unsafe), and print the ratio.",
     ),
+    store: str = typer.Option("sqlite", help="sqlite, or postgres (a fresh database per server)."),
+    processes: str = typer.Option(
+        "1",
+        help="API processes per server, comma-separated (e.g. 1,2: measured side by side;"
+        " beyond 1 needs --store postgres, and the processes share state through Redis).",
+    ),
+    postgres_url: str = typer.Option(
+        "postgresql://postgres@127.0.0.1:5432/postgres",
+        help="The PostgreSQL server the fresh databases are created on (and dropped).",
+    ),
+    redis_url: str = typer.Option(
+        "redis://127.0.0.1:6379/0", help="The Redis several API processes share state in."
+    ),
 ) -> None:
-    """Payments per second through `centime serve` on SQLite over loopback, in the
-    production configuration (risk engine, audit log, a published fee schedule) and with the
-    screen off: single payments (p50/p99 latency) and the batch endpoint. Exits 1 if a
-    database afterwards does not hold exactly the payments answered as created, or the
-    ledger check fails."""
+    """Payments per second through `centime serve` over loopback, in the production
+    configuration (risk engine, audit log, a published fee schedule) and with the screen
+    off: single payments (p50/p99 latency) and the batch endpoint; on SQLite, or on
+    PostgreSQL with 1, 2... API processes side by side. Exits 1 if a database afterwards does
+    not hold exactly the payments answered as created, or the ledger check fails."""
     from centime.bench.api import SCREEN_ENGINE, SCREEN_OFF, ApiBenchConfig, run_api_bench
 
     screens = (SCREEN_ENGINE, SCREEN_OFF) if screen_off else (SCREEN_ENGINE,)
-    config = ApiBenchConfig(
-        duration_s, clients, batch_clients, batch_size, customers, runs, audit, webhook, screens
-    )
+    try:
+        counts = tuple(int(n) for n in processes.split(",") if n.strip().isdigit())
+        if len(counts) != len(processes.split(",")):
+            raise ValueError(f"--processes takes counts like 1,2, not {processes!r}")
+        config = ApiBenchConfig(
+            duration_s,
+            clients,
+            batch_clients,
+            batch_size,
+            customers,
+            runs,
+            audit,
+            webhook,
+            screens,
+            store=store,
+            processes=counts,
+            postgres_url=postgres_url,
+            redis_url=redis_url,
+        )
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
     result = run_api_bench(config, progress=lambda line: typer.echo(line, err=True))
+    _echo_api_runs(result)
+    _echo_api_medians(result)
+    _echo_api_checks(result)
+    if not result.consistent:
+        raise typer.Exit(1)
+
+
+def _echo_api_checks(result: ApiBenchResult) -> None:
+    for screen, n in result.config.targets:
+        violations = result.ledger_violations.get((screen, n), [])
+        typer.echo(
+            f"{screen} x{n}: payments answered created: {result.payments_created(screen, n):,};"
+            f" stored: {result.payments_stored.get((screen, n), 0):,}; ledger check: "
+            + ("passed" if not violations else "; ".join(violations[:3]))
+        )
+
+
+def _echo_api_runs(result: ApiBenchResult) -> None:
     for run in result.runs:
         typer.echo(
-            f"{run.screen:>16} {run.kind:>6}: {run.payments_per_s:>10,.0f} payments/s"
+            f"{run.screen:>16} x{run.processes} {run.kind:>6}:"
+            f" {run.payments_per_s:>10,.0f} payments/s"
             f"  {run.requests_per_s:>8,.0f} requests/s  p50 {run.latency_ms_p50:7.2f} ms"
             f"  p99 {run.latency_ms_p99:7.2f} ms  failures {run.failures or 0}"
             + (f"  errors {run.errors}" if run.errors else "")
             + (f"\n        first failure: {run.sample_failure}" if run.sample_failure else "")
         )
-    _echo_api_medians(result)
-    for screen in screens:
-        violations = result.ledger_violations.get(screen, [])
-        typer.echo(
-            f"{screen}: payments answered created: {result.payments_created(screen):,}; stored:"
-            f" {result.payments_stored.get(screen, 0):,}; ledger check: "
-            + ("passed" if not violations else "; ".join(violations[:3]))
-        )
-    if not result.consistent:
-        raise typer.Exit(1)
 
 
 def _echo_api_medians(result: ApiBenchResult) -> None:
@@ -81,15 +122,23 @@ def _echo_api_medians(result: ApiBenchResult) -> None:
         f" {pricing})",
         SCREEN_OFF: "screen off (allow-all-unsafe, the rest the same)",
     }
-    for screen in config.screens:
-        typer.echo(f"{names[screen]}, medians of {config.runs}:")
+    for screen, n in config.targets:
+        where = f", {n} API process{'es' * (n > 1)} on {config.store}"
+        typer.echo(f"{names[screen]}{where}, medians of {config.runs}:")
         for kind in ("single", "batch"):
             clients = config.clients if kind == "single" else config.batch_clients
             typer.echo(
-                f"  {kind:>6}: {result.median(kind, 'payments_per_s', screen):>10,.0f}"
-                f" payments/s, p50 {result.median(kind, 'latency_ms_p50', screen):.2f} ms,"
-                f" p99 {result.median(kind, 'latency_ms_p99', screen):.2f} ms ({clients} clients)"
+                f"  {kind:>6}: {result.median(kind, 'payments_per_s', screen, n):>10,.0f}"
+                f" payments/s, p50 {result.median(kind, 'latency_ms_p50', screen, n):.2f} ms,"
+                f" p99 {result.median(kind, 'latency_ms_p99', screen, n):.2f} ms"
+                f" ({clients} clients)"
             )
+    first = config.processes[0]
+    for screen, n in config.targets:
+        if n != first:
+            for kind in ("single", "batch"):
+                ratio = result.ratio(kind, screen, screen, n, first)
+                typer.echo(f"{kind} payments/s, {screen}, {n} processes / {first}: {ratio:.2f}x")
     if SCREEN_OFF in config.screens:
         for kind in ("single", "batch"):
             ratio = result.ratio(kind, SCREEN_ENGINE, SCREEN_OFF)

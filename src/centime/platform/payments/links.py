@@ -26,7 +26,7 @@ from centime.limits import DESCRIPTION_LEN_MAX
 
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
-from ..ids import new_id, valid_id
+from ..ids import new_id, random_id, valid_id
 from ..pages import Cursor, Page, fetch_by_id, fetch_page
 from ..parties.service import active_merchant
 from ..rows import row_reader
@@ -134,7 +134,7 @@ def create_link(
         refusal = Refusal(
             Code.INVALID_REQUEST, f"description must be 1-{DESCRIPTION_LEN_MAX} characters"
         )
-    link_id = new_id()
+    link_id = random_id()  # its public URL: not to be guessed from another link
 
     def unit(ctx: UnitContext) -> Link | Refusal:
         if refusal is not None:
