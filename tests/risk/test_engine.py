@@ -12,7 +12,7 @@ import pytest
 
 from centime.clock import FakeClock
 from centime.risk.engine import ENGINE_ERROR, RiskEngine
-from centime.risk.features import OnlineFeatures, Row
+from centime.risk.features import LazyRow, OnlineFeatures
 from centime.risk.model import Model, load_default_model
 from centime.risk.rules import RulesFile
 from centime.risk.simulate import TYPOLOGIES, SimConfig, simulate
@@ -77,10 +77,10 @@ def topup(t_s: int, device: str = "dev_1", kind: str = "topup") -> RiskEvent:
 
 
 class Exploding(OnlineFeatures):
-    def process(self, event: RiskEvent) -> Row:
+    def row(self, event: RiskEvent) -> LazyRow:
         if event.payer == "cus_boom":
             raise RuntimeError("a bug in a feature")
-        return super().process(event)
+        return super().row(event)
 
 
 def test_an_exception_inside_blocks_that_event_and_is_logged(
@@ -151,6 +151,7 @@ def test_a_batch_decides_as_one_by_one_with_one_model_call(
         model.calibration_y,
         model.info,
         model.policy,
+        model.explainer,
     )
     batched = engine(rules, counted)
     assert batched.decide_many(traffic) == expected

@@ -37,7 +37,14 @@ from centime.risk.windows import (
     window_spec,
 )
 
-__all__ = ["FEATURE_INDEX", "FEATURE_NAMES", "FeatureConfig", "OnlineFeatures", "Row"]
+__all__ = [
+    "FEATURE_INDEX",
+    "FEATURE_NAMES",
+    "FeatureConfig",
+    "LazyRow",
+    "OnlineFeatures",
+    "Row",
+]
 
 Row = npt.NDArray[np.float64]
 
@@ -119,6 +126,14 @@ def _names() -> tuple[str, ...]:
 
 FEATURE_NAMES: Final = _names()
 FEATURE_INDEX: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+# The row's families, in row order: what one call computes when a rule reads one of them.
+# Base (type, amount, hour, roundness, near a limit); the velocity of the payer, payee,
+# device, IP and instrument (count and sum per window); accounts; things; graph.
+_GROUP_SIZES: Final = (5, 10, 10, 10, 10, 10, 19, 12, 12)
+_GROUP_STARTS: Final = tuple(sum(_GROUP_SIZES[:g]) for g in range(len(_GROUP_SIZES)))
+_GROUP_OF: Final = tuple(g for g, size in enumerate(_GROUP_SIZES) for _ in range(size))
+assert len(_GROUP_OF) == len(FEATURE_NAMES)
 
 
 def _default_limits() -> dict[str, str]:
@@ -273,62 +288,66 @@ class OnlineFeatures:
         return row
 
     def compute(self, event: RiskEvent) -> Row:
+        """The whole row of ``event`` as of just before it (every family)."""
+        return np.array(self.row(event).all(), dtype=np.float64)
+
+    def row(self, event: RiskEvent) -> LazyRow:
+        """The row of ``event`` as of just before it, each family computed when first read
+        (a rule reads a handful of the row's 98 features): read it before ``update``."""
+        return LazyRow(self, event)
+
+    def _group(self, event: RiskEvent, group: int) -> list[float]:
+        """Family ``group`` of the row of ``event`` (``_GROUP_SIZES``)."""
         now = event.timestamp_ns
+        if group == 0:
+            return self._base(event, now)
+        if group <= 5:
+            return self._velocity(event, now, group - 1)
+        amount = self._major(event.amount, event.asset)
+        payer = self.accounts.get(event.payer)
+        if group == 7:
+            return self._thing_features(event, now, payer)
+        payee = self.accounts.get(event.payee) if event.payee else None
+        if group == 6:
+            return self._account_features(event, now, amount, payer, payee)
+        return self._graph_features(event, now, payer, payee)
+
+    def _base(self, event: RiskEvent, now: int) -> list[float]:
         cfg = self.config
         amount = self._major(event.amount, event.asset)
         limit = self._limit(event.type, event.asset)
         near = 1.0 if cfg.near_limit_share * limit <= amount < limit else 0.0
-        out: list[float] = [
+        return [
             TYPE_IDS.get(event.type, -1.0),
             amount,
             float((now // NS_PER_H) % 24),
             _roundness(event.amount, self._scale(event.asset)),
             near,
         ]
-        if self.velocity is None:
-            self._local_velocity(event, now, out)
-        else:
-            self._shared_velocity(self.velocity, event, now, out)
-        payer = self.accounts.get(event.payer)
-        payee = self.accounts.get(event.payee) if event.payee else None
-        out += self._account_features(event, now, amount, payer, payee)
-        out += self._thing_features(event, now, payer)
-        out += self._graph_features(event, now, payer, payee)
-        return np.array(out, dtype=np.float64)
 
-    def _local_velocity(self, event: RiskEvent, now: int, out: list[float]) -> None:
-        """Count and sum per window of the payer, payee, device, IP, instrument: in process."""
-        zeros = _ZEROS_5
-        ws = self.payer_windows.get(event.payer) if event.payer else None
-        if ws is None:
-            out += zeros
+    def _velocity(self, event: RiskEvent, now: int, family: int) -> list[float]:
+        """Count and sum per window of one of the payer, payee, device, IP, instrument."""
+        key = (event.payer, event.payee, event.device, event.ip, event.instrument)[family]
+        out: list[float] = []
+        if not key:
+            out += _ZEROS_5
+        elif self.velocity is not None:  # the shared counters, loaded for the batch
+            self.velocity.read_into(out, FAMILIES[family], key, now)
         else:
-            ws.read_into(out, now)
-        ws = self.payee_windows.get(event.payee) if event.payee else None
-        if ws is None:
-            out += zeros
-        else:
-            ws.read_into(out, now)
-        for things, thing_key in (
-            (self.devices, event.device),
-            (self.ips, event.ip),
-            (self.instruments, event.instrument),
-        ):
-            thing = things.get(thing_key) if thing_key else None
-            if thing is None:
-                out += zeros
-            else:
-                thing.windows.read_into(out, now)
-
-    @staticmethod
-    def _shared_velocity(velocity: Velocity, event: RiskEvent, now: int, out: list[float]) -> None:
-        """The same counts and sums, from the shared counters (loaded for the batch)."""
-        keys = (event.payer, event.payee, event.device, event.ip, event.instrument)
-        for family, key in zip(FAMILIES, keys, strict=True):
-            if key:
-                velocity.read_into(out, family, key, now)
-            else:
+            windows = self._local_windows(family, key)
+            if windows is None:
                 out += _ZEROS_5
+            else:
+                windows.read_into(out, now)
+        return out
+
+    def _local_windows(self, family: int, key: str) -> WindowSet | None:
+        if family == 0:
+            return self.payer_windows.get(key)
+        if family == 1:
+            return self.payee_windows.get(key)
+        thing = (self.devices, self.ips, self.instruments)[family - 2].get(key)
+        return thing.windows if thing is not None else None
 
     def _payee_count_7d(self, event: RiskEvent, now: int) -> float:
         if not event.payee:
@@ -558,6 +577,35 @@ class OnlineFeatures:
             for source, when in list(payer.upstream.items()):
                 if source != event.payee and when >= now - NS_PER_DAY:
                     _touch(payee.upstream, source, when, UPSTREAM_CAP)
+
+
+class LazyRow:
+    """A feature row read by index, each family computed on its first read (so a rule
+    set that reads five features computes two or three families, not nine)."""
+
+    __slots__ = ("_event", "_features", "_groups")
+
+    def __init__(self, features: OnlineFeatures, event: RiskEvent) -> None:
+        self._features = features
+        self._event = event
+        self._groups: list[list[float] | None] = [None] * len(_GROUP_SIZES)
+
+    def __getitem__(self, index: int) -> float:
+        group = _GROUP_OF[index]
+        values = self._groups[group]
+        if values is None:
+            values = self._groups[group] = self._features._group(self._event, group)
+        return values[index - _GROUP_STARTS[group]]
+
+    def all(self) -> list[float]:
+        """Every feature, in row order."""
+        out: list[float] = []
+        for group in range(len(_GROUP_SIZES)):
+            values = self._groups[group]
+            if values is None:
+                values = self._groups[group] = self._features._group(self._event, group)
+            out += values
+        return out
 
 
 def _roundness(amount: int, scale: int) -> float:
