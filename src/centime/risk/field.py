@@ -396,78 +396,122 @@ def _derived_arrays(amounts: F64, n30: F64, sum30: F64, sq30: F64) -> tuple[F64,
 # -- online: one event at a time ------------------------------------------------------------
 
 
-class _MaxRing:
-    """The largest value per window (rings of buckets, as WindowSet): max over the buckets
-    the window counts."""
-
-    __slots__ = ("_heads", "_rings")
-
-    def __init__(self) -> None:
-        self._rings = [[-math.inf] * s.buckets for s in FIELD_WINDOWS]
-        self._heads = [-1] * len(FIELD_WINDOWS)
-
-    def _advance(self, i: int, bucket: int) -> None:
-        ring, head, n = self._rings[i], self._heads[i], FIELD_WINDOWS[i].buckets
-        if head < 0 or bucket - head >= n:
-            ring[:] = [-math.inf] * n
-        else:
-            for b in range(head + 1, bucket + 1):
-                ring[b % n] = -math.inf
-        self._heads[i] = bucket
-
-    def add(self, t_ns: int, value: float) -> None:
-        for i, spec in enumerate(FIELD_WINDOWS):
-            bucket = t_ns // spec.width_ns
-            if bucket > self._heads[i]:
-                self._advance(i, bucket)
-            slot = self._heads[i] % spec.buckets
-            self._rings[i][slot] = max(self._rings[i][slot], value)
-
-    def read(self, now_ns: int) -> list[float]:
-        out = []
-        for i, spec in enumerate(FIELD_WINDOWS):
-            bucket = now_ns // spec.width_ns
-            if bucket > self._heads[i]:
-                self._advance(i, bucket)
-            best = max(self._rings[i])
-            out.append(best if best > -math.inf else math.nan)
-        return out
-
-
-SQ_WINDOW: Final = (FIELD_WINDOWS[2],)
+_WIDTHS: Final = tuple(s.width_ns for s in FIELD_WINDOWS)
+_SIZES: Final = tuple(s.buckets for s in FIELD_WINDOWS)
+_INF: Final = -math.inf
 
 
 class _Party:
-    """One payer's (or payee's) history: windows of its events and of its fraud labels."""
+    """One payer's (or payee's) history: per window a ring of buckets (count, sum, max; the
+    sum of squares in the 30-day one; first-time payers in the 1- and 7-day ones, as payee)
+    with running totals, all moved by one loop; and the windows of its fraud labels.
+
+    The arithmetic is :class:`~centime.risk.windows.WindowSet`'s, operation for operation
+    (a total adds each value and subtracts a bucket as the ring leaves it), so the rows are
+    the ones the per-quantity windows gave; a window's max is the largest of its buckets'.
+    """
 
     __slots__ = (
+        "counts",
         "first_ns",
         "frauds",
+        "heads",
         "last_fraud_ns",
         "last_ns",
-        "maxima",
-        "newcomers",
-        "squares",
-        "windows",
+        "maxes",
+        "n",
+        "new",
+        "new_n",
+        "sq",
+        "sq_total",
+        "sums",
+        "totals",
     )
 
     def __init__(self) -> None:
         self.first_ns = -1
         self.last_ns = -1
-        self.windows = WindowSet(FIELD_WINDOWS)
-        self.squares = WindowSet(SQ_WINDOW)
-        self.maxima = _MaxRing()
+        self.heads = [-1, -1, -1]
+        self.counts = [[0] * n for n in _SIZES]
+        self.sums = [[0.0] * n for n in _SIZES]
+        self.maxes = [[_INF] * n for n in _SIZES]
+        self.n = [0, 0, 0]
+        self.totals = [0.0, 0.0, 0.0]
+        self.sq = [0.0] * _SIZES[2]
+        self.sq_total = 0.0
+        self.new: list[list[int]] | None = None  # as payee: events from first-time payers
+        self.new_n = [0, 0]
         self.frauds: WindowSet | None = None
         self.last_fraud_ns = -1
-        self.newcomers: WindowSet | None = None  # as payee: events from first-time payers
 
-    def add(self, t_ns: int, amount: float) -> None:
+    def _advance(self, i: int, bucket: int) -> None:
+        head, size = self.heads[i], _SIZES[i]
+        counts, sums, maxes = self.counts[i], self.sums[i], self.maxes[i]
+        new = self.new[i] if self.new is not None and i < 2 else None
+        if head < 0 or bucket - head >= size:
+            counts[:] = [0] * size
+            sums[:] = [0.0] * size
+            maxes[:] = [_INF] * size
+            self.n[i], self.totals[i] = 0, 0.0
+            if i == 2:
+                self.sq[:] = [0.0] * size
+                self.sq_total = 0.0
+            if new is not None:
+                new[:] = [0] * size
+                self.new_n[i] = 0
+        else:
+            n, total = self.n[i], self.totals[i]
+            for b in range(head + 1, bucket + 1):
+                slot = b % size
+                n -= counts[slot]
+                total -= sums[slot]
+                counts[slot] = 0
+                sums[slot] = 0.0
+                maxes[slot] = _INF
+                if i == 2:
+                    self.sq_total -= self.sq[slot]
+                    self.sq[slot] = 0.0
+                if new is not None:
+                    self.new_n[i] -= new[slot]
+                    new[slot] = 0
+            self.n[i], self.totals[i] = n, total
+        self.heads[i] = bucket
+
+    def add(self, t_ns: int, amount: float, first_payer: int = -1) -> None:
+        """Count an event (``first_payer``: 1 if its payer never paid this payee before, 0
+        if it did, -1 for a payer's own history)."""
         if self.first_ns < 0:
             self.first_ns = t_ns
         self.last_ns = t_ns
-        self.windows.add(t_ns, amount)
-        self.squares.add(t_ns, amount * amount)
-        self.maxima.add(t_ns, amount)
+        if first_payer >= 0 and self.new is None:
+            self.new = [[0] * _SIZES[0], [0] * _SIZES[1]]
+        heads = self.heads
+        for i in range(3):
+            bucket = t_ns // _WIDTHS[i]
+            if bucket > heads[i]:
+                self._advance(i, bucket)
+            slot = heads[i] % _SIZES[i]  # an older event counts in the newest bucket
+            self.counts[i][slot] += 1
+            self.sums[i][slot] += amount
+            self.n[i] += 1
+            self.totals[i] += amount
+            maxes = self.maxes[i]
+            if amount > maxes[slot]:
+                maxes[slot] = amount
+            if i == 2:
+                self.sq[slot] += amount * amount
+                self.sq_total += amount * amount
+            elif first_payer > 0 and self.new is not None:
+                self.new[i][slot] += 1
+                self.new_n[i] += 1
+
+    def read(self, now: int) -> None:
+        """Move every window to ``now`` (then ``n``, ``totals``... are as of ``now``)."""
+        heads = self.heads
+        for i in range(3):
+            bucket = now // _WIDTHS[i]
+            if bucket > heads[i]:
+                self._advance(i, bucket)
 
     def add_fraud(self, arrival_ns: int) -> None:
         if self.frauds is None:
@@ -476,29 +520,31 @@ class _Party:
         self.last_fraud_ns = max(self.last_fraud_ns, arrival_ns)
 
 
-_NAN3: Final = (math.nan,) * 3
+_EMPTY_WINDOWS: Final = (0.0, math.nan, math.nan) * 3
 
 
-def _party_windows(party: _Party | None, now: int) -> tuple[list[float], list[float], float]:
-    """Per window [n, mean, max] flattened; the counts; the 30-day sum of squares."""
+def _party_windows(party: _Party | None, now: int) -> list[float]:
+    """Per window [n, mean, max] flattened (read ``party`` at ``now`` first)."""
     if party is None:
-        return [0.0, math.nan, math.nan] * 3, [0.0, 0.0, 0.0], 0.0
-    counts, sums = party.windows.read(now)
-    maxima = party.maxima.read(now)
+        return list(_EMPTY_WINDOWS)
     out: list[float] = []
-    for c, s, m in zip(counts, sums, maxima, strict=True):
-        out += [float(c), s / c if c else math.nan, m]
-    squares = party.squares.read(now)[1][0]
-    return out, [float(c) for c in counts], squares
+    for i in range(3):
+        c = party.n[i]
+        if c:
+            best = max(party.maxes[i])
+            out += (float(c), party.totals[i] / c, best if best > _INF else math.nan)
+        else:
+            out += (0.0, math.nan, math.nan)
+    return out
 
 
-def _party_labels(party: _Party | None, now: int, counts: list[float]) -> list[float]:
+def _party_labels(party: _Party | None, now: int) -> list[float]:
     if party is None:
         return [0.0, 0.0] * 3 + [math.nan]
     out: list[float] = []
     frauds = party.frauds.read(now)[0] if party.frauds is not None else [0, 0, 0]
-    for f, n in zip(frauds, counts, strict=True):
-        out += [float(f), f / max(n, 1.0)]
+    for f, n in zip(frauds, party.n, strict=True):
+        out += [float(f), f / max(float(n), 1.0)]
     since = (now - party.last_fraud_ns) / NS_PER_DAY if party.last_fraud_ns >= 0 else math.nan
     return [*out, since]
 
@@ -521,29 +567,30 @@ class FieldState:
         signup = event.type == "signup"  # moves no money: reads no history (as update)
         payer = None if signup else self.payers.get(event.payer)
         payee = self.payees.get(event.payee) if event.payee and not signup else None
+        if payer is not None:
+            payer.read(now)
+        if payee is not None:
+            payee.read(now)
         out = [
             TYPE_IDS.get(event.type, -1.0),
             amount,
             float((now // NS_PER_H) % 24),
             float((now // NS_PER_DAY + 3) % 7),
         ]
-        payer_w, payer_counts, payer_sq = _party_windows(payer, now)
-        payee_w, payee_counts, payee_sq = _party_windows(payee, now)
-        out += payer_w + payee_w
-        if payee is not None and payee.newcomers is not None:
-            out += [float(c) for c in payee.newcomers.read(now)[0]]
+        out += _party_windows(payer, now)
+        out += _party_windows(payee, now)
+        if payee is not None and payee.new is not None:
+            out += (float(payee.new_n[0]), float(payee.new_n[1]))
         else:
-            out += [0.0, 0.0]
-        payer_sum30 = payer_w[7] * payer_w[6] if payer_w[6] else 0.0
-        out += _derived_online(amount, payer, now, payer_w, payer_sq)[:2]
-        out.append(_derived_online(amount, payee, now, payee_w, payee_sq)[0])
-        del payer_sum30
-        out += [
+            out += (0.0, 0.0)
+        out += _derived_online(amount, payer)
+        out.append(_derived_online(amount, payee)[0])
+        out += (
             _hours_since(payer, now),
             _hours_since(payee, now),
             _age_days(payer, now),
             _age_days(payee, now),
-        ]
+        )
         out.append(
             float(self.pairs.get((event.payer, event.payee)))
             if event.payee and not signup
@@ -556,8 +603,8 @@ class FieldState:
                 else (0.0 if (event.payer, kind, thing) in self.seen else 1.0)
             )
         out.append(float(self.device_payers.get(event.device, 0)) if event.device else math.nan)
-        out += _party_labels(payer, now, payer_counts)
-        out += _party_labels(payee, now, payee_counts)
+        out += _party_labels(payer, now)
+        out += _party_labels(payee, now)
         return out
 
     def update(self, event: RiskEvent) -> None:
@@ -565,14 +612,16 @@ class FieldState:
             return
         now = event.timestamp_ns
         amount = event.amount / 10 ** scale_of(event.asset)
-        self.payers.setdefault(event.payer, _Party()).add(now, amount)
+        payer = self.payers.get(event.payer)
+        if payer is None:
+            payer = self.payers[event.payer] = _Party()
+        payer.add(now, amount)
         if event.payee:
-            payee = self.payees.setdefault(event.payee, _Party())
-            payee.add(now, amount)
+            payee = self.payees.get(event.payee)
+            if payee is None:
+                payee = self.payees[event.payee] = _Party()
             before = self.pairs.add((event.payer, event.payee))
-            if payee.newcomers is None:
-                payee.newcomers = WindowSet(FIELD_WINDOWS[:2])
-            payee.newcomers.add(now, 0.0, 1 if before == 0 else 0)
+            payee.add(now, amount, 1 if before == 0 else 0)
         for kind, thing in enumerate((event.device, event.ip, event.instrument)):
             if thing and (event.payer, kind, thing) not in self.seen:
                 self.seen.add((event.payer, kind, thing))
@@ -586,14 +635,13 @@ class FieldState:
             self.payees.setdefault(payee, _Party()).add_fraud(arrival_ns)
 
 
-def _derived_online(
-    amount: float, party: _Party | None, now: int, windows: list[float], squares: float
-) -> tuple[float, float]:
+def _derived_online(amount: float, party: _Party | None) -> tuple[float, float]:
+    """Ratio and z-score against ``party``'s 30-day history (read at now first)."""
     if party is None:
         return math.nan, math.nan
-    n30 = windows[6]
-    sum30 = party.windows.read(now)[1][2]
-    return _derived(amount, n30, sum30, squares)
+    n30 = float(party.n[2])
+    sum30 = party.totals[2] if n30 else 0.0  # an empty window reads zero, not dust
+    return _derived(amount, n30, sum30, party.sq_total if n30 else 0.0)
 
 
 def _hours_since(party: _Party | None, now: int) -> float:
