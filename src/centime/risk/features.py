@@ -2,10 +2,13 @@
 
 ``OnlineFeatures.process(event)`` returns the event's feature row (a numpy float64 vector in
 the order of :data:`FEATURE_NAMES`) and only then lets the event count, so a decision never
-sees its own event. Everything is incremental and bounded: per family (accounts, devices,
-IPs, instruments, pairs) at most ``max_keys`` keys, the least recently seen evicted first
-(an evicted key starts again from nothing); windows are rings of buckets (centime.risk.windows);
-counterparty sets are capped; the shared-thing graph keeps a bounded number of links.
+sees its own event. Everything is incremental and bounded by design: per family (accounts,
+velocity windows, devices, IPs, instruments) ``exact_keys`` keys kept exactly, the keys beyond
+sharing a fixed table of states (centime.risk.sketch.BoundedMap; pairs and (payer, thing)
+uses: PairCounts), nothing evicted; windows store their non-empty buckets
+(centime.risk.windows); counterparty sets are capped; the shared-thing graph keeps a bounded
+number of links. :meth:`OnlineFeatures.row` computes a row lazily, family by family, as the
+rules read it.
 
 Amounts stay integers in events; features are floats in the asset's major unit (amount /
 10**scale; an asset the platform does not know counts at scale 0), which is what a model and
@@ -26,12 +29,12 @@ import numpy.typing as npt
 from centime.money import ASSETS
 from centime.risk.graph import Components
 from centime.risk.shared_state import FAMILIES, Velocity, event_keys
-from centime.risk.sketch import PairCounts
+from centime.limits import RISK_KEYS_EXACT_MAX
+from centime.risk.sketch import BoundedMap, PairCounts
 from centime.risk.types import EVENT_TYPES, RiskEvent
 from centime.risk.windows import (
     NS_PER_S,
     STANDARD_WINDOWS,
-    LruMap,
     WindowSet,
     WindowSpec,
     window_spec,
@@ -150,7 +153,7 @@ def _default_limits() -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class FeatureConfig:
-    max_keys: int = 50_000  # per family: accounts, devices, IPs, instruments, pairs
+    exact_keys: int = RISK_KEYS_EXACT_MAX  # per family; beyond, shared states (limits.py)
     max_graph_links: int = 200_000
     limits: Mapping[str, str] = field(default_factory=_default_limits)
     near_limit_share: float = 0.85  # amount in [share * limit, limit) is "just below"
@@ -179,8 +182,9 @@ class _Account:
     def __init__(self) -> None:
         self.first_seen_ns = -1
         self.balance = 0.0
-        self.flow_in = WindowSet(FLOW_WINDOWS)
-        self.flow_out = WindowSet(FLOW_WINDOWS)
+        # Created on first use (most accounts never need some of them: memory per account).
+        self.flow_in: WindowSet | None = None
+        self.flow_out: WindowSet | None = None
         self.fan_in: dict[str, int] = {}
         self.fan_out: dict[str, int] = {}
         self.upstream: dict[str, int] = {}
@@ -202,6 +206,10 @@ class _Thing:
         self.windows = WindowSet(STANDARD_WINDOWS)
         self.declines: WindowSet | None = None
         self.accounts: dict[str, None] = {}
+
+
+def _standard_windows() -> WindowSet:
+    return WindowSet(STANDARD_WINDOWS)
 
 
 def _touch(capped: dict[str, int], key: str, now_ns: int, cap: int) -> None:
@@ -244,15 +252,15 @@ class OnlineFeatures:
         # The velocity counters shared by every process (centime.risk.shared_state); None:
         # in this process (payer_windows, payee_windows and the things' windows).
         self.velocity = velocity
-        n = self.config.max_keys
-        self.accounts: LruMap[str, _Account] = LruMap(n, _Account)
-        self.payer_windows: LruMap[str, WindowSet] = LruMap(n, lambda: WindowSet(STANDARD_WINDOWS))
-        self.payee_windows: LruMap[str, WindowSet] = LruMap(n, lambda: WindowSet(STANDARD_WINDOWS))
-        self.devices: LruMap[str, _Thing] = LruMap(n, _Thing)
-        self.ips: LruMap[str, _Thing] = LruMap(n, _Thing)
-        self.instruments: LruMap[str, _Thing] = LruMap(n, _Thing)
+        n = self.config.exact_keys
+        self.accounts: BoundedMap[_Account] = BoundedMap(_Account, n)
+        self.payer_windows: BoundedMap[WindowSet] = BoundedMap(_standard_windows, n)
+        self.payee_windows: BoundedMap[WindowSet] = BoundedMap(_standard_windows, n)
+        self.devices: BoundedMap[_Thing] = BoundedMap(_Thing, n)
+        self.ips: BoundedMap[_Thing] = BoundedMap(_Thing, n)
+        self.instruments: BoundedMap[_Thing] = BoundedMap(_Thing, n)
         self.pairs = PairCounts()  # exact up to a limit, then a sketch: never evicted
-        self.seen: LruMap[tuple[str, str], list[int]] = LruMap(n, lambda: [0])  # payer, thing
+        self.seen = PairCounts()  # (payer, thing) uses, alike
         self.shared = Components(self.config.max_graph_links)
         self.referrals = Components(self.config.max_graph_links)
         self._scales: dict[str, int] = {}
@@ -385,8 +393,8 @@ class OnlineFeatures:
         drain = 0.0
         if outflow and amount > 0:
             drain = min(10.0, amount / balance) if balance > 0 else 10.0
-        flow_in = payer.flow_in.read(now)[1][0] if payer else 0.0
-        flow_out = payer.flow_out.read(now)[1][0] if payer else 0.0
+        flow_in = _read(payer.flow_in if payer else None, now, 1)[1][0]
+        flow_out = _read(payer.flow_out if payer else None, now, 1)[1][0]
         passed = flow_out + (amount if outflow else 0.0)
         pass_through = min(2.0, passed / flow_in) if flow_in > 0 else 0.0
         day_ago = now - NS_PER_DAY
@@ -394,7 +402,7 @@ class OnlineFeatures:
         def seen(kind: str, thing: str | None) -> float:
             if not thing:
                 return 0.0
-            return 0.0 if (event.payer, kind + thing) in self.seen else 1.0
+            return 0.0 if self.seen.get((event.payer, kind + thing)) else 1.0
 
         return [
             (now - payer.first_seen_ns) / NS_PER_H if payer else 0.0,
@@ -533,7 +541,7 @@ class OnlineFeatures:
             thing.accounts[event.payer] = None
             if len(thing.accounts) > THING_ACCOUNTS_CAP:
                 del thing.accounts[next(iter(thing.accounts))]
-            self.seen.get_or_create((event.payer, prefix + key))
+            self.seen.add((event.payer, prefix + key))
             if prefix != "n:" and not declined:  # IPs are shared by whole networks (NAT)
                 self.shared.link(event.payer, prefix + key)
 
@@ -544,12 +552,12 @@ class OnlineFeatures:
         cfg = self.config
         if kind in TOPUPS:
             payer.balance += amount
-            payer.flow_in.add(now, amount)
+            payer.flow_in = _add(payer.flow_in, FLOW_WINDOWS, now, amount)
             if kind == "topup_carrier":
                 payer.carrier = _add(payer.carrier, MONTH_WINDOW, now, amount)
         elif kind in OUTFLOWS:
             payer.balance = max(0.0, payer.balance - amount)
-            payer.flow_out.add(now, amount)
+            payer.flow_out = _add(payer.flow_out, FLOW_WINDOWS, now, amount)
         limit = self._limit(kind, event.asset)
         if amount > 0 and cfg.near_limit_share * limit <= amount < limit:
             payer.near_limit = _add(payer.near_limit, DAY_WEEK_WINDOWS, now, amount)
@@ -565,7 +573,7 @@ class OnlineFeatures:
                 payer.method_change_ns = now
         if payee is not None and kind in INFLOWS_TO_PAYEE:
             payee.balance += amount
-            payee.flow_in.add(now, amount)
+            payee.flow_in = _add(payee.flow_in, FLOW_WINDOWS, now, amount)
             _touch(payee.fan_in, event.payer, now, FAN_CAP)
             _touch(payer.fan_out, event.payee, now, FAN_CAP)
             self.shared.add_inflow(event.payee)

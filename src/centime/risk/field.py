@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from centime.money import ASSETS
-from centime.risk.sketch import PairCounts
+from centime.risk.sketch import BoundedMap, PairCounts
 from centime.risk.types import EVENT_TYPES, RiskEvent
 from centime.risk.windows import NS_PER_S, WindowSet, WindowSpec, window_spec
 
@@ -398,33 +398,33 @@ def _derived_arrays(amounts: F64, n30: F64, sum30: F64, sq30: F64) -> tuple[F64,
 
 _WIDTHS: Final = tuple(s.width_ns for s in FIELD_WINDOWS)
 _SIZES: Final = tuple(s.buckets for s in FIELD_WINDOWS)
-_INF: Final = -math.inf
+
+
+_STRIDE: Final = 5  # bucket index, count, sum, max, extra (30d: squares; 1d, 7d: newcomers)
 
 
 class _Party:
-    """One payer's (or payee's) history: per window a ring of buckets (count, sum, max; the
-    sum of squares in the 30-day one; first-time payers in the 1- and 7-day ones, as payee)
-    with running totals, all moved by one loop; and the windows of its fraud labels.
+    """One payer's (or payee's) history: per window the buckets that hold events (count,
+    sum, max; the sum of squares in the 30-day one; first-time payers, as payee, in the 1-
+    and 7-day ones) with running totals, all moved by one loop; and the windows of its
+    fraud labels.
 
     The arithmetic is :class:`~centime.risk.windows.WindowSet`'s, operation for operation
-    (a total adds each value and subtracts a bucket as the ring leaves it), so the rows are
-    the ones the per-quantity windows gave; a window's max is the largest of its buckets'.
+    (a total adds each value and subtracts a bucket as the window leaves it), so the rows
+    are the ones the per-quantity rings gave; a window's max is the largest of its buckets'.
+    Only buckets that hold something are stored: a party seen once costs one entry per
+    window, not a ring of 82 buckets.
     """
 
     __slots__ = (
-        "counts",
+        "entries",
+        "extra",
         "first_ns",
         "frauds",
         "heads",
         "last_fraud_ns",
         "last_ns",
-        "maxes",
         "n",
-        "new",
-        "new_n",
-        "sq",
-        "sq_total",
-        "sums",
         "totals",
     )
 
@@ -432,78 +432,55 @@ class _Party:
         self.first_ns = -1
         self.last_ns = -1
         self.heads = [-1, -1, -1]
-        self.counts = [[0] * n for n in _SIZES]
-        self.sums = [[0.0] * n for n in _SIZES]
-        self.maxes = [[_INF] * n for n in _SIZES]
+        self.entries: list[list[float]] = [[], [], []]
         self.n = [0, 0, 0]
         self.totals = [0.0, 0.0, 0.0]
-        self.sq = [0.0] * _SIZES[2]
-        self.sq_total = 0.0
-        self.new: list[list[int]] | None = None  # as payee: events from first-time payers
-        self.new_n = [0, 0]
+        self.extra = [0.0, 0.0, 0.0]  # newcomers in 1d and 7d; the 30-day sum of squares
         self.frauds: WindowSet | None = None
         self.last_fraud_ns = -1
 
     def _advance(self, i: int, bucket: int) -> None:
-        head, size = self.heads[i], _SIZES[i]
-        counts, sums, maxes = self.counts[i], self.sums[i], self.maxes[i]
-        new = self.new[i] if self.new is not None and i < 2 else None
-        if head < 0 or bucket - head >= size:
-            counts[:] = [0] * size
-            sums[:] = [0.0] * size
-            maxes[:] = [_INF] * size
-            self.n[i], self.totals[i] = 0, 0.0
-            if i == 2:
-                self.sq[:] = [0.0] * size
-                self.sq_total = 0.0
-            if new is not None:
-                new[:] = [0] * size
-                self.new_n[i] = 0
+        head, entries = self.heads[i], self.entries[i]
+        if head < 0 or bucket - head >= _SIZES[i]:
+            entries.clear()
+            self.n[i], self.totals[i], self.extra[i] = 0, 0.0, 0.0
         else:
-            n, total = self.n[i], self.totals[i]
-            for b in range(head + 1, bucket + 1):
-                slot = b % size
-                n -= counts[slot]
-                total -= sums[slot]
-                counts[slot] = 0
-                sums[slot] = 0.0
-                maxes[slot] = _INF
-                if i == 2:
-                    self.sq_total -= self.sq[slot]
-                    self.sq[slot] = 0.0
-                if new is not None:
-                    self.new_n[i] -= new[slot]
-                    new[slot] = 0
-            self.n[i], self.totals[i] = n, total
+            oldest = bucket - _SIZES[i]  # buckets at or before it leave the window
+            n, total, extra = self.n[i], self.totals[i], self.extra[i]
+            k = 0
+            while k < len(entries) and entries[k] <= oldest:
+                n -= int(entries[k + 1])
+                total -= entries[k + 2]
+                extra -= entries[k + 4]
+                k += _STRIDE
+            if k:
+                del entries[:k]
+            self.n[i], self.totals[i], self.extra[i] = n, total, extra
         self.heads[i] = bucket
 
-    def add(self, t_ns: int, amount: float, first_payer: int = -1) -> None:
-        """Count an event (``first_payer``: 1 if its payer never paid this payee before, 0
-        if it did, -1 for a payer's own history)."""
+    def add(self, t_ns: int, amount: float, first_payer: int = 0) -> None:
+        """Count an event (``first_payer``: 1 if its payer never paid this payee before)."""
         if self.first_ns < 0:
             self.first_ns = t_ns
         self.last_ns = t_ns
-        if first_payer >= 0 and self.new is None:
-            self.new = [[0] * _SIZES[0], [0] * _SIZES[1]]
         heads = self.heads
         for i in range(3):
             bucket = t_ns // _WIDTHS[i]
             if bucket > heads[i]:
                 self._advance(i, bucket)
-            slot = heads[i] % _SIZES[i]  # an older event counts in the newest bucket
-            self.counts[i][slot] += 1
-            self.sums[i][slot] += amount
+            extra = amount * amount if i == 2 else float(first_payer)
+            entries = self.entries[i]  # an older event counts in the newest bucket
+            if entries and entries[-_STRIDE] == heads[i]:
+                entries[-4] += 1
+                entries[-3] += amount
+                if amount > entries[-2]:
+                    entries[-2] = amount
+                entries[-1] += extra
+            else:
+                entries += (heads[i], 1, amount, amount, extra)
             self.n[i] += 1
             self.totals[i] += amount
-            maxes = self.maxes[i]
-            if amount > maxes[slot]:
-                maxes[slot] = amount
-            if i == 2:
-                self.sq[slot] += amount * amount
-                self.sq_total += amount * amount
-            elif first_payer > 0 and self.new is not None:
-                self.new[i][slot] += 1
-                self.new_n[i] += 1
+            self.extra[i] += extra
 
     def read(self, now: int) -> None:
         """Move every window to ``now`` (then ``n``, ``totals``... are as of ``now``)."""
@@ -513,6 +490,10 @@ class _Party:
             if bucket > heads[i]:
                 self._advance(i, bucket)
 
+    def largest(self, i: int) -> float:
+        entries = self.entries[i]
+        return max(entries[3 :: _STRIDE]) if entries else math.nan
+
     def add_fraud(self, arrival_ns: int) -> None:
         if self.frauds is None:
             self.frauds = WindowSet(FIELD_WINDOWS)
@@ -520,7 +501,7 @@ class _Party:
         self.last_fraud_ns = max(self.last_fraud_ns, arrival_ns)
 
 
-_EMPTY_WINDOWS: Final = (0.0, math.nan, math.nan) * 3
+_EMPTY_WINDOWS = (0.0, math.nan, math.nan, 0.0, math.nan, math.nan, 0.0, math.nan, math.nan)
 
 
 def _party_windows(party: _Party | None, now: int) -> list[float]:
@@ -531,8 +512,7 @@ def _party_windows(party: _Party | None, now: int) -> list[float]:
     for i in range(3):
         c = party.n[i]
         if c:
-            best = max(party.maxes[i])
-            out += (float(c), party.totals[i] / c, best if best > _INF else math.nan)
+            out += (float(c), party.totals[i] / c, party.largest(i))
         else:
             out += (0.0, math.nan, math.nan)
     return out
@@ -555,11 +535,12 @@ class FieldState:
     must not be earlier than the labels before it for the same party)."""
 
     def __init__(self) -> None:
-        self.payers: dict[str, _Party] = {}
-        self.payees: dict[str, _Party] = {}
-        self.pairs = PairCounts()  # exact up to RISK_PAIRS_EXACT_MAX, then a sketch
-        self.seen: set[tuple[str, int, str]] = set()
-        self.device_payers: dict[str, int] = {}
+        # Exact up to RISK_KEYS_EXACT_MAX / RISK_PAIRS_EXACT_MAX, then sketches (limits.py).
+        self.payers: BoundedMap[_Party] = BoundedMap(_Party)
+        self.payees: BoundedMap[_Party] = BoundedMap(_Party)
+        self.pairs = PairCounts()
+        self.seen = PairCounts()  # (payer, kind, thing) uses
+        self.device_payers = PairCounts()  # distinct payers per device
 
     def compute(self, event: RiskEvent) -> list[float]:
         now = event.timestamp_ns
@@ -579,8 +560,8 @@ class FieldState:
         ]
         out += _party_windows(payer, now)
         out += _party_windows(payee, now)
-        if payee is not None and payee.new is not None:
-            out += (float(payee.new_n[0]), float(payee.new_n[1]))
+        if payee is not None:
+            out += (payee.extra[0], payee.extra[1])
         else:
             out += (0.0, 0.0)
         out += _derived_online(amount, payer)
@@ -600,9 +581,9 @@ class FieldState:
             out.append(
                 math.nan
                 if not thing or signup
-                else (0.0 if (event.payer, kind, thing) in self.seen else 1.0)
+                else (0.0 if self.seen.get((event.payer, kind, thing)) else 1.0)
             )
-        out.append(float(self.device_payers.get(event.device, 0)) if event.device else math.nan)
+        out.append(float(self.device_payers.get(event.device)) if event.device else math.nan)
         out += _party_labels(payer, now)
         out += _party_labels(payee, now)
         return out
@@ -612,27 +593,20 @@ class FieldState:
             return
         now = event.timestamp_ns
         amount = event.amount / 10 ** scale_of(event.asset)
-        payer = self.payers.get(event.payer)
-        if payer is None:
-            payer = self.payers[event.payer] = _Party()
-        payer.add(now, amount)
+        self.payers.get_or_create(event.payer).add(now, amount)
         if event.payee:
-            payee = self.payees.get(event.payee)
-            if payee is None:
-                payee = self.payees[event.payee] = _Party()
+            payee = self.payees.get_or_create(event.payee)
             before = self.pairs.add((event.payer, event.payee))
             payee.add(now, amount, 1 if before == 0 else 0)
         for kind, thing in enumerate((event.device, event.ip, event.instrument)):
-            if thing and (event.payer, kind, thing) not in self.seen:
-                self.seen.add((event.payer, kind, thing))
-                if kind == 0:
-                    self.device_payers[thing] = self.device_payers.get(thing, 0) + 1
+            if thing and self.seen.add((event.payer, kind, thing)) == 0 and kind == 0:
+                self.device_payers.add(thing)
 
     def add_label(self, payer: str, payee: str, arrival_ns: int) -> None:
         """A fraud label on an event of ``payer`` to ``payee`` arrived at ``arrival_ns``."""
-        self.payers.setdefault(payer, _Party()).add_fraud(arrival_ns)
+        self.payers.get_or_create(payer).add_fraud(arrival_ns)
         if payee:
-            self.payees.setdefault(payee, _Party()).add_fraud(arrival_ns)
+            self.payees.get_or_create(payee).add_fraud(arrival_ns)
 
 
 def _derived_online(amount: float, party: _Party | None) -> tuple[float, float]:
@@ -641,7 +615,7 @@ def _derived_online(amount: float, party: _Party | None) -> tuple[float, float]:
         return math.nan, math.nan
     n30 = float(party.n[2])
     sum30 = party.totals[2] if n30 else 0.0  # an empty window reads zero, not dust
-    return _derived(amount, n30, sum30, party.sq_total if n30 else 0.0)
+    return _derived(amount, n30, sum30, party.extra[2] if n30 else 0.0)
 
 
 def _hours_since(party: _Party | None, now: int) -> float:
