@@ -27,6 +27,7 @@ STAMP_NAME = "core.build-sha256"
 RISK_DIR = Path("src/centime/risk")
 RISK_MODULES = ("windows", "sketch", "graph", "features", "field")  # = native.COMPILED
 RISK_STAMP = RISK_DIR / "native.build-sha256"
+COMPILED_DIGEST: list[str] = []  # the risk sources' digest when mypyc read them
 
 
 def _pure(reason: str) -> list[Any]:
@@ -65,6 +66,7 @@ def _ext_modules() -> list[Any]:
     try:
         core = list(mypycify([*flags, str(CORE_SOURCE)], opt_level="3"))
         risk_sources = [str(RISK_DIR / f"{name}.py") for name in RISK_MODULES]
+        COMPILED_DIGEST.append(_risk_digest())  # of the sources as mypyc read them
         return core + list(mypycify([*flags, *risk_sources], opt_level="3"))
     except (Exception, SystemExit) as error:  # mypy exits on type errors
         return _pure(f"mypyc refused the ledger core or the risk state ({error})")
@@ -90,7 +92,7 @@ class OptionalBuildExt(build_ext):
         core = self.get_ext_fullpath("centime.ledger.core")
         Path(core).with_name(STAMP_NAME).write_text(digest + "\n")
         field = self.get_ext_fullpath("centime.risk.field")
-        Path(field).with_name(RISK_STAMP.name).write_text(_risk_digest() + "\n")
+        Path(field).with_name(RISK_STAMP.name).write_text(COMPILED_DIGEST[-1] + "\n")
 
 
 setup(ext_modules=_ext_modules(), cmdclass={"build_ext": OptionalBuildExt})

@@ -95,7 +95,9 @@ class RiskBenchResult:
         for label, k, unit in (("p50", 0, "us"), ("p99", 1, "us"), ("rate", 2, "/s")):
             a, b = col(new, k), col(old, k)
             ratio = b / a if k < 2 else a / b
-            out.append(f"decide {label:<4} new {a:>9,.1f} {unit}  old {b:>9,.1f} {unit}  {ratio:.1f}x")
+            out.append(
+                f"decide {label:<4} new {a:>9,.1f} {unit}  old {b:>9,.1f} {unit}  {ratio:.1f}x"
+            )
         a, b = med(self.batch_per_s["new"]), med(self.batch_per_s["old"])
         out.append(
             f"decide_many, batches of {self.batch_size}: new {a:,.0f}/s  old {b:,.0f}/s"
@@ -167,7 +169,8 @@ def _timed_batch(engine: Screen, batch: list[RiskEvent]) -> tuple[float, list[De
 
 
 def _same(a: list[Decision], b: list[Decision]) -> tuple[int, int]:
-    return sum(x.action == y.action and x.score == y.score for x, y in zip(a, b)), len(a)
+    same = sum(x.action == y.action and x.score == y.score for x, y in zip(a, b, strict=True))
+    return same, len(a)
 
 
 def run_risk_bench(

@@ -24,6 +24,8 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
+from centime.risk.single_row import SingleRow
+
 __all__ = ["PathExplainer"]
 
 F64 = npt.NDArray[np.float64]
@@ -33,11 +35,12 @@ ROWS_PER_GATHER = 64  # rows x trees x features floats per gather: about 10 MB a
 class PathExplainer:
     """Per-feature path credits of rows of one Booster."""
 
-    __slots__ = ("_credits", "_offsets", "booster", "features")
+    __slots__ = ("_credits", "_offsets", "booster", "features", "single")
 
-    def __init__(self, booster: lgb.Booster) -> None:
+    def __init__(self, booster: lgb.Booster, single: SingleRow | None = None) -> None:
         dump = booster.dump_model()
         self.booster = booster
+        self.single = single  # one row's leaves through the single-row C API
         self.features = int(dump["max_feature_idx"]) + 1
         trees = dump["tree_info"]
         leaves = max(int(tree["num_leaves"]) for tree in trees)
@@ -51,10 +54,12 @@ class PathExplainer:
 
     def credits(self, rows: F64) -> F64:
         """One row of per-feature credits (raw score units) per row of ``rows``."""
+        if len(rows) == 1 and self.single is not None:  # a single decision: one gather
+            flat_row = self.single.leaves(rows[0]).astype(np.int64) + self._offsets
+            one: F64 = self._credits[flat_row].sum(axis=0, keepdims=True)
+            return one
         leaves = np.asarray(self.booster.predict(rows, pred_leaf=True, num_threads=1))
         flat = leaves.reshape(len(rows), -1).astype(np.int64) + self._offsets
-        if len(flat) == 1:  # a single decision: one gather, no chunking
-            return self._credits[flat[0]].sum(axis=0, keepdims=True)
         out = np.empty((len(rows), self.features), dtype=np.float64)
         for start in range(0, len(rows), ROWS_PER_GATHER):
             chunk = flat[start : start + ROWS_PER_GATHER]
@@ -71,7 +76,9 @@ def _walk(node: dict[str, Any], path: F64, out: F64) -> None:
     feature = int(node["split_feature"])
     for side in ("left_child", "right_child"):
         child = node[side]
-        child_value = float(child["leaf_value"] if "leaf_index" in child else child["internal_value"])
+        child_value = float(
+            child["leaf_value"] if "leaf_index" in child else child["internal_value"]
+        )
         step = path.copy()
         step[feature] += child_value - value
         _walk(child, step, out)

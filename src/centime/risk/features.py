@@ -26,10 +26,10 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from centime.limits import RISK_KEYS_EXACT_MAX
 from centime.money import ASSETS
 from centime.risk.graph import Components
 from centime.risk.shared_state import FAMILIES, Velocity, event_keys
-from centime.limits import RISK_KEYS_EXACT_MAX
 from centime.risk.sketch import BoundedMap, PairCounts
 from centime.risk.types import EVENT_TYPES, RiskEvent
 from centime.risk.windows import (

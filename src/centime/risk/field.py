@@ -473,8 +473,7 @@ class _Party:
             if entries and entries[-_STRIDE] == heads[i]:
                 entries[-4] += 1
                 entries[-3] += amount
-                if amount > entries[-2]:
-                    entries[-2] = amount
+                entries[-2] = max(entries[-2], amount)
                 entries[-1] += extra
             else:
                 entries += (heads[i], 1, amount, amount, extra)
@@ -492,7 +491,7 @@ class _Party:
 
     def largest(self, i: int) -> float:
         entries = self.entries[i]
-        return max(entries[3 :: _STRIDE]) if entries else math.nan
+        return max(entries[3::_STRIDE]) if entries else math.nan
 
     def add_fraud(self, arrival_ns: int) -> None:
         if self.frauds is None:

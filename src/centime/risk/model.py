@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 from centime.risk.explain import PathExplainer
 from centime.risk.field import FIELD_NAMES as FEATURE_NAMES
+from centime.risk.single_row import SingleRow
 
 __all__ = ["DEFAULT_MODEL_DIR", "Model", "Policy", "load_default_model", "load_model", "save_model"]
 
@@ -88,9 +89,13 @@ class Model:
     policy: Policy | None = None
     # Path credits per leaf (centime.risk.explain) for the reasons; None: TreeSHAP (slow).
     explainer: PathExplainer | None = None
+    # One row through LightGBM's single-row C API (centime.risk.single_row); None: predict.
+    single: SingleRow | None = None
 
     def probabilities(self, rows: Matrix) -> Matrix:
         """The Booster's uncalibrated probability for each row of a 2-D array."""
+        if len(rows) == 1 and self.single is not None:
+            return np.array([self.single.probability(rows[0])], dtype=np.float64)
         return np.asarray(self.booster.predict(rows, num_threads=1), dtype=np.float64)
 
     def scores(self, rows: Matrix) -> list[int]:
@@ -186,12 +191,13 @@ def load_model(directory: Path) -> Model | None:
         log.warning("risk model in %s not loaded (%s): deciding on rules alone", directory, e)
         return None
     info = {k: v for k, v in sidecar.items() if k not in ("feature_names", "calibration", "policy")}
-    return Model(booster, version, names, x, y, info, policy, _explainer(booster))
+    single = SingleRow(booster)
+    return Model(booster, version, names, x, y, info, policy, _explainer(booster, single), single)
 
 
-def _explainer(booster: lgb.Booster) -> PathExplainer | None:
+def _explainer(booster: lgb.Booster, single: SingleRow) -> PathExplainer | None:
     try:
-        return PathExplainer(booster)
+        return PathExplainer(booster, single)
     except (ValueError, KeyError) as e:  # a tree it cannot read: TreeSHAP, slow but right
         log.warning("risk model reasons fall back to TreeSHAP (%s)", e)
         return None

@@ -27,11 +27,11 @@ validate keeps the last good rules and logs a warning (once per change).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import operator
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
-import dataclasses
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -122,7 +122,9 @@ class Ruleset:
     bands: Bands
     rules: tuple[Rule, ...]
     # The rules that apply to each event type, in file order (built once, not per event).
-    by_type: Mapping[str, tuple[Rule, ...]] = dataclasses.field(init=False, repr=False, compare=False)
+    by_type: Mapping[str, tuple[Rule, ...]] = dataclasses.field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         by_type = {

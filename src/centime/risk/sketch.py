@@ -154,7 +154,9 @@ class BoundedMap(Generic[V]):
         return shared
 
     def __contains__(self, key: str) -> bool:
-        return key in self._data or (bool(self._shared) and self._shared[self._slot(key)] is not None)
+        return key in self._data or (
+            bool(self._shared) and self._shared[self._slot(key)] is not None
+        )
 
     def __len__(self) -> int:
         """The keys held exactly."""

@@ -7,9 +7,9 @@ against a brute-force list of events; it is what "the last hour" means at bucket
 (a 1-hour window of 12 five-minute buckets covers between 55 and 60 minutes).
 
 Memory per key is at most the buckets that hold something, never a list of events; time
-only moves forward for
-a counter (an event older than the newest bucket it has seen counts in the newest bucket, so
-out-of-order events within a bucket or two are absorbed instead of rewriting history).
+only moves forward for a counter (an event older than the newest bucket it has seen counts
+in the newest bucket, so out-of-order events within a bucket or two are absorbed instead of
+rewriting history).
 """
 
 from __future__ import annotations

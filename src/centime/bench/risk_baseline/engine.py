@@ -23,9 +23,9 @@ from typing import Final
 
 import numpy as np
 
-from centime.clock import Clock, SystemClock
 from centime.bench.risk_baseline.features import FeatureConfig, OnlineFeatures, Row
 from centime.bench.risk_baseline.field import FieldState
+from centime.clock import Clock, SystemClock
 from centime.risk.model import DEFAULT_MODEL_DIR, Model, load_model
 from centime.risk.rules import DEFAULT_RULES_PATH, SEVERITY, Rule, Ruleset, RulesFile
 from centime.risk.shared_state import Velocity

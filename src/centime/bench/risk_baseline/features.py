@@ -23,11 +23,6 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from centime.money import ASSETS
-from centime.risk.graph import Components
-from centime.risk.shared_state import FAMILIES, Velocity, event_keys
-from centime.risk.sketch import PairCounts
-from centime.risk.types import EVENT_TYPES, RiskEvent
 from centime.bench.risk_baseline.windows import (
     NS_PER_S,
     STANDARD_WINDOWS,
@@ -36,6 +31,11 @@ from centime.bench.risk_baseline.windows import (
     WindowSpec,
     window_spec,
 )
+from centime.money import ASSETS
+from centime.risk.graph import Components
+from centime.risk.shared_state import FAMILIES, Velocity, event_keys
+from centime.risk.sketch import PairCounts
+from centime.risk.types import EVENT_TYPES, RiskEvent
 
 __all__ = ["FEATURE_INDEX", "FEATURE_NAMES", "FeatureConfig", "OnlineFeatures", "Row"]
 

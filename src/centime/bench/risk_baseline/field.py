@@ -39,10 +39,10 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from centime.bench.risk_baseline.windows import NS_PER_S, WindowSet, WindowSpec, window_spec
 from centime.money import ASSETS
 from centime.risk.sketch import PairCounts
 from centime.risk.types import EVENT_TYPES, RiskEvent
-from centime.bench.risk_baseline.windows import NS_PER_S, WindowSet, WindowSpec, window_spec
 
 __all__ = [
     "FIELD_INDEX",
