@@ -432,7 +432,7 @@ class _Party:
         self.first_ns = -1
         self.last_ns = -1
         self.heads = [-1, -1, -1]
-        self.entries: list[list[float]] = [[], [], []]
+        self.entries: list[list[int | float]] = [[], [], []]  # ints stay exact, compiled
         self.n = [0, 0, 0]
         self.totals = [0.0, 0.0, 0.0]
         self.extra = [0.0, 0.0, 0.0]  # newcomers in 1d and 7d; the 30-day sum of squares

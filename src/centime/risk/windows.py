@@ -69,7 +69,9 @@ class WindowSet:
     def __init__(self, specs: tuple[WindowSpec, ...]) -> None:
         self._widths = tuple(s.width_ns for s in specs)
         self._sizes = tuple(s.buckets for s in specs)
-        self._entries: list[list[float]] = [[] for _ in specs]  # bucket, count, sum, ...
+        # Per window: bucket, count, sum, ... (ints stay ints: compiled, a float-typed list
+        # would turn a bucket index into a float, inexact past 2**53).
+        self._entries: list[list[int | float]] = [[] for _ in specs]
         self._heads = [-1] * len(specs)  # the newest bucket index each window holds
         self._total_counts = [0] * len(specs)
         self._total_sums = [0.0] * len(specs)
