@@ -267,7 +267,7 @@ def bench_risk(
     threads: int = typer.Option(4, min=1, max=64, help="Threads for the lock measurement."),
     seed: int = typer.Option(3, help="Seed of the simulated traffic."),
     entities: int = typer.Option(
-        1_000_000, min=0, max=10_000_000, help="Payers (and payees) for the memory figure."
+        1_000_000, min=0, max=10_000_000, help="Parties (half payers) for the memory figure."
     ),
 ) -> None:
     """Risk decisions in process with the shipped model and rules, the engine of today

@@ -185,9 +185,9 @@ class _Account:
         # Created on first use (most accounts never need some of them: memory per account).
         self.flow_in: WindowSet | None = None
         self.flow_out: WindowSet | None = None
-        self.fan_in: dict[str, int] = {}
-        self.fan_out: dict[str, int] = {}
-        self.upstream: dict[str, int] = {}
+        self.fan_in: dict[str, int] = _NONE  # replaced by its own dict on the first write
+        self.fan_out: dict[str, int] = _NONE
+        self.upstream: dict[str, int] = _NONE
         self.declines: WindowSet | None = None
         self.carrier: WindowSet | None = None
         self.carrier_in: WindowSet | None = None
@@ -212,11 +212,21 @@ def _standard_windows() -> WindowSet:
     return WindowSet(STANDARD_WINDOWS)
 
 
-def _touch(capped: dict[str, int], key: str, now_ns: int, cap: int) -> None:
+# The empty counterparty map every account starts with (never written: ``_touch`` gives an
+# account its own dict on its first write), so an account that never pays or is paid costs
+# no dicts: most of the memory of a party seen once.
+_NONE: dict[str, int] = {}
+
+
+def _touch(capped: dict[str, int], key: str, now_ns: int, cap: int) -> dict[str, int]:
+    """``capped`` (or a new dict if it is the shared empty one) with ``key`` touched now."""
+    if capped is _NONE:
+        capped = {}
     capped.pop(key, None)
     capped[key] = now_ns
     if len(capped) > cap:
         del capped[next(iter(capped))]
+    return capped
 
 
 def _recent(capped: dict[str, int], since_ns: int) -> int:
@@ -574,17 +584,17 @@ class OnlineFeatures:
         if payee is not None and kind in INFLOWS_TO_PAYEE:
             payee.balance += amount
             payee.flow_in = _add(payee.flow_in, FLOW_WINDOWS, now, amount)
-            _touch(payee.fan_in, event.payer, now, FAN_CAP)
-            _touch(payer.fan_out, event.payee, now, FAN_CAP)
+            payee.fan_in = _touch(payee.fan_in, event.payer, now, FAN_CAP)
+            payer.fan_out = _touch(payer.fan_out, event.payee, now, FAN_CAP)
             self.shared.add_inflow(event.payee)
             carrier = _read(payer.carrier, now, 1)[1][0]
             if carrier >= cfg.carrier_heavy_ratio * self._carrier_monthly(event.asset):
                 payee.carrier_in = _add(payee.carrier_in, WEEK_WINDOW, now, 1.0)
             # Where this money came from: the payer and what reached the payer, for cycles.
-            _touch(payee.upstream, event.payer, now, UPSTREAM_CAP)
+            payee.upstream = _touch(payee.upstream, event.payer, now, UPSTREAM_CAP)
             for source, when in list(payer.upstream.items()):
                 if source != event.payee and when >= now - NS_PER_DAY:
-                    _touch(payee.upstream, source, when, UPSTREAM_CAP)
+                    payee.upstream = _touch(payee.upstream, source, when, UPSTREAM_CAP)
 
 
 class LazyRow:

@@ -54,6 +54,9 @@ STANDARD_WINDOWS: Final = (
 )
 
 
+_SHAPES: dict[tuple[WindowSpec, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+
+
 class WindowSet:
     """Count and sum per window, for one key. ``add`` and ``read`` are O(1) amortized: each
     window keeps its running totals and subtracts a bucket as the window leaves it behind.
@@ -67,8 +70,13 @@ class WindowSet:
     __slots__ = ("_entries", "_heads", "_sizes", "_total_counts", "_total_sums", "_widths")
 
     def __init__(self, specs: tuple[WindowSpec, ...]) -> None:
-        self._widths = tuple(s.width_ns for s in specs)
-        self._sizes = tuple(s.buckets for s in specs)
+        shape = _SHAPES.get(specs)
+        if shape is None:  # one pair of tuples per set of windows, shared by every key
+            shape = _SHAPES[specs] = (
+                tuple(s.width_ns for s in specs),
+                tuple(s.buckets for s in specs),
+            )
+        self._widths, self._sizes = shape
         # Per window: bucket, count, sum, ... (ints stay ints: compiled, a float-typed list
         # would turn a bucket index into a float, inexact past 2**53).
         self._entries: list[list[int | float]] = [[] for _ in specs]
