@@ -8,10 +8,13 @@ run, both decide the same next events (which goes first alternates between runs)
 
 - ``decide``: one event at a time, each timed (p50, p99, decisions/s);
 - ``decide_many``: one batch of 8189 events (one model call per batch);
-- ``threads``: the new engine shared by N threads, each deciding its own slice (the lock);
 - the parts of a new decision: the rules with their features, the model's field features,
-  the model call on one row, the reasons of a row that reaches a band;
+  the model call on one row, the reasons of a row that reaches a band (the old engine
+  decides those events too, untimed, so that both states stay alike);
 - whether both engines gave the same action and score to every event.
+
+After the runs, ``threads``: the new engine shared by N threads, each deciding its own
+slice (the lock), once per run.
 
 Then, once: memory per million parties (``--entities`` parties, half payers and half payees,
 each new, loaded into the features of each engine in a fresh process; RSS before and after;
@@ -208,7 +211,11 @@ def run_risk_bench(
             result.batch_per_s[name].append(rate)
             decided[name] += decisions
         result.same.append(_same(decided["new"], decided["old"]))
-        _parts(new, model, take(config.decisions), result.parts)
+        parts = take(config.decisions)
+        _parts(new, model, parts, result.parts)
+        for event in parts:  # the old engine counts them too: both states stay the same
+            old.decide(event)
+    for _ in range(config.runs):  # last: threads interleave events, so the states part
         result.threads_per_s.append(_threaded(new, take(config.decisions), config.threads))
     if config.entities:
         progress(f"memory: {config.entities:,} new parties into each engine")
