@@ -132,8 +132,10 @@ FEATURE_INDEX: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
 # The row's families, in row order: what one call computes when a rule reads one of them.
 # Base (type, amount, hour, roundness, near a limit); the velocity of the payer, payee,
-# device, IP and instrument (count and sum per window); accounts; things; graph.
-_GROUP_SIZES: Final = (5, 10, 10, 10, 10, 10, 19, 12, 12)
+# device, IP and instrument (count and sum per window); accounts (ages, pairs, new things;
+# flows and counterparties); things (declines; carrier; carrier-funded inflow; structuring);
+# graph. The shipped rules read a few features of most events: small families pay.
+_GROUP_SIZES: Final = (5, 10, 10, 10, 10, 10, 8, 11, 5, 2, 2, 3, 12)
 _GROUP_STARTS: Final = tuple(sum(_GROUP_SIZES[:g]) for g in range(len(_GROUP_SIZES)))
 _GROUP_OF: Final = tuple(g for g, size in enumerate(_GROUP_SIZES) for _ in range(size))
 assert len(_GROUP_OF) == len(FEATURE_NAMES)
@@ -321,13 +323,21 @@ class OnlineFeatures:
             return self._base(event, now)
         if group <= 5:
             return self._velocity(event, now, group - 1)
-        amount = self._major(event.amount, event.asset)
+        if group == 10:
+            return self._carrier_in(event, now)
         payer = self.accounts.get(event.payer)
-        if group == 7:
-            return self._thing_features(event, now, payer)
+        if group == 8:
+            return self._declines(event, now, payer)
+        if group == 9:
+            return self._carrier(event, now, payer)
+        if group == 11:
+            return self._structuring(now, payer)
         payee = self.accounts.get(event.payee) if event.payee else None
         if group == 6:
-            return self._account_features(event, now, amount, payer, payee)
+            return self._account_basics(event, now, payer, payee)
+        if group == 7:
+            amount = self._major(event.amount, event.asset)
+            return self._account_flows(event, now, amount, payer, payee)
         return self._graph_features(event, now, payer, payee)
 
     def _base(self, event: RiskEvent, now: int) -> list[float]:
@@ -388,26 +398,12 @@ class OnlineFeatures:
         if self.velocity is not None:
             self.velocity.store()
 
-    def _account_features(
-        self,
-        event: RiskEvent,
-        now: int,
-        amount: float,
-        payer: _Account | None,
-        payee: _Account | None,
+    def _account_basics(
+        self, event: RiskEvent, now: int, payer: _Account | None, payee: _Account | None
     ) -> list[float]:
+        """Ages, the pair, and whether the device, IP, instrument are new to the payer."""
         pair = self.pairs.get((event.payer, event.payee))
         reverse = self.pairs.get((event.payee, event.payer))
-        balance = payer.balance if payer else 0.0
-        outflow = event.type in OUTFLOWS
-        drain = 0.0
-        if outflow and amount > 0:
-            drain = min(10.0, amount / balance) if balance > 0 else 10.0
-        flow_in = _read(payer.flow_in if payer else None, now, 1)[1][0]
-        flow_out = _read(payer.flow_out if payer else None, now, 1)[1][0]
-        passed = flow_out + (amount if outflow else 0.0)
-        pass_through = min(2.0, passed / flow_in) if flow_in > 0 else 0.0
-        day_ago = now - NS_PER_DAY
 
         def seen(kind: str, thing: str | None) -> float:
             if not thing:
@@ -423,6 +419,28 @@ class OnlineFeatures:
             seen("d:", event.device),
             seen("n:", event.ip),
             seen("i:", event.instrument),
+        ]
+
+    def _account_flows(
+        self,
+        event: RiskEvent,
+        now: int,
+        amount: float,
+        payer: _Account | None,
+        payee: _Account | None,
+    ) -> list[float]:
+        """Balance, drain, the 15-minute flows, and counterparties (fan-in, fan-out)."""
+        balance = payer.balance if payer else 0.0
+        outflow = event.type in OUTFLOWS
+        drain = 0.0
+        if outflow and amount > 0:
+            drain = min(10.0, amount / balance) if balance > 0 else 10.0
+        flow_in = _read(payer.flow_in if payer else None, now, 1)[1][0]
+        flow_out = _read(payer.flow_out if payer else None, now, 1)[1][0]
+        passed = flow_out + (amount if outflow else 0.0)
+        pass_through = min(2.0, passed / flow_in) if flow_in > 0 else 0.0
+        day_ago = now - NS_PER_DAY
+        return [
             balance,
             drain,
             flow_in,
@@ -436,35 +454,35 @@ class OnlineFeatures:
             float(_recent(payee.fan_out, day_ago)) if payee else 0.0,
         ]
 
-    def _thing_features(self, event: RiskEvent, now: int, payer: _Account | None) -> list[float]:
-        cfg = self.config
+    def _declines(self, event: RiskEvent, now: int, payer: _Account | None) -> list[float]:
         declines = _read(payer.declines if payer else None, now, 2)[0]
         instrument = self.instruments.get(event.instrument) if event.instrument else None
         device = self.devices.get(event.device) if event.device else None
         instrument_declines = _read(instrument.declines if instrument else None, now, 2)[0]
         device_declines = _read(device.declines if device else None, now, 2)[0]
-        carrier = _read(payer.carrier if payer else None, now, 1)[1][0]
-        carrier_limit = self._carrier_monthly(event.asset)
-        payee = self.accounts.get(event.payee) if event.payee else None
-        carrier_in = float(_read(payee.carrier_in if payee else None, now, 1)[0][0])
-        payee_7d = self._payee_count_7d(event, now)
-        near = _read(payer.near_limit if payer else None, now, 2)[0]
-        rounds = _read(payer.round if payer else None, now, 1)[0]
-        del cfg
         return [
             float(declines[0]),
             float(declines[1]),
             float(instrument_declines[0]),
             float(instrument_declines[1]),
             float(device_declines[1]),
-            carrier,
-            carrier / carrier_limit,
-            carrier_in,
-            carrier_in / payee_7d if payee_7d else 0.0,
-            float(near[0]),
-            float(near[1]),
-            float(rounds[0]),
         ]
+
+    def _carrier(self, event: RiskEvent, now: int, payer: _Account | None) -> list[float]:
+        carrier = _read(payer.carrier if payer else None, now, 1)[1][0]
+        return [carrier, carrier / self._carrier_monthly(event.asset)]
+
+    def _carrier_in(self, event: RiskEvent, now: int) -> list[float]:
+        payee = self.accounts.get(event.payee) if event.payee else None
+        carrier_in = float(_read(payee.carrier_in if payee else None, now, 1)[0][0])
+        payee_7d = self._payee_count_7d(event, now)
+        return [carrier_in, carrier_in / payee_7d if payee_7d else 0.0]
+
+    @staticmethod
+    def _structuring(now: int, payer: _Account | None) -> list[float]:
+        near = _read(payer.near_limit if payer else None, now, 2)[0]
+        rounds = _read(payer.round if payer else None, now, 1)[0]
+        return [float(near[0]), float(near[1]), float(rounds[0])]
 
     def _graph_features(
         self, event: RiskEvent, now: int, payer: _Account | None, payee: _Account | None
