@@ -5,12 +5,14 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# The risk state modules that setup.py compiles with mypyc (centime.risk.native.COMPILED).
+RISK_NATIVE := $(addprefix src/centime/risk/,windows.py sketch.py graph.py features.py field.py)
 
 .PHONY: demo test lint typecheck bench install clean chromium axe node-deps
 
 # setup.py compiles src/centime/ledger/core.py with mypyc: an edited core is rebuilt here (and
 # until then runs as Python: centime.ledger.native checks the build against the source).
-$(INSTALLED): pyproject.toml setup.py src/centime/ledger/core.py
+$(INSTALLED): pyproject.toml setup.py src/centime/ledger/core.py $(RISK_NATIVE)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

@@ -1,11 +1,14 @@
-"""Builds the ledger's pure core (``src/centime/ledger/core.py``) into native code with mypyc.
+"""Builds the ledger's pure core (``src/centime/ledger/core.py``) and the risk engine's state
+modules (``centime.risk.native.COMPILED``) into native code with mypyc.
 
 Everything else about the package is declared in pyproject.toml. The compiled module is an
 optimisation, never a requirement: when mypyc or a C compiler is missing, or
 ``CENTIME_PURE_PYTHON=1`` is set, the build goes on without it and the same source runs as
 Python. Next to the compiled module the build writes the SHA-256 of the source it compiled
 (``core.build-sha256``); ``centime.ledger.native`` uses the compiled module only while that
-matches the source on disk, so an edited core.py is never shadowed by a stale build.
+matches the source on disk, so an edited core.py is never shadowed by a stale build. The
+risk modules are compiled as one group, stamped alike in ``native.build-sha256`` (the
+digest of their sources, checked by ``centime.risk.native``).
 """
 
 from __future__ import annotations
@@ -21,15 +24,32 @@ from setuptools.command.build_ext import build_ext
 
 CORE_SOURCE = Path("src/centime/ledger/core.py")
 STAMP_NAME = "core.build-sha256"
+RISK_DIR = Path("src/centime/risk")
+RISK_MODULES = ("windows", "sketch", "graph", "features", "field")  # = native.COMPILED
+RISK_STAMP = RISK_DIR / "native.build-sha256"
+COMPILED_DIGEST: list[str] = []  # the risk sources' digest when mypyc read them
 
 
 def _pure(reason: str) -> list[Any]:
     """No compiled core: say why, and remove one an earlier in-place build left (an editable
     install keeps it beside core.py)."""
-    print(f"{reason}: the ledger core stays pure Python", file=sys.stderr)
-    for stale in (*CORE_SOURCE.parent.glob("core*.so"), CORE_SOURCE.with_name(STAMP_NAME)):
+    print(f"{reason}: the ledger core and the risk state stay pure Python", file=sys.stderr)
+    stale_risk = [p for name in RISK_MODULES for p in RISK_DIR.glob(f"{name}.*.so")]
+    for stale in (
+        *CORE_SOURCE.parent.glob("core*.so"),
+        CORE_SOURCE.with_name(STAMP_NAME),
+        *stale_risk,
+        RISK_STAMP,
+    ):
         stale.unlink(missing_ok=True)
     return []
+
+
+def _risk_digest() -> str:
+    digest = hashlib.sha256()
+    for name in RISK_MODULES:
+        digest.update((RISK_DIR / f"{name}.py").read_bytes())
+    return digest.hexdigest()
 
 
 def _ext_modules() -> list[Any]:
@@ -44,9 +64,12 @@ def _ext_modules() -> list[Any]:
     # SQLAlchemy...): only core.py itself is type-checked; what it imports is read silently.
     flags = ["--follow-imports=silent", "--ignore-missing-imports"]
     try:
-        return list(mypycify([*flags, str(CORE_SOURCE)], opt_level="3"))
+        core = list(mypycify([*flags, str(CORE_SOURCE)], opt_level="3"))
+        risk_sources = [str(RISK_DIR / f"{name}.py") for name in RISK_MODULES]
+        COMPILED_DIGEST.append(_risk_digest())  # of the sources as mypyc read them
+        return core + list(mypycify([*flags, *risk_sources], opt_level="3"))
     except (Exception, SystemExit) as error:  # mypy exits on type errors
-        return _pure(f"mypyc refused the ledger core ({error})")
+        return _pure(f"mypyc refused the ledger core or the risk state ({error})")
 
 
 class OptionalBuildExt(build_ext):
@@ -68,6 +91,8 @@ class OptionalBuildExt(build_ext):
         digest = hashlib.sha256(CORE_SOURCE.read_bytes()).hexdigest()
         core = self.get_ext_fullpath("centime.ledger.core")
         Path(core).with_name(STAMP_NAME).write_text(digest + "\n")
+        field = self.get_ext_fullpath("centime.risk.field")
+        Path(field).with_name(RISK_STAMP.name).write_text(COMPILED_DIGEST[-1] + "\n")
 
 
 setup(ext_modules=_ext_modules(), cmdclass={"build_ext": OptionalBuildExt})

@@ -278,3 +278,13 @@ RISK_LABELS_REPLAY_DAYS: Final = 30
 RISK_PAIRS_EXACT_MAX: Final = 2_000_000
 RISK_SKETCH_WIDTH: Final = 2**22
 RISK_SKETCH_DEPTH: Final = 4
+# Keys per family (accounts, each family's velocity windows, devices, IPs, instruments, the
+# model's payers and payees) whose risk state is kept exactly; a key beyond shares one of
+# RISK_SHARED_SLOTS states, chosen by its hash (centime.risk.sketch.BoundedMap: a count-min
+# of depth one), so its counts and sums read high when another key beyond shares its slot:
+# with K keys beyond the limit, about 1 - exp(-K / slots) of them (65,536 keys beyond: 63%;
+# tests/risk/test_sketch.py measures it). Nothing is evicted: an exact key never restarts.
+# ``centime bench risk`` measures the state's bytes per party (about 4 KB, rules' and
+# model's features together): 1,000,000 keys per family is a few GB at most.
+RISK_KEYS_EXACT_MAX: Final = 1_000_000
+RISK_SHARED_SLOTS: Final = 2**16

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from centime.risk.windows import STANDARD_WINDOWS, LruMap, WindowSet, WindowSpec, window_spec
+from centime.risk.windows import STANDARD_WINDOWS, WindowSet, WindowSpec, window_spec
 
 SPECS = (window_spec("1m", 60, 6), window_spec("1h", 3_600, 12), WindowSpec("tiny", 7, 3))
 S = 1_000_000_000
@@ -56,14 +56,3 @@ def test_an_event_older_than_the_newest_bucket_counts_in_the_newest() -> None:
     assert sums == [3.0] * 5
     counts, _ = windows.read(100 * 60 * S + 61 * S)
     assert counts[0] == 0 and counts[1] == 2
-
-
-def test_lru_map_evicts_the_least_recently_used_key() -> None:
-    lru: LruMap[str, list[int]] = LruMap(3, lambda: [0])
-    for key in "abc":
-        lru.get_or_create(key)[0] += 1
-    assert lru.get("a") == [1]  # a is now the most recent: b is the oldest
-    lru.get_or_create("d")
-    assert "b" not in lru and len(lru) == 3 and lru.evictions == 1
-    assert list(lru) == ["c", "a", "d"]
-    assert lru.get_or_create("b") == [0]  # an evicted key starts from nothing

@@ -1,17 +1,25 @@
-"""``centime bench risk``: the risk engine's decisions in process, and what they are made of.
+"""``centime bench risk``: the risk engine's decisions in process, today's against the one
+before the speed work (issue 13), side by side in the same run.
 
-The engine is the shipped one (default rules, default model), its features warmed up by
-replaying simulated traffic (several days of a 1,000-customer population) so that windows,
-sets and components hold realistic state. Then, per run, on events that follow in time:
+Two engines are built on the shipped rules and model: the current one (``new``) and a frozen
+copy of the engine as it was (``old``, :mod:`centime.bench.risk_baseline`). Both are warmed
+up on the same simulated traffic (several days of a 1,000-customer population), then, per
+run, both decide the same next events (which goes first alternates between runs):
 
 - ``decide``: one event at a time, each timed (p50, p99, decisions/s);
-- ``features``: the features-only part (``OnlineFeatures.process``) on the next events;
-- ``model``: the model-only part (``Model.scores`` on one row) on those rows;
-- ``decide_many``: batches of 8189 events (one model call per batch);
-- ``threads``: the same engine shared by N threads, each deciding its own slice (the lock);
-- ``raw vs sklearn``: the same single rows through the raw Booster and through
-  LGBMClassifier.predict_proba, alternating, both trained with the same parameters and the
-  same number of trees on the warm-up rows.
+- ``decide_many``: one batch of 8189 events (one model call per batch);
+- the parts of a new decision: the rules with their features, the model's field features,
+  the model call on one row, the reasons of a row that reaches a band (the old engine
+  decides those events too, untimed, so that both states stay alike);
+- whether both engines gave the same action and score to every event.
+
+After the runs, ``threads``: the new engine shared by N threads, each deciding its own
+slice (the lock), once per run.
+
+Then, once: memory per million parties (``--entities`` parties, half payers and half payees,
+each new, loaded into the features of each engine in a fresh process; RSS before and after;
+the cyclic garbage collector paused while loading: the state holds no cycles, and its full
+passes over millions of objects would make the load take many minutes).
 
 Figures are medians over the runs; every run uses new events (state moves on as in
 production).
@@ -19,31 +27,32 @@ production).
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
+import os
 import statistics
 import threading
 import time
-import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
-import lightgbm as lgb
-import numpy as np
-
+from centime.bench.risk_baseline.engine import RiskEngine as OldEngine
+from centime.bench.risk_baseline.features import OnlineFeatures as OldFeatures
 from centime.clock import FakeClock
 from centime.risk.engine import BATCH_MAX, RiskEngine
 from centime.risk.features import OnlineFeatures
-from centime.risk.field import FieldState
-from centime.risk.model import Matrix, Model, load_default_model
+from centime.risk.model import Model, load_default_model
+from centime.risk.native import risk_is_compiled
 from centime.risk.rules import RulesFile
 from centime.risk.simulate import SimConfig, simulate
 from centime.risk.train import DECIDED_TYPES
-from centime.risk.types import RiskEvent
+from centime.risk.types import Decision, RiskEvent
 
 __all__ = ["RiskBenchConfig", "RiskBenchResult", "run_risk_bench"]
 
 WARMUP_EVENTS: Final = 40_000
-WRAPPER_ROWS: Final = 500
+Summary = tuple[float, float, float]  # p50 us, p99 us, per second
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,69 +64,66 @@ class RiskBenchConfig:
     warmup_events: int = WARMUP_EVENTS
     batch_size: int = BATCH_MAX
     customers: int = 1_000
+    entities: int = 1_000_000  # parties (half payers, half payees) for memory; 0: none
+
+
+class Screen(Protocol):
+    def decide(self, event: RiskEvent) -> Decision: ...
+    def decide_many(self, events: Sequence[RiskEvent]) -> list[Decision]: ...
 
 
 @dataclass(slots=True)
 class RiskBenchResult:
     runs: int
     model_version: str
-    decide_us: list[tuple[float, float, float]] = field(default_factory=list)  # p50, p99, /s
-    features_us: list[tuple[float, float, float]] = field(default_factory=list)
-    field_us: list[tuple[float, float, float]] = field(default_factory=list)
-    bytes_per_party: list[float] = field(default_factory=list)
-    model_us: list[tuple[float, float, float]] = field(default_factory=list)
-    batch_per_s: list[float] = field(default_factory=list)
+    compiled: bool = False
     threads: int = 1
     batch_size: int = BATCH_MAX
+    decide: dict[str, list[Summary]] = field(default_factory=lambda: {"new": [], "old": []})
+    batch_per_s: dict[str, list[float]] = field(default_factory=lambda: {"new": [], "old": []})
+    parts: dict[str, list[Summary]] = field(default_factory=dict)
     threads_per_s: list[float] = field(default_factory=list)
-    one_thread_per_s: list[float] = field(default_factory=list)
-    raw_us: list[float] = field(default_factory=list)
-    sklearn_us: list[float] = field(default_factory=list)
+    same: list[tuple[int, int]] = field(default_factory=list)  # same action and score, of
+    bytes_per_entity: dict[str, float] = field(default_factory=dict)
+    entities: int = 0
 
     def lines(self) -> list[str]:
         def med(values: Sequence[float]) -> float:
             return statistics.median(values) if values else float("nan")
 
-        out = [f"model {self.model_version}; medians of {self.runs} runs"]
-        for name, values in (
-            ("decide (whole decision)", self.decide_us),
-            ("rules' features (old)", self.features_us),
-            ("model's field features", self.field_us),
-            ("model only (1 row)", self.model_us),
-        ):
+        def col(summaries: list[Summary], k: int) -> float:
+            return med([s[k] for s in summaries])
+
+        native = "compiled (mypyc)" if self.compiled else "pure Python"
+        out = [f"model {self.model_version}; risk state {native}; medians of {self.runs} runs"]
+        new, old = self.decide["new"], self.decide["old"]
+        for label, k, unit in (("p50", 0, "us"), ("p99", 1, "us"), ("rate", 2, "/s")):
+            a, b = col(new, k), col(old, k)
+            ratio = b / a if k < 2 else a / b
             out.append(
-                f"{name:<24} p50 {med([v[0] for v in values]):7.1f} us  p99"
-                f" {med([v[1] for v in values]):7.1f} us  {med([v[2] for v in values]):>9,.0f}/s"
+                f"decide {label:<4} new {a:>9,.1f} {unit}  old {b:>9,.1f} {unit}  {ratio:.1f}x"
             )
-        batch = med(self.batch_per_s)
+        a, b = med(self.batch_per_s["new"]), med(self.batch_per_s["old"])
         out.append(
-            f"decide_many, batches of {self.batch_size}: {batch:,.0f} decisions/s"
-            f" ({batch / med([v[2] for v in self.decide_us]):.1f}x decide)"
+            f"decide_many, batches of {self.batch_size}: new {a:,.0f}/s  old {b:,.0f}/s"
+            f"  {a / b:.1f}x"
         )
-        out.append(
-            f"{self.threads} threads, one engine: {med(self.threads_per_s):,.0f} decisions/s"
-            f" (1 thread: {med(self.one_thread_per_s):,.0f}/s)"
-        )
-        per_party = med(self.bytes_per_party)
-        out.append(
-            f"field features' state: {per_party:,.0f} bytes per party seen"
-            f" ({per_party * 1e6 / 2**30:.2f} GiB per million payers or payees)"
-        )
-        raw, wrapped = med(self.raw_us), med(self.sklearn_us)
-        out.append(
-            f"one row, raw Booster {raw:.1f} us vs sklearn LGBMClassifier {wrapped:.1f} us:"
-            f" wrapper {wrapped / raw:.1f}x slower"
-        )
+        same, total = sum(s for s, _ in self.same), sum(n for _, n in self.same)
+        out.append(f"same action and score, new and old: {same:,} of {total:,} decisions")
+        for name, values in self.parts.items():
+            out.append(
+                f"  new, {name:<28} p50 {col(values, 0):8.1f} us  p99 {col(values, 1):8.1f} us"
+            )
+        out.append(f"new, {self.threads} threads on one engine: {med(self.threads_per_s):,.0f}/s")
+        for name, per in self.bytes_per_entity.items():
+            out.append(
+                f"memory, {name}: {per:,.0f} bytes per party"
+                f" ({per * 1e6 / 2**30:.2f} GiB per million; {self.entities:,} parties loaded)"
+            )
         return out
 
 
-def _timed(fn: Callable[..., object], *args: Any, **kwargs: Any) -> float:
-    start = time.perf_counter_ns()
-    fn(*args, **kwargs)
-    return (time.perf_counter_ns() - start) / 1_000
-
-
-def _summary(us: list[float]) -> tuple[float, float, float]:
+def _summary(us: list[float]) -> Summary:
     ordered = sorted(us)
     p50 = ordered[len(ordered) // 2]
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
@@ -136,6 +142,41 @@ def _events(config: RiskBenchConfig) -> list[RiskEvent]:
         days = days * 2
 
 
+def _engines(model: Model, events: list[RiskEvent], warmup: int) -> tuple[RiskEngine, OldEngine]:
+    clock = FakeClock(events[-1].timestamp_ns)
+    new = RiskEngine(OnlineFeatures(), RulesFile(), model, clock)
+    old = OldEngine(OldFeatures(), RulesFile(), model, clock)
+    for engine in (new, old):
+        for event in events[:warmup]:
+            if event.type in DECIDED_TYPES:
+                engine.decide(event)
+            else:
+                engine.observe(event)
+    return new, old
+
+
+def _timed_decisions(engine: Screen, chunk: list[RiskEvent]) -> tuple[Summary, list[Decision]]:
+    us, decisions = [], []
+    gc.collect()
+    for event in chunk:
+        start = time.perf_counter_ns()
+        decisions.append(engine.decide(event))
+        us.append((time.perf_counter_ns() - start) / 1_000)
+    return _summary(us), decisions
+
+
+def _timed_batch(engine: Screen, batch: list[RiskEvent]) -> tuple[float, list[Decision]]:
+    gc.collect()
+    start = time.perf_counter()
+    decisions = engine.decide_many(batch)
+    return len(batch) / (time.perf_counter() - start), decisions
+
+
+def _same(a: list[Decision], b: list[Decision]) -> tuple[int, int]:
+    same = sum(x.action == y.action and x.score == y.score for x, y in zip(a, b, strict=True))
+    return same, len(a)
+
+
 def run_risk_bench(
     config: RiskBenchConfig, progress: Callable[[str], None] = lambda _: None
 ) -> RiskBenchResult:
@@ -144,73 +185,73 @@ def run_risk_bench(
         raise RuntimeError("the shipped model does not load (see the log)")
     progress("simulating traffic")
     events = _events(config)
-    engine = RiskEngine(OnlineFeatures(), RulesFile(), model, FakeClock(events[-1].timestamp_ns))
-    progress(f"warming up on {config.warmup_events:,} events")
-    warm_rows = []
-    for event in events[: config.warmup_events]:
-        if event.type in DECIDED_TYPES:
-            engine.features.process(event)
-            warm_rows.append(engine.model_row(event))
-        else:
-            engine.features.update(event)
-            engine.field.update(event)
+    progress(f"warming up both engines on {config.warmup_events:,} events")
+    new, old = _engines(model, events, config.warmup_events)
     result = RiskBenchResult(
-        config.runs, model.version, threads=config.threads, batch_size=config.batch_size
+        config.runs, model.version, risk_is_compiled(), config.threads, config.batch_size
     )
     position = config.warmup_events
-    raw_booster, wrapper = _twin_models(model, np.vstack(warm_rows))
 
     def take(n: int) -> list[RiskEvent]:
         nonlocal position
-        chunk = events[position : position + n]
         position += n
-        return chunk
+        return events[position - n : position]
 
     for run in range(config.runs):
         progress(f"run {run + 1} of {config.runs}")
-        chunk = take(config.decisions)
-        result.decide_us.append(_summary([_timed(engine.decide, e) for e in chunk]))
-        chunk = take(config.decisions)
-        rows = []
-        feature_us, field_us = [], []
-        for e in chunk:
-            start = time.perf_counter_ns()
-            engine.features.process(e)
-            middle = time.perf_counter_ns()
-            rows.append(engine.model_row(e))
-            feature_us.append((middle - start) / 1_000)
-            field_us.append((time.perf_counter_ns() - middle) / 1_000)
-        result.features_us.append(_summary(feature_us))
-        result.field_us.append(_summary(field_us))
-        result.model_us.append(_summary([_timed(model.scores, r.reshape(1, -1)) for r in rows]))
-        batch = take(config.batch_size)
-        elapsed = _timed(engine.decide_many, batch)
-        result.batch_per_s.append(len(batch) / (elapsed / 1e6))
-        result.one_thread_per_s.append(result.decide_us[-1][2])
-        result.threads_per_s.append(_threaded(engine, take(config.decisions), config.threads))
-        raw, wrapped = [], []
-        for r in rows[:WRAPPER_ROWS]:
-            one = r.reshape(1, -1)
-            raw.append(_timed(raw_booster.predict, one, num_threads=1))
-            wrapped.append(_timed(wrapper.predict_proba, one))
-        result.raw_us.append(statistics.median(raw))
-        result.bytes_per_party.append(_field_bytes_per_party(events[: config.warmup_events]))
-        result.sklearn_us.append(statistics.median(wrapped))
+        pair: list[tuple[str, Screen]] = [("new", new), ("old", old)]
+        order = pair if run % 2 == 0 else pair[::-1]
+        chunk, batch = take(config.decisions), take(config.batch_size)
+        decided: dict[str, list[Decision]] = {}
+        for name, engine in order:
+            summary, decided[name] = _timed_decisions(engine, chunk)
+            result.decide[name].append(summary)
+        for name, engine in order:
+            rate, decisions = _timed_batch(engine, batch)
+            result.batch_per_s[name].append(rate)
+            decided[name] += decisions
+        result.same.append(_same(decided["new"], decided["old"]))
+        parts = take(config.decisions)
+        _parts(new, model, parts, result.parts)
+        for event in parts:  # the old engine counts them too: both states stay the same
+            old.decide(event)
+    for _ in range(config.runs):  # last: threads interleave events, so the states part
+        result.threads_per_s.append(_threaded(new, take(config.decisions), config.threads))
+    if config.entities:
+        progress(f"memory: {config.entities:,} new parties into each engine")
+        result.entities = config.entities
+        result.bytes_per_entity = _memory(config.entities)
     return result
 
 
-def _field_bytes_per_party(events: list[RiskEvent]) -> float:
-    """Memory the field features keep, per payer or payee seen (tracemalloc)."""
-    tracemalloc.start()
-    try:
-        state = FieldState()
-        before = tracemalloc.get_traced_memory()[0]
-        for event in events:
-            state.update(event)
-        used = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
-    return used / max(1, len(state.payers) + len(state.payees))
+def _parts(
+    engine: RiskEngine, model: Model, chunk: list[RiskEvent], parts: dict[str, list[Summary]]
+) -> None:
+    """The new engine's decision in parts, on the same events (each part timed alone)."""
+    ruleset = engine.rules.current()
+    rules_us, field_us, rows = [], [], []
+    for event in chunk:
+        start = time.perf_counter_ns()
+        engine._fired(ruleset, event)
+        middle = time.perf_counter_ns()
+        rows.append(engine.model_row(event).reshape(1, -1))
+        rules_us.append((middle - start) / 1_000)
+        field_us.append((time.perf_counter_ns() - middle) / 1_000)
+    model_us, reasons_us = [], []
+    for row in rows:
+        start = time.perf_counter_ns()
+        model.scores(row)
+        middle = time.perf_counter_ns()
+        model.reasons(row)
+        model_us.append((middle - start) / 1_000)
+        reasons_us.append((time.perf_counter_ns() - middle) / 1_000)
+    for name, us in (
+        ("rules and their features", rules_us),
+        ("model's field features", field_us),
+        ("model call (1 row)", model_us),
+        ("reasons (1 row)", reasons_us),
+    ):
+        parts.setdefault(name, []).append(_summary(us))
 
 
 def _threaded(engine: RiskEngine, chunk: list[RiskEvent], threads: int) -> float:
@@ -232,24 +273,45 @@ def _threaded(engine: RiskEngine, chunk: list[RiskEvent], threads: int) -> float
     return len(chunk) / (time.perf_counter() - start)
 
 
-def _twin_models(model: Model, rows: Matrix) -> tuple[lgb.Booster, lgb.LGBMClassifier]:
-    """A raw Booster and an LGBMClassifier trained alike (same parameters, same number of
-    trees, the shipped model's labels on the warm-up rows), for the per-call comparison."""
-    labels = (model.probabilities(rows) >= 0.5).astype(int)
-    if labels.sum() == 0:
-        labels[: max(1, len(labels) // 100)] = 1
-    trees = max(1, model.booster.num_trees())
-    params: dict[str, Any] = {
-        "objective": "binary",
-        "num_leaves": 15,
-        "learning_rate": 0.05,
-        "verbose": -1,
-        "num_threads": 1,
-        "seed": 1,
-        "deterministic": True,
-        "min_data_in_leaf": 5,
-    }
-    booster = lgb.train(params, lgb.Dataset(rows, labels), num_boost_round=trees)
-    wrapper = lgb.LGBMClassifier(n_estimators=trees, **params)
-    wrapper.fit(rows, labels)
-    return booster, wrapper
+# -- memory ------------------------------------------------------------------------------------
+
+
+def _memory(entities: int) -> dict[str, float]:
+    """Bytes per party of each engine's features, each measured in a fresh process (RSS
+    after loading ``entities`` parties, less RSS before)."""
+    context = multiprocessing.get_context("spawn")
+    out = {}
+    for name in ("new", "old"):
+        with context.Pool(1) as pool:
+            grown = pool.apply(_rss_growth, (name, entities))
+        out[name] = grown / entities
+    return out
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def _rss_growth(name: str, entities: int) -> int:
+    """RSS growth of one engine's feature state (rules' and model's) after ``entities / 2``
+    transfers, each from a new payer to a new payee (the engine's ``observe``)."""
+    model = None  # the model's memory is the same for both: not what is measured
+    clock = FakeClock(1_767_225_600 * 1_000_000_000 + 86_400 * 1_000_000_000)
+    engine: Any = (
+        RiskEngine(OnlineFeatures(), RulesFile(), model, clock)
+        if name == "new"
+        else OldEngine(OldFeatures(), RulesFile(), model, clock)
+    )
+    start = 1_767_225_600 * 1_000_000_000
+    gc.collect()
+    gc.disable()
+    before = _rss_bytes()
+    for i in range(entities // 2):
+        engine.observe(
+            RiskEvent(start + i * 50_000, "transfer", 1_000 + i % 5_000, "USD", f"p{i}", f"q{i}")
+        )
+    grown = _rss_bytes() - before
+    gc.enable()
+    return grown

@@ -315,14 +315,18 @@ def bench_risk(
     decisions: int = typer.Option(2_000, min=100, max=1_000_000, help="Decisions per run."),
     threads: int = typer.Option(4, min=1, max=64, help="Threads for the lock measurement."),
     seed: int = typer.Option(3, help="Seed of the simulated traffic."),
+    entities: int = typer.Option(
+        1_000_000, min=0, max=10_000_000, help="Parties (half payers) for the memory figure."
+    ),
 ) -> None:
-    """Risk decisions in process with the shipped model and rules: decisions/s and p50/p99
-    per decision, the features-only and model-only parts, batches of 8189 (decide_many),
-    several threads sharing one engine, and the raw Booster against the sklearn wrapper."""
+    """Risk decisions in process with the shipped model and rules, the engine of today
+    against the one before the speed work, side by side: p50/p99 per decision, decisions/s,
+    batches of 8189 (decide_many), the parts of a decision, several threads sharing one
+    engine, and memory per million payers and payees."""
     from centime.bench.risk import RiskBenchConfig, run_risk_bench
 
     result = run_risk_bench(
-        RiskBenchConfig(runs, decisions, threads, seed),
+        RiskBenchConfig(runs, decisions, threads, seed, entities=entities),
         progress=lambda line: typer.echo(line, err=True),
     )
     for line in result.lines():

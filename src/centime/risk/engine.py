@@ -25,7 +25,7 @@ import numpy as np
 
 from centime.clock import Clock, SystemClock
 from centime.risk.features import FeatureConfig, OnlineFeatures, Row
-from centime.risk.field import FieldState
+from centime.risk.field import FIELD_NAMES, FieldState
 from centime.risk.model import DEFAULT_MODEL_DIR, Model, load_model
 from centime.risk.rules import DEFAULT_RULES_PATH, SEVERITY, Rule, Ruleset, RulesFile
 from centime.risk.shared_state import Velocity
@@ -71,10 +71,9 @@ class RiskEngine:
                 ruleset = self.rules.current()
                 event = self._bounded(event)
                 self.features.load((event,))
-                row = self.features.process(event)
+                fired = self._fired(ruleset, event)
                 model_row = self.model_row(event)
                 self.features.store()
-            fired = ruleset.evaluate(event, row)
             score = None
             if self.model is not None:  # the Booster call releases the GIL: threads overlap
                 score = self.model.scores(model_row.reshape(1, -1))[0]
@@ -112,6 +111,13 @@ class RiskEngine:
         except Exception:
             log.exception("risk engine failed to count a label on %s", label.payer)
 
+    def _fired(self, ruleset: Ruleset, event: RiskEvent) -> list[Rule]:
+        """The rules that fire on ``event`` (reading only the features they need), then the
+        event counts; under the lock."""
+        fired = ruleset.evaluate(event, self.features.row(event))
+        self.features.update(event)
+        return fired
+
     def model_row(self, event: RiskEvent) -> Row:
         """The model's feature row of ``event`` (then it counts); under the lock."""
         values = self.field.compute(event)
@@ -126,16 +132,19 @@ class RiskEngine:
                 ruleset = self.rules.current()
                 events = [self._bounded(event) for event in events]
                 self.features.load(events)  # one round trip to shared counters, if any
-                rows = [self.features.process(event) for event in events]
-                model_rows = [self.model_row(event) for event in events]
+                fired = []
+                matrix = np.empty((len(events), len(FIELD_NAMES)), dtype=np.float64)
+                for i, event in enumerate(events):  # in order: each sees the ones before
+                    fired.append(self._fired(ruleset, event))
+                    matrix[i] = self.field.compute(event)
+                    self.field.update(event)
                 self.features.store()  # and one back
-            if not rows:
+            if not events:
                 return []
-            matrix = np.vstack(model_rows)
-            scores: list[int | None] = [None] * len(rows)
+            model_rows = list(matrix)
+            scores: list[int | None] = [None] * len(events)
             if self.model is not None:
-                scores = list(self.model.scores(matrix))
-            fired = [ruleset.evaluate(e, r) for e, r in zip(events, rows, strict=True)]
+                scores = list(self.model.scores(matrix))  # one Booster call for the batch
             contributions = self._batch_reasons(matrix, ruleset, scores)
             return [
                 self._combine(e, m, ruleset, f, s, contributions.get(i, ()))
@@ -157,17 +166,8 @@ class RiskEngine:
         banded = [i for i, s in enumerate(scores) if s is not None and s >= review]
         if not banded:
             return {}
-        model = self.model
-        contrib = np.asarray(
-            model.booster.predict(matrix[banded], pred_contrib=True, num_threads=1)
-        )
-        out = {}
-        for row_index, values in zip(banded, contrib[:, :-1], strict=True):
-            top = np.argsort(values)[::-1][:3]
-            out[row_index] = tuple(
-                f"model:{model.feature_names[j]}" for j in top.tolist() if values[j] > 0
-            )
-        return out
+        reasons = self.model.reasons_many(matrix[banded])
+        return dict(zip(banded, reasons, strict=True))
 
     def _combine(
         self,

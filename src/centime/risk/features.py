@@ -2,10 +2,13 @@
 
 ``OnlineFeatures.process(event)`` returns the event's feature row (a numpy float64 vector in
 the order of :data:`FEATURE_NAMES`) and only then lets the event count, so a decision never
-sees its own event. Everything is incremental and bounded: per family (accounts, devices,
-IPs, instruments, pairs) at most ``max_keys`` keys, the least recently seen evicted first
-(an evicted key starts again from nothing); windows are rings of buckets (centime.risk.windows);
-counterparty sets are capped; the shared-thing graph keeps a bounded number of links.
+sees its own event. Everything is incremental and bounded by design: per family (accounts,
+velocity windows, devices, IPs, instruments) ``exact_keys`` keys kept exactly, the keys beyond
+sharing a fixed table of states (centime.risk.sketch.BoundedMap; pairs and (payer, thing)
+uses: PairCounts), nothing evicted; windows store their non-empty buckets
+(centime.risk.windows); counterparty sets are capped; the shared-thing graph keeps a bounded
+number of links. :meth:`OnlineFeatures.row` computes a row lazily, family by family, as the
+rules read it.
 
 Amounts stay integers in events; features are floats in the asset's major unit (amount /
 10**scale; an asset the platform does not know counts at scale 0), which is what a model and
@@ -23,21 +26,28 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from centime.limits import RISK_KEYS_EXACT_MAX
 from centime.money import ASSETS
 from centime.risk.graph import Components
 from centime.risk.shared_state import FAMILIES, Velocity, event_keys
-from centime.risk.sketch import PairCounts
+from centime.risk.sketch import BoundedMap, PairCounts
 from centime.risk.types import EVENT_TYPES, RiskEvent
 from centime.risk.windows import (
     NS_PER_S,
     STANDARD_WINDOWS,
-    LruMap,
     WindowSet,
     WindowSpec,
     window_spec,
 )
 
-__all__ = ["FEATURE_INDEX", "FEATURE_NAMES", "FeatureConfig", "OnlineFeatures", "Row"]
+__all__ = [
+    "FEATURE_INDEX",
+    "FEATURE_NAMES",
+    "FeatureConfig",
+    "LazyRow",
+    "OnlineFeatures",
+    "Row",
+]
 
 Row = npt.NDArray[np.float64]
 
@@ -120,6 +130,16 @@ def _names() -> tuple[str, ...]:
 FEATURE_NAMES: Final = _names()
 FEATURE_INDEX: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
 
+# The row's families, in row order: what one call computes when a rule reads one of them.
+# Base (type, amount, hour, roundness, near a limit); the velocity of the payer, payee,
+# device, IP and instrument (count and sum per window); accounts (ages, pairs, new things;
+# flows and counterparties); things (declines; carrier; carrier-funded inflow; structuring);
+# graph. The shipped rules read a few features of most events: small families pay.
+_GROUP_SIZES: Final = (5, 10, 10, 10, 10, 10, 8, 11, 5, 2, 2, 3, 12)
+_GROUP_STARTS: Final = tuple(sum(_GROUP_SIZES[:g]) for g in range(len(_GROUP_SIZES)))
+_GROUP_OF: Final = tuple(g for g, size in enumerate(_GROUP_SIZES) for _ in range(size))
+assert len(_GROUP_OF) == len(FEATURE_NAMES)
+
 
 def _default_limits() -> dict[str, str]:
     # One movement's ceiling per type, major units: amounts just below are structuring signs.
@@ -135,7 +155,7 @@ def _default_limits() -> dict[str, str]:
 
 @dataclass(frozen=True, slots=True)
 class FeatureConfig:
-    max_keys: int = 50_000  # per family: accounts, devices, IPs, instruments, pairs
+    exact_keys: int = RISK_KEYS_EXACT_MAX  # per family; beyond, shared states (limits.py)
     max_graph_links: int = 200_000
     limits: Mapping[str, str] = field(default_factory=_default_limits)
     near_limit_share: float = 0.85  # amount in [share * limit, limit) is "just below"
@@ -164,11 +184,12 @@ class _Account:
     def __init__(self) -> None:
         self.first_seen_ns = -1
         self.balance = 0.0
-        self.flow_in = WindowSet(FLOW_WINDOWS)
-        self.flow_out = WindowSet(FLOW_WINDOWS)
-        self.fan_in: dict[str, int] = {}
-        self.fan_out: dict[str, int] = {}
-        self.upstream: dict[str, int] = {}
+        # Created on first use (most accounts never need some of them: memory per account).
+        self.flow_in: WindowSet | None = None
+        self.flow_out: WindowSet | None = None
+        self.fan_in: dict[str, int] = _NONE  # replaced by its own dict on the first write
+        self.fan_out: dict[str, int] = _NONE
+        self.upstream: dict[str, int] = _NONE
         self.declines: WindowSet | None = None
         self.carrier: WindowSet | None = None
         self.carrier_in: WindowSet | None = None
@@ -189,11 +210,25 @@ class _Thing:
         self.accounts: dict[str, None] = {}
 
 
-def _touch(capped: dict[str, int], key: str, now_ns: int, cap: int) -> None:
+def _standard_windows() -> WindowSet:
+    return WindowSet(STANDARD_WINDOWS)
+
+
+# The empty counterparty map every account starts with (never written: ``_touch`` gives an
+# account its own dict on its first write), so an account that never pays or is paid costs
+# no dicts: most of the memory of a party seen once.
+_NONE: dict[str, int] = {}
+
+
+def _touch(capped: dict[str, int], key: str, now_ns: int, cap: int) -> dict[str, int]:
+    """``capped`` (or a new dict if it is the shared empty one) with ``key`` touched now."""
+    if capped is _NONE:
+        capped = {}
     capped.pop(key, None)
     capped[key] = now_ns
     if len(capped) > cap:
         del capped[next(iter(capped))]
+    return capped
 
 
 def _recent(capped: dict[str, int], since_ns: int) -> int:
@@ -229,15 +264,15 @@ class OnlineFeatures:
         # The velocity counters shared by every process (centime.risk.shared_state); None:
         # in this process (payer_windows, payee_windows and the things' windows).
         self.velocity = velocity
-        n = self.config.max_keys
-        self.accounts: LruMap[str, _Account] = LruMap(n, _Account)
-        self.payer_windows: LruMap[str, WindowSet] = LruMap(n, lambda: WindowSet(STANDARD_WINDOWS))
-        self.payee_windows: LruMap[str, WindowSet] = LruMap(n, lambda: WindowSet(STANDARD_WINDOWS))
-        self.devices: LruMap[str, _Thing] = LruMap(n, _Thing)
-        self.ips: LruMap[str, _Thing] = LruMap(n, _Thing)
-        self.instruments: LruMap[str, _Thing] = LruMap(n, _Thing)
+        n = self.config.exact_keys
+        self.accounts: BoundedMap[_Account] = BoundedMap(_Account, n)
+        self.payer_windows: BoundedMap[WindowSet] = BoundedMap(_standard_windows, n)
+        self.payee_windows: BoundedMap[WindowSet] = BoundedMap(_standard_windows, n)
+        self.devices: BoundedMap[_Thing] = BoundedMap(_Thing, n)
+        self.ips: BoundedMap[_Thing] = BoundedMap(_Thing, n)
+        self.instruments: BoundedMap[_Thing] = BoundedMap(_Thing, n)
         self.pairs = PairCounts()  # exact up to a limit, then a sketch: never evicted
-        self.seen: LruMap[tuple[str, str], list[int]] = LruMap(n, lambda: [0])  # payer, thing
+        self.seen = PairCounts()  # (payer, thing) uses, alike
         self.shared = Components(self.config.max_graph_links)
         self.referrals = Components(self.config.max_graph_links)
         self._scales: dict[str, int] = {}
@@ -273,62 +308,74 @@ class OnlineFeatures:
         return row
 
     def compute(self, event: RiskEvent) -> Row:
+        """The whole row of ``event`` as of just before it (every family)."""
+        return np.array(self.row(event).all(), dtype=np.float64)
+
+    def row(self, event: RiskEvent) -> LazyRow:
+        """The row of ``event`` as of just before it, each family computed when first read
+        (a rule reads a handful of the row's 98 features): read it before ``update``."""
+        return LazyRow(self, event)
+
+    def _group(self, event: RiskEvent, group: int) -> list[float]:
+        """Family ``group`` of the row of ``event`` (``_GROUP_SIZES``)."""
         now = event.timestamp_ns
+        if group == 0:
+            return self._base(event, now)
+        if group <= 5:
+            return self._velocity(event, now, group - 1)
+        if group == 10:
+            return self._carrier_in(event, now)
+        payer = self.accounts.get(event.payer)
+        if group == 8:
+            return self._declines(event, now, payer)
+        if group == 9:
+            return self._carrier(event, now, payer)
+        if group == 11:
+            return self._structuring(now, payer)
+        payee = self.accounts.get(event.payee) if event.payee else None
+        if group == 6:
+            return self._account_basics(event, now, payer, payee)
+        if group == 7:
+            amount = self._major(event.amount, event.asset)
+            return self._account_flows(event, now, amount, payer, payee)
+        return self._graph_features(event, now, payer, payee)
+
+    def _base(self, event: RiskEvent, now: int) -> list[float]:
         cfg = self.config
         amount = self._major(event.amount, event.asset)
         limit = self._limit(event.type, event.asset)
         near = 1.0 if cfg.near_limit_share * limit <= amount < limit else 0.0
-        out: list[float] = [
+        return [
             TYPE_IDS.get(event.type, -1.0),
             amount,
             float((now // NS_PER_H) % 24),
             _roundness(event.amount, self._scale(event.asset)),
             near,
         ]
-        if self.velocity is None:
-            self._local_velocity(event, now, out)
-        else:
-            self._shared_velocity(self.velocity, event, now, out)
-        payer = self.accounts.get(event.payer)
-        payee = self.accounts.get(event.payee) if event.payee else None
-        out += self._account_features(event, now, amount, payer, payee)
-        out += self._thing_features(event, now, payer)
-        out += self._graph_features(event, now, payer, payee)
-        return np.array(out, dtype=np.float64)
 
-    def _local_velocity(self, event: RiskEvent, now: int, out: list[float]) -> None:
-        """Count and sum per window of the payer, payee, device, IP, instrument: in process."""
-        zeros = _ZEROS_5
-        ws = self.payer_windows.get(event.payer) if event.payer else None
-        if ws is None:
-            out += zeros
+    def _velocity(self, event: RiskEvent, now: int, family: int) -> list[float]:
+        """Count and sum per window of one of the payer, payee, device, IP, instrument."""
+        key = (event.payer, event.payee, event.device, event.ip, event.instrument)[family]
+        out: list[float] = []
+        if not key:
+            out += _ZEROS_5
+        elif self.velocity is not None:  # the shared counters, loaded for the batch
+            self.velocity.read_into(out, FAMILIES[family], key, now)
         else:
-            ws.read_into(out, now)
-        ws = self.payee_windows.get(event.payee) if event.payee else None
-        if ws is None:
-            out += zeros
-        else:
-            ws.read_into(out, now)
-        for things, thing_key in (
-            (self.devices, event.device),
-            (self.ips, event.ip),
-            (self.instruments, event.instrument),
-        ):
-            thing = things.get(thing_key) if thing_key else None
-            if thing is None:
-                out += zeros
-            else:
-                thing.windows.read_into(out, now)
-
-    @staticmethod
-    def _shared_velocity(velocity: Velocity, event: RiskEvent, now: int, out: list[float]) -> None:
-        """The same counts and sums, from the shared counters (loaded for the batch)."""
-        keys = (event.payer, event.payee, event.device, event.ip, event.instrument)
-        for family, key in zip(FAMILIES, keys, strict=True):
-            if key:
-                velocity.read_into(out, family, key, now)
-            else:
+            windows = self._local_windows(family, key)
+            if windows is None:
                 out += _ZEROS_5
+            else:
+                windows.read_into(out, now)
+        return out
+
+    def _local_windows(self, family: int, key: str) -> WindowSet | None:
+        if family == 0:
+            return self.payer_windows.get(key)
+        if family == 1:
+            return self.payee_windows.get(key)
+        thing = (self.devices, self.ips, self.instruments)[family - 2].get(key)
+        return thing.windows if thing is not None else None
 
     def _payee_count_7d(self, event: RiskEvent, now: int) -> float:
         if not event.payee:
@@ -351,31 +398,17 @@ class OnlineFeatures:
         if self.velocity is not None:
             self.velocity.store()
 
-    def _account_features(
-        self,
-        event: RiskEvent,
-        now: int,
-        amount: float,
-        payer: _Account | None,
-        payee: _Account | None,
+    def _account_basics(
+        self, event: RiskEvent, now: int, payer: _Account | None, payee: _Account | None
     ) -> list[float]:
+        """Ages, the pair, and whether the device, IP, instrument are new to the payer."""
         pair = self.pairs.get((event.payer, event.payee))
         reverse = self.pairs.get((event.payee, event.payer))
-        balance = payer.balance if payer else 0.0
-        outflow = event.type in OUTFLOWS
-        drain = 0.0
-        if outflow and amount > 0:
-            drain = min(10.0, amount / balance) if balance > 0 else 10.0
-        flow_in = payer.flow_in.read(now)[1][0] if payer else 0.0
-        flow_out = payer.flow_out.read(now)[1][0] if payer else 0.0
-        passed = flow_out + (amount if outflow else 0.0)
-        pass_through = min(2.0, passed / flow_in) if flow_in > 0 else 0.0
-        day_ago = now - NS_PER_DAY
 
         def seen(kind: str, thing: str | None) -> float:
             if not thing:
                 return 0.0
-            return 0.0 if (event.payer, kind + thing) in self.seen else 1.0
+            return 0.0 if self.seen.get((event.payer, kind + thing)) else 1.0
 
         return [
             (now - payer.first_seen_ns) / NS_PER_H if payer else 0.0,
@@ -386,6 +419,28 @@ class OnlineFeatures:
             seen("d:", event.device),
             seen("n:", event.ip),
             seen("i:", event.instrument),
+        ]
+
+    def _account_flows(
+        self,
+        event: RiskEvent,
+        now: int,
+        amount: float,
+        payer: _Account | None,
+        payee: _Account | None,
+    ) -> list[float]:
+        """Balance, drain, the 15-minute flows, and counterparties (fan-in, fan-out)."""
+        balance = payer.balance if payer else 0.0
+        outflow = event.type in OUTFLOWS
+        drain = 0.0
+        if outflow and amount > 0:
+            drain = min(10.0, amount / balance) if balance > 0 else 10.0
+        flow_in = _read(payer.flow_in if payer else None, now, 1)[1][0]
+        flow_out = _read(payer.flow_out if payer else None, now, 1)[1][0]
+        passed = flow_out + (amount if outflow else 0.0)
+        pass_through = min(2.0, passed / flow_in) if flow_in > 0 else 0.0
+        day_ago = now - NS_PER_DAY
+        return [
             balance,
             drain,
             flow_in,
@@ -399,35 +454,35 @@ class OnlineFeatures:
             float(_recent(payee.fan_out, day_ago)) if payee else 0.0,
         ]
 
-    def _thing_features(self, event: RiskEvent, now: int, payer: _Account | None) -> list[float]:
-        cfg = self.config
+    def _declines(self, event: RiskEvent, now: int, payer: _Account | None) -> list[float]:
         declines = _read(payer.declines if payer else None, now, 2)[0]
         instrument = self.instruments.get(event.instrument) if event.instrument else None
         device = self.devices.get(event.device) if event.device else None
         instrument_declines = _read(instrument.declines if instrument else None, now, 2)[0]
         device_declines = _read(device.declines if device else None, now, 2)[0]
-        carrier = _read(payer.carrier if payer else None, now, 1)[1][0]
-        carrier_limit = self._carrier_monthly(event.asset)
-        payee = self.accounts.get(event.payee) if event.payee else None
-        carrier_in = float(_read(payee.carrier_in if payee else None, now, 1)[0][0])
-        payee_7d = self._payee_count_7d(event, now)
-        near = _read(payer.near_limit if payer else None, now, 2)[0]
-        rounds = _read(payer.round if payer else None, now, 1)[0]
-        del cfg
         return [
             float(declines[0]),
             float(declines[1]),
             float(instrument_declines[0]),
             float(instrument_declines[1]),
             float(device_declines[1]),
-            carrier,
-            carrier / carrier_limit,
-            carrier_in,
-            carrier_in / payee_7d if payee_7d else 0.0,
-            float(near[0]),
-            float(near[1]),
-            float(rounds[0]),
         ]
+
+    def _carrier(self, event: RiskEvent, now: int, payer: _Account | None) -> list[float]:
+        carrier = _read(payer.carrier if payer else None, now, 1)[1][0]
+        return [carrier, carrier / self._carrier_monthly(event.asset)]
+
+    def _carrier_in(self, event: RiskEvent, now: int) -> list[float]:
+        payee = self.accounts.get(event.payee) if event.payee else None
+        carrier_in = float(_read(payee.carrier_in if payee else None, now, 1)[0][0])
+        payee_7d = self._payee_count_7d(event, now)
+        return [carrier_in, carrier_in / payee_7d if payee_7d else 0.0]
+
+    @staticmethod
+    def _structuring(now: int, payer: _Account | None) -> list[float]:
+        near = _read(payer.near_limit if payer else None, now, 2)[0]
+        rounds = _read(payer.round if payer else None, now, 1)[0]
+        return [float(near[0]), float(near[1]), float(rounds[0])]
 
     def _graph_features(
         self, event: RiskEvent, now: int, payer: _Account | None, payee: _Account | None
@@ -514,7 +569,7 @@ class OnlineFeatures:
             thing.accounts[event.payer] = None
             if len(thing.accounts) > THING_ACCOUNTS_CAP:
                 del thing.accounts[next(iter(thing.accounts))]
-            self.seen.get_or_create((event.payer, prefix + key))
+            self.seen.add((event.payer, prefix + key))
             if prefix != "n:" and not declined:  # IPs are shared by whole networks (NAT)
                 self.shared.link(event.payer, prefix + key)
 
@@ -525,12 +580,12 @@ class OnlineFeatures:
         cfg = self.config
         if kind in TOPUPS:
             payer.balance += amount
-            payer.flow_in.add(now, amount)
+            payer.flow_in = _add(payer.flow_in, FLOW_WINDOWS, now, amount)
             if kind == "topup_carrier":
                 payer.carrier = _add(payer.carrier, MONTH_WINDOW, now, amount)
         elif kind in OUTFLOWS:
             payer.balance = max(0.0, payer.balance - amount)
-            payer.flow_out.add(now, amount)
+            payer.flow_out = _add(payer.flow_out, FLOW_WINDOWS, now, amount)
         limit = self._limit(kind, event.asset)
         if amount > 0 and cfg.near_limit_share * limit <= amount < limit:
             payer.near_limit = _add(payer.near_limit, DAY_WEEK_WINDOWS, now, amount)
@@ -546,18 +601,47 @@ class OnlineFeatures:
                 payer.method_change_ns = now
         if payee is not None and kind in INFLOWS_TO_PAYEE:
             payee.balance += amount
-            payee.flow_in.add(now, amount)
-            _touch(payee.fan_in, event.payer, now, FAN_CAP)
-            _touch(payer.fan_out, event.payee, now, FAN_CAP)
+            payee.flow_in = _add(payee.flow_in, FLOW_WINDOWS, now, amount)
+            payee.fan_in = _touch(payee.fan_in, event.payer, now, FAN_CAP)
+            payer.fan_out = _touch(payer.fan_out, event.payee, now, FAN_CAP)
             self.shared.add_inflow(event.payee)
             carrier = _read(payer.carrier, now, 1)[1][0]
             if carrier >= cfg.carrier_heavy_ratio * self._carrier_monthly(event.asset):
                 payee.carrier_in = _add(payee.carrier_in, WEEK_WINDOW, now, 1.0)
             # Where this money came from: the payer and what reached the payer, for cycles.
-            _touch(payee.upstream, event.payer, now, UPSTREAM_CAP)
+            payee.upstream = _touch(payee.upstream, event.payer, now, UPSTREAM_CAP)
             for source, when in list(payer.upstream.items()):
                 if source != event.payee and when >= now - NS_PER_DAY:
-                    _touch(payee.upstream, source, when, UPSTREAM_CAP)
+                    payee.upstream = _touch(payee.upstream, source, when, UPSTREAM_CAP)
+
+
+class LazyRow:
+    """A feature row read by index, each family computed on its first read (so a rule
+    set that reads five features computes two or three families, not nine)."""
+
+    __slots__ = ("_event", "_features", "_groups")
+
+    def __init__(self, features: OnlineFeatures, event: RiskEvent) -> None:
+        self._features = features
+        self._event = event
+        self._groups: list[list[float] | None] = [None] * len(_GROUP_SIZES)
+
+    def __getitem__(self, index: int) -> float:
+        group = _GROUP_OF[index]
+        values = self._groups[group]
+        if values is None:
+            values = self._groups[group] = self._features._group(self._event, group)
+        return values[index - _GROUP_STARTS[group]]
+
+    def all(self) -> list[float]:
+        """Every feature, in row order."""
+        out: list[float] = []
+        for group in range(len(_GROUP_SIZES)):
+            values = self._groups[group]
+            if values is None:
+                values = self._groups[group] = self._features._group(self._event, group)
+            out += values
+        return out
 
 
 def _roundness(amount: int, scale: int) -> float:

@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 
 from centime.money import ASSETS
-from centime.risk.sketch import PairCounts
+from centime.risk.sketch import BoundedMap, PairCounts
 from centime.risk.types import EVENT_TYPES, RiskEvent
 from centime.risk.windows import NS_PER_S, WindowSet, WindowSpec, window_spec
 
@@ -396,78 +396,102 @@ def _derived_arrays(amounts: F64, n30: F64, sum30: F64, sq30: F64) -> tuple[F64,
 # -- online: one event at a time ------------------------------------------------------------
 
 
-class _MaxRing:
-    """The largest value per window (rings of buckets, as WindowSet): max over the buckets
-    the window counts."""
-
-    __slots__ = ("_heads", "_rings")
-
-    def __init__(self) -> None:
-        self._rings = [[-math.inf] * s.buckets for s in FIELD_WINDOWS]
-        self._heads = [-1] * len(FIELD_WINDOWS)
-
-    def _advance(self, i: int, bucket: int) -> None:
-        ring, head, n = self._rings[i], self._heads[i], FIELD_WINDOWS[i].buckets
-        if head < 0 or bucket - head >= n:
-            ring[:] = [-math.inf] * n
-        else:
-            for b in range(head + 1, bucket + 1):
-                ring[b % n] = -math.inf
-        self._heads[i] = bucket
-
-    def add(self, t_ns: int, value: float) -> None:
-        for i, spec in enumerate(FIELD_WINDOWS):
-            bucket = t_ns // spec.width_ns
-            if bucket > self._heads[i]:
-                self._advance(i, bucket)
-            slot = self._heads[i] % spec.buckets
-            self._rings[i][slot] = max(self._rings[i][slot], value)
-
-    def read(self, now_ns: int) -> list[float]:
-        out = []
-        for i, spec in enumerate(FIELD_WINDOWS):
-            bucket = now_ns // spec.width_ns
-            if bucket > self._heads[i]:
-                self._advance(i, bucket)
-            best = max(self._rings[i])
-            out.append(best if best > -math.inf else math.nan)
-        return out
+_WIDTHS: Final = tuple(s.width_ns for s in FIELD_WINDOWS)
+_SIZES: Final = tuple(s.buckets for s in FIELD_WINDOWS)
 
 
-SQ_WINDOW: Final = (FIELD_WINDOWS[2],)
+_STRIDE: Final = 5  # bucket index, count, sum, max, extra (30d: squares; 1d, 7d: newcomers)
 
 
 class _Party:
-    """One payer's (or payee's) history: windows of its events and of its fraud labels."""
+    """One payer's (or payee's) history: per window the buckets that hold events (count,
+    sum, max; the sum of squares in the 30-day one; first-time payers, as payee, in the 1-
+    and 7-day ones) with running totals, all moved by one loop; and the windows of its
+    fraud labels.
+
+    The arithmetic is :class:`~centime.risk.windows.WindowSet`'s, operation for operation
+    (a total adds each value and subtracts a bucket as the window leaves it), so the rows
+    are the ones the per-quantity rings gave; a window's max is the largest of its buckets'.
+    Only buckets that hold something are stored: a party seen once costs one entry per
+    window, not a ring of 82 buckets.
+    """
 
     __slots__ = (
+        "entries",
+        "extra",
         "first_ns",
         "frauds",
+        "heads",
         "last_fraud_ns",
         "last_ns",
-        "maxima",
-        "newcomers",
-        "squares",
-        "windows",
+        "n",
+        "totals",
     )
 
     def __init__(self) -> None:
         self.first_ns = -1
         self.last_ns = -1
-        self.windows = WindowSet(FIELD_WINDOWS)
-        self.squares = WindowSet(SQ_WINDOW)
-        self.maxima = _MaxRing()
+        self.heads = [-1, -1, -1]
+        self.entries: list[list[int | float]] = [[], [], []]  # ints stay exact, compiled
+        self.n = [0, 0, 0]
+        self.totals = [0.0, 0.0, 0.0]
+        self.extra = [0.0, 0.0, 0.0]  # newcomers in 1d and 7d; the 30-day sum of squares
         self.frauds: WindowSet | None = None
         self.last_fraud_ns = -1
-        self.newcomers: WindowSet | None = None  # as payee: events from first-time payers
 
-    def add(self, t_ns: int, amount: float) -> None:
+    def _advance(self, i: int, bucket: int) -> None:
+        head, entries = self.heads[i], self.entries[i]
+        if head < 0 or bucket - head >= _SIZES[i]:
+            entries.clear()
+            self.n[i], self.totals[i], self.extra[i] = 0, 0.0, 0.0
+        else:
+            oldest = bucket - _SIZES[i]  # buckets at or before it leave the window
+            n, total, extra = self.n[i], self.totals[i], self.extra[i]
+            k = 0
+            while k < len(entries) and entries[k] <= oldest:
+                n -= int(entries[k + 1])
+                total -= entries[k + 2]
+                extra -= entries[k + 4]
+                k += _STRIDE
+            if k:
+                del entries[:k]
+            self.n[i], self.totals[i], self.extra[i] = n, total, extra
+        self.heads[i] = bucket
+
+    def add(self, t_ns: int, amount: float, first_payer: int = 0) -> None:
+        """Count an event (``first_payer``: 1 if its payer never paid this payee before)."""
         if self.first_ns < 0:
             self.first_ns = t_ns
         self.last_ns = t_ns
-        self.windows.add(t_ns, amount)
-        self.squares.add(t_ns, amount * amount)
-        self.maxima.add(t_ns, amount)
+        heads = self.heads
+        for i in range(3):
+            bucket = t_ns // _WIDTHS[i]
+            if bucket > heads[i]:
+                self._advance(i, bucket)
+            extra = amount * amount if i == 2 else float(first_payer)
+            entries = self.entries[i]  # an older event counts in the newest bucket
+            if entries and entries[-_STRIDE] == heads[i]:
+                entries[-4] += 1
+                entries[-3] += amount
+                entries[-2] = max(entries[-2], amount)
+                entries[-1] += extra
+            else:
+                entries += (heads[i], 1, amount, amount, extra)
+            self.n[i] += 1
+            self.totals[i] += amount
+            self.extra[i] += extra
+
+    def read(self, now: int) -> None:
+        """Move every window to ``now`` (then ``n``, ``totals``... are as of ``now``)."""
+        heads = self.heads
+        for i in range(3):
+            bucket = now // _WIDTHS[i]
+            if bucket > heads[i]:
+                self._advance(i, bucket)
+
+    def largest(self, i: int) -> float:
+        entries = self.entries[i]
+        return max(entries[3::_STRIDE]) if entries else math.nan
 
     def add_fraud(self, arrival_ns: int) -> None:
         if self.frauds is None:
@@ -476,29 +500,30 @@ class _Party:
         self.last_fraud_ns = max(self.last_fraud_ns, arrival_ns)
 
 
-_NAN3: Final = (math.nan,) * 3
+_EMPTY_WINDOWS = (0.0, math.nan, math.nan, 0.0, math.nan, math.nan, 0.0, math.nan, math.nan)
 
 
-def _party_windows(party: _Party | None, now: int) -> tuple[list[float], list[float], float]:
-    """Per window [n, mean, max] flattened; the counts; the 30-day sum of squares."""
+def _party_windows(party: _Party | None, now: int) -> list[float]:
+    """Per window [n, mean, max] flattened (read ``party`` at ``now`` first)."""
     if party is None:
-        return [0.0, math.nan, math.nan] * 3, [0.0, 0.0, 0.0], 0.0
-    counts, sums = party.windows.read(now)
-    maxima = party.maxima.read(now)
+        return list(_EMPTY_WINDOWS)
     out: list[float] = []
-    for c, s, m in zip(counts, sums, maxima, strict=True):
-        out += [float(c), s / c if c else math.nan, m]
-    squares = party.squares.read(now)[1][0]
-    return out, [float(c) for c in counts], squares
+    for i in range(3):
+        c = party.n[i]
+        if c:
+            out += (float(c), party.totals[i] / c, party.largest(i))
+        else:
+            out += (0.0, math.nan, math.nan)
+    return out
 
 
-def _party_labels(party: _Party | None, now: int, counts: list[float]) -> list[float]:
+def _party_labels(party: _Party | None, now: int) -> list[float]:
     if party is None:
         return [0.0, 0.0] * 3 + [math.nan]
     out: list[float] = []
     frauds = party.frauds.read(now)[0] if party.frauds is not None else [0, 0, 0]
-    for f, n in zip(frauds, counts, strict=True):
-        out += [float(f), f / max(n, 1.0)]
+    for f, n in zip(frauds, party.n, strict=True):
+        out += [float(f), f / max(float(n), 1.0)]
     since = (now - party.last_fraud_ns) / NS_PER_DAY if party.last_fraud_ns >= 0 else math.nan
     return [*out, since]
 
@@ -509,11 +534,12 @@ class FieldState:
     must not be earlier than the labels before it for the same party)."""
 
     def __init__(self) -> None:
-        self.payers: dict[str, _Party] = {}
-        self.payees: dict[str, _Party] = {}
-        self.pairs = PairCounts()  # exact up to RISK_PAIRS_EXACT_MAX, then a sketch
-        self.seen: set[tuple[str, int, str]] = set()
-        self.device_payers: dict[str, int] = {}
+        # Exact up to RISK_KEYS_EXACT_MAX / RISK_PAIRS_EXACT_MAX, then sketches (limits.py).
+        self.payers: BoundedMap[_Party] = BoundedMap(_Party)
+        self.payees: BoundedMap[_Party] = BoundedMap(_Party)
+        self.pairs = PairCounts()
+        self.seen = PairCounts()  # (payer, kind, thing) uses
+        self.device_payers = PairCounts()  # distinct payers per device
 
     def compute(self, event: RiskEvent) -> list[float]:
         now = event.timestamp_ns
@@ -521,29 +547,30 @@ class FieldState:
         signup = event.type == "signup"  # moves no money: reads no history (as update)
         payer = None if signup else self.payers.get(event.payer)
         payee = self.payees.get(event.payee) if event.payee and not signup else None
+        if payer is not None:
+            payer.read(now)
+        if payee is not None:
+            payee.read(now)
         out = [
             TYPE_IDS.get(event.type, -1.0),
             amount,
             float((now // NS_PER_H) % 24),
             float((now // NS_PER_DAY + 3) % 7),
         ]
-        payer_w, payer_counts, payer_sq = _party_windows(payer, now)
-        payee_w, payee_counts, payee_sq = _party_windows(payee, now)
-        out += payer_w + payee_w
-        if payee is not None and payee.newcomers is not None:
-            out += [float(c) for c in payee.newcomers.read(now)[0]]
+        out += _party_windows(payer, now)
+        out += _party_windows(payee, now)
+        if payee is not None:
+            out += (payee.extra[0], payee.extra[1])
         else:
-            out += [0.0, 0.0]
-        payer_sum30 = payer_w[7] * payer_w[6] if payer_w[6] else 0.0
-        out += _derived_online(amount, payer, now, payer_w, payer_sq)[:2]
-        out.append(_derived_online(amount, payee, now, payee_w, payee_sq)[0])
-        del payer_sum30
-        out += [
+            out += (0.0, 0.0)
+        out += _derived_online(amount, payer)
+        out.append(_derived_online(amount, payee)[0])
+        out += (
             _hours_since(payer, now),
             _hours_since(payee, now),
             _age_days(payer, now),
             _age_days(payee, now),
-        ]
+        )
         out.append(
             float(self.pairs.get((event.payer, event.payee)))
             if event.payee and not signup
@@ -553,11 +580,11 @@ class FieldState:
             out.append(
                 math.nan
                 if not thing or signup
-                else (0.0 if (event.payer, kind, thing) in self.seen else 1.0)
+                else (0.0 if self.seen.get((event.payer, kind, thing)) else 1.0)
             )
-        out.append(float(self.device_payers.get(event.device, 0)) if event.device else math.nan)
-        out += _party_labels(payer, now, payer_counts)
-        out += _party_labels(payee, now, payee_counts)
+        out.append(float(self.device_payers.get(event.device)) if event.device else math.nan)
+        out += _party_labels(payer, now)
+        out += _party_labels(payee, now)
         return out
 
     def update(self, event: RiskEvent) -> None:
@@ -565,35 +592,29 @@ class FieldState:
             return
         now = event.timestamp_ns
         amount = event.amount / 10 ** scale_of(event.asset)
-        self.payers.setdefault(event.payer, _Party()).add(now, amount)
+        self.payers.get_or_create(event.payer).add(now, amount)
         if event.payee:
-            payee = self.payees.setdefault(event.payee, _Party())
-            payee.add(now, amount)
+            payee = self.payees.get_or_create(event.payee)
             before = self.pairs.add((event.payer, event.payee))
-            if payee.newcomers is None:
-                payee.newcomers = WindowSet(FIELD_WINDOWS[:2])
-            payee.newcomers.add(now, 0.0, 1 if before == 0 else 0)
+            payee.add(now, amount, 1 if before == 0 else 0)
         for kind, thing in enumerate((event.device, event.ip, event.instrument)):
-            if thing and (event.payer, kind, thing) not in self.seen:
-                self.seen.add((event.payer, kind, thing))
-                if kind == 0:
-                    self.device_payers[thing] = self.device_payers.get(thing, 0) + 1
+            if thing and self.seen.add((event.payer, kind, thing)) == 0 and kind == 0:
+                self.device_payers.add(thing)
 
     def add_label(self, payer: str, payee: str, arrival_ns: int) -> None:
         """A fraud label on an event of ``payer`` to ``payee`` arrived at ``arrival_ns``."""
-        self.payers.setdefault(payer, _Party()).add_fraud(arrival_ns)
+        self.payers.get_or_create(payer).add_fraud(arrival_ns)
         if payee:
-            self.payees.setdefault(payee, _Party()).add_fraud(arrival_ns)
+            self.payees.get_or_create(payee).add_fraud(arrival_ns)
 
 
-def _derived_online(
-    amount: float, party: _Party | None, now: int, windows: list[float], squares: float
-) -> tuple[float, float]:
+def _derived_online(amount: float, party: _Party | None) -> tuple[float, float]:
+    """Ratio and z-score against ``party``'s 30-day history (read at now first)."""
     if party is None:
         return math.nan, math.nan
-    n30 = windows[6]
-    sum30 = party.windows.read(now)[1][2]
-    return _derived(amount, n30, sum30, squares)
+    n30 = float(party.n[2])
+    sum30 = party.totals[2] if n30 else 0.0  # an empty window reads zero, not dust
+    return _derived(amount, n30, sum30, party.extra[2] if n30 else 0.0)
 
 
 def _hours_since(party: _Party | None, now: int) -> float:

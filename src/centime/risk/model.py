@@ -30,7 +30,9 @@ import lightgbm as lgb
 import numpy as np
 import numpy.typing as npt
 
+from centime.risk.explain import PathExplainer
 from centime.risk.field import FIELD_NAMES as FEATURE_NAMES
+from centime.risk.single_row import SingleRow
 
 __all__ = ["DEFAULT_MODEL_DIR", "Model", "Policy", "load_default_model", "load_model", "save_model"]
 
@@ -85,9 +87,15 @@ class Model:
     calibration_y: Matrix  # calibrated probabilities at those points
     info: dict[str, Any]
     policy: Policy | None = None
+    # Path credits per leaf (centime.risk.explain) for the reasons; None: TreeSHAP (slow).
+    explainer: PathExplainer | None = None
+    # One row through LightGBM's single-row C API (centime.risk.single_row); None: predict.
+    single: SingleRow | None = None
 
     def probabilities(self, rows: Matrix) -> Matrix:
         """The Booster's uncalibrated probability for each row of a 2-D array."""
+        if len(rows) == 1 and self.single is not None:
+            return np.array([self.single.probability(rows[0])], dtype=np.float64)
         return np.asarray(self.booster.predict(rows, num_threads=1), dtype=np.float64)
 
     def scores(self, rows: Matrix) -> list[int]:
@@ -100,11 +108,24 @@ class Model:
 
     def reasons(self, row: Matrix, limit: int = REASONS_MAX) -> tuple[str, ...]:
         """The features that pushed this row's score up most, as ``model:<feature>`` codes
-        (LightGBM's per-feature contributions; only those that raised the score)."""
-        contrib = np.asarray(self.booster.predict(row, pred_contrib=True, num_threads=1))[0]
-        features = contrib[:-1]  # the last column is the bias
-        top = np.argsort(features)[::-1][:limit]
-        return tuple(f"model:{self.feature_names[i]}" for i in top.tolist() if features[i] > 0)
+        (only those that raised the score)."""
+        return self.reasons_many(row, limit)[0]
+
+    def reasons_many(self, rows: Matrix, limit: int = REASONS_MAX) -> list[tuple[str, ...]]:
+        """:meth:`reasons` of each row of a 2-D array, in one call: the path credits of the
+        explainer (centime.risk.explain) or, without one, LightGBM's TreeSHAP."""
+        if self.explainer is not None:
+            credits = self.explainer.credits(rows)
+        else:
+            contrib = np.asarray(self.booster.predict(rows, pred_contrib=True, num_threads=1))
+            credits = contrib[:, :-1]  # the last column is the bias
+        out = []
+        for values in credits:
+            top = np.argsort(values)[::-1][:limit]
+            out.append(
+                tuple(f"model:{self.feature_names[i]}" for i in top.tolist() if values[i] > 0)
+            )
+        return out
 
 
 def save_model(
@@ -170,7 +191,16 @@ def load_model(directory: Path) -> Model | None:
         log.warning("risk model in %s not loaded (%s): deciding on rules alone", directory, e)
         return None
     info = {k: v for k, v in sidecar.items() if k not in ("feature_names", "calibration", "policy")}
-    return Model(booster, version, names, x, y, info, policy)
+    single = SingleRow(booster)
+    return Model(booster, version, names, x, y, info, policy, _explainer(booster, single), single)
+
+
+def _explainer(booster: lgb.Booster, single: SingleRow) -> PathExplainer | None:
+    try:
+        return PathExplainer(booster, single)
+    except (ValueError, KeyError) as e:  # a tree it cannot read: TreeSHAP, slow but right
+        log.warning("risk model reasons fall back to TreeSHAP (%s)", e)
+        return None
 
 
 def load_default_model() -> Model | None:

@@ -27,6 +27,7 @@ validate keeps the last good rules and logs a warning (once per change).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import operator
 import tomllib
@@ -36,7 +37,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
-from centime.risk.features import FEATURE_INDEX, Row
+from centime.risk.features import FEATURE_INDEX, LazyRow, Row
 from centime.risk.types import EVENT_TYPES, Action, RiskEvent
 
 __all__ = [
@@ -105,7 +106,7 @@ class Rule:
     types: frozenset[str] | None
     conditions: tuple[_Condition, ...]
 
-    def matches(self, event: RiskEvent, row: Row) -> bool:
+    def matches(self, event: RiskEvent, row: Row | LazyRow) -> bool:
         if self.types is not None and event.type not in self.types:
             return False
         for feature, field, compare, right in self.conditions:
@@ -120,11 +121,28 @@ class Ruleset:
     version: str
     bands: Bands
     rules: tuple[Rule, ...]
+    # The rules that apply to each event type, in file order (built once, not per event).
+    by_type: Mapping[str, tuple[Rule, ...]] = dataclasses.field(
+        init=False, repr=False, compare=False
+    )
 
-    def evaluate(self, event: RiskEvent, row: Row) -> list[Rule]:
-        """The rules that fire on ``event``, worst action first (file order among equals)."""
-        fired = [rule for rule in self.rules if rule.matches(event, row)]
-        fired.sort(key=lambda rule: -SEVERITY[rule.action])
+    def __post_init__(self) -> None:
+        by_type = {
+            kind: tuple(r for r in self.rules if r.types is None or kind in r.types)
+            for kind in EVENT_TYPES
+        }
+        object.__setattr__(self, "by_type", by_type)
+
+    def evaluate(self, event: RiskEvent, row: Row | LazyRow) -> list[Rule]:
+        """The rules that fire on ``event``, worst action first (file order among equals).
+        A rule's conditions are read in order and stop at the first false one, so a lazy
+        row computes only the features that a deciding condition reads."""
+        rules = self.by_type.get(event.type)
+        if rules is None:  # a type the platform does not know: only untyped rules apply
+            rules = tuple(r for r in self.rules if r.types is None)
+        fired = [rule for rule in rules if rule.matches(event, row)]
+        if len(fired) > 1:
+            fired.sort(key=lambda rule: -SEVERITY[rule.action])
         return fired
 
 

@@ -12,13 +12,22 @@ real file's payments look first-time).
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Iterator
+from typing import Generic, TypeVar
 
 import numpy as np
 
-from centime.limits import RISK_PAIRS_EXACT_MAX, RISK_SKETCH_DEPTH, RISK_SKETCH_WIDTH
+from centime.limits import (
+    RISK_KEYS_EXACT_MAX,
+    RISK_PAIRS_EXACT_MAX,
+    RISK_SHARED_SLOTS,
+    RISK_SKETCH_DEPTH,
+    RISK_SKETCH_WIDTH,
+)
 
-__all__ = ["CountMin", "PairCounts"]
+__all__ = ["BoundedMap", "CountMin", "PairCounts"]
+
+V = TypeVar("V")
 
 _MASK64 = 2**64 - 1
 
@@ -94,3 +103,72 @@ class PairCounts:
 
     def __len__(self) -> int:
         return len(self.exact)
+
+
+class BoundedMap(Generic[V]):
+    """Per-key state, exact for the first ``exact_max`` keys; a key beyond shares one of
+    ``slots`` states chosen by its hash (a count-min sketch of depth one: what it counts
+    reads high when another key shares its slot, never low). Memory is bounded by design
+    (``exact_max + slots`` states) and nothing is evicted: a key never silently restarts,
+    which the least-recently-used cap it replaces did (issue 13)."""
+
+    __slots__ = ("_data", "_factory", "_shared", "_shift", "exact_max")
+
+    def __init__(
+        self,
+        factory: Callable[[], V],
+        exact_max: int = RISK_KEYS_EXACT_MAX,
+        slots: int = RISK_SHARED_SLOTS,
+    ) -> None:
+        if exact_max < 1 or slots < 2 or slots & (slots - 1):
+            raise ValueError("a bounded map needs a positive limit and power-of-two slots")
+        self.exact_max = exact_max
+        self._factory = factory
+        self._data: dict[str, V] = {}
+        self._shared: list[V | None] = []  # allocated when the exact map is full
+        self._shift = 64 - (slots.bit_length() - 1)
+
+    def _slot(self, key: str) -> int:
+        return ((hash(key) & _MASK64) * _SLOT_MULTIPLIER & _MASK64) >> self._shift
+
+    def get(self, key: str) -> V | None:
+        found = self._data.get(key)
+        if found is not None or not self._shared:
+            return found
+        return self._shared[self._slot(key)]
+
+    def get_or_create(self, key: str) -> V:
+        data = self._data
+        found = data.get(key)
+        if found is not None:
+            return found
+        if len(data) < self.exact_max:
+            found = data[key] = self._factory()
+            return found
+        if not self._shared:
+            self._shared = [None] * (1 << (64 - self._shift))
+        slot = self._slot(key)
+        shared = self._shared[slot]
+        if shared is None:
+            shared = self._shared[slot] = self._factory()
+        return shared
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._data or (
+            bool(self._shared) and self._shared[self._slot(key)] is not None
+        )
+
+    def __len__(self) -> int:
+        """The keys held exactly."""
+        return len(self._data)
+
+    def __iter__(self) -> Iterator[str]:
+        """The keys held exactly."""
+        return iter(self._data)
+
+    @property
+    def shared_states(self) -> int:
+        return sum(state is not None for state in self._shared)
+
+
+_SLOT_MULTIPLIER = 0x9E3779B97F4A7C15  # odd: multiply-shift spreads Python's string hash

@@ -1,4 +1,4 @@
-"""Sliding-window counters kept as rings of time buckets, and a bounded LRU map of them.
+"""Sliding-window counters kept as time buckets with running totals.
 
 A window of ``n`` buckets of ``width_ns`` counts the events whose bucket index
 ``timestamp_ns // width_ns`` lies in ``(now_bucket - n, now_bucket]``: the current, partly
@@ -6,21 +6,19 @@ elapsed bucket plus the ``n - 1`` before it. That is the exact definition the te
 against a brute-force list of events; it is what "the last hour" means at bucket resolution
 (a 1-hour window of 12 five-minute buckets covers between 55 and 60 minutes).
 
-Memory per key is fixed (the buckets), never a list of events; time only moves forward for
-a counter (an event older than the newest bucket it has seen counts in the newest bucket, so
-out-of-order events within a bucket or two are absorbed instead of rewriting history).
+Memory per key is at most the buckets that hold something, never a list of events; time
+only moves forward for a counter (an event older than the newest bucket it has seen counts
+in the newest bucket, so out-of-order events within a bucket or two are absorbed instead of
+rewriting history).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Final, Generic, TypeVar
+from typing import Final
 
 __all__ = [
     "STANDARD_WINDOWS",
-    "LruMap",
     "WindowSet",
     "WindowSpec",
     "window_spec",
@@ -56,39 +54,54 @@ STANDARD_WINDOWS: Final = (
 )
 
 
+_SHAPES: dict[tuple[WindowSpec, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
+
+
 class WindowSet:
     """Count and sum per window, for one key. ``add`` and ``read`` are O(1) amortized: each
-    window keeps its running totals and subtracts a bucket when the ring overwrites it."""
+    window keeps its running totals and subtracts a bucket as the window leaves it behind.
 
-    __slots__ = ("_counts", "_heads", "_sizes", "_sums", "_total_counts", "_total_sums", "_widths")
+    Only the buckets that hold something are stored (most keys are seen a few times: a
+    ring of every bucket would be mostly zeros): per window a flat list of (bucket index,
+    count, sum), oldest first. Subtracting an empty bucket changes nothing, so the totals
+    are the ones a full ring would give, operation for operation.
+    """
+
+    __slots__ = ("_entries", "_heads", "_sizes", "_total_counts", "_total_sums", "_widths")
 
     def __init__(self, specs: tuple[WindowSpec, ...]) -> None:
-        self._widths = tuple(s.width_ns for s in specs)
-        self._sizes = tuple(s.buckets for s in specs)
-        self._counts = [[0] * s.buckets for s in specs]
-        self._sums: list[list[float]] = [[0.0] * s.buckets for s in specs]
-        self._heads = [-1] * len(specs)  # the newest bucket index each ring holds
+        shape = _SHAPES.get(specs)
+        if shape is None:  # one pair of tuples per set of windows, shared by every key
+            shape = _SHAPES[specs] = (
+                tuple(s.width_ns for s in specs),
+                tuple(s.buckets for s in specs),
+            )
+        self._widths, self._sizes = shape
+        # Per window: bucket, count, sum, ... (ints stay ints: compiled, a float-typed list
+        # would turn a bucket index into a float, inexact past 2**53).
+        self._entries: list[list[int | float]] = [[] for _ in specs]
+        self._heads = [-1] * len(specs)  # the newest bucket index each window holds
         self._total_counts = [0] * len(specs)
         self._total_sums = [0.0] * len(specs)
 
     def _advance(self, i: int, bucket: int) -> None:
-        """Move window ``i`` forward to ``bucket``, emptying the buckets it leaves behind."""
+        """Move window ``i`` forward to ``bucket``, dropping the buckets it leaves behind."""
         head = self._heads[i]
-        n = self._sizes[i]
-        counts, sums = self._counts[i], self._sums[i]
-        if head < 0 or bucket - head >= n:
-            counts[:] = [0] * n
-            sums[:] = [0.0] * n
+        entries = self._entries[i]
+        if head < 0 or bucket - head >= self._sizes[i]:
+            entries.clear()
             self._total_counts[i] = 0
             self._total_sums[i] = 0.0
         else:
+            oldest = bucket - self._sizes[i]  # buckets at or before it leave the window
             total_count, total_sum = self._total_counts[i], self._total_sums[i]
-            for b in range(head + 1, bucket + 1):
-                slot = b % n
-                total_count -= counts[slot]
-                total_sum -= sums[slot]
-                counts[slot] = 0
-                sums[slot] = 0.0
+            k = 0
+            while k < len(entries) and entries[k] <= oldest:
+                total_count -= int(entries[k + 1])
+                total_sum -= entries[k + 2]
+                k += 3
+            if k:
+                del entries[:k]
             self._total_counts[i], self._total_sums[i] = total_count, total_sum
         self._heads[i] = bucket
 
@@ -98,9 +111,12 @@ class WindowSet:
             bucket = timestamp_ns // width
             if bucket > heads[i]:
                 self._advance(i, bucket)
-            slot = heads[i] % self._sizes[i]  # an older event counts in the newest bucket
-            self._counts[i][slot] += count
-            self._sums[i][slot] += value
+            entries = self._entries[i]  # an older event counts in the newest bucket
+            if entries and entries[-3] == heads[i]:
+                entries[-2] += count
+                entries[-1] += value
+            else:
+                entries += (heads[i], count, value)
             self._total_counts[i] += count
             self._total_sums[i] += value
 
@@ -125,53 +141,3 @@ class WindowSet:
                 self._advance(i, bucket)
         for count, total in zip(self._total_counts, self._total_sums, strict=True):
             out += (float(count), total if count else 0.0)
-
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class LruMap(Generic[K, V]):
-    """A dict of at most ``max_keys`` entries that evicts the least recently used one.
-
-    ``get_or_create`` counts as a use. Not thread-safe on its own: the feature store is
-    called under the engine's lock.
-    """
-
-    __slots__ = ("_data", "_factory", "evictions", "max_keys")
-
-    def __init__(self, max_keys: int, factory: Callable[[], V]) -> None:
-        if max_keys < 1:
-            raise ValueError("max_keys must be at least 1")
-        self.max_keys = max_keys
-        self._factory = factory
-        self._data: OrderedDict[K, V] = OrderedDict()
-        self.evictions = 0
-
-    def get(self, key: K) -> V | None:
-        value = self._data.get(key)
-        if value is not None:
-            self._data.move_to_end(key)
-        return value
-
-    def get_or_create(self, key: K) -> V:
-        data = self._data
-        value = data.get(key)
-        if value is None:
-            value = self._factory()
-            data[key] = value
-            if len(data) > self.max_keys:
-                data.popitem(last=False)
-                self.evictions += 1
-        else:
-            data.move_to_end(key)
-        return value
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __iter__(self) -> Iterator[K]:
-        return iter(self._data)

@@ -1,0 +1,570 @@
+"""Online features: computed for an event from what was known before it, then updated by it.
+
+``OnlineFeatures.process(event)`` returns the event's feature row (a numpy float64 vector in
+the order of :data:`FEATURE_NAMES`) and only then lets the event count, so a decision never
+sees its own event. Everything is incremental and bounded: per family (accounts, devices,
+IPs, instruments, pairs) at most ``max_keys`` keys, the least recently seen evicted first
+(an evicted key starts again from nothing); windows are rings of buckets (centime.risk.windows);
+counterparty sets are capped; the shared-thing graph keeps a bounded number of links.
+
+Amounts stay integers in events; features are floats in the asset's major unit (amount /
+10**scale; an asset the platform does not know counts at scale 0), which is what a model and
+a threshold compare. Not thread-safe: the engine calls it under its lock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from centime.bench.risk_baseline.windows import (
+    NS_PER_S,
+    STANDARD_WINDOWS,
+    LruMap,
+    WindowSet,
+    WindowSpec,
+    window_spec,
+)
+from centime.money import ASSETS
+from centime.risk.graph import Components
+from centime.risk.shared_state import FAMILIES, Velocity, event_keys
+from centime.risk.sketch import PairCounts
+from centime.risk.types import EVENT_TYPES, RiskEvent
+
+__all__ = ["FEATURE_INDEX", "FEATURE_NAMES", "FeatureConfig", "OnlineFeatures", "Row"]
+
+Row = npt.NDArray[np.float64]
+
+NS_PER_H: Final = 3_600 * NS_PER_S
+NS_PER_DAY: Final = 24 * NS_PER_H
+
+TYPE_IDS: Final = {name: float(i) for i, name in enumerate(EVENT_TYPES)}
+TOPUPS: Final = frozenset({"topup", "topup_carrier"})
+OUTFLOWS: Final = frozenset({"payment", "transfer", "payout", "payout_instant"})
+INFLOWS_TO_PAYEE: Final = frozenset({"payment", "transfer"})
+PAYOUTS: Final = frozenset({"payout", "payout_instant", "payout_method_change"})
+
+FLOW_WINDOWS: Final = (window_spec("15m", 900, 15),)
+DECLINE_WINDOWS: Final = (window_spec("1h", 3_600, 12), window_spec("24h", 86_400, 24))
+DAY_WEEK_WINDOWS: Final = (window_spec("24h", 86_400, 24), window_spec("7d", 7 * 86_400, 28))
+MONTH_WINDOW: Final = (window_spec("30d", 30 * 86_400, 30),)
+WEEK_WINDOW: Final = (window_spec("7d", 7 * 86_400, 28),)
+DAY_WINDOW: Final = (window_spec("24h", 86_400, 24),)
+
+_ZEROS_5: Final = (0.0,) * 10  # count and sum of five windows, for a key never seen
+_WEEK_INDEX: Final = 3  # the 7d window in STANDARD_WINDOWS
+FAN_CAP: Final = 64  # distinct counterparties remembered per account (the count saturates)
+UPSTREAM_CAP: Final = 16  # accounts whose money reached this one, for cycles
+THING_ACCOUNTS_CAP: Final = 64
+
+
+def _names() -> tuple[str, ...]:
+    names = ["type", "amount", "hour_utc", "amount_round", "amount_near_limit"]
+    for family in ("payer", "payee", "device", "ip", "instrument"):
+        for spec in STANDARD_WINDOWS:
+            names += [f"{family}_n_{spec.name}", f"{family}_sum_{spec.name}"]
+    names += [
+        "payer_age_h",
+        "payee_age_h",
+        "pair_first",
+        "pair_n",
+        "pair_reverse",
+        "payer_device_new",
+        "payer_ip_new",
+        "payer_instrument_new",
+        "payer_balance",
+        "drain_ratio",
+        "payer_in_15m",
+        "payer_out_15m",
+        "pass_through",
+        "payer_fan_out",
+        "payer_fan_out_24h",
+        "payer_fan_in_24h",
+        "payee_fan_in",
+        "payee_fan_in_24h",
+        "payee_fan_out_24h",
+        "payer_declines_1h",
+        "payer_declines_24h",
+        "instrument_declines_1h",
+        "instrument_declines_24h",
+        "device_declines_24h",
+        "payer_carrier_30d",
+        "payer_carrier_ratio",
+        "payee_carrier_in_7d",
+        "payee_carrier_in_share",
+        "payer_near_limit_24h",
+        "payer_near_limit_7d",
+        "payer_round_24h",
+        "payer_component",
+        "payer_component_inflow",
+        "payee_component",
+        "payee_component_inflow",
+        "device_accounts",
+        "instrument_accounts",
+        "payer_referral_cluster",
+        "payee_referral_cluster",
+        "payee_referrals_24h",
+        "payee_referrals_7d",
+        "cycle",
+        "payout_method_age_h",
+    ]
+    return tuple(names)
+
+
+FEATURE_NAMES: Final = _names()
+FEATURE_INDEX: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
+
+
+def _default_limits() -> dict[str, str]:
+    # One movement's ceiling per type, major units: amounts just below are structuring signs.
+    return {
+        "topup": "100",
+        "topup_carrier": "50",
+        "transfer": "250",
+        "payout": "1000",
+        "payout_instant": "1000",
+        "payment": "500",
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureConfig:
+    max_keys: int = 50_000  # per family: accounts, devices, IPs, instruments, pairs
+    max_graph_links: int = 200_000
+    limits: Mapping[str, str] = field(default_factory=_default_limits)
+    near_limit_share: float = 0.85  # amount in [share * limit, limit) is "just below"
+    carrier_monthly_limit: str = "100"  # carrier billing's monthly ceiling, major units
+    carrier_heavy_ratio: float = 0.5  # a payer past this share of it counts as carrier-funded
+
+
+class _Account:
+    __slots__ = (
+        "balance",
+        "carrier",
+        "carrier_in",
+        "declines",
+        "fan_in",
+        "fan_out",
+        "first_seen_ns",
+        "flow_in",
+        "flow_out",
+        "method_change_ns",
+        "near_limit",
+        "referrals",
+        "round",
+        "upstream",
+    )
+
+    def __init__(self) -> None:
+        self.first_seen_ns = -1
+        self.balance = 0.0
+        self.flow_in = WindowSet(FLOW_WINDOWS)
+        self.flow_out = WindowSet(FLOW_WINDOWS)
+        self.fan_in: dict[str, int] = {}
+        self.fan_out: dict[str, int] = {}
+        self.upstream: dict[str, int] = {}
+        self.declines: WindowSet | None = None
+        self.carrier: WindowSet | None = None
+        self.carrier_in: WindowSet | None = None
+        self.near_limit: WindowSet | None = None
+        self.round: WindowSet | None = None
+        self.referrals: WindowSet | None = None
+        self.method_change_ns = -1
+
+
+class _Thing:
+    """A device, IP or instrument: its windows, declines and the accounts that used it."""
+
+    __slots__ = ("accounts", "declines", "windows")
+
+    def __init__(self) -> None:
+        self.windows = WindowSet(STANDARD_WINDOWS)
+        self.declines: WindowSet | None = None
+        self.accounts: dict[str, None] = {}
+
+
+def _touch(capped: dict[str, int], key: str, now_ns: int, cap: int) -> None:
+    capped.pop(key, None)
+    capped[key] = now_ns
+    if len(capped) > cap:
+        del capped[next(iter(capped))]
+
+
+def _recent(capped: dict[str, int], since_ns: int) -> int:
+    """Entries touched since ``since_ns``: they are the newest, at the dict's end."""
+    n = 0
+    for t in reversed(capped.values()):
+        if t < since_ns:
+            break
+        n += 1
+    return n
+
+
+def _read(windows: WindowSet | None, now_ns: int, size: int) -> tuple[list[int], list[float]]:
+    if windows is None:
+        return [0] * size, [0.0] * size
+    return windows.read(now_ns)
+
+
+def _add(
+    windows: WindowSet | None, specs: tuple[WindowSpec, ...], now_ns: int, value: float
+) -> WindowSet:
+    if windows is None:
+        windows = WindowSet(specs)
+    windows.add(now_ns, value)
+    return windows
+
+
+class OnlineFeatures:
+    def __init__(
+        self, config: FeatureConfig | None = None, velocity: Velocity | None = None
+    ) -> None:
+        self.config = config or FeatureConfig()
+        # The velocity counters shared by every process (centime.risk.shared_state); None:
+        # in this process (payer_windows, payee_windows and the things' windows).
+        self.velocity = velocity
+        n = self.config.max_keys
+        self.accounts: LruMap[str, _Account] = LruMap(n, _Account)
+        self.payer_windows: LruMap[str, WindowSet] = LruMap(n, lambda: WindowSet(STANDARD_WINDOWS))
+        self.payee_windows: LruMap[str, WindowSet] = LruMap(n, lambda: WindowSet(STANDARD_WINDOWS))
+        self.devices: LruMap[str, _Thing] = LruMap(n, _Thing)
+        self.ips: LruMap[str, _Thing] = LruMap(n, _Thing)
+        self.instruments: LruMap[str, _Thing] = LruMap(n, _Thing)
+        self.pairs = PairCounts()  # exact up to a limit, then a sketch: never evicted
+        self.seen: LruMap[tuple[str, str], list[int]] = LruMap(n, lambda: [0])  # payer, thing
+        self.shared = Components(self.config.max_graph_links)
+        self.referrals = Components(self.config.max_graph_links)
+        self._scales: dict[str, int] = {}
+        self._limits: dict[tuple[str, str], float] = {}
+        self._carrier_limit: dict[str, float] = {}
+
+    # -- units ------------------------------------------------------------------------------
+    def _scale(self, asset: str) -> int:
+        scale = self._scales.get(asset)
+        if scale is None:
+            known = ASSETS.get(asset)
+            scale = self._scales[asset] = known.scale if known else 0
+        return scale
+
+    def _major(self, amount: int, asset: str) -> float:
+        divisor: int = 10 ** self._scale(asset)
+        return amount / divisor
+
+    def _limit(self, kind: str, asset: str) -> float:
+        key = (kind, asset)
+        limit = self._limits.get(key)
+        if limit is None:
+            text = self.config.limits.get(kind)
+            limit = math.inf if text is None else float(Decimal(text))
+            self._limits[key] = limit
+        return limit
+
+    # -- the one entry point ----------------------------------------------------------------
+    def process(self, event: RiskEvent) -> Row:
+        """The feature row of ``event`` as of just before it; then ``event`` counts."""
+        row = self.compute(event)
+        self.update(event)
+        return row
+
+    def compute(self, event: RiskEvent) -> Row:
+        now = event.timestamp_ns
+        cfg = self.config
+        amount = self._major(event.amount, event.asset)
+        limit = self._limit(event.type, event.asset)
+        near = 1.0 if cfg.near_limit_share * limit <= amount < limit else 0.0
+        out: list[float] = [
+            TYPE_IDS.get(event.type, -1.0),
+            amount,
+            float((now // NS_PER_H) % 24),
+            _roundness(event.amount, self._scale(event.asset)),
+            near,
+        ]
+        if self.velocity is None:
+            self._local_velocity(event, now, out)
+        else:
+            self._shared_velocity(self.velocity, event, now, out)
+        payer = self.accounts.get(event.payer)
+        payee = self.accounts.get(event.payee) if event.payee else None
+        out += self._account_features(event, now, amount, payer, payee)
+        out += self._thing_features(event, now, payer)
+        out += self._graph_features(event, now, payer, payee)
+        return np.array(out, dtype=np.float64)
+
+    def _local_velocity(self, event: RiskEvent, now: int, out: list[float]) -> None:
+        """Count and sum per window of the payer, payee, device, IP, instrument: in process."""
+        zeros = _ZEROS_5
+        ws = self.payer_windows.get(event.payer) if event.payer else None
+        if ws is None:
+            out += zeros
+        else:
+            ws.read_into(out, now)
+        ws = self.payee_windows.get(event.payee) if event.payee else None
+        if ws is None:
+            out += zeros
+        else:
+            ws.read_into(out, now)
+        for things, thing_key in (
+            (self.devices, event.device),
+            (self.ips, event.ip),
+            (self.instruments, event.instrument),
+        ):
+            thing = things.get(thing_key) if thing_key else None
+            if thing is None:
+                out += zeros
+            else:
+                thing.windows.read_into(out, now)
+
+    @staticmethod
+    def _shared_velocity(velocity: Velocity, event: RiskEvent, now: int, out: list[float]) -> None:
+        """The same counts and sums, from the shared counters (loaded for the batch)."""
+        keys = (event.payer, event.payee, event.device, event.ip, event.instrument)
+        for family, key in zip(FAMILIES, keys, strict=True):
+            if key:
+                velocity.read_into(out, family, key, now)
+            else:
+                out += _ZEROS_5
+
+    def _payee_count_7d(self, event: RiskEvent, now: int) -> float:
+        if not event.payee:
+            return 0.0
+        if self.velocity is not None:
+            shared: list[float] = []
+            self.velocity.read_into(shared, "payee", event.payee, now)
+            return shared[2 * _WEEK_INDEX]
+        payee_ws = self.payee_windows.get(event.payee)
+        return float(payee_ws.read(now)[0][_WEEK_INDEX]) if payee_ws else 0.0
+
+    # -- a batch against the shared counters (no-ops in process) -------------------------------
+    def load(self, events: Sequence[RiskEvent]) -> None:
+        """Before a batch is computed: read the shared counters it needs (one round trip)."""
+        if self.velocity is not None:
+            self.velocity.load(events)
+
+    def store(self) -> None:
+        """After it: write what the batch counted to the shared counters (one round trip)."""
+        if self.velocity is not None:
+            self.velocity.store()
+
+    def _account_features(
+        self,
+        event: RiskEvent,
+        now: int,
+        amount: float,
+        payer: _Account | None,
+        payee: _Account | None,
+    ) -> list[float]:
+        pair = self.pairs.get((event.payer, event.payee))
+        reverse = self.pairs.get((event.payee, event.payer))
+        balance = payer.balance if payer else 0.0
+        outflow = event.type in OUTFLOWS
+        drain = 0.0
+        if outflow and amount > 0:
+            drain = min(10.0, amount / balance) if balance > 0 else 10.0
+        flow_in = payer.flow_in.read(now)[1][0] if payer else 0.0
+        flow_out = payer.flow_out.read(now)[1][0] if payer else 0.0
+        passed = flow_out + (amount if outflow else 0.0)
+        pass_through = min(2.0, passed / flow_in) if flow_in > 0 else 0.0
+        day_ago = now - NS_PER_DAY
+
+        def seen(kind: str, thing: str | None) -> float:
+            if not thing:
+                return 0.0
+            return 0.0 if (event.payer, kind + thing) in self.seen else 1.0
+
+        return [
+            (now - payer.first_seen_ns) / NS_PER_H if payer else 0.0,
+            (now - payee.first_seen_ns) / NS_PER_H if payee else 0.0,
+            0.0 if pair else 1.0,
+            float(pair),
+            1.0 if reverse else 0.0,
+            seen("d:", event.device),
+            seen("n:", event.ip),
+            seen("i:", event.instrument),
+            balance,
+            drain,
+            flow_in,
+            flow_out,
+            pass_through,
+            float(len(payer.fan_out)) if payer else 0.0,
+            float(_recent(payer.fan_out, day_ago)) if payer else 0.0,
+            float(_recent(payer.fan_in, day_ago)) if payer else 0.0,
+            float(len(payee.fan_in)) if payee else 0.0,
+            float(_recent(payee.fan_in, day_ago)) if payee else 0.0,
+            float(_recent(payee.fan_out, day_ago)) if payee else 0.0,
+        ]
+
+    def _thing_features(self, event: RiskEvent, now: int, payer: _Account | None) -> list[float]:
+        cfg = self.config
+        declines = _read(payer.declines if payer else None, now, 2)[0]
+        instrument = self.instruments.get(event.instrument) if event.instrument else None
+        device = self.devices.get(event.device) if event.device else None
+        instrument_declines = _read(instrument.declines if instrument else None, now, 2)[0]
+        device_declines = _read(device.declines if device else None, now, 2)[0]
+        carrier = _read(payer.carrier if payer else None, now, 1)[1][0]
+        carrier_limit = self._carrier_monthly(event.asset)
+        payee = self.accounts.get(event.payee) if event.payee else None
+        carrier_in = float(_read(payee.carrier_in if payee else None, now, 1)[0][0])
+        payee_7d = self._payee_count_7d(event, now)
+        near = _read(payer.near_limit if payer else None, now, 2)[0]
+        rounds = _read(payer.round if payer else None, now, 1)[0]
+        del cfg
+        return [
+            float(declines[0]),
+            float(declines[1]),
+            float(instrument_declines[0]),
+            float(instrument_declines[1]),
+            float(device_declines[1]),
+            carrier,
+            carrier / carrier_limit,
+            carrier_in,
+            carrier_in / payee_7d if payee_7d else 0.0,
+            float(near[0]),
+            float(near[1]),
+            float(rounds[0]),
+        ]
+
+    def _graph_features(
+        self, event: RiskEvent, now: int, payer: _Account | None, payee: _Account | None
+    ) -> list[float]:
+        device = self.devices.get(event.device) if event.device else None
+        instrument = self.instruments.get(event.instrument) if event.instrument else None
+        referrals = _read(payee.referrals if payee else None, now, 2)[0]
+        cycle = 0.0
+        if payer and event.type in INFLOWS_TO_PAYEE and event.payee:
+            since = payer.upstream.get(event.payee)
+            cycle = 1.0 if since is not None and since >= now - NS_PER_DAY else 0.0
+        method_age = -1.0
+        if payer and payer.method_change_ns >= 0:
+            method_age = (now - payer.method_change_ns) / NS_PER_H
+        return [
+            float(self.shared.size(event.payer)),
+            float(self.shared.inflow(event.payer)),
+            float(self.shared.size(event.payee)) if event.payee else 0.0,
+            float(self.shared.inflow(event.payee)) if event.payee else 0.0,
+            float(len(device.accounts)) if device else 0.0,
+            float(len(instrument.accounts)) if instrument else 0.0,
+            float(self.referrals.size(event.payer)),
+            float(self.referrals.size(event.payee)) if event.payee else 0.0,
+            float(referrals[0]),
+            float(referrals[1]),
+            cycle,
+            method_age,
+        ]
+
+    def _carrier_monthly(self, asset: str) -> float:
+        limit = self._carrier_limit.get(asset)
+        if limit is None:
+            limit = float(Decimal(self.config.carrier_monthly_limit))
+            self._carrier_limit[asset] = limit
+        return limit
+
+    # -- updates ------------------------------------------------------------------------------
+    def update(self, event: RiskEvent) -> None:
+        """Let ``event`` count (an outcome such as a decline too: ``observe`` is this)."""
+        now = event.timestamp_ns
+        amount = self._major(event.amount, event.asset)
+        kind = event.type
+        payer = self.accounts.get_or_create(event.payer)
+        if payer.first_seen_ns < 0:
+            payer.first_seen_ns = now
+        self._count_velocity(event, now, amount)
+        payee: _Account | None = None
+        if event.payee:
+            if event.payee != event.payer:
+                payee = self.accounts.get_or_create(event.payee)
+                if payee.first_seen_ns < 0:
+                    payee.first_seen_ns = now
+            self.pairs.add((event.payer, event.payee))
+        self._update_things(event, now, amount)
+        if kind == "topup_declined":
+            payer.declines = _add(payer.declines, DECLINE_WINDOWS, now, amount)
+            return
+        self._update_money(event, now, amount, payer, payee)
+
+    def _count_velocity(self, event: RiskEvent, now: int, amount: float) -> None:
+        if self.velocity is not None:
+            for family, key in event_keys(event):
+                self.velocity.add(family, key, now, amount)
+            return
+        self.payer_windows.get_or_create(event.payer).add(now, amount)
+        if event.payee:
+            self.payee_windows.get_or_create(event.payee).add(now, amount)
+
+    def _update_things(self, event: RiskEvent, now: int, amount: float) -> None:
+        declined = event.type == "topup_declined"
+        for things, key, prefix in (
+            (self.devices, event.device, "d:"),
+            (self.ips, event.ip, "n:"),
+            (self.instruments, event.instrument, "i:"),
+        ):
+            if not key:
+                continue
+            thing = things.get_or_create(key)
+            if self.velocity is None:  # else counted in the shared counters
+                thing.windows.add(now, amount)
+            if declined:
+                thing.declines = _add(thing.declines, DECLINE_WINDOWS, now, amount)
+            thing.accounts.pop(event.payer, None)
+            thing.accounts[event.payer] = None
+            if len(thing.accounts) > THING_ACCOUNTS_CAP:
+                del thing.accounts[next(iter(thing.accounts))]
+            self.seen.get_or_create((event.payer, prefix + key))
+            if prefix != "n:" and not declined:  # IPs are shared by whole networks (NAT)
+                self.shared.link(event.payer, prefix + key)
+
+    def _update_money(
+        self, event: RiskEvent, now: int, amount: float, payer: _Account, payee: _Account | None
+    ) -> None:
+        kind = event.type
+        cfg = self.config
+        if kind in TOPUPS:
+            payer.balance += amount
+            payer.flow_in.add(now, amount)
+            if kind == "topup_carrier":
+                payer.carrier = _add(payer.carrier, MONTH_WINDOW, now, amount)
+        elif kind in OUTFLOWS:
+            payer.balance = max(0.0, payer.balance - amount)
+            payer.flow_out.add(now, amount)
+        limit = self._limit(kind, event.asset)
+        if amount > 0 and cfg.near_limit_share * limit <= amount < limit:
+            payer.near_limit = _add(payer.near_limit, DAY_WEEK_WINDOWS, now, amount)
+        if _roundness(event.amount, self._scale(event.asset)) >= 1.0:
+            payer.round = _add(payer.round, DAY_WINDOW, now, amount)
+        if kind == "signup" and event.payee:
+            referrer = self.accounts.get_or_create(event.payee)
+            referrer.referrals = _add(referrer.referrals, DAY_WEEK_WINDOWS, now, 1.0)
+            self.referrals.link(event.payer, event.payee, other_is_account=True)
+        elif kind in PAYOUTS and event.payee:
+            self.shared.link(event.payer, "p:" + event.payee)
+            if kind == "payout_method_change":
+                payer.method_change_ns = now
+        if payee is not None and kind in INFLOWS_TO_PAYEE:
+            payee.balance += amount
+            payee.flow_in.add(now, amount)
+            _touch(payee.fan_in, event.payer, now, FAN_CAP)
+            _touch(payer.fan_out, event.payee, now, FAN_CAP)
+            self.shared.add_inflow(event.payee)
+            carrier = _read(payer.carrier, now, 1)[1][0]
+            if carrier >= cfg.carrier_heavy_ratio * self._carrier_monthly(event.asset):
+                payee.carrier_in = _add(payee.carrier_in, WEEK_WINDOW, now, 1.0)
+            # Where this money came from: the payer and what reached the payer, for cycles.
+            _touch(payee.upstream, event.payer, now, UPSTREAM_CAP)
+            for source, when in list(payer.upstream.items()):
+                if source != event.payee and when >= now - NS_PER_DAY:
+                    _touch(payee.upstream, source, when, UPSTREAM_CAP)
+
+
+def _roundness(amount: int, scale: int) -> float:
+    """2 for a multiple of 100 whole units, 1 for a multiple of 10, else 0."""
+    if amount <= 0:
+        return 0.0
+    whole = 10**scale
+    if amount % (100 * whole) == 0:
+        return 2.0
+    return 1.0 if amount % (10 * whole) == 0 else 0.0
