@@ -16,7 +16,7 @@ from centime.clock import FakeClock
 from centime.risk.engine import RiskEngine
 from centime.risk.features import OnlineFeatures
 from centime.risk.rules import RulesFile
-from centime.risk.shared_state import RedisVelocity
+from centime.risk.shared_state import SUM_MAX, RedisVelocity, micro_units
 from centime.risk.simulate import TYPOLOGIES, SimConfig, simulate
 from centime.risk.types import Action, RiskEvent
 from centime.risk.windows import STANDARD_WINDOWS, WindowSet
@@ -42,11 +42,12 @@ def payment(t_s: int, payer: str = "cus_1") -> RiskEvent:
     return RiskEvent(T0 + t_s * S, "payment", 2_000_000, "USD", payer, "mer_1", "dev_1", "ip_1")
 
 
-@given(st.lists(st.tuples(st.integers(0, 40 * 86_400), st.floats(0, 1000)), max_size=60))
+@given(st.lists(st.tuples(st.integers(0, 40 * 86_400), st.integers(0, 10**9)), max_size=60))
 def test_the_shared_arithmetic_reads_as_the_in_process_rings(
-    gaps: list[tuple[int, float]],
+    gaps: list[tuple[int, int]],
 ) -> None:
-    """Events in time order, read at each event and after: the same counts and sums."""
+    """Events in time order, read at each event and after: the same counts and sums (the
+    rings sum major units as floats, the shared counters integer micro-units)."""
     shared = RedisVelocity(redis.Redis(), "unused:")  # add and read_into touch no server
     ring = WindowSet(STANDARD_WINDOWS)
     now = T0
@@ -57,8 +58,8 @@ def test_the_shared_arithmetic_reads_as_the_in_process_rings(
         found: list[float] = []
         shared.read_into(found, "payer", "k", now)
         assert found == pytest.approx(expected, abs=1e-6)
-        ring.add(now, value)
-        shared.add("payer", "k", now, value)
+        ring.add(now, value / 10**6)
+        shared.add("payer", "k", now, value, 6)
 
 
 def test_features_over_redis_are_the_in_process_rows(redis_prefix: tuple[str, str]) -> None:
@@ -109,17 +110,43 @@ def test_the_hashes_expire_and_drop_the_buckets_left_behind(
     client = redis.Redis.from_url(url)
     velocity = RedisVelocity(client, prefix)
     velocity.load([payment(0)])
-    velocity.add("payer", "cus_1", T0, 2.0)
+    velocity.add("payer", "cus_1", T0, 2_000_000, 6)
     velocity.store()
     name = f"{prefix}v:payer:cus_1"
     assert 30 * 86_400 < client.ttl(name) <= 31 * 86_400
     fields_then = set(client.hkeys(name))
     later = T0 + 40 * 86_400 * S  # past every window
     velocity.load([payment(40 * 86_400)])
-    velocity.add("payer", "cus_1", later, 1.0)
+    velocity.add("payer", "cus_1", later, 10_000, 4)  # one won
     velocity.store()
     assert not fields_then & set(client.hkeys(name))  # only the new buckets remain
     found: list[float] = []
     velocity.load([payment(40 * 86_400)])
     velocity.read_into(found, "payer", "cus_1", later)
     assert found == [1.0, 1.0] * len(STANDARD_WINDOWS)
+
+
+@given(st.integers(0, 2**63 - 1), st.integers(0, 18))
+def test_micro_units_are_integers_cut_below_a_millionth(amount: int, scale: int) -> None:
+    micro = micro_units(amount, scale)
+    assert type(micro) is int and 0 <= micro <= SUM_MAX
+    if micro < SUM_MAX:  # exactly the millionths of the major unit, finer digits cut
+        assert micro * 10**scale <= amount * 10**6 < (micro + 1) * 10**scale
+
+
+def test_a_sum_that_would_pass_64_bits_stays_and_the_count_goes_on(
+    redis_prefix: tuple[str, str],
+) -> None:
+    url, prefix = redis_prefix
+    client = redis.Redis.from_url(url)
+    velocity = RedisVelocity(client, prefix)
+    velocity.load([payment(0)])
+    velocity.add("payer", "cus_1", T0, 2**63 - 1, 0)  # the largest amount, in whole units
+    velocity.store()
+    velocity.load([payment(1)])
+    velocity.add("payer", "cus_1", T0 + S, 5, 0)  # Redis refuses this sum: no error raised
+    velocity.store()
+    velocity.load([payment(1)])
+    found: list[float] = []
+    velocity.read_into(found, "payer", "cus_1", T0 + S)
+    assert found[:2] == [2.0, SUM_MAX / 10**6]

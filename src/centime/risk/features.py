@@ -544,8 +544,9 @@ class OnlineFeatures:
 
     def _count_velocity(self, event: RiskEvent, now: int, amount: float) -> None:
         if self.velocity is not None:
+            scale = self._scale(event.asset)  # integer sums in Redis: the amount as it is
             for family, key in event_keys(event):
-                self.velocity.add(family, key, now, amount)
+                self.velocity.add(family, key, now, event.amount, scale)
             return
         self.payer_windows.get_or_create(event.payer).add(now, amount)
         if event.payee:

@@ -4,14 +4,17 @@ The rules' velocity features (count and sum per payer, payee, device, IP and ins
 the five :data:`~centime.risk.windows.STANDARD_WINDOWS`) are what a second process must see
 for a velocity rule to hold across processes. :class:`RedisVelocity` keeps them in Redis:
 one hash per (family, key), a field per window and bucket (``<window>:<bucket>`` counts,
-``<window>:<bucket>s`` sums in the asset's major unit). Per batch of events:
+``<window>:<bucket>s`` sums). The sums are integers in millionths of the asset's major unit
+(``micro_units``: exact for the fiat assets' scale 6, finer digits cut), so that what every
+process adds is exact and the same in any order: a float sum in Redis would round
+differently depending on which process added first. Per batch of events:
 
 - :meth:`~RedisVelocity.load`: one pipelined round trip reads the hashes of every key the
   batch touches;
 - the batch is screened in order against that snapshot, each event counted in it as it goes
   (so the batch's own events see each other, as in process);
 - :meth:`~RedisVelocity.store`: one pipelined round trip adds the batch's increments
-  (HINCRBY / HINCRBYFLOAT: another process's increments in between are never lost), drops
+  (HINCRBY: another process's increments in between are never lost), drops
   the buckets every window has left behind and sets each hash to expire a day after its
   longest window.
 
@@ -34,14 +37,19 @@ from centime.risk.windows import STANDARD_WINDOWS, WindowSpec
 if TYPE_CHECKING:
     import redis
 
-__all__ = ["FAMILIES", "RedisVelocity", "Velocity", "event_keys", "window_totals"]
+__all__ = ["FAMILIES", "RedisVelocity", "Velocity", "event_keys", "micro_units", "window_totals"]
 
 FAMILIES: Final = ("payer", "payee", "device", "ip", "instrument")
 KEY_LEN_MAX: Final = 256  # an id longer than this is cut (the keys are bounded in Redis too)
 EXPIRY_SLACK_NS: Final = 86_400 * 1_000_000_000
+MICRO_PER_UNIT: Final = 1_000_000  # the sums' unit: a millionth of the asset's major unit
+# Redis keeps a hash field as a signed 64-bit integer: an event adds at most this much, and a
+# sum that would pass it stays where it was (a window that has summed this much reads as a
+# lot either way; its count goes on).
+SUM_MAX: Final = 2**63 - 1
 
-# Per window: bucket index -> [count, sum].
-Buckets = list[dict[int, list[float]]]
+# Per window: bucket index -> [count, sum in micro-units].
+Buckets = list[dict[int, list[int]]]
 
 
 class Velocity(Protocol):
@@ -51,7 +59,7 @@ class Velocity(Protocol):
 
     def read_into(self, out: list[float], family: str, key: str, now_ns: int) -> None: ...
 
-    def add(self, family: str, key: str, now_ns: int, value: float) -> None: ...
+    def add(self, family: str, key: str, now_ns: int, amount: int, scale: int) -> None: ...
 
     def store(self) -> None: ...
 
@@ -64,20 +72,28 @@ def event_keys(event: RiskEvent) -> Iterable[tuple[str, str]]:
             yield family, key[:KEY_LEN_MAX]
 
 
+def micro_units(amount: int, scale: int) -> int:
+    """``amount`` (in an asset's scale) in millionths of its major unit, digits finer than
+    that cut, at most SUM_MAX (pure, integers only)."""
+    factor: int = 10 ** abs(6 - scale)
+    micro = amount * factor if scale <= 6 else amount // factor
+    return min(micro, SUM_MAX)
+
+
 def window_totals(
     buckets: Buckets, specs: tuple[WindowSpec, ...], now_ns: int
-) -> list[tuple[int, float]]:
-    """(count, sum) of every window as of ``now_ns`` (pure): the buckets in
-    ``(now_bucket - n, now_bucket]``; a window that holds nothing sums to exactly zero."""
+) -> list[tuple[int, int]]:
+    """(count, sum in micro-units) of every window as of ``now_ns`` (pure): the buckets in
+    ``(now_bucket - n, now_bucket]``."""
     totals = []
     for spec, window in zip(specs, buckets, strict=True):
         newest = now_ns // spec.width_ns
-        count, total = 0, 0.0
+        count, total = 0, 0
         for bucket, (n, s) in window.items():
             if newest - spec.buckets < bucket <= newest:
-                count += int(n)
+                count += n
                 total += s
-        totals.append((count, total if count else 0.0))
+        totals.append((count, total))
     return totals
 
 
@@ -90,8 +106,8 @@ def parse_hash(raw: dict[bytes, bytes], windows: int) -> Buckets:
         window, _, bucket = text.rstrip("s").partition(":")
         if not (window.isdigit() and int(window) < windows and bucket.lstrip("-").isdigit()):
             continue
-        slot = buckets[int(window)].setdefault(int(bucket), [0.0, 0.0])
-        slot[1 if is_sum else 0] = float(value)
+        slot = buckets[int(window)].setdefault(int(bucket), [0, 0])
+        slot[1 if is_sum else 0] = int(value)
     return buckets
 
 
@@ -110,7 +126,7 @@ class RedisVelocity:
         self._specs = specs
         self._ttl_ms = (max(s.span_ns for s in specs) + EXPIRY_SLACK_NS) // 1_000_000
         self._loaded: dict[tuple[str, str], Buckets] = {}
-        self._pending: dict[tuple[str, str], dict[str, float]] = {}
+        self._pending: dict[tuple[str, str], dict[str, int]] = {}
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "centime:risk:") -> RedisVelocity:
@@ -141,21 +157,23 @@ class RedisVelocity:
             out += (0.0, 0.0) * len(self._specs)
             return
         for count, total in window_totals(buckets, self._specs, now_ns):
-            out += (float(count), total)
+            out += (float(count), total / MICRO_PER_UNIT)  # a feature, in major units
 
-    def add(self, family: str, key: str, now_ns: int, value: float) -> None:
-        """Count one event of ``value`` at ``now_ns``, in the snapshot and for :meth:`store`."""
+    def add(self, family: str, key: str, now_ns: int, amount: int, scale: int) -> None:
+        """Count one event of ``amount`` (in an asset of ``scale``) at ``now_ns``, in the
+        snapshot and for :meth:`store`."""
+        value = micro_units(amount, scale)
         pair = (family, key[:KEY_LEN_MAX])
         buckets = self._loaded.setdefault(pair, [{} for _ in self._specs])
         pending = self._pending.setdefault(pair, {})
         for i, spec in enumerate(self._specs):
             bucket = now_ns // spec.width_ns
-            slot = buckets[i].setdefault(bucket, [0.0, 0.0])
+            slot = buckets[i].setdefault(bucket, [0, 0])
             slot[0] += 1
-            slot[1] += value
+            slot[1] = min(slot[1] + value, SUM_MAX)
             field = f"{i}:{bucket}"
             pending[field] = pending.get(field, 0) + 1
-            pending[field + "s"] = pending.get(field + "s", 0.0) + value
+            pending[field + "s"] = min(pending.get(field + "s", 0) + value, SUM_MAX)
 
     def store(self) -> None:
         """Write the batch's increments, prune and expire: one round trip."""
@@ -165,16 +183,16 @@ class RedisVelocity:
         for pair, fields in self._pending.items():
             name = self._name(*pair)
             for field, delta in fields.items():
-                if field.endswith("s"):
-                    pipe.hincrbyfloat(name, field, delta)
-                else:
-                    pipe.hincrby(name, field, int(delta))
+                pipe.hincrby(name, field, delta)
             stale = self._stale_fields(self._loaded[pair])
             if stale:
                 pipe.hdel(name, *stale)
             pipe.pexpire(name, self._ttl_ms)
-        pipe.execute()
+        answers = pipe.execute(raise_on_error=False)
         self._pending.clear()
+        for answer in answers:
+            if isinstance(answer, Exception) and not _is_overflow(answer):
+                raise answer
 
     def _stale_fields(self, buckets: Buckets) -> list[str]:
         """The fields of buckets every window has left behind, by the newest bucket seen."""
@@ -187,3 +205,9 @@ class RedisVelocity:
                 if bucket <= newest - spec.buckets:
                     stale += (f"{i}:{bucket}", f"{i}:{bucket}s")
         return stale
+
+
+def _is_overflow(error: Exception) -> bool:
+    """Redis refused an increment that would pass a signed 64-bit integer: the sum stays
+    where it was (SUM_MAX's comment); any other error is raised."""
+    return "overflow" in str(error)

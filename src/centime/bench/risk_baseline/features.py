@@ -490,7 +490,7 @@ class OnlineFeatures:
     def _count_velocity(self, event: RiskEvent, now: int, amount: float) -> None:
         if self.velocity is not None:
             for family, key in event_keys(event):
-                self.velocity.add(family, key, now, amount)
+                self.velocity.add(family, key, now, event.amount, self._scale(event.asset))
             return
         self.payer_windows.get_or_create(event.payer).add(now, amount)
         if event.payee:
