@@ -138,7 +138,8 @@ FEATURE_INDEX: Final = {name: i for i, name in enumerate(FEATURE_NAMES)}
 _GROUP_SIZES: Final = (5, 10, 10, 10, 10, 10, 8, 11, 5, 2, 2, 3, 12)
 _GROUP_STARTS: Final = tuple(sum(_GROUP_SIZES[:g]) for g in range(len(_GROUP_SIZES)))
 _GROUP_OF: Final = tuple(g for g, size in enumerate(_GROUP_SIZES) for _ in range(size))
-assert len(_GROUP_OF) == len(FEATURE_NAMES)
+if len(_GROUP_OF) != len(FEATURE_NAMES):  # a feature added without its group
+    raise RuntimeError("features: _GROUP_SIZES no longer covers FEATURE_NAMES")
 
 
 def _default_limits() -> dict[str, str]:
