@@ -16,7 +16,17 @@ $(INSTALLED): pyproject.toml setup.py src/centime/ledger/core.py $(RISK_NATIVE)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -c "$$NATIVE_REPORT"
 	touch $(INSTALLED)
+
+# Said after every install: a build that fell back to pure Python (it never fails) is visible.
+define NATIVE_REPORT
+from centime.ledger.native import core_is_compiled
+import centime.risk.field  # noqa: the import chooses the compiled module when current
+from centime.risk.native import risk_is_compiled
+print("compiled ledger core:", core_is_compiled(), "; compiled risk state:", risk_is_compiled())
+endef
+export NATIVE_REPORT
 
 install: $(INSTALLED)
 
