@@ -30,11 +30,11 @@ from centime.platform.ids import format_id, new_id
 
 from ..execute import execute
 from ..idempotency import IdempotencyKey
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
 from ..params import must_find, path_id
 from ..screen import IN_REVIEW, screened_signup
 from ..state import api_state, principal_of
 from .declare import OPERATOR_ADMIN, OPERATOR_READ, READ, reads, writes
+from .listings import lists
 
 __all__ = ["party_routes"]
 
@@ -112,16 +112,15 @@ async def create_customer(
     )
 
 
-@reads("/customers", OPERATOR_READ)
-def list_customers(
-    request: Request[Any, Any, Any],
-    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
-    cursor: CursorParam = None,
-) -> wire.CustomerPage:
-    """Every customer, newest first."""
-    return page_of(
-        request, wire.CustomerPage, "customers", cursor, limit, parties.list_customers, customer_out
-    )
+list_customers = lists(
+    "/customers",
+    OPERATOR_READ,
+    wire.CustomerPage,
+    parties.list_customers,
+    customer_out,
+    name="list_customers",
+    doc="Every customer, newest first.",
+)
 
 
 def _customer(request: Request[Any, Any, Any], customer_id: FromPath[str]) -> parties.Customer:
@@ -209,16 +208,15 @@ async def create_merchant(
     )
 
 
-@reads("/merchants", OPERATOR_READ)
-def list_merchants(
-    request: Request[Any, Any, Any],
-    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
-    cursor: CursorParam = None,
-) -> wire.MerchantPage:
-    """Every merchant, newest first."""
-    return page_of(
-        request, wire.MerchantPage, "merchants", cursor, limit, parties.list_merchants, merchant_out
-    )
+list_merchants = lists(
+    "/merchants",
+    OPERATOR_READ,
+    wire.MerchantPage,
+    parties.list_merchants,
+    merchant_out,
+    name="list_merchants",
+    doc="Every merchant, newest first.",
+)
 
 
 def _merchant(request: Request[Any, Any, Any], merchant_id: int) -> parties.Merchant:
