@@ -59,10 +59,6 @@ from .render import converter
 __all__ = ["topup_out", "topup_routes"]
 
 
-def _time(ns: int | None) -> str | None:
-    return None if ns is None else wire.rfc3339(ns)
-
-
 # A top-up without a card's digits has "" in the store; the wire says null.
 topup_out: Final = converter(
     topups.TopUp,
