@@ -11,7 +11,9 @@ The pattern of every route (copy it for a new resource):
   idempotency and refusals are handled there;
 - a read is a plain function (``reads`` runs it in a thread), returns a wire Struct and
   raises ``ProblemError`` for what it cannot find (``must_find``), 404 also for what is not
-  the caller's to see; a listing returns ``page_of(...)`` of the platform's listing.
+  the caller's to see; a listing, and a plain read of one thing by its id, are declared
+  with ``lists`` and ``finds`` (``.listings``);
+- a platform value becomes its wire Struct through a ``converter`` (``.render``).
 """
 
 from __future__ import annotations
