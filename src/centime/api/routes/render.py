@@ -12,7 +12,8 @@ value's type of the field it is read from):
 
 A field the value may leave None stays None. ``renamed`` reads a wire field from another
 attribute; ``computed`` gives a field from a function of the value. A wire field the value
-does not have, with no default, is an error when the converter is made (at import).
+does not have, with no default, or a ``<thing>_id`` of no known prefix, is an error when the
+converter is made (at import).
 """
 
 from __future__ import annotations
@@ -84,6 +85,9 @@ def _cell(
         return _unless_none(source, f"money({source}, s.asset)", may_be_none)
     if _is_enum(kind):
         return _unless_none(source, f"{source}.value", may_be_none)
+    if field.name.endswith("_id") and int in _members(kind):
+        # An internal id copied as it is would put a number where the wire has a public id.
+        raise TypeError(f"no public id prefix is known for {field.name}")
     return source
 
 
