@@ -14,13 +14,12 @@ from dataclasses import dataclass
 from typing import Final
 
 from centime.ledger.units import UnitContext
-from centime.platform.context import Operation, Platform
+from centime.platform.context import Operation
 from centime.platform.parties import Status, load_customer, load_merchant
 
 from . import table
 from .addresses import Wallet
 from .errors import OpError
-from .listing import Cursor, list_wallet_page
 
 __all__ = [
     "EXPIRY_DEFAULT_S",
@@ -36,15 +35,10 @@ __all__ = [
 EXPIRY_DEFAULT_S: Final = 30 * 86_400
 EXPIRY_MAX_S: Final = 365 * 86_400
 _NS: Final = 1_000_000_000
-_TABLE: Final = "op_incoming_payments"
 
 
 @dataclass(frozen=True, slots=True)
-class IncomingPayment:
-    id: str
-    party_kind: str
-    party_id: int
-    asset: str
+class IncomingPayment(table.WalletResource):
     incoming_amount: int | None
     received: int
     completed: bool
@@ -53,16 +47,18 @@ class IncomingPayment:
     client: str
     created_ns: int
 
-    @property
-    def wallet(self) -> Wallet:
-        return Wallet(self.party_kind, self.party_id, self.asset)
-
     def open_for(self, now_ns: int) -> bool:
         return not self.completed and now_ns < self.expires_ns
 
     @property
     def remaining(self) -> int | None:
         return None if self.incoming_amount is None else self.incoming_amount - self.received
+
+
+INCOMING: Final = table.WalletTable("op_incoming_payments", IncomingPayment)
+load_incoming = INCOMING.load
+get_incoming = INCOMING.get
+list_incoming = INCOMING.page
 
 
 def party_active(ctx: UnitContext, wallet: Wallet) -> bool:
@@ -102,25 +98,10 @@ def create_incoming(
             client,
             ctx.now_ns,
         )
-        ctx.execute(table.insert_sql(_TABLE, IncomingPayment), table.values(payment))
+        INCOMING.insert(ctx, payment)
         return payment
 
     return Operation(unit, 0)
-
-
-def load_incoming(ctx: UnitContext, payment_id: str) -> IncomingPayment | None:
-    return table.by_id(ctx.fetch, _TABLE, IncomingPayment, payment_id)
-
-
-def get_incoming(platform: Platform, payment_id: str) -> IncomingPayment | None:
-    with platform.read() as fetch:
-        return table.by_id(fetch, _TABLE, IncomingPayment, payment_id)
-
-
-def list_incoming(
-    platform: Platform, wallet: Wallet, client: str | None, cursor: Cursor | None, first: int
-) -> list[IncomingPayment]:
-    return list_wallet_page(platform, _TABLE, IncomingPayment, wallet, client, cursor, first)
 
 
 def complete_incoming(payment_id: str, client: str | None) -> Operation[IncomingPayment | OpError]:

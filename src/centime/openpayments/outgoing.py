@@ -40,7 +40,6 @@ from .addresses import Wallet
 from .errors import OpError
 from .grants import Grant
 from .incoming import IncomingPayment, load_incoming
-from .listing import Cursor, list_wallet_page
 from .quotes import load_quote, payable
 from .streams import STREAM_EVENTS_MAX, accrue
 
@@ -54,15 +53,9 @@ __all__ = [
     "pay",
 ]
 
-_TABLE: Final = "op_outgoing_payments"
-
 
 @dataclass(frozen=True, slots=True)
-class OutgoingPayment:
-    id: str
-    party_kind: str
-    party_id: int
-    asset: str
+class OutgoingPayment(table.WalletResource):
     receiver: str  # the incoming payment's id
     quote_id: str | None
     debit: int
@@ -76,9 +69,10 @@ class OutgoingPayment:
     ledger_id: int
     created_ns: int
 
-    @property
-    def wallet(self) -> Wallet:
-        return Wallet(self.party_kind, self.party_id, self.asset)
+
+OUTGOING: Final = table.WalletTable("op_outgoing_payments", OutgoingPayment)
+get_outgoing = OUTGOING.get
+list_outgoing = OUTGOING.page
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,17 +94,6 @@ def outgoing_id(signature: str) -> str:
     """A payment's id from its request's signature (a replay names the same payment)."""
     digest = bytearray(hashlib.sha256(b"op-outgoing\x1f" + signature.encode()).digest()[:16])
     return str(uuid.UUID(bytes=bytes(digest), version=4))
-
-
-def get_outgoing(platform: Platform, payment_id: str) -> OutgoingPayment | None:
-    with platform.read() as fetch:
-        return table.by_id(fetch, _TABLE, OutgoingPayment, payment_id)
-
-
-def list_outgoing(
-    platform: Platform, wallet: Wallet, client: str | None, cursor: Cursor | None, first: int
-) -> list[OutgoingPayment]:
-    return list_wallet_page(platform, _TABLE, OutgoingPayment, wallet, client, cursor, first)
 
 
 def grant_spent(fetch: Any, grant_id: str, window: tuple[int, int] | None) -> Spent:
@@ -252,7 +235,7 @@ def _record(
         moved[1],
         ctx.now_ns,
     )
-    ctx.execute(table.insert_sql(_TABLE, OutgoingPayment), row)
+    ctx.execute(table.insert_sql(OUTGOING.name, OutgoingPayment), row)
     received = incoming.received + amount
     done = incoming.incoming_amount is not None and received >= incoming.incoming_amount
     ctx.execute(
@@ -266,7 +249,7 @@ def _record(
 
 def _operation(platform: Platform, order: Order) -> Operation[OutgoingPayment | OpError | Refusal]:
     def unit(ctx: UnitContext) -> OutgoingPayment | OpError | Refusal:
-        made = table.by_id(ctx.fetch, _TABLE, OutgoingPayment, order.payment_id)
+        made = OUTGOING.load(ctx, order.payment_id)
         if made is not None:
             return made  # the same signed request again: answered as made
         resolved = _resolve(ctx, order)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from centime.ledger.units import UnitContext
-from centime.platform.context import Operation, Platform
+from centime.platform.context import Operation
 
 from . import table
 from .addresses import Wallet
@@ -26,15 +26,10 @@ __all__ = ["QUOTE_TTL_S", "Quote", "create_quote", "get_quote", "load_quote", "p
 
 QUOTE_TTL_S: Final = 300
 _NS: Final = 1_000_000_000
-_TABLE: Final = "op_quotes"
 
 
 @dataclass(frozen=True, slots=True)
-class Quote:
-    id: str
-    party_kind: str
-    party_id: int
-    asset: str
+class Quote(table.WalletResource):
     receiver: str  # the incoming payment's id
     debit: int
     receive: int
@@ -43,9 +38,10 @@ class Quote:
     expires_ns: int
     used: bool
 
-    @property
-    def wallet(self) -> Wallet:
-        return Wallet(self.party_kind, self.party_id, self.asset)
+
+QUOTES: Final = table.WalletTable("op_quotes", Quote)
+load_quote = QUOTES.load
+get_quote = QUOTES.get
 
 
 def payable(
@@ -99,16 +95,7 @@ def create_quote(
             expires,
             False,
         )
-        ctx.execute(table.insert_sql(_TABLE, Quote), table.values(quote))
+        QUOTES.insert(ctx, quote)
         return quote
 
     return Operation(unit, 0)
-
-
-def load_quote(ctx: UnitContext, quote_id: str) -> Quote | None:
-    return table.by_id(ctx.fetch, _TABLE, Quote, quote_id)
-
-
-def get_quote(platform: Platform, quote_id: str) -> Quote | None:
-    with platform.read() as fetch:
-        return table.by_id(fetch, _TABLE, Quote, quote_id)

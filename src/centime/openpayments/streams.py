@@ -205,7 +205,7 @@ def accrue(
             hold.expires_at_ns,
             ctx.now_ns,
         )
-        ctx.execute(table.insert_sql("op_streams", Stream), table.values(stream))
+        table.insert(ctx, "op_streams", stream)
     ctx.execute(
         "UPDATE op_streams SET accrued = accrued + ?, payments = payments + 1, last_ns = ?"
         " WHERE grant_id = ? AND merchant_id = ?",
