@@ -34,6 +34,7 @@ from .common import (
     formats_of,
     locale_of,
     page,
+    page_for,
     posted,
     require,
     run,
@@ -52,8 +53,7 @@ ADMIN_ONLY: Final = N_("Your role cannot do this; an admin can.")
 
 @get("/dashboard")
 async def dashboard(request: Request[Any, Any, Any]) -> Response[Any]:
-    me = await require(request, UserKind.MERCHANT)
-    return await run(request, lambda: dashboard_page(request, me))
+    return await page_for(request, UserKind.MERCHANT, lambda me: dashboard_page(request, me))
 
 
 @post("/dashboard/keys")
@@ -178,8 +178,7 @@ def _console(
 
 @get("/console")
 async def console(request: Request[Any, Any, Any]) -> Response[Any]:
-    me = await require(request, UserKind.OPERATOR)
-    return await run(request, lambda: _console(request, me))
+    return await page_for(request, UserKind.OPERATOR, lambda me: _console(request, me))
 
 
 def _forbidden(request: Request[Any, Any, Any], me: Viewer, what: str) -> Response[str]:

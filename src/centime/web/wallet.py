@@ -22,7 +22,19 @@ from centime.platform.payments import links, list_p2p_transfers, list_payments
 from centime.platform.review import InReview
 from centime.providers import Method
 
-from .common import Viewer, check_csrf, done, page, posted, refused, require, run, viewer, web_state
+from .common import (
+    Viewer,
+    check_csrf,
+    done,
+    page,
+    page_for,
+    posted,
+    refused,
+    require,
+    run,
+    viewer,
+    web_state,
+)
 from .messages import N_
 
 __all__ = ["wallet_routes"]
@@ -170,8 +182,7 @@ def parse_money(asset: str, text: str) -> tuple[str, int] | Refusal:
 
 @get("/wallet")
 async def wallet(request: Request[Any, Any, Any]) -> Response[Any]:
-    me = await require(request, UserKind.CUSTOMER)
-    return await run(request, lambda: _wallet_page(request, me))
+    return await page_for(request, UserKind.CUSTOMER, lambda me: _wallet_page(request, me))
 
 
 @post("/wallet/topup")
