@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Final
 
+from centime.clock import NS_PER_S
 from centime.ledger.units import UnitContext
 from centime.platform.context import Operation
 from centime.platform.parties import Status, load_customer, load_merchant
@@ -24,17 +25,14 @@ from .errors import OpError
 __all__ = [
     "EXPIRY_DEFAULT_S",
     "EXPIRY_MAX_S",
+    "INCOMING",
     "IncomingPayment",
     "complete_incoming",
     "create_incoming",
-    "get_incoming",
-    "list_incoming",
-    "load_incoming",
 ]
 
 EXPIRY_DEFAULT_S: Final = 30 * 86_400
 EXPIRY_MAX_S: Final = 365 * 86_400
-_NS: Final = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,9 +54,6 @@ class IncomingPayment(table.WalletResource):
 
 
 INCOMING: Final = table.WalletTable("op_incoming_payments", IncomingPayment)
-load_incoming = INCOMING.load
-get_incoming = INCOMING.get
-list_incoming = INCOMING.page
 
 
 def party_active(ctx: UnitContext, wallet: Wallet) -> bool:
@@ -82,8 +77,8 @@ def create_incoming(
     def unit(ctx: UnitContext) -> IncomingPayment | OpError:
         if not party_active(ctx, wallet):
             return OpError(404, "invalid_request", "no such wallet address")
-        expires = ctx.now_ns + EXPIRY_DEFAULT_S * _NS if expires_ns is None else expires_ns
-        if not ctx.now_ns < expires <= ctx.now_ns + EXPIRY_MAX_S * _NS:
+        expires = ctx.now_ns + EXPIRY_DEFAULT_S * NS_PER_S if expires_ns is None else expires_ns
+        if not ctx.now_ns < expires <= ctx.now_ns + EXPIRY_MAX_S * NS_PER_S:
             return OpError(400, "invalid_request", "expiresAt: in the future, within a year")
         payment = IncomingPayment(
             new,
@@ -108,7 +103,7 @@ def complete_incoming(payment_id: str, client: str | None) -> Operation[Incoming
     """Mark it completed (``client`` given: only an incoming payment that client made)."""
 
     def unit(ctx: UnitContext) -> IncomingPayment | OpError:
-        found = load_incoming(ctx, payment_id)
+        found = INCOMING.load(ctx, payment_id)
         if found is None or (client is not None and found.client != client):
             return OpError(404, "invalid_request", "no such incoming payment")
         if ctx.now_ns >= found.expires_ns and not found.completed:
@@ -116,6 +111,6 @@ def complete_incoming(payment_id: str, client: str | None) -> Operation[Incoming
         ctx.execute(
             "UPDATE op_incoming_payments SET completed = ? WHERE id = ?", (True, payment_id)
         )
-        return load_incoming(ctx, payment_id) or found
+        return INCOMING.load(ctx, payment_id) or found
 
     return Operation(unit, 0)

@@ -39,16 +39,15 @@ from .access import Limits
 from .addresses import Wallet
 from .errors import OpError
 from .grants import Grant
-from .incoming import IncomingPayment, load_incoming
-from .quotes import load_quote, payable
+from .incoming import INCOMING, IncomingPayment
+from .quotes import QUOTES, payable
 from .streams import STREAM_EVENTS_MAX, accrue
 
 __all__ = [
+    "OUTGOING",
     "OutgoingPayment",
     "Spent",
-    "get_outgoing",
     "grant_spent",
-    "list_outgoing",
     "outgoing_id",
     "pay",
 ]
@@ -71,8 +70,6 @@ class OutgoingPayment(table.WalletResource):
 
 
 OUTGOING: Final = table.WalletTable("op_outgoing_payments", OutgoingPayment)
-get_outgoing = OUTGOING.get
-list_outgoing = OUTGOING.page
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,15 +150,15 @@ def _resolve(ctx: UnitContext, order: Order) -> tuple[IncomingPayment, int, str 
     """The incoming payment paid, the amount and the quote (checked: still binding)."""
     source, sender = order.source, order.sender
     if source.quote_id is not None:
-        quote = load_quote(ctx, source.quote_id)
+        quote = QUOTES.load(ctx, source.quote_id)
         if quote is None or quote.wallet != sender:
             return OpError(400, "invalid_request", "no such quote for this wallet address")
         if quote.used or ctx.now_ns >= quote.expires_ns:
             return OpError(400, "invalid_request", "the quote expired or was used")
-        incoming = load_incoming(ctx, quote.receiver)
+        incoming = INCOMING.load(ctx, quote.receiver)
         found = payable(incoming, sender, quote.receive, ctx.now_ns)
         return found if isinstance(found, OpError) else (_some(incoming), found, quote.id)
-    incoming = load_incoming(ctx, source.incoming_id or "")
+    incoming = INCOMING.load(ctx, source.incoming_id or "")
     found = payable(incoming, sender, source.debit, ctx.now_ns)
     return found if isinstance(found, OpError) else (_some(incoming), found, None)
 

@@ -14,18 +14,18 @@ import uuid
 from dataclasses import dataclass
 from typing import Final
 
+from centime.clock import NS_PER_S
 from centime.ledger.units import UnitContext
 from centime.platform.context import Operation
 
 from . import table
 from .addresses import Wallet
 from .errors import OpError
-from .incoming import IncomingPayment, load_incoming, party_active
+from .incoming import INCOMING, IncomingPayment, party_active
 
-__all__ = ["QUOTE_TTL_S", "Quote", "create_quote", "get_quote", "load_quote", "payable"]
+__all__ = ["QUOTES", "QUOTE_TTL_S", "Quote", "create_quote", "payable"]
 
 QUOTE_TTL_S: Final = 300
-_NS: Final = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +40,6 @@ class Quote(table.WalletResource):
 
 
 QUOTES: Final = table.WalletTable("op_quotes", Quote)
-load_quote = QUOTES.load
-get_quote = QUOTES.get
 
 
 def payable(
@@ -75,13 +73,13 @@ def create_quote(
     def unit(ctx: UnitContext) -> Quote | OpError:
         if not party_active(ctx, sender):
             return OpError(404, "invalid_request", "no such wallet address")
-        incoming = load_incoming(ctx, receiver_id)
+        incoming = INCOMING.load(ctx, receiver_id)
         found = payable(incoming, sender, amount, ctx.now_ns)
         if isinstance(found, OpError):
             return found
         if incoming is None:  # payable() refused it already
             raise RuntimeError("an incoming payment vanished")
-        expires = min(ctx.now_ns + QUOTE_TTL_S * _NS, incoming.expires_ns)
+        expires = min(ctx.now_ns + QUOTE_TTL_S * NS_PER_S, incoming.expires_ns)
         quote = Quote(
             new,
             sender.kind,

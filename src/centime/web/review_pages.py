@@ -12,6 +12,7 @@ from litestar.params import FromPath
 
 from centime import usecases
 from centime.auth.passkeys import UserKind, get_user
+from centime.clock import NS_PER_DAY
 from centime.platform import review
 from centime.platform.errors import Refusal
 from centime.platform.ids import format_id, parse_id
@@ -25,7 +26,6 @@ __all__ = ["case_party_names", "count_bars", "decision_counts", "open_cases", "r
 
 CASES_SHOWN_MAX: Final = 20
 NAMES_MAX: Final = 50  # parties named on one page
-NS_PER_DAY: Final = 86_400 * 1_000_000_000
 COUNT_DAYS: Final = 14
 ACTIONS: Final = ("allow", "step_up", "review", "block")
 
