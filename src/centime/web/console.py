@@ -44,7 +44,7 @@ from .dashboard import MERCHANT_KEY_SCOPES, daily_earnings, dashboard_page
 from .i18n import translations
 from .messages import N_
 from .review_pages import case_party_names, count_bars, decision_counts, open_cases
-from .wallet import parse_money
+from .wallet import form_money
 
 __all__ = ["console_routes"]
 
@@ -101,7 +101,7 @@ async def revoke(request: Request[Any, Any, Any], key_id: FromPath[str]) -> Resp
 @post("/dashboard/links")
 async def new_link(request: Request[Any, Any, Any]) -> Response[Any]:
     fields, me, platform = await posted(request, UserKind.MERCHANT)
-    money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
+    money = form_money(fields)
     if isinstance(money, Refusal):
         return await run(request, lambda: dashboard_page(request, me, 400, error=money))
     op = links.create_link(

@@ -39,7 +39,7 @@ from centime.platform.payouts import instant as instant_payouts
 from .common import Viewer, done, page, page_for, posted, run, web_state
 from .dashboard import dashboard_page
 from .messages import N_
-from .wallet import parse_money
+from .wallet import form_money, parse_money
 
 __all__ = ["payout_routes"]
 
@@ -161,7 +161,7 @@ async def schedule(request: Request[Any, Any, Any]) -> Response[Any]:
 async def quote(request: Request[Any, Any, Any]) -> Response[Any]:
     """Price an instant payout: the page shows fee, net and expiry before confirming."""
     fields, me, platform = await posted(request, UserKind.MERCHANT)
-    money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
+    money = form_money(fields)
     if isinstance(money, Refusal):
         return await _refused(request, me, money)
     op = instant_payouts.quote_instant_payout(

@@ -180,6 +180,11 @@ def parse_money(asset: str, text: str) -> tuple[str, int] | Refusal:
     return asset, amount
 
 
+def form_money(fields: dict[str, str]) -> tuple[str, int] | Refusal:
+    """The money a form posts: its ``amount`` in its ``asset`` (USD when it names none)."""
+    return parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
+
+
 @get("/wallet")
 async def wallet(request: Request[Any, Any, Any]) -> Response[Any]:
     return await page_for(request, UserKind.CUSTOMER, lambda me: _wallet_page(request, me))
@@ -188,7 +193,7 @@ async def wallet(request: Request[Any, Any, Any]) -> Response[Any]:
 @post("/wallet/topup")
 async def topup(request: Request[Any, Any, Any]) -> Response[Any]:
     fields, me, platform = await posted(request, UserKind.CUSTOMER)
-    money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
+    money = form_money(fields)
     provider = platform.providers.funding.get("sandbox")
     if isinstance(money, Refusal) or provider is None:
         refusal = (
@@ -247,7 +252,7 @@ async def send_money(request: Request[Any, Any, Any]) -> Response[Any]:
     me = await require(request, UserKind.CUSTOMER)
     state = web_state(request)
     platform = state.platform
-    money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
+    money = form_money(fields)
     recipient = parse_id("cus", fields.get("recipient", "").strip())
     refusal: Refusal | None = money if isinstance(money, Refusal) else None
     if refusal is None and recipient is None:
@@ -504,7 +509,7 @@ async def _button_result(
 async def button_pay(request: Request[Any, Any, Any]) -> Response[Any]:
     fields, me, platform = await posted(request, UserKind.CUSTOMER)
     merchant_id = parse_id("mer", fields.get("merchant", "")) or 0
-    money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
+    money = form_money(fields)
     if isinstance(money, Refusal):
         return page(request, "button.html", me, 400, error=money)
     asset, amount = money
