@@ -12,7 +12,10 @@ import enum
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, get_type_hints
 
-__all__ = ["row_reader", "row_values"]
+from centime.ledger.port import Fetch
+from centime.ledger.units import UnitContext
+
+__all__ = ["row_by_id", "row_reader", "row_update", "row_values"]
 
 T = TypeVar("T")
 
@@ -51,12 +54,55 @@ def row_reader(cls: type[T], columns: str) -> Callable[[Sequence[Any]], T]:
     return reader
 
 
+def _item_values(fields: Sequence[tuple[str, Any]]) -> Callable[[Any], tuple[Any, ...]]:
+    """The values of ``fields`` (name, type) of an item, in order: an enum as its value,
+    everything else as it is."""
+    cells = [f"item.{name}.value" if _is_enum(kind) else f"item.{name}" for name, kind in fields]
+    values: Callable[[Any], tuple[Any, ...]] = _compiled(f"lambda item: ({', '.join(cells)},)", {})
+    return values
+
+
 def row_values(cls: type[T], columns: str) -> Callable[[T], tuple[Any, ...]]:
     """The writer of a ``cls`` as the values of ``columns`` (its fields, in order): an
     enum as its value, everything else as it is."""
-    cells = [
-        f"item.{name}.value" if _is_enum(kind) else f"item.{name}"
-        for name, kind in _fields(cls, columns)
-    ]
-    values: Callable[[T], tuple[Any, ...]] = _compiled(f"lambda item: ({', '.join(cells)},)", {})
-    return values
+    return _item_values(_fields(cls, columns))
+
+
+def row_update(
+    cls: type[T], table: str, columns: str, *, stamp_ns: str | None = None
+) -> Callable[[UnitContext, T], T]:
+    """The writer, in a unit, of a ``cls`` to its ``table`` row (the one of its ``id``): the
+    ``columns`` named (the fields that change over the row's life, under their fields'
+    names), an enum as its value; it returns the item as written. ``stamp_ns`` names the
+    field (one of ``columns``) set to the unit's time first: when the row last changed.
+    The UPDATE text and the order of its values come from the one list, where each module
+    used to keep the two in step by hand."""
+    hints = get_type_hints(cls)
+    names = [c.strip() for c in columns.split(",")]
+    if any(name not in hints for name in [*names, "id"]) or stamp_ns not in (None, *names):
+        raise TypeError(f"the columns {columns!r} are not all fields of {cls.__name__}")
+    sql = f"UPDATE {table} SET {', '.join(f'{name} = ?' for name in names)} WHERE id = ?"
+    values = _item_values([(name, hints[name]) for name in [*names, "id"]])
+
+    def update(ctx: UnitContext, item: T) -> T:
+        if stamp_ns is not None:
+            item = dataclasses.replace(item, **{stamp_ns: ctx.now_ns})  # type: ignore[type-var]
+        ctx.execute(sql, values(item))
+        return item
+
+    return update
+
+
+def row_by_id(
+    fetch: Fetch,
+    table: str,
+    columns: str,
+    row_id: int,
+    row_to_item: Callable[[Sequence[Any]], T],
+) -> T | None:
+    """The ``table`` row of id ``row_id`` as an item, or None. ``fetch`` is a unit's (a read
+    inside the unit's transaction) or a plain read's; ``table`` and ``columns`` come from the
+    calling module, never from a request. One query text for every "load by id", so that a
+    module's loader is its table and its reader."""
+    rows = fetch(f"SELECT {columns} FROM {table} WHERE id = ?", (row_id,))
+    return row_to_item(rows[0]) if rows else None

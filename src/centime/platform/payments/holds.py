@@ -56,7 +56,7 @@ from ..pages import Cursor, Page, bounded_limit, fetch_by_id, fetch_page, given
 from ..parties.service import Merchant, active_customer, active_merchant, merchant_fee
 from ..pricing.evaluate import fee_terms, month_of
 from ..pricing.store import active_rules, add_volumes, month_volumes
-from ..rows import row_reader, row_values
+from ..rows import row_by_id, row_reader, row_update, row_values
 from .mandates import charge_under_mandate, load_mandates, save_mandate_charges, utc_day
 from .service import (
     LINKED,
@@ -151,8 +151,7 @@ def _resolve_id(hold_id: int, leg: str) -> int:
 
 
 def _load(ctx: UnitContext, hold_id: int) -> Hold | None:
-    rows = ctx.fetch(f"SELECT {_COLUMNS} FROM holds WHERE id = ?", (hold_id,))
-    return _hold(rows[0]) if rows else None
+    return row_by_id(ctx.fetch, "holds", _COLUMNS, hold_id, _hold)
 
 
 # ------------------------------------------------------------------ authorize
@@ -631,11 +630,8 @@ def _release_settled(ctx: UnitContext, hold: Hold) -> None:
         release_settled_restricted(ctx, hold.customer_id, hold.asset, transfer_id)
 
 
-def _save_resolution(ctx: UnitContext, hold: Hold) -> None:
-    ctx.execute(
-        "UPDATE holds SET status = ?, captured = ?, resolved_ns = ?, payment_id = ? WHERE id = ?",
-        (hold.status.value, hold.captured, hold.resolved_ns, hold.payment_id, hold.id),
-    )
+# A hold's resolution: what its capture, release or expiry changes.
+_save_resolution = row_update(Hold, "holds", "status, captured, resolved_ns, payment_id")
 
 
 # ------------------------------------------------------------------ expiry

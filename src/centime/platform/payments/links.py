@@ -29,7 +29,7 @@ from ..errors import Code, Refusal
 from ..ids import new_id, random_id, valid_id
 from ..pages import Cursor, Page, fetch_by_id, fetch_page
 from ..parties.service import active_merchant
-from ..rows import row_reader
+from ..rows import row_by_id, row_reader
 from .holds import (
     CAPTURE_EVENTS_MAX,
     RELEASE_EVENTS_MAX,
@@ -173,8 +173,7 @@ def create_link(
 
 
 def _load_link(ctx: UnitContext, link_id: int) -> Link | None:
-    rows = ctx.fetch(f"SELECT {_LINK_COLUMNS} FROM payment_links WHERE id = ?", (link_id,))
-    return _link(rows[0]) if rows else None
+    return row_by_id(ctx.fetch, "payment_links", _LINK_COLUMNS, link_id, _link)
 
 
 def disable_link(platform: Platform, link_id: int, merchant_id: int) -> Operation[Link | Refusal]:
@@ -373,8 +372,7 @@ def settle_budget(
     capture_ops: dict[int, Operation[Any]] = {}
 
     def unit(ctx: UnitContext) -> Budget | Refusal:
-        rows = ctx.fetch(f"SELECT {_BUDGET_COLUMNS} FROM pay_budgets WHERE id = ?", (budget_id,))
-        budget = _budget(rows[0]) if rows else None
+        budget = row_by_id(ctx.fetch, "pay_budgets", _BUDGET_COLUMNS, budget_id, _budget)
         if budget is None or (customer_id is not None and budget.customer_id != customer_id):
             return Refusal(Code.BUDGET_NOT_FOUND, "no such spending budget")
         if budget.status != "open":

@@ -69,7 +69,7 @@ from ..pricing.promos import (
 )
 from ..pricing.rules import EMPTY_RULES, RuleSet
 from ..pricing.store import active_rules, add_volumes, month_volumes
-from ..rows import row_reader, row_values
+from ..rows import row_by_id, row_reader, row_values
 from .mandates import Mandate, charge_under_mandate, load_mandates, save_mandate_charges, utc_day
 
 __all__ = [
@@ -235,8 +235,7 @@ def require_created(statuses: Sequence[CreateTransferStatus], what: str) -> None
 
 
 def load_payment(ctx: UnitContext, payment_id: int) -> Payment | None:
-    rows = ctx.fetch(f"SELECT {_COLUMNS} FROM payments WHERE id = ?", (payment_id,))
-    return _payment(rows[0]) if rows else None
+    return row_by_id(ctx.fetch, "payments", _COLUMNS, payment_id, _payment)
 
 
 def record_payments(ctx: UnitContext, payments: Sequence[Payment]) -> None:

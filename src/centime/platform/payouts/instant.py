@@ -35,7 +35,7 @@ from ..pages import fetch_by_id, given
 from ..payout_config import PayoutConfig
 from ..payout_fees import InstantFeeParams, instant_payout_fee
 from ..pricing.store import active_rules
-from ..rows import row_reader
+from ..rows import row_by_id, row_reader
 from .methods import PayoutMethod, get_payout_method
 from .schedules import day_of, load_schedule, next_payout_date, scheduled_payout_id
 from .service import (
@@ -225,8 +225,7 @@ def fee_params(ctx: UnitContext, config: PayoutConfig, asset: str) -> InstantFee
 
 
 def _load(ctx: UnitContext, quote_id: int) -> Quote | None:
-    rows = ctx.fetch(f"SELECT {_COLUMNS} FROM payout_quotes WHERE id = ?", (quote_id,))
-    return _quote(rows[0]) if rows else None
+    return row_by_id(ctx.fetch, "payout_quotes", _COLUMNS, quote_id, _quote)
 
 
 def confirm_quote(

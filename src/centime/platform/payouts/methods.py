@@ -37,7 +37,7 @@ from ..events.notices import Change, credential_changed
 from ..ids import new_id, valid_id
 from ..pages import fetch_by_id, given
 from ..parties.service import active_merchant
-from ..rows import row_reader, row_values
+from ..rows import row_by_id, row_reader, row_values
 
 __all__ = [
     "PayoutMethod",
@@ -91,8 +91,7 @@ def payout_provider(platform: Platform, name: str | None = None) -> PayoutProvid
 
 
 def load_method(ctx: UnitContext, method_id: int) -> PayoutMethod | None:
-    rows = ctx.fetch(f"SELECT {_COLUMNS} FROM payout_methods WHERE id = ?", (method_id,))
-    return _method(rows[0]) if rows else None
+    return row_by_id(ctx.fetch, "payout_methods", _COLUMNS, method_id, _method)
 
 
 def locked_until(ctx: UnitContext, merchant_id: int) -> int:

@@ -92,7 +92,7 @@ from ..feeds import drain
 from ..ids import derive_id, valid_id
 from ..pages import Cursor, Page, fetch_by_id, fetch_page, given
 from ..parties.service import active_merchant
-from ..rows import row_reader, row_values
+from ..rows import row_by_id, row_reader, row_update, row_values
 from .methods import PayoutMethod, load_method, lock_refusal, payout_provider
 
 __all__ = [
@@ -197,28 +197,17 @@ _values = row_values(Payout, _COLUMNS)
 
 
 def load_payout(ctx: UnitContext, payout_id: int) -> Payout | None:
-    rows = ctx.fetch(f"SELECT {_COLUMNS} FROM payouts WHERE id = ?", (payout_id,))
-    return _payout(rows[0]) if rows else None
+    return row_by_id(ctx.fetch, "payouts", _COLUMNS, payout_id, _payout)
 
 
-def _save(ctx: UnitContext, payout: Payout) -> Payout:
-    saved = dataclasses.replace(payout, updated_ns=ctx.now_ns)
-    ctx.execute(
-        "UPDATE payouts SET status = ?, provider_ref = ?, attempts = ?, failure_code = ?,"
-        " return_code = ?, updated_ns = ?, resolved_ns = ?, returned_ns = ? WHERE id = ?",
-        (
-            saved.status.value,
-            saved.provider_ref,
-            saved.attempts,
-            saved.failure_code,
-            saved.return_code,
-            saved.updated_ns,
-            saved.resolved_ns,
-            saved.returned_ns,
-            saved.id,
-        ),
-    )
-    return saved
+# Every field that changes over a payout's life, stamped with the time of the change.
+_save = row_update(
+    Payout,
+    "payouts",
+    "status, provider_ref, attempts, failure_code, return_code, updated_ns, resolved_ns,"
+    " returned_ns",
+    stamp_ns="updated_ns",
+)
 
 
 def _event_data(payout: Payout) -> dict[str, object]:
