@@ -23,6 +23,7 @@ from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..ids import new_id, valid_id
 from ..pages import Cursor, Page, fetch_by_id, fetch_page
+from ..rows import row_by_id
 
 __all__ = [
     "NAME_LEN_MAX",
@@ -141,8 +142,7 @@ def _check_fields(
 
 
 def load_customer(ctx: UnitContext, customer_id: int) -> Customer | None:
-    rows = ctx.fetch(f"SELECT {_CUSTOMER_COLUMNS} FROM customers WHERE id = ?", (customer_id,))
-    return _customer(rows[0]) if rows else None
+    return row_by_id(ctx.fetch, "customers", _CUSTOMER_COLUMNS, customer_id, _customer)
 
 
 def load_merchant(ctx: UnitContext, merchant_id: int) -> Merchant | None:
@@ -306,6 +306,26 @@ def _status_change(current: Status, wanted: Status, balances_zero: bool) -> Refu
     return None
 
 
+_CUSTOMER_ACCOUNTS: Final = (AccountKind.CUSTOMER_WALLET, AccountKind.CUSTOMER_RESTRICTED)
+_MERCHANT_ACCOUNTS: Final = (AccountKind.MERCHANT_AVAILABLE, AccountKind.MERCHANT_RESERVED)
+
+
+def _refused_change(
+    ctx: UnitContext, current: Status, wanted: Status | None, owner: int, *, customer: bool
+) -> Refusal | None:
+    """Why the customer or merchant ``owner`` may not move from ``current`` to ``wanted``
+    (None: no change asked), if it may not. One rule for both kinds of party: closing needs
+    every balance at zero, and a customer no top-up still on its way (its money could not
+    land)."""
+    if wanted is None:
+        return None
+    kinds = _CUSTOMER_ACCOUNTS if customer else _MERCHANT_ACCOUNTS
+    closable = wanted is not Status.CLOSED or (
+        _owned_accounts_zero(ctx, kinds, owner) and not (customer and _money_on_the_way(ctx, owner))
+    )
+    return _status_change(current, wanted, closable)
+
+
 def _owned_accounts_zero(ctx: UnitContext, kinds: Sequence[AccountKind], owner: int) -> bool:
     ids = [account_id(kind, owner, asset) for kind in kinds for asset in ASSETS]
     return all(_zero(a) for a in ctx.accounts(ids).values())
@@ -344,15 +364,9 @@ def set_customer(
         customer = load_customer(ctx, customer_id)
         if customer is None:
             return Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
-        if status is not None:
-            kinds = (AccountKind.CUSTOMER_WALLET, AccountKind.CUSTOMER_RESTRICTED)
-            zero = status is not Status.CLOSED or (
-                _owned_accounts_zero(ctx, kinds, customer_id)
-                and not _money_on_the_way(ctx, customer_id)
-            )
-            refusal = _status_change(customer.status, status, zero)
-            if refusal is not None:
-                return refusal
+        refusal = _refused_change(ctx, customer.status, status, customer_id, customer=True)
+        if refusal is not None:
+            return refusal
         new_status = (status or customer.status).value
         new_tier = customer.kyc_tier if kyc_tier is None else kyc_tier
         ctx.execute(
@@ -381,12 +395,9 @@ def set_merchant(
         merchant = load_merchant(ctx, merchant_id)
         if merchant is None:
             return Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
-        if status is not None:
-            kinds = (AccountKind.MERCHANT_AVAILABLE, AccountKind.MERCHANT_RESERVED)
-            zero = status is not Status.CLOSED or _owned_accounts_zero(ctx, kinds, merchant_id)
-            refusal = _status_change(merchant.status, status, zero)
-            if refusal is not None:
-                return refusal
+        refusal = _refused_change(ctx, merchant.status, status, merchant_id, customer=False)
+        if refusal is not None:
+            return refusal
         ctx.execute(
             "UPDATE merchants SET status = ?, kyc_tier = ?, fee_bp = ? WHERE id = ?",
             (
