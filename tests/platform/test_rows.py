@@ -12,10 +12,10 @@ import pytest
 from centime.clock import FakeClock
 from centime.ledger.units import UnitContext
 from centime.platform.context import Operation, Platform
-from centime.platform.pages import given
+from centime.platform.pages import Page, given
 from centime.platform.parties import Customer, Status, get_customer
 from centime.platform.parties.service import load_customer
-from centime.platform.rows import row_by_id, row_reader, row_update, row_values
+from centime.platform.rows import Table, row_by_id, row_reader, row_update, row_values
 
 from .world import customer
 
@@ -100,3 +100,23 @@ def test_row_update_refuses_columns_that_are_not_fields(columns: str, stamp_ns: 
     """A column that is no field, or a stamp that is not one of the columns written."""
     with pytest.raises(TypeError, match="Customer"):
         row_update(Customer, "customers", columns, stamp_ns=stamp_ns)
+
+
+def test_a_table_writes_and_reads_its_rows(platform: Platform, clock: FakeClock) -> None:
+    """The customers table as a Table: the columns are the fields; a row inserted is read
+    back by id (in a unit and out of one), by id under owner filters, and by page."""
+    customers = Table(Customer, "customers")
+    assert customers.columns == "id, name, email, status, kyc_tier, created_ns"
+    made = Customer(12345, "Bo", "bo@example.com", Status.FROZEN, 2, clock.now_ns())
+
+    def unit(ctx: UnitContext) -> Customer | None:
+        customers.insert(ctx, made)
+        return customers.load(ctx.fetch, made.id)
+
+    assert platform.execute(Operation(unit, 0)) == made
+    assert customers.by_id(platform, made.id) == made
+    assert customers.by_id(platform, made.id, [("email", "bo@example.com")]) == made
+    assert customers.by_id(platform, made.id, [("email", "other@example.com")]) is None
+    assert get_customer(platform, made.id) == made  # the service reads what was written
+    first = customers.page(platform, [("status", "frozen")], None, 10)
+    assert first == Page([made], None)

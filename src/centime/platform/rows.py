@@ -10,12 +10,15 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, Generic, TypeVar, get_type_hints
 
 from centime.ledger.port import Fetch
 from centime.ledger.units import UnitContext
 
-__all__ = ["row_by_id", "row_reader", "row_update", "row_values"]
+from .context import Platform
+from .pages import Cursor, Filters, Page, fetch_by_id, fetch_page
+
+__all__ = ["Table", "row_by_id", "row_reader", "row_update", "row_values"]
 
 T = TypeVar("T")
 
@@ -106,3 +109,41 @@ def row_by_id(
     module's loader is its table and its reader."""
     rows = fetch(f"SELECT {columns} FROM {table} WHERE id = ?", (row_id,))
     return row_to_item(rows[0]) if rows else None
+
+
+class Table(Generic[T]):
+    """A platform table whose rows are ``row_type`` values (a dataclass): its columns are the
+    fields, in order, under the same names (as :mod:`centime.openpayments.table` does for
+    its tables). A module makes its table once, at import; the column list, the reader, the
+    INSERT and the reads by id and by page all come from the one field list, where each
+    module used to restate the fields as a column string and hand the table's name, that
+    string and its reader to every read."""
+
+    __slots__ = ("columns", "insert_sql", "name", "read", "values")
+
+    def __init__(self, row_type: type[T], name: str) -> None:
+        fields = dataclasses.fields(row_type)  # type: ignore[arg-type]
+        self.name = name
+        self.columns = ", ".join(field.name for field in fields)
+        self.read = row_reader(row_type, self.columns)
+        self.values = row_values(row_type, self.columns)
+        marks = ", ".join("?" * len(fields))
+        self.insert_sql = f"INSERT INTO {name} ({self.columns}) VALUES ({marks})"
+
+    def insert(self, ctx: UnitContext, item: T) -> None:
+        """Write ``item`` as a new row, in the unit."""
+        ctx.execute(self.insert_sql, self.values(item))
+
+    def load(self, fetch: Fetch, row_id: int) -> T | None:
+        """The row of id ``row_id`` (:func:`row_by_id`: a unit's or a read's ``fetch``)."""
+        return row_by_id(fetch, self.name, self.columns, row_id, self.read)
+
+    def by_id(self, platform: Platform, row_id: int, filters: Filters = ()) -> T | None:
+        """The row when it matches every filter (:func:`~.pages.fetch_by_id`)."""
+        return fetch_by_id(platform, self.name, self.columns, row_id, self.read, filters)
+
+    def page(
+        self, platform: Platform, filters: Filters, cursor: Cursor | None, limit: int
+    ) -> Page[T]:
+        """A page of the rows matching every filter (:func:`~.pages.fetch_page`)."""
+        return fetch_page(platform, self.name, self.columns, filters, cursor, limit, self.read)

@@ -22,8 +22,8 @@ from ..chart import AccountKind, account_id
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..ids import new_id, valid_id
-from ..pages import Cursor, Page, fetch_by_id, fetch_page
-from ..rows import row_by_id
+from ..pages import Cursor, Page, fetch_page
+from ..rows import Table
 
 __all__ = [
     "NAME_LEN_MAX",
@@ -100,12 +100,10 @@ class MerchantBalance:
     pending: int  # captured into earnings by holds not yet resolved (reserved by holds)
 
 
-_CUSTOMER_COLUMNS: Final = "id, name, email, status, kyc_tier, created_ns"
 _MERCHANT_COLUMNS: Final = "id, name, email, status, kyc_tier, fee_bp, created_ns"
 
 
-def _customer(row: Sequence[Any]) -> Customer:
-    return Customer(row[0], row[1], row[2], Status(row[3]), row[4], row[5])
+_CUSTOMERS: Final = Table(Customer, "customers")
 
 
 def _merchant(row: Sequence[Any], fixed: dict[str, int]) -> Merchant:
@@ -142,7 +140,7 @@ def _check_fields(
 
 
 def load_customer(ctx: UnitContext, customer_id: int) -> Customer | None:
-    return row_by_id(ctx.fetch, "customers", _CUSTOMER_COLUMNS, customer_id, _customer)
+    return _CUSTOMERS.load(ctx.fetch, customer_id)
 
 
 def load_merchant(ctx: UnitContext, merchant_id: int) -> Merchant | None:
@@ -230,10 +228,7 @@ def create_customer(
         if _email_taken(ctx, "customers", email):
             return Refusal(Code.EMAIL_TAKEN, "a customer with this email exists")
         customer = Customer(new, name.strip(), email, Status.ACTIVE, kyc_tier, ctx.now_ns)
-        ctx.execute(
-            f"INSERT INTO customers ({_CUSTOMER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-            (customer.id, customer.name, email, customer.status.value, kyc_tier, ctx.now_ns),
-        )
+        _CUSTOMERS.insert(ctx, customer)
         return customer
 
     return Operation(unit, 0)
@@ -424,7 +419,7 @@ def _check_tier(platform: Platform, kyc_tier: object) -> Refusal | None:
 
 
 def get_customer(platform: Platform, customer_id: int) -> Customer | None:
-    return fetch_by_id(platform, "customers", _CUSTOMER_COLUMNS, customer_id, _customer)
+    return _CUSTOMERS.by_id(platform, customer_id)
 
 
 def get_merchant(platform: Platform, merchant_id: int) -> Merchant | None:
@@ -441,7 +436,7 @@ def list_customers(
     platform: Platform, cursor: Cursor | None = None, limit: int = 20
 ) -> Page[Customer]:
     """Every customer, newest first."""
-    return fetch_page(platform, "customers", _CUSTOMER_COLUMNS, [], cursor, limit, _customer)
+    return _CUSTOMERS.page(platform, [], cursor, limit)
 
 
 def list_merchants(
