@@ -119,10 +119,11 @@ class Table(Generic[T]):
     module used to restate the fields as a column string and hand the table's name, that
     string and its reader to every read."""
 
-    __slots__ = ("columns", "insert_sql", "name", "read", "values")
+    __slots__ = ("columns", "insert_sql", "name", "read", "row_type", "values")
 
     def __init__(self, row_type: type[T], name: str) -> None:
         fields = dataclasses.fields(row_type)  # type: ignore[arg-type]
+        self.row_type = row_type
         self.name = name
         self.columns = ", ".join(field.name for field in fields)
         self.read = row_reader(row_type, self.columns)
@@ -133,6 +134,12 @@ class Table(Generic[T]):
     def insert(self, ctx: UnitContext, item: T) -> None:
         """Write ``item`` as a new row, in the unit."""
         ctx.execute(self.insert_sql, self.values(item))
+
+    def updater(
+        self, columns: str, *, stamp_ns: str | None = None
+    ) -> Callable[[UnitContext, T], T]:
+        """The writer of the ``columns`` that change over a row's life (:func:`row_update`)."""
+        return row_update(self.row_type, self.name, columns, stamp_ns=stamp_ns)
 
     def load(self, fetch: Fetch, row_id: int) -> T | None:
         """The row of id ``row_id`` (:func:`row_by_id`: a unit's or a read's ``fetch``)."""

@@ -56,7 +56,7 @@ from ..pages import Cursor, Page, bounded_limit, given
 from ..parties.service import Merchant, active_customer, active_merchant, merchant_fee
 from ..pricing.evaluate import fee_terms, month_of
 from ..pricing.store import active_rules, add_volumes, month_volumes
-from ..rows import Table, row_update
+from ..rows import Table
 from .mandates import charge_under_mandate, load_mandates, save_mandate_charges, utc_day
 from .service import (
     LINKED,
@@ -622,7 +622,7 @@ def _release_settled(ctx: UnitContext, hold: Hold) -> None:
 
 
 # A hold's resolution: what its capture, release or expiry changes.
-_save_resolution = row_update(Hold, "holds", "status, captured, resolved_ns, payment_id")
+_save_resolution = _HOLDS.updater("status, captured, resolved_ns, payment_id")
 
 
 # ------------------------------------------------------------------ expiry

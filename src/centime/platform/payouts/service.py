@@ -92,7 +92,7 @@ from ..feeds import drain
 from ..ids import derive_id, valid_id
 from ..pages import Cursor, Page, given
 from ..parties.service import active_merchant
-from ..rows import Table, row_update
+from ..rows import Table
 from .methods import PayoutMethod, load_method, lock_refusal, payout_provider
 
 __all__ = [
@@ -190,9 +190,7 @@ def load_payout(ctx: UnitContext, payout_id: int) -> Payout | None:
 
 
 # Every field that changes over a payout's life, stamped with the time of the change.
-_save = row_update(
-    Payout,
-    "payouts",
+_save = _PAYOUTS.updater(
     "status, provider_ref, attempts, failure_code, return_code, updated_ns, resolved_ns,"
     " returned_ns",
     stamp_ns="updated_ns",
