@@ -23,6 +23,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from centime.audit import AuditLog, HeadSigner, verify_log
 from centime.clock import FakeClock
 from centime.ledger import Account, AccountFlags, CreateTransferStatus, Ledger, Transfer
 from centime.ledger.units import UnitContext
@@ -130,14 +131,17 @@ def test_a_group_commits_while_another_runs_its_core(postgres_url: str) -> None:
     """Writer A locks its accounts and runs the core, then stops before reserving. Writer B
     commits a group on other accounts meanwhile (it does not wait for A), and writer C,
     naming A's accounts, waits for A's row locks. Once A goes on, its timestamps are shifted
-    after B's, C's come after A's, and C saw A's balances: nothing lost."""
+    after B's, C's come after A's, and C saw A's balances: nothing lost. The audit log,
+    appended by each group with its final timestamps, verifies."""
     PostgresStore.open(postgres_url).close()  # migrated
     clock = FakeClock()
+    signer = HeadSigner.generate()  # one key, as processes of one deployment share it
     paused = _PausingStore(postgres_url)
-    first = Ledger(paused, clock)
-    second = Ledger(PostgresStore(postgres_url), clock)
+    first = Ledger(paused, clock, audit=AuditLog(signer))
+    second = Ledger(PostgresStore(postgres_url), clock, audit=AuditLog(signer))
     application = f"centime-test-{uuid.uuid4().hex[:12]}"
-    third = Ledger(PostgresStore(f"{postgres_url}&application_name={application}"), clock)
+    third_store = PostgresStore(f"{postgres_url}&application_name={application}")
+    third = Ledger(third_store, clock, audit=AuditLog(signer))
     try:
         paused.paused.set()  # the accounts' own group goes through
         limited = AccountFlags.DEBITS_MUST_NOT_EXCEED_CREDITS
@@ -167,6 +171,8 @@ def test_a_group_commits_while_another_runs_its_core(postgres_url: str) -> None:
         all_timestamps = _all_timestamps(postgres_url)
         assert len(set(all_timestamps)) == len(all_timestamps) == 7
         assert list(first.store.check()) == []
+        with first.store.audit_reader() as fetch:  # the log covers them, in timestamp order
+            assert verify_log(fetch).problems == []
     finally:
         paused.resume.set()
         for ledger in (first, second, third):
