@@ -65,7 +65,7 @@ class _PausingStore(PostgresStore):
         self.calls: list[str] = []
 
     @contextmanager
-    def overlapping_transaction(self) -> Iterator[Any]:  # type: ignore[override]
+    def overlapping_transaction(self) -> Iterator[Any]:
         with super().overlapping_transaction() as txn:
             yield _PausingTxn(txn, self)
 
