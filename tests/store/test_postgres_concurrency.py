@@ -44,6 +44,7 @@ from centime.ledger import (
 from centime.ledger.model import TRANSIENT_TRANSFER_FAILURES
 from centime.limits import QUERY_LIMIT_MAX
 from centime.store import LedgerStore, TransientStoreError, open_store
+from centime.store.postgres import PostgresStore
 
 PROCESSES = 3
 THREADS_PER_PROCESS = 4
@@ -522,8 +523,9 @@ def test_expiry_sweeps_from_two_writers(postgres_url: str) -> None:
 
 def test_a_unique_violation_is_a_transient_error(postgres_url: str) -> None:
     """A writer that inserts an id another committed meanwhile gets TransientStoreError, and
-    so does one that finds, once it holds the clock, that an id it read as absent exists."""
-    winner, loser = open_store(postgres_url), open_store(postgres_url)
+    so does one that finds, once it holds the clock, that an id it read as absent exists.
+    (Only overlapping transactions can interleave so: a ``write_transaction`` runs alone.)"""
+    winner, loser = PostgresStore.open(postgres_url), PostgresStore.open(postgres_url)
     try:
         with winner.write_transaction() as txn:
             first = txn.reserve_timestamps(2, 1)
@@ -536,16 +538,16 @@ def test_a_unique_violation_is_a_transient_error(postgres_url: str) -> None:
         def transfer(tid: int, timestamp: int) -> Transfer:
             return Transfer(tid, 1, 2, 5, ASSET, CODE, timestamp=timestamp)
 
-        with pytest.raises(TransientStoreError), loser.write_transaction() as late:
+        with pytest.raises(TransientStoreError), loser.overlapping_transaction() as late:
             assert late.transfers([10]) == {}
-            with winner.write_transaction() as txn:
+            with winner.overlapping_transaction() as txn:
                 txn.write(Changes(transfers=[transfer(10, txn.reserve_timestamps(1, 1))]))
             late.write(Changes(transfers=[transfer(10, 10**18)]))
 
-        with pytest.raises(TransientStoreError), loser.write_transaction() as late:
+        with pytest.raises(TransientStoreError), loser.overlapping_transaction() as late:
             assert late.transfers([11]) == {}
             assert late.failed([11]) == {}
-            with winner.write_transaction() as txn:
+            with winner.overlapping_transaction() as txn:
                 txn.write(Changes(transfers=[transfer(11, txn.reserve_timestamps(1, 1))]))
             late.reserve_timestamps(1, 1)
 

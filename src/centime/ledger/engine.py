@@ -45,9 +45,11 @@ from .model import (
     PendingState,
     Transfer,
 )
+from .port import OverlappingWrites
+from .shift import expiry_decision_may_change, shifted
 from .units import GroupLoader, UnitContext, WriteUnit, event_names, valid_id
 
-if TYPE_CHECKING:  # the port is protocols only: the engine needs it for its types alone
+if TYPE_CHECKING:
     from .port import AuditWrite, LedgerStore
 
 __all__ = ["AuditHook", "BatchTooLargeError", "Ledger", "LedgerBusyError", "LedgerClosedError"]
@@ -131,6 +133,8 @@ class Ledger:
         audit: AuditHook | None = None,
     ) -> None:
         self.store = store
+        # Groups of plain batches overlap other processes' on such a store (PostgreSQL).
+        self._overlapping = _overlapping_writes(store)
         self.clock = clock or SystemClock()
         # None: no audit log. The composition root decides (centime.audit.audit_from_env):
         # the engine does not depend on the audit package.
@@ -334,12 +338,16 @@ class Ledger:
     def _apply_group(self, group: list[_Request]) -> tuple[list[list[Any]], Changes]:
         """One transaction: expire what is due, then apply each request in arrival order.
 
-        The clock row is reserved before anything is locked or read: every writer takes its
-        locks in the order clock -> pending -> accounts, so writers in several processes
-        (PostgreSQL) wait for each other but never deadlock, even when a unit locks accounts
-        it only learns about from what it read; and everything read under the clock's lock
-        is current (no other writer can commit meanwhile).
+        A group of plain batches on a store whose writers overlap (PostgreSQL) reserves its
+        timestamps after the core (:meth:`_apply_overlapping`). Any other group reserves
+        them before anything is locked or read, in a transaction that runs alone among the
+        writers: a unit may lock accounts it only learns about from what it read, in any
+        order, and its read-check-write of the platform's tables must not interleave with
+        another writer's.
         """
+        overlapping = self._overlapping
+        if overlapping is not None and all(r.kind != "unit" for r in group):
+            return self._apply_overlapping(overlapping, group)
         with self.store.write_transaction() as txn:
             now_ns = self.clock.now_ns()
             due = txn.due_pending(now_ns, EXPIRY_SWEEP_MAX)
@@ -360,6 +368,47 @@ class Ledger:
                 self.audit.append(txn, changes, timestamp, count, now_ns)
             txn.write(changes)
         return results, changes
+
+    def _apply_overlapping(
+        self, store: OverlappingWrites, group: list[_Request]
+    ) -> tuple[list[list[Any]], Changes]:
+        """A group of plain batches, overlapping other processes' groups until it reserves
+        its timestamps. It locks what it names (pending transfers, then accounts, each in id
+        order: no deadlock between such groups), runs the core on the timestamps the store
+        would hand out if nobody committed meanwhile, then reserves the real ones (the
+        clock row's lock, held to the commit, waits for the writers before it) and shifts
+        the changes to them. The locked rows cannot change before the commit; what it read
+        as absent, the store checks again under the clock's lock."""
+        with store.overlapping_transaction() as txn:
+            now_ns = self.clock.now_ns()
+            due = txn.due_pending(now_ns, EXPIRY_SWEEP_MAX)
+            count = len(due) + sum(r.size for r in group)
+            if count == 0:
+                if self.audit is not None:
+                    self.audit.idle(txn, now_ns)
+                return [[] for _ in group], Changes()
+            provisional = txn.provisional_timestamp(now_ns)
+            loader = GroupLoader(txn)
+            view = _load_view(loader, group, due)
+            applier = BatchApplier(view)
+            results = _apply_requests(loader, applier, group, due, provisional, now_ns)
+            timestamp = txn.reserve_timestamps(count, now_ns)
+            if expiry_decision_may_change(view.pending.values(), provisional, timestamp + count):
+                raise TransientStoreError("a pending transfer expired while the group waited")
+            changes = shifted(applier.changes(), timestamp - provisional)
+            if self.audit is not None:  # after reserve_timestamps: under the clock lock
+                self.audit.append(txn, changes, timestamp, count, now_ns)
+            txn.write(changes)
+        return results, changes
+
+
+def _overlapping_writes(store: LedgerStore) -> OverlappingWrites | None:
+    """The store, when its class has overlapping transactions. A wrapper that forwards
+    attributes through ``__getattr__`` (a test's) wraps ``write_transaction`` alone: its
+    groups keep to that."""
+    if isinstance(store, OverlappingWrites) and hasattr(type(store), "overlapping_transaction"):
+        return store
+    return None
 
 
 @contextmanager

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 from .core import Changes
 from .model import (
@@ -48,6 +48,8 @@ __all__ = [
     "LedgerReads",
     "LedgerStore",
     "LedgerWrite",
+    "OverlappingTransaction",
+    "OverlappingWrites",
     "PlatformWrite",
     "SnapshotReads",
     "StoreTotals",
@@ -241,6 +243,32 @@ class LedgerStore(LedgerReads, SnapshotReads, Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class OverlappingTransaction(WriteTransaction, Protocol):
+    """A write transaction that may overlap other writers' (other processes') until it
+    reserves its timestamps: the engine reads and locks what the group names, runs the core
+    on provisional timestamps, and only then calls :meth:`reserve_timestamps`, which waits
+    for the writers before it to commit; from there to the commit the transaction runs
+    alone. It must not read the platform's tables (write units run in
+    :meth:`LedgerStore.write_transaction`)."""
+
+    def provisional_timestamp(self, now_ns: int) -> int:
+        """The first timestamp :meth:`reserve_timestamps` would return if no other writer
+        committed meanwhile (it returns this or a later one, never an earlier one)."""
+        ...
+
+
+@runtime_checkable
+class OverlappingWrites(Protocol):
+    """A store whose writers in several processes can overlap (PostgreSQL). A store without
+    it (SQLite: one writer process) runs every group in :meth:`LedgerStore.write_transaction`."""
+
+    def overlapping_transaction(self) -> AbstractContextManager[OverlappingTransaction]:
+        """Begin a transaction that overlaps other overlapping ones until it reserves its
+        timestamps; :meth:`LedgerStore.write_transaction` waits for those to end and runs
+        alone. It commits when the block ends and rolls back on an error."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,8 +87,9 @@ class GroupLoader:
     """Reads (and locks) stored state into the group's applier, each name once.
 
     Within one call, pending before accounts, each in id order. A unit may load in several
-    calls, out of that order: harmless, since the group holds the clock row's lock before it
-    locks anything, so no other writer holds any of these rows meanwhile.
+    calls, out of that order: harmless, since a group with units runs alone among the
+    writers (on PostgreSQL it holds the writers' lock exclusively and the clock row's lock
+    before it locks anything), so no other writer holds any of these rows meanwhile.
     """
 
     def __init__(self, txn: WriteTransaction) -> None:

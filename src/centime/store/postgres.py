@@ -1,25 +1,33 @@
 """The production store: PostgreSQL through psycopg 3, with several writer processes.
 
 Every engine group is one database transaction. Writers in different processes coordinate
-through row locks taken in one fixed order, so they can wait for each other but never
-deadlock:
+through locks taken in one fixed order, so they can wait for each other but never deadlock:
 
-1. the single ``ledger_clock`` row (``reserve_timestamps``), held until commit;
-2. ``pending_transfers`` rows the group resolves or expires, ids ascending (``lock_pending``);
-3. ``accounts`` rows the group touches, ids ascending (``lock_accounts``); a write unit that
-   learns of more accounts from what it read locks those later, still under the clock.
+0. the writers' advisory lock, at BEGIN: shared by the engine's groups of plain batches
+   (``overlapping_transaction``), exclusive for every other write transaction
+   (``write_transaction``: groups with write units, the audit log's keys), which so runs
+   alone among the writers;
+1. ``pending_transfers`` rows the group resolves or expires, ids ascending (``lock_pending``);
+2. ``accounts`` rows the group touches, ids ascending (``lock_accounts``);
+3. the single ``ledger_clock`` row (``reserve_timestamps``), held until commit.
 
-The clock row makes each writing transaction run alone, in timestamp order: engine
-timestamps are unique across processes and commit in the order they were handed out, and
-everything a group reads once it holds the clock is current, because no other writer can
-commit before it does. (Only the expiry sweep's list of due transfers is read before; the
-core expires only what is still pending when locked.) Reads made before the clock was
-taken are re-validated: what the transaction read as *absent* (a transfer id, a failed id,
-an account id) is not locked, so when the clock has moved since the transaction began,
-``reserve_timestamps`` checks that it is still absent and raises
-:class:`~centime.ledger.errors.TransientStoreError` otherwise; the engine then runs the group
-again on fresh state. A unique violation, a deadlock or a serialization failure that gets
-through anyway becomes a ``TransientStoreError`` too.
+An overlapping group locks its rows (1, 2), runs the core on provisional timestamps, and
+only then takes the clock (3), shifts its changes to the timestamps it got and writes them:
+groups of several processes overlap everything but that last window. A transaction that runs
+alone takes the clock first (reserving before it reads), and a write unit may then lock
+rows in any order, after reading what names them: no other writer holds any.
+
+The clock row makes the end of each writing transaction run alone, in timestamp order:
+engine timestamps are unique across processes and commit in the order they were handed
+out, and once a transaction holds the clock every writer before it has committed. What a
+group read under a row lock is current until it commits. What it read without a lock as
+*absent* (a transfer id, a failed id, an account id) is re-validated: when the clock has
+moved since the transaction began, ``reserve_timestamps`` checks that it is still absent and
+raises :class:`~centime.ledger.errors.TransientStoreError` otherwise; the engine then runs
+the group again on fresh state. (Transfers and failed ids that exist never change; the
+expiry sweep's list of due transfers is read unlocked too, and the core expires only what
+is still pending when locked.) A unique violation, a deadlock or a serialization failure
+that gets through anyway becomes a ``TransientStoreError`` too.
 
 There is no account cache: other processes change accounts. Queries run on a small,
 bounded pool of autocommit connections, from any thread, without blocking the writer.
@@ -29,7 +37,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from operator import attrgetter
 from typing import Any, Final
 
@@ -86,6 +94,24 @@ _COPY_TYPES: Final = {
 }
 
 _SNAPSHOT_BEGIN: Final = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+
+# The writers' lock (a transaction-level advisory lock, released at commit or rollback):
+# shared by overlapping transactions, exclusive for every other write transaction. The key
+# is a class of this application's own (centime.app's id lanes use another).
+_WRITERS_LOCK_CLASS: Final = 0x6C656467  # "ledg"
+_WRITERS_LOCK_KEY: Final = 1
+
+
+def _begin(lock_function: str) -> str:
+    """BEGIN, the writers' lock, then the clock: three statements in one round trip."""
+    return (
+        f"BEGIN; SELECT {lock_function}({_WRITERS_LOCK_CLASS}, {_WRITERS_LOCK_KEY});"
+        " SELECT timestamp FROM ledger_clock WHERE id = 1"
+    )
+
+
+_BEGIN_ALONE: Final = _begin("pg_advisory_xact_lock")
+_BEGIN_OVERLAPPING: Final = _begin("pg_advisory_xact_lock_shared")
 
 Cursor = psycopg.Cursor[TupleRow]
 Connection = psycopg.Connection[TupleRow]
@@ -192,6 +218,11 @@ class _PostgresWrite(SqlAuditReads):
         found = {row[0]: rows.account(row) for row in selected}
         self._absent_accounts.update(aid for aid in account_ids if aid not in found)
         return found
+
+    def provisional_timestamp(self, now_ns: int) -> int:
+        """What :meth:`reserve_timestamps` returns if nobody commits before it (the clock
+        as this transaction began: no lock)."""
+        return max(now_ns, self._clock_at_begin + 1)
 
     def reserve_timestamps(self, count: int, now_ns: int) -> int:
         if count <= 0:
@@ -409,14 +440,27 @@ class PostgresStore(SqlLedgerReads):
 
     # ----------------------------------------------------------------- writer
 
+    def write_transaction(self) -> AbstractContextManager[_PostgresWrite]:
+        """A transaction that runs alone among the writers of the database (it waits for
+        the overlapping ones to end, and they for it)."""
+        return self._transaction(_BEGIN_ALONE)
+
+    def overlapping_transaction(self) -> AbstractContextManager[_PostgresWrite]:
+        """A transaction that overlaps other overlapping ones until it reserves its
+        timestamps (see :class:`centime.ledger.port.OverlappingWrites`)."""
+        return self._transaction(_BEGIN_OVERLAPPING)
+
     @contextmanager
-    def write_transaction(self) -> Iterator[_PostgresWrite]:
+    def _transaction(self, begin: str) -> Iterator[_PostgresWrite]:
         with self._writer_lock:
             connection = self._writer_connection()
             try:
                 cursor = connection.cursor()
-                # One round trip: BEGIN, then the clock as this transaction first sees it.
-                cursor.execute("BEGIN; SELECT timestamp FROM ledger_clock WHERE id = 1")
+                # One round trip: BEGIN, the writers' lock, then the clock as this
+                # transaction first sees it (its own statement: a snapshot taken after the
+                # lock was granted).
+                cursor.execute(begin)
+                cursor.nextset()
                 cursor.nextset()
                 clock = cursor.fetchone()
                 if clock is None:
