@@ -180,7 +180,7 @@ def create_app(
         buckets=TokenBuckets(rate_per_s, rate_burst, store=rate_store),
         in_flight=InFlight(),
         metrics=metrics,
-        screens=ScreenQueue(platform.screen),
+        screens=ScreenQueue(platform),
         failures=FailureLimit(store=rate_store) if auth_failures is None else auth_failures,
     )
     v1 = Router(path="/v1", route_handlers=api_routes, security=[{SECURITY_SCHEME: []}])

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from typing import Any, Final
+from typing import Final
 
 from anyio import to_thread
 
+from centime.platform.context import Platform
 from centime.platform.review import decide, decide_many
 from centime.risk.types import Decision, RiskEvent
 
@@ -29,14 +30,14 @@ class ScreenQueue:
     """Single decisions of one screen, grouped: a decision asked while none is being made
     starts a drain, which takes (at the loop's next turn) whatever was asked by then; those
     asked meanwhile wait for the next group. A group of one is decided by ``decide``, a
-    larger one, in arrival order, by one ``decide_many``, in one worker thread. Each event is decided as
-    the screen decides a batch: the same decision as alone, except that a failure inside the
-    screen fails the whole group closed (BLOCK ``risk_engine_error``), as for a batch.
+    larger one, in arrival order, by one ``decide_many``, in one worker thread. Each event
+    is decided as the screen decides a batch: the same decision as alone, except that a
+    failure inside the screen fails the whole group closed (BLOCK ``risk_engine_error``).
 
     Event-loop side only (no lock): one queue per running loop."""
 
-    def __init__(self, screen: Any, group_max: int = SCREEN_GROUP_MAX) -> None:
-        self._screen = screen
+    def __init__(self, platform: Platform, group_max: int = SCREEN_GROUP_MAX) -> None:
+        self._platform = platform  # its screen, read per group (it may be replaced)
         self._group_max = group_max
         self._waiting: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, list[tuple[RiskEvent, asyncio.Future[Decision]]]
@@ -67,10 +68,11 @@ class ScreenQueue:
                 group = waiting[: self._group_max]
                 del waiting[: self._group_max]
                 events = [event for event, _ in group]
+                screen = self._platform.screen
                 if len(events) == 1:
-                    decisions = [await to_thread.run_sync(decide, self._screen, events[0])]
+                    decisions = [await to_thread.run_sync(decide, screen, events[0])]
                 else:
-                    decisions = await to_thread.run_sync(decide_many, self._screen, events)
+                    decisions = await to_thread.run_sync(decide_many, screen, events)
                 for (_, future), decision in zip(group, decisions, strict=True):
                     if not future.done():  # a request that went away no longer waits
                         future.set_result(decision)
