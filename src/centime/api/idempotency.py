@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Final, TypeVar
+from typing import Annotated, Any, Final, Generic, TypeVar
 
 from litestar.params import HeaderParameter
 
 from centime.http.problems import ApiCode, ProblemError
+from centime.ledger import Ledger
 from centime.ledger.units import UnitContext
 from centime.limits import (
     IDEMPOTENCY_IN_FLIGHT_MAX,
@@ -42,6 +44,7 @@ __all__ = [
     "HEADER",
     "IdempotencyKey",
     "IdempotencyKeyRequired",
+    "IdempotentParts",
     "InFlight",
     "KeyReused",
     "Stored",
@@ -119,6 +122,36 @@ class KeyReused:
     """The key was first used for a different request."""
 
 
+def _lookup(
+    ctx: UnitContext, principal: str, key: str, fingerprint: bytes
+) -> Stored | KeyReused | None:
+    """The stored answer of (principal, key) for this request, KeyReused when it was stored
+    for another one, None when there is none."""
+    rows = ctx.fetch(
+        "SELECT request_hash, status_code, body FROM idempotency_keys"
+        " WHERE principal = ? AND key = ?",
+        (principal, key),
+    )
+    if not rows:
+        return None
+    stored_hash, status_code, body = rows[0]
+    if bytes(stored_hash) != fingerprint:
+        return KeyReused()
+    return Stored(int(status_code), bytes(body), replayed=True)
+
+
+def _store(
+    ctx: UnitContext, principal: str, key: str, fingerprint: bytes, answer: tuple[int, bytes]
+) -> None:
+    status_code, body = answer
+    ctx.execute(
+        "INSERT INTO idempotency_keys"
+        " (principal, key, request_hash, status_code, body, created_ns)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (principal, key, fingerprint, status_code, body, ctx.now_ns),
+    )
+
+
 def idempotent(
     operation: Operation[T],
     principal: str,
@@ -133,28 +166,87 @@ def idempotent(
     (a created API key's secret is shown once and never stored)."""
 
     def wrap(ctx: UnitContext, inner: Callable[[UnitContext], T]) -> Stored | KeyReused:
-        rows = ctx.fetch(
-            "SELECT request_hash, status_code, body FROM idempotency_keys"
-            " WHERE principal = ? AND key = ?",
-            (principal, key),
-        )
-        if rows:
-            stored_hash, status_code, body = rows[0]
-            if bytes(stored_hash) != fingerprint:
-                return KeyReused()
-            return Stored(int(status_code), bytes(body), replayed=True)
+        found = _lookup(ctx, principal, key, fingerprint)
+        if found is not None:
+            return found
         result = inner(ctx)
         status_code, body = render(result)
-        kept_status, kept_body = (stored_render or render)(result)
-        ctx.execute(
-            "INSERT INTO idempotency_keys"
-            " (principal, key, request_hash, status_code, body, created_ns)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (principal, key, fingerprint, kept_status, kept_body, ctx.now_ns),
-        )
+        kept = (stored_render or render)(result)
+        _store(ctx, principal, key, fingerprint, kept)
         return Stored(status_code, body, replayed=False)
 
     return operation.then(wrap)
+
+
+class IdempotentParts(Generic[T]):
+    """A request too large for one write unit (a batch of payments), run as ``parts`` (units
+    queued together, in order) and answered once per (principal, key), like
+    :func:`idempotent`: each part first looks the key up (stored: the part does nothing and
+    answers that, :class:`Stored` or :class:`KeyReused`), and the last part stores what
+    ``keep`` makes of every part's result in its own transaction, with its payments.
+
+    The last part reads the earlier parts' results as the writer left them: a part of an
+    earlier group committed before the last one ran (the writer answers a group's futures
+    before it takes the next), and one of the same group commits with it. If an earlier
+    part failed, nothing is stored (the request's answer is that failure; a retry runs
+    again, and meets what was committed). ``keep`` runs on the writer's thread: it makes the
+    compact row only, never the response."""
+
+    def __init__(
+        self,
+        parts: Sequence[Operation[T]],
+        principal: str,
+        key: str,
+        fingerprint: bytes,
+        keep: Callable[[list[T]], tuple[int, bytes]],
+    ) -> None:
+        if not parts:
+            raise ValueError("an idempotent request has at least one part")
+        self._identity = (principal, key, fingerprint)
+        self._keep = keep
+        self._results: list[tuple[T] | None] = [None] * len(parts)  # (result,) once run
+        self._futures: list[Future[Any]] = []
+        self.units = [
+            Operation(self._part(index, part), part.events_max) for index, part in enumerate(parts)
+        ]
+
+    def submit(self, ledger: Ledger) -> list[Future[T | Stored | KeyReused]]:
+        """Queue every part (waiting for room in the writer's queue: call it from a worker
+        thread), in order; their futures."""
+        for unit in self.units:
+            self._futures.append(ledger.submit_unit(unit.unit, unit.events_max))
+        return list(self._futures)
+
+    def _part(
+        self, index: int, part: Operation[T]
+    ) -> Callable[[UnitContext], T | Stored | KeyReused]:
+        last = index == len(self._results) - 1
+
+        def unit(ctx: UnitContext) -> T | Stored | KeyReused:
+            found = _lookup(ctx, *self._identity)
+            if found is not None:
+                return found
+            result = part.unit(ctx)
+            self._results[index] = (result,)
+            if last:
+                earlier = self._settled(index)
+                if earlier is not None:
+                    _store(ctx, *self._identity, self._keep([*earlier, result]))
+            return result
+
+        return unit
+
+    def _settled(self, last: int) -> list[T] | None:
+        """The results of the parts before ``last``, as this transaction will commit them;
+        None when one of them failed."""
+        results: list[T] = []
+        for future, result in zip(self._futures[:last], self._results, strict=False):
+            if future.done() and future.exception() is not None:
+                return None
+            if result is None:
+                return None
+            results.append(result[0])
+        return results
 
 
 class InFlight:
