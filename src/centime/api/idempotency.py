@@ -30,6 +30,7 @@ from litestar.params import HeaderParameter
 
 from centime.http.problems import ApiCode, ProblemError
 from centime.ledger import Ledger
+from centime.ledger.port import Fetch
 from centime.ledger.units import UnitContext
 from centime.limits import (
     IDEMPOTENCY_IN_FLIGHT_MAX,
@@ -52,6 +53,7 @@ __all__ = [
     "idempotent",
     "purge_expired",
     "request_hash",
+    "stored_answer",
 ]
 
 T = TypeVar("T")
@@ -122,12 +124,13 @@ class KeyReused:
     """The key was first used for a different request."""
 
 
-def _lookup(
-    ctx: UnitContext, principal: str, key: str, fingerprint: bytes
+def stored_answer(
+    fetch: Fetch, principal: str, key: str, fingerprint: bytes
 ) -> Stored | KeyReused | None:
     """The stored answer of (principal, key) for this request, KeyReused when it was stored
-    for another one, None when there is none."""
-    rows = ctx.fetch(
+    for another one, None when there is none (``fetch``: a unit's, or a reader's to answer
+    a retry before doing anything)."""
+    rows = fetch(
         "SELECT request_hash, status_code, body FROM idempotency_keys"
         " WHERE principal = ? AND key = ?",
         (principal, key),
@@ -166,7 +169,7 @@ def idempotent(
     (a created API key's secret is shown once and never stored)."""
 
     def wrap(ctx: UnitContext, inner: Callable[[UnitContext], T]) -> Stored | KeyReused:
-        found = _lookup(ctx, principal, key, fingerprint)
+        found = stored_answer(ctx.fetch, principal, key, fingerprint)
         if found is not None:
             return found
         result = inner(ctx)
@@ -223,7 +226,7 @@ class IdempotentParts(Generic[T]):
         last = index == len(self._results) - 1
 
         def unit(ctx: UnitContext) -> T | Stored | KeyReused:
-            found = _lookup(ctx, *self._identity)
+            found = stored_answer(ctx.fetch, *self._identity)
             if found is not None:
                 return found
             result = part.unit(ctx)

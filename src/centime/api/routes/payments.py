@@ -54,6 +54,7 @@ from ..idempotency import (
     Stored,
     check_key,
     request_hash,
+    stored_answer,
 )
 from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
 from ..params import body_id, path_id
@@ -336,18 +337,11 @@ class _Batch:
         return _ENCODER.encode(wire.PaymentBatch(results=out, created=created, refused=refused))
 
 
-def _stored_row(platform: Platform, owner: str, key: str) -> tuple[bytes, int, bytes] | None:
-    """The idempotency row of (owner, key): request hash, status, body."""
+def _stored_answer(
+    platform: Platform, owner: str, key: str, fingerprint: bytes
+) -> Stored | KeyReused | None:
     with platform.read() as fetch:
-        rows = fetch(
-            "SELECT request_hash, status_code, body FROM idempotency_keys"
-            " WHERE principal = ? AND key = ?",
-            (owner, key),
-        )
-    if not rows:
-        return None
-    request_hash_, status_code, body = rows[0]
-    return bytes(request_hash_), int(status_code), bytes(body)
+        return stored_answer(fetch, owner, key, fingerprint)
 
 
 def _replay(batch: _Batch, body: bytes) -> tuple[int, bytes]:
@@ -471,22 +465,22 @@ async def create_payment_batch(
     fingerprint = await to_thread.run_sync(request_hash, request.method, request.url.path, raw)
     owner = principal.owner
     with api_state(request).in_flight.claim(owner, key):
-        stored = await to_thread.run_sync(_stored_row, platform, owner, key)
-        if stored is not None:
-            if stored[0] != fingerprint:
-                raise _key_reused()
-            status, body = await to_thread.run_sync(_replay, batch, stored[2])
-            return answer(status, body, replayed=True)
-        outcomes = await _run_batch(
-            request, batch, [p.customer_id for p in data.payments], fingerprint
+        # Looked up first: a retry is answered without screening its payments again.
+        found = await to_thread.run_sync(_stored_answer, platform, owner, key, fingerprint)
+        outcomes = (
+            [found]
+            if found is not None
+            else await _run_batch(
+                request, batch, [p.customer_id for p in data.payments], fingerprint
+            )
         )
     if any(isinstance(o, KeyReused) for o in outcomes):
-        # Another process took the key first, for a different batch (the in-flight check is
-        # per process). This batch's payment ids derive from the key, so they met that
-        # batch's payments (refused, or replayed when equal): nothing moved twice.
+        # The key was used for a different batch: before, or meanwhile by another process
+        # (the in-flight check is per process; then this batch's payment ids, derived from
+        # the key, met that batch's payments: nothing moved twice).
         raise _key_reused()
     replayed = next((o for o in outcomes if isinstance(o, Stored)), None)
-    if replayed is not None:  # another process ran it first, for the same batch
+    if replayed is not None:  # a retry, or another process ran it first
         status, body = await to_thread.run_sync(_replay, batch, replayed.body)
         return answer(status, body, replayed=True)
     ran = cast("list[BatchResult]", outcomes)
