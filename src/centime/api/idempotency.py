@@ -10,6 +10,11 @@ run one at a time under the ledger's clock lock, in every process, so two retrie
 both miss the row. Within a process a duplicate that arrives while the first is still in
 flight is refused at once (409 ``idempotency_key_in_use``) instead of queueing behind it.
 
+A request too large for one unit (a batch of payments) is several units queued together
+(:class:`IdempotentParts`): each looks the key up the same way (:func:`stored_answer`), and
+the last stores the answer in its own transaction, with its payments, made of every unit's
+result; the answer is stored compactly there and rendered off the writer's thread.
+
 What is stored is the first *answer of the operation*: a success, or the service's refusal
 (Stripe's rule). A request refused before any operation ran (bad JSON, a missing scope, a
 rate limit) stores nothing: fixing it and retrying with the same key is fine. Stored rows
@@ -174,7 +179,8 @@ def idempotent(
             return found
         result = inner(ctx)
         status_code, body = render(result)
-        kept = (stored_render or render)(result)
+        # Rendered once: the writer's time is the scarce one.
+        kept = (status_code, body) if stored_render is None else stored_render(result)
         _store(ctx, principal, key, fingerprint, kept)
         return Stored(status_code, body, replayed=False)
 
