@@ -75,8 +75,21 @@ def _confirmation(token: str | None) -> dict[str, str]:
     return {} if token is None else {"Centime-Confirmation": token}
 
 
-def _unset(value: Any) -> Any:
-    return wire.UNSET if value is None else value
+B = TypeVar("B", bound=msgspec.Struct)
+
+
+def _body(body_type: type[B], arguments: Mapping[str, Any]) -> B:
+    """The request body ``body_type`` made of a method's ``arguments`` (its ``locals()``)
+    of the same names as its fields: each method's parameters are the body's fields, so
+    they are named once, in the signature its users read. An argument left None stands for
+    the field's default (the server's: left out of the JSON, or null). A field no argument
+    names is a KeyError at the first call: a renamed parameter cannot be dropped silently."""
+    given = {}
+    for field in msgspec.structs.fields(body_type):
+        value = arguments[field.name]
+        if value is not None or field.required:
+            given[field.name] = value
+    return body_type(**given)
 
 
 class Client:
@@ -161,13 +174,7 @@ class Client:
         referral_code: str | None = None,
         device_id: str | None = None,
     ) -> wire.Customer:
-        body = wire.CustomerCreate(
-            name=name,
-            email=email,
-            kyc_tier=kyc_tier,
-            referral_code=referral_code,
-            device_id=device_id,
-        )
+        body = _body(wire.CustomerCreate, locals())
         return self.request(
             "POST", "/v1/customers", wire.Customer, body=body, idempotency_key=idempotency_key
         )
@@ -188,7 +195,7 @@ class Client:
         kyc_tier: int | None = None,
         idempotency_key: str | None = None,
     ) -> wire.Customer:
-        body = wire.CustomerUpdate(status=_unset(status), kyc_tier=_unset(kyc_tier))
+        body = _body(wire.CustomerUpdate, locals())
         return self.request(
             "PATCH",
             f"/v1/customers/{customer_id}",
@@ -214,15 +221,7 @@ class Client:
         referral_code: str | None = None,
         device_id: str | None = None,
     ) -> wire.Merchant:
-        body = wire.MerchantCreate(
-            name=name,
-            email=email,
-            kyc_tier=kyc_tier,
-            fee_bp=_unset(fee_bp),
-            fee_fixed=list(fee_fixed),
-            referral_code=referral_code,
-            device_id=device_id,
-        )
+        body = _body(wire.MerchantCreate, locals())
         return self.request(
             "POST", "/v1/merchants", wire.Merchant, body=body, idempotency_key=idempotency_key
         )
@@ -245,12 +244,7 @@ class Client:
         fee_fixed: Sequence[wire.Money] | None = None,
         idempotency_key: str | None = None,
     ) -> wire.Merchant:
-        body = wire.MerchantUpdate(
-            status=_unset(status),
-            kyc_tier=_unset(kyc_tier),
-            fee_bp=_unset(fee_bp),
-            fee_fixed=wire.UNSET if fee_fixed is None else list(fee_fixed),
-        )
+        body = _body(wire.MerchantUpdate, locals())
         return self.request(
             "PATCH",
             f"/v1/merchants/{merchant_id}",
@@ -280,11 +274,7 @@ class Client:
         idempotency_key: str | None = None,
     ) -> wire.ApiKeyCreated:
         """A new key; its ``secret`` is in this answer only."""
-        body = wire.ApiKeyCreate(
-            name=name,
-            scopes=list(scopes),  # type: ignore[arg-type]
-            merchant_id=_unset(merchant_id),
-        )
+        body = _body(wire.ApiKeyCreate, locals())
         return self.request(
             "POST", "/v1/api-keys", wire.ApiKeyCreated, body=body, idempotency_key=idempotency_key
         )
@@ -354,15 +344,7 @@ class Client:
     ) -> wire.Payment:
         """A merchant's key charges under ``mandate_id`` (and is the merchant); the
         operator's key names ``merchant_id``. ``promo_code``: a promotion code's discount."""
-        body = wire.PaymentCreate(
-            customer_id=customer_id,
-            amount=amount,
-            merchant_id=_unset(merchant_id),
-            mandate_id=mandate_id,
-            description=description,
-            reference=reference,
-            promo_code=promo_code,
-        )
+        body = _body(wire.PaymentCreate, locals())
         return self.request(
             "POST", "/v1/payments", wire.Payment, body=body, idempotency_key=idempotency_key
         )
@@ -375,7 +357,7 @@ class Client:
         idempotency_key: str | None = None,
     ) -> wire.PaymentBatch:
         """Up to 8189 payments; one result per payment, in order."""
-        body = wire.PaymentBatchCreate(payments=list(payments), merchant_id=_unset(merchant_id))
+        body = _body(wire.PaymentBatchCreate, locals())
         return self.request(
             "POST",
             "/v1/payments/batch",
@@ -409,7 +391,7 @@ class Client:
         idempotency_key: str | None = None,
     ) -> wire.Refund:
         """Refund ``amount`` of the payment, or (None) all that is not refunded yet."""
-        body = wire.RefundCreate(amount=_unset(amount), reason=reason)
+        body = _body(wire.RefundCreate, locals())
         return self.request(
             "POST",
             f"/v1/payments/{payment_id}/refunds",
@@ -445,9 +427,7 @@ class Client:
         *,
         idempotency_key: str | None = None,
     ) -> wire.Mandate:
-        body = wire.MandateCreate(
-            customer_id=customer_id, merchant_id=merchant_id, amount_max_daily=amount_max_daily
-        )
+        body = _body(wire.MandateCreate, locals())
         return self.request(
             "POST", "/v1/mandates", wire.Mandate, body=body, idempotency_key=idempotency_key
         )
@@ -489,14 +469,7 @@ class Client:
         description: str | None = None,
         idempotency_key: str | None = None,
     ) -> wire.Hold:
-        body = wire.HoldCreate(
-            customer_id=customer_id,
-            amount=amount,
-            merchant_id=_unset(merchant_id),
-            mandate_id=mandate_id,
-            timeout_s=_unset(timeout_s),
-            description=description,
-        )
+        body = _body(wire.HoldCreate, locals())
         return self.request(
             "POST", "/v1/holds", wire.Hold, body=body, idempotency_key=idempotency_key
         )
@@ -542,9 +515,7 @@ class Client:
         note: str | None = None,
         idempotency_key: str | None = None,
     ) -> wire.Transfer:
-        body = wire.TransferCreate(
-            sender_id=sender_id, recipient_id=recipient_id, amount=amount, note=note
-        )
+        body = _body(wire.TransferCreate, locals())
         return self.request(
             "POST", "/v1/transfers", wire.Transfer, body=body, idempotency_key=idempotency_key
         )
@@ -579,12 +550,7 @@ class Client:
     ) -> wire.TopUp:
         """Charge the customer's card, bank account or phone bill (``method``: card,
         bank_transfer or carrier). A decline is a top-up with status ``declined``."""
-        body = wire.TopUpCreate(
-            customer_id=customer_id,
-            amount=amount,
-            method=method,  # type: ignore[arg-type]
-            instrument=instrument,
-        )
+        body = _body(wire.TopUpCreate, locals())
         return self.request(
             "POST", "/v1/topups", wire.TopUp, body=body, idempotency_key=idempotency_key
         )
@@ -621,7 +587,7 @@ class Client:
         idempotency_key: str | None = None,
     ) -> pw.RuleSetVersion:
         """Publish the next version of the pricing rules (docs/pricing.md)."""
-        body = pw.RuleSetPublish(rules=rules, note=note)
+        body = _body(pw.RuleSetPublish, locals())
         return self.request(
             "POST",
             "/v1/pricing/rules",
@@ -651,16 +617,7 @@ class Client:
         min_amount: wire.Money | None = None,
         idempotency_key: str | None = None,
     ) -> pw.PromoCode:
-        body = pw.PromoCodeCreate(
-            code=code,
-            discount_bp=discount_bp,
-            discount_max=discount_max,
-            budget=budget,
-            expires_in_s=expires_in_s,
-            uses_max=uses_max,
-            per_customer_max=per_customer_max,
-            min_amount=min_amount,
-        )
+        body = _body(pw.PromoCodeCreate, locals())
         return self.request(
             "POST", "/v1/promo-codes", pw.PromoCode, body=body, idempotency_key=idempotency_key
         )
@@ -677,7 +634,7 @@ class Client:
         self, amount: wire.Money, *, idempotency_key: str | None = None
     ) -> pw.PromotionsFunding:
         """Add the operator's money to the promotions budget (once per idempotency key)."""
-        body = pw.PromotionsFundingCreate(amount=amount)
+        body = _body(pw.PromotionsFundingCreate, locals())
         return self.request(
             "POST",
             "/v1/promotions/fundings",
@@ -703,7 +660,7 @@ class Client:
         device_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> pw.ReferralStatus:
-        body = pw.ReferralClaim(code=code, device_id=device_id)
+        body = _body(pw.ReferralClaim, locals())
         return self.request(
             "POST",
             f"/v1/customers/{customer_id}/referral",
@@ -744,7 +701,7 @@ class Client:
         return self.request("POST", f"/v1/risk/cases/{case_id}/freeze", wire.RiskCase)
 
     def label_risk_case(self, case_id: str, label: str) -> wire.RiskCase:
-        body = wire.RiskCaseLabel(label=label)  # type: ignore[arg-type]
+        body = _body(wire.RiskCaseLabel, locals())
         return self.request("POST", f"/v1/risk/cases/{case_id}/label", wire.RiskCase, body=body)
 
     # ----------------------------------------------------------------- webhooks
@@ -760,12 +717,7 @@ class Client:
         merchant_id: str | None = None,
         idempotency_key: str | None = None,
     ) -> wire.WebhookEndpointCreated:
-        body = wire.WebhookEndpointCreate(
-            url=url,
-            event_types=list(event_types),  # type: ignore[arg-type]
-            description=description,
-            merchant_id=_unset(merchant_id),
-        )
+        body = _body(wire.WebhookEndpointCreate, locals())
         return self.request(
             "POST",
             "/v1/webhook-endpoints",
@@ -794,12 +746,7 @@ class Client:
         enabled: bool | None = None,
         idempotency_key: str | None = None,
     ) -> wire.WebhookEndpoint:
-        body = wire.WebhookEndpointUpdate(
-            url=_unset(url),
-            event_types=_unset(None if event_types is None else list(event_types)),
-            description=_unset(description),
-            enabled=_unset(enabled),
-        )
+        body = _body(wire.WebhookEndpointUpdate, locals())
         return self.request(
             "PATCH",
             f"/v1/webhook-endpoints/{endpoint_id}",
@@ -896,9 +843,7 @@ class Client:
     ) -> wire.PayoutMethod:
         """Register a bank account for payouts (locks payouts for a while). ``confirmation``:
         the one-time ``Centime-Confirmation`` a person of the merchant made on the web."""
-        body = wire.PayoutMethodCreate(
-            holder_name=holder_name, account_number=account_number, merchant_id=_unset(merchant_id)
-        )
+        body = _body(wire.PayoutMethodCreate, locals())
         return self.request(
             "POST",
             "/v1/payout-methods",
@@ -956,16 +901,7 @@ class Client:
     ) -> wire.PayoutSchedule:
         """Create or replace the schedule in ``minimum_amount``'s asset (``frequency``:
         daily, weekly or monthly)."""
-        body = wire.PayoutScheduleSet(
-            frequency=frequency,  # type: ignore[arg-type]
-            minimum_amount=minimum_amount,
-            weekday=weekday,
-            month_day=month_day,
-            reserve_bp=reserve_bp,
-            reserve_days=reserve_days,
-            method_id=method_id,
-            merchant_id=_unset(merchant_id),
-        )
+        body = _body(wire.PayoutScheduleSet, locals())
         return self.request(
             "POST",
             "/v1/payout-schedules",
@@ -983,9 +919,7 @@ class Client:
         idempotency_key: str | None = None,
     ) -> wire.PayoutQuote:
         """The fee and what arrives if ``amount`` is paid out now; valid a short while."""
-        body = wire.PayoutQuoteCreate(
-            amount=amount, method_id=method_id, merchant_id=_unset(merchant_id)
-        )
+        body = _body(wire.PayoutQuoteCreate, locals())
         return self.request(
             "POST",
             "/v1/payout-quotes",
@@ -1002,7 +936,7 @@ class Client:
         idempotency_key: str | None = None,
     ) -> wire.Payout:
         """Pay a quote out now, exactly as quoted (once, however often it is sent)."""
-        body = wire.InstantPayoutCreate(quote_id=quote_id, merchant_id=_unset(merchant_id))
+        body = _body(wire.InstantPayoutCreate, locals())
         return self.request(
             "POST", "/v1/payouts/instant", wire.Payout, body=body, idempotency_key=idempotency_key
         )

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Protocol
+from typing import Final, Protocol
 
-__all__ = ["Clock", "FakeClock", "SystemClock"]
+__all__ = ["NS_PER_DAY", "NS_PER_S", "Clock", "FakeClock", "SystemClock"]
+
+# Engine time's units, defined once (every module converting seconds or days to engine time
+# used to define its own).
+NS_PER_S: Final = 1_000_000_000
+NS_PER_DAY: Final = 86_400 * NS_PER_S
 
 
 class Clock(Protocol):
@@ -33,4 +38,4 @@ class FakeClock:
 
     def advance(self, seconds: int = 0, *, ns: int = 0) -> None:
         with self._lock:
-            self._now_ns += seconds * 1_000_000_000 + ns
+            self._now_ns += seconds * NS_PER_S + ns

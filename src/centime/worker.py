@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Final
 
+from centime.clock import NS_PER_S
 from centime.ledger.units import UnitContext
 from centime.limits import JOB_INTERVAL_MIN_S, JOB_LEASE_S
 from centime.platform.context import Operation, Platform
@@ -50,7 +51,6 @@ __all__ = [
 
 log = logging.getLogger("centime.worker")
 
-NS_PER_S: Final = 1_000_000_000
 _NAME_LEN_MAX: Final = 64
 
 

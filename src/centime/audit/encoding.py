@@ -118,22 +118,10 @@ def encode_transfer(t: Transfer) -> bytes:
 def decode_transfer(data: bytes) -> Transfer:
     if len(data) != TRANSFER_SIZE or data[0] != LEAF_VERSION:
         raise ValueError("not a version-1 transfer leaf")
-    _version, tid, dr, cr, amount, asset, code, flags, pid, timeout, user, ts = _TRANSFER.unpack(
-        data
-    )
-    return Transfer(
-        tid,
-        dr,
-        cr,
-        amount,
-        asset.rstrip(b"\x00").decode("ascii"),
-        code,
-        flags,
-        pid,
-        timeout,
-        user,
-        ts,
-    )
+    # The leaf's fields after the version are the transfer's, in order; only the asset
+    # code is stored padded.
+    _version, tid, dr, cr, amount, asset, *rest = _TRANSFER.unpack(data)
+    return Transfer(tid, dr, cr, amount, asset.rstrip(b"\x00").decode("ascii"), *rest)
 
 
 def transfer_leaf_hashes(transfers: Iterable[Transfer]) -> list[bytes]:

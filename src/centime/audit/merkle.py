@@ -17,7 +17,7 @@ right-edge "peaks" of the tree alone.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Final
 
 __all__ = [
@@ -249,28 +249,34 @@ def consistency_proof(first: int, second: int, fetch: NodeFetch) -> list[bytes]:
 # ----------------------------------------------------------------------------- verification
 
 
+def _path_sides(path: Sequence[bytes], fn: int, sn: int) -> Iterator[tuple[bytes, bool]]:
+    """The walk up the tree both RFC 9162 verifications make (2.1.3.2, 2.1.4.2): each hash
+    of ``path`` with whether it is the left sibling (True: node_hash(p, r)) or the right
+    one, from node ``fn`` of last node ``sn``; ProofError when the path is too long or too
+    short for the tree (raised as the walk ends, so consume it whole)."""
+    for p in path:
+        if sn == 0:
+            raise ProofError("the proof is too long")
+        on_left = bool(fn & 1) or fn == sn
+        yield p, on_left
+        if on_left:
+            while fn and not fn & 1:
+                fn >>= 1
+                sn >>= 1
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise ProofError("the proof is too short")
+
+
 def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: Sequence[bytes]) -> bytes:
     """RFC 9162 2.1.3.2: the root that ``proof`` leads to from leaf hash ``leaf``."""
     _check_sizes(index, size)
     if len(leaf) != HASH_SIZE or any(len(p) != HASH_SIZE for p in proof):
         raise ProofError("hashes must be 32 bytes")
-    fn, sn = index, size - 1
     r = leaf
-    for p in proof:
-        if sn == 0:
-            raise ProofError("the proof is too long")
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
-        else:
-            r = node_hash(r, p)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise ProofError("the proof is too short")
+    for p, on_left in _path_sides(proof, index, size - 1):
+        r = node_hash(p, r) if on_left else node_hash(r, p)
     return r
 
 
@@ -312,21 +318,11 @@ def verify_consistency(
         fn >>= 1
         sn >>= 1
     fr = sr = path[0]
-    for c in path[1:]:
-        if sn == 0:
-            raise ProofError("the proof is too long")
-        if fn & 1 or fn == sn:
+    for c, on_left in _path_sides(path[1:], fn, sn):
+        if on_left:
             fr = node_hash(c, fr)
             sr = node_hash(c, sr)
-            if not fn & 1:
-                while fn and not fn & 1:
-                    fn >>= 1
-                    sn >>= 1
         else:
             sr = node_hash(sr, c)
-        fn >>= 1
-        sn >>= 1
-    if sn != 0:
-        raise ProofError("the proof is too short")
     if fr != first_root or sr != second_root:
         raise ProofError("the consistency proof does not lead to both roots: a fork")

@@ -42,6 +42,7 @@ from centime.platform.events import Change, credential_changed
 from centime.platform.ids import format_id, new_id, parse_id
 from centime.platform.pages import Cursor, Page, fetch_page
 from centime.platform.parties import Status, load_merchant
+from centime.platform.rows import row_by_id
 
 __all__ = [
     "TOKEN_PREFIX",
@@ -288,8 +289,7 @@ def revoke_key(
 
 def get_key(platform: Platform, key_id: int) -> ApiKey | None:
     with platform.read() as fetch:
-        rows = fetch(f"SELECT {_COLUMNS} FROM api_keys WHERE id = ?", (key_id,))
-    return _key(rows[0]) if rows else None
+        return row_by_id(fetch, "api_keys", _COLUMNS, key_id, _key)
 
 
 def list_keys(

@@ -65,6 +65,7 @@ from centime.platform.ids import random_id
 from centime.platform.parties import NAME_LEN_MAX, create_customer, create_merchant
 from centime.platform.referrals import normal_code, with_referral
 from centime.platform.review import REVIEW_EVENTS_MAX
+from centime.platform.rows import row_by_id
 
 from .sessions import (
     NewSession,
@@ -524,8 +525,7 @@ def _count_forward(ctx: UnitContext, passkey: Passkey, new_count: int) -> Refusa
 
 
 def _load_user(ctx: UnitContext, user_id: int) -> WebUser | None:
-    rows = ctx.fetch(f"SELECT {_USER_COLUMNS} FROM web_users WHERE id = ?", (user_id,))
-    return _user(rows[0]) if rows else None
+    return row_by_id(ctx.fetch, "web_users", _USER_COLUMNS, user_id, _user)
 
 
 def signup_finish(
@@ -997,8 +997,7 @@ def recover(platform: Platform, code: str) -> Operation[SignedIn | Refusal]:
 
 def get_user(platform: Platform, user_id: int) -> WebUser | None:
     with platform.read() as fetch:
-        rows = fetch(f"SELECT {_USER_COLUMNS} FROM web_users WHERE id = ?", (user_id,))
-    return _user(rows[0]) if rows else None
+        return row_by_id(fetch, "web_users", _USER_COLUMNS, user_id, _user)
 
 
 def list_passkeys(platform: Platform, user_id: int) -> list[Passkey]:

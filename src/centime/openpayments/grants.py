@@ -20,6 +20,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Final
 
+from centime.clock import NS_PER_S
 from centime.ledger.units import UnitContext
 from centime.platform.context import Operation, Platform
 
@@ -45,7 +46,6 @@ __all__ = [
 TOKEN_TTL_S: Final = 600
 INTERACTION_TTL_S: Final = 600
 CONTINUE_WAIT_S: Final = 5
-_NS: Final = 1_000_000_000
 _COLUMNS: Final = (
     "id, client, kid, access, status, continue_hash, interact_id, interact_nonce, finish_uri,"
     " finish_nonce, interact_ref, party_kind, party_id, created_ns, expires_ns, decided_ns,"
@@ -103,7 +103,7 @@ def _new_token(ctx: UnitContext, grant_id: str) -> tuple[str, str]:
     ctx.execute(
         "INSERT INTO op_tokens (id, grant_id, value_hash, created_ns, expires_ns, revoked_ns)"
         " VALUES (?, ?, ?, ?, ?, NULL)",
-        (token_id, grant_id, _hash(value), ctx.now_ns, ctx.now_ns + TOKEN_TTL_S * _NS),
+        (token_id, grant_id, _hash(value), ctx.now_ns, ctx.now_ns + TOKEN_TTL_S * NS_PER_S),
     )
     return token_id, value
 
@@ -138,7 +138,7 @@ def create_grant(
             wallet.kind if wallet else None,
             wallet.party_id if wallet else None,
             ctx.now_ns,
-            ctx.now_ns + INTERACTION_TTL_S * _NS,
+            ctx.now_ns + INTERACTION_TTL_S * NS_PER_S,
             None,
             None,
         )
@@ -223,7 +223,7 @@ def _poll(ctx: UnitContext, grant: Grant, interact_ref: str | None) -> Issued | 
     if ctx.now_ns >= grant.expires_ns:
         return OpError(401, "request_denied", "the interaction expired")
     last = grant.last_continue_ns
-    if last is not None and ctx.now_ns - last < CONTINUE_WAIT_S * _NS:
+    if last is not None and ctx.now_ns - last < CONTINUE_WAIT_S * NS_PER_S:
         return OpError(400, "too_fast", f"wait {CONTINUE_WAIT_S} s between continuations")
     ctx.execute("UPDATE op_grants SET last_continue_ns = ? WHERE id = ?", (ctx.now_ns, grant.id))
     return Issued(grant, None)

@@ -13,38 +13,30 @@ import uuid
 from dataclasses import dataclass
 from typing import Final
 
+from centime.clock import NS_PER_S
 from centime.ledger.units import UnitContext
-from centime.platform.context import Operation, Platform
+from centime.platform.context import Operation
 from centime.platform.parties import Status, load_customer, load_merchant
 
 from . import table
 from .addresses import Wallet
 from .errors import OpError
-from .listing import Cursor, list_wallet_page
 
 __all__ = [
     "EXPIRY_DEFAULT_S",
     "EXPIRY_MAX_S",
+    "INCOMING",
     "IncomingPayment",
     "complete_incoming",
     "create_incoming",
-    "get_incoming",
-    "list_incoming",
-    "load_incoming",
 ]
 
 EXPIRY_DEFAULT_S: Final = 30 * 86_400
 EXPIRY_MAX_S: Final = 365 * 86_400
-_NS: Final = 1_000_000_000
-_TABLE: Final = "op_incoming_payments"
 
 
 @dataclass(frozen=True, slots=True)
-class IncomingPayment:
-    id: str
-    party_kind: str
-    party_id: int
-    asset: str
+class IncomingPayment(table.WalletResource):
     incoming_amount: int | None
     received: int
     completed: bool
@@ -53,16 +45,15 @@ class IncomingPayment:
     client: str
     created_ns: int
 
-    @property
-    def wallet(self) -> Wallet:
-        return Wallet(self.party_kind, self.party_id, self.asset)
-
     def open_for(self, now_ns: int) -> bool:
         return not self.completed and now_ns < self.expires_ns
 
     @property
     def remaining(self) -> int | None:
         return None if self.incoming_amount is None else self.incoming_amount - self.received
+
+
+INCOMING: Final = table.WalletTable("op_incoming_payments", IncomingPayment)
 
 
 def party_active(ctx: UnitContext, wallet: Wallet) -> bool:
@@ -86,8 +77,8 @@ def create_incoming(
     def unit(ctx: UnitContext) -> IncomingPayment | OpError:
         if not party_active(ctx, wallet):
             return OpError(404, "invalid_request", "no such wallet address")
-        expires = ctx.now_ns + EXPIRY_DEFAULT_S * _NS if expires_ns is None else expires_ns
-        if not ctx.now_ns < expires <= ctx.now_ns + EXPIRY_MAX_S * _NS:
+        expires = ctx.now_ns + EXPIRY_DEFAULT_S * NS_PER_S if expires_ns is None else expires_ns
+        if not ctx.now_ns < expires <= ctx.now_ns + EXPIRY_MAX_S * NS_PER_S:
             return OpError(400, "invalid_request", "expiresAt: in the future, within a year")
         payment = IncomingPayment(
             new,
@@ -102,32 +93,17 @@ def create_incoming(
             client,
             ctx.now_ns,
         )
-        ctx.execute(table.insert_sql(_TABLE, IncomingPayment), table.values(payment))
+        INCOMING.insert(ctx, payment)
         return payment
 
     return Operation(unit, 0)
-
-
-def load_incoming(ctx: UnitContext, payment_id: str) -> IncomingPayment | None:
-    return table.by_id(ctx.fetch, _TABLE, IncomingPayment, payment_id)
-
-
-def get_incoming(platform: Platform, payment_id: str) -> IncomingPayment | None:
-    with platform.read() as fetch:
-        return table.by_id(fetch, _TABLE, IncomingPayment, payment_id)
-
-
-def list_incoming(
-    platform: Platform, wallet: Wallet, client: str | None, cursor: Cursor | None, first: int
-) -> list[IncomingPayment]:
-    return list_wallet_page(platform, _TABLE, IncomingPayment, wallet, client, cursor, first)
 
 
 def complete_incoming(payment_id: str, client: str | None) -> Operation[IncomingPayment | OpError]:
     """Mark it completed (``client`` given: only an incoming payment that client made)."""
 
     def unit(ctx: UnitContext) -> IncomingPayment | OpError:
-        found = load_incoming(ctx, payment_id)
+        found = INCOMING.load(ctx, payment_id)
         if found is None or (client is not None and found.client != client):
             return OpError(404, "invalid_request", "no such incoming payment")
         if ctx.now_ns >= found.expires_ns and not found.completed:
@@ -135,6 +111,6 @@ def complete_incoming(payment_id: str, client: str | None) -> Operation[Incoming
         ctx.execute(
             "UPDATE op_incoming_payments SET completed = ? WHERE id = ?", (True, payment_id)
         )
-        return load_incoming(ctx, payment_id) or found
+        return INCOMING.load(ctx, payment_id) or found
 
     return Operation(unit, 0)

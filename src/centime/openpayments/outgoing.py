@@ -39,30 +39,22 @@ from .access import Limits
 from .addresses import Wallet
 from .errors import OpError
 from .grants import Grant
-from .incoming import IncomingPayment, load_incoming
-from .listing import Cursor, list_wallet_page
-from .quotes import load_quote, payable
+from .incoming import INCOMING, IncomingPayment
+from .quotes import QUOTES, payable
 from .streams import STREAM_EVENTS_MAX, accrue
 
 __all__ = [
+    "OUTGOING",
     "OutgoingPayment",
     "Spent",
-    "get_outgoing",
     "grant_spent",
-    "list_outgoing",
     "outgoing_id",
     "pay",
 ]
 
-_TABLE: Final = "op_outgoing_payments"
-
 
 @dataclass(frozen=True, slots=True)
-class OutgoingPayment:
-    id: str
-    party_kind: str
-    party_id: int
-    asset: str
+class OutgoingPayment(table.WalletResource):
     receiver: str  # the incoming payment's id
     quote_id: str | None
     debit: int
@@ -76,9 +68,8 @@ class OutgoingPayment:
     ledger_id: int
     created_ns: int
 
-    @property
-    def wallet(self) -> Wallet:
-        return Wallet(self.party_kind, self.party_id, self.asset)
+
+OUTGOING: Final = table.WalletTable("op_outgoing_payments", OutgoingPayment)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,17 +91,6 @@ def outgoing_id(signature: str) -> str:
     """A payment's id from its request's signature (a replay names the same payment)."""
     digest = bytearray(hashlib.sha256(b"op-outgoing\x1f" + signature.encode()).digest()[:16])
     return str(uuid.UUID(bytes=bytes(digest), version=4))
-
-
-def get_outgoing(platform: Platform, payment_id: str) -> OutgoingPayment | None:
-    with platform.read() as fetch:
-        return table.by_id(fetch, _TABLE, OutgoingPayment, payment_id)
-
-
-def list_outgoing(
-    platform: Platform, wallet: Wallet, client: str | None, cursor: Cursor | None, first: int
-) -> list[OutgoingPayment]:
-    return list_wallet_page(platform, _TABLE, OutgoingPayment, wallet, client, cursor, first)
 
 
 def grant_spent(fetch: Any, grant_id: str, window: tuple[int, int] | None) -> Spent:
@@ -170,15 +150,15 @@ def _resolve(ctx: UnitContext, order: Order) -> tuple[IncomingPayment, int, str 
     """The incoming payment paid, the amount and the quote (checked: still binding)."""
     source, sender = order.source, order.sender
     if source.quote_id is not None:
-        quote = load_quote(ctx, source.quote_id)
+        quote = QUOTES.load(ctx, source.quote_id)
         if quote is None or quote.wallet != sender:
             return OpError(400, "invalid_request", "no such quote for this wallet address")
         if quote.used or ctx.now_ns >= quote.expires_ns:
             return OpError(400, "invalid_request", "the quote expired or was used")
-        incoming = load_incoming(ctx, quote.receiver)
+        incoming = INCOMING.load(ctx, quote.receiver)
         found = payable(incoming, sender, quote.receive, ctx.now_ns)
         return found if isinstance(found, OpError) else (_some(incoming), found, quote.id)
-    incoming = load_incoming(ctx, source.incoming_id or "")
+    incoming = INCOMING.load(ctx, source.incoming_id or "")
     found = payable(incoming, sender, source.debit, ctx.now_ns)
     return found if isinstance(found, OpError) else (_some(incoming), found, None)
 
@@ -252,7 +232,7 @@ def _record(
         moved[1],
         ctx.now_ns,
     )
-    ctx.execute(table.insert_sql(_TABLE, OutgoingPayment), row)
+    ctx.execute(table.insert_sql(OUTGOING.name, OutgoingPayment), row)
     received = incoming.received + amount
     done = incoming.incoming_amount is not None and received >= incoming.incoming_amount
     ctx.execute(
@@ -266,7 +246,7 @@ def _record(
 
 def _operation(platform: Platform, order: Order) -> Operation[OutgoingPayment | OpError | Refusal]:
     def unit(ctx: UnitContext) -> OutgoingPayment | OpError | Refusal:
-        made = table.by_id(ctx.fetch, _TABLE, OutgoingPayment, order.payment_id)
+        made = OUTGOING.load(ctx, order.payment_id)
         if made is not None:
             return made  # the same signed request again: answered as made
         resolved = _resolve(ctx, order)

@@ -14,27 +14,22 @@ import uuid
 from dataclasses import dataclass
 from typing import Final
 
+from centime.clock import NS_PER_S
 from centime.ledger.units import UnitContext
-from centime.platform.context import Operation, Platform
+from centime.platform.context import Operation
 
 from . import table
 from .addresses import Wallet
 from .errors import OpError
-from .incoming import IncomingPayment, load_incoming, party_active
+from .incoming import INCOMING, IncomingPayment, party_active
 
-__all__ = ["QUOTE_TTL_S", "Quote", "create_quote", "get_quote", "load_quote", "payable"]
+__all__ = ["QUOTES", "QUOTE_TTL_S", "Quote", "create_quote", "payable"]
 
 QUOTE_TTL_S: Final = 300
-_NS: Final = 1_000_000_000
-_TABLE: Final = "op_quotes"
 
 
 @dataclass(frozen=True, slots=True)
-class Quote:
-    id: str
-    party_kind: str
-    party_id: int
-    asset: str
+class Quote(table.WalletResource):
     receiver: str  # the incoming payment's id
     debit: int
     receive: int
@@ -43,9 +38,8 @@ class Quote:
     expires_ns: int
     used: bool
 
-    @property
-    def wallet(self) -> Wallet:
-        return Wallet(self.party_kind, self.party_id, self.asset)
+
+QUOTES: Final = table.WalletTable("op_quotes", Quote)
 
 
 def payable(
@@ -79,13 +73,13 @@ def create_quote(
     def unit(ctx: UnitContext) -> Quote | OpError:
         if not party_active(ctx, sender):
             return OpError(404, "invalid_request", "no such wallet address")
-        incoming = load_incoming(ctx, receiver_id)
+        incoming = INCOMING.load(ctx, receiver_id)
         found = payable(incoming, sender, amount, ctx.now_ns)
         if isinstance(found, OpError):
             return found
         if incoming is None:  # payable() refused it already
             raise RuntimeError("an incoming payment vanished")
-        expires = min(ctx.now_ns + QUOTE_TTL_S * _NS, incoming.expires_ns)
+        expires = min(ctx.now_ns + QUOTE_TTL_S * NS_PER_S, incoming.expires_ns)
         quote = Quote(
             new,
             sender.kind,
@@ -99,16 +93,7 @@ def create_quote(
             expires,
             False,
         )
-        ctx.execute(table.insert_sql(_TABLE, Quote), table.values(quote))
+        QUOTES.insert(ctx, quote)
         return quote
 
     return Operation(unit, 0)
-
-
-def load_quote(ctx: UnitContext, quote_id: str) -> Quote | None:
-    return table.by_id(ctx.fetch, _TABLE, Quote, quote_id)
-
-
-def get_quote(platform: Platform, quote_id: str) -> Quote | None:
-    with platform.read() as fetch:
-        return table.by_id(fetch, _TABLE, Quote, quote_id)

@@ -24,24 +24,22 @@ from .errors import OpError
 from .grants import Grant
 from .http_auth import access_token, signed_request
 from .incoming import (
+    INCOMING,
     IncomingPayment,
     complete_incoming,
     create_incoming,
-    get_incoming,
-    list_incoming,
 )
 from .listing import Cursor, cursor_of, parse_cursor
 from .outgoing import (
+    OUTGOING,
     Order,
     OutgoingPayment,
     Source,
-    get_outgoing,
     grant_spent,
-    list_outgoing,
     outgoing_id,
     pay,
 )
-from .quotes import Quote, create_quote, get_quote
+from .quotes import QUOTES, Quote, create_quote
 from .routes_auth import json_response, read_json
 from .signatures import SignedRequest
 from .state import OpenPaymentsState, op_state
@@ -162,7 +160,7 @@ async def read_incoming_payment(
     request: Request[Any, Any, Any], payment_id: str
 ) -> Response[bytes]:
     state = op_state(request)
-    found = await to_thread.run_sync(get_incoming, state.platform, _id(payment_id))
+    found = await to_thread.run_sync(INCOMING.get, state.platform, _id(payment_id))
     if "authorization" not in request.headers:
         if found is None:
             raise OpError(404, "not_found", "no such incoming payment")
@@ -177,7 +175,7 @@ async def complete_incoming_payment(
     request: Request[Any, Any, Any], payment_id: str
 ) -> Response[bytes]:
     state, _, grant = await _granted(request)
-    found = await to_thread.run_sync(get_incoming, state.platform, _id(payment_id))
+    found = await to_thread.run_sync(INCOMING.get, state.platform, _id(payment_id))
     _allowed(grant, "incoming-payment", "complete", found.wallet if found else None, state)
     if found is None or found.client != grant.client:  # only the client that made it
         raise OpError(404, "not_found", "no such incoming payment")
@@ -209,7 +207,7 @@ async def list_incoming_payments(request: Request[Any, Any, Any]) -> Response[by
     return await _listed(
         request,
         "incoming-payment",
-        list_incoming,
+        INCOMING.page,
         lambda urls, p: incoming_json(urls, p, 0, methods=False),
     )
 
@@ -255,7 +253,7 @@ def _receiver(state: OpenPaymentsState, url: object) -> str:
 @get("/quotes/{quote_id:str}")
 async def read_quote(request: Request[Any, Any, Any], quote_id: FromPath[str]) -> Response[bytes]:
     state, _, grant = await _granted(request)
-    found = await to_thread.run_sync(get_quote, state.platform, _id(quote_id))
+    found = await to_thread.run_sync(QUOTES.get, state.platform, _id(quote_id))
     return json_response(quote_json(state.urls, _visible(state, grant, "quote", "read", found)))
 
 
@@ -274,7 +272,7 @@ async def create_outgoing_payment(request: Request[Any, Any, Any]) -> Response[b
     source, receiver_url, hint = await _source(state, body, wallet)
     signature = next((v for k, v in signed.headers if k.lower() == "signature"), "")
     incoming = await to_thread.run_sync(
-        get_incoming,
+        INCOMING.get,
         state.platform,
         state.urls.parse_resource(receiver_url, "incoming-payments") or "",
     )
@@ -319,7 +317,7 @@ async def _source(
         quote = (
             None
             if quote_id is None
-            else await to_thread.run_sync(get_quote, state.platform, quote_id)
+            else await to_thread.run_sync(QUOTES.get, state.platform, quote_id)
         )
         if quote is None or quote.wallet != wallet:
             raise OpError(400, "invalid_request", "quoteId: no such quote for this wallet address")
@@ -343,14 +341,14 @@ async def read_outgoing_payment(
     request: Request[Any, Any, Any], payment_id: str
 ) -> Response[bytes]:
     state, _, grant = await _granted(request)
-    found = await to_thread.run_sync(get_outgoing, state.platform, _id(payment_id))
+    found = await to_thread.run_sync(OUTGOING.get, state.platform, _id(payment_id))
     found = _visible(state, grant, "outgoing-payment", "read", found)
     return json_response(outgoing_json(state.urls, found))
 
 
 @get("/outgoing-payments")
 async def list_outgoing_payments(request: Request[Any, Any, Any]) -> Response[bytes]:
-    return await _listed(request, "outgoing-payment", list_outgoing, outgoing_json)
+    return await _listed(request, "outgoing-payment", OUTGOING.page, outgoing_json)
 
 
 async def _listed(

@@ -24,9 +24,7 @@ __all__ = ["wallet_routes"]
 CACHE = {"Cache-Control": "public, max-age=60"}
 
 
-def _wallet(
-    state: OpenPaymentsState, party: FromPath[str], asset: FromPath[str]
-) -> tuple[Wallet, str | None]:
+def _wallet(state: OpenPaymentsState, party: str, asset: str) -> tuple[Wallet, str | None]:
     wallet = wallet_from_parts(party, asset)
     if wallet is None:
         raise OpError(404, "not_found", "no such wallet address")
@@ -41,12 +39,21 @@ def _wallet(
     return wallet, name
 
 
+async def _resolve(
+    request: Request[Any, Any, Any], party: str, asset: str
+) -> tuple[OpenPaymentsState, Wallet, str | None]:
+    """The server's state and the wallet the path names (with its public name), or 404; both
+    routes of a wallet address start with it (the lookup reads the store: off the loop)."""
+    state = op_state(request)
+    wallet, name = await to_thread.run_sync(_wallet, state, party, asset)
+    return state, wallet, name
+
+
 @get("/wallets/{party:str}/{asset:str}")
 async def wallet_address(
     request: Request[Any, Any, Any], party: FromPath[str], asset: FromPath[str]
 ) -> Response[bytes]:
-    state = op_state(request)
-    wallet, name = await to_thread.run_sync(_wallet, state, party, asset)
+    state, wallet, name = await _resolve(request, party, asset)
     body: dict[str, Any] = {"id": state.urls.wallet(wallet)}
     if name is not None:
         body["publicName"] = name
@@ -63,8 +70,7 @@ async def wallet_address(
     return response
 
 
-def _scale(asset: FromPath[str]) -> int:
-
+def _scale(asset: str) -> int:
     return ASSETS[asset].scale
 
 
@@ -72,8 +78,7 @@ def _scale(asset: FromPath[str]) -> int:
 async def jwks(
     request: Request[Any, Any, Any], party: FromPath[str], asset: FromPath[str]
 ) -> Response[bytes]:
-    state = op_state(request)
-    wallet, _ = await to_thread.run_sync(_wallet, state, party, asset)
+    state, wallet, _ = await _resolve(request, party, asset)
     keys = await to_thread.run_sync(list_keys, state.platform, wallet.kind, wallet.party_id)
     return json_response({"keys": [jwk_of(key) for key in keys]})
 

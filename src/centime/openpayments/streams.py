@@ -26,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
+from centime.clock import NS_PER_S
 from centime.ledger.units import UnitContext
 from centime.platform import payments
 from centime.platform.context import Operation, Platform
@@ -59,7 +60,6 @@ SETTLE_INTERVAL_S: Final = 10  # how often the worker's job looks for idle strea
 HOLD_S: Final = 24 * 3600
 SETTLE_BEFORE_EXPIRY_S: Final = 600
 SETTLE_BATCH_MAX: Final = 100
-_NS: Final = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +141,7 @@ def _needs_settling(stream: Stream, amount: int, now_ns: int) -> bool:
     return (
         stream.reserved - stream.accrued < amount
         or stream.payments >= SETTLE_PAYMENTS
-        or now_ns >= stream.expires_ns - SETTLE_BEFORE_EXPIRY_S * _NS
+        or now_ns >= stream.expires_ns - SETTLE_BEFORE_EXPIRY_S * NS_PER_S
     )
 
 
@@ -205,7 +205,7 @@ def accrue(
             hold.expires_at_ns,
             ctx.now_ns,
         )
-        ctx.execute(table.insert_sql("op_streams", Stream), table.values(stream))
+        table.insert(ctx, "op_streams", stream)
     ctx.execute(
         "UPDATE op_streams SET accrued = accrued + ?, payments = payments + 1, last_ns = ?"
         " WHERE grant_id = ? AND merchant_id = ?",
@@ -230,7 +230,7 @@ def settle_idle_streams(
         rows = fetch(
             f"SELECT {_COLUMNS} FROM op_streams WHERE last_ns <= ? OR expires_ns <= ?"
             " ORDER BY last_ns LIMIT ?",
-            (now_ns - idle_s * _NS, now_ns + SETTLE_BEFORE_EXPIRY_S * _NS, limit),
+            (now_ns - idle_s * NS_PER_S, now_ns + SETTLE_BEFORE_EXPIRY_S * NS_PER_S, limit),
         )
     settled = 0
     for row in rows:

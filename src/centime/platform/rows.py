@@ -10,9 +10,15 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, Generic, TypeVar, get_type_hints
 
-__all__ = ["row_reader", "row_values"]
+from centime.ledger.port import Fetch
+from centime.ledger.units import UnitContext
+
+from .context import Platform
+from .pages import Cursor, Filters, Page, fetch_by_id, fetch_page
+
+__all__ = ["Table", "row_by_id", "row_reader", "row_update", "row_values"]
 
 T = TypeVar("T")
 
@@ -51,12 +57,100 @@ def row_reader(cls: type[T], columns: str) -> Callable[[Sequence[Any]], T]:
     return reader
 
 
+def _item_values(fields: Sequence[tuple[str, Any]]) -> Callable[[Any], tuple[Any, ...]]:
+    """The values of ``fields`` (name, type) of an item, in order: an enum as its value,
+    everything else as it is."""
+    cells = [f"item.{name}.value" if _is_enum(kind) else f"item.{name}" for name, kind in fields]
+    values: Callable[[Any], tuple[Any, ...]] = _compiled(f"lambda item: ({', '.join(cells)},)", {})
+    return values
+
+
 def row_values(cls: type[T], columns: str) -> Callable[[T], tuple[Any, ...]]:
     """The writer of a ``cls`` as the values of ``columns`` (its fields, in order): an
     enum as its value, everything else as it is."""
-    cells = [
-        f"item.{name}.value" if _is_enum(kind) else f"item.{name}"
-        for name, kind in _fields(cls, columns)
-    ]
-    values: Callable[[T], tuple[Any, ...]] = _compiled(f"lambda item: ({', '.join(cells)},)", {})
-    return values
+    return _item_values(_fields(cls, columns))
+
+
+def row_update(
+    cls: type[T], table: str, columns: str, *, stamp_ns: str | None = None
+) -> Callable[[UnitContext, T], T]:
+    """The writer, in a unit, of a ``cls`` to its ``table`` row (the one of its ``id``): the
+    ``columns`` named (the fields that change over the row's life, under their fields'
+    names), an enum as its value; it returns the item as written. ``stamp_ns`` names the
+    field (one of ``columns``) set to the unit's time first: when the row last changed.
+    The UPDATE text and the order of its values come from the one list, where each module
+    used to keep the two in step by hand."""
+    hints = get_type_hints(cls)
+    names = [c.strip() for c in columns.split(",")]
+    if any(name not in hints for name in [*names, "id"]) or stamp_ns not in (None, *names):
+        raise TypeError(f"the columns {columns!r} are not all fields of {cls.__name__}")
+    sql = f"UPDATE {table} SET {', '.join(f'{name} = ?' for name in names)} WHERE id = ?"
+    values = _item_values([(name, hints[name]) for name in [*names, "id"]])
+
+    def update(ctx: UnitContext, item: T) -> T:
+        if stamp_ns is not None:
+            item = dataclasses.replace(item, **{stamp_ns: ctx.now_ns})  # type: ignore[type-var]
+        ctx.execute(sql, values(item))
+        return item
+
+    return update
+
+
+def row_by_id(
+    fetch: Fetch,
+    table: str,
+    columns: str,
+    row_id: int,
+    row_to_item: Callable[[Sequence[Any]], T],
+) -> T | None:
+    """The ``table`` row of id ``row_id`` as an item, or None. ``fetch`` is a unit's (a read
+    inside the unit's transaction) or a plain read's; ``table`` and ``columns`` come from the
+    calling module, never from a request. One query text for every "load by id", so that a
+    module's loader is its table and its reader."""
+    rows = fetch(f"SELECT {columns} FROM {table} WHERE id = ?", (row_id,))
+    return row_to_item(rows[0]) if rows else None
+
+
+class Table(Generic[T]):
+    """A platform table whose rows are ``row_type`` values (a dataclass): its columns are the
+    fields, in order, under the same names (as :mod:`centime.openpayments.table` does for
+    its tables). A module makes its table once, at import; the column list, the reader, the
+    INSERT and the reads by id and by page all come from the one field list, where each
+    module used to restate the fields as a column string and hand the table's name, that
+    string and its reader to every read."""
+
+    __slots__ = ("columns", "insert_sql", "name", "read", "row_type", "values")
+
+    def __init__(self, row_type: type[T], name: str) -> None:
+        fields = dataclasses.fields(row_type)  # type: ignore[arg-type]
+        self.row_type = row_type
+        self.name = name
+        self.columns = ", ".join(field.name for field in fields)
+        self.read = row_reader(row_type, self.columns)
+        self.values = row_values(row_type, self.columns)
+        marks = ", ".join("?" * len(fields))
+        self.insert_sql = f"INSERT INTO {name} ({self.columns}) VALUES ({marks})"
+
+    def insert(self, ctx: UnitContext, item: T) -> None:
+        """Write ``item`` as a new row, in the unit."""
+        ctx.execute(self.insert_sql, self.values(item))
+
+    def updater(
+        self, columns: str, *, stamp_ns: str | None = None
+    ) -> Callable[[UnitContext, T], T]:
+        """The writer of the ``columns`` that change over a row's life (:func:`row_update`)."""
+        return row_update(self.row_type, self.name, columns, stamp_ns=stamp_ns)
+
+    def load(self, fetch: Fetch, row_id: int) -> T | None:
+        """The row of id ``row_id`` (:func:`row_by_id`: a unit's or a read's ``fetch``)."""
+        return row_by_id(fetch, self.name, self.columns, row_id, self.read)
+
+    def by_id(self, platform: Platform, row_id: int, filters: Filters = ()) -> T | None:
+        """The row when it matches every filter (:func:`~.pages.fetch_by_id`)."""
+        return fetch_by_id(platform, self.name, self.columns, row_id, self.read, filters)
+
+    def page(
+        self, platform: Platform, filters: Filters, cursor: Cursor | None, limit: int
+    ) -> Page[T]:
+        """A page of the rows matching every filter (:func:`~.pages.fetch_page`)."""
+        return fetch_page(platform, self.name, self.columns, filters, cursor, limit, self.read)

@@ -32,6 +32,7 @@ from sklearn.metrics import (  # type: ignore[import-untyped]
     roc_auc_score,
 )
 
+from centime.clock import NS_PER_DAY, NS_PER_S
 from centime.risk.field import FIELD_NAMES
 from centime.risk.simulate import LabelledEvent
 from centime.risk.train import Dataset, TrainConfig, _params, build_rows
@@ -39,8 +40,6 @@ from centime.risk.train import Dataset, TrainConfig, _params, build_rows
 __all__ = ["BacktestConfig", "BacktestResult", "backtest", "write_report"]
 
 ALERT_RATES: Final = (0.005, 0.01, 0.02)
-NS_PER_S: Final = 1_000_000_000
-NS_PER_DAY: Final = 86_400 * NS_PER_S
 
 
 @dataclass(frozen=True, slots=True)

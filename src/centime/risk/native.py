@@ -14,14 +14,12 @@ way: the risk tests pass on both (``CENTIME_RISK_NATIVE=pure``).
 from __future__ import annotations
 
 import hashlib
-import importlib.machinery
-import importlib.util
 import logging
-import os
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Final
+
+from centime.native import compiled_import_is_current, is_native, load_source, stamp_matches
 
 __all__ = ["COMPILED", "risk_is_compiled", "select_risk", "sources_digest"]
 
@@ -44,47 +42,22 @@ def sources_digest(directory: Path = HERE) -> str:
 
 def risk_is_compiled() -> bool:
     """Whether the imported risk state modules are native code."""
-    found = sys.modules.get("centime.risk.field")
-    origin = getattr(found, "__file__", None) or ""
-    return origin.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+    return is_native(sys.modules.get("centime.risk.field"))
 
 
 def _compiled_is_current() -> bool:
-    try:
-        recorded = BUILD_STAMP.read_text().strip()
-    except OSError:
-        return False
-    return recorded == sources_digest()
-
-
-def _load_pure(name: str) -> ModuleType:
-    full = f"centime.risk.{name}"
-    path = HERE / f"{name}.py"
-    loader = importlib.machinery.SourceFileLoader(full, str(path))
-    spec = importlib.util.spec_from_loader(full, loader)
-    if spec is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    module.__package__ = "centime.risk"
-    sys.modules[full] = module  # before it runs: its dataclasses look themselves up
-    loader.exec_module(module)
-    return module
+    return stamp_matches(BUILD_STAMP, sources_digest)
 
 
 def select_risk() -> None:
     """Make sure importing the risk state modules gives code built from the current source."""
     if any(f"centime.risk.{name}" in sys.modules for name in COMPILED):
         return
-    spec = importlib.util.find_spec("centime.risk.field")
-    origin = spec.origin if spec is not None else None
-    if origin is None or origin.endswith(".py"):
-        return  # nothing compiled: the sources are what Python imports anyway
-    if os.environ.get(ENV_NATIVE) != "pure":
-        if _compiled_is_current():
-            return
-        log.warning(
-            "the risk state sources changed since they were compiled: running them as"
-            " Python (make install compiles them again)"
-        )
+    stale = "the risk state sources changed since they were compiled: running them as Python"
+    stale += " (make install compiles them again)"
+    if compiled_import_is_current(
+        "centime.risk.field", ENV_NATIVE, _compiled_is_current, log, stale
+    ):
+        return
     for name in COMPILED:
-        _load_pure(name)
+        load_source(f"centime.risk.{name}", HERE / f"{name}.py", "centime.risk")

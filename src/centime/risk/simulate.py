@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, NamedTuple, TextIO
 
+from centime.clock import NS_PER_DAY, NS_PER_S
 from centime.risk.types import EVENT_TYPES, RiskEvent
 
 __all__ = [
@@ -43,8 +44,6 @@ __all__ = [
     "write_csv",
 ]
 
-NS_PER_S: Final = 1_000_000_000
-NS_PER_DAY: Final = 86_400 * NS_PER_S
 MICRO: Final = 1_000_000  # USD scale 6: micro-dollars per dollar
 CENT: Final = 10_000
 ASSET: Final = "USD"

@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.isotonic import IsotonicRegression  # type: ignore[import-untyped]
 
+from centime.clock import NS_PER_S
 from centime.risk.field import FIELD_NAMES, columns_of, compute_matrix
 from centime.risk.model import Model, load_model, save_model
 from centime.risk.simulate import LabelledEvent
@@ -54,7 +55,6 @@ DECIDED_TYPES: Final = frozenset(
 )
 CALIBRATION_POINTS_MAX: Final = 200  # stored in the sidecar; isotonic steps beyond are merged
 LABEL_DELAY_S: Final = 7 * 86_400  # a fraud label is known a week after its event (default)
-NS_PER_S: Final = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)

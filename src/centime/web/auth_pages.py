@@ -263,6 +263,25 @@ async def _throttled_options(
     return _options(await run(request, lambda: state.platform.execute(op)))
 
 
+async def _finish_enrolment(
+    request: Request[Any, Any, Any],
+    finish: Callable[[dict[str, Any], WebState], Operation[Any]],
+    keep_locale: bool = False,
+) -> Response[Any]:
+    """The last step of a sign-up or of an enrolment (the same for both): the ceremony's
+    operation on the body, then the new person's home, recovery codes and session; a
+    refusal as its problem. ``keep_locale``: store the page's language as the person's."""
+    body = await _body(request)
+    state = web_state(request)
+    # The operation is built off the event loop too: a sign-up's screen blocks.
+    result = await run(request, lambda: pk.run(state.platform, finish(body, state)))
+    if isinstance(result, Refusal):
+        return _problem(result)
+    if keep_locale:
+        await keep_language(request, result.user, locale_of(request))
+    return _enrolled(state, result, _HOMES[result.user.kind])
+
+
 def _enrolled(state: WebState, done: pk.SignedUp, home: str) -> Response[Any]:
     """A new passkey's person: home, its recovery codes (shown once), its session."""
     return _json(
@@ -286,21 +305,13 @@ async def signup_options(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @post("/web/signup/finish")
 async def signup_finish(request: Request[Any, Any, Any]) -> Response[Any]:
-    body = await _body(request)
-    state = web_state(request)
-    credential, ip = _credential(body), _client(request)
+    ip = _client(request)
     # Screened by the risk engine as the API's sign-ups are (off the event loop).
-    result = await run(
+    return await _finish_enrolment(
         request,
-        lambda: pk.run(
-            state.platform, pk.signup_finish(state.rp, state.platform, credential, ip=ip)
-        ),
+        lambda body, state: pk.signup_finish(state.rp, state.platform, _credential(body), ip=ip),
+        keep_locale=True,  # its notices' language
     )
-    if isinstance(result, Refusal):
-        return _problem(result)
-    await keep_language(request, result.user, locale_of(request))  # its notices' language
-    home = "/dashboard" if result.user.kind is pk.UserKind.MERCHANT else "/wallet"
-    return _enrolled(state, result, home)
 
 
 def _enroll_options(body: dict[str, Any], state: WebState) -> Operation[str | Refusal]:
@@ -315,13 +326,9 @@ async def enroll_options(request: Request[Any, Any, Any]) -> Response[Any]:
 
 @post("/web/enroll/finish")
 async def enroll_finish(request: Request[Any, Any, Any]) -> Response[Any]:
-    body = await _body(request)
-    state = web_state(request)
-    op = pk.enroll_finish(state.rp, state.platform, _credential(body))
-    result = await run(request, lambda: pk.run(state.platform, op))
-    if isinstance(result, Refusal):
-        return _problem(result)
-    return _enrolled(state, result, _HOMES[result.user.kind])
+    return await _finish_enrolment(
+        request, lambda body, state: pk.enroll_finish(state.rp, state.platform, _credential(body))
+    )
 
 
 @post("/web/signin/options")

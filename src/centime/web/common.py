@@ -183,6 +183,15 @@ async def require(request: Request[Any, Any, Any], kind: UserKind) -> Viewer:
     return found
 
 
+async def page_for(
+    request: Request[Any, Any, Any], kind: UserKind, render: Callable[[Viewer], T]
+) -> T:
+    """A page only a signed-in person of ``kind`` sees (anyone else: to the sign-in page),
+    rendered off the event loop (it reads the store); every such GET route is this."""
+    me = await require(request, kind)
+    return await run(request, lambda: render(me))
+
+
 async def posted(
     request: Request[Any, Any, Any], kind: UserKind | None = None
 ) -> tuple[dict[str, str], Viewer, Platform]:

@@ -34,6 +34,7 @@ from .common import (
     formats_of,
     locale_of,
     page,
+    page_for,
     posted,
     require,
     run,
@@ -43,7 +44,7 @@ from .dashboard import MERCHANT_KEY_SCOPES, daily_earnings, dashboard_page
 from .i18n import translations
 from .messages import N_
 from .review_pages import case_party_names, count_bars, decision_counts, open_cases
-from .wallet import parse_money
+from .wallet import form_money
 
 __all__ = ["console_routes"]
 
@@ -52,8 +53,7 @@ ADMIN_ONLY: Final = N_("Your role cannot do this; an admin can.")
 
 @get("/dashboard")
 async def dashboard(request: Request[Any, Any, Any]) -> Response[Any]:
-    me = await require(request, UserKind.MERCHANT)
-    return await run(request, lambda: dashboard_page(request, me))
+    return await page_for(request, UserKind.MERCHANT, lambda me: dashboard_page(request, me))
 
 
 @post("/dashboard/keys")
@@ -101,7 +101,7 @@ async def revoke(request: Request[Any, Any, Any], key_id: FromPath[str]) -> Resp
 @post("/dashboard/links")
 async def new_link(request: Request[Any, Any, Any]) -> Response[Any]:
     fields, me, platform = await posted(request, UserKind.MERCHANT)
-    money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
+    money = form_money(fields)
     if isinstance(money, Refusal):
         return await run(request, lambda: dashboard_page(request, me, 400, error=money))
     op = links.create_link(
@@ -178,8 +178,7 @@ def _console(
 
 @get("/console")
 async def console(request: Request[Any, Any, Any]) -> Response[Any]:
-    me = await require(request, UserKind.OPERATOR)
-    return await run(request, lambda: _console(request, me))
+    return await page_for(request, UserKind.OPERATOR, lambda me: _console(request, me))
 
 
 def _forbidden(request: Request[Any, Any, Any], me: Viewer, what: str) -> Response[str]:

@@ -9,6 +9,7 @@ from typing import Any, Final
 from litestar import Request, Response
 
 from centime.auth import Scope, list_keys
+from centime.clock import NS_PER_DAY
 from centime.platform.events import SUBSCRIBABLE_TYPES, webhooks
 from centime.platform.ids import format_id, new_id
 from centime.platform.parties import merchant_balances
@@ -42,7 +43,6 @@ __all__ = [
     "payouts_in_flight",
 ]
 
-NS_PER_DAY: Final = 86_400 * 1_000_000_000
 # What a merchant's own key may be given: never admin (the operator's) nor review (the
 # analysts' queue: a merchant has no use for it).
 MERCHANT_KEY_SCOPES: Final = (Scope.READ, Scope.PAYMENTS, Scope.REFUNDS, Scope.PAYOUTS)

@@ -36,10 +36,10 @@ from centime.platform.payouts import (
 )
 from centime.platform.payouts import instant as instant_payouts
 
-from .common import Viewer, done, page, posted, require, run, web_state
+from .common import Viewer, done, page, page_for, posted, run, web_state
 from .dashboard import dashboard_page
 from .messages import N_
-from .wallet import parse_money
+from .wallet import form_money, parse_money
 
 __all__ = ["payout_routes"]
 
@@ -161,7 +161,7 @@ async def schedule(request: Request[Any, Any, Any]) -> Response[Any]:
 async def quote(request: Request[Any, Any, Any]) -> Response[Any]:
     """Price an instant payout: the page shows fee, net and expiry before confirming."""
     fields, me, platform = await posted(request, UserKind.MERCHANT)
-    money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
+    money = form_money(fields)
     if isinstance(money, Refusal):
         return await _refused(request, me, money)
     op = instant_payouts.quote_instant_payout(
@@ -316,8 +316,9 @@ def _with_event_types(platform: Any, deliveries: list[Any]) -> list[Any]:
 @get("/dashboard/webhooks/{endpoint_id:str}")
 async def deliveries(request: Request[Any, Any, Any], endpoint_id: FromPath[str]) -> Response[Any]:
     """An endpoint's delivery log: its deliveries and their attempts, newest first."""
-    me = await require(request, UserKind.MERCHANT)
-    return await run(request, lambda: _deliveries_page(request, me, endpoint_id))
+    return await page_for(
+        request, UserKind.MERCHANT, lambda me: _deliveries_page(request, me, endpoint_id)
+    )
 
 
 @post("/dashboard/deliveries/{delivery_id:str}/redeliver")

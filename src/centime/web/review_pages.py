@@ -12,20 +12,20 @@ from litestar.params import FromPath
 
 from centime import usecases
 from centime.auth.passkeys import UserKind, get_user
+from centime.clock import NS_PER_DAY
 from centime.platform import review
 from centime.platform.errors import Refusal
 from centime.platform.ids import format_id, parse_id
 from centime.platform.parties import get_customer, get_merchant
 
 from .chart import GAP, HEIGHT, WIDTH, Bar
-from .common import Viewer, done, page, posted, require, run, web_state
+from .common import Viewer, done, page, page_for, posted, run, web_state
 from .messages import N_
 
 __all__ = ["case_party_names", "count_bars", "decision_counts", "open_cases", "review_routes"]
 
 CASES_SHOWN_MAX: Final = 20
 NAMES_MAX: Final = 50  # parties named on one page
-NS_PER_DAY: Final = 86_400 * 1_000_000_000
 COUNT_DAYS: Final = 14
 ACTIONS: Final = ("allow", "step_up", "review", "block")
 
@@ -134,8 +134,7 @@ def _case_page(
 
 @get("/console/cases/{case_id:str}")
 async def case(request: Request[Any, Any, Any], case_id: FromPath[str]) -> Response[Any]:
-    me = await require(request, UserKind.OPERATOR)
-    return await run(request, lambda: _case_page(request, me, case_id))
+    return await page_for(request, UserKind.OPERATOR, lambda me: _case_page(request, me, case_id))
 
 
 @post("/console/cases/{case_id:str}/{action:str}")

@@ -22,7 +22,19 @@ from centime.platform.payments import links, list_p2p_transfers, list_payments
 from centime.platform.review import InReview
 from centime.providers import Method
 
-from .common import Viewer, check_csrf, done, page, posted, refused, require, run, viewer, web_state
+from .common import (
+    Viewer,
+    check_csrf,
+    done,
+    page,
+    page_for,
+    posted,
+    refused,
+    require,
+    run,
+    viewer,
+    web_state,
+)
 from .messages import N_
 
 __all__ = ["wallet_routes"]
@@ -168,16 +180,20 @@ def parse_money(asset: str, text: str) -> tuple[str, int] | Refusal:
     return asset, amount
 
 
+def form_money(fields: dict[str, str]) -> tuple[str, int] | Refusal:
+    """The money a form posts: its ``amount`` in its ``asset`` (USD when it names none)."""
+    return parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
+
+
 @get("/wallet")
 async def wallet(request: Request[Any, Any, Any]) -> Response[Any]:
-    me = await require(request, UserKind.CUSTOMER)
-    return await run(request, lambda: _wallet_page(request, me))
+    return await page_for(request, UserKind.CUSTOMER, lambda me: _wallet_page(request, me))
 
 
 @post("/wallet/topup")
 async def topup(request: Request[Any, Any, Any]) -> Response[Any]:
     fields, me, platform = await posted(request, UserKind.CUSTOMER)
-    money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
+    money = form_money(fields)
     provider = platform.providers.funding.get("sandbox")
     if isinstance(money, Refusal) or provider is None:
         refusal = (
@@ -236,7 +252,7 @@ async def send_money(request: Request[Any, Any, Any]) -> Response[Any]:
     me = await require(request, UserKind.CUSTOMER)
     state = web_state(request)
     platform = state.platform
-    money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
+    money = form_money(fields)
     recipient = parse_id("cus", fields.get("recipient", "").strip())
     refusal: Refusal | None = money if isinstance(money, Refusal) else None
     if refusal is None and recipient is None:
@@ -493,7 +509,7 @@ async def _button_result(
 async def button_pay(request: Request[Any, Any, Any]) -> Response[Any]:
     fields, me, platform = await posted(request, UserKind.CUSTOMER)
     merchant_id = parse_id("mer", fields.get("merchant", "")) or 0
-    money = parse_money(fields.get("asset", "USD"), fields.get("amount", ""))
+    money = form_money(fields)
     if isinstance(money, Refusal):
         return page(request, "button.html", me, 400, error=money)
     asset, amount = money

@@ -110,7 +110,7 @@ def optional_id(prefix: str, value: int | None) -> str | None:
     return None if value is None else format_id(prefix, value)
 
 
-def listing(name: str, *filters: int | None) -> str:
+def listing(name: str, *filters: object) -> str:
     """The name a listing's cursors are bound to: a cursor of one filter is refused by
     another (400 ``invalid_cursor``) instead of paging through a different list."""
     return ":".join([name, *("" if f is None else str(f) for f in filters)])

@@ -22,49 +22,25 @@ from litestar.params import FromPath, JSONBody
 
 from centime import usecases, wire
 from centime.platform.errors import Code
-from centime.platform.ids import format_id
 from centime.platform.payments import holds
 
 from ..execute import execute
 from ..idempotency import IdempotencyKeyRequired
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
 from ..params import body_id, must_find, path_id
 from ..screen import IN_REVIEW, screened_operation
 from ..state import api_state, principal_of
-from .acting import (
-    CustomerQuery,
-    MerchantQuery,
-    acting_merchant,
-    listing,
-    operation_id,
-    optional_id,
-    query_id,
-    require_mandate,
-    visible_merchant,
-)
+from .acting import acting_merchant, operation_id, require_mandate, visible_merchant
 from .declare import PAYMENTS, READ, reads, writes
+from .listings import CUSTOMER, MERCHANT, lists
 from .payments import payment_out
+from .render import converter
 
 __all__ = ["hold_out", "hold_routes"]
 
 
-def hold_out(h: holds.Hold) -> wire.Hold:
-    asset = h.asset
-    return wire.Hold(
-        id=format_id("hold", h.id),
-        customer_id=format_id("cus", h.customer_id),
-        merchant_id=format_id("mer", h.merchant_id),
-        amount=wire.money(h.amount, asset),
-        restricted=wire.money(h.restricted_amount, asset),
-        captured=wire.money(h.captured, asset),
-        status=h.status.value,
-        description=h.description,
-        expires_at=wire.rfc3339(h.expires_at_ns),
-        resolved_at=None if h.resolved_ns is None else wire.rfc3339(h.resolved_ns),
-        payment_id=optional_id("pay", h.payment_id),
-        mandate_id=optional_id("man", h.mandate_id),
-        created_at=wire.rfc3339(h.created_ns),
-    )
+hold_out: Final = converter(
+    holds.Hold, wire.Hold, "hold", renamed={"restricted": "restricted_amount"}
+)
 
 
 def capture_out(c: holds.Capture) -> wire.Capture:
@@ -146,21 +122,18 @@ async def release_hold(
     return await execute(request, operation, hold_out, idempotency_key=idempotency_key)
 
 
-@reads("/holds", READ, 404)
-def list_holds(
-    request: Request[Any, Any, Any],
-    merchant_id: MerchantQuery = None,
-    customer_id: CustomerQuery = None,
-    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
-    cursor: CursorParam = None,
-) -> wire.HoldPage:
-    """Holds newest first: a merchant's own, the operator's every one."""
-    merchant = visible_merchant(principal_of(request), merchant_id)
-    customer = query_id("cus", customer_id, "customer_id")
-    name = listing("holds", merchant, customer)
-    return page_of(
-        request, wire.HoldPage, name, cursor, limit, holds.list_holds, hold_out, merchant, customer
-    )
+list_holds = lists(
+    "/holds",
+    READ,
+    wire.HoldPage,
+    holds.list_holds,
+    hold_out,
+    MERCHANT,
+    CUSTOMER,
+    name="list_holds",
+    doc="Holds newest first: a merchant's own, the operator's every one.",
+    statuses=(404,),
+)
 
 
 @reads("/holds/{hold_id:str}", READ, 404)

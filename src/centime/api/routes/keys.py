@@ -24,19 +24,21 @@ from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
 from ..params import body_id, path_id
 from ..state import api_state, principal_of
 from .declare import ADMIN, reads, writes
+from .render import converter
 
 __all__ = ["key_routes"]
 
 
-def key_out(key: ApiKey) -> wire.ApiKey:
-    return wire.ApiKey(
-        id=format_id("key", key.id),
-        owner="operator" if key.owner_kind == "operator" else format_id("mer", key.owner_id),
-        name=key.name,
-        scopes=sorted(s.value for s in key.scopes),
-        created_at=wire.rfc3339(key.created_ns),
-        revoked_at=None if key.revoked_ns is None else wire.rfc3339(key.revoked_ns),
-    )
+def _owner_text(key: ApiKey) -> str:
+    return "operator" if key.owner_kind == "operator" else format_id("mer", key.owner_id)
+
+
+key_out: Final = converter(
+    ApiKey,
+    wire.ApiKey,
+    "key",
+    computed={"owner": _owner_text, "scopes": lambda key: sorted(s.value for s in key.scopes)},
+)
 
 
 def _created(new: NewKey, secret: str | None) -> wire.ApiKeyCreated:

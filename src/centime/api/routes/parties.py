@@ -11,13 +11,16 @@ The pattern of every route (copy it for a new resource):
   idempotency and refusals are handled there;
 - a read is a plain function (``reads`` runs it in a thread), returns a wire Struct and
   raises ``ProblemError`` for what it cannot find (``must_find``), 404 also for what is not
-  the caller's to see; a listing returns ``page_of(...)`` of the platform's listing.
+  the caller's to see; a listing, and a plain read of one thing by its id, are declared
+  with ``lists`` and ``finds`` (``.listings``);
+- a platform value becomes its wire Struct through a ``converter`` (``.render``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Final
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, Literal
 
 from litestar import Request, Response, patch
 from litestar.params import FromPath, JSONBody
@@ -25,16 +28,18 @@ from litestar.params import FromPath, JSONBody
 from centime import usecases, wire
 from centime.http.problems import ApiCode, ProblemError
 from centime.platform import parties, referrals
+from centime.platform.context import Operation
 from centime.platform.errors import Code
-from centime.platform.ids import format_id, new_id
+from centime.platform.ids import new_id
 
 from ..execute import execute
 from ..idempotency import IdempotencyKey
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
 from ..params import must_find, path_id
 from ..screen import IN_REVIEW, screened_signup
 from ..state import api_state, principal_of
 from .declare import OPERATOR_ADMIN, OPERATOR_READ, READ, reads, writes
+from .listings import lists
+from .render import converter
 
 __all__ = ["party_routes"]
 
@@ -42,28 +47,16 @@ __all__ = ["party_routes"]
 # ------------------------------------------------------------------ to the wire
 
 
-def customer_out(customer: parties.Customer) -> wire.Customer:
-    return wire.Customer(
-        id=format_id("cus", customer.id),
-        name=customer.name,
-        email=customer.email,
-        status=customer.status.value,
-        kyc_tier=customer.kyc_tier,
-        created_at=wire.rfc3339(customer.created_ns),
-    )
+customer_out: Final = converter(parties.Customer, wire.Customer, "cus")
 
 
-def merchant_out(merchant: parties.Merchant) -> wire.Merchant:
-    return wire.Merchant(
-        id=format_id("mer", merchant.id),
-        name=merchant.name,
-        email=merchant.email,
-        status=merchant.status.value,
-        kyc_tier=merchant.kyc_tier,
-        fee_bp=merchant.fee_bp,
-        fee_fixed=[wire.money(fee, asset) for asset, fee in sorted(merchant.fee_fixed.items())],
-        created_at=wire.rfc3339(merchant.created_ns),
-    )
+def _fees_fixed(merchant: parties.Merchant) -> list[wire.Money]:
+    return [wire.money(fee, asset) for asset, fee in sorted(merchant.fee_fixed.items())]
+
+
+merchant_out: Final = converter(
+    parties.Merchant, wire.Merchant, "mer", computed={"fee_fixed": _fees_fixed}
+)
 
 
 def _fixed_fees(items: Sequence[wire.Money]) -> dict[str, int]:
@@ -88,6 +81,32 @@ def _unset_none(value: Any) -> Any:
 _SIGNUP_ASSET: Final = "USD"  # a sign-up moves no money; the event names an asset anyway
 
 
+@dataclass(frozen=True)
+class _Signup:
+    """A party's sign-up, customer or merchant alike: credited to whoever referred it, and
+    screened by the risk screen (a REVIEW creates the party frozen and answers 202)."""
+
+    kind: Literal["customer", "merchant"]
+    party_id: int
+    referral_code: str | None
+    device_id: str | None
+
+    async def run(
+        self,
+        request: Request[Any, Any, Any],
+        creation: Operation[Any],
+        render: Callable[[Any], Any],
+        idempotency_key: str | None,
+    ) -> Response[Any]:
+        """``creation`` (the party's) run as the sign-up, answered 201 with ``render``."""
+        referred = referrals.with_referral(creation, self.kind, self.referral_code, self.device_id)
+        use_case = usecases.SignupRequest(self.kind, self.party_id, _SIGNUP_ASSET)
+        guarded = await screened_signup(request, use_case, referred)
+        return await execute(
+            request, guarded, render, status_code=201, idempotency_key=idempotency_key
+        )
+
+
 @writes("/customers", OPERATOR_ADMIN, status_code=201, also=IN_REVIEW)
 async def create_customer(
     request: Request[Any, Any, Any],
@@ -99,29 +118,20 @@ async def create_customer(
     case."""
     platform = api_state(request).platform
     customer_id = new_id()
-    operation = referrals.with_referral(
-        parties.create_customer(platform, data.name, data.email, data.kyc_tier, customer_id),
-        "customer",
-        data.referral_code,
-        data.device_id,
-    )
-    use_case = usecases.SignupRequest("customer", customer_id, _SIGNUP_ASSET)
-    guarded = await screened_signup(request, use_case, operation)
-    return await execute(
-        request, guarded, customer_out, status_code=201, idempotency_key=idempotency_key
-    )
+    operation = parties.create_customer(platform, data.name, data.email, data.kyc_tier, customer_id)
+    signup = _Signup("customer", customer_id, data.referral_code, data.device_id)
+    return await signup.run(request, operation, customer_out, idempotency_key)
 
 
-@reads("/customers", OPERATOR_READ)
-def list_customers(
-    request: Request[Any, Any, Any],
-    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
-    cursor: CursorParam = None,
-) -> wire.CustomerPage:
-    """Every customer, newest first."""
-    return page_of(
-        request, wire.CustomerPage, "customers", cursor, limit, parties.list_customers, customer_out
-    )
+list_customers = lists(
+    "/customers",
+    OPERATOR_READ,
+    wire.CustomerPage,
+    parties.list_customers,
+    customer_out,
+    name="list_customers",
+    doc="Every customer, newest first.",
+)
 
 
 def _customer(request: Request[Any, Any, Any], customer_id: FromPath[str]) -> parties.Customer:
@@ -186,39 +196,29 @@ async def create_merchant(
 ) -> Response[wire.Merchant]:
     """Create a merchant (the operator's); ``referral_code``: who referred it. Screened as a
     customer's sign-up is."""
-    platform = api_state(request).platform
     merchant_id = new_id()
-    operation = referrals.with_referral(
-        parties.create_merchant(
-            platform,
-            data.name,
-            data.email,
-            data.kyc_tier,
-            fee_bp=_unset_none(data.fee_bp),
-            fee_fixed=_fixed_fees(data.fee_fixed),
-            merchant_id=merchant_id,
-        ),
-        "merchant",
-        data.referral_code,
-        data.device_id,
+    operation = parties.create_merchant(
+        api_state(request).platform,
+        data.name,
+        data.email,
+        data.kyc_tier,
+        fee_bp=_unset_none(data.fee_bp),
+        fee_fixed=_fixed_fees(data.fee_fixed),
+        merchant_id=merchant_id,
     )
-    use_case = usecases.SignupRequest("merchant", merchant_id, _SIGNUP_ASSET)
-    guarded = await screened_signup(request, use_case, operation)
-    return await execute(
-        request, guarded, merchant_out, status_code=201, idempotency_key=idempotency_key
-    )
+    signup = _Signup("merchant", merchant_id, data.referral_code, data.device_id)
+    return await signup.run(request, operation, merchant_out, idempotency_key)
 
 
-@reads("/merchants", OPERATOR_READ)
-def list_merchants(
-    request: Request[Any, Any, Any],
-    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
-    cursor: CursorParam = None,
-) -> wire.MerchantPage:
-    """Every merchant, newest first."""
-    return page_of(
-        request, wire.MerchantPage, "merchants", cursor, limit, parties.list_merchants, merchant_out
-    )
+list_merchants = lists(
+    "/merchants",
+    OPERATOR_READ,
+    wire.MerchantPage,
+    parties.list_merchants,
+    merchant_out,
+    name="list_merchants",
+    doc="Every merchant, newest first.",
+)
 
 
 def _merchant(request: Request[Any, Any, Any], merchant_id: int) -> parties.Merchant:

@@ -56,47 +56,20 @@ from ..idempotency import (
     request_hash,
     stored_answer,
 )
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
 from ..params import body_id, path_id
 from ..screen import IN_REVIEW, origin, screen_many, screened_operation
 from ..state import api_state, principal_of
-from .acting import (
-    CustomerQuery,
-    MerchantQuery,
-    acting_merchant,
-    listing,
-    operation_id,
-    optional_id,
-    query_id,
-    require_mandate,
-    visible_merchant,
-)
+from .acting import acting_merchant, operation_id, require_mandate
 from .declare import PAYMENTS, READ, reads, writes
+from .listings import CUSTOMER, MERCHANT, lists
+from .render import converter
 
 __all__ = ["payment_out", "payment_routes"]
 
 
-def payment_out(p: payments.Payment) -> wire.Payment:
-    asset = p.asset
-    return wire.Payment(
-        id=format_id("pay", p.id),
-        customer_id=format_id("cus", p.customer_id),
-        merchant_id=format_id("mer", p.merchant_id),
-        amount=wire.money(p.amount, asset),
-        fee=wire.money(p.fee, asset),
-        restricted=wire.money(p.restricted_amount, asset),
-        refunded=wire.money(p.refunded, asset),
-        fee_refunded=wire.money(p.fee_refunded, asset),
-        description=p.description,
-        reference=p.reference,
-        hold_id=optional_id("hold", p.hold_id),
-        mandate_id=optional_id("man", p.mandate_id),
-        created_at=wire.rfc3339(p.created_ns),
-        pricing_version=p.pricing_version,
-        fee_rule=p.fee_rule,
-        discount=wire.money(p.discount, asset),
-        promo_code_id=optional_id("promo", p.promo_code_id),
-    )
+payment_out: Final = converter(
+    payments.Payment, wire.Payment, "pay", renamed={"restricted": "restricted_amount"}
+)
 
 
 def _not_found() -> ProblemError:
@@ -151,30 +124,19 @@ async def create_payment(
     )
 
 
-@reads("/payments", READ, 404)
-def list_payments(
-    request: Request[Any, Any, Any],
-    merchant_id: MerchantQuery = None,
-    customer_id: CustomerQuery = None,
-    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
-    cursor: CursorParam = None,
-) -> wire.PaymentPage:
-    """Payments newest first: a merchant's key sees its own, the operator's every one;
-    filtered by merchant and/or customer."""
-    merchant = visible_merchant(principal_of(request), merchant_id)
-    customer = query_id("cus", customer_id, "customer_id")
-    name = listing("payments", merchant, customer)
-    return page_of(
-        request,
-        wire.PaymentPage,
-        name,
-        cursor,
-        limit,
-        payments.list_payments,
-        payment_out,
-        merchant,
-        customer,
-    )
+list_payments = lists(
+    "/payments",
+    READ,
+    wire.PaymentPage,
+    payments.list_payments,
+    payment_out,
+    MERCHANT,
+    CUSTOMER,
+    name="list_payments",
+    doc="""Payments newest first: a merchant's key sees its own, the operator's every one;
+    filtered by merchant and/or customer.""",
+    statuses=(404,),
+)
 
 
 @reads("/payments/{payment_id:str}", READ, 404)

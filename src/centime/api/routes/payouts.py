@@ -47,18 +47,12 @@ from centime.platform.payouts import schedules as payout_schedules
 
 from ..execute import execute
 from ..idempotency import IdempotencyKey, IdempotencyKeyRequired
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
 from ..params import body_id, must_find, path_id
 from ..state import api_state, principal_of
-from .acting import (
-    MerchantQuery,
-    acting_merchant,
-    listing,
-    operation_id,
-    optional_id,
-    visible_merchant,
-)
+from .acting import MerchantQuery, acting_merchant, operation_id, optional_id, visible_merchant
 from .declare import PAYOUTS, reads, writes
+from .listings import MERCHANT, OWN_MERCHANT, finds, lists
+from .render import converter
 
 __all__ = ["payout_out", "payout_routes"]
 
@@ -76,60 +70,17 @@ Confirmation = Annotated[
 ]
 
 
-def _time(ns: int | None) -> str | None:
-    return None if ns is None else wire.rfc3339(ns)
+# The platform's method statuses beyond these two read as removed on the wire.
+method_out: Final = converter(
+    payout_methods.PayoutMethod,
+    wire.PayoutMethod,
+    "pm",
+    computed={"status": lambda m: "active" if m.status == "active" else "removed"},
+)
 
+payout_out: Final = converter(payouts.Payout, wire.Payout, "po")
 
-def method_out(m: payout_methods.PayoutMethod) -> wire.PayoutMethod:
-    return wire.PayoutMethod(
-        id=format_id("pm", m.id),
-        merchant_id=format_id("mer", m.merchant_id),
-        holder_name=m.holder_name,
-        last4=m.last4,
-        fingerprint=m.fingerprint,
-        status="active" if m.status == "active" else "removed",
-        created_at=wire.rfc3339(m.created_ns),
-        removed_at=_time(m.removed_ns),
-    )
-
-
-def payout_out(p: payouts.Payout) -> wire.Payout:
-    asset = p.asset
-    return wire.Payout(
-        id=format_id("po", p.id),
-        merchant_id=format_id("mer", p.merchant_id),
-        method_id=format_id("pm", p.method_id),
-        amount=wire.money(p.amount, asset),
-        fee=wire.money(p.fee, asset),
-        net=wire.money(p.net, asset),
-        kind=p.kind.value,
-        status=p.status.value,
-        failure_code=p.failure_code,
-        return_code=p.return_code,
-        quote_id=optional_id("quo", p.quote_id),
-        run_date=p.run_date,
-        created_at=wire.rfc3339(p.created_ns),
-        updated_at=wire.rfc3339(p.updated_ns),
-        resolved_at=_time(p.resolved_ns),
-        returned_at=_time(p.returned_ns),
-    )
-
-
-def quote_out(q: instant_payouts.Quote) -> wire.PayoutQuote:
-    asset = q.asset
-    return wire.PayoutQuote(
-        id=format_id("quo", q.id),
-        merchant_id=format_id("mer", q.merchant_id),
-        method_id=format_id("pm", q.method_id),
-        amount=wire.money(q.amount, asset),
-        fee=wire.money(q.fee, asset),
-        net=wire.money(q.net, asset),
-        days_early=q.days_early,
-        scheduled_date=q.scheduled_date,
-        expires_at=wire.rfc3339(q.expires_ns),
-        payout_id=optional_id("po", q.payout_id),
-        created_at=wire.rfc3339(q.created_ns),
-    )
+quote_out: Final = converter(instant_payouts.Quote, wire.PayoutQuote, "quo")
 
 
 def schedule_out(s: payout_schedules.PayoutSchedule, now_ns: int) -> wire.PayoutSchedule:
@@ -379,29 +330,29 @@ async def instant_payout(
 # ------------------------------------------------------------------ reads
 
 
-@reads("/payouts", PAYOUTS, 404)
-def list_payouts(
-    request: Request[Any, Any, Any],
-    merchant_id: MerchantQuery = None,
-    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
-    cursor: CursorParam = None,
-) -> wire.PayoutPage:
-    """Payouts newest first: a merchant's own, the operator's every one (or a merchant's)."""
-    merchant = visible_merchant(principal_of(request), merchant_id)
-    name = listing("payouts", merchant)
-    return page_of(
-        request, wire.PayoutPage, name, cursor, limit, payouts.list_payouts, payout_out, merchant
-    )
-
-
-@reads("/payouts/{payout_id:str}", PAYOUTS, 404)
-def get_payout(request: Request[Any, Any, Any], payout_id: FromPath[str]) -> wire.Payout:
-    found = payouts.get_payout(
-        api_state(request).platform,
-        path_id("po", payout_id, Code.PAYOUT_NOT_FOUND),
-        visible_merchant(principal_of(request)),
-    )
-    return payout_out(must_find(found, Code.PAYOUT_NOT_FOUND, "no such payout"))
+list_payouts = lists(
+    "/payouts",
+    PAYOUTS,
+    wire.PayoutPage,
+    payouts.list_payouts,
+    payout_out,
+    MERCHANT,
+    name="list_payouts",
+    doc="Payouts newest first: a merchant's own, the operator's every one (or a merchant's).",
+    statuses=(404,),
+)
+get_payout = finds(
+    "/payouts/{payout_id:str}",
+    PAYOUTS,
+    wire.Payout,
+    "po",
+    payouts.get_payout,
+    payout_out,
+    Code.PAYOUT_NOT_FOUND,
+    OWN_MERCHANT,
+    name="get_payout",
+    detail="no such payout",
+)
 
 
 payout_routes: Final = [

@@ -33,11 +33,13 @@ from centime.wire import pricing as pw
 
 from ..execute import execute
 from ..idempotency import IdempotencyKey, IdempotencyKeyRequired, check_key
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
+from ..pagination import API_PAGE_SIZE_DEFAULT, LimitParam
 from ..params import must_find, path_id
 from ..state import api_state, principal_of
 from .acting import operation_id
 from .declare import OPERATOR_ADMIN, OPERATOR_READ, READ, reads, writes
+from .listings import finds, lists
+from .render import converter
 
 __all__ = ["pricing_routes"]
 
@@ -99,22 +101,7 @@ def get_rules(request: Request[Any, Any, Any], version: FromPath[int]) -> pw.Rul
 # ------------------------------------------------------------------ promotion codes
 
 
-def promo_out(p: promos.PromoCode) -> pw.PromoCode:
-    asset = p.asset
-    return pw.PromoCode(
-        id=format_id("promo", p.id),
-        code=p.code,
-        discount_bp=p.discount_bp,
-        discount_max=wire.money(p.discount_max, asset),
-        budget=wire.money(p.budget, asset),
-        spent=wire.money(p.spent, asset),
-        min_amount=wire.money(p.min_amount, asset),
-        uses=p.uses,
-        uses_max=p.uses_max,
-        per_customer_max=p.per_customer_max,
-        expires_at=wire.rfc3339(p.expires_ns),
-        created_at=wire.rfc3339(p.created_ns),
-    )
+promo_out: Final = converter(promos.PromoCode, pw.PromoCode, "promo")
 
 
 def _same_asset(asset: str, other: wire.Money | None, field: str) -> int:
@@ -155,24 +142,26 @@ async def create_promo_code(
     )
 
 
-@reads("/promo-codes", OPERATOR_READ)
-def list_promo_codes(
-    request: Request[Any, Any, Any],
-    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
-    cursor: CursorParam = None,
-) -> pw.PromoCodePage:
-    """Promotion codes, newest first."""
-    return page_of(
-        request, pw.PromoCodePage, "promo-codes", cursor, limit, promos.list_promo_codes, promo_out
-    )
-
-
-@reads("/promo-codes/{promo_code_id:str}", OPERATOR_READ, 404)
-def get_promo_code(request: Request[Any, Any, Any], promo_code_id: FromPath[str]) -> pw.PromoCode:
-    found = promos.get_promo_code(
-        api_state(request).platform, path_id("promo", promo_code_id, Code.PROMO_CODE_NOT_FOUND)
-    )
-    return promo_out(must_find(found, Code.PROMO_CODE_NOT_FOUND, "no such promotion code"))
+list_promo_codes = lists(
+    "/promo-codes",
+    OPERATOR_READ,
+    pw.PromoCodePage,
+    promos.list_promo_codes,
+    promo_out,
+    name="list_promo_codes",
+    doc="Promotion codes, newest first.",
+)
+get_promo_code = finds(
+    "/promo-codes/{promo_code_id:str}",
+    OPERATOR_READ,
+    pw.PromoCode,
+    "promo",
+    promos.get_promo_code,
+    promo_out,
+    Code.PROMO_CODE_NOT_FOUND,
+    name="get_promo_code",
+    detail="no such promotion code",
+)
 
 
 # ------------------------------------------------------------------ the promotions budget

@@ -15,34 +15,27 @@ from litestar import Request, Response
 from litestar.params import FromPath, JSONBody
 
 from centime import usecases, wire
+from centime.platform.context import Platform
 from centime.platform.errors import Code
-from centime.platform.ids import format_id
+from centime.platform.pages import Cursor
 from centime.platform.payments import refunds
 
 from ..execute import execute
 from ..idempotency import IdempotencyKeyRequired
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
-from ..params import must_find, path_id
+from ..pagination import Listed
+from ..params import path_id
 from ..state import api_state, principal_of
-from .acting import PaymentQuery, listing, operation_id, query_id, visible_merchant
-from .declare import READ, REFUNDS, reads, writes
+from .acting import operation_id
+from .declare import READ, REFUNDS, writes
+from .listings import OWN_MERCHANT, PAYMENT, finds, lists
+from .render import converter
 
 __all__ = ["refund_out", "refund_routes"]
 
 
-def refund_out(r: refunds.Refund) -> wire.Refund:
-    asset = r.asset
-    return wire.Refund(
-        id=format_id("ref", r.id),
-        payment_id=format_id("pay", r.payment_id),
-        customer_id=format_id("cus", r.customer_id),
-        merchant_id=format_id("mer", r.merchant_id),
-        amount=wire.money(r.amount, asset),
-        fee_returned=wire.money(r.fee_returned, asset),
-        restricted=wire.money(r.restricted_amount, asset),
-        reason=r.reason,
-        created_at=wire.rfc3339(r.created_ns),
-    )
+refund_out: Final = converter(
+    refunds.Refund, wire.Refund, "ref", renamed={"restricted": "restricted_amount"}
+)
 
 
 @writes("/payments/{payment_id:str}/refunds", REFUNDS, 402, 404, status_code=201)
@@ -74,38 +67,37 @@ async def refund_payment(
     )
 
 
-@reads("/refunds", READ, 404)
-def list_refunds(
-    request: Request[Any, Any, Any],
-    payment_id: PaymentQuery = None,
-    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
-    cursor: CursorParam = None,
-) -> wire.RefundPage:
-    """Refunds newest first: a merchant's own, the operator's every one; of one payment."""
-    merchant = visible_merchant(principal_of(request))
-    payment = query_id("pay", payment_id, "payment_id")
-    name = listing("refunds", merchant, payment)
-    return page_of(
-        request,
-        wire.RefundPage,
-        name,
-        cursor,
-        limit,
-        refunds.list_refunds,
-        refund_out,
-        payment,
-        merchant,
-    )
+def _refunds(
+    platform: Platform, merchant: int | None, payment: int | None, at: Cursor | None, limit: int
+) -> Listed[refunds.Refund]:
+    # The cursor's name lists the merchant first (as it always did), the platform the payment.
+    return refunds.list_refunds(platform, payment, merchant, at, limit)
 
 
-@reads("/refunds/{refund_id:str}", READ, 404)
-def get_refund(request: Request[Any, Any, Any], refund_id: FromPath[str]) -> wire.Refund:
-    found = refunds.get_refund(
-        api_state(request).platform,
-        path_id("ref", refund_id, Code.REFUND_NOT_FOUND),
-        visible_merchant(principal_of(request)),
-    )
-    return refund_out(must_find(found, Code.REFUND_NOT_FOUND, "no such refund"))
+list_refunds = lists(
+    "/refunds",
+    READ,
+    wire.RefundPage,
+    _refunds,
+    refund_out,
+    OWN_MERCHANT,
+    PAYMENT,
+    name="list_refunds",
+    doc="Refunds newest first: a merchant's own, the operator's every one; of one payment.",
+    statuses=(404,),
+)
+get_refund = finds(
+    "/refunds/{refund_id:str}",
+    READ,
+    wire.Refund,
+    "ref",
+    refunds.get_refund,
+    refund_out,
+    Code.REFUND_NOT_FOUND,
+    OWN_MERCHANT,
+    name="get_refund",
+    detail="no such refund",
+)
 
 
 refund_routes: Final = [refund_payment, list_refunds, get_refund]

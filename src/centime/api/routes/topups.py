@@ -43,51 +43,29 @@ from centime.http.problems import PROBLEM_JSON, ApiCode, ProblemError, refusal_p
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.funding import fingerprint, instrument_key, topups
-from centime.platform.ids import format_id
 from centime.platform.review import InReview
 from centime.providers import FundingProvider, Method
 
 from ..execute import REPLAYED_HEADER
 from ..idempotency import IdempotencyKeyRequired
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
-from ..params import body_id, must_find, path_id
+from ..params import body_id, path_id
 from ..screen import IN_REVIEW, in_review_body, origin
 from ..state import api_state, principal_of
-from .acting import CustomerQuery, listing, operation_id, query_id
-from .declare import OPERATOR_PAYMENTS, OPERATOR_READ, reads, writes
+from .acting import operation_id
+from .declare import OPERATOR_PAYMENTS, OPERATOR_READ, writes
+from .listings import CUSTOMER, finds, lists
+from .render import converter
 
 __all__ = ["topup_out", "topup_routes"]
 
 
-def _time(ns: int | None) -> str | None:
-    return None if ns is None else wire.rfc3339(ns)
-
-
-def topup_out(t: topups.TopUp) -> wire.TopUp:
-    asset = t.asset
-    return wire.TopUp(
-        id=format_id("top", t.id),
-        customer_id=format_id("cus", t.customer_id),
-        amount=wire.money(t.amount, asset),
-        method=t.method.value,
-        instrument=t.instrument,
-        instrument_last4=t.instrument_last4 or None,
-        provider=t.provider,
-        status=t.status.value,
-        awaiting_retry=t.awaiting_retry,
-        failure_code=t.failure_code,
-        failure_message=t.failure_message,
-        restricted=t.restricted,
-        settles_at=_time(t.settles_at_ns),
-        settled_at=_time(t.settled_ns),
-        released=wire.money(t.released, asset),
-        charged_back=wire.money(t.charged_back, asset),
-        created_at=wire.rfc3339(t.created_ns),
-        updated_at=wire.rfc3339(t.updated_ns),
-        bonus=wire.money(t.bonus, asset),
-        bonus_rule=t.bonus_rule,
-        pricing_version=t.pricing_version,
-    )
+# A top-up without a card's digits has "" in the store; the wire says null.
+topup_out: Final = converter(
+    topups.TopUp,
+    wire.TopUp,
+    "top",
+    computed={"instrument_last4": lambda t: t.instrument_last4 or None},
+)
 
 
 def _provider(platform: Platform, name: str) -> FundingProvider:
@@ -208,27 +186,27 @@ async def retry_topup(
     return _answer(result, 200)
 
 
-@reads("/topups", OPERATOR_READ)
-def list_topups(
-    request: Request[Any, Any, Any],
-    customer_id: CustomerQuery = None,
-    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
-    cursor: CursorParam = None,
-) -> wire.TopUpPage:
-    """Top-ups newest first: every one, or a customer's."""
-    customer = query_id("cus", customer_id, "customer_id")
-    name = listing("topups", customer)
-    return page_of(
-        request, wire.TopUpPage, name, cursor, limit, topups.list_topups, topup_out, customer
-    )
-
-
-@reads("/topups/{topup_id:str}", OPERATOR_READ, 404)
-def get_topup(request: Request[Any, Any, Any], topup_id: FromPath[str]) -> wire.TopUp:
-    found = topups.get_topup(
-        api_state(request).platform, path_id("top", topup_id, Code.TOPUP_NOT_FOUND)
-    )
-    return topup_out(must_find(found, Code.TOPUP_NOT_FOUND, "no such top-up"))
+list_topups = lists(
+    "/topups",
+    OPERATOR_READ,
+    wire.TopUpPage,
+    topups.list_topups,
+    topup_out,
+    CUSTOMER,
+    name="list_topups",
+    doc="Top-ups newest first: every one, or a customer's.",
+)
+get_topup = finds(
+    "/topups/{topup_id:str}",
+    OPERATOR_READ,
+    wire.TopUp,
+    "top",
+    topups.get_topup,
+    topup_out,
+    Code.TOPUP_NOT_FOUND,
+    name="get_topup",
+    detail="no such top-up",
+)
 
 
 topup_routes: Final = [create_topup, retry_topup, list_topups, get_topup]

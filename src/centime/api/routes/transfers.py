@@ -12,34 +12,26 @@ from __future__ import annotations
 from typing import Any, Final
 
 from litestar import Request, Response
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from centime import usecases, wire
 from centime.platform.errors import Code
-from centime.platform.ids import format_id
 from centime.platform.payments import p2p
 
 from ..execute import execute
 from ..idempotency import IdempotencyKeyRequired
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
-from ..params import body_id, must_find, path_id
+from ..params import body_id
 from ..screen import IN_REVIEW, screened_operation
-from ..state import api_state, principal_of
-from .acting import CustomerQuery, listing, operation_id, query_id
-from .declare import OPERATOR_PAYMENTS, OPERATOR_READ, reads, writes
+from ..state import principal_of
+from .acting import operation_id
+from .declare import OPERATOR_PAYMENTS, OPERATOR_READ, writes
+from .listings import CUSTOMER, finds, lists
+from .render import converter
 
 __all__ = ["transfer_out", "transfer_routes"]
 
 
-def transfer_out(t: p2p.P2PTransfer) -> wire.Transfer:
-    return wire.Transfer(
-        id=format_id("tr", t.id),
-        sender_id=format_id("cus", t.sender_id),
-        recipient_id=format_id("cus", t.recipient_id),
-        amount=wire.money(t.amount, t.asset),
-        note=t.note,
-        created_at=wire.rfc3339(t.created_ns),
-    )
+transfer_out: Final = converter(p2p.P2PTransfer, wire.Transfer, "tr")
 
 
 @writes("/transfers", OPERATOR_PAYMENTS, 402, 404, status_code=201, also=IN_REVIEW)
@@ -65,34 +57,27 @@ async def create_transfer(
     )
 
 
-@reads("/transfers", OPERATOR_READ)
-def list_transfers(
-    request: Request[Any, Any, Any],
-    customer_id: CustomerQuery = None,
-    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
-    cursor: CursorParam = None,
-) -> wire.TransferPage:
-    """Transfers newest first: every one, or those a customer sent or received."""
-    customer = query_id("cus", customer_id, "customer_id")
-    name = listing("transfers", customer)
-    return page_of(
-        request,
-        wire.TransferPage,
-        name,
-        cursor,
-        limit,
-        p2p.list_p2p_transfers,
-        transfer_out,
-        customer,
-    )
-
-
-@reads("/transfers/{transfer_id:str}", OPERATOR_READ, 404)
-def get_transfer(request: Request[Any, Any, Any], transfer_id: FromPath[str]) -> wire.Transfer:
-    found = p2p.get_p2p_transfer(
-        api_state(request).platform, path_id("tr", transfer_id, Code.TRANSFER_NOT_FOUND)
-    )
-    return transfer_out(must_find(found, Code.TRANSFER_NOT_FOUND, "no such transfer"))
+list_transfers = lists(
+    "/transfers",
+    OPERATOR_READ,
+    wire.TransferPage,
+    p2p.list_p2p_transfers,
+    transfer_out,
+    CUSTOMER,
+    name="list_transfers",
+    doc="Transfers newest first: every one, or those a customer sent or received.",
+)
+get_transfer = finds(
+    "/transfers/{transfer_id:str}",
+    OPERATOR_READ,
+    wire.Transfer,
+    "tr",
+    p2p.get_p2p_transfer,
+    transfer_out,
+    Code.TRANSFER_NOT_FOUND,
+    name="get_transfer",
+    detail="no such transfer",
+)
 
 
 transfer_routes: Final = [create_transfer, list_transfers, get_transfer]

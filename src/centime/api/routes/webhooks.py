@@ -19,34 +19,34 @@ from centime import wire
 from centime.http.problems import problems
 from centime.platform.errors import Code
 from centime.platform.events import webhooks
-from centime.platform.ids import format_id
 
 from ..execute import execute
 from ..idempotency import IdempotencyKey
-from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
 from ..params import must_find, path_id
 from ..state import api_state, principal_of
 from .acting import acting_merchant, operation_id
 from .declare import ADMIN, reads, writes
+from .listings import OWN_MERCHANT, in_path, lists
+from .render import converter
 
 __all__ = ["endpoint_out", "webhook_routes"]
 
 
-def endpoint_out(e: webhooks.Endpoint) -> wire.WebhookEndpoint:
+def _rotating_until(e: webhooks.Endpoint) -> str | None:
+    """Until when the previous secret still signs (None: no rotation under way)."""
     rotating = e.previous_expires_ns if e.secret_previous is not None else None
-    return wire.WebhookEndpoint(
-        id=format_id("we", e.id),
-        merchant_id=format_id("mer", e.merchant_id),
-        url=e.url,
-        description=e.description,
-        event_types=sorted(e.event_types),
-        enabled=e.enabled,
-        disabled_reason=e.disabled_reason,
-        failures=e.failures,
-        secret_rotating_until=None if rotating is None else wire.rfc3339(rotating),
-        created_at=wire.rfc3339(e.created_ns),
-        updated_at=wire.rfc3339(e.updated_ns),
-    )
+    return None if rotating is None else wire.rfc3339(rotating)
+
+
+endpoint_out: Final = converter(
+    webhooks.Endpoint,
+    wire.WebhookEndpoint,
+    "we",
+    computed={
+        "event_types": lambda e: sorted(e.event_types),
+        "secret_rotating_until": _rotating_until,
+    },
+)
 
 
 def _with_secret(made: webhooks.NewSecret, shown: bool) -> wire.WebhookEndpointCreated:
@@ -54,31 +54,9 @@ def _with_secret(made: webhooks.NewSecret, shown: bool) -> wire.WebhookEndpointC
     return wire.extended(endpoint_out(made.endpoint), wire.WebhookEndpointCreated, secret=secret)
 
 
-def delivery_out(d: webhooks.Delivery) -> wire.WebhookDelivery:
-    return wire.WebhookDelivery(
-        id=format_id("wd", d.id),
-        endpoint_id=format_id("we", d.endpoint_id),
-        event_id=format_id("evt", d.event_id),
-        status=d.status,  # type: ignore[arg-type]
-        attempts=d.attempts,
-        next_attempt_at=None if d.next_attempt_ns is None else wire.rfc3339(d.next_attempt_ns),
-        last_status_code=d.last_status_code,
-        created_at=wire.rfc3339(d.created_ns),
-        updated_at=wire.rfc3339(d.updated_ns),
-    )
+delivery_out: Final = converter(webhooks.Delivery, wire.WebhookDelivery, "wd")
 
-
-def attempt_out(a: webhooks.Attempt) -> wire.WebhookAttempt:
-    return wire.WebhookAttempt(
-        id=format_id("wa", a.id),
-        delivery_id=format_id("wd", a.delivery_id),
-        event_id=format_id("evt", a.event_id),
-        attempt=a.attempt,
-        status_code=a.status_code,
-        latency_ms=a.latency_ms,
-        error=a.error,
-        created_at=wire.rfc3339(a.created_ns),
-    )
+attempt_out: Final = converter(webhooks.Attempt, wire.WebhookAttempt, "wa")
 
 
 def _owner(request: Request[Any, Any, Any]) -> int | None:
@@ -129,25 +107,16 @@ async def create_webhook_endpoint(
     )
 
 
-@reads("/webhook-endpoints", ADMIN)
-def list_webhook_endpoints(
-    request: Request[Any, Any, Any],
-    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
-    cursor: CursorParam = None,
-) -> wire.WebhookEndpointPage:
-    """The caller's endpoints (the operator's key: every merchant's), newest first."""
-    owner = _owner(request)
-    name = f"webhook-endpoints:{owner or ''}"
-    return page_of(
-        request,
-        wire.WebhookEndpointPage,
-        name,
-        cursor,
-        limit,
-        webhooks.list_endpoints,
-        endpoint_out,
-        owner,
-    )
+list_webhook_endpoints = lists(
+    "/webhook-endpoints",
+    ADMIN,
+    wire.WebhookEndpointPage,
+    webhooks.list_endpoints,
+    endpoint_out,
+    OWN_MERCHANT,
+    name="list_webhook_endpoints",
+    doc="The caller's endpoints (the operator's key: every merchant's), newest first.",
+)
 
 
 @reads("/webhook-endpoints/{endpoint_id:str}", ADMIN, 404)
@@ -226,49 +195,34 @@ async def send_webhook_test(
     )
 
 
-@reads("/webhook-endpoints/{endpoint_id:str}/deliveries", ADMIN, 404)
-def list_webhook_deliveries(
-    request: Request[Any, Any, Any],
-    endpoint_id: FromPath[str],
-    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
-    cursor: CursorParam = None,
-) -> wire.WebhookDeliveryPage:
-    """The endpoint's deliveries (one per event), newest first."""
-    endpoint = _visible(request, endpoint_id)
-    name = f"webhook-deliveries:{endpoint.id}"
-    return page_of(
-        request,
-        wire.WebhookDeliveryPage,
-        name,
-        cursor,
-        limit,
-        webhooks.list_deliveries,
-        delivery_out,
-        endpoint.id,
-    )
+# The endpoint the path names, if the caller's (404 otherwise): its deliveries' listing key.
+_ENDPOINT: Final = in_path("endpoint_id", lambda request, text: _visible(request, text).id)
 
-
-@reads("/webhook-endpoints/{endpoint_id:str}/attempts", ADMIN, 404)
-def list_webhook_attempts(
-    request: Request[Any, Any, Any],
-    endpoint_id: FromPath[str],
-    limit: LimitParam = API_PAGE_SIZE_DEFAULT,
-    cursor: CursorParam = None,
-) -> wire.WebhookAttemptPage:
-    """The endpoint's delivery log: every attempt with its status code, latency, error and
-    the answer's first bytes, newest first."""
-    endpoint = _visible(request, endpoint_id)
-    name = f"webhook-attempts:{endpoint.id}"
-    return page_of(
-        request,
-        wire.WebhookAttemptPage,
-        name,
-        cursor,
-        limit,
-        webhooks.list_attempts,
-        attempt_out,
-        endpoint.id,
-    )
+list_webhook_deliveries = lists(
+    "/webhook-endpoints/{endpoint_id:str}/deliveries",
+    ADMIN,
+    wire.WebhookDeliveryPage,
+    webhooks.list_deliveries,
+    delivery_out,
+    _ENDPOINT,
+    name="list_webhook_deliveries",
+    doc="The endpoint's deliveries (one per event), newest first.",
+    statuses=(404,),
+    listed="webhook-deliveries",
+)
+list_webhook_attempts = lists(
+    "/webhook-endpoints/{endpoint_id:str}/attempts",
+    ADMIN,
+    wire.WebhookAttemptPage,
+    webhooks.list_attempts,
+    attempt_out,
+    _ENDPOINT,
+    name="list_webhook_attempts",
+    doc="""The endpoint's delivery log: every attempt with its status code, latency, error and
+    the answer's first bytes, newest first.""",
+    statuses=(404,),
+    listed="webhook-attempts",
+)
 
 
 @writes("/webhook-deliveries/{delivery_id:str}/redeliver", ADMIN, 404, status_code=202, body=False)

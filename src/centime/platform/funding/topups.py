@@ -125,7 +125,7 @@ from ..pricing.budget import BudgetCode
 from ..pricing.evaluate import topup_bonus
 from ..pricing.store import active_rules
 from ..risk_labels import LabelIn, record_labels
-from ..rows import row_reader
+from ..rows import row_by_id, row_reader, row_update
 from .instruments import Vaulted, vault
 
 __all__ = [
@@ -339,39 +339,18 @@ def _event_problem(event: ProviderEvent) -> str | None:
 
 
 def _load(ctx: UnitContext, topup_id: int) -> TopUp | None:
-    rows = ctx.fetch(f"SELECT {_COLUMNS} FROM topups WHERE id = ?", (topup_id,))
-    return _topup(rows[0]) if rows else None
+    return row_by_id(ctx.fetch, "topups", _COLUMNS, topup_id, _topup)
 
 
-def _save(ctx: UnitContext, topup: TopUp) -> TopUp:
-    """Write every field that changes over a top-up's life."""
-    saved = dataclasses.replace(topup, updated_ns=ctx.now_ns)
-    ctx.execute(
-        "UPDATE topups SET status = ?, provider_ref = ?, failure_code = ?, failure_message = ?,"
-        " attempts = ?, settles_at_ns = ?, settled_ns = ?, released = ?, charged_back = ?,"
-        " chargeback_restricted = ?, chargeback_wallet = ?, chargeback_loss = ?,"
-        " updated_ns = ?, pricing_version = ?, bonus_rule = ?, bonus = ? WHERE id = ?",
-        (
-            saved.status.value,
-            saved.provider_ref,
-            saved.failure_code,
-            saved.failure_message,
-            saved.attempts,
-            saved.settles_at_ns,
-            saved.settled_ns,
-            saved.released,
-            saved.charged_back,
-            saved.chargeback_restricted,
-            saved.chargeback_wallet,
-            saved.chargeback_loss,
-            saved.updated_ns,
-            saved.pricing_version,
-            saved.bonus_rule,
-            saved.bonus,
-            saved.id,
-        ),
-    )
-    return saved
+# Every field that changes over a top-up's life, stamped with the time of the change.
+_save = row_update(
+    TopUp,
+    "topups",
+    "status, provider_ref, failure_code, failure_message, attempts, settles_at_ns, settled_ns,"
+    " released, charged_back, chargeback_restricted, chargeback_wallet, chargeback_loss,"
+    " updated_ns, pricing_version, bonus_rule, bonus",
+    stamp_ns="updated_ns",
+)
 
 
 def _insert(ctx: UnitContext, topup: TopUp) -> None:

@@ -22,7 +22,8 @@ from ..chart import AccountKind, account_id
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..ids import new_id, valid_id
-from ..pages import Cursor, Page, fetch_by_id, fetch_page
+from ..pages import Cursor, Page, fetch_page
+from ..rows import Table
 
 __all__ = [
     "NAME_LEN_MAX",
@@ -99,12 +100,10 @@ class MerchantBalance:
     pending: int  # captured into earnings by holds not yet resolved (reserved by holds)
 
 
-_CUSTOMER_COLUMNS: Final = "id, name, email, status, kyc_tier, created_ns"
 _MERCHANT_COLUMNS: Final = "id, name, email, status, kyc_tier, fee_bp, created_ns"
 
 
-def _customer(row: Sequence[Any]) -> Customer:
-    return Customer(row[0], row[1], row[2], Status(row[3]), row[4], row[5])
+_CUSTOMERS: Final = Table(Customer, "customers")
 
 
 def _merchant(row: Sequence[Any], fixed: dict[str, int]) -> Merchant:
@@ -141,8 +140,7 @@ def _check_fields(
 
 
 def load_customer(ctx: UnitContext, customer_id: int) -> Customer | None:
-    rows = ctx.fetch(f"SELECT {_CUSTOMER_COLUMNS} FROM customers WHERE id = ?", (customer_id,))
-    return _customer(rows[0]) if rows else None
+    return _CUSTOMERS.load(ctx.fetch, customer_id)
 
 
 def load_merchant(ctx: UnitContext, merchant_id: int) -> Merchant | None:
@@ -230,10 +228,7 @@ def create_customer(
         if _email_taken(ctx, "customers", email):
             return Refusal(Code.EMAIL_TAKEN, "a customer with this email exists")
         customer = Customer(new, name.strip(), email, Status.ACTIVE, kyc_tier, ctx.now_ns)
-        ctx.execute(
-            f"INSERT INTO customers ({_CUSTOMER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-            (customer.id, customer.name, email, customer.status.value, kyc_tier, ctx.now_ns),
-        )
+        _CUSTOMERS.insert(ctx, customer)
         return customer
 
     return Operation(unit, 0)
@@ -306,6 +301,26 @@ def _status_change(current: Status, wanted: Status, balances_zero: bool) -> Refu
     return None
 
 
+_CUSTOMER_ACCOUNTS: Final = (AccountKind.CUSTOMER_WALLET, AccountKind.CUSTOMER_RESTRICTED)
+_MERCHANT_ACCOUNTS: Final = (AccountKind.MERCHANT_AVAILABLE, AccountKind.MERCHANT_RESERVED)
+
+
+def _refused_change(
+    ctx: UnitContext, current: Status, wanted: Status | None, owner: int, *, customer: bool
+) -> Refusal | None:
+    """Why the customer or merchant ``owner`` may not move from ``current`` to ``wanted``
+    (None: no change asked), if it may not. One rule for both kinds of party: closing needs
+    every balance at zero, and a customer no top-up still on its way (its money could not
+    land)."""
+    if wanted is None:
+        return None
+    kinds = _CUSTOMER_ACCOUNTS if customer else _MERCHANT_ACCOUNTS
+    closable = wanted is not Status.CLOSED or (
+        _owned_accounts_zero(ctx, kinds, owner) and not (customer and _money_on_the_way(ctx, owner))
+    )
+    return _status_change(current, wanted, closable)
+
+
 def _owned_accounts_zero(ctx: UnitContext, kinds: Sequence[AccountKind], owner: int) -> bool:
     ids = [account_id(kind, owner, asset) for kind in kinds for asset in ASSETS]
     return all(_zero(a) for a in ctx.accounts(ids).values())
@@ -344,15 +359,9 @@ def set_customer(
         customer = load_customer(ctx, customer_id)
         if customer is None:
             return Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
-        if status is not None:
-            kinds = (AccountKind.CUSTOMER_WALLET, AccountKind.CUSTOMER_RESTRICTED)
-            zero = status is not Status.CLOSED or (
-                _owned_accounts_zero(ctx, kinds, customer_id)
-                and not _money_on_the_way(ctx, customer_id)
-            )
-            refusal = _status_change(customer.status, status, zero)
-            if refusal is not None:
-                return refusal
+        refusal = _refused_change(ctx, customer.status, status, customer_id, customer=True)
+        if refusal is not None:
+            return refusal
         new_status = (status or customer.status).value
         new_tier = customer.kyc_tier if kyc_tier is None else kyc_tier
         ctx.execute(
@@ -381,12 +390,9 @@ def set_merchant(
         merchant = load_merchant(ctx, merchant_id)
         if merchant is None:
             return Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
-        if status is not None:
-            kinds = (AccountKind.MERCHANT_AVAILABLE, AccountKind.MERCHANT_RESERVED)
-            zero = status is not Status.CLOSED or _owned_accounts_zero(ctx, kinds, merchant_id)
-            refusal = _status_change(merchant.status, status, zero)
-            if refusal is not None:
-                return refusal
+        refusal = _refused_change(ctx, merchant.status, status, merchant_id, customer=False)
+        if refusal is not None:
+            return refusal
         ctx.execute(
             "UPDATE merchants SET status = ?, kyc_tier = ?, fee_bp = ? WHERE id = ?",
             (
@@ -413,7 +419,7 @@ def _check_tier(platform: Platform, kyc_tier: object) -> Refusal | None:
 
 
 def get_customer(platform: Platform, customer_id: int) -> Customer | None:
-    return fetch_by_id(platform, "customers", _CUSTOMER_COLUMNS, customer_id, _customer)
+    return _CUSTOMERS.by_id(platform, customer_id)
 
 
 def get_merchant(platform: Platform, merchant_id: int) -> Merchant | None:
@@ -430,7 +436,7 @@ def list_customers(
     platform: Platform, cursor: Cursor | None = None, limit: int = 20
 ) -> Page[Customer]:
     """Every customer, newest first."""
-    return fetch_page(platform, "customers", _CUSTOMER_COLUMNS, [], cursor, limit, _customer)
+    return _CUSTOMERS.page(platform, [], cursor, limit)
 
 
 def list_merchants(

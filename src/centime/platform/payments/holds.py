@@ -52,11 +52,11 @@ from ..events.webhooks import notify
 from ..fees import payment_fee
 from ..funding.topups import RELEASE_SETTLED_EVENTS_MAX, release_settled_restricted
 from ..ids import derive_id, format_id, new_id, valid_id
-from ..pages import Cursor, Page, bounded_limit, fetch_by_id, fetch_page, given
+from ..pages import Cursor, Page, bounded_limit, given
 from ..parties.service import Merchant, active_customer, active_merchant, merchant_fee
 from ..pricing.evaluate import fee_terms, month_of
 from ..pricing.store import active_rules, add_volumes, month_volumes
-from ..rows import row_reader, row_values
+from ..rows import Table
 from .mandates import charge_under_mandate, load_mandates, save_mandate_charges, utc_day
 from .service import (
     LINKED,
@@ -132,13 +132,7 @@ class Capture:
     payment: Payment
 
 
-_COLUMNS: Final = (
-    "id, customer_id, merchant_id, asset, amount, restricted_amount, captured, status,"
-    " description, expires_at_ns, resolved_ns, payment_id, mandate_id, created_ns"
-)
-
-
-_hold = row_reader(Hold, _COLUMNS)
+_HOLDS: Final = Table(Hold, "holds")
 
 
 def _reserve_id(hold_id: int, leg: str) -> int:
@@ -151,8 +145,7 @@ def _resolve_id(hold_id: int, leg: str) -> int:
 
 
 def _load(ctx: UnitContext, hold_id: int) -> Hold | None:
-    rows = ctx.fetch(f"SELECT {_COLUMNS} FROM holds WHERE id = ?", (hold_id,))
-    return _hold(rows[0]) if rows else None
+    return _HOLDS.load(ctx.fetch, hold_id)
 
 
 # ------------------------------------------------------------------ authorize
@@ -274,7 +267,7 @@ def _authorize(
         mandate_id,
         ctx.now_ns,
     )
-    ctx.execute(f"INSERT INTO holds ({_COLUMNS}) VALUES ({', '.join('?' * 14)})", _row(hold))
+    _HOLDS.insert(ctx, hold)
     if mandate_id is not None and isinstance(spent, int):
         save_mandate_charges(ctx, {mandate_id: spent}, day)
     _tell(ctx, "hold.created", hold)
@@ -383,9 +376,6 @@ def _tell(ctx: UnitContext, event_type: str, hold: Hold) -> None:
             "mandate_id": None if hold.mandate_id is None else format_id("man", hold.mandate_id),
         },
     )
-
-
-_row = row_values(Hold, _COLUMNS)
 
 
 # ------------------------------------------------------------------ capture and release
@@ -631,11 +621,8 @@ def _release_settled(ctx: UnitContext, hold: Hold) -> None:
         release_settled_restricted(ctx, hold.customer_id, hold.asset, transfer_id)
 
 
-def _save_resolution(ctx: UnitContext, hold: Hold) -> None:
-    ctx.execute(
-        "UPDATE holds SET status = ?, captured = ?, resolved_ns = ?, payment_id = ? WHERE id = ?",
-        (hold.status.value, hold.captured, hold.resolved_ns, hold.payment_id, hold.id),
-    )
+# A hold's resolution: what its capture, release or expiry changes.
+_save_resolution = _HOLDS.updater("status, captured, resolved_ns, payment_id")
 
 
 # ------------------------------------------------------------------ expiry
@@ -650,11 +637,11 @@ def expire_holds(platform: Platform, limit: int = HOLD_EXPIRE_MAX) -> int:
     now_ns = platform.clock.now_ns()
     with platform.read() as fetch:
         rows = fetch(
-            f"SELECT {_COLUMNS} FROM holds WHERE status = ? AND expires_at_ns <= ?"
+            f"SELECT {_HOLDS.columns} FROM holds WHERE status = ? AND expires_at_ns <= ?"
             " ORDER BY expires_at_ns, id LIMIT ?",
             (HoldStatus.AUTHORIZED.value, now_ns, size),
         )
-    holds = [_hold(row) for row in rows]
+    holds = [_HOLDS.read(row) for row in rows]
     states = _reserve_states(platform, holds)
     lapsed = [
         hold
@@ -727,7 +714,7 @@ def get_hold(
     """The hold (``expired`` once its reserves lapsed), or None (also when it is not the
     given merchant's or customer's)."""
     owners = given(merchant_id=merchant_id, customer_id=customer_id)
-    hold = fetch_by_id(platform, "holds", _COLUMNS, hold_id, _hold, owners)
+    hold = _HOLDS.by_id(platform, hold_id, owners)
     return None if hold is None else _as_seen([hold], platform)[0]
 
 
@@ -740,5 +727,5 @@ def list_holds(
 ) -> Page[Hold]:
     """Holds newest first, of a merchant and/or a customer."""
     filters = given(merchant_id=merchant_id, customer_id=customer_id)
-    page = fetch_page(platform, "holds", _COLUMNS, filters, cursor, limit, _hold)
+    page = _HOLDS.page(platform, filters, cursor, limit)
     return Page(_as_seen(page.items, platform), page.next_cursor)

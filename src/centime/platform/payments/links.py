@@ -27,9 +27,9 @@ from centime.limits import DESCRIPTION_LEN_MAX
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..ids import new_id, random_id, valid_id
-from ..pages import Cursor, Page, fetch_by_id, fetch_page
+from ..pages import Cursor, Page
 from ..parties.service import active_merchant
-from ..rows import row_reader
+from ..rows import Table
 from .holds import (
     CAPTURE_EVENTS_MAX,
     RELEASE_EVENTS_MAX,
@@ -100,18 +100,10 @@ class Budget:
         return self.amount - self.used
 
 
-_LINK_COLUMNS: Final = (
-    "id, merchant_id, asset, amount, description, single_use, status, paid_count, created_ns"
-)
-_BUDGET_COLUMNS: Final = (
-    "id, customer_id, merchant_id, asset, amount, used, uses, status, expires_at_ns, created_ns"
-)
+_LINKS: Final = Table(Link, "payment_links")
 
 
-_link = row_reader(Link, _LINK_COLUMNS)
-
-
-_budget = row_reader(Budget, _BUDGET_COLUMNS)
+_BUDGETS: Final = Table(Budget, "pay_budgets")
 
 
 # ------------------------------------------------------------------ payment links
@@ -153,28 +145,14 @@ def create_link(
             0,
             ctx.now_ns,
         )
-        ctx.execute(
-            f"INSERT INTO payment_links ({_LINK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                link.id,
-                merchant_id,
-                asset,
-                amount,
-                link.description,
-                link.single_use,
-                link.status.value,
-                0,
-                ctx.now_ns,
-            ),
-        )
+        _LINKS.insert(ctx, link)
         return link
 
     return Operation(unit, 0)
 
 
 def _load_link(ctx: UnitContext, link_id: int) -> Link | None:
-    rows = ctx.fetch(f"SELECT {_LINK_COLUMNS} FROM payment_links WHERE id = ?", (link_id,))
-    return _link(rows[0]) if rows else None
+    return _LINKS.load(ctx.fetch, link_id)
 
 
 def disable_link(platform: Platform, link_id: int, merchant_id: int) -> Operation[Link | Refusal]:
@@ -232,14 +210,14 @@ def pay_link(
 
 
 def get_link(platform: Platform, link_id: int) -> Link | None:
-    return fetch_by_id(platform, "payment_links", _LINK_COLUMNS, link_id, _link)
+    return _LINKS.by_id(platform, link_id)
 
 
 def list_links(
     platform: Platform, merchant_id: int, cursor: Cursor | None = None, limit: int = 50
 ) -> Page[Link]:
     filters = [("merchant_id", merchant_id)]
-    return fetch_page(platform, "payment_links", _LINK_COLUMNS, filters, cursor, limit, _link)
+    return _LINKS.page(platform, filters, cursor, limit)
 
 
 # ------------------------------------------------------------------ spending budgets
@@ -283,21 +261,7 @@ def approve_budget(
             hold.expires_at_ns,
             ctx.now_ns,
         )
-        ctx.execute(
-            f"INSERT INTO pay_budgets ({_BUDGET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                budget.id,
-                customer_id,
-                merchant_id,
-                asset,
-                amount,
-                0,
-                0,
-                "open",
-                budget.expires_at_ns,
-                ctx.now_ns,
-            ),
-        )
+        _BUDGETS.insert(ctx, budget)
         return budget
 
     return Operation(unit, hold_op.events_max)
@@ -316,14 +280,14 @@ def spend_budget(
         if refusal is not None:
             return refusal
         rows = ctx.fetch(
-            f"SELECT {_BUDGET_COLUMNS} FROM pay_budgets WHERE customer_id = ?"
+            f"SELECT {_BUDGETS.columns} FROM pay_budgets WHERE customer_id = ?"
             " AND merchant_id = ? AND asset = ? AND status = 'open' AND expires_at_ns > ?"
             " ORDER BY amount - used DESC LIMIT 1",
             (customer_id, merchant_id, asset, ctx.now_ns + margin_ns),
         )
         if not rows:
             return Refusal(Code.BUDGET_NOT_FOUND, "no open spending budget at this merchant")
-        budget = _budget(rows[0])
+        budget = _BUDGETS.read(rows[0])
         if amount > budget.left:
             return Refusal(Code.BUDGET_EXCEEDED, "the spending budget has not enough left")
         ctx.execute(
@@ -352,7 +316,7 @@ def open_budget(
     """The customer's open budget at the merchant with most left (None: none)."""
     with platform.read() as fetch:
         rows = fetch(
-            f"SELECT {_BUDGET_COLUMNS} FROM pay_budgets WHERE customer_id = ?"
+            f"SELECT {_BUDGETS.columns} FROM pay_budgets WHERE customer_id = ?"
             " AND merchant_id = ? AND asset = ? AND status = 'open' AND expires_at_ns > ?"
             " ORDER BY amount - used DESC LIMIT 1",
             (
@@ -362,7 +326,7 @@ def open_budget(
                 platform.clock.now_ns() + BUDGET_SETTLE_AHEAD_S * NS_PER_S,
             ),
         )
-    return _budget(rows[0]) if rows else None
+    return _BUDGETS.read(rows[0]) if rows else None
 
 
 def settle_budget(
@@ -373,8 +337,7 @@ def settle_budget(
     capture_ops: dict[int, Operation[Any]] = {}
 
     def unit(ctx: UnitContext) -> Budget | Refusal:
-        rows = ctx.fetch(f"SELECT {_BUDGET_COLUMNS} FROM pay_budgets WHERE id = ?", (budget_id,))
-        budget = _budget(rows[0]) if rows else None
+        budget = _BUDGETS.load(ctx.fetch, budget_id)
         if budget is None or (customer_id is not None and budget.customer_id != customer_id):
             return Refusal(Code.BUDGET_NOT_FOUND, "no such spending budget")
         if budget.status != "open":
@@ -425,8 +388,8 @@ def settle_due_budgets(platform: Platform, limit: int = BUDGETS_SETTLED_PER_CALL
 def list_budgets(platform: Platform, customer_id: int, limit: int = 20) -> list[Budget]:
     with platform.read() as fetch:
         rows = fetch(
-            f"SELECT {_BUDGET_COLUMNS} FROM pay_budgets WHERE customer_id = ?"
+            f"SELECT {_BUDGETS.columns} FROM pay_budgets WHERE customer_id = ?"
             f" ORDER BY created_ns DESC LIMIT {max(1, min(limit, 100))}",
             (customer_id,),
         )
-    return [_budget(r) for r in rows]
+    return [_BUDGETS.read(r) for r in rows]

@@ -30,9 +30,9 @@ from ..errors import Code, Refusal
 from ..events.outbox import money
 from ..events.webhooks import notify
 from ..ids import format_id, new_id
-from ..pages import Cursor, Page, fetch_by_id, fetch_page, given
+from ..pages import Cursor, Page, given
 from ..parties.service import active_customer, active_merchant
-from ..rows import row_reader
+from ..rows import Table
 
 __all__ = [
     "Mandate",
@@ -71,13 +71,7 @@ class Mandate:
         return self.spent_today if self.day == day else 0
 
 
-_COLUMNS: Final = (
-    "id, customer_id, merchant_id, asset, amount_max_daily, status, spent_today, day,"
-    " created_ns, revoked_ns"
-)
-
-
-_mandate = row_reader(Mandate, _COLUMNS)
+_MANDATES: Final = Table(Mandate, "mandates")
 
 
 def utc_day(now_ns: int) -> int:
@@ -124,8 +118,10 @@ def load_mandates(ctx: UnitContext, mandate_ids: Collection[int]) -> dict[int, M
     for start in range(0, len(ids), SQL_IN_CHUNK):
         chunk = ids[start : start + SQL_IN_CHUNK]
         marks = ",".join("?" * len(chunk))
-        for row in ctx.fetch(f"SELECT {_COLUMNS} FROM mandates WHERE id IN ({marks})", chunk):
-            mandate = _mandate(row)
+        for row in ctx.fetch(
+            f"SELECT {_MANDATES.columns} FROM mandates WHERE id IN ({marks})", chunk
+        ):
+            mandate = _MANDATES.read(row)
             found[mandate.id] = mandate
     return found
 
@@ -189,21 +185,7 @@ def create_mandate(
             ctx.now_ns,
             None,
         )
-        ctx.execute(
-            f"INSERT INTO mandates ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                mandate.id,
-                customer_id,
-                merchant_id,
-                asset,
-                amount_max_daily,
-                mandate.status.value,
-                0,
-                mandate.day,
-                mandate.created_ns,
-                None,
-            ),
-        )
+        _MANDATES.insert(ctx, mandate)
         _tell(ctx, "mandate.created", mandate)
         return mandate
 
@@ -271,7 +253,7 @@ def get_mandate(
 ) -> Mandate | None:
     """The mandate, or None (also when it is not the given customer's or merchant's)."""
     owners = given(customer_id=customer_id, merchant_id=merchant_id)
-    return fetch_by_id(platform, "mandates", _COLUMNS, mandate_id, _mandate, owners)
+    return _MANDATES.by_id(platform, mandate_id, owners)
 
 
 def list_mandates(
@@ -283,4 +265,4 @@ def list_mandates(
 ) -> Page[Mandate]:
     """Mandates newest first, of a customer and/or to a merchant."""
     filters = given(customer_id=customer_id, merchant_id=merchant_id)
-    return fetch_page(platform, "mandates", _COLUMNS, filters, cursor, limit, _mandate)
+    return _MANDATES.page(platform, filters, cursor, limit)

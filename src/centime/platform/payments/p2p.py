@@ -28,9 +28,9 @@ from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..events.outbox import emit, money
 from ..ids import derive_id, format_id, new_id, valid_id
-from ..pages import Cursor, Filters, Page, fetch_by_id, fetch_page
+from ..pages import Cursor, Filters, Page
 from ..parties.service import Customer, Status, active_customer, load_customer
-from ..rows import row_reader
+from ..rows import Table
 from .service import Leg, check_amount, check_text, require_created
 
 __all__ = ["P2P_EVENTS_MAX", "P2PTransfer", "get_p2p_transfer", "list_p2p_transfers", "send"]
@@ -49,10 +49,7 @@ class P2PTransfer:
     created_ns: int
 
 
-_COLUMNS: Final = "id, sender_id, recipient_id, asset, amount, note, created_ns"
-
-
-_transfer = row_reader(P2PTransfer, _COLUMNS)
+_TRANSFERS: Final = Table(P2PTransfer, "p2p_transfers")
 
 
 def check_send(
@@ -91,9 +88,9 @@ def send(
     def unit(ctx: UnitContext) -> P2PTransfer | Refusal:
         if refusal_in is not None:
             return refusal_in
-        rows = ctx.fetch(f"SELECT {_COLUMNS} FROM p2p_transfers WHERE id = ?", (new,))
+        rows = ctx.fetch(f"SELECT {_TRANSFERS.columns} FROM p2p_transfers WHERE id = ?", (new,))
         if rows:
-            stored = _transfer(rows[0])
+            stored = _TRANSFERS.read(rows[0])
             same = (stored.sender_id, stored.recipient_id, stored.asset, stored.amount) == (
                 sender_id,
                 recipient_id,
@@ -155,10 +152,7 @@ def _send(
     )
     require_created(ctx.create_transfers([leg]), "transfer between customers")
     sent = P2PTransfer(transfer_id, sender_id, recipient_id, asset, amount, note, ctx.now_ns)
-    ctx.execute(
-        f"INSERT INTO p2p_transfers ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (transfer_id, sender_id, recipient_id, asset, amount, note, sent.created_ns),
-    )
+    _TRANSFERS.insert(ctx, sent)
     # Both customers are told (an event each: owner_id is who is told); customers have no
     # webhook endpoints, so these are the record for their notifications, always written.
     data: dict[str, object] = {
@@ -220,9 +214,7 @@ def get_p2p_transfer(
     platform: Platform, transfer_id: int, customer_id: int | None = None
 ) -> P2PTransfer | None:
     """The transfer, or None (also when the given customer neither sent nor received it)."""
-    return fetch_by_id(
-        platform, "p2p_transfers", _COLUMNS, transfer_id, _transfer, _either_side(customer_id)
-    )
+    return _TRANSFERS.by_id(platform, transfer_id, _either_side(customer_id))
 
 
 def list_p2p_transfers(
@@ -233,7 +225,7 @@ def list_p2p_transfers(
 ) -> Page[P2PTransfer]:
     """Transfers newest first that the customer sent or received (None: all)."""
     filters = _either_side(customer_id)
-    return fetch_page(platform, "p2p_transfers", _COLUMNS, filters, cursor, limit, _transfer)
+    return _TRANSFERS.page(platform, filters, cursor, limit)
 
 
 def _either_side(customer_id: int | None) -> Filters:

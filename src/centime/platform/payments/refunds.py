@@ -37,9 +37,9 @@ from ..events.webhooks import notify
 from ..fees import fee_returned
 from ..funding.topups import unsettled_carrier_amount
 from ..ids import derive_id, format_id, new_id, valid_id
-from ..pages import Cursor, Page, fetch_by_id, fetch_page, given
+from ..pages import Cursor, Page, given
 from ..parties.service import active_customer, active_merchant
-from ..rows import row_reader
+from ..rows import Table
 from .service import (
     LINKED,
     Leg,
@@ -78,13 +78,7 @@ class Refund:
     created_ns: int
 
 
-_COLUMNS: Final = (
-    "id, payment_id, customer_id, merchant_id, asset, amount, fee_returned,"
-    " restricted_amount, reason, created_ns"
-)
-
-
-_refund = row_reader(Refund, _COLUMNS)
+_REFUNDS: Final = Table(Refund, "refunds")
 
 
 def refund_split(amount: int, restricted_amount: int, restricted_refunded: int) -> tuple[int, int]:
@@ -130,9 +124,9 @@ def refund_payment(
             return Refusal(Code.PAYMENT_NOT_FOUND, "no such payment")
         if asset is not None and asset != payment.asset:
             return Refusal(Code.INVALID_AMOUNT, f"the payment is in {payment.asset}")
-        existing = ctx.fetch(f"SELECT {_COLUMNS} FROM refunds WHERE id = ?", (new,))
+        existing = ctx.fetch(f"SELECT {_REFUNDS.columns} FROM refunds WHERE id = ?", (new,))
         if existing:
-            stored = _refund(existing[0])
+            stored = _REFUNDS.read(existing[0])
             same = stored.payment_id == payment.id and amount in (None, stored.amount)
             return stored if same else Refusal(Code.INVALID_REQUEST, "refund_id names another")
         return _refund_in_unit(ctx, new, payment, amount, reason)
@@ -283,21 +277,7 @@ def _record(ctx: UnitContext, refund: Refund, payment: Payment, parts: _Parts) -
             payment.id,
         ),
     )
-    ctx.execute(
-        f"INSERT INTO refunds ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            refund.id,
-            refund.payment_id,
-            refund.customer_id,
-            refund.merchant_id,
-            asset,
-            wanted,
-            fee_back,
-            parts.to_restricted,
-            refund.reason,
-            refund.created_ns,
-        ),
-    )
+    _REFUNDS.insert(ctx, refund)
     event = payment_event(payment)
     event["refunded"] = money(payment.refunded + wanted, ASSETS[asset])
     event["refund"] = {
@@ -324,7 +304,7 @@ def _restricted_refill(
 def get_refund(platform: Platform, refund_id: int, merchant_id: int | None = None) -> Refund | None:
     """The refund, or None (also when it is not the given merchant's)."""
     owners = given(merchant_id=merchant_id)
-    return fetch_by_id(platform, "refunds", _COLUMNS, refund_id, _refund, owners)
+    return _REFUNDS.by_id(platform, refund_id, owners)
 
 
 def list_refunds(
@@ -336,4 +316,4 @@ def list_refunds(
 ) -> Page[Refund]:
     """Refunds newest first, of a payment and/or by a merchant."""
     filters = given(payment_id=payment_id, merchant_id=merchant_id)
-    return fetch_page(platform, "refunds", _COLUMNS, filters, cursor, limit, _refund)
+    return _REFUNDS.page(platform, filters, cursor, limit)

@@ -56,7 +56,7 @@ from ..events.outbox import emit_encoded, money
 from ..events.webhooks import subscribed
 from ..fees import payment_fee
 from ..ids import derive_id, format_id, new_id, valid_id
-from ..pages import Cursor, Page, fetch_by_id, fetch_page, given
+from ..pages import Cursor, Page, given
 from ..parties.service import Merchant, Status, active_merchant, merchant_fee
 from ..pricing.evaluate import FeeTerms, fee_terms, month_of
 from ..pricing.promos import (
@@ -69,7 +69,7 @@ from ..pricing.promos import (
 )
 from ..pricing.rules import EMPTY_RULES, RuleSet
 from ..pricing.store import active_rules, add_volumes, month_volumes
-from ..rows import row_reader, row_values
+from ..rows import Table
 from .mandates import Mandate, charge_under_mandate, load_mandates, save_mandate_charges, utc_day
 
 __all__ = [
@@ -180,16 +180,7 @@ class PaymentItem:
     promo_code: str | None = None  # a promotion code (single payments only)
 
 
-_COLUMNS: Final = (
-    "id, customer_id, merchant_id, asset, amount, fee, restricted_amount, refunded,"
-    " fee_refunded, restricted_refunded, description, reference, hold_id, mandate_id,"
-    " created_ns, fee_transfer_id, restricted_transfer_id, wallet_transfer_id,"
-    " pricing_version, fee_rule, discount, discount_refunded, promo_code_id"
-)
-_INSERT: Final = f"INSERT INTO payments ({_COLUMNS}) VALUES ({', '.join('?' * 23)})"
-
-
-_payment = row_reader(Payment, _COLUMNS)
+_PAYMENTS: Final = Table(Payment, "payments")
 
 
 # ------------------------------------------------------------------ pure decisions
@@ -235,15 +226,14 @@ def require_created(statuses: Sequence[CreateTransferStatus], what: str) -> None
 
 
 def load_payment(ctx: UnitContext, payment_id: int) -> Payment | None:
-    rows = ctx.fetch(f"SELECT {_COLUMNS} FROM payments WHERE id = ?", (payment_id,))
-    return _payment(rows[0]) if rows else None
+    return _PAYMENTS.load(ctx.fetch, payment_id)
 
 
 def record_payments(ctx: UnitContext, payments: Sequence[Payment]) -> None:
     """Insert the payments' rows (one statement), and their ``payment.created`` events
     when their merchant listens (one more statement)."""
     if payments:
-        ctx.executemany(_INSERT, [tuple(_values(p)) for p in payments])
+        ctx.executemany(_PAYMENTS.insert_sql, [_PAYMENTS.values(p) for p in payments])
         by_merchant: dict[int, list[Payment]] = {}
         for p in payments:
             by_merchant.setdefault(p.merchant_id, []).append(p)
@@ -297,9 +287,6 @@ def payment_event(p: Payment) -> dict[str, object]:
     }
 
 
-_values = row_values(Payment, _COLUMNS)
-
-
 def _in_chunks(ctx: UnitContext, sql: str, ids: Collection[int]) -> list[tuple[Any, ...]]:
     """``sql`` with ``{marks}`` for an IN list, run over ``ids`` in SQL_IN_CHUNK pieces."""
     ordered = sorted(ids)
@@ -318,8 +305,8 @@ def _customer_statuses(ctx: UnitContext, customer_ids: Collection[int]) -> dict[
 def _stored_payments(ctx: UnitContext, payment_ids: Collection[int]) -> dict[int, Payment]:
     if not payment_ids:
         return {}
-    sql = f"SELECT {_COLUMNS} FROM payments WHERE id IN ({{marks}})"
-    return {row[0]: _payment(row) for row in _in_chunks(ctx, sql, payment_ids)}
+    sql = f"SELECT {_PAYMENTS.columns} FROM payments WHERE id IN ({{marks}})"
+    return {row[0]: _PAYMENTS.read(row) for row in _in_chunks(ctx, sql, payment_ids)}
 
 
 _PAYMENT_CODE: Final = int(Leg.PAYMENT)
@@ -824,7 +811,7 @@ def get_payment(
 ) -> Payment | None:
     """The payment, or None (also when it is not the given merchant's or customer's)."""
     owners = given(merchant_id=merchant_id, customer_id=customer_id)
-    return fetch_by_id(platform, "payments", _COLUMNS, payment_id, _payment, owners)
+    return _PAYMENTS.by_id(platform, payment_id, owners)
 
 
 def list_payments(
@@ -837,4 +824,4 @@ def list_payments(
     """Payments newest first, to a merchant and/or of a customer (neither: all of them,
     the operator's view; that one has no index of its own and sorts the table)."""
     filters = given(merchant_id=merchant_id, customer_id=customer_id)
-    return fetch_page(platform, "payments", _COLUMNS, filters, cursor, limit, _payment)
+    return _PAYMENTS.page(platform, filters, cursor, limit)

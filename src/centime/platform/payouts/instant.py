@@ -31,11 +31,11 @@ from ..config import NS_PER_DAY
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..ids import derive_id, format_id, new_id, valid_id
-from ..pages import fetch_by_id, given
+from ..pages import given
 from ..payout_config import PayoutConfig
 from ..payout_fees import InstantFeeParams, instant_payout_fee
 from ..pricing.store import active_rules
-from ..rows import row_reader
+from ..rows import Table
 from .methods import PayoutMethod, get_payout_method
 from .schedules import day_of, load_schedule, next_payout_date, scheduled_payout_id
 from .service import (
@@ -79,13 +79,7 @@ class Quote:
         return self.amount - self.fee
 
 
-_COLUMNS: Final = (
-    "id, merchant_id, method_id, asset, amount, fee, days_early, scheduled_date, expires_ns,"
-    " payout_id, created_ns"
-)
-
-
-_quote = row_reader(Quote, _COLUMNS)
+_QUOTES: Final = Table(Quote, "payout_quotes")
 
 
 def instant_payout_id(quote_id: int) -> int:
@@ -166,7 +160,7 @@ def quote_instant_payout(
             None,
             ctx.now_ns,
         )
-        _save(ctx, quote)
+        _QUOTES.insert(ctx, quote)
         return quote
 
     return Operation(unit, 0)
@@ -193,25 +187,6 @@ def _quotable(
     return method
 
 
-def _save(ctx: UnitContext, quote: Quote) -> None:
-    ctx.execute(
-        f"INSERT INTO payout_quotes ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            quote.id,
-            quote.merchant_id,
-            quote.method_id,
-            quote.asset,
-            quote.amount,
-            quote.fee,
-            quote.days_early,
-            quote.scheduled_date,
-            quote.expires_ns,
-            None,
-            quote.created_ns,
-        ),
-    )
-
-
 def fee_params(ctx: UnitContext, config: PayoutConfig, asset: str) -> InstantFeeParams:
     """The instant-payout discounting in force: the published pricing rules' when they set it
     (``instant_payout`` of centime.platform.pricing), else the configuration's. The rules
@@ -225,8 +200,7 @@ def fee_params(ctx: UnitContext, config: PayoutConfig, asset: str) -> InstantFee
 
 
 def _load(ctx: UnitContext, quote_id: int) -> Quote | None:
-    rows = ctx.fetch(f"SELECT {_COLUMNS} FROM payout_quotes WHERE id = ?", (quote_id,))
-    return _quote(rows[0]) if rows else None
+    return _QUOTES.load(ctx.fetch, quote_id)
 
 
 def confirm_quote(
@@ -274,4 +248,4 @@ def payout_account(platform: Platform, quote: Quote) -> str:
 
 def get_quote(platform: Platform, quote_id: int, merchant_id: int | None = None) -> Quote | None:
     owners = given(merchant_id=merchant_id)
-    return fetch_by_id(platform, "payout_quotes", _COLUMNS, quote_id, _quote, owners)
+    return _QUOTES.by_id(platform, quote_id, owners)

@@ -35,9 +35,9 @@ from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..events.notices import Change, credential_changed
 from ..ids import new_id, valid_id
-from ..pages import fetch_by_id, given
+from ..pages import given
 from ..parties.service import active_merchant
-from ..rows import row_reader, row_values
+from ..rows import Table
 
 __all__ = [
     "PayoutMethod",
@@ -68,14 +68,7 @@ class PayoutMethod:
     removed_ns: int | None
 
 
-_COLUMNS: Final = (
-    "id, merchant_id, provider, token, fingerprint, last4, holder_name, status, created_ns,"
-    " removed_ns"
-)
-
-
-_method = row_reader(PayoutMethod, _COLUMNS)
-_values = row_values(PayoutMethod, _COLUMNS)
+_METHODS: Final = Table(PayoutMethod, "payout_methods")
 
 
 def payout_provider(platform: Platform, name: str | None = None) -> PayoutProvider | Refusal:
@@ -91,8 +84,7 @@ def payout_provider(platform: Platform, name: str | None = None) -> PayoutProvid
 
 
 def load_method(ctx: UnitContext, method_id: int) -> PayoutMethod | None:
-    rows = ctx.fetch(f"SELECT {_COLUMNS} FROM payout_methods WHERE id = ?", (method_id,))
-    return _method(rows[0]) if rows else None
+    return _METHODS.load(ctx.fetch, method_id)
 
 
 def locked_until(ctx: UnitContext, merchant_id: int) -> int:
@@ -131,11 +123,11 @@ def _lock(ctx: UnitContext, platform: Platform, merchant_id: int) -> None:
 
 def _active_methods(ctx: UnitContext, merchant_id: int) -> list[PayoutMethod]:
     rows = ctx.fetch(
-        f"SELECT {_COLUMNS} FROM payout_methods WHERE merchant_id = ? AND status = 'active'"
+        f"SELECT {_METHODS.columns} FROM payout_methods WHERE merchant_id = ? AND status = 'active'"
         " ORDER BY created_ns DESC, id DESC LIMIT ?",
         (merchant_id, PAYOUT_METHODS_PER_MERCHANT_MAX + 1),
     )
-    return [_method(r) for r in rows]
+    return [_METHODS.read(r) for r in rows]
 
 
 def _room_refusal(ctx: UnitContext, merchant_id: int, fingerprint: str | None) -> Refusal | None:
@@ -232,10 +224,7 @@ def _record_unit(
             ctx.now_ns,
             None,
         )
-        ctx.execute(
-            f"INSERT INTO payout_methods ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            _values(method),
-        )
+        _METHODS.insert(ctx, method)
         _lock(ctx, platform, merchant_id)
         credential_changed(
             ctx,
@@ -285,15 +274,16 @@ def list_payout_methods(platform: Platform, merchant_id: int) -> list[PayoutMeth
     """The merchant's active methods, newest first (at most PAYOUT_METHODS_PER_MERCHANT_MAX)."""
     with platform.read() as fetch:
         rows = fetch(
-            f"SELECT {_COLUMNS} FROM payout_methods WHERE merchant_id = ? AND status = 'active'"
+            f"SELECT {_METHODS.columns} FROM payout_methods"
+            " WHERE merchant_id = ? AND status = 'active'"
             " ORDER BY created_ns DESC, id DESC LIMIT ?",
             (merchant_id, PAYOUT_METHODS_PER_MERCHANT_MAX),
         )
-    return [_method(r) for r in rows]
+    return [_METHODS.read(r) for r in rows]
 
 
 def get_payout_method(
     platform: Platform, method_id: int, merchant_id: int | None = None
 ) -> PayoutMethod | None:
     owners = given(merchant_id=merchant_id)
-    return fetch_by_id(platform, "payout_methods", _COLUMNS, method_id, _method, owners)
+    return _METHODS.by_id(platform, method_id, owners)

@@ -45,7 +45,7 @@ from ..errors import Code, Refusal
 from ..ids import derive_id
 from ..parties.service import active_merchant
 from ..payout_fees import BP_MAX, ceil_bp
-from ..rows import row_reader, row_values
+from ..rows import Table
 from .service import (
     PAYOUT_RESERVE_EVENTS_MAX,
     Payout,
@@ -104,14 +104,7 @@ class PayoutSchedule:
     updated_ns: int
 
 
-_COLUMNS: Final = (
-    "merchant_id, asset, frequency, weekday, month_day, minimum_amount, reserve_bp,"
-    " reserve_days, method_id, updated_ns"
-)
-
-
-_schedule = row_reader(PayoutSchedule, _COLUMNS)
-_values = row_values(PayoutSchedule, _COLUMNS)
+_SCHEDULES: Final = Table(PayoutSchedule, "payout_schedules")
 
 
 # ------------------------------------------------------------------ dates (pure)
@@ -228,10 +221,7 @@ def set_schedule(
             "DELETE FROM payout_schedules WHERE merchant_id = ? AND asset = ?",
             (merchant_id, asset),
         )
-        ctx.execute(
-            f"INSERT INTO payout_schedules ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            _values(schedule),
-        )
+        _SCHEDULES.insert(ctx, schedule)
         return schedule
 
     return Operation(unit, 0)
@@ -239,19 +229,20 @@ def set_schedule(
 
 def load_schedule(ctx: UnitContext, merchant_id: int, asset: str) -> PayoutSchedule | None:
     rows = ctx.fetch(
-        f"SELECT {_COLUMNS} FROM payout_schedules WHERE merchant_id = ? AND asset = ?",
+        f"SELECT {_SCHEDULES.columns} FROM payout_schedules WHERE merchant_id = ? AND asset = ?",
         (merchant_id, asset),
     )
-    return _schedule(rows[0]) if rows else None
+    return _SCHEDULES.read(rows[0]) if rows else None
 
 
 def get_schedule(platform: Platform, merchant_id: int, asset: str) -> PayoutSchedule | None:
     with platform.read() as fetch:
         rows = fetch(
-            f"SELECT {_COLUMNS} FROM payout_schedules WHERE merchant_id = ? AND asset = ?",
+            f"SELECT {_SCHEDULES.columns} FROM payout_schedules"
+            " WHERE merchant_id = ? AND asset = ?",
             (merchant_id, asset),
         )
-    return _schedule(rows[0]) if rows else None
+    return _SCHEDULES.read(rows[0]) if rows else None
 
 
 def earned_recent(ctx: UnitContext, merchant_id: int, asset: str, days: int) -> int:
@@ -331,11 +322,11 @@ def _draft(payout_id: int, schedule: PayoutSchedule, day: dt.date, amount: int) 
 def _due_page(platform: Platform, after: tuple[int, str]) -> list[PayoutSchedule]:
     with platform.read() as fetch:
         rows = fetch(
-            f"SELECT {_COLUMNS} FROM payout_schedules WHERE merchant_id > ?"
+            f"SELECT {_SCHEDULES.columns} FROM payout_schedules WHERE merchant_id > ?"
             " OR (merchant_id = ? AND asset > ?) ORDER BY merchant_id, asset LIMIT ?",
             (after[0], after[0], after[1], PAYOUT_RUN_SCHEDULES_MAX),
         )
-    return [_schedule(r) for r in rows]
+    return [_SCHEDULES.read(r) for r in rows]
 
 
 def run_scheduled_payouts(platform: Platform, now_ns: int | None = None) -> RunReport:

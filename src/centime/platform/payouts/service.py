@@ -90,9 +90,9 @@ from ..errors import Code, Refusal
 from ..events.outbox import emit, money
 from ..feeds import drain
 from ..ids import derive_id, valid_id
-from ..pages import Cursor, Page, fetch_by_id, fetch_page, given
+from ..pages import Cursor, Page, given
 from ..parties.service import active_merchant
-from ..rows import row_reader, row_values
+from ..rows import Table
 from .methods import PayoutMethod, load_method, lock_refusal, payout_provider
 
 __all__ = [
@@ -179,46 +179,22 @@ class Payout:
         return self.amount - self.fee
 
 
-_COLUMNS: Final = (
-    "id, merchant_id, method_id, asset, amount, fee, kind, status, provider, provider_ref,"
-    " attempts, failure_code, return_code, quote_id, run_date, created_ns, updated_ns,"
-    " resolved_ns, returned_ns"
-)
-_PLACEHOLDERS: Final = ", ".join("?" * 19)
-
-
-_payout = row_reader(Payout, _COLUMNS)
-
-
-_values = row_values(Payout, _COLUMNS)
+_PAYOUTS: Final = Table(Payout, "payouts")
 
 
 # ------------------------------------------------------------------ inside units
 
 
 def load_payout(ctx: UnitContext, payout_id: int) -> Payout | None:
-    rows = ctx.fetch(f"SELECT {_COLUMNS} FROM payouts WHERE id = ?", (payout_id,))
-    return _payout(rows[0]) if rows else None
+    return _PAYOUTS.load(ctx.fetch, payout_id)
 
 
-def _save(ctx: UnitContext, payout: Payout) -> Payout:
-    saved = dataclasses.replace(payout, updated_ns=ctx.now_ns)
-    ctx.execute(
-        "UPDATE payouts SET status = ?, provider_ref = ?, attempts = ?, failure_code = ?,"
-        " return_code = ?, updated_ns = ?, resolved_ns = ?, returned_ns = ? WHERE id = ?",
-        (
-            saved.status.value,
-            saved.provider_ref,
-            saved.attempts,
-            saved.failure_code,
-            saved.return_code,
-            saved.updated_ns,
-            saved.resolved_ns,
-            saved.returned_ns,
-            saved.id,
-        ),
-    )
-    return saved
+# Every field that changes over a payout's life, stamped with the time of the change.
+_save = _PAYOUTS.updater(
+    "status, provider_ref, attempts, failure_code, return_code, updated_ns, resolved_ns,"
+    " returned_ns",
+    stamp_ns="updated_ns",
+)
 
 
 def _event_data(payout: Payout) -> dict[str, object]:
@@ -441,7 +417,7 @@ def reserve_unit(ctx: UnitContext, platform: Platform, draft: Payout) -> Payout 
         updated_ns=ctx.now_ns,
     )
     _submit(ctx, _reserve_chain(payout), "payout reserve")
-    ctx.execute(f"INSERT INTO payouts ({_COLUMNS}) VALUES ({_PLACEHOLDERS})", _values(payout))
+    _PAYOUTS.insert(ctx, payout)
     _emit(ctx, "payout.requested", payout)
     return payout
 
@@ -767,7 +743,7 @@ def process_payout_events(
 
 def get_payout(platform: Platform, payout_id: int, merchant_id: int | None = None) -> Payout | None:
     owners = given(merchant_id=merchant_id)
-    return fetch_by_id(platform, "payouts", _COLUMNS, payout_id, _payout, owners)
+    return _PAYOUTS.by_id(platform, payout_id, owners)
 
 
 def list_payouts(
@@ -778,4 +754,4 @@ def list_payouts(
 ) -> Page[Payout]:
     """Payouts newest first, of one merchant (None: every one, the operator's view)."""
     filters = given(merchant_id=merchant_id)
-    return fetch_page(platform, "payouts", _COLUMNS, filters, cursor, limit, _payout)
+    return _PAYOUTS.page(platform, filters, cursor, limit)

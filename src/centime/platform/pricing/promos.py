@@ -28,8 +28,8 @@ from centime.money import ASSETS
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..ids import new_id
-from ..pages import Cursor, Page, fetch_by_id, fetch_page
-from ..rows import row_reader
+from ..pages import Cursor, Page
+from ..rows import Table
 from .evaluate import PromoTerms, promo_discount
 from .rules import BP_PER_WHOLE
 
@@ -82,13 +82,7 @@ class Redemption:
     discount: int
 
 
-_COLUMNS: Final = (
-    "id, code, asset, discount_bp, discount_max, min_amount, uses_max, per_customer_max,"
-    " budget, expires_ns, uses, spent, created_ns"
-)
-
-
-_promo = row_reader(PromoCode, _COLUMNS)
+_PROMOS: Final = Table(PromoCode, "promo_codes")
 
 
 def normal_code(text: object) -> str | None:
@@ -163,24 +157,7 @@ def create_promo_code(
             0,
             ctx.now_ns,
         )
-        ctx.execute(
-            f"INSERT INTO promo_codes ({_COLUMNS}) VALUES ({', '.join('?' * 13)})",
-            (
-                made.id,
-                made.code,
-                made.asset,
-                made.discount_bp,
-                made.discount_max,
-                made.min_amount,
-                made.uses_max,
-                made.per_customer_max,
-                made.budget,
-                made.expires_ns,
-                0,
-                0,
-                made.created_ns,
-            ),
-        )
+        _PROMOS.insert(ctx, made)
         return made
 
     return Operation(unit, 0)
@@ -190,8 +167,8 @@ def load_promo(ctx: UnitContext, code: str) -> PromoCode | None:
     normal = normal_code(code)
     if normal is None:
         return None
-    rows = ctx.fetch(f"SELECT {_COLUMNS} FROM promo_codes WHERE code = ?", (normal,))
-    return _promo(rows[0]) if rows else None
+    rows = ctx.fetch(f"SELECT {_PROMOS.columns} FROM promo_codes WHERE code = ?", (normal,))
+    return _PROMOS.read(rows[0]) if rows else None
 
 
 def redemption_refusal(
@@ -234,10 +211,10 @@ def record_redemption(
 
 
 def get_promo_code(platform: Platform, promo_id: int) -> PromoCode | None:
-    return fetch_by_id(platform, "promo_codes", _COLUMNS, promo_id, _promo)
+    return _PROMOS.by_id(platform, promo_id)
 
 
 def list_promo_codes(
     platform: Platform, cursor: Cursor | None = None, limit: int = 100
 ) -> Page[PromoCode]:
-    return fetch_page(platform, "promo_codes", _COLUMNS, [], cursor, limit, _promo)
+    return _PROMOS.page(platform, [], cursor, limit)

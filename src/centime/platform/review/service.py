@@ -58,6 +58,7 @@ from ..pages import Cursor, Page, fetch_by_id, fetch_page
 from ..parties.service import Status, active_customer, set_customer, set_merchant
 from ..payments.service import require_created, split_restricted_first
 from ..risk_labels import LabelIn, record_labels
+from ..rows import row_by_id
 from .decisions import (
     DECISION_COLUMNS,
     DecisionRecord,
@@ -222,8 +223,7 @@ def _case(row: Sequence[Any]) -> Case:
 
 
 def _load(ctx: UnitContext, case_id: int) -> Case | None:
-    rows = ctx.fetch(f"SELECT {_CASE_COLUMNS} FROM risk_cases WHERE id = ?", (case_id,))
-    return _case(rows[0]) if rows else None
+    return row_by_id(ctx.fetch, "risk_cases", _CASE_COLUMNS, case_id, _case)
 
 
 def case_for_subject(ctx: UnitContext, subject: Subject) -> Case | None:
