@@ -34,6 +34,7 @@ from centime.api.guards import check_every_route_authorizes
 from centime.api.health import health_routes
 from centime.api.idempotency import InFlight
 from centime.api.routes import api_routes
+from centime.api.screen_queue import ScreenQueue
 from centime.api.state import ApiState
 from centime.audit import AuditLog
 from centime.auth import KeyVerifier
@@ -179,6 +180,7 @@ def create_app(
         buckets=TokenBuckets(rate_per_s, rate_burst, store=rate_store),
         in_flight=InFlight(),
         metrics=metrics,
+        screens=ScreenQueue(platform),
         failures=FailureLimit(store=rate_store) if auth_failures is None else auth_failures,
     )
     v1 = Router(path="/v1", route_handlers=api_routes, security=[{SECURITY_SCHEME: []}])

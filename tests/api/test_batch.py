@@ -146,10 +146,28 @@ def test_a_key_taken_meanwhile_by_another_batch_is_422(
     w = World(api)
     first = post(api, as_json([item(w.rich, cents(10), w.rich_mandate)]), "b-2", w.seller.token)
     assert first.status_code == 200
-    monkeypatch.setattr(payment_routes, "_stored_row", lambda *args: None)  # the race
+    monkeypatch.setattr(payment_routes, "_stored_answer", lambda *args: None)  # the race
     other = as_json([item(w.rich, cents(7), w.rich_mandate)])
     second = post(api, other, "b-2", w.seller.token)
     assert (second.status_code, second.json()["code"]) == (422, "idempotency_key_reused")
+    assert customer_balance(api, w.rich) == (10_000 - 10) * 10_000
+
+
+def test_the_same_batch_run_meanwhile_by_another_process_is_replayed(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both check the key before running; the second's units find the answer the first's
+    last unit stored, run nothing and answer it."""
+    w = World(api)
+    body = as_json(
+        [item(w.rich, cents(10), w.rich_mandate), item(w.poor, cents(5), w.poor_mandate)]
+    )
+    first = post(api, body, "b-3", w.seller.token)
+    assert first.status_code == 200
+    monkeypatch.setattr(payment_routes, "_stored_answer", lambda *args: None)  # the race
+    second = post(api, body, "b-3", w.seller.token)
+    assert second.status_code == 200 and second.headers["idempotent-replayed"] == "true"
+    assert second.json() == first.json()
     assert customer_balance(api, w.rich) == (10_000 - 10) * 10_000
 
 

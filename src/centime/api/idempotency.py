@@ -10,6 +10,11 @@ run one at a time under the ledger's clock lock, in every process, so two retrie
 both miss the row. Within a process a duplicate that arrives while the first is still in
 flight is refused at once (409 ``idempotency_key_in_use``) instead of queueing behind it.
 
+A request too large for one unit (a batch of payments) is several units queued together
+(:class:`IdempotentParts`): each looks the key up the same way (:func:`stored_answer`), and
+the last stores the answer in its own transaction, with its payments, made of every unit's
+result; the answer is stored compactly there and rendered off the writer's thread.
+
 What is stored is the first *answer of the operation*: a success, or the service's refusal
 (Stripe's rule). A request refused before any operation ran (bad JSON, a missing scope, a
 rate limit) stores nothing: fixing it and retrying with the same key is fine. Stored rows
@@ -20,14 +25,17 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Final, TypeVar
+from typing import Annotated, Any, Final, Generic, TypeVar
 
 from litestar.params import HeaderParameter
 
 from centime.http.problems import ApiCode, ProblemError
+from centime.ledger import Ledger
+from centime.ledger.port import Fetch
 from centime.ledger.units import UnitContext
 from centime.limits import (
     IDEMPOTENCY_IN_FLIGHT_MAX,
@@ -42,6 +50,7 @@ __all__ = [
     "HEADER",
     "IdempotencyKey",
     "IdempotencyKeyRequired",
+    "IdempotentParts",
     "InFlight",
     "KeyReused",
     "Stored",
@@ -49,6 +58,7 @@ __all__ = [
     "idempotent",
     "purge_expired",
     "request_hash",
+    "stored_answer",
 ]
 
 T = TypeVar("T")
@@ -119,6 +129,37 @@ class KeyReused:
     """The key was first used for a different request."""
 
 
+def stored_answer(
+    fetch: Fetch, principal: str, key: str, fingerprint: bytes
+) -> Stored | KeyReused | None:
+    """The stored answer of (principal, key) for this request, KeyReused when it was stored
+    for another one, None when there is none (``fetch``: a unit's, or a reader's to answer
+    a retry before doing anything)."""
+    rows = fetch(
+        "SELECT request_hash, status_code, body FROM idempotency_keys"
+        " WHERE principal = ? AND key = ?",
+        (principal, key),
+    )
+    if not rows:
+        return None
+    stored_hash, status_code, body = rows[0]
+    if bytes(stored_hash) != fingerprint:
+        return KeyReused()
+    return Stored(int(status_code), bytes(body), replayed=True)
+
+
+def _store(
+    ctx: UnitContext, principal: str, key: str, fingerprint: bytes, answer: tuple[int, bytes]
+) -> None:
+    status_code, body = answer
+    ctx.execute(
+        "INSERT INTO idempotency_keys"
+        " (principal, key, request_hash, status_code, body, created_ns)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (principal, key, fingerprint, status_code, body, ctx.now_ns),
+    )
+
+
 def idempotent(
     operation: Operation[T],
     principal: str,
@@ -133,28 +174,88 @@ def idempotent(
     (a created API key's secret is shown once and never stored)."""
 
     def wrap(ctx: UnitContext, inner: Callable[[UnitContext], T]) -> Stored | KeyReused:
-        rows = ctx.fetch(
-            "SELECT request_hash, status_code, body FROM idempotency_keys"
-            " WHERE principal = ? AND key = ?",
-            (principal, key),
-        )
-        if rows:
-            stored_hash, status_code, body = rows[0]
-            if bytes(stored_hash) != fingerprint:
-                return KeyReused()
-            return Stored(int(status_code), bytes(body), replayed=True)
+        found = stored_answer(ctx.fetch, principal, key, fingerprint)
+        if found is not None:
+            return found
         result = inner(ctx)
         status_code, body = render(result)
-        kept_status, kept_body = (stored_render or render)(result)
-        ctx.execute(
-            "INSERT INTO idempotency_keys"
-            " (principal, key, request_hash, status_code, body, created_ns)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (principal, key, fingerprint, kept_status, kept_body, ctx.now_ns),
-        )
+        # Rendered once: the writer's time is the scarce one.
+        kept = (status_code, body) if stored_render is None else stored_render(result)
+        _store(ctx, principal, key, fingerprint, kept)
         return Stored(status_code, body, replayed=False)
 
     return operation.then(wrap)
+
+
+class IdempotentParts(Generic[T]):
+    """A request too large for one write unit (a batch of payments), run as ``parts`` (units
+    queued together, in order) and answered once per (principal, key), like
+    :func:`idempotent`: each part first looks the key up (stored: the part does nothing and
+    answers that, :class:`Stored` or :class:`KeyReused`), and the last part stores what
+    ``keep`` makes of every part's result in its own transaction, with its payments.
+
+    The last part reads the earlier parts' results as the writer left them: a part of an
+    earlier group committed before the last one ran (the writer answers a group's futures
+    before it takes the next), and one of the same group commits with it. If an earlier
+    part failed, nothing is stored (the request's answer is that failure; a retry runs
+    again, and meets what was committed). ``keep`` runs on the writer's thread: it makes the
+    compact row only, never the response."""
+
+    def __init__(
+        self,
+        parts: Sequence[Operation[T]],
+        principal: str,
+        key: str,
+        fingerprint: bytes,
+        keep: Callable[[list[T]], tuple[int, bytes]],
+    ) -> None:
+        if not parts:
+            raise ValueError("an idempotent request has at least one part")
+        self._identity = (principal, key, fingerprint)
+        self._keep = keep
+        self._results: list[tuple[T] | None] = [None] * len(parts)  # (result,) once run
+        self._futures: list[Future[Any]] = []
+        self.units = [
+            Operation(self._part(index, part), part.events_max) for index, part in enumerate(parts)
+        ]
+
+    def submit(self, ledger: Ledger) -> list[Future[T | Stored | KeyReused]]:
+        """Queue every part (waiting for room in the writer's queue: call it from a worker
+        thread), in order; their futures."""
+        for unit in self.units:
+            self._futures.append(ledger.submit_unit(unit.unit, unit.events_max))
+        return list(self._futures)
+
+    def _part(
+        self, index: int, part: Operation[T]
+    ) -> Callable[[UnitContext], T | Stored | KeyReused]:
+        last = index == len(self._results) - 1
+
+        def unit(ctx: UnitContext) -> T | Stored | KeyReused:
+            found = stored_answer(ctx.fetch, *self._identity)
+            if found is not None:
+                return found
+            result = part.unit(ctx)
+            self._results[index] = (result,)
+            if last:
+                earlier = self._settled(index)
+                if earlier is not None:
+                    _store(ctx, *self._identity, self._keep([*earlier, result]))
+            return result
+
+        return unit
+
+    def _settled(self, last: int) -> list[T] | None:
+        """The results of the parts before ``last``, as this transaction will commit them;
+        None when one of them failed."""
+        results: list[T] = []
+        for future, result in zip(self._futures[:last], self._results, strict=False):
+            if future.done() and future.exception() is not None:
+                return None
+            if result is None:
+                return None
+            results.append(result[0])
+        return results
 
 
 class InFlight:

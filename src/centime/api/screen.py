@@ -11,7 +11,9 @@ thread, and the ``202 in_review`` answer.
   to centime.usecases itself).
 
 Decisions are CPU work: they run in a worker thread (``to_thread``), never on the event
-loop nor on the ledger's writer thread.
+loop nor on the ledger's writer thread. Single decisions asked while others are being made
+wait and are then made together, in arrival order, by one ``decide_many`` call in one worker
+thread (centime.api.screen_queue), as the ledger's writer groups units into one commit.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from centime.auth import Principal
 from centime.platform import review
 from centime.platform.context import Operation
 from centime.platform.ids import format_id
-from centime.platform.review import InReview, decide, decide_many, device_text, ip_text
+from centime.platform.review import InReview, decide_many, device_text, ip_text
 from centime.risk.types import Decision, RiskEvent
 
 from .state import api_state, principal_of
@@ -72,8 +74,7 @@ def origin(request: Request[Any, Any, Any], principal: Principal) -> tuple[str |
 
 
 async def screen_one(request: Request[Any, Any, Any], event: RiskEvent) -> Decision:
-    screen = api_state(request).platform.screen
-    return await to_thread.run_sync(decide, screen, event)
+    return await api_state(request).screens.decide(event)
 
 
 async def screened_operation(

@@ -13,6 +13,7 @@ from centime.http.ratelimit import FailureLimit, TokenBuckets
 from centime.platform.context import Platform
 
 from .idempotency import InFlight
+from .screen_queue import ScreenQueue
 
 __all__ = ["ApiState", "api_state", "principal_of"]
 
@@ -28,6 +29,8 @@ class ApiState:
     buckets: TokenBuckets
     in_flight: InFlight
     metrics: Metrics
+    # The risk screen's single decisions, grouped (centime.api.screen_queue).
+    screens: ScreenQueue
     # Failed authentications per client address (429 once a source guesses too much).
     failures: FailureLimit = field(default_factory=FailureLimit)
 

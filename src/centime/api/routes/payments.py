@@ -15,8 +15,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import Any, Final
+from collections.abc import Callable, Sequence
+from typing import Any, Final, cast
 
 import msgspec
 from anyio import to_thread
@@ -40,18 +40,21 @@ from centime.limits import (
 )
 from centime.money import ASSETS
 from centime.platform import payments
-from centime.platform.context import Operation, Platform
+from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id
 from centime.platform.review import InReview
+from centime.usecases.batch import BatchResult
 
 from ..execute import BUSY_HEADERS, answer, execute
 from ..idempotency import (
     IdempotencyKeyRequired,
+    IdempotentParts,
     KeyReused,
+    Stored,
     check_key,
-    idempotent,
     request_hash,
+    stored_answer,
 )
 from ..params import body_id, path_id
 from ..screen import IN_REVIEW, origin, screen_many, screened_operation
@@ -213,6 +216,7 @@ class _Batch:
         self, principal: Principal, key: str, merchant_id: int, body: wire.PaymentBatchCreate
     ) -> None:
         self.merchant_id = merchant_id
+        self.key = key
         self.base_id = operation_id("batch", principal, key) | _HIGH_BIT
         self.id_head = format_id("pay", self.base_id)[:-3]  # every payment's id starts so
         self.id_low = self.base_id & ((1 << _INDEX_BITS) - 1)
@@ -262,29 +266,26 @@ class _Batch:
             self.merchant_id, self.items, self.charged_by_merchant, BATCH_PAYMENTS_MAX
         )
 
-    def render(self, results: Sequence[_Result]) -> tuple[bytes, _StoredBatch]:
-        """The answer (encoded once) and what its idempotency row keeps."""
+    def render(self, results: Sequence[_Result]) -> bytes:
+        """The answer, encoded once."""
         out: list[wire.BatchResult] = []
-        refused: list[tuple[int, str, str]] = []
-        reviewed: list[tuple[int, str]] = []
-        fees: list[int] = []
+        created = refused = 0
         fee_money: dict[tuple[int, str], wire.Money] = {}  # fees repeat: one Money each
         base, head, low, items = self.base_id, self.id_head, self.id_low, self.items
         for index, result in enumerate(results):
             if isinstance(result, Refusal):
+                refused += 1
                 code = result.code.value
-                refused.append((index, code, result.detail))
                 error = wire.BatchError(code=code, detail=result.detail)
                 out.append(wire.BatchResult(status=status_of(code), error=error))
                 continue
             if isinstance(result, str):  # held for review: the case
-                reviewed.append((index, result))
                 out.append(
                     wire.BatchResult(status=202, id=format_id("pay", base ^ index), case_id=result)
                 )
                 continue
+            created += 1
             payment_id, fee = result
-            fees.append(fee)
             asset = items[index].asset
             money = fee_money.get((fee, asset))
             if money is None:
@@ -295,24 +296,14 @@ class _Batch:
                 else format_id("pay", payment_id)
             )
             out.append(wire.BatchResult(status=201, id=text, fee=money))
-        answer = wire.PaymentBatch(
-            results=out, created=len(out) - len(refused) - len(reviewed), refused=len(refused)
-        )
-        return _ENCODER.encode(answer), _StoredBatch(refused, fees, None, reviewed)
+        return _ENCODER.encode(wire.PaymentBatch(results=out, created=created, refused=refused))
 
 
-def _stored_row(platform: Platform, owner: str, key: str) -> tuple[bytes, int, bytes] | None:
-    """The idempotency row of (owner, key): request hash, status, body."""
+def _stored_answer(
+    platform: Platform, owner: str, key: str, fingerprint: bytes
+) -> Stored | KeyReused | None:
     with platform.read() as fetch:
-        rows = fetch(
-            "SELECT request_hash, status_code, body FROM idempotency_keys"
-            " WHERE principal = ? AND key = ?",
-            (owner, key),
-        )
-    if not rows:
-        return None
-    request_hash_, status_code, body = rows[0]
-    return bytes(request_hash_), int(status_code), bytes(body)
+        return stored_answer(fetch, owner, key, fingerprint)
 
 
 def _replay(batch: _Batch, body: bytes) -> tuple[int, bytes]:
@@ -330,20 +321,15 @@ def _replay(batch: _Batch, body: bytes) -> tuple[int, bytes]:
         refused[index] if index in refused else (batch.base_id ^ index, next(fees))
         for index in range(len(batch.items))
     ]
-    return 200, batch.render(results)[0]
+    return 200, batch.render(results)
 
 
-def _outcome(
-    batch: _Batch, outcomes: Sequence[list[Any] | Refusal]
-) -> tuple[int, bytes, _StoredBatch]:
-    """The answer to a batch that ran: one result per payment, or the batch's refusal
-    when every unit refused it whole (the merchant cannot be paid)."""
+def _results(batch: _Batch, outcomes: Sequence[BatchResult]) -> list[_Result] | Refusal:
+    """One result per payment of a batch that ran, or the batch's refusal when every unit
+    refused it whole (the merchant cannot be paid)."""
     whole = [o for o in outcomes if isinstance(o, Refusal)]
     if len(whole) == len(outcomes):
-        first = whole[0]
-        code = first.code.value
-        kept = _StoredBatch([], [], (code, first.detail))
-        return status_of(code), problem_body(code, first.detail), kept
+        return whole[0]
     results: list[_Result] = []
     for start, outcome in zip(
         range(0, len(batch.items), BATCH_PAYMENTS_MAX), outcomes, strict=True
@@ -358,8 +344,49 @@ def _outcome(
                 results.append(format_id("case", result.case_id))
             else:
                 results.append((result.id, result.fee))
-    body, stored = batch.render(results)
-    return 200, body, stored
+    return results
+
+
+def _keep(batch: _Batch) -> Callable[[list[BatchResult]], tuple[int, bytes]]:
+    """What the batch's last unit stores as its idempotency row, from every unit's result:
+    the compact row only, in one pass (the writer's thread runs it; the answer is rendered
+    after, elsewhere)."""
+
+    def keep(outcomes: list[BatchResult]) -> tuple[int, bytes]:
+        if all(isinstance(o, Refusal) for o in outcomes):
+            whole = cast("Refusal", outcomes[0])
+            code = whole.code.value
+            return status_of(code), _STORED_ENCODER.encode(
+                _StoredBatch([], [], (code, whole.detail))
+            )
+        kept = _StoredBatch([], [])
+        for start, outcome in zip(
+            range(0, len(batch.items), BATCH_PAYMENTS_MAX), outcomes, strict=True
+        ):
+            if isinstance(outcome, Refusal):  # a unit refused whole: each of its payments
+                count = len(batch.items[start : start + BATCH_PAYMENTS_MAX])
+                why = (outcome.code.value, outcome.detail)
+                kept.refused.extend((index, *why) for index in range(start, start + count))
+                continue
+            for index, result in enumerate(outcome, start):
+                if isinstance(result, Refusal):
+                    kept.refused.append((index, result.code.value, result.detail))
+                elif isinstance(result, InReview):
+                    kept.reviewed.append((index, format_id("case", result.case_id)))
+                else:
+                    kept.fees.append(result.fee)
+        return 200, _STORED_ENCODER.encode(kept)
+
+    return keep
+
+
+def _answer(batch: _Batch, outcomes: Sequence[BatchResult]) -> tuple[int, bytes]:
+    """The answer to a batch that ran (off the event loop and the writer)."""
+    results = _results(batch, outcomes)
+    if isinstance(results, Refusal):
+        code = results.code.value
+        return status_of(code), problem_body(code, results.detail)
+    return 200, batch.render(results)
 
 
 @writes(
@@ -400,30 +427,26 @@ async def create_payment_batch(
     fingerprint = await to_thread.run_sync(request_hash, request.method, request.url.path, raw)
     owner = principal.owner
     with api_state(request).in_flight.claim(owner, key):
-        stored = await to_thread.run_sync(_stored_row, platform, owner, key)
-        if stored is not None:
-            if stored[0] != fingerprint:
-                raise _key_reused()
-            status, body = await to_thread.run_sync(_replay, batch, stored[2])
-            return answer(status, body, replayed=True)
-        status, body, kept = await _run_batch(
-            request, batch, [p.customer_id for p in data.payments]
+        # Looked up first: a retry is answered without screening its payments again.
+        found = await to_thread.run_sync(_stored_answer, platform, owner, key, fingerprint)
+        outcomes = (
+            [found]
+            if found is not None
+            else await _run_batch(
+                request, batch, [p.customer_id for p in data.payments], fingerprint
+            )
         )
-        keep: Operation[tuple[int, bytes]] = Operation(
-            lambda ctx: (status, _STORED_ENCODER.encode(kept)), 0
-        )
-        # Stored only now, in a unit of its own (the units before committed separately).
-        store = idempotent(keep, owner, key, fingerprint, lambda answer: answer)
-        ledger = platform.ledger
-        stored_future = await to_thread.run_sync(
-            lambda: ledger.submit_unit(store.unit, store.events_max)
-        )
-        kept_answer = await asyncio.shield(asyncio.wrap_future(stored_future))
-    if isinstance(kept_answer, KeyReused):
-        # Another process took the key first, for a different batch (the in-flight check is
-        # per process). This batch's payment ids derive from the key, so they met that
-        # batch's payments (refused, or replayed when equal): nothing moved twice.
+    if any(isinstance(o, KeyReused) for o in outcomes):
+        # The key was used for a different batch: before, or meanwhile by another process
+        # (the in-flight check is per process; then this batch's payment ids, derived from
+        # the key, met that batch's payments: nothing moved twice).
         raise _key_reused()
+    replayed = next((o for o in outcomes if isinstance(o, Stored)), None)
+    if replayed is not None:  # a retry, or another process ran it first
+        status, body = await to_thread.run_sync(_replay, batch, replayed.body)
+        return answer(status, body, replayed=True)
+    ran = cast("list[BatchResult]", outcomes)
+    status, body = await to_thread.run_sync(_answer, batch, ran)
     return answer(status, body)
 
 
@@ -435,24 +458,24 @@ def _key_reused() -> ProblemError:
 
 
 async def _run_batch(
-    request: Request[Any, Any, Any], batch: _Batch, customer_texts: list[str]
-) -> tuple[int, bytes, _StoredBatch]:
-    """Screen the batch (one call of the screen, in a worker thread), run its units (queued
-    together to the writer) and build the answer and what its idempotency row keeps."""
+    request: Request[Any, Any, Any], batch: _Batch, customer_texts: list[str], fingerprint: bytes
+) -> list[BatchResult | Stored | KeyReused]:
+    """Screen the batch (one call of the screen, in a worker thread) and run its units
+    (queued together to the writer, the last storing the idempotency row): each unit's
+    outcome."""
     platform = api_state(request).platform
-    ledger = platform.ledger
-    device, ip = origin(request, principal_of(request))
+    principal = principal_of(request)
+    device, ip = origin(request, principal)
     use_case = batch.use_case
     events = await to_thread.run_sync(
         use_case.events, platform.clock.now_ns(), customer_texts, device, ip
     )
     decisions = await screen_many(request, events)
     operations = await to_thread.run_sync(use_case.operations, platform, events, decisions)
+    parts = IdempotentParts(operations, principal.owner, batch.key, fingerprint, _keep(batch))
     # Queued from a worker thread: a full writer queue makes it wait, not the event loop.
     try:
-        futures = await to_thread.run_sync(
-            lambda: [ledger.submit_unit(op.unit, op.events_max) for op in operations]
-        )
+        futures = await to_thread.run_sync(parts.submit, platform.ledger)
     except LedgerBusyError:
         # Waited COMMIT_WAIT_MAX_S for room. Units already queued run and commit; a
         # retry with the same key meets their payments (ids are the batch's) and pays
@@ -461,8 +484,7 @@ async def _run_batch(
             ApiCode.BUSY, "the server is at capacity; retry shortly", headers=BUSY_HEADERS
         ) from None
     # Shielded: a client that goes away must not cancel what the writer completes.
-    outcomes = await asyncio.gather(*(asyncio.shield(asyncio.wrap_future(f)) for f in futures))
-    return await to_thread.run_sync(_outcome, batch, outcomes)
+    return list(await asyncio.gather(*(asyncio.shield(asyncio.wrap_future(f)) for f in futures)))
 
 
 payment_routes: Final = [
