@@ -555,6 +555,7 @@ class OnlineFeatures:
 
     def _update_things(self, event: RiskEvent, now: int, amount: float) -> None:
         declined = event.type == "topup_declined"
+        payer = event.payer
         for things, key, prefix in (
             (self.devices, event.device, "d:"),
             (self.ips, event.ip, "n:"),
@@ -567,13 +568,14 @@ class OnlineFeatures:
                 thing.windows.add(now, amount)
             if declined:
                 thing.declines = _add(thing.declines, DECLINE_WINDOWS, now, amount)
-            thing.accounts.pop(event.payer, None)
-            thing.accounts[event.payer] = None
+            thing.accounts.pop(payer, None)
+            thing.accounts[payer] = None
             if len(thing.accounts) > THING_ACCOUNTS_CAP:
                 del thing.accounts[next(iter(thing.accounts))]
-            self.seen.add((event.payer, prefix + key))
+            tagged = prefix + key
+            self.seen.add((payer, tagged))
             if prefix != "n:" and not declined:  # IPs are shared by whole networks (NAT)
-                self.shared.link(event.payer, prefix + key)
+                self.shared.link(payer, tagged)
 
     def _update_money(
         self, event: RiskEvent, now: int, amount: float, payer: _Account, payee: _Account | None

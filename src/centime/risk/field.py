@@ -432,7 +432,8 @@ class _Party:
         self.first_ns = -1
         self.last_ns = -1
         self.heads = [-1, -1, -1]
-        self.entries: list[list[int | float]] = [[], [], []]  # ints stay exact, compiled
+        # Floats: compiled, native arithmetic; exact (bucket indices of hours, small counts).
+        self.entries: list[list[float]] = [[], [], []]
         self.n = [0, 0, 0]
         self.totals = [0.0, 0.0, 0.0]
         self.extra = [0.0, 0.0, 0.0]  # newcomers in 1d and 7d; the 30-day sum of squares
@@ -471,12 +472,12 @@ class _Party:
             extra = amount * amount if i == 2 else float(first_payer)
             entries = self.entries[i]  # an older event counts in the newest bucket
             if entries and entries[-_STRIDE] == heads[i]:
-                entries[-4] += 1
+                entries[-4] += 1.0
                 entries[-3] += amount
                 entries[-2] = max(entries[-2], amount)
                 entries[-1] += extra
             else:
-                entries += (heads[i], 1, amount, amount, extra)
+                entries += (float(heads[i]), 1.0, amount, amount, extra)
             self.n[i] += 1
             self.totals[i] += amount
             self.extra[i] += extra
@@ -491,7 +492,12 @@ class _Party:
 
     def largest(self, i: int) -> float:
         entries = self.entries[i]
-        return max(entries[3::_STRIDE]) if entries else math.nan
+        if not entries:
+            return math.nan
+        best = entries[3]
+        for k in range(3 + _STRIDE, len(entries), _STRIDE):  # no slice: nothing allocated
+            best = max(best, entries[k])
+        return best
 
     def add_fraud(self, arrival_ns: int) -> None:
         if self.frauds is None:
