@@ -86,6 +86,8 @@ def test_backtest_on_a_foreign_file_through_the_command(tmp_path: Path) -> None:
     assert "3 windows" in result.output  # days 12-16, 16-20, 20-24
     assert "alert 0.5%" in result.output and "alert 2.0%" in result.output
     assert "legitimate rows flagged" in result.output  # the shipped model, same run
+    assert "    days 21-" in result.output  # per 7 days: its 24 days end in days 21-22 or 21-23
+    assert "after a 30-day warm-up: no rows (the file ends before)" in result.output
     for name in ("pr_curve.png", "score_distributions.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (out / "report.html").read_text()

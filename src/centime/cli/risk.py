@@ -20,6 +20,16 @@ risk_app = typer.Typer(
 )
 
 
+WarmUpDays = typer.Option(
+    30,
+    "--warm-up-days",
+    min=0,
+    max=3650,
+    help="The shipped model's legitimate flags are also shown from this day of the file on"
+    " (after the cold start: every card new on day 0).",
+)
+
+
 @risk_app.command("events")
 def risk_events(
     out: str = typer.Option(..., "--out", help="The CSV file to write (docs/risk.md)."),
@@ -78,11 +88,13 @@ def risk_backtest(
     model_dir: str | None = typer.Option(
         None, "--model", help="The model to report without retraining (default: the shipped one)."
     ),
+    warm_up_days: int = WarmUpDays,
 ) -> None:
     """The field's protocol on FILE: rolling windows (train, wait the label delay, test,
     slide), labels fed back as they arrive; prints PR-AUC, ROC-AUC, card precision@100 per
     day, recall and precision at 0.5/1/2% alert rates, per typology; then the shipped
-    model's flags on the same rows; writes PNG plots and report.html to OUT."""
+    model's flags on the same rows (also per 7 days and after the warm-up); writes PNG
+    plots and report.html to OUT."""
     from centime.risk.backtest import BacktestConfig, backtest, write_report
     from centime.risk.simulate import CsvError, read_csv
 
@@ -98,7 +110,7 @@ def risk_backtest(
     file, out = Path(file_name), Path(out_dir)
     try:
         result = backtest(read_csv(file), config)
-        shipped = _shipped_figures(result.data, model_dir)
+        shipped = _shipped_figures(result.data, model_dir, warm_up_days)
     except (CsvError, ValueError, OSError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
@@ -117,16 +129,18 @@ def risk_score(
     label_delay_days: float = typer.Option(
         7.0, min=0.0, max=365.0, help="Days after its event that a label is known."
     ),
+    warm_up_days: int = WarmUpDays,
 ) -> None:
     """The model as trained (no retraining) and its policy on FILE: the share of legitimate
-    rows it flags (review or block) and blocks, the fraud it flags, PR-AUC and ROC-AUC."""
+    rows it flags (review or block) and blocks, overall, per 7 days from the first row and
+    after the warm-up; the fraud it flags, PR-AUC and ROC-AUC."""
     from centime.risk.simulate import CsvError, read_csv
     from centime.risk.train import build_rows
 
     try:
         events = sorted(read_csv(Path(file_name)), key=lambda e: e.event.timestamp_ns)
         data = build_rows(events, int(label_delay_days * 86_400))
-        lines = _shipped_figures(data, model_dir)
+        lines = _shipped_figures(data, model_dir, warm_up_days)
     except (CsvError, ValueError, OSError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
@@ -134,14 +148,14 @@ def risk_score(
         typer.echo(line)
 
 
-def _shipped_figures(data: Dataset, model_dir: str | None) -> list[str]:
+def _shipped_figures(data: Dataset, model_dir: str | None, warm_up_days: int) -> list[str]:
     from centime.risk.model import DEFAULT_MODEL_DIR, load_model
     from centime.risk.shipped import score_dataset
 
     model = load_model(Path(model_dir) if model_dir else DEFAULT_MODEL_DIR)
     if model is None:
         raise ValueError("the model does not load (see the warning above)")
-    return score_dataset(data, model).lines()
+    return score_dataset(data, model, warm_up_days).lines()
 
 
 @risk_app.command("label")
