@@ -90,7 +90,7 @@ def test_a_shifted_group_equals_the_group_applied_later(delta: int) -> None:
     assert moved.failed == later.failed
     assert moved.balances == later.balances
     assert later.balances and later.failed and later.pending  # the test covers them
-    assert not expiry_decision_may_change(_stored().pending.values(), BASE, BASE + delta + 9)
+    assert not expiry_decision_may_change(_stored().pending.values(), BASE, BASE + delta, 9)
 
 
 def test_no_shift_is_the_same_changes() -> None:
@@ -98,6 +98,15 @@ def test_no_shift_is_the_same_changes() -> None:
     assert shifted(changes, 0) is changes
     with pytest.raises(ValueError):
         shifted(changes, -1)
+
+
+def test_no_shift_changes_no_expiry_decision() -> None:
+    """A stored pending transfer expiring inside the group's own timestamps is decided the
+    same way when nothing moves: no retry (a retry would find the same and fail the group)."""
+    expiry = _stored().pending[50].expires_at
+    first = expiry - 20
+    assert not expiry_decision_may_change(_stored().pending.values(), first, first, 9)
+    assert expiry_decision_may_change(_stored().pending.values(), first, first + 1, 30)
 
 
 def test_an_expiry_between_the_two_starts_is_reported() -> None:
@@ -109,4 +118,4 @@ def test_an_expiry_between_the_two_starts_is_reported() -> None:
     later_results, _ = _applied(first + 100)
     assert results[1][4] is S.CREATED
     assert later_results[1][4] is S.PENDING_TRANSFER_EXPIRED
-    assert expiry_decision_may_change(_stored().pending.values(), first, first + 100 + 9)
+    assert expiry_decision_may_change(_stored().pending.values(), first, first + 100, 9)

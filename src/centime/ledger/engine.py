@@ -393,7 +393,7 @@ class Ledger:
             applier = BatchApplier(view)
             results = _apply_requests(loader, applier, group, due, provisional, now_ns)
             timestamp = txn.reserve_timestamps(count, now_ns)
-            if expiry_decision_may_change(view.pending.values(), provisional, timestamp + count):
+            if expiry_decision_may_change(view.pending.values(), provisional, timestamp, count):
                 raise TransientStoreError("a pending transfer expired while the group waited")
             changes = shifted(applier.changes(), timestamp - provisional)
             if self.audit is not None:  # after reserve_timestamps: under the clock lock

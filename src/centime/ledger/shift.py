@@ -62,9 +62,15 @@ def _shifted_pending(state: PendingState, delta: int, created_here: bool) -> Pen
 
 
 def expiry_decision_may_change(
-    stored: Iterable[PendingState], provisional_first: int, real_end: int
+    stored: Iterable[PendingState], provisional_first: int, real_first: int, count: int
 ) -> bool:
-    """Whether moving the group from ``provisional_first`` to real timestamps ending before
-    ``real_end`` could change whether one of these stored pending transfers had expired when
-    the group posted or voided it (its expiry falls between the two)."""
+    """Whether moving the group's ``count`` timestamps from ``provisional_first`` to
+    ``real_first`` could change whether one of these stored pending transfers had expired
+    when the group posted or voided it: an event at ``t`` moves to ``t + shift``, so only an
+    expiry in ``(provisional_first, real_first + count)`` can fall between the two, and
+    none when nothing moves (an expiry inside the group's own timestamps is decided the
+    same way at both)."""
+    if real_first == provisional_first:
+        return False
+    real_end = real_first + count
     return any(provisional_first < state.expires_at < real_end for state in stored)
