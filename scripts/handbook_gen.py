@@ -50,6 +50,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from centime.risk.simulate import CSV_COLUMNS
+
 START = datetime(2018, 4, 1, tzinfo=UTC)
 SECONDS_PER_DAY = 86_400
 LARGE_AMOUNT_CENTS = 22_000  # scenario 1: amount > 220
@@ -190,21 +192,7 @@ def write(tx: Transactions, path: Path, *, cents: bool) -> None:
     start_s = int(START.timestamp())
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(
-            [
-                "timestamp",
-                "type",
-                "amount",
-                "asset",
-                "payer",
-                "payee",
-                "device",
-                "ip",
-                "instrument",
-                "label",
-                "typology",
-            ]
-        )
+        w.writerow([*CSV_COLUMNS, "typology"])  # the labelled-CSV format, and the scheme
         for s, cust, term, amount, label, scen in zip(
             tx.seconds.tolist(),
             tx.customers.tolist(),
