@@ -53,6 +53,19 @@ _POSTGRES_SKIP = _postgres_reason()
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """The URL of a fresh, empty PostgreSQL schema, dropped after the test."""
+    with _fresh_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def another_postgres_url(postgres_url: str) -> Iterator[str]:
+    """A second fresh schema of the same database: another deployment beside the first."""
+    with _fresh_schema() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _fresh_schema() -> Iterator[str]:
     if _POSTGRES_SKIP:
         pytest.skip(_POSTGRES_SKIP)
     import psycopg

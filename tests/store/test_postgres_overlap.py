@@ -243,3 +243,29 @@ def test_units_and_overlapping_groups_never_deadlock(postgres_url: str) -> None:
     finally:
         units.close()
         batches.close()
+
+
+def test_ledgers_in_two_schemas_never_wait_for_each_other(
+    postgres_url: str, another_postgres_url: str
+) -> None:
+    """Advisory locks are database-wide. A writer of one schema holding the writers' lock
+    (a write transaction left open, as a paused or slow group would) must not stall a
+    ledger in another schema of the same database: the other deployment, or a test running
+    beside this one, commits while the first still holds its lock."""
+    holder = PostgresStore.open(postgres_url)
+    other = Ledger(PostgresStore.open(another_postgres_url))
+    try:
+        with holder.write_transaction():
+            committed = threading.Event()
+
+            def commit_elsewhere() -> None:
+                other.create_accounts([Account(1, ASSET, CODE), Account(2, ASSET, CODE)])
+                assert other.create_transfers([Transfer(1, 1, 2, 5, ASSET, CODE)]) == [S.CREATED]
+                committed.set()
+
+            thread = threading.Thread(target=commit_elsewhere, daemon=True)
+            thread.start()
+            assert committed.wait(WAIT_MAX_S), "the other schema's ledger waited for this one"
+    finally:
+        holder.close()
+        other.close()

@@ -97,9 +97,12 @@ _SNAPSHOT_BEGIN: Final = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
 # The writers' lock (a transaction-level advisory lock, released at commit or rollback):
 # shared by overlapping transactions, exclusive for every other write transaction. The key
-# is a class of this application's own (centime.app's id lanes use another).
+# is a class of this application's own (centime.app's id lanes use another) and the
+# schema's name: advisory locks are database-wide, and ledgers in two schemas of one
+# database (two deployments, or tests running side by side) must never wait for each
+# other. A single key once let a paused writer of one schema stall another's requests.
 _WRITERS_LOCK_CLASS: Final = 0x6C656467  # "ledg"
-_WRITERS_LOCK_KEY: Final = 1
+_WRITERS_LOCK_KEY: Final = "hashtext(coalesce(current_schema(), ''))"
 
 
 def _begin(lock_function: str) -> str:
