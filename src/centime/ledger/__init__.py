@@ -7,40 +7,20 @@ from .native import select_core
 
 select_core()  # before anything imports the core: compiled only if built from this source
 
+from . import model  # noqa: E402
 from .core import BatchApplier, Changes, LedgerInvariantError, LedgerView  # noqa: E402
 from .engine import BatchTooLargeError, Ledger, LedgerBusyError, LedgerClosedError  # noqa: E402
-from .model import (  # noqa: E402
-    AMOUNT_POST_FULL,
-    Account,
-    AccountBalance,
-    AccountFilter,
-    AccountFlags,
-    CreateAccountStatus,
-    CreateTransferStatus,
-    PendingState,
-    PendingStatus,
-    Transfer,
-    TransferFlags,
-)
+from .model import *  # noqa: E402, F403
 
 __all__ = [
-    "AMOUNT_POST_FULL",
-    "Account",
-    "AccountBalance",
-    "AccountFilter",
-    "AccountFlags",
     "BatchApplier",
     "BatchTooLargeError",
     "Changes",
-    "CreateAccountStatus",
-    "CreateTransferStatus",
     "Ledger",
     "LedgerBusyError",
     "LedgerClosedError",
     "LedgerInvariantError",
     "LedgerView",
-    "PendingState",
-    "PendingStatus",
-    "Transfer",
-    "TransferFlags",
 ]
+# The data model is public as a whole: model.__all__ names it, once.
+__all__ += model.__all__
