@@ -138,35 +138,20 @@ class AuditLog:
             changes.failed,
         )
         state_hash = hashlib.sha256(state).digest()
-        timestamp_last = timestamp_first + count - 1
         seq += 1
-        leaf_count = len(changes.transfers)
-        this_hash = batch_hash(
+        # What the chain link commits to, in the order of both the hash and the row: seq,
+        # tree size, leaf count, first and last timestamps, root.
+        link = (
             seq,
             tree.size,
-            leaf_count,
+            len(changes.transfers),
             timestamp_first,
-            timestamp_last,
+            timestamp_first + count - 1,
             root,
-            state_hash,
-            prev_hash,
         )
-        txn.write_audit(
-            AuditBatchRow(
-                seq,
-                tree.size,
-                leaf_count,
-                timestamp_first,
-                timestamp_last,
-                root,
-                prev_hash,
-                state_hash,
-                state,
-                tree.encode(),
-                this_hash,
-            ),
-            node_segments(created),
-        )
+        this_hash = batch_hash(*link, state_hash, prev_hash)
+        row = AuditBatchRow(*link, prev_hash, state_hash, state, tree.encode(), this_hash)
+        txn.write_audit(row, node_segments(created))
         if self._head_due(now_ns):
             self._sign(txn, TreeHead(tree.size, 0, root, seq, this_hash), now_ns)
 
