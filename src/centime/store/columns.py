@@ -21,6 +21,7 @@ __all__ = [
     "drop_tables",
     "key",
     "money",
+    "newest_first",
     "strings",
     "where",
 ]
@@ -67,6 +68,16 @@ def where(condition: str) -> dict[str, Any]:
     (the rows most of a table has, left out, cost the index nothing)."""
     clause = sa.text(condition)
     return {"sqlite_where": clause, "postgresql_where": clause}
+
+
+def newest_first(table: str, *owners: str, prefix: str | None = None) -> None:
+    """In a migration: for each owner, the index ``<prefix>_by_<owner>`` (the prefix is the
+    table's name unless given) on (``<owner>_id``, ``created_ns``), in that order: the one an
+    owner's rows are listed by, newest first."""
+    from alembic import op  # only a running migration has the operations' context
+
+    for owner in owners:
+        op.create_index(f"{prefix or table}_by_{owner}", table, [f"{owner}_id", "created_ns"])
 
 
 def drop_tables(*names: str) -> None:

@@ -20,6 +20,7 @@ from centime.store.columns import (
     drop_tables,
     key,
     money,
+    newest_first,
     strings,
 )
 
@@ -77,8 +78,7 @@ def upgrade() -> None:
         # (a unit's payments travel together: see docs/platform.md).
         *bigints("fee_transfer_id", "restricted_transfer_id", "wallet_transfer_id", nullable=True),
     )
-    op.create_index("payments_by_merchant", "payments", ["merchant_id", "created_ns"])
-    op.create_index("payments_by_customer", "payments", ["customer_id", "created_ns"])
+    newest_first("payments", "merchant", "customer")
     op.create_table(
         "refunds",
         key(),
@@ -88,8 +88,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(500), nullable=True),
         *bigints("created_ns"),
     )
-    op.create_index("refunds_by_payment", "refunds", ["payment_id", "created_ns"])
-    op.create_index("refunds_by_merchant", "refunds", ["merchant_id", "created_ns"])
+    newest_first("refunds", "payment", "merchant")
     _holds_and_transfers()
     _keys_and_mandates()
     # The operator's listings of customers and merchants, newest first (the API's keyset).
@@ -131,7 +130,7 @@ def _topups() -> None:
         *bigints("created_ns", "updated_ns"),
         sa.UniqueConstraint("provider", "provider_ref", name="topups_provider_ref"),
     )
-    op.create_index("topups_by_customer", "topups", ["customer_id", "created_ns"])
+    newest_first("topups", "customer")
     op.create_index("topups_by_status", "topups", ["status", "settles_at_ns"])
 
 
@@ -149,8 +148,7 @@ def _holds_and_transfers() -> None:
         *bigints("resolved_ns", "payment_id", "mandate_id", nullable=True),
         *bigints("created_ns"),
     )
-    op.create_index("holds_by_merchant", "holds", ["merchant_id", "created_ns"])
-    op.create_index("holds_by_customer", "holds", ["customer_id", "created_ns"])
+    newest_first("holds", "merchant", "customer")
     op.create_index("holds_by_status", "holds", ["status", "expires_at_ns"])  # expire_holds
     op.create_table(
         "p2p_transfers",
@@ -160,8 +158,7 @@ def _holds_and_transfers() -> None:
         sa.Column("note", sa.String(500), nullable=True),
         *bigints("created_ns"),
     )
-    op.create_index("p2p_by_sender", "p2p_transfers", ["sender_id", "created_ns"])
-    op.create_index("p2p_by_recipient", "p2p_transfers", ["recipient_id", "created_ns"])
+    newest_first("p2p_transfers", "sender", "recipient", prefix="p2p")
 
 
 def _keys_and_mandates() -> None:
@@ -203,8 +200,7 @@ def _keys_and_mandates() -> None:
         *bigints("day", "created_ns"),
         *bigints("revoked_ns", nullable=True),
     )
-    op.create_index("mandates_by_customer", "mandates", ["customer_id", "created_ns"])
-    op.create_index("mandates_by_merchant", "mandates", ["merchant_id", "created_ns"])
+    newest_first("mandates", "customer", "merchant")
 
 
 def downgrade() -> None:

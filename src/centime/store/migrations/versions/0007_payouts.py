@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from centime.store.columns import bigints, drop_tables, key, money, strings
+from centime.store.columns import bigints, drop_tables, key, money, newest_first, strings
 
 revision = "0007_payouts"
 down_revision = "0006_outbox"
@@ -27,7 +27,7 @@ def upgrade() -> None:
         *bigints("created_ns"),
         *bigints("removed_ns", nullable=True),
     )
-    op.create_index("payout_methods_by_merchant", "payout_methods", ["merchant_id", "created_ns"])
+    newest_first("payout_methods", "merchant")
     # One row per merchant: until when a payout-method change locks its payouts.
     op.create_table("payout_locks", key("merchant_id"), *bigints("locked_until_ns"))
     op.create_table(
@@ -63,7 +63,7 @@ def upgrade() -> None:
         # resolved_ns: paid or failed
         *bigints("resolved_ns", "returned_ns", nullable=True),
     )
-    op.create_index("payouts_by_merchant", "payouts", ["merchant_id", "created_ns"])
+    newest_first("payouts", "merchant")
     op.create_index("payouts_by_status", "payouts", ["status", "created_ns"])
     op.create_index("payouts_by_time", "payouts", ["created_ns", "id"])
     op.create_table(
@@ -77,7 +77,7 @@ def upgrade() -> None:
         *bigints("payout_id", nullable=True),  # set when confirmed
         *bigints("created_ns"),
     )
-    op.create_index("payout_quotes_by_merchant", "payout_quotes", ["merchant_id", "created_ns"])
+    newest_first("payout_quotes", "merchant")
 
 
 def downgrade() -> None:
