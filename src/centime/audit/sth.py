@@ -164,10 +164,14 @@ def _uint(value: object) -> int:
 
 @dataclass(frozen=True, slots=True)
 class PublicKey:
+    """One of the operator's keys as published: ``key_id`` is SHA-256 of the raw
+    ``public_key`` (checked when read), ``created_ns`` orders the keyring, and
+    ``endorsement`` is the previous key's signature over this one (b"" for the first)."""
+
     key_id: bytes
     public_key: bytes
     created_ns: int
-    endorsement: bytes  # signature of the previous key over this one; b"" for the first
+    endorsement: bytes
 
     def to_json(self) -> dict[str, Any]:
         return {

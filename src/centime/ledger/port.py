@@ -273,6 +273,10 @@ class OverlappingWrites(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class StoreTotals:
+    """What a store holds, read in one snapshot: how many accounts and transfers, and the
+    last engine timestamp handed out (the ledger_clock row: accounts take timestamps too, so
+    it may be past the newest transfer's)."""
+
     accounts: int
     transfers: int
     last_timestamp: int
