@@ -73,7 +73,14 @@ from . import rows
 from .checks import check_ledger
 from .dialect import pyformat
 from .migrate import upgrade
-from .reads import SqlAuditReads, SqlLedgerReads, range_params, read_statements, snapshot
+from .reads import (
+    SqlLedgerReads,
+    SqlWriteReads,
+    history_sides,
+    range_params,
+    read_statements,
+    snapshot,
+)
 
 __all__ = ["PostgresStore"]
 
@@ -143,7 +150,7 @@ def _lost_race(error: BaseException) -> bool:
     return False
 
 
-class _PostgresWrite(SqlAuditReads):
+class _PostgresWrite(SqlWriteReads):
     """The writer's transaction (see :class:`centime.ledger.port.WriteTransaction`)."""
 
     _reads = _READS
@@ -171,29 +178,6 @@ class _PostgresWrite(SqlAuditReads):
             sorted(transfer_ids),
         )
         return {row[0]: rows.pending(row) for row in found}
-
-    def due_pending(self, now_ns: int, limit: int) -> list[PendingState]:
-        """Pending transfers due at ``now_ns``, by expiry time then id; locked by
-        :meth:`lock_pending`, not here.
-
-        Locking them here, in expiry order and before ``lock_pending``, would break the lock
-        order: a writer could hold a due row while it waits for a lower id that another
-        writer holds while that one waits for the due row. (``SKIP LOCKED`` does not prevent
-        that cycle; a ``SKIP LOCKED`` probe in a savepoint rolled back would, but every
-        ``ROLLBACK TO`` makes psycopg drop its prepared statements.) The engine passes these
-        ids to :meth:`lock_pending`, which locks them in id order and re-reads their status;
-        the core expires only what is still pending then. When two writers sweep the same
-        rows, the second waits for the first and then skips them.
-        """
-        if limit <= 0:
-            return []
-        self._cursor.execute(
-            f"SELECT {rows.PENDING_COLUMNS} FROM pending_transfers"
-            " WHERE status = 'pending' AND expires_at > 0 AND expires_at <= %s"
-            " ORDER BY expires_at, transfer_id LIMIT %s",
-            (now_ns, limit),
-        )
-        return [rows.pending(row) for row in self._cursor.fetchall()]
 
     def transfers(self, transfer_ids: Collection[int]) -> dict[int, Transfer]:
         selected = self._by_ids(
@@ -512,12 +496,8 @@ class PostgresStore(SqlLedgerReads):
         return _array(ids)
 
     def get_account_transfers(self, query: AccountFilter) -> list[Transfer]:
-        sides = []
-        if query.debits:
-            sides.append("debit_account_id")
-        if query.credits:
-            sides.append("credit_account_id")
-        if not sides or query.limit <= 0:
+        sides = history_sides(query)
+        if not sides:
             return []
         order = "DESC" if query.reversed else "ASC"
         # One index-ordered scan per side (an OR would scan by timestamp and filter), each

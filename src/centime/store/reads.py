@@ -21,8 +21,9 @@ from . import rows
 __all__ = [
     "TIMESTAMP_MAX",
     "ReadStatements",
-    "SqlAuditReads",
     "SqlLedgerReads",
+    "SqlWriteReads",
+    "history_sides",
     "in_order",
     "range_params",
     "read_statements",
@@ -45,6 +46,7 @@ class ReadStatements(NamedTuple):
     balance_at: str
     audit_tip: str
     transfers_between: str
+    due_pending: str
 
 
 def read_statements(ids: str, translate: Callable[[str], str]) -> ReadStatements:
@@ -67,6 +69,9 @@ def read_statements(ids: str, translate: Callable[[str], str]) -> ReadStatements
                 " WHERE account_id = ? AND timestamp <= ? ORDER BY timestamp DESC LIMIT 1",
                 f"SELECT {rows.AUDIT_TIP_COLUMNS} FROM audit_batches ORDER BY seq DESC LIMIT 1",
                 "SELECT EXISTS (SELECT 1 FROM transfers WHERE timestamp > ? AND timestamp < ?)",
+                f"SELECT {rows.PENDING_COLUMNS} FROM pending_transfers"
+                " WHERE status = 'pending' AND expires_at > 0 AND expires_at <= ?"
+                " ORDER BY expires_at, transfer_id LIMIT ?",
             ),
         )
     )
@@ -77,6 +82,15 @@ def in_order(ids: Iterable[int], found: Iterable[Any], convert: Callable[[Any], 
     the ids not found are left out."""
     by_id = {row[0]: convert(row) for row in found}
     return [by_id[i] for i in ids if i in by_id]
+
+
+def history_sides(query: AccountFilter) -> list[str]:
+    """The transfers' columns a history query matches the account in (the debit side, the
+    credit side or both); none when it asks for no rows."""
+    if query.limit <= 0:
+        return []
+    sides = (("debit_account_id", query.debits), ("credit_account_id", query.credits))
+    return [column for column, wanted in sides if wanted]
 
 
 def range_params(query: AccountFilter) -> tuple[int, int, int, int]:
@@ -144,12 +158,34 @@ class Cursor(Protocol):
 
     def fetchone(self) -> Any: ...
 
+    def fetchall(self) -> Any: ...
 
-class SqlAuditReads:
-    """The audit log's reads in the writer's transaction (``AuditWrite``)."""
+
+class SqlWriteReads:
+    """The reads of the writer's transaction that both dialects run alike: the expiry
+    sweep's due transfers and the audit log's (``AuditWrite``)."""
 
     _cursor: Cursor
     _reads: ClassVar[ReadStatements]
+
+    def due_pending(self, now_ns: int, limit: int) -> list[PendingState]:
+        """Pending transfers due at ``now_ns``, by expiry time then id; locked by
+        ``lock_pending``, not here.
+
+        Locking them here, in expiry order and before ``lock_pending``, would break
+        PostgreSQL's lock order (centime.store.postgres): a writer could hold a due row while
+        it waits for a lower id that another writer holds while that one waits for the due
+        row. (``SKIP LOCKED`` does not prevent that cycle; a ``SKIP LOCKED`` probe in a
+        savepoint rolled back would, but every ``ROLLBACK TO`` makes psycopg drop its
+        prepared statements.) The engine passes these ids to ``lock_pending``, which locks
+        them in id order and re-reads their status; the core expires only what is still
+        pending then. When two writers sweep the same rows, the second waits for the first
+        and then skips them.
+        """
+        if limit <= 0:
+            return []
+        self._cursor.execute(self._reads.due_pending, (now_ns, limit))
+        return [rows.pending(row) for row in self._cursor.fetchall()]
 
     def audit_tip(self) -> AuditTip | None:
         self._cursor.execute(self._reads.audit_tip)

@@ -42,7 +42,14 @@ from centime.ledger.port import (
 from . import rows
 from .checks import check_ledger
 from .migrate import upgrade
-from .reads import SqlAuditReads, SqlLedgerReads, range_params, read_statements, snapshot
+from .reads import (
+    SqlLedgerReads,
+    SqlWriteReads,
+    history_sides,
+    range_params,
+    read_statements,
+    snapshot,
+)
 
 __all__ = ["SqliteStore", "SqliteWriterBusyError"]
 
@@ -120,7 +127,7 @@ def _json_ids(ids: Iterable[int]) -> str:
     return json.dumps(list(ids))
 
 
-class _SqliteWrite(SqlAuditReads):
+class _SqliteWrite(SqlWriteReads):
     """The writer's transaction (see :class:`centime.ledger.port.WriteTransaction`)."""
 
     _reads = _READS
@@ -143,15 +150,6 @@ class _SqliteWrite(SqlAuditReads):
             transfer_ids,
         )
         return {row[0]: rows.pending(row) for row in found}
-
-    def due_pending(self, now_ns: int, limit: int) -> list[PendingState]:
-        self._cursor.execute(
-            f"SELECT {rows.PENDING_COLUMNS} FROM pending_transfers"
-            " WHERE status = 'pending' AND expires_at > 0 AND expires_at <= ?"
-            " ORDER BY expires_at, transfer_id LIMIT ?",
-            (now_ns, limit),
-        )
-        return [rows.pending(row) for row in self._cursor.fetchall()]
 
     def transfers(self, transfer_ids: Collection[int]) -> dict[int, Transfer]:
         found = self._by_ids(
@@ -364,12 +362,8 @@ class SqliteStore(SqlLedgerReads):
         return _json_ids(ids)
 
     def get_account_transfers(self, query: AccountFilter) -> list[Transfer]:
-        sides = []
-        if query.debits:
-            sides.append("debit_account_id = ?1")
-        if query.credits:
-            sides.append("credit_account_id = ?1")
-        if not sides or query.limit <= 0:
+        sides = [f"{column} = ?1" for column in history_sides(query)]
+        if not sides:
             return []
         sql = (
             f"SELECT {rows.TRANSFER_COLUMNS} FROM transfers WHERE ({' OR '.join(sides)})"
