@@ -73,14 +73,7 @@ from . import rows
 from .checks import check_ledger
 from .dialect import pyformat
 from .migrate import upgrade
-from .reads import (
-    SqlLedgerReads,
-    SqlWriteReads,
-    history_sides,
-    range_params,
-    read_statements,
-    snapshot,
-)
+from .reads import SqlLedgerReads, SqlWriteReads, range_params, read_statements, snapshot
 
 __all__ = ["PostgresStore"]
 
@@ -496,7 +489,7 @@ class PostgresStore(SqlLedgerReads):
         return _array(ids)
 
     def get_account_transfers(self, query: AccountFilter) -> list[Transfer]:
-        sides = history_sides(query)
+        sides = self._history_sides(query)
         if not sides:
             return []
         order = "DESC" if query.reversed else "ASC"

@@ -23,7 +23,6 @@ __all__ = [
     "ReadStatements",
     "SqlLedgerReads",
     "SqlWriteReads",
-    "history_sides",
     "in_order",
     "range_params",
     "read_statements",
@@ -84,15 +83,6 @@ def in_order(ids: Iterable[int], found: Iterable[Any], convert: Callable[[Any], 
     return [by_id[i] for i in ids if i in by_id]
 
 
-def history_sides(query: AccountFilter) -> list[str]:
-    """The transfers' columns a history query matches the account in (the debit side, the
-    credit side or both); none when it asks for no rows."""
-    if query.limit <= 0:
-        return []
-    sides = (("debit_account_id", query.debits), ("credit_account_id", query.credits))
-    return [column for column, wanted in sides if wanted]
-
-
 def range_params(query: AccountFilter) -> tuple[int, int, int, int]:
     """(account, lowest timestamp, highest timestamp, limit) of a history query."""
     return (
@@ -149,6 +139,15 @@ class SqlLedgerReads:
     def balance_at(self, account_id: int, timestamp: int) -> AccountBalance | None:
         found = self._fetch(self._reads.balance_at, (account_id, timestamp))
         return rows.balance(found[0]) if found else None
+
+    @staticmethod
+    def _history_sides(query: AccountFilter) -> list[str]:
+        """The transfers' columns a history query (``get_account_transfers``) matches the
+        account in: the debit side, the credit side or both; none when it asks for no rows."""
+        if query.limit <= 0:
+            return []
+        sides = (("debit_account_id", query.debits), ("credit_account_id", query.credits))
+        return [column for column, wanted in sides if wanted]
 
 
 class Cursor(Protocol):

@@ -42,14 +42,7 @@ from centime.ledger.port import (
 from . import rows
 from .checks import check_ledger
 from .migrate import upgrade
-from .reads import (
-    SqlLedgerReads,
-    SqlWriteReads,
-    history_sides,
-    range_params,
-    read_statements,
-    snapshot,
-)
+from .reads import SqlLedgerReads, SqlWriteReads, range_params, read_statements, snapshot
 
 __all__ = ["SqliteStore", "SqliteWriterBusyError"]
 
@@ -362,7 +355,7 @@ class SqliteStore(SqlLedgerReads):
         return _json_ids(ids)
 
     def get_account_transfers(self, query: AccountFilter) -> list[Transfer]:
-        sides = [f"{column} = ?1" for column in history_sides(query)]
+        sides = [f"{column} = ?1" for column in self._history_sides(query)]
         if not sides:
             return []
         sql = (
