@@ -44,7 +44,7 @@ from .checks import check_ledger
 from .migrate import upgrade
 from .reads import SqlLedgerReads, SqlWriteReads, range_params, read_statements, snapshot
 
-__all__ = ["SqliteStore", "SqliteWriterBusyError"]
+__all__ = ["CONNECTION_PRAGMAS", "SqliteStore", "SqliteWriterBusyError"]
 
 
 class SqliteWriterBusyError(RuntimeError):
@@ -54,7 +54,8 @@ class SqliteWriterBusyError(RuntimeError):
 WAL_CHECKPOINT_PAGES: Final = 100_000
 ACCOUNT_CACHE_MAX: Final = 1_048_576
 
-_PRAGMAS: Final = (
+# Every connection's (the naive baseline of `centime bench ledger` uses them too).
+CONNECTION_PRAGMAS: Final = (
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = FULL",
     "PRAGMA foreign_keys = OFF",
@@ -106,7 +107,7 @@ _UPDATE_ACCOUNT: Final = (
 
 def _connect(path: str, *, readonly: bool = False) -> sqlite3.Connection:
     connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    for pragma in (*_PRAGMAS, *(_READER_PRAGMAS if readonly else _WRITER_PRAGMAS)):
+    for pragma in (*CONNECTION_PRAGMAS, *(_READER_PRAGMAS if readonly else _WRITER_PRAGMAS)):
         connection.execute(pragma)
     return connection
 
