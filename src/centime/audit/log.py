@@ -108,18 +108,12 @@ class AuditLog:
         self._last_head_ns: int | None = None
         self._last_head_seq = 0
 
-    def append(
-        self,
-        txn: AuditWrite,
-        changes: Changes,
-        timestamp_first: int,
-        count: int,
-        now_ns: int,
-    ) -> None:
-        """Log the group whose ``count`` timestamps start at ``timestamp_first``."""
+    def append(self, txn: AuditWrite, changes: Changes, timestamps: range, now_ns: int) -> None:
+        """Log the group that the engine timestamps ``timestamps`` were reserved for."""
         if not _changed(changes):
             self.idle(txn, now_ns)
             return
+        timestamp_first = timestamps[0]
         seq, size, last, prev_hash, peaks = _tip_fields(txn)
         if timestamp_first <= last:
             raise RuntimeError(f"group at {timestamp_first} is not after the log's tip {last}")
@@ -146,7 +140,7 @@ class AuditLog:
             tree.size,
             len(changes.transfers),
             timestamp_first,
-            timestamp_first + count - 1,
+            timestamps[-1],
             root,
         )
         this_hash = batch_hash(*link, state_hash, prev_hash)

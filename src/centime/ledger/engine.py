@@ -101,14 +101,7 @@ class AuditHook(Protocol):
     """The tamper-evident log (``centime.audit.AuditLog``), called inside each group's
     transaction so that the log and the ledger commit together or not at all."""
 
-    def append(
-        self,
-        txn: AuditWrite,
-        changes: Changes,
-        timestamp_first: int,
-        count: int,
-        now_ns: int,
-    ) -> None: ...
+    def append(self, txn: AuditWrite, changes: Changes, timestamps: range, now_ns: int) -> None: ...
 
     def idle(self, txn: AuditWrite, now_ns: int) -> None: ...
 
@@ -365,7 +358,7 @@ class Ledger:
             results = _apply_requests(loader, applier, group, due, timestamp, now_ns)
             changes = applier.changes()
             if self.audit is not None:  # after reserve_timestamps: under the clock lock
-                self.audit.append(txn, changes, timestamp, count, now_ns)
+                self.audit.append(txn, changes, range(timestamp, timestamp + count), now_ns)
             txn.write(changes)
         return results, changes
 
@@ -397,7 +390,7 @@ class Ledger:
                 raise TransientStoreError("a pending transfer expired while the group waited")
             changes = shifted(applier.changes(), timestamp - provisional)
             if self.audit is not None:  # after reserve_timestamps: under the clock lock
-                self.audit.append(txn, changes, timestamp, count, now_ns)
+                self.audit.append(txn, changes, range(timestamp, timestamp + count), now_ns)
             txn.write(changes)
         return results, changes
 
