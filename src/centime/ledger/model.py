@@ -134,6 +134,10 @@ class Transfer(NamedTuple):
 
 
 class PendingStatus(enum.Enum):
+    """A pending transfer's status: PENDING while its reserve is held, then for good POSTED
+    (all or part of it moved to posted), VOIDED (released) or EXPIRED (released when its
+    timeout lapsed)."""
+
     PENDING = "pending"
     POSTED = "posted"
     VOIDED = "voided"
