@@ -22,6 +22,7 @@ __all__ = [
     "key",
     "money",
     "newest_first",
+    "status",
     "strings",
     "where",
 ]
@@ -56,6 +57,11 @@ def amounts(*names: str) -> list[sa.Column[Any]]:
 def strings(length: int, *names: str, nullable: bool = False) -> list[sa.Column[Any]]:
     """VARCHAR(length) columns."""
     return [sa.Column(name, sa.String(length), nullable=nullable) for name in names]
+
+
+def status() -> sa.Column[Any]:
+    """A record's status column: one short word of a few, never null (VARCHAR(16))."""
+    return sa.Column("status", sa.String(16), nullable=False)
 
 
 def binaries(*names: str) -> list[sa.Column[Any]]:

@@ -21,6 +21,7 @@ from centime.store.columns import (
     key,
     money,
     newest_first,
+    status,
     strings,
 )
 
@@ -34,7 +35,7 @@ def _party(*fee: sa.Column[int]) -> list[sa.Column[Any]]:
         key(),
         sa.Column("name", sa.String(200), nullable=False),
         sa.Column("email", sa.String(320), nullable=True, unique=True),
-        sa.Column("status", sa.String(16), nullable=False),  # active, frozen, closed
+        status(),  # active, frozen, closed
         sa.Column("kyc_tier", sa.Integer, nullable=False),
         *fee,
         *bigints("created_ns"),
@@ -112,7 +113,7 @@ def _topups() -> None:
         sa.Column("instrument", sa.String(64), nullable=False),  # token, account, phone
         sa.Column("provider", sa.String(32), nullable=False),
         # pending, succeeded, declined, failed, charged_back
-        sa.Column("status", sa.String(16), nullable=False),
+        status(),
         # provider_ref: null until accepted
         *strings(64, "provider_ref", "failure_code", nullable=True),
         sa.Column("failure_message", sa.String(200), nullable=True),
@@ -142,7 +143,7 @@ def _holds_and_transfers() -> None:
         *money("amount"),
         *amounts("restricted_amount", "captured"),
         # authorized, captured, released, expired
-        sa.Column("status", sa.String(16), nullable=False),
+        status(),
         sa.Column("description", sa.String(500), nullable=True),
         *bigints("expires_at_ns"),
         *bigints("resolved_ns", "payment_id", "mandate_id", nullable=True),
@@ -195,7 +196,7 @@ def _keys_and_mandates() -> None:
         key(),
         *bigints("customer_id", "merchant_id"),
         *money("amount_max_daily"),
-        sa.Column("status", sa.String(16), nullable=False),  # active, revoked
+        status(),  # active, revoked
         *amounts("spent_today"),
         *bigints("day", "created_ns"),
         *bigints("revoked_ns", nullable=True),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from centime.store.columns import bigints, drop_tables, key, money, newest_first, strings
+from centime.store.columns import bigints, drop_tables, key, money, newest_first, status, strings
 
 revision = "0007_payouts"
 down_revision = "0006_outbox"
@@ -23,7 +23,7 @@ def upgrade() -> None:
         *strings(64, "provider", "token", "fingerprint"),
         sa.Column("last4", sa.String(4), nullable=False),
         sa.Column("holder_name", sa.String(200), nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),  # active, removed
+        status(),  # active, removed
         *bigints("created_ns"),
         *bigints("removed_ns", nullable=True),
     )
@@ -52,7 +52,7 @@ def upgrade() -> None:
         *money("amount", "fee"),
         sa.Column("kind", sa.String(16), nullable=False),  # scheduled, instant
         # requested, pending, paid, failed, returned
-        sa.Column("status", sa.String(16), nullable=False),
+        status(),
         sa.Column("provider", sa.String(64), nullable=False),
         sa.Column("provider_ref", sa.String(64), nullable=True),
         sa.Column("attempts", sa.Integer, nullable=False),

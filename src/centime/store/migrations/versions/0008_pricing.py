@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from centime.store.columns import amounts, bigints, drop_tables, key
+from centime.store.columns import amounts, bigints, drop_tables, key, status
 
 revision = "0008_pricing"
 down_revision = "0007_payouts"
@@ -87,7 +87,7 @@ def _referrals() -> None:
         key("referred_id"),
         sa.Column("referrer_kind", sa.String(8), nullable=False),
         *bigints("referrer_id"),
-        sa.Column("status", sa.String(16), nullable=False),  # pending, rewarded, refused
+        status(),  # pending, rewarded, refused
         sa.Column("asset", sa.String(12), nullable=True),
         *amounts("referrer_reward", "referred_reward"),
         sa.Column("detail", sa.String(200), nullable=True),

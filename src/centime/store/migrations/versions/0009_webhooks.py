@@ -24,7 +24,7 @@ import secrets
 import sqlalchemy as sa
 from alembic import op
 
-from centime.store.columns import bigints, drop_tables, key
+from centime.store.columns import bigints, drop_tables, key, status
 
 revision = "0009_webhooks"
 down_revision = "0008_pricing"
@@ -67,7 +67,7 @@ def upgrade() -> None:
         "webhook_deliveries",
         key(),
         *bigints("endpoint_id", "event_id", "merchant_id"),
-        sa.Column("status", sa.String(16), nullable=False),  # pending, succeeded, failed
+        status(),  # pending, succeeded, failed
         sa.Column("attempts", sa.Integer, nullable=False),  # since the last (re)start
         *bigints("next_attempt_ns", nullable=True),
         sa.Column("last_status_code", sa.Integer, nullable=True),

@@ -18,7 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from centime.store.columns import bigints, drop_tables, key, money
+from centime.store.columns import bigints, drop_tables, key, money, status
 
 revision = "0011_web"
 down_revision = "0010_risk"
@@ -84,7 +84,7 @@ def upgrade() -> None:
         *money("amount"),
         sa.Column("description", sa.String(500), nullable=False),
         sa.Column("single_use", sa.Boolean, nullable=False),
-        sa.Column("status", sa.String(16), nullable=False),  # active, used, disabled
+        status(),  # active, used, disabled
         *bigints("paid_count", "created_ns"),
     )
     op.create_index("payment_links_by_merchant", "payment_links", ["merchant_id", "id"])
@@ -93,7 +93,7 @@ def upgrade() -> None:
         key(),  # = hold id
         *bigints("customer_id", "merchant_id"),
         *money("amount", "used", "uses"),
-        sa.Column("status", sa.String(16), nullable=False),  # open, settled
+        status(),  # open, settled
         *bigints("expires_at_ns", "created_ns"),
     )
     op.create_index("pay_budgets_by_party", "pay_budgets", ["customer_id", "merchant_id"])

@@ -19,7 +19,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from centime.store.columns import bigints, drop_tables, key, money, strings
+from centime.store.columns import bigints, drop_tables, key, money, status, strings
 
 revision = "0017_open_payments"
 down_revision = "0015_ledger_indexes"
@@ -52,7 +52,7 @@ def upgrade() -> None:
         sa.Column("client", sa.String(1024), nullable=False),
         sa.Column("kid", sa.String(64), nullable=False),  # the key that asked for it
         sa.Column("access", sa.Text, nullable=False),  # JSON: the access granted
-        sa.Column("status", sa.String(16), nullable=False),  # pending, approved, denied, ...
+        status(),  # pending, approved, denied, ...
         sa.Column("continue_hash", sa.LargeBinary, nullable=False),
         sa.Column("interact_id", sa.String(36), nullable=True, unique=True),
         sa.Column("interact_nonce", sa.String(64), nullable=True),  # our finish nonce
