@@ -57,8 +57,6 @@ from centime.ledger.model import (
 )
 from centime.ledger.port import (
     AuditBatchRow,
-    AuditHeadRow,
-    AuditKeyRow,
     AuditNodeRow,
     Fetch,
     Violation,
@@ -73,12 +71,12 @@ from . import rows
 from .checks import check_ledger
 from .dialect import pyformat
 from .migrate import upgrade
-from .reads import SqlLedgerReads, SqlWriteReads, range_params, read_statements, snapshot
+from .reads import SqlLedgerReads, SqlWriteTransaction, range_params, shared_statements, snapshot
 
 __all__ = ["PostgresStore"]
 
-# The shared queries; a list of ids is one int8[] parameter (see _array).
-_READS: Final = read_statements("= ANY(?::int8[])", pyformat)
+# The shared statements; a list of ids is one int8[] parameter (see _array).
+_SQL: Final = shared_statements("= ANY(?::int8[])", pyformat)
 
 # Unique constraints whose violation means that another writer created the same id first
 # (PostgreSQL's default names for the constraints of store/schema.py). Any other unique
@@ -143,10 +141,10 @@ def _lost_race(error: BaseException) -> bool:
     return False
 
 
-class _PostgresWrite(SqlWriteReads):
+class _PostgresWrite(SqlWriteTransaction):
     """The writer's transaction (see :class:`centime.ledger.port.WriteTransaction`)."""
 
-    _reads = _READS
+    _sql = _SQL
     _cursor: Cursor
 
     def __init__(self, cursor: Cursor, clock_at_begin: int) -> None:
@@ -279,20 +277,6 @@ class _PostgresWrite(SqlWriteReads):
         if nodes:
             _copy(self._cursor, "audit_nodes", "level, first_index, hashes", nodes)
 
-    def write_audit_head(self, head: AuditHeadRow) -> None:
-        self._cursor.execute(
-            f"INSERT INTO audit_heads ({rows.AUDIT_HEAD_COLUMNS})"
-            " VALUES (%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
-            head,
-        )
-
-    def write_audit_key(self, key: AuditKeyRow) -> None:
-        self._cursor.execute(
-            f"INSERT INTO audit_keys ({rows.AUDIT_KEY_COLUMNS}) VALUES (%s,%s,%s,%s)"
-            " ON CONFLICT DO NOTHING",
-            key,
-        )
-
     # The platform's own tables (centime.ledger.units), in the same transaction, in ``?``
     # style translated once per statement (store/dialect.py). A lost race there (a deadlock
     # between writers that lock in different orders) is a lost race of the group, retried by
@@ -394,7 +378,7 @@ class PostgresStore(SqlLedgerReads):
     """The ledger in a PostgreSQL database (the schema named by the URL's search_path, if
     any). ``PostgresStore.open(url)`` migrates it to the newest schema first."""
 
-    _reads = _READS
+    _sql = _SQL
 
     def __init__(self, url: str) -> None:
         self.url = url

@@ -1,9 +1,10 @@
-"""What the SQLite and PostgreSQL stores share: the ledger's queries, written once.
+"""What the SQLite and PostgreSQL stores share: the ledger's queries and the audit log's
+idempotent inserts, written once.
 
 The statements are written in ``?`` style around the one thing the dialects spell apart,
 how a statement takes a list of ids (one parameter either way); each adapter builds its set
-once, when its module is imported (:func:`read_statements`), and inherits the methods that
-run them from :class:`SqlLedgerReads`.
+once, when its module is imported (:func:`shared_statements`), and inherits the methods that
+run them from :class:`SqlLedgerReads` and :class:`SqlWriteTransaction`.
 """
 
 from __future__ import annotations
@@ -13,19 +14,19 @@ from contextlib import contextmanager
 from typing import Any, ClassVar, Final, NamedTuple, Protocol, TypeVar
 
 from centime.ledger.model import Account, AccountBalance, AccountFilter, PendingState, Transfer
-from centime.ledger.port import AuditTip, Fetch, StoreTotals
+from centime.ledger.port import AuditHeadRow, AuditKeyRow, AuditTip, Fetch, StoreTotals
 from centime.limits import QUERY_LIMIT_MAX
 
 from . import rows
 
 __all__ = [
     "TIMESTAMP_MAX",
-    "ReadStatements",
+    "SharedStatements",
     "SqlLedgerReads",
-    "SqlWriteReads",
+    "SqlWriteTransaction",
     "in_order",
     "range_params",
-    "read_statements",
+    "shared_statements",
     "snapshot",
 ]
 
@@ -34,8 +35,8 @@ TIMESTAMP_MAX: Final = 2**63 - 1
 T = TypeVar("T")
 
 
-class ReadStatements(NamedTuple):
-    """The shared queries in one adapter's placeholder style."""
+class SharedStatements(NamedTuple):
+    """The shared statements in one adapter's placeholder style."""
 
     accounts: str
     transfers: str
@@ -46,16 +47,18 @@ class ReadStatements(NamedTuple):
     audit_tip: str
     transfers_between: str
     due_pending: str
+    insert_audit_head: str
+    insert_audit_key: str
 
 
-def read_statements(ids: str, translate: Callable[[str], str]) -> ReadStatements:
-    """The shared queries, where ``ids`` is the dialect's "is one of the ids in the list
+def shared_statements(ids: str, translate: Callable[[str], str]) -> SharedStatements:
+    """The shared statements, where ``ids`` is the dialect's "is one of the ids in the list
     parameter" (in ``?`` style) and ``translate`` turns ``?`` style into its own."""
     balances = (
         f"SELECT {rows.BALANCE_COLUMNS} FROM account_balances WHERE account_id = ?"
         " AND timestamp >= ? AND timestamp <= ? ORDER BY timestamp {order} LIMIT ?"
     )
-    return ReadStatements(
+    return SharedStatements(
         *map(
             translate,
             (
@@ -71,6 +74,11 @@ def read_statements(ids: str, translate: Callable[[str], str]) -> ReadStatements
                 f"SELECT {rows.PENDING_COLUMNS} FROM pending_transfers"
                 " WHERE status = 'pending' AND expires_at > 0 AND expires_at <= ?"
                 " ORDER BY expires_at, transfer_id LIMIT ?",
+                # A head or key already stored is left as it is.
+                f"INSERT INTO audit_heads ({rows.AUDIT_HEAD_COLUMNS}) VALUES (?,?,?,?,?,?,?)"
+                " ON CONFLICT DO NOTHING",
+                f"INSERT INTO audit_keys ({rows.AUDIT_KEY_COLUMNS}) VALUES (?,?,?,?)"
+                " ON CONFLICT DO NOTHING",
             ),
         )
     )
@@ -97,7 +105,7 @@ class SqlLedgerReads:
     """The ledger's id lookups and balance history, for an adapter that supplies its
     statements, a read and the encoding of an id list parameter."""
 
-    _reads: ClassVar[ReadStatements]
+    _sql: ClassVar[SharedStatements]
 
     def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         raise NotImplementedError
@@ -106,13 +114,13 @@ class SqlLedgerReads:
         raise NotImplementedError
 
     def lookup_accounts(self, account_ids: Collection[int]) -> list[Account]:
-        return self._lookup(self._reads.accounts, account_ids, rows.account)
+        return self._lookup(self._sql.accounts, account_ids, rows.account)
 
     def lookup_transfers(self, transfer_ids: Collection[int]) -> list[Transfer]:
-        return self._lookup(self._reads.transfers, transfer_ids, rows.transfer)
+        return self._lookup(self._sql.transfers, transfer_ids, rows.transfer)
 
     def pending_states(self, transfer_ids: Collection[int]) -> list[PendingState]:
-        return self._lookup(self._reads.pending, transfer_ids, rows.pending)
+        return self._lookup(self._sql.pending, transfer_ids, rows.pending)
 
     def _lookup(self, sql: str, ids: Collection[int], convert: Callable[[Any], T]) -> list[T]:
         if not ids:
@@ -132,12 +140,12 @@ class SqlLedgerReads:
     def get_account_balances(self, query: AccountFilter) -> list[AccountBalance]:
         if query.limit <= 0:
             return []
-        reads = self._reads
+        reads = self._sql
         sql = reads.balances_descending if query.reversed else reads.balances_ascending
         return [rows.balance(row) for row in self._fetch(sql, range_params(query))]
 
     def balance_at(self, account_id: int, timestamp: int) -> AccountBalance | None:
-        found = self._fetch(self._reads.balance_at, (account_id, timestamp))
+        found = self._fetch(self._sql.balance_at, (account_id, timestamp))
         return rows.balance(found[0]) if found else None
 
     @staticmethod
@@ -160,12 +168,12 @@ class Cursor(Protocol):
     def fetchall(self) -> Any: ...
 
 
-class SqlWriteReads:
-    """The reads of the writer's transaction that both dialects run alike: the expiry
-    sweep's due transfers and the audit log's (``AuditWrite``)."""
+class SqlWriteTransaction:
+    """What the writer's transaction does alike on both dialects: read the expiry sweep's
+    due transfers, and read and write the audit log (``AuditWrite``)."""
 
     _cursor: Cursor
-    _reads: ClassVar[ReadStatements]
+    _sql: ClassVar[SharedStatements]
 
     def due_pending(self, now_ns: int, limit: int) -> list[PendingState]:
         """Pending transfers due at ``now_ns``, by expiry time then id; locked by
@@ -183,18 +191,24 @@ class SqlWriteReads:
         """
         if limit <= 0:
             return []
-        self._cursor.execute(self._reads.due_pending, (now_ns, limit))
+        self._cursor.execute(self._sql.due_pending, (now_ns, limit))
         return [rows.pending(row) for row in self._cursor.fetchall()]
 
     def audit_tip(self) -> AuditTip | None:
-        self._cursor.execute(self._reads.audit_tip)
+        self._cursor.execute(self._sql.audit_tip)
         row = self._cursor.fetchone()
         return None if row is None else AuditTip(*row)
 
     def transfers_between(self, low: int, high: int) -> bool:
-        self._cursor.execute(self._reads.transfers_between, (low, high))
+        self._cursor.execute(self._sql.transfers_between, (low, high))
         row = self._cursor.fetchone()
         return bool(row and row[0])
+
+    def write_audit_head(self, head: AuditHeadRow) -> None:
+        self._cursor.execute(self._sql.insert_audit_head, head)
+
+    def write_audit_key(self, key: AuditKeyRow) -> None:
+        self._cursor.execute(self._sql.insert_audit_key, key)
 
 
 class Connection(Protocol):

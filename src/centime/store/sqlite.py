@@ -32,8 +32,6 @@ from centime.ledger.model import (
 )
 from centime.ledger.port import (
     AuditBatchRow,
-    AuditHeadRow,
-    AuditKeyRow,
     AuditNodeRow,
     Fetch,
     Violation,
@@ -42,7 +40,7 @@ from centime.ledger.port import (
 from . import rows
 from .checks import check_ledger
 from .migrate import upgrade
-from .reads import SqlLedgerReads, SqlWriteReads, range_params, read_statements, snapshot
+from .reads import SqlLedgerReads, SqlWriteTransaction, range_params, shared_statements, snapshot
 
 __all__ = ["CONNECTION_PRAGMAS", "SqliteStore", "SqliteWriterBusyError"]
 
@@ -86,8 +84,8 @@ _IDS = "(SELECT value FROM json_each(?))"
 # (IN builds a temporary index of the list first). Duplicate ids give duplicate rows, which
 # the dicts built from them absorb.
 _JOIN_IDS = "json_each(?) AS wanted JOIN"
-# The shared queries: SQLite runs ``?`` style as it is.
-_READS: Final = read_statements(f"IN {_IDS}", str)
+# The shared statements: SQLite runs ``?`` style as it is.
+_SQL: Final = shared_statements(f"IN {_IDS}", str)
 
 
 # Hot-path rows are bound as exact tuples, copied from the NamedTuples with map(tuple, ...):
@@ -121,10 +119,10 @@ def _json_ids(ids: Iterable[int]) -> str:
     return json.dumps(list(ids))
 
 
-class _SqliteWrite(SqlWriteReads):
+class _SqliteWrite(SqlWriteTransaction):
     """The writer's transaction (see :class:`centime.ledger.port.WriteTransaction`)."""
 
-    _reads = _READS
+    _sql = _SQL
     _cursor: sqlite3.Cursor
 
     def __init__(self, store: SqliteStore, cursor: sqlite3.Cursor) -> None:
@@ -225,17 +223,6 @@ class _SqliteWrite(SqlWriteReads):
             "INSERT INTO audit_nodes (level, first_index, hashes) VALUES (?,?,?)", nodes
         )
 
-    def write_audit_head(self, head: AuditHeadRow) -> None:
-        self._cursor.execute(
-            f"INSERT OR IGNORE INTO audit_heads ({rows.AUDIT_HEAD_COLUMNS}) VALUES (?,?,?,?,?,?,?)",
-            head,
-        )
-
-    def write_audit_key(self, key: AuditKeyRow) -> None:
-        self._cursor.execute(
-            f"INSERT OR IGNORE INTO audit_keys ({rows.AUDIT_KEY_COLUMNS}) VALUES (?,?,?,?)", key
-        )
-
     # The platform's own tables (centime.ledger.units), in the same transaction: their
     # ``?`` style is SQLite's own, so the text runs as it is.
 
@@ -254,7 +241,7 @@ class SqliteStore(SqlLedgerReads):
     """The ledger in one SQLite file. ``SqliteStore.open(path)`` migrates it to the newest
     schema first."""
 
-    _reads = _READS
+    _sql = _SQL
 
     def __init__(self, path: str) -> None:
         self.path = path
