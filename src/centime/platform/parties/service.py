@@ -53,6 +53,9 @@ NAME_LEN_MAX: Final = PARTY_NAME_LEN_MAX
 
 
 class Status(enum.Enum):
+    """A party's standing: ``FROZEN``, nothing moves money from or to it until it is made
+    active again; ``CLOSED`` is final, and only reached with every balance at zero."""
+
     ACTIVE = "active"
     FROZEN = "frozen"
     CLOSED = "closed"

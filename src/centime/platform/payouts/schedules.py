@@ -85,6 +85,9 @@ _RUN_PAGES_MAX: Final = 10_000  # 10 million schedules per run call at most
 
 
 class Frequency(enum.Enum):
+    """When a schedule's payouts run: every day, every week on the schedule's ``weekday``,
+    or every month on its ``month_day``."""
+
     DAILY = "daily"
     WEEKLY = "weekly"
     MONTHLY = "monthly"
@@ -92,6 +95,9 @@ class Frequency(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class PayoutSchedule:
+    """A merchant's standing order in one asset (one per merchant and asset): what a run
+    pays on its dates is the module note's ``amount``."""
+
     merchant_id: int
     asset: str
     frequency: Frequency

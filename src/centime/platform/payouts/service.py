@@ -607,6 +607,10 @@ def recover_payouts(
 
 
 class PayoutEventOutcome(enum.Enum):
+    """What a rail event did: ``APPLIED``, the payout changed; ``DUPLICATE``, the payout was
+    past it already (the event came again); ``IGNORED``, it contradicts the payout or is
+    malformed (logged); ``UNKNOWN``, no payout of the event's rail has its id (logged)."""
+
     APPLIED = "applied"
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
@@ -615,6 +619,9 @@ class PayoutEventOutcome(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class PayoutEventResult:
+    """An event's outcome, the payout as it is after the event (None when there is no such
+    payout, or the event was malformed), and why, for the log."""
+
     outcome: PayoutEventOutcome
     payout: Payout | None
     detail: str = ""
