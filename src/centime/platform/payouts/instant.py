@@ -36,7 +36,7 @@ from ..payout_config import PayoutConfig
 from ..payout_fees import InstantFeeParams, instant_payout_fee
 from ..pricing.store import active_rules
 from ..rows import Table
-from .methods import PayoutMethod, get_payout_method
+from .methods import get_payout_method
 from .schedules import day_of, load_schedule, next_payout_date, scheduled_payout_id
 from .service import (
     PAYOUT_RESERVE_EVENTS_MAX,
@@ -140,9 +140,14 @@ def quote_instant_payout(
             if same != (merchant_id, asset, amount):
                 return Refusal(Code.INVALID_REQUEST, "quote_id names another quote")
             return existing
-        method = _quotable(ctx, platform, merchant_id, asset, amount, method_id)
+        method = payable_method(ctx, platform, merchant_id, asset, amount, method_id)
         if isinstance(method, Refusal):
             return method
+        if _quotes_today(ctx, merchant_id) >= PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX:
+            return Refusal(
+                Code.QUOTE_LIMIT_REACHED,
+                f"at most {PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX} quotes a day",
+            )
         days, scheduled = days_early(ctx, merchant_id, asset, config.instant.days_max)
         fee = instant_payout_fee(amount, days, fee_params(ctx, config, asset))
         if fee >= amount:
@@ -164,27 +169,6 @@ def quote_instant_payout(
         return quote
 
     return Operation(unit, 0)
-
-
-def _quotable(
-    ctx: UnitContext,
-    platform: Platform,
-    merchant_id: int,
-    asset: str,
-    amount: int,
-    method_id: int | None,
-) -> PayoutMethod | Refusal:
-    """The method to pay to, when the payout could be made now (tier, limit, lock,
-    method, funds, the day's quotes), or why not."""
-    method = payable_method(ctx, platform, merchant_id, asset, amount, method_id)
-    if isinstance(method, Refusal):
-        return method
-    if _quotes_today(ctx, merchant_id) >= PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX:
-        return Refusal(
-            Code.QUOTE_LIMIT_REACHED,
-            f"at most {PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX} quotes a day",
-        )
-    return method
 
 
 def fee_params(ctx: UnitContext, config: PayoutConfig, asset: str) -> InstantFeeParams:
