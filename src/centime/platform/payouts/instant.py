@@ -43,7 +43,6 @@ from .service import (
     Payout,
     PayoutKind,
     check_payout_request,
-    draft_payout,
     load_payout,
     payable_method,
     reserve_unit,
@@ -205,7 +204,7 @@ def confirm_quote(
             return used
         if ctx.now_ns >= quote.expires_ns:
             return Refusal(Code.QUOTE_EXPIRED, "the quote has expired; ask for a new one")
-        draft = draft_payout(
+        draft = Payout(
             instant_payout_id(quote.id),
             merchant_id,
             quote.asset,

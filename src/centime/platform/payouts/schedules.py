@@ -53,7 +53,6 @@ from .service import (
     PayoutStatus,
     available_earnings,
     daily_room,
-    draft_payout,
     load_payout,
     pick_method,
     reserve_unit,
@@ -313,14 +312,14 @@ def _reserve_scheduled(
 
 
 def _draft(payout_id: int, schedule: PayoutSchedule, day: dt.date, amount: int) -> Payout:
-    return draft_payout(
+    return Payout(
         payout_id,
         schedule.merchant_id,
         schedule.asset,
         amount,
-        0,
-        PayoutKind.SCHEDULED,
-        schedule.method_id,
+        fee=0,
+        kind=PayoutKind.SCHEDULED,
+        method_id=schedule.method_id or 0,
         run_date=day.isoformat(),
     )
 

@@ -107,7 +107,6 @@ __all__ = [
     "available_earnings",
     "check_payout_request",
     "daily_room",
-    "draft_payout",
     "get_payout",
     "handle_payout_event",
     "list_payouts",
@@ -153,25 +152,29 @@ class UnexpectedPayoutLedgerError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Payout:
+    """A payout as stored. The fields after ``kind`` default to what a payout starts with
+    before its reserve unit (:func:`reserve_unit` sets the method, the rail and the times):
+    a draft names what is asked, the rest is the payout's life."""
+
     id: int
     merchant_id: int
-    method_id: int
     asset: str
     amount: int  # taken from the earnings
     fee: int  # of it, to fee revenue
     kind: PayoutKind
-    status: PayoutStatus
-    provider: str
-    provider_ref: str | None
-    attempts: int  # send calls made
-    failure_code: str | None
-    return_code: str | None
-    quote_id: int | None
-    run_date: str | None
-    created_ns: int
-    updated_ns: int
-    resolved_ns: int | None
-    returned_ns: int | None
+    method_id: int = 0  # 0: the merchant's newest active method, picked when reserved
+    quote_id: int | None = None  # an instant payout's quote
+    run_date: str | None = None  # a scheduled payout's date, YYYY-MM-DD
+    status: PayoutStatus = PayoutStatus.REQUESTED
+    provider: str = ""
+    provider_ref: str | None = None
+    attempts: int = 0  # send calls made
+    failure_code: str | None = None
+    return_code: str | None = None
+    created_ns: int = 0
+    updated_ns: int = 0
+    resolved_ns: int | None = None
+    returned_ns: int | None = None
 
     @property
     def net(self) -> int:
@@ -422,40 +425,6 @@ def reserve_unit(ctx: UnitContext, platform: Platform, draft: Payout) -> Payout 
     return payout
 
 
-def draft_payout(
-    payout_id: int,
-    merchant_id: int,
-    asset: str,
-    amount: int,
-    fee: int,
-    kind: PayoutKind,
-    method_id: int | None = None,
-    quote_id: int | None = None,
-    run_date: str | None = None,
-) -> Payout:
-    return Payout(
-        payout_id,
-        merchant_id,
-        method_id or 0,
-        asset,
-        amount,
-        fee,
-        kind,
-        PayoutStatus.REQUESTED,
-        "",
-        None,
-        0,
-        None,
-        None,
-        quote_id,
-        run_date,
-        0,
-        0,
-        None,
-        None,
-    )
-
-
 def check_payout_request(asset: object, amount: object) -> Refusal | None:
     if type(asset) is not str or asset not in ASSETS:
         return Refusal(Code.UNKNOWN_ASSET, f"unknown asset {asset!r}")
@@ -477,7 +446,9 @@ def request_payout(
     refusal = check_payout_request(asset, amount)
     if refusal is not None:
         return refusal
-    draft = draft_payout(payout_id, merchant_id, asset, amount, 0, PayoutKind.SCHEDULED, method_id)
+    draft = Payout(
+        payout_id, merchant_id, asset, amount, 0, PayoutKind.SCHEDULED, method_id=method_id or 0
+    )
     made = platform.execute(
         Operation(lambda ctx: reserve_unit(ctx, platform, draft), PAYOUT_RESERVE_EVENTS_MAX)
     )
