@@ -63,6 +63,9 @@ class Status(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Customer:
+    """Who pays merchants and sends money; ``kyc_tier`` picks the limits of
+    :class:`centime.platform.config.TierLimits`."""
+
     id: int
     name: str
     email: str | None
