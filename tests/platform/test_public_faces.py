@@ -120,6 +120,7 @@ FACES: Final[dict[str, list[str]]] = {
         "DatabaseRailJournal",
         "Frequency",
         "Payout",
+        "PayoutAsk",
         "PayoutMethod",
         "PayoutStatus",
         "Quote",

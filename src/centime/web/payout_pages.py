@@ -30,6 +30,7 @@ from centime.platform.events import SUBSCRIBABLE_TYPES, webhooks
 from centime.platform.ids import format_id, new_id, parse_id
 from centime.platform.payouts import (
     Frequency,
+    PayoutAsk,
     add_payout_method,
     remove_payout_method,
     set_schedule,
@@ -164,9 +165,8 @@ async def quote(request: Request[Any, Any, Any]) -> Response[Any]:
     money = form_money(fields)
     if isinstance(money, Refusal):
         return await _refused(request, me, money)
-    op = instant_payouts.quote_instant_payout(
-        platform, me.user.party_id, money[0], money[1], quote_id=_attempt_id(fields)
-    )
+    ask = PayoutAsk(me.user.party_id, money[0], money[1])
+    op = instant_payouts.quote_instant_payout(platform, ask, quote_id=_attempt_id(fields))
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
         return await _refused(request, me, result)

@@ -34,6 +34,7 @@ from centime.platform.payouts.instant import Quote, quote_instant_payout
 from centime.platform.payouts.schedules import Frequency, run_scheduled_payouts, set_schedule
 from centime.platform.payouts.service import (
     Payout,
+    PayoutAsk,
     PayoutStatus,
     list_payouts,
     process_payout_events,
@@ -110,7 +111,7 @@ def test_money_is_conserved_across_payouts(platform: Platform, clock: FakeClock)
         @rule(to=merchants_, amount=amounts, confirm_now=st.booleans())
         def quote(self, to: int, amount: int, confirm_now: bool) -> None:
             shop = self.merchants[to].id
-            made = platform.execute(quote_instant_payout(platform, shop, USD, amount))
+            made = platform.execute(quote_instant_payout(platform, PayoutAsk(shop, USD, amount)))
             event(f"quote: {_outcome(made)}")
             if isinstance(made, Quote):
                 self.quotes.append((shop, made.id))

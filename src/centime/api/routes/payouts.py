@@ -294,10 +294,7 @@ async def quote_instant_payout(
     method = None if data.method_id is None else body_id("pm", data.method_id, "method_id")
     operation = instant_payouts.quote_instant_payout(
         api_state(request).platform,
-        merchant_id,
-        asset,
-        amount,
-        method,
+        payouts.PayoutAsk(merchant_id, asset, amount, method),
         quote_id=operation_id("payout-quote", principal, idempotency_key),
     )
     return await execute(

@@ -15,6 +15,7 @@ from .sandbox_rail import DatabaseRailJournal
 from .schedules import Frequency, get_schedule, run_scheduled_payouts, set_schedule
 from .service import (
     Payout,
+    PayoutAsk,
     PayoutStatus,
     check_payout_request,
     get_payout,
@@ -29,6 +30,7 @@ __all__ = [
     "DatabaseRailJournal",
     "Frequency",
     "Payout",
+    "PayoutAsk",
     "PayoutMethod",
     "PayoutStatus",
     "Quote",

@@ -41,6 +41,7 @@ from .schedules import day_of, load_schedule, next_payout_date, scheduled_payout
 from .service import (
     PAYOUT_RESERVE_EVENTS_MAX,
     Payout,
+    PayoutAsk,
     PayoutKind,
     check_payout_request,
     load_payout,
@@ -114,16 +115,12 @@ def _quotes_today(ctx: UnitContext, merchant_id: int) -> int:
 
 
 def quote_instant_payout(
-    platform: Platform,
-    merchant_id: int,
-    asset: str,
-    amount: int,
-    method_id: int | None = None,
-    quote_id: int | None = None,
+    platform: Platform, ask: PayoutAsk, quote_id: int | None = None
 ) -> Operation[Quote | Refusal]:
-    """Price an instant payout of ``amount`` (taken from the earnings) and store the quote.
-    Refused as the payout itself would be now (tier, limit, lock, method, funds), or
+    """Price the instant payout asked (its amount taken from the earnings) and store the
+    quote. Refused as the payout itself would be now (tier, limit, lock, method, funds), or
     PAYOUT_TOO_SMALL when the fee would take it all."""
+    merchant_id, asset, amount = ask.merchant_id, ask.asset, ask.amount
     refusal_in = check_payout_request(asset, amount)
     if refusal_in is None and quote_id is not None and not valid_id(quote_id):
         refusal_in = Refusal(Code.INVALID_REQUEST, "quote_id must be a positive id")
@@ -139,7 +136,7 @@ def quote_instant_payout(
             if same != (merchant_id, asset, amount):
                 return Refusal(Code.INVALID_REQUEST, "quote_id names another quote")
             return existing
-        method = payable_method(ctx, platform, merchant_id, asset, amount, method_id)
+        method = payable_method(ctx, platform, ask)
         if isinstance(method, Refusal):
             return method
         if _quotes_today(ctx, merchant_id) >= PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX:

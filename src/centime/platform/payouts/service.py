@@ -98,6 +98,7 @@ from .methods import PayoutMethod, load_method, lock_refusal, payout_provider
 __all__ = [
     "PAYOUT_RESERVE_EVENTS_MAX",
     "Payout",
+    "PayoutAsk",
     "PayoutEventOutcome",
     "PayoutEventResult",
     "PayoutKind",
@@ -183,6 +184,17 @@ class Payout:
 
 
 _PAYOUTS: Final = Table(Payout, "payouts")
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutAsk:
+    """What a merchant asks to be paid out: ``amount`` of its earnings in ``asset``, to the
+    payout method ``method_id`` (None: its newest active one)."""
+
+    merchant_id: int
+    asset: str
+    amount: int
+    method_id: int | None = None
 
 
 # ------------------------------------------------------------------ inside units
@@ -363,17 +375,11 @@ PAYOUT_RESERVE_EVENTS_MAX: Final = ENSURE_EVENTS_MAX + 2
 _EVENT_EVENTS_MAX: Final = 3
 
 
-def payable_method(
-    ctx: UnitContext,
-    platform: Platform,
-    merchant_id: int,
-    asset: str,
-    amount: int,
-    method_id: int | None,
-) -> PayoutMethod | Refusal:
-    """The method a payout of ``amount`` would be paid to now, or why it cannot be made
-    now: the merchant (active), its tier's daily limit, a method change's lock, the method,
-    the available earnings."""
+def payable_method(ctx: UnitContext, platform: Platform, ask: PayoutAsk) -> PayoutMethod | Refusal:
+    """The method the payout asked would be paid to now, or why it cannot be made now: the
+    merchant (active), its tier's daily limit, a method change's lock, the method, the
+    available earnings."""
+    merchant_id, asset, amount = ask.merchant_id, ask.asset, ask.amount
     merchant = active_merchant(ctx, merchant_id)
     if isinstance(merchant, Refusal):
         return merchant
@@ -385,7 +391,7 @@ def payable_method(
     locked = lock_refusal(ctx, merchant_id)
     if locked is not None:
         return locked
-    method = pick_method(ctx, merchant_id, method_id)
+    method = pick_method(ctx, merchant_id, ask.method_id)
     if isinstance(method, Refusal):
         return method
     if available_earnings(ctx, merchant_id, asset) < amount:
@@ -403,9 +409,8 @@ def reserve_unit(ctx: UnitContext, platform: Platform, draft: Payout) -> Payout 
         if same != (draft.merchant_id, draft.asset, draft.amount, draft.fee, draft.kind):
             return Refusal(Code.INVALID_REQUEST, "another payout has this id")
         return existing
-    method = payable_method(
-        ctx, platform, draft.merchant_id, draft.asset, draft.amount, draft.method_id or None
-    )
+    ask = PayoutAsk(draft.merchant_id, draft.asset, draft.amount, draft.method_id or None)
+    method = payable_method(ctx, platform, ask)
     if isinstance(method, Refusal):
         return method
     asset = draft.asset
