@@ -122,6 +122,7 @@ FACES: Final[dict[str, list[str]]] = {
         "Payout",
         "PayoutAsk",
         "PayoutMethod",
+        "PayoutSchedule",
         "PayoutStatus",
         "Quote",
         "add_payout_method",

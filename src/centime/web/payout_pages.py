@@ -31,6 +31,7 @@ from centime.platform.ids import format_id, new_id, parse_id
 from centime.platform.payouts import (
     Frequency,
     PayoutAsk,
+    PayoutSchedule,
     add_payout_method,
     remove_payout_method,
     set_schedule,
@@ -140,8 +141,7 @@ async def schedule(request: Request[Any, Any, Any]) -> Response[Any]:
         )
     if isinstance(minimum, Refusal):
         return await _refused(request, me, minimum)
-    op = set_schedule(
-        platform,
+    asked = PayoutSchedule(
         me.user.party_id,
         asset if asset in ASSETS else "",
         frequency,
@@ -149,6 +149,7 @@ async def schedule(request: Request[Any, Any, Any]) -> Response[Any]:
         month_day=_small_int(fields.get("month_day", ""), 1),
         minimum_amount=minimum,
     )
+    op = set_schedule(platform, asked)
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
         return await _refused(request, me, result)

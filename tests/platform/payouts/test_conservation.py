@@ -31,7 +31,12 @@ from centime.platform.errors import Refusal
 from centime.platform.ids import derive_id, new_id
 from centime.platform.payments import create_payment
 from centime.platform.payouts.instant import Quote, quote_instant_payout
-from centime.platform.payouts.schedules import Frequency, run_scheduled_payouts, set_schedule
+from centime.platform.payouts.schedules import (
+    Frequency,
+    PayoutSchedule,
+    run_scheduled_payouts,
+    set_schedule,
+)
 from centime.platform.payouts.service import (
     Payout,
     PayoutAsk,
@@ -86,7 +91,10 @@ def test_money_is_conserved_across_payouts(platform: Platform, clock: FakeClock)
                 with_method(platform, clock, shop.id, number)
                 platform.execute(
                     set_schedule(
-                        platform, shop.id, USD, Frequency.DAILY, reserve_bp=2_000, reserve_days=1
+                        platform,
+                        PayoutSchedule(
+                            shop.id, USD, Frequency.DAILY, reserve_bp=2_000, reserve_days=1
+                        ),
                     )
                 )
             self.quotes: list[tuple[int, int]] = []  # (merchant id, quote id)

@@ -19,7 +19,7 @@ from centime.platform.payouts.instant import (
     instant_payout_id,
     quote_instant_payout,
 )
-from centime.platform.payouts.schedules import Frequency, day_of, set_schedule
+from centime.platform.payouts.schedules import Frequency, PayoutSchedule, day_of, set_schedule
 from centime.platform.payouts.service import Payout, PayoutAsk, PayoutKind, PayoutStatus
 from centime.providers.payout_sandbox import ACCOUNT_FAILS, SandboxPayoutRail
 
@@ -44,7 +44,9 @@ def quote(platform: Platform, merchant_id: int, amount: int = AMOUNT) -> Quote:
 
 def weekly_on(platform: Platform, merchant_id: int, weekday: int) -> None:
     made = platform.execute(
-        set_schedule(platform, merchant_id, USD, Frequency.WEEKLY, weekday=weekday % 7)
+        set_schedule(
+            platform, PayoutSchedule(merchant_id, USD, Frequency.WEEKLY, weekday=weekday % 7)
+        )
     )
     assert not isinstance(made, Refusal), made
 

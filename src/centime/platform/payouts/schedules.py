@@ -32,7 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from centime.ledger.units import UnitContext
@@ -95,18 +95,19 @@ class Frequency(enum.Enum):
 @dataclass(frozen=True, slots=True)
 class PayoutSchedule:
     """A merchant's standing order in one asset (one per merchant and asset): what a run
-    pays on its dates is the module note's ``amount``."""
+    pays on its dates is the module note's ``amount``. The defaults are what a schedule
+    asked for leaves out; :func:`set_schedule` stamps ``updated_ns``."""
 
     merchant_id: int
     asset: str
     frequency: Frequency
-    weekday: int  # weekly: 0 Monday .. 6 Sunday
-    month_day: int  # monthly: 1..28
-    minimum_amount: int
-    reserve_bp: int
-    reserve_days: int
-    method_id: int | None  # None: the merchant's newest active method
-    updated_ns: int
+    weekday: int = 0  # weekly: 0 Monday .. 6 Sunday
+    month_day: int = 1  # monthly: 1..28
+    minimum_amount: int = 0
+    reserve_bp: int = 0
+    reserve_days: int = 0
+    method_id: int | None = None  # None: the merchant's newest active method
+    updated_ns: int = 0
 
 
 _SCHEDULES: Final = Table(PayoutSchedule, "payout_schedules")
@@ -155,24 +156,19 @@ def scheduled_payout_id(merchant_id: int, asset: str, day: dt.date) -> int:
 # ------------------------------------------------------------------ schedules
 
 
-def _check_schedule(
-    asset: object,
-    frequency: object,
-    weekday: object,
-    month_day: object,
-    minimum_amount: object,
-    reserve_bp: object,
-    reserve_days: object,
-) -> Refusal | None:
+def _check_schedule(asked: PayoutSchedule) -> Refusal | None:
+    """Why the schedule asked cannot be (its values' types are checked too: it is built
+    from a request)."""
+    asset, frequency, minimum_amount = asked.asset, asked.frequency, asked.minimum_amount
     if type(asset) is not str or asset not in ASSETS:
         return Refusal(Code.UNKNOWN_ASSET, f"unknown asset {asset!r}")
     if not isinstance(frequency, Frequency):
         return Refusal(Code.INVALID_REQUEST, "frequency must be daily, weekly or monthly")
     checks = (
-        ("weekday", weekday, 0, 6),
-        ("month_day", month_day, 1, MONTH_DAY_MAX),
-        ("reserve_bp", reserve_bp, 0, BP_MAX),
-        ("reserve_days", reserve_days, 0, RESERVE_DAYS_MAX),
+        ("weekday", asked.weekday, 0, 6),
+        ("month_day", asked.month_day, 1, MONTH_DAY_MAX),
+        ("reserve_bp", asked.reserve_bp, 0, BP_MAX),
+        ("reserve_days", asked.reserve_days, 0, RESERVE_DAYS_MAX),
     )
     for name, value, low, high in checks:
         if type(value) is not int or not low <= value <= high:
@@ -182,23 +178,10 @@ def _check_schedule(
     return None
 
 
-def set_schedule(
-    platform: Platform,
-    merchant_id: int,
-    asset: str,
-    frequency: Frequency,
-    *,
-    weekday: int = 0,
-    month_day: int = 1,
-    minimum_amount: int = 0,
-    reserve_bp: int = 0,
-    reserve_days: int = 0,
-    method_id: int | None = None,
-) -> Operation[PayoutSchedule | Refusal]:
-    """Create or replace the merchant's schedule in ``asset``."""
-    refusal_in = _check_schedule(
-        asset, frequency, weekday, month_day, minimum_amount, reserve_bp, reserve_days
-    )
+def set_schedule(platform: Platform, asked: PayoutSchedule) -> Operation[PayoutSchedule | Refusal]:
+    """Create or replace the merchant's schedule in the asset of the one ``asked``."""
+    refusal_in = _check_schedule(asked)
+    merchant_id, method_id = asked.merchant_id, asked.method_id
 
     def unit(ctx: UnitContext) -> PayoutSchedule | Refusal:
         if refusal_in is not None:
@@ -210,21 +193,10 @@ def set_schedule(
             method = pick_method(ctx, merchant_id, method_id)
             if isinstance(method, Refusal):
                 return method
-        schedule = PayoutSchedule(
-            merchant_id,
-            asset,
-            frequency,
-            weekday,
-            month_day,
-            minimum_amount,
-            reserve_bp,
-            reserve_days,
-            method_id,
-            ctx.now_ns,
-        )
+        schedule = replace(asked, updated_ns=ctx.now_ns)
         ctx.execute(
             "DELETE FROM payout_schedules WHERE merchant_id = ? AND asset = ?",
-            (merchant_id, asset),
+            (merchant_id, schedule.asset),
         )
         _SCHEDULES.insert(ctx, schedule)
         return schedule
