@@ -181,27 +181,32 @@ def _check_schedule(asked: PayoutSchedule) -> Refusal | None:
 def set_schedule(platform: Platform, asked: PayoutSchedule) -> Operation[PayoutSchedule | Refusal]:
     """Create or replace the merchant's schedule in the asset of the one ``asked``."""
     refusal_in = _check_schedule(asked)
-    merchant_id, method_id = asked.merchant_id, asked.method_id
 
     def unit(ctx: UnitContext) -> PayoutSchedule | Refusal:
-        if refusal_in is not None:
-            return refusal_in
-        merchant = active_merchant(ctx, merchant_id)
-        if isinstance(merchant, Refusal):
-            return merchant
-        if method_id is not None:
-            method = pick_method(ctx, merchant_id, method_id)
-            if isinstance(method, Refusal):
-                return method
+        refusal = refusal_in or _unschedulable(ctx, asked)
+        if refusal is not None:
+            return refusal
         schedule = replace(asked, updated_ns=ctx.now_ns)
         ctx.execute(
             "DELETE FROM payout_schedules WHERE merchant_id = ? AND asset = ?",
-            (merchant_id, schedule.asset),
+            (schedule.merchant_id, schedule.asset),
         )
         _SCHEDULES.insert(ctx, schedule)
         return schedule
 
     return Operation(unit, 0)
+
+
+def _unschedulable(ctx: UnitContext, asked: PayoutSchedule) -> Refusal | None:
+    """Why the merchant may not have the schedule asked now: the merchant is not active, or
+    the method named is not its active one."""
+    merchant = active_merchant(ctx, asked.merchant_id)
+    if isinstance(merchant, Refusal):
+        return merchant
+    if asked.method_id is None:
+        return None
+    method = pick_method(ctx, asked.merchant_id, asked.method_id)
+    return method if isinstance(method, Refusal) else None
 
 
 def load_schedule(ctx: UnitContext, merchant_id: int, asset: str) -> PayoutSchedule | None:
