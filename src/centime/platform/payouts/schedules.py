@@ -35,6 +35,7 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+from centime.ledger.port import Fetch
 from centime.ledger.units import UnitContext
 from centime.limits import AMOUNT_MAX, PAYOUT_RUN_SCHEDULES_MAX
 from centime.money import ASSETS
@@ -209,22 +210,22 @@ def _unschedulable(ctx: UnitContext, asked: PayoutSchedule) -> Refusal | None:
     return method if isinstance(method, Refusal) else None
 
 
-def load_schedule(ctx: UnitContext, merchant_id: int, asset: str) -> PayoutSchedule | None:
-    rows = ctx.fetch(
+def _schedule_of(fetch: Fetch, merchant_id: int, asset: str) -> PayoutSchedule | None:
+    """The merchant's schedule in ``asset`` (a unit's or a read's ``fetch``)."""
+    rows = fetch(
         f"SELECT {_SCHEDULES.columns} FROM payout_schedules WHERE merchant_id = ? AND asset = ?",
         (merchant_id, asset),
     )
     return _SCHEDULES.read(rows[0]) if rows else None
 
 
+def load_schedule(ctx: UnitContext, merchant_id: int, asset: str) -> PayoutSchedule | None:
+    return _schedule_of(ctx.fetch, merchant_id, asset)
+
+
 def get_schedule(platform: Platform, merchant_id: int, asset: str) -> PayoutSchedule | None:
     with platform.read() as fetch:
-        rows = fetch(
-            f"SELECT {_SCHEDULES.columns} FROM payout_schedules"
-            " WHERE merchant_id = ? AND asset = ?",
-            (merchant_id, asset),
-        )
-    return _SCHEDULES.read(rows[0]) if rows else None
+        return _schedule_of(fetch, merchant_id, asset)
 
 
 def earned_recent(ctx: UnitContext, merchant_id: int, asset: str, days: int) -> int:
