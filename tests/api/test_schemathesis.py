@@ -85,6 +85,8 @@ from centime.platform.parties import Status, create_customer, create_merchant, s
 from centime.platform.payments import create_mandate, holds, p2p, refunds
 from centime.platform.payouts import (
     Frequency,
+    PayoutAsk,
+    PayoutSchedule,
     add_payout_method,
     quote_instant_payout,
     set_schedule,
@@ -242,8 +244,12 @@ def _seed_payouts(platform: Platform, clock: FakeClock, run: Seeded, shop: int) 
     payout of part of its earnings."""
     method = _ok(add_payout_method(platform, shop, "Shop Ltd", ACCOUNT_SUCCEEDS))
     clock.advance(platform.config.payouts.payout_method_lock_s)
-    _ok(platform.execute(set_schedule(platform, shop, "USD", Frequency.WEEKLY, weekday=3)))
-    quote = _ok(platform.execute(quote_instant_payout(platform, shop, "USD", 100_000)))
+    _ok(
+        platform.execute(
+            set_schedule(platform, PayoutSchedule(shop, "USD", Frequency.WEEKLY, weekday=3))
+        )
+    )
+    quote = _ok(platform.execute(quote_instant_payout(platform, PayoutAsk(shop, "USD", 100_000))))
     payout = _ok(usecases.pay_out(platform, usecases.InstantPayoutRequest(shop, quote.id)))
     run.add("pm", method.id)
     run.add("quo", quote.id)

@@ -14,7 +14,7 @@ from centime.limits import ID_MAX
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id
-from centime.platform.payouts import Payout, PayoutStatus, Quote, quote_instant_payout
+from centime.platform.payouts import Payout, PayoutAsk, PayoutStatus, Quote, quote_instant_payout
 from centime.providers.payout_sandbox import SandboxPayoutRail
 from centime.risk.types import Action
 
@@ -68,7 +68,7 @@ def test_a_free_payout_is_paid_once_under_its_id(
 
 
 def _quote(platform: Platform, merchant_id: int) -> Quote:
-    made = platform.execute(quote_instant_payout(platform, merchant_id, USD, 20_000_000))
+    made = platform.execute(quote_instant_payout(platform, PayoutAsk(merchant_id, USD, 20_000_000)))
     assert isinstance(made, Quote), made
     return made
 

@@ -71,6 +71,9 @@ NS_PER_S: Final = 1_000_000_000
 
 
 class Scope(enum.Enum):
+    """What an API key may do: each scope opens its part of the API, ``ADMIN`` all of it
+    (:meth:`Principal.allows`)."""
+
     READ = "read"
     PAYMENTS = "payments"
     REFUNDS = "refunds"

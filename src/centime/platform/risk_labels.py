@@ -54,6 +54,10 @@ NS_PER_DAY: Final = 86_400 * 1_000_000_000
 
 @dataclass(frozen=True, slots=True)
 class LabelIn:
+    """A label as it comes in: whether the event of ``event_ns`` between ``payer`` and
+    ``payee`` was ``fraud`` (or ``not_fraud``), from ``source`` (one of SOURCES), known
+    there as ``external_id`` (with ``source``, what makes a label sent twice one label)."""
+
     source: str
     external_id: str
     event_ns: int

@@ -18,7 +18,7 @@ from centime.ledger.units import UnitContext
 from .context import Platform
 from .pages import Cursor, Filters, Page, fetch_by_id, fetch_page
 
-__all__ = ["Table", "row_by_id", "row_reader", "row_update", "row_values"]
+__all__ = ["Rows", "Table", "row_by_id", "row_reader", "row_update", "row_values"]
 
 T = TypeVar("T")
 
@@ -111,35 +111,18 @@ def row_by_id(
     return row_to_item(rows[0]) if rows else None
 
 
-class Table(Generic[T]):
-    """A platform table whose rows are ``row_type`` values (a dataclass): its columns are the
-    fields, in order, under the same names (as :mod:`centime.openpayments.table` does for
-    its tables). A module makes its table once, at import; the column list, the reader, the
-    INSERT and the reads by id and by page all come from the one field list, where each
-    module used to restate the fields as a column string and hand the table's name, that
-    string and its reader to every read."""
+class Rows(Generic[T]):
+    """A platform table's reads: its ``name``, its ``columns`` and ``read``, the reader of a
+    row of them as a value (a table whose values need a reader of their own; a
+    :class:`Table` makes it from its dataclass's fields). The name and the columns come from
+    the calling module, never from a request."""
 
-    __slots__ = ("columns", "insert_sql", "name", "read", "row_type", "values")
+    __slots__ = ("columns", "name", "read")
 
-    def __init__(self, row_type: type[T], name: str) -> None:
-        fields = dataclasses.fields(row_type)  # type: ignore[arg-type]
-        self.row_type = row_type
+    def __init__(self, name: str, columns: str, read: Callable[[Sequence[Any]], T]) -> None:
         self.name = name
-        self.columns = ", ".join(field.name for field in fields)
-        self.read = row_reader(row_type, self.columns)
-        self.values = row_values(row_type, self.columns)
-        marks = ", ".join("?" * len(fields))
-        self.insert_sql = f"INSERT INTO {name} ({self.columns}) VALUES ({marks})"
-
-    def insert(self, ctx: UnitContext, item: T) -> None:
-        """Write ``item`` as a new row, in the unit."""
-        ctx.execute(self.insert_sql, self.values(item))
-
-    def updater(
-        self, columns: str, *, stamp_ns: str | None = None
-    ) -> Callable[[UnitContext, T], T]:
-        """The writer of the ``columns`` that change over a row's life (:func:`row_update`)."""
-        return row_update(self.row_type, self.name, columns, stamp_ns=stamp_ns)
+        self.columns = columns
+        self.read = read
 
     def load(self, fetch: Fetch, row_id: int) -> T | None:
         """The row of id ``row_id`` (:func:`row_by_id`: a unit's or a read's ``fetch``)."""
@@ -154,3 +137,33 @@ class Table(Generic[T]):
     ) -> Page[T]:
         """A page of the rows matching every filter (:func:`~.pages.fetch_page`)."""
         return fetch_page(platform, self.name, self.columns, filters, cursor, limit, self.read)
+
+
+class Table(Rows[T]):
+    """A platform table whose rows are ``row_type`` values (a dataclass): its columns are the
+    fields, in order, under the same names (as :mod:`centime.openpayments.table` does for
+    its tables). A module makes its table once, at import; the column list, the reader, the
+    INSERT and the reads by id and by page all come from the one field list, where each
+    module used to restate the fields as a column string and hand the table's name, that
+    string and its reader to every read."""
+
+    __slots__ = ("insert_sql", "row_type", "values")
+
+    def __init__(self, row_type: type[T], name: str) -> None:
+        fields = dataclasses.fields(row_type)  # type: ignore[arg-type]
+        columns = ", ".join(field.name for field in fields)
+        super().__init__(name, columns, row_reader(row_type, columns))
+        self.row_type = row_type
+        self.values = row_values(row_type, columns)
+        marks = ", ".join("?" * len(fields))
+        self.insert_sql = f"INSERT INTO {name} ({columns}) VALUES ({marks})"
+
+    def insert(self, ctx: UnitContext, item: T) -> None:
+        """Write ``item`` as a new row, in the unit."""
+        ctx.execute(self.insert_sql, self.values(item))
+
+    def updater(
+        self, columns: str, *, stamp_ns: str | None = None
+    ) -> Callable[[UnitContext, T], T]:
+        """The writer of the ``columns`` that change over a row's life (:func:`row_update`)."""
+        return row_update(self.row_type, self.name, columns, stamp_ns=stamp_ns)

@@ -62,7 +62,7 @@ from .payouts import (
     holder_name_problem,
     normalized_account_number,
 )
-from .sandbox import Outage, SandboxCommon
+from .sandbox import BANK_FAILS_LATER, BANK_SUCCEEDS, Outage, SandboxCommon
 
 __all__ = [
     "ACCOUNT_FAILS",
@@ -76,8 +76,10 @@ __all__ = [
     "SandboxPayoutRail",
 ]
 
-ACCOUNT_SUCCEEDS: Final = "GB82WEST12345698765432"
-ACCOUNT_FAILS: Final = "GB33BUKB20201555555555"
+# The funding sandbox's bank accounts, the same in both directions: the good one, and the
+# closed one whose top-ups and payouts both fail ``account_closed``.
+ACCOUNT_SUCCEEDS: Final = BANK_SUCCEEDS
+ACCOUNT_FAILS: Final = BANK_FAILS_LATER
 ACCOUNT_RETURNS: Final = "GB94BARC10201530093459"
 ACCOUNT_REJECTS_PAYOUTS: Final = "GB24DECL00000000000000"
 ACCOUNT_REFUSED: Final = "GB00REJECT000000000000"

@@ -30,6 +30,8 @@ from centime.platform.events import SUBSCRIBABLE_TYPES, webhooks
 from centime.platform.ids import format_id, new_id, parse_id
 from centime.platform.payouts import (
     Frequency,
+    PayoutAsk,
+    PayoutSchedule,
     add_payout_method,
     remove_payout_method,
     set_schedule,
@@ -139,8 +141,7 @@ async def schedule(request: Request[Any, Any, Any]) -> Response[Any]:
         )
     if isinstance(minimum, Refusal):
         return await _refused(request, me, minimum)
-    op = set_schedule(
-        platform,
+    asked = PayoutSchedule(
         me.user.party_id,
         asset if asset in ASSETS else "",
         frequency,
@@ -148,6 +149,7 @@ async def schedule(request: Request[Any, Any, Any]) -> Response[Any]:
         month_day=_small_int(fields.get("month_day", ""), 1),
         minimum_amount=minimum,
     )
+    op = set_schedule(platform, asked)
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
         return await _refused(request, me, result)
@@ -164,9 +166,8 @@ async def quote(request: Request[Any, Any, Any]) -> Response[Any]:
     money = form_money(fields)
     if isinstance(money, Refusal):
         return await _refused(request, me, money)
-    op = instant_payouts.quote_instant_payout(
-        platform, me.user.party_id, money[0], money[1], quote_id=_attempt_id(fields)
-    )
+    ask = PayoutAsk(me.user.party_id, money[0], money[1])
+    op = instant_payouts.quote_instant_payout(platform, ask, quote_id=_attempt_id(fields))
     result = await run(request, lambda: platform.execute(op))
     if isinstance(result, Refusal):
         return await _refused(request, me, result)

@@ -31,9 +31,15 @@ from centime.platform.errors import Refusal
 from centime.platform.ids import derive_id, new_id
 from centime.platform.payments import create_payment
 from centime.platform.payouts.instant import Quote, quote_instant_payout
-from centime.platform.payouts.schedules import Frequency, run_scheduled_payouts, set_schedule
+from centime.platform.payouts.schedules import (
+    Frequency,
+    PayoutSchedule,
+    run_scheduled_payouts,
+    set_schedule,
+)
 from centime.platform.payouts.service import (
     Payout,
+    PayoutAsk,
     PayoutStatus,
     list_payouts,
     process_payout_events,
@@ -85,7 +91,10 @@ def test_money_is_conserved_across_payouts(platform: Platform, clock: FakeClock)
                 with_method(platform, clock, shop.id, number)
                 platform.execute(
                     set_schedule(
-                        platform, shop.id, USD, Frequency.DAILY, reserve_bp=2_000, reserve_days=1
+                        platform,
+                        PayoutSchedule(
+                            shop.id, USD, Frequency.DAILY, reserve_bp=2_000, reserve_days=1
+                        ),
                     )
                 )
             self.quotes: list[tuple[int, int]] = []  # (merchant id, quote id)
@@ -110,7 +119,7 @@ def test_money_is_conserved_across_payouts(platform: Platform, clock: FakeClock)
         @rule(to=merchants_, amount=amounts, confirm_now=st.booleans())
         def quote(self, to: int, amount: int, confirm_now: bool) -> None:
             shop = self.merchants[to].id
-            made = platform.execute(quote_instant_payout(platform, shop, USD, amount))
+            made = platform.execute(quote_instant_payout(platform, PayoutAsk(shop, USD, amount)))
             event(f"quote: {_outcome(made)}")
             if isinstance(made, Quote):
                 self.quotes.append((shop, made.id))

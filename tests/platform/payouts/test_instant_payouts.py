@@ -19,8 +19,8 @@ from centime.platform.payouts.instant import (
     instant_payout_id,
     quote_instant_payout,
 )
-from centime.platform.payouts.schedules import Frequency, day_of, set_schedule
-from centime.platform.payouts.service import Payout, PayoutKind, PayoutStatus
+from centime.platform.payouts.schedules import Frequency, PayoutSchedule, day_of, set_schedule
+from centime.platform.payouts.service import Payout, PayoutAsk, PayoutKind, PayoutStatus
 from centime.providers.payout_sandbox import ACCOUNT_FAILS, SandboxPayoutRail
 
 from ..payout_world import confirm, install_rail, paid_merchant
@@ -37,14 +37,16 @@ def rail(platform: Platform, clock: FakeClock) -> SandboxPayoutRail:
 
 
 def quote(platform: Platform, merchant_id: int, amount: int = AMOUNT) -> Quote:
-    made = platform.execute(quote_instant_payout(platform, merchant_id, USD, amount))
+    made = platform.execute(quote_instant_payout(platform, PayoutAsk(merchant_id, USD, amount)))
     assert isinstance(made, Quote), made
     return made
 
 
 def weekly_on(platform: Platform, merchant_id: int, weekday: int) -> None:
     made = platform.execute(
-        set_schedule(platform, merchant_id, USD, Frequency.WEEKLY, weekday=weekday % 7)
+        set_schedule(
+            platform, PayoutSchedule(merchant_id, USD, Frequency.WEEKLY, weekday=weekday % 7)
+        )
     )
     assert not isinstance(made, Refusal), made
 
@@ -114,7 +116,7 @@ def test_refused_quotes_and_confirmations_change_nothing(
     other = confirm(platform, shop.id + 1, quoted.id)
     assert isinstance(other, Refusal) and other.code is Code.QUOTE_NOT_FOUND
     for amount, code in ((10_000_001, Code.INSUFFICIENT_FUNDS), (1, Code.PAYOUT_TOO_SMALL)):
-        refused = platform.execute(quote_instant_payout(platform, shop.id, USD, amount))
+        refused = platform.execute(quote_instant_payout(platform, PayoutAsk(shop.id, USD, amount)))
         assert isinstance(refused, Refusal) and refused.code is code
     assert payout_snapshot(platform) == before
 

@@ -46,7 +46,9 @@ def rail(platform: Platform, clock: FakeClock) -> SandboxPayoutRail:
 def schedule(
     platform: Platform, merchant_id: int, frequency: Frequency, **fields: int
 ) -> PayoutSchedule:
-    made = platform.execute(set_schedule(platform, merchant_id, USD, frequency, **fields))
+    made = platform.execute(
+        set_schedule(platform, PayoutSchedule(merchant_id, USD, frequency, **fields))
+    )
     assert isinstance(made, PayoutSchedule), made
     return made
 
@@ -175,11 +177,13 @@ def test_bad_schedules_are_refused(
         ({"minimum_amount": -1}, Code.INVALID_AMOUNT),
         ({"method_id": 42}, Code.PAYOUT_METHOD_NOT_FOUND),
     ):
-        made = platform.execute(set_schedule(platform, shop.id, USD, Frequency.WEEKLY, **fields))
+        made = platform.execute(
+            set_schedule(platform, PayoutSchedule(shop.id, USD, Frequency.WEEKLY, **fields))
+        )
         assert isinstance(made, Refusal) and made.code is code, fields
-    made = platform.execute(set_schedule(platform, shop.id, "XXX", Frequency.DAILY))
+    made = platform.execute(set_schedule(platform, PayoutSchedule(shop.id, "XXX", Frequency.DAILY)))
     assert isinstance(made, Refusal) and made.code is Code.UNKNOWN_ASSET
-    made = platform.execute(set_schedule(platform, 99, USD, Frequency.DAILY))
+    made = platform.execute(set_schedule(platform, PayoutSchedule(99, USD, Frequency.DAILY)))
     assert isinstance(made, Refusal) and made.code is Code.MERCHANT_NOT_FOUND
     assert payout_snapshot(platform) == before
     assert get_schedule(platform, shop.id, USD) is None

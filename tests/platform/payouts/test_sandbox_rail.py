@@ -19,7 +19,14 @@ from centime.platform.payouts.service import (
     request_payout,
 )
 from centime.providers.payout_sandbox import ACCOUNT_RETURNS, SandboxPayoutRail
-from centime.providers.payouts import AccountRegistered, PayoutAccepted, PayoutRequest
+from centime.providers.payouts import (
+    AccountRegistered,
+    PayoutAccepted,
+    PayoutPaid,
+    PayoutRejected,
+    PayoutRequest,
+    PayoutReturned,
+)
 from centime.risk.types import Screen
 
 from ..payout_world import paid_merchant
@@ -108,3 +115,18 @@ def test_two_processes_rails_share_the_records(platform: Platform, clock: FakeCl
     assert [type(e).__name__ for e in due] == ["PayoutPaid"] and worker.events_waiting == 2
     worker.acknowledge_payout_events([e.event_id for e in due])
     assert server.due_payout_events(clock.now_ns()) == [] and server.events_waiting == 1
+
+
+def test_records_read_back_as_written_and_as_stored_before() -> None:
+    from centime.platform.payouts.sandbox_rail import _record, _record_json
+
+    records = [
+        PayoutAccepted("ref-1"),
+        PayoutRejected("closed", "the account is closed"),
+        PayoutPaid("sandbox", "evt-1", 7, "ref-1"),
+        PayoutReturned("sandbox", "evt-2", 7, "ref-1", "R01"),
+    ]
+    assert [_record(_record_json(r)) for r in records] == records
+    # A paid event of an earlier version: a null code after its fields.
+    stored = '["paid", "sandbox", "evt-1", 7, "ref-1", null]'
+    assert _record(stored) == PayoutPaid("sandbox", "evt-1", 7, "ref-1")

@@ -258,8 +258,7 @@ async def set_payout_schedule(
     merchant_id = acting_merchant(principal, data.merchant_id, "merchant_id")
     asset, minimum = wire.parse_money(data.minimum_amount, "minimum_amount")
     method = None if data.method_id is None else body_id("pm", data.method_id, "method_id")
-    operation = payout_schedules.set_schedule(
-        platform,
+    asked = payout_schedules.PayoutSchedule(
         merchant_id,
         asset,
         payout_schedules.Frequency(data.frequency),
@@ -270,6 +269,7 @@ async def set_payout_schedule(
         reserve_days=data.reserve_days,
         method_id=method,
     )
+    operation = payout_schedules.set_schedule(platform, asked)
     return await execute(
         request,
         operation,
@@ -294,10 +294,7 @@ async def quote_instant_payout(
     method = None if data.method_id is None else body_id("pm", data.method_id, "method_id")
     operation = instant_payouts.quote_instant_payout(
         api_state(request).platform,
-        merchant_id,
-        asset,
-        amount,
-        method,
+        payouts.PayoutAsk(merchant_id, asset, amount, method),
         quote_id=operation_id("payout-quote", principal, idempotency_key),
     )
     return await execute(

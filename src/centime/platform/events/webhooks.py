@@ -32,10 +32,10 @@ import binascii
 import os
 import secrets
 import threading
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidTag
@@ -55,8 +55,9 @@ from centime.limits import (
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..ids import format_id, new_id, valid_id
-from ..pages import Cursor, Page, fetch_by_id, fetch_page, given
+from ..pages import Cursor, Page, given
 from ..parties.service import active_merchant
+from ..rows import Rows, Table
 from .outbox import SUBSCRIBABLE_TYPES, emit
 from .webhook_targets import TargetPolicy, target_policy, url_problem
 
@@ -234,9 +235,6 @@ DELIVERY_COLUMNS: Final = (
     "id, endpoint_id, event_id, merchant_id, status, attempts, next_attempt_ns,"
     " last_status_code, created_ns, updated_ns"
 )
-ATTEMPT_COLUMNS: Final = (
-    "id, delivery_id, endpoint_id, event_id, attempt, status_code, latency_ms, error, created_ns"
-)
 
 
 def endpoint_row(row: Sequence[Any]) -> Endpoint:
@@ -247,11 +245,34 @@ def endpoint_row(row: Sequence[Any]) -> Endpoint:
 
 
 def delivery_row(row: Sequence[Any]) -> Delivery:
-    return Delivery(*row)
+    return Delivery(*row)  # event_type is no column: the dashboard reads it from the event
 
 
-def attempt_row(row: Sequence[Any]) -> Attempt:
-    return Attempt(*row)
+def _stored(e: Endpoint) -> dict[str, Any]:
+    """The endpoint's row, column by column (its fields): the event types as one sorted,
+    space-separated string, ``enabled`` as 1 or 0."""
+    row = {f.name: getattr(e, f.name) for f in fields(e)}
+    row["event_types"] = " ".join(sorted(e.event_types))
+    row["enabled"] = int(e.enabled)
+    return row
+
+
+_ENDPOINTS: Final = Rows("webhook_endpoints", ENDPOINT_COLUMNS, endpoint_row)
+_DELIVERIES: Final = Rows("webhook_deliveries", DELIVERY_COLUMNS, delivery_row)
+_ATTEMPTS: Final = Table(Attempt, "webhook_attempts")
+# The columns of an endpoint that may change: all but its id, merchant and creation time.
+_CHANGING: Final = [
+    f.name for f in fields(Endpoint) if f.name not in ("id", "merchant_id", "created_ns")
+]
+_SAVE_SQL: Final = (
+    f"UPDATE webhook_endpoints SET {', '.join(f'{c} = ?' for c in _CHANGING)} WHERE id = ?"
+)
+_Owned = TypeVar("_Owned", Endpoint, Delivery)
+
+
+def _owned(found: _Owned | None, merchant_id: int | None) -> _Owned | None:
+    """``found`` when it is ``merchant_id``'s (None: when it exists)."""
+    return found if found is None or merchant_id in (None, found.merchant_id) else None
 
 
 # ------------------------------------------------------------------ who subscribed
@@ -373,41 +394,40 @@ def _check_description(description: object) -> Refusal | None:
 
 
 def _load(ctx: UnitContext, endpoint_id: int, merchant_id: int | None) -> Endpoint | None:
-    rows = ctx.fetch(
-        f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?", (endpoint_id,)
-    )
-    if not rows:
-        return None
-    found = endpoint_row(rows[0])
-    if merchant_id is not None and found.merchant_id != merchant_id:
-        return None
-    return found
+    """The endpoint, in the unit, when it is ``merchant_id``'s (None: anyone's)."""
+    found = _ENDPOINTS.load(ctx.fetch, endpoint_id) if valid_id(endpoint_id) else None
+    return _owned(found, merchant_id)
 
 
 def _not_found() -> Refusal:
     return Refusal(Code.WEBHOOK_ENDPOINT_NOT_FOUND, "no such webhook endpoint")
 
 
+_Done = TypeVar("_Done")
+
+
+def _on_endpoint(
+    merchant_id: int | None,
+    endpoint_id: int,
+    act: Callable[[UnitContext, Endpoint], _Done | Refusal],
+    refusal_in: Refusal | None = None,
+) -> Operation[_Done | Refusal]:
+    """The operation that does ``act`` to the endpoint in its unit, when it is the
+    merchant's (None: anyone's); else it answers WEBHOOK_ENDPOINT_NOT_FOUND, or
+    ``refusal_in`` (what the request's checks refused) before anything."""
+
+    def unit(ctx: UnitContext) -> _Done | Refusal:
+        if refusal_in is not None:
+            return refusal_in
+        found = _load(ctx, endpoint_id, merchant_id)
+        return _not_found() if found is None else act(ctx, found)
+
+    return Operation(unit, 0)
+
+
 def _save(ctx: UnitContext, e: Endpoint) -> None:
-    ctx.execute(
-        "UPDATE webhook_endpoints SET url = ?, description = ?, event_types = ?, enabled = ?,"
-        " disabled_reason = ?, secret = ?, secret_previous = ?, previous_expires_ns = ?,"
-        " failing_since_ns = ?, failures = ?, updated_ns = ? WHERE id = ?",
-        (
-            e.url,
-            e.description,
-            " ".join(sorted(e.event_types)),
-            int(e.enabled),
-            e.disabled_reason,
-            e.secret,
-            e.secret_previous,
-            e.previous_expires_ns,
-            e.failing_since_ns,
-            e.failures,
-            e.updated_ns,
-            e.id,
-        ),
-    )
+    row = _stored(e)
+    ctx.execute(_SAVE_SQL, (*[row[c] for c in _CHANGING], e.id))
     _new_version(ctx)
 
 
@@ -474,25 +494,10 @@ def create_endpoint(
 
 
 def _insert_endpoint(ctx: UnitContext, e: Endpoint) -> None:
-    """Stores a new endpoint; its event types as one sorted, space-separated string."""
+    row = _stored(e)
+    marks = ", ".join("?" * len(row))
     ctx.execute(
-        f"INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES ({', '.join('?' * 14)})",
-        (
-            e.id,
-            e.merchant_id,
-            e.url,
-            e.description,
-            " ".join(sorted(e.event_types)),
-            int(e.enabled),
-            e.disabled_reason,
-            e.secret,
-            e.secret_previous,
-            e.previous_expires_ns,
-            e.failing_since_ns,
-            e.failures,
-            e.created_ns,
-            e.updated_ns,
-        ),
+        f"INSERT INTO webhook_endpoints ({', '.join(row)}) VALUES ({marks})", tuple(row.values())
     )
 
 
@@ -512,15 +517,8 @@ def update_endpoint(
     if refusal_in is None and isinstance(types, Refusal):
         refusal_in = types
     refusal_in = refusal_in or _check_description(description)
-    if refusal_in is None and not valid_id(endpoint_id):
-        refusal_in = _not_found()
 
-    def unit(ctx: UnitContext) -> Endpoint | Refusal:
-        if refusal_in is not None:
-            return refusal_in
-        found = _load(ctx, endpoint_id, merchant_id)
-        if found is None:
-            return _not_found()
+    def update(ctx: UnitContext, found: Endpoint) -> Endpoint:
         changed = replace(
             found,
             url=found.url if url is None else url,
@@ -537,7 +535,7 @@ def update_endpoint(
         _save(ctx, changed)
         return changed
 
-    return Operation(unit, 0)
+    return _on_endpoint(merchant_id, endpoint_id, update, refusal_in)
 
 
 def delete_endpoint(
@@ -545,17 +543,14 @@ def delete_endpoint(
 ) -> Operation[Endpoint | Refusal]:
     """Remove the endpoint (its pending deliveries are dropped; the log goes with it)."""
 
-    def unit(ctx: UnitContext) -> Endpoint | Refusal:
-        found = _load(ctx, endpoint_id, merchant_id) if valid_id(endpoint_id) else None
-        if found is None:
-            return _not_found()
+    def delete(ctx: UnitContext, found: Endpoint) -> Endpoint:
         ctx.execute("DELETE FROM webhook_endpoints WHERE id = ?", (endpoint_id,))
         ctx.execute("DELETE FROM webhook_deliveries WHERE endpoint_id = ?", (endpoint_id,))
         ctx.execute("DELETE FROM webhook_attempts WHERE endpoint_id = ?", (endpoint_id,))
         _new_version(ctx)
         return found
 
-    return Operation(unit, 0)
+    return _on_endpoint(merchant_id, endpoint_id, delete)
 
 
 def rotate_secret(
@@ -574,12 +569,7 @@ def rotate_secret(
         )
     box = secret_box(platform)
 
-    def unit(ctx: UnitContext) -> NewSecret | Refusal:
-        if refusal_in is not None:
-            return refusal_in
-        found = _load(ctx, endpoint_id, merchant_id) if valid_id(endpoint_id) else None
-        if found is None:
-            return _not_found()
+    def rotate(ctx: UnitContext, found: Endpoint) -> NewSecret:
         secret = new_secret()
         rotated = replace(
             found,
@@ -591,16 +581,13 @@ def rotate_secret(
         _save(ctx, rotated)
         return NewSecret(rotated, secret)
 
-    return Operation(unit, 0)
+    return _on_endpoint(merchant_id, endpoint_id, rotate, refusal_in)
 
 
 def get_endpoint(
     platform: Platform, endpoint_id: int, merchant_id: int | None = None
 ) -> Endpoint | None:
-    owners = given(merchant_id=merchant_id)
-    return fetch_by_id(
-        platform, "webhook_endpoints", ENDPOINT_COLUMNS, endpoint_id, endpoint_row, owners
-    )
+    return _ENDPOINTS.by_id(platform, endpoint_id, given(merchant_id=merchant_id))
 
 
 def list_endpoints(
@@ -609,15 +596,7 @@ def list_endpoints(
     cursor: Cursor | None = None,
     limit: int = 100,
 ) -> Page[Endpoint]:
-    return fetch_page(
-        platform,
-        "webhook_endpoints",
-        ENDPOINT_COLUMNS,
-        given(merchant_id=merchant_id),
-        cursor,
-        limit,
-        endpoint_row,
-    )
+    return _ENDPOINTS.page(platform, given(merchant_id=merchant_id), cursor, limit)
 
 
 # ------------------------------------------------------------------ deliveries
@@ -627,49 +606,25 @@ def list_deliveries(
     platform: Platform, endpoint_id: int, cursor: Cursor | None = None, limit: int = 100
 ) -> Page[Delivery]:
     """An endpoint's deliveries, newest first (the caller checked it may see the endpoint)."""
-    return fetch_page(
-        platform,
-        "webhook_deliveries",
-        DELIVERY_COLUMNS,
-        [("endpoint_id", endpoint_id)],
-        cursor,
-        limit,
-        delivery_row,
-    )
+    return _DELIVERIES.page(platform, [("endpoint_id", endpoint_id)], cursor, limit)
 
 
 def list_attempts(
     platform: Platform, endpoint_id: int, cursor: Cursor | None = None, limit: int = 100
 ) -> Page[Attempt]:
     """An endpoint's delivery log: every attempt, newest first."""
-    return fetch_page(
-        platform,
-        "webhook_attempts",
-        ATTEMPT_COLUMNS,
-        [("endpoint_id", endpoint_id)],
-        cursor,
-        limit,
-        attempt_row,
-    )
+    return _ATTEMPTS.page(platform, [("endpoint_id", endpoint_id)], cursor, limit)
 
 
 def get_delivery(
     platform: Platform, delivery_id: int, merchant_id: int | None = None
 ) -> Delivery | None:
-    owners = given(merchant_id=merchant_id)
-    return fetch_by_id(
-        platform, "webhook_deliveries", DELIVERY_COLUMNS, delivery_id, delivery_row, owners
-    )
+    return _DELIVERIES.by_id(platform, delivery_id, given(merchant_id=merchant_id))
 
 
 def _delivery_in(ctx: UnitContext, delivery_id: int, merchant_id: int | None) -> Delivery | None:
-    rows = ctx.fetch(
-        f"SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = ?", (delivery_id,)
-    )
-    if not rows:
-        return None
-    found = delivery_row(rows[0])
-    return found if merchant_id is None or found.merchant_id == merchant_id else None
+    found = _DELIVERIES.load(ctx.fetch, delivery_id) if valid_id(delivery_id) else None
+    return _owned(found, merchant_id)
 
 
 def redeliver(
@@ -680,7 +635,7 @@ def redeliver(
     endpoint must be enabled."""
 
     def unit(ctx: UnitContext) -> Delivery | Refusal:
-        found = _delivery_in(ctx, delivery_id, merchant_id) if valid_id(delivery_id) else None
+        found = _delivery_in(ctx, delivery_id, merchant_id)
         if found is None:
             return Refusal(Code.WEBHOOK_DELIVERY_NOT_FOUND, "no such webhook delivery")
         endpoint = _load(ctx, found.endpoint_id, merchant_id)
@@ -714,10 +669,7 @@ def send_test_event(
 ) -> Operation[Delivery | Refusal]:
     """A ``webhook.test`` event, delivered to this endpoint only (it must be enabled)."""
 
-    def unit(ctx: UnitContext) -> Delivery | Refusal:
-        found = _load(ctx, endpoint_id, merchant_id) if valid_id(endpoint_id) else None
-        if found is None:
-            return _not_found()
+    def send(ctx: UnitContext, found: Endpoint) -> Delivery | Refusal:
         if not found.enabled:
             return Refusal(Code.WEBHOOK_ENDPOINT_DISABLED, "the endpoint is disabled")
         data = {"endpoint_id": format_id("we", found.id)}
@@ -737,4 +689,4 @@ def send_test_event(
             "webhook.test",
         )
 
-    return Operation(unit, 0)
+    return _on_endpoint(merchant_id, endpoint_id, send)

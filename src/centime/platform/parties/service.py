@@ -53,6 +53,9 @@ NAME_LEN_MAX: Final = PARTY_NAME_LEN_MAX
 
 
 class Status(enum.Enum):
+    """A party's standing: ``FROZEN``, nothing moves money from or to it until it is made
+    active again; ``CLOSED`` is final, and only reached with every balance at zero."""
+
     ACTIVE = "active"
     FROZEN = "frozen"
     CLOSED = "closed"
@@ -60,6 +63,9 @@ class Status(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Customer:
+    """Who pays merchants and sends money; ``kyc_tier`` picks the limits of
+    :class:`centime.platform.config.TierLimits`."""
+
     id: int
     name: str
     email: str | None
@@ -321,6 +327,17 @@ def _refused_change(
     return _status_change(current, wanted, closable)
 
 
+def _changeable(
+    ctx: UnitContext, party: PartyT | None, kind: str, wanted: Status | None
+) -> PartyT | Refusal:
+    """The ``kind`` party (as loaded) when it exists and may move to ``wanted``, else why
+    not (:func:`_refused_change`)."""
+    if party is None:
+        return _INACTIVE[kind][0]
+    refused = _refused_change(ctx, party.status, wanted, party.id, customer=kind == "customer")
+    return party if refused is None else refused
+
+
 def _owned_accounts_zero(ctx: UnitContext, kinds: Sequence[AccountKind], owner: int) -> bool:
     ids = [account_id(kind, owner, asset) for kind in kinds for asset in ASSETS]
     return all(_zero(a) for a in ctx.accounts(ids).values())
@@ -356,12 +373,9 @@ def set_customer(
     def unit(ctx: UnitContext) -> Customer | Refusal:
         if tier_refusal is not None:
             return tier_refusal
-        customer = load_customer(ctx, customer_id)
-        if customer is None:
-            return Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
-        refusal = _refused_change(ctx, customer.status, status, customer_id, customer=True)
-        if refusal is not None:
-            return refusal
+        customer = _changeable(ctx, load_customer(ctx, customer_id), "customer", status)
+        if isinstance(customer, Refusal):
+            return customer
         new_status = (status or customer.status).value
         new_tier = customer.kyc_tier if kyc_tier is None else kyc_tier
         ctx.execute(
@@ -387,12 +401,9 @@ def set_merchant(
     def unit(ctx: UnitContext) -> Merchant | Refusal:
         if refusal_in is not None:
             return refusal_in
-        merchant = load_merchant(ctx, merchant_id)
-        if merchant is None:
-            return Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
-        refusal = _refused_change(ctx, merchant.status, status, merchant_id, customer=False)
-        if refusal is not None:
-            return refusal
+        merchant = _changeable(ctx, load_merchant(ctx, merchant_id), "merchant", status)
+        if isinstance(merchant, Refusal):
+            return merchant
         ctx.execute(
             "UPDATE merchants SET status = ?, kyc_tier = ?, fee_bp = ? WHERE id = ?",
             (

@@ -12,9 +12,16 @@ from .instant import (
 )
 from .methods import PayoutMethod, add_payout_method, list_payout_methods, remove_payout_method
 from .sandbox_rail import DatabaseRailJournal
-from .schedules import Frequency, get_schedule, run_scheduled_payouts, set_schedule
+from .schedules import (
+    Frequency,
+    PayoutSchedule,
+    get_schedule,
+    run_scheduled_payouts,
+    set_schedule,
+)
 from .service import (
     Payout,
+    PayoutAsk,
     PayoutStatus,
     check_payout_request,
     get_payout,
@@ -29,7 +36,9 @@ __all__ = [
     "DatabaseRailJournal",
     "Frequency",
     "Payout",
+    "PayoutAsk",
     "PayoutMethod",
+    "PayoutSchedule",
     "PayoutStatus",
     "Quote",
     "add_payout_method",

@@ -36,14 +36,14 @@ from ..payout_config import PayoutConfig
 from ..payout_fees import InstantFeeParams, instant_payout_fee
 from ..pricing.store import active_rules
 from ..rows import Table
-from .methods import PayoutMethod, get_payout_method
+from .methods import get_payout_method
 from .schedules import day_of, load_schedule, next_payout_date, scheduled_payout_id
 from .service import (
     PAYOUT_RESERVE_EVENTS_MAX,
     Payout,
+    PayoutAsk,
     PayoutKind,
     check_payout_request,
-    draft_payout,
     load_payout,
     payable_method,
     reserve_unit,
@@ -115,16 +115,12 @@ def _quotes_today(ctx: UnitContext, merchant_id: int) -> int:
 
 
 def quote_instant_payout(
-    platform: Platform,
-    merchant_id: int,
-    asset: str,
-    amount: int,
-    method_id: int | None = None,
-    quote_id: int | None = None,
+    platform: Platform, ask: PayoutAsk, quote_id: int | None = None
 ) -> Operation[Quote | Refusal]:
-    """Price an instant payout of ``amount`` (taken from the earnings) and store the quote.
-    Refused as the payout itself would be now (tier, limit, lock, method, funds), or
+    """Price the instant payout asked (its amount taken from the earnings) and store the
+    quote. Refused as the payout itself would be now (tier, limit, lock, method, funds), or
     PAYOUT_TOO_SMALL when the fee would take it all."""
+    merchant_id, asset, amount = ask.merchant_id, ask.asset, ask.amount
     refusal_in = check_payout_request(asset, amount)
     if refusal_in is None and quote_id is not None and not valid_id(quote_id):
         refusal_in = Refusal(Code.INVALID_REQUEST, "quote_id must be a positive id")
@@ -140,9 +136,14 @@ def quote_instant_payout(
             if same != (merchant_id, asset, amount):
                 return Refusal(Code.INVALID_REQUEST, "quote_id names another quote")
             return existing
-        method = _quotable(ctx, platform, merchant_id, asset, amount, method_id)
+        method = payable_method(ctx, platform, ask)
         if isinstance(method, Refusal):
             return method
+        if _quotes_today(ctx, merchant_id) >= PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX:
+            return Refusal(
+                Code.QUOTE_LIMIT_REACHED,
+                f"at most {PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX} quotes a day",
+            )
         days, scheduled = days_early(ctx, merchant_id, asset, config.instant.days_max)
         fee = instant_payout_fee(amount, days, fee_params(ctx, config, asset))
         if fee >= amount:
@@ -164,27 +165,6 @@ def quote_instant_payout(
         return quote
 
     return Operation(unit, 0)
-
-
-def _quotable(
-    ctx: UnitContext,
-    platform: Platform,
-    merchant_id: int,
-    asset: str,
-    amount: int,
-    method_id: int | None,
-) -> PayoutMethod | Refusal:
-    """The method to pay to, when the payout could be made now (tier, limit, lock,
-    method, funds, the day's quotes), or why not."""
-    method = payable_method(ctx, platform, merchant_id, asset, amount, method_id)
-    if isinstance(method, Refusal):
-        return method
-    if _quotes_today(ctx, merchant_id) >= PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX:
-        return Refusal(
-            Code.QUOTE_LIMIT_REACHED,
-            f"at most {PAYOUT_QUOTES_PER_MERCHANT_DAY_MAX} quotes a day",
-        )
-    return method
 
 
 def fee_params(ctx: UnitContext, config: PayoutConfig, asset: str) -> InstantFeeParams:
@@ -221,7 +201,7 @@ def confirm_quote(
             return used
         if ctx.now_ns >= quote.expires_ns:
             return Refusal(Code.QUOTE_EXPIRED, "the quote has expired; ask for a new one")
-        draft = draft_payout(
+        draft = Payout(
             instant_payout_id(quote.id),
             merchant_id,
             quote.asset,

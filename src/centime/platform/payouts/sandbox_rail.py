@@ -9,83 +9,52 @@ sent again as it answered the first time, and delivers the events still due.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any, Final
 
 from centime.ledger.units import UnitContext
 from centime.limits import SANDBOX_CHARGES_MAX
+from centime.providers import payouts as port
 from centime.providers.payout_sandbox import RailRecords
-from centime.providers.payouts import (
-    PayoutAccepted,
-    PayoutEvent,
-    PayoutFailed,
-    PayoutPaid,
-    PayoutRejected,
-    PayoutRequest,
-    PayoutResult,
-    PayoutReturned,
-)
 
 from ..context import Operation, Platform
 
 __all__ = ["DatabaseRailJournal"]
 
-_EVENT_KINDS: Final[dict[str, type[Any]]] = {
-    "paid": PayoutPaid,
-    "failed": PayoutFailed,
-    "returned": PayoutReturned,
+# A rail's answer or event is stored as JSON: its kind (its type's name less ``Payout``,
+# in lower case) and then its fields, in order; a request as its fields.
+_KINDS: Final[dict[str, type[Any]]] = {
+    kind.__name__.removeprefix("Payout").lower(): kind
+    for kind in (
+        port.PayoutAccepted,
+        port.PayoutRejected,
+        port.PayoutPaid,
+        port.PayoutFailed,
+        port.PayoutReturned,
+    )
 }
 
 
-def _request_json(request: PayoutRequest) -> str:
-    return json.dumps(
-        [
-            request.payout_id,
-            request.merchant_id,
-            request.asset,
-            request.amount,
-            request.account_token,
-            request.instant,
-        ]
-    )
+def _request_json(request: port.PayoutRequest) -> str:
+    return json.dumps(dataclasses.astuple(request))
 
 
-def _request(text: str) -> PayoutRequest:
-    payout_id, merchant_id, asset, amount, token, instant = json.loads(text)
-    return PayoutRequest(
-        int(payout_id), int(merchant_id), str(asset), int(amount), str(token), bool(instant)
-    )
+def _request(text: str) -> port.PayoutRequest:
+    return port.PayoutRequest(*json.loads(text))
 
 
-def _result_json(result: PayoutResult) -> str:
-    if isinstance(result, PayoutAccepted):
-        return json.dumps(["accepted", result.provider_ref])
-    return json.dumps(["rejected", result.code, result.message])
+def _record_json(record: port.PayoutResult | port.PayoutEvent) -> str:
+    kind = type(record).__name__.removeprefix("Payout").lower()
+    return json.dumps([kind, *dataclasses.astuple(record)])
 
 
-def _result(text: str) -> PayoutResult:
-    kind, *rest = json.loads(text)
-    if kind == "accepted":
-        return PayoutAccepted(str(rest[0]))
-    return PayoutRejected(str(rest[0]), str(rest[1]))
-
-
-def _event_json(event: PayoutEvent) -> str:
-    kind = type(event).__name__.removeprefix("Payout").lower()
-    code = getattr(event, "code", None)
-    return json.dumps(
-        [kind, event.provider, event.event_id, event.payout_id, event.provider_ref, code]
-    )
-
-
-def _event(text: str) -> PayoutEvent:
-    kind, provider, event_id, payout_id, ref, code = json.loads(text)
-    made: PayoutEvent
-    if kind == "paid":
-        made = PayoutPaid(str(provider), str(event_id), int(payout_id), str(ref))
-    else:
-        made = _EVENT_KINDS[kind](str(provider), str(event_id), int(payout_id), str(ref), str(code))
-    return made
+def _record(text: str) -> Any:
+    """The answer or event of :func:`_record_json`. A paid event stored by an earlier
+    version ends with a null ``code``, past its fields: it is left out."""
+    kind, *values = json.loads(text)
+    made = _KINDS[kind]
+    return made(*values[: len(dataclasses.fields(made))])
 
 
 class DatabaseRailJournal:
@@ -109,7 +78,7 @@ class DatabaseRailJournal:
                 " LIMIT ?",
                 (self._rail, SANDBOX_CHARGES_MAX),
             ):
-                records.payouts.append((_request(str(request)), _result(str(result))))
+                records.payouts.append((_request(str(request)), _record(str(result))))
         return records
 
     def find_account(self, token: str) -> str | None:
@@ -120,15 +89,15 @@ class DatabaseRailJournal:
             )
         return str(rows[0][0]) if rows else None
 
-    def find_payout(self, payout_id: int) -> tuple[PayoutRequest, PayoutResult] | None:
+    def find_payout(self, payout_id: int) -> tuple[port.PayoutRequest, port.PayoutResult] | None:
         with self._platform.read() as fetch:
             rows = fetch(
                 "SELECT request, result FROM sandbox_rail_payouts WHERE rail = ? AND payout_id = ?",
                 (self._rail, payout_id),
             )
-        return (_request(str(rows[0][0])), _result(str(rows[0][1]))) if rows else None
+        return (_request(str(rows[0][0])), _record(str(rows[0][1]))) if rows else None
 
-    def due(self, now_ns: int, limit: int) -> list[PayoutEvent]:
+    def due(self, now_ns: int, limit: int) -> list[port.PayoutEvent]:
         """Events due by ``now_ns``, oldest first, again on every call until acknowledged."""
         with self._platform.read() as fetch:
             rows = fetch(
@@ -136,7 +105,7 @@ class DatabaseRailJournal:
                 " ORDER BY due_ns, event_id LIMIT ?",
                 (self._rail, now_ns, limit),
             )
-        return [_event(str(row[0])) for row in rows]
+        return [_record(str(row[0])) for row in rows]
 
     def waiting(self) -> int:
         with self._platform.read() as fetch:
@@ -158,9 +127,9 @@ class DatabaseRailJournal:
 
     def record_payout(
         self,
-        request: PayoutRequest,
-        result: PayoutResult,
-        events: list[tuple[int, PayoutEvent]],
+        request: port.PayoutRequest,
+        result: port.PayoutResult,
+        events: list[tuple[int, port.PayoutEvent]],
     ) -> None:
         rail = self._rail
 
@@ -172,7 +141,7 @@ class DatabaseRailJournal:
             ctx.execute(
                 "INSERT INTO sandbox_rail_payouts (rail, payout_id, seq, request, result)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (rail, request.payout_id, ctx.now_ns, _request_json(request), _result_json(result)),
+                (rail, request.payout_id, ctx.now_ns, _request_json(request), _record_json(result)),
             )
             # The oldest decisions beyond the bound are forgotten, as in memory.
             ctx.execute(
@@ -183,7 +152,7 @@ class DatabaseRailJournal:
             ctx.executemany(
                 "INSERT INTO sandbox_rail_events (rail, event_id, due_ns, event)"
                 " VALUES (?, ?, ?, ?)",
-                [(rail, e.event_id, due_ns, _event_json(e)) for due_ns, e in events],
+                [(rail, e.event_id, due_ns, _record_json(e)) for due_ns, e in events],
             )
 
         self._platform.execute(Operation(unit, 0))

@@ -32,9 +32,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
+from centime.ledger.port import Fetch
 from centime.ledger.units import UnitContext
 from centime.limits import AMOUNT_MAX, PAYOUT_RUN_SCHEDULES_MAX
 from centime.money import ASSETS
@@ -53,7 +54,6 @@ from .service import (
     PayoutStatus,
     available_earnings,
     daily_room,
-    draft_payout,
     load_payout,
     pick_method,
     reserve_unit,
@@ -85,6 +85,9 @@ _RUN_PAGES_MAX: Final = 10_000  # 10 million schedules per run call at most
 
 
 class Frequency(enum.Enum):
+    """When a schedule's payouts run: every day, every week on the schedule's ``weekday``,
+    or every month on its ``month_day``."""
+
     DAILY = "daily"
     WEEKLY = "weekly"
     MONTHLY = "monthly"
@@ -92,16 +95,20 @@ class Frequency(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class PayoutSchedule:
+    """A merchant's standing order in one asset (one per merchant and asset): what a run
+    pays on its dates is the module note's ``amount``. The defaults are what a schedule
+    asked for leaves out; :func:`set_schedule` stamps ``updated_ns``."""
+
     merchant_id: int
     asset: str
     frequency: Frequency
-    weekday: int  # weekly: 0 Monday .. 6 Sunday
-    month_day: int  # monthly: 1..28
-    minimum_amount: int
-    reserve_bp: int
-    reserve_days: int
-    method_id: int | None  # None: the merchant's newest active method
-    updated_ns: int
+    weekday: int = 0  # weekly: 0 Monday .. 6 Sunday
+    month_day: int = 1  # monthly: 1..28
+    minimum_amount: int = 0
+    reserve_bp: int = 0
+    reserve_days: int = 0
+    method_id: int | None = None  # None: the merchant's newest active method
+    updated_ns: int = 0
 
 
 _SCHEDULES: Final = Table(PayoutSchedule, "payout_schedules")
@@ -150,24 +157,19 @@ def scheduled_payout_id(merchant_id: int, asset: str, day: dt.date) -> int:
 # ------------------------------------------------------------------ schedules
 
 
-def _check_schedule(
-    asset: object,
-    frequency: object,
-    weekday: object,
-    month_day: object,
-    minimum_amount: object,
-    reserve_bp: object,
-    reserve_days: object,
-) -> Refusal | None:
+def _check_schedule(asked: PayoutSchedule) -> Refusal | None:
+    """Why the schedule asked cannot be (its values' types are checked too: it is built
+    from a request)."""
+    asset, frequency, minimum_amount = asked.asset, asked.frequency, asked.minimum_amount
     if type(asset) is not str or asset not in ASSETS:
         return Refusal(Code.UNKNOWN_ASSET, f"unknown asset {asset!r}")
     if not isinstance(frequency, Frequency):
         return Refusal(Code.INVALID_REQUEST, "frequency must be daily, weekly or monthly")
     checks = (
-        ("weekday", weekday, 0, 6),
-        ("month_day", month_day, 1, MONTH_DAY_MAX),
-        ("reserve_bp", reserve_bp, 0, BP_MAX),
-        ("reserve_days", reserve_days, 0, RESERVE_DAYS_MAX),
+        ("weekday", asked.weekday, 0, 6),
+        ("month_day", asked.month_day, 1, MONTH_DAY_MAX),
+        ("reserve_bp", asked.reserve_bp, 0, BP_MAX),
+        ("reserve_days", asked.reserve_days, 0, RESERVE_DAYS_MAX),
     )
     for name, value, low, high in checks:
         if type(value) is not int or not low <= value <= high:
@@ -177,49 +179,18 @@ def _check_schedule(
     return None
 
 
-def set_schedule(
-    platform: Platform,
-    merchant_id: int,
-    asset: str,
-    frequency: Frequency,
-    *,
-    weekday: int = 0,
-    month_day: int = 1,
-    minimum_amount: int = 0,
-    reserve_bp: int = 0,
-    reserve_days: int = 0,
-    method_id: int | None = None,
-) -> Operation[PayoutSchedule | Refusal]:
-    """Create or replace the merchant's schedule in ``asset``."""
-    refusal_in = _check_schedule(
-        asset, frequency, weekday, month_day, minimum_amount, reserve_bp, reserve_days
-    )
+def set_schedule(platform: Platform, asked: PayoutSchedule) -> Operation[PayoutSchedule | Refusal]:
+    """Create or replace the merchant's schedule in the asset of the one ``asked``."""
+    refusal_in = _check_schedule(asked)
 
     def unit(ctx: UnitContext) -> PayoutSchedule | Refusal:
-        if refusal_in is not None:
-            return refusal_in
-        merchant = active_merchant(ctx, merchant_id)
-        if isinstance(merchant, Refusal):
-            return merchant
-        if method_id is not None:
-            method = pick_method(ctx, merchant_id, method_id)
-            if isinstance(method, Refusal):
-                return method
-        schedule = PayoutSchedule(
-            merchant_id,
-            asset,
-            frequency,
-            weekday,
-            month_day,
-            minimum_amount,
-            reserve_bp,
-            reserve_days,
-            method_id,
-            ctx.now_ns,
-        )
+        refusal = refusal_in or _unschedulable(ctx, asked)
+        if refusal is not None:
+            return refusal
+        schedule = replace(asked, updated_ns=ctx.now_ns)
         ctx.execute(
             "DELETE FROM payout_schedules WHERE merchant_id = ? AND asset = ?",
-            (merchant_id, asset),
+            (schedule.merchant_id, schedule.asset),
         )
         _SCHEDULES.insert(ctx, schedule)
         return schedule
@@ -227,22 +198,34 @@ def set_schedule(
     return Operation(unit, 0)
 
 
-def load_schedule(ctx: UnitContext, merchant_id: int, asset: str) -> PayoutSchedule | None:
-    rows = ctx.fetch(
+def _unschedulable(ctx: UnitContext, asked: PayoutSchedule) -> Refusal | None:
+    """Why the merchant may not have the schedule asked now: the merchant is not active, or
+    the method named is not its active one."""
+    merchant = active_merchant(ctx, asked.merchant_id)
+    if isinstance(merchant, Refusal):
+        return merchant
+    if asked.method_id is None:
+        return None
+    method = pick_method(ctx, asked.merchant_id, asked.method_id)
+    return method if isinstance(method, Refusal) else None
+
+
+def _schedule_of(fetch: Fetch, merchant_id: int, asset: str) -> PayoutSchedule | None:
+    """The merchant's schedule in ``asset`` (a unit's or a read's ``fetch``)."""
+    rows = fetch(
         f"SELECT {_SCHEDULES.columns} FROM payout_schedules WHERE merchant_id = ? AND asset = ?",
         (merchant_id, asset),
     )
     return _SCHEDULES.read(rows[0]) if rows else None
 
 
+def load_schedule(ctx: UnitContext, merchant_id: int, asset: str) -> PayoutSchedule | None:
+    return _schedule_of(ctx.fetch, merchant_id, asset)
+
+
 def get_schedule(platform: Platform, merchant_id: int, asset: str) -> PayoutSchedule | None:
     with platform.read() as fetch:
-        rows = fetch(
-            f"SELECT {_SCHEDULES.columns} FROM payout_schedules"
-            " WHERE merchant_id = ? AND asset = ?",
-            (merchant_id, asset),
-        )
-    return _SCHEDULES.read(rows[0]) if rows else None
+        return _schedule_of(fetch, merchant_id, asset)
 
 
 def earned_recent(ctx: UnitContext, merchant_id: int, asset: str, days: int) -> int:
@@ -307,14 +290,14 @@ def _reserve_scheduled(
 
 
 def _draft(payout_id: int, schedule: PayoutSchedule, day: dt.date, amount: int) -> Payout:
-    return draft_payout(
+    return Payout(
         payout_id,
         schedule.merchant_id,
         schedule.asset,
         amount,
-        0,
-        PayoutKind.SCHEDULED,
-        schedule.method_id,
+        fee=0,
+        kind=PayoutKind.SCHEDULED,
+        method_id=schedule.method_id or 0,
         run_date=day.isoformat(),
     )
 

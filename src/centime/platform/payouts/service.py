@@ -98,6 +98,7 @@ from .methods import PayoutMethod, load_method, lock_refusal, payout_provider
 __all__ = [
     "PAYOUT_RESERVE_EVENTS_MAX",
     "Payout",
+    "PayoutAsk",
     "PayoutEventOutcome",
     "PayoutEventResult",
     "PayoutKind",
@@ -107,7 +108,6 @@ __all__ = [
     "available_earnings",
     "check_payout_request",
     "daily_room",
-    "draft_payout",
     "get_payout",
     "handle_payout_event",
     "list_payouts",
@@ -153,25 +153,29 @@ class UnexpectedPayoutLedgerError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Payout:
+    """A payout as stored. The fields after ``kind`` default to what a payout starts with
+    before its reserve unit (:func:`reserve_unit` sets the method, the rail and the times):
+    a draft names what is asked, the rest is the payout's life."""
+
     id: int
     merchant_id: int
-    method_id: int
     asset: str
     amount: int  # taken from the earnings
     fee: int  # of it, to fee revenue
     kind: PayoutKind
-    status: PayoutStatus
-    provider: str
-    provider_ref: str | None
-    attempts: int  # send calls made
-    failure_code: str | None
-    return_code: str | None
-    quote_id: int | None
-    run_date: str | None
-    created_ns: int
-    updated_ns: int
-    resolved_ns: int | None
-    returned_ns: int | None
+    method_id: int = 0  # 0: the merchant's newest active method, picked when reserved
+    quote_id: int | None = None  # an instant payout's quote
+    run_date: str | None = None  # a scheduled payout's date, YYYY-MM-DD
+    status: PayoutStatus = PayoutStatus.REQUESTED
+    provider: str = ""
+    provider_ref: str | None = None
+    attempts: int = 0  # send calls made
+    failure_code: str | None = None
+    return_code: str | None = None
+    created_ns: int = 0
+    updated_ns: int = 0
+    resolved_ns: int | None = None
+    returned_ns: int | None = None
 
     @property
     def net(self) -> int:
@@ -180,6 +184,17 @@ class Payout:
 
 
 _PAYOUTS: Final = Table(Payout, "payouts")
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutAsk:
+    """What a merchant asks to be paid out: ``amount`` of its earnings in ``asset``, to the
+    payout method ``method_id`` (None: its newest active one)."""
+
+    merchant_id: int
+    asset: str
+    amount: int
+    method_id: int | None = None
 
 
 # ------------------------------------------------------------------ inside units
@@ -360,17 +375,11 @@ PAYOUT_RESERVE_EVENTS_MAX: Final = ENSURE_EVENTS_MAX + 2
 _EVENT_EVENTS_MAX: Final = 3
 
 
-def payable_method(
-    ctx: UnitContext,
-    platform: Platform,
-    merchant_id: int,
-    asset: str,
-    amount: int,
-    method_id: int | None,
-) -> PayoutMethod | Refusal:
-    """The method a payout of ``amount`` would be paid to now, or why it cannot be made
-    now: the merchant (active), its tier's daily limit, a method change's lock, the method,
-    the available earnings."""
+def payable_method(ctx: UnitContext, platform: Platform, ask: PayoutAsk) -> PayoutMethod | Refusal:
+    """The method the payout asked would be paid to now, or why it cannot be made now: the
+    merchant (active), its tier's daily limit, a method change's lock, the method, the
+    available earnings."""
+    merchant_id, asset, amount = ask.merchant_id, ask.asset, ask.amount
     merchant = active_merchant(ctx, merchant_id)
     if isinstance(merchant, Refusal):
         return merchant
@@ -382,7 +391,7 @@ def payable_method(
     locked = lock_refusal(ctx, merchant_id)
     if locked is not None:
         return locked
-    method = pick_method(ctx, merchant_id, method_id)
+    method = pick_method(ctx, merchant_id, ask.method_id)
     if isinstance(method, Refusal):
         return method
     if available_earnings(ctx, merchant_id, asset) < amount:
@@ -400,9 +409,8 @@ def reserve_unit(ctx: UnitContext, platform: Platform, draft: Payout) -> Payout 
         if same != (draft.merchant_id, draft.asset, draft.amount, draft.fee, draft.kind):
             return Refusal(Code.INVALID_REQUEST, "another payout has this id")
         return existing
-    method = payable_method(
-        ctx, platform, draft.merchant_id, draft.asset, draft.amount, draft.method_id or None
-    )
+    ask = PayoutAsk(draft.merchant_id, draft.asset, draft.amount, draft.method_id or None)
+    method = payable_method(ctx, platform, ask)
     if isinstance(method, Refusal):
         return method
     asset = draft.asset
@@ -420,40 +428,6 @@ def reserve_unit(ctx: UnitContext, platform: Platform, draft: Payout) -> Payout 
     _PAYOUTS.insert(ctx, payout)
     _emit(ctx, "payout.requested", payout)
     return payout
-
-
-def draft_payout(
-    payout_id: int,
-    merchant_id: int,
-    asset: str,
-    amount: int,
-    fee: int,
-    kind: PayoutKind,
-    method_id: int | None = None,
-    quote_id: int | None = None,
-    run_date: str | None = None,
-) -> Payout:
-    return Payout(
-        payout_id,
-        merchant_id,
-        method_id or 0,
-        asset,
-        amount,
-        fee,
-        kind,
-        PayoutStatus.REQUESTED,
-        "",
-        None,
-        0,
-        None,
-        None,
-        quote_id,
-        run_date,
-        0,
-        0,
-        None,
-        None,
-    )
 
 
 def check_payout_request(asset: object, amount: object) -> Refusal | None:
@@ -477,7 +451,9 @@ def request_payout(
     refusal = check_payout_request(asset, amount)
     if refusal is not None:
         return refusal
-    draft = draft_payout(payout_id, merchant_id, asset, amount, 0, PayoutKind.SCHEDULED, method_id)
+    draft = Payout(
+        payout_id, merchant_id, asset, amount, 0, PayoutKind.SCHEDULED, method_id=method_id or 0
+    )
     made = platform.execute(
         Operation(lambda ctx: reserve_unit(ctx, platform, draft), PAYOUT_RESERVE_EVENTS_MAX)
     )
@@ -607,6 +583,10 @@ def recover_payouts(
 
 
 class PayoutEventOutcome(enum.Enum):
+    """What a rail event did: ``APPLIED``, the payout changed; ``DUPLICATE``, the payout was
+    past it already (the event came again); ``IGNORED``, it contradicts the payout or is
+    malformed (logged); ``UNKNOWN``, no payout of the event's rail has its id (logged)."""
+
     APPLIED = "applied"
     DUPLICATE = "duplicate"
     IGNORED = "ignored"
@@ -615,6 +595,9 @@ class PayoutEventOutcome(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class PayoutEventResult:
+    """An event's outcome, the payout as it is after the event (None when there is no such
+    payout, or the event was malformed), and why, for the log."""
+
     outcome: PayoutEventOutcome
     payout: Payout | None
     detail: str = ""

@@ -153,9 +153,9 @@ def create_promo_code(
             per_customer_max,
             budget,
             expires_ns,
-            0,
-            0,
-            ctx.now_ns,
+            uses=0,
+            spent=0,
+            created_ns=ctx.now_ns,
         )
         _PROMOS.insert(ctx, made)
         return made

@@ -72,6 +72,10 @@ RULES_DOCUMENT_BYTES_MAX: Final = 256 * 1024
 
 @dataclass(frozen=True, slots=True)
 class FeeTier:
+    """A payment's fee terms (``fee_bp`` basis points of it, plus ``fee_fixed``) while the
+    merchant's month-to-date volume before it is at least ``volume_from``, in the asset's
+    scale; the next tier, if any, takes over from its own ``volume_from``."""
+
     volume_from: int
     fee_bp: int
     fee_fixed: int

@@ -102,6 +102,10 @@ def check_day(day: dt.date) -> Refusal | None:
 
 @dataclass(frozen=True, slots=True)
 class _Booked:
+    """A top-up's movement of the day as the platform booked it: the ledger's amount, which
+    the provider's line is compared with, and the top-up row's, compared with the ledger's
+    (``ledger_differs``)."""
+
     topup_id: int
     movement: str
     asset: str
