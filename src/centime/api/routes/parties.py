@@ -31,6 +31,7 @@ from centime.platform import parties, referrals
 from centime.platform.context import Operation
 from centime.platform.errors import Code
 from centime.platform.ids import new_id
+from centime.platform.parties.service import CustomerBalance, MerchantBalance
 
 from ..execute import execute
 from ..params import must_find, path_id
@@ -72,6 +73,16 @@ def _fixed_fees(items: Sequence[wire.Money]) -> dict[str, int]:
 
 def _unset_none(value: Any) -> Any:
     return None if value is wire.UNSET else value
+
+
+def _new_status(update: wire.CustomerUpdate | wire.MerchantUpdate) -> parties.Status | None:
+    """The status an update sets, None when it leaves the status as it is."""
+    status = _unset_none(update.status)
+    return None if status is None else parties.Status(status)
+
+
+customer_balance_out: Final = converter(CustomerBalance, wire.CustomerBalance)
+merchant_balance_out: Final = converter(MerchantBalance, wire.MerchantBalance)
 
 
 # ------------------------------------------------------------------ customers
@@ -145,12 +156,10 @@ async def update_customer(
     request: Request[Any, Any, Any], customer_id: FromPath[str], data: JSONBody[wire.CustomerUpdate]
 ) -> Response[wire.Customer]:
     """Freeze, unfreeze or close a customer; change its KYC tier."""
-    platform = api_state(request).platform
-    status = _unset_none(data.status)
     operation = parties.set_customer(
-        platform,
+        api_state(request).platform,
         path_id("cus", customer_id, Code.CUSTOMER_NOT_FOUND),
-        status=None if status is None else parties.Status(status),
+        status=_new_status(data),
         kyc_tier=_unset_none(data.kyc_tier),
     )
     return await execute(request, operation, customer_out)
@@ -163,17 +172,7 @@ def customer_balances(
     """The customer's money in every asset it ever held."""
     customer = _customer(request, customer_id)
     balances = parties.customer_balances(api_state(request).platform, customer.id)
-    return wire.CustomerBalances(
-        data=[
-            wire.CustomerBalance(
-                asset=b.asset,
-                available=wire.money(b.available, b.asset),
-                restricted=wire.money(b.restricted, b.asset),
-                held=wire.money(b.held, b.asset),
-            )
-            for b in balances
-        ]
-    )
+    return wire.CustomerBalances(data=[customer_balance_out(b) for b in balances])
 
 
 # ------------------------------------------------------------------ merchants
@@ -229,17 +228,7 @@ def _me(request: Request[Any, Any, Any]) -> int:
 def _merchant_balances(request: Request[Any, Any, Any], merchant_id: int) -> wire.MerchantBalances:
     merchant = _merchant(request, merchant_id)
     balances = parties.merchant_balances(api_state(request).platform, merchant.id)
-    return wire.MerchantBalances(
-        data=[
-            wire.MerchantBalance(
-                asset=b.asset,
-                available=wire.money(b.available, b.asset),
-                reserved=wire.money(b.reserved, b.asset),
-                pending=wire.money(b.pending, b.asset),
-            )
-            for b in balances
-        ]
-    )
+    return wire.MerchantBalances(data=[merchant_balance_out(b) for b in balances])
 
 
 @reads("/merchants/me", READ, 404)
@@ -272,13 +261,11 @@ async def update_merchant(
     request: Request[Any, Any, Any], merchant_id: FromPath[str], data: JSONBody[wire.MerchantUpdate]
 ) -> Response[wire.Merchant]:
     """Freeze, unfreeze or close a merchant; change its tier or fees."""
-    platform = api_state(request).platform
-    status = _unset_none(data.status)
     fixed = _unset_none(data.fee_fixed)
     operation = parties.set_merchant(
-        platform,
+        api_state(request).platform,
         path_id("mer", merchant_id, Code.MERCHANT_NOT_FOUND),
-        status=None if status is None else parties.Status(status),
+        status=_new_status(data),
         kyc_tier=_unset_none(data.kyc_tier),
         fee_bp=_unset_none(data.fee_bp),
         fee_fixed=None if fixed is None else _fixed_fees(fixed),
