@@ -69,12 +69,7 @@ async def create_mandate(
         mandate_id,
     )
     day = _today(request)
-    return await execute(
-        request,
-        operation,
-        lambda m: mandate_out(m, day),
-        status_code=201,
-    )
+    return await execute(request, operation, lambda m: mandate_out(m, day), status_code=201)
 
 
 @writes("/mandates/{mandate_id:str}/revoke", OPERATOR_PAYMENTS, 404, status_code=200, body=False)

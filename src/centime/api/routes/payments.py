@@ -113,10 +113,7 @@ async def create_payment(
         promo_code=data.promo_code,
     )
     return await execute(
-        request,
-        await screened_operation(request, use_case),
-        payment_out,
-        status_code=201,
+        request, await screened_operation(request, use_case), payment_out, status_code=201
     )
 
 

@@ -267,11 +267,7 @@ async def set_payout_schedule(
         reserve_days=data.reserve_days,
         method_id=method,
     )
-    return await execute(
-        request,
-        operation,
-        lambda s: schedule_out(s, platform.clock.now_ns()),
-    )
+    return await execute(request, operation, lambda s: schedule_out(s, platform.clock.now_ns()))
 
 
 # ------------------------------------------------------------------ instant payouts
