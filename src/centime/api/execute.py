@@ -2,10 +2,9 @@
 ledger's writer, with idempotency, and render the outcome.
 
 A route parses its input, builds the service's :class:`Operation`, and returns
-``await execute(request, operation, to_wire, idempotency_key=idempotency_key)``: the
-operation runs in the writer's group commit without blocking the event loop (many requests
-in flight share one commit), a refusal becomes its problem document, a result becomes
-``to_wire(result)`` as JSON.
+``await execute(request, operation, to_wire)``: the operation runs in the writer's group
+commit without blocking the event loop (many requests in flight share one commit), a
+refusal becomes its problem document, a result becomes ``to_wire(result)`` as JSON.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from centime.platform.context import Operation
 from centime.platform.errors import Refusal
 from centime.platform.review import InReview
 
-from .idempotency import HEADER, KeyReused, check_key, idempotent, request_hash
+from .idempotency import HEADER, KeyReused, idempotency_key_of, idempotent, request_hash
 from .screen import in_review_body
 from .state import api_state, principal_of
 
@@ -67,17 +66,18 @@ async def execute(
     operation: Operation[T | Refusal] | Operation[T | Refusal | InReview],
     to_wire: Callable[[T], msgspec.Struct],
     *,
-    idempotency_key: str | None,
     status_code: int = 200,
     stored_to_wire: Callable[[T], msgspec.Struct] | None = None,
+    keyed: bool = True,
 ) -> Response[Any]:
-    """Run ``operation`` and answer with its outcome. With an ``idempotency_key`` (the
-    route's ``IdempotencyKey`` parameter; ``IdempotencyKeyRequired`` on every route that
-    moves money), the first outcome is stored with the operation and replayed for a retry;
-    ``stored_to_wire`` renders what is stored when it must differ from the live answer.
+    """Run ``operation`` and answer with its outcome. When the request has an
+    Idempotency-Key (a route declared with ``writes`` takes one; one that moves money
+    requires it) and is ``keyed``, the first outcome is stored with the operation and
+    replayed for a retry; ``stored_to_wire`` renders what is stored when it must differ
+    from the live answer. A route that declares no key says ``keyed=False``.
     A result the risk screen held (:class:`~centime.platform.review.service.InReview`) is answered
     ``202`` with the case (centime.api.screen)."""
-    key = check_key(idempotency_key, required=False)
+    key = idempotency_key_of(request) if keyed else None
     # A use case behind the risk screen may also answer InReview (centime.usecases).
     guarded = cast("Operation[T | Refusal | InReview]", operation)
 

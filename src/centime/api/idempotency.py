@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Final, Generic, TypeVar
 
+from litestar import Request
 from litestar.params import HeaderParameter
 
 from centime.http.problems import ApiCode, ProblemError
@@ -55,9 +56,11 @@ __all__ = [
     "KeyReused",
     "Stored",
     "check_key",
+    "idempotency_key_of",
     "idempotent",
     "purge_expired",
     "request_hash",
+    "required_key_of",
     "stored_answer",
 ]
 
@@ -69,7 +72,9 @@ KEY_PATTERN: Final = rf"^[\x20-\x7e]{{1,{IDEMPOTENCY_KEY_LEN_MAX}}}$"
 
 # A write route's parameter: ``idempotency_key: IdempotencyKey = None`` where the header is
 # optional, ``idempotency_key: IdempotencyKeyRequired`` on every route that moves money.
-# Declared so the OpenAPI document shows it; execute() takes the value.
+# Declared so the OpenAPI document shows it and Litestar checks it; ``writes`` declares it
+# for its routes (centime.api.routes.declare), whose handlers and execute() read the value
+# with ``idempotency_key_of``.
 _DESCRIPTION: Final = (
     "Makes the request safe to retry: the first answer is stored and replayed for the same"
     " key and request (24 h); a new UUID per logical request will do."
@@ -84,16 +89,20 @@ IdempotencyKeyRequired = Annotated[
 ]
 
 
+def _key_missing() -> ProblemError:
+    return ProblemError(
+        ApiCode.IDEMPOTENCY_KEY_REQUIRED,
+        f"this request moves money: send an {HEADER} header (a UUID will do)",
+        errors=[FieldError(field=HEADER, detail="required")],
+    )
+
+
 def check_key(text: str | None, *, required: bool) -> str | None:
     """The header's key (1-255 printable ASCII characters), None when it may be left out
     and is; a 400 problem otherwise."""
     if text is None:
         if required:
-            raise ProblemError(
-                ApiCode.IDEMPOTENCY_KEY_REQUIRED,
-                f"this request moves money: send an {HEADER} header (a UUID will do)",
-                errors=[FieldError(field=HEADER, detail="required")],
-            )
+            raise _key_missing()
         return None
     if not 1 <= len(text) <= IDEMPOTENCY_KEY_LEN_MAX or not all(" " <= c <= "~" for c in text):
         raise ProblemError(
@@ -102,6 +111,20 @@ def check_key(text: str | None, *, required: bool) -> str | None:
             errors=[FieldError(field=HEADER, detail="not a valid key")],
         )
     return text
+
+
+def idempotency_key_of(request: Request[Any, Any, Any]) -> str | None:
+    """The request's key, None when it was left out: the route declared the header
+    (``writes``), so Litestar checked it before the handler ran."""
+    return check_key(request.headers.get(HEADER), required=False)
+
+
+def required_key_of(request: Request[Any, Any, Any]) -> str:
+    """The key of a request to a route that requires one (``IdempotencyKeyRequired``)."""
+    key = idempotency_key_of(request)
+    if key is None:
+        raise _key_missing()
+    return key
 
 
 def request_hash(method: str, path: str, body: bytes) -> bytes:

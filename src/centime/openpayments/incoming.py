@@ -81,17 +81,17 @@ def create_incoming(
         if not ctx.now_ns < expires <= ctx.now_ns + EXPIRY_MAX_S * NS_PER_S:
             return OpError(400, "invalid_request", "expiresAt: in the future, within a year")
         payment = IncomingPayment(
-            new,
-            wallet.kind,
-            wallet.party_id,
-            wallet.asset,
-            incoming_amount,
-            0,
-            False,
-            expires,
-            metadata,
-            client,
-            ctx.now_ns,
+            id=new,
+            party_kind=wallet.kind,
+            party_id=wallet.party_id,
+            asset=wallet.asset,
+            incoming_amount=incoming_amount,
+            received=0,
+            completed=False,
+            expires_ns=expires,
+            metadata=metadata,
+            client=client,
+            created_ns=ctx.now_ns,
         )
         INCOMING.insert(ctx, payment)
         return payment

@@ -78,13 +78,14 @@ class Spent:
     receive: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Source:
-    """What the client asked to pay: a quote, or an incoming payment and an amount."""
+    """What the client asked to pay: a quote, or an incoming payment and an amount (named:
+    the other fields are None)."""
 
-    quote_id: str | None
-    incoming_id: str | None
-    debit: int | None
+    quote_id: str | None = None
+    incoming_id: str | None = None
+    debit: int | None = None
 
 
 def outgoing_id(signature: str) -> str:
@@ -132,9 +133,10 @@ def _within_limits(
     return None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Order:
-    """Everything a payment needs, resolved before the unit."""
+    """Everything a payment needs, resolved before the unit (named where it is made: eight
+    fields, four of them strings)."""
 
     payment_id: str
     sender: Wallet

@@ -279,14 +279,14 @@ async def create_outgoing_payment(request: Request[Any, Any, Any]) -> Response[b
     if incoming is None:
         raise OpError(400, "invalid_receiver", "no such incoming payment")
     order = Order(
-        outgoing_id(signature),
-        wallet,
-        grant,
-        limits_of(state.urls, item, wallet.asset),
-        source,
-        receiver_url,
-        _metadata(body),
-        grant.client,
+        payment_id=outgoing_id(signature),
+        sender=wallet,
+        grant=grant,
+        limits=limits_of(state.urls, item, wallet.asset),
+        source=source,
+        receiver_url=receiver_url,
+        metadata=_metadata(body),
+        client=grant.client,
     )
     result = await to_thread.run_sync(
         lambda: pay(state.platform, order, incoming.wallet, hint, decide)
@@ -322,7 +322,7 @@ async def _source(
         if quote is None or quote.wallet != wallet:
             raise OpError(400, "invalid_request", "quoteId: no such quote for this wallet address")
         return (
-            Source(quote.id, None, None),
+            Source(quote_id=quote.id),
             state.urls.resource("incoming-payments", quote.receiver),
             quote.debit,
         )
@@ -333,7 +333,8 @@ async def _source(
         raise OpError(400, "invalid_request", "quoteId, or incomingPayment and debitAmount")
     receiver = _receiver(state, body.get("incomingPayment"))
     debit = parse_amount_for(body["debitAmount"], "debitAmount", wallet.asset)
-    return Source(None, receiver, debit), state.urls.resource("incoming-payments", receiver), debit
+    source = Source(incoming_id=receiver, debit=debit)
+    return source, state.urls.resource("incoming-payments", receiver), debit
 
 
 @get("/outgoing-payments/{payment_id:str}")

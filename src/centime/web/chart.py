@@ -14,15 +14,18 @@ from typing import Final
 
 from .i18n import Formats
 
-__all__ = ["Bar", "Chart", "earnings_chart"]
+__all__ = ["Bar", "Chart", "bars", "earnings_chart"]
 
 WIDTH: Final = 560
 HEIGHT: Final = 160
 GAP: Final = 4
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Bar:
+    """One bar, in the SVG's user units from its top left corner (keyword-only: four ints
+    in a row are easily swapped)."""
+
     x: int
     y: int
     width: int
@@ -39,6 +42,19 @@ class Chart:
     peak: str
 
 
+def bars(values: Sequence[int], labels: Sequence[str]) -> list[Bar]:
+    """``values`` as SVG bars side by side, each with its label (integer geometry:
+    ``value * HEIGHT // peak``, a non-zero value at least a pixel high)."""
+    slot = WIDTH // max(1, len(values))
+    peak = max([0, *values])
+    made = []
+    for index, (value, label) in enumerate(zip(values, labels, strict=True)):
+        height = 0 if peak <= 0 or value <= 0 else max(1, value * HEIGHT // peak)
+        x = index * slot + GAP // 2
+        made.append(Bar(x=x, y=HEIGHT - height, width=slot - GAP, height=height, label=label))
+    return made
+
+
 def earnings_chart(
     days: Sequence[int],
     asset: str,
@@ -49,25 +65,20 @@ def earnings_chart(
     language with ``words``, their catalogue)."""
     formats = formats or Formats("en")
     words = words or NullTranslations()
-    count = max(1, len(days))
-    slot = WIDTH // count
-    peak = max([0, *days])
-    bars = []
+    labels = []
     for index, value in enumerate(days):
-        height = 0 if peak <= 0 or value <= 0 else max(1, value * HEIGHT // peak)
         ago = len(days) - 1 - index
         when = (
             words.gettext("today")
             if ago == 0
             else (words.ngettext("%(num)d day ago", "%(num)d days ago", ago) % {"num": ago})
         )
-        bars.append(
-            Bar(
-                index * slot + GAP // 2,
-                HEIGHT - height,
-                slot - GAP,
-                height,
-                f"{when}: {formats.money(value, asset)}",
-            )
-        )
-    return Chart(WIDTH, HEIGHT, bars, formats.money(sum(days), asset), formats.money(peak, asset))
+        labels.append(f"{when}: {formats.money(value, asset)}")
+    peak = max([0, *days])
+    return Chart(
+        WIDTH,
+        HEIGHT,
+        bars(days, labels),
+        formats.money(sum(days), asset),
+        formats.money(peak, asset),
+    )

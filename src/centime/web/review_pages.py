@@ -18,7 +18,7 @@ from centime.platform.errors import Refusal
 from centime.platform.ids import format_id, parse_id
 from centime.platform.parties import get_customer, get_merchant
 
-from .chart import GAP, HEIGHT, WIDTH, Bar
+from .chart import Bar, bars
 from .common import Viewer, done, page, page_for, posted, run, web_state
 from .messages import N_
 
@@ -85,17 +85,8 @@ def decision_counts(platform: Any) -> dict[str, int]:
 
 
 def count_bars(counts: dict[str, int]) -> list[Bar]:
-    """The decision counts as SVG bars (integer geometry: ``n * HEIGHT // peak``, a non-zero
-    count at least a pixel), labelled with the exact count."""
-    slot = WIDTH // max(1, len(counts))
-    peak = max([0, *counts.values()])
-    bars = []
-    for index, (action, n) in enumerate(counts.items()):
-        height = 0 if peak <= 0 or n <= 0 else max(1, n * HEIGHT // peak)
-        bars.append(
-            Bar(index * slot + GAP // 2, HEIGHT - height, slot - GAP, height, f"{action}: {n}")
-        )
-    return bars
+    """The decision counts as SVG bars (``bars``), labelled with the exact count."""
+    return bars(list(counts.values()), [f"{action}: {n}" for action, n in counts.items()])
 
 
 def _case_page(

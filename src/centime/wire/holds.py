@@ -8,16 +8,13 @@ from msgspec import UNSET, UnsetType
 
 from .common import (
     Cursor,
-    CustomerId,
     Description,
     Input,
-    MandateId,
-    MerchantId,
     Money,
     Output,
     TimeoutS,
 )
-from .payments import Payment
+from .payments import Charge, Payment
 
 __all__ = [
     "Capture",
@@ -46,14 +43,10 @@ class Hold(Output):
     created_at: str
 
 
-class HoldCreate(Input):
+class HoldCreate(Charge):
     """As for a payment: a merchant's key needs a mandate, the operator's names the
     merchant. ``timeout_s`` left out: the platform's default."""
 
-    customer_id: CustomerId
-    amount: Money
-    merchant_id: MerchantId | UnsetType = UNSET
-    mandate_id: MandateId | None = None
     timeout_s: TimeoutS | UnsetType = UNSET
     description: Description | None = None
 

@@ -26,6 +26,7 @@ __all__ = [
     "BatchError",
     "BatchPayment",
     "BatchResult",
+    "Charge",
     "Mandate",
     "MandateCreate",
     "MandatePage",
@@ -64,15 +65,21 @@ class Payment(Output):
     promo_code_id: str | None = None
 
 
-class PaymentCreate(Input):
-    """A payment of a customer to a merchant. A merchant's key charges under a mandate
-    (``mandate_id`` required) and is itself the merchant (``merchant_id`` left out, or its
-    own); the operator's key pays for the customer and names the merchant."""
+class Charge(Input):
+    """What a payment and a hold both take: ``amount`` of a customer's money for a merchant,
+    by the rules PaymentCreate says."""
 
     customer_id: CustomerId
     amount: Money
     merchant_id: MerchantId | UnsetType = UNSET
     mandate_id: MandateId | None = None
+
+
+class PaymentCreate(Charge):
+    """A payment of a customer to a merchant. A merchant's key charges under a mandate
+    (``mandate_id`` required) and is itself the merchant (``merchant_id`` left out, or its
+    own); the operator's key pays for the customer and names the merchant."""
+
     description: Description | None = None
     reference: Reference | None = None
     promo_code: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{3,32}$")] | None = None

@@ -5,9 +5,11 @@ The conventions every route module followed by hand, said once:
 - the guards: one list per (scope, operator only), shared by every module;
 - a read (``reads``) is a plain function run in a thread (``sync_to_thread``) that answers
   200 or one of the problems it names;
-- a write (``writes``) takes an ``Idempotency-Key`` and may answer 409 (the key reused with
-  another body) and 422 (refused); with a JSON ``body`` also 413 (too large) and 415 (not
-  JSON). Its other problems (402, 404, 503...) it names itself.
+- a write (``writes``) takes an ``Idempotency-Key`` (``key_required``: a route that moves
+  money needs one) and may answer 409 (the key reused with another body) and 422
+  (refused); with a JSON ``body`` also 413 (too large) and 415 (not JSON). Its other
+  problems (402, 404, 503...) it names itself. ``writes`` declares the header for the
+  handler, which reads it (if at all) with ``idempotency_key_of``, as ``execute`` does.
 
 A route that declares something else (a media type, a larger body, a risk review's 202)
 says so with ``**options`` or its own decorator.
@@ -15,7 +17,9 @@ says so with ``**options`` or its own decorator.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import functools
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 from litestar import get, post
@@ -27,6 +31,7 @@ from centime.auth import Scope
 from centime.http.problems import problems
 
 from ..guards import requires
+from ..idempotency import IdempotencyKey, IdempotencyKeyRequired
 
 __all__ = [
     "ADMIN",
@@ -67,19 +72,51 @@ def write_problems(*statuses: int, body: bool = True) -> set[int]:
     return {*statuses, *_IDEMPOTENT, *(_JSON_BODY if body else ())}
 
 
+Handler = Callable[..., Awaitable[Any]]
+
+
+def _taking_key(handler: Handler, required: bool) -> Handler:
+    """``handler`` with the ``Idempotency-Key`` header among the parameters Litestar reads
+    from its signature (so it is documented and checked), where the hand-written ones had
+    it: after the handler's own, before those with a default (another optional header)."""
+
+    @functools.wraps(handler)
+    async def declared(*args: Any, idempotency_key: str | None = None, **kwargs: Any) -> Any:
+        # Dropped here: the handler (and execute) read it with idempotency_key_of(request).
+        return await handler(*args, **kwargs)
+
+    annotation = IdempotencyKeyRequired if required else IdempotencyKey
+    key = inspect.Parameter(
+        "idempotency_key",
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        default=inspect.Parameter.empty if required else None,
+        annotation=annotation,
+    )
+    signature = inspect.signature(handler)
+    parameters = list(signature.parameters.values())
+    defaults = [i for i, p in enumerate(parameters) if p.default is not p.empty]
+    parameters.insert(defaults[0] if defaults else len(parameters), key)
+    declared.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    declared.__annotations__ = {**handler.__annotations__, "idempotency_key": annotation}
+    return declared
+
+
 def writes(
     path: str,
     guards: list[Guard],
     *statuses: int,
     status_code: int | None = None,
     body: bool = True,
+    key_required: bool = False,
     method: Callable[..., HTTPRouteHandler] = post,
     also: Mapping[int, ResponseSpec] | None = None,
     **options: Any,
-) -> HTTPRouteHandler:
+) -> Callable[[Handler], HTTPRouteHandler]:
     """A POST (or ``method``) answering ``status_code`` (the method's own by default), one of
-    ``write_problems`` or one of the answers ``also`` documents (a review's 202)."""
+    ``write_problems`` or one of the answers ``also`` documents (a review's 202); its
+    handler takes the ``Idempotency-Key`` header (which must be sent: ``key_required``)."""
     responses = {**problems(*write_problems(*statuses, body=body)), **(also or {})}
     if status_code is not None:
         options["status_code"] = status_code
-    return method(path, guards=guards, responses=responses, **options)
+    route = method(path, guards=guards, responses=responses, **options)
+    return lambda handler: route(_taking_key(handler, key_required))

@@ -25,7 +25,7 @@ from centime.platform.errors import Code
 from centime.platform.payments import holds
 
 from ..execute import execute
-from ..idempotency import IdempotencyKeyRequired
+from ..idempotency import required_key_of
 from ..params import body_id, must_find, path_id
 from ..screen import IN_REVIEW, screened_operation
 from ..state import api_state, principal_of
@@ -56,11 +56,9 @@ def _visible_hold(request: Request[Any, Any, Any], text: str) -> holds.Hold:
     return must_find(found, Code.HOLD_NOT_FOUND, "no such hold")
 
 
-@writes("/holds", PAYMENTS, 402, 404, status_code=201, also=IN_REVIEW)
+@writes("/holds", PAYMENTS, 402, 404, status_code=201, also=IN_REVIEW, key_required=True)
 async def create_hold(
-    request: Request[Any, Any, Any],
-    data: JSONBody[wire.HoldCreate],
-    idempotency_key: IdempotencyKeyRequired,
+    request: Request[Any, Any, Any], data: JSONBody[wire.HoldCreate]
 ) -> Response[wire.Hold]:
     """Reserve up to ``amount`` of the customer's money for the merchant (restricted money
     first) until ``timeout_s`` passes."""
@@ -74,24 +72,19 @@ async def create_hold(
         merchant_id=merchant_id,
         asset=asset,
         amount=amount,
-        hold_id=operation_id("hold", principal, idempotency_key),
+        hold_id=operation_id("hold", principal, required_key_of(request)),
         timeout_s=timeout_s,
         description=data.description,
         mandate_id=mandate_id,
         charged_by_merchant=not principal.is_operator,
     )
     guarded = await screened_operation(request, use_case)
-    return await execute(
-        request, guarded, hold_out, status_code=201, idempotency_key=idempotency_key
-    )
+    return await execute(request, guarded, hold_out, status_code=201)
 
 
-@writes("/holds/{hold_id:str}/capture", PAYMENTS, 402, 404, status_code=200)
+@writes("/holds/{hold_id:str}/capture", PAYMENTS, 402, 404, status_code=200, key_required=True)
 async def capture_hold(
-    request: Request[Any, Any, Any],
-    hold_id: FromPath[str],
-    data: JSONBody[wire.HoldCapture],
-    idempotency_key: IdempotencyKeyRequired,
+    request: Request[Any, Any, Any], hold_id: FromPath[str], data: JSONBody[wire.HoldCapture]
 ) -> Response[wire.Capture]:
     """Capture ``amount`` of the hold: the merchant is paid it (less the fee) as a payment,
     and the rest of the reserve goes back to the customer."""
@@ -105,12 +98,14 @@ async def capture_hold(
         asset,
     )
     operation = usecases.operation(api_state(request).platform, use_case)
-    return await execute(request, operation, capture_out, idempotency_key=idempotency_key)
+    return await execute(request, operation, capture_out)
 
 
-@writes("/holds/{hold_id:str}/release", PAYMENTS, 404, status_code=200, body=False)
+@writes(
+    "/holds/{hold_id:str}/release", PAYMENTS, 404, status_code=200, body=False, key_required=True
+)
 async def release_hold(
-    request: Request[Any, Any, Any], hold_id: FromPath[str], idempotency_key: IdempotencyKeyRequired
+    request: Request[Any, Any, Any], hold_id: FromPath[str]
 ) -> Response[wire.Hold]:
     """Give the whole reserve back to the customer; nothing is paid."""
     principal = principal_of(request)
@@ -119,7 +114,7 @@ async def release_hold(
         path_id("hold", hold_id, Code.HOLD_NOT_FOUND),
         None if principal.is_operator else principal.owner_id,
     )
-    return await execute(request, operation, hold_out, idempotency_key=idempotency_key)
+    return await execute(request, operation, hold_out)
 
 
 list_holds = lists(

@@ -19,7 +19,6 @@ from centime.platform.errors import Code
 from centime.platform.ids import format_id
 
 from ..execute import execute
-from ..idempotency import IdempotencyKey
 from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
 from ..params import body_id, path_id
 from ..state import api_state, principal_of
@@ -57,9 +56,7 @@ def _owner_for(principal: Principal, merchant_id: str | wire.UnsetType) -> tuple
 
 @writes("/api-keys", ADMIN, 404, status_code=201)
 async def create_api_key(
-    request: Request[Any, Any, Any],
-    data: JSONBody[wire.ApiKeyCreate],
-    idempotency_key: IdempotencyKey = None,
+    request: Request[Any, Any, Any], data: JSONBody[wire.ApiKeyCreate]
 ) -> Response[wire.ApiKeyCreated]:
     """A new key; its ``secret`` is in this response only. Replayed by an idempotent retry
     without the secret (it is never stored)."""
@@ -79,7 +76,6 @@ async def create_api_key(
         lambda new: _created(new, new.token),
         status_code=201,
         stored_to_wire=lambda new: _created(new, None),
-        idempotency_key=idempotency_key,
     )
 
 
@@ -106,7 +102,7 @@ def list_api_keys(
 
 @writes("/api-keys/{key_id:str}/revoke", ADMIN, 404, status_code=200, body=False)
 async def revoke_api_key(
-    request: Request[Any, Any, Any], key_id: FromPath[str], idempotency_key: IdempotencyKey = None
+    request: Request[Any, Any, Any], key_id: FromPath[str]
 ) -> Response[wire.ApiKey]:
     """Revoke a key, at once (revoking again answers the key as it is)."""
     principal = principal_of(request)
@@ -115,7 +111,7 @@ async def revoke_api_key(
     state = api_state(request)
     try:
         operation = keys.revoke_key(state.platform, target, owner)
-        return await execute(request, operation, key_out, idempotency_key=idempotency_key)
+        return await execute(request, operation, key_out)
     finally:
         state.verifier.forget(target)  # after the commit: nothing can cache it again
 

@@ -21,7 +21,7 @@ from centime.platform.ids import format_id, new_id
 from centime.platform.payments import mandates
 
 from ..execute import execute
-from ..idempotency import IdempotencyKey
+from ..idempotency import idempotency_key_of
 from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
 from ..params import body_id, must_find, path_id
 from ..state import api_state, principal_of
@@ -52,17 +52,14 @@ def _today(request: Request[Any, Any, Any]) -> int:
 
 @writes("/mandates", OPERATOR_PAYMENTS, 404, status_code=201)
 async def create_mandate(
-    request: Request[Any, Any, Any],
-    data: JSONBody[wire.MandateCreate],
-    idempotency_key: IdempotencyKey = None,
+    request: Request[Any, Any, Any], data: JSONBody[wire.MandateCreate]
 ) -> Response[wire.Mandate]:
     """The customer allows the merchant to charge it up to ``amount_max_daily`` per UTC
     day (payments and the authorized amounts of holds count)."""
     principal = principal_of(request)
     asset, amount = wire.parse_money(data.amount_max_daily, "amount_max_daily", allow_zero=False)
-    mandate_id = (
-        new_id() if idempotency_key is None else operation_id("mandate", principal, idempotency_key)
-    )
+    key = idempotency_key_of(request)
+    mandate_id = new_id() if key is None else operation_id("mandate", principal, key)
     operation = mandates.create_mandate(
         api_state(request).platform,
         body_id("cus", data.customer_id, "customer_id"),
@@ -72,29 +69,19 @@ async def create_mandate(
         mandate_id,
     )
     day = _today(request)
-    return await execute(
-        request,
-        operation,
-        lambda m: mandate_out(m, day),
-        status_code=201,
-        idempotency_key=idempotency_key,
-    )
+    return await execute(request, operation, lambda m: mandate_out(m, day), status_code=201)
 
 
 @writes("/mandates/{mandate_id:str}/revoke", OPERATOR_PAYMENTS, 404, status_code=200, body=False)
 async def revoke_mandate(
-    request: Request[Any, Any, Any],
-    mandate_id: FromPath[str],
-    idempotency_key: IdempotencyKey = None,
+    request: Request[Any, Any, Any], mandate_id: FromPath[str]
 ) -> Response[wire.Mandate]:
     """Withdraw the consent, at once and for good (revoking again answers it as it is)."""
     operation = mandates.revoke_mandate(
         api_state(request).platform, path_id("man", mandate_id, Code.MANDATE_NOT_FOUND)
     )
     day = _today(request)
-    return await execute(
-        request, operation, lambda m: mandate_out(m, day), idempotency_key=idempotency_key
-    )
+    return await execute(request, operation, lambda m: mandate_out(m, day))
 
 
 @reads("/mandates", READ, 404)

@@ -31,9 +31,9 @@ from centime.platform import parties, referrals
 from centime.platform.context import Operation
 from centime.platform.errors import Code
 from centime.platform.ids import new_id
+from centime.platform.parties.service import CustomerBalance, MerchantBalance
 
 from ..execute import execute
-from ..idempotency import IdempotencyKey
 from ..params import must_find, path_id
 from ..screen import IN_REVIEW, screened_signup
 from ..state import api_state, principal_of
@@ -75,6 +75,16 @@ def _unset_none(value: Any) -> Any:
     return None if value is wire.UNSET else value
 
 
+def _new_status(update: wire.CustomerUpdate | wire.MerchantUpdate) -> parties.Status | None:
+    """The status an update sets, None when it leaves the status as it is."""
+    status = _unset_none(update.status)
+    return None if status is None else parties.Status(status)
+
+
+customer_balance_out: Final = converter(CustomerBalance, wire.CustomerBalance)
+merchant_balance_out: Final = converter(MerchantBalance, wire.MerchantBalance)
+
+
 # ------------------------------------------------------------------ customers
 
 
@@ -96,22 +106,17 @@ class _Signup:
         request: Request[Any, Any, Any],
         creation: Operation[Any],
         render: Callable[[Any], Any],
-        idempotency_key: str | None,
     ) -> Response[Any]:
         """``creation`` (the party's) run as the sign-up, answered 201 with ``render``."""
         referred = referrals.with_referral(creation, self.kind, self.referral_code, self.device_id)
         use_case = usecases.SignupRequest(self.kind, self.party_id, _SIGNUP_ASSET)
         guarded = await screened_signup(request, use_case, referred)
-        return await execute(
-            request, guarded, render, status_code=201, idempotency_key=idempotency_key
-        )
+        return await execute(request, guarded, render, status_code=201)
 
 
 @writes("/customers", OPERATOR_ADMIN, status_code=201, also=IN_REVIEW)
 async def create_customer(
-    request: Request[Any, Any, Any],
-    data: JSONBody[wire.CustomerCreate],
-    idempotency_key: IdempotencyKey = None,
+    request: Request[Any, Any, Any], data: JSONBody[wire.CustomerCreate]
 ) -> Response[wire.Customer]:
     """Create a customer (the operator's); ``referral_code``: who referred it. The risk
     screen decides on the sign-up: a REVIEW creates it frozen and answers ``202`` with the
@@ -120,7 +125,7 @@ async def create_customer(
     customer_id = new_id()
     operation = parties.create_customer(platform, data.name, data.email, data.kyc_tier, customer_id)
     signup = _Signup("customer", customer_id, data.referral_code, data.device_id)
-    return await signup.run(request, operation, customer_out, idempotency_key)
+    return await signup.run(request, operation, customer_out)
 
 
 list_customers = lists(
@@ -148,21 +153,16 @@ def get_customer(request: Request[Any, Any, Any], customer_id: FromPath[str]) ->
 
 @writes("/customers/{customer_id:str}", OPERATOR_ADMIN, 404, method=patch)
 async def update_customer(
-    request: Request[Any, Any, Any],
-    customer_id: FromPath[str],
-    data: JSONBody[wire.CustomerUpdate],
-    idempotency_key: IdempotencyKey = None,
+    request: Request[Any, Any, Any], customer_id: FromPath[str], data: JSONBody[wire.CustomerUpdate]
 ) -> Response[wire.Customer]:
     """Freeze, unfreeze or close a customer; change its KYC tier."""
-    platform = api_state(request).platform
-    status = _unset_none(data.status)
     operation = parties.set_customer(
-        platform,
+        api_state(request).platform,
         path_id("cus", customer_id, Code.CUSTOMER_NOT_FOUND),
-        status=None if status is None else parties.Status(status),
+        status=_new_status(data),
         kyc_tier=_unset_none(data.kyc_tier),
     )
-    return await execute(request, operation, customer_out, idempotency_key=idempotency_key)
+    return await execute(request, operation, customer_out)
 
 
 @reads("/customers/{customer_id:str}/balances", OPERATOR_READ, 404)
@@ -172,17 +172,7 @@ def customer_balances(
     """The customer's money in every asset it ever held."""
     customer = _customer(request, customer_id)
     balances = parties.customer_balances(api_state(request).platform, customer.id)
-    return wire.CustomerBalances(
-        data=[
-            wire.CustomerBalance(
-                asset=b.asset,
-                available=wire.money(b.available, b.asset),
-                restricted=wire.money(b.restricted, b.asset),
-                held=wire.money(b.held, b.asset),
-            )
-            for b in balances
-        ]
-    )
+    return wire.CustomerBalances(data=[customer_balance_out(b) for b in balances])
 
 
 # ------------------------------------------------------------------ merchants
@@ -190,9 +180,7 @@ def customer_balances(
 
 @writes("/merchants", OPERATOR_ADMIN, status_code=201, also=IN_REVIEW)
 async def create_merchant(
-    request: Request[Any, Any, Any],
-    data: JSONBody[wire.MerchantCreate],
-    idempotency_key: IdempotencyKey = None,
+    request: Request[Any, Any, Any], data: JSONBody[wire.MerchantCreate]
 ) -> Response[wire.Merchant]:
     """Create a merchant (the operator's); ``referral_code``: who referred it. Screened as a
     customer's sign-up is."""
@@ -207,7 +195,7 @@ async def create_merchant(
         merchant_id=merchant_id,
     )
     signup = _Signup("merchant", merchant_id, data.referral_code, data.device_id)
-    return await signup.run(request, operation, merchant_out, idempotency_key)
+    return await signup.run(request, operation, merchant_out)
 
 
 list_merchants = lists(
@@ -240,17 +228,7 @@ def _me(request: Request[Any, Any, Any]) -> int:
 def _merchant_balances(request: Request[Any, Any, Any], merchant_id: int) -> wire.MerchantBalances:
     merchant = _merchant(request, merchant_id)
     balances = parties.merchant_balances(api_state(request).platform, merchant.id)
-    return wire.MerchantBalances(
-        data=[
-            wire.MerchantBalance(
-                asset=b.asset,
-                available=wire.money(b.available, b.asset),
-                reserved=wire.money(b.reserved, b.asset),
-                pending=wire.money(b.pending, b.asset),
-            )
-            for b in balances
-        ]
-    )
+    return wire.MerchantBalances(data=[merchant_balance_out(b) for b in balances])
 
 
 @reads("/merchants/me", READ, 404)
@@ -280,24 +258,19 @@ def merchant_balances(
 
 @writes("/merchants/{merchant_id:str}", OPERATOR_ADMIN, 404, method=patch)
 async def update_merchant(
-    request: Request[Any, Any, Any],
-    merchant_id: FromPath[str],
-    data: JSONBody[wire.MerchantUpdate],
-    idempotency_key: IdempotencyKey = None,
+    request: Request[Any, Any, Any], merchant_id: FromPath[str], data: JSONBody[wire.MerchantUpdate]
 ) -> Response[wire.Merchant]:
     """Freeze, unfreeze or close a merchant; change its tier or fees."""
-    platform = api_state(request).platform
-    status = _unset_none(data.status)
     fixed = _unset_none(data.fee_fixed)
     operation = parties.set_merchant(
-        platform,
+        api_state(request).platform,
         path_id("mer", merchant_id, Code.MERCHANT_NOT_FOUND),
-        status=None if status is None else parties.Status(status),
+        status=_new_status(data),
         kyc_tier=_unset_none(data.kyc_tier),
         fee_bp=_unset_none(data.fee_bp),
         fee_fixed=None if fixed is None else _fixed_fees(fixed),
     )
-    return await execute(request, operation, merchant_out, idempotency_key=idempotency_key)
+    return await execute(request, operation, merchant_out)
 
 
 party_routes: Final = [

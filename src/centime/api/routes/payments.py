@@ -48,12 +48,11 @@ from centime.usecases.batch import BatchResult
 
 from ..execute import BUSY_HEADERS, answer, execute
 from ..idempotency import (
-    IdempotencyKeyRequired,
     IdempotentParts,
     KeyReused,
     Stored,
-    check_key,
     request_hash,
+    required_key_of,
     stored_answer,
 )
 from ..params import body_id, path_id
@@ -91,11 +90,9 @@ def visible_payment(request: Request[Any, Any, Any], text: str) -> payments.Paym
 # ------------------------------------------------------------------ one payment
 
 
-@writes("/payments", PAYMENTS, 402, 404, status_code=201, also=IN_REVIEW)
+@writes("/payments", PAYMENTS, 402, 404, status_code=201, also=IN_REVIEW, key_required=True)
 async def create_payment(
-    request: Request[Any, Any, Any],
-    data: JSONBody[wire.PaymentCreate],
-    idempotency_key: IdempotencyKeyRequired,
+    request: Request[Any, Any, Any], data: JSONBody[wire.PaymentCreate]
 ) -> Response[wire.Payment]:
     """A customer pays a merchant; the platform's fee is split off in the same chain, and
     carrier-billed (restricted) money is spent first."""
@@ -108,7 +105,7 @@ async def create_payment(
         merchant_id=merchant_id,
         asset=asset,
         amount=amount,
-        payment_id=operation_id("payment", principal, idempotency_key),
+        payment_id=operation_id("payment", principal, required_key_of(request)),
         description=data.description,
         reference=data.reference,
         mandate_id=mandate_id,
@@ -116,11 +113,7 @@ async def create_payment(
         promo_code=data.promo_code,
     )
     return await execute(
-        request,
-        await screened_operation(request, use_case),
-        payment_out,
-        status_code=201,
-        idempotency_key=idempotency_key,
+        request, await screened_operation(request, use_case), payment_out, status_code=201
     )
 
 
@@ -395,11 +388,10 @@ def _answer(batch: _Batch, outcomes: Sequence[BatchResult]) -> tuple[int, bytes]
     404,
     status_code=200,
     request_max_body_size=API_BATCH_BODY_MAX_BYTES,
+    key_required=True,
 )
 async def create_payment_batch(
-    request: Request[Any, Any, Any],
-    data: JSONBody[wire.PaymentBatchCreate],
-    idempotency_key: IdempotencyKeyRequired,
+    request: Request[Any, Any, Any], data: JSONBody[wire.PaymentBatchCreate]
 ) -> Response[wire.PaymentBatch]:
     """Up to 8189 payments to one merchant (a merchant's key: each under a mandate), with
     one result per payment, in order: ``status`` 201 with the payment's ``id`` and ``fee``,
@@ -418,7 +410,7 @@ async def create_payment_batch(
     the payments already made as they are.
     """
     principal = principal_of(request)
-    key = check_key(idempotency_key, required=True) or ""
+    key = required_key_of(request)
     platform = api_state(request).platform
     merchant_id = acting_merchant(principal, data.merchant_id, "merchant_id")
     # Off the event loop: the per-payment work, and hashing megabytes.

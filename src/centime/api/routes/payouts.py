@@ -46,7 +46,7 @@ from centime.platform.payouts import methods as payout_methods
 from centime.platform.payouts import schedules as payout_schedules
 
 from ..execute import execute
-from ..idempotency import IdempotencyKey, IdempotencyKeyRequired
+from ..idempotency import required_key_of
 from ..params import body_id, must_find, path_id
 from ..state import api_state, principal_of
 from .acting import MerchantQuery, acting_merchant, operation_id, optional_id, visible_merchant
@@ -148,11 +148,10 @@ def _add_method(
     return made if isinstance(made, Refusal) else method_out(made)
 
 
-@writes("/payout-methods", PAYOUTS, 402, 403, 404, 503, status_code=201)
+@writes("/payout-methods", PAYOUTS, 402, 403, 404, 503, status_code=201, key_required=True)
 async def add_payout_method(
     request: Request[Any, Any, Any],
     data: JSONBody[wire.PayoutMethodCreate],
-    idempotency_key: IdempotencyKeyRequired,
     confirmation: Confirmation = None,
 ) -> Response[wire.PayoutMethod]:
     """Add a bank account (registered with the payout rail). Locks payouts for a while.
@@ -161,8 +160,9 @@ async def add_payout_method(
     principal = principal_of(request)
     state = api_state(request)
     merchant_id = acting_merchant(principal, data.merchant_id, "merchant_id")
-    method_id = operation_id("payout-method", principal, idempotency_key)
-    with state.in_flight.claim(principal.owner, idempotency_key):
+    key = required_key_of(request)
+    method_id = operation_id("payout-method", principal, key)
+    with state.in_flight.claim(principal.owner, key):
         result = await to_thread.run_sync(
             _add_method,
             state.platform,
@@ -206,7 +206,6 @@ def _confirmed(
 async def remove_payout_method(
     request: Request[Any, Any, Any],
     method_id: FromPath[str],
-    idempotency_key: IdempotencyKey,
     confirmation: Confirmation = None,
 ) -> Response[wire.PayoutMethod]:
     """Remove a bank account (payouts on their way still arrive). Locks payouts. Needs a
@@ -224,7 +223,7 @@ async def remove_payout_method(
         owner,
         f"remove:{target}",
     )
-    return await execute(request, operation, method_out, idempotency_key=idempotency_key)
+    return await execute(request, operation, method_out)
 
 
 # ------------------------------------------------------------------ schedules
@@ -248,9 +247,7 @@ def get_payout_schedule(
 
 @writes("/payout-schedules", PAYOUTS, 404, status_code=200)
 async def set_payout_schedule(
-    request: Request[Any, Any, Any],
-    data: JSONBody[wire.PayoutScheduleSet],
-    idempotency_key: IdempotencyKey,
+    request: Request[Any, Any, Any], data: JSONBody[wire.PayoutScheduleSet]
 ) -> Response[wire.PayoutSchedule]:
     """Create or replace the merchant's schedule in ``minimum_amount``'s asset."""
     principal = principal_of(request)
@@ -270,22 +267,15 @@ async def set_payout_schedule(
         method_id=method,
     )
     operation = payout_schedules.set_schedule(platform, asked)
-    return await execute(
-        request,
-        operation,
-        lambda s: schedule_out(s, platform.clock.now_ns()),
-        idempotency_key=idempotency_key,
-    )
+    return await execute(request, operation, lambda s: schedule_out(s, platform.clock.now_ns()))
 
 
 # ------------------------------------------------------------------ instant payouts
 
 
-@writes("/payout-quotes", PAYOUTS, 402, 404, status_code=201)
+@writes("/payout-quotes", PAYOUTS, 402, 404, status_code=201, key_required=True)
 async def quote_instant_payout(
-    request: Request[Any, Any, Any],
-    data: JSONBody[wire.PayoutQuoteCreate],
-    idempotency_key: IdempotencyKeyRequired,
+    request: Request[Any, Any, Any], data: JSONBody[wire.PayoutQuoteCreate]
 ) -> Response[wire.PayoutQuote]:
     """The price of paying ``amount`` out now: the fee, what arrives, until when it holds."""
     principal = principal_of(request)
@@ -295,11 +285,9 @@ async def quote_instant_payout(
     operation = instant_payouts.quote_instant_payout(
         api_state(request).platform,
         payouts.PayoutAsk(merchant_id, asset, amount, method),
-        quote_id=operation_id("payout-quote", principal, idempotency_key),
+        quote_id=operation_id("payout-quote", principal, required_key_of(request)),
     )
-    return await execute(
-        request, operation, quote_out, status_code=201, idempotency_key=idempotency_key
-    )
+    return await execute(request, operation, quote_out, status_code=201)
 
 
 def _confirm(platform: Platform, merchant_id: int, quote_id: int) -> msgspec.Struct | Refusal:
@@ -307,11 +295,9 @@ def _confirm(platform: Platform, merchant_id: int, quote_id: int) -> msgspec.Str
     return made if isinstance(made, Refusal) else payout_out(made)
 
 
-@writes("/payouts/instant", PAYOUTS, 402, 404, status_code=201)
+@writes("/payouts/instant", PAYOUTS, 402, 404, status_code=201, key_required=True)
 async def instant_payout(
-    request: Request[Any, Any, Any],
-    data: JSONBody[wire.InstantPayoutCreate],
-    idempotency_key: IdempotencyKeyRequired,
+    request: Request[Any, Any, Any], data: JSONBody[wire.InstantPayoutCreate]
 ) -> Response[wire.Payout]:
     """Pay a quote out now, exactly as quoted (``409 quote_expired`` past its validity). A
     quote is paid once: confirming it again answers the same payout."""
@@ -319,7 +305,7 @@ async def instant_payout(
     state = api_state(request)
     merchant_id = acting_merchant(principal, data.merchant_id, "merchant_id")
     quote_id = body_id("quo", data.quote_id, "quote_id")
-    with state.in_flight.claim(principal.owner, idempotency_key):
+    with state.in_flight.claim(principal.owner, required_key_of(request)):
         result = await to_thread.run_sync(_confirm, state.platform, merchant_id, quote_id)
     return _answer(result, 201)
 

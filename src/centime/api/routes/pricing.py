@@ -32,7 +32,7 @@ from centime.platform.pricing import budget, promos, store
 from centime.wire import pricing as pw
 
 from ..execute import execute
-from ..idempotency import IdempotencyKey, IdempotencyKeyRequired, check_key
+from ..idempotency import IdempotencyKey, check_key, required_key_of
 from ..pagination import API_PAGE_SIZE_DEFAULT, LimitParam
 from ..params import must_find, path_id
 from ..state import api_state, principal_of
@@ -59,15 +59,11 @@ def rules_out(published: store.PublishedRules) -> pw.RuleSetVersion:
 
 @writes("/pricing/rules", OPERATOR_ADMIN, status_code=201)
 async def publish_rules(
-    request: Request[Any, Any, Any],
-    data: JSONBody[pw.RuleSetPublish],
-    idempotency_key: IdempotencyKey = None,
+    request: Request[Any, Any, Any], data: JSONBody[pw.RuleSetPublish]
 ) -> Response[pw.RuleSetVersion]:
     """Publish the next version of the pricing rules, in force from now."""
     operation = store.publish_rules(api_state(request).platform, data.rules, data.note)
-    return await execute(
-        request, operation, rules_out, status_code=201, idempotency_key=idempotency_key
-    )
+    return await execute(request, operation, rules_out, status_code=201)
 
 
 VersionCursor = Annotated[
@@ -115,9 +111,7 @@ def _same_asset(asset: str, other: wire.Money | None, field: str) -> int:
 
 @writes("/promo-codes", OPERATOR_ADMIN, status_code=201)
 async def create_promo_code(
-    request: Request[Any, Any, Any],
-    data: JSONBody[pw.PromoCodeCreate],
-    idempotency_key: IdempotencyKey = None,
+    request: Request[Any, Any, Any], data: JSONBody[pw.PromoCodeCreate]
 ) -> Response[pw.PromoCode]:
     """A promotion code: a discount on payments, paid by the promotions budget."""
     platform = api_state(request).platform
@@ -137,9 +131,7 @@ async def create_promo_code(
         data.per_customer_max,
         min_amount,
     )
-    return await execute(
-        request, operation, promo_out, status_code=201, idempotency_key=idempotency_key
-    )
+    return await execute(request, operation, promo_out, status_code=201)
 
 
 list_promo_codes = lists(
@@ -167,15 +159,14 @@ get_promo_code = finds(
 # ------------------------------------------------------------------ the promotions budget
 
 
-@writes("/promotions/fundings", OPERATOR_ADMIN, status_code=201)
+@writes("/promotions/fundings", OPERATOR_ADMIN, status_code=201, key_required=True)
 async def fund_promotions(
-    request: Request[Any, Any, Any],
-    data: JSONBody[pw.PromotionsFundingCreate],
-    idempotency_key: IdempotencyKeyRequired,
+    request: Request[Any, Any, Any], data: JSONBody[pw.PromotionsFundingCreate]
 ) -> Response[pw.PromotionsFunding]:
     """Add the operator's money to the promotions budget (bonuses, discounts, rewards)."""
     asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
-    funding_id = operation_id("promotions-funding", principal_of(request), idempotency_key)
+    key = required_key_of(request)
+    funding_id = operation_id("promotions-funding", principal_of(request), key)
     operation = budget.fund_promotions(api_state(request).platform, asset, amount, funding_id)
 
     def out(f: budget.Funding) -> pw.PromotionsFunding:
@@ -183,7 +174,7 @@ async def fund_promotions(
             amount=wire.money(f.amount, f.asset), available=wire.money(f.available, f.asset)
         )
 
-    return await execute(request, operation, out, status_code=201, idempotency_key=idempotency_key)
+    return await execute(request, operation, out, status_code=201)
 
 
 @reads("/promotions", OPERATOR_READ)
@@ -204,7 +195,7 @@ def _code_out(result: str) -> pw.ReferralCode:
 
 async def _code(request: Request[Any, Any, Any], party: referrals.Party) -> Response[Any]:
     operation = referrals.referral_code(api_state(request).platform, party)
-    return await execute(request, operation, _code_out, idempotency_key=None)
+    return await execute(request, operation, _code_out, keyed=False)
 
 
 @get("/merchants/me/referral-code", guards=READ, responses=problems(404))
@@ -243,19 +234,14 @@ def referral_out(r: referrals.Referral) -> pw.ReferralStatus:
 
 @writes("/customers/{customer_id:str}/referral", OPERATOR_ADMIN, 404, status_code=201)
 async def claim_referral(
-    request: Request[Any, Any, Any],
-    customer_id: FromPath[str],
-    data: JSONBody[pw.ReferralClaim],
-    idempotency_key: IdempotencyKey = None,
+    request: Request[Any, Any, Any], customer_id: FromPath[str], data: JSONBody[pw.ReferralClaim]
 ) -> Response[pw.ReferralStatus]:
     """Name the customer's referrer after sign-up (within 30 days; not its own code)."""
     customer = path_id("cus", customer_id, Code.CUSTOMER_NOT_FOUND)
     operation = referrals.claim_referral(
         api_state(request).platform, ("customer", customer), data.code, data.device_id
     )
-    return await execute(
-        request, operation, referral_out, status_code=201, idempotency_key=idempotency_key
-    )
+    return await execute(request, operation, referral_out, status_code=201)
 
 
 @reads("/customers/{customer_id:str}/referral", OPERATOR_READ, 404)

@@ -21,7 +21,7 @@ from centime.platform.pages import Cursor
 from centime.platform.payments import refunds
 
 from ..execute import execute
-from ..idempotency import IdempotencyKeyRequired
+from ..idempotency import required_key_of
 from ..pagination import Listed
 from ..params import path_id
 from ..state import api_state, principal_of
@@ -38,12 +38,9 @@ refund_out: Final = converter(
 )
 
 
-@writes("/payments/{payment_id:str}/refunds", REFUNDS, 402, 404, status_code=201)
+@writes("/payments/{payment_id:str}/refunds", REFUNDS, 402, 404, status_code=201, key_required=True)
 async def refund_payment(
-    request: Request[Any, Any, Any],
-    payment_id: FromPath[str],
-    data: JSONBody[wire.RefundCreate],
-    idempotency_key: IdempotencyKeyRequired,
+    request: Request[Any, Any, Any], payment_id: FromPath[str], data: JSONBody[wire.RefundCreate]
 ) -> Response[wire.Refund]:
     """Refund the payment: ``amount`` (in the payment's asset) or all that is not refunded
     yet. The fee goes back in proportion (rounded down); restricted money goes back as
@@ -58,13 +55,11 @@ async def refund_payment(
         amount,
         data.reason,
         merchant_id=None if principal.is_operator else principal.owner_id,
-        refund_id=operation_id("refund", principal, idempotency_key),
+        refund_id=operation_id("refund", principal, required_key_of(request)),
         asset=asset,
     )
     operation = usecases.operation(api_state(request).platform, use_case)
-    return await execute(
-        request, operation, refund_out, status_code=201, idempotency_key=idempotency_key
-    )
+    return await execute(request, operation, refund_out, status_code=201)
 
 
 def _refunds(

@@ -67,13 +67,15 @@ def _unless_none(source: str, expression: str, may_be_none: bool) -> str:
 
 
 def _cell(
-    field: msgspec.structs.FieldInfo, attribute: str, hints: Mapping[str, Any], prefix: str
+    field: msgspec.structs.FieldInfo, attribute: str, hints: Mapping[str, Any], prefix: str | None
 ) -> str:
     """The expression of one wire field, from the value ``s``'s ``attribute``."""
     source = f"s.{attribute}"
     kind = hints[attribute]
     may_be_none = type(None) in _members(kind)
     if field.name == "id":
+        if prefix is None:
+            raise TypeError("an id needs its public prefix")
         return f"format_id({prefix!r}, {source})"
     if field.name in _ID_PREFIXES:
         return _unless_none(
@@ -111,12 +113,13 @@ def _attribute(name: str, hints: Mapping[str, Any]) -> str:
 def converter(
     value_type: type[S],
     wire_type: type[W],
-    prefix: str,
+    prefix: str | None = None,
     renamed: Mapping[str, str] | None = None,
     computed: Mapping[str, Callable[[S], Any]] | None = None,
 ) -> Callable[[S], W]:
-    """The conversion of a ``value_type`` to ``wire_type`` (its ``id`` a ``prefix`` id),
-    compiled once to the lambda that would be written by hand (as fast)."""
+    """The conversion of a ``value_type`` to ``wire_type`` (its ``id`` a ``prefix`` id; a
+    wire type without an id, a balance, needs no prefix), compiled once to the lambda that
+    would be written by hand (as fast)."""
     hints = _hints(value_type)
     names: dict[str, Any] = {
         "W": wire_type,

@@ -38,7 +38,7 @@ from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id
 from centime.platform.review import DecisionRecord
 
-from ..idempotency import IdempotencyKey, check_key
+from ..idempotency import IdempotencyKey, check_key, idempotency_key_of
 from ..pagination import API_PAGE_SIZE_DEFAULT, CursorParam, LimitParam, page_of
 from ..params import must_find, path_id
 from ..state import api_state, principal_of
@@ -169,11 +169,11 @@ def get_case(request: Request[Any, Any, Any], case_id: FromPath[str]) -> wire.Ri
 
 
 @writes("/risk/cases/{case_id:str}/approve", REVIEW, 402, 404, 503, status_code=200, body=False)
-async def approve_case(
-    request: Request[Any, Any, Any], case_id: FromPath[str], idempotency_key: IdempotencyKey = None
-) -> wire.RiskCase:
+async def approve_case(request: Request[Any, Any, Any], case_id: FromPath[str]) -> wire.RiskCase:
     """The held operation goes ahead (the service checks it again)."""
-    return await _act(request, case_id, idempotency_key, usecases.approve_case, _analyst(request))
+    return await _act(
+        request, case_id, idempotency_key_of(request), usecases.approve_case, _analyst(request)
+    )
 
 
 @post(

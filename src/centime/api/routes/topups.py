@@ -47,7 +47,7 @@ from centime.platform.review import InReview
 from centime.providers import FundingProvider, Method
 
 from ..execute import REPLAYED_HEADER
-from ..idempotency import IdempotencyKeyRequired
+from ..idempotency import required_key_of
 from ..params import body_id, path_id
 from ..screen import IN_REVIEW, in_review_body, origin
 from ..state import api_state, principal_of
@@ -134,11 +134,11 @@ def _create(
     return usecases.topup(platform, provider, use_case, usecases.Origin(device, ip)), False
 
 
-@writes("/topups", OPERATOR_PAYMENTS, 403, 404, 503, status_code=201, also=IN_REVIEW)
+@writes(
+    "/topups", OPERATOR_PAYMENTS, 403, 404, 503, status_code=201, also=IN_REVIEW, key_required=True
+)
 async def create_topup(
-    request: Request[Any, Any, Any],
-    data: JSONBody[wire.TopUpCreate],
-    idempotency_key: IdempotencyKeyRequired,
+    request: Request[Any, Any, Any], data: JSONBody[wire.TopUpCreate]
 ) -> Response[wire.TopUp]:
     """Top up a customer's wallet (carrier-billed money lands in its restricted balance
     until the carrier settles it). A decline is ``201`` with ``status: "declined"``."""
@@ -146,8 +146,9 @@ async def create_topup(
     state = api_state(request)
     asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
     customer_id = body_id("cus", data.customer_id, "customer_id")
-    topup_id = operation_id("topup", principal, idempotency_key)
-    with state.in_flight.claim(principal.owner, idempotency_key):
+    key = required_key_of(request)
+    topup_id = operation_id("topup", principal, key)
+    with state.in_flight.claim(principal.owner, key):
         result, replayed = await to_thread.run_sync(
             _create,
             state.platform,
@@ -169,11 +170,17 @@ def _retry(platform: Platform, topup_id: int) -> topups.TopUp | Refusal:
     return topups.retry_topup(platform, _provider(platform, found.provider), topup_id)
 
 
-@writes("/topups/{topup_id:str}/retry", OPERATOR_PAYMENTS, 404, 503, status_code=200, body=False)
+@writes(
+    "/topups/{topup_id:str}/retry",
+    OPERATOR_PAYMENTS,
+    404,
+    503,
+    status_code=200,
+    body=False,
+    key_required=True,
+)
 async def retry_topup(
-    request: Request[Any, Any, Any],
-    topup_id: FromPath[str],
-    idempotency_key: IdempotencyKeyRequired,
+    request: Request[Any, Any, Any], topup_id: FromPath[str]
 ) -> Response[wire.TopUp]:
     """Charge again a pending top-up the provider never answered for; one the provider
     accepted is answered as it is (its outcome comes as the provider's event). Safe to
@@ -181,7 +188,7 @@ async def retry_topup(
     principal = principal_of(request)
     state = api_state(request)
     target = path_id("top", topup_id, Code.TOPUP_NOT_FOUND)
-    with state.in_flight.claim(principal.owner, idempotency_key):
+    with state.in_flight.claim(principal.owner, required_key_of(request)):
         result = await to_thread.run_sync(_retry, state.platform, target)
     return _answer(result, 200)
 

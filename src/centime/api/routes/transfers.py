@@ -19,7 +19,7 @@ from centime.platform.errors import Code
 from centime.platform.payments import p2p
 
 from ..execute import execute
-from ..idempotency import IdempotencyKeyRequired
+from ..idempotency import required_key_of
 from ..params import body_id
 from ..screen import IN_REVIEW, screened_operation
 from ..state import principal_of
@@ -34,11 +34,11 @@ __all__ = ["transfer_out", "transfer_routes"]
 transfer_out: Final = converter(p2p.P2PTransfer, wire.Transfer, "tr")
 
 
-@writes("/transfers", OPERATOR_PAYMENTS, 402, 404, status_code=201, also=IN_REVIEW)
+@writes(
+    "/transfers", OPERATOR_PAYMENTS, 402, 404, status_code=201, also=IN_REVIEW, key_required=True
+)
 async def create_transfer(
-    request: Request[Any, Any, Any],
-    data: JSONBody[wire.TransferCreate],
-    idempotency_key: IdempotencyKeyRequired,
+    request: Request[Any, Any, Any], data: JSONBody[wire.TransferCreate]
 ) -> Response[wire.Transfer]:
     """Send money from one customer's wallet to another's."""
     asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
@@ -48,13 +48,11 @@ async def create_transfer(
         recipient_id=body_id("cus", data.recipient_id, "recipient_id"),
         asset=asset,
         amount=amount,
-        transfer_id=operation_id("transfer", principal, idempotency_key),
+        transfer_id=operation_id("transfer", principal, required_key_of(request)),
         note=data.note,
     )
     guarded = await screened_operation(request, use_case)
-    return await execute(
-        request, guarded, transfer_out, status_code=201, idempotency_key=idempotency_key
-    )
+    return await execute(request, guarded, transfer_out, status_code=201)
 
 
 list_transfers = lists(

@@ -21,7 +21,7 @@ from centime.platform.errors import Code
 from centime.platform.events import webhooks
 
 from ..execute import execute
-from ..idempotency import IdempotencyKey
+from ..idempotency import idempotency_key_of
 from ..params import must_find, path_id
 from ..state import api_state, principal_of
 from .acting import acting_merchant, operation_id
@@ -76,19 +76,14 @@ def _visible(request: Request[Any, Any, Any], text: str) -> webhooks.Endpoint:
 
 @writes("/webhook-endpoints", ADMIN, 404, status_code=201)
 async def create_webhook_endpoint(
-    request: Request[Any, Any, Any],
-    data: JSONBody[wire.WebhookEndpointCreate],
-    idempotency_key: IdempotencyKey = None,
+    request: Request[Any, Any, Any], data: JSONBody[wire.WebhookEndpointCreate]
 ) -> Response[wire.WebhookEndpointCreated]:
     """Register an endpoint for the event types given; its signing secret is in this
     answer only."""
     principal = principal_of(request)
     merchant_id = acting_merchant(principal, data.merchant_id, "merchant_id")
-    endpoint_id = (
-        None
-        if idempotency_key is None
-        else operation_id("webhook-endpoint", principal, idempotency_key)
-    )
+    key = idempotency_key_of(request)
+    endpoint_id = None if key is None else operation_id("webhook-endpoint", principal, key)
     operation = webhooks.create_endpoint(
         api_state(request).platform,
         merchant_id,
@@ -103,7 +98,6 @@ async def create_webhook_endpoint(
         lambda made: _with_secret(made, bool(made.secret)),
         status_code=201,
         stored_to_wire=lambda made: _with_secret(made, False),
-        idempotency_key=idempotency_key,
     )
 
 
@@ -131,7 +125,6 @@ async def update_webhook_endpoint(
     request: Request[Any, Any, Any],
     endpoint_id: FromPath[str],
     data: JSONBody[wire.WebhookEndpointUpdate],
-    idempotency_key: IdempotencyKey = None,
 ) -> Response[wire.WebhookEndpoint]:
     """Change the URL, the event types, the description; disable or enable again."""
     operation = webhooks.update_endpoint(
@@ -143,7 +136,7 @@ async def update_webhook_endpoint(
         description=None if isinstance(data.description, wire.UnsetType) else data.description,
         enabled=None if isinstance(data.enabled, wire.UnsetType) else data.enabled,
     )
-    return await execute(request, operation, endpoint_out, idempotency_key=idempotency_key)
+    return await execute(request, operation, endpoint_out)
 
 
 @delete(
@@ -156,7 +149,7 @@ async def delete_webhook_endpoint(
     operation = webhooks.delete_endpoint(
         api_state(request).platform, _owner(request), _endpoint_id(endpoint_id)
     )
-    return await execute(request, operation, endpoint_out, idempotency_key=None)
+    return await execute(request, operation, endpoint_out, keyed=False)
 
 
 @writes("/webhook-endpoints/{endpoint_id:str}/rotate-secret", ADMIN, 404, status_code=200)
@@ -164,7 +157,6 @@ async def rotate_webhook_secret(
     request: Request[Any, Any, Any],
     endpoint_id: FromPath[str],
     data: JSONBody[wire.WebhookSecretRotate],
-    idempotency_key: IdempotencyKey = None,
 ) -> Response[wire.WebhookEndpointCreated]:
     """A new secret (in this answer only); the current one keeps signing beside it for
     ``overlap_s`` seconds (both signatures are sent meanwhile)."""
@@ -176,23 +168,18 @@ async def rotate_webhook_secret(
         operation,
         lambda made: _with_secret(made, True),
         stored_to_wire=lambda made: _with_secret(made, False),
-        idempotency_key=idempotency_key,
     )
 
 
 @writes("/webhook-endpoints/{endpoint_id:str}/test", ADMIN, 404, status_code=202, body=False)
 async def send_webhook_test(
-    request: Request[Any, Any, Any],
-    endpoint_id: FromPath[str],
-    idempotency_key: IdempotencyKey = None,
+    request: Request[Any, Any, Any], endpoint_id: FromPath[str]
 ) -> Response[wire.WebhookDelivery]:
     """Send a ``webhook.test`` event to this endpoint only (it must be enabled)."""
     operation = webhooks.send_test_event(
         api_state(request).platform, _owner(request), _endpoint_id(endpoint_id)
     )
-    return await execute(
-        request, operation, delivery_out, status_code=202, idempotency_key=idempotency_key
-    )
+    return await execute(request, operation, delivery_out, status_code=202)
 
 
 # The endpoint the path names, if the caller's (404 otherwise): its deliveries' listing key.
@@ -227,9 +214,7 @@ list_webhook_attempts = lists(
 
 @writes("/webhook-deliveries/{delivery_id:str}/redeliver", ADMIN, 404, status_code=202, body=False)
 async def redeliver_webhook(
-    request: Request[Any, Any, Any],
-    delivery_id: FromPath[str],
-    idempotency_key: IdempotencyKey = None,
+    request: Request[Any, Any, Any], delivery_id: FromPath[str]
 ) -> Response[wire.WebhookDelivery]:
     """Send the delivery's event again, now, with the retry schedule started over (the same
     ``webhook-id``)."""
@@ -238,9 +223,7 @@ async def redeliver_webhook(
         _owner(request),
         path_id("wd", delivery_id, Code.WEBHOOK_DELIVERY_NOT_FOUND),
     )
-    return await execute(
-        request, operation, delivery_out, status_code=202, idempotency_key=idempotency_key
-    )
+    return await execute(request, operation, delivery_out, status_code=202)
 
 
 webhook_routes: Final = [
