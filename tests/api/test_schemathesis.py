@@ -209,9 +209,13 @@ def seed(platform: Platform, clock: FakeClock, principal: str) -> Seeded:
         token = admin_key("merchant", shop).token
     run = Seeded(platform, clock, token)
     paid = [
-        execute(payments.create_payment(platform, ada, shop, "USD", 1_250_000)),
-        execute(payments.create_payment(platform, bob, other, "USD", 2_000_000)),
-        execute(payments.create_payment(platform, ada, other, "USD", 125)),
+        execute(
+            payments.create_payment(platform, payments.PaymentRequest(ada, shop, "USD", 1_250_000))
+        ),
+        execute(
+            payments.create_payment(platform, payments.PaymentRequest(bob, other, "USD", 2_000_000))
+        ),
+        execute(payments.create_payment(platform, payments.PaymentRequest(ada, other, "USD", 125))),
     ]
     refund = execute(refunds.refund_payment(platform, paid[0].id, 250_000))
     open_hold = execute(holds.authorize_hold(platform, ada, shop, "USD", 3_000_000))

@@ -38,6 +38,7 @@ from centime.platform.payments import (
     P2PTransfer,
     Payment,
     PaymentItem,
+    PaymentRequest,
     Refund,
     authorize_hold,
     capture_hold,
@@ -141,7 +142,8 @@ def test_money_is_conserved_whatever_happens(platform: Platform, clock: FakeCloc
         def pay(self, who: int, to: int, asset: str, amount: int) -> None:
             result = platform.execute(
                 create_payment(
-                    platform, self.customers[who].id, self.merchants[to].id, asset, amount
+                    platform,
+                    PaymentRequest(self.customers[who].id, self.merchants[to].id, asset, amount),
                 )
             )
             event(f"payment: {_outcome(result)}")
@@ -230,12 +232,14 @@ def test_money_is_conserved_whatever_happens(platform: Platform, clock: FakeCloc
             result = platform.execute(
                 create_payment(
                     platform,
-                    granted.customer_id,
-                    granted.merchant_id,
-                    granted.asset,
-                    amount,
-                    mandate_id=granted.id,
-                    charged_by_merchant=True,
+                    PaymentRequest(
+                        granted.customer_id,
+                        granted.merchant_id,
+                        granted.asset,
+                        amount,
+                        mandate_id=granted.id,
+                        charged_by_merchant=True,
+                    ),
                 )
             )
             event(f"charge under a mandate: {_outcome(result)}")

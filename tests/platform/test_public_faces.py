@@ -84,6 +84,7 @@ FACES: Final[dict[str, list[str]]] = {
         "PAYMENT_EVENTS_MAX",
         "Payment",
         "PaymentItem",
+        "PaymentRequest",
         "RELEASE_EVENTS_MAX",
         "Refund",
         "authorize_hold",

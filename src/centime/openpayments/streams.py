@@ -99,16 +99,15 @@ def _settle(ctx: UnitContext, platform: Platform, stream: Stream) -> None:
         result: Any = capture_hold(platform, stream.hold_id, stream.accrued).unit(ctx)
         if isinstance(result, Refusal):
             late = derive_id("op-stream-late", stream.hold_id)
-            result = payments.create_payment(
-                platform,
+            late_payment = payments.PaymentRequest(
                 stream.customer_id,
                 stream.merchant_id,
                 stream.asset,
                 stream.accrued,
+                late,
                 "Web Monetization",
-                None,
-                payment_id=late,
-            ).unit(ctx)
+            )
+            result = payments.create_payment(platform, late_payment).unit(ctx)
         if isinstance(result, Refusal):
             _fail(ctx, stream)
     else:

@@ -103,19 +103,7 @@ def operation(
     made: Operation[Any]
     match request:
         case PaymentRequest():
-            made = payments.create_payment(
-                platform,
-                request.customer_id,
-                request.merchant_id,
-                request.asset,
-                request.amount,
-                request.description,
-                request.reference,
-                payment_id=request.payment_id,
-                mandate_id=request.mandate_id,
-                charged_by_merchant=request.charged_by_merchant,
-                promo_code=request.promo_code,
-            )
+            made = payments.create_payment(platform, request)
         case TransferRequest():
             made = p2p.send(
                 platform,

@@ -19,7 +19,7 @@ from centime.platform.errors import Code, Refusal
 from centime.platform.funding import Vaulted, check_request
 from centime.platform.ids import new_id, valid_id
 from centime.platform.payments import (
-    PaymentItem,
+    PaymentRequest,
     check_authorize,
     check_capture,
     check_payment,
@@ -44,36 +44,6 @@ __all__ = [
     "TransferRequest",
     "refusal",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentRequest:
-    """A customer pays a merchant (centime.platform.payments.service.create_payment)."""
-
-    customer_id: int
-    merchant_id: int
-    asset: str
-    amount: int
-    payment_id: int = field(default_factory=new_id)  # given: idempotent under it
-    description: str | None = None
-    reference: str | None = None
-    mandate_id: int | None = None
-    charged_by_merchant: bool = False
-    promo_code: str | None = None
-
-    @property
-    def item(self) -> PaymentItem:
-        """The payment as the payments service's batch item."""
-        return PaymentItem(
-            self.customer_id,
-            self.asset,
-            self.amount,
-            self.description,
-            self.reference,
-            self.payment_id,
-            self.mandate_id,
-            self.promo_code,
-        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ from centime.platform.payments import (
 )
 from centime.platform.payments.service import (
     Payment,
+    PaymentRequest,
     _created_events,
     create_payment,
     payment_event,
@@ -190,7 +191,9 @@ def test_every_operation_emits_its_event_in_its_unit(platform: Platform, clock: 
     _endpoint(platform, shop.id, *sorted(SUBSCRIBABLE_TYPES))
     mandate = platform.execute(create_mandate(platform, ada.id, shop.id, "USD", 10_000_000))
     assert isinstance(mandate, Mandate)
-    paid = platform.execute(create_payment(platform, ada.id, shop.id, "USD", 1_000_000))
+    paid = platform.execute(
+        create_payment(platform, PaymentRequest(ada.id, shop.id, "USD", 1_000_000))
+    )
     assert isinstance(paid, Payment)
     assert isinstance(platform.execute(refund_payment(platform, paid.id, 1_000)), Refund)
     held = [
@@ -209,7 +212,8 @@ def test_every_operation_emits_its_event_in_its_unit(platform: Platform, clock: 
     assert isinstance(platform.execute(send(platform, ada.id, bob.id, "USD", 1_000)), P2PTransfer)
     # A merchant nobody listens for: its payment writes no event.
     assert isinstance(
-        platform.execute(create_payment(platform, ada.id, quiet.id, "USD", 10)), Payment
+        platform.execute(create_payment(platform, PaymentRequest(ada.id, quiet.id, "USD", 10))),
+        Payment,
     )
     # (Events of one unit share its created_ns; their order among themselves is the ids'.)
     assert sorted(_events(platform)) == sorted(

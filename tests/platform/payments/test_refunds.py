@@ -16,7 +16,7 @@ from centime.platform.funding import TopUp, create_topup, process_provider_event
 from centime.platform.parties import Status, set_customer
 from centime.platform.payments.holds import Hold, authorize_hold, expire_holds, release_hold
 from centime.platform.payments.refunds import Refund, get_refund, list_refunds, refund_payment
-from centime.platform.payments.service import Payment, create_payment, get_payment
+from centime.platform.payments.service import Payment, PaymentRequest, create_payment, get_payment
 from centime.providers import Method, SandboxConfig, SandboxProvider
 from centime.providers.sandbox import PHONE_SUCCEEDS
 
@@ -35,7 +35,9 @@ def paid(
     if restricted:
         fund(platform, ada.id, "USD", restricted, restricted=True)
     fund(platform, ada.id, "USD", amount)
-    payment = platform.execute(create_payment(platform, ada.id, shop.id, "USD", amount))
+    payment = platform.execute(
+        create_payment(platform, PaymentRequest(ada.id, shop.id, "USD", amount))
+    )
     assert isinstance(payment, Payment)
     return payment
 
@@ -161,7 +163,9 @@ def test_any_sequence_of_refunds_returns_the_fee_exactly(
     if restricted:
         fund(platform, ada.id, "USD", restricted, restricted=True)
     fund(platform, ada.id, "USD", amount)
-    payment = platform.execute(create_payment(platform, ada.id, shop.id, "USD", amount))
+    payment = platform.execute(
+        create_payment(platform, PaymentRequest(ada.id, shop.id, "USD", amount))
+    )
     assert isinstance(payment, Payment)
     refunded = 0
     for share in shares:
@@ -199,7 +203,9 @@ def test_a_refund_after_the_carrier_settled_goes_to_the_wallet(
     )
     assert isinstance(topup, TopUp)
     process_provider_events(platform, sandbox)
-    payment = platform.execute(create_payment(platform, zoe.id, shop.id, "USD", 10_000_000))
+    payment = platform.execute(
+        create_payment(platform, PaymentRequest(zoe.id, shop.id, "USD", 10_000_000))
+    )
     assert isinstance(payment, Payment) and payment.restricted_amount == 10_000_000
     before = refund(platform, payment.id, 1_000_000)  # before settlement: back to restricted
     assert before.restricted_amount == 1_000_000

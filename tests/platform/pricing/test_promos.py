@@ -10,7 +10,13 @@ from centime.clock import FakeClock
 from centime.platform.chart import OPERATOR, AccountKind
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
-from centime.platform.payments import Payment, Refund, create_payment, refund_payment
+from centime.platform.payments import (
+    Payment,
+    PaymentRequest,
+    Refund,
+    create_payment,
+    refund_payment,
+)
 from centime.platform.pricing.promos import PromoCode, create_promo_code, list_promo_codes
 
 from ..world import balance, customer, fund, merchant
@@ -37,7 +43,9 @@ def _code(platform: Platform, clock: FakeClock, **over: Any) -> PromoCode:
 
 
 def _pay(platform: Platform, who: int, to: int, amount: int, code: str | None) -> Any:
-    return platform.execute(create_payment(platform, who, to, "USD", amount, promo_code=code))
+    return platform.execute(
+        create_payment(platform, PaymentRequest(who, to, "USD", amount, promo_code=code))
+    )
 
 
 def _total(platform: Platform, *owners: tuple[AccountKind, int]) -> int:

@@ -14,7 +14,13 @@ from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.funding import TopUp, create_topup, process_provider_events
 from centime.platform.ids import format_id
-from centime.platform.payments import Payment, Refund, create_payment, refund_payment
+from centime.platform.payments import (
+    Payment,
+    PaymentRequest,
+    Refund,
+    create_payment,
+    refund_payment,
+)
 from centime.platform.reports.service import day_bounds, export_operations, reconcile
 from centime.providers import SandboxConfig, SandboxProvider
 from centime.providers.funding import StatementLine
@@ -107,7 +113,12 @@ def _pay(
     description: str | None = None,
 ) -> Payment:
     made = platform.execute(
-        create_payment(platform, customer_id, merchant_id, "USD", amount, description, "ord-1")
+        create_payment(
+            platform,
+            PaymentRequest(
+                customer_id, merchant_id, "USD", amount, description=description, reference="ord-1"
+            ),
+        )
     )
     assert isinstance(made, Payment), made
     return made

@@ -38,7 +38,7 @@ from .holds import (
     capture_hold,
     release_hold,
 )
-from .service import Payment, check_amount, create_payment
+from .service import Payment, PaymentRequest, check_amount, create_payment
 
 __all__ = [
     "BUDGET_SETTLE_AHEAD_S",
@@ -186,16 +186,16 @@ def pay_link(
             )
             if not replay:
                 return Refusal(Code.LINK_INACTIVE, f"this payment link is {link.status.value}")
-        paid = create_payment(
-            platform,
+        request = PaymentRequest(
             customer_id,
             link.merchant_id,
             link.asset,
             link.amount,
+            pay_id,
             description=link.description,
             reference=f"link:{link.id}",
-            payment_id=pay_id,
-        ).unit(ctx)
+        )
+        paid = create_payment(platform, request).unit(ctx)
         if isinstance(paid, Refusal) or paid.created_ns != ctx.now_ns:
             return paid  # refused, or a retry answered with the stored payment
         status = LinkStatus.USED if link.single_use else LinkStatus.ACTIVE
@@ -206,7 +206,7 @@ def pay_link(
         return paid
 
     # A single payment's event bound (its legs, its fee, accounts it may create).
-    return Operation(unit, create_payment(platform, 1, 1, "USD", 1).events_max)
+    return Operation(unit, create_payment(platform, PaymentRequest(1, 1, "USD", 1)).events_max)
 
 
 def get_link(platform: Platform, link_id: int) -> Link | None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from centime.ledger import CreateTransferStatus, Transfer
@@ -78,6 +78,7 @@ __all__ = [
     "Leg",
     "Payment",
     "PaymentItem",
+    "PaymentRequest",
     "check_amount",
     "check_text",
     "create_payment",
@@ -178,6 +179,37 @@ class PaymentItem:
     payment_id: int | None = None  # given: the request is idempotent under this id
     mandate_id: int | None = None
     promo_code: str | None = None  # a promotion code (single payments only)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """A customer pays a merchant: what :func:`create_payment` takes, and the request the
+    use cases screen, review and store as it is (centime.usecases)."""
+
+    customer_id: int
+    merchant_id: int
+    asset: str
+    amount: int
+    payment_id: int = field(default_factory=new_id)  # given: idempotent under it
+    description: str | None = None
+    reference: str | None = None
+    mandate_id: int | None = None
+    charged_by_merchant: bool = False  # the merchant's own request: a mandate is required
+    promo_code: str | None = None
+
+    @property
+    def item(self) -> PaymentItem:
+        """The payment as a batch item (a single payment is a batch of one)."""
+        return PaymentItem(
+            self.customer_id,
+            self.asset,
+            self.amount,
+            self.description,
+            self.reference,
+            self.payment_id,
+            self.mandate_id,
+            self.promo_code,
+        )
 
 
 _PAYMENTS: Final = Table(Payment, "payments")
@@ -740,32 +772,17 @@ def _batch_operation(
 # ------------------------------------------------------------------ operations
 
 
-def create_payment(
-    platform: Platform,
-    customer_id: int,
-    merchant_id: int,
-    asset: str,
-    amount: int,
-    description: str | None = None,
-    reference: str | None = None,
-    payment_id: int | None = None,
-    mandate_id: int | None = None,
-    *,
-    charged_by_merchant: bool = False,
-    promo_code: str | None = None,
-) -> Operation[Payment | Refusal]:
+def create_payment(platform: Platform, request: PaymentRequest) -> Operation[Payment | Refusal]:
     """The customer pays the merchant ``amount`` (restricted money first).
 
     ``charged_by_merchant``: the request comes from the merchant (its API key), not from the
     customer; it must then name an active mandate of the customer to the merchant in the
     asset with room for the amount today. A mandate named by a customer's own payment is
-    checked and counted as well. ``payment_id`` given: a second request with it answers the
+    checked and counted as well. A second request with the same ``payment_id`` answers the
     stored payment (or INVALID_REQUEST when it names a different one). ``promo_code``: a
     promotion code whose discount the promotions budget pays (centime.platform.pricing.promos).
     """
-    item = PaymentItem(
-        customer_id, asset, amount, description, reference, payment_id, mandate_id, promo_code
-    )
+    item = request.item
     refusal_in = check_payment(item)
     if refusal_in is not None:  # bad input: answered without a query
         return Operation(lambda ctx: refusal_in, 0)
@@ -776,6 +793,7 @@ def create_payment(
         result = unit(ctx)
         return result if isinstance(result, Refusal) else result[0]
 
+    merchant_id, charged_by_merchant = request.merchant_id, request.charged_by_merchant
     return _batch_operation(merchant_id, [item], charged_by_merchant, platform).then(one)
 
 
