@@ -218,10 +218,14 @@ def seed(platform: Platform, clock: FakeClock, principal: str) -> Seeded:
         execute(payments.create_payment(platform, payments.PaymentRequest(ada, other, "USD", 125))),
     ]
     refund = execute(refunds.refund_payment(platform, paid[0].id, 250_000))
-    open_hold = execute(holds.authorize_hold(platform, ada, shop, "USD", 3_000_000))
-    captured = execute(holds.authorize_hold(platform, bob, shop, "USD", 1_000_000))
+    open_hold = execute(
+        holds.authorize_hold(platform, payments.HoldRequest(ada, shop, "USD", 3_000_000))
+    )
+    captured = execute(
+        holds.authorize_hold(platform, payments.HoldRequest(bob, shop, "USD", 1_000_000))
+    )
     execute(holds.capture_hold(platform, captured.id, 400_000))
-    sent = execute(p2p.send(platform, ada, bob, "USD", 1_000_000))
+    sent = execute(p2p.send(platform, payments.TransferRequest(ada, bob, "USD", 1_000_000)))
     execute(set_customer(platform, cy, status=Status.FROZEN))
     run.add("cus", ada, bob, cy)
     run.add("mer", shop, other)

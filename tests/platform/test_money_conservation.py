@@ -33,6 +33,7 @@ from centime.platform.ids import derive_id
 from centime.platform.payments import (
     Capture,
     Hold,
+    HoldRequest,
     HoldStatus,
     Mandate,
     P2PTransfer,
@@ -40,6 +41,7 @@ from centime.platform.payments import (
     PaymentItem,
     PaymentRequest,
     Refund,
+    TransferRequest,
     authorize_hold,
     capture_hold,
     create_mandate,
@@ -177,11 +179,13 @@ def test_money_is_conserved_whatever_happens(platform: Platform, clock: FakeCloc
             result = platform.execute(
                 authorize_hold(
                     platform,
-                    self.customers[who].id,
-                    self.merchants[to].id,
-                    asset,
-                    amount,
-                    timeout_s,
+                    HoldRequest(
+                        self.customers[who].id,
+                        self.merchants[to].id,
+                        asset,
+                        amount,
+                        timeout_s=timeout_s,
+                    ),
                 )
             )
             event(f"authorize: {_outcome(result)}")
@@ -255,7 +259,10 @@ def test_money_is_conserved_whatever_happens(platform: Platform, clock: FakeCloc
         @rule(who=customers_, to=customers_, asset=assets_, amount=amounts)
         def send_money(self, who: int, to: int, asset: str, amount: int) -> None:
             result = platform.execute(
-                send(platform, self.customers[who].id, self.customers[to].id, asset, amount)
+                send(
+                    platform,
+                    TransferRequest(self.customers[who].id, self.customers[to].id, asset, amount),
+                )
             )
             assert isinstance(result, P2PTransfer | Refusal)
             event(f"send: {_outcome(result)}")

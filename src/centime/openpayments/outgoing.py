@@ -201,7 +201,8 @@ def _move(
         request = payments.PaymentRequest(*movement, ledger_id, "Open Payments", incoming.id)
         result: Any = payments.create_payment(platform, request).unit(ctx)
         return result if isinstance(result, Refusal) else ("payment", ledger_id)
-    transfer = p2p.send(platform, *movement, "Open Payments", ledger_id).unit(ctx)
+    sent = payments.TransferRequest(*movement, ledger_id, "Open Payments")
+    transfer = p2p.send(platform, sent).unit(ctx)
     return transfer if isinstance(transfer, Refusal) else ("transfer", ledger_id)
 
 

@@ -180,16 +180,10 @@ def accrue(
         stream = None
     if stream is None:
         hold_id = derive_id("op-stream", grant_id, merchant_id, ctx.now_ns)
-        hold: Any = authorize_hold(
-            platform,
-            customer_id,
-            merchant_id,
-            asset,
-            reserve,
-            HOLD_S,
-            "Web Monetization",
-            hold_id=hold_id,
-        ).unit(ctx)
+        reserving = payments.HoldRequest(
+            customer_id, merchant_id, asset, reserve, hold_id, HOLD_S, "Web Monetization"
+        )
+        hold: Any = authorize_hold(platform, reserving).unit(ctx)
         if isinstance(hold, Refusal):
             return hold
         stream = Stream(

@@ -19,7 +19,9 @@ from centime.platform.errors import Code, Refusal
 from centime.platform.funding import Vaulted, check_request
 from centime.platform.ids import new_id, valid_id
 from centime.platform.payments import (
+    HoldRequest,
     PaymentRequest,
+    TransferRequest,
     check_authorize,
     check_capture,
     check_payment,
@@ -44,33 +46,6 @@ __all__ = [
     "TransferRequest",
     "refusal",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class TransferRequest:
-    """A customer sends money to another (centime.platform.payments.p2p.send)."""
-
-    sender_id: int
-    recipient_id: int
-    asset: str
-    amount: int
-    transfer_id: int = field(default_factory=new_id)  # given: idempotent under it
-    note: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class HoldRequest:
-    """A merchant's metered hold on a customer's money (centime.platform.payments.holds)."""
-
-    customer_id: int
-    merchant_id: int
-    asset: str
-    amount: int
-    hold_id: int = field(default_factory=new_id)  # given: idempotent under it
-    timeout_s: int | None = None  # None: the configured default
-    description: str | None = None
-    mandate_id: int | None = None
-    charged_by_merchant: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,16 +145,9 @@ def refusal(
                 else Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
             )
         case TransferRequest():
-            return check_send(
-                request.sender_id,
-                request.recipient_id,
-                request.asset,
-                request.amount,
-                request.note,
-                request.transfer_id,
-            )
+            return check_send(request)
         case HoldRequest():
-            return _hold_refusal(request, config)
+            return check_authorize(request, config)
         case TopUpRequest():
             return _topup_refusal(request)
         case CaptureRequest():
@@ -196,22 +164,6 @@ def refusal(
             if request.kind not in ("customer", "merchant") or not valid_id(request.party_id):
                 return Refusal(Code.INVALID_REQUEST, "a sign-up names a new customer or merchant")
             return None
-
-
-def _hold_refusal(request: HoldRequest, config: PlatformConfig) -> Refusal | None:
-    timeout = config.hold_timeout_default_s if request.timeout_s is None else request.timeout_s
-    if not valid_id(request.customer_id):
-        return Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
-    if not valid_id(request.merchant_id):
-        return Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
-    return check_authorize(
-        config,
-        request.asset,
-        request.amount,
-        timeout,
-        request.description,
-        (request.mandate_id, request.hold_id),
-    )
 
 
 def _payout_refusal(request: PayoutRequest) -> Refusal | None:

@@ -23,9 +23,11 @@ from centime.platform.events.outbox import SUBSCRIBABLE_TYPES
 from centime.platform.events.webhooks import NewSecret, SecretBox, check_url, subscribed
 from centime.platform.payments import (
     Hold,
+    HoldRequest,
     Mandate,
     P2PTransfer,
     Refund,
+    TransferRequest,
     authorize_hold,
     capture_hold,
     create_mandate,
@@ -197,7 +199,9 @@ def test_every_operation_emits_its_event_in_its_unit(platform: Platform, clock: 
     assert isinstance(paid, Payment)
     assert isinstance(platform.execute(refund_payment(platform, paid.id, 1_000)), Refund)
     held = [
-        platform.execute(authorize_hold(platform, ada.id, shop.id, "USD", 1_000, 60))
+        platform.execute(
+            authorize_hold(platform, HoldRequest(ada.id, shop.id, "USD", 1_000, timeout_s=60))
+        )
         for _ in range(3)
     ]
     assert all(isinstance(h, Hold) for h in held)
@@ -209,7 +213,9 @@ def test_every_operation_emits_its_event_in_its_unit(platform: Platform, clock: 
     assert expire_holds(platform) == 1
     assert expire_holds(platform) == 0  # told once
     assert isinstance(platform.execute(revoke_mandate(platform, mandate.id)), Mandate)
-    assert isinstance(platform.execute(send(platform, ada.id, bob.id, "USD", 1_000)), P2PTransfer)
+    assert isinstance(
+        platform.execute(send(platform, TransferRequest(ada.id, bob.id, "USD", 1_000))), P2PTransfer
+    )
     # A merchant nobody listens for: its payment writes no event.
     assert isinstance(
         platform.execute(create_payment(platform, PaymentRequest(ada.id, quiet.id, "USD", 10))),

@@ -14,6 +14,7 @@ from centime.platform.parties import Status, set_merchant
 from centime.platform.payments.holds import (
     Capture,
     Hold,
+    HoldRequest,
     HoldStatus,
     authorize_hold,
     capture_hold,
@@ -34,8 +35,21 @@ AVAILABLE = AccountKind.MERCHANT_AVAILABLE
 FEES = AccountKind.FEE_REVENUE
 
 
-def authorize(platform: Platform, *args: Any, **kw: Any) -> Hold:
-    hold = platform.execute(authorize_hold(platform, *args, **kw))
+def authorize(
+    platform: Platform,
+    customer_id: int,
+    merchant_id: int,
+    asset: str,
+    amount: int,
+    timeout_s: int,
+    description: str | None = None,
+    **kw: Any,
+) -> Hold:
+    """The hold authorized (``kw``: the other fields of its request)."""
+    request = HoldRequest(
+        customer_id, merchant_id, asset, amount, timeout_s=timeout_s, description=description, **kw
+    )
+    hold = platform.execute(authorize_hold(platform, request))
     assert isinstance(hold, Hold), hold
     return hold
 
@@ -175,15 +189,39 @@ def test_a_hold_is_refused_like_a_payment(platform: Platform) -> None:
     fund(platform, ada.id, "USD", 1_000)
     max_s = platform.config.hold_timeout_max_s
     cases = [
-        (authorize_hold(platform, ada.id, shop.id, "USD", 1_001, 60), Code.INSUFFICIENT_FUNDS),
-        (authorize_hold(platform, ada.id, shop.id, "XXX", 1, 60), Code.UNKNOWN_ASSET),
-        (authorize_hold(platform, ada.id, shop.id, "USD", 0, 60), Code.INVALID_AMOUNT),
-        (authorize_hold(platform, ada.id, shop.id, "USD", 1, 0), Code.INVALID_REQUEST),
-        (authorize_hold(platform, ada.id, shop.id, "USD", 1, max_s + 1), Code.INVALID_REQUEST),
-        (authorize_hold(platform, 999, shop.id, "USD", 1, 60), Code.CUSTOMER_NOT_FOUND),
-        (authorize_hold(platform, ada.id, 999, "USD", 1, 60), Code.MERCHANT_NOT_FOUND),
         (
-            authorize_hold(platform, ada.id, shop.id, "USD", 1, 60, charged_by_merchant=True),
+            authorize_hold(platform, HoldRequest(ada.id, shop.id, "USD", 1_001, timeout_s=60)),
+            Code.INSUFFICIENT_FUNDS,
+        ),
+        (
+            authorize_hold(platform, HoldRequest(ada.id, shop.id, "XXX", 1, timeout_s=60)),
+            Code.UNKNOWN_ASSET,
+        ),
+        (
+            authorize_hold(platform, HoldRequest(ada.id, shop.id, "USD", 0, timeout_s=60)),
+            Code.INVALID_AMOUNT,
+        ),
+        (
+            authorize_hold(platform, HoldRequest(ada.id, shop.id, "USD", 1, timeout_s=0)),
+            Code.INVALID_REQUEST,
+        ),
+        (
+            authorize_hold(platform, HoldRequest(ada.id, shop.id, "USD", 1, timeout_s=max_s + 1)),
+            Code.INVALID_REQUEST,
+        ),
+        (
+            authorize_hold(platform, HoldRequest(999, shop.id, "USD", 1, timeout_s=60)),
+            Code.CUSTOMER_NOT_FOUND,
+        ),
+        (
+            authorize_hold(platform, HoldRequest(ada.id, 999, "USD", 1, timeout_s=60)),
+            Code.MERCHANT_NOT_FOUND,
+        ),
+        (
+            authorize_hold(
+                platform,
+                HoldRequest(ada.id, shop.id, "USD", 1, timeout_s=60, charged_by_merchant=True),
+            ),
             Code.MANDATE_NOT_FOUND,
         ),
     ]
@@ -204,7 +242,17 @@ def test_a_merchants_hold_needs_a_mandate_and_counts_the_authorized_amount(
     refused(
         platform,
         authorize_hold(
-            platform, ada.id, shop.id, "USD", 201, 60, None, granted.id, charged_by_merchant=True
+            platform,
+            HoldRequest(
+                ada.id,
+                shop.id,
+                "USD",
+                201,
+                timeout_s=60,
+                description=None,
+                mandate_id=granted.id,
+                charged_by_merchant=True,
+            ),
         ),
         Code.MANDATE_LIMIT_EXCEEDED,
     )
@@ -290,6 +338,6 @@ def test_a_hold_id_makes_authorization_idempotent(platform: Platform) -> None:
     assert available(platform, WALLET, ada.id) == 900
     refused(
         platform,
-        authorize_hold(platform, ada.id, shop.id, "USD", 101, 60, hold_id=5),
+        authorize_hold(platform, HoldRequest(ada.id, shop.id, "USD", 101, timeout_s=60, hold_id=5)),
         Code.INVALID_REQUEST,
     )

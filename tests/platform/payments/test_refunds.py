@@ -14,6 +14,7 @@ from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.funding import TopUp, create_topup, process_provider_events
 from centime.platform.parties import Status, set_customer
+from centime.platform.payments import HoldRequest
 from centime.platform.payments.holds import Hold, authorize_hold, expire_holds, release_hold
 from centime.platform.payments.refunds import Refund, get_refund, list_refunds, refund_payment
 from centime.platform.payments.service import Payment, PaymentRequest, create_payment, get_payment
@@ -229,10 +230,12 @@ def test_carrier_money_held_at_settlement_reaches_the_wallet_when_released(
     create_topup(platform, sandbox, zoe.id, "USD", 10_000_000, Method.CARRIER, PHONE_SUCCEEDS)
     process_provider_events(platform, sandbox)
     held = platform.execute(
-        authorize_hold(platform, zoe.id, shop.id, "USD", 6_000_000, timeout_s=2 * 86_400)
+        authorize_hold(
+            platform, HoldRequest(zoe.id, shop.id, "USD", 6_000_000, timeout_s=2 * 86_400)
+        )
     )
     lapsing = platform.execute(
-        authorize_hold(platform, zoe.id, shop.id, "USD", 3_000_000, timeout_s=60)
+        authorize_hold(platform, HoldRequest(zoe.id, shop.id, "USD", 3_000_000, timeout_s=60))
     )
     assert isinstance(held, Hold) and isinstance(lapsing, Hold)
     clock.advance(86_400 + 1)

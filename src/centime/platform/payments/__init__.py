@@ -22,11 +22,10 @@ from .mandates import Mandate, create_mandate, get_mandate, revoke_mandate, utc_
 from .p2p import P2PTransfer, check_send, get_p2p_transfer, list_p2p_transfers, send
 from .proofs import Carried, carried_by, proof_status, proofs_of
 from .refunds import Refund, check_refund, refund_payment, refund_split
+from .requests import HoldRequest, PaymentItem, PaymentRequest, TransferRequest
 from .service import (
     PAYMENT_EVENTS_MAX,
     Payment,
-    PaymentItem,
-    PaymentRequest,
     check_payment,
     create_payment,
     create_payments_batch,
@@ -43,6 +42,7 @@ __all__ = [
     "Capture",
     "Carried",
     "Hold",
+    "HoldRequest",
     "HoldStatus",
     "Mandate",
     "P2PTransfer",
@@ -50,6 +50,7 @@ __all__ = [
     "PaymentItem",
     "PaymentRequest",
     "Refund",
+    "TransferRequest",
     "authorize_hold",
     "capture_hold",
     "carried_by",

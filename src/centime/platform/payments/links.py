@@ -38,7 +38,8 @@ from .holds import (
     capture_hold,
     release_hold,
 )
-from .service import Payment, PaymentRequest, check_amount, create_payment
+from .requests import HoldRequest, PaymentRequest
+from .service import Payment, check_amount, create_payment
 
 __all__ = [
     "BUDGET_SETTLE_AHEAD_S",
@@ -234,16 +235,16 @@ def approve_budget(
     """The customer approves spending up to ``amount`` at the merchant for ``timeout_s``:
     one unit authorizes the hold and records the budget."""
     budget_id = new_id()
-    hold_op = authorize_hold(
-        platform,
+    reserving = HoldRequest(
         customer_id,
         merchant_id,
         asset,
         amount,
+        budget_id,
         timeout_s,
         "spending budget (one-click payments)",
-        hold_id=budget_id,
     )
+    hold_op = authorize_hold(platform, reserving)
 
     def unit(ctx: UnitContext) -> Budget | Refusal:
         hold = hold_op.unit(ctx)

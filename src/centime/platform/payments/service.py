@@ -31,7 +31,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from centime.ledger import CreateTransferStatus, Transfer
@@ -71,14 +71,13 @@ from ..pricing.rules import EMPTY_RULES, RuleSet
 from ..pricing.store import active_rules, add_volumes, month_volumes
 from ..rows import Table
 from .mandates import Mandate, charge_under_mandate, load_mandates, save_mandate_charges, utc_day
+from .requests import PaymentItem, PaymentRequest
 
 __all__ = [
     "PAYMENT_EVENTS_MAX",
     "LedgerChainError",
     "Leg",
     "Payment",
-    "PaymentItem",
-    "PaymentRequest",
     "check_amount",
     "check_text",
     "create_payment",
@@ -165,51 +164,6 @@ class Payment:
     @property
     def refundable(self) -> int:
         return self.amount - self.refunded
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentItem:
-    """One payment of a batch (the batch names the merchant)."""
-
-    customer_id: int
-    asset: str
-    amount: int
-    description: str | None = None
-    reference: str | None = None
-    payment_id: int | None = None  # given: the request is idempotent under this id
-    mandate_id: int | None = None
-    promo_code: str | None = None  # a promotion code (single payments only)
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentRequest:
-    """A customer pays a merchant: what :func:`create_payment` takes, and the request the
-    use cases screen, review and store as it is (centime.usecases)."""
-
-    customer_id: int
-    merchant_id: int
-    asset: str
-    amount: int
-    payment_id: int = field(default_factory=new_id)  # given: idempotent under it
-    description: str | None = None
-    reference: str | None = None
-    mandate_id: int | None = None
-    charged_by_merchant: bool = False  # the merchant's own request: a mandate is required
-    promo_code: str | None = None
-
-    @property
-    def item(self) -> PaymentItem:
-        """The payment as a batch item (a single payment is a batch of one)."""
-        return PaymentItem(
-            self.customer_id,
-            self.asset,
-            self.amount,
-            self.description,
-            self.reference,
-            self.payment_id,
-            self.mandate_id,
-            self.promo_code,
-        )
 
 
 _PAYMENTS: Final = Table(Payment, "payments")
