@@ -103,6 +103,10 @@ class HoldStatus(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Hold:
+    """A reserve of up to ``amount`` of the customer's money for the merchant, restricted
+    money first (``restricted_amount`` of it, the rest from the wallet). ``captured`` is 0
+    until a capture takes 1..``amount`` (the rest goes back to the customer)."""
+
     id: int
     customer_id: int
     merchant_id: int

@@ -72,6 +72,9 @@ class LinkStatus(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Link:
+    """A merchant's fixed price (``amount`` of ``asset`` for ``description``) that anyone
+    with the link pays, once (``single_use``: an invoice) or any number of times."""
+
     id: int
     merchant_id: int
     asset: str

@@ -55,6 +55,9 @@ class MandateStatus(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Mandate:
+    """The customer's consent that the merchant charges it in ``asset``, up to
+    ``amount_max_daily`` per UTC day; while active (revoking it is final)."""
+
     id: int
     customer_id: int
     merchant_id: int
