@@ -217,14 +217,14 @@ def seed(platform: Platform, clock: FakeClock, principal: str) -> Seeded:
         ),
         execute(payments.create_payment(platform, payments.PaymentRequest(ada, other, "USD", 125))),
     ]
-    refund = execute(refunds.refund_payment(platform, paid[0].id, 250_000))
+    refund = execute(refunds.refund_payment(platform, payments.RefundRequest(paid[0].id, 250_000)))
     open_hold = execute(
         holds.authorize_hold(platform, payments.HoldRequest(ada, shop, "USD", 3_000_000))
     )
     captured = execute(
         holds.authorize_hold(platform, payments.HoldRequest(bob, shop, "USD", 1_000_000))
     )
-    execute(holds.capture_hold(platform, captured.id, 400_000))
+    execute(holds.capture_hold(platform, payments.CaptureRequest(captured.id, 400_000)))
     sent = execute(p2p.send(platform, payments.TransferRequest(ada, bob, "USD", 1_000_000)))
     execute(set_customer(platform, cy, status=Status.FROZEN))
     run.add("cus", ada, bob, cy)

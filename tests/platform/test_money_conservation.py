@@ -32,6 +32,7 @@ from centime.platform.errors import Refusal
 from centime.platform.ids import derive_id
 from centime.platform.payments import (
     Capture,
+    CaptureRequest,
     Hold,
     HoldRequest,
     HoldStatus,
@@ -41,6 +42,7 @@ from centime.platform.payments import (
     PaymentItem,
     PaymentRequest,
     Refund,
+    RefundRequest,
     TransferRequest,
     authorize_hold,
     capture_hold,
@@ -197,7 +199,7 @@ def test_money_is_conserved_whatever_happens(platform: Platform, clock: FakeCloc
             if not self.holds:
                 return
             hold_id = data.draw(st.sampled_from(self.holds))
-            result = platform.execute(capture_hold(platform, hold_id, amount))
+            result = platform.execute(capture_hold(platform, CaptureRequest(hold_id, amount)))
             event(f"capture: {_outcome(result)}")
             if isinstance(result, Capture):
                 self.payments.append(result.payment.id)
@@ -213,7 +215,9 @@ def test_money_is_conserved_whatever_happens(platform: Platform, clock: FakeCloc
         def refund(self, data: st.DataObject, amount: int | None) -> None:
             if self.payments:
                 payment_id = data.draw(st.sampled_from(self.payments))
-                result = platform.execute(refund_payment(platform, payment_id, amount))
+                result = platform.execute(
+                    refund_payment(platform, RefundRequest(payment_id, amount))
+                )
                 assert isinstance(result, Refund | Refusal)
                 event(f"refund: {_outcome(result)}")
 

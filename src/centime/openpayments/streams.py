@@ -96,7 +96,9 @@ def _settle(ctx: UnitContext, platform: Platform, stream: Stream) -> None:
     and the incoming payments' ``receivedAmount`` goes back down: never money the merchant
     is told it received but does not have."""
     if stream.accrued > 0:
-        result: Any = capture_hold(platform, stream.hold_id, stream.accrued).unit(ctx)
+        result: Any = capture_hold(
+            platform, payments.CaptureRequest(stream.hold_id, stream.accrued)
+        ).unit(ctx)
         if isinstance(result, Refusal):
             late = derive_id("op-stream-late", stream.hold_id)
             late_payment = payments.PaymentRequest(

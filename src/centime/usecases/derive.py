@@ -109,19 +109,9 @@ def operation(
         case HoldRequest():
             made = holds.authorize_hold(platform, request)
         case CaptureRequest():
-            made = holds.capture_hold(
-                platform, request.hold_id, request.amount, request.merchant_id, request.asset
-            )
+            made = holds.capture_hold(platform, request)
         case RefundRequest():
-            made = refunds.refund_payment(
-                platform,
-                request.payment_id,
-                request.amount,
-                request.reason,
-                merchant_id=request.merchant_id,
-                refund_id=request.refund_id,
-                asset=request.asset,
-            )
+            made = refunds.refund_payment(platform, request)
     return made
 
 

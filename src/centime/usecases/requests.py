@@ -19,8 +19,10 @@ from centime.platform.errors import Code, Refusal
 from centime.platform.funding import Vaulted, check_request
 from centime.platform.ids import new_id, valid_id
 from centime.platform.payments import (
+    CaptureRequest,
     HoldRequest,
     PaymentRequest,
+    RefundRequest,
     TransferRequest,
     check_authorize,
     check_capture,
@@ -60,32 +62,6 @@ class TopUpRequest:
     method: str
     instrument: str | Vaulted
     topup_id: int = field(default_factory=new_id)  # given: idempotent under it
-
-
-@dataclass(frozen=True, slots=True)
-class CaptureRequest:
-    """A merchant captures ``amount`` of its hold (centime.platform.payments.holds.capture_hold):
-    paid as a payment, the rest of the reserve back to the customer. ``merchant_id`` given:
-    the hold must be that merchant's; ``asset`` given: the amount must be in the hold's."""
-
-    hold_id: int
-    amount: int
-    merchant_id: int | None = None
-    asset: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RefundRequest:
-    """A payment refunded, all of what is left (``amount`` None) or part of it
-    (centime.platform.payments.refunds.refund_payment); ``merchant_id`` and ``asset`` as for a
-    capture."""
-
-    payment_id: int
-    amount: int | None = None
-    reason: str | None = None
-    merchant_id: int | None = None
-    refund_id: int = field(default_factory=new_id)  # given: idempotent under it
-    asset: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +129,7 @@ def refusal(
         case CaptureRequest():
             return check_capture(request.amount)
         case RefundRequest():
-            return check_refund(request.amount, request.reason, request.refund_id)
+            return check_refund(request)
         case PayoutRequest():
             return _payout_refusal(request)
         case InstantPayoutRequest():

@@ -22,11 +22,13 @@ from centime.platform.events import webhooks
 from centime.platform.events.outbox import SUBSCRIBABLE_TYPES
 from centime.platform.events.webhooks import NewSecret, SecretBox, check_url, subscribed
 from centime.platform.payments import (
+    CaptureRequest,
     Hold,
     HoldRequest,
     Mandate,
     P2PTransfer,
     Refund,
+    RefundRequest,
     TransferRequest,
     authorize_hold,
     capture_hold,
@@ -197,7 +199,9 @@ def test_every_operation_emits_its_event_in_its_unit(platform: Platform, clock: 
         create_payment(platform, PaymentRequest(ada.id, shop.id, "USD", 1_000_000))
     )
     assert isinstance(paid, Payment)
-    assert isinstance(platform.execute(refund_payment(platform, paid.id, 1_000)), Refund)
+    assert isinstance(
+        platform.execute(refund_payment(platform, RefundRequest(paid.id, 1_000))), Refund
+    )
     held = [
         platform.execute(
             authorize_hold(platform, HoldRequest(ada.id, shop.id, "USD", 1_000, timeout_s=60))
@@ -206,7 +210,7 @@ def test_every_operation_emits_its_event_in_its_unit(platform: Platform, clock: 
     ]
     assert all(isinstance(h, Hold) for h in held)
     ids = [h.id for h in held if isinstance(h, Hold)]
-    platform.execute(capture_hold(platform, ids[0], 500))
+    platform.execute(capture_hold(platform, CaptureRequest(ids[0], 500)))
     platform.execute(release_hold(platform, ids[1]))
     clock.advance(61)
     platform.ledger.run(lambda ctx: None, 0)  # the ledger expires the last reserve

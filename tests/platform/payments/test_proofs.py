@@ -15,7 +15,7 @@ from centime.clock import FakeClock
 from centime.ledger import Ledger
 from centime.platform.context import Platform
 from centime.platform.ids import format_id
-from centime.platform.payments import HoldRequest, TransferRequest
+from centime.platform.payments import CaptureRequest, HoldRequest, TransferRequest
 from centime.platform.payments.holds import Capture, authorize_hold, capture_hold
 from centime.platform.payments.p2p import P2PTransfer, send
 from centime.platform.payments.proofs import carried_by, proof_status, proofs_of
@@ -92,7 +92,7 @@ def test_a_captured_holds_payment_is_proven_by_the_posts_that_resolved_it(
     hold = platform.execute(
         authorize_hold(platform, HoldRequest(ada.id, shop.id, "USD", 1_000_000, timeout_s=600))
     )
-    captured = platform.execute(capture_hold(platform, hold.id, 400_000))  # type: ignore[union-attr]
+    captured = platform.execute(capture_hold(platform, CaptureRequest(hold.id, 400_000)))  # type: ignore[union-attr]
     assert isinstance(captured, Capture)
     clock.advance(1)
     platform.ledger.expire_due()

@@ -14,7 +14,7 @@ from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.funding import TopUp, create_topup, process_provider_events
 from centime.platform.parties import Status, set_customer
-from centime.platform.payments import HoldRequest
+from centime.platform.payments import HoldRequest, RefundRequest
 from centime.platform.payments.holds import Hold, authorize_hold, expire_holds, release_hold
 from centime.platform.payments.refunds import Refund, get_refund, list_refunds, refund_payment
 from centime.platform.payments.service import Payment, PaymentRequest, create_payment, get_payment
@@ -44,14 +44,14 @@ def paid(
 
 
 def refund(platform: Platform, payment_id: int, *args: Any, **kw: Any) -> Refund:
-    result = platform.execute(refund_payment(platform, payment_id, *args, **kw))
+    result = platform.execute(refund_payment(platform, RefundRequest(payment_id, *args, **kw)))
     assert isinstance(result, Refund), result
     return result
 
 
 def refused(platform: Platform, code: Code, *args: Any, **kw: Any) -> None:
     before = snapshot(platform)
-    result = platform.execute(refund_payment(platform, *args, **kw))
+    result = platform.execute(refund_payment(platform, RefundRequest(*args, **kw)))
     assert isinstance(result, Refusal) and result.code is code, result
     assert snapshot(platform) == before
 
@@ -115,7 +115,9 @@ def test_only_the_merchants_own_payments_are_refunded(platform: Platform) -> Non
     refused(platform, Code.PAYMENT_NOT_FOUND, 424242)
     refused(platform, Code.PAYMENT_NOT_FOUND, -1)
     assert isinstance(
-        platform.execute(refund_payment(platform, payment.id, 1, merchant_id=payment.merchant_id)),
+        platform.execute(
+            refund_payment(platform, RefundRequest(payment.id, 1, merchant_id=payment.merchant_id))
+        ),
         Refund,
     )
     assert list_refunds(platform, merchant_id=other.id).items == []
@@ -180,7 +182,7 @@ def test_any_sequence_of_refunds_returns_the_fee_exactly(
         assert stored.fee_refunded == payment.fee * refunded // amount
         assert stored.restricted_refunded == min(refunded, payment.restricted_amount)
         assert back.restricted_amount <= part
-    refund_rest = platform.execute(refund_payment(platform, payment.id))
+    refund_rest = platform.execute(refund_payment(platform, RefundRequest(payment.id)))
     if refunded < amount:
         assert isinstance(refund_rest, Refund)
     final = get_payment(platform, payment.id)

@@ -14,6 +14,7 @@ from centime.platform.payments import (
     Payment,
     PaymentRequest,
     Refund,
+    RefundRequest,
     create_payment,
     refund_payment,
 )
@@ -70,7 +71,7 @@ def test_a_code_discounts_a_payment_from_the_promotions_budget(
     # A partial refund then the rest: the budget gets exactly the discount back, the
     # customer exactly what it paid.
     for amount in (USD // 3, None):
-        done = platform.execute(refund_payment(platform, paid.id, amount))
+        done = platform.execute(refund_payment(platform, RefundRequest(paid.id, amount)))
         assert isinstance(done, Refund)
     assert balance(platform, AccountKind.CUSTOMER_WALLET, ada.id, "USD") == 10 * USD
     assert balance(platform, AccountKind.PROMOTIONS, OPERATOR, "USD") == 5 * USD

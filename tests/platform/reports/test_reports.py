@@ -18,6 +18,7 @@ from centime.platform.payments import (
     Payment,
     PaymentRequest,
     Refund,
+    RefundRequest,
     create_payment,
     refund_payment,
 )
@@ -134,7 +135,9 @@ def test_the_export_lists_payments_and_refunds_of_the_period_in_order(
     first = _pay(platform, ada.id, shop.id, 1_234_567, "=cmd|' /C calc'!A0")
     _pay(platform, ada.id, other.id, USD)  # another merchant's: not exported
     clock.advance(10)
-    refund = platform.execute(refund_payment(platform, first.id, 234_567, merchant_id=shop.id))
+    refund = platform.execute(
+        refund_payment(platform, RefundRequest(first.id, 234_567, merchant_id=shop.id))
+    )
     assert isinstance(refund, Refund), refund
     clock.advance(10)
     end = clock.now_ns()

@@ -22,7 +22,14 @@ from .mandates import Mandate, create_mandate, get_mandate, revoke_mandate, utc_
 from .p2p import P2PTransfer, check_send, get_p2p_transfer, list_p2p_transfers, send
 from .proofs import Carried, carried_by, proof_status, proofs_of
 from .refunds import Refund, check_refund, refund_payment, refund_split
-from .requests import HoldRequest, PaymentItem, PaymentRequest, TransferRequest
+from .requests import (
+    CaptureRequest,
+    HoldRequest,
+    PaymentItem,
+    PaymentRequest,
+    RefundRequest,
+    TransferRequest,
+)
 from .service import (
     PAYMENT_EVENTS_MAX,
     Payment,
@@ -40,6 +47,7 @@ __all__ = [
     "PAYMENT_EVENTS_MAX",
     "RELEASE_EVENTS_MAX",
     "Capture",
+    "CaptureRequest",
     "Carried",
     "Hold",
     "HoldRequest",
@@ -50,6 +58,7 @@ __all__ = [
     "PaymentItem",
     "PaymentRequest",
     "Refund",
+    "RefundRequest",
     "TransferRequest",
     "authorize_hold",
     "capture_hold",

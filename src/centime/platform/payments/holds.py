@@ -58,7 +58,7 @@ from ..pricing.evaluate import fee_terms, month_of
 from ..pricing.store import active_rules, add_volumes, month_volumes
 from ..rows import Table
 from .mandates import charge_under_mandate, load_mandates, save_mandate_charges, utc_day
-from .requests import HoldRequest
+from .requests import CaptureRequest, HoldRequest
 from .service import (
     LINKED,
     Leg,
@@ -363,41 +363,33 @@ def check_capture(amount: int) -> Refusal | None:
     return None
 
 
-def capture_hold(
-    platform: Platform,
-    hold_id: int,
-    amount: int,
-    merchant_id: int | None = None,
-    asset: str | None = None,
-) -> Operation[Capture | Refusal]:
+def capture_hold(platform: Platform, request: CaptureRequest) -> Operation[Capture | Refusal]:
     """Capture ``amount`` (1..authorized) of the hold: the merchant is paid it, less the
     fee, and the rest of the reserve goes back to the customer. ``merchant_id`` given: the
     hold must be that merchant's (HOLD_NOT_FOUND otherwise); ``asset`` given, the amount
     must be in the hold's asset (INVALID_AMOUNT otherwise)."""
-    refusal_in = check_capture(amount)
+    refusal_in = check_capture(request.amount)
 
     def unit(ctx: UnitContext) -> Capture | Refusal:
         if refusal_in is not None:
             return refusal_in
-        found = _capturable(ctx, hold_id, amount, merchant_id, asset)
+        found = _capturable(ctx, request)
         if isinstance(found, Refusal):
             return found
         hold, merchant = found
-        return _capture(ctx, platform, hold, merchant, amount)
+        return _capture(ctx, platform, hold, merchant, request.amount)
 
     return Operation(unit, CAPTURE_EVENTS_MAX)
 
 
-def _capturable(
-    ctx: UnitContext, hold_id: int, amount: int, merchant_id: int | None, asset: str | None
-) -> tuple[Hold, Merchant] | Refusal:
+def _capturable(ctx: UnitContext, request: CaptureRequest) -> tuple[Hold, Merchant] | Refusal:
     """The hold and its merchant, when ``amount`` of ``asset`` can be captured now."""
-    hold = _authorized(ctx, hold_id, merchant_id)
+    hold = _authorized(ctx, request.hold_id, request.merchant_id)
     if isinstance(hold, Refusal):
         return hold
-    if asset is not None and asset != hold.asset:
+    if request.asset is not None and request.asset != hold.asset:
         return Refusal(Code.INVALID_AMOUNT, f"the hold is in {hold.asset}")
-    if amount > hold.amount:
+    if request.amount > hold.amount:
         return Refusal(Code.CAPTURE_EXCEEDS_HOLD, "more than the hold authorized")
     customer = active_customer(ctx, hold.customer_id)
     if isinstance(customer, Refusal):

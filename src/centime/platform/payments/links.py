@@ -38,7 +38,7 @@ from .holds import (
     capture_hold,
     release_hold,
 )
-from .requests import HoldRequest, PaymentRequest
+from .requests import CaptureRequest, HoldRequest, PaymentRequest
 from .service import Payment, check_amount, create_payment
 
 __all__ = [
@@ -347,7 +347,9 @@ def settle_budget(
         if budget.status != "open":
             return budget
         if budget.used:
-            op = capture_ops.setdefault(budget.used, capture_hold(platform, budget.id, budget.used))
+            op = capture_ops.setdefault(
+                budget.used, capture_hold(platform, CaptureRequest(budget.id, budget.used))
+            )
             outcome: Hold | Refusal | Any = op.unit(ctx)
         else:
             outcome = release_hold(platform, budget.id).unit(ctx)

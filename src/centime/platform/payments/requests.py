@@ -1,5 +1,5 @@
 """The requests of the payments context: what its services take (a payment, a transfer
-between customers, a hold), each one frozen value.
+between customers, a hold and its capture, a refund), each one frozen value.
 
 They are also the use cases' requests (centime.usecases.requests): an entry point builds
 one, the use case screens it, a review stores it by its fields and runs it as it is when
@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 
 from ..ids import new_id
 
-__all__ = ["HoldRequest", "PaymentItem", "PaymentRequest", "TransferRequest"]
+__all__ = [
+    "CaptureRequest",
+    "HoldRequest",
+    "PaymentItem",
+    "PaymentRequest",
+    "RefundRequest",
+    "TransferRequest",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,3 +92,29 @@ class HoldRequest:
     description: str | None = None
     mandate_id: int | None = None
     charged_by_merchant: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureRequest:
+    """A merchant captures ``amount`` of its hold (centime.platform.payments.holds.capture_hold):
+    paid as a payment, the rest of the reserve back to the customer. ``merchant_id`` given:
+    the hold must be that merchant's; ``asset`` given: the amount must be in the hold's."""
+
+    hold_id: int
+    amount: int
+    merchant_id: int | None = None
+    asset: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RefundRequest:
+    """A payment refunded, all of what is left (``amount`` None) or part of it
+    (centime.platform.payments.refunds.refund_payment); ``merchant_id`` and ``asset`` as for a
+    capture."""
+
+    payment_id: int
+    amount: int | None = None
+    reason: str | None = None
+    merchant_id: int | None = None
+    refund_id: int = field(default_factory=new_id)  # given: idempotent under it
+    asset: str | None = None
