@@ -241,10 +241,7 @@ def _authorize(ctx: UnitContext, platform: Platform, request: HoldRequest) -> Ho
 def _mandate_room(ctx: UnitContext, request: HoldRequest, day: int) -> int | Refusal | None:
     """Both parties active and the mandate's room for ``amount`` today: what its day will
     have spent (None: no mandate), or why the hold cannot be authorized."""
-    customer = active_customer(ctx, request.customer_id)
-    if isinstance(customer, Refusal):
-        return customer
-    merchant = active_merchant(ctx, request.merchant_id)
+    merchant = _active_parties(ctx, request.customer_id, request.merchant_id)
     if isinstance(merchant, Refusal):
         return merchant
     mandate_id = request.mandate_id
@@ -258,6 +255,15 @@ def _mandate_room(ctx: UnitContext, request: HoldRequest, day: int) -> int | Ref
     return charge_under_mandate(
         mandate, customer_id, merchant_id, request.asset, request.amount, spent_before
     )
+
+
+def _active_parties(ctx: UnitContext, customer_id: int, merchant_id: int) -> Merchant | Refusal:
+    """The merchant, when both it and the customer are active (the customer's refusal
+    first): a hold is authorized and captured only between active parties."""
+    customer = active_customer(ctx, customer_id)
+    if isinstance(customer, Refusal):
+        return customer
+    return active_merchant(ctx, merchant_id)
 
 
 def _reserve(ctx: UnitContext, request: HoldRequest, timeout_s: int) -> tuple[int, int] | Refusal:
@@ -391,13 +397,8 @@ def _capturable(ctx: UnitContext, request: CaptureRequest) -> tuple[Hold, Mercha
         return Refusal(Code.INVALID_AMOUNT, f"the hold is in {hold.asset}")
     if request.amount > hold.amount:
         return Refusal(Code.CAPTURE_EXCEEDS_HOLD, "more than the hold authorized")
-    customer = active_customer(ctx, hold.customer_id)
-    if isinstance(customer, Refusal):
-        return customer
-    merchant = active_merchant(ctx, hold.merchant_id)
-    if isinstance(merchant, Refusal):
-        return merchant
-    return hold, merchant
+    merchant = _active_parties(ctx, hold.customer_id, hold.merchant_id)
+    return merchant if isinstance(merchant, Refusal) else (hold, merchant)
 
 
 def _capture(
