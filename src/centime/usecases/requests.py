@@ -6,7 +6,9 @@ move money before anything is asked or written. Everything else is derived from 
 (centime.usecases.derive): the risk event, the service's operation, the review plan.
 
 The checks are the services' own (they check again, inside their units, for callers that
-do not come through here): one definition, applied first here.
+do not come through here): one definition, applied first here. The requests of payments,
+transfers, holds, captures and refunds are the payments context's own
+(centime.platform.payments.requests): its services take them as they are.
 """
 
 from __future__ import annotations
