@@ -374,11 +374,8 @@ def capture_hold(platform: Platform, request: CaptureRequest) -> Operation[Captu
     fee, and the rest of the reserve goes back to the customer. ``merchant_id`` given: the
     hold must be that merchant's (HOLD_NOT_FOUND otherwise); ``asset`` given, the amount
     must be in the hold's asset (INVALID_AMOUNT otherwise)."""
-    refusal_in = check_capture(request.amount)
 
     def unit(ctx: UnitContext) -> Capture | Refusal:
-        if refusal_in is not None:
-            return refusal_in
         found = _capturable(ctx, request)
         if isinstance(found, Refusal):
             return found
@@ -389,8 +386,9 @@ def capture_hold(platform: Platform, request: CaptureRequest) -> Operation[Captu
 
 
 def _capturable(ctx: UnitContext, request: CaptureRequest) -> tuple[Hold, Merchant] | Refusal:
-    """The hold and its merchant, when ``amount`` of ``asset`` can be captured now."""
-    hold = _authorized(ctx, request.hold_id, request.merchant_id)
+    """The hold and its merchant, when ``amount`` of ``asset`` can be captured now (an
+    amount no hold can take is refused before the hold is read)."""
+    hold = check_capture(request.amount) or _authorized(ctx, request.hold_id, request.merchant_id)
     if isinstance(hold, Refusal):
         return hold
     if request.asset is not None and request.asset != hold.asset:
