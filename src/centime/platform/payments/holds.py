@@ -53,11 +53,17 @@ from ..fees import payment_fee
 from ..funding.topups import RELEASE_SETTLED_EVENTS_MAX, release_settled_restricted
 from ..ids import derive_id, format_id, valid_id
 from ..pages import Cursor, Page, bounded_limit, given
-from ..parties.service import Merchant, active_customer, active_merchant, merchant_fee
+from ..parties.service import Merchant, merchant_fee
 from ..pricing.evaluate import fee_terms, month_of
 from ..pricing.store import active_rules, add_volumes, month_volumes
 from ..rows import Table
-from .mandates import charge_under_mandate, load_mandates, save_mandate_charges, utc_day
+from .mandates import (
+    active_parties,
+    charge_under_mandate,
+    load_mandates,
+    save_mandate_charges,
+    utc_day,
+)
 from .requests import CaptureRequest, HoldRequest
 from .service import (
     LINKED,
@@ -241,7 +247,7 @@ def _authorize(ctx: UnitContext, platform: Platform, request: HoldRequest) -> Ho
 def _mandate_room(ctx: UnitContext, request: HoldRequest, day: int) -> int | Refusal | None:
     """Both parties active and the mandate's room for ``amount`` today: what its day will
     have spent (None: no mandate), or why the hold cannot be authorized."""
-    merchant = _active_parties(ctx, request.customer_id, request.merchant_id)
+    merchant = active_parties(ctx, request.customer_id, request.merchant_id)
     if isinstance(merchant, Refusal):
         return merchant
     mandate_id = request.mandate_id
@@ -255,15 +261,6 @@ def _mandate_room(ctx: UnitContext, request: HoldRequest, day: int) -> int | Ref
     return charge_under_mandate(
         mandate, customer_id, merchant_id, request.asset, request.amount, spent_before
     )
-
-
-def _active_parties(ctx: UnitContext, customer_id: int, merchant_id: int) -> Merchant | Refusal:
-    """The merchant, when both it and the customer are active (the customer's refusal
-    first): a hold is authorized and captured only between active parties."""
-    customer = active_customer(ctx, customer_id)
-    if isinstance(customer, Refusal):
-        return customer
-    return active_merchant(ctx, merchant_id)
 
 
 def _reserve(ctx: UnitContext, request: HoldRequest, timeout_s: int) -> tuple[int, int] | Refusal:
@@ -395,7 +392,7 @@ def _capturable(ctx: UnitContext, request: CaptureRequest) -> tuple[Hold, Mercha
         return Refusal(Code.INVALID_AMOUNT, f"the hold is in {hold.asset}")
     if request.amount > hold.amount:
         return Refusal(Code.CAPTURE_EXCEEDS_HOLD, "more than the hold authorized")
-    merchant = _active_parties(ctx, hold.customer_id, hold.merchant_id)
+    merchant = active_parties(ctx, hold.customer_id, hold.merchant_id)
     return merchant if isinstance(merchant, Refusal) else (hold, merchant)
 
 

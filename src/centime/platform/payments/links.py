@@ -133,9 +133,7 @@ def create_link(
     link_id = random_id()  # its public URL: not to be guessed from another link
 
     def unit(ctx: UnitContext) -> Link | Refusal:
-        if refusal is not None:
-            return refusal
-        merchant = active_merchant(ctx, merchant_id)
+        merchant = refusal or active_merchant(ctx, merchant_id)
         if isinstance(merchant, Refusal):
             return merchant
         link = Link(
