@@ -37,7 +37,15 @@ from centime.providers.payout_sandbox import ACCOUNT_SUCCEEDS
 from centime.risk.rules import DEFAULT_RULES_PATH
 from centime.seed import MERCHANT_SCOPES, SeedError, World, await_success, expect, seed_world
 from centime.timetext import human_duration
-from centime.usecases import HoldRequest, Origin, PaymentRequest, TopUpRequest, TransferRequest
+from centime.usecases import (
+    CaptureRequest,
+    HoldRequest,
+    Origin,
+    PaymentRequest,
+    RefundRequest,
+    TopUpRequest,
+    TransferRequest,
+)
 
 __all__ = [
     "DEMO_CUSTOMERS",
@@ -147,8 +155,8 @@ def build_demo_world(platform: Platform) -> DemoWorld:
                 Origin(device=f"seed-device-{person.id}"),
             )
             payments.append(expect(paid, "payment"))
-    refund = refund_payment(platform, payments[4].id, USD.parse("0.005"), "article not loaded")
-    expect(platform.execute(refund), "refund")
+    refund = RefundRequest(payments[4].id, USD.parse("0.005"), "article not loaded")
+    expect(platform.execute(refund_payment(platform, refund)), "refund")
     hold = expect(
         usecases.authorize(
             platform,
@@ -164,7 +172,7 @@ def build_demo_world(platform: Platform) -> DemoWorld:
         ),
         "hold",
     )
-    capture = capture_hold(platform, hold.id, USD.parse("0.35"))
+    capture = capture_hold(platform, CaptureRequest(hold.id, USD.parse("0.35")))
     captured = expect(platform.execute(capture), "capture")
     lunch = usecases.send(
         platform,

@@ -14,7 +14,7 @@ from centime import wire
 from centime.auth import Scope
 from centime.platform.context import Platform
 from centime.platform.ids import format_id
-from centime.platform.payments import Hold, Mandate, authorize_hold, create_mandate
+from centime.platform.payments import Hold, HoldRequest, Mandate, authorize_hold, create_mandate
 from centime.providers import SandboxProvider
 from centime.providers.sandbox import CARD_SUCCEEDS
 from tests.platform.world import snapshot
@@ -165,10 +165,9 @@ class World:
         made = platform.execute(
             authorize_hold(
                 platform,
-                id_of("cus", self.customer.id),
-                id_of("mer", self.merchant.id),
-                "USD",
-                10_000,
+                HoldRequest(
+                    id_of("cus", self.customer.id), id_of("mer", self.merchant.id), "USD", 10_000
+                ),
             )
         )
         assert isinstance(made, Hold), made

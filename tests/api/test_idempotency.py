@@ -29,7 +29,7 @@ from centime.http.problems import ProblemError, exception_handlers
 from centime.platform.chart import AccountKind
 from centime.platform.context import Platform
 from centime.platform.errors import Refusal
-from centime.platform.payments import Payment, create_payment
+from centime.platform.payments import Payment, PaymentRequest, create_payment
 from tests.platform.world import balance, customer, fund, merchant
 
 from .conftest import Api
@@ -145,7 +145,7 @@ def test_money_moves_once_however_often_the_request_is_retried(platform: Platfor
 
     def attempt() -> Stored | KeyReused:
         # Every retry is a new request: a new operation with a new payment id.
-        operation = create_payment(platform, payer.id, shop.id, "USD", 125)
+        operation = create_payment(platform, PaymentRequest(payer.id, shop.id, "USD", 125))
         return platform.execute(idempotent(operation, "merchant:1", "pay-1", fingerprint, _render))
 
     answers = [attempt() for _ in range(3)]
@@ -158,7 +158,7 @@ def test_money_moves_once_however_often_the_request_is_retried(platform: Platfor
     other = request_hash("POST", "/v1/payments", b'{"amount": "126"}')
     reused = platform.execute(
         idempotent(
-            create_payment(platform, payer.id, shop.id, "USD", 126),
+            create_payment(platform, PaymentRequest(payer.id, shop.id, "USD", 126)),
             "merchant:1",
             "pay-1",
             other,
@@ -177,7 +177,7 @@ def test_a_unit_that_fails_stores_nothing_and_moves_nothing(platform: Platform) 
     def broken(_: Payment | Refusal) -> tuple[int, bytes]:
         raise RuntimeError("rendering failed")  # a bug after the money moved, in the unit
 
-    operation = create_payment(platform, payer.id, shop.id, "USD", 125)
+    operation = create_payment(platform, PaymentRequest(payer.id, shop.id, "USD", 125))
     with pytest.raises(RuntimeError):
         platform.execute(idempotent(operation, "merchant:1", "k", fingerprint, broken))
     assert balance(platform, AccountKind.CUSTOMER_WALLET, payer.id, "USD") == 1_000

@@ -211,15 +211,23 @@ def seed(platform: Platform, clock: FakeClock, principal: str) -> Seeded:
         token = admin_key("merchant", shop).token
     run = Seeded(platform, clock, token)
     paid = [
-        execute(payments.create_payment(platform, ada, shop, "USD", 1_250_000)),
-        execute(payments.create_payment(platform, bob, other, "USD", 2_000_000)),
-        execute(payments.create_payment(platform, ada, other, "USD", 125)),
+        execute(
+            payments.create_payment(platform, payments.PaymentRequest(ada, shop, "USD", 1_250_000))
+        ),
+        execute(
+            payments.create_payment(platform, payments.PaymentRequest(bob, other, "USD", 2_000_000))
+        ),
+        execute(payments.create_payment(platform, payments.PaymentRequest(ada, other, "USD", 125))),
     ]
-    refund = execute(refunds.refund_payment(platform, paid[0].id, 250_000))
-    open_hold = execute(holds.authorize_hold(platform, ada, shop, "USD", 3_000_000))
-    captured = execute(holds.authorize_hold(platform, bob, shop, "USD", 1_000_000))
-    execute(holds.capture_hold(platform, captured.id, 400_000))
-    sent = execute(p2p.send(platform, ada, bob, "USD", 1_000_000))
+    refund = execute(refunds.refund_payment(platform, payments.RefundRequest(paid[0].id, 250_000)))
+    open_hold = execute(
+        holds.authorize_hold(platform, payments.HoldRequest(ada, shop, "USD", 3_000_000))
+    )
+    captured = execute(
+        holds.authorize_hold(platform, payments.HoldRequest(bob, shop, "USD", 1_000_000))
+    )
+    execute(holds.capture_hold(platform, payments.CaptureRequest(captured.id, 400_000)))
+    sent = execute(p2p.send(platform, payments.TransferRequest(ada, bob, "USD", 1_000_000)))
     execute(set_customer(platform, cy, status=Status.FROZEN))
     run.add("cus", ada, bob, cy)
     run.add("mer", shop, other)

@@ -18,7 +18,7 @@ from centime.limits import WEBHOOK_FAILING_DISABLE_S, WEBHOOK_RETRY_DELAYS_S
 from centime.platform.context import Platform
 from centime.platform.events import NewSecret, SecretBox, install_target_policy, webhooks
 from centime.platform.ids import format_id
-from centime.platform.payments import Payment, create_payment
+from centime.platform.payments import Payment, PaymentRequest, create_payment
 
 from ..platform.world import customer, fund, merchant
 from .receiver import LOOPBACK_POLICY, Receiver, receiver
@@ -52,7 +52,9 @@ def endpoint(platform: Platform, merchant_id: int, url: str, *types: str) -> New
 
 
 def pay(platform: Platform, customer_id: int, merchant_id: int, amount: int = 1_000) -> Payment:
-    paid = platform.execute(create_payment(platform, customer_id, merchant_id, "USD", amount))
+    paid = platform.execute(
+        create_payment(platform, PaymentRequest(customer_id, merchant_id, "USD", amount))
+    )
     assert isinstance(paid, Payment), paid
     return paid
 

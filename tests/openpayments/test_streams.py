@@ -15,7 +15,7 @@ from centime.platform.context import Operation, Platform
 from centime.platform.errors import Refusal
 from centime.platform.ids import format_id
 from centime.platform.parties import Status, set_customer
-from centime.platform.payments import create_payment
+from centime.platform.payments import PaymentRequest, create_payment
 from tests.openpayments.signing import request
 from tests.openpayments.test_attacks import _incoming, _outgoing_grant
 from tests.openpayments.test_flow import BASE, _customer, _shop, _usd, http
@@ -149,5 +149,7 @@ def test_a_lapsed_reserve_is_paid_directly_or_the_payments_fail(
 def spend(platform: Platform, customer_id: int, amount: int) -> None:
     """The customer pays all of ``amount`` to another merchant (in the API's way)."""
     shop = merchant(platform)
-    paid = platform.execute(create_payment(platform, customer_id, shop.id, "USD", amount))
+    paid = platform.execute(
+        create_payment(platform, PaymentRequest(customer_id, shop.id, "USD", amount))
+    )
     assert not isinstance(paid, Refusal), paid

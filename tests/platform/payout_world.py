@@ -8,7 +8,7 @@ from centime.clock import FakeClock
 from centime.platform.context import Platform
 from centime.platform.errors import Refusal
 from centime.platform.parties import Merchant
-from centime.platform.payments import Payment, create_payment
+from centime.platform.payments import Payment, PaymentRequest, create_payment
 from centime.platform.payouts import Payout, PayoutMethod, add_payout_method
 from centime.providers.payout_sandbox import ACCOUNT_SUCCEEDS, SandboxPayoutRail
 
@@ -27,7 +27,9 @@ def earn(platform: Platform, merchant_id: int, amount: int, asset: str = "USD") 
     """A customer pays the merchant ``amount`` (the merchant earns it less its fee)."""
     payer = customer(platform, tier=2)
     fund(platform, payer.id, asset, amount)
-    paid = platform.execute(create_payment(platform, payer.id, merchant_id, asset, amount))
+    paid = platform.execute(
+        create_payment(platform, PaymentRequest(payer.id, merchant_id, asset, amount))
+    )
     assert not isinstance(paid, Refusal), paid
     return paid
 

@@ -32,13 +32,18 @@ from centime.platform.errors import Refusal
 from centime.platform.ids import derive_id
 from centime.platform.payments import (
     Capture,
+    CaptureRequest,
     Hold,
+    HoldRequest,
     HoldStatus,
     Mandate,
     P2PTransfer,
     Payment,
     PaymentItem,
+    PaymentRequest,
     Refund,
+    RefundRequest,
+    TransferRequest,
     authorize_hold,
     capture_hold,
     create_mandate,
@@ -141,7 +146,8 @@ def test_money_is_conserved_whatever_happens(platform: Platform, clock: FakeCloc
         def pay(self, who: int, to: int, asset: str, amount: int) -> None:
             result = platform.execute(
                 create_payment(
-                    platform, self.customers[who].id, self.merchants[to].id, asset, amount
+                    platform,
+                    PaymentRequest(self.customers[who].id, self.merchants[to].id, asset, amount),
                 )
             )
             event(f"payment: {_outcome(result)}")
@@ -175,11 +181,13 @@ def test_money_is_conserved_whatever_happens(platform: Platform, clock: FakeCloc
             result = platform.execute(
                 authorize_hold(
                     platform,
-                    self.customers[who].id,
-                    self.merchants[to].id,
-                    asset,
-                    amount,
-                    timeout_s,
+                    HoldRequest(
+                        self.customers[who].id,
+                        self.merchants[to].id,
+                        asset,
+                        amount,
+                        timeout_s=timeout_s,
+                    ),
                 )
             )
             event(f"authorize: {_outcome(result)}")
@@ -191,7 +199,7 @@ def test_money_is_conserved_whatever_happens(platform: Platform, clock: FakeCloc
             if not self.holds:
                 return
             hold_id = data.draw(st.sampled_from(self.holds))
-            result = platform.execute(capture_hold(platform, hold_id, amount))
+            result = platform.execute(capture_hold(platform, CaptureRequest(hold_id, amount)))
             event(f"capture: {_outcome(result)}")
             if isinstance(result, Capture):
                 self.payments.append(result.payment.id)
@@ -207,7 +215,9 @@ def test_money_is_conserved_whatever_happens(platform: Platform, clock: FakeCloc
         def refund(self, data: st.DataObject, amount: int | None) -> None:
             if self.payments:
                 payment_id = data.draw(st.sampled_from(self.payments))
-                result = platform.execute(refund_payment(platform, payment_id, amount))
+                result = platform.execute(
+                    refund_payment(platform, RefundRequest(payment_id, amount))
+                )
                 assert isinstance(result, Refund | Refusal)
                 event(f"refund: {_outcome(result)}")
 
@@ -230,12 +240,14 @@ def test_money_is_conserved_whatever_happens(platform: Platform, clock: FakeCloc
             result = platform.execute(
                 create_payment(
                     platform,
-                    granted.customer_id,
-                    granted.merchant_id,
-                    granted.asset,
-                    amount,
-                    mandate_id=granted.id,
-                    charged_by_merchant=True,
+                    PaymentRequest(
+                        granted.customer_id,
+                        granted.merchant_id,
+                        granted.asset,
+                        amount,
+                        mandate_id=granted.id,
+                        charged_by_merchant=True,
+                    ),
                 )
             )
             event(f"charge under a mandate: {_outcome(result)}")
@@ -251,7 +263,10 @@ def test_money_is_conserved_whatever_happens(platform: Platform, clock: FakeCloc
         @rule(who=customers_, to=customers_, asset=assets_, amount=amounts)
         def send_money(self, who: int, to: int, asset: str, amount: int) -> None:
             result = platform.execute(
-                send(platform, self.customers[who].id, self.customers[to].id, asset, amount)
+                send(
+                    platform,
+                    TransferRequest(self.customers[who].id, self.customers[to].id, asset, amount),
+                )
             )
             assert isinstance(result, P2PTransfer | Refusal)
             event(f"send: {_outcome(result)}")

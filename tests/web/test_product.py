@@ -15,7 +15,7 @@ from centime.clock import FakeClock
 from centime.platform.context import Platform
 from centime.platform.funding import TopUp, create_topup, process_provider_events
 from centime.platform.ids import format_id, parse_id
-from centime.platform.payments import send
+from centime.platform.payments import TransferRequest, send
 from centime.providers import Method, SandboxConfig, SandboxProvider
 from centime.providers.sandbox import CARD_DECLINED, CARD_SUCCEEDS
 from centime.risk.types import Action, Decision, RiskEvent
@@ -93,7 +93,9 @@ def test_history_names_people_and_dates_and_links_receipts_for_their_parties_onl
     me = _customer_id(client)
     fund(platform, me, "USD", 10_000_000)
     friend = customer(platform)
-    sent = platform.execute(send(platform, me, friend.id, "USD", 2_500_000, "lunch"))
+    sent = platform.execute(
+        send(platform, TransferRequest(me, friend.id, "USD", 2_500_000, note="lunch"))
+    )
     ref = format_id("tr", sent.id)  # type: ignore[union-attr]
     wallet = client.get("/wallet").text
     assert f"to {friend.name}" in wallet and format_id("cus", friend.id) not in wallet

@@ -197,13 +197,14 @@ def _move(
             budget_left,
         )
         return hold if isinstance(hold, Refusal) else ("stream", hold)
-    # payer, payee, asset, amount, description: the same for a payment and a transfer
-    movement = (platform, sender.party_id, incoming.party_id, sender.asset, amount, "Open Payments")
+    # payer, payee, asset, amount: the same for a payment and a transfer
+    movement = (sender.party_id, incoming.party_id, sender.asset, amount)
     if incoming.party_kind == "merchant":
-        op = payments.create_payment(*movement, incoming.id, payment_id=ledger_id)
-        result: Any = op.unit(ctx)
+        request = payments.PaymentRequest(*movement, ledger_id, "Open Payments", incoming.id)
+        result: Any = payments.create_payment(platform, request).unit(ctx)
         return result if isinstance(result, Refusal) else ("payment", ledger_id)
-    transfer = p2p.send(*movement, ledger_id).unit(ctx)
+    sent = payments.TransferRequest(*movement, ledger_id, "Open Payments")
+    transfer = p2p.send(platform, sent).unit(ctx)
     return transfer if isinstance(transfer, Refusal) else ("transfer", ledger_id)
 
 

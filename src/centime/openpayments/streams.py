@@ -96,19 +96,20 @@ def _settle(ctx: UnitContext, platform: Platform, stream: Stream) -> None:
     and the incoming payments' ``receivedAmount`` goes back down: never money the merchant
     is told it received but does not have."""
     if stream.accrued > 0:
-        result: Any = capture_hold(platform, stream.hold_id, stream.accrued).unit(ctx)
+        result: Any = capture_hold(
+            platform, payments.CaptureRequest(stream.hold_id, stream.accrued)
+        ).unit(ctx)
         if isinstance(result, Refusal):
             late = derive_id("op-stream-late", stream.hold_id)
-            result = payments.create_payment(
-                platform,
+            late_payment = payments.PaymentRequest(
                 stream.customer_id,
                 stream.merchant_id,
                 stream.asset,
                 stream.accrued,
+                late,
                 "Web Monetization",
-                None,
-                payment_id=late,
-            ).unit(ctx)
+            )
+            result = payments.create_payment(platform, late_payment).unit(ctx)
         if isinstance(result, Refusal):
             _fail(ctx, stream)
     else:
@@ -181,16 +182,10 @@ def accrue(
         stream = None
     if stream is None:
         hold_id = derive_id("op-stream", grant_id, merchant_id, ctx.now_ns)
-        hold: Any = authorize_hold(
-            platform,
-            customer_id,
-            merchant_id,
-            asset,
-            reserve,
-            HOLD_S,
-            "Web Monetization",
-            hold_id=hold_id,
-        ).unit(ctx)
+        reserving = payments.HoldRequest(
+            customer_id, merchant_id, asset, reserve, hold_id, HOLD_S, "Web Monetization"
+        )
+        hold: Any = authorize_hold(platform, reserving).unit(ctx)
         if isinstance(hold, Refusal):
             return hold
         stream = Stream(

@@ -88,6 +88,10 @@ class LabelledEvent(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class SimConfig:
+    """A simulated population (``customers``, ``merchants``) over ``days`` from
+    ``start_ns``, and how often each fraud scheme starts in it. The same config (``seed``
+    included) makes the same events."""
+
     customers: int = 2_000
     merchants: int = 60
     days: int = 30
@@ -186,22 +190,10 @@ class _World:
     def _person(self, prefix: str) -> _Person:
         return _Person(self.ids.new(prefix), self.rng, self.ids)
 
-    def emit(
-        self,
-        t_ns: int,
-        kind: str,
-        amount: int,
-        payer: str,
-        payee: str,
-        device: str | None = None,
-        ip: str | None = None,
-        instrument: str | None = None,
-        label: int = 0,
-        typology: str = "",
-    ) -> None:
-        event = RiskEvent(t_ns, kind, amount, ASSET, payer, payee, device, ip, instrument)
+    def emit(self, event: RiskEvent, label: int = 0, typology: str = "") -> None:
+        """Record the event with its label (kept in the order events were made, per time)."""
         self._seq += 1
-        self.out.append((t_ns, self._seq, LabelledEvent(event, label, typology)))
+        self.out.append((event.timestamp_ns, self._seq, LabelledEvent(event, label, typology)))
 
     def act(
         self,
@@ -216,7 +208,8 @@ class _World:
         """An event ``p`` made from its own device and IP: fraud (label 1) of ``typology``
         when one is named, legitimate otherwise."""
         label = 1 if typology else 0
-        self.emit(t_ns, kind, amount, p.id, payee, p.device, p.ip, instrument, label, typology)
+        event = RiskEvent(t_ns, kind, amount, ASSET, p.id, payee, p.device, p.ip, instrument)
+        self.emit(event, label, typology)
 
     def at_hour(self, day: int) -> int:
         hour = self.rng.choices(range(24), weights=HOUR_WEIGHTS)[0]
@@ -358,9 +351,8 @@ class _World:
             amount = left if rng.random() < 0.5 else left * rng.randint(6, 9) // 10
             if amount <= 0:
                 break
-            self.emit(
-                t, "transfer", amount, victim.id, mule.id, device, ip, label=1, typology="ato"
-            )
+            stolen = RiskEvent(t, "transfer", amount, ASSET, victim.id, mule.id, device, ip)
+            self.emit(stolen, label=1, typology="ato")
             left -= amount
             t += rng.randrange(30, 600) * NS_PER_S
         victim.balance = left

@@ -103,56 +103,15 @@ def operation(
     made: Operation[Any]
     match request:
         case PaymentRequest():
-            made = payments.create_payment(
-                platform,
-                request.customer_id,
-                request.merchant_id,
-                request.asset,
-                request.amount,
-                request.description,
-                request.reference,
-                payment_id=request.payment_id,
-                mandate_id=request.mandate_id,
-                charged_by_merchant=request.charged_by_merchant,
-                promo_code=request.promo_code,
-            )
+            made = payments.create_payment(platform, request)
         case TransferRequest():
-            made = p2p.send(
-                platform,
-                request.sender_id,
-                request.recipient_id,
-                request.asset,
-                request.amount,
-                request.note,
-                transfer_id=request.transfer_id,
-            )
+            made = p2p.send(platform, request)
         case HoldRequest():
-            made = holds.authorize_hold(
-                platform,
-                request.customer_id,
-                request.merchant_id,
-                request.asset,
-                request.amount,
-                request.timeout_s,
-                request.description,
-                request.mandate_id,
-                request.hold_id,
-                charged_by_merchant=request.charged_by_merchant,
-            )
+            made = holds.authorize_hold(platform, request)
         case CaptureRequest():
-            made = holds.capture_hold(
-                platform, request.hold_id, request.amount, request.merchant_id, request.asset
-            )
+            made = holds.capture_hold(platform, request)
         case RefundRequest():
-            made = refunds.refund_payment(
-                platform,
-                request.payment_id,
-                request.amount,
-                request.reason,
-                merchant_id=request.merchant_id,
-                refund_id=request.refund_id,
-                asset=request.asset,
-            )
+            made = refunds.refund_payment(platform, request)
     return made
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Final
+from typing import Any, Final, get_type_hints
 
 import msgspec
 
@@ -39,41 +39,25 @@ class PlanError(ValueError):
     """A stored request that does not decode to its kind's request."""
 
 
-class _Payment(msgspec.Struct, forbid_unknown_fields=True):
-    customer_id: int
-    merchant_id: int
-    asset: str
-    amount: int
-    payment_id: int
-    charged_by_merchant: bool
-    description: str | None = None
-    reference: str | None = None
-    mandate_id: int | None = None
-    promo_code: str | None = None  # written only when given
-    v: int = 1
+# The requests stored by their fields as they are (a top-up's instrument is rebuilt).
+_Stored = PaymentRequest | TransferRequest | HoldRequest
 
 
-class _Transfer(msgspec.Struct, forbid_unknown_fields=True):
-    sender_id: int
-    recipient_id: int
-    asset: str
-    amount: int
-    transfer_id: int
-    note: str | None = None
-    v: int = 1
-
-
-class _Hold(msgspec.Struct, forbid_unknown_fields=True):
-    customer_id: int
-    merchant_id: int
-    asset: str
-    amount: int
-    hold_id: int
-    charged_by_merchant: bool
-    timeout_s: int | None = None
-    description: str | None = None
-    mandate_id: int | None = None
-    v: int = 1
+def _stored_form(request_type: type[_Stored]) -> type[msgspec.Struct]:
+    """The stored form of a request kept by its fields (the ones :func:`encode` writes):
+    each field with its type, optional where the request defaults it to None, required
+    otherwise (a stored row always names its id and flags), plus the version."""
+    hints = get_type_hints(request_type)
+    fields: list[tuple[str, Any] | tuple[str, Any, Any]] = [
+        (f.name, hints[f.name], None) if f.default is None else (f.name, hints[f.name])
+        for f in dataclasses.fields(request_type)
+    ]
+    return msgspec.defstruct(
+        f"_Stored{request_type.__name__}",
+        [*fields, ("v", int, 1)],
+        kw_only=True,
+        forbid_unknown_fields=True,
+    )
 
 
 class _TopUp(msgspec.Struct, forbid_unknown_fields=True):
@@ -88,10 +72,13 @@ class _TopUp(msgspec.Struct, forbid_unknown_fields=True):
     v: int = 1
 
 
+_REQUESTS: Final[dict[str, type[_Stored]]] = {
+    "payment": PaymentRequest,
+    "transfer": TransferRequest,
+    "hold": HoldRequest,
+}
 _TYPES: Final[dict[str, type[msgspec.Struct]]] = {
-    "payment": _Payment,
-    "transfer": _Transfer,
-    "hold": _Hold,
+    **{kind: _stored_form(request_type) for kind, request_type in _REQUESTS.items()},
     "topup": _TopUp,
 }
 
@@ -165,22 +152,13 @@ def decode(kind: str, text: str | bytes) -> MoneyRequest:
     version = getattr(stored, "v", None)
     if version != ENCODING_VERSION:
         raise PlanError(f"the {kind}'s stored request has version {version}")
-    return _request(stored)
+    return _request(kind, stored)
 
 
-# The requests stored by their fields as they are (a top-up's instrument is rebuilt).
-_Stored = PaymentRequest | TransferRequest | HoldRequest
-_REQUESTS: Final[dict[type[msgspec.Struct], type[_Stored]]] = {
-    _Payment: PaymentRequest,
-    _Transfer: TransferRequest,
-    _Hold: HoldRequest,
-}
-
-
-def _request(stored: msgspec.Struct) -> MoneyRequest:
+def _request(kind: str, stored: msgspec.Struct) -> MoneyRequest:
     if isinstance(stored, _TopUp):
         return _topup_request(stored)
-    request_type = _REQUESTS.get(type(stored))
+    request_type = _REQUESTS.get(kind)
     if request_type is None:
         raise PlanError(f"not a stored request: {type(stored).__name__}")
     fields = msgspec.structs.asdict(stored)

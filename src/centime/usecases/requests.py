@@ -6,7 +6,9 @@ move money before anything is asked or written. Everything else is derived from 
 (centime.usecases.derive): the risk event, the service's operation, the review plan.
 
 The checks are the services' own (they check again, inside their units, for callers that
-do not come through here): one definition, applied first here.
+do not come through here): one definition, applied first here. The requests of payments,
+transfers, holds, captures and refunds are the payments context's own
+(centime.platform.payments.requests): its services take them as they are.
 """
 
 from __future__ import annotations
@@ -19,7 +21,11 @@ from centime.platform.errors import Code, Refusal
 from centime.platform.funding import Vaulted, check_request
 from centime.platform.ids import new_id, valid_id
 from centime.platform.payments import (
-    PaymentItem,
+    CaptureRequest,
+    HoldRequest,
+    PaymentRequest,
+    RefundRequest,
+    TransferRequest,
     check_authorize,
     check_capture,
     check_payment,
@@ -47,63 +53,6 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class PaymentRequest:
-    """A customer pays a merchant (centime.platform.payments.service.create_payment)."""
-
-    customer_id: int
-    merchant_id: int
-    asset: str
-    amount: int
-    payment_id: int = field(default_factory=new_id)  # given: idempotent under it
-    description: str | None = None
-    reference: str | None = None
-    mandate_id: int | None = None
-    charged_by_merchant: bool = False
-    promo_code: str | None = None
-
-    @property
-    def item(self) -> PaymentItem:
-        """The payment as the payments service's batch item."""
-        return PaymentItem(
-            self.customer_id,
-            self.asset,
-            self.amount,
-            self.description,
-            self.reference,
-            self.payment_id,
-            self.mandate_id,
-            self.promo_code,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class TransferRequest:
-    """A customer sends money to another (centime.platform.payments.p2p.send)."""
-
-    sender_id: int
-    recipient_id: int
-    asset: str
-    amount: int
-    transfer_id: int = field(default_factory=new_id)  # given: idempotent under it
-    note: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class HoldRequest:
-    """A merchant's metered hold on a customer's money (centime.platform.payments.holds)."""
-
-    customer_id: int
-    merchant_id: int
-    asset: str
-    amount: int
-    hold_id: int = field(default_factory=new_id)  # given: idempotent under it
-    timeout_s: int | None = None  # None: the configured default
-    description: str | None = None
-    mandate_id: int | None = None
-    charged_by_merchant: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class TopUpRequest:
     """Money into a customer's wallet from a card, a bank account or a phone bill
     (centime.platform.funding.topups). ``instrument`` as the customer gave it, or vaulted (what a
@@ -115,32 +64,6 @@ class TopUpRequest:
     method: str
     instrument: str | Vaulted
     topup_id: int = field(default_factory=new_id)  # given: idempotent under it
-
-
-@dataclass(frozen=True, slots=True)
-class CaptureRequest:
-    """A merchant captures ``amount`` of its hold (centime.platform.payments.holds.capture_hold):
-    paid as a payment, the rest of the reserve back to the customer. ``merchant_id`` given:
-    the hold must be that merchant's; ``asset`` given: the amount must be in the hold's."""
-
-    hold_id: int
-    amount: int
-    merchant_id: int | None = None
-    asset: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RefundRequest:
-    """A payment refunded, all of what is left (``amount`` None) or part of it
-    (centime.platform.payments.refunds.refund_payment); ``merchant_id`` and ``asset`` as for a
-    capture."""
-
-    payment_id: int
-    amount: int | None = None
-    reason: str | None = None
-    merchant_id: int | None = None
-    refund_id: int = field(default_factory=new_id)  # given: idempotent under it
-    asset: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,22 +123,15 @@ def refusal(
                 else Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
             )
         case TransferRequest():
-            return check_send(
-                request.sender_id,
-                request.recipient_id,
-                request.asset,
-                request.amount,
-                request.note,
-                request.transfer_id,
-            )
+            return check_send(request)
         case HoldRequest():
-            return _hold_refusal(request, config)
+            return check_authorize(request, config)
         case TopUpRequest():
             return _topup_refusal(request)
         case CaptureRequest():
             return check_capture(request.amount)
         case RefundRequest():
-            return check_refund(request.amount, request.reason, request.refund_id)
+            return check_refund(request)
         case PayoutRequest():
             return _payout_refusal(request)
         case InstantPayoutRequest():
@@ -226,22 +142,6 @@ def refusal(
             if request.kind not in ("customer", "merchant") or not valid_id(request.party_id):
                 return Refusal(Code.INVALID_REQUEST, "a sign-up names a new customer or merchant")
             return None
-
-
-def _hold_refusal(request: HoldRequest, config: PlatformConfig) -> Refusal | None:
-    timeout = config.hold_timeout_default_s if request.timeout_s is None else request.timeout_s
-    if not valid_id(request.customer_id):
-        return Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
-    if not valid_id(request.merchant_id):
-        return Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
-    return check_authorize(
-        config,
-        request.asset,
-        request.amount,
-        timeout,
-        request.description,
-        (request.mandate_id, request.hold_id),
-    )
 
 
 def _payout_refusal(request: PayoutRequest) -> Refusal | None:

@@ -22,10 +22,14 @@ from centime.platform.events import webhooks
 from centime.platform.events.outbox import SUBSCRIBABLE_TYPES
 from centime.platform.events.webhooks import NewSecret, SecretBox, check_url, subscribed
 from centime.platform.payments import (
+    CaptureRequest,
     Hold,
+    HoldRequest,
     Mandate,
     P2PTransfer,
     Refund,
+    RefundRequest,
+    TransferRequest,
     authorize_hold,
     capture_hold,
     create_mandate,
@@ -37,6 +41,7 @@ from centime.platform.payments import (
 )
 from centime.platform.payments.service import (
     Payment,
+    PaymentRequest,
     _created_events,
     create_payment,
     payment_event,
@@ -190,26 +195,35 @@ def test_every_operation_emits_its_event_in_its_unit(platform: Platform, clock: 
     _endpoint(platform, shop.id, *sorted(SUBSCRIBABLE_TYPES))
     mandate = platform.execute(create_mandate(platform, ada.id, shop.id, "USD", 10_000_000))
     assert isinstance(mandate, Mandate)
-    paid = platform.execute(create_payment(platform, ada.id, shop.id, "USD", 1_000_000))
+    paid = platform.execute(
+        create_payment(platform, PaymentRequest(ada.id, shop.id, "USD", 1_000_000))
+    )
     assert isinstance(paid, Payment)
-    assert isinstance(platform.execute(refund_payment(platform, paid.id, 1_000)), Refund)
+    assert isinstance(
+        platform.execute(refund_payment(platform, RefundRequest(paid.id, 1_000))), Refund
+    )
     held = [
-        platform.execute(authorize_hold(platform, ada.id, shop.id, "USD", 1_000, 60))
+        platform.execute(
+            authorize_hold(platform, HoldRequest(ada.id, shop.id, "USD", 1_000, timeout_s=60))
+        )
         for _ in range(3)
     ]
     assert all(isinstance(h, Hold) for h in held)
     ids = [h.id for h in held if isinstance(h, Hold)]
-    platform.execute(capture_hold(platform, ids[0], 500))
+    platform.execute(capture_hold(platform, CaptureRequest(ids[0], 500)))
     platform.execute(release_hold(platform, ids[1]))
     clock.advance(61)
     platform.ledger.run(lambda ctx: None, 0)  # the ledger expires the last reserve
     assert expire_holds(platform) == 1
     assert expire_holds(platform) == 0  # told once
     assert isinstance(platform.execute(revoke_mandate(platform, mandate.id)), Mandate)
-    assert isinstance(platform.execute(send(platform, ada.id, bob.id, "USD", 1_000)), P2PTransfer)
+    assert isinstance(
+        platform.execute(send(platform, TransferRequest(ada.id, bob.id, "USD", 1_000))), P2PTransfer
+    )
     # A merchant nobody listens for: its payment writes no event.
     assert isinstance(
-        platform.execute(create_payment(platform, ada.id, quiet.id, "USD", 10)), Payment
+        platform.execute(create_payment(platform, PaymentRequest(ada.id, quiet.id, "USD", 10))),
+        Payment,
     )
     # (Events of one unit share its created_ns; their order among themselves is the ids'.)
     assert sorted(_events(platform)) == sorted(

@@ -11,9 +11,11 @@ from centime.platform.chart import OPERATOR, AccountKind
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.parties import Status, set_merchant
+from centime.platform.payments import CaptureRequest, RefundRequest
 from centime.platform.payments.holds import (
     Capture,
     Hold,
+    HoldRequest,
     HoldStatus,
     authorize_hold,
     capture_hold,
@@ -34,8 +36,21 @@ AVAILABLE = AccountKind.MERCHANT_AVAILABLE
 FEES = AccountKind.FEE_REVENUE
 
 
-def authorize(platform: Platform, *args: Any, **kw: Any) -> Hold:
-    hold = platform.execute(authorize_hold(platform, *args, **kw))
+def authorize(
+    platform: Platform,
+    customer_id: int,
+    merchant_id: int,
+    asset: str,
+    amount: int,
+    timeout_s: int,
+    description: str | None = None,
+    **kw: Any,
+) -> Hold:
+    """The hold authorized (``kw``: the other fields of its request)."""
+    request = HoldRequest(
+        customer_id, merchant_id, asset, amount, timeout_s=timeout_s, description=description, **kw
+    )
+    hold = platform.execute(authorize_hold(platform, request))
     assert isinstance(hold, Hold), hold
     return hold
 
@@ -73,7 +88,7 @@ def test_a_partial_capture_posts_restricted_first_pays_the_fee_and_releases_the_
     fund(platform, ada.id, "USD", 300, restricted=True)
     fund(platform, ada.id, "USD", 1_000)
     hold = authorize(platform, ada.id, shop.id, "USD", 500, 60)
-    captured = platform.execute(capture_hold(platform, hold.id, 400))
+    captured = platform.execute(capture_hold(platform, CaptureRequest(hold.id, 400)))
     assert isinstance(captured, Capture)
     payment = captured.payment
     assert (payment.amount, payment.fee, payment.restricted_amount) == (400, 40, 300)
@@ -96,7 +111,7 @@ def test_a_capture_below_the_restricted_part_voids_the_wallet_reserve(platform: 
     fund(platform, ada.id, "USD", 300, restricted=True)
     fund(platform, ada.id, "USD", 1_000)
     hold = authorize(platform, ada.id, shop.id, "USD", 500, 60)
-    captured = platform.execute(capture_hold(platform, hold.id, 1))
+    captured = platform.execute(capture_hold(platform, CaptureRequest(hold.id, 1)))
     assert isinstance(captured, Capture) and captured.payment.restricted_amount == 1
     assert balance(platform, RESTRICTED, ada.id, "USD") == 299
     assert available(platform, WALLET, ada.id) == 1_000
@@ -108,20 +123,22 @@ def test_a_capture_outside_the_authorization_is_refused(platform: Platform, amou
     fund(platform, ada.id, "USD", 1_000)
     hold = authorize(platform, ada.id, shop.id, "USD", 500, 60)
     code = Code.CAPTURE_EXCEEDS_HOLD if amount == 501 else Code.INVALID_AMOUNT
-    refused(platform, capture_hold(platform, hold.id, amount), code)
+    refused(platform, capture_hold(platform, CaptureRequest(hold.id, amount)), code)
 
 
 def test_a_hold_is_resolved_once(platform: Platform) -> None:
     ada, shop = customer(platform), merchant(platform)
     fund(platform, ada.id, "USD", 1_000)
     hold = authorize(platform, ada.id, shop.id, "USD", 500, 60)
-    assert isinstance(platform.execute(capture_hold(platform, hold.id, 500)), Capture)
-    refused(platform, capture_hold(platform, hold.id, 1), Code.HOLD_NOT_AUTHORIZED)
+    assert isinstance(
+        platform.execute(capture_hold(platform, CaptureRequest(hold.id, 500))), Capture
+    )
+    refused(platform, capture_hold(platform, CaptureRequest(hold.id, 1)), Code.HOLD_NOT_AUTHORIZED)
     refused(platform, release_hold(platform, hold.id), Code.HOLD_NOT_AUTHORIZED)
     other = authorize(platform, ada.id, shop.id, "USD", 100, 60)
     released = platform.execute(release_hold(platform, other.id))
     assert isinstance(released, Hold) and released.status is HoldStatus.RELEASED
-    refused(platform, capture_hold(platform, other.id, 1), Code.HOLD_NOT_AUTHORIZED)
+    refused(platform, capture_hold(platform, CaptureRequest(other.id, 1)), Code.HOLD_NOT_AUTHORIZED)
 
 
 def test_a_release_gives_the_whole_reserve_back(platform: Platform) -> None:
@@ -148,7 +165,7 @@ def test_a_lapsed_hold_expires_and_cannot_be_captured(platform: Platform, clock:
     assert seen is not None and seen.status is HoldStatus.EXPIRED  # derived from the ledger
     assert available(platform, RESTRICTED, ada.id) == 100
     assert available(platform, WALLET, ada.id) == 1_000
-    refused(platform, capture_hold(platform, hold.id, 1), Code.HOLD_NOT_AUTHORIZED)
+    refused(platform, capture_hold(platform, CaptureRequest(hold.id, 1)), Code.HOLD_NOT_AUTHORIZED)
     refused(platform, release_hold(platform, hold.id), Code.HOLD_NOT_AUTHORIZED)
     assert expire_holds(platform) == 1
     assert expire_holds(platform) == 0
@@ -164,7 +181,7 @@ def test_a_hold_is_expired_for_capture_as_soon_as_it_lapses(
     fund(platform, ada.id, "USD", 1_000)
     hold = authorize(platform, ada.id, shop.id, "USD", 600, 60)
     clock.advance(61)
-    result = platform.execute(capture_hold(platform, hold.id, 1))
+    result = platform.execute(capture_hold(platform, CaptureRequest(hold.id, 1)))
     assert isinstance(result, Refusal) and result.code is Code.HOLD_NOT_AUTHORIZED
     assert available(platform, WALLET, ada.id) == 1_000
     assert balance(platform, AVAILABLE, shop.id, "USD") == 0
@@ -175,15 +192,39 @@ def test_a_hold_is_refused_like_a_payment(platform: Platform) -> None:
     fund(platform, ada.id, "USD", 1_000)
     max_s = platform.config.hold_timeout_max_s
     cases = [
-        (authorize_hold(platform, ada.id, shop.id, "USD", 1_001, 60), Code.INSUFFICIENT_FUNDS),
-        (authorize_hold(platform, ada.id, shop.id, "XXX", 1, 60), Code.UNKNOWN_ASSET),
-        (authorize_hold(platform, ada.id, shop.id, "USD", 0, 60), Code.INVALID_AMOUNT),
-        (authorize_hold(platform, ada.id, shop.id, "USD", 1, 0), Code.INVALID_REQUEST),
-        (authorize_hold(platform, ada.id, shop.id, "USD", 1, max_s + 1), Code.INVALID_REQUEST),
-        (authorize_hold(platform, 999, shop.id, "USD", 1, 60), Code.CUSTOMER_NOT_FOUND),
-        (authorize_hold(platform, ada.id, 999, "USD", 1, 60), Code.MERCHANT_NOT_FOUND),
         (
-            authorize_hold(platform, ada.id, shop.id, "USD", 1, 60, charged_by_merchant=True),
+            authorize_hold(platform, HoldRequest(ada.id, shop.id, "USD", 1_001, timeout_s=60)),
+            Code.INSUFFICIENT_FUNDS,
+        ),
+        (
+            authorize_hold(platform, HoldRequest(ada.id, shop.id, "XXX", 1, timeout_s=60)),
+            Code.UNKNOWN_ASSET,
+        ),
+        (
+            authorize_hold(platform, HoldRequest(ada.id, shop.id, "USD", 0, timeout_s=60)),
+            Code.INVALID_AMOUNT,
+        ),
+        (
+            authorize_hold(platform, HoldRequest(ada.id, shop.id, "USD", 1, timeout_s=0)),
+            Code.INVALID_REQUEST,
+        ),
+        (
+            authorize_hold(platform, HoldRequest(ada.id, shop.id, "USD", 1, timeout_s=max_s + 1)),
+            Code.INVALID_REQUEST,
+        ),
+        (
+            authorize_hold(platform, HoldRequest(999, shop.id, "USD", 1, timeout_s=60)),
+            Code.CUSTOMER_NOT_FOUND,
+        ),
+        (
+            authorize_hold(platform, HoldRequest(ada.id, 999, "USD", 1, timeout_s=60)),
+            Code.MERCHANT_NOT_FOUND,
+        ),
+        (
+            authorize_hold(
+                platform,
+                HoldRequest(ada.id, shop.id, "USD", 1, timeout_s=60, charged_by_merchant=True),
+            ),
             Code.MANDATE_NOT_FOUND,
         ),
     ]
@@ -204,11 +245,21 @@ def test_a_merchants_hold_needs_a_mandate_and_counts_the_authorized_amount(
     refused(
         platform,
         authorize_hold(
-            platform, ada.id, shop.id, "USD", 201, 60, None, granted.id, charged_by_merchant=True
+            platform,
+            HoldRequest(
+                ada.id,
+                shop.id,
+                "USD",
+                201,
+                timeout_s=60,
+                description=None,
+                mandate_id=granted.id,
+                charged_by_merchant=True,
+            ),
         ),
         Code.MANDATE_LIMIT_EXCEEDED,
     )
-    captured = platform.execute(capture_hold(platform, hold.id, 100))
+    captured = platform.execute(capture_hold(platform, CaptureRequest(hold.id, 100)))
     assert isinstance(captured, Capture) and captured.payment.mandate_id == granted.id
     stored = get_mandate(platform, granted.id)
     # What was captured counts (once); the 700 the capture left go back to the day's room.
@@ -250,9 +301,13 @@ def test_another_merchant_cannot_touch_a_hold(platform: Platform) -> None:
     ada, shop, other = customer(platform), merchant(platform), merchant(platform)
     fund(platform, ada.id, "USD", 1_000)
     hold = authorize(platform, ada.id, shop.id, "USD", 100, 60)
-    refused(platform, capture_hold(platform, hold.id, 1, merchant_id=other.id), Code.HOLD_NOT_FOUND)
+    refused(
+        platform,
+        capture_hold(platform, CaptureRequest(hold.id, 1, merchant_id=other.id)),
+        Code.HOLD_NOT_FOUND,
+    )
     refused(platform, release_hold(platform, hold.id, merchant_id=other.id), Code.HOLD_NOT_FOUND)
-    refused(platform, capture_hold(platform, 12345, 1), Code.HOLD_NOT_FOUND)
+    refused(platform, capture_hold(platform, CaptureRequest(12345, 1)), Code.HOLD_NOT_FOUND)
     assert get_hold(platform, hold.id, merchant_id=other.id) is None
     assert list_holds(platform, merchant_id=other.id).items == []
     assert list_holds(platform, merchant_id=shop.id).items == [hold]
@@ -263,7 +318,7 @@ def test_a_frozen_merchant_cannot_capture(platform: Platform) -> None:
     fund(platform, ada.id, "USD", 1_000)
     hold = authorize(platform, ada.id, shop.id, "USD", 100, 60)
     platform.execute(set_merchant(platform, shop.id, Status.FROZEN))
-    refused(platform, capture_hold(platform, hold.id, 1), Code.MERCHANT_FROZEN)
+    refused(platform, capture_hold(platform, CaptureRequest(hold.id, 1)), Code.MERCHANT_FROZEN)
 
 
 def test_captured_money_is_refunded_like_any_payment_restricted_first(platform: Platform) -> None:
@@ -271,9 +326,9 @@ def test_captured_money_is_refunded_like_any_payment_restricted_first(platform: 
     fund(platform, ada.id, "USD", 300, restricted=True)
     fund(platform, ada.id, "USD", 1_000)
     hold = authorize(platform, ada.id, shop.id, "USD", 500, 60)
-    captured = platform.execute(capture_hold(platform, hold.id, 500))
+    captured = platform.execute(capture_hold(platform, CaptureRequest(hold.id, 500)))
     assert isinstance(captured, Capture)
-    refund = platform.execute(refund_payment(platform, captured.payment.id))
+    refund = platform.execute(refund_payment(platform, RefundRequest(captured.payment.id)))
     assert isinstance(refund, Refund)
     assert (refund.amount, refund.fee_returned, refund.restricted_amount) == (500, 50, 300)
     assert balance(platform, RESTRICTED, ada.id, "USD") == 300
@@ -290,6 +345,6 @@ def test_a_hold_id_makes_authorization_idempotent(platform: Platform) -> None:
     assert available(platform, WALLET, ada.id) == 900
     refused(
         platform,
-        authorize_hold(platform, ada.id, shop.id, "USD", 101, 60, hold_id=5),
+        authorize_hold(platform, HoldRequest(ada.id, shop.id, "USD", 101, timeout_s=60, hold_id=5)),
         Code.INVALID_REQUEST,
     )

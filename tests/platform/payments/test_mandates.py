@@ -19,6 +19,7 @@ from centime.platform.payments.mandates import (
 from centime.platform.payments.service import (
     Payment,
     PaymentItem,
+    PaymentRequest,
     create_payment,
     create_payments_batch,
 )
@@ -37,7 +38,8 @@ def mandate(platform: Platform, *args: Any) -> Mandate:
 def charge(platform: Platform, customer_id: int, merchant_id: int, amount: int, **kw: Any) -> Any:
     return platform.execute(
         create_payment(
-            platform, customer_id, merchant_id, "USD", amount, charged_by_merchant=True, **kw
+            platform,
+            PaymentRequest(customer_id, merchant_id, "USD", amount, charged_by_merchant=True, **kw),
         )
     )
 
@@ -82,7 +84,10 @@ def test_without_a_matching_active_mandate_a_merchant_cannot_charge(platform: Pl
     before = snapshot(platform)
     in_euros = platform.execute(
         create_payment(
-            platform, ada.id, shop.id, "EUR", 1, mandate_id=granted.id, charged_by_merchant=True
+            platform,
+            PaymentRequest(
+                ada.id, shop.id, "EUR", 1, mandate_id=granted.id, charged_by_merchant=True
+            ),
         )
     )
     assert isinstance(in_euros, Refusal) and in_euros.code is Code.MANDATE_NOT_FOUND
@@ -109,10 +114,10 @@ def test_a_customers_own_payment_needs_no_mandate_but_counts_against_one_it_name
     ada, shop = customer(platform), merchant(platform)
     fund(platform, ada.id, "USD", 10_000)
     granted = mandate(platform, ada.id, shop.id, "USD", 100)
-    own = platform.execute(create_payment(platform, ada.id, shop.id, "USD", 5_000))
+    own = platform.execute(create_payment(platform, PaymentRequest(ada.id, shop.id, "USD", 5_000)))
     assert isinstance(own, Payment) and own.mandate_id is None
     named = platform.execute(
-        create_payment(platform, ada.id, shop.id, "USD", 100, mandate_id=granted.id)
+        create_payment(platform, PaymentRequest(ada.id, shop.id, "USD", 100, mandate_id=granted.id))
     )
     assert isinstance(named, Payment) and named.mandate_id == granted.id
     refused_charge(platform, Code.MANDATE_LIMIT_EXCEEDED, ada.id, shop.id, 1, mandate_id=granted.id)

@@ -10,6 +10,7 @@ from centime.platform.chart import AccountKind
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.parties import Status, set_customer
+from centime.platform.payments import TransferRequest
 from centime.platform.payments.p2p import P2PTransfer, get_p2p_transfer, list_p2p_transfers, send
 
 from ..world import account, balance, customer, fund, snapshot
@@ -20,14 +21,14 @@ USD = ASSETS["USD"]
 
 
 def sent(platform: Platform, *args: Any, **kw: Any) -> P2PTransfer:
-    result = platform.execute(send(platform, *args, **kw))
+    result = platform.execute(send(platform, TransferRequest(*args, **kw)))
     assert isinstance(result, P2PTransfer), result
     return result
 
 
 def refused(platform: Platform, code: Code, *args: Any, **kw: Any) -> None:
     before = snapshot(platform)
-    result = platform.execute(send(platform, *args, **kw))
+    result = platform.execute(send(platform, TransferRequest(*args, **kw)))
     assert isinstance(result, Refusal) and result.code is code, result
     assert snapshot(platform) == before
 
@@ -36,7 +37,7 @@ def test_money_moves_from_wallet_to_wallet(platform: Platform) -> None:
     ada, bob = customer(platform), customer(platform)
     fund(platform, ada.id, "USD", 1_000)
     assert account(platform, WALLET, bob.id, "USD") is None
-    transfer = sent(platform, ada.id, bob.id, "USD", 400, "lunch")
+    transfer = sent(platform, ada.id, bob.id, "USD", 400, note="lunch")
     assert (transfer.amount, transfer.note) == (400, "lunch")
     assert balance(platform, WALLET, ada.id, "USD") == 600
     assert balance(platform, WALLET, bob.id, "USD") == 400  # created on first use
@@ -95,7 +96,7 @@ def test_bad_input_is_refused(platform: Platform) -> None:
     refused(platform, Code.UNKNOWN_ASSET, ada.id, bob.id, "XYZ", 1)
     refused(platform, Code.INVALID_AMOUNT, ada.id, bob.id, "USD", 0)
     refused(platform, Code.INVALID_AMOUNT, ada.id, bob.id, "USD", 2.0)
-    refused(platform, Code.INVALID_REQUEST, ada.id, bob.id, "USD", 1, "n" * 501)
+    refused(platform, Code.INVALID_REQUEST, ada.id, bob.id, "USD", 1, note="n" * 501)
 
 
 def test_a_transfer_id_makes_the_request_idempotent(platform: Platform) -> None:

@@ -18,6 +18,7 @@ from centime.platform.payments.service import (
     Leg,
     Payment,
     PaymentItem,
+    PaymentRequest,
     create_payment,
     create_payments_batch,
     get_payment,
@@ -33,7 +34,7 @@ FEES = AccountKind.FEE_REVENUE
 
 
 def pay(platform: Platform, *args: Any, **kwargs: Any) -> Payment:
-    result = platform.execute(create_payment(platform, *args, **kwargs))
+    result = platform.execute(create_payment(platform, PaymentRequest(*args, **kwargs)))
     assert isinstance(result, Payment), result
     return result
 
@@ -41,7 +42,7 @@ def pay(platform: Platform, *args: Any, **kwargs: Any) -> Payment:
 def refused(platform: Platform, code: Code, *args: Any, **kwargs: Any) -> None:
     """The payment is refused with ``code`` and nothing changed anywhere."""
     before = snapshot(platform)
-    result = platform.execute(create_payment(platform, *args, **kwargs))
+    result = platform.execute(create_payment(platform, PaymentRequest(*args, **kwargs)))
     assert isinstance(result, Refusal) and result.code is code, result
     assert snapshot(platform) == before
 
@@ -49,7 +50,9 @@ def refused(platform: Platform, code: Code, *args: Any, **kwargs: Any) -> None:
 def test_a_payment_moves_the_amount_and_splits_the_fee_off(platform: Platform) -> None:
     ada, shop = customer(platform), merchant(platform, fee_bp=250, fee_fixed={"USD": 10})
     fund(platform, ada.id, "USD", 10_000)
-    payment = pay(platform, ada.id, shop.id, "USD", 4_000, "an article", "ref-1")
+    payment = pay(
+        platform, ada.id, shop.id, "USD", 4_000, description="an article", reference="ref-1"
+    )
     assert (payment.amount, payment.fee, payment.restricted_amount) == (4_000, 110, 0)
     assert balance(platform, WALLET, ada.id, "USD") == 6_000
     assert balance(platform, AVAILABLE, shop.id, "USD") == 3_890
@@ -113,8 +116,8 @@ def test_bad_amounts_and_assets_are_refused(
 def test_bad_text_fields_are_refused(platform: Platform) -> None:
     ada, shop = customer(platform), merchant(platform)
     fund(platform, ada.id, "USD", 1_000)
-    refused(platform, Code.INVALID_REQUEST, ada.id, shop.id, "USD", 1, "x" * 501)
-    refused(platform, Code.INVALID_REQUEST, ada.id, shop.id, "USD", 1, None, "r" * 201)
+    refused(platform, Code.INVALID_REQUEST, ada.id, shop.id, "USD", 1, description="x" * 501)
+    refused(platform, Code.INVALID_REQUEST, ada.id, shop.id, "USD", 1, reference="r" * 201)
 
 
 def test_parties_must_exist_and_be_active(platform: Platform) -> None:

@@ -15,10 +15,11 @@ from centime.clock import FakeClock
 from centime.ledger import Ledger
 from centime.platform.context import Platform
 from centime.platform.ids import format_id
+from centime.platform.payments import CaptureRequest, HoldRequest, TransferRequest
 from centime.platform.payments.holds import Capture, authorize_hold, capture_hold
 from centime.platform.payments.p2p import P2PTransfer, send
 from centime.platform.payments.proofs import carried_by, proof_status, proofs_of
-from centime.platform.payments.service import Payment, create_payment
+from centime.platform.payments.service import Payment, PaymentRequest, create_payment
 from centime.store import open_store
 from tests.conftest import PLATFORM_START_NS
 from tests.risk.screens import ScriptedScreen
@@ -52,9 +53,13 @@ def test_a_party_gets_the_proofs_of_its_own_payment_only(
         merchant(platform),
     )
     fund(platform, ada.id, "USD", 10_000_000)
-    paid = platform.execute(create_payment(platform, ada.id, shop.id, "USD", 1_250_000))
+    paid = platform.execute(
+        create_payment(platform, PaymentRequest(ada.id, shop.id, "USD", 1_250_000))
+    )
     assert isinstance(paid, Payment)
-    sent = platform.execute(send(platform, ada.id, bob.id, "USD", 2_000_000, "lunch"))
+    sent = platform.execute(
+        send(platform, TransferRequest(ada.id, bob.id, "USD", 2_000_000, note="lunch"))
+    )
     assert isinstance(sent, P2PTransfer)
     clock.advance(1)
     platform.ledger.expire_due()  # the idle path signs the newest batch
@@ -84,8 +89,10 @@ def test_a_captured_holds_payment_is_proven_by_the_posts_that_resolved_it(
     platform, clock = audited_platform
     ada, shop = customer(platform), merchant(platform)
     fund(platform, ada.id, "USD", 10_000_000)
-    hold = platform.execute(authorize_hold(platform, ada.id, shop.id, "USD", 1_000_000, 600))
-    captured = platform.execute(capture_hold(platform, hold.id, 400_000))  # type: ignore[union-attr]
+    hold = platform.execute(
+        authorize_hold(platform, HoldRequest(ada.id, shop.id, "USD", 1_000_000, timeout_s=600))
+    )
+    captured = platform.execute(capture_hold(platform, CaptureRequest(hold.id, 400_000)))  # type: ignore[union-attr]
     assert isinstance(captured, Capture)
     clock.advance(1)
     platform.ledger.expire_due()
@@ -98,7 +105,7 @@ def test_a_captured_holds_payment_is_proven_by_the_posts_that_resolved_it(
 def test_without_a_signed_head_the_proof_is_pending(platform: Platform) -> None:
     ada, shop = customer(platform), merchant(platform)
     fund(platform, ada.id, "USD", 1_000_000)
-    paid = platform.execute(create_payment(platform, ada.id, shop.id, "USD", 1_000))
+    paid = platform.execute(create_payment(platform, PaymentRequest(ada.id, shop.id, "USD", 1_000)))
     assert isinstance(paid, Payment)
     found = carried_by(platform, format_id("pay", paid.id), "customer", ada.id)
     assert found is not None

@@ -14,9 +14,10 @@ from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.funding import TopUp, create_topup, process_provider_events
 from centime.platform.parties import Status, set_customer
+from centime.platform.payments import HoldRequest, RefundRequest
 from centime.platform.payments.holds import Hold, authorize_hold, expire_holds, release_hold
 from centime.platform.payments.refunds import Refund, get_refund, list_refunds, refund_payment
-from centime.platform.payments.service import Payment, create_payment, get_payment
+from centime.platform.payments.service import Payment, PaymentRequest, create_payment, get_payment
 from centime.providers import Method, SandboxConfig, SandboxProvider
 from centime.providers.sandbox import PHONE_SUCCEEDS
 
@@ -35,20 +36,22 @@ def paid(
     if restricted:
         fund(platform, ada.id, "USD", restricted, restricted=True)
     fund(platform, ada.id, "USD", amount)
-    payment = platform.execute(create_payment(platform, ada.id, shop.id, "USD", amount))
+    payment = platform.execute(
+        create_payment(platform, PaymentRequest(ada.id, shop.id, "USD", amount))
+    )
     assert isinstance(payment, Payment)
     return payment
 
 
 def refund(platform: Platform, payment_id: int, *args: Any, **kw: Any) -> Refund:
-    result = platform.execute(refund_payment(platform, payment_id, *args, **kw))
+    result = platform.execute(refund_payment(platform, RefundRequest(payment_id, *args, **kw)))
     assert isinstance(result, Refund), result
     return result
 
 
 def refused(platform: Platform, code: Code, *args: Any, **kw: Any) -> None:
     before = snapshot(platform)
-    result = platform.execute(refund_payment(platform, *args, **kw))
+    result = platform.execute(refund_payment(platform, RefundRequest(*args, **kw)))
     assert isinstance(result, Refusal) and result.code is code, result
     assert snapshot(platform) == before
 
@@ -112,7 +115,9 @@ def test_only_the_merchants_own_payments_are_refunded(platform: Platform) -> Non
     refused(platform, Code.PAYMENT_NOT_FOUND, 424242)
     refused(platform, Code.PAYMENT_NOT_FOUND, -1)
     assert isinstance(
-        platform.execute(refund_payment(platform, payment.id, 1, merchant_id=payment.merchant_id)),
+        platform.execute(
+            refund_payment(platform, RefundRequest(payment.id, 1, merchant_id=payment.merchant_id))
+        ),
         Refund,
     )
     assert list_refunds(platform, merchant_id=other.id).items == []
@@ -161,7 +166,9 @@ def test_any_sequence_of_refunds_returns_the_fee_exactly(
     if restricted:
         fund(platform, ada.id, "USD", restricted, restricted=True)
     fund(platform, ada.id, "USD", amount)
-    payment = platform.execute(create_payment(platform, ada.id, shop.id, "USD", amount))
+    payment = platform.execute(
+        create_payment(platform, PaymentRequest(ada.id, shop.id, "USD", amount))
+    )
     assert isinstance(payment, Payment)
     refunded = 0
     for share in shares:
@@ -175,7 +182,7 @@ def test_any_sequence_of_refunds_returns_the_fee_exactly(
         assert stored.fee_refunded == payment.fee * refunded // amount
         assert stored.restricted_refunded == min(refunded, payment.restricted_amount)
         assert back.restricted_amount <= part
-    refund_rest = platform.execute(refund_payment(platform, payment.id))
+    refund_rest = platform.execute(refund_payment(platform, RefundRequest(payment.id)))
     if refunded < amount:
         assert isinstance(refund_rest, Refund)
     final = get_payment(platform, payment.id)
@@ -199,7 +206,9 @@ def test_a_refund_after_the_carrier_settled_goes_to_the_wallet(
     )
     assert isinstance(topup, TopUp)
     process_provider_events(platform, sandbox)
-    payment = platform.execute(create_payment(platform, zoe.id, shop.id, "USD", 10_000_000))
+    payment = platform.execute(
+        create_payment(platform, PaymentRequest(zoe.id, shop.id, "USD", 10_000_000))
+    )
     assert isinstance(payment, Payment) and payment.restricted_amount == 10_000_000
     before = refund(platform, payment.id, 1_000_000)  # before settlement: back to restricted
     assert before.restricted_amount == 1_000_000
@@ -223,10 +232,12 @@ def test_carrier_money_held_at_settlement_reaches_the_wallet_when_released(
     create_topup(platform, sandbox, zoe.id, "USD", 10_000_000, Method.CARRIER, PHONE_SUCCEEDS)
     process_provider_events(platform, sandbox)
     held = platform.execute(
-        authorize_hold(platform, zoe.id, shop.id, "USD", 6_000_000, timeout_s=2 * 86_400)
+        authorize_hold(
+            platform, HoldRequest(zoe.id, shop.id, "USD", 6_000_000, timeout_s=2 * 86_400)
+        )
     )
     lapsing = platform.execute(
-        authorize_hold(platform, zoe.id, shop.id, "USD", 3_000_000, timeout_s=60)
+        authorize_hold(platform, HoldRequest(zoe.id, shop.id, "USD", 3_000_000, timeout_s=60))
     )
     assert isinstance(held, Hold) and isinstance(lapsing, Hold)
     clock.advance(86_400 + 1)

@@ -29,7 +29,7 @@ from centime.platform.chart import OPERATOR, AccountKind
 from centime.platform.context import Platform
 from centime.platform.errors import Refusal
 from centime.platform.ids import derive_id, new_id
-from centime.platform.payments import create_payment
+from centime.platform.payments import PaymentRequest, create_payment
 from centime.platform.payouts.instant import Quote, quote_instant_payout
 from centime.platform.payouts.schedules import (
     Frequency,
@@ -102,7 +102,9 @@ def test_money_is_conserved_across_payouts(platform: Platform, clock: FakeClock)
         @rule(to=merchants_, amount=payments_)
         def pay(self, to: int, amount: int) -> None:
             result = platform.execute(
-                create_payment(platform, self.payer.id, self.merchants[to].id, USD, amount)
+                create_payment(
+                    platform, PaymentRequest(self.payer.id, self.merchants[to].id, USD, amount)
+                )
             )
             event(f"payment: {_outcome(result)}")
 

@@ -18,7 +18,13 @@ from centime.clock import FakeClock
 from centime.platform.chart import OPERATOR, AccountKind
 from centime.platform.context import Platform
 from centime.platform.parties import create_customer
-from centime.platform.payments import Payment, create_payment, refund_payment
+from centime.platform.payments import (
+    Payment,
+    PaymentRequest,
+    RefundRequest,
+    create_payment,
+    refund_payment,
+)
 from centime.platform.pricing.promos import PromoCode, create_promo_code
 from centime.platform.referrals import referral_code, run_reward_pass, with_referral
 
@@ -65,11 +71,13 @@ def test_money_is_conserved_with_promotions(platform: Platform, clock: FakeClock
             result = platform.execute(
                 create_payment(
                     platform,
-                    self.customers[who].id,
-                    self.shops[to].id,
-                    "USD",
-                    amount,
-                    promo_code=self.code if promo else None,
+                    PaymentRequest(
+                        self.customers[who].id,
+                        self.shops[to].id,
+                        "USD",
+                        amount,
+                        promo_code=self.code if promo else None,
+                    ),
                 )
             )
             if isinstance(result, Payment):
@@ -79,7 +87,7 @@ def test_money_is_conserved_with_promotions(platform: Platform, clock: FakeClock
         def refund(self, data: st.DataObject, amount: int | None) -> None:
             if self.payments:
                 paid = data.draw(st.sampled_from(self.payments))
-                platform.execute(refund_payment(platform, paid, amount))
+                platform.execute(refund_payment(platform, RefundRequest(paid, amount)))
 
         @rule(amount=st.integers(1, 2 * USD))
         def fund(self, amount: int) -> None:

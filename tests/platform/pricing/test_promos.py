@@ -10,7 +10,14 @@ from centime.clock import FakeClock
 from centime.platform.chart import OPERATOR, AccountKind
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
-from centime.platform.payments import Payment, Refund, create_payment, refund_payment
+from centime.platform.payments import (
+    Payment,
+    PaymentRequest,
+    Refund,
+    RefundRequest,
+    create_payment,
+    refund_payment,
+)
 from centime.platform.pricing.promos import PromoCode, create_promo_code, list_promo_codes
 
 from ..world import balance, customer, fund, merchant
@@ -37,7 +44,9 @@ def _code(platform: Platform, clock: FakeClock, **over: Any) -> PromoCode:
 
 
 def _pay(platform: Platform, who: int, to: int, amount: int, code: str | None) -> Any:
-    return platform.execute(create_payment(platform, who, to, "USD", amount, promo_code=code))
+    return platform.execute(
+        create_payment(platform, PaymentRequest(who, to, "USD", amount, promo_code=code))
+    )
 
 
 def _total(platform: Platform, *owners: tuple[AccountKind, int]) -> int:
@@ -62,7 +71,7 @@ def test_a_code_discounts_a_payment_from_the_promotions_budget(
     # A partial refund then the rest: the budget gets exactly the discount back, the
     # customer exactly what it paid.
     for amount in (USD // 3, None):
-        done = platform.execute(refund_payment(platform, paid.id, amount))
+        done = platform.execute(refund_payment(platform, RefundRequest(paid.id, amount)))
         assert isinstance(done, Refund)
     assert balance(platform, AccountKind.CUSTOMER_WALLET, ada.id, "USD") == 10 * USD
     assert balance(platform, AccountKind.PROMOTIONS, OPERATOR, "USD") == 5 * USD

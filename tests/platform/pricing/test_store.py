@@ -10,7 +10,13 @@ from centime.clock import FakeClock
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id
-from centime.platform.payments import Payment, PaymentItem, create_payment, create_payments_batch
+from centime.platform.payments import (
+    Payment,
+    PaymentItem,
+    PaymentRequest,
+    create_payment,
+    create_payments_batch,
+)
 from centime.platform.pricing.evaluate import month_of
 from centime.platform.pricing.rules import RuleSetDocument
 from centime.platform.pricing.store import get_rules, list_rules, publish_rules
@@ -49,7 +55,7 @@ def test_the_fee_falls_as_the_months_volume_grows(platform: Platform, clock: Fak
     ada = customer(platform)
     fund(platform, ada.id, "USD", 100 * USD)
     # Before any rule set: the merchant's own fee, version 0.
-    own = platform.execute(create_payment(platform, ada.id, shop.id, "USD", USD))
+    own = platform.execute(create_payment(platform, PaymentRequest(ada.id, shop.id, "USD", USD)))
     assert isinstance(own, Payment)
     assert (own.fee, own.pricing_version, own.fee_rule) == (25_000, 0, "merchant_fee")
     published = publish(
@@ -59,7 +65,7 @@ def test_the_fee_falls_as_the_months_volume_grows(platform: Platform, clock: Fak
             {"asset": "USD", "merchant_id": format_id("mer", other.id), "tiers": _tiers((0, 10))},
         ],
     )
-    pay = platform.execute(create_payment(platform, ada.id, shop.id, "USD", USD))
+    pay = platform.execute(create_payment(platform, PaymentRequest(ada.id, shop.id, "USD", USD)))
     assert isinstance(pay, Payment)  # volume before: 1 (the first payment counts)
     assert (pay.fee, pay.pricing_version, pay.fee_rule) == (
         20_000,
@@ -82,10 +88,12 @@ def test_the_fee_falls_as_the_months_volume_grows(platform: Platform, clock: Fak
         rows = fetch("SELECT merchant_id, asset, month, volume FROM merchant_volumes", ())
     assert sorted(rows) == [(shop.id, "USD", month_of(clock.now_ns()), 6 * USD)]
     # A merchant's own schedule wins over the default.
-    theirs = platform.execute(create_payment(platform, ada.id, other.id, "USD", USD))
+    theirs = platform.execute(
+        create_payment(platform, PaymentRequest(ada.id, other.id, "USD", USD))
+    )
     assert isinstance(theirs, Payment)
     assert (theirs.fee, theirs.fee_rule) == (1_000, "merchant/USD#0")
     # A new month starts from tier 0 again.
     clock.advance(32 * 86_400)
-    later = platform.execute(create_payment(platform, ada.id, shop.id, "USD", USD))
+    later = platform.execute(create_payment(platform, PaymentRequest(ada.id, shop.id, "USD", USD)))
     assert isinstance(later, Payment) and later.fee_rule == "default/USD#0"

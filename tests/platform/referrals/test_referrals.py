@@ -11,7 +11,7 @@ from centime.platform.chart import OPERATOR, AccountKind
 from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.parties import Customer, Merchant, create_customer, create_merchant
-from centime.platform.payments import Payment, create_payment
+from centime.platform.payments import Payment, PaymentRequest, create_payment
 from centime.platform.referrals.service import (
     Referral,
     claim_referral,
@@ -46,7 +46,10 @@ def _sign_up(platform: Platform, code: str | None, device: str | None = None) ->
 
 def _spend(platform: Platform, who: int, shop: int, amount: int) -> None:
     fund(platform, who, "USD", amount)
-    assert isinstance(platform.execute(create_payment(platform, who, shop, "USD", amount)), Payment)
+    assert isinstance(
+        platform.execute(create_payment(platform, PaymentRequest(who, shop, "USD", amount))),
+        Payment,
+    )
 
 
 def test_both_sides_are_rewarded_once_when_the_referred_qualifies(

@@ -14,7 +14,14 @@ from centime.platform.context import Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.funding import TopUp, create_topup, process_provider_events
 from centime.platform.ids import format_id
-from centime.platform.payments import Payment, Refund, create_payment, refund_payment
+from centime.platform.payments import (
+    Payment,
+    PaymentRequest,
+    Refund,
+    RefundRequest,
+    create_payment,
+    refund_payment,
+)
 from centime.platform.reports.service import day_bounds, export_operations, reconcile
 from centime.providers import SandboxConfig, SandboxProvider
 from centime.providers.funding import StatementLine
@@ -107,7 +114,12 @@ def _pay(
     description: str | None = None,
 ) -> Payment:
     made = platform.execute(
-        create_payment(platform, customer_id, merchant_id, "USD", amount, description, "ord-1")
+        create_payment(
+            platform,
+            PaymentRequest(
+                customer_id, merchant_id, "USD", amount, description=description, reference="ord-1"
+            ),
+        )
     )
     assert isinstance(made, Payment), made
     return made
@@ -123,7 +135,9 @@ def test_the_export_lists_payments_and_refunds_of_the_period_in_order(
     first = _pay(platform, ada.id, shop.id, 1_234_567, "=cmd|' /C calc'!A0")
     _pay(platform, ada.id, other.id, USD)  # another merchant's: not exported
     clock.advance(10)
-    refund = platform.execute(refund_payment(platform, first.id, 234_567, merchant_id=shop.id))
+    refund = platform.execute(
+        refund_payment(platform, RefundRequest(first.id, 234_567, merchant_id=shop.id))
+    )
     assert isinstance(refund, Refund), refund
     clock.advance(10)
     end = clock.now_ns()

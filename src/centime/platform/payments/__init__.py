@@ -22,10 +22,17 @@ from .mandates import Mandate, create_mandate, get_mandate, revoke_mandate, utc_
 from .p2p import P2PTransfer, check_send, get_p2p_transfer, list_p2p_transfers, send
 from .proofs import Carried, carried_by, proof_status, proofs_of
 from .refunds import Refund, check_refund, refund_payment, refund_split
+from .requests import (
+    CaptureRequest,
+    HoldRequest,
+    PaymentItem,
+    PaymentRequest,
+    RefundRequest,
+    TransferRequest,
+)
 from .service import (
     PAYMENT_EVENTS_MAX,
     Payment,
-    PaymentItem,
     check_payment,
     create_payment,
     create_payments_batch,
@@ -40,14 +47,19 @@ __all__ = [
     "PAYMENT_EVENTS_MAX",
     "RELEASE_EVENTS_MAX",
     "Capture",
+    "CaptureRequest",
     "Carried",
     "Hold",
+    "HoldRequest",
     "HoldStatus",
     "Mandate",
     "P2PTransfer",
     "Payment",
     "PaymentItem",
+    "PaymentRequest",
     "Refund",
+    "RefundRequest",
+    "TransferRequest",
     "authorize_hold",
     "capture_hold",
     "carried_by",

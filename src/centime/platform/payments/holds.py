@@ -51,13 +51,20 @@ from ..events.outbox import money
 from ..events.webhooks import notify
 from ..fees import payment_fee
 from ..funding.topups import RELEASE_SETTLED_EVENTS_MAX, release_settled_restricted
-from ..ids import derive_id, format_id, new_id, valid_id
+from ..ids import derive_id, format_id, valid_id
 from ..pages import Cursor, Page, bounded_limit, given
-from ..parties.service import Merchant, active_customer, active_merchant, merchant_fee
+from ..parties.service import Merchant, merchant_fee
 from ..pricing.evaluate import fee_terms, month_of
 from ..pricing.store import active_rules, add_volumes, month_volumes
 from ..rows import Table
-from .mandates import charge_under_mandate, load_mandates, save_mandate_charges, utc_day
+from .mandates import (
+    active_parties,
+    charge_under_mandate,
+    load_mandates,
+    save_mandate_charges,
+    utc_day,
+)
+from .requests import CaptureRequest, HoldRequest
 from .service import (
     LINKED,
     Leg,
@@ -102,6 +109,10 @@ class HoldStatus(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Hold:
+    """A reserve of up to ``amount`` of the customer's money for the merchant, restricted
+    money first (``restricted_amount`` of it, the rest from the wallet). ``captured`` is 0
+    until a capture takes 1..``amount`` (the rest goes back to the customer)."""
+
     id: int
     customer_id: int
     merchant_id: int
@@ -151,116 +162,75 @@ def _load(ctx: UnitContext, hold_id: int) -> Hold | None:
 # ------------------------------------------------------------------ authorize
 
 
-def check_authorize(
-    config: PlatformConfig,
-    asset: object,
-    amount: object,
-    timeout_s: object,
-    description: object,
-    optional_ids: Sequence[object],
-) -> Refusal | None:
-    refusal = check_amount(asset, amount) or check_text(
-        "description", description, DESCRIPTION_LEN_MAX
+def check_authorize(request: HoldRequest, config: PlatformConfig) -> Refusal | None:
+    """Why the hold cannot be authorized whoever asks, or None (``config`` bounds its
+    timeout)."""
+    if not valid_id(request.customer_id):
+        return Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
+    if not valid_id(request.merchant_id):
+        return Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
+    refusal = check_amount(request.asset, request.amount) or check_text(
+        "description", request.description, DESCRIPTION_LEN_MAX
     )
     if refusal is not None:
         return refusal
-    timeout_max_s = config.hold_timeout_max_s
+    timeout_s, timeout_max_s = _timeout_s(request, config), config.hold_timeout_max_s
     if type(timeout_s) is not int or not 1 <= timeout_s <= timeout_max_s:
         return Refusal(Code.INVALID_REQUEST, f"timeout_s is an integer in 1..{timeout_max_s}")
-    if not all(i is None or valid_id(i) for i in optional_ids):
+    if not all(i is None or valid_id(i) for i in (request.mandate_id, request.hold_id)):
         return Refusal(Code.INVALID_REQUEST, "ids are positive 63-bit integers")
     return None
 
 
-def authorize_hold(
-    platform: Platform,
-    customer_id: int,
-    merchant_id: int,
-    asset: str,
-    amount: int,
-    timeout_s: int | None = None,
-    description: str | None = None,
-    mandate_id: int | None = None,
-    hold_id: int | None = None,
-    *,
-    charged_by_merchant: bool = False,
-) -> Operation[Hold | Refusal]:
+def _timeout_s(request: HoldRequest, config: PlatformConfig) -> int:
+    """How long the reserve lasts: the request's timeout, or the configured default."""
+    return config.hold_timeout_default_s if request.timeout_s is None else request.timeout_s
+
+
+def authorize_hold(platform: Platform, request: HoldRequest) -> Operation[Hold | Refusal]:
     """Reserve up to ``amount`` of the customer's money for the merchant, for ``timeout_s``
     (the configured default when None, at most ``hold_timeout_max_s``). Restricted money is
     reserved first. ``charged_by_merchant``: as for payments, a mandate is required, and the
-    authorized amount counts against its day. ``hold_id`` given: a retry answers the
-    stored hold."""
-    timeout = platform.config.hold_timeout_default_s if timeout_s is None else timeout_s
-    refusal_in = check_authorize(
-        platform.config, asset, amount, timeout, description, (mandate_id, hold_id)
-    )
-    if not valid_id(customer_id):
-        refusal_in = Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
-    elif not valid_id(merchant_id):
-        refusal_in = Refusal(Code.MERCHANT_NOT_FOUND, "no such merchant")
-    new = new_id() if hold_id is None else hold_id
+    authorized amount counts against its day. A retry under the same ``hold_id`` answers
+    the stored hold."""
+    refusal_in = check_authorize(request, platform.config)
 
     def unit(ctx: UnitContext) -> Hold | Refusal:
         if refusal_in is not None:
             return refusal_in
-        existing = _load(ctx, new)
+        existing = _load(ctx, request.hold_id)
         if existing is not None:
             same = (existing.customer_id, existing.merchant_id, existing.asset) == (
-                customer_id,
-                merchant_id,
-                asset,
-            ) and existing.amount == amount
+                request.customer_id,
+                request.merchant_id,
+                request.asset,
+            ) and existing.amount == request.amount
             return existing if same else Refusal(Code.INVALID_REQUEST, "hold_id names another")
-        return _authorize(
-            ctx,
-            platform,
-            new,
-            customer_id,
-            merchant_id,
-            asset,
-            amount,
-            timeout,
-            description,
-            mandate_id,
-            charged_by_merchant,
-        )
+        return _authorize(ctx, platform, request)
 
     return Operation(unit, AUTHORIZE_EVENTS_MAX)
 
 
-def _authorize(
-    ctx: UnitContext,
-    platform: Platform,
-    hold_id: int,
-    customer_id: int,
-    merchant_id: int,
-    asset: str,
-    amount: int,
-    timeout_s: int,
-    description: str | None,
-    mandate_id: int | None,
-    charged_by_merchant: bool,
-) -> Hold | Refusal:
+def _authorize(ctx: UnitContext, platform: Platform, request: HoldRequest) -> Hold | Refusal:
     day = utc_day(ctx.now_ns)
-    spent = _mandate_room(
-        ctx, customer_id, merchant_id, asset, amount, mandate_id, charged_by_merchant, day
-    )
+    spent = _mandate_room(ctx, request, day)
     if isinstance(spent, Refusal):
         return spent
-    reserved = _reserve(ctx, hold_id, customer_id, merchant_id, asset, amount, timeout_s)
+    reserved = _reserve(ctx, request, _timeout_s(request, platform.config))
     if isinstance(reserved, Refusal):
         return reserved
     restricted, expires_at = reserved
+    mandate_id = request.mandate_id
     hold = Hold(
-        hold_id,
-        customer_id,
-        merchant_id,
-        asset,
-        amount,
+        request.hold_id,
+        request.customer_id,
+        request.merchant_id,
+        request.asset,
+        request.amount,
         restricted,
         0,
         HoldStatus.AUTHORIZED,
-        description,
+        request.description,
         expires_at,
         None,
         None,
@@ -274,55 +244,40 @@ def _authorize(
     return hold
 
 
-def _mandate_room(
-    ctx: UnitContext,
-    customer_id: int,
-    merchant_id: int,
-    asset: str,
-    amount: int,
-    mandate_id: int | None,
-    charged_by_merchant: bool,
-    day: int,
-) -> int | Refusal | None:
+def _mandate_room(ctx: UnitContext, request: HoldRequest, day: int) -> int | Refusal | None:
     """Both parties active and the mandate's room for ``amount`` today: what its day will
     have spent (None: no mandate), or why the hold cannot be authorized."""
-    customer = active_customer(ctx, customer_id)
-    if isinstance(customer, Refusal):
-        return customer
-    merchant = active_merchant(ctx, merchant_id)
+    merchant = active_parties(ctx, request.customer_id, request.merchant_id)
     if isinstance(merchant, Refusal):
         return merchant
-    if charged_by_merchant and mandate_id is None:
+    mandate_id = request.mandate_id
+    if request.charged_by_merchant and mandate_id is None:
         return Refusal(Code.MANDATE_NOT_FOUND, "a merchant charges only under a mandate")
     if mandate_id is None:
         return None
     mandate = load_mandates(ctx, [mandate_id]).get(mandate_id)
     spent_before = mandate.spent_on(day) if mandate is not None else 0
-    return charge_under_mandate(mandate, customer_id, merchant_id, asset, amount, spent_before)
+    customer_id, merchant_id = request.customer_id, request.merchant_id
+    return charge_under_mandate(
+        mandate, customer_id, merchant_id, request.asset, request.amount, spent_before
+    )
 
 
-def _reserve(
-    ctx: UnitContext,
-    hold_id: int,
-    customer_id: int,
-    merchant_id: int,
-    asset: str,
-    amount: int,
-    timeout_s: int,
-) -> tuple[int, int] | Refusal:
+def _reserve(ctx: UnitContext, request: HoldRequest, timeout_s: int) -> tuple[int, int] | Refusal:
     """The hold's pending reserves (restricted money first) into the merchant's account:
     (the restricted part, when they expire), or why the money is not there."""
+    hold_id, customer_id, asset = request.hold_id, request.customer_id, request.asset
     restricted_id = account_id(AccountKind.CUSTOMER_RESTRICTED, customer_id, asset)
     wallet_id = account_id(AccountKind.CUSTOMER_WALLET, customer_id, asset)
     found = ctx.accounts([restricted_id, wallet_id])
     split = split_restricted_first(
-        amount,
+        request.amount,
         found[restricted_id].available if restricted_id in found else 0,
         found[wallet_id].available if wallet_id in found else 0,
     )
     if split is None:
         return Refusal(Code.INSUFFICIENT_FUNDS, "the customer's balance is short")
-    merchant_account = account_for(AccountKind.MERCHANT_AVAILABLE, merchant_id, asset)
+    merchant_account = account_for(AccountKind.MERCHANT_AVAILABLE, request.merchant_id, asset)
     ensure_accounts(ctx, [merchant_account])
     restricted, wallet = split
     legs = [
@@ -411,49 +366,34 @@ def check_capture(amount: int) -> Refusal | None:
     return None
 
 
-def capture_hold(
-    platform: Platform,
-    hold_id: int,
-    amount: int,
-    merchant_id: int | None = None,
-    asset: str | None = None,
-) -> Operation[Capture | Refusal]:
+def capture_hold(platform: Platform, request: CaptureRequest) -> Operation[Capture | Refusal]:
     """Capture ``amount`` (1..authorized) of the hold: the merchant is paid it, less the
     fee, and the rest of the reserve goes back to the customer. ``merchant_id`` given: the
     hold must be that merchant's (HOLD_NOT_FOUND otherwise); ``asset`` given, the amount
     must be in the hold's asset (INVALID_AMOUNT otherwise)."""
-    refusal_in = check_capture(amount)
 
     def unit(ctx: UnitContext) -> Capture | Refusal:
-        if refusal_in is not None:
-            return refusal_in
-        found = _capturable(ctx, hold_id, amount, merchant_id, asset)
+        found = _capturable(ctx, request)
         if isinstance(found, Refusal):
             return found
         hold, merchant = found
-        return _capture(ctx, platform, hold, merchant, amount)
+        return _capture(ctx, platform, hold, merchant, request.amount)
 
     return Operation(unit, CAPTURE_EVENTS_MAX)
 
 
-def _capturable(
-    ctx: UnitContext, hold_id: int, amount: int, merchant_id: int | None, asset: str | None
-) -> tuple[Hold, Merchant] | Refusal:
-    """The hold and its merchant, when ``amount`` of ``asset`` can be captured now."""
-    hold = _authorized(ctx, hold_id, merchant_id)
+def _capturable(ctx: UnitContext, request: CaptureRequest) -> tuple[Hold, Merchant] | Refusal:
+    """The hold and its merchant, when ``amount`` of ``asset`` can be captured now (an
+    amount no hold can take is refused before the hold is read)."""
+    hold = check_capture(request.amount) or _authorized(ctx, request.hold_id, request.merchant_id)
     if isinstance(hold, Refusal):
         return hold
-    if asset is not None and asset != hold.asset:
+    if request.asset is not None and request.asset != hold.asset:
         return Refusal(Code.INVALID_AMOUNT, f"the hold is in {hold.asset}")
-    if amount > hold.amount:
+    if request.amount > hold.amount:
         return Refusal(Code.CAPTURE_EXCEEDS_HOLD, "more than the hold authorized")
-    customer = active_customer(ctx, hold.customer_id)
-    if isinstance(customer, Refusal):
-        return customer
-    merchant = active_merchant(ctx, hold.merchant_id)
-    if isinstance(merchant, Refusal):
-        return merchant
-    return hold, merchant
+    merchant = active_parties(ctx, hold.customer_id, hold.merchant_id)
+    return merchant if isinstance(merchant, Refusal) else (hold, merchant)
 
 
 def _capture(

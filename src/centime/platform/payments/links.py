@@ -38,6 +38,7 @@ from .holds import (
     capture_hold,
     release_hold,
 )
+from .requests import CaptureRequest, HoldRequest, PaymentRequest
 from .service import Payment, check_amount, create_payment
 
 __all__ = [
@@ -71,6 +72,9 @@ class LinkStatus(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Link:
+    """A merchant's fixed price (``amount`` of ``asset`` for ``description``) that anyone
+    with the link pays, once (``single_use``: an invoice) or any number of times."""
+
     id: int
     merchant_id: int
     asset: str
@@ -129,9 +133,7 @@ def create_link(
     link_id = random_id()  # its public URL: not to be guessed from another link
 
     def unit(ctx: UnitContext) -> Link | Refusal:
-        if refusal is not None:
-            return refusal
-        merchant = active_merchant(ctx, merchant_id)
+        merchant = refusal or active_merchant(ctx, merchant_id)
         if isinstance(merchant, Refusal):
             return merchant
         link = Link(
@@ -186,16 +188,16 @@ def pay_link(
             )
             if not replay:
                 return Refusal(Code.LINK_INACTIVE, f"this payment link is {link.status.value}")
-        paid = create_payment(
-            platform,
+        request = PaymentRequest(
             customer_id,
             link.merchant_id,
             link.asset,
             link.amount,
+            pay_id,
             description=link.description,
             reference=f"link:{link.id}",
-            payment_id=pay_id,
-        ).unit(ctx)
+        )
+        paid = create_payment(platform, request).unit(ctx)
         if isinstance(paid, Refusal) or paid.created_ns != ctx.now_ns:
             return paid  # refused, or a retry answered with the stored payment
         status = LinkStatus.USED if link.single_use else LinkStatus.ACTIVE
@@ -206,7 +208,7 @@ def pay_link(
         return paid
 
     # A single payment's event bound (its legs, its fee, accounts it may create).
-    return Operation(unit, create_payment(platform, 1, 1, "USD", 1).events_max)
+    return Operation(unit, create_payment(platform, PaymentRequest(1, 1, "USD", 1)).events_max)
 
 
 def get_link(platform: Platform, link_id: int) -> Link | None:
@@ -234,16 +236,16 @@ def approve_budget(
     """The customer approves spending up to ``amount`` at the merchant for ``timeout_s``:
     one unit authorizes the hold and records the budget."""
     budget_id = new_id()
-    hold_op = authorize_hold(
-        platform,
+    reserving = HoldRequest(
         customer_id,
         merchant_id,
         asset,
         amount,
+        budget_id,
         timeout_s,
         "spending budget (one-click payments)",
-        hold_id=budget_id,
     )
+    hold_op = authorize_hold(platform, reserving)
 
     def unit(ctx: UnitContext) -> Budget | Refusal:
         hold = hold_op.unit(ctx)
@@ -343,7 +345,9 @@ def settle_budget(
         if budget.status != "open":
             return budget
         if budget.used:
-            op = capture_ops.setdefault(budget.used, capture_hold(platform, budget.id, budget.used))
+            op = capture_ops.setdefault(
+                budget.used, capture_hold(platform, CaptureRequest(budget.id, budget.used))
+            )
             outcome: Hold | Refusal | Any = op.unit(ctx)
         else:
             outcome = release_hold(platform, budget.id).unit(ctx)

@@ -31,12 +31,13 @@ from ..events.outbox import money
 from ..events.webhooks import notify
 from ..ids import format_id, new_id
 from ..pages import Cursor, Page, given
-from ..parties.service import active_customer, active_merchant
+from ..parties.service import Merchant, active_customer, active_merchant
 from ..rows import Table
 
 __all__ = [
     "Mandate",
     "MandateStatus",
+    "active_parties",
     "charge_under_mandate",
     "create_mandate",
     "get_mandate",
@@ -55,6 +56,9 @@ class MandateStatus(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Mandate:
+    """The customer's consent that the merchant charges it in ``asset``, up to
+    ``amount_max_daily`` per UTC day; while active (revoking it is final)."""
+
     id: int
     customer_id: int
     merchant_id: int
@@ -135,6 +139,15 @@ def save_mandate_charges(ctx: UnitContext, spent: dict[int, int], day: int) -> N
         )
 
 
+def active_parties(ctx: UnitContext, customer_id: int, merchant_id: int) -> Merchant | Refusal:
+    """The merchant, when both it and the customer may move money now (the customer's
+    refusal first): what a mandate, a hold and its capture need."""
+    customer = active_customer(ctx, customer_id)
+    if isinstance(customer, Refusal):
+        return customer
+    return active_merchant(ctx, merchant_id)
+
+
 # ------------------------------------------------------------------ operations
 
 
@@ -155,12 +168,7 @@ def create_mandate(
     new = new_id() if mandate_id is None else mandate_id
 
     def unit(ctx: UnitContext) -> Mandate | Refusal:
-        if refusal_in is not None:
-            return refusal_in
-        customer = active_customer(ctx, customer_id)
-        if isinstance(customer, Refusal):
-            return customer
-        merchant = active_merchant(ctx, merchant_id)
+        merchant = refusal_in or active_parties(ctx, customer_id, merchant_id)
         if isinstance(merchant, Refusal):
             return merchant
         existing = load_mandates(ctx, [new]).get(new)

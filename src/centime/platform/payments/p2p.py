@@ -27,10 +27,11 @@ from ..config import NS_PER_DAY
 from ..context import Operation, Platform
 from ..errors import Code, Refusal
 from ..events.outbox import emit, money
-from ..ids import derive_id, format_id, new_id, valid_id
+from ..ids import derive_id, format_id, valid_id
 from ..pages import Cursor, Filters, Page
 from ..parties.service import Customer, Status, active_customer, load_customer
 from ..rows import Table
+from .requests import TransferRequest
 from .service import Leg, check_amount, check_text, require_created
 
 __all__ = ["P2P_EVENTS_MAX", "P2PTransfer", "get_p2p_transfer", "list_p2p_transfers", "send"]
@@ -52,67 +53,47 @@ class P2PTransfer:
 _TRANSFERS: Final = Table(P2PTransfer, "p2p_transfers")
 
 
-def check_send(
-    sender_id: int,
-    recipient_id: int,
-    asset: str,
-    amount: int,
-    note: str | None,
-    transfer_id: int | None,
-) -> Refusal | None:
+def check_send(request: TransferRequest) -> Refusal | None:
     """Why the transfer cannot be made whoever sends it, or None."""
-    refusal = check_amount(asset, amount) or check_text("note", note, DESCRIPTION_LEN_MAX)
+    sender_id, recipient_id = request.sender_id, request.recipient_id
+    refusal = check_amount(request.asset, request.amount) or check_text(
+        "note", request.note, DESCRIPTION_LEN_MAX
+    )
     if refusal is None and not (valid_id(sender_id) and valid_id(recipient_id)):
         refusal = Refusal(Code.CUSTOMER_NOT_FOUND, "no such customer")
     if refusal is None and sender_id == recipient_id:
         refusal = Refusal(Code.SAME_CUSTOMER, "a customer cannot send money to itself")
-    if refusal is None and transfer_id is not None and not valid_id(transfer_id):
+    if refusal is None and not valid_id(request.transfer_id):
         refusal = Refusal(Code.INVALID_REQUEST, "transfer_id is a positive 63-bit integer")
     return refusal
 
 
-def send(
-    platform: Platform,
-    sender_id: int,
-    recipient_id: int,
-    asset: str,
-    amount: int,
-    note: str | None = None,
-    transfer_id: int | None = None,
-) -> Operation[P2PTransfer | Refusal]:
-    """Send ``amount`` from the sender's wallet to the recipient's. ``transfer_id`` given:
-    a retry answers the stored transfer."""
-    refusal_in = check_send(sender_id, recipient_id, asset, amount, note, transfer_id)
-    new = new_id() if transfer_id is None else transfer_id
+def send(platform: Platform, request: TransferRequest) -> Operation[P2PTransfer | Refusal]:
+    """Send ``amount`` from the sender's wallet to the recipient's. A retry under the same
+    ``transfer_id`` answers the stored transfer."""
+    refusal_in = check_send(request)
 
     def unit(ctx: UnitContext) -> P2PTransfer | Refusal:
         if refusal_in is not None:
             return refusal_in
-        rows = ctx.fetch(f"SELECT {_TRANSFERS.columns} FROM p2p_transfers WHERE id = ?", (new,))
-        if rows:
-            stored = _TRANSFERS.read(rows[0])
+        stored = _TRANSFERS.load(ctx.fetch, request.transfer_id)
+        if stored is not None:
             same = (stored.sender_id, stored.recipient_id, stored.asset, stored.amount) == (
-                sender_id,
-                recipient_id,
-                asset,
-                amount,
+                request.sender_id,
+                request.recipient_id,
+                request.asset,
+                request.amount,
             )
             return stored if same else Refusal(Code.INVALID_REQUEST, "transfer_id names another")
-        return _send(ctx, platform, new, sender_id, recipient_id, asset, amount, note)
+        return _send(ctx, platform, request)
 
     return Operation(unit, P2P_EVENTS_MAX)
 
 
-def _send(
-    ctx: UnitContext,
-    platform: Platform,
-    transfer_id: int,
-    sender_id: int,
-    recipient_id: int,
-    asset: str,
-    amount: int,
-    note: str | None,
-) -> P2PTransfer | Refusal:
+def _send(ctx: UnitContext, platform: Platform, request: TransferRequest) -> P2PTransfer | Refusal:
+    """The transfer made, once both customers, the sender's wallet and both tiers allow it."""
+    sender_id, recipient_id = request.sender_id, request.recipient_id
+    asset, amount, transfer_id = request.asset, request.amount, request.transfer_id
     sender = active_customer(ctx, sender_id)
     if isinstance(sender, Refusal):
         return sender
@@ -151,7 +132,9 @@ def _send(
         transfer_id,  # user_data: the transfer's row
     )
     require_created(ctx.create_transfers([leg]), "transfer between customers")
-    sent = P2PTransfer(transfer_id, sender_id, recipient_id, asset, amount, note, ctx.now_ns)
+    sent = P2PTransfer(
+        transfer_id, sender_id, recipient_id, asset, amount, request.note, ctx.now_ns
+    )
     _TRANSFERS.insert(ctx, sent)
     # Both customers are told (an event each: owner_id is who is told); customers have no
     # webhook endpoints, so these are the record for their notifications, always written.

@@ -36,10 +36,11 @@ from ..events.outbox import money
 from ..events.webhooks import notify
 from ..fees import fee_returned
 from ..funding.topups import unsettled_carrier_amount
-from ..ids import derive_id, format_id, new_id, valid_id
+from ..ids import derive_id, format_id, valid_id
 from ..pages import Cursor, Page, given
 from ..parties.service import active_customer, active_merchant
 from ..rows import Table
+from .requests import RefundRequest
 from .service import (
     LINKED,
     Leg,
@@ -88,33 +89,26 @@ def refund_split(amount: int, restricted_amount: int, restricted_refunded: int) 
     return restricted, amount - restricted
 
 
-def check_refund(amount: int | None, reason: str | None, refund_id: int | None) -> Refusal | None:
+def check_refund(request: RefundRequest) -> Refusal | None:
     """Why the refund cannot be made whatever the payment, or None."""
-    if refund_id is not None and not valid_id(refund_id):
+    amount = request.amount
+    if not valid_id(request.refund_id):
         return Refusal(Code.INVALID_REQUEST, "refund_id is a positive 63-bit integer")
     if amount is not None and (type(amount) is not int or amount < 1):
         return Refusal(Code.INVALID_AMOUNT, "the amount must be a positive integer")
-    return check_text("reason", reason, DESCRIPTION_LEN_MAX)
+    return check_text("reason", request.reason, DESCRIPTION_LEN_MAX)
 
 
-def refund_payment(
-    platform: Platform,
-    payment_id: int,
-    amount: int | None = None,
-    reason: str | None = None,
-    merchant_id: int | None = None,
-    refund_id: int | None = None,
-    asset: str | None = None,
-) -> Operation[Refund | Refusal]:
+def refund_payment(platform: Platform, request: RefundRequest) -> Operation[Refund | Refusal]:
     """Refund ``amount`` of the payment (None: all that is not refunded yet); ``asset``
     given, the amount must be in the payment's asset (INVALID_AMOUNT otherwise).
 
     ``merchant_id`` given (a merchant's request): the payment must be that merchant's,
     otherwise PAYMENT_NOT_FOUND, exactly as for a payment that does not exist.
-    ``refund_id`` given: a retry answers the stored refund.
+    A retry under the same ``refund_id`` answers the stored refund.
     """
-    refusal_in = check_refund(amount, reason, refund_id)
-    new = new_id() if refund_id is None else refund_id
+    refusal_in = check_refund(request)
+    payment_id, merchant_id, amount = request.payment_id, request.merchant_id, request.amount
 
     def unit(ctx: UnitContext) -> Refund | Refusal:
         if refusal_in is not None:
@@ -122,14 +116,13 @@ def refund_payment(
         payment = load_payment(ctx, payment_id) if valid_id(payment_id) else None
         if payment is None or (merchant_id is not None and payment.merchant_id != merchant_id):
             return Refusal(Code.PAYMENT_NOT_FOUND, "no such payment")
-        if asset is not None and asset != payment.asset:
+        if request.asset is not None and request.asset != payment.asset:
             return Refusal(Code.INVALID_AMOUNT, f"the payment is in {payment.asset}")
-        existing = ctx.fetch(f"SELECT {_REFUNDS.columns} FROM refunds WHERE id = ?", (new,))
-        if existing:
-            stored = _REFUNDS.read(existing[0])
+        stored = _REFUNDS.load(ctx.fetch, request.refund_id)
+        if stored is not None:
             same = stored.payment_id == payment.id and amount in (None, stored.amount)
             return stored if same else Refusal(Code.INVALID_REQUEST, "refund_id names another")
-        return _refund_in_unit(ctx, new, payment, amount, reason)
+        return _refund_in_unit(ctx, request.refund_id, payment, amount, request.reason)
 
     return Operation(unit, REFUND_EVENTS_MAX)
 

@@ -71,13 +71,13 @@ from ..pricing.rules import EMPTY_RULES, RuleSet
 from ..pricing.store import active_rules, add_volumes, month_volumes
 from ..rows import Table
 from .mandates import Mandate, charge_under_mandate, load_mandates, save_mandate_charges, utc_day
+from .requests import PaymentItem, PaymentRequest
 
 __all__ = [
     "PAYMENT_EVENTS_MAX",
     "LedgerChainError",
     "Leg",
     "Payment",
-    "PaymentItem",
     "check_amount",
     "check_text",
     "create_payment",
@@ -164,20 +164,6 @@ class Payment:
     @property
     def refundable(self) -> int:
         return self.amount - self.refunded
-
-
-@dataclass(frozen=True, slots=True)
-class PaymentItem:
-    """One payment of a batch (the batch names the merchant)."""
-
-    customer_id: int
-    asset: str
-    amount: int
-    description: str | None = None
-    reference: str | None = None
-    payment_id: int | None = None  # given: the request is idempotent under this id
-    mandate_id: int | None = None
-    promo_code: str | None = None  # a promotion code (single payments only)
 
 
 _PAYMENTS: Final = Table(Payment, "payments")
@@ -740,32 +726,17 @@ def _batch_operation(
 # ------------------------------------------------------------------ operations
 
 
-def create_payment(
-    platform: Platform,
-    customer_id: int,
-    merchant_id: int,
-    asset: str,
-    amount: int,
-    description: str | None = None,
-    reference: str | None = None,
-    payment_id: int | None = None,
-    mandate_id: int | None = None,
-    *,
-    charged_by_merchant: bool = False,
-    promo_code: str | None = None,
-) -> Operation[Payment | Refusal]:
+def create_payment(platform: Platform, request: PaymentRequest) -> Operation[Payment | Refusal]:
     """The customer pays the merchant ``amount`` (restricted money first).
 
     ``charged_by_merchant``: the request comes from the merchant (its API key), not from the
     customer; it must then name an active mandate of the customer to the merchant in the
     asset with room for the amount today. A mandate named by a customer's own payment is
-    checked and counted as well. ``payment_id`` given: a second request with it answers the
+    checked and counted as well. A second request with the same ``payment_id`` answers the
     stored payment (or INVALID_REQUEST when it names a different one). ``promo_code``: a
     promotion code whose discount the promotions budget pays (centime.platform.pricing.promos).
     """
-    item = PaymentItem(
-        customer_id, asset, amount, description, reference, payment_id, mandate_id, promo_code
-    )
+    item = request.item
     refusal_in = check_payment(item)
     if refusal_in is not None:  # bad input: answered without a query
         return Operation(lambda ctx: refusal_in, 0)
@@ -776,6 +747,7 @@ def create_payment(
         result = unit(ctx)
         return result if isinstance(result, Refusal) else result[0]
 
+    merchant_id, charged_by_merchant = request.merchant_id, request.charged_by_merchant
     return _batch_operation(merchant_id, [item], charged_by_merchant, platform).then(one)
 
 
