@@ -348,3 +348,14 @@ def test_a_hold_id_makes_authorization_idempotent(platform: Platform) -> None:
         authorize_hold(platform, HoldRequest(ada.id, shop.id, "USD", 101, timeout_s=60, hold_id=5)),
         Code.INVALID_REQUEST,
     )
+
+
+@pytest.mark.parametrize("hold_id", [None, 0, -1, 2**63, "5"])
+def test_a_hold_without_a_valid_id_of_its_own_is_refused(platform: Platform, hold_id: Any) -> None:
+    """The request draws an id when none is given: one passed as None or out of range is
+    refused before the unit, not used as the hold's id."""
+    ada, shop = customer(platform), merchant(platform)
+    fund(platform, ada.id, "USD", 1_000)
+    asked = HoldRequest(ada.id, shop.id, "USD", 100, timeout_s=60, hold_id=hold_id)
+    refused(platform, authorize_hold(platform, asked), Code.INVALID_REQUEST)
+    assert available(platform, WALLET, ada.id) == 1_000

@@ -127,6 +127,9 @@ def test_records_read_back_as_written_and_as_stored_before() -> None:
         PayoutReturned("sandbox", "evt-2", 7, "ref-1", "R01"),
     ]
     assert [_record(_record_json(r)) for r in records] == records
-    # A paid event of an earlier version: a null code after its fields.
+    # Every event has the shape earlier versions wrote and read: a paid event's code is null.
     stored = '["paid", "sandbox", "evt-1", 7, "ref-1", null]'
+    assert _record_json(PayoutPaid("sandbox", "evt-1", 7, "ref-1")) == stored
     assert _record(stored) == PayoutPaid("sandbox", "evt-1", 7, "ref-1")
+    returned = '["returned", "sandbox", "evt-2", 7, "ref-1", "R01"]'
+    assert _record_json(PayoutReturned("sandbox", "evt-2", 7, "ref-1", "R01")) == returned

@@ -177,7 +177,10 @@ def check_authorize(request: HoldRequest, config: PlatformConfig) -> Refusal | N
     timeout_s, timeout_max_s = _timeout_s(request, config), config.hold_timeout_max_s
     if type(timeout_s) is not int or not 1 <= timeout_s <= timeout_max_s:
         return Refusal(Code.INVALID_REQUEST, f"timeout_s is an integer in 1..{timeout_max_s}")
-    if not all(i is None or valid_id(i) for i in (request.mandate_id, request.hold_id)):
+    # The hold's own id is required (the request draws one when none is given); a
+    # mandate's is optional.
+    mandate_ok = request.mandate_id is None or valid_id(request.mandate_id)
+    if not (valid_id(request.hold_id) and mandate_ok):
         return Refusal(Code.INVALID_REQUEST, "ids are positive 63-bit integers")
     return None
 

@@ -46,12 +46,18 @@ def _request(text: str) -> port.PayoutRequest:
 
 def _record_json(record: port.PayoutResult | port.PayoutEvent) -> str:
     kind = type(record).__name__.removeprefix("Payout").lower()
-    return json.dumps([kind, *dataclasses.astuple(record)])
+    values = [kind, *dataclasses.astuple(record)]
+    if isinstance(record, port.PayoutPaid):
+        # Every event is stored in one shape (..., provider_ref, code): a paid event has no
+        # code and writes a null there, so a process of an earlier version (a rolling
+        # deploy, a rollback) still reads what this one writes.
+        values.append(None)
+    return json.dumps(values)
 
 
 def _record(text: str) -> Any:
-    """The answer or event of :func:`_record_json`. A paid event stored by an earlier
-    version ends with a null ``code``, past its fields: it is left out."""
+    """The answer or event of :func:`_record_json`. A paid event ends with a null ``code``,
+    past its fields: it is left out."""
     kind, *values = json.loads(text)
     made = _KINDS[kind]
     return made(*values[: len(dataclasses.fields(made))])
