@@ -144,8 +144,11 @@ def test_every_template_has_korean() -> None:
         ), template
 
 
-VALUES = st.from_regex(r"[A-Za-z0-9_'.]{1,12}", fullmatch=True).filter(
-    lambda v: v not in STATUS_WORDS  # a status is said in words (below)
+# A value in a detail (an id, a word, a decimal amount) neither starts nor ends with a dot
+# and holds no "..": one that did would be ambiguous beside a range's ".." ("0...0": low
+# "0." or high ".0"?).
+VALUES = st.from_regex(r"[A-Za-z0-9_']([A-Za-z0-9_'.]{0,10}[A-Za-z0-9_'])?", fullmatch=True).filter(
+    lambda v: ".." not in v and v not in STATUS_WORDS  # a status is said in words (below)
 )
 
 
