@@ -8,11 +8,14 @@ INSTALLED := $(VENV)/.installed
 # The risk state modules that setup.py compiles with mypyc (centime.risk.native.COMPILED).
 RISK_NATIVE := $(addprefix src/centime/risk/,windows.py sketch.py graph.py features.py field.py)
 
+# The model's trees, a C extension setup.py builds beside them (centime.risk.trees).
+TREES_NATIVE := src/centime/risk/_trees.c
+
 .PHONY: demo test lint typecheck bench install clean chromium axe node-deps
 
 # setup.py compiles src/centime/ledger/core.py with mypyc: an edited core is rebuilt here (and
 # until then runs as Python: centime.ledger.native checks the build against the source).
-$(INSTALLED): pyproject.toml setup.py src/centime/ledger/core.py $(RISK_NATIVE)
+$(INSTALLED): pyproject.toml setup.py src/centime/ledger/core.py $(RISK_NATIVE) $(TREES_NATIVE)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -24,7 +27,9 @@ define NATIVE_REPORT
 from centime.ledger.native import core_is_compiled
 import centime.risk.field  # noqa: the import chooses the compiled module when current
 from centime.risk.native import risk_is_compiled
-print("compiled ledger core:", core_is_compiled(), "; compiled risk state:", risk_is_compiled())
+from centime.risk.trees import trees_is_compiled
+print("compiled ledger core:", core_is_compiled(), "; compiled risk state:", risk_is_compiled(),
+      "; native model trees:", trees_is_compiled())
 endef
 export NATIVE_REPORT
 

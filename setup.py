@@ -9,6 +9,11 @@ Python. Next to the compiled module the build writes the SHA-256 of the source i
 matches the source on disk, so an edited core.py is never shadowed by a stale build. The
 risk modules are compiled as one group, stamped alike in ``native.build-sha256`` (the
 digest of their sources, checked by ``centime.risk.native``).
+
+Beside them, a small C extension needing only a C compiler: ``centime.risk._trees``, the
+model's trees evaluated natively (``centime.risk.trees``), stamped with the SHA-256 of its
+source in ``trees.build-sha256``. It is optional too and built on its own: when it does not
+compile, the model is scored by LightGBM's Booster, and the mypyc modules are not affected.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 CORE_SOURCE = Path("src/centime/ledger/core.py")
@@ -28,6 +33,9 @@ RISK_DIR = Path("src/centime/risk")
 RISK_MODULES = ("windows", "sketch", "graph", "features", "field")  # = native.COMPILED
 RISK_STAMP = RISK_DIR / "native.build-sha256"
 COMPILED_DIGEST: list[str] = []  # the risk sources' digest when mypyc read them
+TREES_NAME = "centime.risk._trees"
+TREES_SOURCE = RISK_DIR / "_trees.c"
+TREES_STAMP = RISK_DIR / "trees.build-sha256"
 
 
 def _pure(reason: str) -> list[Any]:
@@ -52,9 +60,26 @@ def _risk_digest() -> str:
     return digest.hexdigest()
 
 
+def _no_trees(reason: str) -> None:
+    """No native trees: say why, and remove ones an earlier in-place build left."""
+    print(f"{reason}: the risk model is scored by LightGBM's Booster", file=sys.stderr)
+    for stale in (*RISK_DIR.glob("_trees.*.so"), *RISK_DIR.glob("_trees.*.pyd"), TREES_STAMP):
+        stale.unlink(missing_ok=True)
+
+
+def _trees_extension() -> list[Any]:
+    # No -ffast-math or the like: the trees must compare and add exactly as LightGBM does.
+    return [Extension(TREES_NAME, [str(TREES_SOURCE)], extra_compile_args=["-O2"])]
+
+
 def _ext_modules() -> list[Any]:
     if os.environ.get("CENTIME_PURE_PYTHON") == "1":
+        _no_trees("CENTIME_PURE_PYTHON=1")
         return _pure("CENTIME_PURE_PYTHON=1")
+    return _mypyc_modules() + _trees_extension()
+
+
+def _mypyc_modules() -> list[Any]:
     try:
         from mypyc.build import mypycify
     except ImportError as error:
@@ -74,18 +99,47 @@ def _ext_modules() -> list[Any]:
 
 class OptionalBuildExt(build_ext):
     """Builds the compiled core if it can; on any failure removes what it built (a half-built
-    pair of modules would not import) and leaves the pure Python core in place."""
+    pair of modules would not import) and leaves the pure Python core in place. The native
+    trees are built apart: their failure only removes them."""
 
     def run(self) -> None:
+        trees = [ext for ext in self.extensions if ext.name == TREES_NAME]
+        inplace = self.inplace
         try:
             super().run()
         except Exception as error:
             for output in self.get_outputs():
                 Path(output).unlink(missing_ok=True)
             _pure(f"compiling the ledger core failed ({error})")
-            return
+            if not trees:
+                return
+            # The trees need no mypyc: built alone (setuptools' run, interrupted, left
+            # in-place building off).
+            self.extensions, self.inplace = trees, inplace
+            super().run()
+        else:
+            if any(ext.name != TREES_NAME for ext in self.extensions):
+                self._write_stamp()
+        if any(ext.name == TREES_NAME for ext in self.extensions):  # built: stamped
+            digest = hashlib.sha256(TREES_SOURCE.read_bytes()).hexdigest()
+            trees_path = Path(self.get_ext_fullpath(TREES_NAME))
+            trees_path.with_name(TREES_STAMP.name).write_text(digest + "\n")
+
+    def build_extensions(self) -> None:
+        """The mypyc modules (a failure raises: run() falls back), then the trees, dropped
+        from the list (so never copied nor stamped) when they do not compile."""
+        trees = [ext for ext in self.extensions if ext.name == TREES_NAME]
+        self.extensions = [ext for ext in self.extensions if ext.name != TREES_NAME]
         if self.extensions:
-            self._write_stamp()
+            super().build_extensions()
+        for ext in trees:
+            try:
+                self.build_extension(ext)
+            except Exception as error:  # no compiler, a compiler error: the Booster scores
+                Path(self.get_ext_fullpath(ext.name)).unlink(missing_ok=True)
+                _no_trees(f"compiling the native trees failed ({error})")
+            else:
+                self.extensions.append(ext)
 
     def _write_stamp(self) -> None:
         digest = hashlib.sha256(CORE_SOURCE.read_bytes()).hexdigest()

@@ -11,8 +11,9 @@ values add up to the row's raw score (log-odds) exactly as the trees store them.
 
 The path depends only on the leaf the row reaches, so the credits of every (tree, leaf) are
 computed once when the model loads (``trees x leaves x features`` floats: 5 MB for the
-shipped model); a row costs one ``pred_leaf`` call (LightGBM's own traversal, so missing
-values go where the model sends them) and one gather. tests/risk/test_model.py measures how
+shipped model); a row costs the leaves it reaches (the native trees of centime.risk.trees
+when the model has them, else a ``pred_leaf`` call: the same leaves, LightGBM's own rules for
+missing values) and one gather. tests/risk/test_model.py measures how
 often its top reason is TreeSHAP's.
 """
 
@@ -25,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from centime.risk.single_row import SingleRow
+from centime.risk.trees import Forest
 
 __all__ = ["PathExplainer"]
 
@@ -35,30 +37,42 @@ ROWS_PER_GATHER = 64  # rows x trees x features floats per gather: about 10 MB a
 class PathExplainer:
     """Per-feature path credits of rows of one Booster."""
 
-    __slots__ = ("_credits", "_offsets", "booster", "features", "single")
+    __slots__ = ("_credits", "_offsets", "booster", "features", "single", "trees")
 
-    def __init__(self, booster: lgb.Booster, single: SingleRow | None = None) -> None:
+    def __init__(
+        self, booster: lgb.Booster, single: SingleRow | None = None, trees: Forest | None = None
+    ) -> None:
         dump = booster.dump_model()
         self.booster = booster
         self.single = single  # one row's leaves through the single-row C API
+        self.trees = trees  # every row's leaves natively (then ``single`` is not used)
         self.features = int(dump["max_feature_idx"]) + 1
-        trees = dump["tree_info"]
-        leaves = max(int(tree["num_leaves"]) for tree in trees)
-        credits = np.zeros((len(trees), leaves, self.features), dtype=np.float64)
-        for t, tree in enumerate(trees):
+        infos = dump["tree_info"]
+        leaves = max(int(tree["num_leaves"]) for tree in infos)
+        credits = np.zeros((len(infos), leaves, self.features), dtype=np.float64)
+        for t, tree in enumerate(infos):
             if int(tree.get("num_cat", 0)):
                 raise ValueError("path credits of categorical splits are not implemented")
             _walk(tree["tree_structure"], np.zeros(self.features), credits[t])
-        self._credits = credits.reshape(len(trees) * leaves, self.features)
-        self._offsets = np.arange(len(trees), dtype=np.int64) * leaves  # tree t's first leaf
+        self._credits = credits.reshape(len(infos) * leaves, self.features)
+        self._offsets = np.arange(len(infos), dtype=np.int64) * leaves  # tree t's first leaf
+
+    def leaves(self, rows: F64) -> npt.NDArray[Any]:
+        """The leaf of each row in each tree (rows x trees)."""
+        if self.trees is not None:
+            return self.trees.leaves(rows)
+        if len(rows) == 1 and self.single is not None:
+            return self.single.leaves(rows[0]).reshape(1, -1)
+        leaves = np.asarray(self.booster.predict(rows, pred_leaf=True, num_threads=1))
+        return leaves.reshape(len(rows), -1)
 
     def credits(self, rows: F64) -> F64:
         """One row of per-feature credits (raw score units) per row of ``rows``."""
-        if len(rows) == 1 and self.single is not None:  # a single decision: one gather
-            flat_row = self.single.leaves(rows[0]).astype(np.int64) + self._offsets
+        leaves = self.leaves(rows)
+        if len(rows) == 1:  # a single decision: one gather
+            flat_row = leaves[0].astype(np.int64) + self._offsets
             one: F64 = self._credits[flat_row].sum(axis=0, keepdims=True)
             return one
-        leaves = np.asarray(self.booster.predict(rows, pred_leaf=True, num_threads=1))
         flat = leaves.reshape(len(rows), -1).astype(np.int64) + self._offsets
         out = np.empty((len(rows), self.features), dtype=np.float64)
         for start in range(0, len(rows), ROWS_PER_GATHER):

@@ -11,9 +11,12 @@ training (piecewise linear between the stored points, as scikit-learn's Isotonic
 predicts), times 100, truncated to an integer, at most 99. So a score of 70 means about 70%
 of events scored like it were fraud in the calibration data.
 
-Rows are predicted with ``Booster.predict`` on a 2-D float64 array (one row, or a batch),
-single-threaded: for one row, threads cost more than they save, and the API's threads already
-use the cores.
+Rows are scored by the model's trees evaluated natively (centime.risk.trees: the C extension
+``centime.risk._trees``, the same raw scores, probabilities and leaves as the Booster bit for
+bit, without its per-call overhead) when it is built and the model is one it implements;
+otherwise by ``Booster.predict`` on a 2-D float64 array (a batch) or LightGBM's single-row C
+API (one row), single-threaded: for one row, threads cost more than they save, and the API's
+threads already use the cores.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
@@ -33,6 +36,7 @@ import numpy.typing as npt
 from centime.risk.explain import PathExplainer
 from centime.risk.field import FIELD_NAMES as FEATURE_NAMES
 from centime.risk.single_row import SingleRow
+from centime.risk.trees import Forest, native_forest
 
 __all__ = ["DEFAULT_MODEL_DIR", "Model", "Policy", "load_default_model", "load_model", "save_model"]
 
@@ -91,9 +95,19 @@ class Model:
     explainer: PathExplainer | None = None
     # One row through LightGBM's single-row C API (centime.risk.single_row); None: predict.
     single: SingleRow | None = None
+    # The trees evaluated natively (centime.risk.trees); None: the Booster (and ``single``).
+    trees: Forest | None = None
+
+    def on_booster(self) -> Model:
+        """This model scored and explained through LightGBM's Booster alone (no native
+        trees): what runs when the extension is not built (the bench's baseline, tests)."""
+        single = self.single if self.single is not None else SingleRow(self.booster)
+        return replace(self, single=single, trees=None, explainer=_explainer(self.booster, single))
 
     def probabilities(self, rows: Matrix) -> Matrix:
         """The Booster's uncalibrated probability for each row of a 2-D array."""
+        if self.trees is not None:
+            return self.trees.probabilities(rows)
         if len(rows) == 1 and self.single is not None:
             return np.array([self.single.probability(rows[0])], dtype=np.float64)
         return np.asarray(self.booster.predict(rows, num_threads=1), dtype=np.float64)
@@ -191,13 +205,17 @@ def load_model(directory: Path) -> Model | None:
         log.warning("risk model in %s not loaded (%s): deciding on rules alone", directory, e)
         return None
     info = {k: v for k, v in sidecar.items() if k not in ("feature_names", "calibration", "policy")}
-    single = SingleRow(booster)
-    return Model(booster, version, names, x, y, info, policy, _explainer(booster, single), single)
+    trees = native_forest(booster)
+    single = SingleRow(booster) if trees is None else None  # one row through the C API
+    explainer = _explainer(booster, single, trees)
+    return Model(booster, version, names, x, y, info, policy, explainer, single, trees)
 
 
-def _explainer(booster: lgb.Booster, single: SingleRow) -> PathExplainer | None:
+def _explainer(
+    booster: lgb.Booster, single: SingleRow | None, trees: Forest | None = None
+) -> PathExplainer | None:
     try:
-        return PathExplainer(booster, single)
+        return PathExplainer(booster, single, trees)
     except (ValueError, KeyError) as e:  # a tree it cannot read: TreeSHAP, slow but right
         log.warning("risk model reasons fall back to TreeSHAP (%s)", e)
         return None
