@@ -36,3 +36,11 @@ def test_the_risk_bench_measures_every_part() -> None:
     assert any("batches of 300" in line and "old" in line for line in lines)
     assert any("2 threads on one engine" in line for line in lines)
     assert any(line.startswith("memory, new") for line in lines)
+    if result.native_trees:  # the model call alone, native trees against the Booster
+        for name in ("native", "booster"):
+            assert len(result.model_batch_us[name]) == 1 and result.model_batch_us[name][0] > 0
+            assert len(result.model_row[name]) == 1 and result.model_row[name][0][0] > 0
+        assert any(line.startswith("model call, batch of 300: native trees") for line in lines)
+        assert any(line.startswith("model call, 1 row: native trees") for line in lines)
+    else:
+        assert any("the Booster only" in line for line in lines)

@@ -11,7 +11,12 @@ run, both decide the same next events (which goes first alternates between runs)
 - the parts of a new decision: the rules with their features, the model's field features,
   the model call on one row, the reasons of a row that reaches a band (the old engine
   decides those events too, untimed, so that both states stay alike);
-- whether both engines gave the same action and score to every event.
+- whether both engines gave the same action and score to every event;
+- the model call alone, the native trees (centime.risk.trees) against LightGBM's Booster, on
+  the same rows (which goes first alternates): a batch of 8189 feature rows of the simulated
+  traffic, and single rows, each timed.
+
+The old engine scores through the Booster (``Model.on_booster``), as before the speed work.
 
 After the runs, ``threads``: the new engine shared by N threads, each deciding its own
 slice (the lock), once per run.
@@ -37,11 +42,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
+import numpy as np
+import numpy.typing as npt
+
 from centime.bench.risk_baseline.engine import RiskEngine as OldEngine
 from centime.bench.risk_baseline.features import OnlineFeatures as OldFeatures
 from centime.clock import FakeClock
 from centime.risk.engine import BATCH_MAX, RiskEngine
 from centime.risk.features import OnlineFeatures
+from centime.risk.field import FieldState
 from centime.risk.model import Model, load_default_model
 from centime.risk.native import risk_is_compiled
 from centime.risk.rules import RulesFile
@@ -53,6 +62,8 @@ __all__ = ["RiskBenchConfig", "RiskBenchResult", "run_risk_bench"]
 
 WARMUP_EVENTS: Final = 40_000
 Summary = tuple[float, float, float]  # p50 us, p99 us, per second
+MODEL_PATHS: Final = ("native", "booster")
+Rows = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +97,13 @@ class RiskBenchResult:
     same: list[tuple[int, int]] = field(default_factory=list)  # same action and score, of
     bytes_per_entity: dict[str, float] = field(default_factory=dict)
     entities: int = 0
+    native_trees: bool = False  # the model's trees evaluated natively (centime.risk.trees)
+    model_batch_us: dict[str, list[float]] = field(  # us per row of a batch, per run
+        default_factory=lambda: {name: [] for name in MODEL_PATHS}
+    )
+    model_row: dict[str, list[Summary]] = field(  # one row per call, per run
+        default_factory=lambda: {name: [] for name in MODEL_PATHS}
+    )
 
     def lines(self) -> list[str]:
         def med(values: Sequence[float]) -> float:
@@ -115,12 +133,29 @@ class RiskBenchResult:
                 f"  new, {name:<28} p50 {col(values, 0):8.1f} us  p99 {col(values, 1):8.1f} us"
             )
         out.append(f"new, {self.threads} threads on one engine: {med(self.threads_per_s):,.0f}/s")
+        out += self._model_lines(med, col)
         for name, per in self.bytes_per_entity.items():
             out.append(
                 f"memory, {name}: {per:,.0f} bytes per party"
                 f" ({per * 1e6 / 2**30:.2f} GiB per million; {self.entities:,} parties loaded)"
             )
         return out
+
+    def _model_lines(
+        self,
+        med: Callable[[Sequence[float]], float],
+        col: Callable[[list[Summary], int], float],
+    ) -> list[str]:
+        if not self.native_trees:
+            return ["model call: the Booster only (the native trees are not built or are off)"]
+        native, booster = (med(self.model_batch_us[name]) for name in MODEL_PATHS)
+        one_native, one_booster = (col(self.model_row[name], 0) for name in MODEL_PATHS)
+        return [
+            f"model call, batch of {self.batch_size}: native trees {native:.2f} us/row"
+            f"  Booster {booster:.2f} us/row  {booster / native:.1f}x",
+            f"model call, 1 row: native trees p50 {one_native:.1f} us"
+            f"  Booster p50 {one_booster:.1f} us  {one_booster / one_native:.1f}x",
+        ]
 
 
 def _summary(us: list[float]) -> Summary:
@@ -145,7 +180,7 @@ def _events(config: RiskBenchConfig) -> list[RiskEvent]:
 def _engines(model: Model, events: list[RiskEvent], warmup: int) -> tuple[RiskEngine, OldEngine]:
     clock = FakeClock(events[-1].timestamp_ns)
     new = RiskEngine(OnlineFeatures(), RulesFile(), model, clock)
-    old = OldEngine(OldFeatures(), RulesFile(), model, clock)
+    old = OldEngine(OldFeatures(), RulesFile(), model.on_booster(), clock)
     for engine in (new, old):
         for event in events[:warmup]:
             if event.type in DECIDED_TYPES:
@@ -153,6 +188,37 @@ def _engines(model: Model, events: list[RiskEvent], warmup: int) -> tuple[RiskEn
             else:
                 engine.observe(event)
     return new, old
+
+
+def _feature_rows(events: list[RiskEvent], count: int) -> Rows:
+    """The model's feature rows of the last ``count`` decided events of ``events``."""
+    state = FieldState()
+    rows = []
+    for event in events:
+        if event.type in DECIDED_TYPES:
+            rows.append(state.compute(event))
+        state.update(event)
+    return np.array(rows[-count:], dtype=np.float64)
+
+
+def _model_call(
+    models: dict[str, Model], rows: Rows, singles: int, run: int, result: RiskBenchResult
+) -> None:
+    """The model call alone on the same rows through each path (the order alternates)."""
+    order = list(MODEL_PATHS) if run % 2 == 0 else list(MODEL_PATHS)[::-1]
+    for name in order:
+        gc.collect()
+        start = time.perf_counter()
+        models[name].scores(rows)
+        result.model_batch_us[name].append((time.perf_counter() - start) * 1e6 / len(rows))
+    for name in order:
+        us = []
+        for row in rows[:singles]:
+            one = row.reshape(1, -1)
+            begin = time.perf_counter_ns()
+            models[name].scores(one)
+            us.append((time.perf_counter_ns() - begin) / 1_000)
+        result.model_row[name].append(_summary(us))
 
 
 def _timed_decisions(engine: Screen, chunk: list[RiskEvent]) -> tuple[Summary, list[Decision]]:
@@ -190,6 +256,9 @@ def run_risk_bench(
     result = RiskBenchResult(
         config.runs, model.version, risk_is_compiled(), config.threads, config.batch_size
     )
+    result.native_trees = model.trees is not None
+    models = {"native": model, "booster": model.on_booster()}
+    rows = _feature_rows(events[: config.warmup_events], config.batch_size)
     position = config.warmup_events
 
     def take(n: int) -> list[RiskEvent]:
@@ -211,6 +280,8 @@ def run_risk_bench(
             result.batch_per_s[name].append(rate)
             decided[name] += decisions
         result.same.append(_same(decided["new"], decided["old"]))
+        if result.native_trees:
+            _model_call(models, rows, config.decisions, run, result)
         parts = take(config.decisions)
         _parts(new, model, parts, result.parts)
         for event in parts:  # the old engine counts them too: both states stay the same

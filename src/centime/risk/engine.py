@@ -4,13 +4,13 @@
 the feature row from what was known before it (then the event counts), the rules that fire,
 the model's calibrated score and its band; the decision is the worst action among them, with
 the rules' reason codes first, then the model's top contributions (computed only when the
-score reaches a band: an allowed payment costs one Booster call, not two).
+score reaches a band: an allowed payment costs one model call, not two).
 
 Fail closed: any exception inside answers BLOCK with the reason ``engine_error`` and is
 logged; nothing is raised to the caller. Thread-safe: one lock around the features of each
 decision (and each batch), because they must see events one at a time and in order; the rules
-and the model run outside it (the Booster call releases the GIL). ``centime bench risk``
-measures several threads on one engine against one.
+and the model run outside it (the model call, native trees or Booster, releases the GIL).
+``centime bench risk`` measures several threads on one engine against one.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class RiskEngine:
                 model_row = self.model_row(event)
                 self.features.store()
             score = None
-            if self.model is not None:  # the Booster call releases the GIL: threads overlap
+            if self.model is not None:  # the model call releases the GIL: threads overlap
                 score = self.model.scores(model_row.reshape(1, -1))[0]
             return self._combine(event, model_row, ruleset, fired, score, None)
         except Exception:
@@ -144,7 +144,7 @@ class RiskEngine:
             model_rows = list(matrix)
             scores: list[int | None] = [None] * len(events)
             if self.model is not None:
-                scores = list(self.model.scores(matrix))  # one Booster call for the batch
+                scores = list(self.model.scores(matrix))  # one model call for the batch
             contributions = self._batch_reasons(matrix, ruleset, scores)
             return [
                 self._combine(e, m, ruleset, f, s, contributions.get(i, ()))
