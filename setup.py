@@ -104,7 +104,7 @@ class OptionalBuildExt(build_ext):
 
     def run(self) -> None:
         trees = [ext for ext in self.extensions if ext.name == TREES_NAME]
-        inplace = self.inplace
+        inplace, compiler = self.inplace, self.compiler
         try:
             super().run()
         except Exception as error:
@@ -113,10 +113,16 @@ class OptionalBuildExt(build_ext):
             _pure(f"compiling the ledger core failed ({error})")
             if not trees:
                 return
-            # The trees need no mypyc: built alone (setuptools' run, interrupted, left
-            # in-place building off).
-            self.extensions, self.inplace = trees, inplace
-            super().run()
+            # The trees need no mypyc: built alone, as the first run started (setuptools'
+            # run, interrupted, left in-place building off and its compiler object set).
+            self.extensions, self.inplace, self.compiler = trees, inplace, compiler
+            try:
+                super().run()
+            except Exception as again:
+                for output in self.get_outputs():
+                    Path(output).unlink(missing_ok=True)
+                _no_trees(f"building the native trees failed ({again})")
+                return
         else:
             if any(ext.name != TREES_NAME for ext in self.extensions):
                 self._write_stamp()
