@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -173,6 +174,27 @@ def test_traffic_scores_and_reasons_are_the_boosters(
     assert [model.reasons(r.reshape(1, -1)) for r in banded[:20]] == [
         booster_model.reasons(r.reshape(1, -1)) for r in banded[:20]
     ]
+
+
+@needs_extension
+def test_threads_share_one_forest(model: Model, traffic_rows: F64) -> None:
+    """Calls from several threads at once (each releases the GIL) answer as one alone."""
+    assert model.trees is not None
+    forest = model.trees
+    expected = forest.margins(traffic_rows)
+    answers: list[F64] = []
+
+    def work() -> None:
+        for _ in range(5):
+            answers.append(forest.margins(traffic_rows))
+
+    workers = [threading.Thread(target=work) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(answers) == 20
+    assert all(np.array_equal(bits(a), bits(expected)) for a in answers)
 
 
 @needs_extension

@@ -179,7 +179,7 @@ Forest_init(Forest *self, PyObject *args, PyObject *kwds)
         leaves_total += num_leaves[t];
     }
     if (leaves_total != n_leaves || leaves_total - n_trees != n_nodes ||
-        leaves_total > INT32_MAX) {
+        n_nodes + leaves_total > INT32_MAX) {
         PyErr_SetString(PyExc_ValueError, "the trees' leaf counts do not match the arrays");
         goto done;
     }
