@@ -12,7 +12,7 @@ RISK_NATIVE := $(addprefix src/centime/risk/,windows.py sketch.py graph.py featu
 
 # setup.py compiles src/centime/ledger/core.py with mypyc: an edited core is rebuilt here (and
 # until then runs as Python: centime.ledger.native checks the build against the source).
-$(INSTALLED): pyproject.toml setup.py src/centime/ledger/core.py $(RISK_NATIVE)
+$(INSTALLED): pyproject.toml setup.py src/centime/ledger/core.py $(RISK_NATIVE) src/centime/risk/_cstate.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

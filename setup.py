@@ -9,6 +9,11 @@ Python. Next to the compiled module the build writes the SHA-256 of the source i
 matches the source on disk, so an edited core.py is never shadowed by a stale build. The
 risk modules are compiled as one group, stamped alike in ``native.build-sha256`` (the
 digest of their sources, checked by ``centime.risk.native``).
+
+Apart from mypyc, the C extension ``centime.risk._cstate`` (``src/centime/risk/_cstate.c``:
+the risk state's windows and parties as C arrays) is built when a C compiler is there; its
+source's SHA-256 goes to ``_cstate.build-sha256`` (checked by ``centime.risk.native``). It
+fails alone: without it the Python state runs.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 CORE_SOURCE = Path("src/centime/ledger/core.py")
@@ -28,6 +33,10 @@ RISK_DIR = Path("src/centime/risk")
 RISK_MODULES = ("windows", "sketch", "graph", "features", "field")  # = native.COMPILED
 RISK_STAMP = RISK_DIR / "native.build-sha256"
 COMPILED_DIGEST: list[str] = []  # the risk sources' digest when mypyc read them
+CSTATE_SOURCE = RISK_DIR / "_cstate.c"
+CSTATE_STAMP = RISK_DIR / "_cstate.build-sha256"
+CSTATE_NAME = "centime.risk._cstate"
+CSTATE_DIGEST: list[str] = []  # _cstate.c's digest when the extension was declared
 
 
 def _pure(reason: str) -> list[Any]:
@@ -40,6 +49,8 @@ def _pure(reason: str) -> list[Any]:
         CORE_SOURCE.with_name(STAMP_NAME),
         *stale_risk,
         RISK_STAMP,
+        *RISK_DIR.glob("_cstate.*.so"),
+        CSTATE_STAMP,
     ):
         stale.unlink(missing_ok=True)
     return []
@@ -52,9 +63,20 @@ def _risk_digest() -> str:
     return digest.hexdigest()
 
 
+def _cstate() -> list[Any]:
+    """The C state extension (no FMA contraction: a*b-c rounds twice, as in Python)."""
+    CSTATE_DIGEST.append(hashlib.sha256(CSTATE_SOURCE.read_bytes()).hexdigest())
+    flags = ["-O2", "-ffp-contract=off", "-fno-fast-math", "-std=c11"]
+    return [Extension(CSTATE_NAME, [str(CSTATE_SOURCE)], extra_compile_args=flags)]
+
+
 def _ext_modules() -> list[Any]:
     if os.environ.get("CENTIME_PURE_PYTHON") == "1":
         return _pure("CENTIME_PURE_PYTHON=1")
+    return _mypyc_modules() + _cstate()
+
+
+def _mypyc_modules() -> list[Any]:
     try:
         from mypyc.build import mypycify
     except ImportError as error:
@@ -74,9 +96,28 @@ def _ext_modules() -> list[Any]:
 
 class OptionalBuildExt(build_ext):
     """Builds the compiled core if it can; on any failure removes what it built (a half-built
-    pair of modules would not import) and leaves the pure Python core in place."""
+    pair of modules would not import) and leaves the pure Python core in place. The C state
+    extension is built apart: when it fails, only it is missing."""
+
+    def build_extension(self, ext: Any) -> None:
+        if ext.name != CSTATE_NAME:
+            super().build_extension(ext)
+            return
+        built = Path(self.get_ext_fullpath(ext.name))  # in the build tree (not in place yet)
+        try:
+            super().build_extension(ext)
+        except Exception as error:
+            built.unlink(missing_ok=True)
+            print(f"the C risk state did not build ({error}): Python runs", file=sys.stderr)
+            return
+        self.cstate_built = True
+
+    cstate_built = False
 
     def run(self) -> None:
+        # Where the C state's stamp goes once built: beside the extension as installed.
+        stamp = Path(self.get_ext_fullpath(CSTATE_NAME)).with_name(CSTATE_STAMP.name)
+        stamp.unlink(missing_ok=True)
         try:
             super().run()
         except Exception as error:
@@ -84,8 +125,11 @@ class OptionalBuildExt(build_ext):
                 Path(output).unlink(missing_ok=True)
             _pure(f"compiling the ledger core failed ({error})")
             return
-        if self.extensions:
+        if any(ext.name != CSTATE_NAME for ext in self.extensions):
             self._write_stamp()
+        if self.cstate_built:
+            stamp = Path(self.get_ext_fullpath(CSTATE_NAME)).with_name(CSTATE_STAMP.name)
+            stamp.write_text(CSTATE_DIGEST[-1] + "\n")
 
     def _write_stamp(self) -> None:
         digest = hashlib.sha256(CORE_SOURCE.read_bytes()).hexdigest()
