@@ -12,6 +12,8 @@ import math
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -39,6 +41,20 @@ def _cstate() -> ModuleType | None:
 
 
 CSTATE = _cstate()
+
+
+@contextmanager
+def c_state() -> Iterator[None]:
+    """state_module() gives the C state, even under CENTIME_RISK_NATIVE=pure (the reference
+    is then pure Python)."""
+    saved = list(native._STATE)
+    native._STATE[:] = [CSTATE]
+    try:
+        yield
+    finally:
+        native._STATE[:] = saved
+
+
 pytestmark = pytest.mark.skipif(CSTATE is None, reason="the C state is not built (make install)")
 
 
@@ -174,7 +190,8 @@ def test_native_field_state_is_the_reference_bit_for_bit(
 ) -> None:
     assert CSTATE is not None
     reference = FieldState()
-    native_ = new_field_state(True)
+    with c_state():
+        native_ = new_field_state(True)
     assert isinstance(native_, NativeFieldState)
     now = start
     pending: list[tuple[int, str, str]] = []
@@ -206,7 +223,9 @@ def test_native_field_state_is_the_reference_bit_for_bit(
 
 def test_field_labels_and_absent_parties() -> None:
     assert CSTATE is not None
-    reference, native_ = FieldState(), new_field_state(True)
+    with c_state():
+        reference, native_ = FieldState(), new_field_state(True)
+    assert isinstance(native_, NativeFieldState)
     t = 1_767_225_600 * S
     for state in (reference, native_):
         state.add_label("p", "q", t - DAY)
@@ -229,7 +248,8 @@ def test_online_features_with_c_windows_give_the_same_rows(
 ) -> None:
     assert CSTATE is not None
     python = OnlineFeatures(FeatureConfig(native_state=False))
-    c = OnlineFeatures(FeatureConfig(native_state=True))
+    with c_state():
+        c = OnlineFeatures(FeatureConfig(native_state=True))
     assert type(c.payer_windows.get_or_create("probe")) is CSTATE.WindowSet
     assert type(python.payer_windows.get_or_create("probe")) is WindowSet
     now = start
