@@ -114,6 +114,11 @@ class OptionalBuildExt(build_ext):
 
     cstate_built = False
 
+    def build_extensions(self) -> None:
+        super().build_extensions()
+        if not self.cstate_built:  # not copied in place, not an output: the rest goes on
+            self.extensions = [ext for ext in self.extensions if ext.name != CSTATE_NAME]
+
     def run(self) -> None:
         # Where the C state's stamp goes once built: beside the extension as installed.
         stamp = Path(self.get_ext_fullpath(CSTATE_NAME)).with_name(CSTATE_STAMP.name)
