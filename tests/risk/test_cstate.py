@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import math
 import os
+import random
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -83,6 +84,10 @@ GAPS = st.one_of(
     st.integers(0, 10_000 * S),
     st.integers(0, 400 * DAY),
     st.integers(-3_600 * S, 0),
+    # Steps of a few buckets: windows partly left behind, several buckets dropped at once.
+    st.integers(0, 12).map(lambda k: k * 5 * S + 1),
+    st.integers(0, 30).map(lambda k: k * 1_800 * S + 7),
+    st.integers(0, 10).map(lambda k: k * 3 + 1),
 )
 VALUES = st.one_of(
     st.just(0.0),
@@ -98,8 +103,8 @@ def _held(reference: WindowSet) -> list[int]:
     return [len(entries) // 3 for entries in reference._entries]
 
 
-@settings(max_examples=300, deadline=None)
-@given(SPECS, st.integers(-(10**15), 2 * 10**18), st.lists(STEP, max_size=80))
+@settings(max_examples=400, deadline=None)
+@given(SPECS, st.integers(-(10**15), 2 * 10**18), st.lists(STEP, min_size=10, max_size=120))
 def test_windowset_is_the_reference_bit_for_bit(
     specs: tuple[WindowSpec, ...], start: int, steps: list[tuple[int, float, int, str]]
 ) -> None:
@@ -132,6 +137,60 @@ def test_windowset_is_the_reference_bit_for_bit(
     later = min(now + 31 * DAY, INT64_MAX)
     counts, sums = reference.read(later)
     assert native_.read(later) == (counts, sums)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_windowset_long_random_streams(seed: int) -> None:
+    """Long streams hypothesis seldom draws: many buckets, several dropped at once while
+    the window keeps others, sums that round (a subtraction order changed shows here)."""
+    assert CSTATE is not None
+    rng = random.Random(seed)
+    all_specs = [STANDARD_WINDOWS, FIELD_WINDOWS, (WindowSpec("tiny", 7, 3),)]
+    for trial in range(60):
+        specs = all_specs[trial % len(all_specs)]
+        width = specs[0].width_ns
+        reference, native_ = WindowSet(specs), CSTATE.WindowSet(specs)
+        now = rng.randrange(0, 2 * 10**18)
+        for _ in range(150):
+            now += rng.choice([0, 1, width // 2, width, 2 * width + 1, 4 * width, -width])
+            value = rng.choice([rng.uniform(-1e6, 1e6), rng.uniform(0, 1), 0.1, 1e-9, -0.0])
+            reference.add(now, value)
+            native_.add(now, value)
+            counts, sums = reference.read(now)
+            native_counts, native_sums = native_.read(now)
+            assert native_counts == counts and bits(native_sums) == bits(sums)
+        assert native_.held() == _held(reference)
+
+
+def test_field_state_long_random_stream() -> None:
+    assert CSTATE is not None
+    rng = random.Random(11)
+    reference = FieldState()
+    with c_state():
+        native_ = new_field_state(True)
+    parties = [f"p{i}" for i in range(12)]
+    now = 1_767_225_600 * S
+    for i in range(4_000):
+        now += rng.choice([0, S, 60 * S, 1_800 * S, 3 * 3_600 * S, 2 * DAY, -600 * S])
+        payer, payee = rng.choice(parties), rng.choice([*parties, ""])
+        amount = rng.choice([0, rng.randrange(1, 10**9), rng.randrange(10**9, 10**13)])
+        event = RiskEvent(
+            now,
+            rng.choice(TYPES),
+            amount,
+            rng.choice(ASSETS),
+            payer,
+            payee,
+            rng.choice([None, "d1", "d2"]),
+            None,
+            rng.choice([None, "c1"]),
+        )
+        if i % 37 == 0:
+            reference.add_label(payer, payee, now)
+            native_.add_label(payer, payee, now)
+        assert bits(native_.compute(event)) == bits(reference.compute(event)), i
+        reference.update(event)
+        native_.update(event)
 
 
 def test_windowset_refuses_what_it_cannot_hold() -> None:
