@@ -23,8 +23,9 @@ $(INSTALLED): pyproject.toml setup.py src/centime/ledger/core.py $(RISK_NATIVE) 
 define NATIVE_REPORT
 from centime.ledger.native import core_is_compiled
 import centime.risk.field  # noqa: the import chooses the compiled module when current
-from centime.risk.native import risk_is_compiled
-print("compiled ledger core:", core_is_compiled(), "; compiled risk state:", risk_is_compiled())
+from centime.risk.native import risk_is_compiled, state_module
+print("compiled ledger core:", core_is_compiled(), "; compiled risk state:", risk_is_compiled(),
+      "; C risk state:", state_module() is not None)
 endef
 export NATIVE_REPORT
 
