@@ -6,9 +6,9 @@ sees its own event. Everything is incremental and bounded by design: per family 
 velocity windows, devices, IPs, instruments) ``exact_keys`` keys kept exactly, the keys beyond
 sharing a fixed table of states (centime.risk.sketch.BoundedMap; pairs and (payer, thing)
 uses: PairCounts), nothing evicted; windows store their non-empty buckets
-(centime.risk.windows); counterparty sets are capped; the shared-thing graph keeps a bounded
-number of links. :meth:`OnlineFeatures.row` computes a row lazily, family by family, as the
-rules read it.
+(centime.risk.windows; as C arrays, centime.risk._cstate, when built); counterparty sets
+are capped; the shared-thing graph keeps a bounded number of links.
+:meth:`OnlineFeatures.row` computes a row lazily, family by family, as the rules read it.
 
 Amounts stay integers in events; features are floats in the asset's major unit (amount /
 10**scale; an asset the platform does not know counts at scale 0), which is what a model and
