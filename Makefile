@@ -15,7 +15,7 @@ TREES_NATIVE := src/centime/risk/_trees.c
 
 # setup.py compiles src/centime/ledger/core.py with mypyc: an edited core is rebuilt here (and
 # until then runs as Python: centime.ledger.native checks the build against the source).
-$(INSTALLED): pyproject.toml setup.py src/centime/ledger/core.py $(RISK_NATIVE) $(TREES_NATIVE)
+$(INSTALLED): pyproject.toml setup.py src/centime/ledger/core.py $(RISK_NATIVE) $(TREES_NATIVE) src/centime/risk/_cstate.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -26,10 +26,10 @@ $(INSTALLED): pyproject.toml setup.py src/centime/ledger/core.py $(RISK_NATIVE) 
 define NATIVE_REPORT
 from centime.ledger.native import core_is_compiled
 import centime.risk.field  # noqa: the import chooses the compiled module when current
-from centime.risk.native import risk_is_compiled
+from centime.risk.native import risk_is_compiled, state_module
 from centime.risk.trees import trees_is_compiled
 print("compiled ledger core:", core_is_compiled(), "; compiled risk state:", risk_is_compiled(),
-      "; native model trees:", trees_is_compiled())
+      "; C risk state:", state_module() is not None, "; native model trees:", trees_is_compiled())
 endef
 export NATIVE_REPORT
 

@@ -1,5 +1,6 @@
 """Builds the ledger's pure core (``src/centime/ledger/core.py``) and the risk engine's state
-modules (``centime.risk.native.COMPILED``) into native code with mypyc.
+modules (``centime.risk.native.COMPILED``) into native code with mypyc, and the risk engine's
+two small C extensions.
 
 Everything else about the package is declared in pyproject.toml. The compiled module is an
 optimisation, never a requirement: when mypyc or a C compiler is missing, or
@@ -10,10 +11,11 @@ matches the source on disk, so an edited core.py is never shadowed by a stale bu
 risk modules are compiled as one group, stamped alike in ``native.build-sha256`` (the
 digest of their sources, checked by ``centime.risk.native``).
 
-Beside them, a small C extension needing only a C compiler: ``centime.risk._trees``, the
-model's trees evaluated natively (``centime.risk.trees``), stamped with the SHA-256 of its
-source in ``trees.build-sha256``. It is optional too and built on its own: when it does not
-compile, the model is scored by LightGBM's Booster, and the mypyc modules are not affected.
+Beside them, two C extensions needing only a C compiler (:data:`C_EXTENSIONS`), each built on
+its own and stamped with the SHA-256 of its source: ``centime.risk._trees`` (the model's
+trees evaluated natively, ``centime.risk.trees``; without it LightGBM's Booster scores) and
+``centime.risk._cstate`` (the risk state's windows and parties as C arrays; without it the
+Python state runs). A failure of one only removes it; the mypyc modules are not affected.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +36,50 @@ RISK_DIR = Path("src/centime/risk")
 RISK_MODULES = ("windows", "sketch", "graph", "features", "field")  # = native.COMPILED
 RISK_STAMP = RISK_DIR / "native.build-sha256"
 COMPILED_DIGEST: list[str] = []  # the risk sources' digest when mypyc read them
-TREES_NAME = "centime.risk._trees"
-TREES_SOURCE = RISK_DIR / "_trees.c"
-TREES_STAMP = RISK_DIR / "trees.build-sha256"
+# No -ffast-math, no FMA contraction: the trees compare and add exactly as LightGBM does and
+# the state's a*b-c rounds twice, as in Python, so both agree with their references bit for bit.
+C_FLAGS = ["-O2", "-ffp-contract=off", "-fno-fast-math", "-std=c11"]
+
+
+@dataclass(frozen=True)
+class CExtension:
+    """An optional C extension: its module, source, stamp, and what runs without it."""
+
+    name: str
+    source: Path
+    stamp: str  # the file beside the built module holding its source's SHA-256
+    without: str
+
+    def extension(self) -> Extension:
+        return Extension(self.name, [str(self.source)], extra_compile_args=C_FLAGS)
+
+    def remove(self, reason: str) -> None:
+        """Not built: say why, and remove what an earlier in-place build left."""
+        print(f"{reason}: {self.without}", file=sys.stderr)
+        stem = self.name.rsplit(".", 1)[1]
+        folder = self.source.parent
+        for stale in (*folder.glob(f"{stem}.*.so"), *folder.glob(f"{stem}.*.pyd")):
+            stale.unlink(missing_ok=True)
+        (folder / self.stamp).unlink(missing_ok=True)
+
+
+C_EXTENSIONS = {
+    c.name: c
+    for c in (
+        CExtension(
+            "centime.risk._trees",
+            RISK_DIR / "_trees.c",
+            "trees.build-sha256",
+            "the risk model is scored by LightGBM's Booster",
+        ),
+        CExtension(
+            "centime.risk._cstate",
+            RISK_DIR / "_cstate.c",
+            "_cstate.build-sha256",
+            "the risk state's windows and parties run as Python",
+        ),
+    )
+}
 
 
 def _pure(reason: str) -> list[Any]:
@@ -60,23 +104,12 @@ def _risk_digest() -> str:
     return digest.hexdigest()
 
 
-def _no_trees(reason: str) -> None:
-    """No native trees: say why, and remove ones an earlier in-place build left."""
-    print(f"{reason}: the risk model is scored by LightGBM's Booster", file=sys.stderr)
-    for stale in (*RISK_DIR.glob("_trees.*.so"), *RISK_DIR.glob("_trees.*.pyd"), TREES_STAMP):
-        stale.unlink(missing_ok=True)
-
-
-def _trees_extension() -> list[Any]:
-    # No -ffast-math or the like: the trees must compare and add exactly as LightGBM does.
-    return [Extension(TREES_NAME, [str(TREES_SOURCE)], extra_compile_args=["-O2"])]
-
-
 def _ext_modules() -> list[Any]:
     if os.environ.get("CENTIME_PURE_PYTHON") == "1":
-        _no_trees("CENTIME_PURE_PYTHON=1")
+        for c in C_EXTENSIONS.values():
+            c.remove("CENTIME_PURE_PYTHON=1")
         return _pure("CENTIME_PURE_PYTHON=1")
-    return _mypyc_modules() + _trees_extension()
+    return _mypyc_modules() + [c.extension() for c in C_EXTENSIONS.values()]
 
 
 def _mypyc_modules() -> list[Any]:
@@ -97,13 +130,17 @@ def _mypyc_modules() -> list[Any]:
         return _pure(f"mypyc refused the ledger core or the risk state ({error})")
 
 
+def _optional(extensions: list[Any]) -> list[Any]:
+    return [ext for ext in extensions if ext.name in C_EXTENSIONS]
+
+
 class OptionalBuildExt(build_ext):
     """Builds the compiled core if it can; on any failure removes what it built (a half-built
-    pair of modules would not import) and leaves the pure Python core in place. The native
-    trees are built apart: their failure only removes them."""
+    pair of modules would not import) and leaves the pure Python core in place. The C
+    extensions are built apart: a failure of one only removes it."""
 
     def run(self) -> None:
-        trees = [ext for ext in self.extensions if ext.name == TREES_NAME]
+        optional = _optional(self.extensions)
         inplace, compiler = self.inplace, self.compiler
         try:
             super().run()
@@ -111,39 +148,40 @@ class OptionalBuildExt(build_ext):
             for output in self.get_outputs():
                 Path(output).unlink(missing_ok=True)
             _pure(f"compiling the ledger core failed ({error})")
-            if not trees:
+            if not optional:
                 return
-            # The trees need no mypyc: built alone, as the first run started (setuptools'
-            # run, interrupted, left in-place building off and its compiler object set).
-            self.extensions, self.inplace, self.compiler = trees, inplace, compiler
+            # The C extensions need no mypyc: built alone, as the first run started
+            # (setuptools' run, interrupted, left in-place building off and its compiler set).
+            self.extensions, self.inplace, self.compiler = optional, inplace, compiler
             try:
                 super().run()
             except Exception as again:
                 for output in self.get_outputs():
                     Path(output).unlink(missing_ok=True)
-                _no_trees(f"building the native trees failed ({again})")
+                for ext in optional:
+                    C_EXTENSIONS[ext.name].remove(f"building {ext.name} failed ({again})")
                 return
         else:
-            if any(ext.name != TREES_NAME for ext in self.extensions):
+            if len(_optional(self.extensions)) < len(self.extensions):
                 self._write_stamp()
-        if any(ext.name == TREES_NAME for ext in self.extensions):  # built: stamped
-            digest = hashlib.sha256(TREES_SOURCE.read_bytes()).hexdigest()
-            trees_path = Path(self.get_ext_fullpath(TREES_NAME))
-            trees_path.with_name(TREES_STAMP.name).write_text(digest + "\n")
+        for ext in _optional(self.extensions):  # built: stamped
+            c = C_EXTENSIONS[ext.name]
+            digest = hashlib.sha256(c.source.read_bytes()).hexdigest()
+            Path(self.get_ext_fullpath(ext.name)).with_name(c.stamp).write_text(digest + "\n")
 
     def build_extensions(self) -> None:
-        """The mypyc modules (a failure raises: run() falls back), then the trees, dropped
-        from the list (so never copied nor stamped) when they do not compile."""
-        trees = [ext for ext in self.extensions if ext.name == TREES_NAME]
-        self.extensions = [ext for ext in self.extensions if ext.name != TREES_NAME]
+        """The mypyc modules (a failure raises: run() falls back), then each C extension,
+        dropped from the list (so never copied nor stamped) when it does not compile."""
+        optional = _optional(self.extensions)
+        self.extensions = [ext for ext in self.extensions if ext.name not in C_EXTENSIONS]
         if self.extensions:
             super().build_extensions()
-        for ext in trees:
+        for ext in optional:
             try:
                 self.build_extension(ext)
-            except Exception as error:  # no compiler, a compiler error: the Booster scores
+            except Exception as error:  # no compiler, a compiler error: Python runs
                 Path(self.get_ext_fullpath(ext.name)).unlink(missing_ok=True)
-                _no_trees(f"compiling the native trees failed ({error})")
+                C_EXTENSIONS[ext.name].remove(f"compiling {ext.name} failed ({error})")
             else:
                 self.extensions.append(ext)
 

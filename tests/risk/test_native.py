@@ -5,10 +5,13 @@ list that ``centime.risk.native`` checks."""
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from centime.risk.native import COMPILED, sources_digest
 
@@ -51,3 +54,28 @@ def test_the_stamp_names_the_sources(tmp_path: Path) -> None:
     before = sources_digest(tmp_path)
     (tmp_path / "field.py").write_text("# edited\n")
     assert sources_digest(tmp_path) != before  # an edited module no longer matches the build
+
+
+def test_a_stale_or_missing_c_state_stamp_gives_the_python_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from centime.risk import native
+
+    for stamp in ("0" * 64 + "\n", None):  # another source's digest; no stamp at all
+        path = tmp_path / "_cstate.build-sha256"
+        path.unlink(missing_ok=True)
+        if stamp is not None:
+            path.write_text(stamp)
+        monkeypatch.setattr(native, "CSTATE_STAMP", path)
+        monkeypatch.setattr(native, "_STATE", [])
+        monkeypatch.delenv(native.ENV_NATIVE, raising=False)
+        assert native.state_module() is None
+    monkeypatch.setattr(native, "CSTATE_STAMP", tmp_path / "current")
+    (tmp_path / "current").write_text(native._cstate_digest() + "\n")
+    monkeypatch.setattr(native, "_STATE", [])
+    built = importlib.util.find_spec("centime.risk._cstate") is not None
+    assert (native.state_module() is not None) == built
+    for setting in ("pure", "mypyc"):
+        monkeypatch.setattr(native, "_STATE", [])
+        monkeypatch.setenv(native.ENV_NATIVE, setting)
+        assert native.state_module() is None

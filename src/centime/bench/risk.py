@@ -26,6 +26,11 @@ each new, loaded into the features of each engine in a fresh process; RSS before
 the cyclic garbage collector paused while loading: the state holds no cycles, and its full
 passes over millions of objects would make the load take many minutes).
 
+With ``--state both`` (when the C state is built: centime.risk.native), a third engine runs
+alongside, ``new-py``: today's engine with the Python state (``FeatureConfig(native_state=
+False)``), so the C state is measured against it in the same process, the engines' order
+rotating between runs; its decisions are checked against the old engine's too.
+
 Figures are medians over the runs; every run uses new events (state moves on as in
 production).
 """
@@ -49,10 +54,10 @@ from centime.bench.risk_baseline.engine import RiskEngine as OldEngine
 from centime.bench.risk_baseline.features import OnlineFeatures as OldFeatures
 from centime.clock import FakeClock
 from centime.risk.engine import BATCH_MAX, RiskEngine
-from centime.risk.features import OnlineFeatures
+from centime.risk.features import FeatureConfig, OnlineFeatures
 from centime.risk.field import FieldState
 from centime.risk.model import Model, load_default_model
-from centime.risk.native import risk_is_compiled
+from centime.risk.native import risk_is_compiled, state_module
 from centime.risk.rules import RulesFile
 from centime.risk.simulate import SimConfig, simulate
 from centime.risk.train import DECIDED_TYPES
@@ -76,6 +81,7 @@ class RiskBenchConfig:
     batch_size: int = BATCH_MAX
     customers: int = 1_000
     entities: int = 1_000_000  # parties (half payers, half payees) for memory; 0: none
+    both_states: bool = False  # also today's engine with the Python state ("new-py")
 
 
 class Screen(Protocol):
@@ -88,6 +94,7 @@ class RiskBenchResult:
     runs: int
     model_version: str
     compiled: bool = False
+    native_state: bool = False  # the C state (centime.risk._cstate) in the new engine
     threads: int = 1
     batch_size: int = BATCH_MAX
     decide: dict[str, list[Summary]] = field(default_factory=lambda: {"new": [], "old": []})
@@ -95,6 +102,7 @@ class RiskBenchResult:
     parts: dict[str, list[Summary]] = field(default_factory=dict)
     threads_per_s: list[float] = field(default_factory=list)
     same: list[tuple[int, int]] = field(default_factory=list)  # same action and score, of
+    same_py: list[tuple[int, int]] = field(default_factory=list)  # new-py against old
     bytes_per_entity: dict[str, float] = field(default_factory=dict)
     entities: int = 0
     native_trees: bool = False  # the model's trees evaluated natively (centime.risk.trees)
@@ -113,6 +121,7 @@ class RiskBenchResult:
             return med([s[k] for s in summaries])
 
         native = "compiled (mypyc)" if self.compiled else "pure Python"
+        native += "; C state" if self.native_state else "; Python state"
         out = [f"model {self.model_version}; risk state {native}; medians of {self.runs} runs"]
         new, old = self.decide["new"], self.decide["old"]
         for label, k, unit in (("p50", 0, "us"), ("p99", 1, "us"), ("rate", 2, "/s")):
@@ -126,8 +135,29 @@ class RiskBenchResult:
             f"decide_many, batches of {self.batch_size}: new {a:,.0f}/s  old {b:,.0f}/s"
             f"  {a / b:.1f}x"
         )
+        if "new-py" in self.decide:
+            py = self.decide["new-py"]
+            for label, k, unit in (("p50", 0, "us"), ("rate", 2, "/s")):
+                a, b = col(new, k), col(py, k)
+                ratio = b / a if k < 2 else a / b
+                out.append(
+                    f"decide {label:<4} new {a:>9,.1f} {unit}  new-py {b:>9,.1f} {unit}"
+                    f"  {ratio:.2f}x (C state against Python state)"
+                )
+            a, b = med(self.batch_per_s["new"]), med(self.batch_per_s["new-py"])
+            out.append(
+                f"decide_many, batches of {self.batch_size}: new {a:,.0f}/s  new-py {b:,.0f}/s"
+                f"  {a / b:.2f}x (C state against Python state)"
+            )
+            pairs = zip(self.batch_per_s["new"], self.batch_per_s["new-py"], strict=True)
+            out.append(
+                "  per run, new / new-py: " + ", ".join(f"{x:,.0f}/{y:,.0f}" for x, y in pairs)
+            )
         same, total = sum(s for s, _ in self.same), sum(n for _, n in self.same)
         out.append(f"same action and score, new and old: {same:,} of {total:,} decisions")
+        if self.same_py:
+            same, total = sum(s for s, _ in self.same_py), sum(n for _, n in self.same_py)
+            out.append(f"same action and score, new-py and old: {same:,} of {total:,} decisions")
         for name, values in self.parts.items():
             out.append(
                 f"  new, {name:<28} p50 {col(values, 0):8.1f} us  p99 {col(values, 1):8.1f} us"
@@ -177,17 +207,24 @@ def _events(config: RiskBenchConfig) -> list[RiskEvent]:
         days = days * 2
 
 
-def _engines(model: Model, events: list[RiskEvent], warmup: int) -> tuple[RiskEngine, OldEngine]:
+def _engines(
+    model: Model, events: list[RiskEvent], warmup: int, both_states: bool
+) -> dict[str, Any]:
     clock = FakeClock(events[-1].timestamp_ns)
-    new = RiskEngine(OnlineFeatures(), RulesFile(), model, clock)
-    old = OldEngine(OldFeatures(), RulesFile(), model.on_booster(), clock)
-    for engine in (new, old):
+    engines: dict[str, Any] = {
+        "new": RiskEngine(OnlineFeatures(), RulesFile(), model, clock),
+        "old": OldEngine(OldFeatures(), RulesFile(), model.on_booster(), clock),
+    }
+    if both_states:
+        python_state = OnlineFeatures(FeatureConfig(native_state=False))
+        engines["new-py"] = RiskEngine(python_state, RulesFile(), model, clock)
+    for engine in engines.values():
         for event in events[:warmup]:
             if event.type in DECIDED_TYPES:
                 engine.decide(event)
             else:
                 engine.observe(event)
-    return new, old
+    return engines
 
 
 def _feature_rows(events: list[RiskEvent], count: int) -> Rows:
@@ -251,11 +288,18 @@ def run_risk_bench(
         raise RuntimeError("the shipped model does not load (see the log)")
     progress("simulating traffic")
     events = _events(config)
-    progress(f"warming up both engines on {config.warmup_events:,} events")
-    new, old = _engines(model, events, config.warmup_events)
+    both = config.both_states and state_module() is not None
+    if config.both_states and not both:
+        progress("the C state is not built (or CENTIME_RISK_NATIVE says not): new-py not run")
+    progress(f"warming up the engines on {config.warmup_events:,} events")
+    engines = _engines(model, events, config.warmup_events, both)
+    new = engines["new"]
     result = RiskBenchResult(
-        config.runs, model.version, risk_is_compiled(), config.threads, config.batch_size
+        config.runs, model.version, risk_is_compiled(), state_module() is not None
     )
+    result.threads, result.batch_size = config.threads, config.batch_size
+    if both:
+        result.decide["new-py"], result.batch_per_s["new-py"] = [], []
     result.native_trees = model.trees is not None
     models = {"native": model, "booster": model.on_booster()}
     rows = _feature_rows(events[: config.warmup_events], config.batch_size)
@@ -268,8 +312,12 @@ def run_risk_bench(
 
     for run in range(config.runs):
         progress(f"run {run + 1} of {config.runs}")
-        pair: list[tuple[str, Screen]] = [("new", new), ("old", old)]
-        order = pair if run % 2 == 0 else pair[::-1]
+        names = list(engines)
+        order: list[tuple[str, Screen]] = [
+            (name, engines[name]) for name in names[run % len(names) :] + names[: run % len(names)]
+        ]
+        if len(names) == 2 and run % 2:
+            order = order[::-1]
         chunk, batch = take(config.decisions), take(config.batch_size)
         decided: dict[str, list[Decision]] = {}
         for name, engine in order:
@@ -280,18 +328,22 @@ def run_risk_bench(
             result.batch_per_s[name].append(rate)
             decided[name] += decisions
         result.same.append(_same(decided["new"], decided["old"]))
+        if "new-py" in decided:
+            result.same_py.append(_same(decided["new-py"], decided["old"]))
         if result.native_trees:
             _model_call(models, rows, config.decisions, run, result)
         parts = take(config.decisions)
         _parts(new, model, parts, result.parts)
-        for event in parts:  # the old engine counts them too: both states stay the same
-            old.decide(event)
+        for event in parts:  # the other engines count them too: the states stay the same
+            for name, engine in engines.items():
+                if name != "new":
+                    engine.decide(event)
     for _ in range(config.runs):  # last: threads interleave events, so the states part
         result.threads_per_s.append(_threaded(new, take(config.decisions), config.threads))
     if config.entities:
         progress(f"memory: {config.entities:,} new parties into each engine")
         result.entities = config.entities
-        result.bytes_per_entity = _memory(config.entities)
+        result.bytes_per_entity = _memory(config.entities, both)
     return result
 
 
@@ -347,12 +399,12 @@ def _threaded(engine: RiskEngine, chunk: list[RiskEvent], threads: int) -> float
 # -- memory ------------------------------------------------------------------------------------
 
 
-def _memory(entities: int) -> dict[str, float]:
+def _memory(entities: int, both_states: bool = False) -> dict[str, float]:
     """Bytes per party of each engine's features, each measured in a fresh process (RSS
     after loading ``entities`` parties, less RSS before)."""
     context = multiprocessing.get_context("spawn")
     out = {}
-    for name in ("new", "old"):
+    for name in ("new", "new-py", "old") if both_states else ("new", "old"):
         with context.Pool(1) as pool:
             grown = pool.apply(_rss_growth, (name, entities))
         out[name] = grown / entities
@@ -371,8 +423,10 @@ def _rss_growth(name: str, entities: int) -> int:
     model = None  # the model's memory is the same for both: not what is measured
     clock = FakeClock(1_767_225_600 * 1_000_000_000 + 86_400 * 1_000_000_000)
     engine: Any = (
-        RiskEngine(OnlineFeatures(), RulesFile(), model, clock)
-        if name == "new"
+        RiskEngine(
+            OnlineFeatures(FeatureConfig(native_state=name == "new")), RulesFile(), model, clock
+        )
+        if name in ("new", "new-py")
         else OldEngine(OldFeatures(), RulesFile(), model, clock)
     )
     start = 1_767_225_600 * 1_000_000_000

@@ -318,6 +318,11 @@ def bench_risk(
     entities: int = typer.Option(
         1_000_000, min=0, max=10_000_000, help="Parties (half payers) for the memory figure."
     ),
+    state: str = typer.Option(
+        "c",
+        help="'both': also today's engine with the Python state (new-py), side by side with"
+        " the C state in the same process; 'c': the engine as configured.",
+    ),
 ) -> None:
     """Risk decisions in process with the shipped model and rules, the engine of today
     against the one before the speed work, side by side: p50/p99 per decision, decisions/s,
@@ -326,7 +331,9 @@ def bench_risk(
     from centime.bench.risk import RiskBenchConfig, run_risk_bench
 
     result = run_risk_bench(
-        RiskBenchConfig(runs, decisions, threads, seed, entities=entities),
+        RiskBenchConfig(
+            runs, decisions, threads, seed, entities=entities, both_states=state == "both"
+        ),
         progress=lambda line: typer.echo(line, err=True),
     )
     for line in result.lines():

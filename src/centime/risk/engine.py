@@ -25,7 +25,7 @@ import numpy as np
 
 from centime.clock import Clock, SystemClock
 from centime.risk.features import FeatureConfig, OnlineFeatures, Row
-from centime.risk.field import FIELD_NAMES, FieldState
+from centime.risk.field import FIELD_NAMES, new_field_state
 from centime.risk.model import DEFAULT_MODEL_DIR, Model, load_model
 from centime.risk.rules import DEFAULT_RULES_PATH, SEVERITY, Rule, Ruleset, RulesFile
 from centime.risk.shared_state import Velocity
@@ -49,7 +49,8 @@ class RiskEngine:
         clock: Clock | None = None,
     ) -> None:
         self.features = features  # for the rules
-        self.field = FieldState()  # for the model (centime.risk.field)
+        # For the model (centime.risk.field): each party in C arrays when built.
+        self.field = new_field_state(features.config.native_state)
         self.rules = rules
         self.model = model
         self.clock = clock or SystemClock()

@@ -6,9 +6,9 @@ sees its own event. Everything is incremental and bounded by design: per family 
 velocity windows, devices, IPs, instruments) ``exact_keys`` keys kept exactly, the keys beyond
 sharing a fixed table of states (centime.risk.sketch.BoundedMap; pairs and (payer, thing)
 uses: PairCounts), nothing evicted; windows store their non-empty buckets
-(centime.risk.windows); counterparty sets are capped; the shared-thing graph keeps a bounded
-number of links. :meth:`OnlineFeatures.row` computes a row lazily, family by family, as the
-rules read it.
+(centime.risk.windows; as C arrays, centime.risk._cstate, when built); counterparty sets
+are capped; the shared-thing graph keeps a bounded number of links.
+:meth:`OnlineFeatures.row` computes a row lazily, family by family, as the rules read it.
 
 Amounts stay integers in events; features are floats in the asset's major unit (amount /
 10**scale; an asset the platform does not know counts at scale 0), which is what a model and
@@ -29,13 +29,16 @@ import numpy.typing as npt
 from centime.limits import RISK_KEYS_EXACT_MAX
 from centime.money import ASSETS
 from centime.risk.graph import Components
+from centime.risk.native import state_module
 from centime.risk.shared_state import FAMILIES, Velocity, event_keys
 from centime.risk.sketch import BoundedMap, PairCounts
 from centime.risk.types import EVENT_TYPES, RiskEvent
 from centime.risk.windows import (
     NS_PER_S,
     STANDARD_WINDOWS,
+    Windows,
     WindowSet,
+    WindowsFactory,
     WindowSpec,
     window_spec,
 )
@@ -162,6 +165,9 @@ class FeatureConfig:
     near_limit_share: float = 0.85  # amount in [share * limit, limit) is "just below"
     carrier_monthly_limit: str = "100"  # carrier billing's monthly ceiling, major units
     carrier_heavy_ratio: float = 0.5  # a payer past this share of it counts as carrier-funded
+    # The windows (and the model's parties: engine) as C arrays when the extension is built
+    # (centime.risk.native.state_module); False: the Python classes (the same results).
+    native_state: bool = True
 
 
 class _Account:
@@ -186,17 +192,17 @@ class _Account:
         self.first_seen_ns = -1
         self.balance = 0.0
         # Created on first use (most accounts never need some of them: memory per account).
-        self.flow_in: WindowSet | None = None
-        self.flow_out: WindowSet | None = None
+        self.flow_in: Windows | None = None
+        self.flow_out: Windows | None = None
         self.fan_in: dict[str, int] = _NONE  # replaced by its own dict on the first write
         self.fan_out: dict[str, int] = _NONE
         self.upstream: dict[str, int] = _NONE
-        self.declines: WindowSet | None = None
-        self.carrier: WindowSet | None = None
-        self.carrier_in: WindowSet | None = None
-        self.near_limit: WindowSet | None = None
-        self.round: WindowSet | None = None
-        self.referrals: WindowSet | None = None
+        self.declines: Windows | None = None
+        self.carrier: Windows | None = None
+        self.carrier_in: Windows | None = None
+        self.near_limit: Windows | None = None
+        self.round: Windows | None = None
+        self.referrals: Windows | None = None
         self.method_change_ns = -1
 
 
@@ -205,14 +211,19 @@ class _Thing:
 
     __slots__ = ("accounts", "declines", "windows")
 
-    def __init__(self) -> None:
-        self.windows = WindowSet(STANDARD_WINDOWS)
-        self.declines: WindowSet | None = None
+    def __init__(self, make: WindowsFactory) -> None:
+        self.windows: Windows = make(STANDARD_WINDOWS)
+        self.declines: Windows | None = None
         self.accounts: dict[str, None] = {}
 
 
-def _standard_windows() -> WindowSet:
-    return WindowSet(STANDARD_WINDOWS)
+def windows_factory(native: bool) -> WindowsFactory:
+    """The C windows when ``native`` and built (centime.risk.native), else :class:`WindowSet`."""
+    module = state_module() if native else None
+    if module is None:
+        return WindowSet
+    made: WindowsFactory = module.WindowSet
+    return made
 
 
 # The empty counterparty map every account starts with (never written: ``_touch`` gives an
@@ -242,17 +253,21 @@ def _recent(capped: dict[str, int], since_ns: int) -> int:
     return n
 
 
-def _read(windows: WindowSet | None, now_ns: int, size: int) -> tuple[list[int], list[float]]:
+def _read(windows: Windows | None, now_ns: int, size: int) -> tuple[list[int], list[float]]:
     if windows is None:
         return [0] * size, [0.0] * size
     return windows.read(now_ns)
 
 
 def _add(
-    windows: WindowSet | None, specs: tuple[WindowSpec, ...], now_ns: int, value: float
-) -> WindowSet:
+    make: WindowsFactory,
+    windows: Windows | None,
+    specs: tuple[WindowSpec, ...],
+    now_ns: int,
+    value: float,
+) -> Windows:
     if windows is None:
-        windows = WindowSet(specs)
+        windows = make(specs)
     windows.add(now_ns, value)
     return windows
 
@@ -266,12 +281,20 @@ class OnlineFeatures:
         # in this process (payer_windows, payee_windows and the things' windows).
         self.velocity = velocity
         n = self.config.exact_keys
+        make = self._make = windows_factory(self.config.native_state)
+
+        def standard_windows() -> Windows:
+            return make(STANDARD_WINDOWS)
+
+        def thing() -> _Thing:
+            return _Thing(make)
+
         self.accounts: BoundedMap[_Account] = BoundedMap(_Account, n)
-        self.payer_windows: BoundedMap[WindowSet] = BoundedMap(_standard_windows, n)
-        self.payee_windows: BoundedMap[WindowSet] = BoundedMap(_standard_windows, n)
-        self.devices: BoundedMap[_Thing] = BoundedMap(_Thing, n)
-        self.ips: BoundedMap[_Thing] = BoundedMap(_Thing, n)
-        self.instruments: BoundedMap[_Thing] = BoundedMap(_Thing, n)
+        self.payer_windows: BoundedMap[Windows] = BoundedMap(standard_windows, n)
+        self.payee_windows: BoundedMap[Windows] = BoundedMap(standard_windows, n)
+        self.devices: BoundedMap[_Thing] = BoundedMap(thing, n)
+        self.ips: BoundedMap[_Thing] = BoundedMap(thing, n)
+        self.instruments: BoundedMap[_Thing] = BoundedMap(thing, n)
         self.pairs = PairCounts()  # exact up to a limit, then a sketch: never evicted
         self.seen = PairCounts()  # (payer, thing) uses, alike
         self.shared = Components(self.config.max_graph_links)
@@ -370,7 +393,7 @@ class OnlineFeatures:
                 windows.read_into(out, now)
         return out
 
-    def _local_windows(self, family: int, key: str) -> WindowSet | None:
+    def _local_windows(self, family: int, key: str) -> Windows | None:
         if family == 0:
             return self.payer_windows.get(key)
         if family == 1:
@@ -539,7 +562,7 @@ class OnlineFeatures:
             self.pairs.add((event.payer, event.payee))
         self._update_things(event, now, amount)
         if kind == "topup_declined":
-            payer.declines = _add(payer.declines, DECLINE_WINDOWS, now, amount)
+            payer.declines = _add(self._make, payer.declines, DECLINE_WINDOWS, now, amount)
             return
         self._update_money(event, now, amount, payer, payee)
 
@@ -567,7 +590,7 @@ class OnlineFeatures:
             if self.velocity is None:  # else counted in the shared counters
                 thing.windows.add(now, amount)
             if declined:
-                thing.declines = _add(thing.declines, DECLINE_WINDOWS, now, amount)
+                thing.declines = _add(self._make, thing.declines, DECLINE_WINDOWS, now, amount)
             thing.accounts.pop(payer, None)
             thing.accounts[payer] = None
             if len(thing.accounts) > THING_ACCOUNTS_CAP:
@@ -584,20 +607,20 @@ class OnlineFeatures:
         cfg = self.config
         if kind in TOPUPS:
             payer.balance += amount
-            payer.flow_in = _add(payer.flow_in, FLOW_WINDOWS, now, amount)
+            payer.flow_in = _add(self._make, payer.flow_in, FLOW_WINDOWS, now, amount)
             if kind == "topup_carrier":
-                payer.carrier = _add(payer.carrier, MONTH_WINDOW, now, amount)
+                payer.carrier = _add(self._make, payer.carrier, MONTH_WINDOW, now, amount)
         elif kind in OUTFLOWS:
             payer.balance = max(0.0, payer.balance - amount)
-            payer.flow_out = _add(payer.flow_out, FLOW_WINDOWS, now, amount)
+            payer.flow_out = _add(self._make, payer.flow_out, FLOW_WINDOWS, now, amount)
         limit = self._limit(kind, event.asset)
         if amount > 0 and cfg.near_limit_share * limit <= amount < limit:
-            payer.near_limit = _add(payer.near_limit, DAY_WEEK_WINDOWS, now, amount)
+            payer.near_limit = _add(self._make, payer.near_limit, DAY_WEEK_WINDOWS, now, amount)
         if _roundness(event.amount, self._scale(event.asset)) >= 1.0:
-            payer.round = _add(payer.round, DAY_WINDOW, now, amount)
+            payer.round = _add(self._make, payer.round, DAY_WINDOW, now, amount)
         if kind == "signup" and event.payee:
             referrer = self.accounts.get_or_create(event.payee)
-            referrer.referrals = _add(referrer.referrals, DAY_WEEK_WINDOWS, now, 1.0)
+            referrer.referrals = _add(self._make, referrer.referrals, DAY_WEEK_WINDOWS, now, 1.0)
             self.referrals.link(event.payer, event.payee, other_is_account=True)
         elif kind in PAYOUTS and event.payee:
             self.shared.link(event.payer, "p:" + event.payee)
@@ -605,13 +628,13 @@ class OnlineFeatures:
                 payer.method_change_ns = now
         if payee is not None and kind in INFLOWS_TO_PAYEE:
             payee.balance += amount
-            payee.flow_in = _add(payee.flow_in, FLOW_WINDOWS, now, amount)
+            payee.flow_in = _add(self._make, payee.flow_in, FLOW_WINDOWS, now, amount)
             payee.fan_in = _touch(payee.fan_in, event.payer, now, FAN_CAP)
             payer.fan_out = _touch(payer.fan_out, event.payee, now, FAN_CAP)
             self.shared.add_inflow(event.payee)
             carrier = _read(payer.carrier, now, 1)[1][0]
             if carrier >= cfg.carrier_heavy_ratio * self._carrier_monthly(event.asset):
-                payee.carrier_in = _add(payee.carrier_in, WEEK_WINDOW, now, 1.0)
+                payee.carrier_in = _add(self._make, payee.carrier_in, WEEK_WINDOW, now, 1.0)
             # Where this money came from: the payer and what reached the payer, for cycles.
             payee.upstream = _touch(payee.upstream, event.payer, now, UPSTREAM_CAP)
             for source, when in list(payer.upstream.items()):

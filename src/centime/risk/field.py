@@ -27,19 +27,25 @@ Two implementations:
 - :class:`FieldState`: online, one event at a time, for the engine (``compute`` then
   ``update``; ``add_label`` when a label arrives). The test suite checks that both give the
   same rows on the same events and labels.
+
+:class:`FieldState` is the reference of the online path; :class:`NativeFieldState` keeps each
+party in C arrays (``centime.risk._cstate.Party``, built by setup.py when it can), the same
+operations in the same order: its rows are FieldState's bit for bit (tests/risk/
+test_cstate.py). :func:`new_field_state` gives the native one when it is built.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from centime.money import ASSETS
+from centime.risk.native import state_module
 from centime.risk.sketch import BoundedMap, PairCounts
 from centime.risk.types import EVENT_TYPES, RiskEvent
 from centime.risk.windows import NS_PER_S, WindowSet, WindowSpec, window_spec
@@ -50,8 +56,11 @@ __all__ = [
     "FIELD_WINDOWS",
     "Columns",
     "FieldState",
+    "FieldStateLike",
+    "NativeFieldState",
     "columns_of",
     "compute_matrix",
+    "new_field_state",
 ]
 
 F64 = npt.NDArray[np.float64]
@@ -530,7 +539,9 @@ def _party_labels(party: _Party | None, now: int) -> list[float]:
     frauds = party.frauds.read(now)[0] if party.frauds is not None else [0, 0, 0]
     for f, n in zip(frauds, party.n, strict=True):
         out += [float(f), f / max(float(n), 1.0)]
-    since = (now - party.last_fraud_ns) / NS_PER_DAY if party.last_fraud_ns >= 0 else math.nan
+    # float(difference) / unit: the same double compiled (mypyc divides two ints as doubles)
+    # or not (Python's int / int rounds once: another last bit past 2**53 ns, 104 days).
+    since = float(now - party.last_fraud_ns) / NS_PER_DAY if party.last_fraud_ns >= 0 else math.nan
     return [*out, since]
 
 
@@ -614,6 +625,119 @@ class FieldState:
             self.payees.get_or_create(payee).add_fraud(arrival_ns)
 
 
+class PartyState(Protocol):
+    """What :class:`NativeFieldState` calls on a party (``centime.risk._cstate.Party``)."""
+
+    def add(self, t_ns: int, amount: float, first_payer: int = 0) -> None: ...
+    def add_fraud(self, arrival_ns: int) -> None: ...
+
+
+class StateModule(Protocol):
+    """What :class:`NativeFieldState` takes of ``centime.risk._cstate``."""
+
+    FIELD_SHAPE: tuple[tuple[int, int], ...]  # (width, buckets) of FIELD_WINDOWS
+    Party: Callable[[], PartyState]
+
+    def party_rows(
+        self,
+        out: list[float],
+        payer: PartyState | None,
+        payee: PartyState | None,
+        amount: float,
+        now: int,
+    ) -> None: ...
+    def party_labels(self, out: list[float], party: PartyState | None, now: int) -> None: ...
+
+
+class FieldStateLike(Protocol):
+    """:class:`FieldState` or :class:`NativeFieldState`."""
+
+    def compute(self, event: RiskEvent) -> list[float]: ...
+    def update(self, event: RiskEvent) -> None: ...
+    def add_label(self, payer: str, payee: str, arrival_ns: int) -> None: ...
+
+
+class NativeFieldState:
+    """:class:`FieldState` with each party in C arrays (``centime.risk._cstate``: its
+    ``Party`` is :class:`_Party`, ``party_rows`` the row from the payer's windows to the
+    payee's age, ``party_labels`` :func:`_party_labels`); the rest is FieldState's code."""
+
+    def __init__(self, module: StateModule) -> None:
+        self._party_rows: Callable[
+            [list[float], PartyState | None, PartyState | None, float, int], None
+        ] = module.party_rows
+        self._party_labels: Callable[[list[float], PartyState | None, int], None] = (
+            module.party_labels
+        )
+        self.payers: BoundedMap[PartyState] = BoundedMap(module.Party)
+        self.payees: BoundedMap[PartyState] = BoundedMap(module.Party)
+        self.pairs = PairCounts()
+        self.seen = PairCounts()  # (payer, kind, thing) uses
+        self.device_payers = PairCounts()  # distinct payers per device
+
+    def compute(self, event: RiskEvent) -> list[float]:
+        now = event.timestamp_ns
+        amount = event.amount / 10 ** scale_of(event.asset)
+        signup = event.type == "signup"  # moves no money: reads no history (as update)
+        payer = None if signup else self.payers.get(event.payer)
+        payee = self.payees.get(event.payee) if event.payee and not signup else None
+        out = [
+            TYPE_IDS.get(event.type, -1.0),
+            amount,
+            float((now // NS_PER_H) % 24),
+            float((now // NS_PER_DAY + 3) % 7),
+        ]
+        self._party_rows(out, payer, payee, amount, now)  # reads both parties at now first
+        out.append(
+            float(self.pairs.get((event.payer, event.payee)))
+            if event.payee and not signup
+            else math.nan
+        )
+        for kind, thing in enumerate((event.device, event.ip, event.instrument)):
+            out.append(
+                math.nan
+                if not thing or signup
+                else (0.0 if self.seen.get((event.payer, kind, thing)) else 1.0)
+            )
+        out.append(float(self.device_payers.get(event.device)) if event.device else math.nan)
+        self._party_labels(out, payer, now)
+        self._party_labels(out, payee, now)
+        return out
+
+    def update(self, event: RiskEvent) -> None:
+        if event.type == "signup":
+            return
+        now = event.timestamp_ns
+        amount = event.amount / 10 ** scale_of(event.asset)
+        self.payers.get_or_create(event.payer).add(now, amount)
+        if event.payee:
+            payee = self.payees.get_or_create(event.payee)
+            before = self.pairs.add((event.payer, event.payee))
+            payee.add(now, amount, 1 if before == 0 else 0)
+        for kind, thing in enumerate((event.device, event.ip, event.instrument)):
+            if thing and self.seen.add((event.payer, kind, thing)) == 0 and kind == 0:
+                self.device_payers.add(thing)
+
+    def add_label(self, payer: str, payee: str, arrival_ns: int) -> None:
+        """A fraud label on an event of ``payer`` to ``payee`` arrived at ``arrival_ns``."""
+        self.payers.get_or_create(payer).add_fraud(arrival_ns)
+        if payee:
+            self.payees.get_or_create(payee).add_fraud(arrival_ns)
+
+
+def new_field_state(native: bool = True) -> FieldStateLike:
+    """:class:`NativeFieldState` when ``native`` and the C state is built, else
+    :class:`FieldState` (the same rows)."""
+    found = state_module() if native else None
+    if found is None:
+        return FieldState()
+    module = cast(StateModule, found)
+    shape = module.FIELD_SHAPE
+    if shape != tuple(zip(_WIDTHS, _SIZES, strict=True)):
+        raise RuntimeError("field: the C state's windows are not FIELD_WINDOWS")
+    return NativeFieldState(module)
+
+
 def _derived_online(amount: float, party: _Party | None) -> tuple[float, float]:
     """Ratio and z-score against ``party``'s 30-day history (read at now first)."""
     if party is None:
@@ -625,13 +749,15 @@ def _derived_online(amount: float, party: _Party | None) -> tuple[float, float]:
 
 def _hours_since(party: _Party | None, now: int) -> float:
     return (
-        (now - party.last_ns) / NS_PER_H if party is not None and party.last_ns >= 0 else math.nan
+        float(now - party.last_ns) / NS_PER_H
+        if party is not None and party.last_ns >= 0
+        else math.nan
     )
 
 
 def _age_days(party: _Party | None, now: int) -> float:
     return (
-        (now - party.first_ns) / NS_PER_DAY
+        float(now - party.first_ns) / NS_PER_DAY
         if party is not None and party.first_ns >= 0
         else math.nan
     )

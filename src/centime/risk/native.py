@@ -9,25 +9,45 @@ all compiled or all as Python: when any source changed since the build, or
 ``CENTIME_RISK_NATIVE=pure`` is set, :func:`select_risk` (called by ``centime.risk`` before
 anything imports them) installs every one of them from its source. The same code either
 way: the risk tests pass on both (``CENTIME_RISK_NATIVE=pure``).
+
+Apart from them, ``setup.py`` builds the C extension ``centime.risk._cstate`` (``_cstate.c``:
+the windows and the model's per-party state as C arrays, bit for bit the Python classes')
+and records the SHA-256 of its source in ``_cstate.build-sha256``; :func:`state_module` gives
+it only while that matches ``_cstate.c``, and never with ``CENTIME_RISK_NATIVE=pure`` or
+``=mypyc`` (the compiled modules without the C state). ``OnlineFeatures`` and the engine's
+field state use it when it is there (``FeatureConfig.native_state``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
+import importlib.util
 import logging
+import os
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Final
 
 from centime.native import compiled_import_is_current, is_native, load_source, stamp_matches
 
-__all__ = ["COMPILED", "risk_is_compiled", "select_risk", "sources_digest"]
+__all__ = [
+    "COMPILED",
+    "CSTATE_SOURCE",
+    "risk_is_compiled",
+    "select_risk",
+    "sources_digest",
+    "state_module",
+]
 
 HERE: Final = Path(__file__).parent
 # In dependency order: a module is installed after the ones it imports.
 COMPILED: Final = ("windows", "sketch", "graph", "features", "field")
 BUILD_STAMP: Final = HERE / "native.build-sha256"
-ENV_NATIVE: Final = "CENTIME_RISK_NATIVE"  # "pure": never the compiled modules
+ENV_NATIVE: Final = "CENTIME_RISK_NATIVE"  # "pure": never compiled; "mypyc": no C state
+CSTATE_SOURCE: Final = HERE / "_cstate.c"
+CSTATE_STAMP: Final = HERE / "_cstate.build-sha256"
 
 log = logging.getLogger("centime.risk")
 
@@ -61,3 +81,30 @@ def select_risk() -> None:
         return
     for name in COMPILED:
         load_source(f"centime.risk.{name}", HERE / f"{name}.py", "centime.risk")
+
+
+def _cstate_digest() -> str:
+    return hashlib.sha256(CSTATE_SOURCE.read_bytes()).hexdigest()
+
+
+_STATE: list[ModuleType | None] = []
+
+
+def state_module() -> ModuleType | None:
+    """The C state extension (``centime.risk._cstate``) when it was built from ``_cstate.c`` as
+    it is on disk and ``CENTIME_RISK_NATIVE`` does not say ``pure`` or ``mypyc``; else None
+    (the Python classes run). Decided once per process."""
+    if _STATE:
+        return _STATE[0]
+    module: ModuleType | None = None
+    wanted = os.environ.get(ENV_NATIVE) not in ("pure", "mypyc")
+    if wanted and importlib.util.find_spec("centime.risk._cstate") is not None:
+        if stamp_matches(CSTATE_STAMP, _cstate_digest):
+            module = importlib.import_module("centime.risk._cstate")
+        else:
+            log.warning(
+                "the C risk state (_cstate.c) changed since it was built: the Python"
+                " state runs (make install builds it again)"
+            )
+    _STATE.append(module)
+    return module

@@ -10,17 +10,24 @@ Memory per key is at most the buckets that hold something, never a list of event
 only moves forward for a counter (an event older than the newest bucket it has seen counts
 in the newest bucket, so out-of-order events within a bucket or two are absorbed instead of
 rewriting history).
+
+:class:`WindowSet` is the reference; ``centime.risk._cstate.WindowSet`` (C arrays, built by
+setup.py when it can) does the same operations in the same order, bit for bit. Code that
+takes either types it as :class:`Windows` and creates it with a :data:`WindowsFactory`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 __all__ = [
     "STANDARD_WINDOWS",
     "WindowSet",
     "WindowSpec",
+    "Windows",
+    "WindowsFactory",
     "window_spec",
 ]
 
@@ -52,6 +59,17 @@ STANDARD_WINDOWS: Final = (
     window_spec("7d", 7 * 86_400, 28),  # 6 h buckets
     window_spec("30d", 30 * 86_400, 30),  # 1 day buckets
 )
+
+
+class Windows(Protocol):
+    """What the features use of a set of windows (:class:`WindowSet` or the C one)."""
+
+    def add(self, timestamp_ns: int, value: float, count: int = 1) -> None: ...
+    def read(self, now_ns: int) -> tuple[list[int], list[float]]: ...
+    def read_into(self, out: list[float], now_ns: int) -> None: ...
+
+
+WindowsFactory = Callable[[tuple[WindowSpec, ...]], Windows]
 
 
 _SHAPES: dict[tuple[WindowSpec, ...], tuple[tuple[int, ...], tuple[int, ...]]] = {}
