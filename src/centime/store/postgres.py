@@ -81,7 +81,21 @@ _SQL: Final = shared_statements("= ANY(?::int8[])", pyformat)
 # Unique constraints whose violation means that another writer created the same id first
 # (PostgreSQL's default names for the constraints of store/schema.py). Any other unique
 # violation (a timestamp, a balance row) would be a bug, and stays an error.
-_RACE_CONSTRAINTS: Final = frozenset({"transfers_id_key", "accounts_pkey", "failed_transfers_pkey"})
+# The platform's keys that units overlapping other processes' rely on (an Overlap's
+# promise: a second insert of the same key is refused, and the group runs again, finding
+# the first) are such races too.
+_RACE_CONSTRAINTS: Final = frozenset(
+    {
+        "transfers_id_key",
+        "accounts_pkey",
+        "failed_transfers_pkey",
+        "payments_pkey",
+        "idempotency_keys_pkey",
+        "merchant_volumes_pkey",
+        "promo_redemptions_pkey",
+        "outbox_events_pkey",
+    }
+)
 
 # The PostgreSQL types of rows.*_COLUMNS, in their order, for binary COPY.
 _COPY_TYPES: Final = {
@@ -192,6 +206,15 @@ class _PostgresWrite(SqlWriteTransaction):
             f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts"
             " WHERE id = ANY(%s::int8[]) ORDER BY id FOR UPDATE",
             sorted(account_ids),
+        )
+        found = {row[0]: rows.account(row) for row in selected}
+        self._absent_accounts.update(aid for aid in account_ids if aid not in found)
+        return found
+
+    def read_accounts(self, account_ids: Collection[int]) -> dict[int, Account]:
+        selected = self._by_ids(
+            f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY(%s::int8[])",
+            account_ids,
         )
         found = {row[0]: rows.account(row) for row in selected}
         self._absent_accounts.update(aid for aid in account_ids if aid not in found)
