@@ -58,11 +58,20 @@ class _PausingTxn:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._txn, name)
 
-    def fetch(self, sql: str, params: Any = ()) -> Any:
-        if "merchant_volumes" in sql and "FOR UPDATE" in sql and not self._store.paused.is_set():
+    def _pause(self) -> None:
+        if not self._store.paused.is_set():
             self._store.paused.set()
             assert self._store.resume.wait(WAIT_MAX_S), "never resumed"
+
+    def fetch(self, sql: str, params: Any = ()) -> Any:
+        if "merchant_volumes" in sql and "FOR UPDATE" in sql and not self._store.at_reserve:
+            self._pause()
         return self._txn.fetch(sql, params)
+
+    def reserve_timestamps(self, count: int, now_ns: int) -> int:
+        if self._store.at_reserve:
+            self._pause()
+        return int(self._txn.reserve_timestamps(count, now_ns))
 
 
 class _PausingStore(PostgresStore):
@@ -72,6 +81,7 @@ class _PausingStore(PostgresStore):
         self.resume = threading.Event()
         self.overlapping = 0
         self.alone = 0
+        self.at_reserve = False  # pause at the reservation rather than at the volume
 
     @contextmanager
     def overlapping_transaction(self) -> Iterator[Any]:
@@ -335,3 +345,27 @@ def test_a_payment_operation_declares_its_overlap() -> None:
     assert isinstance(overlap, Overlap)
     assert len(overlap.lock_accounts) == 4 and len(overlap.deferred_accounts) == 2
     assert not overlap.lock_accounts & overlap.deferred_accounts
+
+
+def test_a_job_lease_taken_from_two_processes_at_once_goes_to_one(
+    pair: tuple[Platform, _PausingStore, Platform, _PausingStore],
+) -> None:
+    from centime.worker import release_lease, take_lease
+
+    a, store_a, b, _ = pair
+    for _round in range(2):  # the row inserted, then updated
+        store_a.at_reserve = True
+        store_a.paused.clear()
+        first, out_a = _in_thread(lambda: a.execute(take_lease("job", "a", 30.0)))
+        assert store_a.paused.wait(WAIT_MAX_S)  # A's group holds what its unit wrote
+        second, out_b = _in_thread(lambda: b.execute(take_lease("job", "b", 30.0)))
+        time.sleep(0.5)
+        store_a.resume.set()
+        first.join(WAIT_MAX_S)
+        second.join(WAIT_MAX_S)
+        assert (out_a, out_b) == ([True], [False])
+        with a.read() as fetch:
+            assert fetch("SELECT holder FROM job_leases", ()) == [("a",)]
+        assert store_a.alone == 0 or store_a.overlapping > 0
+        assert a.execute(release_lease("job", "a", 0.0)) is True
+        store_a.resume.clear()

@@ -112,9 +112,14 @@ class GroupLoader:
     """Reads (and locks) stored state into the group's applier, each name once.
 
     Within one call, pending before accounts, each in id order. A unit may load in several
-    calls, out of that order: harmless, since a group with units runs alone among the
-    writers (on PostgreSQL it holds the writers' lock exclusively and the clock row's lock
-    before it locks anything), so no other writer holds any of these rows meanwhile.
+    calls, out of that order: harmless in a group that runs alone among the writers (on
+    PostgreSQL it holds the writers' lock exclusively and the clock row's lock before it
+    locks anything), so no other writer holds any of these rows meanwhile. A group that
+    overlaps other processes' (units that declared an :class:`Overlap`) locks the units'
+    declared accounts with the batches' in one call first, so its units' own calls find
+    them loaded; an account locked later out of order can only make two such groups
+    deadlock, which PostgreSQL breaks and the engine retries. ``deferred`` accounts are
+    read without a lock (``read_unlocked``) and kept as read in ``deferred_read``.
     """
 
     def __init__(
@@ -202,11 +207,12 @@ class UnitContext:
         self._timestamp = timestamp_first
         self._events_left = events_max
         self.now_ns = now_ns
-        # The group's first reserved ledger timestamp: the same for every unit of the group,
-        # and greater than that of every group committed before (the clock row is locked
-        # from the reservation until the commit). Rows that readers must see in commit
-        # order (the outbox) are ordered by it; ``now_ns`` (the clock's reading) is not
-        # unique across groups.
+        # The group's first reserved ledger timestamp (provisional in a group that overlaps
+        # other processes': write such rows through after_timestamps): the same for every
+        # unit of the group, and greater than that of every group committed before (the
+        # clock row is locked from the reservation until the commit). Rows that readers
+        # must see in commit order (the outbox) are ordered by it; ``now_ns`` (the clock's
+        # reading) is not unique across groups.
         self.group_timestamp = timestamp_first if group_timestamp is None else group_timestamp
         # True when the group overlaps other writer processes' (PostgreSQL, units that
         # declared an Overlap): its timestamps are provisional until the end, and what the

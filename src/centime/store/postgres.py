@@ -94,6 +94,7 @@ _RACE_CONSTRAINTS: Final = frozenset(
         "merchant_volumes_pkey",
         "promo_redemptions_pkey",
         "outbox_events_pkey",
+        "job_leases_pkey",
     }
 )
 
