@@ -4,18 +4,24 @@ Every engine group is one database transaction. Writers in different processes c
 through locks taken in one fixed order, so they can wait for each other but never deadlock:
 
 0. the writers' advisory lock, at BEGIN: shared by the engine's groups of plain batches
-   (``overlapping_transaction``), exclusive for every other write transaction
-   (``write_transaction``: groups with write units, the audit log's keys), which so runs
-   alone among the writers;
+   and of write units that declared an ``Overlap`` (``overlapping_transaction``), exclusive
+   for every other write transaction (``write_transaction``: groups with other write
+   units, the audit log's keys), which so runs alone among the writers;
 1. ``pending_transfers`` rows the group resolves or expires, ids ascending (``lock_pending``);
-2. ``accounts`` rows the group touches, ids ascending (``lock_accounts``);
-3. the single ``ledger_clock`` row (``reserve_timestamps``), held until commit.
+2. ``accounts`` rows the group touches, ids ascending (``lock_accounts``; an overlapping
+   group's units' declared accounts among them);
+3. rows an overlapping group's units lock as they run (a promotion code), then those of their
+   end checks (a merchant's month volume), then their deferred ``accounts``, ids ascending
+   (read unlocked before: ``read_accounts``; centime.ledger.rebase);
+4. the single ``ledger_clock`` row (``reserve_timestamps``), held until commit.
 
-An overlapping group locks its rows (1, 2), runs the core on provisional timestamps, and
-only then takes the clock (3), shifts its changes to the timestamps it got and writes them:
-groups of several processes overlap everything but that last window. A transaction that runs
-alone takes the clock first (reserving before it reads), and a write unit may then lock
-rows in any order, after reading what names them: no other writer holds any.
+An overlapping group locks its rows (1, 2), runs the core and its units on provisional
+timestamps, locks 3, and only then takes the clock (4), shifts its changes to the timestamps
+it got and writes them: groups of several processes overlap everything but the window from
+3 (or 4) to the commit. A unit that locks rows out of this order can only make two groups
+deadlock, which the server breaks and the engine retries. A transaction that runs alone takes
+the clock first (reserving before it reads), and a write unit may then lock rows in any
+order, after reading what names them: no other writer holds any.
 
 The clock row makes the end of each writing transaction run alone, in timestamp order:
 engine timestamps are unique across processes and commit in the order they were handed
