@@ -9,8 +9,12 @@ Leases live in the database (``job_leases``: name, holder, expires_ns, due_ns), 
 number of workers, in one process or many (PostgreSQL), share the jobs:
 
 - **take**: a conditional update sets the holder when the job is due and nobody holds it
-  (or the holder's lease ran out); exactly one of several workers trying at once gets it,
-  because write units run one at a time under the ledger's clock lock;
+  (or the holder's lease ran out); exactly one of several workers trying at once gets it:
+  on SQLite write units run one at a time; on PostgreSQL the lease units overlap other
+  processes' groups (they declare an ``Overlap``), and the update is atomic all the same
+  (it locks the row; a second update waits for the first to commit and checks its
+  condition again on the row as committed, so it matches nothing), and a row two workers
+  insert at once is refused by the key (the loser's group runs again and finds it held);
 - **release**: the holder clears itself and sets when the job is next due (now + interval),
   so the job's interval holds across workers, not per worker.
 
@@ -37,7 +41,7 @@ from types import FrameType
 from typing import Final
 
 from centime.clock import NS_PER_S
-from centime.ledger.units import UnitContext
+from centime.ledger.units import Overlap, UnitContext
 from centime.limits import JOB_INTERVAL_MIN_S, JOB_LEASE_S
 from centime.platform.context import Operation, Platform
 
@@ -52,6 +56,11 @@ __all__ = [
 log = logging.getLogger("centime.worker")
 
 _NAME_LEN_MAX: Final = 64
+# The lease units touch no ledger account and read nothing another writer may change under
+# them but their own row, which their conditional update locks (see the module's note):
+# on PostgreSQL they run beside other processes' groups instead of draining them (each
+# worker tick took the writers' lock exclusively, twice per job).
+_OVERLAP: Final = Overlap()
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +95,7 @@ def take_lease(name: str, holder: str, lease_s: float) -> Operation[bool]:
         )
         return True
 
-    return Operation(unit, 0)
+    return Operation(unit, 0, _OVERLAP)
 
 
 def release_lease(name: str, holder: str, interval_s: float) -> Operation[bool]:
@@ -101,7 +110,7 @@ def release_lease(name: str, holder: str, interval_s: float) -> Operation[bool]:
             )
         )
 
-    return Operation(unit, 0)
+    return Operation(unit, 0, _OVERLAP)
 
 
 # ------------------------------------------------------------------ the worker

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -186,3 +187,46 @@ def test_workers_are_refused_on_sqlite(tmp_path: Path) -> None:
     refused = _centime(env, "serve", "--database-url", database, "--workers", "2")
     assert refused.returncode == 2
     assert "--workers needs PostgreSQL" in refused.stderr
+
+
+def test_one_idempotency_key_sent_to_two_servers_at_once_pays_once(
+    postgres_url: str, redis_prefix: tuple[str, str], tmp_path: Path
+) -> None:
+    """Payments of two processes overlap on PostgreSQL (docs/ledger.md, "The engine"): the
+    same request under one key, sent to both at the same moment, is paid once and both are
+    answered that payment; distinct keys each pay once."""
+    env = _environment(redis_prefix, tmp_path)
+    (tmp_path / "rules.toml").write_text(VELOCITY_RULES.replace('>=", 2', '>=", 100000'))
+    made = _centime(env, "keys", "create", "--operator", "--database-url", postgres_url)
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.strip()
+    rounds = 6
+    with (
+        _served(env, postgres_url) as (first_url, _),
+        _served(env, postgres_url) as (second_url, _),
+        Client(first_url, token) as first,
+        Client(second_url, token) as second,
+    ):
+        customer = first.create_customer("Ada", kyc_tier=1)
+        shop = second.create_merchant("Shop")
+        topup = first.create_topup(customer.id, _cents(10_000), "card", CARD_SUCCEEDS)
+        poller = first.create_api_key("poller", ["read"]).secret
+        assert poller is not None
+        with Client(first_url, poller) as polling:
+            _wait_until_succeeded(polling, topup.id)
+        answers = []
+        for n in range(rounds):
+            key = f"race-{n}"
+
+            def pay(client: Client, key: str = key) -> str:
+                return client.create_payment(
+                    customer.id, _cents(100), merchant_id=shop.id, idempotency_key=key
+                ).id
+
+            with ThreadPoolExecutor(2) as pool:
+                pair = list(pool.map(pay, [first, second]))
+            answers.append(pair)
+        assert all(a == b for a, b in answers), answers
+        assert len({a for a, _ in answers}) == rounds
+        listed = first.list_payments(customer_id=customer.id)
+        assert sorted(p.id for p in listed.data) == sorted(a for a, _ in answers)

@@ -42,7 +42,9 @@ async def submit(request: Request[Any, Any, Any], operation: Operation[T]) -> T:
     ledger = api_state(request).platform.ledger
     try:
         # Never waits for room in the writer's queue: that would block the event loop.
-        future = ledger.submit_unit(operation.unit, operation.events_max, wait=False)
+        future = ledger.submit_unit(
+            operation.unit, operation.events_max, wait=False, overlap=operation.overlap
+        )
     except LedgerBusyError:
         raise ProblemError(
             ApiCode.BUSY, "the server is at capacity; retry shortly", headers=BUSY_HEADERS

@@ -239,14 +239,17 @@ class IdempotentParts(Generic[T]):
         self._results: list[tuple[T] | None] = [None] * len(parts)  # (result,) once run
         self._futures: list[Future[Any]] = []
         self.units = [
-            Operation(self._part(index, part), part.events_max) for index, part in enumerate(parts)
+            Operation(self._part(index, part), part.events_max, part.overlap)
+            for index, part in enumerate(parts)
         ]
 
     def submit(self, ledger: Ledger) -> list[Future[T | Stored | KeyReused]]:
         """Queue every part (waiting for room in the writer's queue: call it from a worker
         thread), in order; their futures."""
         for unit in self.units:
-            self._futures.append(ledger.submit_unit(unit.unit, unit.events_max))
+            self._futures.append(
+                ledger.submit_unit(unit.unit, unit.events_max, overlap=unit.overlap)
+            )
         return list(self._futures)
 
     def _part(

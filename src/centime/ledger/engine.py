@@ -15,7 +15,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -35,7 +35,7 @@ from centime.limits import (
 )
 
 from .core import TIMESTAMP_MAX, BatchApplier, Changes, LedgerView
-from .errors import TransientStoreError
+from .errors import OverlapLostError, TransientStoreError
 from .model import (
     Account,
     AccountBalance,
@@ -46,8 +46,9 @@ from .model import (
     Transfer,
 )
 from .port import OverlappingWrites
+from .rebase import rebased
 from .shift import expiry_decision_may_change, shifted
-from .units import GroupLoader, UnitContext, WriteUnit, event_names, valid_id
+from .units import GroupLoader, Overlap, UnitContext, WriteUnit, event_names, valid_id
 
 if TYPE_CHECKING:
     from .port import AuditWrite, LedgerStore
@@ -78,11 +79,18 @@ class _Request:
     future: Future[Any] = field(default_factory=Future)
     unit: WriteUnit[Any] | None = None
     events_max: int = 0  # a unit's declared bound on the ledger events it submits
+    overlap: Overlap | None = None  # a unit's leave to overlap other processes' groups
 
     @property
     def size(self) -> int:
         """The timestamps (and group room) the request takes."""
         return self.events_max if self.kind == "unit" else len(self.events)
+
+
+class _RunAloneError(Exception):
+    """An overlapping group must run again alone among the writers: what it read unlocked
+    changed in a way it cannot move its changes over, or one of its units raised (answered
+    only from a run that read everything locked)."""
 
 
 class _UnitFailedError(Exception):
@@ -170,26 +178,34 @@ class Ledger:
         self._queue.put(request, timeout=COMMIT_WAIT_MAX_S)
         return request.future
 
-    def run(self, unit: WriteUnit[T], events_max: int) -> T:
+    def run(self, unit: WriteUnit[T], events_max: int, overlap: Overlap | None = None) -> T:
         """Run ``unit`` in the writer, inside a group's transaction, and return its result
         once that transaction committed (see :mod:`centime.ledger.units`). ``events_max``
         bounds the ledger events it may submit. An exception in the unit rolls back its
         work only and is raised here."""
-        return self.submit_unit(unit, events_max).result(COMMIT_WAIT_MAX_S)  # type: ignore[no-any-return]
+        future = self.submit_unit(unit, events_max, overlap=overlap)
+        return future.result(COMMIT_WAIT_MAX_S)  # type: ignore[no-any-return]
 
     def submit_unit(
-        self, unit: WriteUnit[Any], events_max: int, *, wait: bool = True
+        self,
+        unit: WriteUnit[Any],
+        events_max: int,
+        *,
+        wait: bool = True,
+        overlap: Overlap | None = None,
     ) -> Future[Any]:
         """Queue a unit and return the future of its result (for async callers). With
         ``wait=False`` a full queue raises :class:`LedgerBusyError` at once instead of
-        waiting for room (an event loop must never block)."""
+        waiting for room (an event loop must never block). ``overlap``: the unit's leave to
+        run beside other processes' groups (:class:`~centime.ledger.units.Overlap`; only a
+        store with overlapping writers uses it)."""
         if type(events_max) is not int or not 0 <= events_max <= BATCH_EVENTS_MAX:
             raise BatchTooLargeError(
                 f"a unit submits at most {BATCH_EVENTS_MAX} events, declared {events_max}"
             )
         if self._closed.is_set():
             raise LedgerClosedError("the ledger is closed")
-        request = _Request("unit", [], unit=unit, events_max=events_max)
+        request = _Request("unit", [], unit=unit, events_max=events_max, overlap=overlap)
         try:
             self._queue.put(request, block=wait, timeout=COMMIT_WAIT_MAX_S if wait else None)
         except queue.Full:
@@ -313,9 +329,13 @@ class Ledger:
         (the core is pure, so a retry is simply a new run on the new state). A unit that
         raised is answered with its error and the group runs again without it."""
         attempt = 0
+        alone = False
         while True:
             try:
-                return self._apply_group(group)
+                return self._apply_group(group, alone)
+            except (_RunAloneError, OverlapLostError):
+                alone = True
+                continue
             except _UnitFailedError as failed:
                 failed.request.future.set_exception(failed.error)
                 index = group.index(failed.request)
@@ -328,7 +348,9 @@ class Ledger:
                 log.info("ledger group lost a race with another writer; retrying")
                 time.sleep(0.001 * attempt)
 
-    def _apply_group(self, group: list[_Request]) -> tuple[list[list[Any]], Changes]:
+    def _apply_group(
+        self, group: list[_Request], alone: bool = False
+    ) -> tuple[list[list[Any]], Changes]:
         """One transaction: expire what is due, then apply each request in arrival order.
 
         A group of plain batches on a store whose writers overlap (PostgreSQL) reserves its
@@ -339,7 +361,11 @@ class Ledger:
         another writer's.
         """
         overlapping = self._overlapping
-        if overlapping is not None and all(r.kind != "unit" for r in group):
+        if (
+            overlapping is not None
+            and not alone
+            and all(r.kind != "unit" or r.overlap is not None for r in group)
+        ):
             return self._apply_overlapping(overlapping, group)
         with self.store.write_transaction() as txn:
             now_ns = self.clock.now_ns()
@@ -365,30 +391,61 @@ class Ledger:
     def _apply_overlapping(
         self, store: OverlappingWrites, group: list[_Request]
     ) -> tuple[list[list[Any]], Changes]:
-        """A group of plain batches, overlapping other processes' groups until it reserves
-        its timestamps. It locks what it names (pending transfers, then accounts, each in id
-        order: no deadlock between such groups), runs the core on the timestamps the store
-        would hand out if nobody committed meanwhile, then reserves the real ones (the
-        clock row's lock, held to the commit, waits for the writers before it) and shifts
-        the changes to them. The locked rows cannot change before the commit; what it read
-        as absent, the store checks again under the clock's lock."""
+        """A group of plain batches and of units that declared an
+        :class:`~centime.ledger.units.Overlap`, overlapping other processes' groups until it
+        reserves its timestamps. It locks what it names (pending transfers, then accounts,
+        each in id order, the units' declared accounts with the batches'), runs the core and
+        the units on the timestamps the store would hand out if nobody committed meanwhile,
+        runs the units' end checks, locks the units' deferred accounts (in id order) and
+        moves its changes onto them as they are now (centime.ledger.rebase), then reserves
+        the real timestamps (the clock row's lock, held to the commit, waits for the writers
+        before it) and shifts the changes to them. The locked rows cannot change before the
+        commit; what it read as absent, the store checks again under the clock's lock. When
+        the deferred accounts changed in a way the changes cannot be moved over, or a unit
+        raised, the group runs again alone (:class:`_RunAloneError`)."""
+        lock_first: set[int] = set()
+        deferred: set[int] = set()
+        for request in group:
+            if request.overlap is not None:
+                lock_first |= request.overlap.lock_accounts
+                deferred |= request.overlap.deferred_accounts
+        deferred -= lock_first
+        has_units = any(r.kind == "unit" for r in group)
         with store.overlapping_transaction() as txn:
             now_ns = self.clock.now_ns()
             due = txn.due_pending(now_ns, EXPIRY_SWEEP_MAX)
             count = len(due) + sum(r.size for r in group)
-            if count == 0:
+            if count == 0 and not has_units:
                 if self.audit is not None:
                     self.audit.idle(txn, now_ns)
                 return [[] for _ in group], Changes()
+            count = max(count, 1)
             provisional = txn.provisional_timestamp(now_ns)
-            loader = GroupLoader(txn)
-            view = _load_view(loader, group, due)
+            loader = GroupLoader(txn, deferred, txn.read_accounts)
+            view = _load_view(loader, group, due, lock_first)
             applier = BatchApplier(view)
-            results = _apply_requests(loader, applier, group, due, provisional, now_ns)
+            try:
+                results = _apply_requests(
+                    loader, applier, group, due, provisional, now_ns, overlapping=True
+                )
+            except _UnitFailedError as failed:
+                raise _RunAloneError(str(failed)) from failed
+            for check in loader.at_end:
+                check()
+            changes = applier.changes()
+            if loader.deferred_read:
+                current = txn.lock_accounts(sorted(loader.deferred_read))
+                moved = rebased(changes, loader.deferred_read, current)
+                if moved is None:
+                    raise _RunAloneError("a deferred account changed beyond a rebase")
+                changes = moved
             timestamp = txn.reserve_timestamps(count, now_ns)
-            if expiry_decision_may_change(view.pending.values(), provisional, timestamp, count):
+            pending = loader.pending_states.values()
+            if expiry_decision_may_change(pending, provisional, timestamp, count):
                 raise TransientStoreError("a pending transfer expired while the group waited")
-            changes = shifted(applier.changes(), timestamp - provisional)
+            changes = shifted(changes, timestamp - provisional)
+            for write in loader.after_timestamps:
+                write(timestamp)
             if self.audit is not None:  # after reserve_timestamps: under the clock lock
                 self.audit.append(txn, changes, range(timestamp, timestamp + count), now_ns)
             txn.write(changes)
@@ -428,6 +485,8 @@ def _apply_requests(
     due: list[PendingState],
     timestamp: int,
     now_ns: int,
+    *,
+    overlapping: bool = False,
 ) -> list[Any]:
     """Expire what is due, then apply each request in arrival order, each with its own
     consecutive timestamps (a unit's unused ones are left as a gap)."""
@@ -441,7 +500,13 @@ def _apply_requests(
             results.append(applier.create_transfers(request.events, timestamp))
         elif request.kind == "unit" and request.unit is not None:
             context = UnitContext(
-                loader, applier, timestamp, request.events_max, now_ns, group_timestamp
+                loader,
+                applier,
+                timestamp,
+                request.events_max,
+                now_ns,
+                group_timestamp,
+                overlapping=overlapping,
             )
             try:
                 results.append(request.unit(context))
@@ -457,13 +522,17 @@ def _apply_requests(
 
 
 def _load_view(
-    loader: GroupLoader, requests: list[_Request], due: list[PendingState]
+    loader: GroupLoader,
+    requests: list[_Request],
+    due: list[PendingState],
+    accounts_first: Collection[int] = (),
 ) -> LedgerView:
-    """Read (and lock) everything the group's plain batches name, in the lock order
-    pending -> accounts. Units load what they name as they go."""
+    """Read (and lock) everything the group's plain batches name, and ``accounts_first``
+    (the accounts overlapping units declared), in the lock order pending -> accounts.
+    Units load what else they name as they go."""
     transfer_ids: set[int] = set()
     pending_ids: set[int] = {state.transfer_id for state in due}
-    account_ids: set[int] = set()
+    account_ids: set[int] = set(accounts_first)
     for request in requests:
         if request.kind not in ("accounts", "transfers"):
             continue

@@ -8,7 +8,7 @@ adapters raise it and the engine handles it, so it lives with the ledger, not wi
 
 from __future__ import annotations
 
-__all__ = ["LedgerInvariantError", "TransientStoreError"]
+__all__ = ["LedgerInvariantError", "OverlapLostError", "TransientStoreError"]
 
 
 class LedgerInvariantError(RuntimeError):
@@ -18,3 +18,9 @@ class LedgerInvariantError(RuntimeError):
 class TransientStoreError(RuntimeError):
     """The transaction lost a race with another writer (a unique-key collision, a deadlock, a
     serialization failure) and was rolled back whole; running the group again is safe."""
+
+
+class OverlapLostError(TransientStoreError):
+    """A group that overlapped other writer processes' read something they changed in a way
+    it cannot account for (an end check of a write unit, centime.ledger.units.Overlap): it
+    was rolled back whole and runs again alone among the writers."""

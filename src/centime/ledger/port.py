@@ -250,12 +250,18 @@ class OverlappingTransaction(WriteTransaction, Protocol):
     reserves its timestamps: the engine reads and locks what the group names, runs the core
     on provisional timestamps, and only then calls :meth:`reserve_timestamps`, which waits
     for the writers before it to commit; from there to the commit the transaction runs
-    alone. It must not read the platform's tables (write units run in
-    :meth:`LedgerStore.write_transaction`)."""
+    alone. Write units run in it only when they declared an
+    :class:`~centime.ledger.units.Overlap` (their reads are safe beside other writers);
+    every other unit runs in :meth:`LedgerStore.write_transaction`."""
 
     def provisional_timestamp(self, now_ns: int) -> int:
         """The first timestamp :meth:`reserve_timestamps` would return if no other writer
         committed meanwhile (it returns this or a later one, never an earlier one)."""
+        ...
+
+    def read_accounts(self, account_ids: Collection[int]) -> dict[int, Account]:
+        """Read the accounts without locking them (an overlapping group's deferred
+        accounts: locked later with :meth:`lock_accounts`, centime.ledger.rebase)."""
         ...
 
 

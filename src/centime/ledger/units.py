@@ -13,6 +13,7 @@ after losing a race) and must not block on anything but the context.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from centime.limits import ID_MAX
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "GroupLoader",
+    "Overlap",
     "UnitContext",
     "UnitEventsExceededError",
     "WriteUnit",
@@ -42,8 +44,31 @@ T = TypeVar("T")
 WriteUnit = Callable[["UnitContext"], T]
 
 
+@dataclass(frozen=True, slots=True)
+class Overlap:
+    """A write unit's declaration that its group may overlap other writer processes'
+    groups (PostgreSQL), and what it touches.
+
+    Declaring it is the unit's promise that what it reads of the platform's tables stays
+    true beside other writers: rows it checks and writes are guarded by a row lock it takes
+    (here: ``lock_accounts``, locked in id order with the group's others before any unit
+    runs), by a key that refuses a second insert (the store then runs the group again), or
+    are checked again at the end (:meth:`UnitContext.at_end`). ``deferred_accounts``: accounts
+    the unit moves money through but whose balances it never reads (a payment's merchant
+    and fee revenue accounts); an overlapping group reads them unlocked and locks them only
+    before its timestamps (centime.ledger.rebase). A unit that declares nothing runs alone.
+    """
+
+    lock_accounts: frozenset[int] = frozenset()
+    deferred_accounts: frozenset[int] = frozenset()
+
+
 class UnitEventsExceededError(RuntimeError):
     """A unit submitted more ledger events than it declared (a bug in the unit)."""
+
+
+class DeferredAccountReadError(RuntimeError):
+    """A unit read the balance of an account it declared deferred (a bug in the unit)."""
 
 
 def valid_id(value: object) -> bool:
@@ -87,16 +112,36 @@ class GroupLoader:
     """Reads (and locks) stored state into the group's applier, each name once.
 
     Within one call, pending before accounts, each in id order. A unit may load in several
-    calls, out of that order: harmless, since a group with units runs alone among the
-    writers (on PostgreSQL it holds the writers' lock exclusively and the clock row's lock
-    before it locks anything), so no other writer holds any of these rows meanwhile.
+    calls, out of that order: harmless in a group that runs alone among the writers (on
+    PostgreSQL it holds the writers' lock exclusively and the clock row's lock before it
+    locks anything), so no other writer holds any of these rows meanwhile. A group that
+    overlaps other processes' (units that declared an :class:`Overlap`) locks the units'
+    declared accounts with the batches' in one call first, so its units' own calls find
+    them loaded; an account locked later out of order can only make two such groups
+    deadlock, which PostgreSQL breaks and the engine retries. ``deferred`` accounts are
+    read without a lock (``read_unlocked``) and kept as read in ``deferred_read``.
     """
 
-    def __init__(self, txn: WriteTransaction) -> None:
+    def __init__(
+        self,
+        txn: WriteTransaction,
+        deferred: Collection[int] = (),
+        read_unlocked: Callable[[Collection[int]], dict[int, Account]] | None = None,
+    ) -> None:
         self.txn = txn
+        self._read_unlocked = read_unlocked
         self._accounts: set[int] = set()
         self._transfers: set[int] = set()
         self._pending: set[int] = set()
+        # Accounts read without a lock (an overlapping group's deferred accounts), as read;
+        # locked again before the timestamps (Ledger._apply_overlapping).
+        self.deferred = frozenset(deferred)
+        self.deferred_read: dict[int, Account] = {}
+        self.pending_states: dict[int, PendingState] = {}  # every one loaded (locked)
+        # Shared by the units of one run of the group (see UnitContext.group_state).
+        self.group_state: dict[Any, Any] = {}
+        self.at_end: list[Callable[[], None]] = []
+        self.after_timestamps: list[Callable[[int], None]] = []
 
     def view(
         self,
@@ -110,6 +155,7 @@ class GroupLoader:
         account_new = _valid_ids(account_ids)
         txn = self.txn
         pending = txn.lock_pending(sorted(pending_new)) if pending_new else {}
+        self.pending_states.update(pending)
         wanted = (transfer_new | pending_new) - self._transfers
         transfers = txn.transfers(wanted) if wanted else {}
         failed = txn.failed(transfer_new) if transfer_new else {}
@@ -118,7 +164,17 @@ class GroupLoader:
                 account_new.add(p.debit_account_id)
                 account_new.add(p.credit_account_id)
         account_new -= self._accounts
+        deferred = account_new & self.deferred
+        if deferred and self._read_unlocked is not None:
+            account_new -= deferred
+            unlocked = self._read_unlocked(sorted(deferred))
+            self.deferred_read.update(unlocked)
+            self._accounts |= deferred
+        else:
+            unlocked = {}
         accounts = txn.lock_accounts(sorted(account_new)) if account_new else {}
+        if unlocked:
+            accounts = {**accounts, **unlocked}
         self._transfers |= wanted
         self._pending |= pending_new
         self._accounts |= account_new
@@ -144,25 +200,64 @@ class UnitContext:
         events_max: int,
         now_ns: int,
         group_timestamp: int | None = None,
+        overlapping: bool = False,
     ) -> None:
         self._loader = loader
         self._applier = applier
         self._timestamp = timestamp_first
         self._events_left = events_max
         self.now_ns = now_ns
-        # The group's first reserved ledger timestamp: the same for every unit of the group,
-        # and greater than that of every group committed before (the clock row is locked
-        # from the reservation until the commit). Rows that readers must see in commit
-        # order (the outbox) are ordered by it; ``now_ns`` (the clock's reading) is not
-        # unique across groups.
+        # The group's first reserved ledger timestamp (provisional in a group that overlaps
+        # other processes': write such rows through after_timestamps): the same for every
+        # unit of the group, and greater than that of every group committed before (the
+        # clock row is locked from the reservation until the commit). Rows that readers
+        # must see in commit order (the outbox) are ordered by it; ``now_ns`` (the clock's
+        # reading) is not unique across groups.
         self.group_timestamp = timestamp_first if group_timestamp is None else group_timestamp
+        # True when the group overlaps other writer processes' (PostgreSQL, units that
+        # declared an Overlap): its timestamps are provisional until the end, and what the
+        # unit reads unlocked may change before it commits.
+        self.overlapping = overlapping
+
+    @property
+    def group_state(self) -> dict[Any, Any]:
+        """A dict the units of one run of the group share (new for every run)."""
+        return self._loader.group_state
+
+    def at_end(self, check: Callable[[], None]) -> None:
+        """Run ``check`` once every unit of the group has run, before its timestamps are
+        reserved (in an overlapping group; at once otherwise). It may lock rows, check what
+        the unit read and write; raising ``TransientStoreError`` runs the group again."""
+        if self.overlapping:
+            self._loader.at_end.append(check)
+        else:
+            check()
+
+    def after_timestamps(self, write: Callable[[int], None]) -> None:
+        """Call ``write`` with the group's first timestamp (``group_timestamp``) once it is
+        reserved: at once, unless the group overlaps others (its timestamps are then known
+        only at its end, after every unit ran)."""
+        if self.overlapping:
+            self._loader.after_timestamps.append(write)
+        else:
+            write(self.group_timestamp)
 
     # ----------------------------------------------------------------- the ledger
 
     def accounts(self, account_ids: Collection[int]) -> dict[int, Account]:
         """The accounts that exist among ``account_ids``, as this group left them (locked)."""
+        if self._loader.deferred.intersection(account_ids):
+            raise DeferredAccountReadError(
+                "a unit read the balance of an account it declared deferred"
+            )
         self._applier.load(self._loader.view((), (), account_ids))
         return _existing(account_ids, self._applier.account)
+
+    def existing_accounts(self, account_ids: Collection[int]) -> set[int]:
+        """Which of ``account_ids`` exist (committed or created earlier in the group). Unlike
+        :meth:`accounts` it shows no balance, so a deferred account stays deferred."""
+        self._applier.load(self._loader.view((), (), account_ids))
+        return set(_existing(account_ids, self._applier.account))
 
     def transfers(self, transfer_ids: Collection[int]) -> dict[int, Transfer]:
         """The transfers that exist among ``transfer_ids`` (committed or earlier in the group)."""

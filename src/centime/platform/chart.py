@@ -124,7 +124,7 @@ ENSURE_EVENTS_MAX: Final = len(_OPERATOR_KINDS) + len(_CUSTOMER_KINDS) + len(_ME
 def ensure_accounts(ctx: UnitContext, wanted: Iterable[Account]) -> None:
     """Create, in this unit, whichever of ``wanted`` do not exist yet."""
     wanted = list(wanted)
-    existing = ctx.accounts([a.id for a in wanted])
+    existing = ctx.existing_accounts([a.id for a in wanted])
     missing = [a for a in wanted if a.id not in existing]
     if not missing:
         return

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
 from centime.clock import Clock
 from centime.ledger import Ledger
 from centime.ledger.port import Fetch
-from centime.ledger.units import UnitContext
+from centime.ledger.units import Overlap, UnitContext
 from centime.providers.funding import FundingProvider
 from centime.providers.payouts import PayoutProvider
 from centime.risk.types import Screen
@@ -40,12 +40,16 @@ class Operation(NamedTuple, Generic[T]):
 
     unit: Callable[[UnitContext], T]
     events_max: int
+    # The unit's leave to overlap other processes' groups on PostgreSQL (None: it runs
+    # alone among the writers); see centime.ledger.units.Overlap.
+    overlap: Overlap | None = None
 
     def then(self, wrap: Callable[[UnitContext, Callable[[UnitContext], T]], U]) -> Operation[U]:
-        """The operation with ``wrap`` around its unit (same event bound): ``wrap`` gets the
-        context and the inner unit, and decides whether and how to call it."""
+        """The operation with ``wrap`` around its unit (same event bound and overlap: ``wrap``
+        must keep the unit's promise, reading nothing another writer may change under it):
+        ``wrap`` gets the context and the inner unit, and decides whether and how to call it."""
         unit = self.unit
-        return Operation(lambda ctx: wrap(ctx, unit), self.events_max)
+        return Operation(lambda ctx: wrap(ctx, unit), self.events_max, self.overlap)
 
 
 @dataclass
@@ -87,7 +91,7 @@ class Platform:
 
     def execute(self, operation: Operation[T]) -> T:
         """Run an operation in the ledger's writer; its result once it is durable."""
-        return self.ledger.run(operation.unit, operation.events_max)
+        return self.ledger.run(operation.unit, operation.events_max, operation.overlap)
 
     @contextmanager
     def read(self) -> Iterator[Fetch]:

@@ -4,18 +4,24 @@ Every engine group is one database transaction. Writers in different processes c
 through locks taken in one fixed order, so they can wait for each other but never deadlock:
 
 0. the writers' advisory lock, at BEGIN: shared by the engine's groups of plain batches
-   (``overlapping_transaction``), exclusive for every other write transaction
-   (``write_transaction``: groups with write units, the audit log's keys), which so runs
-   alone among the writers;
+   and of write units that declared an ``Overlap`` (``overlapping_transaction``), exclusive
+   for every other write transaction (``write_transaction``: groups with other write
+   units, the audit log's keys), which so runs alone among the writers;
 1. ``pending_transfers`` rows the group resolves or expires, ids ascending (``lock_pending``);
-2. ``accounts`` rows the group touches, ids ascending (``lock_accounts``);
-3. the single ``ledger_clock`` row (``reserve_timestamps``), held until commit.
+2. ``accounts`` rows the group touches, ids ascending (``lock_accounts``; an overlapping
+   group's units' declared accounts among them);
+3. rows an overlapping group's units lock as they run (a promotion code), then those of their
+   end checks (a merchant's month volume), then their deferred ``accounts``, ids ascending
+   (read unlocked before: ``read_accounts``; centime.ledger.rebase);
+4. the single ``ledger_clock`` row (``reserve_timestamps``), held until commit.
 
-An overlapping group locks its rows (1, 2), runs the core on provisional timestamps, and
-only then takes the clock (3), shifts its changes to the timestamps it got and writes them:
-groups of several processes overlap everything but that last window. A transaction that runs
-alone takes the clock first (reserving before it reads), and a write unit may then lock
-rows in any order, after reading what names them: no other writer holds any.
+An overlapping group locks its rows (1, 2), runs the core and its units on provisional
+timestamps, locks 3, and only then takes the clock (4), shifts its changes to the timestamps
+it got and writes them: groups of several processes overlap everything but the window from
+3 (or 4) to the commit. A unit that locks rows out of this order can only make two groups
+deadlock, which the server breaks and the engine retries. A transaction that runs alone takes
+the clock first (reserving before it reads), and a write unit may then lock rows in any
+order, after reading what names them: no other writer holds any.
 
 The clock row makes the end of each writing transaction run alone, in timestamp order:
 engine timestamps are unique across processes and commit in the order they were handed
@@ -81,7 +87,22 @@ _SQL: Final = shared_statements("= ANY(?::int8[])", pyformat)
 # Unique constraints whose violation means that another writer created the same id first
 # (PostgreSQL's default names for the constraints of store/schema.py). Any other unique
 # violation (a timestamp, a balance row) would be a bug, and stays an error.
-_RACE_CONSTRAINTS: Final = frozenset({"transfers_id_key", "accounts_pkey", "failed_transfers_pkey"})
+# The platform's keys that units overlapping other processes' rely on (an Overlap's
+# promise: a second insert of the same key is refused, and the group runs again, finding
+# the first) are such races too.
+_RACE_CONSTRAINTS: Final = frozenset(
+    {
+        "transfers_id_key",
+        "accounts_pkey",
+        "failed_transfers_pkey",
+        "payments_pkey",
+        "idempotency_keys_pkey",
+        "merchant_volumes_pkey",
+        "promo_redemptions_pkey",
+        "outbox_events_pkey",
+        "job_leases_pkey",
+    }
+)
 
 # The PostgreSQL types of rows.*_COLUMNS, in their order, for binary COPY.
 _COPY_TYPES: Final = {
@@ -192,6 +213,15 @@ class _PostgresWrite(SqlWriteTransaction):
             f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts"
             " WHERE id = ANY(%s::int8[]) ORDER BY id FOR UPDATE",
             sorted(account_ids),
+        )
+        found = {row[0]: rows.account(row) for row in selected}
+        self._absent_accounts.update(aid for aid in account_ids if aid not in found)
+        return found
+
+    def read_accounts(self, account_ids: Collection[int]) -> dict[int, Account]:
+        selected = self._by_ids(
+            f"SELECT {rows.ACCOUNT_COLUMNS} FROM accounts WHERE id = ANY(%s::int8[])",
+            account_ids,
         )
         found = {row[0]: rows.account(row) for row in selected}
         self._absent_accounts.update(aid for aid in account_ids if aid not in found)

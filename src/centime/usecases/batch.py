@@ -158,6 +158,9 @@ def guarded_batch(
     return Operation(
         lambda ctx: wrap(ctx, operation.unit),
         operation.events_max + REVIEW_EVENTS_MAX * len(reviewed),
+        # Holding a payment for review reads and writes review cases: such a unit runs
+        # alone; the decisions' rows are inserts under new ids.
+        None if reviewed else operation.overlap,
     )
 
 

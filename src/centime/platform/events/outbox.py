@@ -126,16 +126,27 @@ def emit_many(
     if event_type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {event_type!r}")
     rows = []
-    created_ns = ctx.group_timestamp
     for data in datas:
         text = json.dumps(data, separators=(",", ":"), sort_keys=True, default=_refuse)
         if len(text) > _JSON_MAX_BYTES:
             raise ValueError(f"event data of {len(text)} bytes passes {_JSON_MAX_BYTES}")
         _check_no_float(data)
-        rows.append((new_id(), event_type, owner_id, created_ns, text))
+        rows.append((new_id(), event_type, owner_id, text))
     if rows:
-        ctx.executemany(_INSERT, rows)
+        _insert(ctx, rows)
     return [row[0] for row in rows]
+
+
+def _insert(ctx: UnitContext, rows: list[tuple[int, str, int, str]]) -> None:
+    """Insert (id, type, owner, data) rows stamped with the group's timestamp, once it is
+    known (at once, or at the end of a group that overlaps other processes')."""
+
+    def write(created_ns: int) -> None:
+        ctx.executemany(
+            _INSERT, [(i, kind, owner, created_ns, text) for i, kind, owner, text in rows]
+        )
+
+    ctx.after_timestamps(write)
 
 
 def emit_encoded(
@@ -155,11 +166,7 @@ def emit_encoded(
         raise ValueError("encoded event data is a JSON object within the size bound")
     base = secrets.randbelow(ID_MAX - count) + 1
     ids = list(range(base, base + count))
-    created_ns = ctx.group_timestamp
-    ctx.executemany(
-        _INSERT,
-        [(i, event_type, owner_id, created_ns, text) for i, text in zip(ids, texts, strict=True)],
-    )
+    _insert(ctx, [(i, event_type, owner_id, text) for i, text in zip(ids, texts, strict=True)])
     return ids
 
 

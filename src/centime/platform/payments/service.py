@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from centime.ledger import CreateTransferStatus, Transfer
-from centime.ledger.units import UnitContext
+from centime.ledger.units import Overlap, UnitContext
 from centime.limits import (
     ASSETS_MAX,
     BATCH_ASSET_EVENTS_MAX,
@@ -68,7 +68,7 @@ from ..pricing.promos import (
     redemption_refusal,
 )
 from ..pricing.rules import EMPTY_RULES, RuleSet
-from ..pricing.store import active_rules, add_volumes, month_volumes
+from ..pricing.store import GroupVolumes, active_rules, add_volumes, group_volumes, month_volumes
 from ..rows import Table
 from .mandates import Mandate, charge_under_mandate, load_mandates, save_mandate_charges, utc_day
 from .requests import PaymentItem, PaymentRequest
@@ -337,6 +337,9 @@ class _Batch:
         self.flat_terms: dict[str, FeeTerms | None] = {}
         self.volume_before: dict[str, int] = {}
         self.volume: dict[str, int] = {}
+        # In a group overlapping other processes': the merchant's volumes as the group
+        # shares them, settled at its end (None: read and written in the unit).
+        self.group_volumes: GroupVolumes | None = None
         # Promotion codes named by the unit's payments, what the promotions account can
         # still pay per asset, the discounts' transfer per asset and their sum.
         self.promos: dict[str, PromoCode | None] = {}
@@ -400,6 +403,8 @@ class _Batch:
         terms = self.flat_terms[asset] or fee_terms(
             self.rules, self.merchant_id, asset, volume, self.own_fees[asset]
         )
+        if self.group_volumes is not None and self.flat_terms[asset] is None:
+            self.group_volumes.priced.append((asset, volume, terms, self._terms_at(asset)))
         self.volume[asset] = volume + amount
         fee = payment_fee(amount, terms.fee_bp, terms.fee_fixed)
         if redemption is not None:
@@ -436,6 +441,11 @@ class _Batch:
         )
         self.payments.append(payment)
         return payment
+
+    def _terms_at(self, asset: str) -> Callable[[int], object]:
+        """The fee terms of a payment in ``asset`` at another month volume."""
+        rules, merchant_id, own = self.rules, self.merchant_id, self.own_fees[asset]
+        return lambda volume: fee_terms(rules, merchant_id, asset, volume, own)
 
     def _spend(self, account: int, part: int, asset: str, payment_id: int, name: str) -> int | None:
         """``part`` of the account's available money carried to the merchant (None: none)."""
@@ -619,7 +629,10 @@ def _pay_all(
         record_payments(ctx, batch.payments)
         save_mandate_charges(ctx, batch.spent, batch.day)
         added = {a: v - batch.volume_before.get(a, 0) for a, v in batch.volume.items()}
-        add_volumes(ctx, merchant_id, batch.month, batch.volume_before, added)
+        if batch.group_volumes is not None:
+            batch.group_volumes.add(added)
+        else:
+            add_volumes(ctx, merchant_id, batch.month, batch.volume_before, added)
         for redemption, payment_id, customer_id in batch.redemptions:
             record_redemption(ctx, redemption, payment_id, customer_id)
     return results
@@ -636,7 +649,11 @@ def _price(
     """Load what prices the unit's payments: the rule set in force, the merchant's month
     volumes, its own fees, the promotion codes named and the promotions budget."""
     rules = batch.rules = active_rules(ctx)
-    batch.volume_before = month_volumes(ctx, merchant.id, batch.month)
+    if ctx.overlapping:
+        batch.group_volumes = group_volumes(ctx, merchant.id, batch.month)
+        batch.volume_before = batch.group_volumes.volumes()
+    else:
+        batch.volume_before = month_volumes(ctx, merchant.id, batch.month)
     batch.volume = dict(batch.volume_before)
     for asset in assets:
         own = batch.own_fees[asset] = merchant_fee(platform, merchant, asset)
@@ -720,7 +737,34 @@ def _batch_operation(
             ctx, platform, merchant_id, items, payment_ids, refusals_in, charged_by_merchant
         )
 
-    return Operation(unit, events_max)
+    return Operation(unit, events_max, _overlap(merchant_id, payers, assets, discounts > 0))
+
+
+def _overlap(
+    merchant_id: int, payers: set[tuple[int, str]], assets: set[str], promotions: bool
+) -> Overlap:
+    """What lets a payment unit overlap other processes' groups (PostgreSQL).
+
+    Locked first, in id order with the group's other accounts: the payers' restricted and
+    wallet accounts (and the promotions budget when a code is named). Every other row the
+    unit checks is then safe beside other writers: a mandate's day total is written only by
+    a payment of its customer in its asset, which holds that customer's account lock; the
+    customer's and merchant's status, the mandates' terms, the rules and fees change only
+    in units that run alone; a payment id or idempotency key is a key (a second insert is
+    refused and the group runs again, finding the first); a promotion code's row is locked
+    when read; the merchant's month volume is settled at the group's end
+    (``GroupVolumes``). Deferred: the merchant's available and the fee revenue accounts,
+    which the unit only moves money through (centime.ledger.rebase)."""
+    lock = {
+        account_id(kind, customer, asset)
+        for customer, asset in payers
+        for kind in (AccountKind.CUSTOMER_RESTRICTED, AccountKind.CUSTOMER_WALLET)
+    }
+    if promotions:
+        lock |= {account_id(AccountKind.PROMOTIONS, 0, asset) for asset in assets}
+    deferred = {account_id(AccountKind.MERCHANT_AVAILABLE, merchant_id, a) for a in assets}
+    deferred |= {account_id(AccountKind.FEE_REVENUE, 0, a) for a in assets}
+    return Overlap(frozenset(lock), frozenset(deferred))
 
 
 # ------------------------------------------------------------------ operations

@@ -164,10 +164,14 @@ def create_promo_code(
 
 
 def load_promo(ctx: UnitContext, code: str) -> PromoCode | None:
+    """The code's row; locked until the commit in a group that overlaps other processes'
+    (its uses and spending are read, checked and written back by the redemption)."""
     normal = normal_code(code)
     if normal is None:
         return None
-    rows = ctx.fetch(f"SELECT {_PROMOS.columns} FROM promo_codes WHERE code = ?", (normal,))
+    lock = " FOR UPDATE" if ctx.overlapping else ""
+    sql = f"SELECT {_PROMOS.columns} FROM promo_codes WHERE code = ?{lock}"
+    rows = ctx.fetch(sql, (normal,))
     return _PROMOS.read(rows[0]) if rows else None
 
 

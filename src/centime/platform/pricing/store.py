@@ -20,10 +20,11 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from centime.ledger.errors import OverlapLostError
 from centime.ledger.units import UnitContext
 from centime.limits import AMOUNT_MAX, PRICING_NOTE_LEN_MAX
 
@@ -34,10 +35,12 @@ from .rules import EMPTY_RULES, RuleSet, RuleSetDocument, build_rules, decode_ru
 
 __all__ = [
     "NOTE_LEN_MAX",
+    "GroupVolumes",
     "PublishedRules",
     "active_rules",
     "add_volumes",
     "get_rules",
+    "group_volumes",
     "list_rules",
     "month_volumes",
     "publish_rules",
@@ -205,3 +208,58 @@ def add_volumes(
                 " VALUES (?, ?, ?, ?)",
                 (merchant_id, asset, month, min(amount, AMOUNT_MAX)),
             )
+
+
+class GroupVolumes:
+    """One merchant's month volumes in a group that overlaps other writer processes'
+    (``UnitContext.overlapping``): read once without a lock, grown by the group's units in
+    memory (so each sees the earlier ones', as in a group that runs alone), and written at
+    the group's end under the row's lock (:meth:`settle`), where what another process added
+    meanwhile is added too. A payment priced by a tier is checked again then: if what the
+    other processes added would have put it in another tier, the group runs again alone
+    (``OverlapLostError``); otherwise every fee stands as if the groups had run in turn."""
+
+    def __init__(self, merchant_id: int, month: int, read: dict[str, int]) -> None:
+        self.merchant_id = merchant_id
+        self.month = month
+        self.read = read  # as read, unlocked (assets without a row: absent)
+        self.added: dict[str, int] = {}
+        # (asset, volume it was priced at, its terms, the terms at another volume)
+        self.priced: list[tuple[str, int, object, Callable[[int], object]]] = []
+
+    def volumes(self) -> dict[str, int]:
+        """The volumes as the group's earlier units left them (absent: no row, none added)."""
+        assets = self.read.keys() | self.added.keys()
+        return {a: self.read.get(a, 0) + self.added.get(a, 0) for a in assets}
+
+    def add(self, added: Mapping[str, int]) -> None:
+        for asset, amount in added.items():
+            if amount > 0:
+                self.added[asset] = self.added.get(asset, 0) + amount
+
+    def settle(self, ctx: UnitContext) -> None:
+        """Lock the rows, check every tiered price against what is stored now, write."""
+        rows = ctx.fetch(
+            "SELECT asset, volume FROM merchant_volumes WHERE merchant_id = ? AND month = ?"
+            " ORDER BY asset FOR UPDATE",
+            (self.merchant_id, self.month),
+        )
+        now = {str(asset): int(volume) for asset, volume in rows}
+        for asset, volume, terms, terms_at in self.priced:
+            moved = now.get(asset, 0) - self.read.get(asset, 0)
+            if moved and terms_at(volume + moved) != terms:
+                raise OverlapLostError("another process moved a payment's volume tier")
+        add_volumes(ctx, self.merchant_id, self.month, now, self.added)
+
+
+def group_volumes(ctx: UnitContext, merchant_id: int, month: int) -> GroupVolumes:
+    """The group's :class:`GroupVolumes` of the merchant's month (an overlapping group's
+    units share it; the first one reads the rows and registers the settlement)."""
+    key = ("merchant_volumes", merchant_id, month)
+    state = ctx.group_state.get(key)
+    if not isinstance(state, GroupVolumes):
+        state = GroupVolumes(merchant_id, month, month_volumes(ctx, merchant_id, month))
+        ctx.group_state[key] = state
+        settle = state.settle
+        ctx.at_end(lambda: settle(ctx))
+    return state

@@ -90,7 +90,10 @@ def gate(
         record_decision(ctx, event, decision, subject)
         return step_up_required(decision) if action is Action.STEP_UP else blocked(decision)
 
-    return Operation(unit, max(operation.events_max, REVIEW_EVENTS_MAX))
+    # Only an allowed operation keeps its leave to overlap other processes' groups: the
+    # other paths read and write review cases, which rely on running alone.
+    overlap = operation.overlap if action is Action.ALLOW else None
+    return Operation(unit, max(operation.events_max, REVIEW_EVENTS_MAX), overlap)
 
 
 def payout_gate(

@@ -1,0 +1,371 @@
+"""Payment units of two writer processes overlap on PostgreSQL, and stay exact.
+
+A payment unit declares an ``Overlap`` (centime.platform.payments.service._overlap): its
+group locks the payers' accounts first, reads the merchant's and the fee revenue accounts
+without a lock (moved onto what is stored at the end: centime.ledger.rebase), settles the
+merchant's month volume at the end (re-checking each tiered fee), and relies on keys for
+payment ids and idempotency. These tests stop one writer inside its group, make the other
+commit meanwhile, then check what both did against what running them in turn gives: the
+fees, the volume, the mandates' day totals, the balances (``ledger check``). Each writer is
+a ``Ledger`` on a store of its own, as two processes have.
+
+Every test takes the ``postgres_url`` fixture, so it is skipped, visibly, without a server.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from centime.clock import FakeClock
+from centime.ledger import Ledger
+from centime.ledger.units import Overlap, UnitContext
+from centime.platform.chart import AccountKind
+from centime.platform.context import Operation, Platform
+from centime.platform.errors import Code, Refusal
+from centime.platform.fees import payment_fee
+from centime.platform.payments import Payment, PaymentRequest, create_payment
+from centime.platform.payments.mandates import create_mandate
+from centime.platform.pricing.evaluate import fee_terms
+from centime.platform.pricing.rules import FeeScheduleDoc, RuleSetDocument, TierDoc
+from centime.platform.pricing.store import active_rules, publish_rules
+from centime.store.postgres import PostgresStore
+
+from ..conftest import PLATFORM_START_NS
+from ..platform.world import balance, customer, fund, merchant
+from ..risk.screens import AllowScreen
+
+ASSET = "USD"
+WAIT_MAX_S = 60.0
+TIER_AT = 1_000  # the second tier starts at this month volume
+TIERS = (("0", 300), (str(TIER_AT), 100))  # volumes in minor units
+
+
+class _PausingTxn:
+    """A write transaction that stops when its group settles the month volume (the start
+    of its end, after every unit ran), once."""
+
+    def __init__(self, txn: Any, store: _PausingStore) -> None:
+        self._txn = txn
+        self._store = store
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._txn, name)
+
+    def _pause(self) -> None:
+        if not self._store.paused.is_set():
+            self._store.paused.set()
+            assert self._store.resume.wait(WAIT_MAX_S), "never resumed"
+
+    def fetch(self, sql: str, params: Any = ()) -> Any:
+        if "merchant_volumes" in sql and "FOR UPDATE" in sql and not self._store.at_reserve:
+            self._pause()
+        return self._txn.fetch(sql, params)
+
+    def reserve_timestamps(self, count: int, now_ns: int) -> int:
+        if self._store.at_reserve:
+            self._pause()
+        return int(self._txn.reserve_timestamps(count, now_ns))
+
+
+class _PausingStore(PostgresStore):
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.paused = threading.Event()
+        self.resume = threading.Event()
+        self.overlapping = 0
+        self.alone = 0
+        self.at_reserve = False  # pause at the reservation rather than at the volume
+
+    @contextmanager
+    def overlapping_transaction(self) -> Iterator[Any]:
+        self.overlapping += 1
+        with super().overlapping_transaction() as txn:
+            yield _PausingTxn(txn, self)
+
+    def write_transaction(self) -> Any:
+        self.alone += 1
+        return super().write_transaction()
+
+
+def _platform(url: str) -> tuple[Platform, _PausingStore]:
+    store = _PausingStore(url)
+    clock = FakeClock(PLATFORM_START_NS)
+    ledger = Ledger(store, clock, expiry_interval_s=3600)
+    return Platform(ledger, clock, screen=AllowScreen()), store
+
+
+@pytest.fixture
+def pair(postgres_url: str) -> Iterator[tuple[Platform, _PausingStore, Platform, _PausingStore]]:
+    PostgresStore.open(postgres_url).close()  # migrated once
+    a, store_a = _platform(postgres_url)
+    b, store_b = _platform(postgres_url)
+    store_a.paused.set()  # neither pauses until a test clears its event
+    store_b.paused.set()
+    try:
+        yield a, store_a, b, store_b
+    finally:
+        store_a.resume.set()
+        store_b.resume.set()
+        a.ledger.close()
+        b.ledger.close()
+
+
+def _world(platform: Platform, payers: int, funds: int = 100_000) -> tuple[int, list[int]]:
+    tiers = [TierDoc(volume_from=start, fee_bp=bp) for start, bp in TIERS]
+    document = RuleSetDocument(fee_schedules=[FeeScheduleDoc(asset=ASSET, tiers=tiers)])
+    assert not isinstance(platform.execute(publish_rules(platform, document)), Refusal)
+    shop = merchant(platform).id
+    customers = []
+    for _ in range(payers):
+        c = customer(platform).id
+        fund(platform, c, ASSET, funds)
+        customers.append(c)
+    return shop, customers
+
+
+def _pay(platform: Platform, request: PaymentRequest) -> Payment | Refusal:
+    result = platform.execute(create_payment(platform, request))
+    assert isinstance(result, Payment | Refusal)
+    return result
+
+
+def _in_thread(target: Any) -> tuple[threading.Thread, list[Any]]:
+    out: list[Any] = []
+
+    def run() -> None:
+        out.append(target())
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, out
+
+
+def _check_exact(platform: Platform, shop: int) -> None:
+    """What running the payments in turn gives: the ledger's invariants hold; the month
+    volume is the sum of the payments; each payment's fee is the one its tier gives at the
+    volume of the payments committed before it (in ledger timestamp order); the merchant's
+    and fee accounts hold the sums."""
+    assert list(platform.ledger.store.check()) == []
+    with platform.read() as fetch:
+        rows = fetch(
+            "SELECT p.amount, p.fee, t.timestamp FROM payments p JOIN transfers t"
+            " ON t.id = coalesce(p.wallet_transfer_id, p.restricted_transfer_id)"
+            " WHERE p.merchant_id = ? ORDER BY t.timestamp",
+            (shop,),
+        )
+        volume = fetch("SELECT volume FROM merchant_volumes WHERE merchant_id = ?", (shop,))
+    amounts = [int(r[0]) for r in rows]
+    assert [int(v[0]) for v in volume] == ([sum(amounts)] if amounts else [])
+    seen = 0
+    for amount, fee, _ in rows:
+        terms = _terms_at(platform, shop, seen)
+        assert int(fee) == payment_fee(int(amount), terms.fee_bp, terms.fee_fixed)
+        seen += int(amount)
+    fees = sum(int(r[1]) for r in rows)
+    assert balance(platform, AccountKind.FEE_REVENUE, 0, ASSET) == fees
+    assert balance(platform, AccountKind.MERCHANT_AVAILABLE, shop, ASSET) == sum(amounts) - fees
+
+
+def _terms_at(platform: Platform, shop: int, volume: int) -> Any:
+    def unit(ctx: UnitContext) -> Any:
+        return active_rules(ctx)
+
+    rules = platform.execute(Operation(unit, 0))
+    return fee_terms(rules, shop, ASSET, volume, (250, 0))
+
+
+def test_a_payment_group_overlaps_another_process_and_is_moved_onto_its_commit(
+    pair: tuple[Platform, _PausingStore, Platform, _PausingStore],
+) -> None:
+    a, store_a, b, _ = pair
+    shop, (c1, c2) = _world(a, 2)
+    store_a.paused.clear()
+    alone_before = store_a.alone
+    first, out_a = _in_thread(lambda: _pay(a, PaymentRequest(c1, shop, ASSET, 400)))
+    assert store_a.paused.wait(WAIT_MAX_S)
+    # A's group ran its unit and holds c1's accounts; B pays the same merchant meanwhile
+    # and commits while A waits (A holds no lock on the merchant, fee or volume rows).
+    paid_b = _pay(b, PaymentRequest(c2, shop, ASSET, 500))
+    assert isinstance(paid_b, Payment)
+    store_a.resume.set()
+    first.join(WAIT_MAX_S)
+    assert isinstance(out_a[0], Payment)
+    assert store_a.alone == alone_before  # moved onto B's commit, not run again alone
+    _check_exact(a, shop)
+
+
+def test_a_tier_moved_by_the_other_process_reprices_the_group_alone(
+    pair: tuple[Platform, _PausingStore, Platform, _PausingStore],
+) -> None:
+    a, store_a, b, _ = pair
+    shop, (c1, c2) = _world(a, 2)
+    store_a.paused.clear()
+    first, out_a = _in_thread(lambda: _pay(a, PaymentRequest(c1, shop, ASSET, 400)))
+    assert store_a.paused.wait(WAIT_MAX_S)
+    alone_before = store_a.alone
+    # B's payment takes the volume past the tier A's payment was priced at.
+    assert isinstance(_pay(b, PaymentRequest(c2, shop, ASSET, TIER_AT + 1)), Payment)
+    store_a.resume.set()
+    first.join(WAIT_MAX_S)
+    paid_a = out_a[0]
+    assert isinstance(paid_a, Payment)
+    assert store_a.alone == alone_before + 1  # ran again alone, priced at the new tier
+    assert paid_a.fee == payment_fee(400, 100, 0)
+    _check_exact(a, shop)
+
+
+def test_the_same_payment_id_from_two_processes_is_paid_once(
+    pair: tuple[Platform, _PausingStore, Platform, _PausingStore],
+) -> None:
+    a, store_a, b, _ = pair
+    shop, (c1,) = _world(a, 1)
+    request = PaymentRequest(c1, shop, ASSET, 400)
+    store_a.paused.clear()
+    first, out_a = _in_thread(lambda: _pay(a, request))
+    assert store_a.paused.wait(WAIT_MAX_S)
+    second, out_b = _in_thread(lambda: _pay(b, request))
+    time.sleep(0.5)  # B waits for A's row locks (the payer's accounts)
+    store_a.resume.set()
+    first.join(WAIT_MAX_S)
+    second.join(WAIT_MAX_S)
+    assert isinstance(out_a[0], Payment) and out_a[0] == out_b[0]
+    with a.read() as fetch:
+        assert fetch("SELECT count(*) FROM payments", ())[0][0] == 1
+    assert balance(a, AccountKind.CUSTOMER_WALLET, c1, ASSET) == 100_000 - 400
+    _check_exact(a, shop)
+
+
+def test_a_mandate_charged_from_two_processes_keeps_its_daily_limit(
+    pair: tuple[Platform, _PausingStore, Platform, _PausingStore],
+) -> None:
+    a, store_a, b, _ = pair
+    shop, (c1,) = _world(a, 1)
+    mandate = a.execute(create_mandate(a, c1, shop, ASSET, 700))
+    assert not isinstance(mandate, Refusal)
+
+    def charge(platform: Platform) -> Payment | Refusal:
+        return _pay(
+            platform,
+            PaymentRequest(c1, shop, ASSET, 400, mandate_id=mandate.id, charged_by_merchant=True),
+        )
+
+    store_a.paused.clear()
+    first, out_a = _in_thread(lambda: charge(a))
+    assert store_a.paused.wait(WAIT_MAX_S)
+    second, out_b = _in_thread(lambda: charge(b))
+    time.sleep(0.5)
+    store_a.resume.set()
+    first.join(WAIT_MAX_S)
+    second.join(WAIT_MAX_S)
+    assert isinstance(out_a[0], Payment)
+    assert isinstance(out_b[0], Refusal) and out_b[0].code is Code.MANDATE_LIMIT_EXCEEDED
+    with a.read() as fetch:
+        assert fetch("SELECT spent_today FROM mandates", ())[0][0] == 400
+    _check_exact(a, shop)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_two_processes_paying_at_random_stay_exact(
+    pair: tuple[Platform, _PausingStore, Platform, _PausingStore], seed: int
+) -> None:
+    """Many payments from threads of both processes, on shared payers, mandates and
+    payment ids, through the tier boundary: no double spend, no lost update, exact fees."""
+    a, store_a, b, store_b = pair
+    payers = 4
+    shop, customers = _world(a, payers, funds=3_000)
+    mandates = {}
+    for c in customers:
+        made = a.execute(create_mandate(a, c, shop, ASSET, 2_000))
+        assert not isinstance(made, Refusal)
+        mandates[c] = made.id
+    rng = random.Random(seed)
+    shared_ids = [rng.randrange(1, 2**62) for _ in range(6)]
+    jobs: list[tuple[Platform, PaymentRequest]] = []
+    for _ in range(80):
+        c = rng.choice(customers)
+        amount = rng.randrange(1, 300)
+        kwargs: dict[str, Any] = {}
+        if rng.random() < 0.5:
+            kwargs.update(mandate_id=mandates[c], charged_by_merchant=True)
+        if rng.random() < 0.2:
+            pid = rng.choice(shared_ids)
+            kwargs["payment_id"] = pid
+            c, amount = customers[pid % payers], 100 + pid % 7
+            kwargs.pop("mandate_id", None)
+            kwargs.pop("charged_by_merchant", None)
+        jobs.append((rng.choice((a, b)), PaymentRequest(c, shop, ASSET, amount, **kwargs)))
+    results: list[tuple[PaymentRequest, Payment | Refusal]] = []
+    lock = threading.Lock()
+
+    def worker(part: list[tuple[Platform, PaymentRequest]]) -> None:
+        for platform, request in part:
+            result = _pay(platform, request)
+            with lock:
+                results.append((request, result))
+
+    threads = [threading.Thread(target=worker, args=(jobs[i::8],)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT_MAX_S * 3)
+    assert len(results) == len(jobs)
+    assert store_a.overlapping + store_b.overlapping > 0
+    with a.read() as fetch:
+        stored = {int(r[0]): r for r in fetch("SELECT id, amount, mandate_id FROM payments", ())}
+        spent = dict(fetch("SELECT id, spent_today FROM mandates", ()))
+    paid = {r.id for _, r in results if isinstance(r, Payment)}
+    assert paid == set(stored)  # every answered payment stored, nothing else
+    for pid in shared_ids:
+        answers = {r for q, r in results if q.payment_id == pid and isinstance(r, Payment)}
+        assert len(answers) <= 1  # one payment per id, whichever process answered
+    for c in customers:
+        under = sum(int(r[1]) for r in stored.values() if r[2] == mandates[c])
+        assert spent[mandates[c]] == under <= 2_000
+        out = sum(int(r[1]) for r in stored.values() if _payer(a, int(r[0])) == c)
+        assert balance(a, AccountKind.CUSTOMER_WALLET, c, ASSET) == 3_000 - out >= 0
+    _check_exact(a, shop)
+
+
+def _payer(platform: Platform, payment_id: int) -> int:
+    with platform.read() as fetch:
+        return int(fetch("SELECT customer_id FROM payments WHERE id = ?", (payment_id,))[0][0])
+
+
+def test_a_payment_operation_declares_its_overlap() -> None:
+    from centime.platform.payments.service import _overlap
+
+    overlap = _overlap(7, {(1, ASSET), (2, ASSET)}, {ASSET}, False)
+    assert isinstance(overlap, Overlap)
+    assert len(overlap.lock_accounts) == 4 and len(overlap.deferred_accounts) == 2
+    assert not overlap.lock_accounts & overlap.deferred_accounts
+
+
+def test_a_job_lease_taken_from_two_processes_at_once_goes_to_one(
+    pair: tuple[Platform, _PausingStore, Platform, _PausingStore],
+) -> None:
+    from centime.worker import release_lease, take_lease
+
+    a, store_a, b, _ = pair
+    for _round in range(2):  # the row inserted, then updated
+        store_a.at_reserve = True
+        store_a.paused.clear()
+        first, out_a = _in_thread(lambda: a.execute(take_lease("job", "a", 30.0)))
+        assert store_a.paused.wait(WAIT_MAX_S)  # A's group holds what its unit wrote
+        second, out_b = _in_thread(lambda: b.execute(take_lease("job", "b", 30.0)))
+        time.sleep(0.5)
+        store_a.resume.set()
+        first.join(WAIT_MAX_S)
+        second.join(WAIT_MAX_S)
+        assert (out_a, out_b) == ([True], [False])
+        with a.read() as fetch:
+            assert fetch("SELECT holder FROM job_leases", ()) == [("a",)]
+        assert store_a.alone == 0 or store_a.overlapping > 0
+        assert a.execute(release_lease("job", "a", 0.0)) is True
+        store_a.resume.clear()
