@@ -43,7 +43,9 @@ def run_side(checkout: Path, extra: list[str]) -> Figures:
     ]
     done = subprocess.run(command, cwd=checkout, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        sys.exit(f"{checkout}: bench ledger failed ({done.returncode}):\n{done.stdout}{done.stderr}")
+        sys.exit(
+            f"{checkout}: bench ledger failed ({done.returncode}):\n{done.stdout}{done.stderr}"
+        )
     result = json.loads(done.stdout)
     rates = {m["method"]: float(m["transfers_per_s"]) for m in result["results"]}
     return Figures(rates["engine"], rates["naive"], str(result["environment"]["ledger_core"]))
