@@ -1201,3 +1201,52 @@ def test_void_above_the_reserve_exceeds_the_pending_amount() -> None:
 
 def test_pending_transfer_that_could_not_be_posted_overflows_posted() -> None:
     assert apply([tr(300, 12, 2, 10, flags=PENDING)])[0] == [S.OVERFLOWS_DEBITS_POSTED]
+
+
+# ------------------------------------------------------------------ the names a batch reads
+
+
+def _reference_names(events: list[object]) -> tuple[set[int], set[int], set[int]]:
+    """What the writer must read for a batch, written plainly: the ids of the exact
+    Transfer records that are ints in 1..ID_MAX (no bool, nothing else)."""
+
+    def valid(value: object) -> bool:
+        return type(value) is int and 0 < value <= ID_MAX
+
+    records = [event for event in events if type(event) is Transfer]
+    return (
+        {t[0] for t in records if valid(t[0])},
+        {t[7] for t in records if valid(t[7])},
+        {t[i] for t in records for i in (1, 2) if valid(t[i])},
+    )
+
+
+edge_ids = st.one_of(
+    st.integers(1, 40),
+    st.sampled_from([0, -1, 1, ID_MAX, ID_MAX + 1, 2**63, 2**80, True, False]),
+    junk_values,
+)
+
+
+@st.composite
+def named_events(draw: Any) -> object:
+    kind = draw(st.sampled_from(["transfer", "transfer", "malformed", "not"]))
+    if kind == "not":
+        return draw(st.sampled_from(NOT_EVENTS))()
+    if kind == "malformed":
+        return draw(malformed_transfers())
+    return tr(
+        draw(edge_ids),
+        draw(edge_ids),
+        draw(edge_ids),
+        5,
+        pending_id=draw(st.one_of(st.just(0), edge_ids)),
+    )
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(named_events(), max_size=12))
+def test_transfer_names_are_the_valid_ids_of_the_records(
+    core: ModuleType, events: list[object]
+) -> None:
+    assert core.transfer_names(events) == _reference_names(events)

@@ -9,15 +9,20 @@ the group loudly instead of being overwritten silently.
 from __future__ import annotations
 
 import gc
+import shutil
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from centime.clock import FakeClock
 from centime.ledger.engine import Ledger
 from centime.ledger.model import Account, CreateAccountStatus, CreateTransferStatus, Transfer
 from centime.store import open_store
+from centime.store.sqlite import SqliteStore
 
 START_NS = 1_700_000_000_000_000_000
 
@@ -56,3 +61,63 @@ def test_an_account_row_changed_behind_the_writer_fails_the_group(
         (debit,) = ledger.lookup_accounts([1])
         assert (debit.debits_posted, debit.credits_posted) == (5, 0)
         assert gc.isenabled()
+
+
+@pytest.fixture(scope="module")
+def migrated_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty ledger file at the newest schema (migrating takes about a second: the
+    property below copies it for each example instead)."""
+    path = tmp_path_factory.mktemp("template") / "ledger.db"
+    open_store(f"sqlite:///{path}").close()
+    return path
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.sets(st.integers(1, 12), max_size=6), min_size=1, max_size=6),
+    st.sets(st.integers(1, 12)),
+    st.sets(st.integers(1, 12)),
+)
+def test_the_id_lookups_answer_for_the_ids_asked_whatever_was_asked_before(
+    migrated_file: Path,
+    asks: list[set[int]],
+    existing: set[int],
+    failed: set[int],
+) -> None:
+    """The writer reuses the JSON list of the last ids it looked up: each lookup, in any
+    order and with the caller's set changed in place between them, finds exactly the
+    stored rows among the ids it names."""
+    directory = Path(tempfile.mkdtemp(dir=migrated_file.parent))
+    path = directory / "ledger.db"
+    shutil.copyfile(migrated_file, path)
+    store = SqliteStore(str(path))
+    try:
+        with store.write_transaction() as txn:
+            for tid in existing:
+                txn.execute(
+                    "INSERT INTO transfers (id, debit_account_id, credit_account_id, amount,"
+                    " asset, code, flags, pending_id, timeout_s, user_data, timestamp)"
+                    " VALUES (?, 1, 2, 5, 'USD', 1, 0, 0, 0, 0, ?)",
+                    (tid, START_NS + tid),
+                )
+            for tid in failed - existing:
+                txn.execute(
+                    "INSERT INTO failed_transfers (id, status, timestamp) VALUES (?, ?, ?)",
+                    (tid, CreateTransferStatus.DEBIT_ACCOUNT_NOT_FOUND.value, START_NS),
+                )
+        with store.write_transaction() as txn:
+            ids: set[int] = set()
+            for index, ask in enumerate(asks):
+                ids.clear()
+                ids.update(ask)  # the same set object, changed in place
+                both = index % 2 == 0
+                if both or index % 3 == 1:
+                    assert set(txn.transfers(ids)) == ids & existing
+                if both or index % 3 != 1:
+                    assert set(txn.failed(ids)) == ids & (failed - existing)
+                fresh = set(ask)
+                assert set(txn.failed(fresh)) == fresh & (failed - existing)
+                assert set(txn.transfers(fresh)) == fresh & existing
+    finally:
+        store.close()
+        shutil.rmtree(directory)

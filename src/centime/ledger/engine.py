@@ -540,7 +540,7 @@ def _load_view(
         transfer_ids.update(transfers)
         pending_ids.update(pending)
         account_ids.update(accounts)
-    return loader.view(transfer_ids, pending_ids, account_ids)
+    return loader.view(transfer_ids, pending_ids, account_ids, valid=True)
 
 
 def _bounded_filter(query: AccountFilter) -> AccountFilter | None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from centime.limits import ID_MAX
 
-from .core import BatchApplier, LedgerView
+from .core import BatchApplier, LedgerView, transfer_names
 from .model import (
     Account,
     CreateAccountStatus,
@@ -92,20 +92,15 @@ def _existing(ids: Iterable[int], lookup: Callable[[int], T | None]) -> dict[int
     return found
 
 
-def event_names(kind: str, events: Sequence[Any]) -> tuple[list[int], list[int], list[int]]:
-    """The transfer, pending and account ids a batch of events names. Garbage fields name
-    nothing (type() first: a malformed field may be unhashable); the core reports them."""
+def event_names(kind: str, events: Sequence[Any]) -> tuple[set[int], set[int], set[int]]:
+    """The valid transfer, pending and account ids (:func:`valid_id`) a batch of events
+    names. Garbage fields name nothing (type() first: a malformed field may be unhashable);
+    the core reports them."""
     if kind == "accounts":
-        ids = [getattr(a, "id", 0) for a in events]
-        return [], [], [i for i in ids if type(i) is int]
-    # One comprehension per field (no tuple of pairs built per event): this runs over every
-    # event of every plain batch, 8189 at a time.
-    records = [t for t in events if type(t) is Transfer]
-    transfers = [t[0] for t in records if type(t[0]) is int]
-    pending = [t[7] for t in records if type(t[7]) is int]
-    accounts = [t[1] for t in records if type(t[1]) is int]
-    accounts += [t[2] for t in records if type(t[2]) is int]
-    return transfers, pending, accounts
+        return set(), set(), _valid_ids([getattr(a, "id", 0) for a in events])
+    # One compiled pass over the events: this runs over every event of every plain batch,
+    # 8189 at a time.
+    return transfer_names(events)
 
 
 class GroupLoader:
@@ -148,11 +143,19 @@ class GroupLoader:
         transfer_ids: Iterable[int],
         pending_ids: Iterable[int],
         account_ids: Iterable[int],
+        *,
+        valid: bool = False,
     ) -> LedgerView:
-        """The stored state of the names not loaded before (invalid ids are skipped)."""
-        transfer_new = _valid_ids(transfer_ids) - self._transfers
-        pending_new = _valid_ids(pending_ids) - self._pending
-        account_new = _valid_ids(account_ids)
+        """The stored state of the names not loaded before (invalid ids are skipped; with
+        ``valid``, the caller passes sets of valid ids only, as :func:`event_names` makes)."""
+        if valid:
+            transfer_new = set(transfer_ids) - self._transfers
+            pending_new = set(pending_ids) - self._pending
+            account_new = set(account_ids)
+        else:
+            transfer_new = _valid_ids(transfer_ids) - self._transfers
+            pending_new = _valid_ids(pending_ids) - self._pending
+            account_new = _valid_ids(account_ids)
         txn = self.txn
         pending = txn.lock_pending(sorted(pending_new)) if pending_new else {}
         self.pending_states.update(pending)
@@ -182,7 +185,7 @@ class GroupLoader:
 
     def view_for_events(self, kind: str, events: Sequence[Any]) -> LedgerView:
         """The stored state a batch of events names."""
-        return self.view(*event_names(kind, events))
+        return self.view(*event_names(kind, events), valid=True)
 
 
 class UnitContext:

@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Where a writer group's time goes: `centime bench ledger`'s workload on SQLite at batch
+8189, each phase of every group timed (thread CPU time with --cpu, else wall time).
+
+    .venv/bin/python scripts/ledger_group_phases.py --groups 13 --cpu
+
+A measuring probe, not a benchmark: it replaces ``Ledger._apply_group`` with a copy of its
+plain-batch path (no units, no audit, no expiry due) that reads the clock between phases,
+and splits ``_SqliteWrite.write`` into its statements. Run it with each checkout's own venv
+to compare two revisions phase by phase.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+from centime.bench.ledger import set_up_wallets
+from centime.bench.workload import Workload
+from centime.ledger import Ledger
+from centime.ledger import engine as engine_module
+from centime.ledger.core import BatchApplier, Changes
+from centime.ledger.native import core_is_compiled
+from centime.ledger.units import GroupLoader
+from centime.store import open_store
+from centime.store import sqlite as sqlite_store
+
+PHASES: dict[str, list[float]] = {}
+CLOCK: list[Callable[[], float]] = [time.perf_counter]  # set by --cpu
+
+
+def now() -> float:
+    return CLOCK[0]()
+
+
+def record(name: str, began: float) -> float:
+    ended = now()
+    PHASES.setdefault(name, []).append((ended - began) * 1e3)
+    return ended
+
+
+def instrument() -> None:
+    write = sqlite_store._SqliteWrite.write
+
+    def timed_write(self: Any, changes: Changes) -> None:
+        began = now()
+        write(self, Changes(changes.accounts_created, {}, [], changes.pending, changes.failed))
+        began = record("write: the rest", began)
+        write(self, Changes(accounts=changes.accounts))
+        began = record("write: UPDATE accounts", began)
+        write(self, Changes(transfers=changes.transfers, balances=changes.balances))
+        record("write: INSERT transfers", began)
+
+    sqlite_store._SqliteWrite.write = timed_write  # type: ignore[method-assign]
+
+    for name in ("transfers", "failed", "lock_accounts"):
+        method = getattr(sqlite_store._SqliteWrite, name)
+
+        def timed(self: Any, ids: Any, _method: Any = method, _name: str = name) -> Any:
+            began = now()
+            found = _method(self, ids)
+            record(f"  read: {_name}", began)
+            return found
+
+        setattr(sqlite_store._SqliteWrite, name, timed)
+
+    def apply_group(self: Any, group: list[Any]) -> tuple[list[list[Any]], Changes]:
+        began = first = now()
+        with self.store.write_transaction() as txn:
+            now_ns = self.clock.now_ns()
+            due = txn.due_pending(now_ns, 0)
+            count = sum(r.size for r in group)
+            timestamp = txn.reserve_timestamps(count, now_ns)
+            began = record("begin, clock", began)
+            loader = GroupLoader(txn)
+            view = engine_module._load_view(loader, group, due)
+            began = record("load the view", began)
+            applier = BatchApplier(view)
+            results = engine_module._apply_requests(loader, applier, group, due, timestamp, now_ns)
+            began = record("core", began)
+            changes = applier.changes()
+            began = record("changes()", began)
+            txn.write(changes)
+            began = now()
+        record("COMMIT", began)
+        record("the group, all phases", first)
+        return results, changes
+
+    engine_module.Ledger._apply_group = apply_group  # type: ignore[method-assign]
+
+    commit_changes = sqlite_store.SqliteStore.commit_changes
+
+    def timed_commit_changes(self: Any, changes: Changes) -> None:
+        began = now()
+        commit_changes(self, changes)
+        record("account cache update", began)
+
+    sqlite_store.SqliteStore.commit_changes = timed_commit_changes  # type: ignore[method-assign]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", type=int, default=13)
+    parser.add_argument("--cpu", action="store_true", help="thread CPU time, not wall time")
+    args = parser.parse_args()
+    directory = tempfile.mkdtemp()
+    try:
+        ledger = Ledger(open_store(f"sqlite:///{os.path.join(directory, 'ledger.db')}"))
+        workload = Workload(10_000, args.groups * 8189, 8189, 1)
+        set_up_wallets(ledger, workload)  # before the probe: not measured
+        CLOCK[0] = time.thread_time if args.cpu else time.perf_counter
+        instrument()
+        calls = []
+        began = time.perf_counter()
+        for batch in list(workload.batches()):
+            call = time.perf_counter()
+            ledger.create_transfers(batch)
+            calls.append((time.perf_counter() - call) * 1e3)
+        elapsed = time.perf_counter() - began
+        ledger.close()
+    finally:
+        shutil.rmtree(directory)
+    unit = "thread CPU" if args.cpu else "wall"
+    print(
+        f"core compiled: {core_is_compiled()}; {len(calls)} groups of 8189,"
+        f" {workload.transfers / elapsed:,.0f} transfers/s; ms of {unit} time a group:"
+    )
+    for name, values in PHASES.items():
+        print(f"  {name:26} median {statistics.median(values):7.2f}  min {min(values):7.2f}")
+    print(f"  {'create_transfers (wall)':26} median {statistics.median(calls):7.2f}")
+
+
+if __name__ == "__main__":
+    main()
