@@ -70,7 +70,11 @@ def instrument() -> None:
 
         setattr(sqlite_store._SqliteWrite, name, timed)
 
-    def apply_group(self: Any, group: list[Any]) -> tuple[list[list[Any]], Changes]:
+    def apply_group(
+        self: Any, group: list[Any], alone: bool = False
+    ) -> tuple[list[list[Any]], Changes]:
+        # SQLite's groups never overlap: ``alone`` (an overlapping group run again alone,
+        # PostgreSQL only) changes nothing here.
         began = first = now()
         with self.store.write_transaction() as txn:
             now_ns = self.clock.now_ns()
