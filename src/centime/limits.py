@@ -36,6 +36,9 @@ GROUP_WAIT_MAX_S: Final = 0.002
 # A group that lost a race with another writer process (PostgreSQL) is applied again from
 # scratch, at most this many times, before its callers get the error.
 GROUP_RETRIES_MAX: Final = 16
+# A group that overlapped other writer processes' (PostgreSQL) and lost this many races in
+# a row runs again alone among the writers (it then waits for nobody's locks but the clock's).
+OVERLAP_RACES_MAX: Final = 2
 
 # Requests waiting for the writer; a full queue makes callers wait (back-pressure), it never
 # grows without bound.

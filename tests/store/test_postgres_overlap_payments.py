@@ -23,8 +23,9 @@ from typing import Any
 
 import pytest
 
-from centime.clock import FakeClock
+from centime.clock import NS_PER_DAY, FakeClock
 from centime.ledger import Ledger
+from centime.ledger.errors import TransientStoreError
 from centime.ledger.units import Overlap, UnitContext
 from centime.platform.chart import AccountKind
 from centime.platform.context import Operation, Platform
@@ -354,6 +355,7 @@ def test_a_job_lease_taken_from_two_processes_at_once_goes_to_one(
 
     a, store_a, b, _ = pair
     for _round in range(2):  # the row inserted, then updated
+        alone_before, overlapping_before = store_a.alone, store_a.overlapping
         store_a.at_reserve = True
         store_a.paused.clear()
         first, out_a = _in_thread(lambda: a.execute(take_lease("job", "a", 30.0)))
@@ -366,6 +368,155 @@ def test_a_job_lease_taken_from_two_processes_at_once_goes_to_one(
         assert (out_a, out_b) == ([True], [False])
         with a.read() as fetch:
             assert fetch("SELECT holder FROM job_leases", ()) == [("a",)]
-        assert store_a.alone == 0 or store_a.overlapping > 0
+        # A's lease was taken by its overlapping group, not by a run alone after it.
+        assert (store_a.alone, store_a.overlapping) == (alone_before, overlapping_before + 1)
         assert a.execute(release_lease("job", "a", 0.0)) is True
         store_a.resume.clear()
+
+
+def test_the_same_payment_id_from_two_payers_in_two_processes_is_paid_once(
+    pair: tuple[Platform, _PausingStore, Platform, _PausingStore],
+) -> None:
+    """Two payers, so the groups lock no account in common: only the payment id's key
+    orders them. The loser's insert fails on the key, its group runs again and answers
+    that the id names another payment; nothing of it is written."""
+    a, store_a, b, store_b = pair
+    shop, (c1, c2) = _world(a, 2)
+    payment_id = 4_242_424_242
+    store_a.paused.clear()
+    first, out_a = _in_thread(
+        lambda: _pay(a, PaymentRequest(c1, shop, ASSET, 400, payment_id=payment_id))
+    )
+    assert store_a.paused.wait(WAIT_MAX_S)  # A's unit inserted the payment row
+    runs_before = store_b.overlapping + store_b.alone
+    second, out_b = _in_thread(
+        lambda: _pay(b, PaymentRequest(c2, shop, ASSET, 300, payment_id=payment_id))
+    )
+    time.sleep(0.5)  # B waits for A's uncommitted key
+    store_a.resume.set()
+    first.join(WAIT_MAX_S)
+    second.join(WAIT_MAX_S)
+    assert isinstance(out_a[0], Payment) and out_a[0].customer_id == c1
+    assert isinstance(out_b[0], Refusal) and out_b[0].code is Code.INVALID_REQUEST
+    assert store_b.overlapping + store_b.alone - runs_before >= 2  # the key -> a retry
+    with a.read() as fetch:
+        assert fetch("SELECT count(*) FROM payments", ())[0][0] == 1
+    assert balance(a, AccountKind.CUSTOMER_WALLET, c1, ASSET) == 100_000 - 400
+    assert balance(a, AccountKind.CUSTOMER_WALLET, c2, ASSET) == 100_000
+    _check_exact(a, shop)
+
+
+def test_a_mandate_charged_across_midnight_from_two_processes_keeps_both_days_limits(
+    postgres_url: str,
+) -> None:
+    """A's clock is on day D (1 ms before midnight), B's on D+1 (two hosts, or A read its
+    clock before B's group took the payer's lock). B charges the mandate on D+1 while A
+    waits for the payer's accounts; A then finds the mandate on a later day than its own:
+    it must neither ignore what D already spent nor reset D+1's total. Its group runs
+    again alone and counts its charge on D+1, where it passes the limit: refused."""
+    PostgresStore.open(postgres_url).close()
+    day_end = (PLATFORM_START_NS // NS_PER_DAY + 1) * NS_PER_DAY
+    clock_a, clock_b = FakeClock(day_end - 1_000_000), FakeClock(day_end + 1_000_000)
+    store_a, store_b = _PausingStore(postgres_url), _PausingStore(postgres_url)
+    a = Platform(Ledger(store_a, clock_a, expiry_interval_s=3600), clock_a, screen=AllowScreen())
+    b = Platform(Ledger(store_b, clock_b, expiry_interval_s=3600), clock_b, screen=AllowScreen())
+    store_a.paused.set()
+    store_b.paused.set()
+    try:
+        shop, (c1,) = _world(a, 1)
+        mandate = a.execute(create_mandate(a, c1, shop, ASSET, 700))
+        assert not isinstance(mandate, Refusal)
+
+        def charge(platform: Platform) -> Payment | Refusal:
+            return _pay(
+                platform,
+                PaymentRequest(
+                    c1, shop, ASSET, 400, mandate_id=mandate.id, charged_by_merchant=True
+                ),
+            )
+
+        assert isinstance(charge(a), Payment)  # day D: 400 of 700
+        store_b.paused.clear()
+        second, out_b = _in_thread(lambda: charge(b))
+        assert store_b.paused.wait(WAIT_MAX_S)  # B holds the payer's accounts
+        alone_before = store_a.alone
+        third, out_a = _in_thread(lambda: charge(a))
+        time.sleep(0.5)  # A's group waits for the payer's accounts
+        store_b.resume.set()
+        second.join(WAIT_MAX_S)
+        third.join(WAIT_MAX_S)
+        assert isinstance(out_b[0], Payment)  # day D+1: 400 of 700
+        assert isinstance(out_a[0], Refusal) and out_a[0].code is Code.MANDATE_LIMIT_EXCEEDED
+        assert store_a.alone == alone_before + 1  # the lost race ran again alone
+        assert isinstance(charge(b), Refusal)  # D+1's 400 still counts
+        with a.read() as fetch:
+            row = fetch("SELECT spent_today, day FROM mandates", ())
+            paid = fetch("SELECT amount, created_ns FROM payments", ())
+        assert [tuple(map(int, r)) for r in row] == [(400, day_end // NS_PER_DAY)]
+        by_day: dict[int, int] = {}
+        for amount, created_ns in paid:
+            day = int(created_ns) // NS_PER_DAY
+            by_day[day] = by_day.get(day, 0) + int(amount)
+        assert all(total <= 700 for total in by_day.values()), by_day
+    finally:
+        store_a.resume.set()
+        store_b.resume.set()
+        a.ledger.close()
+        b.ledger.close()
+
+
+def test_an_overlapping_group_that_keeps_losing_races_runs_alone(
+    pair: tuple[Platform, _PausingStore, Platform, _PausingStore],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a, store_a, _, _ = pair
+    shop, (c1,) = _world(a, 1)
+    lost: list[int] = []
+
+    def always_lose(self: Ledger, store: Any, group: Any) -> Any:
+        lost.append(1)
+        raise TransientStoreError("another writer won (forced)")
+
+    monkeypatch.setattr(Ledger, "_apply_overlapping", always_lose)
+    alone_before = store_a.alone
+    assert isinstance(_pay(a, PaymentRequest(c1, shop, ASSET, 400)), Payment)
+    assert 1 <= len(lost) <= 2 and store_a.alone == alone_before + 1
+    _check_exact(a, shop)
+
+
+class _VolumeContext:
+    """What ``group_volumes`` and its settlement use of a unit context, recording the
+    merchants whose volume rows are locked, in order."""
+
+    overlapping = True
+
+    def __init__(self) -> None:
+        self.group_state: dict[Any, Any] = {}
+        self.checks: list[Any] = []
+        self.locked: list[int] = []
+
+    def at_end(self, check: Any) -> None:
+        self.checks.append(check)
+
+    def fetch(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        if "FOR UPDATE" in sql:
+            self.locked.append(int(params[0]))
+        return []
+
+    def execute(self, sql: str, params: Any = ()) -> int:
+        return 1
+
+
+def test_a_group_locks_its_merchants_volume_rows_in_merchant_order() -> None:
+    """Groups paying M1 then M2 and M2 then M1 lock the rows in one order (no deadlock)."""
+    from centime.platform.pricing.store import group_volumes
+
+    rng = random.Random(5)
+    for _ in range(20):
+        merchants = rng.sample(range(1, 1_000), rng.randrange(1, 6))
+        ctx = _VolumeContext()
+        for m in merchants:
+            group_volumes(ctx, m, 7)  # type: ignore[arg-type]
+        for check in ctx.checks:
+            check()
+        assert ctx.locked == sorted(merchants)

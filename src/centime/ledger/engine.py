@@ -30,6 +30,7 @@ from centime.limits import (
     GROUP_EVENTS_MAX,
     GROUP_RETRIES_MAX,
     GROUP_WAIT_MAX_S,
+    OVERLAP_RACES_MAX,
     QUERY_LIMIT_MAX,
     WRITER_QUEUE_REQUESTS_MAX,
 )
@@ -333,7 +334,7 @@ class Ledger:
         while True:
             try:
                 return self._apply_group(group, alone)
-            except (_RunAloneError, OverlapLostError):
+            except _RunAloneError:
                 alone = True
                 continue
             except _UnitFailedError as failed:
@@ -341,10 +342,15 @@ class Ledger:
                 index = group.index(failed.request)
                 group[index] = _Request("sweep", [])  # keeps the answers aligned
                 continue
-            except TransientStoreError:
+            except TransientStoreError as lost:
+                if isinstance(lost, OverlapLostError) and not alone:
+                    alone = True
+                    continue
                 attempt += 1
                 if attempt == GROUP_RETRIES_MAX:
                     raise
+                if attempt >= OVERLAP_RACES_MAX:
+                    alone = True  # an overlapping group that keeps losing runs alone
                 log.info("ledger group lost a race with another writer; retrying")
                 time.sleep(0.001 * attempt)
 
@@ -420,9 +426,13 @@ class Ledger:
                     self.audit.idle(txn, now_ns)
                 return [[] for _ in group], Changes()
             count = max(count, 1)
-            provisional = txn.provisional_timestamp(now_ns)
             loader = GroupLoader(txn, deferred, txn.read_accounts)
             view = _load_view(loader, group, due, lock_first)
+            # The units' clock is read once the accounts they declared are locked: a unit
+            # that waited for another process's group then sees a time after that group's
+            # (a mandate's day, a promotion's expiry; docs/ledger.md).
+            now_ns = max(now_ns, self.clock.now_ns())
+            provisional = txn.provisional_timestamp(now_ns)
             applier = BatchApplier(view)
             try:
                 results = _apply_requests(

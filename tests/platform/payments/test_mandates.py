@@ -168,3 +168,54 @@ def test_mandates_are_listed_per_customer_and_per_merchant(platform: Platform) -
     assert theirs in list_mandates(platform, merchant_id=shop.id).items
     assert get_mandate(platform, theirs.id, customer_id=ada.id) is None
     assert get_mandate(platform, theirs.id, merchant_id=shop.id) == theirs
+
+
+def test_a_clock_behind_the_mandates_day_counts_its_charge_on_that_day(
+    platform: Platform, clock: FakeClock
+) -> None:
+    """A writer whose clock is behind the one that charged the mandate (another host's)
+    finds the mandate on a later day than its own: its charge counts on that later day,
+    with what was charged on it, and the mandate's day never goes back (neither day's
+    limit is passed, however the clocks disagree)."""
+    ada, shop = customer(platform), merchant(platform)
+    fund(platform, ada.id, "USD", 10_000)
+    granted = mandate(platform, ada.id, shop.id, "USD", 1_000)
+    clock.advance(DAY_S)
+    assert isinstance(charge(platform, ada.id, shop.id, 600, mandate_id=granted.id), Payment)
+    later = get_mandate(platform, granted.id)
+    assert later is not None
+    clock.advance(-DAY_S)  # a writer whose clock is a day behind
+    refused_charge(
+        platform, Code.MANDATE_LIMIT_EXCEEDED, ada.id, shop.id, 600, mandate_id=granted.id
+    )
+    assert isinstance(charge(platform, ada.id, shop.id, 400, mandate_id=granted.id), Payment)
+    stored = get_mandate(platform, granted.id)
+    assert stored is not None and (stored.spent_today, stored.day) == (1_000, later.day)
+
+
+def test_a_mandate_charge_never_moves_its_day_back(platform: Platform, clock: FakeClock) -> None:
+    """save_mandate_charges refuses to write a day earlier than the row's (a lost race):
+    the group is not committed and the row keeps its day and total."""
+    from centime.ledger.errors import TransientStoreError
+    from centime.ledger.units import UnitContext
+    from centime.platform.context import Operation
+    from centime.platform.payments.mandates import save_mandate_charges
+
+    ada, shop = customer(platform), merchant(platform)
+    fund(platform, ada.id, "USD", 10_000)
+    granted = mandate(platform, ada.id, shop.id, "USD", 1_000)
+    clock.advance(DAY_S)
+    assert isinstance(charge(platform, ada.id, shop.id, 600, mandate_id=granted.id), Payment)
+    before = get_mandate(platform, granted.id)
+    assert before is not None
+
+    def unit(ctx: UnitContext) -> None:
+        save_mandate_charges(ctx, {granted.id: (5, before.day - 1)})
+
+    try:
+        platform.execute(Operation(unit, 0))
+    except TransientStoreError:
+        pass
+    else:
+        raise AssertionError("a mandate's day went back")
+    assert get_mandate(platform, granted.id) == before

@@ -59,6 +59,7 @@ from ..pricing.store import active_rules, add_volumes, month_volumes
 from ..rows import Table
 from .mandates import (
     active_parties,
+    charge_day,
     charge_under_mandate,
     load_mandates,
     save_mandate_charges,
@@ -215,10 +216,9 @@ def authorize_hold(platform: Platform, request: HoldRequest) -> Operation[Hold |
 
 
 def _authorize(ctx: UnitContext, platform: Platform, request: HoldRequest) -> Hold | Refusal:
-    day = utc_day(ctx.now_ns)
-    spent = _mandate_room(ctx, request, day)
-    if isinstance(spent, Refusal):
-        return spent
+    room = _mandate_room(ctx, request, utc_day(ctx.now_ns))
+    if isinstance(room, Refusal):
+        return room
     reserved = _reserve(ctx, request, _timeout_s(request, platform.config))
     if isinstance(reserved, Refusal):
         return reserved
@@ -241,15 +241,18 @@ def _authorize(ctx: UnitContext, platform: Platform, request: HoldRequest) -> Ho
         ctx.now_ns,
     )
     _HOLDS.insert(ctx, hold)
-    if mandate_id is not None and isinstance(spent, int):
-        save_mandate_charges(ctx, {mandate_id: spent}, day)
+    if mandate_id is not None and room is not None:
+        save_mandate_charges(ctx, {mandate_id: room})
     _tell(ctx, "hold.created", hold)
     return hold
 
 
-def _mandate_room(ctx: UnitContext, request: HoldRequest, day: int) -> int | Refusal | None:
+def _mandate_room(
+    ctx: UnitContext, request: HoldRequest, day: int
+) -> tuple[int, int] | Refusal | None:
     """Both parties active and the mandate's room for ``amount`` today: what its day will
-    have spent (None: no mandate), or why the hold cannot be authorized."""
+    have spent and that day (:func:`charge_day`; None: no mandate), or why the hold cannot
+    be authorized."""
     merchant = active_parties(ctx, request.customer_id, request.merchant_id)
     if isinstance(merchant, Refusal):
         return merchant
@@ -259,11 +262,13 @@ def _mandate_room(ctx: UnitContext, request: HoldRequest, day: int) -> int | Ref
     if mandate_id is None:
         return None
     mandate = load_mandates(ctx, [mandate_id]).get(mandate_id)
+    day = charge_day(ctx, mandate, day)
     spent_before = mandate.spent_on(day) if mandate is not None else 0
     customer_id, merchant_id = request.customer_id, request.merchant_id
-    return charge_under_mandate(
+    spent = charge_under_mandate(
         mandate, customer_id, merchant_id, request.asset, request.amount, spent_before
     )
+    return spent if isinstance(spent, Refusal) else (spent, day)
 
 
 def _reserve(ctx: UnitContext, request: HoldRequest, timeout_s: int) -> tuple[int, int] | Refusal:
@@ -552,7 +557,7 @@ def _give_back_to_mandate(ctx: UnitContext, hold: Hold, unused: int) -> None:
     day = utc_day(hold.created_ns)
     if mandate is None or mandate.day != day:
         return
-    save_mandate_charges(ctx, {mandate.id: max(0, mandate.spent_today - unused)}, day)
+    save_mandate_charges(ctx, {mandate.id: (max(0, mandate.spent_today - unused), day)})
 
 
 def _release_settled(ctx: UnitContext, hold: Hold) -> None:

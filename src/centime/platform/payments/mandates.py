@@ -16,10 +16,11 @@ or a release leaves uncaptured is not given back. Refunds do not give anything b
 from __future__ import annotations
 
 import enum
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from centime.ledger.errors import OverlapLostError
 from centime.ledger.units import UnitContext
 from centime.limits import AMOUNT_MAX, SQL_IN_CHUNK
 from centime.money import ASSETS
@@ -38,6 +39,7 @@ __all__ = [
     "Mandate",
     "MandateStatus",
     "active_parties",
+    "charge_day",
     "charge_under_mandate",
     "create_mandate",
     "get_mandate",
@@ -130,13 +132,34 @@ def load_mandates(ctx: UnitContext, mandate_ids: Collection[int]) -> dict[int, M
     return found
 
 
-def save_mandate_charges(ctx: UnitContext, spent: dict[int, int], day: int) -> None:
-    """Write each mandate's new ``spent_today`` (for ``day``), one statement for all."""
-    if spent:
-        ctx.executemany(
-            "UPDATE mandates SET spent_today = ?, day = ? WHERE id = ?",
-            [(amount, day, mandate_id) for mandate_id, amount in spent.items()],
+def charge_day(ctx: UnitContext, mandate: Mandate | None, day: int) -> int:
+    """The UTC day a charge under ``mandate`` counts on: the unit's ``day``, or the
+    mandate's own when it is later. A mandate's day never goes back: were a unit on day D to
+    write its total after a charge of day D+1, it would reset D+1's total and count D's
+    without the charges already made on D (the limit passed on both days). In a group that
+    overlaps other processes' (it read its clock before another process, whose clock was on
+    the next day, charged the mandate) that is a lost race: the group runs again alone, on
+    a fresh reading of the clock (``OverlapLostError``). Running alone, only a clock behind
+    the one that wrote the row (another host's) can find a later day: the charge then
+    counts on that day, with what was charged on it."""
+    if mandate is None or mandate.day <= day:
+        return day
+    if ctx.overlapping:
+        raise OverlapLostError("another process charged the mandate on a later day")
+    return mandate.day
+
+
+def save_mandate_charges(ctx: UnitContext, charges: Mapping[int, tuple[int, int]]) -> None:
+    """Write each mandate's new day total: ``charges`` maps a mandate id to (``spent_today``,
+    ``day``). A row whose day is already later than ``day`` is left alone and the group
+    runs again (``OverlapLostError``): a day never goes back (:func:`charge_day`)."""
+    for mandate_id, (amount, day) in sorted(charges.items()):
+        changed = ctx.execute(
+            "UPDATE mandates SET spent_today = ?, day = ? WHERE id = ? AND day <= ?",
+            (amount, day, mandate_id, day),
         )
+        if changed != 1:
+            raise OverlapLostError("a mandate's day moved on before its charge was written")
 
 
 def active_parties(ctx: UnitContext, customer_id: int, merchant_id: int) -> Merchant | Refusal:

@@ -70,7 +70,14 @@ from ..pricing.promos import (
 from ..pricing.rules import EMPTY_RULES, RuleSet
 from ..pricing.store import GroupVolumes, active_rules, add_volumes, group_volumes, month_volumes
 from ..rows import Table
-from .mandates import Mandate, charge_under_mandate, load_mandates, save_mandate_charges, utc_day
+from .mandates import (
+    Mandate,
+    charge_day,
+    charge_under_mandate,
+    load_mandates,
+    save_mandate_charges,
+    utc_day,
+)
 from .requests import PaymentItem, PaymentRequest
 
 __all__ = [
@@ -348,6 +355,7 @@ class _Batch:
         self.discount_total: dict[str, int] = {}
         self.redemptions: list[tuple[Redemption, int, int]] = []
         self.spent: dict[int, int] = {}  # mandate id -> its new day total
+        self.spent_day: dict[int, int] = {}  # mandate id -> the day it counts on (charge_day)
         # Paying account id -> [transfer id, amount, asset] of the transfer carrying it.
         self.legs: dict[int, list[Any]] = {}
         self.payments: list[Payment] = []
@@ -367,7 +375,9 @@ class _Batch:
         mandate = mandates.get(mandate_id)
         spent_before = self.spent.get(mandate_id)
         if spent_before is None:
-            spent_before = mandate.spent_on(self.day) if mandate is not None else 0
+            day = charge_day(self.ctx, mandate, self.day)
+            self.spent_day[mandate_id] = day
+            spent_before = mandate.spent_on(day) if mandate is not None else 0
         return charge_under_mandate(
             mandate, item.customer_id, self.merchant_id, item.asset, item.amount, spent_before
         )
@@ -627,7 +637,9 @@ def _pay_all(
         )
         require_created(ctx.create_transfers(batch.chain()), "payments")
         record_payments(ctx, batch.payments)
-        save_mandate_charges(ctx, batch.spent, batch.day)
+        save_mandate_charges(
+            ctx, {m: (spent, batch.spent_day[m]) for m, spent in batch.spent.items()}
+        )
         added = {a: v - batch.volume_before.get(a, 0) for a, v in batch.volume.items()}
         if batch.group_volumes is not None:
             batch.group_volumes.add(added)

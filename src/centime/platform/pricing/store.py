@@ -260,6 +260,18 @@ def group_volumes(ctx: UnitContext, merchant_id: int, month: int) -> GroupVolume
     if not isinstance(state, GroupVolumes):
         state = GroupVolumes(merchant_id, month, month_volumes(ctx, merchant_id, month))
         ctx.group_state[key] = state
-        settle = state.settle
-        ctx.at_end(lambda: settle(ctx))
+        every = ctx.group_state.get("merchant_volumes")
+        if not isinstance(every, dict):
+            every = {}
+            ctx.group_state["merchant_volumes"] = every
+            ctx.at_end(lambda: _settle_all(ctx, every))
+        every[merchant_id, month] = state
     return state
+
+
+def _settle_all(ctx: UnitContext, every: dict[tuple[int, int], GroupVolumes]) -> None:
+    """Settle the group's volumes in (merchant, month) order, whatever order its units
+    named them in: two groups locking the rows of M1 and M2 lock them in the same order,
+    so neither waits for the other's end (a deadlock)."""
+    for key in sorted(every):
+        every[key].settle(ctx)
