@@ -628,26 +628,30 @@ def _pay_all(
         seen.add(payment_id)
         results.append(result)
     if batch.payments:
-        # Only now: a batch refused whole creates no account either.
-        paid_assets = sorted({p.asset for p in batch.payments})
-        ensure_accounts(
-            ctx,
-            [account_for(AccountKind.MERCHANT_AVAILABLE, merchant_id, a) for a in paid_assets]
-            + [account_for(AccountKind.FEE_REVENUE, 0, a) for a in paid_assets],
-        )
-        require_created(ctx.create_transfers(batch.chain()), "payments")
-        record_payments(ctx, batch.payments)
-        save_mandate_charges(
-            ctx, {m: (spent, batch.spent_day[m]) for m, spent in batch.spent.items()}
-        )
-        added = {a: v - batch.volume_before.get(a, 0) for a, v in batch.volume.items()}
-        if batch.group_volumes is not None:
-            batch.group_volumes.add(added)
-        else:
-            add_volumes(ctx, merchant_id, batch.month, batch.volume_before, added)
-        for redemption, payment_id, customer_id in batch.redemptions:
-            record_redemption(ctx, redemption, payment_id, customer_id)
+        _write_paid(ctx, batch, merchant_id)
     return results
+
+
+def _write_paid(ctx: UnitContext, batch: _Batch, merchant_id: int) -> None:
+    """What the batch's payments write: their accounts, chain, rows, mandate charges,
+    month volume and redemptions."""
+    # Only now: a batch refused whole creates no account either.
+    paid_assets = sorted({p.asset for p in batch.payments})
+    ensure_accounts(
+        ctx,
+        [account_for(AccountKind.MERCHANT_AVAILABLE, merchant_id, a) for a in paid_assets]
+        + [account_for(AccountKind.FEE_REVENUE, 0, a) for a in paid_assets],
+    )
+    require_created(ctx.create_transfers(batch.chain()), "payments")
+    record_payments(ctx, batch.payments)
+    save_mandate_charges(ctx, {m: (spent, batch.spent_day[m]) for m, spent in batch.spent.items()})
+    added = {a: v - batch.volume_before.get(a, 0) for a, v in batch.volume.items()}
+    if batch.group_volumes is not None:
+        batch.group_volumes.add(added)
+    else:
+        add_volumes(ctx, merchant_id, batch.month, batch.volume_before, added)
+    for redemption, payment_id, customer_id in batch.redemptions:
+        record_redemption(ctx, redemption, payment_id, customer_id)
 
 
 def _price(
