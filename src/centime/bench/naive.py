@@ -5,7 +5,8 @@ It is meant as a fair baseline, the way a competent developer would write a ledg
 batching, not a strawman: the same tables and indexes (the schema comes from the same
 migration), prepared statements (sqlite3's statement cache; psycopg's ``prepare=True``), the
 accounts read with one statement (locked ``FOR UPDATE`` in id order on PostgreSQL), the
-wallet limit checked in Python, relative ``UPDATE``s of both balances, one ``INSERT``, and
+wallet limit checked in Python, relative ``UPDATE``s of both balances, one ``INSERT`` (and on
+SQLite one per side into the per-account tables of migration 0019, as the engine fills), and
 the same durability: WAL with ``synchronous=FULL`` on SQLite, the server's default
 ``synchronous_commit=on`` on PostgreSQL. Every transaction advances the ledger clock row, as
 the engine's do, so timestamps are unique and the ledger check holds afterwards.
@@ -161,6 +162,9 @@ class _NaiveBase:
 
     _sql: _Statements
     _begin_sql = "BEGIN"
+    # Per-account entries the store keeps beside the transfer row (SQLite: the tables of
+    # migration 0019, one row each for the debit and the credit side; PostgreSQL indexes).
+    _entry_sql: tuple[str, ...] = ()
     _connection: Any
     _cursor: Any
 
@@ -208,6 +212,10 @@ class _NaiveBase:
                 timestamp,
             ),
         )
+        for entry, account_id in zip(
+            self._entry_sql, (t.debit_account_id, t.credit_account_id), strict=False
+        ):
+            self._execute(entry, (account_id, timestamp))
         return S.CREATED
 
     def _begin(self) -> None:
@@ -236,6 +244,10 @@ class _NaiveSqlite(_NaiveBase):
     _sql = _SQLITE_SQL
     # IMMEDIATE: take the write lock up front, as a writer that reads-then-writes must.
     _begin_sql = "BEGIN IMMEDIATE"
+    _entry_sql = tuple(
+        f"INSERT INTO transfer_{side}s (account_id, timestamp) VALUES (?, ?)"
+        for side in ("debit", "credit")
+    )
 
     def __init__(self, path: str) -> None:
         # sqlite3 keeps the prepared statements of the last 128 distinct SQL texts.

@@ -190,3 +190,22 @@ def _check_clock(fetch: Fetch) -> Iterator[Violation]:
         newest = max(transfers_max or 0, accounts_max or 0)
         if clock is None or clock < newest:
             yield Violation("clock_ahead_of_records", "ledger_clock", f"{clock} < {newest}")
+
+
+# SQLite keeps the transfers' per-account entries in tables of their own (migration 0019):
+# each must hold exactly the (account, timestamp) of every transfer on its side.
+_SIDE_TABLES = (("transfer_debits", "debit_account_id"), ("transfer_credits", "credit_account_id"))
+
+
+def check_account_tables(fetch: Fetch) -> Iterator[Violation]:
+    """SQLite: transfer_debits and transfer_credits agree with the transfers."""
+    for table, column in _SIDE_TABLES:
+        mine = f"SELECT account_id, timestamp FROM {table}"
+        theirs = f"SELECT {column}, timestamp FROM transfers"
+        for found, missing, where in ((theirs, mine, table), (mine, theirs, "transfers")):
+            for account_id, timestamp in fetch(f"{found} EXCEPT {missing} LIMIT 100"):
+                yield Violation(
+                    "account_index_complete",
+                    f"account {account_id}",
+                    f"timestamp {timestamp} is missing from {where}",
+                )
