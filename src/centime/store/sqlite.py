@@ -104,14 +104,14 @@ _UPDATE_ACCOUNT: Final = (
 )
 
 # The per-account "indexes" of transfers (migration 0019): two WITHOUT ROWID tables keyed on
-# (account_id, timestamp), filled once per group from the group's new transfers, whose
-# timestamps are above every earlier one's. SQLite sorts the entries and inserts them in key
-# order: 13.0 ms a group of 8189 against 24.8 ms for two indexes updated row by row at random
-# places (docs/benchmarks.md). Should a transfer below ``first`` ever be indexed twice, the
-# primary key fails the group.
+# (account_id, timestamp), filled once per group by one INSERT ... SELECT each from the group's
+# new transfers, whose timestamps are above every earlier one's: the entries go in inside
+# SQLite, without the per-row index maintenance of the transfers INSERT (10.4 against about 14
+# ms of CPU a group of 8189; sorting them first measured slower, 11.9 ms; docs/benchmarks.md).
+# Should a transfer below ``first`` ever be entered twice, the primary key fails the group.
 _INDEX_NEW_TRANSFERS: Final = tuple(
     f"INSERT INTO transfer_{side}s (account_id, timestamp)"
-    f" SELECT {side}_account_id, timestamp FROM transfers WHERE timestamp >= ? ORDER BY 1, 2"
+    f" SELECT {side}_account_id, timestamp FROM transfers WHERE timestamp >= ?"
     for side in ("debit", "credit")
 )
 _SIDE_TABLE: Final = {
