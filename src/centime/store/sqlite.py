@@ -106,8 +106,8 @@ _UPDATE_ACCOUNT: Final = (
 # The per-account "indexes" of transfers (migration 0019): two WITHOUT ROWID tables keyed on
 # (account_id, timestamp), filled once per group by one INSERT ... SELECT each from the group's
 # new transfers, whose timestamps are above every earlier one's: the entries go in inside
-# SQLite, without the per-row index maintenance of the transfers INSERT (10.4 against about 14
-# ms of CPU a group of 8189; sorting them first measured slower, 11.9 ms; docs/benchmarks.md).
+# SQLite, without the per-row index maintenance of the transfers INSERT (10.5-10.7 against
+# about 14 ms of CPU a group of 8189; sorted first, 11.9-13.6 ms; docs/benchmarks.md).
 # Should a transfer below ``first`` ever be entered twice, the primary key fails the group.
 _INDEX_NEW_TRANSFERS: Final = tuple(
     f"INSERT INTO transfer_{side}s (account_id, timestamp)"

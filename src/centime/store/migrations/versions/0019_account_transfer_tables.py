@@ -6,7 +6,7 @@ and `transfers_by_credit_account` held (an index entry ends with the rowid, the 
 index is updated row by row inside the transfers' INSERT; the writer instead fills the tables
 once per group, with one `INSERT ... SELECT` each over the group's new transfers (their
 timestamps are above every earlier one). In the writer, 13 groups of 8189 random transfers
-between 10,000 accounts: about 10.4 ms of CPU a group for both tables against about 14 ms for
+between 10,000 accounts: about 10.5 ms of CPU a group for both tables against about 14 ms for
 both indexes (docs/benchmarks.md). Both are complete at every commit, and the account queries
 read them as they read the indexes. PostgreSQL keeps its indexes.
 """
