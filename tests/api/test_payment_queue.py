@@ -256,3 +256,37 @@ def test_shared_units_pay_as_one_unit_after_the_other(
             assert list(ledger.store.check()) == []
             outcomes.append(([_comparable(a) for a in answers], _seen_alike(platform, world)))
     assert outcomes[0] == outcomes[1]
+
+
+def test_a_shared_unit_that_cannot_be_built_leaves_nobody_waiting(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Building the shared unit fails (a bug): each payment runs alone, and one whose own
+    unit cannot be built either is answered with the error, not left waiting."""
+    world = _world(platform)
+    wanted = [_payment(platform, world, n, n % CUSTOMERS, 1, Action.ALLOW) for n in range(4)]
+
+    def broken(platform: Platform, group: list[SinglePayment]) -> Any:
+        raise RuntimeError("a bug in building the shared unit")
+
+    real_alone = payment_queue.alone
+
+    def alone_but_the_last(platform: Platform, payment: SinglePayment) -> Any:
+        if payment is wanted[-1]:
+            raise RuntimeError("a bug in building its own unit")
+        return real_alone(platform, payment)
+
+    monkeypatch.setattr(payment_queue, "shared", broken)
+    monkeypatch.setattr(payment_queue, "alone", alone_but_the_last)
+
+    async def run() -> list[Any]:
+        queue = PaymentQueue(platform)
+        return list(
+            await asyncio.wait_for(
+                asyncio.gather(*(queue.pay(p) for p in wanted), return_exceptions=True), 60
+            )
+        )
+
+    answers = asyncio.run(run())
+    assert [a.status_code for a in answers[:-1]] == [201] * (len(wanted) - 1)
+    assert isinstance(answers[-1], RuntimeError)

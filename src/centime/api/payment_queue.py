@@ -25,6 +25,7 @@ Event-loop side only (no lock): one queue per running loop.
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -53,6 +54,8 @@ __all__ = [
     "joins",
     "shared",
 ]
+
+log = logging.getLogger(__name__)
 
 # Payments of one shared unit at most (a unit's events are bounded by its payers: two legs
 # each, and the per-asset fee transfers).
@@ -206,14 +209,19 @@ class PaymentQueue:
         if len(group) == 1:
             self._alone(loop, *group[0])
             return
-        operation = shared(self._platform, [p for p, _ in group])
         futures = [f for _, f in group]
         try:
+            operation = shared(self._platform, [p for p, _ in group])
             done = self._platform.ledger.submit_unit(
                 operation.unit, operation.events_max, wait=False, overlap=operation.overlap
             )
         except LedgerBusyError:
             _fail_busy(futures)
+            return
+        except Exception:  # not submitted (a bug, a closed ledger): each on its own
+            log.exception("a shared payment unit could not be submitted")
+            for entry in group:
+                self._alone(loop, *entry)
             return
 
         def settle(result: Future[list[Answer]]) -> None:
@@ -234,13 +242,17 @@ class PaymentQueue:
         payment: SinglePayment,
         future: asyncio.Future[Answer],
     ) -> None:
-        operation = alone(self._platform, payment)
         try:
+            operation = alone(self._platform, payment)
             done = self._platform.ledger.submit_unit(
                 operation.unit, operation.events_max, wait=False, overlap=operation.overlap
             )
         except LedgerBusyError:
             _fail_busy([future])
+            return
+        except Exception as error:  # answered (a 500), never left waiting
+            if not future.done():
+                future.set_exception(error)
             return
 
         def settle(result: Future[Answer]) -> None:
