@@ -33,6 +33,7 @@ from centime.api.body import ApiRequest
 from centime.api.guards import check_every_route_authorizes
 from centime.api.health import health_routes
 from centime.api.idempotency import InFlight
+from centime.api.payment_queue import PaymentQueue
 from centime.api.routes import api_routes
 from centime.api.screen_queue import ScreenQueue
 from centime.api.state import ApiState
@@ -181,6 +182,7 @@ def create_app(
         in_flight=InFlight(),
         metrics=metrics,
         screens=ScreenQueue(platform),
+        payments=PaymentQueue(platform),
         failures=FailureLimit(store=rate_store) if auth_failures is None else auth_failures,
     )
     v1 = Router(path="/v1", route_handlers=api_routes, security=[{SECURITY_SCHEME: []}])

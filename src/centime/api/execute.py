@@ -26,7 +26,7 @@ from .idempotency import HEADER, KeyReused, idempotency_key_of, idempotent, requ
 from .screen import in_review_body
 from .state import api_state, principal_of
 
-__all__ = ["answer", "execute", "submit"]
+__all__ = ["answer", "execute", "fingerprint_of", "key_reused", "rendering", "submit"]
 
 T = TypeVar("T")
 
@@ -63,6 +63,35 @@ def answer(status_code: int, body: bytes, replayed: bool = False) -> Response[An
     )
 
 
+def rendering(
+    to_wire: Callable[[T], msgspec.Struct], status_code: int
+) -> Callable[[T | Refusal | InReview], tuple[int, bytes]]:
+    """An outcome's answer (status, body): ``to_wire`` of a result at ``status_code``, a
+    refusal's problem, or the 202 of a payment held for review. Pure: a unit may run it."""
+
+    def rendered(result: T | Refusal | InReview) -> tuple[int, bytes]:
+        if isinstance(result, Refusal):
+            return refusal_problem(result)
+        if isinstance(result, InReview):  # held by the risk screen: 202 in_review
+            return in_review_body(result)
+        return status_code, msgspec.json.encode(to_wire(result))
+
+    return rendered
+
+
+async def fingerprint_of(request: Request[Any, Any, Any]) -> bytes:
+    """The request's hash, as its stored answer keeps it (method, path and query, body)."""
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return request_hash(request.method, path, await request.body())
+
+
+def key_reused() -> ProblemError:
+    return ProblemError(
+        ApiCode.IDEMPOTENCY_KEY_REUSED,
+        f"this {HEADER} was used for a different request; use a new key",
+    )
+
+
 async def execute(
     request: Request[Any, Any, Any],
     operation: Operation[T | Refusal] | Operation[T | Refusal | InReview],
@@ -86,21 +115,13 @@ async def execute(
     def render(
         wire: Callable[[T], msgspec.Struct],
     ) -> Callable[[T | Refusal | InReview], tuple[int, bytes]]:
-        def rendered(result: T | Refusal | InReview) -> tuple[int, bytes]:
-            if isinstance(result, Refusal):
-                return refusal_problem(result)
-            if isinstance(result, InReview):  # held by the risk screen: 202 in_review
-                return in_review_body(result)
-            return status_code, msgspec.json.encode(wire(result))
-
-        return rendered
+        return rendering(wire, status_code)
 
     if key is None:
         status, body = render(to_wire)(await submit(request, guarded))
         return answer(status, body)
     owner = principal_of(request).owner
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    fingerprint = request_hash(request.method, path, await request.body())
+    fingerprint = await fingerprint_of(request)
     wrapped = idempotent(
         guarded,
         owner,
@@ -112,8 +133,5 @@ async def execute(
     with api_state(request).in_flight.claim(owner, key):
         outcome = await submit(request, wrapped)
     if isinstance(outcome, KeyReused):
-        raise ProblemError(
-            ApiCode.IDEMPOTENCY_KEY_REUSED,
-            f"this {HEADER} was used for a different request; use a new key",
-        )
+        raise key_reused()
     return answer(outcome.status_code, outcome.body, outcome.replayed)

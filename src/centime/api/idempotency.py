@@ -61,6 +61,7 @@ __all__ = [
     "purge_expired",
     "request_hash",
     "required_key_of",
+    "store_answers",
     "stored_answer",
 ]
 
@@ -180,6 +181,18 @@ def _store(
         " (principal, key, request_hash, status_code, body, created_ns)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         (principal, key, fingerprint, status_code, body, ctx.now_ns),
+    )
+
+
+def store_answers(ctx: UnitContext, rows: Sequence[tuple[str, str, bytes, int, bytes]]) -> None:
+    """Store the first answers of several requests in the unit's transaction, one statement:
+    each row (principal, key, fingerprint, status, body)."""
+    now_ns = ctx.now_ns
+    ctx.executemany(
+        "INSERT INTO idempotency_keys"
+        " (principal, key, request_hash, status_code, body, created_ns)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [(*row, now_ns) for row in rows],
     )
 
 

@@ -45,6 +45,7 @@ __all__ = [
     "screen_many",
     "screen_one",
     "screened_operation",
+    "screened_request",
     "screened_signup",
 ]
 
@@ -91,6 +92,17 @@ async def screened_operation(
     event = usecases.risk_event(use_case, platform.clock.now_ns(), usecases.Origin(device, ip))
     decision = await screen_one(request, event)
     return usecases.guarded(platform, use_case, usecases.Screened(event, decision))
+
+
+async def screened_request(
+    request: Request[Any, Any, Any], use_case: usecases.PaymentRequest
+) -> usecases.Screened:
+    """The screen's answer on a well-formed request (its decision made in a worker
+    thread, grouped with other requests' by centime.api.screen_queue)."""
+    platform = api_state(request).platform
+    device, ip = origin(request, principal_of(request))
+    event = usecases.risk_event(use_case, platform.clock.now_ns(), usecases.Origin(device, ip))
+    return usecases.Screened(event, await screen_one(request, event))
 
 
 async def screened_signup(

@@ -13,6 +13,7 @@ from centime.http.ratelimit import FailureLimit, TokenBuckets
 from centime.platform.context import Platform
 
 from .idempotency import InFlight
+from .payment_queue import PaymentQueue
 from .screen_queue import ScreenQueue
 
 __all__ = ["ApiState", "api_state", "principal_of"]
@@ -31,6 +32,8 @@ class ApiState:
     metrics: Metrics
     # The risk screen's single decisions, grouped (centime.api.screen_queue).
     screens: ScreenQueue
+    # Single payments of concurrent requests, run in shared units (centime.api.payment_queue).
+    payments: PaymentQueue
     # Failed authentications per client address (429 once a source guesses too much).
     failures: FailureLimit = field(default_factory=FailureLimit)
 

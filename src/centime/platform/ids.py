@@ -71,6 +71,9 @@ PREFIXES: Final = {
 _DIGITS: Final = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 _WIDTH: Final = 13  # 13 base32 digits hold 65 bits
 _VALUE: Final = {c: i for i, c in enumerate(_DIGITS)}
+_PAIRS: Final = tuple(high + low for high in _DIGITS for low in _DIGITS)  # 10 bits each
+if _WIDTH != 1 + 2 * 6:
+    raise RuntimeError("format_id writes one digit and six pairs")
 
 
 _TICK_SHIFT: Final = 30  # the time unit: 2^30 ns, about 1.07 s
@@ -196,11 +199,14 @@ def format_id(prefix: str, value: int) -> str:
     """``pay_0000000000042`` for payment 42: fixed width, so ids sort as their numbers."""
     if prefix not in PREFIXES:
         raise ValueError(f"unknown id prefix {prefix!r}")
-    digits = []
-    for _ in range(_WIDTH):
-        value, digit = divmod(value, 32)
-        digits.append(_DIGITS[digit])
-    return f"{prefix}_{''.join(reversed(digits))}"
+    # The 13 digits of the low 65 bits, most significant first: one, then six pairs (a
+    # table of the 1024 pairs; a digit at a time was a loop of 13 divmods, 3x slower).
+    pairs = _PAIRS
+    return (
+        f"{prefix}_{_DIGITS[(value >> 60) & 31]}{pairs[(value >> 50) & 1023]}"
+        f"{pairs[(value >> 40) & 1023]}{pairs[(value >> 30) & 1023]}"
+        f"{pairs[(value >> 20) & 1023]}{pairs[(value >> 10) & 1023]}{pairs[value & 1023]}"
+    )
 
 
 def parse_id(prefix: str, text: object) -> int | None:

@@ -46,7 +46,7 @@ from centime.platform.ids import format_id
 from centime.platform.review import InReview
 from centime.usecases.batch import BatchResult
 
-from ..execute import BUSY_HEADERS, answer, execute
+from ..execute import BUSY_HEADERS, answer, execute, fingerprint_of, key_reused, rendering
 from ..idempotency import (
     IdempotentParts,
     KeyReused,
@@ -56,7 +56,8 @@ from ..idempotency import (
     stored_answer,
 )
 from ..params import body_id, path_id
-from ..screen import IN_REVIEW, origin, screen_many, screened_operation
+from ..payment_queue import SinglePayment
+from ..screen import IN_REVIEW, origin, screen_many, screened_operation, screened_request
 from ..state import api_state, principal_of
 from .acting import acting_merchant, operation_id, require_mandate
 from .declare import PAYMENTS, READ, reads, writes
@@ -100,21 +101,35 @@ async def create_payment(
     merchant_id = acting_merchant(principal, data.merchant_id, "merchant_id")
     mandate_id = require_mandate(principal, data.mandate_id, "mandate_id")
     asset, amount = wire.parse_money(data.amount, "amount", allow_zero=False)
+    key = required_key_of(request)
     use_case = usecases.PaymentRequest(
         customer_id=body_id("cus", data.customer_id, "customer_id"),
         merchant_id=merchant_id,
         asset=asset,
         amount=amount,
-        payment_id=operation_id("payment", principal, required_key_of(request)),
+        payment_id=operation_id("payment", principal, key),
         description=data.description,
         reference=data.reference,
         mandate_id=mandate_id,
         charged_by_merchant=not principal.is_operator,
         promo_code=data.promo_code,
     )
-    return await execute(
-        request, await screened_operation(request, use_case), payment_out, status_code=201
-    )
+    state = api_state(request)
+    if usecases.refusal(use_case, state.platform.config) is not None:  # the screen not asked
+        return await execute(
+            request, await screened_operation(request, use_case), payment_out, status_code=201
+        )
+    screened = await screened_request(request, use_case)
+    owner = principal.owner
+    payment = SinglePayment(use_case, screened, owner, key, await fingerprint_of(request), _RENDER)
+    with state.in_flight.claim(owner, key):
+        outcome = await state.payments.pay(payment)
+    if isinstance(outcome, KeyReused):
+        raise key_reused()
+    return answer(outcome.status_code, outcome.body, outcome.replayed)
+
+
+_RENDER: Final = rendering(payment_out, 201)
 
 
 list_payments = lists(

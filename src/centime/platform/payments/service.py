@@ -67,7 +67,7 @@ from ..pricing.promos import (
     record_redemption,
     redemption_refusal,
 )
-from ..pricing.rules import EMPTY_RULES, RuleSet
+from ..pricing.rules import EMPTY_RULES, FeeSchedule, RuleSet
 from ..pricing.store import GroupVolumes, active_rules, add_volumes, group_volumes, month_volumes
 from ..rows import Table
 from .mandates import (
@@ -342,6 +342,9 @@ class _Batch:
         self.month = month_of(ctx.now_ns)
         self.own_fees: dict[str, tuple[int, int]] = {}
         self.flat_terms: dict[str, FeeTerms | None] = {}
+        # A scheduled asset's schedule and its terms per tier as met (a payment's terms
+        # depend on the volume only through the tier it falls in).
+        self.tiers: dict[str, tuple[FeeSchedule, dict[int, FeeTerms]]] = {}
         self.volume_before: dict[str, int] = {}
         self.volume: dict[str, int] = {}
         # In a group overlapping other processes': the merchant's volumes as the group
@@ -410,9 +413,7 @@ class _Batch:
             self.spent[item.mandate_id] = spent
         restricted, wallet = split
         volume = self.volume.get(asset, 0)
-        terms = self.flat_terms[asset] or fee_terms(
-            self.rules, self.merchant_id, asset, volume, self.own_fees[asset]
-        )
+        terms = self.flat_terms[asset] or self._scheduled_terms(asset, volume)
         if self.group_volumes is not None and self.flat_terms[asset] is None:
             self.group_volumes.priced.append((asset, volume, terms, self._terms_at(asset)))
         self.volume[asset] = volume + amount
@@ -451,6 +452,17 @@ class _Batch:
         )
         self.payments.append(payment)
         return payment
+
+    def _scheduled_terms(self, asset: str, volume: int) -> FeeTerms:
+        """``fee_terms`` of a payment in a scheduled ``asset`` at ``volume``, made once per
+        tier."""
+        schedule, by_tier = self.tiers[asset]
+        index = schedule.tier_index(max(volume, 0))
+        terms = by_tier.get(index)
+        if terms is None:
+            own = self.own_fees[asset]
+            terms = by_tier[index] = fee_terms(self.rules, self.merchant_id, asset, volume, own)
+        return terms
 
     def _terms_at(self, asset: str) -> Callable[[int], object]:
         """The fee terms of a payment in ``asset`` at another month volume."""
@@ -673,8 +685,15 @@ def _price(
     batch.volume = dict(batch.volume_before)
     for asset in assets:
         own = batch.own_fees[asset] = merchant_fee(platform, merchant, asset)
-        scheduled = (merchant.id, asset) in rules.merchant_fees or asset in rules.default_fees
-        batch.flat_terms[asset] = None if scheduled else FeeTerms(own[0], own[1], "merchant_fee")
+        # As fee_terms chooses: the merchant's schedule, else the default one.
+        schedule = rules.merchant_fees.get((merchant.id, asset))
+        if schedule is None:
+            schedule = rules.default_fees.get(asset)
+        if schedule is None:
+            batch.flat_terms[asset] = FeeTerms(own[0], own[1], "merchant_fee")
+        else:
+            batch.tiers[asset] = (schedule, {})
+            batch.flat_terms[asset] = None
     codes = {item.promo_code for item in valid if item.promo_code is not None}
     if codes:
         batch.promos = {code: load_promo(ctx, code) for code in sorted(codes)}
