@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from concurrent.futures import CancelledError, Future
 from typing import Any, Final
 
 import pytest
@@ -19,7 +20,7 @@ from centime.api.idempotency import KeyReused, Stored, request_hash
 from centime.api.payment_queue import PaymentQueue, SinglePayment
 from centime.api.routes.payments import payment_out
 from centime.clock import FakeClock
-from centime.ledger import Ledger
+from centime.ledger import Ledger, LedgerClosedError
 from centime.platform import payments
 from centime.platform.context import Platform
 from centime.platform.ids import format_id
@@ -290,3 +291,71 @@ def test_a_shared_unit_that_cannot_be_built_leaves_nobody_waiting(
     answers = asyncio.run(run())
     assert [a.status_code for a in answers[:-1]] == [201] * (len(wanted) - 1)
     assert isinstance(answers[-1], RuntimeError)
+
+
+@pytest.mark.parametrize("failing", ["shared", "every"])
+def test_a_ledger_that_refuses_units_answers_every_request(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """The ledger refuses the shared unit (closed at shutdown), or every unit: each request
+    is answered with the error within a bound, none waits forever (a review found the
+    callbacks caught only the busy error)."""
+    world = _world(platform)
+    wanted = [_payment(platform, world, n, n % CUSTOMERS, 1, Action.ALLOW) for n in range(6)]
+    real_submit = platform.ledger.submit_unit
+    real_shared = payment_queue.shared
+    shared_units: list[Any] = []
+
+    def marked(platform: Platform, group: list[SinglePayment]) -> Any:
+        operation = real_shared(platform, group)
+        shared_units.append(operation.unit)
+        return operation
+
+    def refusing(unit: Any, events_max: int, **kwargs: Any) -> Any:
+        if failing == "every" or unit in shared_units:
+            raise LedgerClosedError("the ledger is closed")
+        return real_submit(unit, events_max, **kwargs)
+
+    monkeypatch.setattr(payment_queue, "shared", marked)
+    monkeypatch.setattr(platform.ledger, "submit_unit", refusing)
+
+    async def run() -> list[Any]:
+        queue = PaymentQueue(platform)
+        return list(
+            await asyncio.wait_for(
+                asyncio.gather(*(queue.pay(p) for p in wanted), return_exceptions=True), 60
+            )
+        )
+
+    answers = asyncio.run(run())
+    if failing == "every":
+        assert all(isinstance(a, LedgerClosedError) for a in answers)
+    else:
+        assert shared_units
+        assert [a.status_code for a in answers] == [201] * len(wanted)
+
+
+def test_a_cancelled_unit_answers_its_requests(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit whose future is cancelled (never done by the writer) answers with an error."""
+    world = _world(platform)
+    wanted = [_payment(platform, world, n, n % CUSTOMERS, 1, Action.ALLOW) for n in range(3)]
+
+    def cancelled(unit: Any, events_max: int, **kwargs: Any) -> Any:
+        done: Future[Any] = Future()
+        done.cancel()
+        return done
+
+    monkeypatch.setattr(platform.ledger, "submit_unit", cancelled)
+
+    async def run() -> list[Any]:
+        queue = PaymentQueue(platform)
+        return list(
+            await asyncio.wait_for(
+                asyncio.gather(*(queue.pay(p) for p in wanted), return_exceptions=True), 60
+            )
+        )
+
+    answers = asyncio.run(run())
+    assert all(isinstance(a, CancelledError) for a in answers)

@@ -28,7 +28,7 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -225,8 +225,9 @@ class PaymentQueue:
             return
 
         def settle(result: Future[list[Answer]]) -> None:
-            error = result.exception()
+            error = _error_of(result)
             if error is not None:  # nothing of the unit was written: each runs alone
+                log.error("a shared payment unit failed: each payment runs alone", exc_info=error)
                 for entry in group:
                     self._alone(loop, *entry)
                 return
@@ -258,13 +259,21 @@ class PaymentQueue:
         def settle(result: Future[Answer]) -> None:
             if future.done():
                 return
-            error = result.exception()
+            error = _error_of(result)
             if error is not None:
                 future.set_exception(error)
             else:
                 future.set_result(result.result())
 
         done.add_done_callback(lambda result: loop.call_soon_threadsafe(settle, result))
+
+
+def _error_of(result: Future[Any]) -> BaseException | None:
+    """The unit's exception, or None when it returned; a cancelled unit is an error too
+    (``exception()`` would raise inside the loop's callback and leave requests waiting)."""
+    if result.cancelled():
+        return CancelledError("the write unit was cancelled")
+    return result.exception()
 
 
 def _fail_busy(futures: list[asyncio.Future[Answer]]) -> None:
