@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -26,7 +26,7 @@ import pytest
 from centime.audit import AuditLog, HeadSigner, verify_log
 from centime.clock import FakeClock
 from centime.ledger import Account, AccountFlags, CreateTransferStatus, Ledger, Transfer
-from centime.ledger.units import UnitContext
+from centime.ledger.units import Overlap, UnitContext
 from centime.store import TransientStoreError
 from centime.store.postgres import PostgresStore
 
@@ -269,3 +269,33 @@ def test_ledgers_in_two_schemas_never_wait_for_each_other(
     finally:
         holder.close()
         other.close()
+
+
+def test_a_unit_that_runs_alone_is_not_grouped_with_overlapping_ones(postgres_url: str) -> None:
+    """Queued together, units that overlap and one that runs alone go in separate groups,
+    in arrival order: the lone unit would otherwise make its neighbours' group (a batch of
+    payments beside a worker's tick) run alone too, holding off every other writer."""
+    seen: list[tuple[str, bool]] = []
+    started = threading.Event()
+
+    def busy(ctx: UnitContext) -> None:
+        started.set()
+        time.sleep(0.3)  # the next units queue up meanwhile and are collected together
+
+    def named(name: str) -> Callable[[UnitContext], None]:
+        def unit(ctx: UnitContext) -> None:
+            seen.append((name, ctx.overlapping))
+
+        return unit
+
+    with Ledger(PostgresStore.open(postgres_url), group_wait_s=0.5) as ledger:
+        first = ledger.submit_unit(busy, 0)
+        assert started.wait(10)
+        futures = [
+            ledger.submit_unit(named("a"), 0, overlap=Overlap()),
+            ledger.submit_unit(named("b"), 0),
+            ledger.submit_unit(named("c"), 0, overlap=Overlap()),
+        ]
+        for future in [first, *futures]:
+            future.result(10)
+    assert seen == [("a", True), ("b", False), ("c", True)]

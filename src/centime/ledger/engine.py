@@ -278,7 +278,8 @@ class Ledger:
 
     def _collect_group(self) -> list[_Request] | None:
         """Wait for a request (or the expiry interval), then take whatever else arrives
-        within the group wait, up to the group's event limit."""
+        within the group wait, up to the group's event limit; on a store whose groups
+        overlap, only requests that overlap like the first (:func:`_overlaps`)."""
         first = self._carry
         self._carry = None
         if first is None:
@@ -305,7 +306,13 @@ class Ledger:
                 self._queue.put(_STOP)  # finish this group, stop at the next collect
                 break
             request: _Request = item  # type: ignore[assignment]
-            if size + request.size > self._group_events_max:
+            if size + request.size > self._group_events_max or (
+                self._overlapping is not None and _overlaps(request) != _overlaps(first)
+            ):
+                # Too large, or (PostgreSQL) a unit that runs alone among units that would
+                # overlap other processes' groups, or the other way round: the next group.
+                # One such unit would make the whole group run alone, holding every other
+                # writer off (a worker's tick beside a batch of 8,189 payments).
                 self._carry = request
                 break
             group.append(request)
@@ -460,6 +467,11 @@ class Ledger:
                 self.audit.append(txn, changes, range(timestamp, timestamp + count), now_ns)
             txn.write(changes)
         return results, changes
+
+
+def _overlaps(request: _Request) -> bool:
+    """Whether ``request`` may run in a group that overlaps other processes' groups."""
+    return request.kind != "unit" or request.overlap is not None
 
 
 def _overlapping_writes(store: LedgerStore) -> OverlappingWrites | None:

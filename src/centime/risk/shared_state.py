@@ -127,6 +127,8 @@ class RedisVelocity:
         self._ttl_ms = (max(s.span_ns for s in specs) + EXPIRY_SLACK_NS) // 1_000_000
         self._loaded: dict[tuple[str, str], Buckets] = {}
         self._pending: dict[tuple[str, str], dict[str, int]] = {}
+        self._slots_ns = -1
+        self._slots_of_ns: list[tuple[int, int, str, str]] = []
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "centime:risk:") -> RedisVelocity:
@@ -164,16 +166,32 @@ class RedisVelocity:
         snapshot and for :meth:`store`."""
         value = micro_units(amount, scale)
         pair = (family, key[:KEY_LEN_MAX])
-        buckets = self._loaded.setdefault(pair, [{} for _ in self._specs])
-        pending = self._pending.setdefault(pair, {})
-        for i, spec in enumerate(self._specs):
-            bucket = now_ns // spec.width_ns
-            slot = buckets[i].setdefault(bucket, [0, 0])
+        buckets = self._loaded.get(pair)
+        if buckets is None:
+            buckets = self._loaded[pair] = [{} for _ in self._specs]
+        pending = self._pending.get(pair)
+        if pending is None:
+            pending = self._pending[pair] = {}
+        for i, bucket, field, sum_field in self._slots(now_ns):
+            slot = buckets[i].get(bucket)
+            if slot is None:
+                slot = buckets[i][bucket] = [0, 0]
             slot[0] += 1
             slot[1] = min(slot[1] + value, SUM_MAX)
-            field = f"{i}:{bucket}"
             pending[field] = pending.get(field, 0) + 1
-            pending[field + "s"] = min(pending.get(field + "s", 0) + value, SUM_MAX)
+            pending[sum_field] = min(pending.get(sum_field, 0) + value, SUM_MAX)
+
+    def _slots(self, now_ns: int) -> list[tuple[int, int, str, str]]:
+        """Per window: its index, the bucket of ``now_ns`` and that bucket's two field
+        names; kept for the last ``now_ns`` (a batch's events share their time: its
+        tens of thousands of adds would otherwise format the same names again)."""
+        if now_ns != self._slots_ns:
+            slots = []
+            for i, spec in enumerate(self._specs):
+                bucket = now_ns // spec.width_ns
+                slots.append((i, bucket, f"{i}:{bucket}", f"{i}:{bucket}s"))
+            self._slots_ns, self._slots_of_ns = now_ns, slots
+        return self._slots_of_ns
 
     def store(self) -> None:
         """Write the batch's increments, prune and expire: one round trip."""

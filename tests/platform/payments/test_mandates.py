@@ -219,3 +219,42 @@ def test_a_mandate_charge_never_moves_its_day_back(platform: Platform, clock: Fa
     else:
         raise AssertionError("a mandate's day went back")
     assert get_mandate(platform, granted.id) == before
+
+
+def test_one_later_day_among_many_mandates_writes_none_of_them(
+    platform: Platform, clock: FakeClock, monkeypatch: Any
+) -> None:
+    """save_mandate_charges writes many mandates per statement (several statements here, with
+    a small MANDATE_ROWS_MAX): all of them when every row's day allows it; none when one
+    row's day is later, even after the statements before it wrote theirs (the lost race of
+    any row fails the whole group)."""
+    from centime.ledger.errors import TransientStoreError
+    from centime.ledger.units import UnitContext
+    from centime.platform.context import Operation
+    from centime.platform.payments import mandates as module
+
+    monkeypatch.setattr(module, "MANDATE_ROWS_MAX", 2)
+    shop = merchant(platform)
+    granted = [mandate(platform, customer(platform).id, shop.id, "USD", 1_000) for _ in range(5)]
+    today = granted[0].day
+
+    def write(charges: dict[int, tuple[int, int]]) -> Operation[None]:
+        def unit(ctx: UnitContext) -> None:
+            module.save_mandate_charges(ctx, charges)
+
+        return Operation(unit, 0)
+
+    platform.execute(write({m.id: (10 + i, today + i % 2) for i, m in enumerate(granted)}))
+    written = [get_mandate(platform, m.id) for m in granted]
+    assert [(m.spent_today, m.day) for m in written if m] == [
+        (10 + i, today + i % 2) for i in range(5)
+    ]
+    platform.execute(write({granted[4].id: (7, today + 1)}))  # the last row's day moves on
+    written[4] = get_mandate(platform, granted[4].id)
+    try:
+        platform.execute(write({m.id: (500, today + i % 2) for i, m in enumerate(granted)}))
+    except TransientStoreError:
+        pass
+    else:
+        raise AssertionError("a mandate's day went back")
+    assert [get_mandate(platform, m.id) for m in granted] == written
