@@ -121,9 +121,9 @@ class RiskEngine:
 
     def model_row(self, event: RiskEvent) -> Row:
         """The model's feature row of ``event`` (then it counts); under the lock."""
-        values = self.field.compute(event)
-        self.field.update(event)
-        return np.array(values, dtype=np.float64)
+        matrix = np.empty((1, len(FIELD_NAMES)), dtype=np.float64)
+        self.field.step_into(matrix, 0, event)
+        return matrix[0]
 
     # -- internals -----------------------------------------------------------------------------
     def _decide_chunk(self, events: Sequence[RiskEvent]) -> list[Decision]:
@@ -135,10 +135,10 @@ class RiskEngine:
                 self.features.load(events)  # one round trip to shared counters, if any
                 fired = []
                 matrix = np.empty((len(events), len(FIELD_NAMES)), dtype=np.float64)
+                step_into = self.field.step_into
                 for i, event in enumerate(events):  # in order: each sees the ones before
                     fired.append(self._fired(ruleset, event))
-                    matrix[i] = self.field.compute(event)
-                    self.field.update(event)
+                    step_into(matrix, i, event)  # the model's row straight into the matrix
                 self.features.store()  # and one back
             if not events:
                 return []

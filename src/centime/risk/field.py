@@ -618,6 +618,11 @@ class FieldState:
             if thing and self.seen.add((event.payer, kind, thing)) == 0 and kind == 0:
                 self.device_payers.add(thing)
 
+    def step_into(self, matrix: F64, i: int, event: RiskEvent) -> None:
+        """``compute`` into ``matrix[i]``, then ``update`` (what the engine calls)."""
+        matrix[i] = self.compute(event)
+        self.update(event)
+
     def add_label(self, payer: str, payee: str, arrival_ns: int) -> None:
         """A fraud label on an event of ``payer`` to ``payee`` arrived at ``arrival_ns``."""
         self.payers.get_or_create(payer).add_fraud(arrival_ns)
@@ -630,6 +635,15 @@ class PartyState(Protocol):
 
     def add(self, t_ns: int, amount: float, first_payer: int = 0) -> None: ...
     def add_fraud(self, arrival_ns: int) -> None: ...
+
+
+# field_step(matrix, i, payer, payee, type_id, amount, now, pair_n, device_new, ip_new,
+#            instrument_new, device_payers): the row into matrix[i], then the parties count it.
+FieldStep = Callable[
+    [F64, int, PartyState | None, PartyState | None, float, float, int, float, float, float,
+     float, float],
+    None,
+]
 
 
 class StateModule(Protocol):
@@ -648,12 +662,17 @@ class StateModule(Protocol):
     ) -> None: ...
     def party_labels(self, out: list[float], party: PartyState | None, now: int) -> None: ...
 
+    FIELD_ROW_WIDTH: int  # values per row of field_step's matrix
+    field_step: FieldStep
+
+
 
 class FieldStateLike(Protocol):
     """:class:`FieldState` or :class:`NativeFieldState`."""
 
     def compute(self, event: RiskEvent) -> list[float]: ...
     def update(self, event: RiskEvent) -> None: ...
+    def step_into(self, matrix: F64, i: int, event: RiskEvent) -> None: ...
     def add_label(self, payer: str, payee: str, arrival_ns: int) -> None: ...
 
 
@@ -669,6 +688,7 @@ class NativeFieldState:
         self._party_labels: Callable[[list[float], PartyState | None, int], None] = (
             module.party_labels
         )
+        self._field_step: FieldStep = module.field_step
         self.payers: BoundedMap[PartyState] = BoundedMap(module.Party)
         self.payees: BoundedMap[PartyState] = BoundedMap(module.Party)
         self.pairs = PairCounts()
@@ -718,6 +738,56 @@ class NativeFieldState:
             if thing and self.seen.add((event.payer, kind, thing)) == 0 and kind == 0:
                 self.device_payers.add(thing)
 
+    def step_into(self, matrix: F64, i: int, event: RiskEvent) -> None:
+        """``compute`` into ``matrix[i]``, then ``update``, fused: each party and pair looked
+        up once (created first: a new party reads as an absent one), the counts before this
+        event read from the ``add`` that counts it, the row written by ``field_step`` in C."""
+        amount = event.amount / 10 ** scale_of(event.asset)  # as compute: the same double
+        type_id = TYPE_IDS.get(event.type, -1.0)
+        device = event.device
+        if event.type == "signup":  # moves no money: reads no history, counts nothing
+            payers = float(self.device_payers.get(device)) if device else math.nan
+            nan = math.nan
+            self._field_step(
+                matrix, i, None, None, type_id, amount, event.timestamp_ns, nan, nan, nan, nan,
+                payers,
+            )
+            return
+        payer_key = event.payer
+        payer = self.payers.get_or_create(payer_key)
+        payee: PartyState | None = None
+        pair = math.nan
+        if event.payee:
+            payee = self.payees.get_or_create(event.payee)
+            pair = float(self.pairs.add((payer_key, event.payee)))
+        device_new = device_payers = math.nan
+        if device:
+            before = self.seen.add((payer_key, 0, device))
+            device_new = 0.0 if before else 1.0
+            device_payers = float(self.device_payers.get(device))
+            if before == 0:
+                self.device_payers.add(device)
+        self._field_step(
+            matrix,
+            i,
+            payer,
+            payee,
+            type_id,
+            amount,
+            event.timestamp_ns,
+            pair,
+            device_new,
+            self._new_thing(payer_key, 1, event.ip),
+            self._new_thing(payer_key, 2, event.instrument),
+            device_payers,
+        )
+
+    def _new_thing(self, payer: str, kind: int, thing: str | None) -> float:
+        """1.0 if ``payer`` never used ``thing`` before (then counted), NaN if none."""
+        if not thing:
+            return math.nan
+        return 0.0 if self.seen.add((payer, kind, thing)) else 1.0
+
     def add_label(self, payer: str, payee: str, arrival_ns: int) -> None:
         """A fraud label on an event of ``payer`` to ``payee`` arrived at ``arrival_ns``."""
         self.payers.get_or_create(payer).add_fraud(arrival_ns)
@@ -735,6 +805,8 @@ def new_field_state(native: bool = True) -> FieldStateLike:
     shape = module.FIELD_SHAPE
     if shape != tuple(zip(_WIDTHS, _SIZES, strict=True)):
         raise RuntimeError("field: the C state's windows are not FIELD_WINDOWS")
+    if module.FIELD_ROW_WIDTH != len(FIELD_NAMES):
+        raise RuntimeError("field: the C state's rows are not FIELD_NAMES")
     return NativeFieldState(module)
 
 
