@@ -805,7 +805,7 @@ def new_field_state(native: bool = True) -> FieldStateLike:
     shape = module.FIELD_SHAPE
     if shape != tuple(zip(_WIDTHS, _SIZES, strict=True)):
         raise RuntimeError("field: the C state's windows are not FIELD_WINDOWS")
-    if module.FIELD_ROW_WIDTH != len(FIELD_NAMES):
+    if len(FIELD_NAMES) != module.FIELD_ROW_WIDTH:
         raise RuntimeError("field: the C state's rows are not FIELD_NAMES")
     return NativeFieldState(module)
 
