@@ -227,5 +227,5 @@ def test_allowed_decisions_carry_the_rules_in_force(tmp_path: Any, model: Model)
     assert allowed and all(d.reasons == () and d.model_version == model.version for d in allowed)
     path.write_text(RULES.replace("test-1", "test-2"))
     os.utime(path, (1, 1))  # a different modification time
-    later = screen.decide_many([topup(10 + i) for i in range(3)]) + [screen.decide(topup(20))]
+    later = [*screen.decide_many([topup(10 + i) for i in range(3)]), screen.decide(topup(20))]
     assert {d.rules_version for d in later} == {"test-2"}

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from centime.risk.features import FEATURE_INDEX, FEATURE_NAMES
 from centime.risk import rules as rules_module
+from centime.risk.features import FEATURE_INDEX, FEATURE_NAMES
 from centime.risk.rules import (
     DEFAULT_RULES_PATH,
     SEVERITY,

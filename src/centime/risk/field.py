@@ -640,8 +640,20 @@ class PartyState(Protocol):
 # field_step(matrix, i, payer, payee, type_id, amount, now, pair_n, device_new, ip_new,
 #            instrument_new, device_payers): the row into matrix[i], then the parties count it.
 FieldStep = Callable[
-    [F64, int, PartyState | None, PartyState | None, float, float, int, float, float, float,
-     float, float],
+    [
+        F64,
+        int,
+        PartyState | None,
+        PartyState | None,
+        float,
+        float,
+        int,
+        float,
+        float,
+        float,
+        float,
+        float,
+    ],
     None,
 ]
 
@@ -664,7 +676,6 @@ class StateModule(Protocol):
 
     FIELD_ROW_WIDTH: int  # values per row of field_step's matrix
     field_step: FieldStep
-
 
 
 class FieldStateLike(Protocol):
@@ -749,7 +760,17 @@ class NativeFieldState:
             payers = float(self.device_payers.get(device)) if device else math.nan
             nan = math.nan
             self._field_step(
-                matrix, i, None, None, type_id, amount, event.timestamp_ns, nan, nan, nan, nan,
+                matrix,
+                i,
+                None,
+                None,
+                type_id,
+                amount,
+                event.timestamp_ns,
+                nan,
+                nan,
+                nan,
+                nan,
                 payers,
             )
             return
