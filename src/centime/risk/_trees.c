@@ -528,11 +528,117 @@ static PyTypeObject ForestType = {
     .tp_getset = Forest_getset,
 };
 
+/* -- path credits (the model's reasons, centime.risk.explain) ----------------------------
+ *
+ * path_credits(leaves, indptr, features, values, leaves_per_tree, out): for each row r,
+ * out[r] = the sum over the trees t, in order, of the credits of the leaf the row reached in
+ * t. The credits of global leaf g = t * leaves_per_tree + leaf are the pairs
+ * (features[k], values[k]) for k in [indptr[g], indptr[g + 1]): the non-zero entries of
+ * PathExplainer's dense table, a path's few features. Each feature's value is added in tree
+ * order starting from 0.0, as numpy sums the dense table over the trees (adding the zeros left
+ * out changes nothing): bit for bit its sums (tests/risk/test_model.py).
+ * leaves int32 (rows x trees), indptr int64 (trees * leaves_per_tree + 1), features int32,
+ * values float64, out float64 (rows x n_features), all C-contiguous.
+ */
+static PyObject *
+path_credits(PyObject *module, PyObject *args)
+{
+    PyObject *o_leaves, *o_indptr, *o_features, *o_values, *o_out;
+    Py_ssize_t per_tree;
+    if (!PyArg_ParseTuple(args, "OOOOnO", &o_leaves, &o_indptr, &o_features, &o_values,
+                          &per_tree, &o_out)) {
+        return NULL;
+    }
+    Py_buffer v_leaves, v_indptr, v_features, v_values, v_out;
+    int got = 0;
+    PyObject *result = NULL;
+    if (get_vector(o_leaves, &v_leaves, "i", 4, "leaves", 0) < 0) return NULL;
+    got = 1;
+    if (get_vector(o_indptr, &v_indptr, "l", 8, "indptr", 0) < 0 &&
+        (PyErr_Clear(), get_vector(o_indptr, &v_indptr, "q", 8, "indptr", 0) < 0)) goto done;
+    got = 2;
+    if (get_vector(o_features, &v_features, "i", 4, "features", 0) < 0) goto done;
+    got = 3;
+    if (get_vector(o_values, &v_values, "d", 8, "values", 0) < 0) goto done;
+    got = 4;
+    if (get_vector(o_out, &v_out, "d", 8, "out", 1) < 0) goto done;
+    got = 5;
+    {
+        const int32_t *leaves = v_leaves.buf, *features = v_features.buf;
+        const int64_t *indptr = v_indptr.buf;
+        const double *values = v_values.buf;
+        double *out = v_out.buf;
+        Py_ssize_t n_groups = items(&v_indptr) - 1, n_entries = items(&v_values);
+        if (per_tree <= 0 || n_groups < 0 || n_groups % per_tree != 0 ||
+            items(&v_features) != n_entries) {
+            PyErr_SetString(PyExc_ValueError, "path_credits: inconsistent credit arrays");
+            goto done;
+        }
+        Py_ssize_t n_trees = n_groups / per_tree;
+        if (n_trees == 0 || items(&v_leaves) % n_trees != 0) {
+            PyErr_SetString(PyExc_ValueError, "path_credits: leaves are not rows x trees");
+            goto done;
+        }
+        Py_ssize_t n_rows = items(&v_leaves) / n_trees;
+        if (n_rows == 0 || items(&v_out) % n_rows != 0) {
+            PyErr_SetString(PyExc_ValueError, "path_credits: out is not one row per row");
+            goto done;
+        }
+        Py_ssize_t width = items(&v_out) / n_rows;
+        /* Every index is checked before anything is summed (no read out of bounds). */
+        for (Py_ssize_t g = 0; g < n_groups; g++) {
+            if (indptr[g] < 0 || indptr[g] > indptr[g + 1] || indptr[g + 1] > n_entries) {
+                PyErr_SetString(PyExc_ValueError, "path_credits: indptr out of range");
+                goto done;
+            }
+        }
+        for (Py_ssize_t k = 0; k < n_entries; k++) {
+            if (features[k] < 0 || features[k] >= width) {
+                PyErr_SetString(PyExc_ValueError, "path_credits: a feature out of range");
+                goto done;
+            }
+        }
+        for (Py_ssize_t i = 0; i < n_rows * n_trees; i++) {
+            if (leaves[i] < 0 || leaves[i] >= per_tree) {
+                PyErr_SetString(PyExc_ValueError, "path_credits: a leaf out of range");
+                goto done;
+            }
+        }
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t r = 0; r < n_rows; r++) {
+            double *row = out + r * width;
+            for (Py_ssize_t j = 0; j < width; j++) row[j] = 0.0;
+            const int32_t *row_leaves = leaves + r * n_trees;
+            for (Py_ssize_t t = 0; t < n_trees; t++) {
+                Py_ssize_t g = t * per_tree + row_leaves[t];
+                for (int64_t k = indptr[g]; k < indptr[g + 1]; k++) row[features[k]] += values[k];
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    if (got >= 1) PyBuffer_Release(&v_leaves);
+    if (got >= 2) PyBuffer_Release(&v_indptr);
+    if (got >= 3) PyBuffer_Release(&v_features);
+    if (got >= 4) PyBuffer_Release(&v_values);
+    if (got >= 5) PyBuffer_Release(&v_out);
+    return result;
+}
+
+static PyMethodDef trees_functions[] = {
+    {"path_credits", path_credits, METH_VARARGS,
+     "path_credits(leaves, indptr, features, values, leaves_per_tree, out): the reasons' sums"},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef trees_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "centime.risk._trees",
     .m_doc = "LightGBM's numerical trees evaluated natively (see centime.risk.trees).",
     .m_size = -1,
+    .m_methods = trees_functions,
 };
 
 PyMODINIT_FUNC

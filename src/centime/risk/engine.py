@@ -129,7 +129,8 @@ class RiskEngine:
         """The model's feature row of ``event`` (then it counts); under the lock."""
         matrix = np.empty((1, len(FIELD_NAMES)), dtype=np.float64)
         self.field.step_into(matrix, 0, event)
-        return matrix[0]
+        row: Row = matrix[0]
+        return row
 
     # -- internals -----------------------------------------------------------------------------
     def _decide_chunk(self, events: Sequence[RiskEvent]) -> list[Decision]:

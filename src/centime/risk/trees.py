@@ -206,7 +206,7 @@ class Forest:
     """A model's trees evaluated natively (one ``centime.risk._trees.Forest``); immutable,
     shared by threads (each call releases the GIL while it walks the trees)."""
 
-    __slots__ = ("_native", "n_features", "n_trees")
+    __slots__ = ("_extension", "_native", "n_features", "n_trees")
 
     def __init__(self, arrays: ForestArrays, extension: ModuleType) -> None:
         self._native: Any = extension.Forest(
@@ -220,6 +220,7 @@ class Forest:
             arrays.n_features,
             arrays.sigmoid,
         )
+        self._extension = extension
         self.n_features = arrays.n_features
         self.n_trees = len(arrays.num_leaves)
 
@@ -249,6 +250,26 @@ class Forest:
         out = np.empty((len(matrix), self.n_trees), dtype=np.int32)
         self._native.predict(matrix, leaves=out)
         return out
+
+    def path_credits(
+        self,
+        leaves: I32,
+        indptr: npt.NDArray[np.int64],
+        features: I32,
+        values: F64,
+        leaves_per_tree: int,
+        out: F64,
+    ) -> None:
+        """``out[r]``: the sum over the trees, in order, of the credits (CSR ``indptr``,
+        ``features``, ``values``) of the leaf row r reached (centime.risk.explain)."""
+        self._extension.path_credits(
+            np.ascontiguousarray(leaves, dtype=np.int32),
+            indptr,
+            features,
+            values,
+            leaves_per_tree,
+            out,
+        )
 
 
 def probe_rows(arrays: ForestArrays, count: int = PROBE_ROWS, seed: int = 0) -> F64:
