@@ -305,7 +305,8 @@ def test_native_field_state_is_the_reference_bit_for_bit(
     assert bits(matrix[0]) == bits(expected)
 
 
-def test_step_into_past_the_exact_limits_is_the_reference() -> None:
+@pytest.mark.parametrize("seed", [5, 6, 7, 8, 9, 10])
+def test_step_into_past_the_exact_limits_is_the_reference(seed: int) -> None:
     """Beyond the exact maps (parties sharing slots, pairs and uses in the count-min sketch)
     the fused step reads the counts its ``add`` returns: still the reference's rows."""
     assert CSTATE is not None
@@ -318,7 +319,7 @@ def test_step_into_past_the_exact_limits_is_the_reference() -> None:
     native_.payees = BoundedMap(CSTATE.Party, 3, 4)
     for state in (reference, native_):
         state.pairs, state.seen, state.device_payers = (PairCounts(4, 64) for _ in range(3))
-    rng = random.Random(5)
+    rng = random.Random(seed)
     matrix = np.empty((1, len(FIELD_NAMES)))
     now = 1_767_225_600 * S
     for i in range(3_000):

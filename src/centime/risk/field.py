@@ -781,12 +781,11 @@ class NativeFieldState:
         if event.payee:
             payee = self.payees.get_or_create(event.payee)
             pair = float(self.pairs.add((payer_key, event.payee)))
-        device_new = device_payers = math.nan
+        uses = self._uses(payer_key, device, event.ip, event.instrument)
+        device_payers = math.nan
         if device:
-            before = self.seen.add((payer_key, 0, device))
-            device_new = 0.0 if before else 1.0
             device_payers = float(self.device_payers.get(device))
-            if before == 0:
+            if uses[0] == 1.0:
                 self.device_payers.add(device)
         self._field_step(
             matrix,
@@ -797,17 +796,35 @@ class NativeFieldState:
             amount,
             event.timestamp_ns,
             pair,
-            device_new,
-            self._new_thing(payer_key, 1, event.ip),
-            self._new_thing(payer_key, 2, event.instrument),
+            uses[0],
+            uses[1],
+            uses[2],
             device_payers,
         )
 
-    def _new_thing(self, payer: str, kind: int, thing: str | None) -> float:
-        """1.0 if ``payer`` never used ``thing`` before (then counted), NaN if none."""
-        if not thing:
-            return math.nan
-        return 0.0 if self.seen.add((payer, kind, thing)) else 1.0
+    def _uses(
+        self, payer: str, device: str | None, ip: str | None, instrument: str | None
+    ) -> tuple[float, float, float]:
+        """Per thing: 1.0 if ``payer`` never used it before, 0.0 if it did, NaN if none;
+        then the uses count. While every count is exact (no sketch, and room for three new
+        keys), each ``add`` returns the count before, as ``get`` would; with the sketch the
+        three keys may share counters: all read first, then added (as compute, update)."""
+        seen = self.seen
+        keys = ((payer, 0, device), (payer, 1, ip), (payer, 2, instrument))
+        things = (device, ip, instrument)
+        out = [math.nan, math.nan, math.nan]
+        if seen.sketch is None and len(seen.exact) + 3 <= seen.exact_max:
+            for k in range(3):
+                if things[k]:
+                    out[k] = 0.0 if seen.add(keys[k]) else 1.0
+            return out[0], out[1], out[2]
+        for k in range(3):
+            if things[k]:
+                out[k] = 0.0 if seen.get(keys[k]) else 1.0
+        for k in range(3):
+            if things[k]:
+                seen.add(keys[k])
+        return out[0], out[1], out[2]
 
     def add_label(self, payer: str, payee: str, arrival_ns: int) -> None:
         """A fraud label on an event of ``payer`` to ``payee`` arrived at ``arrival_ns``."""
