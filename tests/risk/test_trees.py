@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from centime.risk import trees
+from centime.risk import explain, trees
 from centime.risk.explain import PathExplainer
 from centime.risk.model import Model, load_default_model
 from centime.risk.trees import (
@@ -489,23 +489,27 @@ def test_small_models_path_credits_are_numpys_sums(small: lgb.Booster, data: st.
 def test_path_credits_refuse_indices_out_of_range(model: Model) -> None:
     explainer = model.explainer
     assert explainer is not None and explainer.trees is not None
-    indptr, features, values = explainer._sparse  # type: ignore[misc]
-    per_tree = explainer._leaves_per_tree
+    indptr, features, values = explain._sparse(explainer._credits)
+    per_tree, width = explainer._leaves_per_tree, explainer.features
     n_trees = explainer.trees.n_trees
-    out = np.empty((1, explainer.features))
+    table = explainer.trees.credit_table(indptr, features, values, per_tree, width)
+    out = np.empty((1, width))
     good = np.zeros((1, n_trees), dtype=np.int32)
-    explainer.trees.path_credits(good, indptr, features, values, per_tree, out)
+    table.sum(good, out)
     bad_leaf = good.copy()
     bad_leaf[0, 3] = per_tree
+    for leaves, into in ((bad_leaf, out), (good, np.empty((2, width))), (good[:, 1:], out)):
+        with pytest.raises(ValueError):
+            table.sum(leaves, into)
     bad_feature = features.copy()
-    bad_feature[0] = explainer.features
+    bad_feature[0] = width
     bad_indptr = indptr.copy()
     bad_indptr[-1] += 1
-    for args in (
-        (bad_leaf, indptr, features, values),
-        (good, indptr, bad_feature, values),
-        (good, bad_indptr, features, values),
-        (good, indptr, features[:-1], values),
+    for arrays in (
+        (indptr, bad_feature, values),
+        (bad_indptr, features, values),
+        (indptr, features[:-1], values),
+        (indptr[:1], features, values),
     ):
         with pytest.raises(ValueError):
-            explainer.trees.path_credits(*args, per_tree, out)
+            explainer.trees.credit_table(*arrays, per_tree, width)

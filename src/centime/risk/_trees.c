@@ -530,80 +530,160 @@ static PyTypeObject ForestType = {
 
 /* -- path credits (the model's reasons, centime.risk.explain) ----------------------------
  *
- * path_credits(leaves, indptr, features, values, leaves_per_tree, out): for each row r,
- * out[r] = the sum over the trees t, in order, of the credits of the leaf the row reached in
- * t. The credits of global leaf g = t * leaves_per_tree + leaf are the pairs
- * (features[k], values[k]) for k in [indptr[g], indptr[g + 1]): the non-zero entries of
- * PathExplainer's dense table, a path's few features. Each feature's value is added in tree
- * order starting from 0.0, as numpy sums the dense table over the trees (adding the zeros left
- * out changes nothing): bit for bit its sums (tests/risk/test_model.py).
- * leaves int32 (rows x trees), indptr int64 (trees * leaves_per_tree + 1), features int32,
- * values float64, out float64 (rows x n_features), all C-contiguous.
+ * Credits(indptr, features, values, leaves_per_tree, width): the non-zero entries of
+ * PathExplainer's dense (trees * leaves_per_tree) x width table as CSR arrays (global leaf
+ * g = t * leaves_per_tree + leaf holds the pairs (features[k], values[k]) for k in
+ * [indptr[g], indptr[g + 1]): a path's few features), checked and copied once.
+ * sum(leaves, out): for each row r, out[r] = the sum over the trees t, in order, of the
+ * credits of the leaf the row reached in t; each feature's value added in tree order starting
+ * from 0.0, as numpy sums the dense table over the trees (adding the zeros left out changes
+ * nothing): bit for bit its sums (tests/risk/test_trees.py). leaves int32 (rows x trees), out
+ * float64 (rows x width), C-contiguous; every leaf is checked before anything is summed.
  */
-static PyObject *
-path_credits(PyObject *module, PyObject *args)
+typedef struct {
+    PyObject_HEAD
+    int64_t *indptr;
+    int32_t *features;
+    double *values;
+    Py_ssize_t per_tree, n_trees, width;
+} Credits;
+
+static void
+Credits_dealloc(Credits *self)
 {
-    PyObject *o_leaves, *o_indptr, *o_features, *o_values, *o_out;
-    Py_ssize_t per_tree;
-    if (!PyArg_ParseTuple(args, "OOOOnO", &o_leaves, &o_indptr, &o_features, &o_values,
-                          &per_tree, &o_out)) {
+    PyMem_Free(self->indptr);
+    PyMem_Free(self->features);
+    PyMem_Free(self->values);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int
+credits_check(const Py_buffer *ip, const Py_buffer *ft, const Py_buffer *vl, Py_ssize_t per_tree,
+              Py_ssize_t width)
+{
+    const int64_t *indptr = ip->buf;
+    const int32_t *features = ft->buf;
+    Py_ssize_t n_groups = items(ip) - 1, n_entries = items(vl);
+    if (per_tree <= 0 || width <= 0 || n_groups <= 0 || n_groups % per_tree != 0 ||
+        items(ft) != n_entries || indptr[0] != 0) {
+        PyErr_SetString(PyExc_ValueError, "Credits: inconsistent credit arrays");
+        return -1;
+    }
+    for (Py_ssize_t g = 0; g < n_groups; g++) {
+        if (indptr[g] > indptr[g + 1] || indptr[g + 1] > n_entries) {
+            PyErr_SetString(PyExc_ValueError, "Credits: indptr out of range");
+            return -1;
+        }
+    }
+    for (Py_ssize_t k = 0; k < n_entries; k++) {
+        if (features[k] < 0 || features[k] >= width) {
+            PyErr_SetString(PyExc_ValueError, "Credits: a feature out of range");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void *
+copy_of(const Py_buffer *view)
+{
+    void *out = PyMem_Malloc(view->len ? (size_t)view->len : 1);
+    if (out == NULL) {
+        PyErr_NoMemory();
         return NULL;
     }
-    Py_buffer v_leaves, v_indptr, v_features, v_values, v_out;
-    int got = 0;
+    memcpy(out, view->buf, (size_t)view->len);
+    return out;
+}
+
+static int
+Credits_init(Credits *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *o_indptr, *o_features, *o_values;
+    Py_ssize_t per_tree, width;
+    if (!PyArg_ParseTuple(args, "OOOnn", &o_indptr, &o_features, &o_values, &per_tree, &width)) {
+        return -1;
+    }
+    if (self->indptr != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Credits are built once");
+        return -1;
+    }
+    Py_buffer ip, ft, vl;
+    int status = -1;
+    if (get_vector(o_indptr, &ip, "l", 8, "indptr", 0) < 0) {
+        return -1;
+    }
+    if (get_vector(o_features, &ft, "i", 4, "features", 0) < 0) {
+        PyBuffer_Release(&ip);
+        return -1;
+    }
+    if (get_vector(o_values, &vl, "d", 8, "values", 0) < 0) {
+        PyBuffer_Release(&ip);
+        PyBuffer_Release(&ft);
+        return -1;
+    }
+    if (credits_check(&ip, &ft, &vl, per_tree, width) == 0) {
+        self->indptr = copy_of(&ip);
+        self->features = copy_of(&ft);
+        self->values = copy_of(&vl);
+        if (self->indptr && self->features && self->values) {
+            self->per_tree = per_tree;
+            self->n_trees = (items(&ip) - 1) / per_tree;
+            self->width = width;
+            status = 0;
+        } else {
+            PyMem_Free(self->indptr);
+            PyMem_Free(self->features);
+            PyMem_Free(self->values);
+            self->indptr = NULL;
+            self->features = NULL;
+            self->values = NULL;
+        }
+    }
+    PyBuffer_Release(&ip);
+    PyBuffer_Release(&ft);
+    PyBuffer_Release(&vl);
+    return status;
+}
+
+static PyObject *
+Credits_sum(Credits *self, PyObject *args)
+{
+    PyObject *o_leaves, *o_out;
+    if (!PyArg_ParseTuple(args, "OO", &o_leaves, &o_out)) {
+        return NULL;
+    }
+    if (self->indptr == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the Credits were not built");
+        return NULL;
+    }
+    Py_buffer v_leaves, v_out;
+    if (get_vector(o_leaves, &v_leaves, "i", 4, "leaves", 0) < 0) {
+        return NULL;
+    }
+    if (get_vector(o_out, &v_out, "d", 8, "out", 1) < 0) {
+        PyBuffer_Release(&v_leaves);
+        return NULL;
+    }
     PyObject *result = NULL;
-    if (get_vector(o_leaves, &v_leaves, "i", 4, "leaves", 0) < 0) return NULL;
-    got = 1;
-    if (get_vector(o_indptr, &v_indptr, "l", 8, "indptr", 0) < 0 &&
-        (PyErr_Clear(), get_vector(o_indptr, &v_indptr, "q", 8, "indptr", 0) < 0)) goto done;
-    got = 2;
-    if (get_vector(o_features, &v_features, "i", 4, "features", 0) < 0) goto done;
-    got = 3;
-    if (get_vector(o_values, &v_values, "d", 8, "values", 0) < 0) goto done;
-    got = 4;
-    if (get_vector(o_out, &v_out, "d", 8, "out", 1) < 0) goto done;
-    got = 5;
+    const int32_t *leaves = v_leaves.buf;
+    Py_ssize_t n_trees = self->n_trees, width = self->width, per_tree = self->per_tree;
+    Py_ssize_t n_rows = items(&v_leaves) / n_trees;
+    if (items(&v_leaves) % n_trees != 0 || items(&v_out) != n_rows * width) {
+        PyErr_SetString(PyExc_ValueError, "Credits.sum: leaves rows x trees, out rows x width");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n_rows * n_trees; i++) {
+        if (leaves[i] < 0 || leaves[i] >= per_tree) {
+            PyErr_SetString(PyExc_ValueError, "Credits.sum: a leaf out of range");
+            goto done;
+        }
+    }
     {
-        const int32_t *leaves = v_leaves.buf, *features = v_features.buf;
-        const int64_t *indptr = v_indptr.buf;
-        const double *values = v_values.buf;
+        const int64_t *indptr = self->indptr;
+        const int32_t *features = self->features;
+        const double *values = self->values;
         double *out = v_out.buf;
-        Py_ssize_t n_groups = items(&v_indptr) - 1, n_entries = items(&v_values);
-        if (per_tree <= 0 || n_groups < 0 || n_groups % per_tree != 0 ||
-            items(&v_features) != n_entries) {
-            PyErr_SetString(PyExc_ValueError, "path_credits: inconsistent credit arrays");
-            goto done;
-        }
-        Py_ssize_t n_trees = n_groups / per_tree;
-        if (n_trees == 0 || items(&v_leaves) % n_trees != 0) {
-            PyErr_SetString(PyExc_ValueError, "path_credits: leaves are not rows x trees");
-            goto done;
-        }
-        Py_ssize_t n_rows = items(&v_leaves) / n_trees;
-        if (n_rows == 0 || items(&v_out) % n_rows != 0) {
-            PyErr_SetString(PyExc_ValueError, "path_credits: out is not one row per row");
-            goto done;
-        }
-        Py_ssize_t width = items(&v_out) / n_rows;
-        /* Every index is checked before anything is summed (no read out of bounds). */
-        for (Py_ssize_t g = 0; g < n_groups; g++) {
-            if (indptr[g] < 0 || indptr[g] > indptr[g + 1] || indptr[g + 1] > n_entries) {
-                PyErr_SetString(PyExc_ValueError, "path_credits: indptr out of range");
-                goto done;
-            }
-        }
-        for (Py_ssize_t k = 0; k < n_entries; k++) {
-            if (features[k] < 0 || features[k] >= width) {
-                PyErr_SetString(PyExc_ValueError, "path_credits: a feature out of range");
-                goto done;
-            }
-        }
-        for (Py_ssize_t i = 0; i < n_rows * n_trees; i++) {
-            if (leaves[i] < 0 || leaves[i] >= per_tree) {
-                PyErr_SetString(PyExc_ValueError, "path_credits: a leaf out of range");
-                goto done;
-            }
-        }
         Py_BEGIN_ALLOW_THREADS
         for (Py_ssize_t r = 0; r < n_rows; r++) {
             double *row = out + r * width;
@@ -619,18 +699,28 @@ path_credits(PyObject *module, PyObject *args)
     result = Py_None;
     Py_INCREF(result);
 done:
-    if (got >= 1) PyBuffer_Release(&v_leaves);
-    if (got >= 2) PyBuffer_Release(&v_indptr);
-    if (got >= 3) PyBuffer_Release(&v_features);
-    if (got >= 4) PyBuffer_Release(&v_values);
-    if (got >= 5) PyBuffer_Release(&v_out);
+    PyBuffer_Release(&v_leaves);
+    PyBuffer_Release(&v_out);
     return result;
 }
 
-static PyMethodDef trees_functions[] = {
-    {"path_credits", path_credits, METH_VARARGS,
-     "path_credits(leaves, indptr, features, values, leaves_per_tree, out): the reasons' sums"},
+static PyMethodDef Credits_methods[] = {
+    {"sum", (PyCFunction)Credits_sum, METH_VARARGS,
+     "sum(leaves, out): each row's credits summed over the leaves it reached"},
     {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject CreditsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "centime.risk._trees.Credits",
+    .tp_doc = "The reasons' path credits of a model's leaves, summed per row natively.",
+    .tp_basicsize = sizeof(Credits),
+    .tp_itemsize = 0,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Credits_init,
+    .tp_dealloc = (destructor)Credits_dealloc,
+    .tp_methods = Credits_methods,
 };
 
 static struct PyModuleDef trees_module = {
@@ -638,13 +728,12 @@ static struct PyModuleDef trees_module = {
     .m_name = "centime.risk._trees",
     .m_doc = "LightGBM's numerical trees evaluated natively (see centime.risk.trees).",
     .m_size = -1,
-    .m_methods = trees_functions,
 };
 
 PyMODINIT_FUNC
 PyInit__trees(void)
 {
-    if (PyType_Ready(&ForestType) < 0) {
+    if (PyType_Ready(&ForestType) < 0 || PyType_Ready(&CreditsType) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&trees_module);
@@ -654,6 +743,10 @@ PyInit__trees(void)
     Py_INCREF(&ForestType);
     if (PyModule_AddObject(module, "Forest", (PyObject *)&ForestType) < 0) {
         Py_DECREF(&ForestType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    if (PyModule_AddObjectRef(module, "Credits", (PyObject *)&CreditsType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -66,8 +66,12 @@ class PathExplainer:
         self._credits = credits.reshape(len(infos) * leaves, self.features)
         self._offsets = np.arange(len(infos), dtype=np.int64) * leaves  # tree t's first leaf
         self._leaves_per_tree = leaves
-        # The table's non-zero entries per leaf (a path's few features), for the native sum.
-        self._sparse = _sparse(self._credits) if trees is not None else None
+        # The table's non-zero entries per leaf (a path's few features), summed natively.
+        self._sparse: Any = None
+        if trees is not None:
+            self._sparse = trees.credit_table(
+                *_sparse(self._credits), self._leaves_per_tree, self.features
+            )
 
     def leaves(self, rows: F64) -> npt.NDArray[Any]:
         """The leaf of each row in each tree (rows x trees)."""
@@ -83,10 +87,9 @@ class PathExplainer:
         natively over the leaves' non-zero credits when the native trees are there (the same
         sums, bit for bit), else gathered from the dense table by numpy."""
         leaves = self.leaves(rows)
-        if self._sparse is not None and self.trees is not None and len(rows):
+        if self._sparse is not None and len(rows):
             out = np.empty((len(rows), self.features), dtype=np.float64)
-            indptr, features, values = self._sparse
-            self.trees.path_credits(leaves, indptr, features, values, self._leaves_per_tree, out)
+            self._sparse.sum(np.ascontiguousarray(leaves, dtype=np.int32), out)
             return out
         return self.dense_credits(leaves, len(rows))
 

@@ -251,25 +251,18 @@ class Forest:
         self._native.predict(matrix, leaves=out)
         return out
 
-    def path_credits(
+    def credit_table(
         self,
-        leaves: I32,
         indptr: npt.NDArray[np.int64],
         features: I32,
         values: F64,
         leaves_per_tree: int,
-        out: F64,
-    ) -> None:
-        """``out[r]``: the sum over the trees, in order, of the credits (CSR ``indptr``,
-        ``features``, ``values``) of the leaf row r reached (centime.risk.explain)."""
-        self._extension.path_credits(
-            np.ascontiguousarray(leaves, dtype=np.int32),
-            indptr,
-            features,
-            values,
-            leaves_per_tree,
-            out,
-        )
+        width: int,
+    ) -> Any:
+        """The reasons' path credits as a native ``Credits`` (CSR ``indptr``, ``features``,
+        ``values`` per global leaf, checked and copied once): its ``sum(leaves, out)`` adds
+        up each row's credits over the leaves it reached (centime.risk.explain)."""
+        return self._extension.Credits(indptr, features, values, leaves_per_tree, width)
 
 
 def probe_rows(arrays: ForestArrays, count: int = PROBE_ROWS, seed: int = 0) -> F64:
