@@ -56,7 +56,7 @@ class RiskEngine:
         self.model = model
         self.clock = clock or SystemClock()
         self._lock = threading.Lock()
-        self._allowed_cache: tuple[Ruleset, list[Decision | None]] | None = None
+        self._allowed_cache: tuple[Ruleset, Model | None, list[Decision | None]] | None = None
         if model is None:
             log.warning("risk engine without a model: decisions come from the rules alone")
 
@@ -152,8 +152,8 @@ class RiskEngine:
                 return []
             if self.model is None:
                 return [
-                    self._combine(e, matrix[0], ruleset, f, None, None)
-                    for e, f in zip(events, fired, strict=True)
+                    self._combine(e, matrix[i], ruleset, f, None, None)
+                    for i, (e, f) in enumerate(zip(events, fired, strict=True))
                 ]
             scores = self.model.scores(matrix)  # one model call for the batch
             return self._batch_decisions(events, matrix, ruleset, fired, scores)
@@ -202,8 +202,8 @@ class RiskEngine:
         """Per score 0-99: the decision when no rule fired, if its band is ALLOW (else None),
         built once per ruleset and model (decisions are immutable: one object serves all)."""
         cached = self._allowed_cache
-        if cached is not None and cached[0] is ruleset:
-            return cached[1]
+        if cached is not None and cached[0] is ruleset and cached[1] is self.model:
+            return cached[2]
         version = self.model.version if self.model is not None else None
         table: list[Decision | None] = [
             Decision(Action.ALLOW, score, (), version, ruleset.version)
@@ -211,7 +211,7 @@ class RiskEngine:
             else None
             for score in range(SCORE_MAX + 1)
         ]
-        self._allowed_cache = (ruleset, table)
+        self._allowed_cache = (ruleset, self.model, table)
         return table
 
     def _batch_reasons(
