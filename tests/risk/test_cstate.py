@@ -18,13 +18,22 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from centime.risk import native
 from centime.risk.features import FeatureConfig, OnlineFeatures
-from centime.risk.field import FIELD_WINDOWS, FieldState, NativeFieldState, new_field_state
+from centime.risk.field import (
+    FIELD_NAMES,
+    FIELD_WINDOWS,
+    FieldState,
+    NativeFieldState,
+    new_field_state,
+)
+from centime.risk.field import _Party as _PyParty
+from centime.risk.sketch import BoundedMap, PairCounts
 from centime.risk.types import RiskEvent
 from centime.risk.windows import STANDARD_WINDOWS, WindowSet, WindowSpec, window_spec
 
@@ -167,7 +176,8 @@ def test_field_state_long_random_stream() -> None:
     rng = random.Random(11)
     reference = FieldState()
     with c_state():
-        native_ = new_field_state(True)
+        native_, fused = new_field_state(True), new_field_state(True)
+    matrix = np.empty((2, len(FIELD_NAMES)))
     parties = [f"p{i}" for i in range(12)]
     now = 1_767_225_600 * S
     for i in range(4_000):
@@ -188,7 +198,11 @@ def test_field_state_long_random_stream() -> None:
         if i % 37 == 0:
             reference.add_label(payer, payee, now)
             native_.add_label(payer, payee, now)
-        assert bits(native_.compute(event)) == bits(reference.compute(event)), i
+            fused.add_label(payer, payee, now)
+        row = reference.compute(event)
+        assert bits(native_.compute(event)) == bits(row), i
+        fused.step_into(matrix, i % 2, event)
+        assert bits(matrix[i % 2]) == bits(row), i
         reference.update(event)
         native_.update(event)
 
@@ -252,6 +266,9 @@ def test_native_field_state_is_the_reference_bit_for_bit(
     with c_state():
         native_ = new_field_state(True)
     assert isinstance(native_, NativeFieldState)
+    with c_state():
+        fused = new_field_state(True)  # the engine's path: step_into, the row in C
+    matrix = np.full((3, len(FIELD_NAMES)), 7.0)
     now = start
     pending: list[tuple[int, str, str]] = []
     for gap, kind, amount, asset, payer, payee, device, ip, instrument, delay in steps:
@@ -261,23 +278,68 @@ def test_native_field_state_is_the_reference_bit_for_bit(
         for arrival, label_payer, label_payee in sorted(due):  # labels arrive late, in order
             reference.add_label(label_payer, label_payee, arrival)
             native_.add_label(label_payer, label_payee, arrival)
+            fused.add_label(label_payer, label_payee, arrival)
         event = RiskEvent(now, kind, amount, asset, payer, payee, device, ip, instrument)
         row = reference.compute(event)
         assert bits(native_.compute(event)) == bits(row)
+        fused.step_into(matrix, 1, event)
+        assert bits(matrix[1]) == bits(row)
         reference.update(event)
         native_.update(event)
         if delay is not None:
             pending.append((now + delay, payer, payee))
+    assert bits(matrix[0]) == bits(matrix[2]) == bits([7.0] * len(FIELD_NAMES))  # one row
     for party in ("a", "b", "c", "d"):
         for kind_ in ("payers", "payees"):
             ref = getattr(reference, kind_).get(party)
-            got = getattr(native_, kind_).get(party)
-            if ref is None:
-                assert got is None
-            else:  # the same buckets held
-                assert got.held() == [len(e) // 5 for e in ref.entries]
+            for state in (native_, fused):
+                got = getattr(state, kind_).get(party)
+                if ref is None:
+                    assert got is None
+                else:  # the same buckets held
+                    assert got.held() == [len(e) // 5 for e in ref.entries]
     later = RiskEvent(now + 45 * DAY, "payment", 1, "USD", "a", "b")
-    assert bits(native_.compute(later)) == bits(reference.compute(later))
+    expected = reference.compute(later)
+    assert bits(native_.compute(later)) == bits(expected)
+    fused.step_into(matrix, 0, later)
+    assert bits(matrix[0]) == bits(expected)
+
+
+@pytest.mark.parametrize("seed", [5, 6, 7, 8, 9, 10])
+def test_step_into_past_the_exact_limits_is_the_reference(seed: int) -> None:
+    """Beyond the exact maps (parties sharing slots, pairs and uses in the count-min sketch)
+    the fused step reads the counts its ``add`` returns: still the reference's rows."""
+    assert CSTATE is not None
+    reference = FieldState()
+    with c_state():
+        native_ = new_field_state(True)
+    assert isinstance(native_, NativeFieldState)
+    reference.payers, reference.payees = BoundedMap(_PyParty, 3, 4), BoundedMap(_PyParty, 3, 4)
+    native_.payers = BoundedMap(CSTATE.Party, 3, 4)
+    native_.payees = BoundedMap(CSTATE.Party, 3, 4)
+    for state in (reference, native_):
+        state.pairs, state.seen, state.device_payers = (PairCounts(4, 64) for _ in range(3))
+    rng = random.Random(seed)
+    matrix = np.empty((1, len(FIELD_NAMES)))
+    now = 1_767_225_600 * S
+    for i in range(3_000):
+        now += rng.choice([0, S, 600 * S, 5 * 3_600 * S])
+        event = RiskEvent(
+            now,
+            rng.choice(TYPES),
+            rng.randrange(0, 10**9),
+            "USD",
+            f"p{rng.randrange(40)}",
+            rng.choice(["", f"q{rng.randrange(40)}"]),
+            rng.choice([None, f"d{rng.randrange(30)}"]),
+            rng.choice([None, f"i{rng.randrange(30)}"]),
+            rng.choice([None, f"c{rng.randrange(30)}"]),
+        )
+        row = reference.compute(event)
+        native_.step_into(matrix, 0, event)
+        assert bits(matrix[0]) == bits(row), i
+        reference.update(event)
+    assert native_.payers.shared_states and native_.pairs.sketch is not None
 
 
 def test_field_labels_and_absent_parties() -> None:

@@ -4,6 +4,7 @@ batches with one model call, several threads on one engine."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any, cast
 
@@ -205,3 +206,26 @@ def test_a_far_future_timestamp_is_held_to_the_clock(rules: RulesFile) -> None:
     screen.decide(topup(10**9))  # thirty years ahead: counted as now (plus slack)
     window = screen.features.payer_windows.get("cus_1")
     assert window is not None and window.read(T0 + 600 * S)[0][1] == 2
+
+
+def test_a_far_future_timestamp_in_a_batch_is_held_to_the_clock(rules: RulesFile) -> None:
+    screen = RiskEngine(OnlineFeatures(), rules, None, FakeClock(T0))
+    screen.decide_many([topup(0), topup(10**9), topup(2 * 10**9)])
+    window = screen.features.payer_windows.get("cus_1")
+    assert window is not None and window.read(T0 + 600 * S)[0][1] == 3
+
+
+def test_allowed_decisions_carry_the_rules_in_force(tmp_path: Any, model: Model) -> None:
+    """The ALLOW decisions shared per score are rebuilt when the rules change."""
+    path = tmp_path / "rules.toml"
+    path.write_text(RULES)
+    rules = RulesFile(path, check_interval_s=0.0)
+    screen = engine(rules, model)
+    first = screen.decide_many([topup(i) for i in range(3)])
+    assert {d.rules_version for d in first} == {"test-1"}
+    allowed = [d for d in first if d.action is Action.ALLOW]
+    assert allowed and all(d.reasons == () and d.model_version == model.version for d in allowed)
+    path.write_text(RULES.replace("test-1", "test-2"))
+    os.utime(path, (1, 1))  # a different modification time
+    later = [*screen.decide_many([topup(10 + i) for i in range(3)]), screen.decide(topup(20))]
+    assert {d.rules_version for d in later} == {"test-2"}

@@ -151,3 +151,19 @@ def test_path_credits_add_up_to_the_score_and_mostly_agree_with_treeshap(
     assert np.mean([s in t for s, t in zip(shap.argmax(axis=1), top3, strict=True)]) >= 0.95
     one = [model.reasons(row.reshape(1, -1)) for row in banded[:20]]
     assert one == model.reasons_many(banded[:20])  # one row or a batch: the same reasons
+
+
+def test_calibrated_scores_truncate_as_int_does() -> None:
+    model = load_default_model()
+    assert model is not None
+    probabilities = np.concatenate(
+        (np.linspace(0.0, 1.0, 10_001), model.calibration_x, np.nextafter(model.calibration_x, 2))
+    )
+    expected = [
+        min(99, max(0, int(p * 100)))
+        for p in np.interp(probabilities, model.calibration_x, model.calibration_y).tolist()
+    ]
+    scores = model.calibrate(probabilities)
+    assert scores == expected and all(type(s) is int for s in scores)
+    with pytest.raises(ValueError):
+        model.calibrate(np.array([np.nan]))

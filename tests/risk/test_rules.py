@@ -5,13 +5,24 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from centime.risk import rules as rules_module
 from centime.risk.features import FEATURE_INDEX, FEATURE_NAMES
-from centime.risk.rules import DEFAULT_RULES_PATH, RuleError, RulesFile, load_rules, parse_rules
-from centime.risk.types import Action, RiskEvent
+from centime.risk.rules import (
+    DEFAULT_RULES_PATH,
+    SEVERITY,
+    RuleError,
+    RulesFile,
+    load_rules,
+    parse_rules,
+)
+from centime.risk.types import EVENT_TYPES, Action, RiskEvent
 
 RULES_V1 = """
 version = "v1"
@@ -124,3 +135,94 @@ def test_a_broken_file_at_start_is_an_error(tmp_path: Path) -> None:
     path.write_text("version = 'x'\n[bands]\nreview = 1\n")
     with pytest.raises(RuleError):
         RulesFile(path)
+
+
+# -- the compiled plans: the rules Rule.matches fires, whatever order the conditions run in ---
+
+FEATURE_POOL = ["amount", "payer_declines_1h", "drain_ratio", "cycle", "payer_age_h", "pair_first"]
+FIELD_POOL = ["payer", "payee", "device", "ip", "instrument"]
+LIST_ITEMS = ["a", "b", "c"]
+CONDITION = st.one_of(
+    st.tuples(
+        st.sampled_from(FEATURE_POOL),
+        st.sampled_from([">=", ">", "<=", "<", "==", "!="]),
+        st.sampled_from([0, 1, 2.5, -1]),
+    ),
+    st.tuples(
+        st.sampled_from(FIELD_POOL),
+        st.sampled_from(["in", "not_in"]),
+        st.sampled_from(["empty", "some", "all"]),
+    ),
+    st.tuples(
+        st.sampled_from(FIELD_POOL), st.sampled_from(["==", "!="]), st.sampled_from(LIST_ITEMS)
+    ),
+)
+RULE = st.tuples(
+    st.sampled_from(["allow", "review", "step_up", "block"]),
+    st.one_of(st.none(), st.lists(st.sampled_from(list(EVENT_TYPES)), min_size=1, max_size=3)),
+    st.lists(CONDITION, min_size=1, max_size=5),
+)
+VALUE = st.sampled_from([0.0, 1.0, 2.5, -1.0, 3.0, float("nan")])
+THING = st.one_of(st.none(), st.sampled_from(LIST_ITEMS))
+
+
+class CountingRow:
+    """A row that records what was read (as a lazy row would compute it)."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+        self.read: set[int] = set()
+
+    def __getitem__(self, index: int) -> float:
+        self.read.add(index)
+        return float(self.values[index])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(RULE, min_size=1, max_size=8),
+    st.sampled_from([*EVENT_TYPES, "mystery"]),
+    st.tuples(THING, THING, THING, THING, THING),
+    st.lists(VALUE, min_size=len(FEATURE_POOL), max_size=len(FEATURE_POOL)),
+)
+def test_evaluate_fires_what_the_rules_match_in_file_order(
+    raw_rules: list[Any], kind: str, fields: tuple[Any, ...], values: list[float]
+) -> None:
+    document = {
+        "version": "p",
+        "bands": {"review": 1, "step_up": 2, "block": 3},
+        "lists": {"empty": [], "some": ["a"], "all": LIST_ITEMS},
+        "rule": [
+            {"code": f"r{i}", "action": action, "when": [list(c) for c in when]}
+            | ({"types": types} if types is not None else {})
+            for i, (action, types, when) in enumerate(raw_rules)
+        ],
+    }
+    ruleset = parse_rules(document)
+    payer, payee, device, ip, instrument = fields
+    e = RiskEvent(1, kind, 10, "USD", payer or "", payee or "", device, ip, instrument)
+    full = row(**dict(zip(FEATURE_POOL, values, strict=True)))
+    applies = [r for r in ruleset.rules if r.types is None or kind in r.types]
+    expected = sorted((r for r in applies if r.matches(e, full)), key=lambda r: -SEVERITY[r.action])
+    lazy = CountingRow(full)
+    assert ruleset.evaluate(e, lazy) == expected
+    # A rule that cannot fire reads nothing; nothing is read past a false condition.
+    reads_allowed = {
+        FEATURE_INDEX[c[0]] for _, _, when in raw_rules for c in when if c[0] in FEATURE_POOL
+    }
+    assert lazy.read <= reads_allowed
+
+
+def test_the_plan_reads_event_fields_and_base_features_first() -> None:
+    ruleset = load_rules(DEFAULT_RULES_PATH)
+    for kind, plan in ruleset.plans.items():
+        for rule, checks in plan:
+            costs = [rules_module._cost(c) for c in checks]
+            assert costs == sorted(costs), (kind, rule.code)
+    # The shipped lists are empty: the list rules are not even looked at.
+    assert all(
+        rule.code not in {"blocked_device", "blocked_ip"} for rule, _ in ruleset.plans["payment"]
+    )
+    payment = dict(ruleset.plans["payment"])
+    drained = next(r for r in payment if r.code == "carrier_funds_drained")
+    assert payment[drained][0][0] == FEATURE_INDEX["amount"]

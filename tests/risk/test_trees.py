@@ -21,7 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from centime.risk import trees
+from centime.risk import explain, trees
+from centime.risk.explain import PathExplainer
 from centime.risk.model import Model, load_default_model
 from centime.risk.trees import (
     ENV_TREES,
@@ -450,3 +451,65 @@ def test_the_install_report_says_whether_the_trees_are_native() -> None:
     )
     assert out.stdout.strip() == "False"
     assert "trees_is_compiled" in (ROOT / "Makefile").read_text()
+
+
+# -- the reasons' path credits summed natively -------------------------------------------------
+
+
+def int_bits(values: F64) -> npt.NDArray[np.int64]:
+    return np.ascontiguousarray(values).view(np.int64)
+
+
+@needs_extension
+def test_native_path_credits_are_numpys_sums_bit_for_bit(model: Model, traffic_rows: F64) -> None:
+    explainer = model.explainer
+    assert explainer is not None and explainer.trees is not None
+    for size in (1, 2, 63, 64, 65, 500):
+        rows = traffic_rows[:size]
+        leaves = explainer.leaves(rows)
+        native = explainer.credits(rows)
+        assert np.array_equal(int_bits(native), int_bits(explainer.dense_credits(leaves, size)))
+
+
+@needs_extension
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_small_models_path_credits_are_numpys_sums(small: lgb.Booster, data: st.DataObject) -> None:
+    forest = native_forest(small)
+    assert forest is not None
+    explainer = PathExplainer(small, None, forest)
+    rows = data.draw(rows_strategy(parse_model(small.model_to_string()), max_rows=20))
+    leaves = explainer.leaves(rows)
+    assert np.array_equal(
+        int_bits(explainer.credits(rows)), int_bits(explainer.dense_credits(leaves, len(rows)))
+    )
+
+
+@needs_extension
+def test_path_credits_refuse_indices_out_of_range(model: Model) -> None:
+    explainer = model.explainer
+    assert explainer is not None and explainer.trees is not None
+    indptr, features, values = explain._sparse(explainer._credits)
+    per_tree, width = explainer._leaves_per_tree, explainer.features
+    n_trees = explainer.trees.n_trees
+    table = explainer.trees.credit_table(indptr, features, values, per_tree, width)
+    out = np.empty((1, width))
+    good = np.zeros((1, n_trees), dtype=np.int32)
+    table.sum(good, out)
+    bad_leaf = good.copy()
+    bad_leaf[0, 3] = per_tree
+    for leaves, into in ((bad_leaf, out), (good, np.empty((2, width))), (good[:, 1:], out)):
+        with pytest.raises(ValueError):
+            table.sum(leaves, into)
+    bad_feature = features.copy()
+    bad_feature[0] = width
+    bad_indptr = indptr.copy()
+    bad_indptr[-1] += 1
+    for arrays in (
+        (indptr, bad_feature, values),
+        (bad_indptr, features, values),
+        (indptr, features[:-1], values),
+        (indptr[:1], features, values),
+    ):
+        with pytest.raises(ValueError):
+            explainer.trees.credit_table(*arrays, per_tree, width)

@@ -484,19 +484,11 @@ static void party_move(PartyObject *p, int64_t now) {
     }
 }
 
-static PyObject *Party_add(PartyObject *self, PyObject *const *args, Py_ssize_t nargs) {
-    if (nargs < 2 || nargs > 3) {
-        PyErr_SetString(PyExc_TypeError, "add(t_ns, amount, first_payer=0)");
-        return NULL;
-    }
-    int64_t t, first_payer = 0;
-    if (as_int64(args[0], &t) < 0) return NULL;
-    double amount = PyFloat_AsDouble(args[1]);
-    if (amount == -1.0 && PyErr_Occurred()) return NULL;
-    if (nargs == 3 && as_int64(args[2], &first_payer) < 0) return NULL;
+/* Counts an event (field._Party.add); -1 with an exception set when memory runs out. */
+static int party_add(PartyObject *self, int64_t t, double amount, int64_t first_payer) {
     party_move(self, t);
     for (int i = 0; i < 3; i++)
-        if (pwin_reserve(&self->w[i]) < 0) return NULL;
+        if (pwin_reserve(&self->w[i]) < 0) return -1;
     if (self->first_ns < 0) self->first_ns = t;
     self->last_ns = t;
     for (int i = 0; i < 3; i++) {
@@ -521,6 +513,20 @@ static PyObject *Party_add(PartyObject *self, PyObject *const *args, Py_ssize_t 
         w->total += amount;
         w->extra += extra;
     }
+    return 0;
+}
+
+static PyObject *Party_add(PartyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    if (nargs < 2 || nargs > 3) {
+        PyErr_SetString(PyExc_TypeError, "add(t_ns, amount, first_payer=0)");
+        return NULL;
+    }
+    int64_t t, first_payer = 0;
+    if (as_int64(args[0], &t) < 0) return NULL;
+    double amount = PyFloat_AsDouble(args[1]);
+    if (amount == -1.0 && PyErr_Occurred()) return NULL;
+    if (nargs == 3 && as_int64(args[2], &first_payer) < 0) return NULL;
+    if (party_add(self, t, amount, first_payer) < 0) return NULL;
     Py_RETURN_NONE;
 }
 
@@ -727,11 +733,168 @@ static PyObject *party_labels(PyObject *module, PyObject *const *args, Py_ssize_
     Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------------------------------------------
+ * field_step: the model's whole row of one event written into a row of the batch's float64
+ * matrix, then the event counted in its payer and payee (NativeFieldState.step_into: one call
+ * instead of a list of 50 boxed floats, a numpy row assignment and two Party.add calls). The
+ * values are party_rows' and party_labels' (the same helpers' arithmetic, op for op), in
+ * FieldState.compute's order; tests/risk/test_cstate.py checks them against FieldState.
+ */
+#define FIELD_ROW_WIDTH 50
+
+/* n, mean, max of each window (field._party_windows) into out[0..9). */
+static void row_windows(double *out, PartyObject *p) {
+    for (int i = 0; i < 3; i++) {
+        int64_t c = p ? p->w[i].n : 0;
+        if (c) {
+            PWin *w = &p->w[i];
+            double best = NAN;
+            if (w->len) {
+                PEntry *e = w->buf + w->start;
+                best = e[0].max;
+                for (int32_t k = 1; k < w->len; k++) best = e[k].max > best ? e[k].max : best;
+            }
+            out[3 * i] = (double)c;
+            out[3 * i + 1] = w->total / (double)c;
+            out[3 * i + 2] = best;
+        } else {
+            out[3 * i] = 0.0;
+            out[3 * i + 1] = NAN;
+            out[3 * i + 2] = NAN;
+        }
+    }
+}
+
+/* Hours (or days) since the party's last (or first) event, NaN when none (field._hours_since,
+ * field._age_days); -1 with an exception set on failure. */
+static int row_since(double *out, PartyObject *p, int64_t now, int which, double divisor) {
+    int64_t t = p == NULL ? -1 : (which ? p->first_ns : p->last_ns);
+    if (t < 0) {
+        *out = NAN;
+        return 0;
+    }
+    int error = 0;
+    *out = diff_over(now, t, divisor, &error);
+    return error ? -1 : 0;
+}
+
+/* The fraud labels' 7 values of one party (field._party_labels) into out[0..7). */
+static int row_labels(double *out, PartyObject *p, int64_t now) {
+    if (p == NULL) {
+        for (int i = 0; i < 6; i++) out[i] = 0.0;
+        out[6] = NAN;
+        return 0;
+    }
+    if (p->frauds) windows_move(p->frauds, FIELD_DIMS, 3, now);
+    for (int i = 0; i < 3; i++) {
+        int64_t f = p->frauds ? p->frauds[i].total_count : 0;
+        double n = (double)p->w[i].n;
+        double denominator = 1.0 > n ? 1.0 : n; /* max(float(n), 1.0) */
+        out[2 * i] = (double)f;
+        out[2 * i + 1] = (double)f / denominator;
+    }
+    if (p->last_fraud_ns < 0) {
+        out[6] = NAN;
+        return 0;
+    }
+    int error = 0;
+    out[6] = diff_over(now, p->last_fraud_ns, (double)NS_PER_DAY, &error);
+    return error ? -1 : 0;
+}
+
+static inline int64_t floormod64(int64_t a, int64_t b) {
+    int64_t r = a % b; /* b > 0 */
+    return r < 0 ? r + b : r;
+}
+
+/* FieldState.compute's row of the event into out[0..FIELD_ROW_WIDTH). */
+static int row_values(double *out, PartyObject *payer, PartyObject *payee, double type_id,
+                      double amount, int64_t now, const double *things) {
+    out[0] = type_id;
+    out[1] = amount;
+    out[2] = (double)floormod64(floordiv64(now, NS_PER_H), 24);
+    out[3] = (double)floormod64(floordiv64(now, NS_PER_DAY) + 3, 7);
+    if (payer) party_move(payer, now);
+    if (payee) party_move(payee, now);
+    row_windows(out + 4, payer);
+    row_windows(out + 13, payee);
+    out[22] = payee ? payee->w[0].extra : 0.0;
+    out[23] = payee ? payee->w[1].extra : 0.0;
+    double payee_z;
+    if (party_derived(payer, amount, &out[24], &out[25]) < 0) return -1;
+    if (party_derived(payee, amount, &out[26], &payee_z) < 0) return -1;
+    if (row_since(&out[27], payer, now, 0, (double)NS_PER_H) < 0 ||
+        row_since(&out[28], payee, now, 0, (double)NS_PER_H) < 0 ||
+        row_since(&out[29], payer, now, 1, (double)NS_PER_DAY) < 0 ||
+        row_since(&out[30], payee, now, 1, (double)NS_PER_DAY) < 0)
+        return -1;
+    for (int k = 0; k < 5; k++) out[31 + k] = things[k]; /* pair, 3 things new, device payers */
+    if (row_labels(out + 36, payer, now) < 0 || row_labels(out + 43, payee, now) < 0) return -1;
+    return 0;
+}
+
+static PyObject *field_step(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    /* field_step(matrix, i, payer, payee, type_id, amount, now, pair_n, device_new, ip_new,
+     *            instrument_new, device_payers): matrix[i] = the event's row (the parties
+     * read at now first), then the event counts in payer and in payee (the payee's first-time
+     * payer when pair_n is 0). matrix: a writable C-contiguous float64 array of rows of
+     * FIELD_ROW_WIDTH. */
+    if (nargs != 12) {
+        PyErr_SetString(PyExc_TypeError,
+                        "field_step(matrix, i, payer, payee, type_id, amount, now, pair_n,"
+                        " device_new, ip_new, instrument_new, device_payers)");
+        return NULL;
+    }
+    PartyObject *payer, *payee;
+    int64_t now;
+    double type_id, amount, things[5];
+    Py_ssize_t i = PyLong_AsSsize_t(args[1]);
+    if (i == -1 && PyErr_Occurred()) return NULL;
+    if (party_arg(args[2], &payer) < 0 || party_arg(args[3], &payee) < 0) return NULL;
+    type_id = PyFloat_AsDouble(args[4]);
+    if (type_id == -1.0 && PyErr_Occurred()) return NULL;
+    amount = PyFloat_AsDouble(args[5]);
+    if (amount == -1.0 && PyErr_Occurred()) return NULL;
+    if (as_int64(args[6], &now) < 0) return NULL;
+    for (int k = 0; k < 5; k++) {
+        things[k] = PyFloat_AsDouble(args[7 + k]);
+        if (things[k] == -1.0 && PyErr_Occurred()) return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_WRITABLE | PyBUF_STRIDES | PyBUF_FORMAT) < 0)
+        return NULL;
+    const char *format = view.format ? view.format : "B";
+    if (format[0] == '<' || format[0] == '=' || format[0] == '@') format++;
+    if (view.ndim != 2 || view.itemsize != 8 || strcmp(format, "d") != 0 ||
+        view.shape[1] != FIELD_ROW_WIDTH || view.strides[1] != 8 ||
+        view.strides[0] != 8 * FIELD_ROW_WIDTH) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_TypeError, "field_step: a C-contiguous float64 matrix of rows");
+        return NULL;
+    }
+    if (i < 0 || i >= view.shape[0]) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_IndexError, "field_step: row out of range");
+        return NULL;
+    }
+    double row[FIELD_ROW_WIDTH];
+    int rc = row_values(row, payer, payee, type_id, amount, now, things);
+    if (rc == 0) memcpy((double *)view.buf + i * FIELD_ROW_WIDTH, row, sizeof row);
+    PyBuffer_Release(&view);
+    if (rc < 0) return NULL;
+    if (payer && party_add(payer, now, amount, 0) < 0) return NULL;
+    if (payee && party_add(payee, now, amount, things[0] == 0.0 ? 1 : 0) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef module_methods[] = {
     {"party_rows", (PyCFunction)(void (*)(void))party_rows, METH_FASTCALL,
      "party_rows(out, payer, payee, amount, now)"},
     {"party_labels", (PyCFunction)(void (*)(void))party_labels, METH_FASTCALL,
      "party_labels(out, party, now)"},
+    {"field_step", (PyCFunction)(void (*)(void))field_step, METH_FASTCALL,
+     "field_step(matrix, i, payer, payee, type_id, amount, now, pair_n, device_new, ip_new,"
+     " instrument_new, device_payers)"},
     {NULL, NULL, 0, NULL},
 };
 
@@ -753,7 +916,8 @@ PyMODINIT_FUNC PyInit__cstate(void) {
                                    FIELD_DIMS[3], FIELD_DIMS[4], FIELD_DIMS[5]);
     if (dims == NULL || PyModule_AddObject(m, "FIELD_SHAPE", dims) < 0 ||
         PyModule_AddObjectRef(m, "WindowSet", (PyObject *)&WindowSetType) < 0 ||
-        PyModule_AddObjectRef(m, "Party", (PyObject *)&PartyType) < 0) {
+        PyModule_AddObjectRef(m, "Party", (PyObject *)&PartyType) < 0 ||
+        PyModule_AddIntConstant(m, "FIELD_ROW_WIDTH", FIELD_ROW_WIDTH) < 0) {
         Py_XDECREF(dims);
         Py_DECREF(m);
         return NULL;

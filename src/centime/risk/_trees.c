@@ -528,6 +528,201 @@ static PyTypeObject ForestType = {
     .tp_getset = Forest_getset,
 };
 
+/* -- path credits (the model's reasons, centime.risk.explain) ----------------------------
+ *
+ * Credits(indptr, features, values, leaves_per_tree, width): the non-zero entries of
+ * PathExplainer's dense (trees * leaves_per_tree) x width table as CSR arrays (global leaf
+ * g = t * leaves_per_tree + leaf holds the pairs (features[k], values[k]) for k in
+ * [indptr[g], indptr[g + 1]): a path's few features), checked and copied once.
+ * sum(leaves, out): for each row r, out[r] = the sum over the trees t, in order, of the
+ * credits of the leaf the row reached in t; each feature's value added in tree order starting
+ * from 0.0, as numpy sums the dense table over the trees (adding the zeros left out changes
+ * nothing): bit for bit its sums (tests/risk/test_trees.py). leaves int32 (rows x trees), out
+ * float64 (rows x width), C-contiguous; every leaf is checked before anything is summed.
+ */
+typedef struct {
+    PyObject_HEAD
+    int64_t *indptr;
+    int32_t *features;
+    double *values;
+    Py_ssize_t per_tree, n_trees, width;
+} Credits;
+
+static void
+Credits_dealloc(Credits *self)
+{
+    PyMem_Free(self->indptr);
+    PyMem_Free(self->features);
+    PyMem_Free(self->values);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int
+credits_check(const Py_buffer *ip, const Py_buffer *ft, const Py_buffer *vl, Py_ssize_t per_tree,
+              Py_ssize_t width)
+{
+    const int64_t *indptr = ip->buf;
+    const int32_t *features = ft->buf;
+    Py_ssize_t n_groups = items(ip) - 1, n_entries = items(vl);
+    if (per_tree <= 0 || width <= 0 || n_groups <= 0 || n_groups % per_tree != 0 ||
+        items(ft) != n_entries || indptr[0] != 0) {
+        PyErr_SetString(PyExc_ValueError, "Credits: inconsistent credit arrays");
+        return -1;
+    }
+    for (Py_ssize_t g = 0; g < n_groups; g++) {
+        if (indptr[g] > indptr[g + 1] || indptr[g + 1] > n_entries) {
+            PyErr_SetString(PyExc_ValueError, "Credits: indptr out of range");
+            return -1;
+        }
+    }
+    for (Py_ssize_t k = 0; k < n_entries; k++) {
+        if (features[k] < 0 || features[k] >= width) {
+            PyErr_SetString(PyExc_ValueError, "Credits: a feature out of range");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void *
+copy_of(const Py_buffer *view)
+{
+    void *out = PyMem_Malloc(view->len ? (size_t)view->len : 1);
+    if (out == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    memcpy(out, view->buf, (size_t)view->len);
+    return out;
+}
+
+static int
+Credits_init(Credits *self, PyObject *args, PyObject *kwds)
+{
+    PyObject *o_indptr, *o_features, *o_values;
+    Py_ssize_t per_tree, width;
+    if (!PyArg_ParseTuple(args, "OOOnn", &o_indptr, &o_features, &o_values, &per_tree, &width)) {
+        return -1;
+    }
+    if (self->indptr != NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Credits are built once");
+        return -1;
+    }
+    Py_buffer ip, ft, vl;
+    int status = -1;
+    if (get_vector(o_indptr, &ip, "l", 8, "indptr", 0) < 0) {
+        return -1;
+    }
+    if (get_vector(o_features, &ft, "i", 4, "features", 0) < 0) {
+        PyBuffer_Release(&ip);
+        return -1;
+    }
+    if (get_vector(o_values, &vl, "d", 8, "values", 0) < 0) {
+        PyBuffer_Release(&ip);
+        PyBuffer_Release(&ft);
+        return -1;
+    }
+    if (credits_check(&ip, &ft, &vl, per_tree, width) == 0) {
+        self->indptr = copy_of(&ip);
+        self->features = copy_of(&ft);
+        self->values = copy_of(&vl);
+        if (self->indptr && self->features && self->values) {
+            self->per_tree = per_tree;
+            self->n_trees = (items(&ip) - 1) / per_tree;
+            self->width = width;
+            status = 0;
+        } else {
+            PyMem_Free(self->indptr);
+            PyMem_Free(self->features);
+            PyMem_Free(self->values);
+            self->indptr = NULL;
+            self->features = NULL;
+            self->values = NULL;
+        }
+    }
+    PyBuffer_Release(&ip);
+    PyBuffer_Release(&ft);
+    PyBuffer_Release(&vl);
+    return status;
+}
+
+static PyObject *
+Credits_sum(Credits *self, PyObject *args)
+{
+    PyObject *o_leaves, *o_out;
+    if (!PyArg_ParseTuple(args, "OO", &o_leaves, &o_out)) {
+        return NULL;
+    }
+    if (self->indptr == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "the Credits were not built");
+        return NULL;
+    }
+    Py_buffer v_leaves, v_out;
+    if (get_vector(o_leaves, &v_leaves, "i", 4, "leaves", 0) < 0) {
+        return NULL;
+    }
+    if (get_vector(o_out, &v_out, "d", 8, "out", 1) < 0) {
+        PyBuffer_Release(&v_leaves);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    const int32_t *leaves = v_leaves.buf;
+    Py_ssize_t n_trees = self->n_trees, width = self->width, per_tree = self->per_tree;
+    Py_ssize_t n_rows = items(&v_leaves) / n_trees;
+    if (items(&v_leaves) % n_trees != 0 || items(&v_out) != n_rows * width) {
+        PyErr_SetString(PyExc_ValueError, "Credits.sum: leaves rows x trees, out rows x width");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n_rows * n_trees; i++) {
+        if (leaves[i] < 0 || leaves[i] >= per_tree) {
+            PyErr_SetString(PyExc_ValueError, "Credits.sum: a leaf out of range");
+            goto done;
+        }
+    }
+    {
+        const int64_t *indptr = self->indptr;
+        const int32_t *features = self->features;
+        const double *values = self->values;
+        double *out = v_out.buf;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t r = 0; r < n_rows; r++) {
+            double *row = out + r * width;
+            for (Py_ssize_t j = 0; j < width; j++) row[j] = 0.0;
+            const int32_t *row_leaves = leaves + r * n_trees;
+            for (Py_ssize_t t = 0; t < n_trees; t++) {
+                Py_ssize_t g = t * per_tree + row_leaves[t];
+                for (int64_t k = indptr[g]; k < indptr[g + 1]; k++) row[features[k]] += values[k];
+            }
+        }
+        Py_END_ALLOW_THREADS
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    PyBuffer_Release(&v_leaves);
+    PyBuffer_Release(&v_out);
+    return result;
+}
+
+static PyMethodDef Credits_methods[] = {
+    {"sum", (PyCFunction)Credits_sum, METH_VARARGS,
+     "sum(leaves, out): each row's credits summed over the leaves it reached"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject CreditsType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "centime.risk._trees.Credits",
+    .tp_doc = "The reasons' path credits of a model's leaves, summed per row natively.",
+    .tp_basicsize = sizeof(Credits),
+    .tp_itemsize = 0,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Credits_init,
+    .tp_dealloc = (destructor)Credits_dealloc,
+    .tp_methods = Credits_methods,
+};
+
 static struct PyModuleDef trees_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "centime.risk._trees",
@@ -538,7 +733,7 @@ static struct PyModuleDef trees_module = {
 PyMODINIT_FUNC
 PyInit__trees(void)
 {
-    if (PyType_Ready(&ForestType) < 0) {
+    if (PyType_Ready(&ForestType) < 0 || PyType_Ready(&CreditsType) < 0) {
         return NULL;
     }
     PyObject *module = PyModule_Create(&trees_module);
@@ -548,6 +743,10 @@ PyInit__trees(void)
     Py_INCREF(&ForestType);
     if (PyModule_AddObject(module, "Forest", (PyObject *)&ForestType) < 0) {
         Py_DECREF(&ForestType);
+        Py_DECREF(module);
+        return NULL;
+    }
+    if (PyModule_AddObjectRef(module, "Credits", (PyObject *)&CreditsType) < 0) {
         Py_DECREF(module);
         return NULL;
     }

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 BATCH_MAX: Final = 8189  # events in one decide_many model call; longer batches are chunked
 ENGINE_ERROR: Final = "engine_error"
 FUTURE_SLACK_NS: Final = 300 * 1_000_000_000
+SCORE_MAX: Final = 99  # Model.calibrate's scores are 0-99
 
 
 class RiskEngine:
@@ -55,6 +56,7 @@ class RiskEngine:
         self.model = model
         self.clock = clock or SystemClock()
         self._lock = threading.Lock()
+        self._allowed_cache: tuple[Ruleset, Model | None, list[Decision | None]] | None = None
         if model is None:
             log.warning("risk engine without a model: decisions come from the rules alone")
 
@@ -75,9 +77,13 @@ class RiskEngine:
                 fired = self._fired(ruleset, event)
                 model_row = self.model_row(event)
                 self.features.store()
-            score = None
-            if self.model is not None:  # the model call releases the GIL: threads overlap
-                score = self.model.scores(model_row.reshape(1, -1))[0]
+            if self.model is None:
+                return self._combine(event, model_row, ruleset, fired, None, None)
+            # The model call releases the GIL: threads overlap.
+            score = self.model.scores(model_row.reshape(1, -1))[0]
+            allowed = self._allowed(ruleset)[score] if not fired else None
+            if allowed is not None:
+                return allowed
             return self._combine(event, model_row, ruleset, fired, score, None)
         except Exception:
             return self._failed(event, ruleset)
@@ -121,9 +127,10 @@ class RiskEngine:
 
     def model_row(self, event: RiskEvent) -> Row:
         """The model's feature row of ``event`` (then it counts); under the lock."""
-        values = self.field.compute(event)
-        self.field.update(event)
-        return np.array(values, dtype=np.float64)
+        matrix = np.empty((1, len(FIELD_NAMES)), dtype=np.float64)
+        self.field.step_into(matrix, 0, event)
+        row: Row = matrix[0]
+        return row
 
     # -- internals -----------------------------------------------------------------------------
     def _decide_chunk(self, events: Sequence[RiskEvent]) -> list[Decision]:
@@ -131,40 +138,90 @@ class RiskEngine:
         try:
             with self._lock:
                 ruleset = self.rules.current()
-                events = [self._bounded(event) for event in events]
+                # The clock read once for the chunk (per event: a clock call each).
+                latest = self.clock.now_ns() + FUTURE_SLACK_NS
+                events = [
+                    e if e.timestamp_ns <= latest else e._replace(timestamp_ns=latest)
+                    for e in events
+                ]
                 self.features.load(events)  # one round trip to shared counters, if any
-                fired = []
                 matrix = np.empty((len(events), len(FIELD_NAMES)), dtype=np.float64)
-                for i, event in enumerate(events):  # in order: each sees the ones before
-                    fired.append(self._fired(ruleset, event))
-                    matrix[i] = self.field.compute(event)
-                    self.field.update(event)
+                fired = self._rows_into(matrix, ruleset, events)
                 self.features.store()  # and one back
             if not events:
                 return []
-            model_rows = list(matrix)
-            scores: list[int | None] = [None] * len(events)
-            if self.model is not None:
-                scores = list(self.model.scores(matrix))  # one model call for the batch
-            contributions = self._batch_reasons(matrix, ruleset, scores)
-            return [
-                self._combine(e, m, ruleset, f, s, contributions.get(i, ()))
-                for i, (e, m, f, s) in enumerate(
-                    zip(events, model_rows, fired, scores, strict=True)
-                )
-            ]
+            if self.model is None:
+                return [
+                    self._combine(e, matrix[i], ruleset, f, None, None)
+                    for i, (e, f) in enumerate(zip(events, fired, strict=True))
+                ]
+            scores = self.model.scores(matrix)  # one model call for the batch
+            return self._batch_decisions(events, matrix, ruleset, fired, scores)
         except Exception:
             # One failure fails the chunk closed: which events already counted is unknown.
             return [self._failed(event, ruleset) for event in events]
 
+    def _rows_into(
+        self, matrix: Row, ruleset: Ruleset, events: Sequence[RiskEvent]
+    ) -> list[list[Rule]]:
+        """The rules that fire on each event and its model row into ``matrix``, in order
+        (each event sees the ones before: ``_fired`` then ``model_row``, inlined)."""
+        evaluate, row, update = ruleset.evaluate, self.features.row, self.features.update
+        step_into = self.field.step_into
+        fired = []
+        for i, event in enumerate(events):
+            fired.append(evaluate(event, row(event)))
+            update(event)
+            step_into(matrix, i, event)  # the model's row straight into the matrix
+        return fired
+
+    def _batch_decisions(
+        self,
+        events: Sequence[RiskEvent],
+        matrix: Row,
+        ruleset: Ruleset,
+        fired: list[list[Rule]],
+        scores: list[int],
+    ) -> list[Decision]:
+        """The decisions of a scored chunk: an event no rule fired on and whose score is
+        below every band gets the shared ALLOW decision of its score; the others are
+        combined, with the model's reasons of the banded rows from one call."""
+        allowed = self._allowed(ruleset)
+        contributions = self._batch_reasons(matrix, ruleset, scores)
+        out = []
+        for i, (score, rules) in enumerate(zip(scores, fired, strict=True)):
+            decision = allowed[score] if not rules else None
+            if decision is None:
+                decision = self._combine(
+                    events[i], matrix[i], ruleset, rules, score, contributions.get(i, ())
+                )
+            out.append(decision)
+        return out
+
+    def _allowed(self, ruleset: Ruleset) -> list[Decision | None]:
+        """Per score 0-99: the decision when no rule fired, if its band is ALLOW (else None),
+        built once per ruleset and model (decisions are immutable: one object serves all)."""
+        cached = self._allowed_cache
+        if cached is not None and cached[0] is ruleset and cached[1] is self.model:
+            return cached[2]
+        version = self.model.version if self.model is not None else None
+        table: list[Decision | None] = [
+            Decision(Action.ALLOW, score, (), version, ruleset.version)
+            if self._band(ruleset, score) is Action.ALLOW
+            else None
+            for score in range(SCORE_MAX + 1)
+        ]
+        self._allowed_cache = (ruleset, self.model, table)
+        return table
+
     def _batch_reasons(
-        self, matrix: Row, ruleset: Ruleset, scores: Sequence[int | None]
+        self, matrix: Row, ruleset: Ruleset, scores: Sequence[int]
     ) -> dict[int, tuple[str, ...]]:
         """Model reasons for the rows whose score reached a band: one contributions call."""
         if self.model is None:
             return {}
         review = self._band_floor(ruleset)
-        banded = [i for i, s in enumerate(scores) if s is not None and s >= review]
+        banded = [i for i, s in enumerate(scores) if s >= review]
         if not banded:
             return {}
         reasons = self.model.reasons_many(matrix[banded])

@@ -37,7 +37,16 @@ ROWS_PER_GATHER = 64  # rows x trees x features floats per gather: about 10 MB a
 class PathExplainer:
     """Per-feature path credits of rows of one Booster."""
 
-    __slots__ = ("_credits", "_offsets", "booster", "features", "single", "trees")
+    __slots__ = (
+        "_credits",
+        "_leaves_per_tree",
+        "_offsets",
+        "_sparse",
+        "booster",
+        "features",
+        "single",
+        "trees",
+    )
 
     def __init__(
         self, booster: lgb.Booster, single: SingleRow | None = None, trees: Forest | None = None
@@ -56,6 +65,13 @@ class PathExplainer:
             _walk(tree["tree_structure"], np.zeros(self.features), credits[t])
         self._credits = credits.reshape(len(infos) * leaves, self.features)
         self._offsets = np.arange(len(infos), dtype=np.int64) * leaves  # tree t's first leaf
+        self._leaves_per_tree = leaves
+        # The table's non-zero entries per leaf (a path's few features), summed natively.
+        self._sparse: Any = None
+        if trees is not None:
+            self._sparse = trees.credit_table(
+                *_sparse(self._credits), self._leaves_per_tree, self.features
+            )
 
     def leaves(self, rows: F64) -> npt.NDArray[Any]:
         """The leaf of each row in each tree (rows x trees)."""
@@ -67,18 +83,40 @@ class PathExplainer:
         return leaves.reshape(len(rows), -1)
 
     def credits(self, rows: F64) -> F64:
-        """One row of per-feature credits (raw score units) per row of ``rows``."""
+        """One row of per-feature credits (raw score units) per row of ``rows``: summed
+        natively over the leaves' non-zero credits when the native trees are there (the same
+        sums, bit for bit), else gathered from the dense table by numpy."""
         leaves = self.leaves(rows)
-        if len(rows) == 1:  # a single decision: one gather
+        if self._sparse is not None and len(rows):
+            out = np.empty((len(rows), self.features), dtype=np.float64)
+            self._sparse.sum(np.ascontiguousarray(leaves, dtype=np.int32), out)
+            return out
+        return self.dense_credits(leaves, len(rows))
+
+    def dense_credits(self, leaves: npt.NDArray[Any], n_rows: int) -> F64:
+        """The credits of rows that reached ``leaves``, gathered from the dense table (the
+        reference of the native sum)."""
+        if n_rows == 1:  # a single decision: one gather
             flat_row = leaves[0].astype(np.int64) + self._offsets
             one: F64 = self._credits[flat_row].sum(axis=0, keepdims=True)
             return one
-        flat = leaves.reshape(len(rows), -1).astype(np.int64) + self._offsets
-        out = np.empty((len(rows), self.features), dtype=np.float64)
-        for start in range(0, len(rows), ROWS_PER_GATHER):
+        flat = leaves.reshape(n_rows, -1).astype(np.int64) + self._offsets
+        out = np.empty((n_rows, self.features), dtype=np.float64)
+        for start in range(0, n_rows, ROWS_PER_GATHER):
             chunk = flat[start : start + ROWS_PER_GATHER]
             out[start : start + len(chunk)] = self._credits[chunk].sum(axis=1)
         return out
+
+
+def _sparse(dense: F64) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32], F64]:
+    """The dense (leaves x features) table as CSR arrays: indptr, features, values, keeping
+    every entry but the +0.0 ones (a -0.0 is kept: it can change a sum's sign of zero)."""
+    keep = (dense != 0.0) | np.signbit(dense)
+    counts = keep.sum(axis=1)
+    indptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    rows, features = np.nonzero(keep)  # row-major: each leaf's features in order
+    del rows
+    return indptr, features.astype(np.int32), np.ascontiguousarray(dense[keep])
 
 
 def _walk(node: dict[str, Any], path: F64, out: F64) -> None:

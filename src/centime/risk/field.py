@@ -618,6 +618,11 @@ class FieldState:
             if thing and self.seen.add((event.payer, kind, thing)) == 0 and kind == 0:
                 self.device_payers.add(thing)
 
+    def step_into(self, matrix: F64, i: int, event: RiskEvent) -> None:
+        """``compute`` into ``matrix[i]``, then ``update`` (what the engine calls)."""
+        matrix[i] = self.compute(event)
+        self.update(event)
+
     def add_label(self, payer: str, payee: str, arrival_ns: int) -> None:
         """A fraud label on an event of ``payer`` to ``payee`` arrived at ``arrival_ns``."""
         self.payers.get_or_create(payer).add_fraud(arrival_ns)
@@ -630,6 +635,27 @@ class PartyState(Protocol):
 
     def add(self, t_ns: int, amount: float, first_payer: int = 0) -> None: ...
     def add_fraud(self, arrival_ns: int) -> None: ...
+
+
+# field_step(matrix, i, payer, payee, type_id, amount, now, pair_n, device_new, ip_new,
+#            instrument_new, device_payers): the row into matrix[i], then the parties count it.
+FieldStep = Callable[
+    [
+        F64,
+        int,
+        PartyState | None,
+        PartyState | None,
+        float,
+        float,
+        int,
+        float,
+        float,
+        float,
+        float,
+        float,
+    ],
+    None,
+]
 
 
 class StateModule(Protocol):
@@ -648,12 +674,16 @@ class StateModule(Protocol):
     ) -> None: ...
     def party_labels(self, out: list[float], party: PartyState | None, now: int) -> None: ...
 
+    FIELD_ROW_WIDTH: int  # values per row of field_step's matrix
+    field_step: FieldStep
+
 
 class FieldStateLike(Protocol):
     """:class:`FieldState` or :class:`NativeFieldState`."""
 
     def compute(self, event: RiskEvent) -> list[float]: ...
     def update(self, event: RiskEvent) -> None: ...
+    def step_into(self, matrix: F64, i: int, event: RiskEvent) -> None: ...
     def add_label(self, payer: str, payee: str, arrival_ns: int) -> None: ...
 
 
@@ -669,6 +699,7 @@ class NativeFieldState:
         self._party_labels: Callable[[list[float], PartyState | None, int], None] = (
             module.party_labels
         )
+        self._field_step: FieldStep = module.field_step
         self.payers: BoundedMap[PartyState] = BoundedMap(module.Party)
         self.payees: BoundedMap[PartyState] = BoundedMap(module.Party)
         self.pairs = PairCounts()
@@ -718,6 +749,83 @@ class NativeFieldState:
             if thing and self.seen.add((event.payer, kind, thing)) == 0 and kind == 0:
                 self.device_payers.add(thing)
 
+    def step_into(self, matrix: F64, i: int, event: RiskEvent) -> None:
+        """``compute`` into ``matrix[i]``, then ``update``, fused: each party and pair looked
+        up once (created first: a new party reads as an absent one), the counts before this
+        event read from the ``add`` that counts it, the row written by ``field_step`` in C."""
+        amount = event.amount / 10 ** scale_of(event.asset)  # as compute: the same double
+        type_id = TYPE_IDS.get(event.type, -1.0)
+        device = event.device
+        if event.type == "signup":  # moves no money: reads no history, counts nothing
+            payers = float(self.device_payers.get(device)) if device else math.nan
+            nan = math.nan
+            self._field_step(
+                matrix,
+                i,
+                None,
+                None,
+                type_id,
+                amount,
+                event.timestamp_ns,
+                nan,
+                nan,
+                nan,
+                nan,
+                payers,
+            )
+            return
+        payer_key = event.payer
+        payer = self.payers.get_or_create(payer_key)
+        payee: PartyState | None = None
+        pair = math.nan
+        if event.payee:
+            payee = self.payees.get_or_create(event.payee)
+            pair = float(self.pairs.add((payer_key, event.payee)))
+        uses = self._uses(payer_key, device, event.ip, event.instrument)
+        device_payers = math.nan
+        if device:
+            device_payers = float(self.device_payers.get(device))
+            if uses[0] == 1.0:
+                self.device_payers.add(device)
+        self._field_step(
+            matrix,
+            i,
+            payer,
+            payee,
+            type_id,
+            amount,
+            event.timestamp_ns,
+            pair,
+            uses[0],
+            uses[1],
+            uses[2],
+            device_payers,
+        )
+
+    def _uses(
+        self, payer: str, device: str | None, ip: str | None, instrument: str | None
+    ) -> tuple[float, float, float]:
+        """Per thing: 1.0 if ``payer`` never used it before, 0.0 if it did, NaN if none;
+        then the uses count. While every count is exact (no sketch, and room for three new
+        keys), each ``add`` returns the count before, as ``get`` would; with the sketch the
+        three keys may share counters: all read first, then added (as compute, update)."""
+        seen = self.seen
+        keys = ((payer, 0, device), (payer, 1, ip), (payer, 2, instrument))
+        things = (device, ip, instrument)
+        out = [math.nan, math.nan, math.nan]
+        if seen.sketch is None and len(seen.exact) + 3 <= seen.exact_max:
+            for k in range(3):
+                if things[k]:
+                    out[k] = 0.0 if seen.add(keys[k]) else 1.0
+            return out[0], out[1], out[2]
+        for k in range(3):
+            if things[k]:
+                out[k] = 0.0 if seen.get(keys[k]) else 1.0
+        for k in range(3):
+            if things[k]:
+                seen.add(keys[k])
+        return out[0], out[1], out[2]
+
     def add_label(self, payer: str, payee: str, arrival_ns: int) -> None:
         """A fraud label on an event of ``payer`` to ``payee`` arrived at ``arrival_ns``."""
         self.payers.get_or_create(payer).add_fraud(arrival_ns)
@@ -735,6 +843,8 @@ def new_field_state(native: bool = True) -> FieldStateLike:
     shape = module.FIELD_SHAPE
     if shape != tuple(zip(_WIDTHS, _SIZES, strict=True)):
         raise RuntimeError("field: the C state's windows are not FIELD_WINDOWS")
+    if len(FIELD_NAMES) != module.FIELD_ROW_WIDTH:
+        raise RuntimeError("field: the C state's rows are not FIELD_NAMES")
     return NativeFieldState(module)
 
 

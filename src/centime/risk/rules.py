@@ -31,7 +31,7 @@ import dataclasses
 import logging
 import operator
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -116,6 +116,11 @@ class Rule:
         return True
 
 
+# Per event type, the rules that can fire on it in file order, each with the conditions left
+# to check, cheapest first (compiled once per ruleset by _plan).
+_Plan = tuple[tuple[Rule, tuple[_Condition, ...]], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Ruleset:
     version: str
@@ -125,6 +130,10 @@ class Ruleset:
     by_type: Mapping[str, tuple[Rule, ...]] = dataclasses.field(
         init=False, repr=False, compare=False
     )
+    # What evaluate runs: per event type (and for a type the platform does not know: the
+    # untyped rules) the plan of _plan.
+    plans: Mapping[str, _Plan] = dataclasses.field(init=False, repr=False, compare=False)
+    untyped: _Plan = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_type = {
@@ -132,18 +141,95 @@ class Ruleset:
             for kind in EVENT_TYPES
         }
         object.__setattr__(self, "by_type", by_type)
+        object.__setattr__(self, "plans", {kind: _plan(by_type[kind]) for kind in EVENT_TYPES})
+        object.__setattr__(self, "untyped", _plan(r for r in self.rules if r.types is None))
 
     def evaluate(self, event: RiskEvent, row: Row | LazyRow) -> list[Rule]:
-        """The rules that fire on ``event``, worst action first (file order among equals).
-        A rule's conditions are read in order and stop at the first false one, so a lazy
-        row computes only the features that a deciding condition reads."""
-        rules = self.by_type.get(event.type)
-        if rules is None:  # a type the platform does not know: only untyped rules apply
-            rules = tuple(r for r in self.rules if r.types is None)
-        fired = [rule for rule in rules if rule.matches(event, row)]
+        """The rules that fire on ``event``, worst action first (file order among equals):
+        the rules whose every condition holds (:meth:`Rule.matches`). Each rule's conditions
+        are read cheapest first (event fields, then the row's cheap features) and stop at the
+        first false one, so a lazy row computes only the families a deciding condition
+        reads; a rule that cannot fire (``in`` an empty list) reads nothing."""
+        fired = []
+        for rule, checks in self.plans.get(event.type, self.untyped):
+            for feature, field, compare, right in checks:
+                if not compare(row[feature] if feature >= 0 else event[field], right):
+                    break
+            else:
+                fired.append(rule)
         if len(fired) > 1:
-            fired.sort(key=lambda rule: -SEVERITY[rule.action])
+            fired.sort(key=_severity_first)
         return fired
+
+
+def _severity_first(rule: Rule) -> int:
+    return -SEVERITY[rule.action]
+
+
+# The cost of reading a condition's left side, for _plan's order: an event field costs
+# nothing; the row's base features (one small family that nearly every event computes for
+# the structuring rule) little; the flows and the graph the most (docs/risk.md, "Speed").
+_BASE_FEATURES: Final = frozenset(
+    ("type", "amount", "hour_utc", "amount_round", "amount_near_limit")
+)
+_COSTLY_FEATURES: Final = frozenset(
+    (
+        "payer_balance",
+        "drain_ratio",
+        "payer_in_15m",
+        "payer_out_15m",
+        "pass_through",
+        "payer_fan_out",
+        "payer_fan_out_24h",
+        "payer_fan_in_24h",
+        "payee_fan_in",
+        "payee_fan_in_24h",
+        "payee_fan_out_24h",
+        "payer_component",
+        "payer_component_inflow",
+        "payee_component",
+        "payee_component_inflow",
+        "device_accounts",
+        "instrument_accounts",
+        "payer_referral_cluster",
+        "payee_referral_cluster",
+        "payee_referrals_24h",
+        "payee_referrals_7d",
+        "cycle",
+        "payout_method_age_h",
+    )
+)
+_FEATURE_NAMES: Final = {index: name for name, index in FEATURE_INDEX.items()}
+
+
+def _cost(condition: _Condition) -> int:
+    feature = condition[0]
+    if feature < 0:
+        return 0
+    name = _FEATURE_NAMES[feature]
+    return 1 if name in _BASE_FEATURES else 3 if name in _COSTLY_FEATURES else 2
+
+
+def _plan(rules: Iterable[Rule]) -> _Plan:
+    """``rules`` as evaluate runs them: a rule with a condition ``in`` an empty list never
+    fires (left out); a condition ``not_in`` an empty list always holds (dropped); the other
+    conditions cheapest first (a stable sort: file order among equals). All of a rule's
+    conditions must hold, and reading one changes nothing the others read, so the order
+    changes what is computed, not which rules fire."""
+    plan = []
+    for rule in rules:
+        checks = []
+        for condition in rule.conditions:
+            compare, right = condition[2], condition[3]
+            if compare in (_in, _not_in) and not right:
+                if compare is _in:
+                    break
+                continue
+            checks.append(condition)
+        else:
+            checks.sort(key=_cost)
+            plan.append((rule, tuple(checks)))
+    return tuple(plan)
 
 
 def _in(left: Any, right: Any) -> bool:

@@ -206,7 +206,7 @@ class Forest:
     """A model's trees evaluated natively (one ``centime.risk._trees.Forest``); immutable,
     shared by threads (each call releases the GIL while it walks the trees)."""
 
-    __slots__ = ("_native", "n_features", "n_trees")
+    __slots__ = ("_extension", "_native", "n_features", "n_trees")
 
     def __init__(self, arrays: ForestArrays, extension: ModuleType) -> None:
         self._native: Any = extension.Forest(
@@ -220,6 +220,7 @@ class Forest:
             arrays.n_features,
             arrays.sigmoid,
         )
+        self._extension = extension
         self.n_features = arrays.n_features
         self.n_trees = len(arrays.num_leaves)
 
@@ -249,6 +250,19 @@ class Forest:
         out = np.empty((len(matrix), self.n_trees), dtype=np.int32)
         self._native.predict(matrix, leaves=out)
         return out
+
+    def credit_table(
+        self,
+        indptr: npt.NDArray[np.int64],
+        features: I32,
+        values: F64,
+        leaves_per_tree: int,
+        width: int,
+    ) -> Any:
+        """The reasons' path credits as a native ``Credits`` (CSR ``indptr``, ``features``,
+        ``values`` per global leaf, checked and copied once): its ``sum(leaves, out)`` adds
+        up each row's credits over the leaves it reached (centime.risk.explain)."""
+        return self._extension.Credits(indptr, features, values, leaves_per_tree, width)
 
 
 def probe_rows(arrays: ForestArrays, count: int = PROBE_ROWS, seed: int = 0) -> F64:
