@@ -10,8 +10,14 @@ uses: PairCounts), nothing evicted; windows store their non-empty buckets
 are capped; the shared-thing graph keeps a bounded number of links.
 :meth:`OnlineFeatures.row` computes a row lazily, family by family, as the rules read it.
 
-Amounts stay integers in events; features are floats in the asset's major unit (amount /
-10**scale; an asset the platform does not know counts at scale 0), which is what a model and
+The classes here are the reference. With the C extension built and the velocity counters in
+process, the whole state (maps, windows, pairs and sketch, counterparties, graphs) and the
+lazy row run as one C object, ``centime.risk._cstate.RulesState`` (``OnlineFeatures.native``):
+the same operations in the same order, the same rows bit for bit
+(tests/risk/test_cstate_rules.py).
+
+Amounts stay integers in events; features are floats in the asset's major unit
+(float(amount) / 10**scale; an asset the platform does not know counts at scale 0), which is what a model and
 a threshold compare. Not thread-safe: the engine calls it under its lock.
 """
 
