@@ -17,8 +17,8 @@ the same operations in the same order, the same rows bit for bit
 (tests/risk/test_cstate_rules.py).
 
 Amounts stay integers in events; features are floats in the asset's major unit
-(float(amount) / 10**scale; an asset the platform does not know counts at scale 0), which is what a model and
-a threshold compare. Not thread-safe: the engine calls it under its lock.
+(float(amount) / 10**scale; an asset the platform does not know counts at scale 0), which is
+what a model and a threshold compare. Not thread-safe: the engine calls it under its lock.
 """
 
 from __future__ import annotations
