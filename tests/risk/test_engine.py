@@ -119,7 +119,7 @@ def test_without_a_model_the_rules_still_decide(rules: RulesFile) -> None:
     assert tested.action is Action.BLOCK and tested.reasons == ("card_testing_declines",)
     assert tested.score == 99 and tested.rules_version == "test-1"
     # a blocked attempt still counts: the next decision sees it
-    window = screen.features.payer_windows.get("cus_1")
+    window = screen.features.velocity_windows("payer", "cus_1")
     assert window is not None and window.read(T0 + 30 * S)[0][1] == 6  # 3 decided, 3 declines
 
 
@@ -192,7 +192,8 @@ def test_threads_share_one_engine(rules: RulesFile, model: Model, traffic: list[
     payers = sum(
         window.read(last_ns)[0][-1]
         for window in (
-            screen.features.payer_windows.get(k) for k in list(screen.features.payer_windows)
+            screen.features.velocity_windows("payer", k)
+            for k in screen.features.velocity_keys("payer")
         )
         if window
     )
@@ -204,7 +205,7 @@ def test_a_far_future_timestamp_is_held_to_the_clock(rules: RulesFile) -> None:
     screen = RiskEngine(OnlineFeatures(), rules, None, clock)
     screen.decide(topup(0))
     screen.decide(topup(10**9))  # thirty years ahead: counted as now (plus slack)
-    window = screen.features.payer_windows.get("cus_1")
+    window = screen.features.velocity_windows("payer", "cus_1")
     assert window is not None and window.read(T0 + 600 * S)[0][1] == 2
 
 

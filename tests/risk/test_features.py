@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from centime.risk.features import FEATURE_INDEX, FEATURE_NAMES, FeatureConfig, OnlineFeatures
 from centime.risk.types import RiskEvent
@@ -99,18 +100,22 @@ def test_shared_devices_referrals_and_cycles() -> None:
     assert f(row, "cycle") == 1 and f(row, "pair_reverse") == 0
 
 
-def test_state_is_bounded_and_forgets_nobody() -> None:
+@pytest.mark.parametrize("native_state", [True, False])
+def test_state_is_bounded_and_forgets_nobody(native_state: bool) -> None:
     """Beyond the exact limit keys share a fixed table of states (read high, never low);
-    the keys held exactly are never evicted (the old LRU cap made a key restart)."""
-    features = OnlineFeatures(FeatureConfig(exact_keys=50, max_graph_links=100))
+    the keys held exactly are never evicted (the old LRU cap made a key restart). With the
+    C state (when built) and the Python one."""
+    config = FeatureConfig(exact_keys=50, max_graph_links=100, native_state=native_state)
+    features = OnlineFeatures(config)
     features.process(ev(0, "topup", 10, "old", "old", "dev-old"))
     for i in range(200):
         features.process(ev(i + 1, "payment", 1, f"cus{i}", f"shop{i % 3}", f"dev{i}"))
-    for family in (features.accounts, features.payer_windows, features.devices):
-        assert len(family) == 50  # exact ones; the others in at most RISK_SHARED_SLOTS states
-    assert len(features.pairs) == 201  # pairs too: exact, then a sketch
-    assert "old" in features.accounts and "shop0" in features.accounts
-    assert len(features.shared) <= 100
+    sizes = features.exact_sizes()
+    for family in ("accounts", "payer", "device"):
+        assert sizes[family] == 50  # exact ones; the others in at most RISK_SHARED_SLOTS states
+    assert sizes["pairs"] == 201  # pairs too: exact, then a sketch
+    assert features.holds_account("old") and features.holds_account("shop0")
+    assert sizes["links"] <= 100
     row = features.compute(ev(300, "payment", 1, "old", "shop0", "dev-old"))
     assert f(row, "payer_balance") == 10 and f(row, "payer_n_30d") == 1  # remembered
     late = features.compute(ev(301, "payment", 1, "cus199", "shop0", "dev199"))

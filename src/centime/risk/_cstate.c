@@ -887,6 +887,1910 @@ static PyObject *field_step(PyObject *module, PyObject *const *args, Py_ssize_t 
     Py_RETURN_NONE;
 }
 
+/* ==========================================================================================
+ * The rules' online features (centime.risk.features.OnlineFeatures) as C state: RulesState.
+ *
+ * The Python OnlineFeatures is the reference: every map, window and counterparty list here is
+ * one of its objects, updated by the same operations in the same order, so every row is bit
+ * for bit the Python one (tests/risk/test_cstate_rules.py checks it on long seeded streams):
+ * - KMap: centime.risk.sketch.BoundedMap (exact keys up to a limit, then shared slots chosen
+ *   by the key's hash, multiply-shift as in Python);
+ * - PTable + CountMin: centime.risk.sketch.PairCounts (exact pairs up to a limit, then a
+ *   count-min sketch hashed as Python hashes the pair's tuple);
+ * - Recent: the capped insertion-ordered dicts (fan-in, fan-out, upstream, a thing's accounts);
+ * - the accounts' and things' windows: the WWin arrays above (WindowSet objects where
+ *   OnlineFeatures exposes them: the payer's, payee's and things' velocity windows);
+ * - CGraph: centime.risk.graph.Components (the shared-thing graph, the referrals' one).
+ * RulesRow is features.LazyRow: a family is computed when a rule first reads one of its
+ * features (reading moves windows, so C reads exactly what Python reads).
+ */
+
+/* -- keys ------------------------------------------------------------------------------------ */
+static int keys_equal(PyObject *a, Py_hash_t ha, PyObject *b, Py_hash_t hb) {
+    if (a == b) return 1;
+    if (ha != hb) return 0;
+    if (PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b)) {
+        Py_ssize_t n = PyUnicode_GET_LENGTH(a);
+        if (n != PyUnicode_GET_LENGTH(b) || PyUnicode_KIND(a) != PyUnicode_KIND(b)) return 0;
+        return memcmp(PyUnicode_DATA(a), PyUnicode_DATA(b), (size_t)n * PyUnicode_KIND(a)) == 0;
+    }
+    return PyObject_RichCompareBool(a, b, Py_EQ);
+}
+
+static int truthy_str(PyObject *o) { /* Python's `if key:` for str | None */
+    if (o == Py_None) return 0;
+    if (PyUnicode_CheckExact(o)) return PyUnicode_GET_LENGTH(o) != 0;
+    return PyObject_IsTrue(o);
+}
+
+#define SLOT_MULTIPLIER 0x9E3779B97F4A7C15ULL
+
+/* -- Recent: a capped insertion-ordered map key -> ns (dict pop, set, drop the oldest) ------ */
+typedef struct {
+    PyObject *key;
+    Py_hash_t hash;
+    int64_t t;
+} REntry;
+
+typedef struct {
+    int32_t len, cap;
+    REntry e[];
+} Recent;
+
+static void recent_free(Recent *r) {
+    if (r == NULL) return;
+    for (int32_t i = 0; i < r->len; i++) Py_DECREF(r->e[i].key);
+    PyMem_Free(r);
+}
+
+static int32_t recent_find(Recent *r, PyObject *key, Py_hash_t h) {
+    if (r == NULL) return -1;
+    for (int32_t i = r->len - 1; i >= 0; i--) {
+        int eq = keys_equal(r->e[i].key, r->e[i].hash, key, h);
+        if (eq < 0) return -2;
+        if (eq) return i;
+    }
+    return -1;
+}
+
+/* _touch: key moved (or added) to the end with t; beyond cap the oldest goes. */
+static int recent_touch(Recent **slot, PyObject *key, int64_t t, int32_t cap) {
+    Py_hash_t h = PyObject_Hash(key);
+    if (h == -1) return -1;
+    Recent *r = *slot;
+    int32_t at = recent_find(r, key, h);
+    if (at == -2) return -1;
+    if (at >= 0) {
+        PyObject *k = r->e[at].key;
+        memmove(&r->e[at], &r->e[at + 1], (size_t)(r->len - at - 1) * sizeof(REntry));
+        r->e[r->len - 1].key = k;
+        r->e[r->len - 1].hash = h;
+        r->e[r->len - 1].t = t;
+        return 0;
+    }
+    if (r == NULL || r->len == r->cap) {
+        int32_t cap2 = r == NULL ? 2 : r->cap * 2;
+        if (cap2 > cap + 1) cap2 = cap + 1;
+        Recent *grown = PyMem_Realloc(r, sizeof(Recent) + (size_t)cap2 * sizeof(REntry));
+        if (grown == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        if (r == NULL) grown->len = 0;
+        grown->cap = cap2;
+        r = *slot = grown;
+    }
+    Py_INCREF(key);
+    r->e[r->len].key = key;
+    r->e[r->len].hash = h;
+    r->e[r->len].t = t;
+    r->len++;
+    if (r->len > cap) {
+        Py_DECREF(r->e[0].key);
+        memmove(&r->e[0], &r->e[1], (size_t)(r->len - 1) * sizeof(REntry));
+        r->len--;
+    }
+    return 0;
+}
+
+static int64_t recent_since(Recent *r, int64_t since) { /* _recent */
+    int64_t n = 0;
+    if (r == NULL) return 0;
+    for (int32_t i = r->len - 1; i >= 0; i--) {
+        if (r->e[i].t < since) break;
+        n++;
+    }
+    return n;
+}
+
+/* -- account and thing state ---------------------------------------------------------------- */
+enum { W_FLOW_IN, W_FLOW_OUT, W_DECLINES, W_CARRIER, W_CARRIER_IN, W_NEAR, W_ROUND, W_REFERRALS,
+       W_COUNT };
+
+typedef struct {
+    int64_t first_seen_ns, method_change_ns;
+    double balance;
+    WWin *w[W_COUNT]; /* NULL until first used */
+    Recent *fan_in, *fan_out, *upstream;
+} Account;
+
+typedef struct {
+    PyObject *windows; /* a WindowSet of STANDARD_WINDOWS */
+    WWin *declines;
+    Recent *accounts;
+} Thing;
+
+static void wins_free(WWin *w, Py_ssize_t n) {
+    if (w == NULL) return;
+    for (Py_ssize_t i = 0; i < n; i++) PyMem_Free(w[i].buf);
+    PyMem_Free(w);
+}
+
+/* -- KMap: BoundedMap of str -> state ------------------------------------------------------- */
+typedef struct {
+    PyObject *key;
+    Py_hash_t hash;
+    void *value;
+} KEntry;
+
+typedef struct RulesStateObject RulesStateObject;
+typedef void *(*KFactory)(RulesStateObject *);
+typedef void (*KFree)(RulesStateObject *, void *);
+
+typedef struct {
+    KEntry *table;
+    size_t mask, count;
+    size_t exact_max;
+    void **shared; /* NULL until the exact map is full */
+    int shift;
+    KFactory make;
+    KFree drop;
+} KMap;
+
+static int kmap_init(KMap *m, size_t exact_max, int shift, KFactory make, KFree drop) {
+    m->mask = 7;
+    m->count = 0;
+    m->table = PyMem_Calloc(m->mask + 1, sizeof(KEntry));
+    if (m->table == NULL) return -1;
+    m->exact_max = exact_max;
+    m->shared = NULL;
+    m->shift = shift;
+    m->make = make;
+    m->drop = drop;
+    return 0;
+}
+
+static void kmap_free(RulesStateObject *s, KMap *m) {
+    if (m->table) {
+        for (size_t i = 0; i <= m->mask; i++)
+            if (m->table[i].key) {
+                Py_DECREF(m->table[i].key);
+                m->drop(s, m->table[i].value);
+            }
+        PyMem_Free(m->table);
+    }
+    if (m->shared) {
+        size_t n = (size_t)1 << (64 - m->shift);
+        for (size_t i = 0; i < n; i++)
+            if (m->shared[i]) m->drop(s, m->shared[i]);
+        PyMem_Free(m->shared);
+    }
+    m->table = NULL;
+    m->shared = NULL;
+}
+
+/* The exact entry of key (-1: error), its index in *at, or the empty slot for it. */
+static int kmap_lookup(KMap *m, PyObject *key, Py_hash_t h, size_t *at) {
+    size_t i = (size_t)h & m->mask;
+    for (;;) {
+        KEntry *e = &m->table[i];
+        if (e->key == NULL) {
+            *at = i;
+            return 0;
+        }
+        int eq = keys_equal(e->key, e->hash, key, h);
+        if (eq < 0) return -1;
+        if (eq) {
+            *at = i;
+            return 1;
+        }
+        i = (i + 1) & m->mask;
+    }
+}
+
+static size_t kmap_slot(KMap *m, Py_hash_t h) {
+    return (size_t)(((uint64_t)h * SLOT_MULTIPLIER) >> m->shift);
+}
+
+/* BoundedMap.get: *out NULL when absent. */
+static int kmap_get(KMap *m, PyObject *key, void **out) {
+    Py_hash_t h = PyObject_Hash(key);
+    if (h == -1) return -1;
+    size_t at;
+    int found = kmap_lookup(m, key, h, &at);
+    if (found < 0) return -1;
+    if (found) *out = m->table[at].value;
+    else *out = m->shared ? m->shared[kmap_slot(m, h)] : NULL;
+    return 0;
+}
+
+static int kmap_grow(KMap *m) {
+    size_t n = (m->mask + 1) * 2;
+    KEntry *table = PyMem_Calloc(n, sizeof(KEntry));
+    if (table == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0; i <= m->mask; i++) {
+        KEntry *e = &m->table[i];
+        if (e->key == NULL) continue;
+        size_t j = (size_t)e->hash & (n - 1);
+        while (table[j].key) j = (j + 1) & (n - 1);
+        table[j] = *e;
+    }
+    PyMem_Free(m->table);
+    m->table = table;
+    m->mask = n - 1;
+    return 0;
+}
+
+static void *kmap_get_or_create(RulesStateObject *s, KMap *m, PyObject *key) {
+    Py_hash_t h = PyObject_Hash(key);
+    if (h == -1) return NULL;
+    size_t at;
+    int found = kmap_lookup(m, key, h, &at);
+    if (found < 0) return NULL;
+    if (found) return m->table[at].value;
+    if (m->count < m->exact_max) {
+        void *value = m->make(s);
+        if (value == NULL) return NULL;
+        Py_INCREF(key);
+        m->table[at].key = key;
+        m->table[at].hash = h;
+        m->table[at].value = value;
+        m->count++;
+        if (m->count * 3 >= (m->mask + 1) * 2 && kmap_grow(m) < 0) return NULL;
+        return value;
+    }
+    if (m->shared == NULL) {
+        m->shared = PyMem_Calloc((size_t)1 << (64 - m->shift), sizeof(void *));
+        if (m->shared == NULL) return PyErr_NoMemory();
+    }
+    size_t slot = kmap_slot(m, h);
+    if (m->shared[slot] == NULL) m->shared[slot] = m->make(s);
+    return m->shared[slot];
+}
+
+/* -- PTable: PairCounts (exact pairs, then a count-min sketch) ----------------------------- */
+typedef struct {
+    PyObject *a, *b; /* b: the payee, or the thing (kind 1-3: "d:", "n:", "i:" + b) */
+    Py_hash_t ha, hb;
+    int64_t count;
+    int kind;
+} PEntry2;
+
+typedef struct {
+    PEntry2 *table;
+    size_t mask, count, exact_max;
+    uint32_t *sketch; /* depth x width, NULL until the exact map is full */
+} PTable;
+
+#define SKETCH_DEPTH_MAX 8
+static const char *const PREFIXES[4] = {"", "d:", "n:", "i:"};
+
+static uint64_t pair_mix(Py_hash_t ha, Py_hash_t hb, int kind) {
+    uint64_t x = (uint64_t)ha * 0x9E3779B97F4A7C15ULL ^ ((uint64_t)hb + (uint64_t)kind);
+    x ^= x >> 29;
+    x *= 0xBF58476D1CE4E5B9ULL;
+    return x ^ (x >> 32);
+}
+
+/* hash((a, b)) as CPython 3.8+ hashes a tuple of two items (xxHash-style). */
+static Py_hash_t tuple2_hash(Py_hash_t ha, Py_hash_t hb) {
+    const uint64_t P1 = 11400714785074694791ULL, P2 = 14029467366897019727ULL,
+                   P5 = 2870177450012600261ULL;
+    uint64_t acc = P5;
+    uint64_t lanes[2] = {(uint64_t)ha, (uint64_t)hb};
+    for (int i = 0; i < 2; i++) {
+        acc += lanes[i] * P2;
+        acc = (acc << 31) | (acc >> 33);
+        acc *= P1;
+    }
+    acc += 2 ^ (P5 ^ 3527539UL);
+    if (acc == (uint64_t)-1) return 1546275796;
+    return (Py_hash_t)acc;
+}
+
+static int pair_eq(PEntry2 *e, PyObject *a, Py_hash_t ha, PyObject *b, Py_hash_t hb, int kind) {
+    if (e->kind != kind) return 0;
+    int eq = keys_equal(e->a, e->ha, a, ha);
+    if (eq <= 0) return eq;
+    return keys_equal(e->b, e->hb, b, hb);
+}
+
+static int ptable_lookup(PTable *t, PyObject *a, Py_hash_t ha, PyObject *b, Py_hash_t hb,
+                         int kind, size_t *at) {
+    size_t i = (size_t)pair_mix(ha, hb, kind) & t->mask;
+    for (;;) {
+        PEntry2 *e = &t->table[i];
+        if (e->a == NULL) {
+            *at = i;
+            return 0;
+        }
+        int eq = pair_eq(e, a, ha, b, hb, kind);
+        if (eq < 0) return -1;
+        if (eq) {
+            *at = i;
+            return 1;
+        }
+        i = (i + 1) & t->mask;
+    }
+}
+
+typedef struct {
+    int width_shift, depth;
+    size_t width;
+    uint64_t multipliers[SKETCH_DEPTH_MAX];
+} SketchShape;
+
+/* The Python hash of the pair's tuple: (a, b), or (a, prefix + b) for a thing. */
+static int pair_py_hash(PyObject *a, Py_hash_t ha, PyObject *b, Py_hash_t hb, int kind,
+                        Py_hash_t *out) {
+    if (kind) {
+        PyObject *prefix = PyUnicode_FromString(PREFIXES[kind]);
+        PyObject *tagged = prefix ? PyUnicode_Concat(prefix, b) : NULL;
+        Py_XDECREF(prefix);
+        if (tagged == NULL) return -1;
+        hb = PyObject_Hash(tagged);
+        Py_DECREF(tagged);
+        if (hb == -1) return -1;
+    }
+    *out = tuple2_hash(ha, hb);
+    return 0;
+}
+
+static uint32_t sketch_get(const SketchShape *sh, uint32_t *table, Py_hash_t h) {
+    uint32_t best = 0;
+    for (int r = 0; r < sh->depth; r++) {
+        size_t slot = (size_t)(((uint64_t)h * sh->multipliers[r]) >> sh->width_shift);
+        uint32_t v = table[(size_t)r * sh->width + slot];
+        if (r == 0 || v < best) best = v;
+    }
+    return best;
+}
+
+static int64_t ptable_get(PTable *t, const SketchShape *sh, PyObject *a, PyObject *b, int kind) {
+    Py_hash_t ha = PyObject_Hash(a), hb = ha == -1 ? -1 : PyObject_Hash(b);
+    if (hb == -1) return -1;
+    size_t at;
+    int found = ptable_lookup(t, a, ha, b, hb, kind, &at);
+    if (found < 0) return -1;
+    if (found) return t->table[at].count;
+    if (t->sketch == NULL) return 0;
+    Py_hash_t h;
+    if (pair_py_hash(a, ha, b, hb, kind, &h) < 0) return -1;
+    return sketch_get(sh, t->sketch, h);
+}
+
+static int ptable_grow(PTable *t) {
+    size_t n = (t->mask + 1) * 2;
+    PEntry2 *table = PyMem_Calloc(n, sizeof(PEntry2));
+    if (table == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0; i <= t->mask; i++) {
+        PEntry2 *e = &t->table[i];
+        if (e->a == NULL) continue;
+        size_t j = (size_t)pair_mix(e->ha, e->hb, e->kind) & (n - 1);
+        while (table[j].a) j = (j + 1) & (n - 1);
+        table[j] = *e;
+    }
+    PyMem_Free(t->table);
+    t->table = table;
+    t->mask = n - 1;
+    return 0;
+}
+
+static int ptable_add(PTable *t, const SketchShape *sh, PyObject *a, PyObject *b, int kind) {
+    Py_hash_t ha = PyObject_Hash(a), hb = ha == -1 ? -1 : PyObject_Hash(b);
+    if (hb == -1) return -1;
+    size_t at;
+    int found = ptable_lookup(t, a, ha, b, hb, kind, &at);
+    if (found < 0) return -1;
+    if (found) {
+        t->table[at].count++;
+        return 0;
+    }
+    if (t->count < t->exact_max) {
+        PEntry2 *e = &t->table[at];
+        Py_INCREF(a);
+        Py_INCREF(b);
+        e->a = a;
+        e->b = b;
+        e->ha = ha;
+        e->hb = hb;
+        e->kind = kind;
+        e->count = 1;
+        t->count++;
+        if (t->count * 3 >= (t->mask + 1) * 2) return ptable_grow(t);
+        return 0;
+    }
+    if (t->sketch == NULL) {
+        t->sketch = PyMem_Calloc((size_t)sh->depth * sh->width, sizeof(uint32_t));
+        if (t->sketch == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    Py_hash_t h;
+    if (pair_py_hash(a, ha, b, hb, kind, &h) < 0) return -1;
+    for (int r = 0; r < sh->depth; r++) {
+        size_t slot = (size_t)(((uint64_t)h * sh->multipliers[r]) >> sh->width_shift);
+        t->sketch[(size_t)r * sh->width + slot] += 1;
+    }
+    return 0;
+}
+
+static void ptable_free(PTable *t) {
+    if (t->table) {
+        for (size_t i = 0; i <= t->mask; i++)
+            if (t->table[i].a) {
+                Py_DECREF(t->table[i].a);
+                Py_DECREF(t->table[i].b);
+            }
+        PyMem_Free(t->table);
+    }
+    PyMem_Free(t->sketch);
+    t->table = NULL;
+    t->sketch = NULL;
+}
+
+/* -- CGraph: centime.risk.graph.Components ------------------------------------------------- *
+ * The same union-find over the same links, literally: nodes (an account id, or a tagged thing
+ * "d:" + device, "i:" + instrument, "p:" + payout account) with the accounts and inflow of each
+ * root, the links in least-recently-seen order, the oldest tenth dropped and the components
+ * rebuilt when there are more than max_edges. A node is (tag, str): "d:x" is (d, "x") whether
+ * it came as an account id or as the device "x" (Python's strings are equal, so are these).
+ */
+typedef struct {
+    PyObject *str;
+    Py_hash_t hash;
+    int tag; /* 0: none, 1 "d:", 2 "n:", 3 "i:", 4 "p:" */
+} NKey;
+
+typedef struct {
+    NKey key;
+    int64_t parent, root_accounts, root_inflow, inflow;
+    int is_account;
+} GNode;
+
+typedef struct {
+    NKey a, b;
+    int other_is_account;
+    int64_t prev, next; /* the order of links, oldest first; -1 ends */
+} GEdge;
+
+typedef struct {
+    GNode *nodes;
+    int64_t n_nodes, cap_nodes;
+    int64_t *node_index; /* open addressing: node + 1, 0 empty */
+    size_t node_mask;
+    GEdge *edges;
+    int64_t n_edges, cap_edges, head, tail;
+    int64_t *edge_index;
+    size_t edge_mask;
+    int64_t max_edges, rebuilds;
+} CGraph;
+
+static const char TAG_CHARS[5] = {0, 'd', 'n', 'i', 'p'};
+
+static uint64_t nkey_hash(const NKey *k) {
+    return ((uint64_t)k->hash ^ ((uint64_t)k->tag * 0x9E3779B97F4A7C15ULL)) * 0xBF58476D1CE4E5B9ULL;
+}
+
+static int nkey_eq(const NKey *x, const NKey *y) {
+    return x->tag == y->tag && keys_equal(x->str, x->hash, y->str, y->hash);
+}
+
+/* (tag, str) for a raw string: "d:x" -> (d, "x"); a new reference in k->str. */
+static int nkey_make(NKey *k, int tag, PyObject *str) {
+    if (tag == 0 && PyUnicode_Check(str) && PyUnicode_GET_LENGTH(str) >= 2 &&
+        PyUnicode_READ_CHAR(str, 1) == ':') {
+        Py_UCS4 c = PyUnicode_READ_CHAR(str, 0);
+        for (int t = 1; t < 5; t++)
+            if (c == (Py_UCS4)TAG_CHARS[t]) {
+                PyObject *rest = PyUnicode_Substring(str, 2, PyUnicode_GET_LENGTH(str));
+                if (rest == NULL) return -1;
+                k->hash = PyObject_Hash(rest);
+                k->str = rest;
+                k->tag = t;
+                return 0;
+            }
+    }
+    k->hash = PyObject_Hash(str);
+    if (k->hash == -1) return -1;
+    Py_INCREF(str);
+    k->str = str;
+    k->tag = tag;
+    return 0;
+}
+
+static int cgraph_init(CGraph *g, int64_t max_edges) {
+    memset(g, 0, sizeof(*g));
+    g->max_edges = max_edges;
+    g->head = g->tail = -1;
+    g->node_mask = g->edge_mask = 15;
+    g->node_index = PyMem_Calloc(16, sizeof(int64_t));
+    g->edge_index = PyMem_Calloc(16, sizeof(int64_t));
+    if (g->node_index == NULL || g->edge_index == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static void cgraph_clear_nodes(GNode *nodes, int64_t n) {
+    for (int64_t i = 0; i < n; i++) Py_DECREF(nodes[i].key.str);
+}
+
+static void cgraph_free(CGraph *g) {
+    cgraph_clear_nodes(g->nodes, g->n_nodes);
+    for (int64_t i = 0; i < g->n_edges; i++) {
+        Py_DECREF(g->edges[i].a.str);
+        Py_DECREF(g->edges[i].b.str);
+    }
+    PyMem_Free(g->nodes);
+    PyMem_Free(g->node_index);
+    PyMem_Free(g->edges);
+    PyMem_Free(g->edge_index);
+    memset(g, 0, sizeof(*g));
+}
+
+/* the node of k (-1 absent, -2 error) in an index table */
+static int64_t node_find_in(GNode *nodes, int64_t *index, size_t mask, const NKey *k,
+                            size_t *slot) {
+    size_t i = (size_t)nkey_hash(k) & mask;
+    for (;;) {
+        int64_t v = index[i];
+        if (v == 0) {
+            if (slot) *slot = i;
+            return -1;
+        }
+        int eq = nkey_eq(&nodes[v - 1].key, k);
+        if (eq < 0) return -2;
+        if (eq) return v - 1;
+        i = (i + 1) & mask;
+    }
+}
+
+static int64_t *index_grow(int64_t *old, size_t mask, size_t *new_mask, uint64_t (*hash_of)(void *, int64_t),
+                           void *items) {
+    size_t n = (mask + 1) * 2;
+    int64_t *index = PyMem_Calloc(n, sizeof(int64_t));
+    if (index == NULL) return NULL;
+    for (size_t i = 0; i <= mask; i++) {
+        if (old[i] == 0) continue;
+        size_t j = (size_t)hash_of(items, old[i] - 1) & (n - 1);
+        while (index[j]) j = (j + 1) & (n - 1);
+        index[j] = old[i];
+    }
+    *new_mask = n - 1;
+    return index;
+}
+
+static uint64_t node_hash_at(void *items, int64_t i) { return nkey_hash(&((GNode *)items)[i].key); }
+
+static int64_t cgraph_find(CGraph *g, int64_t node) { /* with path compression */
+    GNode *n = g->nodes;
+    int64_t root = node, up;
+    while ((up = n[root].parent) != root) root = up;
+    while ((up = n[node].parent) != root) {
+        n[node].parent = root;
+        node = up;
+    }
+    return root;
+}
+
+/* _add_node; old: the nodes before a rebuild (their inflow), or NULL */
+static int cgraph_add_node(CGraph *g, const NKey *k, int is_account, CGraph *old) {
+    size_t slot;
+    int64_t at = node_find_in(g->nodes, g->node_index, g->node_mask, k, &slot);
+    if (at == -2) return -1;
+    if (at >= 0) {
+        if (is_account && !g->nodes[at].is_account) {
+            g->nodes[at].is_account = 1;
+            g->nodes[cgraph_find(g, at)].root_accounts += 1;
+        }
+        return 0;
+    }
+    if (g->n_nodes == g->cap_nodes) {
+        int64_t cap = g->cap_nodes ? g->cap_nodes * 2 : 16;
+        GNode *nodes = PyMem_Realloc(g->nodes, (size_t)cap * sizeof(GNode));
+        if (nodes == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        g->nodes = nodes;
+        g->cap_nodes = cap;
+    }
+    int64_t inflow = 0; /* Python's _inflow.get(node, 0): only a rebuild finds one */
+    if (old) {
+        int64_t was = node_find_in(old->nodes, old->node_index, old->node_mask, k, NULL);
+        if (was == -2) return -1;
+        if (was >= 0) inflow = old->nodes[was].inflow;
+    }
+    GNode *n = &g->nodes[g->n_nodes];
+    n->key = *k;
+    Py_INCREF(k->str);
+    n->parent = g->n_nodes;
+    n->root_accounts = is_account ? 1 : 0;
+    n->root_inflow = is_account ? inflow : 0;
+    n->inflow = inflow; /* kept after a rebuild only if it ends up an account (the filter) */
+    n->is_account = is_account;
+    g->node_index[slot] = ++g->n_nodes;
+    if ((size_t)g->n_nodes * 3 >= (g->node_mask + 1) * 2) {
+        size_t mask;
+        int64_t *index = index_grow(g->node_index, g->node_mask, &mask, node_hash_at, g->nodes);
+        if (index == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        PyMem_Free(g->node_index);
+        g->node_index = index;
+        g->node_mask = mask;
+    }
+    return 0;
+}
+
+static int64_t cgraph_node(CGraph *g, const NKey *k) {
+    return node_find_in(g->nodes, g->node_index, g->node_mask, k, NULL);
+}
+
+static int cgraph_union_keys(CGraph *g, const NKey *a, const NKey *b) {
+    int64_t na = cgraph_node(g, a), nb = cgraph_node(g, b);
+    if (na < 0 || nb < 0) return na == -2 || nb == -2 ? -1 : 0;
+    int64_t ra = cgraph_find(g, na), rb = cgraph_find(g, nb);
+    if (ra == rb) return 0;
+    if (g->nodes[ra].root_accounts < g->nodes[rb].root_accounts) {
+        int64_t t = ra;
+        ra = rb;
+        rb = t;
+    }
+    g->nodes[rb].parent = ra;
+    g->nodes[ra].root_accounts += g->nodes[rb].root_accounts;
+    g->nodes[ra].root_inflow += g->nodes[rb].root_inflow;
+    return 0;
+}
+
+static uint64_t edge_hash(const NKey *a, const NKey *b) {
+    return nkey_hash(a) * 31 + nkey_hash(b);
+}
+
+static uint64_t edge_hash_at(void *items, int64_t i) {
+    GEdge *e = &((GEdge *)items)[i];
+    return edge_hash(&e->a, &e->b);
+}
+
+static int64_t edge_find(CGraph *g, const NKey *a, const NKey *b, size_t *slot) {
+    size_t i = (size_t)edge_hash(a, b) & g->edge_mask;
+    for (;;) {
+        int64_t v = g->edge_index[i];
+        if (v == 0) {
+            if (slot) *slot = i;
+            return -1;
+        }
+        GEdge *e = &g->edges[v - 1];
+        int eq = nkey_eq(&e->a, a);
+        if (eq > 0) eq = nkey_eq(&e->b, b);
+        if (eq < 0) return -2;
+        if (eq) return v - 1;
+        i = (i + 1) & g->edge_mask;
+    }
+}
+
+static void edge_unlink(CGraph *g, int64_t i) {
+    GEdge *e = &g->edges[i];
+    if (e->prev >= 0) g->edges[e->prev].next = e->next;
+    else g->head = e->next;
+    if (e->next >= 0) g->edges[e->next].prev = e->prev;
+    else g->tail = e->prev;
+}
+
+static void edge_append(CGraph *g, int64_t i) {
+    GEdge *e = &g->edges[i];
+    e->prev = g->tail;
+    e->next = -1;
+    if (g->tail >= 0) g->edges[g->tail].next = i;
+    else g->head = i;
+    g->tail = i;
+}
+
+static int cgraph_rebuild(CGraph *g) {
+    /* drop the oldest tenth of the links, then the components from the links that remain */
+    g->rebuilds++;
+    int64_t drop = g->max_edges / 10 > 1 ? g->max_edges / 10 : 1;
+    int64_t keep = g->n_edges - drop, k = 0;
+    GEdge *edges = PyMem_Malloc((size_t)(keep > 0 ? keep : 1) * sizeof(GEdge));
+    size_t mask = g->edge_mask;
+    int64_t *index = PyMem_Calloc(mask + 1, sizeof(int64_t));
+    if (edges == NULL || index == NULL) {
+        PyMem_Free(edges);
+        PyMem_Free(index);
+        PyErr_NoMemory();
+        return -1;
+    }
+    int64_t i = g->head;
+    for (int64_t d = 0; d < drop && i >= 0; d++) {
+        Py_DECREF(g->edges[i].a.str);
+        Py_DECREF(g->edges[i].b.str);
+        i = g->edges[i].next;
+    }
+    for (; i >= 0; i = g->edges[i].next) {
+        edges[k] = g->edges[i];
+        edges[k].prev = k - 1;
+        edges[k].next = -1;
+        if (k > 0) edges[k - 1].next = k;
+        size_t j = (size_t)edge_hash(&edges[k].a, &edges[k].b) & mask;
+        while (index[j]) j = (j + 1) & mask;
+        index[j] = k + 1;
+        k++;
+    }
+    PyMem_Free(g->edges);
+    PyMem_Free(g->edge_index);
+    g->edges = edges;
+    g->edge_index = index;
+    g->n_edges = g->cap_edges = k;
+    g->head = k ? 0 : -1;
+    g->tail = k - 1;
+    CGraph old = *g; /* its nodes, for their inflow */
+    g->nodes = NULL;
+    g->n_nodes = g->cap_nodes = 0;
+    g->node_mask = 15;
+    g->node_index = PyMem_Calloc(16, sizeof(int64_t));
+    int rc = g->node_index ? 0 : -1;
+    if (rc < 0) PyErr_NoMemory();
+    for (int64_t e = 0; e < k && rc == 0; e++) {
+        GEdge *x = &edges[e];
+        rc = cgraph_add_node(g, &x->a, 1, &old);
+        if (rc == 0) rc = cgraph_add_node(g, &x->b, x->other_is_account, &old);
+        if (rc == 0) rc = cgraph_union_keys(g, &x->a, &x->b);
+    }
+    for (int64_t n = 0; n < g->n_nodes; n++)
+        if (!g->nodes[n].is_account) g->nodes[n].inflow = 0;
+    cgraph_clear_nodes(old.nodes, old.n_nodes);
+    PyMem_Free(old.nodes);
+    PyMem_Free(old.node_index);
+    return rc;
+}
+
+/* link(account, other): the keys are borrowed; stored with new references */
+static int cgraph_link(CGraph *g, const NKey *a, const NKey *b, int other_is_account) {
+    size_t slot;
+    int64_t at = edge_find(g, a, b, &slot);
+    if (at == -2) return -1;
+    if (at >= 0) { /* move_to_end */
+        if (at != g->tail) {
+            edge_unlink(g, at);
+            edge_append(g, at);
+        }
+        return 0;
+    }
+    if (g->n_edges == g->cap_edges) {
+        int64_t cap = g->cap_edges ? g->cap_edges * 2 : 16;
+        GEdge *edges = PyMem_Realloc(g->edges, (size_t)cap * sizeof(GEdge));
+        if (edges == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        g->edges = edges;
+        g->cap_edges = cap;
+    }
+    int64_t i = g->n_edges++;
+    GEdge *e = &g->edges[i];
+    e->a = *a;
+    e->b = *b;
+    Py_INCREF(a->str);
+    Py_INCREF(b->str);
+    e->other_is_account = other_is_account;
+    edge_append(g, i);
+    g->edge_index[slot] = i + 1;
+    if ((size_t)g->n_edges * 3 >= (g->edge_mask + 1) * 2) {
+        size_t mask;
+        int64_t *index = index_grow(g->edge_index, g->edge_mask, &mask, edge_hash_at, g->edges);
+        if (index == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        PyMem_Free(g->edge_index);
+        g->edge_index = index;
+        g->edge_mask = mask;
+    }
+    if (g->n_edges > g->max_edges) return cgraph_rebuild(g);
+    if (cgraph_add_node(g, a, 1, NULL) < 0 || cgraph_add_node(g, b, other_is_account, NULL) < 0)
+        return -1;
+    return cgraph_union_keys(g, a, b);
+}
+
+static int cgraph_add_inflow(CGraph *g, const NKey *k) {
+    int64_t n = cgraph_node(g, k);
+    if (n == -2) return -1;
+    if (n >= 0 && g->nodes[n].is_account) {
+        g->nodes[n].inflow += 1;
+        g->nodes[cgraph_find(g, n)].root_inflow += 1;
+    }
+    return 0;
+}
+
+/* size (which 0) or inflow (which 1) of k's component; -1 error */
+static int64_t cgraph_measure(CGraph *g, const NKey *k, int which) {
+    int64_t n = cgraph_node(g, k);
+    if (n == -2) return -1;
+    if (n < 0) return which ? 0 : 1;
+    GNode *root = &g->nodes[cgraph_find(g, n)];
+    return which ? root->root_inflow : root->root_accounts;
+}
+
+/* -- Components: a CGraph as a Python object (the tests compare it with graph.Components) -- */
+typedef struct {
+    PyObject_HEAD CGraph g;
+} ComponentsObject;
+
+static PyObject *Components_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"max_edges", NULL};
+    Py_ssize_t max_edges;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "n:Components", kwlist, &max_edges)) return NULL;
+    if (max_edges < 10) {
+        PyErr_SetString(PyExc_ValueError, "max_edges must be at least 10");
+        return NULL;
+    }
+    ComponentsObject *self = (ComponentsObject *)type->tp_alloc(type, 0);
+    if (self == NULL) return NULL;
+    if (cgraph_init(&self->g, max_edges) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+static void Components_dealloc(ComponentsObject *self) {
+    cgraph_free(&self->g);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *Components_link(ComponentsObject *self, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"account", "other", "other_is_account", NULL};
+    PyObject *account, *other;
+    int other_is_account = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "UU|$p:link", kwlist, &account, &other,
+                                     &other_is_account))
+        return NULL;
+    NKey a, b;
+    if (nkey_make(&a, 0, account) < 0) return NULL;
+    if (nkey_make(&b, 0, other) < 0) {
+        Py_DECREF(a.str);
+        return NULL;
+    }
+    int rc = cgraph_link(&self->g, &a, &b, other_is_account);
+    Py_DECREF(a.str);
+    Py_DECREF(b.str);
+    if (rc < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *components_measure(ComponentsObject *self, PyObject *node, int which) {
+    NKey k;
+    if (!PyUnicode_Check(node)) {
+        PyErr_SetString(PyExc_TypeError, "a node is a str");
+        return NULL;
+    }
+    if (nkey_make(&k, 0, node) < 0) return NULL;
+    int64_t v = which < 2 ? cgraph_measure(&self->g, &k, which) : cgraph_add_inflow(&self->g, &k);
+    Py_DECREF(k.str);
+    if (v < 0) return NULL;
+    if (which == 2) Py_RETURN_NONE;
+    return PyLong_FromLongLong(v);
+}
+
+static PyObject *Components_size(ComponentsObject *self, PyObject *node) {
+    return components_measure(self, node, 0);
+}
+static PyObject *Components_inflow(ComponentsObject *self, PyObject *node) {
+    return components_measure(self, node, 1);
+}
+static PyObject *Components_add_inflow(ComponentsObject *self, PyObject *node) {
+    return components_measure(self, node, 2);
+}
+static Py_ssize_t Components_len(ComponentsObject *self) { return (Py_ssize_t)self->g.n_edges; }
+static PyObject *Components_rebuilds(ComponentsObject *self, void *c) {
+    return PyLong_FromLongLong(self->g.rebuilds);
+}
+
+static PyMethodDef Components_methods[] = {
+    {"link", (PyCFunction)(void (*)(void))Components_link, METH_VARARGS | METH_KEYWORDS,
+     "link(account, other, *, other_is_account=False)"},
+    {"add_inflow", (PyCFunction)Components_add_inflow, METH_O, "add_inflow(account)"},
+    {"size", (PyCFunction)Components_size, METH_O, "size(node) -> accounts in its component"},
+    {"inflow", (PyCFunction)Components_inflow, METH_O, "inflow(node) -> its inflow events"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Components_getset[] = {
+    {"rebuilds", (getter)Components_rebuilds, NULL, NULL, NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PySequenceMethods Components_seq = {.sq_length = (lenfunc)Components_len};
+
+static PyTypeObject ComponentsType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "centime.risk._cstate.Components",
+    .tp_doc = "Accounts linked by what they share (centime.risk.graph.Components), in C.",
+    .tp_basicsize = sizeof(ComponentsObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = Components_new,
+    .tp_dealloc = (destructor)Components_dealloc,
+    .tp_methods = Components_methods,
+    .tp_getset = Components_getset,
+    .tp_as_sequence = &Components_seq,
+};
+
+/* -- the state ------------------------------------------------------------------------------ */
+enum { T_TOPUP = 1, T_OUTFLOW = 2, T_INFLOW = 4, T_PAYOUT = 8, T_DECLINED = 16, T_CARRIER = 32,
+       T_SIGNUP = 64, T_METHOD_CHANGE = 128 };
+enum { F_ACCOUNTS, F_PAYER_WINDOWS, F_PAYEE_WINDOWS, F_DEVICES, F_IPS, F_INSTRUMENTS, F_COUNT };
+enum { S_STANDARD, S_FLOW, S_DECLINE, S_DAY_WEEK, S_MONTH, S_WEEK, S_DAY, S_COUNT };
+#define FAN_CAP 64
+#define UPSTREAM_CAP 16
+#define THING_ACCOUNTS_CAP 64
+#define NS_PER_S 1000000000LL
+static const int ACCOUNT_SHAPES[W_COUNT] = {S_FLOW,  S_FLOW,     S_DECLINE, S_MONTH,
+                                            S_WEEK,  S_DAY_WEEK, S_DAY,     S_DAY_WEEK};
+
+struct RulesStateObject {
+    PyObject_HEAD KMap maps[F_COUNT];
+    PTable pairs, seen;
+    SketchShape sketch;
+    ShapeObject *shapes[S_COUNT];
+    PyObject *types;   /* type -> flags | (id + 1) << 8 */
+    PyObject *limits;  /* type -> float (absent: inf) */
+    PyObject *scales;  /* asset -> int, filled through scale_of */
+    PyObject *scale_of;
+    CGraph shared, referrals; /* graph.Components: shared things; referrals */
+    PyObject *prefixes[4];
+    double near_share, carrier_monthly, heavy_ratio;
+};
+
+static PyTypeObject RulesStateType;
+
+static void *make_account(RulesStateObject *s) {
+    Account *a = PyMem_Calloc(1, sizeof(Account));
+    if (a == NULL) return PyErr_NoMemory();
+    a->first_seen_ns = a->method_change_ns = -1;
+    return a;
+}
+
+static void drop_account(RulesStateObject *s, void *p) {
+    Account *a = p;
+    for (int i = 0; i < W_COUNT; i++) wins_free(a->w[i], Py_SIZE(s->shapes[ACCOUNT_SHAPES[i]]));
+    recent_free(a->fan_in);
+    recent_free(a->fan_out);
+    recent_free(a->upstream);
+    PyMem_Free(a);
+}
+
+static PyObject *new_windowset(ShapeObject *shape) {
+    Py_ssize_t n = Py_SIZE(shape);
+    WindowSetObject *ws = (WindowSetObject *)WindowSetType.tp_alloc(&WindowSetType, n);
+    if (ws == NULL) return NULL;
+    Py_INCREF(shape);
+    ws->shape = shape;
+    for (Py_ssize_t i = 0; i < n; i++) wwin_init(&ws->w[i]);
+    return (PyObject *)ws;
+}
+
+static void *make_windows(RulesStateObject *s) { return new_windowset(s->shapes[S_STANDARD]); }
+static void drop_windows(RulesStateObject *s, void *p) { Py_DECREF((PyObject *)p); }
+
+static void *make_thing(RulesStateObject *s) {
+    Thing *t = PyMem_Calloc(1, sizeof(Thing));
+    if (t == NULL) return PyErr_NoMemory();
+    t->windows = new_windowset(s->shapes[S_STANDARD]);
+    if (t->windows == NULL) {
+        PyMem_Free(t);
+        return NULL;
+    }
+    return t;
+}
+
+static void drop_thing(RulesStateObject *s, void *p) {
+    Thing *t = p;
+    Py_DECREF(t->windows);
+    wins_free(t->declines, Py_SIZE(s->shapes[S_DECLINE]));
+    recent_free(t->accounts);
+    PyMem_Free(t);
+}
+
+/* windows of one shape, created on first use (features._add) */
+static int wins_add(RulesStateObject *s, WWin **slot, int shape, int64_t now, double value) {
+    ShapeObject *sh = s->shapes[shape];
+    Py_ssize_t n = Py_SIZE(sh);
+    if (*slot == NULL) {
+        WWin *w = PyMem_Malloc((size_t)n * sizeof(WWin));
+        if (w == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) wwin_init(&w[i]);
+        *slot = w;
+    }
+    return windows_add(*slot, sh->dims, n, now, value, 1);
+}
+
+/* features._read: window i's count and sum (zero when empty) as of now; moves every window */
+static void wins_read(RulesStateObject *s, WWin *w, int shape, int64_t now, int i, int64_t *count,
+                      double *sum) {
+    if (w == NULL) {
+        *count = 0;
+        *sum = 0.0;
+        return;
+    }
+    ShapeObject *sh = s->shapes[shape];
+    windows_move(w, sh->dims, Py_SIZE(sh), now);
+    *count = w[i].total_count;
+    *sum = w[i].total_count ? w[i].total_sum : 0.0;
+}
+
+static int64_t wins_count(RulesStateObject *s, WWin *w, int shape, int64_t now, int i) {
+    int64_t c;
+    double sum;
+    wins_read(s, w, shape, now, i, &c, &sum);
+    return c;
+}
+
+/* -- one event, parsed once ----------------------------------------------------------------- */
+typedef struct {
+    int64_t now;
+    double amount, limit, roundness, type_id;
+    long flags;
+    PyObject *type, *payer, *payee, *device, *ip, *instrument;
+    int has_payee;
+} Ev;
+
+static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,
+                               1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16};
+
+/* float(amount) / 10**scale and _roundness(amount, scale), as features.py computes them */
+static int ev_amount(Ev *ev, PyObject *amount, long scale) {
+    int overflow = 0;
+    long long a = PyLong_Check(amount) ? PyLong_AsLongLongAndOverflow(amount, &overflow) : 0;
+    if (a == -1 && PyErr_Occurred()) return -1;
+    if (PyLong_Check(amount) && !overflow && scale >= 0 && scale <= 14) {
+        int64_t whole = (int64_t)POW10[scale];
+        ev->amount = (double)a / POW10[scale];
+        ev->roundness = a <= 0 ? 0.0 : a % (100 * whole) == 0 ? 2.0 : a % (10 * whole) == 0 ? 1.0 : 0.0;
+        return 0;
+    }
+    PyObject *ten = PyLong_FromLong(10), *sc = PyLong_FromLong(scale), *whole = NULL, *q = NULL;
+    PyObject *hundred = NULL, *tens = NULL, *r100 = NULL, *r10 = NULL, *zero = PyLong_FromLong(0);
+    int rc = -1;
+    if (ten && sc && zero) whole = PyNumber_Power(ten, sc, Py_None);
+    PyObject *f = whole ? PyNumber_Float(amount) : NULL;
+    if (f) q = PyNumber_TrueDivide(f, whole);
+    Py_XDECREF(f);
+    if (q) {
+        ev->amount = PyFloat_AsDouble(q);
+        int positive = PyObject_RichCompareBool(amount, zero, Py_GT);
+        if (positive == 0) {
+            ev->roundness = 0.0;
+            rc = 0;
+        } else if (positive > 0) {
+            PyObject *h = PyLong_FromLong(100);
+            hundred = h ? PyNumber_Multiply(h, whole) : NULL;
+            Py_XDECREF(h);
+            tens = PyNumber_Multiply(ten, whole);
+            r100 = hundred ? PyNumber_Remainder(amount, hundred) : NULL;
+            r10 = tens ? PyNumber_Remainder(amount, tens) : NULL;
+            if (r100 && r10) {
+                int z100 = PyObject_RichCompareBool(r100, zero, Py_EQ);
+                int z10 = PyObject_RichCompareBool(r10, zero, Py_EQ);
+                if (z100 >= 0 && z10 >= 0) {
+                    ev->roundness = z100 ? 2.0 : z10 ? 1.0 : 0.0;
+                    rc = 0;
+                }
+            }
+        }
+        if (rc == 0 && ev->amount == -1.0 && PyErr_Occurred()) rc = -1;
+    }
+    Py_XDECREF(ten);
+    Py_XDECREF(sc);
+    Py_XDECREF(whole);
+    Py_XDECREF(q);
+    Py_XDECREF(hundred);
+    Py_XDECREF(tens);
+    Py_XDECREF(r100);
+    Py_XDECREF(r10);
+    Py_XDECREF(zero);
+    return rc;
+}
+
+static int ev_scale(RulesStateObject *s, PyObject *asset, long *scale) {
+    PyObject *found = PyDict_GetItemWithError(s->scales, asset);
+    if (found == NULL) {
+        if (PyErr_Occurred()) return -1;
+        found = PyObject_CallOneArg(s->scale_of, asset);
+        if (found == NULL) return -1;
+        int rc = PyDict_SetItem(s->scales, asset, found);
+        Py_DECREF(found);
+        if (rc < 0) return -1;
+    }
+    *scale = PyLong_AsLong(found);
+    return *scale == -1 && PyErr_Occurred() ? -1 : 0;
+}
+
+static int ev_parse(RulesStateObject *s, PyObject *event, Ev *ev) {
+    if (!PyTuple_Check(event) || PyTuple_GET_SIZE(event) != 9) {
+        PyErr_SetString(PyExc_TypeError, "expected a RiskEvent");
+        return -1;
+    }
+    if (as_int64(PyTuple_GET_ITEM(event, 0), &ev->now) < 0) return -1;
+    ev->type = PyTuple_GET_ITEM(event, 1);
+    ev->payer = PyTuple_GET_ITEM(event, 4);
+    ev->payee = PyTuple_GET_ITEM(event, 5);
+    ev->device = PyTuple_GET_ITEM(event, 6);
+    ev->ip = PyTuple_GET_ITEM(event, 7);
+    ev->instrument = PyTuple_GET_ITEM(event, 8);
+    ev->has_payee = truthy_str(ev->payee);
+    if (ev->has_payee < 0) return -1;
+    long scale;
+    if (ev_scale(s, PyTuple_GET_ITEM(event, 3), &scale) < 0) return -1;
+    if (ev_amount(ev, PyTuple_GET_ITEM(event, 2), scale) < 0) return -1;
+    PyObject *code = PyDict_GetItemWithError(s->types, ev->type);
+    if (code == NULL && PyErr_Occurred()) return -1;
+    long c = code ? PyLong_AsLong(code) : 0;
+    if (c == -1 && PyErr_Occurred()) return -1;
+    ev->flags = c & 0xff;
+    ev->type_id = (double)((c >> 8) - 1);
+    PyObject *limit = PyDict_GetItemWithError(s->limits, ev->type);
+    if (limit == NULL && PyErr_Occurred()) return -1;
+    ev->limit = limit ? PyFloat_AsDouble(limit) : INFINITY;
+    return ev->limit == -1.0 && PyErr_Occurred() ? -1 : 0;
+}
+
+/* -- the graphs ------------------------------------------------------------------------ */
+/* link(account, tag + other): tag 0 links another account (a referrer) */
+static int graph_link(CGraph *g, PyObject *account, int tag, PyObject *other) {
+    NKey a, b;
+    if (nkey_make(&a, 0, account) < 0) return -1;
+    if (nkey_make(&b, tag, other) < 0) {
+        Py_DECREF(a.str);
+        return -1;
+    }
+    int rc = cgraph_link(g, &a, &b, tag == 0);
+    Py_DECREF(a.str);
+    Py_DECREF(b.str);
+    return rc;
+}
+
+/* size (which 0) or inflow (1) of an account's component as a float; add_inflow (2) */
+static int graph_account(CGraph *g, PyObject *account, int which, double *out) {
+    NKey k;
+    if (nkey_make(&k, 0, account) < 0) return -1;
+    int64_t v = which < 2 ? cgraph_measure(g, &k, which) : cgraph_add_inflow(g, &k);
+    Py_DECREF(k.str);
+    if (v < 0) return -1;
+    if (out) *out = (double)v;
+    return 0;
+}
+
+/* -- updates (OnlineFeatures.update) -------------------------------------------------------- */
+static int update_things(RulesStateObject *s, Ev *ev, double amount) {
+    int declined = (ev->flags & T_DECLINED) != 0;
+    PyObject *keys[3] = {ev->device, ev->ip, ev->instrument};
+    for (int k = 0; k < 3; k++) {
+        int present = truthy_str(keys[k]);
+        if (present < 0) return -1;
+        if (!present) continue;
+        Thing *thing = kmap_get_or_create(s, &s->maps[F_DEVICES + k], keys[k]);
+        if (thing == NULL) return -1;
+        WindowSetObject *ws = (WindowSetObject *)thing->windows;
+        if (windows_add(ws->w, ws->shape->dims, Py_SIZE(ws), ev->now, amount, 1) < 0) return -1;
+        if (declined && wins_add(s, &thing->declines, S_DECLINE, ev->now, amount) < 0) return -1;
+        if (recent_touch(&thing->accounts, ev->payer, 0, THING_ACCOUNTS_CAP) < 0) return -1;
+        if (ptable_add(&s->seen, &s->sketch, ev->payer, keys[k], k + 1) < 0) return -1;
+        /* IPs are shared by whole networks (NAT): not linked */
+        if (k != 1 && !declined && graph_link(&s->shared, ev->payer, k + 1, keys[k]) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int update_inflow(RulesStateObject *s, Ev *ev, Account *payer, Account *payee) {
+    int64_t now = ev->now;
+    double amount = ev->amount;
+    payee->balance += amount;
+    if (wins_add(s, &payee->w[W_FLOW_IN], S_FLOW, now, amount) < 0) return -1;
+    if (recent_touch(&payee->fan_in, ev->payer, now, FAN_CAP) < 0) return -1;
+    if (recent_touch(&payer->fan_out, ev->payee, now, FAN_CAP) < 0) return -1;
+    if (graph_account(&s->shared, ev->payee, 2, NULL) < 0) return -1;
+    int64_t c;
+    double carrier;
+    wins_read(s, payer->w[W_CARRIER], S_MONTH, now, 0, &c, &carrier);
+    if (carrier >= s->heavy_ratio * s->carrier_monthly &&
+        wins_add(s, &payee->w[W_CARRIER_IN], S_WEEK, now, 1.0) < 0)
+        return -1;
+    /* Where this money came from: the payer and what reached the payer, for cycles. */
+    if (recent_touch(&payee->upstream, ev->payer, now, UPSTREAM_CAP) < 0) return -1;
+    Recent *up = payer->upstream;
+    if (up == NULL || up->len == 0) return 0;
+    int32_t n = up->len; /* a snapshot: list(payer.upstream.items()) */
+    REntry copy[UPSTREAM_CAP + 1];
+    memcpy(copy, up->e, (size_t)n * sizeof(REntry));
+    for (int32_t i = 0; i < n; i++) Py_INCREF(copy[i].key);
+    int rc = 0;
+    Py_hash_t hp = PyObject_Hash(ev->payee);
+    if (hp == -1) rc = -1;
+    for (int32_t i = 0; i < n && rc == 0; i++) {
+        int same = keys_equal(copy[i].key, copy[i].hash, ev->payee, hp);
+        if (same < 0) rc = -1;
+        else if (!same && copy[i].t >= now - NS_PER_DAY)
+            rc = recent_touch(&payee->upstream, copy[i].key, copy[i].t, UPSTREAM_CAP);
+    }
+    for (int32_t i = 0; i < n; i++) Py_DECREF(copy[i].key);
+    return rc;
+}
+
+static int update_money(RulesStateObject *s, Ev *ev, Account *payer, Account *payee) {
+    int64_t now = ev->now;
+    double amount = ev->amount;
+    long f = ev->flags;
+    if (f & T_TOPUP) {
+        payer->balance += amount;
+        if (wins_add(s, &payer->w[W_FLOW_IN], S_FLOW, now, amount) < 0) return -1;
+        if ((f & T_CARRIER) && wins_add(s, &payer->w[W_CARRIER], S_MONTH, now, amount) < 0)
+            return -1;
+    } else if (f & T_OUTFLOW) {
+        double left = payer->balance - amount;
+        payer->balance = left > 0.0 ? left : 0.0; /* max(0.0, left) */
+        if (wins_add(s, &payer->w[W_FLOW_OUT], S_FLOW, now, amount) < 0) return -1;
+    }
+    if (amount > 0 && s->near_share * ev->limit <= amount && amount < ev->limit &&
+        wins_add(s, &payer->w[W_NEAR], S_DAY_WEEK, now, amount) < 0)
+        return -1;
+    if (ev->roundness >= 1.0 && wins_add(s, &payer->w[W_ROUND], S_DAY, now, amount) < 0)
+        return -1;
+    if ((f & T_SIGNUP) && ev->has_payee) {
+        Account *referrer = kmap_get_or_create(s, &s->maps[F_ACCOUNTS], ev->payee);
+        if (referrer == NULL) return -1;
+        if (wins_add(s, &referrer->w[W_REFERRALS], S_DAY_WEEK, now, 1.0) < 0) return -1;
+        if (graph_link(&s->referrals, ev->payer, 0, ev->payee) < 0) return -1;
+    } else if ((f & T_PAYOUT) && ev->has_payee) {
+        if (graph_link(&s->shared, ev->payer, 4, ev->payee) < 0) return -1;
+        if (f & T_METHOD_CHANGE) payer->method_change_ns = now;
+    }
+    if (payee != NULL && (f & T_INFLOW)) return update_inflow(s, ev, payer, payee);
+    return 0;
+}
+
+static int rules_update(RulesStateObject *s, Ev *ev) {
+    int64_t now = ev->now;
+    double amount = ev->amount;
+    Account *payer = kmap_get_or_create(s, &s->maps[F_ACCOUNTS], ev->payer);
+    if (payer == NULL) return -1;
+    if (payer->first_seen_ns < 0) payer->first_seen_ns = now;
+    WindowSetObject *ws = kmap_get_or_create(s, &s->maps[F_PAYER_WINDOWS], ev->payer);
+    if (ws == NULL || windows_add(ws->w, ws->shape->dims, Py_SIZE(ws), now, amount, 1) < 0)
+        return -1;
+    Account *payee = NULL;
+    if (ev->has_payee) {
+        ws = kmap_get_or_create(s, &s->maps[F_PAYEE_WINDOWS], ev->payee);
+        if (ws == NULL || windows_add(ws->w, ws->shape->dims, Py_SIZE(ws), now, amount, 1) < 0)
+            return -1;
+        int same = PyObject_RichCompareBool(ev->payee, ev->payer, Py_EQ);
+        if (same < 0) return -1;
+        if (!same) {
+            payee = kmap_get_or_create(s, &s->maps[F_ACCOUNTS], ev->payee);
+            if (payee == NULL) return -1;
+            if (payee->first_seen_ns < 0) payee->first_seen_ns = now;
+        }
+        if (ptable_add(&s->pairs, &s->sketch, ev->payer, ev->payee, 0) < 0) return -1;
+    }
+    if (update_things(s, ev, amount) < 0) return -1;
+    if (ev->flags & T_DECLINED) return wins_add(s, &payer->w[W_DECLINES], S_DECLINE, now, amount);
+    return update_money(s, ev, payer, payee);
+}
+
+/* -- the row's families (OnlineFeatures._group) --------------------------------------------- */
+static const int GROUP_SIZES[13] = {5, 10, 10, 10, 10, 10, 8, 11, 5, 2, 2, 3, 12};
+#define ROW_SIZE 98
+
+/* float(a - b) / divisor, as features.py computes it (the exact difference, rounded once). */
+static int int_ratio(int64_t a, int64_t b, int64_t divisor, double *out) {
+    int64_t d;
+    if (!__builtin_sub_overflow(a, b, &d)) {
+        *out = (double)d / (double)divisor;
+        return 0;
+    }
+    PyObject *pa = PyLong_FromLongLong(a), *pb = PyLong_FromLongLong(b), *pd = NULL, *q = NULL;
+    PyObject *pv = PyLong_FromLongLong(divisor), *f = NULL;
+    if (pa && pb) pd = PyNumber_Subtract(pa, pb);
+    if (pd) f = PyNumber_Float(pd);
+    if (f && pv) q = PyNumber_TrueDivide(f, pv);
+    Py_XDECREF(f);
+    int rc = -1;
+    if (q) {
+        *out = PyFloat_AsDouble(q);
+        rc = (*out == -1.0 && PyErr_Occurred()) ? -1 : 0;
+    }
+    Py_XDECREF(pa);
+    Py_XDECREF(pb);
+    Py_XDECREF(pd);
+    Py_XDECREF(pv);
+    Py_XDECREF(q);
+    return rc;
+}
+
+static int64_t floormod64(int64_t a, int64_t b) {
+    int64_t r = a % b;
+    return r < 0 ? r + b : r;
+}
+
+static int group_velocity(RulesStateObject *s, Ev *ev, int family, double *out) {
+    PyObject *key = (PyObject *[]){ev->payer, ev->payee, ev->device, ev->ip, ev->instrument}[family];
+    for (int i = 0; i < 10; i++) out[i] = 0.0;
+    int present = truthy_str(key);
+    if (present <= 0) return present;
+    void *found;
+    if (kmap_get(&s->maps[family < 2 ? F_PAYER_WINDOWS + family : F_DEVICES + family - 2], key,
+                 &found) < 0)
+        return -1;
+    if (found == NULL) return 0;
+    WindowSetObject *ws = family < 2 ? found : (WindowSetObject *)((Thing *)found)->windows;
+    Py_ssize_t n = Py_SIZE(ws);
+    windows_move(ws->w, ws->shape->dims, n, ev->now);
+    for (Py_ssize_t i = 0; i < n && i < 5; i++) {
+        int64_t c = ws->w[i].total_count;
+        out[2 * i] = (double)c;
+        out[2 * i + 1] = c ? ws->w[i].total_sum : 0.0;
+    }
+    return 0;
+}
+
+static int get_account(RulesStateObject *s, PyObject *key, Account **out) {
+    void *found;
+    if (kmap_get(&s->maps[F_ACCOUNTS], key, &found) < 0) return -1;
+    *out = found;
+    return 0;
+}
+
+static int get_payee(RulesStateObject *s, Ev *ev, Account **out) {
+    *out = NULL;
+    return ev->has_payee ? get_account(s, ev->payee, out) : 0;
+}
+
+static int get_thing(RulesStateObject *s, int family, PyObject *key, Thing **out) {
+    *out = NULL;
+    int present = truthy_str(key);
+    if (present <= 0) return present;
+    void *found;
+    if (kmap_get(&s->maps[family], key, &found) < 0) return -1;
+    *out = found;
+    return 0;
+}
+
+static int group_basics(RulesStateObject *s, Ev *ev, Account *payer, Account *payee,
+                        double *out) {
+    int64_t pair = ptable_get(&s->pairs, &s->sketch, ev->payer, ev->payee, 0);
+    if (pair < 0) return -1;
+    int64_t reverse = ptable_get(&s->pairs, &s->sketch, ev->payee, ev->payer, 0);
+    if (reverse < 0) return -1;
+    out[0] = out[1] = 0.0;
+    if (payer && int_ratio(ev->now, payer->first_seen_ns, NS_PER_H, &out[0]) < 0) return -1;
+    if (payee && int_ratio(ev->now, payee->first_seen_ns, NS_PER_H, &out[1]) < 0) return -1;
+    out[2] = pair ? 0.0 : 1.0;
+    out[3] = (double)pair;
+    out[4] = reverse ? 1.0 : 0.0;
+    PyObject *things[3] = {ev->device, ev->ip, ev->instrument};
+    for (int k = 0; k < 3; k++) {
+        int present = truthy_str(things[k]);
+        if (present < 0) return -1;
+        out[5 + k] = 0.0;
+        if (!present) continue;
+        int64_t seen = ptable_get(&s->seen, &s->sketch, ev->payer, things[k], k + 1);
+        if (seen < 0) return -1;
+        out[5 + k] = seen ? 0.0 : 1.0;
+    }
+    return 0;
+}
+
+static void group_flows(RulesStateObject *s, Ev *ev, Account *payer, Account *payee,
+                        double *out) {
+    int64_t now = ev->now, c;
+    double amount = ev->amount, balance = payer ? payer->balance : 0.0;
+    int outflow = (ev->flags & T_OUTFLOW) != 0;
+    double drain = 0.0;
+    if (outflow && amount > 0) {
+        double x = amount / balance;
+        drain = balance > 0 ? (x < 10.0 ? x : 10.0) : 10.0;
+    }
+    double flow_in, flow_out;
+    wins_read(s, payer ? payer->w[W_FLOW_IN] : NULL, S_FLOW, now, 0, &c, &flow_in);
+    wins_read(s, payer ? payer->w[W_FLOW_OUT] : NULL, S_FLOW, now, 0, &c, &flow_out);
+    double passed = flow_out + (outflow ? amount : 0.0);
+    double pass_through = 0.0;
+    if (flow_in > 0) {
+        double x = passed / flow_in;
+        pass_through = x < 2.0 ? x : 2.0;
+    }
+    int64_t day_ago = now - NS_PER_DAY;
+    out[0] = balance;
+    out[1] = drain;
+    out[2] = flow_in;
+    out[3] = flow_out;
+    out[4] = pass_through;
+    out[5] = payer ? (double)(payer->fan_out ? payer->fan_out->len : 0) : 0.0;
+    out[6] = payer ? (double)recent_since(payer->fan_out, day_ago) : 0.0;
+    out[7] = payer ? (double)recent_since(payer->fan_in, day_ago) : 0.0;
+    out[8] = payee ? (double)(payee->fan_in ? payee->fan_in->len : 0) : 0.0;
+    out[9] = payee ? (double)recent_since(payee->fan_in, day_ago) : 0.0;
+    out[10] = payee ? (double)recent_since(payee->fan_out, day_ago) : 0.0;
+}
+
+static int group_declines(RulesStateObject *s, Ev *ev, Account *payer, double *out) {
+    int64_t now = ev->now;
+    WWin *pd = payer ? payer->w[W_DECLINES] : NULL;
+    out[0] = (double)wins_count(s, pd, S_DECLINE, now, 0);
+    out[1] = (double)wins_count(s, pd, S_DECLINE, now, 1);
+    Thing *instrument, *device;
+    if (get_thing(s, F_INSTRUMENTS, ev->instrument, &instrument) < 0) return -1;
+    if (get_thing(s, F_DEVICES, ev->device, &device) < 0) return -1;
+    WWin *id = instrument ? instrument->declines : NULL, *dd = device ? device->declines : NULL;
+    out[2] = (double)wins_count(s, id, S_DECLINE, now, 0);
+    out[3] = (double)wins_count(s, id, S_DECLINE, now, 1);
+    out[4] = (double)wins_count(s, dd, S_DECLINE, now, 1);
+    return 0;
+}
+
+static int group_carrier(RulesStateObject *s, Ev *ev, Account *payer, double *out) {
+    int64_t c;
+    double carrier;
+    wins_read(s, payer ? payer->w[W_CARRIER] : NULL, S_MONTH, ev->now, 0, &c, &carrier);
+    if (s->carrier_monthly == 0.0) {
+        PyErr_SetString(PyExc_ZeroDivisionError, "float division by zero");
+        return -1;
+    }
+    out[0] = carrier;
+    out[1] = carrier / s->carrier_monthly;
+    return 0;
+}
+
+static int group_carrier_in(RulesStateObject *s, Ev *ev, double *out) {
+    Account *payee;
+    if (get_payee(s, ev, &payee) < 0) return -1;
+    double carrier_in =
+        (double)wins_count(s, payee ? payee->w[W_CARRIER_IN] : NULL, S_WEEK, ev->now, 0);
+    double payee_7d = 0.0;
+    if (ev->has_payee) {
+        void *found;
+        if (kmap_get(&s->maps[F_PAYEE_WINDOWS], ev->payee, &found) < 0) return -1;
+        if (found) {
+            WindowSetObject *ws = found;
+            windows_move(ws->w, ws->shape->dims, Py_SIZE(ws), ev->now);
+            payee_7d = (double)ws->w[3].total_count;
+        }
+    }
+    out[0] = carrier_in;
+    out[1] = payee_7d != 0.0 ? carrier_in / payee_7d : 0.0;
+    return 0;
+}
+
+static int group_graph(RulesStateObject *s, Ev *ev, Account *payer, Account *payee,
+                       double *out) {
+    int64_t now = ev->now;
+    Thing *device, *instrument;
+    if (get_thing(s, F_DEVICES, ev->device, &device) < 0) return -1;
+    if (get_thing(s, F_INSTRUMENTS, ev->instrument, &instrument) < 0) return -1;
+    WWin *refs = payee ? payee->w[W_REFERRALS] : NULL;
+    double referrals0 = (double)wins_count(s, refs, S_DAY_WEEK, now, 0);
+    double referrals1 = (double)wins_count(s, refs, S_DAY_WEEK, now, 1);
+    double cycle = 0.0;
+    if (payer && (ev->flags & T_INFLOW) && ev->has_payee) {
+        Py_hash_t h = PyObject_Hash(ev->payee);
+        if (h == -1) return -1;
+        int32_t at = recent_find(payer->upstream, ev->payee, h);
+        if (at == -2) return -1;
+        cycle = at >= 0 && payer->upstream->e[at].t >= now - NS_PER_DAY ? 1.0 : 0.0;
+    }
+    double method_age = -1.0;
+    if (payer && payer->method_change_ns >= 0 &&
+        int_ratio(now, payer->method_change_ns, NS_PER_H, &method_age) < 0)
+        return -1;
+    for (int i = 0; i < 12; i++) out[i] = 0.0;
+    if (graph_account(&s->shared, ev->payer, 0, &out[0]) < 0 ||
+        graph_account(&s->shared, ev->payer, 1, &out[1]) < 0)
+        return -1;
+    if (ev->has_payee && (graph_account(&s->shared, ev->payee, 0, &out[2]) < 0 ||
+                          graph_account(&s->shared, ev->payee, 1, &out[3]) < 0))
+        return -1;
+    out[4] = device ? (double)(device->accounts ? device->accounts->len : 0) : 0.0;
+    out[5] = instrument ? (double)(instrument->accounts ? instrument->accounts->len : 0) : 0.0;
+    if (graph_account(&s->referrals, ev->payer, 0, &out[6]) < 0) return -1;
+    if (ev->has_payee && graph_account(&s->referrals, ev->payee, 0, &out[7]) < 0) return -1;
+    out[8] = referrals0;
+    out[9] = referrals1;
+    out[10] = cycle;
+    out[11] = method_age;
+    return 0;
+}
+
+static int rules_group(RulesStateObject *s, Ev *ev, int group, double *out) {
+    int64_t now = ev->now;
+    if (group == 0) {
+        out[0] = ev->type_id;
+        out[1] = ev->amount;
+        out[2] = (double)floormod64(floordiv64(now, NS_PER_H), 24);
+        out[3] = ev->roundness;
+        out[4] = s->near_share * ev->limit <= ev->amount && ev->amount < ev->limit ? 1.0 : 0.0;
+        return 0;
+    }
+    if (group <= 5) return group_velocity(s, ev, group - 1, out);
+    if (group == 10) return group_carrier_in(s, ev, out);
+    Account *payer, *payee = NULL;
+    if (get_account(s, ev->payer, &payer) < 0) return -1;
+    if (group == 8) return group_declines(s, ev, payer, out);
+    if (group == 9) return group_carrier(s, ev, payer, out);
+    if (group == 11) {
+        WWin *near = payer ? payer->w[W_NEAR] : NULL;
+        out[0] = (double)wins_count(s, near, S_DAY_WEEK, now, 0);
+        out[1] = (double)wins_count(s, near, S_DAY_WEEK, now, 1);
+        out[2] = (double)wins_count(s, payer ? payer->w[W_ROUND] : NULL, S_DAY, now, 0);
+        return 0;
+    }
+    if (get_payee(s, ev, &payee) < 0) return -1;
+    if (group == 6) return group_basics(s, ev, payer, payee, out);
+    if (group == 7) {
+        group_flows(s, ev, payer, payee, out);
+        return 0;
+    }
+    return group_graph(s, ev, payer, payee, out);
+}
+
+/* -- RulesRow: features.LazyRow ------------------------------------------------------------- */
+typedef struct {
+    PyObject_HEAD RulesStateObject *state;
+    PyObject *event;
+    Ev ev;
+    uint32_t done; /* bit g: family g computed */
+    double v[ROW_SIZE];
+} RulesRowObject;
+
+static int8_t GROUP_OF[ROW_SIZE];
+static int8_t GROUP_START[13];
+
+static PyTypeObject RulesRowType;
+
+static int row_group(RulesRowObject *row, int g) {
+    if (row->done & (1u << g)) return 0;
+    if (rules_group(row->state, &row->ev, g, &row->v[GROUP_START[g]]) < 0) return -1;
+    row->done |= 1u << g;
+    return 0;
+}
+
+static PyObject *RulesRow_item(RulesRowObject *row, Py_ssize_t i) {
+    if (i < 0 || i >= ROW_SIZE) {
+        PyErr_SetString(PyExc_IndexError, "feature index out of range");
+        return NULL;
+    }
+    if (row_group(row, GROUP_OF[i]) < 0) return NULL;
+    return PyFloat_FromDouble(row->v[i]);
+}
+
+static PyObject *RulesRow_all(RulesRowObject *row, PyObject *unused) {
+    for (int g = 0; g < 13; g++)
+        if (row_group(row, g) < 0) return NULL;
+    PyObject *out = PyList_New(ROW_SIZE);
+    if (out == NULL) return NULL;
+    for (int i = 0; i < ROW_SIZE; i++) {
+        PyObject *f = PyFloat_FromDouble(row->v[i]);
+        if (f == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, f);
+    }
+    return out;
+}
+
+static void RulesRow_dealloc(RulesRowObject *row) {
+    Py_XDECREF(row->state);
+    Py_XDECREF(row->event);
+    Py_TYPE(row)->tp_free((PyObject *)row);
+}
+
+static PySequenceMethods RulesRow_seq = {.sq_item = (ssizeargfunc)RulesRow_item};
+
+static PyMethodDef RulesRow_methods[] = {
+    {"all", (PyCFunction)RulesRow_all, METH_NOARGS, "all() -> every feature, in row order."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject RulesRowType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "centime.risk._cstate.RulesRow",
+    .tp_doc = "A feature row read by index, each family computed on its first read "
+              "(centime.risk.features.LazyRow).",
+    .tp_basicsize = sizeof(RulesRowObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_dealloc = (destructor)RulesRow_dealloc,
+    .tp_as_sequence = &RulesRow_seq,
+    .tp_methods = RulesRow_methods,
+};
+
+/* -- RulesState: construction and methods --------------------------------------------------- */
+static void RulesState_dealloc(RulesStateObject *s) {
+    for (int i = 0; i < F_COUNT; i++)
+        if (s->maps[i].table) kmap_free(s, &s->maps[i]);
+    ptable_free(&s->pairs);
+    ptable_free(&s->seen);
+    for (int i = 0; i < S_COUNT; i++) Py_XDECREF(s->shapes[i]);
+    for (int i = 0; i < 4; i++) Py_XDECREF(s->prefixes[i]);
+    Py_XDECREF(s->types);
+    Py_XDECREF(s->limits);
+    Py_XDECREF(s->scales);
+    Py_XDECREF(s->scale_of);
+    cgraph_free(&s->shared);
+    cgraph_free(&s->referrals);
+    Py_TYPE(s)->tp_free((PyObject *)s);
+}
+
+static int ptable_init(PTable *t, size_t exact_max) {
+    t->mask = 15;
+    t->count = 0;
+    t->exact_max = exact_max;
+    t->sketch = NULL;
+    t->table = PyMem_Calloc(t->mask + 1, sizeof(PEntry2));
+    if (t->table == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static int log2_exact(Py_ssize_t n) {
+    int k = 0;
+    while (((Py_ssize_t)1 << k) < n) k++;
+    return ((Py_ssize_t)1 << k) == n ? k : -1;
+}
+
+static int rules_config(RulesStateObject *s, Py_ssize_t exact, Py_ssize_t slots,
+                        Py_ssize_t pairs_max, Py_ssize_t width, PyObject *multipliers,
+                        PyObject *specs) {
+    int slot_bits = log2_exact(slots), width_bits = log2_exact(width);
+    Py_ssize_t depth = PyTuple_Check(multipliers) ? PyTuple_GET_SIZE(multipliers) : 0;
+    if (exact < 1 || slot_bits < 1 || width_bits < 1 || pairs_max < 0 || depth < 1 ||
+        depth > SKETCH_DEPTH_MAX || !PyTuple_Check(specs) || PyTuple_GET_SIZE(specs) != S_COUNT) {
+        PyErr_SetString(PyExc_ValueError, "RulesState: bad limits, sketch or window specs");
+        return -1;
+    }
+    s->sketch.depth = (int)depth;
+    s->sketch.width = (size_t)width;
+    s->sketch.width_shift = 64 - width_bits;
+    for (Py_ssize_t r = 0; r < depth; r++) {
+        unsigned long long m = PyLong_AsUnsignedLongLong(PyTuple_GET_ITEM(multipliers, r));
+        if (m == (unsigned long long)-1 && PyErr_Occurred()) return -1;
+        s->sketch.multipliers[r] = m;
+    }
+    for (int i = 0; i < S_COUNT; i++)
+        if ((s->shapes[i] = shape_of(PyTuple_GET_ITEM(specs, i))) == NULL) return -1;
+    if (Py_SIZE(s->shapes[S_STANDARD]) != 5 || Py_SIZE(s->shapes[S_DECLINE]) < 2 ||
+        Py_SIZE(s->shapes[S_DAY_WEEK]) < 2 || Py_SIZE(s->shapes[S_WEEK]) < 1) {
+        PyErr_SetString(PyExc_ValueError, "RulesState: unexpected window shapes");
+        return -1;
+    }
+    KFactory makes[F_COUNT] = {make_account, make_windows, make_windows,
+                               make_thing,   make_thing,   make_thing};
+    KFree drops[F_COUNT] = {drop_account, drop_windows, drop_windows,
+                            drop_thing,   drop_thing,   drop_thing};
+    for (int i = 0; i < F_COUNT; i++)
+        if (kmap_init(&s->maps[i], (size_t)exact, 64 - slot_bits, makes[i], drops[i]) < 0) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    if (ptable_init(&s->pairs, (size_t)pairs_max) < 0 ||
+        ptable_init(&s->seen, (size_t)pairs_max) < 0)
+        return -1;
+    return 0;
+}
+
+static PyObject *RulesState_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    static char *kwlist[] = {"exact_keys", "slots", "pairs_exact_max", "sketch_width",
+                             "multipliers", "specs", "types", "limits", "scale_of",
+                             "near_share", "carrier_monthly", "heavy_ratio", "max_graph_links",
+                             NULL};
+    Py_ssize_t exact, slots, pairs_max, width, links;
+    PyObject *multipliers, *specs, *types, *limits, *scale_of;
+    double near, monthly, heavy;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$nnnnOOO!O!Odddn:RulesState", kwlist, &exact,
+                                     &slots, &pairs_max, &width, &multipliers, &specs,
+                                     &PyDict_Type, &types, &PyDict_Type, &limits, &scale_of,
+                                     &near, &monthly, &heavy, &links))
+        return NULL;
+    if (links < 10) {
+        PyErr_SetString(PyExc_ValueError, "max_edges must be at least 10");
+        return NULL;
+    }
+    RulesStateObject *s = (RulesStateObject *)type->tp_alloc(type, 0);
+    if (s == NULL) return NULL;
+    s->near_share = near;
+    s->carrier_monthly = monthly;
+    s->heavy_ratio = heavy;
+    Py_INCREF(types);
+    s->types = types;
+    Py_INCREF(limits);
+    s->limits = limits;
+    Py_INCREF(scale_of);
+    s->scale_of = scale_of;
+    s->scales = PyDict_New();
+    static const char *const tags[4] = {"p:", "d:", "n:", "i:"};
+    for (int i = 0; i < 4; i++) s->prefixes[i] = PyUnicode_InternFromString(tags[i]);
+    if (cgraph_init(&s->shared, links) < 0 || cgraph_init(&s->referrals, links) < 0 ||
+        PyErr_Occurred() || s->scales == NULL ||
+        rules_config(s, exact, slots, pairs_max, width, multipliers, specs) < 0) {
+        Py_DECREF(s);
+        return NULL;
+    }
+    return (PyObject *)s;
+}
+
+static PyObject *RulesState_update(RulesStateObject *s, PyObject *event) {
+    Ev ev;
+    if (ev_parse(s, event, &ev) < 0 || rules_update(s, &ev) < 0) return NULL;
+    Py_RETURN_NONE;
+}
+
+static PyObject *RulesState_row(RulesStateObject *s, PyObject *event) {
+    RulesRowObject *row = PyObject_New(RulesRowObject, &RulesRowType);
+    if (row == NULL) return NULL;
+    Py_INCREF(s);
+    row->state = s;
+    Py_INCREF(event);
+    row->event = event;
+    row->done = 0;
+    if (ev_parse(s, event, &row->ev) < 0) {
+        Py_DECREF(row);
+        return NULL;
+    }
+    return (PyObject *)row;
+}
+
+static int family_arg(PyObject *o, int *family) {
+    long f = PyLong_AsLong(o);
+    if (f == -1 && PyErr_Occurred()) return -1;
+    if (f < 0 || f >= F_COUNT) {
+        PyErr_SetString(PyExc_ValueError, "family out of range");
+        return -1;
+    }
+    *family = (int)f;
+    return 0;
+}
+
+static PyObject *RulesState_keys(RulesStateObject *s, PyObject *arg) {
+    int f;
+    if (family_arg(arg, &f) < 0) return NULL;
+    PyObject *out = PyList_New(0);
+    KMap *m = &s->maps[f];
+    for (size_t i = 0; out && i <= m->mask; i++)
+        if (m->table[i].key && PyList_Append(out, m->table[i].key) < 0) Py_CLEAR(out);
+    return out;
+}
+
+static PyObject *RulesState_contains(RulesStateObject *s, PyObject *const *args,
+                                     Py_ssize_t nargs) {
+    int f;
+    if (nargs != 2 || family_arg(args[0], &f) < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "contains(family, key)");
+        return NULL;
+    }
+    void *found;
+    if (kmap_get(&s->maps[f], args[1], &found) < 0) return NULL;
+    return PyBool_FromLong(found != NULL);
+}
+
+static PyObject *RulesState_windows(RulesStateObject *s, PyObject *const *args,
+                                    Py_ssize_t nargs) {
+    /* windows(family, key): the velocity WindowSet of a payer, payee or thing, or None */
+    int f;
+    if (nargs != 2 || family_arg(args[0], &f) < 0 || f == F_ACCOUNTS) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "windows(family, key)");
+        return NULL;
+    }
+    void *found;
+    if (kmap_get(&s->maps[f], args[1], &found) < 0) return NULL;
+    if (found == NULL) Py_RETURN_NONE;
+    PyObject *ws = f <= F_PAYEE_WINDOWS ? found : ((Thing *)found)->windows;
+    Py_INCREF(ws);
+    return ws;
+}
+
+static PyObject *RulesState_sizes(RulesStateObject *s, PyObject *unused) {
+    /* (exact keys per family..., exact pairs, exact (payer, thing) uses, shared-thing links) */
+    PyObject *out = PyTuple_New(F_COUNT + 3);
+    if (out == NULL) return NULL;
+    for (int i = 0; i < F_COUNT + 3; i++) {
+        size_t n = i < F_COUNT        ? s->maps[i].count
+                   : i == F_COUNT     ? s->pairs.count
+                   : i == F_COUNT + 1 ? s->seen.count
+                                      : (size_t)s->shared.n_edges;
+        PyObject *v = PyLong_FromSize_t(n);
+        if (v == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, i, v);
+    }
+    return out;
+}
+
+static PyObject *rules_tuple_hash(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    /* tuple2_hash(a, b): hash((a, b)) computed as RulesState computes it (tests) */
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "tuple2_hash(a, b)");
+        return NULL;
+    }
+    Py_hash_t ha = PyObject_Hash(args[0]), hb = ha == -1 ? -1 : PyObject_Hash(args[1]);
+    if (hb == -1) return NULL;
+    return PyLong_FromSsize_t(tuple2_hash(ha, hb));
+}
+
+static PyMethodDef RulesState_methods[] = {
+    {"update", (PyCFunction)RulesState_update, METH_O, "update(event): let the event count."},
+    {"row", (PyCFunction)RulesState_row, METH_O,
+     "row(event) -> the event's lazy row as of just before it."},
+    {"keys", (PyCFunction)RulesState_keys, METH_O, "keys(family) -> the keys held exactly."},
+    {"contains", (PyCFunction)(void (*)(void))RulesState_contains, METH_FASTCALL,
+     "contains(family, key) -> whether key has a state (exact or shared)."},
+    {"windows", (PyCFunction)(void (*)(void))RulesState_windows, METH_FASTCALL,
+     "windows(family, key) -> the velocity WindowSet or None."},
+    {"sizes", (PyCFunction)RulesState_sizes, METH_NOARGS,
+     "sizes() -> exact keys per family, exact pairs, exact uses."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject RulesStateType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "centime.risk._cstate.RulesState",
+    .tp_doc = "The rules' online features as C state (centime.risk.features.OnlineFeatures).",
+    .tp_basicsize = sizeof(RulesStateObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_new = RulesState_new,
+    .tp_dealloc = (destructor)RulesState_dealloc,
+    .tp_methods = RulesState_methods,
+};
+
+static PyMethodDef rules_functions[] = {
+    {"tuple2_hash", (PyCFunction)(void (*)(void))rules_tuple_hash, METH_FASTCALL,
+     "tuple2_hash(a, b) -> hash((a, b)) as the C state computes it."},
+    {NULL, NULL, 0, NULL},
+};
+
+static int rules_state_init(PyObject *m) {
+    int i = 0;
+    for (int g = 0; g < 13; g++) {
+        GROUP_START[g] = (int8_t)i;
+        for (int k = 0; k < GROUP_SIZES[g]; k++) GROUP_OF[i++] = (int8_t)g;
+    }
+    if (PyType_Ready(&RulesRowType) < 0 || PyType_Ready(&RulesStateType) < 0 ||
+        PyType_Ready(&ComponentsType) < 0)
+        return -1;
+    if (PyModule_AddObjectRef(m, "RulesState", (PyObject *)&RulesStateType) < 0 ||
+        PyModule_AddObjectRef(m, "Components", (PyObject *)&ComponentsType) < 0 ||
+        PyModule_AddObjectRef(m, "RulesRow", (PyObject *)&RulesRowType) < 0 ||
+        PyModule_AddFunctions(m, rules_functions) < 0 ||
+        PyModule_AddIntConstant(m, "RULES_ROW_SIZE", ROW_SIZE) < 0)
+        return -1;
+    return 0;
+}
+
+/* ==========================================================================================
+ * The module.
+ */
 static PyMethodDef module_methods[] = {
     {"party_rows", (PyCFunction)(void (*)(void))party_rows, METH_FASTCALL,
      "party_rows(out, payer, payee, amount, now)"},
@@ -912,6 +2816,10 @@ PyMODINIT_FUNC PyInit__cstate(void) {
         return NULL;
     PyObject *m = PyModule_Create(&cstate_module);
     if (m == NULL) return NULL;
+    if (rules_state_init(m) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     PyObject *dims = Py_BuildValue("(LL)(LL)(LL)", FIELD_DIMS[0], FIELD_DIMS[1], FIELD_DIMS[2],
                                    FIELD_DIMS[3], FIELD_DIMS[4], FIELD_DIMS[5]);
     if (dims == NULL || PyModule_AddObject(m, "FIELD_SHAPE", dims) < 0 ||

@@ -10,9 +10,15 @@ uses: PairCounts), nothing evicted; windows store their non-empty buckets
 are capped; the shared-thing graph keeps a bounded number of links.
 :meth:`OnlineFeatures.row` computes a row lazily, family by family, as the rules read it.
 
-Amounts stay integers in events; features are floats in the asset's major unit (amount /
-10**scale; an asset the platform does not know counts at scale 0), which is what a model and
-a threshold compare. Not thread-safe: the engine calls it under its lock.
+The classes here are the reference. With the C extension built and the velocity counters in
+process, the whole state (maps, windows, pairs and sketch, counterparties, graphs) and the
+lazy row run as one C object, ``centime.risk._cstate.RulesState`` (``OnlineFeatures.native``):
+the same operations in the same order, the same rows bit for bit
+(tests/risk/test_cstate_rules.py).
+
+Amounts stay integers in events; features are floats in the asset's major unit
+(float(amount) / 10**scale; an asset the platform does not know counts at scale 0), which is
+what a model and a threshold compare. Not thread-safe: the engine calls it under its lock.
 """
 
 from __future__ import annotations
@@ -21,17 +27,22 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from centime.limits import RISK_KEYS_EXACT_MAX
+from centime.limits import (
+    RISK_KEYS_EXACT_MAX,
+    RISK_PAIRS_EXACT_MAX,
+    RISK_SHARED_SLOTS,
+    RISK_SKETCH_WIDTH,
+)
 from centime.money import ASSETS
 from centime.risk.graph import Components
 from centime.risk.native import state_module
 from centime.risk.shared_state import FAMILIES, Velocity, event_keys
-from centime.risk.sketch import BoundedMap, PairCounts
+from centime.risk.sketch import BoundedMap, CountMin, PairCounts
 from centime.risk.types import EVENT_TYPES, RiskEvent
 from centime.risk.windows import (
     NS_PER_S,
@@ -49,6 +60,7 @@ __all__ = [
     "FeatureConfig",
     "LazyRow",
     "OnlineFeatures",
+    "PyLazyRow",
     "Row",
 ]
 
@@ -160,14 +172,60 @@ def _default_limits() -> dict[str, str]:
 @dataclass(frozen=True, slots=True)
 class FeatureConfig:
     exact_keys: int = RISK_KEYS_EXACT_MAX  # per family; beyond, shared states (limits.py)
+    exact_pairs: int = RISK_PAIRS_EXACT_MAX  # pairs, (payer, thing) uses; beyond, a sketch
+    sketch_width: int = RISK_SKETCH_WIDTH
     max_graph_links: int = 200_000
     limits: Mapping[str, str] = field(default_factory=_default_limits)
     near_limit_share: float = 0.85  # amount in [share * limit, limit) is "just below"
     carrier_monthly_limit: str = "100"  # carrier billing's monthly ceiling, major units
     carrier_heavy_ratio: float = 0.5  # a payer past this share of it counts as carrier-funded
-    # The windows (and the model's parties: engine) as C arrays when the extension is built
-    # (centime.risk.native.state_module); False: the Python classes (the same results).
+    # The rules' state (windows, maps, pairs: _cstate.RulesState) and the model's parties
+    # (engine) in C when the extension is built (centime.risk.native.state_module) and the
+    # velocity counters are in process; False: the Python classes (the same results).
     native_state: bool = True
+
+
+class LazyRow(Protocol):
+    """What the rules read of a row whose families are computed when first read: a
+    :class:`PyLazyRow`, or the C state's row (the same values)."""
+
+    def __getitem__(self, index: int) -> float: ...
+    def all(self) -> list[float]: ...
+
+
+# The families of RulesState (the C state's maps), by the name of the Python one.
+_C_FAMILIES: Final = {
+    "accounts": 0,
+    "payer": 1,
+    "payee": 2,
+    "device": 3,
+    "ip": 4,
+    "instrument": 5,
+}
+_TYPE_FLAGS: Final = (
+    (TOPUPS, 1),
+    (OUTFLOWS, 2),
+    (INFLOWS_TO_PAYEE, 4),
+    (PAYOUTS, 8),
+    (frozenset({"topup_declined"}), 16),
+    (frozenset({"topup_carrier"}), 32),
+    (frozenset({"signup"}), 64),
+    (frozenset({"payout_method_change"}), 128),
+)
+
+
+def _type_codes() -> dict[str, int]:
+    """Per event type: its flags (_TYPE_FLAGS) and its TYPE_IDS id + 1 above them."""
+    codes: dict[str, int] = {}
+    for i, name in enumerate(EVENT_TYPES):
+        flags = sum(bit for kinds, bit in _TYPE_FLAGS if name in kinds)
+        codes[name] = flags | (i + 1) << 8
+    return codes
+
+
+def _asset_scale(asset: str) -> int:
+    known = ASSETS.get(asset)
+    return known.scale if known else 0
 
 
 class _Account:
@@ -295,13 +353,82 @@ class OnlineFeatures:
         self.devices: BoundedMap[_Thing] = BoundedMap(thing, n)
         self.ips: BoundedMap[_Thing] = BoundedMap(thing, n)
         self.instruments: BoundedMap[_Thing] = BoundedMap(thing, n)
-        self.pairs = PairCounts()  # exact up to a limit, then a sketch: never evicted
-        self.seen = PairCounts()  # (payer, thing) uses, alike
+        # Exact up to a limit, then a sketch: never evicted; (payer, thing) uses alike.
+        self.pairs = PairCounts(self.config.exact_pairs, self.config.sketch_width)
+        self.seen = PairCounts(self.config.exact_pairs, self.config.sketch_width)
         self.shared = Components(self.config.max_graph_links)
         self.referrals = Components(self.config.max_graph_links)
         self._scales: dict[str, int] = {}
         self._limits: dict[tuple[str, str], float] = {}
         self._carrier_limit: dict[str, float] = {}
+        # Everything above but the graphs, in C (same rows, bit for bit), when it is built.
+        self.native: Any = None
+        if velocity is None and self.config.native_state and state_module() is not None:
+            self.native = self._native_state()
+
+    def _native_state(self) -> Any:
+        cfg = self.config
+        limits = {kind: float(Decimal(text)) for kind, text in cfg.limits.items()}
+        module = state_module()
+        assert module is not None
+        return module.RulesState(
+            exact_keys=cfg.exact_keys,
+            slots=RISK_SHARED_SLOTS,
+            pairs_exact_max=cfg.exact_pairs,
+            sketch_width=cfg.sketch_width,
+            multipliers=CountMin.multipliers(),
+            specs=(
+                STANDARD_WINDOWS,
+                FLOW_WINDOWS,
+                DECLINE_WINDOWS,
+                DAY_WEEK_WINDOWS,
+                MONTH_WINDOW,
+                WEEK_WINDOW,
+                DAY_WINDOW,
+            ),
+            types=_type_codes(),
+            limits=limits,
+            scale_of=_asset_scale,
+            near_share=cfg.near_limit_share,
+            carrier_monthly=float(Decimal(cfg.carrier_monthly_limit)),
+            heavy_ratio=cfg.carrier_heavy_ratio,
+            max_graph_links=cfg.max_graph_links,
+        )
+
+    # -- what the state holds (tests, memory) ------------------------------------------------
+    def velocity_windows(self, family: str, key: str) -> Windows | None:
+        """The in-process velocity windows of ``key`` in ``family`` (payer, payee, device,
+        ip, instrument), or None."""
+        if self.native is not None:
+            found: Windows | None = self.native.windows(_C_FAMILIES[family], key)
+            return found
+        index = ("payer", "payee", "device", "ip", "instrument").index(family)
+        return self._local_windows(index, key)
+
+    def velocity_keys(self, family: str) -> list[str]:
+        """The keys of ``family`` (payer or payee) held exactly."""
+        if self.native is not None:
+            keys: list[str] = self.native.keys(_C_FAMILIES[family])
+            return keys
+        return list(self.payer_windows if family == "payer" else self.payee_windows)
+
+    def exact_sizes(self) -> dict[str, int]:
+        """Keys held exactly per family (accounts, payer, payee, device, ip, instrument),
+        the pairs and (payer, thing) uses held exactly, the shared-thing graph's links."""
+        if self.native is not None:
+            sizes = self.native.sizes()
+            return dict(zip([*_C_FAMILIES, "pairs", "seen", "links"], sizes, strict=True))
+        maps = (self.accounts, self.payer_windows, self.payee_windows)
+        things = (self.devices, self.ips, self.instruments)
+        counts = [len(m) for m in maps] + [len(m) for m in things]
+        counts += [len(self.pairs), len(self.seen), len(self.shared)]
+        return dict(zip([*_C_FAMILIES, "pairs", "seen", "links"], counts, strict=True))
+
+    def holds_account(self, key: str) -> bool:
+        """Whether ``key`` has an account state (held exactly or sharing one)."""
+        if self.native is not None:
+            return bool(self.native.contains(0, key))
+        return key in self.accounts
 
     # -- units ------------------------------------------------------------------------------
     def _scale(self, asset: str) -> int:
@@ -312,8 +439,11 @@ class OnlineFeatures:
         return scale
 
     def _major(self, amount: int, asset: str) -> float:
+        # float(amount) / divisor, not amount / divisor: compiled by mypyc, int / int is two
+        # doubles divided below 2**62 and exact above, Python's exact everywhere; this is
+        # the same compiled, as Python and in C (_cstate.RulesState), bit for bit.
         divisor: int = 10 ** self._scale(asset)
-        return amount / divisor
+        return float(amount) / divisor
 
     def _limit(self, kind: str, asset: str) -> float:
         key = (kind, asset)
@@ -338,7 +468,10 @@ class OnlineFeatures:
     def row(self, event: RiskEvent) -> LazyRow:
         """The row of ``event`` as of just before it, each family computed when first read
         (a rule reads a handful of the row's 98 features): read it before ``update``."""
-        return LazyRow(self, event)
+        if self.native is not None:
+            row: LazyRow = self.native.row(event)
+            return row
+        return PyLazyRow(self, event)
 
     def _group(self, event: RiskEvent, group: int) -> list[float]:
         """Family ``group`` of the row of ``event`` (``_GROUP_SIZES``)."""
@@ -435,8 +568,8 @@ class OnlineFeatures:
             return 0.0 if self.seen.get((event.payer, kind + thing)) else 1.0
 
         return [
-            (now - payer.first_seen_ns) / NS_PER_H if payer else 0.0,
-            (now - payee.first_seen_ns) / NS_PER_H if payee else 0.0,
+            float(now - payer.first_seen_ns) / NS_PER_H if payer else 0.0,  # as _major
+            float(now - payee.first_seen_ns) / NS_PER_H if payee else 0.0,
             0.0 if pair else 1.0,
             float(pair),
             1.0 if reverse else 0.0,
@@ -520,7 +653,7 @@ class OnlineFeatures:
             cycle = 1.0 if since is not None and since >= now - NS_PER_DAY else 0.0
         method_age = -1.0
         if payer and payer.method_change_ns >= 0:
-            method_age = (now - payer.method_change_ns) / NS_PER_H
+            method_age = float(now - payer.method_change_ns) / NS_PER_H
         return [
             float(self.shared.size(event.payer)),
             float(self.shared.inflow(event.payer)),
@@ -546,6 +679,9 @@ class OnlineFeatures:
     # -- updates ------------------------------------------------------------------------------
     def update(self, event: RiskEvent) -> None:
         """Let ``event`` count (an outcome such as a decline too: ``observe`` is this)."""
+        if self.native is not None:
+            self.native.update(event)
+            return
         now = event.timestamp_ns
         amount = self._major(event.amount, event.asset)
         kind = event.type
@@ -642,7 +778,7 @@ class OnlineFeatures:
                     payee.upstream = _touch(payee.upstream, source, when, UPSTREAM_CAP)
 
 
-class LazyRow:
+class PyLazyRow:
     """A feature row read by index, each family computed on its first read (so a rule
     set that reads five features computes two or three families, not nine)."""
 

@@ -44,11 +44,16 @@ class CountMin:
         self.width = width
         self._table = np.zeros((depth, width), dtype=np.uint32)
         self._shift = 64 - (width.bit_length() - 1)
-        # Multiply-shift hashing, one odd multiplier per row (fixed: the state is in process):
-        # rows must pick their counters independently, which salting Python's tuple hash
-        # does not (its rows collided together: 7% of pairs overcounted instead of 0.1%).
+        self._multipliers = CountMin.multipliers(depth)
+
+    @staticmethod
+    def multipliers(depth: int = RISK_SKETCH_DEPTH) -> tuple[int, ...]:
+        """Multiply-shift hashing, one odd multiplier per row (fixed: the state is in process;
+        the C state, centime.risk._cstate.RulesState, uses the same): rows must pick their
+        counters independently, which salting Python's tuple hash does not (its rows collided
+        together: 7% of pairs overcounted instead of 0.1%)."""
         rng = np.random.default_rng(0xC0FFEE)
-        self._multipliers = tuple(int(m) | 1 for m in rng.integers(1, 2**63, size=depth))
+        return tuple(int(m) | 1 for m in rng.integers(1, 2**63, size=depth))
 
     def _slots(self, key: Hashable) -> list[int]:
         h = hash(key) & _MASK64
