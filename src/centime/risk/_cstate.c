@@ -2229,10 +2229,7 @@ static int int_ratio(int64_t a, int64_t b, int64_t divisor, double *out) {
     return rc;
 }
 
-static int64_t floormod64(int64_t a, int64_t b) {
-    int64_t r = a % b;
-    return r < 0 ? r + b : r;
-}
+/* floormod64: defined with the model's row above (the same floor modulo). */
 
 static int group_velocity(RulesStateObject *s, Ev *ev, int family, double *out) {
     PyObject *key = (PyObject *[]){ev->payer, ev->payee, ev->device, ev->ip, ev->instrument}[family];
