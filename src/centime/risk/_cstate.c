@@ -993,6 +993,13 @@ static int recent_touch(Recent **slot, PyObject *key, int64_t t, int32_t cap) {
     return 0;
 }
 
+/* now - span without signed overflow: Python's `now - span` is unbounded, and every
+   int64 timestamp is >= it when it falls below INT64_MIN, as it is >= INT64_MIN. */
+static inline int64_t window_start(int64_t now, int64_t span) {
+    int64_t d;
+    return __builtin_sub_overflow(now, span, &d) ? INT64_MIN : d;
+}
+
 static int64_t recent_since(Recent *r, int64_t since) { /* _recent */
     int64_t n = 0;
     if (r == NULL) return 0;
@@ -2132,7 +2139,7 @@ static int update_inflow(RulesStateObject *s, Ev *ev, Account *payer, Account *p
     for (int32_t i = 0; i < n && rc == 0; i++) {
         int same = keys_equal(copy[i].key, copy[i].hash, ev->payee, hp);
         if (same < 0) rc = -1;
-        else if (!same && copy[i].t >= now - NS_PER_DAY)
+        else if (!same && copy[i].t >= window_start(now, NS_PER_DAY))
             rc = recent_touch(&payee->upstream, copy[i].key, copy[i].t, UPSTREAM_CAP);
     }
     for (int32_t i = 0; i < n; i++) Py_DECREF(copy[i].key);
@@ -2318,7 +2325,7 @@ static void group_flows(RulesStateObject *s, Ev *ev, Account *payer, Account *pa
         double x = passed / flow_in;
         pass_through = x < 2.0 ? x : 2.0;
     }
-    int64_t day_ago = now - NS_PER_DAY;
+    int64_t day_ago = window_start(now, NS_PER_DAY);
     out[0] = balance;
     out[1] = drain;
     out[2] = flow_in;
@@ -2395,7 +2402,7 @@ static int group_graph(RulesStateObject *s, Ev *ev, Account *payer, Account *pay
         if (h == -1) return -1;
         int32_t at = recent_find(payer->upstream, ev->payee, h);
         if (at == -2) return -1;
-        cycle = at >= 0 && payer->upstream->e[at].t >= now - NS_PER_DAY ? 1.0 : 0.0;
+        cycle = at >= 0 && payer->upstream->e[at].t >= window_start(now, NS_PER_DAY) ? 1.0 : 0.0;
     }
     double method_age = -1.0;
     if (payer && payer->method_change_ns >= 0 &&
