@@ -85,6 +85,7 @@ DAY_WINDOW: Final = (window_spec("24h", 86_400, 24),)
 _ZEROS_5: Final = (0.0,) * 10  # count and sum of five windows, for a key never seen
 _WEEK_INDEX: Final = 3  # the 7d window in STANDARD_WINDOWS
 FAN_CAP: Final = 64  # distinct counterparties remembered per account (the count saturates)
+SKETCH_WIDTH_MAX: Final = 2**32  # the C state refuses wider sketches (and so does this)
 UPSTREAM_CAP: Final = 16  # accounts whose money reached this one, for cycles
 THING_ACCOUNTS_CAP: Final = 64
 
@@ -183,6 +184,10 @@ class FeatureConfig:
     # (engine) in C when the extension is built (centime.risk.native.state_module) and the
     # velocity counters are in process; False: the Python classes (the same results).
     native_state: bool = True
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.sketch_width <= SKETCH_WIDTH_MAX:
+            raise ValueError(f"sketch_width must be in [2, 2**32], not {self.sketch_width}")
 
 
 class LazyRow(Protocol):
