@@ -202,3 +202,30 @@ def test_c_components_are_the_python_ones(max_edges: int, ops: list[tuple[Any, .
         for node in (a, b, "d:" + b):
             assert (c.size(node), c.inflow(node)) == (python.size(node), python.inflow(node))
         assert len(c) == len(python) and c.rebuilds == python.rebuilds
+
+
+def test_a_sketch_wider_than_2_32_is_refused() -> None:
+    """depth x width counters: a width past 2**32 (whose product could overflow) raises,
+    in the configuration and in the C state (it segfaulted once the sketch was made)."""
+    with pytest.raises(ValueError):
+        FeatureConfig(exact_pairs=0, sketch_width=2**62)
+    config = FeatureConfig(native_state=True, exact_pairs=0, sketch_width=4)
+    object.__setattr__(config, "sketch_width", 2**62)  # past the dataclass's check
+    with c_state(), pytest.raises(ValueError):
+        OnlineFeatures(config)
+
+
+@pytest.mark.parametrize("field", [0, 1, 2, 3, 4, 5, 6, 7, 8])
+def test_a_badly_typed_event_raises_and_counts_nothing(field: int) -> None:
+    """Each field's type is checked before anything counts (an int device with the sketch
+    active once raised after the windows had counted the event)."""
+    c, python = pair(exact_keys=1, exact_pairs=0, sketch_width=2)
+    good = RiskEvent(10**18, "payment", 10**6, "USD", "a", "b", "dev", "ip", "card")
+    same_step(c, python, good, 0)
+    bad = list(good)
+    bad[field] = 1.5 if field in (0, 2) else 7
+    with pytest.raises(TypeError):
+        c.update(RiskEvent(*bad))
+    for t in (10**18 + S, 10**18 + 2 * S):
+        same_step(c, python, good._replace(timestamp_ns=t), 0)
+    assert c.exact_sizes() == python.exact_sizes()

@@ -2039,6 +2039,18 @@ static int ev_parse(RulesStateObject *s, PyObject *event, Ev *ev) {
         PyErr_SetString(PyExc_TypeError, "expected a RiskEvent");
         return -1;
     }
+    /* every field's type before anything counts: an update never fails half-way */
+    for (int k = 0; k < 9; k++) {
+        PyObject *f = PyTuple_GET_ITEM(event, k);
+        int ok = (k == 0 || k == 2)   ? PyLong_Check(f)
+                 : (k == 1 || k == 3 || k == 4) ? PyUnicode_CheckExact(f)
+                                              : (f == Py_None || PyUnicode_CheckExact(f));
+        if (!ok) {
+            PyErr_Format(PyExc_TypeError, "RiskEvent field %d: unexpected type %.100s", k,
+                         Py_TYPE(f)->tp_name);
+            return -1;
+        }
+    }
     if (as_int64(PyTuple_GET_ITEM(event, 0), &ev->now) < 0) return -1;
     ev->type = PyTuple_GET_ITEM(event, 1);
     ev->payer = PyTuple_GET_ITEM(event, 4);
@@ -2558,6 +2570,8 @@ static int ptable_init(PTable *t, size_t exact_max) {
     return 0;
 }
 
+#define SKETCH_WIDTH_MAX ((uint64_t)1 << 32)
+
 static int log2_exact(Py_ssize_t n) {
     int k = 0;
     while (((Py_ssize_t)1 << k) < n) k++;
@@ -2572,6 +2586,12 @@ static int rules_config(RulesStateObject *s, Py_ssize_t exact, Py_ssize_t slots,
     if (exact < 1 || slot_bits < 1 || width_bits < 1 || pairs_max < 0 || depth < 1 ||
         depth > SKETCH_DEPTH_MAX || !PyTuple_Check(specs) || PyTuple_GET_SIZE(specs) != S_COUNT) {
         PyErr_SetString(PyExc_ValueError, "RulesState: bad limits, sketch or window specs");
+        return -1;
+    }
+    /* the sketch is depth x width uint32 counters, allocated when the exact pairs fill */
+    if ((uint64_t)width > SKETCH_WIDTH_MAX ||
+        (size_t)width > SIZE_MAX / sizeof(uint32_t) / (size_t)depth) {
+        PyErr_SetString(PyExc_ValueError, "RulesState: sketch_width above 2**32");
         return -1;
     }
     s->sketch.depth = (int)depth;
