@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -58,6 +59,7 @@ def copy_model(tmp_path: Path) -> Path:
         "truncated model",
         "other features",
         "bad calibration",
+        "inf calibration",
         "sidecar not json",
     ],
 )
@@ -80,6 +82,9 @@ def test_a_missing_or_corrupt_model_is_none_with_a_warning(
         sidecar.write_text(json.dumps(meta))
     elif damage == "bad calibration":
         meta["calibration"] = {"x": [0.5, 0.1], "y": [0.0, 1.0]}
+        sidecar.write_text(json.dumps(meta))
+    elif damage == "inf calibration":  # json writes and reads Infinity
+        meta["calibration"] = {"x": [0.0, 1.0], "y": [0.0, float("inf")]}
         sidecar.write_text(json.dumps(meta))
     else:
         sidecar.write_text("{not json")
@@ -167,3 +172,16 @@ def test_calibrated_scores_truncate_as_int_does() -> None:
     assert scores == expected and all(type(s) is int for s in scores)
     with pytest.raises(ValueError):
         model.calibrate(np.array([np.nan]))
+
+
+def test_a_calibration_to_inf_raises() -> None:
+    """int() of inf raises: the vectorised calibration must too (fail closed), not clip
+    to 99 (a sidecar whose calibration is not finite does not load: the damages above)."""
+    model = load_default_model()
+    assert model is not None
+    for top in (np.inf, 1e308):  # 1e308 * 100 overflows to inf
+        broken = replace(
+            model, calibration_x=np.array([0.0, 1.0]), calibration_y=np.array([0.0, top])
+        )
+        with pytest.raises(ValueError):
+            broken.calibrate(np.array([1.0]))

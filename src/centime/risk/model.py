@@ -119,9 +119,10 @@ class Model:
     def calibrate(self, probabilities: Matrix) -> list[int]:
         """``min(99, max(0, int(p * 100)))`` of each calibrated probability, vectorised (the
         same doubles: one IEEE product, truncated toward zero); a NaN raises as int() would."""
-        calibrated = np.interp(probabilities, self.calibration_x, self.calibration_y) * 100
-        if np.isnan(calibrated).any():
-            raise ValueError("a calibrated probability is NaN")
+        with np.errstate(over="ignore"):  # an overflow to inf raises just below
+            calibrated = np.interp(probabilities, self.calibration_x, self.calibration_y) * 100
+        if not np.isfinite(calibrated).all():  # int() of NaN or inf raises: fail closed
+            raise ValueError("a calibrated probability is not finite")
         scores: list[int] = np.clip(np.trunc(calibrated), 0, 99).astype(np.int64).tolist()
         return scores
 
@@ -187,8 +188,14 @@ def load_model(directory: Path) -> Model | None:
             raise ValueError("it was trained on other features than this code computes")
         x = np.array(sidecar["calibration"]["x"], dtype=np.float64)
         y = np.array(sidecar["calibration"]["y"], dtype=np.float64)
-        if x.ndim != 1 or x.shape != y.shape or len(x) < 2 or np.any(np.diff(x) < 0):
-            raise ValueError("its calibration is not two equal lists of increasing points")
+        if (
+            x.ndim != 1
+            or x.shape != y.shape
+            or len(x) < 2
+            or not (np.isfinite(x).all() and np.isfinite(y).all())
+            or np.any(np.diff(x) < 0)
+        ):
+            raise ValueError("its calibration is not two equal lists of increasing finite points")
         text = model_path.read_bytes()
         # LightGBM's parser aborts the whole process on some damaged files (a truncated one
         # does): the checksum refuses them before the parser sees them.
