@@ -419,3 +419,26 @@ def test_the_engine_uses_the_c_state_unless_told_not_to(
 
 def test_nan_is_nan_in_bits() -> None:
     assert bits([math.nan, -math.nan]) == ["nan", "nan"] and bits([-0.0]) != bits([0.0])
+
+
+def test_a_failed_step_into_counts_nothing() -> None:
+    """A timestamp outside int64 (or a matrix field_step refuses) raises before the Python
+    side counts the pair, the uses or the device's payers: the next rows are the reference's."""
+    reference = FieldState()
+    with c_state():
+        native_ = new_field_state(True)
+    assert isinstance(native_, NativeFieldState)
+    matrix = np.empty((1, len(FIELD_NAMES)))
+    bad = RiskEvent(2**63, "payment", 10**6, "USD", "a", "b", "dev", "ip", "card")
+    with pytest.raises(OverflowError):
+        native_.step_into(matrix, 0, bad)
+    with pytest.raises(IndexError):
+        native_.step_into(matrix, 1, bad._replace(timestamp_ns=10**18))
+    with pytest.raises(ValueError):
+        native_.step_into(np.empty((1, 3)), 0, bad._replace(timestamp_ns=10**18))
+    for t in (10**18, 10**18 + S):
+        event = bad._replace(timestamp_ns=t)
+        row = reference.compute(event)
+        native_.step_into(matrix, 0, event)
+        assert bits(matrix[0]) == bits(row)
+        reference.update(event)

@@ -687,6 +687,24 @@ class FieldStateLike(Protocol):
     def add_label(self, payer: str, payee: str, arrival_ns: int) -> None: ...
 
 
+def _check_step(matrix: F64, i: int, now: int) -> None:
+    """What ``field_step`` refuses, refused before the Python-side counts (pairs, seen,
+    device payers) move: a failed step then leaves nothing counted."""
+    if not -(2**63) <= now < 2**63:
+        raise OverflowError(f"timestamp {now} is outside int64")
+    if (
+        not isinstance(matrix, np.ndarray)
+        or matrix.dtype != np.float64
+        or matrix.ndim != 2
+        or matrix.shape[1] != len(FIELD_NAMES)
+        or not matrix.flags.c_contiguous
+        or not matrix.flags.writeable
+    ):
+        raise ValueError("field_step needs a writable C-contiguous float64 matrix of rows")
+    if not 0 <= i < matrix.shape[0]:
+        raise IndexError(f"row {i} is outside the matrix")
+
+
 class NativeFieldState:
     """:class:`FieldState` with each party in C arrays (``centime.risk._cstate``: its
     ``Party`` is :class:`_Party`, ``party_rows`` the row from the payer's windows to the
@@ -753,6 +771,7 @@ class NativeFieldState:
         """``compute`` into ``matrix[i]``, then ``update``, fused: each party and pair looked
         up once (created first: a new party reads as an absent one), the counts before this
         event read from the ``add`` that counts it, the row written by ``field_step`` in C."""
+        _check_step(matrix, i, event.timestamp_ns)  # before anything counts: all or nothing
         amount = event.amount / 10 ** scale_of(event.asset)  # as compute: the same double
         type_id = TYPE_IDS.get(event.type, -1.0)
         device = event.device
