@@ -513,3 +513,21 @@ def test_path_credits_refuse_indices_out_of_range(model: Model) -> None:
     ):
         with pytest.raises(ValueError):
             explainer.trees.credit_table(*arrays, per_tree, width)
+
+
+@needs_extension
+def test_credits_refuse_a_width_past_int32_and_an_overflowing_out() -> None:
+    """The width indexes int32 features and sizes rows x width: bounded, checked."""
+    extension = trees_extension()
+    assert extension is not None
+    indptr = np.array([0, 1, 1], dtype=np.int64)
+    features = np.array([0], dtype=np.int32)
+    values = np.array([1.5])
+    with pytest.raises(ValueError):
+        extension.Credits(indptr, features, values, 2, 2**40)
+    credits = extension.Credits(indptr, features, values, 2, 3)
+    out = np.zeros((1, 3))
+    credits.sum(np.array([0], dtype=np.int32), out)
+    assert out.tolist() == [[1.5, 0.0, 0.0]]
+    with pytest.raises(ValueError):
+        credits.sum(np.array([2], dtype=np.int32), out)

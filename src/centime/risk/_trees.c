@@ -564,7 +564,8 @@ credits_check(const Py_buffer *ip, const Py_buffer *ft, const Py_buffer *vl, Py_
     const int64_t *indptr = ip->buf;
     const int32_t *features = ft->buf;
     Py_ssize_t n_groups = items(ip) - 1, n_entries = items(vl);
-    if (per_tree <= 0 || width <= 0 || n_groups <= 0 || n_groups % per_tree != 0 ||
+    if (per_tree <= 0 || per_tree > INT32_MAX || width <= 0 || width > INT32_MAX ||
+        n_groups <= 0 || n_groups % per_tree != 0 ||
         items(ft) != n_entries || indptr[0] != 0) {
         PyErr_SetString(PyExc_ValueError, "Credits: inconsistent credit arrays");
         return -1;
@@ -669,7 +670,8 @@ Credits_sum(Credits *self, PyObject *args)
     const int32_t *leaves = v_leaves.buf;
     Py_ssize_t n_trees = self->n_trees, width = self->width, per_tree = self->per_tree;
     Py_ssize_t n_rows = items(&v_leaves) / n_trees;
-    if (items(&v_leaves) % n_trees != 0 || items(&v_out) != n_rows * width) {
+    if (items(&v_leaves) % n_trees != 0 || n_rows > PY_SSIZE_T_MAX / width ||
+        items(&v_out) != n_rows * width) {
         PyErr_SetString(PyExc_ValueError, "Credits.sum: leaves rows x trees, out rows x width");
         goto done;
     }
@@ -684,17 +686,27 @@ Credits_sum(Credits *self, PyObject *args)
         const int32_t *features = self->features;
         const double *values = self->values;
         double *out = v_out.buf;
+        int moved = 0; /* leaves is a buffer another thread may write once the GIL is off */
         Py_BEGIN_ALLOW_THREADS
         for (Py_ssize_t r = 0; r < n_rows; r++) {
             double *row = out + r * width;
             for (Py_ssize_t j = 0; j < width; j++) row[j] = 0.0;
             const int32_t *row_leaves = leaves + r * n_trees;
             for (Py_ssize_t t = 0; t < n_trees; t++) {
-                Py_ssize_t g = t * per_tree + row_leaves[t];
+                int32_t leaf = row_leaves[t];
+                if ((uint32_t)leaf >= (uint32_t)per_tree) {
+                    moved = 1;
+                    continue;
+                }
+                Py_ssize_t g = t * per_tree + leaf;
                 for (int64_t k = indptr[g]; k < indptr[g + 1]; k++) row[features[k]] += values[k];
             }
         }
         Py_END_ALLOW_THREADS
+        if (moved) {
+            PyErr_SetString(PyExc_ValueError, "Credits.sum: a leaf changed while summing");
+            goto done;
+        }
     }
     result = Py_None;
     Py_INCREF(result);
