@@ -212,7 +212,7 @@ def test_a_far_future_timestamp_is_held_to_the_clock(rules: RulesFile) -> None:
 def test_a_far_future_timestamp_in_a_batch_is_held_to_the_clock(rules: RulesFile) -> None:
     screen = RiskEngine(OnlineFeatures(), rules, None, FakeClock(T0))
     screen.decide_many([topup(0), topup(10**9), topup(2 * 10**9)])
-    window = screen.features.payer_windows.get("cus_1")
+    window = screen.features.velocity_windows("payer", "cus_1")
     assert window is not None and window.read(T0 + 600 * S)[0][1] == 3
 
 
