@@ -375,7 +375,8 @@ class OnlineFeatures:
         cfg = self.config
         limits = {kind: float(Decimal(text)) for kind, text in cfg.limits.items()}
         module = state_module()
-        assert module is not None
+        if module is None:  # the caller checked; an explicit raise survives python -O
+            raise RuntimeError("features: the C risk state is not built")
         return module.RulesState(
             exact_keys=cfg.exact_keys,
             slots=RISK_SHARED_SLOTS,
