@@ -73,6 +73,19 @@ def _pay_together(queue: PaymentQueue, wanted: list[SinglePayment]) -> list[Any]
     return asyncio.run(run())
 
 
+def _answered_within(
+    queue: PaymentQueue, wanted: list[SinglePayment], limit_s: float = 60
+) -> list[Any]:
+    """Each payment's answer or exception, all of them within ``limit_s`` (none left
+    waiting)."""
+
+    async def run() -> list[Any]:
+        pays = asyncio.gather(*(queue.pay(p) for p in wanted), return_exceptions=True)
+        return list(await asyncio.wait_for(pays, limit_s))
+
+    return asyncio.run(run())
+
+
 def _comparable(answer: Stored | KeyReused) -> tuple[Any, ...]:
     """An answer without what differs between two seeded worlds: the time, the parties'
     ids (the payments' ids are the requests')."""
@@ -280,15 +293,7 @@ def test_a_shared_unit_that_cannot_be_built_leaves_nobody_waiting(
     monkeypatch.setattr(payment_queue, "shared", broken)
     monkeypatch.setattr(payment_queue, "alone", alone_but_the_last)
 
-    async def run() -> list[Any]:
-        queue = PaymentQueue(platform)
-        return list(
-            await asyncio.wait_for(
-                asyncio.gather(*(queue.pay(p) for p in wanted), return_exceptions=True), 60
-            )
-        )
-
-    answers = asyncio.run(run())
+    answers = _answered_within(PaymentQueue(platform), wanted)
     assert [a.status_code for a in answers[:-1]] == [201] * (len(wanted) - 1)
     assert isinstance(answers[-1], RuntimeError)
 
@@ -319,15 +324,7 @@ def test_a_ledger_that_refuses_units_answers_every_request(
     monkeypatch.setattr(payment_queue, "shared", marked)
     monkeypatch.setattr(platform.ledger, "submit_unit", refusing)
 
-    async def run() -> list[Any]:
-        queue = PaymentQueue(platform)
-        return list(
-            await asyncio.wait_for(
-                asyncio.gather(*(queue.pay(p) for p in wanted), return_exceptions=True), 60
-            )
-        )
-
-    answers = asyncio.run(run())
+    answers = _answered_within(PaymentQueue(platform), wanted)
     if failing == "every":
         assert all(isinstance(a, LedgerClosedError) for a in answers)
     else:
@@ -349,13 +346,5 @@ def test_a_cancelled_unit_answers_its_requests(
 
     monkeypatch.setattr(platform.ledger, "submit_unit", cancelled)
 
-    async def run() -> list[Any]:
-        queue = PaymentQueue(platform)
-        return list(
-            await asyncio.wait_for(
-                asyncio.gather(*(queue.pay(p) for p in wanted), return_exceptions=True), 60
-            )
-        )
-
-    answers = asyncio.run(run())
+    answers = _answered_within(PaymentQueue(platform), wanted)
     assert all(isinstance(a, CancelledError) for a in answers)
