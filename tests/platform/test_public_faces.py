@@ -204,9 +204,11 @@ FACES: Final[dict[str, list[str]]] = {
         "read_case",
         "record_decisions",
         "record_labels",
+        "record_unstamped",
         "replay_labels",
         "settled_answer",
         "step_up_required",
+        "unstamped_rows",
     ],
 }
 

@@ -8,6 +8,8 @@ import enum
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import given as for_all
+from hypothesis import strategies as st
 
 from centime.clock import FakeClock
 from centime.ledger.units import UnitContext
@@ -15,7 +17,14 @@ from centime.platform.context import Operation, Platform
 from centime.platform.pages import Page, given
 from centime.platform.parties import Customer, Status, get_customer
 from centime.platform.parties.service import load_customer
-from centime.platform.rows import Table, row_by_id, row_reader, row_update, row_values
+from centime.platform.rows import (
+    Table,
+    frozen_maker,
+    row_by_id,
+    row_reader,
+    row_update,
+    row_values,
+)
 
 from .world import customer
 
@@ -120,3 +129,42 @@ def test_a_table_writes_and_reads_its_rows(platform: Platform, clock: FakeClock)
     assert get_customer(platform, made.id) == made  # the service reads what was written
     first = customers.page(platform, [("status", "frozen")], None, 10)
     assert first == Page([made], None)
+
+
+@for_all(
+    st.integers(),
+    st.sampled_from(list(Colour)),
+    st.booleans(),
+    st.none() | st.text(max_size=5),
+)
+def test_frozen_maker_makes_what_the_constructor_makes(
+    row_id: int, colour: Colour, shiny: bool, note: str | None
+) -> None:
+    made = frozen_maker(Thing)(row_id, colour, shiny, note)
+    expected = Thing(row_id, colour, shiny, note)
+    assert type(made) is Thing
+    assert made == expected and hash(made) == hash(expected) and repr(made) == repr(expected)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        made.note = "changed"  # type: ignore[misc]
+    assert dataclasses.replace(made, note="x") == dataclasses.replace(expected, note="x")
+
+
+def test_frozen_maker_takes_only_frozen_slotted_dataclasses() -> None:
+    @dataclass(slots=True)
+    class Loose:
+        id: int
+
+    @dataclass(frozen=True)
+    class NoSlots:
+        id: int
+
+    @dataclass(frozen=True, slots=True)
+    class Checked:
+        id: int
+
+        def __post_init__(self) -> None:
+            pass
+
+    for cls in (Loose, NoSlots, Checked, int):
+        with pytest.raises(TypeError):
+            frozen_maker(cls)

@@ -18,7 +18,7 @@ from centime.ledger.units import UnitContext
 from .context import Platform
 from .pages import Cursor, Filters, Page, fetch_by_id, fetch_page
 
-__all__ = ["Rows", "Table", "row_by_id", "row_reader", "row_update", "row_values"]
+__all__ = ["Rows", "Table", "frozen_maker", "row_by_id", "row_reader", "row_update", "row_values"]
 
 T = TypeVar("T")
 
@@ -41,6 +41,44 @@ def _compiled(source: str, names: dict[str, Any]) -> Any:
     as fast as the hand-written converter it replaces, as dataclasses and namedtuple make
     their methods."""
     return eval(source, names)
+
+
+def frozen_maker(cls: type[T]) -> Callable[..., T]:
+    """``cls(*values)`` for a frozen, slotted dataclass (every field given, in order), for the
+    paths that make thousands of values per request (a batch's payments and items).
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__`` (3.8 µs
+    for a Payment's 23 fields); this sets them on a twin class of the same slots with plain
+    assignments and then makes the value a ``cls`` (``__class__`` assignment, which Python
+    allows between classes of the same layout): 0.55 µs. Nothing else differs: the value is
+    a ``cls``, equal to ``cls(*values)``, as frozen as it (tests/platform/test_rows.py)."""
+    params = getattr(cls, "__dataclass_params__", None)
+    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    if (
+        params is None
+        or not params.frozen
+        or "__slots__" not in cls.__dict__
+        or cls.__bases__ != (object,)
+        or hasattr(cls, "__post_init__")
+        or not all(f.init for f in fields)
+    ):
+        raise TypeError(f"{cls.__name__} is not a frozen, slotted dataclass of its own fields")
+    twin = type(f"_{cls.__name__}Fill", (), {"__slots__": cls.__dict__["__slots__"]})
+    names = [f.name for f in fields]
+    source = (
+        f"def make({', '.join(names)}):\n    made = new(twin)\n"
+        + "".join(f"    made.{name} = {name}\n" for name in names)
+        + "    set_class(made, '__class__', cls)\n    return made\n"
+    )
+    space: dict[str, Any] = {
+        "new": object.__new__,
+        "twin": twin,
+        "cls": cls,
+        "set_class": object.__setattr__,
+    }
+    exec(source, space)  # names are the dataclass's field names: identifiers
+    make: Callable[..., T] = space["make"]
+    return make
 
 
 def row_reader(cls: type[T], columns: str) -> Callable[[Sequence[Any]], T]:

@@ -23,14 +23,13 @@ from centime.platform.payments import Payment, PaymentItem
 from centime.platform.review import (
     REVIEW_EVENTS_MAX,
     InReview,
-    Subject,
     blocked,
     case_for_subject,
-    decision_row,
     hold_for_review,
     in_review,
-    record_decisions,
+    record_unstamped,
     step_up_required,
+    unstamped_rows,
 )
 from centime.risk.types import Action, Decision, RiskEvent
 
@@ -115,17 +114,16 @@ def _decision_rows(
     time-ordered ids: the rows land together in the table's B-tree instead of at 8189
     random places, and no other id of this process falls among them (the odds against
     another process's: ``centime.platform.ids``)."""
-    rows: list[tuple[Any, ...]] = []
-    held_rows: list[tuple[Any, ...]] = []
-    base_id = new_id_block(_BATCH_INDEX_MASK.bit_length())
+    allowed: list[tuple[int, RiskEvent, Decision, int]] = []
+    held: list[tuple[int, RiskEvent, Decision, int]] = []
+    items = request.items
     for index, (event, decision) in enumerate(zip(events, decisions, strict=True)):
         if event is None or decision is None:
             continue
-        item = request.items[index]
-        subject = Subject("payment", item.payment_id or 0, "customer", item.customer_id)
-        row = decision_row(0, event, decision, subject, decision_id=base_id | index)
-        (held_rows if decision.action is Action.REVIEW else rows).append(row)
-    return rows, held_rows
+        screened = (index, event, decision, items[index].payment_id or 0)
+        (held if decision.action is Action.REVIEW else allowed).append(screened)
+    base_id = new_id_block(_BATCH_INDEX_MASK.bit_length())
+    return unstamped_rows("payment", base_id, allowed), unstamped_rows("payment", base_id, held)
 
 
 def guarded_batch(
@@ -145,12 +143,11 @@ def guarded_batch(
         ctx: UnitContext, inner: Callable[[UnitContext], list[Payment | Refusal] | Refusal]
     ) -> BatchResult:
         results = inner(ctx)
-        now_ns = ctx.now_ns
         if isinstance(results, Refusal):  # the merchant cannot be paid: nothing held either
-            record_decisions(ctx, [(row[0], now_ns, *row[2:]) for row in rows + held_rows])
+            record_unstamped(ctx, rows + held_rows)
             return results
         out: list[Payment | Refusal | InReview] = list(results)
-        record_decisions(ctx, [(row[0], now_ns, *row[2:]) for row in rows])
+        record_unstamped(ctx, rows)
         for index in reviewed:
             out[index] = _hold_one(ctx, request, index, events[index], decisions[index])
         return out

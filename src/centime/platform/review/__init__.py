@@ -15,7 +15,9 @@ from .decisions import (
     ip_text,
     observe,
     record_decisions,
+    record_unstamped,
     step_up_required,
+    unstamped_rows,
 )
 from .screening import gate, payout_gate
 from .service import (
@@ -82,7 +84,9 @@ __all__ = [
     "read_case",
     "record_decisions",
     "record_labels",
+    "record_unstamped",
     "replay_labels",
     "settled_answer",
     "step_up_required",
+    "unstamped_rows",
 ]

@@ -57,7 +57,9 @@ __all__ = [
     "observe",
     "record_decision",
     "record_decisions",
+    "record_unstamped",
     "step_up_required",
+    "unstamped_rows",
 ]
 
 log = logging.getLogger("centime.risk")
@@ -340,3 +342,48 @@ def record_decisions(ctx: UnitContext, rows: Sequence[tuple[Any, ...]]) -> None:
     """Write many decisions' rows (a batch's) with one statement."""
     if rows:
         ctx.executemany(_INSERT, rows)
+
+
+# A batch's rows are made before its unit, which stamps them with its time: the time is
+# their first column, so that stamping is one tuple concatenation per row.
+_STAMPED_INSERT: Final = (
+    "INSERT INTO risk_decisions (created_ns, "
+    + _COLUMNS.replace(" created_ns,", "")
+    + f") VALUES ({', '.join('?' * 21)})"
+)
+
+
+def unstamped_rows(
+    subject_kind: str,
+    first_id: int,
+    screened: Sequence[tuple[int, RiskEvent, Decision, int]],
+) -> list[tuple[Any, ...]]:
+    """The rows of a batch's decisions but their time (for :func:`record_unstamped`), the
+    same as :func:`decision_row`'s: ``screened`` is (index, event, decision, subject id) per
+    decision, the row's id ``first_id | index``. A batch's decisions are mostly one shared
+    ALLOW object: what a row says of its decision is made once per object."""
+    parts: dict[int, tuple[Any, ...]] = {}
+    rows = []
+    for index, event, decision, subject_id in screened:
+        part = parts.get(id(decision))  # the decisions outlive this call: ids are stable
+        if part is None:
+            part = parts[id(decision)] = (
+                decision.action.value,
+                decision.score,
+                _reasons_json(decision),
+                decision.model_version,
+                decision.rules_version,
+                _features_json(decision),
+                0,  # stepped_up
+                None,  # case_id
+            )
+        # A RiskEvent's fields are the row's event columns, in order.
+        rows.append((first_id | index, *event, subject_kind, subject_id, *part))
+    return rows
+
+
+def record_unstamped(ctx: UnitContext, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Write :func:`unstamped_rows`' rows stamped with the unit's time, one statement."""
+    if rows:
+        now = (ctx.now_ns,)
+        ctx.executemany(_STAMPED_INSERT, [now + row for row in rows])
