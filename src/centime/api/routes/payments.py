@@ -201,7 +201,6 @@ _HIGH_BIT: Final = 1 << 62
 _DIGITS: Final = "0123456789abcdefghjkmnpqrstvwxyz"  # centime.platform.ids' base32
 
 _STORED_ENCODER: Final = msgspec.json.Encoder()
-_new_item: Final = frozen_maker(payments.PaymentItem)  # PaymentItem(*every field), faster
 _STORED_DECODER: Final = msgspec.json.Decoder(_StoredBatch)
 _ENCODER: Final = msgspec.json.Encoder()
 _new_item: Final = frozen_maker(payments.PaymentItem)  # PaymentItem(*every field), faster
