@@ -218,7 +218,7 @@ def http_app(app: App, options: ServerOptions) -> Litestar:
     from centime.server import create_app
 
     platform = app.platform
-    return create_app(
+    served = create_app(
         platform,
         app.audit,
         rate_per_s=options.rate_per_key,
@@ -227,6 +227,19 @@ def http_app(app: App, options: ServerOptions) -> Litestar:
         open_payments=open_payments_for(platform, options),
         rate_store=app.rate_store,
     )
+    _freeze_start_objects()
+    return served
+
+
+def _freeze_start_objects() -> None:
+    """Move what the process built to start (modules, the app, the risk engine: ~190,000
+    objects that live as long as it) out of the garbage collector's generations: every full
+    collection walked them again, 0.2-0.5 s each on this project's machine, about one per
+    batch of 8189 payments (each batch's ~100,000 new objects start one)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def uvicorn_settings(options: ServerOptions) -> dict[str, Any]:

@@ -57,11 +57,15 @@ Status = Literal["active", "frozen", "closed"]
 ScopeName = Literal["read", "payments", "refunds", "payouts", "admin", "review"]
 
 
-class Input(Struct, forbid_unknown_fields=True, kw_only=True):
+# gc=False on the wire's structs: a body holds text, numbers, lists and other structs, never
+# a cycle, so the garbage collector need not track them; untracked, the ~16,000 structs a
+# batch of 8189 payments decodes (and as many it answers) add nothing to the collections
+# they would otherwise trigger and lengthen (a full one of the server: 0.2-0.5 s here).
+class Input(Struct, forbid_unknown_fields=True, kw_only=True, gc=False):
     """A request body: unknown fields refused."""
 
 
-class Output(Struct, kw_only=True):
+class Output(Struct, kw_only=True, gc=False):
     """A response body."""
 
 
@@ -88,7 +92,7 @@ class WireError(ValueError):
 # ------------------------------------------------------------------ money
 
 
-class Money(Struct, forbid_unknown_fields=True, frozen=True):
+class Money(Struct, forbid_unknown_fields=True, frozen=True, gc=False):
     """An exact amount: ``value`` units of the asset's scale (``"125"`` USD at scale 6 is
     0.000125 dollars)."""
 

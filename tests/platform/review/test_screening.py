@@ -119,6 +119,19 @@ def test_a_malformed_answer_blocks(platform: Platform) -> None:
     assert isinstance(refused, Refusal) and "risk_engine_error" in refused.detail
 
 
+def test_one_malformed_answer_among_shared_good_ones_blocks_the_batch() -> None:
+    good = decision(Action.ALLOW, "rule")
+    events = [RiskEvent(1, "payment", n, "USD", "a", "b") for n in range(1, 6)]
+    for bad_at in range(5):
+        answers: list[object] = [good] * 5
+        answers[bad_at] = (Action.ALLOW, 100, (), None, "r")  # a score out of range
+        screen = ScriptedScreen(lambda e, a=answers: a[e.amount - 1])  # type: ignore[misc]
+        blocked = decide_many(screen, events)
+        assert [d.reasons for d in blocked] == [("risk_engine_error",)] * 5
+    screen = ScriptedScreen(lambda e: good)
+    assert decide_many(screen, events) == [good] * 5
+
+
 def test_a_batch_asks_once_and_each_payment_gets_its_action(platform: Platform) -> None:
     ada, shop = funded(platform)
     actions = {100: Action.ALLOW, 200: Action.BLOCK, 300: Action.REVIEW, 400: Action.STEP_UP}

@@ -224,11 +224,17 @@ def load_payment(ctx: UnitContext, payment_id: int) -> Payment | None:
     return _PAYMENTS.load(ctx.fetch, payment_id)
 
 
-def record_payments(ctx: UnitContext, payments: Sequence[Payment]) -> None:
-    """Insert the payments' rows (one statement), and their ``payment.created`` events
-    when their merchant listens (one more statement)."""
+def record_payments(
+    ctx: UnitContext,
+    payments: Sequence[Payment],
+    rows: Sequence[tuple[Any, ...]] | None = None,
+) -> None:
+    """Insert the payments' rows (one statement; ``rows``: their values, when the caller
+    made the payments from them), and their ``payment.created`` events when their merchant
+    listens (one more statement)."""
     if payments:
-        ctx.executemany(_PAYMENTS.insert_sql, [_PAYMENTS.values(p) for p in payments])
+        values = [_PAYMENTS.values(p) for p in payments] if rows is None else rows
+        ctx.executemany(_PAYMENTS.insert_sql, values)
         by_merchant: dict[int, list[Payment]] = {}
         for p in payments:
             by_merchant.setdefault(p.merchant_id, []).append(p)
@@ -364,6 +370,7 @@ class _Batch:
         # Paying account id -> [transfer id, amount, asset] of the transfer carrying it.
         self.legs: dict[int, list[Any]] = {}
         self.payments: list[Payment] = []
+        self.rows: list[tuple[Any, ...]] = []  # the payments' rows (their values, in order)
         # Per asset: the id of the transfer carrying the batch's fees, and their sum. The
         # fee account is touched once per batch, not once per payment (DESIGN.md: hot
         # accounts are updated once per batch); each payment row names that transfer.
@@ -427,7 +434,7 @@ class _Batch:
         )
         wallet_transfer_id = self._spend(wallet_id, wallet, asset, payment_id, "wallet")
         fee_transfer_id = self._book_fee(fee, asset, payment_id) if fee else None
-        payment = _new_payment(
+        row = (
             payment_id,
             item.customer_id,
             self.merchant_id,
@@ -452,6 +459,8 @@ class _Batch:
             0,
             None if redemption is None else redemption.code.id,
         )
+        payment = _new_payment(*row)
+        self.rows.append(row)  # its row: written as it is
         self.payments.append(payment)
         return payment
 
@@ -657,7 +666,7 @@ def _write_paid(ctx: UnitContext, batch: _Batch, merchant_id: int) -> None:
         + [account_for(AccountKind.FEE_REVENUE, 0, a) for a in paid_assets],
     )
     require_created(ctx.create_transfers(batch.chain()), "payments")
-    record_payments(ctx, batch.payments)
+    record_payments(ctx, batch.payments, batch.rows)
     save_mandate_charges(ctx, {m: (spent, batch.spent_day[m]) for m, spent in batch.spent.items()})
     added = {a: v - batch.volume_before.get(a, 0) for a, v in batch.volume.items()}
     if batch.group_volumes is not None:

@@ -114,6 +114,19 @@ def _well_formed(decision: object) -> bool:
     )
 
 
+def _all_well_formed(decisions: Sequence[object]) -> bool:
+    """Every decision well formed, each distinct object checked once: a batch's decisions
+    are mostly a few shared ones (the engine's ALLOW per score), and a Decision is a tuple
+    of immutable values, so what was checked stays so."""
+    checked: set[int] = set()
+    for decision in decisions:
+        if id(decision) not in checked:
+            if not _well_formed(decision):
+                return False
+            checked.add(id(decision))  # the list holds it: its id is not reused meanwhile
+    return True
+
+
 def decide(screen: Any, event: RiskEvent) -> Decision:
     """``screen``'s decision on ``event``; BLOCK (``risk_engine_error``) when it raises or
     answers something that is not a Decision."""
@@ -138,7 +151,7 @@ def decide_many(screen: Any, events: Sequence[RiskEvent]) -> list[Decision]:
     except Exception:
         log.exception("the risk screen failed on %d events: blocked (fail closed)", len(events))
         return [_FAILED] * len(events)
-    if len(decisions) != len(events) or not all(_well_formed(d) for d in decisions):
+    if len(decisions) != len(events) or not _all_well_formed(decisions):
         log.error(
             "the risk screen answered %d malformed decisions for %d events: blocked",
             len(decisions),
