@@ -14,8 +14,10 @@ from hypothesis import strategies as st
 from centime import wire
 from centime.api.routes import payments as payment_routes
 from centime.api.routes.payments import indexed_id_text
-from centime.auth import Scope
+from centime.auth import Principal, Scope
+from centime.http.problems import status_of
 from centime.limits import API_BATCH_PAYMENTS_MAX, ID_MAX
+from centime.platform.errors import Code, Refusal
 from centime.platform.ids import format_id
 from tests.platform.world import fund, snapshot
 
@@ -281,3 +283,57 @@ def test_the_largest_batch_fits_its_body_limit(api: Api) -> None:
 def test_a_batchs_payment_ids_are_written_as_format_id_would(base: int, index: int) -> None:
     head, low = format_id("pay", base)[:-3], base & ((1 << 15) - 1)
     assert indexed_id_text(head, low, index) == format_id("pay", base ^ index)
+
+
+def _struct_render(batch: Any, results: list[Any]) -> bytes:
+    """The answer as msgspec encodes the wire's structs (the reference for render)."""
+    out = []
+    for index, result in enumerate(results):
+        if isinstance(result, Refusal):
+            code = result.code.value
+            error = wire.BatchError(code=code, detail=result.detail)
+            out.append(wire.BatchResult(status=status_of(code), error=error))
+        elif isinstance(result, str):
+            paid_id = format_id("pay", batch.base_id ^ index)
+            out.append(wire.BatchResult(status=202, id=paid_id, case_id=result))
+        else:
+            fee = wire.money(result[1], batch.items[index].asset)
+            out.append(wire.BatchResult(status=201, id=format_id("pay", result[0]), fee=fee))
+    created = sum(1 for r in results if isinstance(r, tuple))
+    refused = sum(1 for r in results if isinstance(r, Refusal))
+    return msgspec.json.encode(wire.PaymentBatch(results=out, created=created, refused=refused))
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.sampled_from(list(Code)), st.text(max_size=12)).map(lambda r: Refusal(*r)),
+            st.integers(1, ID_MAX).map(lambda n: format_id("case", n)),
+            st.tuples(st.just(None), st.integers(0, 10**12)),  # paid under its batch id
+            st.tuples(st.integers(1, ID_MAX), st.integers(0, 10**12)),  # a replayed payment
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    st.sampled_from(["USD", "EUR", "JPY"]),
+    st.text(min_size=1, max_size=10),
+)
+def test_the_answer_is_rendered_as_msgspec_encodes_its_structs(
+    results: list[Any], asset: str, key: str
+) -> None:
+    principal = Principal("merchant", 42, 7, frozenset())
+    money = wire.money(1, asset)
+    body = wire.PaymentBatchCreate(
+        payments=[
+            wire.BatchPayment(
+                customer_id=format_id("cus", 3), amount=money, mandate_id=format_id("man", 5)
+            )
+            for _ in results
+        ]
+    )
+    batch = payment_routes._Batch(principal, key, 42, body)
+    results = [
+        (batch.base_id ^ index, r[1]) if isinstance(r, tuple) and r[0] is None else r
+        for index, r in enumerate(results)
+    ]
+    assert batch.render(results) == _struct_render(batch, results)
