@@ -16,7 +16,8 @@ on its own and stamped with the SHA-256 of its source: ``centime.risk._trees`` (
 trees evaluated natively, ``centime.risk.trees``; without it LightGBM's Booster scores),
 ``centime.risk._cstate`` (the risk state's windows and parties as C arrays; without it the
 Python state runs) and ``centime.ledger._records`` (the ledger's cached records untracked by
-the garbage collector, ``centime.ledger.records``; without it they stay tracked). A failure of one only removes it; the mypyc modules are not affected.
+the garbage collector, ``centime.ledger.records``; without it they stay tracked). A failure
+of one only removes it; the mypyc modules are not affected.
 """
 
 from __future__ import annotations

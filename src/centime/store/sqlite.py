@@ -31,13 +31,13 @@ from centime.ledger.model import (
     PendingState,
     Transfer,
 )
-from centime.ledger.records import untrack_records
 from centime.ledger.port import (
     AuditBatchRow,
     AuditNodeRow,
     Fetch,
     Violation,
 )
+from centime.ledger.records import untrack_records
 
 from . import rows
 from .checks import check_account_tables, check_ledger
