@@ -11,6 +11,11 @@ every full one after: in ``centime bench ledger`` at batch 8189 the collector to
 but atomic items, and no state besides them, so the record can never be part of a cycle.
 Without the extension (or with ``CENTIME_LEDGER_RECORDS=tracked``) it does nothing: the
 records are collected as before, only at a higher cost.
+
+The one reference an untracked record hides from the collector is to its class. A class that
+became garbage while one of its own class attributes held an untracked instance would leak
+instead of being collected; the ledger's record classes live as long as their module, and
+only their instances are passed here.
 """
 
 from __future__ import annotations
