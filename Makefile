@@ -15,7 +15,7 @@ TREES_NATIVE := src/centime/risk/_trees.c
 
 # setup.py compiles src/centime/ledger/core.py with mypyc: an edited core is rebuilt here (and
 # until then runs as Python: centime.ledger.native checks the build against the source).
-$(INSTALLED): pyproject.toml setup.py src/centime/ledger/core.py $(RISK_NATIVE) $(TREES_NATIVE) src/centime/risk/_cstate.c
+$(INSTALLED): pyproject.toml setup.py src/centime/ledger/core.py $(RISK_NATIVE) $(TREES_NATIVE) src/centime/risk/_cstate.c src/centime/ledger/_records.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -28,8 +28,10 @@ from centime.ledger.native import core_is_compiled
 import centime.risk.field  # noqa: the import chooses the compiled module when current
 from centime.risk.native import risk_is_compiled, state_module
 from centime.risk.trees import trees_is_compiled
+from centime.ledger.records import records_extension
 print("compiled ledger core:", core_is_compiled(), "; compiled risk state:", risk_is_compiled(),
-      "; C risk state:", state_module() is not None, "; native model trees:", trees_is_compiled())
+      "; C risk state:", state_module() is not None, "; native model trees:", trees_is_compiled(),
+      "; C ledger records:", records_extension() is not None)
 endef
 export NATIVE_REPORT
 

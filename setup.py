@@ -11,11 +11,13 @@ matches the source on disk, so an edited core.py is never shadowed by a stale bu
 risk modules are compiled as one group, stamped alike in ``native.build-sha256`` (the
 digest of their sources, checked by ``centime.risk.native``).
 
-Beside them, two C extensions needing only a C compiler (:data:`C_EXTENSIONS`), each built on
-its own and stamped with the SHA-256 of its source: ``centime.risk._trees`` (the model's
-trees evaluated natively, ``centime.risk.trees``; without it LightGBM's Booster scores) and
+Beside them, three C extensions needing only a C compiler (:data:`C_EXTENSIONS`), each built
+on its own and stamped with the SHA-256 of its source: ``centime.risk._trees`` (the model's
+trees evaluated natively, ``centime.risk.trees``; without it LightGBM's Booster scores),
 ``centime.risk._cstate`` (the risk state's windows and parties as C arrays; without it the
-Python state runs). A failure of one only removes it; the mypyc modules are not affected.
+Python state runs) and ``centime.ledger._records`` (the ledger's cached records untracked by
+the garbage collector, ``centime.ledger.records``; without it they stay tracked). A failure
+of one only removes it; the mypyc modules are not affected.
 """
 
 from __future__ import annotations
@@ -77,6 +79,12 @@ C_EXTENSIONS = {
             RISK_DIR / "_cstate.c",
             "_cstate.build-sha256",
             "the risk state's windows and parties run as Python",
+        ),
+        CExtension(
+            "centime.ledger._records",
+            CORE_SOURCE.parent / "_records.c",
+            "_records.build-sha256",
+            "the ledger's cached account records stay tracked by the garbage collector",
         ),
     )
 }

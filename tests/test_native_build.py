@@ -10,6 +10,7 @@ import pytest
 import centime.ledger.core as installed_core
 import centime.risk.field  # noqa: F401  (the import chooses the compiled module when current)
 from centime.ledger.native import core_is_compiled
+from centime.ledger.records import records_extension
 from centime.risk.native import risk_is_compiled, state_module
 from centime.risk.trees import trees_is_compiled
 
@@ -22,3 +23,4 @@ def test_ci_runs_the_compiled_ledger_core_and_risk_state() -> None:
     assert risk_is_compiled(), "make install fell back to the pure Python risk state"
     assert state_module() is not None, "the C risk state (risk/_cstate.c) was not built"
     assert trees_is_compiled(), "the native model trees (risk/_trees.c) were not built"
+    assert records_extension() is not None, "ledger/_records.c was not built"

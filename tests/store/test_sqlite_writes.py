@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from centime.clock import FakeClock
 from centime.ledger.engine import Ledger
 from centime.ledger.model import Account, CreateAccountStatus, CreateTransferStatus, Transfer
+from centime.ledger.records import records_extension
 from centime.store import open_store
 from centime.store.sqlite import SqliteStore
 
@@ -121,3 +122,20 @@ def test_the_id_lookups_answer_for_the_ids_asked_whatever_was_asked_before(
     finally:
         store.close()
         shutil.rmtree(directory)
+
+
+@pytest.mark.skipif(records_extension() is None, reason="centime.ledger._records is not built")
+def test_the_sqlite_store_untracks_the_accounts_it_caches(tmp_path: Path) -> None:
+    with Ledger(SqliteStore.open(tmp_path / "ledger.db")) as ledger:
+        ledger.create_accounts([Account(1, "USD", 1), Account(2, "USD", 1)])
+        ledger.create_transfers([Transfer(10, 1, 2, 5, "USD", 1)])
+        store = ledger.store
+        assert isinstance(store, SqliteStore)
+        cached = list(store._account_cache.values())
+        assert sorted(a.id for a in cached) == [1, 2]
+        assert not any(gc.is_tracked(a) for a in cached)
+        assert {a.id: (a.debits_posted, a.credits_posted) for a in cached} == {
+            1: (5, 0),
+            2: (0, 5),
+        }
+        assert ledger.lookup_accounts([1, 2]) == sorted(cached, key=lambda a: a.id)

@@ -37,6 +37,7 @@ from centime.ledger.port import (
     Fetch,
     Violation,
 )
+from centime.ledger.records import untrack_records
 
 from . import rows
 from .checks import check_account_tables, check_ledger
@@ -358,6 +359,10 @@ class SqliteStore(SqlLedgerReads):
         for account in changes.accounts_created:
             cache[account.id] = account
         cache.update(changes.accounts)
+        # The cached records live on past the group: out of the garbage collector's sight,
+        # they are not traversed again by every collection (centime.ledger.records).
+        untrack_records(changes.accounts.values())
+        untrack_records(changes.accounts_created)
         if len(cache) > ACCOUNT_CACHE_MAX:
             # Evict the oldest half; a miss costs only a read.
             for account_id in list(cache)[: len(cache) // 2]:
