@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 import logging
-import os
+import random
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
@@ -260,7 +260,11 @@ def request_id(scope: Scope) -> str:
     raw: Any = scope
     found = raw.get(_SCOPE_KEY)
     if found is None:
-        found = os.urandom(16).hex()  # as random as uuid4, without building a UUID
+        # Not os.urandom: its getrandom() call lets go of the GIL, and under load the event
+        # loop then waited for the writer's thread to hand it back (up to the 5 ms switch
+        # interval) on every response. An id correlates logs; it guards nothing, and
+        # random's generator (reseeded in a forked child) is unique enough for that.
+        found = f"{random.getrandbits(128):032x}"
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
                 text = value.decode("latin-1")
