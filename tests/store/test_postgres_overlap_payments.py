@@ -232,7 +232,7 @@ def test_the_same_payment_id_from_two_processes_is_paid_once(
     first, out_a = _in_thread(lambda: _pay(a, request))
     assert store_a.paused.wait(WAIT_MAX_S)
     second, out_b = _in_thread(lambda: _pay(b, request))
-    time.sleep(0.5)  # B waits for A's row locks (the payer's accounts)
+    time.sleep(0.5)  # B waits for A's uncommitted payment id (its key)
     store_a.resume.set()
     first.join(WAIT_MAX_S)
     second.join(WAIT_MAX_S)
@@ -260,15 +260,22 @@ def test_a_mandate_charged_from_two_processes_keeps_its_daily_limit(
     store_a.paused.clear()
     first, out_a = _in_thread(lambda: charge(a))
     assert store_a.paused.wait(WAIT_MAX_S)
+    # A's group read the mandate (nothing charged today) and the payer unlocked, and
+    # accepted its charge; B charges the same mandate and commits meanwhile, waiting for
+    # nothing A holds.
     second, out_b = _in_thread(lambda: charge(b))
-    time.sleep(0.5)
+    second.join(WAIT_MAX_S)
+    assert isinstance(out_b[0], Payment)
+    alone_before = store_a.alone
     store_a.resume.set()
     first.join(WAIT_MAX_S)
-    second.join(WAIT_MAX_S)
-    assert isinstance(out_a[0], Payment)
-    assert isinstance(out_b[0], Refusal) and out_b[0].code is Code.MANDATE_LIMIT_EXCEEDED
+    # A's charge added at its end would pass the limit: its group ran again alone and
+    # refused it.
+    assert isinstance(out_a[0], Refusal) and out_a[0].code is Code.MANDATE_LIMIT_EXCEEDED
+    assert store_a.alone == alone_before + 1
     with a.read() as fetch:
         assert fetch("SELECT spent_today FROM mandates", ())[0][0] == 400
+    assert balance(a, AccountKind.CUSTOMER_WALLET, c1, ASSET) == 100_000 - 400
     _check_exact(a, shop)
 
 
@@ -344,7 +351,7 @@ def test_a_payment_operation_declares_its_overlap() -> None:
 
     overlap = _overlap(7, {(1, ASSET), (2, ASSET)}, {ASSET}, False)
     assert isinstance(overlap, Overlap)
-    assert len(overlap.lock_accounts) == 4 and len(overlap.deferred_accounts) == 2
+    assert not overlap.lock_accounts and len(overlap.deferred_accounts) == 6
     assert not overlap.lock_accounts & overlap.deferred_accounts
 
 
@@ -410,10 +417,11 @@ def test_a_mandate_charged_across_midnight_from_two_processes_keeps_both_days_li
     postgres_url: str,
 ) -> None:
     """A's clock is on day D (1 ms before midnight), B's on D+1 (two hosts, or A read its
-    clock before B's group took the payer's lock). B charges the mandate on D+1 while A
-    waits for the payer's accounts; A then finds the mandate on a later day than its own:
-    it must neither ignore what D already spent nor reset D+1's total. Its group runs
-    again alone and counts its charge on D+1, where it passes the limit: refused."""
+    clock before B's group began). A's group reads the mandate on D and accepts its charge;
+    B charges the mandate on D+1 and commits meanwhile; A's charges, added at its end, find
+    the mandate on a later day than its own: it must neither ignore what D already spent
+    nor reset D+1's total. Its group runs again alone and counts its charge on D+1, where
+    it passes the limit: refused."""
     PostgresStore.open(postgres_url).close()
     day_end = (PLATFORM_START_NS // NS_PER_DAY + 1) * NS_PER_DAY
     clock_a, clock_b = FakeClock(day_end - 1_000_000), FakeClock(day_end + 1_000_000)
@@ -427,32 +435,31 @@ def test_a_mandate_charged_across_midnight_from_two_processes_keeps_both_days_li
         mandate = a.execute(create_mandate(a, c1, shop, ASSET, 700))
         assert not isinstance(mandate, Refusal)
 
-        def charge(platform: Platform) -> Payment | Refusal:
+        def charge(platform: Platform, amount: int = 400) -> Payment | Refusal:
             return _pay(
                 platform,
                 PaymentRequest(
-                    c1, shop, ASSET, 400, mandate_id=mandate.id, charged_by_merchant=True
+                    c1, shop, ASSET, amount, mandate_id=mandate.id, charged_by_merchant=True
                 ),
             )
 
         assert isinstance(charge(a), Payment)  # day D: 400 of 700
-        store_b.paused.clear()
-        second, out_b = _in_thread(lambda: charge(b))
-        assert store_b.paused.wait(WAIT_MAX_S)  # B holds the payer's accounts
+        store_a.paused.clear()
+        third, out_a = _in_thread(lambda: charge(a, 200))  # D: 600 of 700, as A reads it
+        assert store_a.paused.wait(WAIT_MAX_S)
         alone_before = store_a.alone
-        third, out_a = _in_thread(lambda: charge(a))
-        time.sleep(0.5)  # A's group waits for the payer's accounts
-        store_b.resume.set()
-        second.join(WAIT_MAX_S)
+        second, out_b = _in_thread(lambda: charge(b, 600))
+        second.join(WAIT_MAX_S)  # B waits for nothing A holds
+        store_a.resume.set()
         third.join(WAIT_MAX_S)
-        assert isinstance(out_b[0], Payment)  # day D+1: 400 of 700
+        assert isinstance(out_b[0], Payment)  # day D+1: 600 of 700
         assert isinstance(out_a[0], Refusal) and out_a[0].code is Code.MANDATE_LIMIT_EXCEEDED
         assert store_a.alone == alone_before + 1  # the lost race ran again alone
-        assert isinstance(charge(b), Refusal)  # D+1's 400 still counts
+        assert isinstance(charge(b, 200), Refusal)  # D+1's 600 still counts
         with a.read() as fetch:
             row = fetch("SELECT spent_today, day FROM mandates", ())
             paid = fetch("SELECT amount, created_ns FROM payments", ())
-        assert [tuple(map(int, r)) for r in row] == [(400, day_end // NS_PER_DAY)]
+        assert [tuple(map(int, r)) for r in row] == [(600, day_end // NS_PER_DAY)]
         by_day: dict[int, int] = {}
         for amount, created_ns in paid:
             day = int(created_ns) // NS_PER_DAY

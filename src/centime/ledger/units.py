@@ -26,6 +26,7 @@ from .model import (
     PendingState,
     Transfer,
 )
+from .rebase import AvailableBound
 
 if TYPE_CHECKING:
     from .port import WriteTransaction
@@ -41,6 +42,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_CREATED = CreateTransferStatus.CREATED
+_EXISTS = CreateTransferStatus.EXISTS
 WriteUnit = Callable[["UnitContext"], T]
 
 
@@ -54,9 +57,11 @@ class Overlap:
     (here: ``lock_accounts``, locked in id order with the group's others before any unit
     runs), by a key that refuses a second insert (the store then runs the group again), or
     are checked again at the end (:meth:`UnitContext.at_end`). ``deferred_accounts``: accounts
-    the unit moves money through but whose balances it never reads (a payment's merchant
-    and fee revenue accounts); an overlapping group reads them unlocked and locks them only
-    before its timestamps (centime.ledger.rebase). A unit that declares nothing runs alone.
+    the unit moves money through whose balances it reads, if at all, through
+    :meth:`UnitContext.deferred_accounts`, stating the range its decisions hold for (a
+    payment's payers, merchant and fee revenue accounts); an overlapping group reads them
+    unlocked and locks them only before its timestamps (centime.ledger.rebase). A unit that
+    declares nothing runs alone.
     """
 
     lock_accounts: frozenset[int] = frozenset()
@@ -132,6 +137,11 @@ class GroupLoader:
         # locked again before the timestamps (Ledger._apply_overlapping).
         self.deferred = frozenset(deferred)
         self.deferred_read: dict[int, Account] = {}
+        # What units decided on deferred balances holds for (UnitContext.deferred_accounts).
+        self.bounds: list[AvailableBound] = []
+        # A unit's transfer was refused (centime.ledger.rebase: a refusal may have read an
+        # account the group cannot move its changes over).
+        self.refused = False
         self.pending_states: dict[int, PendingState] = {}  # every one loaded (locked)
         # Shared by the units of one run of the group (see UnitContext.group_state).
         self.group_state: dict[Any, Any] = {}
@@ -221,6 +231,8 @@ class UnitContext:
         # declared an Overlap): its timestamps are provisional until the end, and what the
         # unit reads unlocked may change before it commits.
         self.overlapping = overlapping
+        # Index in the loader's bounds of the bound this unit stated for each account.
+        self._bound_at: dict[int, int] = {}
 
     @property
     def group_state(self) -> dict[Any, Any]:
@@ -256,6 +268,35 @@ class UnitContext:
         self._applier.load(self._loader.view((), (), account_ids))
         return _existing(account_ids, self._applier.account)
 
+    def deferred_accounts(self, account_ids: Collection[int]) -> dict[int, Account]:
+        """The accounts that exist among ``account_ids``, as this group left them, deferred
+        ones included: read without a lock in a group that overlaps other processes', so
+        another writer may change them before the commit. Each deferred one is then bound
+        to exactly the ``available`` seen (the group runs again alone if it moved at all);
+        :meth:`bound_available` widens that to the range the unit's decisions hold for."""
+        self._applier.load(self._loader.view((), (), account_ids))
+        found = _existing(account_ids, self._applier.account)
+        loader = self._loader
+        if self.overlapping:
+            for account_id, account in found.items():
+                if account_id in loader.deferred_read:
+                    seen = account.available
+                    self._bound_at[account_id] = len(loader.bounds)
+                    loader.bounds.append(AvailableBound(account_id, seen, seen, seen))
+        return found
+
+    def bound_available(self, account_id: int, low: int | None, high: int | None) -> None:
+        """The unit's decisions hold while the ``available`` of ``account_id`` (read by
+        :meth:`deferred_accounts`) lies in ``low..high`` (None: unbounded), as it saw it.
+        Nothing to do for an account read locked."""
+        index = self._bound_at.get(account_id)
+        if index is None:
+            return
+        bound = self._loader.bounds[index]
+        if (low is not None and bound.seen < low) or (high is not None and bound.seen > high):
+            raise ValueError(f"the available seen, {bound.seen}, lies outside {low}..{high}")
+        self._loader.bounds[index] = bound._replace(low=low, high=high)
+
     def existing_accounts(self, account_ids: Collection[int]) -> set[int]:
         """Which of ``account_ids`` exist (committed or created earlier in the group). Unlike
         :meth:`accounts` it shows no balance, so a deferred account stays deferred."""
@@ -277,7 +318,10 @@ class UnitContext:
 
     def create_transfers(self, events: Sequence[Transfer]) -> list[CreateTransferStatus]:
         self._applier.load(self._loader.view_for_events("transfers", events))
-        return self._applier.create_transfers(events, self._take(len(events)))
+        statuses = self._applier.create_transfers(events, self._take(len(events)))
+        if any(s is not _CREATED and s is not _EXISTS for s in statuses):
+            self._loader.refused = True
+        return statuses
 
     def _take(self, count: int) -> int:
         if count > self._events_left:
