@@ -31,7 +31,13 @@ from centime.platform.chart import AccountKind
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.fees import payment_fee
-from centime.platform.payments import Payment, PaymentRequest, create_payment
+from centime.platform.payments import (
+    Payment,
+    PaymentItem,
+    PaymentRequest,
+    create_payment,
+    create_payments_batch,
+)
 from centime.platform.payments.mandates import create_mandate
 from centime.platform.pricing.evaluate import fee_terms
 from centime.platform.pricing.rules import FeeScheduleDoc, RuleSetDocument, TierDoc
@@ -527,3 +533,125 @@ def test_a_group_locks_its_merchants_volume_rows_in_merchant_order() -> None:
         for check in ctx.checks:
             check()
         assert ctx.locked == sorted(merchants)
+
+
+def _batch(platform: Platform, shop: int, items: list[PaymentItem]) -> list[Payment | Refusal]:
+    result = platform.execute(
+        create_payments_batch(platform, shop, items, charged_by_merchant=False)
+    )
+    assert isinstance(result, list)
+    return result
+
+
+def test_a_batch_overlaps_another_process_paying_from_the_same_payer(
+    pair: tuple[Platform, _PausingStore, Platform, _PausingStore],
+) -> None:
+    """The payer's accounts are read unlocked: B's batch from the same payer commits while
+    A's group waits at its end, and A's group, whose payments the payer can still cover,
+    is moved onto B's commit instead of running again alone."""
+    a, store_a, b, _ = pair
+    shop, (c1,) = _world(a, 1, funds=1_000)
+    store_a.paused.clear()
+    alone_before = store_a.alone
+    first, out_a = _in_thread(
+        lambda: _batch(a, shop, [PaymentItem(c1, ASSET, 300), PaymentItem(c1, ASSET, 200)])
+    )
+    assert store_a.paused.wait(WAIT_MAX_S)
+    second, out_b = _in_thread(lambda: _batch(b, shop, [PaymentItem(c1, ASSET, 400)]))
+    second.join(WAIT_MAX_S)  # B waits for nothing A holds
+    assert all(isinstance(p, Payment) for p in out_b[0])
+    store_a.resume.set()
+    first.join(WAIT_MAX_S)
+    assert all(isinstance(p, Payment) for p in out_a[0])
+    assert store_a.alone == alone_before  # moved onto B's commit, not run again alone
+    assert balance(a, AccountKind.CUSTOMER_WALLET, c1, ASSET) == 100
+    _check_exact(a, shop)
+
+
+def test_a_batch_the_other_process_left_short_runs_again_alone_and_refuses(
+    pair: tuple[Platform, _PausingStore, Platform, _PausingStore],
+) -> None:
+    a, store_a, b, _ = pair
+    shop, (c1,) = _world(a, 1, funds=1_000)
+    store_a.paused.clear()
+    first, out_a = _in_thread(
+        lambda: _batch(a, shop, [PaymentItem(c1, ASSET, 300), PaymentItem(c1, ASSET, 200)])
+    )
+    assert store_a.paused.wait(WAIT_MAX_S)
+    alone_before = store_a.alone
+    second, out_b = _in_thread(lambda: _batch(b, shop, [PaymentItem(c1, ASSET, 600)]))
+    second.join(WAIT_MAX_S)
+    assert all(isinstance(p, Payment) for p in out_b[0])
+    store_a.resume.set()
+    first.join(WAIT_MAX_S)
+    # 400 left: as if A ran after B, the first payment passes and the second is short.
+    paid, short = out_a[0]
+    assert isinstance(paid, Payment) and paid.amount == 300
+    assert isinstance(short, Refusal) and short.code is Code.INSUFFICIENT_FUNDS
+    assert store_a.alone == alone_before + 1
+    assert balance(a, AccountKind.CUSTOMER_WALLET, c1, ASSET) == 100
+    _check_exact(a, shop)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_two_processes_paying_batches_from_shared_payers_stay_exact(
+    pair: tuple[Platform, _PausingStore, Platform, _PausingStore], seed: int
+) -> None:
+    """Batches from threads of both processes, all from a few shared payers (some with
+    restricted money, split first), under mandates, until funds and limits run short: no
+    overdraft, no lost mandate charge, every answered payment stored and nothing else, the
+    ledger's invariants hold."""
+    a, store_a, b, store_b = pair
+    payers = 5
+    shop, customers = _world(a, payers, funds=2_000)
+    restricted = {c: 150 * (i % 2) for i, c in enumerate(customers)}
+    for c, amount in restricted.items():
+        if amount:
+            fund(a, c, ASSET, amount, restricted=True)
+    mandates = {}
+    for c in customers:
+        made = a.execute(create_mandate(a, c, shop, ASSET, 1_700))
+        assert not isinstance(made, Refusal)
+        mandates[c] = made.id
+    rng = random.Random(seed)
+    jobs: list[tuple[Platform, list[PaymentItem]]] = []
+    for _ in range(48):
+        items = []
+        for _ in range(rng.randrange(1, 7)):
+            c = rng.choice(customers)
+            mandate = mandates[c] if rng.random() < 0.7 else None
+            items.append(PaymentItem(c, ASSET, rng.randrange(1, 260), mandate_id=mandate))
+        jobs.append((rng.choice((a, b)), items))
+    answers: list[Payment | Refusal] = []
+    lock = threading.Lock()
+
+    def worker(part: list[tuple[Platform, list[PaymentItem]]]) -> None:
+        for platform, items in part:
+            out = _batch(platform, shop, items)
+            with lock:
+                answers.extend(out)
+
+    threads = [threading.Thread(target=worker, args=(jobs[i::8],)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT_MAX_S * 3)
+    assert len(answers) == sum(len(items) for _, items in jobs)
+    assert store_a.overlapping + store_b.overlapping > 0
+    paid = [p for p in answers if isinstance(p, Payment)]
+    codes = {r.code for r in answers if isinstance(r, Refusal)}
+    assert codes <= {Code.INSUFFICIENT_FUNDS, Code.MANDATE_LIMIT_EXCEEDED}
+    with a.read() as fetch:
+        stored = {int(r[0]) for r in fetch("SELECT id FROM payments", ())}
+        spent = {int(m): int(s) for m, s in fetch("SELECT id, spent_today FROM mandates", ())}
+    assert {p.id for p in paid} == stored  # every answered payment stored, nothing else
+    for c in customers:
+        mine = [p for p in paid if p.customer_id == c]
+        under = sum(p.amount for p in mine if p.mandate_id == mandates[c])
+        assert spent[mandates[c]] == under <= 1_700
+        from_restricted = sum(p.restricted_amount for p in mine)
+        wallet = balance(a, AccountKind.CUSTOMER_WALLET, c, ASSET)
+        assert wallet == 2_000 - sum(p.amount for p in mine) + from_restricted >= 0
+        left = balance(a, AccountKind.CUSTOMER_RESTRICTED, c, ASSET)
+        assert left == restricted[c] - from_restricted >= 0
+    _check_exact(a, shop)
