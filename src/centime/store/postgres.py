@@ -11,7 +11,8 @@ through locks taken in one fixed order, so they can wait for each other but neve
 2. ``accounts`` rows the group touches, ids ascending (``lock_accounts``; an overlapping
    group's units' declared accounts among them);
 3. rows an overlapping group's units lock as they run (a promotion code), then those of their
-   end checks (a merchant's month volume), then their deferred ``accounts``, ids ascending
+   end checks (a merchant's month volume, then the mandates charged, ids ascending), then
+   their deferred ``accounts`` (a payment's payers, merchant and fee revenue), ids ascending
    (read unlocked before: ``read_accounts``; centime.ledger.rebase);
 4. the single ``ledger_clock`` row (``reserve_timestamps``), held until commit.
 
