@@ -1,8 +1,9 @@
 """Payment units of two writer processes overlap on PostgreSQL, and stay exact.
 
 A payment unit declares an ``Overlap`` (centime.platform.payments.service._overlap): its
-group locks the payers' accounts first, reads the merchant's and the fee revenue accounts
-without a lock (moved onto what is stored at the end: centime.ledger.rebase), settles the
+group reads the payers', the merchant's and the fee revenue accounts (and those of the
+pending transfers it expires) without a lock (locked at its end and moved onto what is
+stored then: centime.ledger.rebase), settles the
 merchant's month volume at the end (re-checking each tiered fee), and relies on keys for
 payment ids and idempotency. These tests stop one writer inside its group, make the other
 commit meanwhile, then check what both did against what running them in turn gives: the
@@ -32,9 +33,12 @@ from centime.platform.context import Operation, Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.fees import payment_fee
 from centime.platform.payments import (
+    Hold,
+    HoldRequest,
     Payment,
     PaymentItem,
     PaymentRequest,
+    authorize_hold,
     create_payment,
     create_payments_batch,
 )
@@ -654,4 +658,41 @@ def test_two_processes_paying_batches_from_shared_payers_stay_exact(
         assert wallet == 2_000 - sum(p.amount for p in mine) + from_restricted >= 0
         left = balance(a, AccountKind.CUSTOMER_RESTRICTED, c, ASSET)
         assert left == restricted[c] - from_restricted >= 0
+    _check_exact(a, shop)
+
+
+def _deadlocks(platform: Platform) -> int:
+    with platform.read() as fetch:
+        rows = fetch(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()", ()
+        )
+    return int(rows[0][0])
+
+
+def test_a_group_expiring_a_payers_hold_does_not_lock_the_payer_before_its_end(
+    pair: tuple[Platform, _PausingStore, Platform, _PausingStore],
+) -> None:
+    """The reviewer's lock-order race: B's group expires a hold on payer P (and pays the
+    shop from another customer); A's group pays the shop from P. Were P locked early by B's
+    expiry, A (the shop's volume row locked at its end) would wait for P while B, at its
+    end, waits for the volume row: a deadlock. P is deferred in B too, so A commits while B
+    is still stopped before its end, and B then runs again alone (P moved)."""
+    a, _, b, store_b = pair
+    shop, (p, c2) = _world(a, 2)
+    hold = a.execute(authorize_hold(a, HoldRequest(p, shop, ASSET, 300, timeout_s=1)))
+    assert isinstance(hold, Hold)
+    b.clock.advance(3600)  # type: ignore[attr-defined]  # due for B only (A: not yet)
+    deadlocks = _deadlocks(a)
+    store_b.paused.clear()
+    second, out_b = _in_thread(lambda: _pay(b, PaymentRequest(c2, shop, ASSET, 500)))
+    assert store_b.paused.wait(WAIT_MAX_S)  # B ran its units and swept the expiry
+    first, out_a = _in_thread(lambda: _pay(a, PaymentRequest(p, shop, ASSET, 400)))
+    first.join(WAIT_MAX_S / 4)
+    blocked = first.is_alive()
+    store_b.resume.set()
+    first.join(WAIT_MAX_S)
+    second.join(WAIT_MAX_S)
+    assert not blocked, "A waited for a payer account B's expiry locked"
+    assert isinstance(out_a[0], Payment) and isinstance(out_b[0], Payment)
+    assert _deadlocks(a) == deadlocks
     _check_exact(a, shop)

@@ -433,7 +433,7 @@ class Ledger:
                     self.audit.idle(txn, now_ns)
                 return [[] for _ in group], Changes()
             count = max(count, 1)
-            loader = GroupLoader(txn, deferred, txn.read_accounts)
+            loader = GroupLoader(txn, deferred, txn.read_accounts, lock_first)
             view = _load_view(loader, group, due, lock_first)
             # The units' clock is read once the accounts they declared are locked: a unit
             # that waited for another process's group then sees a time after that group's

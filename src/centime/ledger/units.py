@@ -119,7 +119,9 @@ class GroupLoader:
     declared accounts with the batches' in one call first, so its units' own calls find
     them loaded; an account locked later out of order can only make two such groups
     deadlock, which PostgreSQL breaks and the engine retries. ``deferred`` accounts are
-    read without a lock (``read_unlocked``) and kept as read in ``deferred_read``.
+    read without a lock (``read_unlocked``) and kept as read in ``deferred_read``; in such a
+    group the accounts of the pending transfers it loads (to expire or resolve them) join
+    them, but for ``lock_first`` (locked early in every group that names them).
     """
 
     def __init__(
@@ -127,8 +129,10 @@ class GroupLoader:
         txn: WriteTransaction,
         deferred: Collection[int] = (),
         read_unlocked: Callable[[Collection[int]], dict[int, Account]] | None = None,
+        lock_first: Collection[int] = (),
     ) -> None:
         self.txn = txn
+        self._lock_first = frozenset(lock_first)  # locked before any unit runs, never deferred
         self._read_unlocked = read_unlocked
         self._accounts: set[int] = set()
         self._transfers: set[int] = set()
@@ -172,11 +176,20 @@ class GroupLoader:
         wanted = (transfer_new | pending_new) - self._transfers
         transfers = txn.transfers(wanted) if wanted else {}
         failed = txn.failed(transfer_new) if transfer_new else {}
+        pending_accounts: set[int] = set()
         for p in transfers.values():
             if p.id in pending_new:
-                account_new.add(p.debit_account_id)
-                account_new.add(p.credit_account_id)
+                pending_accounts.add(p.debit_account_id)
+                pending_accounts.add(p.credit_account_id)
+        account_new |= pending_accounts
         account_new -= self._accounts
+        if self._read_unlocked is not None and pending_accounts:
+            # An overlapping group defers the accounts of the pending transfers it resolves
+            # (a due expiry on a payer's wallet): locked here, early, they could be locked
+            # late in another overlapping group that defers them, and the two would wait
+            # on each other (docs/ledger.md, the lock order). Resolving moves their pending
+            # fields, so the rebase refuses them once they moved: the group runs alone.
+            self.deferred |= pending_accounts & account_new - self._lock_first
         deferred = account_new & self.deferred
         if deferred and self._read_unlocked is not None:
             account_new -= deferred
