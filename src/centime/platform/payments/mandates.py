@@ -44,6 +44,7 @@ __all__ = [
     "charge_under_mandate",
     "create_mandate",
     "get_mandate",
+    "group_charged",
     "list_mandates",
     "load_mandates",
     "revoke_mandate",
@@ -206,6 +207,15 @@ def add_mandate_charges(ctx: UnitContext, added: Mapping[int, tuple[int, int]]) 
 
 
 _GROUP_CHARGES: Final = "mandate_charges"
+
+
+def group_charged(ctx: UnitContext, mandate_id: int, day: int) -> int:
+    """What the group's earlier units charged under the mandate on ``day`` and left to be
+    added at its end (:func:`add_mandate_charges`): a later unit counts it on the day total
+    it read, as the merchant's volume counts the earlier units' payments."""
+    charges: dict[int, tuple[int, int]] = ctx.group_state.get(_GROUP_CHARGES, {})
+    amount, charged_day = charges.get(mandate_id, (0, day))
+    return amount if charged_day == day else 0
 
 
 def _add_charges(ctx: UnitContext, charges: Mapping[int, tuple[int, int]]) -> None:

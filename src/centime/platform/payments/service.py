@@ -75,6 +75,7 @@ from .mandates import (
     add_mandate_charges,
     charge_day,
     charge_under_mandate,
+    group_charged,
     load_mandates,
     save_mandate_charges,
     utc_day,
@@ -391,6 +392,8 @@ class _Batch:
             day = charge_day(self.ctx, mandate, self.day)
             self.spent_day[mandate_id] = day
             spent_before = mandate.spent_on(day) if mandate is not None else 0
+            if self.ctx.overlapping:  # the earlier units' charges, added at the group's end
+                spent_before += group_charged(self.ctx, mandate_id, day)
             self.spent_start[mandate_id] = spent_before
         return charge_under_mandate(
             mandate, item.customer_id, self.merchant_id, item.asset, item.amount, spent_before
