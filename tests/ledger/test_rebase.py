@@ -1,8 +1,9 @@
 """Moving a group's changes onto accounts other writers changed (``centime.ledger.rebase``):
 whenever :func:`rebased` accepts, its result equals the core run from the start on the
 accounts as they are now (same statuses, same final accounts, same balance rows); and it
-accepts the case the payments rely on (others only added money: plain transfers, no
-failure)."""
+accepts the cases the payments rely on (others added money, or took some but left the
+group's need: plain transfers, no failure); :func:`limit_needs` is the exact condition on a
+new base; :func:`bounds_hold` moves what a unit saw as the base moved."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from centime.ledger.model import (
     Transfer,
     TransferFlags,
 )
-from centime.ledger.rebase import rebased
+from centime.ledger.rebase import AvailableBound, bounds_hold, limit_needs, rebased
 
 ASSET = "USD"
 CODE = 1
@@ -46,8 +47,8 @@ def _account(draw: st.DrawFn, account_id: int) -> Account:
 def _moved(draw: st.DrawFn, before: Account) -> Account:
     """What another writer made of the account: posted money added on either side, and
     sometimes some pending (never past a limit the account keeps)."""
-    dpo = before.debits_posted + draw(st.integers(0, 500))
-    cpo = before.credits_posted + draw(st.integers(0, 500))
+    dpo = before.debits_posted + draw(st.integers(0, 1_500))
+    cpo = before.credits_posted + draw(st.integers(0, 1_500))
     dp = draw(st.sampled_from([0, 0, 0, 7]))
     if before.flags & LIMITED:
         cpo = max(cpo, dpo + dp)
@@ -78,6 +79,13 @@ def _run(accounts: dict[int, Account], transfers: list[Transfer]) -> tuple[list[
     return statuses, applier.changes()
 
 
+_SUCCESS = (CreateTransferStatus.CREATED, CreateTransferStatus.EXISTS)
+
+
+def _refused(statuses: list[object]) -> bool:
+    return any(s not in _SUCCESS for s in statuses)
+
+
 @given(st.data())
 def test_an_accepted_rebase_equals_the_core_on_the_accounts_as_they_are_now(
     data: st.DataObject,
@@ -86,14 +94,80 @@ def test_an_accepted_rebase_equals_the_core_on_the_accounts_as_they_are_now(
     now = {i: data.draw(st.one_of(st.just(a), _moved(a))) for i, a in read.items()}
     transfers = data.draw(_transfers())
     statuses, changes = _run(read, transfers)
-    moved = rebased(changes, read, now)
+    moved = rebased(changes, read, now, refused=_refused(statuses))
+    statuses_now, changes_now = _run(now, transfers)
+    if statuses_now != statuses:
+        assert moved is None  # the core decides some event otherwise now: never accepted
     if moved is None:
         return
-    statuses_now, changes_now = _run(now, transfers)
     assert statuses_now == statuses
     assert moved.accounts == changes_now.accounts
     assert moved.balances == changes_now.balances
     assert moved.transfers == changes_now.transfers
+    assert moved.failed == changes_now.failed and moved.pending == changes_now.pending
+    assert moved.accounts_created == changes_now.accounts_created
+
+
+@given(st.data())
+def test_plain_transfers_are_accepted_exactly_when_the_core_decides_the_same(
+    data: st.DataObject,
+) -> None:
+    """Without pending or failed events, the need is exact: the rebase refuses only a base
+    on which the core would refuse some step (or a total would overflow)."""
+    read = {i: data.draw(_account(i)) for i in ACCOUNTS}
+    now = {
+        i: data.draw(st.one_of(st.just(a), _moved(a)))._replace(debits_pending=0)
+        for i, a in read.items()
+    }
+    transfers = [
+        t._replace(flags=t.flags & int(TransferFlags.LINKED)) for t in data.draw(_transfers())
+    ]
+    statuses, changes = _run(read, transfers)
+    if _refused(statuses):
+        return
+    moved = rebased(changes, read, now)
+    statuses_now, changes_now = _run(now, transfers)
+    if statuses_now == statuses:
+        assert moved is not None and moved.accounts == changes_now.accounts
+        assert moved.balances == changes_now.balances
+    else:
+        assert moved is None
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(ACCOUNTS), st.sampled_from(ACCOUNTS), st.integers(1, 900)),
+        max_size=8,
+    ),
+    st.integers(-3_000, 3_000),
+)
+def test_the_need_is_the_least_slack_every_debit_step_holds_on(
+    steps: list[tuple[int, int, int]], slack: int
+) -> None:
+    transfers = [
+        Transfer(100 + n, dr, cr, amount, ASSET, CODE)
+        for n, (dr, cr, amount) in enumerate(steps)
+        if dr != cr
+    ]
+    needs = limit_needs(transfers, ACCOUNTS)
+    for account in ACCOUNTS:
+        available, every_debit_holds, every_credit_holds = slack, True, True
+        for t in transfers:
+            if t.debit_account_id == account:
+                available -= t.amount
+                every_debit_holds = every_debit_holds and available >= 0
+            if t.credit_account_id == account:
+                available += t.amount
+        room = slack  # the symmetric side: what may still be credited
+        for t in transfers:
+            if t.credit_account_id == account:
+                room -= t.amount
+                every_credit_holds = every_credit_holds and room >= 0
+            if t.debit_account_id == account:
+                room += t.amount
+        debit_need, credit_need = needs.get(account, (None, None))
+        assert every_debit_holds == (debit_need is None or slack >= debit_need)
+        assert every_credit_holds == (credit_need is None or slack >= credit_need)
 
 
 @given(st.data())
@@ -115,6 +189,39 @@ def test_money_added_meanwhile_under_plain_transfers_is_always_accepted(
     assert moved is not None
     statuses_now, changes_now = _run(now, transfers)
     assert statuses_now == statuses and moved.accounts == changes_now.accounts
+
+
+def test_a_payer_debited_meanwhile_is_accepted_while_its_slack_covers_the_group() -> None:
+    payer = Account(1, ASSET, CODE, LIMITED, 0, 0, 0, 0, 1_000, BASE - 10)
+    shop = Account(2, ASSET, CODE, 0, 0, 0, 0, 0, 0, BASE - 10)
+    read = {1: payer, 2: shop}
+    _, changes = _run(
+        read, [Transfer(9, 1, 2, 300, ASSET, CODE), Transfer(10, 1, 2, 200, ASSET, CODE)]
+    )
+    spent = {1: payer._replace(debits_posted=500), 2: shop._replace(credits_posted=500)}
+    moved = rebased(changes, read, spent)
+    assert moved is not None
+    assert moved.accounts[1].debits_posted == 1_000 and moved.accounts[2].credits_posted == 1_000
+    overspent = {1: payer._replace(debits_posted=501), 2: shop}
+    assert rebased(changes, read, overspent) is None  # the second step would pass 1,000
+
+
+def test_a_refused_event_is_never_moved() -> None:
+    read = {1: Account(1, ASSET, CODE), 2: Account(2, ASSET, CODE)}
+    _, changes = _run(read, [Transfer(9, 1, 2, 5, ASSET, CODE)])
+    now = {1: read[1]._replace(credits_posted=7), 2: read[2]}
+    assert rebased(changes, read, now) is not None
+    assert rebased(changes, read, now, refused=True) is None
+
+
+def test_a_bound_moves_with_the_base() -> None:
+    read = {1: Account(1, ASSET, CODE, LIMITED, 0, 0, 0, 0, 1_000, BASE - 10)}
+    now = {1: read[1]._replace(debits_posted=400)}  # available 1,000 -> 600
+    assert bounds_hold([AvailableBound(1, 900, 500, None)], read, now)  # 900 -> 500
+    assert not bounds_hold([AvailableBound(1, 900, 501, None)], read, now)
+    assert bounds_hold([AvailableBound(1, 900, None, 500)], read, now)
+    assert not bounds_hold([AvailableBound(1, 900, None, 499)], read, now)
+    assert not bounds_hold([AvailableBound(2, 0, None, None)], read, now)  # never read
 
 
 def test_nothing_moved_is_the_changes_themselves() -> None:

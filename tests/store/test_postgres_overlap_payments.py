@@ -1,8 +1,9 @@
 """Payment units of two writer processes overlap on PostgreSQL, and stay exact.
 
 A payment unit declares an ``Overlap`` (centime.platform.payments.service._overlap): its
-group locks the payers' accounts first, reads the merchant's and the fee revenue accounts
-without a lock (moved onto what is stored at the end: centime.ledger.rebase), settles the
+group reads the payers', the merchant's and the fee revenue accounts (and those of the
+pending transfers it expires) without a lock (locked at its end and moved onto what is
+stored then: centime.ledger.rebase), settles the
 merchant's month volume at the end (re-checking each tiered fee), and relies on keys for
 payment ids and idempotency. These tests stop one writer inside its group, make the other
 commit meanwhile, then check what both did against what running them in turn gives: the
@@ -31,7 +32,16 @@ from centime.platform.chart import AccountKind
 from centime.platform.context import Operation, Platform
 from centime.platform.errors import Code, Refusal
 from centime.platform.fees import payment_fee
-from centime.platform.payments import Payment, PaymentRequest, create_payment
+from centime.platform.payments import (
+    Hold,
+    HoldRequest,
+    Payment,
+    PaymentItem,
+    PaymentRequest,
+    authorize_hold,
+    create_payment,
+    create_payments_batch,
+)
 from centime.platform.payments.mandates import create_mandate
 from centime.platform.pricing.evaluate import fee_terms
 from centime.platform.pricing.rules import FeeScheduleDoc, RuleSetDocument, TierDoc
@@ -232,7 +242,7 @@ def test_the_same_payment_id_from_two_processes_is_paid_once(
     first, out_a = _in_thread(lambda: _pay(a, request))
     assert store_a.paused.wait(WAIT_MAX_S)
     second, out_b = _in_thread(lambda: _pay(b, request))
-    time.sleep(0.5)  # B waits for A's row locks (the payer's accounts)
+    time.sleep(0.5)  # B waits for A's uncommitted payment id (its key)
     store_a.resume.set()
     first.join(WAIT_MAX_S)
     second.join(WAIT_MAX_S)
@@ -260,15 +270,22 @@ def test_a_mandate_charged_from_two_processes_keeps_its_daily_limit(
     store_a.paused.clear()
     first, out_a = _in_thread(lambda: charge(a))
     assert store_a.paused.wait(WAIT_MAX_S)
+    # A's group read the mandate (nothing charged today) and the payer unlocked, and
+    # accepted its charge; B charges the same mandate and commits meanwhile, waiting for
+    # nothing A holds.
     second, out_b = _in_thread(lambda: charge(b))
-    time.sleep(0.5)
+    second.join(WAIT_MAX_S)
+    assert isinstance(out_b[0], Payment)
+    alone_before = store_a.alone
     store_a.resume.set()
     first.join(WAIT_MAX_S)
-    second.join(WAIT_MAX_S)
-    assert isinstance(out_a[0], Payment)
-    assert isinstance(out_b[0], Refusal) and out_b[0].code is Code.MANDATE_LIMIT_EXCEEDED
+    # A's charge added at its end would pass the limit: its group ran again alone and
+    # refused it.
+    assert isinstance(out_a[0], Refusal) and out_a[0].code is Code.MANDATE_LIMIT_EXCEEDED
+    assert store_a.alone == alone_before + 1
     with a.read() as fetch:
         assert fetch("SELECT spent_today FROM mandates", ())[0][0] == 400
+    assert balance(a, AccountKind.CUSTOMER_WALLET, c1, ASSET) == 100_000 - 400
     _check_exact(a, shop)
 
 
@@ -344,7 +361,7 @@ def test_a_payment_operation_declares_its_overlap() -> None:
 
     overlap = _overlap(7, {(1, ASSET), (2, ASSET)}, {ASSET}, False)
     assert isinstance(overlap, Overlap)
-    assert len(overlap.lock_accounts) == 4 and len(overlap.deferred_accounts) == 2
+    assert not overlap.lock_accounts and len(overlap.deferred_accounts) == 6
     assert not overlap.lock_accounts & overlap.deferred_accounts
 
 
@@ -410,10 +427,11 @@ def test_a_mandate_charged_across_midnight_from_two_processes_keeps_both_days_li
     postgres_url: str,
 ) -> None:
     """A's clock is on day D (1 ms before midnight), B's on D+1 (two hosts, or A read its
-    clock before B's group took the payer's lock). B charges the mandate on D+1 while A
-    waits for the payer's accounts; A then finds the mandate on a later day than its own:
-    it must neither ignore what D already spent nor reset D+1's total. Its group runs
-    again alone and counts its charge on D+1, where it passes the limit: refused."""
+    clock before B's group began). A's group reads the mandate on D and accepts its charge;
+    B charges the mandate on D+1 and commits meanwhile; A's charges, added at its end, find
+    the mandate on a later day than its own: it must neither ignore what D already spent
+    nor reset D+1's total. Its group runs again alone and counts its charge on D+1, where
+    it passes the limit: refused."""
     PostgresStore.open(postgres_url).close()
     day_end = (PLATFORM_START_NS // NS_PER_DAY + 1) * NS_PER_DAY
     clock_a, clock_b = FakeClock(day_end - 1_000_000), FakeClock(day_end + 1_000_000)
@@ -427,32 +445,31 @@ def test_a_mandate_charged_across_midnight_from_two_processes_keeps_both_days_li
         mandate = a.execute(create_mandate(a, c1, shop, ASSET, 700))
         assert not isinstance(mandate, Refusal)
 
-        def charge(platform: Platform) -> Payment | Refusal:
+        def charge(platform: Platform, amount: int = 400) -> Payment | Refusal:
             return _pay(
                 platform,
                 PaymentRequest(
-                    c1, shop, ASSET, 400, mandate_id=mandate.id, charged_by_merchant=True
+                    c1, shop, ASSET, amount, mandate_id=mandate.id, charged_by_merchant=True
                 ),
             )
 
         assert isinstance(charge(a), Payment)  # day D: 400 of 700
-        store_b.paused.clear()
-        second, out_b = _in_thread(lambda: charge(b))
-        assert store_b.paused.wait(WAIT_MAX_S)  # B holds the payer's accounts
+        store_a.paused.clear()
+        third, out_a = _in_thread(lambda: charge(a, 200))  # D: 600 of 700, as A reads it
+        assert store_a.paused.wait(WAIT_MAX_S)
         alone_before = store_a.alone
-        third, out_a = _in_thread(lambda: charge(a))
-        time.sleep(0.5)  # A's group waits for the payer's accounts
-        store_b.resume.set()
-        second.join(WAIT_MAX_S)
+        second, out_b = _in_thread(lambda: charge(b, 600))
+        second.join(WAIT_MAX_S)  # B waits for nothing A holds
+        store_a.resume.set()
         third.join(WAIT_MAX_S)
-        assert isinstance(out_b[0], Payment)  # day D+1: 400 of 700
+        assert isinstance(out_b[0], Payment)  # day D+1: 600 of 700
         assert isinstance(out_a[0], Refusal) and out_a[0].code is Code.MANDATE_LIMIT_EXCEEDED
         assert store_a.alone == alone_before + 1  # the lost race ran again alone
-        assert isinstance(charge(b), Refusal)  # D+1's 400 still counts
+        assert isinstance(charge(b, 200), Refusal)  # D+1's 600 still counts
         with a.read() as fetch:
             row = fetch("SELECT spent_today, day FROM mandates", ())
             paid = fetch("SELECT amount, created_ns FROM payments", ())
-        assert [tuple(map(int, r)) for r in row] == [(400, day_end // NS_PER_DAY)]
+        assert [tuple(map(int, r)) for r in row] == [(600, day_end // NS_PER_DAY)]
         by_day: dict[int, int] = {}
         for amount, created_ns in paid:
             day = int(created_ns) // NS_PER_DAY
@@ -520,3 +537,162 @@ def test_a_group_locks_its_merchants_volume_rows_in_merchant_order() -> None:
         for check in ctx.checks:
             check()
         assert ctx.locked == sorted(merchants)
+
+
+def _batch(platform: Platform, shop: int, items: list[PaymentItem]) -> list[Payment | Refusal]:
+    result = platform.execute(
+        create_payments_batch(platform, shop, items, charged_by_merchant=False)
+    )
+    assert isinstance(result, list)
+    return result
+
+
+def test_a_batch_overlaps_another_process_paying_from_the_same_payer(
+    pair: tuple[Platform, _PausingStore, Platform, _PausingStore],
+) -> None:
+    """The payer's accounts are read unlocked: B's batch from the same payer commits while
+    A's group waits at its end, and A's group, whose payments the payer can still cover,
+    is moved onto B's commit instead of running again alone."""
+    a, store_a, b, _ = pair
+    shop, (c1,) = _world(a, 1, funds=1_000)
+    store_a.paused.clear()
+    alone_before = store_a.alone
+    first, out_a = _in_thread(
+        lambda: _batch(a, shop, [PaymentItem(c1, ASSET, 300), PaymentItem(c1, ASSET, 200)])
+    )
+    assert store_a.paused.wait(WAIT_MAX_S)
+    second, out_b = _in_thread(lambda: _batch(b, shop, [PaymentItem(c1, ASSET, 400)]))
+    second.join(WAIT_MAX_S)  # B waits for nothing A holds
+    assert all(isinstance(p, Payment) for p in out_b[0])
+    store_a.resume.set()
+    first.join(WAIT_MAX_S)
+    assert all(isinstance(p, Payment) for p in out_a[0])
+    assert store_a.alone == alone_before  # moved onto B's commit, not run again alone
+    assert balance(a, AccountKind.CUSTOMER_WALLET, c1, ASSET) == 100
+    _check_exact(a, shop)
+
+
+def test_a_batch_the_other_process_left_short_runs_again_alone_and_refuses(
+    pair: tuple[Platform, _PausingStore, Platform, _PausingStore],
+) -> None:
+    a, store_a, b, _ = pair
+    shop, (c1,) = _world(a, 1, funds=1_000)
+    store_a.paused.clear()
+    first, out_a = _in_thread(
+        lambda: _batch(a, shop, [PaymentItem(c1, ASSET, 300), PaymentItem(c1, ASSET, 200)])
+    )
+    assert store_a.paused.wait(WAIT_MAX_S)
+    alone_before = store_a.alone
+    second, out_b = _in_thread(lambda: _batch(b, shop, [PaymentItem(c1, ASSET, 600)]))
+    second.join(WAIT_MAX_S)
+    assert all(isinstance(p, Payment) for p in out_b[0])
+    store_a.resume.set()
+    first.join(WAIT_MAX_S)
+    # 400 left: as if A ran after B, the first payment passes and the second is short.
+    paid, short = out_a[0]
+    assert isinstance(paid, Payment) and paid.amount == 300
+    assert isinstance(short, Refusal) and short.code is Code.INSUFFICIENT_FUNDS
+    assert store_a.alone == alone_before + 1
+    assert balance(a, AccountKind.CUSTOMER_WALLET, c1, ASSET) == 100
+    _check_exact(a, shop)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_two_processes_paying_batches_from_shared_payers_stay_exact(
+    pair: tuple[Platform, _PausingStore, Platform, _PausingStore], seed: int
+) -> None:
+    """Batches from threads of both processes, all from a few shared payers (some with
+    restricted money, split first), under mandates, until funds and limits run short: no
+    overdraft, no lost mandate charge, every answered payment stored and nothing else, the
+    ledger's invariants hold."""
+    a, store_a, b, store_b = pair
+    payers = 5
+    shop, customers = _world(a, payers, funds=2_000)
+    restricted = {c: 150 * (i % 2) for i, c in enumerate(customers)}
+    for c, amount in restricted.items():
+        if amount:
+            fund(a, c, ASSET, amount, restricted=True)
+    mandates = {}
+    for c in customers:
+        made = a.execute(create_mandate(a, c, shop, ASSET, 1_700))
+        assert not isinstance(made, Refusal)
+        mandates[c] = made.id
+    rng = random.Random(seed)
+    jobs: list[tuple[Platform, list[PaymentItem]]] = []
+    for _ in range(48):
+        items = []
+        for _ in range(rng.randrange(1, 7)):
+            c = rng.choice(customers)
+            mandate = mandates[c] if rng.random() < 0.7 else None
+            items.append(PaymentItem(c, ASSET, rng.randrange(1, 260), mandate_id=mandate))
+        jobs.append((rng.choice((a, b)), items))
+    answers: list[Payment | Refusal] = []
+    lock = threading.Lock()
+
+    def worker(part: list[tuple[Platform, list[PaymentItem]]]) -> None:
+        for platform, items in part:
+            out = _batch(platform, shop, items)
+            with lock:
+                answers.extend(out)
+
+    threads = [threading.Thread(target=worker, args=(jobs[i::8],)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(WAIT_MAX_S * 3)
+    assert len(answers) == sum(len(items) for _, items in jobs)
+    assert store_a.overlapping + store_b.overlapping > 0
+    paid = [p for p in answers if isinstance(p, Payment)]
+    codes = {r.code for r in answers if isinstance(r, Refusal)}
+    assert codes <= {Code.INSUFFICIENT_FUNDS, Code.MANDATE_LIMIT_EXCEEDED}
+    with a.read() as fetch:
+        stored = {int(r[0]) for r in fetch("SELECT id FROM payments", ())}
+        spent = {int(m): int(s) for m, s in fetch("SELECT id, spent_today FROM mandates", ())}
+    assert {p.id for p in paid} == stored  # every answered payment stored, nothing else
+    for c in customers:
+        mine = [p for p in paid if p.customer_id == c]
+        under = sum(p.amount for p in mine if p.mandate_id == mandates[c])
+        assert spent[mandates[c]] == under <= 1_700
+        from_restricted = sum(p.restricted_amount for p in mine)
+        wallet = balance(a, AccountKind.CUSTOMER_WALLET, c, ASSET)
+        assert wallet == 2_000 - sum(p.amount for p in mine) + from_restricted >= 0
+        left = balance(a, AccountKind.CUSTOMER_RESTRICTED, c, ASSET)
+        assert left == restricted[c] - from_restricted >= 0
+    _check_exact(a, shop)
+
+
+def _deadlocks(platform: Platform) -> int:
+    with platform.read() as fetch:
+        rows = fetch(
+            "SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()", ()
+        )
+    return int(rows[0][0])
+
+
+def test_a_group_expiring_a_payers_hold_does_not_lock_the_payer_before_its_end(
+    pair: tuple[Platform, _PausingStore, Platform, _PausingStore],
+) -> None:
+    """The reviewer's lock-order race: B's group expires a hold on payer P (and pays the
+    shop from another customer); A's group pays the shop from P. Were P locked early by B's
+    expiry, A (the shop's volume row locked at its end) would wait for P while B, at its
+    end, waits for the volume row: a deadlock. P is deferred in B too, so A commits while B
+    is still stopped before its end, and B then runs again alone (P moved)."""
+    a, _, b, store_b = pair
+    shop, (p, c2) = _world(a, 2)
+    hold = a.execute(authorize_hold(a, HoldRequest(p, shop, ASSET, 300, timeout_s=1)))
+    assert isinstance(hold, Hold)
+    b.clock.advance(3600)  # type: ignore[attr-defined]  # due for B only (A: not yet)
+    deadlocks = _deadlocks(a)
+    store_b.paused.clear()
+    second, out_b = _in_thread(lambda: _pay(b, PaymentRequest(c2, shop, ASSET, 500)))
+    assert store_b.paused.wait(WAIT_MAX_S)  # B ran its units and swept the expiry
+    first, out_a = _in_thread(lambda: _pay(a, PaymentRequest(p, shop, ASSET, 400)))
+    first.join(WAIT_MAX_S / 4)
+    blocked = first.is_alive()
+    store_b.resume.set()
+    first.join(WAIT_MAX_S)
+    second.join(WAIT_MAX_S)
+    assert not blocked, "A waited for a payer account B's expiry locked"
+    assert isinstance(out_a[0], Payment) and isinstance(out_b[0], Payment)
+    assert _deadlocks(a) == deadlocks
+    _check_exact(a, shop)

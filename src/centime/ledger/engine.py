@@ -46,8 +46,8 @@ from .model import (
     PendingState,
     Transfer,
 )
-from .port import OverlappingWrites
-from .rebase import rebased
+from .port import OverlappingTransaction, OverlappingWrites
+from .rebase import bounds_hold, rebased
 from .shift import expiry_decision_may_change, shifted
 from .units import GroupLoader, Overlap, UnitContext, WriteUnit, event_names, valid_id
 
@@ -433,7 +433,7 @@ class Ledger:
                     self.audit.idle(txn, now_ns)
                 return [[] for _ in group], Changes()
             count = max(count, 1)
-            loader = GroupLoader(txn, deferred, txn.read_accounts)
+            loader = GroupLoader(txn, deferred, txn.read_accounts, lock_first)
             view = _load_view(loader, group, due, lock_first)
             # The units' clock is read once the accounts they declared are locked: a unit
             # that waited for another process's group then sees a time after that group's
@@ -451,11 +451,7 @@ class Ledger:
                 check()
             changes = applier.changes()
             if loader.deferred_read:
-                current = txn.lock_accounts(sorted(loader.deferred_read))
-                moved = rebased(changes, loader.deferred_read, current)
-                if moved is None:
-                    raise _RunAloneError("a deferred account changed beyond a rebase")
-                changes = moved
+                changes = _rebased_onto_current(txn, loader, group, results, changes)
             timestamp = txn.reserve_timestamps(count, now_ns)
             pending = loader.pending_states.values()
             if expiry_decision_may_change(pending, provisional, timestamp, count):
@@ -467,6 +463,38 @@ class Ledger:
                 self.audit.append(txn, changes, range(timestamp, timestamp + count), now_ns)
             txn.write(changes)
         return results, changes
+
+
+_APPLIED: Final = (CreateTransferStatus.CREATED, CreateTransferStatus.EXISTS)
+
+
+def _rebased_onto_current(
+    txn: OverlappingTransaction,
+    loader: GroupLoader,
+    group: list[_Request],
+    results: list[Any],
+    changes: Changes,
+) -> Changes:
+    """Lock the deferred accounts the group read (ids ascending) and move its changes onto
+    them as they are now: when what its units decided on their balances still holds
+    (``bounds_hold``) and the core would decide every event the same (``rebased``);
+    otherwise the group runs again alone."""
+    read = loader.deferred_read
+    current = txn.lock_accounts(sorted(read))
+    if not bounds_hold(loader.bounds, read, current):
+        raise _RunAloneError("a deferred balance a unit decided on moved out of its bound")
+    if all(current.get(i) == account for i, account in read.items()):
+        return changes  # nobody wrote to them meanwhile
+    refused = loader.refused or any(
+        status not in _APPLIED
+        for request, statuses in zip(group, results, strict=True)
+        if request.kind == "transfers"
+        for status in statuses
+    )
+    moved = rebased(changes, read, current, refused=refused)
+    if moved is None:
+        raise _RunAloneError("a deferred account changed beyond a rebase")
+    return moved
 
 
 def _overlaps(request: _Request) -> bool:

@@ -26,6 +26,7 @@ from .model import (
     PendingState,
     Transfer,
 )
+from .rebase import AvailableBound
 
 if TYPE_CHECKING:
     from .port import WriteTransaction
@@ -41,6 +42,8 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+_CREATED = CreateTransferStatus.CREATED
+_EXISTS = CreateTransferStatus.EXISTS
 WriteUnit = Callable[["UnitContext"], T]
 
 
@@ -54,9 +57,11 @@ class Overlap:
     (here: ``lock_accounts``, locked in id order with the group's others before any unit
     runs), by a key that refuses a second insert (the store then runs the group again), or
     are checked again at the end (:meth:`UnitContext.at_end`). ``deferred_accounts``: accounts
-    the unit moves money through but whose balances it never reads (a payment's merchant
-    and fee revenue accounts); an overlapping group reads them unlocked and locks them only
-    before its timestamps (centime.ledger.rebase). A unit that declares nothing runs alone.
+    the unit moves money through whose balances it reads, if at all, through
+    :meth:`UnitContext.deferred_accounts`, stating the range its decisions hold for (a
+    payment's payers, merchant and fee revenue accounts); an overlapping group reads them
+    unlocked and locks them only before its timestamps (centime.ledger.rebase). A unit that
+    declares nothing runs alone.
     """
 
     lock_accounts: frozenset[int] = frozenset()
@@ -114,7 +119,9 @@ class GroupLoader:
     declared accounts with the batches' in one call first, so its units' own calls find
     them loaded; an account locked later out of order can only make two such groups
     deadlock, which PostgreSQL breaks and the engine retries. ``deferred`` accounts are
-    read without a lock (``read_unlocked``) and kept as read in ``deferred_read``.
+    read without a lock (``read_unlocked``) and kept as read in ``deferred_read``; in such a
+    group the accounts of the pending transfers it loads (to expire or resolve them) join
+    them, but for ``lock_first`` (locked early in every group that names them).
     """
 
     def __init__(
@@ -122,8 +129,10 @@ class GroupLoader:
         txn: WriteTransaction,
         deferred: Collection[int] = (),
         read_unlocked: Callable[[Collection[int]], dict[int, Account]] | None = None,
+        lock_first: Collection[int] = (),
     ) -> None:
         self.txn = txn
+        self._lock_first = frozenset(lock_first)  # locked before any unit runs, never deferred
         self._read_unlocked = read_unlocked
         self._accounts: set[int] = set()
         self._transfers: set[int] = set()
@@ -132,6 +141,11 @@ class GroupLoader:
         # locked again before the timestamps (Ledger._apply_overlapping).
         self.deferred = frozenset(deferred)
         self.deferred_read: dict[int, Account] = {}
+        # What units decided on deferred balances holds for (UnitContext.deferred_accounts).
+        self.bounds: list[AvailableBound] = []
+        # A unit's transfer was refused (centime.ledger.rebase: a refusal may have read an
+        # account the group cannot move its changes over).
+        self.refused = False
         self.pending_states: dict[int, PendingState] = {}  # every one loaded (locked)
         # Shared by the units of one run of the group (see UnitContext.group_state).
         self.group_state: dict[Any, Any] = {}
@@ -162,11 +176,20 @@ class GroupLoader:
         wanted = (transfer_new | pending_new) - self._transfers
         transfers = txn.transfers(wanted) if wanted else {}
         failed = txn.failed(transfer_new) if transfer_new else {}
+        pending_accounts: set[int] = set()
         for p in transfers.values():
             if p.id in pending_new:
-                account_new.add(p.debit_account_id)
-                account_new.add(p.credit_account_id)
+                pending_accounts.add(p.debit_account_id)
+                pending_accounts.add(p.credit_account_id)
+        account_new |= pending_accounts
         account_new -= self._accounts
+        if self._read_unlocked is not None and pending_accounts:
+            # An overlapping group defers the accounts of the pending transfers it resolves
+            # (a due expiry on a payer's wallet): locked here, early, they could be locked
+            # late in another overlapping group that defers them, and the two would wait
+            # on each other (docs/ledger.md, the lock order). Resolving moves their pending
+            # fields, so the rebase refuses them once they moved: the group runs alone.
+            self.deferred |= pending_accounts & account_new - self._lock_first
         deferred = account_new & self.deferred
         if deferred and self._read_unlocked is not None:
             account_new -= deferred
@@ -221,6 +244,8 @@ class UnitContext:
         # declared an Overlap): its timestamps are provisional until the end, and what the
         # unit reads unlocked may change before it commits.
         self.overlapping = overlapping
+        # Index in the loader's bounds of the bound this unit stated for each account.
+        self._bound_at: dict[int, int] = {}
 
     @property
     def group_state(self) -> dict[Any, Any]:
@@ -256,6 +281,35 @@ class UnitContext:
         self._applier.load(self._loader.view((), (), account_ids))
         return _existing(account_ids, self._applier.account)
 
+    def deferred_accounts(self, account_ids: Collection[int]) -> dict[int, Account]:
+        """The accounts that exist among ``account_ids``, as this group left them, deferred
+        ones included: read without a lock in a group that overlaps other processes', so
+        another writer may change them before the commit. Each deferred one is then bound
+        to exactly the ``available`` seen (the group runs again alone if it moved at all);
+        :meth:`bound_available` widens that to the range the unit's decisions hold for."""
+        self._applier.load(self._loader.view((), (), account_ids))
+        found = _existing(account_ids, self._applier.account)
+        loader = self._loader
+        if self.overlapping:
+            for account_id, account in found.items():
+                if account_id in loader.deferred_read:
+                    seen = account.available
+                    self._bound_at[account_id] = len(loader.bounds)
+                    loader.bounds.append(AvailableBound(account_id, seen, seen, seen))
+        return found
+
+    def bound_available(self, account_id: int, low: int | None, high: int | None) -> None:
+        """The unit's decisions hold while the ``available`` of ``account_id`` (read by
+        :meth:`deferred_accounts`) lies in ``low..high`` (None: unbounded), as it saw it.
+        Nothing to do for an account read locked."""
+        index = self._bound_at.get(account_id)
+        if index is None:
+            return
+        bound = self._loader.bounds[index]
+        if (low is not None and bound.seen < low) or (high is not None and bound.seen > high):
+            raise ValueError(f"the available seen, {bound.seen}, lies outside {low}..{high}")
+        self._loader.bounds[index] = bound._replace(low=low, high=high)
+
     def existing_accounts(self, account_ids: Collection[int]) -> set[int]:
         """Which of ``account_ids`` exist (committed or created earlier in the group). Unlike
         :meth:`accounts` it shows no balance, so a deferred account stays deferred."""
@@ -277,7 +331,10 @@ class UnitContext:
 
     def create_transfers(self, events: Sequence[Transfer]) -> list[CreateTransferStatus]:
         self._applier.load(self._loader.view_for_events("transfers", events))
-        return self._applier.create_transfers(events, self._take(len(events)))
+        statuses = self._applier.create_transfers(events, self._take(len(events)))
+        if any(s is not _CREATED and s is not _EXISTS for s in statuses):
+            self._loader.refused = True
+        return statuses
 
     def _take(self, count: int) -> int:
         if count > self._events_left:

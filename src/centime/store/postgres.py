@@ -1,7 +1,8 @@
 """The production store: PostgreSQL through psycopg 3, with several writer processes.
 
 Every engine group is one database transaction. Writers in different processes coordinate
-through locks taken in one fixed order, so they can wait for each other but never deadlock:
+through locks taken in one fixed order, so they wait for each other rather than deadlock
+(but see the exception below):
 
 0. the writers' advisory lock, at BEGIN: shared by the engine's groups of plain batches
    and of write units that declared an ``Overlap`` (``overlapping_transaction``), exclusive
@@ -9,17 +10,23 @@ through locks taken in one fixed order, so they can wait for each other but neve
    units, the audit log's keys), which so runs alone among the writers;
 1. ``pending_transfers`` rows the group resolves or expires, ids ascending (``lock_pending``);
 2. ``accounts`` rows the group touches, ids ascending (``lock_accounts``; an overlapping
-   group's units' declared accounts among them);
+   group's units' declared accounts among them, the promotions accounts, which no group
+   defers);
 3. rows an overlapping group's units lock as they run (a promotion code), then those of their
-   end checks (a merchant's month volume), then their deferred ``accounts``, ids ascending
-   (read unlocked before: ``read_accounts``; centime.ledger.rebase);
+   end checks (a merchant's month volume, then the mandates charged, ids ascending), then
+   their deferred ``accounts`` (a payment's payers, merchant and fee revenue, and the
+   accounts of the pending transfers the group resolves or expires), ids ascending (read
+   unlocked before: ``read_accounts``; centime.ledger.rebase);
 4. the single ``ledger_clock`` row (``reserve_timestamps``), held until commit.
 
 An overlapping group locks its rows (1, 2), runs the core and its units on provisional
 timestamps, locks 3, and only then takes the clock (4), shifts its changes to the timestamps
 it got and writes them: groups of several processes overlap everything but the window from
-3 (or 4) to the commit. A unit that locks rows out of this order can only make two groups
-deadlock, which the server breaks and the engine retries. A transaction that runs alone takes
+3 (or 4) to the commit. An account one overlapping group locks in 2 and another in 3 can
+make the two deadlock: a plain batch of the ledger's API naming a payer's wallet while a
+payment group defers it (the platform's overlapping units name none at 2 but the
+promotions accounts), as can a unit that locks rows out of this order; the server breaks
+it after ``deadlock_timeout`` and the engine retries. A transaction that runs alone takes
 the clock first (reserving before it reads), and a write unit may then lock rows in any
 order, after reading what names them: no other writer holds any.
 

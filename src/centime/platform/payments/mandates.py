@@ -39,10 +39,12 @@ __all__ = [
     "Mandate",
     "MandateStatus",
     "active_parties",
+    "add_mandate_charges",
     "charge_day",
     "charge_under_mandate",
     "create_mandate",
     "get_mandate",
+    "group_charged",
     "list_mandates",
     "load_mandates",
     "revoke_mandate",
@@ -176,6 +178,67 @@ def save_mandate_charges(ctx: UnitContext, charges: Mapping[int, tuple[int, int]
         )
         if len(written) != len(chunk):
             raise OverlapLostError("a mandate's day moved on before its charge was written")
+
+
+def add_mandate_charges(ctx: UnitContext, added: Mapping[int, tuple[int, int]]) -> None:
+    """In a group that overlaps other processes': add ``added`` (a mandate id to (what the
+    unit charged under it, the day it counts on)) to each mandate's day total at the
+    group's end, with the other units' charges, under its limit as stored then.
+
+    The unit decided on the day total it read unlocked; another process may have charged
+    the mandate since. Charges only grow a day's total, so every refusal the unit made
+    stands, and its acceptances stand exactly when the stored total plus all the group
+    added stays within the limit (each one's total was at most the last one's): the guard
+    of the one statement. A row it does not write (the limit would pass, or the day moved
+    on) is a lost race: the group runs again alone (``OverlapLostError``). The rows are
+    locked in id order first, so that two groups charging the same mandates never
+    deadlock."""
+    state = ctx.group_state
+    charges: dict[int, tuple[int, int]] | None = state.get(_GROUP_CHARGES)
+    if charges is None:
+        charges = state[_GROUP_CHARGES] = {}
+        group_charges = charges
+        ctx.at_end(lambda: _add_charges(ctx, group_charges))
+    for mandate_id, (amount, day) in added.items():
+        before, before_day = charges.get(mandate_id, (0, day))
+        if before_day != day:  # units of one group share a clock: never, but never merge days
+            raise OverlapLostError("a mandate charged on two days in one group")
+        charges[mandate_id] = (before + amount, day)
+
+
+_GROUP_CHARGES: Final = "mandate_charges"
+
+
+def group_charged(ctx: UnitContext, mandate_id: int, day: int) -> int:
+    """What the group's earlier units charged under the mandate on ``day`` and left to be
+    added at its end (:func:`add_mandate_charges`): a later unit counts it on the day total
+    it read, as the merchant's volume counts the earlier units' payments."""
+    charges: dict[int, tuple[int, int]] = ctx.group_state.get(_GROUP_CHARGES, {})
+    amount, charged_day = charges.get(mandate_id, (0, day))
+    return amount if charged_day == day else 0
+
+
+def _add_charges(ctx: UnitContext, charges: Mapping[int, tuple[int, int]]) -> None:
+    """The statements of :func:`add_mandate_charges`, MANDATE_ROWS_MAX rows each."""
+    rows = sorted(charges.items())
+    for start in range(0, len(rows), MANDATE_ROWS_MAX):
+        chunk = rows[start : start + MANDATE_ROWS_MAX]
+        ids = [mandate_id for mandate_id, _ in chunk]
+        marks = ",".join("?" * len(ids))
+        ctx.fetch(f"SELECT id FROM mandates WHERE id IN ({marks}) ORDER BY id FOR UPDATE", ids)
+        values = ",".join(["(?, ?, ?)"] * len(chunk))
+        params = [p for mandate_id, (amount, day) in chunk for p in (mandate_id, amount, day)]
+        day_total = "CASE WHEN mandates.day = v.column3 THEN mandates.spent_today ELSE 0 END"
+        written = ctx.fetch(
+            f"UPDATE mandates SET spent_today = {day_total} + v.column2, day = v.column3"
+            f" FROM (VALUES {values}) AS v"
+            " WHERE mandates.id = v.column1 AND mandates.day <= v.column3"
+            f" AND {day_total} + v.column2 <= mandates.amount_max_daily"
+            " RETURNING mandates.id",
+            params,
+        )
+        if len(written) != len(chunk):
+            raise OverlapLostError("a mandate's limit or day moved before its charges were added")
 
 
 def active_parties(ctx: UnitContext, customer_id: int, merchant_id: int) -> Merchant | Refusal:

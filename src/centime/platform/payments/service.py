@@ -72,8 +72,10 @@ from ..pricing.store import GroupVolumes, active_rules, add_volumes, group_volum
 from ..rows import Table, frozen_maker
 from .mandates import (
     Mandate,
+    add_mandate_charges,
     charge_day,
     charge_under_mandate,
+    group_charged,
     load_mandates,
     save_mandate_charges,
     utc_day,
@@ -367,6 +369,15 @@ class _Batch:
         self.redemptions: list[tuple[Redemption, int, int]] = []
         self.spent: dict[int, int] = {}  # mandate id -> its new day total
         self.spent_day: dict[int, int] = {}  # mandate id -> the day it counts on (charge_day)
+        self.spent_start: dict[int, int] = {}  # mandate id -> its day total as read
+        # What the payers' decisions assumed of their balances (read unlocked in a group
+        # overlapping other processes'): per paying account, the available as read, the
+        # least and the most it may have been (None: no bound) for every split and refusal
+        # to come out the same, and the accounts whose exact available mattered.
+        self.seen: dict[int, int] = {}
+        self.low: dict[int, int] = {}
+        self.high: dict[int, int] = {}
+        self.pinned: set[int] = set()
         # Paying account id -> [transfer id, amount, asset] of the transfer carrying it.
         self.legs: dict[int, list[Any]] = {}
         self.payments: list[Payment] = []
@@ -390,6 +401,9 @@ class _Batch:
             day = charge_day(self.ctx, mandate, self.day)
             self.spent_day[mandate_id] = day
             spent_before = mandate.spent_on(day) if mandate is not None else 0
+            if self.ctx.overlapping:  # the earlier units' charges, added at the group's end
+                spent_before += group_charged(self.ctx, mandate_id, day)
+            self.spent_start[mandate_id] = spent_before
         return charge_under_mandate(
             mandate, item.customer_id, self.merchant_id, item.asset, item.amount, spent_before
         )
@@ -417,7 +431,9 @@ class _Batch:
             amount - discount, available.get(restricted_id, 0), available.get(wallet_id, 0)
         )
         if split is None:
+            self.pinned.update((restricted_id, wallet_id))
             return Refusal(Code.INSUFFICIENT_FUNDS, "the customer's balance is short")
+        self._assume(restricted_id, wallet_id, amount - discount, split)
         if item.mandate_id is not None and spent is not None:
             self.spent[item.mandate_id] = spent
         restricted, wallet = split
@@ -463,6 +479,31 @@ class _Batch:
         self.rows.append(row)  # its row: written as it is
         self.payments.append(payment)
         return payment
+
+    def _assume(self, restricted_id: int, wallet_id: int, due: int, split: tuple[int, int]) -> None:
+        """Note what the split of ``due`` into ``split`` (restricted, wallet) assumed of the
+        payer's balances, as the unit read them, before its parts are taken: the wallet had
+        at least what the unit took from it so far plus this part; restricted money, all
+        of ``due`` (at least what was taken plus ``due``), none (at most what was taken), or
+        exactly what it had (a part of ``due``)."""
+        restricted, wallet = split
+        taken = self.seen.get(restricted_id, 0) - self.available.get(restricted_id, 0)
+        if due and restricted == due:
+            self.low[restricted_id] = taken + due
+        elif due and restricted == 0:
+            self.high[restricted_id] = min(self.high.get(restricted_id, taken), taken)
+        elif due:
+            self.pinned.add(restricted_id)
+        taken = self.seen.get(wallet_id, 0) - self.available.get(wallet_id, 0)
+        self.low[wallet_id] = taken + wallet  # grows with every payment
+
+    def state_assumptions(self) -> None:
+        """Tell the group the range of each payer's available the unit's decisions hold
+        for (centime.ledger.rebase): an account whose exact available mattered stays bound
+        to it."""
+        for account in self.seen:
+            if account not in self.pinned:
+                self.ctx.bound_available(account, self.low.get(account), self.high.get(account))
 
     def _scheduled_terms(self, asset: str, volume: int) -> FeeTerms:
         """``fee_terms`` of a payment in a scheduled ``asset`` at ``volume``, made once per
@@ -631,9 +672,11 @@ def _pay_all(
         )
         for a in assets
     }
-    # Every customer account of the batch in one locking read.
+    # Every customer account of the batch in one read (unlocked in a group that overlaps
+    # other processes': the decisions' assumptions are stated at the end).
     wanted = [i for pair in batch.customer_accounts.values() for i in pair]
-    batch.available = {i: a.available for i, a in ctx.accounts(wanted).items()}
+    batch.available = {i: a.available for i, a in ctx.deferred_accounts(wanted).items()}
+    batch.seen = dict(batch.available)
     _price(ctx, platform, batch, merchant, assets, valid)
     results: list[Payment | Refusal] = []
     seen: set[int] = set()
@@ -652,6 +695,7 @@ def _pay_all(
         results.append(result)
     if batch.payments:
         _write_paid(ctx, batch, merchant_id)
+    batch.state_assumptions()
     return results
 
 
@@ -667,7 +711,7 @@ def _write_paid(ctx: UnitContext, batch: _Batch, merchant_id: int) -> None:
     )
     require_created(ctx.create_transfers(batch.chain()), "payments")
     record_payments(ctx, batch.payments, batch.rows)
-    save_mandate_charges(ctx, {m: (spent, batch.spent_day[m]) for m, spent in batch.spent.items()})
+    _charge_mandates(ctx, batch)
     added = {a: v - batch.volume_before.get(a, 0) for a, v in batch.volume.items()}
     if batch.group_volumes is not None:
         batch.group_volumes.add(added)
@@ -675,6 +719,21 @@ def _write_paid(ctx: UnitContext, batch: _Batch, merchant_id: int) -> None:
         add_volumes(ctx, merchant_id, batch.month, batch.volume_before, added)
     for redemption, payment_id, customer_id in batch.redemptions:
         record_redemption(ctx, redemption, payment_id, customer_id)
+
+
+def _charge_mandates(ctx: UnitContext, batch: _Batch) -> None:
+    """Count the batch's charges on their mandates: added at the group's end, under each
+    limit as stored then, in a group that overlaps other processes'; written whole in one
+    that runs alone (nobody else writes the rows meanwhile)."""
+    if ctx.overlapping:
+        charged = {
+            m: (spent - batch.spent_start[m], batch.spent_day[m])
+            for m, spent in batch.spent.items()
+        }
+        add_mandate_charges(ctx, charged)
+    else:
+        totals = {m: (spent, batch.spent_day[m]) for m, spent in batch.spent.items()}
+        save_mandate_charges(ctx, totals)
 
 
 def _price(
@@ -791,24 +850,28 @@ def _overlap(
 ) -> Overlap:
     """What lets a payment unit overlap other processes' groups (PostgreSQL).
 
-    Locked first, in id order with the group's other accounts: the payers' restricted and
-    wallet accounts (and the promotions budget when a code is named). Every other row the
-    unit checks is then safe beside other writers: a mandate's day total is written only by
-    a payment of its customer in its asset, which holds that customer's account lock; the
+    Locked first: the promotions budget when a code is named. Every other row the unit
+    checks is safe beside other writers: a mandate's day total is read unlocked and the
+    group's charges are added at its end under the limit as stored then
+    (``add_mandate_charges``: a charge can only grow it, so every refusal stands); the
     customer's and merchant's status, the mandates' terms, the rules and fees change only
     in units that run alone; a payment id or idempotency key is a key (a second insert is
     refused and the group runs again, finding the first); a promotion code's row is locked
     when read; the merchant's month volume is settled at the group's end
-    (``GroupVolumes``). Deferred: the merchant's available and the fee revenue accounts,
-    which the unit only moves money through (centime.ledger.rebase)."""
-    lock = {
+    (``GroupVolumes``). Deferred (read unlocked, locked before the timestamps and moved
+    onto what other writers committed: centime.ledger.rebase): the payers' restricted and
+    wallet accounts, whose balances the unit decides on within the bounds it states
+    (``_Batch.state_assumptions``), and the merchant's available and the fee revenue
+    accounts, which it only moves money through."""
+    lock: set[int] = set()
+    if promotions:
+        lock |= {account_id(AccountKind.PROMOTIONS, 0, asset) for asset in assets}
+    deferred = {
         account_id(kind, customer, asset)
         for customer, asset in payers
         for kind in (AccountKind.CUSTOMER_RESTRICTED, AccountKind.CUSTOMER_WALLET)
     }
-    if promotions:
-        lock |= {account_id(AccountKind.PROMOTIONS, 0, asset) for asset in assets}
-    deferred = {account_id(AccountKind.MERCHANT_AVAILABLE, merchant_id, a) for a in assets}
+    deferred |= {account_id(AccountKind.MERCHANT_AVAILABLE, merchant_id, a) for a in assets}
     deferred |= {account_id(AccountKind.FEE_REVENUE, 0, a) for a in assets}
     return Overlap(frozenset(lock), frozenset(deferred))
 
