@@ -50,8 +50,107 @@ static double diff_over(int64_t a, int64_t b, double divisor, int *error) {
 }
 
 /* ------------------------------------------------------------------------------------------
- * One window of a WindowSet: the non-empty buckets (bucket, count, sum), oldest first, in
- * buf[start:start+len], with the running totals.
+ * Allocation. Every block of this file comes from cs_malloc / cs_calloc / cs_realloc, so a test
+ * can make the n-th one from now fail as if memory ran out (_fail_alloc_after, below): each
+ * operation either succeeds or raises MemoryError having changed nothing (tests/risk/
+ * test_cstate_oom.py). In production the countdown is -1: one predictable branch each.
+ */
+static Py_ssize_t alloc_countdown = -1;
+
+static inline int alloc_fails(void) {
+    if (__builtin_expect(alloc_countdown < 0, 1)) return 0;
+    return alloc_countdown-- == 0;
+}
+
+static void *cs_malloc(size_t n) { return alloc_fails() ? NULL : PyMem_Malloc(n); }
+static void *cs_calloc(size_t n, size_t size) { return alloc_fails() ? NULL : PyMem_Calloc(n, size); }
+static void *cs_realloc(void *p, size_t n) { return alloc_fails() ? NULL : PyMem_Realloc(p, n); }
+
+/* ------------------------------------------------------------------------------------------
+ * Ring: the buckets of one window, oldest first, in buf[start:start+len] (entries of any
+ * type whose first field is the int64 bucket), and the newest bucket (head). The two kinds of
+ * window (WWin: count and sum, WindowSet's; PWin: count, sum, max and extra, the model
+ * party's) share it; each keeps its own running totals, subtracted as buckets leave.
+ */
+typedef struct {
+    void *buf;
+    int64_t head;
+    int32_t start, len, cap;
+} Ring;
+
+static void ring_init(Ring *r) {
+    r->buf = NULL;
+    r->head = -1;
+    r->start = r->len = r->cap = 0;
+}
+
+static inline int64_t ring_bucket(const Ring *r, size_t entry, int32_t k) {
+    return *(const int64_t *)((const char *)r->buf + (size_t)(r->start + k) * entry);
+}
+
+/* How many of the oldest buckets leave when the window moves to bucket (> head); -1 when the
+ * window starts over (never used, or bucket is a whole window past head). */
+static int32_t ring_leaving(const Ring *r, size_t entry, int64_t size, int64_t bucket) {
+    if (r->head < 0 || bucket - r->head >= size) return -1;
+    int64_t oldest = bucket - size; /* buckets at or before it leave the window */
+    int32_t k = 0;
+    while (k < r->len && ring_bucket(r, entry, k) <= oldest) k++;
+    return k;
+}
+
+static void ring_drop(Ring *r, int32_t k, int64_t bucket) {
+    if (k < 0) {
+        r->start = r->len = 0;
+    } else {
+        r->start += k;
+        r->len -= k;
+        if (r->len == 0) r->start = 0;
+    }
+    r->head = bucket;
+}
+
+/* Before anything counts at time t (width ns per bucket, size buckets): a larger buffer when
+ * the window, once moved to t, would have no room left for a new bucket. Only the capacity
+ * changes, so a failure (MemoryError) leaves the window exactly as it was. */
+static int ring_reserve(Ring *r, size_t entry, int64_t width, int64_t size, int64_t t) {
+    if (r->start + r->len < r->cap || r->start > 0) return 0; /* room, or room once compacted */
+    int64_t bucket = floordiv64(t, width);
+    if (r->cap > 0 && bucket > r->head && ring_leaving(r, entry, size, bucket) != 0) return 0;
+    if (r->cap >= (1 << 29)) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int32_t cap = r->cap ? r->cap * 2 : 1;
+    void *buf = cs_realloc(r->buf, (size_t)cap * entry);
+    if (buf == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    r->buf = buf;
+    r->cap = cap;
+    return 0;
+}
+
+/* The slot of the newest bucket after a reserve and a move: the last entry when it is head's
+ * (an older event counts in the newest), else a new one at the end (1 in *fresh). */
+static void *ring_newest(Ring *r, size_t entry, int *fresh) {
+    char *buf = r->buf;
+    if (r->len && ring_bucket(r, entry, r->len - 1) == r->head) {
+        *fresh = 0;
+        return buf + (size_t)(r->start + r->len - 1) * entry;
+    }
+    if (r->start + r->len == r->cap) { /* room at the front (ring_reserve saw to it) */
+        memmove(buf, buf + (size_t)r->start * entry, (size_t)r->len * entry);
+        r->start = 0;
+    }
+    *fresh = 1;
+    r->len++;
+    return buf + (size_t)(r->start + r->len - 1) * entry;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * One window of a WindowSet: the non-empty buckets (bucket, count, sum) with the running
+ * totals.
  */
 typedef struct {
     int64_t bucket;
@@ -60,81 +159,47 @@ typedef struct {
 } WEntry;
 
 typedef struct {
-    WEntry *buf;
-    int64_t head;
+    Ring r;
     int64_t total_count;
     double total_sum;
-    int32_t start, len, cap;
 } WWin;
 
 static void wwin_init(WWin *w) {
-    w->buf = NULL;
-    w->head = -1;
+    ring_init(&w->r);
     w->total_count = 0;
     w->total_sum = 0.0;
-    w->start = w->len = w->cap = 0;
 }
 
 static void wwin_advance(WWin *w, int64_t size, int64_t bucket) {
-    int64_t head = w->head;
-    if (head < 0 || bucket - head >= size) {
-        w->start = w->len = 0;
+    int32_t k = ring_leaving(&w->r, sizeof(WEntry), size, bucket);
+    if (k < 0) {
         w->total_count = 0;
         w->total_sum = 0.0;
     } else {
-        int64_t oldest = bucket - size; /* buckets at or before it leave the window */
         int64_t total_count = w->total_count;
         double total_sum = w->total_sum;
-        WEntry *e = w->buf + w->start;
-        int32_t k = 0;
-        while (k < w->len && e[k].bucket <= oldest) {
-            total_count -= e[k].count;
-            total_sum -= e[k].sum;
-            k++;
+        const WEntry *e = (const WEntry *)w->r.buf + w->r.start;
+        for (int32_t i = 0; i < k; i++) {
+            total_count -= e[i].count;
+            total_sum -= e[i].sum;
         }
-        w->start += k;
-        w->len -= k;
-        if (w->len == 0) w->start = 0;
         w->total_count = total_count;
         w->total_sum = total_sum;
     }
-    w->head = bucket;
+    ring_drop(&w->r, k, bucket);
 }
 
-/* Room for one more entry at the end (nothing else changes). */
-static int wwin_reserve(WWin *w) {
-    if (w->start + w->len < w->cap) return 0;
-    if (w->start > 0) {
-        memmove(w->buf, w->buf + w->start, (size_t)w->len * sizeof(WEntry));
-        w->start = 0;
-        return 0;
-    }
-    if (w->cap >= (1 << 29)) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    int32_t cap = w->cap ? w->cap * 2 : 1;
-    WEntry *buf = PyMem_Realloc(w->buf, (size_t)cap * sizeof(WEntry));
-    if (buf == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    w->buf = buf;
-    w->cap = cap;
-    return 0;
-}
-
+/* Counts in the newest bucket (after windows_reserve and the move). */
 static void wwin_put(WWin *w, double value, int64_t count) {
-    if (w->len && w->buf[w->start + w->len - 1].bucket == w->head) {
-        WEntry *last = &w->buf[w->start + w->len - 1]; /* an older event counts in the newest */
-        last->count += count;
-        last->sum += value;
-    } else {
-        WEntry *e = &w->buf[w->start + w->len];
-        e->bucket = w->head;
+    int fresh;
+    WEntry *e = ring_newest(&w->r, sizeof(WEntry), &fresh);
+    if (fresh) {
+        e->bucket = w->r.head;
         e->count = count;
         e->sum = value;
-        w->len++;
+    } else {
+        e->count += count;
+        e->sum += value;
     }
     w->total_count += count;
     w->total_sum += value;
@@ -229,7 +294,7 @@ static PyObject *WindowSet_new(PyTypeObject *type, PyObject *args, PyObject *kwd
 }
 
 static void WindowSet_dealloc(WindowSetObject *self) {
-    for (Py_ssize_t i = 0; i < Py_SIZE(self); i++) PyMem_Free(self->w[i].buf);
+    for (Py_ssize_t i = 0; i < Py_SIZE(self); i++) PyMem_Free(self->w[i].r.buf);
     Py_XDECREF(self->shape);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -237,18 +302,29 @@ static void WindowSet_dealloc(WindowSetObject *self) {
 static void windows_move(WWin *w, const int64_t *dims, Py_ssize_t n, int64_t now) {
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t bucket = floordiv64(now, dims[2 * i]);
-        if (bucket > w[i].head) wwin_advance(&w[i], dims[2 * i + 1], bucket);
+        if (bucket > w[i].r.head) wwin_advance(&w[i], dims[2 * i + 1], bucket);
     }
+}
+
+/* Room in every window for an event at t, before anything moves or counts (ring_reserve). */
+static int windows_reserve(WWin *w, const int64_t *dims, Py_ssize_t n, int64_t t) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (ring_reserve(&w[i].r, sizeof(WEntry), dims[2 * i], dims[2 * i + 1], t) < 0) return -1;
+    return 0;
+}
+
+/* Windows are independent: moving them all first, then adding, is the reference's
+ * per-window move-then-add. Room was made (windows_reserve): nothing here fails. */
+static void windows_put(WWin *w, const int64_t *dims, Py_ssize_t n, int64_t t, double value,
+                        int64_t count) {
+    windows_move(w, dims, n, t);
+    for (Py_ssize_t i = 0; i < n; i++) wwin_put(&w[i], value, count);
 }
 
 static int windows_add(WWin *w, const int64_t *dims, Py_ssize_t n, int64_t t, double value,
                        int64_t count) {
-    /* Windows are independent: moving them all first, then adding, is the reference's
-     * per-window move-then-add; room is made before anything is counted. */
-    windows_move(w, dims, n, t);
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (wwin_reserve(&w[i]) < 0) return -1;
-    for (Py_ssize_t i = 0; i < n; i++) wwin_put(&w[i], value, count);
+    if (windows_reserve(w, dims, n, t) < 0) return -1;
+    windows_put(w, dims, n, t, value, count);
     return 0;
 }
 
@@ -333,7 +409,7 @@ static PyObject *WindowSet_held(WindowSetObject *self, PyObject *unused) {
     PyObject *out = PyList_New(Py_SIZE(self));
     if (out == NULL) return NULL;
     for (Py_ssize_t i = 0; i < Py_SIZE(self); i++) {
-        PyObject *v = PyLong_FromLong(self->w[i].len);
+        PyObject *v = PyLong_FromLong(self->w[i].r.len);
         if (v == NULL) {
             Py_DECREF(out);
             return NULL;
@@ -382,11 +458,9 @@ typedef struct {
 } PEntry;
 
 typedef struct {
-    PEntry *buf;
-    int64_t head;
+    Ring r;
     int64_t n;
     double total, extra;
-    int32_t start, len, cap;
 } PWin;
 
 typedef struct {
@@ -407,112 +481,102 @@ static PyObject *Party_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     self->first_ns = self->last_ns = self->last_fraud_ns = -1;
     for (int i = 0; i < 3; i++) {
         PWin *w = &self->w[i];
-        w->buf = NULL;
-        w->head = -1;
+        ring_init(&w->r);
         w->n = 0;
         w->total = w->extra = 0.0;
-        w->start = w->len = w->cap = 0;
     }
     self->frauds = NULL;
     return (PyObject *)self;
 }
 
 static void Party_dealloc(PartyObject *self) {
-    for (int i = 0; i < 3; i++) PyMem_Free(self->w[i].buf);
+    for (int i = 0; i < 3; i++) PyMem_Free(self->w[i].r.buf);
     if (self->frauds) {
-        for (int i = 0; i < 3; i++) PyMem_Free(self->frauds[i].buf);
+        for (int i = 0; i < 3; i++) PyMem_Free(self->frauds[i].r.buf);
         PyMem_Free(self->frauds);
     }
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static void pwin_advance(PWin *w, int64_t size, int64_t bucket) {
-    int64_t head = w->head;
-    if (head < 0 || bucket - head >= size) {
-        w->start = w->len = 0;
+    int32_t k = ring_leaving(&w->r, sizeof(PEntry), size, bucket);
+    if (k < 0) {
         w->n = 0;
         w->total = 0.0;
         w->extra = 0.0;
     } else {
-        int64_t oldest = bucket - size;
         int64_t n = w->n;
         double total = w->total, extra = w->extra;
-        PEntry *e = w->buf + w->start;
-        int32_t k = 0;
-        while (k < w->len && e[k].bucket <= oldest) {
-            n -= e[k].count;
-            total -= e[k].sum;
-            extra -= e[k].extra;
-            k++;
+        const PEntry *e = (const PEntry *)w->r.buf + w->r.start;
+        for (int32_t i = 0; i < k; i++) {
+            n -= e[i].count;
+            total -= e[i].sum;
+            extra -= e[i].extra;
         }
-        w->start += k;
-        w->len -= k;
-        if (w->len == 0) w->start = 0;
         w->n = n;
         w->total = total;
         w->extra = extra;
     }
-    w->head = bucket;
+    ring_drop(&w->r, k, bucket);
 }
 
-static int pwin_reserve(PWin *w) {
-    if (w->start + w->len < w->cap) return 0;
-    if (w->start > 0) {
-        memmove(w->buf, w->buf + w->start, (size_t)w->len * sizeof(PEntry));
-        w->start = 0;
-        return 0;
-    }
-    if (w->cap >= (1 << 29)) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    int32_t cap = w->cap ? w->cap * 2 : 1;
-    PEntry *buf = PyMem_Realloc(w->buf, (size_t)cap * sizeof(PEntry));
-    if (buf == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    w->buf = buf;
-    w->cap = cap;
-    return 0;
+/* The largest amount the window holds (NaN when it holds no bucket), max() as Python's. */
+static double pwin_max(const PWin *w) {
+    if (w->r.len == 0) return NAN;
+    const PEntry *e = (const PEntry *)w->r.buf + w->r.start;
+    double best = e[0].max;
+    for (int32_t k = 1; k < w->r.len; k++) best = e[k].max > best ? e[k].max : best;
+    return best;
 }
 
 static void party_move(PartyObject *p, int64_t now) {
     for (int i = 0; i < 3; i++) {
         int64_t bucket = floordiv64(now, FIELD_DIMS[2 * i]);
-        if (bucket > p->w[i].head) pwin_advance(&p->w[i], FIELD_DIMS[2 * i + 1], bucket);
+        if (bucket > p->w[i].r.head) pwin_advance(&p->w[i], FIELD_DIMS[2 * i + 1], bucket);
     }
 }
 
-/* Counts an event (field._Party.add); -1 with an exception set when memory runs out. */
-static int party_add(PartyObject *self, int64_t t, double amount, int64_t first_payer) {
-    party_move(self, t);
+/* Room in the party's windows for an event at t, before anything changes (ring_reserve). */
+static int party_reserve(PartyObject *p, int64_t t) {
     for (int i = 0; i < 3; i++)
-        if (pwin_reserve(&self->w[i]) < 0) return -1;
+        if (ring_reserve(&p->w[i].r, sizeof(PEntry), FIELD_DIMS[2 * i], FIELD_DIMS[2 * i + 1],
+                         t) < 0)
+            return -1;
+    return 0;
+}
+
+/* Counts an event (field._Party.add) once party_reserve made room: nothing here fails. */
+static void party_put(PartyObject *self, int64_t t, double amount, int64_t first_payer) {
+    party_move(self, t);
     if (self->first_ns < 0) self->first_ns = t;
     self->last_ns = t;
     for (int i = 0; i < 3; i++) {
         PWin *w = &self->w[i];
         double extra = i == 2 ? amount * amount : (double)first_payer;
-        if (w->len && w->buf[w->start + w->len - 1].bucket == w->head) {
-            PEntry *last = &w->buf[w->start + w->len - 1];
-            last->count += 1;
-            last->sum += amount;
-            last->max = amount > last->max ? amount : last->max; /* max(last, amount) */
-            last->extra += extra;
-        } else {
-            PEntry *e = &w->buf[w->start + w->len];
-            e->bucket = w->head;
+        int fresh;
+        PEntry *e = ring_newest(&w->r, sizeof(PEntry), &fresh);
+        if (fresh) {
+            e->bucket = w->r.head;
             e->count = 1;
             e->sum = amount;
             e->max = amount;
             e->extra = extra;
-            w->len++;
+        } else {
+            e->count += 1;
+            e->sum += amount;
+            e->max = amount > e->max ? amount : e->max; /* max(last, amount) */
+            e->extra += extra;
         }
         w->n += 1;
         w->total += amount;
         w->extra += extra;
     }
+}
+
+/* Counts an event; -1 with MemoryError set, and nothing changed, when memory runs out. */
+static int party_add(PartyObject *self, int64_t t, double amount, int64_t first_payer) {
+    if (party_reserve(self, t) < 0) return -1;
+    party_put(self, t, amount, first_payer);
     return 0;
 }
 
@@ -533,18 +597,23 @@ static PyObject *Party_add(PartyObject *self, PyObject *const *args, Py_ssize_t 
 static PyObject *Party_add_fraud(PartyObject *self, PyObject *arg) {
     int64_t arrival;
     if (as_int64(arg, &arrival) < 0) return NULL;
-    if (self->frauds == NULL) {
-        self->frauds = PyMem_Malloc(3 * sizeof(WWin));
-        if (self->frauds == NULL) return PyErr_NoMemory();
-        for (int i = 0; i < 3; i++) wwin_init(&self->frauds[i]);
+    WWin *frauds = self->frauds;
+    if (frauds == NULL) {
+        frauds = cs_malloc(3 * sizeof(WWin));
+        if (frauds == NULL) return PyErr_NoMemory();
+        for (int i = 0; i < 3; i++) wwin_init(&frauds[i]);
     }
-    if (windows_add(self->frauds, FIELD_DIMS, 3, arrival, 1.0, 1) < 0) return NULL;
+    if (windows_add(frauds, FIELD_DIMS, 3, arrival, 1.0, 1) < 0) {
+        if (self->frauds == NULL) PyMem_Free(frauds); /* as it was: no labels */
+        return NULL;
+    }
+    self->frauds = frauds;
     if (arrival > self->last_fraud_ns) self->last_fraud_ns = arrival;
     Py_RETURN_NONE;
 }
 
 static PyObject *Party_held(PartyObject *self, PyObject *unused) {
-    return Py_BuildValue("[iii]", self->w[0].len, self->w[1].len, self->w[2].len);
+    return Py_BuildValue("[iii]", self->w[0].r.len, self->w[1].r.len, self->w[2].r.len);
 }
 
 static PyObject *Party_get_first_ns(PartyObject *self, void *c) {
@@ -626,14 +695,8 @@ static int party_windows(PyObject *out, PartyObject *p) {
         int64_t c = p ? p->w[i].n : 0;
         if (c) {
             PWin *w = &p->w[i];
-            double best = NAN;
-            if (w->len) {
-                PEntry *e = w->buf + w->start;
-                best = e[0].max;
-                for (int32_t k = 1; k < w->len; k++) best = e[k].max > best ? e[k].max : best;
-            }
             if (append_float(out, (double)c) < 0 || append_float(out, w->total / (double)c) < 0 ||
-                append_float(out, best) < 0)
+                append_float(out, pwin_max(w)) < 0)
                 return -1;
         } else if (append_float(out, 0.0) < 0 || append_float(out, NAN) < 0 ||
                    append_float(out, NAN) < 0) {
@@ -748,15 +811,9 @@ static void row_windows(double *out, PartyObject *p) {
         int64_t c = p ? p->w[i].n : 0;
         if (c) {
             PWin *w = &p->w[i];
-            double best = NAN;
-            if (w->len) {
-                PEntry *e = w->buf + w->start;
-                best = e[0].max;
-                for (int32_t k = 1; k < w->len; k++) best = e[k].max > best ? e[k].max : best;
-            }
             out[3 * i] = (double)c;
             out[3 * i + 1] = w->total / (double)c;
-            out[3 * i + 2] = best;
+            out[3 * i + 2] = pwin_max(w);
         } else {
             out[3 * i] = 0.0;
             out[3 * i + 1] = NAN;
@@ -882,8 +939,11 @@ static PyObject *field_step(PyObject *module, PyObject *const *args, Py_ssize_t 
     if (rc == 0) memcpy((double *)view.buf + i * FIELD_ROW_WIDTH, row, sizeof row);
     PyBuffer_Release(&view);
     if (rc < 0) return NULL;
-    if (payer && party_add(payer, now, amount, 0) < 0) return NULL;
-    if (payee && party_add(payee, now, amount, things[0] == 0.0 ? 1 : 0) < 0) return NULL;
+    /* room in both parties first: the event counts in both or (MemoryError) in neither */
+    if ((payer && party_reserve(payer, now) < 0) || (payee && party_reserve(payee, now) < 0))
+        return NULL;
+    if (payer) party_put(payer, now, amount, 0);
+    if (payee) party_put(payee, now, amount, things[0] == 0.0 ? 1 : 0);
     Py_RETURN_NONE;
 }
 
@@ -971,7 +1031,7 @@ static int recent_touch(Recent **slot, PyObject *key, int64_t t, int32_t cap) {
     if (r == NULL || r->len == r->cap) {
         int32_t cap2 = r == NULL ? 2 : r->cap * 2;
         if (cap2 > cap + 1) cap2 = cap + 1;
-        Recent *grown = PyMem_Realloc(r, sizeof(Recent) + (size_t)cap2 * sizeof(REntry));
+        Recent *grown = cs_realloc(r, sizeof(Recent) + (size_t)cap2 * sizeof(REntry));
         if (grown == NULL) {
             PyErr_NoMemory();
             return -1;
@@ -1029,7 +1089,7 @@ typedef struct {
 
 static void wins_free(WWin *w, Py_ssize_t n) {
     if (w == NULL) return;
-    for (Py_ssize_t i = 0; i < n; i++) PyMem_Free(w[i].buf);
+    for (Py_ssize_t i = 0; i < n; i++) PyMem_Free(w[i].r.buf);
     PyMem_Free(w);
 }
 
@@ -1057,7 +1117,7 @@ typedef struct {
 static int kmap_init(KMap *m, size_t exact_max, int shift, KFactory make, KFree drop) {
     m->mask = 7;
     m->count = 0;
-    m->table = PyMem_Calloc(m->mask + 1, sizeof(KEntry));
+    m->table = cs_calloc(m->mask + 1, sizeof(KEntry));
     if (m->table == NULL) return -1;
     m->exact_max = exact_max;
     m->shared = NULL;
@@ -1121,19 +1181,23 @@ static int kmap_get(KMap *m, PyObject *key, void **out) {
     return 0;
 }
 
+/* the empty slot where a key hashing to h goes */
+static size_t kmap_empty_slot(const KEntry *table, size_t mask, Py_hash_t h) {
+    size_t j = (size_t)h & mask;
+    while (table[j].key) j = (j + 1) & mask;
+    return j;
+}
+
 static int kmap_grow(KMap *m) {
     size_t n = (m->mask + 1) * 2;
-    KEntry *table = PyMem_Calloc(n, sizeof(KEntry));
+    KEntry *table = cs_calloc(n, sizeof(KEntry));
     if (table == NULL) {
         PyErr_NoMemory();
         return -1;
     }
     for (size_t i = 0; i <= m->mask; i++) {
         KEntry *e = &m->table[i];
-        if (e->key == NULL) continue;
-        size_t j = (size_t)e->hash & (n - 1);
-        while (table[j].key) j = (j + 1) & (n - 1);
-        table[j] = *e;
+        if (e->key) table[kmap_empty_slot(table, n - 1, e->hash)] = *e;
     }
     PyMem_Free(m->table);
     m->table = table;
@@ -1149,6 +1213,12 @@ static void *kmap_get_or_create(RulesStateObject *s, KMap *m, PyObject *key) {
     if (found < 0) return NULL;
     if (found) return m->table[at].value;
     if (m->count < m->exact_max) {
+        /* room first (the table stays under 2/3 full, so a probe always ends on an empty
+         * slot), then the value: a failure leaves the map as it was */
+        if ((m->count + 1) * 3 >= (m->mask + 1) * 2) {
+            if (kmap_grow(m) < 0) return NULL;
+            at = kmap_empty_slot(m->table, m->mask, h);
+        }
         void *value = m->make(s);
         if (value == NULL) return NULL;
         Py_INCREF(key);
@@ -1156,11 +1226,10 @@ static void *kmap_get_or_create(RulesStateObject *s, KMap *m, PyObject *key) {
         m->table[at].hash = h;
         m->table[at].value = value;
         m->count++;
-        if (m->count * 3 >= (m->mask + 1) * 2 && kmap_grow(m) < 0) return NULL;
         return value;
     }
     if (m->shared == NULL) {
-        m->shared = PyMem_Calloc((size_t)1 << (64 - m->shift), sizeof(void *));
+        m->shared = cs_calloc((size_t)1 << (64 - m->shift), sizeof(void *));
         if (m->shared == NULL) return PyErr_NoMemory();
     }
     size_t slot = kmap_slot(m, h);
@@ -1279,19 +1348,23 @@ static int64_t ptable_get(PTable *t, const SketchShape *sh, PyObject *a, PyObjec
     return sketch_get(sh, t->sketch, h);
 }
 
+/* the empty slot where a pair mixing to x goes */
+static size_t ptable_empty_slot(const PEntry2 *table, size_t mask, uint64_t x) {
+    size_t j = (size_t)x & mask;
+    while (table[j].a) j = (j + 1) & mask;
+    return j;
+}
+
 static int ptable_grow(PTable *t) {
     size_t n = (t->mask + 1) * 2;
-    PEntry2 *table = PyMem_Calloc(n, sizeof(PEntry2));
+    PEntry2 *table = cs_calloc(n, sizeof(PEntry2));
     if (table == NULL) {
         PyErr_NoMemory();
         return -1;
     }
     for (size_t i = 0; i <= t->mask; i++) {
         PEntry2 *e = &t->table[i];
-        if (e->a == NULL) continue;
-        size_t j = (size_t)pair_mix(e->ha, e->hb, e->kind) & (n - 1);
-        while (table[j].a) j = (j + 1) & (n - 1);
-        table[j] = *e;
+        if (e->a) table[ptable_empty_slot(table, n - 1, pair_mix(e->ha, e->hb, e->kind))] = *e;
     }
     PyMem_Free(t->table);
     t->table = table;
@@ -1310,6 +1383,10 @@ static int ptable_add(PTable *t, const SketchShape *sh, PyObject *a, PyObject *b
         return 0;
     }
     if (t->count < t->exact_max) {
+        if ((t->count + 1) * 3 >= (t->mask + 1) * 2) { /* room first, as kmap_get_or_create */
+            if (ptable_grow(t) < 0) return -1;
+            at = ptable_empty_slot(t->table, t->mask, pair_mix(ha, hb, kind));
+        }
         PEntry2 *e = &t->table[at];
         Py_INCREF(a);
         Py_INCREF(b);
@@ -1320,17 +1397,16 @@ static int ptable_add(PTable *t, const SketchShape *sh, PyObject *a, PyObject *b
         e->kind = kind;
         e->count = 1;
         t->count++;
-        if (t->count * 3 >= (t->mask + 1) * 2) return ptable_grow(t);
         return 0;
     }
     if (t->sketch == NULL) {
-        t->sketch = PyMem_Calloc((size_t)sh->depth * sh->width, sizeof(uint32_t));
+        t->sketch = cs_calloc((size_t)sh->depth * sh->width, sizeof(uint32_t));
         if (t->sketch == NULL) {
             PyErr_NoMemory();
             return -1;
         }
     }
-    Py_hash_t h;
+    Py_hash_t h; /* an all-zero sketch allocated before a failure here reads as none */
     if (pair_py_hash(a, ha, b, hb, kind, &h) < 0) return -1;
     for (int r = 0; r < sh->depth; r++) {
         size_t slot = (size_t)(((uint64_t)h * sh->multipliers[r]) >> sh->width_shift);
@@ -1400,7 +1476,9 @@ static int nkey_eq(const NKey *x, const NKey *y) {
     return x->tag == y->tag && keys_equal(x->str, x->hash, y->str, y->hash);
 }
 
-/* (tag, str) for a raw string: "d:x" -> (d, "x"); a new reference in k->str. */
+/* (tag, str) for a raw string: "d:x" -> (d, "x"); a new reference in k->str, an exact str
+ * (a subclass's value: comparing two keys never runs Python code, nor raises, so a rebuild
+ * cannot fail half-way). */
 static int nkey_make(NKey *k, int tag, PyObject *str) {
     if (tag == 0 && PyUnicode_Check(str) && PyUnicode_GET_LENGTH(str) >= 2 &&
         PyUnicode_READ_CHAR(str, 1) == ':') {
@@ -1415,9 +1493,21 @@ static int nkey_make(NKey *k, int tag, PyObject *str) {
                 return 0;
             }
     }
+    if (!PyUnicode_CheckExact(str)) {
+        if (!PyUnicode_Check(str)) {
+            PyErr_SetString(PyExc_TypeError, "a node is a str");
+            return -1;
+        }
+        str = PyUnicode_Substring(str, 0, PyUnicode_GET_LENGTH(str)); /* an exact copy */
+        if (str == NULL) return -1;
+    } else {
+        Py_INCREF(str);
+    }
     k->hash = PyObject_Hash(str);
-    if (k->hash == -1) return -1;
-    Py_INCREF(str);
+    if (k->hash == -1) {
+        Py_DECREF(str);
+        return -1;
+    }
     k->str = str;
     k->tag = tag;
     return 0;
@@ -1428,8 +1518,8 @@ static int cgraph_init(CGraph *g, int64_t max_edges) {
     g->max_edges = max_edges;
     g->head = g->tail = -1;
     g->node_mask = g->edge_mask = 15;
-    g->node_index = PyMem_Calloc(16, sizeof(int64_t));
-    g->edge_index = PyMem_Calloc(16, sizeof(int64_t));
+    g->node_index = cs_calloc(16, sizeof(int64_t));
+    g->edge_index = cs_calloc(16, sizeof(int64_t));
     if (g->node_index == NULL || g->edge_index == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -1471,22 +1561,63 @@ static int64_t node_find_in(GNode *nodes, int64_t *index, size_t mask, const NKe
     }
 }
 
-static int64_t *index_grow(int64_t *old, size_t mask, size_t *new_mask, uint64_t (*hash_of)(void *, int64_t),
-                           void *items) {
-    size_t n = (mask + 1) * 2;
-    int64_t *index = PyMem_Calloc(n, sizeof(int64_t));
-    if (index == NULL) return NULL;
-    for (size_t i = 0; i <= mask; i++) {
-        if (old[i] == 0) continue;
-        size_t j = (size_t)hash_of(items, old[i] - 1) & (n - 1);
-        while (index[j]) j = (j + 1) & (n - 1);
-        index[j] = old[i];
+/* the empty slot where an item hashing to h goes in an index table */
+static size_t index_slot(const int64_t *index, size_t mask, uint64_t h) {
+    size_t j = (size_t)h & mask;
+    while (index[j]) j = (j + 1) & mask;
+    return j;
+}
+
+/* index (n items, hashed by hash_of) refilled in place: cleared, then every item put back */
+static void index_fill(int64_t *index, size_t mask, int64_t n, uint64_t (*hash_of)(void *, int64_t),
+                       void *items) {
+    memset(index, 0, (mask + 1) * sizeof(int64_t));
+    for (int64_t i = 0; i < n; i++) index[index_slot(index, mask, hash_of(items, i))] = i + 1;
+}
+
+/* The index of n items doubled until n + need of them keep it under 2/3 full (a probe always
+ * ends on an empty slot); on failure (MemoryError) the old index stays. */
+static int index_reserve(int64_t **index, size_t *mask, int64_t n, int64_t need,
+                         uint64_t (*hash_of)(void *, int64_t), void *items) {
+    size_t size = *mask + 1;
+    while ((size_t)(n + need) * 3 >= size * 2) size *= 2;
+    if (size == *mask + 1) return 0;
+    int64_t *grown = cs_calloc(size, sizeof(int64_t));
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
     }
-    *new_mask = n - 1;
-    return index;
+    index_fill(grown, size - 1, n, hash_of, items);
+    PyMem_Free(*index);
+    *index = grown;
+    *mask = size - 1;
+    return 0;
+}
+
+/* An array of n items of `item` bytes doubled (from 16) until it holds n + need. */
+static int array_reserve(void **items, int64_t *cap, int64_t n, int64_t need, size_t item) {
+    int64_t size = *cap ? *cap : 16;
+    while (size < n + need) size *= 2;
+    if (size == *cap) return 0;
+    void *grown = cs_realloc(*items, (size_t)size * item);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *items = grown;
+    *cap = size;
+    return 0;
 }
 
 static uint64_t node_hash_at(void *items, int64_t i) { return nkey_hash(&((GNode *)items)[i].key); }
+
+/* Room for need more nodes, before any is added: a failure leaves the graph as it was. */
+static int cgraph_reserve_nodes(CGraph *g, int64_t need) {
+    if (array_reserve((void **)&g->nodes, &g->cap_nodes, g->n_nodes, need, sizeof(GNode)) < 0)
+        return -1;
+    return index_reserve(&g->node_index, &g->node_mask, g->n_nodes, need, node_hash_at,
+                         g->nodes);
+}
 
 static int64_t cgraph_find(CGraph *g, int64_t node) { /* with path compression */
     GNode *n = g->nodes;
@@ -1499,54 +1630,36 @@ static int64_t cgraph_find(CGraph *g, int64_t node) { /* with path compression *
     return root;
 }
 
-/* _add_node; old: the nodes before a rebuild (their inflow), or NULL */
-static int cgraph_add_node(CGraph *g, const NKey *k, int is_account, CGraph *old) {
+/* Components._add_node for node at, which parent < 0 marks as not added yet (a new node, or
+ * any node while the components are rebuilt); its inflow is the one it had (_inflow.get). */
+static void cgraph_mark_node(CGraph *g, int64_t at, int is_account) {
+    GNode *n = &g->nodes[at];
+    if (n->parent < 0) {
+        n->parent = at;
+        n->root_accounts = is_account ? 1 : 0;
+        n->root_inflow = is_account ? n->inflow : 0;
+        n->is_account = is_account;
+    } else if (is_account && !n->is_account) {
+        n->is_account = 1;
+        g->nodes[cgraph_find(g, at)].root_accounts += 1;
+    }
+}
+
+/* _add_node; room was reserved (cgraph_reserve_nodes) */
+static int cgraph_add_node(CGraph *g, const NKey *k, int is_account) {
     size_t slot;
     int64_t at = node_find_in(g->nodes, g->node_index, g->node_mask, k, &slot);
     if (at == -2) return -1;
-    if (at >= 0) {
-        if (is_account && !g->nodes[at].is_account) {
-            g->nodes[at].is_account = 1;
-            g->nodes[cgraph_find(g, at)].root_accounts += 1;
-        }
-        return 0;
+    if (at < 0) {
+        at = g->n_nodes++;
+        GNode *n = &g->nodes[at];
+        n->key = *k;
+        Py_INCREF(k->str);
+        n->parent = -1;
+        n->inflow = 0; /* Python's _inflow.get(node, 0): only a rebuild finds one */
+        g->node_index[slot] = at + 1;
     }
-    if (g->n_nodes == g->cap_nodes) {
-        int64_t cap = g->cap_nodes ? g->cap_nodes * 2 : 16;
-        GNode *nodes = PyMem_Realloc(g->nodes, (size_t)cap * sizeof(GNode));
-        if (nodes == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        g->nodes = nodes;
-        g->cap_nodes = cap;
-    }
-    int64_t inflow = 0; /* Python's _inflow.get(node, 0): only a rebuild finds one */
-    if (old) {
-        int64_t was = node_find_in(old->nodes, old->node_index, old->node_mask, k, NULL);
-        if (was == -2) return -1;
-        if (was >= 0) inflow = old->nodes[was].inflow;
-    }
-    GNode *n = &g->nodes[g->n_nodes];
-    n->key = *k;
-    Py_INCREF(k->str);
-    n->parent = g->n_nodes;
-    n->root_accounts = is_account ? 1 : 0;
-    n->root_inflow = is_account ? inflow : 0;
-    n->inflow = inflow; /* kept after a rebuild only if it ends up an account (the filter) */
-    n->is_account = is_account;
-    g->node_index[slot] = ++g->n_nodes;
-    if ((size_t)g->n_nodes * 3 >= (g->node_mask + 1) * 2) {
-        size_t mask;
-        int64_t *index = index_grow(g->node_index, g->node_mask, &mask, node_hash_at, g->nodes);
-        if (index == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        PyMem_Free(g->node_index);
-        g->node_index = index;
-        g->node_mask = mask;
-    }
+    cgraph_mark_node(g, at, is_account);
     return 0;
 }
 
@@ -1554,11 +1667,9 @@ static int64_t cgraph_node(CGraph *g, const NKey *k) {
     return node_find_in(g->nodes, g->node_index, g->node_mask, k, NULL);
 }
 
-static int cgraph_union_keys(CGraph *g, const NKey *a, const NKey *b) {
-    int64_t na = cgraph_node(g, a), nb = cgraph_node(g, b);
-    if (na < 0 || nb < 0) return na == -2 || nb == -2 ? -1 : 0;
+static void cgraph_union(CGraph *g, int64_t na, int64_t nb) {
     int64_t ra = cgraph_find(g, na), rb = cgraph_find(g, nb);
-    if (ra == rb) return 0;
+    if (ra == rb) return;
     if (g->nodes[ra].root_accounts < g->nodes[rb].root_accounts) {
         int64_t t = ra;
         ra = rb;
@@ -1567,6 +1678,12 @@ static int cgraph_union_keys(CGraph *g, const NKey *a, const NKey *b) {
     g->nodes[rb].parent = ra;
     g->nodes[ra].root_accounts += g->nodes[rb].root_accounts;
     g->nodes[ra].root_inflow += g->nodes[rb].root_inflow;
+}
+
+static int cgraph_union_keys(CGraph *g, const NKey *a, const NKey *b) {
+    int64_t na = cgraph_node(g, a), nb = cgraph_node(g, b);
+    if (na < 0 || nb < 0) return na == -2 || nb == -2 ? -1 : 0;
+    cgraph_union(g, na, nb);
     return 0;
 }
 
@@ -1613,67 +1730,73 @@ static void edge_append(CGraph *g, int64_t i) {
     g->tail = i;
 }
 
-static int cgraph_rebuild(CGraph *g) {
-    /* drop the oldest tenth of the links, then the components from the links that remain */
-    g->rebuilds++;
-    int64_t drop = g->max_edges / 10 > 1 ? g->max_edges / 10 : 1;
-    int64_t keep = g->n_edges - drop, k = 0;
-    GEdge *edges = PyMem_Malloc((size_t)(keep > 0 ? keep : 1) * sizeof(GEdge));
-    size_t mask = g->edge_mask;
-    int64_t *index = PyMem_Calloc(mask + 1, sizeof(int64_t));
-    if (edges == NULL || index == NULL) {
-        PyMem_Free(edges);
-        PyMem_Free(index);
-        PyErr_NoMemory();
-        return -1;
+#define GONE (-2) /* prev of a dropped link, parent of a node no link names, while rebuilding */
+
+/* The oldest tenth of the links dropped, the others moved down into the freed slots (their
+ * order is the list's, not the array's). */
+static void cgraph_drop_oldest(CGraph *g) {
+    int64_t drop = g->max_edges / 10 > 1 ? g->max_edges / 10 : 1, dropped = 0;
+    while (dropped < drop && g->head >= 0) {
+        GEdge *e = &g->edges[g->head];
+        edge_unlink(g, g->head);
+        Py_DECREF(e->a.str);
+        Py_DECREF(e->b.str);
+        e->prev = GONE;
+        dropped++;
     }
-    int64_t i = g->head;
-    for (int64_t d = 0; d < drop && i >= 0; d++) {
-        Py_DECREF(g->edges[i].a.str);
-        Py_DECREF(g->edges[i].b.str);
-        i = g->edges[i].next;
+    int64_t n = g->n_edges - dropped, last = g->n_edges - 1;
+    for (int64_t hole = 0; hole < n; hole++) {
+        if (g->edges[hole].prev != GONE) continue;
+        while (g->edges[last].prev == GONE) last--; /* a live link beyond n fills each hole */
+        GEdge *e = &g->edges[hole];
+        *e = g->edges[last--];
+        if (e->prev >= 0) g->edges[e->prev].next = hole;
+        else g->head = hole;
+        if (e->next >= 0) g->edges[e->next].prev = hole;
+        else g->tail = hole;
     }
-    for (; i >= 0; i = g->edges[i].next) {
-        edges[k] = g->edges[i];
-        edges[k].prev = k - 1;
-        edges[k].next = -1;
-        if (k > 0) edges[k - 1].next = k;
-        size_t j = (size_t)edge_hash(&edges[k].a, &edges[k].b) & mask;
-        while (index[j]) j = (j + 1) & mask;
-        index[j] = k + 1;
-        k++;
-    }
-    PyMem_Free(g->edges);
-    PyMem_Free(g->edge_index);
-    g->edges = edges;
-    g->edge_index = index;
-    g->n_edges = g->cap_edges = k;
-    g->head = k ? 0 : -1;
-    g->tail = k - 1;
-    CGraph old = *g; /* its nodes, for their inflow */
-    g->nodes = NULL;
-    g->n_nodes = g->cap_nodes = 0;
-    g->node_mask = 15;
-    g->node_index = PyMem_Calloc(16, sizeof(int64_t));
-    int rc = g->node_index ? 0 : -1;
-    if (rc < 0) PyErr_NoMemory();
-    for (int64_t e = 0; e < k && rc == 0; e++) {
-        GEdge *x = &edges[e];
-        rc = cgraph_add_node(g, &x->a, 1, &old);
-        if (rc == 0) rc = cgraph_add_node(g, &x->b, x->other_is_account, &old);
-        if (rc == 0) rc = cgraph_union_keys(g, &x->a, &x->b);
-    }
-    for (int64_t n = 0; n < g->n_nodes; n++)
-        if (!g->nodes[n].is_account) g->nodes[n].inflow = 0;
-    cgraph_clear_nodes(old.nodes, old.n_nodes);
-    PyMem_Free(old.nodes);
-    PyMem_Free(old.node_index);
-    return rc;
+    g->n_edges = n;
+    index_fill(g->edge_index, g->edge_mask, n, edge_hash_at, g->edges);
 }
 
-/* link(account, other): the keys are borrowed; stored with new references */
+/* The nodes no remaining link names released, the others moved down; the index refilled. */
+static void cgraph_keep_linked_nodes(CGraph *g) {
+    for (int64_t i = 0; i < g->n_nodes; i++) g->nodes[i].parent = GONE;
+    for (int64_t i = 0; i < g->n_edges; i++) { /* every link's nodes are in the index */
+        g->nodes[cgraph_node(g, &g->edges[i].a)].parent = -1;
+        g->nodes[cgraph_node(g, &g->edges[i].b)].parent = -1;
+    }
+    int64_t kept = 0;
+    for (int64_t i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i].parent == GONE) Py_DECREF(g->nodes[i].key.str);
+        else g->nodes[kept++] = g->nodes[i];
+    }
+    g->n_nodes = kept;
+    index_fill(g->node_index, g->node_mask, kept, node_hash_at, g->nodes);
+}
+
+/* Components._rebuild after the oldest tenth of the links is dropped: the components again
+ * from the links that remain, oldest first. In place, allocating nothing: it cannot fail
+ * half-way (every key is an exact str, so no comparison raises). */
+static void cgraph_rebuild(CGraph *g) {
+    g->rebuilds++;
+    cgraph_drop_oldest(g);
+    cgraph_keep_linked_nodes(g); /* every node now has parent -1: not added yet */
+    for (int64_t i = g->head; i >= 0; i = g->edges[i].next) {
+        GEdge *x = &g->edges[i];
+        int64_t na = cgraph_node(g, &x->a), nb = cgraph_node(g, &x->b);
+        cgraph_mark_node(g, na, 1);
+        cgraph_mark_node(g, nb, x->other_is_account);
+        cgraph_union(g, na, nb);
+    }
+    for (int64_t n = 0; n < g->n_nodes; n++) /* _inflow kept for accounts only */
+        if (!g->nodes[n].is_account) g->nodes[n].inflow = 0;
+}
+
+/* link(account, other): the keys are borrowed (exact strs); stored with new references. Room
+ * for the link and its two nodes is made first: on MemoryError the graph is as it was. */
 static int cgraph_link(CGraph *g, const NKey *a, const NKey *b, int other_is_account) {
-    size_t slot;
+    size_t slot = 0;
     int64_t at = edge_find(g, a, b, &slot);
     if (at == -2) return -1;
     if (at >= 0) { /* move_to_end */
@@ -1683,16 +1806,12 @@ static int cgraph_link(CGraph *g, const NKey *a, const NKey *b, int other_is_acc
         }
         return 0;
     }
-    if (g->n_edges == g->cap_edges) {
-        int64_t cap = g->cap_edges ? g->cap_edges * 2 : 16;
-        GEdge *edges = PyMem_Realloc(g->edges, (size_t)cap * sizeof(GEdge));
-        if (edges == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        g->edges = edges;
-        g->cap_edges = cap;
-    }
+    size_t mask = g->edge_mask;
+    if (array_reserve((void **)&g->edges, &g->cap_edges, g->n_edges, 1, sizeof(GEdge)) < 0 ||
+        index_reserve(&g->edge_index, &g->edge_mask, g->n_edges, 1, edge_hash_at, g->edges) < 0 ||
+        cgraph_reserve_nodes(g, 2) < 0)
+        return -1;
+    if (g->edge_mask != mask) slot = index_slot(g->edge_index, g->edge_mask, edge_hash(a, b));
     int64_t i = g->n_edges++;
     GEdge *e = &g->edges[i];
     e->a = *a;
@@ -1702,20 +1821,11 @@ static int cgraph_link(CGraph *g, const NKey *a, const NKey *b, int other_is_acc
     e->other_is_account = other_is_account;
     edge_append(g, i);
     g->edge_index[slot] = i + 1;
-    if ((size_t)g->n_edges * 3 >= (g->edge_mask + 1) * 2) {
-        size_t mask;
-        int64_t *index = index_grow(g->edge_index, g->edge_mask, &mask, edge_hash_at, g->edges);
-        if (index == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        PyMem_Free(g->edge_index);
-        g->edge_index = index;
-        g->edge_mask = mask;
+    if (cgraph_add_node(g, a, 1) < 0 || cgraph_add_node(g, b, other_is_account) < 0) return -1;
+    if (g->n_edges > g->max_edges) { /* the nodes start over, but every link's are there */
+        cgraph_rebuild(g);
+        return 0;
     }
-    if (g->n_edges > g->max_edges) return cgraph_rebuild(g);
-    if (cgraph_add_node(g, a, 1, NULL) < 0 || cgraph_add_node(g, b, other_is_account, NULL) < 0)
-        return -1;
     return cgraph_union_keys(g, a, b);
 }
 
@@ -1870,7 +1980,7 @@ struct RulesStateObject {
 static PyTypeObject RulesStateType;
 
 static void *make_account(RulesStateObject *s) {
-    Account *a = PyMem_Calloc(1, sizeof(Account));
+    Account *a = cs_calloc(1, sizeof(Account));
     if (a == NULL) return PyErr_NoMemory();
     a->first_seen_ns = a->method_change_ns = -1;
     return a;
@@ -1886,6 +1996,7 @@ static void drop_account(RulesStateObject *s, void *p) {
 }
 
 static PyObject *new_windowset(ShapeObject *shape) {
+    if (alloc_fails()) return PyErr_NoMemory(); /* an allocation the test hook counts too */
     Py_ssize_t n = Py_SIZE(shape);
     WindowSetObject *ws = (WindowSetObject *)WindowSetType.tp_alloc(&WindowSetType, n);
     if (ws == NULL) return NULL;
@@ -1899,7 +2010,7 @@ static void *make_windows(RulesStateObject *s) { return new_windowset(s->shapes[
 static void drop_windows(RulesStateObject *s, void *p) { Py_DECREF((PyObject *)p); }
 
 static void *make_thing(RulesStateObject *s) {
-    Thing *t = PyMem_Calloc(1, sizeof(Thing));
+    Thing *t = cs_calloc(1, sizeof(Thing));
     if (t == NULL) return PyErr_NoMemory();
     t->windows = new_windowset(s->shapes[S_STANDARD]);
     if (t->windows == NULL) {
@@ -1921,16 +2032,21 @@ static void drop_thing(RulesStateObject *s, void *p) {
 static int wins_add(RulesStateObject *s, WWin **slot, int shape, int64_t now, double value) {
     ShapeObject *sh = s->shapes[shape];
     Py_ssize_t n = Py_SIZE(sh);
-    if (*slot == NULL) {
-        WWin *w = PyMem_Malloc((size_t)n * sizeof(WWin));
+    WWin *w = *slot;
+    if (w == NULL) {
+        w = cs_malloc((size_t)n * sizeof(WWin));
         if (w == NULL) {
             PyErr_NoMemory();
             return -1;
         }
         for (Py_ssize_t i = 0; i < n; i++) wwin_init(&w[i]);
-        *slot = w;
     }
-    return windows_add(*slot, sh->dims, n, now, value, 1);
+    if (windows_add(w, sh->dims, n, now, value, 1) < 0) {
+        if (*slot == NULL) PyMem_Free(w); /* as it was: never used */
+        return -1;
+    }
+    *slot = w;
+    return 0;
 }
 
 /* features._read: window i's count and sum (zero when empty) as of now; moves every window */
@@ -2562,7 +2678,7 @@ static int ptable_init(PTable *t, size_t exact_max) {
     t->count = 0;
     t->exact_max = exact_max;
     t->sketch = NULL;
-    t->table = PyMem_Calloc(t->mask + 1, sizeof(PEntry2));
+    t->table = cs_calloc(t->mask + 1, sizeof(PEntry2));
     if (t->table == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -2815,7 +2931,20 @@ static int rules_state_init(PyObject *m) {
 /* ==========================================================================================
  * The module.
  */
+/* _fail_alloc_after(n): the allocation after the next n fails (MemoryError), once; -1 never
+ * (the default). A test hook: tests/risk/test_cstate_oom.py. Returns the allocations left
+ * before it was called: -1 when none was pending or it fired, else how many more it awaited. */
+static PyObject *fail_alloc_after(PyObject *module, PyObject *arg) {
+    Py_ssize_t n = PyLong_AsSsize_t(arg);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    Py_ssize_t left = alloc_countdown;
+    alloc_countdown = n < 0 ? -1 : n;
+    return PyLong_FromSsize_t(left);
+}
+
 static PyMethodDef module_methods[] = {
+    {"_fail_alloc_after", fail_alloc_after, METH_O,
+     "_fail_alloc_after(n) -> allocations that were left: the one after the next n fails."},
     {"party_rows", (PyCFunction)(void (*)(void))party_rows, METH_FASTCALL,
      "party_rows(out, payer, payee, amount, now)"},
     {"party_labels", (PyCFunction)(void (*)(void))party_labels, METH_FASTCALL,
