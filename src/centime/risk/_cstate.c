@@ -170,22 +170,29 @@ static void wwin_init(WWin *w) {
     w->total_sum = 0.0;
 }
 
-static void wwin_advance(WWin *w, int64_t size, int64_t bucket) {
+/* The running totals of w once moved to bucket (> head), in *count and *sum; returns how
+ * many buckets leave (ring_leaving). */
+static int32_t wwin_after(const WWin *w, int64_t size, int64_t bucket, int64_t *count,
+                          double *sum) {
     int32_t k = ring_leaving(&w->r, sizeof(WEntry), size, bucket);
-    if (k < 0) {
-        w->total_count = 0;
-        w->total_sum = 0.0;
-    } else {
-        int64_t total_count = w->total_count;
-        double total_sum = w->total_sum;
+    int64_t total_count = 0;
+    double total_sum = 0.0;
+    if (k >= 0) {
+        total_count = w->total_count;
+        total_sum = w->total_sum;
         const WEntry *e = (const WEntry *)w->r.buf + w->r.start;
         for (int32_t i = 0; i < k; i++) {
             total_count -= e[i].count;
             total_sum -= e[i].sum;
         }
-        w->total_count = total_count;
-        w->total_sum = total_sum;
     }
+    *count = total_count;
+    *sum = total_sum;
+    return k;
+}
+
+static void wwin_advance(WWin *w, int64_t size, int64_t bucket) {
+    int32_t k = wwin_after(w, size, bucket, &w->total_count, &w->total_sum);
     ring_drop(&w->r, k, bucket);
 }
 
@@ -1013,6 +1020,26 @@ static int32_t recent_find(Recent *r, PyObject *key, Py_hash_t h) {
     return -1;
 }
 
+/* Room in *slot (capped at cap) for `added` more keys, grown as recent_touch grows it. */
+static int recent_room(Recent **slot, int32_t added, int32_t cap) {
+    Recent *r = *slot;
+    int32_t len = r ? r->len : 0, have = r ? r->cap : 0;
+    int32_t want = len + added < cap + 1 ? len + added : cap + 1;
+    if (have >= want) return 0;
+    int32_t size = have ? have : 2;
+    while (size < want) size *= 2;
+    if (size > cap + 1) size = cap + 1;
+    Recent *grown = cs_realloc(r, sizeof(Recent) + (size_t)size * sizeof(REntry));
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (r == NULL) grown->len = 0;
+    grown->cap = size;
+    *slot = grown;
+    return 0;
+}
+
 /* _touch: key moved (or added) to the end with t; beyond cap the oldest goes. */
 static int recent_touch(Recent **slot, PyObject *key, int64_t t, int32_t cap) {
     Py_hash_t h = PyObject_Hash(key);
@@ -1028,18 +1055,8 @@ static int recent_touch(Recent **slot, PyObject *key, int64_t t, int32_t cap) {
         r->e[r->len - 1].t = t;
         return 0;
     }
-    if (r == NULL || r->len == r->cap) {
-        int32_t cap2 = r == NULL ? 2 : r->cap * 2;
-        if (cap2 > cap + 1) cap2 = cap + 1;
-        Recent *grown = cs_realloc(r, sizeof(Recent) + (size_t)cap2 * sizeof(REntry));
-        if (grown == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        if (r == NULL) grown->len = 0;
-        grown->cap = cap2;
-        r = *slot = grown;
-    }
+    if (recent_room(slot, 1, cap) < 0) return -1;
+    r = *slot;
     Py_INCREF(key);
     r->e[r->len].key = key;
     r->e[r->len].hash = h;
@@ -1205,36 +1222,78 @@ static int kmap_grow(KMap *m) {
     return 0;
 }
 
-static void *kmap_get_or_create(RulesStateObject *s, KMap *m, PyObject *key) {
+/* Where a key's state is, looked up before anything is created: kmap_get_or_create in three
+ * steps, so that an event makes every allocation before it changes anything (rules_reserve):
+ * kmap_resolve finds the key (no allocation), kmap_room and kmap_make allocate (the new state
+ * is not in the map yet), kmap_commit puts it in (nothing fails). */
+typedef struct {
+    void *value; /* the state found, or the new one (kmap_make) */
+    Py_hash_t hash;
+    size_t slot; /* the shared slot, when new there */
+    int fresh;   /* 0 found, 1 a new exact key, 2 new in an empty shared slot */
+} KRef;
+
+/* pending: the keys this event adds to m before this one (an exact map may fill meanwhile) */
+static int kmap_resolve(KMap *m, PyObject *key, size_t pending, KRef *ref) {
     Py_hash_t h = PyObject_Hash(key);
-    if (h == -1) return NULL;
+    if (h == -1) return -1;
     size_t at;
     int found = kmap_lookup(m, key, h, &at);
-    if (found < 0) return NULL;
-    if (found) return m->table[at].value;
-    if (m->count < m->exact_max) {
-        /* room first (the table stays under 2/3 full, so a probe always ends on an empty
-         * slot), then the value: a failure leaves the map as it was */
-        if ((m->count + 1) * 3 >= (m->mask + 1) * 2) {
-            if (kmap_grow(m) < 0) return NULL;
-            at = kmap_empty_slot(m->table, m->mask, h);
-        }
-        void *value = m->make(s);
-        if (value == NULL) return NULL;
-        Py_INCREF(key);
-        m->table[at].key = key;
-        m->table[at].hash = h;
-        m->table[at].value = value;
-        m->count++;
-        return value;
+    if (found < 0) return -1;
+    ref->hash = h;
+    ref->value = found ? m->table[at].value : NULL;
+    ref->fresh = 0;
+    if (found) return 0;
+    if (m->count + pending < m->exact_max) {
+        ref->fresh = 1;
+        return 0;
     }
-    if (m->shared == NULL) {
+    ref->slot = kmap_slot(m, h);
+    ref->value = m->shared ? m->shared[ref->slot] : NULL;
+    ref->fresh = ref->value ? 0 : 2;
+    return 0;
+}
+
+/* Room for `added` more keys (the table under 2/3 full, so a probe always ends on an empty
+ * slot; the shared slots once the exact keys may fill). Only capacity: a failure changes
+ * nothing. */
+static int kmap_room(KMap *m, size_t added) {
+    size_t want = m->count + added < m->exact_max ? m->count + added : m->exact_max;
+    while (want * 3 >= (m->mask + 1) * 2)
+        if (kmap_grow(m) < 0) return -1;
+    if (m->count + added > m->exact_max && m->shared == NULL) { /* one goes to a slot */
         m->shared = cs_calloc((size_t)1 << (64 - m->shift), sizeof(void *));
-        if (m->shared == NULL) return PyErr_NoMemory();
+        if (m->shared == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
     }
-    size_t slot = kmap_slot(m, h);
-    if (m->shared[slot] == NULL) m->shared[slot] = m->make(s);
-    return m->shared[slot];
+    return 0;
+}
+
+static int kmap_make(RulesStateObject *s, KMap *m, KRef *ref) {
+    if (ref->fresh && ref->value == NULL && (ref->value = m->make(s)) == NULL) return -1;
+    return 0;
+}
+
+/* a new state made but not committed (a failure before kmap_commit) */
+static void kmap_unmake(RulesStateObject *s, KMap *m, KRef *ref) {
+    if (ref->fresh && ref->value) m->drop(s, ref->value);
+    ref->value = NULL;
+}
+
+static void kmap_commit(KMap *m, PyObject *key, KRef *ref) {
+    if (ref->fresh == 1) {
+        KEntry *e = &m->table[kmap_empty_slot(m->table, m->mask, ref->hash)];
+        Py_INCREF(key);
+        e->key = key;
+        e->hash = ref->hash;
+        e->value = ref->value;
+        m->count++;
+    } else if (ref->fresh == 2) {
+        m->shared[ref->slot] = ref->value;
+    }
+    ref->fresh = 0;
 }
 
 /* -- PTable: PairCounts (exact pairs, then a count-min sketch) ----------------------------- */
@@ -1372,6 +1431,22 @@ static int ptable_grow(PTable *t) {
     return 0;
 }
 
+/* Room for `added` more pairs, as kmap_room (the sketch once the exact pairs may fill; all
+ * zero, it reads as none). Only capacity: a failure changes nothing. */
+static int ptable_room(PTable *t, const SketchShape *sh, size_t added) {
+    size_t want = t->count + added < t->exact_max ? t->count + added : t->exact_max;
+    while (want * 3 >= (t->mask + 1) * 2)
+        if (ptable_grow(t) < 0) return -1;
+    if (t->count + added > t->exact_max && t->sketch == NULL) {
+        t->sketch = cs_calloc((size_t)sh->depth * sh->width, sizeof(uint32_t));
+        if (t->sketch == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int ptable_add(PTable *t, const SketchShape *sh, PyObject *a, PyObject *b, int kind) {
     Py_hash_t ha = PyObject_Hash(a), hb = ha == -1 ? -1 : PyObject_Hash(b);
     if (hb == -1) return -1;
@@ -1382,11 +1457,9 @@ static int ptable_add(PTable *t, const SketchShape *sh, PyObject *a, PyObject *b
         t->table[at].count++;
         return 0;
     }
+    if (ptable_room(t, sh, 1) < 0) return -1; /* room first: a failure changes nothing */
     if (t->count < t->exact_max) {
-        if ((t->count + 1) * 3 >= (t->mask + 1) * 2) { /* room first, as kmap_get_or_create */
-            if (ptable_grow(t) < 0) return -1;
-            at = ptable_empty_slot(t->table, t->mask, pair_mix(ha, hb, kind));
-        }
+        at = ptable_empty_slot(t->table, t->mask, pair_mix(ha, hb, kind)); /* after a growth */
         PEntry2 *e = &t->table[at];
         Py_INCREF(a);
         Py_INCREF(b);
@@ -1399,14 +1472,7 @@ static int ptable_add(PTable *t, const SketchShape *sh, PyObject *a, PyObject *b
         t->count++;
         return 0;
     }
-    if (t->sketch == NULL) {
-        t->sketch = cs_calloc((size_t)sh->depth * sh->width, sizeof(uint32_t));
-        if (t->sketch == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-    }
-    Py_hash_t h; /* an all-zero sketch allocated before a failure here reads as none */
+    Py_hash_t h;
     if (pair_py_hash(a, ha, b, hb, kind, &h) < 0) return -1;
     for (int r = 0; r < sh->depth; r++) {
         size_t slot = (size_t)(((uint64_t)h * sh->multipliers[r]) >> sh->width_shift);
@@ -1793,6 +1859,14 @@ static void cgraph_rebuild(CGraph *g) {
         if (!g->nodes[n].is_account) g->nodes[n].inflow = 0;
 }
 
+/* Room for `links` more links and their nodes (a rebuild frees none, allocates none). */
+static int cgraph_reserve_links(CGraph *g, int64_t links) {
+    if (array_reserve((void **)&g->edges, &g->cap_edges, g->n_edges, links, sizeof(GEdge)) < 0 ||
+        index_reserve(&g->edge_index, &g->edge_mask, g->n_edges, links, edge_hash_at, g->edges) < 0)
+        return -1;
+    return cgraph_reserve_nodes(g, 2 * links);
+}
+
 /* link(account, other): the keys are borrowed (exact strs); stored with new references. Room
  * for the link and its two nodes is made first: on MemoryError the graph is as it was. */
 static int cgraph_link(CGraph *g, const NKey *a, const NKey *b, int other_is_account) {
@@ -1807,10 +1881,7 @@ static int cgraph_link(CGraph *g, const NKey *a, const NKey *b, int other_is_acc
         return 0;
     }
     size_t mask = g->edge_mask;
-    if (array_reserve((void **)&g->edges, &g->cap_edges, g->n_edges, 1, sizeof(GEdge)) < 0 ||
-        index_reserve(&g->edge_index, &g->edge_mask, g->n_edges, 1, edge_hash_at, g->edges) < 0 ||
-        cgraph_reserve_nodes(g, 2) < 0)
-        return -1;
+    if (cgraph_reserve_links(g, 1) < 0) return -1;
     if (g->edge_mask != mask) slot = index_slot(g->edge_index, g->edge_mask, edge_hash(a, b));
     int64_t i = g->n_edges++;
     GEdge *e = &g->edges[i];
@@ -2063,6 +2134,22 @@ static void wins_read(RulesStateObject *s, WWin *w, int shape, int64_t now, int 
     *sum = w[i].total_count ? w[i].total_sum : 0.0;
 }
 
+/* wins_read's count and sum without moving the windows (the same subtractions, in order) */
+static void wins_peek(RulesStateObject *s, WWin *w, int shape, int64_t now, int i, int64_t *count,
+                      double *sum) {
+    int64_t c = 0;
+    double total = 0.0;
+    if (w != NULL) {
+        const int64_t *dims = s->shapes[shape]->dims;
+        int64_t bucket = floordiv64(now, dims[2 * i]);
+        c = w[i].total_count;
+        total = w[i].total_sum;
+        if (bucket > w[i].r.head) wwin_after(&w[i], dims[2 * i + 1], bucket, &c, &total);
+    }
+    *count = c;
+    *sum = c ? total : 0.0;
+}
+
 static int64_t wins_count(RulesStateObject *s, WWin *w, int shape, int64_t now, int i) {
     int64_t c;
     double sum;
@@ -2217,16 +2304,189 @@ static int graph_account(CGraph *g, PyObject *account, int which, double *out) {
     return 0;
 }
 
-/* -- updates (OnlineFeatures.update) -------------------------------------------------------- */
-static int update_things(RulesStateObject *s, Ev *ev, double amount) {
-    int declined = (ev->flags & T_DECLINED) != 0;
-    PyObject *keys[3] = {ev->device, ev->ip, ev->instrument};
+/* -- updates (OnlineFeatures.update) --------------------------------------------------------
+ * An event reserves first (rules_reserve): it finds, or makes, the state of every key it
+ * counts in, and makes room in every window, list, table and graph it adds to. Only then
+ * does it count (rules_apply), which then allocates nothing: it cannot stop half-way for want
+ * of memory. A MemoryError in the reserve leaves the state as it was: what it allocated is
+ * capacity, or new state not yet in the maps (dropped), or new windows (freed). */
+enum { K_PAYER, K_PAYEE, K_PAYER_WINDOWS, K_PAYEE_WINDOWS, K_DEVICE, K_IP, K_INSTRUMENT, K_COUNT };
+static const int K_MAP[K_COUNT] = {F_ACCOUNTS,      F_ACCOUNTS, F_PAYER_WINDOWS, F_PAYEE_WINDOWS,
+                                   F_DEVICES,       F_IPS,      F_INSTRUMENTS};
+#define PLAN_WINDOWS 16 /* an event adds to at most 12 window arrays of accounts and things */
+
+typedef struct {
+    PyObject *key[K_COUNT]; /* NULL: the event has none (the payee: or it is the payer) */
+    KRef ref[K_COUNT];
+    WWin **fresh[PLAN_WINDOWS]; /* the window arrays the reserve allocated */
+    int n_fresh;
+} Plan;
+
+/* windows of one shape with room for an event at now, allocated on first use */
+static int wins_room(RulesStateObject *s, Plan *p, WWin **slot, int shape, int64_t now) {
+    ShapeObject *sh = s->shapes[shape];
+    Py_ssize_t n = Py_SIZE(sh);
+    if (*slot == NULL) {
+        WWin *w = cs_malloc((size_t)n * sizeof(WWin));
+        if (w == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) wwin_init(&w[i]);
+        *slot = w;
+        p->fresh[p->n_fresh++] = slot;
+    }
+    return windows_reserve(*slot, sh->dims, n, now);
+}
+
+static int ws_room(void *windows, int64_t now) {
+    WindowSetObject *ws = windows;
+    return windows_reserve(ws->w, ws->shape->dims, Py_SIZE(ws), now);
+}
+
+/* The keys' state found or made, and the maps' room for the new ones (nothing changes). */
+static int plan_keys(RulesStateObject *s, Ev *ev, Plan *p) {
+    PyObject **key = p->key;
+    KRef *ref = p->ref;
+    memset(key, 0, sizeof(p->key));
+    for (int k = 0; k < K_COUNT; k++) {
+        ref[k].fresh = 0;
+        ref[k].value = NULL;
+    }
+    key[K_PAYER] = key[K_PAYER_WINDOWS] = ev->payer;
+    if (ev->has_payee) {
+        key[K_PAYEE_WINDOWS] = ev->payee;
+        int same = PyObject_RichCompareBool(ev->payee, ev->payer, Py_EQ);
+        if (same < 0) return -1;
+        if (!same) key[K_PAYEE] = ev->payee;
+    }
+    PyObject *things[3] = {ev->device, ev->ip, ev->instrument};
     for (int k = 0; k < 3; k++) {
-        int present = truthy_str(keys[k]);
+        int present = truthy_str(things[k]);
         if (present < 0) return -1;
-        if (!present) continue;
-        Thing *thing = kmap_get_or_create(s, &s->maps[F_DEVICES + k], keys[k]);
-        if (thing == NULL) return -1;
+        if (present) key[K_DEVICE + k] = things[k];
+    }
+    size_t added[F_COUNT] = {0};
+    for (int k = 0; k < K_COUNT; k++) {
+        if (key[k] == NULL) continue;
+        KMap *m = &s->maps[K_MAP[k]];
+        if (kmap_resolve(m, key[k], k == K_PAYEE && ref[K_PAYER].fresh == 1, &ref[k]) < 0)
+            return -1;
+        if (k == K_PAYEE && ref[k].fresh == 2 && ref[K_PAYER].fresh == 2 &&
+            ref[k].slot == ref[K_PAYER].slot)
+            ref[k].fresh = 3; /* the payer's new state, in the one slot both share */
+        else if (ref[k].fresh)
+            added[K_MAP[k]]++;
+    }
+    for (int f = 0; f < F_COUNT; f++)
+        if (added[f] && kmap_room(&s->maps[f], added[f]) < 0) return -1;
+    for (int k = 0; k < K_COUNT; k++) {
+        if (ref[k].fresh == 3) {
+            ref[k].value = ref[K_PAYER].value;
+            ref[k].fresh = 0;
+        } else if (key[k] && kmap_make(s, &s->maps[K_MAP[k]], &ref[k]) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Room in the things' windows, lists and the pair table, and the links in the shared graph. */
+static int plan_things(RulesStateObject *s, Ev *ev, Plan *p, int64_t *links) {
+    int declined = (ev->flags & T_DECLINED) != 0;
+    size_t seen = 0;
+    for (int k = 0; k < 3; k++) {
+        Thing *thing = p->ref[K_DEVICE + k].value;
+        if (thing == NULL) continue;
+        seen++;
+        if (ws_room(thing->windows, ev->now) < 0 ||
+            (declined && wins_room(s, p, &thing->declines, S_DECLINE, ev->now) < 0) ||
+            recent_room(&thing->accounts, 1, THING_ACCOUNTS_CAP) < 0)
+            return -1;
+        if (k != 1 && !declined) *links += 1;
+    }
+    return ptable_room(&s->seen, &s->sketch, seen);
+}
+
+/* Room for update_money and update_inflow, under the same conditions. */
+static int plan_money(RulesStateObject *s, Ev *ev, Plan *p, int64_t *links) {
+    Account *payer = p->ref[K_PAYER].value, *payee = p->ref[K_PAYEE].value;
+    int64_t now = ev->now;
+    long f = ev->flags;
+    double amount = ev->amount;
+    WWin **w = payer->w;
+    if (((f & T_TOPUP) && wins_room(s, p, &w[W_FLOW_IN], S_FLOW, now) < 0) ||
+        ((f & T_TOPUP) && (f & T_CARRIER) && wins_room(s, p, &w[W_CARRIER], S_MONTH, now) < 0) ||
+        (!(f & T_TOPUP) && (f & T_OUTFLOW) && wins_room(s, p, &w[W_FLOW_OUT], S_FLOW, now) < 0) ||
+        (amount > 0 && s->near_share * ev->limit <= amount && amount < ev->limit &&
+         wins_room(s, p, &w[W_NEAR], S_DAY_WEEK, now) < 0) ||
+        (ev->roundness >= 1.0 && wins_room(s, p, &w[W_ROUND], S_DAY, now) < 0))
+        return -1;
+    if ((f & T_SIGNUP) && ev->has_payee) {
+        Account *referrer = payee ? payee : payer;
+        if (wins_room(s, p, &referrer->w[W_REFERRALS], S_DAY_WEEK, now) < 0 ||
+            cgraph_reserve_links(&s->referrals, 1) < 0)
+            return -1;
+    } else if ((f & T_PAYOUT) && ev->has_payee) {
+        *links += 1;
+    }
+    if (payee == NULL || !(f & T_INFLOW)) return 0;
+    /* the carrier's funds as update_inflow reads them (a carrier top-up may add to them) */
+    int64_t c;
+    double carrier;
+    wins_peek(s, payer->w[W_CARRIER], S_MONTH, now, 0, &c, &carrier);
+    int heavy = carrier >= s->heavy_ratio * s->carrier_monthly || (f & T_CARRIER);
+    int32_t upstream = payer->upstream ? payer->upstream->len : 0;
+    if (wins_room(s, p, &payee->w[W_FLOW_IN], S_FLOW, now) < 0 ||
+        (heavy && wins_room(s, p, &payee->w[W_CARRIER_IN], S_WEEK, now) < 0) ||
+        recent_room(&payee->fan_in, 1, FAN_CAP) < 0 ||
+        recent_room(&payer->fan_out, 1, FAN_CAP) < 0 ||
+        recent_room(&payee->upstream, 1 + upstream, UPSTREAM_CAP) < 0)
+        return -1;
+    return 0;
+}
+
+static void plan_undo(RulesStateObject *s, Plan *p) {
+    for (int i = p->n_fresh - 1; i >= 0; i--) {
+        PyMem_Free(*p->fresh[i]); /* empty: nothing counted in it */
+        *p->fresh[i] = NULL;
+    }
+    for (int k = 0; k < K_COUNT; k++)
+        if (p->key[k]) kmap_unmake(s, &s->maps[K_MAP[k]], &p->ref[k]);
+}
+
+static int rules_reserve(RulesStateObject *s, Ev *ev, Plan *p) {
+    p->n_fresh = 0;
+    int64_t links = 0;
+    int rc = plan_keys(s, ev, p);
+    if (rc == 0) {
+        rc = ws_room(p->ref[K_PAYER_WINDOWS].value, ev->now);
+        if (rc == 0 && ev->has_payee) rc = ws_room(p->ref[K_PAYEE_WINDOWS].value, ev->now);
+        if (rc == 0 && ev->has_payee) rc = ptable_room(&s->pairs, &s->sketch, 1);
+    }
+    if (rc == 0) rc = plan_things(s, ev, p, &links);
+    if (rc == 0 && (ev->flags & T_DECLINED)) {
+        Account *payer = p->ref[K_PAYER].value;
+        rc = wins_room(s, p, &payer->w[W_DECLINES], S_DECLINE, ev->now);
+    } else if (rc == 0) {
+        rc = plan_money(s, ev, p, &links);
+    }
+    if (rc == 0 && links) rc = cgraph_reserve_links(&s->shared, links);
+    if (rc < 0) {
+        plan_undo(s, p);
+        return -1;
+    }
+    for (int k = 0; k < K_COUNT; k++)
+        if (p->key[k]) kmap_commit(&s->maps[K_MAP[k]], p->key[k], &p->ref[k]);
+    return 0;
+}
+
+static int update_things(RulesStateObject *s, Ev *ev, Plan *p, double amount) {
+    int declined = (ev->flags & T_DECLINED) != 0;
+    PyObject **keys = &p->key[K_DEVICE];
+    for (int k = 0; k < 3; k++) {
+        Thing *thing = p->ref[K_DEVICE + k].value;
+        if (thing == NULL) continue;
         WindowSetObject *ws = (WindowSetObject *)thing->windows;
         if (windows_add(ws->w, ws->shape->dims, Py_SIZE(ws), ev->now, amount, 1) < 0) return -1;
         if (declined && wins_add(s, &thing->declines, S_DECLINE, ev->now, amount) < 0) return -1;
@@ -2294,8 +2554,7 @@ static int update_money(RulesStateObject *s, Ev *ev, Account *payer, Account *pa
     if (ev->roundness >= 1.0 && wins_add(s, &payer->w[W_ROUND], S_DAY, now, amount) < 0)
         return -1;
     if ((f & T_SIGNUP) && ev->has_payee) {
-        Account *referrer = kmap_get_or_create(s, &s->maps[F_ACCOUNTS], ev->payee);
-        if (referrer == NULL) return -1;
+        Account *referrer = payee ? payee : payer; /* the payee's account (the payer's own) */
         if (wins_add(s, &referrer->w[W_REFERRALS], S_DAY_WEEK, now, 1.0) < 0) return -1;
         if (graph_link(&s->referrals, ev->payer, 0, ev->payee) < 0) return -1;
     } else if ((f & T_PAYOUT) && ev->has_payee) {
@@ -2306,32 +2565,29 @@ static int update_money(RulesStateObject *s, Ev *ev, Account *payer, Account *pa
     return 0;
 }
 
-static int rules_update(RulesStateObject *s, Ev *ev) {
+/* The event counted, once rules_reserve found its keys' state and made room everywhere. */
+static int rules_apply(RulesStateObject *s, Ev *ev, Plan *p) {
     int64_t now = ev->now;
     double amount = ev->amount;
-    Account *payer = kmap_get_or_create(s, &s->maps[F_ACCOUNTS], ev->payer);
-    if (payer == NULL) return -1;
+    Account *payer = p->ref[K_PAYER].value, *payee = p->ref[K_PAYEE].value;
     if (payer->first_seen_ns < 0) payer->first_seen_ns = now;
-    WindowSetObject *ws = kmap_get_or_create(s, &s->maps[F_PAYER_WINDOWS], ev->payer);
-    if (ws == NULL || windows_add(ws->w, ws->shape->dims, Py_SIZE(ws), now, amount, 1) < 0)
-        return -1;
-    Account *payee = NULL;
+    WindowSetObject *ws = p->ref[K_PAYER_WINDOWS].value;
+    if (windows_add(ws->w, ws->shape->dims, Py_SIZE(ws), now, amount, 1) < 0) return -1;
     if (ev->has_payee) {
-        ws = kmap_get_or_create(s, &s->maps[F_PAYEE_WINDOWS], ev->payee);
-        if (ws == NULL || windows_add(ws->w, ws->shape->dims, Py_SIZE(ws), now, amount, 1) < 0)
-            return -1;
-        int same = PyObject_RichCompareBool(ev->payee, ev->payer, Py_EQ);
-        if (same < 0) return -1;
-        if (!same) {
-            payee = kmap_get_or_create(s, &s->maps[F_ACCOUNTS], ev->payee);
-            if (payee == NULL) return -1;
-            if (payee->first_seen_ns < 0) payee->first_seen_ns = now;
-        }
+        ws = p->ref[K_PAYEE_WINDOWS].value;
+        if (windows_add(ws->w, ws->shape->dims, Py_SIZE(ws), now, amount, 1) < 0) return -1;
+        if (payee && payee->first_seen_ns < 0) payee->first_seen_ns = now;
         if (ptable_add(&s->pairs, &s->sketch, ev->payer, ev->payee, 0) < 0) return -1;
     }
-    if (update_things(s, ev, amount) < 0) return -1;
+    if (update_things(s, ev, p, amount) < 0) return -1;
     if (ev->flags & T_DECLINED) return wins_add(s, &payer->w[W_DECLINES], S_DECLINE, now, amount);
     return update_money(s, ev, payer, payee);
+}
+
+static int rules_update(RulesStateObject *s, Ev *ev) {
+    Plan plan;
+    if (rules_reserve(s, ev, &plan) < 0) return -1;
+    return rules_apply(s, ev, &plan);
 }
 
 /* -- the row's families (OnlineFeatures._group) --------------------------------------------- */
