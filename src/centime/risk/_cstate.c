@@ -90,7 +90,7 @@ static inline int64_t ring_bucket(const Ring *r, size_t entry, int32_t k) {
 
 /* How many of the oldest buckets leave when the window moves to bucket (> head); -1 when the
  * window starts over (never used, or bucket is a whole window past head). */
-static int32_t ring_leaving(const Ring *r, size_t entry, int64_t size, int64_t bucket) {
+static inline int32_t ring_leaving(const Ring *r, size_t entry, int64_t size, int64_t bucket) {
     if (r->head < 0 || bucket - r->head >= size) return -1;
     int64_t oldest = bucket - size; /* buckets at or before it leave the window */
     int32_t k = 0;
@@ -98,7 +98,7 @@ static int32_t ring_leaving(const Ring *r, size_t entry, int64_t size, int64_t b
     return k;
 }
 
-static void ring_drop(Ring *r, int32_t k, int64_t bucket) {
+static inline void ring_drop(Ring *r, int32_t k, int64_t bucket) {
     if (k < 0) {
         r->start = r->len = 0;
     } else {
@@ -109,13 +109,24 @@ static void ring_drop(Ring *r, int32_t k, int64_t bucket) {
     r->head = bucket;
 }
 
+static int ring_grow(Ring *r, size_t entry, int64_t width, int64_t size, int64_t t);
+
 /* Before anything counts at time t (width ns per bucket, size buckets): a larger buffer when
  * the window, once moved to t, would have no room left for a new bucket. Only the capacity
- * changes, so a failure (MemoryError) leaves the window exactly as it was. */
-static int ring_reserve(Ring *r, size_t entry, int64_t width, int64_t size, int64_t t) {
+ * changes, so a failure (MemoryError) leaves the window exactly as it was. Inline: the
+ * common case is one comparison. */
+static inline int ring_reserve(Ring *r, size_t entry, int64_t width, int64_t size, int64_t t) {
     if (r->start + r->len < r->cap || r->start > 0) return 0; /* room, or room once compacted */
-    int64_t bucket = floordiv64(t, width);
-    if (r->cap > 0 && bucket > r->head && ring_leaving(r, entry, size, bucket) != 0) return 0;
+    return ring_grow(r, entry, width, size, t);
+}
+
+static int ring_grow(Ring *r, size_t entry, int64_t width, int64_t size, int64_t t) {
+    /* full: room once moved to t's bucket b if a bucket leaves, the oldest (first <= b - size:
+     * t >= (first + size) * width, no division), or the window starts over */
+    if (r->cap > 0 && r->head >= 0 &&
+        (__int128)t >= ((__int128)ring_bucket(r, entry, 0) + size) * width)
+        return 0;
+    if (r->cap > 0 && r->head < 0 && floordiv64(t, width) > r->head) return 0;
     if (r->cap >= (1 << 29)) {
         PyErr_NoMemory();
         return -1;
@@ -133,7 +144,7 @@ static int ring_reserve(Ring *r, size_t entry, int64_t width, int64_t size, int6
 
 /* The slot of the newest bucket after a reserve and a move: the last entry when it is head's
  * (an older event counts in the newest), else a new one at the end (1 in *fresh). */
-static void *ring_newest(Ring *r, size_t entry, int *fresh) {
+static inline void *ring_newest(Ring *r, size_t entry, int *fresh) {
     char *buf = r->buf;
     if (r->len && ring_bucket(r, entry, r->len - 1) == r->head) {
         *fresh = 0;
@@ -172,8 +183,8 @@ static void wwin_init(WWin *w) {
 
 /* The running totals of w once moved to bucket (> head), in *count and *sum; returns how
  * many buckets leave (ring_leaving). */
-static int32_t wwin_after(const WWin *w, int64_t size, int64_t bucket, int64_t *count,
-                          double *sum) {
+static inline int32_t wwin_after(const WWin *w, int64_t size, int64_t bucket, int64_t *count,
+                                 double *sum) {
     int32_t k = ring_leaving(&w->r, sizeof(WEntry), size, bucket);
     int64_t total_count = 0;
     double total_sum = 0.0;
@@ -197,7 +208,7 @@ static void wwin_advance(WWin *w, int64_t size, int64_t bucket) {
 }
 
 /* Counts in the newest bucket (after windows_reserve and the move). */
-static void wwin_put(WWin *w, double value, int64_t count) {
+static inline void wwin_put(WWin *w, double value, int64_t count) {
     int fresh;
     WEntry *e = ring_newest(&w->r, sizeof(WEntry), &fresh);
     if (fresh) {
@@ -314,7 +325,7 @@ static void windows_move(WWin *w, const int64_t *dims, Py_ssize_t n, int64_t now
 }
 
 /* Room in every window for an event at t, before anything moves or counts (ring_reserve). */
-static int windows_reserve(WWin *w, const int64_t *dims, Py_ssize_t n, int64_t t) {
+static inline int windows_reserve(WWin *w, const int64_t *dims, Py_ssize_t n, int64_t t) {
     for (Py_ssize_t i = 0; i < n; i++)
         if (ring_reserve(&w[i].r, sizeof(WEntry), dims[2 * i], dims[2 * i + 1], t) < 0) return -1;
     return 0;
@@ -332,6 +343,19 @@ static int windows_add(WWin *w, const int64_t *dims, Py_ssize_t n, int64_t t, do
                        int64_t count) {
     if (windows_reserve(w, dims, n, t) < 0) return -1;
     windows_put(w, dims, n, t, value, count);
+    return 0;
+}
+
+/* An event counted in windows a reserve already made room in (rules_apply): moved, then a
+ * window still full from its start (a reserve that missed it) grows as it did before there
+ * were reserves; none does. */
+static int windows_count(WWin *w, const int64_t *dims, Py_ssize_t n, int64_t t, double value) {
+    windows_move(w, dims, n, t);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (w[i].r.start + w[i].r.len == w[i].r.cap && w[i].r.start == 0 &&
+            ring_grow(&w[i].r, sizeof(WEntry), dims[2 * i], dims[2 * i + 1], t) < 0)
+            return -1;
+    for (Py_ssize_t i = 0; i < n; i++) wwin_put(&w[i], value, 1);
     return 0;
 }
 
@@ -1020,8 +1044,16 @@ static int32_t recent_find(Recent *r, PyObject *key, Py_hash_t h) {
     return -1;
 }
 
+static int recent_grow(Recent **slot, int32_t added, int32_t cap);
+
 /* Room in *slot (capped at cap) for `added` more keys, grown as recent_touch grows it. */
-static int recent_room(Recent **slot, int32_t added, int32_t cap) {
+static inline int recent_room(Recent **slot, int32_t added, int32_t cap) {
+    Recent *r = *slot;
+    if (r && (r->cap > cap || r->len + added <= r->cap)) return 0; /* the common case */
+    return recent_grow(slot, added, cap);
+}
+
+static int recent_grow(Recent **slot, int32_t added, int32_t cap) {
     Recent *r = *slot;
     int32_t len = r ? r->len : 0, have = r ? r->cap : 0;
     int32_t want = len + added < cap + 1 ? len + added : cap + 1;
@@ -1258,6 +1290,7 @@ static int kmap_resolve(KMap *m, PyObject *key, size_t pending, KRef *ref) {
  * slot; the shared slots once the exact keys may fill). Only capacity: a failure changes
  * nothing. */
 static int kmap_room(KMap *m, size_t added) {
+    if (m->count + added < m->exact_max && (m->count + added) * 3 < (m->mask + 1) * 2) return 0;
     size_t want = m->count + added < m->exact_max ? m->count + added : m->exact_max;
     while (want * 3 >= (m->mask + 1) * 2)
         if (kmap_grow(m) < 0) return -1;
@@ -1433,7 +1466,8 @@ static int ptable_grow(PTable *t) {
 
 /* Room for `added` more pairs, as kmap_room (the sketch once the exact pairs may fill; all
  * zero, it reads as none). Only capacity: a failure changes nothing. */
-static int ptable_room(PTable *t, const SketchShape *sh, size_t added) {
+static inline int ptable_room(PTable *t, const SketchShape *sh, size_t added) {
+    if (t->count + added < t->exact_max && (t->count + added) * 3 < (t->mask + 1) * 2) return 0;
     size_t want = t->count + added < t->exact_max ? t->count + added : t->exact_max;
     while (want * 3 >= (t->mask + 1) * 2)
         if (ptable_grow(t) < 0) return -1;
@@ -1643,9 +1677,10 @@ static void index_fill(int64_t *index, size_t mask, int64_t n, uint64_t (*hash_o
 
 /* The index of n items doubled until n + need of them keep it under 2/3 full (a probe always
  * ends on an empty slot); on failure (MemoryError) the old index stays. */
-static int index_reserve(int64_t **index, size_t *mask, int64_t n, int64_t need,
-                         uint64_t (*hash_of)(void *, int64_t), void *items) {
+static inline int index_reserve(int64_t **index, size_t *mask, int64_t n, int64_t need,
+                                uint64_t (*hash_of)(void *, int64_t), void *items) {
     size_t size = *mask + 1;
+    if ((size_t)(n + need) * 3 < size * 2) return 0; /* the common case */
     while ((size_t)(n + need) * 3 >= size * 2) size *= 2;
     if (size == *mask + 1) return 0;
     int64_t *grown = cs_calloc(size, sizeof(int64_t));
@@ -1661,7 +1696,9 @@ static int index_reserve(int64_t **index, size_t *mask, int64_t n, int64_t need,
 }
 
 /* An array of n items of `item` bytes doubled (from 16) until it holds n + need. */
-static int array_reserve(void **items, int64_t *cap, int64_t n, int64_t need, size_t item) {
+static inline int array_reserve(void **items, int64_t *cap, int64_t n, int64_t need,
+                                size_t item) {
+    if (n + need <= *cap) return 0; /* the common case */
     int64_t size = *cap ? *cap : 16;
     while (size < n + need) size *= 2;
     if (size == *cap) return 0;
@@ -1678,7 +1715,7 @@ static int array_reserve(void **items, int64_t *cap, int64_t n, int64_t need, si
 static uint64_t node_hash_at(void *items, int64_t i) { return nkey_hash(&((GNode *)items)[i].key); }
 
 /* Room for need more nodes, before any is added: a failure leaves the graph as it was. */
-static int cgraph_reserve_nodes(CGraph *g, int64_t need) {
+static inline int cgraph_reserve_nodes(CGraph *g, int64_t need) {
     if (array_reserve((void **)&g->nodes, &g->cap_nodes, g->n_nodes, need, sizeof(GNode)) < 0)
         return -1;
     return index_reserve(&g->node_index, &g->node_mask, g->n_nodes, need, node_hash_at,
@@ -1860,7 +1897,7 @@ static void cgraph_rebuild(CGraph *g) {
 }
 
 /* Room for `links` more links and their nodes (a rebuild frees none, allocates none). */
-static int cgraph_reserve_links(CGraph *g, int64_t links) {
+static inline int cgraph_reserve_links(CGraph *g, int64_t links) {
     if (array_reserve((void **)&g->edges, &g->cap_edges, g->n_edges, links, sizeof(GEdge)) < 0 ||
         index_reserve(&g->edge_index, &g->edge_mask, g->n_edges, links, edge_hash_at, g->edges) < 0)
         return -1;
@@ -2112,8 +2149,8 @@ static int wins_add(RulesStateObject *s, WWin **slot, int shape, int64_t now, do
         }
         for (Py_ssize_t i = 0; i < n; i++) wwin_init(&w[i]);
     }
-    if (windows_add(w, sh->dims, n, now, value, 1) < 0) {
-        if (*slot == NULL) PyMem_Free(w); /* as it was: never used */
+    if (windows_count(w, sh->dims, n, now, value) < 0) {
+        if (*slot == NULL) PyMem_Free(w); /* never used: as it was */
         return -1;
     }
     *slot = w;
@@ -2488,7 +2525,7 @@ static int update_things(RulesStateObject *s, Ev *ev, Plan *p, double amount) {
         Thing *thing = p->ref[K_DEVICE + k].value;
         if (thing == NULL) continue;
         WindowSetObject *ws = (WindowSetObject *)thing->windows;
-        if (windows_add(ws->w, ws->shape->dims, Py_SIZE(ws), ev->now, amount, 1) < 0) return -1;
+        if (windows_count(ws->w, ws->shape->dims, Py_SIZE(ws), ev->now, amount) < 0) return -1;
         if (declined && wins_add(s, &thing->declines, S_DECLINE, ev->now, amount) < 0) return -1;
         if (recent_touch(&thing->accounts, ev->payer, 0, THING_ACCOUNTS_CAP) < 0) return -1;
         if (ptable_add(&s->seen, &s->sketch, ev->payer, keys[k], k + 1) < 0) return -1;
@@ -2572,10 +2609,10 @@ static int rules_apply(RulesStateObject *s, Ev *ev, Plan *p) {
     Account *payer = p->ref[K_PAYER].value, *payee = p->ref[K_PAYEE].value;
     if (payer->first_seen_ns < 0) payer->first_seen_ns = now;
     WindowSetObject *ws = p->ref[K_PAYER_WINDOWS].value;
-    if (windows_add(ws->w, ws->shape->dims, Py_SIZE(ws), now, amount, 1) < 0) return -1;
+    if (windows_count(ws->w, ws->shape->dims, Py_SIZE(ws), now, amount) < 0) return -1;
     if (ev->has_payee) {
         ws = p->ref[K_PAYEE_WINDOWS].value;
-        if (windows_add(ws->w, ws->shape->dims, Py_SIZE(ws), now, amount, 1) < 0) return -1;
+        if (windows_count(ws->w, ws->shape->dims, Py_SIZE(ws), now, amount) < 0) return -1;
         if (payee && payee->first_seen_ns < 0) payee->first_seen_ns = now;
         if (ptable_add(&s->pairs, &s->sketch, ev->payer, ev->payee, 0) < 0) return -1;
     }
