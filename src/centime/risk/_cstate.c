@@ -346,6 +346,13 @@ static int windows_add(WWin *w, const int64_t *dims, Py_ssize_t n, int64_t t, do
     return 0;
 }
 
+/* A window array and the ring buffers in it: a failed reserve may have allocated some. */
+static void wins_free(WWin *w, Py_ssize_t n) {
+    if (w == NULL) return;
+    for (Py_ssize_t i = 0; i < n; i++) PyMem_Free(w[i].r.buf);
+    PyMem_Free(w);
+}
+
 /* An event counted in windows a reserve already made room in (rules_apply): moved, then a
  * window still full from its start (a reserve that missed it) grows as it did before there
  * were reserves; none does. */
@@ -635,7 +642,7 @@ static PyObject *Party_add_fraud(PartyObject *self, PyObject *arg) {
         for (int i = 0; i < 3; i++) wwin_init(&frauds[i]);
     }
     if (windows_add(frauds, FIELD_DIMS, 3, arrival, 1.0, 1) < 0) {
-        if (self->frauds == NULL) PyMem_Free(frauds); /* as it was: no labels */
+        if (self->frauds == NULL) wins_free(frauds, 3); /* as it was: no labels */
         return NULL;
     }
     self->frauds = frauds;
@@ -1135,12 +1142,6 @@ typedef struct {
     WWin *declines;
     Recent *accounts;
 } Thing;
-
-static void wins_free(WWin *w, Py_ssize_t n) {
-    if (w == NULL) return;
-    for (Py_ssize_t i = 0; i < n; i++) PyMem_Free(w[i].r.buf);
-    PyMem_Free(w);
-}
 
 /* -- KMap: BoundedMap of str -> state ------------------------------------------------------- */
 typedef struct {
@@ -2150,7 +2151,7 @@ static int wins_add(RulesStateObject *s, WWin **slot, int shape, int64_t now, do
         for (Py_ssize_t i = 0; i < n; i++) wwin_init(&w[i]);
     }
     if (windows_count(w, sh->dims, n, now, value) < 0) {
-        if (*slot == NULL) PyMem_Free(w); /* never used: as it was */
+        if (*slot == NULL) wins_free(w, n); /* never used: as it was */
         return -1;
     }
     *slot = w;
@@ -2356,6 +2357,7 @@ typedef struct {
     PyObject *key[K_COUNT]; /* NULL: the event has none (the payee: or it is the payer) */
     KRef ref[K_COUNT];
     WWin **fresh[PLAN_WINDOWS]; /* the window arrays the reserve allocated */
+    Py_ssize_t fresh_n[PLAN_WINDOWS]; /* and how many windows each holds (to free their rings) */
     int n_fresh;
 } Plan;
 
@@ -2364,6 +2366,10 @@ static int wins_room(RulesStateObject *s, Plan *p, WWin **slot, int shape, int64
     ShapeObject *sh = s->shapes[shape];
     Py_ssize_t n = Py_SIZE(sh);
     if (*slot == NULL) {
+        if (p->n_fresh >= PLAN_WINDOWS) { /* PLAN_WINDOWS too small for a new kind of event */
+            PyErr_SetString(PyExc_SystemError, "rules plan: too many new window arrays");
+            return -1;
+        }
         WWin *w = cs_malloc((size_t)n * sizeof(WWin));
         if (w == NULL) {
             PyErr_NoMemory();
@@ -2371,6 +2377,7 @@ static int wins_room(RulesStateObject *s, Plan *p, WWin **slot, int shape, int64
         }
         for (Py_ssize_t i = 0; i < n; i++) wwin_init(&w[i]);
         *slot = w;
+        p->fresh_n[p->n_fresh] = n;
         p->fresh[p->n_fresh++] = slot;
     }
     return windows_reserve(*slot, sh->dims, n, now);
@@ -2485,7 +2492,8 @@ static int plan_money(RulesStateObject *s, Ev *ev, Plan *p, int64_t *links) {
 
 static void plan_undo(RulesStateObject *s, Plan *p) {
     for (int i = p->n_fresh - 1; i >= 0; i--) {
-        PyMem_Free(*p->fresh[i]); /* empty: nothing counted in it */
+        /* nothing counted in it, but a reserve gave its windows ring buffers */
+        wins_free(*p->fresh[i], p->fresh_n[i]);
         *p->fresh[i] = NULL;
     }
     for (int k = 0; k < K_COUNT; k++)
