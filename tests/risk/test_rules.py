@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from centime.risk import rules as rules_module
-from centime.risk.features import FEATURE_INDEX, FEATURE_NAMES
+from centime.risk.features import FEATURE_COST, FEATURE_INDEX, FEATURE_NAMES
 from centime.risk.rules import (
     DEFAULT_RULES_PATH,
     SEVERITY,
@@ -211,6 +211,32 @@ def test_evaluate_fires_what_the_rules_match_in_file_order(
         FEATURE_INDEX[c[0]] for _, _, when in raw_rules for c in when if c[0] in FEATURE_POOL
     }
     assert lazy.read <= reads_allowed
+
+
+def test_every_feature_has_its_family_cost() -> None:
+    # The plan's order comes from the row's families: a feature without a cost, or a family
+    # whose cost is off, would sort a costly read before a cheap one.
+    assert len(FEATURE_COST) == len(FEATURE_NAMES)
+    cost = dict(zip(FEATURE_NAMES, FEATURE_COST, strict=True))
+    assert {n for n, c in cost.items() if c == 1} == {
+        "type",
+        "amount",
+        "hour_utc",
+        "amount_round",
+        "amount_near_limit",
+    }
+    for name in ("payer_balance", "payee_fan_out_24h", "payer_component", "payout_method_age_h"):
+        assert cost[name] == 3, name
+    for name in ("payer_n_1h", "instrument_sum_30d", "pair_first", "payer_declines_1h"):
+        assert cost[name] == 2, name
+    assert [rules_module._cost((i, 0, _always, None)) for i in range(len(FEATURE_NAMES))] == list(
+        FEATURE_COST
+    )
+    assert rules_module._cost((-1, 1, _always, None)) == 0
+
+
+def _always(left: Any, right: Any) -> bool:
+    return True
 
 
 def test_the_plan_reads_event_fields_and_base_features_first() -> None:

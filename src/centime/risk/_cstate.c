@@ -50,8 +50,118 @@ static double diff_over(int64_t a, int64_t b, double divisor, int *error) {
 }
 
 /* ------------------------------------------------------------------------------------------
- * One window of a WindowSet: the non-empty buckets (bucket, count, sum), oldest first, in
- * buf[start:start+len], with the running totals.
+ * Allocation. Every block of this file comes from cs_malloc / cs_calloc / cs_realloc, so a test
+ * can make the n-th one from now fail as if memory ran out (_fail_alloc_after, below): each
+ * operation either succeeds or raises MemoryError having changed nothing (tests/risk/
+ * test_cstate_oom.py). In production the countdown is -1: one predictable branch each.
+ */
+static Py_ssize_t alloc_countdown = -1;
+
+static inline int alloc_fails(void) {
+    if (__builtin_expect(alloc_countdown < 0, 1)) return 0;
+    return alloc_countdown-- == 0;
+}
+
+static void *cs_malloc(size_t n) { return alloc_fails() ? NULL : PyMem_Malloc(n); }
+static void *cs_calloc(size_t n, size_t size) { return alloc_fails() ? NULL : PyMem_Calloc(n, size); }
+static void *cs_realloc(void *p, size_t n) { return alloc_fails() ? NULL : PyMem_Realloc(p, n); }
+
+/* ------------------------------------------------------------------------------------------
+ * Ring: the buckets of one window, oldest first, in buf[start:start+len] (entries of any
+ * type whose first field is the int64 bucket), and the newest bucket (head). The two kinds of
+ * window (WWin: count and sum, WindowSet's; PWin: count, sum, max and extra, the model
+ * party's) share it; each keeps its own running totals, subtracted as buckets leave.
+ */
+typedef struct {
+    void *buf;
+    int64_t head;
+    int32_t start, len, cap;
+} Ring;
+
+static void ring_init(Ring *r) {
+    r->buf = NULL;
+    r->head = -1;
+    r->start = r->len = r->cap = 0;
+}
+
+static inline int64_t ring_bucket(const Ring *r, size_t entry, int32_t k) {
+    return *(const int64_t *)((const char *)r->buf + (size_t)(r->start + k) * entry);
+}
+
+/* How many of the oldest buckets leave when the window moves to bucket (> head); -1 when the
+ * window starts over (never used, or bucket is a whole window past head). */
+static inline int32_t ring_leaving(const Ring *r, size_t entry, int64_t size, int64_t bucket) {
+    if (r->head < 0 || bucket - r->head >= size) return -1;
+    int64_t oldest = bucket - size; /* buckets at or before it leave the window */
+    int32_t k = 0;
+    while (k < r->len && ring_bucket(r, entry, k) <= oldest) k++;
+    return k;
+}
+
+static inline void ring_drop(Ring *r, int32_t k, int64_t bucket) {
+    if (k < 0) {
+        r->start = r->len = 0;
+    } else {
+        r->start += k;
+        r->len -= k;
+        if (r->len == 0) r->start = 0;
+    }
+    r->head = bucket;
+}
+
+static int ring_grow(Ring *r, size_t entry, int64_t width, int64_t size, int64_t t);
+
+/* Before anything counts at time t (width ns per bucket, size buckets): a larger buffer when
+ * the window, once moved to t, would have no room left for a new bucket. Only the capacity
+ * changes, so a failure (MemoryError) leaves the window exactly as it was. Inline: the
+ * common case is one comparison. */
+static inline int ring_reserve(Ring *r, size_t entry, int64_t width, int64_t size, int64_t t) {
+    if (r->start + r->len < r->cap || r->start > 0) return 0; /* room, or room once compacted */
+    return ring_grow(r, entry, width, size, t);
+}
+
+static int ring_grow(Ring *r, size_t entry, int64_t width, int64_t size, int64_t t) {
+    /* full: room once moved to t's bucket b if a bucket leaves, the oldest (first <= b - size:
+     * t >= (first + size) * width, no division), or the window starts over */
+    if (r->cap > 0 && r->head >= 0 &&
+        (__int128)t >= ((__int128)ring_bucket(r, entry, 0) + size) * width)
+        return 0;
+    if (r->cap > 0 && r->head < 0 && floordiv64(t, width) > r->head) return 0;
+    if (r->cap >= (1 << 29)) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    int32_t cap = r->cap ? r->cap * 2 : 1;
+    void *buf = cs_realloc(r->buf, (size_t)cap * entry);
+    if (buf == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    r->buf = buf;
+    r->cap = cap;
+    return 0;
+}
+
+/* The slot of the newest bucket after a reserve and a move: the last entry when it is head's
+ * (an older event counts in the newest), else a new one at the end (1 in *fresh). */
+static inline void *ring_newest(Ring *r, size_t entry, int *fresh) {
+    char *buf = r->buf;
+    if (r->len && ring_bucket(r, entry, r->len - 1) == r->head) {
+        *fresh = 0;
+        return buf + (size_t)(r->start + r->len - 1) * entry;
+    }
+    if (r->start + r->len == r->cap) { /* room at the front (ring_reserve saw to it) */
+        memmove(buf, buf + (size_t)r->start * entry, (size_t)r->len * entry);
+        r->start = 0;
+    }
+    *fresh = 1;
+    r->len++;
+    return buf + (size_t)(r->start + r->len - 1) * entry;
+}
+
+/* ------------------------------------------------------------------------------------------
+ * One window of a WindowSet: the non-empty buckets (bucket, count, sum) with the running
+ * totals.
  */
 typedef struct {
     int64_t bucket;
@@ -60,81 +170,54 @@ typedef struct {
 } WEntry;
 
 typedef struct {
-    WEntry *buf;
-    int64_t head;
+    Ring r;
     int64_t total_count;
     double total_sum;
-    int32_t start, len, cap;
 } WWin;
 
 static void wwin_init(WWin *w) {
-    w->buf = NULL;
-    w->head = -1;
+    ring_init(&w->r);
     w->total_count = 0;
     w->total_sum = 0.0;
-    w->start = w->len = w->cap = 0;
+}
+
+/* The running totals of w once moved to bucket (> head), in *count and *sum; returns how
+ * many buckets leave (ring_leaving). */
+static inline int32_t wwin_after(const WWin *w, int64_t size, int64_t bucket, int64_t *count,
+                                 double *sum) {
+    int32_t k = ring_leaving(&w->r, sizeof(WEntry), size, bucket);
+    int64_t total_count = 0;
+    double total_sum = 0.0;
+    if (k >= 0) {
+        total_count = w->total_count;
+        total_sum = w->total_sum;
+        const WEntry *e = (const WEntry *)w->r.buf + w->r.start;
+        for (int32_t i = 0; i < k; i++) {
+            total_count -= e[i].count;
+            total_sum -= e[i].sum;
+        }
+    }
+    *count = total_count;
+    *sum = total_sum;
+    return k;
 }
 
 static void wwin_advance(WWin *w, int64_t size, int64_t bucket) {
-    int64_t head = w->head;
-    if (head < 0 || bucket - head >= size) {
-        w->start = w->len = 0;
-        w->total_count = 0;
-        w->total_sum = 0.0;
-    } else {
-        int64_t oldest = bucket - size; /* buckets at or before it leave the window */
-        int64_t total_count = w->total_count;
-        double total_sum = w->total_sum;
-        WEntry *e = w->buf + w->start;
-        int32_t k = 0;
-        while (k < w->len && e[k].bucket <= oldest) {
-            total_count -= e[k].count;
-            total_sum -= e[k].sum;
-            k++;
-        }
-        w->start += k;
-        w->len -= k;
-        if (w->len == 0) w->start = 0;
-        w->total_count = total_count;
-        w->total_sum = total_sum;
-    }
-    w->head = bucket;
+    int32_t k = wwin_after(w, size, bucket, &w->total_count, &w->total_sum);
+    ring_drop(&w->r, k, bucket);
 }
 
-/* Room for one more entry at the end (nothing else changes). */
-static int wwin_reserve(WWin *w) {
-    if (w->start + w->len < w->cap) return 0;
-    if (w->start > 0) {
-        memmove(w->buf, w->buf + w->start, (size_t)w->len * sizeof(WEntry));
-        w->start = 0;
-        return 0;
-    }
-    if (w->cap >= (1 << 29)) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    int32_t cap = w->cap ? w->cap * 2 : 1;
-    WEntry *buf = PyMem_Realloc(w->buf, (size_t)cap * sizeof(WEntry));
-    if (buf == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    w->buf = buf;
-    w->cap = cap;
-    return 0;
-}
-
-static void wwin_put(WWin *w, double value, int64_t count) {
-    if (w->len && w->buf[w->start + w->len - 1].bucket == w->head) {
-        WEntry *last = &w->buf[w->start + w->len - 1]; /* an older event counts in the newest */
-        last->count += count;
-        last->sum += value;
-    } else {
-        WEntry *e = &w->buf[w->start + w->len];
-        e->bucket = w->head;
+/* Counts in the newest bucket (after windows_reserve and the move). */
+static inline void wwin_put(WWin *w, double value, int64_t count) {
+    int fresh;
+    WEntry *e = ring_newest(&w->r, sizeof(WEntry), &fresh);
+    if (fresh) {
+        e->bucket = w->r.head;
         e->count = count;
         e->sum = value;
-        w->len++;
+    } else {
+        e->count += count;
+        e->sum += value;
     }
     w->total_count += count;
     w->total_sum += value;
@@ -229,7 +312,7 @@ static PyObject *WindowSet_new(PyTypeObject *type, PyObject *args, PyObject *kwd
 }
 
 static void WindowSet_dealloc(WindowSetObject *self) {
-    for (Py_ssize_t i = 0; i < Py_SIZE(self); i++) PyMem_Free(self->w[i].buf);
+    for (Py_ssize_t i = 0; i < Py_SIZE(self); i++) PyMem_Free(self->w[i].r.buf);
     Py_XDECREF(self->shape);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -237,18 +320,49 @@ static void WindowSet_dealloc(WindowSetObject *self) {
 static void windows_move(WWin *w, const int64_t *dims, Py_ssize_t n, int64_t now) {
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t bucket = floordiv64(now, dims[2 * i]);
-        if (bucket > w[i].head) wwin_advance(&w[i], dims[2 * i + 1], bucket);
+        if (bucket > w[i].r.head) wwin_advance(&w[i], dims[2 * i + 1], bucket);
     }
+}
+
+/* Room in every window for an event at t, before anything moves or counts (ring_reserve). */
+static inline int windows_reserve(WWin *w, const int64_t *dims, Py_ssize_t n, int64_t t) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (ring_reserve(&w[i].r, sizeof(WEntry), dims[2 * i], dims[2 * i + 1], t) < 0) return -1;
+    return 0;
+}
+
+/* Windows are independent: moving them all first, then adding, is the reference's
+ * per-window move-then-add. Room was made (windows_reserve): nothing here fails. */
+static void windows_put(WWin *w, const int64_t *dims, Py_ssize_t n, int64_t t, double value,
+                        int64_t count) {
+    windows_move(w, dims, n, t);
+    for (Py_ssize_t i = 0; i < n; i++) wwin_put(&w[i], value, count);
 }
 
 static int windows_add(WWin *w, const int64_t *dims, Py_ssize_t n, int64_t t, double value,
                        int64_t count) {
-    /* Windows are independent: moving them all first, then adding, is the reference's
-     * per-window move-then-add; room is made before anything is counted. */
+    if (windows_reserve(w, dims, n, t) < 0) return -1;
+    windows_put(w, dims, n, t, value, count);
+    return 0;
+}
+
+/* A window array and the ring buffers in it: a failed reserve may have allocated some. */
+static void wins_free(WWin *w, Py_ssize_t n) {
+    if (w == NULL) return;
+    for (Py_ssize_t i = 0; i < n; i++) PyMem_Free(w[i].r.buf);
+    PyMem_Free(w);
+}
+
+/* An event counted in windows a reserve already made room in (rules_apply): moved, then a
+ * window still full from its start (a reserve that missed it) grows as it did before there
+ * were reserves; none does. */
+static int windows_count(WWin *w, const int64_t *dims, Py_ssize_t n, int64_t t, double value) {
     windows_move(w, dims, n, t);
     for (Py_ssize_t i = 0; i < n; i++)
-        if (wwin_reserve(&w[i]) < 0) return -1;
-    for (Py_ssize_t i = 0; i < n; i++) wwin_put(&w[i], value, count);
+        if (w[i].r.start + w[i].r.len == w[i].r.cap && w[i].r.start == 0 &&
+            ring_grow(&w[i].r, sizeof(WEntry), dims[2 * i], dims[2 * i + 1], t) < 0)
+            return -1;
+    for (Py_ssize_t i = 0; i < n; i++) wwin_put(&w[i], value, 1);
     return 0;
 }
 
@@ -333,7 +447,7 @@ static PyObject *WindowSet_held(WindowSetObject *self, PyObject *unused) {
     PyObject *out = PyList_New(Py_SIZE(self));
     if (out == NULL) return NULL;
     for (Py_ssize_t i = 0; i < Py_SIZE(self); i++) {
-        PyObject *v = PyLong_FromLong(self->w[i].len);
+        PyObject *v = PyLong_FromLong(self->w[i].r.len);
         if (v == NULL) {
             Py_DECREF(out);
             return NULL;
@@ -382,11 +496,9 @@ typedef struct {
 } PEntry;
 
 typedef struct {
-    PEntry *buf;
-    int64_t head;
+    Ring r;
     int64_t n;
     double total, extra;
-    int32_t start, len, cap;
 } PWin;
 
 typedef struct {
@@ -407,112 +519,102 @@ static PyObject *Party_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     self->first_ns = self->last_ns = self->last_fraud_ns = -1;
     for (int i = 0; i < 3; i++) {
         PWin *w = &self->w[i];
-        w->buf = NULL;
-        w->head = -1;
+        ring_init(&w->r);
         w->n = 0;
         w->total = w->extra = 0.0;
-        w->start = w->len = w->cap = 0;
     }
     self->frauds = NULL;
     return (PyObject *)self;
 }
 
 static void Party_dealloc(PartyObject *self) {
-    for (int i = 0; i < 3; i++) PyMem_Free(self->w[i].buf);
+    for (int i = 0; i < 3; i++) PyMem_Free(self->w[i].r.buf);
     if (self->frauds) {
-        for (int i = 0; i < 3; i++) PyMem_Free(self->frauds[i].buf);
+        for (int i = 0; i < 3; i++) PyMem_Free(self->frauds[i].r.buf);
         PyMem_Free(self->frauds);
     }
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
 static void pwin_advance(PWin *w, int64_t size, int64_t bucket) {
-    int64_t head = w->head;
-    if (head < 0 || bucket - head >= size) {
-        w->start = w->len = 0;
+    int32_t k = ring_leaving(&w->r, sizeof(PEntry), size, bucket);
+    if (k < 0) {
         w->n = 0;
         w->total = 0.0;
         w->extra = 0.0;
     } else {
-        int64_t oldest = bucket - size;
         int64_t n = w->n;
         double total = w->total, extra = w->extra;
-        PEntry *e = w->buf + w->start;
-        int32_t k = 0;
-        while (k < w->len && e[k].bucket <= oldest) {
-            n -= e[k].count;
-            total -= e[k].sum;
-            extra -= e[k].extra;
-            k++;
+        const PEntry *e = (const PEntry *)w->r.buf + w->r.start;
+        for (int32_t i = 0; i < k; i++) {
+            n -= e[i].count;
+            total -= e[i].sum;
+            extra -= e[i].extra;
         }
-        w->start += k;
-        w->len -= k;
-        if (w->len == 0) w->start = 0;
         w->n = n;
         w->total = total;
         w->extra = extra;
     }
-    w->head = bucket;
+    ring_drop(&w->r, k, bucket);
 }
 
-static int pwin_reserve(PWin *w) {
-    if (w->start + w->len < w->cap) return 0;
-    if (w->start > 0) {
-        memmove(w->buf, w->buf + w->start, (size_t)w->len * sizeof(PEntry));
-        w->start = 0;
-        return 0;
-    }
-    if (w->cap >= (1 << 29)) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    int32_t cap = w->cap ? w->cap * 2 : 1;
-    PEntry *buf = PyMem_Realloc(w->buf, (size_t)cap * sizeof(PEntry));
-    if (buf == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    w->buf = buf;
-    w->cap = cap;
-    return 0;
+/* The largest amount the window holds (NaN when it holds no bucket), max() as Python's. */
+static double pwin_max(const PWin *w) {
+    if (w->r.len == 0) return NAN;
+    const PEntry *e = (const PEntry *)w->r.buf + w->r.start;
+    double best = e[0].max;
+    for (int32_t k = 1; k < w->r.len; k++) best = e[k].max > best ? e[k].max : best;
+    return best;
 }
 
 static void party_move(PartyObject *p, int64_t now) {
     for (int i = 0; i < 3; i++) {
         int64_t bucket = floordiv64(now, FIELD_DIMS[2 * i]);
-        if (bucket > p->w[i].head) pwin_advance(&p->w[i], FIELD_DIMS[2 * i + 1], bucket);
+        if (bucket > p->w[i].r.head) pwin_advance(&p->w[i], FIELD_DIMS[2 * i + 1], bucket);
     }
 }
 
-/* Counts an event (field._Party.add); -1 with an exception set when memory runs out. */
-static int party_add(PartyObject *self, int64_t t, double amount, int64_t first_payer) {
-    party_move(self, t);
+/* Room in the party's windows for an event at t, before anything changes (ring_reserve). */
+static int party_reserve(PartyObject *p, int64_t t) {
     for (int i = 0; i < 3; i++)
-        if (pwin_reserve(&self->w[i]) < 0) return -1;
+        if (ring_reserve(&p->w[i].r, sizeof(PEntry), FIELD_DIMS[2 * i], FIELD_DIMS[2 * i + 1],
+                         t) < 0)
+            return -1;
+    return 0;
+}
+
+/* Counts an event (field._Party.add) once party_reserve made room: nothing here fails. */
+static void party_put(PartyObject *self, int64_t t, double amount, int64_t first_payer) {
+    party_move(self, t);
     if (self->first_ns < 0) self->first_ns = t;
     self->last_ns = t;
     for (int i = 0; i < 3; i++) {
         PWin *w = &self->w[i];
         double extra = i == 2 ? amount * amount : (double)first_payer;
-        if (w->len && w->buf[w->start + w->len - 1].bucket == w->head) {
-            PEntry *last = &w->buf[w->start + w->len - 1];
-            last->count += 1;
-            last->sum += amount;
-            last->max = amount > last->max ? amount : last->max; /* max(last, amount) */
-            last->extra += extra;
-        } else {
-            PEntry *e = &w->buf[w->start + w->len];
-            e->bucket = w->head;
+        int fresh;
+        PEntry *e = ring_newest(&w->r, sizeof(PEntry), &fresh);
+        if (fresh) {
+            e->bucket = w->r.head;
             e->count = 1;
             e->sum = amount;
             e->max = amount;
             e->extra = extra;
-            w->len++;
+        } else {
+            e->count += 1;
+            e->sum += amount;
+            e->max = amount > e->max ? amount : e->max; /* max(last, amount) */
+            e->extra += extra;
         }
         w->n += 1;
         w->total += amount;
         w->extra += extra;
     }
+}
+
+/* Counts an event; -1 with MemoryError set, and nothing changed, when memory runs out. */
+static int party_add(PartyObject *self, int64_t t, double amount, int64_t first_payer) {
+    if (party_reserve(self, t) < 0) return -1;
+    party_put(self, t, amount, first_payer);
     return 0;
 }
 
@@ -533,18 +635,23 @@ static PyObject *Party_add(PartyObject *self, PyObject *const *args, Py_ssize_t 
 static PyObject *Party_add_fraud(PartyObject *self, PyObject *arg) {
     int64_t arrival;
     if (as_int64(arg, &arrival) < 0) return NULL;
-    if (self->frauds == NULL) {
-        self->frauds = PyMem_Malloc(3 * sizeof(WWin));
-        if (self->frauds == NULL) return PyErr_NoMemory();
-        for (int i = 0; i < 3; i++) wwin_init(&self->frauds[i]);
+    WWin *frauds = self->frauds;
+    if (frauds == NULL) {
+        frauds = cs_malloc(3 * sizeof(WWin));
+        if (frauds == NULL) return PyErr_NoMemory();
+        for (int i = 0; i < 3; i++) wwin_init(&frauds[i]);
     }
-    if (windows_add(self->frauds, FIELD_DIMS, 3, arrival, 1.0, 1) < 0) return NULL;
+    if (windows_add(frauds, FIELD_DIMS, 3, arrival, 1.0, 1) < 0) {
+        if (self->frauds == NULL) wins_free(frauds, 3); /* as it was: no labels */
+        return NULL;
+    }
+    self->frauds = frauds;
     if (arrival > self->last_fraud_ns) self->last_fraud_ns = arrival;
     Py_RETURN_NONE;
 }
 
 static PyObject *Party_held(PartyObject *self, PyObject *unused) {
-    return Py_BuildValue("[iii]", self->w[0].len, self->w[1].len, self->w[2].len);
+    return Py_BuildValue("[iii]", self->w[0].r.len, self->w[1].r.len, self->w[2].r.len);
 }
 
 static PyObject *Party_get_first_ns(PartyObject *self, void *c) {
@@ -626,14 +733,8 @@ static int party_windows(PyObject *out, PartyObject *p) {
         int64_t c = p ? p->w[i].n : 0;
         if (c) {
             PWin *w = &p->w[i];
-            double best = NAN;
-            if (w->len) {
-                PEntry *e = w->buf + w->start;
-                best = e[0].max;
-                for (int32_t k = 1; k < w->len; k++) best = e[k].max > best ? e[k].max : best;
-            }
             if (append_float(out, (double)c) < 0 || append_float(out, w->total / (double)c) < 0 ||
-                append_float(out, best) < 0)
+                append_float(out, pwin_max(w)) < 0)
                 return -1;
         } else if (append_float(out, 0.0) < 0 || append_float(out, NAN) < 0 ||
                    append_float(out, NAN) < 0) {
@@ -748,15 +849,9 @@ static void row_windows(double *out, PartyObject *p) {
         int64_t c = p ? p->w[i].n : 0;
         if (c) {
             PWin *w = &p->w[i];
-            double best = NAN;
-            if (w->len) {
-                PEntry *e = w->buf + w->start;
-                best = e[0].max;
-                for (int32_t k = 1; k < w->len; k++) best = e[k].max > best ? e[k].max : best;
-            }
             out[3 * i] = (double)c;
             out[3 * i + 1] = w->total / (double)c;
-            out[3 * i + 2] = best;
+            out[3 * i + 2] = pwin_max(w);
         } else {
             out[3 * i] = 0.0;
             out[3 * i + 1] = NAN;
@@ -882,8 +977,11 @@ static PyObject *field_step(PyObject *module, PyObject *const *args, Py_ssize_t 
     if (rc == 0) memcpy((double *)view.buf + i * FIELD_ROW_WIDTH, row, sizeof row);
     PyBuffer_Release(&view);
     if (rc < 0) return NULL;
-    if (payer && party_add(payer, now, amount, 0) < 0) return NULL;
-    if (payee && party_add(payee, now, amount, things[0] == 0.0 ? 1 : 0) < 0) return NULL;
+    /* room in both parties first: the event counts in both or (MemoryError) in neither */
+    if ((payer && party_reserve(payer, now) < 0) || (payee && party_reserve(payee, now) < 0))
+        return NULL;
+    if (payer) party_put(payer, now, amount, 0);
+    if (payee) party_put(payee, now, amount, things[0] == 0.0 ? 1 : 0);
     Py_RETURN_NONE;
 }
 
@@ -953,6 +1051,34 @@ static int32_t recent_find(Recent *r, PyObject *key, Py_hash_t h) {
     return -1;
 }
 
+static int recent_grow(Recent **slot, int32_t added, int32_t cap);
+
+/* Room in *slot (capped at cap) for `added` more keys, grown as recent_touch grows it. */
+static inline int recent_room(Recent **slot, int32_t added, int32_t cap) {
+    Recent *r = *slot;
+    if (r && (r->cap > cap || r->len + added <= r->cap)) return 0; /* the common case */
+    return recent_grow(slot, added, cap);
+}
+
+static int recent_grow(Recent **slot, int32_t added, int32_t cap) {
+    Recent *r = *slot;
+    int32_t len = r ? r->len : 0, have = r ? r->cap : 0;
+    int32_t want = len + added < cap + 1 ? len + added : cap + 1;
+    if (have >= want) return 0;
+    int32_t size = have ? have : 2;
+    while (size < want) size *= 2;
+    if (size > cap + 1) size = cap + 1;
+    Recent *grown = cs_realloc(r, sizeof(Recent) + (size_t)size * sizeof(REntry));
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (r == NULL) grown->len = 0;
+    grown->cap = size;
+    *slot = grown;
+    return 0;
+}
+
 /* _touch: key moved (or added) to the end with t; beyond cap the oldest goes. */
 static int recent_touch(Recent **slot, PyObject *key, int64_t t, int32_t cap) {
     Py_hash_t h = PyObject_Hash(key);
@@ -968,18 +1094,8 @@ static int recent_touch(Recent **slot, PyObject *key, int64_t t, int32_t cap) {
         r->e[r->len - 1].t = t;
         return 0;
     }
-    if (r == NULL || r->len == r->cap) {
-        int32_t cap2 = r == NULL ? 2 : r->cap * 2;
-        if (cap2 > cap + 1) cap2 = cap + 1;
-        Recent *grown = PyMem_Realloc(r, sizeof(Recent) + (size_t)cap2 * sizeof(REntry));
-        if (grown == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        if (r == NULL) grown->len = 0;
-        grown->cap = cap2;
-        r = *slot = grown;
-    }
+    if (recent_room(slot, 1, cap) < 0) return -1;
+    r = *slot;
     Py_INCREF(key);
     r->e[r->len].key = key;
     r->e[r->len].hash = h;
@@ -1027,12 +1143,6 @@ typedef struct {
     Recent *accounts;
 } Thing;
 
-static void wins_free(WWin *w, Py_ssize_t n) {
-    if (w == NULL) return;
-    for (Py_ssize_t i = 0; i < n; i++) PyMem_Free(w[i].buf);
-    PyMem_Free(w);
-}
-
 /* -- KMap: BoundedMap of str -> state ------------------------------------------------------- */
 typedef struct {
     PyObject *key;
@@ -1057,7 +1167,7 @@ typedef struct {
 static int kmap_init(KMap *m, size_t exact_max, int shift, KFactory make, KFree drop) {
     m->mask = 7;
     m->count = 0;
-    m->table = PyMem_Calloc(m->mask + 1, sizeof(KEntry));
+    m->table = cs_calloc(m->mask + 1, sizeof(KEntry));
     if (m->table == NULL) return -1;
     m->exact_max = exact_max;
     m->shared = NULL;
@@ -1121,19 +1231,23 @@ static int kmap_get(KMap *m, PyObject *key, void **out) {
     return 0;
 }
 
+/* the empty slot where a key hashing to h goes */
+static size_t kmap_empty_slot(const KEntry *table, size_t mask, Py_hash_t h) {
+    size_t j = (size_t)h & mask;
+    while (table[j].key) j = (j + 1) & mask;
+    return j;
+}
+
 static int kmap_grow(KMap *m) {
     size_t n = (m->mask + 1) * 2;
-    KEntry *table = PyMem_Calloc(n, sizeof(KEntry));
+    KEntry *table = cs_calloc(n, sizeof(KEntry));
     if (table == NULL) {
         PyErr_NoMemory();
         return -1;
     }
     for (size_t i = 0; i <= m->mask; i++) {
         KEntry *e = &m->table[i];
-        if (e->key == NULL) continue;
-        size_t j = (size_t)e->hash & (n - 1);
-        while (table[j].key) j = (j + 1) & (n - 1);
-        table[j] = *e;
+        if (e->key) table[kmap_empty_slot(table, n - 1, e->hash)] = *e;
     }
     PyMem_Free(m->table);
     m->table = table;
@@ -1141,31 +1255,79 @@ static int kmap_grow(KMap *m) {
     return 0;
 }
 
-static void *kmap_get_or_create(RulesStateObject *s, KMap *m, PyObject *key) {
+/* Where a key's state is, looked up before anything is created: kmap_get_or_create in three
+ * steps, so that an event makes every allocation before it changes anything (rules_reserve):
+ * kmap_resolve finds the key (no allocation), kmap_room and kmap_make allocate (the new state
+ * is not in the map yet), kmap_commit puts it in (nothing fails). */
+typedef struct {
+    void *value; /* the state found, or the new one (kmap_make) */
+    Py_hash_t hash;
+    size_t slot; /* the shared slot, when new there */
+    int fresh;   /* 0 found, 1 a new exact key, 2 new in an empty shared slot */
+} KRef;
+
+/* pending: the keys this event adds to m before this one (an exact map may fill meanwhile) */
+static int kmap_resolve(KMap *m, PyObject *key, size_t pending, KRef *ref) {
     Py_hash_t h = PyObject_Hash(key);
-    if (h == -1) return NULL;
+    if (h == -1) return -1;
     size_t at;
     int found = kmap_lookup(m, key, h, &at);
-    if (found < 0) return NULL;
-    if (found) return m->table[at].value;
-    if (m->count < m->exact_max) {
-        void *value = m->make(s);
-        if (value == NULL) return NULL;
+    if (found < 0) return -1;
+    ref->hash = h;
+    ref->value = found ? m->table[at].value : NULL;
+    ref->fresh = 0;
+    if (found) return 0;
+    if (m->count + pending < m->exact_max) {
+        ref->fresh = 1;
+        return 0;
+    }
+    ref->slot = kmap_slot(m, h);
+    ref->value = m->shared ? m->shared[ref->slot] : NULL;
+    ref->fresh = ref->value ? 0 : 2;
+    return 0;
+}
+
+/* Room for `added` more keys (the table under 2/3 full, so a probe always ends on an empty
+ * slot; the shared slots once the exact keys may fill). Only capacity: a failure changes
+ * nothing. */
+static int kmap_room(KMap *m, size_t added) {
+    if (m->count + added < m->exact_max && (m->count + added) * 3 < (m->mask + 1) * 2) return 0;
+    size_t want = m->count + added < m->exact_max ? m->count + added : m->exact_max;
+    while (want * 3 >= (m->mask + 1) * 2)
+        if (kmap_grow(m) < 0) return -1;
+    if (m->count + added > m->exact_max && m->shared == NULL) { /* one goes to a slot */
+        m->shared = cs_calloc((size_t)1 << (64 - m->shift), sizeof(void *));
+        if (m->shared == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int kmap_make(RulesStateObject *s, KMap *m, KRef *ref) {
+    if (ref->fresh && ref->value == NULL && (ref->value = m->make(s)) == NULL) return -1;
+    return 0;
+}
+
+/* a new state made but not committed (a failure before kmap_commit) */
+static void kmap_unmake(RulesStateObject *s, KMap *m, KRef *ref) {
+    if (ref->fresh && ref->value) m->drop(s, ref->value);
+    ref->value = NULL;
+}
+
+static void kmap_commit(KMap *m, PyObject *key, KRef *ref) {
+    if (ref->fresh == 1) {
+        KEntry *e = &m->table[kmap_empty_slot(m->table, m->mask, ref->hash)];
         Py_INCREF(key);
-        m->table[at].key = key;
-        m->table[at].hash = h;
-        m->table[at].value = value;
+        e->key = key;
+        e->hash = ref->hash;
+        e->value = ref->value;
         m->count++;
-        if (m->count * 3 >= (m->mask + 1) * 2 && kmap_grow(m) < 0) return NULL;
-        return value;
+    } else if (ref->fresh == 2) {
+        m->shared[ref->slot] = ref->value;
     }
-    if (m->shared == NULL) {
-        m->shared = PyMem_Calloc((size_t)1 << (64 - m->shift), sizeof(void *));
-        if (m->shared == NULL) return PyErr_NoMemory();
-    }
-    size_t slot = kmap_slot(m, h);
-    if (m->shared[slot] == NULL) m->shared[slot] = m->make(s);
-    return m->shared[slot];
+    ref->fresh = 0;
 }
 
 /* -- PTable: PairCounts (exact pairs, then a count-min sketch) ----------------------------- */
@@ -1279,23 +1441,44 @@ static int64_t ptable_get(PTable *t, const SketchShape *sh, PyObject *a, PyObjec
     return sketch_get(sh, t->sketch, h);
 }
 
+/* the empty slot where a pair mixing to x goes */
+static size_t ptable_empty_slot(const PEntry2 *table, size_t mask, uint64_t x) {
+    size_t j = (size_t)x & mask;
+    while (table[j].a) j = (j + 1) & mask;
+    return j;
+}
+
 static int ptable_grow(PTable *t) {
     size_t n = (t->mask + 1) * 2;
-    PEntry2 *table = PyMem_Calloc(n, sizeof(PEntry2));
+    PEntry2 *table = cs_calloc(n, sizeof(PEntry2));
     if (table == NULL) {
         PyErr_NoMemory();
         return -1;
     }
     for (size_t i = 0; i <= t->mask; i++) {
         PEntry2 *e = &t->table[i];
-        if (e->a == NULL) continue;
-        size_t j = (size_t)pair_mix(e->ha, e->hb, e->kind) & (n - 1);
-        while (table[j].a) j = (j + 1) & (n - 1);
-        table[j] = *e;
+        if (e->a) table[ptable_empty_slot(table, n - 1, pair_mix(e->ha, e->hb, e->kind))] = *e;
     }
     PyMem_Free(t->table);
     t->table = table;
     t->mask = n - 1;
+    return 0;
+}
+
+/* Room for `added` more pairs, as kmap_room (the sketch once the exact pairs may fill; all
+ * zero, it reads as none). Only capacity: a failure changes nothing. */
+static inline int ptable_room(PTable *t, const SketchShape *sh, size_t added) {
+    if (t->count + added < t->exact_max && (t->count + added) * 3 < (t->mask + 1) * 2) return 0;
+    size_t want = t->count + added < t->exact_max ? t->count + added : t->exact_max;
+    while (want * 3 >= (t->mask + 1) * 2)
+        if (ptable_grow(t) < 0) return -1;
+    if (t->count + added > t->exact_max && t->sketch == NULL) {
+        t->sketch = cs_calloc((size_t)sh->depth * sh->width, sizeof(uint32_t));
+        if (t->sketch == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -1309,7 +1492,9 @@ static int ptable_add(PTable *t, const SketchShape *sh, PyObject *a, PyObject *b
         t->table[at].count++;
         return 0;
     }
+    if (ptable_room(t, sh, 1) < 0) return -1; /* room first: a failure changes nothing */
     if (t->count < t->exact_max) {
+        at = ptable_empty_slot(t->table, t->mask, pair_mix(ha, hb, kind)); /* after a growth */
         PEntry2 *e = &t->table[at];
         Py_INCREF(a);
         Py_INCREF(b);
@@ -1320,15 +1505,7 @@ static int ptable_add(PTable *t, const SketchShape *sh, PyObject *a, PyObject *b
         e->kind = kind;
         e->count = 1;
         t->count++;
-        if (t->count * 3 >= (t->mask + 1) * 2) return ptable_grow(t);
         return 0;
-    }
-    if (t->sketch == NULL) {
-        t->sketch = PyMem_Calloc((size_t)sh->depth * sh->width, sizeof(uint32_t));
-        if (t->sketch == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
     }
     Py_hash_t h;
     if (pair_py_hash(a, ha, b, hb, kind, &h) < 0) return -1;
@@ -1400,7 +1577,9 @@ static int nkey_eq(const NKey *x, const NKey *y) {
     return x->tag == y->tag && keys_equal(x->str, x->hash, y->str, y->hash);
 }
 
-/* (tag, str) for a raw string: "d:x" -> (d, "x"); a new reference in k->str. */
+/* (tag, str) for a raw string: "d:x" -> (d, "x"); a new reference in k->str, an exact str
+ * (a subclass's value: comparing two keys never runs Python code, nor raises, so a rebuild
+ * cannot fail half-way). */
 static int nkey_make(NKey *k, int tag, PyObject *str) {
     if (tag == 0 && PyUnicode_Check(str) && PyUnicode_GET_LENGTH(str) >= 2 &&
         PyUnicode_READ_CHAR(str, 1) == ':') {
@@ -1415,9 +1594,21 @@ static int nkey_make(NKey *k, int tag, PyObject *str) {
                 return 0;
             }
     }
+    if (!PyUnicode_CheckExact(str)) {
+        if (!PyUnicode_Check(str)) {
+            PyErr_SetString(PyExc_TypeError, "a node is a str");
+            return -1;
+        }
+        str = PyUnicode_Substring(str, 0, PyUnicode_GET_LENGTH(str)); /* an exact copy */
+        if (str == NULL) return -1;
+    } else {
+        Py_INCREF(str);
+    }
     k->hash = PyObject_Hash(str);
-    if (k->hash == -1) return -1;
-    Py_INCREF(str);
+    if (k->hash == -1) {
+        Py_DECREF(str);
+        return -1;
+    }
     k->str = str;
     k->tag = tag;
     return 0;
@@ -1428,8 +1619,8 @@ static int cgraph_init(CGraph *g, int64_t max_edges) {
     g->max_edges = max_edges;
     g->head = g->tail = -1;
     g->node_mask = g->edge_mask = 15;
-    g->node_index = PyMem_Calloc(16, sizeof(int64_t));
-    g->edge_index = PyMem_Calloc(16, sizeof(int64_t));
+    g->node_index = cs_calloc(16, sizeof(int64_t));
+    g->edge_index = cs_calloc(16, sizeof(int64_t));
     if (g->node_index == NULL || g->edge_index == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -1471,22 +1662,66 @@ static int64_t node_find_in(GNode *nodes, int64_t *index, size_t mask, const NKe
     }
 }
 
-static int64_t *index_grow(int64_t *old, size_t mask, size_t *new_mask, uint64_t (*hash_of)(void *, int64_t),
-                           void *items) {
-    size_t n = (mask + 1) * 2;
-    int64_t *index = PyMem_Calloc(n, sizeof(int64_t));
-    if (index == NULL) return NULL;
-    for (size_t i = 0; i <= mask; i++) {
-        if (old[i] == 0) continue;
-        size_t j = (size_t)hash_of(items, old[i] - 1) & (n - 1);
-        while (index[j]) j = (j + 1) & (n - 1);
-        index[j] = old[i];
+/* the empty slot where an item hashing to h goes in an index table */
+static size_t index_slot(const int64_t *index, size_t mask, uint64_t h) {
+    size_t j = (size_t)h & mask;
+    while (index[j]) j = (j + 1) & mask;
+    return j;
+}
+
+/* index (n items, hashed by hash_of) refilled in place: cleared, then every item put back */
+static void index_fill(int64_t *index, size_t mask, int64_t n, uint64_t (*hash_of)(void *, int64_t),
+                       void *items) {
+    memset(index, 0, (mask + 1) * sizeof(int64_t));
+    for (int64_t i = 0; i < n; i++) index[index_slot(index, mask, hash_of(items, i))] = i + 1;
+}
+
+/* The index of n items doubled until n + need of them keep it under 2/3 full (a probe always
+ * ends on an empty slot); on failure (MemoryError) the old index stays. */
+static inline int index_reserve(int64_t **index, size_t *mask, int64_t n, int64_t need,
+                                uint64_t (*hash_of)(void *, int64_t), void *items) {
+    size_t size = *mask + 1;
+    if ((size_t)(n + need) * 3 < size * 2) return 0; /* the common case */
+    while ((size_t)(n + need) * 3 >= size * 2) size *= 2;
+    if (size == *mask + 1) return 0;
+    int64_t *grown = cs_calloc(size, sizeof(int64_t));
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
     }
-    *new_mask = n - 1;
-    return index;
+    index_fill(grown, size - 1, n, hash_of, items);
+    PyMem_Free(*index);
+    *index = grown;
+    *mask = size - 1;
+    return 0;
+}
+
+/* An array of n items of `item` bytes doubled (from 16) until it holds n + need. */
+static inline int array_reserve(void **items, int64_t *cap, int64_t n, int64_t need,
+                                size_t item) {
+    if (n + need <= *cap) return 0; /* the common case */
+    int64_t size = *cap ? *cap : 16;
+    while (size < n + need) size *= 2;
+    if (size == *cap) return 0;
+    void *grown = cs_realloc(*items, (size_t)size * item);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *items = grown;
+    *cap = size;
+    return 0;
 }
 
 static uint64_t node_hash_at(void *items, int64_t i) { return nkey_hash(&((GNode *)items)[i].key); }
+
+/* Room for need more nodes, before any is added: a failure leaves the graph as it was. */
+static inline int cgraph_reserve_nodes(CGraph *g, int64_t need) {
+    if (array_reserve((void **)&g->nodes, &g->cap_nodes, g->n_nodes, need, sizeof(GNode)) < 0)
+        return -1;
+    return index_reserve(&g->node_index, &g->node_mask, g->n_nodes, need, node_hash_at,
+                         g->nodes);
+}
 
 static int64_t cgraph_find(CGraph *g, int64_t node) { /* with path compression */
     GNode *n = g->nodes;
@@ -1499,54 +1734,36 @@ static int64_t cgraph_find(CGraph *g, int64_t node) { /* with path compression *
     return root;
 }
 
-/* _add_node; old: the nodes before a rebuild (their inflow), or NULL */
-static int cgraph_add_node(CGraph *g, const NKey *k, int is_account, CGraph *old) {
+/* Components._add_node for node at, which parent < 0 marks as not added yet (a new node, or
+ * any node while the components are rebuilt); its inflow is the one it had (_inflow.get). */
+static void cgraph_mark_node(CGraph *g, int64_t at, int is_account) {
+    GNode *n = &g->nodes[at];
+    if (n->parent < 0) {
+        n->parent = at;
+        n->root_accounts = is_account ? 1 : 0;
+        n->root_inflow = is_account ? n->inflow : 0;
+        n->is_account = is_account;
+    } else if (is_account && !n->is_account) {
+        n->is_account = 1;
+        g->nodes[cgraph_find(g, at)].root_accounts += 1;
+    }
+}
+
+/* _add_node; room was reserved (cgraph_reserve_nodes) */
+static int cgraph_add_node(CGraph *g, const NKey *k, int is_account) {
     size_t slot;
     int64_t at = node_find_in(g->nodes, g->node_index, g->node_mask, k, &slot);
     if (at == -2) return -1;
-    if (at >= 0) {
-        if (is_account && !g->nodes[at].is_account) {
-            g->nodes[at].is_account = 1;
-            g->nodes[cgraph_find(g, at)].root_accounts += 1;
-        }
-        return 0;
+    if (at < 0) {
+        at = g->n_nodes++;
+        GNode *n = &g->nodes[at];
+        n->key = *k;
+        Py_INCREF(k->str);
+        n->parent = -1;
+        n->inflow = 0; /* Python's _inflow.get(node, 0): only a rebuild finds one */
+        g->node_index[slot] = at + 1;
     }
-    if (g->n_nodes == g->cap_nodes) {
-        int64_t cap = g->cap_nodes ? g->cap_nodes * 2 : 16;
-        GNode *nodes = PyMem_Realloc(g->nodes, (size_t)cap * sizeof(GNode));
-        if (nodes == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        g->nodes = nodes;
-        g->cap_nodes = cap;
-    }
-    int64_t inflow = 0; /* Python's _inflow.get(node, 0): only a rebuild finds one */
-    if (old) {
-        int64_t was = node_find_in(old->nodes, old->node_index, old->node_mask, k, NULL);
-        if (was == -2) return -1;
-        if (was >= 0) inflow = old->nodes[was].inflow;
-    }
-    GNode *n = &g->nodes[g->n_nodes];
-    n->key = *k;
-    Py_INCREF(k->str);
-    n->parent = g->n_nodes;
-    n->root_accounts = is_account ? 1 : 0;
-    n->root_inflow = is_account ? inflow : 0;
-    n->inflow = inflow; /* kept after a rebuild only if it ends up an account (the filter) */
-    n->is_account = is_account;
-    g->node_index[slot] = ++g->n_nodes;
-    if ((size_t)g->n_nodes * 3 >= (g->node_mask + 1) * 2) {
-        size_t mask;
-        int64_t *index = index_grow(g->node_index, g->node_mask, &mask, node_hash_at, g->nodes);
-        if (index == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        PyMem_Free(g->node_index);
-        g->node_index = index;
-        g->node_mask = mask;
-    }
+    cgraph_mark_node(g, at, is_account);
     return 0;
 }
 
@@ -1554,11 +1771,9 @@ static int64_t cgraph_node(CGraph *g, const NKey *k) {
     return node_find_in(g->nodes, g->node_index, g->node_mask, k, NULL);
 }
 
-static int cgraph_union_keys(CGraph *g, const NKey *a, const NKey *b) {
-    int64_t na = cgraph_node(g, a), nb = cgraph_node(g, b);
-    if (na < 0 || nb < 0) return na == -2 || nb == -2 ? -1 : 0;
+static void cgraph_union(CGraph *g, int64_t na, int64_t nb) {
     int64_t ra = cgraph_find(g, na), rb = cgraph_find(g, nb);
-    if (ra == rb) return 0;
+    if (ra == rb) return;
     if (g->nodes[ra].root_accounts < g->nodes[rb].root_accounts) {
         int64_t t = ra;
         ra = rb;
@@ -1567,6 +1782,12 @@ static int cgraph_union_keys(CGraph *g, const NKey *a, const NKey *b) {
     g->nodes[rb].parent = ra;
     g->nodes[ra].root_accounts += g->nodes[rb].root_accounts;
     g->nodes[ra].root_inflow += g->nodes[rb].root_inflow;
+}
+
+static int cgraph_union_keys(CGraph *g, const NKey *a, const NKey *b) {
+    int64_t na = cgraph_node(g, a), nb = cgraph_node(g, b);
+    if (na < 0 || nb < 0) return na == -2 || nb == -2 ? -1 : 0;
+    cgraph_union(g, na, nb);
     return 0;
 }
 
@@ -1613,67 +1834,81 @@ static void edge_append(CGraph *g, int64_t i) {
     g->tail = i;
 }
 
-static int cgraph_rebuild(CGraph *g) {
-    /* drop the oldest tenth of the links, then the components from the links that remain */
-    g->rebuilds++;
-    int64_t drop = g->max_edges / 10 > 1 ? g->max_edges / 10 : 1;
-    int64_t keep = g->n_edges - drop, k = 0;
-    GEdge *edges = PyMem_Malloc((size_t)(keep > 0 ? keep : 1) * sizeof(GEdge));
-    size_t mask = g->edge_mask;
-    int64_t *index = PyMem_Calloc(mask + 1, sizeof(int64_t));
-    if (edges == NULL || index == NULL) {
-        PyMem_Free(edges);
-        PyMem_Free(index);
-        PyErr_NoMemory();
-        return -1;
+#define GONE (-2) /* prev of a dropped link, parent of a node no link names, while rebuilding */
+
+/* The oldest tenth of the links dropped, the others moved down into the freed slots (their
+ * order is the list's, not the array's). */
+static void cgraph_drop_oldest(CGraph *g) {
+    int64_t drop = g->max_edges / 10 > 1 ? g->max_edges / 10 : 1, dropped = 0;
+    while (dropped < drop && g->head >= 0) {
+        GEdge *e = &g->edges[g->head];
+        edge_unlink(g, g->head);
+        Py_DECREF(e->a.str);
+        Py_DECREF(e->b.str);
+        e->prev = GONE;
+        dropped++;
     }
-    int64_t i = g->head;
-    for (int64_t d = 0; d < drop && i >= 0; d++) {
-        Py_DECREF(g->edges[i].a.str);
-        Py_DECREF(g->edges[i].b.str);
-        i = g->edges[i].next;
+    int64_t n = g->n_edges - dropped, last = g->n_edges - 1;
+    for (int64_t hole = 0; hole < n; hole++) {
+        if (g->edges[hole].prev != GONE) continue;
+        while (g->edges[last].prev == GONE) last--; /* a live link beyond n fills each hole */
+        GEdge *e = &g->edges[hole];
+        *e = g->edges[last--];
+        if (e->prev >= 0) g->edges[e->prev].next = hole;
+        else g->head = hole;
+        if (e->next >= 0) g->edges[e->next].prev = hole;
+        else g->tail = hole;
     }
-    for (; i >= 0; i = g->edges[i].next) {
-        edges[k] = g->edges[i];
-        edges[k].prev = k - 1;
-        edges[k].next = -1;
-        if (k > 0) edges[k - 1].next = k;
-        size_t j = (size_t)edge_hash(&edges[k].a, &edges[k].b) & mask;
-        while (index[j]) j = (j + 1) & mask;
-        index[j] = k + 1;
-        k++;
-    }
-    PyMem_Free(g->edges);
-    PyMem_Free(g->edge_index);
-    g->edges = edges;
-    g->edge_index = index;
-    g->n_edges = g->cap_edges = k;
-    g->head = k ? 0 : -1;
-    g->tail = k - 1;
-    CGraph old = *g; /* its nodes, for their inflow */
-    g->nodes = NULL;
-    g->n_nodes = g->cap_nodes = 0;
-    g->node_mask = 15;
-    g->node_index = PyMem_Calloc(16, sizeof(int64_t));
-    int rc = g->node_index ? 0 : -1;
-    if (rc < 0) PyErr_NoMemory();
-    for (int64_t e = 0; e < k && rc == 0; e++) {
-        GEdge *x = &edges[e];
-        rc = cgraph_add_node(g, &x->a, 1, &old);
-        if (rc == 0) rc = cgraph_add_node(g, &x->b, x->other_is_account, &old);
-        if (rc == 0) rc = cgraph_union_keys(g, &x->a, &x->b);
-    }
-    for (int64_t n = 0; n < g->n_nodes; n++)
-        if (!g->nodes[n].is_account) g->nodes[n].inflow = 0;
-    cgraph_clear_nodes(old.nodes, old.n_nodes);
-    PyMem_Free(old.nodes);
-    PyMem_Free(old.node_index);
-    return rc;
+    g->n_edges = n;
+    index_fill(g->edge_index, g->edge_mask, n, edge_hash_at, g->edges);
 }
 
-/* link(account, other): the keys are borrowed; stored with new references */
+/* The nodes no remaining link names released, the others moved down; the index refilled. */
+static void cgraph_keep_linked_nodes(CGraph *g) {
+    for (int64_t i = 0; i < g->n_nodes; i++) g->nodes[i].parent = GONE;
+    for (int64_t i = 0; i < g->n_edges; i++) { /* every link's nodes are in the index */
+        g->nodes[cgraph_node(g, &g->edges[i].a)].parent = -1;
+        g->nodes[cgraph_node(g, &g->edges[i].b)].parent = -1;
+    }
+    int64_t kept = 0;
+    for (int64_t i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i].parent == GONE) Py_DECREF(g->nodes[i].key.str);
+        else g->nodes[kept++] = g->nodes[i];
+    }
+    g->n_nodes = kept;
+    index_fill(g->node_index, g->node_mask, kept, node_hash_at, g->nodes);
+}
+
+/* Components._rebuild after the oldest tenth of the links is dropped: the components again
+ * from the links that remain, oldest first. In place, allocating nothing: it cannot fail
+ * half-way (every key is an exact str, so no comparison raises). */
+static void cgraph_rebuild(CGraph *g) {
+    g->rebuilds++;
+    cgraph_drop_oldest(g);
+    cgraph_keep_linked_nodes(g); /* every node now has parent -1: not added yet */
+    for (int64_t i = g->head; i >= 0; i = g->edges[i].next) {
+        GEdge *x = &g->edges[i];
+        int64_t na = cgraph_node(g, &x->a), nb = cgraph_node(g, &x->b);
+        cgraph_mark_node(g, na, 1);
+        cgraph_mark_node(g, nb, x->other_is_account);
+        cgraph_union(g, na, nb);
+    }
+    for (int64_t n = 0; n < g->n_nodes; n++) /* _inflow kept for accounts only */
+        if (!g->nodes[n].is_account) g->nodes[n].inflow = 0;
+}
+
+/* Room for `links` more links and their nodes (a rebuild frees none, allocates none). */
+static inline int cgraph_reserve_links(CGraph *g, int64_t links) {
+    if (array_reserve((void **)&g->edges, &g->cap_edges, g->n_edges, links, sizeof(GEdge)) < 0 ||
+        index_reserve(&g->edge_index, &g->edge_mask, g->n_edges, links, edge_hash_at, g->edges) < 0)
+        return -1;
+    return cgraph_reserve_nodes(g, 2 * links);
+}
+
+/* link(account, other): the keys are borrowed (exact strs); stored with new references. Room
+ * for the link and its two nodes is made first: on MemoryError the graph is as it was. */
 static int cgraph_link(CGraph *g, const NKey *a, const NKey *b, int other_is_account) {
-    size_t slot;
+    size_t slot = 0;
     int64_t at = edge_find(g, a, b, &slot);
     if (at == -2) return -1;
     if (at >= 0) { /* move_to_end */
@@ -1683,16 +1918,9 @@ static int cgraph_link(CGraph *g, const NKey *a, const NKey *b, int other_is_acc
         }
         return 0;
     }
-    if (g->n_edges == g->cap_edges) {
-        int64_t cap = g->cap_edges ? g->cap_edges * 2 : 16;
-        GEdge *edges = PyMem_Realloc(g->edges, (size_t)cap * sizeof(GEdge));
-        if (edges == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        g->edges = edges;
-        g->cap_edges = cap;
-    }
+    size_t mask = g->edge_mask;
+    if (cgraph_reserve_links(g, 1) < 0) return -1;
+    if (g->edge_mask != mask) slot = index_slot(g->edge_index, g->edge_mask, edge_hash(a, b));
     int64_t i = g->n_edges++;
     GEdge *e = &g->edges[i];
     e->a = *a;
@@ -1702,20 +1930,11 @@ static int cgraph_link(CGraph *g, const NKey *a, const NKey *b, int other_is_acc
     e->other_is_account = other_is_account;
     edge_append(g, i);
     g->edge_index[slot] = i + 1;
-    if ((size_t)g->n_edges * 3 >= (g->edge_mask + 1) * 2) {
-        size_t mask;
-        int64_t *index = index_grow(g->edge_index, g->edge_mask, &mask, edge_hash_at, g->edges);
-        if (index == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        PyMem_Free(g->edge_index);
-        g->edge_index = index;
-        g->edge_mask = mask;
+    if (cgraph_add_node(g, a, 1) < 0 || cgraph_add_node(g, b, other_is_account) < 0) return -1;
+    if (g->n_edges > g->max_edges) { /* the nodes start over, but every link's are there */
+        cgraph_rebuild(g);
+        return 0;
     }
-    if (g->n_edges > g->max_edges) return cgraph_rebuild(g);
-    if (cgraph_add_node(g, a, 1, NULL) < 0 || cgraph_add_node(g, b, other_is_account, NULL) < 0)
-        return -1;
     return cgraph_union_keys(g, a, b);
 }
 
@@ -1870,7 +2089,7 @@ struct RulesStateObject {
 static PyTypeObject RulesStateType;
 
 static void *make_account(RulesStateObject *s) {
-    Account *a = PyMem_Calloc(1, sizeof(Account));
+    Account *a = cs_calloc(1, sizeof(Account));
     if (a == NULL) return PyErr_NoMemory();
     a->first_seen_ns = a->method_change_ns = -1;
     return a;
@@ -1886,6 +2105,7 @@ static void drop_account(RulesStateObject *s, void *p) {
 }
 
 static PyObject *new_windowset(ShapeObject *shape) {
+    if (alloc_fails()) return PyErr_NoMemory(); /* an allocation the test hook counts too */
     Py_ssize_t n = Py_SIZE(shape);
     WindowSetObject *ws = (WindowSetObject *)WindowSetType.tp_alloc(&WindowSetType, n);
     if (ws == NULL) return NULL;
@@ -1899,7 +2119,7 @@ static void *make_windows(RulesStateObject *s) { return new_windowset(s->shapes[
 static void drop_windows(RulesStateObject *s, void *p) { Py_DECREF((PyObject *)p); }
 
 static void *make_thing(RulesStateObject *s) {
-    Thing *t = PyMem_Calloc(1, sizeof(Thing));
+    Thing *t = cs_calloc(1, sizeof(Thing));
     if (t == NULL) return PyErr_NoMemory();
     t->windows = new_windowset(s->shapes[S_STANDARD]);
     if (t->windows == NULL) {
@@ -1921,16 +2141,21 @@ static void drop_thing(RulesStateObject *s, void *p) {
 static int wins_add(RulesStateObject *s, WWin **slot, int shape, int64_t now, double value) {
     ShapeObject *sh = s->shapes[shape];
     Py_ssize_t n = Py_SIZE(sh);
-    if (*slot == NULL) {
-        WWin *w = PyMem_Malloc((size_t)n * sizeof(WWin));
+    WWin *w = *slot;
+    if (w == NULL) {
+        w = cs_malloc((size_t)n * sizeof(WWin));
         if (w == NULL) {
             PyErr_NoMemory();
             return -1;
         }
         for (Py_ssize_t i = 0; i < n; i++) wwin_init(&w[i]);
-        *slot = w;
     }
-    return windows_add(*slot, sh->dims, n, now, value, 1);
+    if (windows_count(w, sh->dims, n, now, value) < 0) {
+        if (*slot == NULL) wins_free(w, n); /* never used: as it was */
+        return -1;
+    }
+    *slot = w;
+    return 0;
 }
 
 /* features._read: window i's count and sum (zero when empty) as of now; moves every window */
@@ -1945,6 +2170,22 @@ static void wins_read(RulesStateObject *s, WWin *w, int shape, int64_t now, int 
     windows_move(w, sh->dims, Py_SIZE(sh), now);
     *count = w[i].total_count;
     *sum = w[i].total_count ? w[i].total_sum : 0.0;
+}
+
+/* wins_read's count and sum without moving the windows (the same subtractions, in order) */
+static void wins_peek(RulesStateObject *s, WWin *w, int shape, int64_t now, int i, int64_t *count,
+                      double *sum) {
+    int64_t c = 0;
+    double total = 0.0;
+    if (w != NULL) {
+        const int64_t *dims = s->shapes[shape]->dims;
+        int64_t bucket = floordiv64(now, dims[2 * i]);
+        c = w[i].total_count;
+        total = w[i].total_sum;
+        if (bucket > w[i].r.head) wwin_after(&w[i], dims[2 * i + 1], bucket, &c, &total);
+    }
+    *count = c;
+    *sum = c ? total : 0.0;
 }
 
 static int64_t wins_count(RulesStateObject *s, WWin *w, int shape, int64_t now, int i) {
@@ -2101,18 +2342,198 @@ static int graph_account(CGraph *g, PyObject *account, int which, double *out) {
     return 0;
 }
 
-/* -- updates (OnlineFeatures.update) -------------------------------------------------------- */
-static int update_things(RulesStateObject *s, Ev *ev, double amount) {
-    int declined = (ev->flags & T_DECLINED) != 0;
-    PyObject *keys[3] = {ev->device, ev->ip, ev->instrument};
+/* -- updates (OnlineFeatures.update) --------------------------------------------------------
+ * An event reserves first (rules_reserve): it finds, or makes, the state of every key it
+ * counts in, and makes room in every window, list, table and graph it adds to. Only then
+ * does it count (rules_apply), which then allocates nothing: it cannot stop half-way for want
+ * of memory. A MemoryError in the reserve leaves the state as it was: what it allocated is
+ * capacity, or new state not yet in the maps (dropped), or new windows (freed). */
+enum { K_PAYER, K_PAYEE, K_PAYER_WINDOWS, K_PAYEE_WINDOWS, K_DEVICE, K_IP, K_INSTRUMENT, K_COUNT };
+static const int K_MAP[K_COUNT] = {F_ACCOUNTS,      F_ACCOUNTS, F_PAYER_WINDOWS, F_PAYEE_WINDOWS,
+                                   F_DEVICES,       F_IPS,      F_INSTRUMENTS};
+#define PLAN_WINDOWS 16 /* an event adds to at most 12 window arrays of accounts and things */
+
+typedef struct {
+    PyObject *key[K_COUNT]; /* NULL: the event has none (the payee: or it is the payer) */
+    KRef ref[K_COUNT];
+    WWin **fresh[PLAN_WINDOWS]; /* the window arrays the reserve allocated */
+    Py_ssize_t fresh_n[PLAN_WINDOWS]; /* and how many windows each holds (to free their rings) */
+    int n_fresh;
+} Plan;
+
+/* windows of one shape with room for an event at now, allocated on first use */
+static int wins_room(RulesStateObject *s, Plan *p, WWin **slot, int shape, int64_t now) {
+    ShapeObject *sh = s->shapes[shape];
+    Py_ssize_t n = Py_SIZE(sh);
+    if (*slot == NULL) {
+        if (p->n_fresh >= PLAN_WINDOWS) { /* PLAN_WINDOWS too small for a new kind of event */
+            PyErr_SetString(PyExc_SystemError, "rules plan: too many new window arrays");
+            return -1;
+        }
+        WWin *w = cs_malloc((size_t)n * sizeof(WWin));
+        if (w == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) wwin_init(&w[i]);
+        *slot = w;
+        p->fresh_n[p->n_fresh] = n;
+        p->fresh[p->n_fresh++] = slot;
+    }
+    return windows_reserve(*slot, sh->dims, n, now);
+}
+
+static int ws_room(void *windows, int64_t now) {
+    WindowSetObject *ws = windows;
+    return windows_reserve(ws->w, ws->shape->dims, Py_SIZE(ws), now);
+}
+
+/* The keys' state found or made, and the maps' room for the new ones (nothing changes). */
+static int plan_keys(RulesStateObject *s, Ev *ev, Plan *p) {
+    PyObject **key = p->key;
+    KRef *ref = p->ref;
+    memset(key, 0, sizeof(p->key));
+    for (int k = 0; k < K_COUNT; k++) {
+        ref[k].fresh = 0;
+        ref[k].value = NULL;
+    }
+    key[K_PAYER] = key[K_PAYER_WINDOWS] = ev->payer;
+    if (ev->has_payee) {
+        key[K_PAYEE_WINDOWS] = ev->payee;
+        int same = PyObject_RichCompareBool(ev->payee, ev->payer, Py_EQ);
+        if (same < 0) return -1;
+        if (!same) key[K_PAYEE] = ev->payee;
+    }
+    PyObject *things[3] = {ev->device, ev->ip, ev->instrument};
     for (int k = 0; k < 3; k++) {
-        int present = truthy_str(keys[k]);
+        int present = truthy_str(things[k]);
         if (present < 0) return -1;
-        if (!present) continue;
-        Thing *thing = kmap_get_or_create(s, &s->maps[F_DEVICES + k], keys[k]);
-        if (thing == NULL) return -1;
+        if (present) key[K_DEVICE + k] = things[k];
+    }
+    size_t added[F_COUNT] = {0};
+    for (int k = 0; k < K_COUNT; k++) {
+        if (key[k] == NULL) continue;
+        KMap *m = &s->maps[K_MAP[k]];
+        if (kmap_resolve(m, key[k], k == K_PAYEE && ref[K_PAYER].fresh == 1, &ref[k]) < 0)
+            return -1;
+        if (k == K_PAYEE && ref[k].fresh == 2 && ref[K_PAYER].fresh == 2 &&
+            ref[k].slot == ref[K_PAYER].slot)
+            ref[k].fresh = 3; /* the payer's new state, in the one slot both share */
+        else if (ref[k].fresh)
+            added[K_MAP[k]]++;
+    }
+    for (int f = 0; f < F_COUNT; f++)
+        if (added[f] && kmap_room(&s->maps[f], added[f]) < 0) return -1;
+    for (int k = 0; k < K_COUNT; k++) {
+        if (ref[k].fresh == 3) {
+            ref[k].value = ref[K_PAYER].value;
+            ref[k].fresh = 0;
+        } else if (key[k] && kmap_make(s, &s->maps[K_MAP[k]], &ref[k]) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Room in the things' windows, lists and the pair table, and the links in the shared graph. */
+static int plan_things(RulesStateObject *s, Ev *ev, Plan *p, int64_t *links) {
+    int declined = (ev->flags & T_DECLINED) != 0;
+    size_t seen = 0;
+    for (int k = 0; k < 3; k++) {
+        Thing *thing = p->ref[K_DEVICE + k].value;
+        if (thing == NULL) continue;
+        seen++;
+        if (ws_room(thing->windows, ev->now) < 0 ||
+            (declined && wins_room(s, p, &thing->declines, S_DECLINE, ev->now) < 0) ||
+            recent_room(&thing->accounts, 1, THING_ACCOUNTS_CAP) < 0)
+            return -1;
+        if (k != 1 && !declined) *links += 1;
+    }
+    return ptable_room(&s->seen, &s->sketch, seen);
+}
+
+/* Room for update_money and update_inflow, under the same conditions. */
+static int plan_money(RulesStateObject *s, Ev *ev, Plan *p, int64_t *links) {
+    Account *payer = p->ref[K_PAYER].value, *payee = p->ref[K_PAYEE].value;
+    int64_t now = ev->now;
+    long f = ev->flags;
+    double amount = ev->amount;
+    WWin **w = payer->w;
+    if (((f & T_TOPUP) && wins_room(s, p, &w[W_FLOW_IN], S_FLOW, now) < 0) ||
+        ((f & T_TOPUP) && (f & T_CARRIER) && wins_room(s, p, &w[W_CARRIER], S_MONTH, now) < 0) ||
+        (!(f & T_TOPUP) && (f & T_OUTFLOW) && wins_room(s, p, &w[W_FLOW_OUT], S_FLOW, now) < 0) ||
+        (amount > 0 && s->near_share * ev->limit <= amount && amount < ev->limit &&
+         wins_room(s, p, &w[W_NEAR], S_DAY_WEEK, now) < 0) ||
+        (ev->roundness >= 1.0 && wins_room(s, p, &w[W_ROUND], S_DAY, now) < 0))
+        return -1;
+    if ((f & T_SIGNUP) && ev->has_payee) {
+        Account *referrer = payee ? payee : payer;
+        if (wins_room(s, p, &referrer->w[W_REFERRALS], S_DAY_WEEK, now) < 0 ||
+            cgraph_reserve_links(&s->referrals, 1) < 0)
+            return -1;
+    } else if ((f & T_PAYOUT) && ev->has_payee) {
+        *links += 1;
+    }
+    if (payee == NULL || !(f & T_INFLOW)) return 0;
+    /* the carrier's funds as update_inflow reads them (a carrier top-up may add to them) */
+    int64_t c;
+    double carrier;
+    wins_peek(s, payer->w[W_CARRIER], S_MONTH, now, 0, &c, &carrier);
+    int heavy = carrier >= s->heavy_ratio * s->carrier_monthly || (f & T_CARRIER);
+    int32_t upstream = payer->upstream ? payer->upstream->len : 0;
+    if (wins_room(s, p, &payee->w[W_FLOW_IN], S_FLOW, now) < 0 ||
+        (heavy && wins_room(s, p, &payee->w[W_CARRIER_IN], S_WEEK, now) < 0) ||
+        recent_room(&payee->fan_in, 1, FAN_CAP) < 0 ||
+        recent_room(&payer->fan_out, 1, FAN_CAP) < 0 ||
+        recent_room(&payee->upstream, 1 + upstream, UPSTREAM_CAP) < 0)
+        return -1;
+    return 0;
+}
+
+static void plan_undo(RulesStateObject *s, Plan *p) {
+    for (int i = p->n_fresh - 1; i >= 0; i--) {
+        /* nothing counted in it, but a reserve gave its windows ring buffers */
+        wins_free(*p->fresh[i], p->fresh_n[i]);
+        *p->fresh[i] = NULL;
+    }
+    for (int k = 0; k < K_COUNT; k++)
+        if (p->key[k]) kmap_unmake(s, &s->maps[K_MAP[k]], &p->ref[k]);
+}
+
+static int rules_reserve(RulesStateObject *s, Ev *ev, Plan *p) {
+    p->n_fresh = 0;
+    int64_t links = 0;
+    int rc = plan_keys(s, ev, p);
+    if (rc == 0) {
+        rc = ws_room(p->ref[K_PAYER_WINDOWS].value, ev->now);
+        if (rc == 0 && ev->has_payee) rc = ws_room(p->ref[K_PAYEE_WINDOWS].value, ev->now);
+        if (rc == 0 && ev->has_payee) rc = ptable_room(&s->pairs, &s->sketch, 1);
+    }
+    if (rc == 0) rc = plan_things(s, ev, p, &links);
+    if (rc == 0 && (ev->flags & T_DECLINED)) {
+        Account *payer = p->ref[K_PAYER].value;
+        rc = wins_room(s, p, &payer->w[W_DECLINES], S_DECLINE, ev->now);
+    } else if (rc == 0) {
+        rc = plan_money(s, ev, p, &links);
+    }
+    if (rc == 0 && links) rc = cgraph_reserve_links(&s->shared, links);
+    if (rc < 0) {
+        plan_undo(s, p);
+        return -1;
+    }
+    for (int k = 0; k < K_COUNT; k++)
+        if (p->key[k]) kmap_commit(&s->maps[K_MAP[k]], p->key[k], &p->ref[k]);
+    return 0;
+}
+
+static int update_things(RulesStateObject *s, Ev *ev, Plan *p, double amount) {
+    int declined = (ev->flags & T_DECLINED) != 0;
+    PyObject **keys = &p->key[K_DEVICE];
+    for (int k = 0; k < 3; k++) {
+        Thing *thing = p->ref[K_DEVICE + k].value;
+        if (thing == NULL) continue;
         WindowSetObject *ws = (WindowSetObject *)thing->windows;
-        if (windows_add(ws->w, ws->shape->dims, Py_SIZE(ws), ev->now, amount, 1) < 0) return -1;
+        if (windows_count(ws->w, ws->shape->dims, Py_SIZE(ws), ev->now, amount) < 0) return -1;
         if (declined && wins_add(s, &thing->declines, S_DECLINE, ev->now, amount) < 0) return -1;
         if (recent_touch(&thing->accounts, ev->payer, 0, THING_ACCOUNTS_CAP) < 0) return -1;
         if (ptable_add(&s->seen, &s->sketch, ev->payer, keys[k], k + 1) < 0) return -1;
@@ -2178,8 +2599,7 @@ static int update_money(RulesStateObject *s, Ev *ev, Account *payer, Account *pa
     if (ev->roundness >= 1.0 && wins_add(s, &payer->w[W_ROUND], S_DAY, now, amount) < 0)
         return -1;
     if ((f & T_SIGNUP) && ev->has_payee) {
-        Account *referrer = kmap_get_or_create(s, &s->maps[F_ACCOUNTS], ev->payee);
-        if (referrer == NULL) return -1;
+        Account *referrer = payee ? payee : payer; /* the payee's account (the payer's own) */
         if (wins_add(s, &referrer->w[W_REFERRALS], S_DAY_WEEK, now, 1.0) < 0) return -1;
         if (graph_link(&s->referrals, ev->payer, 0, ev->payee) < 0) return -1;
     } else if ((f & T_PAYOUT) && ev->has_payee) {
@@ -2190,32 +2610,29 @@ static int update_money(RulesStateObject *s, Ev *ev, Account *payer, Account *pa
     return 0;
 }
 
-static int rules_update(RulesStateObject *s, Ev *ev) {
+/* The event counted, once rules_reserve found its keys' state and made room everywhere. */
+static int rules_apply(RulesStateObject *s, Ev *ev, Plan *p) {
     int64_t now = ev->now;
     double amount = ev->amount;
-    Account *payer = kmap_get_or_create(s, &s->maps[F_ACCOUNTS], ev->payer);
-    if (payer == NULL) return -1;
+    Account *payer = p->ref[K_PAYER].value, *payee = p->ref[K_PAYEE].value;
     if (payer->first_seen_ns < 0) payer->first_seen_ns = now;
-    WindowSetObject *ws = kmap_get_or_create(s, &s->maps[F_PAYER_WINDOWS], ev->payer);
-    if (ws == NULL || windows_add(ws->w, ws->shape->dims, Py_SIZE(ws), now, amount, 1) < 0)
-        return -1;
-    Account *payee = NULL;
+    WindowSetObject *ws = p->ref[K_PAYER_WINDOWS].value;
+    if (windows_count(ws->w, ws->shape->dims, Py_SIZE(ws), now, amount) < 0) return -1;
     if (ev->has_payee) {
-        ws = kmap_get_or_create(s, &s->maps[F_PAYEE_WINDOWS], ev->payee);
-        if (ws == NULL || windows_add(ws->w, ws->shape->dims, Py_SIZE(ws), now, amount, 1) < 0)
-            return -1;
-        int same = PyObject_RichCompareBool(ev->payee, ev->payer, Py_EQ);
-        if (same < 0) return -1;
-        if (!same) {
-            payee = kmap_get_or_create(s, &s->maps[F_ACCOUNTS], ev->payee);
-            if (payee == NULL) return -1;
-            if (payee->first_seen_ns < 0) payee->first_seen_ns = now;
-        }
+        ws = p->ref[K_PAYEE_WINDOWS].value;
+        if (windows_count(ws->w, ws->shape->dims, Py_SIZE(ws), now, amount) < 0) return -1;
+        if (payee && payee->first_seen_ns < 0) payee->first_seen_ns = now;
         if (ptable_add(&s->pairs, &s->sketch, ev->payer, ev->payee, 0) < 0) return -1;
     }
-    if (update_things(s, ev, amount) < 0) return -1;
+    if (update_things(s, ev, p, amount) < 0) return -1;
     if (ev->flags & T_DECLINED) return wins_add(s, &payer->w[W_DECLINES], S_DECLINE, now, amount);
     return update_money(s, ev, payer, payee);
+}
+
+static int rules_update(RulesStateObject *s, Ev *ev) {
+    Plan plan;
+    if (rules_reserve(s, ev, &plan) < 0) return -1;
+    return rules_apply(s, ev, &plan);
 }
 
 /* -- the row's families (OnlineFeatures._group) --------------------------------------------- */
@@ -2562,7 +2979,7 @@ static int ptable_init(PTable *t, size_t exact_max) {
     t->count = 0;
     t->exact_max = exact_max;
     t->sketch = NULL;
-    t->table = PyMem_Calloc(t->mask + 1, sizeof(PEntry2));
+    t->table = cs_calloc(t->mask + 1, sizeof(PEntry2));
     if (t->table == NULL) {
         PyErr_NoMemory();
         return -1;
@@ -2815,7 +3232,20 @@ static int rules_state_init(PyObject *m) {
 /* ==========================================================================================
  * The module.
  */
+/* _fail_alloc_after(n): the allocation after the next n fails (MemoryError), once; -1 never
+ * (the default). A test hook: tests/risk/test_cstate_oom.py. Returns the allocations left
+ * before it was called: -1 when none was pending or it fired, else how many more it awaited. */
+static PyObject *fail_alloc_after(PyObject *module, PyObject *arg) {
+    Py_ssize_t n = PyLong_AsSsize_t(arg);
+    if (n == -1 && PyErr_Occurred()) return NULL;
+    Py_ssize_t left = alloc_countdown;
+    alloc_countdown = n < 0 ? -1 : n;
+    return PyLong_FromSsize_t(left);
+}
+
 static PyMethodDef module_methods[] = {
+    {"_fail_alloc_after", fail_alloc_after, METH_O,
+     "_fail_alloc_after(n) -> allocations that were left: the one after the next n fails."},
     {"party_rows", (PyCFunction)(void (*)(void))party_rows, METH_FASTCALL,
      "party_rows(out, payer, payee, amount, now)"},
     {"party_labels", (PyCFunction)(void (*)(void))party_labels, METH_FASTCALL,

@@ -55,6 +55,7 @@ from centime.risk.windows import (
 )
 
 __all__ = [
+    "FEATURE_COST",
     "FEATURE_INDEX",
     "FEATURE_NAMES",
     "FeatureConfig",
@@ -156,6 +157,13 @@ _GROUP_STARTS: Final = tuple(sum(_GROUP_SIZES[:g]) for g in range(len(_GROUP_SIZ
 _GROUP_OF: Final = tuple(g for g, size in enumerate(_GROUP_SIZES) for _ in range(size))
 if len(_GROUP_OF) != len(FEATURE_NAMES):  # a feature added without its group
     raise RuntimeError("features: _GROUP_SIZES no longer covers FEATURE_NAMES")
+# What reading a feature costs a lazy row, by its family (rules._plan reads the cheap first):
+# base little (nearly every event computes it for the structuring rule), the account flows
+# and the graph the most, the rest in between (docs/risk.md, "Speed"). An event field is 0.
+_GROUP_COSTS: Final = (1, 2, 2, 2, 2, 2, 2, 3, 2, 2, 2, 2, 3)
+if len(_GROUP_COSTS) != len(_GROUP_SIZES):  # a family added without its cost
+    raise RuntimeError("features: _GROUP_COSTS no longer covers _GROUP_SIZES")
+FEATURE_COST: Final = tuple(_GROUP_COSTS[g] for g in _GROUP_OF)
 
 
 def _default_limits() -> dict[str, str]:

@@ -37,7 +37,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
-from centime.risk.features import FEATURE_INDEX, LazyRow, Row
+from centime.risk.features import FEATURE_COST, FEATURE_INDEX, LazyRow, Row
 from centime.risk.types import EVENT_TYPES, Action, RiskEvent
 
 __all__ = [
@@ -166,48 +166,11 @@ def _severity_first(rule: Rule) -> int:
     return -SEVERITY[rule.action]
 
 
-# The cost of reading a condition's left side, for _plan's order: an event field costs
-# nothing; the row's base features (one small family that nearly every event computes for
-# the structuring rule) little; the flows and the graph the most (docs/risk.md, "Speed").
-_BASE_FEATURES: Final = frozenset(
-    ("type", "amount", "hour_utc", "amount_round", "amount_near_limit")
-)
-_COSTLY_FEATURES: Final = frozenset(
-    (
-        "payer_balance",
-        "drain_ratio",
-        "payer_in_15m",
-        "payer_out_15m",
-        "pass_through",
-        "payer_fan_out",
-        "payer_fan_out_24h",
-        "payer_fan_in_24h",
-        "payee_fan_in",
-        "payee_fan_in_24h",
-        "payee_fan_out_24h",
-        "payer_component",
-        "payer_component_inflow",
-        "payee_component",
-        "payee_component_inflow",
-        "device_accounts",
-        "instrument_accounts",
-        "payer_referral_cluster",
-        "payee_referral_cluster",
-        "payee_referrals_24h",
-        "payee_referrals_7d",
-        "cycle",
-        "payout_method_age_h",
-    )
-)
-_FEATURE_NAMES: Final = {index: name for name, index in FEATURE_INDEX.items()}
-
-
 def _cost(condition: _Condition) -> int:
+    """What reading a condition's left side costs, for _plan's order: an event field
+    nothing, a feature its family's cost (features.FEATURE_COST)."""
     feature = condition[0]
-    if feature < 0:
-        return 0
-    name = _FEATURE_NAMES[feature]
-    return 1 if name in _BASE_FEATURES else 3 if name in _COSTLY_FEATURES else 2
+    return FEATURE_COST[feature] if feature >= 0 else 0
 
 
 def _plan(rules: Iterable[Rule]) -> _Plan:
