@@ -142,7 +142,8 @@ def test_a_windowset_add_fails_whole(history: list[tuple[int, float]]) -> None:
     failed = each_allocation_failing(
         windowsets(history), lambda w: w.add(T0 + 11 * S, 2.5, 2), same_windows, leaks=True
     )
-    assert failed >= 1 if not history else failed >= 0
+    if not history:  # with history the buffers may already have room: nothing to fail
+        assert failed >= 1
 
 
 # -- the model's parties --------------------------------------------------------------------
@@ -258,7 +259,8 @@ def same_graphs(a: Any, b: Any) -> None:
 @pytest.mark.parametrize("links", [0, 3, 5])  # 10 links: the next one rebuilds
 def test_a_graph_link_fails_whole(links: int) -> None:
     failed = each_allocation_failing(graphs(links), lambda g: g.link("new", "d:new"), same_graphs)
-    assert failed >= 1 if links != 3 else failed >= 0
+    if links != 3:  # at 3 links the arrays have room for one more: nothing to fail
+        assert failed >= 1
 
 
 # -- the rules' state -----------------------------------------------------------------------
@@ -336,4 +338,5 @@ def test_a_rules_update_fails_whole(history: int, limits: dict[str, int], event:
         lambda a, b: same_rows(a, b, event),
         leaks=event is CALLS[2] and not history and not limits,  # 600 makes a point: slow
     )
-    assert failed >= 1 if history == 0 else failed >= 0
+    if history == 0:  # a first event makes every key's state: something to fail
+        assert failed >= 1
