@@ -437,12 +437,7 @@ class _Batch:
         if item.mandate_id is not None and spent is not None:
             self.spent[item.mandate_id] = spent
         restricted, wallet = split
-        volume = self.volume.get(asset, 0)
-        terms = self.flat_terms[asset] or self._scheduled_terms(asset, volume)
-        if self.group_volumes is not None and self.flat_terms[asset] is None:
-            self.group_volumes.priced.append((asset, volume, terms, self._terms_at(asset)))
-        self.volume[asset] = volume + amount
-        fee = payment_fee(amount, terms.fee_bp, terms.fee_fixed)
+        fee, terms = self._priced(asset, amount)
         if redemption is not None:
             self._book_discount(redemption, asset, payment_id, item.customer_id)
         restricted_transfer_id = self._spend(
@@ -479,6 +474,16 @@ class _Batch:
         self.rows.append(row)  # its row: written as it is
         self.payments.append(payment)
         return payment
+
+    def _priced(self, asset: str, amount: int) -> tuple[int, FeeTerms]:
+        """The fee on ``amount`` and the terms it was priced by, at the merchant's volume so
+        far (which the payment then adds to)."""
+        volume = self.volume.get(asset, 0)
+        terms = self.flat_terms[asset] or self._scheduled_terms(asset, volume)
+        if self.group_volumes is not None and self.flat_terms[asset] is None:
+            self.group_volumes.priced.append((asset, volume, terms, self._terms_at(asset)))
+        self.volume[asset] = volume + amount
+        return payment_fee(amount, terms.fee_bp, terms.fee_fixed), terms
 
     def _assume(self, restricted_id: int, wallet_id: int, due: int, split: tuple[int, int]) -> None:
         """Note what the split of ``due`` into ``split`` (restricted, wallet) assumed of the
