@@ -22,10 +22,15 @@ the payments stored must be exactly the ones the server answered as created.
 
 On PostgreSQL (``store="postgres"``), each configuration gets a fresh database, created on
 the server of ``postgres_url`` and dropped at the end, and is measured with each of
-``processes`` API processes (``centime serve --workers N``), side by side in the same run
-(1 and 2 alternate like the screens do), so the scale-out gain is a ratio. With more than one
-process the servers share the rate limits and the velocity counters through Redis at
-``redis_url`` (under a prefix of their own), as a deployment of several processes must.
+``processes`` API processes, side by side in the same run (1 and 2 alternate like the
+screens do), so the scale-out gain is a ratio. N processes are N ``centime serve`` commands on
+N ports, the clients spread over them in turn as a proxy in front of them would: with
+``centime serve --workers N`` the processes share one listening socket and the first to wake
+accepts every connection waiting (asyncio accepts in a loop), so both batch clients' keep-alive
+connections landed on one process and the other sat idle (top, 2026-12-08: one process at
+90%, the other at 4%). With more than one process the servers share the rate limits and the
+velocity counters through Redis at ``redis_url`` (under a prefix of their own), as a
+deployment of several processes must.
 """
 
 from __future__ import annotations
@@ -249,10 +254,9 @@ def _server(
     webhook_key: str,
     screen: str,
     store_env: dict[str, str] | None = None,
-    workers: int = 1,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """``centime serve`` with ``workers`` API processes; ``store_env``: what the store and
-    several processes need in the environment (``_store_env``)."""
+    """``centime serve``, one API process; ``store_env``: what the store and several
+    processes need in the environment (``_store_env``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CENTIME_REDIS")}
     env.update(store_env or {})
     env["CENTIME_AUDIT"] = "on" if audit else "off"
@@ -277,7 +281,6 @@ def _server(
         str(UNLIMITED_RATE),
         "--rate-burst",
         str(UNLIMITED_RATE),
-        *(("--workers", str(workers)) if workers > 1 else ()),
     ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -310,9 +313,9 @@ def _wait_ready(process: subprocess.Popen[bytes], port: int) -> None:
 class _Payments:
     """Request bodies: payments of PAYMENT_AMOUNT by the seeded customers, round robin."""
 
-    def __init__(self, world: World, port: int) -> None:
+    def __init__(self, world: World) -> None:
         merchant = world.merchants[0]
-        self._host = f"{HOST}:{port}"
+        self._host = HOST
         self._auth = f"Bearer {merchant.api_key}"
         asset = ASSETS[world.asset]
         self._amount = {
@@ -377,7 +380,7 @@ def _run(target: _Target, kind: str, load: LoadResult, created: int) -> ApiRun:
 
 
 def _measure_single(target: _Target, config: ApiBenchConfig) -> ApiRun:
-    load = run_load(HOST, target.port, target.payments.single, config.clients, config.duration_s)
+    load = run_load(HOST, target.ports, target.payments.single, config.clients, config.duration_s)
     return _run(target, "single", load, load.ok)
 
 
@@ -391,7 +394,7 @@ def _measure_batch(target: _Target, config: ApiBenchConfig) -> ApiRun:
 
     load = run_load(
         HOST,
-        target.port,
+        target.ports,
         target.payments.batch(config.batch_size),
         config.batch_clients,
         config.duration_s,
@@ -418,7 +421,7 @@ class _Target:
     screen: str
     processes: int
     database_url: str
-    port: int
+    ports: tuple[int, ...]  # one per API process
     payments: _Payments
 
     @property
@@ -501,11 +504,14 @@ def _start(
         progress(f"{screen}, {processes} process(es): seeding {config.customers} customers")
         hook = webhook_key if config.webhook else None
         world = _seed(database_url, config.customers, config.audit, hook)
-        port = _free_port()
         shared = _store_env(config, processes, instrument_key, databases)
-        server = _server(database_url, port, config.audit, webhook_key, screen, shared, processes)
-        servers.enter_context(server)
-        targets.append(_Target(screen, processes, database_url, port, _Payments(world, port)))
+        ports = []
+        for _ in range(processes):
+            ports.append(_free_port())
+            servers.enter_context(
+                _server(database_url, ports[-1], config.audit, webhook_key, screen, shared)
+            )
+        targets.append(_Target(screen, processes, database_url, tuple(ports), _Payments(world)))
     return targets
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 __all__ = ["LoadResult", "build_request", "run_load"]
@@ -111,7 +111,7 @@ async def _client(
 
 async def _run(
     host: str,
-    port: int,
+    ports: Sequence[int],
     make_request: Callable[[], bytes],
     clients: int,
     duration_s: float,
@@ -121,7 +121,10 @@ async def _run(
     started = time.perf_counter()
     deadline = started + duration_s
     await asyncio.gather(
-        *(_client(host, port, make_request, deadline, result, on_response) for _ in range(clients))
+        *(
+            _client(host, ports[n % len(ports)], make_request, deadline, result, on_response)
+            for n in range(clients)
+        )
     )
     result.duration_s = time.perf_counter() - started
     return result
@@ -129,13 +132,16 @@ async def _run(
 
 def run_load(
     host: str,
-    port: int,
+    ports: Sequence[int],
     make_request: Callable[[], bytes],
     clients: int,
     duration_s: float,
     on_response: OnResponse | None = None,
 ) -> LoadResult:
-    """Drive the server with ``clients`` closed-loop clients for ``duration_s`` seconds;
+    """Drive the server with ``clients`` closed-loop clients for ``duration_s`` seconds, the
+    clients spread over ``ports`` in turn (client n on ``ports[n % len(ports)]``);
     ``on_response(status, body)`` sees every answer (the requests in flight when the time
     is up are answered and counted)."""
-    return asyncio.run(_run(host, port, make_request, clients, duration_s, on_response))
+    if not ports:
+        raise ValueError("no port to load")
+    return asyncio.run(_run(host, ports, make_request, clients, duration_s, on_response))

@@ -42,7 +42,8 @@ def bench_api(
     processes: str = typer.Option(
         "1",
         help="API processes per server, comma-separated (e.g. 1,2: measured side by side;"
-        " beyond 1 needs --store postgres, and the processes share state through Redis).",
+        " beyond 1 needs --store postgres: N `centime serve` on N ports, the clients spread"
+        " over them in turn as a proxy would, sharing state through Redis).",
     ),
     postgres_url: str = typer.Option(
         "postgresql://postgres@127.0.0.1:5432/postgres",
