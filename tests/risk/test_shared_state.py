@@ -150,3 +150,34 @@ def test_a_sum_that_would_pass_64_bits_stays_and_the_count_goes_on(
     found: list[float] = []
     velocity.read_into(found, "payer", "cus_1", T0 + S)
     assert found[:2] == [2.0, SUM_MAX / 10**6]
+
+
+def test_a_hash_is_read_exactly_and_fields_of_no_window_are_left_out(
+    redis_prefix: tuple[str, str],
+) -> None:
+    """The read script parses the fields in Redis: a sum past 2^53 comes back digit for
+    digit, and fields the counters never write (another name, a window not configured)
+    are ignored, not misread."""
+    url, prefix = redis_prefix
+    client = redis.Redis.from_url(url)
+    name = f"{prefix}v:payer:cus_1"
+    big = 2**63 - 7
+    client.hset(name, mapping={"0:5": 3, "0:5s": big, "1:-2s": 9, "7:1": 4, "junk": 1, "0:x": 2})
+    velocity = RedisVelocity(client, prefix, STANDARD_WINDOWS[:2])
+    velocity.load([payment(0)])
+    assert velocity._loaded[("payer", "cus_1")] == [{5: [3, big]}, {-2: [0, 9]}]
+
+
+def test_a_key_of_another_type_is_an_error_and_the_other_keys_are_written(
+    redis_prefix: tuple[str, str],
+) -> None:
+    url, prefix = redis_prefix
+    client = redis.Redis.from_url(url)
+    client.set(f"{prefix}v:payee:mer_1", "not a hash")
+    velocity = RedisVelocity(client, prefix)
+    velocity.load([])
+    velocity.add("payee", "mer_1", T0, 2_000_000, 6)  # the refused key first
+    velocity.add("payer", "cus_1", T0, 2_000_000, 6)
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        velocity.store()
+    assert client.hlen(f"{prefix}v:payer:cus_1") == 2 * len(STANDARD_WINDOWS)
