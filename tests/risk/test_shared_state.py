@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from centime.clock import FakeClock
 from centime.risk.engine import RiskEngine
-from centime.risk.features import OnlineFeatures
+from centime.risk.features import FeatureConfig, OnlineFeatures
+from centime.risk.native import state_module
 from centime.risk.rules import RulesFile
 from centime.risk.shared_state import SUM_MAX, RedisVelocity, micro_units
 from centime.risk.simulate import TYPOLOGIES, SimConfig, simulate
@@ -62,8 +63,15 @@ def test_the_shared_arithmetic_reads_as_the_in_process_rings(
         shared.add("payer", "k", now, value, 6)
 
 
-def test_features_over_redis_are_the_in_process_rows(redis_prefix: tuple[str, str]) -> None:
+@pytest.mark.parametrize("native", [True, False], ids=["c-state", "python"])
+def test_features_over_redis_are_the_in_process_rows(
+    redis_prefix: tuple[str, str], native: bool
+) -> None:
+    """Rows over the shared counters, with the C state (when built) or the Python classes
+    for the rest, equal the in-process rows, read whole and feature by feature."""
     url, prefix = redis_prefix
+    if native and state_module() is None:
+        pytest.skip("the C risk state is not built (make install builds it)")
     config = SimConfig(
         customers=120,
         merchants=8,
@@ -72,15 +80,25 @@ def test_features_over_redis_are_the_in_process_rows(redis_prefix: tuple[str, st
         fraud_per_day_per_k=dict.fromkeys(TYPOLOGIES, 10.0),
     )
     events = sorted((e.event for e in simulate(config)), key=lambda e: e.timestamp_ns)[:1500]
-    local, shared = OnlineFeatures(), OnlineFeatures(velocity=RedisVelocity.from_url(url, prefix))
+    local = OnlineFeatures(FeatureConfig(native_state=False))
+    shared = OnlineFeatures(
+        FeatureConfig(native_state=native), velocity=RedisVelocity.from_url(url, prefix)
+    )
+    assert (shared.native is not None) is native
     for start in range(0, len(events), 64):
         batch = events[start : start + 64]
         expected = [local.process(e) for e in batch]
         shared.load(batch)
-        found = [shared.process(e) for e in batch]
+        found = []
+        for i, event in enumerate(batch):
+            row = shared.row(event)
+            singly = [row[index] for index in range(len(expected[i]))]  # each family lazily
+            found.append(np.array(row.all()))
+            np.testing.assert_allclose(singly, expected[i], rtol=1e-9, atol=1e-6)
+            shared.update(event)
         shared.store()
         np.testing.assert_allclose(np.vstack(found), np.vstack(expected), rtol=1e-9, atol=1e-6)
-    assert len(shared.payer_windows) == 0  # the velocity counters were not kept in process
+    assert len(shared.payer_windows) == 0  # the Python classes' velocity windows: unused
 
 
 def test_two_engines_screen_with_each_others_events(
