@@ -33,6 +33,7 @@ from centime.limits import (
     AUTH_FAILURES_BURST,
     AUTH_FAILURES_PER_S,
 )
+from centime.redis_lua import LuaScript
 
 if TYPE_CHECKING:
     import redis
@@ -143,7 +144,7 @@ class RedisRateStore:
     def __init__(self, client: redis.Redis, prefix: str = "centime:rl:") -> None:
         self._client = client
         self._prefix = prefix
-        self._script = client.register_script(_CHECK_LUA)
+        self._script = LuaScript(client, _CHECK_LUA)
         self._fallback = LocalRateStore(API_RATE_BUCKETS_MAX)
 
     @classmethod

@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Final, Protocol
 
+from centime.redis_lua import LuaScript
 from centime.risk.types import RiskEvent
 from centime.risk.windows import STANDARD_WINDOWS, WindowSpec
 
@@ -130,9 +131,10 @@ class RedisVelocity:
         self._windows = len(specs)
         # One script call per batch each way: a pipeline of the same commands cost about a
         # millisecond of this process's CPU per screened event (five keys, sixty commands
-        # packed and parsed one by one by redis-py), more than the rest of a payment.
-        self._read = client.register_script(_READ_LUA)
-        self._write = client.register_script(_WRITE_LUA)
+        # packed and parsed one by one by redis-py), more than the rest of a payment
+        # (centime.redis_lua: a call's cost).
+        self._read = LuaScript(client, _READ_LUA)
+        self._write = LuaScript(client, _WRITE_LUA)
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "centime:risk:") -> RedisVelocity:
