@@ -324,6 +324,13 @@ def decision_row(
         event.instrument,
         subject.kind,
         subject.id,
+        *_decided(decision, stepped_up, case_id),
+    )
+
+
+def _decided(decision: Decision, stepped_up: bool, case_id: int | None) -> tuple[Any, ...]:
+    """The columns of a decision row that say what was decided (the row's last eight)."""
+    return (
         decision.action.value,
         decision.score,
         _reasons_json(decision),
@@ -380,16 +387,7 @@ def unstamped_rows(
     for index, event, decision, subject_id in screened:
         part = parts.get(id(decision))  # the decisions outlive this call: ids are stable
         if part is None:
-            part = parts[id(decision)] = (
-                decision.action.value,
-                decision.score,
-                _reasons_json(decision),
-                decision.model_version,
-                decision.rules_version,
-                _features_json(decision),
-                0,  # stepped_up
-                None,  # case_id
-            )
+            part = parts[id(decision)] = _decided(decision, False, None)
         # A RiskEvent's fields are the row's event columns, in order.
         rows.append((first_id | index, *event, subject_kind, subject_id, *part))
     return rows
