@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -158,20 +158,34 @@ def _in_thread(target: Any) -> tuple[threading.Thread, list[Any]]:
     return thread, out
 
 
-def _check_exact(platform: Platform, shop: int) -> None:
+def _check_exact(platform: Platform, shop: int, units: Sequence[Sequence[Any]] = ()) -> None:
     """What running the payments in turn gives: the ledger's invariants hold; the month
     volume is the sum of the payments; each payment's fee is the one its tier gives at the
-    volume of the payments committed before it (in ledger timestamp order); the merchant's
-    and fee accounts hold the sums."""
+    volume of the payments committed before it; the merchant's and fee accounts hold the
+    sums. ``units``: the answers of each batch (one unit), in the order it priced them;
+    any other payment is a unit of its own. A unit's payments share transfers (one per
+    paying account, one fee transfer), so a transfer's timestamp does not order them: the
+    units go in the order of their first transfer's timestamp, a unit's payments in its own."""
     assert list(platform.ledger.store.check()) == []
     with platform.read() as fetch:
         rows = fetch(
-            "SELECT p.amount, p.fee, t.timestamp FROM payments p JOIN transfers t"
-            " ON t.id = coalesce(p.wallet_transfer_id, p.restricted_transfer_id)"
-            " WHERE p.merchant_id = ? ORDER BY t.timestamp",
+            "SELECT p.id, p.amount, p.fee, min(t.timestamp) FROM payments p JOIN transfers t"
+            " ON t.id IN (p.wallet_transfer_id, p.restricted_transfer_id, p.fee_transfer_id)"
+            " WHERE p.merchant_id = ? GROUP BY p.id, p.amount, p.fee",
             (shop,),
         )
         volume = fetch("SELECT volume FROM merchant_volumes WHERE merchant_id = ?", (shop,))
+    place = {p.id: (n, i) for n, unit in enumerate(units) for i, p in enumerate(_paid(unit))}
+    first: dict[Any, int] = {}
+    for payment_id, _, _, timestamp in rows:
+        unit = place.get(int(payment_id), (int(payment_id), 0))[0]
+        first[unit] = min(first.get(unit, int(timestamp)), int(timestamp))
+
+    def order(row: Any) -> tuple[int, int]:
+        unit, index = place.get(int(row[0]), (int(row[0]), 0))
+        return first[unit], index
+
+    rows = [row[1:] for row in sorted(rows, key=order)]
     amounts = [int(r[0]) for r in rows]
     assert [int(v[0]) for v in volume] == ([sum(amounts)] if amounts else [])
     seen = 0
@@ -182,6 +196,10 @@ def _check_exact(platform: Platform, shop: int) -> None:
     fees = sum(int(r[1]) for r in rows)
     assert balance(platform, AccountKind.FEE_REVENUE, 0, ASSET) == fees
     assert balance(platform, AccountKind.MERCHANT_AVAILABLE, shop, ASSET) == sum(amounts) - fees
+
+
+def _paid(answers: Sequence[Any]) -> list[Payment]:
+    return [p for p in answers if isinstance(p, Payment)]
 
 
 def _terms_at(platform: Platform, shop: int, volume: int) -> Any:
@@ -569,7 +587,7 @@ def test_a_batch_overlaps_another_process_paying_from_the_same_payer(
     assert all(isinstance(p, Payment) for p in out_a[0])
     assert store_a.alone == alone_before  # moved onto B's commit, not run again alone
     assert balance(a, AccountKind.CUSTOMER_WALLET, c1, ASSET) == 100
-    _check_exact(a, shop)
+    _check_exact(a, shop, [out_a[0], out_b[0]])
 
 
 def test_a_batch_the_other_process_left_short_runs_again_alone_and_refuses(
@@ -594,7 +612,7 @@ def test_a_batch_the_other_process_left_short_runs_again_alone_and_refuses(
     assert isinstance(short, Refusal) and short.code is Code.INSUFFICIENT_FUNDS
     assert store_a.alone == alone_before + 1
     assert balance(a, AccountKind.CUSTOMER_WALLET, c1, ASSET) == 100
-    _check_exact(a, shop)
+    _check_exact(a, shop, [out_a[0], out_b[0]])
 
 
 @pytest.mark.parametrize("seed", [3, 4])
@@ -627,6 +645,7 @@ def test_two_processes_paying_batches_from_shared_payers_stay_exact(
             items.append(PaymentItem(c, ASSET, rng.randrange(1, 260), mandate_id=mandate))
         jobs.append((rng.choice((a, b)), items))
     answers: list[Payment | Refusal] = []
+    units: list[list[Payment | Refusal]] = []
     lock = threading.Lock()
 
     def worker(part: list[tuple[Platform, list[PaymentItem]]]) -> None:
@@ -634,6 +653,7 @@ def test_two_processes_paying_batches_from_shared_payers_stay_exact(
             out = _batch(platform, shop, items)
             with lock:
                 answers.extend(out)
+                units.append(out)
 
     threads = [threading.Thread(target=worker, args=(jobs[i::8],)) for i in range(8)]
     for thread in threads:
@@ -658,7 +678,7 @@ def test_two_processes_paying_batches_from_shared_payers_stay_exact(
         assert wallet == 2_000 - sum(p.amount for p in mine) + from_restricted >= 0
         left = balance(a, AccountKind.CUSTOMER_RESTRICTED, c, ASSET)
         assert left == restricted[c] - from_restricted >= 0
-    _check_exact(a, shop)
+    _check_exact(a, shop, units)
 
 
 def _deadlocks(platform: Platform) -> int:
