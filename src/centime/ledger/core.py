@@ -199,8 +199,45 @@ def _transfer_flags_exclusive(flags: int) -> bool:
     return bool(resolving and flags & (_PENDING | _BAL_DR | _BAL_CR | _CLOSE_DR | _CLOSE_CR))
 
 
-def _with_balances(a: Account, dp: int, dpo: int, cp: int, cpo: int, flags: int) -> Account:
-    return Account(a.id, a.asset, a.code, flags, a.user_data, dp, dpo, cp, cpo, a.timestamp)
+class _Live:
+    """One account's working state during a group: its flags and four balances, changed in
+    place by every event of the group, and made into an :class:`Account` record once, at
+    the end (:meth:`BatchApplier.changes`).
+
+    Replacing a frozen record per step (two new ``Account`` tuples per transfer, the old ones
+    freed) was most of the compiled core's time: allocation, deallocation and boxing each
+    changed balance into a new int object. Compiled, these attributes are native ints.
+    """
+
+    __slots__ = ("changed", "cp", "cpo", "created", "dp", "dpo", "flags", "record")
+
+    def __init__(self, record: Account) -> None:
+        fields: tuple[Any, ...] = record  # by index: attribute access is a property call
+        self.record = record  # as stored (or created): the fields that never change
+        self.flags: int = fields[3]
+        self.dp: int = fields[5]
+        self.dpo: int = fields[6]
+        self.cp: int = fields[7]
+        self.cpo: int = fields[8]
+        # Written by an event that was not rolled back: the account goes to the store.
+        self.changed = False
+        self.created = False  # by this group (Changes.accounts_created, not .accounts)
+
+    def account(self) -> Account:
+        """The working state as a record (the stored record itself while unchanged)."""
+        a: tuple[Any, ...] = self.record
+        if not self.changed:
+            return self.record
+        values = (a[0], a[1], a[2], self.flags, a[4], self.dp, self.dpo, self.cp, self.cpo, a[9])
+        account: Account = _new(Account, values)
+        return account
+
+    def saved(self) -> tuple[_Live, int, int, int, int, int, bool]:
+        """What :meth:`restore` needs to undo what comes next (a chain's undo log)."""
+        return (self, self.flags, self.dp, self.dpo, self.cp, self.cpo, self.changed)
+
+    def restore(self, saved: tuple[_Live, int, int, int, int, int, bool]) -> None:
+        _, self.flags, self.dp, self.dpo, self.cp, self.cpo, self.changed = saved
 
 
 def _new_fields_refusal(t: Transfer, flags: int) -> CreateTransferStatus | None:
@@ -231,7 +268,7 @@ def _new_fields_refusal(t: Transfer, flags: int) -> CreateTransferStatus | None:
     return None
 
 
-def _posting_refusal(dr: Account, cr: Account, amount: int) -> CreateTransferStatus | None:
+def _posting_refusal(dr: _Live, cr: _Live, amount: int) -> CreateTransferStatus | None:
     """Why ``amount`` of a pending transfer cannot be posted between ``dr`` and ``cr``; None
     when it can."""
     # Even the transfer that closed the account cannot be posted: a closed account moves no
@@ -242,9 +279,9 @@ def _posting_refusal(dr: Account, cr: Account, amount: int) -> CreateTransferSta
         return S.CREDIT_ACCOUNT_ALREADY_CLOSED
     # The reserve is released whole and at most that much posted, so the totals cannot grow;
     # only the posted fields can overflow.
-    if dr.debits_posted + amount > AMOUNT_MAX:
+    if dr.dpo + amount > AMOUNT_MAX:
         return S.OVERFLOWS_DEBITS_POSTED
-    if cr.credits_posted + amount > AMOUNT_MAX:
+    if cr.cpo + amount > AMOUNT_MAX:
         return S.OVERFLOWS_CREDITS_POSTED
     return None
 
@@ -257,17 +294,19 @@ class BatchApplier:
     """
 
     def __init__(self, view: LedgerView) -> None:
-        # The stored state, grown by load(); identity against it tells what changed.
-        self._stored_accounts: dict[int, Account] = dict(view.accounts)
-        # Working state: the view overlaid with what earlier events changed.
-        self._accounts: dict[int, Account] = dict(view.accounts)
+        # Working state: the view's accounts, changed in place by the group's events, and
+        # the view's transfers, pending states and failed ids overlaid with the group's.
+        self._accounts: dict[int, _Live] = {}
         self._transfers: dict[int, Transfer] = dict(view.transfers)
         self._pending: dict[int, PendingState] = dict(view.pending)
         self._failed: dict[int, CreateTransferStatus] = dict(view.failed)
         self._changes = Changes()
-        # (dict, key, previous value or _MISSING), replayed backwards when a chain fails.
+        # (dict, key, previous value or _MISSING), replayed backwards when a chain fails,
+        # and the accounts' states before a chain changed them (_Live.saved).
         self._undo: list[tuple[dict[int, Any], int, object]] | None = None
+        self._undo_accounts: list[tuple[_Live, int, int, int, int, int, bool]] = []
         self._chain_marks = (0, 0, 0)
+        self.load(LedgerView(view.accounts))
 
     # ----------------------------------------------------------------- public
 
@@ -275,27 +314,24 @@ class BatchApplier:
         """Everything applied so far; the changed accounts with their final state."""
         changes = self._changes
         # Keys as objects: compiled, an `int` key is unboxed and boxed again for each lookup.
-        stored: dict[Any, Account] = self._stored_accounts
-        working: dict[Any, Account] = self._accounts
-        # Every change replaces the account object, and a rolled-back chain restores the
-        # old one, so identity tells what changed.
+        working: dict[Any, _Live] = self._accounts
         changes.accounts = {
-            account_id: account
-            for account_id, account in working.items()
-            if account_id in stored and account is not stored[account_id]
+            account_id: live.account()
+            for account_id, live in working.items()
+            if live.changed and not live.created
         }
         # An account created and changed in the same group is written once, final.
-        changes.accounts_created = [self._accounts[a.id] for a in changes.accounts_created]
+        changes.accounts_created = [working[a[0]].account() for a in changes.accounts_created]
         return changes
 
     def load(self, view: LedgerView) -> None:
         """Add stored state for names the applier has not seen yet (a write unit that names
         more accounts or transfers once it has read some). A name already known keeps its
         working state: what earlier events did to it is newer than the store."""
+        accounts: dict[Any, _Live] = self._accounts
         for account_id, account in view.accounts.items():
-            if account_id not in self._accounts:
-                self._stored_accounts[account_id] = account
-                self._accounts[account_id] = account
+            if account_id not in accounts:
+                accounts[account_id] = _Live(account)
         for transfer_id, transfer in view.transfers.items():
             self._transfers.setdefault(transfer_id, transfer)
         for transfer_id, state in view.pending.items():
@@ -305,7 +341,8 @@ class BatchApplier:
 
     def account(self, account_id: int) -> Account | None:
         """The account's working state (stored state plus what this group did to it)."""
-        return self._accounts.get(account_id)
+        live = self._accounts.get(account_id)
+        return None if live is None else live.account()
 
     def transfer(self, transfer_id: int) -> Transfer | None:
         return self._transfers.get(transfer_id)
@@ -339,7 +376,8 @@ class BatchApplier:
             if pending is None:
                 raise LedgerInvariantError(f"pending state without transfer {state.transfer_id}")
             dr, cr = self._released(pending, posted=0)
-            self._set_accounts(dr, cr, timestamp)
+            if (dr.flags | cr.flags) & _HISTORY:
+                self._record_history(dr, cr, timestamp)
             self._set_pending(
                 PendingState(pending.id, PendingStatus.EXPIRED, current.expires_at, timestamp)
             )
@@ -407,6 +445,7 @@ class BatchApplier:
     def _begin_chain(self) -> None:
         changes = self._changes
         self._undo = []
+        self._undo_accounts = []
         self._chain_marks = (
             len(changes.accounts_created),
             len(changes.transfers),
@@ -415,6 +454,7 @@ class BatchApplier:
 
     def _commit_chain(self) -> None:
         self._undo = None
+        self._undo_accounts = []
 
     def _rollback_chain(self) -> None:
         undo = self._undo
@@ -427,12 +467,24 @@ class BatchApplier:
                 del table[key]
             else:
                 table[key] = previous
+        saved = self._undo_accounts
+        for index in range(len(saved) - 1, -1, -1):
+            saved[index][0].restore(saved[index])
+        self._undo_accounts = []
         created, transfers, balances = self._chain_marks
         changes = self._changes
         del changes.accounts_created[created:]
         del changes.transfers[transfers:]
         del changes.balances[balances:]
         self._undo = None
+
+    def _changing(self, dr: _Live, cr: _Live) -> None:
+        """Mark both accounts changed; in a chain, save their state first for undoing."""
+        if self._undo is not None:
+            self._undo_accounts.append(dr.saved())
+            self._undo_accounts.append(cr.saved())
+        dr.changed = True
+        cr.changed = True
 
     def _write(self, table: dict[int, Any], key: int, value: object) -> None:
         if self._undo is not None:
@@ -469,9 +521,10 @@ class BatchApplier:
             return A.ASSET_NOT_FOUND
         if a.code == 0:
             return A.CODE_MUST_NOT_BE_ZERO
-        existing = self._accounts.get(a.id)
-        if existing is not None:
-            if a.flags != existing.flags & ~_CLOSED:
+        live = self._accounts.get(a.id)
+        if live is not None:
+            existing = live.record
+            if a.flags != live.flags & ~_CLOSED:
                 return A.EXISTS_WITH_DIFFERENT_FLAGS
             if a.user_data != existing.user_data:
                 return A.EXISTS_WITH_DIFFERENT_USER_DATA
@@ -481,7 +534,9 @@ class BatchApplier:
                 return A.EXISTS_WITH_DIFFERENT_CODE
             return A.EXISTS
         account = Account(a.id, a.asset, a.code, int(a.flags), a.user_data, 0, 0, 0, 0, timestamp)
-        self._write(self._accounts, a.id, account)
+        live = _Live(account)
+        live.created = True
+        self._write(self._accounts, a.id, live)
         self._changes.accounts_created.append(account)
         return A.CREATED
 
@@ -530,7 +585,7 @@ class BatchApplier:
         if refusal is not None:
             return refusal
         fields: tuple[Any, ...] = t
-        accounts = self._accounts
+        accounts: dict[Any, _Live] = self._accounts
         dr = accounts.get(fields[1])  # the ids as objects, as in _create_transfer
         if dr is None:
             return S.DEBIT_ACCOUNT_NOT_FOUND
@@ -540,8 +595,10 @@ class BatchApplier:
         amount: int = t[3]
         timeout_s: int = t[8]
         pending = flags & _PENDING
-        dr_asset, dr_flags, dr_dp, dr_dpo, dr_cpo = dr[1], dr[3], dr[5], dr[6], dr[8]
-        cr_asset, cr_flags, cr_dpo, cr_cp, cr_cpo = cr[1], cr[3], cr[6], cr[7], cr[8]
+        dr_asset: Any = dr.record[1]
+        cr_asset: Any = cr.record[1]
+        dr_flags, dr_dp, dr_dpo, dr_cpo = dr.flags, dr.dp, dr.dpo, dr.cpo
+        cr_flags, cr_dpo, cr_cp, cr_cpo = cr.flags, cr.dpo, cr.cp, cr.cpo
         if dr_asset != cr_asset:
             return S.ACCOUNTS_MUST_HAVE_THE_SAME_ASSET
         if t[4] != dr_asset:
@@ -580,41 +637,31 @@ class BatchApplier:
         return self._apply_new(t, flags, amount, timestamp, dr, cr)
 
     def _apply_new(
-        self, t: Transfer, flags: int, amount: int, timestamp: int, dr: Account, cr: Account
+        self, t: Transfer, flags: int, amount: int, timestamp: int, dr: _Live, cr: _Live
     ) -> CreateTransferStatus:
         """Store the checked new transfer ``t`` of ``amount`` (after balancing) and move its
         accounts: a pending amount into their pending fields, any other into the posted ones.
 
-        The fields that pass through unchanged are copied as the objects they are (Any):
-        compiled, a field read as `int` is unboxed and boxed again into a new int object
-        for most values, which was most of the records' cost."""
+        The transfer's fields that pass through unchanged are copied as the objects they are
+        (Any): compiled, a field read as `int` is unboxed and boxed again into a new int
+        object for most values."""
         tf: tuple[Any, ...] = t
-        a: tuple[Any, ...] = dr
-        b: tuple[Any, ...] = cr
-        # The amount moved: the event's own object unless balancing changed it.
+        # The amount recorded: the event's own object unless balancing changed it.
         moved: Any = amount if flags & (_BAL_DR | _BAL_CR) else tf[3]
-        dr_flags: Any = a[3]
-        cr_flags: Any = b[3]
-        if flags & (_CLOSE_DR | _CLOSE_CR):
-            dr_flags = dr[3] | (_CLOSED if flags & _CLOSE_DR else 0)
-            cr_flags = cr[3] | (_CLOSED if flags & _CLOSE_CR else 0)
+        self._changing(dr, cr)
+        if flags & _CLOSE_DR:
+            dr.flags |= _CLOSED
+        if flags & _CLOSE_CR:
+            cr.flags |= _CLOSED
         if flags & _PENDING:
-            dr = _new(
-                Account, (a[0], a[1], a[2], dr_flags, a[4], a[5] + moved, a[6], a[7], a[8], a[9])
-            )
-            cr = _new(
-                Account, (b[0], b[1], b[2], cr_flags, b[4], b[5], b[6], b[7] + moved, b[8], b[9])
-            )
+            dr.dp += amount
+            cr.cp += amount
             timeout_s: int = t[8]
             expires_at = timestamp + timeout_s * NS_PER_S if timeout_s else 0
             self._set_pending(PendingState(t[0], PendingStatus.PENDING, expires_at, 0))
         else:
-            dr = _new(
-                Account, (a[0], a[1], a[2], dr_flags, a[4], a[5], a[6] + moved, a[7], a[8], a[9])
-            )
-            cr = _new(
-                Account, (b[0], b[1], b[2], cr_flags, b[4], b[5], b[6], b[7], b[8] + moved, b[9])
-            )
+            dr.dpo += amount
+            cr.cpo += amount
         record = _new(
             Transfer,
             (tf[0], tf[1], tf[2], moved, tf[4], tf[5], flags, 0, tf[8], tf[9], timestamp),
@@ -686,75 +733,50 @@ class BatchApplier:
 
     # ----------------------------------------------------------------- state helpers
 
-    def _accounts_of(self, p: Transfer) -> tuple[Account, Account]:
+    def _accounts_of(self, p: Transfer) -> tuple[_Live, _Live]:
         dr = self._accounts.get(p.debit_account_id)
         cr = self._accounts.get(p.credit_account_id)
         if dr is None or cr is None:
             raise LedgerInvariantError(f"pending transfer {p.id} names a missing account")
         return dr, cr
 
-    def _released(self, p: Transfer, *, posted: int) -> tuple[Account, Account]:
-        """The accounts of pending transfer ``p`` with its whole reserve released and
-        ``posted`` of it posted. A closing transfer reopens its account: it can only be
-        voided or expire, never posted (a closed account moves no money)."""
+    def _released(self, p: Transfer, *, posted: int) -> tuple[_Live, _Live]:
+        """Release the whole reserve of pending transfer ``p`` from its accounts and post
+        ``posted`` of it; the two accounts. A closing transfer reopens its account: it can
+        only be voided or expire, never posted (a closed account moves no money)."""
         dr, cr = self._accounts_of(p)
-        if dr.debits_pending < p.amount or cr.credits_pending < p.amount:
+        amount = p.amount
+        if dr.dp < amount or cr.cp < amount:
             raise LedgerInvariantError(f"reserve of pending transfer {p.id} is not held")
-        dr_flags = dr.flags & ~_CLOSED if p.flags & _CLOSE_DR else dr.flags
-        cr_flags = cr.flags & ~_CLOSED if p.flags & _CLOSE_CR else cr.flags
-        dr = _with_balances(
-            dr,
-            dr.debits_pending - p.amount,
-            dr.debits_posted + posted,
-            dr.credits_pending,
-            dr.credits_posted,
-            dr_flags,
-        )
-        cr = _with_balances(
-            cr,
-            cr.debits_pending,
-            cr.debits_posted,
-            cr.credits_pending - p.amount,
-            cr.credits_posted + posted,
-            cr_flags,
-        )
+        self._changing(dr, cr)
+        if p.flags & _CLOSE_DR:
+            dr.flags &= ~_CLOSED
+        if p.flags & _CLOSE_CR:
+            cr.flags &= ~_CLOSED
+        dr.dp -= amount
+        dr.dpo += posted
+        cr.cp -= amount
+        cr.cpo += posted
         return dr, cr
 
-    def _store_transfer(self, record: Transfer, dr: Account, cr: Account) -> None:
-        # The ids as objects (Any), by index: see _create_transfer.
-        tid, dr_id, cr_id = cast(tuple[Any, ...], record)[0], dr[0], cr[0]
+    def _store_transfer(self, record: Transfer, dr: _Live, cr: _Live) -> None:
+        """Record the transfer that moved ``dr`` and ``cr`` (changed already, in place)."""
+        # The id as an object (Any), by index: see _create_transfer.
+        tid = cast(tuple[Any, ...], record)[0]
         if self._undo is None:  # outside a chain nothing needs undoing: write directly
             transfers: dict[Any, Transfer] = self._transfers
-            accounts: dict[Any, Account] = self._accounts
             transfers[tid] = record
-            accounts[dr_id] = dr
-            accounts[cr_id] = cr
         else:
             self._write(self._transfers, tid, record)
-            self._write(self._accounts, dr_id, dr)
-            self._write(self._accounts, cr_id, cr)
         self._changes.transfers.append(record)
-        if (dr[3] | cr[3]) & _HISTORY:
+        if (dr.flags | cr.flags) & _HISTORY:
             self._record_history(dr, cr, record[10])
 
-    def _set_accounts(self, dr: Account, cr: Account, timestamp: int) -> None:
-        self._write(self._accounts, dr.id, dr)
-        self._write(self._accounts, cr.id, cr)
-        if (dr.flags | cr.flags) & _HISTORY:
-            self._record_history(dr, cr, timestamp)
-
-    def _record_history(self, dr: Account, cr: Account, timestamp: int) -> None:
-        for account in (dr, cr):
-            if account.flags & _HISTORY:
+    def _record_history(self, dr: _Live, cr: _Live, timestamp: int) -> None:
+        for live in (dr, cr):
+            if live.flags & _HISTORY:
                 self._changes.balances.append(
-                    AccountBalance(
-                        account.id,
-                        timestamp,
-                        account.debits_pending,
-                        account.debits_posted,
-                        account.credits_pending,
-                        account.credits_posted,
-                    )
+                    AccountBalance(live.record[0], timestamp, live.dp, live.dpo, live.cp, live.cpo)
                 )
 
     def _set_pending(self, state: PendingState) -> None:

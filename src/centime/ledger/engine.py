@@ -515,9 +515,10 @@ def _overlapping_writes(store: LedgerStore) -> OverlappingWrites | None:
 def _gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while the writer handles a group.
 
-    The core creates three small tuples per transfer and none of them forms a cycle; left on,
-    the collector would scan the growing heap dozens of times per 8189-event group (a fifth
-    of the core's time, measured). Reference counting still frees everything as usual.
+    The core creates a record per transfer and one per changed account, and none of them
+    forms a cycle; left on, the collector would scan the growing heap dozens of times per
+    8189-event group (a fifth of the core's time, measured when it made three records per
+    transfer). Reference counting still frees everything as usual.
     """
     enabled = gc.isenabled()
     gc.disable()

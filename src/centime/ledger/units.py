@@ -97,6 +97,14 @@ def _existing(ids: Iterable[int], lookup: Callable[[int], T | None]) -> dict[int
     return found
 
 
+def _without(ids: set[int], known: set[int]) -> set[int]:
+    """``ids`` less ``known``, in place. A group's first view knows nothing yet, and a set
+    difference builds a new set even then (0.4 ms for a group's 8189 transfer ids)."""
+    if known:
+        ids -= known
+    return ids
+
+
 def event_names(kind: str, events: Sequence[Any]) -> tuple[set[int], set[int], set[int]]:
     """The valid transfer, pending and account ids (:func:`valid_id`) a batch of events
     names. Garbage fields name nothing (type() first: a malformed field may be unhashable);
@@ -163,17 +171,19 @@ class GroupLoader:
         """The stored state of the names not loaded before (invalid ids are skipped; with
         ``valid``, the caller passes sets of valid ids only, as :func:`event_names` makes)."""
         if valid:
-            transfer_new = set(transfer_ids) - self._transfers
-            pending_new = set(pending_ids) - self._pending
+            transfer_new = _without(set(transfer_ids), self._transfers)
+            pending_new = _without(set(pending_ids), self._pending)
             account_new = set(account_ids)
         else:
-            transfer_new = _valid_ids(transfer_ids) - self._transfers
-            pending_new = _valid_ids(pending_ids) - self._pending
+            transfer_new = _without(_valid_ids(transfer_ids), self._transfers)
+            pending_new = _without(_valid_ids(pending_ids), self._pending)
             account_new = _valid_ids(account_ids)
         txn = self.txn
         pending = txn.lock_pending(sorted(pending_new)) if pending_new else {}
         self.pending_states.update(pending)
-        wanted = (transfer_new | pending_new) - self._transfers
+        wanted = _without(
+            transfer_new | pending_new if pending_new else set(transfer_new), self._transfers
+        )
         transfers = txn.transfers(wanted) if wanted else {}
         failed = txn.failed(transfer_new) if transfer_new else {}
         pending_accounts: set[int] = set()
