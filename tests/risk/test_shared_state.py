@@ -17,7 +17,7 @@ from centime.risk.engine import RiskEngine
 from centime.risk.features import FeatureConfig, OnlineFeatures
 from centime.risk.native import state_module
 from centime.risk.rules import RulesFile
-from centime.risk.shared_state import SUM_MAX, RedisVelocity, micro_units
+from centime.risk.shared_state import SUM_MAX, RedisVelocity, micro_units, parse_fields
 from centime.risk.simulate import TYPOLOGIES, SimConfig, simulate
 from centime.risk.types import Action, RiskEvent
 from centime.risk.windows import STANDARD_WINDOWS, WindowSet
@@ -199,3 +199,30 @@ def test_a_key_of_another_type_is_an_error_and_the_other_keys_are_written(
     with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
         velocity.store()
     assert client.hlen(f"{prefix}v:payer:cus_1") == 2 * len(STANDARD_WINDOWS)
+
+
+@given(
+    st.dictionaries(
+        st.tuples(st.integers(0, 4), st.integers(-(10**12), 10**12)),
+        st.tuples(st.integers(0, 2**40), st.integers(0, SUM_MAX)),
+        max_size=30,
+    ),
+    st.lists(st.sampled_from([b"junk", b"9:1", b"0:x", b"1:2ss", b":3", b"s"]), max_size=4),
+)
+def test_a_hash_parses_to_its_buckets_whatever_the_order_and_the_names_known(
+    cells: dict[tuple[int, int], tuple[int, int]], strays: list[bytes]
+) -> None:
+    """HGETALL's flat list (sums before counts, fields of no window among them) parses to
+    the buckets written, with the names cache empty or already holding every name."""
+    flat: list[bytes] = []
+    for (window, bucket), (count, total) in cells.items():
+        flat += [f"{window}:{bucket}s".encode(), str(total).encode()]
+        flat += [f"{window}:{bucket}".encode(), str(count).encode()]
+    for stray in strays:
+        flat += [stray, b"7"]
+    expected: list[dict[int, list[int]]] = [{} for _ in range(5)]
+    for (window, bucket), (count, total) in cells.items():
+        expected[window][bucket] = [count, total]
+    names: dict[bytes, tuple[int, int, int] | None] = {}
+    assert parse_fields(flat, 5, names) == expected
+    assert parse_fields(flat, 5, names) == expected  # every name known now
