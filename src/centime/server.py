@@ -13,6 +13,7 @@ bounded in size, keys are rate limited.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
@@ -28,6 +29,7 @@ from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
 from litestar.typing import FieldDefinition
 
+from centime.api import lean
 from centime.api.audit import audit_routes
 from centime.api.body import ApiRequest
 from centime.api.guards import check_every_route_authorizes
@@ -167,13 +169,16 @@ def create_app(
     auth_failures: FailureLimit | None = None,
     open_payments: OpenPaymentsState | None = None,
     rate_store: RateStore | None = None,
+    lean_payments: bool | None = None,
 ) -> Litestar:
     """The HTTP app over ``platform`` (its ledger's store also serves the audit endpoints;
     ``audit`` is the log the ledger writes with, if any). ``web``: the web apps too, on the
     same app (their pages are left out of the OpenAPI document). ``auth_failures``: the
     limit on failed authentications per client address (the default's otherwise).
     ``open_payments``: the Open Payments servers under ``/op`` (centime.openpayments).
-    ``rate_store``: where the rate limits keep their buckets (default: this process)."""
+    ``rate_store``: where the rate limits keep their buckets (default: this process).
+    ``lean_payments``: ``POST /v1/payments`` on the lean path (centime.api.lean; default:
+    on unless ``CENTIME_LEAN_PAYMENTS=0``)."""
     metrics = Metrics()
     api = ApiState(
         platform=platform,
@@ -219,4 +224,8 @@ def create_app(
     )
     allow.learn(app)
     check_every_route_authorizes(app)
+    if lean_payments is None:
+        lean_payments = os.environ.get(lean.LEAN_ENV, "1") != "0"
+    if lean_payments:
+        lean.install(app, metrics, API_BODY_MAX_BYTES)
     return app

@@ -1,0 +1,230 @@
+"""A lean path for ``POST /v1/payments``: the same work as the Litestar route, less machinery.
+
+Litestar's per-request machinery (routing, the guards' handler copies, the signature model,
+the kwargs extraction, the response objects) cost about a third of the event loop's time per
+single payment. This ASGI wrapper sits where Litestar's own exception handler sits (inside
+``Litestar.__call__``, so the app's ``before_send`` hooks still see every message: the
+metrics, the request id, the localized problem documents), and for ``POST /v1/payments``
+runs the route's own pieces directly: the route's guards (authentication with the same key
+verifier and cache, the per-key rate limit, the failed-authentication limit per address,
+the scope), the strict body decoding, and the route's handler function (authorization,
+Idempotency-Key, the screen, the payment queue). Errors are answered by the app's own
+exception handlers, so a refusal's document is the one Litestar would have sent.
+
+It falls back to Litestar, before doing anything that counts (a rate-limit token, a failed
+authentication), for any request it does not take: another path or method, a repeated
+header, no or a bad ``Content-Length``, ``Transfer-Encoding``, a body that is not
+``application/json``, a missing or malformed ``Idempotency-Key``, an invalid Host header, a
+body larger than the app accepts or not the announced length. The app builds it only when
+the route is as plain as it assumes (no hooks, no response headers, the metrics middleware
+alone, debug off); ``CENTIME_LEAN_PAYMENTS=0`` turns it off (``create_app(lean_payments=)``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from typing import Any, Final, cast
+
+from litestar import Litestar, Response
+from litestar._asgi.utils import is_valid_host  # Litestar's own Host check, not copied
+from litestar.handlers import HTTPRouteHandler
+from litestar.routes import HTTPRoute
+from litestar.types import ASGIApp, HTTPResponseStartEvent, Receive, Scope, Send
+from litestar.utils import is_async_callable
+
+from centime import wire
+from centime.http.metrics import Metrics
+from centime.http.problems import exception_handlers
+
+from .body import ApiRequest, decode_strict
+from .idempotency import key_is_valid
+
+__all__ = ["LEAN_ENV", "ROUTE", "LeanPayments", "install"]
+
+ROUTE: Final = "/v1/payments"
+LEAN_ENV: Final = "CENTIME_LEAN_PAYMENTS"
+
+_JSON: Final = "application/json"
+# Headers whose value the lean path reads, or which mean a request it does not take.
+_CONTENT_TYPE: Final = b"content-type"
+_CONTENT_LENGTH: Final = b"content-length"
+_KEY: Final = b"idempotency-key"
+_HOST: Final = b"host"
+_CHUNKED: Final = b"transfer-encoding"
+
+
+def _length_if_plain(headers: list[tuple[bytes, bytes]], max_bytes: int) -> int | None:
+    """The body's announced length when the lean path may take the request, else None:
+    every header once, a JSON body of at most ``max_bytes``, a well-formed key, a valid
+    Host."""
+    found = dict(headers)
+    if len(found) != len(headers) or _CHUNKED in found:
+        return None
+    media = found.get(_CONTENT_TYPE, b"").decode("latin-1").split(";", 1)[0].strip().lower()
+    key = found.get(_KEY)
+    host = found.get(_HOST)
+    length = found.get(_CONTENT_LENGTH, b"")
+    if media != _JSON or key is None or not key_is_valid(key.decode("latin-1")):
+        return None
+    if (host is not None and not is_valid_host(host)) or not length.isdigit():
+        return None
+    announced = int(length)
+    return announced if announced <= max_bytes else None
+
+
+class _Replay:
+    """A receive that hands out ``messages`` first, then the connection's own."""
+
+    def __init__(self, messages: list[Any], receive: Receive) -> None:
+        self._messages = messages
+        self._receive = receive
+
+    async def __call__(self) -> Any:
+        if self._messages:
+            return self._messages.pop(0)
+        return await self._receive()
+
+
+async def _read(receive: Receive, length: int) -> tuple[list[Any], bytes | None]:
+    """The messages read and the body: None when it is not exactly ``length`` bytes (or the
+    client left), for Litestar to answer."""
+    messages: list[Any] = []
+    size = 0
+    while True:
+        message: Any = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            return messages, None
+        size += len(message.get("body", b""))
+        if size > length:
+            return messages, None
+        if not message.get("more_body", False):
+            break
+    if size != length:
+        return messages, None
+    body = b"".join(m.get("body", b"") for m in messages)
+    return messages, body
+
+
+def _encoded(response: Response[Any]) -> list[tuple[bytes, bytes]]:
+    """The response's headers as Litestar encodes them: its own (lower-cased), then the
+    content type and length."""
+    body = cast("bytes", response.content)
+    return [
+        *(
+            (name.lower().encode("latin-1"), value.encode("latin-1"))
+            for name, value in response.headers.items()
+        ),
+        (b"content-type", str(response.media_type).encode("latin-1")),
+        (b"content-length", str(len(body)).encode("latin-1")),
+    ]
+
+
+class LeanPayments:
+    """The ASGI app in front of Litestar's exception handler and router (see the module)."""
+
+    def __init__(self, inner: ASGIApp, handler: HTTPRouteHandler, metrics: Metrics, max_bytes: int):
+        self.inner = inner
+        self.enabled = True  # tests turn it off on one app to compare both paths
+        self.served = 0  # requests answered here, not by Litestar (the tests' check)
+        self._handler = handler
+        self._guards = handler.resolve_guards()
+        self._metrics = metrics
+        self._max_bytes = max_bytes
+        self._on_error: Mapping[type[Exception], Any] = cast("Any", exception_handlers())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raw: Any = scope
+        if (
+            not self.enabled
+            or raw["type"] != "http"
+            or raw["path"] != ROUTE
+            or raw["method"] != "POST"
+            or raw.get("root_path")
+        ):
+            return await self.inner(scope, receive, send)
+        length = _length_if_plain(raw["headers"], self._max_bytes)
+        if length is None:
+            return await self.inner(scope, receive, send)
+        messages, body = await _read(receive, length)
+        if body is None:
+            return await self.inner(scope, _Replay(messages, receive), send)
+        self.served += 1
+        await self._serve(raw, body, _Replay(messages, receive), send)
+
+    async def _serve(self, scope: Any, body: bytes, receive: Receive, send: Send) -> None:
+        # What Litestar's router and the metrics middleware note in the scope.
+        scope.setdefault("path_params", {})
+        scope["route_handler"] = self._handler
+        scope["path_template"] = ROUTE
+        self._metrics.started(scope)
+        request = ApiRequest(scope, receive=receive, send=send)
+        try:
+            response = await self._respond(request, body)
+        except Exception as error:  # as Litestar's exception handler answers it
+            response = self._handle(request, error)
+        if not isinstance(response.content, bytes) or response.cookies or response.background:
+            await response.to_asgi_response(app=None, request=request)(scope, receive, send)
+            return
+        start: HTTPResponseStartEvent = {
+            "type": "http.response.start",
+            "status": response.status_code or self._handler.status_code,
+            "headers": _encoded(response),
+        }
+        await send(start)
+        await send({"type": "http.response.body", "body": response.content, "more_body": False})
+
+    async def _respond(self, request: ApiRequest, body: bytes) -> Response[Any]:
+        """The route's guards, its body decoded as Litestar's signature would, its handler."""
+        for guard in self._guards:
+            await cast("Awaitable[None]", guard(request, self._handler))
+        data = decode_strict(body, wire.PaymentCreate)
+        key = request.headers.get("idempotency-key")
+        made = await self._handler.fn(request=request, data=data, idempotency_key=key)
+        return cast("Response[Any]", made)
+
+    def _handle(self, request: ApiRequest, error: Exception) -> Response[Any]:
+        for kind in type(error).__mro__:
+            handler = self._on_error.get(kind)
+            if handler is not None:
+                return cast("Response[Any]", handler(request, error))
+        raise error  # not an Exception handled by the app: as Litestar, let it out
+
+
+def _payment_handler(app: Litestar) -> HTTPRouteHandler | None:
+    for route in app.routes:
+        if isinstance(route, HTTPRoute) and route.path == ROUTE:
+            found = route.route_handler_map.get("POST")
+            return found[0] if found else None
+    return None
+
+
+def _plain(app: Litestar, handler: HTTPRouteHandler, metrics: Metrics, max_bytes: int) -> bool:
+    """Whether the route is as plain as the lean path assumes: nothing runs around it but
+    the metrics middleware and the app's before_send hooks."""
+    return (
+        not app.debug
+        and app.cors_config is None
+        and handler.resolve_before_request() is None
+        and not any(layer.after_request for layer in handler.ownership_layers)
+        and handler.resolve_request_class() is ApiRequest
+        and handler.resolve_request_max_body_size() == max_bytes
+        and all(is_async_callable(guard) for guard in handler.resolve_guards())
+        and not handler.cache
+        and handler.resolve_after_response() is None
+        and not handler.resolve_response_headers()
+        and not handler.resolve_response_cookies()
+        and handler.resolve_middleware() == [metrics.middleware]
+        and not handler.has_sync_callable
+    )
+
+
+def install(app: Litestar, metrics: Metrics, max_bytes: int) -> LeanPayments | None:
+    """Put the lean path in front of ``app``'s router (None: the route is not plain, and
+    Litestar answers every request as before)."""
+    handler = _payment_handler(app)
+    if handler is None or not _plain(app, handler, metrics, max_bytes):
+        return None
+    lean = LeanPayments(app.asgi_handler, handler, metrics, max_bytes)
+    app.asgi_handler = lean
+    return lean
