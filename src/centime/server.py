@@ -13,7 +13,6 @@ bounded in size, keys are rate limited.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
@@ -224,8 +223,5 @@ def create_app(
     )
     allow.learn(app)
     check_every_route_authorizes(app)
-    if lean_payments is None:
-        lean_payments = os.environ.get(lean.LEAN_ENV, "1") != "0"
-    if lean_payments:
-        lean.install(app, metrics, API_BODY_MAX_BYTES)
+    lean.install(app, metrics, API_BODY_MAX_BYTES, enabled=lean_payments)
     return app

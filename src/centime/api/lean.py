@@ -22,6 +22,7 @@ alone, debug off); ``CENTIME_LEAN_PAYMENTS=0`` turns it off (``create_app(lean_p
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Mapping
 from typing import Any, Final, cast
 
@@ -219,11 +220,16 @@ def _plain(app: Litestar, handler: HTTPRouteHandler, metrics: Metrics, max_bytes
     )
 
 
-def install(app: Litestar, metrics: Metrics, max_bytes: int) -> LeanPayments | None:
-    """Put the lean path in front of ``app``'s router (None: the route is not plain, and
-    Litestar answers every request as before)."""
+def install(
+    app: Litestar, metrics: Metrics, max_bytes: int, *, enabled: bool | None = None
+) -> LeanPayments | None:
+    """Put the lean path in front of ``app``'s router (None: turned off, by ``enabled`` or
+    else ``CENTIME_LEAN_PAYMENTS=0``, or the route is not plain: Litestar answers every
+    request as before)."""
+    if enabled is None:
+        enabled = os.environ.get(LEAN_ENV, "1") != "0"
     handler = _payment_handler(app)
-    if handler is None or not _plain(app, handler, metrics, max_bytes):
+    if not enabled or handler is None or not _plain(app, handler, metrics, max_bytes):
         return None
     lean = LeanPayments(app.asgi_handler, handler, metrics, max_bytes)
     app.asgi_handler = lean
