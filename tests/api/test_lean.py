@@ -43,7 +43,7 @@ class Side:
     tokens: dict[str, str]  # who -> bearer token (the rate-limit test's own keys per side)
 
 
-def _scope(headers: Headers, body: bytes, client: str) -> dict[str, Any]:
+def _scope(headers: Headers, body: bytes, client: str, query: bytes) -> dict[str, Any]:
     return {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -52,7 +52,7 @@ def _scope(headers: Headers, body: bytes, client: str) -> dict[str, Any]:
         "scheme": "http",
         "path": ROUTE,
         "raw_path": ROUTE.encode(),
-        "query_string": b"",
+        "query_string": query,
         "root_path": "",
         "headers": headers,
         "client": (client, 50000),
@@ -60,7 +60,7 @@ def _scope(headers: Headers, body: bytes, client: str) -> dict[str, Any]:
     }
 
 
-def send(api: Api, headers: Headers, body: bytes, client: str) -> Answer:
+def send(api: Api, headers: Headers, body: bytes, client: str, query: bytes = b"") -> Answer:
     """The app's answer to one raw request (in the test client's event loop)."""
 
     async def call() -> Answer:
@@ -73,7 +73,7 @@ def send(api: Api, headers: Headers, body: bytes, client: str) -> Answer:
         async def record(message: Any) -> None:
             sent.append(message)
 
-        await api.app(_scope(headers, body, client), receive, record)  # type: ignore[arg-type]
+        await api.app(_scope(headers, body, client, query), receive, record)  # type: ignore[arg-type]
         start = sent[0]
         return (
             start["status"],
@@ -102,6 +102,7 @@ class Request:
     content_type: str | None = "application/json"
     extra: tuple[tuple[bytes, bytes], ...] = ()
     length: int | None = None  # a Content-Length other than the body's
+    query: bytes = b""
 
 
 def _headers(request: Request, side: Side, rid: str) -> Headers:
@@ -132,7 +133,8 @@ def run(api: Api, side: Side, requests: list[Request], rid: str) -> list[Answer]
     lean_of(api).enabled = side.lean
     answers = []
     for n, request in enumerate(requests):
-        answers.append(send(api, _headers(request, side, f"{rid}-{n}"), request.body, side.client))
+        headers = _headers(request, side, f"{rid}-{n}")
+        answers.append(send(api, headers, request.body, side.client, request.query))
     return answers
 
 
@@ -282,6 +284,8 @@ CASES: dict[str, tuple[Callable[[World], list[Request]], int, str]] = {
         201,
         "",
     ),
+    # A query string is part of what an Idempotency-Key's answer is stored for.
+    "a query string": (lambda w: [Request(w.body(), query=b"x=1")], 201, ""),
     # Litestar reads what comes (the lean path hands such a request to Litestar).
     "a short body": (lambda w: [Request(w.body(), length=10_000)], 201, ""),
 }
@@ -294,6 +298,7 @@ FALLS_BACK = {
     "not JSON",
     "a repeated header",
     "a short body",
+    "a query string",
 }
 
 
