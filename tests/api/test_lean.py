@@ -256,6 +256,13 @@ CASES: dict[str, tuple[Callable[[World], list[Request]], int, str]] = {
         415,
         "unsupported_media_type",
     ),
+    "an empty body": (lambda w: [Request(b"")], 400, "invalid_request"),
+    "a blank body": (lambda w: [Request(b"  ")], 400, "invalid_request"),
+    "a header in capitals": (
+        lambda w: [Request(w.body(), extra=((b"Centime-Device", b"phone"),))],
+        201,
+        "",
+    ),
     "malformed JSON": (lambda w: [Request(b'{"customer_id": ')], 400, "invalid_request"),
     "unknown field": (lambda w: [Request(w.body(tip=1))], 400, "invalid_request"),
     "float amount": (
@@ -299,6 +306,8 @@ FALLS_BACK = {
     "a repeated header",
     "a short body",
     "a query string",
+    "a header in capitals",
+    "an empty body",
 }
 
 
