@@ -198,6 +198,9 @@ class LeanPayments:
         length = _length_if_plain(raw["headers"], self._max_bytes)
         if length is None:
             return await self.inner(scope, receive, send)
+        # Timed from here, as Litestar's metrics middleware times from before the body is
+        # read (on a fall back, the middleware notes its own start).
+        self._metrics.started(scope)
         messages, body = await _read(receive, length)
         if body is None:
             return await self.inner(scope, _Replay(messages, receive), send)
@@ -205,11 +208,10 @@ class LeanPayments:
         await self._serve(raw, body, _Replay(messages, receive), send)
 
     async def _serve(self, scope: Any, body: bytes, receive: Receive, send: Send) -> None:
-        # What Litestar's router and the metrics middleware note in the scope.
+        # What Litestar's router notes in the scope.
         scope.setdefault("path_params", {})
         scope["route_handler"] = self._handler
         scope["path_template"] = ROUTE
-        self._metrics.started(scope)
         request = LeanRequest(scope, body)
         try:
             response = await self._respond(request, body)
