@@ -31,6 +31,8 @@ from typing import Any, Final, cast
 from litestar import Litestar, Response
 from litestar._asgi.utils import is_valid_host  # Litestar's own Host check, not copied
 from litestar.datastructures import Address
+from litestar.exceptions import InternalServerException
+from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.handlers import HTTPRouteHandler
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Receive, Scope, Send
@@ -72,7 +74,8 @@ def _length_if_plain(headers: list[tuple[bytes, bytes]], max_bytes: int) -> int 
     length = found.get(_CONTENT_LENGTH, b"")
     if media != _JSON or key is None or not key_is_valid(key.decode("latin-1")):
         return None
-    if (host is not None and not is_valid_host(host)) or not length.isdigit():
+    # More than ten digits is no length the app accepts, and int() refuses 4300 digits.
+    if (host is not None and not is_valid_host(host)) or not length.isdigit() or len(length) > 10:
         return None
     announced = int(length)
     # No body is a missing ``data`` parameter to Litestar (not a JSON error): its answer.
@@ -110,7 +113,7 @@ class LeanRequest:
     method: Final = "POST"
     url: Final = _Url()
 
-    def __init__(self, scope: Any, body: bytes) -> None:
+    def __init__(self, scope: Any, body: bytes = b"") -> None:
         self.scope = scope
         self.app: Litestar = scope["app"]
         self.headers = _Headers(scope["headers"])
@@ -121,39 +124,29 @@ class LeanRequest:
     async def body(self) -> bytes:
         return self._body
 
-
-class _Replay:
-    """A receive that hands out ``messages`` first, then the connection's own."""
-
-    def __init__(self, messages: list[Any], receive: Receive) -> None:
-        self._messages = messages
-        self._receive = receive
-
-    async def __call__(self) -> Any:
-        if self._messages:
-            return self._messages.pop(0)
-        return await self._receive()
+    def set_body(self, body: bytes) -> None:
+        self._body = body
 
 
-async def _read(receive: Receive, length: int) -> tuple[list[Any], bytes | None]:
-    """The messages read and the body: None when it is not exactly ``length`` bytes (or the
-    client left), for Litestar to answer."""
-    messages: list[Any] = []
+async def _read(receive: Receive, max_bytes: int) -> bytes:
+    """The body, read as Litestar's ``Request.stream`` reads it: whatever the client sends
+    until its last message (Content-Length is the server's to enforce), a 413 past
+    ``max_bytes``, a 500 if the client leaves first."""
+    chunks: list[bytes] = []
     size = 0
     while True:
         message: Any = await receive()
-        messages.append(message)
+        if message["type"] == "http.disconnect":
+            raise InternalServerException("client disconnected prematurely")
         if message["type"] != "http.request":
-            return messages, None
-        size += len(message.get("body", b""))
-        if size > length:
-            return messages, None
+            continue
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            raise RequestEntityTooLarge
+        chunks.append(chunk)
         if not message.get("more_body", False):
-            break
-    if size != length:
-        return messages, None
-    body = b"".join(m.get("body", b"") for m in messages)
-    return messages, body
+            return b"".join(chunks)
 
 
 def _encoded(response: Response[Any]) -> list[tuple[bytes, bytes]]:
@@ -195,26 +188,23 @@ class LeanPayments:
             or raw.get("raw_path", ROUTE.encode()) != ROUTE.encode()
         ):
             return await self.inner(scope, receive, send)
-        length = _length_if_plain(raw["headers"], self._max_bytes)
-        if length is None:
+        if _length_if_plain(raw["headers"], self._max_bytes) is None:
             return await self.inner(scope, receive, send)
-        # Timed from here, as Litestar's metrics middleware times from before the body is
-        # read (on a fall back, the middleware notes its own start).
+        # Timed from here, as Litestar's metrics middleware times from before its guards.
         self._metrics.started(scope)
-        messages, body = await _read(receive, length)
-        if body is None:
-            return await self.inner(scope, _Replay(messages, receive), send)
+        # From here on the lean path answers, whatever comes: the guards count (a rate-limit
+        # token, a failed authentication), and Litestar would run them a second time.
         self.served += 1
-        await self._serve(raw, body, _Replay(messages, receive), send)
+        await self._serve(raw, receive, send)
 
-    async def _serve(self, scope: Any, body: bytes, receive: Receive, send: Send) -> None:
+    async def _serve(self, scope: Any, receive: Receive, send: Send) -> None:
         # What Litestar's router notes in the scope.
         scope.setdefault("path_params", {})
         scope["route_handler"] = self._handler
         scope["path_template"] = ROUTE
-        request = LeanRequest(scope, body)
+        request = LeanRequest(scope)
         try:
-            response = await self._respond(request, body)
+            response = await self._respond(request, receive)
         except Exception as error:  # as Litestar's exception handler answers it
             response = self._handle(request, error)
         if not isinstance(response.content, bytes) or response.cookies or response.background:
@@ -229,15 +219,26 @@ class LeanPayments:
         await send(start)
         await send({"type": "http.response.body", "body": response.content, "more_body": False})
 
-    async def _respond(self, request: LeanRequest, body: bytes) -> Response[Any]:
-        """The route's guards, its body decoded as Litestar's signature would, its handler."""
+    async def _respond(self, request: LeanRequest, receive: Receive) -> Response[Any]:
+        """The route's guards, then (as Litestar: never for a refused request, so that an
+        anonymous client makes the app read nothing) its body, decoded as Litestar's
+        signature would, then its handler."""
         for guard in self._guards:
             # A guard reads a connection's headers, client, app and scope: LeanRequest's.
             await cast("Awaitable[None]", guard(cast("Any", request), self._handler))
-        data = decode_strict(body, wire.PaymentCreate)
+        body = await _read(receive, self._max_bytes)
+        request.set_body(body)
         key = request.headers.get("idempotency-key")
+        if not body:  # Litestar's missing ``data``: its own signature model's refusal
+            self._refuse_no_data(request, receive, key)
+        data = decode_strict(body, wire.PaymentCreate)
         made = await self._handler.fn(request=request, data=data, idempotency_key=key)
         return cast("Response[Any]", made)
+
+    def _refuse_no_data(self, request: LeanRequest, receive: Receive, key: str | None) -> None:
+        connection = ApiRequest(request.scope, receive=receive)
+        kwargs = {"request": connection, "idempotency_key": key}
+        self._handler.signature_model.parse_values_from_connection_kwargs(connection, kwargs)
 
     def _handle(self, request: LeanRequest, error: Exception) -> Response[Any]:
         for kind in type(error).__mro__:
