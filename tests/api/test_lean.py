@@ -22,6 +22,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from centime.api import lean
 from centime.api.lean import ROUTE, LeanPayments
 from centime.auth import Scope
 from centime.limits import API_BODY_MAX_BYTES
@@ -227,9 +228,23 @@ def test_the_lean_path_is_in_front_unless_turned_off(
 ) -> None:
     assert isinstance(create_app(platform).asgi_handler, LeanPayments)
     assert not isinstance(create_app(platform, lean_payments=False).asgi_handler, LeanPayments)
-    monkeypatch.setenv("CENTIME_LEAN_PAYMENTS", "0")
-    assert not isinstance(create_app(platform).asgi_handler, LeanPayments)
+    for off in ("0", "false", "OFF", "No"):
+        monkeypatch.setenv("CENTIME_LEAN_PAYMENTS", off)
+        assert not isinstance(create_app(platform).asgi_handler, LeanPayments)
     assert isinstance(create_app(platform, lean_payments=True).asgi_handler, LeanPayments)
+    for on in ("1", "true", "ON", "Yes"):
+        monkeypatch.setenv("CENTIME_LEAN_PAYMENTS", on)
+        assert isinstance(create_app(platform).asgi_handler, LeanPayments)
+    for unclear in ("", "2", "disabled"):
+        monkeypatch.setenv("CENTIME_LEAN_PAYMENTS", unclear)
+        with pytest.raises(ValueError, match="CENTIME_LEAN_PAYMENTS"):
+            create_app(platform)
+
+
+def test_the_lean_path_is_not_installed_around_an_after_exception_hook(platform: Platform) -> None:
+    app = create_app(platform, lean_payments=False)
+    app.after_exception = [lambda *_: None]  # type: ignore[list-item]
+    assert lean.install(app, app.state.metrics, API_BODY_MAX_BYTES) is None
 
 
 def test_a_payment_and_its_replay(world: World) -> None:
@@ -425,12 +440,14 @@ def _counted(api: Api, status: str) -> float:
 
 def test_lean_answers_are_counted_and_timed(world: World) -> None:
     before = _counted(world.api, "201"), _counted(world.api, "401")
+    served = lean_of(world.api).served
     run(
         world.api,
         world.sides[1],
         [Request(world.body(), key="m"), Request(world.body(), who="x")],
         "m",
     )
+    assert lean_of(world.api).served == served + 2  # the lean path answered both
     assert (_counted(world.api, "201"), _counted(world.api, "401")) == (
         before[0] + 1,
         before[1] + 1,
@@ -546,10 +563,10 @@ def test_a_refused_request_s_body_is_never_read(platform: Platform) -> None:
     gets its 401 or 429 without ``100 Continue`` and without the app holding its body."""
     for api in make_api(platform, rate_per_s=0.001, rate_burst=10):
         world = World(api, lambda: {})
-        for lean, client in ((False, "10.3.0.1"), (True, "10.3.0.2")):
+        for on, client in ((False, "10.3.0.1"), (True, "10.3.0.2")):
             served = lean_of(api).served
-            assert _reads_before_answer(api, lean, _stalled(None, "s"), client) == (401, 0)
-            assert _reads_before_answer(api, lean, _stalled("ck_bad", "s"), client) == (401, 0)
+            assert _reads_before_answer(api, on, _stalled(None, "s"), client) == (401, 0)
+            assert _reads_before_answer(api, on, _stalled("ck_bad", "s"), client) == (401, 0)
             token = api.merchant_key(world.shop.merchant, Scope.PAYMENTS)
             paid = [
                 send(api, _stalled(token, f"{client}-{n}")[:-2] + auth, client, Request(body))
@@ -558,8 +575,8 @@ def test_a_refused_request_s_body_is_never_read(platform: Platform) -> None:
                 for body in [world.body()]
             ]
             assert [answer[0] for answer in paid] == [201] * 10
-            assert _reads_before_answer(api, lean, _stalled(token, f"{client}-2"), client) == (
+            assert _reads_before_answer(api, on, _stalled(token, f"{client}-2"), client) == (
                 429,
                 0,
             )
-            assert (lean_of(api).served > served) is lean
+            assert (lean_of(api).served > served) is on

@@ -24,8 +24,9 @@ plain as it assumes (no hooks, no response headers, the metrics middleware alone
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable
 from typing import Any, Final, cast
 
 from litestar import Litestar, Response
@@ -34,13 +35,16 @@ from litestar.datastructures import Address
 from litestar.exceptions import InternalServerException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
 from litestar.handlers import HTTPRouteHandler
+from litestar.middleware._internal.exceptions.middleware import (
+    ExceptionHandlerMiddleware,
+    get_exception_handler,
+)
 from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, HTTPResponseStartEvent, Receive, Scope, Send
 from litestar.utils import is_async_callable
 
 from centime import wire
 from centime.http.metrics import Metrics
-from centime.http.problems import exception_handlers
 
 from .body import ApiRequest, decode_strict
 from .idempotency import key_is_valid
@@ -57,6 +61,10 @@ _CONTENT_LENGTH: Final = b"content-length"
 _KEY: Final = b"idempotency-key"
 _HOST: Final = b"host"
 _CHUNKED: Final = b"transfer-encoding"
+_OFF: Final = frozenset({"0", "false", "off", "no"})
+_ON: Final = frozenset({"1", "true", "on", "yes"})
+
+log = logging.getLogger(__name__)
 
 
 def _length_if_plain(headers: list[tuple[bytes, bytes]], max_bytes: int) -> int | None:
@@ -174,7 +182,8 @@ class LeanPayments:
         self._guards = handler.resolve_guards()
         self._metrics = metrics
         self._max_bytes = max_bytes
-        self._on_error: Mapping[type[Exception], Any] = cast("Any", exception_handlers())
+        # The route's handlers (its own, its router's and the app's), as Litestar looks them up.
+        self._on_error: Any = handler.resolve_exception_handlers()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         raw: Any = scope
@@ -241,10 +250,9 @@ class LeanPayments:
         self._handler.signature_model.parse_values_from_connection_kwargs(connection, kwargs)
 
     def _handle(self, request: LeanRequest, error: Exception) -> Response[Any]:
-        for kind in type(error).__mro__:
-            handler = self._on_error.get(kind)
-            if handler is not None:
-                return cast("Response[Any]", handler(request, error))
+        handler = get_exception_handler(self._on_error, error)
+        if handler is not None:
+            return handler(cast("Any", request), error)
         raise error  # not an Exception handled by the app: as Litestar, let it out
 
 
@@ -261,6 +269,8 @@ def _plain(app: Litestar, handler: HTTPRouteHandler, metrics: Metrics, max_bytes
     the metrics middleware and the app's before_send hooks."""
     return (
         not app.debug
+        and isinstance(app.asgi_handler, ExceptionHandlerMiddleware)
+        and not app.after_exception
         and app.cors_config is None
         and handler.resolve_before_request() is None
         and not any(layer.after_request for layer in handler.ownership_layers)
@@ -276,17 +286,39 @@ def _plain(app: Litestar, handler: HTTPRouteHandler, metrics: Metrics, max_bytes
     )
 
 
+def enabled_by_env(value: str | None) -> bool:
+    """``CENTIME_LEAN_PAYMENTS``: 0/false/off/no (any case) turn the lean path off,
+    1/true/on/yes (or no value) on; anything else is refused at start, not guessed."""
+    if value is None:
+        return True
+    word = value.strip().lower()
+    if word in _OFF or word in _ON:
+        return word in _ON
+    raise ValueError(f"{LEAN_ENV}={value!r}: expected one of 0/false/off/no or 1/true/on/yes")
+
+
 def install(
     app: Litestar, metrics: Metrics, max_bytes: int, *, enabled: bool | None = None
 ) -> LeanPayments | None:
     """Put the lean path in front of ``app``'s router (None: turned off, by ``enabled`` or
-    else ``CENTIME_LEAN_PAYMENTS=0``, or the route is not plain: Litestar answers every
-    request as before)."""
+    else ``CENTIME_LEAN_PAYMENTS``, or the route is not plain: Litestar answers every
+    request as before). Logs once whether it is installed, and why not."""
     if enabled is None:
-        enabled = os.environ.get(LEAN_ENV, "1") != "0"
+        enabled = enabled_by_env(os.environ.get(LEAN_ENV))
     handler = _payment_handler(app)
-    if not enabled or handler is None or not _plain(app, handler, metrics, max_bytes):
+    why = (
+        "turned off"
+        if not enabled
+        else "no POST route"
+        if handler is None
+        else "the route is not plain"
+        if not _plain(app, handler, metrics, max_bytes)
+        else ""
+    )
+    if why or handler is None:
+        log.info("lean path of POST %s not installed: %s", ROUTE, why)
         return None
     lean = LeanPayments(app.asgi_handler, handler, metrics, max_bytes)
     app.asgi_handler = lean
+    log.info("lean path of POST %s installed", ROUTE)
     return lean
