@@ -13,13 +13,17 @@ queue). Errors are answered by the app's own exception handlers, so a refusal's 
 the one Litestar would have sent.
 
 It falls back to Litestar, before doing anything that counts (a rate-limit token, a failed
-authentication), for any request it does not take: another path or method, a repeated
-header or one in capitals, a query string or an escaped path, no or a bad
-``Content-Length``, ``Transfer-Encoding``, a body that is not ``application/json``, a missing
-or malformed ``Idempotency-Key``, an invalid Host header, a body that is empty, larger than
-the app accepts or not the announced length. The app builds it only when the route is as
-plain as it assumes (no hooks, no response headers, the metrics middleware alone, debug off);
-``CENTIME_LEAN_PAYMENTS=0`` turns it off (``create_app(lean_payments=)``).
+authentication) and before reading the body, for any request it does not take: another path
+or method, a repeated header or one in capitals, a query string or an escaped path, no, a
+bad or an over-long ``Content-Length`` (or one over the app's limit, or 0),
+``Transfer-Encoding``, a body that is not ``application/json``, a missing or malformed
+``Idempotency-Key``, an invalid Host header. Otherwise it runs the route's guards first, as
+Litestar does (a refused request's body is never read), and from then on answers the request
+itself whatever the body turns out to be (Litestar would run the guards a second time),
+reading it as Litestar's ``Request.stream`` does. The app builds it only when the route is
+as plain as it assumes (no hooks, no response headers, the metrics middleware alone, debug
+off, Litestar's exception handler middleware with no after_exception hooks);
+``CENTIME_LEAN_PAYMENTS=0`` (or false/off/no) turns it off (``create_app(lean_payments=)``).
 """
 
 from __future__ import annotations
