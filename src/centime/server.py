@@ -28,6 +28,7 @@ from litestar.routes import HTTPRoute
 from litestar.types import Message, Scope
 from litestar.typing import FieldDefinition
 
+from centime.api import lean
 from centime.api.audit import audit_routes
 from centime.api.body import ApiRequest
 from centime.api.guards import check_every_route_authorizes
@@ -167,13 +168,16 @@ def create_app(
     auth_failures: FailureLimit | None = None,
     open_payments: OpenPaymentsState | None = None,
     rate_store: RateStore | None = None,
+    lean_payments: bool | None = None,
 ) -> Litestar:
     """The HTTP app over ``platform`` (its ledger's store also serves the audit endpoints;
     ``audit`` is the log the ledger writes with, if any). ``web``: the web apps too, on the
     same app (their pages are left out of the OpenAPI document). ``auth_failures``: the
     limit on failed authentications per client address (the default's otherwise).
     ``open_payments``: the Open Payments servers under ``/op`` (centime.openpayments).
-    ``rate_store``: where the rate limits keep their buckets (default: this process)."""
+    ``rate_store``: where the rate limits keep their buckets (default: this process).
+    ``lean_payments``: ``POST /v1/payments`` on the lean path (centime.api.lean; default:
+    on unless ``CENTIME_LEAN_PAYMENTS=0``)."""
     metrics = Metrics()
     api = ApiState(
         platform=platform,
@@ -219,4 +223,5 @@ def create_app(
     )
     allow.learn(app)
     check_every_route_authorizes(app)
+    lean.install(app, metrics, API_BODY_MAX_BYTES, enabled=lean_payments)
     return app

@@ -58,6 +58,7 @@ __all__ = [
     "check_key",
     "idempotency_key_of",
     "idempotent",
+    "key_is_valid",
     "purge_expired",
     "request_hash",
     "required_key_of",
@@ -105,13 +106,18 @@ def check_key(text: str | None, *, required: bool) -> str | None:
         if required:
             raise _key_missing()
         return None
-    if not 1 <= len(text) <= IDEMPOTENCY_KEY_LEN_MAX or not all(" " <= c <= "~" for c in text):
+    if not key_is_valid(text):
         raise ProblemError(
             ApiCode.INVALID_IDEMPOTENCY_KEY,
             f"{HEADER} is 1-{IDEMPOTENCY_KEY_LEN_MAX} printable ASCII characters",
             errors=[FieldError(field=HEADER, detail="not a valid key")],
         )
     return text
+
+
+def key_is_valid(text: str) -> bool:
+    """Whether ``text`` is a key: 1-255 printable ASCII characters (``KEY_PATTERN``)."""
+    return 1 <= len(text) <= IDEMPOTENCY_KEY_LEN_MAX and all(" " <= c <= "~" for c in text)
 
 
 def idempotency_key_of(request: Request[Any, Any, Any]) -> str | None:

@@ -54,6 +54,11 @@ class Metrics:
             registry=self.registry,
         )
 
+    def started(self, scope: Scope) -> None:
+        """Note that a routed request started now (what ``middleware`` does)."""
+        raw: Any = scope
+        raw[_START] = time.perf_counter()
+
     def middleware(self, app: ASGIApp) -> ASGIApp:
         """Notes when a routed request started (Litestar runs it for matched routes)."""
 
