@@ -313,7 +313,7 @@ class CoreSystem:
         return results
 
     def _commit(self, changes: Changes, requests_from: int) -> None:
-        _check_changed_accounts(changes, self.accounts)
+        _check_changed_accounts(changes, self.accounts, self.transfers)
         _check_history(changes, requests_from)
         for account in changes.accounts_created:
             assert account.id not in self.accounts
@@ -367,12 +367,16 @@ class CoreSystem:
         pass
 
 
-def _check_changed_accounts(changes: Changes, stored: dict[int, Account]) -> None:
+def _check_changed_accounts(
+    changes: Changes, stored: dict[int, Account], transfers: dict[int, Transfer]
+) -> None:
     """``Changes.accounts`` holds only accounts that moved: one whose state a failed chain
     restored must drop out. (One may end where it began and still be in: a pending transfer
-    voided in the same group; those are named by a transfer the group committed. That none
+    voided in the same group, or one of 0 expired; those are named by a transfer the group
+    committed or whose pending state it changed. That none
     is missing is what the comparison with the reference model checks.)"""
-    touched = {i for t in changes.transfers for i in (t.debit_account_id, t.credit_account_id)}
+    named = [*changes.transfers, *(transfers[i] for i in changes.pending if i in transfers)]
+    touched = {i for t in named for i in (t.debit_account_id, t.credit_account_id)}
     created = {a.id for a in changes.accounts_created}
     for account_id, account in changes.accounts.items():
         assert account_id not in created, f"account {account_id} both created and changed"
