@@ -1250,3 +1250,92 @@ def test_transfer_names_are_the_valid_ids_of_the_records(
     core: ModuleType, events: list[object]
 ) -> None:
     assert core.transfer_names(events) == _reference_names(events)
+
+
+# ----------------------------------------------------------------------------- rolled-back chains
+# Accounts change in place during a group; a failed chain restores every state it saved, last
+# first. These pin what that must leave behind, on both routes.
+
+
+def _chain_applier() -> tuple[BatchApplier, dict[int, Account]]:
+    stored_accounts = {
+        1: acct(1, flags=DMNEC | HISTORY, credits_posted=100),
+        2: acct(2, flags=HISTORY),
+        3: acct(3),
+    }
+    return BatchApplier(LedgerView(dict(stored_accounts))), stored_accounts
+
+
+def _moving_chain(first_id: int) -> list[Transfer]:
+    """Seven linked events that move account 1 five times, the last refused (exceeds
+    credits: 1 moves 151 or more against its 150 of credits then)."""
+    i = first_id
+    return [
+        tr(i, 1, 2, 10, flags=LINKED | PENDING | CLOSE_DR, timeout_s=1),
+        void(i + 1, i, flags=LINKED | VOID),
+        tr(i + 2, 1, 3, 50, flags=LINKED),
+        tr(i + 3, 3, 1, 50, flags=LINKED),
+        tr(i + 4, 1, 2, 40, flags=LINKED | PENDING),
+        post(i + 5, i + 4, flags=LINKED | POST),
+        tr(i + 6, 1, 2, 61),
+    ]
+
+
+def test_rolled_back_chain_leaves_changed_accounts_as_before_it() -> None:
+    applier, stored_accounts = _chain_applier()
+    assert applier.create_transfers([tr(10, 1, 2, 5)], TS) == [S.CREATED]
+    before = {i: applier.account(i) for i in stored_accounts}
+    statuses = applier.create_transfers(_moving_chain(11), TS + 1)
+    assert statuses == [S.LINKED_EVENT_FAILED] * 6 + [S.EXCEEDS_CREDITS]
+    assert {i: applier.account(i) for i in stored_accounts} == before
+    # Moved only by the failed chain: back to the stored record itself, not a copy of it.
+    assert applier.account(3) is stored_accounts[3]
+    changes = applier.changes()
+    # 1 and 2 changed before the chain and stay; 3 only the failed chain touched drops out.
+    assert set(changes.accounts) == {1, 2}
+    assert changes.accounts[1].debits_posted == 5
+    assert [t.id for t in changes.transfers] == [10]
+    assert changes.pending == {}
+    assert [(b.account_id, b.timestamp) for b in changes.balances] == [(1, TS), (2, TS)]
+
+
+def test_account_moved_only_by_a_failed_chain_drops_out_of_changes() -> None:
+    applier, stored_accounts = _chain_applier()
+    statuses = applier.create_transfers(_moving_chain(11), TS)
+    assert statuses[-1] is S.EXCEEDS_CREDITS
+    for i in stored_accounts:
+        assert applier.account(i) is stored_accounts[i]
+    changes = applier.changes()
+    assert changes.accounts == {}
+    assert changes.balances == []
+    assert changes.empty is False  # the refused id is remembered (11-16 fail with it)
+    assert 17 in changes.failed
+
+
+def test_account_created_in_the_group_goes_back_to_its_creation_record() -> None:
+    applier = BatchApplier(LedgerView({1: acct(1, credits_posted=100)}))
+    new = acct(4, flags=HISTORY)._replace(timestamp=0)
+    assert applier.create_accounts([new], TS) == [A.CREATED]
+    created = applier.account(4)
+    assert created == new._replace(timestamp=TS)
+    chain = [tr(11, 1, 4, 30, flags=LINKED), tr(12, 4, 1, 10, flags=LINKED), tr(13, 4, 6, 1)]
+    assert applier.create_transfers(chain, TS + 1) == [
+        S.LINKED_EVENT_FAILED,
+        S.LINKED_EVENT_FAILED,
+        S.CREDIT_ACCOUNT_NOT_FOUND,
+    ]
+    assert applier.account(4) == created
+    assert applier.account(1) == acct(1, credits_posted=100)
+    changes = applier.changes()
+    assert changes.accounts_created == [created]
+    assert changes.accounts == {}
+    assert changes.balances == []
+
+
+def test_account_flags_are_ints_on_both_routes() -> None:
+    applier = BatchApplier(
+        LedgerView({1: acct(1, flags=AccountFlags.HISTORY), 2: acct(2, flags=AccountFlags(0))})
+    )
+    assert applier.create_transfers([tr(10, 1, 2, 5)], TS) == [S.CREATED]
+    changes = applier.changes()
+    assert {type(a.flags) for a in changes.accounts.values()} == {int}
