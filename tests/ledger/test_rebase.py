@@ -7,6 +7,8 @@ new base; :func:`bounds_hold` moves what a unit saw as the base moved."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -134,6 +136,24 @@ def test_plain_transfers_are_accepted_exactly_when_the_core_decides_the_same(
         assert moved is None
 
 
+def _every_step_holds(
+    transfers: Sequence[Transfer], account: int, slack: int, *, spent_by_debits: bool
+) -> bool:
+    """Whether ``account``'s room, ``slack`` at first, stays >= 0 at every step: spent by
+    its debits (or its credits) and regained by the other side, in order."""
+    room, holds = slack, True
+    for t in transfers:
+        spends, regains = t.debit_account_id, t.credit_account_id
+        if not spent_by_debits:
+            spends, regains = regains, spends
+        if spends == account:
+            room -= t.amount
+            holds = holds and room >= 0
+        if regains == account:
+            room += t.amount
+    return holds
+
+
 @given(
     st.lists(
         st.tuples(st.sampled_from(ACCOUNTS), st.sampled_from(ACCOUNTS), st.integers(1, 900)),
@@ -151,20 +171,9 @@ def test_the_need_is_the_least_slack_every_debit_step_holds_on(
     ]
     needs = limit_needs(transfers, ACCOUNTS)
     for account in ACCOUNTS:
-        available, every_debit_holds, every_credit_holds = slack, True, True
-        for t in transfers:
-            if t.debit_account_id == account:
-                available -= t.amount
-                every_debit_holds = every_debit_holds and available >= 0
-            if t.credit_account_id == account:
-                available += t.amount
-        room = slack  # the symmetric side: what may still be credited
-        for t in transfers:
-            if t.credit_account_id == account:
-                room -= t.amount
-                every_credit_holds = every_credit_holds and room >= 0
-            if t.debit_account_id == account:
-                room += t.amount
+        every_debit_holds = _every_step_holds(transfers, account, slack, spent_by_debits=True)
+        # The symmetric side: what may still be credited.
+        every_credit_holds = _every_step_holds(transfers, account, slack, spent_by_debits=False)
         debit_need, credit_need = needs.get(account, (None, None))
         assert every_debit_holds == (debit_need is None or slack >= debit_need)
         assert every_credit_holds == (credit_need is None or slack >= credit_need)

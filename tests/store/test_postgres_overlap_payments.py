@@ -198,6 +198,16 @@ def _check_exact(platform: Platform, shop: int, units: Sequence[Sequence[Any]] =
     assert balance(platform, AccountKind.MERCHANT_AVAILABLE, shop, ASSET) == sum(amounts) - fees
 
 
+def _mandates(platform: Platform, customers: list[int], shop: int, limit: int) -> dict[int, int]:
+    """A mandate of ``limit`` a day from each customer to ``shop``: its id by customer."""
+    mandates = {}
+    for c in customers:
+        made = platform.execute(create_mandate(platform, c, shop, ASSET, limit))
+        assert not isinstance(made, Refusal)
+        mandates[c] = made.id
+    return mandates
+
+
 def _paid(answers: Sequence[Any]) -> list[Payment]:
     return [p for p in answers if isinstance(p, Payment)]
 
@@ -316,11 +326,7 @@ def test_two_processes_paying_at_random_stay_exact(
     a, store_a, b, store_b = pair
     payers = 4
     shop, customers = _world(a, payers, funds=3_000)
-    mandates = {}
-    for c in customers:
-        made = a.execute(create_mandate(a, c, shop, ASSET, 2_000))
-        assert not isinstance(made, Refusal)
-        mandates[c] = made.id
+    mandates = _mandates(a, customers, shop, 2_000)
     rng = random.Random(seed)
     shared_ids = [rng.randrange(1, 2**62) for _ in range(6)]
     jobs: list[tuple[Platform, PaymentRequest]] = []
@@ -630,11 +636,7 @@ def test_two_processes_paying_batches_from_shared_payers_stay_exact(
     for c, amount in restricted.items():
         if amount:
             fund(a, c, ASSET, amount, restricted=True)
-    mandates = {}
-    for c in customers:
-        made = a.execute(create_mandate(a, c, shop, ASSET, 1_700))
-        assert not isinstance(made, Refusal)
-        mandates[c] = made.id
+    mandates = _mandates(a, customers, shop, 1_700)
     rng = random.Random(seed)
     jobs: list[tuple[Platform, list[PaymentItem]]] = []
     for _ in range(48):
